@@ -1,0 +1,146 @@
+"""Canonical wallet commands: what every provider dialect is translated into at the edge.
+
+A provider calls livebridge in its own dialect; the dialect adapter verifies and decodes
+the call and sends one of these commands to the ledger, which answers with a `WalletReply`
+or refuses with a `Refusal` code. The adapter renders either back in the dialect.
+
+Identity rules, the same for every dialect:
+- `provider` + `tx_id` names one provider transaction forever. A repeat with the same
+  payload gets the original reply (`replayed=True`) and moves no money; a repeat with
+  another payload is refused with `DUPLICATE_CONFLICT`.
+- `provider` + `bet_id` names one bet; a credit or rollback points at it.
+- `provider` + `round_id` names one game round.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+
+import msgspec
+
+
+class Selection(msgspec.Struct, frozen=True, kw_only=True):
+    """One pick on the table: `market` such as `roulette_straight`, `value` such as `17`."""
+
+    market: str
+    value: str = ""
+
+
+class Debit(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.debit"):
+    """The provider takes a stake from the player's wallet for a bet in a round.
+
+    The stake is held when the round is known to the ledger and captured when the bet is
+    settled; it is refused if the round's betting window has closed.
+    """
+
+    provider: str
+    tx_id: str
+    player: str
+    currency: str
+    amount: Decimal
+    round_id: str
+    bet_id: str = ""
+    """The provider's bet reference; empty means the bet is named by `tx_id`."""
+    game: str = ""
+    table: str = ""
+    session_id: str = ""
+    selections: tuple[Selection, ...] = ()
+    closes_round: bool = False
+
+
+class Credit(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.credit"):
+    """The provider pays a win (or reports a loss with amount 0) for a bet or a round."""
+
+    provider: str
+    tx_id: str
+    player: str
+    currency: str
+    amount: Decimal
+    round_id: str
+    bet_id: str = ""
+    """The bet this settles; empty means every open bet of the player in the round."""
+    game: str = ""
+    session_id: str = ""
+    closes_round: bool = False
+
+
+class Rollback(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.rollback"):
+    """The provider cancels an earlier transaction: the stake (or win) goes back.
+
+    A rollback that arrives before the transaction it cancels is remembered; the late
+    transaction is then refused (`TRANSACTION_ROLLED_BACK`) or accepted without effect,
+    as `late_original` says, so each dialect gets the behaviour its provider expects.
+    """
+
+    provider: str
+    tx_id: str
+    player: str
+    currency: str
+    ref_tx_id: str
+    """The provider transaction being cancelled."""
+    round_id: str = ""
+    amount: Decimal | None = None
+    cause: str = "PROVIDER_CANCELLED"
+    late_original: str = "refuse"
+    """`refuse` or `absorb`: what happens to the cancelled transaction if it arrives later."""
+    session_id: str = ""
+    closes_round: bool = False
+
+
+AnyWalletCommand = Debit | Credit | Rollback
+
+
+class Outcome(enum.StrEnum):
+    WIN = "WIN"
+    LOSE = "LOSE"
+    PUSH = "PUSH"
+    VOID = "VOID"
+    RETRY = "RETRY"
+
+
+class WalletReply(msgspec.Struct, frozen=True, kw_only=True):
+    """The ledger's answer to a wallet command, after its events are fsynced in JetStream."""
+
+    tx_ref: str
+    """The ledger's own id for the transaction (`trn_...`), stable across replays."""
+    player: str
+    currency: str
+    balance: Decimal
+    """Cash balance after this transaction."""
+    available: Decimal
+    """Balance minus holds."""
+    replayed: bool = False
+    """True when this is a repeat of an earlier transaction, answered from memory."""
+    absorbed: bool = False
+    """True when the transaction was accepted without effect (it was rolled back before it came)."""
+    kind: str = ""
+    """`debit`, `credit` or `rollback`: what the original transaction was."""
+    log_position: int = 0
+
+
+class Balance(msgspec.Struct, frozen=True, kw_only=True):
+    player: str
+    currency: str
+    balance: Decimal
+    held: Decimal
+    available: Decimal
+
+
+class Refusal(enum.StrEnum):
+    """Why the ledger refused a command. Stable codes; dialect adapters map each to their own."""
+
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    UNKNOWN_CURRENCY = "UNKNOWN_CURRENCY"
+    UNKNOWN_WALLET = "UNKNOWN_WALLET"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"
+    BET_NOT_FOUND = "BET_NOT_FOUND"
+    BET_ALREADY_SETTLED = "BET_ALREADY_SETTLED"
+    TRANSACTION_NOT_FOUND = "TRANSACTION_NOT_FOUND"
+    TRANSACTION_ROLLED_BACK = "TRANSACTION_ROLLED_BACK"
+    BETTING_CLOSED = "BETTING_CLOSED"
+    ROUND_CLOSED = "ROUND_CLOSED"
+    LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
