@@ -63,8 +63,10 @@ def parse_amount(value: object, currency: str, *, allow_zero: bool = True) -> De
     The result is quantized to the currency's exponent, so `Decimal("5")` and
     `Decimal("5.00")` compare and print the same for EUR.
     """
-    if isinstance(value, bool) or isinstance(value, float):
-        raise InvalidAmount(f"amount {value!r} must be a decimal string, not {type(value).__name__}")
+    if isinstance(value, bool | float):
+        raise InvalidAmount(
+            f"amount {value!r} must be a decimal string, not {type(value).__name__}"
+        )
     if isinstance(value, int):
         amount = Decimal(value)
     elif isinstance(value, Decimal):

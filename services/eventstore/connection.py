@@ -1,0 +1,293 @@
+"""One nats-py connection on its own asyncio loop thread, with the JetStream calls recorders need.
+
+The `eventsourcing` library is synchronous and calls recorders from many threads; nats-py
+is asyncio-only. `JetStreamConnection` owns one loop in a daemon thread and runs
+coroutines on it with `call()`, so every recorder built by one factory shares one
+connection and one reply-inbox multiplexer.
+
+The raw protocol used here (nats-py 2.16 has no helpers for it):
+- atomic batch publish (ADR-50, server >= 2.12): `Nats-Batch-Id`, `Nats-Batch-Sequence`,
+  `Nats-Batch-Commit: 1` on the last message, whose PubAck carries the final sequence;
+- batch direct get (ADR-31, server >= 2.11): `{"seq", "batch", "next_by_subj"}` to
+  `$JS.API.DIRECT.GET.<stream>`, answered by a run of messages ended by a 204 EOB;
+- leader message get `$JS.API.STREAM.MSG.GET.<stream>` with `last_by_subj`, which is
+  coherent with the writes it follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import logging
+import threading
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js.api import DiscardPolicy, RePublish, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 5.0
+
+
+class JetStreamError(RuntimeError):
+    """JetStream answered with an error code the recorders do not map to a library error."""
+
+    def __init__(self, err_code: int, description: str) -> None:
+        super().__init__(f"JetStream error {err_code}: {description}")
+        self.err_code = err_code
+        self.description = description
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMsg:
+    subject: str
+    seq: int
+    headers: dict[str, str]
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OutMsg:
+    subject: str
+    data: bytes
+    headers: dict[str, str]
+
+
+class JetStreamConnection:
+    """A nats connection plus the loop thread it lives on. Close it when done."""
+
+    def __init__(self, url: str, *, name: str = "livebridge") -> None:
+        self.url = url
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name=f"nats-{name}")
+        self._thread.daemon = True
+        self._thread.start()
+        self._closed = False
+        self._replies: dict[str, asyncio.Queue[Msg]] = {}
+        self._tokens = itertools.count()
+        self.nc: Client = self.call(self._connect(name))
+
+    async def _connect(self, name: str) -> Client:
+        nc = await nats.connect(
+            self.url,
+            name=name,
+            connect_timeout=5,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            error_cb=self._on_error,
+        )
+        self._inbox = nc.new_inbox()
+        await nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
+        return nc
+
+    async def _on_error(self, error: Exception) -> None:
+        log.warning("nats connection to %s: %s", self.url, error or type(error).__name__)
+
+    async def _on_reply(self, msg: Msg) -> None:
+        queue = self._replies.get(msg.subject)
+        if queue is not None:
+            queue.put_nowait(msg)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
+        """Run `coro` on the connection's loop and wait for its result."""
+        if self._closed:
+            coro.close()
+            raise RuntimeError("JetStream connection is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        nc = getattr(self, "nc", None)
+        if threading.current_thread() is self._thread:  # closed from a callback or __del__
+            if nc is not None:
+                self._loop.create_task(nc.close())
+            self._loop.call_soon(self._loop.stop)
+            return
+        if nc is not None and not nc.is_closed:
+            try:
+                asyncio.run_coroutine_threadsafe(nc.drain(), self._loop).result(10)
+            except Exception:  # the server may be gone; close without draining
+                asyncio.run_coroutine_threadsafe(nc.close(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    # -- streams ---------------------------------------------------------------------------
+
+    async def ensure_stream(self, config: StreamConfig) -> None:
+        """Create the stream if it does not exist; an existing one is left as it is."""
+        js = self.nc.jetstream()
+        try:
+            await js.stream_info(str(config.name))
+        except NotFoundError:
+            await js.add_stream(config)
+
+    async def stream_last_seq(self, stream: str) -> int:
+        info = await self.nc.jetstream().stream_info(stream)
+        return int(info.state.last_seq)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def last_by_subject(self, stream: str, subject: str) -> StoredMsg | None:
+        """The last message on `subject` (wildcards allowed), from the stream leader."""
+        reply = await self.nc.request(
+            f"$JS.API.STREAM.MSG.GET.{stream}",
+            json.dumps({"last_by_subj": subject}).encode(),
+            timeout=REQUEST_TIMEOUT,
+        )
+        body = json.loads(reply.data)
+        if "error" in body:
+            if body["error"].get("code") == 404:
+                return None
+            raise JetStreamError(body["error"].get("err_code", 0), body["error"]["description"])
+        message = body["message"]
+        return StoredMsg(
+            subject=message["subject"],
+            seq=int(message["seq"]),
+            headers=parse_headers(base64.b64decode(message.get("hdrs", ""))),
+            data=base64.b64decode(message.get("data", "")),
+        )
+
+    async def get_batch(
+        self, stream: str, subject: str, start_seq: int, batch: int
+    ) -> tuple[list[StoredMsg], int]:
+        """Up to `batch` messages on `subject` from `start_seq`, and the stream's last seq.
+
+        Answered by any replica (direct get); callers that need read-your-writes compare
+        what they get with a sequence they know was written.
+        """
+        token = f"{self._inbox}.{next(self._tokens)}"
+        queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._replies[token] = queue
+        request = {"seq": max(start_seq, 1), "batch": batch, "next_by_subj": subject}
+        try:
+            await self.nc.publish(
+                f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=token
+            )
+            messages: list[StoredMsg] = []
+            while True:
+                msg = await asyncio.wait_for(queue.get(), REQUEST_TIMEOUT)
+                headers = dict(msg.headers or {})
+                status = headers.get("Status")
+                if status == "204":
+                    return messages, int(headers.get("Nats-Last-Sequence", "0"))
+                if status == "404":
+                    return messages, 0
+                if status is not None:
+                    raise JetStreamError(int(status), str(headers.get("Description", "")))
+                messages.append(
+                    StoredMsg(
+                        subject=headers["Nats-Subject"],
+                        seq=int(headers["Nats-Sequence"]),
+                        headers=headers,
+                        data=msg.data,
+                    )
+                )
+        finally:
+            del self._replies[token]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def publish_atomic(self, messages: Sequence[OutMsg], batch_id: str) -> int:
+        """Store `messages` all or nothing; returns the sequence of the last one.
+
+        A single message is a plain JetStream publish. Raises `JetStreamError` with the
+        server's code when the batch is refused (10071 and 10164: a stale expectation).
+        """
+        if len(messages) == 1:
+            only = messages[0]
+            reply = await self.nc.request(
+                only.subject, only.data, headers=only.headers, timeout=REQUEST_TIMEOUT
+            )
+            return pub_ack_seq(reply.data)
+        last = len(messages)
+        for number, message in enumerate(messages, start=1):
+            headers = dict(message.headers)
+            headers["Nats-Batch-Id"] = batch_id
+            headers["Nats-Batch-Sequence"] = str(number)
+            if number == 1:
+                reply = await self.nc.request(
+                    message.subject, message.data, headers=headers, timeout=REQUEST_TIMEOUT
+                )
+                if reply.data:
+                    pub_ack_seq(reply.data)  # raises the server's refusal
+            elif number < last:
+                await self.nc.publish(message.subject, message.data, headers=headers)
+            else:
+                headers["Nats-Batch-Commit"] = "1"
+                reply = await self.nc.request(
+                    message.subject, message.data, headers=headers, timeout=REQUEST_TIMEOUT
+                )
+                return pub_ack_seq(reply.data)
+        raise AssertionError("unreachable")
+
+
+def pub_ack_seq(data: bytes) -> int:
+    body = json.loads(data)
+    error = body.get("error")
+    if error:
+        raise JetStreamError(int(error.get("err_code", 0)), str(error.get("description", "")))
+    return int(body["seq"])
+
+
+def parse_headers(raw: bytes) -> dict[str, str]:
+    """NATS/1.0 header block -> dict (the leader get API returns it base64-encoded)."""
+    headers: dict[str, str] = {}
+    for line in raw.decode("ascii", "replace").split("\r\n")[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip()] = value.strip()
+    return headers
+
+
+def ledger_stream_config(name: str, subjects: list[str]) -> StreamConfig:
+    """An append-only, fsynced, file-backed stream (DESIGN.md decision 2).
+
+    Every message is kept forever; neither delete nor purge is allowed. Snapshot streams
+    are configured alike: the library reads snapshots older than the latest one too.
+    """
+    return StreamConfig(
+        name=name,
+        subjects=subjects,
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        discard=DiscardPolicy.NEW,
+        max_msgs=-1,
+        max_bytes=-1,
+        max_age=0,
+        max_msgs_per_subject=-1,
+        deny_delete=True,
+        deny_purge=True,
+        allow_rollup_hdrs=False,
+        allow_direct=True,
+        allow_atomic=True,
+        duplicate_window=120.0,
+        num_replicas=1,
+        republish=RePublish(
+            src=subjects[0],
+            dest=f"_LB_NOTE.{subjects[0].replace('*', '{{wildcard(1)}}')}",
+            headers_only=True,
+        ),
+    )
+
+
+__all__ = [
+    "BadRequestError",
+    "JetStreamConnection",
+    "JetStreamError",
+    "OutMsg",
+    "StoredMsg",
+    "ledger_stream_config",
+]

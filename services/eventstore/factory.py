@@ -1,0 +1,102 @@
+"""The `eventsourcing` infrastructure factory for JetStream.
+
+Selected the library's way: `PERSISTENCE_MODULE=services.eventstore`. Settings, each
+looked up as `<APPNAME>_<KEY>` first, then `<KEY>`:
+
+| key | default | meaning |
+|---|---|---|
+| `NATS_URL` | required | the JetStream server or cluster |
+| `NATS_STREAM_PREFIX` | `LB` | streams `<prefix>_<APPNAME>`, `<prefix>_<APPNAME>_SNAPSHOTS` |
+| `NATS_REPLICAS` | `1` | stream replicas (R3 in production) |
+| `CREATE_TABLE` | `y` | create missing streams (`n`: expect them to exist) |
+
+One factory holds one connection, shared by every recorder it builds; `close()` drains it.
+"""
+
+from __future__ import annotations
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    InfrastructureFactoryError,
+    ProcessRecorder,
+)
+from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
+
+from services.eventstore.connection import JetStreamConnection
+from services.eventstore.recorders import (
+    JetStreamAggregateRecorder,
+    JetStreamApplicationRecorder,
+    JetStreamProcessRecorder,
+    JetStreamTrackingRecorder,
+    stream_name,
+)
+
+
+class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
+    NATS_URL = "NATS_URL"
+    NATS_STREAM_PREFIX = "NATS_STREAM_PREFIX"
+    NATS_REPLICAS = "NATS_REPLICAS"
+    CREATE_TABLE = "CREATE_TABLE"
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        url = self.env.get(self.NATS_URL)
+        if not url:
+            raise InfrastructureFactoryError(
+                f"{self.NATS_URL} is not set: the JetStream persistence module needs the URL "
+                "of a nats-server >= 2.12 with JetStream (e.g. nats://127.0.0.1:4222)"
+            )
+        self.connection = JetStreamConnection(url, name=self.env.name or "eventstore")
+        self.prefix = self.env.get(self.NATS_STREAM_PREFIX, "LB")
+        self.replicas = int(self.env.get(self.NATS_REPLICAS, "1"))
+
+    def _stream(self, suffix: str = "") -> str:
+        return stream_name(self.prefix, (self.env.name or "APP") + suffix)
+
+    def _create(self) -> bool:
+        return bool(strtobool(self.env.get(self.CREATE_TABLE, "yes") or "yes"))
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        snapshots = purpose == "snapshots"
+        return JetStreamAggregateRecorder(
+            self.connection,
+            self._stream("_" + purpose.upper() if purpose != "events" else "_AGGREGATES"),
+            snapshots=snapshots,
+            create_stream=self._create(),
+            replicas=self.replicas,
+        )
+
+    def application_recorder(self) -> ApplicationRecorder:
+        topic = self.env.get(self.APPLICATION_RECORDER_TOPIC)
+        cls: type[JetStreamApplicationRecorder] = (
+            resolve_topic(topic) if topic else JetStreamApplicationRecorder
+        )
+        return cls(
+            self.connection, self._stream(), create_stream=self._create(), replicas=self.replicas
+        )
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[JetStreamTrackingRecorder] | None = None
+    ) -> JetStreamTrackingRecorder:
+        if tracking_recorder_class is None:
+            topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
+            tracking_recorder_class = resolve_topic(topic) if topic else JetStreamTrackingRecorder
+        assert tracking_recorder_class is not None
+        return tracking_recorder_class(
+            self.connection, self._stream(), create_stream=self._create(), replicas=self.replicas
+        )
+
+    def process_recorder(self) -> ProcessRecorder:
+        topic = self.env.get(self.PROCESS_RECORDER_TOPIC)
+        cls: type[JetStreamProcessRecorder] = (
+            resolve_topic(topic) if topic else JetStreamProcessRecorder
+        )
+        return cls(
+            self.connection, self._stream(), create_stream=self._create(), replicas=self.replicas
+        )
+
+    def close(self) -> None:
+        self.connection.close()
+        super().close()

@@ -1,0 +1,514 @@
+"""eventsourcing recorders whose storage is a JetStream stream.
+
+Layout of one application's stream `S` (e.g. `LB_LEDGER`):
+
+    S.e.<aggregate token>      the aggregate's events, one message each, in version order
+    S.t.<upstream token>       a tracking record per processed upstream notification
+
+The aggregate token encodes the originator id reversibly (`u<hex>` for a UUID,
+`s<base32>` for a string id), so ids come back with the type they went in with. Each
+event message carries `ES-Version` and `ES-Topic` headers and the event state as payload.
+
+Obligations and failure modes:
+- `insert_events` stores all the given events, of any number of aggregates, plus an
+  optional tracking record, in ONE atomic batch; each aggregate's first message carries
+  `Nats-Expected-Last-Subject-Sequence`, so a concurrent writer makes the whole batch fail
+  with `IntegrityError` and nothing is stored. Calls of more than 1000 messages are refused
+  (`ProgrammingError`) rather than split, which would lose atomicity.
+- Notification ids are stream sequences: contiguous for an application recorder (nothing is
+  ever deleted), with gaps where a process recorder's tracking messages sit.
+- A write whose acknowledgement is lost (timeout, reconnect) is retried with the same
+  expectations, so it can land at most once; a conflict after such a loss is resolved by
+  reading the aggregate's last message back and comparing its `Nats-Msg-Id`. The caller
+  gets success only when the events are stored (fsynced), and `IntegrityError` only when
+  they are not.
+- Reads use batch direct get and never create consumers. After a write, the recorder
+  remembers each aggregate's last sequence and re-reads until a (possibly lagging) replica
+  has caught up to it: read-your-writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    IntegrityError,
+    ListenNotifySubscription,
+    Notification,
+    ProcessRecorder,
+    ProgrammingError,
+    StoredEvent,
+    Subscription,
+    Tracking,
+    TrackingRecorder,
+)
+from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+
+from services.eventstore.connection import (
+    JetStreamConnection,
+    JetStreamError,
+    OutMsg,
+    StoredMsg,
+    ledger_stream_config,
+)
+
+MAX_BATCH = 1000
+READ_PAGE = 1000
+CONFLICT_CODES = {10071, 10164}
+# Outcome unknown: the server may or may not have stored the write.
+UNKNOWN_OUTCOME = (asyncio.TimeoutError, NatsTimeoutError, ConnectionClosedError, NoRespondersError)
+WRITE_DEADLINE = 60.0
+HEADER_VERSION = "ES-Version"
+HEADER_TOPIC = "ES-Topic"
+HEADER_TRACKING = "ES-Tracking"
+EXPECT_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
+MSG_ID = "Nats-Msg-Id"
+_TOKEN_OK = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def aggregate_token(originator_id: UUID | str) -> str:
+    if isinstance(originator_id, UUID):
+        return "u" + originator_id.hex
+    return "s" + base64.b32encode(originator_id.encode()).decode().rstrip("=").lower()
+
+
+def originator_from_token(token: str) -> UUID | str:
+    if token[0] == "u":
+        return UUID(hex=token[1:])
+    body = token[1:].upper()
+    return base64.b32decode(body + "=" * (-len(body) % 8)).decode()
+
+
+def name_token(name: str) -> str:
+    """A subject token for an application name (readable when it is already safe)."""
+    return name if _TOKEN_OK.match(name) else aggregate_token(name)
+
+
+def stream_name(prefix: str, app_name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", app_name).upper()
+    return f"{prefix}_{cleaned}" if prefix else cleaned
+
+
+class _LastSeen:
+    """A bounded map of aggregate token -> (last version, last stream sequence)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._items: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> tuple[int, int] | None:
+        with self._lock:
+            return self._items.get(token)
+
+    def put(self, token: str, version: int, seq: int) -> None:
+        with self._lock:
+            current = self._items.get(token)
+            if current is not None and current[1] >= seq:
+                return
+            self._items[token] = (version, seq)
+            self._items.move_to_end(token)
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._items.pop(token, None)
+
+
+class JetStreamRecorder:
+    """State shared by every JetStream recorder: the connection and the stream it writes."""
+
+    def __init__(
+        self,
+        connection: JetStreamConnection,
+        stream: str,
+        *,
+        snapshots: bool = False,
+        create_stream: bool = True,
+        replicas: int = 1,
+    ) -> None:
+        self.connection = connection
+        self.stream = stream
+        self.snapshots = snapshots
+        self.events_subject = f"{stream}.e.*"
+        self.tracking_subject = f"{stream}.t.*"
+        self._last_seen = _LastSeen()
+        if create_stream:
+            subjects = (
+                [self.events_subject] if snapshots else [self.events_subject, self.tracking_subject]
+            )
+            config = ledger_stream_config(stream, subjects)
+            config.num_replicas = replicas
+            connection.call(connection.ensure_stream(config))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _event_subject(self, token: str) -> str:
+        return f"{self.stream}.e.{token}"
+
+    def _tracking_subject(self, application_name: str) -> str:
+        return f"{self.stream}.t.{name_token(application_name)}"
+
+    async def _last_of(self, subject: str, token: str) -> tuple[int, int]:
+        """(last version, last seq) of a subject, from the cache or the stream leader."""
+        seen = self._last_seen.get(token)
+        if seen is not None:
+            return seen
+        last = await self.connection.last_by_subject(self.stream, subject)
+        if last is None:
+            return (-1, 0)
+        version = int(last.headers.get(HEADER_VERSION, last.headers.get(HEADER_TRACKING, "-1")))
+        self._last_seen.put(token, version, last.seq)
+        return version, last.seq
+
+    async def _build_batch(
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
+    ) -> list[OutMsg]:
+        """The messages of one atomic write, each aggregate's first one with its expectation."""
+        if len(stored_events) + (tracking is not None) > MAX_BATCH:
+            raise ProgrammingError(
+                f"{len(stored_events)} events in one write; JetStream atomic batches hold at "
+                f"most {MAX_BATCH} messages: split the command"
+            )
+        messages: list[OutMsg] = []
+        expected: dict[str, int] = {}
+        for event in stored_events:
+            token = aggregate_token(event.originator_id)
+            subject = self._event_subject(token)
+            headers = {
+                HEADER_VERSION: str(event.originator_version),
+                HEADER_TOPIC: event.topic,
+                MSG_ID: f"{self.stream}:{token}:{event.originator_version}",
+            }
+            if token not in expected:
+                last_version, last_seq = await self._last_of(subject, token)
+                if event.originator_version <= last_version:
+                    if self.snapshots:
+                        continue  # a newer snapshot is already stored
+                    raise IntegrityError(
+                        f"version {event.originator_version} of {event.originator_id} is not "
+                        f"after the stored version {last_version}"
+                    )
+                headers[EXPECT_SUBJECT_SEQ] = str(last_seq)
+            elif event.originator_version <= expected[token]:
+                raise IntegrityError(
+                    f"versions of {event.originator_id} are not increasing within one write"
+                )
+            expected[token] = event.originator_version
+            messages.append(OutMsg(subject, event.state, headers))
+        if tracking is not None:
+            token = "t:" + tracking.application_name
+            subject = self._tracking_subject(tracking.application_name)
+            last_id, last_seq = await self._last_of(subject, token)
+            if tracking.notification_id <= last_id:
+                raise IntegrityError(
+                    f"tracking {tracking.application_name}#{tracking.notification_id} is not "
+                    f"after the recorded {last_id}"
+                )
+            messages.append(
+                OutMsg(
+                    subject,
+                    b"",
+                    {
+                        HEADER_TRACKING: str(tracking.notification_id),
+                        EXPECT_SUBJECT_SEQ: str(last_seq),
+                        MSG_ID: f"{self.stream}:{token}:{tracking.notification_id}",
+                    },
+                )
+            )
+        return messages
+
+    def _write(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> list[int]:
+        return self.connection.call(self._awrite(stored_events, tracking), WRITE_DEADLINE + 10)
+
+    async def _awrite(
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
+    ) -> list[int]:
+        try:
+            messages = await self._build_batch(stored_events, tracking)
+        except IntegrityError:
+            for event in stored_events:
+                self._last_seen.forget(aggregate_token(event.originator_id))
+            raise
+        if not messages:
+            return []
+        outcome_lost = False
+        deadline = time.monotonic() + WRITE_DEADLINE
+        while True:
+            try:
+                last_seq = await self.connection.publish_atomic(messages, uuid.uuid4().hex)
+                break
+            except UNKNOWN_OUTCOME:
+                outcome_lost = True
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+            except JetStreamError as error:
+                landed = await self._landed(messages) if outcome_lost else None
+                if landed is not None:
+                    last_seq = landed
+                    break
+                for message in messages:
+                    self._last_seen.forget(message.subject.rsplit(".", 1)[1])
+                self._forget_tracking(tracking)
+                if error.err_code in CONFLICT_CODES:
+                    raise IntegrityError(
+                        f"concurrent write to {self.stream}: {error.description}"
+                    ) from error
+                raise
+        first_seq = last_seq - len(messages) + 1
+        for offset, message in enumerate(messages):
+            key = message.subject.rsplit(".", 1)[1]
+            if message.headers.get(HEADER_TRACKING):
+                key = "t:" + (tracking.application_name if tracking else "")
+                self._last_seen.put(key, int(message.headers[HEADER_TRACKING]), first_seq + offset)
+            else:
+                self._last_seen.put(key, int(message.headers[HEADER_VERSION]), first_seq + offset)
+        return [
+            first_seq + offset
+            for offset, message in enumerate(messages)
+            if not message.headers.get(HEADER_TRACKING)
+        ]
+
+    def _forget_tracking(self, tracking: Tracking | None) -> None:
+        if tracking is not None:
+            self._last_seen.forget("t:" + tracking.application_name)
+
+    async def _landed(self, messages: list[OutMsg]) -> int | None:
+        """After a lost ack: the batch's last sequence if it is stored, else None.
+
+        The batch's first message expected its subject to end at sequence N; if the batch
+        landed, the next message on that subject after N is that first message (later
+        writers can only come after it), and the batch's sequences are contiguous.
+        """
+        first = messages[0]
+        after = int(first.headers.get(EXPECT_SUBJECT_SEQ, "0"))
+        page, _ = await self.connection.get_batch(self.stream, first.subject, after + 1, 1)
+        if page and page[0].headers.get(MSG_ID) == first.headers[MSG_ID]:
+            return page[0].seq + len(messages) - 1
+        return None
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read_subject(self, subject: str, token: str) -> list[StoredMsg]:
+        """Every message on one subject, caught up to what this recorder last wrote there."""
+        seen = self._last_seen.get(token)
+        must_reach = seen[1] if seen else 0
+        for _attempt in range(50):
+            messages: list[StoredMsg] = []
+            start = 1
+            while True:
+                page, _stream_last = await self.connection.get_batch(
+                    self.stream, subject, start, READ_PAGE
+                )
+                messages.extend(page)
+                if len(page) < READ_PAGE:
+                    break
+                start = page[-1].seq + 1
+            if not must_reach or (messages and messages[-1].seq >= must_reach):
+                return messages
+            await asyncio.sleep(0.01)  # a lagging replica answered; ask again
+        raise IntegrityError(f"{subject}: replicas did not catch up to seq {must_reach}")
+
+
+class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return None
+        try:
+            self._write(stored_events, None)
+        except IntegrityError:
+            if not self.snapshots:
+                raise
+            # Another process stored a snapshot of this aggregate meanwhile; either serves.
+        return None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return self.connection.call(self._select_events(originator_id, gt, lte, desc, limit))
+
+    async def _select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None,
+        lte: int | None,
+        desc: bool,
+        limit: int | None,
+    ) -> list[StoredEvent]:
+        token = aggregate_token(originator_id)
+        subject = self._event_subject(token)
+        messages: list[StoredMsg] = []
+        if desc and limit == 1 and gt is None:
+            # The latest snapshot, or the head of an aggregate: one leader read.
+            last = await self.connection.last_by_subject(self.stream, subject)
+            if last is None:
+                return []
+            if lte is None or int(last.headers[HEADER_VERSION]) <= lte:
+                messages = [last]
+        if not messages:
+            messages = await self._read_subject(subject, token)
+        events = [
+            StoredEvent(
+                originator_id=originator_id,
+                originator_version=int(m.headers[HEADER_VERSION]),
+                topic=m.headers[HEADER_TOPIC],
+                state=m.data,
+            )
+            for m in messages
+        ]
+        if messages and gt is None and lte is None:
+            self._last_seen.put(token, events[-1].originator_version, messages[-1].seq)
+        if gt is not None:
+            events = [e for e in events if e.originator_version > gt]
+        if lte is not None:
+            events = [e for e in events if e.originator_version <= lte]
+        if desc:
+            events.reverse()
+        if limit is not None:
+            events = events[:limit]
+        return events
+
+
+class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecorder):
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        return self._write(stored_events, None)
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        first = 1 if start is None else (start if inclusive_of_start else start + 1)
+        return self.connection.call(self._select_notifications(max(first, 1), limit, stop, topics))
+
+    async def _select_notifications(
+        self, first: int, limit: int, stop: int | None, topics: Sequence[str]
+    ) -> list[Notification]:
+        wanted = set(topics)
+        results: list[Notification] = []
+        seq = first
+        while len(results) < limit and (stop is None or seq <= stop):
+            page, _ = await self.connection.get_batch(
+                self.stream, self.events_subject, seq, min(READ_PAGE, max(limit, 1) * 2)
+            )
+            for m in page:
+                if stop is not None and m.seq > stop:
+                    return results
+                topic = m.headers[HEADER_TOPIC]
+                if wanted and topic not in wanted:
+                    continue
+                results.append(
+                    Notification(
+                        id=m.seq,
+                        originator_id=originator_from_token(m.subject.rsplit(".", 1)[1]),
+                        originator_version=int(m.headers[HEADER_VERSION]),
+                        topic=topic,
+                        state=m.data,
+                    )
+                )
+                if len(results) == limit:
+                    return results
+            if not page:
+                break
+            seq = page[-1].seq + 1
+        return results
+
+    def max_notification_id(self) -> int | None:
+        last = self.connection.call(
+            self.connection.last_by_subject(self.stream, self.events_subject)
+        )
+        return last.seq if last is not None else None
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return JetStreamSubscription(recorder=self, gt=gt, topics=topics)
+
+
+class JetStreamSubscription(ListenNotifySubscription[JetStreamApplicationRecorder]):
+    """Pulls notifications when the stream republishes a stored message, and every second.
+
+    The wake-up comes from the stream's RePublish of stored messages (headers only), never
+    from the raw subjects, whose core subscribers also see publishes the stream refused.
+    """
+
+    POLL_INTERVAL = 1.0
+
+    def __init__(
+        self,
+        recorder: JetStreamApplicationRecorder,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+    ) -> None:
+        self._wake_sub: Any = None
+        connection = recorder.connection
+        note_subject = f"_LB_NOTE.{recorder.events_subject}"
+
+        async def wake(_msg: Any) -> None:
+            self._has_been_notified.set()
+
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        self._wake_sub = connection.call(connection.nc.subscribe(note_subject, cb=wake))
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._has_been_stopped:
+            time.sleep(self.POLL_INTERVAL)
+            self._has_been_notified.set()
+
+    def stop(self) -> None:
+        super().stop()
+        sub, self._wake_sub = self._wake_sub, None
+        if sub is not None:
+            with contextlib.suppress(Exception):  # the connection may already be closed
+                self._recorder.connection.call(sub.unsubscribe(), timeout=5)
+
+
+class JetStreamTrackingRecorder(JetStreamRecorder, TrackingRecorder):
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self._write([], tracking)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        subject = self._tracking_subject(application_name)
+        last = self.connection.call(self.connection.last_by_subject(self.stream, subject))
+        return int(last.headers[HEADER_TRACKING]) if last is not None else None
+
+
+class JetStreamProcessRecorder(
+    JetStreamTrackingRecorder, JetStreamApplicationRecorder, ProcessRecorder
+):
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        tracking: Tracking | None = kwargs.get("tracking")
+        return self._write(stored_events, tracking)
