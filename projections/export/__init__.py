@@ -1,0 +1,1 @@
+"""Auditor export: the events of a round, session or period, hash-chained, verified offline."""
