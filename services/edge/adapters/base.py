@@ -1,0 +1,157 @@
+"""The dialect adapter seam: how one provider's wire format plugs into the edge.
+
+How to add a dialect `foo`
+--------------------------
+1. Wire structs in `contracts/dialects/foo.py`: frozen, kw_only msgspec Structs, unknown
+   fields ignored (msgspec's default), amounts as the provider sends them.
+2. `services/edge/adapters/foo.py` defines `class Adapter(DialectAdapter)` with
+   `dialect = "foo"`. The edge finds it by module name (`load_adapter`), so no registry
+   needs editing: a provider with `dialect = "foo"` in `livebridge.toml` is enough.
+3. `endpoints()` returns one `Endpoint(method, path, handler)` per provider path, `path`
+   relative to the mount point: `Endpoint("POST", "play", self.play)` is served at
+   `/wallet/foo/<provider-id>/play`, and at `/wallet/foo/play` for the dialect's default
+   provider (see `services.edge.config`).
+4. A handler gets an `EdgeRequest` (raw body bytes, headers, query, remote address) and
+   returns an `EdgeResponse` (status, body bytes). Order inside a handler: verify the
+   signature over the raw bytes (`security.same_secret` for comparisons), then decode with
+   a typed msgspec decoder, then convert amounts with `contracts.money`, then call
+   `self.ledger.execute(...)` (awaitable; raises `ports.Refused` with a `Refusal` code),
+   then render the `WalletReply` (note `replayed` / `absorbed`) in the dialect.
+5. `reject(rejection, endpoint)` renders the edge's own refusals (IP not allowed, rate
+   limited, body too large, malformed, internal) in the dialect. The gateway calls it
+   before the handler runs and whenever a handler raises: a handler may simply raise
+   `Rejected(Rejection.MALFORMED)`; an unexpected exception becomes `Rejection.INTERNAL`,
+   logged with its traceback, never shown to the caller.
+6. Tests: `tests/unit/edge/test_foo_*.py` with the in-memory fakes in
+   `tests/unit/edge/fakes.py` (`FakeLedger`, `MemorySessionStore`) and
+   `services.edge.gateway.Gateway` (no sockets); `tests/integration/edge/test_foo_*.py`
+   through real HTTP, NATS and the ledger.
+
+Adapters hold no mutable state of their own: idempotency lives in the ledger (a repeated
+`tx_id` gets `replayed=True` and the original reply), sessions in `EdgeContext.sessions`.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import importlib
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from services.edge.config import ProviderConfig
+from services.edge.ports import AsyncLedger
+from services.edge.sessions import SessionStore
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRequest:
+    """One provider call, transport-free. `path` is relative to the dialect mount point."""
+
+    method: str
+    path: str
+    body: bytes = b""
+    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Case-insensitive when built by the HTTP layer; tests should use the canonical case."""
+    remote: str = "127.0.0.1"
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name)
+        if value is None:
+            lowered = name.lower()
+            for key, candidate in self.headers.items():
+                if key.lower() == lowered:
+                    return candidate
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+
+Handler = Callable[[EdgeRequest], Awaitable[EdgeResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path
+
+
+class Rejection(enum.StrEnum):
+    """Why the edge itself refused a call, before or instead of the ledger."""
+
+    IP_NOT_ALLOWED = "IP_NOT_ALLOWED"
+    RATE_LIMITED = "RATE_LIMITED"
+    BODY_TOO_LARGE = "BODY_TOO_LARGE"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    MALFORMED = "MALFORMED"
+    INTERNAL = "INTERNAL"
+
+
+class Rejected(Exception):
+    """Raised by a handler to answer with the dialect's rendering of `rejection`."""
+
+    def __init__(self, rejection: Rejection, detail: str = "") -> None:
+        super().__init__(f"{rejection}: {detail}" if detail else str(rejection))
+        self.rejection = rejection
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeContext:
+    """What every adapter gets from the composition root."""
+
+    ledger: AsyncLedger
+    sessions: SessionStore
+    clock: Callable[[], float] = time.time
+
+
+class DialectAdapter(abc.ABC):
+    """One provider account speaking one dialect. Subclasses are named `Adapter`."""
+
+    dialect: ClassVar[str]
+
+    def __init__(self, provider: ProviderConfig, context: EdgeContext) -> None:
+        self.provider = provider
+        self.context = context
+        self.ledger = context.ledger
+        self.sessions = context.sessions
+
+    @abc.abstractmethod
+    def endpoints(self) -> Sequence[Endpoint]:
+        """Every path this dialect serves, relative to its mount point."""
+
+    @abc.abstractmethod
+    def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
+        """The dialect's answer to an edge refusal; never raises."""
+
+
+def load_adapter(provider: ProviderConfig, context: EdgeContext) -> DialectAdapter:
+    """Instantiate `services.edge.adapters.<dialect>.Adapter` for one provider."""
+    module_name = f"services.edge.adapters.{provider.dialect}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise LookupError(
+            f"provider {provider.id!r}: no adapter for dialect {provider.dialect!r} "
+            f"(expected module {module_name})"
+        ) from None
+    cls = getattr(module, "Adapter", None)
+    if not (isinstance(cls, type) and issubclass(cls, DialectAdapter)):
+        raise LookupError(f"{module_name} must define `class Adapter(DialectAdapter)`")
+    return cls(provider, context)

@@ -1,0 +1,158 @@
+"""Mount the provider wallet dialects on an aiohttp application.
+
+The composition root calls `setup_edge` once::
+
+    app = web.Application()
+    setup_edge(app, ledger=ledger, providers=load_providers(), nats_url=nats_url)
+
+Every provider in the configuration gets its dialect's paths at
+`/wallet/<dialect>/<provider-id>/<path>`; the default provider of a dialect (the only one,
+or the one marked `default = true`) is also served at `/wallet/<dialect>/<path>`, e.g.
+`/wallet/hub88/transaction/bet`, `/wallet/evolution/debit?authToken=...`,
+`/wallet/pragmatic/bet.html`.
+
+Sessions: pass a `SessionStore`, or `nats_url` to open the JetStream KV store in the app's
+lifecycle (`cleanup_ctx`), or neither for an in-process store (single process only).
+The ledger executor is closed with the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import nats
+from aiohttp import web
+
+from services.edge.adapters.base import EdgeContext, EdgeRequest, Endpoint, Rejection
+from services.edge.config import ProvidersConfig
+from services.edge.gateway import Gateway, ProviderGate
+from services.edge.ports import AsyncLedger, LedgerPort
+from services.edge.sessions import KvSessionStore, MemorySessionStore, Session, SessionStore
+
+log = logging.getLogger(__name__)
+
+GATEWAY_KEY = web.AppKey("edge_gateway", Gateway)
+LEDGER_KEY = web.AppKey("edge_ledger", AsyncLedger)
+
+
+class _LazySessions:
+    """A `SessionStore` whose KV backend is opened in the app's startup."""
+
+    def __init__(self) -> None:
+        self.store: SessionStore | None = None
+
+    def _s(self) -> SessionStore:
+        if self.store is None:
+            raise RuntimeError("session store used before the app started")
+        return self.store
+
+    async def issue(
+        self, provider: str, player: str, currency: str, *, ttl_s: float, game: str = ""
+    ) -> Session:
+        return await self._s().issue(provider, player, currency, ttl_s=ttl_s, game=game)
+
+    async def get(self, provider: str, token: str) -> Session | None:
+        return await self._s().get(provider, token)
+
+    async def revoke(self, provider: str, token: str) -> None:
+        await self._s().revoke(provider, token)
+
+    async def currency_of(self, provider: str, player: str) -> str | None:
+        return await self._s().currency_of(provider, player)
+
+
+def setup_edge(
+    app: web.Application,
+    *,
+    ledger: LedgerPort,
+    providers: ProvidersConfig,
+    sessions: SessionStore | None = None,
+    nats_url: str | None = None,
+    session_bucket: str = "livebridge_sessions",
+) -> Gateway:
+    """Mount every configured provider's dialect routes; returns the gateway (for tests)."""
+    async_ledger = AsyncLedger(ledger)
+    store: SessionStore
+    if sessions is not None:
+        store = sessions
+    elif nats_url is not None:
+        lazy = _LazySessions()
+        store = lazy
+        app.cleanup_ctx.append(_kv_sessions(lazy, nats_url, session_bucket))
+    else:
+        log.warning("edge sessions are in process memory: use one process only")
+        store = MemorySessionStore()
+    gateway = Gateway(providers, EdgeContext(ledger=async_ledger, sessions=store))
+    app[GATEWAY_KEY] = gateway
+    app[LEDGER_KEY] = async_ledger
+    app.on_cleanup.append(_close_ledger)
+    for gate in gateway.gates.values():
+        provider = gate.provider
+        default = providers.default_for(provider.dialect)
+        prefixes = [f"/wallet/{provider.dialect}/{provider.id}"]
+        if default is not None and default.id == provider.id:
+            prefixes.append(f"/wallet/{provider.dialect}")
+        for endpoint in gate.endpoints.values():
+            handler = _http_handler(gate, endpoint)
+            for prefix in prefixes:
+                app.router.add_route(endpoint.method, f"{prefix}/{endpoint.path}", handler)
+    return gateway
+
+
+def _kv_sessions(
+    lazy: _LazySessions, url: str, bucket: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        nc = await nats.connect(url, name="livebridge-edge")
+        try:
+            lazy.store = await KvSessionStore.open(nc.jetstream(), bucket)
+            yield
+        finally:
+            await nc.drain()
+
+    return ctx
+
+
+async def _close_ledger(app: web.Application) -> None:
+    app[LEDGER_KEY].close()
+
+
+async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it exceeds `limit` bytes (read no further than that)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
+def _http_handler(
+    gate: ProviderGate, endpoint: Endpoint
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    limit = gate.provider.max_body_bytes
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        early = gate.screen(endpoint, request.remote, request.content_length)
+        if early is None:
+            body = await _read_bounded(request, limit)
+            if body is None:
+                early = gate.adapter.reject(Rejection.BODY_TOO_LARGE, endpoint)
+            else:
+                edge_request = EdgeRequest(
+                    method=request.method,
+                    path=endpoint.path,
+                    body=body,
+                    query=request.query,
+                    headers=request.headers,
+                    remote=request.remote or "",
+                )
+                early = await gate.run(endpoint, edge_request)
+        return web.Response(status=early.status, body=early.body, content_type=early.content_type)
+
+    return handle

@@ -1,0 +1,230 @@
+"""Provider configuration: who may call the edge, in which dialect, with which secrets.
+
+Providers are listed in a TOML file, `livebridge.toml` in the working directory unless
+`LIVEBRIDGE_CONFIG` names another. Secrets never live in that file (it may be committed):
+each provider names an environment variable (`secret_env`) or a file (`secret_file`)
+holding its secret; for Hub88 the "secret" is Hub88's RSA public key in PEM::
+
+    [[provider]]
+    id = "hub88"                   # [a-z0-9_-]+, unique; the route segment
+    dialect = "hub88"              # adapter module services/edge/adapters/<dialect>.py
+    currencies = ["EUR", "USD"]
+    secret_file = "/etc/livebridge/hub88-public.pem"   # or secret_env = "HUB88_PUBLIC_KEY"
+    allow_ips = ["10.20.0.0/16"]   # default: loopback only
+    rate_limit = 2000              # requests per second, sustained (default 1000)
+    burst = 4000                   # bucket size (default 2 x rate_limit)
+    max_body_bytes = 65536         # default 64 KiB
+    default = true                 # also serve /wallet/hub88/... (the only provider of a
+                                   # dialect is the default without saying so)
+    [provider.options]             # dialect-specific settings, see each adapter
+    session_ttl_s = 86400
+
+Errors::
+
+    ValueError
+    └── ConfigError     the file is missing, malformed, or names a secret that is absent
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contracts.money import EXPONENTS
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+OptionValue = str | int | float | bool
+LOOPBACK: tuple[IpNetwork, ...] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """The provider configuration cannot be used; the message names the provider and key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    """One provider account: resolved secrets included, ready for an adapter."""
+
+    id: str
+    dialect: str
+    currencies: tuple[str, ...]
+    secret: bytes = field(repr=False)
+    allow_ips: tuple[IpNetwork, ...] = LOOPBACK
+    rate_limit: float = 1000.0
+    burst: float = 2000.0
+    max_body_bytes: int = 65536
+    default: bool = False
+    options: Mapping[str, OptionValue] = field(default_factory=dict)
+
+    def option(self, name: str, default: OptionValue) -> OptionValue:
+        return self.options.get(name, default)
+
+    def text_secret(self) -> str:
+        return self.secret.decode().strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ProvidersConfig:
+    providers: tuple[ProviderConfig, ...]
+
+    def __post_init__(self) -> None:
+        ids = [p.id for p in self.providers]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ConfigError(f"provider ids must be unique; repeated: {', '.join(dupes)}")
+        for dialect in {p.dialect for p in self.providers}:
+            defaults = [p.id for p in self.providers if p.dialect == dialect and p.default]
+            if len(defaults) > 1:
+                raise ConfigError(
+                    f"dialect {dialect!r} has several default providers ({', '.join(defaults)})"
+                    "; mark at most one with default = true"
+                )
+
+    def get(self, provider_id: str) -> ProviderConfig:
+        for provider in self.providers:
+            if provider.id == provider_id:
+                return provider
+        raise KeyError(provider_id)
+
+    def default_for(self, dialect: str) -> ProviderConfig | None:
+        """The provider served at `/wallet/<dialect>/...` without a provider segment."""
+        same = [p for p in self.providers if p.dialect == dialect]
+        marked = [p for p in same if p.default]
+        if marked:
+            return marked[0]
+        return same[0] if len(same) == 1 else None
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml"))
+
+
+def load_providers(
+    path: Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> ProvidersConfig:
+    """Read and validate the provider list; secrets are resolved now, so a gap fails at start."""
+    env = os.environ if environ is None else environ
+    source = path or config_path(env)
+    try:
+        document = tomllib.loads(source.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"provider configuration {source} not found; create it or set LIVEBRIDGE_CONFIG"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    return parse_providers(document, environ=env, base=source.parent)
+
+
+def parse_providers(
+    document: Mapping[str, object],
+    *,
+    environ: Mapping[str, str] | None = None,
+    base: Path = Path("."),
+) -> ProvidersConfig:
+    env = os.environ if environ is None else environ
+    entries = document.get("provider", [])
+    if not isinstance(entries, list):
+        raise ConfigError("`provider` must be an array of tables: [[provider]]")
+    return ProvidersConfig(tuple(_provider(entry, env, base) for entry in entries))
+
+
+def _provider(entry: object, env: Mapping[str, str], base: Path) -> ProviderConfig:
+    if not isinstance(entry, dict):
+        raise ConfigError("each [[provider]] must be a table")
+    pid = entry.get("id")
+    if not isinstance(pid, str) or not _ID.match(pid):
+        raise ConfigError(f"provider id {pid!r} must match {_ID.pattern}")
+    where = f"provider {pid!r}"
+    dialect = entry.get("dialect")
+    if not isinstance(dialect, str) or not _ID.match(dialect):
+        raise ConfigError(f"{where}: `dialect` must name an adapter, got {dialect!r}")
+    currencies = _strings(entry.get("currencies"), f"{where}: currencies")
+    unknown = [c for c in currencies if c not in EXPONENTS]
+    if not currencies or unknown:
+        raise ConfigError(f"{where}: currencies must be known ISO codes; bad: {unknown or '[]'}")
+    rate = _number(entry.get("rate_limit", 1000), f"{where}: rate_limit")
+    options = entry.get("options", {})
+    if not isinstance(options, dict) or not all(
+        isinstance(v, str | int | float | bool) for v in options.values()
+    ):
+        raise ConfigError(f"{where}: [provider.options] must hold scalars only")
+    max_body = entry.get("max_body_bytes", 65536)
+    if not isinstance(max_body, int) or not 256 <= max_body <= 16 * 1024 * 1024:
+        raise ConfigError(f"{where}: max_body_bytes must be an integer in 256..16777216")
+    return ProviderConfig(
+        id=pid,
+        dialect=dialect,
+        currencies=tuple(currencies),
+        secret=_secret(entry, env, base, where),
+        allow_ips=_networks(entry.get("allow_ips"), where),
+        rate_limit=rate,
+        burst=_number(entry.get("burst", 2 * rate), f"{where}: burst"),
+        max_body_bytes=max_body,
+        default=bool(entry.get("default", False)),
+        options=dict(options),
+    )
+
+
+def _secret(entry: Mapping[str, object], env: Mapping[str, str], base: Path, where: str) -> bytes:
+    if "secret" in entry:
+        raise ConfigError(
+            f"{where}: secrets never go in the configuration file; use secret_env or secret_file"
+        )
+    name, file = entry.get("secret_env"), entry.get("secret_file")
+    if isinstance(name, str) and name:
+        value = env.get(name)
+        if not value:
+            raise ConfigError(f"{where}: environment variable {name} (secret_env) is not set")
+        return value.encode()
+    if isinstance(file, str) and file:
+        path = base / Path(file).expanduser()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{where}: secret_file {path} unreadable ({exc.strerror})") from None
+        if not data.strip():
+            raise ConfigError(f"{where}: secret_file {path} is empty")
+        return data
+    raise ConfigError(f"{where}: set secret_env or secret_file")
+
+
+def _strings(value: object, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of strings")
+    return list(value)
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _networks(value: object, where: str) -> tuple[IpNetwork, ...]:
+    if value is None:
+        return LOOPBACK
+    nets: list[IpNetwork] = []
+    for text in _strings(value, f"{where}: allow_ips"):
+        try:
+            nets.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(f"{where}: allow_ips entry {text!r} is not an IP or CIDR") from None
+    return tuple(nets)
+
+
+def networks(texts: Sequence[str]) -> tuple[IpNetwork, ...]:
+    """CIDR strings to networks, for configs built in code (tests, the simulator)."""
+    return tuple(ipaddress.ip_network(t, strict=False) for t in texts)

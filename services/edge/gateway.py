@@ -1,0 +1,93 @@
+"""The path every provider call takes, whatever its dialect, transport-free.
+
+    IP allowlist -> rate limit -> body size -> adapter handler (signature, decode, ledger)
+
+Each refusal is rendered by the provider's adapter, so the caller always gets its own
+dialect. A handler that raises `Rejected` gets that rejection rendered; any other
+exception is logged with its traceback and answered as the dialect's internal error.
+Nothing here parses a body: that is the adapter's job, after its signature check.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from services.edge.adapters.base import (
+    DialectAdapter,
+    EdgeContext,
+    EdgeRequest,
+    EdgeResponse,
+    Endpoint,
+    Rejected,
+    Rejection,
+    load_adapter,
+)
+from services.edge.config import ProviderConfig, ProvidersConfig
+from services.edge.ports import Refused
+from services.edge.security import IpAllowlist, TokenBucket
+
+log = logging.getLogger(__name__)
+
+
+class ProviderGate:
+    """One provider's guards in front of its adapter."""
+
+    def __init__(self, provider: ProviderConfig, adapter: DialectAdapter) -> None:
+        self.provider = provider
+        self.adapter = adapter
+        self.allowlist = IpAllowlist(provider.allow_ips)
+        self.limiter = TokenBucket(provider.rate_limit, provider.burst)
+        self.endpoints = {(e.method, e.path): e for e in adapter.endpoints()}
+
+    def screen(
+        self, endpoint: Endpoint, remote: str | None, content_length: int | None
+    ) -> EdgeResponse | None:
+        """The checks that need no body; None means go on."""
+        if not self.allowlist.allows(remote):
+            log.warning("provider %s: call from %s not in allow_ips", self.provider.id, remote)
+            return self.adapter.reject(Rejection.IP_NOT_ALLOWED, endpoint)
+        if not self.limiter.take():
+            return self.adapter.reject(Rejection.RATE_LIMITED, endpoint)
+        if content_length is not None and content_length > self.provider.max_body_bytes:
+            return self.adapter.reject(Rejection.BODY_TOO_LARGE, endpoint)
+        return None
+
+    async def run(self, endpoint: Endpoint, request: EdgeRequest) -> EdgeResponse:
+        if len(request.body) > self.provider.max_body_bytes:
+            return self.adapter.reject(Rejection.BODY_TOO_LARGE, endpoint)
+        try:
+            return await endpoint.handler(request)
+        except Rejected as exc:
+            log.info("provider %s %s: %s", self.provider.id, endpoint.label, exc)
+            return self.adapter.reject(exc.rejection, endpoint)
+        except Refused as exc:
+            # Adapters map refusals they expect; one they did not is still no 500.
+            log.warning("provider %s %s: unmapped %s", self.provider.id, endpoint.label, exc)
+            return self.adapter.reject(Rejection.INTERNAL, endpoint)
+        except Exception:
+            log.exception("provider %s %s failed", self.provider.id, endpoint.label)
+            return self.adapter.reject(Rejection.INTERNAL, endpoint)
+
+    async def serve(self, request: EdgeRequest) -> EdgeResponse | None:
+        """Screen and run one call; None when no endpoint has that method and path."""
+        endpoint = self.endpoints.get((request.method, request.path))
+        if endpoint is None:
+            return None
+        early = self.screen(endpoint, request.remote, len(request.body))
+        return early if early is not None else await self.run(endpoint, request)
+
+
+class Gateway:
+    """Every configured provider's gate, by provider id."""
+
+    def __init__(self, providers: ProvidersConfig, context: EdgeContext) -> None:
+        self.providers = providers
+        self.context = context
+        self.gates = {p.id: ProviderGate(p, load_adapter(p, context)) for p in providers.providers}
+
+    def gate(self, provider_id: str) -> ProviderGate:
+        return self.gates[provider_id]
+
+    def __iter__(self) -> Iterator[ProviderGate]:
+        return iter(self.gates.values())

@@ -1,0 +1,65 @@
+"""The ledger as the edge sees it: a synchronous port, called from a thread pool.
+
+`LedgerPort` is the public API of `services.ledger.application` (the ledger is an
+`eventsourcing` Application: synchronous, blocking on JetStream acks). The edge never
+calls it on the event loop: `AsyncLedger` runs each call in a dedicated executor and
+turns the ledger's refusal (any exception carrying a `Refusal` in `.code`, i.e.
+`services.ledger.errors.LedgerRefused`) into `Refused`, which adapters render in their
+dialect. Any other exception propagates; the gateway answers it with the dialect's
+internal error, and the provider's retry finds the ledger's idempotent answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Protocol, TypeVar
+
+from contracts.wallet import AnyWalletCommand, Balance, Refusal, WalletReply
+
+T = TypeVar("T")
+
+
+class LedgerPort(Protocol):
+    def execute(self, command: AnyWalletCommand) -> WalletReply: ...
+
+    def balance(self, player: str, currency: str) -> Balance: ...
+
+
+class Refused(Exception):
+    """The ledger refused a command; `code` is stable, `message` is for humans and logs."""
+
+    def __init__(self, code: Refusal, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else str(code))
+        self.code = code
+        self.message = message
+
+
+class AsyncLedger:
+    """`LedgerPort` made awaitable. Owns its executor unless one is given."""
+
+    def __init__(self, port: LedgerPort, executor: Executor | None = None, workers: int = 64):
+        self.port = port
+        self._own = executor is None
+        self._executor = executor or ThreadPoolExecutor(workers, thread_name_prefix="edge-ledger")
+
+    async def execute(self, command: AnyWalletCommand) -> WalletReply:
+        return await self._call(functools.partial(self.port.execute, command))
+
+    async def balance(self, player: str, currency: str) -> Balance:
+        return await self._call(functools.partial(self.port.balance, player, currency))
+
+    async def _call(self, fn: functools.partial[T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, fn)
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            if isinstance(code, Refusal):
+                raise Refused(code, str(exc)) from exc
+            raise
+
+    def close(self) -> None:
+        if self._own:
+            self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,55 @@
+"""Edge guards that do not depend on a dialect: IP allowlists, rate limits, secret comparison."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import time
+from collections.abc import Callable, Sequence
+
+from services.edge.config import IpNetwork
+
+
+def same_secret(given: str | bytes, expected: str | bytes) -> bool:
+    """Constant-time equality for tokens, hashes and signatures given as text or bytes."""
+    a = given.encode() if isinstance(given, str) else given
+    b = expected.encode() if isinstance(expected, str) else expected
+    return hmac.compare_digest(a, b)
+
+
+class IpAllowlist:
+    def __init__(self, networks: Sequence[IpNetwork]) -> None:
+        self.networks = tuple(networks)
+
+    def allows(self, remote: str | None) -> bool:
+        if not remote:
+            return False
+        try:
+            address = ipaddress.ip_address(remote)
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        return any(address in net for net in self.networks)
+
+
+class TokenBucket:
+    """`rate` requests per second sustained, bursts up to `burst`; not thread-safe (one loop)."""
+
+    def __init__(
+        self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self._clock = clock
+        self._tokens = self.burst
+        self._at = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
