@@ -235,6 +235,7 @@ class JetStreamConnection:
 
 
 def pub_ack_seq(data: bytes) -> int:
+    """The stored sequence from a PubAck (for a duplicate, the original's sequence)."""
     body = json.loads(data)
     error = body.get("error")
     if error:

@@ -18,8 +18,9 @@ Obligations and failure modes:
 - Notification ids are stream sequences: contiguous for an application recorder (nothing is
   ever deleted), with gaps where a process recorder's tracking messages sit.
 - A write whose acknowledgement is lost (timeout, reconnect) is retried with the same
-  expectations, so it can land at most once; a conflict after such a loss is resolved by
-  reading the aggregate's last message back and comparing its `Nats-Msg-Id`. The caller
+  expectations and message ids (unique to that write), so it can land at most once; a
+  conflict after such a loss is resolved by reading back the message after the expected
+  sequence and comparing its `Nats-Msg-Id`. The caller
   gets success only when the events are stored (fsynced), and `IntegrityError` only when
   they are not.
 - Reads use batch direct get and never create consumers. After a write, the recorder
@@ -67,9 +68,11 @@ from services.eventstore.connection import (
 
 MAX_BATCH = 1000
 READ_PAGE = 1000
-CONFLICT_CODES = {10071, 10164}
+# Stale expectation (10071, 10164), or a message id already stored (10201: only our own
+# earlier attempt can carry it, so it is a conflict unless the read-back finds our batch).
+CONFLICT_CODES = {10071, 10164, 10201}
 # Outcome unknown: the server may or may not have stored the write.
-UNKNOWN_OUTCOME = (asyncio.TimeoutError, NatsTimeoutError, ConnectionClosedError, NoRespondersError)
+UNKNOWN_OUTCOME = (TimeoutError, NatsTimeoutError, ConnectionClosedError, NoRespondersError)
 WRITE_DEADLINE = 60.0
 HEADER_VERSION = "ES-Version"
 HEADER_TOPIC = "ES-Topic"
@@ -176,7 +179,7 @@ class JetStreamRecorder:
         return version, last.seq
 
     async def _build_batch(
-        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None, write_id: str
     ) -> list[OutMsg]:
         """The messages of one atomic write, each aggregate's first one with its expectation."""
         if len(stored_events) + (tracking is not None) > MAX_BATCH:
@@ -192,7 +195,7 @@ class JetStreamRecorder:
             headers = {
                 HEADER_VERSION: str(event.originator_version),
                 HEADER_TOPIC: event.topic,
-                MSG_ID: f"{self.stream}:{token}:{event.originator_version}",
+                MSG_ID: f"{write_id}:{len(messages)}",
             }
             if token not in expected:
                 last_version, last_seq = await self._last_of(subject, token)
@@ -226,7 +229,7 @@ class JetStreamRecorder:
                     {
                         HEADER_TRACKING: str(tracking.notification_id),
                         EXPECT_SUBJECT_SEQ: str(last_seq),
-                        MSG_ID: f"{self.stream}:{token}:{tracking.notification_id}",
+                        MSG_ID: f"{write_id}:{len(messages)}",
                     },
                 )
             )
@@ -238,8 +241,9 @@ class JetStreamRecorder:
     async def _awrite(
         self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
     ) -> list[int]:
+        write_id = uuid.uuid4().hex  # one per write: dedup only ever matches our own retry
         try:
-            messages = await self._build_batch(stored_events, tracking)
+            messages = await self._build_batch(stored_events, tracking, write_id)
         except IntegrityError:
             for event in stored_events:
                 self._last_seen.forget(aggregate_token(event.originator_id))

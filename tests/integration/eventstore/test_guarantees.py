@@ -1,0 +1,202 @@
+"""What the ledger relies on beyond the library's suites: conflicts, atomicity, crash safety."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from services.eventstore.connection import JetStreamConnection, OutMsg
+from services.eventstore.recorders import JetStreamApplicationRecorder
+from services.infra.natsserver import NatsServer
+
+
+def event(originator: uuid.UUID, version: int, topic: str = "t") -> StoredEvent:
+    return StoredEvent(
+        originator_id=originator, originator_version=version, topic=topic, state=b"{}"
+    )
+
+
+@pytest.fixture
+def connection(nats_url: str) -> Iterator[JetStreamConnection]:
+    conn = JetStreamConnection(nats_url, name="guarantees")
+    yield conn
+    conn.close()
+
+
+def fresh_stream() -> str:
+    return "G" + uuid.uuid4().hex[:16].upper()
+
+
+def write_next_version(url: str, stream: str, originator: str, results: object) -> None:
+    """Child process: load the aggregate's head, then try to append the next version."""
+    conn = JetStreamConnection(url, name="child")
+    try:
+        recorder = JetStreamApplicationRecorder(conn, stream)
+        oid = uuid.UUID(originator)
+        head = recorder.select_events(oid, desc=True, limit=1)[0].originator_version
+        barrier_wait = time.monotonic() + 0.5
+        while time.monotonic() < barrier_wait:  # both children hold the same head now
+            time.sleep(0.01)
+        try:
+            recorder.insert_events([event(oid, head + 1)])
+            results.put("stored")  # type: ignore[attr-defined]
+        except IntegrityError:
+            results.put("conflict")  # type: ignore[attr-defined]
+    finally:
+        conn.close()
+
+
+def test_two_processes_writing_one_aggregate_one_wins_and_the_other_gets_a_conflict(
+    nats_url: str, connection: JetStreamConnection
+) -> None:
+    stream = fresh_stream()
+    recorder = JetStreamApplicationRecorder(connection, stream)
+    oid = uuid.uuid4()
+    recorder.insert_events([event(oid, 1)])
+
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    children = [
+        ctx.Process(target=write_next_version, args=(nats_url, stream, str(oid), results))
+        for _ in range(2)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+
+    assert sorted([results.get(timeout=5), results.get(timeout=5)]) == ["conflict", "stored"]
+    versions = [e.originator_version for e in recorder.select_events(oid)]
+    assert versions == [1, 2]
+
+
+def test_a_batch_across_two_aggregates_with_one_stale_expectation_stores_nothing(
+    connection: JetStreamConnection,
+) -> None:
+    stream = fresh_stream()
+    mine = JetStreamApplicationRecorder(connection, stream)
+    other_writer = JetStreamApplicationRecorder(connection, stream)
+    wallet, bet = uuid.uuid4(), uuid.uuid4()
+    mine.insert_events([event(wallet, 1), event(bet, 1)])
+    before = mine.max_notification_id()
+
+    # Another writer moves the wallet on; `mine` still believes version 1 is its head.
+    other_writer.insert_events([event(wallet, 2, "other")])
+    with pytest.raises(IntegrityError):
+        mine.insert_events([event(bet, 2), event(wallet, 2), event(bet, 3)])
+
+    assert [e.topic for e in mine.select_events(wallet)] == ["t", "other"]
+    assert [e.originator_version for e in mine.select_events(bet)] == [1]
+    assert mine.max_notification_id() == (before or 0) + 1
+
+
+def test_duplicate_versions_in_one_write_are_refused_before_anything_is_sent(
+    connection: JetStreamConnection,
+) -> None:
+    recorder = JetStreamApplicationRecorder(connection, fresh_stream())
+    oid = uuid.uuid4()
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event(oid, 1), event(oid, 1)])
+    assert recorder.max_notification_id() is None
+
+
+def test_kill_9_during_a_write_loop_loses_no_acknowledged_write_and_leaves_no_partial_batch(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    server = NatsServer(tmp_path_factory.mktemp("crash")).start()
+    conn = JetStreamConnection(server.url, name="crash")
+    try:
+        recorder = JetStreamApplicationRecorder(conn, "CRASH")
+        acknowledged: list[uuid.UUID] = []
+        failed: list[BaseException] = []
+        stop = threading.Event()
+
+        def write_loop() -> None:
+            while not stop.is_set():
+                oid = uuid.uuid4()
+                try:
+                    ids = recorder.insert_events([event(oid, 1), event(oid, 2), event(oid, 3)])
+                except Exception as error:  # a write may fail only if the server stays down
+                    failed.append(error)
+                    continue
+                assert ids is not None and len(ids) == 3
+                acknowledged.append(oid)
+
+        writer = threading.Thread(target=write_loop)
+        writer.start()
+        time.sleep(1.0)
+        server.kill()  # kill -9 while writes are in flight
+        time.sleep(0.5)
+        server.start()
+        time.sleep(1.5)
+        stop.set()
+        writer.join(90)
+
+        assert len(acknowledged) > 10
+        assert not failed, failed[:3]
+        for oid in acknowledged:
+            assert [e.originator_version for e in recorder.select_events(oid)] == [1, 2, 3]
+        stored = recorder.select_notifications(start=None, limit=1_000_000)
+        per_aggregate = Counter(n.originator_id for n in stored)
+        assert set(per_aggregate.values()) == {3}, "a batch was stored in part"
+        assert [n.id for n in stored] == list(range(1, len(stored) + 1))
+    finally:
+        conn.close()
+        server.close()
+
+
+class LoseAcks:
+    """Fault injection: the first `n` writes reach the server (or not), then time out."""
+
+    def __init__(self, connection: JetStreamConnection, n: int, *, deliver: bool) -> None:
+        self.real = connection.publish_atomic
+        self.left = n
+        self.deliver = deliver
+
+    async def __call__(self, messages: Sequence[OutMsg], batch_id: str) -> int:
+        if self.left > 0:
+            self.left -= 1
+            if self.deliver:
+                await self.real(messages, batch_id)
+            raise TimeoutError
+        return await self.real(messages, batch_id)
+
+
+@pytest.mark.parametrize("deliver", [True, False], ids=["stored-ack-lost", "never-arrived"])
+def test_a_write_whose_ack_is_lost_is_stored_exactly_once_and_reported_as_stored(
+    connection: JetStreamConnection, monkeypatch: pytest.MonkeyPatch, deliver: bool
+) -> None:
+    recorder = JetStreamApplicationRecorder(connection, fresh_stream())
+    wallet, bet = uuid.uuid4(), uuid.uuid4()
+    recorder.insert_events([event(wallet, 1)])
+    monkeypatch.setattr(connection, "publish_atomic", LoseAcks(connection, 2, deliver=deliver))
+
+    ids = recorder.insert_events([event(wallet, 2), event(bet, 1)])
+
+    assert ids == [2, 3]
+    assert [e.originator_version for e in recorder.select_events(wallet)] == [1, 2]
+    assert [e.originator_version for e in recorder.select_events(bet)] == [1]
+    assert recorder.max_notification_id() == 3
+
+
+def test_after_a_lost_ack_a_real_conflict_is_still_a_conflict(
+    connection: JetStreamConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = JetStreamApplicationRecorder(connection, fresh_stream())
+    rival = JetStreamApplicationRecorder(connection, recorder.stream)
+    oid = uuid.uuid4()
+    recorder.insert_events([event(oid, 1)])
+    rival.insert_events([event(oid, 2, "rival")])
+    monkeypatch.setattr(connection, "publish_atomic", LoseAcks(connection, 1, deliver=False))
+
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event(oid, 2, "mine")])
+    assert [e.topic for e in recorder.select_events(oid)] == ["t", "rival"]
