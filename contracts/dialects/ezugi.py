@@ -1,0 +1,161 @@
+"""Ezugi seamless wallet: the calls Ezugi's live tables send to the operator.
+
+Ezugi POSTs JSON to `/auth`, `/debit`, `/credit` and `/rollback`. The `hash` header is the
+base64 HMAC-SHA256 of the raw body under the operator's secret key, and `operatorId` in
+the body must be the operator's. Amounts and balances are JSON numbers in major units
+(`12.5` EUR). Every answer is HTTP 200 with `errorCode` (0 = success) and
+`errorDescription`.
+
+A debit is named by its `transactionId`; its credit points at it with `debitTransactionId`
+and its rollback repeats the debit's `transactionId`. `roundId` groups the debits of one
+round (seats, side bets); `isEndRound` on a credit closes it.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+from decimal import Decimal
+from typing import Final
+
+import msgspec
+
+SIGNATURE_HEADER: Final = "hash"
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The `hash` header for a raw body: base64 HMAC-SHA256 under the operator's secret."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def verify(body: bytes, secret: str, signature: str | None) -> bool:
+    """Constant-time check of the `hash` header; a missing header never verifies."""
+    if not signature:
+        return False
+    return hmac.compare_digest(sign(body, secret).encode(), signature.strip().encode())
+
+
+class AuthRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """The player opened a table: exchange the launch token for a session token."""
+
+    operatorId: int
+    token: str
+    platformId: int = 0
+    timestamp: int = 0
+
+
+class DebitRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Take `debitAmount` for one bet (`betTypeID`: 101 table bet, 104 insurance, ...)."""
+
+    operatorId: int
+    uid: str
+    token: str
+    transactionId: str
+    roundId: int | str
+    debitAmount: Decimal
+    currency: str
+    gameId: int | str = 0
+    tableId: int | str = 0
+    serverId: int = 0
+    seatId: str = ""
+    betTypeID: int = 0
+    platformId: int = 0
+    timestamp: int = 0
+
+
+class CreditRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Pay `creditAmount` (0 for a lost bet) for the debit `debitTransactionId`.
+
+    `returnReason`: 0 bet result, 1 cancelled bet, 2 cancelled round, 7 manual credit.
+    """
+
+    operatorId: int
+    uid: str
+    token: str = ""
+    transactionId: str
+    debitTransactionId: str
+    roundId: int | str
+    creditAmount: Decimal
+    currency: str
+    gameId: int | str = 0
+    tableId: int | str = 0
+    serverId: int = 0
+    seatId: str = ""
+    betTypeID: int = 0
+    returnReason: int = 0
+    isEndRound: bool = False
+    creditIndex: str = ""
+    gameDataString: str = ""
+    platformId: int = 0
+    timestamp: int = 0
+
+
+class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Give back the debit `transactionId` (`rollbackAmount` is its amount)."""
+
+    operatorId: int
+    uid: str
+    token: str = ""
+    transactionId: str
+    roundId: int | str
+    rollbackAmount: Decimal
+    currency: str
+    gameId: int | str = 0
+    tableId: int | str = 0
+    serverId: int = 0
+    seatId: str = ""
+    betTypeID: int = 0
+    platformId: int = 0
+    timestamp: int = 0
+
+
+class AuthResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    operatorId: int
+    errorCode: int
+    errorDescription: str
+    timestamp: int
+    uid: str = ""
+    nickName: str = ""
+    token: str = ""
+    playerTokenAtLaunch: str = ""
+    balance: Decimal | None = None
+    currency: str = ""
+    language: str = ""
+    clientIP: str = ""
+    VIP: str = ""
+
+
+class TransactionResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    operatorId: int
+    errorCode: int
+    errorDescription: str
+    timestamp: int
+    uid: str = ""
+    token: str = ""
+    transactionId: str = ""
+    roundId: int | str = ""
+    balance: Decimal | None = None
+    currency: str = ""
+
+
+class Code(enum.IntEnum):
+    SUCCESS = 0
+    GENERAL_ERROR = 1
+    INSUFFICIENT_FUNDS = 3
+    TOKEN_NOT_FOUND = 6
+    USER_NOT_FOUND = 7
+    USER_BLOCKED = 8
+    TRANSACTION_NOT_FOUND = 9
+    TRANSACTION_TIMED_OUT = 10
+
+
+auth_request_decoder: Final = msgspec.json.Decoder(AuthRequest)
+debit_request_decoder: Final = msgspec.json.Decoder(DebitRequest)
+credit_request_decoder: Final = msgspec.json.Decoder(CreditRequest)
+rollback_request_decoder: Final = msgspec.json.Decoder(RollbackRequest)
+auth_response_decoder: Final = msgspec.json.Decoder(AuthResponse)
+transaction_response_decoder: Final = msgspec.json.Decoder(TransactionResponse)
+encoder: Final = msgspec.json.Encoder(decimal_format="number")
+"""Amounts go out as JSON numbers (`12.50`), exact: never through a float."""

@@ -1,0 +1,72 @@
+"""Where feed positions survive restarts: the pull/socket cursor and each round's last seq.
+
+`CursorStore` is a tiny async key/value port. Its obligations: `get` returns the last
+value `put` for the key (or None), `put` is durable when it returns. The JetStream KV
+implementation is the production one (hot state lives in JetStream KV, DESIGN decision 6);
+`MemoryCursorStore` serves unit tests. Keys are free text: each implementation encodes
+them as its storage requires.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Protocol
+
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
+
+DEFAULT_BUCKET = "livebridge_feed_cursors"
+DEFAULT_TTL_S = 7 * 24 * 3600.0
+
+
+class CursorStore(Protocol):
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str) -> None: ...
+
+
+class MemoryCursorStore:
+    """A dict: positions last as long as the object (unit tests, one-shot simulations)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def put(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+
+class JetStreamCursorStore:
+    """Positions in a JetStream KV bucket (file storage, one value per key).
+
+    Values untouched for `ttl` seconds expire: a feed idle that long resumes from its
+    provider's start, which the sequence numbers and the ledger's idempotency absorb.
+    """
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @classmethod
+    async def open(
+        cls, js: JetStreamContext, bucket: str = DEFAULT_BUCKET, *, ttl: float = DEFAULT_TTL_S
+    ) -> JetStreamCursorStore:
+        kv = await js.create_key_value(bucket=bucket, history=1, ttl=ttl)
+        return cls(kv)
+
+    async def get(self, key: str) -> str | None:
+        try:
+            entry = await self._kv.get(_kv_key(key))
+        except NotFoundError:  # never written, or deleted
+            return None
+        return None if entry.value is None else entry.value.decode()
+
+    async def put(self, key: str, value: str) -> None:
+        await self._kv.put(_kv_key(key), value.encode())
+
+
+def _kv_key(key: str) -> str:
+    # KV keys allow [-/_=.a-zA-Z0-9]; round ids carry ':' and spaces, so encode.
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=") or "_"

@@ -1,0 +1,188 @@
+"""The feed pipeline shared by every transport: sequence, record, remember.
+
+`FeedProcessor.accept(events)` orders a batch per round (see `sequencer.py`), records the
+events that are ready on the `EventSink` in a thread (the ledger core is synchronous), and
+stores each round's last recorded seq in the `CursorStore`, so a restarted bridge knows
+which rounds it has already heard. Events waiting for a missing seq are held in memory;
+`sweep()` (run every `sweep_interval` by `run_sweeper`) declares gaps that waited too long.
+
+Failure: if the sink raises, the events not yet recorded go back to the sequencer and
+`accept` raises `DeliveryFailed`. The transport must then not advance its own cursor (push
+answers 503 so the provider retries; pull and socket retry from their stored cursor).
+
+Errors::
+
+    Exception
+    └── FeedProblem
+        ├── DeliveryFailed   the sink refused or failed; retry later
+        └── BadEvent         an event that cannot be a provider event (seq < 1, other provider)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from opentelemetry import metrics
+
+from contracts.events import AnyProviderEvent
+from services.edge.feeds.cursors import CursorStore
+from services.edge.feeds.sequencer import Sequencer
+from services.edge.feeds.sink import EventSink, Gap, GapListener, log_gap
+
+log = logging.getLogger(__name__)
+_meter = metrics.get_meter("livebridge.edge.feeds")
+_events = _meter.create_counter("livebridge.feed.events", unit="{event}")
+
+
+class FeedProblem(Exception):
+    """A feed could not take some events."""
+
+
+class DeliveryFailed(FeedProblem):
+    pass
+
+
+class BadEvent(FeedProblem):
+    pass
+
+
+@dataclass(slots=True)
+class FeedStats:
+    recorded: int = 0
+    duplicates: int = 0
+    held: int = 0
+    gaps: int = 0
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    recorded: int
+    duplicates: int
+    held: int
+
+
+def round_key(provider: str, round_id: str) -> str:
+    return f"round.{provider}.{round_id}"
+
+
+class FeedProcessor:
+    """Sequences and records the events of one provider's feed (any transport)."""
+
+    def __init__(
+        self,
+        provider: str,
+        sink: EventSink,
+        cursors: CursorStore,
+        *,
+        sequencer: Sequencer | None = None,
+        on_gap: GapListener = log_gap,
+        executor: Executor | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.provider = provider
+        self.sink = sink
+        self.cursors = cursors
+        self.sequencer = sequencer or Sequencer()
+        self.on_gap = on_gap
+        self.executor = executor
+        self.clock = clock
+        self.stats = FeedStats()
+        self.gaps: list[Gap] = []
+        self._lock = asyncio.Lock()
+
+    async def accept(self, events: Iterable[AnyProviderEvent]) -> Accepted:
+        """Take a batch in any order; record what is ready. Raises `BadEvent` before any
+        effect if one event is not this provider's, `DeliveryFailed` if the sink fails."""
+        batch, problems = self.partition(events)
+        if problems:
+            raise BadEvent("; ".join(problems))
+        recorded = duplicates = held = 0
+        async with self._lock:
+            for event in batch:
+                key = (event.provider, event.round_id)
+                if not self.sequencer.knows(key):
+                    stored = await self.cursors.get(round_key(*key))
+                    self.sequencer.seed(key, int(stored) if stored else 0)
+                offered = self.sequencer.offer(event, self.clock())
+                duplicates += offered.duplicate
+                held += offered.held
+                recorded += await self._record(offered.ready)
+        self.stats.duplicates += duplicates
+        self.stats.held += held
+        return Accepted(recorded=recorded, duplicates=duplicates, held=held)
+
+    def partition(
+        self, events: Iterable[AnyProviderEvent]
+    ) -> tuple[list[AnyProviderEvent], list[str]]:
+        """Split a batch into events this feed can take, sorted, and what is wrong with the rest."""
+        good: list[AnyProviderEvent] = []
+        problems: list[str] = []
+        for event in events:
+            if event.provider != self.provider:
+                problems.append(
+                    f"event for provider {event.provider!r} in the feed of {self.provider!r} "
+                    f"(round {event.round_id}, seq {event.seq})"
+                )
+            elif event.seq < 1:
+                problems.append(f"round {event.round_id}: seq {event.seq} must be >= 1")
+            else:
+                good.append(event)
+        good.sort(key=lambda e: (e.round_id, e.seq))
+        return good, problems
+
+    async def sweep(self) -> list[Gap]:
+        """Declare the gaps that waited longer than the timeout; record the events they held."""
+        async with self._lock:
+            expired = self.sequencer.expire(self.clock())
+            for gap, ready in expired:
+                self.stats.gaps += 1
+                self.gaps.append(gap)
+                self.on_gap(gap)
+                await self._record(ready)
+        return [gap for gap, _ in expired]
+
+    async def run_sweeper(self, interval: float = 0.5) -> None:
+        """Sweep forever (cancel to stop); a failing sink is retried on the next round."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except DeliveryFailed as exc:
+                log.warning("feed %s: %s", self.provider, exc)
+
+    async def _record(self, ready: list[AnyProviderEvent]) -> int:
+        if not ready:
+            return 0
+        loop = asyncio.get_running_loop()
+        done = 0
+        try:
+            for event in ready:
+                await loop.run_in_executor(self.executor, self.sink.record_event, event)
+                done += 1
+        except Exception as exc:
+            self.stats.failures += 1
+            self.sequencer.requeue(ready[done:])
+            failed = ready[done]
+            raise DeliveryFailed(
+                f"could not record round {failed.round_id} seq {failed.seq} of {self.provider}: "
+                f"{exc!r}; it is kept and retried"
+            ) from exc
+        finally:
+            self.stats.recorded += done
+            _events.add(done, {"provider": self.provider})
+            await self._remember(ready[:done])
+        return done
+
+    async def _remember(self, recorded: list[AnyProviderEvent]) -> None:
+        rounds: dict[str, str] = {}
+        for event in recorded:
+            rounds[event.round_id] = event.round_id
+        for round_id in rounds:
+            last = self.sequencer.last((self.provider, round_id))
+            await self.cursors.put(round_key(self.provider, round_id), str(last))

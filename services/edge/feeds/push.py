@@ -1,0 +1,89 @@
+"""Push transport: providers POST signed `FeedBatch`es to `/feed/<provider>`.
+
+The signature (`X-Feed-Signature`, hex HMAC-SHA256 of the raw body under the provider's
+feed secret) is checked before the body is decoded. Answers, in the canonical
+`LBRG-<status> <CODE>` form when refused:
+
+- 200 `FeedAck` (accepted, duplicates, held): safe to resend, duplicates are absorbed;
+- 401 INVALID_SIGNATURE, 400 MALFORMED_FEED, 404 UNKNOWN_PROVIDER, 413 BODY_TOO_LARGE:
+  nothing was recorded, resending the same request will fail the same way;
+- 503 FEED_UNAVAILABLE: the ledger did not take the events; resend later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import msgspec
+from aiohttp import web
+
+from contracts import feeds
+from services.edge.feeds.processor import BadEvent, DeliveryFailed, FeedProcessor
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class PushFeed:
+    """One provider that pushes: its feed secret and the processor its events go to."""
+
+    secret: str
+    processor: FeedProcessor
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    body = feeds.encoder.encode(feeds.FeedError(error=f"LBRG-{status} {code}", message=message))
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+def push_handler(
+    providers: Mapping[str, PushFeed], *, max_body: int = MAX_BODY
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        provider = request.match_info["provider"]
+        feed = providers.get(provider)
+        if feed is None:
+            return error(404, "UNKNOWN_PROVIDER", f"no push feed is configured for {provider!r}")
+        if request.content_length is not None and request.content_length > max_body:
+            return error(413, "BODY_TOO_LARGE", f"a feed batch is at most {max_body} bytes")
+        try:
+            body = await request.content.read(max_body + 1)
+        except (OSError, ValueError) as exc:
+            return error(400, "MALFORMED_FEED", f"could not read the body: {exc}")
+        if len(body) > max_body:
+            return error(413, "BODY_TOO_LARGE", f"a feed batch is at most {max_body} bytes")
+        if not feeds.verify(body, feed.secret, request.headers.get(feeds.SIGNATURE_HEADER)):
+            return error(
+                401,
+                "INVALID_SIGNATURE",
+                f"{feeds.SIGNATURE_HEADER} must be the hex HMAC-SHA256 of the body under "
+                f"the feed secret of {provider!r}",
+            )
+        try:
+            batch = feeds.batch_decoder.decode(body)
+        except msgspec.DecodeError as exc:
+            return error(400, "MALFORMED_FEED", f"not a feed batch: {exc}")
+        try:
+            accepted = await feed.processor.accept(batch.events)
+        except BadEvent as exc:
+            return error(400, "MALFORMED_FEED", str(exc))
+        except DeliveryFailed as exc:
+            log.warning("push feed %s: %s", provider, exc)
+            return error(503, "FEED_UNAVAILABLE", "events not recorded; resend the batch later")
+        ack = feeds.FeedAck(
+            accepted=accepted.recorded, duplicates=accepted.duplicates, held=accepted.held
+        )
+        return web.Response(body=feeds.encoder.encode(ack), content_type="application/json")
+
+    return handle
+
+
+def add_push_routes(
+    app: web.Application, providers: Mapping[str, PushFeed], *, max_body: int = MAX_BODY
+) -> None:
+    """Mount `POST /feed/{provider}` on `app`."""
+    app.router.add_post("/feed/{provider}", push_handler(providers, max_body=max_body))

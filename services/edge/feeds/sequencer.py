@@ -1,0 +1,148 @@
+"""Per-round ordering of provider events by `seq`: the pure, synchronous part of a feed.
+
+The sequencer hands events on in `seq` order, each once. For every round it knows `last`,
+the highest seq up to which every event has been handed on (or declared missing):
+
+- `seq <= last` is a duplicate, unless it was declared missing: a late arrival is handed
+  on (the ledger fills the hole) and the round stops counting it as missing;
+- `seq == last + 1` is handed on, with every held event that now follows without a hole;
+- `seq > last + 1` is held until the hole fills. If it has not filled `gap_timeout`
+  seconds after the round last made progress (or the round holds `max_held` events),
+  `expire` declares the missing seqs a `Gap` and hands on what was held.
+
+Clocks are passed in, so tests decide when time passes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
+from services.edge.feeds.sink import Gap
+
+RoundKey = tuple[str, str]
+
+
+@dataclass(slots=True)
+class _Round:
+    last: int = 0
+    held: dict[int, AnyProviderEvent] = field(default_factory=dict)
+    missing: set[int] = field(default_factory=set)
+    waiting_since: float | None = None
+    ended: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Offered:
+    """What one offered event led to: events to hand on now, in order, or nothing."""
+
+    ready: list[AnyProviderEvent]
+    duplicate: bool = False
+    held: bool = False
+
+
+class Sequencer:
+    """Orders events per (provider, round_id). Not thread-safe: one owner calls it."""
+
+    def __init__(
+        self, *, gap_timeout: float = 5.0, max_held: int = 1000, max_rounds: int = 10_000
+    ) -> None:
+        self.gap_timeout = gap_timeout
+        self.max_held = max_held
+        self.max_rounds = max_rounds
+        self._rounds: OrderedDict[RoundKey, _Round] = OrderedDict()
+
+    def knows(self, key: RoundKey) -> bool:
+        return key in self._rounds
+
+    def seed(self, key: RoundKey, last: int) -> None:
+        """Start a round at `last` (restored from storage after a restart)."""
+        if key not in self._rounds:
+            self._rounds[key] = _Round(last=last)
+            self._evict()
+
+    def last(self, key: RoundKey) -> int:
+        state = self._rounds.get(key)
+        return 0 if state is None else state.last
+
+    def offer(self, event: AnyProviderEvent, now: float) -> Offered:
+        key = (event.provider, event.round_id)
+        state = self._rounds.get(key)
+        if state is None:
+            state = self._rounds[key] = _Round()
+            self._evict()
+        self._rounds.move_to_end(key)
+        seq = event.seq
+        if seq <= state.last:
+            if seq in state.missing:
+                state.missing.discard(seq)
+                return Offered([event])
+            return Offered(self._drain(state, now), duplicate=True)
+        if seq in state.held:
+            return Offered(self._drain(state, now), duplicate=True)
+        state.held[seq] = event
+        ready = self._drain(state, now)
+        if state.held and state.waiting_since is None:
+            state.waiting_since = now
+        return Offered(ready, held=seq in state.held)
+
+    def requeue(self, events: list[AnyProviderEvent]) -> None:
+        """Take back events that were handed on but could not be recorded, to retry them."""
+        for event in events:
+            state = self._rounds.setdefault((event.provider, event.round_id), _Round())
+            if event.seq <= state.last:
+                state.last = event.seq - 1
+            state.held[event.seq] = event
+            if isinstance(event, ResultDeclared | RoundVoided):
+                state.ended = False
+
+    def expire(self, now: float) -> list[tuple[Gap, list[AnyProviderEvent]]]:
+        """Declare the holes that waited too long; return each gap and the events it frees."""
+        out: list[tuple[Gap, list[AnyProviderEvent]]] = []
+        for key, state in list(self._rounds.items()):
+            if not state.held or state.waiting_since is None:
+                continue
+            if now - state.waiting_since < self.gap_timeout and len(state.held) < self.max_held:
+                continue
+            missing: list[int] = []
+            ready: list[AnyProviderEvent] = []
+            for seq in sorted(state.held):
+                missing.extend(range(state.last + 1, seq))
+                state.last = seq
+                ready.append(state.held.pop(seq))
+            state.missing.update(missing)
+            state.waiting_since = None
+            self._note_end(state, ready)
+            out.append((Gap(provider=key[0], round_id=key[1], missing=tuple(missing)), ready))
+        return out
+
+    def pending(self) -> int:
+        return sum(len(s.held) for s in self._rounds.values())
+
+    def _drain(self, state: _Round, now: float) -> list[AnyProviderEvent]:
+        ready: list[AnyProviderEvent] = []
+        while state.last + 1 in state.held:
+            state.last += 1
+            ready.append(state.held.pop(state.last))
+        if ready:
+            state.waiting_since = now if state.held else None
+            self._note_end(state, ready)
+        return ready
+
+    @staticmethod
+    def _note_end(state: _Round, ready: list[AnyProviderEvent]) -> None:
+        if any(isinstance(e, ResultDeclared | RoundVoided) for e in ready):
+            state.ended = True
+
+    def _evict(self) -> None:
+        # Forget the least recently seen rounds first, ended ones before open ones; a
+        # forgotten round is restored from the cursor store if it ever speaks again.
+        excess = len(self._rounds) - self.max_rounds
+        if excess <= 0:
+            return
+        for key in [k for k, s in self._rounds.items() if s.ended and not s.held][:excess]:
+            del self._rounds[key]
+            excess -= 1
+        for key in [k for k, s in self._rounds.items() if not s.held][: max(excess, 0)]:
+            del self._rounds[key]

@@ -1,0 +1,97 @@
+"""The feed processor: records in order through the sink, remembers rounds, survives failures."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from services.edge.feeds.cursors import MemoryCursorStore
+from services.edge.feeds.processor import BadEvent, DeliveryFailed, FeedProcessor, round_key
+from services.edge.feeds.sequencer import Sequencer
+from services.edge.feeds.sink import Gap
+from tests.unit.edge.feedkit import RecordingSink, round_events
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(sink: RecordingSink, store: MemoryCursorStore | None = None) -> FeedProcessor:
+    return FeedProcessor(
+        "evo",
+        sink,
+        store or MemoryCursorStore(),
+        sequencer=Sequencer(gap_timeout=1.0),
+        clock=Clock(),
+    )
+
+
+async def test_a_shuffled_batch_with_repeats_is_recorded_once_in_order() -> None:
+    sink = RecordingSink()
+    proc = make(sink)
+    e = round_events("evo", "r1")
+    accepted = await proc.accept([e[3], e[1], e[0], e[1], e[5], e[4], e[2]])
+    assert sink.seqs("r1") == [1, 2, 3, 4, 5, 6]
+    assert accepted.recorded == 6 and accepted.duplicates == 1
+
+
+async def test_the_last_seq_of_each_round_is_stored_and_restores_a_restarted_feed() -> None:
+    store = MemoryCursorStore()
+    sink = RecordingSink()
+    e = round_events("evo", "r1")
+    await make(sink, store).accept(e[:3])
+    assert store.values[round_key("evo", "r1")] == "3"
+    restarted = make(sink, store)
+    accepted = await restarted.accept(e[2:])
+    assert accepted.duplicates == 1 and accepted.held == 0
+    assert sink.seqs("r1") == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_gap_is_reported_and_the_later_events_recorded() -> None:
+    sink = RecordingSink()
+    gaps: list[Gap] = []
+    clock = Clock()
+    proc = FeedProcessor(
+        "evo",
+        sink,
+        MemoryCursorStore(),
+        sequencer=Sequencer(gap_timeout=1.0),
+        on_gap=gaps.append,
+        clock=clock,
+    )
+    e = round_events("evo", "r1")
+    await proc.accept([e[0], e[1], e[4], e[5]])
+    assert sink.seqs("r1") == [1, 2]
+    clock.now = 2.0
+    await proc.sweep()
+    assert gaps == [Gap(provider="evo", round_id="r1", missing=(3, 4))]
+    assert sink.seqs("r1") == [1, 2, 5, 6]
+    assert proc.stats.gaps == 1
+
+
+async def test_a_failing_sink_keeps_the_events_for_the_next_attempt() -> None:
+    sink = RecordingSink()
+    proc = make(sink)
+    e = round_events("evo", "r1")
+    await proc.accept(e[:2])
+    sink.fail_next = 1
+    with pytest.raises(DeliveryFailed, match="round r1 seq 3"):
+        await proc.accept(e[2:4])
+    assert sink.seqs("r1") == [1, 2]
+    await proc.accept(e[2:])
+    assert sink.seqs("r1") == [1, 2, 3, 4, 5, 6]
+
+
+async def test_an_event_of_another_provider_or_without_seq_is_refused_before_any_effect() -> None:
+    sink = RecordingSink()
+    proc = make(sink)
+    good = round_events("evo", "r1")[0]
+    with pytest.raises(BadEvent, match="'pp'"):
+        await proc.accept([good, round_events("pp", "r1")[1]])
+    with pytest.raises(BadEvent, match="seq 0"):
+        await proc.accept([good, msgspec.structs.replace(round_events("evo", "r2")[0], seq=0)])
+    assert sink.events == []
