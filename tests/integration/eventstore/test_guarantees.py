@@ -8,6 +8,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -34,21 +35,19 @@ def fresh_stream() -> str:
     return "G" + uuid.uuid4().hex[:16].upper()
 
 
-def write_next_version(url: str, stream: str, originator: str, results: object) -> None:
-    """Child process: load the aggregate's head, then try to append the next version."""
+def write_next_version(url: str, stream: str, originator: str, loaded: Any, results: Any) -> None:
+    """Child process: load the aggregate's head, wait for the other child, append the next."""
     conn = JetStreamConnection(url, name="child")
     try:
         recorder = JetStreamApplicationRecorder(conn, stream)
         oid = uuid.UUID(originator)
         head = recorder.select_events(oid, desc=True, limit=1)[0].originator_version
-        barrier_wait = time.monotonic() + 0.5
-        while time.monotonic() < barrier_wait:  # both children hold the same head now
-            time.sleep(0.01)
+        loaded.wait(30)  # both children hold the same head now
         try:
             recorder.insert_events([event(oid, head + 1)])
-            results.put("stored")  # type: ignore[attr-defined]
+            results.put("stored")
         except IntegrityError:
-            results.put("conflict")  # type: ignore[attr-defined]
+            results.put("conflict")
     finally:
         conn.close()
 
@@ -63,8 +62,9 @@ def test_two_processes_writing_one_aggregate_one_wins_and_the_other_gets_a_confl
 
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
+    loaded = ctx.Barrier(2)
     children = [
-        ctx.Process(target=write_next_version, args=(nats_url, stream, str(oid), results))
+        ctx.Process(target=write_next_version, args=(nats_url, stream, str(oid), loaded, results))
         for _ in range(2)
     ]
     for child in children:
