@@ -25,6 +25,8 @@ class Selection(msgspec.Struct, frozen=True, kw_only=True):
 
     market: str
     value: str = ""
+    amount: Decimal | None = None
+    """The part of the bet's stake on this pick, when the provider says; None splits evenly."""
 
 
 class Debit(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.debit"):

@@ -1,42 +1,684 @@
-"""The ledger application: wallet commands, provider game events, round book. (skeleton)"""
+"""The ledger application: wallet commands, provider game events and the round book.
+
+`Ledger` is synchronous; the edge calls it through a thread executor. Each command loads
+the aggregates it needs, applies the domain, and saves every changed aggregate in ONE
+`Application.save` call, which the JetStream recorder turns into one atomic batch with
+per-aggregate optimistic concurrency. A concurrent write makes the save raise
+`IntegrityError`; the command is then retried on fresh state, at most `retry_budget` times,
+and only then refused with `RETRY_EXHAUSTED`.
+
+Obligations and failure modes of the seam:
+- `execute` returns a `WalletReply` only after its events are stored (I6 is the store's);
+  it raises `LedgerRefused` with a stable code otherwise, having written nothing.
+- A bet never writes to its round: bets on one hot table never conflict with each other.
+  The round book (`services.ledger.book`), one ordered follower of the notification log,
+  decides which bets the log put after betting closed and refunds them (LATE_BET), voids
+  rounds and settles bridge-settled rounds. `record_event` runs it after a result or a
+  void; a service also runs `follow_round_book` in a thread to keep it current.
+
+Configuration (environment, or the `env` argument): `LEDGER_BRIDGE_SETTLED_PROVIDERS`
+(comma-separated providers whose rounds the ledger settles itself from the declared
+result; every other provider settles per bet with credits), `LEDGER_RETRY_BUDGET`
+(default 64), plus the library's `PERSISTENCE_MODULE` and its own settings.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
+from typing import Any, ClassVar, TypeVar, assert_never
 from uuid import UUID
 
-from eventsourcing.application import Application
+import msgspec
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import EnvType, get_topic
 
-from contracts.events import AnyProviderEvent
-from contracts.wallet import AnyWalletCommand, Balance, WalletReply
-from services.ledger.views import RoundState
+from contracts import money
+from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
+from contracts.wallet import (
+    AnyWalletCommand,
+    Balance,
+    Credit,
+    Debit,
+    Outcome,
+    Refusal,
+    Rollback,
+    WalletReply,
+)
+from services.ledger import book
+from services.ledger.domain import (
+    CASHIER,
+    MONEY_EVENTS,
+    Bet,
+    TxRecord,
+    Wallet,
+    bet_uuid,
+    book_uuid,
+    round_uuid,
+    tx_record_id,
+    wallet_id,
+)
+from services.ledger.errors import LedgerRefused
+from services.ledger.payouts import expected_payout, outcome_for
+from services.ledger.rounds import BookCursor, Round, RoundBook
+from services.ledger.views import BetStatus, BetView, RoundState, RoundStatus, Verification
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+
+CASHIER_PROVIDER = "cashier"
+"""The namespace of the platform cashier's transaction ids (deposits and withdrawals)."""
 
 
 class Ledger(Application[UUID]):
-    """Sync core; callers on an event loop use `run_in_executor`.
+    """The money core. Sync; called from aiohttp via `run_in_executor`.
 
-    Raises `services.ledger.errors.LedgerRefused` (with `.code`) for every refusal.
+    Raises `services.ledger.errors.LedgerRefused` (attribute `.code`) for every refusal.
     """
 
-    name = "ledger"
+    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Wallet: 200,
+        RoundBook: 200,
+    }
+
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env)
+        providers = self.env.get("BRIDGE_SETTLED_PROVIDERS", "") or ""
+        self.bridge_settled = frozenset(p.strip() for p in providers.split(",") if p.strip())
+        self.retry_budget = int(self.env.get("RETRY_BUDGET", "64") or "64")
+        self.follow_on_round_event = (self.env.get("FOLLOW_ON_ROUND_EVENT", "y") or "y") in (
+            "y",
+            "yes",
+            "true",
+            "1",
+        )
+        self._book_lock = threading.Lock()
+
+    # ---- the public seam -------------------------------------------------------------
 
     def execute(self, command: AnyWalletCommand) -> WalletReply:
-        raise NotImplementedError
+        """Apply one provider wallet command exactly once (I3): see `contracts.wallet`."""
+        match command:
+            case Debit():
+                return self._retrying(f"debit {command.tx_id}", self._debit, command)
+            case Credit():
+                return self._retrying(f"credit {command.tx_id}", self._credit, command)
+            case Rollback():
+                return self._retrying(f"rollback {command.tx_id}", self._rollback, command)
+            case _:
+                assert_never(command)
 
     def balance(self, player: str, currency: str) -> Balance:
-        raise NotImplementedError
+        return _balance(self._wallet(player, currency))
 
     def open_wallet(self, player: str, currency: str) -> None:
-        raise NotImplementedError
+        _amount(Decimal(0), currency)
 
-    def deposit(self, player: str, currency: str, amount: Decimal, *, tx_id: str) -> Balance:
-        raise NotImplementedError
+        def attempt(n: int) -> None:
+            if self._find(Wallet, wallet_id(player, currency)) is None:
+                self.save(Wallet(player=player, currency=currency))
 
-    def withdraw(self, player: str, currency: str, amount: Decimal, *, tx_id: str) -> Balance:
-        raise NotImplementedError
+        self._retrying(f"open wallet {player}/{currency}", attempt)
+
+    def deposit(
+        self,
+        player: str,
+        currency: str,
+        amount: Decimal,
+        *,
+        tx_id: str,
+        account: str = CASHIER,
+    ) -> Balance:
+        """Money in from `account` (the cashier, or a provider's table bank)."""
+        return self._cashier("deposit", player, currency, amount, tx_id, account)
+
+    def withdraw(
+        self,
+        player: str,
+        currency: str,
+        amount: Decimal,
+        *,
+        tx_id: str,
+        account: str = CASHIER,
+    ) -> Balance:
+        """Money out to `account`; refused with INSUFFICIENT_FUNDS beyond what is available."""
+        return self._cashier("withdraw", player, currency, amount, tx_id, account)
 
     def record_event(self, event: AnyProviderEvent) -> None:
-        raise NotImplementedError
+        """Record one provider game event; idempotent on (provider, round_id, seq)."""
+
+        def attempt(n: int) -> None:
+            round_ = self._find(Round, round_uuid(event.provider, event.round_id))
+            if round_ is None:
+                round_ = Round(provider=event.provider, round_id=event.round_id)
+            round_.record(event)
+            if round_.pending_events:
+                self.save(round_)
+
+        self._retrying(f"round event {event.provider}/{event.round_id}#{event.seq}", attempt)
+        if self.follow_on_round_event and isinstance(event, ResultDeclared | RoundVoided):
+            self.drain_round_book()
 
     def round_state(self, provider: str, round_id: str) -> RoundState:
-        raise NotImplementedError
+        """The round as the ledger knows it: provider events, verification, bets."""
+        round_ = self._find(Round, round_uuid(provider, round_id))
+        book_ = self._find(RoundBook, book_uuid(provider, round_id))
+        bets = [self.bet(UUID(key)) for key in (book_.bets if book_ else {})]
+        result = round_.result if round_ else {}
+        views = tuple(_bet_view(bet, result, round_.game if round_ else "") for bet in bets)
+        status = RoundStatus(round_.status) if round_ else RoundStatus.UNKNOWN
+        if status is RoundStatus.RESULT and book_ is not None and book_.settled:
+            status = RoundStatus.SETTLED
+        if round_ is None:
+            return RoundState(
+                provider=provider,
+                round_id=round_id,
+                status=status,
+                bridge_settled=provider in self.bridge_settled,
+                bets=views,
+            )
+        return RoundState(
+            provider=provider,
+            round_id=round_id,
+            status=status,
+            table=round_.table,
+            game=round_.game,
+            closes_at=datetime.fromisoformat(round_.closes_at) if round_.closes_at else None,
+            last_seq=max((int(s) for s in round_.events), default=0),
+            result=dict(round_.result),
+            round_hash=round_.round_hash,
+            digest=round_.digest,
+            verification=Verification(round_.verification),
+            audit_flags=tuple(round_.audit_flags),
+            void_cause=round_.void_cause,
+            bridge_settled=provider in self.bridge_settled,
+            bets=views,
+        )
+
+    # ---- the round book ---------------------------------------------------------------
+
+    def drain_round_book(self) -> int:
+        """Apply every pending notification to the round book; the number applied."""
+        total = 0
+        while applied := self.follow_round_book_once():
+            total += applied
+        return total
+
+    def follow_round_book_once(self, limit: int = 500) -> int:
+        """Apply the next notifications (at most `limit`) to the round book."""
+        with self._book_lock:
+            return self._retrying("round book", lambda n: book.follow(self, limit))
+
+    def follow_round_book(self, stop: threading.Event, poll_interval: float = 0.05) -> None:
+        """Keep the round book current until `stop` is set (run it in a thread)."""
+        while not stop.is_set():
+            if not self.follow_round_book_once():
+                stop.wait(poll_interval)
+
+    def postings_total(self, currency: str) -> dict[str, Decimal]:
+        """Every account's balance in `currency`, summed from the postings in the log (I1)."""
+        totals: dict[str, Decimal] = {}
+        topics = [get_topic(cls) for cls in MONEY_EVENTS]
+        start = 1
+        while batch := self.recorder.select_notifications(start, 1000, topics=topics):
+            for notification in batch:
+                event = self.mapper.to_domain_event(notification)
+                wallet = self._wallet_currency(event.originator_id)
+                if wallet == currency:
+                    for account, amount in getattr(event, "postings", {}).items():
+                        totals[account] = totals.get(account, Decimal(0)) + amount
+            start = batch[-1].id + 1
+        return totals
+
+    # ---- commands ----------------------------------------------------------------------
+
+    def _debit(self, cmd: Debit, attempt: int) -> WalletReply:
+        if attempt == 0:
+            # Optimistic first attempt: it does not read the transaction record or the bet.
+            # A repeat or a tombstone then makes the save conflict, or the domain refuse; the
+            # careful attempt reads them, so a repeat is replayed, never refused anew.
+            with contextlib.suppress(LedgerRefused):
+                return self._place_bet(cmd, careful=False)
+        return self._place_bet(cmd, careful=True)
+
+    def _place_bet(self, cmd: Debit, *, careful: bool) -> WalletReply:
+        amount = _amount(cmd.amount, cmd.currency, positive=True)
+        fingerprint = _fingerprint(
+            "debit",
+            cmd.player,
+            cmd.currency,
+            str(amount),
+            cmd.round_id,
+            cmd.bet_id,
+            msgspec.json.encode(cmd.selections).decode(),
+        )
+        if careful:
+            earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
+            if earlier is not None:
+                return self._repeat(earlier, cmd, "debit", fingerprint)
+        round_ = self._find(Round, round_uuid(cmd.provider, cmd.round_id))
+        if round_ is not None and round_.betting_closed:
+            raise LedgerRefused(
+                Refusal.BETTING_CLOSED,
+                f"round {cmd.provider}/{cmd.round_id} closed betting; bet {cmd.tx_id} "
+                f"of player {cmd.player!r} is refused",
+            )
+        bet_id = cmd.bet_id or cmd.tx_id
+        if careful and self._find(Bet, bet_uuid(cmd.provider, bet_id)) is not None:
+            raise LedgerRefused(
+                Refusal.DUPLICATE_CONFLICT,
+                f"bet {cmd.provider}/{bet_id} exists already; transaction {cmd.tx_id} "
+                "cannot place it again",
+            )
+        wallet = self._wallet(cmd.player, cmd.currency)
+        bet = Bet(
+            provider=cmd.provider,
+            bet_id=bet_id,
+            tx_id=cmd.tx_id,
+            player=cmd.player,
+            currency=cmd.currency,
+            stake=amount,
+            round_id=cmd.round_id,
+            game=cmd.game or (round_.game if round_ else ""),
+            table=cmd.table or (round_.table if round_ else ""),
+            selections=[_selection(s.market, s.value, s.amount) for s in cmd.selections],
+        )
+        wallet.hold(bet.key, amount, bet.round_key)
+        record = TxRecord.record(
+            provider=cmd.provider,
+            tx_id=cmd.tx_id,
+            kind="debit",
+            fingerprint=fingerprint,
+            reply=_reply(record_ref(cmd.provider, cmd.tx_id), wallet, "debit"),
+            bets=[bet.key],
+        )
+        return self._saved(record, wallet, bet, record)
+
+    def _credit(self, cmd: Credit, attempt: int) -> WalletReply:
+        amount = _amount(cmd.amount, cmd.currency)
+        fingerprint = _fingerprint(
+            "credit", cmd.player, cmd.currency, str(amount), cmd.round_id, cmd.bet_id
+        )
+        earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
+        if earlier is not None:
+            return self._repeat(earlier, cmd, "credit", fingerprint)
+        wallet = self._wallet(cmd.player, cmd.currency)
+        bets = self._bets_to_credit(cmd, wallet)
+        self._ensure_booked(bets)
+        round_ = self._find(Round, round_uuid(cmd.provider, cmd.round_id))
+        result = round_.result if round_ else {}
+        payouts = _split(amount, [bet.stake for bet in bets], cmd.currency)
+        for bet, payout in zip(bets, payouts, strict=True):
+            expected = (
+                expected_payout(
+                    bet.selections,
+                    bet.stake,
+                    bet.currency,
+                    result,
+                    game=bet.game or (round_.game if round_ else ""),
+                    bet_id=bet.bet_id,
+                )
+                if len(bets) == 1
+                else None
+            )
+            settle_bet(wallet, bet, payout, expected, cmd.tx_id)
+        record = TxRecord.record(
+            provider=cmd.provider,
+            tx_id=cmd.tx_id,
+            kind="credit",
+            fingerprint=fingerprint,
+            reply=_reply(record_ref(cmd.provider, cmd.tx_id), wallet, "credit"),
+            bets=[bet.key for bet in bets],
+        )
+        return self._saved(record, wallet, *bets, record)
+
+    def _bets_to_credit(self, cmd: Credit, wallet: Wallet) -> list[Bet]:
+        if cmd.bet_id:
+            bet = self._find(Bet, bet_uuid(cmd.provider, cmd.bet_id))
+            if bet is None:
+                raise LedgerRefused(
+                    Refusal.BET_NOT_FOUND,
+                    f"credit {cmd.tx_id} names bet {cmd.provider}/{cmd.bet_id}, which the "
+                    "ledger never took",
+                )
+            bets = [bet]
+        else:
+            round_key = round_uuid(cmd.provider, cmd.round_id).hex
+            keys = [k for k, r in wallet.hold_rounds.items() if r == round_key]
+            bets = [self.bet(UUID(k)) for k in keys]
+            if not bets:
+                raise LedgerRefused(
+                    Refusal.BET_NOT_FOUND,
+                    f"credit {cmd.tx_id}: player {cmd.player!r} has no open bet in round "
+                    f"{cmd.provider}/{cmd.round_id}",
+                )
+        for bet in bets:
+            if bet.player != cmd.player:
+                raise LedgerRefused(
+                    Refusal.BET_NOT_FOUND,
+                    f"bet {cmd.provider}/{bet.bet_id} belongs to another player than "
+                    f"{cmd.player!r}",
+                )
+            if bet.currency != cmd.currency:
+                raise LedgerRefused(
+                    Refusal.CURRENCY_MISMATCH,
+                    f"credit {cmd.tx_id} is in {cmd.currency}; bet {bet.bet_id} was in "
+                    f"{bet.currency}",
+                )
+        return bets
+
+    def _ensure_booked(self, bets: Iterable[Bet]) -> None:
+        """Before a bet is paid, make sure the log did not put it after betting closed (I5).
+
+        Only a round known closed can hold a late bet; then the round book must have seen
+        the bet, and refunds it first if it was late (the credit is then refused).
+        """
+        for bet in bets:
+            round_ = self._find(Round, round_uuid(bet.provider, bet.round_id))
+            if round_ is None or not round_.betting_closed:
+                continue
+            book_ = self._find(RoundBook, book_uuid(bet.provider, bet.round_id))
+            if book_ is None or bet.key not in book_.bets or book_.bets[bet.key] == "LATE":
+                self.drain_round_book()
+                fresh = self.bet(bet.id)
+                fresh.require_open()  # refused if the round book refunded it as late
+                # a concurrent write moved the bet: retry the command on fresh state
+                if fresh.version != bet.version:
+                    raise IntegrityError(f"bet {bet.bet_id} changed while booking")
+
+    def _rollback(self, cmd: Rollback, attempt: int) -> WalletReply:
+        fingerprint = _fingerprint(
+            "rollback", cmd.player, cmd.currency, cmd.ref_tx_id, str(cmd.amount or "")
+        )
+        ref = record_ref(cmd.provider, cmd.tx_id)
+        earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
+        if earlier is not None:
+            return self._repeat(earlier, cmd, "rollback", fingerprint)
+        if cmd.late_original not in ("refuse", "absorb"):
+            raise LedgerRefused(
+                Refusal.DUPLICATE_CONFLICT,
+                f"rollback {cmd.tx_id}: late_original must be 'refuse' or 'absorb', "
+                f"not {cmd.late_original!r}",
+            )
+        wallet = self._find(Wallet, wallet_id(cmd.player, cmd.currency))
+        original = self._find(TxRecord, tx_record_id(cmd.provider, cmd.ref_tx_id))
+        changed: list[Aggregate] = []
+        if original is None:
+            # The rollback came first: remember it, so the late original is harmless.
+            changed.append(
+                TxRecord.tombstone(cmd.provider, cmd.ref_tx_id, cmd.tx_id, cmd.late_original)
+            )
+        elif original.kind == "rollback":
+            raise LedgerRefused(
+                Refusal.TRANSACTION_NOT_FOUND,
+                f"rollback {cmd.tx_id} names {cmd.ref_tx_id}, itself a rollback; "
+                "a rollback cannot be rolled back",
+            )
+        elif original.reply is not None and not original.rolled_back_by:
+            if original.reply["currency"] != cmd.currency:
+                raise LedgerRefused(
+                    Refusal.CURRENCY_MISMATCH,
+                    f"rollback {cmd.tx_id} is in {cmd.currency}; transaction "
+                    f"{cmd.ref_tx_id} was in {original.reply['currency']}",
+                )
+            if original.reply["player"] != cmd.player:
+                raise LedgerRefused(
+                    Refusal.TRANSACTION_NOT_FOUND,
+                    f"transaction {cmd.ref_tx_id} is not player {cmd.player!r}'s",
+                )
+            wallet = self._wallet(cmd.player, cmd.currency)
+            if not original.reply.get("absorbed"):
+                for key in original.bets:
+                    bet = self.bet(UUID(key))
+                    if bet.status != "REFUNDED":
+                        refund_bet(wallet, bet, cmd.cause, cmd.tx_id)
+                        changed.append(bet)
+            original.mark_rolled_back(cmd.tx_id)
+            changed += [wallet, original]
+        record = TxRecord.record(
+            provider=cmd.provider,
+            tx_id=cmd.tx_id,
+            kind="rollback",
+            fingerprint=fingerprint,
+            reply=_reply(ref, wallet, "rollback", player=cmd.player, currency=cmd.currency),
+            bets=[],
+        )
+        return self._saved(record, *changed, record)
+
+    def _repeat(
+        self, earlier: TxRecord, cmd: AnyWalletCommand, kind: str, fingerprint: str
+    ) -> WalletReply:
+        """A transaction id seen before: replay, refuse, or absorb the late original."""
+        if earlier.reply is not None:
+            if earlier.fingerprint != fingerprint:
+                raise LedgerRefused(
+                    Refusal.DUPLICATE_CONFLICT,
+                    f"transaction {cmd.provider}/{cmd.tx_id} was a {earlier.kind} with another "
+                    "payload; a repeat must carry the same one",
+                )
+            return WalletReply(**earlier.reply, replayed=True)
+        if earlier.late_original == "absorb":
+            wallet = self._find(Wallet, wallet_id(cmd.player, cmd.currency))
+            ref = record_ref(cmd.provider, cmd.tx_id)
+            reply = _reply(ref, wallet, kind, player=cmd.player, currency=cmd.currency)
+            reply["absorbed"] = True
+            earlier.absorb(kind, fingerprint, reply)
+            return self._saved(earlier, earlier)
+        raise LedgerRefused(
+            Refusal.TRANSACTION_ROLLED_BACK,
+            f"transaction {cmd.provider}/{cmd.tx_id} was rolled back by {earlier.tombstone_by} "
+            "before it arrived; it is refused",
+        )
+
+    def _cashier(
+        self, kind: str, player: str, currency: str, amount: Decimal, tx_id: str, account: str
+    ) -> Balance:
+        value = _amount(amount, currency, positive=True)
+        fingerprint = _fingerprint(kind, player, currency, str(value), account)
+
+        def attempt(n: int) -> Balance:
+            earlier = self._find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id))
+            if earlier is not None:
+                if earlier.fingerprint != fingerprint:
+                    raise LedgerRefused(
+                        Refusal.DUPLICATE_CONFLICT,
+                        f"cashier transaction {tx_id} was a {earlier.kind} with another payload",
+                    )
+                return self.balance(player, currency)
+            wallet = self._wallet(player, currency)
+            ref = record_ref(CASHIER_PROVIDER, tx_id)
+            if kind == "deposit":
+                wallet.deposit(ref, value, account)
+            else:
+                wallet.withdraw(ref, value, account)
+            reply = _reply(ref, wallet, kind)
+            record = TxRecord.record(CASHIER_PROVIDER, tx_id, kind, fingerprint, reply, [])
+            self.save(wallet, record)
+            return _balance(wallet)
+
+        return self._retrying(f"{kind} {tx_id}", attempt)
+
+    # ---- plumbing ----------------------------------------------------------------------
+
+    def _saved(self, record: TxRecord, *aggregates: Aggregate) -> WalletReply:
+        recordings = self.save(*aggregates)
+        assert record.reply is not None
+        position = recordings[-1].notification.id if recordings else 0
+        return WalletReply(**record.reply, log_position=position)
+
+    def _retrying(self, what: str, command: Callable[..., T], *args: Any) -> T:
+        for attempt in range(self.retry_budget):
+            try:
+                return command(*args, attempt)
+            except IntegrityError:
+                # Back off a little, more each time, so two writers stop colliding in step.
+                time.sleep(random.uniform(0, 0.001 * min(attempt, 20)))
+        raise LedgerRefused(
+            Refusal.RETRY_EXHAUSTED,
+            f"{what}: {self.retry_budget} attempts each lost to a concurrent write; "
+            "nothing was written, send it again",
+        )
+
+    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            aggregate: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(aggregate, cls), (aggregate_id, type(aggregate))
+        return aggregate
+
+    def _wallet(self, player: str, currency: str) -> Wallet:
+        wallet = self._find(Wallet, wallet_id(player, currency))
+        if wallet is None:
+            raise LedgerRefused(
+                Refusal.UNKNOWN_WALLET,
+                f"player {player!r} has no {currency} wallet; open it first",
+            )
+        return wallet
+
+    def _wallet_currency(self, wallet: UUID) -> str:
+        found = self._find(Wallet, wallet)
+        return found.currency if found else ""
+
+    def load_book_cursor(self) -> BookCursor:
+        return self._find(BookCursor, BookCursor.create_id()) or BookCursor()
+
+    def bet(self, bet_id: UUID) -> Bet:
+        found = self._find(Bet, bet_id)
+        if found is None:
+            raise LedgerRefused(Refusal.BET_NOT_FOUND, f"no bet {bet_id.hex} in the ledger")
+        return found
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate of type `cls` with `aggregate_id`, or None."""
+        return self._find(cls, aggregate_id)
+
+
+def record_ref(provider: str, tx_id: str) -> str:
+    return "trn_" + tx_record_id(provider, tx_id).hex
+
+
+def settle_bet(
+    wallet: Wallet, bet: Bet, payout: Decimal, expected: Decimal | None, tx_id: str
+) -> None:
+    """Capture the stake and credit the payout: the bet is settled once (I4).
+
+    Every check runs before the first event, so a refusal leaves both aggregates unchanged.
+    """
+    bet.require_open()
+    wallet.capture(bet.key)
+    wallet.credit_win(bet.key, payout)
+    bet.settle(outcome_for(bet.stake, payout), payout, expected, tx_id)
+
+
+def refund_bet(wallet: Wallet, bet: Bet, cause: str, tx_id: str = "") -> None:
+    """Refund an open bet (release its hold) or reverse a settled one, once (I4).
+
+    Every check runs before the first event, so a refusal leaves both aggregates unchanged.
+    """
+    bet.require_not_refunded()
+    if bet.status == "OPEN":
+        wallet.release(bet.key, cause)
+    else:
+        wallet.reverse_settlement(bet.key, bet.stake, bet.payout, cause)
+    bet.refund(cause, tx_id)
+
+
+def _amount(value: Decimal, currency: str, *, positive: bool = False) -> Decimal:
+    try:
+        return money.check_amount(value, currency, allow_zero=not positive)
+    except money.UnknownCurrency as exc:
+        raise LedgerRefused(Refusal.UNKNOWN_CURRENCY, str(exc)) from None
+    except money.MoneyError as exc:
+        raise LedgerRefused(Refusal.INVALID_AMOUNT, str(exc)) from None
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _selection(market: str, value: str, amount: Decimal | None) -> dict[str, str]:
+    pick = {"market": market, "value": value}
+    if amount is not None:
+        pick["amount"] = str(amount)
+    return pick
+
+
+def _reply(
+    tx_ref: str,
+    wallet: Wallet | None,
+    kind: str,
+    *,
+    player: str = "",
+    currency: str = "",
+) -> dict[str, Any]:
+    return {
+        "tx_ref": tx_ref,
+        "player": wallet.player if wallet else player,
+        "currency": wallet.currency if wallet else currency,
+        "balance": wallet.balance if wallet else Decimal(0),
+        "available": wallet.available if wallet else Decimal(0),
+        "kind": kind,
+        "absorbed": False,
+    }
+
+
+def _balance(wallet: Wallet) -> Balance:
+    return Balance(
+        player=wallet.player,
+        currency=wallet.currency,
+        balance=wallet.balance,
+        held=wallet.held,
+        available=wallet.available,
+    )
+
+
+def _split(amount: Decimal, stakes: list[Decimal], currency: str) -> list[Decimal]:
+    """Share a round-level credit over the player's bets pro rata to stake, exactly."""
+    if len(stakes) == 1:
+        return [amount]
+    unit = money.quantum(currency)
+    total = sum(stakes, Decimal(0))
+    shares = [(amount * stake / total).quantize(unit, rounding="ROUND_DOWN") for stake in stakes]
+    shares[-1] += amount - sum(shares, Decimal(0))
+    return shares
+
+
+def _bet_view(bet: Bet, result: Mapping[str, str], game: str) -> BetView:
+    expected = bet.expected_payout
+    flagged = bet.flagged
+    if bet.status == "SETTLED" and expected is None and result:
+        # Settled by the provider before the result reached the ledger: check it now.
+        expected = expected_payout(
+            bet.selections,
+            bet.stake,
+            bet.currency,
+            result,
+            game=bet.game or game,
+            bet_id=bet.bet_id,
+        )
+        flagged = expected is not None and expected != bet.payout
+    return BetView(
+        bet_key=bet.key,
+        provider=bet.provider,
+        bet_id=bet.bet_id,
+        player=bet.player,
+        currency=bet.currency,
+        stake=bet.stake,
+        status=BetStatus(bet.status),
+        outcome=Outcome(bet.outcome) if bet.outcome else None,
+        payout=bet.payout if bet.status != "OPEN" else Decimal(0),
+        expected_payout=expected,
+        flagged=flagged,
+        cause=bet.cause,
+        late=bet.cause == "LATE_BET",
+    )

@@ -1,0 +1,182 @@
+"""The round book: one ordered follower of the ledger's notification log (I5, voids, settlement).
+
+Bets never write to their round, so only the log says whether a bet came before or after
+betting closed. This follower reads bets, bet resolutions and round events in log order,
+books them into `RoundBook` aggregates, and acts on what it sees:
+
+- a bet the log put after its round closed (BettingClosed, a result or a void) is refunded
+  with cause LATE_BET;
+- a voided round refunds every bet once, with the void's cause;
+- a bridge-settled round is settled from the declared result, every bet by the payout rules.
+
+Actions run before the book and cursor are saved, and each is idempotent on the bet's state
+(settled or refunded once, I4): a crash or a lost race replays them harmlessly. Money moves
+in batches of at most `CHUNK` bets per atomic save (a save holds at most 1,000 events).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
+
+from contracts.events import BettingClosed, ResultDeclared, RoundVoided
+from services.ledger.domain import Bet, Wallet, wallet_id
+from services.ledger.errors import LedgerRefused
+from services.ledger.payouts import expected_payout
+from services.ledger.rounds import Round, RoundBook, decode_provider_event
+
+if TYPE_CHECKING:
+    from services.ledger.application import Ledger
+
+log = logging.getLogger(__name__)
+
+TOPICS = [
+    get_topic(Bet.Placed),
+    get_topic(Bet.Settled),
+    get_topic(Bet.Refunded),
+    get_topic(Round.EventRecorded),
+]
+CHUNK = 300
+"""Bets per atomic save: a settlement writes 3 events per bet, so 900 at most."""
+
+
+def follow(ledger: Ledger, limit: int) -> int:
+    """Apply the next `limit` notifications at most; the number applied."""
+    cursor = ledger.load_book_cursor()
+    notifications = ledger.recorder.select_notifications(cursor.position + 1, limit, topics=TOPICS)
+    if not notifications:
+        return 0
+    books: dict[UUID, RoundBook] = {}
+    bets: dict[UUID, Bet] = {}
+    late: list[UUID] = []
+    voided: list[RoundBook] = []
+    results: list[RoundBook] = []
+
+    def book_of(provider: str, round_id: str) -> RoundBook:
+        found = books.get(RoundBook.create_id(provider, round_id))
+        if found is None:
+            found = ledger.find(RoundBook, RoundBook.create_id(provider, round_id))
+            found = found or RoundBook(provider=provider, round_id=round_id)
+            books[found.id] = found
+        return found
+
+    for notification in notifications:
+        position = notification.id
+        event = ledger.mapper.to_domain_event(notification)
+        if isinstance(event, Bet.Placed):
+            if book_of(event.provider, event.round_id).book_bet(position, event.originator_id.hex):
+                late.append(event.originator_id)
+        elif isinstance(event, Bet.Settled | Bet.Refunded):
+            bet = bets.get(event.originator_id) or ledger.bet(event.originator_id)
+            bets[bet.id] = bet
+            book_of(bet.provider, bet.round_id).resolve_bet(position, bet.key)
+        elif isinstance(event, Round.EventRecorded):
+            provider_event = decode_provider_event(event.raw)
+            book = book_of(provider_event.provider, provider_event.round_id)
+            match provider_event:
+                case BettingClosed():
+                    book.close(position)
+                case ResultDeclared():
+                    book.see_result(position, provider_event.result)
+                    if provider_event.provider in ledger.bridge_settled:
+                        results.append(book)
+                case RoundVoided():
+                    book.see_void(position, provider_event.cause)
+                    voided.append(book)
+                case _:
+                    pass
+
+    for bet_id in late:
+        _apply(ledger, [bet_id], lambda wallet, bet: _refund(wallet, bet, "LATE_BET"))
+    for book in voided:
+        targets = [UUID(key) for key, state in book.bets.items() if state != "DONE"]
+        cause = book.void_cause
+        _apply(ledger, targets, functools.partial(_refund, cause=cause))
+    for book in results:
+        if not book.void_cause:
+            result = dict(book.result)
+            targets = [UUID(key) for key in book.open_bets()]
+            _apply(ledger, targets, functools.partial(_settle, result=result))
+
+    cursor.advance(notifications[-1].id)
+    ledger.save(*books.values(), cursor)
+    return len(notifications)
+
+
+def _refund(wallet: Wallet, bet: Bet, cause: str) -> bool:
+    from services.ledger.application import refund_bet
+
+    if bet.status == "REFUNDED":
+        return False
+    refund_bet(wallet, bet, cause)
+    return True
+
+
+def _settle(wallet: Wallet, bet: Bet, result: dict[str, str]) -> bool:
+    from services.ledger.application import settle_bet
+
+    if bet.status != "OPEN":
+        return False
+    payout = expected_payout(
+        bet.selections, bet.stake, bet.currency, result, game=bet.game, bet_id=bet.bet_id
+    )
+    if payout is None:
+        log.warning(
+            "bet %s/%s in round %s: no payout rule for %s on %s; left open for the provider",
+            bet.provider,
+            bet.bet_id,
+            bet.round_id,
+            bet.selections,
+            result,
+        )
+        return False
+    settle_bet(wallet, bet, payout, payout, "")
+    return True
+
+
+Action = Callable[[Wallet, Bet], bool]
+
+
+def _apply(ledger: Ledger, bet_ids: list[UUID], action: Action) -> None:
+    """Run `action` on each bet and its wallet, CHUNK bets per atomic save, retrying."""
+    for start in range(0, len(bet_ids), CHUNK):
+        chunk = bet_ids[start : start + CHUNK]
+        for _attempt in range(3):
+            try:
+                _apply_chunk(ledger, chunk, action)
+                break
+            except IntegrityError:
+                continue
+        else:
+            # A busy wallet keeps winning: fall back to one bet per save, full budget each.
+            for bet_id in chunk:
+                ledger._retrying(
+                    f"round book action on bet {bet_id}",
+                    lambda n, b=bet_id: _apply_chunk(ledger, [b], action),
+                )
+
+
+def _apply_chunk(ledger: Ledger, bet_ids: list[UUID], action: Action) -> None:
+    wallets: dict[UUID, Wallet] = {}
+    changed: list[Aggregate] = []
+    for bet_id in bet_ids:
+        bet = ledger.bet(bet_id)
+        wid = wallet_id(bet.player, bet.currency)
+        wallet = wallets.get(wid) or ledger.find(Wallet, wid)
+        if wallet is None:
+            continue
+        wallets[wid] = wallet
+        try:
+            if action(wallet, bet):
+                changed.append(bet)
+        except LedgerRefused as refused:
+            log.warning("round book could not act on bet %s: %s", bet.bet_id, refused)
+    if changed:
+        ledger.save(*wallets.values(), *changed)

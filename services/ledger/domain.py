@@ -1,0 +1,486 @@
+"""The ledger's aggregates: wallets, bets, provider transactions, rounds and round books.
+
+One style throughout: the library's `Aggregate`, with explicit nested event classes applied
+by `@event`-decorated private methods (bankaccounts style). Public methods check and raise
+`LedgerRefused`; the decorated methods only mutate, so replaying stored events never checks.
+
+Double entry (I1): every wallet event that moves money carries `postings`, a mapping from
+account to signed amount that sums to zero. Only wallets are aggregates; the counter-accounts
+(`house`, `cashier`, `provider:<p>` table banks) are the sums of the postings naming them, so
+no bet ever waits on a house account.
+
+Who writes what:
+- `Wallet`, `Bet`, `TxRecord`: the wallet commands, saved together atomically.
+- `Round`: provider game events only (low rate); a bet never writes to it.
+- `RoundBook`, `BookCursor`: the single round-book follower of the notification log.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from contracts.wallet import Refusal
+from services.ledger.errors import LedgerRefused
+
+NAMESPACE = UUID("6f1b3c52-8d7e-4f0a-9b61-2c4d5e6f7a80")
+
+CASHIER = "cashier"
+HOUSE = "house"
+
+
+def player_account(player: str) -> str:
+    return f"player:{player}"
+
+
+def provider_account(provider: str) -> str:
+    """A provider's clearing account: the transfer-wallet table bank at that provider."""
+    return f"provider:{provider}"
+
+
+def _uuid(*parts: str) -> UUID:
+    return uuid5(NAMESPACE, "\x1f".join(parts))
+
+
+def wallet_id(player: str, currency: str) -> UUID:
+    return _uuid("wallet", player, currency)
+
+
+def tx_record_id(provider: str, tx_id: str) -> UUID:
+    return _uuid("tx", provider, tx_id)
+
+
+def bet_uuid(provider: str, bet_id: str) -> UUID:
+    return _uuid("bet", provider, bet_id)
+
+
+def round_uuid(provider: str, round_id: str) -> UUID:
+    return _uuid("round", provider, round_id)
+
+
+def book_uuid(provider: str, round_id: str) -> UUID:
+    return _uuid("round-book", provider, round_id)
+
+
+BOOK_CURSOR_ID = _uuid("round-book-cursor")
+
+
+class Wallet(Aggregate):
+    """One player's money in one currency: cash `balance` and `holds` on it (I2)."""
+
+    class Opened(Aggregate.Created):
+        player: str
+        currency: str
+
+    @event(Opened)
+    def __init__(self, player: str, currency: str) -> None:
+        self.player = player
+        self.currency = currency
+        self.balance = Decimal(0)
+        self.holds: dict[str, Decimal] = {}
+        self.hold_rounds: dict[str, str] = {}
+
+    @staticmethod
+    def create_id(player: str, currency: str) -> UUID:
+        return wallet_id(player, currency)
+
+    @property
+    def held(self) -> Decimal:
+        return sum(self.holds.values(), Decimal(0))
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+    @property
+    def account(self) -> str:
+        return player_account(self.player)
+
+    def _require_available(self, amount: Decimal, what: str) -> None:
+        if amount > self.available:
+            raise LedgerRefused(
+                Refusal.INSUFFICIENT_FUNDS,
+                f"{what} of {amount} {self.currency} exceeds the {self.available} available "
+                f"to player {self.player!r} (balance {self.balance}, held {self.held})",
+            )
+
+    def deposit(self, tx_ref: str, amount: Decimal, account: str) -> None:
+        self._deposited(
+            tx_ref=tx_ref,
+            amount=amount,
+            account=account,
+            postings={self.account: amount, account: -amount},
+        )
+
+    def withdraw(self, tx_ref: str, amount: Decimal, account: str) -> None:
+        self._require_available(amount, "withdrawal")
+        self._withdrawn(
+            tx_ref=tx_ref,
+            amount=amount,
+            account=account,
+            postings={self.account: -amount, account: amount},
+        )
+
+    def hold(self, bet: str, amount: Decimal, round_key: str) -> None:
+        if bet in self.holds:
+            raise LedgerRefused(
+                Refusal.DUPLICATE_CONFLICT, f"bet {bet} already holds a stake on this wallet"
+            )
+        self._require_available(amount, "stake")
+        self._stake_held(bet=bet, amount=amount, round_key=round_key)
+
+    def _require_hold(self, bet: str) -> Decimal:
+        try:
+            return self.holds[bet]
+        except KeyError:
+            raise LedgerRefused(
+                Refusal.BET_ALREADY_SETTLED,
+                f"bet {bet} holds nothing on {self.player!r}/{self.currency}: "
+                "it was captured or released already",
+            ) from None
+
+    def release(self, bet: str, cause: str) -> None:
+        self._require_hold(bet)
+        self._hold_released(bet=bet, cause=cause)
+
+    def capture(self, bet: str) -> Decimal:
+        stake = self._require_hold(bet)
+        self._hold_captured(bet=bet, amount=stake, postings={self.account: -stake, HOUSE: stake})
+        return stake
+
+    def credit_win(self, bet: str, amount: Decimal) -> None:
+        if amount > 0:
+            self._win_credited(
+                bet=bet, amount=amount, postings={HOUSE: -amount, self.account: amount}
+            )
+
+    def reverse_settlement(self, bet: str, stake: Decimal, payout: Decimal, cause: str) -> None:
+        """Undo a settled bet: the stake comes back, the payout goes back to the house."""
+        if payout > stake:
+            self._require_available(payout - stake, "reversal of a win")
+        net = stake - payout
+        postings = {self.account: net, HOUSE: -net} if net else {}
+        self._settlement_reversed(
+            bet=bet, stake=stake, payout=payout, cause=cause, postings=postings
+        )
+
+    class Deposited(Aggregate.Event):
+        tx_ref: str
+        amount: Decimal
+        account: str
+        postings: dict[str, Decimal]
+
+    @event(Deposited)
+    def _deposited(
+        self, tx_ref: str, amount: Decimal, account: str, postings: dict[str, Decimal]
+    ) -> None:
+        self.balance += amount
+
+    class Withdrawn(Aggregate.Event):
+        tx_ref: str
+        amount: Decimal
+        account: str
+        postings: dict[str, Decimal]
+
+    @event(Withdrawn)
+    def _withdrawn(
+        self, tx_ref: str, amount: Decimal, account: str, postings: dict[str, Decimal]
+    ) -> None:
+        self.balance -= amount
+
+    class StakeHeld(Aggregate.Event):
+        bet: str
+        amount: Decimal
+        round_key: str
+
+    @event(StakeHeld)
+    def _stake_held(self, bet: str, amount: Decimal, round_key: str) -> None:
+        self.holds[bet] = amount
+        self.hold_rounds[bet] = round_key
+
+    class HoldReleased(Aggregate.Event):
+        bet: str
+        cause: str
+
+    @event(HoldReleased)
+    def _hold_released(self, bet: str, cause: str) -> None:
+        del self.holds[bet]
+        del self.hold_rounds[bet]
+
+    class HoldCaptured(Aggregate.Event):
+        bet: str
+        amount: Decimal
+        postings: dict[str, Decimal]
+
+    @event(HoldCaptured)
+    def _hold_captured(self, bet: str, amount: Decimal, postings: dict[str, Decimal]) -> None:
+        del self.holds[bet]
+        del self.hold_rounds[bet]
+        self.balance -= amount
+
+    class WinCredited(Aggregate.Event):
+        bet: str
+        amount: Decimal
+        postings: dict[str, Decimal]
+
+    @event(WinCredited)
+    def _win_credited(self, bet: str, amount: Decimal, postings: dict[str, Decimal]) -> None:
+        self.balance += amount
+
+    class SettlementReversed(Aggregate.Event):
+        bet: str
+        stake: Decimal
+        payout: Decimal
+        cause: str
+        postings: dict[str, Decimal]
+
+    @event(SettlementReversed)
+    def _settlement_reversed(
+        self, bet: str, stake: Decimal, payout: Decimal, cause: str, postings: dict[str, Decimal]
+    ) -> None:
+        self.balance += stake - payout
+
+
+MONEY_EVENTS = (
+    Wallet.Deposited,
+    Wallet.Withdrawn,
+    Wallet.HoldCaptured,
+    Wallet.WinCredited,
+    Wallet.SettlementReversed,
+)
+
+
+class Bet(Aggregate):
+    """One bet: placed once, then settled, or refunded, exactly once (I4)."""
+
+    class Placed(Aggregate.Created):
+        provider: str
+        bet_id: str
+        tx_id: str
+        player: str
+        currency: str
+        stake: Decimal
+        round_id: str
+        game: str
+        table: str
+        selections: list[dict[str, str]]
+
+    @event(Placed)
+    def __init__(
+        self,
+        provider: str,
+        bet_id: str,
+        tx_id: str,
+        player: str,
+        currency: str,
+        stake: Decimal,
+        round_id: str,
+        game: str,
+        table: str,
+        selections: list[dict[str, str]],
+    ) -> None:
+        self.provider = provider
+        self.bet_id = bet_id
+        self.tx_id = tx_id
+        self.player = player
+        self.currency = currency
+        self.stake = stake
+        self.round_id = round_id
+        self.game = game
+        self.table = table
+        self.selections = selections
+        self.status = "OPEN"
+        self.outcome = ""
+        self.payout = Decimal(0)
+        self.expected_payout: Decimal | None = None
+        self.flagged = False
+        self.cause = ""
+
+    @staticmethod
+    def create_id(provider: str, bet_id: str, **_: Any) -> UUID:
+        return bet_uuid(provider, bet_id)
+
+    @property
+    def key(self) -> str:
+        return self.id.hex
+
+    @property
+    def round_key(self) -> str:
+        return round_uuid(self.provider, self.round_id).hex
+
+    def require_open(self) -> None:
+        if self.status != "OPEN":
+            code = Refusal.BET_ALREADY_SETTLED
+            if self.cause == "LATE_BET":
+                code = Refusal.BETTING_CLOSED
+            raise LedgerRefused(
+                code,
+                f"bet {self.provider}/{self.bet_id} of player {self.player!r} in round "
+                f"{self.round_id} is {self.status.lower()} already"
+                + (f" ({self.cause})" if self.cause else ""),
+            )
+
+    def require_not_refunded(self) -> None:
+        if self.status == "REFUNDED":
+            raise LedgerRefused(
+                Refusal.BET_ALREADY_SETTLED,
+                f"bet {self.provider}/{self.bet_id} was refunded already ({self.cause})",
+            )
+
+    def settle(
+        self, outcome: str, payout: Decimal, expected_payout: Decimal | None, tx_id: str
+    ) -> None:
+        self.require_open()
+        flagged = expected_payout is not None and expected_payout != payout
+        self._settled(
+            outcome=outcome,
+            payout=payout,
+            expected_payout=expected_payout,
+            flagged=flagged,
+            tx_id=tx_id,
+        )
+
+    def refund(self, cause: str, tx_id: str = "") -> None:
+        """Refund an open bet (its hold is released) or reverse a settled one."""
+        self.require_not_refunded()
+        self._refunded(cause=cause, tx_id=tx_id, reversed_payout=self.payout)
+
+    class Settled(Aggregate.Event):
+        outcome: str
+        payout: Decimal
+        expected_payout: Decimal | None
+        flagged: bool
+        tx_id: str
+
+    @event(Settled)
+    def _settled(
+        self,
+        outcome: str,
+        payout: Decimal,
+        expected_payout: Decimal | None,
+        flagged: bool,
+        tx_id: str,
+    ) -> None:
+        self.status = "SETTLED"
+        self.outcome = outcome
+        self.payout = payout
+        self.expected_payout = expected_payout
+        self.flagged = flagged
+
+    class Refunded(Aggregate.Event):
+        cause: str
+        tx_id: str
+        reversed_payout: Decimal
+
+    @event(Refunded)
+    def _refunded(self, cause: str, tx_id: str, reversed_payout: Decimal) -> None:
+        self.status = "REFUNDED"
+        self.outcome = "VOID"
+        self.cause = cause
+        self.payout = self.stake
+
+
+class TxRecord(Aggregate):
+    """One provider transaction id, remembered forever (I3).
+
+    Created either by the transaction itself (`reply` set) or by a rollback that came first
+    (`tombstone_by` set); a late original is then refused or absorbed per `late_original`.
+    """
+
+    class Created(Aggregate.Created):
+        provider: str
+        tx_id: str
+        kind: str
+        fingerprint: str
+        reply: dict[str, Any] | None
+        bets: list[str]
+        tombstone_by: str
+        late_original: str
+
+    @event(Created)
+    def __init__(
+        self,
+        provider: str,
+        tx_id: str,
+        kind: str,
+        fingerprint: str,
+        reply: dict[str, Any] | None,
+        bets: list[str],
+        tombstone_by: str,
+        late_original: str,
+    ) -> None:
+        self.provider = provider
+        self.tx_id = tx_id
+        self.kind = kind
+        self.fingerprint = fingerprint
+        self.reply = reply
+        self.bets = bets
+        self.tombstone_by = tombstone_by
+        self.late_original = late_original
+        self.rolled_back_by = ""
+
+    @staticmethod
+    def create_id(provider: str, tx_id: str, **_: Any) -> UUID:
+        return tx_record_id(provider, tx_id)
+
+    @classmethod
+    def record(
+        cls,
+        provider: str,
+        tx_id: str,
+        kind: str,
+        fingerprint: str,
+        reply: dict[str, Any],
+        bets: list[str],
+    ) -> TxRecord:
+        return cls(
+            provider=provider,
+            tx_id=tx_id,
+            kind=kind,
+            fingerprint=fingerprint,
+            reply=reply,
+            bets=bets,
+            tombstone_by="",
+            late_original="",
+        )
+
+    @classmethod
+    def tombstone(cls, provider: str, tx_id: str, by_tx: str, late_original: str) -> TxRecord:
+        return cls(
+            provider=provider,
+            tx_id=tx_id,
+            kind="",
+            fingerprint="",
+            reply=None,
+            bets=[],
+            tombstone_by=by_tx,
+            late_original=late_original,
+        )
+
+    def absorb(self, kind: str, fingerprint: str, reply: dict[str, Any]) -> None:
+        """The late original of a tombstone, accepted without effect."""
+        self._absorbed(kind=kind, fingerprint=fingerprint, reply=reply)
+
+    def mark_rolled_back(self, by_tx: str) -> None:
+        self._rolled_back(by_tx=by_tx)
+
+    class Absorbed(Aggregate.Event):
+        kind: str
+        fingerprint: str
+        reply: dict[str, Any]
+
+    @event(Absorbed)
+    def _absorbed(self, kind: str, fingerprint: str, reply: dict[str, Any]) -> None:
+        self.kind = kind
+        self.fingerprint = fingerprint
+        self.reply = reply
+
+    class RolledBack(Aggregate.Event):
+        by_tx: str
+
+    @event(RolledBack)
+    def _rolled_back(self, by_tx: str) -> None:
+        self.rolled_back_by = by_tx

@@ -1,0 +1,297 @@
+"""Round aggregates: the provider's account of a round, and the ledger's book of its bets.
+
+Same style as `domain.py` (library `Aggregate`, explicit events, `@event` appliers).
+
+- `Round` holds the provider's game events by `seq` (idempotent: a repeat is absorbed, a
+  repeat with another payload is flagged) and verifies the round (I8) whenever a result is
+  known. Only `Ledger.record_event` writes it; bets only read it.
+- `RoundBook` is the round as the ledger's log orders it: which bets came before betting
+  closed, which after (I5), which are resolved. Only the round-book follower writes it,
+  applying notifications in log order; each change carries the notification id it came
+  from, so applying one twice is a no-op.
+- `BookCursor` is the follower's position in the log.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+from eventsourcing.domain import Aggregate, event
+
+from contracts.events import (
+    AnyProviderEvent,
+    BettingClosed,
+    BettingOpened,
+    ResultDeclared,
+    RoundVoided,
+    round_digest,
+)
+from services.ledger.domain import BOOK_CURSOR_ID, book_uuid, round_uuid
+
+_DECODER: msgspec.json.Decoder[AnyProviderEvent] = msgspec.json.Decoder(AnyProviderEvent)
+
+
+def encode_provider_event(provider_event: AnyProviderEvent) -> str:
+    return msgspec.json.encode(provider_event).decode()
+
+
+def decode_provider_event(raw: str) -> AnyProviderEvent:
+    return _DECODER.decode(raw)
+
+
+class Round(Aggregate):
+    class Started(Aggregate.Created):
+        provider: str
+        round_id: str
+
+    @event(Started)
+    def __init__(self, provider: str, round_id: str) -> None:
+        self.provider = provider
+        self.round_id = round_id
+        self.events: dict[str, str] = {}
+        self.opened = False
+        self.betting_closed = False
+        self.table = ""
+        self.game = ""
+        self.closes_at = ""
+        self.result: dict[str, str] = {}
+        self.round_hash = ""
+        self.void_cause = ""
+        self.digest = ""
+        self.verification = "PENDING"
+        self.verification_flags: list[str] = []
+        self.conflicts: list[str] = []
+
+    @staticmethod
+    def create_id(provider: str, round_id: str) -> UUID:
+        return round_uuid(provider, round_id)
+
+    @property
+    def status(self) -> str:
+        if self.void_cause:
+            return "VOIDED"
+        if self.result:
+            return "RESULT"
+        if self.betting_closed:
+            return "CLOSED"
+        return "OPEN" if self.opened else "UNKNOWN"
+
+    @property
+    def audit_flags(self) -> list[str]:
+        return self.conflicts + self.verification_flags
+
+    def provider_events(self) -> list[AnyProviderEvent]:
+        return [decode_provider_event(raw) for _, raw in sorted(self.events.items(), key=_seq)]
+
+    def record(self, provider_event: AnyProviderEvent) -> None:
+        """Record one provider event; a repeat of a recorded `seq` is absorbed or flagged."""
+        raw = encode_provider_event(provider_event)
+        seq = str(provider_event.seq)
+        if seq in self.events:
+            if self.events[seq] != raw:
+                flag = f"seq {seq} repeated with a different payload"
+                if flag not in self.conflicts:
+                    self._conflict_flagged(flag=flag)
+            return
+        self._event_recorded(seq=provider_event.seq, raw=raw)
+        if self.result:
+            self._verify()
+
+    def _verify(self) -> None:
+        seqs = sorted(int(s) for s in self.events)
+        missing = sorted(set(range(1, seqs[-1] + 1)) - set(seqs))
+        digest = round_digest(self.provider_events())
+        flags = []
+        if missing:
+            flags.append(f"gap in provider seq: missing {', '.join(map(str, missing))}")
+        if self.round_hash and digest != self.round_hash:
+            flags.append(f"round_hash {self.round_hash} differs from the bridge digest {digest}")
+        verification = "FLAGGED" if flags else ("VERIFIED" if self.round_hash else "UNHASHED")
+        if (digest, verification, flags) != (
+            self.digest,
+            self.verification,
+            self.verification_flags,
+        ):
+            self._verified(digest=digest, verification=verification, flags=flags)
+
+    class EventRecorded(Aggregate.Event):
+        seq: int
+        raw: str
+
+    @event(EventRecorded)
+    def _event_recorded(self, seq: int, raw: str) -> None:
+        self.events[str(seq)] = raw
+        match decode_provider_event(raw):
+            case BettingOpened() as opened:
+                self.opened = True
+                self.table = opened.table
+                self.game = opened.game
+                self.closes_at = opened.closes_at.isoformat()
+            case BettingClosed():
+                self.betting_closed = True
+            case ResultDeclared() as declared:
+                self.betting_closed = True
+                self.result = dict(declared.result)
+                self.round_hash = declared.round_hash
+            case RoundVoided() as voided:
+                self.betting_closed = True
+                self.void_cause = voided.cause
+            case _:
+                pass
+
+    class ConflictFlagged(Aggregate.Event):
+        flag: str
+
+    @event(ConflictFlagged)
+    def _conflict_flagged(self, flag: str) -> None:
+        self.conflicts.append(flag)
+
+    class Verified(Aggregate.Event):
+        digest: str
+        verification: str
+        flags: list[str]
+
+    @event(Verified)
+    def _verified(self, digest: str, verification: str, flags: list[str]) -> None:
+        self.digest = digest
+        self.verification = verification
+        self.verification_flags = list(flags)
+
+
+def _seq(item: tuple[str, str]) -> int:
+    return int(item[0])
+
+
+class RoundBook(Aggregate):
+    """A round's bets in log order. `bets[bet]` is OPEN, LATE (after close) or DONE."""
+
+    class Started(Aggregate.Created):
+        provider: str
+        round_id: str
+
+    @event(Started)
+    def __init__(self, provider: str, round_id: str) -> None:
+        self.provider = provider
+        self.round_id = round_id
+        self.position = 0
+        self.closed_at = 0
+        self.bets: dict[str, str] = {}
+        self.result: dict[str, str] = {}
+        self.void_cause = ""
+
+    @staticmethod
+    def create_id(provider: str, round_id: str) -> UUID:
+        return book_uuid(provider, round_id)
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_at > 0
+
+    def open_bets(self) -> list[str]:
+        return [bet for bet, state in self.bets.items() if state == "OPEN"]
+
+    @property
+    def settled(self) -> bool:
+        return bool(self.result) and not any(s != "DONE" for s in self.bets.values())
+
+    def book_bet(self, position: int, bet: str) -> bool:
+        """Book a placed bet; True when the log put it after betting closed (a late bet)."""
+        if position <= self.position:
+            return self.bets.get(bet) == "LATE"
+        late = self.closed
+        self._bet_booked(position=position, bet=bet, late=late)
+        return late
+
+    def resolve_bet(self, position: int, bet: str) -> None:
+        if position > self.position:
+            self._bet_resolved(position=position, bet=bet)
+
+    def close(self, position: int) -> None:
+        if position > self.position:
+            self._closed(position=position)
+
+    def see_result(self, position: int, result: dict[str, str]) -> None:
+        if position > self.position:
+            self._result_seen(position=position, result=result)
+
+    def see_void(self, position: int, cause: str) -> None:
+        if position > self.position:
+            self._void_seen(position=position, cause=cause)
+
+    class BetBooked(Aggregate.Event):
+        position: int
+        bet: str
+        late: bool
+
+    @event(BetBooked)
+    def _bet_booked(self, position: int, bet: str, late: bool) -> None:
+        self.position = position
+        if self.bets.get(bet) != "DONE":
+            self.bets[bet] = "LATE" if late else "OPEN"
+
+    class BetResolved(Aggregate.Event):
+        position: int
+        bet: str
+
+    @event(BetResolved)
+    def _bet_resolved(self, position: int, bet: str) -> None:
+        self.position = position
+        self.bets[bet] = "DONE"
+
+    class Closed(Aggregate.Event):
+        position: int
+
+    @event(Closed)
+    def _closed(self, position: int) -> None:
+        self.position = position
+        if not self.closed_at:
+            self.closed_at = position
+
+    class ResultSeen(Aggregate.Event):
+        position: int
+        result: dict[str, str]
+
+    @event(ResultSeen)
+    def _result_seen(self, position: int, result: dict[str, str]) -> None:
+        self.position = position
+        self.result = dict(result)
+        if not self.closed_at:
+            self.closed_at = position
+
+    class VoidSeen(Aggregate.Event):
+        position: int
+        cause: str
+
+    @event(VoidSeen)
+    def _void_seen(self, position: int, cause: str) -> None:
+        self.position = position
+        self.void_cause = cause
+        if not self.closed_at:
+            self.closed_at = position
+
+
+class BookCursor(Aggregate):
+    """How far the round-book follower has applied the ledger's notification log."""
+
+    class Started(Aggregate.Created):
+        pass
+
+    @event(Started)
+    def __init__(self) -> None:
+        self.position = 0
+
+    @staticmethod
+    def create_id() -> UUID:
+        return BOOK_CURSOR_ID
+
+    def advance(self, position: int) -> None:
+        if position > self.position:
+            self._advanced(position=position)
+
+    class Advanced(Aggregate.Event):
+        position: int
+
+    @event(Advanced)
+    def _advanced(self, position: int) -> None:
+        self.position = position
