@@ -1,0 +1,323 @@
+"""Hub88 Operator Wallet API at `/wallet/hub88/...` (wire format: `contracts.dialects.hub88`).
+
+Provider config: `secret_env`/`secret_file` holds Hub88's RSA public key (PEM). Options:
+`session_ttl_s` is not used here (the platform issues launch tokens with their TTL).
+
+Semantics, per Hub88's documentation unless marked [INFER]:
+- The signature is checked over the raw bytes before the body is decoded; a bad or
+  missing one is `RS_ERROR_INVALID_SIGNATURE` and nothing else happens.
+- `bet` checks the token: unknown or not this user's -> `RS_ERROR_INVALID_TOKEN`, expired
+  -> `RS_ERROR_TOKEN_EXPIRED`. `win` and `rollback` never check the token (Hub88: "must
+  not be checked on wins/rollbacks"). `user/balance` and `user/info` need a token known
+  for that user, expired or not [INFER: a balance read moves nothing].
+- Same `transaction_uuid`, same payload -> the original answer (status and balance as
+  first sent, this request's `request_uuid`); other payload -> `RS_ERROR_DUPLICATE_TRANSACTION`.
+- `win` for an unknown bet -> `RS_ERROR_TRANSACTION_DOES_NOT_EXIST`; for a rolled-back
+  bet -> `RS_ERROR_TRANSACTION_ROLLED_BACK`; a zero win settles the bet as lost.
+- `rollback` of an unknown transaction -> `RS_OK` with the balance, nothing moves, and the
+  rollback is remembered: if the bet arrives later it is refused with
+  `RS_ERROR_TRANSACTION_ROLLED_BACK` [INFER: Hub88 has already written that bet off].
+- `round_closed: true` closes the round in the ledger.
+- A bet after the round's betting window closed -> `RS_ERROR_INVALID_GAME` [INFER];
+  Hub88 then rolls the bet back, which is a no-op.
+- Edge refusals: IP not allowed -> HTTP 403 `RS_ERROR_INVALID_PARTNER`; rate limited ->
+  HTTP 429 `RS_ERROR_UNKNOWN` (Hub88 retries or rolls back); body too large -> HTTP 413
+  `RS_ERROR_WRONG_SYNTAX`; invalid JSON -> `RS_ERROR_WRONG_SYNTAX`; wrong field types,
+  negative, over-precise or out-of-range amounts -> `RS_ERROR_WRONG_TYPES`; any internal
+  failure -> `RS_ERROR_UNKNOWN` (HTTP 200, never a traceback).
+- Hub88 requests carry no timestamp or nonce; replays of a signed body are harmless
+  because every money call is idempotent on `transaction_uuid`.
+- `balance` in answers is the player's available balance (cash minus holds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TypeVar
+
+import msgspec
+
+from contracts.dialects import hub88 as wire
+from contracts.dialects.hub88 import Status
+from contracts.money import MoneyError, from_minor, to_minor
+from contracts.wallet import Credit, Debit, Refusal, Rollback, WalletReply
+from services.edge.adapters.base import (
+    DialectAdapter,
+    EdgeContext,
+    EdgeRequest,
+    EdgeResponse,
+    Endpoint,
+    Rejected,
+    Rejection,
+)
+from services.edge.config import ProviderConfig
+from services.edge.ports import Refused
+from services.edge.sessions import session_ref
+
+S = TypeVar("S")
+
+_ENCODER = msgspec.json.Encoder()
+_REJECTIONS: dict[Rejection, tuple[int, Status]] = {
+    Rejection.IP_NOT_ALLOWED: (403, Status.INVALID_PARTNER),
+    Rejection.RATE_LIMITED: (429, Status.UNKNOWN),
+    Rejection.BODY_TOO_LARGE: (413, Status.WRONG_SYNTAX),
+    Rejection.BAD_SIGNATURE: (200, Status.INVALID_SIGNATURE),
+    Rejection.MALFORMED: (200, Status.WRONG_SYNTAX),
+    Rejection.INTERNAL: (200, Status.UNKNOWN),
+}
+_REFUSALS: dict[Refusal, Status] = {
+    Refusal.INVALID_AMOUNT: Status.WRONG_TYPES,
+    Refusal.UNKNOWN_CURRENCY: Status.WRONG_CURRENCY,
+    Refusal.CURRENCY_MISMATCH: Status.WRONG_CURRENCY,
+    Refusal.UNKNOWN_WALLET: Status.INVALID_TOKEN,
+    Refusal.INSUFFICIENT_FUNDS: Status.NOT_ENOUGH_MONEY,
+    Refusal.DUPLICATE_CONFLICT: Status.DUPLICATE_TRANSACTION,
+    Refusal.BET_NOT_FOUND: Status.TRANSACTION_DOES_NOT_EXIST,
+    Refusal.TRANSACTION_NOT_FOUND: Status.TRANSACTION_DOES_NOT_EXIST,
+    Refusal.TRANSACTION_ROLLED_BACK: Status.TRANSACTION_ROLLED_BACK,
+    Refusal.BET_ALREADY_SETTLED: Status.DUPLICATE_TRANSACTION,
+    Refusal.BETTING_CLOSED: Status.INVALID_GAME,
+    Refusal.ROUND_CLOSED: Status.INVALID_GAME,
+    Refusal.LIMIT_EXCEEDED: Status.LIMIT_REACHED,
+    Refusal.RETRY_EXHAUSTED: Status.UNKNOWN,
+}
+_NOT_FOUND = {Refusal.TRANSACTION_NOT_FOUND, Refusal.BET_NOT_FOUND, Refusal.UNKNOWN_WALLET}
+
+
+class _Echo(msgspec.Struct, frozen=True):
+    """What can still be echoed from a body whose fields have the wrong types."""
+
+    request_uuid: str = ""
+    user: str = ""
+
+
+def _echo(body: bytes) -> _Echo:
+    try:
+        return msgspec.json.decode(body, type=_Echo)
+    except msgspec.DecodeError:
+        return _Echo()
+
+
+class _Answer(Exception):
+    """Stop here and send this status (with the balance when one is known)."""
+
+    def __init__(self, status: Status, balance: int | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.balance = balance
+
+
+class Adapter(DialectAdapter):
+    dialect = "hub88"
+
+    def __init__(self, provider: ProviderConfig, context: EdgeContext) -> None:
+        super().__init__(provider, context)
+        try:
+            self._key = wire.load_public_key(provider.secret)
+        except ValueError as exc:
+            raise ValueError(f"provider {provider.id!r}: {exc}") from None
+
+    def endpoints(self) -> Sequence[Endpoint]:
+        return (
+            Endpoint("POST", "user/info", self.user_info),
+            Endpoint("POST", "user/balance", self.user_balance),
+            Endpoint("POST", "transaction/bet", self.bet),
+            Endpoint("POST", "transaction/win", self.win),
+            Endpoint("POST", "transaction/rollback", self.rollback),
+        )
+
+    def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
+        status, code = _REJECTIONS[rejection]
+        return EdgeResponse(status, _ENCODER.encode(wire.Response(status=code)))
+
+    # -- request plumbing ---------------------------------------------------------------
+
+    def _decode(self, request: EdgeRequest, cls: type[S]) -> S:
+        if not wire.verify(request.body, self._key, request.header(wire.SIGNATURE_HEADER)):
+            raise Rejected(Rejection.BAD_SIGNATURE)
+        try:
+            return msgspec.json.decode(request.body, type=cls)
+        except msgspec.ValidationError as exc:
+            raise _Answer(Status.WRONG_TYPES) from exc
+        except msgspec.DecodeError as exc:
+            raise Rejected(Rejection.MALFORMED, str(exc)) from exc
+
+    def _amount(self, units: int, currency: str) -> Decimal:
+        try:
+            return from_minor(units, currency, wire.SCALE)
+        except MoneyError as exc:
+            raise _Answer(Status.WRONG_TYPES) from exc
+
+    def _currency(self, currency: str) -> str:
+        if currency not in self.provider.currencies:
+            raise _Answer(Status.WRONG_CURRENCY)
+        return currency
+
+    async def _balance_units(self, player: str, currency: str) -> int | None:
+        try:
+            balance = await self.ledger.balance(player, currency)
+        except Refused:
+            return None
+        return to_minor(balance.available, currency, wire.SCALE)
+
+    async def _session(self, user: str, token: str, *, check_expiry: bool) -> str:
+        """The session's currency, after checking the token belongs to `user`."""
+        session = await self.sessions.get(self.provider.id, token) if token else None
+        if session is None or session.player != user:
+            raise _Answer(Status.INVALID_TOKEN)
+        if check_expiry and session.expired(self.context.clock()):
+            raise _Answer(Status.TOKEN_EXPIRED)
+        return session.currency
+
+    def _ok(self, request_uuid: str, user: str, currency: str, reply: WalletReply) -> EdgeResponse:
+        units = to_minor(reply.available, currency, wire.SCALE)
+        return self._send(Status.OK, request_uuid, user, currency, units)
+
+    def _send(
+        self, status: Status, request_uuid: str, user: str, currency: str, balance: int | None
+    ) -> EdgeResponse:
+        body = wire.Response(
+            status=status,
+            request_uuid=request_uuid,
+            user=user or None,
+            currency=currency or None,
+            balance=balance,
+        )
+        return EdgeResponse(200, _ENCODER.encode(body))
+
+    async def _refused(
+        self, exc: Refused, request_uuid: str, user: str, currency: str
+    ) -> EdgeResponse:
+        status = _REFUSALS[exc.code]
+        balance = None
+        if status is Status.NOT_ENOUGH_MONEY:
+            balance = await self._balance_units(user, currency)
+        return self._send(status, request_uuid, user, currency, balance)
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    async def user_info(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.UserInfoRequest)
+        except _Answer as answer:
+            echo = _echo(request.body)
+            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        try:
+            currency = await self._session(call.user, call.token, check_expiry=False)
+        except _Answer as answer:
+            return self._send(answer.status, call.request_uuid, call.user, "", None)
+        body = wire.UserInfoResponse(
+            status=Status.OK, request_uuid=call.request_uuid, user=call.user, currency=currency
+        )
+        return EdgeResponse(200, _ENCODER.encode(body))
+
+    async def user_balance(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.BalanceRequest)
+        except _Answer as answer:
+            echo = _echo(request.body)
+            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        try:
+            currency = await self._session(call.user, call.token, check_expiry=False)
+            if call.currency and call.currency != currency:
+                raise _Answer(Status.WRONG_CURRENCY)
+        except _Answer as answer:
+            return self._send(answer.status, call.request_uuid, call.user, call.currency, None)
+        try:
+            balance = await self.ledger.balance(call.user, currency)
+        except Refused as exc:
+            return await self._refused(exc, call.request_uuid, call.user, currency)
+        units = to_minor(balance.available, currency, wire.SCALE)
+        return self._send(Status.OK, call.request_uuid, call.user, currency, units)
+
+    async def bet(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.BetRequest)
+        except _Answer as answer:
+            echo = _echo(request.body)
+            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        try:
+            currency = self._currency(call.currency)
+            amount = self._amount(call.amount, currency)
+            session_currency = await self._session(call.user, call.token, check_expiry=True)
+            if session_currency != currency:
+                raise _Answer(Status.WRONG_CURRENCY)
+        except _Answer as answer:
+            return self._send(answer.status, call.request_uuid, call.user, call.currency, None)
+        command = Debit(
+            provider=self.provider.id,
+            tx_id=call.transaction_uuid,
+            player=call.user,
+            currency=currency,
+            amount=amount,
+            round_id=call.round,
+            game=call.game_code,
+            session_id=session_ref(call.token),
+            closes_round=bool(call.round_closed),
+        )
+        try:
+            reply = await self.ledger.execute(command)
+        except Refused as exc:
+            return await self._refused(exc, call.request_uuid, call.user, currency)
+        return self._ok(call.request_uuid, call.user, currency, reply)
+
+    async def win(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.WinRequest)
+        except _Answer as answer:
+            echo = _echo(request.body)
+            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        try:
+            currency = self._currency(call.currency)
+            amount = self._amount(call.amount, currency)
+        except _Answer as answer:
+            return self._send(answer.status, call.request_uuid, call.user, call.currency, None)
+        command = Credit(
+            provider=self.provider.id,
+            tx_id=call.transaction_uuid,
+            player=call.user,
+            currency=currency,
+            amount=amount,
+            round_id=call.round,
+            bet_id=call.reference_transaction_uuid,
+            game=call.game_code,
+            closes_round=bool(call.round_closed),
+        )
+        try:
+            reply = await self.ledger.execute(command)
+        except Refused as exc:
+            if exc.code is Refusal.UNKNOWN_WALLET:  # no wallet, so no such bet
+                exc = Refused(Refusal.BET_NOT_FOUND, exc.message)
+            return await self._refused(exc, call.request_uuid, call.user, currency)
+        return self._ok(call.request_uuid, call.user, currency, reply)
+
+    async def rollback(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.RollbackRequest)
+        except _Answer as answer:
+            echo = _echo(request.body)
+            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        currency = call.currency or await self.sessions.currency_of(self.provider.id, call.user)
+        if not currency and len(self.provider.currencies) == 1:
+            currency = self.provider.currencies[0]
+        if currency not in self.provider.currencies:
+            return self._send(Status.WRONG_CURRENCY, call.request_uuid, call.user, "", None)
+        command = Rollback(
+            provider=self.provider.id,
+            tx_id=call.transaction_uuid,
+            player=call.user,
+            currency=currency,
+            ref_tx_id=call.reference_transaction_uuid,
+            round_id=call.round,
+            late_original="refuse",
+            closes_round=bool(call.round_closed),
+        )
+        try:
+            reply = await self.ledger.execute(command)
+        except Refused as exc:
+            if exc.code in _NOT_FOUND:
+                balance = await self._balance_units(call.user, currency)
+                return self._send(Status.OK, call.request_uuid, call.user, currency, balance or 0)
+            return await self._refused(exc, call.request_uuid, call.user, currency)
+        return self._ok(call.request_uuid, call.user, currency, reply)

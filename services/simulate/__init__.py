@@ -1,0 +1,1 @@
+"""Provider simulators: dialect clients, live tables, the `livebridge simulate` command."""

@@ -1,0 +1,1 @@
+"""Dialect clients: build, sign and send provider wallet calls the way each provider does."""

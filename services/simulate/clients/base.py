@@ -1,0 +1,84 @@
+"""What every dialect client shares: a prepared call, and transports that send it.
+
+A client builds a `PreparedCall` (path, body, headers, query: already signed) with pure
+functions, so tests can feed the same bytes to the edge in process (no socket) or over
+HTTP. `HttpTransport` sends over one keep-alive `aiohttp.ClientSession` and retries the
+*same bytes* on connection errors, timeouts and 5xx answers, the way providers retry:
+every wallet call is idempotent on its transaction id, so a retry never moves money twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    path: str
+    """Relative to the dialect mount point, e.g. `transaction/bet`."""
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+
+
+class Transport(Protocol):
+    async def send(self, call: PreparedCall) -> Answer: ...
+
+
+class TransportError(RuntimeError):
+    """The call got no usable answer after every retry."""
+
+
+class HttpTransport:
+    """POSTs to `<base_url>/<path>` (base_url like `http://host:8080/wallet/hub88`)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        *,
+        retries: int = 3,
+        backoff_s: float = 0.05,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+
+    async def send(self, call: PreparedCall) -> Answer:
+        url = f"{self.base_url}/{call.path}"
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                async with self.session.request(
+                    call.method,
+                    url,
+                    data=call.body,
+                    headers=dict(call.headers),
+                    params=dict(call.query),
+                    timeout=self.timeout,
+                ) as response:
+                    body = await response.read()
+                    if response.status >= 500:
+                        last = TransportError(f"{url}: HTTP {response.status}")
+                        continue
+                    return Answer(response.status, body)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                last = exc
+        raise TransportError(f"{url}: no answer after {self.retries + 1} attempts ({last})")

@@ -1,0 +1,84 @@
+"""Provider configuration: TOML in, secrets from env or files, never from the file itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.edge.config import ConfigError, load_providers, parse_providers
+
+TOML = """
+[[provider]]
+id = "hub88"
+dialect = "hub88"
+currencies = ["EUR", "USD"]
+secret_file = "hub88.pem"
+allow_ips = ["10.0.0.0/8", "127.0.0.1"]
+rate_limit = 50
+max_body_bytes = 4096
+
+[[provider]]
+id = "evo-eu"
+dialect = "evolution"
+currencies = ["EUR"]
+secret_env = "EVO_TOKEN"
+default = true
+[provider.options]
+session_ttl_s = 600
+
+[[provider]]
+id = "evo-asia"
+dialect = "evolution"
+currencies = ["THB"]
+secret_env = "EVO_ASIA_TOKEN"
+"""
+
+
+def test_providers_load_with_secrets_from_files_and_environment(tmp_path: Path) -> None:
+    (tmp_path / "hub88.pem").write_bytes(b"PEM")
+    (tmp_path / "livebridge.toml").write_text(TOML)
+    env = {
+        "EVO_TOKEN": "s3cret",
+        "EVO_ASIA_TOKEN": "other",
+        "LIVEBRIDGE_CONFIG": str(tmp_path / "livebridge.toml"),
+    }
+    config = load_providers(environ=env)
+    hub = config.get("hub88")
+    assert hub.secret == b"PEM" and hub.currencies == ("EUR", "USD")
+    assert hub.rate_limit == 50 and hub.burst == 100 and hub.max_body_bytes == 4096
+    assert [str(n) for n in hub.allow_ips] == ["10.0.0.0/8", "127.0.0.1/32"]
+    assert config.get("evo-eu").text_secret() == "s3cret"
+    assert config.get("evo-eu").option("session_ttl_s", 0) == 600
+    assert config.default_for("evolution") is config.get("evo-eu")
+    assert config.default_for("hub88") is hub
+    assert config.default_for("pragmatic") is None
+
+
+def test_a_secret_written_in_the_file_is_refused() -> None:
+    doc = {"provider": [{"id": "p", "dialect": "hub88", "currencies": ["EUR"], "secret": "x"}]}
+    with pytest.raises(ConfigError, match="never go in the configuration file"):
+        parse_providers(doc, environ={})
+
+
+def test_a_missing_secret_fails_at_start_naming_the_variable() -> None:
+    doc = {
+        "provider": [{"id": "p", "dialect": "hub88", "currencies": ["EUR"], "secret_env": "NOPE"}]
+    }
+    with pytest.raises(ConfigError, match="NOPE"):
+        parse_providers(doc, environ={})
+
+
+def test_bad_ids_currencies_networks_and_duplicates_are_refused() -> None:
+    base = {"dialect": "hub88", "currencies": ["EUR"], "secret_env": "S"}
+    env = {"S": "x"}
+    for bad in (
+        {**base, "id": "Bad Id"},
+        {**base, "id": "p", "currencies": ["XXX"]},
+        {**base, "id": "p", "allow_ips": ["nope"]},
+        {**base, "id": "p", "rate_limit": -1},
+    ):
+        with pytest.raises(ConfigError):
+            parse_providers({"provider": [bad]}, environ=env)
+    with pytest.raises(ConfigError, match="unique"):
+        parse_providers({"provider": [{**base, "id": "p"}, {**base, "id": "p"}]}, environ=env)

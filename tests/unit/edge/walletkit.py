@@ -1,0 +1,104 @@
+"""Wallet-dialect test kit: a gateway over the fake ledger, and a transport into it (no socket)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from services.edge.adapters.base import EdgeContext, EdgeRequest
+from services.edge.config import OptionValue, ProviderConfig, ProvidersConfig, networks
+from services.edge.gateway import Gateway, ProviderGate
+from services.edge.ports import AsyncLedger
+from services.edge.sessions import MemorySessionStore, Session
+from services.simulate.clients.base import Answer, PreparedCall
+from tests.unit.edge.fakes import FakeLedger
+
+KEYS = Path(__file__).resolve().parents[2] / "keys"
+HUB88_PRIVATE_PEM = (KEYS / "hub88_TEST_ONLY_private.pem").read_bytes()
+HUB88_PUBLIC_PEM = (KEYS / "hub88_TEST_ONLY_public.pem").read_bytes()
+NOW = 1_800_000_000.0
+
+
+def provider(
+    dialect: str,
+    secret: bytes,
+    *,
+    pid: str | None = None,
+    currencies: tuple[str, ...] = ("EUR",),
+    rate_limit: float = 1e6,
+    max_body_bytes: int = 65536,
+    allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128"),
+    options: dict[str, OptionValue] | None = None,
+) -> ProviderConfig:
+    return ProviderConfig(
+        id=pid or dialect,
+        dialect=dialect,
+        currencies=currencies,
+        secret=secret,
+        allow_ips=networks(allow),
+        rate_limit=rate_limit,
+        burst=rate_limit,
+        max_body_bytes=max_body_bytes,
+        options=options or {},
+    )
+
+
+@dataclass
+class Rig:
+    ledger: FakeLedger
+    sessions: MemorySessionStore
+    gateway: Gateway
+    clock: list[float]
+
+    def gate(self, pid: str) -> ProviderGate:
+        return self.gateway.gate(pid)
+
+    def session(
+        self, pid: str, token: str, player: str, currency: str = "EUR", ttl: float = 3600
+    ) -> None:
+        self.sessions.put(
+            Session(
+                token=token,
+                provider=pid,
+                player=player,
+                currency=currency,
+                issued_at=self.clock[0],
+                expires_at=self.clock[0] + ttl,
+            )
+        )
+
+    def fund(self, player: str, amount: str, currency: str = "EUR") -> None:
+        self.ledger.fund(player, currency, Decimal(amount))
+
+
+def rig(*providers: ProviderConfig) -> Rig:
+    clock = [NOW]
+    ledger = FakeLedger()
+    sessions = MemorySessionStore(clock=lambda: clock[0])
+    context = EdgeContext(
+        ledger=AsyncLedger(ledger, workers=4), sessions=sessions, clock=lambda: clock[0]
+    )
+    return Rig(ledger, sessions, Gateway(ProvidersConfig(tuple(providers)), context), clock)
+
+
+class GatewayTransport:
+    """Sends a prepared call straight into a provider gate, as the HTTP layer would."""
+
+    def __init__(self, gate: ProviderGate, remote: str = "127.0.0.1") -> None:
+        self.gate = gate
+        self.remote = remote
+
+    async def send(self, call: PreparedCall) -> Answer:
+        request = EdgeRequest(
+            method=call.method,
+            path=call.path,
+            body=call.body,
+            query=dict(call.query),
+            headers=dict(call.headers),
+            remote=self.remote,
+        )
+        response = await self.gate.serve(request)
+        if response is None:
+            return Answer(404, b"")
+        return Answer(response.status, response.body)
