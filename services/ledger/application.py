@@ -102,6 +102,8 @@ class Ledger(Application[UUID]):
             "1",
         )
         self._book_lock = threading.Lock()
+        self.book_scanned = 0
+        """How far this process's round book has read the log, relevant or not."""
 
     # ---- the public seam -------------------------------------------------------------
 
@@ -216,7 +218,11 @@ class Ledger(Application[UUID]):
     def follow_round_book_once(self, limit: int = 500) -> int:
         """Apply the next notifications (at most `limit`) to the round book."""
         with self._book_lock:
-            return self._retrying("round book", lambda n: book.follow(self, limit))
+            try:
+                return self._retrying("round book", lambda n: book.follow(self, limit))
+            except BaseException:
+                self.book_scanned = 0  # re-read from the saved cursor
+                raise
 
     def follow_round_book(self, stop: threading.Event, poll_interval: float = 0.05) -> None:
         """Keep the round book current until `stop` is set (run it in a thread)."""

@@ -37,22 +37,31 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPICS = [
-    get_topic(Bet.Placed),
-    get_topic(Bet.Settled),
-    get_topic(Bet.Refunded),
-    get_topic(Round.EventRecorded),
-]
+TOPICS = frozenset(
+    {
+        get_topic(Bet.Placed),
+        get_topic(Bet.Settled),
+        get_topic(Bet.Refunded),
+        get_topic(Round.EventRecorded),
+    }
+)
 CHUNK = 300
 """Bets per atomic save: a settlement writes 3 events per bet, so 900 at most."""
 
 
 def follow(ledger: Ledger, limit: int) -> int:
-    """Apply the next `limit` notifications at most; the number applied."""
+    """Apply the next `limit` notifications at most; the number read (0: caught up)."""
     cursor = ledger.load_book_cursor()
-    notifications = ledger.recorder.select_notifications(cursor.position + 1, limit, topics=TOPICS)
-    if not notifications:
+    # Read everything and skip by topic: the cursor then moves past wallet events too, and
+    # `book_scanned` (in memory) past the book's own writes, never saved for alone.
+    start = max(cursor.position, ledger.book_scanned) + 1
+    scanned = ledger.recorder.select_notifications(start, limit)
+    if not scanned:
         return 0
+    notifications = [n for n in scanned if n.topic in TOPICS]
+    if not notifications:
+        ledger.book_scanned = scanned[-1].id
+        return len(scanned)
     books: dict[UUID, RoundBook] = {}
     bets: dict[UUID, Bet] = {}
     late: list[UUID] = []
@@ -105,9 +114,10 @@ def follow(ledger: Ledger, limit: int) -> int:
             targets = [UUID(key) for key in book.open_bets()]
             _apply(ledger, targets, functools.partial(_settle, result=result))
 
-    cursor.advance(notifications[-1].id)
+    cursor.advance(scanned[-1].id)
     ledger.save(*books.values(), cursor)
-    return len(notifications)
+    ledger.book_scanned = scanned[-1].id
+    return len(scanned)
 
 
 def _refund(wallet: Wallet, bet: Bet, cause: str) -> bool:
