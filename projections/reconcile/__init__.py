@@ -1,0 +1,1 @@
+"""Batch reconcile: a provider's report against the ledger, differences to the audit queue."""

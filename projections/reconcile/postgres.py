@@ -1,0 +1,565 @@
+"""The reconcile view in PostgreSQL: the ledger's provider transactions, and the report join.
+
+Table `reconcile_ledger_tx` holds one row per provider transaction the ledger recorded
+(`provider`, `tx_id` unique), written by `LedgerTransactionsProjection` together with its
+tracking row (one transaction, so no event is skipped or applied twice).
+
+`reconcile()` matches a provider report against it without a Python loop over rows: the
+report's CSV bytes are COPYed into a temporary table, normalised with SQL casts, and joined
+with the ledger's rows in one FULL OUTER JOIN; counts and per-currency totals are
+aggregated in SQL, and only the rows that differ come back to Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composable, Composed, Identifier
+
+from contracts.money import MoneyError, quantum
+from projections.reconcile.report import Granularity, Report, ReportError
+
+TABLE = "reconcile_ledger_tx"
+COLUMNS = (
+    "provider",
+    "tx_id",
+    "kind",
+    "player",
+    "currency",
+    "amount",
+    "round_id",
+    "bet_id",
+    "bet_key",
+    "occurred_at",
+    "position",
+    "provider_tx",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerTx:
+    """One provider transaction as the ledger recorded it. `kind`: bet, win or refund.
+
+    `provider_tx` is False for money movements the provider did not send as a transaction
+    of its own (a refund caused by a voided round): they count in per-round totals only.
+    """
+
+    provider: str
+    tx_id: str
+    kind: str
+    player: str
+    currency: str
+    amount: Decimal
+    round_id: str
+    occurred_at: datetime
+    position: int
+    bet_id: str = ""
+    bet_key: str = ""
+    provider_tx: bool = True
+
+    def row(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, c) for c in COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class BetResolved:
+    """A bet settled (`win`, the payout; 0 for a loss) or refunded (`refund`, the stake).
+
+    The bet's provider, player, currency and round come from its `bet` row, by `bet_key`.
+    Several bets settled by one provider credit add up into one `win` row.
+    """
+
+    bet_key: str
+    kind: str
+    tx_id: str
+    amount: Decimal | None
+    """None for a refund: the bet's stake."""
+    occurred_at: datetime
+    position: int
+
+
+Change = LedgerTx | BetResolved
+
+
+def create_statements(schema: str) -> list[Composed]:
+    table = Identifier(schema, TABLE)
+    return [
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {0} ("
+            "provider text NOT NULL, tx_id text NOT NULL, "
+            "kind text NOT NULL CHECK (kind IN ('bet', 'win', 'refund')), "
+            "player text NOT NULL, currency text NOT NULL, amount numeric NOT NULL, "
+            "round_id text NOT NULL, bet_id text NOT NULL, bet_key text NOT NULL, "
+            "occurred_at timestamptz NOT NULL, position bigint NOT NULL, "
+            "provider_tx boolean NOT NULL, PRIMARY KEY (provider, tx_id))"
+        ).format(table),
+        SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (provider, occurred_at)").format(
+            Identifier(f"{TABLE}_period"), table
+        ),
+        SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (bet_key) WHERE kind = 'bet'").format(
+            Identifier(f"{TABLE}_bet"), table
+        ),
+    ]
+
+
+class LedgerTransactionsView(PostgresTrackingRecorder):
+    """The ledger's provider transactions, with the view's tracking row."""
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.extend(create_statements(self.datastore.schema))
+
+    def record(self, tracking: Tracking, changes: Sequence[Change]) -> None:
+        """Write `changes` and move the tracking row to `tracking`, atomically.
+
+        Raises `IntegrityError` if `tracking` was already recorded (the event was applied).
+        """
+        table = Identifier(self.datastore.schema, TABLE)
+        with self.datastore.transaction(commit=True) as curs:
+            for change in changes:
+                if isinstance(change, LedgerTx):
+                    curs.execute(
+                        SQL("INSERT INTO {0} ({1}) VALUES ({2}) ON CONFLICT DO NOTHING").format(
+                            table,
+                            SQL(", ").join(map(Identifier, COLUMNS)),
+                            SQL(", ").join([SQL("%s")] * len(COLUMNS)),
+                        ),
+                        change.row(),
+                    )
+                else:
+                    curs.execute(
+                        SQL(
+                            "INSERT INTO {0} AS t ({1}) SELECT provider, "
+                            "coalesce(nullif(%(tx)s, ''), %(kind)s || ':' || bet_key), %(kind)s, "
+                            "player, currency, coalesce(%(amount)s, amount), round_id, bet_id, "
+                            "bet_key, %(at)s, %(position)s, %(tx)s <> '' "
+                            "FROM {0} WHERE bet_key = %(bet)s AND kind = 'bet' "
+                            "ON CONFLICT (provider, tx_id) DO UPDATE "
+                            "SET amount = t.amount + EXCLUDED.amount, "
+                            "position = GREATEST(t.position, EXCLUDED.position)"
+                        ).format(table, SQL(", ").join(map(Identifier, COLUMNS))),
+                        {
+                            "tx": change.tx_id,
+                            "kind": change.kind,
+                            "amount": change.amount,
+                            "at": change.occurred_at,
+                            "position": change.position,
+                            "bet": change.bet_key,
+                        },
+                    )
+            self._insert_tracking(curs, tracking)
+
+    def reconcile(self, report: Report, **options: Any) -> Comparison:
+        with self.datastore.get_connection() as conn:
+            return reconcile(conn, report, schema=self.datastore.schema, **options)
+
+
+def load(conn: psycopg.Connection[Any], rows: Iterable[LedgerTx], schema: str = "public") -> None:
+    """Bulk-load ledger rows with COPY (tests and benches; the projection uses `record`)."""
+    with conn.cursor() as curs:
+        for statement in create_statements(schema):
+            curs.execute(statement)
+        with curs.copy(
+            SQL("COPY {0} ({1}) FROM STDIN").format(
+                Identifier(schema, TABLE), SQL(", ").join(map(Identifier, COLUMNS))
+            )
+        ) as copy:
+            for row in rows:
+                copy.write_row(row.row())
+    conn.commit()
+
+
+@dataclass(frozen=True, slots=True)
+class Difference:
+    """One key (transaction id or round id) on which the report and the ledger disagree."""
+
+    status: str
+    """`mismatch`, `missing_in_ledger`, `missing_in_report`, `duplicate_in_report`, `unreadable`."""
+    key: str
+    line: int | None
+    """The report's data line (1 = first row after the header), when the report has the key."""
+    round_id: str
+    player: str
+    currency: str
+    report_kind: str | None
+    report_amount: Decimal | None
+    ledger_kind: str | None
+    ledger_amount: Decimal | None
+    position: int | None
+    """The ledger's log position of the transaction (per-transaction reports)."""
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    currency: str
+    bets: Decimal
+    wins: Decimal
+    refunds: Decimal
+    commission: Decimal
+
+    @property
+    def ggr(self) -> Decimal:
+        return self.bets - self.wins - self.refunds
+
+    @property
+    def net(self) -> Decimal:
+        """GGR after the provider's commission: the operator's P&L on these games."""
+        return self.ggr - self.commission
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    granularity: Granularity
+    provider: str
+    start: datetime
+    end: datetime
+    report_rows: int
+    counts: dict[str, int]
+    report_totals: dict[str, Totals]
+    ledger_totals: dict[str, Totals]
+    differences: list[Difference]
+
+    @property
+    def matched(self) -> int:
+        return self.counts.get("matched", 0)
+
+    @property
+    def compared(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def mismatch_rate(self) -> float:
+        return (self.compared - self.matched) / self.compared if self.compared else 0.0
+
+
+_NUMBER = r"'^\s*[-+]?[0-9]+(\.[0-9]+)?\s*$'"
+_TIME = r"'^\s*[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+_KINDS = """CASE lower(trim({0}))
+    WHEN 'bet' THEN 'bet' WHEN 'debit' THEN 'bet' WHEN 'wager' THEN 'bet' WHEN 'stake' THEN 'bet'
+    WHEN 'win' THEN 'win' WHEN 'credit' THEN 'win' WHEN 'payout' THEN 'win'
+    WHEN 'result' THEN 'win' WHEN 'settle' THEN 'win'
+    WHEN 'refund' THEN 'refund' WHEN 'rollback' THEN 'refund' WHEN 'cancel' THEN 'refund'
+    WHEN 'void' THEN 'refund' WHEN 'cancelbet' THEN 'refund'
+    END"""
+
+
+def _col(report: Report, name: str) -> Composable | None:
+    index = report.layout.columns.get(name)
+    return None if index is None else Identifier(f"c{index}")
+
+
+def _text(report: Report, name: str) -> Composable:
+    col = _col(report, name)
+    return SQL("''") if col is None else SQL("coalesce(trim({0}), '')").format(col)
+
+
+def _number(report: Report, name: str) -> Composable:
+    col = _col(report, name)
+    if col is None:
+        return SQL("NULL::numeric")
+    return SQL("CASE WHEN {0} ~ " + _NUMBER + " THEN abs(trim({0})::numeric) END").format(col)
+
+
+def _time(report: Report) -> Composable:
+    col = _col(report, "occurred_at")
+    if col is None:
+        return SQL("NULL::timestamptz")
+    return SQL("CASE WHEN {0} ~ " + _TIME + " THEN trim({0})::timestamptz END").format(col)
+
+
+def reconcile(
+    conn: psycopg.Connection[Any],
+    report: Report,
+    *,
+    provider: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    commission_rate: Decimal | None = None,
+    schema: str = "public",
+) -> Comparison:
+    """Match `report` against the ledger's transactions of `provider` in `[start, end)`.
+
+    Without a period, the report's own earliest and latest timestamps bound it. Runs in one
+    transaction on `conn` that is rolled back (temporary tables only; nothing is written).
+    """
+    ledger = Identifier(schema, TABLE)
+    width = len(report.layout.header)
+    with (
+        conn.transaction(force_rollback=True),
+        conn.cursor(row_factory=tuple_row) as curs,
+    ):
+        curs.execute("SET LOCAL work_mem = '256MB'")
+        curs.execute(
+            SQL("CREATE TEMP TABLE report_raw ({0}) ON COMMIT DROP").format(
+                SQL(", ").join(SQL("{0} text").format(Identifier(f"c{i}")) for i in range(width))
+            )
+        )
+        with curs.copy("COPY report_raw FROM STDIN (FORMAT csv, HEADER true)") as copy:
+            for chunk in report.chunks:
+                copy.write(chunk)
+        rows = _scalar(curs, SQL("SELECT count(*) FROM report_raw"))
+        if report.layout.granularity is Granularity.TRANSACTION:
+            _normalise_transactions(curs, report)
+        else:
+            _normalise_rounds(curs, report)
+        if start is None or end is None:
+            bounds = curs.execute("SELECT min(occurred_at), max(occurred_at) FROM report")
+            low, high = bounds.fetchone() or (None, None)
+            if low is None or high is None:
+                raise ReportError(
+                    f"{report.source}: the report has no timestamps; give the period (--period)"
+                )
+            start = start or low
+            end = end or high + timedelta(microseconds=1)
+        params = {"provider": provider, "start": start, "end": end}
+        curs.execute(
+            SQL(
+                "CREATE TEMP TABLE ledger ON COMMIT DROP AS SELECT * FROM {0} "
+                "WHERE provider = %(provider)s AND ((occurred_at >= %(start)s "
+                "AND occurred_at < %(end)s) OR {1} IN (SELECT key FROM report))"
+            ).format(
+                ledger,
+                Identifier(
+                    "tx_id" if report.layout.granularity is Granularity.TRANSACTION else "round_id"
+                ),
+            ),
+            params,
+        )
+        if report.layout.granularity is Granularity.TRANSACTION:
+            _join_transactions(curs)
+        else:
+            _join_rounds(curs)
+        counts = {
+            status: count
+            for status, count in curs.execute(
+                "SELECT status, count(*) FROM outcome GROUP BY status"
+            ).fetchall()
+        }
+        report_totals = _totals(curs, "report", report, commission_rate)
+        ledger_totals = _totals(curs, "ledger", report, commission_rate)
+        differences = [
+            _difference(row)
+            for row in curs.execute(
+                "SELECT status, key, line, round_id, player, currency, report_kind, "
+                "report_amount, ledger_kind, ledger_amount, position, detail FROM outcome "
+                "WHERE status <> 'matched' ORDER BY status, line NULLS LAST, key"
+            ).fetchall()
+        ]
+    return Comparison(
+        granularity=report.layout.granularity,
+        provider=provider,
+        start=start,
+        end=end,
+        report_rows=rows,
+        counts=counts,
+        report_totals=report_totals,
+        ledger_totals=ledger_totals,
+        differences=differences,
+    )
+
+
+def _scalar(curs: psycopg.Cursor[Any], query: SQL | Composed) -> int:
+    row = curs.execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _normalise_transactions(curs: psycopg.Cursor[Any], report: Report) -> None:
+    kind_col = _col(report, "type")
+    assert kind_col is not None
+    curs.execute(
+        SQL(
+            "CREATE TEMP TABLE report ON COMMIT DROP AS SELECT "
+            "nullif({tx}, '') AS key, line, {kind} AS kind, {raw_kind} AS raw_kind, "
+            "{amount} AS amount, upper({currency}) AS currency, {round} AS round_id, "
+            "{player} AS player, {at} AS occurred_at, {commission} AS commission, "
+            "row_number() OVER (PARTITION BY nullif({tx}, '') ORDER BY line) AS copy "
+            "FROM (SELECT *, row_number() OVER () AS line FROM report_raw) raw"
+        ).format(
+            tx=_text(report, "tx_id"),
+            kind=SQL(_KINDS).format(kind_col),
+            raw_kind=_text(report, "type"),
+            amount=_number(report, "amount"),
+            currency=_text(report, "currency"),
+            round=_text(report, "round_id"),
+            player=_text(report, "player"),
+            at=_time(report),
+            commission=_number(report, "commission"),
+        )
+    )
+
+
+def _normalise_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
+    curs.execute(
+        SQL(
+            "CREATE TEMP TABLE report ON COMMIT DROP AS SELECT "
+            "nullif({round}, '') AS key, line, {round} AS round_id, upper({currency}) AS currency, "
+            "{player} AS player, {bets} AS bets, {wins} AS wins, "
+            "coalesce({refunds}, 0) AS refunds, "
+            "{commission} AS commission, {at} AS occurred_at, "
+            "row_number() OVER (PARTITION BY nullif({round}, '') ORDER BY line) AS copy "
+            "FROM (SELECT *, row_number() OVER () AS line FROM report_raw) raw"
+        ).format(
+            round=_text(report, "round_id"),
+            currency=_text(report, "currency"),
+            player=_text(report, "player"),
+            bets=_number(report, "bets"),
+            wins=_number(report, "wins"),
+            refunds=_number(report, "refunds"),
+            commission=_number(report, "commission"),
+            at=_time(report),
+        )
+    )
+
+
+def _join_transactions(curs: psycopg.Cursor[Any]) -> None:
+    curs.execute(
+        "CREATE TEMP TABLE outcome ON COMMIT DROP AS "
+        "SELECT CASE "
+        "  WHEN r.key IS NULL AND r.line IS NOT NULL THEN 'unreadable' "
+        "  WHEN r.line IS NULL THEN 'missing_in_report' "
+        "  WHEN l.tx_id IS NULL THEN 'missing_in_ledger' "
+        "  WHEN r.kind IS DISTINCT FROM l.kind OR r.amount IS DISTINCT FROM l.amount "
+        "    OR (r.currency <> '' AND r.currency <> l.currency) THEN 'mismatch' "
+        "  ELSE 'matched' END AS status, "
+        "coalesce(r.key, l.tx_id, '') AS key, r.line, "
+        "coalesce(nullif(r.round_id, ''), l.round_id, '') AS round_id, "
+        "coalesce(nullif(r.player, ''), l.player, '') AS player, "
+        "coalesce(nullif(r.currency, ''), l.currency, '') AS currency, "
+        "coalesce(r.kind, r.raw_kind) AS report_kind, r.amount AS report_amount, "
+        "l.kind AS ledger_kind, l.amount AS ledger_amount, l.position, "
+        "concat_ws('; ', "
+        "  CASE WHEN r.kind IS NULL AND r.line IS NOT NULL "
+        "    THEN 'unknown type ' || quote_literal(r.raw_kind) END, "
+        "  CASE WHEN r.amount IS NULL AND r.line IS NOT NULL THEN 'unreadable amount' END, "
+        "  CASE WHEN r.currency <> '' AND l.currency IS NOT NULL AND r.currency <> l.currency "
+        "    THEN 'currency ' || r.currency || ' vs ledger ' || l.currency END) AS detail "
+        "FROM (SELECT * FROM report WHERE copy = 1 OR key IS NULL) r "
+        "FULL OUTER JOIN (SELECT * FROM ledger WHERE provider_tx) l ON l.tx_id = r.key "
+        "UNION ALL "
+        "SELECT 'duplicate_in_report', key, line, round_id, player, currency, kind, amount, "
+        "NULL, NULL, NULL, 'transaction id repeated in the report' "
+        "FROM report WHERE copy > 1 AND key IS NOT NULL"
+    )
+
+
+def _join_rounds(curs: psycopg.Cursor[Any]) -> None:
+    curs.execute(
+        "CREATE TEMP TABLE ledger_rounds ON COMMIT DROP AS SELECT round_id, "
+        "min(currency) AS currency, min(player) AS player, "
+        "coalesce(sum(amount) FILTER (WHERE kind = 'bet'), 0) AS bets, "
+        "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0) AS wins, "
+        "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunds "
+        "FROM ledger GROUP BY round_id"
+    )
+    curs.execute(
+        "CREATE TEMP TABLE outcome ON COMMIT DROP AS "
+        "SELECT CASE "
+        "  WHEN r.key IS NULL AND r.line IS NOT NULL THEN 'unreadable' "
+        "  WHEN r.line IS NULL THEN 'missing_in_report' "
+        "  WHEN l.round_id IS NULL THEN 'missing_in_ledger' "
+        "  WHEN r.bets IS DISTINCT FROM l.bets OR r.wins IS DISTINCT FROM l.wins "
+        "    OR r.refunds IS DISTINCT FROM l.refunds "
+        "    OR (r.currency <> '' AND r.currency <> l.currency) THEN 'mismatch' "
+        "  ELSE 'matched' END AS status, "
+        "coalesce(r.key, l.round_id, '') AS key, r.line, "
+        "coalesce(r.key, l.round_id, '') AS round_id, "
+        "coalesce(nullif(r.player, ''), l.player, '') AS player, "
+        "coalesce(nullif(r.currency, ''), l.currency, '') AS currency, "
+        "'round' AS report_kind, r.bets - r.wins - r.refunds AS report_amount, "
+        "'round' AS ledger_kind, l.bets - l.wins - l.refunds AS ledger_amount, "
+        "NULL::bigint AS position, "
+        "CASE WHEN r.line IS NOT NULL AND l.round_id IS NOT NULL THEN concat_ws('; ', "
+        "  CASE WHEN r.bets IS DISTINCT FROM l.bets "
+        "    THEN 'bets ' || coalesce(r.bets::text, '?') || ' vs ledger ' || l.bets END, "
+        "  CASE WHEN r.wins IS DISTINCT FROM l.wins "
+        "    THEN 'wins ' || coalesce(r.wins::text, '?') || ' vs ledger ' || l.wins END, "
+        "  CASE WHEN r.refunds IS DISTINCT FROM l.refunds "
+        "    THEN 'refunds ' || r.refunds || ' vs ledger ' || l.refunds END, "
+        "  CASE WHEN r.currency <> '' AND r.currency <> l.currency "
+        "    THEN 'currency ' || r.currency || ' vs ledger ' || l.currency END) "
+        "ELSE '' END AS detail "
+        "FROM (SELECT * FROM report WHERE copy = 1 OR key IS NULL) r "
+        "FULL OUTER JOIN ledger_rounds l ON l.round_id = r.key "
+        "UNION ALL "
+        "SELECT 'duplicate_in_report', key, line, round_id, player, currency, 'round', "
+        "bets - wins - refunds, NULL, NULL, NULL, 'round repeated in the report' "
+        "FROM report WHERE copy > 1 AND key IS NOT NULL"
+    )
+
+
+def _totals(
+    curs: psycopg.Cursor[Any], side: str, report: Report, rate: Decimal | None
+) -> dict[str, Totals]:
+    if side == "ledger":
+        query = SQL(
+            "SELECT currency, "
+            "coalesce(sum(amount) FILTER (WHERE kind = 'bet'), 0), "
+            "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0), "
+            "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0), NULL::numeric "
+            "FROM ledger GROUP BY currency ORDER BY currency"
+        )
+    elif report.layout.granularity is Granularity.TRANSACTION:
+        query = SQL(
+            "SELECT currency, "
+            "coalesce(sum(amount) FILTER (WHERE kind = 'bet'), 0), "
+            "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0), "
+            "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0), sum(commission) "
+            "FROM report GROUP BY currency ORDER BY currency"
+        )
+    else:
+        query = SQL(
+            "SELECT currency, coalesce(sum(bets), 0), coalesce(sum(wins), 0), "
+            "coalesce(sum(refunds), 0), sum(commission) FROM report "
+            "GROUP BY currency ORDER BY currency"
+        )
+    totals: dict[str, Totals] = {}
+    for currency, bets, wins, refunds, commission in curs.execute(query).fetchall():
+        ggr = bets - wins - refunds
+        if commission is None:
+            commission = _commission(ggr, rate, currency)
+        totals[currency] = Totals(currency, bets, wins, refunds, commission)
+    return totals
+
+
+def _commission(ggr: Decimal, rate: Decimal | None, currency: str) -> Decimal:
+    if rate is None:
+        return Decimal(0)
+    try:
+        unit = quantum(currency)
+    except MoneyError:
+        unit = Decimal("0.01")
+    return (ggr * rate).quantize(unit, rounding=ROUND_HALF_EVEN)
+
+
+def _difference(row: Sequence[Any]) -> Difference:
+    status, key, line, round_id, player, currency, rk, ra, lk, la, position, detail = row
+    if not detail and status == "mismatch":
+        detail = f"{rk} {ra} vs ledger {lk} {la}"
+    elif not detail and status == "missing_in_ledger":
+        detail = "in the report, not in the ledger"
+    elif not detail and status == "missing_in_report":
+        detail = "in the ledger, not in the report"
+    return Difference(
+        status=status,
+        key=key,
+        line=line,
+        round_id=round_id,
+        player=player,
+        currency=currency,
+        report_kind=rk,
+        report_amount=ra,
+        ledger_kind=lk,
+        ledger_amount=la,
+        position=position,
+        detail=detail or "",
+    )

@@ -1,0 +1,152 @@
+"""Reconcile against a real PostgreSQL: planted differences are found exactly, in CSV and JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from projections.reconcile.audit import Audit, ReconcileRun
+from projections.reconcile.bench import START, ledger_rows, scratch_schema, write_report
+from projections.reconcile.commands import summary
+from projections.reconcile.postgres import load, reconcile
+from projections.reconcile.report import Granularity, open_report
+
+ROWS = 10_000
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection[object]]:
+    with psycopg.connect(database_url) as connection:
+        yield connection
+
+
+def found(comparison_keys: list[tuple[str, str]], status: str) -> set[str]:
+    return {key for s, key in comparison_keys if s == status}
+
+
+def test_reconcile_finds_exactly_the_differences_planted_in_a_csv_report(
+    conn: psycopg.Connection[object], tmp_path: Path
+) -> None:
+    schema = "reconcile_csv"
+    scratch_schema(conn, schema)
+    ledger = ledger_rows(ROWS, "evo")
+    load(conn, ledger, schema=schema)
+    # A row of another provider with a colliding id must not match.
+    load(conn, ledger_rows(5, "pragmatic"), schema=schema)
+    planted = write_report(tmp_path / "evo.csv", ledger, missing=17, changed=23, extra=9)
+
+    comparison = reconcile(
+        conn,
+        open_report(tmp_path / "evo.csv"),
+        provider="evo",
+        start=START,
+        end=START + timedelta(seconds=ROWS),
+        schema=schema,
+    )
+
+    keys = [(d.status, d.key) for d in comparison.differences]
+    assert found(keys, "missing_in_report") == planted.missing_in_report
+    assert found(keys, "missing_in_ledger") == planted.missing_in_ledger
+    assert found(keys, "mismatch") == planted.mismatch
+    assert comparison.matched == ROWS - 17 - 23
+    assert comparison.mismatch_rate == pytest.approx((17 + 23 + 9) / (ROWS + 9))
+    changed = next(d for d in comparison.differences if d.status == "mismatch")
+    assert changed.report_amount == changed.ledger_amount + Decimal("0.01")  # type: ignore[operator]
+    assert changed.position is not None and changed.line is not None
+    # Totals: the report is short of the dropped rows, plus the extras, plus 1 cent per change.
+    report_eur, ledger_eur = comparison.report_totals["EUR"], comparison.ledger_totals["EUR"]
+    assert ledger_eur.bets == sum(r.amount for r in ledger if r.kind == "bet")
+    dropped_bets = sum(
+        r.amount for r in ledger if r.tx_id in planted.missing_in_report and r.kind == "bet"
+    )
+    changed_bets = sum(1 for r in ledger if r.tx_id in planted.mismatch and r.kind == "bet")
+    assert report_eur.bets == ledger_eur.bets - dropped_bets + Decimal("0.01") * changed_bets + 9
+
+
+def test_a_json_report_per_round_reconciles_round_totals_and_commission(
+    conn: psycopg.Connection[object], tmp_path: Path
+) -> None:
+    schema = "reconcile_rounds"
+    scratch_schema(conn, schema)
+    ledger = ledger_rows(2_000, "ezugi")
+    load(conn, ledger, schema=schema)
+    rounds: dict[str, dict[str, Decimal]] = {}
+    for row in ledger:
+        totals = rounds.setdefault(
+            row.round_id, {"bet": Decimal(0), "win": Decimal(0), "refund": Decimal(0)}
+        )
+        totals[row.kind] += row.amount
+    entries = [
+        {
+            "gameRoundId": round_id,
+            "currency": "EUR",
+            "totalBet": str(t["bet"]),
+            "totalWin": str(t["win"]),
+            "refunds": str(t["refund"]),
+            "commission": "1.00",
+            "date": (START + timedelta(seconds=10 * i)).isoformat(),
+        }
+        for i, (round_id, t) in enumerate(sorted(rounds.items()))
+    ]
+    del entries[5]  # missing in the report
+    entries[7]["totalWin"] = str(Decimal(entries[7]["totalWin"]) + 5)  # a changed win
+    entries.append({**entries[0], "gameRoundId": "R-ghost"})  # only in the report
+    path = tmp_path / "ezugi.json"
+    path.write_text(json.dumps({"provider": "ezugi", "rounds": entries}))
+
+    comparison = reconcile(
+        conn,
+        open_report(path),
+        provider="ezugi",
+        start=START,
+        end=START + timedelta(seconds=2_000),
+        schema=schema,
+    )
+
+    assert comparison.granularity is Granularity.ROUND
+    assert {(d.status, d.key) for d in comparison.differences} == {
+        ("missing_in_report", "R-0000005"),
+        ("mismatch", entries[7]["gameRoundId"]),
+        ("missing_in_ledger", "R-ghost"),
+    }
+    mismatch = next(d for d in comparison.differences if d.status == "mismatch")
+    assert "wins" in mismatch.detail
+    assert comparison.report_totals["EUR"].commission == Decimal(len(entries))
+    assert summary(comparison)["mismatch_rate"] == pytest.approx(3 / 201)
+
+
+def test_every_difference_is_recorded_in_the_audit_queue(
+    conn: psycopg.Connection[object], tmp_path: Path
+) -> None:
+    schema = "reconcile_audit"
+    scratch_schema(conn, schema)
+    ledger = ledger_rows(1_000, "evo")
+    load(conn, ledger, schema=schema)
+    write_report(tmp_path / "r.csv", ledger, missing=3, changed=4, extra=2)
+    comparison = reconcile(
+        conn,
+        open_report(tmp_path / "r.csv"),
+        provider="evo",
+        start=START,
+        end=START + timedelta(seconds=1_000),
+        commission_rate=Decimal("0.1"),
+        schema=schema,
+    )
+    audit = Audit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    run_id = audit.record_run(comparison, "r.csv")
+
+    run = audit.run(run_id)
+    assert isinstance(run, ReconcileRun) and run.completed
+    assert sorted(d["key"] for d in run.differences) == sorted(
+        d.key for d in comparison.differences
+    )
+    topics = [n.topic for n in audit.recorder.select_notifications(1, 100)]
+    assert sum(t.endswith("DifferenceFound") for t in topics) == 9
+    eur = comparison.ledger_totals["EUR"]
+    assert eur.commission == (eur.ggr * Decimal("0.1")).quantize(Decimal("0.01"))
