@@ -88,6 +88,10 @@ class Rollback(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.rollback")
     """`refuse` or `absorb`: what happens to the cancelled transaction if it arrives later."""
     session_id: str = ""
     closes_round: bool = False
+    only_open: bool = False
+    """True: cancel only a bet still open; a settled one is refused (`BET_ALREADY_SETTLED`)
+    and nothing moves (Evolution `cancel`, Pragmatic `refund`). False: reverse whatever
+    the transaction did (Hub88)."""
 
 
 AnyWalletCommand = Debit | Credit | Rollback
@@ -115,7 +119,9 @@ class WalletReply(msgspec.Struct, frozen=True, kw_only=True):
     replayed: bool = False
     """True when this is a repeat of an earlier transaction, answered from memory."""
     absorbed: bool = False
-    """True when the transaction was accepted without effect (it was rolled back before it came)."""
+    """True when the transaction was accepted without effect (it was rolled back before it
+    came), and on a rollback that found nothing to undo (its target unknown, now
+    remembered, or already rolled back): Evolution answers that `BET_DOES_NOT_EXIST`."""
     kind: str = ""
     """`debit`, `credit` or `rollback`: what the original transaction was."""
     log_position: int = 0
