@@ -1,0 +1,517 @@
+"""The ledger's aggregates: given past events, a command yields new events or a refusal."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from contracts.events import (
+    AnyProviderEvent,
+    BettingClosed,
+    BettingOpened,
+    GameEvent,
+    ResultDeclared,
+    RoundVoided,
+    round_digest,
+)
+from contracts.wallet import Refusal
+from services.ledger.domain import Bet, TxRecord, Wallet
+from services.ledger.errors import LedgerRefused
+from services.ledger.rounds import BookCursor, Round, RoundBook
+from tests.unit.ledger.givens import given, history, then, wallet_with
+
+D = Decimal
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def refused(code: Refusal) -> pytest.RaisesExc[LedgerRefused]:
+    return pytest.raises(LedgerRefused, check=lambda e: e.code is code)
+
+
+# ---- Wallet --------------------------------------------------------------------------
+
+
+def test_opening_a_wallet_starts_it_empty_in_one_currency() -> None:
+    wallet = Wallet(player="p1", currency="EUR")
+    assert then(wallet) == [("Opened", {"player": "p1", "currency": "EUR"})]
+    assert (wallet.balance, wallet.held, wallet.available) == (D(0), D(0), D(0))
+
+
+def test_a_deposit_posts_from_the_cashier_to_the_player() -> None:
+    wallet = given(Wallet, wallet_with())
+    wallet.deposit("trn_1", D("10.00"), "cashier")
+    assert then(wallet) == [
+        (
+            "Deposited",
+            {
+                "tx_ref": "trn_1",
+                "amount": D("10.00"),
+                "account": "cashier",
+                "postings": {"player:p1": D("10.00"), "cashier": D("-10.00")},
+            },
+        )
+    ]
+    assert wallet.balance == D("10.00")
+
+
+def test_a_transfer_wallet_withdrawal_posts_to_the_providers_table_bank() -> None:
+    wallet = given(Wallet, wallet_with("10"))
+    wallet.withdraw("trn_2", D("4"), "provider:evo")
+    assert then(wallet) == [
+        (
+            "Withdrawn",
+            {
+                "tx_ref": "trn_2",
+                "amount": D("4"),
+                "account": "provider:evo",
+                "postings": {"player:p1": D("-4"), "provider:evo": D("4")},
+            },
+        )
+    ]
+    assert wallet.available == D("6")
+
+
+def test_a_withdrawal_beyond_the_balance_is_refused_and_changes_nothing() -> None:
+    wallet = given(Wallet, wallet_with("10"))
+    with refused(Refusal.INSUFFICIENT_FUNDS):
+        wallet.withdraw("trn_2", D("10.01"), "cashier")
+    assert then(wallet) == []
+
+
+def test_a_withdrawal_of_held_money_is_refused() -> None:
+    wallet = given(Wallet, wallet_with("10", ("bet-1", "6")))
+    with refused(Refusal.INSUFFICIENT_FUNDS):
+        wallet.withdraw("trn_2", D("5"), "cashier")
+    assert then(wallet) == []
+
+
+def test_holding_a_stake_lowers_what_is_available_but_not_the_balance() -> None:
+    wallet = given(Wallet, wallet_with("10"))
+    wallet.hold("bet-1", D("4"), "round-1")
+    assert then(wallet) == [
+        ("StakeHeld", {"bet": "bet-1", "amount": D("4"), "round_key": "round-1"})
+    ]
+    assert (wallet.balance, wallet.held, wallet.available) == (D(10), D(4), D(6))
+
+
+def test_a_stake_beyond_what_is_available_is_refused() -> None:
+    wallet = given(Wallet, wallet_with("10", ("bet-1", "6")))
+    with refused(Refusal.INSUFFICIENT_FUNDS):
+        wallet.hold("bet-2", D("4.01"), "round-1")
+    assert then(wallet) == []
+
+
+def test_a_second_hold_for_the_same_bet_is_refused() -> None:
+    wallet = given(Wallet, wallet_with("10", ("bet-1", "1")))
+    with refused(Refusal.DUPLICATE_CONFLICT):
+        wallet.hold("bet-1", D("1"), "round-1")
+
+
+def test_capturing_a_hold_posts_the_stake_to_the_house() -> None:
+    wallet = given(Wallet, wallet_with("10", ("bet-1", "4")))
+    assert wallet.capture("bet-1") == D(4)
+    assert then(wallet) == [
+        (
+            "HoldCaptured",
+            {"bet": "bet-1", "amount": D(4), "postings": {"player:p1": D(-4), "house": D(4)}},
+        )
+    ]
+    assert (wallet.balance, wallet.held) == (D(6), D(0))
+
+
+def test_a_hold_is_captured_once() -> None:
+    wallet = given(Wallet, wallet_with("10", ("bet-1", "4")))
+    wallet.capture("bet-1")
+    wallet.collect_events()
+    with refused(Refusal.BET_ALREADY_SETTLED):
+        wallet.capture("bet-1")
+    with refused(Refusal.BET_ALREADY_SETTLED):
+        wallet.release("bet-1", "X")
+    assert then(wallet) == []
+
+
+def test_crediting_a_win_posts_from_the_house_to_the_player() -> None:
+    wallet = given(Wallet, wallet_with("10"))
+    wallet.credit_win("bet-1", D("8"))
+    assert then(wallet) == [
+        (
+            "WinCredited",
+            {"bet": "bet-1", "amount": D(8), "postings": {"house": D(-8), "player:p1": D(8)}},
+        )
+    ]
+
+
+def test_crediting_nothing_writes_nothing() -> None:
+    wallet = given(Wallet, wallet_with("10"))
+    wallet.credit_win("bet-1", D("0"))
+    assert then(wallet) == []
+
+
+def test_releasing_a_hold_gives_the_stake_back_to_what_is_available() -> None:
+    wallet = given(Wallet, wallet_with("10", ("bet-1", "4")))
+    wallet.release("bet-1", "LATE_BET")
+    assert then(wallet) == [("HoldReleased", {"bet": "bet-1", "cause": "LATE_BET"})]
+    assert wallet.available == D(10)
+
+
+def test_a_hold_is_released_once() -> None:
+    wallet = given(Wallet, wallet_with("10", ("bet-1", "4")))
+    wallet.release("bet-1", "LATE_BET")
+    wallet.collect_events()
+    with refused(Refusal.BET_ALREADY_SETTLED):
+        wallet.release("bet-1", "LATE_BET")
+
+
+def test_reversing_a_settled_win_returns_the_stake_and_takes_the_payout_back() -> None:
+    wallet = given(Wallet, wallet_with("20"))
+    wallet.reverse_settlement("bet-1", D(4), D(10), "DEALER_ERROR")
+    assert then(wallet) == [
+        (
+            "SettlementReversed",
+            {
+                "bet": "bet-1",
+                "stake": D(4),
+                "payout": D(10),
+                "cause": "DEALER_ERROR",
+                "postings": {"player:p1": D(-6), "house": D(6)},
+            },
+        )
+    ]
+    assert wallet.balance == D(14)
+
+
+def test_reversing_a_win_the_player_no_longer_has_is_refused() -> None:
+    wallet = given(Wallet, wallet_with("5"))
+    with refused(Refusal.INSUFFICIENT_FUNDS):
+        wallet.reverse_settlement("bet-1", D(4), D(10), "DEALER_ERROR")
+    assert then(wallet) == []
+
+
+def test_every_money_event_posts_a_balanced_entry() -> None:
+    events = history(
+        Wallet(player="p1", currency="EUR"),
+        lambda w: w.deposit("t", D(50), "cashier"),
+        lambda w: w.hold("b", D(10), "r"),
+        lambda w: w.capture("b"),
+        lambda w: w.credit_win("b", D(35)),
+        lambda w: w.reverse_settlement("b", D(10), D(35), "X"),
+        lambda w: w.withdraw("t2", D(5), "provider:evo"),
+    )
+    wallet = given(Wallet, events)
+    postings = [getattr(e, "postings", {}) for e in events]
+    assert all(sum(p.values(), D(0)) == 0 for p in postings)
+    assert sum((p.get("player:p1", D(0)) for p in postings), D(0)) == wallet.balance == D(45)
+
+
+# ---- Bet -----------------------------------------------------------------------------
+
+
+def placed(**changes: object) -> list[object]:
+    fields: dict[str, object] = {
+        "provider": "evo",
+        "bet_id": "b1",
+        "tx_id": "t1",
+        "player": "p1",
+        "currency": "EUR",
+        "stake": D("10.00"),
+        "round_id": "r1",
+        "game": "roulette",
+        "table": "T",
+        "selections": [{"market": "roulette_straight", "value": "17"}],
+    }
+    fields.update(changes)
+    return history(Bet(**fields))  # type: ignore[arg-type]
+
+
+def test_placing_a_bet_records_its_stake_round_and_selections() -> None:
+    bet = Bet(
+        provider="evo",
+        bet_id="b1",
+        tx_id="t1",
+        player="p1",
+        currency="EUR",
+        stake=D("10.00"),
+        round_id="r1",
+        game="roulette",
+        table="T",
+        selections=[],
+    )
+    [(name, fields)] = then(bet)
+    assert name == "Placed"
+    assert fields["stake"] == D("10.00") and fields["round_id"] == "r1"
+    assert bet.status == "OPEN"
+
+
+def test_settling_a_bet_at_the_ledgers_own_payout_does_not_flag_it() -> None:
+    bet = given(Bet, placed())
+    bet.settle("WIN", D("360.00"), D("360.00"), "w1")
+    assert then(bet) == [
+        (
+            "Settled",
+            {
+                "outcome": "WIN",
+                "payout": D("360.00"),
+                "expected_payout": D("360.00"),
+                "flagged": False,
+                "tx_id": "w1",
+            },
+        )
+    ]
+
+
+def test_a_provider_payout_that_differs_from_the_rules_flags_the_bet_but_settles_it() -> None:
+    bet = given(Bet, placed())
+    bet.settle("WIN", D("300.00"), D("360.00"), "w1")
+    [(_, fields)] = then(bet)
+    assert fields["flagged"] is True
+    assert bet.status == "SETTLED"
+
+
+def test_a_bet_is_settled_once() -> None:
+    bet = given(Bet, placed())
+    bet.settle("LOSE", D(0), None, "w1")
+    bet.collect_events()
+    with refused(Refusal.BET_ALREADY_SETTLED):
+        bet.settle("WIN", D(20), None, "w2")
+    assert then(bet) == []
+
+
+def test_refunding_a_bet_records_the_cause() -> None:
+    bet = given(Bet, placed())
+    bet.refund("DEALER_ERROR", "rb1")
+    assert then(bet) == [
+        ("Refunded", {"cause": "DEALER_ERROR", "tx_id": "rb1", "reversed_payout": D(0)})
+    ]
+    assert (bet.status, bet.outcome) == ("REFUNDED", "VOID")
+
+
+def test_a_bet_is_refunded_once() -> None:
+    bet = given(Bet, placed())
+    bet.refund("DEALER_ERROR")
+    bet.collect_events()
+    with refused(Refusal.BET_ALREADY_SETTLED):
+        bet.refund("DISPUTE")
+
+
+def test_a_bet_refunded_as_late_refuses_its_settlement_as_betting_closed() -> None:
+    bet = given(Bet, placed())
+    bet.refund("LATE_BET")
+    bet.collect_events()
+    with refused(Refusal.BETTING_CLOSED):
+        bet.settle("WIN", D(20), None, "w1")
+
+
+# ---- TxRecord -------------------------------------------------------------------------
+
+
+def test_a_transaction_is_remembered_with_its_reply() -> None:
+    record = TxRecord.record("evo", "t1", "debit", "f", {"tx_ref": "trn"}, ["b"])
+    [(name, fields)] = then(record)
+    assert name == "Created"
+    assert fields["reply"] == {"tx_ref": "trn"} and fields["tombstone_by"] == ""
+
+
+def test_a_rollback_before_its_transaction_leaves_a_tombstone() -> None:
+    record = TxRecord.tombstone("evo", "t1", "rb1", "absorb")
+    [(_, fields)] = then(record)
+    assert (fields["reply"], fields["tombstone_by"], fields["late_original"]) == (
+        None,
+        "rb1",
+        "absorb",
+    )
+
+
+def test_a_late_original_absorbed_by_its_tombstone_keeps_its_reply() -> None:
+    record = given(TxRecord, history(TxRecord.tombstone("evo", "t1", "rb1", "absorb")))
+    record.absorb("debit", "f", {"absorbed": True})
+    assert then(record) == [
+        ("Absorbed", {"kind": "debit", "fingerprint": "f", "reply": {"absorbed": True}})
+    ]
+
+
+def test_a_rolled_back_transaction_remembers_which_rollback() -> None:
+    record = given(TxRecord, history(TxRecord.record("evo", "t1", "debit", "f", {}, [])))
+    record.mark_rolled_back("rb1")
+    assert then(record) == [("RolledBack", {"by_tx": "rb1"})]
+
+
+# ---- Round ----------------------------------------------------------------------------
+
+
+def opened(seq: int = 1) -> BettingOpened:
+    return BettingOpened(
+        provider="evo",
+        round_id="r1",
+        table="T",
+        game="roulette",
+        seq=seq,
+        occurred_at=NOW,
+        closes_at=NOW,
+    )
+
+
+def result(seq: int, round_hash: str = "") -> ResultDeclared:
+    return ResultDeclared(
+        provider="evo",
+        round_id="r1",
+        seq=seq,
+        occurred_at=NOW,
+        result={"number": "17"},
+        round_hash=round_hash,
+    )
+
+
+def closed(seq: int = 2) -> BettingClosed:
+    return BettingClosed(provider="evo", round_id="r1", seq=seq, occurred_at=NOW)
+
+
+def ball(seq: int = 3) -> GameEvent:
+    return GameEvent(
+        provider="evo",
+        round_id="r1",
+        seq=seq,
+        occurred_at=NOW,
+        kind="ball_landed",
+        data={"number": "17"},
+    )
+
+
+def round_of(*provider_events: AnyProviderEvent) -> Round:
+    return given(
+        Round,
+        history(
+            Round(provider="evo", round_id="r1"),
+            *[functools.partial(Round.record, provider_event=e) for e in provider_events],
+        ),
+    )
+
+
+def test_betting_opened_opens_the_round() -> None:
+    round_ = round_of()
+    round_.record(opened())
+    [(name, fields)] = then(round_)
+    assert (name, fields["seq"]) == ("EventRecorded", 1)
+    assert (round_.status, round_.game, round_.table) == ("OPEN", "roulette", "T")
+
+
+def test_betting_closed_closes_the_round() -> None:
+    round_ = round_of(opened())
+    round_.record(closed())
+    assert [name for name, _ in then(round_)] == ["EventRecorded"]
+    assert round_.status == "CLOSED" and round_.betting_closed
+
+
+def test_a_repeated_provider_event_is_absorbed() -> None:
+    round_ = round_of(opened(), closed())
+    round_.record(closed())
+    assert then(round_) == []
+
+
+def test_a_repeated_seq_with_another_payload_flags_the_round() -> None:
+    round_ = round_of(opened(), closed())
+    round_.record(ball(seq=2))
+    assert then(round_) == [
+        ("ConflictFlagged", {"flag": "seq 2 repeated with a different payload"})
+    ]
+
+
+def test_a_result_with_the_providers_matching_hash_verifies_the_round() -> None:
+    round_ = round_of(opened(), closed(), ball())
+    digest = round_digest([opened(), closed(), ball(), result(4)])
+    round_.record(result(4, round_hash=digest))
+    assert [name for name, _ in then(round_)] == ["EventRecorded", "Verified"]
+    assert (round_.status, round_.verification, round_.audit_flags) == ("RESULT", "VERIFIED", [])
+
+
+def test_a_result_whose_hash_differs_flags_the_round_for_audit() -> None:
+    round_ = round_of(opened(), closed(), ball())
+    round_.record(result(4, round_hash="f" * 64))
+    assert round_.verification == "FLAGGED"
+    assert "differs from the bridge digest" in round_.audit_flags[0]
+
+
+def test_a_gap_in_the_providers_seq_flags_the_round_for_audit() -> None:
+    round_ = round_of(opened(), closed())
+    digest = round_digest([opened(), closed(), result(4)])
+    round_.record(result(4, round_hash=digest))
+    assert round_.verification == "FLAGGED"
+    assert round_.audit_flags == ["gap in provider seq: missing 3"]
+
+
+def test_the_missing_event_arriving_late_verifies_the_round_again() -> None:
+    digest = round_digest([opened(), closed(), ball(), result(4)])
+    round_ = round_of(opened(), closed(), result(4, round_hash=digest))
+    round_.record(ball())
+    assert [name for name, _ in then(round_)] == ["EventRecorded", "Verified"]
+    assert round_.verification == "VERIFIED"
+
+
+def test_a_result_without_a_hash_is_unhashed_not_flagged() -> None:
+    round_ = round_of(opened(), closed())
+    round_.record(result(3))
+    assert round_.verification == "UNHASHED"
+
+
+def test_a_void_closes_the_round_with_its_cause() -> None:
+    round_ = round_of(opened())
+    round_.record(
+        RoundVoided(provider="evo", round_id="r1", seq=2, occurred_at=NOW, cause="DEALER_ERROR")
+    )
+    assert (round_.status, round_.void_cause, round_.betting_closed) == (
+        "VOIDED",
+        "DEALER_ERROR",
+        True,
+    )
+
+
+# ---- RoundBook ------------------------------------------------------------------------
+
+
+def book_of(*commands: object) -> RoundBook:
+    return given(RoundBook, history(RoundBook(provider="evo", round_id="r1"), *commands))  # type: ignore[arg-type]
+
+
+def test_a_bet_the_log_orders_before_betting_closed_is_booked_on_time() -> None:
+    book = book_of()
+    assert book.book_bet(5, "bet-a") is False
+    assert then(book) == [("BetBooked", {"position": 5, "bet": "bet-a", "late": False})]
+    assert book.open_bets() == ["bet-a"]
+
+
+def test_a_bet_the_log_orders_after_betting_closed_is_booked_late() -> None:
+    book = book_of(lambda b: b.close(7))
+    assert book.book_bet(8, "bet-a") is True
+    assert then(book) == [("BetBooked", {"position": 8, "bet": "bet-a", "late": True})]
+    assert book.open_bets() == []
+
+
+def test_a_result_or_a_void_closes_betting_too() -> None:
+    assert book_of(lambda b: b.see_result(3, {"number": "1"})).closed
+    assert book_of(lambda b: b.see_void(3, "DISPUTE")).closed
+
+
+def test_a_notification_applied_twice_changes_the_book_once() -> None:
+    book = book_of(lambda b: b.book_bet(5, "bet-a"), lambda b: b.close(6))
+    assert book.book_bet(5, "bet-a") is False
+    book.close(6)
+    book.resolve_bet(4, "bet-a")
+    assert then(book) == []
+
+
+def test_a_round_with_a_result_and_every_bet_resolved_is_settled() -> None:
+    book = book_of(lambda b: b.book_bet(5, "bet-a"), lambda b: b.see_result(6, {"n": "1"}))
+    assert not book.settled
+    book.resolve_bet(7, "bet-a")
+    assert then(book) == [("BetResolved", {"position": 7, "bet": "bet-a"})]
+    assert book.settled
+
+
+def test_the_book_cursor_only_moves_forward() -> None:
+    cursor = given(BookCursor, history(BookCursor(), lambda c: c.advance(10)))
+    cursor.advance(9)
+    assert then(cursor) == []
+    cursor.advance(11)
+    assert then(cursor) == [("Advanced", {"position": 11})]
