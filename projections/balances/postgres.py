@@ -1,0 +1,174 @@
+"""The balances view in PostgreSQL: the only SQL of this read model.
+
+Tables: `wallets` (one row per wallet: player, currency, balance, held, position) and
+`holds` (the open holds, so a release that names only the bet knows what to give back).
+A run of movements is folded in order: holds placed and ended within the run cancel out
+in memory, holds ended from earlier runs are deleted from `holds` and their amounts
+subtracted, and the net change per wallet is one `UPDATE ... FROM unnest(...)`. Sums
+commute, so a batch of thousands of events gives the same rows as one event at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed
+
+from projections.balances.view import (
+    BalancesView,
+    CurrencyBalance,
+    HoldEnded,
+    HoldPlaced,
+    Movement,
+    WalletBalances,
+    WalletMoved,
+    WalletOpened,
+)
+from projections.pgview import PostgresView
+
+
+class _Net:
+    __slots__ = ("balance", "held", "position")
+
+    def __init__(self, position: int) -> None:
+        self.balance = Decimal(0)
+        self.held = Decimal(0)
+        self.position = position
+
+
+class PostgresBalancesView(PostgresView[Movement], BalancesView):
+    table_suffixes = ("wallets", "holds")
+
+    def create_statements(self) -> list[Composed]:
+        return [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "wallet_id text PRIMARY KEY, "
+                "player text NOT NULL, "
+                "currency text NOT NULL, "
+                "balance numeric NOT NULL, "
+                "held numeric NOT NULL, "
+                "position bigint NOT NULL)"
+            ).format(self.table("wallets")),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (player)").format(
+                self.index("wallets_player"), self.table("wallets")
+            ),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "wallet_id text NOT NULL, bet text NOT NULL, amount numeric NOT NULL, "
+                "position bigint NOT NULL, PRIMARY KEY (wallet_id, bet))"
+            ).format(self.table("holds")),
+        ]
+
+    def write(self, curs: Cursor[DictRow], changes: Sequence[Movement]) -> None:
+        opened: list[WalletOpened] = []
+        net: dict[str, _Net] = {}
+        new_holds: dict[tuple[str, str], HoldPlaced] = {}
+        old_holds_ended: list[HoldEnded] = []
+
+        def touch(wallet_id: str, position: int) -> _Net:
+            entry = net.get(wallet_id)
+            if entry is None:
+                entry = net[wallet_id] = _Net(position)
+            entry.position = max(entry.position, position)
+            return entry
+
+        for change in changes:
+            if isinstance(change, WalletOpened):
+                opened.append(change)
+            elif isinstance(change, WalletMoved):
+                touch(change.wallet_id, change.position).balance += change.balance
+            elif isinstance(change, HoldPlaced):
+                new_holds[(change.wallet_id, change.bet)] = change
+                touch(change.wallet_id, change.position).held += change.amount
+            else:
+                placed = new_holds.pop((change.wallet_id, change.bet), None)
+                entry = touch(change.wallet_id, change.position)
+                if placed is not None:
+                    entry.held -= placed.amount
+                else:
+                    old_holds_ended.append(change)
+
+        if opened:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (wallet_id, player, currency, balance, held, position) "
+                    "SELECT w, p, c, 0, 0, n FROM unnest(%s::text[], %s::text[], %s::text[], "
+                    "%s::bigint[]) AS u(w, p, c, n)"
+                ).format(self.table("wallets")),
+                (
+                    [o.wallet_id for o in opened],
+                    [o.player for o in opened],
+                    [o.currency for o in opened],
+                    [o.position for o in opened],
+                ),
+            )
+        if old_holds_ended:
+            released = curs.execute(
+                SQL(
+                    "DELETE FROM {0} h USING unnest(%s::text[], %s::text[]) AS u(w, b) "
+                    "WHERE h.wallet_id = u.w AND h.bet = u.b RETURNING h.wallet_id, h.amount"
+                ).format(self.table("holds")),
+                ([e.wallet_id for e in old_holds_ended], [e.bet for e in old_holds_ended]),
+            ).fetchall()
+            for row in released:
+                net[row["wallet_id"]].held -= row["amount"]
+        if new_holds:
+            holds = list(new_holds.values())
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (wallet_id, bet, amount, position) "
+                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::bigint[])"
+                ).format(self.table("holds")),
+                (
+                    [h.wallet_id for h in holds],
+                    [h.bet for h in holds],
+                    [h.amount for h in holds],
+                    [h.position for h in holds],
+                ),
+            )
+        if net:
+            ids = list(net)
+            curs.execute(
+                SQL(
+                    "UPDATE {0} AS t SET balance = t.balance + u.b, held = t.held + u.h, "
+                    "position = GREATEST(t.position, u.n) "
+                    "FROM unnest(%s::text[], %s::numeric[], %s::numeric[], %s::bigint[]) "
+                    "AS u(w, b, h, n) WHERE t.wallet_id = u.w"
+                ).format(self.table("wallets")),
+                (
+                    ids,
+                    [net[i].balance for i in ids],
+                    [net[i].held for i in ids],
+                    [net[i].position for i in ids],
+                ),
+            )
+
+    def wallet(self, player: str, application_name: str) -> WalletBalances | None:
+        with self.datastore.transaction(commit=False) as curs:
+            rows = curs.execute(
+                SQL(
+                    "SELECT currency, balance, held, position FROM {0} "
+                    "WHERE player = %s ORDER BY currency"
+                ).format(self.table("wallets")),
+                (player,),
+            ).fetchall()
+            position = self._max_tracking_id(application_name, curs)
+        if not rows:
+            return None
+        return WalletBalances(
+            player=player,
+            balances=tuple(
+                CurrencyBalance(
+                    currency=r["currency"],
+                    balance=r["balance"],
+                    held=r["held"],
+                    position=r["position"],
+                )
+                for r in rows
+            ),
+            position=position or 0,
+        )

@@ -1,0 +1,131 @@
+"""The read API over the views: balances for the platform, rounds for dispute agents.
+
+- `GET /platform/v1/wallets/{player}`: every currency of the player's wallets, with
+  balance, held and available as decimal strings, and the log position the view reflects
+  (`logPosition`, a JetStream stream sequence). A caller that just wrote at position N
+  and needs to read its write back passes `?atLeast=N`: the answer waits (up to 2 s) for
+  the view to reach N, else says `LBRG-503 VIEW_BEHIND`.
+- `GET /disputes/v1/rounds/{roundId}`: one round's header, bets, verification and full
+  timeline (`?provider=` picks one when providers share a round id).
+
+Errors are JSON `{"error": "LBRG-<status> <CODE>", "message": "..."}`; the views are read
+in a thread (psycopg is synchronous), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from contracts import money
+from projections.balances.view import BalancesView, WalletBalances
+from projections.rounds.view import RoundRecord, RoundsView
+
+APPLICATION_NAME = "Ledger"
+"""`services.ledger.application.Ledger.name`: the log the views follow."""
+WAIT_TIMEOUT = 2.0
+MAX_ID = 200
+
+_encoder = msgspec.json.Encoder()
+
+
+class ReadApiError(msgspec.Struct, frozen=True, kw_only=True):
+    error: str
+    message: str
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=_encoder.encode(body), status=status, content_type="application/json")
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return _json(ReadApiError(error=f"LBRG-{status} {code}", message=message), status)
+
+
+def _amount(amount: Decimal, currency: str) -> str:
+    try:
+        return money.fmt(amount, currency)
+    except money.MoneyError:
+        return str(amount)
+
+
+def wallet_body(wallet: WalletBalances) -> dict[str, Any]:
+    return {
+        "player": wallet.player,
+        "logPosition": wallet.position,
+        "balances": [
+            {
+                "currency": b.currency,
+                "balance": _amount(b.balance, b.currency),
+                "held": _amount(b.held, b.currency),
+                "available": _amount(b.available, b.currency),
+                "logPosition": b.position,
+            }
+            for b in wallet.balances
+        ],
+    }
+
+
+def setup_read_api(
+    app: web.Application,
+    *,
+    balances: BalancesView,
+    rounds: RoundsView,
+    application_name: str = APPLICATION_NAME,
+) -> None:
+    """Mount the two read routes on `app`, answering from the given views."""
+
+    async def wallet(request: web.Request) -> web.Response:
+        player = request.match_info["player"]
+        if not player or len(player) > MAX_ID:
+            return _error(400, "INVALID_PLAYER", f"player id must be 1..{MAX_ID} characters")
+        at_least = request.query.get("atLeast", "")
+        if at_least:
+            if not at_least.isdigit():
+                return _error(400, "INVALID_POSITION", "atLeast must be a log position (digits)")
+            try:
+                await asyncio.to_thread(
+                    balances.wait, application_name, int(at_least), WAIT_TIMEOUT
+                )
+            except TimeoutError:
+                return _error(
+                    503,
+                    "VIEW_BEHIND",
+                    f"the balances view has not reached log position {at_least} yet; retry",
+                )
+        found = await asyncio.to_thread(balances.wallet, player, application_name)
+        if found is None:
+            return _error(404, "WALLET_NOT_FOUND", f"no wallet for player {player!r}")
+        return _json(wallet_body(found))
+
+    async def round_(request: web.Request) -> web.Response:
+        round_id = request.match_info["round_id"]
+        provider = request.query.get("provider") or None
+        if not round_id or len(round_id) > MAX_ID:
+            return _error(400, "INVALID_ROUND", f"round id must be 1..{MAX_ID} characters")
+        found: list[RoundRecord] = await asyncio.to_thread(
+            rounds.rounds, round_id, application_name, provider
+        )
+        if not found:
+            who = f" of provider {provider!r}" if provider else ""
+            return _error(
+                404,
+                "ROUND_NOT_FOUND",
+                f"no round {round_id!r}{who} in the dispute view; check the id, or retry if "
+                "the round is younger than a second",
+            )
+        if len(found) > 1:
+            names = ", ".join(r.provider for r in found)
+            return _error(
+                409,
+                "AMBIGUOUS_ROUND",
+                f"round id {round_id!r} is used by providers {names}; add ?provider=<id>",
+            )
+        return _json(found[0])
+
+    app.router.add_get("/platform/v1/wallets/{player}", wallet)
+    app.router.add_get("/disputes/v1/rounds/{round_id}", round_)

@@ -1,0 +1,251 @@
+"""The PostgreSQL side every view shares: exactly-once writes, batches, diff and swap.
+
+A view's Postgres adapter (`projections/<view>/postgres.py`) subclasses `PostgresView`
+and supplies its tables' DDL, how to fold a run of changes, and how to write them. This
+base owns the transaction discipline (invariant I7):
+
+- `apply(tracking, changes)` writes the changes and the tracking row in ONE transaction.
+  The tracking row only moves forward, so an event offered twice fails the second time
+  and changes nothing. A connection lost mid-transaction rolls back; the call is retried
+  on a fresh connection, and if the first attempt did commit (the ack was lost), the
+  retry sees the tracking row already there and returns without writing again.
+- inside `batched()`, `apply` only buffers; the buffer is folded and written with the
+  last tracking row in one transaction per batch (the rebuild path: same projection
+  code, far fewer round trips).
+- `differences(other)` compares every table of two copies of the view (live and
+  scratch) row for row; `swap_in(live)` moves this copy's tables over the live ones in
+  one transaction, keeping the replaced ones in a backup schema.
+
+Table names are `<projection name>_<table>`; the schema comes from `POSTGRES_SCHEMA`
+(created if missing), so a scratch copy is the same view in another schema.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composable, Composed, Identifier
+
+C = TypeVar("C")
+
+APPLY_ATTEMPTS = 20
+APPLY_RETRY_WAIT = 0.25
+SAMPLE_ROWS = 5
+
+
+class PostgresView(PostgresTrackingRecorder, Generic[C]):
+    """A materialised view in PostgreSQL whose updates are recorded with their tracking row."""
+
+    table_suffixes: tuple[str, ...] = ()
+    """The view's own tables, without the `<name>_` prefix; the tracking table is added."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        tracking_table_name: str = "notification_tracking",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
+        self.prefix = tracking_table_name.removesuffix("_tracking")
+        self.schema = self.datastore.schema
+        self.sql_create_statements.insert(
+            0, SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema))
+        )
+        self.sql_create_statements.extend(self.create_statements())
+        self._local = threading.local()
+
+    # What a view supplies.
+
+    def table(self, suffix: str) -> Composable:
+        """The qualified name of one of this view's tables."""
+        return Identifier(self.schema, f"{self.prefix}_{suffix}")
+
+    def index(self, name: str) -> Composable:
+        """An index name (indexes live in their table's schema, unqualified)."""
+        return Identifier(f"{self.prefix}_{name}_idx")
+
+    @abstractmethod
+    def create_statements(self) -> list[Composed]:
+        """DDL for the view's tables (IF NOT EXISTS)."""
+
+    @abstractmethod
+    def write(self, curs: Cursor[DictRow], changes: Sequence[C]) -> None:
+        """Write a run of changes (already in log order) inside the caller's transaction."""
+
+    def row_order(self, suffix: str) -> str:
+        """Columns to order sample rows by, for readable diffs."""
+        return "1"
+
+    # Exactly-once writes.
+
+    def apply(self, tracking: Tracking, changes: Sequence[C]) -> None:
+        """Record `changes` and `tracking` atomically; an event already recorded is refused.
+
+        Raises `IntegrityError` when `tracking` is not after the recorded position (the
+        event was applied before). Connection failures are retried; see the module doc.
+        """
+        batch: _Batch[C] | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            batch.add(tracking, changes)
+            return
+        self._commit(tracking, list(changes))
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Buffer `apply` calls in this thread; `flush()` writes them in one transaction."""
+        self._local.batch = _Batch[C]()
+        try:
+            yield
+            self.flush()
+        finally:
+            self._local.batch = None
+
+    def flush(self) -> int:
+        """Write the buffered batch now; returns how many events it held."""
+        batch: _Batch[C] | None = getattr(self._local, "batch", None)
+        if batch is None or batch.tracking is None:
+            return 0
+        self._commit(batch.tracking, batch.changes)
+        count = batch.count
+        self._local.batch = _Batch[C]()
+        return count
+
+    def _commit(self, tracking: Tracking, changes: list[C]) -> None:
+        for attempt in range(APPLY_ATTEMPTS):
+            try:
+                with self.datastore.transaction(commit=True) as curs:
+                    # Tracking first: a repeat fails before any view row is touched.
+                    self._insert_tracking(curs, tracking)
+                    if changes:
+                        self.write(curs, changes)
+                return
+            except (InterfaceError, OperationalError):
+                # The connection died (server restart, terminated backend). The
+                # transaction either committed or rolled back as a whole; the tracking
+                # row says which.
+                if attempt == APPLY_ATTEMPTS - 1:
+                    raise
+                time.sleep(APPLY_RETRY_WAIT)
+                if self._recorded(tracking):
+                    return
+            except IntegrityError:
+                if attempt == 0:
+                    raise
+                # An earlier attempt committed and only its acknowledgement was lost.
+                return
+
+    def _recorded(self, tracking: Tracking) -> bool:
+        try:
+            position = self._max_tracking_id_once(tracking.application_name)
+        except (InterfaceError, OperationalError):
+            return False
+        return position is not None and position >= tracking.notification_id
+
+    def _max_tracking_id_once(self, application_name: str) -> int | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            return self._max_tracking_id(application_name, curs)
+
+    # Rebuild support: compare two copies of the view, swap one in.
+
+    def tables(self) -> list[str]:
+        names = [f"{self.prefix}_{suffix}" for suffix in self.table_suffixes]
+        return [*names, self.tracking_table_name]
+
+    def differences(self, other: PostgresView[C]) -> list[str]:
+        """Rows present in one copy and not the other, table by table (empty: identical).
+
+        Both copies must be in the same database; `other` is usually the live view and
+        `self` the scratch copy.
+        """
+        found: list[str] = []
+        with self.datastore.transaction(commit=False) as curs:
+            for name in self.tables():
+                mine = Identifier(self.schema, name)
+                theirs = Identifier(other.schema, name)
+                for label, left, right in (
+                    (f"only in {other.schema} (live)", theirs, mine),
+                    (f"only in {self.schema} (rebuilt)", mine, theirs),
+                ):
+                    statement = SQL(
+                        "SELECT row_to_json(d)::text AS r, count(*) OVER () AS n FROM "
+                        "(SELECT * FROM {0} EXCEPT ALL SELECT * FROM {1}) d LIMIT {2}"
+                    ).format(left, right, SAMPLE_ROWS)
+                    rows = curs.execute(statement).fetchall()
+                    if rows:
+                        found.append(f"{name}: {rows[0]['n']} row(s) {label}")
+                        found.extend(f"    {row['r']}" for row in rows)
+        return found
+
+    def table_exists(self) -> bool:
+        with self.datastore.transaction(commit=False) as curs:
+            row = curs.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AS present",
+                (f'"{self.schema}"."{self.tracking_table_name}"',),
+            ).fetchone()
+        return bool(row and row["present"])
+
+    @contextmanager
+    def locked(self) -> Iterator[Cursor[DictRow]]:
+        """Hold off every writer of this view (readers go on) until the block ends."""
+        with self.datastore.transaction(commit=True) as curs:
+            for name in self.tables():
+                curs.execute(
+                    SQL("LOCK TABLE {0} IN EXCLUSIVE MODE").format(Identifier(self.schema, name))
+                )
+            yield curs
+
+    def swap_in(self, curs: Cursor[DictRow], live_schema: str, backup_schema: str) -> None:
+        """Move this copy's tables into `live_schema`, the live ones into `backup_schema`.
+
+        Runs in the caller's transaction (`locked()` on the live view), so readers see
+        the old tables or the new ones, never a mix.
+        """
+        curs.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(backup_schema)))
+        curs.execute(SQL("CREATE SCHEMA {0}").format(Identifier(backup_schema)))
+        for name in self.tables():
+            curs.execute(
+                SQL("ALTER TABLE IF EXISTS {0} SET SCHEMA {1}").format(
+                    Identifier(live_schema, name), Identifier(backup_schema)
+                )
+            )
+            curs.execute(
+                SQL("ALTER TABLE {0} SET SCHEMA {1}").format(
+                    Identifier(self.schema, name), Identifier(live_schema)
+                )
+            )
+
+    def drop_schema(self) -> None:
+        """Drop this copy's schema and everything in it (scratch copies only)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(self.schema)))
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+class _Batch(Generic[C]):
+    def __init__(self) -> None:
+        self.changes: list[C] = []
+        self.tracking: Tracking | None = None
+        self.count = 0
+
+    def add(self, tracking: Tracking, changes: Sequence[C]) -> None:
+        if self.tracking is not None and tracking.notification_id <= self.tracking.notification_id:
+            msg = (
+                f"event {tracking.notification_id} of {tracking.application_name} offered "
+                f"after {self.tracking.notification_id} in one batch"
+            )
+            raise IntegrityError(msg)
+        self.tracking = tracking
+        self.changes.extend(changes)
+        self.count += 1

@@ -1,0 +1,352 @@
+"""The round view in PostgreSQL: the only SQL of this read model.
+
+Three tables: `rounds` (header, one row per provider round), `bets` (one row per bet),
+`timeline` (one row per ledger event of a round). Header and bet changes set fields; a run
+of changes is folded per row (later values win, the highest position is kept) and
+written with one `INSERT ... ON CONFLICT DO UPDATE` per set of columns, over arrays. That
+is what the same changes give one event at a time, so a rebuilt view equals the live one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from projections.pgview import PostgresView
+from projections.rounds.view import (
+    BetItem,
+    RoundChange,
+    RoundFields,
+    RoundRecord,
+    RoundsView,
+    TimelineEntry,
+    TimelineItem,
+    Verification,
+)
+
+ROUND_COLUMNS: dict[str, tuple[str, str]] = {
+    # name: (type, default)
+    "provider": ("text", "''"),
+    "round_id": ("text", "''"),
+    "table_id": ("text", "''"),
+    "game": ("text", "''"),
+    "closes_at": ("timestamptz", "NULL"),
+    "opened": ("boolean", "false"),
+    "betting_closed": ("boolean", "false"),
+    "result": ("jsonb", "'{}'"),
+    "round_hash": ("text", "''"),
+    "digest": ("text", "''"),
+    "verification": ("text", "'PENDING'"),
+    "verification_flags": ("jsonb", "'[]'"),
+    "void_cause": ("text", "''"),
+}
+BET_COLUMNS: dict[str, tuple[str, str]] = {
+    "round_key": ("text", "''"),
+    "provider": ("text", "''"),
+    "round_id": ("text", "''"),
+    "bet_id": ("text", "''"),
+    "tx_id": ("text", "''"),
+    "game": ("text", "''"),
+    "table_id": ("text", "''"),
+    "player": ("text", "''"),
+    "currency": ("text", "''"),
+    "stake": ("numeric", "0"),
+    "selections": ("jsonb", "'[]'"),
+    "status": ("text", "'OPEN'"),
+    "outcome": ("text", "NULL"),
+    "payout": ("numeric", "0"),
+    "expected_payout": ("numeric", "NULL"),
+    "flagged": ("boolean", "false"),
+    "cause": ("text", "''"),
+}
+
+
+def _columns_ddl(columns: dict[str, tuple[str, str]]) -> str:
+    # Braces are doubled: the DDL is a psycopg SQL template.
+    return "".join(
+        f"{name} {kind} DEFAULT {default.replace('{', '{{').replace('}', '}}')}, "
+        for name, (kind, default) in columns.items()
+    )
+
+
+def _to_db(kind: str, value: Any) -> Any:
+    if kind == "jsonb":
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
+
+
+class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
+    table_suffixes = ("rounds", "bets", "timeline")
+
+    def create_statements(self) -> list[Composed]:
+        return [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (round_key text PRIMARY KEY, "
+                + _columns_ddl(ROUND_COLUMNS)
+                + "position bigint NOT NULL)"
+            ).format(self.table("rounds")),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (round_id)").format(
+                self.index("rounds_round_id"), self.table("rounds")
+            ),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (bet_key text PRIMARY KEY, "
+                + _columns_ddl(BET_COLUMNS)
+                + "position bigint NOT NULL)"
+            ).format(self.table("bets")),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (round_key)").format(
+                self.index("bets_round_key"), self.table("bets")
+            ),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (round_id)").format(
+                self.index("bets_round_id"), self.table("bets")
+            ),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "position bigint PRIMARY KEY, round_key text, bet_key text, "
+                "originator_id text NOT NULL, originator_version bigint NOT NULL, "
+                "event text NOT NULL, server_time timestamptz NOT NULL, "
+                "provider_seq bigint, video_timecode text NOT NULL DEFAULT '', "
+                "detail jsonb NOT NULL DEFAULT '{{}}')"
+            ).format(self.table("timeline")),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (round_key)").format(
+                self.index("timeline_round_key"), self.table("timeline")
+            ),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (bet_key)").format(
+                self.index("timeline_bet_key"), self.table("timeline")
+            ),
+        ]
+
+    def write(self, curs: Cursor[DictRow], changes: Sequence[RoundChange]) -> None:
+        rounds: dict[tuple[str, ...], tuple[dict[str, Any], int]] = {}
+        bets: dict[tuple[str, ...], tuple[dict[str, Any], int]] = {}
+        timeline: list[TimelineEntry] = []
+        for change in changes:
+            if isinstance(change, TimelineEntry):
+                timeline.append(change)
+                continue
+            if isinstance(change, RoundFields):
+                target, key = rounds, (change.round_key,)
+            else:
+                target, key = bets, (change.bet_key,)
+            merged = target.get(key)
+            if merged is None:
+                target[key] = (dict(change.fields), change.position)
+            else:
+                merged[0].update(change.fields)
+                target[key] = (merged[0], max(merged[1], change.position))
+        self._upsert(curs, "rounds", ("round_key",), ROUND_COLUMNS, rounds)
+        self._upsert(curs, "bets", ("bet_key",), BET_COLUMNS, bets)
+        if timeline:
+            self._insert_timeline(curs, timeline)
+
+    def _upsert(
+        self,
+        curs: Cursor[DictRow],
+        suffix: str,
+        keys: tuple[str, ...],
+        columns: dict[str, tuple[str, str]],
+        rows: dict[tuple[str, ...], tuple[dict[str, Any], int]],
+    ) -> None:
+        groups: dict[tuple[str, ...], list[tuple[tuple[str, ...], dict[str, Any], int]]] = {}
+        for key, (fields, position) in rows.items():
+            unknown = set(fields) - set(columns)
+            if unknown:
+                msg = f"{self.prefix}_{suffix} has no column(s) {sorted(unknown)}"
+                raise ValueError(msg)
+            groups.setdefault(tuple(sorted(fields)), []).append((key, fields, position))
+        for names, group in groups.items():
+            all_names = [*keys, *names, "position"]
+            kinds = ["text"] * len(keys) + [columns[n][0] for n in names] + ["bigint"]
+            arrays: list[list[Any]] = [[key[i] for key, _, _ in group] for i in range(len(keys))]
+            arrays += [[_to_db(columns[n][0], f[n]) for _, f, _ in group] for n in names]
+            arrays.append([p for _, _, p in group])
+            unnest = SQL(", ").join(
+                SQL("%s::{0}[]").format(SQL("text" if k == "jsonb" else k)) for k in kinds
+            )
+            select = SQL(", ").join(
+                SQL("{0}::jsonb").format(Identifier(n)) if k == "jsonb" else Identifier(n)
+                for n, k in zip(all_names, kinds, strict=True)
+            )
+            updates = SQL(", ").join(
+                [
+                    *(SQL("{0} = EXCLUDED.{0}").format(Identifier(n)) for n in names),
+                    SQL("position = GREATEST(t.position, EXCLUDED.position)"),
+                ]
+            )
+            curs.execute(
+                SQL(
+                    "INSERT INTO {table} AS t ({cols}) SELECT {select} FROM unnest({unnest}) "
+                    "AS u({cols}) ON CONFLICT ({keys}) DO UPDATE SET {updates}"
+                ).format(
+                    table=self.table(suffix),
+                    cols=SQL(", ").join(Identifier(n) for n in all_names),
+                    select=select,
+                    unnest=unnest,
+                    keys=SQL(", ").join(Identifier(k) for k in keys),
+                    updates=updates,
+                ),
+                arrays,
+            )
+
+    def _insert_timeline(self, curs: Cursor[DictRow], entries: list[TimelineEntry]) -> None:
+        curs.execute(
+            SQL(
+                "INSERT INTO {0} (position, round_key, bet_key, originator_id, "
+                "originator_version, event, server_time, provider_seq, video_timecode, detail) "
+                "SELECT n, r, b, o, v, e, s, q, c, d::jsonb FROM unnest(%s::bigint[], "
+                "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], "
+                "%s::timestamptz[], %s::bigint[], %s::text[], %s::text[]) "
+                "AS u(n, r, b, o, v, e, s, q, c, d)"
+            ).format(self.table("timeline")),
+            [
+                [e.position for e in entries],
+                [e.round_key for e in entries],
+                [e.bet_key for e in entries],
+                [e.originator_id for e in entries],
+                [e.originator_version for e in entries],
+                [e.event for e in entries],
+                [e.server_time for e in entries],
+                [e.provider_seq for e in entries],
+                [e.video_timecode for e in entries],
+                [json.dumps(e.detail, sort_keys=True, default=str) for e in entries],
+            ],
+        )
+
+    def rounds(
+        self, round_id: str, application_name: str, provider: str | None = None
+    ) -> list[RoundRecord]:
+        """Rounds named `round_id`: from provider events, or only from bets (seamless play)."""
+        only = SQL(" AND provider = %s") if provider else SQL("")
+        params: tuple[str, ...] = (round_id, provider) if provider else (round_id,)
+        with self.datastore.transaction(commit=False) as curs:
+            keys = [
+                row["round_key"]
+                for row in curs.execute(
+                    SQL(
+                        "SELECT round_key FROM {0} WHERE round_id = %s{2} "
+                        "UNION SELECT round_key FROM {1} WHERE round_id = %s{2}"
+                    ).format(self.table("rounds"), self.table("bets"), only),
+                    params + params,
+                ).fetchall()
+            ]
+            if not keys:
+                return []
+            heads = {
+                row["round_key"]: row
+                for row in curs.execute(
+                    SQL("SELECT * FROM {0} WHERE round_key = ANY(%s)").format(self.table("rounds")),
+                    (keys,),
+                ).fetchall()
+            }
+            bets = curs.execute(
+                SQL("SELECT * FROM {0} WHERE round_key = ANY(%s) ORDER BY position").format(
+                    self.table("bets")
+                ),
+                (keys,),
+            ).fetchall()
+            timeline = curs.execute(
+                SQL(
+                    "SELECT t.*, coalesce(t.round_key, b.round_key) AS owner FROM {0} t "
+                    "LEFT JOIN {1} b ON b.bet_key = t.bet_key "
+                    "WHERE t.round_key = ANY(%s) OR b.round_key = ANY(%s) ORDER BY t.position"
+                ).format(self.table("timeline"), self.table("bets")),
+                (keys, keys),
+            ).fetchall()
+            view_position = self._max_tracking_id(application_name, curs) or 0
+        records = [
+            _record(
+                key,
+                heads.get(key),
+                [b for b in bets if b["round_key"] == key],
+                [t for t in timeline if t["owner"] == key],
+                view_position,
+            )
+            for key in keys
+        ]
+        return sorted(records, key=lambda r: r.timeline[0].position if r.timeline else 0)
+
+
+def _status(head: DictRow | None, bets: list[DictRow]) -> str:
+    """As `services.ledger.views.RoundStatus`."""
+    if head is None:
+        return "UNKNOWN"
+    if head["void_cause"]:
+        return "VOIDED"
+    if head["result"]:
+        if all(b["status"] != "OPEN" for b in bets):
+            return "SETTLED"
+        return "RESULT"
+    if head["betting_closed"]:
+        return "CLOSED"
+    return "OPEN" if head["opened"] else "UNKNOWN"
+
+
+def _record(
+    key: str,
+    head: DictRow | None,
+    bets: list[DictRow],
+    timeline: list[DictRow],
+    view_position: int,
+) -> RoundRecord:
+    some = head or bets[0]
+    conflicts = [
+        t["detail"].get("flag", "") for t in timeline if t["event"] == "Round.ConflictFlagged"
+    ]
+    seqs = [t["provider_seq"] for t in timeline if t["provider_seq"] is not None]
+    return RoundRecord(
+        provider=some["provider"],
+        round_id=some["round_id"],
+        round_key=key,
+        status=_status(head, bets),
+        table=head["table_id"] if head else (bets[0]["table_id"] if bets else ""),
+        game=head["game"] if head else (bets[0]["game"] if bets else ""),
+        closes_at=head["closes_at"] if head else None,
+        last_seq=max(seqs, default=0),
+        result=head["result"] if head else {},
+        void_cause=head["void_cause"] if head else "",
+        verification=Verification(
+            status=head["verification"] if head else "PENDING",
+            provider_hash=head["round_hash"] if head else "",
+            bridge_digest=head["digest"] if head else "",
+            audit_flags=conflicts + (head["verification_flags"] if head else []),
+        ),
+        bets=[
+            BetItem(
+                bet_key=b["bet_key"],
+                bet_id=b["bet_id"],
+                tx_id=b["tx_id"],
+                player=b["player"],
+                currency=b["currency"],
+                stake=b["stake"],
+                selections=b["selections"],
+                status=b["status"],
+                outcome=b["outcome"],
+                payout=b["stake"] if b["status"] == "REFUNDED" else b["payout"],
+                expected_payout=b["expected_payout"],
+                flagged=b["flagged"],
+                cause=b["cause"],
+                late=b["cause"] == "LATE_BET",
+                position=b["position"],
+            )
+            for b in bets
+        ],
+        timeline=[
+            TimelineItem(
+                position=t["position"],
+                event=t["event"],
+                server_time=t["server_time"],
+                originator_id=t["originator_id"],
+                originator_version=t["originator_version"],
+                provider_seq=t["provider_seq"],
+                video_timecode=t["video_timecode"],
+                detail=t["detail"],
+            )
+            for t in timeline
+        ],
+        position=max((t["position"] for t in timeline), default=0),
+        view_position=view_position,
+    )

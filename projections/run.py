@@ -1,0 +1,224 @@
+"""Keep the read models up to date inside the service, and open them for readers.
+
+The composition root calls `running_projections(env)` once and keeps the block open for
+the life of the process::
+
+    with running_projections(env) as views:
+        setup_read_api(app, balances=views.balances, rounds=views.rounds)
+        ...serve...
+
+For each view it starts the library's `ProjectionRunner` (one thread, resuming from the
+view's tracking row), after first catching the view up in batches (`catch_up`), which is
+much faster than one transaction per event when the service was down for long. A
+supervisor thread restarts a runner that stopped on an error (PostgreSQL gone for longer
+than the write retries), from its tracking row, so no event is skipped or applied twice.
+
+Settings: the ledger's own (`PERSISTENCE_MODULE=services.eventstore`, `NATS_URL`,
+`NATS_STREAM_PREFIX`), plus `view_env(database_url)` for the views, which puts every view
+in PostgreSQL under `<NAME>_` keys so they never mix with the ledger's settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.projection import Projection, ProjectionRunner
+
+from projections.balances.postgres import PostgresBalancesView
+from projections.balances.projection import BalancesProjection
+from projections.pgview import PostgresView
+from projections.rebuild import catch_up, open_view
+from projections.rounds.postgres import PostgresRoundsView
+from projections.rounds.projection import RoundsProjection
+
+log = logging.getLogger(__name__)
+
+SUPERVISE_INTERVAL = 1.0
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    projection_class: type[Projection[Any]]
+    view_class: type[PostgresView[Any]]
+
+    @property
+    def name(self) -> str:
+        return self.projection_class.name
+
+
+VIEWS: dict[str, ViewSpec] = {
+    spec.name: spec
+    for spec in (
+        ViewSpec(BalancesProjection, PostgresBalancesView),
+        ViewSpec(RoundsProjection, PostgresRoundsView),
+    )
+}
+
+
+def view_env(
+    database_url: str,
+    *,
+    schema: str = "public",
+    names: tuple[str, ...] = tuple(VIEWS),
+    pool_size: int = 2,
+) -> dict[str, str]:
+    """Settings that put each named view in PostgreSQL at `database_url`, in `schema`."""
+    parts = psycopg.conninfo.conninfo_to_dict(database_url)
+    env: dict[str, str] = {}
+    for name in names:
+        key = name.upper()
+        env.update(
+            {
+                f"{key}_PERSISTENCE_MODULE": "eventsourcing.postgres",
+                f"{key}_POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
+                f"{key}_POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
+                f"{key}_POSTGRES_PORT": str(parts.get("port", "5432")),
+                f"{key}_POSTGRES_USER": str(parts.get("user", "postgres")),
+                f"{key}_POSTGRES_PASSWORD": str(parts.get("password", "")),
+                f"{key}_POSTGRES_SCHEMA": schema,
+                f"{key}_POSTGRES_POOL_SIZE": str(pool_size),
+                f"{key}_POSTGRES_MAX_OVERFLOW": "4",
+            }
+        )
+    return env
+
+
+class SupervisedRunner:
+    """A `ProjectionRunner` that is restarted from its tracking row when it fails."""
+
+    def __init__(
+        self, application_class: type[Application[Any]], spec: ViewSpec, env: Mapping[str, str]
+    ) -> None:
+        self.application_class = application_class
+        self.spec = spec
+        self.env = dict(env)
+        self.restarts = 0
+        self.last_error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._runner = self._start()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name=f"projection-{spec.name}", daemon=True
+        )
+        self._supervisor.start()
+
+    def _start(self) -> ProjectionRunner[Application[Any], Any]:
+        runner: ProjectionRunner[Application[Any], Any] = ProjectionRunner(
+            application_class=self.application_class,
+            projection_class=self.spec.projection_class,
+            view_class=self.spec.view_class,
+            env=self.env,
+        )
+        return runner.__enter__()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(SUPERVISE_INTERVAL):
+            runner = self._runner
+            if not runner.is_interrupted.is_set() or self._stopping.is_set():
+                continue
+            try:
+                runner.__exit__(None, None, None)
+            except BaseException as error:  # the thread's error, re-raised by __exit__
+                self.last_error = error
+                log.warning("projection %s stopped (%s); restarting", self.spec.name, error)
+            finally:
+                runner.view.close()
+            if self._stopping.is_set():
+                return
+            try:
+                self._runner = self._start()
+                self.restarts += 1
+            except Exception as error:
+                self.last_error = error
+                log.warning("projection %s could not restart (%s)", self.spec.name, error)
+
+    @property
+    def app_name(self) -> str:
+        name: str = self._runner.app_name
+        return name
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._supervisor.join()
+        try:
+            self._runner.__exit__(None, None, None)
+        except BaseException as error:
+            self.last_error = error
+        self._runner.view.close()
+
+
+class RunningViews:
+    """The running projections of one process, and views opened for readers.
+
+    `balances` and `rounds` are separate connections pools from the runners', so a
+    reader never waits behind a write and survives a runner restart.
+    """
+
+    def __init__(
+        self, runners: dict[str, SupervisedRunner], readers: dict[str, PostgresView[Any]]
+    ) -> None:
+        self.runners = runners
+        self.readers = readers
+
+    @property
+    def balances(self) -> PostgresBalancesView:
+        view = self.readers["balances"]
+        assert isinstance(view, PostgresBalancesView)
+        return view
+
+    @property
+    def rounds(self) -> PostgresRoundsView:
+        view = self.readers["rounds"]
+        assert isinstance(view, PostgresRoundsView)
+        return view
+
+    def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
+        """Block until every view reflects log position `notification_id` (read-your-writes)."""
+        for name, runner in self.runners.items():
+            self.readers[name].wait(runner.app_name, notification_id, timeout=timeout)
+
+
+@contextmanager
+def running_projections(
+    env: Mapping[str, str],
+    *,
+    application_class: type[Application[Any]] | None = None,
+    names: tuple[str, ...] = tuple(VIEWS),
+    catch_up_first: bool = True,
+) -> Iterator[RunningViews]:
+    """Run the named views (default: all) until the block exits; see the module doc."""
+    if application_class is None:
+        from services.ledger.application import Ledger
+
+        application_class = Ledger
+    runners: dict[str, SupervisedRunner] = {}
+    readers: dict[str, PostgresView[Any]] = {}
+    try:
+        if catch_up_first:
+            app = application_class(dict(env))
+            try:
+                for name in names:
+                    spec = VIEWS[name]
+                    view = open_view(spec.projection_class, spec.view_class, env)
+                    try:
+                        catch_up(app, spec.projection_class(view))
+                    finally:
+                        view.close()
+            finally:
+                app.close()
+        for name in names:
+            spec = VIEWS[name]
+            runners[name] = SupervisedRunner(application_class, spec, env)
+            readers[name] = open_view(spec.projection_class, spec.view_class, env)
+        yield RunningViews(runners, readers)
+    finally:
+        for runner in runners.values():
+            runner.stop()
+        for reader in readers.values():
+            reader.close()
