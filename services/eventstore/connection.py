@@ -63,6 +63,36 @@ class OutMsg:
     headers: dict[str, str]
 
 
+class _BatchCollector:
+    """Gathers one batch-get reply run; `done` resolves to the stream's last seq at EOB."""
+
+    def __init__(self, done: asyncio.Future[int]) -> None:
+        self.done = done
+        self.messages: list[StoredMsg] = []
+
+    def add(self, msg: Msg) -> None:
+        if self.done.done():
+            return
+        headers = msg.headers or {}
+        status = headers.get("Status")
+        if status is None:
+            self.messages.append(
+                StoredMsg(
+                    subject=headers["Nats-Subject"],
+                    seq=int(headers["Nats-Sequence"]),
+                    headers=headers,
+                    data=msg.data,
+                )
+            )
+        elif status == "204":
+            self.done.set_result(int(headers.get("Nats-Last-Sequence", "0")))
+        elif status == "404":
+            self.done.set_result(0)
+        else:
+            description = str(headers.get("Description", ""))
+            self.done.set_exception(JetStreamError(int(status), description))
+
+
 class JetStreamConnection:
     """A nats connection plus the loop thread it lives on. Close it when done."""
 
@@ -73,7 +103,7 @@ class JetStreamConnection:
         self._thread.daemon = True
         self._thread.start()
         self._closed = False
-        self._replies: dict[str, asyncio.Queue[Msg]] = {}
+        self._replies: dict[str, _BatchCollector] = {}
         self._tokens = itertools.count()
         self.nc: Client = self.call(self._connect(name))
 
@@ -94,9 +124,9 @@ class JetStreamConnection:
         log.warning("nats connection to %s: %s", self.url, error or type(error).__name__)
 
     async def _on_reply(self, msg: Msg) -> None:
-        queue = self._replies.get(msg.subject)
-        if queue is not None:
-            queue.put_nowait(msg)
+        collector = self._replies.get(msg.subject)
+        if collector is not None:
+            collector.add(msg)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
         """Run `coro` on the connection's loop and wait for its result."""
@@ -169,32 +199,15 @@ class JetStreamConnection:
         what they get with a sequence they know was written.
         """
         token = f"{self._inbox}.{next(self._tokens)}"
-        queue: asyncio.Queue[Msg] = asyncio.Queue()
-        self._replies[token] = queue
+        collector = _BatchCollector(self._loop.create_future())
+        self._replies[token] = collector
         request = {"seq": max(start_seq, 1), "batch": batch, "next_by_subj": subject}
         try:
             await self.nc.publish(
                 f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=token
             )
-            messages: list[StoredMsg] = []
-            while True:
-                msg = await asyncio.wait_for(queue.get(), REQUEST_TIMEOUT)
-                headers = dict(msg.headers or {})
-                status = headers.get("Status")
-                if status == "204":
-                    return messages, int(headers.get("Nats-Last-Sequence", "0"))
-                if status == "404":
-                    return messages, 0
-                if status is not None:
-                    raise JetStreamError(int(status), str(headers.get("Description", "")))
-                messages.append(
-                    StoredMsg(
-                        subject=headers["Nats-Subject"],
-                        seq=int(headers["Nats-Sequence"]),
-                        headers=headers,
-                        data=msg.data,
-                    )
-                )
+            stream_last = await asyncio.wait_for(collector.done, REQUEST_TIMEOUT)
+            return collector.messages, stream_last
         finally:
             del self._replies[token]
 

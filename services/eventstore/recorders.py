@@ -166,11 +166,21 @@ class JetStreamRecorder:
     def _tracking_subject(self, application_name: str) -> str:
         return f"{self.stream}.t.{name_token(application_name)}"
 
-    async def _last_of(self, subject: str, token: str) -> tuple[int, int]:
-        """(last version, last seq) of a subject, from the cache or the stream leader."""
-        seen = self._last_seen.get(token)
-        if seen is not None:
-            return seen
+    async def _last_of(
+        self, subject: str, token: str, *, starts_aggregate: bool, verified: bool
+    ) -> tuple[int, int]:
+        """(last version, last seq) of a subject: cached, assumed, or read from the leader.
+
+        Unless `verified` is asked for, a cached head is trusted, and a subject never seen is
+        assumed empty when the write starts an aggregate (version 0 or 1); a wrong guess
+        only costs one refused write, after which `_awrite` asks again with `verified`.
+        """
+        if not verified:
+            seen = self._last_seen.get(token)
+            if seen is not None:
+                return seen
+            if starts_aggregate:
+                return (-1, 0)
         last = await self.connection.last_by_subject(self.stream, subject)
         if last is None:
             return (-1, 0)
@@ -179,7 +189,12 @@ class JetStreamRecorder:
         return version, last.seq
 
     async def _build_batch(
-        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None, write_id: str
+        self,
+        stored_events: Sequence[StoredEvent],
+        tracking: Tracking | None,
+        write_id: str,
+        *,
+        verified: bool = False,
     ) -> list[OutMsg]:
         """The messages of one atomic write, each aggregate's first one with its expectation."""
         if len(stored_events) + (tracking is not None) > MAX_BATCH:
@@ -198,7 +213,12 @@ class JetStreamRecorder:
                 MSG_ID: f"{write_id}:{len(messages)}",
             }
             if token not in expected:
-                last_version, last_seq = await self._last_of(subject, token)
+                last_version, last_seq = await self._last_of(
+                    subject,
+                    token,
+                    starts_aggregate=event.originator_version <= 1,
+                    verified=verified,
+                )
                 if event.originator_version <= last_version:
                     if self.snapshots:
                         continue  # a newer snapshot is already stored
@@ -216,7 +236,9 @@ class JetStreamRecorder:
         if tracking is not None:
             token = "t:" + tracking.application_name
             subject = self._tracking_subject(tracking.application_name)
-            last_id, last_seq = await self._last_of(subject, token)
+            last_id, last_seq = await self._last_of(
+                subject, token, starts_aggregate=False, verified=verified
+            )
             if tracking.notification_id <= last_id:
                 raise IntegrityError(
                     f"tracking {tracking.application_name}#{tracking.notification_id} is not "
@@ -242,53 +264,59 @@ class JetStreamRecorder:
         self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
     ) -> list[int]:
         write_id = uuid.uuid4().hex  # one per write: dedup only ever matches our own retry
-        try:
-            messages = await self._build_batch(stored_events, tracking, write_id)
-        except IntegrityError:
-            for event in stored_events:
-                self._last_seen.forget(aggregate_token(event.originator_id))
-            raise
-        if not messages:
-            return []
+        verified = False
+        while True:
+            try:
+                messages = await self._build_batch(
+                    stored_events, tracking, write_id, verified=verified
+                )
+                if not messages:
+                    return []
+                last_seq = await self._publish(messages)
+                break
+            except IntegrityError:
+                self._forget(stored_events, tracking)
+                if verified:
+                    raise
+                verified = True  # the heads we assumed or cached may be stale: ask the leader
+        first_seq = last_seq - len(messages) + 1
+        ids = []
+        for offset, message in enumerate(messages):
+            if HEADER_TRACKING in message.headers and tracking is not None:
+                key = "t:" + tracking.application_name
+                self._last_seen.put(key, tracking.notification_id, first_seq + offset)
+            else:
+                key = message.subject.rsplit(".", 1)[1]
+                self._last_seen.put(key, int(message.headers[HEADER_VERSION]), first_seq + offset)
+                ids.append(first_seq + offset)
+        return ids
+
+    async def _publish(self, messages: list[OutMsg]) -> int:
+        """Publish one atomic batch, retrying lost acks; the sequence of its last message."""
         outcome_lost = False
         deadline = time.monotonic() + WRITE_DEADLINE
         while True:
             try:
-                last_seq = await self.connection.publish_atomic(messages, uuid.uuid4().hex)
-                break
+                return await self.connection.publish_atomic(messages, uuid.uuid4().hex)
             except UNKNOWN_OUTCOME:
                 outcome_lost = True
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.1)
             except JetStreamError as error:
-                landed = await self._landed(messages) if outcome_lost else None
-                if landed is not None:
-                    last_seq = landed
-                    break
-                for message in messages:
-                    self._last_seen.forget(message.subject.rsplit(".", 1)[1])
-                self._forget_tracking(tracking)
+                if outcome_lost:
+                    landed = await self._landed(messages)
+                    if landed is not None:
+                        return landed
                 if error.err_code in CONFLICT_CODES:
                     raise IntegrityError(
                         f"concurrent write to {self.stream}: {error.description}"
                     ) from error
                 raise
-        first_seq = last_seq - len(messages) + 1
-        for offset, message in enumerate(messages):
-            key = message.subject.rsplit(".", 1)[1]
-            if message.headers.get(HEADER_TRACKING):
-                key = "t:" + (tracking.application_name if tracking else "")
-                self._last_seen.put(key, int(message.headers[HEADER_TRACKING]), first_seq + offset)
-            else:
-                self._last_seen.put(key, int(message.headers[HEADER_VERSION]), first_seq + offset)
-        return [
-            first_seq + offset
-            for offset, message in enumerate(messages)
-            if not message.headers.get(HEADER_TRACKING)
-        ]
 
-    def _forget_tracking(self, tracking: Tracking | None) -> None:
+    def _forget(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> None:
+        for event in stored_events:
+            self._last_seen.forget(aggregate_token(event.originator_id))
         if tracking is not None:
             self._last_seen.forget("t:" + tracking.application_name)
 

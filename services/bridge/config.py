@@ -1,0 +1,36 @@
+"""Settings for one livebridge process, read from the environment once at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    home: Path
+    """Local data: the embedded nats-server's store, a private PostgreSQL, bench output."""
+    http_host: str
+    http_port: int
+    nats_url: str | None
+    """An external JetStream server; None starts one from the wheel under `home`."""
+    nats_monitor_url: str | None
+    allow_unsynced_nats: bool
+    database_url: str | None
+    config_path: Path
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("LIVEBRIDGE_HOME", ".livebridge")).resolve()
+        return cls(
+            home=home,
+            http_host=env.get("LIVEBRIDGE_HTTP_HOST", "127.0.0.1"),
+            http_port=int(env.get("LIVEBRIDGE_HTTP_PORT", "8080")),
+            nats_url=env.get("LIVEBRIDGE_NATS_URL") or None,
+            nats_monitor_url=env.get("LIVEBRIDGE_NATS_MONITOR_URL") or None,
+            allow_unsynced_nats=env.get("LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "") == "1",
+            database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
+            config_path=Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")),
+        )

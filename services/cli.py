@@ -1,0 +1,53 @@
+"""`livebridge`: one command, a subcommand per job.
+
+Each area of the code registers its own subcommands through a `register(subparsers)`
+function in its `commands` module, listed in COMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+COMMAND_MODULES: tuple[str, ...] = ()
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _run(_args: argparse.Namespace) -> int:
+    from services.bridge.main import run
+
+    run()
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from services.bench.runner import main
+
+    return main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="livebridge", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="serve the bridge (starts nats-server and PostgreSQL)")
+    run.set_defaults(handler=_run)
+    bench = sub.add_parser("bench", help="measure throughput and latency; JSON to .livebridge")
+    bench.add_argument("--only", nargs="*", default=None, help="areas to measure")
+    bench.add_argument("--out", default=".livebridge/bench.json")
+    bench.set_defaults(handler=_bench)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    handler: Handler = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
