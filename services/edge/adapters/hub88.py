@@ -289,6 +289,8 @@ class Adapter(DialectAdapter):
         except Refused as exc:
             if exc.code is Refusal.UNKNOWN_WALLET:  # no wallet, so no such bet
                 exc = Refused(Refusal.BET_NOT_FOUND, exc.message)
+            if exc.code is Refusal.BET_ALREADY_SETTLED and "refunded" in exc.message:
+                exc = Refused(Refusal.TRANSACTION_ROLLED_BACK, exc.message)
             return await self._refused(exc, call.request_uuid, call.user, currency)
         return self._ok(call.request_uuid, call.user, currency, reply)
 

@@ -153,7 +153,7 @@ class FakeLedger:
             if bet is None or bet.player != command.player:
                 raise FakeRefused(Refusal.BET_NOT_FOUND, command.bet_id)
             if bet.state == "rolled_back":
-                raise FakeRefused(Refusal.TRANSACTION_ROLLED_BACK, command.bet_id)
+                raise FakeRefused(Refusal.BET_ALREADY_SETTLED, f"bet {command.bet_id} refunded")
             if bet.state == "settled":
                 raise FakeRefused(Refusal.BET_ALREADY_SETTLED, command.bet_id)
             bets = [bet]
@@ -190,15 +190,21 @@ class FakeLedger:
             return reply
         original = target.command
         if target.rolled_back:
-            raise FakeRefused(Refusal.BET_ALREADY_SETTLED, command.ref_tx_id)
+            reply = self._reply(command, absorbed=True)
+            self.txs[command.provider, command.tx_id] = _Tx(command, reply)
+            return reply
         match original:
             case Debit():
                 bet = self.bets[original.provider, original.bet_id or original.tx_id]
-                if bet.state != "open":
+                if bet.state != "open" and command.only_open:
                     raise FakeRefused(Refusal.BET_ALREADY_SETTLED, bet.bet_id)
+                if bet.state == "settled":
+                    raise FakeRefused(Refusal.BET_ALREADY_SETTLED, "fake: no reversals")
                 bet.state = "rolled_back"
                 self.wallets[original.player, original.currency] += original.amount
             case Credit():
+                if command.only_open:
+                    raise FakeRefused(Refusal.BET_ALREADY_SETTLED, original.tx_id)
                 wallet = (original.player, original.currency)
                 if self.wallets[wallet] < original.amount:
                     raise FakeRefused(Refusal.INSUFFICIENT_FUNDS)

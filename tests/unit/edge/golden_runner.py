@@ -1,9 +1,17 @@
-"""Replays a dialect's golden request/response fixtures against the fake-ledger gateway."""
+"""Replays a dialect's golden request/response fixtures against the fake-ledger gateway.
+
+A fixture file holds scenarios; each funds players, installs sessions (token -> player,
+or {player, ttl, currency}) and plays steps: `path`, `request`, the expected `response`
+(`"<any>"` matches any value), `http_status` (default 200), `changes: false` when the
+ledger must be untouched, and `save: {"name": "field"}` to reuse an answered value as
+`"$name"` in later requests (Evolution's rotated sid).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +19,13 @@ from services.simulate.clients.base import PreparedCall
 from tests.unit.edge.walletkit import GatewayTransport, Rig
 
 GOLDEN = Path(__file__).parent / "golden"
+ANY = "<any>"
 
 Encode = Callable[[dict[str, Any]], PreparedCall]
 
 
 def scenarios(dialect: str) -> list[dict[str, Any]]:
-    document = json.loads((GOLDEN / f"{dialect}.json").read_text())
+    document = json.loads((GOLDEN / f"{dialect}.json").read_text(), parse_float=Decimal)
     found: list[dict[str, Any]] = document["scenarios"]
     return found
 
@@ -31,15 +40,40 @@ def set_up(rig: Rig, pid: str, scenario: dict[str, Any], currency: str = "EUR") 
             rig.session(pid, token, who["player"], who.get("currency", currency), who["ttl"])
 
 
+def _substitute(value: Any, saved: dict[str, Any]) -> Any:
+    if isinstance(value, str) and value.startswith("$") and value[1:] in saved:
+        return saved[value[1:]]
+    if isinstance(value, dict):
+        return {k: _substitute(v, saved) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, saved) for v in value]
+    return value
+
+
+def _matches(expected: Any, actual: Any) -> bool:
+    if expected == ANY:
+        return True
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(
+            _matches(v, actual[k]) for k, v in expected.items()
+        )
+    return bool(expected == actual)
+
+
 async def play(
     rig: Rig, pid: str, scenario: dict[str, Any], encode: Encode, decode: Callable[[bytes], Any]
 ) -> None:
     transport = GatewayTransport(rig.gate(pid))
-    for number, step in enumerate(scenario["steps"], 1):
+    saved: dict[str, Any] = {}
+    for number, raw in enumerate(scenario["steps"], 1):
+        step = {**raw, "request": _substitute(raw["request"], saved)}
         before = rig.ledger.snapshot()
         answer = await transport.send(encode(step))
         where = f"{scenario['name']!r} step {number} ({step['path']})"
         assert answer.status == step.get("http_status", 200), where
-        assert decode(answer.body) == step["response"], where
+        body = decode(answer.body)
+        assert _matches(step["response"], body), f"{where}: {body!r}"
         if step.get("changes", True) is False:
             assert rig.ledger.snapshot() == before, f"{where} changed the ledger"
+        for name, field in step.get("save", {}).items():
+            saved[name] = body[field]

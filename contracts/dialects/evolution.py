@@ -1,0 +1,122 @@
+"""Evolution One Wallet: the calls Evolution makes to the operator's wallet.
+
+Evolution POSTs JSON to `/check`, `/balance`, `/debit`, `/credit` and `/cancel` (and
+`/sid` on test environments), with the operator's shared secret as `authToken` in the
+query string. Amounts are JSON numbers in major units with up to 6 decimals. A player's
+session is a `sid`: `/check` validates the launch sid and answers a new one, used for
+every later call. `transaction.id` names one wallet call, `transaction.refId` the bet it
+belongs to (a cancel repeats its debit's `id` and `refId`), `game.id` the round.
+
+Every answer is HTTP 200 with a `status` (`OK` or one of the codes below), the echoed
+`uuid`, and `balance` / `bonus` as JSON numbers (null when unknown).
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Annotated, Final
+
+import msgspec
+
+AUTH_QUERY: Final = "authToken"
+MAX_PLACES: Final = 6
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Text = Annotated[str, msgspec.Meta(max_length=256)]
+
+
+class Status(enum.StrEnum):
+    OK = "OK"
+    TEMPORARY_ERROR = "TEMPORARY_ERROR"
+    INVALID_TOKEN_ID = "INVALID_TOKEN_ID"
+    INVALID_SID = "INVALID_SID"
+    ACCOUNT_LOCKED = "ACCOUNT_LOCKED"
+    FATAL_ERROR_CLOSE_USER_SESSION = "FATAL_ERROR_CLOSE_USER_SESSION"
+    UNKNOWN_ERROR = "UNKNOWN_ERROR"
+    INVALID_PARAMETER = "INVALID_PARAMETER"
+    BET_ALREADY_SETTLED = "BET_ALREADY_SETTLED"
+    BET_DOES_NOT_EXIST = "BET_DOES_NOT_EXIST"
+    BET_ALREADY_EXIST = "BET_ALREADY_EXIST"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    FINAL_ERROR_ACTION_FAILED = "FINAL_ERROR_ACTION_FAILED"
+    CASINO_LIMIT_EXCEEDED_STAKE = "CASINO_LIMIT_EXCEEDED_STAKE"
+
+
+class Channel(msgspec.Struct, frozen=True, kw_only=True):
+    """`P` desktop, `M` mobile."""
+
+    type: Text = ""
+
+
+class Table(msgspec.Struct, frozen=True, kw_only=True):
+    id: Text = ""
+    vid: Text | None = None
+
+
+class GameDetails(msgspec.Struct, frozen=True, kw_only=True):
+    table: Table | None = None
+
+
+class Game(msgspec.Struct, frozen=True, kw_only=True):
+    """A game round: `id` is the round id, `type` the game (`blackjack`, `roulette`...)."""
+
+    id: Id
+    type: Text = ""
+    details: GameDetails | None = None
+
+
+class Transaction(msgspec.Struct, frozen=True, kw_only=True):
+    id: Id
+    refId: Id
+    amount: Decimal
+
+
+class SidRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`/sid` (test environments only): a session for a player, without a launch."""
+
+    userId: Id
+    uuid: Text = ""
+    sid: Text | None = None
+    channel: Channel | None = None
+
+
+class CheckRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`/check`: validate the launch `sid`; the answer carries the sid to use from now on."""
+
+    sid: Text
+    userId: Id
+    uuid: Text = ""
+    channel: Channel | None = None
+
+
+class BalanceRequest(msgspec.Struct, frozen=True, kw_only=True):
+    sid: Text
+    userId: Id
+    currency: Text
+    uuid: Text = ""
+    game: Game | None = None
+
+
+class TransactionRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`/debit`, `/credit` and `/cancel`: one wallet call for one bet (`transaction.refId`)."""
+
+    sid: Text = ""
+    userId: Id
+    currency: Text
+    game: Game
+    transaction: Transaction
+    uuid: Text = ""
+
+
+class Response(msgspec.Struct, frozen=True, kw_only=True):
+    status: Status
+    balance: Decimal | None = None
+    bonus: Decimal | None = None
+    uuid: str = ""
+
+
+class CheckResponse(msgspec.Struct, frozen=True, kw_only=True):
+    status: Status
+    sid: str | None = None
+    uuid: str = ""

@@ -1,0 +1,331 @@
+"""Evolution One Wallet at `/wallet/evolution/...` (wire format: `contracts.dialects.evolution`).
+
+Provider config: `secret_env`/`secret_file` holds the `authToken` Evolution sends in the
+query string. Options: `session_ttl_s` (default 86400) for sids issued by `/check`;
+`test_sid = true` mounts `/sid`, which issues a sid for any user (Evolution's test tool
+needs it; never enable it in production).
+
+Semantics, following Evolution's integration test tool unless marked [INFER]:
+- `authToken` is compared (constant time) before the body is decoded; a wrong or missing
+  one is `INVALID_TOKEN_ID`.
+- `/check` takes the launch sid and answers a new one; the old sid stops working
+  (`INVALID_SID` afterwards). A sid of another user -> `INVALID_PARAMETER`.
+- `/balance` and `/debit` need a live sid of that user (`INVALID_SID` otherwise) in the
+  session's currency (`INVALID_PARAMETER` otherwise). `/credit` and `/cancel` skip the
+  sid: a bet must always be settleable.
+- Debit: `transaction.id` is the ledger transaction, `refId` the bet, `game.id` the
+  round. A repeated debit, same payload or not -> `BET_ALREADY_EXIST`, nothing moves.
+- Credit: settles the bet `refId` (zero credits settle it lost). Repeated, or for a
+  bet already settled or cancelled -> `BET_ALREADY_SETTLED`; for a bet never debited ->
+  `BET_DOES_NOT_EXIST`.
+- Cancel: the cancel repeats its debit's `transaction.id`, so it undoes that debit
+  [INFER: a cancel naming another id is treated as a cancel of a debit with that id].
+  Before any debit -> `BET_DOES_NOT_EXIST`, and the late debit is then refused with
+  `FINAL_ERROR_ACTION_FAILED`; after a credit, or repeated -> `BET_ALREADY_SETTLED`, nothing
+  moves.
+- A bet refused because the round's betting window closed -> `FINAL_ERROR_ACTION_FAILED`
+  [INFER: Evolution must not retry it].
+- Amounts: JSON numbers with at most 6 decimals and no more than the currency allows;
+  negative, non-numeric or over-precise -> `INVALID_PARAMETER`, nothing moves.
+- Answers are HTTP 200 with `balance` (available cash) and `bonus` 0 [INFER: no bonus
+  wallet]; edge refusals: IP not allowed -> 403 `INVALID_TOKEN_ID`, rate limited -> 429
+  `TEMPORARY_ERROR`, body too large -> 413 `INVALID_PARAMETER`, malformed JSON ->
+  `INVALID_PARAMETER`, internal failure -> `UNKNOWN_ERROR`.
+- `promo_payout` is not mounted (404): livebridge has no promotion wallet yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TypeVar
+
+import msgspec
+
+from contracts.dialects import evolution as wire
+from contracts.dialects.evolution import Status
+from contracts.money import MoneyError, quantum
+from contracts.wallet import Credit, Debit, Refusal, Rollback, WalletReply
+from services.edge.adapters.base import (
+    DialectAdapter,
+    EdgeRequest,
+    EdgeResponse,
+    Endpoint,
+    Rejected,
+    Rejection,
+)
+from services.edge.amounts import wire_amount
+from services.edge.ports import Refused
+from services.edge.security import same_secret
+from services.edge.sessions import Session, rotate, session_ref
+
+S = TypeVar("S")
+
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+_REJECTIONS: dict[Rejection, tuple[int, Status]] = {
+    Rejection.IP_NOT_ALLOWED: (403, Status.INVALID_TOKEN_ID),
+    Rejection.RATE_LIMITED: (429, Status.TEMPORARY_ERROR),
+    Rejection.BODY_TOO_LARGE: (413, Status.INVALID_PARAMETER),
+    Rejection.BAD_SIGNATURE: (200, Status.INVALID_TOKEN_ID),
+    Rejection.MALFORMED: (200, Status.INVALID_PARAMETER),
+    Rejection.INTERNAL: (200, Status.UNKNOWN_ERROR),
+}
+_COMMON: dict[Refusal, Status] = {
+    Refusal.INVALID_AMOUNT: Status.INVALID_PARAMETER,
+    Refusal.UNKNOWN_CURRENCY: Status.INVALID_PARAMETER,
+    Refusal.CURRENCY_MISMATCH: Status.INVALID_PARAMETER,
+    Refusal.UNKNOWN_WALLET: Status.INVALID_PARAMETER,
+    Refusal.INSUFFICIENT_FUNDS: Status.INSUFFICIENT_FUNDS,
+    Refusal.BET_NOT_FOUND: Status.BET_DOES_NOT_EXIST,
+    Refusal.TRANSACTION_NOT_FOUND: Status.BET_DOES_NOT_EXIST,
+    Refusal.BET_ALREADY_SETTLED: Status.BET_ALREADY_SETTLED,
+    Refusal.BETTING_CLOSED: Status.FINAL_ERROR_ACTION_FAILED,
+    Refusal.ROUND_CLOSED: Status.FINAL_ERROR_ACTION_FAILED,
+    Refusal.LIMIT_EXCEEDED: Status.CASINO_LIMIT_EXCEEDED_STAKE,
+    Refusal.RETRY_EXHAUSTED: Status.TEMPORARY_ERROR,
+}
+_BY_KIND: dict[str, dict[Refusal, Status]] = {
+    "debit": {
+        **_COMMON,
+        Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_EXIST,
+        Refusal.TRANSACTION_ROLLED_BACK: Status.FINAL_ERROR_ACTION_FAILED,
+    },
+    "credit": {
+        **_COMMON,
+        Refusal.UNKNOWN_WALLET: Status.BET_DOES_NOT_EXIST,
+        Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
+        Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
+    },
+    "cancel": {
+        **_COMMON,
+        Refusal.UNKNOWN_WALLET: Status.BET_DOES_NOT_EXIST,
+        Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
+        Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
+    },
+}
+_REPLAYED = {"debit": Status.BET_ALREADY_EXIST, "credit": Status.BET_ALREADY_SETTLED}
+
+
+class _Answer(Exception):
+    def __init__(self, status: Status) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Echo(msgspec.Struct, frozen=True):
+    uuid: str = ""
+
+
+class Adapter(DialectAdapter):
+    dialect = "evolution"
+
+    def endpoints(self) -> Sequence[Endpoint]:
+        endpoints = [
+            Endpoint("POST", "check", self.check),
+            Endpoint("POST", "balance", self.balance),
+            Endpoint("POST", "debit", self.debit),
+            Endpoint("POST", "credit", self.credit),
+            Endpoint("POST", "cancel", self.cancel),
+        ]
+        if self.provider.option("test_sid", False) is True:
+            endpoints.append(Endpoint("POST", "sid", self.sid))
+        return endpoints
+
+    def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
+        status, code = _REJECTIONS[rejection]
+        return EdgeResponse(status, _ENCODER.encode(wire.Response(status=code)))
+
+    @property
+    def ttl(self) -> float:
+        value = self.provider.option("session_ttl_s", 86400)
+        return float(value) if isinstance(value, int | float) else 86400.0
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _decode(self, request: EdgeRequest, cls: type[S]) -> S:
+        token = request.query.get(wire.AUTH_QUERY, "")
+        if not same_secret(token, self.provider.text_secret()):
+            raise Rejected(Rejection.BAD_SIGNATURE)
+        try:
+            return msgspec.json.decode(request.body, type=cls)
+        except msgspec.DecodeError as exc:
+            echo = _echo_uuid(request.body)
+            raise _Failed(self._send(Status.INVALID_PARAMETER, echo, None)) from exc
+
+    def _send(self, status: Status, uuid: str, balance: Decimal | None) -> EdgeResponse:
+        body = wire.Response(
+            status=status,
+            balance=balance,
+            bonus=Decimal(0) if balance is not None else None,
+            uuid=uuid,
+        )
+        return EdgeResponse(200, _ENCODER.encode(body))
+
+    def _money(self, value: Decimal, currency: str) -> Decimal:
+        return value.quantize(quantum(currency))
+
+    async def _live_session(self, sid: str, user: str) -> Session:
+        session = await self.sessions.get(self.provider.id, sid) if sid else None
+        if session is None or session.expired(self.context.clock()):
+            raise _Answer(Status.INVALID_SID)
+        if session.player != user:
+            raise _Answer(Status.INVALID_PARAMETER)
+        return session
+
+    async def _current(self, player: str, currency: str) -> Decimal | None:
+        try:
+            balance = await self.ledger.balance(player, currency)
+        except Refused:
+            return None
+        return self._money(balance.available, currency)
+
+    def _amount(self, call: wire.TransactionRequest) -> Decimal:
+        if call.currency not in self.provider.currencies:
+            raise _Answer(Status.INVALID_PARAMETER)
+        try:
+            return wire_amount(call.transaction.amount, call.currency, max_places=wire.MAX_PLACES)
+        except MoneyError:
+            raise _Answer(Status.INVALID_PARAMETER) from None
+
+    async def _execute(
+        self, kind: str, call: wire.TransactionRequest, command: Debit | Credit | Rollback
+    ) -> EdgeResponse:
+        try:
+            reply = await self.ledger.execute(command)
+        except Refused as exc:
+            status = _BY_KIND[kind].get(exc.code, Status.UNKNOWN_ERROR)
+            return self._send(status, call.uuid, await self._current(call.userId, call.currency))
+        return self._render(kind, call, reply)
+
+    def _render(self, kind: str, call: wire.TransactionRequest, reply: WalletReply) -> EdgeResponse:
+        balance = self._money(reply.available, call.currency)
+        if kind == "cancel" and reply.absorbed:
+            return self._send(Status.BET_DOES_NOT_EXIST, call.uuid, balance)
+        if reply.replayed:
+            return self._send(_REPLAYED.get(kind, Status.BET_ALREADY_SETTLED), call.uuid, balance)
+        return self._send(Status.OK, call.uuid, balance)
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    async def sid(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.SidRequest)
+        except _Failed as failed:
+            return failed.response
+        currency = await self.sessions.currency_of(self.provider.id, call.userId)
+        currency = currency or self.provider.currencies[0]
+        session = await self.sessions.issue(self.provider.id, call.userId, currency, ttl_s=self.ttl)
+        body = wire.CheckResponse(status=Status.OK, sid=session.token, uuid=call.uuid)
+        return EdgeResponse(200, _ENCODER.encode(body))
+
+    async def check(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.CheckRequest)
+            session = await self._live_session(call.sid, call.userId)
+        except _Failed as failed:
+            return failed.response
+        except _Answer as answer:
+            body = wire.CheckResponse(status=answer.status, uuid=call.uuid)
+            return EdgeResponse(200, _ENCODER.encode(body))
+        fresh = await rotate(self.sessions, session, ttl_s=self.ttl)
+        body = wire.CheckResponse(status=Status.OK, sid=fresh.token, uuid=call.uuid)
+        return EdgeResponse(200, _ENCODER.encode(body))
+
+    async def balance(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.BalanceRequest)
+            session = await self._live_session(call.sid, call.userId)
+            if call.currency != session.currency:
+                raise _Answer(Status.INVALID_PARAMETER)
+        except _Failed as failed:
+            return failed.response
+        except _Answer as answer:
+            return self._send(answer.status, call.uuid, None)
+        try:
+            balance = await self.ledger.balance(call.userId, call.currency)
+        except Refused as exc:
+            return self._send(_COMMON.get(exc.code, Status.UNKNOWN_ERROR), call.uuid, None)
+        return self._send(Status.OK, call.uuid, self._money(balance.available, call.currency))
+
+    async def debit(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.TransactionRequest)
+            amount = self._amount(call)
+            session = await self._live_session(call.sid, call.userId)
+            if call.currency != session.currency:
+                raise _Answer(Status.INVALID_PARAMETER)
+        except _Failed as failed:
+            return failed.response
+        except _Answer as answer:
+            return self._send(answer.status, call.uuid, None)
+        if amount <= 0:
+            return self._send(Status.INVALID_PARAMETER, call.uuid, None)
+        table = call.game.details.table if call.game.details else None
+        command = Debit(
+            provider=self.provider.id,
+            tx_id=call.transaction.id,
+            player=call.userId,
+            currency=call.currency,
+            amount=amount,
+            round_id=call.game.id,
+            bet_id=call.transaction.refId,
+            game=call.game.type,
+            table=table.id if table else "",
+            session_id=session_ref(call.sid),
+        )
+        return await self._execute("debit", call, command)
+
+    async def credit(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.TransactionRequest)
+            amount = self._amount(call)
+        except _Failed as failed:
+            return failed.response
+        except _Answer as answer:
+            return self._send(answer.status, call.uuid, None)
+        command = Credit(
+            provider=self.provider.id,
+            tx_id=call.transaction.id,
+            player=call.userId,
+            currency=call.currency,
+            amount=amount,
+            round_id=call.game.id,
+            bet_id=call.transaction.refId,
+            game=call.game.type,
+        )
+        return await self._execute("credit", call, command)
+
+    async def cancel(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.TransactionRequest)
+            self._amount(call)
+        except _Failed as failed:
+            return failed.response
+        except _Answer as answer:
+            return self._send(answer.status, call.uuid, None)
+        command = Rollback(
+            provider=self.provider.id,
+            tx_id=f"cancel:{call.transaction.id}",
+            player=call.userId,
+            currency=call.currency,
+            ref_tx_id=call.transaction.id,
+            round_id=call.game.id,
+            late_original="refuse",
+            only_open=True,
+        )
+        return await self._execute("cancel", call, command)
+
+
+class _Failed(Exception):
+    """The body could not be decoded; `response` is the dialect's answer."""
+
+    def __init__(self, response: EdgeResponse) -> None:
+        super().__init__("undecodable body")
+        self.response = response
+
+
+def _echo_uuid(body: bytes) -> str:
+    try:
+        return msgspec.json.decode(body, type=_Echo).uuid
+    except msgspec.DecodeError:
+        return ""
