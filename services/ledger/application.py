@@ -171,7 +171,11 @@ class Ledger(Application[UUID]):
             self.drain_round_book()
 
     def round_state(self, provider: str, round_id: str) -> RoundState:
-        """The round as the ledger knows it: provider events, verification, bets."""
+        """The round as the ledger knows it: provider events, verification, bets.
+
+        Brings the round book up to date first, so every bet stored so far is listed.
+        """
+        self.drain_round_book()
         round_ = self._find(Round, round_uuid(provider, round_id))
         book_ = self._find(RoundBook, book_uuid(provider, round_id))
         bets = [self.bet(UUID(key)) for key in (book_.bets if book_ else {})]

@@ -105,7 +105,7 @@ def follow(ledger: Ledger, limit: int) -> int:
     for bet_id in late:
         _apply(ledger, [bet_id], lambda wallet, bet: _refund(wallet, bet, "LATE_BET"))
     for book in voided:
-        targets = [UUID(key) for key, state in book.bets.items() if state != "DONE"]
+        targets = [UUID(key) for key in book.bets]  # settled ones are reversed
         cause = book.void_cause
         _apply(ledger, targets, functools.partial(_refund, cause=cause))
     for book in results:

@@ -1,0 +1,172 @@
+"""Builders shared by the ledger's application tests: commands, provider events, ledgers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Recording
+
+from contracts.events import (
+    AnyProviderEvent,
+    BettingClosed,
+    BettingOpened,
+    ResultDeclared,
+    RoundVoided,
+)
+from contracts.wallet import Credit, Debit, Rollback, Selection
+from services.ledger.application import Ledger
+from services.ledger.domain import Wallet, wallet_id
+from services.ledger.rounds import Round
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo", "LEDGER_BRIDGE_SETTLED_PROVIDERS": "pp"}
+
+
+def popo_ledger(**env: str) -> Ledger:
+    return Ledger(env={**POPO, **env})
+
+
+def funded(ledger: Ledger, player: str, amount: str, currency: str = "EUR") -> None:
+    ledger.open_wallet(player, currency)
+    ledger.deposit(player, currency, Decimal(amount), tx_id=f"fund-{player}-{currency}")
+
+
+def debit(
+    tx_id: str,
+    amount: str = "10.00",
+    *,
+    player: str = "p1",
+    round_id: str = "r1",
+    provider: str = "evo",
+    currency: str = "EUR",
+    bet_id: str = "",
+    picks: tuple[tuple[str, str], ...] = (("roulette_straight", "17"),),
+) -> Debit:
+    return Debit(
+        provider=provider,
+        tx_id=tx_id,
+        player=player,
+        currency=currency,
+        amount=Decimal(amount),
+        round_id=round_id,
+        bet_id=bet_id,
+        selections=tuple(Selection(market=m, value=v) for m, v in picks),
+    )
+
+
+def credit(
+    tx_id: str,
+    amount: str,
+    *,
+    bet_id: str = "",
+    player: str = "p1",
+    round_id: str = "r1",
+    provider: str = "evo",
+    currency: str = "EUR",
+) -> Credit:
+    return Credit(
+        provider=provider,
+        tx_id=tx_id,
+        player=player,
+        currency=currency,
+        amount=Decimal(amount),
+        round_id=round_id,
+        bet_id=bet_id,
+    )
+
+
+def rollback(
+    tx_id: str,
+    ref_tx_id: str,
+    *,
+    late_original: str = "refuse",
+    player: str = "p1",
+    provider: str = "evo",
+    currency: str = "EUR",
+    cause: str = "PROVIDER_CANCELLED",
+) -> Rollback:
+    return Rollback(
+        provider=provider,
+        tx_id=tx_id,
+        player=player,
+        currency=currency,
+        ref_tx_id=ref_tx_id,
+        late_original=late_original,
+        cause=cause,
+    )
+
+
+def opened(round_id: str = "r1", provider: str = "evo", game: str = "roulette") -> BettingOpened:
+    return BettingOpened(
+        provider=provider,
+        round_id=round_id,
+        table="T1",
+        game=game,
+        seq=1,
+        occurred_at=NOW,
+        closes_at=NOW,
+    )
+
+
+def closed(round_id: str = "r1", provider: str = "evo", seq: int = 2) -> BettingClosed:
+    return BettingClosed(provider=provider, round_id=round_id, seq=seq, occurred_at=NOW)
+
+
+def declared(
+    result: dict[str, str],
+    round_id: str = "r1",
+    provider: str = "evo",
+    seq: int = 3,
+    round_hash: str = "",
+) -> ResultDeclared:
+    return ResultDeclared(
+        provider=provider,
+        round_id=round_id,
+        seq=seq,
+        occurred_at=NOW,
+        result=result,
+        round_hash=round_hash,
+    )
+
+
+def voided(
+    cause: str = "DEALER_ERROR", round_id: str = "r1", provider: str = "evo", seq: int = 3
+) -> RoundVoided:
+    return RoundVoided(provider=provider, round_id=round_id, seq=seq, occurred_at=NOW, cause=cause)
+
+
+class RacingLedger(Ledger):
+    """A ledger in which a provider event lands between a bet's read of its round and the
+    bet's write: the race that only the round book can settle (I5)."""
+
+    name = "Ledger"
+    lands_during_next_bet: AnyProviderEvent | None = None
+
+    def _find(self, cls: type[Any], aggregate_id: UUID) -> Any:
+        found = super()._find(cls, aggregate_id)
+        landing = self.lands_during_next_bet
+        if cls is Round and landing is not None:
+            self.lands_during_next_bet = None
+            self.record_event(landing)
+        return found
+
+
+class ContendedLedger(Ledger):
+    """A ledger whose next `contended` saves each lose to a concurrent deposit on `player`."""
+
+    name = "Ledger"
+    contended = 0
+    player = "p1"
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        if self.contended and any(isinstance(o, Wallet) for o in objs):
+            self.contended -= 1
+            rival: Aggregate = self.repository.get(wallet_id(self.player, "EUR"))
+            assert isinstance(rival, Wallet)
+            rival.deposit(f"trn_rival_{self.contended}", Decimal("0.01"), "cashier")
+            super().save(rival)
+        return super().save(*objs, **kwargs)

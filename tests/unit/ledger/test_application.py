@@ -1,0 +1,519 @@
+"""The ledger application, command by command and refusal by refusal, on in-memory storage."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from contracts.events import AnyProviderEvent, round_digest
+from contracts.wallet import Outcome, Refusal
+from services.ledger.application import Ledger
+from services.ledger.domain import Wallet, wallet_id
+from services.ledger.errors import LedgerRefused
+from services.ledger.views import BetStatus, RoundStatus, Verification
+from tests.unit.ledger.support import (
+    POPO,
+    ContendedLedger,
+    RacingLedger,
+    closed,
+    credit,
+    debit,
+    declared,
+    funded,
+    opened,
+    popo_ledger,
+    rollback,
+    voided,
+)
+
+D = Decimal
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100.00")
+    return ledger
+
+
+def refused(code: Refusal) -> pytest.RaisesExc[LedgerRefused]:
+    return pytest.raises(LedgerRefused, check=lambda e: e.code is code)
+
+
+def available(ledger: Ledger, player: str = "p1", currency: str = "EUR") -> Decimal:
+    return ledger.balance(player, currency).available
+
+
+def assert_books_balance(ledger: Ledger, currency: str = "EUR") -> None:
+    totals = ledger.postings_total(currency)
+    assert sum(totals.values(), D(0)) == 0
+    for account, amount in totals.items():
+        if account.startswith("player:"):
+            assert ledger.balance(account.removeprefix("player:"), currency).balance == amount
+
+
+# ---- wallets and the cashier --------------------------------------------------------
+
+
+def test_a_wallet_is_opened_once_per_player_and_currency() -> None:
+    ledger = popo_ledger()
+    ledger.open_wallet("p1", "EUR")
+    ledger.open_wallet("p1", "EUR")
+    ledger.open_wallet("p1", "JPY")
+    ledger.deposit("p1", "JPY", D(500), tx_id="c1")
+    assert ledger.balance("p1", "EUR").balance == 0
+    assert ledger.balance("p1", "JPY").balance == D(500)
+
+
+def test_a_wallet_in_an_unknown_currency_is_refused() -> None:
+    with refused(Refusal.UNKNOWN_CURRENCY):
+        popo_ledger().open_wallet("p1", "XXX")
+
+
+def test_the_balance_of_an_unknown_wallet_is_refused_naming_the_player() -> None:
+    with refused(Refusal.UNKNOWN_WALLET) as caught:
+        popo_ledger().balance("nobody", "EUR")
+    assert "nobody" in str(caught.value)
+
+
+def test_a_deposit_then_a_withdrawal_move_money_through_the_cashier(ledger: Ledger) -> None:
+    after = ledger.withdraw("p1", "EUR", D("30.00"), tx_id="w1")
+    assert (after.balance, after.available) == (D("70.00"), D("70.00"))
+    assert ledger.postings_total("EUR") == {"player:p1": D("70.00"), "cashier": D("-70.00")}
+
+
+def test_a_transfer_wallet_moves_money_into_and_out_of_a_table_bank(ledger: Ledger) -> None:
+    ledger.withdraw("p1", "EUR", D("40"), tx_id="tb1", account="provider:evo")
+    ledger.deposit("p1", "EUR", D("15"), tx_id="tb2", account="provider:evo")
+    assert ledger.postings_total("EUR")["provider:evo"] == D("25")
+    assert_books_balance(ledger)
+
+
+def test_a_repeated_deposit_moves_money_once(ledger: Ledger) -> None:
+    ledger.deposit("p1", "EUR", D("5"), tx_id="c9")
+    again = ledger.deposit("p1", "EUR", D("5"), tx_id="c9")
+    assert again.balance == D("105.00")
+
+
+def test_a_repeated_deposit_with_another_amount_is_refused(ledger: Ledger) -> None:
+    ledger.deposit("p1", "EUR", D("5"), tx_id="c9")
+    with refused(Refusal.DUPLICATE_CONFLICT):
+        ledger.deposit("p1", "EUR", D("6"), tx_id="c9")
+
+
+@pytest.mark.parametrize("amount", ["-1", "0", "0.001", "NaN", "Infinity"])
+def test_a_deposit_of_no_valid_amount_is_refused(ledger: Ledger, amount: str) -> None:
+    with refused(Refusal.INVALID_AMOUNT):
+        ledger.deposit("p1", "EUR", D(amount), tx_id="c9")
+
+
+def test_a_withdrawal_beyond_what_is_available_is_refused(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "60"))
+    with refused(Refusal.INSUFFICIENT_FUNDS):
+        ledger.withdraw("p1", "EUR", D("41"), tx_id="w1")
+
+
+# ---- debits -----------------------------------------------------------------------------
+
+
+def test_a_debit_holds_the_stake_and_answers_with_the_balance(ledger: Ledger) -> None:
+    reply = ledger.execute(debit("t1", "10"))
+    assert (reply.balance, reply.available, reply.kind, reply.replayed) == (
+        D("100.00"),
+        D("90.00"),
+        "debit",
+        False,
+    )
+    assert reply.tx_ref.startswith("trn_") and reply.log_position > 0
+    assert ledger.balance("p1", "EUR").held == D("10.00")
+
+
+def test_a_repeated_debit_gets_the_original_reply_and_moves_nothing(ledger: Ledger) -> None:
+    first = ledger.execute(debit("t1", "10"))
+    again = ledger.execute(debit("t1", "10"))
+    assert again.replayed and again.tx_ref == first.tx_ref
+    assert (again.balance, again.available) == (first.balance, first.available)
+    assert available(ledger) == D("90.00")
+
+
+def test_a_repeated_debit_is_replayed_even_after_the_money_is_gone(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10"))
+    ledger.withdraw("p1", "EUR", D("90"), tx_id="w1")
+    assert ledger.execute(debit("t1", "10")).replayed
+
+
+def test_a_repeated_debit_with_another_payload_is_refused(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10"))
+    with refused(Refusal.DUPLICATE_CONFLICT):
+        ledger.execute(debit("t1", "11"))
+    assert available(ledger) == D("90.00")
+
+
+def test_a_second_transaction_for_the_same_bet_is_refused(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    with refused(Refusal.DUPLICATE_CONFLICT):
+        ledger.execute(debit("t2", "10", bet_id="b1"))
+
+
+def test_a_debit_beyond_what_is_available_is_refused(ledger: Ledger) -> None:
+    with refused(Refusal.INSUFFICIENT_FUNDS):
+        ledger.execute(debit("t1", "100.01"))
+
+
+def test_a_debit_on_an_unknown_wallet_is_refused(ledger: Ledger) -> None:
+    with refused(Refusal.UNKNOWN_WALLET):
+        ledger.execute(debit("t1", "1", player="ghost"))
+
+
+@pytest.mark.parametrize("amount", ["0", "-5", "1.001"])
+def test_a_debit_of_no_valid_stake_is_refused(ledger: Ledger, amount: str) -> None:
+    with refused(Refusal.INVALID_AMOUNT):
+        ledger.execute(debit("t1", amount))
+
+
+def test_a_debit_in_an_unknown_currency_is_refused(ledger: Ledger) -> None:
+    with refused(Refusal.UNKNOWN_CURRENCY):
+        ledger.execute(debit("t1", "1", currency="XXX"))
+
+
+def test_a_debit_for_a_round_known_closed_is_refused_fast(ledger: Ledger) -> None:
+    ledger.record_event(opened())
+    ledger.record_event(closed())
+    with refused(Refusal.BETTING_CLOSED):
+        ledger.execute(debit("t1", "10"))
+    assert available(ledger) == D("100.00")
+
+
+# ---- credits ---------------------------------------------------------------------------
+
+
+def test_a_win_captures_the_stake_and_credits_the_payout(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    reply = ledger.execute(credit("w1", "360", bet_id="b1"))
+    assert (reply.balance, reply.available, reply.kind) == (D("450.00"), D("450.00"), "credit")
+    [bet] = ledger.round_state("evo", "r1").bets
+    assert (bet.status, bet.outcome, bet.payout) == (BetStatus.SETTLED, Outcome.WIN, D("360.00"))
+    assert_books_balance(ledger)
+
+
+def test_a_loss_is_a_credit_of_zero(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    reply = ledger.execute(credit("w1", "0", bet_id="b1"))
+    assert reply.balance == D("90.00")
+    assert ledger.round_state("evo", "r1").bets[0].outcome is Outcome.LOSE
+
+
+def test_a_credit_returning_the_stake_is_a_push(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "10", bet_id="b1"))
+    assert ledger.round_state("evo", "r1").bets[0].outcome is Outcome.PUSH
+
+
+def test_a_credit_without_a_bet_settles_every_open_bet_of_the_player_in_the_round(
+    ledger: Ledger,
+) -> None:
+    ledger.execute(debit("t1", "10"))
+    ledger.execute(debit("t2", "30"))
+    ledger.execute(debit("t3", "5", round_id="other"))
+    ledger.execute(credit("w1", "80"))
+    state = ledger.round_state("evo", "r1")
+    assert sorted(b.payout for b in state.bets) == [D("20.00"), D("60.00")]
+    assert ledger.balance("p1", "EUR").held == D("5.00")
+    assert_books_balance(ledger)
+
+
+def test_a_repeated_credit_gets_the_original_reply_and_pays_once(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    first = ledger.execute(credit("w1", "20", bet_id="b1"))
+    again = ledger.execute(credit("w1", "20", bet_id="b1"))
+    assert again.replayed and again.balance == first.balance == D("110.00")
+    assert ledger.balance("p1", "EUR").balance == D("110.00")
+
+
+def test_a_second_credit_for_a_settled_bet_is_refused(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "20", bet_id="b1"))
+    with refused(Refusal.BET_ALREADY_SETTLED):
+        ledger.execute(credit("w2", "20", bet_id="b1"))
+
+
+def test_a_credit_for_an_unknown_bet_is_refused(ledger: Ledger) -> None:
+    with refused(Refusal.BET_NOT_FOUND):
+        ledger.execute(credit("w1", "20", bet_id="nope"))
+    with refused(Refusal.BET_NOT_FOUND):
+        ledger.execute(credit("w1", "20"))
+
+
+def test_a_credit_in_another_currency_than_its_bet_is_refused(ledger: Ledger) -> None:
+    funded(ledger, "p1", "10", currency="USD")
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    with refused(Refusal.CURRENCY_MISMATCH):
+        ledger.execute(credit("w1", "20", bet_id="b1", currency="USD"))
+
+
+def test_a_credit_for_another_players_bet_is_refused(ledger: Ledger) -> None:
+    funded(ledger, "p2", "10")
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    with refused(Refusal.BET_NOT_FOUND):
+        ledger.execute(credit("w1", "20", bet_id="b1", player="p2"))
+
+
+def test_a_provider_payout_that_differs_from_the_rules_is_paid_and_flagged(
+    ledger: Ledger,
+) -> None:
+    ledger.record_event(opened())
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.record_event(closed())
+    ledger.record_event(declared({"number": "17"}))
+    ledger.execute(credit("w1", "300", bet_id="b1"))
+    [bet] = ledger.round_state("evo", "r1").bets
+    assert (bet.payout, bet.expected_payout, bet.flagged) == (D("300.00"), D("360.00"), True)
+    assert ledger.balance("p1", "EUR").balance == D("390.00")
+
+
+def test_a_payout_credited_before_the_result_is_checked_once_the_result_is_known(
+    ledger: Ledger,
+) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "360", bet_id="b1"))
+    ledger.record_event(declared({"number": "17"}))
+    [bet] = ledger.round_state("evo", "r1").bets
+    assert (bet.expected_payout, bet.flagged) == (D("360.00"), False)
+
+
+# ---- rollbacks ------------------------------------------------------------------------------
+
+
+def test_a_rollback_of_a_debit_releases_the_stake(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10"))
+    reply = ledger.execute(rollback("rb1", "t1"))
+    assert (reply.available, reply.kind) == (D("100.00"), "rollback")
+    [bet] = ledger.round_state("evo", "r1").bets
+    assert (bet.status, bet.outcome, bet.cause) == (
+        BetStatus.REFUNDED,
+        Outcome.VOID,
+        "PROVIDER_CANCELLED",
+    )
+
+
+def test_a_repeated_rollback_moves_money_once(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10"))
+    ledger.execute(rollback("rb1", "t1"))
+    assert ledger.execute(rollback("rb1", "t1")).replayed
+    ledger.execute(rollback("rb2", "t1"))
+    assert ledger.balance("p1", "EUR").balance == D("100.00")
+
+
+def test_a_rollback_of_a_credit_refunds_the_bet_and_takes_the_win_back(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "25", bet_id="b1"))
+    reply = ledger.execute(rollback("rb1", "w1"))
+    assert reply.balance == D("100.00")
+    assert ledger.round_state("evo", "r1").bets[0].status is BetStatus.REFUNDED
+    assert_books_balance(ledger)
+
+
+def test_a_rollback_before_its_debit_makes_the_late_debit_refused(ledger: Ledger) -> None:
+    ledger.execute(rollback("rb1", "t1"))
+    with refused(Refusal.TRANSACTION_ROLLED_BACK) as caught:
+        ledger.execute(debit("t1", "10"))
+    assert "rb1" in str(caught.value)
+    assert available(ledger) == D("100.00")
+
+
+def test_a_rollback_before_its_debit_can_absorb_the_late_debit_instead(ledger: Ledger) -> None:
+    ledger.execute(rollback("rb1", "t1", late_original="absorb"))
+    late = ledger.execute(debit("t1", "10"))
+    assert (late.absorbed, late.available) == (True, D("100.00"))
+    again = ledger.execute(debit("t1", "10"))
+    assert (again.absorbed, again.replayed, again.tx_ref) == (True, True, late.tx_ref)
+    assert available(ledger) == D("100.00")
+
+
+def test_a_rollback_of_a_rollback_is_refused(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10"))
+    ledger.execute(rollback("rb1", "t1"))
+    with refused(Refusal.TRANSACTION_NOT_FOUND):
+        ledger.execute(rollback("rb2", "rb1"))
+
+
+def test_a_rollback_in_another_currency_than_its_transaction_is_refused(ledger: Ledger) -> None:
+    funded(ledger, "p1", "10", currency="USD")
+    ledger.execute(debit("t1", "10"))
+    with refused(Refusal.CURRENCY_MISMATCH):
+        ledger.execute(rollback("rb1", "t1", currency="USD"))
+
+
+def test_a_rollback_with_an_unknown_late_original_mode_is_refused(ledger: Ledger) -> None:
+    with refused(Refusal.DUPLICATE_CONFLICT):
+        ledger.execute(rollback("rb1", "t1", late_original="maybe"))
+
+
+# ---- the betting window (I5) ---------------------------------------------------------------
+
+
+def test_a_bet_the_log_orders_after_betting_closed_is_refunded_as_late() -> None:
+    ledger = RacingLedger(env=POPO)
+    funded(ledger, "p1", "100")
+    ledger.record_event(opened())
+    ledger.lands_during_next_bet = closed()
+    ledger.execute(debit("t1", "10", bet_id="b1"))  # read the round open; the close landed first
+    assert available(ledger) == D("90.00")
+    ledger.drain_round_book()
+    [bet] = ledger.round_state("evo", "r1").bets
+    assert (bet.status, bet.cause, bet.late) == (BetStatus.REFUNDED, "LATE_BET", True)
+    assert available(ledger) == D("100.00")
+
+
+def test_a_credit_for_a_late_bet_is_refused_as_betting_closed() -> None:
+    ledger = RacingLedger(env=POPO)
+    funded(ledger, "p1", "100")
+    ledger.record_event(opened())
+    ledger.lands_during_next_bet = closed()
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    with refused(Refusal.BETTING_CLOSED):
+        ledger.execute(credit("w1", "360", bet_id="b1"))
+    assert ledger.balance("p1", "EUR").balance == D("100")
+
+
+def test_bets_the_log_orders_before_betting_closed_stand(ledger: Ledger) -> None:
+    ledger.record_event(opened())
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.record_event(closed())
+    ledger.drain_round_book()
+    [bet] = ledger.round_state("evo", "r1").bets
+    assert (bet.status, bet.late) == (BetStatus.OPEN, False)
+    ledger.execute(credit("w1", "0", bet_id="b1"))
+
+
+# ---- voids ----------------------------------------------------------------------------------
+
+
+def test_a_voided_round_refunds_every_bet_once(ledger: Ledger) -> None:
+    funded(ledger, "p2", "50")
+    ledger.record_event(opened())
+    ledger.execute(debit("t1", "10"))
+    ledger.execute(debit("t2", "20", player="p2"))
+    ledger.record_event(voided("STREAM_FAILURE"))
+    ledger.record_event(voided("STREAM_FAILURE"))
+    ledger.drain_round_book()
+    state = ledger.round_state("evo", "r1")
+    assert state.status is RoundStatus.VOIDED and state.void_cause == "STREAM_FAILURE"
+    assert {(b.status, b.cause) for b in state.bets} == {(BetStatus.REFUNDED, "STREAM_FAILURE")}
+    assert available(ledger) == D("100.00") and available(ledger, "p2") == D("50")
+
+
+def test_a_void_after_the_provider_settled_reverses_the_settlement(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "30", bet_id="b1"))
+    ledger.record_event(voided("DISPUTE"))
+    assert ledger.balance("p1", "EUR").balance == D("100.00")
+    assert ledger.round_state("evo", "r1").bets[0].status is BetStatus.REFUNDED
+    assert_books_balance(ledger)
+
+
+# ---- bridge settlement ------------------------------------------------------------------------
+
+
+def test_a_bridge_settled_round_pays_every_bet_from_the_declared_result() -> None:
+    ledger = popo_ledger()
+    for player in ("a", "b", "c"):
+        funded(ledger, player, "100")
+    ledger.record_event(opened(provider="pp", game="baccarat"))
+    ledger.execute(debit("1", "10", player="a", provider="pp", picks=(("baccarat_banker", ""),)))
+    ledger.execute(debit("2", "10", player="b", provider="pp", picks=(("baccarat_player", ""),)))
+    ledger.execute(debit("3", "10", player="c", provider="pp", picks=(("baccarat_tie", ""),)))
+    ledger.record_event(closed(provider="pp"))
+    ledger.record_event(declared({"player": "6", "banker": "6"}, provider="pp"))
+    state = ledger.round_state("pp", "r1")
+    assert state.status is RoundStatus.SETTLED and state.bridge_settled
+    outcomes = {b.player: (b.outcome, b.payout) for b in state.bets}
+    assert outcomes == {
+        "a": (Outcome.PUSH, D("10.00")),
+        "b": (Outcome.PUSH, D("10.00")),
+        "c": (Outcome.WIN, D("90.00")),
+    }
+    assert ledger.balance("c", "EUR").balance == D("180.00")
+    assert_books_balance(ledger)
+
+
+def test_a_bridge_settled_bet_without_a_payout_rule_stays_open_for_the_provider() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "a", "100")
+    ledger.execute(debit("1", "10", player="a", provider="pp", picks=(("keno_spot", "7"),)))
+    ledger.record_event(declared({"number": "7"}, provider="pp"))
+    [bet] = ledger.round_state("pp", "r1").bets
+    assert bet.status is BetStatus.OPEN
+    assert ledger.round_state("pp", "r1").status is RoundStatus.RESULT
+
+
+# ---- rounds and verification -------------------------------------------------------------------
+
+
+def test_a_round_nobody_reported_is_unknown(ledger: Ledger) -> None:
+    state = ledger.round_state("evo", "never")
+    assert (state.status, state.bets) == (RoundStatus.UNKNOWN, ())
+
+
+def test_a_round_whose_hash_matches_is_verified(ledger: Ledger) -> None:
+    events: list[AnyProviderEvent] = [opened(), closed(), declared({"number": "3"})]
+    digest = round_digest(events)
+    for event in [*events[:2], declared({"number": "3"}, round_hash=digest)]:
+        ledger.record_event(event)
+    state = ledger.round_state("evo", "r1")
+    assert (state.verification, state.digest, state.audit_flags) == (
+        Verification.VERIFIED,
+        digest,
+        (),
+    )
+
+
+def test_a_round_with_a_wrong_hash_is_flagged_for_audit(ledger: Ledger) -> None:
+    ledger.record_event(opened())
+    ledger.record_event(closed())
+    ledger.record_event(declared({"number": "3"}, round_hash="0" * 64))
+    state = ledger.round_state("evo", "r1")
+    assert state.verification is Verification.FLAGGED and len(state.audit_flags) == 1
+
+
+def test_recording_a_provider_event_twice_records_it_once(ledger: Ledger) -> None:
+    ledger.record_event(opened())
+    ledger.record_event(opened())
+    state = ledger.round_state("evo", "r1")
+    assert (state.status, state.last_seq, state.game) == (RoundStatus.OPEN, 1, "roulette")
+
+
+# ---- concurrency and long-lived wallets ---------------------------------------------------
+
+
+def test_a_command_that_loses_to_a_concurrent_write_is_retried_on_fresh_state() -> None:
+    ledger = ContendedLedger(env=POPO)
+    funded(ledger, "p1", "100")
+    ledger.contended = 3
+    reply = ledger.execute(debit("t1", "10"))
+    assert reply.available == D("90.03")  # three rival deposits of 0.01 each came first
+    assert ledger.contended == 0
+
+
+def test_a_command_that_keeps_losing_is_refused_once_its_budget_is_spent() -> None:
+    ledger = ContendedLedger(env={**POPO, "LEDGER_RETRY_BUDGET": "4"})
+    funded(ledger, "p1", "100")
+    ledger.contended = 10
+    with refused(Refusal.RETRY_EXHAUSTED):
+        ledger.execute(debit("t1", "10"))
+    ledger.contended = 0
+    assert ledger.balance("p1", "EUR").held == 0
+
+
+def test_a_long_lived_wallet_is_loaded_from_its_latest_snapshot() -> None:
+    ledger = popo_ledger()
+    ledger.open_wallet("p1", "EUR")
+    for n in range(450):
+        ledger.deposit("p1", "EUR", D("1"), tx_id=f"c{n}")
+    assert ledger.snapshots is not None
+    snapshots = list(ledger.snapshots.get(wallet_id("p1", "EUR")))
+    assert [s.originator_version for s in snapshots] == [200, 400]
+    wallet = ledger.find(Wallet, wallet_id("p1", "EUR"))
+    assert wallet is not None and wallet.balance == D(450) and wallet.version == 451
+    assert len(list(ledger.events.get(wallet_id("p1", "EUR"), gt=400))) == 51
