@@ -1,0 +1,175 @@
+"""Pragmatic Play Seamless Wallet: the calls Pragmatic Play makes to the operator's wallet.
+
+Pragmatic POSTs form fields (`application/x-www-form-urlencoded`) to `authenticate.html`,
+`balance.html`, `bet.html`, `result.html`, `refund.html` and `endRound.html` (plus promo
+endpoints). Every request carries `hash`: the lowercase hex MD5 of all other parameters
+as `k1=v1&k2=v2...` sorted by key, followed by the operator's secret key. Amounts are
+decimal strings in major units. A bet is named by `reference` (a refund repeats the bet's
+`reference`), a round by `roundId`.
+
+Answers are JSON with an integer `error` (0 = success) and a `description`; balances
+(`cash`, `bonus`) are JSON numbers.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated, Final
+from urllib.parse import urlencode
+
+import msgspec
+
+HASH_FIELD: Final = "hash"
+MAX_FIELDS: Final = 64
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Text = Annotated[str, msgspec.Meta(max_length=1024)]
+
+
+class Error(enum.IntEnum):
+    SUCCESS = 0
+    INSUFFICIENT_BALANCE = 1
+    PLAYER_NOT_FOUND = 2
+    BET_NOT_ALLOWED = 3
+    AUTHENTICATION_FAILED = 4
+    INVALID_HASH = 5
+    PLAYER_FROZEN = 6
+    BAD_PARAMETERS = 7
+    GAME_NOT_FOUND = 8
+    BET_LIMIT_REACHED = 50
+    INTERNAL_RETRY = 100
+    INTERNAL_NO_RETRY = 101
+    INTERNAL_END_ROUND_RETRY = 102
+
+
+DESCRIPTIONS: Final[dict[Error, str]] = {
+    Error.SUCCESS: "Success",
+    Error.INSUFFICIENT_BALANCE: "Insufficient balance",
+    Error.PLAYER_NOT_FOUND: "Player not found or is logged out",
+    Error.BET_NOT_ALLOWED: "Bet is not allowed",
+    Error.AUTHENTICATION_FAILED: (
+        "Player authentication failed due to invalid, not found or expired token"
+    ),
+    Error.INVALID_HASH: "Invalid hash code",
+    Error.PLAYER_FROZEN: "Player is frozen",
+    Error.BAD_PARAMETERS: "Bad parameters in the request, please check post parameters",
+    Error.GAME_NOT_FOUND: "Game is not found or disabled",
+    Error.BET_LIMIT_REACHED: "Bet limit has been reached",
+    Error.INTERNAL_RETRY: "Internal server error. Pragmatic Play will retry",
+    Error.INTERNAL_NO_RETRY: "Internal server error. No retry",
+    Error.INTERNAL_END_ROUND_RETRY: "Internal server error on EndRound. Pragmatic Play will retry",
+}
+
+
+def payload(params: Mapping[str, str]) -> str:
+    """The signed text: every parameter but `hash`, `k=v` joined by `&`, sorted by key."""
+    return "&".join(f"{k}={params[k]}" for k in sorted(params) if k != HASH_FIELD)
+
+
+def sign(params: Mapping[str, str], secret: str) -> str:
+    return hashlib.md5((payload(params) + secret).encode(), usedforsecurity=False).hexdigest()
+
+
+def verify(params: Mapping[str, str], secret: str) -> bool:
+    given = params.get(HASH_FIELD, "")
+    if not given:
+        return False
+    return hmac.compare_digest(sign(params, secret).encode(), given.lower().encode())
+
+
+def encode_form(params: Mapping[str, str], secret: str) -> bytes:
+    """A signed form body, as Pragmatic sends it."""
+    signed = dict(params)
+    signed[HASH_FIELD] = sign(params, secret)
+    return urlencode(signed).encode()
+
+
+class AuthenticateRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`authenticate.html`: the launch token; the answer names the player and currency."""
+
+    providerId: Text
+    token: Id
+    gameId: Text = ""
+    ipAddress: Text = ""
+
+
+class BalanceRequest(msgspec.Struct, frozen=True, kw_only=True):
+    providerId: Text
+    userId: Id
+    token: Text = ""
+
+
+class BetRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`bet.html`: take `amount` for the bet `reference` in round `roundId`."""
+
+    providerId: Text
+    userId: Id
+    gameId: Text
+    roundId: Id
+    amount: Text
+    reference: Id
+    timestamp: Text = ""
+    roundDetails: Text = ""
+    token: Text = ""
+    platform: Text = ""
+    bonusCode: Text = ""
+
+
+class ResultRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`result.html`: the player's win for round `roundId` (0 when every bet lost)."""
+
+    providerId: Text
+    userId: Id
+    gameId: Text
+    roundId: Id
+    amount: Text
+    reference: Id
+    timestamp: Text = ""
+    roundDetails: Text = ""
+    token: Text = ""
+    platform: Text = ""
+    bonusCode: Text = ""
+    promoWinAmount: Text = ""
+
+
+class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`refund.html`: cancel the bet `reference` (the bet's own reference)."""
+
+    providerId: Text
+    userId: Id
+    reference: Id
+    gameId: Text = ""
+    roundId: Text = ""
+    amount: Text = ""
+    timestamp: Text = ""
+    roundDetails: Text = ""
+    platform: Text = ""
+    bonusCode: Text = ""
+
+
+class EndRoundRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`endRound.html`: the round is over for this player; no money moves."""
+
+    providerId: Text
+    userId: Id
+    gameId: Text
+    roundId: Id
+    platform: Text = ""
+    bonusCode: Text = ""
+    roundDetails: Text = ""
+
+
+class Response(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    error: int
+    description: str
+    transactionId: str | None = None
+    userId: str | None = None
+    token: str | None = None
+    currency: str | None = None
+    cash: Decimal | None = None
+    bonus: Decimal | None = None
+    usedPromo: Decimal | None = None

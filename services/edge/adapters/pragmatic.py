@@ -1,0 +1,351 @@
+"""Pragmatic Play Seamless Wallet at `/wallet/pragmatic/...` (`contracts.dialects.pragmatic`).
+
+Provider config: `secret_env`/`secret_file` holds the secret key of the `hash`. Options:
+`provider_id` (default `PragmaticPlay`): the `providerId` every request must carry.
+
+Semantics, following the public implementations unless marked [INFER]:
+- The form is split into fields (all the hash needs), the `hash` checked in constant
+  time, and only then are fields read: a bad or missing hash is error 5 and nothing else
+  happens. Repeated fields, undecodable bytes, more than 64 fields -> error 7.
+- `authenticate` answers the player of a live launch token (error 4 otherwise) and keeps
+  the token [INFER: no rotation; Pragmatic sends it back on later calls].
+- `bet` checks `token` when one is sent (error 4 if unknown, expired or another
+  player's); the currency is the session's, else the player's last session's. Same
+  `reference` again -> the original success with the current balance; with another
+  amount or round -> error 7 [INFER]. Insufficient funds -> 1 with the balance; a bet
+  after the round's betting closed, or after its refund arrived -> 3 (final).
+- `result` pays the player's open bets in `roundId` (a zero result settles them lost);
+  idempotent on `reference`; a round with no open bet of this player -> 7 [INFER: the
+  codes for it disagree between implementations; 7 is final and changes nothing].
+- `refund` cancels the bet `reference` if still open; unknown -> error 0, nothing moves,
+  and the late bet is then refused with 3; after its result -> 7 [INFER], nothing moves.
+- `endRound` closes the round: bets still open lose [INFER: Pragmatic sends a result for
+  every win first]; repeated or nothing open -> success. Balance-free otherwise.
+- Requests carry `timestamp` but it is not windowed [INFER]: Pragmatic re-sends failed
+  calls for reconciliation hours later, and every money call is idempotent on
+  `reference`, so a replayed request moves nothing.
+- Edge refusals: IP not allowed -> HTTP 403 error 5; rate limited -> 429 error 100 (retry);
+  body too large -> 413 error 7; internal failure -> error 100 (102 on endRound): safe
+  to retry. Unknown fields are ignored. `bonusWin`, `jackpotWin`, `promoWin` and
+  `adjustment` are not mounted (404): livebridge has no promotion wallet yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TypeVar
+from urllib.parse import parse_qsl
+
+import msgspec
+
+from contracts.dialects import pragmatic as wire
+from contracts.dialects.pragmatic import DESCRIPTIONS, Error
+from contracts.money import MoneyError, quantum
+from contracts.wallet import Credit, Debit, Refusal, Rollback, WalletReply
+from services.edge.adapters.base import (
+    DialectAdapter,
+    EdgeRequest,
+    EdgeResponse,
+    Endpoint,
+    Rejected,
+    Rejection,
+)
+from services.edge.amounts import wire_amount
+from services.edge.ports import Refused
+from services.edge.sessions import session_ref
+
+S = TypeVar("S")
+
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+_REJECTIONS: dict[Rejection, tuple[int, Error]] = {
+    Rejection.IP_NOT_ALLOWED: (403, Error.INVALID_HASH),
+    Rejection.RATE_LIMITED: (429, Error.INTERNAL_RETRY),
+    Rejection.BODY_TOO_LARGE: (413, Error.BAD_PARAMETERS),
+    Rejection.BAD_SIGNATURE: (200, Error.INVALID_HASH),
+    Rejection.MALFORMED: (200, Error.BAD_PARAMETERS),
+    Rejection.INTERNAL: (200, Error.INTERNAL_RETRY),
+}
+_REFUSALS: dict[Refusal, Error] = {
+    Refusal.INVALID_AMOUNT: Error.BAD_PARAMETERS,
+    Refusal.UNKNOWN_CURRENCY: Error.BAD_PARAMETERS,
+    Refusal.CURRENCY_MISMATCH: Error.BAD_PARAMETERS,
+    Refusal.UNKNOWN_WALLET: Error.PLAYER_NOT_FOUND,
+    Refusal.INSUFFICIENT_FUNDS: Error.INSUFFICIENT_BALANCE,
+    Refusal.DUPLICATE_CONFLICT: Error.BAD_PARAMETERS,
+    Refusal.BET_NOT_FOUND: Error.BAD_PARAMETERS,
+    Refusal.TRANSACTION_NOT_FOUND: Error.BAD_PARAMETERS,
+    Refusal.BET_ALREADY_SETTLED: Error.BAD_PARAMETERS,
+    Refusal.TRANSACTION_ROLLED_BACK: Error.BET_NOT_ALLOWED,
+    Refusal.BETTING_CLOSED: Error.BET_NOT_ALLOWED,
+    Refusal.ROUND_CLOSED: Error.BET_NOT_ALLOWED,
+    Refusal.LIMIT_EXCEEDED: Error.BET_LIMIT_REACHED,
+    Refusal.RETRY_EXHAUSTED: Error.INTERNAL_RETRY,
+}
+
+
+class _Answer(Exception):
+    def __init__(self, error: Error, cash: Decimal | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+        self.cash = cash
+
+
+def _response(error: Error, **fields: object) -> EdgeResponse:
+    body = msgspec.structs.replace(
+        wire.Response(error=int(error), description=DESCRIPTIONS[error]), **fields
+    )
+    return EdgeResponse(200, _ENCODER.encode(body))
+
+
+class Adapter(DialectAdapter):
+    dialect = "pragmatic"
+
+    def endpoints(self) -> Sequence[Endpoint]:
+        return (
+            Endpoint("POST", "authenticate.html", self.authenticate),
+            Endpoint("POST", "balance.html", self.balance),
+            Endpoint("POST", "bet.html", self.bet),
+            Endpoint("POST", "result.html", self.result),
+            Endpoint("POST", "refund.html", self.refund),
+            Endpoint("POST", "endRound.html", self.end_round, name="endRound"),
+        )
+
+    def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
+        status, error = _REJECTIONS[rejection]
+        if error is Error.INTERNAL_RETRY and endpoint is not None and endpoint.name == "endRound":
+            error = Error.INTERNAL_END_ROUND_RETRY
+        return EdgeResponse(
+            status,
+            _ENCODER.encode(wire.Response(error=int(error), description=DESCRIPTIONS[error])),
+        )
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _fields(self, request: EdgeRequest) -> dict[str, str]:
+        try:
+            pairs = parse_qsl(
+                request.body.decode("utf-8"),
+                keep_blank_values=True,
+                strict_parsing=bool(request.body),
+                max_num_fields=wire.MAX_FIELDS,
+                errors="strict",
+            )
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise Rejected(Rejection.MALFORMED, str(exc)) from exc
+        fields = dict(pairs)
+        if len(fields) != len(pairs):
+            raise Rejected(Rejection.MALFORMED, "a field is repeated")
+        return fields
+
+    def _decode(self, request: EdgeRequest, cls: type[S]) -> S:
+        fields = self._fields(request)
+        if not wire.verify(fields, self.provider.text_secret()):
+            raise Rejected(Rejection.BAD_SIGNATURE)
+        try:
+            call = msgspec.convert(fields, type=cls)
+        except msgspec.ValidationError as exc:
+            raise Rejected(Rejection.MALFORMED, str(exc)) from exc
+        expected = str(self.provider.option("provider_id", "PragmaticPlay"))
+        if getattr(call, "providerId", "") != expected:
+            raise _Answer(Error.BAD_PARAMETERS)
+        return call
+
+    def _money(self, value: Decimal, currency: str) -> Decimal:
+        return value.quantize(quantum(currency))
+
+    def _amount(self, text: str, currency: str) -> Decimal:
+        try:
+            return wire_amount(Decimal(text.strip()), currency)
+        except (MoneyError, ArithmeticError):
+            raise _Answer(Error.BAD_PARAMETERS) from None
+
+    async def _currency(self, user: str, token: str, *, check_token: bool) -> tuple[str, str]:
+        """The player's currency and session ref, checking `token` when there is one."""
+        if token and check_token:
+            session = await self.sessions.get(self.provider.id, token)
+            if session is None or session.player != user or session.expired(self.context.clock()):
+                raise _Answer(Error.AUTHENTICATION_FAILED)
+            return session.currency, session_ref(token)
+        currency = await self.sessions.currency_of(self.provider.id, user)
+        if currency is None and len(self.provider.currencies) == 1:
+            currency = self.provider.currencies[0]
+        if currency is None or currency not in self.provider.currencies:
+            raise _Answer(Error.PLAYER_NOT_FOUND)
+        return currency, ""
+
+    async def _cash(self, user: str, currency: str) -> Decimal | None:
+        try:
+            balance = await self.ledger.balance(user, currency)
+        except Refused:
+            return None
+        return self._money(balance.available, currency)
+
+    async def _execute(
+        self, command: Debit | Credit | Rollback
+    ) -> tuple[WalletReply | None, Refused | None]:
+        try:
+            return await self.ledger.execute(command), None
+        except Refused as exc:
+            return None, exc
+
+    async def _money_answer(
+        self, reply: WalletReply, currency: str, **extra: object
+    ) -> EdgeResponse:
+        cash = self._money(reply.available, currency)
+        if reply.replayed:
+            cash = await self._cash(reply.player, currency) or cash
+        return _response(
+            Error.SUCCESS,
+            transactionId=reply.tx_ref,
+            currency=currency,
+            cash=cash,
+            bonus=Decimal(0),
+            **extra,
+        )
+
+    async def _refused(self, exc: Refused, user: str, currency: str) -> EdgeResponse:
+        error = _REFUSALS[exc.code]
+        cash = await self._cash(user, currency) if error is Error.INSUFFICIENT_BALANCE else None
+        return _response(error, cash=cash, bonus=Decimal(0) if cash is not None else None)
+
+    # -- endpoints ------------------------------------------------------------------------
+
+    async def authenticate(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.AuthenticateRequest)
+        except _Answer as answer:
+            return _response(answer.error)
+        session = await self.sessions.get(self.provider.id, call.token)
+        if session is None or session.expired(self.context.clock()):
+            return _response(Error.AUTHENTICATION_FAILED)
+        return _response(
+            Error.SUCCESS,
+            userId=session.player,
+            token=session.token,
+            currency=session.currency,
+            cash=await self._cash(session.player, session.currency) or Decimal(0),
+            bonus=Decimal(0),
+        )
+
+    async def balance(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.BalanceRequest)
+            currency, _ = await self._currency(call.userId, "", check_token=False)
+        except _Answer as answer:
+            return _response(answer.error)
+        cash = await self._cash(call.userId, currency)
+        if cash is None:
+            return _response(Error.PLAYER_NOT_FOUND)
+        return _response(Error.SUCCESS, currency=currency, cash=cash, bonus=Decimal(0))
+
+    async def bet(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.BetRequest)
+            currency, session = await self._currency(call.userId, call.token, check_token=True)
+            amount = self._amount(call.amount, currency)
+            if amount <= 0:
+                raise _Answer(Error.BAD_PARAMETERS)
+        except _Answer as answer:
+            return _response(answer.error)
+        reply, refused = await self._execute(
+            Debit(
+                provider=self.provider.id,
+                tx_id=call.reference,
+                player=call.userId,
+                currency=currency,
+                amount=amount,
+                round_id=call.roundId,
+                bet_id=call.reference,
+                game=call.gameId,
+                session_id=session,
+            )
+        )
+        if reply is None:
+            assert refused is not None
+            return await self._refused(refused, call.userId, currency)
+        return await self._money_answer(reply, currency, usedPromo=Decimal(0))
+
+    async def result(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.ResultRequest)
+            currency, _ = await self._currency(call.userId, "", check_token=False)
+            amount = self._amount(call.amount, currency)
+        except _Answer as answer:
+            return _response(answer.error)
+        reply, refused = await self._execute(
+            Credit(
+                provider=self.provider.id,
+                tx_id=f"result:{call.reference}",
+                player=call.userId,
+                currency=currency,
+                amount=amount,
+                round_id=call.roundId,
+                game=call.gameId,
+            )
+        )
+        if reply is None:
+            assert refused is not None
+            return await self._refused(refused, call.userId, currency)
+        return await self._money_answer(reply, currency)
+
+    async def refund(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.RefundRequest)
+            currency, _ = await self._currency(call.userId, "", check_token=False)
+        except _Answer as answer:
+            return _response(answer.error)
+        reply, refused = await self._execute(
+            Rollback(
+                provider=self.provider.id,
+                tx_id=f"refund:{call.reference}",
+                player=call.userId,
+                currency=currency,
+                ref_tx_id=call.reference,
+                round_id=call.roundId,
+                late_original="refuse",
+                only_open=True,
+            )
+        )
+        if reply is None:
+            assert refused is not None
+            if refused.code in (Refusal.TRANSACTION_NOT_FOUND, Refusal.UNKNOWN_WALLET):
+                return _response(Error.SUCCESS, transactionId="0")
+            return await self._refused(refused, call.userId, currency)
+        if reply.absorbed:
+            return _response(Error.SUCCESS, transactionId="0")
+        return _response(Error.SUCCESS, transactionId=reply.tx_ref)
+
+    async def end_round(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.EndRoundRequest)
+            currency, _ = await self._currency(call.userId, "", check_token=False)
+        except _Answer as answer:
+            return _response(answer.error)
+        reply, refused = await self._execute(
+            Credit(
+                provider=self.provider.id,
+                tx_id=f"endRound:{call.roundId}:{call.userId}",
+                player=call.userId,
+                currency=currency,
+                amount=Decimal(0),
+                round_id=call.roundId,
+                game=call.gameId,
+                closes_round=True,
+            )
+        )
+        if refused is not None and refused.code not in (
+            Refusal.BET_NOT_FOUND,
+            Refusal.BET_ALREADY_SETTLED,
+            Refusal.ROUND_CLOSED,
+        ):
+            return await self._refused(refused, call.userId, currency)
+        cash = self._money(reply.available, currency) if reply else None
+        if cash is None or (reply is not None and reply.replayed):
+            cash = await self._cash(call.userId, currency)
+        return _response(Error.SUCCESS, cash=cash or Decimal(0), bonus=Decimal(0))
+
+
+def fields_of(body: bytes) -> Mapping[str, str]:
+    """The form fields of a body, for tools and tests (no checks)."""
+    return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
