@@ -38,7 +38,7 @@ def verify(body: bytes, secret: str, signature: str | None) -> bool:
     """Constant-time check of a feed signature; a missing one never verifies."""
     if not signature:
         return False
-    return hmac.compare_digest(sign(body, secret), signature.strip().lower())
+    return hmac.compare_digest(sign(body, secret).encode(), signature.strip().lower().encode())
 
 
 class FeedBatch(msgspec.Struct, frozen=True, kw_only=True):

@@ -37,7 +37,7 @@ def verify(body: bytes, auth_token: str, signature: str | None) -> bool:
     """Constant-time check of `X-REQUEST-SIGN`; a missing header never verifies."""
     if not signature:
         return False
-    return hmac.compare_digest(sign(body, auth_token), signature.strip().lower())
+    return hmac.compare_digest(sign(body, auth_token).encode(), signature.strip().lower().encode())
 
 
 class BetAction(msgspec.Struct, frozen=True, kw_only=True, tag_field="action", tag="bet"):
@@ -127,6 +127,7 @@ class Code(enum.IntEnum):
     BAD_REQUEST = 400
     FORBIDDEN = 403
     NOT_FOUND = 404
+    GAME_NOT_AVAILABLE = 405
     UNKNOWN = 500
     UNAVAILABLE = 503
     TIMEOUT = 504

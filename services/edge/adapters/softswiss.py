@@ -1,0 +1,296 @@
+"""SoftSwiss / BGaming casino protocol at `/wallet/softswiss/...` (wire: `contracts.dialects`).
+
+Provider config: `secret_env`/`secret_file` holds the casino auth token that signs bodies.
+Options: none required.
+
+Semantics, per the public implementations in `reference/provider-dialects.md` unless
+marked [INFER]:
+- `X-REQUEST-SIGN` (hex HMAC-SHA256 of the raw body) is checked before anything is
+  decoded; a bad or missing one is HTTP 403 `{"code": 403}` and nothing else happens.
+- `/play` without actions (absent or empty) is a balance query. With actions, each is one
+  ledger command, in order: `bet` -> Debit, `win` -> Credit of every open bet of the player
+  in the round (`game_id`); `finished: true` closes the round with the request's last
+  action [INFER: a finished request without actions moves nothing and closes nothing].
+  The answer is the balance after the last action and one `{action_id, tx_id,
+  processed_at}` per action; `tx_id` is the ledger's transaction reference.
+- A repeated `action_id` gets its original `tx_id` and moves nothing; a request mixing
+  repeated and new actions is handled per action. A repeat with another amount is HTTP 400
+  code 400 [INFER: SoftSwiss names no code for it; the request contradicts an earlier one].
+- `/rollback` actions undo `original_action_id`. Pre-rollback: a rollback of an action not
+  yet seen is accepted (200, empty `tx_id`) and remembered; when the original arrives it
+  gets a `tx_id` but moves no money (`late_original="absorb"`).
+- A win for a round where the player has no bet -> HTTP 404 code 404 [INFER]; a second win
+  for a settled round -> HTTP 400 code 400 [INFER]. A zero win settles the round as lost.
+- Refusals: not enough funds -> HTTP 412 code 100 with the balance; unknown player ->
+  412 code 101; currency not configured for this provider -> 412 code 154; betting closed
+  -> 412 code 405 [INFER]; limits -> 412 code 105.
+- `session_id`, when the provider sends one, is checked on bets only (it must be a live
+  session of that player, else 412 code 101) [INFER]; wins and rollbacks never check it.
+- Malformed JSON, wrong types, negative or out-of-range amounts -> HTTP 400 code 400.
+  Edge refusals: IP not allowed -> 403 code 403; rate limited -> 429 code 503 [INFER: the
+  provider retries]; body too large -> 413 code 400; internal failure -> 503 code 500.
+  Nothing answers 500.
+- The protocol carries no timestamp or nonce; a replayed signed body is harmless because
+  every action is idempotent on `action_id`.
+- `balance` is the available balance (cash minus holds) in minor units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import msgspec
+
+from contracts.dialects import softswiss as wire
+from contracts.dialects.softswiss import Code
+from contracts.money import MoneyError, from_minor, to_minor
+from contracts.wallet import Credit, Debit, Refusal, Rollback, WalletReply
+from services.edge.adapters.base import (
+    DialectAdapter,
+    EdgeRequest,
+    EdgeResponse,
+    Endpoint,
+    Rejected,
+    Rejection,
+)
+from services.edge.ports import Refused
+from services.edge.sessions import session_ref
+
+_REJECTIONS: dict[Rejection, tuple[int, Code, str]] = {
+    Rejection.IP_NOT_ALLOWED: (403, Code.FORBIDDEN, "caller address not allowed"),
+    Rejection.RATE_LIMITED: (429, Code.UNAVAILABLE, "rate limit exceeded; retry later"),
+    Rejection.BODY_TOO_LARGE: (413, Code.BAD_REQUEST, "request body too large"),
+    Rejection.BAD_SIGNATURE: (403, Code.FORBIDDEN, "X-REQUEST-SIGN does not match the body"),
+    Rejection.MALFORMED: (400, Code.BAD_REQUEST, "malformed request"),
+    Rejection.INTERNAL: (503, Code.UNKNOWN, "temporary failure; retry"),
+}
+_REFUSALS: dict[Refusal, Code] = {
+    Refusal.INVALID_AMOUNT: Code.BAD_REQUEST,
+    Refusal.UNKNOWN_CURRENCY: Code.CURRENCY_NOT_ALLOWED,
+    Refusal.CURRENCY_MISMATCH: Code.CURRENCY_NOT_ALLOWED,
+    Refusal.UNKNOWN_WALLET: Code.PLAYER_INVALID,
+    Refusal.INSUFFICIENT_FUNDS: Code.NOT_ENOUGH_FUNDS,
+    Refusal.DUPLICATE_CONFLICT: Code.BAD_REQUEST,
+    Refusal.BET_NOT_FOUND: Code.NOT_FOUND,
+    Refusal.TRANSACTION_NOT_FOUND: Code.NOT_FOUND,
+    Refusal.BET_ALREADY_SETTLED: Code.BAD_REQUEST,
+    Refusal.TRANSACTION_ROLLED_BACK: Code.BAD_REQUEST,
+    Refusal.BETTING_CLOSED: Code.GAME_NOT_AVAILABLE,
+    Refusal.ROUND_CLOSED: Code.GAME_NOT_AVAILABLE,
+    Refusal.LIMIT_EXCEEDED: Code.BET_LIMIT,
+    Refusal.RETRY_EXHAUSTED: Code.UNKNOWN,
+}
+
+
+class _Answer(Exception):
+    """Stop here and answer with this code (and the balance when it is known)."""
+
+    def __init__(self, code: Code, message: str, balance: int | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.balance = balance
+
+
+def _error(code: Code, message: str, balance: int | None = None) -> EdgeResponse:
+    body = wire.ErrorResponse(code=code, message=message, balance=balance)
+    return EdgeResponse(wire.http_status(code), wire.encoder.encode(body))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Adapter(DialectAdapter):
+    dialect = "softswiss"
+
+    def endpoints(self) -> Sequence[Endpoint]:
+        return (
+            Endpoint("POST", "play", self.play),
+            Endpoint("POST", "rollback", self.rollback),
+        )
+
+    def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
+        status, code, message = _REJECTIONS[rejection]
+        body = wire.ErrorResponse(code=code, message=message)
+        return EdgeResponse(status, wire.encoder.encode(body))
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _verify(self, request: EdgeRequest) -> None:
+        secret = self.provider.text_secret()
+        if not wire.verify(request.body, secret, request.header(wire.SIGNATURE_HEADER)):
+            raise Rejected(Rejection.BAD_SIGNATURE)
+
+    def _currency(self, currency: str) -> str:
+        if currency not in self.provider.currencies:
+            raise _Answer(
+                Code.CURRENCY_NOT_ALLOWED,
+                f"currency {currency!r} is not enabled for {self.provider.id}",
+            )
+        return currency
+
+    def _amount(self, units: int, currency: str) -> Decimal:
+        try:
+            return from_minor(units, currency)
+        except MoneyError as exc:
+            raise _Answer(Code.BAD_REQUEST, str(exc)) from exc
+
+    async def _balance_units(self, player: str, currency: str) -> int | None:
+        try:
+            balance = await self.ledger.balance(player, currency)
+        except Refused:
+            return None
+        return to_minor(balance.available, currency)
+
+    async def _execute(self, command: Debit | Credit | Rollback) -> WalletReply:
+        try:
+            return await self.ledger.execute(command)
+        except Refused as exc:
+            code = _REFUSALS[exc.code]
+            balance = None
+            if code is not Code.UNKNOWN and exc.code is not Refusal.UNKNOWN_WALLET:
+                balance = await self._balance_units(command.player, command.currency)
+            raise _Answer(code, exc.message or str(exc.code), balance) from exc
+
+    async def _check_session(self, token: str, player: str) -> None:
+        if not token:
+            return
+        session = await self.sessions.get(self.provider.id, token)
+        if session is None or session.player != player:
+            raise _Answer(Code.PLAYER_INVALID, f"session is not a live session of {player}")
+
+    # -- endpoints ----------------------------------------------------------------------
+
+    async def play(self, request: EdgeRequest) -> EdgeResponse:
+        self._verify(request)
+        try:
+            call = wire.play_request_decoder.decode(request.body)
+        except msgspec.DecodeError as exc:
+            return _error(Code.BAD_REQUEST, f"not a /play request: {exc}")
+        try:
+            return await self._play(call)
+        except _Answer as answer:
+            return _error(answer.code, answer.message, answer.balance)
+
+    async def _play(self, call: wire.PlayRequest) -> EdgeResponse:
+        currency = self._currency(call.currency)
+        actions = call.actions or []
+        if not actions:
+            try:
+                balance = await self.ledger.balance(call.user_id, currency)
+            except Refused as exc:
+                raise _Answer(_REFUSALS[exc.code], exc.message or str(exc.code)) from exc
+            units = to_minor(balance.available, currency)
+            return self._ok(wire.PlayResponse(balance=units, game_id=call.game_id or ""))
+        if not call.game_id:
+            raise _Answer(Code.BAD_REQUEST, "actions need a game_id (the round)")
+        ids = [a.action_id for a in actions]
+        if len(set(ids)) != len(ids) or not all(ids):
+            raise _Answer(Code.BAD_REQUEST, "action_id must be present and unique per request")
+        commands: list[Debit | Credit] = []
+        for index, action in enumerate(actions):
+            closes = call.finished and index == len(actions) - 1
+            amount = self._amount(action.amount, currency)
+            if isinstance(action, wire.BetAction):
+                commands.append(
+                    Debit(
+                        provider=self.provider.id,
+                        tx_id=action.action_id,
+                        player=call.user_id,
+                        currency=currency,
+                        amount=amount,
+                        round_id=call.game_id,
+                        game=call.game,
+                        session_id=session_ref(call.session_id) if call.session_id else "",
+                        closes_round=closes,
+                    )
+                )
+            else:
+                commands.append(
+                    Credit(
+                        provider=self.provider.id,
+                        tx_id=action.action_id,
+                        player=call.user_id,
+                        currency=currency,
+                        amount=amount,
+                        round_id=call.game_id,
+                        game=call.game,
+                        closes_round=closes,
+                    )
+                )
+        if any(isinstance(c, Debit) for c in commands):
+            await self._check_session(call.session_id, call.user_id)
+        transactions: list[wire.Transaction] = []
+        reply: WalletReply | None = None
+        for command in commands:
+            reply = await self._execute(command)
+            transactions.append(
+                wire.Transaction(action_id=command.tx_id, tx_id=reply.tx_ref, processed_at=_now())
+            )
+        assert reply is not None
+        return self._ok(
+            wire.PlayResponse(
+                balance=to_minor(reply.available, currency),
+                game_id=call.game_id,
+                transactions=transactions,
+            )
+        )
+
+    async def rollback(self, request: EdgeRequest) -> EdgeResponse:
+        self._verify(request)
+        try:
+            call = wire.rollback_request_decoder.decode(request.body)
+        except msgspec.DecodeError as exc:
+            return _error(Code.BAD_REQUEST, f"not a /rollback request: {exc}")
+        try:
+            return await self._rollback(call)
+        except _Answer as answer:
+            return _error(answer.code, answer.message, answer.balance)
+
+    async def _rollback(self, call: wire.RollbackRequest) -> EdgeResponse:
+        currency = self._currency(call.currency)
+        actions = call.actions
+        ids = [a.action_id for a in actions]
+        if not actions or len(set(ids)) != len(ids) or not all(ids):
+            raise _Answer(Code.BAD_REQUEST, "rollback needs actions with unique action_id")
+        transactions: list[wire.Transaction] = []
+        balance: int | None = None
+        for index, action in enumerate(actions):
+            command = Rollback(
+                provider=self.provider.id,
+                tx_id=action.action_id,
+                player=call.user_id,
+                currency=currency,
+                ref_tx_id=action.original_action_id,
+                round_id=call.game_id,
+                late_original="absorb",
+                closes_round=call.finished and index == len(actions) - 1,
+            )
+            try:
+                reply = await self.ledger.execute(command)
+            except Refused as exc:
+                if exc.code is not Refusal.TRANSACTION_NOT_FOUND:
+                    code = _REFUSALS[exc.code]
+                    units = await self._balance_units(call.user_id, currency)
+                    raise _Answer(code, exc.message or str(exc.code), units) from exc
+                # A pre-rollback the ledger did not keep a reply for: still 200, no tx_id.
+                balance = await self._balance_units(call.user_id, currency)
+                tx_id = ""
+            else:
+                balance = to_minor(reply.available, currency)
+                tx_id = "" if reply.absorbed else reply.tx_ref
+            transactions.append(
+                wire.Transaction(action_id=action.action_id, tx_id=tx_id, processed_at=_now())
+            )
+        if balance is None:
+            raise _Answer(Code.PLAYER_INVALID, f"player {call.user_id} has no {currency} wallet")
+        return self._ok(
+            wire.PlayResponse(balance=balance, game_id=call.game_id, transactions=transactions)
+        )
+
+    @staticmethod
+    def _ok(body: wire.PlayResponse) -> EdgeResponse:
+        return EdgeResponse(200, wire.encoder.encode(body))

@@ -1,0 +1,270 @@
+"""A live table played against a running bridge: game events on the push feed, wallet calls
+in one dialect, and books kept independently to check the bridge's balances at the end.
+
+Each round: betting opens (pushed), every seated player places one to three bets
+concurrently (some calls sent twice, some bets rolled back after, some rolled back *before*
+they are placed), betting closes, the table events and the result (with its `round_hash`)
+are pushed (some twice, some out of order), and every player's standing bets are paid by
+the game's odds.
+
+The books are the simulator's own: a bet stands unless it was rolled back (before or
+after); the expected balance is the deposit, minus standing stakes, plus their payouts.
+The bridge's answers are checked against the dialect's rules as they come (`drivers.py`)
+and, at the end, every player's balance against the books.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
+
+import aiohttp
+
+from contracts import feeds
+from contracts.events import (
+    AnyProviderEvent,
+    BettingClosed,
+    BettingOpened,
+    GameEvent,
+    ResultDeclared,
+    round_digest,
+)
+from contracts.money import quantum
+from services.simulate.drivers import Seat, Wager, WalletDriver
+from services.simulate.games import Game, Pick
+
+STAKES = (Decimal("1"), Decimal("2"), Decimal("2.50"), Decimal("5"), Decimal("10"), Decimal("25"))
+
+
+@dataclass(frozen=True, slots=True)
+class Chaos:
+    """How often the simulated provider misbehaves, each a probability per call or event."""
+
+    duplicate_call: float = 0.05
+    rollback_after: float = 0.03
+    rollback_before: float = 0.02
+    duplicate_event: float = 0.05
+    reorder_events: float = 0.2
+
+
+PushFn = Callable[[Sequence[AnyProviderEvent]], Awaitable[None]]
+
+
+def http_pusher(
+    session: aiohttp.ClientSession, url: str, secret: str, *, retries: int = 5
+) -> PushFn:
+    """POST signed `FeedBatch`es to `url` (`.../feed/<provider>`), retrying 5xx and errors."""
+
+    async def push(events: Sequence[AnyProviderEvent]) -> None:
+        body = feeds.encoder.encode(feeds.FeedBatch(events=list(events)))
+        headers = {feeds.SIGNATURE_HEADER: feeds.sign(body, secret)}
+        for attempt in range(retries + 1):
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    if response.status == 200:
+                        return
+                    if response.status < 500:
+                        raise RuntimeError(f"feed push refused: HTTP {response.status}")
+            except aiohttp.ClientError:
+                if attempt == retries:
+                    raise
+            await asyncio.sleep(0.05 * 2**attempt)
+        raise RuntimeError(f"feed push to {url} failed after {retries + 1} attempts")
+
+    return push
+
+
+@dataclass
+class Books:
+    """The simulator's own accounts: what each player's balance must be."""
+
+    expected: dict[str, Decimal] = field(default_factory=dict)
+    bets: int = 0
+    standing: int = 0
+    rolled_back: int = 0
+    pre_rolled_back: int = 0
+    duplicates: int = 0
+    staked: Decimal = Decimal(0)
+    paid: Decimal = Decimal(0)
+
+    def deposit(self, player: str, amount: Decimal) -> None:
+        self.expected[player] = self.expected.get(player, Decimal(0)) + amount
+
+
+@dataclass
+class _Planned:
+    seat: Seat
+    wager: Wager
+    pick: Pick
+    fate: str  # stands | rollback_after | rollback_before
+    duplicate: bool
+
+
+class Table:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        table_id: str,
+        game: Game,
+        seats: Sequence[Seat],
+        driver: WalletDriver,
+        push: PushFn,
+        books: Books,
+        rng: random.Random,
+        chaos: Chaos | None = None,
+        round_prefix: str = "",
+    ) -> None:
+        self.provider = provider
+        self.table_id = table_id
+        self.game = game
+        self.seats = list(seats)
+        self.driver = driver
+        self.push = push
+        self.books = books
+        self.rng = rng
+        self.chaos = chaos or Chaos()
+        self.round_prefix = round_prefix or table_id
+        self.rounds_played = 0
+
+    async def play(self, rounds: int) -> None:
+        for number in range(1, rounds + 1):
+            await self.play_round(f"{self.round_prefix}{number:05d}")
+
+    async def play_round(self, round_id: str) -> None:
+        rng, chaos = self.rng, self.chaos
+        now = datetime.now(UTC)
+        seq = iter(range(1, 10_000))
+        events: list[AnyProviderEvent] = [
+            BettingOpened(
+                provider=self.provider,
+                round_id=round_id,
+                table=self.table_id,
+                game=self.game.name,
+                seq=next(seq),
+                occurred_at=now,
+                closes_at=now + timedelta(seconds=15),
+            )
+        ]
+        await self.push(events)
+        planned: list[_Planned] = []
+        for seat in self.seats:
+            for k in range(rng.choice((1, 1, 2, 3))):
+                roll = rng.random()
+                fate = (
+                    "rollback_before"
+                    if roll < chaos.rollback_before
+                    else "rollback_after"
+                    if roll < chaos.rollback_before + chaos.rollback_after
+                    else "stands"
+                )
+                planned.append(
+                    _Planned(
+                        seat=seat,
+                        wager=Wager(
+                            bet_id=f"{round_id}-{seat.player}-{k}", stake=rng.choice(STAKES)
+                        ),
+                        pick=self.game.pick(rng),
+                        fate=fate,
+                        duplicate=rng.random() < chaos.duplicate_call,
+                    )
+                )
+        by_seat: dict[str, list[_Planned]] = {}
+        for plan in planned:
+            by_seat.setdefault(plan.seat.player, []).append(plan)
+        await asyncio.gather(*(self._place(round_id, plans) for plans in by_seat.values()))
+        closed = BettingClosed(
+            provider=self.provider, round_id=round_id, seq=next(seq), occurred_at=now
+        )
+        await self.push([closed])
+        events.append(closed)
+        outcome = self.game.draw(rng)
+        table_events: list[AnyProviderEvent] = [
+            GameEvent(
+                provider=self.provider,
+                round_id=round_id,
+                seq=next(seq),
+                occurred_at=now,
+                kind=kind,
+                data=data,
+            )
+            for kind, data in outcome.events
+        ]
+        result_seq = next(seq)
+        unhashed = ResultDeclared(
+            provider=self.provider,
+            round_id=round_id,
+            seq=result_seq,
+            occurred_at=now,
+            result=outcome.result,
+        )
+        digest = round_digest([*events, *table_events, unhashed])
+        result = ResultDeclared(
+            provider=self.provider,
+            round_id=round_id,
+            seq=result_seq,
+            occurred_at=now,
+            result=outcome.result,
+            round_hash=digest,
+        )
+        await self._push_messy([*table_events, result])
+        unit = quantum(self.seats[0].currency) if self.seats else Decimal("0.01")
+        settle: list[Awaitable[None]] = []
+        for plans in by_seat.values():
+            standing = [
+                Wager(
+                    bet_id=p.wager.bet_id,
+                    stake=p.wager.stake,
+                    payout=self.game.payout(p.pick, p.wager.stake, outcome).quantize(
+                        unit, rounding=ROUND_DOWN
+                    ),
+                )
+                for p in plans
+                if p.fate == "stands"
+            ]
+            for wager in standing:
+                self.books.expected[plans[0].seat.player] += wager.payout
+                self.books.paid += wager.payout
+            duplicate = rng.random() < chaos.duplicate_call
+            settle.append(
+                self.driver.settle(plans[0].seat, round_id, standing, duplicate=duplicate)
+            )
+        await asyncio.gather(*settle)
+        self.rounds_played += 1
+
+    async def _place(self, round_id: str, plans: list[_Planned]) -> None:
+        """One player's bets in order (a player clicks one chip after another)."""
+        for plan in plans:
+            self.books.bets += 1
+            self.books.duplicates += plan.duplicate
+            if plan.fate == "rollback_before":
+                self.books.pre_rolled_back += 1
+                await self.driver.rollback(plan.seat, round_id, plan.wager, early=True)
+                await self.driver.bet(plan.seat, round_id, plan.wager, duplicate=plan.duplicate)
+                continue
+            taken = await self.driver.bet(plan.seat, round_id, plan.wager, duplicate=plan.duplicate)
+            if not taken:
+                raise AssertionError(f"bet {plan.wager.bet_id} refused by the bridge")
+            if plan.fate == "rollback_after":
+                self.books.rolled_back += 1
+                await self.driver.rollback(plan.seat, round_id, plan.wager, early=False)
+                continue
+            self.books.standing += 1
+            self.books.staked += plan.wager.stake
+            self.books.expected[plan.seat.player] -= plan.wager.stake
+
+    async def _push_messy(self, events: list[AnyProviderEvent]) -> None:
+        """Push events one batch at a time, some twice, some swapped with their neighbour."""
+        batches = [[e] for e in events]
+        for i in range(len(batches) - 1):
+            if self.rng.random() < self.chaos.reorder_events:
+                batches[i], batches[i + 1] = batches[i + 1], batches[i]
+        for batch in batches:
+            await self.push(batch)
+            if self.rng.random() < self.chaos.duplicate_event:
+                await self.push(batch)

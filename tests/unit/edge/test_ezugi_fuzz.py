@@ -1,0 +1,144 @@
+"""Hostile Ezugi calls: every one gets an Ezugi errorCode, never a 500, and moves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contracts.dialects import ezugi as wire
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.ezugi import EzugiClient
+from tests.unit.edge.fuzzkit import JSON, bad_decimal_amounts, mutate
+from tests.unit.edge.walletkit import GatewayTransport, Rig, provider, rig
+
+SECRET = "ezugi-TEST-ONLY-secret"
+OPERATOR = 10178001
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+COMMON = {
+    "operatorId": OPERATOR,
+    "uid": "u-1",
+    "token": "tok-1",
+    "transactionId": "d-1",
+    "roundId": 5501,
+    "currency": "EUR",
+    "gameId": 1,
+    "tableId": 101,
+}
+TEMPLATES: dict[str, tuple[dict[str, Any], str]] = {
+    "debit": ({**COMMON, "debitAmount": 2.5}, "debitAmount"),
+    "credit": (
+        {**COMMON, "transactionId": "c-1", "debitTransactionId": "d-0", "creditAmount": 5},
+        "creditAmount",
+    ),
+    "rollback": ({**COMMON, "transactionId": "d-0", "rollbackAmount": 2.5}, "rollbackAmount"),
+}
+PATHS = ["auth", "debit", "credit", "rollback"]
+
+
+def setup() -> tuple[Rig, EzugiClient, GatewayTransport]:
+    r = rig(
+        provider("ezugi", SECRET.encode(), options={"operator_id": OPERATOR}, max_body_bytes=4096)
+    )
+    r.fund("u-1", "100.00")
+    r.session("ezugi", "tok-1", "u-1")
+    transport = GatewayTransport(r.gate("ezugi"))
+    return r, EzugiClient(transport, SECRET, OPERATOR), transport
+
+
+def check(r: Rig, transport: GatewayTransport, call: PreparedCall) -> int:
+    before = r.ledger.snapshot()
+    answer = asyncio.run(transport.send(call))
+    assert answer.status in (200, 503), (answer.status, answer.body)
+    reply = msgspec.json.decode(answer.body, type=wire.TransactionResponse)
+    assert reply.errorCode != 0, answer.body
+    assert r.ledger.snapshot() == before, "a refused call changed the ledger"
+    return reply.errorCode
+
+
+def test_the_debit_template_is_valid_so_refusals_below_are_earned() -> None:
+    _, client, transport = setup()
+    body = msgspec.json.encode(TEMPLATES["debit"][0])
+    answer = asyncio.run(transport.send(client.prepare_raw("debit", body)))
+    assert msgspec.json.decode(answer.body)["errorCode"] == 0
+
+
+def test_random_bodies_signed_correctly_are_general_errors() -> None:
+    r, client, transport = setup()
+
+    @FUZZ
+    @given(
+        st.sampled_from(PATHS), st.one_of(st.binary(max_size=300), JSON.map(msgspec.json.encode))
+    )
+    def run(path: str, body: bytes) -> None:
+        assert check(r, transport, client.prepare_raw(path, body)) in {1, 6, 9}
+
+    run()
+
+
+def test_bad_amounts_are_general_errors() -> None:
+    r, client, transport = setup()
+
+    @FUZZ
+    @given(st.sampled_from(sorted(TEMPLATES)), bad_decimal_amounts())
+    def run(path: str, amount: Any) -> None:
+        template, field = TEMPLATES[path]
+        body = msgspec.json.encode(mutate(template, field, amount))
+        assert check(r, transport, client.prepare_raw(path, body)) == 1
+
+    run()
+
+
+def test_any_field_replaced_by_junk_is_refused() -> None:
+    r, client, transport = setup()
+
+    @FUZZ
+    @given(
+        st.sampled_from(sorted(TEMPLATES)),
+        st.sampled_from(["operatorId", "uid", "token", "transactionId", "roundId", "currency"]),
+        JSON.filter(lambda v: not isinstance(v, str | int) or isinstance(v, bool)),
+    )
+    def run(path: str, key: str, junk: Any) -> None:
+        template, _ = TEMPLATES[path]
+        body = msgspec.json.encode(mutate(template, key, junk))
+        check(r, transport, client.prepare_raw(path, body))
+
+    run()
+
+
+def test_forged_missing_or_wrong_secret_hashes_are_refused() -> None:
+    r, client, transport = setup()
+
+    @FUZZ
+    @given(
+        st.sampled_from(PATHS),
+        st.one_of(
+            st.just(""),
+            st.text(max_size=64),
+            st.binary(min_size=32, max_size=32).map(lambda b: wire.sign(b, "x")),
+            st.text(min_size=1, max_size=20).map(lambda s: s + "-wrong"),
+        ),
+    )
+    def run(path: str, secret_or_signature: str) -> None:
+        template = TEMPLATES.get(path, ({"operatorId": OPERATOR, "token": "tok-1"}, ""))[0]
+        body = msgspec.json.encode(template)
+        wrong_secret = wire.sign(body, secret_or_signature)
+        for signature in (secret_or_signature, wrong_secret):
+            assert check(r, transport, client.prepare_raw(path, body, signature=signature)) == 1
+
+    run()
+
+
+def test_a_missing_hash_header_is_refused() -> None:
+    r, _, transport = setup()
+    call = PreparedCall(path="debit", body=msgspec.json.encode(TEMPLATES["debit"][0]), headers={})
+    assert check(r, transport, call) == 1
+
+
+def test_an_oversized_body_is_refused_before_anything_else() -> None:
+    r, client, transport = setup()
+    body = msgspec.json.encode(mutate(TEMPLATES["debit"][0], "padding", "x" * 5000))
+    assert check(r, transport, client.prepare_raw("debit", body)) == 1

@@ -1,0 +1,131 @@
+"""Hostile SoftSwiss calls: every one gets a SoftSwiss error, never a 500, and moves nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contracts.dialects import softswiss as wire
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.softswiss import SoftSwissClient
+from tests.unit.edge.fuzzkit import JSON, bad_integer_amounts, mutate
+from tests.unit.edge.walletkit import GatewayTransport, Rig, provider, rig
+
+SECRET = "softswiss-TEST-ONLY-token"
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PLAY = {
+    "user_id": "u-1",
+    "currency": "EUR",
+    "game": "softswiss:roulette",
+    "game_id": "r-1",
+    "finished": False,
+    "actions": [{"action": "bet", "action_id": "a-1", "amount": 250}],
+}
+ROLLBACK = {
+    "user_id": "u-1",
+    "currency": "EUR",
+    "game_id": "r-1",
+    "actions": [{"action": "rollback", "action_id": "rb-1", "original_action_id": "a-0"}],
+}
+
+
+def setup() -> tuple[Rig, SoftSwissClient, GatewayTransport]:
+    r = rig(provider("softswiss", SECRET.encode(), max_body_bytes=4096))
+    r.fund("u-1", "100.00")
+    # a settled round, so that fuzzed rollbacks have something real to aim at
+    transport = GatewayTransport(r.gate("softswiss"))
+    client = SoftSwissClient(transport, SECRET)
+    return r, client, transport
+
+
+def check(r: Rig, transport: GatewayTransport, call: PreparedCall, *, statuses: set[int]) -> None:
+    before = r.ledger.snapshot()
+    answer = asyncio.run(transport.send(call))
+    assert answer.status in statuses, (answer.status, answer.body)
+    error = msgspec.json.decode(answer.body, type=wire.ErrorResponse)
+    assert error.code != 500 or answer.status == 503
+    assert r.ledger.snapshot() == before, "a refused call changed the ledger"
+
+
+def test_random_bodies_signed_correctly_are_bad_requests() -> None:
+    r, client, transport = setup()
+
+    @FUZZ
+    @given(
+        st.sampled_from(["play", "rollback"]),
+        st.one_of(st.binary(max_size=300), JSON.map(msgspec.json.encode)),
+    )
+    def run(path: str, body: bytes) -> None:
+        check(r, transport, client.prepare_raw(path, body), statuses={400, 412})
+
+    run()
+
+
+def test_bad_amounts_are_bad_requests() -> None:
+    r, client, transport = setup()
+
+    @FUZZ
+    @given(bad_integer_amounts(), st.sampled_from(["bet", "win"]))
+    def run(amount: Any, kind: str) -> None:
+        action = {"action": kind, "action_id": "a-9", "amount": amount}
+        body = msgspec.json.encode(mutate(PLAY, "actions", [action]))
+        check(r, transport, client.prepare_raw("play", body), statuses={400})
+
+    run()
+
+
+def test_any_field_replaced_by_junk_is_refused() -> None:
+    r, client, transport = setup()
+
+    @FUZZ
+    @given(
+        st.sampled_from([("play", PLAY), ("rollback", ROLLBACK)]),
+        st.sampled_from(["user_id", "currency", "game_id", "finished", "actions"]),
+        JSON.filter(lambda v: not isinstance(v, str | bool)),
+    )
+    def run(target: tuple[str, dict[str, Any]], key: str, junk: Any) -> None:
+        path, template = target
+        if key == "actions" and path == "play" and junk in (None, []):
+            return  # no actions is a balance query, which is allowed
+        body = msgspec.json.encode(mutate(template, key, junk))
+        check(r, transport, client.prepare_raw(path, body), statuses={400, 412, 404})
+
+    run()
+
+
+def test_forged_missing_or_wrong_secret_signatures_are_forbidden() -> None:
+    r, client, transport = setup()
+
+    @FUZZ
+    @given(
+        st.sampled_from(["play", "rollback"]),
+        st.one_of(
+            st.just(""),
+            st.text(max_size=64),
+            st.binary(min_size=32, max_size=32).map(bytes.hex),
+            st.text(min_size=1, max_size=20).map(
+                lambda secret: wire.sign(msgspec.json.encode(PLAY), secret + "x")
+            ),
+        ),
+    )
+    def run(path: str, signature: str) -> None:
+        body = msgspec.json.encode(PLAY if path == "play" else ROLLBACK)
+        check(r, transport, client.prepare_raw(path, body, signature=signature), statuses={403})
+
+    run()
+
+
+def test_a_missing_signature_header_is_forbidden() -> None:
+    r, _, transport = setup()
+    call = PreparedCall(path="play", body=msgspec.json.encode(PLAY), headers={})
+    check(r, transport, call, statuses={403})
+
+
+def test_an_oversized_body_is_refused_before_anything_else() -> None:
+    r, client, transport = setup()
+    body = msgspec.json.encode(mutate(PLAY, "padding", "x" * 5000))
+    check(r, transport, client.prepare_raw("play", body), statuses={413})
