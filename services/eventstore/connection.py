@@ -36,6 +36,8 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 30.0
+MAX_BATCH = 1000
+"""Messages in one atomic batch: the server's default limit (jetstream.limits.batch)."""
 REQUEST_TIMEOUT = 5.0
 
 

@@ -58,7 +58,9 @@ from eventsourcing.persistence import (
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from services.eventstore.coalesce import Coalescer
 from services.eventstore.connection import (
+    MAX_BATCH,
     JetStreamConnection,
     JetStreamError,
     OutMsg,
@@ -66,7 +68,6 @@ from services.eventstore.connection import (
     ledger_stream_config,
 )
 
-MAX_BATCH = 1000
 READ_PAGE = 1000
 # Stale expectation (10071, 10164), or a message id already stored (10201: only our own
 # earlier attempt can carry it, so it is a conflict unless the read-back finds our batch).
@@ -150,6 +151,7 @@ class JetStreamRecorder:
         self.events_subject = f"{stream}.e.*"
         self.tracking_subject = f"{stream}.t.*"
         self._last_seen = _LastSeen()
+        self._coalescer = Coalescer(self._publish)
         if create_stream:
             subjects = (
                 [self.events_subject] if snapshots else [self.events_subject, self.tracking_subject]
@@ -272,7 +274,17 @@ class JetStreamRecorder:
                 )
                 if not messages:
                     return []
-                last_seq = await self._publish(messages)
+                try:
+                    if len(messages) == 1:
+                        last_seq = await self._publish(messages)
+                    else:
+                        last_seq = await self._coalescer.submit(messages)
+                except JetStreamError as error:
+                    if error.err_code in CONFLICT_CODES:
+                        raise IntegrityError(
+                            f"concurrent write to {self.stream}: {error.description}"
+                        ) from error
+                    raise
                 break
             except IntegrityError:
                 self._forget(stored_events, tracking)
@@ -292,7 +304,11 @@ class JetStreamRecorder:
         return ids
 
     async def _publish(self, messages: list[OutMsg]) -> int:
-        """Publish one atomic batch, retrying lost acks; the sequence of its last message."""
+        """Publish one atomic batch, retrying lost acks; the sequence of its last message.
+
+        Raises the server's `JetStreamError` when the batch is refused and was not, in fact,
+        stored by an earlier attempt whose ack was lost.
+        """
         outcome_lost = False
         deadline = time.monotonic() + WRITE_DEADLINE
         while True:
@@ -308,11 +324,7 @@ class JetStreamRecorder:
                     landed = await self._landed(messages)
                     if landed is not None:
                         return landed
-                if error.err_code in CONFLICT_CODES:
-                    raise IntegrityError(
-                        f"concurrent write to {self.stream}: {error.description}"
-                    ) from error
-                raise
+                raise error
 
     def _forget(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> None:
         for event in stored_events:

@@ -1,0 +1,82 @@
+"""Concurrent writes share atomic batches, but each keeps its own outcome."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from services.eventstore.connection import JetStreamConnection
+from services.eventstore.recorders import JetStreamApplicationRecorder
+
+
+@pytest.fixture
+def recorder(nats_url: str) -> Iterator[JetStreamApplicationRecorder]:
+    connection = JetStreamConnection(nats_url, name="group-commit")
+    yield JetStreamApplicationRecorder(connection, "GC" + uuid.uuid4().hex[:12].upper())
+    connection.close()
+
+
+def event(originator: uuid.UUID, version: int, topic: str = "t") -> StoredEvent:
+    return StoredEvent(
+        originator_id=originator, originator_version=version, topic=topic, state=b"{}"
+    )
+
+
+def test_one_stale_write_among_many_concurrent_ones_fails_alone(
+    recorder: JetStreamApplicationRecorder,
+) -> None:
+    wallets = [uuid.uuid4() for _ in range(40)]
+    for wallet in wallets:
+        recorder.insert_events([event(wallet, 1)])
+    stale = wallets[7]
+    recorder.insert_events([event(stale, 2, "moved on")])
+
+    outcomes: dict[uuid.UUID, str] = {}
+    ids: dict[uuid.UUID, list[int]] = {}
+    start = threading.Barrier(len(wallets))
+
+    def place_bet(wallet: uuid.UUID) -> None:
+        bet = uuid.uuid4()
+        start.wait()
+        try:
+            # For the stale wallet this writer believes version 1 is the head.
+            written = recorder.insert_events([event(bet, 1), event(wallet, 2, "hold")])
+        except IntegrityError:
+            outcomes[wallet] = "conflict"
+        else:
+            assert written is not None
+            outcomes[wallet] = "stored"
+            ids[wallet] = list(written)
+
+    threads = [threading.Thread(target=place_bet, args=(w,)) for w in wallets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert outcomes[stale] == "conflict"
+    assert [w for w, o in outcomes.items() if o == "conflict"] == [stale]
+    for wallet in wallets:
+        if wallet is stale:
+            continue
+        bet_id, hold_id = ids[wallet]
+        assert hold_id == bet_id + 1, "one write's events are contiguous in the log"
+        (stored,) = recorder.select_notifications(start=hold_id, limit=1)
+        assert stored.originator_id == wallet and stored.topic == "hold"
+    assert [e.topic for e in recorder.select_events(stale)] == ["t", "moved on"]
+    all_ids = sorted(i for pair in ids.values() for i in pair)
+    assert len(all_ids) == len(set(all_ids)) == 2 * (len(wallets) - 1)
+
+
+def test_two_writes_to_one_aggregate_never_share_a_batch_and_both_land_in_order(
+    recorder: JetStreamApplicationRecorder,
+) -> None:
+    wallet = uuid.uuid4()
+    recorder.insert_events([event(wallet, 1)])
+    recorder.insert_events([event(uuid.uuid4(), 1), event(wallet, 2)])
+    recorder.insert_events([event(uuid.uuid4(), 1), event(wallet, 3)])
+    assert [e.originator_version for e in recorder.select_events(wallet)] == [1, 2, 3]
