@@ -1,0 +1,88 @@
+"""`livebridge webhooks parked|resend`: see and re-send settlements parked for an endpoint.
+
+Endpoints come from `[[webhooks]]` in `LIVEBRIDGE_CONFIG` (see `services.platform.service`);
+NATS from `--nats-url`, else `LIVEBRIDGE_NATS_URL`, else `NATS_URL`. `resend` delivers the
+parked settlements of the endpoint in stream order (each player's in order), with the
+endpoint's retries, removes each one delivered, and exits 1 if some are still parked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime
+
+import aiohttp
+import nats
+
+from services.platform.service import load_endpoints, parked_bucket, settings_from_env
+from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("webhooks", help="settlements parked for a webhook endpoint")
+    actions = parser.add_subparsers(dest="webhooks_action", required=True)
+    for name, handler, text in (
+        ("parked", run_parked, "list the settlements parked for an endpoint"),
+        ("resend", run_resend, "deliver the parked settlements again, in order"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--endpoint", required=True, help="the endpoint's name in the config")
+        action.add_argument("--nats-url", default=None)
+        action.set_defaults(handler=handler)
+
+
+def _nats_url(args: argparse.Namespace) -> str:
+    url: str | None = (
+        args.nats_url or os.environ.get("LIVEBRIDGE_NATS_URL") or os.environ.get("NATS_URL")
+    )
+    if not url:
+        raise SystemExit("livebridge webhooks: give --nats-url or set LIVEBRIDGE_NATS_URL")
+    return url
+
+
+def _endpoint(name: str) -> Endpoint:
+    for endpoint in load_endpoints():
+        if endpoint.name == name:
+            return endpoint
+    raise SystemExit(f"livebridge webhooks: no endpoint {name!r} in [[webhooks]] of the config")
+
+
+def run_parked(args: argparse.Namespace) -> int:
+    async def main() -> int:
+        nc = await nats.connect(_nats_url(args))
+        try:
+            store = await ParkedStore.open(nc.jetstream(), parked_bucket(settings_from_env()))
+            entries = await store.list(args.endpoint)
+        finally:
+            await nc.close()
+        for e in entries:
+            when = datetime.fromtimestamp(e.parked_at, UTC).isoformat(timespec="seconds")
+            print(f"seq {e.seq} {e.event_id} player {e.player} parked {when}: {e.error}")
+        print(f"{len(entries)} parked for {args.endpoint}")
+        return 0
+
+    return asyncio.run(main())
+
+
+def run_resend(args: argparse.Namespace) -> int:
+    endpoint = _endpoint(args.endpoint)
+
+    async def main() -> tuple[int, int]:
+        stream = settings_from_env()
+        nc = await nats.connect(_nats_url(args))
+        try:
+            js = nc.jetstream()
+            store = await ParkedStore.open(js, parked_bucket(stream))
+            async with aiohttp.ClientSession() as session:
+                return await WebhookDelivery(js, session, stream, endpoint, store).resend()
+        finally:
+            await nc.close()
+
+    delivered, left = asyncio.run(main())
+    print(f"resent {delivered} settlements to {endpoint.name}; {left} still parked")
+    if left:
+        print("the endpoint still refuses some; run resend again once it answers", file=sys.stderr)
+    return 1 if left else 0

@@ -1,0 +1,138 @@
+"""Composition seam for the platform feed: the settle publisher plus one delivery per webhook.
+
+The composition root builds the ledger, the NATS connection and the endpoints, and keeps
+`settle_feed(...)` open for the life of the process; in aiohttp::
+
+    app.cleanup_ctx.append(settle_feed_ctx(ledger=ledger, nc=nc, endpoints=endpoints))
+
+which stores the running `SettleFeed` under `SETTLE_FEED`. On exit every task is stopped
+and awaited; nothing is lost by stopping (the log and the stream are the state).
+
+Settings (`settings_from_env`): `LIVEBRIDGE_SETTLE_STREAM` (default `ROUND_SETTLE`),
+`LIVEBRIDGE_SETTLE_SUBJECT` (default `round.settle`); webhooks come from the `[[webhooks]]`
+tables of `LIVEBRIDGE_CONFIG` (default `livebridge.toml`): `name`, `url`, and `secret` or
+`secret_env` (the name of an environment variable holding it), optional `timeout`,
+`max_attempts`, `backoff_base`, `backoff_max`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tomllib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import msgspec
+from aiohttp import web
+from eventsourcing.application import Application
+from nats.aio.client import Client
+
+from services.platform.publisher import SettlePublisher, log_reader
+from services.platform.stream import SettleStream
+from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
+
+
+@dataclass
+class SettleFeed:
+    publisher: SettlePublisher
+    deliveries: dict[str, WebhookDelivery]
+    stop: asyncio.Event
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+SETTLE_FEED = web.AppKey("settle_feed", SettleFeed)
+
+
+def settings_from_env(env: Mapping[str, str] = os.environ) -> SettleStream:
+    return SettleStream(
+        name=env.get("LIVEBRIDGE_SETTLE_STREAM", "ROUND_SETTLE"),
+        root=env.get("LIVEBRIDGE_SETTLE_SUBJECT", "round.settle"),
+    )
+
+
+def parked_bucket(stream: SettleStream) -> str:
+    return f"{stream.name}_WEBHOOK_PARKED"
+
+
+def load_endpoints(path: Path | None = None, env: Mapping[str, str] = os.environ) -> list[Endpoint]:
+    """The `[[webhooks]]` of the config file; none when the file does not exist."""
+    path = path or Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml"))
+    if not path.is_file():
+        return []
+    tables = tomllib.loads(path.read_text()).get("webhooks", [])
+    endpoints = []
+    for table in tables:
+        fields = dict(table)
+        secret_env = fields.pop("secret_env", None)
+        if secret_env:
+            if secret_env not in env:
+                raise ValueError(
+                    f"{path}: webhook {fields.get('name')!r} reads its secret from "
+                    f"${secret_env}, which is not set"
+                )
+            fields["secret"] = env[secret_env]
+        try:
+            endpoints.append(msgspec.convert(fields, Endpoint))
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"{path}: webhook {fields.get('name')!r}: {exc}") from None
+    return endpoints
+
+
+@contextlib.asynccontextmanager
+async def settle_feed(
+    *,
+    ledger: Application[Any],
+    nc: Client,
+    endpoints: Sequence[Endpoint] = (),
+    stream: SettleStream | None = None,
+    session: aiohttp.ClientSession | None = None,
+    poll: float = 0.05,
+) -> AsyncIterator[SettleFeed]:
+    """Run the settle publisher and a delivery per endpoint until the block exits."""
+    stream = stream or settings_from_env()
+    js = nc.jetstream()
+    await stream.ensure(js)
+    own_session = session is None
+    http = session or aiohttp.ClientSession()
+    try:
+        parked = await ParkedStore.open(js, parked_bucket(stream)) if endpoints else None
+        stop = asyncio.Event()
+        feed = SettleFeed(
+            publisher=SettlePublisher(js, stream, log_reader(ledger), poll=poll),
+            deliveries={},
+            stop=stop,
+        )
+        for endpoint in endpoints:
+            assert parked is not None
+            delivery = WebhookDelivery(js, http, stream, endpoint, parked)
+            await delivery.start_parked()
+            feed.deliveries[endpoint.name] = delivery
+        feed.tasks.append(asyncio.create_task(feed.publisher.run(stop), name="settle-publisher"))
+        for name, delivery in feed.deliveries.items():
+            feed.tasks.append(asyncio.create_task(delivery.run(stop), name=f"webhook-{name}"))
+        try:
+            yield feed
+        finally:
+            stop.set()
+            await asyncio.gather(*feed.tasks, return_exceptions=True)
+    finally:
+        if own_session:
+            await http.close()
+
+
+def settle_feed_ctx(
+    **dependencies: Any,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """`settle_feed` as an aiohttp `cleanup_ctx` entry; the feed is `app[SETTLE_FEED]`."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        async with settle_feed(**dependencies) as feed:
+            app[SETTLE_FEED] = feed
+            yield
+
+    return ctx

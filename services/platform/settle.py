@@ -1,0 +1,251 @@
+"""Which ledger events make a `round.settle`, and what it says. Pure and synchronous.
+
+`SettleTracker` reads the ledger's events in log order and returns a `RoundSettle` when a
+player's round is over: every bet the player placed in the round is settled or refunded,
+and the wallet movements of the write that resolved the last one are in. A provider credit
+or rollback is one atomic write ending with its `TxRecord.Created`, so a bet resolved by a
+provider transaction waits for that record; a bet resolved by the ledger itself (a round
+the bridge settles, a void, a late bet) is written after its wallet's events, so it is
+complete as it comes.
+
+`balanceAfter` is the wallet's cash balance then, summed from the wallet's own events.
+`eventId` is derived from the round, the player and the log position that completed the
+settlement, so replaying the same log gives the same ids (a rebuild publishes nothing twice).
+
+A bet refunded after it was reported (a rollback of a settled bet) gives a new settlement
+of that bet alone, outcome `VOID`, with its own `eventId`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from contracts.platform import RoundSettle, SettledBet, SettleTransaction, TransactionType
+from contracts.wallet import Outcome
+from services.ledger.application import record_ref
+
+REPORTED_MEMORY = 200_000
+"""Settled bets remembered after they were reported, for a later reversal."""
+RECORD_MEMORY = 50_000
+"""Recent transaction records remembered, for a resolution read after its record."""
+
+_WALLET_DELTAS = {
+    "Wallet.Deposited": 1,
+    "Wallet.Withdrawn": -1,
+    "Wallet.HoldCaptured": -1,
+    "Wallet.WinCredited": 1,
+}
+
+GroupKey = tuple[str, str, str, str]
+"""(provider, round_id, player, currency)"""
+
+
+@dataclass
+class _Bet:
+    key: str
+    provider: str
+    bet_id: str
+    tx_id: str
+    player: str
+    currency: str
+    stake: Decimal
+    round_id: str
+    game: str
+    table: str
+    outcome: str = ""
+    payout: Decimal = Decimal(0)
+    resolved_by: str | None = None
+    """The provider transaction that resolved the bet ('' when the ledger did); None: open."""
+    refunded: bool = False
+    reversed_payout: Decimal | None = None
+    """Set when a bet already reported as settled is refunded: the payout taken back."""
+
+    @property
+    def group(self) -> GroupKey:
+        return (self.provider, self.round_id, self.player, self.currency)
+
+
+@dataclass
+class SettleTracker:
+    open_bets: dict[str, _Bet] = field(default_factory=dict)
+    groups: dict[GroupKey, list[str]] = field(default_factory=dict)
+    wallets: dict[str, tuple[str, str]] = field(default_factory=dict)
+    balances: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+    reported: OrderedDict[str, _Bet] = field(default_factory=OrderedDict)
+    records: set[tuple[str, str]] = field(default_factory=set)
+    waiting: dict[tuple[str, str], set[GroupKey]] = field(default_factory=dict)
+    _record_order: deque[tuple[str, str]] = field(default_factory=deque)
+
+    def apply(self, position: int, event: Any) -> list[RoundSettle]:
+        """Take the ledger event at log `position`; the settlements it completes, in order."""
+        kind = type(event).__qualname__
+        if kind == "Wallet.Opened":
+            self.wallets[event.originator_id.hex] = (event.player, event.currency)
+            self.balances.setdefault((event.player, event.currency), Decimal(0))
+        elif kind in _WALLET_DELTAS:
+            self._move(event, _WALLET_DELTAS[kind] * event.amount)
+        elif kind == "Wallet.SettlementReversed":
+            self._move(event, event.stake - event.payout)
+        elif kind == "Bet.Placed":
+            bet = _Bet(
+                key=event.originator_id.hex,
+                provider=event.provider,
+                bet_id=event.bet_id,
+                tx_id=event.tx_id,
+                player=event.player,
+                currency=event.currency,
+                stake=event.stake,
+                round_id=event.round_id,
+                game=event.game,
+                table=event.table,
+            )
+            self.open_bets[bet.key] = bet
+            self.groups.setdefault(bet.group, []).append(bet.key)
+        elif kind == "Bet.Settled":
+            found = self.open_bets.get(event.originator_id.hex)
+            if found is not None:
+                found.outcome, found.payout = event.outcome, event.payout
+                found.resolved_by = event.tx_id
+                return self._resolved(found, position, event.timestamp)
+        elif kind == "Bet.Refunded":
+            return self._refunded(event, position)
+        elif kind == "TxRecord.Created":
+            self._remember_record((event.provider, event.tx_id))
+            return self._complete_waiting(event.provider, event.tx_id, position, event.timestamp)
+        return []
+
+    def _move(self, event: Any, delta: Decimal) -> None:
+        owner = self.wallets.get(event.originator_id.hex)
+        if owner is not None:
+            self.balances[owner] = self.balances.get(owner, Decimal(0)) + delta
+
+    def _refunded(self, event: Any, position: int) -> list[RoundSettle]:
+        key = event.originator_id.hex
+        bet = self.open_bets.get(key)
+        if bet is None:
+            earlier = self.reported.pop(key, None)
+            if earlier is None:
+                return []
+            bet = _Bet(**{**earlier.__dict__, "reversed_payout": earlier.payout})
+            self.open_bets[key] = bet
+            self.groups.setdefault(bet.group, []).append(key)
+        bet.outcome, bet.payout, bet.resolved_by, bet.refunded = (
+            "VOID",
+            bet.stake,
+            event.tx_id,
+            True,
+        )
+        return self._resolved(bet, position, event.timestamp)
+
+    def _resolved(self, bet: _Bet, position: int, at: datetime) -> list[RoundSettle]:
+        record = (bet.provider, bet.resolved_by or "")
+        if bet.resolved_by and record not in self.records:
+            self.waiting.setdefault(record, set()).add(bet.group)
+        return self._complete(bet.group, position, at)
+
+    def _remember_record(self, record: tuple[str, str]) -> None:
+        self.records.add(record)
+        self._record_order.append(record)
+        if len(self._record_order) > RECORD_MEMORY:
+            self.records.discard(self._record_order.popleft())
+
+    def _complete_waiting(
+        self, provider: str, tx_id: str, position: int, at: datetime
+    ) -> list[RoundSettle]:
+        settled: list[RoundSettle] = []
+        for group in sorted(self.waiting.pop((provider, tx_id), ())):
+            settled += self._complete(group, position, at)
+        return settled
+
+    def _complete(self, group: GroupKey, position: int, at: datetime) -> list[RoundSettle]:
+        keys = self.groups.get(group, [])
+        bets = [self.open_bets[k] for k in keys]
+        if not bets or any(b.resolved_by is None for b in bets):
+            return []
+        provider = group[0]
+        if any(b.resolved_by and (provider, b.resolved_by) not in self.records for b in bets):
+            return []
+        del self.groups[group]
+        for bet in bets:
+            del self.open_bets[bet.key]
+            self.reported[bet.key] = bet
+            if len(self.reported) > REPORTED_MEMORY:
+                self.reported.popitem(last=False)
+        return [self._settlement(group, bets, position, at)]
+
+    def _settlement(
+        self, group: GroupKey, bets: list[_Bet], position: int, at: datetime
+    ) -> RoundSettle:
+        provider, round_id, player, currency = group
+        transactions = [
+            SettleTransaction(
+                id=record_ref(provider, bet.tx_id),
+                type=TransactionType.DEBIT,
+                amount=bet.stake,
+                provider_tx_id=bet.tx_id,
+            )
+            for bet in bets
+            if bet.reversed_payout is None
+        ]
+        transactions += [
+            SettleTransaction(
+                id=f"trn_reverse_{bet.key}", type=TransactionType.DEBIT, amount=bet.reversed_payout
+            )
+            for bet in bets
+            if bet.reversed_payout
+        ]
+        credits: dict[str, Decimal] = {}
+        for bet in bets:
+            if bet.resolved_by:
+                credits[bet.resolved_by] = credits.get(bet.resolved_by, Decimal(0)) + bet.payout
+            elif bet.payout > 0:
+                word = "refund" if bet.refunded else "settle"
+                transactions.append(
+                    SettleTransaction(
+                        id=f"trn_{word}_{bet.key}", type=TransactionType.CREDIT, amount=bet.payout
+                    )
+                )
+        transactions += [
+            SettleTransaction(
+                id=record_ref(provider, tx_id),
+                type=TransactionType.CREDIT,
+                amount=amount,
+                provider_tx_id=tx_id,
+            )
+            for tx_id, amount in credits.items()
+        ]
+        identity = "\x1f".join((provider, round_id, player, currency, str(position)))
+        return RoundSettle(
+            event_id="rs_" + hashlib.sha256(identity.encode()).hexdigest()[:32],
+            round_id=round_id,
+            provider=provider,
+            player=player,
+            currency=currency,
+            bets=tuple(
+                SettledBet(
+                    bet_id=bet.bet_id,
+                    stake=bet.stake,
+                    payout=bet.payout,
+                    outcome=_outcome(bet.outcome),
+                )
+                for bet in bets
+            ),
+            transactions=tuple(transactions),
+            balance_after=self.balances.get((player, currency), Decimal(0)),
+            settled_at=at,
+            log_position=position,
+            table=bets[0].table,
+            game=bets[0].game,
+        )
+
+
+def _outcome(value: str) -> Outcome:
+    try:
+        return Outcome(value)
+    except ValueError:
+        return Outcome.VOID if value == "REFUNDED" else Outcome.LOSE

@@ -1,0 +1,99 @@
+"""The `round.settle` JetStream stream: layout, publishing exactly once, and where it stands.
+
+Stream `ROUND_SETTLE` (file storage, append-only: deny delete and purge), subjects
+`round.settle.<provider>.<round>`; a token that holds a character NATS reserves (`.`, `*`,
+`>`, whitespace) is percent-encoded, so `R-1.5` becomes `R-1%2E5`.
+
+Exactly once: each message carries `Nats-Msg-Id` = its `eventId` (the server drops a repeat
+inside its duplicate window) and headers `Livebridge-Log-Position` / `Livebridge-Log-Index`
+naming the ledger event that completed it (and its rank among that event's settlements).
+The stream's last message is therefore the publisher's tracking position: after a crash
+at any point the publisher resumes right after it, and never publishes a settlement twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from contracts.platform import ENCODER, RoundSettle
+
+POSITION = "Livebridge-Log-Position"
+INDEX = "Livebridge-Log-Index"
+MSG_ID = "Nats-Msg-Id"
+
+_RESERVED = re.compile(r"[.*>%\s]")
+
+
+def token(value: str) -> str:
+    """A subject token for `value`: reserved characters percent-encoded, never empty."""
+    return _RESERVED.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), value) or "_"
+
+
+@dataclass(frozen=True, slots=True)
+class SettleStream:
+    """Where settlements go. Tests and tenants give each their own name and subject root."""
+
+    name: str = "ROUND_SETTLE"
+    root: str = "round.settle"
+    replicas: int = 1
+    duplicate_window: float = 120.0
+
+    @classmethod
+    def prefixed(cls, prefix: str, replicas: int = 1) -> SettleStream:
+        """`<prefix>_ROUND_SETTLE` on `<prefix>.round.settle.>` (no prefix: the defaults)."""
+        if not prefix:
+            return cls(replicas=replicas)
+        return cls(name=f"{prefix}_ROUND_SETTLE", root=f"{prefix}.round.settle", replicas=replicas)
+
+    def subject(self, settle: RoundSettle) -> str:
+        return f"{self.root}.{token(settle.provider)}.{token(settle.round_id)}"
+
+    def config(self) -> StreamConfig:
+        return StreamConfig(
+            name=self.name,
+            subjects=[f"{self.root}.>"],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            discard=DiscardPolicy.NEW,
+            num_replicas=self.replicas,
+            duplicate_window=self.duplicate_window,
+            allow_direct=True,
+            deny_delete=True,
+            deny_purge=True,
+        )
+
+    async def ensure(self, js: JetStreamContext) -> None:
+        """Create the stream if it does not exist (an existing one is left as it is)."""
+        try:
+            await js.stream_info(self.name)
+        except NotFoundError:
+            await js.add_stream(self.config())
+
+    async def last_published(self, js: JetStreamContext) -> tuple[int, int]:
+        """(log position, index) of the last settlement published; (0, -1) before the first."""
+        info = await js.stream_info(self.name)
+        last = info.state.last_seq
+        if not last:
+            return (0, -1)
+        msg = await js.get_msg(self.name, seq=last)
+        headers = msg.headers or {}
+        return (int(headers.get(POSITION, "0")), int(headers.get(INDEX, "0")))
+
+    async def publish(self, js: JetStreamContext, settle: RoundSettle, index: int) -> int:
+        """Publish one settlement; returns its stream sequence (the original one on a repeat)."""
+        ack = await js.publish(
+            self.subject(settle),
+            ENCODER.encode(settle),
+            stream=self.name,
+            headers={
+                MSG_ID: settle.event_id,
+                POSITION: str(settle.log_position),
+                INDEX: str(index),
+            },
+        )
+        return ack.seq

@@ -1,0 +1,335 @@
+"""Webhook delivery of `round.settle`: signed, retried with backoff, parked, re-sendable.
+
+Each configured endpoint has its own durable pull consumer on the settle stream
+(`webhook_<name>`, one message in flight), so deliveries to one endpoint follow the
+stream's order, which is log order: settlements of a player arrive in order. A platform
+that is down only makes its consumer wait; the stream keeps everything.
+
+Per message: POST the JSON body with `X-Livebridge-Event-Id`, `X-Livebridge-Timestamp` and
+`X-Livebridge-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. A 2xx answer
+acks it. Anything else (status, connection error, timeout) is retried after
+`min(backoff_max, backoff_base * 2**attempt)` seconds with full jitter, keeping the message
+in progress. After `max_attempts` failures it is **parked** (JetStream KV bucket
+`<prefix>_WEBHOOK_PARKED`, key `<endpoint>.<stream seq>`) and acked; later settlements of
+the same player are parked behind it, so a player's order is never broken, while other
+players' settlements flow. `resend` (CLI: `livebridge webhooks resend`) delivers the parked
+ones in order and removes each one delivered.
+
+A delivery can repeat (the platform stored it but its answer was lost): receivers process
+each `eventId` once (`contracts.platform`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import msgspec
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
+from nats.js.kv import KeyValue
+
+from services.platform.stream import SettleStream
+
+log = logging.getLogger(__name__)
+
+EVENT_ID = "X-Livebridge-Event-Id"
+TIMESTAMP = "X-Livebridge-Timestamp"
+SIGNATURE = "X-Livebridge-Signature"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify_signature(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    now: float | None = None,
+    tolerance: float = 300.0,
+) -> bool:
+    """What a receiver checks: the signature matches and the timestamp is recent."""
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        return False
+    if abs((time.time() if now is None else now) - stamp) > tolerance:
+        return False
+    return hmac.compare_digest(sign(secret, stamp, body), signature)
+
+
+class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """One platform URL receiving settlements. `name`: letters, digits, `_` and `-`."""
+
+    name: str
+    url: str
+    secret: str
+    timeout: float = 10.0
+    max_attempts: int = 12
+    backoff_base: float = 1.0
+    backoff_max: float = 600.0
+    """With the defaults a message is retried for about an hour before it is parked."""
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):
+            raise ValueError(f"webhook endpoint name {self.name!r}: use letters, digits, _ and -")
+        if not self.secret:
+            raise ValueError(f"webhook endpoint {self.name!r} has no secret")
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+
+
+class Parked(msgspec.Struct, frozen=True, kw_only=True):
+    seq: int
+    event_id: str
+    player: str
+    attempts: int
+    error: str
+    parked_at: float
+
+
+class _Head(msgspec.Struct):
+    """The fields of a settlement that delivery needs; the body is sent as it is."""
+
+    eventId: str
+    player: str
+
+
+_HEAD = msgspec.json.Decoder(_Head)
+
+
+@dataclass
+class ParkedStore:
+    """Parked deliveries of every endpoint, in a JetStream KV bucket."""
+
+    kv: KeyValue
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, bucket: str) -> ParkedStore:
+        try:
+            kv = await js.key_value(bucket)
+        except BucketNotFoundError:
+            kv = await js.create_key_value(
+                KeyValueConfig(bucket=bucket, storage=StorageType.FILE, history=1)
+            )
+        return cls(kv)
+
+    async def park(self, endpoint: str, entry: Parked) -> None:
+        await self.kv.put(f"{endpoint}.{entry.seq:020d}", msgspec.json.encode(entry))
+
+    async def remove(self, endpoint: str, seq: int) -> None:
+        await self.kv.delete(f"{endpoint}.{seq:020d}")
+
+    async def list(self, endpoint: str) -> list[Parked]:
+        try:
+            keys = [k for k in await self.kv.keys() if k.startswith(f"{endpoint}.")]
+        except NoKeysError:
+            return []
+        entries = []
+        for key in sorted(keys):
+            try:
+                entry = await self.kv.get(key)
+            except (NoKeysError, NotFoundError):
+                continue
+            if entry.value:
+                entries.append(msgspec.json.decode(entry.value, type=Parked))
+        return entries
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    error: str = ""
+
+
+@dataclass
+class WebhookDelivery:
+    """Deliver the settle stream to one endpoint until stopped; `resend` the parked ones."""
+
+    js: JetStreamContext
+    session: aiohttp.ClientSession
+    stream: SettleStream
+    endpoint: Endpoint
+    parked: ParkedStore
+    rng: random.Random = field(default_factory=random.Random)
+    clock: Callable[[], float] = time.time
+    delivered: int = 0
+    _parked_players: set[str] = field(default_factory=set)
+
+    @property
+    def durable(self) -> str:
+        return f"webhook_{self.endpoint.name}"
+
+    async def attempt(self, body: bytes, event_id: str) -> Outcome:
+        """One POST; ok on a 2xx answer."""
+        stamp = int(self.clock())
+        headers = {
+            "Content-Type": "application/json",
+            EVENT_ID: event_id,
+            TIMESTAMP: str(stamp),
+            SIGNATURE: sign(self.endpoint.secret, stamp, body),
+        }
+        try:
+            async with self.session.post(
+                self.endpoint.url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.endpoint.timeout),
+            ) as response:
+                await response.read()
+                if 200 <= response.status < 300:
+                    return Outcome(True)
+                return Outcome(False, f"HTTP {response.status}")
+        except TimeoutError:
+            return Outcome(False, f"no answer within {self.endpoint.timeout}s")
+        except aiohttp.ClientError as exc:
+            return Outcome(False, f"{type(exc).__name__}: {exc}")
+
+    async def deliver(
+        self, body: bytes, event_id: str, stop: asyncio.Event, msg: Msg | None = None
+    ) -> Outcome:
+        """Up to `max_attempts` attempts with backoff; keeps `msg` in progress meanwhile."""
+        outcome = Outcome(False, "not attempted")
+        for attempt in range(self.endpoint.max_attempts):
+            outcome = await self.attempt(body, event_id)
+            if outcome.ok:
+                self.delivered += 1
+                return outcome
+            if attempt + 1 == self.endpoint.max_attempts or stop.is_set():
+                break
+            log.info(
+                "webhook %s: settlement %s failed (%s), attempt %d of %d",
+                self.endpoint.name,
+                event_id,
+                outcome.error,
+                attempt + 1,
+                self.endpoint.max_attempts,
+            )
+            delay = self.endpoint.backoff(attempt, self.rng)
+            while delay > 0 and not stop.is_set():
+                step = min(delay, 10.0)
+                if msg is not None:
+                    await msg.in_progress()
+                await _wait(stop, step)
+                delay -= step
+        return outcome
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver the stream to the endpoint, in order, until `stop` is set."""
+        while not stop.is_set():
+            try:
+                await self._consume(stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook %s: delivery loop failed; retrying", self.endpoint.name)
+                await _wait(stop, 1.0)
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        await self.stream.ensure(self.js)
+        sub = await self.js.pull_subscribe(
+            f"{self.stream.root}.>",
+            durable=self.durable,
+            stream=self.stream.name,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                max_ack_pending=1,
+                ack_wait=60.0,
+                max_deliver=-1,
+            ),
+        )
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(1, timeout=0.5)
+                except TimeoutError:
+                    continue
+                for msg in msgs:
+                    await self._handle(msg, stop)
+        finally:
+            await sub.unsubscribe()
+
+    async def _handle(self, msg: Msg, stop: asyncio.Event) -> None:
+        head = _HEAD.decode(msg.data)
+        seq = msg.metadata.sequence.stream
+        if head.player in self._parked_players:
+            # Parked entries may have been resent meanwhile: look again before queueing.
+            await self._refresh_parked()
+        if head.player in self._parked_players:
+            await self._park(seq, head, 0, "parked behind an earlier settlement of this player")
+            await msg.ack()
+            return
+        outcome = await self.deliver(msg.data, head.eventId, stop, msg)
+        if outcome.ok:
+            await msg.ack()
+        elif stop.is_set():
+            await msg.nak()
+        else:
+            await self._park(seq, head, self.endpoint.max_attempts, outcome.error)
+            await msg.ack()
+
+    async def _park(self, seq: int, head: _Head, attempts: int, error: str) -> None:
+        log.warning(
+            "webhook %s: settlement %s (stream seq %d) parked: %s",
+            self.endpoint.name,
+            head.eventId,
+            seq,
+            error,
+        )
+        entry = Parked(
+            seq=seq,
+            event_id=head.eventId,
+            player=head.player,
+            attempts=attempts,
+            error=error,
+            parked_at=self.clock(),
+        )
+        await self.parked.park(self.endpoint.name, entry)
+        self._parked_players.add(head.player)
+
+    async def _refresh_parked(self) -> None:
+        self._parked_players = {p.player for p in await self.parked.list(self.endpoint.name)}
+
+    async def start_parked(self) -> None:
+        await self._refresh_parked()
+
+    async def resend(self, stop: asyncio.Event | None = None) -> tuple[int, int]:
+        """Deliver the parked settlements in order; (delivered, still parked)."""
+        stop = stop or asyncio.Event()
+        delivered = 0
+        blocked: set[str] = set()
+        entries = await self.parked.list(self.endpoint.name)
+        for entry in entries:
+            if entry.player in blocked:
+                continue
+            msg = await self.js.get_msg(self.stream.name, seq=entry.seq)
+            outcome = await self.deliver(msg.data or b"", entry.event_id, stop)
+            if outcome.ok:
+                await self.parked.remove(self.endpoint.name, entry.seq)
+                delivered += 1
+            else:
+                blocked.add(entry.player)
+        await self._refresh_parked()
+        return delivered, len(entries) - delivered
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

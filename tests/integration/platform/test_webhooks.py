@@ -1,0 +1,306 @@
+"""round.settle over JetStream and webhooks, against a real nats-server and a local receiver.
+
+The receiver (an aiohttp server in the test) plays the platform: it checks signatures,
+stores each settlement once by `eventId`, and can be told to fail, to answer too late, or
+to be down altogether.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import aiohttp
+import msgspec
+import nats
+import pytest
+from aiohttp import web
+from nats.aio.client import Client
+
+from contracts.platform import DECODER, RoundSettle
+from contracts.wallet import Credit, Debit
+from services.ledger.application import Ledger
+from services.platform.service import parked_bucket, settle_feed
+from services.platform.settle import SettleTracker
+from services.platform.stream import SettleStream
+from services.platform.webhooks import (
+    EVENT_ID,
+    SIGNATURE,
+    TIMESTAMP,
+    Endpoint,
+    ParkedStore,
+    WebhookDelivery,
+    verify_signature,
+)
+
+SECRET = "s3cr3t-for-tests"
+PLAYERS = ("alice", "bob", "carol")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Receiver:
+    """The platform's webhook endpoint, idempotent by eventId."""
+
+    port: int
+    mode: str = "ok"
+    requests: int = 0
+    bad_signatures: int = 0
+    stored: dict[str, RoundSettle] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    repeats: int = 0
+    runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/settle"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        body = await request.read()
+        if not verify_signature(
+            SECRET, request.headers[TIMESTAMP], body, request.headers[SIGNATURE]
+        ):
+            self.bad_signatures += 1
+            return web.Response(status=401)
+        if self.mode == "fail":
+            return web.Response(status=503)
+        settle = DECODER.decode(body)
+        assert settle.event_id == request.headers[EVENT_ID]
+        if self.mode == "slow":
+            await asyncio.sleep(0.6)  # the sender gives up first: a lost answer
+        if settle.event_id in self.stored:
+            self.repeats += 1
+        else:
+            self.stored[settle.event_id] = settle
+            self.order.append(settle.event_id)
+        return web.Response(status=204)
+
+    async def up(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hooks/settle", self.handle)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def down(self) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+        self.runner = None
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver(port=free_port())
+    await r.up()
+    yield r
+    if r.runner is not None:
+        await r.down()
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_url)
+    yield client
+    await client.close()
+
+
+def ledger() -> Ledger:
+    app = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    for player in PLAYERS:
+        app.open_wallet(player, "EUR")
+        app.deposit(player, "EUR", Decimal("1000.00"), tx_id=f"dep-{player}")
+    return app
+
+
+def play_rounds(app: Ledger, first: int, count: int) -> None:
+    """Every player bets twice and is paid once in each round."""
+    for r in range(first, first + count):
+        for p in PLAYERS:
+            for b in range(2):
+                app.execute(
+                    Debit(
+                        provider="evo",
+                        tx_id=f"d-{r}-{p}-{b}",
+                        player=p,
+                        currency="EUR",
+                        amount=Decimal("1.00"),
+                        round_id=f"R.{r}",
+                        bet_id=f"b-{r}-{p}-{b}",
+                    )
+                )
+            app.execute(
+                Credit(
+                    provider="evo",
+                    tx_id=f"c-{r}-{p}",
+                    player=p,
+                    currency="EUR",
+                    amount=Decimal(r % 3),
+                    round_id=f"R.{r}",
+                )
+            )
+
+
+def expected(app: Ledger) -> list[RoundSettle]:
+    tracker = SettleTracker()
+    out: list[RoundSettle] = []
+    for n in app.recorder.select_notifications(1, 100_000):
+        out += tracker.apply(n.id, app.mapper.to_domain_event(n))
+    return out
+
+
+async def eventually(check: Callable[[], bool], within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def stream_messages(nc: Client, stream: SettleStream) -> list[RoundSettle]:
+    js = nc.jetstream()
+    info = await js.stream_info(stream.name)
+    return [
+        DECODER.decode((await js.get_msg(stream.name, seq=seq)).data or b"")
+        for seq in range(1, info.state.last_seq + 1)
+    ]
+
+
+def in_player_order(settles: list[RoundSettle]) -> bool:
+    for player in PLAYERS:
+        positions = [s.log_position for s in settles if s.player == player]
+        if positions != sorted(positions):
+            return False
+    return True
+
+
+async def test_a_receiver_that_fails_times_out_and_is_down_gets_every_settlement_once(
+    nc: Client, receiver: Receiver, stream_prefix: str
+) -> None:
+    app = ledger()
+    stream = SettleStream.prefixed(stream_prefix)
+    endpoint = Endpoint(
+        name="platform",
+        url=receiver.url,
+        secret=SECRET,
+        timeout=0.3,
+        max_attempts=1000,
+        backoff_base=0.02,
+        backoff_max=0.2,
+    )
+    async with settle_feed(ledger=app, nc=nc, endpoints=[endpoint], stream=stream) as feed:
+        # The platform answers 503 while the first rounds settle.
+        receiver.mode = "fail"
+        play_rounds(app, 1, 3)
+        await eventually(lambda: receiver.requests >= 5)
+        # Then it stores a settlement but answers too late, so it is sent again.
+        receiver.mode = "slow"
+        await eventually(lambda: receiver.repeats >= 1)
+        # Then it is down altogether while more rounds settle.
+        await receiver.down()
+        play_rounds(app, 4, 3)
+        await asyncio.sleep(0.5)
+        # And it comes back.
+        receiver.mode = "ok"
+        await receiver.up()
+        play_rounds(app, 7, 2)
+
+        wanted = expected(app)
+        await eventually(lambda: len(receiver.stored) == len(wanted))
+        await asyncio.sleep(0.3)  # nothing more arrives
+        delivery = feed.deliveries["platform"]
+
+    assert len(wanted) == 8 * len(PLAYERS)
+    assert set(receiver.stored) == {s.event_id for s in wanted}
+    assert [receiver.stored[e] for e in receiver.order] == sorted(
+        wanted, key=lambda s: s.log_position
+    )
+    assert in_player_order([receiver.stored[e] for e in receiver.order])
+    assert receiver.bad_signatures == 0
+    assert receiver.repeats >= 1  # the answers lost while it was slow were sent again
+    assert delivery.delivered == len(wanted)  # one acknowledged delivery per settlement
+    # The stream holds each settlement once, in log order, as the platform's consumer sees it.
+    assert await stream_messages(nc, stream) == sorted(wanted, key=lambda s: s.log_position)
+
+
+async def test_settlements_parked_after_n_failures_are_resent_in_player_order(
+    nc: Client, receiver: Receiver, stream_prefix: str
+) -> None:
+    app = ledger()
+    stream = SettleStream.prefixed(stream_prefix)
+    endpoint = Endpoint(
+        name="platform",
+        url=receiver.url,
+        secret=SECRET,
+        timeout=0.5,
+        max_attempts=2,
+        backoff_base=0.01,
+        backoff_max=0.02,
+    )
+    receiver.mode = "fail"
+    async with settle_feed(ledger=app, nc=nc, endpoints=[endpoint], stream=stream):
+        play_rounds(app, 1, 2)
+        js = nc.jetstream()
+        parked = await ParkedStore.open(js, parked_bucket(stream))
+        await eventually(lambda: receiver.requests >= 2)
+        wanted = expected(app)
+
+        async def all_parked() -> bool:
+            return len(await parked.list("platform")) == len(wanted)
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await all_parked():
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        # Every player has a parked settlement: later ones queue behind it, none is tried.
+        requests_when_parked = receiver.requests
+        assert requests_when_parked == 2 * len(PLAYERS)
+        receiver.mode = "ok"
+        play_rounds(app, 3, 1)
+        wanted = expected(app)
+        while len(await parked.list("platform")) < len(wanted):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        assert receiver.stored == {}
+
+        # An operator resends: everything arrives, each player's in order.
+        async with aiohttp.ClientSession() as session:
+            operator = WebhookDelivery(js, session, stream, endpoint, parked)
+            assert await operator.resend() == (len(wanted), 0)
+        assert await parked.list("platform") == []
+
+        # Parking is over: the next round goes straight through.
+        play_rounds(app, 4, 1)
+        wanted = expected(app)
+        await eventually(lambda: len(receiver.stored) == len(wanted))
+
+    assert set(receiver.stored) == {s.event_id for s in wanted}
+    assert in_player_order([receiver.stored[e] for e in receiver.order])
+    assert receiver.repeats == 0
+
+
+async def test_a_restarted_publisher_publishes_nothing_twice_and_carries_on(
+    nc: Client, stream_prefix: str
+) -> None:
+    app = ledger()
+    stream = SettleStream.prefixed(stream_prefix)
+    play_rounds(app, 1, 2)
+    async with settle_feed(ledger=app, nc=nc, stream=stream) as feed:
+        await eventually(lambda: feed.publisher.published == 2 * len(PLAYERS))
+    play_rounds(app, 3, 1)
+    async with settle_feed(ledger=app, nc=nc, stream=stream) as feed:
+        await eventually(lambda: feed.publisher.published == len(PLAYERS))
+        await eventually(feed.publisher.caught_up.is_set)
+    messages = await stream_messages(nc, stream)
+    assert messages == sorted(expected(app), key=lambda s: s.log_position)
+    assert len({m.event_id for m in messages}) == 3 * len(PLAYERS)
+    body = msgspec.json.decode((await nc.jetstream().get_msg(stream.name, seq=1)).data or b"")
+    assert body["event"] == "round.settle" and body["roundId"] == "R.1"

@@ -1,0 +1,193 @@
+"""round.settle from the ledger's own log (in-memory persistence): what is emitted, and when."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import msgspec
+
+from contracts.events import BettingClosed, BettingOpened, ResultDeclared, RoundVoided
+from contracts.platform import DECODER, ENCODER, RoundSettle
+from contracts.wallet import Credit, Debit, Outcome, Rollback, Selection
+from services.ledger.application import Ledger
+from services.platform.settle import SettleTracker
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def ledger(**env: str) -> Ledger:
+    app = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", **env})
+    for player in ("alice", "bob"):
+        app.open_wallet(player, "EUR")
+        app.deposit(player, "EUR", Decimal("100.00"), tx_id=f"dep-{player}")
+    return app
+
+
+def debit(tx: str, player: str, amount: str, round_id: str = "R-1", **kw: object) -> Debit:
+    return Debit(
+        provider="evo",
+        tx_id=tx,
+        player=player,
+        currency="EUR",
+        amount=Decimal(amount),
+        round_id=round_id,
+        bet_id=f"bet-{tx}",
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def credit(tx: str, player: str, amount: str, round_id: str = "R-1") -> Credit:
+    return Credit(
+        provider="evo",
+        tx_id=tx,
+        player=player,
+        currency="EUR",
+        amount=Decimal(amount),
+        round_id=round_id,
+    )
+
+
+def settlements(app: Ledger, tracker: SettleTracker | None = None) -> list[RoundSettle]:
+    tracker = tracker or SettleTracker()
+    out: list[RoundSettle] = []
+    for n in app.recorder.select_notifications(1, 10_000):
+        out += tracker.apply(n.id, app.mapper.to_domain_event(n))
+    return out
+
+
+def test_a_players_round_settles_once_every_bet_is_paid_with_the_balance_after() -> None:
+    app = ledger()
+    app.execute(debit("d1", "alice", "5.00"))
+    app.execute(debit("d2", "alice", "3.00"))
+    app.execute(debit("d3", "bob", "10.00"))
+    assert settlements(app) == []
+    app.execute(credit("c1", "alice", "12.00"))  # both of alice's bets, one credit
+    app.execute(credit("c2", "bob", "0.00"))  # bob lost
+
+    alice, bob = settlements(app)
+
+    assert alice.player == "alice" and alice.round_id == "R-1" and alice.provider == "evo"
+    assert [(b.bet_id, b.stake, b.payout, b.outcome) for b in alice.bets] == [
+        ("bet-d1", Decimal("5.00"), Decimal("7.50"), Outcome.WIN),
+        ("bet-d2", Decimal("3.00"), Decimal("4.50"), Outcome.WIN),
+    ]
+    assert [(t.type, t.amount, t.provider_tx_id) for t in alice.transactions] == [
+        ("DEBIT", Decimal("5.00"), "d1"),
+        ("DEBIT", Decimal("3.00"), "d2"),
+        ("CREDIT", Decimal("12.00"), "c1"),
+    ]
+    assert alice.balance_after == app.balance("alice", "EUR").balance == Decimal("104.00")
+    assert [b.outcome for b in bob.bets] == [Outcome.LOSE]
+    assert bob.balance_after == Decimal("90.00")
+    assert alice.event_id != bob.event_id
+    assert alice.log_position < bob.log_position
+
+
+def test_the_wire_body_is_the_documented_camel_case_json() -> None:
+    app = ledger()
+    app.execute(debit("d1", "alice", "5.00"))
+    app.execute(credit("c1", "alice", "7.50"))
+    (settle,) = settlements(app)
+    body = msgspec.json.decode(ENCODER.encode(settle))
+    assert body["event"] == "round.settle"
+    assert body["roundId"] == "R-1"
+    assert body["bets"] == [
+        {"betId": "bet-d1", "stake": "5.00", "payout": "7.50", "outcome": "WIN"}
+    ]
+    assert body["transactions"][1] == {
+        "id": settle.transactions[1].id,
+        "type": "CREDIT",
+        "amount": "7.50",
+        "providerTxId": "c1",
+    }
+    assert body["balanceAfter"] == "102.50"
+    assert body["eventId"].startswith("rs_")
+    assert DECODER.decode(ENCODER.encode(settle)) == settle
+
+
+def test_replaying_the_log_gives_the_same_event_ids() -> None:
+    app = ledger()
+    app.execute(debit("d1", "alice", "5.00"))
+    app.execute(debit("d2", "bob", "5.00"))
+    app.execute(credit("c1", "alice", "0.00"))
+    app.execute(credit("c2", "bob", "10.00"))
+    assert [s.event_id for s in settlements(app)] == [s.event_id for s in settlements(app)]
+
+
+def test_a_rolled_back_bet_settles_as_void_and_a_reversed_win_settles_again() -> None:
+    app = ledger()
+    app.execute(debit("d1", "alice", "5.00"))
+    app.execute(
+        Rollback(
+            provider="evo",
+            tx_id="r1",
+            player="alice",
+            currency="EUR",
+            ref_tx_id="d1",
+            round_id="R-1",
+        )
+    )
+    app.execute(debit("d2", "alice", "4.00", round_id="R-2"))
+    app.execute(credit("c2", "alice", "8.00", round_id="R-2"))
+    app.execute(
+        Rollback(
+            provider="evo",
+            tx_id="r2",
+            player="alice",
+            currency="EUR",
+            ref_tx_id="c2",
+            round_id="R-2",
+        )
+    )
+
+    void, win, reversal = settlements(app)
+
+    assert [(b.outcome, b.payout) for b in void.bets] == [(Outcome.VOID, Decimal("5.00"))]
+    assert void.balance_after == Decimal("100.00")
+    assert [(b.outcome, b.payout) for b in win.bets] == [(Outcome.WIN, Decimal("8.00"))]
+    assert win.balance_after == Decimal("104.00")
+    assert reversal.round_id == "R-2" and reversal.bets[0].outcome is Outcome.VOID
+    assert reversal.balance_after == app.balance("alice", "EUR").balance == Decimal("100.00")
+    assert reversal.event_id != win.event_id
+
+
+def test_a_round_the_bridge_settles_and_a_voided_round_settle_every_player() -> None:
+    app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
+
+    def opened(round_id: str) -> BettingOpened:
+        return BettingOpened(
+            provider="evo",
+            round_id=round_id,
+            table="T1",
+            game="roulette",
+            seq=1,
+            occurred_at=NOW,
+            closes_at=NOW,
+        )
+
+    app.record_event(opened("R-1"))
+    red = (Selection(market="roulette_red"),)
+    app.execute(debit("d1", "alice", "5.00", selections=red))
+    app.execute(debit("d2", "bob", "2.00", selections=(Selection(market="roulette_black"),)))
+    app.record_event(BettingClosed(provider="evo", round_id="R-1", seq=2, occurred_at=NOW))
+    app.record_event(
+        ResultDeclared(
+            provider="evo", round_id="R-1", seq=3, occurred_at=NOW, result={"number": "1"}
+        )
+    )
+    app.record_event(opened("R-2"))
+    app.execute(debit("d3", "alice", "1.00", round_id="R-2"))
+    app.record_event(
+        RoundVoided(provider="evo", round_id="R-2", seq=2, occurred_at=NOW, cause="DEALER_ERROR")
+    )
+
+    got = {(s.round_id, s.player): s for s in settlements(app)}
+
+    assert set(got) == {("R-1", "alice"), ("R-1", "bob"), ("R-2", "alice")}
+    assert got["R-1", "alice"].bets[0].outcome is Outcome.WIN
+    assert got["R-1", "alice"].game == "roulette" and got["R-1", "alice"].table == "T1"
+    assert got["R-1", "bob"].bets[0].outcome is Outcome.LOSE
+    assert got["R-1", "bob"].balance_after == Decimal("98.00")
+    assert got["R-2", "alice"].bets[0].outcome is Outcome.VOID
+    assert got["R-2", "alice"].balance_after == app.balance("alice", "EUR").balance
