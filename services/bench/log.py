@@ -13,8 +13,8 @@ import time
 from decimal import Decimal
 
 import nats
-from nats.aio.msg import Msg
 from eventsourcing.persistence import StoredEvent
+from nats.aio.msg import Msg
 
 from services.eventstore.connection import MAX_BATCH
 from services.ledger.application import Ledger
