@@ -102,6 +102,11 @@ class FeedProcessor:
         batch, problems = self.partition(events)
         if problems:
             raise BadEvent("; ".join(problems))
+        # Shielded: a caller that goes away (a provider hanging up) must not stop a batch
+        # half-recorded, or a later batch could overtake the event still being written.
+        return await asyncio.shield(self._accept(batch))
+
+    async def _accept(self, batch: list[AnyProviderEvent]) -> Accepted:
         recorded = duplicates = held = 0
         async with self._lock:
             for event in batch:
@@ -138,6 +143,9 @@ class FeedProcessor:
 
     async def sweep(self) -> list[Gap]:
         """Declare the gaps that waited longer than the timeout; record the events they held."""
+        return await asyncio.shield(self._sweep())
+
+    async def _sweep(self) -> list[Gap]:
         async with self._lock:
             expired = self.sequencer.expire(self.clock())
             for gap, ready in expired:

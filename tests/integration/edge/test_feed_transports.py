@@ -1,0 +1,203 @@
+"""The three feed transports against a misbehaving provider on 127.0.0.1, cursors in JetStream KV.
+
+Each transport gets the same two rounds: one whole, one that never sends its seq 4. The
+provider repeats events, sends them out of order, fails or drops connections; the sink
+must see each round's events once, in order, with the gap reported once, and a restarted
+feed must resume from the cursor it stored in KV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+import nats
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from contracts import feeds
+from contracts.events import AnyProviderEvent
+from services.edge.feeds.backoff import Backoff
+from services.edge.feeds.cursors import JetStreamCursorStore
+from services.edge.feeds.processor import FeedProcessor
+from services.edge.feeds.pull import PullFeed
+from services.edge.feeds.push import PushFeed, add_push_routes
+from services.edge.feeds.sequencer import Sequencer
+from services.edge.feeds.sink import Gap
+from services.edge.feeds.websocket import SocketFeed
+from tests.integration.edge.feedstub import FeedStub, serve
+from tests.unit.edge.feedkit import RecordingSink, round_events
+
+SECRET = "feed-TEST-ONLY-secret"
+WHOLE = round_events("studio", "r-whole")
+HOLED = [e for e in round_events("studio", "r-holed") if e.seq != 4]
+
+
+def frames() -> list[list[AnyProviderEvent]]:
+    """The provider's log: rounds interleaved, r-whole's seq 3 after its seq 4."""
+    w, h = WHOLE, HOLED
+    return [[w[0]], [h[0], w[1]], [w[3]], [w[2], h[1]], [h[2]], [w[4], h[3]], [w[5], h[4]]]
+
+
+@pytest.fixture
+async def cursors(nats_url: str, stream_prefix: str) -> AsyncIterator[JetStreamCursorStore]:
+    nc = await nats.connect(nats_url)
+    try:
+        yield await JetStreamCursorStore.open(nc.jetstream(), f"cursors_{stream_prefix}")
+    finally:
+        await nc.drain()
+
+
+def processor(sink: RecordingSink, cursors: JetStreamCursorStore, gaps: list[Gap]) -> FeedProcessor:
+    return FeedProcessor(
+        "studio", sink, cursors, sequencer=Sequencer(gap_timeout=0.3), on_gap=gaps.append
+    )
+
+
+async def until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.02)
+
+
+def assert_delivered(sink: RecordingSink, gaps: list[Gap]) -> None:
+    assert sink.seqs("r-whole") == [1, 2, 3, 4, 5, 6]
+    assert sink.seqs("r-holed") == [1, 2, 3, 5, 6]
+    assert gaps == [Gap(provider="studio", round_id="r-holed", missing=(4,))]
+
+
+def complete(sink: RecordingSink, gaps: list[Gap]) -> Callable[[], bool]:
+    return lambda: len(sink.events) == len(WHOLE) + len(HOLED) and bool(gaps)
+
+
+@contextlib.asynccontextmanager
+async def running(*coroutines: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(c) for c in coroutines]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_pull_backs_off_on_errors_absorbs_repeats_and_reordering_and_reports_the_gap(
+    cursors: JetStreamCursorStore,
+) -> None:
+    stub = FeedStub(SECRET, frames(), page=3, fail_polls=2, repeat_frames={2, 5})
+    sink, gaps = RecordingSink(), list[Gap]()
+    proc = processor(sink, cursors, gaps)
+    async with serve(stub) as base, aiohttp.ClientSession() as session:
+        backoff = Backoff(initial=0.01, cap=0.05, jitter=False)
+        feed = PullFeed(
+            proc, session, f"{base}/feed", secret=SECRET, interval=0.02, backoff=backoff
+        )
+        async with running(feed.run(), proc.run_sweeper(0.05)):
+            await until(complete(sink, gaps))
+        assert_delivered(sink, gaps)
+        assert feed.errors == 2, "the two failed polls were retried"
+        assert stub.asked[:3] == ["", "", ""], "nothing advanced while the provider failed"
+        assert await cursors.get("cursor.studio.pull") == str(len(stub.frames))
+
+        # A restarted bridge asks from the stored cursor and records nothing twice.
+        restarted = PullFeed(processor(sink, cursors, []), session, f"{base}/feed", secret=SECRET)
+        stub.asked.clear()
+        assert await restarted.poll_once() == 0
+        assert stub.asked == [str(len(stub.frames))]
+
+
+async def test_pull_refuses_an_unsigned_answer_and_retries(cursors: JetStreamCursorStore) -> None:
+    stub = FeedStub("another-secret", frames())
+    sink, gaps = RecordingSink(), list[Gap]()
+    async with serve(stub) as base, aiohttp.ClientSession() as session:
+        feed = PullFeed(
+            processor(sink, cursors, gaps),
+            session,
+            f"{base}/feed",
+            secret=SECRET,
+            backoff=Backoff(initial=0.01, cap=0.02, jitter=False),
+        )
+        async with running(feed.run()):
+            await until(lambda: feed.errors >= 3)
+    assert sink.events == []
+    assert await cursors.get("cursor.studio.pull") is None
+
+
+async def test_socket_reconnects_after_a_drop_and_resumes_from_its_stored_cursor(
+    cursors: JetStreamCursorStore,
+) -> None:
+    stub = FeedStub(SECRET, frames(), drop_socket_after=[3], repeat_frames={2})
+    sink, gaps = RecordingSink(), list[Gap]()
+    proc = processor(sink, cursors, gaps)
+    async with serve(stub) as base, aiohttp.ClientSession() as session:
+        backoff = Backoff(initial=0.01, cap=0.05, jitter=False)
+        feed = SocketFeed(proc, session, f"{base}/ws", backoff=backoff, heartbeat=5)
+        async with running(feed.run(), proc.run_sweeper(0.05)):
+            await until(complete(sink, gaps))
+        assert_delivered(sink, gaps)
+        assert stub.asked == ["", "3"], "the second connection resumed after frame 3"
+        assert feed.connections == 2
+        assert await cursors.get("cursor.studio.socket") == str(len(stub.frames))
+
+        # A restarted bridge resumes from KV: the provider is asked only for what is new.
+        stub.asked.clear()
+        again = SocketFeed(processor(RecordingSink(), cursors, []), session, f"{base}/ws")
+        async with running(again.run()):
+            await until(lambda: bool(stub.asked))
+        assert stub.asked == [str(len(stub.frames))]
+
+
+class SlowSink(RecordingSink):
+    delay = 0.0
+
+    def record_event(self, event: AnyProviderEvent) -> None:
+        time.sleep(self.delay)
+        super().record_event(event)
+
+
+async def test_push_absorbs_repeats_and_reordering_survives_failures_and_reports_the_gap(
+    cursors: JetStreamCursorStore,
+) -> None:
+    sink, gaps = SlowSink(), list[Gap]()
+    proc = processor(sink, cursors, gaps)
+    app = web.Application()
+    add_push_routes(app, {"studio": PushFeed(SECRET, proc)})
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    url = str(server.make_url("/feed/studio"))
+
+    async def post(events: list[AnyProviderEvent], *, secret: str = SECRET, **kw: object) -> int:
+        body = feeds.encoder.encode(feeds.FeedBatch(events=events))
+        headers = {feeds.SIGNATURE_HEADER: feeds.sign(body, secret)}
+        async with session.post(url, data=body, headers=headers, **kw) as response:  # type: ignore[arg-type]
+            await response.read()
+            return response.status
+
+    try:
+        async with aiohttp.ClientSession() as session, running(proc.run_sweeper(0.05)):
+            w, h = WHOLE, HOLED
+            assert await post([w[1], w[0]]) == 200
+            assert await post([w[0]]) == 200, "a repeat is absorbed"
+            assert await post([w[2]], secret="forged") == 401
+            sink.fail_next = 1
+            assert await post([w[3], w[2]]) == 503, "the ledger failed: resend later"
+            assert await post([w[3], w[2]]) == 200
+            # The provider gives up waiting (a dropped connection) and sends again.
+            sink.delay = 0.4
+            with pytest.raises(asyncio.TimeoutError):
+                await post([w[4]], timeout=aiohttp.ClientTimeout(total=0.1))
+            sink.delay = 0.0
+            assert await post([w[5], w[4]]) == 200
+            assert await post(list(reversed(h))) == 200
+            await until(complete(sink, gaps))
+            assert_delivered(sink, gaps)
+            assert await post([w[0], h[0]]) == 200, "repeats after the round are absorbed"
+            assert_delivered(sink, gaps)
+    finally:
+        await server.close()
