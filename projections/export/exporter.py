@@ -13,6 +13,7 @@ in the manifest, so the same query over the same range always gives the same byt
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ import msgspec
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 
 from projections.export.chain import ChainWriter, LogRange, Manifest
-from projections.export.selection import Matcher, Query
+from projections.export.selection import LOOKBACK, Matcher, Query
 
 PAGE = 1000
 
@@ -71,6 +72,27 @@ def export(
     matcher = Matcher(query)
     plain = mapper.cipher is None and mapper.compressor is None
     writer = ChainWriter(directory)
+    window: deque[tuple[Notification, dict[str, Any] | None]] = deque()
+
+    def candidate(notification: Notification) -> bool:
+        """Cheap test on the raw bytes: could the event involve the query at all?"""
+        needles = matcher.needles()
+        return (
+            not plain
+            or not needles
+            or str(notification.originator_id) in matcher.aggregates
+            or any(n in notification.state for n in needles)
+        )
+
+    def decide(notification: Notification, data: dict[str, Any] | None) -> None:
+        if data is None:
+            if not candidate(notification):
+                return
+            data = event_state(mapper, notification)
+        originator = str(notification.originator_id)
+        if matcher.involves(originator, notification.originator_version, data):
+            writer.append(export_record(notification, data))
+
     first_seen: int | None = None
     start = 1
     while start <= last:
@@ -80,19 +102,19 @@ def export(
         for notification in page:
             if first_seen is None:
                 first_seen = notification.id
-            originator = str(notification.originator_id)
-            needles = matcher.needles()
-            if (
-                plain
-                and needles
-                and originator not in matcher.aggregates
-                and not any(n in notification.state for n in needles)
-            ):
-                continue
-            data = event_state(mapper, notification)
-            if matcher.involves(originator, notification.originator_version, data):
-                writer.append(export_record(notification, data))
+            data = None
+            if candidate(notification):
+                data = event_state(mapper, notification)
+                # Learn from it now: an earlier event of the same write may refer to it.
+                matcher.involves(
+                    str(notification.originator_id), notification.originator_version, data
+                )
+            window.append((notification, data))
+            if len(window) > LOOKBACK:
+                decide(*window.popleft())
         start = page[-1].id + 1
+    while window:
+        decide(*window.popleft())
     return writer.close(
         application=application,
         query=query.describe(),

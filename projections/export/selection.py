@@ -3,14 +3,16 @@
 The ledger's events name what they touch with plain fields (`round_id`, `session_id`,
 `bet_id`, `tx_id`, `ref_tx_id`), at any depth of the event's state. A query matches:
 
-- `round`: every event naming the round; every event of an aggregate created for the round
-  (its first event names it, later ones need not); every event naming a bet or transaction
-  already seen in the round (a late rollback names only the transaction it cancels).
+- `round`: every event naming the round; every event naming a bet or transaction already
+  seen in the round (a late rollback names only the transaction it cancels); every event
+  of an aggregate whose first event is in the export (a bet, a transaction record: later
+  events need not name the round).
 - `session`: the same, starting from `session_id`.
 - `period`: every event whose `timestamp` is in `[start, end)`.
 
-The log is read in order once, so "already seen" is enough: a transaction is always
-recorded before anything that refers to it.
+The log is read in order once, but a write may name a bet before the event that creates
+it (a wallet's hold comes before the bet in the same atomic write), so each event is
+decided only once the reader is `LOOKBACK` positions past it: more than a write can hold.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+LOOKBACK = 1000
 ROUND_KEYS = frozenset({"round_id", "roundId"})
 SESSION_KEYS = frozenset({"session_id", "sessionId"})
-REFERENCE_KEYS = frozenset({"bet_id", "betId", "tx_id", "txId", "ref_tx_id", "refTxId", "tx_ref"})
+REFERENCE_KEYS = frozenset(
+    {"bet_id", "betId", "tx_id", "txId", "ref_tx_id", "refTxId", "tx_ref", "bet", "bets"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +65,12 @@ Query = RoundQuery | SessionQuery | PeriodQuery
 
 
 def walk(value: Any) -> Iterator[tuple[str, Any]]:
-    """Every (key, value) pair in nested mappings and sequences of builtins."""
+    """Every (key, value) pair in nested mappings; a list of ids gives one pair per id."""
     if isinstance(value, Mapping):
         for key, item in value.items():
             yield str(key), item
+            if isinstance(item, list | tuple):
+                yield from ((str(key), i) for i in item if isinstance(i, str))
             yield from walk(item)
     elif isinstance(value, list | tuple):
         for item in value:
@@ -102,10 +109,15 @@ class Matcher:
                 keys = SESSION_KEYS
         pairs = list(walk(data))
         names_target = any(k in keys and v == target for k, v in pairs)
-        refers = any(k in REFERENCE_KEYS and v in self.references for k, v in pairs)
-        if names_target and version == 1:
-            self.aggregates.add(originator_id)
+        refers = any(
+            k in REFERENCE_KEYS and isinstance(v, str) and v in self.references for k, v in pairs
+        )
         involved = names_target or refers or originator_id in self.aggregates
+        if involved and version == 1:
+            # An aggregate created for the query (a round, a bet, a transaction record):
+            # its later events belong too, and ledger events name it by its id's hex form.
+            self.aggregates.add(originator_id)
+            self.references.add(originator_id.replace("-", ""))
         if involved:
             self.references.update(
                 v for k, v in pairs if k in REFERENCE_KEYS and isinstance(v, str) and v

@@ -1,0 +1,193 @@
+"""`livebridge export` and `verify` on the real ledger, its log in a real JetStream."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from contracts.events import BettingClosed, BettingOpened, ResultDeclared
+from contracts.wallet import Credit, Debit, Rollback
+from projections.export.commands import register
+from services.ledger.application import Ledger
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="livebridge")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+def debit(tx: str, player: str, round_id: str) -> Debit:
+    return Debit(
+        provider="evo",
+        tx_id=tx,
+        player=player,
+        currency="EUR",
+        amount=Decimal("2.00"),
+        round_id=round_id,
+        bet_id=f"bet-{tx}",
+    )
+
+
+@pytest.fixture
+def env(nats_url: str, stream_prefix: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    settings = {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": stream_prefix,
+    }
+    for key, value in settings.items():
+        monkeypatch.setenv(key, value)
+    return settings
+
+
+def play(app: Ledger) -> None:
+    """Two rounds side by side; round R-1 has bets, a win, a loss and a rollback."""
+    for player in ("alice", "bob"):
+        app.open_wallet(player, "EUR")
+        app.deposit(player, "EUR", Decimal("50.00"), tx_id=f"dep-{player}")
+    app.record_event(
+        BettingOpened(
+            provider="evo",
+            round_id="R-1",
+            table="T1",
+            game="baccarat",
+            seq=1,
+            occurred_at=NOW,
+            closes_at=NOW,
+        )
+    )
+    app.execute(debit("d1", "alice", "R-1"))
+    app.execute(debit("d2", "bob", "R-2"))
+    app.execute(debit("d3", "bob", "R-1"))
+    app.execute(debit("d4", "alice", "R-1"))
+    app.record_event(BettingClosed(provider="evo", round_id="R-1", seq=2, occurred_at=NOW))
+    app.record_event(
+        ResultDeclared(
+            provider="evo", round_id="R-1", seq=3, occurred_at=NOW, result={"banker": "7"}
+        )
+    )
+    app.execute(
+        Credit(
+            provider="evo",
+            tx_id="c1",
+            player="alice",
+            currency="EUR",
+            amount=Decimal("3.90"),
+            round_id="R-1",
+            bet_id="bet-d1",
+        )
+    )
+    app.execute(
+        Rollback(
+            provider="evo",
+            tx_id="r4",
+            player="alice",
+            currency="EUR",
+            ref_tx_id="d4",
+            round_id="R-1",
+        )
+    )
+    app.execute(
+        Credit(
+            provider="evo",
+            tx_id="c3",
+            player="bob",
+            currency="EUR",
+            amount=Decimal("0"),
+            round_id="R-1",
+        )
+    )
+    app.execute(
+        Credit(
+            provider="evo",
+            tx_id="c2",
+            player="bob",
+            currency="EUR",
+            amount=Decimal("4.00"),
+            round_id="R-2",
+        )
+    )
+
+
+def test_a_round_exported_from_the_ledger_holds_its_money_and_verifies_offline(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    app = Ledger(env)
+    try:
+        play(app)
+        last = app.recorder.max_notification_id()
+    finally:
+        app.close()
+    out = tmp_path / "R-1"
+
+    assert cli("export", "--round", "R-1", "--out", str(out)) == 0
+
+    events = [json.loads(line)["event"] for line in (out / "events.jsonl").read_text().splitlines()]
+    kinds = {e["topic"].split(":")[1] for e in events}
+    assert {
+        "Round.Started",
+        "Round.EventRecorded",
+        "Bet.Placed",
+        "Bet.Settled",
+        "Bet.Refunded",
+        "Wallet.StakeHeld",
+        "Wallet.HoldCaptured",
+        "Wallet.WinCredited",
+        "Wallet.HoldReleased",
+        "TxRecord.Created",
+        "TxRecord.RolledBack",
+    } <= kinds
+    tx_ids = {e["data"].get("tx_id") for e in events} - {None}
+    assert tx_ids == {"d1", "d3", "d4", "c1", "c3", "r4"}  # nothing of round R-2
+    assert not any(e["data"].get("round_id") == "R-2" for e in events)
+    stakes_held = [e for e in events if e["topic"].endswith("Wallet.StakeHeld")]
+    assert len(stakes_held) == 3  # each written before its bet, in the same atomic write
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scanned"] == {"first": 1, "last": last}
+    assert manifest["query"] == {"kind": "round", "round_id": "R-1"}
+    assert [e["position"] for e in events] == sorted(e["position"] for e in events)
+
+    assert cli("verify", str(out)) == 0
+
+    # One byte of one event: bob's stake "2.00" becomes "2.01" in the export.
+    path = out / "events.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    target = next(i for i, line in enumerate(lines) if b'"stake":"2.00"' in line and b"bob" in line)
+    lines[target] = lines[target].replace(b'"stake":"2.00"', b'"stake":"2.01"')
+    path.write_bytes(b"".join(lines))
+    assert cli("verify", str(out)) == 1
+
+
+def test_verify_names_the_first_line_that_does_not_match(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = Ledger(env)
+    try:
+        play(app)
+    finally:
+        app.close()
+    out = tmp_path / "period"
+    assert (
+        cli("export", "--period", "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z", "--out", str(out))
+        == 0
+    )
+    path = out / "events.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    position = json.loads(lines[6])["event"]["position"]
+    lines[6] = lines[6].replace(b'"originator_version":', b'"originator_version":1', 1)
+    path.write_bytes(b"".join(lines))
+    capsys.readouterr()
+
+    assert cli("verify", str(out)) == 1
+
+    assert f"line 7 (log position {position})" in capsys.readouterr().err
