@@ -19,12 +19,12 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from psycopg.rows import tuple_row
+from psycopg import Cursor
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from contracts.money import MoneyError, quantum
+from projections.pgview import PostgresView
 from projections.reconcile.report import Granularity, Report, ReportError
 
 TABLE = "reconcile_ledger_tx"
@@ -89,8 +89,7 @@ class BetResolved:
 Change = LedgerTx | BetResolved
 
 
-def create_statements(schema: str) -> list[Composed]:
-    table = Identifier(schema, TABLE)
+def _create(table: Composable, bet_index: str, period_index: str) -> list[Composed]:
     return [
         SQL(
             "CREATE TABLE IF NOT EXISTS {0} ("
@@ -102,64 +101,86 @@ def create_statements(schema: str) -> list[Composed]:
             "provider_tx boolean NOT NULL, PRIMARY KEY (provider, tx_id))"
         ).format(table),
         SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (provider, occurred_at)").format(
-            Identifier(f"{TABLE}_period"), table
+            Identifier(period_index), table
         ),
         SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (bet_key) WHERE kind = 'bet'").format(
-            Identifier(f"{TABLE}_bet"), table
+            Identifier(bet_index), table
         ),
     ]
 
 
-class LedgerTransactionsView(PostgresTrackingRecorder):
-    """The ledger's provider transactions, with the view's tracking row."""
+def create_statements(schema: str) -> list[Composed]:
+    return _create(Identifier(schema, TABLE), f"{TABLE}_bet", f"{TABLE}_period")
 
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.sql_create_statements.extend(create_statements(self.datastore.schema))
 
-    def record(self, tracking: Tracking, changes: Sequence[Change]) -> None:
-        """Write `changes` and move the tracking row to `tracking`, atomically.
+class PostgresReconcileView(PostgresView[Change]):
+    """The ledger's provider transactions (`reconcile_ledger_tx`), with the tracking row.
 
-        Raises `IntegrityError` if `tracking` was already recorded (the event was applied).
-        """
-        table = Identifier(self.datastore.schema, TABLE)
-        with self.datastore.transaction(commit=True) as curs:
-            for change in changes:
-                if isinstance(change, LedgerTx):
-                    curs.execute(
-                        SQL("INSERT INTO {0} ({1}) VALUES ({2}) ON CONFLICT DO NOTHING").format(
-                            table,
-                            SQL(", ").join(map(Identifier, COLUMNS)),
-                            SQL(", ").join([SQL("%s")] * len(COLUMNS)),
-                        ),
-                        change.row(),
-                    )
-                else:
-                    curs.execute(
-                        SQL(
-                            "INSERT INTO {0} AS t ({1}) SELECT provider, "
-                            "coalesce(nullif(%(tx)s, ''), %(kind)s || ':' || bet_key), %(kind)s, "
-                            "player, currency, coalesce(%(amount)s, amount), round_id, bet_id, "
-                            "bet_key, %(at)s, %(position)s, %(tx)s <> '' "
-                            "FROM {0} WHERE bet_key = %(bet)s AND kind = 'bet' "
-                            "ON CONFLICT (provider, tx_id) DO UPDATE "
-                            "SET amount = t.amount + EXCLUDED.amount, "
-                            "position = GREATEST(t.position, EXCLUDED.position)"
-                        ).format(table, SQL(", ").join(map(Identifier, COLUMNS))),
-                        {
-                            "tx": change.tx_id,
-                            "kind": change.kind,
-                            "amount": change.amount,
-                            "at": change.occurred_at,
-                            "position": change.position,
-                            "bet": change.bet_key,
-                        },
-                    )
-            self._insert_tracking(curs, tracking)
+    A run of changes is written with two statements: the bets, then the resolutions,
+    grouped by provider transaction, so a page of thousands of events is two round trips
+    and folds exactly as the per-event writes would (sums, greatest position, first time;
+    a credit of several bets names the least bet id and key).
+    """
+
+    table_suffixes = ("ledger_tx",)
+
+    def create_statements(self) -> list[Composed]:
+        return _create(
+            self.table("ledger_tx"),
+            f"{self.prefix}_ledger_tx_bet",
+            f"{self.prefix}_ledger_tx_period",
+        )
+
+    def row_order(self, suffix: str) -> str:
+        return "provider, tx_id"
+
+    def write(self, curs: Cursor[DictRow], changes: Sequence[Change]) -> None:
+        table = self.table("ledger_tx")
+        bets = [c for c in changes if isinstance(c, LedgerTx)]
+        resolved = [c for c in changes if isinstance(c, BetResolved)]
+        if bets:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} ({1}) SELECT * FROM unnest(%s::text[], %s::text[], "
+                    "%s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[], %s::text[], "
+                    "%s::text[], %s::timestamptz[], %s::bigint[], %s::boolean[]) "
+                    "ON CONFLICT DO NOTHING"
+                ).format(table, SQL(", ").join(map(Identifier, COLUMNS))),
+                [[getattr(b, c) for b in bets] for c in COLUMNS],
+            )
+        if resolved:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} AS t ({1}) SELECT b.provider, "
+                    "coalesce(nullif(r.tx, ''), r.kind || ':' || r.bet), min(r.kind), "
+                    "min(b.player), min(b.currency), sum(coalesce(r.amount, b.amount)), "
+                    "min(b.round_id), min(b.bet_id), min(b.bet_key), min(r.at), max(r.position), "
+                    "bool_and(r.tx <> '') "
+                    "FROM unnest(%s::text[], %s::text[], %s::text[], %s::numeric[], "
+                    "%s::timestamptz[], %s::bigint[]) AS r(bet, kind, tx, amount, at, position) "
+                    "JOIN {0} b ON b.bet_key = r.bet AND b.kind = 'bet' "
+                    "GROUP BY b.provider, coalesce(nullif(r.tx, ''), r.kind || ':' || r.bet) "
+                    "ON CONFLICT (provider, tx_id) DO UPDATE "
+                    "SET amount = t.amount + EXCLUDED.amount, "
+                    "position = GREATEST(t.position, EXCLUDED.position), "
+                    "occurred_at = LEAST(t.occurred_at, EXCLUDED.occurred_at), "
+                    "bet_id = LEAST(t.bet_id, EXCLUDED.bet_id), "
+                    "bet_key = LEAST(t.bet_key, EXCLUDED.bet_key)"
+                ).format(table, SQL(", ").join(map(Identifier, COLUMNS))),
+                [
+                    [r.bet_key for r in resolved],
+                    [r.kind for r in resolved],
+                    [r.tx_id for r in resolved],
+                    [r.amount for r in resolved],
+                    [r.occurred_at for r in resolved],
+                    [r.position for r in resolved],
+                ],
+            )
 
     def reconcile(self, report: Report, **options: Any) -> Comparison:
+        """Match `report` against this view (see `reconcile`); nothing is written."""
         with self.datastore.get_connection() as conn:
-            return reconcile(conn, report, schema=self.datastore.schema, **options)
+            return reconcile(conn, report, schema=self.schema, **options)
 
 
 def load(conn: psycopg.Connection[Any], rows: Iterable[LedgerTx], schema: str = "public") -> None:

@@ -3,73 +3,67 @@
 A bet's stake is a `bet` row under the provider's debit transaction id (`Bet.Placed`); its
 settlement is a `win` row under the provider's credit transaction id, with the payout
 (`Bet.Settled`; a lost bet adds 0, so the credit still matches); a refund is a `refund` row
-under the rollback's transaction id, with the stake (`Bet.Refunded`; a refund caused by a
-voided round has no provider transaction and counts in per-round totals only).
+under the rollback's transaction id, with the stake (`Bet.Refunded`). A bet the ledger
+settled or refunded by itself (a round the bridge settles, a void, a late bet) has no
+provider transaction: its row is keyed `win:<bet>` / `refund:<bet>` and counts in totals
+and per-round reports only.
 
-Only those three topics are subscribed to; the tracking row moves with each of them.
+Only those three topics are read; the tracking row moves with each of them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
 
-from projections.reconcile.postgres import BetResolved, Change, LedgerTransactionsView, LedgerTx
-
-LEDGER_DOMAIN = "services.ledger.domain"
-PLACED, SETTLED, REFUNDED = "Bet.Placed", "Bet.Settled", "Bet.Refunded"
-
-
-def changes(domain_event: Any, position: int) -> list[Change]:
-    """What one ledger event changes in the view (nothing for events it does not follow)."""
-    kind = type(domain_event).__qualname__
-    e = domain_event
-    if kind == PLACED:
-        return [
-            LedgerTx(
-                provider=e.provider,
-                tx_id=e.tx_id,
-                kind="bet",
-                player=e.player,
-                currency=e.currency,
-                amount=e.stake,
-                round_id=e.round_id,
-                occurred_at=e.timestamp,
-                position=position,
-                bet_id=e.bet_id,
-                bet_key=e.originator_id.hex,
-            )
-        ]
-    if kind == SETTLED:
-        return [
-            BetResolved(
-                bet_key=e.originator_id.hex,
-                kind="win",
-                tx_id=e.tx_id,
-                amount=e.payout,
-                occurred_at=e.timestamp,
-                position=position,
-            )
-        ]
-    if kind == REFUNDED:
-        return [
-            BetResolved(
-                bet_key=e.originator_id.hex,
-                kind="refund",
-                tx_id=e.tx_id,
-                amount=None,
-                occurred_at=e.timestamp,
-                position=position,
-            )
-        ]
-    return []
+from projections.reconcile.postgres import BetResolved, LedgerTx, PostgresReconcileView
+from services.ledger.domain import Bet
 
 
-class LedgerTransactionsProjection(Projection[LedgerTransactionsView]):
+class ReconcileProjection(Projection[PostgresReconcileView]):
     name = "reconcile"
-    topics = tuple(f"{LEDGER_DOMAIN}:{k}" for k in (PLACED, SETTLED, REFUNDED))
+    topics = tuple(get_topic(cls) for cls in (Bet.Placed, Bet.Settled, Bet.Refunded))
 
+    @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.record(tracking, changes(domain_event, tracking.notification_id))
+        self.view.apply(tracking, ())
+
+    @process_event.register
+    def _(self, e: Bet.Placed, tracking: Tracking) -> None:
+        bet = LedgerTx(
+            provider=e.provider,
+            tx_id=e.tx_id,
+            kind="bet",
+            player=e.player,
+            currency=e.currency,
+            amount=e.stake,
+            round_id=e.round_id,
+            occurred_at=e.timestamp,
+            position=tracking.notification_id,
+            bet_id=e.bet_id,
+            bet_key=e.originator_id.hex,
+        )
+        self.view.apply(tracking, [bet])
+
+    @process_event.register
+    def _(self, e: Bet.Settled, tracking: Tracking) -> None:
+        self._resolved(e, "win", e.tx_id, e.payout, tracking)
+
+    @process_event.register
+    def _(self, e: Bet.Refunded, tracking: Tracking) -> None:
+        self._resolved(e, "refund", e.tx_id, None, tracking)
+
+    def _resolved(self, e: Any, kind: str, tx_id: str, amount: Any, tracking: Tracking) -> None:
+        change = BetResolved(
+            bet_key=e.originator_id.hex,
+            kind=kind,
+            tx_id=tx_id,
+            amount=amount,
+            occurred_at=e.timestamp,
+            position=tracking.notification_id,
+        )
+        self.view.apply(tracking, [change])

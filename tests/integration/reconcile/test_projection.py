@@ -1,118 +1,161 @@
-"""The reconcile view follows bets through the log into PostgreSQL, exactly once per event."""
+"""The reconcile view from the real ledger's log (JetStream) into PostgreSQL, then a report.
+
+Narrative: bets, a two-bet credit, a loss, a rollback, a bridge-settled round and a void go
+through the ledger; the view is built live (one event per transaction, by the library's
+`ProjectionRunner`) and again by the batched catch-up into another schema; both copies are
+identical, and a provider report of the same transactions reconciles with no difference.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import csv
+import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
+from pathlib import Path
 
 import psycopg
-import pytest
-from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.projection import ProjectionRunner
 
-from projections.reconcile.postgres import TABLE, LedgerTransactionsView
-from projections.reconcile.projection import changes
+from contracts.events import BettingClosed, BettingOpened, ResultDeclared, RoundVoided
+from contracts.wallet import Credit, Debit, Rollback, Selection
+from projections.rebuild import catch_up, open_view
+from projections.reconcile.postgres import PostgresReconcileView
+from projections.reconcile.projection import ReconcileProjection
+from projections.reconcile.report import open_report
+from projections.run import view_env
+from services.ledger.application import Ledger
 
-
-class Bet(Aggregate):
-    """Shaped like the ledger's `Bet`: the projection reads only these fields."""
-
-    class Placed(Aggregate.Created):
-        provider: str
-        bet_id: str
-        tx_id: str
-        player: str
-        currency: str
-        stake: Decimal
-        round_id: str
-
-    @event(Placed)
-    def __init__(
-        self,
-        provider: str,
-        bet_id: str,
-        tx_id: str,
-        player: str,
-        currency: str,
-        stake: Decimal,
-        round_id: str,
-    ) -> None:
-        self.stake = stake
-
-    class Settled(Aggregate.Event):
-        outcome: str
-        payout: Decimal
-        tx_id: str
-
-    @event(Settled)
-    def settle(self, outcome: str, payout: Decimal, tx_id: str) -> None:
-        pass
-
-    class Refunded(Aggregate.Event):
-        cause: str
-        tx_id: str
-
-    @event(Refunded)
-    def refund(self, cause: str, tx_id: str) -> None:
-        pass
+NOW = datetime.now(UTC)
 
 
-@pytest.fixture
-def view(postgres_env: dict[str, str]) -> Iterator[LedgerTransactionsView]:
-    datastore = PostgresDatastore(
-        dbname=postgres_env["POSTGRES_DBNAME"],
-        host=postgres_env["POSTGRES_HOST"],
-        port=postgres_env["POSTGRES_PORT"],
-        user=postgres_env["POSTGRES_USER"],
-        password=postgres_env["POSTGRES_PASSWORD"],
-        schema="reconcile_projection",
+def debit(tx: str, player: str, amount: str, round_id: str, **kw: object) -> Debit:
+    return Debit(
+        provider="evo",
+        tx_id=tx,
+        player=player,
+        currency="EUR",
+        amount=Decimal(amount),
+        round_id=round_id,
+        bet_id=f"bet-{tx}",
+        **kw,  # type: ignore[arg-type]
     )
-    with datastore:
-        with datastore.transaction(commit=True) as curs:
-            curs.execute("DROP SCHEMA IF EXISTS reconcile_projection CASCADE")
-            curs.execute("CREATE SCHEMA reconcile_projection")
-        recorder = LedgerTransactionsView(datastore, tracking_table_name="reconcile_tracking")
-        recorder.create_table()
-        yield recorder
 
 
-def test_bets_wins_and_refunds_become_provider_transactions_once(
-    view: LedgerTransactionsView, database_url: str
+def credit(tx: str, player: str, amount: str, round_id: str) -> Credit:
+    return Credit(
+        provider="evo",
+        tx_id=tx,
+        player=player,
+        currency="EUR",
+        amount=Decimal(amount),
+        round_id=round_id,
+    )
+
+
+def play(app: Ledger) -> None:
+    for player in ("alice", "bob"):
+        app.open_wallet(player, "EUR")
+        app.deposit(player, "EUR", Decimal("100.00"), tx_id=f"dep-{player}")
+    app.execute(debit("d1", "alice", "5.00", "R-1"))
+    app.execute(debit("d2", "alice", "3.00", "R-1"))
+    app.execute(debit("d3", "bob", "9.00", "R-1"))
+    app.execute(credit("c1", "alice", "12.00", "R-1"))  # settles d1 and d2
+    app.execute(credit("c3", "bob", "0.00", "R-1"))
+    app.execute(debit("d4", "bob", "1.00", "R-2"))
+    app.execute(
+        Rollback(
+            provider="evo", tx_id="r4", player="bob", currency="EUR", ref_tx_id="d4", round_id="R-2"
+        )
+    )
+    # A round the bridge settles itself, and a voided one: no provider credit.
+    opened = {"table": "T1", "game": "roulette", "occurred_at": NOW, "closes_at": NOW}
+    app.record_event(BettingOpened(provider="evo", round_id="R-3", seq=1, **opened))  # type: ignore[arg-type]
+    app.execute(debit("d5", "alice", "2.00", "R-3", selections=(Selection(market="roulette_red"),)))
+    app.record_event(BettingClosed(provider="evo", round_id="R-3", seq=2, occurred_at=NOW))
+    app.record_event(
+        ResultDeclared(
+            provider="evo", round_id="R-3", seq=3, occurred_at=NOW, result={"number": "1"}
+        )
+    )
+    app.record_event(BettingOpened(provider="evo", round_id="R-4", seq=1, **opened))  # type: ignore[arg-type]
+    app.execute(debit("d6", "bob", "4.00", "R-4"))
+    app.record_event(
+        RoundVoided(provider="evo", round_id="R-4", seq=2, occurred_at=NOW, cause="DEALER_ERROR")
+    )
+
+
+def test_the_view_follows_the_ledger_live_and_rebuilt_alike_and_reconciles_clean(
+    nats_url: str, stream_prefix: str, database_url: str, tmp_path: Path
 ) -> None:
-    app = Application[UUID](env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    a = Bet("evo", "b1", "tx-d1", "alice", "EUR", Decimal("5.00"), "R-1")
-    b = Bet("evo", "b2", "tx-d2", "alice", "EUR", Decimal("2.00"), "R-1")
-    c = Bet("evo", "b3", "tx-d3", "bob", "EUR", Decimal("9.00"), "R-1")
-    d = Bet("evo", "b4", "tx-d4", "bob", "EUR", Decimal("1.00"), "R-2")
-    app.save(a, b, c, d)
-    a.settle("WIN", Decimal("10.00"), "tx-c1")  # one credit settles both of alice's bets
-    b.settle("LOSE", Decimal("0.00"), "tx-c1")
-    c.refund("PROVIDER_CANCELLED", "tx-r1")
-    d.refund("ROUND_VOIDED", "")  # a void: no provider transaction
-    app.save(a, b, c, d)
+    ledger_env = {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": stream_prefix,
+        "BRIDGE_SETTLED_PROVIDERS": "evo",
+    }
+    live_schema, rebuilt_schema = (f"rc_{uuid.uuid4().hex[:8]}" for _ in range(2))
+    live_env = {**ledger_env, **view_env(database_url, schema=live_schema, names=("reconcile",))}
+    app = Ledger(ledger_env)
+    try:
+        play(app)
+        relevant = app.recorder.select_notifications(1, 10_000, topics=ReconcileProjection.topics)
+        last = relevant[-1].id
+        runner: ProjectionRunner[Ledger, PostgresReconcileView] = ProjectionRunner(
+            application_class=Ledger,
+            projection_class=ReconcileProjection,
+            view_class=PostgresReconcileView,
+            env=live_env,
+        )
+        with runner:
+            runner.wait(last, timeout=30)
+            live = runner.view
+            rebuilt = open_view(
+                ReconcileProjection,
+                PostgresReconcileView,
+                {
+                    **ledger_env,
+                    **view_env(database_url, schema=rebuilt_schema, names=("reconcile",)),
+                },
+            )
+            assert isinstance(rebuilt, PostgresReconcileView)
+            try:
+                catch_up(app, ReconcileProjection(rebuilt))
+                diff = rebuilt.differences(live)
+                assert diff == [], "\n".join(diff)
+            finally:
+                rebuilt.drop_schema()
+                rebuilt.close()
 
-    for notification in app.recorder.select_notifications(1, 100):
-        domain_event = app.mapper.to_domain_event(notification)
-        tracking = Tracking("ledger", notification.id)
-        view.record(tracking, changes(domain_event, notification.id))
-        with pytest.raises(IntegrityError):
-            view.record(tracking, changes(domain_event, notification.id))
+            with psycopg.connect(database_url) as conn:
+                rows = conn.execute(
+                    f"SELECT tx_id, kind, player, amount, round_id, provider_tx "
+                    f"FROM {live_schema}.reconcile_ledger_tx ORDER BY round_id, kind, tx_id"
+                ).fetchall()
+            by_tx = {r[0]: r[1:] for r in rows}
+            assert by_tx["c1"] == ("win", "alice", Decimal("12.00"), "R-1", True)
+            assert by_tx["c3"] == ("win", "bob", Decimal("0.00"), "R-1", True)
+            assert by_tx["r4"] == ("refund", "bob", Decimal("1.00"), "R-2", True)
+            own = {tx: row for tx, row in by_tx.items() if not row[4]}
+            assert sorted((row[0], row[3]) for row in own.values()) == [
+                ("refund", "R-4"),
+                ("win", "R-3"),
+            ]
 
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            f"SELECT tx_id, kind, player, amount, round_id, provider_tx "
-            f"FROM reconcile_projection.{TABLE} ORDER BY tx_id"
-        ).fetchall()
-    assert rows == [
-        ("refund:" + d.id.hex, "refund", "bob", Decimal("1.00"), "R-2", False),
-        ("tx-c1", "win", "alice", Decimal("10.00"), "R-1", True),
-        ("tx-d1", "bet", "alice", Decimal("5.00"), "R-1", True),
-        ("tx-d2", "bet", "alice", Decimal("2.00"), "R-1", True),
-        ("tx-d3", "bet", "bob", Decimal("9.00"), "R-1", True),
-        ("tx-d4", "bet", "bob", Decimal("1.00"), "R-2", True),
-        ("tx-r1", "refund", "bob", Decimal("9.00"), "R-1", True),
-    ]
-    assert view.max_tracking_id("ledger") == 8
+            # The provider's report of the same transactions: everything matches.
+            path = tmp_path / "evo.csv"
+            with path.open("w", newline="") as file:
+                writer = csv.writer(file)
+                writer.writerow(["transaction_id", "type", "amount", "currency", "round_id"])
+                for tx, (kind, _player, amount, round_id, provider_tx) in by_tx.items():
+                    if provider_tx:
+                        writer.writerow([tx, kind, amount, "EUR", round_id])
+            window = {"start": NOW - timedelta(hours=1), "end": datetime.now(UTC) + timedelta(1)}
+            clean = live.reconcile(open_report(path), provider="evo", **window)
+            assert clean.differences == []
+            assert clean.matched == sum(1 for row in by_tx.values() if row[4])
+            ledger_eur = clean.ledger_totals["EUR"]
+            assert ledger_eur.bets == Decimal("24.00")
+            assert ledger_eur.refunds == Decimal("5.00")  # d4 rolled back, d6 voided
+    finally:
+        app.close()
