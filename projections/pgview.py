@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -37,8 +37,9 @@ from psycopg.sql import SQL, Composable, Composed, Identifier
 
 C = TypeVar("C")
 
-APPLY_ATTEMPTS = 20
-APPLY_RETRY_WAIT = 0.25
+APPLY_ATTEMPTS = 30
+APPLY_RETRY_WAIT = 0.02
+APPLY_RETRY_MAX_WAIT = 1.0
 SAMPLE_ROWS = 5
 
 
@@ -63,12 +64,20 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
         )
         self.sql_create_statements.extend(self.create_statements())
         self._local = threading.local()
+        self._statements: dict[str, bytes] = {}
 
     # What a view supplies.
 
     def table(self, suffix: str) -> Composable:
         """The qualified name of one of this view's tables."""
         return Identifier(self.schema, f"{self.prefix}_{suffix}")
+
+    def statement(self, key: str, build: Callable[[], Composed]) -> bytes:
+        """`build()` rendered once per view: composing SQL costs more than running it."""
+        found = self._statements.get(key)
+        if found is None:
+            found = self._statements[key] = build().as_bytes()
+        return found
 
     def index(self, name: str) -> Composable:
         """An index name (indexes live in their table's schema, unqualified)."""
@@ -135,7 +144,7 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
                 # row says which.
                 if attempt == APPLY_ATTEMPTS - 1:
                     raise
-                time.sleep(APPLY_RETRY_WAIT)
+                time.sleep(min(APPLY_RETRY_WAIT * 2**attempt, APPLY_RETRY_MAX_WAIT))
                 if self._recorded(tracking):
                     return
             except IntegrityError:

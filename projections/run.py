@@ -222,3 +222,40 @@ def running_projections(
             runner.stop()
         for reader in readers.values():
             reader.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the views in a process of their own until SIGTERM or SIGINT.
+
+    `python -m projections.run [NAME...] [--no-catch-up]`, configured like the CLI
+    (`projections.commands.settings`).
+    """
+    import argparse
+    import signal
+
+    from projections.commands import NotConfigured, settings
+
+    parser = argparse.ArgumentParser(prog="python -m projections.run")
+    parser.add_argument("names", nargs="*", default=[], help=f"of {', '.join(VIEWS)}")
+    parser.add_argument("--no-catch-up", dest="catch_up", action="store_false")
+    args = parser.parse_args(argv)
+    unknown = set(args.names) - set(VIEWS)
+    if unknown:
+        parser.error(f"no view named {', '.join(sorted(unknown))}; views: {', '.join(VIEWS)}")
+    try:
+        env = settings()
+    except NotConfigured as error:
+        print(f"projections: {error}")
+        return 3
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    names = tuple(args.names) or tuple(VIEWS)
+    with running_projections(env, names=names, catch_up_first=args.catch_up):
+        print("projections running", flush=True)
+        stop.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

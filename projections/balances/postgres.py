@@ -94,11 +94,14 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
 
         if opened:
             curs.execute(
-                SQL(
-                    "INSERT INTO {0} (wallet_id, player, currency, balance, held, position) "
-                    "SELECT w, p, c, 0, 0, n FROM unnest(%s::text[], %s::text[], %s::text[], "
-                    "%s::bigint[]) AS u(w, p, c, n)"
-                ).format(self.table("wallets")),
+                self.statement(
+                    "opened",
+                    lambda: SQL(
+                        "INSERT INTO {0} (wallet_id, player, currency, balance, held, position) "
+                        "SELECT w, p, c, 0, 0, n FROM unnest(%s::text[], %s::text[], %s::text[], "
+                        "%s::bigint[]) AS u(w, p, c, n)"
+                    ).format(self.table("wallets")),
+                ),
                 (
                     [o.wallet_id for o in opened],
                     [o.player for o in opened],
@@ -108,10 +111,13 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
             )
         if old_holds_ended:
             released = curs.execute(
-                SQL(
-                    "DELETE FROM {0} h USING unnest(%s::text[], %s::text[]) AS u(w, b) "
-                    "WHERE h.wallet_id = u.w AND h.bet = u.b RETURNING h.wallet_id, h.amount"
-                ).format(self.table("holds")),
+                self.statement(
+                    "release",
+                    lambda: SQL(
+                        "DELETE FROM {0} h USING unnest(%s::text[], %s::text[]) AS u(w, b) "
+                        "WHERE h.wallet_id = u.w AND h.bet = u.b RETURNING h.wallet_id, h.amount"
+                    ).format(self.table("holds")),
+                ),
                 ([e.wallet_id for e in old_holds_ended], [e.bet for e in old_holds_ended]),
             ).fetchall()
             for row in released:
@@ -119,10 +125,13 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
         if new_holds:
             holds = list(new_holds.values())
             curs.execute(
-                SQL(
-                    "INSERT INTO {0} (wallet_id, bet, amount, position) "
-                    "SELECT * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::bigint[])"
-                ).format(self.table("holds")),
+                self.statement(
+                    "holds",
+                    lambda: SQL(
+                        "INSERT INTO {0} (wallet_id, bet, amount, position) "
+                        "SELECT * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::bigint[])"
+                    ).format(self.table("holds")),
+                ),
                 (
                     [h.wallet_id for h in holds],
                     [h.bet for h in holds],
@@ -133,12 +142,15 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
         if net:
             ids = list(net)
             curs.execute(
-                SQL(
-                    "UPDATE {0} AS t SET balance = t.balance + u.b, held = t.held + u.h, "
-                    "position = GREATEST(t.position, u.n) "
-                    "FROM unnest(%s::text[], %s::numeric[], %s::numeric[], %s::bigint[]) "
-                    "AS u(w, b, h, n) WHERE t.wallet_id = u.w"
-                ).format(self.table("wallets")),
+                self.statement(
+                    "net",
+                    lambda: SQL(
+                        "UPDATE {0} AS t SET balance = t.balance + u.b, held = t.held + u.h, "
+                        "position = GREATEST(t.position, u.n) "
+                        "FROM unnest(%s::text[], %s::numeric[], %s::numeric[], %s::bigint[]) "
+                        "AS u(w, b, h, n) WHERE t.wallet_id = u.w"
+                    ).format(self.table("wallets")),
+                ),
                 (
                     ids,
                     [net[i].balance for i in ids],

@@ -159,26 +159,27 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
                 raise ValueError(msg)
             groups.setdefault(tuple(sorted(fields)), []).append((key, fields, position))
         for names, group in groups.items():
-            all_names = [*keys, *names, "position"]
             kinds = ["text"] * len(keys) + [columns[n][0] for n in names] + ["bigint"]
             arrays: list[list[Any]] = [[key[i] for key, _, _ in group] for i in range(len(keys))]
             arrays += [[_to_db(columns[n][0], f[n]) for _, f, _ in group] for n in names]
             arrays.append([p for _, _, p in group])
-            unnest = SQL(", ").join(
-                SQL("%s::{0}[]").format(SQL("text" if k == "jsonb" else k)) for k in kinds
-            )
-            select = SQL(", ").join(
-                SQL("{0}::jsonb").format(Identifier(n)) if k == "jsonb" else Identifier(n)
-                for n, k in zip(all_names, kinds, strict=True)
-            )
-            updates = SQL(", ").join(
-                [
-                    *(SQL("{0} = EXCLUDED.{0}").format(Identifier(n)) for n in names),
-                    SQL("position = GREATEST(t.position, EXCLUDED.position)"),
-                ]
-            )
-            curs.execute(
-                SQL(
+
+            def build(names: tuple[str, ...] = names, kinds: list[str] = kinds) -> Composed:
+                all_names = [*keys, *names, "position"]
+                unnest = SQL(", ").join(
+                    SQL("%s::{0}[]").format(SQL("text" if k == "jsonb" else k)) for k in kinds
+                )
+                select = SQL(", ").join(
+                    SQL("{0}::jsonb").format(Identifier(n)) if k == "jsonb" else Identifier(n)
+                    for n, k in zip(all_names, kinds, strict=True)
+                )
+                updates = SQL(", ").join(
+                    [
+                        *(SQL("{0} = EXCLUDED.{0}").format(Identifier(n)) for n in names),
+                        SQL("position = GREATEST(t.position, EXCLUDED.position)"),
+                    ]
+                )
+                return SQL(
                     "INSERT INTO {table} AS t ({cols}) SELECT {select} FROM unnest({unnest}) "
                     "AS u({cols}) ON CONFLICT ({keys}) DO UPDATE SET {updates}"
                 ).format(
@@ -188,20 +189,26 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
                     unnest=unnest,
                     keys=SQL(", ").join(Identifier(k) for k in keys),
                     updates=updates,
-                ),
+                )
+
+            curs.execute(
+                self.statement(f"upsert {suffix} {' '.join(names)}", build),
                 arrays,
             )
 
     def _insert_timeline(self, curs: Cursor[DictRow], entries: list[TimelineEntry]) -> None:
         curs.execute(
-            SQL(
-                "INSERT INTO {0} (position, round_key, bet_key, originator_id, "
-                "originator_version, event, server_time, provider_seq, video_timecode, detail) "
-                "SELECT n, r, b, o, v, e, s, q, c, d::jsonb FROM unnest(%s::bigint[], "
-                "%s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], "
-                "%s::timestamptz[], %s::bigint[], %s::text[], %s::text[]) "
-                "AS u(n, r, b, o, v, e, s, q, c, d)"
-            ).format(self.table("timeline")),
+            self.statement(
+                "timeline",
+                lambda: SQL(
+                    "INSERT INTO {0} (position, round_key, bet_key, originator_id, "
+                    "originator_version, event, server_time, provider_seq, video_timecode, "
+                    "detail) SELECT n, r, b, o, v, e, s, q, c, d::jsonb FROM unnest("
+                    "%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::text[], "
+                    "%s::timestamptz[], %s::bigint[], %s::text[], %s::text[]) "
+                    "AS u(n, r, b, o, v, e, s, q, c, d)"
+                ).format(self.table("timeline")),
+            ),
             [
                 [e.position for e in entries],
                 [e.round_key for e in entries],

@@ -1,0 +1,142 @@
+"""`livebridge replay <roundId>` and `livebridge projections rebuild [NAME]`.
+
+Both read the ledger's log (`PERSISTENCE_MODULE=services.eventstore` with `NATS_URL`, or
+`LIVEBRIDGE_NATS_URL`; `NATS_STREAM_PREFIX`) and the views in PostgreSQL
+(`LIVEBRIDGE_DATABASE_URL`, schema `LIVEBRIDGE_VIEWS_SCHEMA`, default `public`).
+
+Exit codes: 0 all good; 1 the view and the log differ (replay) or a rebuild found
+differences (nothing swapped); 2 the round is not in the view; 3 not configured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping
+from typing import TextIO
+
+import msgspec
+
+from projections.run import VIEWS, view_env
+
+EXIT_DIFFERENT = 1
+EXIT_NOT_FOUND = 2
+EXIT_CONFIG = 3
+
+
+class NotConfigured(Exception):
+    """A setting the command needs is missing; the message says which."""
+
+
+def settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Ledger and view settings from the environment, as the service itself uses them."""
+    env = dict(os.environ if environ is None else environ)
+    if not env.get("NATS_URL") and env.get("LIVEBRIDGE_NATS_URL"):
+        env["NATS_URL"] = env["LIVEBRIDGE_NATS_URL"]
+    if env.get("NATS_URL"):
+        env.setdefault("PERSISTENCE_MODULE", "services.eventstore")
+    if not env.get("PERSISTENCE_MODULE"):
+        msg = (
+            "no ledger log configured: set LIVEBRIDGE_NATS_URL (or NATS_URL) to the "
+            "JetStream server the bridge writes to"
+        )
+        raise NotConfigured(msg)
+    database_url = env.get("LIVEBRIDGE_DATABASE_URL")
+    if not database_url:
+        msg = "no views database configured: set LIVEBRIDGE_DATABASE_URL (postgresql://...)"
+        raise NotConfigured(msg)
+    schema = env.get("LIVEBRIDGE_VIEWS_SCHEMA", "public")
+    return {**env, **view_env(database_url, schema=schema)}
+
+
+def replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from projections.rebuild import open_view
+    from projections.rounds.postgres import PostgresRoundsView
+    from projections.rounds.projection import RoundsProjection
+    from projections.rounds.replay import render, replay_round
+    from services.ledger.application import Ledger
+
+    try:
+        env = settings()
+    except NotConfigured as error:
+        print(f"livebridge replay: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    ledger = Ledger(env)
+    view = open_view(RoundsProjection, PostgresRoundsView, env)
+    try:
+        assert isinstance(view, PostgresRoundsView)
+        replays = replay_round(ledger, view, args.round_id, args.provider)
+    finally:
+        view.close()
+        ledger.close()
+    if not replays:
+        who = f" of provider {args.provider}" if args.provider else ""
+        print(
+            f"livebridge replay: LBRG-404 ROUND_NOT_FOUND: no round {args.round_id!r}{who} in the "
+            "dispute view; check the id (and --provider)",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_FOUND
+    if args.json:
+        body = [
+            {"round": r.record, "agrees": r.agrees, "differences": r.differences} for r in replays
+        ]
+        out.write(msgspec.json.encode(body).decode() + "\n")
+    else:
+        for r in replays:
+            out.write("\n".join(render(r)) + "\n")
+    return 0 if all(r.agrees for r in replays) else EXIT_DIFFERENT
+
+
+def rebuild_views(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    from projections.rebuild import rebuild
+    from services.ledger.application import Ledger
+
+    try:
+        env = settings()
+    except NotConfigured as error:
+        print(f"livebridge projections rebuild: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    names = [args.name] if args.name else list(VIEWS)
+    ledger = Ledger(env)
+    status = 0
+    try:
+        for name in names:
+            spec = VIEWS[name]
+            report = rebuild(ledger, spec.projection_class, spec.view_class, env, swap=args.swap)
+            out.write("\n".join(report.lines()) + "\n")
+            if not report.ok:
+                status = EXIT_DIFFERENT
+    finally:
+        ledger.close()
+    return status
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `replay` and `projections` to the `livebridge` command."""
+    replay_cmd = sub.add_parser(
+        "replay",
+        help="print one round's timeline for a dispute, checked against the log",
+        description=(
+            "Print the round as the dispute view has it (timeline with log positions, provider "
+            "seq and video timecodes; bets; hash check), rebuild it from the log by id, and "
+            "exit 1 if the two differ."
+        ),
+    )
+    replay_cmd.add_argument("round_id", help="the provider's round id")
+    replay_cmd.add_argument("--provider", default=None, help="when providers share round ids")
+    replay_cmd.add_argument("--json", action="store_true", help="JSON instead of text")
+    replay_cmd.set_defaults(handler=replay)
+
+    views = sub.add_parser("projections", help="maintain the read models (views)")
+    views_sub = views.add_subparsers(dest="projections_command", required=True)
+    rebuild_cmd = views_sub.add_parser(
+        "rebuild",
+        help="rebuild views from the log into a scratch schema, diff, then swap",
+    )
+    rebuild_cmd.add_argument("name", nargs="?", choices=sorted(VIEWS), help="default: all")
+    rebuild_cmd.add_argument(
+        "--no-swap", dest="swap", action="store_false", help="diff only; keep the live tables"
+    )
+    rebuild_cmd.set_defaults(handler=rebuild_views)
