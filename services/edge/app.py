@@ -12,7 +12,11 @@ or the one marked `default = true`) is also served at `/wallet/<dialect>/<path>`
 `/wallet/pragmatic/bet.html`.
 
 Sessions: pass a `SessionStore`, or `nats_url` to open the JetStream KV store in the app's
-lifecycle (`cleanup_ctx`), or neither for an in-process store (single process only).
+lifecycle (`cleanup_ctx`, appended after the caller's own), or neither for an in-process
+store (single process only). `ledger` and `nats_url` may be zero-argument callables, read
+on first use: routes must be mounted before the app starts, while the ledger and the NATS
+URL are often built in earlier `cleanup_ctx`s, e.g.
+`setup_edge(app, ledger=lambda: app[LEDGER], providers=..., nats_url=lambda: app[NATS_URL])`.
 The ledger executor is closed with the app.
 """
 
@@ -65,10 +69,10 @@ class _LazySessions:
 def setup_edge(
     app: web.Application,
     *,
-    ledger: LedgerPort,
+    ledger: LedgerPort | Callable[[], LedgerPort],
     providers: ProvidersConfig,
     sessions: SessionStore | None = None,
-    nats_url: str | None = None,
+    nats_url: str | Callable[[], str] | None = None,
     session_bucket: str = "livebridge_sessions",
 ) -> Gateway:
     """Mount every configured provider's dialect routes; returns the gateway (for tests)."""
@@ -101,10 +105,10 @@ def setup_edge(
 
 
 def _kv_sessions(
-    lazy: _LazySessions, url: str, bucket: str
+    lazy: _LazySessions, url: str | Callable[[], str], bucket: str
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        nc = await nats.connect(url, name="livebridge-edge")
+        nc = await nats.connect(url if isinstance(url, str) else url(), name="livebridge-edge")
         try:
             lazy.store = await KvSessionStore.open(nc.jetstream(), bucket)
             yield

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeGuard, TypeVar, cast
 
 from contracts.wallet import AnyWalletCommand, Balance, Refusal, WalletReply
 
@@ -37,12 +38,33 @@ class Refused(Exception):
 
 
 class AsyncLedger:
-    """`LedgerPort` made awaitable. Owns its executor unless one is given."""
+    """`LedgerPort` made awaitable. Owns its executor unless one is given.
 
-    def __init__(self, port: LedgerPort, executor: Executor | None = None, workers: int = 64):
-        self.port = port
+    `port` may be a zero-argument callable returning the port, resolved on first use, for
+    composition roots that build the ledger in a `cleanup_ctx` after routes are mounted.
+    """
+
+    def __init__(
+        self,
+        port: LedgerPort | Callable[[], LedgerPort],
+        executor: Executor | None = None,
+        workers: int = 64,
+    ) -> None:
+        self._port: LedgerPort | None = None
+        self._factory: Callable[[], LedgerPort] | None = None
+        if _is_port(port):
+            self._port = port
+        else:
+            self._factory = cast("Callable[[], LedgerPort]", port)
         self._own = executor is None
         self._executor = executor or ThreadPoolExecutor(workers, thread_name_prefix="edge-ledger")
+
+    @property
+    def port(self) -> LedgerPort:
+        if self._port is None:
+            assert self._factory is not None
+            self._port = self._factory()
+        return self._port
 
     async def execute(self, command: AnyWalletCommand) -> WalletReply:
         return await self._call(functools.partial(self.port.execute, command))
@@ -63,3 +85,7 @@ class AsyncLedger:
     def close(self) -> None:
         if self._own:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _is_port(candidate: object) -> TypeGuard[LedgerPort]:
+    return hasattr(candidate, "execute") and hasattr(candidate, "balance")

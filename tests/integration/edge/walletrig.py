@@ -1,0 +1,208 @@
+"""The real thing for wallet-dialect integration tests: ledger on JetStream, edge over HTTP.
+
+`served_edge` starts the real `Ledger` (persistence `services.eventstore` on the test
+nats-server), mounts `setup_edge` with sessions in JetStream KV, and serves it on a free
+127.0.0.1 port. `SimulatedTable` plays a live table: each round every player places one
+or two bets at once, a few bets are resent (duplicates) or cancelled, then every bet is
+settled; it keeps its own books of what each balance must be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import aiohttp
+from aiohttp import web
+
+from services.edge.app import setup_edge
+from services.edge.config import ProviderConfig, ProvidersConfig, networks
+from services.edge.gateway import Gateway
+from services.ledger.application import Ledger
+
+OPENING = Decimal("1000.00")
+STAKES = [Decimal(s) for s in ("1.00", "2.50", "5.00", "10.00", "0.50")]
+
+
+def provider(dialect: str, secret: bytes, **options: str | int | bool) -> ProviderConfig:
+    return ProviderConfig(
+        id=dialect,
+        dialect=dialect,
+        currencies=("EUR",),
+        secret=secret,
+        allow_ips=networks(["127.0.0.1/32"]),
+        rate_limit=100000,
+        burst=100000,
+        options=options,
+    )
+
+
+@dataclass
+class ServedEdge:
+    url: str
+    ledger: Ledger
+    gateway: Gateway
+    http: aiohttp.ClientSession
+
+    async def open_players(self, players: list[str], currency: str = "EUR") -> None:
+        def open_all() -> None:
+            for player in players:
+                self.ledger.open_wallet(player, currency)
+                self.ledger.deposit(player, currency, OPENING, tx_id=f"open-{player}")
+
+        await asyncio.to_thread(open_all)
+
+    async def launch(self, provider_id: str, player: str, currency: str = "EUR") -> str:
+        session = await self.gateway.context.sessions.issue(
+            provider_id, player, currency, ttl_s=3600
+        )
+        return session.token
+
+    async def balance(self, player: str, currency: str = "EUR") -> Decimal:
+        return (await asyncio.to_thread(self.ledger.balance, player, currency)).balance
+
+    def base(self, dialect: str) -> str:
+        return f"{self.url}/wallet/{dialect}"
+
+
+@asynccontextmanager
+async def served_edge(
+    nats_url: str, stream_prefix: str, *providers: ProviderConfig
+) -> AsyncIterator[ServedEdge]:
+    ledger = Ledger(
+        {
+            "PERSISTENCE_MODULE": "services.eventstore",
+            "NATS_URL": nats_url,
+            "NATS_STREAM_PREFIX": stream_prefix,
+        }
+    )
+    app = web.Application()
+    gateway = setup_edge(
+        app,
+        ledger=ledger,
+        providers=ProvidersConfig(tuple(providers)),
+        nats_url=nats_url,
+        session_bucket=f"sessions_{stream_prefix.lower()}",
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    connector = aiohttp.TCPConnector(limit=200)
+    http = aiohttp.ClientSession(connector=connector)
+    try:
+        yield ServedEdge(f"http://127.0.0.1:{port}", ledger, gateway, http)
+    finally:
+        await http.close()
+        await runner.cleanup()
+        await asyncio.to_thread(ledger.close)
+
+
+@dataclass
+class Bet:
+    player: str
+    bet_id: str
+    stake: Decimal
+    payout: Decimal = Decimal(0)
+    cancelled: bool = False
+
+
+@dataclass
+class Books:
+    """The table's own account of every balance: opening - stakes + payouts."""
+
+    expected: dict[str, Decimal] = field(default_factory=dict)
+
+    def open(self, player: str) -> None:
+        self.expected[player] = OPENING
+
+    def take(self, bet: Bet) -> None:
+        self.expected[bet.player] -= bet.stake
+
+    def pay(self, bet: Bet) -> None:
+        self.expected[bet.player] += bet.payout
+
+    def refund(self, bet: Bet) -> None:
+        self.expected[bet.player] += bet.stake
+
+
+PlaceBet = Callable[[str, Bet, bool], Awaitable[None]]
+Settle = Callable[[str, str, list[Bet]], Awaitable[None]]
+Cancel = Callable[[str, Bet], Awaitable[None]]
+
+
+@dataclass
+class SimulatedTable:
+    """Players sit at a table for N rounds; the dialect is in the three callables.
+
+    Each round `bettors` of them (at random) bet, as live tables go: most seats watch
+    most rounds. Every round resends one bet (a duplicate); every `cancel_every` rounds
+    one bet is cancelled before settlement.
+    """
+
+    players: list[str]
+    place: PlaceBet
+    settle: Settle
+    cancel: Cancel
+    seed: int = 7
+    bettors: int = 4
+    cancel_every: int = 4
+    parallel: int = 2
+    """Rounds in play at once (a table runs the next round while the last one settles)."""
+    books: Books = field(default_factory=Books)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        for player in self.players:
+            self.books.open(player)
+
+    async def play(self, rounds: int, prefix: str) -> None:
+        gate = asyncio.Semaphore(self.parallel)
+
+        async def one(number: int) -> None:
+            async with gate:
+                await self.play_round(f"{prefix}-r{number}", cancel=number % self.cancel_every == 0)
+
+        await asyncio.gather(*(one(number) for number in range(rounds)))
+
+    async def play_round(self, round_id: str, *, cancel: bool) -> None:
+        rng = self.rng
+        bets: dict[str, list[Bet]] = {}
+        seated = rng.sample(self.players, min(self.bettors, len(self.players)))
+        for player in seated:
+            count = 1 if rng.random() < 0.7 else 2
+            bets[player] = [
+                Bet(player, f"{round_id}-{player}-b{k}", rng.choice(STAKES)) for k in range(count)
+            ]
+        duplicate = {rng.choice([b for bs in bets.values() for b in bs]).bet_id}
+
+        async def place_all(player: str) -> None:
+            for bet in bets[player]:
+                await self.place(round_id, bet, bet.bet_id in duplicate)
+                self.books.take(bet)
+
+        await asyncio.gather(*(place_all(p) for p in seated))
+        if cancel:
+            cancelled = rng.choice([b for bs in bets.values() for b in bs])
+            await self.cancel(round_id, cancelled)
+            cancelled.cancelled = True
+            self.books.refund(cancelled)
+        for player_bets in bets.values():
+            for bet in player_bets:
+                if not bet.cancelled:
+                    roll = rng.random()
+                    bet.payout = bet.stake * (2 if roll < 0.45 else 36 if roll < 0.47 else 0)
+
+        async def settle(player: str) -> None:
+            standing = [b for b in bets[player] if not b.cancelled]
+            if standing:
+                await self.settle(round_id, player, standing)
+            for bet in standing:
+                self.books.pay(bet)
+
+        await asyncio.gather(*(settle(p) for p in seated))
