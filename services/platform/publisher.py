@@ -83,13 +83,17 @@ class SettlePublisher:
                 await _wait(stop, self.poll)
                 continue
             self.caught_up.clear()
+            # One connection keeps the order: send the page's settlements pipelined, then
+            # wait for every ack before reading on. A failed ack restarts `_follow`, which
+            # resumes from the stream's last message, so nothing is skipped or repeated.
+            acks = []
             for position, event in page:
                 for index, settle in enumerate(tracker.apply(position, event)):
-                    if (position, index) <= resume:
-                        continue
-                    await self.stream.publish(self.js, settle, index)
-                    self.published += 1
-                self.position = position
+                    if (position, index) > resume:
+                        acks.append(await self.stream.publish_async(self.js, settle, index))
+            await asyncio.gather(*acks)
+            self.published += len(acks)
+            self.position = page[-1][0]
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -13,11 +13,12 @@ at any point the publisher resumes right after it, and never publishes a settlem
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from contracts.platform import ENCODER, RoundSettle
@@ -90,10 +91,21 @@ class SettleStream:
             self.subject(settle),
             ENCODER.encode(settle),
             stream=self.name,
-            headers={
-                MSG_ID: settle.event_id,
-                POSITION: str(settle.log_position),
-                INDEX: str(index),
-            },
+            headers=_headers(settle, index),
         )
         return ack.seq
+
+    async def publish_async(
+        self, js: JetStreamContext, settle: RoundSettle, index: int
+    ) -> asyncio.Future[PubAck]:
+        """Send one settlement without waiting for its ack (pipelined, in order)."""
+        return await js.publish_async(
+            self.subject(settle),
+            ENCODER.encode(settle),
+            stream=self.name,
+            headers=_headers(settle, index),
+        )
+
+
+def _headers(settle: RoundSettle, index: int) -> dict[str, str]:
+    return {MSG_ID: settle.event_id, POSITION: str(settle.log_position), INDEX: str(index)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -113,12 +113,27 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
     await client.close()
 
 
-def ledger() -> Ledger:
-    app = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+@pytest.fixture
+def app(nats_url: str, stream_prefix: str) -> Iterator[Ledger]:
+    """The ledger, its log in the same JetStream server as the settle stream."""
+    ledger = Ledger(
+        {
+            "PERSISTENCE_MODULE": "services.eventstore",
+            "NATS_URL": nats_url,
+            "NATS_STREAM_PREFIX": stream_prefix,
+        }
+    )
+    try:
+        open_wallets(ledger)
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def open_wallets(app: Ledger) -> None:
     for player in PLAYERS:
         app.open_wallet(player, "EUR")
         app.deposit(player, "EUR", Decimal("1000.00"), tx_id=f"dep-{player}")
-    return app
 
 
 def play_rounds(app: Ledger, first: int, count: int) -> None:
@@ -183,9 +198,8 @@ def in_player_order(settles: list[RoundSettle]) -> bool:
 
 
 async def test_a_receiver_that_fails_times_out_and_is_down_gets_every_settlement_once(
-    nc: Client, receiver: Receiver, stream_prefix: str
+    nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger
 ) -> None:
-    app = ledger()
     stream = SettleStream.prefixed(stream_prefix)
     endpoint = Endpoint(
         name="platform",
@@ -232,9 +246,8 @@ async def test_a_receiver_that_fails_times_out_and_is_down_gets_every_settlement
 
 
 async def test_settlements_parked_after_n_failures_are_resent_in_player_order(
-    nc: Client, receiver: Receiver, stream_prefix: str
+    nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger
 ) -> None:
-    app = ledger()
     stream = SettleStream.prefixed(stream_prefix)
     endpoint = Endpoint(
         name="platform",
@@ -288,9 +301,8 @@ async def test_settlements_parked_after_n_failures_are_resent_in_player_order(
 
 
 async def test_a_restarted_publisher_publishes_nothing_twice_and_carries_on(
-    nc: Client, stream_prefix: str
+    nc: Client, stream_prefix: str, app: Ledger
 ) -> None:
-    app = ledger()
     stream = SettleStream.prefixed(stream_prefix)
     play_rounds(app, 1, 2)
     async with settle_feed(ledger=app, nc=nc, stream=stream) as feed:
