@@ -7,13 +7,14 @@ that is down only makes its consumer wait; the stream keeps everything.
 
 Per message: POST the JSON body with `X-Livebridge-Event-Id`, `X-Livebridge-Timestamp` and
 `X-Livebridge-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. A 2xx answer
-acks it. Anything else (status, connection error, timeout) is retried after
-`min(backoff_max, backoff_base * 2**attempt)` seconds with full jitter, keeping the message
-in progress. After `max_attempts` failures it is **parked** (JetStream KV bucket
-`<prefix>_WEBHOOK_PARKED`, key `<endpoint>.<stream seq>`) and acked; later settlements of
-the same player are parked behind it, so a player's order is never broken, while other
-players' settlements flow. `resend` (CLI: `livebridge webhooks resend`) delivers the parked
-ones in order and removes each one delivered.
+acks it. Anything else (status, connection error, timeout) is retried after a wait drawn
+between half and all of `min(backoff_max, backoff_base * 2**attempt)` seconds (exponential,
+jittered so that senders do not retry in step), keeping the message in progress. After
+`max_attempts` failures it is **parked** (JetStream KV bucket `<stream>_WEBHOOK_PARKED`,
+key `<endpoint>.<stream seq>`) and acked; later settlements of the same player are parked
+behind it, so a player's order is never broken, while other players' settlements flow.
+`resend` (CLI: `livebridge webhooks resend`) delivers the parked ones in order and removes
+each one delivered.
 
 A delivery can repeat (the platform stored it but its answer was lost): receivers process
 each `eventId` once (`contracts.platform`).
@@ -80,10 +81,11 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
     url: str
     secret: str
     timeout: float = 10.0
-    max_attempts: int = 12
+    max_attempts: int = 24
     backoff_base: float = 1.0
     backoff_max: float = 600.0
-    """With the defaults a message is retried for about an hour before it is parked."""
+    """With the defaults a message is retried for at least 73 minutes before it is parked,
+    so a platform down for an hour gets everything in order without an operator."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):
@@ -92,7 +94,9 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(f"webhook endpoint {self.name!r} has no secret")
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
-        return rng.uniform(0, min(self.backoff_max, self.backoff_base * 2**attempt))
+        """Wait after failed attempt `attempt` (from 0): exponential, capped, half jittered."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0**attempt)
+        return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 class Parked(msgspec.Struct, frozen=True, kw_only=True):
