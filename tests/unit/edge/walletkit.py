@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ KEYS = Path(__file__).resolve().parents[2] / "keys"
 HUB88_PRIVATE_PEM = (KEYS / "hub88_TEST_ONLY_private.pem").read_bytes()
 HUB88_PUBLIC_PEM = (KEYS / "hub88_TEST_ONLY_public.pem").read_bytes()
 NOW = 1_800_000_000.0
+_EXECUTOR = ThreadPoolExecutor(4, thread_name_prefix="walletkit")
 
 
 def provider(
@@ -77,7 +79,7 @@ def rig(*providers: ProviderConfig) -> Rig:
     ledger = FakeLedger()
     sessions = MemorySessionStore(clock=lambda: clock[0])
     context = EdgeContext(
-        ledger=AsyncLedger(ledger, workers=4), sessions=sessions, clock=lambda: clock[0]
+        ledger=AsyncLedger(ledger, _EXECUTOR), sessions=sessions, clock=lambda: clock[0]
     )
     return Rig(ledger, sessions, Gateway(ProvidersConfig(tuple(providers)), context), clock)
 

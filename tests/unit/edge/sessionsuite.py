@@ -1,0 +1,45 @@
+"""One conformance suite for every `SessionStore`; subclass it with a `store` fixture."""
+
+from __future__ import annotations
+
+from services.edge.sessions import SessionStore, rotate
+
+
+class SessionStoreSuite:
+    async def test_an_issued_session_is_found_by_its_provider_only(
+        self, store: SessionStore
+    ) -> None:
+        session = await store.issue("prov-a", "u-1", "EUR", ttl_s=60, game="roulette")
+        found = await store.get("prov-a", session.token)
+        assert found == session and found.player == "u-1" and found.game == "roulette"
+        assert await store.get("prov-b", session.token) is None
+        assert await store.get("prov-a", session.token + "x") is None
+        assert await store.get("prov-a", "") is None
+
+    async def test_tokens_are_unguessable_and_distinct(self, store: SessionStore) -> None:
+        tokens = {(await store.issue("p", "u", "EUR", ttl_s=60)).token for _ in range(20)}
+        assert len(tokens) == 20 and all(len(t) >= 32 for t in tokens)
+
+    async def test_an_expired_session_is_returned_marked_expired(self, store: SessionStore) -> None:
+        session = await store.issue("p", "u", "EUR", ttl_s=-1)
+        found = await store.get("p", session.token)
+        assert found is not None and found.expired(session.issued_at)
+
+    async def test_rotation_revokes_the_old_token(self, store: SessionStore) -> None:
+        old = await store.issue("p", "u-1", "USD", ttl_s=60)
+        new = await rotate(store, old, ttl_s=60)
+        assert new.token != old.token and new.player == "u-1" and new.currency == "USD"
+        assert await store.get("p", old.token) is None
+        assert await store.get("p", new.token) == new
+
+    async def test_the_players_currency_is_remembered_per_provider(
+        self, store: SessionStore
+    ) -> None:
+        assert await store.currency_of("p", "u-9") is None
+        await store.issue("p", "u-9", "GBP", ttl_s=60)
+        assert await store.currency_of("p", "u-9") == "GBP"
+        assert await store.currency_of("q", "u-9") is None
+
+    async def test_odd_tokens_are_simply_unknown(self, store: SessionStore) -> None:
+        for token in ("ü∂ƒ", "a b", "x" * 500, "../..", "*", ">"):
+            assert await store.get("p", token) is None

@@ -1,0 +1,105 @@
+"""The gateway's own guards, whatever the dialect: allowlist, rate limit, size, failures."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from contracts.wallet import AnyWalletCommand, Balance, WalletReply
+from services.edge.adapters.base import EdgeContext, EdgeRequest
+from services.edge.config import ProvidersConfig
+from services.edge.gateway import Gateway
+from services.edge.ports import AsyncLedger
+from services.edge.security import IpAllowlist, TokenBucket, same_secret
+from services.edge.sessions import MemorySessionStore
+from services.simulate.clients.evolution import EvolutionClient
+from services.simulate.clients.pragmatic import PragmaticClient
+from tests.unit.edge.walletkit import GatewayTransport, provider, rig
+
+SECRET = "evo-auth-token-TEST-ONLY"
+
+
+def balance_request(remote: str = "127.0.0.1") -> EdgeRequest:
+    return EdgeRequest(
+        method="POST",
+        path="balance",
+        body=b'{"sid":"sid-1","userId":"u-1","currency":"EUR"}',
+        query={"authToken": SECRET},
+        remote=remote,
+    )
+
+
+async def test_a_caller_outside_the_allowlist_gets_the_dialect_error_and_nothing_runs() -> None:
+    r = rig(provider("evolution", SECRET.encode(), allow=("10.0.0.0/8",)))
+    r.fund("u-1", "5")
+    r.session("evolution", "sid-1", "u-1")
+    answer = await r.gate("evolution").serve(balance_request("192.0.2.7"))
+    assert answer is not None and answer.status == 403
+    assert msgspec.json.decode(answer.body)["status"] == "INVALID_TOKEN_ID"
+    inside = await r.gate("evolution").serve(balance_request("10.1.2.3"))
+    assert inside is not None and msgspec.json.decode(inside.body)["status"] == "OK"
+
+
+async def test_a_provider_over_its_rate_gets_the_dialect_retry_error() -> None:
+    r = rig(provider("evolution", SECRET.encode(), rate_limit=2))
+    r.fund("u-1", "5")
+    r.session("evolution", "sid-1", "u-1")
+    gate = r.gate("evolution")
+    answers = [await gate.serve(balance_request()) for _ in range(4)]
+    statuses = [(a.status, msgspec.json.decode(a.body)["status"]) for a in answers if a]
+    assert statuses[:2] == [(200, "OK"), (200, "OK")]
+    assert (429, "TEMPORARY_ERROR") in statuses[2:]
+
+
+async def test_an_unexpected_ledger_failure_is_the_dialect_internal_error_not_a_500() -> None:
+    class Broken:
+        def execute(self, command: AnyWalletCommand) -> WalletReply:
+            raise RuntimeError("disk on fire")
+
+        def balance(self, player: str, currency: str) -> Balance:
+            raise RuntimeError("disk on fire")
+
+    sessions = MemorySessionStore()
+    context = EdgeContext(ledger=AsyncLedger(Broken(), workers=1), sessions=sessions)
+    gateway = Gateway(
+        ProvidersConfig((provider("pragmatic", b"k"), provider("evolution", SECRET.encode()))),
+        context,
+    )
+    pp = PragmaticClient(GatewayTransport(gateway.gate("pragmatic")), "k")
+    answer = await pp.bet(user="u", round_id="r", reference="b", amount=Decimal(1))
+    assert (answer["http_status"], answer["error"]) == (200, 100)
+    ended = await pp.end_round(user="u", round_id="r")
+    assert ended["error"] == 102
+    evo = EvolutionClient(GatewayTransport(gateway.gate("evolution")), SECRET)
+    credit = await evo.credit(
+        sid="", user="u", currency="EUR", game_id="g", tx_id="t", ref_id="b", amount=Decimal(1)
+    )
+    assert credit["status"] == "UNKNOWN_ERROR"
+
+
+async def test_an_unknown_path_is_not_served() -> None:
+    r = rig(provider("evolution", SECRET.encode()))
+    request = EdgeRequest(method="POST", path="promo_payout", body=b"{}")
+    assert await r.gate("evolution").serve(request) is None
+
+
+def test_allowlists_match_v4_v6_and_mapped_addresses_only() -> None:
+    allow = IpAllowlist(provider("hub88", b"", allow=("10.0.0.0/8", "2001:db8::/32")).allow_ips)
+    assert allow.allows("10.9.8.7") and allow.allows("::ffff:10.0.0.1")
+    assert allow.allows("2001:db8::1")
+    for remote in ("11.0.0.1", "", None, "not-an-ip", "::1"):
+        assert not allow.allows(remote)
+
+
+def test_token_bucket_refills_at_its_rate() -> None:
+    now = [0.0]
+    bucket = TokenBucket(rate=10, burst=2, clock=lambda: now[0])
+    assert bucket.take() and bucket.take() and not bucket.take()
+    now[0] += 0.1
+    assert bucket.take() and not bucket.take()
+
+
+def test_secret_comparison_takes_text_or_bytes() -> None:
+    assert same_secret("abc", b"abc") and not same_secret("abc", "abd")
+    assert not same_secret("", "abc")

@@ -1,0 +1,93 @@
+"""Hostile Evolution calls: every one gets an Evolution status other than OK, no 500, no change."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contracts.dialects import evolution as wire
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.evolution import EvolutionClient
+from tests.unit.edge.fuzzkit import JSON, bad_decimal_amounts
+from tests.unit.edge.walletkit import GatewayTransport, Rig, provider, rig
+
+SECRET = "evo-auth-token-TEST-ONLY"
+FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PATHS = ["check", "balance", "debit", "credit", "cancel"]
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
+
+
+def tx(tx_id: str, amount: Any) -> dict[str, Any]:
+    return {
+        "sid": "sid-1",
+        "userId": "u-1",
+        "currency": "EUR",
+        "game": {"id": "g-1", "type": "roulette"},
+        "transaction": {"id": tx_id, "refId": "bet-" + tx_id, "amount": amount},
+        "uuid": "q",
+    }
+
+
+def setup() -> tuple[Rig, EvolutionClient, GatewayTransport]:
+    r = rig(provider("evolution", SECRET.encode(), max_body_bytes=4096))
+    r.fund("u-1", "100.00")
+    r.session("evolution", "sid-1", "u-1")
+    transport = GatewayTransport(r.gate("evolution"))
+    client = EvolutionClient(transport, SECRET)
+    asyncio.run(client.send(client.prepare("debit", tx("d-0", Decimal("1")))))
+    return r, client, transport
+
+
+def refused(r: Rig, transport: GatewayTransport, call: PreparedCall) -> str:
+    before = r.ledger.snapshot()
+    answer = asyncio.run(transport.send(call))
+    assert answer.status in (200, 413), (answer.status, answer.body)
+    status = msgspec.json.decode(answer.body, type=wire.Response).status
+    assert status != wire.Status.OK, answer.body
+    assert r.ledger.snapshot() == before, "a refused call changed the ledger"
+    return status
+
+
+@FUZZ
+@given(path=st.sampled_from(PATHS), body=st.one_of(JSON, st.binary(max_size=200)))
+def test_random_bodies_get_an_evolution_error(path: str, body: Any) -> None:
+    r, client, transport = setup()
+    raw = body if isinstance(body, bytes) else msgspec.json.encode(body)
+    before = r.ledger.snapshot()
+    answer = asyncio.run(transport.send(client.prepare_raw(path, raw)))
+    assert answer.status == 200
+    reply = msgspec.json.decode(answer.body)
+    assert reply["status"] in set(wire.Status) and reply["status"] != "OK", reply
+    assert r.ledger.snapshot() == before
+
+
+@FUZZ
+@given(path=st.sampled_from(PATHS), token=st.text(max_size=40))
+def test_a_wrong_or_missing_auth_token_is_invalid_token_id(path: str, token: str) -> None:
+    r, client, transport = setup()
+    call = client.prepare(path, tx("d-1", Decimal(1)), auth=token if token != SECRET else "")
+    assert refused(r, transport, call) == wire.Status.INVALID_TOKEN_ID
+
+
+@FUZZ
+@given(path=st.sampled_from(["debit", "credit", "cancel"]), amount=bad_decimal_amounts())
+def test_negative_over_precise_nan_or_non_numeric_amounts_are_invalid(
+    path: str, amount: Any
+) -> None:
+    r, client, transport = setup()
+    tx_id = "d-0" if path != "debit" else "d-1"
+    status = refused(r, transport, client.prepare(path, tx(tx_id, amount)))
+    assert status == wire.Status.INVALID_PARAMETER
+
+
+@FUZZ
+@given(size=st.integers(min_value=4097, max_value=20000))
+def test_oversized_bodies_are_refused(size: int) -> None:
+    r, client, transport = setup()
+    call = client.prepare("debit", {**tx("d-1", Decimal(1)), "pad": "x" * size})
+    assert refused(r, transport, call) == wire.Status.INVALID_PARAMETER
