@@ -103,6 +103,8 @@ class Ledger(Application[UUID]):
         )
         self._book_lock = threading.Lock()
         self.book_scanned = 0
+        self.conflicts_retried = 0
+        """Concurrent writes lost and retried on fresh state (a gauge for operations)."""
         """How far this process's round book has read the log, relevant or not."""
 
     # ---- the public seam -------------------------------------------------------------
@@ -530,6 +532,7 @@ class Ledger(Application[UUID]):
             try:
                 return command(*args, attempt)
             except IntegrityError:
+                self.conflicts_retried += 1
                 # Back off a little, more each time, so two writers stop colliding in step.
                 time.sleep(random.uniform(0, 0.001 * min(attempt, 20)))
         raise LedgerRefused(
