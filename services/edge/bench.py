@@ -1,0 +1,236 @@
+"""Edge figures for `make bench`: signed Hub88 bets over HTTP into the ledger on JetStream.
+
+`measure(nats_url)` starts the real `Ledger` (persistence `services.eventstore`) on
+`nats_url` (or on a nats-server of its own), serves `setup_edge` on 127.0.0.1 in a thread
+of its own, and drives it with `concurrency` keep-alive clients, each betting for its own
+players (a bet is one fsynced ledger write). Bodies are signed before the clock starts, so
+the RSA signing that Hub88 does on its side is not charged to the bridge.
+
+Figures: `edge_bet_per_s`, `edge_bet_p99_ms` (and p50), and `edge_only_bet_per_s`, the
+same load against an in-memory ledger: the edge's own ceiling, to tell the edge's cost
+from the ledger's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from decimal import Decimal
+
+import aiohttp
+from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from contracts.wallet import AnyWalletCommand, Balance, WalletReply
+from services.edge.app import setup_edge
+from services.edge.config import ProviderConfig, ProvidersConfig, networks
+from services.edge.ports import LedgerPort
+from services.edge.sessions import MemorySessionStore, Session
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.hub88 import Hub88Client
+
+CURRENCY = "EUR"
+STAKE = Decimal("1.00")
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
+
+
+class _NullLedger:
+    """Answers every bet at once: the edge alone, for the edge's own ceiling."""
+
+    def execute(self, command: AnyWalletCommand) -> WalletReply:
+        return WalletReply(
+            tx_ref="trn_0",
+            player=command.player,
+            currency=command.currency,
+            balance=Decimal(1000),
+            available=Decimal(1000),
+            kind="debit",
+        )
+
+    def balance(self, player: str, currency: str) -> Balance:
+        zero = Decimal(0)
+        return Balance(player=player, currency=currency, balance=zero, held=zero, available=zero)
+
+
+@contextmanager
+def _served(
+    ledger: LedgerPort, provider: ProviderConfig, sessions: MemorySessionStore
+) -> Iterator[str]:
+    """The edge on 127.0.0.1 in a thread with its own event loop; yields its base URL."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, object] = {}
+
+    async def start() -> None:
+        app = web.Application()
+        setup_edge(app, ledger=ledger, providers=ProvidersConfig((provider,)), sessions=sessions)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        await site.start()
+        holder["runner"] = runner
+        holder["port"] = runner.addresses[0][1]
+        ready.set()
+
+    thread = threading.Thread(target=loop.run_forever, name="edge-bench", daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    ready.wait(30)
+    try:
+        yield f"http://127.0.0.1:{holder['port']}/wallet/hub88"
+    finally:
+        runner = holder["runner"]
+        assert isinstance(runner, web.AppRunner)
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+async def _drive(
+    base_url: str, calls: list[list[PreparedCall]], seconds: float
+) -> tuple[int, list[float]]:
+    latencies: list[float] = []
+    done = 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=len(calls), force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def worker(queue: list[PreparedCall]) -> None:
+            nonlocal done
+            for call in queue:
+                if time.perf_counter() >= deadline:
+                    return
+                started = time.perf_counter()
+                async with http.post(
+                    f"{base_url}/{call.path}", data=call.body, headers=dict(call.headers)
+                ) as response:
+                    body = await response.read()
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status != 200 or b'"RS_OK"' not in body:
+                    raise RuntimeError(f"bench bet refused: {response.status} {body[:200]!r}")
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(queue) for queue in calls))
+        elapsed = min(time.perf_counter() - started, seconds) or seconds
+    return int(done / elapsed), latencies
+
+
+def _signed_bets(
+    key: rsa.RSAPrivateKey, tokens: dict[str, str], concurrency: int, per_worker: int
+) -> list[list[PreparedCall]]:
+    client = Hub88Client(transport=None, private_key=key)  # type: ignore[arg-type]
+    players = sorted(tokens)
+
+    def queue(worker: int) -> list[PreparedCall]:
+        mine = players[worker::concurrency]
+        return [
+            client.bet_call(
+                user=(player := mine[n % len(mine)]),
+                token=tokens[player],
+                round_id=f"bench-{worker}-{n // len(mine)}",
+                tx=str(uuid.uuid4()),
+                amount=STAKE,
+                currency=CURRENCY,
+            )
+            for n in range(per_worker)
+        ]
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(queue, range(concurrency)))
+
+
+def measure(
+    nats_url: str | None = None,
+    *,
+    seconds: float = 6.0,
+    concurrency: int = 32,
+    players: int = 128,
+    max_bets: int = 8000,
+) -> dict[str, float]:
+    from services.infra.natsserver import NatsServer
+    from services.ledger.application import Ledger
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    provider = ProviderConfig(
+        id="hub88",
+        dialect="hub88",
+        currencies=(CURRENCY,),
+        secret=public_pem,
+        allow_ips=networks(["127.0.0.1/32"]),
+        rate_limit=1e9,
+        burst=1e9,
+    )
+    names = [f"bench-{n:04d}" for n in range(players)]
+    sessions = MemorySessionStore()
+    now = time.time()
+    tokens = {}
+    for name in names:
+        token = uuid.uuid4().hex
+        sessions.put(
+            Session(
+                token=token,
+                provider="hub88",
+                player=name,
+                currency=CURRENCY,
+                issued_at=now,
+                expires_at=now + 86400,
+            )
+        )
+        tokens[name] = token
+    per_worker = max(1, max_bets // concurrency)
+    calls = _signed_bets(key, tokens, concurrency, per_worker)
+
+    server = None
+    if nats_url is None:
+        server = NatsServer()
+        server.start()
+        nats_url = server.url
+    ledger = Ledger(
+        {
+            "PERSISTENCE_MODULE": "services.eventstore",
+            "NATS_URL": nats_url,
+            "NATS_STREAM_PREFIX": "BENCHEDGE" + uuid.uuid4().hex[:6].upper(),
+        }
+    )
+    try:
+
+        def fund(name: str) -> None:
+            ledger.open_wallet(name, CURRENCY)
+            ledger.deposit(name, CURRENCY, Decimal(10**6), tx_id=f"bench-open-{name}")
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(fund, names))
+        with _served(ledger, provider, sessions) as url:
+            rate, latencies = asyncio.run(_drive(url, calls, seconds))
+        fresh = _signed_bets(key, tokens, concurrency, per_worker)
+        with _served(_NullLedger(), provider, sessions) as url:
+            edge_only, _ = asyncio.run(_drive(url, fresh, min(seconds, 3.0)))
+    finally:
+        ledger.close()
+        if server is not None:
+            server.stop()
+    return {
+        "edge_bet_per_s": float(rate),
+        "edge_bet_p50_ms": round(statistics.median(latencies), 2) if latencies else 0.0,
+        "edge_bet_p99_ms": round(percentile(latencies, 0.99), 2),
+        "edge_only_bet_per_s": float(edge_only),
+    }
+
+
+if __name__ == "__main__":
+    print(measure())
