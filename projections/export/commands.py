@@ -1,7 +1,8 @@
 """`livebridge export` and `livebridge verify`.
 
-`export` reads the ledger's log (persistence from the environment: `PERSISTENCE_MODULE`,
-`NATS_URL`, `NATS_STREAM_PREFIX`) and writes `events.jsonl` and `manifest.json` into `--out`.
+`export` reads the ledger's log (persistence from the environment: `LIVEBRIDGE_NATS_URL` or
+`NATS_URL`, `NATS_STREAM_PREFIX`, or another `PERSISTENCE_MODULE`) and writes
+`events.jsonl` and `manifest.json` into `--out`.
 `verify` needs only the export directory: it exits 0 and prints the head hash when the
 export is intact, else exits 1 naming the first line that does not match.
 """
@@ -9,7 +10,9 @@ export is intact, else exits 1 naming the first line that does not match.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,11 +57,25 @@ def query_from(args: argparse.Namespace) -> Query:
     return PeriodQuery(parse_time(start), parse_time(end))
 
 
+def ledger_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ledger's settings from the environment, as the service uses them.
+
+    `LIVEBRIDGE_NATS_URL` stands for `NATS_URL`; with a NATS URL the persistence module
+    defaults to the JetStream store.
+    """
+    env = dict(os.environ if environ is None else environ)
+    if not env.get("NATS_URL") and env.get("LIVEBRIDGE_NATS_URL"):
+        env["NATS_URL"] = env["LIVEBRIDGE_NATS_URL"]
+    if env.get("NATS_URL"):
+        env.setdefault("PERSISTENCE_MODULE", "services.eventstore")
+    return env
+
+
 def open_ledger() -> Any:
     """The ledger application, its persistence configured from the environment."""
     from services.ledger.application import Ledger
 
-    return Ledger()
+    return Ledger(ledger_env())
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ rate, and records the run and every difference in the audit queue (`Audit` appli
 persistence from the environment like the ledger's). Exit status: 0 when everything
 matched, 1 when there are differences, 2 when the report could not be read.
 
-Database: `--database-url`, else `LIVEBRIDGE_DATABASE_URL`, else the local default.
+Database: `--database-url`, else `LIVEBRIDGE_DATABASE_URL`, else the local default; the
+view's schema is `LIVEBRIDGE_VIEWS_SCHEMA` (default `public`). The audit queue is written
+to the ledger's JetStream (`LIVEBRIDGE_NATS_URL` or `NATS_URL`, `NATS_STREAM_PREFIX`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import msgspec
 import psycopg
 
-from projections.export.commands import parse_time
+from projections.export.commands import ledger_env, parse_time
 from projections.reconcile.postgres import Comparison, reconcile
 from projections.reconcile.report import ReportError, open_report
 
@@ -67,15 +69,22 @@ def run_reconcile(args: argparse.Namespace) -> int:
                 start=start,
                 end=end,
                 commission_rate=args.commission_rate,
+                schema=os.environ.get("LIVEBRIDGE_VIEWS_SCHEMA", "public"),
             )
-    except (ReportError, argparse.ArgumentTypeError, InvalidOperation, OSError) as exc:
+    except (
+        ReportError,
+        argparse.ArgumentTypeError,
+        InvalidOperation,
+        OSError,
+        psycopg.Error,
+    ) as exc:
         print(f"livebridge reconcile: {exc}", file=sys.stderr)
         return 2
     run_id = None
     if not args.no_audit and comparison.differences:
         from projections.reconcile.audit import Audit
 
-        audit = Audit()
+        audit = Audit(ledger_env())
         try:
             run_id = audit.record_run(comparison, str(args.report))
         finally:

@@ -1,11 +1,13 @@
 """Composition seam for the platform feed: the settle publisher plus one delivery per webhook.
 
-The composition root builds the ledger, the NATS connection and the endpoints, and keeps
-`settle_feed(...)` open for the life of the process; in aiohttp::
+The composition root builds the ledger and the NATS connection, and keeps
+`settle_feed(...)` open for the life of the process; in aiohttp, after the entries that
+store them under their keys::
 
-    app.cleanup_ctx.append(settle_feed_ctx(ledger=ledger, nc=nc, endpoints=endpoints))
+    app.cleanup_ctx.append(settle_feed_ctx(ledger=LEDGER, nc=NATS))
 
-which stores the running `SettleFeed` under `SETTLE_FEED`. On exit every task is stopped
+which reads the endpoints from the config and stores the running `SettleFeed` under
+`SETTLE_FEED`. On exit every task is stopped
 and awaited; nothing is lost by stopping (the log and the stream are the state).
 
 Settings (`settings_from_env`): `LIVEBRIDGE_SETTLE_STREAM` (default `ROUND_SETTLE`),
@@ -126,12 +128,26 @@ async def settle_feed(
 
 
 def settle_feed_ctx(
-    **dependencies: Any,
+    *,
+    ledger: Application[Any] | web.AppKey[Any],
+    nc: Client | web.AppKey[Client],
+    endpoints: Sequence[Endpoint] | None = None,
+    stream: SettleStream | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """`settle_feed` as an aiohttp `cleanup_ctx` entry; the feed is `app[SETTLE_FEED]`."""
+    """`settle_feed` as an aiohttp `cleanup_ctx` entry; the running feed is `app[SETTLE_FEED]`.
+
+    `ledger` and `nc` may be the `web.AppKey`s under which earlier `cleanup_ctx` entries
+    store them; they are looked up when the application starts. `endpoints` default to
+    the config file's `[[webhooks]]`.
+    """
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        async with settle_feed(**dependencies) as feed:
+        async with settle_feed(
+            ledger=app[ledger] if isinstance(ledger, web.AppKey) else ledger,
+            nc=app[nc] if isinstance(nc, web.AppKey) else nc,
+            endpoints=load_endpoints() if endpoints is None else endpoints,
+            stream=stream,
+        ) as feed:
             app[SETTLE_FEED] = feed
             yield
 

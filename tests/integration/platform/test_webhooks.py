@@ -23,7 +23,7 @@ from nats.aio.client import Client
 from contracts.platform import DECODER, RoundSettle
 from contracts.wallet import Credit, Debit
 from services.ledger.application import Ledger
-from services.platform.service import parked_bucket, settle_feed
+from services.platform.service import SETTLE_FEED, parked_bucket, settle_feed, settle_feed_ctx
 from services.platform.settle import SettleTracker
 from services.platform.stream import SettleStream
 from services.platform.webhooks import (
@@ -316,3 +316,33 @@ async def test_a_restarted_publisher_publishes_nothing_twice_and_carries_on(
     assert len({m.event_id for m in messages}) == 3 * len(PLAYERS)
     body = msgspec.json.decode((await nc.jetstream().get_msg(stream.name, seq=1)).data or b"")
     assert body["event"] == "round.settle" and body["roundId"] == "R.1"
+
+
+async def test_the_feed_runs_as_an_aiohttp_cleanup_ctx_on_the_apps_own_keys(
+    nc: Client, stream_prefix: str, app: Ledger, receiver: Receiver
+) -> None:
+    ledger_key = web.AppKey("ledger", Ledger)
+    nats_key = web.AppKey("nats", Client)
+    web_app = web.Application()
+
+    async def resources(a: web.Application) -> AsyncIterator[None]:
+        a[ledger_key], a[nats_key] = app, nc
+        yield
+
+    endpoint = Endpoint(name="main", url=receiver.url, secret=SECRET)
+    stream = SettleStream.prefixed(stream_prefix)
+    web_app.cleanup_ctx.extend(
+        [
+            resources,
+            settle_feed_ctx(ledger=ledger_key, nc=nats_key, endpoints=[endpoint], stream=stream),
+        ]
+    )
+    runner = web.AppRunner(web_app)
+    await runner.setup()
+    try:
+        play_rounds(app, 1, 1)
+        await eventually(lambda: len(receiver.stored) == len(PLAYERS))
+        assert web_app[SETTLE_FEED].publisher.published == len(PLAYERS)
+    finally:
+        await runner.cleanup()
+    assert all(t.done() for t in web_app[SETTLE_FEED].tasks)
