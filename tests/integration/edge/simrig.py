@@ -1,0 +1,106 @@
+"""A whole bridge for the simulator: real ledger on JetStream, dialect edge and push feed over HTTP.
+
+`served_bridge` starts the real `Ledger` (persistence `services.eventstore` on the test
+nats-server), mounts `setup_edge` (sessions in JetStream KV) and `POST /feed/<provider>`
+(a `FeedProcessor` recording into the ledger, round positions in JetStream KV), and serves
+both on a free 127.0.0.1 port. The simulator then plays against it exactly as against
+`livebridge run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+import nats
+from aiohttp import web
+
+from services.edge.app import setup_edge
+from services.edge.config import ProviderConfig, ProvidersConfig
+from services.edge.feeds.cursors import JetStreamCursorStore
+from services.edge.feeds.processor import FeedProcessor
+from services.edge.feeds.push import PushFeed, add_push_routes
+from services.edge.gateway import Gateway
+from services.ledger.application import Ledger
+from services.simulate.bank import LedgerBank
+from services.simulate.table import PushFn, http_pusher
+
+FEED_SECRET = "feed-TEST-ONLY-secret"
+
+
+@dataclass
+class ServedBridge:
+    url: str
+    ledger: Ledger
+    gateway: Gateway
+    feed: FeedProcessor
+    http: aiohttp.ClientSession
+    bank: LedgerBank
+    push: PushFn
+
+    def base(self, dialect: str) -> str:
+        return f"{self.url}/wallet/{dialect}"
+
+
+@asynccontextmanager
+async def served_bridge(
+    nats_url: str, stream_prefix: str, provider: ProviderConfig
+) -> AsyncIterator[ServedBridge]:
+    ledger = Ledger(
+        {
+            "PERSISTENCE_MODULE": "services.eventstore",
+            "NATS_URL": nats_url,
+            "NATS_STREAM_PREFIX": stream_prefix,
+        }
+    )
+    nc = await nats.connect(nats_url)
+    cursors = await JetStreamCursorStore.open(nc.jetstream(), f"cursors_{stream_prefix}")
+    feed = FeedProcessor(provider.id, ledger, cursors)
+    app = web.Application()
+    gateway = setup_edge(
+        app,
+        ledger=ledger,
+        providers=ProvidersConfig((provider,)),
+        nats_url=nats_url,
+        session_bucket=f"sessions_{stream_prefix.lower()}",
+    )
+    add_push_routes(app, {provider.id: PushFeed(FEED_SECRET, feed)})
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}"
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+    sweeper = asyncio.create_task(feed.run_sweeper())
+    try:
+        yield ServedBridge(
+            url=url,
+            ledger=ledger,
+            gateway=gateway,
+            feed=feed,
+            http=http,
+            bank=LedgerBank(ledger, gateway.context.sessions),
+            push=http_pusher(http, f"{url}/feed/{provider.id}", FEED_SECRET),
+        )
+    finally:
+        sweeper.cancel()
+        await asyncio.gather(sweeper, return_exceptions=True)
+        await http.close()
+        await runner.cleanup()
+        await nc.drain()
+        await asyncio.to_thread(ledger.close)
+
+
+def table_size() -> tuple[int, int]:
+    """Players and rounds of the end-to-end tables: 50 x 100 under `make soak`
+    (LIVEBRIDGE_SOAK=1), 50 x 10 otherwise (the ledger settles ~1 round a second today);
+    LIVEBRIDGE_E2E_PLAYERS/ROUNDS override."""
+    soak = os.environ.get("LIVEBRIDGE_SOAK") == "1"
+    players = int(os.environ.get("LIVEBRIDGE_E2E_PLAYERS", "50"))
+    rounds = int(os.environ.get("LIVEBRIDGE_E2E_ROUNDS", "100" if soak else "10"))
+    return players, rounds

@@ -1,0 +1,38 @@
+"""SoftSwiss end to end: a live table over HTTP, the push feed, the real ledger on JetStream."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.simulate.clients.base import HttpTransport
+from services.simulate.clients.softswiss import SoftSwissClient
+from services.simulate.drivers import SoftSwissDriver
+from services.simulate.simulation import simulate
+from services.simulate.table import Chaos
+from tests.integration.edge.simrig import served_bridge, table_size
+from tests.integration.edge.walletrig import provider
+
+SECRET = "softswiss-TEST-ONLY-token"
+PLAYERS, ROUNDS = table_size()
+
+
+@pytest.mark.timeout(900)
+async def test_a_table_of_50_players_leaves_the_balances_the_books_expect(
+    nats_url: str, stream_prefix: str
+) -> None:
+    config = provider("softswiss", SECRET.encode())
+    async with served_bridge(nats_url, stream_prefix, config) as bridge:
+        client = SoftSwissClient(HttpTransport(bridge.http, bridge.base("softswiss")), SECRET)
+        report = await simulate(
+            driver=SoftSwissDriver(client),
+            push=bridge.push,
+            bank=bridge.bank,
+            provider="softswiss",
+            players=PLAYERS,
+            rounds=ROUNDS,
+            seed=4,
+            chaos=Chaos(rollback_before=0.0),
+        )
+        assert report.ok, report.mismatches
+        assert report.books.rolled_back and report.books.duplicates
+        assert bridge.feed.stats.gaps == 0 and bridge.feed.stats.recorded > ROUNDS * 4
