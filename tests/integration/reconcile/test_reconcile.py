@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -11,9 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from projections.export.commands import ledger_env
 from projections.reconcile.audit import Audit, ReconcileRun
 from projections.reconcile.bench import START, ledger_rows, scratch_schema, write_report
-from projections.reconcile.commands import summary
+from projections.reconcile.commands import register, summary
 from projections.reconcile.postgres import load, reconcile
 from projections.reconcile.report import Granularity, open_report
 
@@ -150,3 +153,49 @@ def test_every_difference_is_recorded_in_the_audit_queue(
     assert sum(t.endswith("DifferenceFound") for t in topics) == 9
     eur = comparison.ledger_totals["EUR"]
     assert eur.commission == (eur.ggr * Decimal("0.1")).quantize(Decimal("0.01"))
+
+
+def test_the_command_reports_the_differences_and_queues_them_for_audit_in_jetstream(
+    conn: psycopg.Connection[object],
+    tmp_path: Path,
+    database_url: str,
+    nats_url: str,
+    stream_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    schema = "reconcile_cli"
+    scratch_schema(conn, schema)
+    ledger = ledger_rows(500, "evo")
+    load(conn, ledger, schema=schema)
+    planted = write_report(tmp_path / "evo.csv", ledger, missing=2, changed=3, extra=1)
+    for key, value in {
+        "LIVEBRIDGE_DATABASE_URL": database_url,
+        "LIVEBRIDGE_VIEWS_SCHEMA": schema,
+        "LIVEBRIDGE_NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": stream_prefix,
+    }.items():
+        monkeypatch.setenv(key, value)
+    parser = argparse.ArgumentParser(prog="livebridge")
+    register(parser.add_subparsers(dest="command", required=True))
+    period = [START.isoformat(), (START + timedelta(seconds=500)).isoformat()]
+    args = parser.parse_args(
+        ["reconcile", str(tmp_path / "evo.csv"), "--provider", "evo", "--json", "--period", *period]
+    )
+
+    assert args.handler(args) == 1
+
+    result = json.loads(capsys.readouterr().out)
+    assert result["counts"] == {"matched": 495, **planted.as_counts()}
+    assert {
+        d["key"] for d in result["differences"] if d["status"] == "mismatch"
+    } == planted.mismatch
+    audit = Audit(ledger_env())
+    try:
+        run = audit.run(uuid.UUID(result["audit_run"]))
+        assert sorted(d["key"] for d in run.differences) == sorted(
+            d["key"] for d in result["differences"]
+        )
+        assert run.completed
+    finally:
+        audit.close()
