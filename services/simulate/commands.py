@@ -1,0 +1,150 @@
+"""`livebridge simulate`: play live tables against a running bridge and check every balance.
+
+    livebridge simulate --url http://127.0.0.1:8080 --dialect softswiss --tables 3 \\
+        --players 50 --rounds 100 --seed 7
+
+The simulator is the provider: it signs wallet calls in the chosen dialect (secret from
+the provider's entry in `livebridge.toml`, or `--secret-env`/`--secret-file`; Hub88 needs
+its private key, `--key-file`), pushes game events to `/feed/<provider>` (HMAC under
+`--feed-secret-env`, default LIVEBRIDGE_FEED_SECRET), and plays the platform's part too:
+it opens and funds the players in the ledger and issues their sessions in JetStream KV,
+on the bridge's own NATS (`--nats-url`, default LIVEBRIDGE_NATS_URL, and the stream
+prefix `NATS_STREAM_PREFIX`). It prints a JSON report and exits 1 on any mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import aiohttp
+import nats
+
+from services.edge.config import ConfigError, load_providers
+from services.edge.sessions import SESSION_BUCKET, KvSessionStore
+from services.simulate.bank import LedgerBank
+from services.simulate.clients.base import HttpTransport
+from services.simulate.clients.ezugi import EzugiClient
+from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.softswiss import SoftSwissClient
+from services.simulate.drivers import EzugiDriver, Hub88Driver, SoftSwissDriver, WalletDriver
+from services.simulate.simulation import DEFAULT_GAMES, simulate
+from services.simulate.table import http_pusher
+
+DIALECTS = ("softswiss", "ezugi", "hub88")
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="play live tables (roulette, baccarat, blackjack) against a running bridge",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--url", default="http://127.0.0.1:8080", help="the bridge's base URL")
+    p.add_argument("--dialect", choices=DIALECTS, default="softswiss")
+    p.add_argument("--provider", default="", help="provider id (default: the dialect name)")
+    p.add_argument("--tables", type=int, default=1)
+    p.add_argument("--players", type=int, default=50, help="players per table")
+    p.add_argument("--rounds", type=int, default=100, help="rounds per table")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--currency", default="EUR")
+    p.add_argument("--games", nargs="*", default=list(DEFAULT_GAMES))
+    p.add_argument("--secret-env", default="", help="env var holding the signing secret")
+    p.add_argument("--secret-file", default="", help="file holding the signing secret")
+    p.add_argument("--key-file", default="", help="Hub88: the RSA private key (PEM)")
+    p.add_argument("--operator-id", type=int, default=0, help="Ezugi operatorId")
+    p.add_argument("--feed-secret-env", default="LIVEBRIDGE_FEED_SECRET")
+    p.add_argument("--nats-url", default=os.environ.get("LIVEBRIDGE_NATS_URL", ""))
+    p.add_argument("--stream-prefix", default=os.environ.get("NATS_STREAM_PREFIX", ""))
+    p.add_argument("--session-bucket", default=SESSION_BUCKET, help="the edge's session KV")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """The subcommand: 0 when every balance matched, 1 on a mismatch, 2 when it could not run."""
+    try:
+        report = asyncio.run(_simulate(args))
+    except (ConfigError, ValueError, OSError, aiohttp.ClientError) as exc:
+        print(f"livebridge simulate: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2))
+    return 0 if report["ok"] else 1
+
+
+def _secret(args: argparse.Namespace, provider: str) -> str:
+    if args.secret_env:
+        value = os.environ.get(args.secret_env, "")
+        if not value:
+            raise ValueError(f"environment variable {args.secret_env} is not set")
+        return value
+    if args.secret_file:
+        return Path(args.secret_file).read_text().strip()
+    return load_providers().get(provider).text_secret()
+
+
+def _operator(args: argparse.Namespace, provider: str) -> int:
+    if args.operator_id:
+        return int(args.operator_id)
+    value = load_providers().get(provider).option("operator_id", 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError("Ezugi needs --operator-id (or options.operator_id in the config)")
+    return value
+
+
+def _driver(args: argparse.Namespace, provider: str, http: aiohttp.ClientSession) -> WalletDriver:
+    transport = HttpTransport(http, f"{args.url.rstrip('/')}/wallet/{args.dialect}/{provider}")
+    if args.dialect == "softswiss":
+        return SoftSwissDriver(SoftSwissClient(transport, _secret(args, provider)))
+    if args.dialect == "ezugi":
+        client = EzugiClient(transport, _secret(args, provider), _operator(args, provider))
+        return EzugiDriver(client)
+    if not args.key_file:
+        raise ValueError("Hub88 requests are signed with Hub88's private key: pass --key-file")
+    key = load_private_key(Path(args.key_file).read_bytes())
+    return Hub88Driver(Hub88Client(transport, key))
+
+
+async def _simulate(args: argparse.Namespace) -> dict[str, object]:
+    from services.ledger.application import Ledger
+
+    provider = args.provider or args.dialect
+    feed_secret = os.environ.get(args.feed_secret_env, "")
+    if not feed_secret:
+        raise ValueError(f"set {args.feed_secret_env} to the provider's feed secret")
+    if not args.nats_url:
+        raise ValueError("pass --nats-url (or LIVEBRIDGE_NATS_URL): players are funded there")
+    ledger = Ledger(
+        {
+            "PERSISTENCE_MODULE": "services.eventstore",
+            "NATS_URL": args.nats_url,
+            "NATS_STREAM_PREFIX": args.stream_prefix,
+        }
+    )
+    nc = await nats.connect(args.nats_url, name="livebridge-simulate")
+    try:
+        sessions = await KvSessionStore.open(nc.jetstream(), args.session_bucket)
+        connector = aiohttp.TCPConnector(limit=200)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            report = await simulate(
+                driver=_driver(args, provider, http),
+                push=http_pusher(http, f"{args.url.rstrip('/')}/feed/{provider}", feed_secret),
+                bank=LedgerBank(ledger, sessions),
+                provider=provider,
+                tables=args.tables,
+                players=args.players,
+                rounds=args.rounds,
+                seed=args.seed,
+                currency=args.currency,
+                deposit=Decimal("100000"),
+                game_names=args.games,
+            )
+        return report.summary()
+    finally:
+        await nc.drain()
+        await asyncio.to_thread(ledger.close)
