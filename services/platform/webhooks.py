@@ -1,9 +1,10 @@
 """Webhook delivery of `round.settle`: signed, retried with backoff, parked, re-sendable.
 
 Each configured endpoint has its own durable pull consumer on the settle stream
-(`webhook_<name>`, one message in flight), so deliveries to one endpoint follow the
-stream's order, which is log order: settlements of a player arrive in order. A platform
-that is down only makes its consumer wait; the stream keeps everything.
+(`webhook_<name>`). Its messages are dealt to `lanes` concurrent lanes by player, and a lane
+delivers one message at a time in stream order (log order): a player's settlements arrive
+in order, while a slow answer for one player does not hold up every other. A platform that
+is down only makes the consumer wait; the stream keeps everything.
 
 Per message: POST the JSON body with `X-Livebridge-Event-Id`, `X-Livebridge-Timestamp` and
 `X-Livebridge-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. A 2xx answer
@@ -30,6 +31,7 @@ import logging
 import random
 import re
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -44,6 +46,9 @@ from nats.js.kv import KeyValue
 from services.platform.stream import SettleStream
 
 log = logging.getLogger(__name__)
+
+LANE_DEPTH = 8
+ACK_WAIT = 120.0
 
 EVENT_ID = "X-Livebridge-Event-Id"
 TIMESTAMP = "X-Livebridge-Timestamp"
@@ -86,6 +91,8 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
     backoff_max: float = 600.0
     """With the defaults a message is retried for at least 73 minutes before it is parked,
     so a platform down for an hour gets everything in order without an operator."""
+    lanes: int = 8
+    """Deliveries in flight at once, each lane serving its own players in order."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):
@@ -175,6 +182,7 @@ class WebhookDelivery:
     clock: Callable[[], float] = time.time
     delivered: int = 0
     _parked_players: set[str] = field(default_factory=set)
+    _in_lanes: set[int] = field(default_factory=set)
 
     @property
     def durable(self) -> str:
@@ -247,6 +255,7 @@ class WebhookDelivery:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         await self.stream.ensure(self.js)
+        lanes = self.endpoint.lanes
         sub = await self.js.pull_subscribe(
             f"{self.stream.root}.>",
             durable=self.durable,
@@ -254,21 +263,48 @@ class WebhookDelivery:
             config=ConsumerConfig(
                 ack_policy=AckPolicy.EXPLICIT,
                 deliver_policy=DeliverPolicy.ALL,
-                max_ack_pending=1,
-                ack_wait=60.0,
+                max_ack_pending=lanes * LANE_DEPTH,
+                ack_wait=ACK_WAIT,
                 max_deliver=-1,
             ),
         )
+        queues: list[asyncio.Queue[Msg | None]] = [
+            asyncio.Queue(maxsize=LANE_DEPTH) for _ in range(lanes)
+        ]
+        workers = [asyncio.create_task(self._lane(q, stop)) for q in queues]
         try:
             while not stop.is_set():
                 try:
-                    msgs = await sub.fetch(1, timeout=0.5)
+                    msgs = await sub.fetch(lanes, timeout=0.5)
                 except TimeoutError:
                     continue
                 for msg in msgs:
-                    await self._handle(msg, stop)
+                    seq = msg.metadata.sequence.stream
+                    if seq in self._in_lanes:
+                        continue  # redelivered while still waiting in its lane
+                    self._in_lanes.add(seq)
+                    player = _HEAD.decode(msg.data).player
+                    await queues[zlib.crc32(player.encode()) % lanes].put(msg)
         finally:
+            for queue in queues:
+                await queue.put(None)
+            await asyncio.gather(*workers, return_exceptions=True)
             await sub.unsubscribe()
+
+    async def _lane(self, queue: asyncio.Queue[Msg | None], stop: asyncio.Event) -> None:
+        """One player's settlements always go to the same lane, which delivers in order."""
+        while (msg := await queue.get()) is not None:
+            try:
+                if stop.is_set():
+                    await msg.nak()  # redelivered, in order, when delivery starts again
+                else:
+                    await self._handle(msg, stop)
+            except Exception:
+                log.exception("webhook %s: delivery failed; redelivering", self.endpoint.name)
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+            finally:
+                self._in_lanes.discard(msg.metadata.sequence.stream)
 
     async def _handle(self, msg: Msg, stop: asyncio.Event) -> None:
         head = _HEAD.decode(msg.data)

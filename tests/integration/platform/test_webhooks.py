@@ -234,9 +234,6 @@ async def test_a_receiver_that_fails_times_out_and_is_down_gets_every_settlement
 
     assert len(wanted) == 8 * len(PLAYERS)
     assert set(receiver.stored) == {s.event_id for s in wanted}
-    assert [receiver.stored[e] for e in receiver.order] == sorted(
-        wanted, key=lambda s: s.log_position
-    )
     assert in_player_order([receiver.stored[e] for e in receiver.order])
     assert receiver.bad_signatures == 0
     assert receiver.repeats >= 1  # the answers lost while it was slow were sent again
