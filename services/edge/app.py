@@ -157,6 +157,12 @@ def _http_handler(
                     remote=request.remote or "",
                 )
                 early = await gate.run(endpoint, edge_request)
-        return web.Response(status=early.status, body=early.body, content_type=early.content_type)
+        response = web.Response(
+            status=early.status, body=early.body, content_type=early.content_type
+        )
+        if request.keep_alive:
+            # Evolution's certification looks for the header, although HTTP/1.1 implies it.
+            response.headers["Connection"] = "keep-alive"
+        return response
 
     return handle

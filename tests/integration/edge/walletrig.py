@@ -65,6 +65,9 @@ class ServedEdge:
     async def balance(self, player: str, currency: str = "EUR") -> Decimal:
         return (await asyncio.to_thread(self.ledger.balance, player, currency)).balance
 
+    async def available(self, player: str, currency: str = "EUR") -> Decimal:
+        return (await asyncio.to_thread(self.ledger.balance, player, currency)).available
+
     def base(self, dialect: str) -> str:
         return f"{self.url}/wallet/{dialect}"
 
