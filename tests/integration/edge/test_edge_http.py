@@ -85,5 +85,6 @@ async def test_the_evolution_test_sid_endpoint_is_mounted_only_when_asked(
         checked = await client.check(sid=issued["sid"], user="u-2")
         assert checked["status"] == "OK"
     async with served_edge(nats_url, stream_prefix, provider("evolution", b"tok")) as edge:
-        async with edge.http.post(f"{edge.base('evolution')}/sid?authToken=tok") as response:
+        sid_url = f"{edge.base('evolution')}/sid?authToken=tok"
+        async with edge.http.post(sid_url) as response:
             assert response.status == 404
