@@ -5,8 +5,9 @@ feed secret) is checked before the body is decoded. Answers, in the canonical
 `LBRG-<status> <CODE>` form when refused:
 
 - 200 `FeedAck` (accepted, duplicates, held): safe to resend, duplicates are absorbed;
-- 401 INVALID_SIGNATURE, 400 MALFORMED_FEED, 404 UNKNOWN_PROVIDER, 413 BODY_TOO_LARGE:
-  nothing was recorded, resending the same request will fail the same way;
+- 401 INVALID_SIGNATURE, 400 MALFORMED_FEED, 404 UNKNOWN_PROVIDER, 413 BODY_TOO_LARGE,
+  403 IP_NOT_ALLOWED: nothing was recorded, resending the same request fails the same way;
+- 429 RATE_LIMITED: nothing was recorded; resend later;
 - 503 FEED_UNAVAILABLE: the ledger did not take the events; resend later.
 """
 
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from contracts import feeds
 from services.edge.feeds.processor import BadEvent, DeliveryFailed, FeedProcessor
+from services.edge.security import IpAllowlist, TokenBucket
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +31,13 @@ MAX_BODY = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class PushFeed:
-    """One provider that pushes: its feed secret and the processor its events go to."""
+    """One provider that pushes: its feed secret, the processor its events go to, and the
+    provider's IP allowlist and rate limit (None: not checked, for tests)."""
 
     secret: str
     processor: FeedProcessor
+    allowlist: IpAllowlist | None = None
+    limiter: TokenBucket | None = None
 
 
 def error(status: int, code: str, message: str) -> web.Response:
@@ -48,6 +53,10 @@ def push_handler(
         feed = providers.get(provider)
         if feed is None:
             return error(404, "UNKNOWN_PROVIDER", f"no push feed is configured for {provider!r}")
+        if feed.allowlist is not None and not feed.allowlist.allows(request.remote):
+            return error(403, "IP_NOT_ALLOWED", f"{request.remote} may not push for {provider!r}")
+        if feed.limiter is not None and not feed.limiter.take():
+            return error(429, "RATE_LIMITED", "too many feed pushes; slow down and resend")
         if request.content_length is not None and request.content_length > max_body:
             return error(413, "BODY_TOO_LARGE", f"a feed batch is at most {max_body} bytes")
         try:

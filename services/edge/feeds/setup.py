@@ -1,0 +1,230 @@
+"""Mount the game-event feeds of every configured provider on the edge's aiohttp app.
+
+A provider opts in with options in its `livebridge.toml` entry (secrets by reference,
+never inline, like the wallet secret)::
+
+    [[provider]]
+    id = "evo"
+    dialect = "evolution"
+    ...
+    [provider.options]
+    feed = "push"                      # or "pull" or "socket"
+    feed_secret_env = "EVO_FEED_SECRET"  # or feed_secret_file = "/etc/livebridge/evo-feed"
+    feed_url = "https://studio.example/feed"   # pull and socket: where to read from
+    feed_token_env = "EVO_FEED_TOKEN"  # pull and socket: sent as `Authorization: Bearer`
+    feed_poll_s = 1.0                  # pull: wait between empty polls
+    feed_gap_timeout_s = 5.0           # how long a missing seq is waited for
+
+The composition root calls, beside `setup_edge`::
+
+    setup_feeds(app, sink=ledger, providers=providers, nats_url=nats_url)
+
+Push providers get `POST /feed/<provider>`, behind the provider's `allow_ips` and
+`rate_limit`; pull and socket feeds run as tasks for the
+app's lifetime. Positions (cursors, each round's last seq) live in JetStream KV bucket
+`livebridge_feed_cursors` when `nats_url` is given, in memory otherwise (one process,
+tests). Every feed's `FeedProcessor` is in `app[FEEDS_KEY]`, by provider id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import nats
+from aiohttp import web
+
+from services.edge.config import ConfigError, ProviderConfig, ProvidersConfig
+from services.edge.feeds.cursors import (
+    DEFAULT_BUCKET,
+    CursorStore,
+    JetStreamCursorStore,
+    MemoryCursorStore,
+)
+from services.edge.feeds.processor import FeedProcessor
+from services.edge.feeds.pull import PullFeed
+from services.edge.feeds.push import PushFeed, add_push_routes
+from services.edge.feeds.sequencer import Sequencer
+from services.edge.feeds.sink import EventSink
+from services.edge.feeds.websocket import SocketFeed
+from services.edge.security import IpAllowlist, TokenBucket
+
+log = logging.getLogger(__name__)
+
+MODES = ("push", "pull", "socket")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    provider: str
+    mode: str
+    secret: str
+    url: str = ""
+    token: str = ""
+    poll_s: float = 1.0
+    gap_timeout_s: float = 5.0
+
+
+FEEDS_KEY = web.AppKey("edge_feeds", dict)  # provider id -> FeedProcessor
+
+
+def feed_configs(
+    providers: ProvidersConfig, environ: Mapping[str, str] | None = None
+) -> list[FeedConfig]:
+    """The feeds the configuration asks for; a missing secret or URL fails now, not later."""
+    env = os.environ if environ is None else environ
+    found: list[FeedConfig] = []
+    for provider in providers.providers:
+        mode = provider.option("feed", "")
+        if not mode:
+            continue
+        where = f"provider {provider.id!r}: feed"
+        if mode not in MODES:
+            raise ConfigError(f"{where} must be one of {', '.join(MODES)}, got {mode!r}")
+        url = str(provider.option("feed_url", ""))
+        if mode != "push" and not url.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ConfigError(f"{where} {mode} needs feed_url (http(s):// or ws(s)://)")
+        found.append(
+            FeedConfig(
+                provider=provider.id,
+                mode=str(mode),
+                secret=_reference(provider, "feed_secret", env, required=mode != "socket"),
+                url=url,
+                token=_reference(provider, "feed_token", env, required=False),
+                poll_s=_seconds(provider, "feed_poll_s", 1.0),
+                gap_timeout_s=_seconds(provider, "feed_gap_timeout_s", 5.0),
+            )
+        )
+    return found
+
+
+def _reference(
+    provider: ProviderConfig, name: str, env: Mapping[str, str], *, required: bool
+) -> str:
+    variable = str(provider.option(f"{name}_env", ""))
+    file = str(provider.option(f"{name}_file", ""))
+    if variable:
+        value = env.get(variable, "")
+        if not value:
+            raise ConfigError(f"provider {provider.id!r}: {name}_env {variable} is not set")
+        return value
+    if file:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"provider {provider.id!r}: {name}_file {file}: {exc}") from None
+    if required:
+        raise ConfigError(f"provider {provider.id!r}: set {name}_env or {name}_file")
+    return ""
+
+
+def _seconds(provider: ProviderConfig, name: str, default: float) -> float:
+    value = provider.option(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"provider {provider.id!r}: {name} must be a positive number")
+    return float(value)
+
+
+class _LazyCursors:
+    """A `CursorStore` whose backend is opened in the app's startup."""
+
+    def __init__(self) -> None:
+        self.store: CursorStore | None = None
+
+    def _s(self) -> CursorStore:
+        if self.store is None:
+            raise RuntimeError("feed cursor store used before the app started")
+        return self.store
+
+    async def get(self, key: str) -> str | None:
+        return await self._s().get(key)
+
+    async def put(self, key: str, value: str) -> None:
+        await self._s().put(key, value)
+
+
+def setup_feeds(
+    app: web.Application,
+    *,
+    sink: EventSink,
+    providers: ProvidersConfig,
+    nats_url: str | None = None,
+    cursors: CursorStore | None = None,
+    bucket: str = DEFAULT_BUCKET,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, FeedProcessor]:
+    """Mount push routes and start pull/socket feeds with the app; returns the processors."""
+    configs = feed_configs(providers, environ)
+    lazy = _LazyCursors()
+    store: CursorStore = cursors if cursors is not None else lazy
+    processors = {
+        c.provider: FeedProcessor(
+            c.provider, sink, store, sequencer=Sequencer(gap_timeout=c.gap_timeout_s)
+        )
+        for c in configs
+    }
+    app[FEEDS_KEY] = processors
+    pushed = {}
+    for c in configs:
+        if c.mode == "push":
+            p = providers.get(c.provider)
+            pushed[c.provider] = PushFeed(
+                c.secret,
+                processors[c.provider],
+                allowlist=IpAllowlist(p.allow_ips),
+                limiter=TokenBucket(p.rate_limit, p.burst),
+            )
+    if pushed:
+        add_push_routes(app, pushed)
+    if configs:
+        need_kv = cursors is None
+        app.cleanup_ctx.append(_run_feeds(configs, processors, lazy, nats_url, bucket, need_kv))
+    return processors
+
+
+def _run_feeds(
+    configs: list[FeedConfig],
+    processors: dict[str, FeedProcessor],
+    lazy: _LazyCursors,
+    nats_url: str | None,
+    bucket: str,
+    need_kv: bool,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        nc = None
+        if need_kv:
+            if nats_url:
+                nc = await nats.connect(nats_url, name="livebridge-feeds")
+                lazy.store = await JetStreamCursorStore.open(nc.jetstream(), bucket)
+            else:
+                log.warning("feed cursors are in process memory: a restart re-reads the feeds")
+                lazy.store = MemoryCursorStore()
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50))
+        tasks = [asyncio.create_task(p.run_sweeper()) for p in processors.values()]
+        for c in configs:
+            processor = processors[c.provider]
+            if c.mode == "pull":
+                feed = PullFeed(
+                    processor, http, c.url, secret=c.secret, token=c.token, interval=c.poll_s
+                )
+                tasks.append(asyncio.create_task(feed.run()))
+            elif c.mode == "socket":
+                tasks.append(
+                    asyncio.create_task(SocketFeed(processor, http, c.url, token=c.token).run())
+                )
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await http.close()
+            if nc is not None:
+                await nc.drain()
+
+    return ctx
