@@ -195,10 +195,16 @@ class Adapter(DialectAdapter):
         except Refused as exc:
             status = _BY_KIND[kind].get(exc.code, Status.UNKNOWN_ERROR)
             return self._send(status, call.uuid, await self._current(call.userId, call.currency))
-        return self._render(kind, call, reply)
+        return await self._render(kind, call, reply)
 
-    def _render(self, kind: str, call: wire.TransactionRequest, reply: WalletReply) -> EdgeResponse:
+    async def _render(
+        self, kind: str, call: wire.TransactionRequest, reply: WalletReply
+    ) -> EdgeResponse:
         balance = self._money(reply.available, call.currency)
+        if reply.replayed:
+            # A replay carries the balance of its first answer; Evolution checks every
+            # answer's balance against its own running total, so send today's.
+            balance = await self._current(call.userId, call.currency) or balance
         if kind == "cancel" and reply.absorbed:
             return self._send(Status.BET_DOES_NOT_EXIST, call.uuid, balance)
         if reply.replayed:
