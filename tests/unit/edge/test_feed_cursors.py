@@ -1,0 +1,14 @@
+"""The in-memory cursor store honours the `CursorStore` contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.edge.feeds.cursors import MemoryCursorStore
+from tests.unit.edge.cursor_suite import CursorStoreSuite
+
+
+class TestMemoryCursorStore(CursorStoreSuite):
+    @pytest.fixture
+    def store(self) -> MemoryCursorStore:
+        return MemoryCursorStore()
