@@ -121,13 +121,27 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
 
     def flush(self) -> int:
         """Write the buffered batch now; returns how many events it held."""
+        taken = self.take_batch()
+        if taken is None:
+            return 0
+        tracking, changes, count = taken
+        self.commit_batch(tracking, changes)
+        return count
+
+    def take_batch(self) -> tuple[Tracking, list[C], int] | None:
+        """The buffered batch (last tracking, changes, event count), emptying the buffer.
+
+        For a writer thread: `commit_batch` the batches in the order they were taken.
+        """
         batch: _Batch[C] | None = getattr(self._local, "batch", None)
         if batch is None or batch.tracking is None:
-            return 0
-        self._commit(batch.tracking, batch.changes)
-        count = batch.count
+            return None
         self._local.batch = _Batch[C]()
-        return count
+        return batch.tracking, batch.changes, batch.count
+
+    def commit_batch(self, tracking: Tracking, changes: list[C]) -> None:
+        """Write one taken batch with its tracking row, in one transaction."""
+        self._commit(tracking, changes)
 
     def _commit(self, tracking: Tracking, changes: list[C]) -> None:
         for attempt in range(APPLY_ATTEMPTS):

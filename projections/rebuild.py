@@ -117,11 +117,38 @@ def catch_up(
     if stop is not None and start >= stop:
         return 0
     count = 0
-    with view.batched():
-        for events in _pages(app, start, stop, projection.topics, page):
-            for domain_event, tracking in events:
-                projection.process_event(domain_event, tracking)
-            count += view.flush()
+    # Three stages overlap: read and decode (reader thread), project (here), write
+    # (writer thread, batches committed strictly in order, one transaction each).
+    batches: queue.Queue[tuple[Tracking, list[Any]] | None] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+
+    def write() -> None:
+        while (item := batches.get()) is not None:
+            if failed:
+                continue
+            try:
+                view.commit_batch(*item)
+            except BaseException as error:  # re-raised by the projecting thread
+                failed.append(error)
+
+    writer = threading.Thread(target=write, name="rebuild-writer", daemon=True)
+    writer.start()
+    try:
+        with view.batched():
+            for events in _pages(app, start, stop, projection.topics, page):
+                for domain_event, tracking in events:
+                    projection.process_event(domain_event, tracking)
+                taken = view.take_batch()
+                if taken is not None:
+                    batches.put((taken[0], taken[1]))
+                    count += taken[2]
+                if failed:
+                    break
+    finally:
+        batches.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
     return count
 
 

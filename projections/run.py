@@ -12,6 +12,8 @@ view's tracking row), after first catching the view up in batches (`catch_up`), 
 much faster than one transaction per event when the service was down for long. A
 supervisor thread restarts a runner that stopped on an error (PostgreSQL gone for longer
 than the write retries), from its tracking row, so no event is skipped or applied twice.
+With `batched=True` each view runs a `BatchedRunner` instead (`catch_up` in a loop):
+same rows, same exactly-once rule, far more events per second under load.
 
 Settings: the ledger's own (`PERSISTENCE_MODULE=services.eventstore`, `NATS_URL`,
 `NATS_STREAM_PREFIX`), plus `view_env(database_url)` for the views, which puts every view
@@ -153,6 +155,61 @@ class SupervisedRunner:
         self._runner.view.close()
 
 
+class BatchedRunner:
+    """Keeps one view current with `catch_up`: many events per transaction under load.
+
+    Same exactly-once rule as the library runner (each batch commits its rows with its
+    last tracking row), several times its throughput when events come faster than one
+    transaction per event allows. Idle, it looks for new events every `poll` seconds.
+    A failed batch (PostgreSQL gone longer than the write retries) is retried from the
+    tracking row after a pause.
+    """
+
+    def __init__(
+        self,
+        application_class: type[Application[Any]],
+        spec: ViewSpec,
+        env: Mapping[str, str],
+        *,
+        poll: float = 0.05,
+    ) -> None:
+        self.spec = spec
+        self.app = application_class(dict(env))
+        self.view = open_view(spec.projection_class, spec.view_class, env)
+        self.projection = spec.projection_class(self.view)
+        self.poll = poll
+        self.restarts = 0
+        self.last_error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"projection-{spec.name}", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def app_name(self) -> str:
+        return self.app.name
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                applied = catch_up(self.app, self.projection)
+            except Exception as error:
+                self.last_error = error
+                self.restarts += 1
+                log.warning("projection %s failed (%s); resuming", self.spec.name, error)
+                self._stopping.wait(SUPERVISE_INTERVAL)
+                continue
+            if not applied:
+                self._stopping.wait(self.poll)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        self.view.close()
+        self.app.close()
+
+
 class RunningViews:
     """The running projections of one process, and views opened for readers.
 
@@ -161,7 +218,9 @@ class RunningViews:
     """
 
     def __init__(
-        self, runners: dict[str, SupervisedRunner], readers: dict[str, PostgresView[Any]]
+        self,
+        runners: dict[str, SupervisedRunner | BatchedRunner],
+        readers: dict[str, PostgresView[Any]],
     ) -> None:
         self.runners = runners
         self.readers = readers
@@ -191,16 +250,21 @@ def running_projections(
     application_class: type[Application[Any]] | None = None,
     names: tuple[str, ...] = tuple(VIEWS),
     catch_up_first: bool = True,
+    batched: bool = False,
 ) -> Iterator[RunningViews]:
-    """Run the named views (default: all) until the block exits; see the module doc."""
+    """Run the named views (default: all) until the block exits; see the module doc.
+
+    `batched=True` runs `BatchedRunner`s instead of the library's `ProjectionRunner`:
+    the same rows, more events per second (see `BatchedRunner`).
+    """
     if application_class is None:
         from services.ledger.application import Ledger
 
         application_class = Ledger
-    runners: dict[str, SupervisedRunner] = {}
+    runners: dict[str, SupervisedRunner | BatchedRunner] = {}
     readers: dict[str, PostgresView[Any]] = {}
     try:
-        if catch_up_first:
+        if catch_up_first and not batched:
             app = application_class(dict(env))
             try:
                 for name in names:
@@ -214,7 +278,10 @@ def running_projections(
                 app.close()
         for name in names:
             spec = VIEWS[name]
-            runners[name] = SupervisedRunner(application_class, spec, env)
+            if batched:
+                runners[name] = BatchedRunner(application_class, spec, env)
+            else:
+                runners[name] = SupervisedRunner(application_class, spec, env)
             readers[name] = open_view(spec.projection_class, spec.view_class, env)
         yield RunningViews(runners, readers)
     finally:
@@ -238,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m projections.run")
     parser.add_argument("names", nargs="*", default=[], help=f"of {', '.join(VIEWS)}")
     parser.add_argument("--no-catch-up", dest="catch_up", action="store_false")
+    parser.add_argument("--batched", action="store_true", help="BatchedRunner per view")
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(VIEWS)
     if unknown:
@@ -251,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     names = tuple(args.names) or tuple(VIEWS)
-    with running_projections(env, names=names, catch_up_first=args.catch_up):
+    with running_projections(env, names=names, catch_up_first=args.catch_up, batched=args.batched):
         print("projections running", flush=True)
         stop.wait()
     return 0

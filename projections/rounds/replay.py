@@ -3,8 +3,9 @@
 `replay_round` reads the round from the view, then rebuilds it from the log without the
 view's help and compares:
 
-- **header and bets** against `Ledger.round_state`, which the ledger builds from the
-  round's aggregates loaded by id (the `Round`, its `RoundBook`, each `Bet`);
+- **header and bets** against the round as the ledger models it (`Ledger.round_state`'s
+  rules), built from the round's aggregates loaded by id: the `Round`, its `RoundBook`
+  and each `Bet` (those the book lists and those the view lists);
 - **timeline**: every event the view lists is read back from the log at its position
   (JetStream direct get by stream sequence, nearby positions in one read), decoded, and
   run through the same projection code: name, aggregate, version, provider seq, video
@@ -18,8 +19,10 @@ size of the log.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -37,10 +40,21 @@ from projections.rounds.view import (
     TimelineEntry,
     TimelineItem,
 )
-from services.ledger.application import Ledger
-from services.ledger.domain import Bet
-from services.ledger.rounds import Round
-from services.ledger.views import BetView, RoundState
+from services.ledger.application import Ledger, _bet_view
+from services.ledger.domain import Bet, book_uuid
+from services.ledger.rounds import Round, RoundBook
+from services.ledger.views import BetView, RoundState, RoundStatus, Verification
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _reads() -> ThreadPoolExecutor:
+    """Reads by id and by position go out together: a replay costs the slowest, not the sum."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="replay-read")
+    return _pool
+
 
 NEARBY = 16
 """Positions closer than this are read from the log in one request."""
@@ -81,22 +95,25 @@ class Replay:
         return not self.differences
 
 
-def _read_positions(ledger: Ledger, positions: list[int]) -> dict[int, Notification]:
-    found: dict[int, Notification] = {}
+def _runs(positions: list[int]) -> list[list[int]]:
     runs: list[list[int]] = []
     for position in sorted(positions):
         if runs and position - runs[-1][-1] < NEARBY:
             runs[-1].append(position)
         else:
             runs.append([position])
-    for run in runs:
-        wanted = set(run)
-        for notification in ledger.recorder.select_notifications(
+    return runs
+
+
+def _read_run(ledger: Ledger, run: list[int]) -> dict[int, Notification]:
+    wanted = set(run)
+    return {
+        n.id: n
+        for n in ledger.recorder.select_notifications(
             start=run[0], limit=run[-1] - run[0] + 1, stop=run[-1]
-        ):
-            if notification.id in wanted:
-                found[notification.id] = notification
-    return found
+        )
+        if n.id in wanted
+    }
 
 
 def _entry_as_item(entry: TimelineEntry) -> TimelineItem:
@@ -117,10 +134,11 @@ def _same_time(a: TimelineItem, b: TimelineItem) -> bool:
     return a.server_time == b.server_time
 
 
-def check_timeline(ledger: Ledger, record: RoundRecord) -> tuple[list[str], int]:
-    """Read every listed event back from the log and re-derive its timeline line."""
+def check_timeline(
+    ledger: Ledger, record: RoundRecord, notifications: dict[int, Notification]
+) -> list[str]:
+    """Re-derive every timeline line from the event read back at its log position."""
     problems: list[str] = []
-    notifications = _read_positions(ledger, [item.position for item in record.timeline])
     collector = _Collector()
     projection: Projection[RoundsView] = RoundsProjection(collector)
     for item in record.timeline:
@@ -144,22 +162,22 @@ def check_timeline(ledger: Ledger, record: RoundRecord) -> tuple[list[str], int]
             and msgspec.structs.replace(from_log, server_time=item.server_time) == item
         ):
             problems.append(f"timeline at {item.position}: view {item!r} but log {from_log!r}")
-    return problems, len(notifications)
+    return problems
 
 
-def check_completeness(ledger: Ledger, record: RoundRecord) -> list[str]:
+def check_completeness(record: RoundRecord, log: LogRound) -> list[str]:
+    """The view lists every event of the round and of each bet: as many as their versions."""
     problems: list[str] = []
     counts: dict[str, int] = {}
     for item in record.timeline:
         counts[item.originator_id] = counts.get(item.originator_id, 0) + 1
-    round_ = ledger.find(Round, UUID(record.round_key))
-    if round_ is not None and counts.get(round_.id.hex, 0) != round_.version:
+    if log.round_ is not None and counts.get(log.round_.id.hex, 0) != log.round_.version:
         problems.append(
-            f"timeline lists {counts.get(round_.id.hex, 0)} events of the round; "
-            f"the log has {round_.version}"
+            f"timeline lists {counts.get(log.round_.id.hex, 0)} events of the round; "
+            f"the log has {log.round_.version}"
         )
     for bet in record.bets:
-        found = ledger.find(Bet, UUID(bet.bet_key))
+        found = log.bets.get(bet.bet_key)
         if found is None:
             problems.append(f"bet {bet.bet_id}: not in the log")
         elif counts.get(bet.bet_key, 0) != found.version:
@@ -168,6 +186,86 @@ def check_completeness(ledger: Ledger, record: RoundRecord) -> list[str]:
                 f"the log has {found.version}"
             )
     return problems
+
+
+@dataclass
+class LogRound:
+    """A round's aggregates as loaded from the log by id, and its events read by position."""
+
+    round_: Round | None
+    book: RoundBook | None
+    bets: dict[str, Bet]
+    notifications: dict[int, Notification]
+
+
+def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
+    pool = _reads()
+
+    def find(cls: type[Any], key: str) -> Callable[[], Any]:
+        return lambda: ledger.find(cls, UUID(key))
+
+    round_f = pool.submit(find(Round, record.round_key))
+    book_f = pool.submit(
+        lambda: ledger.find(RoundBook, book_uuid(record.provider, record.round_id))
+    )
+    bet_fs: dict[str, Future[Any]] = {
+        b.bet_key: pool.submit(find(Bet, b.bet_key)) for b in record.bets
+    }
+    runs = _runs([item.position for item in record.timeline])
+    run_fs = [pool.submit(_read_run, ledger, run) for run in runs]
+    book: RoundBook | None = book_f.result()
+    for key in book.bets if book else {}:
+        if key not in bet_fs:
+            bet_fs[key] = pool.submit(find(Bet, key))
+    notifications: dict[int, Notification] = {}
+    for run_f in run_fs:
+        notifications.update(run_f.result())
+    bets = {key: f.result() for key, f in bet_fs.items()}
+    return LogRound(
+        round_=round_f.result(),
+        book=book,
+        bets={key: bet for key, bet in bets.items() if bet is not None},
+        notifications=notifications,
+    )
+
+
+def state_from_log(ledger: Ledger, record: RoundRecord, log: LogRound) -> RoundState:
+    """The round by `Ledger.round_state`'s rules, from aggregates already loaded."""
+    round_, book = log.round_, log.book
+    listed = list(book.bets) if book else []
+    listed += [key for key in log.bets if key not in listed]
+    result = round_.result if round_ else {}
+    game = round_.game if round_ else ""
+    bets = tuple(_bet_view(log.bets[key], result, game) for key in listed if key in log.bets)
+    status = RoundStatus(round_.status) if round_ else RoundStatus.UNKNOWN
+    if status is RoundStatus.RESULT and book is not None and book.settled:
+        status = RoundStatus.SETTLED
+    bridge_settled = record.provider in ledger.bridge_settled
+    if round_ is None:
+        return RoundState(
+            provider=record.provider,
+            round_id=record.round_id,
+            status=status,
+            bridge_settled=bridge_settled,
+            bets=bets,
+        )
+    return RoundState(
+        provider=record.provider,
+        round_id=record.round_id,
+        status=status,
+        table=round_.table,
+        game=round_.game,
+        closes_at=datetime.fromisoformat(round_.closes_at) if round_.closes_at else None,
+        last_seq=max((int(s) for s in round_.events), default=0),
+        result=dict(round_.result),
+        round_hash=round_.round_hash,
+        digest=round_.digest,
+        verification=Verification(round_.verification),
+        audit_flags=tuple(round_.audit_flags),
+        void_cause=round_.void_cause,
+        bridge_settled=bridge_settled,
+        bets=bets,
+    )
 
 
 def _bet_fields(bet: BetItem | BetView) -> dict[str, Any]:
@@ -242,13 +340,18 @@ def replay_round(
     """Every round named `round_id` (one per provider), each checked against the log."""
     replays = []
     for record in view.rounds(round_id, ledger.name, provider):
-        state = ledger.round_state(record.provider, record.round_id)
+        log = load_from_log(ledger, record)
+        state = state_from_log(ledger, record, log)
         differences = compare_with_ledger(record, state)
-        timeline_problems, read = check_timeline(ledger, record)
-        differences += timeline_problems
-        differences += check_completeness(ledger, record)
+        differences += check_timeline(ledger, record, log.notifications)
+        differences += check_completeness(record, log)
         replays.append(
-            Replay(record=record, state=state, differences=differences, events_read=read)
+            Replay(
+                record=record,
+                state=state,
+                differences=differences,
+                events_read=len(log.notifications),
+            )
         )
     return replays
 

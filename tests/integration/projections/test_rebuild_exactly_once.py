@@ -129,8 +129,9 @@ def test_projection_process_killed_mid_batch_resumes_exactly_where_it_was(
     rng = random.Random(8)
     kills = 0
     for attempt in range(12):
-        # Alternate the fast start-up catch-up (batches) and the per-event runner.
-        flags = [] if attempt % 2 else ["--no-catch-up"]
+        # Rotate: the library's per-event runner, start-up catch-up (batches) then the
+        # library runner, and the batched runner.
+        flags = [["--no-catch-up"], [], ["--batched"]][attempt % 3]
         child = subprocess.Popen(
             [sys.executable, "-m", "projections.run", *flags],
             cwd=repo_root,

@@ -1,8 +1,8 @@
 """The views as the platform and dispute agents see them, on a ledger whose log is JetStream.
 
 The views are kept up to date by `running_projections` (the library's `ProjectionRunner`
-per view, as the service runs them), read over real HTTP, replayed with the CLI's
-`replay`, tampered with, and rebuilt.
+per view, or the batched runner), read over real HTTP, replayed with the CLI's `replay`,
+tampered with, and rebuilt.
 """
 
 from __future__ import annotations
@@ -111,7 +111,8 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
     fund(ledger, 5)
     played = play(ledger, rounds=30, player_count=5, seed=11)
     position = ledger.recorder.max_notification_id()
-    with running_projections(env) as views:
+    # This time the views follow the log with batched runners.
+    with running_projections(env, batched=True) as views:
         views.wait(position, timeout=30)
     use_settings(monkeypatch, env, database_url, schema)
 
