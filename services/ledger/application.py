@@ -111,15 +111,30 @@ class Ledger(Application[UUID]):
 
     def execute(self, command: AnyWalletCommand) -> WalletReply:
         """Apply one provider wallet command exactly once (I3): see `contracts.wallet`."""
+        handler: Callable[[Any, int], WalletReply]
         match command:
             case Debit():
-                return self._retrying(f"debit {command.tx_id}", self._debit, command)
+                handler = self._debit
             case Credit():
-                return self._retrying(f"credit {command.tx_id}", self._credit, command)
+                handler = self._credit
             case Rollback():
-                return self._retrying(f"rollback {command.tx_id}", self._rollback, command)
+                handler = self._rollback
             case _:
                 assert_never(command)
+        what = f"{type(command).__name__.lower()} {command.provider}/{command.tx_id}"
+        try:
+            return self._retrying(what, handler, command)
+        except LedgerRefused:
+            # The refusal may rest on state that already held a concurrent twin of this very
+            # transaction (its record and its effects are written atomically): if the record
+            # exists now, answer as a repeat. Otherwise the refusal stands.
+            record_id = tx_record_id(command.provider, command.tx_id)
+            if self._find(TxRecord, record_id) is None:
+                raise
+            kind, fingerprint = _identity(command)
+            return self._retrying(
+                what, lambda n: self._repeat(self._tx_record(record_id), command, kind, fingerprint)
+            )
 
     def balance(self, player: str, currency: str) -> Balance:
         return _balance(self._wallet(player, currency))
@@ -264,15 +279,7 @@ class Ledger(Application[UUID]):
 
     def _place_bet(self, cmd: Debit, *, careful: bool) -> WalletReply:
         amount = _amount(cmd.amount, cmd.currency, positive=True)
-        fingerprint = _fingerprint(
-            "debit",
-            cmd.player,
-            cmd.currency,
-            str(amount),
-            cmd.round_id,
-            cmd.bet_id,
-            msgspec.json.encode(cmd.selections).decode(),
-        )
+        _, fingerprint = _identity(cmd)
         if careful:
             earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
             if earlier is not None:
@@ -317,9 +324,7 @@ class Ledger(Application[UUID]):
 
     def _credit(self, cmd: Credit, attempt: int) -> WalletReply:
         amount = _amount(cmd.amount, cmd.currency)
-        fingerprint = _fingerprint(
-            "credit", cmd.player, cmd.currency, str(amount), cmd.round_id, cmd.bet_id
-        )
+        _, fingerprint = _identity(cmd)
         earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
         if earlier is not None:
             return self._repeat(earlier, cmd, "credit", fingerprint)
@@ -408,9 +413,7 @@ class Ledger(Application[UUID]):
                     raise IntegrityError(f"bet {bet.bet_id} changed while booking")
 
     def _rollback(self, cmd: Rollback, attempt: int) -> WalletReply:
-        fingerprint = _fingerprint(
-            "rollback", cmd.player, cmd.currency, cmd.ref_tx_id, str(cmd.amount or "")
-        )
+        _, fingerprint = _identity(cmd)
         ref = record_ref(cmd.provider, cmd.tx_id)
         earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
         if earlier is not None:
@@ -517,7 +520,13 @@ class Ledger(Application[UUID]):
             self.save(wallet, record)
             return _balance(wallet)
 
-        return self._retrying(f"{kind} {tx_id}", attempt)
+        try:
+            return self._retrying(f"{kind} {tx_id}", attempt)
+        except LedgerRefused:
+            # As in `execute`: a concurrent twin may have landed after the first read.
+            if self._find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id)) is None:
+                raise
+            return self._retrying(f"{kind} {tx_id}", attempt)
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -564,6 +573,11 @@ class Ledger(Application[UUID]):
 
     def load_book_cursor(self) -> BookCursor:
         return self._find(BookCursor, BookCursor.create_id()) or BookCursor()
+
+    def _tx_record(self, record_id: UUID) -> TxRecord:
+        found = self._find(TxRecord, record_id)
+        assert found is not None, record_id
+        return found
 
     def bet(self, bet_id: UUID) -> Bet:
         found = self._find(Bet, bet_id)
@@ -617,6 +631,33 @@ def _amount(value: Decimal, currency: str, *, positive: bool = False) -> Decimal
 
 def _fingerprint(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _normal(amount: Decimal | None, currency: str) -> str:
+    if amount is None:
+        return ""
+    try:
+        return str(money.check_amount(amount, currency))
+    except money.MoneyError:
+        return str(amount)
+
+
+def _identity(cmd: AnyWalletCommand) -> tuple[str, str]:
+    """The kind of a command and the fingerprint of what a repeat must carry unchanged."""
+    common = (cmd.player, cmd.currency)
+    match cmd:
+        case Debit():
+            picks = msgspec.json.encode(cmd.selections).decode()
+            amount = _normal(cmd.amount, cmd.currency)
+            return "debit", _fingerprint("debit", *common, amount, cmd.round_id, cmd.bet_id, picks)
+        case Credit():
+            amount = _normal(cmd.amount, cmd.currency)
+            return "credit", _fingerprint("credit", *common, amount, cmd.round_id, cmd.bet_id)
+        case Rollback():
+            amount = _normal(cmd.amount, cmd.currency)
+            return "rollback", _fingerprint("rollback", *common, cmd.ref_tx_id, amount)
+        case _:
+            assert_never(cmd)
 
 
 def _selection(market: str, value: str, amount: Decimal | None) -> dict[str, str]:
