@@ -8,7 +8,7 @@ the RSA signing that Hub88 does on its side is not charged to the bridge.
 
 Figures: `edge_bet_per_s`, `edge_bet_p99_ms` (and p50), and `edge_only_bet_per_s`, the
 same load against an in-memory ledger: the edge's own ceiling, to tell the edge's cost
-from the ledger's.
+from the ledger's. Sessions are in JetStream KV, as in production.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import aiohttp
+import nats
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -32,7 +33,7 @@ from contracts.wallet import AnyWalletCommand, Balance, WalletReply
 from services.edge.app import setup_edge
 from services.edge.config import ProviderConfig, ProvidersConfig, networks
 from services.edge.ports import LedgerPort
-from services.edge.sessions import MemorySessionStore, Session
+from services.edge.sessions import KvSessionStore
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.hub88 import Hub88Client
 
@@ -65,7 +66,7 @@ class _NullLedger:
 
 @contextmanager
 def _served(
-    ledger: LedgerPort, provider: ProviderConfig, sessions: MemorySessionStore
+    ledger: LedgerPort, provider: ProviderConfig, nats_url: str, bucket: str
 ) -> Iterator[str]:
     """The edge on 127.0.0.1 in a thread with its own event loop; yields its base URL."""
     loop = asyncio.new_event_loop()
@@ -74,7 +75,13 @@ def _served(
 
     async def start() -> None:
         app = web.Application()
-        setup_edge(app, ledger=ledger, providers=ProvidersConfig((provider,)), sessions=sessions)
+        setup_edge(
+            app,
+            ledger=ledger,
+            providers=ProvidersConfig((provider,)),
+            nats_url=nats_url,
+            session_bucket=bucket,
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
@@ -127,6 +134,17 @@ async def _drive(
     return int(done / elapsed), latencies
 
 
+async def _launch(nats_url: str, bucket: str, names: list[str]) -> dict[str, str]:
+    """Issue each player's launch token in JetStream KV, as the platform does."""
+    nc = await nats.connect(nats_url)
+    try:
+        store = await KvSessionStore.open(nc.jetstream(), bucket)
+        issued = [await store.issue("hub88", n, CURRENCY, ttl_s=86400) for n in names]
+    finally:
+        await nc.drain()
+    return {session.player: session.token for session in issued}
+
+
 def _signed_bets(
     key: rsa.RSAPrivateKey, tokens: dict[str, str], concurrency: int, per_worker: int
 ) -> list[list[PreparedCall]]:
@@ -176,30 +194,15 @@ def measure(
         burst=1e9,
     )
     names = [f"bench-{n:04d}" for n in range(players)]
-    sessions = MemorySessionStore()
-    now = time.time()
-    tokens = {}
-    for name in names:
-        token = uuid.uuid4().hex
-        sessions.put(
-            Session(
-                token=token,
-                provider="hub88",
-                player=name,
-                currency=CURRENCY,
-                issued_at=now,
-                expires_at=now + 86400,
-            )
-        )
-        tokens[name] = token
-    per_worker = max(1, max_bets // concurrency)
-    calls = _signed_bets(key, tokens, concurrency, per_worker)
-
     server = None
     if nats_url is None:
         server = NatsServer()
         server.start()
         nats_url = server.url
+    bucket = "bench_sessions_" + uuid.uuid4().hex[:8]
+    tokens = asyncio.run(_launch(nats_url, bucket, names))
+    per_worker = max(1, max_bets // concurrency)
+    calls = _signed_bets(key, tokens, concurrency, per_worker)
     ledger = Ledger(
         {
             "PERSISTENCE_MODULE": "services.eventstore",
@@ -215,10 +218,10 @@ def measure(
 
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(fund, names))
-        with _served(ledger, provider, sessions) as url:
+        with _served(ledger, provider, nats_url, bucket) as url:
             rate, latencies = asyncio.run(_drive(url, calls, seconds))
         fresh = _signed_bets(key, tokens, concurrency, per_worker)
-        with _served(_NullLedger(), provider, sessions) as url:
+        with _served(_NullLedger(), provider, nats_url, bucket) as url:
             edge_only, _ = asyncio.run(_drive(url, fresh, min(seconds, 3.0)))
     finally:
         ledger.close()
