@@ -17,14 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.application import Application
-from nats.js import JetStreamContext
+from nats.aio.client import Client
 
 from services.platform.settle import SettleTracker
-from services.platform.stream import SettleStream
+from services.platform.stream import BATCH, SettleStream
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,9 @@ def log_reader(app: Application[Any]) -> Read:
 
 
 class SettlePublisher:
-    def __init__(
-        self, js: JetStreamContext, stream: SettleStream, read: Read, *, poll: float = POLL
-    ) -> None:
-        self.js = js
+    def __init__(self, nc: Client, stream: SettleStream, read: Read, *, poll: float = POLL) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
         self.stream = stream
         self.read = read
         self.poll = poll
@@ -83,16 +83,19 @@ class SettlePublisher:
                 await _wait(stop, self.poll)
                 continue
             self.caught_up.clear()
-            # One connection keeps the order: send the page's settlements pipelined, then
-            # wait for every ack before reading on. A failed ack restarts `_follow`, which
-            # resumes from the stream's last message, so nothing is skipped or repeated.
-            acks = []
-            for position, event in page:
-                for index, settle in enumerate(tracker.apply(position, event)):
-                    if (position, index) > resume:
-                        acks.append(await self.stream.publish_async(self.js, settle, index))
-            await asyncio.gather(*acks)
-            self.published += len(acks)
+            # A page's settlements go out as atomic batches, in order. A refused batch
+            # stores nothing and restarts `_follow`, which resumes from the stream's last
+            # message: nothing is skipped or repeated.
+            out = [
+                (settle, index)
+                for position, event in page
+                for index, settle in enumerate(tracker.apply(position, event))
+                if (position, index) > resume
+            ]
+            for start in range(0, len(out), BATCH):
+                chunk = out[start : start + BATCH]
+                await self.stream.publish_batch(self.nc, chunk, uuid.uuid4().hex)
+                self.published += len(chunk)
             self.position = page[-1][0]
 
 

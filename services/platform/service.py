@@ -105,7 +105,7 @@ async def settle_feed(
         parked = await ParkedStore.open(js, parked_bucket(stream)) if endpoints else None
         stop = asyncio.Event()
         feed = SettleFeed(
-            publisher=SettlePublisher(js, stream, log_reader(ledger), poll=poll),
+            publisher=SettlePublisher(nc, stream, log_reader(ledger), poll=poll),
             deliveries={},
             stop=stop,
         )

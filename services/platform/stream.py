@@ -4,21 +4,25 @@ Stream `ROUND_SETTLE` (file storage, append-only: deny delete and purge), subjec
 `round.settle.<provider>.<round>`; a token that holds a character NATS reserves (`.`, `*`,
 `>`, whitespace) is percent-encoded, so `R-1.5` becomes `R-1%2E5`.
 
-Exactly once: each message carries `Nats-Msg-Id` = its `eventId` (the server drops a repeat
-inside its duplicate window) and headers `Livebridge-Log-Position` / `Livebridge-Log-Index`
-naming the ledger event that completed it (and its rank among that event's settlements).
+Settlements are published in atomic batches (ADR-50, `allow_atomic`), so a round of a
+thousand players costs a few fsyncs, not a thousand. Exactly once: each message carries
+`Nats-Msg-Id` = its `eventId` (the server drops a repeat inside its duplicate window) and
+headers `Livebridge-Log-Position` / `Livebridge-Log-Index` naming the ledger event that
+completed it (and its rank among that event's settlements).
 The stream's last message is therefore the publisher's tracking position: after a crash
 at any point the publisher resumes right after it, and never publishes a settlement twice.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from contracts.platform import ENCODER, RoundSettle
@@ -26,6 +30,9 @@ from contracts.platform import ENCODER, RoundSettle
 POSITION = "Livebridge-Log-Position"
 INDEX = "Livebridge-Log-Index"
 MSG_ID = "Nats-Msg-Id"
+BATCH = 500
+"""Settlements per atomic batch (the server takes at most 1,000 messages in one)."""
+REQUEST_TIMEOUT = 10.0
 
 _RESERVED = re.compile(r"[.*>%\s]")
 
@@ -64,6 +71,7 @@ class SettleStream:
             num_replicas=self.replicas,
             duplicate_window=self.duplicate_window,
             allow_direct=True,
+            allow_atomic=True,
             deny_delete=True,
             deny_purge=True,
         )
@@ -95,15 +103,42 @@ class SettleStream:
         )
         return ack.seq
 
-    async def publish_async(
-        self, js: JetStreamContext, settle: RoundSettle, index: int
-    ) -> asyncio.Future[PubAck]:
-        """Send one settlement without waiting for its ack (pipelined, in order)."""
-        return await js.publish_async(
-            self.subject(settle),
-            ENCODER.encode(settle),
-            stream=self.name,
-            headers=_headers(settle, index),
+    async def publish_batch(
+        self, nc: Client, items: Sequence[tuple[RoundSettle, int]], batch_id: str
+    ) -> None:
+        """Publish settlements, in order, as one atomic batch (one fsync for all of them).
+
+        Raises `SettlePublishError` when the server refuses the batch; nothing is stored then.
+        """
+        last = len(items)
+        for number, (settle, index) in enumerate(items, start=1):
+            subject, data = self.subject(settle), ENCODER.encode(settle)
+            headers = _headers(settle, index)
+            if last > 1:
+                headers |= {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(number)}
+            if number == last:
+                if last > 1:
+                    headers["Nats-Batch-Commit"] = "1"
+                reply = await nc.request(subject, data, headers=headers, timeout=REQUEST_TIMEOUT)
+                _check(reply.data)
+            elif number == 1:
+                reply = await nc.request(subject, data, headers=headers, timeout=REQUEST_TIMEOUT)
+                if reply.data:
+                    _check(reply.data)
+            else:
+                await nc.publish(subject, data, headers=headers)
+
+
+class SettlePublishError(RuntimeError):
+    """JetStream refused a settlement batch (nothing of it was stored)."""
+
+
+def _check(data: bytes) -> None:
+    error = json.loads(data).get("error")
+    if error:
+        raise SettlePublishError(
+            f"JetStream refused round.settle batch: {error.get('err_code')} "
+            f"{error.get('description')}"
         )
 
 
