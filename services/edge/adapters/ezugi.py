@@ -19,7 +19,7 @@ marked [INFER]:
   debit `debitTransactionId`; a rollback repeats the debit's `transactionId`, so the ledger
   knows it as `rollback:<transactionId>`.
 - Repeats: a debit, credit or rollback already processed gets errorCode 0 "Transaction
-  already processed" with the original balance; the same id with another amount ->
+  already processed" with the current balance; the same id with another amount ->
   errorCode 1 [INFER].
 - Credit for an unknown debit -> 9. Credit for a rolled-back debit -> 0 "Debit was rolled
   back" with the balance, nothing credited. A second credit for a settled debit -> 1.
@@ -236,9 +236,13 @@ class Adapter(DialectAdapter):
         except MoneyError:
             return amount
 
-    def _success(self, call: Call, reply: WalletReply, description: str = "") -> EdgeResponse:
-        text = description or ("Transaction already processed" if reply.replayed else "OK")
-        return self._answer(call, _Answer(Code.SUCCESS, text, reply.available))
+    async def _success(self, call: Call, reply: WalletReply) -> EdgeResponse:
+        if not reply.replayed:
+            return self._answer(call, _Answer(Code.SUCCESS, "OK", reply.available))
+        # A repeat reports the balance now, not the one of its first answer.
+        balance = await self._available(reply.player, reply.currency)
+        balance = reply.available if balance is None else balance
+        return self._answer(call, _Answer(Code.SUCCESS, "Transaction already processed", balance))
 
     # -- endpoints ----------------------------------------------------------------------
 
@@ -316,7 +320,7 @@ class Adapter(DialectAdapter):
                 if exc.code is Refusal.TRANSACTION_ROLLED_BACK:
                     raise _Answer(Code.GENERAL_ERROR, "Debit after rollback", balance) from exc
                 raise self._refusal(exc, balance) from exc
-            return self._success(call, reply)
+            return await self._success(call, reply)
         except _Answer as answer:
             return self._answer(call, answer)
 
@@ -343,7 +347,7 @@ class Adapter(DialectAdapter):
                 if exc.code is Refusal.TRANSACTION_ROLLED_BACK:
                     return self._answer(call, _Answer(Code.SUCCESS, _ROLLED_BACK, balance))
                 raise self._refusal(exc, balance) from exc
-            return self._success(call, reply)
+            return await self._success(call, reply)
         except _Answer as answer:
             return self._answer(call, answer)
 
@@ -372,7 +376,7 @@ class Adapter(DialectAdapter):
                 raise self._refusal(exc, balance) from exc
             if reply.absorbed:
                 raise _Answer(Code.TRANSACTION_NOT_FOUND, _NO_DEBIT, reply.available)
-            return self._success(call, reply)
+            return await self._success(call, reply)
         except _Answer as answer:
             return self._answer(call, answer)
 

@@ -14,11 +14,13 @@ marked [INFER]:
   The answer is the balance after the last action and one `{action_id, tx_id,
   processed_at}` per action; `tx_id` is the ledger's transaction reference.
 - A repeated `action_id` gets its original `tx_id` and moves nothing; a request mixing
-  repeated and new actions is handled per action. A repeat with another amount is HTTP 400
-  code 400 [INFER: SoftSwiss names no code for it; the request contradicts an earlier one].
+  repeated and new actions is handled per action; `balance` is always the balance now. A
+  repeat with another amount is HTTP 400 code 400 [INFER: SoftSwiss names no code for it;
+  the request contradicts an earlier one].
 - `/rollback` actions undo `original_action_id`. Pre-rollback: a rollback of an action not
   yet seen is accepted (200, empty `tx_id`) and remembered; when the original arrives it
-  gets a `tx_id` but moves no money (`late_original="absorb"`).
+  gets a `tx_id` but moves no money (`late_original="absorb"`). A rollback naming a
+  rollback or another player's action -> HTTP 404 code 404.
 - A win for a round where the player has no bet -> HTTP 404 code 404 [INFER]; a second win
   for a settled round -> HTTP 400 code 400 [INFER]. A zero win settles the round as lost.
 - Refusals: not enough funds -> HTTP 412 code 100 with the balance; unknown player ->
@@ -233,11 +235,19 @@ class Adapter(DialectAdapter):
         assert reply is not None
         return self._ok(
             wire.PlayResponse(
-                balance=to_minor(reply.available, currency),
+                balance=await self._balance_after(reply, call.user_id, currency),
                 game_id=call.game_id,
                 transactions=transactions,
             )
         )
+
+    async def _balance_after(self, reply: WalletReply, player: str, currency: str) -> int:
+        """The balance now: a replayed reply carries the balance of its first answer."""
+        if reply.replayed:
+            units = await self._balance_units(player, currency)
+            if units is not None:
+                return units
+        return to_minor(reply.available, currency)
 
     async def rollback(self, request: EdgeRequest) -> EdgeResponse:
         self._verify(request)
@@ -272,15 +282,11 @@ class Adapter(DialectAdapter):
             try:
                 reply = await self.ledger.execute(command)
             except Refused as exc:
-                if exc.code is not Refusal.TRANSACTION_NOT_FOUND:
-                    code = _REFUSALS[exc.code]
-                    units = await self._balance_units(call.user_id, currency)
-                    raise _Answer(code, exc.message or str(exc.code), units) from exc
-                # A pre-rollback the ledger did not keep a reply for: still 200, no tx_id.
-                balance = await self._balance_units(call.user_id, currency)
-                tx_id = ""
+                code = _REFUSALS[exc.code]
+                units = await self._balance_units(call.user_id, currency)
+                raise _Answer(code, exc.message or str(exc.code), units) from exc
             else:
-                balance = to_minor(reply.available, currency)
+                balance = await self._balance_after(reply, call.user_id, currency)
                 tx_id = "" if reply.absorbed else reply.tx_ref
             transactions.append(
                 wire.Transaction(action_id=action.action_id, tx_id=tx_id, processed_at=_now())
