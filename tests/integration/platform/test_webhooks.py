@@ -343,3 +343,21 @@ async def test_the_feed_runs_as_an_aiohttp_cleanup_ctx_on_the_apps_own_keys(
     finally:
         await runner.cleanup()
     assert all(t.done() for t in web_app[SETTLE_FEED].tasks)
+
+
+async def test_a_publisher_that_died_mid_way_resumes_after_the_last_settlement_stored(
+    nc: Client, stream_prefix: str, app: Ledger
+) -> None:
+    stream = SettleStream.prefixed(stream_prefix)
+    play_rounds(app, 1, 3)
+    wanted = expected(app)
+    # An earlier run stored the first four settlements, then died.
+    await stream.ensure(nc.jetstream())
+    await stream.publish_batch(nc, [(s, 0) for s in wanted[:4]], "crashed-run")
+    assert await stream.last_published(nc.jetstream()) == (wanted[3].log_position, 0)
+
+    async with settle_feed(ledger=app, nc=nc, stream=stream) as feed:
+        await eventually(lambda: feed.publisher.published == len(wanted) - 4)
+        await eventually(feed.publisher.caught_up.is_set)
+
+    assert await stream_messages(nc, stream) == wanted
