@@ -1,0 +1,119 @@
+"""The balances projection, given the ledger's events, gives the ledger's balances.
+
+No socket: the ledger runs in memory and the view is a dict that follows the same
+contract as the PostgreSQL one (changes applied with their tracking row, once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from projections.balances.projection import BalancesProjection
+from projections.balances.view import (
+    BalancesView,
+    CurrencyBalance,
+    HoldEnded,
+    HoldPlaced,
+    Movement,
+    WalletBalances,
+    WalletMoved,
+    WalletOpened,
+)
+from services.ledger.application import Ledger
+from tests.integration.projections.driver import fund, play
+
+
+class MemoryBalancesView(BalancesView):
+    def __init__(self) -> None:
+        self.wallets: dict[str, dict[str, object]] = {}
+        self.holds: dict[tuple[str, str], Decimal] = {}
+        self.positions: dict[str, int] = {}
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        if tracking.notification_id <= self.positions.get(tracking.application_name, 0):
+            raise IntegrityError(f"{tracking} recorded already")
+        self.positions[tracking.application_name] = tracking.notification_id
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.positions.get(application_name)
+
+    def apply(self, tracking: Tracking, changes: Sequence[Movement]) -> None:
+        self.insert_tracking(tracking)
+        for change in changes:
+            match change:
+                case WalletOpened():
+                    self.wallets[change.wallet_id] = {
+                        "player": change.player,
+                        "currency": change.currency,
+                        "balance": Decimal(0),
+                        "held": Decimal(0),
+                    }
+                case WalletMoved():
+                    wallet = self.wallets[change.wallet_id]
+                    wallet["balance"] = Decimal(str(wallet["balance"])) + change.balance
+                case HoldPlaced():
+                    self.holds[(change.wallet_id, change.bet)] = change.amount
+                    wallet = self.wallets[change.wallet_id]
+                    wallet["held"] = Decimal(str(wallet["held"])) + change.amount
+                case HoldEnded():
+                    amount = self.holds.pop((change.wallet_id, change.bet))
+                    wallet = self.wallets[change.wallet_id]
+                    wallet["held"] = Decimal(str(wallet["held"])) - amount
+
+    def wallet(self, player: str, application_name: str) -> WalletBalances | None:
+        rows = [w for w in self.wallets.values() if w["player"] == player]
+        return WalletBalances(
+            player=player,
+            balances=tuple(
+                CurrencyBalance(
+                    currency=str(w["currency"]),
+                    balance=Decimal(str(w["balance"])),
+                    held=Decimal(str(w["held"])),
+                    position=0,
+                )
+                for w in rows
+            ),
+            position=self.positions.get(application_name, 0),
+        )
+
+
+def test_every_wallet_event_applied_once_gives_the_ledgers_balances() -> None:
+    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    fund(ledger, 8)
+    play(ledger, rounds=120, player_count=8, seed=2)
+    view = MemoryBalancesView()
+    projection = BalancesProjection(view)
+    for notification in ledger.recorder.select_notifications(1, 1_000_000):
+        event = ledger.mapper.to_domain_event(notification)
+        projection.process_event(event, Tracking(ledger.name, notification.id))
+
+    for n in range(8):
+        wallet = view.wallet(f"p{n:03d}", ledger.name)
+        assert wallet is not None and len(wallet.balances) == 2
+        for row in wallet.balances:
+            truth = ledger.balance(f"p{n:03d}", row.currency)
+            assert (row.balance, row.held, row.available) == (
+                truth.balance,
+                truth.held,
+                truth.available,
+            )
+    # Open holds are exactly the ledger's open bets' stakes.
+    assert sum(view.holds.values(), Decimal(0)) == sum(
+        (ledger.balance(f"p{n:03d}", c).held for n in range(8) for c in ("EUR", "USD")),
+        Decimal(0),
+    )
+
+    # Check an event offered again is refused before anything changes.
+    last = ledger.recorder.max_notification_id()
+    assert last is not None
+    notification = ledger.recorder.select_notifications(last, 1)[0]
+    before = dict(view.wallets)
+    with pytest.raises(IntegrityError):
+        projection.process_event(
+            ledger.mapper.to_domain_event(notification), Tracking(ledger.name, last)
+        )
+    assert view.wallets == before
