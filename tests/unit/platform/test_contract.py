@@ -1,0 +1,78 @@
+"""The round.settle wire contract against its golden example (schemas only grow)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from contracts.platform import (
+    DECODER,
+    ENCODER,
+    RoundSettle,
+    SettledBet,
+    SettleTransaction,
+    TransactionType,
+)
+from contracts.wallet import Outcome
+
+GOLDEN = Path(__file__).parent / "golden" / "round_settle_v1.json"
+
+EXAMPLE = RoundSettle(
+    event_id="rs_4f1c0e6a9b2d4c7e8f0a1b2c3d4e5f60",
+    round_id="R-2025-10-17-18:45:03-Table23",
+    provider="evolution",
+    player="player-42",
+    currency="EUR",
+    bets=(
+        SettledBet(
+            bet_id="bet_9f2", stake=Decimal("5.00"), payout=Decimal("180.00"), outcome=Outcome.WIN
+        ),
+    ),
+    transactions=(
+        SettleTransaction(
+            id="trn_bet_9f2",
+            type=TransactionType.DEBIT,
+            amount=Decimal("5.00"),
+            provider_tx_id="evo-tx-1",
+        ),
+        SettleTransaction(
+            id="trn_pay_9f2",
+            type=TransactionType.CREDIT,
+            amount=Decimal("180.00"),
+            provider_tx_id="evo-tx-2",
+        ),
+    ),
+    balance_after=Decimal("1320.40"),
+    settled_at=datetime(2025, 10, 17, 18, 45, 41, tzinfo=UTC),
+    log_position=918273,
+    session_id="sess_abc123",
+    table="Table23",
+    game="roulette",
+)
+
+
+def test_the_golden_v1_body_decodes_to_the_example_and_back() -> None:
+    golden = GOLDEN.read_bytes()
+    assert DECODER.decode(golden) == EXAMPLE
+    assert msgspec.json.format(ENCODER.encode(EXAMPLE), indent=2) + b"\n" == golden
+
+
+def test_a_body_without_the_optional_fields_still_decodes() -> None:
+    body = msgspec.json.decode(GOLDEN.read_bytes())
+    for optional in ("sessionId", "table", "game"):
+        del body[optional]
+    del body["transactions"][0]["providerTxId"]
+    decoded = DECODER.decode(msgspec.json.encode(body))
+    assert decoded.session_id == "" and decoded.transactions[0].provider_tx_id == ""
+
+
+def test_another_event_tag_or_a_non_numeric_amount_is_refused() -> None:
+    body = msgspec.json.decode(GOLDEN.read_bytes())
+    with pytest.raises(msgspec.ValidationError):
+        DECODER.decode(msgspec.json.encode({**body, "event": "round.settle.v2"}))
+    with pytest.raises(msgspec.ValidationError):
+        DECODER.decode(msgspec.json.encode({**body, "balanceAfter": True}))
