@@ -29,14 +29,23 @@ from services.edge.config import ConfigError, load_providers
 from services.edge.sessions import SESSION_BUCKET, KvSessionStore
 from services.simulate.bank import LedgerBank
 from services.simulate.clients.base import HttpTransport
+from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
-from services.simulate.drivers import EzugiDriver, Hub88Driver, SoftSwissDriver, WalletDriver
+from services.simulate.drivers import (
+    EvolutionDriver,
+    EzugiDriver,
+    Hub88Driver,
+    PragmaticDriver,
+    SoftSwissDriver,
+    WalletDriver,
+)
 from services.simulate.simulation import DEFAULT_GAMES, simulate
 from services.simulate.table import http_pusher
 
-DIALECTS = ("softswiss", "ezugi", "hub88")
+DIALECTS = ("softswiss", "ezugi", "hub88", "evolution", "pragmatic")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -104,6 +113,10 @@ def _driver(args: argparse.Namespace, provider: str, http: aiohttp.ClientSession
     if args.dialect == "ezugi":
         client = EzugiClient(transport, _secret(args, provider), _operator(args, provider))
         return EzugiDriver(client)
+    if args.dialect == "evolution":
+        return EvolutionDriver(EvolutionClient(transport, _secret(args, provider)))
+    if args.dialect == "pragmatic":
+        return PragmaticDriver(PragmaticClient(transport, _secret(args, provider)))
     if not args.key_file:
         raise ValueError("Hub88 requests are signed with Hub88's private key: pass --key-file")
     key = load_private_key(Path(args.key_file).read_bytes())

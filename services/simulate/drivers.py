@@ -12,14 +12,17 @@ not (a 500, a refused repeat, a missing field): the simulation stops on it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
 from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
 from services.simulate.clients.softswiss import bet as ss_bet
 from services.simulate.clients.softswiss import rollback as ss_rollback
@@ -281,3 +284,142 @@ class Hub88Driver:
 
 def _int_or_str(round_id: str) -> int | str:
     return int(round_id) if round_id.isdigit() and len(round_id) < 18 else round_id
+
+
+class EvolutionDriver:
+    """`/check` rotates each player's sid once; a debit per bet, a credit per bet (`refId`).
+
+    Evolution answers a repeated debit `BET_ALREADY_EXIST` and a repeated credit
+    `BET_ALREADY_SETTLED`: both mean "done already" to the provider.
+    """
+
+    dialect = "evolution"
+
+    def __init__(self, client: EvolutionClient) -> None:
+        self.client = client
+        self.sids: dict[str, str] = {}
+        self._lock = asyncio.Lock()
+
+    async def _sid(self, seat: Seat) -> str:
+        async with self._lock:
+            if seat.player not in self.sids:
+                answer = await self.client.check(sid=seat.token, user=seat.player)
+                _require(answer["status"] == "OK", f"check {seat.player}", answer)
+                self.sids[seat.player] = answer["sid"]
+            return self.sids[seat.player]
+
+    def _call(self, path: str, seat: Seat, round_id: str, tx: str, ref: str, amount: Decimal,
+              sid: str) -> PreparedCall:  # fmt: skip
+        return self.client.transaction_call(
+            path,
+            sid=sid,
+            user=seat.player,
+            currency=seat.currency,
+            game_id=round_id,
+            tx_id=tx,
+            ref_id=ref,
+            amount=amount,
+        )
+
+    async def bet(self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool) -> bool:
+        sid = await self._sid(seat)
+        call = self._call("debit", seat, round_id, wager.bet_id, wager.bet_id, wager.stake, sid)
+        answer = await self._send(call)
+        if duplicate:
+            again = await self._send(call)
+            expected = {answer["status"], "BET_ALREADY_EXIST"}
+            _require(again["status"] in expected, f"repeated debit {wager.bet_id}", again)
+        if answer["status"] == "FINAL_ERROR_ACTION_FAILED":
+            return False
+        _require(answer["status"] == "OK", f"debit {wager.bet_id}", answer)
+        return True
+
+    async def settle(
+        self, seat: Seat, round_id: str, wagers: Sequence[Wager], *, duplicate: bool
+    ) -> None:
+        sid = await self._sid(seat)
+        for wager in wagers:
+            call = self._call(
+                "credit", seat, round_id, f"cr-{wager.bet_id}", wager.bet_id, wager.payout, sid
+            )
+            answer = await self._send(call)
+            _require(answer["status"] == "OK", f"credit {wager.bet_id}", answer)
+            if duplicate:
+                again = await self._send(call)
+                ok = again["status"] in ("OK", "BET_ALREADY_SETTLED")
+                _require(ok, f"repeated credit {wager.bet_id}", again)
+
+    async def rollback(self, seat: Seat, round_id: str, wager: Wager, *, early: bool) -> None:
+        sid = await self._sid(seat)
+        call = self._call("cancel", seat, round_id, wager.bet_id, wager.bet_id, wager.stake, sid)
+        answer = await self._send(call)
+        expected = "BET_DOES_NOT_EXIST" if early else "OK"
+        _require(answer["status"] == expected, f"cancel {wager.bet_id}", answer)
+
+    async def balance(self, seat: Seat) -> Decimal | None:
+        answer = await self.client.balance(
+            sid=await self._sid(seat), user=seat.player, currency=seat.currency
+        )
+        _require(answer["status"] == "OK", "balance", answer)
+        return Decimal(answer["balance"])
+
+    async def _send(self, call: PreparedCall) -> dict[str, Any]:
+        answer = await self.client.send(call)
+        _require(answer["http_status"] == 200, call.path, answer)
+        return answer
+
+
+class PragmaticDriver:
+    """A `bet.html` per bet, one `result.html` per player and round, then `endRound.html`."""
+
+    dialect = "pragmatic"
+
+    def __init__(self, client: PragmaticClient) -> None:
+        self.client = client
+
+    async def bet(self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool) -> bool:
+        call = self.client.bet_call(
+            user=seat.player,
+            round_id=round_id,
+            reference=wager.bet_id,
+            amount=wager.stake,
+            token=seat.token,
+        )
+        answer = await self._send(call, duplicate)
+        if answer["error"] == 3:
+            return False
+        _require(answer["error"] == 0, f"bet {wager.bet_id}", answer)
+        return True
+
+    async def settle(
+        self, seat: Seat, round_id: str, wagers: Sequence[Wager], *, duplicate: bool
+    ) -> None:
+        if not wagers:
+            return
+        total = sum((w.payout for w in wagers), Decimal(0))
+        call = self.client.result_call(
+            user=seat.player, round_id=round_id, reference=f"res-{round_id}-{seat.player}",
+            amount=total,
+        )  # fmt: skip
+        answer = await self._send(call, duplicate)
+        _require(answer["error"] == 0, f"result {round_id} {seat.player}", answer)
+        ended = await self._send(self.client.end_round_call(user=seat.player, round_id=round_id))
+        _require(ended["error"] == 0, f"endRound {round_id} {seat.player}", ended)
+
+    async def rollback(self, seat: Seat, round_id: str, wager: Wager, *, early: bool) -> None:
+        call = self.client.refund_call(user=seat.player, reference=wager.bet_id, round_id=round_id)
+        answer = await self._send(call)
+        _require(answer["error"] == 0, f"refund {wager.bet_id}", answer)
+
+    async def balance(self, seat: Seat) -> Decimal | None:
+        answer = await self._send(self.client.balance_call(user=seat.player))
+        _require(answer["error"] == 0, "balance", answer)
+        return Decimal(str(answer["cash"]))
+
+    async def _send(self, call: PreparedCall, duplicate: bool = False) -> dict[str, Any]:
+        answer = await self.client.send(call)
+        _require(answer["http_status"] == 200, call.path, answer)
+        if duplicate:
+            again = await self.client.send(call)
+            _require(again["error"] == answer["error"], f"a repeat of {call.path}", again)
+        return answer

@@ -15,10 +15,19 @@ import pytest
 from contracts.events import AnyProviderEvent
 from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
+from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
-from services.simulate.drivers import EzugiDriver, Hub88Driver, SoftSwissDriver, WalletDriver
+from services.simulate.drivers import (
+    EvolutionDriver,
+    EzugiDriver,
+    Hub88Driver,
+    PragmaticDriver,
+    SoftSwissDriver,
+    WalletDriver,
+)
 from services.simulate.simulation import simulate
 from services.simulate.table import Chaos
 from tests.unit.edge.feedkit import RecordingSink
@@ -58,12 +67,22 @@ def driver_for(dialect: str) -> tuple[Rig, WalletDriver]:
     if dialect == "ezugi":
         r = rig(provider("ezugi", b"ez-secret", options={"operator_id": 7}))
         return r, EzugiDriver(EzugiClient(GatewayTransport(r.gate("ezugi")), "ez-secret", 7))
+    if dialect == "evolution":
+        r = rig(provider("evolution", b"evo-token"))
+        return r, EvolutionDriver(
+            EvolutionClient(GatewayTransport(r.gate("evolution")), "evo-token")
+        )
+    if dialect == "pragmatic":
+        r = rig(provider("pragmatic", b"pp-secret"))
+        return r, PragmaticDriver(
+            PragmaticClient(GatewayTransport(r.gate("pragmatic")), "pp-secret")
+        )
     r = rig(provider("hub88", HUB88_PUBLIC_PEM))
     client = Hub88Client(GatewayTransport(r.gate("hub88")), load_private_key(HUB88_PRIVATE_PEM))
     return r, Hub88Driver(client)
 
 
-@pytest.mark.parametrize("dialect", ["softswiss", "ezugi", "hub88"])
+@pytest.mark.parametrize("dialect", ["softswiss", "ezugi", "hub88", "evolution", "pragmatic"])
 async def test_simulated_tables_leave_the_balances_the_books_expect(dialect: str) -> None:
     r, driver = driver_for(dialect)
     sink = RecordingSink()
