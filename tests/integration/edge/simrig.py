@@ -98,7 +98,7 @@ async def served_bridge(
 
 def table_size() -> tuple[int, int]:
     """Players and rounds of the end-to-end tables: 50 x 100 under `make soak`
-    (LIVEBRIDGE_SOAK=1), 50 x 10 otherwise (the ledger settles ~1 round a second today);
+    (LIVEBRIDGE_SOAK=1), 50 x 10 otherwise (a 50-player round takes ~3 s on the ledger today);
     LIVEBRIDGE_E2E_PLAYERS/ROUNDS override."""
     soak = os.environ.get("LIVEBRIDGE_SOAK") == "1"
     players = int(os.environ.get("LIVEBRIDGE_E2E_PLAYERS", "50"))

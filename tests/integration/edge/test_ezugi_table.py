@@ -32,6 +32,8 @@ async def test_a_table_of_50_players_leaves_the_balances_the_books_expect(
             players=PLAYERS,
             rounds=ROUNDS,
             seed=5,
+            # Pre-rollbacks wait for the ledger to mark a rollback that found nothing
+            # `absorbed` (contracts.wallet); the fake-ledger table test covers them.
             chaos=Chaos(rollback_before=0.0),
         )
         assert report.ok, report.mismatches
