@@ -226,9 +226,13 @@ class Totals:
     wins: Decimal
     refunds: Decimal
     commission: Decimal
+    reported_ggr: Decimal | None = None
+    """The report's own GGR, when it gives GGR without bets and wins."""
 
     @property
     def ggr(self) -> Decimal:
+        if self.reported_ggr is not None:
+            return self.reported_ggr
         return self.bets - self.wins - self.refunds
 
     @property
@@ -358,7 +362,7 @@ def reconcile(
         if report.layout.granularity is Granularity.TRANSACTION:
             _join_transactions(curs)
         else:
-            _join_rounds(curs)
+            _join_rounds(curs, report)
         counts = {
             status: count
             for status, count in curs.execute(
@@ -419,13 +423,23 @@ def _normalise_transactions(curs: psycopg.Cursor[Any], report: Report) -> None:
     )
 
 
+def _signed(report: Report, name: str) -> Composable:
+    col = _col(report, name)
+    if col is None:
+        return SQL("NULL::numeric")
+    return SQL("CASE WHEN {0} ~ " + _NUMBER + " THEN trim({0})::numeric END").format(col)
+
+
+ROUND_FIGURES = ("bets", "wins", "refunds", "ggr")
+
+
 def _normalise_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
     curs.execute(
         SQL(
             "CREATE TEMP TABLE report ON COMMIT DROP AS SELECT "
-            "nullif({round}, '') AS key, line, {round} AS round_id, upper({currency}) AS currency, "
-            "{player} AS player, {bets} AS bets, {wins} AS wins, "
-            "coalesce({refunds}, 0) AS refunds, "
+            "nullif({round}, '') AS key, line, {round} AS round_id, "
+            "upper({currency}) AS currency, {player} AS player, {bets} AS bets, "
+            "{wins} AS wins, {refunds} AS refunds, {ggr} AS ggr, "
             "{commission} AS commission, {at} AS occurred_at, "
             "row_number() OVER (PARTITION BY nullif({round}, '') ORDER BY line) AS copy "
             "FROM (SELECT *, row_number() OVER () AS line FROM report_raw) raw"
@@ -436,6 +450,7 @@ def _normalise_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
             bets=_number(report, "bets"),
             wins=_number(report, "wins"),
             refunds=_number(report, "refunds"),
+            ggr=_signed(report, "ggr"),
             commission=_number(report, "commission"),
             at=_time(report),
         )
@@ -473,7 +488,26 @@ def _join_transactions(curs: psycopg.Cursor[Any]) -> None:
     )
 
 
-def _join_rounds(curs: psycopg.Cursor[Any]) -> None:
+def _join_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
+    """Compare each figure the report has (bets, wins, refunds, GGR); absent ones are skipped."""
+    present = [f for f in ROUND_FIGURES if f in report.layout.columns]
+    ledger_figure = {
+        "bets": "l.bets",
+        "wins": "l.wins",
+        "refunds": "l.refunds",
+        "ggr": "(l.bets - l.wins - l.refunds)",
+    }
+    differs = " OR ".join(f"r.{f} IS DISTINCT FROM {ledger_figure[f]}" for f in present)
+    details = ", ".join(
+        f"CASE WHEN r.{f} IS DISTINCT FROM {ledger_figure[f]} THEN "
+        f"'{f} ' || coalesce(r.{f}::text, '?') || ' vs ledger ' || {ledger_figure[f]} END"
+        for f in present
+    )
+    report_ggr = (
+        "r.ggr"
+        if "bets" not in present
+        else "r.bets - coalesce(r.wins, 0) - coalesce(r.refunds, 0)"
+    )
     curs.execute(
         "CREATE TEMP TABLE ledger_rounds ON COMMIT DROP AS SELECT round_id, "
         "min(currency) AS currency, min(player) AS player, "
@@ -483,38 +517,34 @@ def _join_rounds(curs: psycopg.Cursor[Any]) -> None:
         "FROM ledger GROUP BY round_id"
     )
     curs.execute(
-        "CREATE TEMP TABLE outcome ON COMMIT DROP AS "
-        "SELECT CASE "
-        "  WHEN r.key IS NULL AND r.line IS NOT NULL THEN 'unreadable' "
-        "  WHEN r.line IS NULL THEN 'missing_in_report' "
-        "  WHEN l.round_id IS NULL THEN 'missing_in_ledger' "
-        "  WHEN r.bets IS DISTINCT FROM l.bets OR r.wins IS DISTINCT FROM l.wins "
-        "    OR r.refunds IS DISTINCT FROM l.refunds "
-        "    OR (r.currency <> '' AND r.currency <> l.currency) THEN 'mismatch' "
-        "  ELSE 'matched' END AS status, "
-        "coalesce(r.key, l.round_id, '') AS key, r.line, "
-        "coalesce(r.key, l.round_id, '') AS round_id, "
-        "coalesce(nullif(r.player, ''), l.player, '') AS player, "
-        "coalesce(nullif(r.currency, ''), l.currency, '') AS currency, "
-        "'round' AS report_kind, r.bets - r.wins - r.refunds AS report_amount, "
-        "'round' AS ledger_kind, l.bets - l.wins - l.refunds AS ledger_amount, "
-        "NULL::bigint AS position, "
-        "CASE WHEN r.line IS NOT NULL AND l.round_id IS NOT NULL THEN concat_ws('; ', "
-        "  CASE WHEN r.bets IS DISTINCT FROM l.bets "
-        "    THEN 'bets ' || coalesce(r.bets::text, '?') || ' vs ledger ' || l.bets END, "
-        "  CASE WHEN r.wins IS DISTINCT FROM l.wins "
-        "    THEN 'wins ' || coalesce(r.wins::text, '?') || ' vs ledger ' || l.wins END, "
-        "  CASE WHEN r.refunds IS DISTINCT FROM l.refunds "
-        "    THEN 'refunds ' || r.refunds || ' vs ledger ' || l.refunds END, "
-        "  CASE WHEN r.currency <> '' AND r.currency <> l.currency "
-        "    THEN 'currency ' || r.currency || ' vs ledger ' || l.currency END) "
-        "ELSE '' END AS detail "
-        "FROM (SELECT * FROM report WHERE copy = 1 OR key IS NULL) r "
-        "FULL OUTER JOIN ledger_rounds l ON l.round_id = r.key "
-        "UNION ALL "
-        "SELECT 'duplicate_in_report', key, line, round_id, player, currency, 'round', "
-        "bets - wins - refunds, NULL, NULL, NULL, 'round repeated in the report' "
-        "FROM report WHERE copy > 1 AND key IS NOT NULL"
+        SQL(
+            "CREATE TEMP TABLE outcome ON COMMIT DROP AS "
+            "SELECT CASE "
+            "  WHEN r.key IS NULL AND r.line IS NOT NULL THEN 'unreadable' "
+            "  WHEN r.line IS NULL THEN 'missing_in_report' "
+            "  WHEN l.round_id IS NULL THEN 'missing_in_ledger' "
+            "  WHEN " + differs + " OR (r.currency <> '' AND r.currency <> l.currency) "
+            "    THEN 'mismatch' "
+            "  ELSE 'matched' END AS status, "
+            "coalesce(r.key, l.round_id, '') AS key, r.line, "
+            "coalesce(r.key, l.round_id, '') AS round_id, "
+            "coalesce(nullif(r.player, ''), l.player, '') AS player, "
+            "coalesce(nullif(r.currency, ''), l.currency, '') AS currency, "
+            "'round' AS report_kind, " + report_ggr + " AS report_amount, "
+            "'round' AS ledger_kind, l.bets - l.wins - l.refunds AS ledger_amount, "
+            "NULL::bigint AS position, "
+            "CASE WHEN r.line IS NOT NULL AND l.round_id IS NOT NULL THEN concat_ws('; ', "
+            + details
+            + ", CASE WHEN r.currency <> '' AND r.currency <> l.currency "
+            "    THEN 'currency ' || r.currency || ' vs ledger ' || l.currency END) "
+            "ELSE '' END AS detail "
+            "FROM (SELECT * FROM report WHERE copy = 1 OR key IS NULL) r "
+            "FULL OUTER JOIN ledger_rounds l ON l.round_id = r.key "
+            "UNION ALL "
+            "SELECT 'duplicate_in_report', r.key, r.line, r.round_id, r.player, r.currency, "
+            "'round', " + report_ggr + ", NULL, NULL, NULL, 'round repeated in the report' "
+            "FROM report r WHERE r.copy > 1 AND r.key IS NOT NULL"
+        )
     )
 
 
@@ -540,15 +570,17 @@ def _totals(
     else:
         query = SQL(
             "SELECT currency, coalesce(sum(bets), 0), coalesce(sum(wins), 0), "
-            "coalesce(sum(refunds), 0), sum(commission) FROM report "
+            "coalesce(sum(refunds), 0), sum(commission), sum(ggr) FROM report "
             "GROUP BY currency ORDER BY currency"
         )
+    only_ggr = side == "report" and "bets" not in report.layout.columns
     totals: dict[str, Totals] = {}
-    for currency, bets, wins, refunds, commission in curs.execute(query).fetchall():
-        ggr = bets - wins - refunds
+    for currency, bets, wins, refunds, commission, *ggr in curs.execute(query).fetchall():
+        reported = ggr[0] if only_ggr and ggr else None
+        total = Totals(currency, bets, wins, refunds, Decimal(0), reported)
         if commission is None:
-            commission = _commission(ggr, rate, currency)
-        totals[currency] = Totals(currency, bets, wins, refunds, commission)
+            commission = _commission(total.ggr, rate, currency)
+        totals[currency] = Totals(currency, bets, wins, refunds, commission, reported)
     return totals
 
 

@@ -58,7 +58,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 REQUIRED = {
     Granularity.TRANSACTION: ("tx_id", "type", "amount"),
-    Granularity.ROUND: ("round_id", "bets", "wins"),
+    Granularity.ROUND: ("round_id",),
 }
 
 
@@ -89,13 +89,13 @@ class ReportLayout:
         columns = canonical_columns(header)
         if "tx_id" in columns and "type" in columns:
             granularity = Granularity.TRANSACTION
-        elif "round_id" in columns and "bets" in columns:
+        elif "round_id" in columns and ("bets" in columns or "ggr" in columns):
             granularity = Granularity.ROUND
         else:
             raise ReportError(
                 f"{source}: cannot tell a per-transaction report (needs a transaction id and a "
-                f"type column) from a per-round one (needs round id and bets); columns are "
-                f"{list(header)}"
+                f"type column) from a per-round one (needs round id, and bets or GGR); columns "
+                f"are {list(header)}"
             )
         missing = [c for c in REQUIRED[granularity] if c not in columns]
         if missing:

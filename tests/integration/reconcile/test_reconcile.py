@@ -199,3 +199,38 @@ def test_the_command_reports_the_differences_and_queues_them_for_audit_in_jetstr
         assert run.completed
     finally:
         audit.close()
+
+
+def test_a_round_report_with_only_ggr_compares_ggr_even_when_negative(
+    conn: psycopg.Connection[object], tmp_path: Path
+) -> None:
+    schema = "reconcile_ggr"
+    scratch_schema(conn, schema)
+    ledger = ledger_rows(300, "pragmatic")
+    load(conn, ledger, schema=schema)
+    ggr: dict[str, Decimal] = {}
+    for row in ledger:
+        sign = 1 if row.kind == "bet" else -1
+        ggr[row.round_id] = ggr.get(row.round_id, Decimal(0)) + sign * row.amount
+    assert any(v < 0 for v in ggr.values())
+    negative = next(r for r, v in sorted(ggr.items()) if v < 0)
+    path = tmp_path / "pp.csv"
+    lines = ["Round,GGR,Currency,Date"]
+    for i, (round_id, value) in enumerate(sorted(ggr.items())):
+        shown = value + Decimal("0.10") if round_id == negative else value
+        lines.append(f"{round_id},{shown},EUR,{(START + timedelta(seconds=10 * i)).isoformat()}")
+    path.write_text("\n".join(lines) + "\n")
+
+    comparison = reconcile(
+        conn,
+        open_report(path),
+        provider="pragmatic",
+        start=START,
+        end=START + timedelta(seconds=300),
+        schema=schema,
+    )
+
+    assert [(d.status, d.key) for d in comparison.differences] == [("mismatch", negative)]
+    assert comparison.differences[0].detail.startswith(f"ggr {ggr[negative] + Decimal('0.10')}")
+    assert comparison.report_totals["EUR"].ggr == sum(ggr.values()) + Decimal("0.10")
+    assert comparison.ledger_totals["EUR"].ggr == sum(ggr.values())
