@@ -15,6 +15,7 @@ in a thread (psycopg is synchronous), never on the event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,7 @@ from aiohttp import web
 from contracts import money
 from projections.balances.view import BalancesView, WalletBalances
 from projections.rounds.view import RoundRecord, RoundsView
+from projections.run import RunningViews, running_projections
 
 APPLICATION_NAME = "Ledger"
 """`services.ledger.application.Ledger.name`: the log the views follow."""
@@ -70,6 +72,35 @@ def wallet_body(wallet: WalletBalances) -> dict[str, Any]:
     }
 
 
+VIEWS = web.AppKey("projections_views", RunningViews)
+"""The running views of this process, set by `setup_views`' cleanup context."""
+
+
+def setup_views(
+    app: web.Application,
+    env: Mapping[str, str],
+    *,
+    batched: bool = False,
+    application_name: str = APPLICATION_NAME,
+) -> None:
+    """Run the views for the life of `app` (a `cleanup_ctx`) and mount the read API.
+
+    `env` is `running_projections`' (ledger settings plus `view_env(database_url)`).
+    Start-up waits for the views to catch up with the log (batched, fast).
+    """
+
+    async def views_ctx(app: web.Application) -> AsyncIterator[None]:
+        running = running_projections(env, batched=batched)
+        app[VIEWS] = await asyncio.to_thread(running.__enter__)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(running.__exit__, None, None, None)
+
+    app.cleanup_ctx.append(views_ctx)
+    _mount(app, lambda: app[VIEWS].balances, lambda: app[VIEWS].rounds, application_name)
+
+
 def setup_read_api(
     app: web.Application,
     *,
@@ -78,8 +109,17 @@ def setup_read_api(
     application_name: str = APPLICATION_NAME,
 ) -> None:
     """Mount the two read routes on `app`, answering from the given views."""
+    _mount(app, lambda: balances, lambda: rounds, application_name)
 
+
+def _mount(
+    app: web.Application,
+    balances_view: Callable[[], BalancesView],
+    rounds_view: Callable[[], RoundsView],
+    application_name: str,
+) -> None:
     async def wallet(request: web.Request) -> web.Response:
+        balances = balances_view()
         player = request.match_info["player"]
         if not player or len(player) > MAX_ID:
             return _error(400, "INVALID_PLAYER", f"player id must be 1..{MAX_ID} characters")
@@ -103,6 +143,7 @@ def setup_read_api(
         return _json(wallet_body(found))
 
     async def round_(request: web.Request) -> web.Response:
+        rounds = rounds_view()
         round_id = request.match_info["round_id"]
         provider = request.query.get("provider") or None
         if not round_id or len(round_id) > MAX_ID:

@@ -8,6 +8,7 @@ tampered with, and rebuilt.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from projections import commands
-from projections.http import setup_read_api
+from projections.http import VIEWS, setup_views
 from projections.run import running_projections
 from services.ledger.application import Ledger
 from tests.integration.projections.driver import PROVIDER, fund, play
@@ -38,67 +39,66 @@ async def test_the_platform_and_dispute_agents_read_the_views_over_http(
     # Rounds played before the views start are caught up at start; the rest live.
     fund(ledger, 6)
     played = play(ledger, rounds=6, player_count=6)
-    with running_projections(env) as views:
+    app = web.Application()
+    setup_views(app, env)
+    async with TestClient(TestServer(app)) as client:
+        views = app[VIEWS]
         played.rounds += play(ledger, rounds=6, first=6, player_count=6).rounds
         position = ledger.recorder.max_notification_id()
         assert position is not None
-        views.wait(position, timeout=30)
+        await asyncio.to_thread(views.wait, position, 30)
+        # Check a player's balances, per currency, with the log position.
+        response = await client.get("/platform/v1/wallets/p001")
+        assert response.status == 200
+        body = await response.json()
+        assert body["player"] == "p001"
+        assert body["logPosition"] == position
+        for row in body["balances"]:
+            truth = ledger.balance("p001", row["currency"])
+            assert Decimal(row["balance"]) == truth.balance
+            assert Decimal(row["held"]) == truth.held
+            assert Decimal(row["available"]) == truth.available
+            assert 0 < row["logPosition"] <= position
+        assert {row["currency"] for row in body["balances"]} == {"EUR", "USD"}
 
-        app = web.Application()
-        setup_read_api(app, balances=views.balances, rounds=views.rounds)
-        async with TestClient(TestServer(app)) as client:
-            # Check a player's balances, per currency, with the log position.
-            response = await client.get("/platform/v1/wallets/p001")
-            assert response.status == 200
-            body = await response.json()
-            assert body["player"] == "p001"
-            assert body["logPosition"] == position
-            for row in body["balances"]:
-                truth = ledger.balance("p001", row["currency"])
-                assert Decimal(row["balance"]) == truth.balance
-                assert Decimal(row["held"]) == truth.held
-                assert Decimal(row["available"]) == truth.available
-                assert 0 < row["logPosition"] <= position
-            assert {row["currency"] for row in body["balances"]} == {"EUR", "USD"}
+        # Check read-your-writes: a position the view has reached answers at once...
+        response = await client.get(f"/platform/v1/wallets/p001?atLeast={position}")
+        assert response.status == 200
+        # ...one it has not reached says so, after a bounded wait.
+        response = await client.get(f"/platform/v1/wallets/p001?atLeast={position + 10**6}")
+        assert response.status == 503
+        assert (await response.json())["error"] == "LBRG-503 VIEW_BEHIND"
 
-            # Check read-your-writes: a position the view has reached answers at once...
-            response = await client.get(f"/platform/v1/wallets/p001?atLeast={position}")
-            assert response.status == 200
-            # ...one it has not reached says so, after a bounded wait.
-            response = await client.get(f"/platform/v1/wallets/p001?atLeast={position + 10**6}")
-            assert response.status == 503
-            assert (await response.json())["error"] == "LBRG-503 VIEW_BEHIND"
+        # Check one round: timeline in log order with provider seq and timecodes.
+        round_id = played.rounds[7]
+        response = await client.get(f"/disputes/v1/rounds/{round_id}")
+        assert response.status == 200
+        record = await response.json()
+        assert record["roundId"] == round_id and record["provider"] == PROVIDER
+        positions = [item["position"] for item in record["timeline"]]
+        assert positions == sorted(positions) and len(set(positions)) == len(positions)
+        provider_lines = [i for i in record["timeline"] if i["providerSeq"] is not None]
+        assert [i["providerSeq"] for i in provider_lines][:2] == [1, 2]
+        assert all(i["videoTimecode"].startswith("01:") for i in provider_lines)
+        state = ledger.round_state(PROVIDER, round_id)
+        assert record["status"] == state.status.value
+        assert record["verification"]["status"] == state.verification.value
+        assert record["verification"]["bridgeDigest"] == state.digest
+        assert {b["betKey"] for b in record["bets"]} == {b.bet_key for b in state.bets}
+        for bet in record["bets"]:
+            assert bet["selections"] and bet["stake"]
 
-            # Check one round: timeline in log order with provider seq and timecodes.
-            round_id = played.rounds[7]
-            response = await client.get(f"/disputes/v1/rounds/{round_id}")
-            assert response.status == 200
-            record = await response.json()
-            assert record["roundId"] == round_id and record["provider"] == PROVIDER
-            positions = [item["position"] for item in record["timeline"]]
-            assert positions == sorted(positions) and len(set(positions)) == len(positions)
-            provider_lines = [i for i in record["timeline"] if i["providerSeq"] is not None]
-            assert [i["providerSeq"] for i in provider_lines][:2] == [1, 2]
-            assert all(i["videoTimecode"].startswith("01:") for i in provider_lines)
-            state = ledger.round_state(PROVIDER, round_id)
-            assert record["status"] == state.status.value
-            assert record["verification"]["status"] == state.verification.value
-            assert record["verification"]["bridgeDigest"] == state.digest
-            assert {b["betKey"] for b in record["bets"]} == {b.bet_key for b in state.bets}
-            for bet in record["bets"]:
-                assert bet["selections"] and bet["stake"]
-
-            # Check unknown ids get a clear error, not a 500.
-            response = await client.get("/disputes/v1/rounds/no-such-round")
-            assert response.status == 404
-            error = await response.json()
-            assert error["error"] == "LBRG-404 ROUND_NOT_FOUND"
-            assert "no-such-round" in error["message"]
-            response = await client.get("/platform/v1/wallets/nobody")
-            assert response.status == 404
-            assert (await response.json())["error"] == "LBRG-404 WALLET_NOT_FOUND"
-            response = await client.get("/platform/v1/wallets/p001?atLeast=soon")
-            assert response.status == 400
+        # Check unknown ids get a clear error, not a 500.
+        response = await client.get("/disputes/v1/rounds/no-such-round")
+        assert response.status == 404
+        error = await response.json()
+        assert error["error"] == "LBRG-404 ROUND_NOT_FOUND"
+        assert "no-such-round" in error["message"]
+        response = await client.get("/platform/v1/wallets/nobody")
+        assert response.status == 404
+        assert (await response.json())["error"] == "LBRG-404 WALLET_NOT_FOUND"
+        response = await client.get("/platform/v1/wallets/p001?atLeast=soon")
+        assert response.status == 400
 
 
 def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_view(
