@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -77,11 +77,14 @@ class SettleStream:
         )
 
     async def ensure(self, js: JetStreamContext) -> None:
-        """Create the stream if it does not exist (an existing one is left as it is)."""
+        """Create the stream if it does not exist; allow atomic batches on an older one."""
         try:
-            await js.stream_info(self.name)
+            info = await js.stream_info(self.name)
         except NotFoundError:
             await js.add_stream(self.config())
+            return
+        if not info.config.allow_atomic:
+            await js.update_stream(replace(info.config, allow_atomic=True))
 
     async def last_published(self, js: JetStreamContext) -> tuple[int, int]:
         """(log position, index) of the last settlement published; (0, -1) before the first."""
