@@ -1,0 +1,68 @@
+"""Feeds into the real ledger on JetStream: a clean round verifies, a gapped round is flagged."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import msgspec
+import pytest
+
+from contracts.events import AnyProviderEvent, ResultDeclared, round_digest
+from services.edge.feeds.cursors import MemoryCursorStore
+from services.edge.feeds.processor import FeedProcessor
+from services.edge.feeds.sequencer import Sequencer
+from services.edge.feeds.sink import Gap
+from services.ledger.application import Ledger
+from services.ledger.views import Verification
+from tests.unit.edge.feedkit import round_events
+
+
+@pytest.fixture
+def ledger(nats_url: str, stream_prefix: str) -> Iterator[Ledger]:
+    app = Ledger(
+        {
+            "PERSISTENCE_MODULE": "services.eventstore",
+            "NATS_URL": nats_url,
+            "NATS_STREAM_PREFIX": stream_prefix,
+        }
+    )
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def hashed(provider: str, round_id: str) -> list[AnyProviderEvent]:
+    """A round whose result carries the provider's hash over the whole round."""
+    events = round_events(provider, round_id)
+    result = events[-1]
+    assert isinstance(result, ResultDeclared)
+    events[-1] = msgspec.structs.replace(result, round_hash=round_digest(events))
+    return events
+
+
+async def test_a_shuffled_round_with_repeats_is_verified_and_a_round_with_a_gap_is_flagged(
+    ledger: Ledger,
+) -> None:
+    gaps: list[Gap] = []
+    feed = FeedProcessor(
+        "studio",
+        ledger,
+        MemoryCursorStore(),
+        sequencer=Sequencer(gap_timeout=0.2),
+        on_gap=gaps.append,
+    )
+    clean = hashed("studio", "r-clean")
+    holed = [e for e in hashed("studio", "r-holed") if e.seq != 3]
+    await feed.accept([*reversed(clean), clean[2], *holed])
+    await asyncio.sleep(0.3)
+    await feed.sweep()
+    assert gaps == [Gap(provider="studio", round_id="r-holed", missing=(3,))]
+
+    verified = await asyncio.to_thread(ledger.round_state, "studio", "r-clean")
+    assert verified.verification is Verification.VERIFIED, verified.audit_flags
+    assert verified.last_seq == 6
+    flagged = await asyncio.to_thread(ledger.round_state, "studio", "r-holed")
+    assert flagged.verification is Verification.FLAGGED
+    assert any("missing 3" in flag for flag in flagged.audit_flags), flagged.audit_flags
