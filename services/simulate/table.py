@@ -91,6 +91,8 @@ class Books:
     duplicates: int = 0
     staked: Decimal = Decimal(0)
     paid: Decimal = Decimal(0)
+    rounds: list[str] = field(default_factory=list)
+    """Every round played, in order of its start (round ids are unique per provider)."""
 
     def deposit(self, player: str, amount: Decimal) -> None:
         self.expected[player] = self.expected.get(player, Decimal(0)) + amount
@@ -138,6 +140,7 @@ class Table:
 
     async def play_round(self, round_id: str) -> None:
         rng, chaos = self.rng, self.chaos
+        self.books.rounds.append(round_id)
         now = datetime.now(UTC)
         seq = iter(range(1, 10_000))
         events: list[AnyProviderEvent] = [

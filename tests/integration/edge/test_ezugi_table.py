@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from services.ledger.views import Verification
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.drivers import EzugiDriver
@@ -39,3 +42,6 @@ async def test_a_table_of_50_players_leaves_the_balances_the_books_expect(
         assert report.ok, report.mismatches
         assert report.books.rolled_back and report.books.duplicates
         assert bridge.feed.stats.gaps == 0 and bridge.feed.stats.recorded > ROUNDS * 4
+        for round_id in report.books.rounds:
+            state = await asyncio.to_thread(bridge.ledger.round_state, "ezugi", round_id)
+            assert state.verification is Verification.VERIFIED, (round_id, state.audit_flags)
