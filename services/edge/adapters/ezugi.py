@@ -23,7 +23,9 @@ marked [INFER]:
   errorCode 1 [INFER].
 - Credit for an unknown debit -> 9. Credit for a rolled-back debit -> 0 "Debit was rolled
   back" with the balance, nothing credited. A second credit for a settled debit -> 1.
-  A zero credit settles the bet as lost; `isEndRound` closes the round.
+  A zero credit settles the bet as lost; `isEndRound` closes the round. A credit with
+  `returnReason` 1 or 2 (cancelled bet or round) pays what it says like any credit
+  [INFER: Ezugi sends the stake back that way; the money is right, the ledger sees a push].
 - Rollback before its debit -> 9 "Debit not found, rollback aborted", and the rollback is
   remembered: the late debit is refused with 1 "Debit after rollback"
   (`late_original="refuse"`). Rollback of a settled debit -> 1, nothing moves

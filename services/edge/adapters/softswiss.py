@@ -26,6 +26,8 @@ marked [INFER]:
 - Refusals: not enough funds -> HTTP 412 code 100 with the balance; unknown player ->
   412 code 101; currency not configured for this provider -> 412 code 154; betting closed
   -> 412 code 405 [INFER]; limits -> 412 code 105.
+- `jackpot_contribution` and `jackpot_win` are informational: they are parts of `amount`
+  already [INFER], so they move nothing of their own.
 - `session_id`, when the provider sends one, is checked on bets only (it must be a live
   session of that player, else 412 code 101) [INFER]; wins and rollbacks never check it.
 - Malformed JSON, wrong types, negative or out-of-range amounts -> HTTP 400 code 400.
