@@ -336,6 +336,7 @@ def reconcile(
             _normalise_transactions(curs, report)
         else:
             _normalise_rounds(curs, report)
+        _find_repeats(curs)
         if start is None or end is None:
             bounds = curs.execute("SELECT min(occurred_at), max(occurred_at) FROM report")
             low, high = bounds.fetchone() or (None, None)
@@ -406,8 +407,7 @@ def _normalise_transactions(curs: psycopg.Cursor[Any], report: Report) -> None:
             "CREATE TEMP TABLE report ON COMMIT DROP AS SELECT "
             "nullif({tx}, '') AS key, line, {kind} AS kind, {raw_kind} AS raw_kind, "
             "{amount} AS amount, upper({currency}) AS currency, {round} AS round_id, "
-            "{player} AS player, {at} AS occurred_at, {commission} AS commission, "
-            "row_number() OVER (PARTITION BY nullif({tx}, '') ORDER BY line) AS copy "
+            "{player} AS player, {at} AS occurred_at, {commission} AS commission "
             "FROM (SELECT *, row_number() OVER () AS line FROM report_raw) raw"
         ).format(
             tx=_text(report, "tx_id"),
@@ -440,8 +440,7 @@ def _normalise_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
             "nullif({round}, '') AS key, line, {round} AS round_id, "
             "upper({currency}) AS currency, {player} AS player, {bets} AS bets, "
             "{wins} AS wins, {refunds} AS refunds, {ggr} AS ggr, "
-            "{commission} AS commission, {at} AS occurred_at, "
-            "row_number() OVER (PARTITION BY nullif({round}, '') ORDER BY line) AS copy "
+            "{commission} AS commission, {at} AS occurred_at "
             "FROM (SELECT *, row_number() OVER () AS line FROM report_raw) raw"
         ).format(
             round=_text(report, "round_id"),
@@ -455,6 +454,24 @@ def _normalise_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
             at=_time(report),
         )
     )
+
+
+# Repeated keys are rare: find them with a hash aggregate instead of sorting the report.
+FIRST_COPIES = (
+    "SELECT * FROM report WHERE NOT EXISTS "
+    "(SELECT 1 FROM repeated d WHERE d.key = report.key AND d.first <> report.line)"
+)
+LATER_COPIES = (
+    "SELECT report.* FROM report JOIN repeated d ON d.key = report.key AND d.first <> report.line"
+)
+
+
+def _find_repeats(curs: psycopg.Cursor[Any]) -> None:
+    curs.execute(
+        "CREATE TEMP TABLE repeated ON COMMIT DROP AS SELECT key, min(line) AS first "
+        "FROM report WHERE key IS NOT NULL GROUP BY key HAVING count(*) > 1"
+    )
+    curs.execute("ANALYZE report")
 
 
 def _join_transactions(curs: psycopg.Cursor[Any]) -> None:
@@ -479,12 +496,12 @@ def _join_transactions(curs: psycopg.Cursor[Any]) -> None:
         "  CASE WHEN r.amount IS NULL AND r.line IS NOT NULL THEN 'unreadable amount' END, "
         "  CASE WHEN r.currency <> '' AND l.currency IS NOT NULL AND r.currency <> l.currency "
         "    THEN 'currency ' || r.currency || ' vs ledger ' || l.currency END) AS detail "
-        "FROM (SELECT * FROM report WHERE copy = 1 OR key IS NULL) r "
+        "FROM (" + FIRST_COPIES + ") r "
         "FULL OUTER JOIN (SELECT * FROM ledger WHERE provider_tx) l ON l.tx_id = r.key "
         "UNION ALL "
         "SELECT 'duplicate_in_report', key, line, round_id, player, currency, kind, amount, "
         "NULL, NULL, NULL, 'transaction id repeated in the report' "
-        "FROM report WHERE copy > 1 AND key IS NOT NULL"
+        "FROM (" + LATER_COPIES + ") r"
     )
 
 
@@ -538,12 +555,12 @@ def _join_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
             + ", CASE WHEN r.currency <> '' AND r.currency <> l.currency "
             "    THEN 'currency ' || r.currency || ' vs ledger ' || l.currency END) "
             "ELSE '' END AS detail "
-            "FROM (SELECT * FROM report WHERE copy = 1 OR key IS NULL) r "
+            "FROM (" + FIRST_COPIES + ") r "
             "FULL OUTER JOIN ledger_rounds l ON l.round_id = r.key "
             "UNION ALL "
             "SELECT 'duplicate_in_report', r.key, r.line, r.round_id, r.player, r.currency, "
             "'round', " + report_ggr + ", NULL, NULL, NULL, 'round repeated in the report' "
-            "FROM report r WHERE r.copy > 1 AND r.key IS NOT NULL"
+            "FROM (" + LATER_COPIES + ") r"
         )
     )
 

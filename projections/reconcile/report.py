@@ -119,9 +119,15 @@ CHUNK = 1 << 20
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
+    """The file in chunks, CRLF made LF: COPY refuses a file that mixes the two."""
+    carry = b""
     with path.open("rb") as file:
         while chunk := file.read(CHUNK):
-            yield chunk
+            chunk = carry + chunk
+            carry = b"\r" if chunk.endswith(b"\r") else b""
+            yield chunk[: len(chunk) - len(carry)].replace(b"\r\n", b"\n")
+    if carry:
+        yield carry
 
 
 def open_csv(path: Path) -> Report:

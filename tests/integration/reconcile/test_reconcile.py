@@ -43,6 +43,12 @@ def test_reconcile_finds_exactly_the_differences_planted_in_a_csv_report(
     # A row of another provider with a colliding id must not match.
     load(conn, ledger_rows(5, "pragmatic"), schema=schema)
     planted = write_report(tmp_path / "evo.csv", ledger, missing=17, changed=23, extra=9)
+    # The provider's export repeated one row.
+    with (tmp_path / "evo.csv").open() as file:
+        rows = file.readlines()
+    repeated = next(r for r in rows[1:] if r.split(",")[0] not in planted.mismatch)
+    with (tmp_path / "evo.csv").open("a") as file:
+        file.write(repeated)
 
     comparison = reconcile(
         conn,
@@ -57,8 +63,9 @@ def test_reconcile_finds_exactly_the_differences_planted_in_a_csv_report(
     assert found(keys, "missing_in_report") == planted.missing_in_report
     assert found(keys, "missing_in_ledger") == planted.missing_in_ledger
     assert found(keys, "mismatch") == planted.mismatch
+    assert found(keys, "duplicate_in_report") == {repeated.split(",")[0]}
     assert comparison.matched == ROWS - 17 - 23
-    assert comparison.mismatch_rate == pytest.approx((17 + 23 + 9) / (ROWS + 9))
+    assert comparison.mismatch_rate == pytest.approx((17 + 23 + 9 + 1) / (ROWS + 9 + 1))
     changed = next(d for d in comparison.differences if d.status == "mismatch")
     assert changed.report_amount == changed.ledger_amount + Decimal("0.01")  # type: ignore[operator]
     assert changed.position is not None and changed.line is not None
@@ -69,7 +76,10 @@ def test_reconcile_finds_exactly_the_differences_planted_in_a_csv_report(
         r.amount for r in ledger if r.tx_id in planted.missing_in_report and r.kind == "bet"
     )
     changed_bets = sum(1 for r in ledger if r.tx_id in planted.mismatch and r.kind == "bet")
-    assert report_eur.bets == ledger_eur.bets - dropped_bets + Decimal("0.01") * changed_bets + 9
+    repeated_bet = Decimal(repeated.split(",")[2]) if repeated.split(",")[1] == "DEBIT" else 0
+    assert report_eur.bets == (
+        ledger_eur.bets - dropped_bets + Decimal("0.01") * changed_bets + 9 + repeated_bet
+    )
 
 
 def test_a_json_report_per_round_reconciles_round_totals_and_commission(

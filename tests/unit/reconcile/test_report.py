@@ -52,3 +52,14 @@ def test_a_report_without_ids_is_refused_with_its_columns_named(tmp_path: Path) 
     other.write_text("<x/>")
     with pytest.raises(ReportError, match=r"use \.csv or \.json"):
         open_report(other)
+
+
+def test_crlf_and_lf_lines_reach_copy_as_lf_whatever_the_chunk_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"tx_id,type,amount\r\nt1,BET,5\r\nt2,WIN,0\nt3,BET,1\r\n")
+    for size in (1, 2, 3, 5, 1 << 20):
+        monkeypatch.setattr("projections.reconcile.report.CHUNK", size)
+        chunks = list(open_report(path).chunks)
+        assert b"".join(chunks) == b"tx_id,type,amount\nt1,BET,5\nt2,WIN,0\nt3,BET,1\n", size
