@@ -24,6 +24,8 @@ Semantics, following the public implementations unless marked [INFER]:
 - Requests carry `timestamp` but it is not windowed [INFER]: Pragmatic re-sends failed
   calls for reconciliation hours later, and every money call is idempotent on
   `reference`, so a replayed request moves nothing.
+- Amounts must be plain decimals (`12.50`): a sign, an exponent, spaces, more decimals
+  than the currency has, NaN -> error 7.
 - Edge refusals: IP not allowed -> HTTP 403 error 5; rate limited -> 429 error 100 (retry);
   body too large -> 413 error 7; internal failure -> error 100 (102 on endRound): safe
   to retry. Unknown fields are ignored. `bonusWin`, `jackpotWin`, `promoWin` and
@@ -32,6 +34,7 @@ Semantics, following the public implementations unless marked [INFER]:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TypeVar
@@ -58,6 +61,8 @@ from services.edge.sessions import session_ref
 S = TypeVar("S")
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
+_AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,18})?")
+"""A Pragmatic amount is plain digits with an optional fraction: no sign, exponent or space."""
 _REJECTIONS: dict[Rejection, tuple[int, Error]] = {
     Rejection.IP_NOT_ALLOWED: (403, Error.INVALID_HASH),
     Rejection.RATE_LIMITED: (429, Error.INTERNAL_RETRY),
@@ -155,8 +160,10 @@ class Adapter(DialectAdapter):
         return value.quantize(quantum(currency))
 
     def _amount(self, text: str, currency: str) -> Decimal:
+        if not _AMOUNT.fullmatch(text):
+            raise _Answer(Error.BAD_PARAMETERS)
         try:
-            return wire_amount(Decimal(text.strip()), currency)
+            return wire_amount(Decimal(text), currency)
         except (MoneyError, ArithmeticError):
             raise _Answer(Error.BAD_PARAMETERS) from None
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import PreparedCall, Transport
 from tests.unit.edge.walletkit import GatewayTransport, Rig
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -63,17 +63,28 @@ def _matches(expected: Any, actual: Any) -> bool:
 async def play(
     rig: Rig, pid: str, scenario: dict[str, Any], encode: Encode, decode: Callable[[bytes], Any]
 ) -> None:
-    transport = GatewayTransport(rig.gate(pid))
+    """Play a scenario against a fake-ledger rig."""
+    await play_on(GatewayTransport(rig.gate(pid)), scenario, encode, decode, rig.ledger.snapshot)
+
+
+async def play_on(
+    transport: Transport,
+    scenario: dict[str, Any],
+    encode: Encode,
+    decode: Callable[[bytes], Any],
+    snapshot: Callable[[], object],
+) -> None:
+    """Send each step, compare the answer, and check `changes: false` against `snapshot`."""
     saved: dict[str, Any] = {}
     for number, raw in enumerate(scenario["steps"], 1):
         step = {**raw, "request": _substitute(raw["request"], saved)}
-        before = rig.ledger.snapshot()
+        before = snapshot()
         answer = await transport.send(encode(step))
         where = f"{scenario['name']!r} step {number} ({step['path']})"
         assert answer.status == step.get("http_status", 200), where
         body = decode(answer.body)
         assert _matches(step["response"], body), f"{where}: {body!r}"
         if step.get("changes", True) is False:
-            assert rig.ledger.snapshot() == before, f"{where} changed the ledger"
+            assert snapshot() == before, f"{where} changed the ledger"
         for name, field in step.get("save", {}).items():
             saved[name] = body[field]

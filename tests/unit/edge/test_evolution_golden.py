@@ -10,7 +10,7 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.evolution import EvolutionClient
-from tests.unit.edge.golden_runner import play, scenarios, set_up
+from tests.unit.edge.golden_runner import play_on, scenarios, set_up
 from tests.unit.edge.walletkit import GatewayTransport, provider, rig
 
 SCENARIOS = scenarios("evolution")
@@ -29,4 +29,6 @@ async def test_evolution_scenario_answers_as_recorded(scenario: dict[str, Any]) 
         body = _ENCODER.encode(step["request"])
         return client.prepare_raw(step["path"], body, auth=step.get("auth"))
 
-    await play(r, "evolution", scenario, encode, _DECODER.decode)
+    await play_on(
+        GatewayTransport(r.gate("evolution")), scenario, encode, _DECODER.decode, r.ledger.snapshot
+    )

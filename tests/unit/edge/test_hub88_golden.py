@@ -9,7 +9,7 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from tests.unit.edge.golden_runner import play, scenarios, set_up
+from tests.unit.edge.golden_runner import play_on, scenarios, set_up
 from tests.unit.edge.walletkit import (
     HUB88_PRIVATE_PEM,
     HUB88_PUBLIC_PEM,
@@ -31,4 +31,6 @@ async def test_hub88_scenario_answers_as_recorded(scenario: dict[str, Any]) -> N
         body = msgspec.json.encode(step["request"])
         return client.prepare_raw(step["path"], body, signature=step.get("signature"))
 
-    await play(r, "hub88", scenario, encode, msgspec.json.decode)
+    await play_on(
+        GatewayTransport(r.gate("hub88")), scenario, encode, msgspec.json.decode, r.ledger.snapshot
+    )

@@ -10,7 +10,7 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.golden_runner import play, scenarios, set_up
+from tests.unit.edge.golden_runner import play_on, scenarios, set_up
 from tests.unit.edge.walletkit import GatewayTransport, provider, rig
 
 SCENARIOS = scenarios("pragmatic")
@@ -27,4 +27,6 @@ async def test_pragmatic_scenario_answers_as_recorded(scenario: dict[str, Any]) 
     def encode(step: dict[str, Any]) -> PreparedCall:
         return client.prepare(step["path"], step["request"], hash_=step.get("hash"))
 
-    await play(r, "pragmatic", scenario, encode, _DECODER.decode)
+    await play_on(
+        GatewayTransport(r.gate("pragmatic")), scenario, encode, _DECODER.decode, r.ledger.snapshot
+    )
