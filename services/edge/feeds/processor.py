@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from opentelemetry import metrics
 
@@ -67,6 +68,21 @@ class Accepted:
     held: int
 
 
+T = TypeVar("T")
+
+
+async def _shielded(work: Coroutine[Any, Any, T]) -> T:
+    """Run `work` to its end even if the caller is cancelled; its failure is then logged."""
+    task = asyncio.ensure_future(work)
+    task.add_done_callback(_log_orphan_failure)
+    return await asyncio.shield(task)
+
+
+def _log_orphan_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("feed work failed after its caller left: %r", task.exception())
+
+
 def round_key(provider: str, round_id: str) -> str:
     return f"round.{provider}.{round_id}"
 
@@ -104,7 +120,7 @@ class FeedProcessor:
             raise BadEvent("; ".join(problems))
         # Shielded: a caller that goes away (a provider hanging up) must not stop a batch
         # half-recorded, or a later batch could overtake the event still being written.
-        return await asyncio.shield(self._accept(batch))
+        return await _shielded(self._accept(batch))
 
     async def _accept(self, batch: list[AnyProviderEvent]) -> Accepted:
         recorded = duplicates = held = 0
@@ -143,7 +159,7 @@ class FeedProcessor:
 
     async def sweep(self) -> list[Gap]:
         """Declare the gaps that waited longer than the timeout; record the events they held."""
-        return await asyncio.shield(self._sweep())
+        return await _shielded(self._sweep())
 
     async def _sweep(self) -> list[Gap]:
         async with self._lock:
