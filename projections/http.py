@@ -80,7 +80,7 @@ def setup_views(
     app: web.Application,
     env: Mapping[str, str],
     *,
-    batched: bool = False,
+    batched: bool = True,
     application_name: str = APPLICATION_NAME,
 ) -> None:
     """Run the views for the life of `app` (a `cleanup_ctx`) and mount the read API.

@@ -7,13 +7,13 @@ the life of the process::
         setup_read_api(app, balances=views.balances, rounds=views.rounds)
         ...serve...
 
-For each view it starts the library's `ProjectionRunner` (one thread, resuming from the
-view's tracking row), after first catching the view up in batches (`catch_up`), which is
-much faster than one transaction per event when the service was down for long. A
-supervisor thread restarts a runner that stopped on an error (PostgreSQL gone for longer
-than the write retries), from its tracking row, so no event is skipped or applied twice.
-With `batched=True` each view runs a `BatchedRunner` instead (`catch_up` in a loop):
-same rows, same exactly-once rule, far more events per second under load.
+Each view runs in a thread of its own, resuming from its tracking row, so no event is
+skipped or applied twice across restarts. Two runners, same rows:
+- `BatchedRunner` (default): `catch_up` in a loop, each batch of events committed with
+  its last tracking row in one transaction; far more events per second under load.
+- the library's `ProjectionRunner` (`batched=False`), one event per transaction, after a
+  batched catch-up at start; a supervisor thread restarts it from its tracking row when
+  it stops on an error (PostgreSQL gone for longer than the write retries).
 
 Settings: the ledger's own (`PERSISTENCE_MODULE=services.eventstore`, `NATS_URL`,
 `NATS_STREAM_PREFIX`), plus `view_env(database_url)` for the views, which puts every view
@@ -250,12 +250,13 @@ def running_projections(
     application_class: type[Application[Any]] | None = None,
     names: tuple[str, ...] = tuple(VIEWS),
     catch_up_first: bool = True,
-    batched: bool = False,
+    batched: bool = True,
 ) -> Iterator[RunningViews]:
     """Run the named views (default: all) until the block exits; see the module doc.
 
-    `batched=True` runs `BatchedRunner`s instead of the library's `ProjectionRunner`:
-    the same rows, more events per second (see `BatchedRunner`).
+    By default each view runs a `BatchedRunner`; `batched=False` runs the library's
+    `ProjectionRunner` instead (same rows; measured on JetStream here: ~150 events/s
+    for both views one event per transaction, against ~3,500 batched).
     """
     if application_class is None:
         from services.ledger.application import Ledger
@@ -305,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m projections.run")
     parser.add_argument("names", nargs="*", default=[], help=f"of {', '.join(VIEWS)}")
     parser.add_argument("--no-catch-up", dest="catch_up", action="store_false")
-    parser.add_argument("--batched", action="store_true", help="BatchedRunner per view")
+    parser.add_argument(
+        "--one-by-one",
+        dest="batched",
+        action="store_false",
+        help="the library's ProjectionRunner (one event per transaction) per view",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(VIEWS)
     if unknown:

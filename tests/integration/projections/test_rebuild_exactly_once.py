@@ -131,7 +131,7 @@ def test_projection_process_killed_mid_batch_resumes_exactly_where_it_was(
     for attempt in range(12):
         # Rotate: the library's per-event runner, start-up catch-up (batches) then the
         # library runner, and the batched runner.
-        flags = [["--no-catch-up"], [], ["--batched"]][attempt % 3]
+        flags = [["--one-by-one", "--no-catch-up"], ["--one-by-one"], []][attempt % 3]
         child = subprocess.Popen(
             [sys.executable, "-m", "projections.run", *flags],
             cwd=repo_root,
@@ -231,7 +231,7 @@ def test_postgres_crash_restart_mid_transaction_skips_nothing_and_repeats_nothin
     position = ledger.recorder.max_notification_id()
     env = {**ledger_env, **view_env(cluster.url, schema="views")}
     restarts = 0
-    with running_projections(env, catch_up_first=False) as running:
+    with running_projections(env, catch_up_first=False, batched=False) as running:
         # Crash PostgreSQL while the runners write, event by event, three times.
         for _ in range(3):
             time.sleep(0.4)

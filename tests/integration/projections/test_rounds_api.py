@@ -111,8 +111,8 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
     fund(ledger, 5)
     played = play(ledger, rounds=30, player_count=5, seed=11)
     position = ledger.recorder.max_notification_id()
-    # This time the views follow the log with batched runners.
-    with running_projections(env, batched=True) as views:
+    # This time the views follow the log with the library's ProjectionRunner.
+    with running_projections(env, batched=False) as views:
         views.wait(position, timeout=30)
     use_settings(monkeypatch, env, database_url, schema)
 
