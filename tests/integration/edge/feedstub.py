@@ -23,6 +23,8 @@ class FeedStub:
     frames: list[list[AnyProviderEvent]] = field(default_factory=list)
     page: int = 3
     fail_polls: int = 0
+    drop_polls: int = 0
+    """Polls answered by hanging up (no HTTP answer at all), after the failed ones."""
     drop_socket_after: list[int] = field(default_factory=list)
     """For each connection in turn: close it abruptly after this many frames."""
     repeat_frames: set[int] = field(default_factory=set)
@@ -42,6 +44,11 @@ class FeedStub:
         if self.fail_polls > 0:
             self.fail_polls -= 1
             return web.Response(status=503, text="studio restarting")
+        if self.drop_polls > 0:
+            self.drop_polls -= 1
+            assert request.transport is not None
+            request.transport.close()  # the connection drops mid-request
+            return web.Response(status=200)
         start = int(cursor or 0)
         events: list[AnyProviderEvent] = []
         for index in range(start, min(start + self.page, len(self.frames))):

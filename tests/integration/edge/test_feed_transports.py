@@ -87,10 +87,10 @@ async def running(*coroutines: Coroutine[Any, Any, None]) -> AsyncIterator[None]
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def test_pull_backs_off_on_errors_absorbs_repeats_and_reordering_and_reports_the_gap(
+async def test_pull_backs_off_on_errors_and_drops_absorbs_repeats_and_reordering_and_a_gap(
     cursors: JetStreamCursorStore,
 ) -> None:
-    stub = FeedStub(SECRET, frames(), page=3, fail_polls=2, repeat_frames={2, 5})
+    stub = FeedStub(SECRET, frames(), page=3, fail_polls=2, drop_polls=1, repeat_frames={2, 5})
     sink, gaps = RecordingSink(), list[Gap]()
     proc = processor(sink, cursors, gaps)
     async with serve(stub) as base, aiohttp.ClientSession() as session:
@@ -101,8 +101,10 @@ async def test_pull_backs_off_on_errors_absorbs_repeats_and_reordering_and_repor
         async with running(feed.run(), proc.run_sweeper(0.05)):
             await until(complete(sink, gaps))
         assert_delivered(sink, gaps)
-        assert feed.errors == 2, "the two failed polls were retried"
-        assert stub.asked[:3] == ["", "", ""], "nothing advanced while the provider failed"
+        # aiohttp itself may resend a poll whose reused connection dropped; either way
+        # the dropped poll was asked again from the same cursor.
+        assert feed.errors in (2, 3), "two failed polls and a dropped connection were retried"
+        assert stub.asked[:4] == ["", "", "", ""], "nothing advanced while the provider failed"
         assert await cursors.get("cursor.studio.pull") == str(len(stub.frames))
 
         # A restarted bridge asks from the stored cursor and records nothing twice.
