@@ -146,7 +146,7 @@ def _http_handler(
         if early is None:
             body = await _read_bounded(request, limit)
             if body is None:
-                early = gate.adapter.reject(Rejection.BODY_TOO_LARGE, endpoint)
+                early = gate.reject(Rejection.BODY_TOO_LARGE, endpoint)
             else:
                 edge_request = EdgeRequest(
                     method=request.method,

@@ -11,7 +11,10 @@ Nothing here parses a body: that is the adapter's job, after its signature check
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
+
+from opentelemetry import metrics, trace
 
 from services.edge.adapters.base import (
     DialectAdapter,
@@ -28,6 +31,14 @@ from services.edge.ports import Refused
 from services.edge.security import IpAllowlist, TokenBucket
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("livebridge.edge")
+_meter = metrics.get_meter("livebridge.edge")
+_duration = _meter.create_histogram(
+    "livebridge.edge.wallet.duration", unit="ms", description="wallet call time at the edge"
+)
+_rejected = _meter.create_counter(
+    "livebridge.edge.wallet.rejected", description="wallet calls the edge itself refused"
+)
 
 
 class ProviderGate:
@@ -46,28 +57,48 @@ class ProviderGate:
         """The checks that need no body; None means go on."""
         if not self.allowlist.allows(remote):
             log.warning("provider %s: call from %s not in allow_ips", self.provider.id, remote)
-            return self.adapter.reject(Rejection.IP_NOT_ALLOWED, endpoint)
+            return self.reject(Rejection.IP_NOT_ALLOWED, endpoint)
         if not self.limiter.take():
-            return self.adapter.reject(Rejection.RATE_LIMITED, endpoint)
+            return self.reject(Rejection.RATE_LIMITED, endpoint)
         if content_length is not None and content_length > self.provider.max_body_bytes:
-            return self.adapter.reject(Rejection.BODY_TOO_LARGE, endpoint)
+            return self.reject(Rejection.BODY_TOO_LARGE, endpoint)
         return None
 
     async def run(self, endpoint: Endpoint, request: EdgeRequest) -> EdgeResponse:
         if len(request.body) > self.provider.max_body_bytes:
-            return self.adapter.reject(Rejection.BODY_TOO_LARGE, endpoint)
-        try:
-            return await endpoint.handler(request)
-        except Rejected as exc:
-            log.info("provider %s %s: %s", self.provider.id, endpoint.label, exc)
-            return self.adapter.reject(exc.rejection, endpoint)
-        except Refused as exc:
-            # Adapters map refusals they expect; one they did not is still no 500.
-            log.warning("provider %s %s: unmapped %s", self.provider.id, endpoint.label, exc)
-            return self.adapter.reject(Rejection.INTERNAL, endpoint)
-        except Exception:
-            log.exception("provider %s %s failed", self.provider.id, endpoint.label)
-            return self.adapter.reject(Rejection.INTERNAL, endpoint)
+            return self.reject(Rejection.BODY_TOO_LARGE, endpoint)
+        attributes = {
+            "livebridge.provider": self.provider.id,
+            "livebridge.dialect": self.provider.dialect,
+            "livebridge.endpoint": endpoint.label,
+        }
+        started = time.perf_counter()
+        with _tracer.start_as_current_span(f"wallet {endpoint.label}", attributes=attributes):
+            try:
+                return await endpoint.handler(request)
+            except Rejected as exc:
+                log.info("provider %s %s: %s", self.provider.id, endpoint.label, exc)
+                return self.reject(exc.rejection, endpoint)
+            except Refused as exc:
+                # Adapters map refusals they expect; one they did not is still no 500.
+                log.warning("provider %s %s: unmapped %s", self.provider.id, endpoint.label, exc)
+                return self.reject(Rejection.INTERNAL, endpoint)
+            except Exception:
+                log.exception("provider %s %s failed", self.provider.id, endpoint.label)
+                return self.reject(Rejection.INTERNAL, endpoint)
+            finally:
+                _duration.record((time.perf_counter() - started) * 1000, attributes)
+
+    def reject(self, rejection: Rejection, endpoint: Endpoint) -> EdgeResponse:
+        _rejected.add(
+            1,
+            {
+                "livebridge.provider": self.provider.id,
+                "livebridge.endpoint": endpoint.label,
+                "livebridge.rejection": rejection.value,
+            },
+        )
+        return self.adapter.reject(rejection, endpoint)
 
     async def serve(self, request: EdgeRequest) -> EdgeResponse | None:
         """Screen and run one call; None when no endpoint has that method and path."""
