@@ -22,8 +22,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.utils import get_topic
 from nats.aio.client import Client
 
+from services.ledger.domain import Bet, TxRecord, Wallet
 from services.platform.settle import SettleTracker
 from services.platform.stream import BATCH, SettleStream
 
@@ -34,13 +36,33 @@ POLL = 0.05
 RETRY = 1.0
 
 Read = Callable[[int, int], Sequence[tuple[int, Any]]]
-"""(start, limit) -> [(position, domain event)] from the ledger's log, positions >= start."""
+"""(start, limit) -> [(position, domain event or None)] from the ledger's log, from `start`.
+
+None stands for an event the tracker does not need (left undecoded)."""
+
+TOPICS = frozenset(
+    get_topic(cls)
+    for cls in (
+        Wallet.Opened,
+        Wallet.Deposited,
+        Wallet.Withdrawn,
+        Wallet.HoldCaptured,
+        Wallet.WinCredited,
+        Wallet.SettlementReversed,
+        Bet.Placed,
+        Bet.Settled,
+        Bet.Refunded,
+        TxRecord.Created,
+    )
+)
 
 
 def log_reader(app: Application[Any]) -> Read:
+    """Read every position, but decode only the events `SettleTracker` looks at."""
+
     def read(start: int, limit: int) -> list[tuple[int, Any]]:
         page = app.recorder.select_notifications(start, limit)
-        return [(n.id, app.mapper.to_domain_event(n)) for n in page]
+        return [(n.id, app.mapper.to_domain_event(n) if n.topic in TOPICS else None) for n in page]
 
     return read
 
@@ -89,6 +111,7 @@ class SettlePublisher:
             out = [
                 (settle, index)
                 for position, event in page
+                if event is not None
                 for index, settle in enumerate(tracker.apply(position, event))
                 if (position, index) > resume
             ]

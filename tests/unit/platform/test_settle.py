@@ -11,6 +11,7 @@ from contracts.events import BettingClosed, BettingOpened, ResultDeclared, Round
 from contracts.platform import DECODER, ENCODER, RoundSettle
 from contracts.wallet import Credit, Debit, Outcome, Rollback, Selection
 from services.ledger.application import Ledger
+from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -191,3 +192,21 @@ def test_a_round_the_bridge_settles_and_a_voided_round_settle_every_player() -> 
     assert got["R-1", "bob"].balance_after == Decimal("98.00")
     assert got["R-2", "alice"].bets[0].outcome is Outcome.VOID
     assert got["R-2", "alice"].balance_after == app.balance("alice", "EUR").balance
+
+
+def test_the_publisher_decodes_only_what_the_tracker_needs_and_gets_the_same_settlements() -> None:
+    app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
+    app.execute(debit("d1", "alice", "5.00"))
+    app.execute(debit("d2", "bob", "5.00"))
+    app.execute(credit("c1", "alice", "10.00"))
+    app.execute(
+        Rollback(
+            provider="evo", tx_id="r2", player="bob", currency="EUR", ref_tx_id="d2", round_id="R-1"
+        )
+    )
+    tracker, out = SettleTracker(), []
+    for position, event in log_reader(app)(1, 10_000):
+        if event is not None:
+            out += tracker.apply(position, event)
+    assert out == settlements(app)
+    assert len(out) == 2
