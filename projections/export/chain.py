@@ -156,6 +156,8 @@ def verify(directory: Path) -> Verified | Mismatch:
     last_position = 0
     by_topic: dict[str, int] = {}
     decoder = msgspec.json.Decoder(_Line)
+    if Path(manifest.events_file).name != manifest.events_file:
+        return Mismatch(0, None, f"events file {manifest.events_file!r} is not a plain file name")
     events_path = directory / manifest.events_file
     if not events_path.is_file():
         return Mismatch(0, None, f"events file {manifest.events_file!r} is missing")
