@@ -95,6 +95,13 @@ def run_export(args: argparse.Namespace) -> int:
         )
     finally:
         app.close()
+    if manifest.events == 0:
+        print(
+            f"livebridge export: no event in log positions {manifest.scanned.first}.."
+            f"{manifest.scanned.last} names {query.describe()}; check the id (session ids are "
+            "found only in events that record them)",
+            file=sys.stderr,
+        )
     print(
         f"exported {manifest.events} events (log positions {manifest.scanned.first}.."
         f"{manifest.scanned.last} scanned) to {args.out}; head hash {manifest.head_hash}"
