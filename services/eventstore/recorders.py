@@ -23,6 +23,8 @@ Obligations and failure modes:
   sequence and comparing its `Nats-Msg-Id`. The caller
   gets success only when the events are stored (fsynced), and `IntegrityError` only when
   they are not.
+- Each write is an `eventstore.write` span; the caller's W3C `traceparent` is stored on
+  every message it writes, so one bet is one trace from its HTTP request to its events.
 - Reads use batch direct get and never create consumers. After a write, the recorder
   remembers each aggregate's last sequence and re-reads until a (possibly lagging) replica
   has caught up to it: read-your-writes.
@@ -57,6 +59,7 @@ from eventsourcing.persistence import (
 )
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from opentelemetry import propagate, trace
 
 from services.eventstore.coalesce import Coalescer
 from services.eventstore.connection import (
@@ -78,9 +81,11 @@ WRITE_DEADLINE = 60.0
 HEADER_VERSION = "ES-Version"
 HEADER_TOPIC = "ES-Topic"
 HEADER_TRACKING = "ES-Tracking"
+TRACEPARENT = "traceparent"  # W3C trace context of the command that wrote the event
 EXPECT_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 MSG_ID = "Nats-Msg-Id"
 _TOKEN_OK = re.compile(r"^[A-Za-z0-9_-]+$")
+tracer = trace.get_tracer(__name__)
 
 
 def aggregate_token(originator_id: UUID | str) -> str:
@@ -260,10 +265,26 @@ class JetStreamRecorder:
         return messages
 
     def _write(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> list[int]:
-        return self.connection.call(self._awrite(stored_events, tracking), WRITE_DEADLINE + 10)
+        with tracer.start_as_current_span(
+            "eventstore.write",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.destination.name": self.stream, "events": len(stored_events)},
+        ) as span:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)  # the caller's trace continues from the stored events
+            ids = self.connection.call(
+                self._awrite(stored_events, tracking, carrier.get("traceparent")),
+                WRITE_DEADLINE + 10,
+            )
+            if ids:
+                span.set_attribute("notification_ids", [ids[0], ids[-1]])
+            return ids
 
     async def _awrite(
-        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
+        self,
+        stored_events: Sequence[StoredEvent],
+        tracking: Tracking | None,
+        traceparent: str | None = None,
     ) -> list[int]:
         write_id = uuid.uuid4().hex  # one per write: dedup only ever matches our own retry
         verified = False
@@ -272,6 +293,9 @@ class JetStreamRecorder:
                 messages = await self._build_batch(
                     stored_events, tracking, write_id, verified=verified
                 )
+                if traceparent:
+                    for message in messages:
+                        message.headers[TRACEPARENT] = traceparent
                 if not messages:
                     return []
                 try:
