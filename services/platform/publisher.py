@@ -5,11 +5,15 @@ decoded by the application's mapper) on a worker thread, turns events into settl
 `SettleTracker`, and publishes them to the settle stream. On start it asks the stream where
 it stands (`SettleStream.last_published`), rebuilds its state by reading the log up to that
 position without publishing, and then publishes everything after it: exactly once per
-`eventId`, in log order (so in order per player), after a crash at any point.
+`eventId`, in log order (so in order per player), after a crash at any point. The state is
+checkpointed every `CHECKPOINT_EVERY` seconds to a JetStream object store, after the
+settlements it covers are stored, so a restart reads the log from the last checkpoint
+rather than from the start (a checkpoint is ignored if the stream no longer holds the
+settlement it was taken after).
 
 Failure modes: the ledger's store or NATS unreachable -> the loop logs, waits and retries
 from where it was (nothing is lost: the log and the stream are the state). The rebuild
-reads the whole log once per start; its cost grows with the log.
+without a checkpoint reads the whole log.
 """
 
 from __future__ import annotations
@@ -17,13 +21,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import ObjectStoreConfig, StorageType
+from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
+from nats.js.object_store import ObjectStore
 
 from services.ledger.domain import Bet, TxRecord, Wallet
 from services.platform.settle import SettleTracker
@@ -34,6 +45,8 @@ log = logging.getLogger(__name__)
 PAGE = 500
 POLL = 0.05
 RETRY = 1.0
+CHECKPOINT_EVERY = 60.0
+"""Seconds between checkpoints of the tracker (a restart reads the log from the last one)."""
 
 Read = Callable[[int, int], Sequence[tuple[int, Any]]]
 """(start, limit) -> [(position, domain event or None)] from the ledger's log, from `start`.
@@ -67,15 +80,62 @@ def log_reader(app: Application[Any]) -> Read:
     return read
 
 
+class _Saved(msgspec.Struct, frozen=True):
+    stream_seq: int
+    """The settle stream's last sequence when the checkpoint was taken..."""
+    msg_id: str
+    """...and that message's id: a stream wiped since makes the checkpoint worthless."""
+    tracker: bytes
+
+
+@dataclass
+class CheckpointStore:
+    """The publisher's last checkpoint, in a JetStream object store (`<stream>_STATE`)."""
+
+    js: JetStreamContext
+    bucket: str
+    name: str = "settle-tracker"
+
+    async def _store(self) -> ObjectStore:
+        try:
+            return await self.js.object_store(self.bucket)
+        except BucketNotFoundError:
+            return await self.js.create_object_store(
+                self.bucket, ObjectStoreConfig(storage=StorageType.FILE)
+            )
+
+    async def save(self, saved: _Saved) -> None:
+        await (await self._store()).put(self.name, msgspec.msgpack.encode(saved))
+
+    async def load(self) -> _Saved | None:
+        try:
+            result = await (await self._store()).get(self.name)
+        except ObjectNotFoundError:
+            return None
+        return msgspec.msgpack.decode(result.data or b"", type=_Saved)
+
+
 class SettlePublisher:
-    def __init__(self, nc: Client, stream: SettleStream, read: Read, *, poll: float = POLL) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        stream: SettleStream,
+        read: Read,
+        *,
+        poll: float = POLL,
+        checkpoint_every: float | None = CHECKPOINT_EVERY,
+    ) -> None:
         self.nc = nc
         self.js = nc.jetstream()
         self.stream = stream
         self.read = read
         self.poll = poll
+        self.checkpoint_every = checkpoint_every
+        self.checkpoints = CheckpointStore(self.js, f"{stream.name}_STATE")
         self.position = 0
         """The last log position read."""
+        self.resumed_from = 0
+        """The log position the last start resumed from (0: read the whole log)."""
         self.published = 0
         self.caught_up = asyncio.Event()
 
@@ -92,11 +152,32 @@ class SettlePublisher:
                 )
                 await _wait(stop, RETRY)
 
+    async def _start(self) -> SettleTracker:
+        """The tracker from the last checkpoint still valid for the stream, else a fresh one."""
+        self.position = 0
+        if self.checkpoint_every is None:
+            return SettleTracker()
+        saved = await self.checkpoints.load()
+        if saved is None:
+            return SettleTracker()
+        if saved.stream_seq and await self.stream.message_id(self.js, saved.stream_seq) != (
+            saved.msg_id
+        ):
+            log.warning("settle checkpoint does not match the stream; reading the whole log")
+            return SettleTracker()
+        loop = asyncio.get_running_loop()
+        tracker, self.position = await loop.run_in_executor(
+            None, SettleTracker.restore, saved.tracker
+        )
+        return tracker
+
     async def _follow(self, stop: asyncio.Event) -> None:
         await self.stream.ensure(self.js)
         resume = await self.stream.last_published(self.js)
-        tracker = SettleTracker()
-        self.position = 0
+        head = await self.stream.head(self.js)
+        tracker = await self._start()
+        self.resumed_from = self.position
+        saved_at = time.monotonic()
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             page = await loop.run_in_executor(None, self.read, self.position + 1, PAGE)
@@ -117,9 +198,21 @@ class SettlePublisher:
             ]
             for start in range(0, len(out), BATCH):
                 chunk = out[start : start + BATCH]
-                await self.stream.publish_batch(self.nc, chunk, uuid.uuid4().hex)
+                seq = await self.stream.publish_batch(self.nc, chunk, uuid.uuid4().hex)
+                head = (seq, chunk[-1][0].event_id)
                 self.published += len(chunk)
             self.position = page[-1][0]
+            if (
+                self.checkpoint_every is not None
+                and time.monotonic() - saved_at >= self.checkpoint_every
+            ):
+                # Taken after the page's settlements are stored, so resuming from it
+                # never skips one.
+                state = await loop.run_in_executor(None, tracker.checkpoint, self.position)
+                await self.checkpoints.save(
+                    _Saved(stream_seq=head[0], msg_id=head[1], tracker=state)
+                )
+                saved_at = time.monotonic()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -34,7 +34,7 @@ from aiohttp import web
 from eventsourcing.application import Application
 from nats.aio.client import Client
 
-from services.platform.publisher import SettlePublisher, log_reader
+from services.platform.publisher import CHECKPOINT_EVERY, SettlePublisher, log_reader
 from services.platform.stream import SettleStream
 from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
 
@@ -94,6 +94,7 @@ async def settle_feed(
     stream: SettleStream | None = None,
     session: aiohttp.ClientSession | None = None,
     poll: float = 0.05,
+    checkpoint_every: float | None = CHECKPOINT_EVERY,
 ) -> AsyncIterator[SettleFeed]:
     """Run the settle publisher and a delivery per endpoint until the block exits."""
     stream = stream or settings_from_env()
@@ -105,7 +106,9 @@ async def settle_feed(
         parked = await ParkedStore.open(js, parked_bucket(stream)) if endpoints else None
         stop = asyncio.Event()
         feed = SettleFeed(
-            publisher=SettlePublisher(nc, stream, log_reader(ledger), poll=poll),
+            publisher=SettlePublisher(
+                nc, stream, log_reader(ledger), poll=poll, checkpoint_every=checkpoint_every
+            ),
             deliveries={},
             stop=stop,
         )

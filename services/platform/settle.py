@@ -25,6 +25,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from contracts.platform import RoundSettle, SettledBet, SettleTransaction, TransactionType
 from contracts.wallet import Outcome
 from services.ledger.application import record_ref
@@ -80,6 +82,37 @@ class SettleTracker:
     records: set[tuple[str, str]] = field(default_factory=set)
     waiting: dict[tuple[str, str], set[GroupKey]] = field(default_factory=dict)
     _record_order: deque[tuple[str, str]] = field(default_factory=deque)
+
+    def checkpoint(self, position: int) -> bytes:
+        """The tracker's state after log `position`, to resume from without re-reading."""
+        return msgspec.msgpack.encode(
+            _Checkpoint(
+                position=position,
+                open_bets=list(self.open_bets.values()),
+                groups=list(self.groups.items()),
+                wallets=self.wallets,
+                balances=[(p, c, amount) for (p, c), amount in self.balances.items()],
+                reported=list(self.reported.values()),
+                records=list(self._record_order),
+                waiting=[(p, t, sorted(groups)) for (p, t), groups in self.waiting.items()],
+            )
+        )
+
+    @classmethod
+    def restore(cls, data: bytes) -> tuple[SettleTracker, int]:
+        """A tracker from `checkpoint()` bytes, and the log position it reflects."""
+        saved = msgspec.msgpack.decode(data, type=_Checkpoint)
+        tracker = cls(
+            open_bets={b.key: b for b in saved.open_bets},
+            groups=dict(saved.groups),
+            wallets=dict(saved.wallets),
+            balances={(p, c): amount for p, c, amount in saved.balances},
+            reported=OrderedDict((b.key, b) for b in saved.reported),
+            records=set(saved.records),
+            waiting={(p, t): set(groups) for p, t, groups in saved.waiting},
+            _record_order=deque(saved.records),
+        )
+        return tracker, saved.position
 
     def apply(self, position: int, event: Any) -> list[RoundSettle]:
         """Take the ledger event at log `position`; the settlements it completes, in order."""
@@ -242,6 +275,17 @@ class SettleTracker:
             table=bets[0].table,
             game=bets[0].game,
         )
+
+
+class _Checkpoint(msgspec.Struct, frozen=True):
+    position: int
+    open_bets: list[_Bet]
+    groups: list[tuple[GroupKey, list[str]]]
+    wallets: dict[str, tuple[str, str]]
+    balances: list[tuple[str, str, Decimal]]
+    reported: list[_Bet]
+    records: list[tuple[str, str]]
+    waiting: list[tuple[str, str, list[GroupKey]]]
 
 
 def _outcome(value: str) -> Outcome:

@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -86,6 +87,25 @@ class SettleStream:
         if not info.config.allow_atomic:
             await js.update_stream(replace(info.config, allow_atomic=True))
 
+    async def head(self, js: JetStreamContext) -> tuple[int, str]:
+        """(stream sequence, message id) of the last settlement; (0, "") before the first."""
+        last = (await js.stream_info(self.name)).state.last_seq
+        if not last:
+            return (0, "")
+        try:
+            msg = await js.get_msg(self.name, seq=last)
+        except NotFoundError:
+            return (0, "")
+        return (last, str((msg.headers or {}).get(MSG_ID, "")))
+
+    async def message_id(self, js: JetStreamContext, seq: int) -> str | None:
+        """The message id stored at `seq`, or None when there is no such message."""
+        try:
+            msg = await js.get_msg(self.name, seq=seq)
+        except NotFoundError:
+            return None
+        return str((msg.headers or {}).get(MSG_ID, ""))
+
     async def last_published(self, js: JetStreamContext) -> tuple[int, int]:
         """(log position, index) of the last settlement published; (0, -1) before the first."""
         info = await js.stream_info(self.name)
@@ -108,8 +128,10 @@ class SettleStream:
 
     async def publish_batch(
         self, nc: Client, items: Sequence[tuple[RoundSettle, int]], batch_id: str
-    ) -> None:
+    ) -> int:
         """Publish settlements, in order, as one atomic batch (one fsync for all of them).
+
+        Returns the stream sequence of the last one.
 
         Raises `SettlePublishError` when the server refuses the batch; nothing is stored then.
         """
@@ -123,26 +145,29 @@ class SettleStream:
                 if last > 1:
                     headers["Nats-Batch-Commit"] = "1"
                 reply = await nc.request(subject, data, headers=headers, timeout=REQUEST_TIMEOUT)
-                _check(reply.data)
+                return int(_check(reply.data)["seq"])
             elif number == 1:
                 reply = await nc.request(subject, data, headers=headers, timeout=REQUEST_TIMEOUT)
                 if reply.data:
                     _check(reply.data)
             else:
                 await nc.publish(subject, data, headers=headers)
+        raise ValueError("an empty batch")
 
 
 class SettlePublishError(RuntimeError):
     """JetStream refused a settlement batch (nothing of it was stored)."""
 
 
-def _check(data: bytes) -> None:
-    error = json.loads(data).get("error")
+def _check(data: bytes) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(data)
+    error = body.get("error")
     if error:
         raise SettlePublishError(
             f"JetStream refused round.settle batch: {error.get('err_code')} "
             f"{error.get('description')}"
         )
+    return body
 
 
 def _headers(settle: RoundSettle, index: int) -> dict[str, str]:

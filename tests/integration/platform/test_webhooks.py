@@ -361,3 +361,51 @@ async def test_a_publisher_that_died_mid_way_resumes_after_the_last_settlement_s
         await eventually(feed.publisher.caught_up.is_set)
 
     assert await stream_messages(nc, stream) == wanted
+
+
+async def test_a_restart_resumes_from_the_checkpoint_not_from_the_start_of_the_log(
+    nc: Client, stream_prefix: str, app: Ledger
+) -> None:
+    stream = SettleStream.prefixed(stream_prefix)
+    play_rounds(app, 1, 2)
+    async with settle_feed(ledger=app, nc=nc, stream=stream, checkpoint_every=0) as feed:
+        await eventually(lambda: feed.publisher.published == 2 * len(PLAYERS))
+        await eventually(feed.publisher.caught_up.is_set)
+        assert feed.publisher.resumed_from == 0
+        checkpointed = feed.publisher.position
+    # Open bets at the checkpoint are settled after it.
+    for p in PLAYERS:
+        app.execute(
+            Debit(
+                provider="evo",
+                tx_id=f"late-{p}",
+                player=p,
+                currency="EUR",
+                amount=Decimal("1.00"),
+                round_id="R.9",
+            )
+        )
+    async with settle_feed(ledger=app, nc=nc, stream=stream, checkpoint_every=0) as feed:
+        await eventually(feed.publisher.caught_up.is_set)
+        assert feed.publisher.resumed_from >= checkpointed > 0
+    for p in PLAYERS:
+        app.execute(
+            Credit(
+                provider="evo",
+                tx_id=f"late-c-{p}",
+                player=p,
+                currency="EUR",
+                amount=Decimal("2.00"),
+                round_id="R.9",
+            )
+        )
+    async with settle_feed(ledger=app, nc=nc, stream=stream, checkpoint_every=0) as feed:
+        await eventually(lambda: feed.publisher.published == len(PLAYERS))
+        await eventually(feed.publisher.caught_up.is_set)
+        assert feed.publisher.resumed_from > checkpointed
+
+    messages = await stream_messages(nc, stream)
+    assert messages == sorted(expected(app), key=lambda s: s.log_position)
+    late = [m for m in messages if m.round_id == "R.9"]
+    assert len(late) == len(PLAYERS)
+    assert all(m.balance_after == app.balance(m.player, "EUR").balance for m in late)

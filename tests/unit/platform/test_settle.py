@@ -210,3 +210,39 @@ def test_the_publisher_decodes_only_what_the_tracker_needs_and_gets_the_same_set
             out += tracker.apply(position, event)
     assert out == settlements(app)
     assert len(out) == 2
+
+
+def test_a_tracker_restored_from_a_checkpoint_anywhere_carries_on_identically() -> None:
+    app = ledger()
+    app.execute(debit("d1", "alice", "5.00"))
+    app.execute(debit("d2", "bob", "5.00"))
+    app.execute(debit("d3", "alice", "1.00", round_id="R-2"))
+    app.execute(credit("c1", "alice", "10.00"))
+    app.execute(credit("c3", "alice", "0.00", round_id="R-2"))
+    app.execute(
+        Rollback(
+            provider="evo",
+            tx_id="r1",
+            player="alice",
+            currency="EUR",
+            ref_tx_id="c1",
+            round_id="R-1",
+        )
+    )
+    app.execute(credit("c2", "bob", "2.50"))
+    events = [
+        (n.id, app.mapper.to_domain_event(n)) for n in app.recorder.select_notifications(1, 1000)
+    ]
+    whole = settlements(app)
+    for cut in range(len(events) + 1):
+        first, rest = SettleTracker(), []
+        for position, event in events[:cut]:
+            rest += first.apply(position, event)
+        resumed, position = SettleTracker.restore(
+            first.checkpoint(events[cut - 1][0] if cut else 0)
+        )
+        assert resumed == first
+        assert position == (events[cut - 1][0] if cut else 0)
+        for p, event in events[cut:]:
+            rest += resumed.apply(p, event)
+        assert rest == whole, cut
