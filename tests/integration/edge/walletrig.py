@@ -153,9 +153,9 @@ class SimulatedTable:
     settle: Settle
     cancel: Cancel
     seed: int = 7
-    bettors: int = 4
+    bettors: int = 3
     cancel_every: int = 4
-    parallel: int = 2
+    parallel: int = 3
     """Rounds in play at once (a table runs the next round while the last one settles)."""
     books: Books = field(default_factory=Books)
 
