@@ -32,6 +32,7 @@ from services.edge.adapters.base import EdgeContext, EdgeRequest, Endpoint, Reje
 from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway, ProviderGate
 from services.edge.ports import AsyncLedger, LedgerPort
+from services.edge.security import caller_address
 from services.edge.sessions import KvSessionStore, MemorySessionStore, Session, SessionStore
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,10 @@ def _http_handler(
     limit = gate.provider.max_body_bytes
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        early = gate.screen(endpoint, request.remote, request.content_length)
+        remote = caller_address(
+            request.remote, request.headers.get("X-Forwarded-For"), gate.provider.trusted_proxies
+        )
+        early = gate.screen(endpoint, remote, request.content_length)
         if early is None:
             body = await _read_bounded(request, limit)
             if body is None:
@@ -154,7 +158,7 @@ def _http_handler(
                     body=body,
                     query=request.query,
                     headers=request.headers,
-                    remote=request.remote or "",
+                    remote=remote or "",
                 )
                 early = await gate.run(endpoint, edge_request)
         response = web.Response(

@@ -11,6 +11,7 @@ holding its secret; for Hub88 the "secret" is Hub88's RSA public key in PEM::
     currencies = ["EUR", "USD"]
     secret_file = "/etc/livebridge/hub88-public.pem"   # or secret_env = "HUB88_PUBLIC_KEY"
     allow_ips = ["10.20.0.0/16"]   # default: loopback only
+    trusted_proxies = ["10.0.0.5"] # peers whose X-Forwarded-For names the caller (default none)
     rate_limit = 2000              # requests per second, sustained (default 1000)
     burst = 4000                   # bucket size (default 2 x rate_limit)
     max_body_bytes = 65536         # default 64 KiB
@@ -59,6 +60,7 @@ class ProviderConfig:
     currencies: tuple[str, ...]
     secret: bytes = field(repr=False)
     allow_ips: tuple[IpNetwork, ...] = LOOPBACK
+    trusted_proxies: tuple[IpNetwork, ...] = ()
     rate_limit: float = 1000.0
     burst: float = 2000.0
     max_body_bytes: int = 65536
@@ -168,6 +170,7 @@ def _provider(entry: object, env: Mapping[str, str], base: Path) -> ProviderConf
         currencies=tuple(currencies),
         secret=_secret(entry, env, base, where),
         allow_ips=_networks(entry.get("allow_ips"), where),
+        trusted_proxies=_networks(entry.get("trusted_proxies", []), where),
         rate_limit=rate,
         burst=_number(entry.get("burst", 2 * rate), f"{where}: burst"),
         max_body_bytes=max_body,

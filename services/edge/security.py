@@ -17,6 +17,19 @@ def same_secret(given: str | bytes, expected: str | bytes) -> bool:
     return hmac.compare_digest(a, b)
 
 
+def caller_address(
+    peer: str | None, forwarded_for: str | None, trusted_proxies: Sequence[IpNetwork]
+) -> str | None:
+    """The caller's address: the peer, or, when the peer is a trusted proxy, the last hop
+    it appended to `X-Forwarded-For` (earlier hops are the client's to forge)."""
+    if not peer or not forwarded_for or not trusted_proxies:
+        return peer
+    if not IpAllowlist(trusted_proxies).allows(peer):
+        return peer
+    last = forwarded_for.split(",")[-1].strip()
+    return last or None
+
+
 class IpAllowlist:
     def __init__(self, networks: Sequence[IpNetwork]) -> None:
         self.networks = tuple(networks)

@@ -8,10 +8,10 @@ import msgspec
 
 from contracts.wallet import AnyWalletCommand, Balance, WalletReply
 from services.edge.adapters.base import EdgeContext, EdgeRequest
-from services.edge.config import ProvidersConfig
+from services.edge.config import ProvidersConfig, networks
 from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
-from services.edge.security import IpAllowlist, TokenBucket, same_secret
+from services.edge.security import IpAllowlist, TokenBucket, caller_address, same_secret
 from services.edge.sessions import MemorySessionStore
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.pragmatic import PragmaticClient
@@ -103,3 +103,11 @@ def test_token_bucket_refills_at_its_rate() -> None:
 def test_secret_comparison_takes_text_or_bytes() -> None:
     assert same_secret("abc", b"abc") and not same_secret("abc", "abd")
     assert not same_secret("", "abc")
+
+
+def test_forwarded_for_counts_only_behind_a_trusted_proxy_and_only_its_last_hop() -> None:
+    proxies = networks(["10.0.0.5"])
+    assert caller_address("10.0.0.5", "1.2.3.4, 203.0.113.9", proxies) == "203.0.113.9"
+    assert caller_address("198.51.100.1", "10.1.1.1", proxies) == "198.51.100.1"
+    assert caller_address("10.0.0.5", None, proxies) == "10.0.0.5"
+    assert caller_address("10.0.0.5", "10.1.1.1", ()) == "10.0.0.5"
