@@ -12,6 +12,7 @@ internal error, and the provider's retry finds the ledger's idempotent answer.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -74,8 +75,11 @@ class AsyncLedger:
 
     async def _call(self, fn: functools.partial[T]) -> T:
         loop = asyncio.get_running_loop()
+        # The caller's context (its OpenTelemetry span) goes with the call into the thread,
+        # so the event store stamps the request's traceparent on what it writes.
+        context = contextvars.copy_context()
         try:
-            return await loop.run_in_executor(self._executor, fn)
+            return await loop.run_in_executor(self._executor, context.run, fn)
         except Exception as exc:
             code = getattr(exc, "code", None)
             if isinstance(code, Refusal):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from decimal import Decimal
 
 import msgspec
@@ -111,3 +112,25 @@ def test_forwarded_for_counts_only_behind_a_trusted_proxy_and_only_its_last_hop(
     assert caller_address("198.51.100.1", "10.1.1.1", proxies) == "198.51.100.1"
     assert caller_address("10.0.0.5", None, proxies) == "10.0.0.5"
     assert caller_address("10.0.0.5", "10.1.1.1", ()) == "10.0.0.5"
+
+
+REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+
+
+async def test_the_callers_context_travels_into_the_ledger_thread() -> None:
+    """So the span of the HTTP call is the parent of the event store's write span."""
+
+    class Probe:
+        def execute(self, command: AnyWalletCommand) -> WalletReply:
+            raise AssertionError("not called")
+
+        def balance(self, player: str, currency: str) -> Balance:
+            zero = Decimal(0)
+            return Balance(
+                player=REQUEST_ID.get(), currency=currency, balance=zero, held=zero, available=zero
+            )
+
+    ledger = AsyncLedger(Probe(), workers=1)
+    REQUEST_ID.set("req-42")
+    assert (await ledger.balance("u", "EUR")).player == "req-42"
+    ledger.close()
