@@ -193,7 +193,11 @@ class Hub88Client:
 
 
 def decode(answer: Answer) -> dict[str, Any]:
-    body = msgspec.json.decode(answer.body)
+    try:
+        body = msgspec.json.decode(answer.body)
+    except msgspec.DecodeError:
+        # Not the dialect at all (a proxy's error page, a 404): hand it over as it came.
+        return {"http_status": answer.status, "raw": answer.body.decode(errors="replace")}
     if not isinstance(body, dict):
         raise ValueError(f"Hub88 answers are JSON objects, got {answer.body[:80]!r}")
     body["http_status"] = answer.status

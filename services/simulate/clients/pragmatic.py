@@ -122,7 +122,11 @@ class PragmaticClient:
 
 
 def decode(answer: Answer) -> dict[str, Any]:
-    body = _DECODER.decode(answer.body)
+    try:
+        body = _DECODER.decode(answer.body)
+    except msgspec.DecodeError:
+        # Not the dialect at all (a proxy's error page, a 404): hand it over as it came.
+        return {"http_status": answer.status, "raw": answer.body.decode(errors="replace")}
     if not isinstance(body, dict):
         raise ValueError(f"Pragmatic answers are JSON objects, got {answer.body[:80]!r}")
     body["http_status"] = answer.status
