@@ -1,8 +1,11 @@
 """Bench figures for the views: rebuild rate from the log, and one round's replay latency.
 
 `measure(nats_url, database_url)` plays a small log of its own on JetStream; the bench
-runner can pass a ledger over a big log instead (`ledger=`, plus `round_ids=` to sample
-from), since both figures are functions of the log:
+runner can pass a ledger over a big log instead (`ledger=`; rounds to replay are sampled
+from the rebuilt view unless `round_ids=` says which), since both figures are functions
+of the log. `big_log(nats_url, events)` builds such a log fast: the ledger plays in
+memory (`projections.playlog`), then its stored events are copied into JetStream in
+atomic batches of 1,000, aggregate versions and all.
 
 - `projection_rebuild_per_s`: events per second through `rebuild` (read from the log,
   project, write to a scratch schema, diff, swap) for the slower of the views; per view
@@ -17,6 +20,10 @@ import random
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
 
 from projections.rebuild import open_view, rebuild
 from projections.rounds.postgres import PostgresRoundsView
@@ -28,11 +35,57 @@ REPLAY_SAMPLES = 300
 BENCH_ROUNDS = 150
 
 
-def rebuild_rates(ledger: Ledger, database_url: str, schema: str) -> dict[str, float]:
-    """Rebuild every view from `ledger`'s log into `schema` (empty first); events/s each."""
+def copy_log(source: Application[Any], target: Application[Any], batch: int = 1000) -> int:
+    """Append every stored event of `source` to `target`'s log, in order; how many."""
+    start, copied = 1, 0
+    while page := source.recorder.select_notifications(start, batch):
+        target.recorder.insert_events(
+            [
+                StoredEvent(
+                    originator_id=n.originator_id,
+                    originator_version=n.originator_version,
+                    topic=n.topic,
+                    state=n.state,
+                )
+                for n in page
+            ]
+        )
+        copied += len(page)
+        start = page[-1].id + 1
+    return copied
+
+
+def big_log(nats_url: str, events: int, *, stream_prefix: str = "") -> Ledger:
+    """A ledger on JetStream whose log holds at least `events` events of played rounds."""
+    from projections.playlog import fund, play
+
+    player_count = 200
+    source = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    fund(source, player_count, amount="100000.00")
+    first = 0
+    while (source.recorder.max_notification_id() or 0) < events:
+        play(source, rounds=1000, first=first, player_count=player_count, drain=True)
+        first += 1000
+    target = Ledger(
+        {
+            "PERSISTENCE_MODULE": "services.eventstore",
+            "NATS_URL": nats_url,
+            "NATS_STREAM_PREFIX": stream_prefix or "BIG" + uuid.uuid4().hex[:8].upper(),
+        }
+    )
+    copy_log(source, target)
+    source.close()
+    return target
+
+
+def rebuild_rates(
+    ledger: Ledger, database_url: str, schema: str, names: Sequence[str] = tuple(VIEWS)
+) -> dict[str, float]:
+    """Rebuild the named views from `ledger`'s log into `schema` (empty first); events/s."""
     env = view_env(database_url, schema=schema)
     rates: dict[str, float] = {}
-    for name, spec in VIEWS.items():
+    for name in names:
+        spec = VIEWS[name]
         report = rebuild(ledger, spec.projection_class, spec.view_class, env)
         if not report.ok:
             msg = f"rebuild of {name} found differences:\n" + "\n".join(report.lines())
@@ -81,11 +134,15 @@ def measure(
     *,
     ledger: Ledger | None = None,
     round_ids: Sequence[str] | None = None,
+    views: Sequence[str] = tuple(VIEWS),
 ) -> dict[str, float]:
-    """Both figures; on a fresh log of `BENCH_ROUNDS` rounds unless `ledger` is given."""
+    """Both figures; on a fresh log of `BENCH_ROUNDS` rounds unless `ledger` is given.
+
+    `views` limits the rebuild to some views ("rounds" is needed for the replay).
+    """
     own = ledger is None
     if ledger is None:
-        from tests.integration.projections.driver import fund, play
+        from projections.playlog import fund, play
 
         ledger = Ledger(
             {
@@ -96,10 +153,19 @@ def measure(
         )
         fund(ledger, 30)
         round_ids = play(ledger, rounds=BENCH_ROUNDS, player_count=30).rounds
-    assert round_ids, "measure() needs round ids to replay"
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     try:
-        rates = rebuild_rates(ledger, database_url, schema)
+        rates = rebuild_rates(ledger, database_url, schema, names=sorted({*views, "rounds"}))
+        if not round_ids:
+            spec = VIEWS["rounds"]
+            view = open_view(
+                spec.projection_class, spec.view_class, view_env(database_url, schema=schema)
+            )
+            assert isinstance(view, PostgresRoundsView)
+            try:
+                round_ids = view.sample_round_ids(REPLAY_SAMPLES)
+            finally:
+                view.close()
         timings = replay_latencies_ms(ledger, database_url, schema, round_ids)
     finally:
         if own:

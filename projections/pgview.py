@@ -220,8 +220,11 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
     @contextmanager
     def locked(self) -> Iterator[Cursor[DictRow]]:
         """Hold off every writer of this view (readers go on) until the block ends."""
+        # The tracking table first: writers touch it first too (see `_commit`), so the
+        # lock order is the same everywhere and a rebuild never deadlocks a runner.
+        names = [self.tracking_table_name, *self.tables()[:-1]]
         with self.datastore.transaction(commit=True) as curs:
-            for name in self.tables():
+            for name in names:
                 curs.execute(
                     SQL("LOCK TABLE {0} IN EXCLUSIVE MODE").format(Identifier(self.schema, name))
                 )

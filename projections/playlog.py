@@ -1,4 +1,4 @@
-"""Drive the ledger like a set of live tables: the log the projection tests read.
+"""Drive the ledger like a set of live tables: the log the projection tests and bench read.
 
 Rounds of European roulette at one provider: betting opens, a few players bet (some
 debits repeated, as providers retry), some stakes are rolled back, betting closes (a

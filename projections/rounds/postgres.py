@@ -298,6 +298,17 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
         ]
         return sorted(records, key=lambda r: r.timeline[0].position if r.timeline else 0)
 
+    def sample_round_ids(self, count: int) -> list[str]:
+        """Up to `count` round ids at random (bench and smoke checks)."""
+        with self.datastore.transaction(commit=False) as curs:
+            rows = curs.execute(
+                SQL("SELECT round_id FROM {0} ORDER BY random() LIMIT %s").format(
+                    self.table("rounds")
+                ),
+                (count,),
+            ).fetchall()
+        return [row["round_id"] for row in rows]
+
 
 def _status(head: DictRow | None, bets: list[DictRow]) -> str:
     """As `services.ledger.views.RoundStatus`."""

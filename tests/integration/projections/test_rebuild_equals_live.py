@@ -1,7 +1,7 @@
 """I7: a view rebuilt from the log equals the view built live, row for row.
 
 The log comes from driving the ledger through thousands of roulette rounds with repeated
-debits and credits, rollbacks, late bets, wrong round hashes and voids (see `driver`).
+debits and credits, rollbacks, late bets, wrong round hashes and voids (see `projections.playlog`).
 The ledger runs on the library's in-memory store for the big log so that thousands of
 rounds fit in seconds; the views are real PostgreSQL tables. The last test rebuilds and
 swaps on JetStream under the library's `ProjectionRunner`s while the tables keep playing.
@@ -17,12 +17,12 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from projections.balances.postgres import PostgresBalancesView
+from projections.playlog import fund, play
 from projections.rebuild import catch_up, open_view, rebuild
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.replay import compare_with_ledger
 from projections.run import VIEWS, ViewSpec, running_projections, view_env
 from services.ledger.application import Ledger
-from tests.integration.projections.driver import fund, play
 
 ROUNDS = 1000
 PER_EVENT_ROUNDS = 80

@@ -30,10 +30,10 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from projections.balances.postgres import PostgresBalancesView
+from projections.playlog import fund, play
 from projections.rebuild import catch_up, open_view, rebuild
 from projections.run import VIEWS, running_projections, view_env
 from services.ledger.application import Ledger
-from tests.integration.projections.driver import fund, play
 
 
 def assert_views_match_the_log(ledger: Ledger, env: dict[str, str], players: int) -> None:
@@ -83,7 +83,7 @@ def test_connections_terminated_mid_transaction_skip_nothing_and_repeat_nothing(
     ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     env = view_env(database_url, schema=schema)
     fund(ledger, 10)
-    play(ledger, rounds=120, player_count=10, seed=3)
+    play(ledger, rounds=80, player_count=10, seed=3)
     killer = Terminator(database_url)
     views = {name: open_view(s.projection_class, s.view_class, env) for name, s in VIEWS.items()}
     killer.start()

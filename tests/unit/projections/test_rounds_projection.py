@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from eventsourcing.persistence import Tracking
 
+from projections.playlog import PROVIDER, fund, play
 from projections.rounds.projection import RoundsProjection
 from projections.rounds.replay import _runs
 from projections.rounds.view import BetFields, RoundFields, TimelineEntry
 from services.ledger.application import Ledger
 from services.ledger.domain import bet_uuid, round_uuid
-from tests.integration.projections.driver import PROVIDER, fund, play
 from tests.unit.projections.collector import Collector
 
 
