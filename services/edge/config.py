@@ -15,6 +15,7 @@ holding its secret; for Hub88 the "secret" is Hub88's RSA public key in PEM::
     rate_limit = 2000              # requests per second, sustained (default 1000)
     burst = 4000                   # bucket size (default 2 x rate_limit)
     max_body_bytes = 65536         # default 64 KiB
+    answer_within_s = 5.0          # past this, answer the dialect's retryable error (default 5)
     default = true                 # also serve /wallet/hub88/... (the only provider of a
                                    # dialect is the default without saying so)
     [provider.options]             # dialect-specific settings, see each adapter
@@ -64,6 +65,7 @@ class ProviderConfig:
     rate_limit: float = 1000.0
     burst: float = 2000.0
     max_body_bytes: int = 65536
+    answer_within_s: float = 5.0
     default: bool = False
     options: Mapping[str, OptionValue] = field(default_factory=dict)
 
@@ -174,6 +176,7 @@ def _provider(entry: object, env: Mapping[str, str], base: Path) -> ProviderConf
         rate_limit=rate,
         burst=_number(entry.get("burst", 2 * rate), f"{where}: burst"),
         max_body_bytes=max_body,
+        answer_within_s=_number(entry.get("answer_within_s", 5.0), f"{where}: answer_within_s"),
         default=bool(entry.get("default", False)),
         options=dict(options),
     )

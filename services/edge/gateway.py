@@ -4,12 +4,15 @@
 
 Each refusal is rendered by the provider's adapter, so the caller always gets its own
 dialect. A handler that raises `Rejected` gets that rejection rendered; any other
-exception is logged with its traceback and answered as the dialect's internal error.
+exception is logged with its traceback and answered as the dialect's internal error. A
+call that takes longer than the provider's `answer_within_s` gets the dialect's retryable
+internal error in time (the work goes on; the provider's retry or cancel finds it).
 Nothing here parses a body: that is the adapter's job, after its signature check.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Iterator
@@ -75,7 +78,19 @@ class ProviderGate:
         started = time.perf_counter()
         with _tracer.start_as_current_span(f"wallet {endpoint.label}", attributes=attributes):
             try:
-                return await endpoint.handler(request)
+                return await asyncio.wait_for(
+                    endpoint.handler(request), self.provider.answer_within_s
+                )
+            except TimeoutError:
+                # The provider retries (idempotent) or cancels; the ledger call may still
+                # land, and the retry or the cancel then finds it.
+                log.warning(
+                    "provider %s %s: no answer within %.1f s",
+                    self.provider.id,
+                    endpoint.label,
+                    self.provider.answer_within_s,
+                )
+                return self.reject(Rejection.INTERNAL, endpoint)
             except Rejected as exc:
                 log.info("provider %s %s: %s", self.provider.id, endpoint.label, exc)
                 return self.reject(exc.rejection, endpoint)

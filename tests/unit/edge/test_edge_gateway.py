@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import time
 from decimal import Decimal
 
 import msgspec
@@ -134,3 +136,21 @@ async def test_the_callers_context_travels_into_the_ledger_thread() -> None:
     REQUEST_ID.set("req-42")
     assert (await ledger.balance("u", "EUR")).player == "req-42"
     ledger.close()
+
+
+async def test_a_ledger_slower_than_the_providers_limit_gets_the_retryable_error_in_time() -> None:
+    class Slow:
+        def execute(self, command: AnyWalletCommand) -> WalletReply:
+            time.sleep(0.5)
+            raise AssertionError("answered too late to matter")
+
+        def balance(self, player: str, currency: str) -> Balance:
+            raise AssertionError("not called")
+
+    slow = dataclasses.replace(provider("pragmatic", b"k"), answer_within_s=0.05)
+    context = EdgeContext(ledger=AsyncLedger(Slow(), workers=1), sessions=MemorySessionStore())
+    gateway = Gateway(ProvidersConfig((slow,)), context)
+    client = PragmaticClient(GatewayTransport(gateway.gate("pragmatic")), "k")
+    started = time.perf_counter()
+    answer = await client.bet(user="u", round_id="r", reference="b", amount=Decimal(1))
+    assert answer["error"] == 100 and time.perf_counter() - started < 0.4
