@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
-COMMAND_MODULES: tuple[str, ...] = ()
+from services.bridge.config import use_running_bridge
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "projections.commands",  # replay, projections rebuild
+    "projections.export.commands",  # export, verify
+    "projections.reconcile.commands",  # reconcile
+    "services.platform.commands",  # webhooks
+    "services.simulate.commands",  # simulate
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -44,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    use_running_bridge(os.environ)
     args = parser().parse_args(argv)
     handler: Handler = args.handler
     return handler(args)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+
+ENDPOINTS_FILE = "endpoints.json"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,6 +23,8 @@ class Settings:
     allow_unsynced_nats: bool
     database_url: str | None
     config_path: Path
+    stream_prefix: str
+    """JetStream streams are `<prefix>_<APP>`: `LB_LEDGER`, `LB_LEDGER_SNAPSHOTS`."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -33,4 +39,20 @@ class Settings:
             allow_unsynced_nats=env.get("LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "") == "1",
             database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
             config_path=Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")),
+            stream_prefix=env.get("LIVEBRIDGE_STREAM_PREFIX", "LB"),
         )
+
+
+def use_running_bridge(environ: MutableMapping[str, str]) -> None:
+    """Point the CLI at the bridge `livebridge run` started, unless told otherwise.
+
+    Fills `LIVEBRIDGE_NATS_URL` and `LIVEBRIDGE_DATABASE_URL` from `<home>/endpoints.json`
+    where they are not set, so `livebridge replay R-1` just works beside `make run`.
+    """
+    home = Path(environ.get("LIVEBRIDGE_HOME", ".livebridge"))
+    try:
+        found = json.loads((home / ENDPOINTS_FILE).read_text())
+    except (OSError, ValueError):
+        return
+    environ.setdefault("LIVEBRIDGE_NATS_URL", str(found.get("nats_url", "")))
+    environ.setdefault("LIVEBRIDGE_DATABASE_URL", str(found.get("database_url", "")))

@@ -1,26 +1,42 @@
 """The composition root of `livebridge run`: builds every long-lived resource and serves HTTP.
 
 Each resource is an aiohttp `cleanup_ctx` under a typed `web.AppKey`, started in order
-and stopped in reverse on Ctrl-C: the nats-server (from the wheel, unless
-`LIVEBRIDGE_NATS_URL` names one, which must pass the same fitness checks), the
-PostgreSQL that holds the views, and the services built on them.
+and stopped in reverse on Ctrl-C:
+
+1. the nats-server (from the wheel, unless `LIVEBRIDGE_NATS_URL` names one, which must pass
+   the same fitness checks) and a client connection to it;
+2. the PostgreSQL that holds the views;
+3. the ledger (the eventsourcing application on JetStream);
+4. the projections keeping the views current, with the read API over them;
+5. the round.settle publisher and webhook deliveries;
+6. the provider wallet routes (`livebridge.toml`), whose sessions live in JetStream KV.
+
+`<home>/endpoints.json` records where NATS and PostgreSQL are, so the other commands
+(`livebridge replay`, `export`, `reconcile`, `simulate`...) find a running bridge.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 
 import nats
 import psycopg
 from aiohttp import web
 from nats.aio.client import Client
 
-from services.bridge.config import Settings
+from projections.http import setup_read_api
+from projections.run import RunningViews, running_projections, view_env
+from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.postgres import Postgres, find_or_start
+from services.edge.app import setup_edge
+from services.edge.config import ProvidersConfig, config_path, load_providers, parse_providers
 from services.infra.natsserver import NatsServer, check_server
+from services.ledger.application import Ledger
+from services.platform.service import settle_feed_ctx
 
 log = logging.getLogger("livebridge")
 
@@ -28,6 +44,8 @@ SETTINGS = web.AppKey("settings", Settings)
 NATS_URL = web.AppKey("nats_url", str)
 NATS = web.AppKey("nats", Client)
 POSTGRES = web.AppKey("postgres", Postgres)
+LEDGER = web.AppKey("ledger", Ledger)
+VIEWS = web.AppKey("views", RunningViews)
 
 
 async def nats_server(app: web.Application) -> AsyncIterator[None]:
@@ -67,6 +85,66 @@ async def postgres(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(found.stop)
 
 
+def ledger_env(app: web.Application) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": app[NATS_URL],
+        "NATS_STREAM_PREFIX": app[SETTINGS].stream_prefix,
+    }
+
+
+async def endpoints_file(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    path = settings.home / ENDPOINTS_FILE
+    path.write_text(
+        json.dumps({"nats_url": app[NATS_URL], "database_url": app[POSTGRES].url}, indent=2)
+    )
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+async def ledger(app: web.Application) -> AsyncIterator[None]:
+    app[LEDGER] = await asyncio.to_thread(Ledger, ledger_env(app))
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(app[LEDGER].close)
+
+
+class _LazyViews:
+    """Read-API views that exist once the projections have started."""
+
+    def __init__(self, app: web.Application, name: str) -> None:
+        self._app, self._name = app, name
+
+    def __getattr__(self, attribute: str) -> object:
+        return getattr(getattr(self._app[VIEWS], self._name), attribute)
+
+
+async def views(app: web.Application) -> AsyncIterator[None]:
+    env = {**ledger_env(app), **view_env(app[POSTGRES].url)}
+    stack = ExitStack()
+    app[VIEWS] = await asyncio.to_thread(stack.enter_context, running_projections(env))
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(stack.close)
+
+
+def providers(settings: Settings) -> ProvidersConfig:
+    path = config_path()
+    if not path.is_file():
+        log.warning(
+            "no provider configuration at %s: wallet routes are not mounted "
+            "(copy infra/livebridge.example.toml, or set LIVEBRIDGE_CONFIG)",
+            path,
+        )
+        return parse_providers({})
+    return load_providers(path)
+
+
 async def healthz(_request: web.Request) -> web.Response:
     """Alive: the process answers. Says nothing about its dependencies."""
     return web.json_response({"status": "ok"})
@@ -78,6 +156,7 @@ async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     client = app.get(NATS)
     checks["nats"] = "ok" if client is not None and client.is_connected else "not connected"
+    checks["ledger"] = "ok" if LEDGER in app else "not started"
     pg = app.get(POSTGRES)
     checks["postgres"] = "not started"
     if pg is not None:
@@ -95,11 +174,32 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def build_app(settings: Settings) -> web.Application:
-    app = web.Application()
+    app = web.Application(client_max_size=1024**2)
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([nats_server, nats_client, postgres])
+    app.cleanup_ctx.extend(
+        [
+            nats_server,
+            nats_client,
+            postgres,
+            endpoints_file,
+            ledger,
+            views,
+            settle_feed_ctx(ledger=LEDGER, nc=NATS),
+        ]
+    )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    setup_read_api(
+        app,
+        balances=_LazyViews(app, "balances"),  # type: ignore[arg-type]
+        rounds=_LazyViews(app, "rounds"),  # type: ignore[arg-type]
+    )
+    setup_edge(
+        app,
+        ledger=lambda: app[LEDGER],
+        providers=providers(settings),
+        nats_url=lambda: app[NATS_URL],
+    )
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from services.infra.natsserver import free_port
 
@@ -22,6 +24,14 @@ def status(url: str) -> int:
         return int(error.code)
     except OSError:
         return 0
+
+
+def body(url: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return {"status": resp.status, "body": json.loads(resp.read())}
+    except urllib.error.HTTPError as error:
+        return {"status": error.code, "body": json.loads(error.read())}
 
 
 def test_run_is_ready_within_10_seconds_and_ctrl_c_stops_everything_it_started(
@@ -43,6 +53,13 @@ def test_run_is_ready_within_10_seconds_and_ctrl_c_stops_everything_it_started(
             assert time.monotonic() - started < 10, "not ready within 10 s"
             time.sleep(0.1)
         assert status(f"http://127.0.0.1:{port}/healthz") == 200
+        base = f"http://127.0.0.1:{port}"
+        missing_wallet = body(f"{base}/platform/v1/wallets/nobody")
+        assert missing_wallet["status"] == 404
+        assert missing_wallet["body"]["error"] == "LBRG-404 WALLET_NOT_FOUND"
+        assert body(f"{base}/disputes/v1/rounds/R-none")["status"] == 404
+        endpoints = json.loads((tmp_path / "home" / "endpoints.json").read_text())
+        assert endpoints["nats_url"].startswith("nats://127.0.0.1:")
         store = tmp_path / "home" / "nats"
         assert (store / "jetstream").is_dir(), "the embedded nats-server keeps its data in home"
 
