@@ -250,6 +250,12 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
                 )
             )
 
+    def analyze(self) -> None:
+        """Fresh statistics for this copy's tables (a rebuilt copy has none yet)."""
+        with self.datastore.transaction(commit=True) as curs:
+            for name in self.tables():
+                curs.execute(SQL("ANALYZE {0}").format(Identifier(self.schema, name)))
+
     def drop_schema(self) -> None:
         """Drop this copy's schema and everything in it (scratch copies only)."""
         with self.datastore.transaction(commit=True) as curs:

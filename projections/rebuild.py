@@ -214,6 +214,7 @@ def rebuild(
         target = app.recorder.max_notification_id() if live_position is None else live_position
         report.events += catch_up(app, projection, stop=target)
         report.events += catch_up(app, projection, stop=live.max_tracking_id(app.name) or target)
+        scratch.analyze()
         with live.locked() as curs:
             position = live._max_tracking_id(app.name, curs)
             if position is not None:

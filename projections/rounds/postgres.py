@@ -244,29 +244,30 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
         variant = "p" if provider else "-"
 
         def keys() -> Composed:
+            # `= ANY(ARRAY(...))`: the planner sees a short list and probes the indexes,
+            # whatever its statistics say about the tables.
             return SQL(
-                "(SELECT round_key FROM {0} WHERE round_id = %s{2} "
-                "UNION SELECT round_key FROM {1} WHERE round_id = %s{2})"
+                "ANY(ARRAY(SELECT round_key FROM {0} WHERE round_id = %s{2} "
+                "UNION SELECT round_key FROM {1} WHERE round_id = %s{2}))"
             ).format(self.table("rounds"), self.table("bets"), only)
 
         heads_sql = self.statement(
             f"heads {variant}",
-            lambda: SQL("SELECT * FROM {0} WHERE round_key IN {1}").format(
+            lambda: SQL("SELECT * FROM {0} WHERE round_key = {1}").format(
                 self.table("rounds"), keys()
             ),
         )
         bets_sql = self.statement(
             f"bets {variant}",
-            lambda: SQL("SELECT * FROM {0} WHERE round_key IN {1} ORDER BY position").format(
+            lambda: SQL("SELECT * FROM {0} WHERE round_key = {1} ORDER BY position").format(
                 self.table("bets"), keys()
             ),
         )
         timeline_sql = self.statement(
             f"timeline {variant}",
             lambda: SQL(
-                "SELECT t.*, t.round_key AS owner FROM {0} t WHERE t.round_key IN {2} "
-                "UNION ALL SELECT t.*, b.round_key AS owner FROM {1} b "
-                "JOIN {0} t ON t.bet_key = b.bet_key WHERE b.round_key IN {3} "
+                "SELECT * FROM {0} WHERE round_key = {2} "
+                "OR bet_key = ANY(ARRAY(SELECT bet_key FROM {1} WHERE round_key = {3})) "
                 "ORDER BY position"
             ).format(self.table("timeline"), self.table("bets"), keys(), keys()),
         )
@@ -286,6 +287,9 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
             tracking = tracking_c.fetchone()
         view_position = (tracking["max"] if tracking else None) or 0
         round_keys = list(heads) + [b["round_key"] for b in bets if b["round_key"] not in heads]
+        round_of_bet = {b["bet_key"]: b["round_key"] for b in bets}
+        for t in timeline:
+            t["owner"] = t["round_key"] or round_of_bet.get(t["bet_key"])
         records = [
             _record(
                 key,

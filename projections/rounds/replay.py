@@ -56,8 +56,8 @@ def _reads() -> ThreadPoolExecutor:
     return _pool
 
 
-NEARBY = 16
-"""Positions closer than this are read from the log in one request."""
+NEARBY = 3
+"""Positions closer than this are read in one request (a read costs per message)."""
 
 
 class _Collector(RoundsView):

@@ -66,4 +66,4 @@ def test_a_rounds_provider_events_bets_and_money_land_on_its_timeline() -> None:
 
 
 def test_nearby_log_positions_are_read_together() -> None:
-    assert _runs([40, 3, 5, 18, 100, 101]) == [[3, 5, 18], [40], [100, 101]]
+    assert _runs([40, 3, 5, 18, 100, 101, 102]) == [[3, 5], [18], [40], [100, 101, 102]]
