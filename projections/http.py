@@ -78,19 +78,21 @@ VIEWS = web.AppKey("projections_views", RunningViews)
 
 def setup_views(
     app: web.Application,
-    env: Mapping[str, str],
+    env: Mapping[str, str] | Callable[[web.Application], Mapping[str, str]],
     *,
     batched: bool = True,
     application_name: str = APPLICATION_NAME,
 ) -> None:
     """Run the views for the life of `app` (a `cleanup_ctx`) and mount the read API.
 
-    `env` is `running_projections`' (ledger settings plus `view_env(database_url)`).
-    Start-up waits for the views to catch up with the log (batched, fast).
+    `env` is `running_projections`' (ledger settings plus `view_env(database_url)`), or
+    a function of the app giving it at start-up (when earlier contexts have set what it
+    needs, such as the database URL). Start-up waits for the views to catch up.
     """
 
     async def views_ctx(app: web.Application) -> AsyncIterator[None]:
-        running = running_projections(env, batched=batched)
+        settings = env(app) if callable(env) else env
+        running = running_projections(settings, batched=batched)
         app[VIEWS] = await asyncio.to_thread(running.__enter__)
         try:
             yield

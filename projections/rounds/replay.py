@@ -56,6 +56,9 @@ def _reads() -> ThreadPoolExecutor:
     return _pool
 
 
+SHOWN_ELSEWHERE = frozenset({"type", "round_hash", "digest"})
+"""Detail keys the text timeline leaves out: the event name and the hash check say them."""
+
 NEARBY = 3
 """Positions closer than this are read in one request (a read costs per message)."""
 
@@ -374,7 +377,9 @@ def render(replay: Replay) -> list[str]:
     lines.append(f"  {'log pos':>8}  {'server time (UTC)':<23}  {'seq':>4}  {'video':<11}  event")
     for t in r.timeline:
         detail = ", ".join(
-            f"{k}={val}" for k, val in sorted(t.detail.items()) if val not in ("", None)
+            f"{k}={val}"
+            for k, val in sorted(t.detail.items())
+            if val not in ("", None) and k not in SHOWN_ELSEWHERE
         )
         when = t.server_time.strftime("%Y-%m-%d %H:%M:%S.%f")[:23]
         seq = "" if t.provider_seq is None else str(t.provider_seq)
