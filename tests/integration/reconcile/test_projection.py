@@ -8,6 +8,7 @@ identical, and a provider report of the same transactions reconciles with no dif
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -97,6 +98,7 @@ def test_the_view_follows_the_ledger_live_and_rebuilt_alike_and_reconciles_clean
     live_schema, rebuilt_schema = (f"rc_{uuid.uuid4().hex[:8]}" for _ in range(2))
     live_env = {**ledger_env, **view_env(database_url, schema=live_schema, names=("reconcile",))}
     app = Ledger(ledger_env)
+    stack = contextlib.ExitStack()
     try:
         play(app)
         relevant = app.recorder.select_notifications(1, 10_000, topics=ReconcileProjection.topics)
@@ -110,6 +112,7 @@ def test_the_view_follows_the_ledger_live_and_rebuilt_alike_and_reconciles_clean
         with runner:
             runner.wait(last, timeout=30)
             live = runner.view
+            stack.callback(live.close)
             rebuilt = open_view(
                 ReconcileProjection,
                 PostgresReconcileView,
@@ -158,4 +161,5 @@ def test_the_view_follows_the_ledger_live_and_rebuilt_alike_and_reconciles_clean
             assert ledger_eur.bets == Decimal("24.00")
             assert ledger_eur.refunds == Decimal("5.00")  # d4 rolled back, d6 voided
     finally:
+        stack.close()
         app.close()
