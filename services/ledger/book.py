@@ -19,9 +19,11 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
@@ -47,6 +49,9 @@ TOPICS = frozenset(
 )
 CHUNK = 300
 """Bets per atomic save: a settlement writes 3 events per bet, so 900 at most."""
+READERS = 16
+"""Threads loading a chunk's bets and wallets at once (the connection multiplexes)."""
+REMEMBERED_BETS = 200_000
 
 
 def follow(ledger: Ledger, limit: int) -> int:
@@ -63,7 +68,6 @@ def follow(ledger: Ledger, limit: int) -> int:
         ledger.book_scanned = scanned[-1].id
         return len(scanned)
     books: dict[UUID, RoundBook] = {}
-    bets: dict[UUID, Bet] = {}
     late: list[UUID] = []
     voided: list[RoundBook] = []
     results: list[RoundBook] = []
@@ -80,12 +84,17 @@ def follow(ledger: Ledger, limit: int) -> int:
         position = notification.id
         event = ledger.mapper.to_domain_event(notification)
         if isinstance(event, Bet.Placed):
+            _remember(ledger, event)
             if book_of(event.provider, event.round_id).book_bet(position, event.originator_id.hex):
                 late.append(event.originator_id)
         elif isinstance(event, Bet.Settled | Bet.Refunded):
-            bet = bets.get(event.originator_id) or ledger.bet(event.originator_id)
-            bets[bet.id] = bet
-            book_of(bet.provider, bet.round_id).resolve_bet(position, bet.key)
+            placed = ledger.placed_bets.get(event.originator_id)
+            if placed is not None:
+                where = (placed.provider, placed.round_id)
+            else:
+                bet = ledger.bet(event.originator_id)
+                where = (bet.provider, bet.round_id)
+            book_of(*where).resolve_bet(position, event.originator_id.hex)
         elif isinstance(event, Round.EventRecorded):
             provider_event = decode_provider_event(event.raw)
             book = book_of(provider_event.provider, provider_event.round_id)
@@ -118,6 +127,23 @@ def follow(ledger: Ledger, limit: int) -> int:
     ledger.save(*books.values(), cursor)
     ledger.book_scanned = scanned[-1].id
     return len(scanned)
+
+
+def _remember(ledger: Ledger, placed: Bet.Placed) -> None:
+    """Keep a bet's first event: its round is then known, and an untouched bet is rebuilt
+    without a read (a stale one makes the save conflict, and the retry reads it)."""
+    if len(ledger.placed_bets) >= REMEMBERED_BETS:
+        ledger.placed_bets.clear()
+    ledger.placed_bets[placed.originator_id] = placed
+
+
+def _recalled(ledger: Ledger, bet_id: UUID) -> Bet:
+    placed = ledger.placed_bets.get(bet_id)
+    if placed is None:
+        return ledger.bet(bet_id)
+    bet = project_aggregate(None, [placed])
+    assert isinstance(bet, Bet)
+    return bet
 
 
 def _refund(wallet: Wallet, bet: Bet, cause: str) -> bool:
@@ -155,12 +181,16 @@ Action = Callable[[Wallet, Bet], bool]
 
 
 def _apply(ledger: Ledger, bet_ids: list[UUID], action: Action) -> None:
-    """Run `action` on each bet and its wallet, CHUNK bets per atomic save, retrying."""
+    """Run `action` on each bet and its wallet, CHUNK bets per atomic save, retrying.
+
+    The first attempt takes bets as the book saw them placed; a conflict means some moved
+    since, and the retries read them all.
+    """
     for start in range(0, len(bet_ids), CHUNK):
         chunk = bet_ids[start : start + CHUNK]
-        for _attempt in range(3):
+        for attempt in range(3):
             try:
-                _apply_chunk(ledger, chunk, action)
+                _apply_chunk(ledger, chunk, action, recall=attempt == 0)
                 break
             except IntegrityError:
                 continue
@@ -169,20 +199,22 @@ def _apply(ledger: Ledger, bet_ids: list[UUID], action: Action) -> None:
             for bet_id in chunk:
                 ledger._retrying(
                     f"round book action on bet {bet_id}",
-                    lambda n, b=bet_id: _apply_chunk(ledger, [b], action),
+                    lambda n, b=bet_id: _apply_chunk(ledger, [b], action, recall=False),
                 )
 
 
-def _apply_chunk(ledger: Ledger, bet_ids: list[UUID], action: Action) -> None:
-    wallets: dict[UUID, Wallet] = {}
+def _apply_chunk(ledger: Ledger, bet_ids: list[UUID], action: Action, *, recall: bool) -> None:
+    with ThreadPoolExecutor(READERS) as pool:
+        load = functools.partial(_recalled, ledger) if recall else ledger.bet
+        bets = list(pool.map(load, bet_ids))
+        wanted = list(dict.fromkeys(wallet_id(b.player, b.currency) for b in bets))
+        found = pool.map(functools.partial(ledger.find, Wallet), wanted)
+        wallets = {w.id: w for w in found if w is not None}
     changed: list[Aggregate] = []
-    for bet_id in bet_ids:
-        bet = ledger.bet(bet_id)
-        wid = wallet_id(bet.player, bet.currency)
-        wallet = wallets.get(wid) or ledger.find(Wallet, wid)
+    for bet in bets:
+        wallet = wallets.get(wallet_id(bet.player, bet.currency))
         if wallet is None:
             continue
-        wallets[wid] = wallet
         try:
             if action(wallet, bet):
                 changed.append(bet)

@@ -146,10 +146,10 @@ class RacingLedger(Ledger):
     name = "Ledger"
     lands_during_next_bet: AnyProviderEvent | None = None
 
-    def _find(self, cls: type[Any], aggregate_id: UUID) -> Any:
-        found = super()._find(cls, aggregate_id)
+    def _peek_round(self, provider: str, round_id: str) -> Round | None:
+        found = super()._peek_round(provider, round_id)
         landing = self.lands_during_next_bet
-        if cls is Round and landing is not None:
+        if landing is not None:
             self.lands_during_next_bet = None
             self.record_event(landing)
         return found

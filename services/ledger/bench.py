@@ -1,0 +1,183 @@
+"""Ledger figures for `make bench`, on a real nats-server (fsync always), fresh streams each.
+
+- `bet_write_per_s`: debits one after the other, each durable before the next (one caller).
+- `one_table_burst_per_s`: 1,000 bets from 1,000 players on ONE round, sent by `WORKERS`
+  threads at once: the hot-table case. Bets never write to their round, so they do not
+  serialize on it.
+- `many_tables_burst_per_s`: the same 1,000 bets spread over 1,000 tables (rounds).
+  The target is one_table >= 0.8 x many_tables.
+- `one_table_settle_ms`: after the one-table burst, from recording the declared result to
+  every bet settled by the bridge (round book + payouts, batched saves).
+- `wallet_load_100k_ms`: median time for a process that has never seen it to load a wallet
+  with 100,000 past transactions (snapshots every 200 events).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from contracts.events import BettingClosed, BettingOpened, ResultDeclared
+from contracts.wallet import Debit, Selection
+from services.ledger.application import Ledger
+from services.ledger.domain import Wallet, wallet_id
+
+WORKERS = 32
+BURST = 1000
+SEQUENTIAL = 300
+LOAD_TRANSACTIONS = 100_000
+PROVIDER = "bench"
+
+
+def _env(nats_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": "LB" + uuid.uuid4().hex[:10].upper(),
+        "LEDGER_BRIDGE_SETTLED_PROVIDERS": PROVIDER,
+        **extra,
+    }
+
+
+def _players(ledger: Ledger, count: int, funds: Decimal = Decimal(1000)) -> list[str]:
+    """Open and fund `count` wallets, 400 per atomic batch (2 events each)."""
+    players = [f"player-{n}" for n in range(count)]
+    for start in range(0, count, 400):
+        wallets = []
+        for player in players[start : start + 400]:
+            wallet = Wallet(player=player, currency="EUR")
+            wallet.deposit("trn_bench_funding", funds, "cashier")
+            wallets.append(wallet)
+        ledger.save(*wallets)
+    return players
+
+
+def _bet(player: str, round_id: str, n: int) -> Debit:
+    return Debit(
+        provider=PROVIDER,
+        tx_id=f"bench-{round_id}-{n}",
+        player=player,
+        currency="EUR",
+        amount=Decimal("1.00"),
+        round_id=round_id,
+        selections=(Selection(market="roulette_red"),),
+    )
+
+
+def _burst(ledger: Ledger, bets: list[Debit]) -> float:
+    with ThreadPoolExecutor(WORKERS) as pool:
+        started = time.perf_counter()
+        list(pool.map(ledger.execute, bets))
+        return len(bets) / (time.perf_counter() - started)
+
+
+def _opened(round_id: str) -> BettingOpened:
+    now = datetime.now(UTC)
+    return BettingOpened(
+        provider=PROVIDER,
+        round_id=round_id,
+        table="bench",
+        game="roulette",
+        seq=1,
+        occurred_at=now,
+        closes_at=now,
+    )
+
+
+def bet_write_rate(nats_url: str, count: int = SEQUENTIAL) -> float:
+    with Ledger(env=_env(nats_url)) as ledger:
+        players = _players(ledger, 10)
+        bets = [_bet(players[n % 10], f"seq-{n}", n) for n in range(count)]
+        ledger.execute(bets[0])  # connect, create streams
+        started = time.perf_counter()
+        for bet in bets[1:]:
+            ledger.execute(bet)
+        return (count - 1) / (time.perf_counter() - started)
+
+
+def one_table_burst(nats_url: str, count: int = BURST) -> tuple[float, float]:
+    """Bets per second on one round, and ms from the result to every bet settled."""
+    with Ledger(env=_env(nats_url)) as ledger:
+        players = _players(ledger, count)
+        ledger.record_event(_opened("hot"))
+        _burst(ledger, [_bet(p, "warm", n) for n, p in enumerate(players[:WORKERS])])
+        rate = _burst(ledger, [_bet(p, "hot", n) for n, p in enumerate(players)])
+        now = datetime.now(UTC)
+        ledger.record_event(
+            BettingClosed(provider=PROVIDER, round_id="hot", seq=2, occurred_at=now)
+        )
+        ledger.drain_round_book()  # the follower runs continuously in the service
+        started = time.perf_counter()
+        ledger.record_event(
+            ResultDeclared(
+                provider=PROVIDER,
+                round_id="hot",
+                seq=3,
+                occurred_at=now,
+                result={"number": "1"},
+            )
+        )
+        settle_ms = (time.perf_counter() - started) * 1000
+        settled = ledger.round_state(PROVIDER, "hot")
+        assert all(b.status == "SETTLED" for b in settled.bets), "bench round not settled"
+        return rate, settle_ms
+
+
+def many_tables_burst(nats_url: str, count: int = BURST) -> float:
+    with Ledger(env=_env(nats_url)) as ledger:
+        players = _players(ledger, count)
+        _burst(ledger, [_bet(p, "warm", n) for n, p in enumerate(players[:WORKERS])])
+        return _burst(ledger, [_bet(p, f"table-{n}", n) for n, p in enumerate(players)])
+
+
+class _WriteOnly(Ledger):
+    """The ledger without automatic snapshots, to write a long history fast; one snapshot
+    is taken at the end, where the running ledger would have its latest."""
+
+    name = "Ledger"
+    is_snapshotting_enabled = True
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {}
+
+
+def wallet_load_ms(nats_url: str, transactions: int = LOAD_TRANSACTIONS, loads: int = 5) -> float:
+    env = _env(nats_url)
+    whale = wallet_id("whale", "EUR")
+    with _WriteOnly(env=env) as writer:
+        wallet = Wallet(player="whale", currency="EUR")
+        for n in range(transactions):
+            wallet.deposit(f"trn_{n}", Decimal("1.00"), "cashier")
+            if len(wallet.pending_events) == 1000:
+                writer.save(wallet)
+        writer.save(wallet)
+        writer.take_snapshot(whale, version=transactions + 1)
+    timings: list[float] = []
+    with Ledger(env={**env, "AGGREGATE_CACHE_MAXSIZE": "0"}) as fresh:
+        fresh.balance("whale", "EUR")  # connect
+        for _ in range(loads):
+            started = time.perf_counter()
+            loaded = fresh.find(Wallet, whale)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert loaded is not None and loaded.version == transactions + 1
+    return statistics.median(timings)
+
+
+def measure(nats_url: str) -> dict[str, float]:
+    figures: dict[str, float] = {}
+
+    def timed(name: str, run: Callable[[], float]) -> None:
+        figures[name] = round(run(), 1)
+
+    timed("bet_write_per_s", lambda: bet_write_rate(nats_url))
+    hot, settle_ms = one_table_burst(nats_url)
+    figures["one_table_burst_per_s"] = round(hot, 1)
+    figures["one_table_settle_ms"] = round(settle_ms, 1)
+    timed("many_tables_burst_per_s", lambda: many_tables_burst(nats_url))
+    figures["one_table_vs_many_tables"] = round(hot / figures["many_tables_burst_per_s"], 2)
+    timed("wallet_load_100k_ms", lambda: wallet_load_ms(nats_url))
+    return figures
