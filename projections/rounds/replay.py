@@ -7,9 +7,10 @@ view's help and compares:
   rules), built from the round's aggregates loaded by id: the `Round`, its `RoundBook`
   and each `Bet` (those the book lists and those the view lists);
 - **timeline**: every event the view lists is read back from the log at its position
-  (JetStream direct get by stream sequence, nearby positions in one read), decoded, and
+  (nearby positions in one read; see below for JetStream), decoded, and
   run through the same projection code: name, aggregate, version, provider seq, video
-  timecode, server time and details must all match;
+  timecode, server time and details must all match (on JetStream: one direct get per
+  event on its aggregate's subject from the listed sequence, all in flight at once);
 - **completeness**: the view must list as many events of the round and of each bet as
   those aggregates have versions.
 
@@ -19,6 +20,7 @@ size of the log.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,6 +30,7 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.projection import Projection
 
@@ -119,6 +122,58 @@ def _read_run(ledger: Ledger, run: list[int]) -> dict[int, Notification]:
     }
 
 
+def _on_jetstream(ledger: Ledger) -> bool:
+    from services.eventstore.recorders import JetStreamApplicationRecorder
+
+    return isinstance(ledger.recorder, JetStreamApplicationRecorder)
+
+
+def _read_jetstream(ledger: Ledger, items: Sequence[TimelineItem]) -> dict[int, Notification]:
+    """Each listed event read at its position on its aggregate's subject, all at once.
+
+    A direct get on the exact subject from the listed sequence answers with the first
+    message of that aggregate at or after it: the listed event if the view is right. (A
+    read on the whole stream's wildcard costs milliseconds on a big stream; this does not.)
+    """
+    from services.eventstore.recorders import (
+        HEADER_TOPIC,
+        HEADER_VERSION,
+        JetStreamApplicationRecorder,
+        aggregate_token,
+        originator_from_token,
+    )
+
+    recorder = ledger.recorder
+    assert isinstance(recorder, JetStreamApplicationRecorder)
+    connection = recorder.connection
+
+    async def read_all() -> list[tuple[list[Any], int]]:
+        return await asyncio.gather(
+            *(
+                connection.get_batch(
+                    recorder.stream,
+                    f"{recorder.stream}.e.{aggregate_token(UUID(item.originator_id))}",
+                    item.position,
+                    1,
+                )
+                for item in items
+            )
+        )
+
+    found: dict[int, Notification] = {}
+    for item, (messages, _) in zip(items, connection.call(read_all()), strict=True):
+        for message in messages[:1]:
+            if message.seq == item.position:
+                found[message.seq] = Notification(
+                    id=message.seq,
+                    originator_id=originator_from_token(message.subject.rsplit(".", 1)[1]),
+                    originator_version=int(message.headers[HEADER_VERSION]),
+                    topic=message.headers[HEADER_TOPIC],
+                    state=message.data,
+                )
+    return found
+
+
 def _entry_as_item(entry: TimelineEntry) -> TimelineItem:
     detail: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(entry.detail))
     return TimelineItem(
@@ -147,7 +202,10 @@ def check_timeline(
     for item in record.timeline:
         notification = notifications.get(item.position)
         if notification is None:
-            problems.append(f"timeline: no event at log position {item.position}")
+            problems.append(
+                f"timeline: the log has no event of {item.originator_id} at position "
+                f"{item.position}"
+            )
             continue
         collector.changes.clear()
         domain_event = ledger.mapper.to_domain_event(notification)
@@ -202,6 +260,9 @@ class LogRound:
 
 
 def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
+    """The round's aggregates by id and its listed events by position, read concurrently."""
+    if _on_jetstream(ledger):
+        return _load_jetstream(ledger, record)
     pool = _reads()
 
     def find(cls: type[Any], key: str) -> Callable[[], Any]:
@@ -228,6 +289,105 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
         round_=round_f.result(),
         book=book,
         bets={key: bet for key, bet in bets.items() if bet is not None},
+        notifications=notifications,
+    )
+
+
+def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
+    """On JetStream, a few requests in flight at once, each on one aggregate's subject.
+
+    The round's and each bet's whole subject (their events, with their sequences: the
+    positions the view must show), and each wallet's subject from the first position the
+    view lists for it. A direct get on an exact subject is cheap whatever the stream's
+    size; reading whole aggregates also proves the positions of their events.
+    """
+    from services.eventstore.recorders import (
+        HEADER_TOPIC,
+        HEADER_VERSION,
+        JetStreamApplicationRecorder,
+        aggregate_token,
+        originator_from_token,
+    )
+
+    recorder = ledger.recorder
+    assert isinstance(recorder, JetStreamApplicationRecorder)
+    connection, stream = recorder.connection, recorder.stream
+    book_key = book_uuid(record.provider, record.round_id).hex
+    book_read = 2 * len(record.bets) + 8  # started, booked and resolved per bet, closed...
+
+    def subject(key: str) -> str:
+        return f"{stream}.e.{aggregate_token(UUID(key))}"
+
+    owners = [record.round_key, *(b.bet_key for b in record.bets)]
+    listed = dict.fromkeys(owners, 0)
+    wallets: dict[str, list[int]] = {}
+    for item in record.timeline:
+        if item.originator_id in listed:
+            listed[item.originator_id] += 1
+        else:
+            wallets.setdefault(item.originator_id, []).append(item.position)
+
+    # One more message than the view lists: a full answer means the log has more.
+    async def read_all() -> list[tuple[list[Any], int]]:
+        return await asyncio.gather(
+            *(connection.get_batch(stream, subject(k), 1, listed[k] + 1) for k in owners),
+            connection.get_batch(stream, subject(book_key), 1, book_read),
+            *(
+                connection.get_batch(stream, subject(w), min(ps), 2 * len(ps) + 2)
+                for w, ps in wallets.items()
+            ),
+        )
+
+    def notification(message: Any) -> Notification:
+        return Notification(
+            id=message.seq,
+            originator_id=originator_from_token(message.subject.rsplit(".", 1)[1]),
+            originator_version=int(message.headers[HEADER_VERSION]),
+            topic=message.headers[HEADER_TOPIC],
+            state=message.data,
+        )
+
+    pages = connection.call(read_all())
+    notifications: dict[int, Notification] = {}
+    aggregates: dict[str, Any] = {}
+    for key, (messages, _) in zip(owners, pages[: len(owners)], strict=True):
+        if len(messages) > listed[key]:
+            # The log has events of this aggregate the view does not list (completeness
+            # will say so): load it whole, the usual way.
+            aggregates[key] = ledger.find(Round if key == record.round_key else Bet, UUID(key))
+            notifications.update((n.id, n) for n in (notification(m) for m in messages))
+            continue
+        read = [notification(m) for m in messages]
+        notifications.update((n.id, n) for n in read)
+        events = [ledger.mapper.to_domain_event(n) for n in read]
+        aggregates[key] = project_aggregate(None, events) if events else None
+    book_messages = pages[len(owners)][0]
+    book: RoundBook | None
+    if len(book_messages) >= book_read or (
+        book_messages and book_messages[0].headers.get(HEADER_VERSION) != "1"
+    ):
+        # A long book (it may have a snapshot): load it the usual way.
+        book = ledger.find(RoundBook, UUID(book_key))
+    else:
+        events = [ledger.mapper.to_domain_event(notification(m)) for m in book_messages]
+        book = project_aggregate(None, events) if events else None
+    for positions, (messages, _) in zip(wallets.values(), pages[len(owners) + 1 :], strict=True):
+        wanted = set(positions)
+        notifications.update((m.seq, notification(m)) for m in messages if m.seq in wanted)
+    missing = [i for i in record.timeline if i.position not in notifications]
+    if missing:  # a wallet busy elsewhere between two listed events: read those one by one
+        notifications.update(_read_jetstream(ledger, missing))
+    bets = {key: aggregates[key] for key in owners[1:] if aggregates.get(key) is not None}
+    for key in book.bets if book else {}:
+        if key not in bets:
+            found = ledger.find(Bet, UUID(key))
+            if found is not None:
+                bets[key] = found
+    round_ = aggregates.get(record.round_key)
+    return LogRound(
+        round_=round_ if isinstance(round_, Round) else None,
+        book=book,
+        bets=bets,
         notifications=notifications,
     )
 

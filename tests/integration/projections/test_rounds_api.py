@@ -143,6 +143,29 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
     assert commands.replay(args, out=out) == commands.EXIT_DIFFERENT
     assert "payout: view" in out.getvalue()
 
+    # Move one provider event to another log position, and drop one bet event: replay
+    # names both.
+    other = played.voided[0]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            f'UPDATE "{schema}".rounds_timeline SET position = position + 1000000 '
+            "WHERE event = 'provider:round.betting_closed' AND round_key = "
+            f'(SELECT round_key FROM "{schema}".rounds_rounds WHERE round_id = %s)',
+            (settled,),
+        )
+        conn.execute(
+            f'DELETE FROM "{schema}".rounds_timeline WHERE event = %s AND bet_key IN '
+            f'(SELECT bet_key FROM "{schema}".rounds_bets WHERE round_id = %s)',
+            ("Bet.Refunded", other),
+        )
+    out = io.StringIO()
+    assert commands.replay(args, out=out) == commands.EXIT_DIFFERENT
+    assert "the log has no event of" in out.getvalue()
+    out = io.StringIO()
+    args = argparse.Namespace(round_id=other, provider=None, json=False)
+    assert commands.replay(args, out=out) == commands.EXIT_DIFFERENT
+    assert "timeline lists 1 events, the log has 2" in out.getvalue()
+
     # A rebuild finds the tampered rows, reports them, and swaps nothing.
     out = io.StringIO()
     assert commands.rebuild_views(argparse.Namespace(name="rounds", swap=True), out=out) == 1
