@@ -219,6 +219,9 @@ def _apply_chunk(ledger: Ledger, bet_ids: list[UUID], action: Action, *, recall:
             if action(wallet, bet):
                 changed.append(bet)
         except LedgerRefused as refused:
+            if recall:
+                # Decided on the bet as placed, which may be stale: read everything again.
+                raise IntegrityError(f"bet {bet.bet_id} moved since it was booked") from refused
             log.warning("round book could not act on bet %s: %s", bet.bet_id, refused)
     if changed:
         ledger.save(*wallets.values(), *changed)
