@@ -1,8 +1,10 @@
 """`livebridge replay <roundId>` and `livebridge projections rebuild [NAME]`.
 
 Both read the ledger's log (`PERSISTENCE_MODULE=services.eventstore` with `NATS_URL`, or
-`LIVEBRIDGE_NATS_URL`; `NATS_STREAM_PREFIX`) and the views in PostgreSQL
-(`LIVEBRIDGE_DATABASE_URL`, schema `LIVEBRIDGE_VIEWS_SCHEMA`, default `public`).
+`LIVEBRIDGE_NATS_URL`; `NATS_STREAM_PREFIX` or `LIVEBRIDGE_STREAM_PREFIX`) and the views
+in PostgreSQL (`LIVEBRIDGE_DATABASE_URL`, schema `LIVEBRIDGE_VIEWS_SCHEMA`, default
+`public`). Unset URLs are taken from a bridge that `livebridge run` started
+(`<LIVEBRIDGE_HOME>/endpoints.json`).
 
 Exit codes: 0 all good; 1 the view and the log differ (replay) or a rebuild found
 differences (nothing swapped); 2 the round is not in the view; 3 not configured.
@@ -32,6 +34,12 @@ class NotConfigured(Exception):
 def settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Ledger and view settings from the environment, as the service itself uses them."""
     env = dict(os.environ if environ is None else environ)
+    if environ is None:
+        from services.bridge.config import use_running_bridge
+
+        use_running_bridge(env)  # beside `make run`: the running bridge's endpoints
+    if not env.get("NATS_STREAM_PREFIX") and env.get("LIVEBRIDGE_STREAM_PREFIX"):
+        env["NATS_STREAM_PREFIX"] = env["LIVEBRIDGE_STREAM_PREFIX"]
     if not env.get("NATS_URL") and env.get("LIVEBRIDGE_NATS_URL"):
         env["NATS_URL"] = env["LIVEBRIDGE_NATS_URL"]
     if env.get("NATS_URL"):
