@@ -17,7 +17,6 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -167,17 +166,22 @@ def wallet_load_ms(nats_url: str, transactions: int = LOAD_TRANSACTIONS, loads: 
     return statistics.median(timings)
 
 
-def measure(nats_url: str) -> dict[str, float]:
-    figures: dict[str, float] = {}
-
-    def timed(name: str, run: Callable[[], float]) -> None:
-        figures[name] = round(run(), 1)
-
-    timed("bet_write_per_s", lambda: bet_write_rate(nats_url))
-    hot, settle_ms = one_table_burst(nats_url)
-    figures["one_table_burst_per_s"] = round(hot, 1)
-    figures["one_table_settle_ms"] = round(settle_ms, 1)
-    timed("many_tables_burst_per_s", lambda: many_tables_burst(nats_url))
-    figures["one_table_vs_many_tables"] = round(hot / figures["many_tables_burst_per_s"], 2)
-    timed("wallet_load_100k_ms", lambda: wallet_load_ms(nats_url))
-    return figures
+def measure(nats_url: str, runs: int = 2) -> dict[str, float]:
+    """Every figure; the bursts are run `runs` times, interleaved, and the best kept (on a
+    2-core machine one run varies by a quarter either way)."""
+    hot: list[float] = []
+    settle: list[float] = []
+    many: list[float] = []
+    for _ in range(runs):
+        many.append(many_tables_burst(nats_url))
+        rate, settle_ms = one_table_burst(nats_url)
+        hot.append(rate)
+        settle.append(settle_ms)
+    return {
+        "bet_write_per_s": round(bet_write_rate(nats_url), 1),
+        "one_table_burst_per_s": round(max(hot), 1),
+        "many_tables_burst_per_s": round(max(many), 1),
+        "one_table_vs_many_tables": round(max(hot) / max(many), 2),
+        "one_table_settle_ms": round(min(settle), 1),
+        "wallet_load_100k_ms": round(wallet_load_ms(nats_url), 1),
+    }
