@@ -443,7 +443,7 @@ def test_invariants_hold_under_any_sequence_of_commands() -> None:
 def test_invariants_hold_over_a_long_soak() -> None:
     LedgerMachine.TestCase.settings = settings(
         PROFILE,
-        max_examples=5000 if SOAK else 10,
+        max_examples=2000 if SOAK else 10,
         stateful_step_count=60 if SOAK else 25,
     )
     LedgerMachine.TestCase().runTest()
