@@ -104,6 +104,8 @@ class Ledger(Application[UUID]):
         self._book_lock = threading.Lock()
         self.book_scanned = 0
         self.conflicts_retried = 0
+        self.booked_bets: set[UUID] = set()
+        """Bets this process's round book booked before their round closed (bounded)."""
         self.placed_bets: dict[UUID, Bet.Placed] = {}
         """The round book's memory of the bets it booked (bounded): see `book._remember`."""
         """Concurrent writes lost and retried on fresh state (a gauge for operations)."""
@@ -332,17 +334,17 @@ class Ledger(Application[UUID]):
             return self._repeat(earlier, cmd, "credit", fingerprint)
         wallet = self._wallet(cmd.player, cmd.currency)
         bets = self._bets_to_credit(cmd, wallet)
-        self._ensure_booked(bets)
-        round_ = self._find(Round, round_uuid(cmd.provider, cmd.round_id))
-        result = round_.result if round_ else {}
+        rounds = {(b.provider, b.round_id): self._peek_round(b.provider, b.round_id) for b in bets}
+        self._ensure_booked(bets, rounds)
         payouts = _split(amount, [bet.stake for bet in bets], cmd.currency)
         for bet, payout in zip(bets, payouts, strict=True):
+            round_ = rounds[bet.provider, bet.round_id]
             expected = (
                 expected_payout(
                     bet.selections,
                     bet.stake,
                     bet.currency,
-                    result,
+                    round_.result if round_ else {},
                     game=bet.game or (round_.game if round_ else ""),
                     bet_id=bet.bet_id,
                 )
@@ -395,24 +397,25 @@ class Ledger(Application[UUID]):
                 )
         return bets
 
-    def _ensure_booked(self, bets: Iterable[Bet]) -> None:
+    def _ensure_booked(
+        self, bets: Iterable[Bet], rounds: Mapping[tuple[str, str], Round | None]
+    ) -> None:
         """Before a bet is paid, make sure the log did not put it after betting closed (I5).
 
-        Only a round known closed can hold a late bet; then the round book must have seen
-        the bet, and refunds it first if it was late (the credit is then refused).
+        Only a round known closed can hold a late bet; then the round book must have booked
+        the bet on time (this process remembers those), else it catches up first, and a bet
+        it refunds as late is refused here (BETTING_CLOSED).
         """
         for bet in bets:
-            round_ = self._find(Round, round_uuid(bet.provider, bet.round_id))
-            if round_ is None or not round_.betting_closed:
+            round_ = rounds[bet.provider, bet.round_id]
+            if round_ is None or not round_.betting_closed or bet.id in self.booked_bets:
                 continue
-            book_ = self._find(RoundBook, book_uuid(bet.provider, bet.round_id))
-            if book_ is None or bet.key not in book_.bets or book_.bets[bet.key] == "LATE":
-                self.drain_round_book()
-                fresh = self.bet(bet.id)
-                fresh.require_open()  # refused if the round book refunded it as late
+            self.drain_round_book()
+            fresh = self.bet(bet.id)
+            fresh.require_open()  # refused if the round book refunded it as late
+            if fresh.version != bet.version:
                 # a concurrent write moved the bet: retry the command on fresh state
-                if fresh.version != bet.version:
-                    raise IntegrityError(f"bet {bet.bet_id} changed while booking")
+                raise IntegrityError(f"bet {bet.bet_id} changed while booking")
 
     def _rollback(self, cmd: Rollback, attempt: int) -> WalletReply:
         _, fingerprint = _identity(cmd)

@@ -69,6 +69,7 @@ def follow(ledger: Ledger, limit: int) -> int:
         return len(scanned)
     books: dict[UUID, RoundBook] = {}
     late: list[UUID] = []
+    on_time: list[UUID] = []
     voided: list[RoundBook] = []
     results: list[RoundBook] = []
 
@@ -87,6 +88,8 @@ def follow(ledger: Ledger, limit: int) -> int:
             _remember(ledger, event)
             if book_of(event.provider, event.round_id).book_bet(position, event.originator_id.hex):
                 late.append(event.originator_id)
+            else:
+                on_time.append(event.originator_id)
         elif isinstance(event, Bet.Settled | Bet.Refunded):
             placed = ledger.placed_bets.get(event.originator_id)
             if placed is not None:
@@ -126,6 +129,9 @@ def follow(ledger: Ledger, limit: int) -> int:
     cursor.advance(scanned[-1].id)
     ledger.save(*books.values(), cursor)
     ledger.book_scanned = scanned[-1].id
+    if len(ledger.booked_bets) >= REMEMBERED_BETS:
+        ledger.booked_bets.clear()
+    ledger.booked_bets.update(on_time)
     return len(scanned)
 
 
