@@ -121,5 +121,5 @@ def test_a_long_lived_wallet_on_jetstream_loads_from_its_snapshot(env: dict[str,
         assert ledger.snapshots is not None
         versions = [s.originator_version for s in ledger.snapshots.get(wallet_id("p1", "EUR"))]
         assert versions == [200, 400]
-    with Ledger(env={**env, "AGGREGATE_CACHE_MAXSIZE": "0"}) as fresh:
+    with Ledger(env={**env, "AGGREGATE_CACHE_MAXSIZE": ""}) as fresh:
         assert fresh.balance("p1", "EUR").balance == D(420)
