@@ -167,7 +167,7 @@ def wallet_load_ms(nats_url: str, transactions: int = LOAD_TRANSACTIONS, loads: 
     return statistics.median(timings)
 
 
-def measure(nats_url: str, runs: int = 2) -> dict[str, float]:
+def measure(nats_url: str, runs: int = 3) -> dict[str, float]:
     """Every figure; the bursts are run `runs` times, interleaved, and the best kept (on a
     2-core machine one run varies by a quarter either way)."""
     hot: list[float] = []
