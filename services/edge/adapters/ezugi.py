@@ -13,8 +13,9 @@ marked [INFER]:
 - `/auth` takes the launch token (issued by the platform) and answers with a new session
   token for the same player; the launch token stays valid until it expires, so a repeated
   `/auth` works [INFER]. Unknown or expired token -> 6.
-- `/debit` needs a live session token of that `uid` (else 6); `/credit` and `/rollback`
-  never check the token (Ezugi sends them after the session may have ended).
+- `/debit` needs a live session token of that `uid`: unknown, another player's or expired
+  -> 6; `/credit` and `/rollback` never check the token (Ezugi sends them after the
+  session may have ended).
 - Ids: a debit is its `transactionId`; a credit is its own `transactionId` settling the
   debit `debitTransactionId`; a rollback repeats the debit's `transactionId`, so the ledger
   knows it as `rollback:<transactionId>`.
@@ -266,6 +267,8 @@ class Adapter(DialectAdapter):
         launch = await self.sessions.get(self.provider.id, call.token) if call.token else None
         if launch is None:
             return fail(Code.TOKEN_NOT_FOUND)
+        if launch.expired(self.context.clock()):
+            return fail(Code.TOKEN_NOT_FOUND, "Token expired")
         try:
             balance = (await self.ledger.balance(launch.player, launch.currency)).available
         except Refused as exc:
@@ -302,6 +305,8 @@ class Adapter(DialectAdapter):
             session = await self.sessions.get(self.provider.id, call.token) if call.token else None
             if session is None or session.player != call.uid:
                 raise _Answer(Code.TOKEN_NOT_FOUND, "Token not found or not this player's")
+            if session.expired(self.context.clock()):
+                raise _Answer(Code.TOKEN_NOT_FOUND, "Token expired")
             if session.currency != currency:
                 raise _Answer(Code.GENERAL_ERROR, f"the player plays in {session.currency}")
             command = Debit(

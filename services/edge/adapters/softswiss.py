@@ -28,8 +28,9 @@ marked [INFER]:
   -> 412 code 405 [INFER]; limits -> 412 code 105.
 - `jackpot_contribution` and `jackpot_win` are informational: they are parts of `amount`
   already [INFER], so they move nothing of their own.
-- `session_id`, when the provider sends one, is checked on bets only (it must be a live
-  session of that player, else 412 code 101) [INFER]; wins and rollbacks never check it.
+- `session_id`, when the provider sends one, is checked on bets only (it must be a live,
+  unexpired session of that player, else 412 code 101) [INFER]; wins and rollbacks never
+  check it.
 - Malformed JSON, wrong types, negative or out-of-range amounts -> HTTP 400 code 400.
   Edge refusals: IP not allowed -> 403 code 403; rate limited -> 429 code 503 [INFER: the
   provider retries]; body too large -> 413 code 400; internal failure -> 503 code 500.
@@ -165,6 +166,8 @@ class Adapter(DialectAdapter):
         session = await self.sessions.get(self.provider.id, token)
         if session is None or session.player != player:
             raise _Answer(Code.PLAYER_INVALID, f"session is not a live session of {player}")
+        if session.expired(self.context.clock()):
+            raise _Answer(Code.PLAYER_INVALID, f"the session of {player} has expired")
 
     # -- endpoints ----------------------------------------------------------------------
 

@@ -1,0 +1,153 @@
+"""Expired sessions, dialect by dialect: a bet on an expired token is refused in the
+dialect's own words and moves nothing; the calls the provider sends after a session may
+have ended (wins, credits, rollbacks) still settle."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from services.simulate.clients.evolution import EvolutionClient
+from services.simulate.clients.ezugi import EzugiClient
+from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.pragmatic import PragmaticClient
+from services.simulate.clients.softswiss import SoftSwissClient, bet, win
+from tests.unit.edge.walletkit import (
+    HUB88_PRIVATE_PEM,
+    HUB88_PUBLIC_PEM,
+    GatewayTransport,
+    Rig,
+    provider,
+    rig,
+)
+
+EZUGI_SECRET = "ezugi-TEST-ONLY-secret"
+SOFTSWISS_SECRET = "softswiss-TEST-ONLY-token"
+TTL = 60.0
+
+
+def expire(r: Rig) -> None:
+    r.clock[0] += TTL + 1
+
+
+def ezugi_rig() -> tuple[Rig, EzugiClient]:
+    r = rig(provider("ezugi", EZUGI_SECRET.encode(), options={"operator_id": 7}))
+    r.fund("u-1", "100.00")
+    r.session("ezugi", "tok-1", "u-1", ttl=TTL)
+    return r, EzugiClient(GatewayTransport(r.gate("ezugi")), EZUGI_SECRET, 7)
+
+
+async def test_ezugi_auth_with_an_expired_launch_token_is_error_6_and_issues_nothing() -> None:
+    r, client = ezugi_rig()
+    expire(r)
+    answer = await client.auth(token="tok-1")
+    assert (answer["errorCode"], answer["errorDescription"]) == (6, "Token expired")
+    assert "uid" not in answer and not answer.get("token")
+
+
+async def test_ezugi_debit_with_an_expired_session_is_error_6_and_moves_nothing() -> None:
+    r, client = ezugi_rig()
+    expire(r)
+    before = r.ledger.snapshot()
+    answer = await client.debit(
+        user="u-1", token="tok-1", tx="d-1", round_id=1, amount=Decimal(1), currency="EUR"
+    )
+    assert (answer["errorCode"], answer["errorDescription"]) == (6, "Token expired")
+    assert r.ledger.snapshot() == before
+
+
+async def test_ezugi_credit_after_the_session_expired_still_pays_its_debit() -> None:
+    r, client = ezugi_rig()
+    await client.debit(
+        user="u-1", token="tok-1", tx="d-1", round_id=1, amount=Decimal(1), currency="EUR"
+    )
+    expire(r)
+    answer = await client.credit(
+        user="u-1", tx="c-1", debit_tx="d-1", round_id=1, amount=Decimal(3), currency="EUR"
+    )
+    assert answer["errorCode"] == 0 and answer["balance"] == Decimal("102")
+
+
+async def test_softswiss_bet_on_an_expired_session_is_412_code_101_and_moves_nothing() -> None:
+    r = rig(provider("softswiss", SOFTSWISS_SECRET.encode()))
+    r.fund("u-1", "100.00")
+    r.session("softswiss", "ses-1", "u-1", ttl=TTL)
+    client = SoftSwissClient(GatewayTransport(r.gate("softswiss")), SOFTSWISS_SECRET)
+    taken = await client.play(
+        user="u-1",
+        currency="EUR",
+        round_id="r-1",
+        actions=[bet("a-1", Decimal(5), "EUR")],
+        session_id="ses-1",
+    )
+    assert taken["http_status"] == 200
+    expire(r)
+    before = r.ledger.snapshot()
+    refused = await client.play(
+        user="u-1",
+        currency="EUR",
+        round_id="r-2",
+        actions=[bet("a-2", Decimal(5), "EUR")],
+        session_id="ses-1",
+    )
+    assert (refused["http_status"], refused["code"]) == (412, 101)
+    assert "expired" in refused["message"]
+    assert r.ledger.snapshot() == before
+    paid = await client.play(
+        user="u-1",
+        currency="EUR",
+        round_id="r-1",
+        actions=[win("w-1", Decimal(10), "EUR")],
+        session_id="ses-1",
+        finished=True,
+    )
+    assert paid["http_status"] == 200 and paid["balance"] == 10500, "wins never check it"
+
+
+async def test_hub88_bet_on_an_expired_token_is_token_expired_and_moves_nothing() -> None:
+    r = rig(provider("hub88", HUB88_PUBLIC_PEM))
+    r.fund("u-1", "100.00")
+    r.session("hub88", "tok-1", "u-1", ttl=TTL)
+    client = Hub88Client(GatewayTransport(r.gate("hub88")), load_private_key(HUB88_PRIVATE_PEM))
+    expire(r)
+    before = r.ledger.snapshot()
+    answer = await client.bet(
+        user="u-1", token="tok-1", round_id="r-1", tx="t-1", amount=Decimal(1), currency="EUR"
+    )
+    assert answer["status"] == "RS_ERROR_TOKEN_EXPIRED"
+    assert r.ledger.snapshot() == before
+
+
+async def test_evolution_debit_on_an_expired_sid_is_invalid_sid_and_moves_nothing() -> None:
+    secret = "evo-auth-token-TEST-ONLY"
+    r = rig(provider("evolution", secret.encode()))
+    r.fund("u-1", "100.00")
+    r.session("evolution", "sid-1", "u-1", ttl=TTL)
+    client = EvolutionClient(GatewayTransport(r.gate("evolution")), secret)
+    expire(r)
+    before = r.ledger.snapshot()
+    answer = await client.debit(
+        sid="sid-1",
+        user="u-1",
+        currency="EUR",
+        game_id="g-1",
+        tx_id="t-1",
+        ref_id="b-1",
+        amount=Decimal(1),
+    )
+    assert answer["status"] == "INVALID_SID"
+    assert r.ledger.snapshot() == before
+
+
+async def test_pragmatic_bet_and_authenticate_on_an_expired_token_are_error_4() -> None:
+    r = rig(provider("pragmatic", b"pp-TEST-ONLY"))
+    r.fund("u-1", "100.00")
+    r.session("pragmatic", "tok-1", "u-1", ttl=TTL)
+    client = PragmaticClient(GatewayTransport(r.gate("pragmatic")), "pp-TEST-ONLY")
+    expire(r)
+    before = r.ledger.snapshot()
+    answer = await client.bet(
+        user="u-1", round_id="r-1", reference="b-1", amount=Decimal(1), token="tok-1"
+    )
+    assert answer["error"] == 4
+    assert (await client.authenticate(token="tok-1"))["error"] == 4
+    assert r.ledger.snapshot() == before
