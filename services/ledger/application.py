@@ -457,8 +457,10 @@ class Ledger(Application[UUID]):
                 )
             wallet = self._wallet(cmd.player, cmd.currency)
             if not original.reply.get("absorbed"):
-                for key in original.bets:
-                    bet = self.bet(UUID(key))
+                bets = [self.bet(UUID(key)) for key in original.bets]
+                if cmd.only_open:
+                    _require_open_to_cancel(cmd, bets)
+                for bet in bets:
                     if bet.status != "REFUNDED":
                         refund_bet(wallet, bet, cmd.cause, cmd.tx_id)
                         changed.append(bet)
@@ -634,6 +636,20 @@ def refund_bet(wallet: Wallet, bet: Bet, cause: str, tx_id: str = "") -> None:
     else:
         wallet.reverse_settlement(bet.key, bet.stake, bet.payout, cause)
     bet.refund(cause, tx_id)
+
+
+def _require_open_to_cancel(cmd: Rollback, bets: Iterable[Bet]) -> None:
+    """`Rollback.only_open`: a cancel undoes an open bet only; a resolved one stays as it is."""
+    for bet in bets:
+        if bet.status != "OPEN":
+            raise LedgerRefused(
+                Refusal.BET_ALREADY_SETTLED,
+                f"rollback {cmd.provider}/{cmd.tx_id} cancels only open bets; bet "
+                f"{bet.provider}/{bet.bet_id} of transaction {cmd.ref_tx_id} is "
+                f"{bet.status.lower()} already"
+                + (f" ({bet.cause})" if bet.cause else "")
+                + "; nothing moved, settle a dispute by a new transaction",
+            )
 
 
 def _amount(value: Decimal, currency: str, *, positive: bool = False) -> Decimal:

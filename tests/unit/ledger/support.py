@@ -88,6 +88,8 @@ def rollback(
     provider: str = "evo",
     currency: str = "EUR",
     cause: str = "PROVIDER_CANCELLED",
+    only_open: bool = False,
+    amount: str | None = None,
 ) -> Rollback:
     return Rollback(
         provider=provider,
@@ -97,6 +99,8 @@ def rollback(
         ref_tx_id=ref_tx_id,
         late_original=late_original,
         cause=cause,
+        only_open=only_open,
+        amount=None if amount is None else Decimal(amount),
     )
 
 

@@ -314,6 +314,25 @@ def test_a_rollback_of_a_credit_refunds_the_bet_and_takes_the_win_back(ledger: L
     assert_books_balance(ledger)
 
 
+def test_a_cancel_of_a_settled_bet_is_refused_and_moves_nothing(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "25", bet_id="b1"))
+    with refused(Refusal.BET_ALREADY_SETTLED) as caught:
+        ledger.execute(rollback("rb1", "t1", only_open=True))
+    assert "b1" in str(caught.value) and "settled" in str(caught.value)
+    [bet] = ledger.round_state("evo", "r1").bets
+    assert (bet.status, bet.payout) == (BetStatus.SETTLED, D("25.00"))
+    assert ledger.balance("p1", "EUR").balance == D("115.00")
+    assert_books_balance(ledger)
+
+
+def test_a_cancel_of_an_open_bet_releases_its_stake(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    reply = ledger.execute(rollback("rb1", "t1", only_open=True))
+    assert (reply.available, reply.absorbed) == (D("100.00"), False)
+    assert ledger.round_state("evo", "r1").bets[0].status is BetStatus.REFUNDED
+
+
 def test_a_rollback_before_its_debit_makes_the_late_debit_refused(ledger: Ledger) -> None:
     ledger.execute(rollback("rb1", "t1"))
     with refused(Refusal.TRANSACTION_ROLLED_BACK) as caught:
