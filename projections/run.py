@@ -37,6 +37,8 @@ from projections.balances.postgres import PostgresBalancesView
 from projections.balances.projection import BalancesProjection
 from projections.pgview import PostgresView
 from projections.rebuild import catch_up, open_view
+from projections.reconcile.postgres import PostgresReconcileView
+from projections.reconcile.projection import ReconcileProjection
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.projection import RoundsProjection
 
@@ -60,8 +62,10 @@ VIEWS: dict[str, ViewSpec] = {
     for spec in (
         ViewSpec(BalancesProjection, PostgresBalancesView),
         ViewSpec(RoundsProjection, PostgresRoundsView),
+        ViewSpec(ReconcileProjection, PostgresReconcileView),
     )
 }
+"""Every view the service keeps: the bridge runs them all, `projections rebuild` covers them."""
 
 
 def view_env(
@@ -213,8 +217,8 @@ class BatchedRunner:
 class RunningViews:
     """The running projections of one process, and views opened for readers.
 
-    `balances` and `rounds` are separate connections pools from the runners', so a
-    reader never waits behind a write and survives a runner restart.
+    `balances`, `rounds` and `reconcile` are connection pools apart from the runners', so
+    a reader never waits behind a write and survives a runner restart.
     """
 
     def __init__(
@@ -235,6 +239,12 @@ class RunningViews:
     def rounds(self) -> PostgresRoundsView:
         view = self.readers["rounds"]
         assert isinstance(view, PostgresRoundsView)
+        return view
+
+    @property
+    def reconcile(self) -> PostgresReconcileView:
+        view = self.readers["reconcile"]
+        assert isinstance(view, PostgresReconcileView)
         return view
 
     def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:

@@ -1,11 +1,12 @@
 """`livebridge reconcile <report> --provider ID`: a provider's report against the ledger.
 
 Reads the report (CSV or JSON, per transaction or per round), matches it in PostgreSQL
-against the `reconcile` view (kept by `LedgerTransactionsProjection`), prints matched rows,
-differences, per-currency totals (bets, wins, refunds, GGR, commission, net) and the mismatch
-rate, and records the run and every difference in the audit queue (`Audit` application,
-persistence from the environment like the ledger's). Exit status: 0 when everything
-matched, 1 when there are differences, 2 when the report could not be read.
+against the `reconcile` view (kept by `ReconcileProjection`, which the bridge runs with
+the other views), prints matched rows, differences, per-currency totals (bets, wins,
+refunds, GGR, commission, net) and the mismatch rate, and records the run and every
+difference in the audit queue (`Audit` application, persistence from the environment
+like the ledger's). Exit status: 0 when everything matched, 1 when there are
+differences, 2 when the report could not be read.
 
 Database: `--database-url`, else `LIVEBRIDGE_DATABASE_URL`, else the local default; the
 view's schema is `LIVEBRIDGE_VIEWS_SCHEMA` (default `public`). The audit queue is written

@@ -1,8 +1,9 @@
 """The reconcile view in PostgreSQL: the ledger's provider transactions, and the report join.
 
 Table `reconcile_ledger_tx` holds one row per provider transaction the ledger recorded
-(`provider`, `tx_id` unique), written by `LedgerTransactionsProjection` together with its
-tracking row (one transaction, so no event is skipped or applied twice).
+(`provider`, `tx_id` unique), written by `ReconcileProjection` together with its tracking
+row (one transaction, so no event is skipped or applied twice). The service keeps it
+current like every view (`projections.run.VIEWS`).
 
 `reconcile()` matches a provider report against it without a Python loop over rows: the
 report's CSV bytes are COPYed into a temporary table, normalised with SQL casts, and joined

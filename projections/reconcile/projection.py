@@ -8,7 +8,9 @@ settled or refunded by itself (a round the bridge settles, a void, a late bet) h
 provider transaction: its row is keyed `win:<bet>` / `refund:<bet>` and counts in totals
 and per-round reports only.
 
-Only those three topics are read; the tracking row moves with each of them.
+Every event of the log moves the tracking row (like the other views), so the view's
+position is the log position it reflects and `RunningViews.wait` can wait on it; only
+those three topics change rows.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from services.ledger.domain import Bet
 
 class ReconcileProjection(Projection[PostgresReconcileView]):
     name = "reconcile"
-    topics = tuple(get_topic(cls) for cls in (Bet.Placed, Bet.Settled, Bet.Refunded))
+    source_topics = tuple(get_topic(cls) for cls in (Bet.Placed, Bet.Settled, Bet.Refunded))
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        # Not a provider transaction: only the position moves.
         self.view.apply(tracking, ())
 
     @process_event.register
