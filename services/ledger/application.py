@@ -432,6 +432,7 @@ class Ledger(Application[UUID]):
         wallet = self._find(Wallet, wallet_id(cmd.player, cmd.currency))
         original = self._find(TxRecord, tx_record_id(cmd.provider, cmd.ref_tx_id))
         changed: list[Aggregate] = []
+        undone: list[Bet] = []
         if original is None:
             # The rollback came first: remember it, so the late original is harmless.
             changed.append(
@@ -463,15 +464,19 @@ class Ledger(Application[UUID]):
                 for bet in bets:
                     if bet.status != "REFUNDED":
                         refund_bet(wallet, bet, cmd.cause, cmd.tx_id)
-                        changed.append(bet)
+                        undone.append(bet)
             original.mark_rolled_back(cmd.tx_id)
-            changed += [wallet, original]
+            changed += [wallet, *undone, original]
+        reply = _reply(ref, wallet, "rollback", player=cmd.player, currency=cmd.currency)
+        # Nothing to undo (its target unknown and now remembered, absorbed, already rolled
+        # back or refunded): the provider may answer so (Evolution BET_DOES_NOT_EXIST).
+        reply["absorbed"] = not undone
         record = TxRecord.record(
             provider=cmd.provider,
             tx_id=cmd.tx_id,
             kind="rollback",
             fingerprint=fingerprint,
-            reply=_reply(ref, wallet, "rollback", player=cmd.player, currency=cmd.currency),
+            reply=reply,
             bets=[],
         )
         return self._saved(record, *changed, record)

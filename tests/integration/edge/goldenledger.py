@@ -4,13 +4,8 @@ The same files as the unit tests (`tests/unit/edge/golden/*.json`); here the gat
 over `services.ledger.application.Ledger`, and `changes: false` compares every funded
 player's balance, holds and availability before and after the step.
 
-A scenario may say it `needs` a ledger feature. `LEDGER_PENDING` lists the features the
-ledger does not have yet; their scenarios run on the fake ledger only (unit tests) until
-the ledger lands them, then the entry is deleted here:
-- `rollback-absorbed`: a rollback that found nothing to undo answers `absorbed=True`
-  (Evolution `BET_DOES_NOT_EXIST`, Pragmatic `transactionId: 0`);
-- `rollback-only-open`: `Rollback.only_open` refuses to undo a settled bet
-  (`BET_ALREADY_SETTLED`) instead of reversing it.
+Every scenario of every dialect runs here, including those that `need` a ledger feature
+(`rollback-absorbed`, `rollback-only-open`): the real ledger has them all.
 """
 
 from __future__ import annotations
@@ -28,14 +23,7 @@ from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore, Session
 from services.ledger.application import Ledger
-from tests.unit.edge.golden_runner import scenarios
 from tests.unit.edge.walletkit import NOW, GatewayTransport
-
-LEDGER_PENDING = frozenset({"rollback-absorbed", "rollback-only-open"})
-
-
-def runnable(dialect: str) -> list[dict[str, Any]]:
-    return [s for s in scenarios(dialect) if not LEDGER_PENDING & set(s.get("needs", []))]
 
 
 @dataclass

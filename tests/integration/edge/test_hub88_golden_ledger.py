@@ -9,11 +9,11 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from tests.integration.edge.goldenledger import real_rig, runnable
-from tests.unit.edge.golden_runner import play_on
+from tests.integration.edge.goldenledger import real_rig
+from tests.unit.edge.golden_runner import play_on, scenarios
 from tests.unit.edge.walletkit import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM, provider
 
-SCENARIOS = runnable("hub88")
+SCENARIOS = scenarios("hub88")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])

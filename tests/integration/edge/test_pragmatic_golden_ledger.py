@@ -10,11 +10,11 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.integration.edge.goldenledger import real_rig, runnable
-from tests.unit.edge.golden_runner import play_on
+from tests.integration.edge.goldenledger import real_rig
+from tests.unit.edge.golden_runner import play_on, scenarios
 from tests.unit.edge.walletkit import provider
 
-SCENARIOS = runnable("pragmatic")
+SCENARIOS = scenarios("pragmatic")
 SECRET = "pp-secret-key-TEST-ONLY"
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 

@@ -9,12 +9,12 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.softswiss import SoftSwissClient
-from tests.integration.edge.goldenledger import real_rig, runnable
-from tests.unit.edge.golden_runner import play_on
+from tests.integration.edge.goldenledger import real_rig
+from tests.unit.edge.golden_runner import play_on, scenarios
 from tests.unit.edge.test_softswiss_golden import SECRET, Normaliser
 from tests.unit.edge.walletkit import provider
 
-SCENARIOS = runnable("softswiss")
+SCENARIOS = scenarios("softswiss")
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 

@@ -350,6 +350,36 @@ def test_a_rollback_before_its_debit_can_absorb_the_late_debit_instead(ledger: L
     assert available(ledger) == D("100.00")
 
 
+def test_a_rollback_before_its_original_answers_that_it_found_nothing_to_undo(
+    ledger: Ledger,
+) -> None:
+    first = ledger.execute(rollback("rb1", "t1"))
+    assert (first.absorbed, first.available) == (True, D("100.00"))
+    again = ledger.execute(rollback("rb1", "t1"))
+    assert (again.absorbed, again.replayed) == (True, True)
+
+
+def test_a_rollback_of_what_is_already_undone_answers_that_it_found_nothing_to_undo(
+    ledger: Ledger,
+) -> None:
+    ledger.execute(debit("t1", "10"))
+    assert not ledger.execute(rollback("rb1", "t1")).absorbed
+    assert ledger.execute(rollback("rb2", "t1")).absorbed  # rolled back already
+    ledger.execute(rollback("rb3", "t2", late_original="absorb"))
+    assert ledger.execute(debit("t2", "10")).absorbed
+    assert ledger.execute(rollback("rb4", "t2")).absorbed  # its original was absorbed
+    assert available(ledger) == D("100.00")
+
+
+def test_a_rollback_of_a_bet_its_voided_round_refunded_answers_that_it_found_nothing(
+    ledger: Ledger,
+) -> None:
+    ledger.execute(debit("t1", "10"))
+    ledger.record_event(voided())
+    reply = ledger.execute(rollback("rb1", "t1"))
+    assert (reply.absorbed, reply.available) == (True, D("100.00"))
+
+
 def test_a_rollback_of_a_rollback_is_refused(ledger: Ledger) -> None:
     ledger.execute(debit("t1", "10"))
     ledger.execute(rollback("rb1", "t1"))
