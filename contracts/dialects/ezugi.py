@@ -18,11 +18,16 @@ import enum
 import hashlib
 import hmac
 from decimal import Decimal
-from typing import Final
+from typing import Annotated, Final
 
 import msgspec
 
 SIGNATURE_HEADER: Final = "hash"
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+"""A player, transaction or round id: never empty (an empty `debitTransactionId` would
+name no debit, and the ledger reads an empty bet id as "every open bet of the round")."""
+RoundId = int | Id
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -50,10 +55,10 @@ class DebitRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Take `debitAmount` for one bet (`betTypeID`: 101 table bet, 104 insurance, ...)."""
 
     operatorId: int
-    uid: str
+    uid: Id
     token: str
-    transactionId: str
-    roundId: int | str
+    transactionId: Id
+    roundId: RoundId
     debitAmount: Decimal
     currency: str
     gameId: int | str = 0
@@ -72,11 +77,11 @@ class CreditRequest(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     operatorId: int
-    uid: str
+    uid: Id
     token: str = ""
-    transactionId: str
-    debitTransactionId: str
-    roundId: int | str
+    transactionId: Id
+    debitTransactionId: Id
+    roundId: RoundId
     creditAmount: Decimal
     currency: str
     gameId: int | str = 0
@@ -96,10 +101,10 @@ class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
     """Give back the debit `transactionId` (`rollbackAmount` is its amount)."""
 
     operatorId: int
-    uid: str
+    uid: Id
     token: str = ""
-    transactionId: str
-    roundId: int | str
+    transactionId: Id
+    roundId: RoundId
     rollbackAmount: Decimal
     currency: str
     gameId: int | str = 0

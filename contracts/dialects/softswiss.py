@@ -26,6 +26,8 @@ MAX_UNITS: Final = 10**15
 """Largest amount in minor units the bridge takes (10 trillion EUR); anything above is malformed."""
 
 Units = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNITS)]
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+"""A player or action id: never empty (an empty `original_action_id` names nothing)."""
 
 
 def sign(body: bytes, auth_token: str) -> str:
@@ -43,7 +45,7 @@ def verify(body: bytes, auth_token: str, signature: str | None) -> bool:
 class BetAction(msgspec.Struct, frozen=True, kw_only=True, tag_field="action", tag="bet"):
     """Take `amount` from the player for this round."""
 
-    action_id: str
+    action_id: Id
     amount: Units
     jackpot_contribution: Units | None = None
 
@@ -51,7 +53,7 @@ class BetAction(msgspec.Struct, frozen=True, kw_only=True, tag_field="action", t
 class WinAction(msgspec.Struct, frozen=True, kw_only=True, tag_field="action", tag="win"):
     """Pay `amount` to the player for this round; 0 reports a lost round."""
 
-    action_id: str
+    action_id: Id
     amount: Units
     jackpot_win: Units | None = None
 
@@ -59,8 +61,8 @@ class WinAction(msgspec.Struct, frozen=True, kw_only=True, tag_field="action", t
 class RollbackAction(msgspec.Struct, frozen=True, kw_only=True, tag_field="action", tag="rollback"):
     """Undo the bet or win `original_action_id`, whatever it moved. It may arrive first."""
 
-    action_id: str
-    original_action_id: str
+    action_id: Id
+    original_action_id: Id
 
 
 PlayAction = BetAction | WinAction
@@ -72,7 +74,7 @@ class PlayRequest(msgspec.Struct, frozen=True, kw_only=True):
     `finished` is true on the request that closes the round.
     """
 
-    user_id: str
+    user_id: Id
     currency: str
     game: str = ""
     game_id: str = ""
@@ -84,7 +86,7 @@ class PlayRequest(msgspec.Struct, frozen=True, kw_only=True):
 class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
     """`/rollback`: rollback actions for round `game_id`."""
 
-    user_id: str
+    user_id: Id
     currency: str
     game: str = ""
     game_id: str = ""

@@ -33,9 +33,11 @@ marked [INFER]:
   (`only_open`) [INFER: Ezugi rolls back debits it could not complete, never settled ones].
 - Refusals: insufficient funds -> 3; unknown player -> 7; currency not configured or not
   the player's -> 1; betting closed or limits -> 1 [INFER: Ezugi has no closer code].
-- Malformed JSON, wrong types, a wrong `operatorId`, negative, NaN or over-precise amounts
-  -> 1. `timestamp` is not checked: replays are harmless because every call is idempotent
-  on its transaction id [INFER].
+- Malformed JSON, wrong types, a wrong `operatorId`, an empty `uid`, `transactionId`,
+  `debitTransactionId` or `roundId`, negative, NaN or over-precise amounts -> 1 (an empty
+  `debitTransactionId` must never read as "every open bet of the round"). `timestamp` is
+  not checked: replays are harmless because every call is idempotent on its transaction
+  id [INFER].
 - `balance` is the available balance (cash minus holds), a JSON number in major units.
 """
 

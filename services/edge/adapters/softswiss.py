@@ -31,7 +31,8 @@ marked [INFER]:
 - `session_id`, when the provider sends one, is checked on bets only (it must be a live,
   unexpired session of that player, else 412 code 101) [INFER]; wins and rollbacks never
   check it.
-- Malformed JSON, wrong types, negative or out-of-range amounts -> HTTP 400 code 400.
+- Malformed JSON, wrong types, an empty `user_id`, `action_id` or `original_action_id`,
+  negative or out-of-range amounts -> HTTP 400 code 400.
   Edge refusals: IP not allowed -> 403 code 403; rate limited -> 429 code 503 [INFER: the
   provider retries]; body too large -> 413 code 400; internal failure -> 503 code 500.
   Nothing answers 500.

@@ -91,3 +91,17 @@ def test_oversized_bodies_are_refused(size: int) -> None:
     r, client, transport = setup()
     call = client.prepare("debit", {**tx("d-1", Decimal(1)), "pad": "x" * size})
     assert refused(r, transport, call) == wire.Status.INVALID_PARAMETER
+
+
+def test_an_empty_user_round_transaction_or_bet_id_is_invalid_parameter() -> None:
+    r, client, transport = setup()
+    for path in ("debit", "credit", "cancel"):
+        for field in ("userId", "game.id", "transaction.id", "transaction.refId"):
+            body = tx("d-0" if path == "cancel" else "t-9", Decimal("1"))
+            outer, _, inner = field.partition(".")
+            if inner:
+                body[outer] = {**body[outer], inner: ""}
+            else:
+                body[outer] = ""
+            status = refused(r, transport, client.prepare(path, body))
+            assert status == wire.Status.INVALID_PARAMETER, (path, field)

@@ -111,3 +111,24 @@ def test_oversized_bodies_are_refused_before_anything_else(size: int) -> None:
     r, client, transport = setup()
     call = client.prepare("transaction/bet", {**BET, "bet": "x" * size})
     assert refused(r, transport, call) == wire.Status.WRONG_SYNTAX
+
+
+def test_an_empty_user_transaction_reference_or_round_id_is_refused() -> None:
+    r, client, transport = setup()
+    rollback = {
+        "user": "u-1",
+        "transaction_uuid": "rb-1",
+        "request_uuid": "q-2",
+        "reference_transaction_uuid": "b-0",
+    }
+    ids = ("user", "transaction_uuid", "reference_transaction_uuid", "round")
+    for path, template in (
+        ("transaction/bet", BET),
+        ("transaction/win", WIN),
+        ("transaction/rollback", rollback),
+    ):
+        for key in ids:
+            if key not in template:
+                continue
+            status = refused(r, transport, client.prepare(path, mutate(template, key, "")))
+            assert status == wire.Status.WRONG_TYPES, (path, key)

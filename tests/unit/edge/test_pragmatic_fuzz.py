@@ -111,3 +111,16 @@ def test_oversized_bodies_are_refused(size: int) -> None:
     r, client, transport = setup()
     call = client.prepare("bet.html", {**BET, "roundDetails": "x" * size})
     assert refused(r, transport, call) == wire.Error.BAD_PARAMETERS
+
+
+def test_an_empty_user_round_or_reference_is_bad_parameters() -> None:
+    r, client, transport = setup()
+    result = {**BET, "reference": "res-1"}
+    for path, template, keys in (
+        ("bet.html", BET, ("userId", "roundId", "reference")),
+        ("result.html", result, ("userId", "roundId", "reference")),
+        ("refund.html", {"userId": "u-1", "reference": "b-0"}, ("userId", "reference")),
+    ):
+        for key in keys:
+            error = refused(r, transport, client.prepare(path, {**template, key: ""}))
+            assert error == wire.Error.BAD_PARAMETERS, (path, key)

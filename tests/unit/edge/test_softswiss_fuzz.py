@@ -17,7 +17,7 @@ from tests.unit.edge.walletkit import GatewayTransport, Rig, provider, rig
 
 SECRET = "softswiss-TEST-ONLY-token"
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-PLAY = {
+PLAY: dict[str, Any] = {
     "user_id": "u-1",
     "currency": "EUR",
     "game": "softswiss:roulette",
@@ -25,7 +25,7 @@ PLAY = {
     "finished": False,
     "actions": [{"action": "bet", "action_id": "a-1", "amount": 250}],
 }
-ROLLBACK = {
+ROLLBACK: dict[str, Any] = {
     "user_id": "u-1",
     "currency": "EUR",
     "game_id": "r-1",
@@ -93,6 +93,49 @@ def test_any_field_replaced_by_junk_is_refused() -> None:
             return  # no actions is a balance query, which is allowed
         body = msgspec.json.encode(mutate(template, key, junk))
         check(r, transport, client.prepare_raw(path, body), statuses={400, 412, 404})
+
+    run()
+
+
+def test_an_empty_player_or_action_id_is_a_bad_request() -> None:
+    """An empty `original_action_id` names nothing; it must not leave a pre-rollback behind."""
+    r, client, transport = setup()
+    for path, template, key in (
+        ("play", PLAY, "user_id"),
+        ("rollback", ROLLBACK, "user_id"),
+    ):
+        body = msgspec.json.encode(mutate(template, key, ""))
+        check(r, transport, client.prepare_raw(path, body), statuses={400})
+    for path, template, key in (
+        ("play", PLAY, "action_id"),
+        ("rollback", ROLLBACK, "action_id"),
+        ("rollback", ROLLBACK, "original_action_id"),
+    ):
+        action = mutate(template["actions"][0], key, "")
+        body = msgspec.json.encode(mutate(template, "actions", [action]))
+        check(r, transport, client.prepare_raw(path, body), statuses={400})
+
+
+def test_any_action_field_replaced_by_junk_is_refused() -> None:
+    r, client, transport = setup()
+
+    @FUZZ
+    @given(
+        st.sampled_from(
+            [
+                ("play", PLAY, "action_id"),
+                ("play", PLAY, "amount"),
+                ("rollback", ROLLBACK, "action_id"),
+                ("rollback", ROLLBACK, "original_action_id"),
+            ]
+        ),
+        st.one_of(JSON.filter(lambda v: not isinstance(v, str | int)), st.just("")),
+    )
+    def run(target: tuple[str, dict[str, Any], str], junk: Any) -> None:
+        path, template, key = target
+        action = mutate(template["actions"][0], key, junk)
+        body = msgspec.json.encode(mutate(template, "actions", [action]))
+        check(r, transport, client.prepare_raw(path, body), statuses={400})
 
     run()
 
