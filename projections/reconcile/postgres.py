@@ -335,9 +335,10 @@ def reconcile(
         rows = _scalar(curs, SQL("SELECT count(*) FROM report_raw"))
         if report.layout.granularity is Granularity.TRANSACTION:
             _normalise_transactions(curs, report)
+            _find_repeats(curs, TRANSACTION_KEY)
         else:
             _normalise_rounds(curs, report)
-        _find_repeats(curs)
+            _find_repeats(curs, ROUND_KEY)
         if start is None or end is None:
             bounds = curs.execute("SELECT min(occurred_at), max(occurred_at) FROM report")
             low, high = bounds.fetchone() or (None, None)
@@ -458,19 +459,35 @@ def _normalise_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
 
 
 # Repeated keys are rare: find them with a hash aggregate instead of sorting the report.
-FIRST_COPIES = (
-    "SELECT * FROM report WHERE NOT EXISTS "
-    "(SELECT 1 FROM repeated d WHERE d.key = report.key AND d.first <> report.line)"
-)
-LATER_COPIES = (
-    "SELECT report.* FROM report JOIN repeated d ON d.key = report.key AND d.first <> report.line"
-)
+# A per-transaction report is keyed by transaction id; a per-round one by round, currency
+# and player (a round of bets in two currencies is two rows, not one sum).
+TRANSACTION_KEY = ("key",)
+ROUND_KEY = ("key", "currency", "player")
 
 
-def _find_repeats(curs: psycopg.Cursor[Any]) -> None:
+def _same(columns: Sequence[str]) -> str:
+    return " AND ".join(f"d.{c} = report.{c}" for c in columns)
+
+
+def _first_copies(columns: Sequence[str]) -> str:
+    return (
+        "SELECT * FROM report WHERE NOT EXISTS "
+        f"(SELECT 1 FROM repeated d WHERE {_same(columns)} AND d.first <> report.line)"
+    )
+
+
+def _later_copies(columns: Sequence[str]) -> str:
+    return (
+        f"SELECT report.* FROM report JOIN repeated d ON {_same(columns)} "
+        "AND d.first <> report.line"
+    )
+
+
+def _find_repeats(curs: psycopg.Cursor[Any], columns: Sequence[str]) -> None:
+    listed = ", ".join(columns)
     curs.execute(
-        "CREATE TEMP TABLE repeated ON COMMIT DROP AS SELECT key, min(line) AS first "
-        "FROM report WHERE key IS NOT NULL GROUP BY key HAVING count(*) > 1"
+        f"CREATE TEMP TABLE repeated ON COMMIT DROP AS SELECT {listed}, min(line) AS first "
+        f"FROM report WHERE key IS NOT NULL GROUP BY {listed} HAVING count(*) > 1"
     )
     curs.execute("ANALYZE report")
 
@@ -497,17 +514,21 @@ def _join_transactions(curs: psycopg.Cursor[Any]) -> None:
         "  CASE WHEN r.amount IS NULL AND r.line IS NOT NULL THEN 'unreadable amount' END, "
         "  CASE WHEN r.currency <> '' AND l.currency IS NOT NULL AND r.currency <> l.currency "
         "    THEN 'currency ' || r.currency || ' vs ledger ' || l.currency END) AS detail "
-        "FROM (" + FIRST_COPIES + ") r "
+        "FROM (" + _first_copies(TRANSACTION_KEY) + ") r "
         "FULL OUTER JOIN (SELECT * FROM ledger WHERE provider_tx) l ON l.tx_id = r.key "
         "UNION ALL "
         "SELECT 'duplicate_in_report', key, line, round_id, player, currency, kind, amount, "
         "NULL, NULL, NULL, 'transaction id repeated in the report' "
-        "FROM (" + LATER_COPIES + ") r"
+        "FROM (" + _later_copies(TRANSACTION_KEY) + ") r"
     )
 
 
 def _join_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
-    """Compare each figure the report has (bets, wins, refunds, GGR); absent ones are skipped."""
+    """Compare each figure the report has (bets, wins, refunds, GGR); absent ones are skipped.
+
+    A report row is one round in one currency (and for one player, when the report has a
+    player column); the ledger's rows are summed the same way, never across currencies.
+    """
     present = [f for f in ROUND_FIGURES if f in report.layout.columns]
     ledger_figure = {
         "bets": "l.bets",
@@ -526,14 +547,24 @@ def _join_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
         if "bets" not in present
         else "r.bets - coalesce(r.wins, 0) - coalesce(r.refunds, 0)"
     )
+    # The ledger's rounds are grouped as finely as the report can tell them apart: by
+    # currency when it has a currency column, by player when it has a player column.
+    by_currency = "currency" in report.layout.columns
+    by_player = "player" in report.layout.columns
+    group = ["round_id", *(["currency"] if by_currency else []), *(["player"] if by_player else [])]
     curs.execute(
         "CREATE TEMP TABLE ledger_rounds ON COMMIT DROP AS SELECT round_id, "
-        "min(currency) AS currency, min(player) AS player, "
+        "string_agg(DISTINCT currency, '/' ORDER BY currency) AS currency, "
+        "CASE WHEN count(DISTINCT player) = 1 THEN min(player) ELSE '' END AS player, "
         "coalesce(sum(amount) FILTER (WHERE kind = 'bet'), 0) AS bets, "
         "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0) AS wins, "
         "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunds "
-        "FROM ledger GROUP BY round_id"
+        f"FROM ledger GROUP BY {', '.join(group)}"
     )
+    on = "l.round_id = r.key" + "".join(f" AND l.{c} = r.{c}" for c in group[1:])
+    # Without a currency column, a round the ledger booked in several currencies cannot
+    # be compared: its sums would add euros to dollars.
+    mixed = "l.currency LIKE '%/%'"
     curs.execute(
         SQL(
             "CREATE TEMP TABLE outcome ON COMMIT DROP AS "
@@ -541,8 +572,7 @@ def _join_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
             "  WHEN r.key IS NULL AND r.line IS NOT NULL THEN 'unreadable' "
             "  WHEN r.line IS NULL THEN 'missing_in_report' "
             "  WHEN l.round_id IS NULL THEN 'missing_in_ledger' "
-            "  WHEN " + differs + " OR (r.currency <> '' AND r.currency <> l.currency) "
-            "    THEN 'mismatch' "
+            "  WHEN " + differs + " OR " + mixed + " THEN 'mismatch' "
             "  ELSE 'matched' END AS status, "
             "coalesce(r.key, l.round_id, '') AS key, r.line, "
             "coalesce(r.key, l.round_id, '') AS round_id, "
@@ -553,15 +583,17 @@ def _join_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
             "NULL::bigint AS position, "
             "CASE WHEN r.line IS NOT NULL AND l.round_id IS NOT NULL THEN concat_ws('; ', "
             + details
-            + ", CASE WHEN r.currency <> '' AND r.currency <> l.currency "
-            "    THEN 'currency ' || r.currency || ' vs ledger ' || l.currency END) "
+            + ", CASE WHEN "
+            + mixed
+            + " THEN 'the ledger has this round in ' || l.currency "
+            "    || '; the report has no currency column to tell them apart' END) "
             "ELSE '' END AS detail "
-            "FROM (" + FIRST_COPIES + ") r "
-            "FULL OUTER JOIN ledger_rounds l ON l.round_id = r.key "
+            "FROM (" + _first_copies(ROUND_KEY) + ") r "
+            "FULL OUTER JOIN ledger_rounds l ON " + on + " "
             "UNION ALL "
             "SELECT 'duplicate_in_report', r.key, r.line, r.round_id, r.player, r.currency, "
             "'round', " + report_ggr + ", NULL, NULL, NULL, 'round repeated in the report' "
-            "FROM (" + LATER_COPIES + ") r"
+            "FROM (" + _later_copies(ROUND_KEY) + ") r"
         )
     )
 

@@ -17,7 +17,7 @@ from projections.export.commands import ledger_env
 from projections.reconcile.audit import Audit, ReconcileRun
 from projections.reconcile.bench import START, ledger_rows, scratch_schema, write_report
 from projections.reconcile.commands import register, summary
-from projections.reconcile.postgres import load, reconcile
+from projections.reconcile.postgres import LedgerTx, load, reconcile
 from projections.reconcile.report import Granularity, open_report
 
 ROWS = 10_000
@@ -244,3 +244,96 @@ def test_a_round_report_with_only_ggr_compares_ggr_even_when_negative(
     assert comparison.differences[0].detail.startswith(f"ggr {ggr[negative] + Decimal('0.10')}")
     assert comparison.report_totals["EUR"].ggr == sum(ggr.values()) + Decimal("0.10")
     assert comparison.ledger_totals["EUR"].ggr == sum(ggr.values())
+
+
+def tx(tx_id: str, kind: str, player: str, currency: str, amount: str, round_id: str) -> LedgerTx:
+    return LedgerTx(
+        provider="evo",
+        tx_id=tx_id,
+        kind=kind,
+        player=player,
+        currency=currency,
+        amount=Decimal(amount),
+        round_id=round_id,
+        occurred_at=START,
+        position=1,
+        bet_id=f"bet-{tx_id}",
+        bet_key=tx_id,
+    )
+
+
+MIXED_ROUNDS = [
+    # Round R-1: alice and carol bet in euros, bob in dollars.
+    tx("d1", "bet", "alice", "EUR", "10.00", "R-1"),
+    tx("d2", "bet", "carol", "EUR", "4.00", "R-1"),
+    tx("d3", "bet", "bob", "USD", "5.00", "R-1"),
+    tx("c1", "win", "alice", "EUR", "0.00", "R-1"),
+    tx("c2", "win", "carol", "EUR", "8.00", "R-1"),
+    tx("c3", "win", "bob", "USD", "20.00", "R-1"),
+    # Round R-2: dollars only.
+    tx("d4", "bet", "bob", "USD", "7.00", "R-2"),
+    tx("c4", "win", "bob", "USD", "0.00", "R-2"),
+]
+
+
+def round_report(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    return path
+
+
+def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summed_across(
+    conn: psycopg.Connection[object], tmp_path: Path
+) -> None:
+    schema = "reconcile_currencies"
+    scratch_schema(conn, schema)
+    load(conn, MIXED_ROUNDS, schema=schema)
+    window = {"start": START, "end": START + timedelta(seconds=1), "schema": schema}
+
+    # The provider's report has one row per round and currency; R-2's win is off by 1.
+    header = ["RoundId", "Currency", "TotalBet", "TotalWin"]
+    report = round_report(
+        tmp_path / "per-currency.csv",
+        header,
+        [
+            ["R-1", "EUR", "14.00", "8.00"],
+            ["R-1", "USD", "5.00", "20.00"],
+            ["R-2", "USD", "7.00", "1.00"],
+        ],
+    )
+    comparison = reconcile(conn, open_report(report), provider="evo", **window)
+
+    assert comparison.counts == {"matched": 2, "mismatch": 1}
+    (changed,) = comparison.differences
+    assert (changed.key, changed.currency) == ("R-2", "USD")
+    assert changed.detail == "wins 1.00 vs ledger 0.00"
+
+    # Per round, currency and player: R-1 is three rows, one per bettor.
+    header = ["RoundId", "Currency", "PlayerId", "TotalBet", "TotalWin"]
+    report = round_report(
+        tmp_path / "per-player.csv",
+        header,
+        [
+            ["R-1", "EUR", "alice", "10.00", "0.00"],
+            ["R-1", "EUR", "carol", "4.00", "8.00"],
+            ["R-1", "USD", "bob", "5.00", "20.00"],
+            ["R-2", "USD", "bob", "7.00", "0.00"],
+        ],
+    )
+    comparison = reconcile(conn, open_report(report), provider="evo", **window)
+
+    assert comparison.counts == {"matched": 4}
+    assert comparison.differences == []
+
+    # A report without a currency column cannot tell R-1's euros from its dollars: the
+    # round is a mismatch that says why, not a sum of both.
+    report = round_report(
+        tmp_path / "no-currency.csv",
+        ["RoundId", "TotalBet", "TotalWin"],
+        [["R-1", "19.00", "28.00"], ["R-2", "7.00", "0.00"]],
+    )
+    comparison = reconcile(conn, open_report(report), provider="evo", **window)
+
+    assert comparison.counts == {"matched": 1, "mismatch": 1}
+    (mixed,) = comparison.differences
+    assert mixed.key == "R-1"
+    assert "the ledger has this round in EUR/USD" in mixed.detail
