@@ -204,7 +204,9 @@ class Adapter(DialectAdapter):
         if reply.replayed:
             # A replay carries the balance of its first answer; Evolution checks every
             # answer's balance against its own running total, so send today's.
-            balance = await self._current(call.userId, call.currency) or balance
+            # `is None`, not `or`: a balance of 0.00 is falsy and is still today's.
+            current = await self._current(call.userId, call.currency)
+            balance = balance if current is None else current
         if kind == "cancel" and reply.absorbed:
             return self._send(Status.BET_DOES_NOT_EXIST, call.uuid, balance)
         if reply.replayed:

@@ -201,7 +201,9 @@ class Adapter(DialectAdapter):
     ) -> EdgeResponse:
         cash = self._money(reply.available, currency)
         if reply.replayed:
-            cash = await self._cash(reply.player, currency) or cash
+            # `is None`, not `or`: a cash balance of 0.00 is falsy and is still today's.
+            current = await self._cash(reply.player, currency)
+            cash = cash if current is None else current
         return _response(
             Error.SUCCESS,
             transactionId=reply.tx_ref,
