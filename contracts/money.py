@@ -1,8 +1,9 @@
 """Money: `Decimal` amounts with their currency's exponent, parsed from strings, never floats.
 
 Every amount that crosses the wire is parsed here once. An amount with more decimals than
-its currency allows, a negative, NaN or infinite amount, or a float, is refused with
-`InvalidAmount`, whose message names the value and the currency.
+its currency allows, a negative, NaN, infinite or huge amount (above `MAX_AMOUNT`), a float,
+or a string that is not plain ASCII decimal notation (`1_000`, full-width digits) is refused
+with `InvalidAmount`, whose message names the value and the currency.
 
 Errors::
 
@@ -14,6 +15,7 @@ Errors::
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Final
 
@@ -27,6 +29,18 @@ EXPONENTS: Final[dict[str, int]] = {
     "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3,
     "BTC": 8, "ETH": 8, "LTC": 8, "USDT": 6, "USDC": 6,
 }  # fmt: skip
+
+
+MAX_AMOUNT: Final = Decimal(10) ** 15
+"""No amount is above a quadrillion units of its currency. Below it, an amount has at most 24
+significant digits (BTC has 8 decimals), so sums of many stay exact at Decimal's default
+28 digits of precision; above it, balances would round silently."""
+
+_DECIMAL_TEXT = re.compile(
+    r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:s?nan\d*|inf(?:inity)?)",
+    re.ASCII | re.IGNORECASE,
+)
+"""What `Decimal` reads, less its leniencies: no `_` between digits, no non-ASCII digits."""
 
 
 class MoneyError(ValueError):
@@ -72,8 +86,11 @@ def parse_amount(value: object, currency: str, *, allow_zero: bool = True) -> De
     elif isinstance(value, Decimal):
         amount = value
     elif isinstance(value, str):
+        text = value.strip()
+        if not _DECIMAL_TEXT.fullmatch(text):
+            raise InvalidAmount(f"amount {value!r} is not a decimal number")
         try:
-            amount = Decimal(value.strip())
+            amount = Decimal(text)
         except InvalidOperation:
             raise InvalidAmount(f"amount {value!r} is not a decimal number") from None
     else:
@@ -82,12 +99,20 @@ def parse_amount(value: object, currency: str, *, allow_zero: bool = True) -> De
 
 
 def check_amount(amount: Decimal, currency: str, *, allow_zero: bool = True) -> Decimal:
+    """`amount` made exact in `currency`'s exponent; `InvalidAmount` if it is not money."""
     if not amount.is_finite():
         raise InvalidAmount(f"amount {amount} is not finite")
     if amount < 0 or (amount == 0 and not allow_zero):
         raise InvalidAmount(f"amount {amount} {currency} must be {'>=' if allow_zero else '>'} 0")
+    if amount > MAX_AMOUNT:
+        raise InvalidAmount(f"amount {amount} {currency} is above the largest, {MAX_AMOUNT:,}")
     unit = quantum(currency)
-    exact = amount.quantize(unit, rounding=ROUND_HALF_EVEN)
+    try:
+        exact = amount.quantize(unit, rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:  # more digits than the context's precision: not money either
+        raise InvalidAmount(f"amount {amount} {currency} is out of range") from None
+    if amount == 0:
+        exact = abs(exact)  # -0 is 0
     if exact != amount:
         raise InvalidAmount(
             f"amount {amount} has more decimals than {currency} allows ({exponent(currency)})"

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from contracts.money import (
     EXPONENTS,
+    MAX_AMOUNT,
     InvalidAmount,
     UnknownCurrency,
     check_amount,
@@ -49,6 +50,10 @@ def test_an_amount_is_parsed_into_its_currencys_exponent(
         ("NaN", "EUR", "not finite"),
         ("Infinity", "EUR", "not finite"),
         ("abc", "EUR", "not a decimal number"),
+        ("1_000", "EUR", "not a decimal number"),
+        ("\uff11\uff10", "EUR", "not a decimal number"),  # full-width digits
+        ("1e30", "EUR", "above the largest"),
+        ("1e999999999", "BTC", "above the largest"),
         (1.5, "EUR", "not float"),
         (True, "EUR", "not bool"),
         (None, "EUR", "must be a decimal string"),
@@ -59,6 +64,16 @@ def test_an_amount_that_is_not_money_is_refused_with_a_message_naming_it(
 ) -> None:
     with pytest.raises(InvalidAmount, match=says):
         parse_amount(value, currency)
+
+
+def test_a_huge_decimal_is_refused_as_invalid_not_with_a_decimal_error() -> None:
+    with pytest.raises(InvalidAmount, match="above the largest"):
+        check_amount(Decimal("1E+30"), "EUR")
+    assert check_amount(MAX_AMOUNT, "BTC") == MAX_AMOUNT
+
+
+def test_minus_zero_is_zero() -> None:
+    assert str(parse_amount("-0", "EUR")) == "0.00"
 
 
 def test_a_zero_amount_is_refused_where_a_positive_one_is_required() -> None:
