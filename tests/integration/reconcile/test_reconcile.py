@@ -17,7 +17,7 @@ from projections.export.commands import ledger_env
 from projections.reconcile.audit import Audit, ReconcileRun
 from projections.reconcile.bench import START, ledger_rows, scratch_schema, write_report
 from projections.reconcile.commands import register, summary
-from projections.reconcile.postgres import LedgerTx, load, reconcile
+from projections.reconcile.postgres import Comparison, LedgerTx, load, reconcile
 from projections.reconcile.report import Granularity, open_report
 
 ROWS = 10_000
@@ -287,7 +287,16 @@ def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summe
     schema = "reconcile_currencies"
     scratch_schema(conn, schema)
     load(conn, MIXED_ROUNDS, schema=schema)
-    window = {"start": START, "end": START + timedelta(seconds=1), "schema": schema}
+
+    def compare(report: Path) -> Comparison:
+        return reconcile(
+            conn,
+            open_report(report),
+            provider="evo",
+            start=START,
+            end=START + timedelta(seconds=1),
+            schema=schema,
+        )
 
     # The provider's report has one row per round and currency; R-2's win is off by 1.
     header = ["RoundId", "Currency", "TotalBet", "TotalWin"]
@@ -300,7 +309,7 @@ def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summe
             ["R-2", "USD", "7.00", "1.00"],
         ],
     )
-    comparison = reconcile(conn, open_report(report), provider="evo", **window)
+    comparison = compare(report)
 
     assert comparison.counts == {"matched": 2, "mismatch": 1}
     (changed,) = comparison.differences
@@ -319,7 +328,7 @@ def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summe
             ["R-2", "USD", "bob", "7.00", "0.00"],
         ],
     )
-    comparison = reconcile(conn, open_report(report), provider="evo", **window)
+    comparison = compare(report)
 
     assert comparison.counts == {"matched": 4}
     assert comparison.differences == []
@@ -331,7 +340,7 @@ def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summe
         ["RoundId", "TotalBet", "TotalWin"],
         [["R-1", "19.00", "28.00"], ["R-2", "7.00", "0.00"]],
     )
-    comparison = reconcile(conn, open_report(report), provider="evo", **window)
+    comparison = compare(report)
 
     assert comparison.counts == {"matched": 1, "mismatch": 1}
     (mixed,) = comparison.differences
