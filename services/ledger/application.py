@@ -520,7 +520,8 @@ class Ledger(Application[UUID]):
                         Refusal.DUPLICATE_CONFLICT,
                         f"cashier transaction {tx_id} was a {earlier.kind} with another payload",
                     )
-                return self.balance(player, currency)
+                assert earlier.reply is not None
+                return _stored_balance(earlier.reply)  # the original answer (I3)
             wallet = self._wallet(player, currency)
             ref = record_ref(CASHIER_PROVIDER, tx_id)
             if kind == "deposit":
@@ -730,6 +731,18 @@ def _balance(wallet: Wallet) -> Balance:
         balance=wallet.balance,
         held=wallet.held,
         available=wallet.available,
+    )
+
+
+def _stored_balance(reply: Mapping[str, Any]) -> Balance:
+    balance: Decimal = reply["balance"]
+    available: Decimal = reply["available"]
+    return Balance(
+        player=reply["player"],
+        currency=reply["currency"],
+        balance=balance,
+        held=balance - available,
+        available=available,
     )
 
 

@@ -76,6 +76,18 @@ def test_a_transaction_repeated_after_a_restart_is_replayed_not_repeated(
         assert caught.value.code is Refusal.TRANSACTION_ROLLED_BACK
 
 
+def test_a_cashier_transaction_repeated_after_a_restart_gets_its_original_answer(
+    env: dict[str, str],
+) -> None:
+    with Ledger(env=env) as first:
+        funded(first, "p1", "100")
+        original = first.withdraw("p1", "EUR", D("30"), tx_id="w1")
+        first.deposit("p1", "EUR", D("5"), tx_id="c2")
+    with Ledger(env=env) as restarted:
+        assert restarted.withdraw("p1", "EUR", D("30"), tx_id="w1") == original
+        assert restarted.balance("p1", "EUR").balance == D("75.00")
+
+
 def test_a_round_on_jetstream_refunds_its_late_bet_and_settles_the_rest(
     env: dict[str, str],
 ) -> None:

@@ -96,6 +96,19 @@ def test_a_repeated_deposit_moves_money_once(ledger: Ledger) -> None:
     assert again.balance == D("105.00")
 
 
+def test_a_repeated_cashier_transaction_gets_its_original_answer(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10"))
+    first = ledger.deposit("p1", "EUR", D("5"), tx_id="c9")
+    ledger.deposit("p1", "EUR", D("20"), tx_id="c10")
+    assert ledger.deposit("p1", "EUR", D("5"), tx_id="c9") == first
+    withdrawn = ledger.withdraw("p1", "EUR", D("3"), tx_id="w1")
+    ledger.deposit("p1", "EUR", D("1"), tx_id="c11")
+    again = ledger.withdraw("p1", "EUR", D("3"), tx_id="w1")
+    assert again == withdrawn
+    assert (again.balance, again.held, again.available) == (D("122.00"), D("10.00"), D("112.00"))
+    assert ledger.balance("p1", "EUR").balance == D("123.00")
+
+
 def test_a_repeated_deposit_with_another_amount_is_refused(ledger: Ledger) -> None:
     ledger.deposit("p1", "EUR", D("5"), tx_id="c9")
     with refused(Refusal.DUPLICATE_CONFLICT):
