@@ -60,10 +60,13 @@ def query_from(args: argparse.Namespace) -> Query:
 def ledger_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ledger's settings from the environment, as the service uses them.
 
-    `LIVEBRIDGE_NATS_URL` stands for `NATS_URL`; with a NATS URL the persistence module
+    `LIVEBRIDGE_NATS_URL` stands for `NATS_URL` and `LIVEBRIDGE_STREAM_PREFIX` for
+    `NATS_STREAM_PREFIX` (as the bridge reads them); with a NATS URL the persistence module
     defaults to the JetStream store.
     """
     env = dict(os.environ if environ is None else environ)
+    if not env.get("NATS_STREAM_PREFIX") and env.get("LIVEBRIDGE_STREAM_PREFIX"):
+        env["NATS_STREAM_PREFIX"] = env["LIVEBRIDGE_STREAM_PREFIX"]
     if not env.get("NATS_URL") and env.get("LIVEBRIDGE_NATS_URL"):
         env["NATS_URL"] = env["LIVEBRIDGE_NATS_URL"]
     if env.get("NATS_URL"):

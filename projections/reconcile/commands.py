@@ -6,11 +6,14 @@ the other views), prints matched rows, differences, per-currency totals (bets, w
 refunds, GGR, commission, net) and the mismatch rate, and records the run and every
 difference in the audit queue (`Audit` application, persistence from the environment
 like the ledger's). Exit status: 0 when everything matched, 1 when there are
-differences, 2 when the report could not be read.
+differences, 2 when the report could not be read or the audit queue has no store.
 
 Database: `--database-url`, else `LIVEBRIDGE_DATABASE_URL`, else the local default; the
 view's schema is `LIVEBRIDGE_VIEWS_SCHEMA` (default `public`). The audit queue is written
-to the ledger's JetStream (`LIVEBRIDGE_NATS_URL` or `NATS_URL`, `NATS_STREAM_PREFIX`).
+to the ledger's JetStream (`LIVEBRIDGE_NATS_URL` or `NATS_URL`, `NATS_STREAM_PREFIX`, or
+the running bridge's), or another persistent `PERSISTENCE_MODULE`; without one the command
+refuses to run rather than record the differences in memory and lose them, unless
+`--no-audit` says that nothing is to be recorded.
 """
 
 from __future__ import annotations
@@ -56,7 +59,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=run_reconcile)
 
 
+IN_MEMORY = ("", "eventsourcing.popo")
+"""Persistence modules that keep nothing once the command exits."""
+
+
+def audit_env() -> dict[str, str] | None:
+    """The audit queue's settings (the ledger's), or None when nothing would persist."""
+    env = ledger_env()
+    return None if env.get("PERSISTENCE_MODULE", "") in IN_MEMORY else env
+
+
 def run_reconcile(args: argparse.Namespace) -> int:
+    audit_settings = None if args.no_audit else audit_env()
+    if not args.no_audit and audit_settings is None:
+        print(
+            "livebridge reconcile: no audit queue to record the differences in: set "
+            "LIVEBRIDGE_NATS_URL (or NATS_URL, with NATS_STREAM_PREFIX) to the ledger's "
+            "JetStream, or run this beside a running bridge (livebridge run); pass --no-audit "
+            "to reconcile without recording anything",
+            file=sys.stderr,
+        )
+        return 2
     url = args.database_url or os.environ.get("LIVEBRIDGE_DATABASE_URL", DEFAULT_DATABASE_URL)
     try:
         report = open_report(args.report)
@@ -82,10 +105,10 @@ def run_reconcile(args: argparse.Namespace) -> int:
         print(f"livebridge reconcile: {exc}", file=sys.stderr)
         return 2
     run_id = None
-    if not args.no_audit and comparison.differences:
+    if audit_settings is not None and comparison.differences:
         from projections.reconcile.audit import Audit
 
-        audit = Audit(ledger_env())
+        audit = Audit(audit_settings)
         try:
             run_id = audit.record_run(comparison, str(args.report))
         finally:

@@ -346,3 +346,38 @@ def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summe
     (mixed,) = comparison.differences
     assert mixed.key == "R-1"
     assert "the ledger has this round in EUR/USD" in mixed.detail
+
+
+def test_a_dry_run_with_no_audit_reconciles_without_any_audit_store(
+    conn: psycopg.Connection[object],
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    schema = "reconcile_dry"
+    scratch_schema(conn, schema)
+    ledger = ledger_rows(200, "evo")
+    load(conn, ledger, schema=schema)
+    planted = write_report(tmp_path / "evo.csv", ledger, missing=1, changed=1, extra=1)
+    for name in ("NATS_URL", "LIVEBRIDGE_NATS_URL", "PERSISTENCE_MODULE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", database_url)
+    monkeypatch.setenv("LIVEBRIDGE_VIEWS_SCHEMA", schema)
+    parser = argparse.ArgumentParser(prog="livebridge")
+    register(parser.add_subparsers(dest="command", required=True))
+    period = [START.isoformat(), (START + timedelta(seconds=200)).isoformat()]
+    report = str(tmp_path / "evo.csv")
+    args = parser.parse_args(
+        ["reconcile", report, "--provider", "evo", "--no-audit", "--period", *period]
+    )
+
+    assert args.handler(args) == 1
+
+    out = capsys.readouterr().out
+    assert "missing_in_report" in out and "audit queue" not in out
+    args.json = True
+    assert args.handler(args) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["counts"] == {"matched": 198, **planted.as_counts()}
+    assert result["audit_run"] is None
