@@ -160,7 +160,14 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
             )
 
     def wallet(self, player: str, application_name: str) -> WalletBalances | None:
-        with self.datastore.transaction(commit=False) as curs:
+        # One snapshot for the rows and the tracking row: under READ COMMITTED a batch
+        # committed between the two reads would report a position the rows do not show.
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(force_rollback=True),
+            conn.cursor() as curs,
+        ):
+            curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             rows = curs.execute(
                 SQL(
                     "SELECT currency, balance, held, position FROM {0} "
