@@ -201,7 +201,7 @@ class Ledger(Application[UUID]):
         book_ = self._find(RoundBook, book_uuid(provider, round_id))
         bets = [self.bet(UUID(key)) for key in (book_.bets if book_ else {})]
         result = round_.result if round_ else {}
-        views = tuple(_bet_view(bet, result, round_.game if round_ else "") for bet in bets)
+        views = bet_views(bets, result, round_.game if round_ else "")
         status = RoundStatus(round_.status) if round_ else RoundStatus.UNKNOWN
         if status is RoundStatus.RESULT and book_ is not None and book_.settled:
             status = RoundStatus.SETTLED
@@ -336,22 +336,10 @@ class Ledger(Application[UUID]):
         bets = self._bets_to_credit(cmd, wallet)
         rounds = {(b.provider, b.round_id): self._peek_round(b.provider, b.round_id) for b in bets}
         self._ensure_booked(bets, rounds)
-        payouts = _split(amount, [bet.stake for bet in bets], cmd.currency)
-        for bet, payout in zip(bets, payouts, strict=True):
-            round_ = rounds[bet.provider, bet.round_id]
-            expected = (
-                expected_payout(
-                    bet.selections,
-                    bet.stake,
-                    bet.currency,
-                    round_.result if round_ else {},
-                    game=bet.game or (round_.game if round_ else ""),
-                    bet_id=bet.bet_id,
-                )
-                if len(bets) == 1
-                else None
-            )
-            settle_bet(wallet, bet, payout, expected, cmd.tx_id)
+        expected = [_expected(bet, rounds[bet.provider, bet.round_id]) for bet in bets]
+        payouts, flagged = _share_credit(amount, bets, expected, cmd.currency)
+        for bet, payout, own in zip(bets, payouts, expected, strict=True):
+            settle_bet(wallet, bet, payout, own, cmd.tx_id, flagged=flagged)
         record = TxRecord.record(
             provider=cmd.provider,
             tx_id=cmd.tx_id,
@@ -619,7 +607,13 @@ def record_ref(provider: str, tx_id: str) -> str:
 
 
 def settle_bet(
-    wallet: Wallet, bet: Bet, payout: Decimal, expected: Decimal | None, tx_id: str
+    wallet: Wallet,
+    bet: Bet,
+    payout: Decimal,
+    expected: Decimal | None,
+    tx_id: str,
+    *,
+    flagged: bool | None = None,
 ) -> None:
     """Capture the stake and credit the payout: the bet is settled once (I4).
 
@@ -628,7 +622,7 @@ def settle_bet(
     bet.require_open()
     wallet.capture(bet.key)
     wallet.credit_win(bet.key, payout)
-    bet.settle(outcome_for(bet.stake, payout), payout, expected, tx_id)
+    bet.settle(outcome_for(bet.stake, payout), payout, expected, tx_id, flagged=flagged)
 
 
 def refund_bet(wallet: Wallet, bet: Bet, cause: str, tx_id: str = "") -> None:
@@ -746,6 +740,66 @@ def _stored_balance(reply: Mapping[str, Any]) -> Balance:
     )
 
 
+def _expected(bet: Bet, round_: Round | None) -> Decimal | None:
+    """The ledger's own payout for `bet` from its round's declared result, if it has one."""
+    if round_ is None:
+        return None
+    return _expected_for(bet, round_.result, round_.game)
+
+
+def _expected_for(bet: Bet, result: Mapping[str, str], game: str) -> Decimal | None:
+    return expected_payout(
+        bet.selections,
+        bet.stake,
+        bet.currency,
+        result,
+        game=bet.game or game,
+        bet_id=bet.bet_id,
+    )
+
+
+def _late_checks(
+    bets: Iterable[Bet], result: Mapping[str, str], game: str
+) -> dict[str, tuple[Decimal | None, bool]]:
+    """Bets the provider settled before the result reached the ledger, checked now as they
+    were credited: per credit, what it paid against the sum of the expected payouts."""
+    credits: dict[str, list[Bet]] = {}
+    for bet in bets:
+        if bet.status == "SETTLED" and bet.expected_payout is None and result:
+            credits.setdefault(bet.settled_by or bet.key, []).append(bet)
+    checks: dict[str, tuple[Decimal | None, bool]] = {}
+    for covered in credits.values():
+        expected = [_expected_for(bet, result, game) for bet in covered]
+        known = [e for e in expected if e is not None]
+        paid = sum((bet.payout for bet in covered), Decimal(0))
+        flagged = len(known) == len(covered) and sum(known, Decimal(0)) != paid
+        for bet, own in zip(covered, expected, strict=True):
+            checks[bet.key] = (own, flagged)
+    return checks
+
+
+def _share_credit(
+    amount: Decimal, bets: list[Bet], expected: list[Decimal | None], currency: str
+) -> tuple[list[Decimal], bool | None]:
+    """Each bet's part of a provider credit, and whether the credit is flagged.
+
+    One bet takes the whole credit and is cross-checked on its own (None). A credit covering
+    several bets (10 on red and 10 on black, paid 20) is checked against the sum of their
+    expected payouts: when it matches, each bet gets its own expected payout; when it differs,
+    the credit is shared pro rata to stake and every bet it covers is flagged; when a payout
+    cannot be computed, it is shared pro rata and checked once the result is known.
+    """
+    if len(bets) == 1:
+        return [amount], None
+    stakes = [bet.stake for bet in bets]
+    known = [e for e in expected if e is not None]
+    if len(known) < len(bets):
+        return _split(amount, stakes, currency), False
+    if sum(known, Decimal(0)) == amount:
+        return known, False
+    return _split(amount, stakes, currency), True
+
+
 def _split(amount: Decimal, stakes: list[Decimal], currency: str) -> list[Decimal]:
     """Share a round-level credit over the player's bets pro rata to stake, exactly."""
     if len(stakes) == 1:
@@ -757,20 +811,22 @@ def _split(amount: Decimal, stakes: list[Decimal], currency: str) -> list[Decima
     return shares
 
 
-def _bet_view(bet: Bet, result: Mapping[str, str], game: str) -> BetView:
-    expected = bet.expected_payout
-    flagged = bet.flagged
-    if bet.status == "SETTLED" and expected is None and result:
-        # Settled by the provider before the result reached the ledger: check it now.
-        expected = expected_payout(
-            bet.selections,
-            bet.stake,
-            bet.currency,
-            result,
-            game=bet.game or game,
-            bet_id=bet.bet_id,
-        )
-        flagged = expected is not None and expected != bet.payout
+def bet_views(bets: list[Bet], result: Mapping[str, str], game: str) -> tuple[BetView, ...]:
+    """The views of a round's bets, each provider credit cross-checked as a whole."""
+    checks = _late_checks(bets, result, game)
+    return tuple(_bet_view(bet, result, game, checks.get(bet.key)) for bet in bets)
+
+
+def _bet_view(
+    bet: Bet,
+    result: Mapping[str, str],
+    game: str,
+    late_check: tuple[Decimal | None, bool] | None = None,
+) -> BetView:
+    """One bet's view; without `late_check` it is cross-checked alone (use `bet_views`)."""
+    if late_check is None:
+        late_check = _late_checks([bet], result, game).get(bet.key)
+    expected, flagged = late_check or (bet.expected_payout, bet.flagged)
     return BetView(
         bet_key=bet.key,
         provider=bet.provider,

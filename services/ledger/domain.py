@@ -298,6 +298,7 @@ class Bet(Aggregate):
         self.expected_payout: Decimal | None = None
         self.flagged = False
         self.cause = ""
+        self.settled_by = ""
 
     @staticmethod
     def create_id(provider: str, bet_id: str, **_: Any) -> UUID:
@@ -331,10 +332,19 @@ class Bet(Aggregate):
             )
 
     def settle(
-        self, outcome: str, payout: Decimal, expected_payout: Decimal | None, tx_id: str
+        self,
+        outcome: str,
+        payout: Decimal,
+        expected_payout: Decimal | None,
+        tx_id: str,
+        *,
+        flagged: bool | None = None,
     ) -> None:
+        """Settle once. `flagged` defaults to this bet's own cross-check; a credit covering
+        several bets cross-checks them together and says so."""
         self.require_open()
-        flagged = expected_payout is not None and expected_payout != payout
+        if flagged is None:
+            flagged = expected_payout is not None and expected_payout != payout
         self._settled(
             outcome=outcome,
             payout=payout,
@@ -369,6 +379,7 @@ class Bet(Aggregate):
         self.payout = payout
         self.expected_payout = expected_payout
         self.flagged = flagged
+        self.settled_by = tx_id
 
     class Refunded(Aggregate.Event):
         cause: str

@@ -295,6 +295,57 @@ def test_a_payout_credited_before_the_result_is_checked_once_the_result_is_known
     assert (bet.expected_payout, bet.flagged) == (D("360.00"), False)
 
 
+RED = (("roulette_red", ""),)
+BLACK = (("roulette_black", ""),)
+
+
+def red_and_black(ledger: Ledger) -> None:
+    ledger.record_event(opened())
+    ledger.execute(debit("t1", "10", bet_id="on-red", picks=RED))
+    ledger.execute(debit("t2", "10", bet_id="on-black", picks=BLACK))
+    ledger.record_event(closed())
+
+
+def test_one_credit_for_several_bets_that_pays_their_sum_flags_none(ledger: Ledger) -> None:
+    red_and_black(ledger)
+    ledger.record_event(declared({"number": "1"}))  # 1 is red
+    ledger.execute(credit("w1", "20"))
+    bets = {b.bet_id: b for b in ledger.round_state("evo", "r1").bets}
+    assert {k: (b.outcome, b.payout, b.flagged) for k, b in bets.items()} == {
+        "on-red": (Outcome.WIN, D("20.00"), False),
+        "on-black": (Outcome.LOSE, D("0.00"), False),
+    }
+    assert ledger.balance("p1", "EUR").balance == D("100.00")
+
+
+def test_one_credit_for_several_bets_that_differs_from_their_sum_flags_them_all(
+    ledger: Ledger,
+) -> None:
+    red_and_black(ledger)
+    ledger.record_event(declared({"number": "1"}))
+    ledger.execute(credit("w1", "30"))
+    bets = ledger.round_state("evo", "r1").bets
+    assert {(b.bet_id, b.expected_payout, b.flagged) for b in bets} == {
+        ("on-red", D("20.00"), True),
+        ("on-black", D("0.00"), True),
+    }
+    assert sum(b.payout for b in bets) == D("30.00")
+
+
+@pytest.mark.parametrize(("paid", "flagged"), [("20", False), ("25", True)])
+def test_one_credit_for_several_bets_before_the_result_is_checked_as_one_once_it_is_known(
+    ledger: Ledger, paid: str, flagged: bool
+) -> None:
+    red_and_black(ledger)
+    ledger.execute(credit("w1", paid))
+    ledger.record_event(declared({"number": "1"}))
+    bets = ledger.round_state("evo", "r1").bets
+    assert {(b.bet_id, b.expected_payout, b.flagged) for b in bets} == {
+        ("on-red", D("20.00"), flagged),
+        ("on-black", D("0.00"), flagged),
+    }
+
+
 # ---- rollbacks ------------------------------------------------------------------------------
 
 

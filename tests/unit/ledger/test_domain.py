@@ -270,6 +270,13 @@ def test_a_provider_payout_that_differs_from_the_rules_flags_the_bet_but_settles
     assert bet.status == "SETTLED"
 
 
+def test_a_bet_paid_by_a_credit_that_differs_for_the_bets_it_covers_is_flagged() -> None:
+    bet = given(Bet, placed())
+    bet.settle("WIN", D("15.00"), D("15.00"), "w1", flagged=True)  # its share of a wrong sum
+    [(_, fields)] = then(bet)
+    assert (fields["flagged"], bet.flagged, bet.settled_by) == (True, True, "w1")
+
+
 def test_a_bet_is_settled_once() -> None:
     bet = given(Bet, placed())
     bet.settle("LOSE", D(0), None, "w1")
