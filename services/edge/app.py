@@ -28,7 +28,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import nats
 from aiohttp import web
 
-from services.edge.adapters.base import EdgeContext, EdgeRequest, Endpoint, Rejection
+from services.edge.adapters.base import (
+    EdgeContext,
+    EdgeRequest,
+    EdgeResponse,
+    Endpoint,
+    Rejection,
+)
 from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway, ProviderGate
 from services.edge.ports import AsyncLedger, LedgerPort
@@ -123,12 +129,24 @@ async def _close_ledger(app: web.Application) -> None:
     app[LEDGER_KEY].close()
 
 
+class _Unreadable(Exception):
+    """The body could not be read: the caller hung up, or sent a broken chunked or
+    compressed payload."""
+
+
 async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None when it exceeds `limit` bytes (read no further than that)."""
+    """The body, or None when it exceeds `limit` bytes (read no further than that).
+
+    Raises `_Unreadable` for any failure while reading (aiohttp raises
+    `RequestPayloadError`, `ConnectionResetError`, `PayloadAccessError`, ...).
+    """
     chunks: list[bytes] = []
     size = 0
     while True:
-        chunk = await request.content.read(65536)
+        try:
+            chunk = await request.content.read(65536)
+        except Exception as exc:
+            raise _Unreadable(f"{type(exc).__name__}: {exc}") from exc
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
@@ -142,25 +160,38 @@ def _http_handler(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     limit = gate.provider.max_body_bytes
 
-    async def handle(request: web.Request) -> web.StreamResponse:
+    async def answer(request: web.Request) -> EdgeResponse:
         remote = caller_address(
             request.remote, request.headers.get("X-Forwarded-For"), gate.provider.trusted_proxies
         )
         early = gate.screen(endpoint, remote, request.content_length)
-        if early is None:
+        if early is not None:
+            return early
+        try:
             body = await _read_bounded(request, limit)
-            if body is None:
-                early = gate.reject(Rejection.BODY_TOO_LARGE, endpoint)
-            else:
-                edge_request = EdgeRequest(
-                    method=request.method,
-                    path=endpoint.path,
-                    body=body,
-                    query=request.query,
-                    headers=request.headers,
-                    remote=remote or "",
-                )
-                early = await gate.run(endpoint, edge_request)
+        except _Unreadable as exc:
+            log.info("provider %s %s: body unreadable (%s)", gate.provider.id, endpoint.label, exc)
+            return gate.reject(Rejection.MALFORMED, endpoint)
+        if body is None:
+            return gate.reject(Rejection.BODY_TOO_LARGE, endpoint)
+        edge_request = EdgeRequest(
+            method=request.method,
+            path=endpoint.path,
+            body=body,
+            query=request.query,
+            headers=request.headers,
+            remote=remote or "",
+        )
+        return await gate.run(endpoint, edge_request)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            early = await answer(request)
+        except Exception:
+            # `gate.run` already turns handler failures into the dialect's error; this is
+            # the last guard for everything around it, so nothing ever answers a 500.
+            log.exception("provider %s %s: edge failure", gate.provider.id, endpoint.label)
+            early = gate.reject(Rejection.INTERNAL, endpoint)
         response = web.Response(
             status=early.status, body=early.body, content_type=early.content_type
         )

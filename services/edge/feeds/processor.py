@@ -128,8 +128,16 @@ class FeedProcessor:
             for event in batch:
                 key = (event.provider, event.round_id)
                 if not self.sequencer.knows(key):
-                    stored = await self.cursors.get(round_key(*key))
-                    self.sequencer.seed(key, int(stored) if stored else 0)
+                    try:
+                        stored = await self.cursors.get(round_key(*key))
+                        seed = int(stored) if stored else 0
+                    except Exception as exc:  # KV timeout, lost connection, a bad value
+                        self.stats.failures += 1
+                        raise DeliveryFailed(
+                            f"could not read the position of round {event.round_id} of "
+                            f"{self.provider}: {exc!r}; nothing of it was recorded"
+                        ) from exc
+                    self.sequencer.seed(key, seed)
                 offered = self.sequencer.offer(event, self.clock())
                 duplicates += offered.duplicate
                 held += offered.held
@@ -185,22 +193,35 @@ class FeedProcessor:
             return 0
         loop = asyncio.get_running_loop()
         done = 0
+        failure: Exception | None = None
         try:
             for event in ready:
                 await loop.run_in_executor(self.executor, self.sink.record_event, event)
                 done += 1
         except Exception as exc:
+            failure = exc
             self.stats.failures += 1
             self.sequencer.requeue(ready[done:])
+        self.stats.recorded += done
+        _events.add(done, {"provider": self.provider})
+        try:
+            await self._remember(ready[:done])
+        except Exception as exc:
+            if failure is None:
+                # Recorded, but a restart would not know it: the sender resends, and the
+                # ledger absorbs what it already has (idempotent on provider, round, seq).
+                self.stats.failures += 1
+                raise DeliveryFailed(
+                    f"recorded {done} events of {self.provider} but could not store their "
+                    f"positions: {exc!r}; resend"
+                ) from exc
+            log.warning("feed %s: positions not stored either: %r", self.provider, exc)
+        if failure is not None:
             failed = ready[done]
             raise DeliveryFailed(
                 f"could not record round {failed.round_id} seq {failed.seq} of {self.provider}: "
-                f"{exc!r}; it is kept and retried"
-            ) from exc
-        finally:
-            self.stats.recorded += done
-            _events.add(done, {"provider": self.provider})
-            await self._remember(ready[:done])
+                f"{failure!r}; it is kept and retried"
+            ) from failure
         return done
 
     async def _remember(self, recorded: list[AnyProviderEvent]) -> None:

@@ -8,7 +8,11 @@ feed secret) is checked before the body is decoded. Answers, in the canonical
 - 401 INVALID_SIGNATURE, 400 MALFORMED_FEED, 404 UNKNOWN_PROVIDER, 413 BODY_TOO_LARGE,
   403 IP_NOT_ALLOWED: nothing was recorded, resending the same request fails the same way;
 - 429 RATE_LIMITED: nothing was recorded; resend later;
-- 503 FEED_UNAVAILABLE: the ledger did not take the events; resend later.
+- 503 FEED_UNAVAILABLE: the ledger or the feed's position store did not take the events;
+  resend later (what was recorded is absorbed as duplicates).
+
+The allowlist sees the caller as the wallet routes do: the peer, or the last
+`X-Forwarded-For` hop when the peer is one of the provider's `trusted_proxies`.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import msgspec
 from aiohttp import web
 
 from contracts import feeds
+from services.edge.config import IpNetwork
 from services.edge.feeds.processor import BadEvent, DeliveryFailed, FeedProcessor
-from services.edge.security import IpAllowlist, TokenBucket
+from services.edge.security import IpAllowlist, TokenBucket, caller_address
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +37,15 @@ MAX_BODY = 1 << 20
 @dataclass(frozen=True, slots=True)
 class PushFeed:
     """One provider that pushes: its feed secret, the processor its events go to, and the
-    provider's IP allowlist and rate limit (None: not checked, for tests)."""
+    provider's IP allowlist and rate limit (None: not checked, for tests). Behind a load
+    balancer, `trusted_proxies` are the peers whose last `X-Forwarded-For` hop names the
+    caller, as for the wallet routes."""
 
     secret: str
     processor: FeedProcessor
     allowlist: IpAllowlist | None = None
     limiter: TokenBucket | None = None
+    trusted_proxies: tuple[IpNetwork, ...] = ()
 
 
 def error(status: int, code: str, message: str) -> web.Response:
@@ -53,15 +61,19 @@ def push_handler(
         feed = providers.get(provider)
         if feed is None:
             return error(404, "UNKNOWN_PROVIDER", f"no push feed is configured for {provider!r}")
-        if feed.allowlist is not None and not feed.allowlist.allows(request.remote):
-            return error(403, "IP_NOT_ALLOWED", f"{request.remote} may not push for {provider!r}")
+        if feed.allowlist is not None:
+            caller = caller_address(
+                request.remote, request.headers.get("X-Forwarded-For"), feed.trusted_proxies
+            )
+            if not feed.allowlist.allows(caller):
+                return error(403, "IP_NOT_ALLOWED", f"{caller} may not push for {provider!r}")
         if feed.limiter is not None and not feed.limiter.take():
             return error(429, "RATE_LIMITED", "too many feed pushes; slow down and resend")
         if request.content_length is not None and request.content_length > max_body:
             return error(413, "BODY_TOO_LARGE", f"a feed batch is at most {max_body} bytes")
         try:
             body = await request.content.read(max_body + 1)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # RequestPayloadError, ConnectionResetError, ...
             return error(400, "MALFORMED_FEED", f"could not read the body: {exc}")
         if len(body) > max_body:
             return error(413, "BODY_TOO_LARGE", f"a feed batch is at most {max_body} bytes")
@@ -82,6 +94,9 @@ def push_handler(
             return error(400, "MALFORMED_FEED", str(exc))
         except DeliveryFailed as exc:
             log.warning("push feed %s: %s", provider, exc)
+            return error(503, "FEED_UNAVAILABLE", "events not recorded; resend the batch later")
+        except Exception:
+            log.exception("push feed %s failed", provider)
             return error(503, "FEED_UNAVAILABLE", "events not recorded; resend the batch later")
         ack = feeds.FeedAck(
             accepted=accepted.recorded, duplicates=accepted.duplicates, held=accepted.held

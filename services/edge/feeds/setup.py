@@ -19,8 +19,8 @@ The composition root calls, beside `setup_edge`::
 
     setup_feeds(app, sink=ledger, providers=providers, nats_url=nats_url)
 
-Push providers get `POST /feed/<provider>`, behind the provider's `allow_ips` and
-`rate_limit`; pull and socket feeds run as tasks for the
+Push providers get `POST /feed/<provider>`, behind the provider's `allow_ips` (seen
+through its `trusted_proxies`) and `rate_limit`; pull and socket feeds run as tasks for the
 app's lifetime. Positions (cursors, each round's last seq) live in JetStream KV bucket
 `livebridge_feed_cursors` when `nats_url` is given, in memory otherwise (one process,
 tests). Every feed's `FeedProcessor` is in `app[FEEDS_KEY]`, by provider id.
@@ -178,6 +178,7 @@ def setup_feeds(
                 processors[c.provider],
                 allowlist=IpAllowlist(p.allow_ips),
                 limiter=TokenBucket(p.rate_limit, p.burst),
+                trusted_proxies=p.trusted_proxies,
             )
     if pushed:
         add_push_routes(app, pushed)

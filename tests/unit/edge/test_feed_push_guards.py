@@ -1,0 +1,142 @@
+"""The push feed's guards and failures: the allowlist behind a trusted proxy, and a feed
+position store (JetStream KV) that fails; every answer is in the canonical `LBRG-` form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+from contracts import feeds
+from services.edge.config import ProviderConfig, ProvidersConfig, networks
+from services.edge.feeds.cursors import MemoryCursorStore
+from services.edge.feeds.processor import FeedProcessor
+from services.edge.feeds.push import PushFeed, push_handler
+from services.edge.feeds.setup import setup_feeds
+from services.edge.security import IpAllowlist
+from tests.unit.edge.feedkit import RecordingSink, round_events
+
+SECRET = "feed-TEST-ONLY-secret"
+
+
+class Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    async def read(self, n: int = -1) -> bytes:
+        chunk, self.data = (self.data, b"") if n < 0 else (self.data[:n], self.data[n:])
+        return chunk
+
+
+class FlakyCursors(MemoryCursorStore):
+    """A position store that fails its next `get` or `put`, like a KV timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_get = 0
+        self.fail_put = 0
+
+    async def get(self, key: str) -> str | None:
+        if self.fail_get:
+            self.fail_get -= 1
+            raise TimeoutError("nats: timeout")
+        return await super().get(key)
+
+    async def put(self, key: str, value: str) -> None:
+        if self.fail_put:
+            self.fail_put -= 1
+            raise ConnectionError("nats: connection closed")
+        await super().put(key, value)
+
+
+def signed(round_id: str = "r1") -> tuple[bytes, dict[str, str]]:
+    body = feeds.encoder.encode(feeds.FeedBatch(events=round_events("studio", round_id)))
+    return body, {feeds.SIGNATURE_HEADER: feeds.sign(body, SECRET)}
+
+
+async def send(
+    handler: Any, body: bytes, headers: dict[str, str], remote: str = "127.0.0.1"
+) -> tuple[int, Any]:
+    request = make_mocked_request(
+        "POST",
+        "/feed/studio",
+        headers={"Content-Length": str(len(body)), **headers},
+        match_info={"provider": "studio"},
+        payload=Body(body),  # type: ignore[arg-type]
+    ).clone(remote=remote)
+    response = await handler(request)
+    assert isinstance(response, web.Response) and isinstance(response.body, bytes)
+    return response.status, msgspec.json.decode(response.body)
+
+
+async def test_a_failing_position_store_is_503_and_the_resend_records_each_event_once() -> None:
+    sink, cursors = RecordingSink(), FlakyCursors()
+    handler = push_handler({"studio": PushFeed(SECRET, FeedProcessor("studio", sink, cursors))})
+    body, headers = signed()
+    cursors.fail_get = 1
+    status, answer = await send(handler, body, headers)
+    assert (status, answer["error"]) == (503, "LBRG-503 FEED_UNAVAILABLE")
+    assert sink.events == [], "nothing is recorded before its round's position is known"
+    cursors.fail_put = 1
+    status, answer = await send(handler, body, headers)
+    assert (status, answer["error"]) == (503, "LBRG-503 FEED_UNAVAILABLE")
+    status, answer = await send(handler, body, headers)
+    assert status == 200, answer
+    assert sink.seqs("r1") == [1, 2, 3, 4, 5, 6]
+
+
+def gated(trusted: list[str]) -> Any:
+    processor = FeedProcessor("studio", RecordingSink(), MemoryCursorStore())
+    feed = PushFeed(
+        SECRET,
+        processor,
+        allowlist=IpAllowlist(networks(["203.0.113.0/24"])),
+        trusted_proxies=networks(trusted),
+    )
+    return push_handler({"studio": feed})
+
+
+async def test_behind_a_trusted_proxy_the_allowlist_sees_the_forwarded_caller() -> None:
+    handler = gated(["10.0.0.5"])
+    body, headers = signed()
+    forwarded = {**headers, "X-Forwarded-For": "198.51.100.1, 203.0.113.9"}
+    status, answer = await send(handler, body, forwarded, remote="10.0.0.5")
+    assert status == 200, answer
+    outsider = {**headers, "X-Forwarded-For": "203.0.113.9, 198.51.100.1"}
+    status, answer = await send(handler, body, outsider, remote="10.0.0.5")
+    assert (status, answer["error"]) == (403, "LBRG-403 IP_NOT_ALLOWED")
+
+
+async def test_a_forwarded_for_from_an_untrusted_peer_is_ignored() -> None:
+    handler = gated(["10.0.0.5"])
+    body, headers = signed()
+    forged = {**headers, "X-Forwarded-For": "203.0.113.9"}
+    status, answer = await send(handler, body, forged, remote="198.51.100.7")
+    assert (status, answer["error"]) == (403, "LBRG-403 IP_NOT_ALLOWED")
+
+
+async def test_setup_feeds_hands_the_providers_trusted_proxies_to_its_push_route() -> None:
+    app = web.Application()
+    provider = ProviderConfig(
+        id="studio",
+        dialect="evolution",
+        currencies=("EUR",),
+        secret=b"x",
+        allow_ips=networks(["203.0.113.0/24"]),
+        trusted_proxies=networks(["10.0.0.5"]),
+        options={"feed": "push", "feed_secret_env": "S"},
+    )
+    setup_feeds(
+        app,
+        sink=RecordingSink(),
+        providers=ProvidersConfig((provider,)),
+        cursors=MemoryCursorStore(),
+        environ={"S": SECRET},
+    )
+    (route,) = [r for r in app.router.routes() if r.resource and "feed" in r.resource.canonical]
+    body, headers = signed()
+    forwarded = {**headers, "X-Forwarded-For": "203.0.113.9"}
+    status, answer = await send(route.handler, body, forwarded, remote="10.0.0.5")
+    assert status == 200, answer
