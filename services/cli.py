@@ -52,9 +52,15 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+SERVES = frozenset({"run", "bench"})
+"""Commands that start servers of their own rather than use a running bridge's."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    use_running_bridge(os.environ)
-    args = parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if not SERVES.intersection(arguments[:1]):  # before parsing: defaults read the environment
+        use_running_bridge(os.environ)
+    args = parser().parse_args(arguments)
     handler: Handler = args.handler
     return handler(args)
 

@@ -47,12 +47,27 @@ def use_running_bridge(environ: MutableMapping[str, str]) -> None:
     """Point the CLI at the bridge `livebridge run` started, unless told otherwise.
 
     Fills `LIVEBRIDGE_NATS_URL` and `LIVEBRIDGE_DATABASE_URL` from `<home>/endpoints.json`
-    where they are not set, so `livebridge replay R-1` just works beside `make run`.
+    where they are not set, so `livebridge replay R-1` just works beside `make run`. A file
+    whose process is gone (a bridge killed before it could remove it) is ignored.
     """
     home = Path(environ.get("LIVEBRIDGE_HOME", ".livebridge"))
     try:
         found = json.loads((home / ENDPOINTS_FILE).read_text())
     except (OSError, ValueError):
         return
+    if not _alive(found.get("pid")):
+        return
     environ.setdefault("LIVEBRIDGE_NATS_URL", str(found.get("nats_url", "")))
     environ.setdefault("LIVEBRIDGE_DATABASE_URL", str(found.get("database_url", "")))
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, under another user
+        return True
+    return True

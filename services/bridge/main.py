@@ -6,13 +6,17 @@ and stopped in reverse on Ctrl-C:
 1. the nats-server (from the wheel, unless `LIVEBRIDGE_NATS_URL` names one, which must pass
    the same fitness checks) and a client connection to it;
 2. the PostgreSQL that holds the views;
-3. the ledger (the eventsourcing application on JetStream);
+3. the ledger (the eventsourcing application on JetStream) and its round-book follower,
+   which refunds late bets and settles bridge-settled rounds as the log orders them;
 4. the projections keeping the views current, with the read API over them;
 5. the round.settle publisher and webhook deliveries;
-6. the provider wallet routes (`livebridge.toml`), whose sessions live in JetStream KV.
+6. the provider wallet routes and game-event feeds (`livebridge.toml`: push routes under
+   `/feed/<provider>`, pull and socket feeds as tasks); sessions and feed cursors live in
+   JetStream KV.
 
-`<home>/endpoints.json` records where NATS and PostgreSQL are, so the other commands
-(`livebridge replay`, `export`, `reconcile`, `simulate`...) find a running bridge.
+`<home>/endpoints.json` records where NATS and PostgreSQL are and the serving process, so
+the other commands (`livebridge replay`, `export`, `reconcile`, `simulate`...) find a
+running bridge, and ignore the file that a killed one left behind.
 """
 
 from __future__ import annotations
@@ -20,20 +24,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, suppress
+from typing import Any
 
 import nats
 import psycopg
 from aiohttp import web
 from nats.aio.client import Client
 
+from contracts.events import AnyProviderEvent
 from projections.http import setup_read_api
 from projections.run import RunningViews, running_projections, view_env
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.postgres import Postgres, find_or_start
 from services.edge.app import setup_edge
-from services.edge.config import ProvidersConfig, config_path, load_providers, parse_providers
+from services.edge.config import ProvidersConfig, load_providers, parse_providers
+from services.edge.feeds.setup import setup_feeds
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
 from services.platform.service import settle_feed_ctx
@@ -42,6 +51,7 @@ log = logging.getLogger("livebridge")
 
 SETTINGS = web.AppKey("settings", Settings)
 NATS_URL = web.AppKey("nats_url", str)
+NATS_FSYNC = web.AppKey("nats_fsync", bool)
 NATS = web.AppKey("nats", Client)
 POSTGRES = web.AppKey("postgres", Postgres)
 LEDGER = web.AppKey("ledger", Ledger)
@@ -51,14 +61,20 @@ VIEWS = web.AppKey("views", RunningViews)
 async def nats_server(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.nats_url:
-        await check_server(settings.nats_url, allow_unsynced=settings.allow_unsynced_nats)
+        fitness = await check_server(
+            settings.nats_url,
+            monitor_url=settings.nats_monitor_url,
+            allow_unsynced=settings.allow_unsynced_nats,
+        )
         app[NATS_URL] = settings.nats_url
+        app[NATS_FSYNC] = fitness.sync_always
         yield
         return
     server = NatsServer(settings.home / "nats")
     await asyncio.to_thread(server.start)
     log.info("nats-server %s (fsync always), data in %s", server.url, server.store_dir)
     app[NATS_URL] = server.url
+    app[NATS_FSYNC] = True  # started from infra/nats/single.conf, checked by the launcher
     try:
         yield
     finally:
@@ -95,22 +111,49 @@ def ledger_env(app: web.Application) -> dict[str, str]:
 
 async def endpoints_file(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    settings.home.mkdir(parents=True, exist_ok=True)
     path = settings.home / ENDPOINTS_FILE
-    path.write_text(
-        json.dumps({"nats_url": app[NATS_URL], "database_url": app[POSTGRES].url}, indent=2)
-    )
+    found = {"nats_url": app[NATS_URL], "database_url": app[POSTGRES].url, "pid": os.getpid()}
+    path.write_text(json.dumps(found, indent=2))
     try:
         yield
     finally:
         path.unlink(missing_ok=True)
 
 
+def follow_round_book(ledger: Ledger, stop: threading.Event) -> None:
+    """The round book's follower thread: a failed pass is logged and tried again."""
+    while not stop.is_set():
+        try:
+            ledger.follow_round_book(stop)
+        except Exception:
+            log.exception("round book follower failed; retrying in 1 s")
+            stop.wait(1.0)
+
+
 async def ledger(app: web.Application) -> AsyncIterator[None]:
     app[LEDGER] = await asyncio.to_thread(Ledger, ledger_env(app))
+    stop = threading.Event()
+    follower = threading.Thread(
+        target=follow_round_book, args=(app[LEDGER], stop), name="round-book", daemon=True
+    )
+    follower.start()
     try:
         yield
     finally:
+        stop.set()
+        await asyncio.to_thread(follower.join, 10)
         await asyncio.to_thread(app[LEDGER].close)
+
+
+class _LedgerSink:
+    """The feeds' event sink: the ledger, once its context has started it."""
+
+    def __init__(self, app: web.Application) -> None:
+        self._app = app
+
+    def record_event(self, event: AnyProviderEvent) -> None:
+        self._app[LEDGER].record_event(event)
 
 
 class _LazyViews:
@@ -134,7 +177,7 @@ async def views(app: web.Application) -> AsyncIterator[None]:
 
 
 def providers(settings: Settings) -> ProvidersConfig:
-    path = config_path()
+    path = settings.config_path
     if not path.is_file():
         log.warning(
             "no provider configuration at %s: wallet routes are not mounted "
@@ -151,11 +194,16 @@ async def healthz(_request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready: NATS connected (to a server checked for fsync at start) and PostgreSQL answers."""
+    """Ready: NATS connected (to a server checked for fsync at start) and PostgreSQL answers.
+
+    A server let through unchecked (`LIVEBRIDGE_ALLOW_UNSYNCED_NATS=1`) is never ready:
+    acknowledging bets that may not be on disk is what DESIGN.md decision 2 forbids.
+    """
     app = request.app
-    checks: dict[str, str] = {}
+    checks: dict[str, Any] = {}
     client = app.get(NATS)
     checks["nats"] = "ok" if client is not None and client.is_connected else "not connected"
+    checks["fsync"] = "ok" if app.get(NATS_FSYNC, False) else "not verified"
     checks["ledger"] = "ok" if LEDGER in app else "not started"
     pg = app.get(POSTGRES)
     checks["postgres"] = "not started"
@@ -194,12 +242,14 @@ def build_app(settings: Settings) -> web.Application:
         balances=_LazyViews(app, "balances"),  # type: ignore[arg-type]
         rounds=_LazyViews(app, "rounds"),  # type: ignore[arg-type]
     )
+    configured = providers(settings)
     setup_edge(
         app,
         ledger=lambda: app[LEDGER],
-        providers=providers(settings),
+        providers=configured,
         nats_url=lambda: app[NATS_URL],
     )
+    setup_feeds(app, sink=_LedgerSink(app), providers=configured, nats_url=lambda: app[NATS_URL])
     return app
 
 

@@ -222,8 +222,15 @@ class NatsServer:
         self.close()
 
 
-async def check_server(url: str, *, allow_unsynced: bool = False) -> ServerFacts:
-    """Connect to `url` and raise `UnfitServerError` unless it is fit for the ledger."""
+async def check_server(
+    url: str, *, monitor_url: str | None = None, allow_unsynced: bool = False
+) -> ServerFacts:
+    """Connect to `url` and raise `UnfitServerError` unless it is fit for the ledger.
+
+    Whether the server fsyncs before acking is read from its monitoring endpoint's
+    `/varz` (`monitor_url`); a server whose endpoint is not given or does not answer is
+    refused as unverified, unless `allow_unsynced`.
+    """
     import nats
 
     nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
@@ -237,11 +244,22 @@ async def check_server(url: str, *, allow_unsynced: bool = False) -> ServerFacts
             js_enabled = False
     finally:
         await nc.close()
-    monitor = os.environ.get("LIVEBRIDGE_NATS_MONITOR_URL")
-    sync_always = False
-    if monitor:
-        with contextlib.suppress(OSError):
-            sync_always = read_varz(monitor).sync_always
-    facts = ServerFacts(version=version, sync_always=sync_always, jetstream=js_enabled)
+    sync_always: bool | None = None  # None: could not be read
+    if monitor_url:
+        with contextlib.suppress(OSError, ValueError):
+            sync_always = read_varz(monitor_url).sync_always
+    facts = ServerFacts(version=version, sync_always=bool(sync_always), jetstream=js_enabled)
+    if sync_always is None and not allow_unsynced and parse_version(version) >= MIN_VERSION:
+        where = (
+            f"its monitoring endpoint {monitor_url}/varz does not answer"
+            if monitor_url
+            else "LIVEBRIDGE_NATS_MONITOR_URL is not set"
+        )
+        raise UnfitServerError(
+            f"cannot verify that nats-server at {url} fsyncs before acking: {where}. Set "
+            "LIVEBRIDGE_NATS_MONITOR_URL to the server's monitoring URL (http://host:8222), "
+            "whose /varz must report sync_always, or set LIVEBRIDGE_ALLOW_UNSYNCED_NATS=1 to "
+            "accept lost acknowledged writes on a crash."
+        )
     check_facts(facts, where=url, allow_unsynced=allow_unsynced)
     return facts

@@ -9,6 +9,7 @@ from services.infra.natsserver import (
     ServerFacts,
     UnfitServerError,
     check_facts,
+    free_port,
     read_varz,
 )
 
@@ -33,15 +34,18 @@ def test_a_server_that_acks_before_fsync_is_refused_unless_allowed() -> None:
 
 
 async def test_check_server_fails_closed_without_a_monitoring_endpoint(
-    nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+    nats_server: NatsServer,
 ) -> None:
     from services.infra.natsserver import check_server
 
-    monkeypatch.delenv("LIVEBRIDGE_NATS_MONITOR_URL", raising=False)
-    with pytest.raises(UnfitServerError, match="does not fsync"):
+    with pytest.raises(UnfitServerError, match="LIVEBRIDGE_NATS_MONITOR_URL is not set"):
         await check_server(nats_server.url)
-    monkeypatch.setenv("LIVEBRIDGE_NATS_MONITOR_URL", nats_server.monitor_url)
-    facts = await check_server(nats_server.url)
+    silent = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(UnfitServerError, match=f"{silent}/varz does not answer"):
+        await check_server(nats_server.url, monitor_url=silent)
+    facts = await check_server(nats_server.url, allow_unsynced=True)
+    assert not facts.sync_always, "unverified is never reported as fsyncing"
+    facts = await check_server(nats_server.url, monitor_url=nats_server.monitor_url)
     assert facts.sync_always and facts.version.startswith("2.15")
 
 

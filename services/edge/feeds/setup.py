@@ -153,7 +153,7 @@ def setup_feeds(
     *,
     sink: EventSink,
     providers: ProvidersConfig,
-    nats_url: str | None = None,
+    nats_url: str | Callable[[], str] | None = None,
     cursors: CursorStore | None = None,
     bucket: str = DEFAULT_BUCKET,
     environ: Mapping[str, str] | None = None,
@@ -192,15 +192,16 @@ def _run_feeds(
     configs: list[FeedConfig],
     processors: dict[str, FeedProcessor],
     lazy: _LazyCursors,
-    nats_url: str | None,
+    nats_url: str | Callable[[], str] | None,
     bucket: str,
     need_kv: bool,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         nc = None
         if need_kv:
-            if nats_url:
-                nc = await nats.connect(nats_url, name="livebridge-feeds")
+            url = nats_url() if callable(nats_url) else nats_url
+            if url:
+                nc = await nats.connect(url, name="livebridge-feeds")
                 lazy.store = await JetStreamCursorStore.open(nc.jetstream(), bucket)
             else:
                 log.warning("feed cursors are in process memory: a restart re-reads the feeds")
