@@ -24,7 +24,7 @@ import logging
 import threading
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import nats
 from nats.aio.client import Client
@@ -95,6 +95,28 @@ class _BatchCollector:
             self.done.set_exception(JetStreamError(int(status), description))
 
 
+class _Call(Generic[T]):
+    """One thread's coroutine on the loop; the thread waits on `_done` until it finishes."""
+
+    __slots__ = ("_done", "_task", "coro")
+
+    def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
+        self.coro = coro
+        self._task: asyncio.Task[T] | None = None
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def finish(self, task: asyncio.Task[T]) -> None:
+        self._task = task
+        self._done.release()
+
+    def wait(self, timeout: float) -> T:
+        if not self._done.acquire(timeout=timeout):
+            raise TimeoutError(f"no answer from the JetStream loop within {timeout} s")
+        assert self._task is not None
+        return self._task.result()
+
+
 class JetStreamConnection:
     """A nats connection plus the loop thread it lives on. Close it when done."""
 
@@ -106,6 +128,9 @@ class JetStreamConnection:
         self._thread.start()
         self._closed = False
         self._replies: dict[str, _BatchCollector] = {}
+        self._arrivals: list[_Call[Any]] = []
+        self._arrivals_lock = threading.Lock()
+        self._wake_pending = False
         self._tokens = itertools.count()
         self.nc: Client = self.call(self._connect(name))
 
@@ -131,11 +156,31 @@ class JetStreamConnection:
             collector.add(msg)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
-        """Run `coro` on the connection's loop and wait for its result."""
+        """Run `coro` on the connection's loop and wait for its result.
+
+        Calls arriving while the loop is busy are started together by one wake-up, and each
+        caller waits on a lock of its own: with dozens of writer threads, the loop thread
+        would otherwise spend much of its time on one self-pipe write and one condition
+        notify per call (measured: a third of the recorder's write rate).
+        """
         if self._closed:
             coro.close()
             raise RuntimeError("JetStream connection is closed")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+        call = _Call(coro)
+        with self._arrivals_lock:
+            self._arrivals.append(call)
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            self._loop.call_soon_threadsafe(self._start_arrivals)
+        return call.wait(timeout)
+
+    def _start_arrivals(self) -> None:
+        with self._arrivals_lock:
+            arrivals, self._arrivals = self._arrivals, []
+            self._wake_pending = False
+        for call in arrivals:
+            self._loop.create_task(call.coro).add_done_callback(call.finish)
 
     def close(self) -> None:
         if self._closed:
