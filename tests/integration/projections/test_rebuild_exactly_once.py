@@ -4,9 +4,11 @@ Three ways to die, each followed by the same check: the view equals a rebuild fr
 (row for row, tracking row included) and every balance equals the ledger's.
 1. PostgreSQL terminates the view's connections again and again, mid-transaction
    (`pg_terminate_backend` from another connection).
-2. The projection process is killed (SIGKILL) mid-batch and started again, repeatedly.
+2. The projection process is killed (SIGKILL) mid-batch and started again, repeatedly;
+   a kill of the batched runner is shown to have left a view half way through the log.
 3. A private PostgreSQL cluster (initdb/pg_ctl) is restarted in immediate mode (a crash:
-   no shutdown checkpoint) while the views are being written.
+   no shutdown checkpoint) just after a view's write transaction is seen open, under the
+   batched runner (production's) and the library's per-event runner.
 """
 
 from __future__ import annotations
@@ -108,6 +110,25 @@ def test_connections_terminated_mid_transaction_skip_nothing_and_repeat_nothing(
     assert_views_match_the_log(ledger, env, players=10)
 
 
+KILL_PAGE = 50
+"""Events per transaction in the killed process: a 900-event log is many batches."""
+
+
+class Watcher:
+    """Reads each view's tracking position from outside the projection process."""
+
+    def __init__(self, ledger: Ledger, env: dict[str, str]) -> None:
+        self.app_name = ledger.name
+        self.views = {n: open_view(s.projection_class, s.view_class, env) for n, s in VIEWS.items()}
+
+    def positions(self) -> dict[str, int]:
+        return {n: v.max_tracking_id(self.app_name) or 0 for n, v in self.views.items()}
+
+    def close(self) -> None:
+        for view in self.views.values():
+            view.close()
+
+
 def test_projection_process_killed_mid_batch_resumes_exactly_where_it_was(
     ledger: Ledger,
     env: dict[str, str],
@@ -117,7 +138,8 @@ def test_projection_process_killed_mid_batch_resumes_exactly_where_it_was(
 ) -> None:
     fund(ledger, 6)
     play(ledger, rounds=30, player_count=6, seed=4)
-    position = ledger.recorder.max_notification_id()
+    end = ledger.recorder.max_notification_id()
+    assert end is not None and end > 10 * KILL_PAGE
     child_env = {
         **os.environ,
         "PERSISTENCE_MODULE": env["PERSISTENCE_MODULE"],
@@ -126,33 +148,51 @@ def test_projection_process_killed_mid_batch_resumes_exactly_where_it_was(
         "LIVEBRIDGE_DATABASE_URL": database_url,
         "LIVEBRIDGE_VIEWS_SCHEMA": schema,
     }
+    modes = {
+        # The production runner: batches of events, each one transaction.
+        "batched": [],
+        # The library's per-event runner, after a batched catch-up at start...
+        "catch-up, then per event": ["--one-by-one"],
+        # ...and without it.
+        "per event": ["--one-by-one", "--no-catch-up"],
+    }
+    watcher = Watcher(ledger, env)  # creates the tables: watched from the start
     rng = random.Random(8)
-    kills = 0
-    for attempt in range(12):
-        # Rotate: the library's per-event runner, start-up catch-up (batches) then the
-        # library runner, and the batched runner.
-        flags = [["--one-by-one", "--no-catch-up"], ["--one-by-one"], []][attempt % 3]
-        child = subprocess.Popen(
-            [sys.executable, "-m", "projections.run", *flags],
-            cwd=repo_root,
-            env=child_env,
-            stdout=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.8, 2.0))
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        kills += 1
-        views = open_view(VIEWS["rounds"].projection_class, VIEWS["rounds"].view_class, env)
-        try:
-            done = views.max_tracking_id(ledger.name) == position
-        finally:
-            views.close()
-        if done and attempt >= 3:
-            break
-    assert kills >= 4
+    left_by_kills: dict[str, list[dict[str, int]]] = {mode: [] for mode in modes}
+    try:
+        for attempt in range(12):
+            mode = list(modes)[attempt % 3]
+            before = watcher.positions()
+            if min(before.values()) == end and attempt >= 3:
+                break
+            child = subprocess.Popen(
+                [sys.executable, "-m", "projections.run", "--page", str(KILL_PAGE), *modes[mode]],
+                cwd=repo_root,
+                env=child_env,
+                stdout=subprocess.DEVNULL,
+            )
+            if mode == "batched":
+                # Kill as soon as a batch has landed: the catch-up is then part way.
+                deadline = time.monotonic() + 30
+                while watcher.positions() == before and time.monotonic() < deadline:
+                    time.sleep(0.005)
+            else:
+                time.sleep(rng.uniform(0.8, 2.0))
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            left_by_kills[mode].append(watcher.positions())
+    finally:
+        watcher.close()
+
+    # Check a kill of the batched runner did land mid catch-up: some view was left
+    # strictly between the start and the end of the log.
+    assert any(0 < p < end for left in left_by_kills["batched"] for p in left.values()), (
+        left_by_kills
+    )
+    assert sum(map(len, left_by_kills.values())) >= 4
     # Finish the job in this process, then check.
     with running_projections(env) as running:
-        running.wait(position, timeout=60)
+        running.wait(end, timeout=60)
     assert_views_match_the_log(ledger, env, players=6)
 
 
@@ -223,23 +263,43 @@ def cluster() -> Iterator[PrivateCluster]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def open_write_transactions(url: str) -> int:
+    """Client backends inside a transaction that has written (it holds a transaction id)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "per-event"])
 def test_postgres_crash_restart_mid_transaction_skips_nothing_and_repeats_nothing(
-    ledger: Ledger, ledger_env: dict[str, str], cluster: PrivateCluster
+    batched: bool, ledger: Ledger, ledger_env: dict[str, str], cluster: PrivateCluster
 ) -> None:
     fund(ledger, 6)
     play(ledger, rounds=25, player_count=6, seed=6)
     position = ledger.recorder.max_notification_id()
     env = {**ledger_env, **view_env(cluster.url, schema="views")}
     restarts = 0
-    with running_projections(env, catch_up_first=False, batched=False) as running:
-        # Crash PostgreSQL while the runners write, event by event, three times.
+    caught_open = 0
+    # Batches of a few events, so the batched runner is many transactions, not one.
+    with running_projections(env, catch_up_first=False, batched=batched, page=10) as running:
+        # Crash PostgreSQL while the runners write, three times; each time just after
+        # seeing a write transaction open.
         for _ in range(3):
-            time.sleep(0.4)
+            time.sleep(0.3)
             reader = running.readers["rounds"]
             if reader.max_tracking_id(ledger.name) == position:
                 break
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if open_write_transactions(cluster.url):
+                    caught_open += 1
+                    break
             cluster.pg_ctl("restart", "-m", "immediate")
             restarts += 1
         running.wait(position, timeout=60)
     assert restarts >= 1
+    assert caught_open >= 1, "no write transaction was seen open before a restart"
     assert_views_match_the_log(ledger, env, players=6)
