@@ -29,6 +29,7 @@ from projections.rebuild import open_view, rebuild
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.replay import replay_round
 from projections.run import VIEWS, view_env
+from services.eventstore.recorders import JetStreamApplicationRecorder
 from services.ledger.application import Ledger
 
 REPLAY_SAMPLES = 300
@@ -56,17 +57,25 @@ def copy_log(source: Application[Any], target: Application[Any], batch: int = 10
     return copied
 
 
-def big_log(nats_url: str, events: int, *, stream_prefix: str = "") -> Ledger:
-    """A ledger on JetStream whose log holds at least `events` events of played rounds."""
+def big_log(
+    nats_url: str, events: int, *, played: int = 100_000, stream_prefix: str = ""
+) -> Ledger:
+    """A ledger on JetStream whose log holds at least `events` events.
+
+    The first `played` events are rounds played by 200 players (bets, results, payouts:
+    what replays read); the rest are cashier histories of other wallets (what a ledger
+    that has run for years mostly holds), written through the domain as the ledger would.
+    """
     from projections.playlog import fund, play
+    from services.bench.log import fill_ledger_log
 
     player_count = 200
     source = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     fund(source, player_count, amount="100000.00")
     first = 0
-    while (source.recorder.max_notification_id() or 0) < events:
-        play(source, rounds=1000, first=first, player_count=player_count, drain=True)
-        first += 1000
+    while (source.recorder.max_notification_id() or 0) < min(played, events):
+        play(source, rounds=500, first=first, player_count=player_count, drain=True)
+        first += 500
     target = Ledger(
         {
             "PERSISTENCE_MODULE": "services.eventstore",
@@ -74,8 +83,10 @@ def big_log(nats_url: str, events: int, *, stream_prefix: str = "") -> Ledger:
             "NATS_STREAM_PREFIX": stream_prefix or "BIG" + uuid.uuid4().hex[:8].upper(),
         }
     )
-    copy_log(source, target)
+    copied = copy_log(source, target)
     source.close()
+    if events > copied:
+        fill_ledger_log(target, events - copied)
     return target
 
 
@@ -179,4 +190,28 @@ def measure(
     figures["projection_rebuild_per_s"] = float(round(min(rates.values())))
     figures["replay_round_p50_ms"] = round(sorted(timings)[len(timings) // 2], 2)
     figures["replay_round_p99_ms"] = round(p99(timings), 2)
+    return figures
+
+
+def measure_big_log(
+    nats_url: str, database_url: str, events: int, *, played: int = 100_000
+) -> dict[str, float]:
+    """The read-side figures on a log of `events` events, beside its raw JetStream read rate.
+
+    `rebuild_ratio` is the slowest view's rebuild rate over the raw read rate of the same
+    log, read by nats-py with batch direct gets: what reading alone costs from Python.
+    """
+    from services.bench.log import measure_raw_read
+
+    ledger = big_log(nats_url, events, played=played)
+    try:
+        recorder = ledger.recorder
+        assert isinstance(recorder, JetStreamApplicationRecorder)
+        figures = measure_raw_read(nats_url, recorder.stream)
+        figures.update(measure(nats_url, database_url, ledger=ledger))
+    finally:
+        ledger.close()
+    figures["rebuild_ratio"] = round(
+        figures["projection_rebuild_per_s"] / figures["raw_read_per_s"], 3
+    )
     return figures

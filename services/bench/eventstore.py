@@ -17,7 +17,6 @@ import nats
 
 from services.eventstore.connection import JetStreamConnection, ledger_stream_config
 from services.eventstore.recorders import JetStreamApplicationRecorder
-from services.infra.natsserver import NatsServer
 
 CONCURRENCY = 64
 PAYLOAD = b'{"amount":"5.00","currency":"EUR","player":"p-000123","round":"R-1"}' * 3
@@ -85,23 +84,22 @@ def load_latencies(recorder: JetStreamApplicationRecorder, loads: int) -> list[f
     return samples
 
 
-def measure(seconds: float = 6.0, rounds: int = 3) -> dict[str, float]:
+def measure(url: str, seconds: float = 6.0, rounds: int = 3) -> dict[str, float]:
     """Raw and recorder rates alternate in `rounds` rounds; each figure is the median.
 
     Alternating keeps a busy disk from favouring one side: both see the same machine.
     """
     raws: list[float] = []
     writes: list[float] = []
-    with NatsServer() as server:
-        connection = JetStreamConnection(server.url, name="bench")
-        try:
-            recorder = JetStreamApplicationRecorder(connection, "BENCH" + uuid.uuid4().hex[:8])
-            for _ in range(rounds):
-                raws.append(asyncio.run(raw_publish_rate(server.url, seconds / rounds)))
-                writes.append(recorder_write_rate(recorder, seconds / rounds))
-            loads = load_latencies(recorder, int(os.environ.get("LIVEBRIDGE_BENCH_LOADS", "300")))
-        finally:
-            connection.close()
+    connection = JetStreamConnection(url, name="bench")
+    try:
+        recorder = JetStreamApplicationRecorder(connection, "BENCH" + uuid.uuid4().hex[:8])
+        for _ in range(rounds):
+            raws.append(asyncio.run(raw_publish_rate(url, seconds / rounds)))
+            writes.append(recorder_write_rate(recorder, seconds / rounds))
+        loads = load_latencies(recorder, int(os.environ.get("LIVEBRIDGE_BENCH_LOADS", "300")))
+    finally:
+        connection.close()
     raw, written = statistics.median(raws), statistics.median(writes)
     return {
         "raw_publish_per_s": round(raw, 1),

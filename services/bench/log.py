@@ -27,7 +27,7 @@ def fill_ledger_log(app: Ledger, events: int) -> float:
     """Append about `events` wallet events to `app`'s log; returns events per second."""
     started = time.perf_counter()
     pending: list[StoredEvent] = []
-    for number in range(max(1, events // PER_WALLET)):
+    for number in range(max(1, -(-events // PER_WALLET))):
         wallet = Wallet(player=f"fill-{number}", currency="EUR")
         for deposit in range(PER_WALLET - 1):
             wallet.deposit(f"trn_fill_{number}_{deposit}", Decimal("1.00"), "cashier:bench")

@@ -111,7 +111,7 @@ async def _until(check: Callable[[], bool]) -> None:
         await asyncio.sleep(0.001)
 
 
-def measure() -> dict[str, float]:
-    app = settled_round(PLAYERS)
+def measure(players: int = PLAYERS) -> dict[str, float]:
+    app = settled_round(players)
     with tempfile.TemporaryDirectory() as store, NatsServer(Path(store)) as server:
-        return asyncio.run(_run(server.url, app, PLAYERS))
+        return asyncio.run(_run(server.url, app, players))

@@ -1,0 +1,81 @@
+"""Every `make bench` area runs end to end at a small size, so the bench cannot rot unseen.
+
+The figures themselves come from `make bench`; here each area must measure something
+real (a rate above zero, a latency) on a real nats-server and PostgreSQL, and say which
+targets it met or missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from projections import bench as views_bench
+from services.bench import eventstore, runner
+from services.edge import bench as edge_bench
+from services.platform import bench as platform_bench
+
+
+def test_the_eventstore_area_measures_raw_and_recorder_writes_on_one_server(
+    nats_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVEBRIDGE_BENCH_LOADS", "5")
+    figures = eventstore.measure(nats_url, seconds=0.6, rounds=2)
+    assert figures["raw_publish_per_s"] > 0
+    assert figures["recorder_write_per_s"] > 0
+    assert figures["recorder_write_ratio"] == round(
+        figures["recorder_write_per_s"] / figures["raw_publish_per_s"], 3
+    )
+    assert 0 < figures["load_100_p50_ms"] <= figures["load_100_p99_ms"]
+
+
+def test_the_edge_area_drives_signed_bets_through_http_into_the_ledger(nats_url: str) -> None:
+    figures = edge_bench.measure(nats_url, seconds=0.5, concurrency=4, players=8, max_bets=80)
+    assert figures["edge_bet_per_s"] > 0
+    assert figures["edge_bet_p99_ms"] >= figures["edge_bet_p50_ms"] > 0
+    assert figures["edge_only_bet_per_s"] > 0
+
+
+def test_the_views_area_rebuilds_and_replays_a_log_beside_its_raw_read_rate(
+    nats_url: str, database_url: str
+) -> None:
+    figures = views_bench.measure_big_log(nats_url, database_url, events=4000, played=2000)
+    assert figures["log_events"] >= 4000
+    assert figures["raw_read_per_s"] > 0
+    assert figures["projection_rebuild_per_s"] > 0
+    assert figures["rebuild_ratio"] == round(
+        figures["projection_rebuild_per_s"] / figures["raw_read_per_s"], 3
+    )
+    assert figures["replay_round_p99_ms"] > 0
+
+
+def test_the_platform_area_settles_a_round_to_the_stream_and_a_webhook() -> None:
+    figures = platform_bench.measure(players=20)
+    assert figures["round_settle_publish_1000_ms"] > 0
+    assert figures["round_settle_webhook_1000_ms"] > 0
+
+
+def test_the_runner_writes_figures_and_the_targets_missed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVEBRIDGE_BENCH_LOADS", "5")
+    monkeypatch.setitem(
+        runner.AREAS, "eventstore", lambda ctx: eventstore.measure(ctx.nats_url, 0.4, 1)
+    )
+    out = tmp_path / "bench.json"
+    assert runner.main(argparse.Namespace(only=["eventstore"], out=str(out))) == 0
+    document = json.loads(out.read_text())
+    assert document["raw_publish_per_s"] > 0
+    assert isinstance(document["missed"], list)
+    assert runner.main(argparse.Namespace(only=["nonsense"], out=str(out))) == 2
+
+
+def test_targets_are_checked_against_their_bounds() -> None:
+    met, missed = runner.check(
+        {"recorder_write_ratio": 0.71, "edge_bet_p99_ms": 51.0, "unrelated": 1.0}
+    )
+    assert met == ["recorder_write_ratio >= 0.7 (measured 0.71)"]
+    assert missed == ["edge_bet_p99_ms <= 50.0 (measured 51.0)"]
