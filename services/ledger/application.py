@@ -205,11 +205,13 @@ class Ledger(Application[UUID]):
         status = RoundStatus(round_.status) if round_ else RoundStatus.UNKNOWN
         if status is RoundStatus.RESULT and book_ is not None and book_.settled:
             status = RoundStatus.SETTLED
+        book_flags = book_.audit_flags if book_ else []
         if round_ is None:
             return RoundState(
                 provider=provider,
                 round_id=round_id,
                 status=status,
+                audit_flags=tuple(book_flags),
                 bridge_settled=provider in self.bridge_settled,
                 bets=views,
             )
@@ -225,7 +227,7 @@ class Ledger(Application[UUID]):
             round_hash=round_.round_hash,
             digest=round_.digest,
             verification=Verification(round_.verification),
-            audit_flags=tuple(round_.audit_flags),
+            audit_flags=(*round_.audit_flags, *book_flags),
             void_cause=round_.void_cause,
             bridge_settled=provider in self.bridge_settled,
             bets=views,

@@ -12,6 +12,11 @@ books them into `RoundBook` aggregates, and acts on what it sees:
 Actions run before the book and cursor are saved, and each is idempotent on the bet's state
 (settled or refunded once, I4): a crash or a lost race replays them harmlessly. Money moves
 in batches of at most `CHUNK` bets per atomic save (a save holds at most 1,000 events).
+
+An action the ledger refuses (a void reversing a provider-paid win the player has spent:
+INSUFFICIENT_FUNDS) never passes silently: the round's book records an audit flag naming
+the bet (`VOID_UNRECOVERABLE`, `LATE_BET_UNRECOVERABLE`, `SETTLEMENT_FAILED`), listed in
+`RoundState.audit_flags`, and the bet stays as it was for operations to resolve by hand.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ def follow(ledger: Ledger, limit: int) -> int:
         ledger.book_scanned = scanned[-1].id
         return len(scanned)
     books: dict[UUID, RoundBook] = {}
-    late: list[UUID] = []
+    late: list[tuple[RoundBook, UUID]] = []
     on_time: list[UUID] = []
     voided: list[RoundBook] = []
     results: list[RoundBook] = []
@@ -86,8 +91,9 @@ def follow(ledger: Ledger, limit: int) -> int:
         event = ledger.mapper.to_domain_event(notification)
         if isinstance(event, Bet.Placed):
             _remember(ledger, event)
-            if book_of(event.provider, event.round_id).book_bet(position, event.originator_id.hex):
-                late.append(event.originator_id)
+            book = book_of(event.provider, event.round_id)
+            if book.book_bet(position, event.originator_id.hex):
+                late.append((book, event.originator_id))
             else:
                 on_time.append(event.originator_id)
         elif isinstance(event, Bet.Settled | Bet.Refunded):
@@ -114,17 +120,19 @@ def follow(ledger: Ledger, limit: int) -> int:
                 case _:
                     pass
 
-    for bet_id in late:
-        _apply(ledger, [bet_id], lambda wallet, bet: _refund(wallet, bet, "LATE_BET"))
+    for book, bet_id in late:
+        refund_late = functools.partial(_refund, cause="LATE_BET")
+        _flag(book, "LATE_BET_UNRECOVERABLE", _apply(ledger, [bet_id], refund_late))
     for book in voided:
         targets = [UUID(key) for key in book.bets]  # settled ones are reversed
-        cause = book.void_cause
-        _apply(ledger, targets, functools.partial(_refund, cause=cause))
+        refund = functools.partial(_refund, cause=book.void_cause)
+        _flag(book, "VOID_UNRECOVERABLE", _apply(ledger, targets, refund))
     for book in results:
         if not book.void_cause:
             result = dict(book.result)
             targets = [UUID(key) for key in book.open_bets()]
-            _apply(ledger, targets, functools.partial(_settle, result=result))
+            settle = functools.partial(_settle, result=result)
+            _flag(book, "SETTLEMENT_FAILED", _apply(ledger, targets, settle))
 
     cursor.advance(scanned[-1].id)
     ledger.save(*books.values(), cursor)
@@ -183,33 +191,46 @@ def _settle(wallet: Wallet, bet: Bet, result: dict[str, str]) -> bool:
     return True
 
 
+def _flag(book: RoundBook, kind: str, refusals: list[tuple[Bet, LedgerRefused]]) -> None:
+    for bet, refused in refusals:
+        book.flag_bet(
+            bet.key,
+            f"{kind}: bet {bet.provider}/{bet.bet_id} of player {bet.player!r} stays "
+            f"{bet.status.lower()}: {refused}; resolve it by hand",
+        )
+
+
 Action = Callable[[Wallet, Bet], bool]
 
 
-def _apply(ledger: Ledger, bet_ids: list[UUID], action: Action) -> None:
+def _apply(ledger: Ledger, bet_ids: list[UUID], action: Action) -> list[tuple[Bet, LedgerRefused]]:
     """Run `action` on each bet and its wallet, CHUNK bets per atomic save, retrying.
 
     The first attempt takes bets as the book saw them placed; a conflict means some moved
-    since, and the retries read them all.
+    since, and the retries read them all. Returns the bets the ledger refused to act on.
     """
+    refusals: list[tuple[Bet, LedgerRefused]] = []
     for start in range(0, len(bet_ids), CHUNK):
         chunk = bet_ids[start : start + CHUNK]
         for attempt in range(3):
             try:
-                _apply_chunk(ledger, chunk, action, recall=attempt == 0)
+                refusals += _apply_chunk(ledger, chunk, action, recall=attempt == 0)
                 break
             except IntegrityError:
                 continue
         else:
             # A busy wallet keeps winning: fall back to one bet per save, full budget each.
             for bet_id in chunk:
-                ledger._retrying(
+                refusals += ledger._retrying(
                     f"round book action on bet {bet_id}",
                     lambda n, b=bet_id: _apply_chunk(ledger, [b], action, recall=False),
                 )
+    return refusals
 
 
-def _apply_chunk(ledger: Ledger, bet_ids: list[UUID], action: Action, *, recall: bool) -> None:
+def _apply_chunk(
+    ledger: Ledger, bet_ids: list[UUID], action: Action, *, recall: bool
+) -> list[tuple[Bet, LedgerRefused]]:
     with ThreadPoolExecutor(READERS) as pool:
         load = functools.partial(_recalled, ledger) if recall else ledger.bet
         bets = list(pool.map(load, bet_ids))
@@ -217,6 +238,7 @@ def _apply_chunk(ledger: Ledger, bet_ids: list[UUID], action: Action, *, recall:
         found = pool.map(functools.partial(ledger.find, Wallet), wanted)
         wallets = {w.id: w for w in found if w is not None}
     changed: list[Aggregate] = []
+    refusals: list[tuple[Bet, LedgerRefused]] = []
     for bet in bets:
         wallet = wallets.get(wallet_id(bet.player, bet.currency))
         if wallet is None:
@@ -229,5 +251,7 @@ def _apply_chunk(ledger: Ledger, bet_ids: list[UUID], action: Action, *, recall:
                 # Decided on the bet as placed, which may be stale: read everything again.
                 raise IntegrityError(f"bet {bet.bet_id} moved since it was booked") from refused
             log.warning("round book could not act on bet %s: %s", bet.bet_id, refused)
+            refusals.append((bet, refused))
     if changed:
         ledger.save(*wallets.values(), *changed)
+    return refusals

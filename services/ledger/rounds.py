@@ -179,10 +179,22 @@ class RoundBook(Aggregate):
         self.bets: dict[str, str] = {}
         self.result: dict[str, str] = {}
         self.void_cause = ""
+        self.bet_flags: dict[str, str] = {}
 
     @staticmethod
     def create_id(provider: str, round_id: str) -> UUID:
         return book_uuid(provider, round_id)
+
+    @property
+    def audit_flags(self) -> list[str]:
+        """What the book could not do to a bet (a void it could not refund), for audit."""
+        return list(self._bet_flags.values())
+
+    @property
+    def _bet_flags(self) -> dict[str, str]:
+        # Snapshots taken before bet flags existed restore a book without the attribute.
+        flags: dict[str, str] = self.__dict__.get("bet_flags", {})
+        return flags
 
     @property
     def closed(self) -> bool:
@@ -218,6 +230,11 @@ class RoundBook(Aggregate):
     def see_void(self, position: int, cause: str) -> None:
         if position > self.position:
             self._void_seen(position=position, cause=cause)
+
+    def flag_bet(self, bet: str, flag: str) -> None:
+        """Flag a bet for audit, once per bet."""
+        if bet not in self._bet_flags:
+            self._bet_flagged(bet=bet, flag=flag)
 
     class BetBooked(Aggregate.Event):
         position: int
@@ -269,6 +286,14 @@ class RoundBook(Aggregate):
         self.void_cause = cause
         if not self.closed_at:
             self.closed_at = position
+
+    class BetFlagged(Aggregate.Event):
+        bet: str
+        flag: str
+
+    @event(BetFlagged)
+    def _bet_flagged(self, bet: str, flag: str) -> None:
+        self.bet_flags = {**self._bet_flags, bet: flag}
 
 
 class BookCursor(Aggregate):

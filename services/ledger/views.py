@@ -78,6 +78,8 @@ class RoundState(msgspec.Struct, frozen=True, kw_only=True):
     """The bridge's `contracts.events.round_digest` over the round's events, at the result."""
     verification: Verification = Verification.PENDING
     audit_flags: tuple[str, ...] = ()
+    """Why the round needs an auditor: verification (I8: hash mismatch, seq gap, conflicting
+    repeat) and what the round book could not do to a bet (VOID_UNRECOVERABLE, ...)."""
     void_cause: str = ""
     bridge_settled: bool = False
     bets: tuple[BetView, ...] = ()

@@ -526,6 +526,24 @@ def test_a_void_after_the_provider_settled_reverses_the_settlement(ledger: Ledge
     assert_books_balance(ledger)
 
 
+def test_a_void_that_cannot_take_back_a_spent_win_flags_the_round_for_audit(
+    ledger: Ledger,
+) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "360", bet_id="b1"))
+    ledger.withdraw("p1", "EUR", D("440"), tx_id="cash-out")  # the win is spent
+    ledger.record_event(voided("DISPUTE"))
+    state = ledger.round_state("evo", "r1")
+    [flag] = state.audit_flags
+    assert flag.startswith("VOID_UNRECOVERABLE: bet evo/b1 of player 'p1' stays settled")
+    assert "INSUFFICIENT_FUNDS" in flag
+    assert state.bets[0].status is BetStatus.SETTLED
+    assert ledger.balance("p1", "EUR").balance == D("10.00")
+    ledger.record_event(voided("DISPUTE", seq=4))  # voided again: flagged once
+    assert len(ledger.round_state("evo", "r1").audit_flags) == 1
+    assert_books_balance(ledger)
+
+
 # ---- bridge settlement ------------------------------------------------------------------------
 
 

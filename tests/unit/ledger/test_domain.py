@@ -516,6 +516,24 @@ def test_a_round_with_a_result_and_every_bet_resolved_is_settled() -> None:
     assert book.settled
 
 
+def test_a_bet_the_book_could_not_refund_is_flagged_for_audit_once() -> None:
+    book = book_of(lambda b: b.book_bet(5, "bet-a"), lambda b: b.see_void(6, "DISPUTE"))
+    book.flag_bet("bet-a", "VOID_UNRECOVERABLE: bet evo/a ...")
+    book.flag_bet("bet-a", "VOID_UNRECOVERABLE: bet evo/a, again")
+    assert then(book) == [
+        ("BetFlagged", {"bet": "bet-a", "flag": "VOID_UNRECOVERABLE: bet evo/a ..."})
+    ]
+    assert book.audit_flags == ["VOID_UNRECOVERABLE: bet evo/a ..."]
+
+
+def test_a_book_restored_from_a_snapshot_older_than_bet_flags_has_none() -> None:
+    book = book_of(lambda b: b.book_bet(5, "bet-a"))
+    del book.__dict__["bet_flags"]  # as a snapshot taken before flags existed restores it
+    assert book.audit_flags == []
+    book.flag_bet("bet-a", "VOID_UNRECOVERABLE")
+    assert book.audit_flags == ["VOID_UNRECOVERABLE"]
+
+
 def test_the_book_cursor_only_moves_forward() -> None:
     cursor = given(BookCursor, history(BookCursor(), lambda c: c.advance(10)))
     cursor.advance(9)
