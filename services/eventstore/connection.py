@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -219,9 +220,17 @@ class JetStreamConnection:
 
     async def last_by_subject(self, stream: str, subject: str) -> StoredMsg | None:
         """The last message on `subject` (wildcards allowed), from the stream leader."""
+        return await self._leader_get(stream, {"last_by_subj": subject})
+
+    async def next_by_subject(self, stream: str, subject: str, seq: int) -> StoredMsg | None:
+        """The first message on `subject` at or after `seq`, from the stream leader."""
+        return await self._leader_get(stream, {"seq": seq, "next_by_subj": subject})
+
+    async def _leader_get(self, stream: str, request: dict[str, Any]) -> StoredMsg | None:
+        """`$JS.API.STREAM.MSG.GET`: answered by the leader, coherent with acked writes."""
         reply = await self.nc.request(
             f"$JS.API.STREAM.MSG.GET.{stream}",
-            json.dumps({"last_by_subj": subject}).encode(),
+            json.dumps(request).encode(),
             timeout=REQUEST_TIMEOUT,
         )
         body = json.loads(reply.data)
@@ -260,7 +269,7 @@ class JetStreamConnection:
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def publish_atomic(self, messages: Sequence[OutMsg], batch_id: str) -> int:
+    async def publish_atomic(self, messages: Sequence[OutMsg]) -> int:
         """Store `messages` all or nothing; returns the sequence of the last one.
 
         A single message is a plain JetStream publish. Raises `JetStreamError` with the
@@ -272,6 +281,7 @@ class JetStreamConnection:
                 only.subject, only.data, headers=only.headers, timeout=REQUEST_TIMEOUT
             )
             return pub_ack_seq(reply.data)
+        batch_id = uuid.uuid4().hex  # a fresh one per attempt: the server drops failed batches
         last = len(messages)
         for number, message in enumerate(messages, start=1):
             headers = dict(message.headers)

@@ -337,7 +337,7 @@ class JetStreamRecorder:
         deadline = time.monotonic() + WRITE_DEADLINE
         while True:
             try:
-                return await self.connection.publish_atomic(messages, uuid.uuid4().hex)
+                return await self.connection.publish_atomic(messages)
             except UNKNOWN_OUTCOME:
                 outcome_lost = True
                 if time.monotonic() > deadline:
@@ -365,9 +365,10 @@ class JetStreamRecorder:
         """
         first = messages[0]
         after = int(first.headers.get(EXPECT_SUBJECT_SEQ, "0"))
-        page, _ = await self.connection.get_batch(self.stream, first.subject, after + 1, 1)
-        if page and page[0].headers.get(MSG_ID) == first.headers[MSG_ID]:
-            return page[0].seq + len(messages) - 1
+        # From the leader: a lagging replica's direct get could miss a batch that landed.
+        found = await self.connection.next_by_subject(self.stream, first.subject, after + 1)
+        if found is not None and found.headers.get(MSG_ID) == first.headers[MSG_ID]:
+            return found.seq + len(messages) - 1
         return None
 
     # -- reading ---------------------------------------------------------------------------

@@ -161,13 +161,13 @@ class LoseAcks:
         self.left = n
         self.deliver = deliver
 
-    async def __call__(self, messages: Sequence[OutMsg], batch_id: str) -> int:
+    async def __call__(self, messages: Sequence[OutMsg]) -> int:
         if self.left > 0:
             self.left -= 1
             if self.deliver:
-                await self.real(messages, batch_id)
+                await self.real(messages)
             raise TimeoutError
-        return await self.real(messages, batch_id)
+        return await self.real(messages)
 
 
 @pytest.mark.parametrize("deliver", [True, False], ids=["stored-ack-lost", "never-arrived"])
