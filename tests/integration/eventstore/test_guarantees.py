@@ -200,3 +200,40 @@ def test_after_a_lost_ack_a_real_conflict_is_still_a_conflict(
     with pytest.raises(IntegrityError):
         recorder.insert_events([event(oid, 2, "mine")])
     assert [e.topic for e in recorder.select_events(oid)] == ["t", "rival"]
+
+
+def test_a_load_after_a_snapshot_seeks_its_first_event_instead_of_reading_the_history(
+    connection: JetStreamConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Versions after `gt` come back exactly, whether the aggregate's events are spread
+    evenly or bunched among others, and without reading the earlier history."""
+    recorder = JetStreamApplicationRecorder(connection, fresh_stream())
+    whale, crowd = uuid.uuid4(), [uuid.uuid4() for _ in range(5)]
+    version = 0
+    for round_number in range(40):
+        burst = 1 + (round_number * 7) % 13  # uneven: interpolation alone would miss
+        recorder.insert_events([event(whale, version + n) for n in range(1, burst + 1)])
+        version += burst
+        recorder.insert_events([event(c, round_number + 1) for c in crowd])
+    reads: list[int] = []
+    real = connection.get_batch
+
+    async def counting(stream: str, subject: str, start: int, batch: int) -> Any:
+        page, last = await real(stream, subject, start, batch)
+        reads.append(len(page))
+        return page, last
+
+    monkeypatch.setattr(connection, "get_batch", counting)
+    for gt in (100, 101, 150, version - 1, version):
+        reads.clear()
+        fresh = JetStreamApplicationRecorder(connection, recorder.stream)  # nothing cached
+        got = [e.originator_version for e in fresh.select_events(whale, gt=gt)]
+        assert got == list(range(gt + 1, version + 1))
+        assert sum(reads) <= (version - gt) + 20, f"read {sum(reads)} messages for gt={gt}"
+    assert [e.originator_version for e in fresh.select_events(whale, gt=120, lte=125)] == [
+        121,
+        122,
+        123,
+        124,
+        125,
+    ]
