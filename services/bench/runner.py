@@ -90,6 +90,7 @@ TARGETS: tuple[tuple[str, str, float | str], ...] = (
     ("recorder_write_ratio", ">=", 0.7),
     ("load_100_p99_ms", "<=", 10.0),
     ("one_table_vs_many_tables", ">=", 0.8),
+    ("one_table_settle_ms", "<=", 1000.0),
     ("wallet_load_100k_ms", "<=", 20.0),
     ("edge_ratio", ">=", 0.5),
     ("edge_bet_p99_ms", "<=", 50.0),
