@@ -452,7 +452,12 @@ class Ledger(Application[UUID]):
                 if cmd.only_open:
                     _require_open_to_cancel(cmd, bets)
                 for bet in bets:
-                    if bet.status != "REFUNDED":
+                    if original.kind == "credit":
+                        # A win rolled back undoes that credit only: the bet awaits another.
+                        if bet.status == "SETTLED" and bet.settled_by == original.tx_id:
+                            reopen_bet(wallet, bet, cmd.cause, cmd.tx_id)
+                            undone.append(bet)
+                    elif bet.status != "REFUNDED":
                         refund_bet(wallet, bet, cmd.cause, cmd.tx_id)
                         undone.append(bet)
             original.mark_rolled_back(cmd.tx_id)
@@ -638,6 +643,14 @@ def refund_bet(wallet: Wallet, bet: Bet, cause: str, tx_id: str = "") -> None:
     else:
         wallet.reverse_settlement(bet.key, bet.stake, bet.payout, cause)
     bet.refund(cause, tx_id)
+
+
+def reopen_bet(wallet: Wallet, bet: Bet, cause: str, tx_id: str) -> None:
+    """Undo a settled bet's credit: the payout goes back, the stake is held again, and the
+    bet is open for a corrected credit. Checks run before the first event."""
+    bet.require_settled()
+    wallet.take_back_win(bet.key, bet.stake, bet.payout, bet.round_key, cause)
+    bet.reopen(cause, tx_id)
 
 
 def _require_open_to_cancel(cmd: Rollback, bets: Iterable[Bet]) -> None:

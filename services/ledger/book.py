@@ -49,6 +49,7 @@ TOPICS = frozenset(
         get_topic(Bet.Placed),
         get_topic(Bet.Settled),
         get_topic(Bet.Refunded),
+        get_topic(Bet.Reopened),
         get_topic(Round.EventRecorded),
     }
 )
@@ -96,14 +97,17 @@ def follow(ledger: Ledger, limit: int) -> int:
                 late.append((book, event.originator_id))
             else:
                 on_time.append(event.originator_id)
-        elif isinstance(event, Bet.Settled | Bet.Refunded):
+        elif isinstance(event, Bet.Settled | Bet.Refunded | Bet.Reopened):
             placed = ledger.placed_bets.get(event.originator_id)
             if placed is not None:
                 where = (placed.provider, placed.round_id)
             else:
                 bet = ledger.bet(event.originator_id)
                 where = (bet.provider, bet.round_id)
-            book_of(*where).resolve_bet(position, event.originator_id.hex)
+            if isinstance(event, Bet.Reopened):
+                book_of(*where).reopen_bet(position, event.originator_id.hex)
+            else:
+                book_of(*where).resolve_bet(position, event.originator_id.hex)
         elif isinstance(event, Round.EventRecorded):
             provider_event = decode_provider_event(event.raw)
             book = book_of(provider_event.provider, provider_event.round_id)

@@ -167,6 +167,20 @@ class Wallet(Aggregate):
             bet=bet, stake=stake, payout=payout, cause=cause, postings=postings
         )
 
+    def take_back_win(
+        self, bet: str, stake: Decimal, payout: Decimal, round_key: str, cause: str
+    ) -> None:
+        """Undo one credit: the payout goes back to the house and the stake is held again,
+        so the bet is open for a corrected credit. Refused unless the player still has the
+        payout available (the stake returns under a hold, so it cannot cover it)."""
+        self._require_available(payout, "taking back a credit")
+        net = stake - payout
+        postings = {self.account: net, HOUSE: -net} if net else {}
+        self._settlement_reversed(
+            bet=bet, stake=stake, payout=payout, cause=cause, postings=postings
+        )
+        self._stake_held(bet=bet, amount=stake, round_key=round_key)
+
     class Deposited(Aggregate.Event):
         tx_ref: str
         amount: Decimal
@@ -254,7 +268,11 @@ MONEY_EVENTS = (
 
 
 class Bet(Aggregate):
-    """One bet: placed once, then settled, or refunded, exactly once (I4)."""
+    """One bet: placed once, then settled or refunded, exactly once (I4).
+
+    A settled bet whose credit is rolled back is reopened (`Reopened`): the credit is undone
+    and the bet awaits a corrected one. It is still resolved once at a time: settled again
+    only after a reopening, refunded at most once."""
 
     class Placed(Aggregate.Created):
         provider: str
@@ -358,6 +376,19 @@ class Bet(Aggregate):
         self.require_not_refunded()
         self._refunded(cause=cause, tx_id=tx_id, reversed_payout=self.payout)
 
+    def require_settled(self) -> None:
+        if self.status != "SETTLED":
+            raise LedgerRefused(
+                Refusal.BET_ALREADY_SETTLED,
+                f"bet {self.provider}/{self.bet_id} is {self.status.lower()}, not settled: "
+                "there is no credit to undo",
+            )
+
+    def reopen(self, cause: str, tx_id: str) -> None:
+        """Undo the bet's settlement (its credit was rolled back): open for another credit."""
+        self.require_settled()
+        self._reopened(cause=cause, tx_id=tx_id, undone_tx_id=self.settled_by, payout=self.payout)
+
     class Settled(Aggregate.Event):
         outcome: str
         payout: Decimal
@@ -380,6 +411,21 @@ class Bet(Aggregate):
         self.expected_payout = expected_payout
         self.flagged = flagged
         self.settled_by = tx_id
+
+    class Reopened(Aggregate.Event):
+        cause: str
+        tx_id: str
+        undone_tx_id: str
+        payout: Decimal
+
+    @event(Reopened)
+    def _reopened(self, cause: str, tx_id: str, undone_tx_id: str, payout: Decimal) -> None:
+        self.status = "OPEN"
+        self.outcome = ""
+        self.payout = Decimal(0)
+        self.expected_payout = None
+        self.flagged = False
+        self.settled_by = ""
 
     class Refunded(Aggregate.Event):
         cause: str

@@ -164,7 +164,8 @@ def _seq(item: tuple[str, str]) -> int:
 
 
 class RoundBook(Aggregate):
-    """A round's bets in log order. `bets[bet]` is OPEN, LATE (after close) or DONE."""
+    """A round's bets in log order. `bets[bet]` is OPEN, LATE (after close) or DONE; a bet
+    whose credit was rolled back is OPEN again."""
 
     class Started(Aggregate.Created):
         provider: str
@@ -219,6 +220,11 @@ class RoundBook(Aggregate):
         if position > self.position:
             self._bet_resolved(position=position, bet=bet)
 
+    def reopen_bet(self, position: int, bet: str) -> None:
+        """A settled bet whose credit was rolled back is open again."""
+        if position > self.position:
+            self._bet_reopened(position=position, bet=bet)
+
     def close(self, position: int) -> None:
         if position > self.position:
             self._closed(position=position)
@@ -255,6 +261,15 @@ class RoundBook(Aggregate):
     def _bet_resolved(self, position: int, bet: str) -> None:
         self.position = position
         self.bets[bet] = "DONE"
+
+    class BetReopened(Aggregate.Event):
+        position: int
+        bet: str
+
+    @event(BetReopened)
+    def _bet_reopened(self, position: int, bet: str) -> None:
+        self.position = position
+        self.bets[bet] = "OPEN"
 
     class Closed(Aggregate.Event):
         position: int

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from contracts.events import AnyProviderEvent, round_digest
-from contracts.wallet import Outcome, Refusal
+from contracts.wallet import Balance, Outcome, Refusal
 from services.ledger.application import Ledger
 from services.ledger.domain import Wallet, wallet_id
 from services.ledger.errors import LedgerRefused
@@ -369,12 +369,68 @@ def test_a_repeated_rollback_moves_money_once(ledger: Ledger) -> None:
     assert ledger.balance("p1", "EUR").balance == D("100.00")
 
 
-def test_a_rollback_of_a_credit_refunds_the_bet_and_takes_the_win_back(ledger: Ledger) -> None:
+def test_a_rollback_of_a_credit_takes_the_win_back_and_reopens_the_bet(ledger: Ledger) -> None:
     ledger.execute(debit("t1", "10", bet_id="b1"))
     ledger.execute(credit("w1", "25", bet_id="b1"))
     reply = ledger.execute(rollback("rb1", "w1"))
-    assert reply.balance == D("100.00")
+    assert (reply.balance, reply.available, reply.absorbed) == (D("100.00"), D("90.00"), False)
+    [bet] = ledger.round_state("evo", "r1").bets
+    assert (bet.status, bet.outcome, bet.payout) == (BetStatus.OPEN, None, D(0))
+    assert ledger.balance("p1", "EUR").held == D("10.00")  # the stake, held again
+    assert_books_balance(ledger)
+
+
+def test_a_bet_whose_credit_was_rolled_back_takes_a_corrected_credit(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "25", bet_id="b1"))
+    ledger.execute(rollback("rb1", "w1"))
+    ledger.execute(credit("w2", "20", bet_id="b1"))
+    [bet] = ledger.round_state("evo", "r1").bets
+    assert (bet.status, bet.payout) == (BetStatus.SETTLED, D("20.00"))
+    assert ledger.balance("p1", "EUR").balance == D("110.00")
+    assert ledger.execute(rollback("rb1", "w1")).replayed
+    assert ledger.execute(rollback("rb2", "w1")).absorbed  # w1 is undone already
+    assert ledger.balance("p1", "EUR").balance == D("110.00")
+    assert_books_balance(ledger)
+
+
+def test_a_bet_whose_credit_was_rolled_back_can_then_be_rolled_back_itself(
+    ledger: Ledger,
+) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "25", bet_id="b1"))
+    ledger.execute(rollback("rb1", "w1"))
+    ledger.execute(rollback("rb2", "t1"))
+    assert ledger.balance("p1", "EUR") == Balance(
+        player="p1", currency="EUR", balance=D(100), held=D(0), available=D(100)
+    )
     assert ledger.round_state("evo", "r1").bets[0].status is BetStatus.REFUNDED
+
+
+def test_a_rollback_of_a_credit_the_player_has_spent_is_refused_and_moves_nothing(
+    ledger: Ledger,
+) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    ledger.execute(credit("w1", "25", bet_id="b1"))
+    ledger.withdraw("p1", "EUR", D("100"), tx_id="cash-out")
+    with refused(Refusal.INSUFFICIENT_FUNDS):
+        ledger.execute(rollback("rb1", "w1"))
+    assert ledger.round_state("evo", "r1").bets[0].status is BetStatus.SETTLED
+    assert ledger.balance("p1", "EUR").balance == D("15.00")
+
+
+def test_a_rollback_of_a_credit_for_a_whole_round_reopens_every_bet_it_paid(
+    ledger: Ledger,
+) -> None:
+    red_and_black(ledger)
+    ledger.record_event(declared({"number": "1"}))
+    ledger.execute(credit("w1", "20"))
+    assert ledger.round_state("evo", "r1").status is RoundStatus.SETTLED
+    ledger.execute(rollback("rb1", "w1"))
+    state = ledger.round_state("evo", "r1")
+    assert {b.status for b in state.bets} == {BetStatus.OPEN}
+    assert state.status is RoundStatus.RESULT  # its bets await a corrected credit
+    assert ledger.balance("p1", "EUR").held == D("20.00")
     assert_books_balance(ledger)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -190,6 +192,32 @@ def test_reversing_a_win_the_player_no_longer_has_is_refused() -> None:
     assert then(wallet) == []
 
 
+def test_taking_back_a_credit_returns_the_payout_and_holds_the_stake_again() -> None:
+    wallet = given(Wallet, wallet_with("20"))  # a bet of 4 paid 10: 20 includes the win
+    wallet.take_back_win("bet-1", D(4), D(10), "round-1", "PROVIDER_CANCELLED")
+    assert then(wallet) == [
+        (
+            "SettlementReversed",
+            {
+                "bet": "bet-1",
+                "stake": D(4),
+                "payout": D(10),
+                "cause": "PROVIDER_CANCELLED",
+                "postings": {"player:p1": D(-6), "house": D(6)},
+            },
+        ),
+        ("StakeHeld", {"bet": "bet-1", "amount": D(4), "round_key": "round-1"}),
+    ]
+    assert (wallet.balance, wallet.held, wallet.available) == (D(14), D(4), D(10))
+
+
+def test_taking_back_a_credit_the_player_no_longer_has_is_refused() -> None:
+    wallet = given(Wallet, wallet_with("9"))
+    with refused(Refusal.INSUFFICIENT_FUNDS):
+        wallet.take_back_win("bet-1", D(4), D(10), "round-1", "PROVIDER_CANCELLED")
+    assert then(wallet) == []
+
+
 def test_every_money_event_posts_a_balanced_entry() -> None:
     events = history(
         Wallet(player="p1", currency="EUR"),
@@ -210,7 +238,11 @@ def test_every_money_event_posts_a_balanced_entry() -> None:
 
 
 def placed(**changes: object) -> list[object]:
-    fields: dict[str, object] = {
+    return history(Bet(**placed_fields(**changes)))
+
+
+def placed_fields(**changes: object) -> dict[str, Any]:
+    fields: dict[str, Any] = {
         "provider": "evo",
         "bet_id": "b1",
         "tx_id": "t1",
@@ -223,7 +255,7 @@ def placed(**changes: object) -> list[object]:
         "selections": [{"market": "roulette_straight", "value": "17"}],
     }
     fields.update(changes)
-    return history(Bet(**fields))  # type: ignore[arg-type]
+    return fields
 
 
 def test_placing_a_bet_records_its_stake_round_and_selections() -> None:
@@ -275,6 +307,33 @@ def test_a_bet_paid_by_a_credit_that_differs_for_the_bets_it_covers_is_flagged()
     bet.settle("WIN", D("15.00"), D("15.00"), "w1", flagged=True)  # its share of a wrong sum
     [(_, fields)] = then(bet)
     assert (fields["flagged"], bet.flagged, bet.settled_by) == (True, True, "w1")
+
+
+def test_a_settled_bet_whose_credit_is_rolled_back_is_open_again() -> None:
+    bet = given(Bet, history(Bet(**placed_fields()), lambda b: b.settle("WIN", D(20), None, "w1")))
+    bet.reopen("PROVIDER_CANCELLED", "rb1")
+    assert then(bet) == [
+        (
+            "Reopened",
+            {
+                "cause": "PROVIDER_CANCELLED",
+                "tx_id": "rb1",
+                "undone_tx_id": "w1",
+                "payout": D(20),
+            },
+        )
+    ]
+    assert (bet.status, bet.payout, bet.outcome, bet.settled_by) == ("OPEN", D(0), "", "")
+    bet.settle("WIN", D(15), None, "w2")
+    assert bet.settled_by == "w2"
+
+
+@pytest.mark.parametrize("resolve", [lambda b: None, lambda b: b.refund("DISPUTE")])
+def test_only_a_settled_bet_can_be_reopened(resolve: Callable[[Bet], object]) -> None:
+    bet = given(Bet, history(Bet(**placed_fields()), resolve))
+    with refused(Refusal.BET_ALREADY_SETTLED):
+        bet.reopen("PROVIDER_CANCELLED", "rb1")
+    assert then(bet) == []
 
 
 def test_a_bet_is_settled_once() -> None:
@@ -532,6 +591,19 @@ def test_a_book_restored_from_a_snapshot_older_than_bet_flags_has_none() -> None
     assert book.audit_flags == []
     book.flag_bet("bet-a", "VOID_UNRECOVERABLE")
     assert book.audit_flags == ["VOID_UNRECOVERABLE"]
+
+
+def test_a_resolved_bet_whose_credit_is_rolled_back_is_open_in_the_book_again() -> None:
+    book = book_of(
+        lambda b: b.book_bet(5, "bet-a"),
+        lambda b: b.see_result(6, {"n": "1"}),
+        lambda b: b.resolve_bet(7, "bet-a"),
+    )
+    assert book.settled
+    book.reopen_bet(8, "bet-a")
+    book.reopen_bet(8, "bet-a")
+    assert then(book) == [("BetReopened", {"position": 8, "bet": "bet-a"})]
+    assert (book.open_bets(), book.settled) == (["bet-a"], False)
 
 
 def test_the_book_cursor_only_moves_forward() -> None:

@@ -8,7 +8,8 @@ closing, voids, exact and conflicting repeats, and pairs of commands raced in tw
 - I1: per currency the postings sum to zero, and each player's postings equal the wallet;
 - I2: no wallet has less than zero available, and its holds are the model's;
 - I3: (in the repeat rules) a repeat replays the original reply and moves nothing;
-- I4: no hold is captured or released twice, no bet settled or refunded twice;
+- I4: no hold is captured or released twice, no bet settled twice (unless a rolled-back
+  credit reopened it) or refunded twice;
 - I5: every bet the log orders after its round's BettingClosed, once booked, is refunded.
 
 200 examples by default; `LIVEBRIDGE_SOAK=1` (make soak) runs thousands.
@@ -62,6 +63,7 @@ class ModelBet:
     status: str = "OPEN"
     payout: Decimal = field(default_factory=Decimal)
     cause: str = ""
+    settled_by: str = ""
 
 
 @dataclass
@@ -192,7 +194,7 @@ class LedgerMachine(RuleBasedStateMachine):
         reply = self.ledger.execute(command)
         del self.holds[bet.player][bet_tx]
         self.balance[bet.player] += amount - bet.stake
-        bet.status, bet.payout = "SETTLED", amount
+        bet.status, bet.payout, bet.settled_by = "SETTLED", amount, command.tx_id
         assert reply.balance == self.balance[bet.player]
         self.done[command.tx_id] = Done(command, reply, [bet_tx])
 
@@ -205,6 +207,9 @@ class LedgerMachine(RuleBasedStateMachine):
         else:
             ref = chosen(refs, pick)
             player = self.done[ref].command.player
+        self.roll_back_ref(ref, player, mode)
+
+    def roll_back_ref(self, ref: str, player: str, mode: str = "refuse") -> None:
         command = rollback(self.fresh("rb"), ref, late_original=mode, player=player)
         original = self.done.get(ref)
         if original is None:
@@ -213,20 +218,51 @@ class LedgerMachine(RuleBasedStateMachine):
             self.done[command.tx_id] = Done(command, self.ledger.execute(command))
             return
         changes: list[tuple[ModelBet, str]] = []
+        is_credit = isinstance(original.command, Credit)
         if not original.rolled_back and not original.reply.absorbed:
             for key in original.bets:
                 bet = self.bets[key]
-                if bet.status == "SETTLED" and bet.payout - bet.stake > self.available(player):
-                    self.expect(Refusal.INSUFFICIENT_FUNDS, lambda: self.ledger.execute(command))
-                    return
+                if is_credit and (bet.status != "SETTLED" or bet.settled_by != ref):
+                    continue  # a rolled-back win undoes that credit only, if it still stands
+                if bet.status == "SETTLED":
+                    # Undoing a credit holds the stake again: the whole payout must be there.
+                    short = bet.payout if is_credit else bet.payout - bet.stake
+                    if short > self.available(player):
+                        self.expect(
+                            Refusal.INSUFFICIENT_FUNDS, lambda: self.ledger.execute(command)
+                        )
+                        return
                 if bet.status != "REFUNDED":
                     changes.append((bet, key))
         reply = self.ledger.execute(command)
         for bet, key in changes:
-            self.refund(bet, key)
+            if is_credit:
+                self.reopen(bet, key)
+            else:
+                self.refund(bet, key)
         original.rolled_back = True
         assert reply.balance == self.balance[player]
+        assert reply.absorbed == (not changes)
         self.done[command.tx_id] = Done(command, reply)
+
+    @rule(pick=picks, first=amounts, second=st.one_of(st.just(D(0)), amounts))
+    def a_credit_rolled_back_then_corrected(
+        self, pick: int, first: Decimal, second: Decimal
+    ) -> None:
+        """A provider pays a bet, rolls that credit back, then pays the corrected amount."""
+        open_bets = [key for key, b in self.bets.items() if b.status == "OPEN"]
+        if not open_bets:
+            return
+        key = chosen(open_bets, pick)
+        bet = self.bets[key]
+        self.settle_bet(sorted(self.bets).index(key), first)
+        self.roll_back_ref(bet.settled_by, bet.player)
+        self.settle_bet(sorted(self.bets).index(key), second)
+
+    def reopen(self, bet: ModelBet, key: str) -> None:
+        self.balance[bet.player] += bet.stake - bet.payout
+        self.holds[bet.player][key] = bet.stake
+        bet.status, bet.payout, bet.settled_by = "OPEN", D(0), ""
 
     def refund(self, bet: ModelBet, key: str, cause: str = "") -> None:
         if bet.status == "OPEN":
@@ -426,15 +462,36 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def i4_resolve_once(self) -> None:
-        resolutions = Counter[tuple[str, Any]]()
-        for _, event in self.log():
-            if isinstance(event, Bet.Settled | Bet.Refunded):
-                resolutions[type(event).__name__, event.originator_id] += 1
+        """Each hold is captured or released once; each bet settled once while open (again
+        only after a rolled-back credit reopened it), each settlement reversed once, each bet
+        refunded once."""
+        held: dict[str, bool] = {}
+        captured = Counter[str]()
+        reversed_ = Counter[str]()
+        status: dict[Any, str] = {}
+        for position, event in self.log():
+            where = (position, type(event).__qualname__)
+            if isinstance(event, Wallet.StakeHeld):
+                assert not held.get(event.bet), where
+                held[event.bet] = True
             elif isinstance(event, Wallet.HoldCaptured | Wallet.HoldReleased):
-                resolutions["hold", event.bet] += 1
+                assert held.get(event.bet), where
+                held[event.bet] = False
+                captured[event.bet] += isinstance(event, Wallet.HoldCaptured)
             elif isinstance(event, Wallet.SettlementReversed):
-                resolutions["reversal", event.bet] += 1
-        assert all(count == 1 for count in resolutions.values()), resolutions
+                reversed_[event.bet] += 1
+                assert not held.get(event.bet) and reversed_[event.bet] <= captured[event.bet]
+            elif isinstance(event, Bet.Placed):
+                status[event.originator_id] = "OPEN"
+            elif isinstance(event, Bet.Settled):
+                assert status[event.originator_id] == "OPEN", where
+                status[event.originator_id] = "SETTLED"
+            elif isinstance(event, Bet.Reopened):
+                assert status[event.originator_id] == "SETTLED", where
+                status[event.originator_id] = "OPEN"
+            elif isinstance(event, Bet.Refunded):
+                assert status[event.originator_id] != "REFUNDED", where
+                status[event.originator_id] = "REFUNDED"
 
     @invariant()
     def i5_betting_window(self) -> None:
