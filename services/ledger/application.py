@@ -316,6 +316,7 @@ class Ledger(Application[UUID]):
             game=cmd.game or (round_.game if round_ else ""),
             table=cmd.table or (round_.table if round_ else ""),
             selections=[_selection(s.market, s.value, s.amount) for s in cmd.selections],
+            session_id=cmd.session_id,
         )
         wallet.hold(bet.key, amount, bet.round_key)
         record = TxRecord.record(
@@ -325,6 +326,7 @@ class Ledger(Application[UUID]):
             fingerprint=fingerprint,
             reply=_reply(record_ref(cmd.provider, cmd.tx_id), wallet, "debit"),
             bets=[bet.key],
+            session_id=cmd.session_id,
         )
         return self._saved(record, wallet, bet, record)
 
@@ -349,6 +351,7 @@ class Ledger(Application[UUID]):
             fingerprint=fingerprint,
             reply=_reply(record_ref(cmd.provider, cmd.tx_id), wallet, "credit"),
             bets=[bet.key for bet in bets],
+            session_id=cmd.session_id,
         )
         return self._saved(record, wallet, *bets, record)
 
@@ -426,7 +429,9 @@ class Ledger(Application[UUID]):
         if original is None:
             # The rollback came first: remember it, so the late original is harmless.
             changed.append(
-                TxRecord.tombstone(cmd.provider, cmd.ref_tx_id, cmd.tx_id, cmd.late_original)
+                TxRecord.tombstone(
+                    cmd.provider, cmd.ref_tx_id, cmd.tx_id, cmd.late_original, cmd.session_id
+                )
             )
         elif original.kind == "rollback":
             raise LedgerRefused(
@@ -473,6 +478,7 @@ class Ledger(Application[UUID]):
             fingerprint=fingerprint,
             reply=reply,
             bets=[],
+            session_id=cmd.session_id,
         )
         return self._saved(record, *changed, record)
 
@@ -493,7 +499,7 @@ class Ledger(Application[UUID]):
             ref = record_ref(cmd.provider, cmd.tx_id)
             reply = _reply(ref, wallet, kind, player=cmd.player, currency=cmd.currency)
             reply["absorbed"] = True
-            earlier.absorb(kind, fingerprint, reply)
+            earlier.absorb(kind, fingerprint, reply, cmd.session_id)
             return self._saved(earlier, earlier)
         raise LedgerRefused(
             Refusal.TRANSACTION_ROLLED_BACK,

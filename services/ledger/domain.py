@@ -285,6 +285,8 @@ class Bet(Aggregate):
         game: str
         table: str
         selections: list[dict[str, str]]
+        session_id: str = ""
+        """The player's session at the provider, as the edge names it (for audit exports)."""
 
     @event(Placed)
     def __init__(
@@ -299,6 +301,7 @@ class Bet(Aggregate):
         game: str,
         table: str,
         selections: list[dict[str, str]],
+        session_id: str = "",
     ) -> None:
         self.provider = provider
         self.bet_id = bet_id
@@ -310,6 +313,7 @@ class Bet(Aggregate):
         self.game = game
         self.table = table
         self.selections = selections
+        self.session_id = session_id
         self.status = "OPEN"
         self.outcome = ""
         self.payout = Decimal(0)
@@ -456,6 +460,8 @@ class TxRecord(Aggregate):
         bets: list[str]
         tombstone_by: str
         late_original: str
+        session_id: str = ""
+        """The session of the command that created the record (for audit exports)."""
 
     @event(Created)
     def __init__(
@@ -468,6 +474,7 @@ class TxRecord(Aggregate):
         bets: list[str],
         tombstone_by: str,
         late_original: str,
+        session_id: str = "",
     ) -> None:
         self.provider = provider
         self.tx_id = tx_id
@@ -477,6 +484,7 @@ class TxRecord(Aggregate):
         self.bets = bets
         self.tombstone_by = tombstone_by
         self.late_original = late_original
+        self.session_id = session_id
         self.rolled_back_by = ""
 
     @staticmethod
@@ -492,6 +500,7 @@ class TxRecord(Aggregate):
         fingerprint: str,
         reply: dict[str, Any],
         bets: list[str],
+        session_id: str = "",
     ) -> TxRecord:
         return cls(
             provider=provider,
@@ -502,10 +511,13 @@ class TxRecord(Aggregate):
             bets=bets,
             tombstone_by="",
             late_original="",
+            session_id=session_id,
         )
 
     @classmethod
-    def tombstone(cls, provider: str, tx_id: str, by_tx: str, late_original: str) -> TxRecord:
+    def tombstone(
+        cls, provider: str, tx_id: str, by_tx: str, late_original: str, session_id: str = ""
+    ) -> TxRecord:
         return cls(
             provider=provider,
             tx_id=tx_id,
@@ -515,11 +527,14 @@ class TxRecord(Aggregate):
             bets=[],
             tombstone_by=by_tx,
             late_original=late_original,
+            session_id=session_id,
         )
 
-    def absorb(self, kind: str, fingerprint: str, reply: dict[str, Any]) -> None:
+    def absorb(
+        self, kind: str, fingerprint: str, reply: dict[str, Any], session_id: str = ""
+    ) -> None:
         """The late original of a tombstone, accepted without effect."""
-        self._absorbed(kind=kind, fingerprint=fingerprint, reply=reply)
+        self._absorbed(kind=kind, fingerprint=fingerprint, reply=reply, session_id=session_id)
 
     def mark_rolled_back(self, by_tx: str) -> None:
         self._rolled_back(by_tx=by_tx)
@@ -528,9 +543,12 @@ class TxRecord(Aggregate):
         kind: str
         fingerprint: str
         reply: dict[str, Any]
+        session_id: str = ""
 
     @event(Absorbed)
-    def _absorbed(self, kind: str, fingerprint: str, reply: dict[str, Any]) -> None:
+    def _absorbed(
+        self, kind: str, fingerprint: str, reply: dict[str, Any], session_id: str = ""
+    ) -> None:
         self.kind = kind
         self.fingerprint = fingerprint
         self.reply = reply

@@ -45,6 +45,7 @@ def debit(
     currency: str = "EUR",
     bet_id: str = "",
     picks: tuple[tuple[str, str], ...] = (("roulette_straight", "17"),),
+    session_id: str = "",
 ) -> Debit:
     return Debit(
         provider=provider,
@@ -55,6 +56,7 @@ def debit(
         round_id=round_id,
         bet_id=bet_id,
         selections=tuple(Selection(market=m, value=v) for m, v in picks),
+        session_id=session_id,
     )
 
 
@@ -67,6 +69,7 @@ def credit(
     round_id: str = "r1",
     provider: str = "evo",
     currency: str = "EUR",
+    session_id: str = "",
 ) -> Credit:
     return Credit(
         provider=provider,
@@ -76,6 +79,7 @@ def credit(
         amount=Decimal(amount),
         round_id=round_id,
         bet_id=bet_id,
+        session_id=session_id,
     )
 
 
@@ -90,6 +94,7 @@ def rollback(
     cause: str = "PROVIDER_CANCELLED",
     only_open: bool = False,
     amount: str | None = None,
+    session_id: str = "",
 ) -> Rollback:
     return Rollback(
         provider=provider,
@@ -101,6 +106,7 @@ def rollback(
         cause=cause,
         only_open=only_open,
         amount=None if amount is None else Decimal(amount),
+        session_id=session_id,
     )
 
 
@@ -141,6 +147,26 @@ def voided(
     cause: str = "DEALER_ERROR", round_id: str = "r1", provider: str = "evo", seq: int = 3
 ) -> RoundVoided:
     return RoundVoided(provider=provider, round_id=round_id, seq=seq, occurred_at=NOW, cause=cause)
+
+
+def logged_since(ledger: Ledger, position: int) -> list[tuple[str, dict[str, Any]]]:
+    """The events the ledger stored after `position`: (Class.Event, fields) in log order,
+    without the library's metadata: what a command wrote, as a given/when/then test says it."""
+    meta = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+    return [
+        (
+            type(event).__qualname__,
+            {k: v for k, v in event.__dict__.items() if k not in meta},
+        )
+        for event in (
+            ledger.mapper.to_domain_event(n)
+            for n in ledger.recorder.select_notifications(position + 1, 10_000)
+        )
+    ]
+
+
+def log_position(ledger: Ledger) -> int:
+    return ledger.recorder.max_notification_id() or 0
 
 
 class RacingLedger(Ledger):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from eventsourcing.application import project_aggregate
 
 from contracts.events import AnyProviderEvent, round_digest
 from contracts.wallet import Balance, Outcome, Refusal
 from services.ledger.application import Ledger
-from services.ledger.domain import Wallet, wallet_id
+from services.ledger.domain import Bet, Wallet, wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus, RoundStatus, Verification
 from tests.unit.ledger.support import (
@@ -21,6 +23,8 @@ from tests.unit.ledger.support import (
     debit,
     declared,
     funded,
+    log_position,
+    logged_since,
     opened,
     popo_ledger,
     rollback,
@@ -517,6 +521,45 @@ def test_a_rollback_in_another_currency_than_its_transaction_is_refused(ledger: 
 def test_a_rollback_with_an_unknown_late_original_mode_is_refused(ledger: Ledger) -> None:
     with refused(Refusal.DUPLICATE_CONFLICT):
         ledger.execute(rollback("rb1", "t1", late_original="maybe"))
+
+
+# ---- sessions, for audit exports ----------------------------------------------------------------
+
+
+def test_a_bet_and_every_transaction_record_name_the_session_they_came_from(
+    ledger: Ledger,
+) -> None:
+    start = log_position(ledger)
+    ledger.execute(debit("t1", "10", bet_id="b1", session_id="sess-1"))
+    ledger.execute(credit("w1", "0", bet_id="b1", session_id="sess-2"))
+    ledger.execute(rollback("rb1", "t9", session_id="sess-3"))
+    sessions = [
+        (name, fields.get("tx_id"), fields["session_id"])
+        for name, fields in logged_since(ledger, start)
+        if "session_id" in fields
+    ]
+    assert sessions == [
+        ("Bet.Placed", "t1", "sess-1"),
+        ("TxRecord.Created", "t1", "sess-1"),
+        ("TxRecord.Created", "w1", "sess-2"),
+        ("TxRecord.Created", "t9", "sess-3"),  # the tombstone the rollback left
+        ("TxRecord.Created", "rb1", "sess-3"),
+    ]
+
+
+def test_a_bet_stored_before_sessions_were_recorded_reads_as_no_session(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "10", bet_id="b1"))
+    [stored] = [
+        n for n in ledger.recorder.select_notifications(1, 100) if n.topic.endswith("Bet.Placed")
+    ]
+    state = ledger.mapper.transcoder.decode(stored.state)
+    del state["session_id"]  # as the event was written before the field existed
+    old = ledger.mapper.to_domain_event(
+        replace(stored, state=ledger.mapper.transcoder.encode(state))
+    )
+    assert isinstance(old, Bet.Placed) and old.session_id == ""
+    rebuilt = project_aggregate(None, [old])
+    assert isinstance(rebuilt, Bet) and (rebuilt.session_id, rebuilt.stake) == ("", D("10.00"))
 
 
 # ---- the betting window (I5) ---------------------------------------------------------------

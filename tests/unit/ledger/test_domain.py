@@ -373,11 +373,12 @@ def test_a_bet_refunded_as_late_refuses_its_settlement_as_betting_closed() -> No
 # ---- TxRecord -------------------------------------------------------------------------
 
 
-def test_a_transaction_is_remembered_with_its_reply() -> None:
-    record = TxRecord.record("evo", "t1", "debit", "f", {"tx_ref": "trn"}, ["b"])
+def test_a_transaction_is_remembered_with_its_reply_and_session() -> None:
+    record = TxRecord.record("evo", "t1", "debit", "f", {"tx_ref": "trn"}, ["b"], "sess-1")
     [(name, fields)] = then(record)
     assert name == "Created"
     assert fields["reply"] == {"tx_ref": "trn"} and fields["tombstone_by"] == ""
+    assert fields["session_id"] == record.session_id == "sess-1"
 
 
 def test_a_rollback_before_its_transaction_leaves_a_tombstone() -> None:
@@ -392,9 +393,17 @@ def test_a_rollback_before_its_transaction_leaves_a_tombstone() -> None:
 
 def test_a_late_original_absorbed_by_its_tombstone_keeps_its_reply() -> None:
     record = given(TxRecord, history(TxRecord.tombstone("evo", "t1", "rb1", "absorb")))
-    record.absorb("debit", "f", {"absorbed": True})
+    record.absorb("debit", "f", {"absorbed": True}, "sess-1")
     assert then(record) == [
-        ("Absorbed", {"kind": "debit", "fingerprint": "f", "reply": {"absorbed": True}})
+        (
+            "Absorbed",
+            {
+                "kind": "debit",
+                "fingerprint": "f",
+                "reply": {"absorbed": True},
+                "session_id": "sess-1",
+            },
+        )
     ]
 
 
