@@ -15,11 +15,25 @@ holding its secret; for Hub88 the "secret" is Hub88's RSA public key in PEM::
     rate_limit = 2000              # requests per second, sustained (default 1000)
     burst = 4000                   # bucket size (default 2 x rate_limit)
     max_body_bytes = 65536         # default 64 KiB
-    answer_within_s = 5.0          # past this, answer the dialect's retryable error (default 5)
+    answer_within_s = 0.9          # past this, answer the dialect's retryable error
+                                   # (default: the dialect's, see ANSWER_WITHIN_S)
     default = true                 # also serve /wallet/hub88/... (the only provider of a
                                    # dialect is the default without saying so)
     [provider.options]             # dialect-specific settings, see each adapter
     session_ttl_s = 86400
+
+Answer deadlines: a wallet call not done within `answer_within_s` gets the dialect's
+retryable error in time (the work goes on; the provider's retry or rollback finds it). The
+default is the dialect's, from `reference/provider-dialects.md`:
+
+- evolution 0.6 s: Evolution's certification tool fails any answer slower than 700 ms;
+  0.6 leaves 100 ms for the network and the HTTP layer.
+- hub88 0.9 s: Hub88 gives up on a bet after 1 s and retries or rolls it back; an answer
+  at 0.9 s beats its timeout with a clear `RS_ERROR_UNKNOWN`.
+- pragmatic, ezugi, softswiss 3.0 s [INFER]: no timeout is published; 3 s stays under
+  the usual 5 s of HTTP clients, so the provider hears our retryable error (Pragmatic
+  100, Ezugi 503, SoftSwiss 503) rather than its own timeout.
+- any other dialect 5.0 s.
 
 Errors::
 
@@ -48,6 +62,21 @@ LOOPBACK: tuple[IpNetwork, ...] = (
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
+ANSWER_WITHIN_S: Mapping[str, float] = {
+    "evolution": 0.6,
+    "hub88": 0.9,
+    "pragmatic": 3.0,
+    "ezugi": 3.0,
+    "softswiss": 3.0,
+}
+"""Default answer deadline per dialect, in seconds (see the module docstring for why)."""
+DEFAULT_ANSWER_WITHIN_S = 5.0
+
+
+def answer_within_s_for(dialect: str) -> float:
+    return ANSWER_WITHIN_S.get(dialect, DEFAULT_ANSWER_WITHIN_S)
+
+
 class ConfigError(ValueError):
     """The provider configuration cannot be used; the message names the provider and key."""
 
@@ -65,9 +94,15 @@ class ProviderConfig:
     rate_limit: float = 1000.0
     burst: float = 2000.0
     max_body_bytes: int = 65536
-    answer_within_s: float = 5.0
+    answer_within_s: float = 0.0
+    """Seconds before the dialect's retryable error goes out; 0 means the dialect's
+    default (`ANSWER_WITHIN_S`)."""
     default: bool = False
     options: Mapping[str, OptionValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.answer_within_s <= 0:
+            object.__setattr__(self, "answer_within_s", answer_within_s_for(self.dialect))
 
     def option(self, name: str, default: OptionValue) -> OptionValue:
         return self.options.get(name, default)
@@ -176,7 +211,9 @@ def _provider(entry: object, env: Mapping[str, str], base: Path) -> ProviderConf
         rate_limit=rate,
         burst=_number(entry.get("burst", 2 * rate), f"{where}: burst"),
         max_body_bytes=max_body,
-        answer_within_s=_number(entry.get("answer_within_s", 5.0), f"{where}: answer_within_s"),
+        answer_within_s=_number(
+            entry.get("answer_within_s", answer_within_s_for(dialect)), f"{where}: answer_within_s"
+        ),
         default=bool(entry.get("default", False)),
         options=dict(options),
     )

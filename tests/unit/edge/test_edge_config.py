@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from services.edge.config import ConfigError, load_providers, parse_providers
+from services.edge.config import (
+    ANSWER_WITHIN_S,
+    ConfigError,
+    ProviderConfig,
+    load_providers,
+    parse_providers,
+)
 
 TOML = """
 [[provider]]
@@ -82,3 +88,39 @@ def test_bad_ids_currencies_networks_and_duplicates_are_refused() -> None:
             parse_providers({"provider": [bad]}, environ=env)
     with pytest.raises(ConfigError, match="unique"):
         parse_providers({"provider": [{**base, "id": "p"}, {**base, "id": "p"}]}, environ=env)
+
+
+def test_each_dialect_answers_within_its_providers_deadline_unless_configured() -> None:
+    """Evolution certifies answers under 700 ms, Hub88 times a bet out at 1 s."""
+    document = {
+        "provider": [
+            {"id": d, "dialect": d, "currencies": ["EUR"], "secret_env": "S"}
+            for d in ("evolution", "hub88", "pragmatic", "ezugi", "softswiss", "custom")
+        ]
+        + [
+            {
+                "id": "slow-evo",
+                "dialect": "evolution",
+                "currencies": ["EUR"],
+                "secret_env": "S",
+                "answer_within_s": 2,
+            }
+        ]
+    }
+    providers = parse_providers(document, environ={"S": "s"})
+    deadlines = {p.id: p.answer_within_s for p in providers.providers}
+    assert deadlines["evolution"] < 0.7 and deadlines["hub88"] < 1.0
+    assert deadlines == {
+        **{d: ANSWER_WITHIN_S[d] for d in ANSWER_WITHIN_S},
+        "custom": 5.0,
+        "slow-evo": 2.0,
+    }
+
+
+def test_a_provider_built_in_code_gets_its_dialects_deadline_too() -> None:
+    built = ProviderConfig(id="e", dialect="evolution", currencies=("EUR",), secret=b"s")
+    assert built.answer_within_s == ANSWER_WITHIN_S["evolution"] == 0.6
+    chosen = ProviderConfig(
+        id="e", dialect="evolution", currencies=("EUR",), secret=b"s", answer_within_s=1.5
+    )
+    assert chosen.answer_within_s == 1.5
