@@ -83,6 +83,8 @@ class Rollback(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.rollback")
     """The provider transaction being cancelled."""
     round_id: str = ""
     amount: Decimal | None = None
+    """What the provider says it rolls back (Ezugi `rollbackAmount`), if it says: a rollback
+    of a debit must name the debit's amount, another one is refused (`INVALID_AMOUNT`)."""
     cause: str = "PROVIDER_CANCELLED"
     late_original: str = "refuse"
     """`refuse` or `absorb`: what happens to the cancelled transaction if it arrives later."""

@@ -416,6 +416,8 @@ class Ledger(Application[UUID]):
         earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
         if earlier is not None:
             return self._repeat(earlier, cmd, "rollback", fingerprint)
+        if cmd.amount is not None:
+            _amount(cmd.amount, cmd.currency)
         if cmd.late_original not in ("refuse", "absorb"):
             raise LedgerRefused(
                 Refusal.DUPLICATE_CONFLICT,
@@ -453,18 +455,7 @@ class Ledger(Application[UUID]):
                 )
             wallet = self._wallet(cmd.player, cmd.currency)
             if not original.reply.get("absorbed"):
-                bets = [self.bet(UUID(key)) for key in original.bets]
-                if cmd.only_open:
-                    _require_open_to_cancel(cmd, bets)
-                for bet in bets:
-                    if original.kind == "credit":
-                        # A win rolled back undoes that credit only: the bet awaits another.
-                        if bet.status == "SETTLED" and bet.settled_by == original.tx_id:
-                            reopen_bet(wallet, bet, cmd.cause, cmd.tx_id)
-                            undone.append(bet)
-                    elif bet.status != "REFUNDED":
-                        refund_bet(wallet, bet, cmd.cause, cmd.tx_id)
-                        undone.append(bet)
+                undone = self._undo(cmd, original, wallet)
             original.mark_rolled_back(cmd.tx_id)
             changed += [wallet, *undone, original]
         reply = _reply(ref, wallet, "rollback", player=cmd.player, currency=cmd.currency)
@@ -481,6 +472,25 @@ class Ledger(Application[UUID]):
             session_id=cmd.session_id,
         )
         return self._saved(record, *changed, record)
+
+    def _undo(self, cmd: Rollback, original: TxRecord, wallet: Wallet) -> list[Bet]:
+        """Undo what `original` did to its bets; the bets that changed."""
+        bets = [self.bet(UUID(key)) for key in original.bets]
+        if cmd.amount is not None and original.kind == "debit":
+            _require_debit_amount(cmd, bets)
+        if cmd.only_open:
+            _require_open_to_cancel(cmd, bets)
+        undone: list[Bet] = []
+        for bet in bets:
+            if original.kind == "credit":
+                # A win rolled back undoes that credit only: the bet awaits another.
+                if bet.status == "SETTLED" and bet.settled_by == original.tx_id:
+                    reopen_bet(wallet, bet, cmd.cause, cmd.tx_id)
+                    undone.append(bet)
+            elif bet.status != "REFUNDED":
+                refund_bet(wallet, bet, cmd.cause, cmd.tx_id)
+                undone.append(bet)
+        return undone
 
     def _repeat(
         self, earlier: TxRecord, cmd: AnyWalletCommand, kind: str, fingerprint: str
@@ -657,6 +667,20 @@ def reopen_bet(wallet: Wallet, bet: Bet, cause: str, tx_id: str) -> None:
     bet.require_settled()
     wallet.take_back_win(bet.key, bet.stake, bet.payout, bet.round_key, cause)
     bet.reopen(cause, tx_id)
+
+
+def _require_debit_amount(cmd: Rollback, bets: Iterable[Bet]) -> None:
+    """A rollback that names an amount must name the debit's (Ezugi `rollbackAmount`: both
+    public implementations refuse another); a partial or inflated refund moves nothing."""
+    assert cmd.amount is not None
+    stake = sum((bet.stake for bet in bets), Decimal(0))
+    if money.check_amount(cmd.amount, cmd.currency) != stake:
+        raise LedgerRefused(
+            Refusal.INVALID_AMOUNT,
+            f"rollback {cmd.provider}/{cmd.tx_id} returns {cmd.amount} {cmd.currency}, but "
+            f"debit {cmd.ref_tx_id} took {stake} {cmd.currency}; nothing moved, send the "
+            "rollback with the debit's amount",
+        )
 
 
 def _require_open_to_cancel(cmd: Rollback, bets: Iterable[Bet]) -> None:

@@ -457,6 +457,30 @@ def test_a_cancel_of_an_open_bet_releases_its_stake(ledger: Ledger) -> None:
     assert ledger.round_state("evo", "r1").bets[0].status is BetStatus.REFUNDED
 
 
+def test_a_rollback_naming_the_debits_amount_releases_the_stake(ledger: Ledger) -> None:
+    ledger.execute(debit("t1", "2.50"))
+    reply = ledger.execute(rollback("rb1", "t1", amount="2.5", only_open=True))
+    assert (reply.available, reply.absorbed) == (D("100.00"), False)
+
+
+@pytest.mark.parametrize("amount", ["2.49", "5.00", "0"])
+def test_a_rollback_naming_another_amount_than_its_debits_is_refused_and_moves_nothing(
+    ledger: Ledger, amount: str
+) -> None:
+    ledger.execute(debit("t1", "2.50"))
+    with refused(Refusal.INVALID_AMOUNT) as caught:
+        ledger.execute(rollback("rb1", "t1", amount=amount, only_open=True))
+    assert "t1 took 2.50 EUR" in str(caught.value)
+    assert available(ledger) == D("97.50")
+    assert ledger.round_state("evo", "r1").bets[0].status is BetStatus.OPEN
+
+
+@pytest.mark.parametrize("amount", ["-2.50", "NaN", "1.001"])
+def test_a_rollback_naming_no_valid_amount_is_refused(ledger: Ledger, amount: str) -> None:
+    with refused(Refusal.INVALID_AMOUNT):
+        ledger.execute(rollback("rb1", "t1", amount=amount))
+
+
 def test_a_rollback_before_its_debit_makes_the_late_debit_refused(ledger: Ledger) -> None:
     ledger.execute(rollback("rb1", "t1"))
     with refused(Refusal.TRANSACTION_ROLLED_BACK) as caught:
