@@ -4,7 +4,9 @@ Rounds of European roulette at one provider: betting opens, a few players bet (s
 debits repeated, as providers retry), some stakes are rolled back, betting closes (a
 late bet now and then), the ball lands, the result comes with the provider's round hash
 (now and then a wrong one, to flag the round), and wins are credited (some credits
-repeated). Some rounds are voided instead. Every refusal is part of the game.
+repeated), or, at a provider the bridge settles for (`credits=False`), the ledger pays
+the bets from the result itself. Some rounds are voided instead. Every refusal is part
+of the game.
 """
 
 from __future__ import annotations
@@ -60,8 +62,14 @@ def play(
     player_count: int = 20,
     seed: int = 7,
     drain: bool = True,
+    provider: str = PROVIDER,
+    credits: bool = True,
 ) -> Played:
-    """Play `rounds` rounds (ids `r<first>`...); players must be funded first (`fund`)."""
+    """Play `rounds` rounds (ids `r<first>`...); players must be funded first (`fund`).
+
+    `credits=False` plays a provider the ledger settles itself (`BRIDGE_SETTLED_PROVIDERS`):
+    no credit is sent.
+    """
     rng = random.Random(seed + first)
     played = Played()
     names = players(player_count)
@@ -88,7 +96,7 @@ def play(
 
         event(
             BettingOpened(
-                provider=PROVIDER,
+                provider=provider,
                 round_id=round_id,
                 table=f"table-{n % 4}",
                 game="roulette",
@@ -102,7 +110,7 @@ def play(
         for b in range(rng.randint(1, 4)):
             currency = rng.choice(CURRENCIES)
             debit = Debit(
-                provider=PROVIDER,
+                provider=provider,
                 tx_id=f"{round_id}-d{b}",
                 player=rng.choice(names),
                 currency=currency,
@@ -111,7 +119,7 @@ def play(
                 bet_id=f"{round_id}-b{b}",
                 game="roulette",
                 table=f"table-{n % 4}",
-                selections=(Selection(market="straight", value=str(rng.randint(0, 36))),),
+                selections=(Selection(market="roulette_straight", value=str(rng.randint(0, 36))),),
             )
             bets.append(debit)
             send(debit)
@@ -121,7 +129,7 @@ def play(
             cancelled = rng.choice(bets)
             send(
                 Rollback(
-                    provider=PROVIDER,
+                    provider=provider,
                     tx_id=f"{cancelled.tx_id}-rb",
                     player=cancelled.player,
                     currency=cancelled.currency,
@@ -133,7 +141,7 @@ def play(
         if rng.random() < 0.08:
             event(
                 RoundVoided(
-                    provider=PROVIDER,
+                    provider=provider,
                     round_id=round_id,
                     seq=2,
                     occurred_at=at + timedelta(seconds=10),
@@ -145,7 +153,7 @@ def play(
             continue
         event(
             BettingClosed(
-                provider=PROVIDER,
+                provider=provider,
                 round_id=round_id,
                 seq=2,
                 occurred_at=at + timedelta(seconds=15),
@@ -155,7 +163,7 @@ def play(
         if rng.random() < 0.05:
             send(
                 Debit(
-                    provider=PROVIDER,
+                    provider=provider,
                     tx_id=f"{round_id}-late",
                     player=rng.choice(names),
                     currency="EUR",
@@ -163,13 +171,13 @@ def play(
                     round_id=round_id,
                     bet_id=f"{round_id}-late",
                     game="roulette",
-                    selections=(Selection(market="straight", value="7"),),
+                    selections=(Selection(market="roulette_straight", value="7"),),
                 )
             )
         number = rng.randint(0, 36)
         event(
             GameEvent(
-                provider=PROVIDER,
+                provider=provider,
                 round_id=round_id,
                 seq=3,
                 occurred_at=at + timedelta(seconds=25),
@@ -179,7 +187,7 @@ def play(
             )
         )
         result = ResultDeclared(
-            provider=PROVIDER,
+            provider=provider,
             round_id=round_id,
             seq=4,
             occurred_at=at + timedelta(seconds=26),
@@ -200,10 +208,10 @@ def play(
             video_timecode=result.video_timecode,
         )
         event(result)
-        for debit in bets:
+        for debit in bets if credits else ():
             won = debit.selections[0].value == str(number)
             credit = Credit(
-                provider=PROVIDER,
+                provider=provider,
                 tx_id=f"{debit.tx_id}-c",
                 player=debit.player,
                 currency=debit.currency,
