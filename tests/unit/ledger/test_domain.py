@@ -22,7 +22,7 @@ from contracts.events import (
 from contracts.wallet import Refusal
 from services.ledger.domain import Bet, TxRecord, Wallet
 from services.ledger.errors import LedgerRefused
-from services.ledger.rounds import BookCursor, Round, RoundBook
+from services.ledger.rounds import BookCursor, Round, RoundBook, encode_provider_event
 from tests.unit.ledger.givens import given, history, then, wallet_with
 
 D = Decimal
@@ -532,9 +532,9 @@ def test_a_result_without_a_hash_is_unhashed_not_flagged() -> None:
 
 def test_a_void_closes_the_round_with_its_cause() -> None:
     round_ = round_of(opened())
-    round_.record(
-        RoundVoided(provider="evo", round_id="r1", seq=2, occurred_at=NOW, cause="DEALER_ERROR")
-    )
+    void = RoundVoided(provider="evo", round_id="r1", seq=2, occurred_at=NOW, cause="DEALER_ERROR")
+    round_.record(void)
+    assert then(round_) == [("EventRecorded", {"seq": 2, "raw": encode_provider_event(void)})]
     assert (round_.status, round_.void_cause, round_.betting_closed) == (
         "VOIDED",
         "DEALER_ERROR",
@@ -566,6 +566,22 @@ def test_a_bet_the_log_orders_after_betting_closed_is_booked_late() -> None:
 def test_a_result_or_a_void_closes_betting_too() -> None:
     assert book_of(lambda b: b.see_result(3, {"number": "1"})).closed
     assert book_of(lambda b: b.see_void(3, "DISPUTE")).closed
+
+
+def test_a_result_seen_by_the_book_records_it_and_closes_betting() -> None:
+    book = book_of(lambda b: b.book_bet(5, "bet-a"))
+    book.see_result(6, {"number": "17"})
+    assert then(book) == [("ResultSeen", {"position": 6, "result": {"number": "17"}})]
+    assert (book.result, book.closed_at, book.open_bets()) == ({"number": "17"}, 6, ["bet-a"])
+
+
+def test_a_void_seen_by_the_book_records_its_cause_and_closes_betting() -> None:
+    book = book_of(lambda b: b.book_bet(5, "bet-a"), lambda b: b.close(6))
+    book.see_void(7, "STREAM_FAILURE")
+    assert then(book) == [("VoidSeen", {"position": 7, "cause": "STREAM_FAILURE"})]
+    assert (book.void_cause, book.closed_at) == ("STREAM_FAILURE", 6)  # closed at the close
+    book.see_void(7, "STREAM_FAILURE")
+    assert then(book) == []
 
 
 def test_a_notification_applied_twice_changes_the_book_once() -> None:
