@@ -17,6 +17,9 @@ holding its secret; for Hub88 the "secret" is Hub88's RSA public key in PEM::
     max_body_bytes = 65536         # default 64 KiB
     answer_within_s = 0.9          # past this, answer the dialect's retryable error
                                    # (default: the dialect's, see ANSWER_WITHIN_S)
+    max_skew_s = 300               # refuse requests whose timestamp is further than this
+                                   # from our clock; 0 turns it off (default: the
+                                   # dialect's, see MAX_SKEW_S)
     default = true                 # also serve /wallet/hub88/... (the only provider of a
                                    # dialect is the default without saying so)
     [provider.options]             # dialect-specific settings, see each adapter
@@ -34,6 +37,17 @@ default is the dialect's, from `reference/provider-dialects.md`:
   the usual 5 s of HTTP clients, so the provider hears our retryable error (Pragmatic
   100, Ezugi 503, SoftSwiss 503) rather than its own timeout.
 - any other dialect 5.0 s.
+
+Timestamp windows (`max_skew_s`): a signed request replayed later is refused when the
+dialect carries a request timestamp. Defaults, per dialect:
+
+- ezugi 300 s: every request carries `timestamp` (ms); `/auth` and `/debit` outside the
+  window are refused (a replayed `/auth` would mint a fresh session each time). Credits
+  and rollbacks are never refused for age: they must always settle.
+- pragmatic 0 (off) [INFER]: `timestamp` is sent, but Pragmatic re-sends failed calls for
+  reconciliation hours later; set it to window `bet.html` only.
+- hub88, evolution, softswiss: their requests carry no timestamp, so there is nothing to
+  window; a positive `max_skew_s` for them is refused at start.
 
 Errors::
 
@@ -73,6 +87,10 @@ ANSWER_WITHIN_S: Mapping[str, float] = {
 DEFAULT_ANSWER_WITHIN_S = 5.0
 
 
+MAX_SKEW_S: Mapping[str, float] = {"ezugi": 300.0}
+"""Default request-timestamp window per dialect, in seconds; absent means off."""
+
+
 def answer_within_s_for(dialect: str) -> float:
     return ANSWER_WITHIN_S.get(dialect, DEFAULT_ANSWER_WITHIN_S)
 
@@ -97,12 +115,17 @@ class ProviderConfig:
     answer_within_s: float = 0.0
     """Seconds before the dialect's retryable error goes out; 0 means the dialect's
     default (`ANSWER_WITHIN_S`)."""
+    max_skew_s: float = -1.0
+    """Largest distance, in seconds, between a request's own timestamp and our clock; 0
+    turns the window off, a negative value means the dialect's default (`MAX_SKEW_S`)."""
     default: bool = False
     options: Mapping[str, OptionValue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.answer_within_s <= 0:
             object.__setattr__(self, "answer_within_s", answer_within_s_for(self.dialect))
+        if self.max_skew_s < 0:
+            object.__setattr__(self, "max_skew_s", MAX_SKEW_S.get(self.dialect, 0.0))
 
     def option(self, name: str, default: OptionValue) -> OptionValue:
         return self.options.get(name, default)
@@ -214,6 +237,7 @@ def _provider(entry: object, env: Mapping[str, str], base: Path) -> ProviderConf
         answer_within_s=_number(
             entry.get("answer_within_s", answer_within_s_for(dialect)), f"{where}: answer_within_s"
         ),
+        max_skew_s=_skew(entry.get("max_skew_s", -1.0), f"{where}: max_skew_s"),
         default=bool(entry.get("default", False)),
         options=dict(options),
     )
@@ -253,6 +277,14 @@ def _strings(value: object, where: str) -> list[str]:
 def _number(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{where} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _skew(value: object, where: str) -> float:
+    if value == -1.0:
+        return -1.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{where} must be a number of seconds >= 0 (0: off), got {value!r}")
     return float(value)
 
 

@@ -1,4 +1,5 @@
-"""Edge guards that do not depend on a dialect: IP allowlists, rate limits, secret comparison."""
+"""Edge guards that do not depend on a dialect: IP allowlists, rate limits, secret
+comparison, request-timestamp windows."""
 
 from __future__ import annotations
 
@@ -65,4 +66,16 @@ class TokenBucket:
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return True
+        return False
+
+
+def fresh_timestamp(timestamp_ms: int, now_s: float, max_skew_s: float) -> bool:
+    """True when a request's own timestamp (ms since the epoch) is within `max_skew_s`
+    of `now_s`, either way (clocks drift both ways); always True when the window is off
+    (`max_skew_s` 0). A missing (0) timestamp is stale once a window is on."""
+    if max_skew_s <= 0:
+        return True
+    try:
+        return abs(timestamp_ms / 1000 - now_s) <= max_skew_s
+    except OverflowError:  # an integer too large for a float is no timestamp
         return False

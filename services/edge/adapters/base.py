@@ -43,6 +43,7 @@ from typing import ClassVar
 
 from services.edge.config import ProviderConfig
 from services.edge.ports import AsyncLedger
+from services.edge.security import fresh_timestamp
 from services.edge.sessions import SessionStore
 
 
@@ -123,12 +124,24 @@ class DialectAdapter(abc.ABC):
     """One provider account speaking one dialect. Subclasses are named `Adapter`."""
 
     dialect: ClassVar[str]
+    timestamped: ClassVar[bool] = False
+    """True when the dialect's requests carry their own timestamp, so `max_skew_s` can
+    window them; a provider asking for a window on a dialect without one is refused."""
 
     def __init__(self, provider: ProviderConfig, context: EdgeContext) -> None:
+        if provider.max_skew_s > 0 and not self.timestamped:
+            raise ValueError(
+                f"provider {provider.id!r}: {self.dialect} requests carry no timestamp, so "
+                "max_skew_s cannot apply; remove it"
+            )
         self.provider = provider
         self.context = context
         self.ledger = context.ledger
         self.sessions = context.sessions
+
+    def fresh(self, timestamp_ms: int) -> bool:
+        """Whether a request stamped `timestamp_ms` is inside the provider's window."""
+        return fresh_timestamp(timestamp_ms, self.context.clock(), self.provider.max_skew_s)
 
     @abc.abstractmethod
     def endpoints(self) -> Sequence[Endpoint]:

@@ -1,8 +1,9 @@
 """Ezugi seamless wallet at `/wallet/ezugi/...` (wire: `contracts.dialects.ezugi`).
 
-Provider config: `secret_env`/`secret_file` holds the operator's Ezugi secret key.
-Options: `operator_id` (int, required: calls for another operator are refused),
-`session_ttl_s` (lifetime of the session token `/auth` hands out, default 86400).
+Provider config: `secret_env`/`secret_file` holds the operator's Ezugi secret key;
+`max_skew_s` (default 300) is the request-timestamp window. Options: `operator_id` (int,
+required: calls for another operator are refused), `session_ttl_s` (lifetime of the
+session token `/auth` hands out, default 86400).
 
 Semantics, per the public implementations in `reference/provider-dialects.md` unless
 marked [INFER]:
@@ -35,9 +36,17 @@ marked [INFER]:
   the player's -> 1; betting closed or limits -> 1 [INFER: Ezugi has no closer code].
 - Malformed JSON, wrong types, a wrong `operatorId`, an empty `uid`, `transactionId`,
   `debitTransactionId` or `roundId`, negative, NaN or over-precise amounts -> 1 (an empty
-  `debitTransactionId` must never read as "every open bet of the round"). `timestamp` is
-  not checked: replays are harmless because every call is idempotent on its transaction
-  id [INFER].
+  `debitTransactionId` must never read as "every open bet of the round").
+- Replays: Ezugi signs a `timestamp` (ms) into every request and sends no nonce. `/auth`
+  is not idempotent (each one mints a session), so a captured signed `/auth` replayed
+  would mint a fresh session every time: `/auth` and `/debit` whose `timestamp` is more
+  than `max_skew_s` (default 300 s, either way) from our clock, or missing, are refused
+  with 1 "Request timestamp outside the allowed window" before anything else is looked
+  at [INFER: 300 s absorbs clock drift and Ezugi's prompt retries; the reference names
+  no window]. Inside the window a replayed `/auth` still mints a session (Ezugi sends
+  no nonce to refuse it by); the window bounds that to minutes after Ezugi signed it.
+  Credits and rollbacks are never refused for age [INFER]: Ezugi re-sends them until
+  they succeed, and each is idempotent on its transaction id, so a replay moves nothing.
 - `balance` is the available balance (cash minus holds), a JSON number in major units.
 """
 
@@ -146,6 +155,7 @@ def rollback_tx_id(debit_transaction_id: str) -> str:
 
 class Adapter(DialectAdapter):
     dialect = "ezugi"
+    timestamped = True
 
     def __init__(self, provider: ProviderConfig, context: EdgeContext) -> None:
         super().__init__(provider, context)
@@ -264,6 +274,8 @@ class Adapter(DialectAdapter):
             )
             return EdgeResponse(200, wire.encoder.encode(body))
 
+        if not self.fresh(call.timestamp):
+            return fail(Code.GENERAL_ERROR, _STALE)
         if call.operatorId != self.operator_id:
             return fail(Code.GENERAL_ERROR, f"operatorId {call.operatorId} is not this operator")
         launch = await self.sessions.get(self.provider.id, call.token) if call.token else None
@@ -301,6 +313,8 @@ class Adapter(DialectAdapter):
     async def debit(self, request: EdgeRequest) -> EdgeResponse:
         call = self._decode(request, wire.debit_request_decoder)
         try:
+            if not self.fresh(call.timestamp):
+                raise _Answer(Code.GENERAL_ERROR, _STALE)
             self._check_operator(call.operatorId)
             currency = self._currency(call.currency)
             amount = self._amount(call.debitAmount, currency)
@@ -391,4 +405,5 @@ class Adapter(DialectAdapter):
 
 
 _ROLLED_BACK = "Debit was rolled back; nothing credited"
+_STALE = "Request timestamp outside the allowed window"
 _NO_DEBIT = "Debit for this transactionId was not found, rollback aborted"

@@ -21,9 +21,12 @@ Semantics, following the public implementations unless marked [INFER]:
   and the late bet is then refused with 3; after its result -> 7 [INFER], nothing moves.
 - `endRound` closes the round: bets still open lose [INFER: Pragmatic sends a result for
   every win first]; repeated or nothing open -> success. Balance-free otherwise.
-- Requests carry `timestamp` but it is not windowed [INFER]: Pragmatic re-sends failed
-  calls for reconciliation hours later, and every money call is idempotent on
-  `reference`, so a replayed request moves nothing.
+- Requests carry `timestamp` but by default it is not windowed (`max_skew_s` 0) [INFER]:
+  Pragmatic re-sends failed calls for reconciliation hours later, and every money call
+  is idempotent on `reference`, so a replayed request moves nothing. A provider with
+  `max_skew_s` set windows `bet.html` only: a bet whose `timestamp` (ms) is missing or
+  further than that from our clock is error 7 and moves nothing; results, refunds and
+  endRound must always settle, so they are never refused for age.
 - Amounts must be plain decimals (`12.50`): a sign, an exponent, spaces, more decimals
   than the currency has, NaN -> error 7.
 - Edge refusals: IP not allowed -> HTTP 403 error 5; rate limited -> 429 error 100 (retry);
@@ -63,6 +66,7 @@ S = TypeVar("S")
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,18})?")
 """A Pragmatic amount is plain digits with an optional fraction: no sign, exponent or space."""
+_MILLIS = re.compile(r"[0-9]{1,15}")
 _REJECTIONS: dict[Rejection, tuple[int, Error]] = {
     Rejection.IP_NOT_ALLOWED: (403, Error.INVALID_HASH),
     Rejection.RATE_LIMITED: (429, Error.INTERNAL_RETRY),
@@ -105,6 +109,7 @@ def _response(error: Error, **fields: object) -> EdgeResponse:
 
 class Adapter(DialectAdapter):
     dialect = "pragmatic"
+    timestamped = True
 
     def endpoints(self) -> Sequence[Endpoint]:
         return (
@@ -251,6 +256,9 @@ class Adapter(DialectAdapter):
     async def bet(self, request: EdgeRequest) -> EdgeResponse:
         try:
             call = self._decode(request, wire.BetRequest)
+            stamp = int(call.timestamp) if _MILLIS.fullmatch(call.timestamp) else 0
+            if self.provider.max_skew_s > 0 and not self.fresh(stamp):
+                raise _Answer(Error.BAD_PARAMETERS)
             currency, session = await self._currency(call.userId, call.token, check_token=True)
             amount = self._amount(call.amount, currency)
             if amount <= 0:

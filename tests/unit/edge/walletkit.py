@@ -32,7 +32,11 @@ def provider(
     max_body_bytes: int = 65536,
     allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128"),
     options: dict[str, OptionValue] | None = None,
+    max_skew_s: float = 0.0,
 ) -> ProviderConfig:
+    """A provider for the fake-ledger rig. `max_skew_s` is off by default: the rig's clock
+    is `NOW`, while the clients stamp requests with the real time (and golden fixtures
+    with the time they were written)."""
     return ProviderConfig(
         id=pid or dialect,
         dialect=dialect,
@@ -42,6 +46,7 @@ def provider(
         rate_limit=rate_limit,
         burst=rate_limit,
         max_body_bytes=max_body_bytes,
+        max_skew_s=max_skew_s,
         options=options or {},
     )
 
