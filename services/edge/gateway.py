@@ -85,7 +85,7 @@ class ProviderGate:
                 # The provider retries (idempotent) or cancels; the ledger call may still
                 # land, and the retry or the cancel then finds it.
                 log.warning(
-                    "provider %s %s: no answer within %.1f s",
+                    "provider %s %s: no answer within %.2f s",
                     self.provider.id,
                     endpoint.label,
                     self.provider.answer_within_s,

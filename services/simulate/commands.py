@@ -61,6 +61,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--tables", type=int, default=1)
     p.add_argument("--players", type=int, default=50, help="players per table")
     p.add_argument("--rounds", type=int, default=100, help="rounds per table")
+    p.add_argument(
+        "--bettors", type=int, default=0, help="players betting each round (default: all)"
+    )
+    p.add_argument("--parallel", type=int, default=1, help="rounds of a table in play at once")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--currency", default="EUR")
     p.add_argument("--games", nargs="*", default=list(DEFAULT_GAMES))
@@ -152,6 +156,8 @@ async def _simulate(args: argparse.Namespace) -> dict[str, object]:
                 tables=args.tables,
                 players=args.players,
                 rounds=args.rounds,
+                bettors=args.bettors or None,
+                parallel=args.parallel,
                 seed=args.seed,
                 currency=args.currency,
                 deposit=Decimal("100000"),

@@ -2,7 +2,9 @@
 
 `simulate()` funds each player (through a `Bank`: the platform's cashier and launcher),
 plays `tables` tables of `rounds` rounds each (games cycle roulette, baccarat, blackjack),
-then compares each player's balance in the ledger, and in the dialect when it has a
+`parallel` rounds of a table in play at once, `bettors` players betting in each round (a
+window that rotates round by round, so every player bets; default: all of them), then
+compares each player's balance in the ledger, and in the dialect when it has a
 balance call, with the simulator's own books. The `Report` lists every difference; an
 empty `mismatches` is the pass condition.
 """
@@ -45,6 +47,10 @@ class Report:
     rounds: int
     seconds: float
     books: Books
+    bettors: int = 0
+    """Players betting in each round."""
+    bettors_seen: int = 0
+    """Players who placed at least one bet over the run."""
     mismatches: list[str] = field(default_factory=list)
 
     @property
@@ -58,11 +64,14 @@ class Report:
             "tables": self.tables,
             "players_per_table": self.players,
             "rounds": self.rounds,
+            "bettors_per_round": self.bettors,
+            "players_who_bet": self.bettors_seen,
             "seconds": round(self.seconds, 3),
             "bets": self.books.bets,
             "standing_bets": self.books.standing,
             "rolled_back": self.books.rolled_back,
             "pre_rolled_back": self.books.pre_rolled_back,
+            "abandoned": self.books.abandoned,
             "duplicated_calls": self.books.duplicates,
             "staked": str(self.books.staked),
             "paid": str(self.books.paid),
@@ -86,6 +95,8 @@ async def simulate(
     game_names: Sequence[str] = DEFAULT_GAMES,
     chaos: Chaos | None = None,
     run_id: str = "",
+    bettors: int | None = None,
+    parallel: int = 1,
 ) -> Report:
     rng = random.Random(seed)
     run_id = run_id or f"s{seed}x{rng.randrange(16**6):06x}"
@@ -115,12 +126,16 @@ async def simulate(
             rng=random.Random(rng.random()),
             chaos=chaos or Chaos(),
             round_prefix=f"{round_base}{t:03d}",
+            bettors=bettors,
+            parallel=parallel,
         )
         for t in range(tables)
     ]
     await asyncio.gather(*(table.play(rounds) for table in table_objs))
     seconds = time.perf_counter() - started
     report = Report(driver.dialect, provider, tables, players, rounds, seconds, books)
+    report.bettors = table_objs[0].bettors if table_objs else 0
+    report.bettors_seen = len(books.bettors)
     for seats in seats_by_table:
         for seat in seats:
             want = books.expected[seat.player]

@@ -1,7 +1,8 @@
 """A live table played against a running bridge: game events on the push feed, wallet calls
 in one dialect, and books kept independently to check the bridge's balances at the end.
 
-Each round: betting opens (pushed), every seated player places one to three bets
+Each round: betting opens (pushed), the round's bettors (every seated player, or a
+rotating window of `bettors` of them so that all take turns) place one to three bets
 concurrently (some calls sent twice, some bets rolled back after, some rolled back *before*
 they are placed), betting closes, the table events and the result (with its `round_hash`)
 are pushed (some twice, some out of order), and every player's standing bets are paid by
@@ -34,7 +35,7 @@ from contracts.events import (
     round_digest,
 )
 from contracts.money import quantum
-from services.simulate.drivers import Seat, Wager, WalletDriver
+from services.simulate.drivers import Placed, Seat, Wager, WalletDriver
 from services.simulate.games import Game, Pick
 
 STAKES = (Decimal("1"), Decimal("2"), Decimal("2.50"), Decimal("5"), Decimal("10"), Decimal("25"))
@@ -88,11 +89,15 @@ class Books:
     standing: int = 0
     rolled_back: int = 0
     pre_rolled_back: int = 0
+    abandoned: int = 0
+    """Bets the provider rolled back after no answer in time or an unknown error."""
     duplicates: int = 0
     staked: Decimal = Decimal(0)
     paid: Decimal = Decimal(0)
     rounds: list[str] = field(default_factory=list)
     """Every round played, in order of its start (round ids are unique per provider)."""
+    bettors: set[str] = field(default_factory=set)
+    """Every player who placed a bet."""
 
     def deposit(self, player: str, amount: Decimal) -> None:
         self.expected[player] = self.expected.get(player, Decimal(0)) + amount
@@ -103,7 +108,7 @@ class _Planned:
     seat: Seat
     wager: Wager
     pick: Pick
-    fate: str  # stands | rollback_after | rollback_before
+    fate: str  # stands | rollback_after | rollback_before | abandoned
     duplicate: bool
 
 
@@ -121,6 +126,8 @@ class Table:
         rng: random.Random,
         chaos: Chaos | None = None,
         round_prefix: str = "",
+        bettors: int | None = None,
+        parallel: int = 1,
     ) -> None:
         self.provider = provider
         self.table_id = table_id
@@ -132,14 +139,44 @@ class Table:
         self.rng = rng
         self.chaos = chaos or Chaos()
         self.round_prefix = round_prefix or table_id
+        self.bettors = len(self.seats) if bettors is None else max(1, min(bettors, len(seats)))
+        """Players betting each round; the window rotates so every seat takes its turns."""
+        self.parallel = max(1, parallel)
+        """Rounds in play at once: the dealer opens the next round while the last settles."""
         self.rounds_played = 0
 
-    async def play(self, rounds: int) -> None:
-        for number in range(1, rounds + 1):
-            await self.play_round(f"{self.round_prefix}{number:05d}")
+    def bettors_of(self, number: int) -> list[Seat]:
+        """The seats that bet in round `number` (1-based): a window moving round by round."""
+        if not self.seats:
+            return []
+        start = (number - 1) * self.bettors
+        return [self.seats[(start + i) % len(self.seats)] for i in range(self.bettors)]
 
-    async def play_round(self, round_id: str) -> None:
-        rng, chaos = self.rng, self.chaos
+    async def play(self, rounds: int) -> None:
+        # One generator per round, drawn up front: rounds in play at once interleave, and
+        # each still plays the same bets for a given seed.
+        seeds = [self.rng.random() for _ in range(rounds)]
+        gate = asyncio.Semaphore(self.parallel)
+
+        async def one(number: int) -> None:
+            async with gate:
+                await self.play_round(
+                    f"{self.round_prefix}{number:05d}",
+                    seats=self.bettors_of(number),
+                    rng=random.Random(seeds[number - 1]),
+                )
+
+        await asyncio.gather(*(one(number) for number in range(1, rounds + 1)))
+
+    async def play_round(
+        self,
+        round_id: str,
+        *,
+        seats: Sequence[Seat] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        rng = rng or self.rng
+        chaos = self.chaos
         self.books.rounds.append(round_id)
         now = datetime.now(UTC)
         seq = iter(range(1, 10_000))
@@ -156,7 +193,7 @@ class Table:
         ]
         await self.push(events)
         planned: list[_Planned] = []
-        for seat in self.seats:
+        for seat in self.seats if seats is None else seats:
             for k in range(rng.choice((1, 1, 2, 3))):
                 roll = rng.random()
                 fate = (
@@ -215,7 +252,7 @@ class Table:
             result=outcome.result,
             round_hash=digest,
         )
-        await self._push_messy([*table_events, result])
+        await self._push_messy([*table_events, result], rng)
         unit = quantum(self.seats[0].currency) if self.seats else Decimal("0.01")
         settle: list[Awaitable[None]] = []
         for plans in by_seat.values():
@@ -244,14 +281,22 @@ class Table:
         """One player's bets in order (a player clicks one chip after another)."""
         for plan in plans:
             self.books.bets += 1
+            self.books.bettors.add(plan.seat.player)
             self.books.duplicates += plan.duplicate
             if plan.fate == "rollback_before":
                 self.books.pre_rolled_back += 1
                 await self.driver.rollback(plan.seat, round_id, plan.wager, early=True)
                 await self.driver.bet(plan.seat, round_id, plan.wager, duplicate=plan.duplicate)
                 continue
-            taken = await self.driver.bet(plan.seat, round_id, plan.wager, duplicate=plan.duplicate)
-            if not taken:
+            placed = await self.driver.bet(
+                plan.seat, round_id, plan.wager, duplicate=plan.duplicate
+            )
+            if placed is Placed.ABANDONED:
+                # The provider gave up on it and rolled it back: it stands nowhere.
+                self.books.abandoned += 1
+                plan.fate = "abandoned"
+                continue
+            if placed is not Placed.TAKEN:
                 raise AssertionError(f"bet {plan.wager.bet_id} refused by the bridge")
             if plan.fate == "rollback_after":
                 self.books.rolled_back += 1
@@ -261,13 +306,14 @@ class Table:
             self.books.staked += plan.wager.stake
             self.books.expected[plan.seat.player] -= plan.wager.stake
 
-    async def _push_messy(self, events: list[AnyProviderEvent]) -> None:
+    async def _push_messy(self, events: list[AnyProviderEvent], rng: random.Random) -> None:
         """Push events one batch at a time, some twice, some swapped with their neighbour."""
         batches = [[e] for e in events]
         for i in range(len(batches) - 1):
-            if self.rng.random() < self.chaos.reorder_events:
+            if rng.random() < self.chaos.reorder_events:
                 batches[i], batches[i + 1] = batches[i + 1], batches[i]
-        for batch in batches:
+        duplicated = [rng.random() < self.chaos.duplicate_event for _ in batches]
+        for batch, twice in zip(batches, duplicated, strict=True):
             await self.push(batch)
-            if self.rng.random() < self.chaos.duplicate_event:
+            if twice:
                 await self.push(batch)

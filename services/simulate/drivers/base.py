@@ -1,0 +1,91 @@
+"""What every driver shares: the table's words (seats, wagers, what became of a bet), the
+driver protocol, the provider's retry rhythm, and `DriverError`."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+
+class DriverError(AssertionError):
+    """The bridge answered against the dialect's rules."""
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """A player at the table: id, currency, and the token the platform launched them with."""
+
+    player: str
+    currency: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Wager:
+    """One bet as the provider knows it; `payout` is set when the round is settled."""
+
+    bet_id: str
+    stake: Decimal
+    payout: Decimal = Decimal(0)
+
+
+class Placed(enum.Enum):
+    """What became of a bet the provider sent."""
+
+    TAKEN = "taken"
+    """The bridge took it (a bet after its pre-rollback may be taken without effect: the
+    table's books say whether it stands)."""
+    REFUSED = "refused"
+    """The bridge refused it, as the dialect says it must after a pre-rollback."""
+    ABANDONED = "abandoned"
+    """No answer in time or an unknown error, past the provider's retries: the provider
+    rolled it back (refund, cancel, rollback), so it stands nowhere."""
+
+
+class WalletDriver(Protocol):
+    dialect: str
+
+    async def bet(self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool) -> Placed:
+        """Place a bet, retrying and rolling back as the provider would."""
+
+    async def settle(
+        self, seat: Seat, round_id: str, wagers: Sequence[Wager], *, duplicate: bool
+    ) -> None:
+        """Pay the player's standing bets of the round (zero for a loss) and close it."""
+
+    async def rollback(self, seat: Seat, round_id: str, wager: Wager, *, early: bool) -> None:
+        """Cancel a bet; `early` sends it before the bet itself (a pre-rollback)."""
+
+    async def balance(self, seat: Seat) -> Decimal | None:
+        """The balance the bridge reports in this dialect, or None when it has no call."""
+
+
+def require(condition: bool, what: str, answer: Any) -> None:
+    if not condition:
+        raise DriverError(f"{what}: {answer}")
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How often, and how patiently, a provider resends the identical request."""
+
+    attempts: int = 5
+    backoff_s: float = 0.05
+
+    async def send(
+        self,
+        send: Callable[[], Awaitable[dict[str, Any]]],
+        again: Callable[[dict[str, Any]], bool],
+    ) -> dict[str, Any]:
+        """`send()` until `again(answer)` is false or the attempts run out; the last answer."""
+        answer = await send()
+        for attempt in range(1, self.attempts):
+            if not again(answer):
+                break
+            await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+            answer = await send()
+        return answer

@@ -1,0 +1,81 @@
+"""SoftSwiss: bets and wins are `/play` actions; rollbacks name the original action."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.softswiss import SoftSwissClient, decode
+from services.simulate.clients.softswiss import bet as ss_bet
+from services.simulate.clients.softswiss import rollback as ss_rollback
+from services.simulate.clients.softswiss import win as ss_win
+from services.simulate.drivers.base import Placed, Seat, Wager, require
+
+
+class SoftSwissDriver:
+    """Bets are `/play` bet actions; one win action per player closes the round (`finished`)."""
+
+    dialect = "softswiss"
+
+    def __init__(self, client: SoftSwissClient, game: str = "softswiss:live") -> None:
+        self.client = client
+        self.game = game
+
+    async def bet(self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool) -> Placed:
+        call = self.client.play_call(
+            user=seat.player,
+            currency=seat.currency,
+            round_id=round_id,
+            actions=[ss_bet(wager.bet_id, wager.stake, seat.currency)],
+            game=self.game,
+        )
+        answer = await self._send(call, duplicate)
+        require(answer["http_status"] == 200, f"bet {wager.bet_id}", answer)
+        return Placed.TAKEN
+
+    async def settle(
+        self, seat: Seat, round_id: str, wagers: Sequence[Wager], *, duplicate: bool
+    ) -> None:
+        if not wagers:
+            return
+        total = sum((w.payout for w in wagers), Decimal(0))
+        call = self.client.play_call(
+            user=seat.player,
+            currency=seat.currency,
+            round_id=round_id,
+            actions=[ss_win(f"win-{round_id}-{seat.player}", total, seat.currency)],
+            finished=True,
+            game=self.game,
+        )
+        answer = await self._send(call, duplicate)
+        require(answer["http_status"] == 200, f"win {round_id} {seat.player}", answer)
+
+    async def rollback(self, seat: Seat, round_id: str, wager: Wager, *, early: bool) -> None:
+        call = self.client.rollback_call(
+            user=seat.player,
+            currency=seat.currency,
+            round_id=round_id,
+            actions=[ss_rollback(f"rb-{wager.bet_id}", wager.bet_id)],
+            game=self.game,
+        )
+        answer = await self._send(call, False)
+        require(answer["http_status"] == 200, f"rollback {wager.bet_id}", answer)
+        tx_id = answer["transactions"][0]["tx_id"]
+        require(bool(tx_id) != early, f"rollback {wager.bet_id} tx_id (early={early})", answer)
+
+    async def balance(self, seat: Seat) -> Decimal | None:
+        answer = await self.client.balance(user=seat.player, currency=seat.currency)
+        require(answer["http_status"] == 200, "balance", answer)
+        return Decimal(answer["balance"]).scaleb(-2)
+
+    async def _send(self, call: PreparedCall, duplicate: bool) -> dict[str, Any]:
+        first = await self.client.transport.send(call)
+        body = decode(first)
+        if duplicate:
+            again = decode(await self.client.transport.send(call))
+            again_ids = [t["tx_id"] for t in again.get("transactions") or []]
+            first_ids = [t["tx_id"] for t in body.get("transactions") or []]
+            require(again_ids == first_ids, "a repeated action got another tx_id", again)
+        return body
