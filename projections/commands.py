@@ -6,8 +6,9 @@ in PostgreSQL (`LIVEBRIDGE_DATABASE_URL`, schema `LIVEBRIDGE_VIEWS_SCHEMA`, defa
 `public`). Unset URLs are taken from a bridge that `livebridge run` started
 (`<LIVEBRIDGE_HOME>/endpoints.json`).
 
-Exit codes: 0 all good; 1 the view and the log differ (replay) or a rebuild found
-differences (nothing swapped); 2 the round is not in the view; 3 not configured.
+Exit codes: 0 all good; 1 the view and the log differ (replay; a round only the log has
+is shown from the log) or a rebuild found differences (nothing swapped); 2 the round is
+neither in the view nor in the log; 3 not configured.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from projections.rebuild import open_view
     from projections.rounds.postgres import PostgresRoundsView
     from projections.rounds.projection import RoundsProjection
-    from projections.rounds.replay import render, replay_round
+    from projections.rounds.replay import render, replay_from_log, replay_round
     from services.ledger.application import Ledger
 
     try:
@@ -75,14 +76,21 @@ def replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     try:
         assert isinstance(view, PostgresRoundsView)
         replays = replay_round(ledger, view, args.round_id, args.provider)
+        providers = [args.provider] if args.provider else view.providers()
+        if not replays:
+            # Not in the view: the ledger names the round by provider and id; look there.
+            position = view.max_tracking_id(ledger.name) or 0
+            replays = replay_from_log(ledger, args.round_id, providers, position)
     finally:
         view.close()
         ledger.close()
     if not replays:
         who = f" of provider {args.provider}" if args.provider else ""
+        searched = ", ".join(providers) or "none known to the view: pass --provider"
         print(
             f"livebridge replay: LBRG-404 ROUND_NOT_FOUND: no round {args.round_id!r}{who} in the "
-            "dispute view; check the id (and --provider)",
+            f"dispute view nor in the log (providers searched: {searched}); check the id "
+            "(and --provider)",
             file=sys.stderr,
         )
         return EXIT_NOT_FOUND
@@ -129,7 +137,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Print the round as the dispute view has it (timeline with log positions, provider "
             "seq and video timecodes; bets; hash check), rebuild it from the log by id, and "
-            "exit 1 if the two differ."
+            "exit 1 if the two differ. A round the view lacks is read from the log alone "
+            "(give --provider when the view knows no provider)."
         ),
     )
     replay_cmd.add_argument("round_id", help="the provider's round id")

@@ -19,14 +19,12 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from projections.pgview import PostgresView
 from projections.rounds.view import (
-    BetItem,
     RoundChange,
     RoundFields,
     RoundRecord,
     RoundsView,
     TimelineEntry,
-    TimelineItem,
-    Verification,
+    record_from_rows,
 )
 
 ROUND_COLUMNS: dict[str, tuple[str, str]] = {
@@ -291,7 +289,7 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
         for t in timeline:
             t["owner"] = t["round_key"] or round_of_bet.get(t["bet_key"])
         records = [
-            _record(
+            record_from_rows(
                 key,
                 heads.get(key),
                 [b for b in bets if b["round_key"] == key],
@@ -301,6 +299,16 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
             for key in dict.fromkeys(round_keys)
         ]
         return sorted(records, key=lambda r: r.timeline[0].position if r.timeline else 0)
+
+    def providers(self) -> list[str]:
+        """Every provider the view has a round or a bet of."""
+        with self.datastore.transaction(commit=False) as curs:
+            rows = curs.execute(
+                SQL(
+                    "SELECT provider FROM {0} UNION SELECT provider FROM {1} ORDER BY provider"
+                ).format(self.table("rounds"), self.table("bets"))
+            ).fetchall()
+        return [row["provider"] for row in rows if row["provider"]]
 
     def sample_round_ids(self, count: int) -> list[str]:
         """Up to `count` round ids at random (bench and smoke checks)."""
@@ -312,85 +320,3 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
                 (count,),
             ).fetchall()
         return [row["round_id"] for row in rows]
-
-
-def _status(head: DictRow | None, bets: list[DictRow]) -> str:
-    """As `services.ledger.views.RoundStatus`."""
-    if head is None:
-        return "UNKNOWN"
-    if head["void_cause"]:
-        return "VOIDED"
-    if head["result"]:
-        if all(b["status"] != "OPEN" for b in bets):
-            return "SETTLED"
-        return "RESULT"
-    if head["betting_closed"]:
-        return "CLOSED"
-    return "OPEN" if head["opened"] else "UNKNOWN"
-
-
-def _record(
-    key: str,
-    head: DictRow | None,
-    bets: list[DictRow],
-    timeline: list[DictRow],
-    view_position: int,
-) -> RoundRecord:
-    some = head or bets[0]
-    conflicts = [
-        t["detail"].get("flag", "") for t in timeline if t["event"] == "Round.ConflictFlagged"
-    ]
-    seqs = [t["provider_seq"] for t in timeline if t["provider_seq"] is not None]
-    return RoundRecord(
-        provider=some["provider"],
-        round_id=some["round_id"],
-        round_key=key,
-        status=_status(head, bets),
-        table=head["table_id"] if head else (bets[0]["table_id"] if bets else ""),
-        game=head["game"] if head else (bets[0]["game"] if bets else ""),
-        closes_at=head["closes_at"] if head else None,
-        last_seq=max(seqs, default=0),
-        result=head["result"] if head else {},
-        void_cause=head["void_cause"] if head else "",
-        verification=Verification(
-            status=head["verification"] if head else "PENDING",
-            provider_hash=head["round_hash"] if head else "",
-            bridge_digest=head["digest"] if head else "",
-            audit_flags=conflicts + (head["verification_flags"] if head else []),
-        ),
-        bets=[
-            BetItem(
-                bet_key=b["bet_key"],
-                bet_id=b["bet_id"],
-                tx_id=b["tx_id"],
-                player=b["player"],
-                currency=b["currency"],
-                stake=b["stake"],
-                selections=b["selections"],
-                status=b["status"],
-                outcome=b["outcome"],
-                payout=b["stake"] if b["status"] == "REFUNDED" else b["payout"],
-                expected_payout=b["expected_payout"],
-                flagged=b["flagged"],
-                cause=b["cause"],
-                late=b["cause"] == "LATE_BET",
-                position=b["position"],
-            )
-            for b in bets
-        ],
-        timeline=[
-            TimelineItem(
-                position=t["position"],
-                event=t["event"],
-                server_time=t["server_time"],
-                originator_id=t["originator_id"],
-                originator_version=t["originator_version"],
-                provider_seq=t["provider_seq"],
-                video_timecode=t["video_timecode"],
-                detail=t["detail"],
-            )
-            for t in timeline
-        ],
-        position=max((t["position"] for t in timeline), default=0),
-        view_position=view_position,
-    )

@@ -10,6 +10,7 @@ Sources, all by aggregate id (so nothing depends on the order events arrive in):
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -106,6 +107,7 @@ class RoundsProjection(Projection[RoundsView]):
             Round.Verified,
             Bet.Placed,
             Bet.Settled,
+            Bet.Reopened,
             Bet.Refunded,
             *WALLET_BET_EVENTS,
         )
@@ -216,6 +218,29 @@ class RoundsProjection(Projection[RoundsView]):
             "expectedPayout": None if e.expected_payout is None else str(e.expected_payout),
             "flagged": e.flagged,
             "txId": e.tx_id,
+        }
+        self._apply(
+            tracking,
+            BetFields(key, tracking.notification_id, fields),
+            entry(e, tracking, bet_key=key, detail=detail),
+        )
+
+    @process_event.register
+    def _(self, e: Bet.Reopened, tracking: Tracking) -> None:
+        # The bet's credit was rolled back: open again, awaiting a corrected credit.
+        key = e.originator_id.hex
+        fields = {
+            "status": "OPEN",
+            "outcome": None,
+            "payout": Decimal(0),
+            "expected_payout": None,
+            "flagged": False,
+        }
+        detail = {
+            "cause": e.cause,
+            "txId": e.tx_id,
+            "undoneTxId": e.undone_tx_id,
+            "undonePayout": str(e.payout),
         }
         self._apply(
             tracking,

@@ -13,7 +13,12 @@ view's help and compares:
   whole subject, each wallet's from the first listed position), all in flight at once;
   elsewhere, nearby positions are read together through `select_notifications`;
 - **completeness**: the view must list as many events of the round and of each bet as
-  those aggregates have versions.
+  those aggregates have versions, and every wallet event that moves a bet's money (each
+  wallet read around its bets' events, `projections.rounds.fromlog`).
+
+A round the view has not got (`replay_from_log`) is read from the log alone, by the ids
+the ledger gives the round, its book and its bets, and shown with a difference that says
+the view lacks it.
 
 Nothing scans the log: the cost is a handful of reads by id or position, whatever the
 size of the log.
@@ -35,6 +40,15 @@ from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.projection import Projection
 
+from projections.rounds.fromlog import (
+    Moved,
+    fold,
+    naming,
+    read_subject,
+    round_notifications,
+    wallet_events,
+    window,
+)
 from projections.rounds.projection import RoundsProjection
 from projections.rounds.view import (
     BetItem,
@@ -44,8 +58,8 @@ from projections.rounds.view import (
     TimelineEntry,
     TimelineItem,
 )
-from services.ledger.application import Ledger, _bet_view
-from services.ledger.domain import Bet, book_uuid
+from services.ledger.application import Ledger, bet_views
+from services.ledger.domain import Bet, book_uuid, wallet_id
 from services.ledger.rounds import Round, RoundBook
 from services.ledger.views import BetView, RoundState, RoundStatus, Verification
 
@@ -240,6 +254,24 @@ def check_completeness(record: RoundRecord, log: LogRound) -> list[str]:
                 f"bet {bet.bet_id}: timeline lists {counts.get(bet.bet_key, 0)} events, "
                 f"the log has {found.version}"
             )
+    owners = {record.round_key, *(b.bet_key for b in record.bets), *log.bets}
+    listed = {item.position for item in record.timeline if item.originator_id not in owners}
+    bet_ids = {
+        **{k: b.bet_id for k, b in log.bets.items()},
+        **{b.bet_key: b.bet_id for b in record.bets},
+    }
+    for position, moved in sorted(log.wallet_events.items()):
+        if position not in listed:
+            problems.append(
+                f"timeline lacks {moved.event} of bet {bet_ids.get(moved.bet, moved.bet)} "
+                f"at log position {position}"
+            )
+    for position in sorted(listed - log.wallet_events.keys()):
+        if position in log.notifications:
+            problems.append(
+                f"timeline lists a wallet event at log position {position} that moves none "
+                "of the round's bets' money"
+            )
     return problems
 
 
@@ -251,6 +283,8 @@ class LogRound:
     book: RoundBook | None
     bets: dict[str, Bet]
     notifications: dict[int, Notification]
+    wallet_events: dict[int, Moved] = field(default_factory=dict)
+    """The log's wallet events that move the money of one of the round's bets."""
 
 
 def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
@@ -278,12 +312,22 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
     notifications: dict[int, Notification] = {}
     for run_f in run_fs:
         notifications.update(run_f.result())
-    bets = {key: f.result() for key, f in bet_fs.items()}
+    found = {key: f.result() for key, f in bet_fs.items()}
+    bets = {key: bet for key, bet in found.items() if bet is not None}
+    keys = set(bets) | {b.bet_key for b in record.bets}
+    wallets = {wallet_id(b.player, b.currency).hex for b in [*bets.values(), *record.bets]}
+    span = window(
+        [b.position for b in record.bets]
+        + [i.position for i in record.timeline if i.originator_id != record.round_key]
+    )
+    moved = wallet_events(ledger, wallets, keys, span)
+    notifications.update((p, m.notification) for p, m in moved.items())
     return LogRound(
         round_=round_f.result(),
         book=book,
-        bets={key: bet for key, bet in bets.items() if bet is not None},
+        bets=bets,
         notifications=notifications,
+        wallet_events=moved,
     )
 
 
@@ -291,9 +335,10 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     """On JetStream, a few requests in flight at once, each on one aggregate's subject.
 
     The round's and each bet's whole subject (their events, with their sequences: the
-    positions the view must show), and each wallet's subject from the first position the
-    view lists for it. A direct get on an exact subject is cheap whatever the stream's
-    size; reading whole aggregates also proves the positions of their events.
+    positions the view must show), and the subject of each wallet of the round's bets over
+    the window where their money moved (`fromlog.window`). A direct get on an exact subject
+    is cheap whatever the stream's size; reading whole aggregates also proves the
+    positions of their events, and reading the wallets finds the movements the view lacks.
     """
     from services.eventstore.recorders import (
         HEADER_TOPIC,
@@ -314,22 +359,25 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
 
     owners = [record.round_key, *(b.bet_key for b in record.bets)]
     listed = dict.fromkeys(owners, 0)
-    wallets: dict[str, list[int]] = {}
+    wallets = dict.fromkeys((wallet_id(b.player, b.currency).hex for b in record.bets), 0)
     for item in record.timeline:
         if item.originator_id in listed:
             listed[item.originator_id] += 1
         else:
-            wallets.setdefault(item.originator_id, []).append(item.position)
+            wallets[item.originator_id] = wallets.get(item.originator_id, 0) + 1
+    span = window(
+        [b.position for b in record.bets]
+        + [i.position for i in record.timeline if i.originator_id != record.round_key]
+    )
+    wallet_reads = sorted(wallets) if span else []
 
     # One more message than the view lists: a full answer means the log has more.
-    async def read_all() -> list[tuple[list[Any], int]]:
+    async def read_all() -> list[Any]:
         return await asyncio.gather(
             *(connection.get_batch(stream, subject(k), 1, listed[k] + 1) for k in owners),
             connection.get_batch(stream, subject(book_key), 1, book_read),
-            *(
-                connection.get_batch(stream, subject(w), min(ps), 2 * len(ps) + 2)
-                for w, ps in wallets.items()
-            ),
+            # The wallet's other events in the window are a few: guess small, page on.
+            *(read_subject(recorder, w, *span, 2 * wallets[w] + 16) for w in wallet_reads if span),
         )
 
     def notification(message: Any) -> Notification:
@@ -365,25 +413,44 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     else:
         events = [ledger.mapper.to_domain_event(notification(m)) for m in book_messages]
         book = project_aggregate(None, events) if events else None
-    for positions, (messages, _) in zip(wallets.values(), pages[len(owners) + 1 :], strict=True):
-        wanted = set(positions)
-        notifications.update((m.seq, notification(m)) for m in messages if m.seq in wanted)
-    missing = [i for i in record.timeline if i.position not in notifications]
-    if missing:  # a wallet busy elsewhere between two listed events: read those one by one
-        notifications.update(_read_jetstream(ledger, missing))
+    wanted = {item.position for item in record.timeline}
+    read_wallets: list[Notification] = [n for page in pages[len(owners) + 1 :] for n in page]
+    notifications.update((n.id, n) for n in read_wallets if n.id in wanted)
     bets = {key: aggregates[key] for key in owners[1:] if aggregates.get(key) is not None}
     for key in book.bets if book else {}:
         if key not in bets:
             found = ledger.find(Bet, UUID(key))
             if found is not None:
                 bets[key] = found
+    keys = set(bets) | {b.bet_key for b in record.bets}
+    moved = naming(ledger, read_wallets, keys)
+    # The log's bets may have moved money outside the window the view suggested (a bet
+    # the view lacks, a settlement it never listed): read those wallets there too.
+    bet_positions = [
+        n.id
+        for n in notifications.values()
+        if n.originator_id.hex in keys  # type: ignore[union-attr]
+    ]
+    log_span = window(bet_positions)
+    if log_span and (span is None or log_span[0] < span[0] or log_span[1] > span[1]):
+        own = {wallet_id(b.player, b.currency).hex for b in bets.values()} | set(wallets)
+        moved.update(wallet_events(ledger, own, keys, log_span))
+    notifications.update((p, m.notification) for p, m in moved.items())
+    missing = [i for i in record.timeline if i.position not in notifications]
+    if missing:  # a wallet busy elsewhere between two listed events: read those one by one
+        notifications.update(_read_jetstream(ledger, missing))
     round_ = aggregates.get(record.round_key)
     return LogRound(
         round_=round_ if isinstance(round_, Round) else None,
         book=book,
         bets=bets,
         notifications=notifications,
+        wallet_events=moved,
     )
+
+
+def _hex(originator_id: UUID | str) -> str:
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 def state_from_log(ledger: Ledger, record: RoundRecord, log: LogRound) -> RoundState:
@@ -393,7 +460,7 @@ def state_from_log(ledger: Ledger, record: RoundRecord, log: LogRound) -> RoundS
     listed += [key for key in log.bets if key not in listed]
     result = round_.result if round_ else {}
     game = round_.game if round_ else ""
-    bets = tuple(_bet_view(log.bets[key], result, game) for key in listed if key in log.bets)
+    bets = bet_views([log.bets[key] for key in listed if key in log.bets], result, game)
     status = RoundStatus(round_.status) if round_ else RoundStatus.UNKNOWN
     if status is RoundStatus.RESULT and book is not None and book.settled:
         status = RoundStatus.SETTLED
@@ -508,6 +575,48 @@ def replay_round(
                 state=state,
                 differences=differences,
                 events_read=len(log.notifications),
+            )
+        )
+    return replays
+
+
+def replay_from_log(
+    ledger: Ledger, round_id: str, providers: Sequence[str], view_position: int
+) -> list[Replay]:
+    """The round as the log alone has it, at each of `providers`, for a view without it.
+
+    The ledger names a round by provider and round id; each one found is returned with a
+    difference saying the view lacks it (so `agrees` is False).
+    """
+    replays = []
+    for provider in providers:
+        notifications = round_notifications(ledger, provider, round_id)
+        record = fold(ledger, provider, round_id, notifications, view_position)
+        if record is None:
+            continue
+        found = {b.bet_key: ledger.find(Bet, UUID(b.bet_key)) for b in record.bets}
+        log = LogRound(
+            round_=ledger.find(Round, UUID(record.round_key)),
+            book=ledger.find(RoundBook, book_uuid(provider, round_id)),
+            bets={key: bet for key, bet in found.items() if bet is not None},
+            notifications={n.id: n for n in notifications},
+        )
+        behind = (
+            "it is behind the log"
+            if view_position < record.position
+            else "it lost the round: rebuild it (livebridge projections rebuild rounds)"
+        )
+        missing = (
+            f"the dispute view has no round {round_id!r} of {provider} (the view reflects "
+            f"the log up to position {view_position}, the round's last event is at "
+            f"{record.position}): {behind}; shown from the log alone"
+        )
+        replays.append(
+            Replay(
+                record=record,
+                state=state_from_log(ledger, record, log),
+                differences=[missing],
+                events_read=len(notifications),
             )
         )
     return replays

@@ -11,7 +11,7 @@ from the log.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -135,3 +135,86 @@ class RoundsView(TrackingRecorder):
         self, round_id: str, application_name: str, provider: str | None = None
     ) -> list[RoundRecord]:
         """The round(s) named `round_id` (one per provider using that id), oldest first."""
+
+
+def round_status(head: Mapping[str, Any] | None, bets: Sequence[Mapping[str, Any]]) -> str:
+    """As `services.ledger.views.RoundStatus`."""
+    if head is None:
+        return "UNKNOWN"
+    if head["void_cause"]:
+        return "VOIDED"
+    if head["result"]:
+        if all(b["status"] != "OPEN" for b in bets):
+            return "SETTLED"
+        return "RESULT"
+    if head["betting_closed"]:
+        return "CLOSED"
+    return "OPEN" if head["opened"] else "UNKNOWN"
+
+
+def record_from_rows(
+    key: str,
+    head: Mapping[str, Any] | None,
+    bets: Sequence[Mapping[str, Any]],
+    timeline: Sequence[Mapping[str, Any]],
+    view_position: int,
+) -> RoundRecord:
+    """The record of round `key` from its rows (as the tables hold them, or folded alike)."""
+    some = head or bets[0]
+    conflicts = [
+        t["detail"].get("flag", "") for t in timeline if t["event"] == "Round.ConflictFlagged"
+    ]
+    seqs = [t["provider_seq"] for t in timeline if t["provider_seq"] is not None]
+    return RoundRecord(
+        provider=some["provider"],
+        round_id=some["round_id"],
+        round_key=key,
+        status=round_status(head, bets),
+        table=head["table_id"] if head else (bets[0]["table_id"] if bets else ""),
+        game=head["game"] if head else (bets[0]["game"] if bets else ""),
+        closes_at=head["closes_at"] if head else None,
+        last_seq=max(seqs, default=0),
+        result=head["result"] if head else {},
+        void_cause=head["void_cause"] if head else "",
+        verification=Verification(
+            status=head["verification"] if head else "PENDING",
+            provider_hash=head["round_hash"] if head else "",
+            bridge_digest=head["digest"] if head else "",
+            audit_flags=conflicts + (head["verification_flags"] if head else []),
+        ),
+        bets=[
+            BetItem(
+                bet_key=b["bet_key"],
+                bet_id=b["bet_id"],
+                tx_id=b["tx_id"],
+                player=b["player"],
+                currency=b["currency"],
+                stake=b["stake"],
+                selections=b["selections"],
+                status=b["status"],
+                outcome=b["outcome"],
+                payout=b["stake"] if b["status"] == "REFUNDED" else b["payout"],
+                expected_payout=b["expected_payout"],
+                flagged=b["flagged"],
+                cause=b["cause"],
+                late=b["cause"] == "LATE_BET",
+                position=b["position"],
+            )
+            for b in bets
+        ],
+        timeline=[
+            TimelineItem(
+                position=t["position"],
+                event=t["event"],
+                server_time=t["server_time"],
+                originator_id=t["originator_id"],
+                originator_version=t["originator_version"],
+                provider_seq=t["provider_seq"],
+                video_timecode=t["video_timecode"],
+                detail=t["detail"],
+            )
+            for t in timeline
+        ],
+        position=max((t["position"] for t in timeline), default=0),
+        view_position=view_position,
+    )

@@ -1,0 +1,304 @@
+"""A round read from the log alone: its events by aggregate, and the record they make.
+
+Replay uses these when it must not trust the view: to find every wallet movement of a
+round's bets (the view may have lost one), and to show a round the view has not got at
+all. The round's events are those of its `Round` aggregate, of each bet its `RoundBook`
+lists, and the wallet events that name one of those bets (`Wallet.StakeHeld`...).
+
+A wallet event is written in the same atomic write as its bet's event, and a write spans
+at most `MAX_BATCH` log positions, so a bet's wallet events lie within that distance of
+the bet's own events: a wallet is read only over that window, never whole.
+
+On JetStream every read is a direct get on one aggregate's subject; on another store
+(the library's in-memory one, in tests) the log is scanned instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from eventsourcing.application import project_aggregate
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.utils import get_topic
+
+from projections.rounds.projection import WALLET_BET_EVENTS, RoundsProjection, event_name
+from projections.rounds.view import (
+    BetFields,
+    RoundChange,
+    RoundFields,
+    RoundRecord,
+    RoundsView,
+    TimelineEntry,
+    record_from_rows,
+)
+from services.ledger.application import Ledger
+from services.ledger.domain import Bet, book_uuid, round_uuid, wallet_id
+from services.ledger.rounds import RoundBook
+
+MAX_BATCH = 1000
+"""The most messages one atomic write holds (`services.eventstore.connection.MAX_BATCH`)."""
+PAGE = 256
+WALLET_TOPICS = frozenset(get_topic(cls) for cls in WALLET_BET_EVENTS)
+
+ROUND_DEFAULTS: dict[str, Any] = {
+    "provider": "",
+    "round_id": "",
+    "table_id": "",
+    "game": "",
+    "closes_at": None,
+    "opened": False,
+    "betting_closed": False,
+    "result": {},
+    "round_hash": "",
+    "digest": "",
+    "verification": "PENDING",
+    "verification_flags": [],
+    "void_cause": "",
+}
+BET_DEFAULTS: dict[str, Any] = {
+    "round_key": "",
+    "provider": "",
+    "round_id": "",
+    "bet_id": "",
+    "tx_id": "",
+    "game": "",
+    "table_id": "",
+    "player": "",
+    "currency": "",
+    "stake": Decimal(0),
+    "selections": [],
+    "status": "OPEN",
+    "outcome": None,
+    "payout": Decimal(0),
+    "expected_payout": None,
+    "flagged": False,
+    "cause": "",
+}
+"""The view's column defaults (`projections.rounds.postgres`), as Python values."""
+
+
+def _on_jetstream(ledger: Ledger) -> bool:
+    from services.eventstore.recorders import JetStreamApplicationRecorder
+
+    return isinstance(ledger.recorder, JetStreamApplicationRecorder)
+
+
+async def read_subject(
+    recorder: Any, key: str, start: int, stop: int | None, first: int = PAGE
+) -> list[Notification]:
+    """One aggregate's events from log position `start` (to `stop`), by direct gets.
+
+    The first request asks for `first` messages (a guess that saves bytes: a direct get
+    cannot stop at `stop`), the next ones for `PAGE`.
+    """
+    from services.eventstore.recorders import (
+        HEADER_TOPIC,
+        HEADER_VERSION,
+        aggregate_token,
+        originator_from_token,
+    )
+
+    connection, stream = recorder.connection, recorder.stream
+    subject = f"{stream}.e.{aggregate_token(UUID(key))}"
+    found: list[Notification] = []
+    size = first
+    while True:
+        messages, _ = await connection.get_batch(stream, subject, start, size)
+        for m in messages:
+            if stop is not None and m.seq > stop:
+                return found
+            found.append(
+                Notification(
+                    id=m.seq,
+                    originator_id=originator_from_token(m.subject.rsplit(".", 1)[1]),
+                    originator_version=int(m.headers[HEADER_VERSION]),
+                    topic=m.headers[HEADER_TOPIC],
+                    state=m.data,
+                )
+            )
+        if len(messages) < size:
+            return found
+        start, size = messages[-1].seq + 1, PAGE
+
+
+def _subjects(
+    ledger: Ledger, reads: Sequence[tuple[str, int, int | None]]
+) -> list[list[Notification]]:
+    """For each (aggregate key hex, from position, to position or None): its events there."""
+    recorder = ledger.recorder
+
+    async def read_all() -> list[list[Notification]]:
+        return await asyncio.gather(*(read_subject(recorder, *r) for r in reads))
+
+    result: list[list[Notification]] = recorder.connection.call(read_all())  # type: ignore[attr-defined]
+    return result
+
+
+def window(positions: Iterable[int]) -> tuple[int, int] | None:
+    """The log positions where wallet events of bets with events at `positions` can be."""
+    known = list(positions)
+    if not known:
+        return None
+    return max(1, min(known) - MAX_BATCH + 1), max(known) + MAX_BATCH - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A wallet event that moves the money of bet `bet` (its key, hex)."""
+
+    notification: Notification
+    event: str
+    bet: str
+
+
+def wallet_events(
+    ledger: Ledger, wallets: Iterable[str], bets: set[str], span: tuple[int, int] | None
+) -> dict[int, Moved]:
+    """The events of `wallets` (ids, hex) in `span` that move the money of one of `bets`."""
+    if span is None or not bets:
+        return {}
+    lo, hi = span
+    if _on_jetstream(ledger):
+        pages = _subjects(ledger, [(w, lo, hi) for w in sorted(set(wallets))])
+        candidates = [n for page in pages for n in page if n.topic in WALLET_TOPICS]
+    else:
+        candidates = list(
+            ledger.recorder.select_notifications(
+                start=lo, limit=hi - lo + 1, stop=hi, topics=sorted(WALLET_TOPICS)
+            )
+        )
+    return naming(ledger, candidates, bets)
+
+
+def naming(ledger: Ledger, candidates: Iterable[Notification], bets: set[str]) -> dict[int, Moved]:
+    """The wallet events among `candidates` that move the money of one of `bets`."""
+    found: dict[int, Moved] = {}
+    for n in candidates:
+        if n.topic not in WALLET_TOPICS:
+            continue
+        moved: Any = ledger.mapper.to_domain_event(n)
+        if moved.bet in bets:
+            found[n.id] = Moved(n, event_name(moved), str(moved.bet))
+    return found
+
+
+def round_notifications(ledger: Ledger, provider: str, round_id: str) -> list[Notification]:
+    """Every event of the round, its bets and their wallet movements, in log order."""
+    round_key = round_uuid(provider, round_id).hex
+    book_key = book_uuid(provider, round_id).hex
+    if not _on_jetstream(ledger):
+        return _scanned(ledger, provider, round_id)
+    round_events, book_events = _subjects(ledger, [(round_key, 1, None), (book_key, 1, None)])
+    book = project_aggregate(None, [ledger.mapper.to_domain_event(n) for n in book_events])
+    keys: list[str] = list(book.bets) if isinstance(book, RoundBook) else []
+    bet_events = _subjects(ledger, [(key, 1, None) for key in keys])
+    placed = [ledger.mapper.to_domain_event(events[0]) for events in bet_events if events]
+    wallets = [wallet_id(e.player, e.currency).hex for e in placed if isinstance(e, Bet.Placed)]
+    positions = [n.id for events in bet_events for n in events]
+    moved = wallet_events(ledger, wallets, set(keys), window(positions))
+    everything = [
+        *round_events,
+        *(n for events in bet_events for n in events),
+        *(m.notification for m in moved.values()),
+    ]
+    return sorted(everything, key=lambda n: n.id)
+
+
+def _scanned(ledger: Ledger, provider: str, round_id: str) -> list[Notification]:
+    """The round's events by reading the whole log (stores without per-aggregate reads)."""
+    keep: set[UUID | str] = {round_uuid(provider, round_id)}
+    bets: set[str] = set()
+    wallet_moves: list[Notification] = []
+    found: list[Notification] = []
+    position = 0
+    while page := ledger.recorder.select_notifications(position + 1, 1000):
+        for n in page:
+            if n.originator_id in keep:
+                found.append(n)
+            elif n.topic == get_topic(Bet.Placed):
+                e = ledger.mapper.to_domain_event(n)
+                assert isinstance(e, Bet.Placed)
+                if e.provider == provider and e.round_id == round_id:
+                    keep.add(n.originator_id)
+                    bets.add(e.originator_id.hex)
+                    found.append(n)
+            elif n.topic in WALLET_TOPICS:
+                # A hold comes before its bet in the same write: decide at the end.
+                wallet_moves.append(n)
+        position = page[-1].id
+    found += [m.notification for m in naming(ledger, wallet_moves, bets).values()]
+    return sorted(found, key=lambda n: n.id)
+
+
+class _Folded(RoundsView):
+    """Folds round changes the way the view's tables do (later fields win)."""
+
+    def __init__(self) -> None:
+        self.head: dict[str, Any] | None = None
+        self.bets: dict[str, dict[str, Any]] = {}
+        self.timeline: list[dict[str, Any]] = []
+
+    def apply(self, tracking: Tracking, changes: Sequence[RoundChange]) -> None:
+        for c in changes:
+            if isinstance(c, RoundFields):
+                head = self.head or {**ROUND_DEFAULTS, "position": 0}
+                self.head = {**head, **c.fields, "position": max(head["position"], c.position)}
+            elif isinstance(c, BetFields):
+                bet = self.bets.get(c.bet_key) or {**BET_DEFAULTS, "bet_key": c.bet_key}
+                position = max(bet.get("position", 0), c.position)
+                self.bets[c.bet_key] = {**bet, **c.fields, "position": position}
+            elif isinstance(c, TimelineEntry):
+                self.timeline.append(
+                    {
+                        "position": c.position,
+                        "event": c.event,
+                        "server_time": c.server_time,
+                        "originator_id": c.originator_id,
+                        "originator_version": c.originator_version,
+                        "provider_seq": c.provider_seq,
+                        "video_timecode": c.video_timecode,
+                        # As the view's jsonb gives it back.
+                        "detail": msgspec.json.decode(msgspec.json.encode(c.detail)),
+                    }
+                )
+
+    def rounds(
+        self, round_id: str, application_name: str, provider: str | None = None
+    ) -> list[RoundRecord]:
+        return []
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        pass
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return None
+
+
+def fold(
+    ledger: Ledger,
+    provider: str,
+    round_id: str,
+    notifications: Sequence[Notification],
+    view_position: int,
+) -> RoundRecord | None:
+    """The record the view would hold for the round, from its events (None if none)."""
+    folded = _Folded()
+    projection = RoundsProjection(folded)
+    for n in notifications:
+        projection.process_event(ledger.mapper.to_domain_event(n), Tracking(ledger.name, n.id))
+    bets = sorted(folded.bets.values(), key=lambda b: int(b["position"]))
+    if folded.head is None and not bets:
+        return None
+    return record_from_rows(
+        round_uuid(provider, round_id).hex,
+        folded.head,
+        bets,
+        sorted(folded.timeline, key=lambda t: int(t["position"])),
+        view_position,
+    )

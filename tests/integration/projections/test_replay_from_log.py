@@ -1,0 +1,105 @@
+"""`livebridge replay` on JetStream when the view is wrong or lacks the round entirely.
+
+The round, its bets and their wallets are read by aggregate (direct gets on exact
+subjects). A wallet movement the view lost is named; a round the view lost is shown from
+the log alone, the same record the view had, with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import msgspec
+import psycopg
+import pytest
+
+from projections import commands
+from projections.playlog import PROVIDER, fund, play
+from projections.rebuild import open_view
+from projections.rounds.postgres import PostgresRoundsView
+from projections.rounds.projection import RoundsProjection
+from projections.run import running_projections
+from services.ledger.application import Ledger
+
+
+def replay(round_id: str, provider: str | None = None) -> tuple[int, str]:
+    out = io.StringIO()
+    args = argparse.Namespace(round_id=round_id, provider=provider, json=True)
+    status = commands.replay(args, out=out)
+    return status, out.getvalue()
+
+
+def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
+    env: dict[str, str],
+    ledger: Ledger,
+    database_url: str,
+    schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fund(ledger, 5)
+    played = play(ledger, rounds=12, player_count=5, seed=11)
+    position = ledger.recorder.max_notification_id()
+    with running_projections(env) as views:
+        views.wait(position, timeout=30)
+    for key in ("PERSISTENCE_MODULE", "NATS_URL", "NATS_STREAM_PREFIX"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", database_url)
+    monkeypatch.setenv("LIVEBRIDGE_VIEWS_SCHEMA", schema)
+    settled = [r for r in played.rounds if r not in played.voided + played.flagged]
+    view = open_view(RoundsProjection, PostgresRoundsView, env)
+    assert isinstance(view, PostgresRoundsView)
+    try:
+        (kept,) = view.rounds(settled[1], ledger.name)
+    finally:
+        view.close()
+    status, out = replay(settled[0])
+    assert status == 0, out
+
+    # The view loses one wallet movement of a bet: replay names it and its position.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        lost = conn.execute(
+            f'DELETE FROM "{schema}".rounds_timeline WHERE position = (SELECT min(t.position) '
+            f'FROM "{schema}".rounds_timeline t JOIN "{schema}".rounds_bets b '
+            "ON b.bet_key = t.bet_key WHERE b.round_id = %s AND t.event = 'Wallet.HoldCaptured') "
+            "RETURNING position",
+            (settled[0],),
+        ).fetchone()
+    assert lost is not None
+    status, out = replay(settled[0])
+    assert status == commands.EXIT_DIFFERENT
+    ((found,),) = [r["differences"] for r in json.loads(out)]
+    assert found.startswith("timeline lacks Wallet.HoldCaptured of bet ")
+    assert found.endswith(f"at log position {lost[0]}")
+
+    # The view loses a whole round: replay finds it in the log by the ledger's ids and
+    # shows the record the view had, saying the view lacks it.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            f'DELETE FROM "{schema}".rounds_timeline WHERE round_key = %s OR bet_key IN '
+            f'(SELECT bet_key FROM "{schema}".rounds_bets WHERE round_key = %s)',
+            (kept.round_key, kept.round_key),
+        )
+        conn.execute(f'DELETE FROM "{schema}".rounds_bets WHERE round_key = %s', (kept.round_key,))
+        conn.execute(
+            f'DELETE FROM "{schema}".rounds_rounds WHERE round_key = %s', (kept.round_key,)
+        )
+    status, out = replay(settled[1])
+    assert status == commands.EXIT_DIFFERENT
+    (from_log,) = json.loads(out)
+    assert from_log["agrees"] is False
+    assert from_log["differences"][0].startswith(
+        f"the dispute view has no round {settled[1]!r} of {PROVIDER}"
+    )
+    as_viewed = msgspec.json.decode(msgspec.json.encode(kept))
+    assert from_log["round"]["timeline"] == as_viewed["timeline"]
+    assert from_log["round"]["bets"] == as_viewed["bets"]
+    assert from_log["round"]["status"] == kept.status == "SETTLED"
+
+    # A round neither the view nor the log has: not found, and where it was looked for.
+    capsys.readouterr()
+    status, _ = replay("no-such-round")
+    assert status == commands.EXIT_NOT_FOUND
+    assert f"providers searched: {PROVIDER}" in capsys.readouterr().err
