@@ -27,7 +27,7 @@ from contracts.wallet import AnyWalletCommand, Balance, Credit, Debit, Rollback
 from services.edge.feeds.sequencer import Sequencer
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from services.simulate.drivers import Seat, Wager
+from services.simulate.drivers import Placed, Seat, Wager
 from services.simulate.simulation import DEFAULT_GAMES, Report, simulate
 from services.simulate.table import Chaos
 
@@ -60,7 +60,7 @@ class LedgerDriver:
             return False
         return True
 
-    async def bet(self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool) -> bool:
+    async def bet(self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool) -> Placed:
         debit = Debit(
             provider=self.provider,
             tx_id=f"d-{wager.bet_id}",
@@ -74,7 +74,7 @@ class LedgerDriver:
         taken = self._send(debit)
         if duplicate:
             self._send(debit)
-        return taken
+        return Placed.TAKEN if taken else Placed.REFUSED
 
     async def settle(
         self, seat: Seat, round_id: str, wagers: Sequence[Wager], *, duplicate: bool
