@@ -64,6 +64,7 @@ TOPICS = frozenset(
         Wallet.SettlementReversed,
         Bet.Placed,
         Bet.Settled,
+        Bet.Reopened,
         Bet.Refunded,
         TxRecord.Created,
     )

@@ -13,7 +13,10 @@ complete as it comes.
 settlement, so replaying the same log gives the same ids (a rebuild publishes nothing twice).
 
 A bet refunded after it was reported (a rollback of a settled bet) gives a new settlement
-of that bet alone, outcome `VOID`, with its own `eventId`.
+of that bet alone, outcome `VOID`, with its own `eventId`. A bet reopened after it was
+reported (its credit rolled back: `Bet.Reopened`) is open again and says nothing yet; the
+corrected credit gives a new settlement of that bet, whose transactions take back the
+reversed payout (`DEBIT trn_reverse_<bet>`) and pay the new one.
 """
 
 from __future__ import annotations
@@ -145,6 +148,8 @@ class SettleTracker:
                 found.outcome, found.payout = event.outcome, event.payout
                 found.resolved_by = event.tx_id
                 return self._resolved(found, position, event.timestamp)
+        elif kind == "Bet.Reopened":
+            self._reopened(event)
         elif kind == "Bet.Refunded":
             return self._refunded(event, position)
         elif kind == "TxRecord.Created":
@@ -174,6 +179,19 @@ class SettleTracker:
             True,
         )
         return self._resolved(bet, position, event.timestamp)
+
+    def _reopened(self, event: Any) -> None:
+        key = event.originator_id.hex
+        bet = self.open_bets.get(key)
+        if bet is None:
+            earlier = self.reported.pop(key, None)
+            if earlier is None:
+                return
+            # Reported with its payout: the next settlement of it takes that payout back.
+            bet = _Bet(**{**earlier.__dict__, "reversed_payout": earlier.payout})
+            self.open_bets[key] = bet
+            self.groups.setdefault(bet.group, []).append(key)
+        bet.outcome, bet.payout, bet.resolved_by = "", Decimal(0), None
 
     def _resolved(self, bet: _Bet, position: int, at: datetime) -> list[RoundSettle]:
         record = (bet.provider, bet.resolved_by or "")

@@ -8,7 +8,7 @@ from decimal import Decimal
 import msgspec
 
 from contracts.events import BettingClosed, BettingOpened, ResultDeclared, RoundVoided
-from contracts.platform import DECODER, ENCODER, RoundSettle
+from contracts.platform import DECODER, ENCODER, RoundSettle, TransactionType
 from contracts.wallet import Credit, Debit, Outcome, Rollback, Selection
 from services.ledger.application import Ledger
 from services.platform.publisher import log_reader
@@ -116,7 +116,7 @@ def test_replaying_the_log_gives_the_same_event_ids() -> None:
     assert [s.event_id for s in settlements(app)] == [s.event_id for s in settlements(app)]
 
 
-def test_a_rolled_back_bet_settles_as_void_and_a_reversed_win_settles_again() -> None:
+def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_again() -> None:
     app = ledger()
     app.execute(debit("d1", "alice", "5.00"))
     app.execute(
@@ -131,6 +131,7 @@ def test_a_rolled_back_bet_settles_as_void_and_a_reversed_win_settles_again() ->
     )
     app.execute(debit("d2", "alice", "4.00", round_id="R-2"))
     app.execute(credit("c2", "alice", "8.00", round_id="R-2"))
+    # The provider rolls its credit back: the bet is open again, nothing is settled yet.
     app.execute(
         Rollback(
             provider="evo",
@@ -141,16 +142,63 @@ def test_a_rolled_back_bet_settles_as_void_and_a_reversed_win_settles_again() ->
             round_id="R-2",
         )
     )
+    void, win = settlements(app)
+    # Then the corrected credit settles it again.
+    app.execute(credit("c2-fixed", "alice", "6.00", round_id="R-2"))
 
-    void, win, reversal = settlements(app)
+    *_, corrected = settlements(app)
 
     assert [(b.outcome, b.payout) for b in void.bets] == [(Outcome.VOID, Decimal("5.00"))]
     assert void.balance_after == Decimal("100.00")
     assert [(b.outcome, b.payout) for b in win.bets] == [(Outcome.WIN, Decimal("8.00"))]
     assert win.balance_after == Decimal("104.00")
-    assert reversal.round_id == "R-2" and reversal.bets[0].outcome is Outcome.VOID
-    assert reversal.balance_after == app.balance("alice", "EUR").balance == Decimal("100.00")
-    assert reversal.event_id != win.event_id
+    assert corrected.round_id == "R-2"
+    assert [(b.outcome, b.payout) for b in corrected.bets] == [(Outcome.WIN, Decimal("6.00"))]
+    moves = [(t.type, t.amount, t.provider_tx_id) for t in corrected.transactions]
+    assert moves == [
+        (TransactionType.DEBIT, Decimal("8.00"), ""),  # the reversed credit, taken back
+        (TransactionType.CREDIT, Decimal("6.00"), "c2-fixed"),
+    ]
+    # The platform's sum of the round's movements lands on the ledger's balance.
+    assert win.balance_after - Decimal("8.00") + Decimal("6.00") == corrected.balance_after
+    assert corrected.balance_after == app.balance("alice", "EUR").balance == Decimal("102.00")
+    assert corrected.event_id != win.event_id
+
+
+def test_a_win_refunded_after_it_was_reported_settles_again_as_void() -> None:
+    app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
+
+    def opened(round_id: str) -> BettingOpened:
+        return BettingOpened(
+            provider="evo",
+            round_id=round_id,
+            table="T1",
+            game="roulette",
+            seq=1,
+            occurred_at=NOW,
+            closes_at=NOW,
+        )
+
+    app.record_event(opened("R-9"))
+    app.execute(
+        debit("d9", "alice", "5.00", round_id="R-9", selections=(Selection(market="roulette_red"),))
+    )
+    app.record_event(BettingClosed(provider="evo", round_id="R-9", seq=2, occurred_at=NOW))
+    app.record_event(
+        ResultDeclared(
+            provider="evo", round_id="R-9", seq=3, occurred_at=NOW, result={"number": "1"}
+        )
+    )
+    app.record_event(
+        RoundVoided(provider="evo", round_id="R-9", seq=4, occurred_at=NOW, cause="DEALER_ERROR")
+    )
+
+    win, void = settlements(app)
+
+    assert [(b.outcome, b.payout) for b in win.bets] == [(Outcome.WIN, Decimal("10.00"))]
+    assert [(b.outcome, b.payout) for b in void.bets] == [(Outcome.VOID, Decimal("5.00"))]
+    assert void.balance_after == app.balance("alice", "EUR").balance == Decimal("100.00")
+    assert void.event_id != win.event_id
 
 
 def test_a_round_the_bridge_settles_and_a_voided_round_settle_every_player() -> None:
