@@ -859,18 +859,10 @@ def _split(amount: Decimal, stakes: list[Decimal], currency: str) -> list[Decima
 def bet_views(bets: list[Bet], result: Mapping[str, str], game: str) -> tuple[BetView, ...]:
     """The views of a round's bets, each provider credit cross-checked as a whole."""
     checks = _late_checks(bets, result, game)
-    return tuple(_bet_view(bet, result, game, checks.get(bet.key)) for bet in bets)
+    return tuple(_bet_view(bet, checks.get(bet.key)) for bet in bets)
 
 
-def _bet_view(
-    bet: Bet,
-    result: Mapping[str, str],
-    game: str,
-    late_check: tuple[Decimal | None, bool] | None = None,
-) -> BetView:
-    """One bet's view; without `late_check` it is cross-checked alone (use `bet_views`)."""
-    if late_check is None:
-        late_check = _late_checks([bet], result, game).get(bet.key)
+def _bet_view(bet: Bet, late_check: tuple[Decimal | None, bool] | None) -> BetView:
     expected, flagged = late_check or (bet.expected_payout, bet.flagged)
     return BetView(
         bet_key=bet.key,
