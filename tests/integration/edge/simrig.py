@@ -10,7 +10,6 @@ both on a free 127.0.0.1 port. The simulator then plays against it exactly as ag
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -26,10 +25,14 @@ from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.push import PushFeed, add_push_routes
 from services.edge.gateway import Gateway
 from services.ledger.application import Ledger
+from services.ledger.views import Verification
 from services.simulate.bank import LedgerBank
-from services.simulate.table import PushFn, http_pusher
+from services.simulate.table import Chaos, PushFn, http_pusher
 
 FEED_SECRET = "feed-TEST-ONLY-secret"
+CHAOS = Chaos(duplicate_call=0.05, rollback_after=0.03, rollback_before=0.03)
+"""The provider's misbehaviour in the end-to-end tables: resent calls, rollbacks after and
+before their bets (pre-rollbacks), duplicated and reordered feed events."""
 
 
 @dataclass
@@ -96,11 +99,17 @@ async def served_bridge(
         await asyncio.to_thread(ledger.close)
 
 
-def table_size() -> tuple[int, int]:
-    """Players and rounds of the end-to-end tables: 50 x 100 under `make soak`
-    (LIVEBRIDGE_SOAK=1), 50 x 10 otherwise (a 50-player round takes ~3 s on the ledger today);
-    LIVEBRIDGE_E2E_PLAYERS/ROUNDS override."""
-    soak = os.environ.get("LIVEBRIDGE_SOAK") == "1"
-    players = int(os.environ.get("LIVEBRIDGE_E2E_PLAYERS", "50"))
-    rounds = int(os.environ.get("LIVEBRIDGE_E2E_ROUNDS", "100" if soak else "10"))
-    return players, rounds
+async def unverified_rounds(bridge: ServedBridge, provider: str, rounds: list[str]) -> list[str]:
+    """The rounds whose hash the ledger did not verify against the provider's `roundHash`
+    (read a few at a time: one by one, 100 rounds take seconds on a busy machine)."""
+    gate = asyncio.Semaphore(8)
+
+    async def flags(round_id: str) -> str | None:
+        async with gate:
+            state = await asyncio.to_thread(bridge.ledger.round_state, provider, round_id)
+        if state.verification is Verification.VERIFIED:
+            return None
+        return f"{round_id}: {state.verification} {state.audit_flags}"
+
+    found = await asyncio.gather(*(flags(r) for r in rounds))
+    return [f for f in found if f is not None]

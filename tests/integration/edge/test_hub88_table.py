@@ -9,10 +9,17 @@ import msgspec
 
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.hub88 import Hub88Client, load_private_key, major
-from tests.integration.edge.walletrig import Bet, SimulatedTable, provider, served_edge
+from tests.integration.edge.walletrig import (
+    Bet,
+    SimulatedTable,
+    provider,
+    served_edge,
+    table_size,
+)
 from tests.unit.edge.walletkit import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
 
-PLAYERS = [f"h88-p{n:02d}" for n in range(50)]
+SIZE = table_size()
+PLAYERS = [f"h88-p{n:02d}" for n in range(SIZE.players)]
 
 
 async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_table_expects(
@@ -64,8 +71,17 @@ async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_tab
             )
             assert answer["status"] == "RS_OK", answer
 
-        table = SimulatedTable(PLAYERS, place, settle, cancel, seed=88)
-        await table.play(100, "h88")
+        table = SimulatedTable(
+            PLAYERS,
+            place,
+            settle,
+            cancel,
+            seed=88,
+            bettors=SIZE.bettors,
+            parallel=SIZE.parallel,
+        )
+        await table.play(SIZE.rounds, "h88")
+        assert table.bettors_seen == set(PLAYERS), "every player bets over the run"
 
         for player in PLAYERS:
             assert await edge.balance(player) == table.books.expected[player], player

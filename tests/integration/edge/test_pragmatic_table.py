@@ -6,9 +6,16 @@ from decimal import Decimal
 
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.integration.edge.walletrig import Bet, SimulatedTable, provider, served_edge
+from tests.integration.edge.walletrig import (
+    Bet,
+    SimulatedTable,
+    provider,
+    served_edge,
+    table_size,
+)
 
-PLAYERS = [f"pp-p{n:02d}" for n in range(50)]
+SIZE = table_size()
+PLAYERS = [f"pp-p{n:02d}" for n in range(SIZE.players)]
 SECRET = "pp-secret-key-TEST-ONLY"
 
 
@@ -51,8 +58,17 @@ async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_tab
             answer = await client.refund(user=bet.player, reference=bet.bet_id, round_id=round_id)
             assert answer["error"] == 0 and answer["transactionId"] != "0", answer
 
-        table = SimulatedTable(PLAYERS, place, settle, cancel, seed=3)
-        await table.play(100, "pp")
+        table = SimulatedTable(
+            PLAYERS,
+            place,
+            settle,
+            cancel,
+            seed=3,
+            bettors=SIZE.bettors,
+            parallel=SIZE.parallel,
+        )
+        await table.play(SIZE.rounds, "pp")
+        assert table.bettors_seen == set(PLAYERS), "every player bets over the run"
 
         for player in PLAYERS:
             assert await edge.balance(player) == table.books.expected[player], player

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 import msgspec
 import pytest
 
-from services.ledger.views import Verification
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.softswiss import SoftSwissClient, bet
 from services.simulate.drivers import SoftSwissDriver
 from services.simulate.simulation import simulate
-from services.simulate.table import Chaos
-from tests.integration.edge.simrig import served_bridge, table_size
-from tests.integration.edge.walletrig import provider
+from tests.integration.edge.simrig import CHAOS, served_bridge, unverified_rounds
+from tests.integration.edge.walletrig import provider, table_size
 
 SECRET = "softswiss-TEST-ONLY-token"
-PLAYERS, ROUNDS = table_size()
+SIZE = table_size()
 
 
 @pytest.mark.timeout(900)
-async def test_a_table_of_50_players_leaves_the_balances_the_books_expect(
+async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_books_expect(
     nats_url: str, stream_prefix: str
 ) -> None:
     config = provider("softswiss", SECRET.encode())
@@ -33,19 +30,19 @@ async def test_a_table_of_50_players_leaves_the_balances_the_books_expect(
             push=bridge.push,
             bank=bridge.bank,
             provider="softswiss",
-            players=PLAYERS,
-            rounds=ROUNDS,
+            players=SIZE.players,
+            rounds=SIZE.rounds,
+            bettors=SIZE.bettors,
+            parallel=SIZE.parallel,
             seed=4,
-            # Pre-rollbacks wait for the ledger to mark a rollback that found nothing
-            # `absorbed` (contracts.wallet); the fake-ledger table test covers them.
-            chaos=Chaos(rollback_before=0.0),
+            chaos=CHAOS,
         )
         assert report.ok, report.mismatches
-        assert report.books.rolled_back and report.books.duplicates
-        assert bridge.feed.stats.gaps == 0 and bridge.feed.stats.recorded > ROUNDS * 4
-        for round_id in report.books.rounds:
-            state = await asyncio.to_thread(bridge.ledger.round_state, "softswiss", round_id)
-            assert state.verification is Verification.VERIFIED, (round_id, state.audit_flags)
+        assert report.bettors_seen == SIZE.players, "every player bets over the run"
+        books = report.books
+        assert books.rolled_back and books.pre_rolled_back and books.duplicates, books
+        assert bridge.feed.stats.gaps == 0 and bridge.feed.stats.recorded > SIZE.rounds * 4
+        assert await unverified_rounds(bridge, "softswiss", report.books.rounds) == []
 
 
 async def test_hostile_calls_over_http_get_softswiss_errors_and_move_nothing(
