@@ -393,7 +393,7 @@ class JetStreamRecorder:
                 if len(page) < READ_PAGE:
                     break
                 start = page[-1].seq + 1
-            if not must_reach or (messages and messages[-1].seq >= must_reach):
+            if must_reach < first or (messages and messages[-1].seq >= must_reach):
                 return messages
             await asyncio.sleep(0.01)  # a lagging replica answered; ask again
         raise IntegrityError(f"{subject}: replicas did not catch up to seq {must_reach}")
@@ -444,7 +444,12 @@ class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
                 messages = [last]
         if not messages:
             first = 1
-            if gt is not None and gt >= SEEK_AFTER:
+            seen = self._last_seen.get(token)
+            if gt is not None and seen is not None and seen[0] == gt:
+                # Catching up a cached aggregate this recorder last wrote or read: only
+                # what came after its head (usually nothing) is read.
+                first = seen[1] + 1
+            elif gt is not None and gt >= SEEK_AFTER:
                 seek = await self._seek_version(subject, token, gt)
                 if seek is None:
                     return []
@@ -459,7 +464,7 @@ class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
             )
             for m in messages
         ]
-        if messages and gt is None and lte is None:
+        if messages and lte is None:  # read to the end: the last one is the head
             self._last_seen.put(token, events[-1].originator_version, messages[-1].seq)
         if gt is not None:
             events = [e for e in events if e.originator_version > gt]

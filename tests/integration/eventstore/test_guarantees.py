@@ -237,3 +237,26 @@ def test_a_load_after_a_snapshot_seeks_its_first_event_instead_of_reading_the_hi
         124,
         125,
     ]
+
+
+def test_catching_up_a_cached_aggregate_reads_only_what_came_after_its_head(
+    connection: JetStreamConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = JetStreamApplicationRecorder(connection, fresh_stream())
+    rival = JetStreamApplicationRecorder(connection, recorder.stream)  # another process
+    wallet = uuid.uuid4()
+    recorder.insert_events([event(wallet, v) for v in range(1, 51)])
+    read: list[int] = []
+    real = connection.get_batch
+
+    async def counting(stream: str, subject: str, start: int, batch: int) -> Any:
+        page, last = await real(stream, subject, start, batch)
+        read.append(len(page))
+        return page, last
+
+    monkeypatch.setattr(connection, "get_batch", counting)
+    assert recorder.select_events(wallet, gt=50) == []
+    assert sum(read) == 0
+    rival.insert_events([event(wallet, 51)])
+    assert [e.originator_version for e in recorder.select_events(wallet, gt=50)] == [51]
+    assert sum(read) == 1, "only the rival's new event is read"
