@@ -20,7 +20,7 @@ import msgspec
 
 from contracts import feeds
 from services.edge.feeds.backoff import Backoff
-from services.edge.feeds.processor import FeedProblem, FeedProcessor
+from services.edge.feeds.processor import FeedProcessor
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class PullFeed:
         while True:
             try:
                 fetched = await self.poll_once()
-            except (aiohttp.ClientError, TimeoutError, PollFailed, FeedProblem) as exc:
+            except Exception as exc:  # the provider, the ledger or the cursor store (KV)
                 self.errors += 1
                 delay = self.backoff.next()
                 log.warning(

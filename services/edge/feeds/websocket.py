@@ -20,7 +20,7 @@ import msgspec
 
 from contracts import feeds
 from services.edge.feeds.backoff import Backoff
-from services.edge.feeds.processor import FeedProblem, FeedProcessor
+from services.edge.feeds.processor import FeedProcessor
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class SocketFeed:
             try:
                 await self.session_once()
                 reason = "closed by the provider"
-            except (aiohttp.ClientError, TimeoutError, FeedProblem) as exc:
+            except Exception as exc:  # the provider, the ledger or the cursor store (KV)
                 reason = repr(exc)
             self.connected.clear()
             delay = self.backoff.next()

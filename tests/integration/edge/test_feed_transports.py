@@ -114,6 +114,45 @@ async def test_pull_backs_off_on_errors_and_drops_absorbs_repeats_and_reordering
         assert stub.asked == [str(len(stub.frames))]
 
 
+class FlakyCursors:
+    """The KV cursor store, failing its first reads the way a lost NATS connection does."""
+
+    def __init__(self, inner: JetStreamCursorStore, failures: int) -> None:
+        self.inner = inner
+        self.failures = failures
+
+    async def get(self, key: str) -> str | None:
+        if self.failures:
+            self.failures -= 1
+            raise nats.errors.ConnectionClosedError()
+        return await self.inner.get(key)
+
+    async def put(self, key: str, value: str) -> None:
+        await self.inner.put(key, value)
+
+
+@pytest.mark.parametrize("transport", ["pull", "socket"])
+async def test_pull_and_socket_feeds_outlive_a_cursor_store_that_fails(
+    cursors: JetStreamCursorStore, transport: str
+) -> None:
+    backoff = Backoff(initial=0.01, cap=0.02, jitter=False)
+    flaky = FlakyCursors(cursors, failures=2)
+    sink, gaps = RecordingSink(), list[Gap]()
+    proc = FeedProcessor(
+        "studio", sink, flaky, sequencer=Sequencer(gap_timeout=0.3), on_gap=gaps.append
+    )
+    async with serve(FeedStub(SECRET, frames())) as base, aiohttp.ClientSession() as session:
+        feed: PullFeed | SocketFeed
+        if transport == "pull":
+            feed = PullFeed(proc, session, f"{base}/feed", secret=SECRET, backoff=backoff)
+        else:
+            feed = SocketFeed(proc, session, f"{base}/ws", backoff=backoff)
+        async with running(feed.run(), proc.run_sweeper(0.05)):
+            await until(complete(sink, gaps))
+    assert_delivered(sink, gaps)
+    assert flaky.failures == 0
+
+
 async def test_pull_refuses_an_unsigned_answer_and_retries(cursors: JetStreamCursorStore) -> None:
     stub = FeedStub("another-secret", frames())
     sink, gaps = RecordingSink(), list[Gap]()
