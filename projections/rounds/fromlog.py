@@ -3,7 +3,8 @@
 Replay uses these when it must not trust the view: to find every wallet movement of a
 round's bets (the view may have lost one), and to show a round the view has not got at
 all. The round's events are those of its `Round` aggregate, of each bet its `RoundBook`
-lists, and the wallet events that name one of those bets (`Wallet.StakeHeld`...).
+lists, the book's audit flags (`RoundBook.BetFlagged`), and the wallet events that name
+one of those bets (`Wallet.StakeHeld`...).
 
 A wallet event is written in the same atomic write as its bet's event, and a write spans
 at most `MAX_BATCH` log positions, so a bet's wallet events lie within that distance of
@@ -45,6 +46,7 @@ MAX_BATCH = 1000
 """The most messages one atomic write holds (`services.eventstore.connection.MAX_BATCH`)."""
 PAGE = 256
 WALLET_TOPICS = frozenset(get_topic(cls) for cls in WALLET_BET_EVENTS)
+FLAG_TOPIC = get_topic(RoundBook.BetFlagged)
 
 ROUND_DEFAULTS: dict[str, Any] = {
     "provider": "",
@@ -189,7 +191,8 @@ def naming(ledger: Ledger, candidates: Iterable[Notification], bets: set[str]) -
 
 
 def round_notifications(ledger: Ledger, provider: str, round_id: str) -> list[Notification]:
-    """Every event of the round, its bets and their wallet movements, in log order."""
+    """Every event of the round, its book's flags, its bets and their wallet movements, in
+    log order."""
     round_key = round_uuid(provider, round_id).hex
     book_key = book_uuid(provider, round_id).hex
     if not _on_jetstream(ledger):
@@ -204,6 +207,7 @@ def round_notifications(ledger: Ledger, provider: str, round_id: str) -> list[No
     moved = wallet_events(ledger, wallets, set(keys), window(positions))
     everything = [
         *round_events,
+        *(n for n in book_events if n.topic == FLAG_TOPIC),
         *(n for events in bet_events for n in events),
         *(m.notification for m in moved.values()),
     ]
@@ -213,13 +217,14 @@ def round_notifications(ledger: Ledger, provider: str, round_id: str) -> list[No
 def _scanned(ledger: Ledger, provider: str, round_id: str) -> list[Notification]:
     """The round's events by reading the whole log (stores without per-aggregate reads)."""
     keep: set[UUID | str] = {round_uuid(provider, round_id)}
+    book = book_uuid(provider, round_id)
     bets: set[str] = set()
     wallet_moves: list[Notification] = []
     found: list[Notification] = []
     position = 0
     while page := ledger.recorder.select_notifications(position + 1, 1000):
         for n in page:
-            if n.originator_id in keep:
+            if n.originator_id in keep or (n.originator_id == book and n.topic == FLAG_TOPIC):
                 found.append(n)
             elif n.topic == get_topic(Bet.Placed):
                 e = ledger.mapper.to_domain_event(n)

@@ -3,6 +3,8 @@
 Sources, all by aggregate id (so nothing depends on the order events arrive in):
 - `Round` events: the provider's game events (decoded from `EventRecorded`, with their
   seq and video timecode), conflicts and the hash verification (I8);
+- `RoundBook.BetFlagged`: what the round book could not do to a bet (a void refund, a
+  late-bet refund, a settlement), an audit flag of the round filed under its bet;
 - `Bet` events: placed (stake, selections), settled (outcome, payout), refunded;
 - `Wallet` events that name a bet (stake held, captured, released, win credited,
   settlement reversed): the money side of the bet, on the round's timeline.
@@ -23,7 +25,7 @@ from eventsourcing.utils import get_topic
 from contracts.events import BettingClosed, BettingOpened, ResultDeclared, RoundVoided
 from projections.rounds.view import BetFields, RoundChange, RoundFields, RoundsView, TimelineEntry
 from services.ledger.domain import Bet, Wallet, round_uuid
-from services.ledger.rounds import Round, decode_provider_event
+from services.ledger.rounds import Round, RoundBook, decode_provider_event
 
 WALLET_BET_EVENTS = (
     Wallet.StakeHeld,
@@ -105,6 +107,7 @@ class RoundsProjection(Projection[RoundsView]):
             Round.EventRecorded,
             Round.ConflictFlagged,
             Round.Verified,
+            RoundBook.BetFlagged,
             Bet.Placed,
             Bet.Settled,
             Bet.Reopened,
@@ -170,6 +173,11 @@ class RoundsProjection(Projection[RoundsView]):
             RoundFields(key, tracking.notification_id, fields),
             entry(e, tracking, round_key=key, detail=fields),
         )
+
+    @process_event.register
+    def _(self, e: RoundBook.BetFlagged, tracking: Tracking) -> None:
+        # The book names the bet, not the round: filed under the bet, joined when read.
+        self._apply(tracking, entry(e, tracking, bet_key=e.bet, detail={"flag": e.flag}))
 
     @process_event.register
     def _(self, e: Bet.Placed, tracking: Tracking) -> None:

@@ -13,8 +13,9 @@ view's help and compares:
   whole subject, each wallet's from the first listed position), all in flight at once;
   elsewhere, nearby positions are read together through `select_notifications`;
 - **completeness**: the view must list as many events of the round and of each bet as
-  those aggregates have versions, and every wallet event that moves a bet's money (each
-  wallet read around its bets' events, `projections.rounds.fromlog`).
+  those aggregates have versions, each audit flag of the round's book
+  (`RoundBook.BetFlagged`), and every wallet event that moves a bet's money (each wallet
+  read around its bets' events, `projections.rounds.fromlog`).
 
 A round the view has not got (`replay_from_log`) is read from the log alone, by the ids
 the ledger gives the round, its book and its bets, and shown with a difference that says
@@ -235,7 +236,8 @@ def check_timeline(
 
 
 def check_completeness(record: RoundRecord, log: LogRound) -> list[str]:
-    """The view lists every event of the round and of each bet: as many as their versions."""
+    """The view lists every event of the round and of each bet (as many as their versions)
+    and each audit flag of the round's book."""
     problems: list[str] = []
     counts: dict[str, int] = {}
     for item in record.timeline:
@@ -244,6 +246,13 @@ def check_completeness(record: RoundRecord, log: LogRound) -> list[str]:
         problems.append(
             f"timeline lists {counts.get(log.round_.id.hex, 0)} events of the round; "
             f"the log has {log.round_.version}"
+        )
+    book_key = book_uuid(record.provider, record.round_id).hex
+    flags = len(log.book.audit_flags) if log.book else 0
+    if counts.get(book_key, 0) != flags:
+        problems.append(
+            f"timeline lists {counts.get(book_key, 0)} audit flags of the round book; "
+            f"the log has {flags}"
         )
     for bet in record.bets:
         found = log.bets.get(bet.bet_key)
@@ -254,7 +263,7 @@ def check_completeness(record: RoundRecord, log: LogRound) -> list[str]:
                 f"bet {bet.bet_id}: timeline lists {counts.get(bet.bet_key, 0)} events, "
                 f"the log has {found.version}"
             )
-    owners = {record.round_key, *(b.bet_key for b in record.bets), *log.bets}
+    owners = {record.round_key, book_key, *(b.bet_key for b in record.bets), *log.bets}
     listed = {item.position for item in record.timeline if item.originator_id not in owners}
     bet_ids = {
         **{k: b.bet_id for k, b in log.bets.items()},
@@ -316,10 +325,7 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
     bets = {key: bet for key, bet in found.items() if bet is not None}
     keys = set(bets) | {b.bet_key for b in record.bets}
     wallets = {wallet_id(b.player, b.currency).hex for b in [*bets.values(), *record.bets]}
-    span = window(
-        [b.position for b in record.bets]
-        + [i.position for i in record.timeline if i.originator_id != record.round_key]
-    )
+    span = window([b.position for b in record.bets] + _money_positions(record))
     moved = wallet_events(ledger, wallets, keys, span)
     notifications.update((p, m.notification) for p, m in moved.items())
     return LogRound(
@@ -363,12 +369,9 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     for item in record.timeline:
         if item.originator_id in listed:
             listed[item.originator_id] += 1
-        else:
+        elif item.originator_id != book_key:  # the book's flags come with the book's read
             wallets[item.originator_id] = wallets.get(item.originator_id, 0) + 1
-    span = window(
-        [b.position for b in record.bets]
-        + [i.position for i in record.timeline if i.originator_id != record.round_key]
-    )
+    span = window([b.position for b in record.bets] + _money_positions(record))
     wallet_reads = sorted(wallets) if span else []
 
     # One more message than the view lists: a full answer means the log has more.
@@ -414,6 +417,8 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
         events = [ledger.mapper.to_domain_event(notification(m)) for m in book_messages]
         book = project_aggregate(None, events) if events else None
     wanted = {item.position for item in record.timeline}
+    read_book = (notification(m) for m in book_messages)
+    notifications.update((n.id, n) for n in read_book if n.id in wanted)
     read_wallets: list[Notification] = [n for page in pages[len(owners) + 1 :] for n in page]
     notifications.update((n.id, n) for n in read_wallets if n.id in wanted)
     bets = {key: aggregates[key] for key in owners[1:] if aggregates.get(key) is not None}
@@ -449,6 +454,15 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     )
 
 
+def _money_positions(record: RoundRecord) -> list[int]:
+    """Positions of the listed events of the round's bets and their wallets (not the round's
+    nor its book's): where the bets' money moved."""
+    book_key = book_uuid(record.provider, record.round_id).hex
+    return [
+        i.position for i in record.timeline if i.originator_id not in (record.round_key, book_key)
+    ]
+
+
 def _hex(originator_id: UUID | str) -> str:
     return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
@@ -465,11 +479,13 @@ def state_from_log(ledger: Ledger, record: RoundRecord, log: LogRound) -> RoundS
     if status is RoundStatus.RESULT and book is not None and book.settled:
         status = RoundStatus.SETTLED
     bridge_settled = record.provider in ledger.bridge_settled
+    book_flags = book.audit_flags if book else []
     if round_ is None:
         return RoundState(
             provider=record.provider,
             round_id=record.round_id,
             status=status,
+            audit_flags=tuple(book_flags),
             bridge_settled=bridge_settled,
             bets=bets,
         )
@@ -485,7 +501,7 @@ def state_from_log(ledger: Ledger, record: RoundRecord, log: LogRound) -> RoundS
         round_hash=round_.round_hash,
         digest=round_.digest,
         verification=Verification(round_.verification),
-        audit_flags=tuple(round_.audit_flags),
+        audit_flags=(*round_.audit_flags, *book_flags),
         void_cause=round_.void_cause,
         bridge_settled=bridge_settled,
         bets=bets,

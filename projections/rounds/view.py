@@ -43,9 +43,9 @@ class BetFields:
 class TimelineEntry:
     """One ledger event at log position `position`, of a round or of one of its bets.
 
-    Events that name only their bet (a settlement, a hold captured) are filed under
-    `bet_key` and joined to the round when read, so the order events arrive in never
-    decides which round they land in.
+    Events that name only their bet (a settlement, a hold captured, the round book's
+    audit flag) are filed under `bet_key` and joined to the round when read, so the order
+    events arrive in never decides which round they land in.
     """
 
     position: int
@@ -164,6 +164,10 @@ def record_from_rows(
     conflicts = [
         t["detail"].get("flag", "") for t in timeline if t["event"] == "Round.ConflictFlagged"
     ]
+    # As `Ledger.round_state`: the round's flags, then its book's (one per bet, log order).
+    book_flags = [
+        t["detail"].get("flag", "") for t in timeline if t["event"] == "RoundBook.BetFlagged"
+    ]
     seqs = [t["provider_seq"] for t in timeline if t["provider_seq"] is not None]
     return RoundRecord(
         provider=some["provider"],
@@ -180,7 +184,7 @@ def record_from_rows(
             status=head["verification"] if head else "PENDING",
             provider_hash=head["round_hash"] if head else "",
             bridge_digest=head["digest"] if head else "",
-            audit_flags=conflicts + (head["verification_flags"] if head else []),
+            audit_flags=conflicts + (head["verification_flags"] if head else []) + book_flags,
         ),
         bets=[
             BetItem(

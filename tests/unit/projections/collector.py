@@ -1,4 +1,5 @@
-"""A rounds view that only records what it is asked to apply (unit tests, no socket)."""
+"""Rounds views for unit tests (no socket): one that records what it is asked to apply, one
+that holds a single record."""
 
 from __future__ import annotations
 
@@ -30,3 +31,16 @@ class Collector(RoundsView):
         self, round_id: str, application_name: str, provider: str | None = None
     ) -> list[RoundRecord]:
         return []
+
+
+class OneRound(Collector):
+    """A rounds view that holds one record, as given."""
+
+    def __init__(self, record: RoundRecord) -> None:
+        super().__init__()
+        self.record = record
+
+    def rounds(
+        self, round_id: str, application_name: str, provider: str | None = None
+    ) -> list[RoundRecord]:
+        return [self.record] if round_id == self.record.round_id else []

@@ -15,22 +15,8 @@ from contracts.wallet import Credit, Debit, Rollback, Selection
 from projections.playlog import PROVIDER, START, fund, play
 from projections.rounds.fromlog import fold, round_notifications
 from projections.rounds.replay import compare_with_ledger, replay_from_log, replay_round
-from projections.rounds.view import RoundRecord
 from services.ledger.application import Ledger
-from tests.unit.projections.collector import Collector
-
-
-class OneRound(Collector):
-    """A rounds view that holds one record, as given."""
-
-    def __init__(self, record: RoundRecord) -> None:
-        super().__init__()
-        self.record = record
-
-    def rounds(
-        self, round_id: str, application_name: str, provider: str | None = None
-    ) -> list[RoundRecord]:
-        return [self.record] if round_id == self.record.round_id else []
+from tests.unit.projections.collector import OneRound
 
 
 def test_a_round_folded_from_the_log_alone_agrees_with_the_ledger() -> None:
