@@ -189,7 +189,7 @@ def test_projection_process_killed_mid_batch_resumes_exactly_where_it_was(
     assert any(0 < p < end for left in left_by_kills["batched"] for p in left.values()), (
         left_by_kills
     )
-    assert sum(map(len, left_by_kills.values())) >= 4
+    assert all(left_by_kills.values()), f"every runner was killed at least once: {left_by_kills}"
     # Finish the job in this process, then check.
     with running_projections(env) as running:
         running.wait(end, timeout=60)
