@@ -92,12 +92,14 @@ def _on_jetstream(ledger: Ledger) -> bool:
 
 
 async def read_subject(
-    recorder: Any, key: str, start: int, stop: int | None, first: int = PAGE
+    recorder: Any, key: str, start: int, stop: int | None, first: int | None = None
 ) -> list[Notification]:
     """One aggregate's events from log position `start` (to `stop`), by direct gets.
 
-    The first request asks for `first` messages (a guess that saves bytes: a direct get
-    cannot stop at `stop`), the next ones for `PAGE`.
+    A direct get cannot stop at `stop`, and the server walks the stream to find each
+    message it sends: for a window, the first request asks for `first` messages (default
+    16), a guess at how many are in it, and each next one for twice as many, so a sparse
+    wallet is not searched far past the window. Unbounded reads ask for `PAGE` at a time.
     """
     from services.eventstore.recorders import (
         HEADER_TOPIC,
@@ -109,7 +111,7 @@ async def read_subject(
     connection, stream = recorder.connection, recorder.stream
     subject = f"{stream}.e.{aggregate_token(UUID(key))}"
     found: list[Notification] = []
-    size = first
+    size = first or (PAGE if stop is None else 16)
     while True:
         messages, _ = await connection.get_batch(stream, subject, start, size)
         for m in messages:
@@ -126,7 +128,7 @@ async def read_subject(
             )
         if len(messages) < size:
             return found
-        start, size = messages[-1].seq + 1, PAGE
+        start, size = messages[-1].seq + 1, PAGE if stop is None else min(PAGE, 2 * size)
 
 
 def _subjects(
@@ -181,8 +183,14 @@ def wallet_events(
 def naming(ledger: Ledger, candidates: Iterable[Notification], bets: set[str]) -> dict[int, Moved]:
     """The wallet events among `candidates` that move the money of one of `bets`."""
     found: dict[int, Moved] = {}
+    # A wallet event names its bet by key in its stored JSON: when the state is stored as
+    # it is (no cipher, no compressor), events that name none of `bets` are not decoded.
+    plain = ledger.mapper.cipher is None and ledger.mapper.compressor is None
+    named = [key.encode() for key in bets]
     for n in candidates:
         if n.topic not in WALLET_TOPICS:
+            continue
+        if plain and not any(key in n.state for key in named):
             continue
         moved: Any = ledger.mapper.to_domain_event(n)
         if moved.bet in bets:

@@ -380,7 +380,7 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
             *(connection.get_batch(stream, subject(k), 1, listed[k] + 1) for k in owners),
             connection.get_batch(stream, subject(book_key), 1, book_read),
             # The wallet's other events in the window are a few: guess small, page on.
-            *(read_subject(recorder, w, *span, 2 * wallets[w] + 16) for w in wallet_reads if span),
+            *(read_subject(recorder, w, *span, wallets[w] + 4) for w in wallet_reads if span),
         )
 
     def notification(message: Any) -> Notification:
