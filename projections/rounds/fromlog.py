@@ -249,7 +249,26 @@ def _scanned(ledger: Ledger, provider: str, round_id: str) -> list[Notification]
     return sorted(found, key=lambda n: n.id)
 
 
-class _Folded(RoundsView):
+class InMemoryRoundsView(RoundsView):
+    """A rounds view that keeps nothing but what `apply` keeps: for folding one round's
+    changes in memory. It serves no queries and tracks no position."""
+
+    def apply(self, tracking: Tracking, changes: Sequence[RoundChange]) -> None:
+        raise NotImplementedError
+
+    def rounds(
+        self, round_id: str, application_name: str, provider: str | None = None
+    ) -> list[RoundRecord]:
+        return []
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        pass
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return None
+
+
+class _Folded(InMemoryRoundsView):
     """Folds round changes the way the view's tables do (later fields win)."""
 
     def __init__(self) -> None:
@@ -280,17 +299,6 @@ class _Folded(RoundsView):
                         "detail": msgspec.json.decode(msgspec.json.encode(c.detail)),
                     }
                 )
-
-    def rounds(
-        self, round_id: str, application_name: str, provider: str | None = None
-    ) -> list[RoundRecord]:
-        return []
-
-    def insert_tracking(self, tracking: Tracking) -> None:
-        pass
-
-    def max_tracking_id(self, application_name: str) -> int | None:
-        return None
 
 
 def fold(

@@ -42,6 +42,7 @@ from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.projection import Projection
 
 from projections.rounds.fromlog import (
+    InMemoryRoundsView,
     Moved,
     fold,
     naming,
@@ -82,7 +83,7 @@ NEARBY = 3
 """Positions closer than this are read in one request (a read costs per message)."""
 
 
-class _Collector(RoundsView):
+class _Collector(InMemoryRoundsView):
     """A view that only keeps what the projection would write (for one event at a time)."""
 
     def __init__(self) -> None:
@@ -90,17 +91,6 @@ class _Collector(RoundsView):
 
     def apply(self, tracking: Tracking, changes: Sequence[RoundChange]) -> None:
         self.changes.extend(changes)
-
-    def rounds(
-        self, round_id: str, application_name: str, provider: str | None = None
-    ) -> list[RoundRecord]:
-        return []
-
-    def insert_tracking(self, tracking: Tracking) -> None:
-        pass
-
-    def max_tracking_id(self, application_name: str) -> int | None:
-        return None
 
 
 @dataclass

@@ -202,8 +202,23 @@ def test_after_a_lost_ack_a_real_conflict_is_still_a_conflict(
     assert [e.topic for e in recorder.select_events(oid)] == ["t", "rival"]
 
 
+@pytest.fixture
+def reads(connection: JetStreamConnection, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many messages each direct get of `connection` brought back, from now on."""
+    counted: list[int] = []
+    real = connection.get_batch
+
+    async def counting(stream: str, subject: str, start: int, batch: int) -> Any:
+        page, last = await real(stream, subject, start, batch)
+        counted.append(len(page))
+        return page, last
+
+    monkeypatch.setattr(connection, "get_batch", counting)
+    return counted
+
+
 def test_a_load_after_a_snapshot_seeks_its_first_event_instead_of_reading_the_history(
-    connection: JetStreamConnection, monkeypatch: pytest.MonkeyPatch
+    connection: JetStreamConnection, reads: list[int]
 ) -> None:
     """Versions after `gt` come back exactly, whether the aggregate's events are spread
     evenly or bunched among others, and without reading the earlier history."""
@@ -215,15 +230,6 @@ def test_a_load_after_a_snapshot_seeks_its_first_event_instead_of_reading_the_hi
         recorder.insert_events([event(whale, version + n) for n in range(1, burst + 1)])
         version += burst
         recorder.insert_events([event(c, round_number + 1) for c in crowd])
-    reads: list[int] = []
-    real = connection.get_batch
-
-    async def counting(stream: str, subject: str, start: int, batch: int) -> Any:
-        page, last = await real(stream, subject, start, batch)
-        reads.append(len(page))
-        return page, last
-
-    monkeypatch.setattr(connection, "get_batch", counting)
     for gt in (100, 101, 150, version - 1, version):
         reads.clear()
         fresh = JetStreamApplicationRecorder(connection, recorder.stream)  # nothing cached
@@ -240,23 +246,15 @@ def test_a_load_after_a_snapshot_seeks_its_first_event_instead_of_reading_the_hi
 
 
 def test_catching_up_a_cached_aggregate_reads_only_what_came_after_its_head(
-    connection: JetStreamConnection, monkeypatch: pytest.MonkeyPatch
+    connection: JetStreamConnection, reads: list[int]
 ) -> None:
     recorder = JetStreamApplicationRecorder(connection, fresh_stream())
     rival = JetStreamApplicationRecorder(connection, recorder.stream)  # another process
     wallet = uuid.uuid4()
     recorder.insert_events([event(wallet, v) for v in range(1, 51)])
-    read: list[int] = []
-    real = connection.get_batch
-
-    async def counting(stream: str, subject: str, start: int, batch: int) -> Any:
-        page, last = await real(stream, subject, start, batch)
-        read.append(len(page))
-        return page, last
-
-    monkeypatch.setattr(connection, "get_batch", counting)
+    reads.clear()
     assert recorder.select_events(wallet, gt=50) == []
-    assert sum(read) == 0
+    assert sum(reads) == 0
     rival.insert_events([event(wallet, 51)])
     assert [e.originator_version for e in recorder.select_events(wallet, gt=50)] == [51]
-    assert sum(read) == 1, "only the rival's new event is read"
+    assert sum(reads) == 1, "only the rival's new event is read"
