@@ -28,7 +28,6 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, suppress
-from typing import Any
 
 import nats
 import psycopg
@@ -200,7 +199,7 @@ async def readyz(request: web.Request) -> web.Response:
     acknowledging bets that may not be on disk is what DESIGN.md decision 2 forbids.
     """
     app = request.app
-    checks: dict[str, Any] = {}
+    checks: dict[str, str] = {}
     client = app.get(NATS)
     checks["nats"] = "ok" if client is not None and client.is_connected else "not connected"
     checks["fsync"] = "ok" if app.get(NATS_FSYNC, False) else "not verified"
