@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,18 +11,10 @@ import pytest
 
 from contracts.events import BettingClosed, BettingOpened, ResultDeclared
 from contracts.wallet import Credit, Debit, Rollback
-from projections.export.commands import register
 from services.ledger.application import Ledger
+from tests.integration.export.conftest import cli
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    result: int = args.handler(args)
-    return result
 
 
 def debit(tx: str, player: str, round_id: str) -> Debit:
@@ -36,18 +27,6 @@ def debit(tx: str, player: str, round_id: str) -> Debit:
         round_id=round_id,
         bet_id=f"bet-{tx}",
     )
-
-
-@pytest.fixture
-def env(nats_url: str, stream_prefix: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    settings = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }
-    for key, value in settings.items():
-        monkeypatch.setenv(key, value)
-    return settings
 
 
 def play(app: Ledger) -> None:

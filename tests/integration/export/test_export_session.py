@@ -8,39 +8,16 @@ nothing of her second session nor of bob's.
 
 from __future__ import annotations
 
-import argparse
 import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from contracts.wallet import Credit, Debit, Rollback
-from projections.export.commands import register
 from services.ledger.application import Ledger
+from tests.integration.export.conftest import cli
 
 SESSIONS = {"alice": ("sess-A1", "sess-A2"), "bob": ("sess-B1", "sess-B1")}
-
-
-def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    result: int = args.handler(args)
-    return result
-
-
-@pytest.fixture
-def env(nats_url: str, stream_prefix: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    settings = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }
-    for key, value in settings.items():
-        monkeypatch.setenv(key, value)
-    return settings
 
 
 def play(app: Ledger) -> dict[str, dict[str, set[str]]]:

@@ -10,11 +10,9 @@ holds every settlement exactly once, each player's in log order.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import nats
-import pytest
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -28,34 +26,10 @@ from tests.integration.platform.test_webhooks import (
     eventually,
     expected,
     in_player_order,
-    open_wallets,
     play_rounds,
 )
 
 DURABLE = "platform"
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def ledger(nats_url: str, stream_prefix: str) -> Iterator[Ledger]:
-    app = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": stream_prefix,
-        }
-    )
-    try:
-        open_wallets(app)
-        yield app
-    finally:
-        app.close()
 
 
 @dataclass
@@ -114,22 +88,22 @@ class Platform:
 
 
 async def test_a_durable_consumer_that_stops_and_resumes_gets_every_settlement_once_in_order(
-    nats_url: str, nc: Client, stream_prefix: str, ledger: Ledger
+    nats_url: str, nc: Client, stream_prefix: str, app: Ledger
 ) -> None:
     stream = SettleStream.prefixed(stream_prefix)
     platform = Platform(nats_url, stream)
-    async with settle_feed(ledger=ledger, nc=nc, stream=stream) as feed:
-        play_rounds(ledger, 1, 3)
+    async with settle_feed(ledger=app, nc=nc, stream=stream) as feed:
+        play_rounds(app, 1, 3)
         await eventually(lambda: feed.publisher.published == 3 * len(PLAYERS))
         # The platform takes five settlements, then stops cleanly.
         await platform.consume(count=5)
         # Two rounds settle while it is away; it comes back, stores three more and dies
         # before acknowledging the third.
-        play_rounds(ledger, 4, 2)
+        play_rounds(app, 4, 2)
         await platform.consume(crash_after=3)
         # Three more rounds while it is down; then it comes back for good.
-        play_rounds(ledger, 6, 3)
-        wanted = expected(ledger)
+        play_rounds(app, 6, 3)
+        wanted = expected(app)
         await eventually(lambda: feed.publisher.published == len(wanted))
         while len(platform.stored) < len(wanted):
             await platform.consume()

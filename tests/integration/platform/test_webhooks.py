@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import aiohttp
 import msgspec
-import nats
 import pytest
 from aiohttp import web
 from nats.aio.client import Client
@@ -104,30 +103,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     yield r
     if r.runner is not None:
         await r.down()
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[Client]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture
-def app(nats_url: str, stream_prefix: str) -> Iterator[Ledger]:
-    """The ledger, its log in the same JetStream server as the settle stream."""
-    ledger = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": stream_prefix,
-        }
-    )
-    try:
-        open_wallets(ledger)
-        yield ledger
-    finally:
-        ledger.close()
 
 
 def open_wallets(app: Ledger) -> None:

@@ -57,6 +57,18 @@ def settlements(app: Ledger, tracker: SettleTracker | None = None) -> list[Round
     return out
 
 
+def opened(round_id: str) -> BettingOpened:
+    return BettingOpened(
+        provider="evo",
+        round_id=round_id,
+        table="T1",
+        game="roulette",
+        seq=1,
+        occurred_at=NOW,
+        closes_at=NOW,
+    )
+
+
 def test_a_players_round_settles_once_every_bet_is_paid_with_the_balance_after() -> None:
     app = ledger()
     app.execute(debit("d1", "alice", "5.00"))
@@ -168,17 +180,6 @@ def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_agai
 def test_a_win_refunded_after_it_was_reported_settles_again_as_void() -> None:
     app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
 
-    def opened(round_id: str) -> BettingOpened:
-        return BettingOpened(
-            provider="evo",
-            round_id=round_id,
-            table="T1",
-            game="roulette",
-            seq=1,
-            occurred_at=NOW,
-            closes_at=NOW,
-        )
-
     app.record_event(opened("R-9"))
     app.execute(
         debit("d9", "alice", "5.00", round_id="R-9", selections=(Selection(market="roulette_red"),))
@@ -203,17 +204,6 @@ def test_a_win_refunded_after_it_was_reported_settles_again_as_void() -> None:
 
 def test_a_round_the_bridge_settles_and_a_voided_round_settle_every_player() -> None:
     app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
-
-    def opened(round_id: str) -> BettingOpened:
-        return BettingOpened(
-            provider="evo",
-            round_id=round_id,
-            table="T1",
-            game="roulette",
-            seq=1,
-            occurred_at=NOW,
-            closes_at=NOW,
-        )
 
     app.record_event(opened("R-1"))
     red = (Selection(market="roulette_red"),)
