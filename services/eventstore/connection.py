@@ -21,13 +21,13 @@ import base64
 import itertools
 import json
 import logging
+import re
 import threading
 import uuid
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy, RePublish, RetentionPolicy, StorageType, StreamConfig
@@ -40,6 +40,12 @@ CALL_TIMEOUT = 30.0
 MAX_BATCH = 1000
 """Messages in one atomic batch: the server's default limit (jetstream.limits.batch)."""
 REQUEST_TIMEOUT = 5.0
+_SPACE = re.compile(r"\s")
+_NAMES: dict[bytes, str | None] = {}
+MAX_NAMES = 1024
+"""Header names remembered by `parse_header_lines` (other publishers may invent more)."""
+MULTI_LAST = 256
+"""Subjects per `multi_last` direct get (the server caps the answer's size)."""
 
 
 class JetStreamError(RuntimeError):
@@ -136,12 +142,13 @@ class JetStreamConnection:
         self.nc: Client = self.call(self._connect(name))
 
     async def _connect(self, name: str) -> Client:
-        nc = await nats.connect(
+        nc = _Client()
+        await nc.connect(
             self.url,
             name=name,
             connect_timeout=5,
             max_reconnect_attempts=-1,
-            reconnect_time_wait=0.2,
+            reconnect_time_wait=0.2,  # type: ignore[arg-type]  # annotated int; it is slept
             error_cb=self._on_error,
         )
         self._inbox = nc.new_inbox()
@@ -254,10 +261,33 @@ class JetStreamConnection:
         Answered by any replica (direct get); callers that need read-your-writes compare
         what they get with a sequence they know was written.
         """
+        request = {"seq": max(start_seq, 1), "batch": batch, "next_by_subj": subject}
+        return await self._direct_batch(stream, request)
+
+    async def get_range(self, stream: str, start_seq: int, count: int) -> list[StoredMsg]:
+        """Up to `count` consecutive messages from `start_seq`, whatever their subjects.
+
+        With no subject to match, the server reads them off in order: much cheaper than a
+        read on a subject, for which it searches the stream message by message.
+        """
+        messages, _ = await self._direct_batch(stream, {"seq": max(start_seq, 1), "batch": count})
+        return messages
+
+    async def last_of_each(self, stream: str, subjects: Sequence[str]) -> dict[str, StoredMsg]:
+        """The last message of each of `subjects` that has one, by subject (direct gets of
+        `MULTI_LAST` subjects each; the server keeps every subject's last sequence)."""
+        chunks = [subjects[i : i + MULTI_LAST] for i in range(0, len(subjects), MULTI_LAST)]
+        pages = await asyncio.gather(
+            *(self._direct_batch(stream, {"multi_last": list(chunk)}) for chunk in chunks)
+        )
+        return {m.subject: m for messages, _ in pages for m in messages}
+
+    async def _direct_batch(
+        self, stream: str, request: dict[str, Any]
+    ) -> tuple[list[StoredMsg], int]:
         token = f"{self._inbox}.{next(self._tokens)}"
         collector = _BatchCollector(self._loop.create_future())
         self._replies[token] = collector
-        request = {"seq": max(start_seq, 1), "batch": batch, "next_by_subj": subject}
         try:
             await self.nc.publish(
                 f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=token
@@ -313,14 +343,47 @@ def pub_ack_seq(data: bytes) -> int:
     return int(body["seq"])
 
 
+def parse_header_lines(raw: bytes) -> dict[str, str]:
+    """`Name: Value` lines -> dict, read exactly as nats-py 2.16 reads them.
+
+    nats-py decodes and checks each header name again on every message, testing it for
+    whitespace one character at a time in a Python generator: on an event message with a
+    dozen headers that is most of what receiving it costs. The names a stream uses are a
+    few, so each is checked once (`_header_name`) and remembered.
+    """
+    headers: dict[str, str] = {}
+    for line in raw.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        key = _NAMES[name] if name in _NAMES else _header_name(name)
+        if key is not None:
+            headers[key] = value.strip().decode("utf-8", "replace")
+    return headers
+
+
+def _header_name(raw: bytes) -> str | None:
+    """A header line's name as nats-py takes it, or None if nats-py drops the line."""
+    try:
+        key: str | None = raw.strip().decode("ascii")
+    except UnicodeDecodeError:
+        key = None
+    if key is not None and _SPACE.search(key):
+        key = None
+    if len(_NAMES) < MAX_NAMES:
+        _NAMES[raw] = key
+    return key
+
+
 def parse_headers(raw: bytes) -> dict[str, str]:
     """NATS/1.0 header block -> dict (the leader get API returns it base64-encoded)."""
-    headers: dict[str, str] = {}
-    for line in raw.decode("ascii", "replace").split("\r\n")[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip()] = value.strip()
-    return headers
+    return parse_header_lines(raw.partition(b"\r\n")[2])
+
+
+class _Client(Client):
+    """nats-py's client, reading message headers with `parse_header_lines`."""
+
+    _parse_header_lines = staticmethod(parse_header_lines)
 
 
 def ledger_stream_config(name: str, subjects: list[str]) -> StreamConfig:

@@ -23,6 +23,8 @@ Obligations and failure modes:
   sequence and comparing its `Nats-Msg-Id`. The caller
   gets success only when the events are stored (fsynced), and `IntegrityError` only when
   they are not.
+- Each message's id is `<write id>:<index>/<length>`, so the whole write is found from
+  any one of its messages (`write_containing`): a bet's wallet movements, say.
 - Each write is an `eventstore.write` span; the caller's W3C `traceparent` is stored on
   every message it writes, so one bet is one trace from its HTTP request to its events.
 - Reads use batch direct get and never create consumers. After a write, the recorder
@@ -35,12 +37,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import re
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -104,6 +107,30 @@ def originator_from_token(token: str) -> UUID | str:
     return base64.b32decode(body + "=" * (-len(body) % 8)).decode()
 
 
+def as_notification(message: StoredMsg) -> Notification:
+    """A stored event message as the library's notification (its id is the stream seq)."""
+    return Notification(
+        id=message.seq,
+        originator_id=originator_from_token(message.subject.rsplit(".", 1)[1]),
+        originator_version=int(message.headers[HEADER_VERSION]),
+        topic=message.headers[HEADER_TOPIC],
+        state=message.data,
+    )
+
+
+def write_of(message: StoredMsg) -> tuple[str, int, int]:
+    """(write id, index in the write, length of the write) of a message the recorder wrote.
+
+    From its `Nats-Msg-Id` (`<write id>:<index>/<length>`); a message without one is taken
+    as a write of its own.
+    """
+    write_id, _, place = message.headers.get(MSG_ID, "").rpartition(":")
+    index, _, length = place.partition("/")
+    if not write_id or not index.isdigit() or not length.isdigit():
+        return str(message.seq), 0, 1
+    return write_id, int(index), int(length)
+
+
 def name_token(name: str) -> str:
     """A subject token for an application name (readable when it is already safe)."""
     return name if _TOKEN_OK.match(name) else aggregate_token(name)
@@ -161,6 +188,8 @@ class JetStreamRecorder:
         self._last_seen = _LastSeen()
         self._seeks = _LastSeen(10_000)  # token -> (version, seq of the version after it)
         self._coalescer = Coalescer(self._publish)
+        self._writer = uuid.uuid4().hex[:16]
+        self._writes = itertools.count()
         if create_stream:
             subjects = (
                 [self.events_subject] if snapshots else [self.events_subject, self.tracking_subject]
@@ -221,7 +250,6 @@ class JetStreamRecorder:
             headers = {
                 HEADER_VERSION: str(event.originator_version),
                 HEADER_TOPIC: event.topic,
-                MSG_ID: f"{write_id}:{len(messages)}",
             }
             if token not in expected:
                 last_version, last_seq = await self._last_of(
@@ -262,27 +290,38 @@ class JetStreamRecorder:
                     {
                         HEADER_TRACKING: str(tracking.notification_id),
                         EXPECT_SUBJECT_SEQ: str(last_seq),
-                        MSG_ID: f"{write_id}:{len(messages)}",
                     },
                 )
             )
+        for index, message in enumerate(messages):
+            message.headers[MSG_ID] = f"{write_id}:{index}/{len(messages)}"
         return messages
 
     def _write(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> list[int]:
+        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+            # No tracing SDK is set up: the write's span would record nothing (and cost a
+            # tenth of a write's time). The caller's own trace, if any, is still stored.
+            return self._call_write(stored_events, tracking)
         with tracer.start_as_current_span(
             "eventstore.write",
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.destination.name": self.stream, "events": len(stored_events)},
         ) as span:
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)  # the caller's trace continues from the stored events
-            ids = self.connection.call(
-                self._awrite(stored_events, tracking, carrier.get("traceparent")),
-                WRITE_DEADLINE + 10,
-            )
+            ids = self._call_write(stored_events, tracking)
             if ids:
                 span.set_attribute("notification_ids", [ids[0], ids[-1]])
             return ids
+
+    def _call_write(
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
+    ) -> list[int]:
+        carrier: dict[str, str] = {}
+        if trace.get_current_span().get_span_context().is_valid:
+            propagate.inject(carrier)  # the caller's trace continues from the stored events
+        return self.connection.call(
+            self._awrite(stored_events, tracking, carrier.get("traceparent")),
+            WRITE_DEADLINE + 10,
+        )
 
     async def _awrite(
         self,
@@ -290,7 +329,9 @@ class JetStreamRecorder:
         tracking: Tracking | None,
         traceparent: str | None = None,
     ) -> list[int]:
-        write_id = uuid.uuid4().hex  # one per write: dedup only ever matches our own retry
+        # One per write (this recorder's random prefix, a counter): dedup and the read-back
+        # after a lost ack only ever match this write's own retry.
+        write_id = f"{self._writer}{next(self._writes):x}"
         verified = False
         while True:
             try:
@@ -376,6 +417,37 @@ class JetStreamRecorder:
         return None
 
     # -- reading ---------------------------------------------------------------------------
+
+    async def aggregate_messages(self, originator_id: UUID | str) -> list[StoredMsg]:
+        """Every stored event message of one aggregate, in version order."""
+        token = aggregate_token(originator_id)
+        return await self._read_subject(self._event_subject(token), token)
+
+    async def write_containing(
+        self, message: StoredMsg, known: Mapping[int, StoredMsg] | None = None
+    ) -> list[StoredMsg]:
+        """Every message of the write that stored `message`, in log order.
+
+        Each message of a write carries `Nats-Msg-Id` `<write id>:<index>/<length>`, and a
+        write's messages are contiguous in the log (in an atomic batch of their own or
+        shared with other writes), so the write spans `length` positions from `index`
+        positions before `message`. Messages the caller has already read (`known`, by
+        position) are not read again.
+        """
+        write_id, index, length = write_of(message)
+        positions = range(message.seq - index, message.seq - index + length)
+        have = {**(known or {}), message.seq: message}
+        found = {seq: have[seq] for seq in positions if seq in have}
+        missing = [seq for seq in positions if seq not in found]
+        if missing:
+            page = await self.connection.get_range(
+                self.stream, missing[0], missing[-1] - missing[0] + 1
+            )
+            found.update((m.seq, m) for m in page if m.seq not in found)
+        write = [found[seq] for seq in positions if seq in found]
+        if len(write) != length or any(write_of(m)[0] != write_id for m in write):
+            raise IntegrityError(f"{self.stream}: the write of message {message.seq} is not whole")
+        return write
 
     async def _read_subject(self, subject: str, token: str, first: int = 1) -> list[StoredMsg]:
         """The messages on one subject from sequence `first` on, caught up to what this
@@ -554,18 +626,9 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
             for m in page:
                 if stop is not None and m.seq > stop:
                     return results
-                topic = m.headers[HEADER_TOPIC]
-                if wanted and topic not in wanted:
+                if wanted and m.headers[HEADER_TOPIC] not in wanted:
                     continue
-                results.append(
-                    Notification(
-                        id=m.seq,
-                        originator_id=originator_from_token(m.subject.rsplit(".", 1)[1]),
-                        originator_version=int(m.headers[HEADER_VERSION]),
-                        topic=topic,
-                        state=m.data,
-                    )
-                )
+                results.append(as_notification(m))
                 if len(results) == limit:
                     return results
             if not page:

@@ -80,3 +80,36 @@ def test_two_writes_to_one_aggregate_never_share_a_batch_and_both_land_in_order(
     recorder.insert_events([event(uuid.uuid4(), 1), event(wallet, 2)])
     recorder.insert_events([event(uuid.uuid4(), 1), event(wallet, 3)])
     assert [e.originator_version for e in recorder.select_events(wallet)] == [1, 2, 3]
+
+
+def test_each_write_is_found_whole_from_any_of_its_messages_even_in_a_shared_batch(
+    recorder: JetStreamApplicationRecorder,
+) -> None:
+    connection = recorder.connection
+    written: list[list[int]] = []
+    start = threading.Barrier(30)
+
+    def place_bet(size: int) -> None:
+        start.wait()
+        ids = recorder.insert_events([event(uuid.uuid4(), 1) for _ in range(size)])
+        assert ids is not None
+        written.append(list(ids))
+
+    threads = [threading.Thread(target=place_bet, args=(2 + n % 4,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    alone = recorder.insert_events([event(uuid.uuid4(), 1)])
+    assert alone is not None
+    written.append(list(alone))
+
+    stream_last = written[-1][-1]
+    log = connection.call(connection.get_range(recorder.stream, 1, stream_last))
+    batches = {m.headers.get("Nats-Batch-Id") for m in log}
+    assert len(batches) < len(written), "some writes shared an atomic batch"
+    by_seq = {m.seq: m for m in log}
+    for ids in written:
+        for seq in (ids[0], ids[-1]):
+            whole = connection.call(recorder.write_containing(by_seq[seq]))
+            assert [m.seq for m in whole] == ids
