@@ -36,7 +36,7 @@ from typing import Any, ClassVar, TypeVar, assert_never
 from uuid import UUID
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import EnvType, get_topic
@@ -62,6 +62,7 @@ from services.ledger.domain import (
     Wallet,
     bet_uuid,
     book_uuid,
+    project,
     round_uuid,
     tx_record_id,
     wallet_id,
@@ -576,7 +577,7 @@ class Ledger(Application[UUID]):
 
     def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id, projector_func=project)
         except AggregateNotFoundError:
             return None
         assert isinstance(aggregate, cls), (aggregate_id, type(aggregate))
@@ -605,7 +606,7 @@ class Ledger(Application[UUID]):
         round's fast-forward lock, one JetStream read at a time. A round has few events.
         """
         events = self.events.get(round_uuid(provider, round_id))
-        found = project_aggregate(None, events)
+        found = project(None, events)
         assert found is None or isinstance(found, Round)
         return found
 

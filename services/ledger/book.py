@@ -28,13 +28,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from contracts.events import BettingClosed, ResultDeclared, RoundVoided
-from services.ledger.domain import Bet, Wallet, wallet_id
+from services.ledger.domain import Bet, Wallet, project, wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.payouts import expected_payout
 from services.ledger.rounds import Round, RoundBook, decode_provider_event
@@ -159,7 +158,7 @@ def _recalled(ledger: Ledger, bet_id: UUID) -> Bet:
     placed = ledger.placed_bets.get(bet_id)
     if placed is None:
         return ledger.bet(bet_id)
-    bet = project_aggregate(None, [placed])
+    bet = project(None, [placed])
     assert isinstance(bet, Bet)
     return bet
 

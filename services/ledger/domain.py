@@ -17,6 +17,7 @@ Who writes what:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
@@ -30,6 +31,15 @@ NAMESPACE = UUID("6f1b3c52-8d7e-4f0a-9b61-2c4d5e6f7a80")
 
 CASHIER = "cashier"
 HOUSE = "house"
+
+
+def project(aggregate: Any, events: Iterable[Any]) -> Any:
+    """Apply `events` in turn: `eventsourcing.application.project_aggregate` without its
+    per-event `isinstance` against a runtime protocol, which costs more than applying
+    the event (tens of microseconds on Python 3.11)."""
+    for domain_event in events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
 
 
 def player_account(player: str) -> str:
