@@ -4,8 +4,8 @@
 runner can pass a ledger over a big log instead (`ledger=`; rounds to replay are sampled
 from the rebuilt view unless `round_ids=` says which), since both figures are functions
 of the log. `big_log(nats_url, events)` builds such a log fast: the ledger plays in
-memory (`projections.playlog`), then its stored events are copied into JetStream in
-atomic batches of 1,000, aggregate versions and all.
+memory (`projections.playlog`), then its stored events are copied into JetStream write
+by write, aggregate versions and all.
 
 - `projection_rebuild_per_s`: events per second through `rebuild` (read from the log,
   project, write to a scratch schema, diff, swap) for the slower of the views; per view
@@ -16,10 +16,12 @@ atomic batches of 1,000, aggregate versions and all.
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.application import Application
@@ -37,24 +39,52 @@ WARM_UP = 30
 BENCH_ROUNDS = 150
 
 
-def copy_log(source: Application[Any], target: Application[Any], batch: int = 1000) -> int:
-    """Append every stored event of `source` to `target`'s log, in order; how many."""
-    start, copied = 1, 0
-    while page := source.recorder.select_notifications(start, batch):
-        target.recorder.insert_events(
-            [
-                StoredEvent(
-                    originator_id=n.originator_id,
-                    originator_version=n.originator_version,
-                    topic=n.topic,
-                    state=n.state,
-                )
-                for n in page
+class WriteSizes:
+    """Counts the events of each write an application makes (wraps its recorder)."""
+
+    def __init__(self, app: Application[Any]) -> None:
+        self.sizes: list[int] = []
+        self._insert = app.recorder.insert_events
+        app.recorder.insert_events = self._counted  # type: ignore[method-assign]
+
+    def _counted(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+        if stored_events:
+            self.sizes.append(len(stored_events))
+        return self._insert(stored_events, **kwargs)
+
+
+def copy_log(
+    source: Application[Any], target: Application[Any], writes: Sequence[int], threads: int = 32
+) -> int:
+    """Append every stored event of `source` to `target`'s log, write by write; how many.
+
+    `writes` is the number of events of each of the source's writes, in log order: each
+    stays one write in the target, as the ledger made it (a replay reads a bet's writes).
+    Writes go out from `threads` threads, as a busy ledger's do, so the recorder's group
+    commit shares atomic batches among them; a write waits for the earlier writes of its
+    aggregates, so their versions land in order.
+    """
+    notifications = iter(source.recorder.select_notifications(1, sum(writes)))
+    last_write: dict[Any, Future[None]] = {}
+
+    def insert(events: list[StoredEvent], after: list[Future[None]]) -> None:
+        for earlier in after:
+            earlier.result()
+        target.recorder.insert_events(events)
+
+    with ThreadPoolExecutor(threads) as pool:
+        for size in writes:
+            events = [
+                StoredEvent(n.originator_id, n.originator_version, n.topic, n.state)
+                for n in itertools.islice(notifications, size)
             ]
-        )
-        copied += len(page)
-        start = page[-1].id + 1
-    return copied
+            ids = {e.originator_id for e in events}
+            after = [last_write[i] for i in ids if i in last_write]
+            done = pool.submit(insert, events, after)
+            last_write.update(dict.fromkeys(ids, done))
+        for done in set(last_write.values()):
+            done.result()
+    return sum(writes)
 
 
 def big_log(
@@ -71,6 +101,7 @@ def big_log(
 
     player_count = 200
     source = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    writes = WriteSizes(source)
     fund(source, player_count, amount="100000.00")
     first = 0
     while (source.recorder.max_notification_id() or 0) < min(played, events):
@@ -83,7 +114,7 @@ def big_log(
             "NATS_STREAM_PREFIX": stream_prefix or "BIG" + uuid.uuid4().hex[:8].upper(),
         }
     )
-    copied = copy_log(source, target)
+    copied = copy_log(source, target, writes.sizes)
     source.close()
     if events > copied:
         fill_ledger_log(target, events - copied)

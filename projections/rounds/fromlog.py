@@ -6,25 +6,24 @@ all. The round's events are those of its `Round` aggregate, of each bet its `Rou
 lists, the book's audit flags (`RoundBook.BetFlagged`), and the wallet events that name
 one of those bets (`Wallet.StakeHeld`...).
 
-A wallet event is written in the same atomic write as its bet's event, and a write spans
-at most `MAX_BATCH` log positions, so a bet's wallet events lie within that distance of
-the bet's own events: a wallet is read only over that window, never whole.
-
-On JetStream every read is a direct get on one aggregate's subject; on another store
-(the library's in-memory one, in tests) the log is scanned instead.
+A wallet event is written in the same atomic write as its bet's event. On JetStream a
+bet's wallet events are found in its events' writes (`written_with`): each aggregate is
+read on its own subject, each write by position, and no wallet is read at all. Another
+store (the library's in-memory one, in tests) is scanned instead: a write spans at most
+`MAX_BATCH` log positions, so a bet's wallet events lie within that distance of the
+bet's own events (`window`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.utils import get_topic
 
@@ -39,7 +38,7 @@ from projections.rounds.view import (
     record_from_rows,
 )
 from services.ledger.application import Ledger
-from services.ledger.domain import Bet, book_uuid, round_uuid, wallet_id
+from services.ledger.domain import Bet, book_uuid, project, round_uuid
 from services.ledger.rounds import RoundBook
 
 MAX_BATCH = 1000
@@ -91,57 +90,34 @@ def _on_jetstream(ledger: Ledger) -> bool:
     return isinstance(ledger.recorder, JetStreamApplicationRecorder)
 
 
-async def read_subject(
-    recorder: Any, key: str, start: int, stop: int | None, first: int | None = None
-) -> list[Notification]:
-    """One aggregate's events from log position `start` (to `stop`), by direct gets.
+def _messages(ledger: Ledger, keys: Sequence[str]) -> list[list[Any]]:
+    """Each aggregate's stored messages (keys: ids as hex), read at once."""
+    recorder: Any = ledger.recorder
 
-    A direct get cannot stop at `stop`, and the server walks the stream to find each
-    message it sends: for a window, the first request asks for `first` messages (default
-    16), a guess at how many are in it, and each next one for twice as many, so a sparse
-    wallet is not searched far past the window. Unbounded reads ask for `PAGE` at a time.
-    """
-    from services.eventstore.recorders import (
-        HEADER_TOPIC,
-        HEADER_VERSION,
-        aggregate_token,
-        originator_from_token,
-    )
+    async def read_all() -> list[list[Any]]:
+        return list(await asyncio.gather(*(recorder.aggregate_messages(UUID(k)) for k in keys)))
 
-    connection, stream = recorder.connection, recorder.stream
-    subject = f"{stream}.e.{aggregate_token(UUID(key))}"
-    found: list[Notification] = []
-    size = first or (PAGE if stop is None else 16)
-    while True:
-        messages, _ = await connection.get_batch(stream, subject, start, size)
-        for m in messages:
-            if stop is not None and m.seq > stop:
-                return found
-            found.append(
-                Notification(
-                    id=m.seq,
-                    originator_id=originator_from_token(m.subject.rsplit(".", 1)[1]),
-                    originator_version=int(m.headers[HEADER_VERSION]),
-                    topic=m.headers[HEADER_TOPIC],
-                    state=m.data,
-                )
-            )
-        if len(messages) < size:
-            return found
-        start, size = messages[-1].seq + 1, PAGE if stop is None else min(PAGE, 2 * size)
-
-
-def _subjects(
-    ledger: Ledger, reads: Sequence[tuple[str, int, int | None]]
-) -> list[list[Notification]]:
-    """For each (aggregate key hex, from position, to position or None): its events there."""
-    recorder = ledger.recorder
-
-    async def read_all() -> list[list[Notification]]:
-        return await asyncio.gather(*(read_subject(recorder, *r) for r in reads))
-
-    result: list[list[Notification]] = recorder.connection.call(read_all())  # type: ignore[attr-defined]
+    result: list[list[Any]] = recorder.connection.call(read_all())
     return result
+
+
+async def written_with(
+    recorder: Any, messages: Iterable[Any], known: Mapping[int, Any] | None = None
+) -> list[Notification]:
+    """The wallet events stored in the same writes as `messages` (JetStream), in log order.
+
+    A bet's wallet events are written atomically with the bet's own events, so these are
+    every wallet event that can move the money of the bets whose messages are given.
+    `known`: messages already read, by position (not read again).
+    """
+    from services.eventstore.recorders import HEADER_TOPIC, as_notification, write_of
+
+    one_each = {write_of(m)[0]: m for m in messages}
+    writes = await asyncio.gather(*(recorder.write_containing(m, known) for m in one_each.values()))
+    found = {
+        m.seq: m for write in writes for m in write if m.headers.get(HEADER_TOPIC) in WALLET_TOPICS
+    }
+    return [as_notification(found[seq]) for seq in sorted(found)]
 
 
 def window(positions: Iterable[int]) -> tuple[int, int] | None:
@@ -161,22 +137,15 @@ class Moved:
     bet: str
 
 
-def wallet_events(
-    ledger: Ledger, wallets: Iterable[str], bets: set[str], span: tuple[int, int] | None
-) -> dict[int, Moved]:
-    """The events of `wallets` (ids, hex) in `span` that move the money of one of `bets`."""
+def wallet_events(ledger: Ledger, bets: set[str], span: tuple[int, int] | None) -> dict[int, Moved]:
+    """The wallet events in `span` that move the money of one of `bets`, by scanning the
+    log there (for stores without per-aggregate reads; on JetStream see `written_with`)."""
     if span is None or not bets:
         return {}
     lo, hi = span
-    if _on_jetstream(ledger):
-        pages = _subjects(ledger, [(w, lo, hi) for w in sorted(set(wallets))])
-        candidates = [n for page in pages for n in page if n.topic in WALLET_TOPICS]
-    else:
-        candidates = list(
-            ledger.recorder.select_notifications(
-                start=lo, limit=hi - lo + 1, stop=hi, topics=sorted(WALLET_TOPICS)
-            )
-        )
+    candidates = ledger.recorder.select_notifications(
+        start=lo, limit=hi - lo + 1, stop=hi, topics=sorted(WALLET_TOPICS)
+    )
     return naming(ledger, candidates, bets)
 
 
@@ -201,22 +170,24 @@ def naming(ledger: Ledger, candidates: Iterable[Notification], bets: set[str]) -
 def round_notifications(ledger: Ledger, provider: str, round_id: str) -> list[Notification]:
     """Every event of the round, its book's flags, its bets and their wallet movements, in
     log order."""
-    round_key = round_uuid(provider, round_id).hex
-    book_key = book_uuid(provider, round_id).hex
     if not _on_jetstream(ledger):
         return _scanned(ledger, provider, round_id)
-    round_events, book_events = _subjects(ledger, [(round_key, 1, None), (book_key, 1, None)])
-    book = project_aggregate(None, [ledger.mapper.to_domain_event(n) for n in book_events])
+    from services.eventstore.recorders import as_notification
+
+    round_messages, book_messages = _messages(
+        ledger, [round_uuid(provider, round_id).hex, book_uuid(provider, round_id).hex]
+    )
+    book_events = [as_notification(m) for m in book_messages]
+    book = project(None, [ledger.mapper.to_domain_event(n) for n in book_events])
     keys: list[str] = list(book.bets) if isinstance(book, RoundBook) else []
-    bet_events = _subjects(ledger, [(key, 1, None) for key in keys])
-    placed = [ledger.mapper.to_domain_event(events[0]) for events in bet_events if events]
-    wallets = [wallet_id(e.player, e.currency).hex for e in placed if isinstance(e, Bet.Placed)]
-    positions = [n.id for events in bet_events for n in events]
-    moved = wallet_events(ledger, wallets, set(keys), window(positions))
+    bet_messages = [m for messages in _messages(ledger, keys) for m in messages]
+    recorder: Any = ledger.recorder
+    candidates = recorder.connection.call(written_with(recorder, bet_messages))
+    moved = naming(ledger, candidates, set(keys))
     everything = [
-        *round_events,
+        *(as_notification(m) for m in round_messages),
         *(n for n in book_events if n.topic == FLAG_TOPIC),
-        *(n for events in bet_events for n in events),
+        *(as_notification(m) for m in bet_messages),
         *(m.notification for m in moved.values()),
     ]
     return sorted(everything, key=lambda n: n.id)

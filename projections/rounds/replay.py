@@ -8,14 +8,13 @@ view's help and compares:
   and each `Bet` (those the book lists and those the view lists);
 - **timeline**: every event the view lists is read back from the log at its position,
   decoded, and run through the same projection code: name, aggregate, version, provider
-  seq, video timecode, server time and details must all match. On JetStream the reads
-  are one burst of direct gets on exact subjects (the round's, its book's and each bet's
-  whole subject, each wallet's from the first listed position), all in flight at once;
-  elsewhere, nearby positions are read together through `select_notifications`;
+  seq, video timecode, server time and details must all match. Nearby positions are
+  read together; on JetStream by position, with no subject to match (`_load_jetstream`);
 - **completeness**: the view must list as many events of the round and of each bet as
   those aggregates have versions, each audit flag of the round's book
-  (`RoundBook.BetFlagged`), and every wallet event that moves a bet's money (each wallet
-  read around its bets' events, `projections.rounds.fromlog`).
+  (`RoundBook.BetFlagged`), and every wallet event that moves a bet's money: on
+  JetStream those written with the bets' events (`fromlog.written_with`), elsewhere
+  those in the log around them (`fromlog.wallet_events`).
 
 A round the view has not got (`replay_from_log`) is read from the log alone, by the ids
 the ledger gives the round, its book and its bets, and shown with a difference that says
@@ -37,7 +36,6 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.projection import Projection
 
@@ -46,10 +44,10 @@ from projections.rounds.fromlog import (
     Moved,
     fold,
     naming,
-    read_subject,
     round_notifications,
     wallet_events,
     window,
+    written_with,
 )
 from projections.rounds.projection import RoundsProjection
 from projections.rounds.view import (
@@ -61,7 +59,7 @@ from projections.rounds.view import (
     TimelineItem,
 )
 from services.ledger.application import Ledger, bet_views
-from services.ledger.domain import Bet, book_uuid, wallet_id
+from services.ledger.domain import Bet, book_uuid, project
 from services.ledger.rounds import Round, RoundBook
 from services.ledger.views import BetView, RoundState, RoundStatus, Verification
 
@@ -134,52 +132,6 @@ def _on_jetstream(ledger: Ledger) -> bool:
     return isinstance(ledger.recorder, JetStreamApplicationRecorder)
 
 
-def _read_jetstream(ledger: Ledger, items: Sequence[TimelineItem]) -> dict[int, Notification]:
-    """Each listed event read at its position on its aggregate's subject, all at once.
-
-    A direct get on the exact subject from the listed sequence answers with the first
-    message of that aggregate at or after it: the listed event if the view is right. (A
-    read on the whole stream's wildcard costs milliseconds on a big stream; this does not.)
-    """
-    from services.eventstore.recorders import (
-        HEADER_TOPIC,
-        HEADER_VERSION,
-        JetStreamApplicationRecorder,
-        aggregate_token,
-        originator_from_token,
-    )
-
-    recorder = ledger.recorder
-    assert isinstance(recorder, JetStreamApplicationRecorder)
-    connection = recorder.connection
-
-    async def read_all() -> list[tuple[list[Any], int]]:
-        return await asyncio.gather(
-            *(
-                connection.get_batch(
-                    recorder.stream,
-                    f"{recorder.stream}.e.{aggregate_token(UUID(item.originator_id))}",
-                    item.position,
-                    1,
-                )
-                for item in items
-            )
-        )
-
-    found: dict[int, Notification] = {}
-    for item, (messages, _) in zip(items, connection.call(read_all()), strict=True):
-        for message in messages[:1]:
-            if message.seq == item.position:
-                found[message.seq] = Notification(
-                    id=message.seq,
-                    originator_id=originator_from_token(message.subject.rsplit(".", 1)[1]),
-                    originator_version=int(message.headers[HEADER_VERSION]),
-                    topic=message.headers[HEADER_TOPIC],
-                    state=message.data,
-                )
-    return found
-
-
 def _entry_as_item(entry: TimelineEntry) -> TimelineItem:
     detail: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(entry.detail))
     return TimelineItem(
@@ -194,15 +146,13 @@ def _entry_as_item(entry: TimelineEntry) -> TimelineItem:
     )
 
 
-def check_timeline(
-    ledger: Ledger, record: RoundRecord, notifications: dict[int, Notification]
-) -> list[str]:
+def check_timeline(ledger: Ledger, record: RoundRecord, log: LogRound) -> list[str]:
     """Re-derive every timeline line from the event read back at its log position."""
     problems: list[str] = []
     collector = _Collector()
     projection: Projection[RoundsView] = RoundsProjection(collector)
     for item in record.timeline:
-        notification = notifications.get(item.position)
+        notification = log.notifications.get(item.position)
         if notification is None:
             problems.append(
                 f"timeline: the log has no event of {item.originator_id} at position "
@@ -210,7 +160,9 @@ def check_timeline(
             )
             continue
         collector.changes.clear()
-        domain_event = ledger.mapper.to_domain_event(notification)
+        domain_event = log.decoded.get(item.position)
+        if domain_event is None:
+            domain_event = ledger.mapper.to_domain_event(notification)
         projection.process_event(domain_event, Tracking(ledger.name, item.position))
         entries = [c for c in collector.changes if isinstance(c, TimelineEntry)]
         if len(entries) != 1:
@@ -284,6 +236,8 @@ class LogRound:
     notifications: dict[int, Notification]
     wallet_events: dict[int, Moved] = field(default_factory=dict)
     """The log's wallet events that move the money of one of the round's bets."""
+    decoded: dict[int, Any] = field(default_factory=dict)
+    """Domain events already decoded from `notifications`, by position."""
 
 
 def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
@@ -314,9 +268,8 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
     found = {key: f.result() for key, f in bet_fs.items()}
     bets = {key: bet for key, bet in found.items() if bet is not None}
     keys = set(bets) | {b.bet_key for b in record.bets}
-    wallets = {wallet_id(b.player, b.currency).hex for b in [*bets.values(), *record.bets]}
     span = window([b.position for b in record.bets] + _money_positions(record))
-    moved = wallet_events(ledger, wallets, keys, span)
+    moved = wallet_events(ledger, keys, span)
     notifications.update((p, m.notification) for p, m in moved.items())
     return LogRound(
         round_=round_f.result(),
@@ -328,20 +281,21 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
 
 
 def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
-    """On JetStream, a few requests in flight at once, each on one aggregate's subject.
+    """On JetStream, two bursts of reads in flight at once, none on a wallet's subject.
 
-    The round's and each bet's whole subject (their events, with their sequences: the
-    positions the view must show), and the subject of each wallet of the round's bets over
-    the window where their money moved (`fromlog.window`). A direct get on an exact subject
-    is cheap whatever the stream's size; reading whole aggregates also proves the
-    positions of their events, and reading the wallets finds the movements the view lacks.
+    First, every position the view lists, read by position (`get_range`, no subject to
+    match: the server reads them off in order), the last event of the round and of each
+    bet (`last_of_each`), and the round book's subject. If an aggregate's last version is
+    the number of its events the view lists, those events are the whole aggregate;
+    otherwise (the view lacks some, or lists what is not there) its subject is read whole.
+    Then the writes of every bet event (`fromlog.written_with`): the wallet events that
+    move the bets' money are among them, listed by the view or not.
     """
     from services.eventstore.recorders import (
-        HEADER_TOPIC,
         HEADER_VERSION,
         JetStreamApplicationRecorder,
         aggregate_token,
-        originator_from_token,
+        as_notification,
     )
 
     recorder = ledger.recorder
@@ -354,49 +308,30 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
         return f"{stream}.e.{aggregate_token(UUID(key))}"
 
     owners = [record.round_key, *(b.bet_key for b in record.bets)]
-    listed = dict.fromkeys(owners, 0)
-    wallets = dict.fromkeys((wallet_id(b.player, b.currency).hex for b in record.bets), 0)
+    subjects = {key: subject(key) for key in owners}
+    listed: dict[str, list[int]] = {key: [] for key in owners}
     for item in record.timeline:
         if item.originator_id in listed:
-            listed[item.originator_id] += 1
-        elif item.originator_id != book_key:  # the book's flags come with the book's read
-            wallets[item.originator_id] = wallets.get(item.originator_id, 0) + 1
-    span = window([b.position for b in record.bets] + _money_positions(record))
-    wallet_reads = sorted(wallets) if span else []
+            listed[item.originator_id].append(item.position)
+    runs = _runs([item.position for item in record.timeline])
 
-    # One more message than the view lists: a full answer means the log has more.
-    async def read_all() -> list[Any]:
+    async def first_reads() -> tuple[list[list[Any]], dict[str, Any], Any]:
         return await asyncio.gather(
-            *(connection.get_batch(stream, subject(k), 1, listed[k] + 1) for k in owners),
+            asyncio.gather(*(connection.get_range(stream, r[0], r[-1] - r[0] + 1) for r in runs)),
+            connection.last_of_each(stream, list(subjects.values())),
             connection.get_batch(stream, subject(book_key), 1, book_read),
-            # The wallet's other events in the window are a few: guess small, page on.
-            *(read_subject(recorder, w, *span, wallets[w] + 4) for w in wallet_reads if span),
         )
 
-    def notification(message: Any) -> Notification:
-        return Notification(
-            id=message.seq,
-            originator_id=originator_from_token(message.subject.rsplit(".", 1)[1]),
-            originator_version=int(message.headers[HEADER_VERSION]),
-            topic=message.headers[HEADER_TOPIC],
-            state=message.data,
-        )
-
-    pages = connection.call(read_all())
-    notifications: dict[int, Notification] = {}
-    aggregates: dict[str, Any] = {}
-    for key, (messages, _) in zip(owners, pages[: len(owners)], strict=True):
-        if len(messages) > listed[key]:
-            # The log has events of this aggregate the view does not list (completeness
-            # will say so): load it whole, the usual way.
-            aggregates[key] = ledger.find(Round if key == record.round_key else Bet, UUID(key))
-            notifications.update((n.id, n) for n in (notification(m) for m in messages))
-            continue
-        read = [notification(m) for m in messages]
-        notifications.update((n.id, n) for n in read)
-        events = [ledger.mapper.to_domain_event(n) for n in read]
-        aggregates[key] = project_aggregate(None, events) if events else None
-    book_messages = pages[len(owners)][0]
+    pages, heads, (book_messages, _) = connection.call(first_reads())
+    at = {m.seq: m for page in pages for m in page}
+    messages: dict[str, list[Any]] = {}
+    for key in owners:
+        head = heads.get(subjects[key])
+        mine = [at[p] for p in listed[key] if p in at and at[p].subject == subjects[key]]
+        versions = [int(m.headers[HEADER_VERSION]) for m in mine]
+        last = int(head.headers[HEADER_VERSION]) if head is not None else 0
+        if versions == list(range(1, last + 1)):
+            messages[key] = mine
     book: RoundBook | None
     if len(book_messages) >= book_read or (
         book_messages and book_messages[0].headers.get(HEADER_VERSION) != "1"
@@ -404,36 +339,39 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
         # A long book (it may have a snapshot): load it the usual way.
         book = ledger.find(RoundBook, UUID(book_key))
     else:
-        events = [ledger.mapper.to_domain_event(notification(m)) for m in book_messages]
-        book = project_aggregate(None, events) if events else None
-    wanted = {item.position for item in record.timeline}
-    read_book = (notification(m) for m in book_messages)
-    notifications.update((n.id, n) for n in read_book if n.id in wanted)
-    read_wallets: list[Notification] = [n for page in pages[len(owners) + 1 :] for n in page]
-    notifications.update((n.id, n) for n in read_wallets if n.id in wanted)
-    bets = {key: aggregates[key] for key in owners[1:] if aggregates.get(key) is not None}
-    for key in book.bets if book else {}:
-        if key not in bets:
-            found = ledger.find(Bet, UUID(key))
-            if found is not None:
-                bets[key] = found
-    keys = set(bets) | {b.bet_key for b in record.bets}
-    moved = naming(ledger, read_wallets, keys)
-    # The log's bets may have moved money outside the window the view suggested (a bet
-    # the view lacks, a settlement it never listed): read those wallets there too.
-    bet_positions = [
-        n.id
-        for n in notifications.values()
-        if n.originator_id.hex in keys  # type: ignore[union-attr]
-    ]
-    log_span = window(bet_positions)
-    if log_span and (span is None or log_span[0] < span[0] or log_span[1] > span[1]):
-        own = {wallet_id(b.player, b.currency).hex for b in bets.values()} | set(wallets)
-        moved.update(wallet_events(ledger, own, keys, log_span))
+        events = [ledger.mapper.to_domain_event(as_notification(m)) for m in book_messages]
+        book = project(None, events) if events else None
+    # Aggregates the view does not account for exactly, and bets only the book lists.
+    whole = [key for key in owners if key not in messages]
+    whole += [key for key in (book.bets if book else {}) if key not in listed]
+    bet_keys = [key for key in [*owners[1:], *whole] if key != record.round_key]
+
+    async def second_reads() -> tuple[list[list[Any]], list[Notification]]:
+        read = await asyncio.gather(*(recorder.aggregate_messages(UUID(k)) for k in whole))
+        messages.update(zip(whole, read, strict=True))
+        bets_messages = [m for key in dict.fromkeys(bet_keys) for m in messages[key]]
+        return read, await written_with(recorder, bets_messages, at)
+
+    _, candidates = connection.call(second_reads())
+    notifications = {m.seq: as_notification(m) for m in at.values()}
+    notifications.update(
+        (m.seq, as_notification(m))
+        for found in messages.values()
+        for m in found
+        if m.seq not in notifications
+    )
+    decoded = {
+        m.seq: ledger.mapper.to_domain_event(notifications[m.seq])
+        for found in messages.values()
+        for m in found
+    }
+    aggregates: dict[str, Any] = {
+        key: project(None, [decoded[m.seq] for m in found]) if found else None
+        for key, found in messages.items()
+    }
+    bets = {key: aggregates[key] for key in bet_keys if aggregates.get(key) is not None}
+    moved = naming(ledger, candidates, set(bets) | {b.bet_key for b in record.bets})
     notifications.update((p, m.notification) for p, m in moved.items())
-    missing = [i for i in record.timeline if i.position not in notifications]
-    if missing:  # a wallet busy elsewhere between two listed events: read those one by one
-        notifications.update(_read_jetstream(ledger, missing))
     round_ = aggregates.get(record.round_key)
     return LogRound(
         round_=round_ if isinstance(round_, Round) else None,
@@ -441,6 +379,7 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
         bets=bets,
         notifications=notifications,
         wallet_events=moved,
+        decoded=decoded,
     )
 
 
@@ -573,7 +512,7 @@ def replay_round(
         log = load_from_log(ledger, record)
         state = state_from_log(ledger, record, log)
         differences = compare_with_ledger(record, state)
-        differences += check_timeline(ledger, record, log.notifications)
+        differences += check_timeline(ledger, record, log)
         differences += check_completeness(record, log)
         replays.append(
             Replay(

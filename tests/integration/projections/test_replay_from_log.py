@@ -74,6 +74,23 @@ def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
     assert found.startswith("timeline lacks Wallet.HoldCaptured of bet ")
     assert found.endswith(f"at log position {lost[0]}")
 
+    # The view loses a whole bet: the round's book still lists it, and replay reads the
+    # bet and the wallet movements written with it from the log.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        gone = conn.execute(
+            f'DELETE FROM "{schema}".rounds_bets WHERE bet_key = (SELECT min(bet_key) FROM '
+            f'"{schema}".rounds_bets WHERE round_id = %s) RETURNING bet_key, bet_id',
+            (settled[2],),
+        ).fetchone()
+        assert gone is not None
+        conn.execute(f'DELETE FROM "{schema}".rounds_timeline WHERE bet_key = %s', (gone[0],))
+    status, out = replay(settled[2])
+    assert status == commands.EXIT_DIFFERENT
+    ((differences,),) = [[r["differences"] for r in json.loads(out)]]
+    assert f"bet {gone[1]}: missing from the view" in differences
+    lacked = {d.split(" of bet ")[0] for d in differences if d.startswith("timeline lacks")}
+    assert lacked == {"timeline lacks Wallet.StakeHeld", "timeline lacks Wallet.HoldCaptured"}
+
     # The view loses a whole round: replay finds it in the log by the ledger's ids and
     # shows the record the view had, saying the view lacks it.
     with psycopg.connect(database_url, autocommit=True) as conn:
