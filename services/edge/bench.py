@@ -6,10 +6,18 @@ of its own, and drives it with `concurrency` keep-alive clients, each betting fo
 players (a bet is one fsynced ledger write). Bodies are signed before the clock starts, so
 the RSA signing that Hub88 does on its side is not charged to the bridge.
 
-Figures: `edge_bet_per_s`, `edge_bet_p99_ms` (and p50), and `edge_only_bet_per_s`, the
-same load against an in-memory ledger: the edge's own ceiling, to tell the edge's cost
-from the ledger's. Sessions are in JetStream KV, as in production. The clients run in a
-process of their own, as providers run on machines of their own.
+Figures:
+- `edge_bet_per_s`: bets a second with every client betting again as soon as it is
+  answered (the bridge saturated), and `edge_bet_p99_saturated_ms`, the latency its
+  queue gives them there;
+- `edge_bet_p99_ms` (and p50): the latency of bets sent at a steady `PACED_SHARE` of that
+  rate (`edge_paced_per_s`, an open loop), what a provider sees of a bridge that is busy
+  but not at its limit, counted from when each bet was due;
+- `edge_only_bet_per_s`: the saturated load against an in-memory ledger: the edge's own
+  ceiling, to tell the edge's cost from the ledger's.
+
+Sessions are in JetStream KV, as in production. The clients run in a process of their
+own, as providers run on machines of their own.
 """
 
 from __future__ import annotations
@@ -20,10 +28,11 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import aiohttp
 import nats
@@ -41,6 +50,8 @@ from services.simulate.clients.hub88 import Hub88Client
 
 CURRENCY = "EUR"
 STAKE = Decimal("1.00")
+PACED_SHARE = 0.5
+T = TypeVar("T")
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -137,19 +148,44 @@ async def _drive(
     return int(done / elapsed), latencies
 
 
+async def _paced(base_url: str, calls: list[PreparedCall], rate: float) -> list[float]:
+    """Latencies of `calls` sent at a steady `rate` a second, each when it is due (an open
+    loop: a slow answer does not hold back the next bet, as it would in `_drive`)."""
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=256, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def send(call: PreparedCall, due: float) -> None:
+            await asyncio.sleep(due - time.perf_counter())
+            async with http.post(
+                f"{base_url}/{call.path}", data=call.body, headers=dict(call.headers)
+            ) as response:
+                body = await response.read()
+            latencies.append((time.perf_counter() - due) * 1000)
+            if response.status != 200 or b'"RS_OK"' not in body:
+                raise RuntimeError(f"bench bet refused: {response.status} {body[:200]!r}")
+
+        start = time.perf_counter() + 0.2
+        await asyncio.gather(*(send(call, start + n / rate) for n, call in enumerate(calls)))
+    return latencies
+
+
 def _drive_sync(
     base_url: str, calls: list[list[PreparedCall]], seconds: float
 ) -> tuple[int, list[float]]:
     return asyncio.run(_drive(base_url, calls, seconds))
 
 
-def _drive_elsewhere(
-    base_url: str, calls: list[list[PreparedCall]], seconds: float
-) -> tuple[int, list[float]]:
-    """`_drive` in a process of its own: providers are other machines, and a load generator
-    in the bridge's process would take the bridge's interpreter lock half the time."""
+def _paced_sync(base_url: str, calls: list[PreparedCall], rate: float) -> list[float]:
+    return asyncio.run(_paced(base_url, calls, rate))
+
+
+def _elsewhere(function: Callable[..., T], *args: Any) -> T:
+    """`function(*args)` in a process of its own: providers are other machines, and a load
+    generator in the bridge's process would take the bridge's interpreter lock half the
+    time."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_drive_sync, base_url, calls, seconds).result()
+        return pool.submit(function, *args).result()
 
 
 async def _launch(nats_url: str, bucket: str, names: list[str]) -> dict[str, str]:
@@ -164,7 +200,11 @@ async def _launch(nats_url: str, bucket: str, names: list[str]) -> dict[str, str
 
 
 def _signed_bets(
-    key: rsa.RSAPrivateKey, tokens: dict[str, str], concurrency: int, per_worker: int
+    key: rsa.RSAPrivateKey,
+    tokens: dict[str, str],
+    concurrency: int,
+    per_worker: int,
+    rounds: str = "bench",
 ) -> list[list[PreparedCall]]:
     client = Hub88Client(transport=None, private_key=key)  # type: ignore[arg-type]
     players = sorted(tokens)
@@ -175,7 +215,7 @@ def _signed_bets(
             client.bet_call(
                 user=(player := mine[n % len(mine)]),
                 token=tokens[player],
-                round_id=f"bench-{worker}-{n // len(mine)}",
+                round_id=f"{rounds}-{worker}-{n // len(mine)}",
                 tx=str(uuid.uuid4()),
                 amount=STAKE,
                 currency=CURRENCY,
@@ -237,16 +277,21 @@ def measure(
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(fund, names))
         with _served(ledger, provider, nats_url, bucket) as url:
-            rate, latencies = _drive_elsewhere(url, calls, seconds)
-        fresh = _signed_bets(key, tokens, concurrency, per_worker)
+            rate, saturated = _elsewhere(_drive_sync, url, calls, seconds)
+            paced_rate = max(1.0, rate * PACED_SHARE)
+            (paced,) = _signed_bets(key, tokens, 1, int(paced_rate * seconds), "paced")
+            latencies = _elsewhere(_paced_sync, url, paced, paced_rate)
+        fresh = _signed_bets(key, tokens, concurrency, per_worker, "only")
         with _served(_NullLedger(), provider, nats_url, bucket) as url:
-            edge_only, _ = _drive_elsewhere(url, fresh, min(seconds, 3.0))
+            edge_only, _ = _elsewhere(_drive_sync, url, fresh, min(seconds, 3.0))
     finally:
         ledger.close()
         if server is not None:
             server.stop()
     return {
         "edge_bet_per_s": float(rate),
+        "edge_bet_p99_saturated_ms": round(percentile(saturated, 0.99), 2),
+        "edge_paced_per_s": round(paced_rate, 1),
         "edge_bet_p50_ms": round(statistics.median(latencies), 2) if latencies else 0.0,
         "edge_bet_p99_ms": round(percentile(latencies, 0.99), 2),
         "edge_only_bet_per_s": float(edge_only),

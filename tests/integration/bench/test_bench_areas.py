@@ -35,6 +35,8 @@ def test_the_eventstore_area_measures_raw_and_recorder_writes_on_one_server(
 def test_the_edge_area_drives_signed_bets_through_http_into_the_ledger(nats_url: str) -> None:
     figures = edge_bench.measure(nats_url, seconds=0.5, concurrency=4, players=8, max_bets=80)
     assert figures["edge_bet_per_s"] > 0
+    assert figures["edge_bet_p99_saturated_ms"] > 0
+    assert figures["edge_paced_per_s"] == max(1.0, round(figures["edge_bet_per_s"] / 2, 1))
     assert figures["edge_bet_p99_ms"] >= figures["edge_bet_p50_ms"] > 0
     assert figures["edge_only_bet_per_s"] > 0
 
