@@ -256,7 +256,10 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
     bet_fs: dict[str, Future[Any]] = {
         b.bet_key: pool.submit(find(Bet, b.bet_key)) for b in record.bets
     }
-    runs = _runs([item.position for item in record.timeline])
+    # A bet event's write usually goes on right after it (its transaction record): read
+    # that position too, and the writes need no read of their own (`written_with`).
+    after_bets = [p + 1 for key in owners[1:] for p in listed[key]]
+    runs = _runs([item.position for item in record.timeline] + after_bets)
     run_fs = [pool.submit(_read_run, ledger, run) for run in runs]
     book: RoundBook | None = book_f.result()
     for key in book.bets if book else {}:
@@ -313,7 +316,10 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     for item in record.timeline:
         if item.originator_id in listed:
             listed[item.originator_id].append(item.position)
-    runs = _runs([item.position for item in record.timeline])
+    # A bet event's write usually goes on right after it (its transaction record): read
+    # that position too, and the writes need no read of their own (`written_with`).
+    after_bets = [p + 1 for key in owners[1:] for p in listed[key]]
+    runs = _runs([item.position for item in record.timeline] + after_bets)
 
     async def first_reads() -> tuple[list[list[Any]], dict[str, Any], Any]:
         return await asyncio.gather(
