@@ -256,10 +256,7 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
     bet_fs: dict[str, Future[Any]] = {
         b.bet_key: pool.submit(find(Bet, b.bet_key)) for b in record.bets
     }
-    # A bet event's write usually goes on right after it (its transaction record): read
-    # that position too, and the writes need no read of their own (`written_with`).
-    after_bets = [p + 1 for key in owners[1:] for p in listed[key]]
-    runs = _runs([item.position for item in record.timeline] + after_bets)
+    runs = _runs([item.position for item in record.timeline])
     run_fs = [pool.submit(_read_run, ledger, run) for run in runs]
     book: RoundBook | None = book_f.result()
     for key in book.bets if book else {}:

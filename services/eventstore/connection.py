@@ -24,12 +24,11 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 from nats.js.api import DiscardPolicy, RePublish, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
@@ -79,10 +78,9 @@ class _BatchCollector:
         self.done = done
         self.messages: list[StoredMsg] = []
 
-    def add(self, msg: Msg) -> None:
+    def add(self, headers: dict[str, str], data: bytes) -> None:
         if self.done.done():
             return
-        headers = msg.headers or {}
         status = headers.get("Status")
         if status is None:
             self.messages.append(
@@ -90,7 +88,7 @@ class _BatchCollector:
                     subject=headers["Nats-Subject"],
                     seq=int(headers["Nats-Sequence"]),
                     headers=headers,
-                    data=msg.data,
+                    data=data,
                 )
             )
         elif status == "204":
@@ -152,16 +150,17 @@ class JetStreamConnection:
             error_cb=self._on_error,
         )
         self._inbox = nc.new_inbox()
-        await nc.subscribe(f"{self._inbox}.*", cb=self._on_reply)
+        replies = await nc.subscribe(f"{self._inbox}.*")
+        nc.direct = (replies._id, self._on_reply)
         return nc
 
     async def _on_error(self, error: Exception) -> None:
         log.warning("nats connection to %s: %s", self.url, error or type(error).__name__)
 
-    async def _on_reply(self, msg: Msg) -> None:
-        collector = self._replies.get(msg.subject)
+    def _on_reply(self, subject: bytes, data: bytes, headers: bytes | None) -> None:
+        collector = self._replies.get(subject.decode())
         if collector is not None:
-            collector.add(msg)
+            collector.add(message_headers(headers), data)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
         """Run `coro` on the connection's loop and wait for its result.
@@ -249,7 +248,7 @@ class JetStreamConnection:
         return StoredMsg(
             subject=message["subject"],
             seq=int(message["seq"]),
-            headers=parse_headers(base64.b64decode(message.get("hdrs", ""))),
+            headers=message_headers(base64.b64decode(message.get("hdrs", ""))),
             data=base64.b64decode(message.get("data", "")),
         )
 
@@ -375,15 +374,39 @@ def _header_name(raw: bytes) -> str | None:
     return key
 
 
-def parse_headers(raw: bytes) -> dict[str, str]:
-    """NATS/1.0 header block -> dict (the leader get API returns it base64-encoded)."""
-    return parse_header_lines(raw.partition(b"\r\n")[2])
+def message_headers(raw: bytes | None) -> dict[str, str]:
+    """A `NATS/1.0` header block -> dict, an inline status as `Status` and `Description`
+    (as nats-py gives them)."""
+    if not raw:
+        return {}
+    first, _, lines = raw.partition(b"\r\n")
+    headers = parse_header_lines(lines)
+    code, _, description = first[len(b"NATS/1.0") :].strip().partition(b" ")
+    if code.isdigit():
+        headers["Status"] = code.decode()
+        if description:
+            headers["Description"] = description.decode("utf-8", "replace")
+    return headers
 
 
 class _Client(Client):
-    """nats-py's client, reading message headers with `parse_header_lines`."""
+    """nats-py's client, reading message headers with `parse_header_lines`, and handing
+    the messages of one subscription (`direct`: its id and a function) straight to that
+    function: no `Msg`, no queue and no task switch per message, where a batch direct get
+    answers with dozens of messages."""
 
     _parse_header_lines = staticmethod(parse_header_lines)
+    direct: tuple[int, Callable[[bytes, bytes, bytes | None], None]] | None = None
+
+    async def _process_msg(
+        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes
+    ) -> None:
+        if self.direct is not None and sid == self.direct[0]:
+            self.stats["in_msgs"] += 1
+            self.stats["in_bytes"] += len(data)
+            self.direct[1](subject, data, headers)
+            return
+        await super()._process_msg(sid, subject, reply, data, headers)
 
 
 def ledger_stream_config(name: str, subjects: list[str]) -> StreamConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client
 
-from services.eventstore.connection import _Client, parse_header_lines, parse_headers
+from services.eventstore.connection import _Client, message_headers, parse_header_lines
 
 BLOCKS = [
     b"ES-Version: 3\r\nES-Topic: services.ledger.domain:Wallet.StakeHeld\r\n\r\n",
@@ -22,6 +22,18 @@ def test_header_lines_read_as_nats_py_reads_them(raw: bytes) -> None:
     assert parse_header_lines(raw) == Client._parse_header_lines(raw)
 
 
-def test_the_connection_client_uses_the_fast_parser_and_leader_gets_skip_the_status_line() -> None:
+def test_the_connection_client_uses_the_fast_parser() -> None:
     assert _Client._parse_header_lines is parse_header_lines
-    assert parse_headers(b"NATS/1.0\r\nES-Version: 7\r\n\r\n") == {"ES-Version": "7"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"NATS/1.0\r\nES-Version: 7\r\n\r\n",
+        b"NATS/1.0 204 EOB\r\nNats-Num-Pending: 0\r\nNats-Last-Sequence: 12\r\n\r\n",
+        b"NATS/1.0 404 Message Not Found\r\n\r\n",
+        b"NATS/1.0 408\r\n\r\n",
+    ],
+)
+async def test_a_message_header_block_reads_as_nats_py_reads_it(raw: bytes) -> None:
+    assert message_headers(raw) == await Client()._process_headers(raw)
