@@ -10,7 +10,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from services.eventstore.connection import JetStreamConnection
-from services.eventstore.recorders import JetStreamApplicationRecorder
+from services.eventstore.recorders import SHARE_SINGLES_FROM, JetStreamApplicationRecorder
 
 
 @pytest.fixture
@@ -113,3 +113,46 @@ def test_each_write_is_found_whole_from_any_of_its_messages_even_in_a_shared_bat
         for seq in (ids[0], ids[-1]):
             whole = connection.call(recorder.write_containing(by_seq[seq]))
             assert [m.seq for m in whole] == ids
+
+
+def test_busy_one_message_writes_share_batches_and_a_stale_one_fails_alone(
+    recorder: JetStreamApplicationRecorder,
+) -> None:
+    """Past `SHARE_SINGLES_FROM` one-message writes in flight, they join the group commit."""
+    wallets = [uuid.uuid4() for _ in range(4 * SHARE_SINGLES_FROM)]
+    for wallet in wallets:
+        recorder.insert_events([event(wallet, 1)])
+    stale = wallets[5]
+    recorder.insert_events([event(stale, 2, "moved on")])
+    written: dict[uuid.UUID, int] = {}
+    conflicts: list[uuid.UUID] = []
+    start = threading.Barrier(len(wallets))
+
+    def deposit(wallet: uuid.UUID) -> None:
+        start.wait()
+        try:
+            ids = recorder.insert_events([event(wallet, 2, "deposit")])
+        except IntegrityError:
+            conflicts.append(wallet)
+        else:
+            assert ids is not None
+            written[wallet] = ids[0]
+
+    threads = [threading.Thread(target=deposit, args=(w,)) for w in wallets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert conflicts == [stale]
+    connection = recorder.connection
+    stored = {
+        m.seq: m
+        for m in connection.call(connection.get_range(recorder.stream, 1, max(written.values())))
+    }
+    assert len({stored[seq].headers.get("Nats-Batch-Id") for seq in written.values()}) < len(
+        written
+    ), "some one-message writes shared a batch"
+    for wallet, seq in written.items():
+        assert [e.topic for e in recorder.select_events(wallet)] == ["t", "deposit"]
+        assert connection.call(recorder.write_containing(stored[seq])) == [stored[seq]]
