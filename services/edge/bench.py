@@ -279,7 +279,11 @@ def measure(
         with _served(ledger, provider, nats_url, bucket) as url:
             rate, saturated = _elsewhere(_drive_sync, url, calls, seconds)
             paced_rate = max(1.0, rate * PACED_SHARE)
-            (paced,) = _signed_bets(key, tokens, 1, int(paced_rate * seconds), "paced")
+            # The same tables as the saturated run (each client's own), taken in turn.
+            tables = _signed_bets(
+                key, tokens, concurrency, int(paced_rate * seconds) // concurrency + 1, "paced"
+            )
+            paced = [call for turn in zip(*tables, strict=True) for call in turn]
             latencies = _elsewhere(_paced_sync, url, paced, paced_rate)
         fresh = _signed_bets(key, tokens, concurrency, per_worker, "only")
         with _served(_NullLedger(), provider, nats_url, bucket) as url:
