@@ -118,6 +118,16 @@ def _served(
         loop.close()
 
 
+async def _bet(http: aiohttp.ClientSession, base_url: str, call: PreparedCall) -> None:
+    """Send one signed bet; raise unless the bridge took it."""
+    async with http.post(
+        f"{base_url}/{call.path}", data=call.body, headers=dict(call.headers)
+    ) as response:
+        body = await response.read()
+    if response.status != 200 or b'"RS_OK"' not in body:
+        raise RuntimeError(f"bench bet refused: {response.status} {body[:200]!r}")
+
+
 async def _drive(
     base_url: str, calls: list[list[PreparedCall]], seconds: float
 ) -> tuple[int, list[float]]:
@@ -133,13 +143,8 @@ async def _drive(
                 if time.perf_counter() >= deadline:
                     return
                 started = time.perf_counter()
-                async with http.post(
-                    f"{base_url}/{call.path}", data=call.body, headers=dict(call.headers)
-                ) as response:
-                    body = await response.read()
+                await _bet(http, base_url, call)
                 latencies.append((time.perf_counter() - started) * 1000)
-                if response.status != 200 or b'"RS_OK"' not in body:
-                    raise RuntimeError(f"bench bet refused: {response.status} {body[:200]!r}")
                 done += 1
 
         started = time.perf_counter()
@@ -157,13 +162,8 @@ async def _paced(base_url: str, calls: list[PreparedCall], rate: float) -> list[
 
         async def send(call: PreparedCall, due: float) -> None:
             await asyncio.sleep(due - time.perf_counter())
-            async with http.post(
-                f"{base_url}/{call.path}", data=call.body, headers=dict(call.headers)
-            ) as response:
-                body = await response.read()
+            await _bet(http, base_url, call)
             latencies.append((time.perf_counter() - due) * 1000)
-            if response.status != 200 or b'"RS_OK"' not in body:
-                raise RuntimeError(f"bench bet refused: {response.status} {body[:200]!r}")
 
         start = time.perf_counter() + 0.2
         await asyncio.gather(*(send(call, start + n / rate) for n, call in enumerate(calls)))
