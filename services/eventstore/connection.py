@@ -8,8 +8,10 @@ connection and one reply-inbox multiplexer.
 The raw protocol used here (nats-py 2.16 has no helpers for it):
 - atomic batch publish (ADR-50, server >= 2.12): `Nats-Batch-Id`, `Nats-Batch-Sequence`,
   `Nats-Batch-Commit: 1` on the last message, whose PubAck carries the final sequence;
-- batch direct get (ADR-31, server >= 2.11): `{"seq", "batch", "next_by_subj"}` to
-  `$JS.API.DIRECT.GET.<stream>`, answered by a run of messages ended by a 204 EOB;
+- batch direct get (ADR-31, server >= 2.11): `{"seq", "batch", "next_by_subj"}` (or no
+  subject: by position; or `multi_last`: the last message of each subject) to
+  `$JS.API.DIRECT.GET.<stream>`, answered by a run of messages ended by a 204 EOB, which
+  go from nats-py's parser straight to the reader (`_Client`);
 - leader message get `$JS.API.STREAM.MSG.GET.<stream>` with `last_by_subj`, which is
   coherent with the writes it follows.
 """
