@@ -115,7 +115,7 @@ async def written_with(
     one_each = {write_of(m)[0]: m for m in messages}
     writes = await asyncio.gather(*(recorder.write_containing(m, known) for m in one_each.values()))
     found = {
-        m.seq: m for write in writes for m in write if m.headers.get(HEADER_TOPIC) in WALLET_TOPICS
+        m.seq: m for write in writes for m in write if m.find_header(HEADER_TOPIC) in WALLET_TOPICS
     }
     return [as_notification(found[seq]) for seq in sorted(found)]
 

@@ -331,13 +331,13 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     for key in owners:
         head = heads.get(subjects[key])
         mine = [at[p] for p in listed[key] if p in at and at[p].subject == subjects[key]]
-        versions = [int(m.headers[HEADER_VERSION]) for m in mine]
-        last = int(head.headers[HEADER_VERSION]) if head is not None else 0
+        versions = [int(m.header(HEADER_VERSION)) for m in mine]
+        last = int(head.header(HEADER_VERSION)) if head is not None else 0
         if versions == list(range(1, last + 1)):
             messages[key] = mine
     book: RoundBook | None
     if len(book_messages) >= book_read or (
-        book_messages and book_messages[0].headers.get(HEADER_VERSION) != "1"
+        book_messages and book_messages[0].find_header(HEADER_VERSION) != "1"
     ):
         # A long book (it may have a snapshot): load it the usual way.
         book = ledger.find(RoundBook, UUID(book_key))

@@ -45,6 +45,8 @@ _SPACE = re.compile(r"\s")
 _NAMES: dict[bytes, str | None] = {}
 MAX_NAMES = 1024
 """Header names remembered by `parse_header_lines` (other publishers may invent more)."""
+PLAIN_HEADERS = b"NATS/1.0\r\n"
+"""How a header block without an inline status starts."""
 MULTI_LAST = 256
 """Subjects per `multi_last` direct get (the server caps the answer's size)."""
 
@@ -58,12 +60,64 @@ class JetStreamError(RuntimeError):
         self.description = description
 
 
-@dataclass(frozen=True, slots=True)
 class StoredMsg:
-    subject: str
-    seq: int
-    headers: dict[str, str]
-    data: bytes
+    """A message as the stream stores it: subject, sequence, headers and payload.
+
+    Headers that come off the wire stay bytes until they are asked for: `header` finds one
+    without reading the others (loading an event needs two of a dozen), `headers` reads
+    them all, once.
+    """
+
+    __slots__ = ("_headers", "_raw", "data", "seq", "subject")
+
+    def __init__(
+        self,
+        subject: str,
+        seq: int,
+        data: bytes,
+        headers: dict[str, str] | None = None,
+        raw_headers: bytes = b"",
+    ) -> None:
+        self.subject = subject
+        self.seq = seq
+        self.data = data
+        self._headers = headers
+        self._raw = raw_headers
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self._headers is None:
+            self._headers = message_headers(self._raw)
+        return self._headers
+
+    def find_header(self, name: str) -> str | None:
+        """One header's value, as `headers.get(name)` gives it for the headers the server
+        and the recorders write (no white space around a name)."""
+        if self._headers is not None:
+            return self._headers.get(name)
+        return header_value(self._raw, name)
+
+    def header(self, name: str) -> str:
+        """One header's value, as `headers[name]` gives it (KeyError if there is none)."""
+        value = self.find_header(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredMsg):
+            return NotImplemented
+        return (self.subject, self.seq, self.data, self.headers) == (
+            other.subject,
+            other.seq,
+            other.data,
+            other.headers,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"StoredMsg({self.subject!r}, seq={self.seq})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,26 +134,24 @@ class _BatchCollector:
         self.done = done
         self.messages: list[StoredMsg] = []
 
-    def add(self, headers: dict[str, str], data: bytes) -> None:
+    def add(self, raw_headers: bytes, data: bytes) -> None:
         if self.done.done():
             return
+        if raw_headers.startswith(PLAIN_HEADERS):  # a stored message: no status line
+            subject = header_value(raw_headers, "Nats-Subject")
+            seq = header_value(raw_headers, "Nats-Sequence")
+            if subject is not None and seq is not None:
+                self.messages.append(StoredMsg(subject, int(seq), data, raw_headers=raw_headers))
+                return
+        headers = message_headers(raw_headers)
         status = headers.get("Status")
-        if status is None:
-            self.messages.append(
-                StoredMsg(
-                    subject=headers["Nats-Subject"],
-                    seq=int(headers["Nats-Sequence"]),
-                    headers=headers,
-                    data=data,
-                )
-            )
-        elif status == "204":
+        if status == "204":
             self.done.set_result(int(headers.get("Nats-Last-Sequence", "0")))
         elif status == "404":
             self.done.set_result(0)
         else:
-            description = str(headers.get("Description", ""))
-            self.done.set_exception(JetStreamError(int(status), description))
+            description = headers.get("Description", "a direct get answered with no message")
+            self.done.set_exception(JetStreamError(int(status or 0), description))
 
 
 class _Call(Generic[T]):
@@ -162,7 +214,7 @@ class JetStreamConnection:
     def _on_reply(self, subject: bytes, data: bytes, headers: bytes | None) -> None:
         collector = self._replies.get(subject.decode())
         if collector is not None:
-            collector.add(message_headers(headers), data)
+            collector.add(headers or b"", data)
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_TIMEOUT) -> T:
         """Run `coro` on the connection's loop and wait for its result.
@@ -248,10 +300,10 @@ class JetStreamConnection:
             raise JetStreamError(body["error"].get("err_code", 0), body["error"]["description"])
         message = body["message"]
         return StoredMsg(
-            subject=message["subject"],
-            seq=int(message["seq"]),
-            headers=message_headers(base64.b64decode(message.get("hdrs", ""))),
-            data=base64.b64decode(message.get("data", "")),
+            message["subject"],
+            int(message["seq"]),
+            base64.b64decode(message.get("data", "")),
+            raw_headers=base64.b64decode(message.get("hdrs", "")),
         )
 
     async def get_batch(
@@ -374,6 +426,18 @@ def _header_name(raw: bytes) -> str | None:
     if len(_NAMES) < MAX_NAMES:
         _NAMES[raw] = key
     return key
+
+
+def header_value(raw: bytes, name: str) -> str | None:
+    """The value of header `name` in a header block (of its last line, as in the dict
+    `parse_header_lines` makes), or None: one header found without reading the others."""
+    key = b"\r\n" + name.encode() + b":"
+    at = raw.rfind(key)
+    if at < 0:
+        return None
+    start = at + len(key)
+    end = raw.find(b"\r\n", start)
+    return raw[start : end if end >= 0 else len(raw)].strip().decode("utf-8", "replace")
 
 
 def message_headers(raw: bytes | None) -> dict[str, str]:

@@ -116,8 +116,8 @@ def as_notification(message: StoredMsg) -> Notification:
     return Notification(
         id=message.seq,
         originator_id=originator_from_token(message.subject.rsplit(".", 1)[1]),
-        originator_version=int(message.headers[HEADER_VERSION]),
-        topic=message.headers[HEADER_TOPIC],
+        originator_version=int(message.header(HEADER_VERSION)),
+        topic=message.header(HEADER_TOPIC),
         state=message.data,
     )
 
@@ -128,7 +128,7 @@ def write_of(message: StoredMsg) -> tuple[str, int, int]:
     From its `Nats-Msg-Id` (`<write id>:<index>/<length>`); a message without one is taken
     as a write of its own.
     """
-    write_id, _, place = message.headers.get(MSG_ID, "").rpartition(":")
+    write_id, _, place = (message.find_header(MSG_ID) or "").rpartition(":")
     index, _, length = place.partition("/")
     if not write_id or not index.isdigit() or not length.isdigit():
         return str(message.seq), 0, 1
@@ -539,8 +539,8 @@ class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
         events = [
             StoredEvent(
                 originator_id=originator_id,
-                originator_version=int(m.headers[HEADER_VERSION]),
-                topic=m.headers[HEADER_TOPIC],
+                originator_version=int(m.header(HEADER_VERSION)),
+                topic=m.header(HEADER_TOPIC),
                 state=m.data,
             )
             for m in messages
@@ -635,7 +635,7 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
             for m in page:
                 if stop is not None and m.seq > stop:
                     return results
-                if wanted and m.headers[HEADER_TOPIC] not in wanted:
+                if wanted and m.header(HEADER_TOPIC) not in wanted:
                     continue
                 results.append(as_notification(m))
                 if len(results) == limit:

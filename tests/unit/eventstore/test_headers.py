@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client
 
-from services.eventstore.connection import _Client, message_headers, parse_header_lines
+from services.eventstore.connection import StoredMsg, _Client, message_headers, parse_header_lines
 
 BLOCKS = [
     b"ES-Version: 3\r\nES-Topic: services.ledger.domain:Wallet.StakeHeld\r\n\r\n",
@@ -37,3 +37,16 @@ def test_the_connection_client_uses_the_fast_parser() -> None:
 )
 async def test_a_message_header_block_reads_as_nats_py_reads_it(raw: bytes) -> None:
     assert message_headers(raw) == await Client()._process_headers(raw)
+
+
+def test_one_header_is_found_as_the_whole_block_reads_it() -> None:
+    raw = (
+        b"NATS/1.0\r\nES-Topic: a:b\r\nES-Version: 3\r\nNats-Subject: S.e.x\r\n"
+        b"Nats-Sequence: 12\r\nNats-Sequence: 13\r\n\r\n"
+    )
+    stored = StoredMsg("S.e.x", 13, b"{}", raw_headers=raw)
+    for name in ("ES-Topic", "ES-Version", "Nats-Subject", "Nats-Sequence", "Missing"):
+        assert stored.find_header(name) == message_headers(raw).get(name)
+    with pytest.raises(KeyError):
+        stored.header("Missing")
+    assert stored.headers == message_headers(raw)
