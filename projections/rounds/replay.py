@@ -292,6 +292,7 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     move the bets' money are among them, listed by the view or not.
     """
     from services.eventstore.recorders import (
+        HEADER_TOPIC,
         HEADER_VERSION,
         JetStreamApplicationRecorder,
         aggregate_token,
@@ -356,7 +357,8 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
         return read, await written_with(recorder, bets_messages, at)
 
     _, candidates = connection.call(second_reads())
-    notifications = {m.seq: as_notification(m) for m in at.values()}
+    # Read by position, so any message may be among them: keep the events.
+    notifications = {m.seq: as_notification(m) for m in at.values() if m.find_header(HEADER_TOPIC)}
     notifications.update(
         (m.seq, as_notification(m))
         for found in messages.values()
