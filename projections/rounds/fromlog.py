@@ -43,7 +43,6 @@ from services.ledger.rounds import RoundBook
 
 MAX_BATCH = 1000
 """The most messages one atomic write holds (`services.eventstore.connection.MAX_BATCH`)."""
-PAGE = 256
 WALLET_TOPICS = frozenset(get_topic(cls) for cls in WALLET_BET_EVENTS)
 FLAG_TOPIC = get_topic(RoundBook.BetFlagged)
 
