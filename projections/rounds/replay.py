@@ -79,6 +79,9 @@ SHOWN_ELSEWHERE = frozenset({"type", "round_hash", "digest"})
 
 NEARBY = 3
 """Positions closer than this are read in one request (a read costs per message)."""
+NEARBY_ON_JETSTREAM = 8
+"""The same on JetStream, where one more direct-get request costs about what eight more
+messages in one cost (measured on the bench's log; `make bench`, `replay_round_p99_ms`)."""
 
 
 class _Collector(InMemoryRoundsView):
@@ -105,10 +108,10 @@ class Replay:
         return not self.differences
 
 
-def _runs(positions: list[int]) -> list[list[int]]:
+def _runs(positions: list[int], nearby: int = NEARBY) -> list[list[int]]:
     runs: list[list[int]] = []
     for position in sorted(positions):
-        if runs and position - runs[-1][-1] < NEARBY:
+        if runs and position - runs[-1][-1] < nearby:
             runs[-1].append(position)
         else:
             runs.append([position])
@@ -281,15 +284,18 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
 
 
 def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
-    """On JetStream, two bursts of reads in flight at once, none on a wallet's subject.
+    """On JetStream, one burst of reads by position and one multi-last get, then the rest.
 
     First, every position the view lists, read by position (`get_range`, no subject to
-    match: the server reads them off in order), the last event of the round and of each
-    bet (`last_of_each`), and the round book's subject. If an aggregate's last version is
-    the number of its events the view lists, those events are the whole aggregate;
-    otherwise (the view lacks some, or lists what is not there) its subject is read whole.
-    Then the writes of every bet event (`fromlog.written_with`): the wallet events that
-    move the bets' money are among them, listed by the view or not.
+    match: the server reads them off in order; positions closer than `NEARBY_ON_JETSTREAM`
+    in one request), the last event of the round, its book and each bet (`last_of_each`),
+    and the first events of the book (written apart from the round's, by the settlement).
+    An aggregate whose events from version 1 to its last are all among the messages read
+    is taken from them; otherwise (the view lacks some, or lists what is not there, or the
+    book is long) its subject is read whole: the book first, since it names the bets to
+    load. Then the writes
+    of every bet event (`fromlog.written_with`): the wallet events that move the bets'
+    money are among them, listed by the view or not.
     """
     from services.eventstore.recorders import (
         HEADER_TOPIC,
@@ -303,77 +309,66 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     assert isinstance(recorder, JetStreamApplicationRecorder)
     connection, stream = recorder.connection, recorder.stream
     book_key = book_uuid(record.provider, record.round_id).hex
-    book_read = 2 * len(record.bets) + 8  # started, booked and resolved per bet, closed...
-
-    def subject(key: str) -> str:
-        return f"{stream}.e.{aggregate_token(UUID(key))}"
-
     owners = [record.round_key, *(b.bet_key for b in record.bets)]
-    subjects = {key: subject(key) for key in owners}
-    listed: dict[str, list[int]] = {key: [] for key in owners}
-    for item in record.timeline:
-        if item.originator_id in listed:
-            listed[item.originator_id].append(item.position)
-    # A bet event's write usually goes on right after it (its transaction record): read
-    # that position too, and the writes need no read of their own (`written_with`).
-    after_bets = [p + 1 for key in owners[1:] for p in listed[key]]
-    runs = _runs([item.position for item in record.timeline] + after_bets)
+    subjects = {key: f"{stream}.e.{aggregate_token(UUID(key))}" for key in [*owners, book_key]}
+    listed = [item.position for item in record.timeline]
+    # A bet event's write usually goes on right after it (its book entry, its transaction
+    # record): read that position too, and the writes need no read of their own.
+    after_bets = [i.position + 1 for i in record.timeline if i.originator_id in owners[1:]]
+    runs = _runs(listed + after_bets, NEARBY_ON_JETSTREAM)
+
+    book_read = 2 * len(record.bets) + 8  # started, booked and resolved per bet, closed...
 
     async def first_reads() -> tuple[list[list[Any]], dict[str, Any], Any]:
         return await asyncio.gather(
             asyncio.gather(*(connection.get_range(stream, r[0], r[-1] - r[0] + 1) for r in runs)),
             connection.last_of_each(stream, list(subjects.values())),
-            connection.get_batch(stream, subject(book_key), 1, book_read),
+            connection.get_batch(stream, subjects[book_key], 1, book_read),
         )
 
-    pages, heads, (book_messages, _) = connection.call(first_reads())
+    pages, heads, (book_page, _) = connection.call(first_reads())
     at = {m.seq: m for page in pages for m in page}
+    on_subject: dict[str, list[Any]] = {}
+    read = {**{m.seq: m for m in book_page}, **at}
+    for seq in sorted(read):
+        on_subject.setdefault(read[seq].subject, []).append(read[seq])
     messages: dict[str, list[Any]] = {}
-    for key in owners:
-        head = heads.get(subjects[key])
-        mine = [at[p] for p in listed[key] if p in at and at[p].subject == subjects[key]]
-        versions = [int(m.header(HEADER_VERSION)) for m in mine]
+    for key, subject in subjects.items():
+        head = heads.get(subject)
         last = int(head.header(HEADER_VERSION)) if head is not None else 0
-        if versions == list(range(1, last + 1)):
+        mine = on_subject.get(subject, [])
+        if [int(m.header(HEADER_VERSION)) for m in mine] == list(range(1, last + 1)):
             messages[key] = mine
-    book: RoundBook | None
-    if len(book_messages) >= book_read or (
-        book_messages and book_messages[0].find_header(HEADER_VERSION) != "1"
-    ):
-        # A long book (it may have a snapshot): load it the usual way.
-        book = ledger.find(RoundBook, UUID(book_key))
-    else:
-        events = [ledger.mapper.to_domain_event(as_notification(m)) for m in book_messages]
-        book = project(None, events) if events else None
+    notifications: dict[int, Notification] = {}
+    decoded: dict[int, Any] = {}
+
+    def aggregate(found: list[Any]) -> Any:
+        for m in found:
+            if m.seq not in decoded:
+                notifications[m.seq] = as_notification(m)
+                decoded[m.seq] = ledger.mapper.to_domain_event(notifications[m.seq])
+        return project(None, [decoded[m.seq] for m in found]) if found else None
+
+    if book_key not in messages:  # a long book
+        messages[book_key] = connection.call(recorder.aggregate_messages(UUID(book_key)))
+    book: RoundBook | None = aggregate(messages[book_key])
     # Aggregates the view does not account for exactly, and bets only the book lists.
     whole = [key for key in owners if key not in messages]
-    whole += [key for key in (book.bets if book else {}) if key not in listed]
+    whole += [key for key in (book.bets if book else {}) if key not in subjects]
     bet_keys = [key for key in [*owners[1:], *whole] if key != record.round_key]
 
-    async def second_reads() -> tuple[list[list[Any]], list[Notification]]:
+    async def second_reads() -> list[Notification]:
         read = await asyncio.gather(*(recorder.aggregate_messages(UUID(k)) for k in whole))
         messages.update(zip(whole, read, strict=True))
         bets_messages = [m for key in dict.fromkeys(bet_keys) for m in messages[key]]
-        return read, await written_with(recorder, bets_messages, at)
+        return await written_with(recorder, bets_messages, at)
 
-    _, candidates = connection.call(second_reads())
-    # Read by position, so any message may be among them: keep the events.
-    notifications = {m.seq: as_notification(m) for m in at.values() if m.find_header(HEADER_TOPIC)}
-    notifications.update(
-        (m.seq, as_notification(m))
-        for found in messages.values()
-        for m in found
-        if m.seq not in notifications
-    )
-    decoded = {
-        m.seq: ledger.mapper.to_domain_event(notifications[m.seq])
-        for found in messages.values()
-        for m in found
-    }
-    aggregates: dict[str, Any] = {
-        key: project(None, [decoded[m.seq] for m in found]) if found else None
-        for key, found in messages.items()
-    }
+    candidates = connection.call(second_reads())
+    aggregates = {key: aggregate(found) for key, found in messages.items() if key != book_key}
+    # Read by position, so any message may be among them: keep the events listed.
+    for p in listed:
+        if p in at and p not in notifications and at[p].find_header(HEADER_TOPIC):
+            notifications[p] = as_notification(at[p])
     bets = {key: aggregates[key] for key in bet_keys if aggregates.get(key) is not None}
     moved = naming(ledger, candidates, set(bets) | {b.bet_key for b in record.bets})
     notifications.update((p, m.notification) for p, m in moved.items())
