@@ -9,7 +9,9 @@ is what the same changes give one event at a time, so a rebuilt view equals the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -77,6 +79,32 @@ _json = msgspec.json.Encoder(order="sorted")
 
 def _json_text(value: Any) -> str:
     return _json.encode(value).decode()
+
+
+_ROWS = msgspec.json.Decoder(list[dict[str, Any]])
+_READ_AS_TEXT = frozenset({"numeric"})
+"""Column types read as JSON text and typed here (a JSON number would not keep a numeric's
+digits); timestamps come as ISO 8601 text."""
+_TYPED: dict[str, Callable[[str], Any]] = {
+    name: Decimal if kind == "numeric" else datetime.fromisoformat
+    for name, (kind, _) in {
+        **ROUND_COLUMNS,
+        **BET_COLUMNS,
+        "server_time": ("timestamptz", ""),
+    }.items()
+    if kind in ("numeric", "timestamptz")
+}
+
+
+def _rows(text: str | None) -> list[dict[str, Any]]:
+    """Rows from a `json_agg`, typed as psycopg types them (NULL stays None)."""
+    rows = _ROWS.decode(text or "[]")
+    for row in rows:
+        for name, kind in _TYPED.items():
+            value = row.get(name)
+            if value is not None:
+                row[name] = kind(value)
+    return rows
 
 
 def _to_db(kind: str, value: Any) -> Any:
@@ -233,57 +261,20 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
     ) -> list[RoundRecord]:
         """Rounds named `round_id`: from provider events, or only from bets (seamless play).
 
-        One round trip (pipelined statements, one repeatable-read snapshot), every table
-        reached through an index: a replay's cost does not grow with the log.
+        One statement (one snapshot, one round trip), every table reached through an
+        index: a replay's cost does not grow with the log. Rows come back as JSON, numbers
+        as text (`_READ_AS_TEXT`), and are typed here as the tables type them.
         """
-        only = SQL(" AND provider = %s") if provider else SQL("")
-        keys_params: tuple[str, ...] = (round_id, provider) if provider else (round_id,)
-        keys_params = keys_params + keys_params
         variant = "p" if provider else "-"
-
-        def keys() -> Composed:
-            # `= ANY(ARRAY(...))`: the planner sees a short list and probes the indexes,
-            # whatever its statistics say about the tables.
-            return SQL(
-                "ANY(ARRAY(SELECT round_key FROM {0} WHERE round_id = %s{2} "
-                "UNION SELECT round_key FROM {1} WHERE round_id = %s{2}))"
-            ).format(self.table("rounds"), self.table("bets"), only)
-
-        heads_sql = self.statement(
-            f"heads {variant}",
-            lambda: SQL("SELECT * FROM {0} WHERE round_key = {1}").format(
-                self.table("rounds"), keys()
-            ),
-        )
-        bets_sql = self.statement(
-            f"bets {variant}",
-            lambda: SQL("SELECT * FROM {0} WHERE round_key = {1} ORDER BY position").format(
-                self.table("bets"), keys()
-            ),
-        )
-        timeline_sql = self.statement(
-            f"timeline {variant}",
-            lambda: SQL(
-                "SELECT * FROM {0} WHERE round_key = {2} "
-                "OR bet_key = ANY(ARRAY(SELECT bet_key FROM {1} WHERE round_key = {3})) "
-                "ORDER BY position"
-            ).format(self.table("timeline"), self.table("bets"), keys(), keys()),
-        )
-        with (
-            self.datastore.get_connection() as conn,
-            conn.pipeline(),
-            conn.transaction(),
-        ):
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            heads_c = conn.execute(heads_sql, keys_params)
-            bets_c = conn.execute(bets_sql, keys_params)
-            timeline_c = conn.execute(timeline_sql, keys_params + keys_params)
-            tracking_c = conn.execute(self.max_tracking_id_statement, (application_name,))
-            heads = {row["round_key"]: row for row in heads_c.fetchall()}
-            bets = bets_c.fetchall()
-            timeline = timeline_c.fetchall()
-            tracking = tracking_c.fetchone()
-        view_position = (tracking["max"] if tracking else None) or 0
+        statement = self.statement(f"rounds {variant}", lambda: self._rounds_sql(provider))
+        params = {"round_id": round_id, "provider": provider, "application": application_name}
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(statement, params).fetchone()
+        assert row is not None
+        heads = {h["round_key"]: h for h in _rows(row["heads"])}
+        bets = _rows(row["bets"])
+        timeline = _rows(row["timeline"])
+        view_position = row["position"] or 0
         round_keys = list(heads) + [b["round_key"] for b in bets if b["round_key"] not in heads]
         round_of_bet = {b["bet_key"]: b["round_key"] for b in bets}
         for t in timeline:
@@ -299,6 +290,48 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
             for key in dict.fromkeys(round_keys)
         ]
         return sorted(records, key=lambda r: r.timeline[0].position if r.timeline else 0)
+
+    def _rounds_sql(self, provider: str | None) -> Composed:
+        only = SQL(" AND provider = %(provider)s") if provider else SQL("")
+
+        def columns(alias: str, key: str, typed: dict[str, tuple[str, str]]) -> Composed:
+            names = [key, *typed, "position"]
+            return SQL(", ").join(
+                SQL(
+                    "{0}.{1}::text AS {1}"
+                    if name in typed and typed[name][0] in _READ_AS_TEXT
+                    else "{0}.{1}"
+                ).format(Identifier(alias), Identifier(name))
+                for name in names
+            )
+
+        # `= ANY(ARRAY(...))`: the planner sees a short list and probes the indexes,
+        # whatever its statistics say about the tables.
+        return SQL(
+            "WITH k AS MATERIALIZED (SELECT round_key FROM {rounds} WHERE round_id = "
+            "%(round_id)s{only} UNION SELECT round_key FROM {bets} WHERE round_id = "
+            "%(round_id)s{only}), "
+            "b AS MATERIALIZED (SELECT {bet_columns} FROM {bets} b "
+            "WHERE b.round_key = ANY(ARRAY(SELECT round_key FROM k))) "
+            "SELECT (SELECT json_agg(h)::text FROM (SELECT {round_columns} FROM {rounds} r "
+            "WHERE r.round_key = ANY(ARRAY(SELECT round_key FROM k))) h) AS heads, "
+            "(SELECT json_agg(b ORDER BY b.position)::text FROM b) AS bets, "
+            "(SELECT json_agg(t ORDER BY t.position)::text FROM {timeline} t "
+            "WHERE t.round_key = ANY(ARRAY(SELECT round_key FROM k)) "
+            "OR t.bet_key = ANY(ARRAY(SELECT bet_key FROM b))) AS timeline, "
+            "(SELECT max(notification_id) FROM {tracking} "
+            "WHERE application_name = %(application)s) AS position"
+        ).format(
+            rounds=self.table("rounds"),
+            bets=self.table("bets"),
+            timeline=self.table("timeline"),
+            tracking=SQL("{0}.{1}").format(
+                Identifier(self.datastore.schema), Identifier(self.tracking_table_name)
+            ),
+            only=only,
+            round_columns=columns("r", "round_key", ROUND_COLUMNS),
+            bet_columns=columns("b", "bet_key", BET_COLUMNS),
+        )
 
     def providers(self) -> list[str]:
         """Every provider the view has a round or a bet of."""
