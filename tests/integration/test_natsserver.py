@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from services.infra.natsserver import (
@@ -56,3 +58,15 @@ def test_a_killed_server_restarts_on_the_same_port_and_store(nats_server: NatsSe
         server.start()
         assert server.port == port
         assert read_varz(server.monitor_url).jetstream
+
+
+def test_the_server_collects_garbage_within_its_budget_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GOGC", raising=False)
+    monkeypatch.setenv("GOMEMLIMIT", "512MiB")
+    with NatsServer() as server:
+        assert server.pid is not None
+        environ = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
+    assert b"GOGC=off" in environ
+    assert b"GOMEMLIMIT=512MiB" in environ, "the environment's budget wins"
