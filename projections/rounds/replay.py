@@ -284,7 +284,7 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
 
 
 def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
-    """On JetStream, one burst of reads by position and one multi-last get, then the rest.
+    """On JetStream, two bursts of reads in flight at once, none on a wallet's subject.
 
     First, every position the view lists, read by position (`get_range`, no subject to
     match: the server reads them off in order; positions closer than `NEARBY_ON_JETSTREAM`
@@ -293,9 +293,8 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     An aggregate whose events from version 1 to its last are all among the messages read
     is taken from them; otherwise (the view lacks some, or lists what is not there, or the
     book is long) its subject is read whole: the book first, since it names the bets to
-    load. Then the writes
-    of every bet event (`fromlog.written_with`): the wallet events that move the bets'
-    money are among them, listed by the view or not.
+    load. Then the writes of every bet event (`fromlog.written_with`): the wallet events
+    that move the bets' money are among them, listed by the view or not.
     """
     from services.eventstore.recorders import (
         HEADER_TOPIC,
@@ -329,9 +328,9 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     pages, heads, (book_page, _) = connection.call(first_reads())
     at = {m.seq: m for page in pages for m in page}
     on_subject: dict[str, list[Any]] = {}
-    read = {**{m.seq: m for m in book_page}, **at}
-    for seq in sorted(read):
-        on_subject.setdefault(read[seq].subject, []).append(read[seq])
+    got = {**{m.seq: m for m in book_page}, **at}
+    for seq in sorted(got):
+        on_subject.setdefault(got[seq].subject, []).append(got[seq])
     messages: dict[str, list[Any]] = {}
     for key, subject in subjects.items():
         head = heads.get(subject)
@@ -349,7 +348,7 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
                 decoded[m.seq] = ledger.mapper.to_domain_event(notifications[m.seq])
         return project(None, [decoded[m.seq] for m in found]) if found else None
 
-    if book_key not in messages:  # a long book
+    if book_key not in messages:  # longer than its first read
         messages[book_key] = connection.call(recorder.aggregate_messages(UUID(book_key)))
     book: RoundBook | None = aggregate(messages[book_key])
     # Aggregates the view does not account for exactly, and bets only the book lists.
