@@ -134,7 +134,7 @@ class Ledger(Application[UUID]):
             # transaction (its record and its effects are written atomically): if the record
             # exists now, answer as a repeat. Otherwise the refusal stands.
             record_id = tx_record_id(command.provider, command.tx_id)
-            if self._find(TxRecord, record_id) is None:
+            if self.find(TxRecord, record_id) is None:
                 raise
             kind, fingerprint = _identity(command)
             return self._retrying(
@@ -148,7 +148,7 @@ class Ledger(Application[UUID]):
         _amount(Decimal(0), currency)
 
         def attempt(n: int) -> None:
-            if self._find(Wallet, wallet_id(player, currency)) is None:
+            if self.find(Wallet, wallet_id(player, currency)) is None:
                 self.save(Wallet(player=player, currency=currency))
 
         self._retrying(f"open wallet {player}/{currency}", attempt)
@@ -181,7 +181,7 @@ class Ledger(Application[UUID]):
         """Record one provider game event; idempotent on (provider, round_id, seq)."""
 
         def attempt(n: int) -> None:
-            round_ = self._find(Round, round_uuid(event.provider, event.round_id))
+            round_ = self.find(Round, round_uuid(event.provider, event.round_id))
             if round_ is None:
                 round_ = Round(provider=event.provider, round_id=event.round_id)
             round_.record(event)
@@ -198,8 +198,8 @@ class Ledger(Application[UUID]):
         Brings the round book up to date first, so every bet stored so far is listed.
         """
         self.drain_round_book()
-        round_ = self._find(Round, round_uuid(provider, round_id))
-        book_ = self._find(RoundBook, book_uuid(provider, round_id))
+        round_ = self.find(Round, round_uuid(provider, round_id))
+        book_ = self.find(RoundBook, book_uuid(provider, round_id))
         bets = [self.bet(UUID(key)) for key in (book_.bets if book_ else {})]
         result = round_.result if round_ else {}
         views = bet_views(bets, result, round_.game if round_ else "")
@@ -288,7 +288,7 @@ class Ledger(Application[UUID]):
         amount = _amount(cmd.amount, cmd.currency, positive=True)
         _, fingerprint = _identity(cmd)
         if careful:
-            earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
+            earlier = self.find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
             if earlier is not None:
                 return self._repeat(earlier, cmd, "debit", fingerprint)
         round_ = self._peek_round(cmd.provider, cmd.round_id)
@@ -299,7 +299,7 @@ class Ledger(Application[UUID]):
                 f"of player {cmd.player!r} is refused",
             )
         bet_id = cmd.bet_id or cmd.tx_id
-        if careful and self._find(Bet, bet_uuid(cmd.provider, bet_id)) is not None:
+        if careful and self.find(Bet, bet_uuid(cmd.provider, bet_id)) is not None:
             raise LedgerRefused(
                 Refusal.DUPLICATE_CONFLICT,
                 f"bet {cmd.provider}/{bet_id} exists already; transaction {cmd.tx_id} "
@@ -334,7 +334,7 @@ class Ledger(Application[UUID]):
     def _credit(self, cmd: Credit, attempt: int) -> WalletReply:
         amount = _amount(cmd.amount, cmd.currency)
         _, fingerprint = _identity(cmd)
-        earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
+        earlier = self.find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
         if earlier is not None:
             return self._repeat(earlier, cmd, "credit", fingerprint)
         wallet = self._wallet(cmd.player, cmd.currency)
@@ -358,7 +358,7 @@ class Ledger(Application[UUID]):
 
     def _bets_to_credit(self, cmd: Credit, wallet: Wallet) -> list[Bet]:
         if cmd.bet_id:
-            bet = self._find(Bet, bet_uuid(cmd.provider, cmd.bet_id))
+            bet = self.find(Bet, bet_uuid(cmd.provider, cmd.bet_id))
             if bet is None:
                 raise LedgerRefused(
                     Refusal.BET_NOT_FOUND,
@@ -414,7 +414,7 @@ class Ledger(Application[UUID]):
     def _rollback(self, cmd: Rollback, attempt: int) -> WalletReply:
         _, fingerprint = _identity(cmd)
         ref = record_ref(cmd.provider, cmd.tx_id)
-        earlier = self._find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
+        earlier = self.find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
         if earlier is not None:
             return self._repeat(earlier, cmd, "rollback", fingerprint)
         if cmd.amount is not None:
@@ -425,8 +425,8 @@ class Ledger(Application[UUID]):
                 f"rollback {cmd.tx_id}: late_original must be 'refuse' or 'absorb', "
                 f"not {cmd.late_original!r}",
             )
-        wallet = self._find(Wallet, wallet_id(cmd.player, cmd.currency))
-        original = self._find(TxRecord, tx_record_id(cmd.provider, cmd.ref_tx_id))
+        wallet = self.find(Wallet, wallet_id(cmd.player, cmd.currency))
+        original = self.find(TxRecord, tx_record_id(cmd.provider, cmd.ref_tx_id))
         changed: list[Aggregate] = []
         undone: list[Bet] = []
         if original is None:
@@ -506,7 +506,7 @@ class Ledger(Application[UUID]):
                 )
             return WalletReply(**earlier.reply, replayed=True)
         if earlier.late_original == "absorb":
-            wallet = self._find(Wallet, wallet_id(cmd.player, cmd.currency))
+            wallet = self.find(Wallet, wallet_id(cmd.player, cmd.currency))
             ref = record_ref(cmd.provider, cmd.tx_id)
             reply = _reply(ref, wallet, kind, player=cmd.player, currency=cmd.currency)
             reply["absorbed"] = True
@@ -525,7 +525,7 @@ class Ledger(Application[UUID]):
         fingerprint = _fingerprint(kind, player, currency, str(value), account)
 
         def attempt(n: int) -> Balance:
-            earlier = self._find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id))
+            earlier = self.find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id))
             if earlier is not None:
                 if earlier.fingerprint != fingerprint:
                     raise LedgerRefused(
@@ -549,7 +549,7 @@ class Ledger(Application[UUID]):
             return self._retrying(f"{kind} {tx_id}", attempt)
         except LedgerRefused:
             # As in `execute`: a concurrent twin may have landed after the first read.
-            if self._find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id)) is None:
+            if self.find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id)) is None:
                 raise
             return self._retrying(f"{kind} {tx_id}", attempt)
 
@@ -575,7 +575,8 @@ class Ledger(Application[UUID]):
             "nothing was written, send it again",
         )
 
-    def _find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """The aggregate of type `cls` with `aggregate_id`, or None."""
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id, projector_func=project)
         except AggregateNotFoundError:
@@ -584,7 +585,7 @@ class Ledger(Application[UUID]):
         return aggregate
 
     def _wallet(self, player: str, currency: str) -> Wallet:
-        wallet = self._find(Wallet, wallet_id(player, currency))
+        wallet = self.find(Wallet, wallet_id(player, currency))
         if wallet is None:
             raise LedgerRefused(
                 Refusal.UNKNOWN_WALLET,
@@ -593,11 +594,11 @@ class Ledger(Application[UUID]):
         return wallet
 
     def _wallet_currency(self, wallet: UUID) -> str:
-        found = self._find(Wallet, wallet)
+        found = self.find(Wallet, wallet)
         return found.currency if found else ""
 
     def load_book_cursor(self) -> BookCursor:
-        return self._find(BookCursor, BookCursor.create_id()) or BookCursor()
+        return self.find(BookCursor, BookCursor.create_id()) or BookCursor()
 
     def _peek_round(self, provider: str, round_id: str) -> Round | None:
         """The round as stored now, read around the aggregate cache.
@@ -611,19 +612,15 @@ class Ledger(Application[UUID]):
         return found
 
     def _tx_record(self, record_id: UUID) -> TxRecord:
-        found = self._find(TxRecord, record_id)
+        found = self.find(TxRecord, record_id)
         assert found is not None, record_id
         return found
 
     def bet(self, bet_id: UUID) -> Bet:
-        found = self._find(Bet, bet_id)
+        found = self.find(Bet, bet_id)
         if found is None:
             raise LedgerRefused(Refusal.BET_NOT_FOUND, f"no bet {bet_id.hex} in the ledger")
         return found
-
-    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        """The aggregate of type `cls` with `aggregate_id`, or None."""
-        return self._find(cls, aggregate_id)
 
 
 def record_ref(provider: str, tx_id: str) -> str:
