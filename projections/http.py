@@ -23,6 +23,8 @@ import msgspec
 from aiohttp import web
 
 from contracts import money
+from contracts.api import Operation, Param, Scope
+from contracts.cashier import CurrencyBalance, PlayerBalances
 from projections.balances.view import BalancesView, WalletBalances
 from projections.rounds.view import RoundRecord, RoundsView
 from projections.run import RunningViews, running_projections
@@ -48,28 +50,28 @@ def _error(status: int, code: str, message: str) -> web.Response:
     return _json(ReadApiError(error=f"LBRG-{status} {code}", message=message), status)
 
 
-def _amount(amount: Decimal, currency: str) -> str:
+def _amount(amount: Decimal, currency: str) -> Decimal:
     try:
-        return money.fmt(amount, currency)
+        return amount.quantize(money.quantum(currency))
     except money.MoneyError:
-        return str(amount)
+        return amount
 
 
-def wallet_body(wallet: WalletBalances) -> dict[str, Any]:
-    return {
-        "player": wallet.player,
-        "logPosition": wallet.position,
-        "balances": [
-            {
-                "currency": b.currency,
-                "balance": _amount(b.balance, b.currency),
-                "held": _amount(b.held, b.currency),
-                "available": _amount(b.available, b.currency),
-                "logPosition": b.position,
-            }
+def wallet_body(wallet: WalletBalances) -> PlayerBalances:
+    return PlayerBalances(
+        player=wallet.player,
+        log_position=wallet.position,
+        balances=tuple(
+            CurrencyBalance(
+                currency=b.currency,
+                balance=_amount(b.balance, b.currency),
+                held=_amount(b.held, b.currency),
+                available=_amount(b.available, b.currency),
+                log_position=b.position,
+            )
             for b in wallet.balances
-        ],
-    }
+        ),
+    )
 
 
 VIEWS = web.AppKey("projections_views", RunningViews)
@@ -172,3 +174,44 @@ def _mount(
 
     app.router.add_get("/platform/v1/wallets/{player}", wallet)
     app.router.add_get("/disputes/v1/rounds/{round_id}", round_)
+
+
+READ_OPERATIONS = (
+    Operation(
+        method="GET",
+        path="/platform/v1/wallets/{player}",
+        operation_id="getBalances",
+        summary="A player's balances: every currency, with the log position they reflect",
+        auth="operator",
+        scope=Scope.READ,
+        response=PlayerBalances,
+        errors=("INVALID_PLAYER", "INVALID_POSITION", "WALLET_NOT_FOUND", "VIEW_BEHIND"),
+        params=(
+            Param("player", "path", "The player's id."),
+            Param(
+                "atLeast",
+                "query",
+                "Wait (up to 2 s) until the view reflects this log position.",
+                required=False,
+                type=int,
+            ),
+        ),
+        tags=("cashier",),
+    ),
+    Operation(
+        method="GET",
+        path="/disputes/v1/rounds/{round_id}",
+        operation_id="getRound",
+        summary="One round for a dispute: header, bets, verification and full timeline",
+        auth="operator",
+        scope=Scope.READ,
+        response=RoundRecord,
+        errors=("INVALID_ROUND", "ROUND_NOT_FOUND", "AMBIGUOUS_ROUND"),
+        params=(
+            Param("round_id", "path", "The provider's round id."),
+            Param("provider", "query", "The provider, when several use the id.", required=False),
+        ),
+        tags=("disputes",),
+    ),
+)
+"""The read routes' descriptions, for the front door's route table and OpenAPI document."""

@@ -10,7 +10,8 @@ and stopped in reverse on Ctrl-C:
    which refunds late bets and settles bridge-settled rounds as the log orders them;
 4. the projections keeping the views current, with the read API over them;
 5. the round.settle publisher and webhook deliveries;
-6. the provider wallet routes and game-event feeds (`livebridge.toml`: push routes under
+6. the platform API behind its front door (operator keys and scopes, `services/frontdoor`);
+7. the provider wallet routes and game-event feeds (`livebridge.toml`: push routes under
    `/feed/<provider>`, pull and socket feeds as tasks); sessions and feed cursors live in
    JetStream KV.
 
@@ -35,13 +36,15 @@ from aiohttp import web
 from nats.aio.client import Client
 
 from contracts.events import AnyProviderEvent
-from projections.http import setup_read_api
+from projections.http import READ_OPERATIONS, setup_read_api
 from projections.run import RunningViews, running_projections, view_env
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.postgres import Postgres, find_or_start
 from services.edge.app import setup_edge
 from services.edge.config import ProvidersConfig, load_providers, parse_providers
 from services.edge.feeds.setup import setup_feeds
+from services.frontdoor.app import setup_frontdoor
+from services.frontdoor.config import load_frontdoor
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
 from services.platform.service import settle_feed_ctx
@@ -233,6 +236,11 @@ def build_app(settings: Settings) -> web.Application:
             views,
             settle_feed_ctx(ledger=LEDGER, nc=NATS),
         ]
+    )
+    setup_frontdoor(
+        app,
+        config=load_frontdoor(settings.config_path, environ=os.environ),
+        documented=READ_OPERATIONS,
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

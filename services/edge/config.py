@@ -228,7 +228,7 @@ def _provider(entry: object, env: Mapping[str, str], base: Path) -> ProviderConf
         id=pid,
         dialect=dialect,
         currencies=tuple(currencies),
-        secret=_secret(entry, env, base, where),
+        secret=resolve_secret(entry, env, base, where),
         allow_ips=_networks(entry.get("allow_ips"), where),
         trusted_proxies=_networks(entry.get("trusted_proxies", []), where),
         rate_limit=rate,
@@ -243,7 +243,10 @@ def _provider(entry: object, env: Mapping[str, str], base: Path) -> ProviderConf
     )
 
 
-def _secret(entry: Mapping[str, object], env: Mapping[str, str], base: Path, where: str) -> bytes:
+def resolve_secret(
+    entry: Mapping[str, object], env: Mapping[str, str], base: Path, where: str
+) -> bytes:
+    """The secret an entry names by `secret_env` or `secret_file` (never inline)."""
     if "secret" in entry:
         raise ConfigError(
             f"{where}: secrets never go in the configuration file; use secret_env or secret_file"

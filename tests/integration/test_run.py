@@ -26,9 +26,13 @@ def status(url: str) -> int:
         return 0
 
 
+OPERATOR_KEY = "run-test-operator-key-0123456789"
+
+
 def body(url: str) -> dict[str, Any]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
+        with urllib.request.urlopen(request, timeout=2) as resp:
             return {"status": resp.status, "body": json.loads(resp.read())}
     except urllib.error.HTTPError as error:
         return {"status": error.code, "body": json.loads(error.read())}
@@ -38,7 +42,18 @@ def test_run_is_ready_within_10_seconds_and_ctrl_c_stops_everything_it_started(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    env = dict(os.environ, LIVEBRIDGE_HOME=str(tmp_path / "home"), LIVEBRIDGE_HTTP_PORT=str(port))
+    config = tmp_path / "livebridge.toml"
+    config.write_text(
+        '[[operator]]\nid = "casino"\n[[operator.key]]\nid = "k1"\n'
+        'secret_env = "RUN_TEST_OPERATOR_KEY"\nscopes = ["read"]\n'
+    )
+    env = dict(
+        os.environ,
+        LIVEBRIDGE_HOME=str(tmp_path / "home"),
+        LIVEBRIDGE_HTTP_PORT=str(port),
+        LIVEBRIDGE_CONFIG=str(config),
+        RUN_TEST_OPERATOR_KEY=OPERATOR_KEY,
+    )
     env.pop("LIVEBRIDGE_NATS_URL", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "run"],

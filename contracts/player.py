@@ -1,0 +1,151 @@
+"""The canonical player contract: what a player's front sends and what livebridge answers.
+
+One contract for every provider: the front places a bet with `bet.place` (over REST or
+the bet socket) and hears `bet.accepted` or `bet.rejected`; the socket also pushes
+`limits.update`, `session.close` and `provider.error`. Settlements reach the platform as
+`round.settle` (`contracts.platform`).
+
+Rules for every message:
+- Amounts are decimal strings in their currency's precision (`"5.00"` EUR), never
+  numbers; times are RFC 3339 UTC (`serverTime` is livebridge's clock: run betting
+  timers from it, not from the device).
+- `idempotencyKey` makes a bet exactly once: a double click (same key, same payload) is
+  one debit and gets the first answer again; the same key with another payload is
+  refused with `LBRG-409 IDEMPOTENCY_CONFLICT`.
+- Ids are stable: `roundId` is the provider's round (globally unique with the provider,
+  table, UTC time and shard), `betId` names one bet forever, `transactionId` one money
+  movement.
+- Schemas only grow: new fields come with defaults; a breaking change gets a new `type`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import msgspec
+
+from contracts.wallet import Selection
+
+
+class Stake(msgspec.Struct, frozen=True, kw_only=True):
+    """An amount of money in a currency."""
+
+    amount: Decimal
+    currency: str
+
+
+class EffectiveLimits(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The limits that applied to a bet (or apply from now on, in `limits.update`)."""
+
+    profile: str = "DEFAULT"
+    """The limit profile: `DEFAULT`, `VIP_A`, `VIP_B`, `Ultra` or one the operator defined."""
+    min_bet: Decimal | None = None
+    max_bet: Decimal | None = None
+    max_round: Decimal | None = None
+    """The most a player may stake in one round, all bets together."""
+
+
+class BetPlace(
+    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="bet.place"
+):
+    """The player bets `stake` on `selection` in round `roundId` of the session's table.
+
+    livebridge checks the session, that the round is open (by the log's order, not the
+    clock), the limits of `limitsProfile` and the player's protection settings, holds the
+    stake in the wallet, and answers `bet.accepted` or `bet.rejected`.
+    """
+
+    idempotency_key: str
+    session_id: str
+    round_id: str
+    selection: tuple[Selection, ...]
+    """The picks: `{"market": "roulette_straight", "value": "17"}`; each may carry its part
+    of the stake as `amount`, else the stake is split evenly."""
+    stake: Stake
+    limits_profile: str = "DEFAULT"
+
+
+class BetAccepted(
+    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="bet.accepted"
+):
+    """The stake is held in the player's wallet: the bet stands until the round settles."""
+
+    idempotency_key: str
+    bet_id: str
+    round_id: str
+    balance_hold: Decimal
+    """The hold on the wallet, negative: `"-5.00"`."""
+    available: Decimal
+    """The wallet's available balance after the hold."""
+    effective_limits: EffectiveLimits
+    server_time: datetime
+    transaction_id: str = ""
+    log_position: int = 0
+
+
+class BetRejected(
+    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="bet.rejected"
+):
+    """The bet was refused; nothing was held or debited."""
+
+    idempotency_key: str
+    code: str
+    """`LBRG-<status> <CODE>`, e.g. `LBRG-409 BETTING_CLOSED`, `LBRG-422 INVALID_STAKE`."""
+    message: str
+    server_time: datetime
+    round_id: str = ""
+
+
+class LimitsUpdate(
+    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="limits.update"
+):
+    """New limits for a profile (and table), applying to the next bet without a restart."""
+
+    provider: str
+    limits: EffectiveLimits
+    effective_at: datetime
+    table: str = ""
+    """Empty: every table of the provider."""
+    currency: str = ""
+
+
+class CloseReason(enum.StrEnum):
+    PLAYER_LEFT = "PLAYER_LEFT"
+    """The front closed the session."""
+    OPERATOR = "OPERATOR"
+    """The operator closed it (`POST /platform/v1/sessions/{id}/close`)."""
+    EXPIRED = "EXPIRED"
+    """Nothing happened in it for the idle time."""
+    PROTECTION = "PROTECTION"
+    """Player protection ended it (self-exclusion, a time-out)."""
+
+
+class SessionClose(
+    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="session.close"
+):
+    """The session is over: its tokens no longer work; open bets still settle."""
+
+    session_id: str
+    reason: CloseReason
+    closed_at: datetime
+
+
+class ProviderError(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    rename="camel",
+    tag_field="type",
+    tag="provider.error",
+):
+    """A provider (or one of its tables) is failing: bets there are refused until it recovers."""
+
+    provider: str
+    code: str
+    """`LBRG-503 PROVIDER_DOWN`, or the provider's own code."""
+    message: str
+    occurred_at: datetime
+    table: str = ""
+    retryable: bool = True

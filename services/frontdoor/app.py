@@ -1,0 +1,92 @@
+"""Mount the platform API's front door on an aiohttp application.
+
+The composition root calls `setup_frontdoor` once, before the app starts, passing the
+descriptions of routes other rooms mount (the read API) so the guard and the OpenAPI
+document know them::
+
+    table = setup_frontdoor(app, config=load_frontdoor(path, environ=os.environ),
+                            documented=READ_OPERATIONS)
+
+It installs the guard (`auth.guard`) and serves the generated documents:
+`GET /openapi.json` and `GET /contracts/{name}.json` (the JSON Schema of one contract
+message, `contracts.messages.MESSAGES`), both public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+from aiohttp import web
+
+from contracts.api import Operation, Param
+from contracts.messages import MESSAGES
+from services.frontdoor.auth import OperatorKeys, PlayerCheck, guard
+from services.frontdoor.config import FrontdoorConfig
+from services.frontdoor.http import json_response
+from services.frontdoor.openapi import build_openapi
+from services.frontdoor.routes import RouteTable
+
+ROUTES = web.AppKey("frontdoor_routes", RouteTable)
+
+
+def setup_frontdoor(
+    app: web.Application,
+    *,
+    config: FrontdoorConfig,
+    documented: Sequence[Operation] = (),
+    players: PlayerCheck | None = None,
+) -> RouteTable:
+    table = RouteTable()
+    table.document(*documented)
+    app[ROUTES] = table
+    app.middlewares.append(guard(table, OperatorKeys(config.keys), players))
+    _mount_documents(app, table)
+    return table
+
+
+def _mount_documents(app: web.Application, table: RouteTable) -> None:
+    cache: dict[str, bytes] = {}
+
+    async def openapi(request: web.Request) -> web.Response:
+        if "openapi" not in cache:
+            cache["openapi"] = msgspec.json.encode(build_openapi(table))
+        return web.Response(body=cache["openapi"], content_type="application/json")
+
+    async def contract(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        kind = MESSAGES.get(name)
+        if kind is None:
+            known = ", ".join(sorted(MESSAGES))
+            return json_response(
+                {"error": "LBRG-404 NOT_FOUND", "message": f"no message {name!r}; known: {known}"},
+                404,
+            )
+        return json_response(msgspec.json.schema(kind))
+
+    table.add(
+        app,
+        Operation(
+            method="GET",
+            path="/openapi.json",
+            operation_id="getOpenApi",
+            summary="This document: OpenAPI 3.1 for every platform route",
+            auth="public",
+            tags=("documents",),
+        ),
+        openapi,
+    )
+    table.add(
+        app,
+        Operation(
+            method="GET",
+            path="/contracts/{name}.json",
+            operation_id="getContractSchema",
+            summary="The JSON Schema of one contract message (bet.place, round.settle, ...)",
+            auth="public",
+            errors=("NOT_FOUND",),
+            params=(Param("name", "path", "The message's name, e.g. `bet.place`."),),
+            tags=("documents",),
+        ),
+        contract,
+    )

@@ -1,0 +1,183 @@
+"""Who may call the platform API: operator API keys and the player-token settings.
+
+Read from the same `livebridge.toml` as the providers. Secrets never live in the file:
+each key names an environment variable (`secret_env`) or a file (`secret_file`)::
+
+    [platform]
+    player_token_secret_env = "LIVEBRIDGE_PLAYER_TOKEN_SECRET"  # signs player JWTs (HS256)
+    player_token_ttl_s = 300       # a player token's life, at most 600 s (default 300)
+    provider_idle_s = 1800         # a provider token expires after this long unused
+                                   # (sliding; default 1800)
+
+    [[operator]]
+    id = "casino"                  # [a-z0-9_-]+
+      [[operator.key]]             # several keys per operator: rotate with two live
+      id = "2026-12"
+      secret_env = "CASINO_KEY_2026_12"
+      scopes = ["read", "cashier", "sessions"]
+      [[operator.key]]
+      id = "2027-01"
+      secret_file = "/etc/livebridge/casino-2027-01.key"
+      scopes = ["admin"]
+
+A key is presented as `Authorization: Bearer <secret>`; secrets are at least 24
+characters. Without any `[[operator]]` every platform route answers `LBRG-401`.
+Without a player-token secret, one is drawn at start (player tokens then work in this
+process only, and a warning says so).
+
+Errors: `services.edge.config.ConfigError`, naming the operator and key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from contracts.api import Scope
+from services.edge.config import ConfigError, resolve_secret
+
+log = logging.getLogger(__name__)
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+MIN_SECRET = 24
+MAX_PLAYER_TOKEN_TTL_S = 600.0
+DEFAULT_PLAYER_TOKEN_TTL_S = 300.0
+DEFAULT_PROVIDER_IDLE_S = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorKey:
+    """One live API key of an operator; only the SHA-256 of its secret is kept."""
+
+    operator: str
+    key_id: str
+    digest: bytes = field(repr=False)
+    scopes: frozenset[Scope]
+
+    def allows(self, scope: Scope) -> bool:
+        return Scope.ADMIN in self.scopes or scope in self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class FrontdoorConfig:
+    keys: tuple[OperatorKey, ...] = ()
+    player_token_secret: bytes = field(default=b"", repr=False)
+    player_token_ttl_s: float = DEFAULT_PLAYER_TOKEN_TTL_S
+    provider_idle_s: float = DEFAULT_PROVIDER_IDLE_S
+
+    def __post_init__(self) -> None:
+        if not self.player_token_secret:
+            log.warning(
+                "no player_token_secret_env/_file in [platform]: player tokens are signed "
+                "with a key drawn now, valid in this process only"
+            )
+            object.__setattr__(self, "player_token_secret", secrets.token_bytes(32))
+
+
+def key_digest(secret: str | bytes) -> bytes:
+    return hashlib.sha256(secret.encode() if isinstance(secret, str) else secret).digest()
+
+
+def load_frontdoor(path: Path, *, environ: Mapping[str, str]) -> FrontdoorConfig:
+    """The front door's part of `path`; no file means no operator keys."""
+    try:
+        document = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return FrontdoorConfig()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_frontdoor(document, environ=environ, base=path.parent)
+
+
+def parse_frontdoor(
+    document: Mapping[str, object], *, environ: Mapping[str, str], base: Path = Path(".")
+) -> FrontdoorConfig:
+    operators = document.get("operator", [])
+    if not isinstance(operators, list):
+        raise ConfigError("`operator` must be an array of tables: [[operator]]")
+    keys = [key for entry in operators for key in _operator(entry, environ, base)]
+    secrets_seen: dict[bytes, str] = {}
+    for key in keys:
+        where = f"operator {key.operator!r} key {key.key_id!r}"
+        if key.digest in secrets_seen:
+            raise ConfigError(f"{where}: same secret as {secrets_seen[key.digest]}")
+        secrets_seen[key.digest] = where
+    platform = document.get("platform", {})
+    if not isinstance(platform, dict):
+        raise ConfigError("[platform] must be a table")
+    token_secret = b""
+    if "player_token_secret_env" in platform or "player_token_secret_file" in platform:
+        entry = {
+            "secret_env": platform.get("player_token_secret_env"),
+            "secret_file": platform.get("player_token_secret_file"),
+        }
+        token_secret = resolve_secret(entry, environ, base, "[platform] player token")
+        if len(token_secret.strip()) < 32:
+            raise ConfigError("[platform]: the player token secret must be >= 32 bytes")
+    ttl = _seconds(platform.get("player_token_ttl_s", DEFAULT_PLAYER_TOKEN_TTL_S), "ttl")
+    if ttl > MAX_PLAYER_TOKEN_TTL_S:
+        raise ConfigError(
+            f"[platform]: player_token_ttl_s must be at most {MAX_PLAYER_TOKEN_TTL_S:.0f} s"
+        )
+    idle = _seconds(platform.get("provider_idle_s", DEFAULT_PROVIDER_IDLE_S), "idle")
+    return FrontdoorConfig(
+        keys=tuple(keys),
+        player_token_secret=token_secret.strip(),
+        player_token_ttl_s=ttl,
+        provider_idle_s=idle,
+    )
+
+
+def _operator(entry: object, env: Mapping[str, str], base: Path) -> list[OperatorKey]:
+    if not isinstance(entry, dict):
+        raise ConfigError("each [[operator]] must be a table")
+    operator = entry.get("id")
+    if not isinstance(operator, str) or not _ID.match(operator):
+        raise ConfigError(f"operator id {operator!r} must match {_ID.pattern}")
+    entries = entry.get("key", [])
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"operator {operator!r}: needs at least one [[operator.key]]")
+    keys: list[OperatorKey] = []
+    for key in entries:
+        if not isinstance(key, dict):
+            raise ConfigError(f"operator {operator!r}: each [[operator.key]] must be a table")
+        key_id = key.get("id")
+        if not isinstance(key_id, str) or not _ID.match(key_id):
+            raise ConfigError(f"operator {operator!r}: key id {key_id!r} must match {_ID.pattern}")
+        where = f"operator {operator!r} key {key_id!r}"
+        if any(k.key_id == key_id for k in keys):
+            raise ConfigError(f"{where}: key ids must be unique within an operator")
+        secret = resolve_secret(key, env, base, where).strip()
+        if len(secret) < MIN_SECRET:
+            raise ConfigError(f"{where}: the secret must be at least {MIN_SECRET} characters")
+        keys.append(
+            OperatorKey(
+                operator=operator,
+                key_id=key_id,
+                digest=key_digest(secret),
+                scopes=_scopes(key.get("scopes"), where),
+            )
+        )
+    return keys
+
+
+def _scopes(value: object, where: str) -> frozenset[Scope]:
+    known = ", ".join(s.value for s in Scope)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: scopes must be a non-empty list of {known}")
+    try:
+        return frozenset(Scope(v) for v in value)
+    except ValueError:
+        raise ConfigError(f"{where}: scopes {value} must be among {known}") from None
+
+
+def _seconds(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"[platform]: {what} must be a positive number of seconds")
+    return float(value)

@@ -1,0 +1,64 @@
+"""JSON in and out of the platform API, and the one error every refusal raises.
+
+Errors::
+
+    Exception
+    └── ApiError        .code (a key of contracts.api.ERRORS), .message; rendered as
+                        `{"error": "LBRG-<status> <CODE>", "message": ...}`
+
+Bodies are decoded straight into the route's msgspec type: malformed JSON is
+`LBRG-400 MALFORMED_JSON`, a body that does not match the type is
+`LBRG-400 INVALID_REQUEST` naming the field, before anything changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from aiohttp import web
+
+from contracts.api import ERRORS, ErrorBody, error_text
+
+T = TypeVar("T")
+
+MAX_BODY = 64 * 1024
+_encoder = msgspec.json.Encoder(decimal_format="string")
+
+
+class ApiError(Exception):
+    """A refusal with a stable code; nothing was changed by the call."""
+
+    def __init__(self, code: str, message: str) -> None:
+        assert code in ERRORS, code
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+    @property
+    def status(self) -> int:
+        return ERRORS[self.code][0]
+
+    def response(self) -> web.Response:
+        return json_response(
+            ErrorBody(error=error_text(self.code), message=self.message), self.status
+        )
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=_encoder.encode(body), status=status, content_type="application/json")
+
+
+async def read_json(request: web.Request, kind: type[T]) -> T:
+    """The body as `kind`, or `ApiError` (too large, not JSON, not matching the schema)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError("BODY_TOO_LARGE", f"the body must be at most {MAX_BODY} bytes")
+    body = await request.content.read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        raise ApiError("BODY_TOO_LARGE", f"the body must be at most {MAX_BODY} bytes")
+    try:
+        return msgspec.json.decode(body, type=kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise ApiError("INVALID_REQUEST", f"the body does not match its schema: {exc}") from None
+    except msgspec.DecodeError:
+        raise ApiError("MALFORMED_JSON", "the body is not a JSON document") from None

@@ -1,0 +1,115 @@
+"""A whole bridge (`build_app`) served in-process with operator keys, real NATS and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from services.bridge.config import Settings
+from services.bridge.main import build_app
+from services.infra.natsserver import NatsServer
+
+KEYS = {
+    "read": "read-key-0123456789abcdefghij",
+    "read_next": "read-key-rotated-0123456789abcdef",
+    "cashier": "cashier-key-0123456789abcdefghij",
+    "sessions": "sessions-key-0123456789abcdefghij",
+    "admin": "admin-key-0123456789abcdefghijkl",
+}
+"""Operator secrets by name; `all_but_<scope>` keys are added per scope (see CONFIG)."""
+SCOPES = ("read", "cashier", "sessions", "limits", "protection")
+
+CONFIG = """
+[platform]
+player_token_secret_env = "TEST_PLAYER_TOKEN_SECRET"
+player_token_ttl_s = 300
+provider_idle_s = 600
+
+[[operator]]
+id = "casino"
+  [[operator.key]]
+  id = "read-1"
+  secret_env = "TEST_KEY_READ"
+  scopes = ["read"]
+  [[operator.key]]
+  id = "read-2"
+  secret_file = "read-2.key"
+  scopes = ["read"]
+  [[operator.key]]
+  id = "cashier"
+  secret_env = "TEST_KEY_CASHIER"
+  scopes = ["cashier", "read"]
+  [[operator.key]]
+  id = "sessions"
+  secret_env = "TEST_KEY_SESSIONS"
+  scopes = ["sessions"]
+  [[operator.key]]
+  id = "admin"
+  secret_env = "TEST_KEY_ADMIN"
+  scopes = ["admin"]
+"""
+
+
+def _all_but(scope: str) -> str:
+    others = ", ".join(f'"{s}"' for s in SCOPES if s != scope)
+    return (
+        f'  [[operator.key]]\n  id = "all-but-{scope}"\n'
+        f'  secret_env = "TEST_KEY_ALL_BUT_{scope.upper()}"\n  scopes = [{others}]\n'
+    )
+
+
+def all_but_key(scope: str) -> str:
+    return f"all-but-{scope}-key-0123456789abcdefghij"
+
+
+@dataclass
+class Bridge:
+    app: web.Application
+    client: TestClient[web.Request, web.Application]
+
+    @staticmethod
+    def auth(name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {KEYS[name]}"}
+
+
+@pytest.fixture
+def bridge_settings(
+    tmp_path: Path,
+    nats_server: NatsServer,
+    database_url: str,
+    stream_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Settings:
+    config = tmp_path / "livebridge.toml"
+    config.write_text(CONFIG + "".join(_all_but(s) for s in SCOPES))
+    (tmp_path / "read-2.key").write_text(KEYS["read_next"] + "\n")
+    monkeypatch.setenv("TEST_PLAYER_TOKEN_SECRET", "player-token-secret-0123456789abcdefghij")
+    monkeypatch.setenv("TEST_KEY_READ", KEYS["read"])
+    monkeypatch.setenv("TEST_KEY_CASHIER", KEYS["cashier"])
+    monkeypatch.setenv("TEST_KEY_SESSIONS", KEYS["sessions"])
+    monkeypatch.setenv("TEST_KEY_ADMIN", KEYS["admin"])
+    for scope in SCOPES:
+        monkeypatch.setenv(f"TEST_KEY_ALL_BUT_{scope.upper()}", all_but_key(scope))
+    return Settings(
+        home=tmp_path / "home",
+        http_host="127.0.0.1",
+        http_port=0,
+        nats_url=nats_server.url,
+        nats_monitor_url=nats_server.monitor_url,
+        allow_unsynced_nats=False,
+        database_url=database_url,
+        config_path=config,
+        stream_prefix=stream_prefix,
+    )
+
+
+@pytest.fixture
+async def bridge(bridge_settings: Settings) -> AsyncIterator[Bridge]:
+    app = build_app(bridge_settings)
+    async with TestClient(TestServer(app)) as client:
+        yield Bridge(app, client)

@@ -1,0 +1,106 @@
+"""The generated documents: OpenAPI 3.1 for every route, JSON Schema for every message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from contracts.api import ERRORS, Scope, error_text
+from contracts.messages import MESSAGES
+from services.frontdoor.app import ROUTES, setup_frontdoor
+from services.frontdoor.config import FrontdoorConfig, OperatorKey, key_digest
+from tests.integration.frontdoor.conftest import Bridge
+
+ADMIN = "admin-secret-0123456789abcdefghij"
+DOCUMENTED_PREFIXES = ("/platform/", "/disputes/", "/contracts/", "/openapi.json")
+
+
+def served_routes(app: web.Application) -> set[tuple[str, str]]:
+    return {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith(DOCUMENTED_PREFIXES)
+        and route.method != "HEAD"
+    }
+
+
+async def test_every_platform_route_has_its_entry_in_the_openapi_document(
+    bridge: Bridge,
+) -> None:
+    response = await bridge.client.get("/openapi.json")
+    assert response.status == 200
+    document: dict[str, Any] = await response.json()
+    assert document["openapi"] == "3.1.0"
+    in_document = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
+    served = served_routes(bridge.app)
+    assert served, "no platform routes found"
+    missing = served - in_document
+    assert not missing, f"routes without an OpenAPI entry: {sorted(missing)}"
+    documented = {(op.method, op.path) for op in bridge.app[ROUTES]}
+    assert served <= documented
+
+
+async def test_the_openapi_document_names_security_schemes_and_every_lbrg_error(
+    bridge: Bridge,
+) -> None:
+    document = await (await bridge.client.get("/openapi.json")).json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["operatorKey"]["scheme"] == "bearer"
+    assert schemes["playerToken"]["bearerFormat"] == "JWT"
+    wallet = document["paths"]["/platform/v1/wallets/{player}"]["get"]
+    assert wallet["security"] == [{"operatorKey": ["read"]}]
+    assert set(wallet["responses"]) >= {"200", "400", "401", "403", "404", "503"}
+    examples = wallet["responses"]["401"]["content"]["application/json"]["examples"]
+    assert examples["INVALID_API_KEY"]["value"]["error"] == "LBRG-401 INVALID_API_KEY"
+    ok = wallet["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/PlayerBalances"}
+    assert set(document["components"]["schemas"]["ErrorCode"]["enum"]) == {
+        error_text(code) for code in ERRORS
+    }
+    for code in ERRORS:
+        assert error_text(code) in document["info"]["description"]
+
+
+async def test_every_contract_message_has_its_json_schema(bridge: Bridge) -> None:
+    for name in MESSAGES:
+        response = await bridge.client.get(f"/contracts/{name}.json")
+        assert response.status == 200, name
+        schema = await response.json()
+        assert schema["$ref"] == f"#/$defs/{MESSAGES[name].__name__}", name
+    place = await (await bridge.client.get("/contracts/bet.place.json")).json()
+    body = place["$defs"]["BetPlace"]
+    assert body["properties"]["type"]["enum"] == ["bet.place"]
+    assert {"idempotencyKey", "sessionId", "roundId", "selection", "stake"} <= set(body["required"])
+    missing = await bridge.client.get("/contracts/bet.teleport.json")
+    assert missing.status == 404
+    assert (await missing.json())["error"] == "LBRG-404 NOT_FOUND"
+
+
+async def test_a_route_mounted_without_a_description_is_refused_not_served() -> None:
+    app = web.Application()
+    config = FrontdoorConfig(
+        keys=(
+            OperatorKey(
+                operator="o", key_id="k", digest=key_digest(ADMIN), scopes=frozenset({Scope.ADMIN})
+            ),
+        )
+    )
+    setup_frontdoor(app, config=config)
+
+    async def sneaky(request: web.Request) -> web.Response:
+        return web.Response(text="secret")
+
+    app.router.add_get("/platform/v1/undocumented", sneaky)
+    async with TestClient(TestServer(app)) as client:
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        response = await client.get("/platform/v1/undocumented", headers=headers)
+        assert response.status == 403
+        assert (await response.json())["error"] == "LBRG-403 ROUTE_NOT_DOCUMENTED"
+        assert served_routes(app) - {(op.method, op.path) for op in app[ROUTES]} == {
+            ("GET", "/platform/v1/undocumented")
+        }

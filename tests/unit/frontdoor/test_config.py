@@ -1,0 +1,96 @@
+"""Operator keys and player-token settings come from livebridge.toml, secrets from outside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.api import Scope
+from services.edge.config import ConfigError
+from services.frontdoor.auth import OperatorKeys
+from services.frontdoor.config import load_frontdoor, parse_frontdoor
+from services.frontdoor.openapi import error_table
+
+SECRET = "s3cret-0123456789abcdefghijkl"
+ENV = {"K1": SECRET, "K2": SECRET + "-next", "TOKENS": "t" * 40}
+
+
+def operator(*keys: dict[str, Any]) -> dict[str, Any]:
+    return {"operator": [{"id": "casino", "key": list(keys)}]}
+
+
+def key(**fields: Any) -> dict[str, Any]:
+    return {"id": "k1", "secret_env": "K1", "scopes": ["read"], **fields}
+
+
+def test_keys_resolve_from_the_environment_and_a_file_and_keep_only_a_digest(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "k2.key").write_text(ENV["K2"] + "\n")
+    config = parse_frontdoor(
+        operator(key(), key(id="k2", secret_env=None, secret_file="k2.key", scopes=["admin"])),
+        environ=ENV,
+        base=tmp_path,
+    )
+    assert [k.key_id for k in config.keys] == ["k1", "k2"]
+    assert SECRET not in repr(config)
+    keys = OperatorKeys(config.keys)
+    first, second = keys.find(SECRET), keys.find(ENV["K2"])
+    assert first is not None and first.allows(Scope.READ) and not first.allows(Scope.CASHIER)
+    assert second is not None and second.allows(Scope.CASHIER)
+    assert keys.find(SECRET[:-1]) is None and keys.find("") is None
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        (operator(key(secret="inline-secret-0123456789abcd")), "never go in the configuration"),
+        (operator(key(secret_env="ABSENT")), "ABSENT"),
+        (operator(key(scopes=["read", "god"])), "scopes"),
+        (operator(key(scopes=[])), "scopes"),
+        (operator(key(), key()), "unique"),
+        (operator(key(), key(id="k2")), "same secret"),
+        (operator(), "at least one"),
+        ({"platform": {"player_token_ttl_s": 601}}, "at most 600"),
+        ({"platform": {"provider_idle_s": 0}}, "positive"),
+    ],
+)
+def test_a_configuration_that_cannot_be_used_is_refused_at_start(
+    document: dict[str, Any], says: str
+) -> None:
+    with pytest.raises(ConfigError, match=says):
+        parse_frontdoor(document, environ=ENV)
+
+
+def test_a_short_secret_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="at least 24"):
+        parse_frontdoor(operator(key()), environ={"K1": "short"})
+
+
+def test_no_file_means_no_keys_and_a_broken_file_is_refused(tmp_path: Path) -> None:
+    assert load_frontdoor(tmp_path / "absent.toml", environ={}).keys == ()
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[[operator]\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_frontdoor(broken, environ={})
+
+
+def test_the_player_token_secret_and_lifetimes_are_read() -> None:
+    config = parse_frontdoor(
+        {
+            "platform": {
+                "player_token_secret_env": "TOKENS",
+                "player_token_ttl_s": 120,
+                "provider_idle_s": 900,
+            }
+        },
+        environ=ENV,
+    )
+    assert config.player_token_secret == ENV["TOKENS"].encode()
+    assert (config.player_token_ttl_s, config.provider_idle_s) == (120.0, 900.0)
+
+
+def test_the_readme_lists_every_lbrg_code_as_the_contract_has_them(repo_root: Path) -> None:
+    assert error_table() in (repo_root / "README.md").read_text()
