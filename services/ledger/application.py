@@ -36,10 +36,10 @@ from typing import Any, ClassVar, TypeVar, assert_never
 from uuid import UUID
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
-from eventsourcing.utils import EnvType, get_topic
+from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import EnvType, get_topic, strtobool
 
 from contracts import money
 from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
@@ -69,6 +69,7 @@ from services.ledger.domain import (
 )
 from services.ledger.errors import LedgerRefused
 from services.ledger.payouts import expected_payout, outcome_for
+from services.ledger.repository import LedgerRepository
 from services.ledger.rounds import BookCursor, Round, RoundBook
 from services.ledger.views import BetStatus, BetView, RoundState, RoundStatus, Verification
 
@@ -111,6 +112,34 @@ class Ledger(Application[UUID]):
         """The round book's memory of the bets it booked (bounded): see `book._remember`."""
         """Concurrent writes lost and retried on fresh state (a gauge for operations)."""
         """How far this process's round book has read the log, relevant or not."""
+
+    def construct_repository(self) -> LedgerRepository:
+        """The library's repository, configured the library's way, whose cache keeps what
+        this process saved (`services.ledger.repository`)."""
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return LedgerRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+            fastforward_skipping=strtobool(
+                self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
+            ),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
+
+    @property
+    def repository(self) -> LedgerRepository:
+        repository = super().repository
+        assert isinstance(repository, LedgerRepository)
+        return repository
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Record as the library does, then cache what was saved (which the library, with
+        fast-forward on, leaves behind)."""
+        recordings = super()._record(processing_event)
+        self.repository.keep(processing_event.aggregates.values())
+        return recordings
 
     # ---- the public seam -------------------------------------------------------------
 
@@ -305,7 +334,10 @@ class Ledger(Application[UUID]):
                 f"bet {cmd.provider}/{bet_id} exists already; transaction {cmd.tx_id} "
                 "cannot place it again",
             )
-        wallet = self._wallet(cmd.player, cmd.currency)
+        # The optimistic attempt takes the wallet as this process last saw it, without a read:
+        # a write since by another process makes the save conflict, and a refusal is decided
+        # again by the careful attempt, on a fresh read.
+        wallet = self._wallet(cmd.player, cmd.currency, trusted=not careful)
         bet = Bet(
             provider=cmd.provider,
             bet_id=bet_id,
@@ -575,17 +607,21 @@ class Ledger(Application[UUID]):
             "nothing was written, send it again",
         )
 
-    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        """The aggregate of type `cls` with `aggregate_id`, or None."""
+    def find(self, cls: type[A], aggregate_id: UUID, *, trusted: bool = False) -> A | None:
+        """The aggregate of type `cls` with `aggregate_id`, or None. `trusted`: as cached,
+        without catching up (see `services.ledger.repository`): only where a stale one
+        cannot win."""
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id, projector_func=project)
+            aggregate: Aggregate = self.repository.get(
+                aggregate_id, projector_func=project, trusted=trusted
+            )
         except AggregateNotFoundError:
             return None
         assert isinstance(aggregate, cls), (aggregate_id, type(aggregate))
         return aggregate
 
-    def _wallet(self, player: str, currency: str) -> Wallet:
-        wallet = self.find(Wallet, wallet_id(player, currency))
+    def _wallet(self, player: str, currency: str, *, trusted: bool = False) -> Wallet:
+        wallet = self.find(Wallet, wallet_id(player, currency), trusted=trusted)
         if wallet is None:
             raise LedgerRefused(
                 Refusal.UNKNOWN_WALLET,
