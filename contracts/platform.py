@@ -46,6 +46,10 @@ class SettledBet(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """What the bet paid back, stake included: `0.00` for a lost bet, the stake for a push."""
     outcome: Outcome
     """`WIN`, `LOSE`, `PUSH` or `VOID` (a voided bet is refunded: `payout` equals `stake`)."""
+    cause: str = ""
+    """Why a `VOID` bet was refunded: the provider's reason for a voided round, `LATE_BET`
+    for a bet the log placed after betting closed, `PROVIDER_CANCELLED` (or the provider's
+    cause) for a rollback; empty for other outcomes."""
 
 
 class SettleTransaction(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -82,6 +86,11 @@ class RoundSettle(
     session_id: str = ""
     table: str = ""
     game: str = ""
+    result: dict[str, str] = {}
+    """The round's result as the provider declared it (`{"number": "17"}` for roulette),
+    when livebridge had it at settlement; empty otherwise."""
+    void_cause: str = ""
+    """The provider's reason when the whole round was voided; empty otherwise."""
 
 
 AnyPlatformEvent = RoundSettle

@@ -37,6 +37,7 @@ from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
 from services.ledger.domain import Bet, TxRecord, Wallet
+from services.ledger.rounds import Round
 from services.platform.settle import SettleTracker
 from services.platform.stream import BATCH, SettleStream
 
@@ -67,6 +68,7 @@ TOPICS = frozenset(
         Bet.Reopened,
         Bet.Refunded,
         TxRecord.Created,
+        Round.EventRecorded,
     )
 )
 

@@ -30,12 +30,16 @@ from typing import Any
 
 import msgspec
 
+from contracts.events import ResultDeclared, RoundVoided
 from contracts.platform import RoundSettle, SettledBet, SettleTransaction, TransactionType
 from contracts.wallet import Outcome
 from services.ledger.application import record_ref
+from services.ledger.rounds import decode_provider_event
 
 REPORTED_MEMORY = 200_000
 """Settled bets remembered after they were reported, for a later reversal."""
+ROUND_MEMORY = 50_000
+"""Recent rounds' results and voids remembered, for the settlements that follow them."""
 RECORD_MEMORY = 50_000
 """Recent transaction records remembered, for a resolution read after its record."""
 
@@ -67,6 +71,7 @@ class _Bet:
     resolved_by: str | None = None
     """The provider transaction that resolved the bet ('' when the ledger did); None: open."""
     refunded: bool = False
+    cause: str = ""
     reversed_payout: Decimal | None = None
     """Set when a bet already reported as settled is refunded: the payout taken back."""
 
@@ -84,6 +89,8 @@ class SettleTracker:
     reported: OrderedDict[str, _Bet] = field(default_factory=OrderedDict)
     records: set[tuple[str, str]] = field(default_factory=set)
     waiting: dict[tuple[str, str], set[GroupKey]] = field(default_factory=dict)
+    rounds: OrderedDict[str, _RoundEnd] = field(default_factory=OrderedDict)
+    """The result or void of recent rounds (`_round_key`), for `round.settle`."""
     _record_order: deque[tuple[str, str]] = field(default_factory=deque)
 
     def checkpoint(self, position: int) -> bytes:
@@ -98,6 +105,7 @@ class SettleTracker:
                 reported=list(self.reported.values()),
                 records=list(self._record_order),
                 waiting=[(p, t, sorted(groups)) for (p, t), groups in self.waiting.items()],
+                rounds=list(self.rounds.items()),
             )
         )
 
@@ -113,6 +121,7 @@ class SettleTracker:
             reported=OrderedDict((b.key, b) for b in saved.reported),
             records=set(saved.records),
             waiting={(p, t): set(groups) for p, t, groups in saved.waiting},
+            rounds=OrderedDict(saved.rounds),
             _record_order=deque(saved.records),
         )
         return tracker, saved.position
@@ -148,6 +157,8 @@ class SettleTracker:
                 found.outcome, found.payout = event.outcome, event.payout
                 found.resolved_by = event.tx_id
                 return self._resolved(found, position, event.timestamp)
+        elif kind == "Round.EventRecorded":
+            self._round_event(event.raw)
         elif kind == "Bet.Reopened":
             self._reopened(event)
         elif kind == "Bet.Refunded":
@@ -162,6 +173,25 @@ class SettleTracker:
         if owner is not None:
             self.balances[owner] = self.balances.get(owner, Decimal(0)) + delta
 
+    def _round_event(self, raw: str) -> None:
+        if '"round.result"' not in raw and '"round.void"' not in raw:
+            return  # most round events: no need to decode them
+        match decode_provider_event(raw):
+            case ResultDeclared() as declared:
+                key = _round_key(declared.provider, declared.round_id)
+                before = self.rounds.pop(key, _RoundEnd())
+                self.rounds[key] = _RoundEnd(
+                    result=dict(declared.result), void_cause=before.void_cause
+                )
+            case RoundVoided() as voided:
+                key = _round_key(voided.provider, voided.round_id)
+                before = self.rounds.pop(key, _RoundEnd())
+                self.rounds[key] = _RoundEnd(result=before.result, void_cause=voided.cause)
+            case _:
+                return
+        if len(self.rounds) > ROUND_MEMORY:
+            self.rounds.popitem(last=False)
+
     def _refunded(self, event: Any, position: int) -> list[RoundSettle]:
         key = event.originator_id.hex
         bet = self.open_bets.get(key)
@@ -172,11 +202,12 @@ class SettleTracker:
             bet = _Bet(**{**earlier.__dict__, "reversed_payout": earlier.payout})
             self.open_bets[key] = bet
             self.groups.setdefault(bet.group, []).append(key)
-        bet.outcome, bet.payout, bet.resolved_by, bet.refunded = (
+        bet.outcome, bet.payout, bet.resolved_by, bet.refunded, bet.cause = (
             "VOID",
             bet.stake,
             event.tx_id,
             True,
+            event.cause,
         )
         return self._resolved(bet, position, event.timestamp)
 
@@ -271,6 +302,7 @@ class SettleTracker:
             for tx_id, amount in credits.items()
         ]
         identity = "\x1f".join((provider, round_id, player, currency, str(position)))
+        end = self.rounds.get(_round_key(provider, round_id), _RoundEnd())
         return RoundSettle(
             event_id="rs_" + hashlib.sha256(identity.encode()).hexdigest()[:32],
             round_id=round_id,
@@ -283,6 +315,7 @@ class SettleTracker:
                     stake=bet.stake,
                     payout=bet.payout,
                     outcome=_outcome(bet.outcome),
+                    cause=bet.cause if bet.refunded else "",
                 )
                 for bet in bets
             ),
@@ -292,7 +325,14 @@ class SettleTracker:
             log_position=position,
             table=bets[0].table,
             game=bets[0].game,
+            result=end.result,
+            void_cause=end.void_cause,
         )
+
+
+class _RoundEnd(msgspec.Struct, frozen=True):
+    result: dict[str, str] = {}
+    void_cause: str = ""
 
 
 class _Checkpoint(msgspec.Struct, frozen=True):
@@ -304,6 +344,11 @@ class _Checkpoint(msgspec.Struct, frozen=True):
     reported: list[_Bet]
     records: list[tuple[str, str]]
     waiting: list[tuple[str, str, list[GroupKey]]]
+    rounds: list[tuple[str, _RoundEnd]] = []
+
+
+def _round_key(provider: str, round_id: str) -> str:
+    return f"{provider}\x1f{round_id}"
 
 
 def _outcome(value: str) -> Outcome:

@@ -20,6 +20,7 @@ from contracts.platform import (
 from contracts.wallet import Outcome
 
 GOLDEN = Path(__file__).parent / "golden" / "round_settle_v1.json"
+GOLDEN_RESULT = Path(__file__).parent / "golden" / "round_settle_v1_result.json"
 
 EXAMPLE = RoundSettle(
     event_id="rs_4f1c0e6a9b2d4c7e8f0a1b2c3d4e5f60",
@@ -55,10 +56,39 @@ EXAMPLE = RoundSettle(
 )
 
 
-def test_the_golden_v1_body_decodes_to_the_example_and_back() -> None:
-    golden = GOLDEN.read_bytes()
-    assert DECODER.decode(golden) == EXAMPLE
-    assert msgspec.json.format(ENCODER.encode(EXAMPLE), indent=2) + b"\n" == golden
+VOIDED = msgspec.structs.replace(
+    EXAMPLE,
+    bets=(
+        SettledBet(
+            bet_id="bet_9f2",
+            stake=Decimal("5.00"),
+            payout=Decimal("5.00"),
+            outcome=Outcome.VOID,
+            cause="DEALER_ERROR",
+        ),
+    ),
+    transactions=(
+        SettleTransaction(
+            id="trn_bet_9f2",
+            type=TransactionType.DEBIT,
+            amount=Decimal("5.00"),
+            provider_tx_id="evo-tx-1",
+        ),
+        SettleTransaction(id="trn_refund_9f2", type=TransactionType.CREDIT, amount=Decimal("5.00")),
+    ),
+    result={"number": "17"},
+    void_cause="DEALER_ERROR",
+)
+
+
+def test_the_golden_v1_body_decodes_to_the_example() -> None:
+    assert DECODER.decode(GOLDEN.read_bytes()) == EXAMPLE
+
+
+def test_the_grown_body_with_the_result_and_a_voids_cause_decodes_and_encodes_as_golden() -> None:
+    golden = GOLDEN_RESULT.read_bytes()
+    assert DECODER.decode(golden) == VOIDED
+    assert msgspec.json.format(ENCODER.encode(VOIDED), indent=2) + b"\n" == golden
 
 
 def test_a_body_without_the_optional_fields_still_decodes() -> None:

@@ -106,7 +106,7 @@ def test_the_wire_body_is_the_documented_camel_case_json() -> None:
     assert body["event"] == "round.settle"
     assert body["roundId"] == "R-1"
     assert body["bets"] == [
-        {"betId": "bet-d1", "stake": "5.00", "payout": "7.50", "outcome": "WIN"}
+        {"betId": "bet-d1", "stake": "5.00", "payout": "7.50", "outcome": "WIN", "cause": ""}
     ]
     assert body["transactions"][1] == {
         "id": settle.transactions[1].id,
@@ -230,6 +230,12 @@ def test_a_round_the_bridge_settles_and_a_voided_round_settle_every_player() -> 
     assert got["R-1", "bob"].balance_after == Decimal("98.00")
     assert got["R-2", "alice"].bets[0].outcome is Outcome.VOID
     assert got["R-2", "alice"].balance_after == app.balance("alice", "EUR").balance
+    # The round's result and a void's cause travel with the settlement.
+    assert got["R-1", "bob"].result == {"number": "1"} and got["R-1", "bob"].void_cause == ""
+    assert got["R-1", "alice"].bets[0].cause == ""
+    assert got["R-2", "alice"].void_cause == "DEALER_ERROR"
+    assert got["R-2", "alice"].bets[0].cause == "DEALER_ERROR"
+    assert got["R-2", "alice"].result == {}
 
 
 def test_the_publisher_decodes_only_what_the_tracker_needs_and_gets_the_same_settlements() -> None:
@@ -268,6 +274,11 @@ def test_a_tracker_restored_from_a_checkpoint_anywhere_carries_on_identically() 
         )
     )
     app.execute(credit("c2", "bob", "2.50"))
+    app.record_event(opened("R-3"))
+    app.execute(debit("d4", "bob", "1.00", round_id="R-3"))
+    app.record_event(
+        RoundVoided(provider="evo", round_id="R-3", seq=2, occurred_at=NOW, cause="NO_DEALER")
+    )
     events = [
         (n.id, app.mapper.to_domain_event(n)) for n in app.recorder.select_notifications(1, 1000)
     ]
