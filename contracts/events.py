@@ -6,6 +6,9 @@ A provider tells the bridge how a round goes: betting opens, betting closes, the
 `seq`, strictly increasing per round from 1; duplicates are absorbed and gaps reported by
 those numbers.
 
+Ids and names follow `contracts.ids` (at most 128 characters, no control or invisible
+characters), so every event a feed accepts can be stored and keyed.
+
 `round_hash` is checked by the bridge (invariant I8): see `round_digest` for the canonical
 form the hash is computed over.
 """
@@ -18,69 +21,71 @@ from datetime import datetime
 
 import msgspec
 
+from contracts.ids import Id, OptionalId, Text
+
 
 class BettingOpened(msgspec.Struct, frozen=True, kw_only=True, tag="round.betting_opened"):
     """Bets are taken for this round until `closes_at` (the provider's server time)."""
 
-    provider: str
-    round_id: str
-    table: str
-    game: str
+    provider: Id
+    round_id: Id
+    table: OptionalId
+    game: OptionalId
     """`roulette`, `baccarat`, `blackjack`, `dragon_tiger`, or the provider's own name."""
     seq: int
     occurred_at: datetime
     closes_at: datetime
-    video_timecode: str = ""
+    video_timecode: OptionalId = ""
 
 
 class BettingClosed(msgspec.Struct, frozen=True, kw_only=True, tag="round.betting_closed"):
     """No more bets. A bet the ledger's log orders after this event never stands (I5)."""
 
-    provider: str
-    round_id: str
+    provider: Id
+    round_id: Id
     seq: int
     occurred_at: datetime
-    video_timecode: str = ""
+    video_timecode: OptionalId = ""
 
 
 class GameEvent(msgspec.Struct, frozen=True, kw_only=True, tag="round.game_event"):
     """Something happened on the table: `kind` is `card_dealt`, `ball_landed`, `dice_rolled`..."""
 
-    provider: str
-    round_id: str
+    provider: Id
+    round_id: Id
     seq: int
     occurred_at: datetime
-    kind: str
-    data: dict[str, str] = {}
+    kind: OptionalId
+    data: dict[OptionalId, Text] = {}
     """For a card: `{"hand": "player", "card": "KH"}`; for roulette: `{"number": "17"}`."""
-    video_timecode: str = ""
+    video_timecode: OptionalId = ""
 
 
 class ResultDeclared(msgspec.Struct, frozen=True, kw_only=True, tag="round.result"):
     """The provider's final result, with its hash over the round's events."""
 
-    provider: str
-    round_id: str
+    provider: Id
+    round_id: Id
     seq: int
     occurred_at: datetime
-    result: dict[str, str]
+    result: dict[OptionalId, Text]
     """Roulette `{"number": "17"}`; baccarat `{"player": "6", "banker": "7", "player_pair":
     "false", "banker_pair": "true"}`; blackjack per seat `{"dealer": "19", "seat:<bet_id>": "20"}`
     or `{"dealer": "bust"}`; dragon tiger `{"dragon": "K", "tiger": "9"}`."""
-    round_hash: str = ""
-    video_timecode: str = ""
+    round_hash: OptionalId = ""
+    video_timecode: OptionalId = ""
 
 
 class RoundVoided(msgspec.Struct, frozen=True, kw_only=True, tag="round.void"):
     """The round is cancelled; every bet in it is refunded once, with `cause`."""
 
-    provider: str
-    round_id: str
+    provider: Id
+    round_id: Id
     seq: int
     occurred_at: datetime
-    cause: str
+    cause: OptionalId
     """STREAM_FAILURE, DEALER_ERROR, DISPUTE, PROVIDER_CANCELLED, ..."""
-    video_timecode: str = ""
+    video_timecode: OptionalId = ""
 
 
 AnyProviderEvent = BettingOpened | BettingClosed | GameEvent | ResultDeclared | RoundVoided

@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from contracts import money
+from contracts import ids, money
 from contracts.api import Operation, Param, Scope
 from contracts.cashier import CurrencyBalance, PlayerBalances
 from projections.balances.view import BalancesView, WalletBalances
@@ -32,7 +32,6 @@ from projections.run import RunningViews, running_projections
 APPLICATION_NAME = "Ledger"
 """`services.ledger.application.Ledger.name`: the log the views follow."""
 WAIT_TIMEOUT = 2.0
-MAX_ID = 200
 
 _encoder = msgspec.json.Encoder()
 
@@ -125,8 +124,9 @@ def _mount(
     async def wallet(request: web.Request) -> web.Response:
         balances = balances_view()
         player = request.match_info["player"]
-        if not player or len(player) > MAX_ID:
-            return _error(400, "INVALID_PLAYER", f"player id must be 1..{MAX_ID} characters")
+        wrong = ids.problem(player, "player id")
+        if wrong is not None:
+            return _error(400, "INVALID_PLAYER", wrong)
         at_least = request.query.get("atLeast", "")
         if at_least:
             if not at_least.isdigit():
@@ -150,8 +150,11 @@ def _mount(
         rounds = rounds_view()
         round_id = request.match_info["round_id"]
         provider = request.query.get("provider") or None
-        if not round_id or len(round_id) > MAX_ID:
-            return _error(400, "INVALID_ROUND", f"round id must be 1..{MAX_ID} characters")
+        wrong = ids.problem(round_id, "round id") or ids.problem(
+            provider or "", "provider", optional=True
+        )
+        if wrong is not None:
+            return _error(400, "INVALID_ROUND", wrong)
         found: list[RoundRecord] = await asyncio.to_thread(
             rounds.rounds, round_id, application_name, provider
         )

@@ -19,11 +19,13 @@ from typing import Annotated, Final
 
 import msgspec
 
+from contracts import ids
+from contracts.ids import Id, OptionalId
+
 AUTH_QUERY: Final = "authToken"
 MAX_PLACES: Final = 6
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Text = Annotated[str, msgspec.Meta(max_length=256)]
+Text = Annotated[str, msgspec.Meta(max_length=256, pattern=ids.TEXT_PATTERN)]
 
 
 class Status(enum.StrEnum):
@@ -50,7 +52,7 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Table(msgspec.Struct, frozen=True, kw_only=True):
-    id: Text = ""
+    id: OptionalId = ""
     vid: Text | None = None
 
 
@@ -62,7 +64,7 @@ class Game(msgspec.Struct, frozen=True, kw_only=True):
     """A game round: `id` is the round id, `type` the game (`blackjack`, `roulette`...)."""
 
     id: Id
-    type: Text = ""
+    type: OptionalId = ""
     details: GameDetails | None = None
 
 

@@ -22,12 +22,17 @@ from typing import Annotated, Final
 
 import msgspec
 
+from contracts.ids import Id, OptionalId, Text
+
 SIGNATURE_HEADER: Final = "hash"
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-"""A player, transaction or round id: never empty (an empty `debitTransactionId` would
-name no debit, and the ledger reads an empty bet id as "every open bet of the round")."""
-RoundId = int | Id
+Number = Annotated[int, msgspec.Meta(ge=0, lt=10**18)]
+"""A numeric id (Ezugi sends round, game and table ids as numbers): at most 18 digits."""
+RoundId = Number | Id
+"""Ids are never empty (`contracts.ids`): an empty `debitTransactionId` would name no
+debit, and the ledger reads an empty bet id as "every open bet of the round"."""
+Name = Number | OptionalId
+"""A game or table: a number or an id."""
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -46,7 +51,7 @@ class AuthRequest(msgspec.Struct, frozen=True, kw_only=True):
     """The player opened a table: exchange the launch token for a session token."""
 
     operatorId: int
-    token: str
+    token: Text
     platformId: int = 0
     timestamp: int = 0
 
@@ -56,15 +61,15 @@ class DebitRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     operatorId: int
     uid: Id
-    token: str
+    token: Text
     transactionId: Id
     roundId: RoundId
     debitAmount: Decimal
-    currency: str
-    gameId: int | str = 0
-    tableId: int | str = 0
+    currency: OptionalId
+    gameId: Name = 0
+    tableId: Name = 0
     serverId: int = 0
-    seatId: str = ""
+    seatId: OptionalId = ""
     betTypeID: int = 0
     platformId: int = 0
     timestamp: int = 0
@@ -78,21 +83,21 @@ class CreditRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     operatorId: int
     uid: Id
-    token: str = ""
+    token: Text = ""
     transactionId: Id
     debitTransactionId: Id
     roundId: RoundId
     creditAmount: Decimal
-    currency: str
-    gameId: int | str = 0
-    tableId: int | str = 0
+    currency: OptionalId
+    gameId: Name = 0
+    tableId: Name = 0
     serverId: int = 0
-    seatId: str = ""
+    seatId: OptionalId = ""
     betTypeID: int = 0
     returnReason: int = 0
     isEndRound: bool = False
-    creditIndex: str = ""
-    gameDataString: str = ""
+    creditIndex: OptionalId = ""
+    gameDataString: Text = ""
     platformId: int = 0
     timestamp: int = 0
 
@@ -102,15 +107,15 @@ class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     operatorId: int
     uid: Id
-    token: str = ""
+    token: Text = ""
     transactionId: Id
     roundId: RoundId
     rollbackAmount: Decimal
-    currency: str
-    gameId: int | str = 0
-    tableId: int | str = 0
+    currency: OptionalId
+    gameId: Name = 0
+    tableId: Name = 0
     serverId: int = 0
-    seatId: str = ""
+    seatId: OptionalId = ""
     betTypeID: int = 0
     platformId: int = 0
     timestamp: int = 0
@@ -123,7 +128,7 @@ class AuthResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     timestamp: int
     uid: str = ""
     nickName: str = ""
-    token: str = ""
+    token: Text = ""
     playerTokenAtLaunch: str = ""
     balance: Decimal | None = None
     currency: str = ""
@@ -138,7 +143,7 @@ class TransactionResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaul
     errorDescription: str
     timestamp: int
     uid: str = ""
-    token: str = ""
+    token: Text = ""
     transactionId: str = ""
     roundId: int | str = ""
     balance: Decimal | None = None

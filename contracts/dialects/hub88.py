@@ -25,6 +25,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from contracts import ids
+from contracts.ids import Id, LongText, OptionalId
+
 SIGNATURE_HEADER: Final = "X-Hub88-Signature"
 SCALE: Final = 5
 """Hub88 amounts are major units x 10**5."""
@@ -32,8 +35,7 @@ MAX_UNITS: Final = 10**18
 """Largest amount the bridge takes (10 trillion major units); above is malformed."""
 
 Units = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNITS)]
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-OptionalText = Annotated[str, msgspec.Meta(max_length=256)]
+OptionalText = Annotated[str, msgspec.Meta(max_length=256, pattern=ids.TEXT_PATTERN)]
 
 
 class Status(enum.StrEnum):
@@ -87,7 +89,7 @@ class UserInfoRequest(msgspec.Struct, frozen=True, kw_only=True):
     user: Id
     request_uuid: Id
     token: OptionalText = ""
-    game_code: OptionalText = ""
+    game_code: OptionalId = ""
 
 
 class BalanceRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,9 +98,9 @@ class BalanceRequest(msgspec.Struct, frozen=True, kw_only=True):
     user: Id
     request_uuid: Id
     token: OptionalText = ""
-    game_code: OptionalText = ""
+    game_code: OptionalId = ""
     currency: OptionalText = ""
-    supplier_user: OptionalText | None = None
+    supplier_user: OptionalId | None = None
 
 
 class BetRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,16 +111,16 @@ class BetRequest(msgspec.Struct, frozen=True, kw_only=True):
     request_uuid: Id
     token: OptionalText
     round: Id
-    game_code: OptionalText
+    game_code: OptionalId
     currency: Annotated[str, msgspec.Meta(min_length=3, max_length=5)]
     amount: Units
     round_closed: bool | None = None
     supplier_transaction_id: OptionalText | None = None
-    supplier_user: OptionalText | None = None
+    supplier_user: OptionalId | None = None
     reward_uuid: OptionalText | None = None
     is_free: bool | None = None
     is_aggregated: bool | None = None
-    bet: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+    bet: LongText | None = None
 
 
 class WinRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,17 +131,17 @@ class WinRequest(msgspec.Struct, frozen=True, kw_only=True):
     reference_transaction_uuid: Id
     request_uuid: Id
     round: Id
-    game_code: OptionalText
+    game_code: OptionalId
     currency: Annotated[str, msgspec.Meta(min_length=3, max_length=5)]
     amount: Units
     token: OptionalText = ""
     round_closed: bool | None = None
     supplier_transaction_id: OptionalText | None = None
-    supplier_user: OptionalText | None = None
+    supplier_user: OptionalId | None = None
     reward_uuid: OptionalText | None = None
     is_free: bool | None = None
     is_aggregated: bool | None = None
-    bet: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
+    bet: LongText | None = None
 
 
 class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -149,8 +151,8 @@ class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
     transaction_uuid: Id
     reference_transaction_uuid: Id
     request_uuid: Id
-    round: OptionalText = ""
-    game_code: OptionalText = ""
+    round: OptionalId = ""
+    game_code: OptionalId = ""
     token: OptionalText = ""
     currency: OptionalText = ""
     round_closed: bool | None = None

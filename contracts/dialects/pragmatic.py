@@ -18,16 +18,15 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Final
 from urllib.parse import urlencode
 
 import msgspec
 
+from contracts.ids import Id, OptionalId, Text
+
 HASH_FIELD: Final = "hash"
 MAX_FIELDS: Final = 64
-
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-Text = Annotated[str, msgspec.Meta(max_length=1024)]
 
 
 class Error(enum.IntEnum):
@@ -93,7 +92,7 @@ class AuthenticateRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     providerId: Text
     token: Id
-    gameId: Text = ""
+    gameId: OptionalId = ""
     ipAddress: Text = ""
 
 
@@ -108,7 +107,7 @@ class BetRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     providerId: Text
     userId: Id
-    gameId: Text
+    gameId: OptionalId
     roundId: Id
     amount: Text
     reference: Id
@@ -124,7 +123,7 @@ class ResultRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     providerId: Text
     userId: Id
-    gameId: Text
+    gameId: OptionalId
     roundId: Id
     amount: Text
     reference: Id
@@ -142,8 +141,8 @@ class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
     providerId: Text
     userId: Id
     reference: Id
-    gameId: Text = ""
-    roundId: Text = ""
+    gameId: OptionalId = ""
+    roundId: OptionalId = ""
     amount: Text = ""
     timestamp: Text = ""
     roundDetails: Text = ""
@@ -156,7 +155,7 @@ class EndRoundRequest(msgspec.Struct, frozen=True, kw_only=True):
 
     providerId: Text
     userId: Id
-    gameId: Text
+    gameId: OptionalId
     roundId: Id
     platform: Text = ""
     bonusCode: Text = ""

@@ -20,14 +20,14 @@ from typing import Annotated, Final
 
 import msgspec
 
+from contracts.ids import Id, OptionalId
+
 SIGNATURE_HEADER: Final = "X-REQUEST-SIGN"
 
 MAX_UNITS: Final = 10**15
 """Largest amount in minor units the bridge takes (10 trillion EUR); anything above is malformed."""
 
 Units = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNITS)]
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-"""A player or action id: never empty (an empty `original_action_id` names nothing)."""
 
 
 def sign(body: bytes, auth_token: str) -> str:
@@ -75,11 +75,11 @@ class PlayRequest(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     user_id: Id
-    currency: str
-    game: str = ""
-    game_id: str = ""
+    currency: OptionalId
+    game: OptionalId = ""
+    game_id: OptionalId = ""
     finished: bool = False
-    session_id: str = ""
+    session_id: OptionalId = ""
     actions: list[PlayAction] | None = None
 
 
@@ -87,11 +87,11 @@ class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
     """`/rollback`: rollback actions for round `game_id`."""
 
     user_id: Id
-    currency: str
-    game: str = ""
-    game_id: str = ""
+    currency: OptionalId
+    game: OptionalId = ""
+    game_id: OptionalId = ""
     finished: bool = False
-    session_id: str = ""
+    session_id: OptionalId = ""
     actions: list[RollbackAction]
 
 

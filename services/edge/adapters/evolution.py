@@ -27,6 +27,10 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
   [INFER: Evolution must not retry it].
 - Amounts: JSON numbers with at most 6 decimals and no more than the currency allows;
   negative, non-numeric or over-precise -> `INVALID_PARAMETER`, nothing moves.
+- Ids follow `contracts.ids` (1-128 characters; no control, invisible formatting or
+  surrogate characters): `transaction.id`, `transaction.refId`, `game.id` and `userId`
+  must be ids, `game.type` and the table id may be empty; another -> `INVALID_PARAMETER`,
+  nothing moves.
 - Answers are HTTP 200 with `balance` (available cash) and `bonus` 0 [INFER: no bonus
   wallet]; edge refusals: IP not allowed -> 403 `INVALID_TOKEN_ID`, rate limited -> 429
   `TEMPORARY_ERROR`, body too large -> 413 `INVALID_PARAMETER`, malformed JSON ->

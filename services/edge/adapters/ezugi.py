@@ -37,6 +37,10 @@ marked [INFER]:
 - Malformed JSON, wrong types, a wrong `operatorId`, an empty `uid`, `transactionId`,
   `debitTransactionId` or `roundId`, negative, NaN or over-precise amounts -> 1 (an empty
   `debitTransactionId` must never read as "every open bet of the round").
+- Ids follow `contracts.ids` (1-128 characters; no control, invisible formatting or
+  surrogate characters): `uid`, `transactionId`, `debitTransactionId`, `roundId` (or a
+  number below 10**18), `gameId` and `tableId` (a number or an id), `seatId`; another
+  -> 1, nothing moves.
 - Replays: Ezugi signs a `timestamp` (ms) into every request and sends no nonce. `/auth`
   is not idempotent (each one mints a session), so a captured signed `/auth` replayed
   would mint a fresh session every time: `/auth` and `/debit` whose `timestamp` is more

@@ -25,6 +25,10 @@ Semantics, per Hub88's documentation unless marked [INFER]:
   `RS_ERROR_WRONG_SYNTAX`; invalid JSON -> `RS_ERROR_WRONG_SYNTAX`; wrong field types,
   negative, over-precise or out-of-range amounts -> `RS_ERROR_WRONG_TYPES`; any internal
   failure -> `RS_ERROR_UNKNOWN` (HTTP 200, never a traceback).
+- Ids follow `contracts.ids` (1-128 characters; no control, invisible formatting or
+  surrogate characters): `user`, `transaction_uuid`, `reference_transaction_uuid`,
+  `request_uuid`, `round`, and `game_code` (may be empty); another ->
+  `RS_ERROR_WRONG_SYNTAX`, nothing moves.
 - Hub88 requests carry no timestamp or nonce; replays of a signed body are harmless
   because every money call is idempotent on `transaction_uuid`.
 - `balance` in answers is the player's available balance (cash minus holds).

@@ -29,6 +29,9 @@ Semantics, following the public implementations unless marked [INFER]:
   endRound must always settle, so they are never refused for age.
 - Amounts must be plain decimals (`12.50`): a sign, an exponent, spaces, more decimals
   than the currency has, NaN -> error 7.
+- Ids follow `contracts.ids` (1-128 characters; no control, invisible formatting or
+  surrogate characters): `userId`, `reference`, `roundId`, `token`, and `gameId` (may be
+  empty); another -> error 7, nothing moves.
 - Edge refusals: IP not allowed -> HTTP 403 error 5; rate limited -> 429 error 100 (retry);
   body too large -> 413 error 7; internal failure -> error 100 (102 on endRound): safe
   to retry. Unknown fields are ignored. `bonusWin`, `jackpotWin`, `promoWin` and

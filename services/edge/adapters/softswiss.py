@@ -36,6 +36,9 @@ marked [INFER]:
   Edge refusals: IP not allowed -> 403 code 403; rate limited -> 429 code 503 [INFER: the
   provider retries]; body too large -> 413 code 400; internal failure -> 503 code 500.
   Nothing answers 500.
+- Ids follow `contracts.ids` (1-128 characters; no control, invisible formatting or
+  surrogate characters): `user_id`, `action_id`, `original_action_id`, and `game_id`,
+  `game`, `session_id` (may be empty); another -> HTTP 400 code 400, nothing moves.
 - The protocol carries no timestamp or nonce; a replayed signed body is harmless because
   every action is idempotent on `action_id`.
 - `balance` is the available balance (cash minus holds) in minor units.
