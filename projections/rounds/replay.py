@@ -13,8 +13,8 @@ view's help and compares:
 - **completeness**: the view must list as many events of the round and of each bet as
   those aggregates have versions, each audit flag of the round's book
   (`RoundBook.BetFlagged`), and every wallet event that moves a bet's money: on
-  JetStream those written with the bets' events (`fromlog.written_with`), elsewhere
-  those in the log around them (`fromlog.wallet_events`).
+  JetStream those written with the bets' events (`round_from_log.written_with`), elsewhere
+  those in the log around them (`round_from_log.wallet_events`).
 
 A round the view has not got (`replay_from_log`) is read from the log alone, by the ids
 the ledger gives the round, its book and its bets, and shown with a difference that says
@@ -39,7 +39,8 @@ import msgspec
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.projection import Projection
 
-from projections.rounds.fromlog import (
+from projections.rounds.projection import RoundsProjection
+from projections.rounds.round_from_log import (
     InMemoryRoundsView,
     Moved,
     fold,
@@ -49,7 +50,6 @@ from projections.rounds.fromlog import (
     window,
     written_with,
 )
-from projections.rounds.projection import RoundsProjection
 from projections.rounds.view import (
     BetItem,
     RoundChange,
@@ -293,7 +293,7 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     An aggregate whose events from version 1 to its last are all among the messages read
     is taken from them; otherwise (the view lacks some, or lists what is not there, or the
     book is long) its subject is read whole: the book first, since it names the bets to
-    load. Then the writes of every bet event (`fromlog.written_with`): the wallet events
+    load. Then the writes of every bet event (`round_from_log.written_with`): the wallet events
     that move the bets' money are among them, listed by the view or not.
     """
     from services.eventstore.recorders import (

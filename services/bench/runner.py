@@ -39,15 +39,15 @@ class Context:
 
 
 def _ledger(ctx: Context) -> dict[str, float]:
-    from services.ledger import bench
+    from services.bench import ledger
 
-    return bench.measure(ctx.nats_url)
+    return ledger.measure(ctx.nats_url)
 
 
 def _edge(ctx: Context) -> dict[str, float]:
-    from services.edge import bench
+    from services.bench import edge
 
-    figures = bench.measure(ctx.nats_url)
+    figures = edge.measure(ctx.nats_url)
     raw = ctx.figures.get("raw_publish_per_s")
     if raw:
         figures["edge_ratio"] = round(figures["edge_bet_per_s"] / raw, 3)
@@ -55,22 +55,22 @@ def _edge(ctx: Context) -> dict[str, float]:
 
 
 def _platform(_ctx: Context) -> dict[str, float]:
-    from services.platform import bench
+    from services.bench import platform
 
-    return bench.measure()
+    return platform.measure()
 
 
 def _views(ctx: Context) -> dict[str, float]:
-    from projections import bench
+    from services.bench import views
 
     events = int(os.environ.get("LIVEBRIDGE_BENCH_LOG_EVENTS", "1000000"))
-    return bench.measure_big_log(ctx.nats_url, ctx.database_url, events)
+    return views.measure_big_log(ctx.nats_url, ctx.database_url, events)
 
 
 def _reconcile(ctx: Context) -> dict[str, float]:
-    from projections.reconcile import bench
+    from services.bench import reconcile
 
-    return bench.measure(ctx.database_url)
+    return reconcile.measure(ctx.database_url)
 
 
 Area = Callable[[Context], dict[str, float]]

@@ -7,6 +7,5 @@
   add one);
 - `ports` is the ledger as the edge sees it, called from a thread pool;
 - `sessions` keeps launch tokens and sids in JetStream KV;
-- `feeds/` takes the providers' game events (push, pull, socket);
-- `bench` measures signed Hub88 bets through HTTP into the ledger.
+- `feeds/` takes the providers' game events (push, pull, socket).
 """

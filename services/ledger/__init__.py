@@ -6,5 +6,4 @@
 - `rounds.py`: `Round` (provider events, verification), `RoundBook`, `BookCursor`.
 - `book.py`: the round-book follower (late bets, voids, bridge settlement).
 - `payouts.py`: payout rules; `views.py`: `RoundState`; `errors.py`: `LedgerRefused`.
-- `bench.py`: the ledger's figures for `make bench`.
 """

@@ -23,7 +23,7 @@ How to add a dialect `foo`
    `Rejected(Rejection.MALFORMED)`; an unexpected exception becomes `Rejection.INTERNAL`,
    logged with its traceback, never shown to the caller.
 6. Tests: `tests/unit/edge/test_foo_*.py` with the in-memory fakes in
-   `tests/unit/edge/fakes.py` (`FakeLedger`, `MemorySessionStore`) and
+   `tests/unit/edge/support/fake_ledger.py` (`FakeLedger`, `MemorySessionStore`) and
    `services.edge.gateway.Gateway` (no sockets); `tests/integration/edge/test_foo_*.py`
    through real HTTP, NATS and the ledger.
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from projections import bench as views_bench
+from services.bench import edge as edge_bench
 from services.bench import eventstore, runner
-from services.edge import bench as edge_bench
-from services.platform import bench as platform_bench
+from services.bench import platform as platform_bench
+from services.bench import views as views_bench
 
 
 def test_the_eventstore_area_measures_raw_and_recorder_writes_on_one_server(

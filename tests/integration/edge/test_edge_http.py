@@ -8,7 +8,7 @@ from services.edge.config import ProviderConfig, networks
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.integration.edge.walletrig import provider, served_edge
+from tests.integration.edge.support.served_edge import provider, served_edge
 
 
 def pragmatic(pid: str, secret: str, *, default: bool = False) -> ProviderConfig:

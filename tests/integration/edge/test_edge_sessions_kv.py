@@ -8,7 +8,7 @@ import nats
 import pytest
 
 from services.edge.sessions import KvSessionStore
-from tests.unit.edge.sessionsuite import SessionStoreSuite
+from tests.unit.edge.support.session_store_suite import SessionStoreSuite
 
 
 class TestKvSessionStore(SessionStoreSuite):

@@ -10,9 +10,9 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.evolution import EvolutionClient
-from tests.integration.edge.goldenledger import real_rig
-from tests.unit.edge.golden_runner import play_on, scenarios
-from tests.unit.edge.walletkit import provider
+from tests.integration.edge.support.golden_ledger import real_rig
+from tests.unit.edge.support.golden_fixtures import play_on, scenarios
+from tests.unit.edge.support.wallet_gateway import provider
 
 SCENARIOS = scenarios("evolution")
 SECRET = "evo-auth-token-TEST-ONLY"

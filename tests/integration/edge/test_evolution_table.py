@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
-from tests.integration.edge.walletrig import (
+from tests.integration.edge.support.served_edge import (
     Bet,
     SimulatedTable,
     provider,

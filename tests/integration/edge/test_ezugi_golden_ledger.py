@@ -9,10 +9,10 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.ezugi import EzugiClient
-from tests.integration.edge.goldenledger import real_rig
-from tests.unit.edge.golden_runner import play_on, scenarios
+from tests.integration.edge.support.golden_ledger import real_rig
+from tests.unit.edge.support.golden_fixtures import play_on, scenarios
+from tests.unit.edge.support.wallet_gateway import provider
 from tests.unit.edge.test_ezugi_golden import OPERATOR, SECRET, normalise
-from tests.unit.edge.walletkit import provider
 
 SCENARIOS = scenarios("ezugi")
 _ENCODER = msgspec.json.Encoder(decimal_format="number")

@@ -8,7 +8,7 @@ import nats
 import pytest
 
 from services.edge.feeds.cursors import JetStreamCursorStore
-from tests.unit.edge.cursor_suite import CursorStoreSuite
+from tests.unit.edge.support.cursor_store_suite import CursorStoreSuite
 
 
 class TestJetStreamCursorStore(CursorStoreSuite):

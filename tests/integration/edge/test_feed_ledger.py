@@ -15,7 +15,7 @@ from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import Gap
 from services.ledger.application import Ledger
 from services.ledger.views import Verification
-from tests.unit.edge.feedkit import round_events
+from tests.unit.edge.support.feed_events import round_events
 
 
 @pytest.fixture

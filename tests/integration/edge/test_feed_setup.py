@@ -13,8 +13,8 @@ from contracts import feeds
 from services.edge.config import ProviderConfig, ProvidersConfig, networks
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.setup import setup_feeds
-from tests.integration.edge.feedstub import FeedStub, serve
-from tests.unit.edge.feedkit import RecordingSink, round_events
+from tests.integration.edge.support.feed_provider import FeedStub, serve
+from tests.unit.edge.support.feed_events import RecordingSink, round_events
 
 
 def configured(pid: str, **options: str | float) -> ProviderConfig:

@@ -30,8 +30,8 @@ from services.edge.feeds.push import PushFeed, add_push_routes
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import Gap
 from services.edge.feeds.websocket import SocketFeed
-from tests.integration.edge.feedstub import FeedStub, serve
-from tests.unit.edge.feedkit import RecordingSink, round_events
+from tests.integration.edge.support.feed_provider import FeedStub, serve
+from tests.unit.edge.support.feed_events import RecordingSink, round_events
 
 SECRET = "feed-TEST-ONLY-secret"
 WHOLE = round_events("studio", "r-whole")

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from services.simulate.clients.base import HttpTransport, TransportError
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from tests.unit.edge.walletkit import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
 
 
 async def test_a_retried_call_resends_identical_signed_bytes_until_it_gets_an_answer() -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from tests.integration.edge.goldenledger import real_rig
-from tests.unit.edge.golden_runner import play_on, scenarios
-from tests.unit.edge.walletkit import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM, provider
+from tests.integration.edge.support.golden_ledger import real_rig
+from tests.unit.edge.support.golden_fixtures import play_on, scenarios
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM, provider
 
 SCENARIOS = scenarios("hub88")
 

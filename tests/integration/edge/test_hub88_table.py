@@ -9,14 +9,14 @@ import msgspec
 
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.hub88 import Hub88Client, load_private_key, major
-from tests.integration.edge.walletrig import (
+from tests.integration.edge.support.served_edge import (
     Bet,
     SimulatedTable,
     provider,
     served_edge,
     table_size,
 )
-from tests.unit.edge.walletkit import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
 
 SIZE = table_size()
 PLAYERS = [f"h88-p{n:02d}" for n in range(SIZE.players)]

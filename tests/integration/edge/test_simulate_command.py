@@ -7,8 +7,8 @@ import argparse
 import pytest
 
 from services.simulate.commands import _simulate, register
-from tests.integration.edge.simrig import FEED_SECRET, served_bridge
-from tests.integration.edge.walletrig import provider
+from tests.integration.edge.support.served_edge import provider
+from tests.integration.edge.support.simulated_bridge import FEED_SECRET, served_bridge
 
 SECRET = "ezugi-TEST-ONLY-secret"
 

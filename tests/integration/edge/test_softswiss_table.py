@@ -11,8 +11,8 @@ from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.softswiss import SoftSwissClient, bet
 from services.simulate.drivers import SoftSwissDriver
 from services.simulate.simulation import simulate
-from tests.integration.edge.simrig import CHAOS, served_bridge, unverified_rounds
-from tests.integration.edge.walletrig import provider, table_size
+from tests.integration.edge.support.served_edge import provider, table_size
+from tests.integration.edge.support.simulated_bridge import CHAOS, served_bridge, unverified_rounds
 
 SECRET = "softswiss-TEST-ONLY-token"
 SIZE = table_size()

@@ -12,7 +12,7 @@ from services.ledger.application import Ledger
 from services.ledger.domain import Wallet, wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus, RoundStatus
-from tests.unit.ledger.support import (
+from tests.unit.ledger.support.builders import (
     RacingLedger,
     closed,
     credit,

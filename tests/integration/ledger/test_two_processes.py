@@ -19,7 +19,7 @@ from services.ledger.domain import Bet, Wallet
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus
 from tests.integration.ledger.test_ledger_on_jetstream import jetstream_env
-from tests.unit.ledger.support import credit, debit, funded, rollback
+from tests.unit.ledger.support.builders import credit, debit, funded, rollback
 
 D = Decimal
 PLAYERS = ("p0", "p1")

@@ -1,9 +1,10 @@
 """I7: a view rebuilt from the log equals the view built live, row for row.
 
-The log is played by the simulator's live tables (`projections.simlog`: roulette, baccarat
-and blackjack at a provider that settles with credits; calls sent twice, bets rolled back
-before and after they are placed, table events repeated and out of order, rounds voided)
-and by `projections.playlog` roulette tables at a provider the ledger settles itself and
+The log is played by the simulator's live tables
+(`tests.integration.projections.support.simulated_log`: roulette, baccarat and blackjack at a
+provider that settles with credits; calls sent twice, bets rolled back before and after they
+are placed, table events repeated and out of order, rounds voided) and by
+`services.simulate.roulette_log` roulette tables at a provider the ledger settles itself and
 at another that credits (late bets, wrong round hashes, voids, repeated debits and
 credits, rollbacks). The ledger runs on the library's in-memory store so that the log
 fills fast; the views are real PostgreSQL tables.
@@ -32,20 +33,20 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from projections.balances.postgres import PostgresBalancesView
-from projections.playlog import Played, fund, play, players
 from projections.rebuild import open_view, rebuild
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.replay import compare_with_ledger
 from projections.run import VIEWS, ViewSpec, running_projections, view_env
-from projections.simlog import simulate_into
 from services.ledger.application import Ledger
+from services.simulate.roulette_log import Played, fund, play, players
+from tests.integration.projections.support.simulated_log import simulate_into
 
 SOAK = os.environ.get("LIVEBRIDGE_SOAK") == "1"
 STAGES = 4
 SIM_ROUNDS = 200 if SOAK else 60
 """Rounds per simulator table per stage (three tables: roulette, baccarat, blackjack)."""
 PLAY_ROUNDS = 400 if SOAK else 160
-"""Rounds per stage at each of the two playlog providers."""
+"""Rounds per stage at each of the two roulette_log providers."""
 SIMULATED = "pragmatic"  # settles with credits, simulator tables
 BRIDGE_SETTLED = "evo"  # the ledger settles from the result
 CREDITING = "ezugi"  # settles with credits, playlog tables

@@ -32,10 +32,10 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from projections.balances.postgres import PostgresBalancesView
-from projections.playlog import fund, play
 from projections.rebuild import catch_up, open_view, rebuild
 from projections.run import VIEWS, running_projections, view_env
 from services.ledger.application import Ledger
+from services.simulate.roulette_log import fund, play
 
 
 def assert_views_match_the_log(ledger: Ledger, env: dict[str, str], players: int) -> None:

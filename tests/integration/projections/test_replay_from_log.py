@@ -16,12 +16,12 @@ import psycopg
 import pytest
 
 from projections import commands
-from projections.playlog import PROVIDER, fund, play
 from projections.rebuild import open_view
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.projection import RoundsProjection
 from projections.run import running_projections
 from services.ledger.application import Ledger
+from services.simulate.roulette_log import PROVIDER, fund, play
 
 
 def replay(round_id: str, provider: str | None = None) -> tuple[int, str]:

@@ -19,13 +19,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from projections import commands
 from projections.http import VIEWS, setup_views
-from projections.playlog import fund, play
 from projections.rebuild import open_view, rebuild
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.projection import RoundsProjection
 from projections.run import running_projections
 from services.ledger.application import Ledger
-from tests.unit.projections.scenarios import unrecoverable_void
+from services.simulate.roulette_log import fund, play
+from tests.unit.projections.support.hand_rounds import unrecoverable_void
 
 ROUND = "void-1"
 

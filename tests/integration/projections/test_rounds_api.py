@@ -19,9 +19,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from projections import commands
 from projections.http import VIEWS, setup_views
-from projections.playlog import PROVIDER, fund, play
 from projections.run import running_projections
 from services.ledger.application import Ledger
+from services.simulate.roulette_log import PROVIDER, fund, play
 
 
 def use_settings(

@@ -15,10 +15,10 @@ import pytest
 
 from projections.export.commands import ledger_env
 from projections.reconcile.audit import Audit, ReconcileRun
-from projections.reconcile.bench import START, ledger_rows, scratch_schema, write_report
 from projections.reconcile.commands import register, summary
 from projections.reconcile.postgres import Comparison, LedgerTx, load, reconcile
 from projections.reconcile.report import Granularity, open_report
+from services.bench.reconcile import START, ledger_rows, scratch_schema, write_report
 
 ROWS = 10_000
 

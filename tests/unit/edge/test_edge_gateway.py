@@ -18,7 +18,7 @@ from services.edge.security import IpAllowlist, TokenBucket, caller_address, sam
 from services.edge.sessions import MemorySessionStore
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.walletkit import GatewayTransport, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
 
 SECRET = "evo-auth-token-TEST-ONLY"
 

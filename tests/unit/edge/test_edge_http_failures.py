@@ -15,7 +15,7 @@ from aiohttp.web_protocol import PayloadAccessError, RequestPayloadError
 
 from services.edge.app import _http_handler
 from services.edge.gateway import ProviderGate
-from tests.unit.edge.walletkit import HUB88_PUBLIC_PEM, Rig, provider, rig
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM, Rig, provider, rig
 
 EZUGI_SECRET = "ezugi-TEST-ONLY-secret"
 

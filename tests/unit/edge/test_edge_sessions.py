@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.edge.sessions import MemorySessionStore
-from tests.unit.edge.sessionsuite import SessionStoreSuite
+from tests.unit.edge.support.session_store_suite import SessionStoreSuite
 
 
 class TestMemorySessionStore(SessionStoreSuite):

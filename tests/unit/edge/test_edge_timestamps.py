@@ -13,7 +13,7 @@ from services.edge.config import MAX_SKEW_S, ProviderConfig, parse_providers
 from services.edge.security import fresh_timestamp
 from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.walletkit import NOW, GatewayTransport, Rig, provider, rig
+from tests.unit.edge.support.wallet_gateway import NOW, GatewayTransport, Rig, provider, rig
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 7

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from contracts.dialects import evolution as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.evolution import EvolutionClient
-from tests.unit.edge.fuzzkit import JSON, bad_decimal_amounts
-from tests.unit.edge.walletkit import GatewayTransport, Rig, provider, rig
+from tests.unit.edge.support.hostile_requests import JSON, bad_decimal_amounts
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig, provider, rig
 
 SECRET = "evo-auth-token-TEST-ONLY"
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

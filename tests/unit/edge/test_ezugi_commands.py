@@ -7,7 +7,7 @@ from decimal import Decimal
 from contracts.wallet import Credit, Debit, Rollback
 from services.edge.adapters.ezugi import rollback_tx_id
 from services.simulate.clients.ezugi import EzugiClient
-from tests.unit.edge.walletkit import GatewayTransport, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 7

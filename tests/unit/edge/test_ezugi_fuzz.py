@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from contracts.dialects import ezugi as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.ezugi import EzugiClient
-from tests.unit.edge.fuzzkit import JSON, bad_decimal_amounts, mutate
-from tests.unit.edge.walletkit import GatewayTransport, Rig, provider, rig
+from tests.unit.edge.support.hostile_requests import JSON, bad_decimal_amounts, mutate
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig, provider, rig
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 10178001

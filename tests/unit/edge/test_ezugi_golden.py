@@ -10,8 +10,8 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.ezugi import EzugiClient
-from tests.unit.edge.golden_runner import play, scenarios, set_up
-from tests.unit.edge.walletkit import GatewayTransport, provider, rig
+from tests.unit.edge.support.golden_fixtures import play, scenarios, set_up
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 10178001

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.edge.feeds.cursors import MemoryCursorStore
-from tests.unit.edge.cursor_suite import CursorStoreSuite
+from tests.unit.edge.support.cursor_store_suite import CursorStoreSuite
 
 
 class TestMemoryCursorStore(CursorStoreSuite):

@@ -9,7 +9,7 @@ from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import BadEvent, DeliveryFailed, FeedProcessor, round_key
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import Gap
-from tests.unit.edge.feedkit import RecordingSink, round_events
+from tests.unit.edge.support.feed_events import RecordingSink, round_events
 
 
 class Clock:

@@ -19,8 +19,8 @@ from contracts import feeds
 from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.push import PushFeed, push_handler
-from tests.unit.edge.feedkit import RecordingSink, round_events
-from tests.unit.edge.fuzzkit import JSON
+from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from tests.unit.edge.support.hostile_requests import JSON
 
 SECRET = "feed-TEST-ONLY-secret"
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

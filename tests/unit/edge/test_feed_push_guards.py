@@ -16,7 +16,7 @@ from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.push import PushFeed, push_handler
 from services.edge.feeds.setup import setup_feeds
 from services.edge.security import IpAllowlist
-from tests.unit.edge.feedkit import RecordingSink, round_events
+from tests.unit.edge.support.feed_events import RecordingSink, round_events
 
 SECRET = "feed-TEST-ONLY-secret"
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.edge.feeds.sequencer import Sequencer
-from tests.unit.edge.feedkit import round_events
+from tests.unit.edge.support.feed_events import round_events
 
 
 def test_in_order_events_are_handed_on_at_once() -> None:

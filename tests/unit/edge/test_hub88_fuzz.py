@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from contracts.dialects import hub88 as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from tests.unit.edge.fuzzkit import JSON, bad_integer_amounts, mutate
-from tests.unit.edge.walletkit import (
+from tests.unit.edge.support.hostile_requests import JSON, bad_integer_amounts, mutate
+from tests.unit.edge.support.wallet_gateway import (
     HUB88_PRIVATE_PEM,
     HUB88_PUBLIC_PEM,
     GatewayTransport,

@@ -9,8 +9,8 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from tests.unit.edge.golden_runner import play_on, scenarios, set_up
-from tests.unit.edge.walletkit import (
+from tests.unit.edge.support.golden_fixtures import play_on, scenarios, set_up
+from tests.unit.edge.support.wallet_gateway import (
     HUB88_PRIVATE_PEM,
     HUB88_PUBLIC_PEM,
     GatewayTransport,

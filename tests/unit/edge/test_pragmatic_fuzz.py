@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from contracts.dialects import pragmatic as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.walletkit import GatewayTransport, Rig, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig, provider, rig
 
 SECRET = "pp-secret-key-TEST-ONLY"
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

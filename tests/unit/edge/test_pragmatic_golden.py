@@ -10,8 +10,8 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.golden_runner import play_on, scenarios, set_up
-from tests.unit.edge.walletkit import GatewayTransport, provider, rig
+from tests.unit.edge.support.golden_fixtures import play_on, scenarios, set_up
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
 
 SCENARIOS = scenarios("pragmatic")
 SECRET = "pp-secret-key-TEST-ONLY"

@@ -44,9 +44,9 @@ from services.simulate.drivers import (
 )
 from services.simulate.simulation import simulate
 from services.simulate.table import Chaos
-from tests.unit.edge.fakes import FakeLedger
-from tests.unit.edge.feedkit import RecordingSink
-from tests.unit.edge.walletkit import (
+from tests.unit.edge.support.fake_ledger import FakeLedger
+from tests.unit.edge.support.feed_events import RecordingSink
+from tests.unit.edge.support.wallet_gateway import (
     HUB88_PRIVATE_PEM,
     HUB88_PUBLIC_PEM,
     GatewayTransport,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from contracts.wallet import Credit, Debit, Rollback
 from services.simulate.clients.softswiss import SoftSwissClient, bet, rollback, win
-from tests.unit.edge.walletkit import GatewayTransport, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
 
 SECRET = "softswiss-TEST-ONLY-token"
 EUR = "EUR"

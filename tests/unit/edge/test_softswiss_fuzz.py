@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from contracts.dialects import softswiss as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.softswiss import SoftSwissClient
-from tests.unit.edge.fuzzkit import JSON, bad_integer_amounts, mutate
-from tests.unit.edge.walletkit import GatewayTransport, Rig, provider, rig
+from tests.unit.edge.support.hostile_requests import JSON, bad_integer_amounts, mutate
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig, provider, rig
 
 SECRET = "softswiss-TEST-ONLY-token"
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

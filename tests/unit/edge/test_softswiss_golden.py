@@ -10,8 +10,8 @@ import pytest
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.softswiss import SoftSwissClient
-from tests.unit.edge.golden_runner import play, scenarios, set_up
-from tests.unit.edge.walletkit import GatewayTransport, provider, rig
+from tests.unit.edge.support.golden_fixtures import play, scenarios, set_up
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
 
 SECRET = "softswiss-TEST-ONLY-token"
 _ENCODER = msgspec.json.Encoder(decimal_format="number")

@@ -14,7 +14,7 @@ from services.ledger.application import Ledger
 from services.ledger.domain import Bet, Wallet, wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus, RoundStatus, Verification
-from tests.unit.ledger.support import (
+from tests.unit.ledger.support.builders import (
     POPO,
     ContendedLedger,
     RacingLedger,

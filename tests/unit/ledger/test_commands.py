@@ -16,7 +16,7 @@ import pytest
 from contracts.wallet import Refusal
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from tests.unit.ledger.support import (
+from tests.unit.ledger.support.builders import (
     credit,
     debit,
     declared,

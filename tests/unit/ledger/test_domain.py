@@ -23,7 +23,7 @@ from contracts.wallet import Refusal
 from services.ledger.domain import Bet, TxRecord, Wallet
 from services.ledger.errors import LedgerRefused
 from services.ledger.rounds import BookCursor, Round, RoundBook, encode_provider_event
-from tests.unit.ledger.givens import given, history, then, wallet_with
+from tests.unit.ledger.support.given_events import given, history, then, wallet_with
 
 D = Decimal
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

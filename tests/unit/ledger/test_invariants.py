@@ -39,7 +39,7 @@ from contracts.wallet import AnyWalletCommand, Credit, Debit, Refusal, Rollback,
 from services.ledger.domain import Bet, Wallet
 from services.ledger.errors import LedgerRefused
 from services.ledger.rounds import Round, decode_provider_event
-from tests.unit.ledger.support import (
+from tests.unit.ledger.support.builders import (
     POPO,
     RacingLedger,
     closed,

@@ -23,8 +23,8 @@ from projections.balances.view import (
     WalletMoved,
     WalletOpened,
 )
-from projections.playlog import fund, play
 from services.ledger.application import Ledger
+from services.simulate.roulette_log import fund, play
 
 
 class MemoryBalancesView(BalancesView):

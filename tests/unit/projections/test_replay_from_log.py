@@ -12,11 +12,11 @@ import msgspec
 
 from contracts.events import BettingClosed, BettingOpened, ResultDeclared
 from contracts.wallet import Credit, Debit, Rollback, Selection
-from projections.playlog import PROVIDER, START, fund, play
-from projections.rounds.fromlog import fold, round_notifications
 from projections.rounds.replay import compare_with_ledger, replay_from_log, replay_round
+from projections.rounds.round_from_log import fold, round_notifications
 from services.ledger.application import Ledger
-from tests.unit.projections.collector import OneRound
+from services.simulate.roulette_log import PROVIDER, START, fund, play
+from tests.unit.projections.support.rounds_views import OneRound
 
 
 def test_a_round_folded_from_the_log_alone_agrees_with_the_ledger() -> None:

@@ -10,15 +10,15 @@ import msgspec
 import pytest
 from eventsourcing.persistence import Tracking
 
-from projections.rounds.fromlog import fold, round_notifications
 from projections.rounds.projection import RoundsProjection
 from projections.rounds.replay import replay_from_log, replay_round
+from projections.rounds.round_from_log import fold, round_notifications
 from projections.rounds.view import RoundRecord, TimelineEntry
 from services.ledger.application import Ledger
 from services.ledger.domain import bet_uuid
-from tests.unit.ledger.support import popo_ledger
-from tests.unit.projections.collector import Collector, OneRound
-from tests.unit.projections.scenarios import unrecoverable_void
+from tests.unit.ledger.support.builders import popo_ledger
+from tests.unit.projections.support.hand_rounds import unrecoverable_void
+from tests.unit.projections.support.rounds_views import Collector, OneRound
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from eventsourcing.persistence import Tracking
 
-from projections.playlog import PROVIDER, fund, play
 from projections.rounds.projection import RoundsProjection
 from projections.rounds.replay import _runs
 from projections.rounds.view import BetFields, RoundFields, TimelineEntry
 from services.ledger.application import Ledger
 from services.ledger.domain import bet_uuid, round_uuid
-from tests.unit.projections.collector import Collector
+from services.simulate.roulette_log import PROVIDER, fund, play
+from tests.unit.projections.support.rounds_views import Collector
 
 
 def test_a_rounds_provider_events_bets_and_money_land_on_its_timeline() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ledger import bench
+from services.bench import ledger as bench
 
 
 def test_every_ledger_bench_figure_can_be_measured_at_a_small_size(nats_url: str) -> None:

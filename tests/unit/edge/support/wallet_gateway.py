@@ -13,9 +13,9 @@ from services.edge.gateway import Gateway, ProviderGate
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore, Session
 from services.simulate.clients.base import Answer, PreparedCall
-from tests.unit.edge.fakes import FakeLedger
+from tests.unit.edge.support.fake_ledger import FakeLedger
 
-KEYS = Path(__file__).resolve().parents[2] / "keys"
+KEYS = Path(__file__).resolve().parents[3] / "keys"
 HUB88_PRIVATE_PEM = (KEYS / "hub88_TEST_ONLY_private.pem").read_bytes()
 HUB88_PUBLIC_PEM = (KEYS / "hub88_TEST_ONLY_public.pem").read_bytes()
 NOW = 1_800_000_000.0

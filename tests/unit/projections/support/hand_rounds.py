@@ -7,7 +7,7 @@ from decimal import Decimal
 import msgspec
 
 from services.ledger.application import Ledger
-from tests.unit.ledger.support import credit, debit, funded, opened, voided
+from tests.unit.ledger.support.builders import credit, debit, funded, opened, voided
 
 
 def unrecoverable_void(ledger: Ledger, round_id: str = "r1") -> None:

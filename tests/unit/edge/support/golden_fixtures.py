@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from services.simulate.clients.base import PreparedCall, Transport
-from tests.unit.edge.walletkit import GatewayTransport, Rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "golden"
 ANY = "<any>"
 
 Encode = Callable[[dict[str, Any]], PreparedCall]

@@ -4,7 +4,7 @@
 runner can pass a ledger over a big log instead (`ledger=`; rounds to replay are sampled
 from the rebuilt view unless `round_ids=` says which), since both figures are functions
 of the log. `big_log(nats_url, events)` builds such a log fast: the ledger plays in
-memory (`projections.playlog`), then its stored events are copied into JetStream write
+memory (`services.simulate.roulette_log`), then its stored events are copied into JetStream write
 by write, aggregate versions and all.
 
 - `projection_rebuild_per_s`: events per second through `rebuild` (read from the log,
@@ -99,8 +99,8 @@ def big_log(
     what replays read); the rest are cashier histories of other wallets (what a ledger
     that has run for years mostly holds), written through the domain as the ledger would.
     """
-    from projections.playlog import fund, play
     from services.bench.log import fill_ledger_log
+    from services.simulate.roulette_log import fund, play
 
     player_count = 200
     source = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
@@ -190,7 +190,7 @@ def measure(
     """
     own = ledger is None
     if ledger is None:
-        from projections.playlog import fund, play
+        from services.simulate.roulette_log import fund, play
 
         ledger = Ledger(
             {

@@ -23,7 +23,7 @@ from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore, Session
 from services.ledger.application import Ledger
-from tests.unit.edge.walletkit import NOW, GatewayTransport
+from tests.unit.edge.support.wallet_gateway import NOW, GatewayTransport
 
 
 @dataclass
