@@ -49,7 +49,7 @@ PLAY_ROUNDS = 400 if SOAK else 160
 """Rounds per stage at each of the two roulette_log providers."""
 SIMULATED = "pragmatic"  # settles with credits, simulator tables
 BRIDGE_SETTLED = "evo"  # the ledger settles from the result
-CREDITING = "ezugi"  # settles with credits, playlog tables
+CREDITING = "ezugi"  # settles with credits, roulette_log tables
 PLAYERS = 30
 
 

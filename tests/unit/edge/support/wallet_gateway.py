@@ -19,7 +19,7 @@ KEYS = Path(__file__).resolve().parents[3] / "keys"
 HUB88_PRIVATE_PEM = (KEYS / "hub88_TEST_ONLY_private.pem").read_bytes()
 HUB88_PUBLIC_PEM = (KEYS / "hub88_TEST_ONLY_public.pem").read_bytes()
 NOW = 1_800_000_000.0
-_EXECUTOR = ThreadPoolExecutor(4, thread_name_prefix="walletkit")
+_EXECUTOR = ThreadPoolExecutor(4, thread_name_prefix="wallet-gateway")
 
 
 def provider(
