@@ -13,7 +13,7 @@ from services.eventstore.factory import JetStreamFactory
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
 from tests.integration.ledger.test_ledger_on_jetstream import jetstream_env
-from tests.unit.ledger.support import debit, funded
+from tests.unit.ledger.support.builders import debit, funded
 
 D = Decimal
 BETS = 20

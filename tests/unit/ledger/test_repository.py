@@ -8,7 +8,7 @@ from typing import Any
 
 from services.ledger.application import Ledger
 from services.ledger.domain import Wallet, wallet_id
-from tests.unit.ledger.support import debit, funded, popo_ledger
+from tests.unit.ledger.support.builders import debit, funded, popo_ledger
 
 D = Decimal
 
