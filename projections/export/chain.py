@@ -1,30 +1,37 @@
-"""The export format and its hash chain: written from the log, verified offline.
+"""The export format and its hash chain: written from the log, checked line by line.
 
 An export is a directory with two files:
 
 - `events.jsonl`: one line per event, in log order. Each line is the canonical JSON (sorted
   keys, no spaces) of `{"event": {...}, "hash": "<hex>", "n": <line number from 1>}`.
-- `manifest.json`: the query, the log positions covered, counts per event topic, the chain's
-  genesis and its head hash.
+- `manifest.json`: what was asked (`query`: kind and round, session or period), which log
+  (`application`, `stream`) and which of its positions were read (`scanned`), the positions
+  and counts of what the file holds, the chain's genesis and head hash, and the signature
+  (`signing.py`) over every one of those fields.
 
 `hash(n) = sha256(hash(n-1) as lowercase hex ASCII + canonical bytes of event n)`, with
-`hash(0) = genesis` (64 zeros). Changing, removing, inserting or reordering any event
-breaks the chain at that event; `verify` names the first line that does not match.
+`hash(0) = GENESIS` (64 zeros). Changing, removing, inserting or reordering any event
+breaks the chain at that event; a chain recomputed after such a change no longer ends at
+the signed head hash. `verify.py` checks all of it offline.
 
-Verification needs only this module and the files: no NATS, no PostgreSQL.
+Format versions: `livebridge-export/2` is signed; `livebridge-export/1` (written before
+exports were signed) has the same fields without `stream` and `signature`, and verifies as
+an unsigned legacy export.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-FORMAT = "livebridge-export/1"
+FORMAT = "livebridge-export/2"
+LEGACY_FORMAT = "livebridge-export/1"
 GENESIS = "0" * 64
 EVENTS_FILE = "events.jsonl"
 MANIFEST_FILE = "manifest.json"
@@ -41,16 +48,32 @@ def link(previous: str, event_bytes: bytes) -> str:
     return hashlib.sha256(previous.encode("ascii") + event_bytes).hexdigest()
 
 
-class LogRange(msgspec.Struct, frozen=True, kw_only=True):
+class LogRange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Positions (notification ids, i.e. stream sequences) of the log that were scanned."""
 
     first: int
     last: int
 
 
-class Manifest(msgspec.Struct, frozen=True, kw_only=True):
+class Signature(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Ed25519 over `fields` (each manifest field's SHA-256) and the key that signed."""
+
+    algorithm: str
+    public_key: str
+    """The signer's raw 32-byte public key, base64: a claim, trusted only if it is `--key`."""
+    key_id: str
+    """SHA-256 of the raw public key, hex."""
+    fields: dict[str, str]
+    """Every other manifest field by name: SHA-256 (hex) of its canonical JSON."""
+    value: str
+    """base64 Ed25519 signature of the canonical JSON of the other four fields."""
+
+
+class Manifest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     format: str
     application: str
+    stream: str | None = None
+    """The JetStream stream the events were read from; None for another event store."""
     query: dict[str, str]
     created_at: str
     scanned: LogRange
@@ -62,6 +85,21 @@ class Manifest(msgspec.Struct, frozen=True, kw_only=True):
     genesis: str
     head_hash: str
     events_file: str = EVENTS_FILE
+    signature: Signature | None = None
+
+
+def manifest_fields(manifest: Manifest) -> dict[str, Any]:
+    """The manifest's fields as JSON builtins, the signature aside: what is signed."""
+    fields = msgspec.to_builtins(manifest)
+    assert isinstance(fields, dict)
+    fields.pop("signature", None)
+    return fields
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    (directory / MANIFEST_FILE).write_bytes(
+        msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n"
+    )
 
 
 class ChainWriter:
@@ -89,12 +127,20 @@ class ChainWriter:
         self._file.write(canonical({"event": event, "hash": self.head, "n": self.count}) + b"\n")
 
     def close(
-        self, *, application: str, query: dict[str, str], created_at: str, scanned: LogRange
+        self,
+        *,
+        application: str,
+        stream: str | None,
+        query: dict[str, str],
+        created_at: str,
+        scanned: LogRange,
     ) -> Manifest:
+        """The manifest of what was written (unsigned: the caller signs and writes it)."""
         self._file.close()
-        manifest = Manifest(
+        return Manifest(
             format=FORMAT,
             application=application,
+            stream=stream,
             query=query,
             created_at=created_at,
             scanned=scanned,
@@ -105,10 +151,6 @@ class ChainWriter:
             genesis=GENESIS,
             head_hash=self.head,
         )
-        (self.directory / MANIFEST_FILE).write_bytes(
-            msgspec.json.format(msgspec.json.encode(manifest), indent=2) + b"\n"
-        )
-        return manifest
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,75 +167,96 @@ class Mismatch:
         return f"{where}{at}: {self.reason}"
 
 
-@dataclass(frozen=True, slots=True)
-class Verified:
-    events: int
-    head_hash: str
-    manifest: Manifest
-
-
-class _Line(msgspec.Struct, forbid_unknown_fields=True):
+class Line(msgspec.Struct, forbid_unknown_fields=True):
     event: dict[str, Any]
     hash: str
     n: int
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """What an intact events file holds, to compare with its manifest."""
+
+    events: int
+    head_hash: str
+    by_topic: dict[str, int]
+    first_position: int | None
+    last_position: int | None
+    latest_timestamp: datetime | None
+    """The latest `timestamp` of an event's data, if any event has one."""
+
+
+def lines(path: Path) -> Iterator[tuple[int, Line]]:
+    """The lines of an events file already checked by `walk_chain`, decoded."""
+    decoder = msgspec.json.Decoder(Line)
     with path.open("rb") as file:
-        yield from enumerate(file, start=1)
+        for number, raw in enumerate(file, start=1):
+            yield number, decoder.decode(raw)
 
 
-def verify(directory: Path) -> Verified | Mismatch:
-    """Check an export offline: what was verified, or the first thing that does not match."""
+def _time(text: str) -> datetime | None:
     try:
-        manifest = msgspec.json.decode((directory / MANIFEST_FILE).read_bytes(), type=Manifest)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
-        return Mismatch(0, None, f"manifest unreadable: {exc}")
-    if manifest.format != FORMAT:
-        return Mismatch(0, None, f"unknown format {manifest.format!r}, expected {FORMAT!r}")
-    head = manifest.genesis
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+def walk_chain(path: Path, scanned: LogRange) -> Chain | Mismatch:
+    """Check every line of an events file: form, numbering, hash links, positions."""
+    head = GENESIS
     count = 0
+    first_position: int | None = None
     last_position = 0
+    latest: datetime | None = None
     by_topic: dict[str, int] = {}
-    decoder = msgspec.json.Decoder(_Line)
-    if Path(manifest.events_file).name != manifest.events_file:
-        return Mismatch(0, None, f"events file {manifest.events_file!r} is not a plain file name")
-    events_path = directory / manifest.events_file
-    if not events_path.is_file():
-        return Mismatch(0, None, f"events file {manifest.events_file!r} is missing")
-    lines: Iterable[tuple[int, bytes]] = _lines(events_path)
-    for number, raw in lines:
-        body = raw[:-1] if raw.endswith(b"\n") else raw
-        try:
-            line = decoder.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return Mismatch(number, None, f"not a valid export line ({exc})")
-        position = line.event.get("position")
-        position = position if isinstance(position, int) else None
-        if canonical(line) != body:
-            return Mismatch(number, position, "line is not in canonical form (bytes were altered)")
-        if line.n != number:
-            return Mismatch(number, position, f"line numbered {line.n}, expected {number}")
-        expected = link(head, canonical(line.event))
-        if expected != line.hash:
-            return Mismatch(
-                number, position, "event does not match its hash (content changed or reordered)"
-            )
-        if position is None or position <= last_position:
-            return Mismatch(number, position, "log positions must increase")
-        if not manifest.scanned.first <= position <= manifest.scanned.last:
-            return Mismatch(number, position, "log position outside the scanned range")
-        head = expected
-        count += 1
-        last_position = position
-        topic = str(line.event.get("topic", ""))
-        by_topic[topic] = by_topic.get(topic, 0) + 1
-    if count != manifest.events:
-        return Mismatch(0, None, f"manifest counts {manifest.events} events, file has {count}")
-    if by_topic != manifest.events_by_topic:
-        return Mismatch(0, None, "manifest counts per topic differ from the events file")
-    if head != manifest.head_hash:
-        return Mismatch(
-            0, None, f"head hash {head} differs from the manifest's {manifest.head_hash}"
-        )
-    return Verified(events=count, head_hash=head, manifest=manifest)
+    decoder = msgspec.json.Decoder(Line)
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
+            body = raw[:-1] if raw.endswith(b"\n") else raw
+            try:
+                line = decoder.decode(body)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                return Mismatch(number, None, f"not a valid export line ({exc})")
+            position = line.event.get("position")
+            position = position if type(position) is int else None
+            if canonical(line) != body:
+                return Mismatch(
+                    number, position, "line is not in canonical form (bytes were altered)"
+                )
+            if line.n != number:
+                return Mismatch(number, position, f"line numbered {line.n}, expected {number}")
+            expected = link(head, canonical(line.event))
+            if expected != line.hash:
+                return Mismatch(
+                    number, position, "event does not match its hash (content changed or reordered)"
+                )
+            if position is None or position <= last_position:
+                return Mismatch(number, position, "log positions must increase")
+            if not scanned.first <= position <= scanned.last:
+                return Mismatch(
+                    number,
+                    position,
+                    f"log position outside the manifest's scanned range "
+                    f"{scanned.first}..{scanned.last}",
+                )
+            head = expected
+            count += 1
+            if first_position is None:
+                first_position = position
+            last_position = position
+            topic = str(line.event.get("topic", ""))
+            by_topic[topic] = by_topic.get(topic, 0) + 1
+            data = line.event.get("data")
+            stamp = data.get("timestamp") if isinstance(data, dict) else None
+            when = _time(stamp) if isinstance(stamp, str) else None
+            if when is not None and (latest is None or when > latest):
+                latest = when
+    return Chain(
+        events=count,
+        head_hash=head,
+        by_topic=by_topic,
+        first_position=first_position,
+        last_position=last_position if count else None,
+        latest_timestamp=latest,
+    )

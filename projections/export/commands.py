@@ -1,15 +1,25 @@
-"""`livebridge export` and `livebridge verify`.
+"""`livebridge export`, `livebridge verify` and `livebridge export-key new`.
 
 `export` reads the ledger's log (persistence from the environment: `LIVEBRIDGE_NATS_URL` or
 `NATS_URL`, `NATS_STREAM_PREFIX`, or another `PERSISTENCE_MODULE`) and writes
-`events.jsonl` and `manifest.json` into `--out`.
-`verify` needs only the export directory: it exits 0 and prints the head hash when the
-export is intact, else exits 1 naming the first line that does not match.
+`events.jsonl` and `manifest.json`, signed with the export key the configuration's
+`[export]` table names (`signing.py`), into `--out`.
+
+`verify DIR --key PUBLIC.pem` needs only the export directory and the bridge's public key
+(no network): exit 0 when the export is intact and signed with that key; exit 1 naming
+each thing that is wrong (a line, a manifest field, an unsigned manifest, another key, a
+bad signature); exit 3 when it is intact but its origin is not proven (no `--key` given,
+or a legacy unsigned export). `--against NATS_URL` also reads every event back from the
+log by its position and runs the query again there (`online.py`).
+
+`export-key new --out DIR` makes a key pair: the private key for the bridge's
+configuration, the public key for auditors.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Mapping
@@ -17,9 +27,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from projections.export.chain import Mismatch, verify
+import nats
+from nats.js.errors import NotFoundError
+
+from projections.export.chain import Manifest, Mismatch
 from projections.export.exporter import export
+from projections.export.online import check_against
 from projections.export.selection import PeriodQuery, Query, RoundQuery, SessionQuery
+from projections.export.signing import ExportKeyError, generate, public_key_file, signing_key
+from projections.export.verify import EXIT_FAILED, EXIT_ORIGIN_UNPROVEN, verify
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,9 +52,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--out", type=Path, required=True, help="directory to write into")
     parser.set_defaults(handler=run_export)
 
-    check = sub.add_parser("verify", help="check an export offline (no NATS, no PostgreSQL)")
+    check = sub.add_parser(
+        "verify", help="check an export and its signature (offline unless --against is given)"
+    )
     check.add_argument("export", type=Path, help="the export directory")
+    check.add_argument(
+        "--key", type=Path, metavar="PUBLIC.pem", help="the bridge's export public key"
+    )
+    check.add_argument(
+        "--against",
+        metavar="NATS_URL",
+        help="also check every event against the log the export names, read from this server",
+    )
     check.set_defaults(handler=run_verify)
+
+    keys = sub.add_parser("export-key", help="the key pair that signs exports")
+    actions = keys.add_subparsers(dest="action", required=True)
+    new = actions.add_parser("new", help="make a new key pair (never overwrites)")
+    new.add_argument("--out", type=Path, required=True, help="directory to write the two files")
+    new.set_defaults(handler=run_new_key)
 
 
 def parse_time(text: str) -> datetime:
@@ -74,16 +106,17 @@ def ledger_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def open_ledger() -> Any:
-    """The ledger application, its persistence configured from the environment."""
+def open_ledger(env: Mapping[str, str] | None = None) -> Any:
+    """The ledger application, its persistence from `env` or else from the environment."""
     from services.ledger.application import Ledger
 
-    return Ledger(ledger_env())
+    return Ledger(ledger_env() if env is None else dict(env))
 
 
 def run_export(args: argparse.Namespace) -> int:
     try:
         query = query_from(args)
+        key = signing_key()
     except (ValueError, argparse.ArgumentTypeError) as exc:
         print(f"livebridge export: {exc}", file=sys.stderr)
         return 2
@@ -95,6 +128,7 @@ def run_export(args: argparse.Namespace) -> int:
             application=app.name,
             query=query,
             directory=args.out,
+            signing_key=key,
         )
     finally:
         app.close()
@@ -107,15 +141,129 @@ def run_export(args: argparse.Namespace) -> int:
         )
     print(
         f"exported {manifest.events} events (log positions {manifest.scanned.first}.."
-        f"{manifest.scanned.last} scanned) to {args.out}; head hash {manifest.head_hash}"
+        f"{manifest.scanned.last} scanned) to {args.out}; head hash {manifest.head_hash}; "
+        f"signed with key {manifest.signature.key_id if manifest.signature else None}"
     )
     return 0
 
 
+SHOWN = 20
+"""Problems printed at most; the rest are counted."""
+
+
 def run_verify(args: argparse.Namespace) -> int:
-    result = verify(args.export)
-    if isinstance(result, Mismatch):
-        print(f"export {args.export} does NOT verify: {result}", file=sys.stderr)
-        return 1
-    print(f"export {args.export} verifies: {result.events} events, head hash {result.head_hash}")
+    where = f"export {args.export}"
+    try:
+        key = public_key_file(args.key) if args.key is not None else None
+    except ExportKeyError as exc:
+        print(f"livebridge verify: {exc}", file=sys.stderr)
+        return 2
+    report = verify(args.export, key)
+    problems = list(report.problems)
+    if args.against is not None and report.manifest is not None:
+        try:
+            problems.extend(online_problems(args.export, report.manifest, args.against))
+        except LogUnavailable as exc:
+            print(f"livebridge verify: {exc}", file=sys.stderr)
+            return 2
+    origin = report.origin
+    code = EXIT_FAILED if problems else report.exit_code
+    if code == EXIT_FAILED:
+        print(f"{where} does NOT verify:", file=sys.stderr)
+        for problem in problems[:SHOWN]:
+            print(f"  {problem}", file=sys.stderr)
+        if len(problems) > SHOWN:
+            print(f"  ... and {len(problems) - SHOWN} more", file=sys.stderr)
+        print(f"  origin: {origin.detail}", file=sys.stderr)
+        return code
+    chain = report.chain
+    assert chain is not None
+    summary = f"{chain.events} events, head hash {chain.head_hash}"
+    checked = f"; checked against the log at {args.against}" if args.against else ""
+    if code == EXIT_ORIGIN_UNPROVEN:
+        print(
+            f"{where} is intact ({summary}{checked}) but its origin is NOT proven: {origin.detail}"
+        )
+        return code
+    print(f"{where} verifies: {summary}, {origin.detail}{checked}")
+    return code
+
+
+class LogUnavailable(Exception):
+    """The log an online check needs cannot be read: the message says why."""
+
+
+def online_problems(directory: Path, manifest: Manifest, url: str) -> list[Mismatch]:
+    """`check_against` on the ledger whose stream the manifest names, read at `url`."""
+    from services.eventstore.recorders import stream_name
+
+    if manifest.stream is None:
+        raise LogUnavailable(
+            "--against: this export was not read from a JetStream log (its manifest names no "
+            "stream)"
+        )
+    token = stream_name("", manifest.application)
+    prefix = manifest.stream.removesuffix("_" + token) if manifest.stream != token else ""
+    if stream_name(prefix, manifest.application) != manifest.stream:
+        raise LogUnavailable(
+            f"--against: stream {manifest.stream!r} is not one of application "
+            f"{manifest.application!r}"
+        )
+    asyncio.run(_probe(url, manifest.stream))
+    app = open_ledger(
+        {
+            "PERSISTENCE_MODULE": "services.eventstore",
+            "NATS_URL": url,
+            "NATS_STREAM_PREFIX": prefix,
+            "CREATE_TABLE": "n",
+        }
+    )
+    try:
+        return check_against(directory, manifest, app.recorder, app.mapper)
+    finally:
+        app.close()
+
+
+async def _probe(url: str, stream: str) -> None:
+    """Fail fast and clearly when the server is not there or holds no such stream."""
+
+    async def quiet(_error: Exception) -> None:
+        pass  # the refusal below says it once
+
+    try:
+        client = await asyncio.wait_for(
+            nats.connect(
+                url,
+                connect_timeout=3,
+                max_reconnect_attempts=1,  # nats-py: 0 would mean "retry forever"
+                reconnect_time_wait=0.1,
+                allow_reconnect=False,
+                error_cb=quiet,
+            ),
+            timeout=8,
+        )
+    except Exception as exc:
+        reason = str(exc) or type(exc).__name__
+        raise LogUnavailable(f"--against: cannot reach {url} ({reason})") from None
+    try:
+        await client.jetstream().stream_info(stream)
+    except NotFoundError:
+        raise LogUnavailable(f"--against: {url} holds no stream {stream}") from None
+    finally:
+        await client.close()
+
+
+def run_new_key(args: argparse.Namespace) -> int:
+    try:
+        private, public, identity = generate(args.out)
+    except (ExportKeyError, OSError) as exc:
+        print(f"livebridge export-key new: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"export key {identity}\n"
+        f"  private: {private} (keep it out of the repository; in livebridge.toml:\n"
+        f"           [export]\n"
+        f'           signing_key_file = "{private.resolve()}")\n'
+        f"  public:  {public} (for auditors: livebridge verify DIR --key {public})"
+    )
     return 0

@@ -7,23 +7,27 @@ decoded with the application's own transcoder (after its cipher and compressor) 
 as plain JSON: amounts as decimal strings, ids as strings, times in ISO 8601.
 
 The export is a snapshot: the scan stops at the log's last position when it began, recorded
-in the manifest, so the same query over the same range always gives the same bytes.
+in the manifest, so the same query over the same range always gives the same events. The
+manifest is signed with the bridge's export key (`signing.py`). `selected` is also what
+`verify --against` runs to find events an export leaves out.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 
-from projections.export.chain import ChainWriter, LogRange, Manifest
+from projections.export.chain import ChainWriter, LogRange, Manifest, write_manifest
 from projections.export.selection import LOOKBACK, Matcher, Query
+from projections.export.signing import sign
 
 PAGE = 1000
 
@@ -58,20 +62,12 @@ def export_record(notification: Notification, data: Mapping[str, Any]) -> dict[s
     }
 
 
-def export(
-    *,
-    recorder: ApplicationRecorder,
-    mapper: Mapper[Any],
-    application: str,
-    query: Query,
-    directory: Path,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> Manifest:
-    """Scan the log from its first to its current last position; export what `query` involves."""
-    last = recorder.max_notification_id() or 0
+def selected(
+    recorder: ApplicationRecorder, mapper: Mapper[Any], query: Query, last: int
+) -> Iterator[tuple[Notification, dict[str, Any]]]:
+    """The notifications at positions 1..`last` that `query` involves, in log order, decoded."""
     matcher = Matcher(query)
     plain = mapper.cipher is None and mapper.compressor is None
-    writer = ChainWriter(directory)
     window: deque[tuple[Notification, dict[str, Any] | None]] = deque()
 
     def candidate(notification: Notification) -> bool:
@@ -84,24 +80,24 @@ def export(
             or any(n in notification.state for n in needles)
         )
 
-    def decide(notification: Notification, data: dict[str, Any] | None) -> None:
+    def decide(
+        notification: Notification, data: dict[str, Any] | None
+    ) -> tuple[Notification, dict[str, Any]] | None:
         if data is None:
             if not candidate(notification):
-                return
+                return None
             data = event_state(mapper, notification)
         originator = str(notification.originator_id)
         if matcher.involves(originator, notification.originator_version, data):
-            writer.append(export_record(notification, data))
+            return notification, data
+        return None
 
-    first_seen: int | None = None
     start = 1
     while start <= last:
         page = recorder.select_notifications(start, PAGE, stop=last)
         if not page:
             break
         for notification in page:
-            if first_seen is None:
-                first_seen = notification.id
             data = None
             if candidate(notification):
                 data = event_state(mapper, notification)
@@ -110,14 +106,41 @@ def export(
                     str(notification.originator_id), notification.originator_version, data
                 )
             window.append((notification, data))
-            if len(window) > LOOKBACK:
-                decide(*window.popleft())
+            if len(window) > LOOKBACK and (chosen := decide(*window.popleft())):
+                yield chosen
         start = page[-1].id + 1
     while window:
-        decide(*window.popleft())
-    return writer.close(
+        if chosen := decide(*window.popleft()):
+            yield chosen
+
+
+def export(
+    *,
+    recorder: ApplicationRecorder,
+    mapper: Mapper[Any],
+    application: str,
+    query: Query,
+    directory: Path,
+    signing_key: Ed25519PrivateKey,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Manifest:
+    """Scan the log from its first to its current last position; export what `query` involves.
+
+    The manifest is signed with `signing_key`; the stream is named when the log is JetStream.
+    """
+    last = recorder.max_notification_id() or 0
+    first = recorder.select_notifications(1, 1, stop=last)
+    writer = ChainWriter(directory)
+    for notification, data in selected(recorder, mapper, query, last):
+        writer.append(export_record(notification, data))
+    stream = getattr(recorder, "stream", None)
+    manifest = writer.close(
         application=application,
+        stream=stream if isinstance(stream, str) else None,
         query=query.describe(),
         created_at=now().isoformat(),
-        scanned=LogRange(first=first_seen or 0, last=last),
+        scanned=LogRange(first=first[0].id if first else 0, last=last),
     )
+    manifest = sign(manifest, signing_key)
+    write_manifest(directory, manifest)
+    return manifest

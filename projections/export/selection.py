@@ -64,6 +64,28 @@ class PeriodQuery:
 Query = RoundQuery | SessionQuery | PeriodQuery
 
 
+def described(text: Mapping[str, str]) -> Query:
+    """The query a manifest describes (`Query.describe()` read back); ValueError if none."""
+    kind = text.get("kind")
+    keys = {"round": {"kind", "round_id"}, "session": {"kind", "session_id"}}.get(
+        str(kind), {"kind", "from", "to"}
+    )
+    if kind not in ("round", "session", "period") or set(text) != keys:
+        raise ValueError(
+            "not a query livebridge export asks: expected kind round (round_id), session "
+            f"(session_id) or period (from, to), got {dict(text)!r}"
+        )
+    if kind == "round":
+        return RoundQuery(text["round_id"])
+    if kind == "session":
+        return SessionQuery(text["session_id"])
+    start, end = datetime.fromisoformat(text["from"]), datetime.fromisoformat(text["to"])
+    query = PeriodQuery(start, end)
+    if query.describe() != dict(text):
+        raise ValueError(f"period bounds {text['from']!r}, {text['to']!r} are not as written")
+    return query
+
+
 def walk(value: Any) -> Iterator[tuple[str, Any]]:
     """Every (key, value) pair in nested mappings; a list of ids gives one pair per id."""
     if isinstance(value, Mapping):

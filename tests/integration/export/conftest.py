@@ -1,9 +1,10 @@
-"""Shared by the export tests: the export commands run as the CLI runs them, and the ledger's
-settings in the environment those commands read."""
+"""Shared by the export tests: the export commands run as the CLI runs them, the ledger's
+settings in the environment those commands read, and an export key configured for them."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -28,3 +29,15 @@ def env(nats_url: str, stream_prefix: str, monkeypatch: pytest.MonkeyPatch) -> d
     for key, value in settings.items():
         monkeypatch.setenv(key, value)
     return settings
+
+
+@pytest.fixture
+def public_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh export key pair made as an operator makes it, the private key named in a
+    `livebridge.toml` of this test's own; the public key, for `verify --key`."""
+    keys = tmp_path / "keys"
+    assert cli("export-key", "new", "--out", str(keys)) == 0
+    config = tmp_path / "livebridge.toml"
+    config.write_text('[export]\nsigning_key_file = "keys/export-signing-key.pem"\n')
+    monkeypatch.setenv("LIVEBRIDGE_CONFIG", str(config))
+    return keys / "export-public-key.pem"

@@ -99,7 +99,7 @@ def play(app: Ledger) -> None:
 
 
 def test_a_round_exported_from_the_ledger_holds_its_money_and_verifies_offline(
-    env: dict[str, str], tmp_path: Path
+    env: dict[str, str], public_key: Path, tmp_path: Path
 ) -> None:
     app = Ledger(env)
     try:
@@ -136,7 +136,7 @@ def test_a_round_exported_from_the_ledger_holds_its_money_and_verifies_offline(
     assert manifest["query"] == {"kind": "round", "round_id": "R-1"}
     assert [e["position"] for e in events] == sorted(e["position"] for e in events)
 
-    assert cli("verify", str(out)) == 0
+    assert cli("verify", str(out), "--key", str(public_key)) == 0
 
     # One byte of one event: bob's stake "2.00" becomes "2.01" in the export.
     path = out / "events.jsonl"
@@ -148,7 +148,7 @@ def test_a_round_exported_from_the_ledger_holds_its_money_and_verifies_offline(
 
 
 def test_verify_names_the_first_line_that_does_not_match(
-    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    env: dict[str, str], public_key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = Ledger(env)
     try:

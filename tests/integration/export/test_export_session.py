@@ -55,7 +55,7 @@ def play(app: Ledger) -> dict[str, dict[str, set[str]]]:
 
 
 def test_a_session_exported_from_the_ledger_holds_exactly_that_sessions_events(
-    env: dict[str, str], tmp_path: Path
+    env: dict[str, str], public_key: Path, tmp_path: Path
 ) -> None:
     app = Ledger(env)
     try:
@@ -87,7 +87,7 @@ def test_a_session_exported_from_the_ledger_holds_exactly_that_sessions_events(
     assert manifest["query"] == {"kind": "session", "session_id": "sess-A1"}
     assert manifest["events"] == len(events)
 
-    assert cli("verify", str(out)) == 0
+    assert cli("verify", str(out), "--key", str(public_key)) == 0
 
     # The second session is its own export, disjoint from the first.
     other = tmp_path / "sess-A2"
@@ -97,4 +97,4 @@ def test_a_session_exported_from_the_ledger_holds_exactly_that_sessions_events(
     ]
     assert {e["position"] for e in second}.isdisjoint(e["position"] for e in events)
     assert {e["data"]["tx_id"] for e in second if e["data"].get("tx_id")} == sent["sess-A2"]["tx"]
-    assert cli("verify", str(other)) == 0
+    assert cli("verify", str(other), "--key", str(public_key)) == 0
