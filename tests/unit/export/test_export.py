@@ -13,7 +13,7 @@ from projections.export.chain import MANIFEST_FILE
 from projections.export.selection import PeriodQuery, RoundQuery, SessionQuery
 from projections.export.signing import Origin
 from projections.export.verify import verify
-from tests.unit.export.toylog import build_log, events_of, write_export
+from tests.unit.export.support.toylog import build_log, events_of, write_export
 
 
 @pytest.fixture

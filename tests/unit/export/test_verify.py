@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from projections.export.chain import MANIFEST_FILE, Manifest
 from projections.export.selection import RoundQuery
-from tests.unit.export.toylog import (
+from tests.unit.export.support.toylog import (
     build_log,
     cli,
     events_of,
