@@ -27,8 +27,8 @@ from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
-from tests.unit.edge.golden_runner import GOLDEN, set_up
-from tests.unit.edge.walletkit import (
+from tests.unit.edge.support.golden_fixtures import GOLDEN, set_up
+from tests.unit.edge.support.wallet_gateway import (
     HUB88_PRIVATE_PEM,
     HUB88_PUBLIC_PEM,
     GatewayTransport,
