@@ -40,6 +40,7 @@ from projections.http import READ_OPERATIONS, setup_read_api
 from projections.run import RunningViews, running_projections, view_env
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.postgres import Postgres, find_or_start
+from services.bridge.telemetry import serve_metrics, setup_telemetry
 from services.edge.app import setup_edge
 from services.edge.config import ProvidersConfig, load_providers, parse_providers
 from services.edge.feeds.setup import setup_feeds
@@ -243,6 +244,7 @@ def build_app(settings: Settings) -> web.Application:
         documented=READ_OPERATIONS,
     )
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", serve_metrics)
     app.router.add_get("/readyz", readyz)
     setup_read_api(
         app,
@@ -261,7 +263,7 @@ def build_app(settings: Settings) -> web.Application:
 
 
 def run(settings: Settings | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_telemetry(os.environ)
     settings = settings or Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)

@@ -1,0 +1,146 @@
+"""Telemetry for `livebridge run`: the OpenTelemetry SDK set up from the standard `OTEL_*`
+variables, Prometheus text at `/metrics`, and logs that carry the trace.
+
+- **Metrics** go to a Prometheus reader (`opentelemetry-exporter-prometheus`) in
+  `prometheus_client`'s default registry, which also holds its process and Python runtime
+  collectors (`process_*`, `python_gc_*`, `python_info`); `GET /metrics` serves that
+  registry in the format the scraper asks for (Prometheus text or OpenMetrics). With
+  `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`) set, they are
+  also pushed over OTLP/HTTP every `OTEL_METRIC_EXPORT_INTERVAL` ms.
+- **Traces**: an SDK tracer provider (sampler from `OTEL_TRACES_SAMPLER`); spans are
+  exported over OTLP/HTTP in batches when `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+  `..._TRACES_ENDPOINT`) is set. Headers, timeouts and protocol details are the
+  exporter's own `OTEL_EXPORTER_OTLP_*` variables.
+- `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` name the resource (service name
+  `livebridge` unless set); `OTEL_SDK_DISABLED=true` leaves every instrument a no-op;
+  `OTEL_TRACES_EXPORTER=none` / `OTEL_METRICS_EXPORTER=none` keep a signal off OTLP.
+- **Logs**: `LIVEBRIDGE_LOG_FORMAT=json` writes one JSON object per line
+  (`python-json-logger`) with `trace_id` and `span_id` of the span current when the line
+  was logged; otherwise plain text lines as before.
+
+OpenTelemetry lets a process set its global providers once: `install_metrics` and
+`install_traces` do it at most once and return what was set. The SDK flushes what is
+still buffered for OTLP when the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping
+
+from aiohttp import web
+from opentelemetry import metrics, trace
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import format_span_id, format_trace_id
+from prometheus_client import REGISTRY
+from prometheus_client.exposition import choose_encoder
+from pythonjsonlogger.json import JsonFormatter
+
+SERVICE = "livebridge"
+TEXT_FORMAT = "%(asctime)s %(name)s %(message)s"
+
+_lock = threading.Lock()
+_meters: MeterProvider | None = None
+_tracers: TracerProvider | None = None
+
+
+def _on(environ: Mapping[str, str], name: str) -> bool:
+    return environ.get(name, "").strip().lower() in ("true", "1", "yes")
+
+
+def _otlp(environ: Mapping[str, str], signal: str) -> bool:
+    """Whether `signal` ("TRACES" or "METRICS") goes out over OTLP."""
+    if environ.get(f"OTEL_{signal}_EXPORTER", "otlp").strip().lower() == "none":
+        return False
+    return bool(
+        environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
+    )
+
+
+def resource() -> Resource:
+    """The SDK's resource from `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES`."""
+    detected = Resource.create()
+    if str(detected.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        return detected.merge(Resource({SERVICE_NAME: SERVICE}))
+    return detected
+
+
+def install_metrics(environ: Mapping[str, str]) -> MeterProvider | None:
+    """The global meter provider: Prometheus always, OTLP when configured (once a process)."""
+    global _meters
+    with _lock:
+        if _meters is None and not _on(environ, "OTEL_SDK_DISABLED"):
+            readers: list[MetricReader] = [PrometheusMetricReader()]
+            if _otlp(environ, "METRICS"):
+                readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+            _meters = MeterProvider(resource=resource(), metric_readers=readers)
+            metrics.set_meter_provider(_meters)
+        return _meters
+
+
+def tracer_provider(environ: Mapping[str, str]) -> TracerProvider:
+    """An SDK tracer provider, exporting over OTLP/HTTP when the environment names an endpoint."""
+    provider = TracerProvider(resource=resource())
+    if _otlp(environ, "TRACES"):
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    return provider
+
+
+def install_traces(environ: Mapping[str, str]) -> TracerProvider | None:
+    """The global tracer provider (once a process)."""
+    global _tracers
+    with _lock:
+        if _tracers is None and not _on(environ, "OTEL_SDK_DISABLED"):
+            _tracers = tracer_provider(environ)
+            trace.set_tracer_provider(_tracers)
+        return _tracers
+
+
+class TraceIds(logging.Filter):
+    """Adds `trace_id` and `span_id` (hex, as OTLP backends show them) to each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        record.trace_id = format_trace_id(context.trace_id) if context.is_valid else None
+        record.span_id = format_span_id(context.span_id) if context.is_valid else None
+        return True
+
+
+def log_handler(environ: Mapping[str, str]) -> logging.Handler:
+    """Text lines, or JSON lines with the trace when `LIVEBRIDGE_LOG_FORMAT=json`."""
+    handler = logging.StreamHandler()
+    handler.addFilter(TraceIds())
+    if environ.get("LIVEBRIDGE_LOG_FORMAT", "text").strip().lower() == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s %(span_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    return handler
+
+
+def setup_telemetry(environ: Mapping[str, str]) -> None:
+    """What `livebridge run` does first: logging, then the metrics and trace pipelines."""
+    logging.basicConfig(level=logging.INFO, handlers=[log_handler(environ)])
+    install_metrics(environ)
+    install_traces(environ)
+
+
+async def serve_metrics(request: web.Request) -> web.Response:
+    """`GET /metrics`: the default registry, as the scraper's `Accept` asks."""
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    body = await asyncio.to_thread(encoder, REGISTRY)
+    return web.Response(body=body, headers={"Content-Type": content_type})
