@@ -30,7 +30,7 @@ from typing import Any
 import nats
 from nats.js.errors import NotFoundError
 
-from projections.export.chain import Manifest, Mismatch
+from projections.export.chain import LEGACY_FORMAT, Manifest, Mismatch
 from projections.export.exporter import export
 from projections.export.online import check_against
 from projections.export.selection import PeriodQuery, Query, RoundQuery, SessionQuery
@@ -197,6 +197,11 @@ def online_problems(directory: Path, manifest: Manifest, url: str) -> list[Misma
     """`check_against` on the ledger whose stream the manifest names, read at `url`."""
     from services.eventstore.recorders import stream_name
 
+    if manifest.format == LEGACY_FORMAT:
+        raise LogUnavailable(
+            f"--against: a legacy {LEGACY_FORMAT} manifest names no stream to read; export "
+            "the query again to check it against the log"
+        )
     if manifest.stream is None:
         raise LogUnavailable(
             "--against: this export was not read from a JetStream log (its manifest names no "

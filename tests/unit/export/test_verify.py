@@ -282,6 +282,9 @@ def test_a_legacy_unsigned_export_is_checked_and_reported_as_legacy(
 
     assert code == 3, said
     assert "4 events" in said and "unsigned (legacy) export" in said
+    # No stream named, nothing to read back: said before any connection is tried.
+    code, said = verify(capsys, legacy, "--against", "nats://127.0.0.1:1")
+    assert code == 2 and "legacy livebridge-export/1 manifest names no stream" in said
 
     manifest = manifest_of(legacy)
     manifest["query"]["round_id"] = "R-2"
