@@ -148,6 +148,8 @@ class Refusal(enum.StrEnum):
     DUPLICATE_CONFLICT = "DUPLICATE_CONFLICT"
     BET_NOT_FOUND = "BET_NOT_FOUND"
     BET_ALREADY_SETTLED = "BET_ALREADY_SETTLED"
+    BET_REFUNDED = "BET_REFUNDED"
+    """The bet was refunded (rolled back or voided): it can be neither settled nor undone."""
     TRANSACTION_NOT_FOUND = "TRANSACTION_NOT_FOUND"
     TRANSACTION_ROLLED_BACK = "TRANSACTION_ROLLED_BACK"
     BETTING_CLOSED = "BETTING_CLOSED"

@@ -28,6 +28,7 @@ from projections.rounds.view import (
     TimelineEntry,
     record_from_rows,
 )
+from services.ledger.views import BetStatus, Verification
 
 ROUND_COLUMNS: dict[str, tuple[str, str]] = {
     # name: (type, default)
@@ -41,7 +42,7 @@ ROUND_COLUMNS: dict[str, tuple[str, str]] = {
     "result": ("jsonb", "'{}'"),
     "round_hash": ("text", "''"),
     "digest": ("text", "''"),
-    "verification": ("text", "'PENDING'"),
+    "verification": ("text", f"'{Verification.PENDING}'"),
     "verification_flags": ("jsonb", "'[]'"),
     "void_cause": ("text", "''"),
 }
@@ -57,7 +58,7 @@ BET_COLUMNS: dict[str, tuple[str, str]] = {
     "currency": ("text", "''"),
     "stake": ("numeric", "0"),
     "selections": ("jsonb", "'[]'"),
-    "status": ("text", "'OPEN'"),
+    "status": ("text", f"'{BetStatus.OPEN}'"),
     "outcome": ("text", "NULL"),
     "payout": ("numeric", "0"),
     "expected_payout": ("numeric", "NULL"),

@@ -13,7 +13,7 @@ Sources, all by aggregate id (so nothing depends on the order events arrive in):
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, assert_never
 
 import msgspec
 from eventsourcing.dispatch import singledispatchmethod
@@ -22,10 +22,12 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from contracts.events import BettingClosed, BettingOpened, ResultDeclared, RoundVoided
+from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
+from contracts.wallet import Outcome
 from projections.rounds.view import BetFields, RoundChange, RoundFields, RoundsView, TimelineEntry
 from services.ledger.domain import Bet, Wallet, round_uuid
 from services.ledger.rounds import Round, RoundBook, decode_provider_event
+from services.ledger.views import BetStatus
 
 WALLET_BET_EVENTS = (
     Wallet.StakeHeld,
@@ -93,8 +95,10 @@ def provider_detail(raw: str) -> tuple[str, dict[str, Any], dict[str, Any], str]
             }
         case RoundVoided():
             fields = {"betting_closed": True, "void_cause": provider_event.cause}
-        case _:
+        case GameEvent():
             pass
+        case _:
+            assert_never(provider_event)
     return name, detail, fields, provider_event.video_timecode
 
 
@@ -194,7 +198,7 @@ class RoundsProjection(Projection[RoundsView]):
             "currency": e.currency,
             "stake": e.stake,
             "selections": list(e.selections),
-            "status": "OPEN",
+            "status": BetStatus.OPEN,
         }
         detail = {
             "betId": e.bet_id,
@@ -214,7 +218,7 @@ class RoundsProjection(Projection[RoundsView]):
     def _(self, e: Bet.Settled, tracking: Tracking) -> None:
         key = e.originator_id.hex
         fields = {
-            "status": "SETTLED",
+            "status": BetStatus.SETTLED,
             "outcome": e.outcome,
             "payout": e.payout,
             "expected_payout": e.expected_payout,
@@ -238,7 +242,7 @@ class RoundsProjection(Projection[RoundsView]):
         # The bet's credit was rolled back: open again, awaiting a corrected credit.
         key = e.originator_id.hex
         fields = {
-            "status": "OPEN",
+            "status": BetStatus.OPEN,
             "outcome": None,
             "payout": Decimal(0),
             "expected_payout": None,
@@ -259,7 +263,7 @@ class RoundsProjection(Projection[RoundsView]):
     @process_event.register
     def _(self, e: Bet.Refunded, tracking: Tracking) -> None:
         key = e.originator_id.hex
-        fields = {"status": "REFUNDED", "outcome": "VOID", "cause": e.cause}
+        fields = {"status": BetStatus.REFUNDED, "outcome": Outcome.VOID, "cause": e.cause}
         detail = {"cause": e.cause, "txId": e.tx_id, "reversedPayout": str(e.reversed_payout)}
         self._apply(
             tracking,

@@ -40,6 +40,7 @@ from projections.rounds.view import (
 from services.ledger.application import Ledger
 from services.ledger.domain import Bet, book_uuid, project, round_uuid
 from services.ledger.rounds import RoundBook
+from services.ledger.views import BetStatus, Verification
 
 MAX_BATCH = 1000
 """The most messages one atomic write holds (`services.eventstore.connection.MAX_BATCH`)."""
@@ -57,7 +58,7 @@ ROUND_DEFAULTS: dict[str, Any] = {
     "result": {},
     "round_hash": "",
     "digest": "",
-    "verification": "PENDING",
+    "verification": Verification.PENDING,
     "verification_flags": [],
     "void_cause": "",
 }
@@ -73,7 +74,7 @@ BET_DEFAULTS: dict[str, Any] = {
     "currency": "",
     "stake": Decimal(0),
     "selections": [],
-    "status": "OPEN",
+    "status": BetStatus.OPEN,
     "outcome": None,
     "payout": Decimal(0),
     "expected_payout": None,

@@ -20,6 +20,9 @@ from typing import Any
 import msgspec
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
+from services.ledger.views import BetStatus, RoundStatus
+from services.ledger.views import Verification as VerificationStatus
+
 
 @dataclass(frozen=True, slots=True)
 class RoundFields:
@@ -83,7 +86,7 @@ class BetItem(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     currency: str
     stake: Decimal
     selections: list[dict[str, str]] = []
-    status: str = ""
+    status: BetStatus = BetStatus.OPEN
     outcome: str | None = None
     payout: Decimal = Decimal(0)
     expected_payout: Decimal | None = None
@@ -94,8 +97,7 @@ class BetItem(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class Verification(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    status: str
-    """PENDING, VERIFIED, UNHASHED or FLAGGED (see `services.ledger.views.Verification`)."""
+    status: VerificationStatus
     provider_hash: str = ""
     bridge_digest: str = ""
     audit_flags: list[str] = []
@@ -107,7 +109,7 @@ class RoundRecord(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     provider: str
     round_id: str
     round_key: str
-    status: str
+    status: RoundStatus
     table: str = ""
     game: str = ""
     closes_at: datetime | None = None
@@ -137,19 +139,19 @@ class RoundsView(TrackingRecorder):
         """The round(s) named `round_id` (one per provider using that id), oldest first."""
 
 
-def round_status(head: Mapping[str, Any] | None, bets: Sequence[Mapping[str, Any]]) -> str:
-    """As `services.ledger.views.RoundStatus`."""
+def round_status(head: Mapping[str, Any] | None, bets: Sequence[Mapping[str, Any]]) -> RoundStatus:
+    """As `Ledger.round_state`."""
     if head is None:
-        return "UNKNOWN"
+        return RoundStatus.UNKNOWN
     if head["void_cause"]:
-        return "VOIDED"
+        return RoundStatus.VOIDED
     if head["result"]:
-        if all(b["status"] != "OPEN" for b in bets):
-            return "SETTLED"
-        return "RESULT"
+        if all(b["status"] != BetStatus.OPEN for b in bets):
+            return RoundStatus.SETTLED
+        return RoundStatus.RESULT
     if head["betting_closed"]:
-        return "CLOSED"
-    return "OPEN" if head["opened"] else "UNKNOWN"
+        return RoundStatus.CLOSED
+    return RoundStatus.OPEN if head["opened"] else RoundStatus.UNKNOWN
 
 
 def record_from_rows(
@@ -181,7 +183,7 @@ def record_from_rows(
         result=head["result"] if head else {},
         void_cause=head["void_cause"] if head else "",
         verification=Verification(
-            status=head["verification"] if head else "PENDING",
+            status=head["verification"] if head else VerificationStatus.PENDING,
             provider_hash=head["round_hash"] if head else "",
             bridge_digest=head["digest"] if head else "",
             audit_flags=conflicts + (head["verification_flags"] if head else []) + book_flags,
@@ -197,7 +199,7 @@ def record_from_rows(
                 selections=b["selections"],
                 status=b["status"],
                 outcome=b["outcome"],
-                payout=b["stake"] if b["status"] == "REFUNDED" else b["payout"],
+                payout=b["stake"] if b["status"] == BetStatus.REFUNDED else b["payout"],
                 expected_payout=b["expected_payout"],
                 flagged=b["flagged"],
                 cause=b["cause"],

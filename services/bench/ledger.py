@@ -28,6 +28,7 @@ from contracts.wallet import Debit, Selection
 from services.ledger.application import Ledger
 from services.ledger.domain import Wallet, wallet_id
 from services.ledger.errors import LedgerRefused
+from services.ledger.views import BetStatus
 
 WORKERS = 32
 BURST = 1000
@@ -126,7 +127,7 @@ def one_table_burst(nats_url: str, count: int = BURST) -> tuple[float, float]:
         )
         settle_ms = (time.perf_counter() - started) * 1000
         settled = ledger.round_state(PROVIDER, "hot")
-        assert all(b.status == "SETTLED" for b in settled.bets), "bench round not settled"
+        assert all(b.status == BetStatus.SETTLED for b in settled.bets), "bench round not settled"
         return rate, settle_ms
 
 

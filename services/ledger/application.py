@@ -517,10 +517,10 @@ class Ledger(Application[UUID]):
         for bet in bets:
             if original.kind == "credit":
                 # A win rolled back undoes that credit only: the bet awaits another.
-                if bet.status == "SETTLED" and bet.settled_by == original.tx_id:
+                if bet.status == BetStatus.SETTLED and bet.settled_by == original.tx_id:
                     reopen_bet(wallet, bet, cmd.cause, cmd.tx_id)
                     undone.append(bet)
-            elif bet.status != "REFUNDED":
+            elif bet.status != BetStatus.REFUNDED:
                 refund_bet(wallet, bet, cmd.cause, cmd.tx_id)
                 undone.append(bet)
         return undone
@@ -688,7 +688,7 @@ def refund_bet(wallet: Wallet, bet: Bet, cause: str, tx_id: str = "") -> None:
     Every check runs before the first event, so a refusal leaves both aggregates unchanged.
     """
     bet.require_not_refunded()
-    if bet.status == "OPEN":
+    if bet.status == BetStatus.OPEN:
         wallet.release(bet.key, cause)
     else:
         wallet.reverse_settlement(bet.key, bet.stake, bet.payout, cause)
@@ -720,9 +720,11 @@ def _require_debit_amount(cmd: Rollback, bets: Iterable[Bet]) -> None:
 def _require_open_to_cancel(cmd: Rollback, bets: Iterable[Bet]) -> None:
     """`Rollback.only_open`: a cancel undoes an open bet only; a resolved one stays as it is."""
     for bet in bets:
-        if bet.status != "OPEN":
+        if bet.status != BetStatus.OPEN:
             raise LedgerRefused(
-                Refusal.BET_ALREADY_SETTLED,
+                Refusal.BET_REFUNDED
+                if bet.status == BetStatus.REFUNDED
+                else Refusal.BET_ALREADY_SETTLED,
                 f"rollback {cmd.provider}/{cmd.tx_id} cancels only open bets; bet "
                 f"{bet.provider}/{bet.bet_id} of transaction {cmd.ref_tx_id} is "
                 f"{bet.status.lower()} already"
@@ -844,7 +846,7 @@ def _late_checks(
     were credited: per credit, what it paid against the sum of the expected payouts."""
     credits: dict[str, list[Bet]] = {}
     for bet in bets:
-        if bet.status == "SETTLED" and bet.expected_payout is None and result:
+        if bet.status == BetStatus.SETTLED and bet.expected_payout is None and result:
             credits.setdefault(bet.settled_by or bet.key, []).append(bet)
     checks: dict[str, tuple[Decimal | None, bool]] = {}
     for covered in credits.values():
@@ -907,7 +909,7 @@ def _bet_view(bet: Bet, late_check: tuple[Decimal | None, bool] | None) -> BetVi
         stake=bet.stake,
         status=BetStatus(bet.status),
         outcome=Outcome(bet.outcome) if bet.outcome else None,
-        payout=bet.payout if bet.status != "OPEN" else Decimal(0),
+        payout=bet.payout if bet.status != BetStatus.OPEN else Decimal(0),
         expected_payout=expected,
         flagged=flagged,
         cause=bet.cause,

@@ -25,18 +25,19 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
-from contracts.events import BettingClosed, ResultDeclared, RoundVoided
+from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
 from services.ledger.domain import Bet, Wallet, project, wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.payouts import expected_payout
 from services.ledger.rounds import Round, RoundBook, decode_provider_event
+from services.ledger.views import BetStatus
 
 if TYPE_CHECKING:
     from services.ledger.application import Ledger
@@ -120,8 +121,10 @@ def follow(ledger: Ledger, limit: int) -> int:
                 case RoundVoided():
                     book.see_void(position, provider_event.cause)
                     voided.append(book)
-                case _:
+                case BettingOpened() | GameEvent():
                     pass
+                case _:
+                    assert_never(provider_event)
 
     for book, bet_id in late:
         refund_late = functools.partial(_refund, cause="LATE_BET")
@@ -166,7 +169,7 @@ def _recalled(ledger: Ledger, bet_id: UUID) -> Bet:
 def _refund(wallet: Wallet, bet: Bet, cause: str) -> bool:
     from services.ledger.application import refund_bet
 
-    if bet.status == "REFUNDED":
+    if bet.status == BetStatus.REFUNDED:
         return False
     refund_bet(wallet, bet, cause)
     return True
@@ -175,7 +178,7 @@ def _refund(wallet: Wallet, bet: Bet, cause: str) -> bool:
 def _settle(wallet: Wallet, bet: Bet, result: dict[str, str]) -> bool:
     from services.ledger.application import settle_bet
 
-    if bet.status != "OPEN":
+    if bet.status != BetStatus.OPEN:
         return False
     payout = expected_payout(
         bet.selections, bet.stake, bet.currency, result, game=bet.game, bet_id=bet.bet_id

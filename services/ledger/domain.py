@@ -24,8 +24,9 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-from contracts.wallet import Refusal
+from contracts.wallet import Outcome, Refusal
 from services.ledger.errors import LedgerRefused
+from services.ledger.views import BetStatus
 
 NAMESPACE = UUID("6f1b3c52-8d7e-4f0a-9b61-2c4d5e6f7a80")
 
@@ -324,7 +325,7 @@ class Bet(Aggregate):
         self.table = table
         self.selections = selections
         self.session_id = session_id
-        self.status = "OPEN"
+        self.status = BetStatus.OPEN
         self.outcome = ""
         self.payout = Decimal(0)
         self.expected_payout: Decimal | None = None
@@ -345,8 +346,10 @@ class Bet(Aggregate):
         return round_uuid(self.provider, self.round_id).hex
 
     def require_open(self) -> None:
-        if self.status != "OPEN":
+        if self.status != BetStatus.OPEN:
             code = Refusal.BET_ALREADY_SETTLED
+            if self.status == BetStatus.REFUNDED:
+                code = Refusal.BET_REFUNDED
             if self.cause == "LATE_BET":
                 code = Refusal.BETTING_CLOSED
             raise LedgerRefused(
@@ -357,9 +360,9 @@ class Bet(Aggregate):
             )
 
     def require_not_refunded(self) -> None:
-        if self.status == "REFUNDED":
+        if self.status == BetStatus.REFUNDED:
             raise LedgerRefused(
-                Refusal.BET_ALREADY_SETTLED,
+                Refusal.BET_REFUNDED,
                 f"bet {self.provider}/{self.bet_id} was refunded already ({self.cause})",
             )
 
@@ -391,9 +394,11 @@ class Bet(Aggregate):
         self._refunded(cause=cause, tx_id=tx_id, reversed_payout=self.payout)
 
     def require_settled(self) -> None:
-        if self.status != "SETTLED":
+        if self.status != BetStatus.SETTLED:
             raise LedgerRefused(
-                Refusal.BET_ALREADY_SETTLED,
+                Refusal.BET_REFUNDED
+                if self.status == BetStatus.REFUNDED
+                else Refusal.BET_ALREADY_SETTLED,
                 f"bet {self.provider}/{self.bet_id} is {self.status.lower()}, not settled: "
                 "there is no credit to undo",
             )
@@ -419,7 +424,7 @@ class Bet(Aggregate):
         flagged: bool,
         tx_id: str,
     ) -> None:
-        self.status = "SETTLED"
+        self.status = BetStatus.SETTLED
         self.outcome = outcome
         self.payout = payout
         self.expected_payout = expected_payout
@@ -434,7 +439,7 @@ class Bet(Aggregate):
 
     @event(Reopened)
     def _reopened(self, cause: str, tx_id: str, undone_tx_id: str, payout: Decimal) -> None:
-        self.status = "OPEN"
+        self.status = BetStatus.OPEN
         self.outcome = ""
         self.payout = Decimal(0)
         self.expected_payout = None
@@ -448,8 +453,8 @@ class Bet(Aggregate):
 
     @event(Refunded)
     def _refunded(self, cause: str, tx_id: str, reversed_payout: Decimal) -> None:
-        self.status = "REFUNDED"
-        self.outcome = "VOID"
+        self.status = BetStatus.REFUNDED
+        self.outcome = Outcome.VOID
         self.cause = cause
         self.payout = self.stake
 

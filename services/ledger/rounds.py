@@ -14,6 +14,8 @@ Same style as `domain.py` (library `Aggregate`, explicit events, `@event` applie
 
 from __future__ import annotations
 
+import enum
+from typing import assert_never
 from uuid import UUID
 
 import msgspec
@@ -23,11 +25,13 @@ from contracts.events import (
     AnyProviderEvent,
     BettingClosed,
     BettingOpened,
+    GameEvent,
     ResultDeclared,
     RoundVoided,
     round_digest,
 )
 from services.ledger.domain import BOOK_CURSOR_ID, book_uuid, round_uuid
+from services.ledger.views import RoundStatus, Verification
 
 _DECODER: msgspec.json.Decoder[AnyProviderEvent] = msgspec.json.Decoder(AnyProviderEvent)
 
@@ -59,7 +63,7 @@ class Round(Aggregate):
         self.round_hash = ""
         self.void_cause = ""
         self.digest = ""
-        self.verification = "PENDING"
+        self.verification: str = Verification.PENDING
         self.verification_flags: list[str] = []
         self.conflicts: list[str] = []
 
@@ -68,14 +72,14 @@ class Round(Aggregate):
         return round_uuid(provider, round_id)
 
     @property
-    def status(self) -> str:
+    def status(self) -> RoundStatus:
         if self.void_cause:
-            return "VOIDED"
+            return RoundStatus.VOIDED
         if self.result:
-            return "RESULT"
+            return RoundStatus.RESULT
         if self.betting_closed:
-            return "CLOSED"
-        return "OPEN" if self.opened else "UNKNOWN"
+            return RoundStatus.CLOSED
+        return RoundStatus.OPEN if self.opened else RoundStatus.UNKNOWN
 
     @property
     def audit_flags(self) -> list[str]:
@@ -107,7 +111,11 @@ class Round(Aggregate):
             flags.append(f"gap in provider seq: missing {', '.join(map(str, missing))}")
         if self.round_hash and digest != self.round_hash:
             flags.append(f"round_hash {self.round_hash} differs from the bridge digest {digest}")
-        verification = "FLAGGED" if flags else ("VERIFIED" if self.round_hash else "UNHASHED")
+        verification = (
+            Verification.FLAGGED
+            if flags
+            else (Verification.VERIFIED if self.round_hash else Verification.UNHASHED)
+        )
         if (digest, verification, flags) != (
             self.digest,
             self.verification,
@@ -122,7 +130,8 @@ class Round(Aggregate):
     @event(EventRecorded)
     def _event_recorded(self, seq: int, raw: str) -> None:
         self.events[str(seq)] = raw
-        match decode_provider_event(raw):
+        provider_event = decode_provider_event(raw)
+        match provider_event:
             case BettingOpened() as opened:
                 self.opened = True
                 self.table = opened.table
@@ -137,8 +146,10 @@ class Round(Aggregate):
             case RoundVoided() as voided:
                 self.betting_closed = True
                 self.void_cause = voided.cause
-            case _:
+            case GameEvent():
                 pass
+            case _:
+                assert_never(provider_event)
 
     class ConflictFlagged(Aggregate.Event):
         flag: str
@@ -163,9 +174,19 @@ def _seq(item: tuple[str, str]) -> int:
     return int(item[0])
 
 
+class Booked(enum.StrEnum):
+    """Where a bet stands in its round's book."""
+
+    OPEN = "OPEN"
+    LATE = "LATE"
+    """Placed after betting closed, by the log's order (I5): to be refunded."""
+    DONE = "DONE"
+    """Settled or refunded."""
+
+
 class RoundBook(Aggregate):
-    """A round's bets in log order. `bets[bet]` is OPEN, LATE (after close) or DONE; a bet
-    whose credit was rolled back is OPEN again."""
+    """A round's bets in log order. `bets[bet]` is a `Booked`; a bet whose credit was rolled
+    back is OPEN again."""
 
     class Started(Aggregate.Created):
         provider: str
@@ -202,16 +223,16 @@ class RoundBook(Aggregate):
         return self.closed_at > 0
 
     def open_bets(self) -> list[str]:
-        return [bet for bet, state in self.bets.items() if state == "OPEN"]
+        return [bet for bet, state in self.bets.items() if state == Booked.OPEN]
 
     @property
     def settled(self) -> bool:
-        return bool(self.result) and not any(s != "DONE" for s in self.bets.values())
+        return bool(self.result) and not any(s != Booked.DONE for s in self.bets.values())
 
     def book_bet(self, position: int, bet: str) -> bool:
         """Book a placed bet; True when the log put it after betting closed (a late bet)."""
         if position <= self.position:
-            return self.bets.get(bet) == "LATE"
+            return self.bets.get(bet) == Booked.LATE
         late = self.closed
         self._bet_booked(position=position, bet=bet, late=late)
         return late
@@ -250,8 +271,8 @@ class RoundBook(Aggregate):
     @event(BetBooked)
     def _bet_booked(self, position: int, bet: str, late: bool) -> None:
         self.position = position
-        if self.bets.get(bet) != "DONE":
-            self.bets[bet] = "LATE" if late else "OPEN"
+        if self.bets.get(bet) != Booked.DONE:
+            self.bets[bet] = Booked.LATE if late else Booked.OPEN
 
     class BetResolved(Aggregate.Event):
         position: int
@@ -260,7 +281,7 @@ class RoundBook(Aggregate):
     @event(BetResolved)
     def _bet_resolved(self, position: int, bet: str) -> None:
         self.position = position
-        self.bets[bet] = "DONE"
+        self.bets[bet] = Booked.DONE
 
     class BetReopened(Aggregate.Event):
         position: int
@@ -269,7 +290,7 @@ class RoundBook(Aggregate):
     @event(BetReopened)
     def _bet_reopened(self, position: int, bet: str) -> None:
         self.position = position
-        self.bets[bet] = "OPEN"
+        self.bets[bet] = Booked.OPEN
 
     class Closed(Aggregate.Event):
         position: int

@@ -35,6 +35,7 @@ from contracts.platform import RoundSettle, SettledBet, SettleTransaction, Trans
 from contracts.wallet import Outcome
 from services.ledger.application import record_ref
 from services.ledger.rounds import decode_provider_event
+from services.ledger.views import BetStatus
 
 REPORTED_MEMORY = 200_000
 """Settled bets remembered after they were reported, for a later reversal."""
@@ -203,7 +204,7 @@ class SettleTracker:
             self.open_bets[key] = bet
             self.groups.setdefault(bet.group, []).append(key)
         bet.outcome, bet.payout, bet.resolved_by, bet.refunded, bet.cause = (
-            "VOID",
+            Outcome.VOID,
             bet.stake,
             event.tx_id,
             True,
@@ -355,4 +356,4 @@ def _outcome(value: str) -> Outcome:
     try:
         return Outcome(value)
     except ValueError:
-        return Outcome.VOID if value == "REFUNDED" else Outcome.LOSE
+        return Outcome.VOID if value == BetStatus.REFUNDED else Outcome.LOSE

@@ -81,6 +81,7 @@ _REFUSALS: dict[Refusal, Status] = {
     Refusal.TRANSACTION_NOT_FOUND: Status.TRANSACTION_DOES_NOT_EXIST,
     Refusal.TRANSACTION_ROLLED_BACK: Status.TRANSACTION_ROLLED_BACK,
     Refusal.BET_ALREADY_SETTLED: Status.DUPLICATE_TRANSACTION,
+    Refusal.BET_REFUNDED: Status.TRANSACTION_ROLLED_BACK,
     Refusal.BETTING_CLOSED: Status.INVALID_GAME,
     Refusal.ROUND_CLOSED: Status.INVALID_GAME,
     Refusal.LIMIT_EXCEEDED: Status.LIMIT_REACHED,
@@ -293,8 +294,6 @@ class Adapter(DialectAdapter):
         except Refused as exc:
             if exc.code is Refusal.UNKNOWN_WALLET:  # no wallet, so no such bet
                 exc = Refused(Refusal.BET_NOT_FOUND, exc.message)
-            if exc.code is Refusal.BET_ALREADY_SETTLED and "refunded" in exc.message:
-                exc = Refused(Refusal.TRANSACTION_ROLLED_BACK, exc.message)
             return await self._refused(exc, call.request_uuid, call.user, currency)
         return self._ok(call.request_uuid, call.user, currency, reply)
 

@@ -88,6 +88,7 @@ _REFUSALS: dict[Refusal, Error] = {
     Refusal.BET_NOT_FOUND: Error.BAD_PARAMETERS,
     Refusal.TRANSACTION_NOT_FOUND: Error.BAD_PARAMETERS,
     Refusal.BET_ALREADY_SETTLED: Error.BAD_PARAMETERS,
+    Refusal.BET_REFUNDED: Error.BAD_PARAMETERS,
     Refusal.TRANSACTION_ROLLED_BACK: Error.BET_NOT_ALLOWED,
     Refusal.BETTING_CLOSED: Error.BET_NOT_ALLOWED,
     Refusal.ROUND_CLOSED: Error.BET_NOT_ALLOWED,
@@ -357,6 +358,7 @@ class Adapter(DialectAdapter):
         if refused is not None and refused.code not in (
             Refusal.BET_NOT_FOUND,
             Refusal.BET_ALREADY_SETTLED,
+            Refusal.BET_REFUNDED,
             Refusal.ROUND_CLOSED,
         ):
             return await self._refused(refused, call.userId, currency)

@@ -328,10 +328,18 @@ def test_a_settled_bet_whose_credit_is_rolled_back_is_open_again() -> None:
     assert bet.settled_by == "w2"
 
 
-@pytest.mark.parametrize("resolve", [lambda b: None, lambda b: b.refund("DISPUTE")])
-def test_only_a_settled_bet_can_be_reopened(resolve: Callable[[Bet], object]) -> None:
+@pytest.mark.parametrize(
+    ("resolve", "code"),
+    [
+        (lambda b: None, Refusal.BET_ALREADY_SETTLED),
+        (lambda b: b.refund("DISPUTE"), Refusal.BET_REFUNDED),
+    ],
+)
+def test_only_a_settled_bet_can_be_reopened(
+    resolve: Callable[[Bet], object], code: Refusal
+) -> None:
     bet = given(Bet, history(Bet(**placed_fields()), resolve))
-    with refused(Refusal.BET_ALREADY_SETTLED):
+    with refused(code):
         bet.reopen("PROVIDER_CANCELLED", "rb1")
     assert then(bet) == []
 
@@ -358,8 +366,17 @@ def test_a_bet_is_refunded_once() -> None:
     bet = given(Bet, placed())
     bet.refund("DEALER_ERROR")
     bet.collect_events()
-    with refused(Refusal.BET_ALREADY_SETTLED):
+    with refused(Refusal.BET_REFUNDED):
         bet.refund("DISPUTE")
+
+
+def test_a_refunded_bet_refuses_its_settlement_as_refunded() -> None:
+    bet = given(Bet, placed())
+    bet.refund("DEALER_ERROR", "rb1")
+    bet.collect_events()
+    with refused(Refusal.BET_REFUNDED):
+        bet.settle("WIN", D(20), None, "w1")
+    assert then(bet) == []
 
 
 def test_a_bet_refunded_as_late_refuses_its_settlement_as_betting_closed() -> None:

@@ -238,8 +238,10 @@ class LedgerMachine(RuleBasedStateMachine):
             provider=bet.provider,
         )
         if bet.status != "OPEN":
-            late = bet.cause == "LATE_BET"
-            code = Refusal.BETTING_CLOSED if late else Refusal.BET_ALREADY_SETTLED
+            code = Refusal.BET_ALREADY_SETTLED
+            if bet.status == "REFUNDED":
+                late = bet.cause == "LATE_BET"
+                code = Refusal.BETTING_CLOSED if late else Refusal.BET_REFUNDED
             self.expect(code, lambda: self.ledger.execute(command))
             return
         reply = self.ledger.execute(command)

@@ -153,7 +153,7 @@ class FakeLedger:
             if bet is None or bet.player != command.player:
                 raise FakeRefused(Refusal.BET_NOT_FOUND, command.bet_id)
             if bet.state == "rolled_back":
-                raise FakeRefused(Refusal.BET_ALREADY_SETTLED, f"bet {command.bet_id} refunded")
+                raise FakeRefused(Refusal.BET_REFUNDED, f"bet {command.bet_id} refunded")
             if bet.state == "settled":
                 raise FakeRefused(Refusal.BET_ALREADY_SETTLED, command.bet_id)
             bets = [bet]
