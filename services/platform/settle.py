@@ -26,11 +26,11 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, assert_never
 
 import msgspec
 
-from contracts.events import ResultDeclared, RoundVoided
+from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
 from contracts.platform import RoundSettle, SettledBet, SettleTransaction, TransactionType
 from contracts.wallet import Outcome
 from services.ledger.application import record_ref
@@ -177,7 +177,8 @@ class SettleTracker:
     def _round_event(self, raw: str) -> None:
         if '"round.result"' not in raw and '"round.void"' not in raw:
             return  # most round events: no need to decode them
-        match decode_provider_event(raw):
+        provider_event = decode_provider_event(raw)
+        match provider_event:
             case ResultDeclared() as declared:
                 key = _round_key(declared.provider, declared.round_id)
                 before = self.rounds.pop(key, _RoundEnd())
@@ -188,8 +189,10 @@ class SettleTracker:
                 key = _round_key(voided.provider, voided.round_id)
                 before = self.rounds.pop(key, _RoundEnd())
                 self.rounds[key] = _RoundEnd(result=before.result, void_cause=voided.cause)
-            case _:
+            case BettingOpened() | BettingClosed() | GameEvent():
                 return
+            case _:
+                assert_never(provider_event)
         if len(self.rounds) > ROUND_MEMORY:
             self.rounds.popitem(last=False)
 
