@@ -1,7 +1,8 @@
 """The balances view in PostgreSQL: the only SQL of this read model.
 
-Tables: `wallets` (one row per wallet: player, currency, balance, held, position) and
-`holds` (the open holds, so a release that names only the bet knows what to give back).
+Tables: `wallets` (one row per wallet: player, currency, balance, held, position),
+`holds` (the open holds, so a release that names only the bet knows what to give back)
+and `history` (one row per wallet event, keyed by log position: the transaction history).
 A run of movements is folded in order: holds placed and ended within the run cancel out
 in memory, holds ended from earlier runs are deleted from `holds` and their amounts
 subtracted, and the net change per wallet is one `UPDATE ... FROM unnest(...)`. Sums
@@ -20,6 +21,8 @@ from psycopg.sql import SQL, Composed
 from projections.balances.view import (
     BalancesView,
     CurrencyBalance,
+    HistoryEntry,
+    HistoryLine,
     HoldEnded,
     HoldPlaced,
     Movement,
@@ -40,7 +43,7 @@ class _Net:
 
 
 class PostgresBalancesView(PostgresView[Movement], BalancesView):
-    table_suffixes = ("wallets", "holds")
+    table_suffixes = ("wallets", "holds", "history")
 
     def create_statements(self) -> list[Composed]:
         return [
@@ -61,6 +64,18 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
                 "wallet_id text NOT NULL, bet text NOT NULL, amount numeric NOT NULL, "
                 "position bigint NOT NULL, PRIMARY KEY (wallet_id, bet))"
             ).format(self.table("holds")),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} ("
+                "position bigint PRIMARY KEY, wallet_id text NOT NULL, kind text NOT NULL, "
+                "amount numeric NOT NULL, balance_change numeric NOT NULL, "
+                "reference text NOT NULL, account text NOT NULL, at timestamptz NOT NULL)"
+            ).format(self.table("history")),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (wallet_id, position)").format(
+                self.index("history_wallet"), self.table("history")
+            ),
+            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (reference)").format(
+                self.index("history_reference"), self.table("history")
+            ),
         ]
 
     def write(self, curs: Cursor[DictRow], changes: Sequence[Movement]) -> None:
@@ -68,6 +83,7 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
         net: dict[str, _Net] = {}
         new_holds: dict[tuple[str, str], HoldPlaced] = {}
         old_holds_ended: list[HoldEnded] = []
+        lines: list[HistoryEntry] = []
 
         def touch(wallet_id: str, position: int) -> _Net:
             entry = net.get(wallet_id)
@@ -84,6 +100,8 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
             elif isinstance(change, HoldPlaced):
                 new_holds[(change.wallet_id, change.bet)] = change
                 touch(change.wallet_id, change.position).held += change.amount
+            elif isinstance(change, HistoryEntry):
+                lines.append(change)
             else:
                 placed = new_holds.pop((change.wallet_id, change.bet), None)
                 entry = touch(change.wallet_id, change.position)
@@ -139,6 +157,28 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
                     [h.position for h in holds],
                 ),
             )
+        if lines:
+            curs.execute(
+                self.statement(
+                    "history",
+                    lambda: SQL(
+                        "INSERT INTO {0} (position, wallet_id, kind, amount, balance_change, "
+                        "reference, account, at) SELECT * FROM unnest(%s::bigint[], %s::text[], "
+                        "%s::text[], %s::numeric[], %s::numeric[], %s::text[], %s::text[], "
+                        "%s::timestamptz[])"
+                    ).format(self.table("history")),
+                ),
+                (
+                    [e.position for e in lines],
+                    [e.wallet_id for e in lines],
+                    [e.kind for e in lines],
+                    [e.amount for e in lines],
+                    [e.balance_change for e in lines],
+                    [e.reference for e in lines],
+                    [e.account for e in lines],
+                    [e.at for e in lines],
+                ),
+            )
         if net:
             ids = list(net)
             curs.execute(
@@ -191,3 +231,28 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
             ),
             position=position or 0,
         )
+
+    def history(
+        self, player: str, *, currency: str = "", before: int = 0, limit: int = 50
+    ) -> list[HistoryLine]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            rows = curs.execute(
+                SQL(
+                    "SELECT w.currency, h.position, h.kind, h.amount, h.balance_change, "
+                    "h.reference, h.account, h.at FROM {0} w JOIN {1} h USING (wallet_id) "
+                    "WHERE w.player = %s AND (%s = '' OR w.currency = %s) "
+                    "AND (%s = 0 OR h.position < %s) ORDER BY h.position DESC LIMIT %s"
+                ).format(self.table("wallets"), self.table("history")),
+                (player, currency, currency, before, before, limit),
+            ).fetchall()
+        return [HistoryLine(**row) for row in rows]
+
+    def position_of(self, reference: str) -> int | None:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            row = curs.execute(
+                SQL("SELECT min(position) AS position FROM {0} WHERE reference = %s").format(
+                    self.table("history")
+                ),
+                (reference,),
+            ).fetchone()
+        return None if row is None else row["position"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -11,12 +12,14 @@ from eventsourcing.utils import get_topic
 
 from projections.balances.view import (
     BalancesView,
+    HistoryEntry,
     HoldEnded,
     HoldPlaced,
+    Movement,
     WalletMoved,
     WalletOpened,
 )
-from services.ledger.domain import Wallet
+from services.ledger.domain import CASHIER, Wallet
 
 
 class BalancesProjection(Projection[BalancesView]):
@@ -56,30 +59,43 @@ class BalancesProjection(Projection[BalancesView]):
 
     @process_event.register
     def _(self, e: Wallet.Deposited, tracking: Tracking) -> None:
-        self._moved(e.originator_id.hex, tracking, e.amount)
+        kind = "DEPOSIT" if e.account == CASHIER else "FROM_TABLE_BANK"
+        self._moved(e, tracking, e.amount, kind, e.amount, e.tx_ref, e.account)
 
     @process_event.register
     def _(self, e: Wallet.Withdrawn, tracking: Tracking) -> None:
-        self._moved(e.originator_id.hex, tracking, -e.amount)
+        kind = "WITHDRAWAL" if e.account == CASHIER else "TO_TABLE_BANK"
+        self._moved(e, tracking, -e.amount, kind, e.amount, e.tx_ref, e.account)
 
     @process_event.register
     def _(self, e: Wallet.WinCredited, tracking: Tracking) -> None:
-        self._moved(e.originator_id.hex, tracking, e.amount)
+        self._moved(e, tracking, e.amount, "WIN", e.amount, e.bet)
 
     @process_event.register
     def _(self, e: Wallet.SettlementReversed, tracking: Tracking) -> None:
-        self._moved(e.originator_id.hex, tracking, e.stake - e.payout)
+        self._moved(e, tracking, e.stake - e.payout, "REVERSAL", e.payout, e.bet)
 
     @process_event.register
     def _(self, e: Wallet.StakeHeld, tracking: Tracking) -> None:
+        wallet, position = e.originator_id.hex, tracking.notification_id
         self.view.apply(
             tracking,
-            [HoldPlaced(e.originator_id.hex, e.bet, e.amount, tracking.notification_id)],
+            [
+                HoldPlaced(wallet, e.bet, e.amount, position),
+                self._line(e, tracking, "HOLD", e.amount, Decimal(0), e.bet),
+            ],
         )
 
     @process_event.register
     def _(self, e: Wallet.HoldReleased, tracking: Tracking) -> None:
-        self.view.apply(tracking, [HoldEnded(e.originator_id.hex, e.bet, tracking.notification_id)])
+        wallet, position = e.originator_id.hex, tracking.notification_id
+        self.view.apply(
+            tracking,
+            [
+                HoldEnded(wallet, e.bet, position),
+                self._line(e, tracking, "HOLD_RELEASED", Decimal(0), Decimal(0), e.bet),
+            ],
+        )
 
     @process_event.register
     def _(self, e: Wallet.HoldCaptured, tracking: Tracking) -> None:
@@ -87,8 +103,46 @@ class BalancesProjection(Projection[BalancesView]):
         position = tracking.notification_id
         self.view.apply(
             tracking,
-            [HoldEnded(wallet, e.bet, position), WalletMoved(wallet, position, -e.amount)],
+            [
+                HoldEnded(wallet, e.bet, position),
+                WalletMoved(wallet, position, -e.amount),
+                self._line(e, tracking, "STAKE", e.amount, -e.amount, e.bet),
+            ],
         )
 
-    def _moved(self, wallet_id: str, tracking: Tracking, amount: Any) -> None:
-        self.view.apply(tracking, [WalletMoved(wallet_id, tracking.notification_id, amount)])
+    def _moved(
+        self,
+        e: Any,
+        tracking: Tracking,
+        change: Decimal,
+        kind: str,
+        amount: Decimal,
+        reference: str,
+        account: str = "",
+    ) -> None:
+        changes: list[Movement] = [
+            WalletMoved(e.originator_id.hex, tracking.notification_id, change),
+            self._line(e, tracking, kind, amount, change, reference, account),
+        ]
+        self.view.apply(tracking, changes)
+
+    @staticmethod
+    def _line(
+        e: Any,
+        tracking: Tracking,
+        kind: str,
+        amount: Decimal,
+        change: Decimal,
+        reference: str,
+        account: str = "",
+    ) -> HistoryEntry:
+        return HistoryEntry(
+            wallet_id=e.originator_id.hex,
+            position=tracking.notification_id,
+            kind=kind,
+            amount=amount,
+            balance_change=change,
+            reference=reference,
+            at=e.timestamp,
+            account=account,
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -53,7 +54,39 @@ class HoldEnded:
     position: int
 
 
-Movement = WalletOpened | WalletMoved | HoldPlaced | HoldEnded
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of a wallet's transaction history: the event at `position`.
+
+    `kind` is what happened (DEPOSIT, WITHDRAWAL, TO_TABLE_BANK, FROM_TABLE_BANK, HOLD,
+    HOLD_RELEASED, STAKE, WIN, REVERSAL); `amount` the event's amount (0 when it names
+    none), `balance_change` what it did to the cash balance; `reference` the ledger's
+    transaction ref (`trn_...`) or the bet's key; `account` the counter-account.
+    """
+
+    wallet_id: str
+    position: int
+    kind: str
+    amount: Decimal
+    balance_change: Decimal
+    reference: str
+    at: datetime
+    account: str = ""
+
+
+Movement = WalletOpened | WalletMoved | HoldPlaced | HoldEnded | HistoryEntry
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLine:
+    currency: str
+    position: int
+    kind: str
+    amount: Decimal
+    balance_change: Decimal
+    reference: str
+    account: str
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +120,14 @@ class BalancesView(TrackingRecorder):
     @abstractmethod
     def wallet(self, player: str, application_name: str) -> WalletBalances | None:
         """Every currency of `player`, or None if the view has never seen the player."""
+
+    @abstractmethod
+    def history(
+        self, player: str, *, currency: str = "", before: int = 0, limit: int = 50
+    ) -> list[HistoryLine]:
+        """`player`'s history, newest first: at most `limit` lines before log position
+        `before` (0: from the newest), of one currency or all."""
+
+    @abstractmethod
+    def position_of(self, reference: str) -> int | None:
+        """The log position of the history line with this `reference`, if the view has it."""

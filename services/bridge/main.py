@@ -45,6 +45,7 @@ from services.edge.app import setup_edge
 from services.edge.config import ProvidersConfig, load_providers, parse_providers
 from services.edge.feeds.setup import setup_feeds
 from services.frontdoor.app import setup_frontdoor
+from services.frontdoor.cashier import setup_cashier
 from services.frontdoor.config import load_frontdoor
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
@@ -238,7 +239,7 @@ def build_app(settings: Settings) -> web.Application:
             settle_feed_ctx(ledger=LEDGER, nc=NATS),
         ]
     )
-    setup_frontdoor(
+    frontdoor = setup_frontdoor(
         app,
         config=load_frontdoor(settings.config_path, environ=os.environ),
         documented=READ_OPERATIONS,
@@ -259,6 +260,13 @@ def build_app(settings: Settings) -> web.Application:
         nats_url=lambda: app[NATS_URL],
     )
     setup_feeds(app, sink=_LedgerSink(app), providers=configured, nats_url=lambda: app[NATS_URL])
+    setup_cashier(
+        app,
+        frontdoor,
+        ledger=lambda: app[LEDGER],
+        balances=lambda: app[VIEWS].balances,
+        providers=configured,
+    )
     return app
 
 

@@ -14,6 +14,7 @@ message, `contracts.messages.MESSAGES`), both public.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import msgspec
@@ -45,12 +46,17 @@ def setup_frontdoor(
     return table
 
 
+def _schema_json(document: object) -> bytes:
+    # The id pattern names surrogate code points, which only escaped JSON can carry.
+    return json.dumps(document, ensure_ascii=True).encode()
+
+
 def _mount_documents(app: web.Application, table: RouteTable) -> None:
     cache: dict[str, bytes] = {}
 
     async def openapi(request: web.Request) -> web.Response:
         if "openapi" not in cache:
-            cache["openapi"] = msgspec.json.encode(build_openapi(table))
+            cache["openapi"] = _schema_json(build_openapi(table))
         return web.Response(body=cache["openapi"], content_type="application/json")
 
     async def contract(request: web.Request) -> web.Response:
@@ -62,7 +68,9 @@ def _mount_documents(app: web.Application, table: RouteTable) -> None:
                 {"error": "LBRG-404 NOT_FOUND", "message": f"no message {name!r}; known: {known}"},
                 404,
             )
-        return json_response(msgspec.json.schema(kind))
+        return web.Response(
+            body=_schema_json(msgspec.json.schema(kind)), content_type="application/json"
+        )
 
     table.add(
         app,

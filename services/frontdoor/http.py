@@ -59,6 +59,11 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=kind, strict=True)
     except msgspec.ValidationError as exc:
-        raise ApiError("INVALID_REQUEST", f"the body does not match its schema: {exc}") from None
+        problem = f"the body does not match its schema: {exc}"
+    except msgspec.DecodeError:
+        problem = ""
+    try:  # a type error can be found before the text is read to its end
+        msgspec.json.decode(body)
     except msgspec.DecodeError:
         raise ApiError("MALFORMED_JSON", "the body is not a JSON document") from None
+    raise ApiError("INVALID_REQUEST", problem or "the body does not match its schema")

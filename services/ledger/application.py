@@ -550,13 +550,28 @@ class Ledger(Application[UUID]):
             "before it arrived; it is refused",
         )
 
-    def _cashier(
-        self, kind: str, player: str, currency: str, amount: Decimal, tx_id: str, account: str
-    ) -> Balance:
+    def transfer(
+        self,
+        kind: str,
+        player: str,
+        currency: str,
+        amount: Decimal,
+        *,
+        tx_id: str,
+        account: str = CASHIER,
+    ) -> WalletReply:
+        """A cashier movement (`kind` `deposit` or `withdraw`) exactly once per `tx_id`.
+
+        `log_position` is the wallet event's. A repeat with the same payload answers the
+        original reply with `replayed=True` (its `log_position` 0: the caller finds it by
+        `tx_ref`); another payload is refused with `DUPLICATE_CONFLICT`.
+        """
+        if kind not in ("deposit", "withdraw"):
+            raise ValueError(f"cashier kind {kind!r}")
         value = _amount(amount, currency, positive=True)
         fingerprint = _fingerprint(kind, player, currency, str(value), account)
 
-        def attempt(n: int) -> Balance:
+        def attempt(n: int) -> WalletReply:
             earlier = self.find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id))
             if earlier is not None:
                 if earlier.fingerprint != fingerprint:
@@ -565,7 +580,7 @@ class Ledger(Application[UUID]):
                         f"cashier transaction {tx_id} was a {earlier.kind} with another payload",
                     )
                 assert earlier.reply is not None
-                return _stored_balance(earlier.reply)  # the original answer (I3)
+                return WalletReply(**earlier.reply, replayed=True)  # the original answer (I3)
             wallet = self._wallet(player, currency)
             ref = record_ref(CASHIER_PROVIDER, tx_id)
             if kind == "deposit":
@@ -574,8 +589,11 @@ class Ledger(Application[UUID]):
                 wallet.withdraw(ref, value, account)
             reply = _reply(ref, wallet, kind)
             record = TxRecord.record(CASHIER_PROVIDER, tx_id, kind, fingerprint, reply, [])
-            self.save(wallet, record)
-            return _balance(wallet)
+            recordings = self.save(wallet, record)
+            moved = [
+                r.notification.id for r in recordings if r.domain_event.originator_id == wallet.id
+            ]
+            return WalletReply(**reply, log_position=moved[-1] if moved else 0)
 
         try:
             return self._retrying(f"{kind} {tx_id}", attempt)
@@ -584,6 +602,18 @@ class Ledger(Application[UUID]):
             if self.find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id)) is None:
                 raise
             return self._retrying(f"{kind} {tx_id}", attempt)
+
+    def _cashier(
+        self, kind: str, player: str, currency: str, amount: Decimal, tx_id: str, account: str
+    ) -> Balance:
+        reply = self.transfer(kind, player, currency, amount, tx_id=tx_id, account=account)
+        return Balance(
+            player=reply.player,
+            currency=reply.currency,
+            balance=reply.balance,
+            held=reply.balance - reply.available,
+            available=reply.available,
+        )
 
     # ---- plumbing ----------------------------------------------------------------------
 
@@ -806,18 +836,6 @@ def _balance(wallet: Wallet) -> Balance:
         balance=wallet.balance,
         held=wallet.held,
         available=wallet.available,
-    )
-
-
-def _stored_balance(reply: Mapping[str, Any]) -> Balance:
-    balance: Decimal = reply["balance"]
-    available: Decimal = reply["available"]
-    return Balance(
-        player=reply["player"],
-        currency=reply["currency"],
-        balance=balance,
-        held=balance - available,
-        available=available,
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -13,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from services.bridge.config import Settings
 from services.bridge.main import build_app
 from services.infra.natsserver import NatsServer
+from tests.conftest import POSTGRES_ADMIN_URL
 
 KEYS = {
     "read": "read-key-0123456789abcdefghij",
@@ -25,6 +28,12 @@ KEYS = {
 SCOPES = ("read", "cashier", "sessions", "limits", "protection")
 
 CONFIG = """
+[[provider]]
+id = "evo"
+dialect = "evolution"
+currencies = ["EUR"]
+secret_env = "TEST_EVO_TOKEN"
+
 [platform]
 player_token_secret_env = "TEST_PLAYER_TOKEN_SECRET"
 player_token_ttl_s = 300
@@ -78,16 +87,33 @@ class Bridge:
 
 
 @pytest.fixture
+def own_database_url() -> Iterator[str]:
+    """A database of the test's own: the views' tracking rows are per database, and each
+    test's log starts again at position 1."""
+    name = f"livebridge_fd_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    info = psycopg.conninfo.conninfo_to_dict(POSTGRES_ADMIN_URL)
+    info["dbname"] = name
+    try:
+        yield psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items()})
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def bridge_settings(
     tmp_path: Path,
     nats_server: NatsServer,
-    database_url: str,
+    own_database_url: str,
     stream_prefix: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Settings:
     config = tmp_path / "livebridge.toml"
     config.write_text(CONFIG + "".join(_all_but(s) for s in SCOPES))
     (tmp_path / "read-2.key").write_text(KEYS["read_next"] + "\n")
+    monkeypatch.setenv("TEST_EVO_TOKEN", "evo-token-for-tests")
     monkeypatch.setenv("TEST_PLAYER_TOKEN_SECRET", "player-token-secret-0123456789abcdefghij")
     monkeypatch.setenv("TEST_KEY_READ", KEYS["read"])
     monkeypatch.setenv("TEST_KEY_CASHIER", KEYS["cashier"])
@@ -102,7 +128,7 @@ def bridge_settings(
         nats_url=nats_server.url,
         nats_monitor_url=nats_server.monitor_url,
         allow_unsynced_nats=False,
-        database_url=database_url,
+        database_url=own_database_url,
         config_path=config,
         stream_prefix=stream_prefix,
     )

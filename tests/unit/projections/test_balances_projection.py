@@ -16,6 +16,8 @@ from projections.balances.projection import BalancesProjection
 from projections.balances.view import (
     BalancesView,
     CurrencyBalance,
+    HistoryEntry,
+    HistoryLine,
     HoldEnded,
     HoldPlaced,
     Movement,
@@ -32,6 +34,7 @@ class MemoryBalancesView(BalancesView):
         self.wallets: dict[str, dict[str, object]] = {}
         self.holds: dict[tuple[str, str], Decimal] = {}
         self.positions: dict[str, int] = {}
+        self.lines: list[HistoryEntry] = []
 
     def insert_tracking(self, tracking: Tracking) -> None:
         if tracking.notification_id <= self.positions.get(tracking.application_name, 0):
@@ -63,6 +66,30 @@ class MemoryBalancesView(BalancesView):
                     amount = self.holds.pop((change.wallet_id, change.bet))
                     wallet = self.wallets[change.wallet_id]
                     wallet["held"] = Decimal(str(wallet["held"])) - amount
+                case HistoryEntry():
+                    self.lines.append(change)
+
+    def history(
+        self, player: str, *, currency: str = "", before: int = 0, limit: int = 50
+    ) -> list[HistoryLine]:
+        found = [
+            HistoryLine(
+                currency=str(self.wallets[e.wallet_id]["currency"]),
+                position=e.position,
+                kind=e.kind,
+                amount=e.amount,
+                balance_change=e.balance_change,
+                reference=e.reference,
+                account=e.account,
+                at=e.at,
+            )
+            for e in reversed(self.lines)
+            if self.wallets[e.wallet_id]["player"] == player and (not before or e.position < before)
+        ]
+        return [line for line in found if not currency or line.currency == currency][:limit]
+
+    def position_of(self, reference: str) -> int | None:
+        return min((e.position for e in self.lines if e.reference == reference), default=None)
 
     def wallet(self, player: str, application_name: str) -> WalletBalances | None:
         rows = [w for w in self.wallets.values() if w["player"] == player]
@@ -100,6 +127,12 @@ def test_every_wallet_event_applied_once_gives_the_ledgers_balances() -> None:
                 truth.balance,
                 truth.held,
                 truth.available,
+            )
+            # The history's balance changes add up to the balance.
+            lines = view.history(f"p{n:03d}", currency=row.currency, limit=10**6)
+            assert sum((line.balance_change for line in lines), Decimal(0)) == truth.balance
+            assert [line.position for line in lines] == sorted(
+                (line.position for line in lines), reverse=True
             )
     # Open holds are exactly the ledger's open bets' stakes.
     assert sum(view.holds.values(), Decimal(0)) == sum(

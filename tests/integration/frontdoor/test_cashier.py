@@ -1,0 +1,138 @@
+"""The cashier over real HTTP: wallets, exactly-once money moves, table banks, history."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+from services.bridge.main import LEDGER
+from tests.integration.frontdoor.conftest import Bridge
+
+CASHIER = Bridge.auth("cashier")
+
+
+async def post(bridge: Bridge, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+    response = await bridge.client.post(path, json=body, headers=CASHIER)
+    return response.status, await response.json()
+
+
+async def test_a_deposit_repeated_with_its_key_moves_money_once_and_another_payload_is_refused(
+    bridge: Bridge,
+) -> None:
+    status, wallet = await post(bridge, "/platform/v1/players/ann/wallets", {"currency": "EUR"})
+    assert status == 200 and wallet["balance"] == "0.00"
+    again, _ = await post(bridge, "/platform/v1/players/ann/wallets", {"currency": "EUR"})
+    assert again == 200, "opening an open wallet is not an error"
+
+    deposit = {"idempotencyKey": "dep-1", "currency": "EUR", "amount": "100.00"}
+    status, first = await post(bridge, "/platform/v1/players/ann/deposits", deposit)
+    assert status == 200, first
+    assert (first["kind"], first["balance"], first["replayed"]) == ("DEPOSIT", "100.00", False)
+    assert first["transactionId"].startswith("trn_") and first["logPosition"] > 0
+
+    status, repeat = await post(bridge, "/platform/v1/players/ann/deposits", deposit)
+    assert status == 200
+    assert repeat["replayed"] is True
+    assert {k: v for k, v in repeat.items() if k != "replayed"} == {
+        k: v for k, v in first.items() if k != "replayed"
+    }
+
+    status, conflict = await post(
+        bridge, "/platform/v1/players/ann/deposits", {**deposit, "amount": "90.00"}
+    )
+    assert status == 409 and conflict["error"] == "LBRG-409 IDEMPOTENCY_CONFLICT"
+    balance = await asyncio.to_thread(bridge.app[LEDGER].balance, "ann", "EUR")
+    assert balance.balance == Decimal("100.00")
+
+    # The balance read back at the receipt's position.
+    response = await bridge.client.get(
+        f"/platform/v1/wallets/ann?atLeast={first['logPosition']}", headers=CASHIER
+    )
+    assert (await response.json())["balances"][0]["balance"] == "100.00"
+
+
+async def test_withdrawals_and_table_bank_transfers_move_money_and_the_history_pages_it(
+    bridge: Bridge,
+) -> None:
+    await post(bridge, "/platform/v1/players/bo/wallets", {"currency": "EUR"})
+    await post(
+        bridge,
+        "/platform/v1/players/bo/deposits",
+        {"idempotencyKey": "d", "currency": "EUR", "amount": "50.00"},
+    )
+    status, out = await post(
+        bridge,
+        "/platform/v1/players/bo/withdrawals",
+        {"idempotencyKey": "w", "currency": "EUR", "amount": "10.00"},
+    )
+    assert status == 200 and out["balance"] == "40.00" and out["kind"] == "WITHDRAWAL"
+    status, too_much = await post(
+        bridge,
+        "/platform/v1/players/bo/withdrawals",
+        {"idempotencyKey": "w2", "currency": "EUR", "amount": "40.01"},
+    )
+    assert status == 422 and too_much["error"] == "LBRG-422 INSUFFICIENT_FUNDS"
+    move = {"idempotencyKey": "t1", "provider": "evo", "currency": "EUR", "amount": "30.00"}
+    status, into = await post(bridge, "/platform/v1/players/bo/table-bank/deposits", move)
+    assert status == 200 and into["balance"] == "10.00" and into["kind"] == "TO_TABLE_BANK"
+    status, back = await post(
+        bridge,
+        "/platform/v1/players/bo/table-bank/withdrawals",
+        {**move, "idempotencyKey": "t2", "amount": "35.50"},
+    )
+    assert status == 200 and back["balance"] == "45.50" and back["kind"] == "FROM_TABLE_BANK"
+    totals = await asyncio.to_thread(bridge.app[LEDGER].postings_total, "EUR")
+    assert totals["provider:evo"] == Decimal("-5.50")
+    assert sum(totals.values(), Decimal(0)) == 0
+
+    path = f"/platform/v1/players/bo/transactions?limit=3&atLeast={back['logPosition']}"
+    page = await (await bridge.client.get(path, headers=CASHIER)).json()
+    kinds = [item["kind"] for item in page["items"]]
+    assert kinds == ["FROM_TABLE_BANK", "TO_TABLE_BANK", "WITHDRAWAL"]
+    assert page["items"][0]["balanceChange"] == "35.50"
+    assert page["items"][0]["account"] == "provider:evo"
+    assert page["items"][0]["logPosition"] == back["logPosition"]
+    older = await (
+        await bridge.client.get(
+            f"/platform/v1/players/bo/transactions?limit=3&before={page['nextBefore']}",
+            headers=CASHIER,
+        )
+    ).json()
+    assert [item["kind"] for item in older["items"]] == ["DEPOSIT"]
+    assert older["nextBefore"] is None
+
+
+async def test_bad_cashier_input_gets_a_clear_code_and_changes_nothing(bridge: Bridge) -> None:
+    await post(bridge, "/platform/v1/players/cy/wallets", {"currency": "EUR"})
+
+    def money(**fields: str) -> dict[str, str]:
+        return {"idempotencyKey": "a", "currency": "EUR", "amount": "1", **fields}
+
+    cases: list[tuple[str, Any, str]] = [
+        ("deposits", money(amount="1.001"), "422 INVALID_AMOUNT"),
+        ("deposits", money(amount="-1"), "422 INVALID_AMOUNT"),
+        ("deposits", money(amount="0"), "422 INVALID_AMOUNT"),
+        ("deposits", money(currency="XXX"), "422 UNKNOWN_CURRENCY"),
+        ("deposits", money(currency="USD"), "404 WALLET_NOT_FOUND"),
+        ("deposits", money(idempotencyKey=""), "400 INVALID_REQUEST"),
+        ("deposits", {"currency": "EUR", "amount": "1"}, "400 INVALID_REQUEST"),
+        ("deposits", "[1, 2", "400 MALFORMED_JSON"),
+        ("table-bank/deposits", money(provider="nope"), "422 UNKNOWN_PROVIDER"),
+        ("table-bank/deposits", money(provider="evo", currency="USD"), "422 CURRENCY_NOT_OFFERED"),
+    ]
+    for route, body, expected in cases:
+        path = f"/platform/v1/players/cy/{route}"
+        if isinstance(body, str):
+            response = await bridge.client.post(path, data=body, headers=CASHIER)
+            status, answer = response.status, await response.json()
+        else:
+            status, answer = await post(bridge, path, body)
+        assert answer["error"] == f"LBRG-{expected}", (body, answer)
+        assert status == int(expected[:3]) and answer["message"]
+    bad_player = await bridge.client.post(
+        "/platform/v1/players/a%00b/wallets", json={"currency": "EUR"}, headers=CASHIER
+    )
+    assert (await bad_player.json())["error"] == "LBRG-400 INVALID_PLAYER"
+    balance = await asyncio.to_thread(bridge.app[LEDGER].balance, "cy", "EUR")
+    assert balance.balance == 0
