@@ -37,7 +37,7 @@ from uuid import UUID
 
 import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import EnvType, get_topic, strtobool
 
@@ -71,6 +71,7 @@ from services.ledger.errors import LedgerRefused
 from services.ledger.payouts import expected_payout, outcome_for
 from services.ledger.repository import LedgerRepository
 from services.ledger.rounds import BookCursor, Round, RoundBook
+from services.ledger.turns import Turns
 from services.ledger.views import BetStatus, BetView, RoundState, RoundStatus, Verification
 
 T = TypeVar("T")
@@ -104,6 +105,8 @@ class Ledger(Application[UUID]):
             "1",
         )
         self._book_lock = threading.Lock()
+        self._wallet_turns: Turns[UUID] = Turns()
+        """Commands on one wallet run one at a time in this process (`turns`)."""
         self.book_scanned = 0
         self.conflicts_retried = 0
         self.booked_bets: set[UUID] = set()
@@ -134,6 +137,37 @@ class Ledger(Application[UUID]):
         assert isinstance(repository, LedgerRepository)
         return repository
 
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """`Application.save`, collecting events without a runtime-Protocol `isinstance`
+        per aggregate (`_Collected`)."""
+        processing_event = _Collected()
+        processing_event.collect_events(*objs, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # deprecated, as in the library
+        return recordings
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot each aggregate just saved whose events passed a multiple of its interval,
+        once, at the version saved. The library reads the aggregate back from the store at
+        each such version (a round book booking a thousand bets: five whole reads)."""
+        if not (self.snapshots and self.snapshotting_intervals):
+            return
+        due: dict[UUID, Aggregate] = {}
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if interval is not None and event.originator_version % interval == 0:
+                assert isinstance(aggregate, Aggregate)
+                due[aggregate.id] = aggregate
+        if due:
+            self.snapshots.put([type(a).Snapshot.take(a) for a in due.values()])
+
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Record as the library does, then cache what was saved (which the library, with
         fast-forward on, leaves behind)."""
@@ -144,7 +178,13 @@ class Ledger(Application[UUID]):
     # ---- the public seam -------------------------------------------------------------
 
     def execute(self, command: AnyWalletCommand) -> WalletReply:
-        """Apply one provider wallet command exactly once (I3): see `contracts.wallet`."""
+        """Apply one provider wallet command exactly once (I3): see `contracts.wallet`.
+
+        Commands on one wallet wait their turn (`services.ledger.turns`)."""
+        with self._wallet_turns.turn(wallet_id(command.player, command.currency)):
+            return self._execute(command)
+
+    def _execute(self, command: AnyWalletCommand) -> WalletReply:
         handler: Callable[[Any, int], WalletReply]
         match command:
             case Debit():
@@ -595,13 +635,14 @@ class Ledger(Application[UUID]):
             ]
             return WalletReply(**reply, log_position=moved[-1] if moved else 0)
 
-        try:
-            return self._retrying(f"{kind} {tx_id}", attempt)
-        except LedgerRefused:
-            # As in `execute`: a concurrent twin may have landed after the first read.
-            if self.find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id)) is None:
-                raise
-            return self._retrying(f"{kind} {tx_id}", attempt)
+        with self._wallet_turns.turn(wallet_id(player, currency)):
+            try:
+                return self._retrying(f"{kind} {tx_id}", attempt)
+            except LedgerRefused:
+                # As in `execute`: a concurrent twin may have landed after the first read.
+                if self.find(TxRecord, tx_record_id(CASHIER_PROVIDER, tx_id)) is None:
+                    raise
+                return self._retrying(f"{kind} {tx_id}", attempt)
 
     def _cashier(
         self, kind: str, player: str, currency: str, amount: Decimal, tx_id: str, account: str
@@ -643,7 +684,10 @@ class Ledger(Application[UUID]):
         cannot win."""
         try:
             aggregate: Aggregate = self.repository.get(
-                aggregate_id, projector_func=project, trusted=trusted
+                aggregate_id,
+                projector_func=project,
+                trusted=trusted,
+                snapshotted=cls in self.snapshotting_intervals,
             )
         except AggregateNotFoundError:
             return None
@@ -687,6 +731,21 @@ class Ledger(Application[UUID]):
         if found is None:
             raise LedgerRefused(Refusal.BET_NOT_FOUND, f"no bet {bet_id.hex} in the ledger")
         return found
+
+
+class _Collected(ProcessingEvent[UUID]):
+    """The library's `ProcessingEvent`, checking the ledger's own aggregates by class: its
+    `isinstance` against runtime Protocols costs more than a bet's domain work."""
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        others = []
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                self.events.extend(obj.collect_events())
+                self.aggregates[obj.id] = obj
+            elif obj is not None:
+                others.append(obj)
+        super().collect_events(*others, **kwargs)
 
 
 def record_ref(provider: str, tx_id: str) -> str:

@@ -25,7 +25,7 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, assert_never
+from typing import TYPE_CHECKING, TypeVar, assert_never
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -207,6 +207,20 @@ def _flag(book: RoundBook, kind: str, refusals: list[tuple[Bet, LedgerRefused]])
 
 
 Action = Callable[[Wallet, Bet], bool]
+T = TypeVar("T")
+
+
+def _load(
+    ids: list[UUID], load: Callable[[UUID], T], in_memory: Callable[[UUID], bool] | None = None
+) -> list[T]:
+    """`load` each id: those `in_memory` in this thread, the others READERS at a time (their
+    reads wait on the server; the connection multiplexes them)."""
+    loaded = {i: load(i) for i in ids if in_memory is not None and in_memory(i)}
+    rest = [i for i in ids if i not in loaded]
+    if rest:
+        with ThreadPoolExecutor(min(READERS, len(rest))) as pool:
+            loaded.update(zip(rest, pool.map(load, rest), strict=True))
+    return [loaded[i] for i in ids]
 
 
 def _apply(ledger: Ledger, bet_ids: list[UUID], action: Action) -> list[tuple[Bet, LedgerRefused]]:
@@ -237,12 +251,19 @@ def _apply(ledger: Ledger, bet_ids: list[UUID], action: Action) -> list[tuple[Be
 def _apply_chunk(
     ledger: Ledger, bet_ids: list[UUID], action: Action, *, recall: bool
 ) -> list[tuple[Bet, LedgerRefused]]:
-    with ThreadPoolExecutor(READERS) as pool:
-        load = functools.partial(_recalled, ledger) if recall else ledger.bet
-        bets = list(pool.map(load, bet_ids))
+    if recall:
+        # The first attempt takes bets as the book saw them placed, and wallets as this
+        # process last saw them: a stale one makes the save conflict, and a refusal is
+        # retried on fresh reads (below). What is in memory needs no thread.
+        bets = _load(bet_ids, functools.partial(_recalled, ledger), ledger.placed_bets.__contains__)
         wanted = list(dict.fromkeys(wallet_id(b.player, b.currency) for b in bets))
-        found = pool.map(functools.partial(ledger.find, Wallet), wanted)
-        wallets = {w.id: w for w in found if w is not None}
+        find = functools.partial(ledger.find, Wallet, trusted=True)
+        found = _load(wanted, find, ledger.repository.holds)
+    else:
+        bets = _load(bet_ids, ledger.bet)
+        wanted = list(dict.fromkeys(wallet_id(b.player, b.currency) for b in bets))
+        found = _load(wanted, functools.partial(ledger.find, Wallet))
+    wallets = {w.id: w for w in found if w is not None}
     changed: list[Aggregate] = []
     refusals: list[tuple[Bet, LedgerRefused]] = []
     for bet in bets:
