@@ -25,7 +25,7 @@ from services.simulate.clients.hub88 import Hub88Client, load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient, bet
 from tests.integration.edge.walletrig import ServedEdge, provider, served_edge
-from tests.unit.edge.walletkit import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
 
 D = Decimal
 PLAYER = "burst-p1"
