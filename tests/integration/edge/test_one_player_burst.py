@@ -24,7 +24,7 @@ from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient, bet
-from tests.integration.edge.walletrig import ServedEdge, provider, served_edge
+from tests.integration.edge.support.served_edge import ServedEdge, provider, served_edge
 from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
 
 D = Decimal
