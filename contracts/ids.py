@@ -44,9 +44,9 @@ _INVISIBLE: Final = (
 _ID_FORBIDDEN: Final = "\u0000-\u001f" + _INVISIBLE
 _TEXT_FORBIDDEN: Final = "\u0000-\u0008\u000b\u000c\u000e-\u001f" + _INVISIBLE
 
-ID_PATTERN: Final = f"^[^{_ID_FORBIDDEN}]*$"
+ID_PATTERN: Final = f"^[^{_ID_FORBIDDEN}]*\\Z"
 """What every id matches (`re.search`, as msgspec applies it)."""
-TEXT_PATTERN: Final = f"^[^{_TEXT_FORBIDDEN}]*$"
+TEXT_PATTERN: Final = f"^[^{_TEXT_FORBIDDEN}]*\\Z"
 """What free text matches: an id's characters plus tab, newline and carriage return."""
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_LENGTH, pattern=ID_PATTERN)]

@@ -71,7 +71,8 @@ class Game(msgspec.Struct, frozen=True, kw_only=True):
 class Transaction(msgspec.Struct, frozen=True, kw_only=True):
     id: Id
     refId: Id
-    amount: Decimal
+    amount: msgspec.Raw
+    """A JSON number in major units, as sent; read by `services.edge.amounts.wire_amount`."""
 
 
 class SidRequest(msgspec.Struct, frozen=True, kw_only=True):

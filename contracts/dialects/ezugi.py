@@ -26,6 +26,8 @@ from contracts.ids import Id, OptionalId, Text
 
 SIGNATURE_HEADER: Final = "hash"
 
+Amount = msgspec.Raw
+"""A JSON number in major units, as sent; read by `services.edge.amounts.wire_amount`."""
 Number = Annotated[int, msgspec.Meta(ge=0, lt=10**18)]
 """A numeric id (Ezugi sends round, game and table ids as numbers): at most 18 digits."""
 RoundId = Number | Id
@@ -64,7 +66,7 @@ class DebitRequest(msgspec.Struct, frozen=True, kw_only=True):
     token: Text
     transactionId: Id
     roundId: RoundId
-    debitAmount: Decimal
+    debitAmount: Amount
     currency: OptionalId
     gameId: Name = 0
     tableId: Name = 0
@@ -87,7 +89,7 @@ class CreditRequest(msgspec.Struct, frozen=True, kw_only=True):
     transactionId: Id
     debitTransactionId: Id
     roundId: RoundId
-    creditAmount: Decimal
+    creditAmount: Amount
     currency: OptionalId
     gameId: Name = 0
     tableId: Name = 0
@@ -110,7 +112,7 @@ class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
     token: Text = ""
     transactionId: Id
     roundId: RoundId
-    rollbackAmount: Decimal
+    rollbackAmount: Amount
     currency: OptionalId
     gameId: Name = 0
     tableId: Name = 0

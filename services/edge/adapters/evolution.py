@@ -26,7 +26,9 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
 - A bet refused because the round's betting window closed -> `FINAL_ERROR_ACTION_FAILED`
   [INFER: Evolution must not retry it].
 - Amounts: JSON numbers with at most 6 decimals and no more than the currency allows;
-  negative, non-numeric or over-precise -> `INVALID_PARAMETER`, nothing moves.
+  negative, non-numeric or over-precise -> `INVALID_PARAMETER`, nothing moves. An amount
+  sent as a JSON string must be plain decimal notation (`contracts.money.parse_amount`:
+  no `1_0`, ` 1`, `+1`, `1e2` or non-ASCII digits).
 - Ids follow `contracts.ids` (1-128 characters; no control, invisible formatting or
   surrogate characters): `transaction.id`, `transaction.refId`, `game.id` and `userId`
   must be ids, `game.type` and the table id may be empty; another -> `INVALID_PARAMETER`,

@@ -36,7 +36,9 @@ marked [INFER]:
   the player's -> 1; betting closed or limits -> 1 [INFER: Ezugi has no closer code].
 - Malformed JSON, wrong types, a wrong `operatorId`, an empty `uid`, `transactionId`,
   `debitTransactionId` or `roundId`, negative, NaN or over-precise amounts -> 1 (an empty
-  `debitTransactionId` must never read as "every open bet of the round").
+  `debitTransactionId` must never read as "every open bet of the round"). An amount sent
+  as a JSON string must be plain decimal notation (`contracts.money.parse_amount`: no
+  `1_0`, ` 1`, `+1`, `1e2` or non-ASCII digits).
 - Ids follow `contracts.ids` (1-128 characters; no control, invisible formatting or
   surrogate characters): `uid`, `transactionId`, `debitTransactionId`, `roundId` (or a
   number below 10**18), `gameId` and `tableId` (a number or an id), `seatId`; another
@@ -76,6 +78,7 @@ from services.edge.adapters.base import (
     Rejected,
     Rejection,
 )
+from services.edge.amounts import wire_amount
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
 from services.edge.sessions import session_ref
@@ -214,9 +217,9 @@ class Adapter(DialectAdapter):
         return currency
 
     @staticmethod
-    def _amount(value: Decimal, currency: str) -> Decimal:
+    def _amount(value: msgspec.Raw, currency: str) -> Decimal:
         try:
-            return check_amount(value, currency)
+            return wire_amount(value, currency)
         except (MoneyError, ArithmeticError) as exc:  # 1e400 overflows quantize
             raise _Answer(Code.GENERAL_ERROR, f"invalid amount: {exc}") from exc
 
