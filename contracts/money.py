@@ -139,4 +139,4 @@ def from_minor(units: int, currency: str, scale: int | None = None) -> Decimal:
 
 def fmt(amount: Decimal, currency: str) -> str:
     """The canonical string for an amount: '5.00' for EUR, '500' for JPY."""
-    return str(amount.quantize(quantum(currency)))
+    return f"{amount.quantize(quantum(currency)):f}"  # never 0E-8
