@@ -195,7 +195,7 @@ class LogUnavailable(Exception):
 
 def online_problems(directory: Path, manifest: Manifest, url: str) -> list[Mismatch]:
     """`check_against` on the ledger whose stream the manifest names, read at `url`."""
-    from services.eventstore.recorders import stream_name
+    from services.eventstore import stream_name
 
     if manifest.format == LEGACY_FORMAT:
         raise LogUnavailable(

@@ -130,7 +130,7 @@ def _read_run(ledger: Ledger, run: list[int]) -> dict[int, Notification]:
 
 
 def _on_jetstream(ledger: Ledger) -> bool:
-    from services.eventstore.recorders import JetStreamApplicationRecorder
+    from services.eventstore import JetStreamApplicationRecorder
 
     return isinstance(ledger.recorder, JetStreamApplicationRecorder)
 
@@ -296,7 +296,7 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     load. Then the writes of every bet event (`round_from_log.written_with`): the wallet events
     that move the bets' money are among them, listed by the view or not.
     """
-    from services.eventstore.recorders import (
+    from services.eventstore import (
         HEADER_TOPIC,
         HEADER_VERSION,
         JetStreamApplicationRecorder,

@@ -85,7 +85,7 @@ BET_DEFAULTS: dict[str, Any] = {
 
 
 def _on_jetstream(ledger: Ledger) -> bool:
-    from services.eventstore.recorders import JetStreamApplicationRecorder
+    from services.eventstore import JetStreamApplicationRecorder
 
     return isinstance(ledger.recorder, JetStreamApplicationRecorder)
 
@@ -110,7 +110,7 @@ async def written_with(
     every wallet event that can move the money of the bets whose messages are given.
     `known`: messages already read, by position (not read again).
     """
-    from services.eventstore.recorders import HEADER_TOPIC, as_notification, write_of
+    from services.eventstore import HEADER_TOPIC, as_notification, write_of
 
     one_each = {write_of(m)[0]: m for m in messages}
     writes = await asyncio.gather(*(recorder.write_containing(m, known) for m in one_each.values()))
@@ -172,7 +172,7 @@ def round_notifications(ledger: Ledger, provider: str, round_id: str) -> list[No
     log order."""
     if not _on_jetstream(ledger):
         return _scanned(ledger, provider, round_id)
-    from services.eventstore.recorders import as_notification
+    from services.eventstore import as_notification
 
     round_messages, book_messages = _messages(
         ledger, [round_uuid(provider, round_id).hex, book_uuid(provider, round_id).hex]
