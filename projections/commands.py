@@ -1,10 +1,9 @@
 """`livebridge replay <roundId>` and `livebridge projections rebuild [NAME]`.
 
-Both read the ledger's log (`PERSISTENCE_MODULE=services.eventstore` with `NATS_URL`, or
-`LIVEBRIDGE_NATS_URL`; `NATS_STREAM_PREFIX` or `LIVEBRIDGE_STREAM_PREFIX`) and the views
-in PostgreSQL (`LIVEBRIDGE_DATABASE_URL`, schema `LIVEBRIDGE_VIEWS_SCHEMA`, default
-`public`). Unset URLs are taken from a bridge that `livebridge run` started
-(`<LIVEBRIDGE_HOME>/endpoints.json`).
+Both read the ledger's log and the views in PostgreSQL, configured by the `env` the CLI
+passes in (`projections.catalog.settings`: `PERSISTENCE_MODULE=services.eventstore` with
+`NATS_URL`, `NATS_STREAM_PREFIX`; `LIVEBRIDGE_DATABASE_URL`, schema
+`LIVEBRIDGE_VIEWS_SCHEMA`, default `public`).
 
 Exit codes: 0 all good; 1 the view and the log differ (replay; a round only the log has
 is shown from the log) or a rebuild found differences (nothing swapped); 2 the round is
@@ -14,52 +13,21 @@ neither in the view nor in the log; 3 not configured.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Mapping
+from functools import partial
 from typing import TextIO
 
 import msgspec
 
-from projections.run import VIEWS, view_env
+from projections.catalog import VIEWS, NotConfigured, settings
 
 EXIT_DIFFERENT = 1
 EXIT_NOT_FOUND = 2
 EXIT_CONFIG = 3
 
 
-class NotConfigured(Exception):
-    """A setting the command needs is missing; the message says which."""
-
-
-def settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Ledger and view settings from the environment, as the service itself uses them."""
-    env = dict(os.environ if environ is None else environ)
-    if environ is None:
-        from services.bridge.config import use_running_bridge
-
-        use_running_bridge(env)  # beside `make run`: the running bridge's endpoints
-    if not env.get("NATS_STREAM_PREFIX") and env.get("LIVEBRIDGE_STREAM_PREFIX"):
-        env["NATS_STREAM_PREFIX"] = env["LIVEBRIDGE_STREAM_PREFIX"]
-    if not env.get("NATS_URL") and env.get("LIVEBRIDGE_NATS_URL"):
-        env["NATS_URL"] = env["LIVEBRIDGE_NATS_URL"]
-    if env.get("NATS_URL"):
-        env.setdefault("PERSISTENCE_MODULE", "services.eventstore")
-    if not env.get("PERSISTENCE_MODULE"):
-        msg = (
-            "no ledger log configured: set LIVEBRIDGE_NATS_URL (or NATS_URL) to the "
-            "JetStream server the bridge writes to"
-        )
-        raise NotConfigured(msg)
-    database_url = env.get("LIVEBRIDGE_DATABASE_URL")
-    if not database_url:
-        msg = "no views database configured: set LIVEBRIDGE_DATABASE_URL (postgresql://...)"
-        raise NotConfigured(msg)
-    schema = env.get("LIVEBRIDGE_VIEWS_SCHEMA", "public")
-    return {**env, **view_env(database_url, schema=schema)}
-
-
-def replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO = sys.stdout) -> int:
     from projections.rebuild import open_view
     from projections.rounds.postgres import PostgresRoundsView
     from projections.rounds.projection import RoundsProjection
@@ -67,12 +35,12 @@ def replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from services.ledger.application import Ledger
 
     try:
-        env = settings()
+        configured = settings(env)
     except NotConfigured as error:
         print(f"livebridge replay: {error}", file=sys.stderr)
         return EXIT_CONFIG
-    ledger = Ledger(env)
-    view = open_view(RoundsProjection, PostgresRoundsView, env)
+    ledger = Ledger(configured)
+    view = open_view(RoundsProjection, PostgresRoundsView, configured)
     try:
         assert isinstance(view, PostgresRoundsView)
         replays = replay_round(ledger, view, args.round_id, args.provider)
@@ -105,22 +73,26 @@ def replay(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0 if all(r.agrees for r in replays) else EXIT_DIFFERENT
 
 
-def rebuild_views(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def rebuild_views(
+    args: argparse.Namespace, env: Mapping[str, str], out: TextIO = sys.stdout
+) -> int:
     from projections.rebuild import rebuild
     from services.ledger.application import Ledger
 
     try:
-        env = settings()
+        configured = settings(env)
     except NotConfigured as error:
         print(f"livebridge projections rebuild: {error}", file=sys.stderr)
         return EXIT_CONFIG
     names = [args.name] if args.name else list(VIEWS)
-    ledger = Ledger(env)
+    ledger = Ledger(configured)
     status = 0
     try:
         for name in names:
             spec = VIEWS[name]
-            report = rebuild(ledger, spec.projection_class, spec.view_class, env, swap=args.swap)
+            report = rebuild(
+                ledger, spec.projection_class, spec.view_class, configured, swap=args.swap
+            )
             out.write("\n".join(report.lines()) + "\n")
             if not report.ok:
                 status = EXIT_DIFFERENT
@@ -129,8 +101,10 @@ def rebuild_views(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return status
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `replay` and `projections` to the `livebridge` command."""
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
+) -> None:
+    """Add `replay` and `projections` to the `livebridge` command; they read `env`."""
     replay_cmd = sub.add_parser(
         "replay",
         help="print one round's timeline for a dispute, checked against the log",
@@ -144,7 +118,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay_cmd.add_argument("round_id", help="the provider's round id")
     replay_cmd.add_argument("--provider", default=None, help="when providers share round ids")
     replay_cmd.add_argument("--json", action="store_true", help="JSON instead of text")
-    replay_cmd.set_defaults(handler=replay)
+    replay_cmd.set_defaults(handler=partial(replay, env=env))
 
     views = sub.add_parser("projections", help="maintain the read models (views)")
     views_sub = views.add_subparsers(dest="projections_command", required=True)
@@ -156,4 +130,4 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rebuild_cmd.add_argument(
         "--no-swap", dest="swap", action="store_false", help="diff only; keep the live tables"
     )
-    rebuild_cmd.set_defaults(handler=rebuild_views)
+    rebuild_cmd.set_defaults(handler=partial(rebuild_views, env=env))

@@ -16,8 +16,8 @@ skipped or applied twice across restarts. Two runners, same rows:
   it stops on an error (PostgreSQL gone for longer than the write retries).
 
 Settings: the ledger's own (`PERSISTENCE_MODULE=services.eventstore`, `NATS_URL`,
-`NATS_STREAM_PREFIX`), plus `view_env(database_url)` for the views, which puts every view
-in PostgreSQL under `<NAME>_` keys so they never mix with the ledger's settings.
+`NATS_STREAM_PREFIX`), plus `projections.catalog.view_env(database_url)` for the views,
+which puts every view in PostgreSQL under `<NAME>_` keys apart from the ledger's settings.
 """
 
 from __future__ import annotations
@@ -26,74 +26,21 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from eventsourcing.application import Application
-from eventsourcing.projection import Projection, ProjectionRunner
+from eventsourcing.projection import ProjectionRunner
 
 from projections.balances.postgres import PostgresBalancesView
-from projections.balances.projection import BalancesProjection
+from projections.catalog import VIEWS, ViewSpec
 from projections.pgview import PostgresView
 from projections.rebuild import PAGE, catch_up, open_view
 from projections.reconcile.postgres import PostgresReconcileView
-from projections.reconcile.projection import ReconcileProjection
 from projections.rounds.postgres import PostgresRoundsView
-from projections.rounds.projection import RoundsProjection
 
 log = logging.getLogger(__name__)
 
 SUPERVISE_INTERVAL = 1.0
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    projection_class: type[Projection[Any]]
-    view_class: type[PostgresView[Any]]
-
-    @property
-    def name(self) -> str:
-        return self.projection_class.name
-
-
-VIEWS: dict[str, ViewSpec] = {
-    spec.name: spec
-    for spec in (
-        ViewSpec(BalancesProjection, PostgresBalancesView),
-        ViewSpec(RoundsProjection, PostgresRoundsView),
-        ViewSpec(ReconcileProjection, PostgresReconcileView),
-    )
-}
-"""Every view the service keeps: the bridge runs them all, `projections rebuild` covers them."""
-
-
-def view_env(
-    database_url: str,
-    *,
-    schema: str = "public",
-    names: tuple[str, ...] = tuple(VIEWS),
-    pool_size: int = 2,
-) -> dict[str, str]:
-    """Settings that put each named view in PostgreSQL at `database_url`, in `schema`."""
-    parts = psycopg.conninfo.conninfo_to_dict(database_url)
-    env: dict[str, str] = {}
-    for name in names:
-        key = name.upper()
-        env.update(
-            {
-                f"{key}_PERSISTENCE_MODULE": "eventsourcing.postgres",
-                f"{key}_POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
-                f"{key}_POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
-                f"{key}_POSTGRES_PORT": str(parts.get("port", "5432")),
-                f"{key}_POSTGRES_USER": str(parts.get("user", "postgres")),
-                f"{key}_POSTGRES_PASSWORD": str(parts.get("password", "")),
-                f"{key}_POSTGRES_SCHEMA": schema,
-                f"{key}_POSTGRES_POOL_SIZE": str(pool_size),
-                f"{key}_POSTGRES_MAX_OVERFLOW": "4",
-            }
-        )
-    return env
 
 
 class SupervisedRunner:
@@ -305,52 +252,3 @@ def running_projections(
             runner.stop()
         for reader in readers.values():
             reader.close()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the views in a process of their own until SIGTERM or SIGINT.
-
-    `python -m projections.run [NAME...] [--no-catch-up] [--one-by-one] [--page N]`,
-    configured like the CLI
-    (`projections.commands.settings`).
-    """
-    import argparse
-    import signal
-
-    from projections.commands import NotConfigured, settings
-
-    parser = argparse.ArgumentParser(prog="python -m projections.run")
-    parser.add_argument("names", nargs="*", default=[], help=f"of {', '.join(VIEWS)}")
-    parser.add_argument("--no-catch-up", dest="catch_up", action="store_false")
-    parser.add_argument(
-        "--one-by-one",
-        dest="batched",
-        action="store_false",
-        help="the library's ProjectionRunner (one event per transaction) per view",
-    )
-    parser.add_argument(
-        "--page", type=int, default=PAGE, help=f"most events per transaction (default {PAGE})"
-    )
-    args = parser.parse_args(argv)
-    unknown = set(args.names) - set(VIEWS)
-    if unknown:
-        parser.error(f"no view named {', '.join(sorted(unknown))}; views: {', '.join(VIEWS)}")
-    try:
-        env = settings()
-    except NotConfigured as error:
-        print(f"projections: {error}")
-        return 3
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    names = tuple(args.names) or tuple(VIEWS)
-    with running_projections(
-        env, names=names, catch_up_first=args.catch_up, batched=args.batched, page=args.page
-    ):
-        print("projections running", flush=True)
-        stop.wait()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

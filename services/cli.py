@@ -1,66 +1,78 @@
 """`livebridge`: one command, a subcommand per job.
 
-Each area of the code registers its own subcommands through a `register(subparsers)`
-function in its `commands` module, listed in COMMAND_MODULES.
+The composition root of every command but `run` (whose root is `services.bridge.main`):
+it reads the process environment once, points the commands at a running bridge where
+their settings are unset (`services.bridge.config.use_running_bridge`), and passes that
+environment to each area's `register(subparsers, env)`, listed in COMMANDS.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from services.bridge.config import use_running_bridge
+from projections import commands as views_commands
+from projections.export import commands as export_commands
+from projections.reconcile import commands as reconcile_commands
+from services.bench import runner as bench_runner
+from services.bridge import main as bridge_main
+from services.bridge.config import Settings, command_env, use_running_bridge
+from services.platform import commands as platform_commands
+from services.simulate import commands as simulate_commands
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "projections.commands",  # replay, projections rebuild
-    "projections.export.commands",  # export, verify
-    "projections.reconcile.commands",  # reconcile
-    "services.platform.commands",  # webhooks
-    "services.simulate.commands",  # simulate
-)
-
-Handler = Callable[[argparse.Namespace], int]
-
-
-def _run(_args: argparse.Namespace) -> int:
-    from services.bridge.main import run
-
-    run()
-    return 0
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    Register = Callable[[Subparsers, Mapping[str, str]], None]
+    Handler = Callable[[argparse.Namespace], int]
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from services.bench.runner import main
+def register_serving(sub: Subparsers, env: Mapping[str, str]) -> None:
+    """`run` and `bench`: commands that start servers of their own."""
 
-    return main(args)
+    def run(_args: argparse.Namespace) -> int:
+        bridge_main.run(Settings.from_env(env))
+        return 0
 
-
-def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="livebridge", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="serve the bridge (starts nats-server and PostgreSQL)")
-    run.set_defaults(handler=_run)
+    serve = sub.add_parser("run", help="serve the bridge (starts nats-server and PostgreSQL)")
+    serve.set_defaults(handler=run)
     bench = sub.add_parser("bench", help="measure throughput and latency; JSON to .livebridge")
     bench.add_argument("--only", nargs="*", default=None, help="areas to measure")
     bench.add_argument("--out", default=".livebridge/bench.json")
-    bench.set_defaults(handler=_bench)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
-    return top
+    bench.set_defaults(handler=lambda args: bench_runner.main(args, env))
 
+
+COMMANDS: tuple[Register, ...] = (
+    register_serving,  # run, bench
+    views_commands.register,  # replay, projections rebuild
+    export_commands.register,  # export, verify, export-key
+    reconcile_commands.register,  # reconcile
+    platform_commands.register,  # webhooks
+    simulate_commands.register,  # simulate
+)
 
 SERVES = frozenset({"run", "bench"})
 """Commands that start servers of their own rather than use a running bridge's."""
 
 
+def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="livebridge", description="one command, a subcommand per job"
+    )
+    sub = top.add_subparsers(dest="command", required=True)
+    for register in COMMANDS:
+        register(sub, env)
+    return top
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
+    environ = dict(os.environ)  # the one read of the environment for every command
     if not SERVES.intersection(arguments[:1]):  # before parsing: defaults read the environment
-        use_running_bridge(os.environ)
-    args = parser().parse_args(arguments)
+        use_running_bridge(environ)
+    args = parser(command_env(environ)).parse_args(arguments)
     handler: Handler = args.handler
     return handler(args)
 

@@ -1,7 +1,7 @@
 """`livebridge export`, `livebridge verify` and `livebridge export-key new`.
 
-`export` reads the ledger's log (persistence from the environment: `LIVEBRIDGE_NATS_URL` or
-`NATS_URL`, `NATS_STREAM_PREFIX`, or another `PERSISTENCE_MODULE`) and writes
+`export` reads the ledger's log (persistence from the `env` the CLI passes in: `NATS_URL`,
+`NATS_STREAM_PREFIX`, or another `PERSISTENCE_MODULE`) and writes
 `events.jsonl` and `manifest.json`, signed with the export key the configuration's
 `[export]` table names (`signing.py`), into `--out`.
 
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,10 @@ from projections.export.signing import ExportKeyError, generate, public_key_file
 from projections.export.verify import EXIT_FAILED, EXIT_ORIGIN_UNPROVEN, verify
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
+) -> None:
+    """Add `export`, `verify` and `export-key` to the `livebridge` command; they read `env`."""
     parser = sub.add_parser(
         "export",
         help="export every event of a round, session or period, hash-chained, for auditors",
@@ -50,7 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--period", nargs=2, metavar=("FROM", "TO"), help="ISO 8601 times, FROM inclusive"
     )
     parser.add_argument("--out", type=Path, required=True, help="directory to write into")
-    parser.set_defaults(handler=run_export)
+    parser.set_defaults(handler=partial(run_export, env=env))
 
     check = sub.add_parser(
         "verify", help="check an export and its signature (offline unless --against is given)"
@@ -89,38 +92,21 @@ def query_from(args: argparse.Namespace) -> Query:
     return PeriodQuery(parse_time(start), parse_time(end))
 
 
-def ledger_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The ledger's settings from the environment, as the service uses them.
-
-    `LIVEBRIDGE_NATS_URL` stands for `NATS_URL` and `LIVEBRIDGE_STREAM_PREFIX` for
-    `NATS_STREAM_PREFIX` (as the bridge reads them); with a NATS URL the persistence module
-    defaults to the JetStream store.
-    """
-    env = dict(os.environ if environ is None else environ)
-    if not env.get("NATS_STREAM_PREFIX") and env.get("LIVEBRIDGE_STREAM_PREFIX"):
-        env["NATS_STREAM_PREFIX"] = env["LIVEBRIDGE_STREAM_PREFIX"]
-    if not env.get("NATS_URL") and env.get("LIVEBRIDGE_NATS_URL"):
-        env["NATS_URL"] = env["LIVEBRIDGE_NATS_URL"]
-    if env.get("NATS_URL"):
-        env.setdefault("PERSISTENCE_MODULE", "services.eventstore")
-    return env
-
-
-def open_ledger(env: Mapping[str, str] | None = None) -> Any:
-    """The ledger application, its persistence from `env` or else from the environment."""
+def open_ledger(env: Mapping[str, str]) -> Any:
+    """The ledger application, its persistence configured by `env`."""
     from services.ledger.application import Ledger
 
-    return Ledger(ledger_env() if env is None else dict(env))
+    return Ledger(dict(env))
 
 
-def run_export(args: argparse.Namespace) -> int:
+def run_export(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     try:
         query = query_from(args)
-        key = signing_key()
+        key = signing_key(env)
     except (ValueError, argparse.ArgumentTypeError) as exc:
         print(f"livebridge export: {exc}", file=sys.stderr)
         return 2
-    app = open_ledger()
+    app = open_ledger(env)
     try:
         manifest = export(
             recorder=app.recorder,

@@ -224,9 +224,8 @@ def public_key_file(path: Path) -> Ed25519PublicKey:
     return key
 
 
-def signing_key(environ: Mapping[str, str] | None = None) -> Ed25519PrivateKey:
+def signing_key(env: Mapping[str, str]) -> Ed25519PrivateKey:
     """The bridge's export key, found through the `[export]` table of the configuration."""
-    env = os.environ if environ is None else environ
     config = Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml"))
     hint = (
         f'add to {config}: [export] signing_key_file = "..." (or signing_key_env = '

@@ -19,15 +19,16 @@ refuses to run rather than record the differences in memory and lose them, unles
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from pathlib import Path
 
 import msgspec
 import psycopg
 
-from projections.export.commands import ledger_env, parse_time
+from projections.export.commands import parse_time
 from projections.reconcile.postgres import Comparison, reconcile
 from projections.reconcile.report import ReportError, open_report
 
@@ -35,7 +36,9 @@ DEFAULT_DATABASE_URL = "postgresql://127.0.0.1:5432/postgres"
 SHOWN = 20
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
+) -> None:
     parser = sub.add_parser("reconcile", help="match a provider's report against the ledger")
     parser.add_argument("report", type=Path, help="the report file, .csv or .json")
     parser.add_argument("--provider", required=True, help="the provider id, as in the ledger")
@@ -56,21 +59,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--no-audit", action="store_true", help="do not record the differences (dry run)"
     )
-    parser.set_defaults(handler=run_reconcile)
+    parser.set_defaults(handler=partial(run_reconcile, env=env))
 
 
 IN_MEMORY = ("", "eventsourcing.popo")
 """Persistence modules that keep nothing once the command exits."""
 
 
-def audit_env() -> dict[str, str] | None:
+def audit_env(env: Mapping[str, str]) -> dict[str, str] | None:
     """The audit queue's settings (the ledger's), or None when nothing would persist."""
-    env = ledger_env()
-    return None if env.get("PERSISTENCE_MODULE", "") in IN_MEMORY else env
+    return None if env.get("PERSISTENCE_MODULE", "") in IN_MEMORY else dict(env)
 
 
-def run_reconcile(args: argparse.Namespace) -> int:
-    audit_settings = None if args.no_audit else audit_env()
+def run_reconcile(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    audit_settings = None if args.no_audit else audit_env(env)
     if not args.no_audit and audit_settings is None:
         print(
             "livebridge reconcile: no audit queue to record the differences in: set "
@@ -80,7 +82,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    url = args.database_url or os.environ.get("LIVEBRIDGE_DATABASE_URL", DEFAULT_DATABASE_URL)
+    url = args.database_url or env.get("LIVEBRIDGE_DATABASE_URL", DEFAULT_DATABASE_URL)
     try:
         report = open_report(args.report)
         start = parse_time(args.period[0]) if args.period else report.start
@@ -93,7 +95,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
                 start=start,
                 end=end,
                 commission_rate=args.commission_rate,
-                schema=os.environ.get("LIVEBRIDGE_VIEWS_SCHEMA", "public"),
+                schema=env.get("LIVEBRIDGE_VIEWS_SCHEMA", "public"),
             )
     except (
         ReportError,

@@ -3,7 +3,7 @@
 Table `reconcile_ledger_tx` holds one row per provider transaction the ledger recorded
 (`provider`, `tx_id` unique), written by `ReconcileProjection` together with its tracking
 row (one transaction, so no event is skipped or applied twice). The service keeps it
-current like every view (`projections.run.VIEWS`).
+current like every view (`projections.catalog.VIEWS`).
 
 `reconcile()` matches a provider report against it without a Python loop over rows: the
 report's CSV bytes are COPYed into a temporary table, normalised with SQL casts, and joined

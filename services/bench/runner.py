@@ -20,9 +20,8 @@ from __future__ import annotations
 import argparse
 import json
 import operator
-import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +34,8 @@ class Context:
 
     nats_url: str
     database_url: str
+    env: Mapping[str, str]
+    """The environment the CLI passed in: `LIVEBRIDGE_BENCH_LOG_EVENTS`, `..._LOADS`."""
     figures: dict[str, float] = field(default_factory=dict)
 
 
@@ -63,7 +64,7 @@ def _platform(_ctx: Context) -> dict[str, float]:
 def _views(ctx: Context) -> dict[str, float]:
     from services.bench import views
 
-    events = int(os.environ.get("LIVEBRIDGE_BENCH_LOG_EVENTS", "1000000"))
+    events = int(ctx.env.get("LIVEBRIDGE_BENCH_LOG_EVENTS", "1000000"))
     return views.measure_big_log(ctx.nats_url, ctx.database_url, events)
 
 
@@ -76,7 +77,9 @@ def _reconcile(ctx: Context) -> dict[str, float]:
 Area = Callable[[Context], dict[str, float]]
 
 AREAS: dict[str, Area] = {
-    "eventstore": lambda ctx: eventstore.measure(ctx.nats_url),
+    "eventstore": lambda ctx: eventstore.measure(
+        ctx.nats_url, loads=int(ctx.env.get("LIVEBRIDGE_BENCH_LOADS", "300"))
+    ),
     "ledger": _ledger,
     "edge": _edge,
     "platform": _platform,
@@ -115,7 +118,7 @@ def check(figures: dict[str, float]) -> tuple[list[str], list[str]]:
     return met, missed
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from services.bridge.postgres import find_or_start
     from services.infra.natsserver import NatsServer
 
@@ -125,11 +128,11 @@ def main(args: argparse.Namespace) -> int:
         print(f"unknown bench area(s) {', '.join(unknown)}; choose from {', '.join(AREAS)}")
         return 2
     out = Path(args.out)
-    home = Path(os.environ.get("LIVEBRIDGE_HOME", ".livebridge"))
-    postgres = find_or_start(os.environ.get("LIVEBRIDGE_DATABASE_URL"), home)
+    home = Path(env.get("LIVEBRIDGE_HOME", ".livebridge"))
+    postgres = find_or_start(env.get("LIVEBRIDGE_DATABASE_URL"), home)
     try:
         with NatsServer() as server:
-            ctx = Context(nats_url=server.url, database_url=postgres.url)
+            ctx = Context(nats_url=server.url, database_url=postgres.url, env=env)
             for name in wanted:
                 started = time.perf_counter()
                 figures = AREAS[name](ctx)

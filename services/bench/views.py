@@ -27,10 +27,10 @@ from typing import Any
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 
+from projections.catalog import VIEWS, view_env
 from projections.rebuild import open_view, rebuild
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.replay import replay_round
-from projections.run import VIEWS, view_env
 from services.eventstore.recorders import JetStreamApplicationRecorder
 from services.ledger.application import Ledger
 

@@ -1,10 +1,15 @@
-"""Settings for one livebridge process, read from the environment once at start."""
+"""Settings for one livebridge process, read from the environment once at start.
+
+Only the composition roots (`services.cli`, `services.bridge.main`,
+`services.bridge.projections_main`) read the process environment; they pass it here and
+hand what each part needs down.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +32,7 @@ class Settings:
     """JetStream streams are `<prefix>_<APP>`: `LB_LEDGER`, `LB_LEDGER_SNAPSHOTS`."""
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
         home = Path(env.get("LIVEBRIDGE_HOME", ".livebridge")).resolve()
         return cls(
             home=home,
@@ -41,6 +45,23 @@ class Settings:
             config_path=Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")),
             stream_prefix=env.get("LIVEBRIDGE_STREAM_PREFIX", "LB"),
         )
+
+
+def command_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment the commands read, with the ledger's settings under the library's names.
+
+    `LIVEBRIDGE_NATS_URL` stands for `NATS_URL` and `LIVEBRIDGE_STREAM_PREFIX` for
+    `NATS_STREAM_PREFIX` (as the bridge reads them); with a NATS URL the persistence module
+    defaults to the JetStream store.
+    """
+    env = dict(environ)
+    if not env.get("NATS_STREAM_PREFIX") and env.get("LIVEBRIDGE_STREAM_PREFIX"):
+        env["NATS_STREAM_PREFIX"] = env["LIVEBRIDGE_STREAM_PREFIX"]
+    if not env.get("NATS_URL") and env.get("LIVEBRIDGE_NATS_URL"):
+        env["NATS_URL"] = env["LIVEBRIDGE_NATS_URL"]
+    if env.get("NATS_URL"):
+        env.setdefault("PERSISTENCE_MODULE", "services.eventstore")
+    return env
 
 
 def use_running_bridge(environ: MutableMapping[str, str]) -> None:

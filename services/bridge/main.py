@@ -36,8 +36,9 @@ from aiohttp import web
 from nats.aio.client import Client
 
 from contracts.events import AnyProviderEvent
+from projections.catalog import view_env
 from projections.http import READ_OPERATIONS, setup_read_api
-from projections.run import RunningViews, running_projections, view_env
+from projections.run import RunningViews, running_projections
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.postgres import Postgres, find_or_start
 from services.bridge.telemetry import serve_metrics, setup_telemetry
@@ -270,9 +271,8 @@ def build_app(settings: Settings) -> web.Application:
     return app
 
 
-def run(settings: Settings | None = None) -> None:
+def run(settings: Settings) -> None:
     setup_telemetry(os.environ)
-    settings = settings or Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
     print(f"livebridge serving http://{settings.http_host}:{settings.http_port} (Ctrl-C stops)")

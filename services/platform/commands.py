@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import partial
 
 import aiohttp
 import nats
@@ -21,7 +22,10 @@ from services.platform.service import load_endpoints, parked_bucket, settings_fr
 from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
+) -> None:
+    """Add `webhooks parked|resend` to the `livebridge` command; they read `env`."""
     parser = sub.add_parser("webhooks", help="settlements parked for a webhook endpoint")
     actions = parser.add_subparsers(dest="webhooks_action", required=True)
     for name, handler, text in (
@@ -31,30 +35,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action = actions.add_parser(name, help=text)
         action.add_argument("--endpoint", required=True, help="the endpoint's name in the config")
         action.add_argument("--nats-url", default=None)
-        action.set_defaults(handler=handler)
+        action.set_defaults(handler=partial(handler, env=env))
 
 
-def _nats_url(args: argparse.Namespace) -> str:
-    url: str | None = (
-        args.nats_url or os.environ.get("LIVEBRIDGE_NATS_URL") or os.environ.get("NATS_URL")
-    )
+def _nats_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+    url: str | None = args.nats_url or env.get("LIVEBRIDGE_NATS_URL") or env.get("NATS_URL")
     if not url:
         raise SystemExit("livebridge webhooks: give --nats-url or set LIVEBRIDGE_NATS_URL")
     return url
 
 
-def _endpoint(name: str) -> Endpoint:
-    for endpoint in load_endpoints():
+def _endpoint(name: str, env: Mapping[str, str]) -> Endpoint:
+    for endpoint in load_endpoints(env=env):
         if endpoint.name == name:
             return endpoint
     raise SystemExit(f"livebridge webhooks: no endpoint {name!r} in [[webhooks]] of the config")
 
 
-def run_parked(args: argparse.Namespace) -> int:
+def run_parked(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     async def main() -> int:
-        nc = await nats.connect(_nats_url(args))
+        nc = await nats.connect(_nats_url(args, env))
         try:
-            store = await ParkedStore.open(nc.jetstream(), parked_bucket(settings_from_env()))
+            store = await ParkedStore.open(nc.jetstream(), parked_bucket(settings_from_env(env)))
             entries = await store.list(args.endpoint)
         finally:
             await nc.close()
@@ -67,12 +69,12 @@ def run_parked(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
-def run_resend(args: argparse.Namespace) -> int:
-    endpoint = _endpoint(args.endpoint)
+def run_resend(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    endpoint = _endpoint(args.endpoint, env)
 
     async def main() -> tuple[int, int]:
-        stream = settings_from_env()
-        nc = await nats.connect(_nats_url(args))
+        stream = settings_from_env(env)
+        nc = await nats.connect(_nats_url(args, env))
         try:
             js = nc.jetstream()
             store = await ParkedStore.open(js, parked_bucket(stream))

@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
+from collections.abc import Mapping
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -48,7 +49,10 @@ from services.simulate.table import http_pusher
 DIALECTS = ("softswiss", "ezugi", "hub88", "evolution", "pragmatic")
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
+) -> None:
+    """Add `simulate` to the `livebridge` command; it reads `env`."""
     p = sub.add_parser(
         "simulate",
         help="play live tables (roulette, baccarat, blackjack) against a running bridge",
@@ -73,16 +77,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--key-file", default="", help="Hub88: the RSA private key (PEM)")
     p.add_argument("--operator-id", type=int, default=0, help="Ezugi operatorId")
     p.add_argument("--feed-secret-env", default="LIVEBRIDGE_FEED_SECRET")
-    p.add_argument("--nats-url", default=os.environ.get("LIVEBRIDGE_NATS_URL", ""))
-    p.add_argument("--stream-prefix", default=os.environ.get("NATS_STREAM_PREFIX", ""))
+    p.add_argument("--nats-url", default=env.get("LIVEBRIDGE_NATS_URL", ""))
+    p.add_argument("--stream-prefix", default=env.get("NATS_STREAM_PREFIX", ""))
     p.add_argument("--session-bucket", default=SESSION_BUCKET, help="the edge's session KV")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=partial(run, env=env))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """The subcommand: 0 when every balance matched, 1 on a mismatch, 2 when it could not run."""
     try:
-        report = asyncio.run(_simulate(args))
+        report = asyncio.run(_simulate(args, env))
     except (ConfigError, ValueError, OSError, aiohttp.ClientError) as exc:
         print(f"livebridge simulate: {exc}", file=sys.stderr)
         return 2
@@ -90,48 +94,51 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
-def _secret(args: argparse.Namespace, provider: str) -> str:
+def _secret(args: argparse.Namespace, env: Mapping[str, str], provider: str) -> str:
     if args.secret_env:
-        value = os.environ.get(args.secret_env, "")
+        value = env.get(args.secret_env, "")
         if not value:
             raise ValueError(f"environment variable {args.secret_env} is not set")
         return value
     if args.secret_file:
         return Path(args.secret_file).read_text().strip()
-    return load_providers().get(provider).text_secret()
+    return load_providers(environ=env).get(provider).text_secret()
 
 
-def _operator(args: argparse.Namespace, provider: str) -> int:
+def _operator(args: argparse.Namespace, env: Mapping[str, str], provider: str) -> int:
     if args.operator_id:
         return int(args.operator_id)
-    value = load_providers().get(provider).option("operator_id", 0)
+    value = load_providers(environ=env).get(provider).option("operator_id", 0)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise ValueError("Ezugi needs --operator-id (or options.operator_id in the config)")
     return value
 
 
-def _driver(args: argparse.Namespace, provider: str, http: aiohttp.ClientSession) -> WalletDriver:
+def _driver(
+    args: argparse.Namespace, env: Mapping[str, str], provider: str, http: aiohttp.ClientSession
+) -> WalletDriver:
     transport = HttpTransport(http, f"{args.url.rstrip('/')}/wallet/{args.dialect}/{provider}")
     if args.dialect == "softswiss":
-        return SoftSwissDriver(SoftSwissClient(transport, _secret(args, provider)))
+        return SoftSwissDriver(SoftSwissClient(transport, _secret(args, env, provider)))
     if args.dialect == "ezugi":
-        client = EzugiClient(transport, _secret(args, provider), _operator(args, provider))
+        secret, operator = _secret(args, env, provider), _operator(args, env, provider)
+        client = EzugiClient(transport, secret, operator)
         return EzugiDriver(client)
     if args.dialect == "evolution":
-        return EvolutionDriver(EvolutionClient(transport, _secret(args, provider)))
+        return EvolutionDriver(EvolutionClient(transport, _secret(args, env, provider)))
     if args.dialect == "pragmatic":
-        return PragmaticDriver(PragmaticClient(transport, _secret(args, provider)))
+        return PragmaticDriver(PragmaticClient(transport, _secret(args, env, provider)))
     if not args.key_file:
         raise ValueError("Hub88 requests are signed with Hub88's private key: pass --key-file")
     key = load_private_key(Path(args.key_file).read_bytes())
     return Hub88Driver(Hub88Client(transport, key))
 
 
-async def _simulate(args: argparse.Namespace) -> dict[str, object]:
+async def _simulate(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, object]:
     from services.ledger.application import Ledger
 
     provider = args.provider or args.dialect
-    feed_secret = os.environ.get(args.feed_secret_env, "")
+    feed_secret = env.get(args.feed_secret_env, "")
     if not feed_secret:
         raise ValueError(f"set {args.feed_secret_env} to the provider's feed secret")
     if not args.nats_url:
@@ -149,7 +156,7 @@ async def _simulate(args: argparse.Namespace) -> dict[str, object]:
         connector = aiohttp.TCPConnector(limit=200)
         async with aiohttp.ClientSession(connector=connector) as http:
             report = await simulate(
-                driver=_driver(args, provider, http),
+                driver=_driver(args, env, provider, http),
                 push=http_pusher(http, f"{args.url.rstrip('/')}/feed/{provider}", feed_secret),
                 bank=LedgerBank(ledger, sessions),
                 provider=provider,

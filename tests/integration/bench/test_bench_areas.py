@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -20,10 +21,9 @@ from services.bench import views as views_bench
 
 
 def test_the_eventstore_area_measures_raw_and_recorder_writes_on_one_server(
-    nats_url: str, monkeypatch: pytest.MonkeyPatch
+    nats_url: str,
 ) -> None:
-    monkeypatch.setenv("LIVEBRIDGE_BENCH_LOADS", "5")
-    figures = eventstore.measure(nats_url, seconds=0.6, rounds=2)
+    figures = eventstore.measure(nats_url, seconds=0.6, rounds=2, loads=5)
     assert figures["raw_publish_per_s"] > 0
     assert figures["recorder_write_per_s"] > 0
     # The ratio comes from the unrounded rates, the per-second figures are rounded to 0.1.
@@ -64,16 +64,15 @@ def test_the_platform_area_settles_a_round_to_the_stream_and_a_webhook() -> None
 def test_the_runner_writes_figures_and_the_targets_missed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LIVEBRIDGE_BENCH_LOADS", "5")
     monkeypatch.setitem(
-        runner.AREAS, "eventstore", lambda ctx: eventstore.measure(ctx.nats_url, 0.4, 1)
+        runner.AREAS, "eventstore", lambda ctx: eventstore.measure(ctx.nats_url, 0.4, 1, loads=5)
     )
     out = tmp_path / "bench.json"
-    assert runner.main(argparse.Namespace(only=["eventstore"], out=str(out))) == 0
+    assert runner.main(argparse.Namespace(only=["eventstore"], out=str(out)), os.environ) == 0
     document = json.loads(out.read_text())
     assert document["raw_publish_per_s"] > 0
     assert isinstance(document["missed"], list)
-    assert runner.main(argparse.Namespace(only=["nonsense"], out=str(out))) == 2
+    assert runner.main(argparse.Namespace(only=["nonsense"], out=str(out)), os.environ) == 2
 
 
 def test_targets_are_checked_against_their_bounds() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 import pytest
 
+from services.bridge.config import command_env
 from services.simulate.commands import _simulate, register
 from tests.integration.edge.support.served_edge import provider
 from tests.integration.edge.support.simulated_bridge import FEED_SECRET, served_bridge
@@ -15,7 +17,7 @@ SECRET = "ezugi-TEST-ONLY-secret"
 
 def parse(argv: list[str]) -> argparse.Namespace:
     top = argparse.ArgumentParser(prog="livebridge")
-    register(top.add_subparsers(dest="command", required=True))
+    register(top.add_subparsers(dest="command", required=True), command_env(os.environ))
     return top.parse_args(argv)
 
 
@@ -42,6 +44,6 @@ async def test_simulate_plays_ezugi_tables_and_reports_every_balance_matched(
                 "--session-bucket", f"sessions_{stream_prefix.lower()}",
             ]
         )  # fmt: skip
-        report = await _simulate(args)
+        report = await _simulate(args, os.environ)
     assert report["ok"] is True, report
     assert report["tables"] == 3 and report["bets"]

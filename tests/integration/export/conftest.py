@@ -4,16 +4,18 @@ settings in the environment those commands read, and an export key configured fo
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
 
 from projections.export.commands import register
+from services.bridge.config import command_env
 
 
 def cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
     args = parser.parse_args(argv)
     result: int = args.handler(args)
     return result

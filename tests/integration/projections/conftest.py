@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from projections.run import view_env
+from projections.catalog import view_env
 from services.ledger.application import Ledger
 
 

@@ -33,10 +33,11 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from projections.balances.postgres import PostgresBalancesView
+from projections.catalog import VIEWS, ViewSpec, view_env
 from projections.rebuild import open_view, rebuild
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.replay import compare_with_ledger
-from projections.run import VIEWS, ViewSpec, running_projections, view_env
+from projections.run import running_projections
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import Played, fund, play, players
 from tests.integration.projections.support.simulated_log import simulate_into

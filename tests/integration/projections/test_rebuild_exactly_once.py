@@ -32,8 +32,9 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from projections.balances.postgres import PostgresBalancesView
+from projections.catalog import VIEWS, view_env
 from projections.rebuild import catch_up, open_view, rebuild
-from projections.run import VIEWS, running_projections, view_env
+from projections.run import running_projections
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import fund, play
 
@@ -166,7 +167,14 @@ def test_projection_process_killed_mid_batch_resumes_exactly_where_it_was(
             if min(before.values()) == end and attempt >= 3:
                 break
             child = subprocess.Popen(
-                [sys.executable, "-m", "projections.run", "--page", str(KILL_PAGE), *modes[mode]],
+                [
+                    sys.executable,
+                    "-m",
+                    "services.bridge.projections_main",
+                    "--page",
+                    str(KILL_PAGE),
+                    *modes[mode],
+                ],
                 cwd=repo_root,
                 env=child_env,
                 stdout=subprocess.DEVNULL,

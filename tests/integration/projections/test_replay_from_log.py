@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 
 import msgspec
 import psycopg
@@ -27,7 +28,7 @@ from services.simulate.roulette_log import PROVIDER, fund, play
 def replay(round_id: str, provider: str | None = None) -> tuple[int, str]:
     out = io.StringIO()
     args = argparse.Namespace(round_id=round_id, provider=provider, json=True)
-    status = commands.replay(args, out=out)
+    status = commands.replay(args, os.environ, out=out)
     return status, out.getvalue()
 
 

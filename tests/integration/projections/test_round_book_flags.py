@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 
 import psycopg
 import pytest
@@ -33,7 +34,7 @@ ROUND = "void-1"
 def replay(round_id: str, *, as_json: bool = False) -> tuple[int, str]:
     out = io.StringIO()
     args = argparse.Namespace(round_id=round_id, provider=None, json=as_json)
-    status = commands.replay(args, out=out)
+    status = commands.replay(args, os.environ, out=out)
     return status, out.getvalue()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
 from decimal import Decimal
 
 import psycopg
@@ -121,7 +122,7 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
     for round_id in [settled, played.voided[0], played.flagged[0]]:
         out = io.StringIO()
         args = argparse.Namespace(round_id=round_id, provider=None, json=False)
-        assert commands.replay(args, out=out) == 0, out.getvalue()
+        assert commands.replay(args, os.environ, out=out) == 0, out.getvalue()
         text = out.getvalue()
         assert f"Round {round_id} at {PROVIDER}" in text
         assert "provider:round.betting_opened" in text
@@ -130,7 +131,7 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
 
     # Check an unknown round exits 2.
     args = argparse.Namespace(round_id="nope", provider=None, json=False)
-    assert commands.replay(args, out=io.StringIO()) == commands.EXIT_NOT_FOUND
+    assert commands.replay(args, os.environ, out=io.StringIO()) == commands.EXIT_NOT_FOUND
 
     # Tamper with the view: one bet's payout. Replay must notice, and name it.
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -140,7 +141,7 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
         )
     out = io.StringIO()
     args = argparse.Namespace(round_id=settled, provider=None, json=False)
-    assert commands.replay(args, out=out) == commands.EXIT_DIFFERENT
+    assert commands.replay(args, os.environ, out=out) == commands.EXIT_DIFFERENT
     assert "payout: view" in out.getvalue()
 
     # Move one provider event to another log position, and drop one bet event: replay
@@ -159,18 +160,24 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
             ("Bet.Refunded", other),
         )
     out = io.StringIO()
-    assert commands.replay(args, out=out) == commands.EXIT_DIFFERENT
+    assert commands.replay(args, os.environ, out=out) == commands.EXIT_DIFFERENT
     assert "the log has no event of" in out.getvalue()
     out = io.StringIO()
     args = argparse.Namespace(round_id=other, provider=None, json=False)
-    assert commands.replay(args, out=out) == commands.EXIT_DIFFERENT
+    assert commands.replay(args, os.environ, out=out) == commands.EXIT_DIFFERENT
     assert "timeline lists 1 events, the log has 2" in out.getvalue()
 
     # A rebuild finds the tampered rows, reports them, and swaps nothing.
     out = io.StringIO()
-    assert commands.rebuild_views(argparse.Namespace(name="rounds", swap=True), out=out) == 1
+    assert (
+        commands.rebuild_views(argparse.Namespace(name="rounds", swap=True), os.environ, out=out)
+        == 1
+    )
     assert "rounds_bets" in out.getvalue() and "nothing swapped" in out.getvalue()
     # The balances view was never touched: rebuilt, identical, swapped.
     out = io.StringIO()
-    assert commands.rebuild_views(argparse.Namespace(name="balances", swap=True), out=out) == 0
+    assert (
+        commands.rebuild_views(argparse.Namespace(name="balances", swap=True), os.environ, out=out)
+        == 0
+    )
     assert "no differences; swapped in" in out.getvalue()

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from contracts.wallet import Credit, Debit, Rollback
-from projections.run import running_projections, view_env
+from projections.catalog import view_env
+from projections.run import running_projections
 from services import cli
 from services.ledger.application import Ledger
 

@@ -20,11 +20,11 @@ from eventsourcing.projection import ProjectionRunner
 
 from contracts.events import BettingClosed, BettingOpened, ResultDeclared, RoundVoided
 from contracts.wallet import Credit, Debit, Rollback, Selection
+from projections.catalog import view_env
 from projections.rebuild import catch_up, open_view
 from projections.reconcile.postgres import PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
 from projections.reconcile.report import open_report
-from projections.run import view_env
 from services.ledger.application import Ledger
 
 NOW = datetime.now(UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,12 +14,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from projections.export.commands import ledger_env
 from projections.reconcile.audit import Audit, ReconcileRun
 from projections.reconcile.commands import register, summary
 from projections.reconcile.postgres import Comparison, LedgerTx, load, reconcile
 from projections.reconcile.report import Granularity, open_report
 from services.bench.reconcile import START, ledger_rows, scratch_schema, write_report
+from services.bridge.config import command_env
 
 ROWS = 10_000
 
@@ -187,7 +188,7 @@ def test_the_command_reports_the_differences_and_queues_them_for_audit_in_jetstr
     }.items():
         monkeypatch.setenv(key, value)
     parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
     period = [START.isoformat(), (START + timedelta(seconds=500)).isoformat()]
     args = parser.parse_args(
         ["reconcile", str(tmp_path / "evo.csv"), "--provider", "evo", "--json", "--period", *period]
@@ -200,7 +201,7 @@ def test_the_command_reports_the_differences_and_queues_them_for_audit_in_jetstr
     assert {
         d["key"] for d in result["differences"] if d["status"] == "mismatch"
     } == planted.mismatch
-    audit = Audit(ledger_env())
+    audit = Audit(command_env(os.environ))
     try:
         run = audit.run(uuid.UUID(result["audit_run"]))
         assert sorted(d["key"] for d in run.differences) == sorted(
@@ -365,7 +366,7 @@ def test_a_dry_run_with_no_audit_reconciles_without_any_audit_store(
     monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", database_url)
     monkeypatch.setenv("LIVEBRIDGE_VIEWS_SCHEMA", schema)
     parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
     period = [START.isoformat(), (START + timedelta(seconds=200)).isoformat()]
     report = str(tmp_path / "evo.csv")
     args = parser.parse_args(

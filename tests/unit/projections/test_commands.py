@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from projections.commands import NotConfigured, settings
+from projections.catalog import NotConfigured, settings
 from projections.rebuild import RebuildReport
+from services.bridge.config import command_env
 
 
 def test_settings_name_the_missing_log_and_database() -> None:
     with pytest.raises(NotConfigured, match="LIVEBRIDGE_NATS_URL"):
-        settings({})
+        settings(command_env({}))
     with pytest.raises(NotConfigured, match="LIVEBRIDGE_DATABASE_URL"):
-        settings({"LIVEBRIDGE_NATS_URL": "nats://127.0.0.1:4222"})
+        settings(command_env({"LIVEBRIDGE_NATS_URL": "nats://127.0.0.1:4222"}))
     env = settings(
-        {
-            "LIVEBRIDGE_NATS_URL": "nats://127.0.0.1:4222",
-            "LIVEBRIDGE_DATABASE_URL": "postgresql://u:pw@db.example:6543/views",
-            "LIVEBRIDGE_VIEWS_SCHEMA": "readmodels",
-        }
+        command_env(
+            {
+                "LIVEBRIDGE_NATS_URL": "nats://127.0.0.1:4222",
+                "LIVEBRIDGE_DATABASE_URL": "postgresql://u:pw@db.example:6543/views",
+                "LIVEBRIDGE_VIEWS_SCHEMA": "readmodels",
+            }
+        )
     )
     assert env["PERSISTENCE_MODULE"] == "services.eventstore"
     assert env["NATS_URL"] == "nats://127.0.0.1:4222"

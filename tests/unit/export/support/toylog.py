@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from projections.export.chain import (
 from projections.export.commands import register
 from projections.export.exporter import export
 from projections.export.selection import Query
+from services.bridge.config import command_env
 
 
 class Round(Aggregate):
@@ -98,7 +100,7 @@ def public_pem(key: Ed25519PrivateKey, path: Path) -> Path:
 
 def cli(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
     args = parser.parse_args(argv)
     result: int = args.handler(args)
     return result
