@@ -85,9 +85,9 @@ def load_latencies(recorder: JetStreamApplicationRecorder, loads: int) -> list[f
 
 def measure(url: str, seconds: float = 6.0, rounds: int = 3, loads: int = 300) -> dict[str, float]:
     """Raw and recorder rates alternate in `rounds` rounds; each figure is the median.
-    `loads` aggregates are loaded for the load latencies.
 
-        Alternating keeps a busy disk from favouring one side: both see the same machine.
+    Alternating keeps a busy disk from favouring one side: both see the same machine.
+    The load latencies are those of `loads` aggregate loads.
     """
     raws: list[float] = []
     writes: list[float] = []
