@@ -56,8 +56,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # the ledger satisfies), so it imports none of the ledger
     "edge": frozenset({"contracts"}),
     "platform": frozenset({"contracts", "ledger"}),
-    # the operators' API: keys and scopes, cashier, game launch
-    "frontdoor": frozenset({"contracts", "ledger", "edge", "platform"}),
+    # the operators' API: keys and scopes, cashier (reading the balances view), game launch
+    "frontdoor": frozenset({"contracts", "ledger", "edge", "platform", "projections"}),
     "projections": frozenset({"contracts", "eventstore", "ledger"}),
     # the composition root of `livebridge run`
     "bridge": frozenset(
