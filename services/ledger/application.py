@@ -87,7 +87,11 @@ class Ledger(Application[UUID]):
     Raises `services.ledger.errors.LedgerRefused` (attribute `.code`) for every refusal.
     """
 
-    env: ClassVar[dict[str, str]] = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
+    env: ClassVar[dict[str, str]] = {
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        # The library's JSON, written by msgspec: the same bytes (`services.eventstore.transcoder`).
+        "TRANSCODER_TOPIC": "services.eventstore.transcoder:MsgspecTranscoder",
+    }
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
         Wallet: 200,
         RoundBook: 200,

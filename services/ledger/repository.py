@@ -15,6 +15,10 @@ message (a bet read 18 messages on average, more as the wallet and the log grew)
   One that was (it has pending events) is never served: it is dropped and read again.
 - A cached aggregate is never changed in place: a catch-up builds a new one from a copy
   and replaces it, so a reader copying the cached one never sees half an update.
+- Commands get a copy of the cached aggregate, as from the library, but made knowing what
+  an aggregate holds (`copy_aggregate`): values that cannot change are shared, containers
+  of them copied one level, anything else deep-copied (a wallet in a few microseconds
+  instead of tens).
 - `get(..., snapshotted=False)` skips the snapshot store for an aggregate whose type is
   never snapshotted (a transaction record, a bet): one read instead of two on a miss.
 - `get(..., trusted=True)` returns the cached aggregate as it is, without the catch-up read.
@@ -32,6 +36,8 @@ import contextlib
 import threading
 from collections.abc import Iterable
 from copy import deepcopy
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
@@ -46,6 +52,32 @@ from eventsourcing.domain import (
     TDomainEvent,
     TMutableOrImmutableAggregate,
 )
+
+_IMMUTABLE = frozenset({str, int, bool, float, Decimal, UUID, datetime, type(None)})
+
+
+def copy_aggregate(aggregate: Any) -> Any:
+    """A copy as independent of `aggregate` as `deepcopy` makes it, made cheaply: attributes
+    of immutable types are shared, dicts and lists of them copied one level, and anything
+    else deep-copied."""
+    clone = object.__new__(type(aggregate))
+    memo: dict[int, Any] = {id(aggregate): clone}
+    state = clone.__dict__
+    for name, value in vars(aggregate).items():
+        kind = type(value)
+        if kind in _IMMUTABLE:
+            state[name] = value
+        elif (kind is dict or kind is list) and _all_immutable(
+            value.values() if kind is dict else value
+        ):
+            state[name] = value.copy()
+        else:
+            state[name] = deepcopy(value, memo)
+    return clone
+
+
+def _all_immutable(values: Iterable[Any]) -> bool:
+    return all(type(v) in _IMMUTABLE for v in values)
 
 
 class LedgerRepository(Repository[UUID]):
@@ -87,7 +119,7 @@ class LedgerRepository(Repository[UUID]):
             skip = fastforward_skipping or self.fastforward_skipping
             aggregate = self._catch_up(aggregate_id, aggregate, projector_func, skip)
         if deepcopy_from_cache and self.deepcopy_from_cache:
-            aggregate = deepcopy(aggregate)
+            aggregate = copy_aggregate(aggregate)
         return cast("TMutableOrImmutableAggregate", aggregate)
 
     def keep(self, aggregates: Iterable[MutableOrImmutableAggregate[UUID]]) -> None:
@@ -165,7 +197,7 @@ class LedgerRepository(Repository[UUID]):
                 )
                 if not new_events:
                     return current
-                fresh = projector_func(deepcopy(current), new_events)
+                fresh = projector_func(copy_aggregate(current), new_events)
                 if fresh is None:
                     raise AggregateNotFoundError(aggregate_id)
                 return self._keep(fresh, new=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.ledger.application import Ledger
 from services.ledger.domain import Wallet, wallet_id
+from services.ledger.repository import copy_aggregate
 from tests.unit.ledger.support.builders import debit, funded, popo_ledger
 
 D = Decimal
@@ -86,3 +87,29 @@ def test_a_trusted_read_takes_the_cached_wallet_as_it_is() -> None:
     fresh: Wallet = ledger.repository.get(wallet_id("p1", "EUR"))
 
     assert (trusted.available, fresh.available) == (D("100.00"), D("105.00"))
+
+
+def test_a_copied_wallet_changes_apart_from_the_cached_one() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    ledger.execute(debit("t1", "10.00"))
+    original = cached(ledger, "p1")
+    before = deepcopy(vars(original))
+
+    copy = copy_aggregate(original)
+    copy.hold("another-bet", D("5.00"), "another-round")
+    copy.collect_events()
+
+    assert vars(original) == before
+    assert copy.available == D("85.00") and original.available == D("90.00")
+
+
+def test_a_copy_deep_copies_containers_of_containers() -> None:
+    nested = Wallet(player="p1", currency="EUR")
+    vars(nested)["extra"] = {"k": {"inner": ["x"]}}
+
+    copy = copy_aggregate(nested)
+    vars(copy)["extra"]["k"]["inner"].append("y")
+
+    assert vars(nested)["extra"] == {"k": {"inner": ["x"]}}
+    assert copy.id == nested.id and copy.version == nested.version
