@@ -94,6 +94,11 @@ class ProviderGate:
             except Rejected as exc:
                 log.info("provider %s %s: %s", self.provider.id, endpoint.label, exc)
                 return self.reject(exc.rejection, endpoint)
+            except RecursionError:
+                # JSON nested too deeply for a decoder (see `contracts.bodies`): the same
+                # body fails the same way every time, so it is malformed, never retryable.
+                log.info("provider %s %s: body nested too deeply", self.provider.id, endpoint.label)
+                return self.reject(Rejection.MALFORMED, endpoint)
             except Refused as exc:
                 # Adapters map refusals they expect; one they did not is still no 500.
                 log.warning("provider %s %s: unmapped %s", self.provider.id, endpoint.label, exc)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
+from contracts import bodies
 from contracts.api import ERRORS, ErrorBody, error_text
 
 T = TypeVar("T")
@@ -57,13 +58,13 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
     if len(body) > MAX_BODY:
         raise ApiError("BODY_TOO_LARGE", f"the body must be at most {MAX_BODY} bytes")
     try:
-        return msgspec.json.decode(body, type=kind, strict=True)
+        return bodies.decode(body, kind, strict=True)
     except msgspec.ValidationError as exc:
         problem = f"the body does not match its schema: {exc}"
     except msgspec.DecodeError:
         problem = ""
     try:  # a type error can be found before the text is read to its end
-        msgspec.json.decode(body)
+        bodies.decode_any(body)
     except msgspec.DecodeError:
         raise ApiError("MALFORMED_JSON", "the body is not a JSON document") from None
     raise ApiError("INVALID_REQUEST", problem or "the body does not match its schema")

@@ -48,6 +48,7 @@ from typing import TypeVar
 
 import msgspec
 
+from contracts import bodies
 from contracts.dialects import evolution as wire
 from contracts.dialects.evolution import Status
 from contracts.money import MoneyError, quantum
@@ -154,7 +155,7 @@ class Adapter(DialectAdapter):
         if not same_secret(token, self.provider.text_secret()):
             raise Rejected(Rejection.BAD_SIGNATURE)
         try:
-            return msgspec.json.decode(request.body, type=cls)
+            return bodies.decode(request.body, cls)
         except msgspec.DecodeError as exc:
             echo = _echo_uuid(request.body)
             raise _Failed(self._send(Status.INVALID_PARAMETER, echo, None)) from exc
@@ -341,6 +342,6 @@ class _Failed(Exception):
 
 def _echo_uuid(body: bytes) -> str:
     try:
-        return msgspec.json.decode(body, type=_Echo).uuid
+        return bodies.decode(body, _Echo).uuid
     except msgspec.DecodeError:
         return ""

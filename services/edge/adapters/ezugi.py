@@ -65,6 +65,7 @@ from typing import TypeVar
 
 import msgspec
 
+from contracts import bodies
 from contracts.dialects import ezugi as wire
 from contracts.dialects.ezugi import Code
 from contracts.money import MoneyError, check_amount
@@ -203,7 +204,7 @@ class Adapter(DialectAdapter):
         ):
             raise Rejected(Rejection.BAD_SIGNATURE)
         try:
-            return decoder.decode(request.body)
+            return bodies.decode_with(decoder, request.body)
         except msgspec.DecodeError as exc:
             raise Rejected(Rejection.MALFORMED, str(exc)) from exc
 

@@ -42,6 +42,7 @@ from typing import TypeVar
 
 import msgspec
 
+from contracts import bodies
 from contracts.dialects import hub88 as wire
 from contracts.dialects.hub88 import Status
 from contracts.money import MoneyError, from_minor, to_minor
@@ -99,7 +100,7 @@ class _Echo(msgspec.Struct, frozen=True):
 
 def _echo(body: bytes) -> _Echo:
     try:
-        return msgspec.json.decode(body, type=_Echo)
+        return bodies.decode(body, _Echo)
     except msgspec.DecodeError:
         return _Echo()
 
@@ -142,7 +143,7 @@ class Adapter(DialectAdapter):
         if not wire.verify(request.body, self._key, request.header(wire.SIGNATURE_HEADER)):
             raise Rejected(Rejection.BAD_SIGNATURE)
         try:
-            return msgspec.json.decode(request.body, type=cls)
+            return bodies.decode(request.body, cls)
         except msgspec.ValidationError as exc:
             raise _Answer(Status.WRONG_TYPES) from exc
         except msgspec.DecodeError as exc:

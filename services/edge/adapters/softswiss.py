@@ -52,6 +52,7 @@ from decimal import Decimal
 
 import msgspec
 
+from contracts import bodies
 from contracts.dialects import softswiss as wire
 from contracts.dialects.softswiss import Code
 from contracts.money import MoneyError, from_minor, to_minor
@@ -179,7 +180,7 @@ class Adapter(DialectAdapter):
     async def play(self, request: EdgeRequest) -> EdgeResponse:
         self._verify(request)
         try:
-            call = wire.play_request_decoder.decode(request.body)
+            call = bodies.decode_with(wire.play_request_decoder, request.body)
         except msgspec.DecodeError as exc:
             return _error(Code.BAD_REQUEST, f"not a /play request: {exc}")
         try:
@@ -262,7 +263,7 @@ class Adapter(DialectAdapter):
     async def rollback(self, request: EdgeRequest) -> EdgeResponse:
         self._verify(request)
         try:
-            call = wire.rollback_request_decoder.decode(request.body)
+            call = bodies.decode_with(wire.rollback_request_decoder, request.body)
         except msgspec.DecodeError as exc:
             return _error(Code.BAD_REQUEST, f"not a /rollback request: {exc}")
         try:

@@ -18,7 +18,7 @@ import logging
 import aiohttp
 import msgspec
 
-from contracts import feeds
+from contracts import bodies, feeds
 from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.processor import FeedProcessor
 
@@ -71,7 +71,7 @@ class PullFeed:
         if not feeds.verify(body, self.secret, signature):
             raise PollFailed(f"{self.url} answered with a bad {feeds.SIGNATURE_HEADER}")
         try:
-            batch = feeds.batch_decoder.decode(body)
+            batch = bodies.decode_with(feeds.batch_decoder, body)
         except msgspec.DecodeError as exc:
             raise PollFailed(f"{self.url} answered a malformed batch: {exc}") from exc
         events, problems = self.processor.partition(batch.events)

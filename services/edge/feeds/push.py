@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import msgspec
 from aiohttp import web
 
-from contracts import feeds
+from contracts import bodies, feeds
 from services.edge.config import IpNetwork
 from services.edge.feeds.processor import BadEvent, DeliveryFailed, FeedProcessor
 from services.edge.security import IpAllowlist, TokenBucket, caller_address
@@ -85,7 +85,7 @@ def push_handler(
                 f"the feed secret of {provider!r}",
             )
         try:
-            batch = feeds.batch_decoder.decode(body)
+            batch = bodies.decode_with(feeds.batch_decoder, body)
         except msgspec.DecodeError as exc:
             return error(400, "MALFORMED_FEED", f"not a feed batch: {exc}")
         try:

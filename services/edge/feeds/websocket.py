@@ -18,7 +18,7 @@ import logging
 import aiohttp
 import msgspec
 
-from contracts import feeds
+from contracts import bodies, feeds
 from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.processor import FeedProcessor
 
@@ -80,7 +80,7 @@ class SocketFeed:
                         raise aiohttp.ClientError(f"websocket error: {ws.exception()!r}")
                     continue
                 try:
-                    frame = feeds.frame_decoder.decode(message.data)
+                    frame = bodies.decode_with(feeds.frame_decoder, message.data)
                 except msgspec.DecodeError as exc:
                     self.malformed += 1
                     log.warning("socket feed %s: malformed frame skipped: %s", self.url, exc)

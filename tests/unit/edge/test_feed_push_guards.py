@@ -140,3 +140,37 @@ async def test_setup_feeds_hands_the_providers_trusted_proxies_to_its_push_route
     forwarded = {**headers, "X-Forwarded-For": "203.0.113.9"}
     status, answer = await send(route.handler, body, forwarded, remote="10.0.0.5")
     assert status == 200, answer
+
+
+async def test_a_push_nested_too_deeply_is_a_malformed_feed_not_a_500() -> None:
+    sink = RecordingSink()
+    handler = push_handler(
+        {"studio": PushFeed(SECRET, FeedProcessor("studio", sink, MemoryCursorStore()))}
+    )
+    for body in (b"[" * 5000 + b"]" * 5000, b'{"zz":' + b"[" * 5000 + b"]" * 5000 + b"}"):
+        status, answer = await send(
+            handler, body, {feeds.SIGNATURE_HEADER: feeds.sign(body, SECRET)}
+        )
+        assert (status, answer["error"]) == (400, "LBRG-400 MALFORMED_FEED"), answer
+    body, headers = signed()
+    status, answer = await send(handler, body, headers)
+    assert status == 200, answer
+
+
+async def test_a_round_id_outside_the_id_policy_is_a_malformed_feed_and_later_pushes_go_on() -> (
+    None
+):
+    sink = RecordingSink()
+    handler = push_handler(
+        {"studio": PushFeed(SECRET, FeedProcessor("studio", sink, MemoryCursorStore()))}
+    )
+    for round_id in ("r" * 3000, "r\u00001"):
+        body, headers = signed(round_id)
+        status, answer = await send(handler, body, headers)
+        assert (status, answer["error"]) == (400, "LBRG-400 MALFORMED_FEED"), answer
+        assert "round_id" in answer["message"]
+    assert sink.events == []
+    body, headers = signed("r2")
+    status, answer = await send(handler, body, headers)
+    assert status == 200, answer
+    assert sink.seqs("r2") == [1, 2, 3, 4, 5, 6]
