@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client
 
+from services.eventstore import connection
 from services.eventstore.connection import StoredMsg, _Client, message_headers, parse_header_lines
 
 BLOCKS = [
@@ -22,8 +23,18 @@ def test_header_lines_read_as_nats_py_reads_them(raw: bytes) -> None:
     assert parse_header_lines(raw) == Client._parse_header_lines(raw)
 
 
-def test_the_connection_client_uses_the_fast_parser() -> None:
-    assert _Client._parse_header_lines is parse_header_lines
+async def test_the_connection_client_reads_received_headers_with_the_fast_parser(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Only `parse_header_lines` remembers the header names it has read: a name appears in
+    # its memory only if the headers went through it on nats-py's receive path (an
+    # override that a nats-py release stopped calling would leave the memory empty).
+    remembered: dict[bytes, str | None] = {}
+    monkeypatch.setattr(connection, "_NAMES", remembered)
+    raw = b"NATS/1.0\r\nES-Version: 7\r\nX-Probe: 1\r\n\r\n"
+    headers = await _Client()._process_headers(raw)
+    assert headers == {"ES-Version": "7", "X-Probe": "1"}
+    assert remembered == {b"ES-Version": "ES-Version", b"X-Probe": "X-Probe"}
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,10 @@ def test_replaying_the_log_gives_the_same_event_ids() -> None:
     app.execute(debit("d2", "bob", "5.00"))
     app.execute(credit("c1", "alice", "0.00"))
     app.execute(credit("c2", "bob", "10.00"))
-    assert [s.event_id for s in settlements(app)] == [s.event_id for s in settlements(app)]
+    first, again = settlements(app), settlements(app)
+    assert [s.player for s in first] == ["alice", "bob"]
+    assert len({s.event_id for s in first}) == 2
+    assert [s.event_id for s in again] == [s.event_id for s in first]
 
 
 def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_again() -> None:
