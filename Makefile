@@ -38,7 +38,7 @@ check: lint types test ## Exactly what CI runs: lint, types, tests
 bench: install ## Measure throughput and latency; writes .livebridge/bench.json
 	$(BIN)/livebridge bench
 
-soak: install ## Long Hypothesis and fault runs
+soak: install ## Every test marked soak at its long size (LIVEBRIDGE_SOAK=1)
 	LIVEBRIDGE_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider -m soak
 
 clean: ## Remove the virtualenv and local data

@@ -20,6 +20,7 @@ SIZE = table_size(bettors=6)
 """Six bettors a round: Ezugi makes a debit and a credit per bet, the most calls of all."""
 
 
+@pytest.mark.soak
 @pytest.mark.timeout(900)
 async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_books_expect(
     nats_url: str, stream_prefix: str

@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 import msgspec
+import pytest
 
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.hub88 import Hub88Client, load_private_key, major
@@ -22,6 +23,8 @@ SIZE = table_size()
 PLAYERS = [f"h88-p{n:02d}" for n in range(SIZE.players)]
 
 
+@pytest.mark.soak
+@pytest.mark.timeout(900)
 async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_table_expects(
     nats_url: str, stream_prefix: str
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.pragmatic import PragmaticClient
 from tests.integration.edge.support.served_edge import (
@@ -19,6 +21,8 @@ PLAYERS = [f"pp-p{n:02d}" for n in range(SIZE.players)]
 SECRET = "pp-secret-key-TEST-ONLY"
 
 
+@pytest.mark.soak
+@pytest.mark.timeout(900)
 async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_table_expects(
     nats_url: str, stream_prefix: str
 ) -> None:

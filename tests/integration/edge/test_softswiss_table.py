@@ -18,6 +18,7 @@ SECRET = "softswiss-TEST-ONLY-token"
 SIZE = table_size()
 
 
+@pytest.mark.soak
 @pytest.mark.timeout(900)
 async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_books_expect(
     nats_url: str, stream_prefix: str

@@ -1,0 +1,90 @@
+"""`make soak` runs every long variant: a test whose size depends on `LIVEBRIDGE_SOAK` is
+marked `soak`, since `make soak` selects by the mark (`-m soak`) with `LIVEBRIDGE_SOAK=1`.
+
+A test depends on the switch when it names a module-level value or a function that reads
+`LIVEBRIDGE_SOAK`, directly or through other such values (`SIZE = table_size()`,
+`PLAYERS = [... SIZE.players ...]`).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+TESTS = Path(__file__).resolve().parents[1]
+SWITCH = "LIVEBRIDGE_SOAK"
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
+    }
+
+
+def _reads_switch(node: ast.AST) -> bool:
+    return any(isinstance(n, ast.Constant) and n.value == SWITCH for n in ast.walk(node))
+
+
+def switch_functions(trees: list[ast.Module]) -> set[str]:
+    """The names of the module-level functions that read the switch, in any test module."""
+    return {
+        node.name
+        for tree in trees
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and _reads_switch(node)
+    }
+
+
+def unmarked(tree: ast.Module, switches: set[str]) -> list[str]:
+    """The tests in `tree` that depend on the switch without the `soak` mark."""
+    dependent = set(switches)
+    grew = True
+    while grew:
+        grew = False
+        for node in tree.body:
+            if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names = {t.id for t in targets if isinstance(t, ast.Name)}
+                if not names <= dependent and (
+                    _reads_switch(node.value) or _names(node.value) & dependent
+                ):
+                    dependent |= names
+                    grew = True
+    found = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        if not node.name.startswith("test_"):
+            continue
+        marked = any(ast.unparse(d) == "pytest.mark.soak" for d in node.decorator_list)
+        if not marked and (_reads_switch(node) or _names(node) & dependent):
+            found.append(node.name)
+    return found
+
+
+def test_every_test_with_a_long_variant_is_marked_soak() -> None:
+    modules = {path: ast.parse(path.read_text()) for path in sorted(TESTS.rglob("*.py"))}
+    switches = switch_functions(list(modules.values()))
+    assert "table_size" in switches  # the check sees the helpers that read the switch
+    missing = [
+        f"{path.relative_to(TESTS)}::{name}"
+        for path, tree in modules.items()
+        if path.name.startswith("test_")
+        for name in unmarked(tree, switches)
+    ]
+    assert missing == [], "mark these `@pytest.mark.soak` so that make soak runs them"
+
+
+def test_the_check_finds_an_unmarked_test_whose_size_follows_the_switch() -> None:
+    planted = ast.parse(
+        "import os\n"
+        "import pytest\n"
+        "SOAK = os.environ.get('LIVEBRIDGE_SOAK') == '1'\n"
+        "ROUNDS = 5000 if SOAK else 50\n"
+        "SIZE = table_size()\n"
+        "def test_long() -> None:\n    assert ROUNDS\n"
+        "def test_table() -> None:\n    assert SIZE.players\n"
+        "@pytest.mark.soak\ndef test_marked() -> None:\n    assert ROUNDS\n"
+        "def test_other() -> None:\n    assert True\n"
+    )
+    assert unmarked(planted, {"table_size"}) == ["test_long", "test_table"]
