@@ -185,7 +185,6 @@ class RoundsProjection(Projection[RoundsView]):
 
     @process_event.register
     def _(self, e: Bet.Placed, tracking: Tracking) -> None:
-        key = e.originator_id.hex
         fields = {
             "round_key": round_uuid(e.provider, e.round_id).hex,
             "provider": e.provider,
@@ -208,15 +207,10 @@ class RoundsProjection(Projection[RoundsView]):
             "stake": str(e.stake),
             "selections": list(e.selections),
         }
-        self._apply(
-            tracking,
-            BetFields(key, tracking.notification_id, fields),
-            entry(e, tracking, bet_key=key, detail=detail),
-        )
+        self._bet(e, tracking, fields, detail)
 
     @process_event.register
     def _(self, e: Bet.Settled, tracking: Tracking) -> None:
-        key = e.originator_id.hex
         fields = {
             "status": BetStatus.SETTLED,
             "outcome": e.outcome,
@@ -231,16 +225,11 @@ class RoundsProjection(Projection[RoundsView]):
             "flagged": e.flagged,
             "txId": e.tx_id,
         }
-        self._apply(
-            tracking,
-            BetFields(key, tracking.notification_id, fields),
-            entry(e, tracking, bet_key=key, detail=detail),
-        )
+        self._bet(e, tracking, fields, detail)
 
     @process_event.register
     def _(self, e: Bet.Reopened, tracking: Tracking) -> None:
         # The bet's credit was rolled back: open again, awaiting a corrected credit.
-        key = e.originator_id.hex
         fields = {
             "status": BetStatus.OPEN,
             "outcome": None,
@@ -254,22 +243,13 @@ class RoundsProjection(Projection[RoundsView]):
             "undoneTxId": e.undone_tx_id,
             "undonePayout": str(e.payout),
         }
-        self._apply(
-            tracking,
-            BetFields(key, tracking.notification_id, fields),
-            entry(e, tracking, bet_key=key, detail=detail),
-        )
+        self._bet(e, tracking, fields, detail)
 
     @process_event.register
     def _(self, e: Bet.Refunded, tracking: Tracking) -> None:
-        key = e.originator_id.hex
         fields = {"status": BetStatus.REFUNDED, "outcome": Outcome.VOID, "cause": e.cause}
         detail = {"cause": e.cause, "txId": e.tx_id, "reversedPayout": str(e.reversed_payout)}
-        self._apply(
-            tracking,
-            BetFields(key, tracking.notification_id, fields),
-            entry(e, tracking, bet_key=key, detail=detail),
-        )
+        self._bet(e, tracking, fields, detail)
 
     @process_event.register
     def _(self, e: Wallet.StakeHeld, tracking: Tracking) -> None:
@@ -291,6 +271,21 @@ class RoundsProjection(Projection[RoundsView]):
     def _(self, e: Wallet.SettlementReversed, tracking: Tracking) -> None:
         detail = {"stake": str(e.stake), "payout": str(e.payout), "cause": e.cause}
         self._money(e, tracking, e.bet, detail)
+
+    def _bet(
+        self,
+        e: Aggregate.Event,
+        tracking: Tracking,
+        fields: dict[str, Any],
+        detail: dict[str, Any],
+    ) -> None:
+        """A change to the bet `e` is about, and its timeline entry."""
+        key = e.originator_id.hex
+        self._apply(
+            tracking,
+            BetFields(key, tracking.notification_id, fields),
+            entry(e, tracking, bet_key=key, detail=detail),
+        )
 
     def _money(
         self, e: Aggregate.Event, tracking: Tracking, bet: str, detail: dict[str, Any]

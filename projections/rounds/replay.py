@@ -30,7 +30,6 @@ import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -58,10 +57,10 @@ from projections.rounds.view import (
     TimelineEntry,
     TimelineItem,
 )
-from services.ledger.application import Ledger, bet_views
+from services.ledger.application import Ledger, round_state_of
 from services.ledger.domain import Bet, book_uuid, project
 from services.ledger.rounds import Round, RoundBook
-from services.ledger.views import BetView, RoundState, RoundStatus, Verification
+from services.ledger.views import BetView, RoundState
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -397,42 +396,12 @@ def _hex(originator_id: UUID | str) -> str:
 
 def state_from_log(ledger: Ledger, record: RoundRecord, log: LogRound) -> RoundState:
     """The round by `Ledger.round_state`'s rules, from aggregates already loaded."""
-    round_, book = log.round_, log.book
-    listed = list(book.bets) if book else []
+    listed = list(log.book.bets) if log.book else []
     listed += [key for key in log.bets if key not in listed]
-    result = round_.result if round_ else {}
-    game = round_.game if round_ else ""
-    bets = bet_views([log.bets[key] for key in listed if key in log.bets], result, game)
-    status = RoundStatus(round_.status) if round_ else RoundStatus.UNKNOWN
-    if status is RoundStatus.RESULT and book is not None and book.settled:
-        status = RoundStatus.SETTLED
+    bets = [log.bets[key] for key in listed if key in log.bets]
     bridge_settled = record.provider in ledger.bridge_settled
-    book_flags = book.audit_flags if book else []
-    if round_ is None:
-        return RoundState(
-            provider=record.provider,
-            round_id=record.round_id,
-            status=status,
-            audit_flags=tuple(book_flags),
-            bridge_settled=bridge_settled,
-            bets=bets,
-        )
-    return RoundState(
-        provider=record.provider,
-        round_id=record.round_id,
-        status=status,
-        table=round_.table,
-        game=round_.game,
-        closes_at=datetime.fromisoformat(round_.closes_at) if round_.closes_at else None,
-        last_seq=max((int(s) for s in round_.events), default=0),
-        result=dict(round_.result),
-        round_hash=round_.round_hash,
-        digest=round_.digest,
-        verification=Verification(round_.verification),
-        audit_flags=(*round_.audit_flags, *book_flags),
-        void_cause=round_.void_cause,
-        bridge_settled=bridge_settled,
-        bets=bets,
+    return round_state_of(
+        record.provider, record.round_id, log.round_, log.book, bets, bridge_settled
     )
 
 

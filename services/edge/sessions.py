@@ -79,6 +79,21 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+def new_session(
+    provider: str, player: str, currency: str, now: float, ttl_s: float, game: str
+) -> Session:
+    """A session with a fresh token, issued at `now` and valid for `ttl_s` seconds."""
+    return Session(
+        token=new_token(),
+        provider=provider,
+        player=player,
+        currency=currency,
+        issued_at=now,
+        expires_at=now + ttl_s,
+        game=game,
+    )
+
+
 class MemorySessionStore:
     """In-process sessions, for unit tests and single-process demos."""
 
@@ -90,16 +105,7 @@ class MemorySessionStore:
     async def issue(
         self, provider: str, player: str, currency: str, *, ttl_s: float, game: str = ""
     ) -> Session:
-        now = self._clock()
-        session = Session(
-            token=new_token(),
-            provider=provider,
-            player=player,
-            currency=currency,
-            issued_at=now,
-            expires_at=now + ttl_s,
-            game=game,
-        )
+        session = new_session(provider, player, currency, self._clock(), ttl_s, game)
         self._sessions[provider, session.token] = session
         self._currencies[provider, player] = currency
         return session
@@ -145,16 +151,7 @@ class KvSessionStore:
     async def issue(
         self, provider: str, player: str, currency: str, *, ttl_s: float, game: str = ""
     ) -> Session:
-        now = self._clock()
-        session = Session(
-            token=new_token(),
-            provider=provider,
-            player=player,
-            currency=currency,
-            issued_at=now,
-            expires_at=now + ttl_s,
-            game=game,
-        )
+        session = new_session(provider, player, currency, self._clock(), ttl_s, game)
         await self._kv.put(f"s.{provider}.{_digest(session.token)}", msgspec.json.encode(session))
         await self._kv.put(f"p.{provider}.{_digest(player)}", currency.encode())
         return session

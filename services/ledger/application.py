@@ -274,38 +274,8 @@ class Ledger(Application[UUID]):
         round_ = self.find(Round, round_uuid(provider, round_id))
         book_ = self.find(RoundBook, book_uuid(provider, round_id))
         bets = [self.bet(UUID(key)) for key in (book_.bets if book_ else {})]
-        result = round_.result if round_ else {}
-        views = bet_views(bets, result, round_.game if round_ else "")
-        status = RoundStatus(round_.status) if round_ else RoundStatus.UNKNOWN
-        if status is RoundStatus.RESULT and book_ is not None and book_.settled:
-            status = RoundStatus.SETTLED
-        book_flags = book_.audit_flags if book_ else []
-        if round_ is None:
-            return RoundState(
-                provider=provider,
-                round_id=round_id,
-                status=status,
-                audit_flags=tuple(book_flags),
-                bridge_settled=provider in self.bridge_settled,
-                bets=views,
-            )
-        return RoundState(
-            provider=provider,
-            round_id=round_id,
-            status=status,
-            table=round_.table,
-            game=round_.game,
-            closes_at=datetime.fromisoformat(round_.closes_at) if round_.closes_at else None,
-            last_seq=max((int(s) for s in round_.events), default=0),
-            result=dict(round_.result),
-            round_hash=round_.round_hash,
-            digest=round_.digest,
-            verification=Verification(round_.verification),
-            audit_flags=(*round_.audit_flags, *book_flags),
-            void_cause=round_.void_cause,
-            bridge_settled=provider in self.bridge_settled,
-            bets=views,
-        )
+        bridge_settled = provider in self.bridge_settled
+        return round_state_of(provider, round_id, round_, book_, bets, bridge_settled)
 
     # ---- the round book ---------------------------------------------------------------
 
@@ -815,9 +785,7 @@ def _require_open_to_cancel(cmd: Rollback, bets: Iterable[Bet]) -> None:
     for bet in bets:
         if bet.status != BetStatus.OPEN:
             raise LedgerRefused(
-                Refusal.BET_REFUNDED
-                if bet.status == BetStatus.REFUNDED
-                else Refusal.BET_ALREADY_SETTLED,
+                bet.resolved_refusal,
                 f"rollback {cmd.provider}/{cmd.tx_id} cancels only open bets; bet "
                 f"{bet.provider}/{bet.bet_id} of transaction {cmd.ref_tx_id} is "
                 f"{bet.status.lower()} already"
@@ -971,6 +939,47 @@ def _split(amount: Decimal, stakes: list[Decimal], currency: str) -> list[Decima
     shares = [(amount * stake / total).quantize(unit, rounding="ROUND_DOWN") for stake in stakes]
     shares[-1] += amount - sum(shares, Decimal(0))
     return shares
+
+
+def round_state_of(
+    provider: str,
+    round_id: str,
+    round_: Round | None,
+    book: RoundBook | None,
+    bets: list[Bet],
+    bridge_settled: bool,
+) -> RoundState:
+    """The round as the ledger tells it (`Ledger.round_state`), from its aggregates as
+    loaded: the provider's `round_`, its `book` and its `bets` in log order."""
+    result = round_.result if round_ else {}
+    views = bet_views(bets, result, round_.game if round_ else "")
+    status = RoundStatus(round_.status) if round_ else RoundStatus.UNKNOWN
+    if status is RoundStatus.RESULT and book is not None and book.settled:
+        status = RoundStatus.SETTLED
+    book_flags = book.audit_flags if book else []
+    known = RoundState(
+        provider=provider,
+        round_id=round_id,
+        status=status,
+        audit_flags=tuple(book_flags),
+        bridge_settled=bridge_settled,
+        bets=views,
+    )
+    if round_ is None:
+        return known
+    return msgspec.structs.replace(
+        known,
+        table=round_.table,
+        game=round_.game,
+        closes_at=datetime.fromisoformat(round_.closes_at) if round_.closes_at else None,
+        last_seq=max((int(s) for s in round_.events), default=0),
+        result=dict(round_.result),
+        round_hash=round_.round_hash,
+        digest=round_.digest,
+        verification=Verification(round_.verification),
+        audit_flags=(*round_.audit_flags, *book_flags),
+        void_cause=round_.void_cause,
+    )
 
 
 def bet_views(bets: list[Bet], result: Mapping[str, str], game: str) -> tuple[BetView, ...]:

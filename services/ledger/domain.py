@@ -345,11 +345,16 @@ class Bet(Aggregate):
     def round_key(self) -> str:
         return round_uuid(self.provider, self.round_id).hex
 
+    @property
+    def resolved_refusal(self) -> Refusal:
+        """Why a resolved bet cannot be resolved again: refunded, or settled already."""
+        if self.status == BetStatus.REFUNDED:
+            return Refusal.BET_REFUNDED
+        return Refusal.BET_ALREADY_SETTLED
+
     def require_open(self) -> None:
         if self.status != BetStatus.OPEN:
-            code = Refusal.BET_ALREADY_SETTLED
-            if self.status == BetStatus.REFUNDED:
-                code = Refusal.BET_REFUNDED
+            code = self.resolved_refusal
             if self.cause == "LATE_BET":
                 code = Refusal.BETTING_CLOSED
             raise LedgerRefused(
@@ -396,9 +401,7 @@ class Bet(Aggregate):
     def require_settled(self) -> None:
         if self.status != BetStatus.SETTLED:
             raise LedgerRefused(
-                Refusal.BET_REFUNDED
-                if self.status == BetStatus.REFUNDED
-                else Refusal.BET_ALREADY_SETTLED,
+                self.resolved_refusal,
                 f"bet {self.provider}/{self.bet_id} is {self.status.lower()}, not settled: "
                 "there is no credit to undo",
             )
