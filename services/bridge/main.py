@@ -48,6 +48,7 @@ from services.edge.feeds.setup import setup_feeds
 from services.frontdoor.app import setup_frontdoor
 from services.frontdoor.cashier import setup_cashier
 from services.frontdoor.config import load_frontdoor
+from services.frontdoor.launch import platform_sessions_ctx, setup_launch
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
 from services.platform.service import settle_feed_ctx
@@ -254,7 +255,7 @@ def build_app(settings: Settings) -> web.Application:
         rounds=_LazyViews(app, "rounds"),  # type: ignore[arg-type]
     )
     configured = providers(settings)
-    setup_edge(
+    gateway = setup_edge(
         app,
         ledger=lambda: app[LEDGER],
         providers=configured,
@@ -263,10 +264,22 @@ def build_app(settings: Settings) -> web.Application:
     setup_feeds(app, sink=_LedgerSink(app), providers=configured, nats_url=lambda: app[NATS_URL])
     setup_cashier(
         app,
-        frontdoor,
+        frontdoor.table,
         ledger=lambda: app[LEDGER],
         balances=lambda: app[VIEWS].balances,
         providers=configured,
+    )
+    app.cleanup_ctx.append(
+        platform_sessions_ctx(lambda: app[NATS_URL], f"{settings.stream_prefix}_platform_sessions")
+    )
+    setup_launch(
+        app,
+        frontdoor.table,
+        sessions=gateway.context.sessions,
+        tokens=frontdoor.tokens,
+        ledger=lambda: app[LEDGER],
+        providers=configured,
+        idle_s=frontdoor.config.provider_idle_s,
     )
     return app
 

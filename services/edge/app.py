@@ -59,9 +59,25 @@ class _LazySessions:
         return self.store
 
     async def issue(
-        self, provider: str, player: str, currency: str, *, ttl_s: float, game: str = ""
+        self,
+        provider: str,
+        player: str,
+        currency: str,
+        *,
+        ttl_s: float,
+        game: str = "",
+        idle_s: float = 0.0,
+        platform_session: str = "",
     ) -> Session:
-        return await self._s().issue(provider, player, currency, ttl_s=ttl_s, game=game)
+        return await self._s().issue(
+            provider,
+            player,
+            currency,
+            ttl_s=ttl_s,
+            game=game,
+            idle_s=idle_s,
+            platform_session=platform_session,
+        )
 
     async def get(self, provider: str, token: str) -> Session | None:
         return await self._s().get(provider, token)

@@ -13,6 +13,11 @@ sessions on wins); a token is only ever known to the provider it was issued for;
 remembers the player's currency so dialects whose money calls carry no currency
 (Pragmatic) can find it with `currency_of`. Keys are hashes of tokens, so a KV dump does
 not reveal usable tokens.
+
+Idle expiry: a session issued with `idle_s` expires after that long unused, not at a fixed
+time: every `get` of a live session slides `expires_at` to `now + idle_s` (written back at
+most every tenth of `idle_s`, so a busy token costs one KV write per few minutes, not one
+per call). `PROVIDER_IDLE_S` is the default idle time of the tokens dialects issue.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
 SESSION_BUCKET = "livebridge_sessions"
+PROVIDER_IDLE_S = 1800.0
+"""A provider token unused for this long expires (sliding); dialects' `session_ttl_s`."""
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,14 +49,34 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     issued_at: float
     expires_at: float
     game: str = ""
+    idle_s: float = 0.0
+    """When positive, `expires_at` slides to `now + idle_s` each time the token is used."""
+    platform_session: str = ""
+    """The platform's `sessionId` this token was issued under (a game launch), if any."""
 
     def expired(self, now: float) -> bool:
         return now >= self.expires_at
 
+    def slid(self, now: float) -> Session | None:
+        """This session with its expiry slid to `now + idle_s`, when that is due."""
+        if self.idle_s <= 0 or self.expired(now):
+            return None
+        if self.expires_at - now > self.idle_s * 0.9:
+            return None
+        return msgspec.structs.replace(self, expires_at=now + self.idle_s)
+
 
 class SessionStore(Protocol):
     async def issue(
-        self, provider: str, player: str, currency: str, *, ttl_s: float, game: str = ""
+        self,
+        provider: str,
+        player: str,
+        currency: str,
+        *,
+        ttl_s: float,
+        game: str = "",
+        idle_s: float = 0.0,
+        platform_session: str = "",
     ) -> Session: ...
 
     async def get(self, provider: str, token: str) -> Session | None: ...
@@ -61,7 +88,15 @@ class SessionStore(Protocol):
 
 async def rotate(store: SessionStore, old: Session, *, ttl_s: float) -> Session:
     """A fresh session for the same player; the old token stops working."""
-    new = await store.issue(old.provider, old.player, old.currency, ttl_s=ttl_s, game=old.game)
+    new = await store.issue(
+        old.provider,
+        old.player,
+        old.currency,
+        ttl_s=ttl_s,
+        game=old.game,
+        idle_s=old.idle_s,
+        platform_session=old.platform_session,
+    )
     await store.revoke(old.provider, old.token)
     return new
 
@@ -80,17 +115,28 @@ def new_token() -> str:
 
 
 def new_session(
-    provider: str, player: str, currency: str, now: float, ttl_s: float, game: str
+    provider: str,
+    player: str,
+    currency: str,
+    now: float,
+    ttl_s: float,
+    game: str,
+    *,
+    idle_s: float = 0.0,
+    platform_session: str = "",
 ) -> Session:
-    """A session with a fresh token, issued at `now` and valid for `ttl_s` seconds."""
+    """A session with a fresh token, issued at `now` and valid for `ttl_s` seconds (or,
+    with `idle_s`, until unused for that long)."""
     return Session(
         token=new_token(),
         provider=provider,
         player=player,
         currency=currency,
         issued_at=now,
-        expires_at=now + ttl_s,
+        expires_at=now + (idle_s if idle_s > 0 else ttl_s),
         game=game,
+        idle_s=idle_s,
+        platform_session=platform_session,
     )
 
 
@@ -103,9 +149,26 @@ class MemorySessionStore:
         self._currencies: dict[tuple[str, str], str] = {}
 
     async def issue(
-        self, provider: str, player: str, currency: str, *, ttl_s: float, game: str = ""
+        self,
+        provider: str,
+        player: str,
+        currency: str,
+        *,
+        ttl_s: float,
+        game: str = "",
+        idle_s: float = 0.0,
+        platform_session: str = "",
     ) -> Session:
-        session = new_session(provider, player, currency, self._clock(), ttl_s, game)
+        session = new_session(
+            provider,
+            player,
+            currency,
+            self._clock(),
+            ttl_s,
+            game,
+            idle_s=idle_s,
+            platform_session=platform_session,
+        )
         self._sessions[provider, session.token] = session
         self._currencies[provider, player] = currency
         return session
@@ -116,7 +179,11 @@ class MemorySessionStore:
         self._currencies[session.provider, session.player] = session.currency
 
     async def get(self, provider: str, token: str) -> Session | None:
-        return self._sessions.get((provider, token))
+        session = self._sessions.get((provider, token))
+        slid = session.slid(self._clock()) if session else None
+        if slid is not None:
+            self._sessions[provider, token] = session = slid
+        return session
 
     async def revoke(self, provider: str, token: str) -> None:
         self._sessions.pop((provider, token), None)
@@ -149,9 +216,26 @@ class KvSessionStore:
         return cls(kv)
 
     async def issue(
-        self, provider: str, player: str, currency: str, *, ttl_s: float, game: str = ""
+        self,
+        provider: str,
+        player: str,
+        currency: str,
+        *,
+        ttl_s: float,
+        game: str = "",
+        idle_s: float = 0.0,
+        platform_session: str = "",
     ) -> Session:
-        session = new_session(provider, player, currency, self._clock(), ttl_s, game)
+        session = new_session(
+            provider,
+            player,
+            currency,
+            self._clock(),
+            ttl_s,
+            game,
+            idle_s=idle_s,
+            platform_session=platform_session,
+        )
         await self._kv.put(f"s.{provider}.{_digest(session.token)}", msgspec.json.encode(session))
         await self._kv.put(f"p.{provider}.{_digest(player)}", currency.encode())
         return session
@@ -166,6 +250,10 @@ class KvSessionStore:
         session = self._decoder.decode(entry.value)
         if not hmac.compare_digest(session.token.encode(), token.encode()):
             return None
+        slid = session.slid(self._clock())
+        if slid is not None:
+            await self._kv.put(f"s.{provider}.{_digest(token)}", msgspec.json.encode(slid))
+            return slid
         return session
 
     async def revoke(self, provider: str, token: str) -> None:

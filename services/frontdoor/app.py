@@ -4,8 +4,8 @@ The composition root calls `setup_frontdoor` once, before the app starts, passin
 descriptions of routes other rooms mount (the read API) so the guard and the OpenAPI
 document know them::
 
-    table = setup_frontdoor(app, config=load_frontdoor(path, environ=os.environ),
-                            documented=READ_OPERATIONS)
+    door = setup_frontdoor(app, config=load_frontdoor(path, environ=os.environ),
+                           documented=READ_OPERATIONS)
 
 It installs the guard (`auth.guard`) and serves the generated documents:
 `GET /openapi.json` and `GET /contracts/{name}.json` (the JSON Schema of one contract
@@ -16,34 +16,42 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import msgspec
 from aiohttp import web
 
 from contracts.api import Operation, Param
 from contracts.messages import MESSAGES
-from services.frontdoor.auth import OperatorKeys, PlayerCheck, guard
+from services.frontdoor.auth import OperatorKeys, guard
 from services.frontdoor.config import FrontdoorConfig
 from services.frontdoor.http import json_response
 from services.frontdoor.openapi import build_openapi
+from services.frontdoor.players import PlayerTokens
 from services.frontdoor.routes import RouteTable
 
 ROUTES = web.AppKey("frontdoor_routes", RouteTable)
 
 
+@dataclass(frozen=True, slots=True)
+class FrontDoor:
+    """What the other platform routes mount with: the route table and the player tokens."""
+
+    table: RouteTable
+    tokens: PlayerTokens
+    config: FrontdoorConfig
+
+
 def setup_frontdoor(
-    app: web.Application,
-    *,
-    config: FrontdoorConfig,
-    documented: Sequence[Operation] = (),
-    players: PlayerCheck | None = None,
-) -> RouteTable:
+    app: web.Application, *, config: FrontdoorConfig, documented: Sequence[Operation] = ()
+) -> FrontDoor:
     table = RouteTable()
     table.document(*documented)
     app[ROUTES] = table
-    app.middlewares.append(guard(table, OperatorKeys(config.keys), players))
+    tokens = PlayerTokens(config.player_token_secret, config.player_token_ttl_s)
+    app.middlewares.append(guard(table, OperatorKeys(config.keys), tokens.check))
     _mount_documents(app, table)
-    return table
+    return FrontDoor(table=table, tokens=tokens, config=config)
 
 
 def _schema_json(document: object) -> bytes:

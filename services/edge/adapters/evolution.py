@@ -1,7 +1,8 @@
 """Evolution One Wallet at `/wallet/evolution/...` (wire format: `contracts.dialects.evolution`).
 
 Provider config: `secret_env`/`secret_file` holds the `authToken` Evolution sends in the
-query string. Options: `session_ttl_s` (default 86400) for sids issued by `/check`;
+query string. Options: `session_ttl_s` (default 1800) for sids issued by `/check`: the idle time
+after which an unused sid expires (sliding);
 `test_sid = true` mounts `/sid`, which issues a sid for any user (Evolution's test tool
 needs it; never enable it in production).
 
@@ -64,7 +65,7 @@ from services.edge.adapters.base import (
 from services.edge.amounts import wire_amount
 from services.edge.ports import Refused
 from services.edge.security import same_secret
-from services.edge.sessions import Session, rotate, session_ref
+from services.edge.sessions import PROVIDER_IDLE_S, Session, rotate, session_ref
 
 S = TypeVar("S")
 
@@ -145,8 +146,8 @@ class Adapter(DialectAdapter):
 
     @property
     def ttl(self) -> float:
-        value = self.provider.option("session_ttl_s", 86400)
-        return float(value) if isinstance(value, int | float) else 86400.0
+        value = self.provider.option("session_ttl_s", PROVIDER_IDLE_S)
+        return float(value) if isinstance(value, int | float) else PROVIDER_IDLE_S
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -230,7 +231,9 @@ class Adapter(DialectAdapter):
             return failed.response
         currency = await self.sessions.currency_of(self.provider.id, call.userId)
         currency = currency or self.provider.currencies[0]
-        session = await self.sessions.issue(self.provider.id, call.userId, currency, ttl_s=self.ttl)
+        session = await self.sessions.issue(
+            self.provider.id, call.userId, currency, ttl_s=self.ttl, idle_s=self.ttl
+        )
         body = wire.CheckResponse(status=Status.OK, sid=session.token, uuid=call.uuid)
         return EdgeResponse(200, _ENCODER.encode(body))
 

@@ -2,8 +2,8 @@
 
 Provider config: `secret_env`/`secret_file` holds the operator's Ezugi secret key;
 `max_skew_s` (default 300) is the request-timestamp window. Options: `operator_id` (int,
-required: calls for another operator are refused), `session_ttl_s` (lifetime of the
-session token `/auth` hands out, default 86400).
+required: calls for another operator are refused), `session_ttl_s` (idle time after
+which the session token `/auth` hands out expires unused, sliding; default 1800).
 
 Semantics, per the public implementations in `reference/provider-dialects.md` unless
 marked [INFER]:
@@ -82,7 +82,7 @@ from services.edge.adapters.base import (
 from services.edge.amounts import wire_amount
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
-from services.edge.sessions import session_ref
+from services.edge.sessions import PROVIDER_IDLE_S, session_ref
 
 _REJECTIONS: dict[Rejection, tuple[int, str]] = {
     Rejection.IP_NOT_ALLOWED: (200, "Caller address not allowed"),
@@ -175,8 +175,8 @@ class Adapter(DialectAdapter):
                 f"provider {provider.id!r}: Ezugi needs options.operator_id (a positive integer)"
             )
         self.operator_id = operator
-        ttl = provider.option("session_ttl_s", 86400)
-        self.session_ttl_s = float(ttl) if not isinstance(ttl, str | bool) else 86400.0
+        ttl = provider.option("session_ttl_s", PROVIDER_IDLE_S)
+        self.session_ttl_s = float(ttl) if not isinstance(ttl, str | bool) else PROVIDER_IDLE_S
 
     def endpoints(self) -> Sequence[Endpoint]:
         return (
@@ -303,6 +303,8 @@ class Adapter(DialectAdapter):
             launch.currency,
             ttl_s=self.session_ttl_s,
             game=launch.game,
+            idle_s=self.session_ttl_s,
+            platform_session=launch.platform_session,
         )
         body = wire.AuthResponse(
             operatorId=self.operator_id,

@@ -16,6 +16,7 @@ from services.bridge.config import Settings
 from services.bridge.main import build_app
 from services.infra.natsserver import NatsServer
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
 
 KEYS = {
     "read": "read-key-0123456789abcdefghij",
@@ -27,12 +28,46 @@ KEYS = {
 """Operator secrets by name; `all_but_<scope>` keys are added per scope (see CONFIG)."""
 SCOPES = ("read", "cashier", "sessions", "limits", "protection")
 
+DIALECT_SECRETS = {
+    "evolution": "evo-token-for-tests",
+    "pragmatic": "pragmatic-secret-for-tests",
+    "softswiss": "softswiss-secret-for-tests",
+    "ezugi": "ezugi-secret-for-tests",
+}
+EZUGI_OPERATOR = 4711
+
 CONFIG = """
 [[provider]]
 id = "evo"
 dialect = "evolution"
 currencies = ["EUR"]
 secret_env = "TEST_EVO_TOKEN"
+
+[[provider]]
+id = "hub88"
+dialect = "hub88"
+currencies = ["EUR"]
+secret_file = "hub88-public.pem"
+
+[[provider]]
+id = "pragmatic"
+dialect = "pragmatic"
+currencies = ["EUR"]
+secret_env = "TEST_PRAGMATIC_SECRET"
+
+[[provider]]
+id = "softswiss"
+dialect = "softswiss"
+currencies = ["EUR"]
+secret_env = "TEST_SOFTSWISS_SECRET"
+
+[[provider]]
+id = "ezugi"
+dialect = "ezugi"
+currencies = ["EUR"]
+secret_env = "TEST_EZUGI_SECRET"
+[provider.options]
+operator_id = 4711
 
 [platform]
 player_token_secret_env = "TEST_PLAYER_TOKEN_SECRET"
@@ -113,7 +148,11 @@ def bridge_settings(
     config = tmp_path / "livebridge.toml"
     config.write_text(CONFIG + "".join(_all_but(s) for s in SCOPES))
     (tmp_path / "read-2.key").write_text(KEYS["read_next"] + "\n")
-    monkeypatch.setenv("TEST_EVO_TOKEN", "evo-token-for-tests")
+    (tmp_path / "hub88-public.pem").write_bytes(HUB88_PUBLIC_PEM)
+    monkeypatch.setenv("TEST_EVO_TOKEN", DIALECT_SECRETS["evolution"])
+    monkeypatch.setenv("TEST_PRAGMATIC_SECRET", DIALECT_SECRETS["pragmatic"])
+    monkeypatch.setenv("TEST_SOFTSWISS_SECRET", DIALECT_SECRETS["softswiss"])
+    monkeypatch.setenv("TEST_EZUGI_SECRET", DIALECT_SECRETS["ezugi"])
     monkeypatch.setenv("TEST_PLAYER_TOKEN_SECRET", "player-token-secret-0123456789abcdefghij")
     monkeypatch.setenv("TEST_KEY_READ", KEYS["read"])
     monkeypatch.setenv("TEST_KEY_CASHIER", KEYS["cashier"])

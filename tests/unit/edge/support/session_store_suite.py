@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from services.edge.sessions import SessionStore, rotate
 
 
@@ -43,3 +46,25 @@ class SessionStoreSuite:
     async def test_odd_tokens_are_simply_unknown(self, store: SessionStore) -> None:
         for token in ("ü∂ƒ", "a b", "x" * 500, "../..", "*", ">"):
             assert await store.get("p", token) is None
+
+    async def test_a_token_with_an_idle_time_stays_alive_while_used_and_rotates_with_it(
+        self, store: SessionStore
+    ) -> None:
+        session = await store.issue("p", "u", "EUR", ttl_s=86400, idle_s=1.0, platform_session="s1")
+        assert session.expires_at - session.issued_at == 1.0, "the idle time, not the ttl"
+        await asyncio.sleep(0.3)
+        used = await store.get("p", session.token)
+        assert used is not None and used.expires_at > session.expires_at + 0.2
+        await asyncio.sleep(0.8)  # past the first expiry, within the slid one
+        again = await store.get("p", session.token)
+        assert again is not None and not again.expired(time.time())
+        fresh = await rotate(store, again, ttl_s=60)
+        assert (fresh.idle_s, fresh.platform_session) == (1.0, "s1")
+
+    async def test_a_token_left_unused_past_its_idle_time_expires(
+        self, store: SessionStore
+    ) -> None:
+        session = await store.issue("p", "u", "EUR", ttl_s=86400, idle_s=0.2)
+        await asyncio.sleep(0.3)
+        found = await store.get("p", session.token)
+        assert found is not None and found.expired(time.time())

@@ -1,0 +1,282 @@
+"""Game launch and sessions (seed B step 1): the platform seats a player at a table.
+
+`POST /platform/v1/sessions` checks the player, currency, provider and wallet, claims the
+player's open platform session (or opens one), issues the provider token into the edge's
+session store (so every dialect finds it), and a player JWT. A relaunch while the session
+is open gives the same `sessionId`, and the same provider token while it lives.
+`POST /platform/v1/sessions/{id}/close` revokes the session's provider tokens.
+
+The player's own routes (`/platform/v1/player/sessions/{id}` and `.../token`) are
+authenticated by the player JWT and act on the token's own session only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import msgspec
+import nats
+from aiohttp import web
+
+from contracts import money
+from contracts.api import Operation, Param, Scope
+from contracts.launch import (
+    KycStatus,
+    Launch,
+    Launched,
+    PlayerToken,
+    SessionState,
+    SessionView,
+)
+from contracts.player import CloseReason, SessionClose
+from services.edge.config import ProvidersConfig
+from services.edge.sessions import SessionStore
+from services.frontdoor.auth import OPERATOR
+from services.frontdoor.cashier import in_ledger
+from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.players import PLAYER, PlayerClaims, PlayerTokens
+from services.frontdoor.routes import RouteTable
+from services.frontdoor.sessions import PlatformSession, PlatformSessions, new_session_id
+from services.ledger.application import Ledger
+
+PLATFORM_SESSIONS = web.AppKey("platform_sessions", PlatformSessions)
+
+
+def platform_sessions_ctx(
+    nats_url: Callable[[], str], bucket: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        nc = await nats.connect(nats_url(), name="livebridge-frontdoor")
+        try:
+            app[PLATFORM_SESSIONS] = await PlatformSessions.open(nc.jetstream(), bucket)
+            yield
+        finally:
+            await nc.drain()
+
+    return ctx
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def setup_launch(
+    app: web.Application,
+    table: RouteTable,
+    *,
+    sessions: SessionStore,
+    tokens: PlayerTokens,
+    ledger: Callable[[], Ledger],
+    providers: ProvidersConfig,
+    idle_s: float,
+) -> None:
+    def platform() -> PlatformSessions:
+        return app[PLATFORM_SESSIONS]
+
+    async def launch(request: web.Request) -> web.Response:
+        body = await read_json(request, Launch)
+        operator = request[OPERATOR].operator
+        try:
+            money.exponent(body.currency)
+        except money.UnknownCurrency as exc:
+            raise ApiError("UNKNOWN_CURRENCY", str(exc)) from None
+        try:
+            offered = providers.get(body.provider).currencies
+        except KeyError:
+            raise ApiError("UNKNOWN_PROVIDER", f"no provider {body.provider!r}") from None
+        if body.currency not in offered:
+            raise ApiError(
+                "CURRENCY_NOT_OFFERED",
+                f"provider {body.provider!r} offers {', '.join(offered)}, not {body.currency}",
+            )
+        book = ledger()
+        await in_ledger(lambda: book.balance(body.player, body.currency))
+        store = platform()
+        now = store.clock()
+        fresh = PlatformSession(
+            session_id=new_session_id(),
+            operator=operator,
+            player=body.player,
+            currency=body.currency,
+            country=body.country,
+            kyc_status=body.kyc_status.value,
+            language=body.language,
+            table=body.table,
+            opened_at=now,
+            idle_until=now + idle_s,
+        )
+        session = await store.claim(fresh)
+        relaunched = session.session_id != fresh.session_id
+        live = None
+        earlier = session.tokens.get(body.provider)
+        if earlier:
+            live = await sessions.get(body.provider, earlier)
+            if live is not None and live.expired(now):
+                live = None
+        if live is None:
+            live = await sessions.issue(
+                body.provider,
+                body.player,
+                body.currency,
+                ttl_s=idle_s,
+                game=body.game or body.table,
+                idle_s=idle_s,
+                platform_session=session.session_id,
+            )
+        session = msgspec.structs.replace(
+            session,
+            tokens={**session.tokens, body.provider: live.token},
+            table=body.table or session.table,
+            country=body.country,
+            kyc_status=body.kyc_status.value,
+            language=body.language,
+            idle_until=now + idle_s,
+        )
+        await store.put(session)
+        player_token, player_expires = tokens.issue(body.player, session.session_id, operator)
+        return json_response(
+            Launched(
+                session_id=session.session_id,
+                provider=body.provider,
+                provider_token=live.token,
+                provider_idle_seconds=idle_s,
+                player_token=player_token,
+                player_token_expires_at=player_expires,
+                server_time=_at(now),
+                expires_at=_at(live.expires_at),
+                relaunched=relaunched,
+            )
+        )
+
+    async def close(request: web.Request) -> web.Response:
+        store = platform()
+        session = await store.get(request.match_info["session_id"])
+        if session is None or session.operator != request[OPERATOR].operator:
+            raise ApiError("SESSION_NOT_FOUND", "no such session of this operator")
+        if not session.closed_at:
+            await asyncio.gather(
+                *(sessions.revoke(provider, token) for provider, token in session.tokens.items())
+            )
+            session = msgspec.structs.replace(
+                session, closed_at=store.clock(), close_reason=CloseReason.OPERATOR.value
+            )
+            await store.put(session)
+            await store.release(session)
+        return json_response(
+            SessionClose(
+                session_id=session.session_id,
+                reason=CloseReason(session.close_reason or CloseReason.OPERATOR.value),
+                closed_at=_at(session.closed_at),
+            )
+        )
+
+    async def own_session(request: web.Request) -> tuple[PlayerClaims, PlatformSession]:
+        claims = request[PLAYER]
+        session_id = request.match_info["session_id"]
+        if session_id != claims.session_id:
+            raise ApiError("NOT_YOUR_SESSION", "this token acts on its own session only")
+        session = await platform().get(session_id)
+        if session is None or session.player != claims.player:
+            raise ApiError("NOT_YOUR_SESSION", "this token acts on its own session only")
+        return claims, session
+
+    async def view(request: web.Request) -> web.Response:
+        _, session = await own_session(request)
+        store = platform()
+        return json_response(
+            SessionView(
+                session_id=session.session_id,
+                player=session.player,
+                currency=session.currency,
+                country=session.country,
+                kyc_status=KycStatus(session.kyc_status),
+                language=session.language,
+                state=SessionState.OPEN if session.open(store.clock()) else SessionState.CLOSED,
+                providers=tuple(sorted(session.tokens)),
+                table=session.table,
+                opened_at=_at(session.opened_at),
+                server_time=_at(store.clock()),
+            )
+        )
+
+    async def refresh(request: web.Request) -> web.Response:
+        claims, session = await own_session(request)
+        store = platform()
+        now = store.clock()
+        if not session.open(now):
+            raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
+        await store.put(msgspec.structs.replace(session, idle_until=now + idle_s))
+        token, expires = tokens.issue(session.player, session.session_id, claims.operator)
+        return json_response(
+            PlayerToken(
+                session_id=session.session_id,
+                player_token=token,
+                player_token_expires_at=expires,
+                server_time=_at(now),
+            )
+        )
+
+    table.add(app, LAUNCH, launch)
+    table.add(app, CLOSE, close)
+    table.add(app, VIEW, view)
+    table.add(app, REFRESH, refresh)
+
+
+_SESSION = Param("session_id", "path", "The platform session id (`ses_...`).")
+
+LAUNCH = Operation(
+    method="POST",
+    path="/platform/v1/sessions",
+    operation_id="launchGame",
+    summary="Launch a game: the session, the provider token and a player token",
+    auth="operator",
+    scope=Scope.SESSIONS,
+    request=Launch,
+    response=Launched,
+    errors=(
+        "MALFORMED_JSON",
+        "INVALID_REQUEST",
+        "BODY_TOO_LARGE",
+        "UNKNOWN_CURRENCY",
+        "UNKNOWN_PROVIDER",
+        "CURRENCY_NOT_OFFERED",
+        "WALLET_NOT_FOUND",
+        "RETRY",
+    ),
+    tags=("sessions",),
+)
+CLOSE = Operation(
+    method="POST",
+    path="/platform/v1/sessions/{session_id}/close",
+    operation_id="closeSession",
+    summary="End a session: its provider tokens stop working (open bets still settle)",
+    auth="operator",
+    scope=Scope.SESSIONS,
+    response=SessionClose,
+    errors=("SESSION_NOT_FOUND",),
+    params=(_SESSION,),
+    tags=("sessions",),
+)
+VIEW = Operation(
+    method="GET",
+    path="/platform/v1/player/sessions/{session_id}",
+    operation_id="playerSession",
+    summary="The player's own session",
+    auth="player",
+    response=SessionView,
+    params=(_SESSION,),
+    tags=("player",),
+)
+REFRESH = Operation(
+    method="POST",
+    path="/platform/v1/player/sessions/{session_id}/token",
+    operation_id="refreshPlayerToken",
+    summary="A fresh player token for the same session (before the current one expires)",
+    auth="player",
+    response=PlayerToken,
+    errors=("SESSION_CLOSED",),
+    params=(_SESSION,),
+    tags=("player",),
+)

@@ -1,0 +1,118 @@
+"""Platform sessions in JetStream KV: one open session per operator, player and currency.
+
+Keys (bucket `<prefix>_platform_sessions`, entries age out with the bucket's TTL):
+
+- `s.<sessionId>`: the session (`PlatformSession`), with the provider tokens issued under it;
+- `i.<digest of operator, player, currency>`: the id of the open session, written with
+  `create` so two launches racing for the same player agree on one session.
+
+A session is open until closed, or until `idle_until` passes without a launch or a token
+refresh; a launch after that opens a new session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+
+import msgspec
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
+
+
+class PlatformSession(msgspec.Struct, frozen=True, kw_only=True):
+    session_id: str
+    operator: str
+    player: str
+    currency: str
+    country: str
+    kyc_status: str
+    language: str
+    table: str
+    opened_at: float
+    idle_until: float
+    tokens: dict[str, str] = {}
+    """Provider id -> the provider token issued under this session."""
+    closed_at: float = 0.0
+    close_reason: str = ""
+
+    def open(self, now: float) -> bool:
+        return not self.closed_at and now < self.idle_until
+
+
+def new_session_id() -> str:
+    return "ses_" + secrets.token_hex(12)
+
+
+def _index(operator: str, player: str, currency: str) -> str:
+    digest = hashlib.sha256("\x1f".join((operator, player, currency)).encode()).hexdigest()
+    return "i." + digest[:40]
+
+
+class PlatformSessions:
+    _decoder = msgspec.json.Decoder(PlatformSession)
+
+    def __init__(self, kv: KeyValue, clock: Callable[[], float] = time.time) -> None:
+        self._kv = kv
+        self.clock = clock
+
+    @classmethod
+    async def open(
+        cls, js: JetStreamContext, bucket: str, *, max_age_s: float = 7 * 86400
+    ) -> PlatformSessions:
+        kv = await js.create_key_value(bucket=bucket, history=1, ttl=max_age_s, direct=True)
+        return cls(kv)
+
+    async def get(self, session_id: str) -> PlatformSession | None:
+        if not session_id.startswith("ses_") or not session_id[4:].isalnum():
+            return None
+        try:
+            entry = await self._kv.get(f"s.{session_id}")
+        except (KeyNotFoundError, NotFoundError):
+            return None
+        return self._decoder.decode(entry.value) if entry.value else None
+
+    async def put(self, session: PlatformSession) -> None:
+        await self._kv.put(f"s.{session.session_id}", msgspec.json.encode(session))
+
+    async def claim(self, fresh: PlatformSession) -> PlatformSession:
+        """The open session of `fresh`'s operator, player and currency, or `fresh` made it.
+
+        `fresh` is stored first; the index then names whichever session won a race.
+        """
+        key = _index(fresh.operator, fresh.player, fresh.currency)
+        for _ in range(5):
+            try:
+                entry = await self._kv.get(key)
+            except (KeyNotFoundError, NotFoundError):
+                entry = None
+            if entry is not None and entry.value:
+                found = await self.get(entry.value.decode())
+                if found is not None and found.open(self.clock()):
+                    return found
+            await self.put(fresh)
+            try:
+                if entry is None:
+                    await self._kv.create(key, fresh.session_id.encode())
+                else:
+                    await self._kv.update(key, fresh.session_id.encode(), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue  # another launch won: read what it wrote
+            return fresh
+        raise RuntimeError(f"session index {key} keeps changing under us")
+
+    async def release(self, session: PlatformSession) -> None:
+        """Forget `session` as its player's open one (it was closed)."""
+        key = _index(session.operator, session.player, session.currency)
+        try:
+            entry = await self._kv.get(key)
+        except (KeyNotFoundError, NotFoundError):
+            return
+        if entry.value and entry.value.decode() == session.session_id:
+            # A new session may have taken the index already: then it stays.
+            with contextlib.suppress(KeyWrongLastSequenceError):
+                await self._kv.update(key, b"", last=entry.revision)
