@@ -30,6 +30,9 @@ class Settings:
     config_path: Path
     stream_prefix: str
     """JetStream streams are `<prefix>_<APP>`: `LB_LEDGER`, `LB_LEDGER_SNAPSHOTS`."""
+    environ: Mapping[str, str]
+    """The process environment as the root read it: the secrets the configuration names by
+    variable, the settle stream's names, the telemetry's `OTEL_*`."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -44,6 +47,7 @@ class Settings:
             database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
             config_path=Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")),
             stream_prefix=env.get("LIVEBRIDGE_STREAM_PREFIX", "LB"),
+            environ=dict(env),
         )
 
 

@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 
 import nats
 import psycopg
@@ -37,8 +37,7 @@ from nats.aio.client import Client
 
 from contracts.events import AnyProviderEvent
 from projections.catalog import view_env
-from projections.http import READ_OPERATIONS, setup_read_api
-from projections.run import RunningViews, running_projections
+from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.postgres import Postgres, find_or_start
 from services.bridge.telemetry import serve_metrics, setup_telemetry
@@ -51,7 +50,7 @@ from services.frontdoor.config import load_frontdoor
 from services.frontdoor.launch import platform_sessions_ctx, setup_launch
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
-from services.platform.service import settle_feed_ctx
+from services.platform.service import load_endpoints, settings_from_env, settle_feed_ctx
 
 log = logging.getLogger("livebridge")
 
@@ -61,7 +60,6 @@ NATS_FSYNC = web.AppKey("nats_fsync", bool)
 NATS = web.AppKey("nats", Client)
 POSTGRES = web.AppKey("postgres", Postgres)
 LEDGER = web.AppKey("ledger", Ledger)
-VIEWS = web.AppKey("views", RunningViews)
 
 
 async def nats_server(app: web.Application) -> AsyncIterator[None]:
@@ -162,24 +160,9 @@ class _LedgerSink:
         self._app[LEDGER].record_event(event)
 
 
-class _LazyViews:
-    """Read-API views that exist once the projections have started."""
-
-    def __init__(self, app: web.Application, name: str) -> None:
-        self._app, self._name = app, name
-
-    def __getattr__(self, attribute: str) -> object:
-        return getattr(getattr(self._app[VIEWS], self._name), attribute)
-
-
-async def views(app: web.Application) -> AsyncIterator[None]:
-    env = {**ledger_env(app), **view_env(app[POSTGRES].url)}
-    stack = ExitStack()
-    app[VIEWS] = await asyncio.to_thread(stack.enter_context, running_projections(env))
-    try:
-        yield
-    finally:
-        await asyncio.to_thread(stack.close)
+def views_env(app: web.Application) -> dict[str, str]:
+    """The projections' settings: the ledger's log and the views' PostgreSQL."""
+    return {**ledger_env(app), **view_env(app[POSTGRES].url)}
 
 
 def providers(settings: Settings) -> ProvidersConfig:
@@ -190,8 +173,8 @@ def providers(settings: Settings) -> ProvidersConfig:
             "(copy infra/livebridge.example.toml, or set LIVEBRIDGE_CONFIG)",
             path,
         )
-        return parse_providers({})
-    return load_providers(path)
+        return parse_providers({}, environ=settings.environ)
+    return load_providers(path, environ=settings.environ)
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -237,23 +220,25 @@ def build_app(settings: Settings) -> web.Application:
             postgres,
             endpoints_file,
             ledger,
-            views,
-            settle_feed_ctx(ledger=LEDGER, nc=NATS),
         ]
+    )
+    setup_views(app, views_env)  # the views' context, and the read API over them
+    app.cleanup_ctx.append(
+        settle_feed_ctx(
+            ledger=LEDGER,
+            nc=NATS,
+            endpoints=load_endpoints(settings.config_path, settings.environ),
+            stream=settings_from_env(settings.environ),
+        )
     )
     frontdoor = setup_frontdoor(
         app,
-        config=load_frontdoor(settings.config_path, environ=os.environ),
+        config=load_frontdoor(settings.config_path, environ=settings.environ),
         documented=READ_OPERATIONS,
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", serve_metrics)
     app.router.add_get("/readyz", readyz)
-    setup_read_api(
-        app,
-        balances=_LazyViews(app, "balances"),  # type: ignore[arg-type]
-        rounds=_LazyViews(app, "rounds"),  # type: ignore[arg-type]
-    )
     configured = providers(settings)
     gateway = setup_edge(
         app,
@@ -261,7 +246,13 @@ def build_app(settings: Settings) -> web.Application:
         providers=configured,
         nats_url=lambda: app[NATS_URL],
     )
-    setup_feeds(app, sink=_LedgerSink(app), providers=configured, nats_url=lambda: app[NATS_URL])
+    setup_feeds(
+        app,
+        sink=_LedgerSink(app),
+        providers=configured,
+        nats_url=lambda: app[NATS_URL],
+        environ=settings.environ,
+    )
     setup_cashier(
         app,
         frontdoor.table,
@@ -285,7 +276,7 @@ def build_app(settings: Settings) -> web.Application:
 
 
 def run(settings: Settings) -> None:
-    setup_telemetry(os.environ)
+    setup_telemetry(settings.environ)
     settings.home.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
     print(f"livebridge serving http://{settings.http_host}:{settings.http_port} (Ctrl-C stops)")

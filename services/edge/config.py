@@ -58,7 +58,6 @@ Errors::
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -166,16 +165,17 @@ class ProvidersConfig:
         return same[0] if len(same) == 1 else None
 
 
-def config_path(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    return Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml"))
+def config_path(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("LIVEBRIDGE_CONFIG", "livebridge.toml"))
 
 
-def load_providers(
-    path: Path | None = None, *, environ: Mapping[str, str] | None = None
-) -> ProvidersConfig:
-    """Read and validate the provider list; secrets are resolved now, so a gap fails at start."""
-    env = os.environ if environ is None else environ
+def load_providers(path: Path | None = None, *, environ: Mapping[str, str]) -> ProvidersConfig:
+    """Read and validate the provider list; secrets are resolved now, so a gap fails at start.
+
+    `environ` is the process environment the composition root read: the configuration's
+    path (`LIVEBRIDGE_CONFIG`, unless `path` is given) and the secrets it names by variable.
+    """
+    env = environ
     source = path or config_path(env)
     try:
         document = tomllib.loads(source.read_text())
@@ -191,10 +191,10 @@ def load_providers(
 def parse_providers(
     document: Mapping[str, object],
     *,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     base: Path = Path("."),
 ) -> ProvidersConfig:
-    env = os.environ if environ is None else environ
+    env = environ
     entries = document.get("provider", [])
     if not isinstance(entries, list):
         raise ConfigError("`provider` must be an array of tables: [[provider]]")

@@ -46,7 +46,7 @@ def _nats_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
 
 
 def _endpoint(name: str, env: Mapping[str, str]) -> Endpoint:
-    for endpoint in load_endpoints(env=env):
+    for endpoint in load_endpoints(None, env):
         if endpoint.name == name:
             return endpoint
     raise SystemExit(f"livebridge webhooks: no endpoint {name!r} in [[webhooks]] of the config")

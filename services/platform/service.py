@@ -4,24 +4,25 @@ The composition root builds the ledger and the NATS connection, and keeps
 `settle_feed(...)` open for the life of the process; in aiohttp, after the entries that
 store them under their keys::
 
-    app.cleanup_ctx.append(settle_feed_ctx(ledger=LEDGER, nc=NATS))
+    app.cleanup_ctx.append(
+        settle_feed_ctx(ledger=LEDGER, nc=NATS, endpoints=endpoints, stream=stream)
+    )
 
-which reads the endpoints from the config and stores the running `SettleFeed` under
-`SETTLE_FEED`. On exit every task is stopped
+which stores the running `SettleFeed` under `SETTLE_FEED`. On exit every task is stopped
 and awaited; nothing is lost by stopping (the log and the stream are the state).
 
-Settings (`settings_from_env`): `LIVEBRIDGE_SETTLE_STREAM` (default `ROUND_SETTLE`),
-`LIVEBRIDGE_SETTLE_SUBJECT` (default `round.settle`); webhooks come from the `[[webhooks]]`
-tables of `LIVEBRIDGE_CONFIG` (default `livebridge.toml`): `name`, `url`, and `secret` or
-`secret_env` (the name of an environment variable holding it), optional `timeout`,
-`max_attempts`, `backoff_base`, `backoff_max`.
+Settings, from the environment the root passes in: `settings_from_env(env)` reads
+`LIVEBRIDGE_SETTLE_STREAM` (default `ROUND_SETTLE`) and `LIVEBRIDGE_SETTLE_SUBJECT` (default
+`round.settle`); `load_endpoints(path, env)` the `[[webhooks]]` tables of `LIVEBRIDGE_CONFIG`
+(default `livebridge.toml`): `name`, `url`, and `secret` or `secret_env` (the name of an
+environment variable holding it), optional `timeout`, `max_attempts`, `backoff_base`,
+`backoff_max`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import tomllib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ class SettleFeed:
 SETTLE_FEED = web.AppKey("settle_feed", SettleFeed)
 
 
-def settings_from_env(env: Mapping[str, str] = os.environ) -> SettleStream:
+def settings_from_env(env: Mapping[str, str]) -> SettleStream:
     return SettleStream(
         name=env.get("LIVEBRIDGE_SETTLE_STREAM", "ROUND_SETTLE"),
         root=env.get("LIVEBRIDGE_SETTLE_SUBJECT", "round.settle"),
@@ -61,7 +62,7 @@ def parked_bucket(stream: SettleStream) -> str:
     return f"{stream.name}_WEBHOOK_PARKED"
 
 
-def load_endpoints(path: Path | None = None, env: Mapping[str, str] = os.environ) -> list[Endpoint]:
+def load_endpoints(path: Path | None, env: Mapping[str, str]) -> list[Endpoint]:
     """The `[[webhooks]]` of the config file; none when the file does not exist."""
     path = path or Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml"))
     if not path.is_file():
@@ -91,13 +92,12 @@ async def settle_feed(
     ledger: Application[Any],
     nc: Client,
     endpoints: Sequence[Endpoint] = (),
-    stream: SettleStream | None = None,
+    stream: SettleStream,
     session: aiohttp.ClientSession | None = None,
     poll: float = 0.05,
     checkpoint_every: float | None = CHECKPOINT_EVERY,
 ) -> AsyncIterator[SettleFeed]:
     """Run the settle publisher and a delivery per endpoint until the block exits."""
-    stream = stream or settings_from_env()
     js = nc.jetstream()
     await stream.ensure(js)
     own_session = session is None
@@ -134,21 +134,20 @@ def settle_feed_ctx(
     *,
     ledger: Application[Any] | web.AppKey[Any],
     nc: Client | web.AppKey[Client],
-    endpoints: Sequence[Endpoint] | None = None,
-    stream: SettleStream | None = None,
+    endpoints: Sequence[Endpoint],
+    stream: SettleStream,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """`settle_feed` as an aiohttp `cleanup_ctx` entry; the running feed is `app[SETTLE_FEED]`.
 
     `ledger` and `nc` may be the `web.AppKey`s under which earlier `cleanup_ctx` entries
-    store them; they are looked up when the application starts. `endpoints` default to
-    the config file's `[[webhooks]]`.
+    store them; they are looked up when the application starts.
     """
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         async with settle_feed(
             ledger=app[ledger] if isinstance(ledger, web.AppKey) else ledger,
             nc=app[nc] if isinstance(nc, web.AppKey) else nc,
-            endpoints=load_endpoints() if endpoints is None else endpoints,
+            endpoints=endpoints,
             stream=stream,
         ) as feed:
             app[SETTLE_FEED] = feed

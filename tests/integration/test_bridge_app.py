@@ -56,6 +56,7 @@ def settings(
         "database_url": database_url,
         "config_path": config,
         "stream_prefix": stream_prefix,
+        "environ": os.environ,
     }
     values.update(kw)
     return Settings(**values)  # type: ignore[arg-type]

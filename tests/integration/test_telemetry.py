@@ -48,6 +48,7 @@ def settings(
         database_url=database_url,
         config_path=config,
         stream_prefix=stream_prefix,
+        environ=os.environ,
     )
 
 

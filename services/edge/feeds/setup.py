@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,11 +72,9 @@ class FeedConfig:
 FEEDS_KEY = web.AppKey("edge_feeds", dict)  # provider id -> FeedProcessor
 
 
-def feed_configs(
-    providers: ProvidersConfig, environ: Mapping[str, str] | None = None
-) -> list[FeedConfig]:
+def feed_configs(providers: ProvidersConfig, environ: Mapping[str, str]) -> list[FeedConfig]:
     """The feeds the configuration asks for; a missing secret or URL fails now, not later."""
-    env = os.environ if environ is None else environ
+    env = environ
     found: list[FeedConfig] = []
     for provider in providers.providers:
         mode = provider.option("feed", "")
@@ -156,7 +153,7 @@ def setup_feeds(
     nats_url: str | Callable[[], str] | None = None,
     cursors: CursorStore | None = None,
     bucket: str = DEFAULT_BUCKET,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
 ) -> dict[str, FeedProcessor]:
     """Mount push routes and start pull/socket feeds with the app; returns the processors."""
     configs = feed_configs(providers, environ)

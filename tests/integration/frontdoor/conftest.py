@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -170,6 +171,7 @@ def bridge_settings(
         database_url=own_database_url,
         config_path=config,
         stream_prefix=stream_prefix,
+        environ=os.environ,
     )
 
 
