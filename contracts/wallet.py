@@ -89,6 +89,9 @@ class Rollback(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.rollback")
     late_original: str = "refuse"
     """`refuse` or `absorb`: what happens to the cancelled transaction if it arrives later."""
     session_id: str = ""
+    game: str = ""
+    """The provider's game, when the rollback names one (Hub88 `game_code`): a repeat of the
+    rollback must name the same."""
     closes_round: bool = False
     only_open: bool = False
     """True: cancel only a bet still open; a settled one is refused (`BET_ALREADY_SETTLED`)

@@ -2,7 +2,8 @@
 
 Sources, all by aggregate id (so nothing depends on the order events arrive in):
 - `Round` events: the provider's game events (decoded from `EventRecorded`, with their
-  seq and video timecode), conflicts and the hash verification (I8);
+  seq and video timecode), a close by a provider's wallet transaction
+  (`ClosedByTransaction`), conflicts and the hash verification (I8);
 - `RoundBook.BetFlagged`: what the round book could not do to a bet (a void refund, a
   late-bet refund, a settlement), an audit flag of the round filed under its bet;
 - `Bet` events: placed (stake, selections), settled (outcome, payout), refunded;
@@ -109,6 +110,7 @@ class RoundsProjection(Projection[RoundsView]):
         for cls in (
             Round.Started,
             Round.EventRecorded,
+            Round.ClosedByTransaction,
             Round.ConflictFlagged,
             Round.Verified,
             RoundBook.BetFlagged,
@@ -153,6 +155,16 @@ class RoundsProjection(Projection[RoundsView]):
                 detail=detail,
                 name=name,
             ),
+        )
+
+    @process_event.register
+    def _(self, e: Round.ClosedByTransaction, tracking: Tracking) -> None:
+        # The provider's wallet transaction closed the round (Hub88 `round_closed`...).
+        key = e.originator_id.hex
+        self._apply(
+            tracking,
+            RoundFields(key, tracking.notification_id, {"betting_closed": True}),
+            entry(e, tracking, round_key=key, detail={"txId": e.tx_id}),
         )
 
     @process_event.register

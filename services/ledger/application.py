@@ -375,7 +375,7 @@ class Ledger(Application[UUID]):
             bets=[bet.key],
             session_id=cmd.session_id,
         )
-        return self._saved(record, wallet, bet, record)
+        return self._saved(record, wallet, bet, record, *self._closing(cmd, round_))
 
     def _credit(self, cmd: Credit, attempt: int) -> WalletReply:
         amount = _amount(cmd.amount, cmd.currency)
@@ -400,7 +400,19 @@ class Ledger(Application[UUID]):
             bets=[bet.key for bet in bets],
             session_id=cmd.session_id,
         )
-        return self._saved(record, wallet, *bets, record)
+        closing = self._closing(cmd, rounds.get((cmd.provider, cmd.round_id)))
+        return self._saved(record, wallet, *bets, record, *closing)
+
+    def _closing(self, cmd: AnyWalletCommand, peeked: Round | None) -> list[Round]:
+        """The round `cmd` closes (`closes_round`), if it is not closed yet: saved after the
+        command's bet events, so the round book orders every later bet after the close
+        (I5) and the round reads CLOSED. `peeked` is the round as the command read it."""
+        if not cmd.closes_round or not cmd.round_id:
+            return []
+        round_ = peeked or self._peek_round(cmd.provider, cmd.round_id)
+        if round_ is None:
+            round_ = Round(provider=cmd.provider, round_id=cmd.round_id)
+        return [round_] if round_.close_by_transaction(cmd.tx_id) else []
 
     def _bets_to_credit(self, cmd: Credit, wallet: Wallet) -> list[Bet]:
         if cmd.bet_id:
@@ -518,7 +530,8 @@ class Ledger(Application[UUID]):
             bets=[],
             session_id=cmd.session_id,
         )
-        return self._saved(record, *changed, record)
+        closing = self._closing(cmd, None)
+        return self._saved(record, *changed, record, *closing)
 
     def _undo(self, cmd: Rollback, original: TxRecord, wallet: Wallet) -> list[Bet]:
         """Undo what `original` did to its bets; the bets that changed."""
@@ -544,7 +557,7 @@ class Ledger(Application[UUID]):
     ) -> WalletReply:
         """A transaction id seen before: replay, refuse, or absorb the late original."""
         if earlier.reply is not None:
-            if earlier.fingerprint != fingerprint:
+            if not _same_payload(earlier.fingerprint, fingerprint, cmd):
                 raise LedgerRefused(
                     Refusal.DUPLICATE_CONFLICT,
                     f"transaction {cmd.provider}/{cmd.tx_id} was a {earlier.kind} with another "
@@ -816,8 +829,36 @@ def _normal(amount: Decimal | None, currency: str) -> str:
         return str(amount)
 
 
+FINGERPRINT_VERSION = "2:"
+"""Prefix of the fingerprints that also cover the game (and a rollback's round): Hub88
+refuses a repeated transaction id with "a different reference transactionID, amount,
+currency, round, user or game". Records written before it keep their first fingerprint."""
+
+
 def _identity(cmd: AnyWalletCommand) -> tuple[str, str]:
-    """The kind of a command and the fingerprint of what a repeat must carry unchanged."""
+    """The kind of a command and the fingerprint of what a repeat must carry unchanged:
+    every field a provider names when it tells a repeat from another transaction."""
+    kind, legacy = _legacy_identity(cmd)
+    match cmd:
+        case Debit() | Credit():
+            extra: tuple[str, ...] = (cmd.game,)
+        case Rollback():
+            extra = (cmd.round_id, cmd.game)
+        case _:
+            assert_never(cmd)
+    return kind, FINGERPRINT_VERSION + _fingerprint(legacy, *extra)
+
+
+def _same_payload(stored: str, fingerprint: str, cmd: AnyWalletCommand) -> bool:
+    """Whether a repeat carries its first payload; a record older than FINGERPRINT_VERSION
+    is compared on the fields it covered."""
+    if stored.startswith(FINGERPRINT_VERSION):
+        return stored == fingerprint
+    return stored == _legacy_identity(cmd)[1]
+
+
+def _legacy_identity(cmd: AnyWalletCommand) -> tuple[str, str]:
+    """The fingerprint before it covered the game (kept to compare old records)."""
     common = (cmd.player, cmd.currency)
     match cmd:
         case Debit():

@@ -4,8 +4,9 @@ Bets never write to their round, so only the log says whether a bet came before 
 betting closed. This follower reads bets, bet resolutions and round events in log order,
 books them into `RoundBook` aggregates, and acts on what it sees:
 
-- a bet the log put after its round closed (BettingClosed, a result or a void) is refunded
-  with cause LATE_BET;
+- a bet the log put after its round closed (BettingClosed, a result, a void, or a provider
+  wallet transaction that closed it: `Round.ClosedByTransaction`) is refunded with cause
+  LATE_BET;
 - a voided round refunds every bet once, with the void's cause;
 - a bridge-settled round is settled from the declared result, every bet by the payout rules.
 
@@ -51,6 +52,7 @@ TOPICS = frozenset(
         get_topic(Bet.Refunded),
         get_topic(Bet.Reopened),
         get_topic(Round.EventRecorded),
+        get_topic(Round.ClosedByTransaction),
     }
 )
 CHUNK = 300
@@ -108,6 +110,8 @@ def follow(ledger: Ledger, limit: int) -> int:
                 book_of(*where).reopen_bet(position, event.originator_id.hex)
             else:
                 book_of(*where).resolve_bet(position, event.originator_id.hex)
+        elif isinstance(event, Round.ClosedByTransaction):
+            book_of(event.provider, event.round_id).close(position)
         elif isinstance(event, Round.EventRecorded):
             provider_event = decode_provider_event(event.raw)
             book = book_of(provider_event.provider, provider_event.round_id)

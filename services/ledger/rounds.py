@@ -151,6 +151,27 @@ class Round(Aggregate):
             case _:
                 assert_never(provider_event)
 
+    def close_by_transaction(self, tx_id: str) -> bool:
+        """The provider's own wallet transaction `tx_id` says the round is over (Hub88
+        `round_closed`, Ezugi `isEndRound`, SoftSwiss `finished`, Pragmatic `endRound`):
+        betting is closed from here on, as by a BettingClosed. False if it was already."""
+        if self.betting_closed:
+            return False
+        self._closed_by_transaction(provider=self.provider, round_id=self.round_id, tx_id=tx_id)
+        return True
+
+    class ClosedByTransaction(Aggregate.Event):
+        """The round closed by a provider wallet transaction, not by a game event. Carries
+        the round's names so the round book can close its book without loading the round."""
+
+        provider: str
+        round_id: str
+        tx_id: str
+
+    @event(ClosedByTransaction)
+    def _closed_by_transaction(self, provider: str, round_id: str, tx_id: str) -> None:
+        self.betting_closed = True
+
     class ConflictFlagged(Aggregate.Event):
         flag: str
 

@@ -379,7 +379,7 @@ class Adapter(DialectAdapter):
                 reply = await self.ledger.execute(command)
             except Refused as exc:
                 balance = await self._available(call.uid, currency)
-                if exc.code is Refusal.TRANSACTION_ROLLED_BACK:
+                if _rolled_back(exc):
                     return self._answer(call, _Answer(Code.SUCCESS, _ROLLED_BACK, balance))
                 raise self._refusal(exc, balance) from exc
             return await self._success(call, reply)
@@ -414,6 +414,12 @@ class Adapter(DialectAdapter):
             return await self._success(call, reply)
         except _Answer as answer:
             return self._answer(call, answer)
+
+
+def _rolled_back(exc: Refused) -> bool:
+    """Whether a credit was refused because its debit was rolled back (refunded), which
+    Ezugi answers 0 with the balance, not as a settled debit (1)."""
+    return exc.code in (Refusal.TRANSACTION_ROLLED_BACK, Refusal.BET_REFUNDED)
 
 
 _ROLLED_BACK = "Debit was rolled back; nothing credited"

@@ -8,16 +8,23 @@ Semantics, per Hub88's documentation unless marked [INFER]:
   missing one is `RS_ERROR_INVALID_SIGNATURE` and nothing else happens.
 - `bet` checks the token: unknown or not this user's -> `RS_ERROR_INVALID_TOKEN`, expired
   -> `RS_ERROR_TOKEN_EXPIRED`. `win` and `rollback` never check the token (Hub88: "must
-  not be checked on wins/rollbacks"). `user/balance` and `user/info` need a token known
-  for that user, expired or not [INFER: a balance read moves nothing].
+  not be checked on wins/rollbacks"). `user/balance` needs a token known for that user,
+  expired or not [INFER: a balance read moves nothing]. `user/info` is `{user,
+  request_uuid}` only (Hub88 sends no token): a player with a wallet in one of the
+  provider's currencies is answered (currency of their latest session first), another
+  is `RS_ERROR_INVALID_TOKEN` [INFER: Hub88 names no "unknown user" status]; a token,
+  if one is sent anyway, must be that user's.
 - Same `transaction_uuid`, same payload -> the original answer (status and balance as
-  first sent, this request's `request_uuid`); other payload -> `RS_ERROR_DUPLICATE_TRANSACTION`.
+  first sent, this request's `request_uuid`); another reference, amount, currency, round,
+  user or game (every field Hub88's status table names) -> `RS_ERROR_DUPLICATE_TRANSACTION`.
 - `win` for an unknown bet -> `RS_ERROR_TRANSACTION_DOES_NOT_EXIST`; for a rolled-back
   bet -> `RS_ERROR_TRANSACTION_ROLLED_BACK`; a zero win settles the bet as lost.
 - `rollback` of an unknown transaction -> `RS_OK` with the balance, nothing moves, and the
   rollback is remembered: if the bet arrives later it is refused with
   `RS_ERROR_TRANSACTION_ROLLED_BACK` [INFER: Hub88 has already written that bet off].
-- `round_closed: true` closes the round in the ledger.
+- `round_closed: true` on a bet, win or rollback closes the round in the ledger, once the
+  transaction is taken: a later bet in it is refused (`RS_ERROR_INVALID_GAME`), and the
+  round reads CLOSED.
 - A bet after the round's betting window closed -> `RS_ERROR_INVALID_GAME` [INFER];
   Hub88 then rolls the bet back, which is a no-op.
 - Edge refusals: IP not allowed -> HTTP 403 `RS_ERROR_INVALID_PARTNER`; rate limited ->
@@ -176,6 +183,18 @@ class Adapter(DialectAdapter):
             raise _Answer(Status.TOKEN_EXPIRED)
         return session.currency
 
+    async def _user_currency(self, user: str) -> str:
+        """The currency of a player Hub88 names without a token (`/user/info` sends only
+        `user`): the one of their latest session, else the first of the provider's
+        currencies they have a wallet in; a player with none is unknown."""
+        known = await self.sessions.currency_of(self.provider.id, user)
+        candidates = [known] if known in self.provider.currencies else []
+        candidates += [c for c in self.provider.currencies if c != known]
+        for currency in candidates:
+            if await self._balance_units(user, currency) is not None:
+                return currency
+        raise _Answer(Status.INVALID_TOKEN)
+
     def _ok(self, request_uuid: str, user: str, currency: str, reply: WalletReply) -> EdgeResponse:
         units = to_minor(reply.available, currency, wire.SCALE)
         return self._send(Status.OK, request_uuid, user, currency, units)
@@ -210,7 +229,10 @@ class Adapter(DialectAdapter):
             echo = _echo(request.body)
             return self._send(answer.status, echo.request_uuid, echo.user, "", None)
         try:
-            currency = await self._session(call.user, call.token, check_expiry=False)
+            if call.token:
+                currency = await self._session(call.user, call.token, check_expiry=False)
+            else:
+                currency = await self._user_currency(call.user)
         except _Answer as answer:
             return self._send(answer.status, call.request_uuid, call.user, "", None)
         body = wire.UserInfoResponse(
@@ -316,6 +338,7 @@ class Adapter(DialectAdapter):
             currency=currency,
             ref_tx_id=call.reference_transaction_uuid,
             round_id=call.round,
+            game=call.game_code,
             late_original="refuse",
             closes_round=bool(call.round_closed),
         )

@@ -1,0 +1,130 @@
+"""A provider's wallet transaction that says the round is over closes it in the ledger.
+
+Hub88 `round_closed`, Ezugi `isEndRound`, SoftSwiss `finished` and Pragmatic `endRound`
+reach the ledger as `closes_round`: once the transaction is taken, the round is closed
+(I5: a later bet is refused, a bet the log puts after the close is refunded as late) and
+the round reads CLOSED.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from contracts.wallet import Refusal
+from projections.rounds.replay import compare_with_ledger, replay_round
+from projections.rounds.round_from_log import fold, round_notifications
+from services.ledger.errors import LedgerRefused
+from services.ledger.rounds import Round
+from services.ledger.views import BetStatus, RoundStatus
+from tests.unit.ledger.support.builders import (
+    credit,
+    debit,
+    funded,
+    logged_since,
+    popo_ledger,
+    rollback,
+)
+from tests.unit.projections.support.rounds_views import OneRound
+
+
+def test_a_closing_win_closes_the_round_and_a_later_bet_is_refused() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    ledger.execute(debit("b1", "10", provider="hub88"))
+    closing = credit("w1", "20", bet_id="b1", provider="hub88")
+    ledger.execute(msgspec.structs.replace(closing, closes_round=True))
+
+    assert ledger.round_state("hub88", "r1").status is RoundStatus.CLOSED
+    with pytest.raises(LedgerRefused) as refused:
+        ledger.execute(debit("b2", "10", provider="hub88"))
+    assert refused.value.code is Refusal.BETTING_CLOSED
+    assert ledger.balance("p1", "EUR").available == Decimal("110")
+
+
+def test_the_close_is_stored_after_the_transaction_and_only_once() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    ledger.execute(debit("b1", "10", provider="hub88"))
+    ledger.execute(debit("b2", "10", provider="hub88"))
+    start = ledger.recorder.max_notification_id() or 0
+    first = credit("w1", "0", bet_id="b1", provider="hub88")
+    ledger.execute(msgspec.structs.replace(first, closes_round=True))
+    second = credit("w2", "0", bet_id="b2", provider="hub88")
+    ledger.execute(msgspec.structs.replace(second, closes_round=True))
+
+    names = [name for name, _ in logged_since(ledger, start)]
+    closes = [i for i, name in enumerate(names) if name == "Round.ClosedByTransaction"]
+    assert len(closes) == 1, names
+    assert names.index("Bet.Settled") < closes[0], "the close comes after the win it ends"
+    assert [b.status for b in ledger.round_state("hub88", "r1").bets] == [BetStatus.SETTLED] * 2
+
+
+def test_a_bet_the_log_puts_after_the_close_is_refunded_as_late(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    funded(ledger, "p2", "100")
+    ledger.execute(debit("b1", "10", provider="hub88"))
+    # p2's bet reads the round open, then p1's closing win lands before p2's bet is saved.
+    racing_close = msgspec.structs.replace(
+        credit("w1", "0", bet_id="b1", provider="hub88"), closes_round=True
+    )
+    original = ledger._peek_round
+
+    def close_during_read(provider: str, round_id: str) -> Round | None:
+        found = original(provider, round_id)
+        monkeypatch.undo()
+        ledger.execute(racing_close)
+        return found
+
+    monkeypatch.setattr(ledger, "_peek_round", close_during_read)
+    ledger.execute(debit("b2", "10", player="p2", provider="hub88"))
+    ledger.drain_round_book()
+
+    late = [b for b in ledger.round_state("hub88", "r1").bets if b.player == "p2"]
+    assert [(b.status, b.cause) for b in late] == [(BetStatus.REFUNDED, "LATE_BET")]
+    assert ledger.balance("p2", "EUR").available == Decimal("100")
+
+
+def test_a_closing_rollback_closes_the_round_even_when_it_finds_nothing() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    unknown = msgspec.structs.replace(
+        rollback("rb1", "b9", provider="hub88"), round_id="r1", closes_round=True
+    )
+    ledger.execute(unknown)
+    assert ledger.round_state("hub88", "r1").status is RoundStatus.CLOSED
+
+
+def test_a_refused_closing_transaction_leaves_the_round_open() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    orphan = msgspec.structs.replace(
+        credit("w1", "5", bet_id="nope", provider="hub88"), closes_round=True
+    )
+    with pytest.raises(LedgerRefused):
+        ledger.execute(orphan)
+    assert ledger.round_state("hub88", "r1").status is RoundStatus.UNKNOWN
+    ledger.execute(debit("b1", "10", provider="hub88"))
+
+
+def test_the_dispute_view_and_its_replay_read_the_closed_round_as_closed() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    ledger.execute(debit("b1", "10", provider="hub88"))
+    closing = credit("w1", "20", bet_id="b1", provider="hub88")
+    ledger.execute(msgspec.structs.replace(closing, closes_round=True))
+    position = ledger.recorder.max_notification_id() or 0
+
+    events = round_notifications(ledger, "hub88", "r1")
+    record = fold(ledger, "hub88", "r1", events, position)
+
+    assert record is not None and record.status == "CLOSED"
+    assert "Round.ClosedByTransaction" in [t.event for t in record.timeline]
+    assert compare_with_ledger(record, ledger.round_state("hub88", "r1")) == []
+    (replay,) = replay_round(ledger, OneRound(record), "r1")
+    assert replay.differences == []
