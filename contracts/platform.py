@@ -61,12 +61,19 @@ class SettleTransaction(msgspec.Struct, frozen=True, kw_only=True, rename="camel
     amount: Decimal
     provider_tx_id: str = ""
     """The provider's own transaction id, for matching with provider reports."""
+    cause: str | msgspec.UnsetType = msgspec.UNSET
+    """`PROMO`, `JACKPOT` or `ADJUSTMENT` for money the provider paid (or, an adjustment,
+    took) outside any bet; absent for a bet's stake and settlement."""
 
 
 class RoundSettle(
     msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="event", tag="round.settle"
 ):
     """A round is over for one player: every bet is settled and the wallet says `balanceAfter`.
+
+    A provider's payment outside any bet (a promotion, free round or free bet win, a
+    jackpot, an adjustment) is a settlement of its own: no `bets`, one transaction whose
+    `cause` says what it is; `roundId` is the round it names, else its provider transaction id.
 
     `eventId` is unique per settlement and stable across redeliveries and rebuilds: it is the
     key to process each settlement exactly once. `logPosition` is the ledger's position of

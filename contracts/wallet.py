@@ -99,7 +99,45 @@ class Rollback(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.rollback")
     the transaction did (Hub88)."""
 
 
-AnyWalletCommand = Debit | Credit | Rollback
+class AwardCause(enum.StrEnum):
+    """Why a provider pays a player outside any bet's settlement."""
+
+    PROMO = "PROMO"
+    """A promotion, a free round's or free bet's win, a reward (Evolution `promo_payout`,
+    Pragmatic `bonusWin`/`promoWin`, Hub88 free bets, SoftSwiss `freespins`): paid from the
+    promotions account."""
+    JACKPOT = "JACKPOT"
+    """A jackpot win (Pragmatic `jackpotWin`, Evolution `JackpotWin`): paid from the house."""
+    ADJUSTMENT = "ADJUSTMENT"
+    """A correction the provider makes to the player's balance (Pragmatic `adjustment`):
+    either sign, against the house; a negative one never takes more than is available."""
+
+
+class Award(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.award"):
+    """The provider pays the player (or, an adjustment, takes) money that settles no bet.
+
+    Exactly once by `provider` + `tx_id`, like every transaction. A zero award moves no
+    money but is remembered (a Hub88 free bet: its win names it by `ref_tx_id`).
+    """
+
+    provider: str
+    tx_id: str
+    player: str
+    currency: str
+    amount: Decimal
+    """Paid to the player; negative only for an ADJUSTMENT (taken from the player)."""
+    cause: AwardCause
+    round_id: str = ""
+    game: str = ""
+    reference: str = ""
+    """The provider's name for what pays: campaign, promotion type, jackpot id, voucher."""
+    ref_tx_id: str = ""
+    """An earlier award this one pays out (a Hub88 free bet's win names the free bet)."""
+    session_id: str = ""
+    closes_round: bool = False
+
+
+AnyWalletCommand = Debit | Credit | Rollback | Award
 
 
 class Outcome(enum.StrEnum):
@@ -128,7 +166,7 @@ class WalletReply(msgspec.Struct, frozen=True, kw_only=True):
     came), and on a rollback that found nothing to undo (its target unknown, now
     remembered, or already rolled back): Evolution answers that `BET_DOES_NOT_EXIST`."""
     kind: str = ""
-    """`debit`, `credit` or `rollback`: what the original transaction was."""
+    """`debit`, `credit`, `rollback` or `award`: what the original transaction was."""
     log_position: int = 0
 
 

@@ -1,11 +1,12 @@
 """Evolution One Wallet: the calls Evolution makes to the operator's wallet.
 
-Evolution POSTs JSON to `/check`, `/balance`, `/debit`, `/credit` and `/cancel` (and
-`/sid` on test environments), with the operator's shared secret as `authToken` in the
-query string. Amounts are JSON numbers in major units with up to 6 decimals. A player's
-session is a `sid`: `/check` validates the launch sid and answers a new one, used for
-every later call. `transaction.id` names one wallet call, `transaction.refId` the bet it
-belongs to (a cancel repeats its debit's `id` and `refId`), `game.id` the round.
+Evolution POSTs JSON to `/check`, `/balance`, `/debit`, `/credit`, `/cancel` and
+`/promo_payout` (and `/sid` on test environments), with the operator's shared secret as
+`authToken` in the query string. Amounts are JSON numbers in major units with up to 6
+decimals. A player's session is a `sid`: `/check` validates the launch sid and answers a
+new one, used for every later call. `transaction.id` names one wallet call,
+`transaction.refId` the bet it belongs to (a cancel repeats its debit's `id` and `refId`),
+`game.id` the round.
 
 Every answer is HTTP 200 with a `status` (`OK` or one of the codes below), the echoed
 `uuid`, and `balance` / `bonus` as JSON numbers (null when unknown).
@@ -109,6 +110,38 @@ class TransactionRequest(msgspec.Struct, frozen=True, kw_only=True):
     currency: Text
     game: Game
     transaction: Transaction
+    uuid: Text = ""
+
+
+class Jackpot(msgspec.Struct, frozen=True, kw_only=True):
+    id: Text = ""
+    winAmount: Decimal | None = None
+
+
+class PromoTransaction(msgspec.Struct, frozen=True, kw_only=True):
+    """A promotion's payout. `type` names it (`FreeRoundPlayableSpent`, `RtrMonetaryReward`,
+    `JackpotWin`, `RewardGamePlayableSpent`, `RewardGameWinCapReached`,
+    `RewardGameMinBetLimitReached`, and types added later, which must be accepted too);
+    the type's own fields (voucher, reward, jackpots) are kept for the record."""
+
+    id: Id
+    amount: Decimal
+    type: Text = ""
+    voucherId: Text = ""
+    bonusConfigId: Text = ""
+    rewardId: Text = ""
+    jackpots: list[Jackpot] | None = None
+
+
+class PromoPayoutRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`/promo_payout`: pay the player a promotion (free rounds, rewards, jackpots), once
+    per `promoTransaction.id`."""
+
+    sid: Text = ""
+    userId: Id
+    currency: Text
+    promoTransaction: PromoTransaction
+    game: Game | None = None
     uuid: Text = ""
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
 from contracts.money import MoneyError, quantum
 from projections.pgview import PostgresView
@@ -47,7 +47,7 @@ COLUMNS = (
 
 @dataclass(frozen=True, slots=True)
 class LedgerTx:
-    """One provider transaction as the ledger recorded it. `kind`: bet, win or refund.
+    """One provider transaction as the ledger recorded it. `kind`: one of `KINDS`.
 
     `provider_tx` is False for money movements the provider did not send as a transaction
     of its own (a refund caused by a voided round): they count in per-round totals only.
@@ -90,12 +90,18 @@ class BetResolved:
 Change = LedgerTx | BetResolved
 
 
-def _create(table: Composable, bet_index: str, period_index: str) -> list[Composed]:
+KINDS = ("bet", "win", "refund", "promo", "jackpot", "adjustment")
+"""A row's kind: a bet's stake, its settlement or refund, or a payment outside any bet
+(`Wallet.Awarded`, by its cause: promotion, jackpot, adjustment)."""
+_KIND_CHECK = "kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")"
+
+
+def _create(table: Composable, bet_index: str, period_index: str, regclass: str) -> list[Composed]:
     return [
         SQL(
             "CREATE TABLE IF NOT EXISTS {0} ("
             "provider text NOT NULL, tx_id text NOT NULL, "
-            "kind text NOT NULL CHECK (kind IN ('bet', 'win', 'refund')), "
+            "kind text NOT NULL CONSTRAINT ledger_tx_kind CHECK (" + _KIND_CHECK + "), "
             "player text NOT NULL, currency text NOT NULL, amount numeric NOT NULL, "
             "round_id text NOT NULL, bet_id text NOT NULL, bet_key text NOT NULL, "
             "occurred_at timestamptz NOT NULL, position bigint NOT NULL, "
@@ -107,11 +113,25 @@ def _create(table: Composable, bet_index: str, period_index: str) -> list[Compos
         SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (bet_key) WHERE kind = 'bet'").format(
             Identifier(bet_index), table
         ),
+        # A table made before awards had a CHECK naming only bet, win and refund: replace
+        # it once (the new one named, so the test is cheap and no lock is taken again).
+        SQL(
+            "DO $kinds$ DECLARE found record; BEGIN "
+            "IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass({0}) "
+            "AND conname = 'ledger_tx_kind') THEN "
+            "FOR found IN SELECT conname FROM pg_constraint WHERE conrelid = to_regclass({0}) "
+            "AND contype = 'c' AND position('kind' in pg_get_constraintdef(oid)) > 0 LOOP "
+            "EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', {0}, found.conname); "
+            "END LOOP; "
+            "ALTER TABLE {1} ADD CONSTRAINT ledger_tx_kind CHECK (" + _KIND_CHECK + "); "
+            "END IF; END $kinds$"
+        ).format(Literal(regclass), table),
     ]
 
 
 def create_statements(schema: str) -> list[Composed]:
-    return _create(Identifier(schema, TABLE), f"{TABLE}_bet", f"{TABLE}_period")
+    regclass = f'"{schema}"."{TABLE}"'
+    return _create(Identifier(schema, TABLE), f"{TABLE}_bet", f"{TABLE}_period", regclass)
 
 
 class PostgresReconcileView(PostgresView[Change]):
@@ -130,6 +150,7 @@ class PostgresReconcileView(PostgresView[Change]):
             self.table("ledger_tx"),
             f"{self.prefix}_ledger_tx_bet",
             f"{self.prefix}_ledger_tx_period",
+            f'"{self.schema}"."{self.prefix}_ledger_tx"',
         )
 
     def row_order(self, suffix: str) -> str:
@@ -275,6 +296,13 @@ _KINDS = """CASE lower(trim({0}))
     WHEN 'result' THEN 'win' WHEN 'settle' THEN 'win'
     WHEN 'refund' THEN 'refund' WHEN 'rollback' THEN 'refund' WHEN 'cancel' THEN 'refund'
     WHEN 'void' THEN 'refund' WHEN 'cancelbet' THEN 'refund'
+    WHEN 'promo' THEN 'promo' WHEN 'promotion' THEN 'promo' WHEN 'promo_payout' THEN 'promo'
+    WHEN 'promowin' THEN 'promo' WHEN 'bonus' THEN 'promo' WHEN 'bonuswin' THEN 'promo'
+    WHEN 'freespin' THEN 'promo' WHEN 'freespins' THEN 'promo' WHEN 'free_round' THEN 'promo'
+    WHEN 'freebet' THEN 'promo' WHEN 'free_bet' THEN 'promo' WHEN 'reward' THEN 'promo'
+    WHEN 'jackpot' THEN 'jackpot' WHEN 'jackpotwin' THEN 'jackpot' WHEN 'jackpot_win' THEN 'jackpot'
+    WHEN 'adjustment' THEN 'adjustment' WHEN 'adjust' THEN 'adjustment'
+    WHEN 'correction' THEN 'adjustment'
     END"""
 
 
@@ -408,7 +436,8 @@ def _normalise_transactions(curs: psycopg.Cursor[Any], report: Report) -> None:
         SQL(
             "CREATE TEMP TABLE report ON COMMIT DROP AS SELECT "
             "nullif({tx}, '') AS key, line, {kind} AS kind, {raw_kind} AS raw_kind, "
-            "{amount} AS amount, upper({currency}) AS currency, {round} AS round_id, "
+            "CASE WHEN {kind} = 'adjustment' THEN {signed} ELSE {amount} END AS amount, "
+            "upper({currency}) AS currency, {round} AS round_id, "
             "{player} AS player, {at} AS occurred_at, {commission} AS commission "
             "FROM (SELECT *, row_number() OVER () AS line FROM report_raw) raw"
         ).format(
@@ -416,6 +445,7 @@ def _normalise_transactions(curs: psycopg.Cursor[Any], report: Report) -> None:
             kind=SQL(_KINDS).format(kind_col),
             raw_kind=_text(report, "type"),
             amount=_number(report, "amount"),
+            signed=_signed(report, "amount"),
             currency=_text(report, "currency"),
             round=_text(report, "round_id"),
             player=_text(report, "player"),

@@ -8,9 +8,15 @@ settled or refunded by itself (a round the bridge settles, a void, a late bet) h
 provider transaction: its row is keyed `win:<bet>` / `refund:<bet>` and counts in totals
 and per-round reports only.
 
+A payment outside any bet (`Wallet.Awarded`: a promotion, a jackpot, an adjustment) is a
+row of its own under the provider's transaction id, its kind the award's cause (`promo`,
+`jackpot`, `adjustment`), its amount signed (an adjustment may take money); awards count in
+no round's GGR. An award's reversal by a rollback is not listed [a gap: the provider's
+rollback line shows as missing in the ledger].
+
 Every event of the log moves the tracking row (like the other views), so the view's
 position is the log position it reflects and `RunningViews.wait` can wait on it; only
-those three topics change rows.
+those topics change rows.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from projections.reconcile.postgres import BetResolved, LedgerTx, PostgresReconcileView
-from services.ledger.domain import Bet
+from services.ledger.domain import Bet, Wallet
 
 
 class ReconcileProjection(Projection[PostgresReconcileView]):
     name = "reconcile"
-    source_topics = tuple(get_topic(cls) for cls in (Bet.Placed, Bet.Settled, Bet.Refunded))
+    source_topics = tuple(
+        get_topic(cls) for cls in (Bet.Placed, Bet.Settled, Bet.Refunded, Wallet.Awarded)
+    )
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
@@ -51,6 +59,21 @@ class ReconcileProjection(Projection[PostgresReconcileView]):
             bet_key=e.originator_id.hex,
         )
         self.view.apply(tracking, [bet])
+
+    @process_event.register
+    def _(self, e: Wallet.Awarded, tracking: Tracking) -> None:
+        award = LedgerTx(
+            provider=e.provider,
+            tx_id=e.tx_id,
+            kind=e.cause.lower(),
+            player=e.player,
+            currency=e.currency,
+            amount=e.amount,
+            round_id=e.round_id,
+            occurred_at=e.timestamp,
+            position=tracking.notification_id,
+        )
+        self.view.apply(tracking, [award])
 
     @process_event.register
     def _(self, e: Bet.Settled, tracking: Tracking) -> None:

@@ -45,6 +45,8 @@ from contracts import money
 from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
 from contracts.wallet import (
     AnyWalletCommand,
+    Award,
+    AwardCause,
     Balance,
     Credit,
     Debit,
@@ -56,7 +58,9 @@ from contracts.wallet import (
 from services.ledger import book
 from services.ledger.domain import (
     CASHIER,
+    HOUSE,
     MONEY_EVENTS,
+    PROMO,
     Bet,
     TxRecord,
     Wallet,
@@ -197,6 +201,8 @@ class Ledger(Application[UUID]):
                 handler = self._credit
             case Rollback():
                 handler = self._rollback
+            case Award():
+                handler = self._award
             case _:
                 assert_never(command)
         what = f"{type(command).__name__.lower()} {command.provider}/{command.tx_id}"
@@ -403,6 +409,60 @@ class Ledger(Application[UUID]):
         closing = self._closing(cmd, rounds.get((cmd.provider, cmd.round_id)))
         return self._saved(record, wallet, *bets, record, *closing)
 
+    def _award(self, cmd: Award, attempt: int) -> WalletReply:
+        """A promotion, jackpot or adjustment: one wallet event from (or to) its account,
+        recorded once by the provider's transaction id (I3), in one atomic save."""
+        amount = _signed_amount(cmd)
+        _, fingerprint = _identity(cmd)
+        earlier = self.find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
+        if earlier is not None:
+            return self._repeat(earlier, cmd, "award", fingerprint)
+        if cmd.ref_tx_id:
+            self._require_award(cmd)
+        wallet = self._wallet(cmd.player, cmd.currency)
+        ref = record_ref(cmd.provider, cmd.tx_id)
+        account = award_account(cmd.cause)
+        changed: list[Aggregate] = []
+        if amount:
+            wallet.award(
+                ref,
+                amount,
+                cause=cmd.cause.value,
+                account=account,
+                provider=cmd.provider,
+                tx_id=cmd.tx_id,
+                round_id=cmd.round_id,
+            )
+            changed.append(wallet)
+        record = TxRecord.record(
+            provider=cmd.provider,
+            tx_id=cmd.tx_id,
+            kind="award",
+            fingerprint=fingerprint,
+            reply=_reply(ref, wallet, "award"),
+            bets=[],
+            session_id=cmd.session_id,
+        )
+        record.note_award(amount, cmd.cause.value, account, cmd.round_id)
+        return self._saved(record, *changed, record, *self._closing(cmd, None))
+
+    def _require_award(self, cmd: Award) -> None:
+        """The award `cmd` pays out (a free bet) must be known, an award, and standing."""
+        named = self.find(TxRecord, tx_record_id(cmd.provider, cmd.ref_tx_id))
+        if named is None or named.reply is None or named.kind != "award":
+            raise LedgerRefused(
+                Refusal.BET_NOT_FOUND,
+                f"award {cmd.provider}/{cmd.tx_id} pays out {cmd.ref_tx_id}, which the ledger "
+                "never took as an award",
+            )
+        if named.rolled_back_by or named.reply["player"] != cmd.player:
+            rolled_back = bool(named.rolled_back_by)
+            raise LedgerRefused(
+                Refusal.TRANSACTION_ROLLED_BACK if rolled_back else Refusal.BET_NOT_FOUND,
+                f"award {cmd.provider}/{cmd.tx_id} pays out {cmd.ref_tx_id}, which was rolled "
+                "back or is another player's",
+            )
+
     def _closing(self, cmd: AnyWalletCommand, peeked: Round | None) -> list[Round]:
         """The round `cmd` closes (`closes_round`), if it is not closed yet: saved after the
         command's bet events, so the round book orders every later bet after the close
@@ -487,6 +547,7 @@ class Ledger(Application[UUID]):
         original = self.find(TxRecord, tx_record_id(cmd.provider, cmd.ref_tx_id))
         changed: list[Aggregate] = []
         undone: list[Bet] = []
+        reversed_award = False
         if original is None:
             # The rollback came first: remember it, so the late original is harmless.
             changed.append(
@@ -513,14 +574,17 @@ class Ledger(Application[UUID]):
                     f"transaction {cmd.ref_tx_id} is not player {cmd.player!r}'s",
                 )
             wallet = self._wallet(cmd.player, cmd.currency)
-            if not original.reply.get("absorbed"):
+            reversed_award = False
+            if original.kind == "award":
+                reversed_award = self._undo_award(cmd, original, wallet)
+            elif not original.reply.get("absorbed"):
                 undone = self._undo(cmd, original, wallet)
             original.mark_rolled_back(cmd.tx_id)
             changed += [wallet, *undone, original]
         reply = _reply(ref, wallet, "rollback", player=cmd.player, currency=cmd.currency)
         # Nothing to undo (its target unknown and now remembered, absorbed, already rolled
         # back or refunded): the provider may answer so (Evolution BET_DOES_NOT_EXIST).
-        reply["absorbed"] = not undone
+        reply["absorbed"] = not undone and not (original is not None and reversed_award)
         record = TxRecord.record(
             provider=cmd.provider,
             tx_id=cmd.tx_id,
@@ -532,6 +596,29 @@ class Ledger(Application[UUID]):
         )
         closing = self._closing(cmd, None)
         return self._saved(record, *changed, record, *closing)
+
+    def _undo_award(self, cmd: Rollback, original: TxRecord, wallet: Wallet) -> bool:
+        """Reverse an award the rollback names (its money goes back to its account); False
+        when it moved none. Refused, moving nothing, if the player spent it already."""
+        if cmd.only_open:
+            raise LedgerRefused(
+                Refusal.BET_ALREADY_SETTLED,
+                f"rollback {cmd.provider}/{cmd.tx_id} cancels only open bets; "
+                f"{cmd.ref_tx_id} is an award, paid already; nothing moved",
+            )
+        award = original.award
+        if not award or not award["amount"]:
+            return False
+        wallet.reverse_award(
+            record_ref(cmd.provider, cmd.tx_id),
+            award["amount"],
+            cause=award["cause"],
+            account=award["account"],
+            provider=cmd.provider,
+            tx_id=cmd.tx_id,
+            round_id=award["round_id"],
+        )
+        return True
 
     def _undo(self, cmd: Rollback, original: TxRecord, wallet: Wallet) -> list[Bet]:
         """Undo what `original` did to its bets; the bets that changed."""
@@ -735,6 +822,11 @@ class _Collected(ProcessingEvent[UUID]):
         super().collect_events(*others, **kwargs)
 
 
+def award_account(cause: AwardCause) -> str:
+    """The counter-account of an award (I1): promotions from `promo`, the rest the house."""
+    return PROMO if cause is AwardCause.PROMO else HOUSE
+
+
 def record_ref(provider: str, tx_id: str) -> str:
     return "trn_" + tx_record_id(provider, tx_id).hex
 
@@ -816,6 +908,21 @@ def _amount(value: Decimal, currency: str, *, positive: bool = False) -> Decimal
         raise LedgerRefused(Refusal.INVALID_AMOUNT, str(exc)) from None
 
 
+def _signed_amount(cmd: Award) -> Decimal:
+    """An award's amount: at least 0, except an adjustment, which may be negative."""
+    if not cmd.amount.is_finite():
+        return _amount(cmd.amount, cmd.currency)  # refused: not money
+    if cmd.amount < 0 and cmd.cause is not AwardCause.ADJUSTMENT:
+        raise LedgerRefused(
+            Refusal.INVALID_AMOUNT,
+            f"award {cmd.provider}/{cmd.tx_id}: a {cmd.cause.value.lower()} pays the player; "
+            f"{cmd.amount} {cmd.currency} is negative",
+        )
+    if cmd.amount < 0:
+        return -_amount(-cmd.amount, cmd.currency)
+    return _amount(cmd.amount, cmd.currency)
+
+
 def _fingerprint(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
@@ -844,6 +951,8 @@ def _identity(cmd: AnyWalletCommand) -> tuple[str, str]:
             extra: tuple[str, ...] = (cmd.game,)
         case Rollback():
             extra = (cmd.round_id, cmd.game)
+        case Award():
+            extra = ()
         case _:
             assert_never(cmd)
     return kind, FINGERPRINT_VERSION + _fingerprint(legacy, *extra)
@@ -871,6 +980,12 @@ def _legacy_identity(cmd: AnyWalletCommand) -> tuple[str, str]:
         case Rollback():
             amount = _normal(cmd.amount, cmd.currency)
             return "rollback", _fingerprint("rollback", *common, cmd.ref_tx_id, amount)
+        case Award():
+            amount = _normal(abs(cmd.amount), cmd.currency)
+            sign = "-" if cmd.amount < 0 else ""
+            fields = (sign + amount, cmd.cause.value, cmd.round_id, cmd.game)
+            refs = (cmd.reference, cmd.ref_tx_id)
+            return "award", _fingerprint("award", *common, *fields, *refs)
         case _:
             assert_never(cmd)
 

@@ -32,6 +32,8 @@ NAMESPACE = UUID("6f1b3c52-8d7e-4f0a-9b61-2c4d5e6f7a80")
 
 CASHIER = "cashier"
 HOUSE = "house"
+PROMO = "promo"
+"""The promotions account: free rounds, free bets and rewards are paid from it."""
 
 
 def project(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -192,6 +194,63 @@ class Wallet(Aggregate):
         )
         self._stake_held(bet=bet, amount=stake, round_key=round_key)
 
+    def award(
+        self,
+        tx_ref: str,
+        amount: Decimal,
+        *,
+        cause: str,
+        account: str,
+        provider: str,
+        tx_id: str,
+        round_id: str,
+    ) -> None:
+        """Money from `account` to the player (a promotion, a jackpot, an adjustment) that
+        settles no bet; a negative adjustment goes the other way, never past what is
+        available (I2)."""
+        if amount < 0:
+            self._require_available(-amount, "adjustment")
+        self._awarded(
+            tx_ref=tx_ref,
+            player=self.player,
+            currency=self.currency,
+            provider=provider,
+            tx_id=tx_id,
+            round_id=round_id,
+            cause=cause,
+            amount=amount,
+            account=account,
+            postings={self.account: amount, account: -amount},
+        )
+
+    def reverse_award(
+        self,
+        tx_ref: str,
+        amount: Decimal,
+        *,
+        cause: str,
+        account: str,
+        provider: str,
+        tx_id: str,
+        round_id: str,
+    ) -> None:
+        """Undo an award (its transaction was rolled back): the money goes back to
+        `account`; refused unless the player still has it available."""
+        if amount > 0:
+            self._require_available(amount, "reversal of an award")
+        self._award_reversed(
+            tx_ref=tx_ref,
+            player=self.player,
+            currency=self.currency,
+            provider=provider,
+            tx_id=tx_id,
+            round_id=round_id,
+            cause=cause,
+            amount=amount,
+            account=account,
+            postings={self.account: -amount, account: amount},
+        )
+
     class Deposited(Aggregate.Event):
         tx_ref: str
         amount: Decimal
@@ -268,6 +327,66 @@ class Wallet(Aggregate):
     ) -> None:
         self.balance += stake - payout
 
+    class Awarded(Aggregate.Event):
+        """A provider's payment outside any bet (`contracts.wallet.Award`)."""
+
+        tx_ref: str
+        player: str
+        currency: str
+        provider: str
+        tx_id: str
+        round_id: str
+        cause: str
+        amount: Decimal
+        account: str
+        postings: dict[str, Decimal]
+
+    @event(Awarded)
+    def _awarded(
+        self,
+        tx_ref: str,
+        player: str,
+        currency: str,
+        provider: str,
+        tx_id: str,
+        round_id: str,
+        cause: str,
+        amount: Decimal,
+        account: str,
+        postings: dict[str, Decimal],
+    ) -> None:
+        self.balance += amount
+
+    class AwardReversed(Aggregate.Event):
+        """An award undone by the provider's rollback (`tx_id` is the rollback's)."""
+
+        tx_ref: str
+        player: str
+        currency: str
+        provider: str
+        tx_id: str
+        round_id: str
+        cause: str
+        amount: Decimal
+        account: str
+        postings: dict[str, Decimal]
+
+    @event(AwardReversed)
+    def _award_reversed(
+        self,
+        tx_ref: str,
+        player: str,
+        currency: str,
+        provider: str,
+        tx_id: str,
+        round_id: str,
+        cause: str,
+        amount: Decimal,
+        account: str,
+        postings: dict[str, Decimal],
+    ) -> None:
+        self.balance -= amount
+
 
 MONEY_EVENTS = (
     Wallet.Deposited,
@@ -275,6 +394,8 @@ MONEY_EVENTS = (
     Wallet.HoldCaptured,
     Wallet.WinCredited,
     Wallet.SettlementReversed,
+    Wallet.Awarded,
+    Wallet.AwardReversed,
 )
 
 
@@ -570,6 +691,26 @@ class TxRecord(Aggregate):
         self.kind = kind
         self.fingerprint = fingerprint
         self.reply = reply
+
+    def note_award(self, amount: Decimal, cause: str, account: str, round_id: str) -> None:
+        """What an award moved, so a rollback can reverse exactly that."""
+        self._award_noted(amount=amount, cause=cause, account=account, round_id=round_id)
+
+    @property
+    def award(self) -> dict[str, Any]:
+        """The award this transaction made (empty for any other transaction)."""
+        noted: dict[str, Any] = self.__dict__.get("awarded", {})
+        return noted
+
+    class AwardNoted(Aggregate.Event):
+        amount: Decimal
+        cause: str
+        account: str
+        round_id: str
+
+    @event(AwardNoted)
+    def _award_noted(self, amount: Decimal, cause: str, account: str, round_id: str) -> None:
+        self.awarded = {"amount": amount, "cause": cause, "account": account, "round_id": round_id}
 
     class RolledBack(Aggregate.Event):
         by_tx: str

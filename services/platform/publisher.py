@@ -63,6 +63,8 @@ TOPICS = frozenset(
         Wallet.HoldCaptured,
         Wallet.WinCredited,
         Wallet.SettlementReversed,
+        Wallet.Awarded,
+        Wallet.AwardReversed,
         Bet.Placed,
         Bet.Settled,
         Bet.Reopened,

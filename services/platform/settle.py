@@ -8,6 +8,9 @@ provider transaction waits for that record; a bet resolved by the ledger itself 
 the bridge settles, a void, a late bet) is written after its wallet's events, so it is
 complete as it comes.
 
+A promotion, jackpot or adjustment (`Wallet.Awarded`) and its reversal by a rollback
+(`Wallet.AwardReversed`) settle no bet: each is a settlement of its own, at once.
+
 `balanceAfter` is the wallet's cash balance then, summed from the wallet's own events.
 `eventId` is derived from the round, the player and the log position that completed the
 settlement, so replaying the same log gives the same ids (a rebuild publishes nothing twice).
@@ -50,6 +53,9 @@ _WALLET_DELTAS = {
     "Wallet.HoldCaptured": -1,
     "Wallet.WinCredited": 1,
 }
+
+_AWARD_SIGNS = {"Wallet.Awarded": 1, "Wallet.AwardReversed": -1}
+"""Payments outside any bet (promotions, jackpots, adjustments) and their reversals."""
 
 GroupKey = tuple[str, str, str, str]
 """(provider, round_id, player, currency)"""
@@ -137,6 +143,9 @@ class SettleTracker:
             self._move(event, _WALLET_DELTAS[kind] * event.amount)
         elif kind == "Wallet.SettlementReversed":
             self._move(event, event.stake - event.payout)
+        elif kind in _AWARD_SIGNS:
+            self._move(event, _AWARD_SIGNS[kind] * event.amount)
+            return self._award(event, _AWARD_SIGNS[kind] * event.amount, position)
         elif kind == "Bet.Placed":
             bet = _Bet(
                 key=event.originator_id.hex,
@@ -195,6 +204,37 @@ class SettleTracker:
                 assert_never(provider_event)
         if len(self.rounds) > ROUND_MEMORY:
             self.rounds.popitem(last=False)
+
+    def _award(self, event: Any, amount: Decimal, position: int) -> list[RoundSettle]:
+        """A payment outside any bet is its own settlement, complete as it comes (one
+        wallet event; its transaction record adds nothing the platform needs)."""
+        owner = self.wallets.get(event.originator_id.hex)
+        if owner is None or not amount:
+            return []
+        player, currency = owner
+        round_id = event.round_id or event.tx_id
+        identity = "\x1f".join((event.provider, round_id, player, currency, str(position)))
+        move = SettleTransaction(
+            id=event.tx_ref,
+            type=TransactionType.CREDIT if amount > 0 else TransactionType.DEBIT,
+            amount=abs(amount),
+            provider_tx_id=event.tx_id,
+            cause=event.cause,
+        )
+        return [
+            RoundSettle(
+                event_id="rs_" + hashlib.sha256(identity.encode()).hexdigest()[:32],
+                round_id=round_id,
+                provider=event.provider,
+                player=player,
+                currency=currency,
+                bets=(),
+                transactions=(move,),
+                balance_after=self.balances.get(owner, Decimal(0)),
+                settled_at=event.timestamp,
+                log_position=position,
+            )
+        ]
 
     def _refunded(self, event: Any, position: int) -> list[RoundSettle]:
         key = event.originator_id.hex

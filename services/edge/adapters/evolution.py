@@ -38,7 +38,13 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
   wallet]; edge refusals: IP not allowed -> 403 `INVALID_TOKEN_ID`, rate limited -> 429
   `TEMPORARY_ERROR`, body too large -> 413 `INVALID_PARAMETER`, malformed JSON ->
   `INVALID_PARAMETER`, internal failure -> `UNKNOWN_ERROR`.
-- `promo_payout` is not mounted (404): livebridge has no promotion wallet yet.
+- `promo_payout`: pays `promoTransaction.amount` to the player as a ledger `Award`
+  under `promoTransaction.id` (cause JACKPOT for `JackpotWin`, PROMO for every other
+  type, unknown ones included), in the round `game.id` when a game is named. No sid is
+  checked (a free round's payout may come after the session). A repeat, same payload ->
+  `BET_ALREADY_SETTLED` with today's balance (the tool accepts it, or `OK`); another
+  payload under the same id -> `BET_ALREADY_SETTLED`, nothing moves; an unknown player
+  or currency, a negative or over-precise amount -> `INVALID_PARAMETER`.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from contracts import bodies
 from contracts.dialects import evolution as wire
 from contracts.dialects.evolution import Status
 from contracts.money import MoneyError, quantum
-from contracts.wallet import Credit, Debit, Refusal, Rollback, WalletReply
+from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
 from services.edge.adapters.base import (
     DialectAdapter,
     EdgeRequest,
@@ -111,8 +117,18 @@ _BY_KIND: dict[str, dict[Refusal, Status]] = {
         Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
         Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
     },
+    "promo": {
+        **_COMMON,
+        Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
+        Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
+    },
 }
-_REPLAYED = {"debit": Status.BET_ALREADY_EXIST, "credit": Status.BET_ALREADY_SETTLED}
+_REPLAYED = {
+    "debit": Status.BET_ALREADY_EXIST,
+    "credit": Status.BET_ALREADY_SETTLED,
+    "promo": Status.BET_ALREADY_SETTLED,
+}
+_JACKPOT_TYPES = frozenset({"JackpotWin"})
 
 
 class _Answer(Exception):
@@ -135,6 +151,7 @@ class Adapter(DialectAdapter):
             Endpoint("POST", "debit", self.debit),
             Endpoint("POST", "credit", self.credit),
             Endpoint("POST", "cancel", self.cancel),
+            Endpoint("POST", "promo_payout", self.promo_payout),
         ]
         if self.provider.option("test_sid", False) is True:
             endpoints.append(Endpoint("POST", "sid", self.sid))
@@ -197,7 +214,10 @@ class Adapter(DialectAdapter):
             raise _Answer(Status.INVALID_PARAMETER) from None
 
     async def _execute(
-        self, kind: str, call: wire.TransactionRequest, command: Debit | Credit | Rollback
+        self,
+        kind: str,
+        call: wire.TransactionRequest | wire.PromoPayoutRequest,
+        command: Debit | Credit | Rollback | Award,
     ) -> EdgeResponse:
         try:
             reply = await self.ledger.execute(command)
@@ -207,7 +227,7 @@ class Adapter(DialectAdapter):
         return await self._render(kind, call, reply)
 
     async def _render(
-        self, kind: str, call: wire.TransactionRequest, reply: WalletReply
+        self, kind: str, call: wire.TransactionRequest | wire.PromoPayoutRequest, reply: WalletReply
     ) -> EdgeResponse:
         balance = self._money(reply.available, call.currency)
         if reply.replayed:
@@ -333,6 +353,39 @@ class Adapter(DialectAdapter):
             only_open=True,
         )
         return await self._execute("cancel", call, command)
+
+    async def promo_payout(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.PromoPayoutRequest)
+            if call.currency not in self.provider.currencies:
+                raise _Answer(Status.INVALID_PARAMETER)
+            promo = call.promoTransaction
+            try:
+                amount = wire_amount(promo.amount, call.currency, max_places=wire.MAX_PLACES)
+            except MoneyError:
+                raise _Answer(Status.INVALID_PARAMETER) from None
+        except _Failed as failed:
+            return failed.response
+        except _Answer as answer:
+            return self._send(answer.status, call.uuid, None)
+        jackpot = promo.type in _JACKPOT_TYPES
+        command = Award(
+            provider=self.provider.id,
+            tx_id=promo.id,
+            player=call.userId,
+            currency=call.currency,
+            amount=amount,
+            cause=AwardCause.JACKPOT if jackpot else AwardCause.PROMO,
+            round_id=call.game.id if call.game else "",
+            game=call.game.type if call.game else "",
+            reference=":".join(
+                part
+                for part in (promo.type, promo.voucherId, promo.bonusConfigId, promo.rewardId)
+                if part
+            ),
+            session_id=session_ref(call.sid) if call.sid else "",
+        )
+        return await self._execute("promo", call, command)
 
 
 class _Failed(Exception):

@@ -83,7 +83,7 @@ async def test_an_unexpected_ledger_failure_is_the_dialect_internal_error_not_a_
 
 async def test_an_unknown_path_is_not_served() -> None:
     r = rig(provider("evolution", SECRET.encode()))
-    request = EdgeRequest(method="POST", path="promo_payout", body=b"{}")
+    request = EdgeRequest(method="POST", path="no_such_call", body=b"{}")
     assert await r.gate("evolution").serve(request) is None
 
 

@@ -15,6 +15,8 @@ from decimal import Decimal
 
 from contracts.wallet import (
     AnyWalletCommand,
+    Award,
+    AwardCause,
     Balance,
     Credit,
     Debit,
@@ -106,12 +108,15 @@ class FakeLedger:
                 reply = self._credit(command)
             case Rollback():
                 reply = self._rollback(command)
+            case Award():
+                reply = self._award(command)
         self.commands.append(command)
         return reply
 
     def _reply(self, command: AnyWalletCommand, *, absorbed: bool = False) -> WalletReply:
         cash = self.wallets[command.player, command.currency]
-        kind = {Debit: "debit", Credit: "credit", Rollback: "rollback"}[type(command)]
+        kinds = {Debit: "debit", Credit: "credit", Rollback: "rollback", Award: "award"}
+        kind = kinds[type(command)]
         return WalletReply(
             tx_ref=f"trn_{next(self._refs)}",
             player=command.player,
@@ -179,6 +184,23 @@ class FakeLedger:
         )
         return reply
 
+    def _award(self, command: Award) -> WalletReply:
+        if command.amount < 0 and command.cause is not AwardCause.ADJUSTMENT:
+            raise FakeRefused(Refusal.INVALID_AMOUNT)
+        if command.ref_tx_id:
+            named = self.txs.get((command.provider, command.ref_tx_id))
+            if named is None or not isinstance(named.command, Award):
+                raise FakeRefused(Refusal.BET_NOT_FOUND, command.ref_tx_id)
+            if named.rolled_back:
+                raise FakeRefused(Refusal.TRANSACTION_ROLLED_BACK, command.ref_tx_id)
+        wallet = (command.player, command.currency)
+        if self.wallets[wallet] + command.amount < 0:
+            raise FakeRefused(Refusal.INSUFFICIENT_FUNDS)
+        self.wallets[wallet] += command.amount
+        reply = self._reply(command)
+        self.txs[command.provider, command.tx_id] = _Tx(command, reply)
+        return reply
+
     def _rollback(self, command: Rollback) -> WalletReply:
         target = self.txs.get((command.provider, command.ref_tx_id))
         if target is None or target.command is None:
@@ -213,6 +235,13 @@ class FakeLedger:
                     self.bets[original.provider, bet_id].state = "open"
             case Rollback():
                 raise FakeRefused(Refusal.TRANSACTION_NOT_FOUND, "cannot roll back a rollback")
+            case Award():
+                if command.only_open:
+                    raise FakeRefused(Refusal.BET_ALREADY_SETTLED, original.tx_id)
+                wallet = (original.player, original.currency)
+                if self.wallets[wallet] < original.amount:
+                    raise FakeRefused(Refusal.INSUFFICIENT_FUNDS)
+                self.wallets[wallet] -= original.amount
         target.rolled_back = True
         reply = self._reply(command)
         self.txs[command.provider, command.tx_id] = _Tx(command, reply)

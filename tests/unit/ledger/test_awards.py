@@ -1,0 +1,117 @@
+"""Promotions, jackpots and adjustments: provider payments that settle no bet.
+
+Each is an `Award` with its cause, taken exactly once by the provider's transaction id
+(I3), posted between the player and its account (I1: promotions from `promo`, jackpots
+and adjustments against the house), and a negative adjustment never overdraws (I2).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from contracts.wallet import Award, AwardCause, Refusal
+from services.ledger.application import Ledger
+from services.ledger.errors import LedgerRefused
+from tests.unit.ledger.support.builders import debit, funded, logged_since, popo_ledger, rollback
+
+D = Decimal
+
+
+def award(
+    tx_id: str,
+    amount: str,
+    cause: AwardCause = AwardCause.PROMO,
+    *,
+    round_id: str = "",
+    ref_tx_id: str = "",
+    reference: str = "",
+) -> Award:
+    return Award(
+        provider="evo",
+        tx_id=tx_id,
+        player="p1",
+        currency="EUR",
+        amount=D(amount),
+        cause=cause,
+        round_id=round_id,
+        ref_tx_id=ref_tx_id,
+        reference=reference,
+    )
+
+
+def _ledger() -> Ledger:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    return ledger
+
+
+def test_a_promotion_is_paid_once_from_the_promotions_account() -> None:
+    ledger = _ledger()
+    first = ledger.execute(award("promo-1", "5.50", reference="FreeRoundPlayableSpent"))
+    again = ledger.execute(award("promo-1", "5.50", reference="FreeRoundPlayableSpent"))
+
+    assert (first.kind, first.balance, first.replayed) == ("award", D("105.50"), False)
+    assert (again.balance, again.replayed) == (D("105.50"), True)
+    assert ledger.balance("p1", "EUR").available == D("105.50")
+    totals = ledger.postings_total("EUR")
+    assert totals["promo"] == D("-5.50") and totals["player:p1"] == D("105.50")
+    assert sum(totals.values()) == 0
+
+
+def test_a_jackpot_is_paid_by_the_house_and_a_changed_repeat_is_a_conflict() -> None:
+    ledger = _ledger()
+    ledger.execute(award("jp-1", "1000", AwardCause.JACKPOT))
+    start = ledger.recorder.max_notification_id() or 0
+    with pytest.raises(LedgerRefused) as refused:
+        ledger.execute(award("jp-1", "999", AwardCause.JACKPOT))
+    assert refused.value.code is Refusal.DUPLICATE_CONFLICT
+    assert logged_since(ledger, start) == []
+    assert ledger.postings_total("EUR")["house"] == D("-1000")
+
+
+def test_an_adjustment_may_take_money_but_never_more_than_is_available() -> None:
+    ledger = _ledger()
+    ledger.execute(debit("b1", "30"))  # 30 held: 70 available
+    taken = ledger.execute(award("adj-1", "-20", AwardCause.ADJUSTMENT))
+    assert taken.available == D("50")
+    start = ledger.recorder.max_notification_id() or 0
+    with pytest.raises(LedgerRefused) as refused:
+        ledger.execute(award("adj-2", "-50.01", AwardCause.ADJUSTMENT))
+    assert refused.value.code is Refusal.INSUFFICIENT_FUNDS
+    assert logged_since(ledger, start) == []
+    assert ledger.postings_total("EUR")["house"] == D("20")
+
+
+@pytest.mark.parametrize("amount", ["-1", "NaN", "0.001"])
+def test_a_promotion_that_is_not_a_payment_is_refused(amount: str) -> None:
+    ledger = _ledger()
+    with pytest.raises(LedgerRefused) as refused:
+        ledger.execute(award("promo-x", amount))
+    assert refused.value.code is Refusal.INVALID_AMOUNT
+
+
+def test_a_free_bet_is_remembered_and_its_win_must_name_a_standing_one() -> None:
+    ledger = _ledger()
+    free = ledger.execute(award("fb-1", "0", round_id="r1"))
+    assert free.balance == D("100")
+    won = ledger.execute(award("fbw-1", "7", round_id="r1", ref_tx_id="fb-1"))
+    assert won.balance == D("107")
+    with pytest.raises(LedgerRefused) as unknown:
+        ledger.execute(award("fbw-2", "7", round_id="r1", ref_tx_id="never"))
+    assert unknown.value.code is Refusal.BET_NOT_FOUND
+    ledger.execute(award("fb-2", "0", round_id="r2"))
+    ledger.execute(rollback("rb-fb-2", "fb-2"))
+    with pytest.raises(LedgerRefused) as rolled_back:
+        ledger.execute(award("fbw-3", "7", round_id="r2", ref_tx_id="fb-2"))
+    assert rolled_back.value.code is Refusal.TRANSACTION_ROLLED_BACK
+
+
+def test_a_rollback_of_an_award_takes_it_back_once() -> None:
+    ledger = _ledger()
+    ledger.execute(award("promo-1", "5"))
+    undone = ledger.execute(rollback("rb-1", "promo-1"))
+    again = ledger.execute(rollback("rb-1", "promo-1"))
+    assert (undone.balance, undone.absorbed, again.replayed) == (D("100"), False, True)
+    assert ledger.postings_total("EUR").get("promo") == D("0")
