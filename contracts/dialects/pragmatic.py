@@ -135,6 +135,64 @@ class ResultRequest(msgspec.Struct, frozen=True, kw_only=True):
     promoWinAmount: Text = ""
 
 
+class BonusWinRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`bonusWin.html`: what a free-rounds bonus (`bonusCode`) won, paid to the player."""
+
+    providerId: Text
+    userId: Id
+    amount: Text
+    reference: Id
+    timestamp: Text = ""
+    bonusCode: Text = ""
+    gameId: OptionalId = ""
+    roundId: OptionalId = ""
+    token: Text = ""
+
+
+class JackpotWinRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`jackpotWin.html`: a jackpot `jackpotId` won in round `roundId`, paid to the player."""
+
+    providerId: Text
+    userId: Id
+    amount: Text
+    reference: Id
+    timestamp: Text = ""
+    gameId: OptionalId = ""
+    roundId: OptionalId = ""
+    jackpotId: Text = ""
+    jackpotDetails: Text = ""
+    token: Text = ""
+
+
+class PromoWinRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`promoWin.html`: a promotion's prize (tournament, prize drop: `campaignType`,
+    `campaignId`), paid to the player."""
+
+    providerId: Text
+    userId: Id
+    amount: Text
+    reference: Id
+    timestamp: Text = ""
+    campaignId: Text = ""
+    campaignType: Text = ""
+    currency: Text = ""
+
+
+class AdjustmentRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`adjustment.html`: a correction of the player's balance for round `roundId`;
+    `amount` is signed (negative takes money)."""
+
+    providerId: Text
+    userId: Id
+    amount: Text
+    reference: Id
+    timestamp: Text = ""
+    gameId: OptionalId = ""
+    roundId: OptionalId = ""
+    validBetAmount: Text = ""
+    token: Text = ""
+
+
 class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
     """`refund.html`: cancel the bet `reference` (the bet's own reference)."""
 

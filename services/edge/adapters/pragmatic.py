@@ -34,8 +34,14 @@ Semantics, following the public implementations unless marked [INFER]:
   empty); another -> error 7, nothing moves.
 - Edge refusals: IP not allowed -> HTTP 403 error 5; rate limited -> 429 error 100 (retry);
   body too large -> 413 error 7; internal failure -> error 100 (102 on endRound): safe
-  to retry. Unknown fields are ignored. `bonusWin`, `jackpotWin`, `promoWin` and
-  `adjustment` are not mounted (404): livebridge has no promotion wallet yet.
+  to retry. Unknown fields are ignored.
+- `bonusWin` (a free-rounds bonus's win), `jackpotWin`, `promoWin` (a campaign's prize)
+  and `adjustment` are each a ledger `Award` (cause PROMO, JACKPOT, PROMO, ADJUSTMENT)
+  under `<method>:<reference>`, paid as the reference's "separate credits": idempotent on
+  `reference` like every money call (a repeat is the original success with today's cash;
+  the same reference with another amount -> 7, nothing moves). An `adjustment` amount may
+  carry a minus sign: it takes money, never more than is available (1 with the cash).
+  The player's currency is their session's (`promoWin` may name it: another -> 7).
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ import msgspec
 from contracts.dialects import pragmatic as wire
 from contracts.dialects.pragmatic import DESCRIPTIONS, Error
 from contracts.money import MoneyError, quantum
-from contracts.wallet import Credit, Debit, Refusal, Rollback, WalletReply
+from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
 from services.edge.adapters.base import (
     DialectAdapter,
     EdgeRequest,
@@ -121,6 +127,10 @@ class Adapter(DialectAdapter):
             Endpoint("POST", "result.html", self.result),
             Endpoint("POST", "refund.html", self.refund),
             Endpoint("POST", "endRound.html", self.end_round, name="endRound"),
+            Endpoint("POST", "bonusWin.html", self.bonus_win),
+            Endpoint("POST", "jackpotWin.html", self.jackpot_win),
+            Endpoint("POST", "promoWin.html", self.promo_win),
+            Endpoint("POST", "adjustment.html", self.adjustment),
         )
 
     def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
@@ -194,7 +204,7 @@ class Adapter(DialectAdapter):
         return self._money(balance.available, currency)
 
     async def _execute(
-        self, command: Debit | Credit | Rollback
+        self, command: Debit | Credit | Rollback | Award
     ) -> tuple[WalletReply | None, Refused | None]:
         try:
             return await self.ledger.execute(command), None
@@ -362,6 +372,94 @@ class Adapter(DialectAdapter):
         if cash is None or (reply is not None and reply.replayed):
             cash = await self._cash(call.userId, currency)
         return _response(Error.SUCCESS, cash=cash or Decimal(0), bonus=Decimal(0))
+
+    async def _award(
+        self,
+        call: wire.BonusWinRequest
+        | wire.JackpotWinRequest
+        | wire.PromoWinRequest
+        | wire.AdjustmentRequest,
+        method: str,
+        cause: AwardCause,
+        *,
+        round_id: str = "",
+        game: str = "",
+        reference: str = "",
+        currency: str = "",
+    ) -> EdgeResponse:
+        """Pay (or, an adjustment, take) `call.amount` as an award under `method:reference`."""
+        try:
+            known, _ = await self._currency(call.userId, "", check_token=False)
+            if currency and currency != known:
+                raise _Answer(Error.BAD_PARAMETERS)
+            negative = cause is AwardCause.ADJUSTMENT and call.amount.startswith("-")
+            amount = self._amount(call.amount[1:] if negative else call.amount, known)
+        except _Answer as answer:
+            return _response(answer.error)
+        reply, refused = await self._execute(
+            Award(
+                provider=self.provider.id,
+                tx_id=f"{method}:{call.reference}",
+                player=call.userId,
+                currency=known,
+                amount=-amount if negative else amount,
+                cause=cause,
+                round_id=round_id,
+                game=game,
+                reference=reference,
+            )
+        )
+        if reply is None:
+            assert refused is not None
+            return await self._refused(refused, call.userId, known)
+        return await self._money_answer(reply, known)
+
+    async def bonus_win(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.BonusWinRequest)
+        except _Answer as answer:
+            return _response(answer.error)
+        return await self._award(
+            call,
+            "bonusWin",
+            AwardCause.PROMO,
+            round_id=call.roundId,
+            game=call.gameId,
+            reference=call.bonusCode,
+        )
+
+    async def jackpot_win(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.JackpotWinRequest)
+        except _Answer as answer:
+            return _response(answer.error)
+        return await self._award(
+            call,
+            "jackpotWin",
+            AwardCause.JACKPOT,
+            round_id=call.roundId,
+            game=call.gameId,
+            reference=call.jackpotId,
+        )
+
+    async def promo_win(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.PromoWinRequest)
+        except _Answer as answer:
+            return _response(answer.error)
+        campaign = ":".join(part for part in (call.campaignType, call.campaignId) if part)
+        return await self._award(
+            call, "promoWin", AwardCause.PROMO, reference=campaign, currency=call.currency
+        )
+
+    async def adjustment(self, request: EdgeRequest) -> EdgeResponse:
+        try:
+            call = self._decode(request, wire.AdjustmentRequest)
+        except _Answer as answer:
+            return _response(answer.error)
+        return await self._award(
+            call, "adjustment", AwardCause.ADJUSTMENT, round_id=call.roundId, game=call.gameId
+        )
 
 
 def fields_of(body: bytes) -> Mapping[str, str]:

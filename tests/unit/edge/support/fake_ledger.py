@@ -93,7 +93,7 @@ class FakeLedger:
             if any(p == command.player for p, _ in self.wallets):
                 raise FakeRefused(Refusal.CURRENCY_MISMATCH, command.currency)
             raise FakeRefused(Refusal.UNKNOWN_WALLET, command.player)
-        if command.amount is not None and command.amount < 0:
+        if not isinstance(command, Award) and command.amount is not None and command.amount < 0:
             raise FakeRefused(Refusal.INVALID_AMOUNT)
         if known is not None and known.tombstone:
             if known.tombstone == "refuse":
