@@ -63,11 +63,12 @@ ERRORS: Final[Mapping[str, tuple[int, str]]] = {
     "ROUTE_NOT_DOCUMENTED": (403, "The route has no description in the route table."),
     "NOT_FOUND": (404, "No route at this path."),
     "WALLET_NOT_FOUND": (404, "The player has no wallet (in that currency)."),
-    "ROUND_NOT_FOUND": (404, "No such round in the dispute view."),
+    "ROUND_NOT_FOUND": (404, "No such round (in the dispute view, or open for bets)."),
     "SESSION_NOT_FOUND": (404, "No such session."),
     "METHOD_NOT_ALLOWED": (405, "The path exists, not with this method."),
     "AMBIGUOUS_ROUND": (409, "Several providers use this round id; name one."),
     "IDEMPOTENCY_CONFLICT": (409, "The idempotency key was used before with another payload."),
+    "BETTING_CLOSED": (409, "The round's betting window closed before the bet (by log order)."),
     "SESSION_CLOSED": (409, "The session was closed; launch a new one."),
     "BODY_TOO_LARGE": (413, "The body is larger than the route accepts."),
     "INVALID_AMOUNT": (422, "An amount is not a positive decimal in its currency's precision."),
@@ -75,6 +76,8 @@ ERRORS: Final[Mapping[str, tuple[int, str]]] = {
     "UNKNOWN_PROVIDER": (422, "No provider with this id is configured."),
     "CURRENCY_NOT_OFFERED": (422, "The provider does not offer this currency."),
     "INSUFFICIENT_FUNDS": (422, "The wallet's available balance is below the amount."),
+    "INVALID_STAKE": (422, "The stake is not money in the session's currency, or a pick is wrong."),
+    "LIMIT_EXCEEDED": (429, "The bet is over a limit of the player's profile or protection."),
     "INTERNAL": (500, "A fault inside livebridge; nothing was changed. Report it."),
     "VIEW_BEHIND": (503, "The view has not reached the requested log position yet; retry."),
     "RETRY": (503, "A transient condition (contention, a dependency restarting); retry."),
@@ -121,6 +124,8 @@ class Operation:
     response: Any = None
     status: int = 200
     errors: tuple[str, ...] = ()
+    rejection: Any = None
+    """A msgspec type some refusals answer with instead of `ErrorBody` (`bet.rejected`)."""
     params: tuple[Param, ...] = ()
     description: str = ""
     tags: tuple[str, ...] = field(default=())

@@ -45,6 +45,7 @@ from services.edge.app import setup_edge
 from services.edge.config import ProvidersConfig, load_providers, parse_providers
 from services.edge.feeds.setup import setup_feeds
 from services.frontdoor.app import setup_frontdoor
+from services.frontdoor.bets import setup_bets
 from services.frontdoor.cashier import setup_cashier
 from services.frontdoor.config import load_frontdoor
 from services.frontdoor.launch import platform_sessions_ctx, setup_launch
@@ -272,6 +273,7 @@ def build_app(settings: Settings) -> web.Application:
         providers=configured,
         idle_s=frontdoor.config.provider_idle_s,
     )
+    setup_bets(app, frontdoor.table, ledger=lambda: app[LEDGER])
     return app
 
 

@@ -128,6 +128,7 @@ def setup_launch(
         session = msgspec.structs.replace(
             session,
             tokens={**session.tokens, body.provider: live.token},
+            provider=body.provider,
             table=body.table or session.table,
             country=body.country,
             kyc_status=body.kyc_status.value,

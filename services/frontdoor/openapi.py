@@ -51,7 +51,7 @@ def error_table() -> str:
 
 def build_openapi(operations: Iterable[Operation], *, version: str = "1") -> dict[str, Any]:
     ops = list(operations)
-    types = {t for op in ops for t in (op.request, op.response) if t is not None}
+    types = {t for op in ops for t in (op.request, op.response, op.rejection) if t is not None}
     ordered = [ErrorBody, *sorted(types, key=lambda t: getattr(t, "__name__", str(t)))]
     schemas, components = msgspec.json.schema_components(ordered, ref_template=REF)
     schema_of = dict(zip(ordered, schemas, strict=True))
@@ -121,6 +121,8 @@ def _responses(op: Operation, schema_of: dict[Any, dict[str, Any]]) -> dict[str,
         by_status[ERRORS[code][0]].append(code)
     for status, codes in sorted(by_status.items()):
         content = _json(schema_of[ErrorBody])
+        if op.rejection is not None:
+            content = _json({"oneOf": [schema_of[ErrorBody], schema_of[op.rejection]]})
         content["application/json"]["examples"] = {
             code: {"value": {"error": error_text(code), "message": ERRORS[code][1]}}
             for code in codes

@@ -37,6 +37,8 @@ class PlatformSession(msgspec.Struct, frozen=True, kw_only=True):
     idle_until: float
     tokens: dict[str, str] = {}
     """Provider id -> the provider token issued under this session."""
+    provider: str = ""
+    """The provider of the last launch: where the player's canonical bets go."""
     closed_at: float = 0.0
     close_reason: str = ""
 

@@ -59,6 +59,11 @@ async def test_the_openapi_document_names_security_schemes_and_every_lbrg_error(
     assert examples["INVALID_API_KEY"]["value"]["error"] == "LBRG-401 INVALID_API_KEY"
     ok = wallet["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/PlayerBalances"}
+    bets = document["paths"]["/platform/v1/bets"]["post"]
+    assert bets["security"] == [{"playerToken": []}]
+    closed = bets["responses"]["409"]["content"]["application/json"]
+    assert "BETTING_CLOSED" in closed["examples"]
+    assert {"$ref": "#/components/schemas/BetRejected"} in closed["schema"]["oneOf"]
     assert set(document["components"]["schemas"]["ErrorCode"]["enum"]) == {
         error_text(code) for code in ERRORS
     }

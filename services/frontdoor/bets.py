@@ -1,0 +1,172 @@
+"""Player bets over REST (seed B steps 3-4): `bet.place` -> a hold in the ledger ->
+`bet.accepted` or `bet.rejected`.
+
+`POST /platform/v1/bets` takes the player token; the body's `sessionId` must be the
+token's own, open session. The bet goes to the round of the session's provider (the last
+launch, or `provider` when the session was launched at several). The round must be open
+by the log's order (known to the ledger, and not closed: the ledger refuses a bet on a
+closed round, and its round book refunds one the log orders after the close); the stake must be
+money in the session's currency. The hold is the ledger's `Debit`, exactly once per
+player and `idempotencyKey`: a double click gets the first answer again and holds once;
+the same key with another payload is `LBRG-409 IDEMPOTENCY_CONFLICT`.
+
+Refusals the bet itself earns answer `bet.rejected` with the HTTP status of its code;
+authentication and malformed bodies answer the usual error body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from aiohttp import web
+
+from contracts import money
+from contracts.api import ERRORS, Operation, error_text
+from contracts.player import BetAccepted, BetPlace, BetRejected, EffectiveLimits
+from contracts.wallet import Debit, Refusal
+from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.launch import PLATFORM_SESSIONS
+from services.frontdoor.players import PLAYER
+from services.frontdoor.routes import RouteTable
+from services.ledger.application import Ledger
+from services.ledger.errors import LedgerRefused
+from services.ledger.views import RoundStatus
+
+REFUSALS: dict[Refusal, str] = {
+    Refusal.INSUFFICIENT_FUNDS: "INSUFFICIENT_FUNDS",
+    Refusal.BETTING_CLOSED: "BETTING_CLOSED",
+    Refusal.ROUND_CLOSED: "BETTING_CLOSED",
+    Refusal.DUPLICATE_CONFLICT: "IDEMPOTENCY_CONFLICT",
+    Refusal.INVALID_AMOUNT: "INVALID_STAKE",
+    Refusal.UNKNOWN_CURRENCY: "INVALID_STAKE",
+    Refusal.CURRENCY_MISMATCH: "INVALID_STAKE",
+    Refusal.UNKNOWN_WALLET: "WALLET_NOT_FOUND",
+    Refusal.LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
+    Refusal.RETRY_EXHAUSTED: "RETRY",
+}
+
+
+class _Rejected(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def bet_ids(player: str, idempotency_key: str) -> tuple[str, str]:
+    """The ledger's transaction id and the bet id of a player's canonical bet."""
+    digest = hashlib.sha256(f"{player}\x1f{idempotency_key}".encode()).hexdigest()[:32]
+    return f"lbrg:{digest}", f"bet_{digest}"
+
+
+def setup_bets(app: web.Application, table: RouteTable, *, ledger: Callable[[], Ledger]) -> None:
+    async def place(request: web.Request) -> web.Response:
+        claims = request[PLAYER]
+        body = await read_json(request, BetPlace)
+        if body.session_id != claims.session_id:
+            raise ApiError("NOT_YOUR_SESSION", "a player bets in its own session only")
+        sessions = app[PLATFORM_SESSIONS]
+        session = await sessions.get(body.session_id)
+        if session is None or session.player != claims.player:
+            raise ApiError("NOT_YOUR_SESSION", "a player bets in its own session only")
+        if not session.open(sessions.clock()):
+            raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
+        try:
+            accepted = await _hold(body, claims.player, session.currency, session.provider)
+        except _Rejected as rejected:
+            answer = BetRejected(
+                idempotency_key=body.idempotency_key,
+                code=error_text(rejected.code),
+                message=rejected.message,
+                server_time=datetime.now(UTC),
+                round_id=body.round_id,
+            )
+            return json_response(answer, ERRORS[rejected.code][0])
+        return json_response(accepted)
+
+    async def _hold(body: BetPlace, player: str, currency: str, provider: str) -> BetAccepted:
+        if body.stake.currency != currency:
+            raise _Rejected(
+                "INVALID_STAKE", f"the session plays in {currency}, not {body.stake.currency}"
+            )
+        try:
+            stake = money.check_amount(body.stake.amount, currency, allow_zero=False)
+        except money.MoneyError as exc:
+            raise _Rejected("INVALID_STAKE", str(exc)) from None
+        if not body.selection:
+            raise _Rejected("INVALID_STAKE", "a bet needs at least one selection")
+        parts = [s.amount for s in body.selection if s.amount is not None]
+        if parts and (len(parts) != len(body.selection) or sum(parts, Decimal(0)) != stake):
+            raise _Rejected("INVALID_STAKE", "the selections' amounts must add up to the stake")
+        book = ledger()
+        state = await asyncio.to_thread(book.round_state, provider, body.round_id)
+        if state.status is RoundStatus.UNKNOWN:
+            raise _Rejected(
+                "ROUND_NOT_FOUND", f"round {body.round_id!r} of {provider!r} is not open for bets"
+            )
+        # A closed round is the ledger's to refuse (BETTING_CLOSED), so that a repeat of a
+        # bet taken before the close still gets its first answer.
+        tx_id, bet_id = bet_ids(player, body.idempotency_key)
+        debit = Debit(
+            provider=provider,
+            tx_id=tx_id,
+            player=player,
+            currency=currency,
+            amount=stake,
+            round_id=body.round_id,
+            bet_id=bet_id,
+            game=state.game,
+            table=state.table,
+            session_id=body.session_id,
+            selections=body.selection,
+        )
+        try:
+            reply = await asyncio.to_thread(book.execute, debit)
+        except LedgerRefused as refused:
+            code = REFUSALS.get(refused.code)
+            if code is None:
+                raise
+            raise _Rejected(code, refused.message) from None
+        return BetAccepted(
+            idempotency_key=body.idempotency_key,
+            bet_id=bet_id,
+            round_id=body.round_id,
+            balance_hold=-stake,
+            available=reply.available.quantize(money.quantum(currency)),
+            effective_limits=EffectiveLimits(profile=body.limits_profile),
+            server_time=datetime.now(UTC),
+            transaction_id=reply.tx_ref,
+            log_position=reply.log_position,
+        )
+
+    table.add(app, PLACE, place)
+
+
+PLACE = Operation(
+    method="POST",
+    path="/platform/v1/bets",
+    operation_id="placeBet",
+    summary="bet.place: hold the stake for a bet in an open round; bet.accepted or bet.rejected",
+    auth="player",
+    request=BetPlace,
+    response=BetAccepted,
+    rejection=BetRejected,
+    errors=(
+        "MALFORMED_JSON",
+        "INVALID_REQUEST",
+        "BODY_TOO_LARGE",
+        "SESSION_CLOSED",
+        "INVALID_STAKE",
+        "ROUND_NOT_FOUND",
+        "BETTING_CLOSED",
+        "INSUFFICIENT_FUNDS",
+        "IDEMPOTENCY_CONFLICT",
+        "WALLET_NOT_FOUND",
+        "LIMIT_EXCEEDED",
+        "RETRY",
+    ),
+    tags=("player",),
+)

@@ -1,0 +1,121 @@
+"""Player bets over REST: bet.place holds the stake once and answers bet.accepted, or
+bet.rejected with a clear code and nothing held."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from contracts.events import BettingClosed, BettingOpened
+from services.bridge.main import LEDGER
+from tests.integration.frontdoor.conftest import Bridge
+from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+
+NOW = datetime.now(UTC)
+
+
+async def record(bridge: Bridge, event: BettingOpened | BettingClosed) -> None:
+    await asyncio.to_thread(bridge.app[LEDGER].record_event, event)
+
+
+def opened(round_id: str) -> BettingOpened:
+    return BettingOpened(
+        provider="evo",
+        round_id=round_id,
+        table="T1",
+        game="roulette",
+        seq=1,
+        occurred_at=NOW,
+        closes_at=NOW,
+    )
+
+
+def bet(
+    session: str, round_id: str, key: str, amount: str = "5.00", **fields: Any
+) -> dict[str, Any]:
+    return {
+        "type": "bet.place",
+        "idempotencyKey": key,
+        "sessionId": session,
+        "roundId": round_id,
+        "selection": [{"market": "roulette_straight", "value": "17"}],
+        "stake": {"amount": amount, "currency": "EUR"},
+        **fields,
+    }
+
+
+async def place(bridge: Bridge, token: str, body: Any) -> tuple[int, dict[str, Any]]:
+    response = await bridge.client.post(
+        "/platform/v1/bets", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
+    return response.status, await response.json()
+
+
+async def available(bridge: Bridge, player: str) -> Decimal:
+    return (await asyncio.to_thread(bridge.app[LEDGER].balance, player, "EUR")).available
+
+
+async def test_a_double_click_holds_once_and_a_bet_after_the_close_is_rejected(
+    bridge: Bridge,
+) -> None:
+    await fund(bridge, "pia")
+    _, session = await launch(bridge, launch_body("pia", "evo"))
+    sid, token = session["sessionId"], session["playerToken"]
+    await record(bridge, opened("R-1"))
+
+    status, accepted = await place(bridge, token, bet(sid, "R-1", "click-1"))
+    assert status == 200, accepted
+    assert accepted["type"] == "bet.accepted"
+    assert (accepted["balanceHold"], accepted["available"]) == ("-5.00", "95.00")
+    assert accepted["betId"].startswith("bet_") and accepted["logPosition"] > 0
+    status, again = await place(bridge, token, bet(sid, "R-1", "click-1"))
+    assert status == 200 and again["betId"] == accepted["betId"]
+    assert await available(bridge, "pia") == Decimal("95.00"), "two clicks, one hold"
+    status, conflict = await place(bridge, token, bet(sid, "R-1", "click-1", amount="6.00"))
+    assert status == 409 and conflict["code"] == "LBRG-409 IDEMPOTENCY_CONFLICT"
+
+    await record(bridge, BettingClosed(provider="evo", round_id="R-1", seq=2, occurred_at=NOW))
+    status, late = await place(bridge, token, bet(sid, "R-1", "click-2"))
+    assert status == 409 and late["type"] == "bet.rejected"
+    assert late["code"] == "LBRG-409 BETTING_CLOSED" and late["message"]
+    status, repeat = await place(bridge, token, bet(sid, "R-1", "click-1"))
+    assert status == 200 and repeat["betId"] == accepted["betId"], "a repeat keeps its answer"
+    assert await available(bridge, "pia") == Decimal("95.00")
+
+
+async def test_a_bet_that_cannot_stand_is_rejected_with_its_code_and_holds_nothing(
+    bridge: Bridge,
+) -> None:
+    await fund(bridge, "quin", "10.00")
+    await fund(bridge, "rex")
+    _, quin = await launch(bridge, launch_body("quin", "evo"))
+    _, rex = await launch(bridge, launch_body("rex", "evo"))
+    sid, token = quin["sessionId"], quin["playerToken"]
+    await record(bridge, opened("R-2"))
+    cases: list[tuple[dict[str, Any], str]] = [
+        (bet(sid, "R-none", "k1"), "LBRG-404 ROUND_NOT_FOUND"),
+        (bet(sid, "R-2", "k2", amount="10.01"), "LBRG-422 INSUFFICIENT_FUNDS"),
+        (bet(sid, "R-2", "k3", amount="0.001"), "LBRG-422 INVALID_STAKE"),
+        (bet(sid, "R-2", "k4", amount="0"), "LBRG-422 INVALID_STAKE"),
+        (
+            bet(sid, "R-2", "k5", stake={"amount": "1.00", "currency": "USD"}),
+            "LBRG-422 INVALID_STAKE",
+        ),
+        (bet(sid, "R-2", "k6", selection=[]), "LBRG-422 INVALID_STAKE"),
+    ]
+    for body, code in cases:
+        status, answer = await place(bridge, token, body)
+        assert answer.get("code") == code, (body, answer)
+        assert status == int(code[5:8])
+    status, answer = await place(bridge, token, bet(rex["sessionId"], "R-2", "k7"))
+    assert status == 403 and answer["error"] == "LBRG-403 NOT_YOUR_SESSION"
+    status, answer = await place(bridge, token, {"type": "bet.place", "stake": 5})
+    assert status == 400 and answer["error"] == "LBRG-400 INVALID_REQUEST"
+    status, answer = await place(bridge, "forged.token.here", bet(sid, "R-2", "k8"))
+    assert status == 401 and answer["error"] == "LBRG-401 INVALID_TOKEN"
+    await bridge.client.post(f"/platform/v1/sessions/{sid}/close", headers=Bridge.auth("sessions"))
+    status, answer = await place(bridge, token, bet(sid, "R-2", "k9"))
+    assert status == 409 and answer["error"] == "LBRG-409 SESSION_CLOSED"
+    assert await available(bridge, "quin") == Decimal("10.00")
