@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
+import msgspec
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,27 @@ class PreparedCall:
 class Answer:
     status: int
     body: bytes
+
+
+def decode_answer(
+    answer: Answer, dialect: str, decoder: msgspec.json.Decoder[Any] | None = None
+) -> dict[str, Any]:
+    """A dialect's JSON answer as a dict, with the HTTP status as `http_status`.
+
+    A body that is not JSON at all (a proxy's error page, a 404) is handed over as it
+    came, as `raw`; JSON that is not an object is not the dialect: ValueError.
+    """
+    try:
+        body = (decoder or _JSON).decode(answer.body)
+    except msgspec.DecodeError:
+        return {"http_status": answer.status, "raw": answer.body.decode(errors="replace")}
+    if not isinstance(body, dict):
+        raise ValueError(f"{dialect} answers are JSON objects, got {answer.body[:80]!r}")
+    body["http_status"] = answer.status
+    return body
+
+
+_JSON: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 
 
 class Transport(Protocol):

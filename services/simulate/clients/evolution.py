@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from contracts.dialects import evolution as wire
-from services.simulate.clients.base import Answer, PreparedCall, Transport
+from services.simulate.clients.base import Answer, PreparedCall, Transport, decode_answer
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
@@ -108,12 +108,4 @@ class EvolutionClient:
 
 
 def decode(answer: Answer) -> dict[str, Any]:
-    try:
-        body = _DECODER.decode(answer.body)
-    except msgspec.DecodeError:
-        # Not the dialect at all (a proxy's error page, a 404): hand it over as it came.
-        return {"http_status": answer.status, "raw": answer.body.decode(errors="replace")}
-    if not isinstance(body, dict):
-        raise ValueError(f"Evolution answers are JSON objects, got {answer.body[:80]!r}")
-    body["http_status"] = answer.status
-    return body
+    return decode_answer(answer, "Evolution", _DECODER)

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from contracts.dialects import ezugi as wire
-from services.simulate.clients.base import Answer, PreparedCall, Transport
+from services.simulate.clients.base import Answer, PreparedCall, Transport, decode_answer
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
@@ -151,8 +151,4 @@ class EzugiClient:
 
 
 def decode(answer: Answer) -> dict[str, Any]:
-    body = _DECODER.decode(answer.body)
-    if not isinstance(body, dict):
-        raise ValueError(f"Ezugi answers are JSON objects, got {answer.body[:80]!r}")
-    body["http_status"] = answer.status
-    return body
+    return decode_answer(answer, "Ezugi", _DECODER)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from contracts.dialects import hub88 as wire
 from contracts.money import from_minor, to_minor
-from services.simulate.clients.base import Answer, PreparedCall, Transport
+from services.simulate.clients.base import Answer, PreparedCall, Transport, decode_answer
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -193,12 +193,4 @@ class Hub88Client:
 
 
 def decode(answer: Answer) -> dict[str, Any]:
-    try:
-        body = msgspec.json.decode(answer.body)
-    except msgspec.DecodeError:
-        # Not the dialect at all (a proxy's error page, a 404): hand it over as it came.
-        return {"http_status": answer.status, "raw": answer.body.decode(errors="replace")}
-    if not isinstance(body, dict):
-        raise ValueError(f"Hub88 answers are JSON objects, got {answer.body[:80]!r}")
-    body["http_status"] = answer.status
-    return body
+    return decode_answer(answer, "Hub88")

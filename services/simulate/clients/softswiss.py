@@ -15,7 +15,7 @@ import msgspec
 
 from contracts.dialects import softswiss as wire
 from contracts.money import from_minor, to_minor
-from services.simulate.clients.base import Answer, PreparedCall, Transport
+from services.simulate.clients.base import Answer, PreparedCall, Transport, decode_answer
 
 _ENCODER = msgspec.json.Encoder()
 
@@ -122,8 +122,4 @@ class SoftSwissClient:
 
 
 def decode(answer: Answer) -> dict[str, Any]:
-    body = msgspec.json.decode(answer.body)
-    if not isinstance(body, dict):
-        raise ValueError(f"SoftSwiss answers are JSON objects, got {answer.body[:80]!r}")
-    body["http_status"] = answer.status
-    return body
+    return decode_answer(answer, "SoftSwiss")
