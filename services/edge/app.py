@@ -39,54 +39,12 @@ from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway, ProviderGate
 from services.edge.ports import AsyncLedger, LedgerPort
 from services.edge.security import caller_address
-from services.edge.sessions import KvSessionStore, MemorySessionStore, Session, SessionStore
+from services.edge.sessions import KvSessionStore, MemorySessionStore, SessionStore
 
 log = logging.getLogger(__name__)
 
 GATEWAY_KEY = web.AppKey("edge_gateway", Gateway)
 LEDGER_KEY = web.AppKey("edge_ledger", AsyncLedger)
-
-
-class _LazySessions:
-    """A `SessionStore` whose KV backend is opened in the app's startup."""
-
-    def __init__(self) -> None:
-        self.store: SessionStore | None = None
-
-    def _s(self) -> SessionStore:
-        if self.store is None:
-            raise RuntimeError("session store used before the app started")
-        return self.store
-
-    async def issue(
-        self,
-        provider: str,
-        player: str,
-        currency: str,
-        *,
-        ttl_s: float,
-        game: str = "",
-        idle_s: float = 0.0,
-        platform_session: str = "",
-    ) -> Session:
-        return await self._s().issue(
-            provider,
-            player,
-            currency,
-            ttl_s=ttl_s,
-            game=game,
-            idle_s=idle_s,
-            platform_session=platform_session,
-        )
-
-    async def get(self, provider: str, token: str) -> Session | None:
-        return await self._s().get(provider, token)
-
-    async def revoke(self, provider: str, token: str) -> None:
-        await self._s().revoke(provider, token)
-
-    async def currency_of(self, provider: str, player: str) -> str | None:
-        return await self._s().currency_of(provider, player)
 
 
 def setup_edge(
@@ -104,9 +62,9 @@ def setup_edge(
     if sessions is not None:
         store = sessions
     elif nats_url is not None:
-        lazy = _LazySessions()
-        store = lazy
-        app.cleanup_ctx.append(_kv_sessions(lazy, nats_url, session_bucket))
+        kv_store = KvSessionStore()  # its bucket is opened as the app starts
+        store = kv_store
+        app.cleanup_ctx.append(_kv_sessions(kv_store, nats_url, session_bucket))
     else:
         log.warning("edge sessions are in process memory: use one process only")
         store = MemorySessionStore()
@@ -128,12 +86,12 @@ def setup_edge(
 
 
 def _kv_sessions(
-    lazy: _LazySessions, url: str | Callable[[], str], bucket: str
+    store: KvSessionStore, url: str | Callable[[], str], bucket: str
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         nc = await nats.connect(url if isinstance(url, str) else url(), name="livebridge-edge")
         try:
-            lazy.store = await KvSessionStore.open(nc.jetstream(), bucket)
+            await store.attach(nc.jetstream(), bucket)
             yield
         finally:
             await nc.drain()

@@ -197,8 +197,10 @@ class KvSessionStore:
 
     _decoder = msgspec.json.Decoder(Session)
 
-    def __init__(self, kv: KeyValue, clock: Callable[[], float] = time.time) -> None:
-        self._kv = kv
+    def __init__(self, kv: KeyValue | None = None, clock: Callable[[], float] = time.time) -> None:
+        """`kv` is the bucket; a store made without one (an app's, before it starts) is
+        usable once `attach` has opened it."""
+        self._bucket = kv
         self._clock = clock
 
     @classmethod
@@ -210,10 +212,28 @@ class KvSessionStore:
         max_age_s: float = 7 * 86400,
         replicas: int = 1,
     ) -> KvSessionStore:
-        kv = await js.create_key_value(
+        store = cls()
+        await store.attach(js, bucket, max_age_s=max_age_s, replicas=replicas)
+        return store
+
+    async def attach(
+        self,
+        js: JetStreamContext,
+        bucket: str = SESSION_BUCKET,
+        *,
+        max_age_s: float = 7 * 86400,
+        replicas: int = 1,
+    ) -> None:
+        """Open (or create) the bucket this store keeps its sessions in."""
+        self._bucket = await js.create_key_value(
             bucket=bucket, history=1, ttl=max_age_s, replicas=replicas, direct=True
         )
-        return cls(kv)
+
+    @property
+    def _kv(self) -> KeyValue:
+        if self._bucket is None:
+            raise RuntimeError("session store used before its bucket was opened (attach)")
+        return self._bucket
 
     async def issue(
         self,

@@ -46,15 +46,30 @@ class JetStreamCursorStore:
     provider's start, which the sequence numbers and the ledger's idempotency absorb.
     """
 
-    def __init__(self, kv: KeyValue) -> None:
-        self._kv = kv
+    def __init__(self, kv: KeyValue | None = None) -> None:
+        """`kv` is the bucket; a store made without one (an app's, before it starts) is
+        usable once `attach` has opened it."""
+        self._bucket = kv
 
     @classmethod
     async def open(
         cls, js: JetStreamContext, bucket: str = DEFAULT_BUCKET, *, ttl: float = DEFAULT_TTL_S
     ) -> JetStreamCursorStore:
-        kv = await js.create_key_value(bucket=bucket, history=1, ttl=ttl)
-        return cls(kv)
+        store = cls()
+        await store.attach(js, bucket, ttl=ttl)
+        return store
+
+    async def attach(
+        self, js: JetStreamContext, bucket: str = DEFAULT_BUCKET, *, ttl: float = DEFAULT_TTL_S
+    ) -> None:
+        """Open (or create) the bucket this store keeps its positions in."""
+        self._bucket = await js.create_key_value(bucket=bucket, history=1, ttl=ttl)
+
+    @property
+    def _kv(self) -> KeyValue:
+        if self._bucket is None:
+            raise RuntimeError("feed cursor store used before its bucket was opened (attach)")
+        return self._bucket
 
     async def get(self, key: str) -> str | None:
         try:

@@ -127,24 +127,6 @@ def _seconds(provider: ProviderConfig, name: str, default: float) -> float:
     return float(value)
 
 
-class _LazyCursors:
-    """A `CursorStore` whose backend is opened in the app's startup."""
-
-    def __init__(self) -> None:
-        self.store: CursorStore | None = None
-
-    def _s(self) -> CursorStore:
-        if self.store is None:
-            raise RuntimeError("feed cursor store used before the app started")
-        return self.store
-
-    async def get(self, key: str) -> str | None:
-        return await self._s().get(key)
-
-    async def put(self, key: str, value: str) -> None:
-        await self._s().put(key, value)
-
-
 def setup_feeds(
     app: web.Application,
     *,
@@ -157,8 +139,16 @@ def setup_feeds(
 ) -> dict[str, FeedProcessor]:
     """Mount push routes and start pull/socket feeds with the app; returns the processors."""
     configs = feed_configs(providers, environ)
-    lazy = _LazyCursors()
-    store: CursorStore = cursors if cursors is not None else lazy
+    store: CursorStore
+    kv_store: JetStreamCursorStore | None = None
+    if cursors is not None:
+        store = cursors
+    elif nats_url:
+        store = kv_store = JetStreamCursorStore()  # its bucket is opened as the app starts
+    else:
+        if configs:
+            log.warning("feed cursors are in process memory: a restart re-reads the feeds")
+        store = MemoryCursorStore()
     processors = {
         c.provider: FeedProcessor(
             c.provider, sink, store, sequencer=Sequencer(gap_timeout=c.gap_timeout_s)
@@ -180,29 +170,25 @@ def setup_feeds(
     if pushed:
         add_push_routes(app, pushed)
     if configs:
-        need_kv = cursors is None
-        app.cleanup_ctx.append(_run_feeds(configs, processors, lazy, nats_url, bucket, need_kv))
+        app.cleanup_ctx.append(_run_feeds(configs, processors, kv_store, nats_url, bucket))
     return processors
 
 
 def _run_feeds(
     configs: list[FeedConfig],
     processors: dict[str, FeedProcessor],
-    lazy: _LazyCursors,
+    kv_store: JetStreamCursorStore | None,
     nats_url: str | Callable[[], str] | None,
     bucket: str,
-    need_kv: bool,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         nc = None
-        if need_kv:
+        if kv_store is not None:
             url = nats_url() if callable(nats_url) else nats_url
-            if url:
-                nc = await nats.connect(url, name="livebridge-feeds")
-                lazy.store = await JetStreamCursorStore.open(nc.jetstream(), bucket)
-            else:
-                log.warning("feed cursors are in process memory: a restart re-reads the feeds")
-                lazy.store = MemoryCursorStore()
+            if not url:
+                raise RuntimeError("feeds: the NATS URL for the cursor store resolved to nothing")
+            nc = await nats.connect(url, name="livebridge-feeds")
+            await kv_store.attach(nc.jetstream(), bucket)
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50))
         tasks = [asyncio.create_task(p.run_sweeper()) for p in processors.values()]
         for c in configs:
