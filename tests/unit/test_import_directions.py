@@ -43,83 +43,40 @@ ROOMS: dict[str, str] = {
 }
 """Module prefix -> room; the longest prefix wins (`services` alone is the namespace's face)."""
 
+
+def _rooms(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+_SERVED = _rooms(
+    "contracts", "eventstore", "infra", "ledger", "edge", "platform", "frontdoor", "projections"
+)
+"""Every room the composition root of `livebridge run` puts together."""
+
 MAY_IMPORT: dict[str, frozenset[str]] = {
     # the ground: the wire, a persistence module that knows no casino, a server launcher
-    "contracts": frozenset(),
-    "eventstore": frozenset(),
-    "infra": frozenset(),
-    "services": frozenset(),
+    "contracts": _rooms(),
+    "eventstore": _rooms(),
+    "infra": _rooms(),
+    "services": _rooms(),
     # the money core; it writes to the event store through the library's
     # PERSISTENCE_MODULE setting, a string, never an import
-    "ledger": frozenset({"contracts"}),
+    "ledger": _rooms("contracts"),
     # the edge calls the ledger through its own port (services/edge/ports.py, a Protocol
     # the ledger satisfies), so it imports none of the ledger
-    "edge": frozenset({"contracts"}),
-    "platform": frozenset({"contracts", "ledger"}),
+    "edge": _rooms("contracts"),
+    "platform": _rooms("contracts", "ledger"),
     # the operators' API: keys and scopes, cashier (reading the balances view), game launch
-    "frontdoor": frozenset({"contracts", "ledger", "edge", "platform", "projections"}),
-    "projections": frozenset({"contracts", "eventstore", "ledger"}),
+    "frontdoor": _rooms("contracts", "ledger", "edge", "platform", "projections"),
+    "projections": _rooms("contracts", "eventstore", "ledger"),
     # the composition root of `livebridge run`
-    "bridge": frozenset(
-        {
-            "contracts",
-            "eventstore",
-            "infra",
-            "ledger",
-            "edge",
-            "platform",
-            "frontdoor",
-            "projections",
-        }
-    ),
+    "bridge": _SERVED,
     # on top: nothing below imports them
-    "simulate": frozenset({"contracts", "ledger", "edge"}),
-    "bench": frozenset(
-        {
-            "contracts",
-            "eventstore",
-            "infra",
-            "ledger",
-            "edge",
-            "platform",
-            "frontdoor",
-            "projections",
-            "bridge",
-            "simulate",
-        }
-    ),
-    "cli": frozenset(
-        {
-            "contracts",
-            "eventstore",
-            "infra",
-            "ledger",
-            "edge",
-            "platform",
-            "frontdoor",
-            "projections",
-            "bridge",
-            "simulate",
-            "bench",
-        }
-    ),
+    "simulate": _rooms("contracts", "ledger", "edge"),
+    "bench": _SERVED | {"bridge", "simulate"},
+    "cli": _SERVED | {"bridge", "simulate", "bench"},
     # the tests may read anything; the product never imports a test helper
-    "tests": frozenset(
-        {
-            "contracts",
-            "eventstore",
-            "infra",
-            "ledger",
-            "edge",
-            "platform",
-            "frontdoor",
-            "projections",
-            "bridge",
-            "simulate",
-            "bench",
-            "cli",
-        }
-    ),
+    "tests": _SERVED | {"bridge", "simulate", "bench", "cli"},
 }
 """Room -> the rooms it may import. This is the architecture; change it on purpose only."""
 
