@@ -455,6 +455,12 @@ class Ledger(Application[UUID]):
                 f"award {cmd.provider}/{cmd.tx_id} pays out {cmd.ref_tx_id}, which the ledger "
                 "never took as an award",
             )
+        if named.reply["currency"] != cmd.currency:
+            raise LedgerRefused(
+                Refusal.CURRENCY_MISMATCH,
+                f"award {cmd.provider}/{cmd.tx_id} is in {cmd.currency}; {cmd.ref_tx_id} was in "
+                f"{named.reply['currency']}",
+            )
         if named.rolled_back_by or named.reply["player"] != cmd.player:
             rolled_back = bool(named.rolled_back_by)
             raise LedgerRefused(

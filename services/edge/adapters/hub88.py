@@ -22,6 +22,12 @@ Semantics, per Hub88's documentation unless marked [INFER]:
 - `rollback` of an unknown transaction -> `RS_OK` with the balance, nothing moves, and the
   rollback is remembered: if the bet arrives later it is refused with
   `RS_ERROR_TRANSACTION_ROLLED_BACK` [INFER: Hub88 has already written that bet off].
+- Supplier free bets: a bet with `is_free: true` (its amount 0, or the free bet's nominal
+  stake) takes nothing from the player and is remembered as a zero promotion award; a
+  win with `is_free: true` is a promotion paid to the player (from the promotions
+  account) naming that free bet by `reference_transaction_uuid`: unknown ->
+  `RS_ERROR_TRANSACTION_DOES_NOT_EXIST`, rolled back -> `RS_ERROR_TRANSACTION_ROLLED_BACK`.
+  A rollback of a free win takes it back; each is once by `transaction_uuid`.
 - `round_closed: true` on a bet, win or rollback closes the round in the ledger, once the
   transaction is taken: a later bet in it is refused (`RS_ERROR_INVALID_GAME`), and the
   round reads CLOSED.
@@ -53,7 +59,7 @@ from contracts import bodies
 from contracts.dialects import hub88 as wire
 from contracts.dialects.hub88 import Status
 from contracts.money import MoneyError, from_minor, to_minor
-from contracts.wallet import Credit, Debit, Refusal, Rollback, WalletReply
+from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
 from services.edge.adapters.base import (
     DialectAdapter,
     EdgeContext,
@@ -273,7 +279,7 @@ class Adapter(DialectAdapter):
                 raise _Answer(Status.WRONG_CURRENCY)
         except _Answer as answer:
             return self._send(answer.status, call.request_uuid, call.user, call.currency, None)
-        command = Debit(
+        command: Debit | Award = Debit(
             provider=self.provider.id,
             tx_id=call.transaction_uuid,
             player=call.user,
@@ -284,6 +290,22 @@ class Adapter(DialectAdapter):
             session_id=session_ref(call.token),
             closes_round=bool(call.round_closed),
         )
+        if call.is_free:
+            # A free bet takes nothing from the player: it is remembered (an award of 0)
+            # so its win can name it; its nominal stake is kept with the reward.
+            command = Award(
+                provider=self.provider.id,
+                tx_id=call.transaction_uuid,
+                player=call.user,
+                currency=currency,
+                amount=Decimal(0),
+                cause=AwardCause.PROMO,
+                round_id=call.round,
+                game=call.game_code,
+                reference=f"{call.reward_uuid or ''}|free bet of {call.amount}",
+                session_id=session_ref(call.token),
+                closes_round=bool(call.round_closed),
+            )
         try:
             reply = await self.ledger.execute(command)
         except Refused as exc:
@@ -301,7 +323,7 @@ class Adapter(DialectAdapter):
             amount = self._amount(call.amount, currency)
         except _Answer as answer:
             return self._send(answer.status, call.request_uuid, call.user, call.currency, None)
-        command = Credit(
+        command: Credit | Award = Credit(
             provider=self.provider.id,
             tx_id=call.transaction_uuid,
             player=call.user,
@@ -312,6 +334,21 @@ class Adapter(DialectAdapter):
             game=call.game_code,
             closes_round=bool(call.round_closed),
         )
+        if call.is_free:
+            # A free bet's win is a promotion paid to the player, naming its free bet.
+            command = Award(
+                provider=self.provider.id,
+                tx_id=call.transaction_uuid,
+                player=call.user,
+                currency=currency,
+                amount=amount,
+                cause=AwardCause.PROMO,
+                round_id=call.round,
+                game=call.game_code,
+                reference=call.reward_uuid or "",
+                ref_tx_id=call.reference_transaction_uuid,
+                closes_round=bool(call.round_closed),
+            )
         try:
             reply = await self.ledger.execute(command)
         except Refused as exc:

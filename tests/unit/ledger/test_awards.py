@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from contracts.wallet import Award, AwardCause, Refusal
@@ -115,3 +116,12 @@ def test_a_rollback_of_an_award_takes_it_back_once() -> None:
     again = ledger.execute(rollback("rb-1", "promo-1"))
     assert (undone.balance, undone.absorbed, again.replayed) == (D("100"), False, True)
     assert ledger.postings_total("EUR").get("promo") == D("0")
+
+
+def test_a_free_bets_win_in_another_currency_is_refused() -> None:
+    ledger = _ledger()
+    ledger.execute(award("fb-1", "0", round_id="r1"))
+    usd = msgspec.structs.replace(award("fbw-1", "7", ref_tx_id="fb-1"), currency="USD")
+    with pytest.raises(LedgerRefused) as refused:
+        ledger.execute(usd)
+    assert refused.value.code is Refusal.CURRENCY_MISMATCH
