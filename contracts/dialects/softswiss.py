@@ -1,7 +1,8 @@
 """SoftSwiss / BGaming casino protocol: the wallet calls an aggregator sends to the casino.
 
 The provider POSTs JSON to `/play` (bets and wins in an `actions` array; no `actions` means
-"what is the balance") and `/rollback` (rollback actions naming an `original_action_id`).
+"what is the balance"), `/rollback` (rollback actions naming an `original_action_id`) and
+`/freespins` (a freespins issue's status, with its total win once played).
 Every body is signed: `X-REQUEST-SIGN` is the lowercase hex HMAC-SHA256 of the raw body
 under the casino's auth token. Amounts and balances are integers in the currency's minor
 unit (cents for EUR, whole yen for JPY).
@@ -95,6 +96,18 @@ class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
     actions: list[RollbackAction]
 
 
+class FreespinsRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """`/freespins`: a freespins issue changed status; `played` carries what it won in all
+    (`total_amount`, minor units), which the casino pays the player."""
+
+    issue_id: Id
+    status: OptionalId
+    total_amount: Units | None = None
+    user_id: OptionalId = ""
+    currency: OptionalId = ""
+    game: OptionalId = ""
+
+
 class Transaction(msgspec.Struct, frozen=True, kw_only=True):
     """The casino's record of one action: `tx_id` is empty for a pre-rollback."""
 
@@ -130,6 +143,8 @@ class Code(enum.IntEnum):
     FORBIDDEN = 403
     NOT_FOUND = 404
     GAME_NOT_AVAILABLE = 405
+    FREESPINS_NOT_AVAILABLE = 406
+    INVALID_FREESPINS_ISSUE = 610
     UNKNOWN = 500
     UNAVAILABLE = 503
     TIMEOUT = 504
@@ -155,6 +170,7 @@ def http_status(code: Code) -> int:
 
 play_request_decoder: Final = msgspec.json.Decoder(PlayRequest)
 rollback_request_decoder: Final = msgspec.json.Decoder(RollbackRequest)
+freespins_request_decoder: Final = msgspec.json.Decoder(FreespinsRequest)
 play_response_decoder: Final = msgspec.json.Decoder(PlayResponse)
 error_response_decoder: Final = msgspec.json.Decoder(ErrorResponse)
 encoder: Final = msgspec.json.Encoder()

@@ -39,6 +39,13 @@ marked [INFER]:
 - Ids follow `contracts.ids` (1-128 characters; no control, invisible formatting or
   surrogate characters): `user_id`, `action_id`, `original_action_id`, and `game_id`,
   `game`, `session_id` (may be empty); another -> HTTP 400 code 400, nothing moves.
+- `/freespins` (a freespins issue's status): `played` with a `total_amount` pays it to the
+  player as a ledger `Award` (cause PROMO) under `freespins:<issue_id>`, once per issue
+  (a repeat moves nothing; another amount for the same issue -> 400 code 400). Any other
+  status (`expired`, `canceled`...) or no win moves nothing. The answer is `{balance}`.
+  The issue must name its player and currency (`user_id`, `currency`, as on `/play`)
+  [INFER: livebridge keeps no freespins issues of its own; SoftSwiss's public
+  implementations look the issue up]; without them -> 412 code 610.
 - The protocol carries no timestamp or nonce; a replayed signed body is harmless because
   every action is idempotent on `action_id`.
 - `balance` is the available balance (cash minus holds) in minor units.
@@ -56,7 +63,7 @@ from contracts import bodies
 from contracts.dialects import softswiss as wire
 from contracts.dialects.softswiss import Code
 from contracts.money import MoneyError, from_minor, to_minor
-from contracts.wallet import Credit, Debit, Refusal, Rollback, WalletReply
+from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
 from services.edge.adapters.base import (
     DialectAdapter,
     EdgeRequest,
@@ -121,6 +128,7 @@ class Adapter(DialectAdapter):
         return (
             Endpoint("POST", "play", self.play),
             Endpoint("POST", "rollback", self.rollback),
+            Endpoint("POST", "freespins", self.freespins),
         )
 
     def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
@@ -156,7 +164,7 @@ class Adapter(DialectAdapter):
             return None
         return to_minor(balance.available, currency)
 
-    async def _execute(self, command: Debit | Credit | Rollback) -> WalletReply:
+    async def _execute(self, command: Debit | Credit | Rollback | Award) -> WalletReply:
         try:
             return await self.ledger.execute(command)
         except Refused as exc:
@@ -176,6 +184,39 @@ class Adapter(DialectAdapter):
             raise _Answer(Code.PLAYER_INVALID, f"the session of {player} has expired")
 
     # -- endpoints ----------------------------------------------------------------------
+
+    async def freespins(self, request: EdgeRequest) -> EdgeResponse:
+        self._verify(request)
+        try:
+            call = bodies.decode_with(wire.freespins_request_decoder, request.body)
+        except msgspec.DecodeError as exc:
+            return _error(Code.BAD_REQUEST, f"not a /freespins request: {exc}")
+        try:
+            if not call.user_id or not call.currency:
+                raise _Answer(
+                    Code.INVALID_FREESPINS_ISSUE,
+                    f"freespins issue {call.issue_id} names no player and currency",
+                )
+            currency = self._currency(call.currency)
+            if call.status == "played" and call.total_amount:
+                await self._execute(
+                    Award(
+                        provider=self.provider.id,
+                        tx_id=f"freespins:{call.issue_id}",
+                        player=call.user_id,
+                        currency=currency,
+                        amount=self._amount(call.total_amount, currency),
+                        cause=AwardCause.PROMO,
+                        game=call.game,
+                        reference=f"freespins issue {call.issue_id}",
+                    )
+                )
+            balance = await self._balance_units(call.user_id, currency)
+            if balance is None:
+                raise _Answer(Code.PLAYER_INVALID, f"player {call.user_id} has no wallet")
+        except _Answer as answer:
+            return _error(answer.code, answer.message, answer.balance)
+        return self._ok(wire.PlayResponse(balance=balance))
 
     async def play(self, request: EdgeRequest) -> EdgeResponse:
         self._verify(request)
