@@ -1118,19 +1118,13 @@ def round_state_of(
     status = RoundStatus(round_.status) if round_ else RoundStatus.UNKNOWN
     if status is RoundStatus.RESULT and book is not None and book.settled:
         status = RoundStatus.SETTLED
-    book_flags = book.audit_flags if book else []
-    known = RoundState(
-        provider=provider,
-        round_id=round_id,
-        status=status,
-        audit_flags=tuple(book_flags),
-        bridge_settled=bridge_settled,
-        bets=views,
-    )
+    book_flags = tuple(book.audit_flags) if book else ()
+    known = RoundState(provider=provider, round_id=round_id, status=status, bets=views)
     if round_ is None:
-        return known
+        return msgspec.structs.replace(known, audit_flags=book_flags, bridge_settled=bridge_settled)
     return msgspec.structs.replace(
         known,
+        bridge_settled=bridge_settled,
         table=round_.table,
         game=round_.game,
         closes_at=datetime.fromisoformat(round_.closes_at) if round_.closes_at else None,
