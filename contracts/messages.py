@@ -13,6 +13,7 @@ from contracts.player import (
     BetRejected,
     LimitsUpdate,
     ProviderError,
+    ServerTime,
     SessionClose,
 )
 
@@ -24,4 +25,5 @@ MESSAGES: Final[Mapping[str, Any]] = {
     "limits.update": LimitsUpdate,
     "session.close": SessionClose,
     "provider.error": ProviderError,
+    "server.time": ServerTime,
 }

@@ -149,3 +149,11 @@ class ProviderError(
     occurred_at: datetime
     table: str = ""
     retryable: bool = True
+
+
+class ServerTime(
+    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="server.time"
+):
+    """livebridge's clock, pushed on the bet socket every second: run timers from it."""
+
+    server_time: datetime

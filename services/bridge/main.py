@@ -49,6 +49,7 @@ from services.frontdoor.bets import setup_bets
 from services.frontdoor.cashier import setup_cashier
 from services.frontdoor.config import load_frontdoor
 from services.frontdoor.launch import platform_sessions_ctx, setup_launch
+from services.frontdoor.socket import setup_socket
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
 from services.platform.service import load_endpoints, settings_from_env, settle_feed_ctx
@@ -273,7 +274,8 @@ def build_app(settings: Settings) -> web.Application:
         providers=configured,
         idle_s=frontdoor.config.provider_idle_s,
     )
-    setup_bets(app, frontdoor.table, ledger=lambda: app[LEDGER])
+    take_bet = setup_bets(app, frontdoor.table, ledger=lambda: app[LEDGER])
+    setup_socket(app, frontdoor.table, take=take_bet)
     return app
 
 

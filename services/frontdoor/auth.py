@@ -64,6 +64,15 @@ def bearer(request: web.Request) -> str:
     return token.strip()
 
 
+def player_token(request: web.Request) -> str:
+    """The bearer token, or for a WebSocket upgrade (browsers cannot set its headers) the
+    `token` query parameter."""
+    upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+    if upgrade and "Authorization" not in request.headers and request.query.get("token"):
+        return request.query["token"]
+    return bearer(request)
+
+
 def guard(table: RouteTable, keys: OperatorKeys, players: PlayerCheck | None = None) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -118,7 +127,7 @@ async def _guarded(
     elif operation.auth == "player":
         if players is None:
             raise ApiError("INVALID_TOKEN", "player tokens are not accepted by this process")
-        await players(request, bearer(request))
+        await players(request, player_token(request))
     return await handler(request)
 
 

@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from aiohttp import web
 
 from contracts import money
-from contracts.api import ERRORS, Operation, error_text
+from contracts.api import Operation, error_text
 from contracts.player import BetAccepted, BetPlace, BetRejected, EffectiveLimits
 from contracts.wallet import Debit, Refusal
 from services.frontdoor.http import ApiError, json_response, read_json
 from services.frontdoor.launch import PLATFORM_SESSIONS
-from services.frontdoor.players import PLAYER
+from services.frontdoor.players import PLAYER, PlayerClaims
 from services.frontdoor.routes import RouteTable
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
@@ -62,10 +62,31 @@ def bet_ids(player: str, idempotency_key: str) -> tuple[str, str]:
     return f"lbrg:{digest}", f"bet_{digest}"
 
 
-def setup_bets(app: web.Application, table: RouteTable, *, ledger: Callable[[], Ledger]) -> None:
-    async def place(request: web.Request) -> web.Response:
-        claims = request[PLAYER]
-        body = await read_json(request, BetPlace)
+BetAnswer = BetAccepted | BetRejected
+
+
+def rejected(body: BetPlace, code: str, message: str) -> BetRejected:
+    return BetRejected(
+        idempotency_key=body.idempotency_key,
+        code=error_text(code),
+        message=message,
+        server_time=datetime.now(UTC),
+        round_id=body.round_id,
+    )
+
+
+def status_of(answer: BetAnswer) -> int:
+    return 200 if isinstance(answer, BetAccepted) else int(answer.code[5:8])
+
+
+TakeBet = Callable[[PlayerClaims, BetPlace], Awaitable[BetAnswer]]
+"""Take one `bet.place` from a verified player: `ApiError` for a session problem."""
+
+
+def setup_bets(app: web.Application, table: RouteTable, *, ledger: Callable[[], Ledger]) -> TakeBet:
+    """Mount `POST /platform/v1/bets`; returns the bet taker (the socket uses it too)."""
+
+    async def take(claims: PlayerClaims, body: BetPlace) -> BetAnswer:
         if body.session_id != claims.session_id:
             raise ApiError("NOT_YOUR_SESSION", "a player bets in its own session only")
         sessions = app[PLATFORM_SESSIONS]
@@ -75,17 +96,14 @@ def setup_bets(app: web.Application, table: RouteTable, *, ledger: Callable[[], 
         if not session.open(sessions.clock()):
             raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
         try:
-            accepted = await _hold(body, claims.player, session.currency, session.provider)
-        except _Rejected as rejected:
-            answer = BetRejected(
-                idempotency_key=body.idempotency_key,
-                code=error_text(rejected.code),
-                message=rejected.message,
-                server_time=datetime.now(UTC),
-                round_id=body.round_id,
-            )
-            return json_response(answer, ERRORS[rejected.code][0])
-        return json_response(accepted)
+            return await _hold(body, claims.player, session.currency, session.provider)
+        except _Rejected as refusal:
+            return rejected(body, refusal.code, refusal.message)
+
+    async def place(request: web.Request) -> web.Response:
+        body = await read_json(request, BetPlace)
+        answer = await take(request[PLAYER], body)
+        return json_response(answer, status_of(answer))
 
     async def _hold(body: BetPlace, player: str, currency: str, provider: str) -> BetAccepted:
         if body.stake.currency != currency:
@@ -143,6 +161,7 @@ def setup_bets(app: web.Application, table: RouteTable, *, ledger: Callable[[], 
         )
 
     table.add(app, PLACE, place)
+    return take
 
 
 PLACE = Operation(

@@ -19,6 +19,7 @@ from contracts.player import (
     EffectiveLimits,
     LimitsUpdate,
     ProviderError,
+    ServerTime,
     SessionClose,
     Stake,
 )
@@ -66,6 +67,7 @@ EXAMPLES: dict[str, Any] = {
         ),
         effective_at=AT,
     ),
+    "server.time": ServerTime(server_time=AT),
     "session.close": SessionClose(
         session_id="ses_abc123", reason=CloseReason.OPERATOR, closed_at=AT
     ),

@@ -1,0 +1,72 @@
+"""The bet socket over a real WebSocket: server.time ticks, bet.place in, bet.accepted or
+bet.rejected out, bad messages answered without closing, floods refused then closed."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+
+from tests.integration.frontdoor.conftest import Bridge
+from tests.integration.frontdoor.test_bets import available, bet, opened, record
+from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+
+
+async def next_answer(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    """The next message that is not a server.time tick."""
+    while True:
+        message: dict[str, Any] = await asyncio.wait_for(ws.receive_json(), 10)
+        if message["type"] != "server.time":
+            return message
+
+
+async def test_a_player_bets_over_the_socket_once_per_key_and_bad_messages_keep_it_open(
+    bridge: Bridge,
+) -> None:
+    await fund(bridge, "sam")
+    _, session = await launch(bridge, launch_body("sam", "evo"))
+    sid, token = session["sessionId"], session["playerToken"]
+    await record(bridge, opened("R-ws"))
+    refused = await bridge.client.get("/platform/v1/player/socket")
+    assert refused.status == 401
+    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+        tick = await asyncio.wait_for(ws.receive_json(), 10)
+        assert tick["type"] == "server.time" and tick["serverTime"]
+        await ws.send_json(bet(sid, "R-ws", "ws-1"))
+        accepted = await next_answer(ws)
+        assert accepted["type"] == "bet.accepted" and accepted["balanceHold"] == "-5.00"
+        await ws.send_json(bet(sid, "R-ws", "ws-1"))  # a double click
+        again = await next_answer(ws)
+        assert again["betId"] == accepted["betId"]
+        await ws.send_str("{not json")
+        assert (await next_answer(ws))["code"] == "LBRG-400 MALFORMED_JSON"
+        await ws.send_json({"type": "bet.teleport"})
+        assert (await next_answer(ws))["code"] == "LBRG-400 INVALID_REQUEST"
+        await ws.send_json(bet("ses_someone_else", "R-ws", "ws-2"))
+        assert (await next_answer(ws))["code"] == "LBRG-403 NOT_YOUR_SESSION"
+        await ws.send_json(bet(sid, "R-ws", "ws-3", amount="500.00"))
+        assert (await next_answer(ws))["code"] == "LBRG-422 INSUFFICIENT_FUNDS"
+        assert not ws.closed
+    assert await available(bridge, "sam") == Decimal("95.00")
+
+
+async def test_a_flooded_socket_is_refused_then_closed_with_a_reason(bridge: Bridge) -> None:
+    await fund(bridge, "tom")
+    _, session = await launch(bridge, launch_body("tom", "evo"))
+    headers = {"Authorization": f"Bearer {session['playerToken']}"}
+    async with bridge.client.ws_connect("/platform/v1/player/socket", headers=headers) as ws:
+        for _ in range(200):
+            await ws.send_str("{}")
+        codes: list[str] = []
+        while True:
+            message = await asyncio.wait_for(ws.receive(), 10)
+            if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                break
+            body = message.json()
+            if body["type"] == "bet.rejected":
+                codes.append(body["code"])
+        assert "LBRG-429 RATE_LIMITED" in codes
+        assert ws.close_code == 1008
+    assert await available(bridge, "tom") == Decimal("100.00")
