@@ -14,7 +14,16 @@ Figures:
   rate (`edge_paced_per_s`, an open loop), what a provider sees of a bridge that is busy
   but not at its limit, counted from when each bet was due;
 - `edge_only_bet_per_s`: the saturated load against an in-memory ledger: the edge's own
-  ceiling, to tell the edge's cost from the ledger's.
+  ceiling, to tell the edge's cost from the ledger's; `edge_durable_ratio` is the durable
+  rate over it;
+- `bet_cpu_ms`, `bet_server_cpu_ms`: CPU per durable bet (`/proc/<pid>/stat`, all
+  threads) of the bridge's process and of nats-server, over the saturated run;
+  `edge_only_cpu_ms` the bridge's per bet against the in-memory ledger, and
+  `bet_cpu_vs_edge_only` their ratio. CPU per bet drifts far less than a rate does when
+  others share the machine.
+
+`durable_cost_ms` is bridge plus server CPU per durable bet with the ledger on given
+streams: on a fresh log and on the views area's big one it gives `bet_cost_growth`.
 
 Sessions are in JetStream KV, as in production. The clients run in a process of their
 own, as providers run on machines of their own.
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import statistics
 import threading
 import time
@@ -41,6 +51,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from contracts.wallet import AnyWalletCommand, Balance, WalletReply
+from services.bench.cpu import spent
 from services.edge.app import setup_edge
 from services.edge.config import ProviderConfig, ProvidersConfig, networks
 from services.edge.ports import LedgerPort
@@ -227,22 +238,8 @@ def _signed_bets(
         return list(pool.map(queue, range(concurrency)))
 
 
-def measure(
-    nats_url: str | None = None,
-    *,
-    seconds: float = 6.0,
-    concurrency: int = 32,
-    players: int = 128,
-    max_bets: int = 8000,
-) -> dict[str, float]:
-    from services.infra.natsserver import NatsServer
-    from services.ledger.application import Ledger
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    provider = ProviderConfig(
+def _provider(public_pem: bytes) -> ProviderConfig:
+    return ProviderConfig(
         id="hub88",
         dialect="hub88",
         currencies=(CURRENCY,),
@@ -251,33 +248,61 @@ def measure(
         rate_limit=1e9,
         burst=1e9,
     )
+
+
+def _ledger(nats_url: str, stream_prefix: str, names: list[str]) -> Any:
+    """The real ledger on `stream_prefix`'s streams, `names` funded."""
+    from services.ledger.application import Ledger
+
+    ledger = Ledger(
+        {
+            "PERSISTENCE_MODULE": "services.eventstore",
+            "NATS_URL": nats_url,
+            "NATS_STREAM_PREFIX": stream_prefix,
+        }
+    )
+
+    def fund(name: str) -> None:
+        ledger.open_wallet(name, CURRENCY)
+        ledger.deposit(name, CURRENCY, Decimal(10**6), tx_id=f"bench-open-{name}")
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(fund, names))
+    return ledger
+
+
+def measure(
+    nats_url: str | None = None,
+    *,
+    nats_pid: int | None = None,
+    seconds: float = 6.0,
+    concurrency: int = 32,
+    players: int = 128,
+    max_bets: int = 8000,
+) -> dict[str, float]:
+    """Every edge figure; `nats_pid` (the server's process) adds its CPU per bet."""
+    from services.infra.natsserver import NatsServer
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    provider = _provider(public_pem)
     names = [f"bench-{n:04d}" for n in range(players)]
     server = None
     if nats_url is None:
         server = NatsServer()
         server.start()
-        nats_url = server.url
+        nats_url, nats_pid = server.url, server.pid
     bucket = "bench_sessions_" + uuid.uuid4().hex[:8]
     tokens = asyncio.run(_launch(nats_url, bucket, names))
     per_worker = max(1, max_bets // concurrency)
     calls = _signed_bets(key, tokens, concurrency, per_worker)
-    ledger = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": "BENCHEDGE" + uuid.uuid4().hex[:6].upper(),
-        }
-    )
+    ledger = _ledger(nats_url, "BENCHEDGE" + uuid.uuid4().hex[:6].upper(), names)
     try:
-
-        def fund(name: str) -> None:
-            ledger.open_wallet(name, CURRENCY)
-            ledger.deposit(name, CURRENCY, Decimal(10**6), tx_id=f"bench-open-{name}")
-
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(fund, names))
         with _served(ledger, provider, nats_url, bucket) as url:
-            rate, saturated = _elsewhere(_drive_sync, url, calls, seconds)
+            with spent(bridge=os.getpid(), server=nats_pid) as durable_cpu:
+                rate, saturated = _elsewhere(_drive_sync, url, calls, seconds)
             paced_rate = max(1.0, rate * PACED_SHARE)
             # The same tables as the saturated run (each client's own), taken in turn.
             tables = _signed_bets(
@@ -286,20 +311,66 @@ def measure(
             paced = [call for turn in zip(*tables, strict=True) for call in turn]
             latencies = _elsewhere(_paced_sync, url, paced, paced_rate)
         fresh = _signed_bets(key, tokens, concurrency, per_worker, "only")
-        with _served(_NullLedger(), provider, nats_url, bucket) as url:
-            edge_only, _ = _elsewhere(_drive_sync, url, fresh, min(seconds, 3.0))
+        with (
+            _served(_NullLedger(), provider, nats_url, bucket) as url,
+            spent(bridge=os.getpid()) as edge_only_cpu,
+        ):
+            edge_only, answered = _elsewhere(_drive_sync, url, fresh, min(seconds, 3.0))
     finally:
         ledger.close()
         if server is not None:
             server.stop()
-    return {
+    bets = len(saturated)
+    figures = {
         "edge_bet_per_s": float(rate),
         "edge_bet_p99_saturated_ms": round(percentile(saturated, 0.99), 2),
         "edge_paced_per_s": round(paced_rate, 1),
         "edge_bet_p50_ms": round(statistics.median(latencies), 2) if latencies else 0.0,
         "edge_bet_p99_ms": round(percentile(latencies, 0.99), 2),
         "edge_only_bet_per_s": float(edge_only),
+        "edge_durable_ratio": round(rate / max(edge_only, 1), 3),
+        "bet_cpu_ms": round(durable_cpu.per("bridge", bets), 3),
+        "edge_only_cpu_ms": round(edge_only_cpu.per("bridge", len(answered)), 3),
     }
+    figures["bet_cpu_vs_edge_only"] = round(
+        figures["bet_cpu_ms"] / max(figures["edge_only_cpu_ms"], 0.001), 2
+    )
+    if "server" in durable_cpu.seconds:
+        figures["bet_server_cpu_ms"] = round(durable_cpu.per("server", bets), 3)
+    return figures
+
+
+def durable_cost_ms(
+    nats_url: str,
+    nats_pid: int,
+    stream_prefix: str,
+    *,
+    seconds: float = 6.0,
+    concurrency: int = 32,
+    players: int = 128,
+    max_bets: int = 8000,
+) -> float:
+    """Bridge plus server CPU milliseconds per saturated durable bet, the ledger on the
+    streams of `stream_prefix` (a fresh log, or a big one: `bet_cost_growth`)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    names = [f"cost-{n:04d}" for n in range(players)]
+    bucket = "bench_sessions_" + uuid.uuid4().hex[:8]
+    tokens = asyncio.run(_launch(nats_url, bucket, names))
+    calls = _signed_bets(key, tokens, concurrency, max(1, max_bets // concurrency), "cost")
+    ledger = _ledger(nats_url, stream_prefix, names)
+    try:
+        with (
+            _served(ledger, _provider(public_pem), nats_url, bucket) as url,
+            spent(bridge=os.getpid(), server=nats_pid) as cpu,
+        ):
+            _, answered = _elsewhere(_drive_sync, url, calls, seconds)
+    finally:
+        ledger.close()
+    bets = len(answered)
+    return cpu.per("bridge", bets) + cpu.per("server", bets)
 
 
 if __name__ == "__main__":

@@ -228,7 +228,12 @@ def measure(
 
 
 def measure_big_log(
-    nats_url: str, database_url: str, events: int, *, played: int = 100_000
+    nats_url: str,
+    database_url: str,
+    events: int,
+    *,
+    played: int = 100_000,
+    stream_prefix: str = "",
 ) -> dict[str, float]:
     """The read-side figures on a log of `events` events, beside its raw JetStream read rate.
 
@@ -237,7 +242,7 @@ def measure_big_log(
     """
     from services.bench.log import measure_raw_read
 
-    ledger = big_log(nats_url, events, played=played)
+    ledger = big_log(nats_url, events, played=played, stream_prefix=stream_prefix)
     try:
         recorder = ledger.recorder
         assert isinstance(recorder, JetStreamApplicationRecorder)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from services.bench import edge as edge_bench
 from services.bench import eventstore, runner
 from services.bench import platform as platform_bench
 from services.bench import views as views_bench
+from services.bench.cpu import spent
+from services.infra.natsserver import NatsServer
 
 
 def test_the_eventstore_area_measures_raw_and_recorder_writes_on_one_server(
@@ -33,13 +36,47 @@ def test_the_eventstore_area_measures_raw_and_recorder_writes_on_one_server(
     assert 0 < figures["load_100_p50_ms"] <= figures["load_100_p99_ms"]
 
 
-def test_the_edge_area_drives_signed_bets_through_http_into_the_ledger(nats_url: str) -> None:
-    figures = edge_bench.measure(nats_url, seconds=0.5, concurrency=4, players=8, max_bets=80)
+def test_the_edge_area_drives_signed_bets_through_http_into_the_ledger(
+    nats_server: NatsServer,
+) -> None:
+    figures = edge_bench.measure(
+        nats_server.url,
+        nats_pid=nats_server.pid,
+        seconds=0.5,
+        concurrency=4,
+        players=8,
+        max_bets=80,
+    )
     assert figures["edge_bet_per_s"] > 0
     assert figures["edge_bet_p99_saturated_ms"] > 0
     assert figures["edge_paced_per_s"] == max(1.0, round(figures["edge_bet_per_s"] / 2, 1))
     assert figures["edge_bet_p99_ms"] >= figures["edge_bet_p50_ms"] > 0
     assert figures["edge_only_bet_per_s"] > 0
+    assert figures["edge_durable_ratio"] == round(
+        figures["edge_bet_per_s"] / figures["edge_only_bet_per_s"], 3
+    )
+    # A durable bet costs the bridge more CPU than an answer from memory, and the server some.
+    assert figures["bet_cpu_ms"] > figures["edge_only_cpu_ms"] > 0
+    assert figures["bet_server_cpu_ms"] > 0
+
+
+def test_a_durable_bets_cost_is_measured_on_a_given_log(nats_server: NatsServer) -> None:
+    assert nats_server.pid is not None
+    cost = edge_bench.durable_cost_ms(
+        nats_server.url, nats_server.pid, "COST", seconds=0.5, concurrency=4, players=8,
+        max_bets=40,
+    )  # fmt: skip
+    assert 0 < cost < 1000
+
+
+def test_cpu_seconds_count_this_process_burning_cpu() -> None:
+    with spent(me=os.getpid(), nobody=None) as cpu:
+        deadline = time.process_time() + 0.2
+        while time.process_time() < deadline:
+            pass
+    assert list(cpu.seconds) == ["me"]
+    assert 0.1 <= cpu.seconds["me"] < 5
+    assert cpu.per("me", 100) == cpu.seconds["me"] * 10
 
 
 def test_the_views_area_rebuilds_and_replays_a_log_beside_its_raw_read_rate(
