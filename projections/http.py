@@ -8,19 +8,26 @@
 - `GET /disputes/v1/rounds/{roundId}`: one round's header, bets, verification and full
   timeline (`?provider=` picks one when providers share a round id).
 
-Errors are JSON `{"error": "LBRG-<status> <CODE>", "message": "..."}`; the views are read
-in a thread (psycopg is synchronous), never on the event loop.
+Errors are JSON `{"error": "LBRG-<status> <CODE>", "message": "..."}`: a bad path or query
+parameter is `LBRG-400` (`INVALID_PLAYER`, `INVALID_ROUND`, `INVALID_PROVIDER`,
+`INVALID_POSITION`) and changes nothing; a database that does not answer within
+`READ_TIMEOUT` is `LBRG-503 VIEWS_UNAVAILABLE` (retry later), never a hang or a 500. The
+views are read in a thread (psycopg is synchronous), never on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, TypeVarTuple
 
 import msgspec
 from aiohttp import web
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
+from psycopg_pool import PoolTimeout
 
 from contracts import ids, money
 from contracts.api import Operation, Param, Scope
@@ -32,6 +39,15 @@ from projections.run import RunningViews, running_projections
 APPLICATION_NAME = "Ledger"
 """`services.ledger.application.Ledger.name`: the log the views follow."""
 WAIT_TIMEOUT = 2.0
+READ_TIMEOUT = 3.0
+"""The longest a read may take (after any `atLeast` wait) before the answer is a 503."""
+RETRY_PAUSE = 0.05
+MAX_POSITION = 2**63 - 1
+"""Log positions are JetStream sequences, stored as PostgreSQL `bigint`."""
+_POSITION = re.compile(r"[0-9]{1,19}")
+
+T = TypeVar("T")
+A = TypeVarTuple("A")
 
 _encoder = msgspec.json.Encoder()
 
@@ -47,6 +63,72 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return _json(ReadApiError(error=f"LBRG-{status} {code}", message=message), status)
+
+
+class BadParameter(Exception):
+    """A path or query parameter the read API refuses: `LBRG-400 <code>`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class ViewsUnavailable(Exception):
+    """The views' database did not answer in time: `LBRG-503 VIEWS_UNAVAILABLE`."""
+
+
+def position_param(text: str) -> int:
+    """`atLeast`: a log position, ASCII digits only, at most `MAX_POSITION`."""
+    if not _POSITION.fullmatch(text) or int(text) > MAX_POSITION:
+        raise BadParameter(
+            "INVALID_POSITION",
+            f"atLeast must be a log position: ASCII digits, at most {MAX_POSITION}",
+        )
+    return int(text)
+
+
+def id_param(text: str, *, code: str, what: str) -> str:
+    """An id from the path or the query, under the one id policy (`contracts.ids`)."""
+    wrong = ids.problem(text, what)
+    if wrong is not None:
+        raise BadParameter(code, wrong)
+    return text
+
+
+async def read_within(seconds: float, function: Callable[[*A], T], *args: *A) -> T:
+    """`function(*args)` in a thread; `ViewsUnavailable` if the database fails or is slow.
+
+    A read that fails on a connection PostgreSQL dropped (it restarted) is tried again
+    on another while time is left; one that finds no connection at all is not. The
+    caller is answered within `seconds`; the thread of a read still waiting then ends
+    by the readers' pool timeout (`READ_POOL_TIMEOUT`).
+    """
+    deadline = time.monotonic() + seconds
+
+    def attempts() -> T:
+        while True:
+            try:
+                return function(*args)
+            except (InterfaceError, OperationalError) as error:
+                no_connection = isinstance(error.__cause__, PoolTimeout)
+                if no_connection or time.monotonic() + RETRY_PAUSE >= deadline:
+                    raise
+                time.sleep(RETRY_PAUSE)
+
+    try:
+        async with asyncio.timeout(seconds):
+            return await asyncio.to_thread(attempts)
+    except (PersistenceError, TimeoutError) as error:
+        raise ViewsUnavailable(str(error) or f"no answer in {seconds:g} s") from error
+
+
+def _reached(view: BalancesView, application_name: str, position: int) -> bool:
+    """Whether the view reaches `position` within `WAIT_TIMEOUT` (read-your-writes)."""
+    try:
+        view.wait(application_name, position, WAIT_TIMEOUT)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _amount(amount: Decimal, currency: str) -> Decimal:
@@ -123,40 +205,31 @@ def _mount(
 ) -> None:
     async def wallet(request: web.Request) -> web.Response:
         balances = balances_view()
-        player = request.match_info["player"]
-        wrong = ids.problem(player, "player id")
-        if wrong is not None:
-            return _error(400, "INVALID_PLAYER", wrong)
+        player = id_param(request.match_info["player"], code="INVALID_PLAYER", what="player id")
         at_least = request.query.get("atLeast", "")
         if at_least:
-            if not at_least.isdigit():
-                return _error(400, "INVALID_POSITION", "atLeast must be a log position (digits)")
-            try:
-                await asyncio.to_thread(
-                    balances.wait, application_name, int(at_least), WAIT_TIMEOUT
-                )
-            except TimeoutError:
+            position = position_param(at_least)
+            if not await read_within(
+                WAIT_TIMEOUT + READ_TIMEOUT, _reached, balances, application_name, position
+            ):
                 return _error(
                     503,
                     "VIEW_BEHIND",
-                    f"the balances view has not reached log position {at_least} yet; retry",
+                    f"the balances view has not reached log position {position} yet; retry",
                 )
-        found = await asyncio.to_thread(balances.wallet, player, application_name)
+        found = await read_within(READ_TIMEOUT, balances.wallet, player, application_name)
         if found is None:
             return _error(404, "WALLET_NOT_FOUND", f"no wallet for player {player!r}")
         return _json(wallet_body(found))
 
     async def round_(request: web.Request) -> web.Response:
         rounds = rounds_view()
-        round_id = request.match_info["round_id"]
+        round_id = id_param(request.match_info["round_id"], code="INVALID_ROUND", what="round id")
         provider = request.query.get("provider") or None
-        wrong = ids.problem(round_id, "round id") or ids.problem(
-            provider or "", "provider", optional=True
-        )
-        if wrong is not None:
-            return _error(400, "INVALID_ROUND", wrong)
-        found: list[RoundRecord] = await asyncio.to_thread(
-            rounds.rounds, round_id, application_name, provider
+        if provider is not None:
+            provider = id_param(provider, code="INVALID_PROVIDER", what="provider")
+        found: list[RoundRecord] = await read_within(
+            READ_TIMEOUT, rounds.rounds, round_id, application_name, provider
         )
         if not found:
             who = f" of provider {provider!r}" if provider else ""
@@ -175,8 +248,28 @@ def _mount(
             )
         return _json(found[0])
 
-    app.router.add_get("/platform/v1/wallets/{player}", wallet)
-    app.router.add_get("/disputes/v1/rounds/{round_id}", round_)
+    app.router.add_get("/platform/v1/wallets/{player}", _refusing(wallet))
+    app.router.add_get("/disputes/v1/rounds/{round_id}", _refusing(round_))
+
+
+def _refusing(
+    handler: Callable[[web.Request], Awaitable[web.Response]],
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The handler, with its refusals and a database that does not answer as JSON errors."""
+
+    async def answer(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except BadParameter as error:
+            return _error(400, error.code, error.message)
+        except ViewsUnavailable as error:
+            return _error(
+                503,
+                "VIEWS_UNAVAILABLE",
+                f"the views' database does not answer ({error}); retry in a few seconds",
+            )
+
+    return answer
 
 
 READ_OPERATIONS = (
@@ -188,7 +281,13 @@ READ_OPERATIONS = (
         auth="operator",
         scope=Scope.READ,
         response=PlayerBalances,
-        errors=("INVALID_PLAYER", "INVALID_POSITION", "WALLET_NOT_FOUND", "VIEW_BEHIND"),
+        errors=(
+            "INVALID_PLAYER",
+            "INVALID_POSITION",
+            "WALLET_NOT_FOUND",
+            "VIEW_BEHIND",
+            "VIEWS_UNAVAILABLE",
+        ),
         params=(
             Param("player", "path", "The player's id."),
             Param(
@@ -209,7 +308,13 @@ READ_OPERATIONS = (
         auth="operator",
         scope=Scope.READ,
         response=RoundRecord,
-        errors=("INVALID_ROUND", "ROUND_NOT_FOUND", "AMBIGUOUS_ROUND"),
+        errors=(
+            "INVALID_ROUND",
+            "INVALID_PROVIDER",
+            "ROUND_NOT_FOUND",
+            "AMBIGUOUS_ROUND",
+            "VIEWS_UNAVAILABLE",
+        ),
         params=(
             Param("round_id", "path", "The provider's round id."),
             Param("provider", "query", "The provider, when several use the id.", required=False),

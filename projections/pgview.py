@@ -18,6 +18,15 @@ base owns the transaction discipline (invariant I7):
 
 Table names are `<projection name>_<table>`; the schema comes from `POSTGRES_SCHEMA`
 (created if missing), so a scratch copy is the same view in another schema.
+
+While PostgreSQL is away, a call fails after one wait for a connection (the library
+retries its tracking reads ten times, which held a reader for minutes): the runners and
+`_commit` retry themselves, and the read API answers 503. `close()` ends any retry in
+progress, so a stopping process does not wait for PostgreSQL. The connection pool tries
+to reconnect at most every
+`RECONNECT_MAX_DELAY` seconds: psycopg_pool's own backoff doubles without bound (1, 2,
+4, ... 64 s), so after an outage of a minute the views waited up to another minute
+for the pool's next attempt before catching up.
 """
 
 from __future__ import annotations
@@ -30,10 +39,11 @@ from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg_pool.base import AttemptWithBackoff
 
 C = TypeVar("C")
 
@@ -41,6 +51,24 @@ APPLY_ATTEMPTS = 30
 APPLY_RETRY_WAIT = 0.02
 APPLY_RETRY_MAX_WAIT = 1.0
 SAMPLE_ROWS = 5
+RECONNECT_MAX_DELAY = 1.0
+
+
+class _PromptReconnect(AttemptWithBackoff):
+    """psycopg_pool's reconnect backoff, capped at `RECONNECT_MAX_DELAY`."""
+
+    def update_delay(self, now: float) -> None:
+        super().update_delay(now)
+        self.delay = min(self.delay, RECONNECT_MAX_DELAY)
+
+
+class _ViewPool(ConnectionPool[Any]):
+    """The library's pool, reconnecting promptly (see the module doc)."""
+
+    def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
+        if attempt is None:
+            attempt = _PromptReconnect(timeout=self.reconnect_timeout)
+        super()._add_connection(attempt, growing)
 
 
 class PostgresView(PostgresTrackingRecorder, Generic[C]):
@@ -57,6 +85,9 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
         **kwargs: Any,
     ) -> None:
         super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
+        # The datastore builds its pool itself (not opened yet): give it our reconnects.
+        if type(datastore.pool) is ConnectionPool:
+            datastore.pool.__class__ = _ViewPool
         self.prefix = tracking_table_name.removesuffix("_tracking")
         self.schema = self.datastore.schema
         self.sql_create_statements.insert(
@@ -65,6 +96,7 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
         self.sql_create_statements.extend(self.create_statements())
         self._local = threading.local()
         self._statements: dict[str, bytes] = {}
+        self._closing = threading.Event()
 
     # What a view supplies.
 
@@ -94,6 +126,18 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
     def row_order(self, suffix: str) -> str:
         """Columns to order sample rows by, for readable diffs."""
         return "1"
+
+    # Tracking reads, tried once (see the module doc).
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        found: int | None = _once(PostgresTrackingRecorder.max_tracking_id)(self, application_name)
+        return found
+
+    def has_tracking_id(self, application_name: str, notification_id: int | None) -> bool:
+        found: bool = _once(PostgresTrackingRecorder.has_tracking_id)(
+            self, application_name, notification_id
+        )
+        return found
 
     # Exactly-once writes.
 
@@ -156,7 +200,7 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
                 # The connection died (server restart, terminated backend). The
                 # transaction either committed or rolled back as a whole; the tracking
                 # row says which.
-                if attempt == APPLY_ATTEMPTS - 1:
+                if attempt == APPLY_ATTEMPTS - 1 or self._closing.is_set():
                     raise
                 time.sleep(min(APPLY_RETRY_WAIT * 2**attempt, APPLY_RETRY_MAX_WAIT))
                 if self._recorded(tracking):
@@ -262,7 +306,14 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
             curs.execute(SQL("DROP SCHEMA IF EXISTS {0} CASCADE").format(Identifier(self.schema)))
 
     def close(self) -> None:
+        """Close the pool; a write retrying on another thread gives up at once."""
+        self._closing.set()
         self.datastore.close()
+
+
+def _once(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The library method without its `@retry` (functools.wraps keeps it as `__wrapped__`)."""
+    return getattr(method, "__wrapped__", method)
 
 
 class _Batch(Generic[C]):

@@ -43,6 +43,23 @@ log = logging.getLogger(__name__)
 SUPERVISE_INTERVAL = 1.0
 
 
+READ_POOL_TIMEOUT = 2
+"""Seconds a reader waits for a connection: the read API answers 503 soon after, never 30 s."""
+
+
+def reader_env(env: Mapping[str, str], names: tuple[str, ...] = tuple(VIEWS)) -> dict[str, str]:
+    """`env` for the views' readers: a short wait for a connection.
+
+    (Not `PRE_PING`: psycopg_pool backs off 1, 2, 4 s between dead connections it
+    checks, so after PostgreSQL restarts a read waited seconds; the read API tries a
+    read that failed on a dead connection again instead.)
+    """
+    found = dict(env)
+    for name in names:
+        found[f"{name.upper()}_POSTGRES_CONNECT_TIMEOUT"] = str(READ_POOL_TIMEOUT)
+    return found
+
+
 class SupervisedRunner:
     """A `ProjectionRunner` that is restarted from its tracking row when it fails."""
 
@@ -149,6 +166,8 @@ class BatchedRunner:
             try:
                 applied = catch_up(self.app, self.projection, page=self.page)
             except Exception as error:
+                if self._stopping.is_set():
+                    return  # stop() closed the view under a batch
                 self.last_error = error
                 self.restarts += 1
                 log.warning("projection %s failed (%s); resuming", self.spec.name, error)
@@ -158,9 +177,10 @@ class BatchedRunner:
                 self._stopping.wait(self.poll)
 
     def stop(self) -> None:
+        """Stop at once, even while PostgreSQL is away: closing the view ends its waits."""
         self._stopping.set()
-        self._thread.join()
         self.view.close()
+        self._thread.join()
         self.app.close()
 
 
@@ -245,7 +265,7 @@ def running_projections(
                 runners[name] = BatchedRunner(application_class, spec, env, page=page)
             else:
                 runners[name] = SupervisedRunner(application_class, spec, env)
-            readers[name] = open_view(spec.projection_class, spec.view_class, env)
+            readers[name] = open_view(spec.projection_class, spec.view_class, reader_env(env))
         yield RunningViews(runners, readers)
     finally:
         for runner in runners.values():
