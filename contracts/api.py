@@ -52,8 +52,9 @@ ERRORS: Final[Mapping[str, tuple[int, str]]] = {
     "MALFORMED_JSON": (400, "The body is not a JSON document."),
     "INVALID_REQUEST": (400, "The body or a parameter does not match the documented schema."),
     "INVALID_PLAYER": (400, "A player id is empty, too long or has characters ids may not have."),
-    "INVALID_POSITION": (400, "`atLeast` is not a log position (digits)."),
-    "INVALID_ROUND": (400, "A round id is empty or too long."),
+    "INVALID_POSITION": (400, "`atLeast` is not a log position (ASCII digits, < 2**63)."),
+    "INVALID_ROUND": (400, "A round id is empty, too long or has characters ids may not have."),
+    "INVALID_PROVIDER": (400, "`provider` is too long or has characters ids may not have."),
     "MISSING_CREDENTIALS": (401, "No `Authorization: Bearer ...` header."),
     "INVALID_API_KEY": (401, "The operator API key is unknown (or was revoked)."),
     "INVALID_TOKEN": (401, "The player token is forged, malformed or for another audience."),
@@ -82,6 +83,7 @@ ERRORS: Final[Mapping[str, tuple[int, str]]] = {
     "INTERNAL": (500, "A fault inside livebridge; nothing was changed. Report it."),
     "VIEW_BEHIND": (503, "The view has not reached the requested log position yet; retry."),
     "RETRY": (503, "A transient condition (contention, a dependency restarting); retry."),
+    "VIEWS_UNAVAILABLE": (503, "The views' database does not answer; retry in a few seconds."),
 }  # fmt: skip
 """Every LBRG code: its HTTP status and what it means."""
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.bridge.config import Settings
@@ -21,14 +22,25 @@ from services.bridge.main import LEDGER, build_app
 from services.infra.natsserver import NatsServer
 from tests.integration.tcpproxy import TcpProxy
 
+OPERATOR_KEY = "outage-test-operator-key-0123456789"
+CONFIG = (
+    '[[operator]]\nid = "casino"\n[[operator.key]]\nid = "k1"\n'
+    'secret_env = "OUTAGE_TEST_OPERATOR_KEY"\nscopes = ["read"]\n'
+)
 OUTAGE = 8.0
 """Long enough for psycopg_pool's own backoff (1, 2, 4, 8 s...) to leave the next
 reconnect attempt 5-8 s after PostgreSQL is back."""
 
 
 async def test_while_postgresql_is_down_reads_answer_503_at_once_and_views_catch_up_after(
-    tmp_path: Path, nats_server: NatsServer, database_url: str, stream_prefix: str
+    tmp_path: Path,
+    nats_server: NatsServer,
+    database_url: str,
+    stream_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("OUTAGE_TEST_OPERATOR_KEY", OPERATOR_KEY)
+    (tmp_path / "livebridge.toml").write_text(CONFIG)
     parts = psycopg.conninfo.conninfo_to_dict(database_url)
     with TcpProxy(int(str(parts.get("port", 5432)))) as proxy:
         parts["port"] = str(proxy.port)
@@ -40,11 +52,12 @@ async def test_while_postgresql_is_down_reads_answer_503_at_once_and_views_catch
             nats_monitor_url=nats_server.monitor_url,
             allow_unsynced_nats=False,
             database_url=psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in parts.items()}),
-            config_path=tmp_path / "none.toml",
+            config_path=tmp_path / "livebridge.toml",
             stream_prefix=stream_prefix,
         )
         app = build_app(settings)
-        async with TestClient(TestServer(app)) as client:
+        headers = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+        async with TestClient(TestServer(app), headers=headers) as client:
             ledger = app[LEDGER]
             await asyncio.to_thread(ledger.open_wallet, "p1", "EUR")
             await asyncio.to_thread(ledger.deposit, "p1", "EUR", Decimal("5.00"), tx_id="d-1")
