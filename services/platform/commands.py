@@ -46,13 +46,21 @@ def _nats_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
 
 
 def _endpoint(name: str, env: Mapping[str, str]) -> Endpoint:
-    for endpoint in load_endpoints(None, env):
+    endpoints = load_endpoints(None, env)
+    for endpoint in endpoints:
         if endpoint.name == name:
             return endpoint
-    raise SystemExit(f"livebridge webhooks: no endpoint {name!r} in [[webhooks]] of the config")
+    config = env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")
+    known = ", ".join(repr(e.name) for e in endpoints) or "none"
+    raise SystemExit(
+        f"livebridge webhooks: no endpoint {name!r} in [[webhooks]] of {config} "
+        f"(endpoints there: {known}); give one of those with --endpoint"
+    )
 
 
 def run_parked(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    _endpoint(args.endpoint, env)  # an unknown name is an error, not "0 parked"
+
     async def main() -> int:
         nc = await nats.connect(_nats_url(args, env))
         try:

@@ -1,0 +1,39 @@
+"""`livebridge webhooks parked` against a real nats-server: unknown endpoints are errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services import cli
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "livebridge.toml"
+    path.write_text(
+        '[[webhooks]]\nname = "platform"\nurl = "http://127.0.0.1:9/settle"\nsecret = "k"\n'
+    )
+    monkeypatch.setenv("LIVEBRIDGE_CONFIG", str(path))
+    monkeypatch.setenv("LIVEBRIDGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LIVEBRIDGE_SETTLE_STREAM", "WEBHOOKCMD")
+    return path
+
+
+def test_parked_for_an_endpoint_not_in_the_config_is_an_error_naming_the_known_ones(
+    config: Path, nats_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["webhooks", "parked", "--endpoint", "platfrom", "--nats-url", nats_url])
+    assert stopped.value.code != 0
+    message = str(stopped.value.code)
+    assert "'platfrom'" in message and "'platform'" in message and str(config) in message
+    assert "parked for" not in capsys.readouterr().out
+
+
+def test_parked_for_a_configured_endpoint_lists_what_is_parked(
+    config: Path, nats_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["webhooks", "parked", "--endpoint", "platform", "--nats-url", nats_url]) == 0
+    assert capsys.readouterr().out.strip() == "0 parked for platform"
