@@ -1121,7 +1121,15 @@ def round_state_of(
     book_flags = tuple(book.audit_flags) if book else ()
     known = RoundState(provider=provider, round_id=round_id, status=status, bets=views)
     if round_ is None:
-        return msgspec.structs.replace(known, audit_flags=book_flags, bridge_settled=bridge_settled)
+        # Without game events (a provider with no feed) the first bet names the table
+        # and the game, as the dispute view shows them.
+        return msgspec.structs.replace(
+            known,
+            table=bets[0].table if bets else "",
+            game=bets[0].game if bets else "",
+            audit_flags=book_flags,
+            bridge_settled=bridge_settled,
+        )
     return msgspec.structs.replace(
         known,
         bridge_settled=bridge_settled,

@@ -108,3 +108,32 @@ def test_a_bet_whose_credit_is_rolled_back_is_open_again_in_the_round() -> None:
         "Bet.Reopened",
     ]
     assert compare_with_ledger(record, ledger.round_state("hub88", "R-1")) == []
+
+
+def test_a_round_known_only_from_its_bets_replays_without_a_false_difference() -> None:
+    # A provider without a game-event feed: no Round aggregate, only bets that name the
+    # game and table. The view and the rebuild both take them from the first bet.
+    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    ledger.open_wallet("alice", "EUR")
+    ledger.deposit("alice", "EUR", Decimal("100.00"), tx_id="dep")
+    common = {"provider": "softswiss", "player": "alice", "currency": "EUR", "round_id": "S-1"}
+    ledger.execute(
+        Debit(
+            tx_id="d1",
+            amount=Decimal("5.00"),
+            bet_id="b1",
+            game="blackjack-7",
+            table="T-9",
+            **common,  # type: ignore[arg-type]
+        )
+    )
+
+    record = fold(ledger, "softswiss", "S-1", round_notifications(ledger, "softswiss", "S-1"), 0)
+
+    assert record is not None
+    assert (record.game, record.table) == ("blackjack-7", "T-9")
+    state = ledger.round_state("softswiss", "S-1")
+    assert (state.game, state.table) == ("blackjack-7", "T-9")
+    assert compare_with_ledger(record, state) == []
+    (replay,) = replay_round(ledger, OneRound(record), "S-1")
+    assert replay.differences == []
