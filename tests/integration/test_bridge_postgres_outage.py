@@ -9,12 +9,12 @@ log is JetStream); once PostgreSQL is back the views catch up within seconds.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.bridge.config import Settings
@@ -37,9 +37,7 @@ async def test_while_postgresql_is_down_reads_answer_503_at_once_and_views_catch
     nats_server: NatsServer,
     database_url: str,
     stream_prefix: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("OUTAGE_TEST_OPERATOR_KEY", OPERATOR_KEY)
     (tmp_path / "livebridge.toml").write_text(CONFIG)
     parts = psycopg.conninfo.conninfo_to_dict(database_url)
     with TcpProxy(int(str(parts.get("port", 5432)))) as proxy:
@@ -54,6 +52,7 @@ async def test_while_postgresql_is_down_reads_answer_503_at_once_and_views_catch
             database_url=psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in parts.items()}),
             config_path=tmp_path / "livebridge.toml",
             stream_prefix=stream_prefix,
+            environ={**os.environ, "OUTAGE_TEST_OPERATOR_KEY": OPERATOR_KEY},
         )
         app = build_app(settings)
         headers = {"Authorization": f"Bearer {OPERATOR_KEY}"}
