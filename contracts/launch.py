@@ -66,6 +66,8 @@ class Launched(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """When the provider token expires if unused from now on."""
     relaunched: bool = False
     """True when the session was open already: same `sessionId`."""
+    bet_socket_url: str = ""
+    """The bet socket (WebSocket) for the player's front: add `?token=<playerToken>`."""
 
 
 class PlayerToken(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

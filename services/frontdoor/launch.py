@@ -42,6 +42,8 @@ from services.frontdoor.sessions import PlatformSession, PlatformSessions, new_s
 from services.ledger.application import Ledger
 
 PLATFORM_SESSIONS = web.AppKey("platform_sessions", PlatformSessions)
+SOCKET_PATH = "/platform/v1/player/socket"
+"""Where `services.frontdoor.socket` serves the bet socket."""
 
 
 def platform_sessions_ctx(
@@ -148,6 +150,11 @@ def setup_launch(
                 server_time=_at(now),
                 expires_at=_at(live.expires_at),
                 relaunched=relaunched,
+                bet_socket_url=str(
+                    request.url.with_scheme("wss" if request.secure else "ws").with_path(
+                        SOCKET_PATH
+                    )
+                ),
             )
         )
 

@@ -27,6 +27,7 @@ from contracts.api import Operation, error_text
 from contracts.player import BetPlace, BetRejected, CloseReason, ServerTime, SessionClose
 from services.frontdoor.bets import TakeBet, rejected
 from services.frontdoor.http import ApiError
+from services.frontdoor.launch import SOCKET_PATH
 from services.frontdoor.players import PLAYER
 from services.frontdoor.routes import RouteTable
 
@@ -132,7 +133,7 @@ def setup_socket(app: web.Application, table: RouteTable, *, take: TakeBet) -> N
 
 SOCKET = Operation(
     method="GET",
-    path="/platform/v1/player/socket",
+    path=SOCKET_PATH,
     operation_id="betSocket",
     summary="The bet socket (WebSocket): server.time pushes, bet.place in, bet.accepted or "
     "bet.rejected out",

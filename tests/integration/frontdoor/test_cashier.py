@@ -130,6 +130,11 @@ async def test_bad_cashier_input_gets_a_clear_code_and_changes_nothing(bridge: B
             status, answer = await post(bridge, path, body)
         assert answer["error"] == f"LBRG-{expected}", (body, answer)
         assert status == int(expected[:3]) and answer["message"]
+    huge = await bridge.client.post(
+        "/platform/v1/players/cy/deposits", data=b"[" + b" " * 70_000 + b"]", headers=CASHIER
+    )
+    assert huge.status == 413
+    assert (await huge.json())["error"] == "LBRG-413 BODY_TOO_LARGE"
     bad_player = await bridge.client.post(
         "/platform/v1/players/a%00b/wallets", json={"currency": "EUR"}, headers=CASHIER
     )

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import available, bet, opened, record
@@ -31,7 +32,9 @@ async def test_a_player_bets_over_the_socket_once_per_key_and_bad_messages_keep_
     await record(bridge, opened("R-ws"))
     refused = await bridge.client.get("/platform/v1/player/socket")
     assert refused.status == 401
-    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+    url = URL(session["betSocketUrl"])
+    assert url.scheme == "ws" and url.path == "/platform/v1/player/socket"
+    async with bridge.client.ws_connect(f"{url.path}?token={token}") as ws:
         tick = await asyncio.wait_for(ws.receive_json(), 10)
         assert tick["type"] == "server.time" and tick["serverTime"]
         await ws.send_json(bet(sid, "R-ws", "ws-1"))
