@@ -32,12 +32,16 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
+from opentelemetry import trace
+from opentelemetry.trace import Span
 
 from projections.pgview import PostgresView
+from services.eventstore.tracing import parent_context, traceparent_of, tracing_on
 
 PAGE = 2000
 
 AnyView = PostgresView[Any]
+_tracer = trace.get_tracer("livebridge.projections")
 
 
 def open_view(
@@ -52,15 +56,19 @@ def open_view(
     return factory.tracking_recorder(view_class)
 
 
+Decoded = tuple[DomainEventProtocol[Any], Tracking, str | None]
+"""An event, its log position, and the `traceparent` it was written under."""
+
+
 def _pages(
     app: Application[Any],
     start: int,
     stop: int | None,
     topics: Sequence[str],
     page: int,
-) -> Iterator[list[tuple[DomainEventProtocol[Any], Tracking]]]:
+) -> Iterator[list[Decoded]]:
     """Pages of decoded events after `start`, read one page ahead in a thread."""
-    pages: queue.Queue[list[tuple[DomainEventProtocol[Any], Tracking]] | BaseException | None]
+    pages: queue.Queue[list[Decoded] | BaseException | None]
     pages = queue.Queue(maxsize=4)
     halt = threading.Event()
 
@@ -74,7 +82,8 @@ def _pages(
                 if not notifications:
                     break
                 decoded = [
-                    (app.mapper.to_domain_event(n), Tracking(app.name, n.id)) for n in notifications
+                    (app.mapper.to_domain_event(n), Tracking(app.name, n.id), traceparent_of(n))
+                    for n in notifications
                 ]
                 pages.put(decoded)
                 position = notifications[-1].id
@@ -109,8 +118,14 @@ def catch_up(
     *,
     stop: int | None = None,
     page: int = PAGE,
+    traced: bool = False,
 ) -> int:
-    """Apply every event after the view's position (up to `stop`); returns how many."""
+    """Apply every event after the view's position (up to `stop`); returns how many.
+
+    `traced` (the live runner): each event written under a trace gets a `project <view>`
+    span in that trace, from its projection until its rows are committed. A rebuild
+    leaves old traces alone.
+    """
     view = projection.view
     assert isinstance(view, PostgresView)
     start = view.max_tracking_id(app.name) or 0
@@ -119,29 +134,51 @@ def catch_up(
     count = 0
     # Three stages overlap: read and decode (reader thread), project (here), write
     # (writer thread, batches committed strictly in order, one transaction each).
-    batches: queue.Queue[tuple[Tracking, list[Any]] | None] = queue.Queue(maxsize=2)
+    batches: queue.Queue[tuple[Tracking, list[Any], list[Span]] | None] = queue.Queue(maxsize=2)
     failed: list[BaseException] = []
+    traced = traced and tracing_on()
 
     def write() -> None:
         while (item := batches.get()) is not None:
+            tracking, changes, spans = item
             if failed:
+                _end(spans, failed[0])
                 continue
             try:
-                view.commit_batch(*item)
+                view.commit_batch(tracking, changes)
             except BaseException as error:  # re-raised by the projecting thread
                 failed.append(error)
+            _end(spans, failed[0] if failed else None)
 
     writer = threading.Thread(target=write, name="rebuild-writer", daemon=True)
     writer.start()
     try:
         with view.batched():
             for events in _pages(app, start, stop, projection.topics, page):
-                for domain_event, tracking in events:
-                    projection.process_event(domain_event, tracking)
+                spans: list[Span] = []
+                for domain_event, tracking, traceparent in events:
+                    if traced and traceparent:
+                        span = _tracer.start_span(
+                            f"project {projection.name}",
+                            context=parent_context(traceparent),
+                            kind=trace.SpanKind.CONSUMER,
+                            attributes={
+                                "livebridge.view": projection.name,
+                                "livebridge.log_position": tracking.notification_id,
+                                "livebridge.event": type(domain_event).__qualname__,
+                            },
+                        )
+                        spans.append(span)
+                        with trace.use_span(span, end_on_exit=False):
+                            projection.process_event(domain_event, tracking)
+                    else:
+                        projection.process_event(domain_event, tracking)
                 taken = view.take_batch()
                 if taken is not None:
-                    batches.put((taken[0], taken[1]))
+                    batches.put((taken[0], taken[1], spans))
                     count += taken[2]
+                else:
+                    _end(spans, None)
                 if failed:
                     break
     finally:
@@ -150,6 +187,15 @@ def catch_up(
     if failed:
         raise failed[0]
     return count
+
+
+def _end(spans: list[Span], error: BaseException | None) -> None:
+    """End the spans of a batch once its transaction is over (committed or failed)."""
+    for span in spans:
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(trace.StatusCode.ERROR, str(error))
+        span.end()
 
 
 @dataclass

@@ -164,7 +164,7 @@ class BatchedRunner:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                applied = catch_up(self.app, self.projection, page=self.page)
+                applied = catch_up(self.app, self.projection, page=self.page, traced=True)
             except Exception as error:
                 if self._stopping.is_set():
                     return  # stop() closed the view under a batch

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Iterator
 
-from opentelemetry import metrics, trace
+from opentelemetry import metrics, propagate, trace
 
 from services.edge.adapters.base import (
     DialectAdapter,
@@ -76,7 +76,14 @@ class ProviderGate:
             "livebridge.endpoint": endpoint.label,
         }
         started = time.perf_counter()
-        with _tracer.start_as_current_span(f"wallet {endpoint.label}", attributes=attributes):
+        # A provider that sends W3C `traceparent` gets its own trace continued.
+        caller = request.header("traceparent")
+        with _tracer.start_as_current_span(
+            f"wallet {endpoint.label}",
+            context=propagate.extract({"traceparent": caller}) if caller else None,
+            kind=trace.SpanKind.SERVER,
+            attributes=attributes,
+        ):
             try:
                 return await asyncio.wait_for(
                     endpoint.handler(request), self.provider.answer_within_s

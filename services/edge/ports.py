@@ -18,9 +18,13 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Protocol, TypeGuard, TypeVar, cast
 
+from opentelemetry import trace
+
 from contracts.wallet import AnyWalletCommand, Balance, Refusal, WalletReply
+from services.eventstore.tracing import tracing_on
 
 T = TypeVar("T")
+_tracer = trace.get_tracer("livebridge.ledger")
 
 
 class LedgerPort(Protocol):
@@ -68,7 +72,7 @@ class AsyncLedger:
         return self._port
 
     async def execute(self, command: AnyWalletCommand) -> WalletReply:
-        return await self._call(functools.partial(self.port.execute, command))
+        return await self._call(functools.partial(_traced_execute, self.port, command))
 
     async def balance(self, player: str, currency: str) -> Balance:
         return await self._call(functools.partial(self.port.balance, player, currency))
@@ -89,6 +93,17 @@ class AsyncLedger:
     def close(self) -> None:
         if self._own:
             self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _traced_execute(port: LedgerPort, command: AnyWalletCommand) -> WalletReply:
+    """The ledger command as a `ledger <Command>` span (its writes are children of it)."""
+    if not tracing_on():
+        return port.execute(command)
+    with _tracer.start_as_current_span(
+        f"ledger {type(command).__name__}",
+        attributes={"livebridge.provider": command.provider, "livebridge.tx_id": command.tx_id},
+    ):
+        return port.execute(command)
 
 
 def _is_port(candidate: object) -> TypeGuard[LedgerPort]:

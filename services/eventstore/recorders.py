@@ -73,6 +73,7 @@ from services.eventstore.connection import (
     StoredMsg,
     ledger_stream_config,
 )
+from services.eventstore.tracing import TracedNotification, tracing_on
 
 READ_PAGE = 1000
 SEEK_AFTER = 100
@@ -111,14 +112,16 @@ def originator_from_token(token: str) -> UUID | str:
     return base64.b32decode(body + "=" * (-len(body) % 8)).decode()
 
 
-def as_notification(message: StoredMsg) -> Notification:
-    """A stored event message as the library's notification (its id is the stream seq)."""
-    return Notification(
+def as_notification(message: StoredMsg, *, traced: bool = False) -> TracedNotification:
+    """A stored event message as the library's notification (its id is the stream seq);
+    `traced`: with the `traceparent` it was written under."""
+    return TracedNotification(
         id=message.seq,
         originator_id=originator_from_token(message.subject.rsplit(".", 1)[1]),
         originator_version=int(message.header(HEADER_VERSION)),
         topic=message.header(HEADER_TOPIC),
         state=message.data,
+        traceparent=message.find_header(TRACEPARENT) if traced else None,
     )
 
 
@@ -303,7 +306,7 @@ class JetStreamRecorder:
         return messages
 
     def _write(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> list[int]:
-        if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        if not tracing_on():
             # No tracing SDK is set up: the write's span would record nothing (and cost a
             # tenth of a write's time). The caller's own trace, if any, is still stored.
             return self._call_write(stored_events, tracking)
@@ -626,6 +629,7 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
         self, first: int, limit: int, stop: int | None, topics: Sequence[str]
     ) -> list[Notification]:
         wanted = set(topics)
+        traced = tracing_on()
         results: list[Notification] = []
         seq = first
         while len(results) < limit and (stop is None or seq <= stop):
@@ -637,7 +641,7 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
                     return results
                 if wanted and m.header(HEADER_TOPIC) not in wanted:
                     continue
-                results.append(as_notification(m))
+                results.append(as_notification(m, traced=traced))
                 if len(results) == limit:
                     return results
             if not page:

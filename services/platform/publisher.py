@@ -35,7 +35,11 @@ from nats.js import JetStreamContext
 from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
+from opentelemetry import trace
+from opentelemetry.trace import Span
 
+from contracts.platform import RoundSettle
+from services.eventstore.tracing import inject, parent_context, traceparent_of, tracing_on
 from services.ledger.domain import Bet, TxRecord, Wallet
 from services.ledger.rounds import Round
 from services.platform.settle import SettleTracker
@@ -46,13 +50,16 @@ log = logging.getLogger(__name__)
 PAGE = 500
 POLL = 0.05
 RETRY = 1.0
+_tracer = trace.get_tracer("livebridge.platform")
 CHECKPOINT_EVERY = 60.0
 """Seconds between checkpoints of the tracker (a restart reads the log from the last one)."""
 
-Read = Callable[[int, int], Sequence[tuple[int, Any]]]
-"""(start, limit) -> [(position, domain event or None)] from the ledger's log, from `start`.
+Read = Callable[[int, int], Sequence[tuple[int, Any, str | None]]]
+"""(start, limit) -> [(position, domain event or None, traceparent)] from the ledger's log,
+from `start`.
 
-None stands for an event the tracker does not need (left undecoded)."""
+None stands for an event the tracker does not need (left undecoded); the traceparent is
+the one the event was written under (None: none, or no tracing SDK)."""
 
 TOPICS = frozenset(
     get_topic(cls)
@@ -78,9 +85,12 @@ TOPICS = frozenset(
 def log_reader(app: Application[Any]) -> Read:
     """Read every position, but decode only the events `SettleTracker` looks at."""
 
-    def read(start: int, limit: int) -> list[tuple[int, Any]]:
+    def read(start: int, limit: int) -> list[tuple[int, Any, str | None]]:
         page = app.recorder.select_notifications(start, limit)
-        return [(n.id, app.mapper.to_domain_event(n) if n.topic in TOPICS else None) for n in page]
+        return [
+            (n.id, app.mapper.to_domain_event(n) if n.topic in TOPICS else None, traceparent_of(n))
+            for n in page
+        ]
 
     return read
 
@@ -195,15 +205,26 @@ class SettlePublisher:
             # stores nothing and restarts `_follow`, which resumes from the stream's last
             # message: nothing is skipped or repeated.
             out = [
-                (settle, index)
-                for position, event in page
+                (settle, index, traceparent)
+                for position, event, traceparent in page
                 if event is not None
                 for index, settle in enumerate(tracker.apply(position, event))
                 if (position, index) > resume
             ]
             for start in range(0, len(out), BATCH):
                 chunk = out[start : start + BATCH]
-                seq = await self.stream.publish_batch(self.nc, chunk, uuid.uuid4().hex)
+                spans = _publish_spans(chunk)
+                try:
+                    seq = await self.stream.publish_batch(
+                        self.nc,
+                        [(settle, index) for settle, index, _ in chunk],
+                        uuid.uuid4().hex,
+                        traces=[_traced_headers(span) for span in spans],
+                    )
+                except BaseException as error:
+                    _end(spans, error)
+                    raise
+                _end(spans, None)
                 head = (seq, chunk[-1][0].event_id)
                 self.published += len(chunk)
             self.position = page[-1][0]
@@ -218,6 +239,49 @@ class SettlePublisher:
                     _Saved(stream_seq=head[0], msg_id=head[1], tracker=state)
                 )
                 saved_at = time.monotonic()
+
+
+def _publish_spans(
+    chunk: Sequence[tuple[RoundSettle, int, str | None]],
+) -> list[Span | None]:
+    """A `round.settle publish` span per settlement, in the trace of the event that
+    completed it (None for a settlement whose event was written under no trace)."""
+    if not tracing_on():
+        return [None] * len(chunk)
+    return [
+        _tracer.start_span(
+            "round.settle publish",
+            context=parent_context(traceparent),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "nats",
+                "livebridge.event_id": settle.event_id,
+                "livebridge.round_id": settle.round_id,
+                "livebridge.log_position": settle.log_position,
+            },
+        )
+        if traceparent
+        else None
+        for settle, _index, traceparent in chunk
+    ]
+
+
+def _traced_headers(span: Span | None) -> dict[str, str]:
+    """The W3C headers that carry `span` to the settlement's consumers."""
+    if span is None:
+        return {}
+    with trace.use_span(span, end_on_exit=False):
+        return inject({})
+
+
+def _end(spans: Sequence[Span | None], error: BaseException | None) -> None:
+    for span in spans:
+        if span is None:
+            continue
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(trace.StatusCode.ERROR, str(error))
+        span.end()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

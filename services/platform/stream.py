@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -127,11 +127,17 @@ class SettleStream:
         return ack.seq
 
     async def publish_batch(
-        self, nc: Client, items: Sequence[tuple[RoundSettle, int]], batch_id: str
+        self,
+        nc: Client,
+        items: Sequence[tuple[RoundSettle, int]],
+        batch_id: str,
+        *,
+        traces: Sequence[Mapping[str, str]] = (),
     ) -> int:
         """Publish settlements, in order, as one atomic batch (one fsync for all of them).
 
-        Returns the stream sequence of the last one.
+        Returns the stream sequence of the last one. `traces[i]` (W3C trace headers) goes
+        on the i-th message, so its deliveries continue the bet's trace.
 
         Raises `SettlePublishError` when the server refuses the batch; nothing is stored then.
         """
@@ -139,6 +145,8 @@ class SettleStream:
         for number, (settle, index) in enumerate(items, start=1):
             subject, data = self.subject(settle), ENCODER.encode(settle)
             headers = _headers(settle, index)
+            if number <= len(traces):
+                headers |= traces[number - 1]
             if last > 1:
                 headers |= {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(number)}
             if number == last:

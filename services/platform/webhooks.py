@@ -7,10 +7,12 @@ in order, while a slow answer for one player does not hold up every other. A pla
 is down only makes the consumer wait; the stream keeps everything.
 
 Per message: POST the JSON body with `X-Livebridge-Event-Id`, `X-Livebridge-Timestamp` and
-`X-Livebridge-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`. A 2xx answer
-acks it. Anything else (status, connection error, timeout) is retried after a wait drawn
-between half and all of `min(backoff_max, backoff_base * 2**attempt)` seconds (exponential,
-jittered so that senders do not retry in step), keeping the message in progress. After
+`X-Livebridge-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, and the bet's
+W3C `traceparent` (a `round.settle deliver` span continues the trace stored on the message,
+with a client span per attempt). A 2xx answer acks it. Anything else (status, connection
+error, timeout) is retried after a wait drawn between half and all of
+`min(backoff_max, backoff_base * 2**attempt)` seconds (exponential, jittered so that
+senders do not retry in step), keeping the message in progress. After
 `max_attempts` failures it is **parked** (JetStream KV bucket `<stream>_WEBHOOK_PARKED`,
 key `<endpoint>.<stream seq>`) and acked; later settlements of the same player are parked
 behind it, so a player's order is never broken, while other players' settlements flow.
@@ -42,7 +44,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
+from opentelemetry import trace
 
+from services.eventstore.tracing import inject, parent_context
 from services.platform.stream import SettleStream
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,9 @@ ACK_WAIT = 120.0
 EVENT_ID = "X-Livebridge-Event-Id"
 TIMESTAMP = "X-Livebridge-Timestamp"
 SIGNATURE = "X-Livebridge-Signature"
+TRACEPARENT = "traceparent"
+"""W3C trace context of the bet, on the stream's message and on each POST."""
+_tracer = trace.get_tracer("livebridge.platform")
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -197,6 +204,17 @@ class WebhookDelivery:
             TIMESTAMP: str(stamp),
             SIGNATURE: sign(self.endpoint.secret, stamp, body),
         }
+        with _tracer.start_as_current_span(
+            f"POST webhook {self.endpoint.name}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={"http.request.method": "POST", "livebridge.event_id": event_id},
+        ) as span:
+            outcome = await self._post(body, inject(headers))
+            if not outcome.ok:
+                span.set_status(trace.StatusCode.ERROR, outcome.error)
+            return outcome
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> Outcome:
         try:
             async with self.session.post(
                 self.endpoint.url,
@@ -316,7 +334,19 @@ class WebhookDelivery:
             await self._park(seq, head, 0, "parked behind an earlier settlement of this player")
             await msg.ack()
             return
-        outcome = await self.deliver(msg.data, head.eventId, stop, msg)
+        with _tracer.start_as_current_span(
+            f"round.settle deliver {self.endpoint.name}",
+            context=parent_context((msg.headers or {}).get(TRACEPARENT)),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "livebridge.event_id": head.eventId,
+                "livebridge.webhook": self.endpoint.name,
+            },
+        ) as span:
+            outcome = await self.deliver(msg.data, head.eventId, stop, msg)
+            if not outcome.ok:
+                span.set_status(trace.StatusCode.ERROR, outcome.error)
         if outcome.ok:
             await msg.ack()
         elif stop.is_set():

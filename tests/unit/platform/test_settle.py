@@ -252,7 +252,7 @@ def test_the_publisher_decodes_only_what_the_tracker_needs_and_gets_the_same_set
         )
     )
     tracker, out = SettleTracker(), []
-    for position, event in log_reader(app)(1, 10_000):
+    for position, event, _trace in log_reader(app)(1, 10_000):
         if event is not None:
             out += tracker.apply(position, event)
     assert out == settlements(app)
