@@ -35,8 +35,8 @@ from eventsourcing.utils import Environment
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
+from contracts.tracing import parent_context, traceparent_of, tracing_on
 from projections.pgview import PostgresView
-from services.eventstore.tracing import parent_context, traceparent_of, tracing_on
 
 PAGE = 2000
 

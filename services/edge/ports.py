@@ -20,8 +20,8 @@ from typing import Protocol, TypeGuard, TypeVar, cast
 
 from opentelemetry import trace
 
+from contracts.tracing import tracing_on
 from contracts.wallet import AnyWalletCommand, Balance, Refusal, WalletReply
-from services.eventstore.tracing import tracing_on
 
 T = TypeVar("T")
 _tracer = trace.get_tracer("livebridge.ledger")

@@ -44,6 +44,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -73,7 +74,6 @@ from services.eventstore.connection import (
     StoredMsg,
     ledger_stream_config,
 )
-from services.eventstore.tracing import TracedNotification, tracing_on
 
 READ_PAGE = 1000
 SEEK_AFTER = 100
@@ -110,6 +110,18 @@ def originator_from_token(token: str) -> UUID | str:
         return UUID(hex=token[1:])
     body = token[1:].upper()
     return base64.b32decode(body + "=" * (-len(body) % 8)).decode()
+
+
+def _tracing_on() -> bool:
+    """Whether a tracing SDK is installed (without one, every span is a no-op)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+@dataclass(frozen=True)
+class TracedNotification(Notification):
+    """A notification with the `traceparent` of the command that wrote it (None: none)."""
+
+    traceparent: str | None = None
 
 
 def as_notification(message: StoredMsg, *, traced: bool = False) -> TracedNotification:
@@ -306,25 +318,34 @@ class JetStreamRecorder:
         return messages
 
     def _write(self, stored_events: Sequence[StoredEvent], tracking: Tracking | None) -> list[int]:
-        if not tracing_on():
+        if not _tracing_on():
             # No tracing SDK is set up: the write's span would record nothing (and cost a
             # tenth of a write's time). The caller's own trace, if any, is still stored.
             return self._call_write(stored_events, tracking)
+        # Only a caller's trace is stored: an untraced write's own span starts no trace
+        # for the events' consumers.
+        traced = trace.get_current_span().get_span_context().is_valid
         with tracer.start_as_current_span(
             "eventstore.write",
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.destination.name": self.stream, "events": len(stored_events)},
         ) as span:
-            ids = self._call_write(stored_events, tracking)
+            ids = self._call_write(stored_events, tracking, traced=traced)
             if ids:
                 span.set_attribute("notification_ids", [ids[0], ids[-1]])
             return ids
 
     def _call_write(
-        self, stored_events: Sequence[StoredEvent], tracking: Tracking | None
+        self,
+        stored_events: Sequence[StoredEvent],
+        tracking: Tracking | None,
+        *,
+        traced: bool | None = None,
     ) -> list[int]:
         carrier: dict[str, str] = {}
-        if trace.get_current_span().get_span_context().is_valid:
+        if traced is None:
+            traced = trace.get_current_span().get_span_context().is_valid
+        if traced:
             propagate.inject(carrier)  # the caller's trace continues from the stored events
         return self.connection.call(
             self._awrite(stored_events, tracking, carrier.get("traceparent")),
@@ -629,7 +650,7 @@ class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecord
         self, first: int, limit: int, stop: int | None, topics: Sequence[str]
     ) -> list[Notification]:
         wanted = set(topics)
-        traced = tracing_on()
+        traced = _tracing_on()
         results: list[Notification] = []
         seq = first
         while len(results) < limit and (stop is None or seq <= stop):

@@ -39,7 +39,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from contracts.platform import RoundSettle
-from services.eventstore.tracing import inject, parent_context, traceparent_of, tracing_on
+from contracts.tracing import inject, parent_context, traceparent_of, tracing_on
 from services.ledger.domain import Bet, TxRecord, Wallet
 from services.ledger.rounds import Round
 from services.platform.settle import SettleTracker

@@ -46,7 +46,7 @@ from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 from nats.js.kv import KeyValue
 from opentelemetry import trace
 
-from services.eventstore.tracing import inject, parent_context
+from contracts.tracing import inject, parent_context
 from services.platform.stream import SettleStream
 
 log = logging.getLogger(__name__)
