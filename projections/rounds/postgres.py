@@ -354,3 +354,113 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
                 (count,),
             ).fetchall()
         return [row["round_id"] for row in rows]
+
+    # Operations KPIs (`services.ops.kpis` defines them; README "Running it in production").
+
+    def kpi_rounds(
+        self, since: datetime, until: datetime, unit: str, down_after: float
+    ) -> list[dict[str, Any]]:
+        """Per (provider, table, period) of rounds started in [since, until): counts for the
+        round KPIs. `unit`: `hour`, `day`, or `all` (one period starting at `since`)."""
+        params = {"since": since, "until": until, "unit": unit, "down_after": down_after}
+        with self.datastore.transaction(commit=False) as curs:
+            statement = self.statement("kpi rounds", self._kpi_rounds_sql)
+            return curs.execute(statement, params).fetchall()
+
+    def kpi_bets(
+        self, since: datetime, until: datetime, unit: str, late_after: float
+    ) -> list[dict[str, Any]]:
+        """Per (provider, table, period) of bets placed in [since, until): counts and
+        latencies for the bet KPIs (see `kpi_rounds` for `unit`)."""
+        params = {"since": since, "until": until, "unit": unit, "late_after": late_after}
+        with self.datastore.transaction(commit=False) as curs:
+            statement = self.statement("kpi bets", self._kpi_bets_sql)
+            return curs.execute(statement, params).fetchall()
+
+    def _kpi_rounds_sql(self) -> Composed:
+        return SQL(
+            "WITH r AS MATERIALIZED (SELECT r.round_key, r.provider, r.table_id, r.void_cause, "
+            "r.verification, r.round_hash, r.verification_flags, " + _PERIOD.format("s") + " "
+            "FROM {rounds} r JOIN {timeline} s ON s.round_key = r.round_key "
+            "AND s.event = 'Round.Started' "
+            "WHERE s.server_time >= %(since)s AND s.server_time < %(until)s), "
+            "pe AS (SELECT t.round_key, t.provider_seq, (t.detail->>'occurred_at')::timestamptz "
+            "AS occurred_at, max(t.provider_seq) OVER (PARTITION BY t.round_key ORDER BY "
+            "t.position ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS seen_before "
+            "FROM {timeline} t WHERE t.round_key = ANY(ARRAY(SELECT round_key FROM r)) "
+            "AND t.event LIKE 'provider:%%'), "
+            "pr AS (SELECT round_key, max(provider_seq) AS expected, "
+            "count(DISTINCT provider_seq) AS received, "
+            "count(*) FILTER (WHERE provider_seq < seen_before) AS late "
+            "FROM pe GROUP BY round_key), "
+            "gaps AS (SELECT r.provider, r.table_id, r.period, extract(epoch FROM pe.occurred_at "
+            "- lag(pe.occurred_at) OVER (PARTITION BY r.provider, r.table_id, r.period "
+            "ORDER BY pe.occurred_at)) AS gap, pe.occurred_at "
+            "FROM pe JOIN r USING (round_key)), "
+            "up AS (SELECT provider, table_id, period, "
+            "coalesce(sum(gap) FILTER (WHERE gap > %(down_after)s), 0) AS down_s, "
+            "coalesce(extract(epoch FROM max(occurred_at) - min(occurred_at)), 0) AS span_s "
+            "FROM gaps GROUP BY 1, 2, 3) "
+            "SELECT r.provider, r.table_id, r.period, count(*) AS rounds, "
+            "coalesce(sum(pr.expected), 0)::bigint AS events_expected, "
+            "coalesce(sum(pr.expected - pr.received), 0)::bigint AS events_missing, "
+            "coalesce(sum(pr.late), 0)::bigint AS late_repairs, "
+            "count(*) FILTER (WHERE r.round_hash <> '' "
+            "AND r.verification IN ('VERIFIED', 'FLAGGED')) AS hash_verified, "
+            "count(*) FILTER (WHERE r.round_hash <> '' AND EXISTS (SELECT 1 FROM "
+            "jsonb_array_elements_text(r.verification_flags) f "
+            "WHERE f LIKE 'round\\_hash %%')) AS hash_mismatched, "
+            "count(*) FILTER (WHERE r.void_cause <> '') AS aborted, "
+            "coalesce((SELECT jsonb_object_agg(c.void_cause, c.n) FROM (SELECT v.void_cause, "
+            "count(*) AS n FROM r v WHERE v.void_cause <> '' AND v.provider = r.provider "
+            "AND v.table_id = r.table_id AND v.period = r.period GROUP BY 1) c), '{{}}') "
+            "AS aborted_by_cause, "
+            "min(up.down_s)::float8 AS down_s, min(up.span_s)::float8 AS span_s "
+            "FROM r LEFT JOIN pr USING (round_key) LEFT JOIN up USING (provider, table_id, period) "
+            "GROUP BY r.provider, r.table_id, r.period ORDER BY 1, 2, 3"
+        ).format(rounds=self.table("rounds"), timeline=self.table("timeline"))
+
+    def _kpi_bets_sql(self) -> Composed:
+        def quantiles(column: str) -> str:
+            return (
+                f"count({column}) AS {column}_n, avg({column})::float8 AS {column}_mean, "
+                f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {column}) AS {column}_p50, "
+                f"percentile_cont(0.99) WITHIN GROUP (ORDER BY {column}) AS {column}_p99, "
+            )
+
+        return SQL(
+            "WITH b AS MATERIALIZED (SELECT b.bet_key, b.round_key, b.provider, b.table_id, "
+            "b.outcome, b.cause, p.server_time AS placed_at, " + _PERIOD.format("p") + " "
+            "FROM {bets} b JOIN {timeline} p ON p.bet_key = b.bet_key AND p.event = 'Bet.Placed' "
+            "WHERE p.server_time >= %(since)s AND p.server_time < %(until)s), "
+            "res AS (SELECT t.bet_key, max(t.server_time) AS resolved_at FROM {timeline} t "
+            "WHERE t.bet_key = ANY(ARRAY(SELECT bet_key FROM b)) "
+            "AND t.event IN ('Bet.Settled', 'Bet.Refunded') GROUP BY 1), "
+            "rt AS (SELECT t.round_key, "
+            "min(t.server_time) FILTER (WHERE t.event = 'provider:round.betting_opened') "
+            "AS opened_at, min(t.server_time) FILTER (WHERE t.event IN "
+            "('provider:round.betting_closed', 'provider:round.result', 'provider:round.void')) "
+            "AS closed_at FROM {timeline} t WHERE t.round_key = ANY(ARRAY(SELECT round_key "
+            "FROM b)) AND t.event LIKE 'provider:%%' GROUP BY 1), "
+            "x AS (SELECT b.*, extract(epoch FROM b.placed_at - rt.opened_at)::float8 "
+            "AS window_s, CASE WHEN res.resolved_at >= rt.closed_at THEN extract(epoch FROM "
+            "res.resolved_at - rt.closed_at)::float8 END AS settle_s "
+            "FROM b LEFT JOIN res USING (bet_key) LEFT JOIN rt USING (round_key)) "
+            "SELECT x.provider, x.table_id, x.period, count(*) AS bets, "
+            "count(*) FILTER (WHERE x.outcome = 'VOID') AS voided, "
+            "coalesce((SELECT jsonb_object_agg(c.cause, c.n) FROM (SELECT v.cause, count(*) AS n "
+            "FROM x v WHERE v.outcome = 'VOID' AND v.provider = x.provider "
+            "AND v.table_id = x.table_id AND v.period = x.period GROUP BY 1) c), '{{}}') "
+            "AS voided_by_cause, "
+            + quantiles("window_s")
+            + quantiles("settle_s")
+            + "count(*) FILTER (WHERE x.settle_s > %(late_after)s) AS late_settlements "
+            "FROM x GROUP BY x.provider, x.table_id, x.period ORDER BY 1, 2, 3"
+        ).format(bets=self.table("bets"), timeline=self.table("timeline"))
+
+
+_PERIOD = (
+    "CASE WHEN %(unit)s = 'all' THEN %(since)s::timestamptz "
+    "ELSE date_trunc(%(unit)s, {0}.server_time, 'UTC') END AS period"
+)
+"""The period a row counts in: its hour or day (UTC), or the whole window."""

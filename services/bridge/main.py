@@ -53,6 +53,8 @@ from services.frontdoor.socket import setup_socket
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
 from services.platform.service import load_endpoints, settings_from_env, settle_feed_ctx
+from services.ops.http import setup_ops
+from services.ops.kpis import KpiBoard, KpiSettings
 
 log = logging.getLogger("livebridge")
 
@@ -276,6 +278,8 @@ def build_app(settings: Settings) -> web.Application:
     )
     take_bet = setup_bets(app, frontdoor.table, ledger=lambda: app[LEDGER])
     setup_socket(app, frontdoor.table, take=take_bet)
+    kpis = KpiSettings.from_env(os.environ)
+    setup_ops(app, frontdoor.table, KpiBoard(lambda: app[VIEWS].rounds, kpis))
     return app
 
 

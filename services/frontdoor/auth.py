@@ -1,4 +1,4 @@
-"""The front door's guard: every `/platform/` and `/disputes/` call is authenticated first.
+"""The front door's guard: every `/platform/`, `/disputes/` and `/ops/` call is authenticated first.
 
 `guard` is an aiohttp middleware. For a path under a protected prefix it:
 
@@ -31,7 +31,7 @@ from services.frontdoor.routes import RouteTable
 
 log = logging.getLogger(__name__)
 
-PROTECTED = ("/platform/", "/disputes/")
+PROTECTED = ("/platform/", "/disputes/", "/ops/")
 OPERATOR = web.RequestKey("operator_key", OperatorKey)
 OPERATION = web.RequestKey("operation", Operation)
 

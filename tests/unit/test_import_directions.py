@@ -33,6 +33,7 @@ ROOMS: dict[str, str] = {
     "services.edge": "edge",
     "services.platform": "platform",
     "services.frontdoor": "frontdoor",
+    "services.ops": "ops",
     "projections": "projections",
     "services.bridge": "bridge",
     "services.simulate": "simulate",
@@ -49,7 +50,15 @@ def _rooms(*names: str) -> frozenset[str]:
 
 
 _SERVED = _rooms(
-    "contracts", "eventstore", "infra", "ledger", "edge", "platform", "frontdoor", "projections"
+    "contracts",
+    "eventstore",
+    "infra",
+    "ledger",
+    "edge",
+    "platform",
+    "frontdoor",
+    "ops",
+    "projections",
 )
 """Every room the composition root of `livebridge run` puts together."""
 
@@ -68,6 +77,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "platform": _rooms("contracts", "ledger"),
     # the operators' API: keys and scopes, cashier (reading the balances view), game launch
     "frontdoor": _rooms("contracts", "ledger", "edge", "platform", "projections"),
+    # operations: KPIs read from the views through a Protocol, served behind the front door
+    "ops": _rooms("contracts", "frontdoor"),
     "projections": _rooms("contracts", "eventstore", "ledger"),
     # the composition root of `livebridge run`
     "bridge": _SERVED,

@@ -1,0 +1,105 @@
+"""`GET /ops/v1/kpis`: the KPIs of every provider and table, per period, for operators.
+
+Mounted through the front door's route table (operator key, scope `read`), so the guard
+and the OpenAPI document know it. Query: `since` and `until` (ISO 8601 with an offset;
+default the last 24 hours), `period` (`hour`, `day` or `all`, default `all`), and the
+filters `provider` and `table`. A window longer than `MAX_WINDOW` or upside down is
+refused (`LBRG-400 INVALID_REQUEST`); views that cannot be read answer `LBRG-503 RETRY`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import get_args
+
+import msgspec
+from aiohttp import web
+
+from contracts.api import Operation, Param, Scope
+from contracts.ops import KpiReport, Period
+from services.frontdoor.http import ApiError, json_response
+from services.frontdoor.routes import RouteTable
+from services.ops import metrics
+from services.ops.kpis import KpiBoard
+
+log = logging.getLogger(__name__)
+
+MAX_WINDOW = timedelta(days=92)
+DEFAULT_WINDOW = timedelta(days=1)
+PERIODS: tuple[str, ...] = get_args(Period)
+BOARD = web.AppKey("ops_kpi_board", KpiBoard)
+
+KPIS = Operation(
+    method="GET",
+    path="/ops/v1/kpis",
+    operation_id="getKpis",
+    summary="KPIs per provider, table and period, computed from the log's views",
+    description="Each KPI is defined in the README, section 'Running it in production'.",
+    auth="operator",
+    scope=Scope.READ,
+    response=KpiReport,
+    errors=("INVALID_REQUEST", "RETRY"),
+    params=(
+        Param("since", "query", "Start (ISO 8601 with offset); default 24 h before until.", False),
+        Param("until", "query", "End, exclusive (ISO 8601 with offset); default now.", False),
+        Param("period", "query", "`hour`, `day` or `all` (default): one row per ...", False),
+        Param("provider", "query", "Only this provider.", False),
+        Param("table", "query", "Only this table.", False),
+    ),
+    tags=("operations",),
+)
+
+
+def _instant(request: web.Request, name: str, default: datetime) -> datetime:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError("INVALID_REQUEST", f"`{name}` is not an ISO 8601 time: {raw!r}") from None
+    if value.tzinfo is None:
+        raise ApiError("INVALID_REQUEST", f"`{name}` needs an offset (e.g. `Z`): {raw!r}")
+    return value
+
+
+def setup_ops(app: web.Application, table: RouteTable, board: KpiBoard) -> None:
+    """Mount the operations routes and show `board` on `/metrics` while the app runs."""
+    app[BOARD] = board
+
+    async def kpis(request: web.Request) -> web.Response:
+        until = _instant(request, "until", board.clock())
+        since = _instant(request, "since", until - DEFAULT_WINDOW)
+        if not since < until or until - since > MAX_WINDOW:
+            raise ApiError(
+                "INVALID_REQUEST",
+                f"`since` must be before `until`, at most {MAX_WINDOW.days} days apart",
+            )
+        period = request.query.get("period", "all")
+        if period not in PERIODS:
+            raise ApiError("INVALID_REQUEST", f"`period` is one of {', '.join(PERIODS)}")
+        try:
+            report = await asyncio.to_thread(board.report, since, until, period)  # type: ignore[arg-type]
+        except Exception as error:
+            log.warning("KPIs not read: %s", error)
+            raise ApiError("RETRY", "the views cannot be read right now; retry") from None
+        provider, only_table = request.query.get("provider"), request.query.get("table")
+        rows = tuple(
+            row
+            for row in report.rows
+            if (provider is None or row.provider == provider)
+            and (only_table is None or row.table == only_table)
+        )
+        return json_response(msgspec.structs.replace(report, rows=rows))
+
+    table.add(app, KPIS, kpis)
+
+    async def shown(_app: web.Application) -> AsyncIterator[None]:
+        metrics.register(board)
+        yield
+        metrics.unregister(board)
+
+    app.cleanup_ctx.append(shown)

@@ -1,0 +1,172 @@
+"""The KPIs, computed from the round view (itself built from the log) for any window.
+
+`KpiBoard.report(since, until, period)` asks the view's Postgres adapter for counts and
+latencies per (provider, table, period) (`PostgresRoundsView.kpi_rounds` / `kpi_bets`:
+the SQL lives there) and turns them into rates. Nothing is kept in memory between
+calls but a one-second cache of the trailing window the metrics show, so every bridge
+reading the same views answers the same, before and after a restart. Definitions: the
+README, "Running it in production".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from contracts.ops import KpiReport, KpiRow, Latency, Period
+
+UNKNOWN_CAUSE = "unspecified"
+
+
+class KpiSource(Protocol):
+    """What the KPIs read: the round view's adapter (`PostgresRoundsView`)."""
+
+    def kpi_rounds(
+        self, since: datetime, until: datetime, unit: str, down_after: float
+    ) -> list[dict[str, Any]]: ...
+
+    def kpi_bets(
+        self, since: datetime, until: datetime, unit: str, late_after: float
+    ) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class KpiSettings:
+    window_s: float = 86_400.0
+    """The trailing window `/metrics` shows (`LIVEBRIDGE_KPI_WINDOW_S`)."""
+    late_after_s: float = 60.0
+    """A settlement later than this after betting closed is late."""
+    down_after_s: float = 120.0
+    """A table silent for longer than this is down for that long."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> KpiSettings:
+        values: dict[str, float] = {}
+        for field, name in (
+            ("window_s", "LIVEBRIDGE_KPI_WINDOW_S"),
+            ("late_after_s", "LIVEBRIDGE_KPI_LATE_SETTLEMENT_S"),
+            ("down_after_s", "LIVEBRIDGE_KPI_TABLE_DOWN_AFTER_S"),
+        ):
+            raw = environ.get(name)
+            if raw is None or not raw.strip():
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+            if not value >= 0:
+                raise ValueError(f"{name}={raw!r} must be zero or more seconds")
+            values[field] = value
+        return cls(**values)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _causes(found: Mapping[str, int] | None) -> dict[str, int]:
+    return {(cause or UNKNOWN_CAUSE): int(n) for cause, n in sorted((found or {}).items())}
+
+
+def _latency(row: Mapping[str, Any] | None, name: str) -> Latency:
+    if row is None or not row[f"{name}_n"]:
+        return Latency(count=0)
+    return Latency(
+        count=int(row[f"{name}_n"]),
+        mean_s=float(row[f"{name}_mean"]),
+        p50_s=float(row[f"{name}_p50"]),
+        p99_s=float(row[f"{name}_p99"]),
+    )
+
+
+def _uptime(row: Mapping[str, Any] | None) -> float | None:
+    if row is None or row["span_s"] is None or not row["span_s"] > 0:
+        return None
+    return 1.0 - float(row["down_s"]) / float(row["span_s"])
+
+
+def kpi_rows(rounds: list[dict[str, Any]], bets: list[dict[str, Any]]) -> list[KpiRow]:
+    """Merge the view's round and bet aggregates into one row per (provider, table, period)."""
+    by_round = {(r["provider"], r["table_id"], r["period"]): r for r in rounds}
+    by_bet = {(b["provider"], b["table_id"], b["period"]): b for b in bets}
+    rows = []
+    for key in sorted(set(by_round) | set(by_bet)):
+        r, b = by_round.get(key), by_bet.get(key)
+        expected = int(r["events_expected"]) if r else 0
+        gaps = int(r["events_missing"]) if r else 0
+        late = int(r["late_repairs"]) if r else 0
+        verified = int(r["hash_verified"]) if r else 0
+        mismatched = int(r["hash_mismatched"]) if r else 0
+        bet_count = int(b["bets"]) if b else 0
+        voided = int(b["voided"]) if b else 0
+        rows.append(
+            KpiRow(
+                provider=key[0],
+                table=key[1],
+                period_start=key[2],
+                rounds=int(r["rounds"]) if r else 0,
+                events_expected=expected,
+                feed_gaps=gaps,
+                late_repairs=late,
+                event_loss_rate=_rate(gaps + late, expected),
+                hash_verified_rounds=verified,
+                hash_mismatched_rounds=mismatched,
+                round_hash_mismatch_rate=_rate(mismatched, verified),
+                aborted_rounds=int(r["aborted"]) if r else 0,
+                aborted_by_cause=_causes(r["aborted_by_cause"] if r else None),
+                table_uptime=_uptime(r),
+                bets=bet_count,
+                void_bets=voided,
+                void_rate=_rate(voided, bet_count),
+                void_bets_by_cause=_causes(b["voided_by_cause"] if b else None),
+                bet_window_latency=_latency(b, "window_s"),
+                time_to_settle=_latency(b, "settle_s"),
+                late_settlements=int(b["late_settlements"]) if b else 0,
+            )
+        )
+    return rows
+
+
+class KpiBoard:
+    """The KPIs of one bridge's views; `source` is resolved on each call (views start late)."""
+
+    def __init__(
+        self,
+        source: Callable[[], KpiSource],
+        settings: KpiSettings,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.source = source
+        self.settings = settings
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[KpiRow]] | None = None
+
+    def report(self, since: datetime, until: datetime, period: Period) -> KpiReport:
+        view = self.source()
+        rounds = view.kpi_rounds(since, until, period, self.settings.down_after_s)
+        bets = view.kpi_bets(since, until, period, self.settings.late_after_s)
+        return KpiReport(
+            since=since,
+            until=until,
+            period=period,
+            late_after_s=self.settings.late_after_s,
+            down_after_s=self.settings.down_after_s,
+            rows=tuple(kpi_rows(rounds, bets)),
+        )
+
+    def window(self) -> list[KpiRow]:
+        """The trailing window's rows (what `/metrics` shows), read at most once a second."""
+        with self._lock:
+            now = time.monotonic()
+            if self._cached is not None and now - self._cached[0] < 1.0:
+                return self._cached[1]
+            until = self.clock()
+            since = until - timedelta(seconds=self.settings.window_s)
+            rows = list(self.report(since, until, "all").rows)
+            self._cached = (now, rows)
+            return rows

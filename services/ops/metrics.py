@@ -1,0 +1,162 @@
+"""The KPIs as Prometheus gauges: the trailing window of every running bridge's board.
+
+Observable gauges are created once a process (module import); each scrape calls them,
+and they read the boards registered by running bridges (`register` / `unregister`), each
+at most once a second (`KpiBoard.window`). Labels: `provider`, `table`, and `cause` or
+`quantile` where the KPI has them. A board whose views cannot be read (PostgreSQL down, the
+views not started yet) shows nothing for that scrape and logs why.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from contracts.ops import KpiRow, Latency
+from services.ops.kpis import KpiBoard
+
+log = logging.getLogger(__name__)
+_meter = metrics.get_meter("livebridge.ops")
+_boards: list[KpiBoard] = []
+_lock = threading.Lock()
+
+
+def register(board: KpiBoard) -> None:
+    with _lock:
+        _boards.append(board)
+
+
+def unregister(board: KpiBoard) -> None:
+    with _lock:
+        if board in _boards:
+            _boards.remove(board)
+
+
+def _rows() -> Iterator[KpiRow]:
+    with _lock:
+        boards = list(_boards)
+    for board in boards:
+        try:
+            yield from board.window()
+        except Exception as error:  # a scrape must not fail because one view is away
+            log.warning("KPIs not read for this scrape: %s", error)
+
+
+def _labels(row: KpiRow) -> dict[str, str]:
+    return {"provider": row.provider, "table": row.table}
+
+
+def _per_row(
+    value: Callable[[KpiRow], float | None],
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def callback(_options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(found, _labels(row)) for row in _rows() if (found := value(row)) is not None
+        ]
+
+    return callback
+
+
+def _per_cause(
+    value: Callable[[KpiRow], dict[str, int]],
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def callback(_options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(count, {**_labels(row), "cause": cause})
+            for row in _rows()
+            for cause, count in value(row).items()
+        ]
+
+    return callback
+
+
+def _quantiles(
+    value: Callable[[KpiRow], Latency],
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def callback(_options: CallbackOptions) -> Iterable[Observation]:
+        found = []
+        for row in _rows():
+            latency = value(row)
+            for quantile, seconds in (("0.5", latency.p50_s), ("0.99", latency.p99_s)):
+                if seconds is not None:
+                    found.append(Observation(seconds, {**_labels(row), "quantile": quantile}))
+        return found
+
+    return callback
+
+
+def _gauge(
+    name: str,
+    description: str,
+    callback: Callable[[CallbackOptions], Iterable[Observation]],
+    unit: str = "",
+) -> None:
+    _meter.create_observable_gauge(
+        f"livebridge.kpi.{name}", callbacks=[callback], unit=unit, description=description
+    )
+
+
+_gauge("rounds", "rounds started in the window", _per_row(lambda r: r.rounds))
+_gauge(
+    "events_expected",
+    "provider events the rounds should have had",
+    _per_row(lambda r: r.events_expected),
+)
+_gauge("feed_gaps", "provider events that never arrived", _per_row(lambda r: r.feed_gaps))
+_gauge(
+    "late_repairs",
+    "provider events that arrived after a later one",
+    _per_row(lambda r: r.late_repairs),
+)
+_gauge(
+    "event_loss_rate",
+    "(feed gaps + late repairs) / events expected",
+    _per_row(lambda r: r.event_loss_rate),
+)
+_gauge(
+    "hash_verified_rounds",
+    "rounds with a provider hash, verified",
+    _per_row(lambda r: r.hash_verified_rounds),
+)
+_gauge(
+    "hash_mismatched_rounds",
+    "verified rounds whose hash differs",
+    _per_row(lambda r: r.hash_mismatched_rounds),
+)
+_gauge(
+    "round_hash_mismatch_rate",
+    "hash mismatches / hash-verified rounds",
+    _per_row(lambda r: r.round_hash_mismatch_rate),
+)
+_gauge(
+    "aborted_rounds",
+    "rounds the provider voided, by cause",
+    _per_cause(lambda r: r.aborted_by_cause),
+)
+_gauge(
+    "table_uptime",
+    "share of the table's time without a long silence",
+    _per_row(lambda r: r.table_uptime),
+)
+_gauge("bets", "bets placed in the window", _per_row(lambda r: r.bets))
+_gauge("void_bets", "bets refunded (VOID), by cause", _per_cause(lambda r: r.void_bets_by_cause))
+_gauge("void_rate", "VOID bets / bets", _per_row(lambda r: r.void_rate))
+_gauge(
+    "late_settlements",
+    "bets settled later than the threshold after betting closed",
+    _per_row(lambda r: r.late_settlements),
+)
+_gauge(
+    "bet_window_latency_seconds",
+    "betting open to bet accepted",
+    _quantiles(lambda r: r.bet_window_latency),
+)
+_gauge(
+    "time_to_settle_seconds",
+    "betting closed to bet settled",
+    _quantiles(lambda r: r.time_to_settle),
+)
