@@ -52,9 +52,9 @@ from services.frontdoor.launch import platform_sessions_ctx, setup_launch
 from services.frontdoor.socket import setup_socket
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
-from services.platform.service import load_endpoints, settings_from_env, settle_feed_ctx
 from services.ops.http import setup_ops
 from services.ops.kpis import KpiBoard, KpiSettings
+from services.platform.service import load_endpoints, settings_from_env, settle_feed_ctx
 
 log = logging.getLogger("livebridge")
 

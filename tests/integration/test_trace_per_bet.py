@@ -4,6 +4,7 @@ the `round.settle` publication and its webhook delivery, each a span of the call
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -118,6 +119,7 @@ async def test_a_bet_and_its_settlement_are_one_trace_span_by_span_to_the_webhoo
             database_url=database_url,
             config_path=config,
             stream_prefix=stream_prefix,
+            environ=os.environ,
         )
         app = build_app(settings)
         async with TestClient(TestServer(app)) as client:

@@ -34,7 +34,7 @@ _ENCODER = msgspec.json.Encoder(decimal_format="number")
 
 def _settlements(ledger: Ledger) -> list[Any]:
     tracker, out = SettleTracker(), []
-    for position, event in log_reader(ledger)(1, 100_000):
+    for position, event, _trace in log_reader(ledger)(1, 100_000):
         if event is not None:
             out += tracker.apply(position, event)
     return out

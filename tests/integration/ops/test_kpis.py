@@ -25,8 +25,9 @@ from contracts.events import (
     round_digest,
 )
 from contracts.wallet import Credit, Debit, Rollback
+from projections.http import VIEWS
 from projections.rounds.view import RoundRecord
-from services.bridge.main import LEDGER, VIEWS
+from services.bridge.main import LEDGER
 from services.bridge.telemetry import install_metrics
 from services.ledger.application import Ledger
 from tests.integration.ops.conftest import Bridge

@@ -54,7 +54,7 @@ def test_an_award_rolled_back_settles_again_as_a_debit_and_the_publisher_sees_it
     )
     read = log_reader(app)
     tracker, published = SettleTracker(), []
-    for position, event in read(1, 10_000):
+    for position, event, _trace in read(1, 10_000):
         if event is not None:
             published += tracker.apply(position, event)
 
