@@ -278,7 +278,7 @@ def build_app(settings: Settings) -> web.Application:
     )
     take_bet = setup_bets(app, frontdoor.table, ledger=lambda: app[LEDGER])
     setup_socket(app, frontdoor.table, take=take_bet)
-    kpis = KpiSettings.from_env(os.environ)
+    kpis = KpiSettings.from_env(settings.environ)
     setup_ops(app, frontdoor.table, KpiBoard(lambda: app[VIEWS].rounds, kpis))
     return app
 
