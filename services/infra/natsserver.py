@@ -185,7 +185,9 @@ class NatsServer:
                 raise NatsServerError(f"nats-server exited at start: {err.strip() or log}")
             try:
                 facts = read_varz(self.monitor_url, timeout=0.5)
-                if facts.jetstream:
+                # The monitoring port answers before the client port accepts: wait for
+                # both, or the first client's connect is refused (with a traceback).
+                if facts.jetstream and self.accepts_clients():
                     break
             except OSError:
                 pass
@@ -199,6 +201,14 @@ class NatsServer:
             self.stop()
             raise
         return self
+
+    def accepts_clients(self, timeout: float = 0.5) -> bool:
+        """Whether the client port accepts a connection and greets it with INFO."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+                return sock.recv(5) == b"INFO "
+        except OSError:
+            return False
 
     def kill(self) -> None:
         """`kill -9`: no shutdown, no flush. For crash tests."""
