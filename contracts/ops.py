@@ -8,9 +8,11 @@ the same and a restart changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
+
+from contracts.ids import TEXT_PATTERN, Id, LongText
 
 Period = Literal["hour", "day", "all"]
 
@@ -75,3 +77,104 @@ class KpiReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     down_after_s: float
     """The table-silence threshold (`LIVEBRIDGE_KPI_TABLE_DOWN_AFTER_S`)."""
     rows: tuple[KpiRow, ...]
+    disputes: DisputeKpis | None = None
+    """Dispute tickets in the window (None when this bridge keeps no tickets)."""
+
+
+# Dispute tickets and the audit queue (`services/ops/cases.py`): every step an event.
+
+TicketOutcome = Literal["upheld", "rejected", "partially_upheld"]
+AuditReason = Literal["hash_mismatch", "sequence_gap", "conflict", "settlement_failure"]
+
+
+class OpenTicket(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """`POST /ops/v1/tickets`: a player disputes a round."""
+
+    provider: Id
+    round_id: Id
+    player: Id
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1024, pattern=TEXT_PATTERN)]
+
+
+class CommentTicket(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=4096, pattern=TEXT_PATTERN)]
+
+
+class ResolveTicket(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    outcome: TicketOutcome
+    note: LongText = ""
+
+
+class TicketComment(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    author: str
+    """The operator key that wrote it."""
+    text: str
+    at: datetime
+
+
+class TicketView(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    ticket_id: str
+    provider: str
+    round_id: str
+    player: str
+    reason: str
+    opened_by: str
+    opened_at: datetime
+    comments: tuple[TicketComment, ...] = ()
+    status: Literal["open", "resolved"] = "open"
+    outcome: str = ""
+    resolution_note: str = ""
+    resolved_at: datetime | None = None
+
+
+class TicketList(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    tickets: tuple[TicketView, ...]
+
+
+class AuditState(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What operators did about one audit item (from the `AuditCase` events)."""
+
+    assignee: str = ""
+    resolution: str = ""
+    resolved_by: str = ""
+
+
+class AuditItem(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A flagged round: why, where in the log, and who handles it."""
+
+    key: str
+    """Stable id of the item: `<reason>:<round key>` or `<reason>:<log position>`."""
+    reason: AuditReason
+    detail: str
+    """The flag as the ledger wrote it."""
+    provider: str
+    round_id: str
+    table: str
+    position: int
+    """The log position of the event that raised the flag."""
+    flagged_at: datetime
+    status: Literal["open", "resolved"]
+    assignee: str = ""
+    resolution: str = ""
+    resolved_by: str = ""
+
+
+class AuditList(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    items: tuple[AuditItem, ...]
+
+
+class AssignAudit(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    assignee: Id
+
+
+class ResolveAudit(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    resolution: Annotated[str, msgspec.Meta(min_length=1, max_length=1024, pattern=TEXT_PATTERN)]
+
+
+class DisputeKpis(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Tickets opened and resolved in the window; MTTR over those resolved."""
+
+    opened: int
+    resolved: int
+    mttr_s: float | None
+    """Mean of (resolved - opened) over tickets resolved in the window (None: none)."""

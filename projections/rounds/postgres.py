@@ -152,6 +152,14 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
             SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (bet_key)").format(
                 self.index("timeline_bet_key"), self.table("timeline")
             ),
+            # The audit queue's flags (`audit_flags`), without scanning every row.
+            SQL(
+                "CREATE INDEX IF NOT EXISTS {0} ON {1} (position) "
+                "WHERE event IN ('Round.ConflictFlagged', 'RoundBook.BetFlagged')"
+            ).format(self.index("timeline_flags"), self.table("timeline")),
+            SQL(
+                "CREATE INDEX IF NOT EXISTS {0} ON {1} (round_key) WHERE verification = 'FLAGGED'"
+            ).format(self.index("rounds_flagged"), self.table("rounds")),
         ]
 
     def write(self, curs: Cursor[DictRow], changes: Sequence[RoundChange]) -> None:
@@ -457,6 +465,43 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
             + "count(*) FILTER (WHERE x.settle_s > %(late_after)s) AS late_settlements "
             "FROM x GROUP BY x.provider, x.table_id, x.period ORDER BY 1, 2, 3"
         ).format(bets=self.table("bets"), timeline=self.table("timeline"))
+
+    def audit_flags(self, provider: str | None, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` flags of the audit queue: each round verification flag
+        (`kind` `verified`), round conflict (`conflict`) and bet the round book could not
+        handle (`settlement`), with its round and the log position that raised it."""
+        params = {"provider": provider, "limit": limit}
+        with self.datastore.transaction(commit=False) as curs:
+            statement = self.statement("audit flags", self._audit_flags_sql)
+            return curs.execute(statement, params).fetchall()
+
+    def _audit_flags_sql(self) -> Composed:
+        return SQL(
+            "WITH v AS (SELECT r.round_key, r.provider, r.round_id, r.table_id, "
+            "r.verification_flags, (SELECT max(t.position) FROM {timeline} t "
+            "WHERE t.round_key = r.round_key AND t.event = 'Round.Verified') AS position "
+            "FROM {rounds} r WHERE r.verification = 'FLAGGED' "
+            "AND (%(provider)s::text IS NULL OR r.provider = %(provider)s)), "
+            "found AS (SELECT 'verified' AS kind, v.round_key, v.provider, v.round_id, "
+            "v.table_id, f.flag AS detail, v.position, t.server_time "
+            "FROM v CROSS JOIN jsonb_array_elements_text(v.verification_flags) AS f(flag) "
+            "JOIN {timeline} t ON t.position = v.position "
+            "UNION ALL SELECT 'conflict', t.round_key, r.provider, r.round_id, r.table_id, "
+            "t.detail->>'flag', t.position, t.server_time FROM {timeline} t "
+            "JOIN {rounds} r ON r.round_key = t.round_key "
+            "WHERE t.event IN ('Round.ConflictFlagged', 'RoundBook.BetFlagged') "
+            "AND t.event = 'Round.ConflictFlagged' "
+            "AND (%(provider)s::text IS NULL OR r.provider = %(provider)s) "
+            "UNION ALL SELECT 'settlement', b.round_key, b.provider, b.round_id, b.table_id, "
+            "t.detail->>'flag', t.position, t.server_time FROM {timeline} t "
+            "JOIN {bets} b ON b.bet_key = t.bet_key "
+            "WHERE t.event IN ('Round.ConflictFlagged', 'RoundBook.BetFlagged') "
+            "AND t.event = 'RoundBook.BetFlagged' "
+            "AND (%(provider)s::text IS NULL OR b.provider = %(provider)s)) "
+            "SELECT * FROM found ORDER BY position DESC, detail LIMIT %(limit)s"
+        ).format(
+            rounds=self.table("rounds"), bets=self.table("bets"), timeline=self.table("timeline")
+        )
 
 
 _PERIOD = (

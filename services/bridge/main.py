@@ -279,7 +279,8 @@ def build_app(settings: Settings) -> web.Application:
     take_bet = setup_bets(app, frontdoor.table, ledger=lambda: app[LEDGER])
     setup_socket(app, frontdoor.table, take=take_bet)
     kpis = KpiSettings.from_env(settings.environ)
-    setup_ops(app, frontdoor.table, KpiBoard(lambda: app[VIEWS].rounds, kpis))
+    board = KpiBoard(lambda: app[VIEWS].rounds, kpis)
+    setup_ops(app, frontdoor.table, board, cases_env=lambda: ledger_env(app))
     return app
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import get_args
 
@@ -23,6 +23,7 @@ from contracts.ops import KpiReport, Period
 from services.frontdoor.http import ApiError, json_response
 from services.frontdoor.routes import RouteTable
 from services.ops import metrics
+from services.ops.cases_http import CASES, setup_cases
 from services.ops.kpis import KpiBoard
 
 log = logging.getLogger(__name__)
@@ -66,9 +67,18 @@ def _instant(request: web.Request, name: str, default: datetime) -> datetime:
     return value
 
 
-def setup_ops(app: web.Application, table: RouteTable, board: KpiBoard) -> None:
-    """Mount the operations routes and show `board` on `/metrics` while the app runs."""
+def setup_ops(
+    app: web.Application,
+    table: RouteTable,
+    board: KpiBoard,
+    *,
+    cases_env: Callable[[], Mapping[str, str]],
+) -> None:
+    """Mount the operations routes, run the cases' application (in the log with the
+    settings `cases_env()` gives when the app starts) and show `board` on `/metrics`."""
     app[BOARD] = board
+    setup_cases(app, table, env=cases_env, flags=board.source)  # type: ignore[arg-type]
+    board.tickets = lambda: app[CASES].tickets()
 
     async def kpis(request: web.Request) -> web.Response:
         until = _instant(request, "until", board.clock())

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from contracts.ops import KpiReport, KpiRow, Latency, Period
+from contracts.ops import DisputeKpis, KpiReport, KpiRow, Latency, Period, TicketView
 
 UNKNOWN_CAUSE = "unspecified"
 
@@ -131,6 +131,20 @@ def kpi_rows(rounds: list[dict[str, Any]], bets: list[dict[str, Any]]) -> list[K
     return rows
 
 
+def disputes(tickets: list[TicketView], since: datetime, until: datetime) -> DisputeKpis:
+    """Tickets opened and resolved in [since, until); MTTR over those resolved."""
+    took = [
+        (t.resolved_at - t.opened_at).total_seconds()
+        for t in tickets
+        if t.resolved_at is not None and since <= t.resolved_at < until
+    ]
+    return DisputeKpis(
+        opened=sum(1 for t in tickets if since <= t.opened_at < until),
+        resolved=len(took),
+        mttr_s=sum(took) / len(took) if took else None,
+    )
+
+
 class KpiBoard:
     """The KPIs of one bridge's views; `source` is resolved on each call (views start late)."""
 
@@ -143,8 +157,10 @@ class KpiBoard:
         self.source = source
         self.settings = settings
         self.clock = clock
+        self.tickets: Callable[[], list[TicketView]] | None = None
+        """Every dispute ticket (from the cases' log), once the bridge keeps them."""
         self._lock = threading.Lock()
-        self._cached: tuple[float, list[KpiRow]] | None = None
+        self._cached: tuple[float, KpiReport] | None = None
 
     def report(self, since: datetime, until: datetime, period: Period) -> KpiReport:
         view = self.source()
@@ -157,16 +173,17 @@ class KpiBoard:
             late_after_s=self.settings.late_after_s,
             down_after_s=self.settings.down_after_s,
             rows=tuple(kpi_rows(rounds, bets)),
+            disputes=None if self.tickets is None else disputes(self.tickets(), since, until),
         )
 
-    def window(self) -> list[KpiRow]:
-        """The trailing window's rows (what `/metrics` shows), read at most once a second."""
+    def window(self) -> KpiReport:
+        """The trailing window (what `/metrics` shows), read at most once a second."""
         with self._lock:
             now = time.monotonic()
             if self._cached is not None and now - self._cached[0] < 1.0:
                 return self._cached[1]
             until = self.clock()
             since = until - timedelta(seconds=self.settings.window_s)
-            rows = list(self.report(since, until, "all").rows)
-            self._cached = (now, rows)
-            return rows
+            report = self.report(since, until, "all")
+            self._cached = (now, report)
+            return report

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from contracts.ops import KpiRow, Latency
+from contracts.ops import DisputeKpis, KpiRow, Latency
 from services.ops.kpis import KpiBoard
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,29 @@ def _rows() -> Iterator[KpiRow]:
         boards = list(_boards)
     for board in boards:
         try:
-            yield from board.window()
+            yield from board.window().rows
         except Exception as error:  # a scrape must not fail because one view is away
             log.warning("KPIs not read for this scrape: %s", error)
+
+
+def _disputes(
+    value: Callable[[DisputeKpis], float | None],
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def callback(_options: CallbackOptions) -> Iterable[Observation]:
+        with _lock:
+            boards = list(_boards)
+        found = []
+        for board in boards:
+            try:
+                report = board.window()
+            except Exception as error:
+                log.warning("dispute KPIs not read for this scrape: %s", error)
+                continue
+            if report.disputes is not None and (seen := value(report.disputes)) is not None:
+                found.append(Observation(seen))
+        return found
+
+    return callback
 
 
 def _labels(row: KpiRow) -> dict[str, str]:
@@ -159,4 +179,11 @@ _gauge(
     "time_to_settle_seconds",
     "betting closed to bet settled",
     _quantiles(lambda r: r.time_to_settle),
+)
+_gauge("disputes_opened", "dispute tickets opened in the window", _disputes(lambda d: d.opened))
+_gauge(
+    "disputes_resolved", "dispute tickets resolved in the window", _disputes(lambda d: d.resolved)
+)
+_gauge(
+    "dispute_mttr_seconds", "mean time to resolve a dispute ticket", _disputes(lambda d: d.mttr_s)
 )

@@ -1,5 +1,11 @@
-"""The front door's whole bridge (operator keys, own database), for the operations routes."""
+"""The front door's whole bridge (operator keys, own database), for the operations routes,
+with the metrics pipeline `livebridge run` installs first."""
 
+import os
+
+import pytest
+
+from services.bridge.telemetry import install_metrics
 from tests.integration.frontdoor.conftest import (
     KEYS,
     Bridge,
@@ -9,3 +15,8 @@ from tests.integration.frontdoor.conftest import (
 )
 
 __all__ = ["KEYS", "Bridge", "bridge", "bridge_settings", "own_database_url"]
+
+
+@pytest.fixture(autouse=True)
+def metrics_installed() -> None:
+    install_metrics(os.environ)  # as `livebridge run` does before it builds the app

@@ -5,7 +5,6 @@ a late settlement and a silent table are planted; every figure is asserted."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,6 @@ from contracts.wallet import Credit, Debit, Rollback
 from projections.http import VIEWS
 from projections.rounds.view import RoundRecord
 from services.bridge.main import LEDGER
-from services.bridge.telemetry import install_metrics
 from services.ledger.application import Ledger
 from tests.integration.ops.conftest import Bridge
 
@@ -42,7 +40,6 @@ LATE_AFTER = 1.5
 def thresholds(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("LIVEBRIDGE_KPI_LATE_SETTLEMENT_S", str(LATE_AFTER))
     monkeypatch.setenv("LIVEBRIDGE_KPI_TABLE_DOWN_AFTER_S", "120")
-    install_metrics(os.environ)  # as `livebridge run` does before it builds the app
     yield
 
 

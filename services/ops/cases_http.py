@@ -1,0 +1,378 @@
+"""`/ops/v1/tickets` and `/ops/v1/audit`: dispute tickets and the audit queue.
+
+Reads need scope `read`, every step (open, comment, resolve, assign) scope `admin`; each
+step is an event of the `Cases` application (`services/ops/cases.py`), recorded with the
+operator key that took it. The audit queue lists the round view's flags (hash
+mismatches, sequence gaps, conflicts, bets the round book could not settle or refund),
+newest first, joined with what operators did about each (`AuditCase` events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol, get_args
+
+from aiohttp import web
+
+from contracts.api import Operation, Param, Scope
+from contracts.ops import (
+    AssignAudit,
+    AuditItem,
+    AuditList,
+    AuditReason,
+    AuditState,
+    CommentTicket,
+    OpenTicket,
+    ResolveAudit,
+    ResolveTicket,
+    TicketList,
+    TicketView,
+)
+from services.frontdoor.auth import OPERATOR
+from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.routes import RouteTable
+from services.ops.cases import Cases, TicketClosed
+
+CASES = web.AppKey("ops_cases", Cases)
+AUDIT_LIMIT = 1000
+"""Most items one listing returns (newest first)."""
+REASONS: tuple[str, ...] = get_args(AuditReason)
+_KEY = re.compile(
+    r"^(hash_mismatch|sequence_gap):[0-9a-f]{32}$|^(conflict|settlement_failure):\d+$"
+)
+
+
+class FlagSource(Protocol):
+    """The round view's adapter (`PostgresRoundsView.audit_flags`)."""
+
+    def audit_flags(self, provider: str | None, limit: int) -> list[dict[str, Any]]: ...
+
+
+def _reason(row: Mapping[str, Any]) -> str:
+    if row["kind"] == "conflict":
+        return "conflict"
+    if row["kind"] == "settlement":
+        return "settlement_failure"
+    return "hash_mismatch" if str(row["detail"]).startswith("round_hash") else "sequence_gap"
+
+
+def audit_items(rows: list[dict[str, Any]], states: Mapping[str, AuditState]) -> list[AuditItem]:
+    items = []
+    for row in rows:
+        reason = _reason(row)
+        by_round = reason in ("hash_mismatch", "sequence_gap")
+        key = f"{reason}:{row['round_key'] if by_round else row['position']}"
+        state = states.get(key, AuditState())
+        items.append(
+            AuditItem(
+                key=key,
+                reason=reason,  # type: ignore[arg-type]
+                detail=str(row["detail"] or ""),
+                provider=row["provider"],
+                round_id=row["round_id"],
+                table=row["table_id"],
+                position=int(row["position"]),
+                flagged_at=row["server_time"],
+                status="resolved" if state.resolution else "open",
+                assignee=state.assignee,
+                resolution=state.resolution,
+                resolved_by=state.resolved_by,
+            )
+        )
+    return items
+
+
+def _actor(request: web.Request) -> str:
+    key = request[OPERATOR]
+    return f"{key.operator}/{key.key_id}"
+
+
+def _ticket_id(request: web.Request) -> uuid.UUID:
+    raw = request.match_info["ticket_id"]
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ApiError("TICKET_NOT_FOUND", f"no ticket {raw!r} (ticket ids are UUIDs)") from None
+
+
+TICKET_PARAM = Param("ticket_id", "path", "The ticket's id (a UUID).")
+KEY_PARAM = Param("key", "path", "The item's key, as the listing gives it.")
+OPERATIONS = (
+    Operation(
+        method="POST",
+        path="/ops/v1/tickets",
+        operation_id="openTicket",
+        summary="Open a dispute ticket on a round for a player",
+        auth="operator",
+        scope=Scope.ADMIN,
+        request=OpenTicket,
+        response=TicketView,
+        status=201,
+        errors=("MALFORMED_JSON", "INVALID_REQUEST", "BODY_TOO_LARGE", "RETRY"),
+        tags=("operations",),
+    ),
+    Operation(
+        method="GET",
+        path="/ops/v1/tickets",
+        operation_id="listTickets",
+        summary="Every dispute ticket, open or resolved",
+        auth="operator",
+        scope=Scope.READ,
+        response=TicketList,
+        errors=("INVALID_REQUEST", "RETRY"),
+        params=(Param("status", "query", "`open` or `resolved`; default both.", False),),
+        tags=("operations",),
+    ),
+    Operation(
+        method="GET",
+        path="/ops/v1/tickets/{ticket_id}",
+        operation_id="getTicket",
+        summary="One dispute ticket with its comments",
+        auth="operator",
+        scope=Scope.READ,
+        response=TicketView,
+        errors=("TICKET_NOT_FOUND", "RETRY"),
+        params=(TICKET_PARAM,),
+        tags=("operations",),
+    ),
+    Operation(
+        method="POST",
+        path="/ops/v1/tickets/{ticket_id}/comments",
+        operation_id="commentTicket",
+        summary="Comment on an open dispute ticket",
+        auth="operator",
+        scope=Scope.ADMIN,
+        request=CommentTicket,
+        response=TicketView,
+        errors=(
+            "MALFORMED_JSON",
+            "INVALID_REQUEST",
+            "BODY_TOO_LARGE",
+            "TICKET_NOT_FOUND",
+            "TICKET_RESOLVED",
+            "RETRY",
+        ),
+        params=(TICKET_PARAM,),
+        tags=("operations",),
+    ),
+    Operation(
+        method="POST",
+        path="/ops/v1/tickets/{ticket_id}/resolve",
+        operation_id="resolveTicket",
+        summary="Resolve a dispute ticket with its outcome",
+        auth="operator",
+        scope=Scope.ADMIN,
+        request=ResolveTicket,
+        response=TicketView,
+        errors=(
+            "MALFORMED_JSON",
+            "INVALID_REQUEST",
+            "BODY_TOO_LARGE",
+            "TICKET_NOT_FOUND",
+            "TICKET_RESOLVED",
+            "RETRY",
+        ),
+        params=(TICKET_PARAM,),
+        tags=("operations",),
+    ),
+    Operation(
+        method="GET",
+        path="/ops/v1/audit",
+        operation_id="listAudit",
+        summary="The audit queue: flagged rounds with their reason, log position and handler",
+        auth="operator",
+        scope=Scope.READ,
+        response=AuditList,
+        errors=("INVALID_REQUEST", "RETRY"),
+        params=(
+            Param("provider", "query", "Only this provider.", False),
+            Param("reason", "query", f"One of {', '.join(REASONS)}.", False),
+            Param("status", "query", "`open` or `resolved`; default both.", False),
+            Param("assignee", "query", "Only items assigned to this operator.", False),
+        ),
+        tags=("operations",),
+    ),
+    Operation(
+        method="POST",
+        path="/ops/v1/audit/{key}/assign",
+        operation_id="assignAudit",
+        summary="Assign a flagged item to an operator",
+        auth="operator",
+        scope=Scope.ADMIN,
+        request=AssignAudit,
+        response=AuditItem,
+        errors=(
+            "MALFORMED_JSON",
+            "INVALID_REQUEST",
+            "BODY_TOO_LARGE",
+            "AUDIT_ITEM_NOT_FOUND",
+            "RETRY",
+        ),
+        params=(KEY_PARAM,),
+        tags=("operations",),
+    ),
+    Operation(
+        method="POST",
+        path="/ops/v1/audit/{key}/resolve",
+        operation_id="resolveAudit",
+        summary="Resolve a flagged item (an event in the log)",
+        auth="operator",
+        scope=Scope.ADMIN,
+        request=ResolveAudit,
+        response=AuditItem,
+        errors=(
+            "MALFORMED_JSON",
+            "INVALID_REQUEST",
+            "BODY_TOO_LARGE",
+            "AUDIT_ITEM_NOT_FOUND",
+            "RETRY",
+        ),
+        params=(KEY_PARAM,),
+        tags=("operations",),
+    ),
+)
+
+
+def _status(request: web.Request) -> str | None:
+    status = request.query.get("status")
+    if status not in (None, "open", "resolved"):
+        raise ApiError("INVALID_REQUEST", "`status` is `open` or `resolved`")
+    return status
+
+
+def setup_cases(
+    app: web.Application,
+    table: RouteTable,
+    *,
+    env: Callable[[], Mapping[str, str]],
+    flags: Callable[[], FlagSource],
+) -> None:
+    """Run the `Cases` application while the app runs and mount its routes."""
+
+    async def running(app: web.Application) -> AsyncIterator[None]:
+        cases = await asyncio.to_thread(Cases, dict(env()))
+        app[CASES] = cases
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(cases.close)
+
+    app.cleanup_ctx.append(running)
+
+    async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (ApiError, TicketClosed):
+            raise
+        except Exception as error:
+            raise ApiError(
+                "RETRY", f"the operations log cannot be used right now: {error}"
+            ) from None
+
+    async def open_ticket(request: web.Request) -> web.Response:
+        body = await read_json(request, OpenTicket)
+        view = await call(
+            app[CASES].open_ticket,
+            provider=body.provider,
+            round_id=body.round_id,
+            player=body.player,
+            reason=body.reason,
+            opened_by=_actor(request),
+        )
+        return json_response(view, 201)
+
+    async def list_tickets(request: web.Request) -> web.Response:
+        status = _status(request)
+        found: list[TicketView] = await call(app[CASES].tickets)
+        return json_response(
+            TicketList(tickets=tuple(t for t in found if status in (None, t.status)))
+        )
+
+    async def get_ticket(request: web.Request) -> web.Response:
+        ticket_id = _ticket_id(request)
+        found: list[TicketView] = await call(app[CASES].tickets)
+        for ticket in found:
+            if ticket.ticket_id == str(ticket_id):
+                return json_response(ticket)
+        raise ApiError("TICKET_NOT_FOUND", f"no ticket {ticket_id}")
+
+    async def step(
+        request: web.Request, fn: Callable[..., TicketView | None], *args: Any
+    ) -> web.Response:
+        ticket_id = _ticket_id(request)
+        try:
+            view = await call(fn, ticket_id, *args)
+        except TicketClosed as closed:
+            raise ApiError("TICKET_RESOLVED", str(closed)) from None
+        if view is None:
+            raise ApiError("TICKET_NOT_FOUND", f"no ticket {ticket_id}")
+        return json_response(view)
+
+    async def comment(request: web.Request) -> web.Response:
+        body = await read_json(request, CommentTicket)
+        return await step(request, app[CASES].comment, _actor(request), body.text)
+
+    async def resolve_ticket(request: web.Request) -> web.Response:
+        body = await read_json(request, ResolveTicket)
+        return await step(
+            request, app[CASES].resolve_ticket, body.outcome, body.note, _actor(request)
+        )
+
+    async def items(provider: str | None = None) -> list[AuditItem]:
+        rows = await call(flags().audit_flags, provider, AUDIT_LIMIT)
+        states = await call(app[CASES].audit_states)
+        return audit_items(rows, states)
+
+    async def list_audit(request: web.Request) -> web.Response:
+        reason, assignee = request.query.get("reason"), request.query.get("assignee")
+        if reason is not None and reason not in REASONS:
+            raise ApiError("INVALID_REQUEST", f"`reason` is one of {', '.join(REASONS)}")
+        status = _status(request)
+        found = await items(request.query.get("provider"))
+        return json_response(
+            AuditList(
+                items=tuple(
+                    i
+                    for i in found
+                    if reason in (None, i.reason)
+                    and status in (None, i.status)
+                    and assignee in (None, i.assignee)
+                )
+            )
+        )
+
+    async def find_item(request: web.Request) -> AuditItem:
+        key = request.match_info["key"]
+        if _KEY.match(key):
+            for item in await items():
+                if item.key == key:
+                    return item
+        raise ApiError("AUDIT_ITEM_NOT_FOUND", f"no flagged item {key!r} in the audit queue")
+
+    async def assign(request: web.Request) -> web.Response:
+        body = await read_json(request, AssignAudit)
+        item = await find_item(request)
+        await call(app[CASES].assign, item.key, body.assignee, _actor(request))
+        return json_response(await find_item(request))
+
+    async def resolve_item(request: web.Request) -> web.Response:
+        body = await read_json(request, ResolveAudit)
+        item = await find_item(request)
+        await call(app[CASES].resolve_case, item.key, body.resolution, _actor(request))
+        return json_response(await find_item(request))
+
+    handlers = (
+        open_ticket,
+        list_tickets,
+        get_ticket,
+        comment,
+        resolve_ticket,
+        list_audit,
+        assign,
+        resolve_item,
+    )
+    for operation, handler in zip(OPERATIONS, handlers, strict=True):
+        table.add(app, operation, handler)

@@ -1,0 +1,180 @@
+"""Dispute tickets and the audit queue over HTTP: every step an event in the log, MTTR
+read back from the KPIs, flagged rounds listed with their reason and log position."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from eventsourcing.utils import get_topic
+from prometheus_client.parser import text_string_to_metric_families
+
+from contracts.events import BettingOpened, GameEvent, ResultDeclared
+from projections.http import VIEWS
+from services.bridge.main import LEDGER
+from services.ops.cases import AuditCase, Cases, Ticket
+from services.ops.cases_http import CASES
+from tests.integration.ops.conftest import Bridge
+
+P = "evo"
+T0 = datetime(2026, 11, 1, 21, 0, tzinfo=UTC)
+
+
+def topics(cases: Cases) -> list[str]:
+    return [n.topic for n in cases.recorder.select_notifications(1, 1000)]
+
+
+async def test_a_ticket_is_opened_commented_and_resolved_as_events_and_gives_the_mttr(
+    bridge: Bridge,
+) -> None:
+    client, admin, read = bridge.client, Bridge.auth("admin"), Bridge.auth("read")
+    body = {"provider": P, "roundId": "R-d1", "player": "p1", "reason": "ball hit the rim"}
+    refused = await client.post("/ops/v1/tickets", json=body, headers=read)
+    assert refused.status == 403
+    assert (await refused.json())["error"] == "LBRG-403 SCOPE_REQUIRED"
+    bad = await client.post("/ops/v1/tickets", json={**body, "player": ""}, headers=admin)
+    assert bad.status == 400
+    opened = await client.post("/ops/v1/tickets", json=body, headers=admin)
+    assert opened.status == 201, await opened.text()
+    ticket = await opened.json()
+    assert ticket["status"] == "open" and ticket["openedBy"] == "casino/admin"
+    path = f"/ops/v1/tickets/{ticket['ticketId']}"
+
+    commented = await client.post(f"{path}/comments", json={"text": "video checked"}, headers=admin)
+    assert commented.status == 200
+    assert [c["text"] for c in (await commented.json())["comments"]] == ["video checked"]
+    await asyncio.sleep(0.2)  # the resolution comes measurably later
+    resolved = await client.post(f"{path}/resolve", json={"outcome": "upheld"}, headers=admin)
+    assert resolved.status == 200
+    done = await resolved.json()
+    assert done["status"] == "resolved" and done["outcome"] == "upheld"
+    again = await client.post(f"{path}/resolve", json={"outcome": "rejected"}, headers=admin)
+    assert again.status == 409
+    assert (await again.json())["error"] == "LBRG-409 TICKET_RESOLVED"
+    late = await client.post(f"{path}/comments", json={"text": "and?"}, headers=admin)
+    assert late.status == 409
+    missing = await client.get("/ops/v1/tickets/not-a-uuid", headers=read)
+    assert missing.status == 404
+
+    cases = bridge.app[CASES]
+    assert topics(cases) == [
+        get_topic(Ticket.Opened),
+        get_topic(Ticket.Commented),
+        get_topic(Ticket.Resolved),
+    ]
+    # Another process reading the same log sees the same ticket (nothing in memory).
+    other = await asyncio.to_thread(Cases, dict(cases.env))
+    try:
+        [replayed] = await asyncio.to_thread(other.tickets)
+    finally:
+        other.close()
+    assert replayed.ticket_id == ticket["ticketId"] and replayed.outcome == "upheld"
+    shown = await (await client.get(path, headers=read)).json()
+    assert shown == done
+    listed = await (await client.get("/ops/v1/tickets?status=open", headers=read)).json()
+    assert listed["tickets"] == []
+
+    took = (
+        datetime.fromisoformat(done["resolvedAt"]) - datetime.fromisoformat(done["openedAt"])
+    ).total_seconds()
+    assert took >= 0.2
+    kpis = await (await client.get("/ops/v1/kpis", headers=read)).json()
+    assert kpis["disputes"] == {"opened": 1, "resolved": 1, "mttrS": took}
+    metrics = await (await client.get("/metrics")).text()
+    [mttr] = [
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "livebridge_kpi_dispute_mttr_seconds"
+    ]
+    assert mttr == took
+
+
+def flagged_log(bridge: Bridge) -> None:
+    ledger = bridge.app[LEDGER]
+    opened = BettingOpened(
+        provider=P,
+        round_id="R-a1",
+        table="T9",
+        game="roulette",
+        seq=1,
+        occurred_at=T0,
+        closes_at=T0 + timedelta(seconds=15),
+    )
+    ledger.record_event(opened)
+    ledger.record_event(
+        ResultDeclared(
+            provider=P,
+            round_id="R-a1",
+            seq=3,
+            occurred_at=T0 + timedelta(seconds=20),
+            result={"number": "1"},
+            round_hash="0" * 64,
+        )
+    )  # seq 2 missing and a hash that cannot match
+    ledger.record_event(GameEvent(provider=P, round_id="R-a2", seq=1, occurred_at=T0, kind="spin"))
+    ledger.record_event(
+        GameEvent(provider=P, round_id="R-a2", seq=1, occurred_at=T0, kind="other")
+    )  # the same seq with another payload
+
+
+async def test_the_audit_queue_lists_flags_with_their_position_and_takes_assignments(
+    bridge: Bridge,
+) -> None:
+    client, admin, read = bridge.client, Bridge.auth("admin"), Bridge.auth("read")
+    await asyncio.to_thread(flagged_log, bridge)
+    ledger = bridge.app[LEDGER]
+    head = await asyncio.to_thread(ledger.recorder.max_notification_id)
+    await asyncio.to_thread(bridge.app[VIEWS].wait, head, 10.0)
+
+    listed = await client.get("/ops/v1/audit", headers=read)
+    assert listed.status == 200, await listed.text()
+    items: list[dict[str, Any]] = (await listed.json())["items"]
+    record = bridge.app[VIEWS].rounds.rounds("R-a1", ledger.name, P)[0]
+    verified = max(e.position for e in record.timeline if e.event == "Round.Verified")
+    conflict = bridge.app[VIEWS].rounds.rounds("R-a2", ledger.name, P)[0]
+    flagged_at = [e.position for e in conflict.timeline if e.event == "Round.ConflictFlagged"]
+    assert sorted((i["reason"], i["roundId"], i["position"]) for i in items) == sorted(
+        [
+            ("hash_mismatch", "R-a1", verified),
+            ("sequence_gap", "R-a1", verified),
+            ("conflict", "R-a2", flagged_at[0]),
+        ]
+    )
+    assert {i["status"] for i in items} == {"open"}
+    gap = next(i for i in items if i["reason"] == "sequence_gap")
+    assert gap["detail"] == "gap in provider seq: missing 2" and gap["table"] == "T9"
+
+    only = await client.get("/ops/v1/audit?reason=conflict", headers=read)
+    assert [i["roundId"] for i in (await only.json())["items"]] == ["R-a2"]
+    bad = await client.get("/ops/v1/audit?reason=boredom", headers=read)
+    assert bad.status == 400
+
+    key = gap["key"]
+    assigned = await client.post(
+        f"/ops/v1/audit/{key}/assign", json={"assignee": "alice"}, headers=admin
+    )
+    assert assigned.status == 200, await assigned.text()
+    assert (await assigned.json())["assignee"] == "alice"
+    mine = await (await client.get("/ops/v1/audit?assignee=alice", headers=read)).json()
+    assert [i["key"] for i in mine["items"]] == [key]
+    resolved = await client.post(
+        f"/ops/v1/audit/{key}/resolve",
+        json={"resolution": "seq 2 found in the provider's report"},
+        headers=admin,
+    )
+    assert resolved.status == 200
+    assert (await resolved.json())["status"] == "resolved"
+    still_open = await (await client.get("/ops/v1/audit?status=open", headers=read)).json()
+    assert key not in {i["key"] for i in still_open["items"]} and len(still_open["items"]) == 2
+    unknown = await client.post(
+        "/ops/v1/audit/conflict:999999/assign", json={"assignee": "bob"}, headers=admin
+    )
+    assert unknown.status == 404
+    assert (await unknown.json())["error"] == "LBRG-404 AUDIT_ITEM_NOT_FOUND"
+    assert topics(bridge.app[CASES]) == [
+        get_topic(AuditCase.Opened),
+        get_topic(AuditCase.Assigned),
+        get_topic(AuditCase.Resolved),
+    ]
