@@ -46,21 +46,36 @@ class Settings:
             allow_unsynced_nats=env.get("LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "") == "1",
             database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
             config_path=Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")),
-            stream_prefix=env.get("LIVEBRIDGE_STREAM_PREFIX", "LB"),
+            stream_prefix=stream_prefix(env),
             environ=dict(env),
         )
+
+
+DEFAULT_STREAM_PREFIX = "LB"
+
+
+def stream_prefix(environ: Mapping[str, str]) -> str:
+    """The ledger's stream prefix, read the same way by the bridge and every command.
+
+    `LIVEBRIDGE_STREAM_PREFIX` is the setting (default `LB`: streams `LB_LEDGER`, ...);
+    `NATS_STREAM_PREFIX`, the event store's own key, counts only where it is not set.
+    """
+    return (
+        environ.get("LIVEBRIDGE_STREAM_PREFIX")
+        or environ.get("NATS_STREAM_PREFIX")
+        or DEFAULT_STREAM_PREFIX
+    )
 
 
 def command_env(environ: Mapping[str, str]) -> dict[str, str]:
     """The environment the commands read, with the ledger's settings under the library's names.
 
-    `LIVEBRIDGE_NATS_URL` stands for `NATS_URL` and `LIVEBRIDGE_STREAM_PREFIX` for
-    `NATS_STREAM_PREFIX` (as the bridge reads them); with a NATS URL the persistence module
+    `LIVEBRIDGE_NATS_URL` stands for `NATS_URL`, and `NATS_STREAM_PREFIX` is always
+    `stream_prefix(environ)`, as the bridge reads it; with a NATS URL the persistence module
     defaults to the JetStream store.
     """
     env = dict(environ)
-    if not env.get("NATS_STREAM_PREFIX") and env.get("LIVEBRIDGE_STREAM_PREFIX"):
-        env["NATS_STREAM_PREFIX"] = env["LIVEBRIDGE_STREAM_PREFIX"]
+    env["NATS_STREAM_PREFIX"] = stream_prefix(environ)
     if not env.get("NATS_URL") and env.get("LIVEBRIDGE_NATS_URL"):
         env["NATS_URL"] = env["LIVEBRIDGE_NATS_URL"]
     if env.get("NATS_URL"):

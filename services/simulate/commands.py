@@ -8,8 +8,9 @@ the provider's entry in `livebridge.toml`, or `--secret-env`/`--secret-file`; Hu
 its private key, `--key-file`), pushes game events to `/feed/<provider>` (HMAC under
 `--feed-secret-env`, default LIVEBRIDGE_FEED_SECRET), and plays the platform's part too:
 it opens and funds the players in the ledger and issues their sessions in JetStream KV,
-on the bridge's own NATS (`--nats-url`, default LIVEBRIDGE_NATS_URL, and the stream
-prefix `NATS_STREAM_PREFIX`). It prints a JSON report and exits 1 on any mismatch.
+on the bridge's own NATS (`--nats-url`, default LIVEBRIDGE_NATS_URL, and the bridge's
+stream prefix, `LIVEBRIDGE_STREAM_PREFIX`, default LB). It prints a JSON report and exits
+1 on any mismatch.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def register(
     p.add_argument("--operator-id", type=int, default=0, help="Ezugi operatorId")
     p.add_argument("--feed-secret-env", default="LIVEBRIDGE_FEED_SECRET")
     p.add_argument("--nats-url", default=env.get("LIVEBRIDGE_NATS_URL", ""))
+    # `env` is the CLI's command_env: the prefix as the bridge reads it.
     p.add_argument("--stream-prefix", default=env.get("NATS_STREAM_PREFIX", ""))
     p.add_argument("--session-bucket", default=SESSION_BUCKET, help="the edge's session KV")
     p.set_defaults(handler=partial(run, env=env))
@@ -143,13 +145,10 @@ async def _simulate(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
         raise ValueError(f"set {args.feed_secret_env} to the provider's feed secret")
     if not args.nats_url:
         raise ValueError("pass --nats-url (or LIVEBRIDGE_NATS_URL): players are funded there")
-    ledger = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": args.nats_url,
-            "NATS_STREAM_PREFIX": args.stream_prefix,
-        }
-    )
+    ledger_env = {"PERSISTENCE_MODULE": "services.eventstore", "NATS_URL": args.nats_url}
+    if args.stream_prefix:  # else the event store's default, the bridge's too
+        ledger_env["NATS_STREAM_PREFIX"] = args.stream_prefix
+    ledger = Ledger(ledger_env)
     nc = await nats.connect(args.nats_url, name="livebridge-simulate")
     try:
         sessions = await KvSessionStore.open(nc.jetstream(), args.session_bucket)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -27,15 +30,16 @@ def status(url: str) -> int:
 class Bridge:
     """One `livebridge run` process on `home`, its output in `<home>/../run-<n>.log`."""
 
-    def __init__(self, home: Path, n: int) -> None:
+    def __init__(self, home: Path, n: int, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.log = home.parent / f"run-{n}.log"
-        env = dict(
-            os.environ,
-            LIVEBRIDGE_HOME=str(home),
-            LIVEBRIDGE_HTTP_PORT=str(self.port),
-            LIVEBRIDGE_CONFIG=str(home.parent / "absent.toml"),
-        )
+        env = {
+            **os.environ,
+            "LIVEBRIDGE_HOME": str(home),
+            "LIVEBRIDGE_HTTP_PORT": str(self.port),
+            "LIVEBRIDGE_CONFIG": str(home.parent / "absent.toml"),
+            **(env or {}),
+        }
         env.pop("LIVEBRIDGE_NATS_URL", None)
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
@@ -45,7 +49,7 @@ class Bridge:
                 stderr=subprocess.STDOUT,
             )
 
-    def url(self, path: str) -> str:
+    def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def ready(self, within: float = 15.0) -> None:
@@ -83,3 +87,56 @@ def test_restarts_on_one_home_start_without_a_traceback_and_ctrl_c_exits_0_at_on
         assert code == 0, output
         assert seconds < 5, f"Ctrl-C took {seconds:.1f} s"
         assert "Traceback" not in output, output
+
+
+SOFTSWISS = """
+[[provider]]
+id = "softswiss"
+dialect = "softswiss"
+currencies = ["EUR"]
+secret_env = "SOFTSWISS_SECRET"
+[provider.options]
+feed = "push"
+feed_secret_env = "LIVEBRIDGE_FEED_SECRET"
+"""
+
+
+def readme_command(name: str) -> str:
+    """The README's `livebridge <name> ...` command, as written (joined across its lines)."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    found = re.search(rf"`(livebridge {name} [^`]+)`", readme)
+    assert found is not None, f"README.md shows no `livebridge {name} ...` command"
+    return " ".join(found.group(1).split())
+
+
+def test_the_readme_simulate_command_plays_beside_a_started_bridge(tmp_path: Path) -> None:
+    # Beside `make run` (here `livebridge run` on a free port: the README's 8080 is
+    # replaced by it), with the provider in livebridge.toml as the README says.
+    config = tmp_path / "livebridge.toml"
+    config.write_text(SOFTSWISS)
+    env = {
+        "LIVEBRIDGE_CONFIG": str(config),
+        "SOFTSWISS_SECRET": "softswiss-TEST-ONLY-secret",
+        "LIVEBRIDGE_FEED_SECRET": "feed-TEST-ONLY-secret",
+    }
+    home = tmp_path / "home"
+    bridge = Bridge(home, 0, env)
+    try:
+        bridge.ready()
+        command = readme_command("simulate").replace("http://127.0.0.1:8080", bridge.url())
+        argv = [sys.executable, "-m", "services.cli", *shlex.split(command)[1:]]
+        played = subprocess.run(
+            argv,
+            env={**os.environ, "LIVEBRIDGE_HOME": str(home), **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert played.returncode == 0, played.stdout[-2000:] + played.stderr[-2000:]
+        report = json.loads(played.stdout)
+        assert report["ok"] is True and report["bets"], report
+        code, _ = bridge.interrupt()
+        assert code == 0, bridge.log.read_text()
+    finally:
+        bridge.close()
