@@ -128,7 +128,7 @@ TARGETS: tuple[tuple[str, str, float | str], ...] = (
     ("round_settle_publish_1000_ms", "<=", 1000.0),
     ("reconcile_1m_rows_s", "<=", 60.0),
 )
-"""(figure, comparison, bound): DESIGN.md's targets and the issues' "done when" figures."""
+"""(figure, comparison, bound): the design's targets and the issues' "done when" figures."""
 
 
 def check(figures: dict[str, float]) -> tuple[list[str], list[str]]:

@@ -190,7 +190,7 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready: NATS connected (to a server checked for fsync at start) and PostgreSQL answers.
 
     A server let through unchecked (`LIVEBRIDGE_ALLOW_UNSYNCED_NATS=1`) is never ready:
-    acknowledging bets that may not be on disk is what DESIGN.md decision 2 forbids.
+    acknowledging bets that may not be on disk is what I6 forbids (docs/invariants.md).
     """
     app = request.app
     checks: dict[str, str] = {}

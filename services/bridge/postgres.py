@@ -1,6 +1,6 @@
 """Find the PostgreSQL that holds livebridge's views, or start a private one.
 
-Order (DESIGN.md item 10): `LIVEBRIDGE_DATABASE_URL`; else a server on 127.0.0.1:5432,
+Order (as the README says): `LIVEBRIDGE_DATABASE_URL`; else a server on 127.0.0.1:5432,
 where a `livebridge` database is created if missing; else a private cluster under
 `<home>/postgres` made with `initdb` and run with `pg_ctl`, if PostgreSQL's binaries are
 installed; else `PostgresUnavailable` with what to install.

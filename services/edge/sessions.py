@@ -3,8 +3,8 @@
 The platform issues a session when it launches a game for a player; the provider then
 calls the wallet with that token. Dialects that rotate tokens (Evolution's `/check`,
 Pragmatic's `authenticate`) issue a new session and revoke the old one. Sessions live in
-JetStream KV (DESIGN decision 6) in production, `MemorySessionStore` in unit tests; both
-honour one contract, checked by one conformance suite.
+JetStream KV (beside the log: no other store to run) in production, `MemorySessionStore`
+in unit tests; both honour one contract, checked by one conformance suite.
 
 Obligations of a store: `get` returns None for an unknown or revoked token, never raises
 for those, and returns an expired session as it is (`Session.expired` tells; dialects

@@ -476,7 +476,7 @@ class _Client(Client):
 
 
 def ledger_stream_config(name: str, subjects: list[str]) -> StreamConfig:
-    """An append-only, fsynced, file-backed stream (DESIGN.md decision 2).
+    """An append-only, fsynced, file-backed stream (I6, docs/invariants.md).
 
     Every message is kept forever; neither delete nor purge is allowed. Snapshot streams
     are configured alike: the library reads snapshots older than the latest one too.

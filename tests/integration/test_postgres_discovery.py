@@ -1,4 +1,4 @@
-"""`make run` finds PostgreSQL as DESIGN.md item 10 says, or starts a private cluster."""
+"""`make run` finds PostgreSQL as the README says, or starts a private cluster."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 `CursorStore` is a tiny async key/value port. Its obligations: `get` returns the last
 value `put` for the key (or None), `put` is durable when it returns. The JetStream KV
-implementation is the production one (hot state lives in JetStream KV, DESIGN decision 6);
+implementation is the production one (hot state lives in JetStream KV, beside the log);
 `MemoryCursorStore` serves unit tests. Keys are free text: each implementation encodes
 them as its storage requires.
 """
