@@ -41,6 +41,7 @@ from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.postgres import Postgres, find_or_start
 from services.bridge.telemetry import serve_metrics, setup_telemetry
+from services.edge import natslink
 from services.edge.app import setup_edge
 from services.edge.config import ProvidersConfig, load_providers, parse_providers
 from services.edge.feeds.setup import setup_feeds
@@ -207,6 +208,7 @@ async def readyz(request: web.Request) -> web.Response:
                 await conn.execute("SELECT 1")
         except psycopg.Error as error:
             checks["postgres"] = f"error: {error.__class__.__name__}"
+    checks.update(natslink.readiness(app))  # the edge's own connections (sessions, feeds)
     ready = all(value == "ok" for value in checks.values())
     return web.json_response(
         {"status": "ready" if ready else "not ready", "checks": checks},

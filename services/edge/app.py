@@ -25,8 +25,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import nats
 from aiohttp import web
+from nats.aio.client import Client
 
 from services.edge.adapters.base import (
     EdgeContext,
@@ -37,6 +37,7 @@ from services.edge.adapters.base import (
 )
 from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway, ProviderGate
+from services.edge.natslink import NatsLink, links
 from services.edge.ports import AsyncLedger, LedgerPort
 from services.edge.security import caller_address
 from services.edge.sessions import KvSessionStore, MemorySessionStore, SessionStore
@@ -64,7 +65,7 @@ def setup_edge(
     elif nats_url is not None:
         kv_store = KvSessionStore()  # its bucket is opened as the app starts
         store = kv_store
-        app.cleanup_ctx.append(_kv_sessions(kv_store, nats_url, session_bucket))
+        app.cleanup_ctx.append(_kv_sessions(kv_store, nats_url, session_bucket, links(app)))
     else:
         log.warning("edge sessions are in process memory: use one process only")
         store = MemorySessionStore()
@@ -86,15 +87,19 @@ def setup_edge(
 
 
 def _kv_sessions(
-    store: KvSessionStore, url: str | Callable[[], str], bucket: str
+    store: KvSessionStore, url: str | Callable[[], str], bucket: str, watched: list[NatsLink]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        nc = await nats.connect(url if isinstance(url, str) else url(), name="livebridge-edge")
-        try:
+        async def opened(nc: Client) -> None:
             await store.attach(nc.jetstream(), bucket)
+
+        link = NatsLink(url if isinstance(url, str) else url(), "livebridge-edge", opened)
+        await link.start()
+        watched.append(link)
+        try:
             yield
         finally:
-            await nc.drain()
+            await link.stop()
 
     return ctx
 

@@ -10,6 +10,7 @@ them as its storage requires.
 from __future__ import annotations
 
 import base64
+import hashlib
 from typing import Protocol
 
 from nats.js.client import JetStreamContext
@@ -82,6 +83,14 @@ class JetStreamCursorStore:
         await self._kv.put(_kv_key(key), value.encode())
 
 
+MAX_KV_KEY = 1024
+"""Longest KV key written as is; a longer one becomes a digest, so no key can make the
+server refuse the line it travels on (and close the connection)."""
+
+
 def _kv_key(key: str) -> str:
     # KV keys allow [-/_=.a-zA-Z0-9]; round ids carry ':' and spaces, so encode.
-    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=") or "_"
+    encoded = base64.urlsafe_b64encode(key.encode()).decode().rstrip("=") or "_"
+    if len(encoded) <= MAX_KV_KEY:
+        return encoded
+    return "sha256." + hashlib.sha256(key.encode()).hexdigest()

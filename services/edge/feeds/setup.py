@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import nats
 from aiohttp import web
+from nats.aio.client import Client
 
 from services.edge.config import ConfigError, ProviderConfig, ProvidersConfig
 from services.edge.feeds.cursors import (
@@ -51,6 +51,7 @@ from services.edge.feeds.push import PushFeed, add_push_routes
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import EventSink
 from services.edge.feeds.websocket import SocketFeed
+from services.edge.natslink import NatsLink, links
 from services.edge.security import IpAllowlist, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,9 @@ def setup_feeds(
     if pushed:
         add_push_routes(app, pushed)
     if configs:
-        app.cleanup_ctx.append(_run_feeds(configs, processors, kv_store, nats_url, bucket))
+        app.cleanup_ctx.append(
+            _run_feeds(configs, processors, kv_store, nats_url, bucket, links(app))
+        )
     return processors
 
 
@@ -180,15 +183,22 @@ def _run_feeds(
     kv_store: JetStreamCursorStore | None,
     nats_url: str | Callable[[], str] | None,
     bucket: str,
+    watched: list[NatsLink],
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        nc = None
+        link = None
         if kv_store is not None:
             url = nats_url() if callable(nats_url) else nats_url
             if not url:
                 raise RuntimeError("feeds: the NATS URL for the cursor store resolved to nothing")
-            nc = await nats.connect(url, name="livebridge-feeds")
-            await kv_store.attach(nc.jetstream(), bucket)
+            store = kv_store
+
+            async def opened(nc: Client) -> None:
+                await store.attach(nc.jetstream(), bucket)
+
+            link = NatsLink(url, "livebridge-feeds", opened)
+            await link.start()
+            watched.append(link)
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50))
         tasks = [asyncio.create_task(p.run_sweeper()) for p in processors.values()]
         for c in configs:
@@ -209,7 +219,7 @@ def _run_feeds(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await http.close()
-            if nc is not None:
-                await nc.drain()
+            if link is not None:
+                await link.stop()
 
     return ctx

@@ -32,3 +32,17 @@ class CursorStoreSuite:
         assert [await store.get(k) for k in AWKWARD_KEYS] == [
             str(n) for n in range(len(AWKWARD_KEYS))
         ]
+
+    async def test_keys_of_any_length_are_kept_apart_and_the_store_stays_usable(
+        self, store: CursorStore
+    ) -> None:
+        long_keys = [
+            "round.evo." + "r" * 3000,
+            "round.evo." + "r" * 2999 + "s",
+            "round.evo.é" * 300,
+        ]
+        for number, key in enumerate(long_keys):
+            await store.put(key, str(number))
+        assert [await store.get(k) for k in long_keys] == ["0", "1", "2"]
+        await store.put("round.evo.r1", "7")
+        assert await store.get("round.evo.r1") == "7"
