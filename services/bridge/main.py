@@ -39,6 +39,7 @@ from contracts.events import AnyProviderEvent
 from projections.catalog import view_env
 from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from services.bridge.config import ENDPOINTS_FILE, Settings
+from services.bridge.nats_keeper import NatsKeeper
 from services.bridge.postgres import Postgres, find_or_start
 from services.bridge.telemetry import serve_metrics, setup_telemetry
 from services.edge import natslink
@@ -63,6 +64,7 @@ SETTINGS = web.AppKey("settings", Settings)
 NATS_URL = web.AppKey("nats_url", str)
 NATS_FSYNC = web.AppKey("nats_fsync", bool)
 NATS = web.AppKey("nats", Client)
+NATS_KEEPER = web.AppKey("nats_keeper", NatsKeeper)
 POSTGRES = web.AppKey("postgres", Postgres)
 LEDGER = web.AppKey("ledger", Ledger)
 
@@ -84,9 +86,14 @@ async def nats_server(app: web.Application) -> AsyncIterator[None]:
     log.info("nats-server %s (fsync always), data in %s", server.url, server.store_dir)
     app[NATS_URL] = server.url
     app[NATS_FSYNC] = True  # started from infra/nats/single.conf, checked by the launcher
+    app[NATS_KEEPER] = keeper = NatsKeeper(server)
+    watching = asyncio.create_task(keeper.watch(), name="nats-keeper")
     try:
         yield
     finally:
+        watching.cancel()
+        with suppress(asyncio.CancelledError):
+            await watching
         await asyncio.to_thread(server.stop)
 
 
@@ -182,8 +189,16 @@ def providers(settings: Settings) -> ProvidersConfig:
     return load_providers(path, environ=settings.environ)
 
 
-async def healthz(_request: web.Request) -> web.Response:
-    """Alive: the process answers. Says nothing about its dependencies."""
+async def healthz(request: web.Request) -> web.Response:
+    """Alive: the process answers, and no dependency it owns is down beyond its repair.
+
+    503 while the nats-server it started is dead and could not be restarted (see
+    `services.bridge.nats_keeper`); everything else is `/readyz`'s business.
+    """
+    keeper = request.app.get(NATS_KEEPER)
+    down = keeper.down if keeper is not None else None
+    if down is not None:
+        return web.json_response({"status": "failing", "nats-server": down}, status=503)
     return web.json_response({"status": "ok"})
 
 

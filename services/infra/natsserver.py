@@ -202,6 +202,15 @@ class NatsServer:
             raise
         return self
 
+    def running(self) -> bool:
+        """Whether the server this object started is still running."""
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status of the last server started, once it has exited."""
+        return None if self._process is None else self._process.poll()
+
     def accepts_clients(self, timeout: float = 0.5) -> bool:
         """Whether the client port accepts a connection and greets it with INFO."""
         try:

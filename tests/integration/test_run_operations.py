@@ -7,11 +7,13 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from services.infra.natsserver import free_port
@@ -140,3 +142,67 @@ def test_the_readme_simulate_command_plays_beside_a_started_bridge(tmp_path: Pat
         assert code == 0, bridge.log.read_text()
     finally:
         bridge.close()
+
+
+def nats_server_pids(home: Path) -> list[int]:
+    found = subprocess.run(
+        ["pgrep", "-f", str(home / "nats")], capture_output=True, text=True, check=False
+    )
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def until(condition: Callable[[], bool], within: float, what: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        assert time.monotonic() - started < within, f"{what} not within {within} s"
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def test_a_dead_nats_server_is_restarted_and_healthz_says_when_it_cannot_be(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    bridge = Bridge(home, 0)
+    try:
+        bridge.ready()
+        (first,) = nats_server_pids(home)
+        port = int(json.loads((home / "endpoints.json").read_text())["nats_url"].rsplit(":", 1)[1])
+
+        # kill -9: the bridge starts it again on the same port and store, and is ready.
+        os.kill(first, signal.SIGKILL)
+        until(lambda: status(bridge.url("/readyz")) != 200, 5, "readyz noticing")
+        until(lambda: status(bridge.url("/readyz")) == 200, 15, "ready again")
+        assert nats_server_pids(home) not in ([], [first])
+        assert status(bridge.url("/healthz")) == 200
+
+        # Killed again with its port taken: it cannot come back, and /healthz says so.
+        (second,) = nats_server_pids(home)
+        squatter = socket.socket()
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        os.kill(second, signal.SIGKILL)
+        until(lambda: _bind(squatter, port), 5, "taking the port")
+        try:
+            until(lambda: status(bridge.url("/healthz")) == 503, 15, "healthz 503")
+        finally:
+            squatter.close()
+        until(lambda: status(bridge.url("/healthz")) == 200, 20, "healthz 200 again")
+        until(lambda: status(bridge.url("/readyz")) == 200, 15, "ready again")
+
+        code, seconds = bridge.interrupt()
+        output = bridge.log.read_text()
+        assert code == 0 and seconds < 5, (code, seconds, output)
+        attempts = [line for line in output.splitlines() if "restarting it, attempt" in line]
+        assert 2 <= len(attempts) <= 12, attempts
+        assert nats_server_pids(home) == [], "nats-server outlived livebridge run"
+    finally:
+        bridge.close()
+
+
+def _bind(sock: socket.socket, port: int) -> bool:
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen(1)
+    except OSError:
+        return False
+    return True
