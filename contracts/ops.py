@@ -79,12 +79,16 @@ class KpiReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     rows: tuple[KpiRow, ...]
     disputes: DisputeKpis | None = None
     """Dispute tickets in the window (None when this bridge keeps no tickets)."""
+    reconcile: tuple[ReconcileKpi, ...] = ()
+    """Reconcile mismatch rate per provider and period (runs recorded by `reconcile`)."""
 
 
 # Dispute tickets and the audit queue (`services/ops/cases.py`): every step an event.
 
 TicketOutcome = Literal["upheld", "rejected", "partially_upheld"]
-AuditReason = Literal["hash_mismatch", "sequence_gap", "conflict", "settlement_failure"]
+AuditReason = Literal[
+    "hash_mismatch", "sequence_gap", "conflict", "settlement_failure", "reconcile_difference"
+]
 
 
 class OpenTicket(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -178,3 +182,39 @@ class DisputeKpis(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     resolved: int
     mttr_s: float | None
     """Mean of (resolved - opened) over tickets resolved in the window (None: none)."""
+
+
+class ReconcileFinding(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """One difference a reconcile run found (`projections/reconcile/audit.py`)."""
+
+    status: str
+    key: str
+    round_id: str
+    position: int
+    """The ledger's log position of the transaction (0 when the ledger has none)."""
+    detail: str
+
+
+class ReconcileRunSummary(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A completed reconcile run, folded from the `audit` application's log."""
+
+    run_id: str
+    provider: str
+    period_start: datetime
+    period_end: datetime
+    completed_at: datetime
+    compared: int
+    matched: int
+    findings: tuple[ReconcileFinding, ...] = ()
+
+
+class ReconcileKpi(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Reconcile runs of one provider whose report period starts in the period."""
+
+    provider: str
+    period_start: datetime
+    runs: int
+    compared: int
+    mismatched: int
+    mismatch_rate: float | None
+    """(compared - matched) / compared, over the runs."""

@@ -9,17 +9,23 @@ run: `Started` (provider, period, report), one `DifferenceFound` per difference,
 
 Events are saved in chunks (`CHUNK`) so a run with many differences is a few atomic
 writes, not one write per difference and not one write beyond the store's batch limit.
+Every run is recorded, clean ones too (their counts make the reconcile mismatch rate);
+`Audit.runs` folds the log into the completed runs, which operations read (`AuditRuns`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
+from contracts.ops import ReconcileFinding, ReconcileRunSummary
 from projections.reconcile.postgres import Comparison, Difference
 
 CHUNK = 500
@@ -156,6 +162,71 @@ class Audit(Application[UUID]):
     def run(self, run_id: UUID) -> ReconcileRun:
         run: ReconcileRun = self.repository.get(run_id)
         return run
+
+    def runs(self) -> list[ReconcileRunSummary]:
+        """Every completed run, folded from this application's whole log (in log order)."""
+        started: dict[UUID, Any] = {}
+        findings: dict[UUID, list[ReconcileFinding]] = {}
+        done: list[ReconcileRunSummary] = []
+        for e in self._events():
+            if isinstance(e, ReconcileRun.Started):
+                started[e.originator_id] = e
+                findings[e.originator_id] = []
+            elif isinstance(e, ReconcileRun.DifferenceFound) and e.originator_id in started:
+                findings[e.originator_id].append(
+                    ReconcileFinding(
+                        status=e.status,
+                        key=e.key,
+                        round_id=e.round_id,
+                        position=e.position,
+                        detail=e.detail,
+                    )
+                )
+            elif isinstance(e, ReconcileRun.Completed) and e.originator_id in started:
+                head = started[e.originator_id]
+                done.append(
+                    ReconcileRunSummary(
+                        run_id=str(e.originator_id),
+                        provider=head.provider,
+                        period_start=datetime.fromisoformat(head.period_start),
+                        period_end=datetime.fromisoformat(head.period_end),
+                        completed_at=e.timestamp,
+                        compared=sum(e.counts.values()),
+                        matched=e.counts.get("matched", 0),
+                        findings=tuple(findings[e.originator_id]),
+                    )
+                )
+        return done
+
+    def _events(self) -> Iterator[Any]:
+        position = 0
+        while page := self.recorder.select_notifications(position + 1, 1000):
+            for notification in page:
+                yield self.mapper.to_domain_event(notification)
+            position = page[-1].id
+
+
+class AuditRuns:
+    """The completed reconcile runs, for operations: the `audit` application opened on
+    first use (a bridge may run before any reconcile), closed by `close`."""
+
+    def __init__(self, env: Callable[[], Mapping[str, str]]) -> None:
+        self._env = env
+        self._audit: Audit | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> list[ReconcileRunSummary]:
+        with self._lock:
+            if self._audit is None:
+                self._audit = Audit(dict(self._env()))
+            audit = self._audit
+        return audit.runs()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._audit is not None:
+                self._audit.close()
+                self._audit = None
 
 
 def _chunks(items: list[Difference], size: int) -> Iterable[list[Difference]]:

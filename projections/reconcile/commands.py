@@ -107,7 +107,7 @@ def run_reconcile(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         print(f"livebridge reconcile: {exc}", file=sys.stderr)
         return 2
     run_id = None
-    if audit_settings is not None and comparison.differences:
+    if audit_settings is not None:  # clean runs too: the reconcile mismatch rate counts them
         from projections.reconcile.audit import Audit
 
         audit = Audit(audit_settings)

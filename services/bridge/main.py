@@ -38,6 +38,7 @@ from nats.aio.client import Client
 from contracts.events import AnyProviderEvent
 from projections.catalog import view_env
 from projections.http import READ_OPERATIONS, VIEWS, setup_views
+from projections.reconcile.audit import AuditRuns
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.nats_keeper import NatsKeeper
 from services.bridge.postgres import Postgres, find_or_start
@@ -297,7 +298,13 @@ def build_app(settings: Settings) -> web.Application:
     setup_socket(app, frontdoor.table, take=take_bet)
     kpis = KpiSettings.from_env(settings.environ)
     board = KpiBoard(lambda: app[VIEWS].rounds, kpis)
-    setup_ops(app, frontdoor.table, board, cases_env=lambda: ledger_env(app))
+    setup_ops(
+        app,
+        frontdoor.table,
+        board,
+        cases_env=lambda: ledger_env(app),
+        reconcile=AuditRuns(lambda: ledger_env(app)),
+    )
     return app
 
 

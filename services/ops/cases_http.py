@@ -26,6 +26,7 @@ from contracts.ops import (
     AuditState,
     CommentTicket,
     OpenTicket,
+    ReconcileRunSummary,
     ResolveAudit,
     ResolveTicket,
     TicketList,
@@ -42,6 +43,7 @@ AUDIT_LIMIT = 1000
 REASONS: tuple[str, ...] = get_args(AuditReason)
 _KEY = re.compile(
     r"^(hash_mismatch|sequence_gap):[0-9a-f]{32}$|^(conflict|settlement_failure):\d+$"
+    r"|^reconcile_difference:[0-9a-f-]{36}:\d+$"
 )
 
 
@@ -82,6 +84,36 @@ def audit_items(rows: list[dict[str, Any]], states: Mapping[str, AuditState]) ->
                 resolved_by=state.resolved_by,
             )
         )
+    return items
+
+
+def reconcile_items(
+    runs: list[ReconcileRunSummary], provider: str | None, states: Mapping[str, AuditState]
+) -> list[AuditItem]:
+    """Each difference of each reconcile run, as an audit item (newest run first)."""
+    items = []
+    for run in sorted(runs, key=lambda r: r.completed_at, reverse=True):
+        if provider is not None and run.provider != provider:
+            continue
+        for index, finding in enumerate(run.findings):
+            key = f"reconcile_difference:{run.run_id}:{index}"
+            state = states.get(key, AuditState())
+            items.append(
+                AuditItem(
+                    key=key,
+                    reason="reconcile_difference",
+                    detail=f"{finding.status} {finding.key}: {finding.detail}",
+                    provider=run.provider,
+                    round_id=finding.round_id,
+                    table="",
+                    position=finding.position,
+                    flagged_at=run.completed_at,
+                    status="resolved" if state.resolution else "open",
+                    assignee=state.assignee,
+                    resolution=state.resolution,
+                    resolved_by=state.resolved_by,
+                )
+            )
     return items
 
 
@@ -249,6 +281,7 @@ def setup_cases(
     *,
     env: Callable[[], Mapping[str, str]],
     flags: Callable[[], FlagSource],
+    reconcile: Callable[[], list[ReconcileRunSummary]] | None = None,
 ) -> None:
     """Run the `Cases` application while the app runs and mount its routes."""
 
@@ -324,7 +357,8 @@ def setup_cases(
     async def items(provider: str | None = None) -> list[AuditItem]:
         rows = await call(flags().audit_flags, provider, AUDIT_LIMIT)
         states = await call(app[CASES].audit_states)
-        return audit_items(rows, states)
+        runs = [] if reconcile is None else await call(reconcile)
+        return audit_items(rows, states) + reconcile_items(runs, provider, states)
 
     async def list_audit(request: web.Request) -> web.Response:
         reason, assignee = request.query.get("reason"), request.query.get("assignee")

@@ -13,13 +13,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import get_args
+from typing import Protocol, get_args
 
 import msgspec
 from aiohttp import web
 
 from contracts.api import Operation, Param, Scope
-from contracts.ops import KpiReport, Period
+from contracts.ops import KpiReport, Period, ReconcileRunSummary
 from services.frontdoor.http import ApiError, json_response
 from services.frontdoor.routes import RouteTable
 from services.ops import metrics
@@ -32,6 +32,15 @@ MAX_WINDOW = timedelta(days=92)
 DEFAULT_WINDOW = timedelta(days=1)
 PERIODS: tuple[str, ...] = get_args(Period)
 BOARD = web.AppKey("ops_kpi_board", KpiBoard)
+
+
+class ReconcileRuns(Protocol):
+    """The completed reconcile runs (`projections.reconcile.audit.AuditRuns`)."""
+
+    def __call__(self) -> list[ReconcileRunSummary]: ...
+
+    def close(self) -> None: ...
+
 
 KPIS = Operation(
     method="GET",
@@ -73,12 +82,15 @@ def setup_ops(
     board: KpiBoard,
     *,
     cases_env: Callable[[], Mapping[str, str]],
+    reconcile: ReconcileRuns | None = None,
 ) -> None:
     """Mount the operations routes, run the cases' application (in the log with the
-    settings `cases_env()` gives when the app starts) and show `board` on `/metrics`."""
+    settings `cases_env()` gives when the app starts) and show `board` on `/metrics`.
+    `reconcile` reads the completed reconcile runs (closed when the app stops)."""
     app[BOARD] = board
-    setup_cases(app, table, env=cases_env, flags=board.source)  # type: ignore[arg-type]
+    setup_cases(app, table, env=cases_env, flags=board.source, reconcile=reconcile)  # type: ignore[arg-type]
     board.tickets = lambda: app[CASES].tickets()
+    board.reconcile_runs = reconcile
 
     async def kpis(request: web.Request) -> web.Response:
         until = _instant(request, "until", board.clock())
@@ -111,5 +123,7 @@ def setup_ops(
         metrics.register(board)
         yield
         metrics.unregister(board)
+        if reconcile is not None:
+            await asyncio.to_thread(reconcile.close)
 
     app.cleanup_ctx.append(shown)

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from contracts.ops import DisputeKpis, KpiReport, KpiRow, Latency, Period, TicketView
+from contracts.ops import (
+    DisputeKpis,
+    KpiReport,
+    KpiRow,
+    Latency,
+    Period,
+    ReconcileKpi,
+    ReconcileRunSummary,
+    TicketView,
+)
 
 UNKNOWN_CAUSE = "unspecified"
 
@@ -145,6 +154,40 @@ def disputes(tickets: list[TicketView], since: datetime, until: datetime) -> Dis
     )
 
 
+def _period_of(at: datetime, since: datetime, unit: str) -> datetime:
+    if unit == "all":
+        return since
+    at = at.astimezone(UTC)
+    start = at.replace(minute=0, second=0, microsecond=0)
+    return start.replace(hour=0) if unit == "day" else start
+
+
+def reconcile_kpis(
+    runs: list[ReconcileRunSummary], since: datetime, until: datetime, unit: str
+) -> tuple[ReconcileKpi, ...]:
+    """Per provider and period (of each run's report period start) in [since, until)."""
+    groups: dict[tuple[str, datetime], list[ReconcileRunSummary]] = {}
+    for run in runs:
+        if since <= run.period_start < until:
+            key = (run.provider, _period_of(run.period_start, since, unit))
+            groups.setdefault(key, []).append(run)
+    found = []
+    for (provider, period), members in sorted(groups.items()):
+        compared = sum(r.compared for r in members)
+        mismatched = sum(r.compared - r.matched for r in members)
+        found.append(
+            ReconcileKpi(
+                provider=provider,
+                period_start=period,
+                runs=len(members),
+                compared=compared,
+                mismatched=mismatched,
+                mismatch_rate=_rate(mismatched, compared),
+            )
+        )
+    return tuple(found)
+
+
 class KpiBoard:
     """The KPIs of one bridge's views; `source` is resolved on each call (views start late)."""
 
@@ -159,6 +202,8 @@ class KpiBoard:
         self.clock = clock
         self.tickets: Callable[[], list[TicketView]] | None = None
         """Every dispute ticket (from the cases' log), once the bridge keeps them."""
+        self.reconcile_runs: Callable[[], list[ReconcileRunSummary]] | None = None
+        """Every completed reconcile run (from the `audit` application's log)."""
         self._lock = threading.Lock()
         self._cached: tuple[float, KpiReport] | None = None
 
@@ -174,6 +219,9 @@ class KpiBoard:
             down_after_s=self.settings.down_after_s,
             rows=tuple(kpi_rows(rounds, bets)),
             disputes=None if self.tickets is None else disputes(self.tickets(), since, until),
+            reconcile=()
+            if self.reconcile_runs is None
+            else reconcile_kpis(self.reconcile_runs(), since, until, period),
         )
 
     def window(self) -> KpiReport:

@@ -187,3 +187,22 @@ _gauge(
 _gauge(
     "dispute_mttr_seconds", "mean time to resolve a dispute ticket", _disputes(lambda d: d.mttr_s)
 )
+
+
+def _reconcile(_options: CallbackOptions) -> Iterable[Observation]:
+    with _lock:
+        boards = list(_boards)
+    found = []
+    for board in boards:
+        try:
+            report = board.window()
+        except Exception as error:
+            log.warning("reconcile KPIs not read for this scrape: %s", error)
+            continue
+        for kpi in report.reconcile:
+            if kpi.mismatch_rate is not None:
+                found.append(Observation(kpi.mismatch_rate, {"provider": kpi.provider}))
+    return found
+
+
+_gauge("reconcile_mismatch_rate", "unmatched / compared over reconcile runs", _reconcile)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from eventsourcing.utils import get_topic
@@ -12,6 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from contracts.events import BettingOpened, GameEvent, ResultDeclared
 from projections.http import VIEWS
+from projections.reconcile.audit import Audit
+from projections.reconcile.postgres import Comparison, Difference
+from projections.reconcile.report import Granularity
 from services.bridge.main import LEDGER
 from services.ops.cases import AuditCase, Cases, Ticket
 from services.ops.cases_http import CASES
@@ -178,3 +182,75 @@ async def test_the_audit_queue_lists_flags_with_their_position_and_takes_assignm
         get_topic(AuditCase.Assigned),
         get_topic(AuditCase.Resolved),
     ]
+
+
+def comparison(counts: dict[str, int], differences: list[Difference]) -> Comparison:
+    return Comparison(
+        granularity=Granularity.TRANSACTION,
+        provider=P,
+        start=T0,
+        end=T0 + timedelta(hours=1),
+        report_rows=sum(counts.values()),
+        counts=counts,
+        report_totals={},
+        ledger_totals={},
+        differences=differences,
+    )
+
+
+def difference(status: str, key: str, position: int | None) -> Difference:
+    return Difference(
+        status=status,
+        key=key,
+        line=1,
+        round_id="R-rc",
+        player="p1",
+        currency="EUR",
+        report_kind="win",
+        report_amount=Decimal("5.00"),
+        ledger_kind="win" if position else None,
+        ledger_amount=Decimal("4.00") if position else None,
+        position=position,
+        detail="amounts differ" if position else "not in the ledger",
+    )
+
+
+async def test_reconcile_runs_give_the_mismatch_rate_and_their_differences_join_the_queue(
+    bridge: Bridge,
+) -> None:
+    client, admin, read = bridge.client, Bridge.auth("admin"), Bridge.auth("read")
+    cases = bridge.app[CASES]
+    audit = await asyncio.to_thread(Audit, dict(cases.env))  # as `livebridge reconcile` does
+    try:
+        await asyncio.to_thread(audit.record_run, comparison({"matched": 10}, []), "clean.csv")
+        found = [difference("mismatch", "tx-7", 42), difference("missing_in_ledger", "tx-8", None)]
+        counts = {"matched": 8, "mismatch": 1, "missing_in_ledger": 1}
+        run_id = await asyncio.to_thread(audit.record_run, comparison(counts, found), "r.csv")
+    finally:
+        audit.close()
+
+    since = (T0 - timedelta(hours=1)).isoformat()
+    kpis = await client.get("/ops/v1/kpis", params={"since": since}, headers=read)
+    assert (await kpis.json())["reconcile"] == [
+        {
+            "provider": P,
+            "periodStart": since.replace("+00:00", "Z"),
+            "runs": 2,
+            "compared": 20,
+            "mismatched": 2,
+            "mismatchRate": 0.1,
+        }
+    ]
+    listed = await client.get("/ops/v1/audit?reason=reconcile_difference", headers=read)
+    items = (await listed.json())["items"]
+    assert [(i["key"], i["position"], i["detail"]) for i in items] == [
+        (f"reconcile_difference:{run_id}:0", 42, "mismatch tx-7: amounts differ"),
+        (f"reconcile_difference:{run_id}:1", 0, "missing_in_ledger tx-8: not in the ledger"),
+    ]
+    resolved = await client.post(
+        f"/ops/v1/audit/{items[1]['key']}/resolve",
+        json={"resolution": "late credit, in tomorrow's report"},
+        headers=admin,
+    )
+    assert resolved.status == 200
+    assert (await resolved.json())["resolvedBy"] == "casino/admin"
