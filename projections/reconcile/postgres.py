@@ -42,6 +42,7 @@ COLUMNS = (
     "occurred_at",
     "position",
     "provider_tx",
+    "reverses",
 )
 
 
@@ -65,6 +66,8 @@ class LedgerTx:
     bet_id: str = ""
     bet_key: str = ""
     provider_tx: bool = True
+    reverses: str = ""
+    """For a `win_rollback`: the provider credit whose win it took back."""
 
     def row(self) -> tuple[Any, ...]:
         return tuple(getattr(self, c) for c in COLUMNS)
@@ -85,15 +88,21 @@ class BetResolved:
     """None for a refund: the bet's stake."""
     occurred_at: datetime
     position: int
+    reverses: str = ""
+    """For a `win_rollback` (`Bet.Reopened`): the credit it undid."""
 
 
 Change = LedgerTx | BetResolved
 
 
-KINDS = ("bet", "win", "refund", "promo", "jackpot", "adjustment")
-"""A row's kind: a bet's stake, its settlement or refund, or a payment outside any bet
-(`Wallet.Awarded`, by its cause: promotion, jackpot, adjustment)."""
+KINDS = ("bet", "win", "refund", "win_rollback", "promo", "jackpot", "adjustment")
+"""A row's kind: a bet's stake, its settlement or refund, the rollback of a settlement's
+credit (`win_rollback`: the payout taken back, the bet open again for a corrected credit),
+or a payment outside any bet (`Wallet.Awarded`, by its cause: promotion, jackpot,
+adjustment)."""
 _KIND_CHECK = "kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")"
+_KIND_CONSTRAINT = "ledger_tx_kind_v2"
+"""Named after the kinds it allows: a table whose check has another name gets this one."""
 
 
 def _create(table: Composable, bet_index: str, period_index: str, regclass: str) -> list[Composed]:
@@ -101,29 +110,34 @@ def _create(table: Composable, bet_index: str, period_index: str, regclass: str)
         SQL(
             "CREATE TABLE IF NOT EXISTS {0} ("
             "provider text NOT NULL, tx_id text NOT NULL, "
-            "kind text NOT NULL CONSTRAINT ledger_tx_kind CHECK (" + _KIND_CHECK + "), "
+            "kind text NOT NULL CONSTRAINT " + _KIND_CONSTRAINT + " CHECK (" + _KIND_CHECK + "), "
             "player text NOT NULL, currency text NOT NULL, amount numeric NOT NULL, "
             "round_id text NOT NULL, bet_id text NOT NULL, bet_key text NOT NULL, "
             "occurred_at timestamptz NOT NULL, position bigint NOT NULL, "
-            "provider_tx boolean NOT NULL, PRIMARY KEY (provider, tx_id))"
+            "provider_tx boolean NOT NULL, reverses text NOT NULL DEFAULT '', "
+            "PRIMARY KEY (provider, tx_id))"
         ).format(table),
+        # A table made before win rollbacks lacks the column naming the credit undone.
+        SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS reverses text NOT NULL DEFAULT ''").format(
+            table
+        ),
         SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (provider, occurred_at)").format(
             Identifier(period_index), table
         ),
         SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (bet_key) WHERE kind = 'bet'").format(
             Identifier(bet_index), table
         ),
-        # A table made before awards had a CHECK naming only bet, win and refund: replace
+        # A table made before awards or win rollbacks has a CHECK naming fewer kinds: replace
         # it once (the new one named, so the test is cheap and no lock is taken again).
         SQL(
             "DO $kinds$ DECLARE found record; BEGIN "
             "IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass({0}) "
-            "AND conname = 'ledger_tx_kind') THEN "
+            "AND conname = '" + _KIND_CONSTRAINT + "') THEN "
             "FOR found IN SELECT conname FROM pg_constraint WHERE conrelid = to_regclass({0}) "
             "AND contype = 'c' AND position('kind' in pg_get_constraintdef(oid)) > 0 LOOP "
             "EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', {0}, found.conname); "
             "END LOOP; "
-            "ALTER TABLE {1} ADD CONSTRAINT ledger_tx_kind CHECK (" + _KIND_CHECK + "); "
+            "ALTER TABLE {1} ADD CONSTRAINT " + _KIND_CONSTRAINT + " CHECK (" + _KIND_CHECK + "); "
             "END IF; END $kinds$"
         ).format(Literal(regclass), table),
     ]
@@ -165,7 +179,7 @@ class PostgresReconcileView(PostgresView[Change]):
                 SQL(
                     "INSERT INTO {0} ({1}) SELECT * FROM unnest(%s::text[], %s::text[], "
                     "%s::text[], %s::text[], %s::text[], %s::numeric[], %s::text[], %s::text[], "
-                    "%s::text[], %s::timestamptz[], %s::bigint[], %s::boolean[]) "
+                    "%s::text[], %s::timestamptz[], %s::bigint[], %s::boolean[], %s::text[]) "
                     "ON CONFLICT DO NOTHING"
                 ).format(table, SQL(", ").join(map(Identifier, COLUMNS))),
                 [[getattr(b, c) for b in bets] for c in COLUMNS],
@@ -177,9 +191,10 @@ class PostgresReconcileView(PostgresView[Change]):
                     "coalesce(nullif(r.tx, ''), r.kind || ':' || r.bet), min(r.kind), "
                     "min(b.player), min(b.currency), sum(coalesce(r.amount, b.amount)), "
                     "min(b.round_id), min(b.bet_id), min(b.bet_key), min(r.at), max(r.position), "
-                    "bool_and(r.tx <> '') "
+                    "bool_and(r.tx <> ''), min(r.reverses) "
                     "FROM unnest(%s::text[], %s::text[], %s::text[], %s::numeric[], "
-                    "%s::timestamptz[], %s::bigint[]) AS r(bet, kind, tx, amount, at, position) "
+                    "%s::timestamptz[], %s::bigint[], %s::text[]) "
+                    "AS r(bet, kind, tx, amount, at, position, reverses) "
                     "JOIN {0} b ON b.bet_key = r.bet AND b.kind = 'bet' "
                     "GROUP BY b.provider, coalesce(nullif(r.tx, ''), r.kind || ':' || r.bet) "
                     "ON CONFLICT (provider, tx_id) DO UPDATE "
@@ -196,6 +211,7 @@ class PostgresReconcileView(PostgresView[Change]):
                     [r.amount for r in resolved],
                     [r.occurred_at for r in resolved],
                     [r.position for r in resolved],
+                    [r.reverses for r in resolved],
                 ],
             )
 
@@ -296,6 +312,8 @@ _KINDS = """CASE lower(trim({0}))
     WHEN 'result' THEN 'win' WHEN 'settle' THEN 'win'
     WHEN 'refund' THEN 'refund' WHEN 'rollback' THEN 'refund' WHEN 'cancel' THEN 'refund'
     WHEN 'void' THEN 'refund' WHEN 'cancelbet' THEN 'refund'
+    WHEN 'win_rollback' THEN 'win_rollback' WHEN 'winrollback' THEN 'win_rollback'
+    WHEN 'rollbackwin' THEN 'win_rollback' WHEN 'cancelwin' THEN 'win_rollback'
     WHEN 'promo' THEN 'promo' WHEN 'promotion' THEN 'promo' WHEN 'promo_payout' THEN 'promo'
     WHEN 'promowin' THEN 'promo' WHEN 'bonus' THEN 'promo' WHEN 'bonuswin' THEN 'promo'
     WHEN 'freespin' THEN 'promo' WHEN 'freespins' THEN 'promo' WHEN 'free_round' THEN 'promo'
@@ -391,6 +409,7 @@ def reconcile(
             params,
         )
         if report.layout.granularity is Granularity.TRANSACTION:
+            _match_win_rollbacks(curs)
             _join_transactions(curs)
         else:
             _join_rounds(curs, report)
@@ -522,6 +541,27 @@ def _find_repeats(curs: psycopg.Cursor[Any], columns: Sequence[str]) -> None:
     curs.execute("ANALYZE report")
 
 
+def _match_win_rollbacks(curs: psycopg.Cursor[Any]) -> None:
+    """Read the report's rollbacks of wins as the ledger does, and net out the ones it omits.
+
+    A provider's `rollback` line names no kind of its own: the one under a transaction id
+    the ledger booked as a `win_rollback` is that (its amount the payout taken back, a
+    `wins` figure, not a refund). A report may also leave a rolled-back win and its
+    rollback out, reporting only what stands: such a pair, equal in amount and both absent
+    from the report, cancels out and is not compared.
+    """
+    curs.execute(
+        "UPDATE report SET kind = 'win_rollback' FROM ledger l "
+        "WHERE l.tx_id = report.key AND l.kind = 'win_rollback' AND report.kind = 'refund'"
+    )
+    curs.execute(
+        "DELETE FROM ledger WHERE tx_id IN (SELECT unnest(ARRAY[x.tx_id, w.tx_id]) "
+        "FROM ledger x JOIN ledger w ON w.tx_id = x.reverses AND w.kind = 'win' "
+        "WHERE x.kind = 'win_rollback' AND x.amount = w.amount "
+        "AND NOT EXISTS (SELECT 1 FROM report r WHERE r.key IN (x.tx_id, w.tx_id)))"
+    )
+
+
 def _join_transactions(curs: psycopg.Cursor[Any]) -> None:
     curs.execute(
         "CREATE TEMP TABLE outcome ON COMMIT DROP AS "
@@ -587,7 +627,8 @@ def _join_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
         "string_agg(DISTINCT currency, '/' ORDER BY currency) AS currency, "
         "CASE WHEN count(DISTINCT player) = 1 THEN min(player) ELSE '' END AS player, "
         "coalesce(sum(amount) FILTER (WHERE kind = 'bet'), 0) AS bets, "
-        "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0) AS wins, "
+        "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0) "
+        "- coalesce(sum(amount) FILTER (WHERE kind = 'win_rollback'), 0) AS wins, "
         "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunds "
         f"FROM ledger GROUP BY {', '.join(group)}"
     )
@@ -635,7 +676,8 @@ def _totals(
         query = SQL(
             "SELECT currency, "
             "coalesce(sum(amount) FILTER (WHERE kind = 'bet'), 0), "
-            "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0), "
+            "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0) "
+            "- coalesce(sum(amount) FILTER (WHERE kind = 'win_rollback'), 0), "
             "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0), NULL::numeric "
             "FROM ledger GROUP BY currency ORDER BY currency"
         )
@@ -643,7 +685,8 @@ def _totals(
         query = SQL(
             "SELECT currency, "
             "coalesce(sum(amount) FILTER (WHERE kind = 'bet'), 0), "
-            "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0), "
+            "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0) "
+            "- coalesce(sum(amount) FILTER (WHERE kind = 'win_rollback'), 0), "
             "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0), sum(commission) "
             "FROM report GROUP BY currency ORDER BY currency"
         )

@@ -3,7 +3,11 @@
 A bet's stake is a `bet` row under the provider's debit transaction id (`Bet.Placed`); its
 settlement is a `win` row under the provider's credit transaction id, with the payout
 (`Bet.Settled`; a lost bet adds 0, so the credit still matches); a refund is a `refund` row
-under the rollback's transaction id, with the stake (`Bet.Refunded`). A bet the ledger
+under the rollback's transaction id, with the stake (`Bet.Refunded`). A rollback of a
+credit (`Bet.Reopened`: the payout goes back, the bet awaits a corrected credit) is a
+`win_rollback` row under the rollback's transaction id, with the payout taken back and the
+credit it undid (`reverses`); it counts against wins, and a report's `rollback` line for it
+matches it (see `postgres._match_win_rollbacks`). A bet the ledger
 settled or refunded by itself (a round the bridge settles, a void, a late bet) has no
 provider transaction: its row is keyed `win:<bet>` / `refund:<bet>` and counts in totals
 and per-round reports only.
@@ -35,7 +39,8 @@ from services.ledger.domain import Bet, Wallet
 class ReconcileProjection(Projection[PostgresReconcileView]):
     name = "reconcile"
     source_topics = tuple(
-        get_topic(cls) for cls in (Bet.Placed, Bet.Settled, Bet.Refunded, Wallet.Awarded)
+        get_topic(cls)
+        for cls in (Bet.Placed, Bet.Settled, Bet.Reopened, Bet.Refunded, Wallet.Awarded)
     )
 
     @singledispatchmethod
@@ -80,10 +85,16 @@ class ReconcileProjection(Projection[PostgresReconcileView]):
         self._resolved(e, "win", e.tx_id, e.payout, tracking)
 
     @process_event.register
+    def _(self, e: Bet.Reopened, tracking: Tracking) -> None:
+        self._resolved(e, "win_rollback", e.tx_id, e.payout, tracking, reverses=e.undone_tx_id)
+
+    @process_event.register
     def _(self, e: Bet.Refunded, tracking: Tracking) -> None:
         self._resolved(e, "refund", e.tx_id, None, tracking)
 
-    def _resolved(self, e: Any, kind: str, tx_id: str, amount: Any, tracking: Tracking) -> None:
+    def _resolved(
+        self, e: Any, kind: str, tx_id: str, amount: Any, tracking: Tracking, reverses: str = ""
+    ) -> None:
         change = BetResolved(
             bet_key=e.originator_id.hex,
             kind=kind,
@@ -91,5 +102,6 @@ class ReconcileProjection(Projection[PostgresReconcileView]):
             amount=amount,
             occurred_at=e.timestamp,
             position=tracking.notification_id,
+            reverses=reverses,
         )
         self.view.apply(tracking, [change])

@@ -1,0 +1,157 @@
+"""A win the provider rolled back, and its corrected credit, reconcile with the ledger.
+
+The ledger's rollback of a win undoes that credit only: the payout goes back, the stake is
+held again and the bet reopens for a corrected credit. A provider's report either lists the
+win and its rollback (two lines that cancel out) or leaves both out (it reports what stands);
+either way it agrees with the ledger, and both sides count only the corrected payout as won.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TypedDict
+
+import psycopg
+import pytest
+
+from contracts.wallet import Credit, Debit, Rollback
+from projections.catalog import view_env
+from projections.rebuild import catch_up, open_view
+from projections.reconcile.postgres import Comparison, PostgresReconcileView
+from projections.reconcile.projection import ReconcileProjection
+from projections.reconcile.report import open_report
+from services.ledger.application import Ledger
+
+START = datetime.now(UTC) - timedelta(hours=1)
+
+
+class Party(TypedDict):
+    provider: str
+    player: str
+    currency: str
+    round_id: str
+
+
+ALICE = Party(provider="hub88", player="alice", currency="EUR", round_id="R-1")
+
+
+@pytest.fixture
+def view(nats_url: str, stream_prefix: str, database_url: str) -> Iterator[PostgresReconcileView]:
+    env = {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": stream_prefix,
+    }
+    app = Ledger(env)
+    schema = f"rw_{uuid.uuid4().hex[:8]}"
+    built = open_view(
+        ReconcileProjection,
+        PostgresReconcileView,
+        {**env, **view_env(database_url, schema=schema, names=("reconcile",))},
+    )
+    assert isinstance(built, PostgresReconcileView)
+    try:
+        app.open_wallet("alice", "EUR")
+        app.deposit("alice", "EUR", Decimal("100.00"), tx_id="dep-alice")
+        app.execute(Debit(**ALICE, tx_id="d1", amount=Decimal("5.00"), bet_id="b1"))
+        app.execute(Credit(**ALICE, tx_id="c1", amount=Decimal("12.00")))
+        app.execute(Rollback(**ALICE, tx_id="r1", ref_tx_id="c1"))
+        app.execute(Credit(**ALICE, tx_id="c2", amount=Decimal("8.00")))
+        catch_up(app, ReconcileProjection(built))
+        yield built
+    finally:
+        built.drop_schema()
+        built.close()
+        app.close()
+
+
+def report(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["transaction_id", "type", "amount", "currency", "round_id"])
+        writer.writerows([(tx, kind, amount, "EUR", "R-1") for tx, kind, amount in rows])
+    return path
+
+
+def compare(view: PostgresReconcileView, path: Path) -> Comparison:
+    end = datetime.now(UTC) + timedelta(hours=1)
+    return view.reconcile(open_report(path), provider="hub88", start=START, end=end)
+
+
+def assert_net_figures(result: Comparison) -> None:
+    for totals in (result.ledger_totals["EUR"], result.report_totals["EUR"]):
+        assert (totals.bets, totals.wins, totals.refunds) == (
+            Decimal("5.00"),
+            Decimal("8.00"),
+            Decimal("0"),
+        )
+        assert totals.ggr == Decimal("-3.00")
+
+
+def test_a_report_listing_the_win_and_its_rollback_matches_the_ledger(
+    view: PostgresReconcileView, tmp_path: Path
+) -> None:
+    rows = [
+        ("d1", "debit", "5.00"),
+        ("c1", "credit", "12.00"),
+        ("r1", "rollback", "-12.00"),
+        ("c2", "credit", "8.00"),
+    ]
+    result = compare(view, report(tmp_path / "listed.csv", rows))
+    assert result.differences == []
+    assert result.matched == 4
+    assert_net_figures(result)
+
+
+def test_a_report_leaving_out_the_rolled_back_win_and_its_rollback_matches_the_ledger(
+    view: PostgresReconcileView, tmp_path: Path
+) -> None:
+    rows = [("d1", "debit", "5.00"), ("c2", "credit", "8.00")]
+    result = compare(view, report(tmp_path / "net.csv", rows))
+    assert result.differences == []
+    assert result.matched == 2
+    assert_net_figures(result)
+
+
+def test_a_report_keeping_a_win_the_ledger_rolled_back_is_a_difference(
+    view: PostgresReconcileView, tmp_path: Path
+) -> None:
+    rows = [("d1", "debit", "5.00"), ("c1", "credit", "12.00"), ("c2", "credit", "8.00")]
+    result = compare(view, report(tmp_path / "kept.csv", rows))
+    assert [(d.status, d.key, d.ledger_kind, d.ledger_amount) for d in result.differences] == [
+        ("missing_in_report", "r1", "win_rollback", Decimal("12.00"))
+    ]
+
+
+def test_a_per_round_report_counts_only_the_corrected_payout(
+    view: PostgresReconcileView, tmp_path: Path
+) -> None:
+    path = tmp_path / "rounds.csv"
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["round_id", "currency", "bets", "wins", "refunds", "timestamp"])
+        writer.writerow(["R-1", "EUR", "5.00", "8.00", "0.00", datetime.now(UTC).isoformat()])
+    result = compare(view, path)
+    assert result.differences == []
+    assert result.matched == 1
+
+
+def test_the_rollback_row_names_the_win_it_reverses(
+    view: PostgresReconcileView, database_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            f"SELECT tx_id, kind, amount, reverses FROM {view.schema}.reconcile_ledger_tx "
+            "ORDER BY position"
+        ).fetchall()
+    assert rows == [
+        ("d1", "bet", Decimal("5.00"), ""),
+        ("c1", "win", Decimal("12.00"), ""),
+        ("r1", "win_rollback", Decimal("12.00"), "c1"),
+        ("c2", "win", Decimal("8.00"), ""),
+    ]
