@@ -26,7 +26,7 @@ from contracts.messages import MESSAGES
 from services.frontdoor.auth import OperatorKeys, guard
 from services.frontdoor.config import FrontdoorConfig
 from services.frontdoor.http import json_response
-from services.frontdoor.openapi import build_openapi
+from services.frontdoor.openapi import build_openapi, ecma_patterns
 from services.frontdoor.players import PlayerTokens
 from services.frontdoor.routes import RouteTable
 
@@ -77,7 +77,8 @@ def _mount_documents(app: web.Application, table: RouteTable) -> None:
                 404,
             )
         return web.Response(
-            body=_schema_json(msgspec.json.schema(kind)), content_type="application/json"
+            body=_schema_json(ecma_patterns(msgspec.json.schema(kind))),
+            content_type="application/json",
         )
 
     table.add(

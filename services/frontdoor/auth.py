@@ -111,9 +111,13 @@ async def _guarded(
             raise ApiError("INVALID_API_KEY", "this API key is not (or no longer) valid")
         request[OPERATOR] = key
     if not found:
-        if isinstance(request.match_info.http_exception, web.HTTPMethodNotAllowed):
+        refused = request.match_info.http_exception
+        if isinstance(refused, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(refused.allowed_methods))
             raise ApiError(
-                "METHOD_NOT_ALLOWED", f"{request.method} is not served at {request.path}"
+                "METHOD_NOT_ALLOWED",
+                f"{request.method} is not served at {request.path}; allowed: {allowed}",
+                headers={"Allow": allowed},
             )
         raise ApiError("NOT_FOUND", f"no route {request.path}")
     if operation is None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Protocol, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
+import msgspec
 from aiohttp import web
 
 from contracts import ids, money
@@ -265,7 +266,10 @@ def _exact(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(money.quantum(currency))
 
 
-_PLAYER = Param("player", "path", "The player's id (1-128 characters, no control characters).")
+_PLAYER = Param(
+    "player", "path", "The player's id (1-128 characters, no control characters).", type=ids.Id
+)
+_POSITION = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 _MOVE_ERRORS = (
     "MALFORMED_JSON",
     "INVALID_REQUEST",
@@ -356,9 +360,15 @@ HISTORY = Operation(
     params=(
         _PLAYER,
         Param("currency", "query", "Only this currency's wallet.", required=False),
-        Param("before", "query", "Only lines before this log position.", False, int),
-        Param("limit", "query", f"Lines per page, 1..{MAX_PAGE} (default 50).", False, int),
-        Param("atLeast", "query", "Wait (up to 2 s) for the view to reach it.", False, int),
+        Param("before", "query", "Only lines before this log position.", False, _POSITION),
+        Param(
+            "limit",
+            "query",
+            f"Lines per page, 1..{MAX_PAGE} (default 50).",
+            False,
+            Annotated[int, msgspec.Meta(ge=1, le=MAX_PAGE)],
+        ),
+        Param("atLeast", "query", "Wait (up to 2 s) for the view to reach it.", False, _POSITION),
     ),
     tags=("cashier",),
 )

@@ -30,20 +30,22 @@ _encoder = msgspec.json.Encoder(decimal_format="string")
 class ApiError(Exception):
     """A refusal with a stable code; nothing was changed by the call."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, *, headers: dict[str, str] | None = None) -> None:
         assert code in ERRORS, code
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
     @property
     def status(self) -> int:
         return ERRORS[self.code][0]
 
     def response(self) -> web.Response:
-        return json_response(
-            ErrorBody(error=error_text(self.code), message=self.message), self.status
-        )
+        body = ErrorBody(error=error_text(self.code), message=self.message)
+        response = json_response(body, self.status)
+        response.headers.update(self.headers)
+        return response
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:

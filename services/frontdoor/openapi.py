@@ -44,6 +44,32 @@ SECURITY_SCHEMES = {
 }
 
 
+def ecma_patterns(document: Any) -> Any:
+    """`document` with every `pattern` written for JSON Schema's regex dialect (ECMA-262).
+
+    The id policy's patterns are Python's: they end in `\\Z` and name control and
+    surrogate code points as themselves, which JSON tools cannot read (a lone surrogate is
+    not UTF-8). Here `\\Z` becomes `$` (ECMA's `$` without the multiline flag matches at
+    the end only) and every non-printable or non-ASCII character a `\\uXXXX` escape.
+    """
+    if isinstance(document, dict):
+        return {
+            key: _ecma(value)
+            if key == "pattern" and isinstance(value, str)
+            else ecma_patterns(value)
+            for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [ecma_patterns(item) for item in document]
+    return document
+
+
+def _ecma(pattern: str) -> str:
+    if pattern.endswith("\\Z"):
+        pattern = pattern[:-2] + "$"
+    return "".join(c if " " <= c <= "~" else f"\\u{ord(c):04x}" for c in pattern)
+
+
 def error_table() -> str:
     rows = [f"| `{error_text(code)}` | {meaning} |" for code, (_, meaning) in ERRORS.items()]
     return "\n".join(["| error | meaning |", "|---|---|", *rows])
@@ -63,20 +89,23 @@ def build_openapi(operations: Iterable[Operation], *, version: str = "1") -> dic
     paths: dict[str, dict[str, Any]] = defaultdict(dict)
     for op in ops:
         paths[_PLAIN_PARAM.sub(r"{\1}", op.path)][op.method.lower()] = _operation(op, schema_of)
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "livebridge platform API",
-            "version": version,
-            "description": (
-                "The casino platform's way into livebridge: balances, cashier, game "
-                "launch and sessions, disputes. Errors are "
-                '`{"error": "LBRG-<status> <CODE>", "message": "..."}`:\n\n' + error_table()
-            ),
-        },
-        "paths": dict(sorted(paths.items())),
-        "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
-    }
+    document: dict[str, Any] = ecma_patterns(
+        {
+            "openapi": "3.1.0",
+            "info": {
+                "title": "livebridge platform API",
+                "version": version,
+                "description": (
+                    "The casino platform's way into livebridge: balances, cashier, game "
+                    "launch and sessions, disputes. Errors are "
+                    '`{"error": "LBRG-<status> <CODE>", "message": "..."}`:\n\n' + error_table()
+                ),
+            },
+            "paths": dict(sorted(paths.items())),
+            "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
+        }
+    )
+    return document
 
 
 def _operation(op: Operation, schema_of: dict[Any, dict[str, Any]]) -> dict[str, Any]:

@@ -71,6 +71,27 @@ async def test_the_openapi_document_names_security_schemes_and_every_lbrg_error(
         assert error_text(code) in document["info"]["description"]
 
 
+def patterns(document: Any) -> list[str]:
+    if isinstance(document, dict):
+        found = [v for k, v in document.items() if k == "pattern" and isinstance(v, str)]
+        return found + [p for k, v in document.items() if k != "pattern" for p in patterns(v)]
+    if isinstance(document, list):
+        return [p for item in document for p in patterns(item)]
+    return []
+
+
+async def test_the_documents_patterns_are_json_schema_regexes_in_plain_ascii(
+    bridge: Bridge,
+) -> None:
+    documents = [await (await bridge.client.get("/openapi.json")).json()]
+    for name in MESSAGES:
+        documents.append(await (await bridge.client.get(f"/contracts/{name}.json")).json())
+    found = [p for document in documents for p in patterns(document)]
+    assert found, "the id policy's patterns are documented"
+    for pattern in found:
+        assert pattern.isascii() and "\\Z" not in pattern, pattern
+
+
 async def test_every_contract_message_has_its_json_schema(bridge: Bridge) -> None:
     for name in MESSAGES:
         response = await bridge.client.get(f"/contracts/{name}.json")

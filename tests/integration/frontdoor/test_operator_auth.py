@@ -66,3 +66,4 @@ async def test_an_unknown_path_or_method_under_the_platform_answers_in_lbrg_form
     response = await bridge.client.delete(PROTECTED[0], headers=Bridge.auth("admin"))
     assert response.status == 405
     assert (await response.json())["error"] == "LBRG-405 METHOD_NOT_ALLOWED"
+    assert response.headers["Allow"] == "GET, HEAD"
