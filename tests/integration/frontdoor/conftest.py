@@ -28,6 +28,8 @@ KEYS = {
 }
 """Operator secrets by name; `all_but_<scope>` keys are added per scope (see CONFIG)."""
 SCOPES = ("read", "cashier", "sessions", "limits", "protection")
+WITHHELD = (*SCOPES, "admin")
+"""Each gets an `all-but-<scope>` key: every scope of SCOPES but that one (never admin)."""
 
 DIALECT_SECRETS = {
     "evolution": "evo-token-for-tests",
@@ -147,7 +149,7 @@ def bridge_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Settings:
     config = tmp_path / "livebridge.toml"
-    config.write_text(CONFIG + "".join(_all_but(s) for s in SCOPES))
+    config.write_text(CONFIG + "".join(_all_but(s) for s in WITHHELD))
     (tmp_path / "read-2.key").write_text(KEYS["read_next"] + "\n")
     (tmp_path / "hub88-public.pem").write_bytes(HUB88_PUBLIC_PEM)
     monkeypatch.setenv("TEST_EVO_TOKEN", DIALECT_SECRETS["evolution"])
@@ -159,7 +161,7 @@ def bridge_settings(
     monkeypatch.setenv("TEST_KEY_CASHIER", KEYS["cashier"])
     monkeypatch.setenv("TEST_KEY_SESSIONS", KEYS["sessions"])
     monkeypatch.setenv("TEST_KEY_ADMIN", KEYS["admin"])
-    for scope in SCOPES:
+    for scope in WITHHELD:
         monkeypatch.setenv(f"TEST_KEY_ALL_BUT_{scope.upper()}", all_but_key(scope))
     return Settings(
         home=tmp_path / "home",
