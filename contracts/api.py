@@ -82,7 +82,7 @@ ERRORS: Final[Mapping[str, tuple[int, str]]] = {
     "INSUFFICIENT_FUNDS": (422, "The wallet's available balance is below the amount."),
     "INVALID_STAKE": (422, "The stake is not money in the session's currency, or a pick is wrong."),
     "LIMIT_EXCEEDED": (429, "The bet is over a limit of the player's profile or protection."),
-    "RATE_LIMITED": (429, "Too many messages on this socket; slow down."),
+    "RATE_LIMITED": (429, "Too many messages (on a socket) or requests; slow down."),
     "INTERNAL": (500, "A fault inside livebridge; nothing was changed. Report it."),
     "VIEW_BEHIND": (503, "The view has not reached the requested log position yet; retry."),
     "RETRY": (503, "A transient condition (contention, a dependency restarting); retry."),

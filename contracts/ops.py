@@ -218,3 +218,35 @@ class ReconcileKpi(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     mismatched: int
     mismatch_rate: float | None
     """(compared - matched) / compared, over the runs."""
+
+
+# QoS samples from the player's front (`POST /qos/v1/samples`).
+
+Protocol = Literal["webrtc", "ll-hls"]
+MAX_SAMPLES = 100
+
+
+class QosSample(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """What one player's video front measured over its last interval."""
+
+    provider: Id
+    table: Id
+    region: Id
+    """The player's region as the platform names it (`eu-west`, `CA-ON`...)."""
+    protocol: Protocol
+    bet_rtt_ms: Annotated[float, msgspec.Meta(ge=0, le=60_000)] | None = None
+    """Round trip of a bet signal, in milliseconds (target under 150 with WebRTC)."""
+    dropped_frames: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+    buffer_events: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
+    """Stalls (rebuffering) in the interval."""
+    bitrate_kbps: Annotated[float, msgspec.Meta(ge=0, le=1_000_000)] | None = None
+    resolution: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2,5}x[0-9]{2,5}$")] | None = None
+    fps: Annotated[float, msgspec.Meta(ge=0, le=1000)] | None = None
+
+
+class QosBatch(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    samples: Annotated[list[QosSample], msgspec.Meta(min_length=1, max_length=MAX_SAMPLES)]
+
+
+class QosAccepted(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    accepted: int

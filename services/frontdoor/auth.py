@@ -1,4 +1,5 @@
-"""The front door's guard: every `/platform/`, `/disputes/` and `/ops/` call is authenticated first.
+"""The front door's guard: every `/platform/`, `/disputes/`, `/ops/` and `/qos/` call is
+authenticated first.
 
 `guard` is an aiohttp middleware. For a path under a protected prefix it:
 
@@ -31,7 +32,7 @@ from services.frontdoor.routes import RouteTable
 
 log = logging.getLogger(__name__)
 
-PROTECTED = ("/platform/", "/disputes/", "/ops/")
+PROTECTED = ("/platform/", "/disputes/", "/ops/", "/qos/")
 OPERATOR = web.RequestKey("operator_key", OperatorKey)
 OPERATION = web.RequestKey("operation", Operation)
 

@@ -25,6 +25,7 @@ from services.frontdoor.routes import RouteTable
 from services.ops import metrics
 from services.ops.cases_http import CASES, setup_cases
 from services.ops.kpis import KpiBoard
+from services.ops.qos import setup_qos
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def setup_ops(
     setup_cases(app, table, env=cases_env, flags=board.source, reconcile=reconcile)  # type: ignore[arg-type]
     board.tickets = lambda: app[CASES].tickets()
     board.reconcile_runs = reconcile
+    setup_qos(app, table, rate=board.settings.qos_rate, burst=board.settings.qos_burst)
 
     async def kpis(request: web.Request) -> web.Response:
         until = _instant(request, "until", board.clock())

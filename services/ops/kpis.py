@@ -51,6 +51,10 @@ class KpiSettings:
     """A settlement later than this after betting closed is late."""
     down_after_s: float = 120.0
     """A table silent for longer than this is down for that long."""
+    qos_rate: float = 20.0
+    """QoS sample batches a second per operator key (`LIVEBRIDGE_QOS_RATE`)..."""
+    qos_burst: float = 40.0
+    """...and the burst above it (`LIVEBRIDGE_QOS_BURST`)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> KpiSettings:
@@ -59,6 +63,8 @@ class KpiSettings:
             ("window_s", "LIVEBRIDGE_KPI_WINDOW_S"),
             ("late_after_s", "LIVEBRIDGE_KPI_LATE_SETTLEMENT_S"),
             ("down_after_s", "LIVEBRIDGE_KPI_TABLE_DOWN_AFTER_S"),
+            ("qos_rate", "LIVEBRIDGE_QOS_RATE"),
+            ("qos_burst", "LIVEBRIDGE_QOS_BURST"),
         ):
             raw = environ.get(name)
             if raw is None or not raw.strip():

@@ -1,0 +1,120 @@
+"""`POST /qos/v1/samples`: video quality from the player's front, aggregated as metrics.
+
+Until the player's front posts with its own session token, the platform relays the
+samples with an operator key (scope `sessions`). A batch holds 1 to 100 samples
+(`contracts.ops.QosBatch`, 64 KiB at most); each key may post `rate` batches a second
+(burst `burst`), beyond which it gets `LBRG-429 RATE_LIMITED` and nothing is counted.
+A batch with one bad sample is refused whole (`LBRG-400 INVALID_REQUEST`).
+
+Each sample is aggregated per provider, table, region and protocol into OpenTelemetry
+instruments, which Prometheus scrapes from `/metrics`: histograms
+`livebridge_qos_bet_rtt_milliseconds`, `livebridge_qos_bitrate_kbps`, `livebridge_qos_fps`,
+counters `livebridge_qos_samples_total`, `livebridge_qos_dropped_frames_total`,
+`livebridge_qos_buffer_events_total` and `livebridge_qos_resolution_total` (by
+`resolution`). Quantiles and rates are PromQL's (`histogram_quantile`, `rate`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from aiohttp import web
+from opentelemetry import metrics
+
+from contracts.api import Operation, Scope
+from contracts.ops import QosAccepted, QosBatch, QosSample
+from services.frontdoor.auth import OPERATOR
+from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.routes import RouteTable
+
+_meter = metrics.get_meter("livebridge.qos")
+_rtt = _meter.create_histogram(
+    "livebridge.qos.bet_rtt",
+    unit="ms",
+    description="bet signal round trip at the player's front",
+    explicit_bucket_boundaries_advisory=[25, 50, 75, 100, 150, 200, 300, 500, 1000, 2000, 5000],
+)
+_bitrate = _meter.create_histogram("livebridge.qos.bitrate_kbps", description="video bitrate")
+_fps = _meter.create_histogram(
+    "livebridge.qos.fps",
+    description="frames per second",
+    explicit_bucket_boundaries_advisory=[5, 10, 15, 20, 24, 25, 30, 50, 60],
+)
+_samples = _meter.create_counter("livebridge.qos.samples", description="QoS samples received")
+_dropped = _meter.create_counter("livebridge.qos.dropped_frames", description="frames dropped")
+_buffering = _meter.create_counter("livebridge.qos.buffer_events", description="stalls")
+_resolutions = _meter.create_counter(
+    "livebridge.qos.resolution", description="samples by the resolution they played at"
+)
+
+QOS = Operation(
+    method="POST",
+    path="/qos/v1/samples",
+    operation_id="postQosSamples",
+    summary="Video quality samples from the player's front (1 to 100 a batch)",
+    auth="operator",
+    scope=Scope.SESSIONS,
+    request=QosBatch,
+    response=QosAccepted,
+    errors=("MALFORMED_JSON", "INVALID_REQUEST", "BODY_TOO_LARGE", "RATE_LIMITED"),
+    tags=("operations",),
+)
+
+
+class _Buckets:
+    """A token bucket per operator key."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self._tokens: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            tokens, at = self._tokens.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.rate)
+            if tokens < 1:
+                self._tokens[key] = (tokens, now)
+                return False
+            self._tokens[key] = (tokens - 1, now)
+            return True
+
+
+def record(sample: QosSample) -> None:
+    labels = {
+        "provider": sample.provider,
+        "table": sample.table,
+        "region": sample.region,
+        "protocol": sample.protocol,
+    }
+    _samples.add(1, labels)
+    _dropped.add(sample.dropped_frames, labels)
+    _buffering.add(sample.buffer_events, labels)
+    if sample.bet_rtt_ms is not None:
+        _rtt.record(sample.bet_rtt_ms, labels)
+    if sample.bitrate_kbps is not None:
+        _bitrate.record(sample.bitrate_kbps, labels)
+    if sample.fps is not None:
+        _fps.record(sample.fps, labels)
+    if sample.resolution is not None:
+        _resolutions.add(1, {**labels, "resolution": sample.resolution})
+
+
+def setup_qos(
+    app: web.Application, table: RouteTable, *, rate: float = 20.0, burst: float = 40.0
+) -> None:
+    """Mount `POST /qos/v1/samples`: `rate` batches a second per operator key."""
+    buckets = _Buckets(rate, burst)
+
+    async def samples(request: web.Request) -> web.Response:
+        key = request[OPERATOR]
+        if not buckets.take(f"{key.operator}/{key.key_id}"):
+            raise ApiError("RATE_LIMITED", f"more than {rate:g} QoS batches a second; slow down")
+        batch = await read_json(request, QosBatch)
+        for sample in batch.samples:
+            record(sample)
+        return json_response(QosAccepted(accepted=len(batch.samples)))
+
+    table.add(app, QOS, samples)
