@@ -160,6 +160,11 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
             SQL(
                 "CREATE INDEX IF NOT EXISTS {0} ON {1} (round_key) WHERE verification = 'FLAGGED'"
             ).format(self.index("rounds_flagged"), self.table("rounds")),
+            # The KPIs' window (`kpi_rounds`, `kpi_bets`): rounds and bets by their start.
+            SQL(
+                "CREATE INDEX IF NOT EXISTS {0} ON {1} (server_time) "
+                "WHERE event IN ('Round.Started', 'Bet.Placed')"
+            ).format(self.index("timeline_starts"), self.table("timeline")),
         ]
 
     def write(self, curs: Cursor[DictRow], changes: Sequence[RoundChange]) -> None:
