@@ -36,6 +36,17 @@ class TransactionType(enum.StrEnum):
     """Money paid to the player's wallet (a win, a push, a refund)."""
 
 
+class BetState(enum.StrEnum):
+    SETTLED = "SETTLED"
+    """The bet is resolved as `outcome` and `payout` say."""
+    REOPENED = "REOPENED"
+    """The bet's earlier settlement no longer stands: the provider rolled its credit back.
+    The payout is taken back (a `DEBIT` under the rollback's transaction id), the stake is
+    held again (a `CREDIT` of the stake), and the bet awaits a corrected credit, which a
+    later `round.settle` reports (its stake a `DEBIT` again). Until then `payout` is `0.00`
+    and `outcome` `LOSE`: nothing stands paid."""
+
+
 class SettledBet(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """One bet of the player in the round, as it was settled."""
 
@@ -50,6 +61,8 @@ class SettledBet(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """Why a `VOID` bet was refunded: the provider's reason for a voided round, `LATE_BET`
     for a bet the log placed after betting closed, `PROVIDER_CANCELLED` (or the provider's
     cause) for a rollback; empty for other outcomes."""
+    status: BetState = BetState.SETTLED
+    """`REOPENED` when this message says the bet's earlier settlement no longer stands."""
 
 
 class SettleTransaction(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -17,9 +17,11 @@ settlement, so replaying the same log gives the same ids (a rebuild publishes no
 
 A bet refunded after it was reported (a rollback of a settled bet) gives a new settlement
 of that bet alone, outcome `VOID`, with its own `eventId`. A bet reopened after it was
-reported (its credit rolled back: `Bet.Reopened`) is open again and says nothing yet; the
-corrected credit gives a new settlement of that bet, whose transactions take back the
-reversed payout (`DEBIT trn_reverse_<bet>`) and pay the new one.
+reported (its credit rolled back: `Bet.Reopened`) is told at once, when the rollback's
+record is in: a settlement whose bets say `REOPENED`, whose transactions take the payout
+back (`DEBIT` under the rollback's `trn_` id) and hold the stake again (`CREDIT` of the
+stake). The corrected credit then settles the bet like a new one: its stake a `DEBIT` again
+(an id of its own, from the rollback that reopened it), and the new payout.
 """
 
 from __future__ import annotations
@@ -34,7 +36,13 @@ from typing import Any, assert_never
 import msgspec
 
 from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
-from contracts.platform import RoundSettle, SettledBet, SettleTransaction, TransactionType
+from contracts.platform import (
+    BetState,
+    RoundSettle,
+    SettledBet,
+    SettleTransaction,
+    TransactionType,
+)
 from contracts.wallet import Outcome
 from services.ledger.application import record_ref
 from services.ledger.rounds import decode_provider_event
@@ -81,6 +89,9 @@ class _Bet:
     cause: str = ""
     reversed_payout: Decimal | None = None
     """Set when a bet already reported as settled is refunded: the payout taken back."""
+    reopened_by: str = ""
+    """The rollback that reopened the bet after it was reported (and told so): its stake,
+    held again then, is a `DEBIT` again when the bet is resolved."""
 
     @property
     def group(self) -> GroupKey:
@@ -98,6 +109,9 @@ class SettleTracker:
     waiting: dict[tuple[str, str], set[GroupKey]] = field(default_factory=dict)
     rounds: OrderedDict[str, _RoundEnd] = field(default_factory=OrderedDict)
     """The result or void of recent rounds (`_round_key`), for `round.settle`."""
+    reopening: dict[tuple[str, str], list[tuple[str, Decimal]]] = field(default_factory=dict)
+    """(provider, rollback tx id) -> the reported bets it reopened and the payouts it took
+    back, told once its transaction record is in."""
     _record_order: deque[tuple[str, str]] = field(default_factory=deque)
 
     def checkpoint(self, position: int) -> bytes:
@@ -113,6 +127,7 @@ class SettleTracker:
                 records=list(self._record_order),
                 waiting=[(p, t, sorted(groups)) for (p, t), groups in self.waiting.items()],
                 rounds=list(self.rounds.items()),
+                reopening=[(p, t, bets) for (p, t), bets in self.reopening.items()],
             )
         )
 
@@ -129,6 +144,7 @@ class SettleTracker:
             records=set(saved.records),
             waiting={(p, t): set(groups) for p, t, groups in saved.waiting},
             rounds=OrderedDict(saved.rounds),
+            reopening={(p, t): bets for p, t, bets in saved.reopening},
             _record_order=deque(saved.records),
         )
         return tracker, saved.position
@@ -170,12 +186,15 @@ class SettleTracker:
         elif kind == "Round.EventRecorded":
             self._round_event(event.raw)
         elif kind == "Bet.Reopened":
-            self._reopened(event)
+            return self._reopened(event, position)
         elif kind == "Bet.Refunded":
             return self._refunded(event, position)
         elif kind == "TxRecord.Created":
             self._remember_record((event.provider, event.tx_id))
-            return self._complete_waiting(event.provider, event.tx_id, position, event.timestamp)
+            told = self._tell_reopened(event.provider, event.tx_id, position, event.timestamp)
+            return told + self._complete_waiting(
+                event.provider, event.tx_id, position, event.timestamp
+            )
         return []
 
     def _move(self, event: Any, delta: Decimal) -> None:
@@ -255,18 +274,89 @@ class SettleTracker:
         )
         return self._resolved(bet, position, event.timestamp)
 
-    def _reopened(self, event: Any) -> None:
+    def _reopened(self, event: Any, position: int) -> list[RoundSettle]:
         key = event.originator_id.hex
         bet = self.open_bets.get(key)
-        if bet is None:
-            earlier = self.reported.pop(key, None)
-            if earlier is None:
-                return
-            # Reported with its payout: the next settlement of it takes that payout back.
-            bet = _Bet(**{**earlier.__dict__, "reversed_payout": earlier.payout})
-            self.open_bets[key] = bet
-            self.groups.setdefault(bet.group, []).append(key)
-        bet.outcome, bet.payout, bet.resolved_by = "", Decimal(0), None
+        if bet is not None:
+            # Not reported yet: the platform never heard of the undone credit.
+            bet.outcome, bet.payout, bet.resolved_by = "", Decimal(0), None
+            return []
+        earlier = self.reported.pop(key, None)
+        if earlier is None:
+            return []
+        # Reported with its payout: tell the platform that settlement no longer stands.
+        bet = _Bet(
+            **{
+                **earlier.__dict__,
+                "outcome": "",
+                "payout": Decimal(0),
+                "resolved_by": None,
+                "reversed_payout": None,
+                "reopened_by": event.tx_id,
+            }
+        )
+        self.open_bets[key] = bet
+        self.groups.setdefault(bet.group, []).append(key)
+        record = (bet.provider, event.tx_id)
+        self.reopening.setdefault(record, []).append((key, earlier.payout))
+        if record in self.records:
+            return self._tell_reopened(bet.provider, event.tx_id, position, event.timestamp)
+        return []
+
+    def _tell_reopened(
+        self, provider: str, tx_id: str, position: int, at: datetime
+    ) -> list[RoundSettle]:
+        """One settlement per player's round of the bets the rollback `tx_id` reopened."""
+        taken: dict[GroupKey, list[tuple[_Bet, Decimal]]] = {}
+        for key, payout in self.reopening.pop((provider, tx_id), ()):
+            bet = self.open_bets.get(key)
+            if bet is not None:
+                taken.setdefault(bet.group, []).append((bet, payout))
+        told: list[RoundSettle] = []
+        ref = record_ref(provider, tx_id)
+        for group, bets in sorted(taken.items()):
+            _, round_id, player, currency = group
+            payout = sum((p for _, p in bets), Decimal(0))
+            moves = [
+                SettleTransaction(
+                    id=ref, type=TransactionType.DEBIT, amount=payout, provider_tx_id=tx_id
+                )
+            ]
+            moves += [
+                SettleTransaction(
+                    id=_movement_id("rehold", ref, bet.key),
+                    type=TransactionType.CREDIT,
+                    amount=bet.stake,
+                )
+                for bet, _ in bets
+            ]
+            identity = "\x1f".join(("reopen", provider, round_id, player, currency, str(position)))
+            told.append(
+                RoundSettle(
+                    event_id="rs_" + hashlib.sha256(identity.encode()).hexdigest()[:32],
+                    round_id=round_id,
+                    provider=provider,
+                    player=player,
+                    currency=currency,
+                    bets=tuple(
+                        SettledBet(
+                            bet_id=bet.bet_id,
+                            stake=bet.stake,
+                            payout=Decimal(0),
+                            outcome=Outcome.LOSE,
+                            status=BetState.REOPENED,
+                        )
+                        for bet, _ in bets
+                    ),
+                    transactions=tuple(m for m in moves if m.amount),
+                    balance_after=self.balances.get((player, currency), Decimal(0)),
+                    settled_at=at,
+                    log_position=position,
+                    table=bets[0][0].table,
+                    game=bets[0][0].game,
+                )
+            )
+        return told
 
     def _resolved(self, bet: _Bet, position: int, at: datetime) -> list[RoundSettle]:
         record = (bet.provider, bet.resolved_by or "")
@@ -314,6 +404,12 @@ class SettleTracker:
                 type=TransactionType.DEBIT,
                 amount=bet.stake,
                 provider_tx_id=bet.tx_id,
+            )
+            if not bet.reopened_by
+            else SettleTransaction(
+                id=_movement_id("restake", record_ref(provider, bet.reopened_by), bet.key),
+                type=TransactionType.DEBIT,
+                amount=bet.stake,
             )
             for bet in bets
             if bet.reversed_payout is None
@@ -389,6 +485,12 @@ class _Checkpoint(msgspec.Struct, frozen=True):
     records: list[tuple[str, str]]
     waiting: list[tuple[str, str, list[GroupKey]]]
     rounds: list[tuple[str, _RoundEnd]] = []
+    reopening: list[tuple[str, str, list[tuple[str, Decimal]]]] = []
+
+
+def _movement_id(word: str, ref: str, bet_key: str) -> str:
+    """A wallet movement's stable id, unique per transaction (`ref`) and bet."""
+    return f"trn_{word}_" + hashlib.sha256(f"{ref}\x1f{bet_key}".encode()).hexdigest()[:32]
 
 
 def _round_key(provider: str, round_id: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from contracts.platform import (
     DECODER,
     ENCODER,
+    BetState,
     RoundSettle,
     SettledBet,
     SettleTransaction,
@@ -21,6 +22,7 @@ from contracts.wallet import Outcome
 
 GOLDEN = Path(__file__).parent / "golden" / "round_settle_v1.json"
 GOLDEN_RESULT = Path(__file__).parent / "golden" / "round_settle_v1_result.json"
+GOLDEN_REOPENED = Path(__file__).parent / "golden" / "round_settle_v1_reopened.json"
 
 EXAMPLE = RoundSettle(
     event_id="rs_4f1c0e6a9b2d4c7e8f0a1b2c3d4e5f60",
@@ -80,6 +82,32 @@ VOIDED = msgspec.structs.replace(
     void_cause="DEALER_ERROR",
 )
 
+# The provider rolled the credit back: the win no longer stands, the bet awaits another.
+REOPENED = msgspec.structs.replace(
+    EXAMPLE,
+    event_id="rs_0b5d2f7c9e1a3b4c5d6e7f8091a2b3c4",
+    bets=(
+        SettledBet(
+            bet_id="bet_9f2",
+            stake=Decimal("5.00"),
+            payout=Decimal("0.00"),
+            outcome=Outcome.LOSE,
+            status=BetState.REOPENED,
+        ),
+    ),
+    transactions=(
+        SettleTransaction(
+            id="trn_rollback_9f2",
+            type=TransactionType.DEBIT,
+            amount=Decimal("180.00"),
+            provider_tx_id="evo-tx-3",
+        ),
+        SettleTransaction(id="trn_rehold_9f2", type=TransactionType.CREDIT, amount=Decimal("5.00")),
+    ),
+    balance_after=Decimal("1145.40"),
+    log_position=918301,
+)
+
 
 def test_the_golden_v1_body_decodes_to_the_example() -> None:
     assert DECODER.decode(GOLDEN.read_bytes()) == EXAMPLE
@@ -106,3 +134,15 @@ def test_another_event_tag_or_a_non_numeric_amount_is_refused() -> None:
         DECODER.decode(msgspec.json.encode({**body, "event": "round.settle.v2"}))
     with pytest.raises(msgspec.ValidationError):
         DECODER.decode(msgspec.json.encode({**body, "balanceAfter": True}))
+
+
+def test_the_grown_body_of_a_reopened_bet_decodes_and_encodes_as_golden() -> None:
+    golden = GOLDEN_REOPENED.read_bytes()
+    assert DECODER.decode(golden) == REOPENED
+    assert msgspec.json.format(ENCODER.encode(REOPENED), indent=2) + b"\n" == golden
+
+
+def test_a_bet_without_a_status_is_settled() -> None:
+    body = msgspec.json.decode(GOLDEN_REOPENED.read_bytes())
+    del body["bets"][0]["status"]
+    assert DECODER.decode(msgspec.json.encode(body)).bets[0].status is BetState.SETTLED

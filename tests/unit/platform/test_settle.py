@@ -106,7 +106,14 @@ def test_the_wire_body_is_the_documented_camel_case_json() -> None:
     assert body["event"] == "round.settle"
     assert body["roundId"] == "R-1"
     assert body["bets"] == [
-        {"betId": "bet-d1", "stake": "5.00", "payout": "7.50", "outcome": "WIN", "cause": ""}
+        {
+            "betId": "bet-d1",
+            "stake": "5.00",
+            "payout": "7.50",
+            "outcome": "WIN",
+            "cause": "",
+            "status": "SETTLED",
+        }
     ]
     assert body["transactions"][1] == {
         "id": settle.transactions[1].id,
@@ -146,7 +153,8 @@ def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_agai
     )
     app.execute(debit("d2", "alice", "4.00", round_id="R-2"))
     app.execute(credit("c2", "alice", "8.00", round_id="R-2"))
-    # The provider rolls its credit back: the bet is open again, nothing is settled yet.
+    # The provider rolls its credit back: the bet is open again, and the platform is told
+    # (tests/unit/platform/test_settle_reopen.py); nothing is settled yet.
     app.execute(
         Rollback(
             provider="evo",
@@ -157,7 +165,7 @@ def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_agai
             round_id="R-2",
         )
     )
-    void, win = settlements(app)
+    void, win, reopened = settlements(app)
     # Then the corrected credit settles it again.
     app.execute(credit("c2-fixed", "alice", "6.00", round_id="R-2"))
 
@@ -169,13 +177,19 @@ def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_agai
     assert win.balance_after == Decimal("104.00")
     assert corrected.round_id == "R-2"
     assert [(b.outcome, b.payout) for b in corrected.bets] == [(Outcome.WIN, Decimal("6.00"))]
+    moves = [(t.type, t.amount, t.provider_tx_id) for t in reopened.transactions]
+    assert moves == [
+        (TransactionType.DEBIT, Decimal("8.00"), "r2"),  # the reversed credit, taken back
+        (TransactionType.CREDIT, Decimal("4.00"), ""),  # the stake, held again
+    ]
     moves = [(t.type, t.amount, t.provider_tx_id) for t in corrected.transactions]
     assert moves == [
-        (TransactionType.DEBIT, Decimal("8.00"), ""),  # the reversed credit, taken back
+        (TransactionType.DEBIT, Decimal("4.00"), ""),  # the stake, taken again
         (TransactionType.CREDIT, Decimal("6.00"), "c2-fixed"),
     ]
     # The platform's sum of the round's movements lands on the ledger's balance.
-    assert win.balance_after - Decimal("8.00") + Decimal("6.00") == corrected.balance_after
+    assert win.balance_after - Decimal("8.00") + Decimal("4.00") == reopened.balance_after
+    assert reopened.balance_after - Decimal("4.00") + Decimal("6.00") == corrected.balance_after
     assert corrected.balance_after == app.balance("alice", "EUR").balance == Decimal("102.00")
     assert corrected.event_id != win.event_id
 

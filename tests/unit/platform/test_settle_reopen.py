@@ -1,0 +1,161 @@
+"""round.settle tells the platform when a reported win is rolled back and its bet reopens.
+
+The ledger's rollback of a win undoes that credit only: the payout goes back, the stake is
+held again and the bet awaits a corrected credit. The platform heard the earlier
+settlement, so it hears, exactly once, that it no longer stands; the movements of every
+settlement of the player add up to the ledger's balance, and no transaction id repeats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from contracts.platform import BetState, RoundSettle, TransactionType
+from contracts.wallet import Credit, Debit, Outcome, Rollback
+from services.ledger.application import Ledger, record_ref
+from services.platform.settle import SettleTracker
+
+
+def ledger() -> Ledger:
+    app = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app.open_wallet("alice", "EUR")
+    app.deposit("alice", "EUR", Decimal("100.00"), tx_id="dep-alice")
+    return app
+
+
+def debit(tx: str, amount: str) -> Debit:
+    return Debit(
+        provider="evo",
+        player="alice",
+        currency="EUR",
+        round_id="R-2",
+        tx_id=tx,
+        amount=Decimal(amount),
+        bet_id=f"bet-{tx}",
+    )
+
+
+def credit(tx: str, amount: str) -> Credit:
+    return Credit(
+        provider="evo",
+        player="alice",
+        currency="EUR",
+        round_id="R-2",
+        tx_id=tx,
+        amount=Decimal(amount),
+    )
+
+
+def rollback(tx: str, ref: str) -> Rollback:
+    return Rollback(
+        provider="evo", player="alice", currency="EUR", round_id="R-2", tx_id=tx, ref_tx_id=ref
+    )
+
+
+def settlements(app: Ledger, tracker: SettleTracker | None = None) -> list[RoundSettle]:
+    tracker = tracker or SettleTracker()
+    out: list[RoundSettle] = []
+    for n in app.recorder.select_notifications(1, 10_000):
+        out += tracker.apply(n.id, app.mapper.to_domain_event(n))
+    return out
+
+
+def moved(settle: RoundSettle) -> Decimal:
+    return sum(
+        (t.amount if t.type is TransactionType.CREDIT else -t.amount for t in settle.transactions),
+        Decimal(0),
+    )
+
+
+def assert_adds_up(app: Ledger, seen: Sequence[RoundSettle]) -> None:
+    """From the deposit on, the platform's sum of movements is each balanceAfter in turn."""
+    balance = Decimal("100.00")
+    for settle in seen:
+        balance += moved(settle)
+        assert settle.balance_after == balance, settle
+    assert balance == app.balance("alice", "EUR").balance
+    ids = [t.id for s in seen for t in s.transactions]
+    assert len(ids) == len(set(ids)), ids
+
+
+def test_a_reported_win_rolled_back_is_told_at_once_with_the_reversed_payout() -> None:
+    app = ledger()
+    app.execute(debit("d2", "4.00"))
+    app.execute(credit("c2", "8.00"))
+    app.execute(rollback("r2", "c2"))
+
+    win, reopened = settlements(app)
+
+    assert [(b.bet_id, b.status) for b in win.bets] == [("bet-d2", BetState.SETTLED)]
+    assert reopened.round_id == "R-2" and reopened.player == "alice"
+    assert [(b.bet_id, b.stake, b.payout, b.outcome, b.status) for b in reopened.bets] == [
+        ("bet-d2", Decimal("4.00"), Decimal("0"), Outcome.LOSE, BetState.REOPENED)
+    ]
+    assert [(t.id, t.type, t.amount, t.provider_tx_id) for t in reopened.transactions] == [
+        (record_ref("evo", "r2"), TransactionType.DEBIT, Decimal("8.00"), "r2"),
+        (reopened.transactions[1].id, TransactionType.CREDIT, Decimal("4.00"), ""),  # held again
+    ]
+    assert reopened.balance_after == Decimal("100.00")
+    assert reopened.event_id != win.event_id
+    assert_adds_up(app, [win, reopened])
+
+
+def test_the_corrected_credit_settles_the_reopened_bet_and_everything_adds_up() -> None:
+    app = ledger()
+    app.execute(debit("d2", "4.00"))
+    app.execute(credit("c2", "8.00"))
+    app.execute(rollback("r2", "c2"))
+    app.execute(credit("c2-fixed", "6.00"))
+    app.execute(rollback("r3", "c2-fixed"))  # reopened a second time
+    app.execute(credit("c2-final", "0.00"))
+
+    win, reopened, corrected, again, lost = settlements(app)
+
+    assert [(b.payout, b.outcome, b.status) for b in corrected.bets] == [
+        (Decimal("6.00"), Outcome.WIN, BetState.SETTLED)
+    ]
+    assert [b.status for b in again.bets] == [BetState.REOPENED]
+    assert [(b.payout, b.outcome) for b in lost.bets] == [(Decimal("0.00"), Outcome.LOSE)]
+    assert corrected.transactions[-1].provider_tx_id == "c2-fixed"
+    assert_adds_up(app, [win, reopened, corrected, again, lost])
+
+
+def test_a_reopened_bet_then_refunded_adds_up() -> None:
+    app = ledger()
+    app.execute(debit("d2", "4.00"))
+    app.execute(credit("c2", "8.00"))
+    app.execute(rollback("r2", "c2"))
+    app.execute(rollback("r4", "d2"))  # the bet itself cancelled
+
+    win, reopened, void = settlements(app)
+
+    assert [(b.outcome, b.payout) for b in void.bets] == [(Outcome.VOID, Decimal("4.00"))]
+    assert_adds_up(app, [win, reopened, void])
+
+
+def test_each_reopening_is_told_once_across_replays_and_restarts() -> None:
+    app = ledger()
+    app.execute(debit("d2", "4.00"))
+    app.execute(credit("c2", "8.00"))
+    app.execute(rollback("r2", "c2"))
+    first = settlements(app)
+    notifications = app.recorder.select_notifications(1, 10_000)
+    # A restart from a checkpoint taken between the reopening and its transaction record.
+    reopened_at = next(
+        n.id
+        for n in notifications
+        if app.mapper.to_domain_event(n).__class__.__name__ == "Reopened"
+    )
+    tracker, out = SettleTracker(), []
+    for n in notifications:
+        if n.id <= reopened_at:
+            out += tracker.apply(n.id, app.mapper.to_domain_event(n))
+    tracker, position = SettleTracker.restore(tracker.checkpoint(reopened_at))
+    for n in notifications:
+        if n.id > position:
+            out += tracker.apply(n.id, app.mapper.to_domain_event(n))
+
+    assert [s.event_id for s in settlements(app)] == [s.event_id for s in first]
+    assert out == first
+    assert len({s.event_id for s in first}) == 2
