@@ -25,6 +25,7 @@ result; every other provider settles per bet with credits), `LEDGER_RETRY_BUDGET
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import random
 import threading
@@ -32,6 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any, ClassVar, TypeVar, assert_never
 from uuid import UUID
 
@@ -188,15 +190,26 @@ class Ledger(Application[UUID]):
     def execute(self, command: AnyWalletCommand) -> WalletReply:
         """Apply one provider wallet command exactly once (I3): see `contracts.wallet`.
 
-        Commands on one wallet wait their turn (`services.ledger.turns`)."""
+        Commands on one wallet wait their turn (`services.ledger.turns`). A debit reads its
+        round before its turn, so a player's bets sent together read theirs at once and the
+        turn holds only the wallet's work and its write. Betting may close in between, as it
+        may between the read and the write anyway: the round book refunds such a bet (I5).
+        """
+        debit = None
+        if isinstance(command, Debit):
+            debit = functools.partial(
+                self._debit, peeked=self._peek_round(command.provider, command.round_id)
+            )
         with self._wallet_turns.turn(wallet_id(command.player, command.currency)):
-            return self._execute(command)
+            return self._execute(command, debit)
 
-    def _execute(self, command: AnyWalletCommand) -> WalletReply:
+    def _execute(
+        self, command: AnyWalletCommand, debit: Callable[[Any, int], WalletReply] | None = None
+    ) -> WalletReply:
         handler: Callable[[Any, int], WalletReply]
         match command:
             case Debit():
-                handler = self._debit
+                handler = debit or self._debit
             case Credit():
                 handler = self._credit
             case Rollback():
@@ -324,23 +337,28 @@ class Ledger(Application[UUID]):
 
     # ---- commands ----------------------------------------------------------------------
 
-    def _debit(self, cmd: Debit, attempt: int) -> WalletReply:
+    def _debit(
+        self, cmd: Debit, attempt: int, *, peeked: Round | EllipsisType | None = ...
+    ) -> WalletReply:
         if attempt == 0:
-            # Optimistic first attempt: it does not read the transaction record or the bet.
-            # A repeat or a tombstone then makes the save conflict, or the domain refuse; the
-            # careful attempt reads them, so a repeat is replayed, never refused anew.
+            # Optimistic first attempt: it does not read the transaction record or the bet
+            # (nor its round, when read before its turn: `peeked`). A repeat or a tombstone
+            # then makes the save conflict, or the domain refuse; the careful attempt reads
+            # them, so a repeat is replayed, never refused anew.
             with contextlib.suppress(LedgerRefused):
-                return self._place_bet(cmd, careful=False)
+                return self._place_bet(cmd, careful=False, peeked=peeked)
         return self._place_bet(cmd, careful=True)
 
-    def _place_bet(self, cmd: Debit, *, careful: bool) -> WalletReply:
+    def _place_bet(
+        self, cmd: Debit, *, careful: bool, peeked: Round | EllipsisType | None = ...
+    ) -> WalletReply:
         amount = _amount(cmd.amount, cmd.currency, positive=True)
         _, fingerprint = _identity(cmd)
         if careful:
             earlier = self.find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
             if earlier is not None:
                 return self._repeat(earlier, cmd, "debit", fingerprint)
-        round_ = self._peek_round(cmd.provider, cmd.round_id)
+        round_ = self._peek_round(cmd.provider, cmd.round_id) if peeked is ... else peeked
         if round_ is not None and round_.betting_closed:
             raise LedgerRefused(
                 Refusal.BETTING_CLOSED,
