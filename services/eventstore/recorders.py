@@ -20,7 +20,8 @@ Obligations and failure modes:
 - A write whose acknowledgement is lost (timeout, reconnect) is retried with the same
   expectations and message ids (unique to that write), so it can land at most once; a
   conflict after such a loss is resolved by reading back the message after the expected
-  sequence and comparing its `Nats-Msg-Id`. The caller
+  sequence and comparing its `Nats-Msg-Id` (for every earlier attempt, should the verified
+  retry conflict too: an attempt can land after the first read-back). The caller
   gets success only when the events are stored (fsynced), and `IntegrityError` only when
   they are not.
 - Each message's id is `<write id>:<index>/<length>`, so the whole write is found from
@@ -210,6 +211,8 @@ class JetStreamRecorder:
         self._singles = 0  # one-message writes in flight on their own
         self._writer = uuid.uuid4().hex[:16]
         self._writes = itertools.count()
+        self._uncertain: set[str] = set()
+        """Ids of writes in flight that lost an acknowledgement (on the loop thread only)."""
         if create_stream:
             subjects = (
                 [self.events_subject] if snapshots else [self.events_subject, self.tracking_subject]
@@ -361,7 +364,42 @@ class JetStreamRecorder:
         # One per write (this recorder's random prefix, a counter): dedup and the read-back
         # after a lost ack only ever match this write's own retry.
         write_id = f"{self._writer}{next(self._writes):x}"
+        try:
+            messages, last_seq = await self._attempts(
+                stored_events, tracking, write_id, traceparent
+            )
+        finally:
+            self._uncertain.discard(write_id)
+        if not messages:
+            return []
+        first_seq = last_seq - len(messages) + 1
+        ids = []
+        for offset, message in enumerate(messages):
+            if HEADER_TRACKING in message.headers and tracking is not None:
+                key = "t:" + tracking.application_name
+                self._last_seen.put(key, tracking.notification_id, first_seq + offset)
+            else:
+                key = message.subject.rsplit(".", 1)[1]
+                self._last_seen.put(key, int(message.headers[HEADER_VERSION]), first_seq + offset)
+                ids.append(first_seq + offset)
+        return ids
+
+    async def _attempts(
+        self,
+        stored_events: Sequence[StoredEvent],
+        tracking: Tracking | None,
+        write_id: str,
+        traceparent: str | None,
+    ) -> tuple[list[OutMsg], int]:
+        """The write's messages as stored and the sequence of the last one.
+
+        A conflict is retried once on the heads read from the leader. After a lost ack, an
+        earlier attempt may land late (after the read-back found nothing, before or during
+        the verified retry): a conflict then first looks for each earlier attempt, and the
+        write is reported stored if one of them is.
+        """
         verified = False
+        sent: list[list[OutMsg]] = []
         while True:
             try:
                 messages = await self._build_batch(
@@ -371,7 +409,8 @@ class JetStreamRecorder:
                     for message in messages:
                         message.headers[TRACEPARENT] = traceparent
                 if not messages:
-                    return []
+                    return [], 0
+                sent.append(messages)
                 try:
                     if len(messages) == 1 and self._singles < SHARE_SINGLES_FROM:
                         self._singles += 1
@@ -387,23 +426,17 @@ class JetStreamRecorder:
                             f"concurrent write to {self.stream}: {error.description}"
                         ) from error
                     raise
-                break
+                return messages, last_seq
             except IntegrityError:
                 self._forget(stored_events, tracking)
+                if write_id in self._uncertain:
+                    for attempt in sent:
+                        landed = await self._landed(attempt)
+                        if landed is not None:
+                            return attempt, landed
                 if verified:
                     raise
                 verified = True  # the heads we assumed or cached may be stale: ask the leader
-        first_seq = last_seq - len(messages) + 1
-        ids = []
-        for offset, message in enumerate(messages):
-            if HEADER_TRACKING in message.headers and tracking is not None:
-                key = "t:" + tracking.application_name
-                self._last_seen.put(key, tracking.notification_id, first_seq + offset)
-            else:
-                key = message.subject.rsplit(".", 1)[1]
-                self._last_seen.put(key, int(message.headers[HEADER_VERSION]), first_seq + offset)
-                ids.append(first_seq + offset)
-        return ids
 
     async def _publish(self, messages: list[OutMsg]) -> int:
         """Publish one atomic batch, retrying lost acks; the sequence of its last message.
@@ -418,6 +451,7 @@ class JetStreamRecorder:
                 return await self.connection.publish_atomic(messages)
             except UNKNOWN_OUTCOME:
                 outcome_lost = True
+                self._uncertain.update(m.headers[MSG_ID].split(":", 1)[0] for m in messages)
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.1)

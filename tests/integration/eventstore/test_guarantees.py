@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from services.eventstore.connection import JetStreamConnection, OutMsg
+from services.eventstore.connection import JetStreamConnection, JetStreamError, OutMsg
 from services.eventstore.recorders import JetStreamApplicationRecorder
 from services.infra.natsserver import NatsServer
 
@@ -258,3 +258,50 @@ def test_catching_up_a_cached_aggregate_reads_only_what_came_after_its_head(
     rival.insert_events([event(wallet, 51)])
     assert [e.originator_version for e in recorder.select_events(wallet, gt=50)] == [51]
     assert sum(reads) == 1, "only the rival's new event is read"
+
+
+class LandLate:
+    """Fault injection for the lost-ack window: the first attempt's ack is lost while the
+    server still holds the write; the retry is refused; the held write lands just after the
+    read-back looked for it and found nothing, before the verified rebuild."""
+
+    def __init__(self, connection: JetStreamConnection) -> None:
+        self.publish_atomic = connection.publish_atomic
+        self.next_by_subject = connection.next_by_subject
+        self.held: list[OutMsg] | None = None
+        self.attempts = 0
+
+    async def publish(self, messages: Sequence[OutMsg]) -> int:
+        self.attempts += 1
+        if self.attempts == 1:
+            self.held = list(messages)
+            raise TimeoutError
+        if self.attempts == 2:
+            raise JetStreamError(10071, "wrong last sequence")
+        return await self.publish_atomic(messages)
+
+    async def read_back(self, stream: str, subject: str, start: int) -> Any:
+        found = await self.next_by_subject(stream, subject, start)
+        if self.held is not None:
+            held, self.held = self.held, None
+            await self.publish_atomic(held)
+        return found
+
+
+def test_a_write_landing_after_its_read_back_is_reported_stored_not_a_conflict(
+    connection: JetStreamConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = JetStreamApplicationRecorder(connection, fresh_stream())
+    wallet, bet = uuid.uuid4(), uuid.uuid4()
+    recorder.insert_events([event(wallet, 1)])
+    late = LandLate(connection)
+    monkeypatch.setattr(connection, "publish_atomic", late.publish)
+    monkeypatch.setattr(connection, "next_by_subject", late.read_back)
+
+    ids = recorder.insert_events([event(wallet, 2), event(bet, 1)])
+
+    assert late.held is None  # it did land late
+    assert ids == [2, 3]
+    assert [e.originator_version for e in recorder.select_events(wallet)] == [1, 2]
+    assert [e.originator_version for e in recorder.select_events(bet)] == [1]
+    assert recorder.max_notification_id() == 3
