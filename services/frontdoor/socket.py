@@ -66,6 +66,8 @@ def setup_socket(app: web.Application, table: RouteTable, *, take: TakeBet) -> N
     async def socket(request: web.Request) -> web.StreamResponse:
         claims = request[PLAYER]
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
+        if not ws.can_prepare(request).ok:
+            raise ApiError("INVALID_REQUEST", "this route only upgrades to a WebSocket")
         await ws.prepare(request)
         lock = asyncio.Lock()
 
@@ -143,5 +145,6 @@ SOCKET = Operation(
     ),
     auth="player",
     status=101,
+    errors=("INVALID_REQUEST",),
     tags=("player",),
 )
