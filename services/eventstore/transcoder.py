@@ -12,7 +12,8 @@ either (a test compares them over generated values):
   registry knows is refused with the library's `TranscodingNotRegisteredError`;
 - `str`, `int` and `float` subclasses are written as `json` writes them (the value), and
   floats as `float.__repr__` (`NaN`, `Infinity` included), never msgspec's own format;
-- dict keys that are not strings become the strings `json` makes of them.
+- dict keys that are not strings become the strings `json` makes of them; a dict whose
+  keys collide that way (`False` and `"false"`) is written by the library's own encoder.
 
 Decoding stays the library's: `json` with an object hook is as quick as msgspec followed by
 the same unboxing walk in Python.
@@ -29,11 +30,19 @@ from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredEr
 _ENCODER = msgspec.json.Encoder()
 
 
+class _CollidingKeys(Exception):
+    """Two keys of a dict are written as the same string: only `json` writes that alike."""
+
+
 class MsgspecTranscoder(JSONTranscoder):
     """`JSONTranscoder` encoding with msgspec; see the module docstring."""
 
     def encode(self, obj: Any) -> bytes:
-        return _ENCODER.encode(self._box(obj))
+        try:
+            return _ENCODER.encode(self._box(obj))
+        except _CollidingKeys:
+            # `json` writes both `False` and `"false"` as "false"; a dict cannot hold both.
+            return super().encode(obj)
 
     def _box(self, obj: Any) -> Any:
         kind = type(obj)
@@ -41,12 +50,15 @@ class MsgspecTranscoder(JSONTranscoder):
             return obj
         if kind is dict:
             box = self._box
-            return {
+            boxed = {
                 (key if type(key) is str else _key(key)): (
                     value if type(value) is str else box(value)
                 )
                 for key, value in obj.items()
             }
+            if len(boxed) != len(obj):
+                raise _CollidingKeys
+            return boxed
         if kind is list or kind is tuple:
             return [self._box(value) for value in obj]
         transcoding = self.types.get(kind)

@@ -110,3 +110,9 @@ def test_a_type_nobody_registered_is_refused_as_the_library_refuses_it() -> None
             transcoder.encode({"when": timedelta(seconds=1)})
         with pytest.raises(TranscodingNotRegisteredError):
             transcoder.encode({"raw": b"bytes"})
+
+
+def test_keys_that_json_writes_alike_are_written_as_the_library_writes_them() -> None:
+    state = {"k": {"false": 1, False: 2, 1: 3, "1": 4}}
+
+    assert MSGSPEC.encode(state) == LIBRARY.encode(state)
