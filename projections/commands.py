@@ -1,4 +1,4 @@
-"""`livebridge replay <roundId>` and `livebridge projections rebuild [NAME]`.
+"""`livebridge replay <roundId>`, `livebridge projections rebuild [NAME]` and `... parked`.
 
 Both read the ledger's log and the views in PostgreSQL, configured by the `env` the CLI
 passes in (`projections.catalog.settings`: `PERSISTENCE_MODULE=services.eventstore` with
@@ -7,7 +7,9 @@ passes in (`projections.catalog.settings`: `PERSISTENCE_MODULE=services.eventsto
 
 Exit codes: 0 all good; 1 the view and the log differ (replay; a round only the log has
 is shown from the log) or a rebuild found differences (nothing swapped); 2 the round is
-neither in the view nor in the log; 3 not configured.
+neither in the view nor in the log; 3 not configured. `projections parked` lists the
+events each view parked (could not store; see `projections.pgview`) and exits 1 when
+there are any.
 """
 
 from __future__ import annotations
@@ -101,6 +103,34 @@ def rebuild_views(
     return status
 
 
+def parked_events(
+    args: argparse.Namespace, env: Mapping[str, str], out: TextIO = sys.stdout
+) -> int:
+    from projections.rebuild import open_view
+    from services.ledger.application import Ledger
+
+    try:
+        configured = settings(env)
+    except NotConfigured as error:
+        print(f"livebridge projections parked: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    names = [args.name] if args.name else list(VIEWS)
+    total = 0
+    for name in names:
+        spec = VIEWS[name]
+        view = open_view(spec.projection_class, spec.view_class, configured)
+        try:
+            count = view.parked_count(Ledger.name)
+            shown = view.parked(Ledger.name, limit=args.limit)
+        finally:
+            view.close()
+        total += count
+        out.write(f"{name}: {count} parked\n")
+        for event in shown:
+            out.write(f"    position {event.position}: {event.what}: {event.reason}\n")
+    return EXIT_DIFFERENT if total else 0
+
+
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
 ) -> None:
@@ -131,3 +161,10 @@ def register(
         "--no-swap", dest="swap", action="store_false", help="diff only; keep the live tables"
     )
     rebuild_cmd.set_defaults(handler=partial(rebuild_views, env=env))
+    parked_cmd = views_sub.add_parser(
+        "parked",
+        help="list the events each view could not store (parked, with position and reason)",
+    )
+    parked_cmd.add_argument("name", nargs="?", choices=sorted(VIEWS), help="default: all")
+    parked_cmd.add_argument("--limit", type=int, default=20, help="events shown per view")
+    parked_cmd.set_defaults(handler=partial(parked_events, env=env))

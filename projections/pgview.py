@@ -12,6 +12,12 @@ base owns the transaction discipline (invariant I7):
 - inside `batched()`, `apply` only buffers; the buffer is folded and written with the
   last tracking row in one transaction per batch (the rebuild path: same projection
   code, far fewer round trips).
+- a poison event (one the view cannot store: its write fails on the data, such as a NUL
+  in a text column, or it cannot be decoded or projected) is **parked**: its position,
+  what it was and why go to the `<name>_parked` table with its tracking row, in one
+  transaction, and the view goes on with the next event. A view never stalls on an event;
+  `parked()` lists them (`livebridge projections parked`), `parked_count()` counts them,
+  and the `livebridge.projections.parked` counter (`/metrics`) counts them as they come.
 - `differences(other)` compares every table of two copies of the view (live and
   scratch) row for row; `swap_in(live)` moves this copy's tables over the live ones in
   one transaction, keeping the replaced ones in a backup schema.
@@ -31,15 +37,19 @@ for the pool's next attempt before catching up.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import psycopg
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
 from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresTrackingRecorder
+from opentelemetry import metrics
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier
@@ -47,6 +57,24 @@ from psycopg_pool.base import AttemptWithBackoff
 
 C = TypeVar("C")
 
+log = logging.getLogger(__name__)
+_parked_events = metrics.get_meter("livebridge.projections").create_counter(
+    "livebridge.projections.parked",
+    unit="{event}",
+    description="events a view could not store and parked (see `livebridge projections parked`)",
+)
+
+CONNECTION_ERRORS = (
+    InterfaceError,
+    OperationalError,
+    psycopg.InterfaceError,
+    psycopg.OperationalError,
+)
+"""Failures of the database, not of an event: never a reason to park one."""
+MAX_REASON = 2000
+
+PARKED = "parked"
+"""The table (suffix) of events a view could not store."""
 APPLY_ATTEMPTS = 30
 APPLY_RETRY_WAIT = 0.02
 APPLY_RETRY_MAX_WAIT = 1.0
@@ -69,6 +97,20 @@ class _ViewPool(ConnectionPool[Any]):
         if attempt is None:
             attempt = _PromptReconnect(timeout=self.reconnect_timeout)
         super()._add_connection(attempt, growing)
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    """An event a view could not store, kept for operations: where, what and why."""
+
+    position: int
+    what: str
+    """The event's topic, or the kinds of rows it would have written."""
+    reason: str
+
+
+class PoisonEvent(Exception):
+    """A write that failed on the data it was given (not on the connection)."""
 
 
 class PostgresView(PostgresTrackingRecorder, Generic[C]):
@@ -94,6 +136,13 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
             0, SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema))
         )
         self.sql_create_statements.extend(self.create_statements())
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (application_name text NOT NULL, "
+                "position bigint NOT NULL, what text NOT NULL, reason text NOT NULL, "
+                "PRIMARY KEY (application_name, position))"
+            ).format(self.table(PARKED))
+        )
         self._local = threading.local()
         self._statements: dict[str, bytes] = {}
         self._closing = threading.Event()
@@ -153,6 +202,24 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
             return
         self._commit(tracking, list(changes))
 
+    def park(self, tracking: Tracking, what: str, reason: str) -> None:
+        """Record that the event at `tracking` cannot be stored, and move past it."""
+        parked = ParkedEvent(tracking.notification_id, what, reason[:MAX_REASON])
+        log.error(
+            "view %s parks event %d of %s (%s): %s",
+            self.prefix,
+            tracking.notification_id,
+            tracking.application_name,
+            what,
+            parked.reason,
+        )
+        _parked_events.add(1, {"livebridge.view": self.prefix})
+        batch: _Batch[C] | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            batch.add(tracking, (), parked)
+            return
+        self._commit(tracking, [], [parked])
+
     @contextmanager
     def batched(self) -> Iterator[None]:
         """Buffer `apply` calls in this thread; `flush()` writes them in one transaction."""
@@ -168,12 +235,11 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
         taken = self.take_batch()
         if taken is None:
             return 0
-        tracking, changes, count = taken
-        self.commit_batch(tracking, changes)
-        return count
+        self.commit_batch(taken)
+        return taken.count
 
-    def take_batch(self) -> tuple[Tracking, list[C], int] | None:
-        """The buffered batch (last tracking, changes, event count), emptying the buffer.
+    def take_batch(self) -> _Batch[C] | None:
+        """The buffered batch (`count` events), emptying the buffer.
 
         For a writer thread: `commit_batch` the batches in the order they were taken.
         """
@@ -181,20 +247,59 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
         if batch is None or batch.tracking is None:
             return None
         self._local.batch = _Batch[C]()
-        return batch.tracking, batch.changes, batch.count
+        return batch
 
-    def commit_batch(self, tracking: Tracking, changes: list[C]) -> None:
-        """Write one taken batch with its tracking row, in one transaction."""
-        self._commit(tracking, changes)
+    def commit_batch(self, batch: _Batch[C]) -> None:
+        """Write one taken batch with its last tracking row, in one transaction; if an event
+        of it cannot be stored, write its events one by one and park that one."""
+        assert batch.tracking is not None
+        try:
+            self._commit(batch.tracking, batch.changes, batch.parked, poison_ok=False)
+        except PoisonEvent:
+            for tracking, changes, parked in batch.items:
+                self._commit(tracking, changes, parked)
 
-    def _commit(self, tracking: Tracking, changes: list[C]) -> None:
+    def _commit(
+        self,
+        tracking: Tracking,
+        changes: list[C],
+        parked: Sequence[ParkedEvent] = (),
+        *,
+        poison_ok: bool = True,
+    ) -> None:
+        """Write `changes` (and `parked`) with `tracking`. A write failing on its data
+        parks the event when `poison_ok` (one event), else raises `PoisonEvent`."""
         for attempt in range(APPLY_ATTEMPTS):
             try:
                 with self.datastore.transaction(commit=True) as curs:
                     # Tracking first: a repeat fails before any view row is touched.
                     self._insert_tracking(curs, tracking)
+                    if parked:
+                        self._write_parked(curs, tracking.application_name, parked)
                     if changes:
-                        self.write(curs, changes)
+                        try:
+                            self.write(curs, changes)
+                        except CONNECTION_ERRORS:
+                            raise
+                        except Exception as error:
+                            raise PoisonEvent(f"{type(error).__name__}: {error}") from error
+                return
+            except PoisonEvent as poison:
+                if not poison_ok:
+                    raise
+                kinds = ", ".join(sorted({type(change).__name__ for change in changes}))
+                log.error(
+                    "view %s parks event %d of %s (%s): %s",
+                    self.prefix,
+                    tracking.notification_id,
+                    tracking.application_name,
+                    kinds,
+                    poison,
+                )
+                _parked_events.add(1, {"livebridge.view": self.prefix})
+                reason = str(poison)[:MAX_REASON]
+                own = ParkedEvent(tracking.notification_id, kinds, reason)
+                self._commit(tracking, [], [*parked, own])
                 return
             except (InterfaceError, OperationalError):
                 # The connection died (server restart, terminated backend). The
@@ -211,6 +316,46 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
                 # An earlier attempt committed and only its acknowledgement was lost.
                 return
 
+    def _write_parked(
+        self, curs: Cursor[DictRow], application_name: str, parked: Sequence[ParkedEvent]
+    ) -> None:
+        statement = self.statement(
+            "park",
+            lambda: SQL(
+                "INSERT INTO {0} (application_name, position, what, reason) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
+            ).format(self.table(PARKED)),
+        )
+        curs.executemany(
+            statement,
+            [
+                (application_name, p.position, _printable(p.what), _printable(p.reason))
+                for p in parked
+            ],
+        )
+
+    def parked(self, application_name: str, limit: int = 100) -> list[ParkedEvent]:
+        """The events this view parked, oldest first (at most `limit`)."""
+        with self.datastore.transaction(commit=False) as curs:
+            rows = curs.execute(
+                SQL(
+                    "SELECT position, what, reason FROM {0} WHERE application_name = %s "
+                    "ORDER BY position LIMIT %s"
+                ).format(self.table(PARKED)),
+                (application_name, limit),
+            ).fetchall()
+        return [ParkedEvent(r["position"], r["what"], r["reason"]) for r in rows]
+
+    def parked_count(self, application_name: str) -> int:
+        with self.datastore.transaction(commit=False) as curs:
+            row = curs.execute(
+                SQL("SELECT count(*) AS n FROM {0} WHERE application_name = %s").format(
+                    self.table(PARKED)
+                ),
+                (application_name,),
+            ).fetchone()
+        return int(row["n"]) if row else 0
+
     def _recorded(self, tracking: Tracking) -> bool:
         try:
             position = self._max_tracking_id_once(tracking.application_name)
@@ -225,7 +370,7 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
     # Rebuild support: compare two copies of the view, swap one in.
 
     def tables(self) -> list[str]:
-        names = [f"{self.prefix}_{suffix}" for suffix in self.table_suffixes]
+        names = [f"{self.prefix}_{suffix}" for suffix in (*self.table_suffixes, PARKED)]
         return [*names, self.tracking_table_name]
 
     def differences(self, other: PostgresView[C]) -> list[str]:
@@ -317,12 +462,18 @@ def _once(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _Batch(Generic[C]):
+    """Buffered events: their changes in one run, and each event's own (to park one)."""
+
     def __init__(self) -> None:
         self.changes: list[C] = []
+        self.parked: list[ParkedEvent] = []
+        self.items: list[tuple[Tracking, list[C], list[ParkedEvent]]] = []
         self.tracking: Tracking | None = None
         self.count = 0
 
-    def add(self, tracking: Tracking, changes: Sequence[C]) -> None:
+    def add(
+        self, tracking: Tracking, changes: Sequence[C], parked: ParkedEvent | None = None
+    ) -> None:
         if self.tracking is not None and tracking.notification_id <= self.tracking.notification_id:
             msg = (
                 f"event {tracking.notification_id} of {tracking.application_name} offered "
@@ -331,4 +482,12 @@ class _Batch(Generic[C]):
             raise IntegrityError(msg)
         self.tracking = tracking
         self.changes.extend(changes)
+        own = [parked] if parked is not None else []
+        self.parked.extend(own)
+        self.items.append((tracking, list(changes), own))
         self.count += 1
+
+
+def _printable(text: str) -> str:
+    """`text` as PostgreSQL text can hold it (a reason may quote the poison itself)."""
+    return text.replace("\x00", "\\x00")

@@ -15,7 +15,10 @@ a page the way the per-event upserts would.
    the live position, diffs every table row for row, and, if they are identical,
    swaps the scratch tables in and the old ones out to `<live>__<name>_previous`.
 An empty live view (never built) is simply replaced. Differences are reported and
-nothing is swapped.
+nothing is swapped; so is a live view that has not reached the log's head as it was when
+the rebuild began (a stalled view): a rebuild never reports success short of the head.
+Events the view cannot store are parked in both copies alike (`pgview`), so they are
+compared like any row.
 """
 
 from __future__ import annotations
@@ -29,16 +32,19 @@ from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.persistence import InfrastructureFactory, Notification, Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, get_topic
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from contracts.tracing import parent_context, traceparent_of, tracing_on
-from projections.pgview import PostgresView
+from projections.pgview import CONNECTION_ERRORS, PostgresView
 
 PAGE = 2000
+STALL_S = 5.0
+"""How long a live view may make no progress, short of the log's head, before a rebuild
+calls it stalled (and reports no success)."""
 
 AnyView = PostgresView[Any]
 _tracer = trace.get_tracer("livebridge.projections")
@@ -82,7 +88,7 @@ def _pages(
                 if not notifications:
                     break
                 decoded = [
-                    (app.mapper.to_domain_event(n), Tracking(app.name, n.id), traceparent_of(n))
+                    (_decoded(app, n), Tracking(app.name, n.id), traceparent_of(n))
                     for n in notifications
                 ]
                 pages.put(decoded)
@@ -112,6 +118,40 @@ def _pages(
                 reader.join(timeout=0.05)
 
 
+@dataclass(frozen=True)
+class Undecodable:
+    """A stored event the application cannot turn back into a domain event."""
+
+    topic: str
+    reason: str
+
+
+def _decoded(app: Application[Any], notification: Notification) -> Any:
+    try:
+        return app.mapper.to_domain_event(notification)
+    except Exception as error:
+        return Undecodable(notification.topic, f"{type(error).__name__}: {error}")
+
+
+def project(projection: Projection[Any], domain_event: Any, tracking: Tracking) -> None:
+    """`projection.process_event`, parking an event that cannot be decoded or projected.
+
+    A database failure is not the event's fault: it is raised, and the event is offered
+    again after it.
+    """
+    view = projection.view
+    assert isinstance(view, PostgresView)
+    if isinstance(domain_event, Undecodable):
+        view.park(tracking, domain_event.topic, f"cannot decode: {domain_event.reason}")
+        return
+    try:
+        projection.process_event(domain_event, tracking)
+    except CONNECTION_ERRORS:
+        raise
+    except Exception as error:
+        view.park(tracking, get_topic(type(domain_event)), f"{type(error).__name__}: {error}")
+
+
 def catch_up(
     app: Application[Any],
     projection: Projection[Any],
@@ -134,18 +174,18 @@ def catch_up(
     count = 0
     # Three stages overlap: read and decode (reader thread), project (here), write
     # (writer thread, batches committed strictly in order, one transaction each).
-    batches: queue.Queue[tuple[Tracking, list[Any], list[Span]] | None] = queue.Queue(maxsize=2)
+    batches: queue.Queue[tuple[Any, list[Span]] | None] = queue.Queue(maxsize=2)
     failed: list[BaseException] = []
     traced = traced and tracing_on()
 
     def write() -> None:
         while (item := batches.get()) is not None:
-            tracking, changes, spans = item
+            taken, spans = item
             if failed:
                 _end(spans, failed[0])
                 continue
             try:
-                view.commit_batch(tracking, changes)
+                view.commit_batch(taken)
             except BaseException as error:  # re-raised by the projecting thread
                 failed.append(error)
             _end(spans, failed[0] if failed else None)
@@ -170,13 +210,13 @@ def catch_up(
                         )
                         spans.append(span)
                         with trace.use_span(span, end_on_exit=False):
-                            projection.process_event(domain_event, tracking)
+                            project(projection, domain_event, tracking)
                     else:
-                        projection.process_event(domain_event, tracking)
+                        project(projection, domain_event, tracking)
                 taken = view.take_batch()
                 if taken is not None:
-                    batches.put((taken[0], taken[1], spans))
-                    count += taken[2]
+                    batches.put((taken, spans))
+                    count += taken.count
                 else:
                     _end(spans, None)
                 if failed:
@@ -207,24 +247,50 @@ class RebuildReport:
     differences: list[str] = field(default_factory=list)
     swapped: bool = False
     live_was_empty: bool = False
+    head: int | None = None
+    """The log's head when the rebuild began: a rebuild that stops short of it is no success."""
+    parked: int = 0
+
+    @property
+    def short_of_head(self) -> bool:
+        return (self.head or 0) > (self.position or 0)
 
     @property
     def ok(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.short_of_head
 
     def lines(self) -> list[str]:
         rate = self.events / self.seconds if self.seconds else 0.0
         head = (
             f"{self.name}: rebuilt {self.events} events up to log position "
-            f"{self.position} in {self.seconds:.2f} s ({rate:,.0f} events/s)"
+            f"{self.position} in {self.seconds:.2f} s ({rate:,.0f} events/s); "
+            f"{self.parked} event(s) parked"
         )
-        if self.live_was_empty:
+        if self.short_of_head:
+            verdict = (
+                f"stopped at log position {self.position}, short of the log's head "
+                f"{self.head}: the live view is behind the log (see `livebridge projections "
+                "parked` and the bridge's log); nothing swapped"
+            )
+        elif self.live_was_empty:
             verdict = "live view was empty; rebuilt copy installed"
         elif self.differences:
             verdict = f"{len(self.differences)} difference line(s); live view kept, nothing swapped"
         else:
             verdict = "no differences; swapped in" if self.swapped else "no differences"
         return [head, *self.differences, f"{self.name}: {verdict}"]
+
+
+def _await_live(live: AnyView, application_name: str, head: int, stall_s: float) -> None:
+    """Wait for the live view to reach `head`, as long as it keeps moving: a lagging view
+    is waited for, a stalled one (no progress for `stall_s`) is not."""
+    position = live.max_tracking_id(application_name) or 0
+    moved_at = time.monotonic()
+    while position < head and time.monotonic() - moved_at < stall_s:
+        time.sleep(0.05)
+        now = live.max_tracking_id(application_name) or 0
+        if now > position:
+            position, moved_at = now, time.monotonic()
 
 
 def scratch_schema(live_schema: str, name: str) -> str:
@@ -242,6 +308,7 @@ def rebuild(
     env: Mapping[str, str],
     *,
     swap: bool = True,
+    stall_s: float = STALL_S,
 ) -> RebuildReport:
     """Rebuild one view from `app`'s log beside the live one, diff, and swap (see module doc)."""
     name = projection_class.name
@@ -255,11 +322,15 @@ def rebuild(
         scratch.create_table()
         projection = projection_class(scratch)
         started = time.perf_counter()
+        report.head = app.recorder.max_notification_id()
         live_position = live.max_tracking_id(app.name)
         report.live_was_empty = live_position is None
         target = app.recorder.max_notification_id() if live_position is None else live_position
         report.events += catch_up(app, projection, stop=target)
         report.events += catch_up(app, projection, stop=live.max_tracking_id(app.name) or target)
+        if report.head is not None:
+            _await_live(live, app.name, report.head, stall_s)
+            report.events += catch_up(app, projection, stop=live.max_tracking_id(app.name))
         scratch.analyze()
         with live.locked() as curs:
             position = live._max_tracking_id(app.name, curs)
@@ -267,8 +338,9 @@ def rebuild(
                 report.events += catch_up(app, projection, stop=position)
                 report.differences = scratch.differences(live)
             report.position = scratch.max_tracking_id(app.name)
+            report.parked = scratch.parked_count(app.name)
             report.seconds = time.perf_counter() - started
-            if swap and not report.differences:
+            if swap and report.ok:
                 scratch.swap_in(curs, live.schema, backup_schema(live.schema, name))
                 report.swapped = True
         if report.swapped:
