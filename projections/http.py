@@ -22,7 +22,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any, TypeVar, TypeVarTuple
+from typing import Annotated, Any, TypeVar, TypeVarTuple
 
 import msgspec
 from aiohttp import web
@@ -289,13 +289,13 @@ READ_OPERATIONS = (
             "VIEWS_UNAVAILABLE",
         ),
         params=(
-            Param("player", "path", "The player's id."),
+            Param("player", "path", "The player's id.", type=ids.Id),
             Param(
                 "atLeast",
                 "query",
                 "Wait (up to 2 s) until the view reflects this log position.",
                 required=False,
-                type=int,
+                type=Annotated[int, msgspec.Meta(ge=0, le=MAX_POSITION)],
             ),
         ),
         tags=("cashier",),
@@ -316,8 +316,14 @@ READ_OPERATIONS = (
             "VIEWS_UNAVAILABLE",
         ),
         params=(
-            Param("round_id", "path", "The provider's round id."),
-            Param("provider", "query", "The provider, when several use the id.", required=False),
+            Param("round_id", "path", "The provider's round id.", type=ids.Id),
+            Param(
+                "provider",
+                "query",
+                "The provider, when several use the id.",
+                required=False,
+                type=ids.OptionalId,
+            ),
         ),
         tags=("disputes",),
     ),

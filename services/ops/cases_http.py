@@ -13,7 +13,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, Protocol, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from aiohttp import web
 
@@ -130,7 +130,8 @@ def _ticket_id(request: web.Request) -> uuid.UUID:
         raise ApiError("TICKET_NOT_FOUND", f"no ticket {raw!r} (ticket ids are UUIDs)") from None
 
 
-TICKET_PARAM = Param("ticket_id", "path", "The ticket's id (a UUID).")
+_STATUS = Literal["open", "resolved"]
+TICKET_PARAM = Param("ticket_id", "path", "The ticket's id (a UUID).", type=uuid.UUID)
 KEY_PARAM = Param("key", "path", "The item's key, as the listing gives it.")
 OPERATIONS = (
     Operation(
@@ -155,7 +156,7 @@ OPERATIONS = (
         scope=Scope.READ,
         response=TicketList,
         errors=("INVALID_REQUEST", "RETRY"),
-        params=(Param("status", "query", "`open` or `resolved`; default both.", False),),
+        params=(Param("status", "query", "`open` or `resolved`; default both.", False, _STATUS),),
         tags=("operations",),
     ),
     Operation(
@@ -221,8 +222,8 @@ OPERATIONS = (
         errors=("INVALID_REQUEST", "RETRY"),
         params=(
             Param("provider", "query", "Only this provider.", False),
-            Param("reason", "query", f"One of {', '.join(REASONS)}.", False),
-            Param("status", "query", "`open` or `resolved`; default both.", False),
+            Param("reason", "query", f"One of {', '.join(REASONS)}.", False, AuditReason),
+            Param("status", "query", "`open` or `resolved`; default both.", False, _STATUS),
             Param("assignee", "query", "Only items assigned to this operator.", False),
         ),
         tags=("operations",),

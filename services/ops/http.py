@@ -54,9 +54,19 @@ KPIS = Operation(
     response=KpiReport,
     errors=("INVALID_REQUEST", "RETRY"),
     params=(
-        Param("since", "query", "Start (ISO 8601 with offset); default 24 h before until.", False),
-        Param("until", "query", "End, exclusive (ISO 8601 with offset); default now.", False),
-        Param("period", "query", "`hour`, `day` or `all` (default): one row per ...", False),
+        Param(
+            "since",
+            "query",
+            "Start (ISO 8601 with offset); default 24 h before until.",
+            False,
+            datetime,
+        ),
+        Param(
+            "until", "query", "End, exclusive (ISO 8601 with offset); default now.", False, datetime
+        ),
+        Param(
+            "period", "query", "`hour`, `day` or `all` (default): one row per ...", False, Period
+        ),
         Param("provider", "query", "Only this provider.", False),
         Param("table", "query", "Only this table.", False),
     ),
