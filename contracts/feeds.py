@@ -24,6 +24,7 @@ from typing import Final
 
 import msgspec
 
+from contracts.bodies import decode_with
 from contracts.events import AnyProviderEvent
 
 SIGNATURE_HEADER: Final = "X-Feed-Signature"
@@ -80,7 +81,29 @@ class FeedError(msgspec.Struct, frozen=True, kw_only=True):
     message: str
 
 
+class RawBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A `FeedBatch` or `FeedFrame` with its events still undecoded: a pull or socket feed
+    reads each event on its own (`read_events`), so one bad event never holds up the rest."""
+
+    events: list[msgspec.Raw]
+    cursor: str = ""
+
+
+def read_events(raws: list[msgspec.Raw]) -> tuple[list[AnyProviderEvent], list[str]]:
+    """The events that decode, and what is wrong with each one that does not."""
+    events: list[AnyProviderEvent] = []
+    problems: list[str] = []
+    for number, raw in enumerate(raws):
+        try:
+            events.append(decode_with(event_decoder, raw))
+        except msgspec.DecodeError as error:
+            problems.append(f"event {number} of the batch is not a provider event: {error}")
+    return events, problems
+
+
 batch_decoder: Final = msgspec.json.Decoder(FeedBatch)
+raw_batch_decoder: Final = msgspec.json.Decoder(RawBatch)
+event_decoder: Final = msgspec.json.Decoder(AnyProviderEvent)
 frame_decoder: Final = msgspec.json.Decoder(FeedFrame)
 ack_decoder: Final = msgspec.json.Decoder(FeedAck)
 encoder: Final = msgspec.json.Encoder()

@@ -71,10 +71,13 @@ class PullFeed:
         if not feeds.verify(body, self.secret, signature):
             raise PollFailed(f"{self.url} answered with a bad {feeds.SIGNATURE_HEADER}")
         try:
-            batch = bodies.decode_with(feeds.batch_decoder, body)
+            batch = bodies.decode_with(feeds.raw_batch_decoder, body)
         except msgspec.DecodeError as exc:
             raise PollFailed(f"{self.url} answered a malformed batch: {exc}") from exc
-        events, problems = self.processor.partition(batch.events)
+        # Event by event: one that can never be taken must not hold up the feed.
+        decoded, undecodable = feeds.read_events(batch.events)
+        events, problems = self.processor.partition(decoded)
+        problems = [*undecodable, *problems]
         for problem in problems:
             self.rejected += 1
             log.error("%s feed %s: event skipped: %s", "pull", self.url, problem)

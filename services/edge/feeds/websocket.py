@@ -80,12 +80,15 @@ class SocketFeed:
                         raise aiohttp.ClientError(f"websocket error: {ws.exception()!r}")
                     continue
                 try:
-                    frame = bodies.decode_with(feeds.frame_decoder, message.data)
+                    frame = bodies.decode_with(feeds.raw_batch_decoder, message.data)
                 except msgspec.DecodeError as exc:
                     self.malformed += 1
                     log.warning("socket feed %s: malformed frame skipped: %s", self.url, exc)
                     continue
-                events, problems = self.processor.partition(frame.events)
+                # Event by event: one that can never be taken must not hold up the feed.
+                decoded, undecodable = feeds.read_events(frame.events)
+                events, problems = self.processor.partition(decoded)
+                problems = [*undecodable, *problems]
                 for problem in problems:
                     self.rejected += 1
                     log.error("%s feed %s: event skipped: %s", "websocket", self.url, problem)

@@ -242,3 +242,25 @@ async def test_push_absorbs_repeats_and_reordering_survives_failures_and_reports
             assert_delivered(sink, gaps)
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize("transport", ["pull", "socket"])
+async def test_an_event_outside_the_id_policy_is_skipped_and_the_feed_goes_on(
+    cursors: JetStreamCursorStore, transport: str
+) -> None:
+    poison = round_events("studio", "r" * 3000)[0]  # encodes; no decoder takes it
+    log = frames()
+    log[1] = [*log[1], poison]
+    stub = FeedStub(SECRET, log, page=2)
+    sink, gaps = RecordingSink(), list[Gap]()
+    proc = processor(sink, cursors, gaps)
+    async with serve(stub) as base, aiohttp.ClientSession() as session:
+        feed: PullFeed | SocketFeed
+        if transport == "pull":
+            feed = PullFeed(proc, session, f"{base}/feed", secret=SECRET, interval=0.02)
+        else:
+            feed = SocketFeed(proc, session, f"{base}/ws")
+        async with running(feed.run(), proc.run_sweeper(0.05)):
+            await until(complete(sink, gaps))
+        assert_delivered(sink, gaps)
+        assert feed.rejected == 1
