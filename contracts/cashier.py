@@ -20,6 +20,7 @@ from decimal import Decimal
 import msgspec
 
 from contracts.ids import Id
+from contracts.money import AmountText
 
 
 class CurrencyBalance(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -77,7 +78,7 @@ class CashierMove(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
     idempotency_key: Id
     currency: str
-    amount: Decimal
+    amount: AmountText
     """A positive decimal string in the currency's precision: `"25.00"`."""
 
 
@@ -89,7 +90,7 @@ class TableBankMove(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     idempotency_key: Id
     provider: str
     currency: str
-    amount: Decimal
+    amount: AmountText
 
 
 class CashierReceipt(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Final
+from typing import Annotated, Final
+
+import msgspec
 
 # ISO 4217 minor-unit exponents, plus the crypto units live casinos settle in.
 EXPONENTS: Final[dict[str, int]] = {
@@ -45,6 +47,16 @@ digits) are all refused."""
 _MAX_TEXT = 64
 """No amount needs more characters (16 integer digits, 18 decimals); a longer string is
 refused before it is read."""
+
+AmountText = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=_MAX_TEXT,
+        pattern=f"^{_DECIMAL_TEXT.pattern}\\Z",
+        description="A decimal string in the currency's precision: `5.00` EUR, `500` JPY.",
+    ),
+]
+"""An amount on the canonical wire: plain decimal notation, read by `parse_amount`."""
 
 
 class MoneyError(ValueError):

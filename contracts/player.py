@@ -26,13 +26,14 @@ from decimal import Decimal
 
 import msgspec
 
+from contracts.money import AmountText
 from contracts.wallet import Selection
 
 
 class Stake(msgspec.Struct, frozen=True, kw_only=True):
     """An amount of money in a currency."""
 
-    amount: Decimal
+    amount: AmountText
     currency: str
 
 

@@ -111,7 +111,7 @@ def setup_bets(app: web.Application, table: RouteTable, *, ledger: Callable[[], 
                 "INVALID_STAKE", f"the session plays in {currency}, not {body.stake.currency}"
             )
         try:
-            stake = money.check_amount(body.stake.amount, currency, allow_zero=False)
+            stake = money.parse_amount(body.stake.amount, currency, allow_zero=False)
         except money.MoneyError as exc:
             raise _Rejected("INVALID_STAKE", str(exc)) from None
         if not body.selection:

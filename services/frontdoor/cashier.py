@@ -85,9 +85,9 @@ def currency_of(currency: str) -> str:
     return currency
 
 
-def amount_of(amount: Decimal, currency: str) -> Decimal:
+def amount_of(amount: str, currency: str) -> Decimal:
     try:
-        return money.check_amount(amount, currency, allow_zero=False)
+        return money.parse_amount(amount, currency, allow_zero=False)
     except money.MoneyError as exc:
         raise ApiError("INVALID_AMOUNT", str(exc)) from None
 

@@ -113,6 +113,11 @@ async def test_bad_cashier_input_gets_a_clear_code_and_changes_nothing(bridge: B
         ("deposits", money(amount="1.001"), "422 INVALID_AMOUNT"),
         ("deposits", money(amount="-1"), "422 INVALID_AMOUNT"),
         ("deposits", money(amount="0"), "422 INVALID_AMOUNT"),
+        *(
+            # Decimal's leniencies are not amounts on the wire: only plain decimal notation.
+            ("deposits", money(amount=lenient), "400 INVALID_REQUEST")
+            for lenient in ("1_0", " 1", "+1", "1e2", "\u0661", "\uff11", "NaN", "")
+        ),
         ("deposits", money(currency="XXX"), "422 UNKNOWN_CURRENCY"),
         ("deposits", money(currency="USD"), "404 WALLET_NOT_FOUND"),
         ("deposits", money(idempotencyKey=""), "400 INVALID_REQUEST"),

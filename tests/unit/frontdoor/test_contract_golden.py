@@ -34,7 +34,7 @@ EXAMPLES: dict[str, Any] = {
         session_id="ses_abc123",
         round_id="R-2025-10-17-18:45:03-Table23",
         selection=(Selection(market="roulette_straight", value="17"),),
-        stake=Stake(amount=Decimal("5.00"), currency="EUR"),
+        stake=Stake(amount="5.00", currency="EUR"),
         limits_profile="VIP_A",
     ),
     "bet.accepted": BetAccepted(
