@@ -143,6 +143,11 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
                 "PRIMARY KEY (application_name, position))"
             ).format(self.table(PARKED))
         )
+        self.sql_create_statements.append(
+            SQL("CREATE TABLE IF NOT EXISTS {0} (view text PRIMARY KEY, log text NOT NULL)").format(
+                self._logs_table()
+            )
+        )
         self._local = threading.local()
         self._statements: dict[str, bytes] = {}
         self._closing = threading.Event()
@@ -366,6 +371,39 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
     def _max_tracking_id_once(self, application_name: str) -> int | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             return self._max_tracking_id(application_name, curs)
+
+    # Which log the view was built from.
+
+    def _logs_table(self) -> Composable:
+        return Identifier(self.schema, "view_logs")
+
+    def follow_log(self, application_name: str, identity: str, head: int) -> bool:
+        """Make this view one of the log `identity` (whose last position is `head`).
+
+        A view recorded as built from another log, or (built before logs were recorded)
+        standing past `head`, is emptied, to be built again from this log's start;
+        returns True then. Writers are held off meanwhile (`locked`).
+        """
+        with self.locked() as curs:
+            row = curs.execute(
+                SQL("SELECT log FROM {0} WHERE view = %s").format(self._logs_table()),
+                (self.prefix,),
+            ).fetchone()
+            position = self._max_tracking_id(application_name, curs) or 0
+            if row is not None and row["log"] == identity:
+                return False
+            stale = row is not None or position > head
+            if stale:
+                for name in self.tables():
+                    curs.execute(SQL("TRUNCATE {0}").format(Identifier(self.schema, name)))
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0} (view, log) VALUES (%s, %s) "
+                    "ON CONFLICT (view) DO UPDATE SET log = EXCLUDED.log"
+                ).format(self._logs_table()),
+                (self.prefix, identity),
+            )
+            return stale
 
     # Rebuild support: compare two copies of the view, swap one in.
 

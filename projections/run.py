@@ -60,6 +60,25 @@ def reader_env(env: Mapping[str, str], names: tuple[str, ...] = tuple(VIEWS)) ->
     return found
 
 
+def follow_log(app: Application[Any], view: PostgresView[Any]) -> None:
+    """Rebuild `view` from the start if it was built from another log than `app`'s.
+
+    A new `LIVEBRIDGE_HOME` (a new nats store) against a database whose views came from
+    the old one: the views' positions mean nothing in the new log. Logs that cannot tell
+    who they are (the library's in-memory store) are taken as they are.
+    """
+    identify = getattr(app.recorder, "log_identity", None)
+    if identify is None:
+        return
+    identity, head = identify()
+    if view.follow_log(app.name, identity, head):
+        log.warning(
+            "view %s was built from another log than %s: emptied, rebuilding it from the start",
+            view.prefix,
+            identity,
+        )
+
+
 class SupervisedRunner:
     """A `ProjectionRunner` that is restarted from its tracking row when it fails."""
 
@@ -146,6 +165,7 @@ class BatchedRunner:
         self.spec = spec
         self.app = application_class(dict(env))
         self.view = open_view(spec.projection_class, spec.view_class, env)
+        follow_log(self.app, self.view)
         self.projection = spec.projection_class(self.view)
         self.poll = poll
         self.page = page
@@ -254,6 +274,7 @@ def running_projections(
                     spec = VIEWS[name]
                     view = open_view(spec.projection_class, spec.view_class, env)
                     try:
+                        follow_log(app, view)
                         catch_up(app, spec.projection_class(view), page=page)
                     finally:
                         view.close()

@@ -663,6 +663,16 @@ class JetStreamAggregateRecorder(JetStreamRecorder, AggregateRecorder):
 
 
 class JetStreamApplicationRecorder(JetStreamAggregateRecorder, ApplicationRecorder):
+    def log_identity(self) -> tuple[str, int]:
+        """Which log this is, and its last position: the stream's name and creation time
+        (a stream deleted and made again, or another server's, is another log)."""
+        return self.connection.call(self._log_identity())
+
+    async def _log_identity(self) -> tuple[str, int]:
+        info = await self.connection.nc.jetstream().stream_info(self.stream)
+        created = info.created.isoformat() if info.created else "unknown"
+        return f"{self.stream} created {created}", int(info.state.last_seq)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:

@@ -32,7 +32,9 @@ def status(url: str) -> int:
 class Bridge:
     """One `livebridge run` process on `home`, its output in `<home>/../run-<n>.log`."""
 
-    def __init__(self, home: Path, n: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, home: Path, n: int, database_url: str, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.log = home.parent / f"run-{n}.log"
         env = {
@@ -40,6 +42,8 @@ class Bridge:
             "LIVEBRIDGE_HOME": str(home),
             "LIVEBRIDGE_HTTP_PORT": str(self.port),
             "LIVEBRIDGE_CONFIG": str(home.parent / "absent.toml"),
+            # The session's scratch database: views of its own, not the machine's.
+            "LIVEBRIDGE_DATABASE_URL": database_url,
             **(env or {}),
         }
         env.pop("LIVEBRIDGE_NATS_URL", None)
@@ -75,11 +79,11 @@ class Bridge:
 
 
 def test_restarts_on_one_home_start_without_a_traceback_and_ctrl_c_exits_0_at_once(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     home = tmp_path / "home"
     for n in range(2):
-        bridge = Bridge(home, n)
+        bridge = Bridge(home, n, database_url)
         try:
             bridge.ready()
             code, seconds = bridge.interrupt()
@@ -111,7 +115,9 @@ def readme_command(name: str) -> str:
     return " ".join(found.group(1).split())
 
 
-def test_the_readme_simulate_command_plays_beside_a_started_bridge(tmp_path: Path) -> None:
+def test_the_readme_simulate_command_plays_beside_a_started_bridge(
+    tmp_path: Path, database_url: str
+) -> None:
     # Beside `make run` (here `livebridge run` on a free port: the README's 8080 is
     # replaced by it), with the provider in livebridge.toml as the README says.
     config = tmp_path / "livebridge.toml"
@@ -122,7 +128,7 @@ def test_the_readme_simulate_command_plays_beside_a_started_bridge(tmp_path: Pat
         "LIVEBRIDGE_FEED_SECRET": "feed-TEST-ONLY-secret",
     }
     home = tmp_path / "home"
-    bridge = Bridge(home, 0, env)
+    bridge = Bridge(home, 0, database_url, env)
     try:
         bridge.ready()
         command = readme_command("simulate").replace("http://127.0.0.1:8080", bridge.url())
@@ -160,10 +166,10 @@ def until(condition: Callable[[], bool], within: float, what: str) -> float:
 
 
 def test_a_dead_nats_server_is_restarted_and_healthz_says_when_it_cannot_be(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str
 ) -> None:
     home = tmp_path / "home"
-    bridge = Bridge(home, 0)
+    bridge = Bridge(home, 0, database_url)
     try:
         bridge.ready()
         (first,) = nats_server_pids(home)
