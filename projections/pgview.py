@@ -394,8 +394,15 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
                 return False
             stale = row is not None or position > head
             if stale:
-                for name in self.tables():
+                for name in self.tables()[:-1]:
                     curs.execute(SQL("TRUNCATE {0}").format(Identifier(self.schema, name)))
+                # Only this log's rows: the library keeps a row of its own in the table.
+                curs.execute(
+                    SQL("DELETE FROM {0} WHERE application_name = %s").format(
+                        Identifier(self.schema, self.tracking_table_name)
+                    ),
+                    (application_name,),
+                )
             curs.execute(
                 SQL(
                     "INSERT INTO {0} (view, log) VALUES (%s, %s) "

@@ -7,7 +7,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -173,25 +172,28 @@ def test_a_dead_nats_server_is_restarted_and_healthz_says_when_it_cannot_be(
     try:
         bridge.ready()
         (first,) = nats_server_pids(home)
-        port = int(json.loads((home / "endpoints.json").read_text())["nats_url"].rsplit(":", 1)[1])
+        url = json.loads((home / "endpoints.json").read_text())["nats_url"]
 
         # kill -9: the bridge starts it again on the same port and store, and is ready.
         os.kill(first, signal.SIGKILL)
         until(lambda: status(bridge.url("/readyz")) != 200, 5, "readyz noticing")
         until(lambda: status(bridge.url("/readyz")) == 200, 15, "ready again")
         assert nats_server_pids(home) not in ([], [first])
+        assert json.loads((home / "endpoints.json").read_text())["nats_url"] == url
         assert status(bridge.url("/healthz")) == 200
 
-        # Killed again with its port taken: it cannot come back, and /healthz says so.
+        # Killed again with its store taken away (a file where the directory was): it
+        # cannot come back, and /healthz says so, until the store is back.
         (second,) = nats_server_pids(home)
-        squatter = socket.socket()
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        os.kill(second, signal.SIGKILL)
-        until(lambda: _bind(squatter, port), 5, "taking the port")
+        store, away = home / "nats", home / "nats-away"
+        store.rename(away)
+        store.write_text("not a directory")
         try:
+            os.kill(second, signal.SIGKILL)
             until(lambda: status(bridge.url("/healthz")) == 503, 15, "healthz 503")
         finally:
-            squatter.close()
+            store.unlink()
+            away.rename(store)
         until(lambda: status(bridge.url("/healthz")) == 200, 20, "healthz 200 again")
         until(lambda: status(bridge.url("/readyz")) == 200, 15, "ready again")
 
@@ -203,12 +205,3 @@ def test_a_dead_nats_server_is_restarted_and_healthz_says_when_it_cannot_be(
         assert nats_server_pids(home) == [], "nats-server outlived livebridge run"
     finally:
         bridge.close()
-
-
-def _bind(sock: socket.socket, port: int) -> bool:
-    try:
-        sock.bind(("127.0.0.1", port))
-        sock.listen(1)
-    except OSError:
-        return False
-    return True
