@@ -124,10 +124,14 @@ async def read_within(seconds: float, function: Callable[[*A], T], *args: *A) ->
 
 def _reached(view: BalancesView, application_name: str, position: int) -> bool:
     """Whether the view reaches `position` within `WAIT_TIMEOUT` (read-your-writes)."""
-    try:
-        view.wait(application_name, position, WAIT_TIMEOUT)
-    except TimeoutError:
-        return False
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    reached = getattr(view, "has_tracking_id_once", view.has_tracking_id)
+    pause = 0.02
+    while not reached(application_name, position):
+        if time.monotonic() + pause > deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
     return True
 
 

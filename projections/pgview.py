@@ -25,9 +25,9 @@ base owns the transaction discipline (invariant I7):
 Table names are `<projection name>_<table>`; the schema comes from `POSTGRES_SCHEMA`
 (created if missing), so a scratch copy is the same view in another schema.
 
-While PostgreSQL is away, a call fails after one wait for a connection (the library
-retries its tracking reads ten times, which held a reader for minutes): the runners and
-`_commit` retry themselves, and the read API answers 503. `close()` ends any retry in
+While PostgreSQL is away, the read API's tracking read (`has_tracking_id_once`) fails
+after one wait for a connection (the library tries its tracking reads ten times, which
+held a reader's thread for 20 s), and the API answers 503. `close()` ends any retry in
 progress, so a stopping process does not wait for PostgreSQL. The connection pool tries
 to reconnect at most every
 `RECONNECT_MAX_DELAY` seconds: psycopg_pool's own backoff doubles without bound (1, 2,
@@ -183,11 +183,9 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
 
     # Tracking reads, tried once (see the module doc).
 
-    def max_tracking_id(self, application_name: str) -> int | None:
-        found: int | None = _once(PostgresTrackingRecorder.max_tracking_id)(self, application_name)
-        return found
-
-    def has_tracking_id(self, application_name: str, notification_id: int | None) -> bool:
+    def has_tracking_id_once(self, application_name: str, notification_id: int | None) -> bool:
+        """`has_tracking_id` without the library's ten attempts: for the read API, which
+        answers 503 at once when PostgreSQL is away rather than hold a thread for 20 s."""
         found: bool = _once(PostgresTrackingRecorder.has_tracking_id)(
             self, application_name, notification_id
         )
