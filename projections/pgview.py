@@ -186,10 +186,10 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
     def has_tracking_id_once(self, application_name: str, notification_id: int | None) -> bool:
         """`has_tracking_id` without the library's ten attempts: for the read API, which
         answers 503 at once when PostgreSQL is away rather than hold a thread for 20 s."""
-        found: bool = _once(PostgresTrackingRecorder.has_tracking_id)(
-            self, application_name, notification_id
-        )
-        return found
+        if notification_id is None:
+            return True
+        position = self._max_tracking_id_once(application_name)
+        return position is not None and position >= notification_id
 
     # Exactly-once writes.
 
@@ -497,11 +497,6 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
         """Close the pool; a write retrying on another thread gives up at once."""
         self._closing.set()
         self.datastore.close()
-
-
-def _once(method: Callable[..., Any]) -> Callable[..., Any]:
-    """The library method without its `@retry` (functools.wraps keeps it as `__wrapped__`)."""
-    return getattr(method, "__wrapped__", method)
 
 
 class _Batch(Generic[C]):
