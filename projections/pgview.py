@@ -38,6 +38,7 @@ for the pool's next attempt before catching up.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from abc import abstractmethod
@@ -151,6 +152,20 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
         self._local = threading.local()
         self._statements: dict[str, bytes] = {}
         self._closing = threading.Event()
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        """The library's DDL, less the indexes that exist already.
+
+        `CREATE INDEX IF NOT EXISTS` locks its table against writes before it finds the
+        index, and the DDL runs in one transaction: a view opened beside a live runner
+        writing two of its tables deadlocked with it.
+        """
+        statements = self.sql_create_statements
+        try:
+            self.sql_create_statements = [s for s in statements if not _index_exists(curs, s)]
+            super()._create_table(curs)
+        finally:
+            self.sql_create_statements = statements
 
     # What a view supplies.
 
@@ -524,6 +539,19 @@ class _Batch(Generic[C]):
         self.parked.extend(own)
         self.items.append((tracking, list(changes), own))
         self.count += 1
+
+
+_CREATE_INDEX = re.compile(r'CREATE INDEX IF NOT EXISTS ("(?:[^"]|"")+") ON ("(?:[^"]|"")+")\.')
+
+
+def _index_exists(curs: Cursor[DictRow], statement: Composable) -> bool:
+    """Whether `statement` creates an index (in its table's schema) that is there already."""
+    found = _CREATE_INDEX.match(statement.as_string())
+    if found is None:
+        return False
+    name = f"{found[2]}.{found[1]}"
+    row = curs.execute("SELECT to_regclass(%s) AS found", (name,)).fetchone()
+    return row is not None and row["found"] is not None
 
 
 def _printable(text: str) -> str:

@@ -117,10 +117,15 @@ def _create(table: Composable, bet_index: str, period_index: str, regclass: str)
             "provider_tx boolean NOT NULL, reverses text NOT NULL DEFAULT '', "
             "PRIMARY KEY (provider, tx_id))"
         ).format(table),
-        # A table made before win rollbacks lacks the column naming the credit undone.
-        SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS reverses text NOT NULL DEFAULT ''").format(
-            table
-        ),
+        # A table made before win rollbacks lacks the column naming the credit undone. Looked
+        # up first: ALTER TABLE locks the table even when the column is there.
+        SQL(
+            "DO $reverses$ BEGIN "
+            "IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass({0}) "
+            "AND attname = 'reverses' AND NOT attisdropped) THEN "
+            "ALTER TABLE {1} ADD COLUMN reverses text NOT NULL DEFAULT ''; "
+            "END IF; END $reverses$"
+        ).format(Literal(regclass), table),
         SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (provider, occurred_at)").format(
             Identifier(period_index), table
         ),
