@@ -116,7 +116,8 @@ class Operation:
 
     `scope` is required of an operator key when `auth` is `operator`; `request` and
     `response` are msgspec types (None: no body); `errors` are codes of `ERRORS` the route
-    itself answers (the authentication errors of its `auth` are added when documented).
+    itself answers (the errors of its `auth` and, with a `request`, `BODY_ERRORS` are added
+    when documented).
     """
 
     method: str
@@ -143,6 +144,9 @@ class Operation:
         if (self.auth == "operator") != (self.scope is not None):
             raise ValueError(f"{self.operation_id}: an operator route needs a scope, no other")
 
+
+BODY_ERRORS: Final = ("MALFORMED_JSON", "INVALID_REQUEST", "BODY_TOO_LARGE")
+"""What every route with a JSON body answers about the body itself: no route lists them."""
 
 AUTH_ERRORS: Final[Mapping[Auth, tuple[str, ...]]] = {
     "operator": ("MISSING_CREDENTIALS", "INVALID_API_KEY", "SCOPE_REQUIRED"),

@@ -174,9 +174,6 @@ PLACE = Operation(
     response=BetAccepted,
     rejection=BetRejected,
     errors=(
-        "MALFORMED_JSON",
-        "INVALID_REQUEST",
-        "BODY_TOO_LARGE",
         "SESSION_CLOSED",
         "INVALID_STAKE",
         "ROUND_NOT_FOUND",

@@ -271,14 +271,11 @@ _PLAYER = Param(
 )
 _POSITION = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 _MOVE_ERRORS = (
-    "MALFORMED_JSON",
-    "INVALID_REQUEST",
     "INVALID_PLAYER",
     "INVALID_AMOUNT",
     "UNKNOWN_CURRENCY",
     "WALLET_NOT_FOUND",
     "IDEMPOTENCY_CONFLICT",
-    "BODY_TOO_LARGE",
     "VIEW_BEHIND",
     "RETRY",
 )
@@ -292,7 +289,7 @@ OPEN_WALLET = Operation(
     scope=Scope.CASHIER,
     request=OpenWallet,
     response=Wallet,
-    errors=("MALFORMED_JSON", "INVALID_REQUEST", "INVALID_PLAYER", "UNKNOWN_CURRENCY", "RETRY"),
+    errors=("INVALID_PLAYER", "UNKNOWN_CURRENCY", "RETRY"),
     params=(_PLAYER,),
     tags=("cashier",),
 )

@@ -244,9 +244,6 @@ LAUNCH = Operation(
     request=Launch,
     response=Launched,
     errors=(
-        "MALFORMED_JSON",
-        "INVALID_REQUEST",
-        "BODY_TOO_LARGE",
         "UNKNOWN_CURRENCY",
         "UNKNOWN_PROVIDER",
         "CURRENCY_NOT_OFFERED",

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from contracts.api import AUTH_ERRORS, ERRORS, ErrorBody, Operation, error_text
+from contracts.api import AUTH_ERRORS, BODY_ERRORS, ERRORS, ErrorBody, Operation, error_text
 
 REF = "#/components/schemas/{name}"
 _PLAIN_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
@@ -146,7 +146,8 @@ def _responses(op: Operation, schema_of: dict[Any, dict[str, Any]]) -> dict[str,
         ok["content"] = _json(schema_of[op.response])
     responses: dict[str, Any] = {str(op.status): ok}
     by_status: dict[int, list[str]] = defaultdict(list)
-    for code in dict.fromkeys((*AUTH_ERRORS[op.auth], *op.errors, *COMMON_ERRORS)):
+    body_errors = BODY_ERRORS if op.request is not None else ()
+    for code in dict.fromkeys((*AUTH_ERRORS[op.auth], *body_errors, *op.errors, *COMMON_ERRORS)):
         by_status[ERRORS[code][0]].append(code)
     for status, codes in sorted(by_status.items()):
         content = _json(schema_of[ErrorBody])

@@ -144,7 +144,7 @@ OPERATIONS = (
         request=OpenTicket,
         response=TicketView,
         status=201,
-        errors=("MALFORMED_JSON", "INVALID_REQUEST", "BODY_TOO_LARGE", "RETRY"),
+        errors=("RETRY",),
         tags=("operations",),
     ),
     Operation(
@@ -181,9 +181,6 @@ OPERATIONS = (
         request=CommentTicket,
         response=TicketView,
         errors=(
-            "MALFORMED_JSON",
-            "INVALID_REQUEST",
-            "BODY_TOO_LARGE",
             "TICKET_NOT_FOUND",
             "TICKET_RESOLVED",
             "RETRY",
@@ -201,9 +198,6 @@ OPERATIONS = (
         request=ResolveTicket,
         response=TicketView,
         errors=(
-            "MALFORMED_JSON",
-            "INVALID_REQUEST",
-            "BODY_TOO_LARGE",
             "TICKET_NOT_FOUND",
             "TICKET_RESOLVED",
             "RETRY",
@@ -238,9 +232,6 @@ OPERATIONS = (
         request=AssignAudit,
         response=AuditItem,
         errors=(
-            "MALFORMED_JSON",
-            "INVALID_REQUEST",
-            "BODY_TOO_LARGE",
             "AUDIT_ITEM_NOT_FOUND",
             "RETRY",
         ),
@@ -257,9 +248,6 @@ OPERATIONS = (
         request=ResolveAudit,
         response=AuditItem,
         errors=(
-            "MALFORMED_JSON",
-            "INVALID_REQUEST",
-            "BODY_TOO_LARGE",
             "AUDIT_ITEM_NOT_FOUND",
             "RETRY",
         ),

@@ -57,7 +57,7 @@ QOS = Operation(
     scope=Scope.SESSIONS,
     request=QosBatch,
     response=QosAccepted,
-    errors=("MALFORMED_JSON", "INVALID_REQUEST", "BODY_TOO_LARGE", "RATE_LIMITED"),
+    errors=("RATE_LIMITED",),
     tags=("operations",),
 )
 
