@@ -27,6 +27,7 @@ from services.bridge.config import ENDPOINTS_FILE, Settings, use_running_bridge
 from services.bridge.main import LEDGER, POSTGRES, build_app
 from services.infra.natsserver import NatsServer
 from services.ledger.application import Ledger
+from tests.integration.support.bridge_settings import settings_for_test
 
 FEED_SECRET = "feed-secret-for-tests"
 CONFIG = """
@@ -42,24 +43,16 @@ feed_secret_env = "TEST_EVO_FEED_SECRET"
 
 
 def settings(
-    tmp_path: Path, nats_server: NatsServer, database_url: str, stream_prefix: str, **kw: object
+    tmp_path: Path,
+    nats_server: NatsServer,
+    database_url: str,
+    stream_prefix: str,
+    *,
+    monitored: bool = True,
 ) -> Settings:
-    config = tmp_path / "livebridge.toml"
-    config.write_text(CONFIG)
-    values: dict[str, object] = {
-        "home": tmp_path / "home",
-        "http_host": "127.0.0.1",
-        "http_port": 0,
-        "nats_url": nats_server.url,
-        "nats_monitor_url": nats_server.monitor_url,
-        "allow_unsynced_nats": False,
-        "database_url": database_url,
-        "config_path": config,
-        "stream_prefix": stream_prefix,
-        "environ": os.environ,
-    }
-    values.update(kw)
-    return Settings(**values)  # type: ignore[arg-type]
+    return settings_for_test(
+        tmp_path, nats_server, database_url, stream_prefix, config=CONFIG, monitored=monitored
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -138,8 +131,7 @@ async def test_readyz_refuses_a_nats_server_not_verified_as_fsyncing(
         nats_server,
         database_url,
         stream_prefix,
-        nats_monitor_url=None,
-        allow_unsynced_nats=True,
+        monitored=False,
     )
     async with serve(build_app(unverified)) as client:
         response = await client.get("/readyz")

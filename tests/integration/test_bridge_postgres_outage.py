@@ -17,9 +17,9 @@ from pathlib import Path
 import psycopg
 from aiohttp.test_utils import TestClient, TestServer
 
-from services.bridge.config import Settings
 from services.bridge.main import LEDGER, build_app
 from services.infra.natsserver import NatsServer
+from tests.integration.support.bridge_settings import settings_for_test
 from tests.integration.tcpproxy import TcpProxy
 
 OPERATOR_KEY = "outage-test-operator-key-0123456789"
@@ -38,20 +38,15 @@ async def test_while_postgresql_is_down_reads_answer_503_at_once_and_views_catch
     database_url: str,
     stream_prefix: str,
 ) -> None:
-    (tmp_path / "livebridge.toml").write_text(CONFIG)
     parts = psycopg.conninfo.conninfo_to_dict(database_url)
     with TcpProxy(int(str(parts.get("port", 5432)))) as proxy:
         parts["port"] = str(proxy.port)
-        settings = Settings(
-            home=tmp_path / "home",
-            http_host="127.0.0.1",
-            http_port=0,
-            nats_url=nats_server.url,
-            nats_monitor_url=nats_server.monitor_url,
-            allow_unsynced_nats=False,
-            database_url=psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in parts.items()}),
-            config_path=tmp_path / "livebridge.toml",
-            stream_prefix=stream_prefix,
+        settings = settings_for_test(
+            tmp_path,
+            nats_server,
+            psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in parts.items()}),
+            stream_prefix,
+            config=CONFIG,
             environ={**os.environ, "OUTAGE_TEST_OPERATOR_KEY": OPERATOR_KEY},
         )
         app = build_app(settings)

@@ -20,6 +20,7 @@ from services.bridge.telemetry import install_metrics, tracer_provider
 from services.infra.natsserver import NatsServer
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
+from tests.integration.support.bridge_settings import settings_for_test
 
 SECRET = "evo-metrics-token-TEST-ONLY"
 CONFIG = """
@@ -36,20 +37,7 @@ test_sid = true
 def settings(
     tmp_path: Path, nats_server: NatsServer, database_url: str, stream_prefix: str
 ) -> Settings:
-    config = tmp_path / "livebridge.toml"
-    config.write_text(CONFIG)
-    return Settings(
-        home=tmp_path / "home",
-        http_host="127.0.0.1",
-        http_port=0,
-        nats_url=nats_server.url,
-        nats_monitor_url=nats_server.monitor_url,
-        allow_unsynced_nats=False,
-        database_url=database_url,
-        config_path=config,
-        stream_prefix=stream_prefix,
-        environ=os.environ,
-    )
+    return settings_for_test(tmp_path, nats_server, database_url, stream_prefix, config=CONFIG)
 
 
 def debits_seen(text: str) -> float:

@@ -4,7 +4,6 @@ the `round.settle` publication and its webhook delivery, each a span of the call
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -18,11 +17,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services.bridge.config import Settings
 from services.bridge.main import LEDGER, build_app
 from services.infra.natsserver import NatsServer
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
+from tests.integration.support.bridge_settings import settings_for_test
 
 SECRET = "evo-trace-token-TEST-ONLY"
 CONFIG = """
@@ -103,23 +102,16 @@ async def test_a_bet_and_its_settlement_are_one_trace_span_by_span_to_the_webhoo
     receiver = web.Application()
     receiver.router.add_post("/settle", platform)
     async with TestServer(receiver) as hook:
-        config = tmp_path / "livebridge.toml"
-        config.write_text(CONFIG.format(url=hook.make_url("/settle")))
         monkeypatch.setenv("TEST_EVO_TRACE_TOKEN", SECRET)
-        monkeypatch.setenv("LIVEBRIDGE_CONFIG", str(config))
+        monkeypatch.setenv("LIVEBRIDGE_CONFIG", str(tmp_path / "livebridge.toml"))
         monkeypatch.setenv("LIVEBRIDGE_SETTLE_STREAM", f"{stream_prefix}_SETTLE")
         monkeypatch.setenv("LIVEBRIDGE_SETTLE_SUBJECT", f"{stream_prefix.lower()}.settle")
-        settings = Settings(
-            home=tmp_path / "home",
-            http_host="127.0.0.1",
-            http_port=0,
-            nats_url=nats_server.url,
-            nats_monitor_url=nats_server.monitor_url,
-            allow_unsynced_nats=False,
-            database_url=database_url,
-            config_path=config,
-            stream_prefix=stream_prefix,
-            environ=os.environ,
+        settings = settings_for_test(
+            tmp_path,
+            nats_server,
+            database_url,
+            stream_prefix,
+            config=CONFIG.format(url=hook.make_url("/settle")),
         )
         app = build_app(settings)
         async with TestClient(TestServer(app)) as client:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from services.bridge.config import Settings
 from services.bridge.main import build_app
 from services.infra.natsserver import NatsServer
 from tests.conftest import POSTGRES_ADMIN_URL
+from tests.integration.support.bridge_settings import settings_for_test
 from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
 
 KEYS = {
@@ -148,8 +148,6 @@ def bridge_settings(
     stream_prefix: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Settings:
-    config = tmp_path / "livebridge.toml"
-    config.write_text(CONFIG + "".join(_all_but(s) for s in WITHHELD))
     (tmp_path / "read-2.key").write_text(KEYS["read_next"] + "\n")
     (tmp_path / "hub88-public.pem").write_bytes(HUB88_PUBLIC_PEM)
     monkeypatch.setenv("TEST_EVO_TOKEN", DIALECT_SECRETS["evolution"])
@@ -163,17 +161,12 @@ def bridge_settings(
     monkeypatch.setenv("TEST_KEY_ADMIN", KEYS["admin"])
     for scope in WITHHELD:
         monkeypatch.setenv(f"TEST_KEY_ALL_BUT_{scope.upper()}", all_but_key(scope))
-    return Settings(
-        home=tmp_path / "home",
-        http_host="127.0.0.1",
-        http_port=0,
-        nats_url=nats_server.url,
-        nats_monitor_url=nats_server.monitor_url,
-        allow_unsynced_nats=False,
-        database_url=own_database_url,
-        config_path=config,
-        stream_prefix=stream_prefix,
-        environ=os.environ,
+    return settings_for_test(
+        tmp_path,
+        nats_server,
+        own_database_url,
+        stream_prefix,
+        config=CONFIG + "".join(_all_but(s) for s in WITHHELD),
     )
 
 
