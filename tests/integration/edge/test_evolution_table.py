@@ -10,7 +10,7 @@ from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
 from tests.integration.edge.support.served_edge import (
     Bet,
-    SimulatedTable,
+    play_the_table,
     provider,
     served_edge,
     table_size,
@@ -80,22 +80,12 @@ async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_tab
             )
             assert answer["status"] == "OK", answer
 
-        table = SimulatedTable(
-            PLAYERS,
-            place,
-            settle,
-            cancel,
-            seed=1,
-            bettors=SIZE.bettors,
-            parallel=SIZE.parallel,
+        books = await play_the_table(
+            edge, PLAYERS, SIZE, place, settle, cancel, seed=1, prefix="evo"
         )
-        await table.play(SIZE.rounds, "evo")
-        assert table.bettors_seen == set(PLAYERS), "every player bets over the run"
-
         for player in PLAYERS:
-            assert await edge.balance(player) == table.books.expected[player], player
             answer = await client.balance(sid=sids[player], user=player, currency="EUR")
-            assert answer["balance"] == table.books.expected[player]
+            assert answer["balance"] == books.expected[player]
 
 
 async def test_a_debit_after_its_cancel_is_a_final_error_and_moves_nothing(

@@ -10,9 +10,8 @@ import pytest
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.drivers import EzugiDriver
-from services.simulate.simulation import simulate
 from tests.integration.edge.support.served_edge import provider, table_size
-from tests.integration.edge.support.simulated_bridge import CHAOS, served_bridge, unverified_rounds
+from tests.integration.edge.support.simulated_bridge import assert_the_books_balance, served_bridge
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 10178001
@@ -28,24 +27,7 @@ async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_boo
     config = provider("ezugi", SECRET.encode(), operator_id=OPERATOR)
     async with served_bridge(nats_url, stream_prefix, config) as bridge:
         client = EzugiClient(HttpTransport(bridge.http, bridge.base("ezugi")), SECRET, OPERATOR)
-        report = await simulate(
-            driver=EzugiDriver(client),
-            push=bridge.push,
-            bank=bridge.bank,
-            provider="ezugi",
-            players=SIZE.players,
-            rounds=SIZE.rounds,
-            bettors=SIZE.bettors,
-            parallel=SIZE.parallel,
-            seed=5,
-            chaos=CHAOS,
-        )
-        assert report.ok, report.mismatches
-        assert report.bettors_seen == SIZE.players, "every player bets over the run"
-        books = report.books
-        assert books.rolled_back and books.pre_rolled_back and books.duplicates, books
-        assert bridge.feed.stats.gaps == 0 and bridge.feed.stats.recorded > SIZE.rounds * 4
-        assert await unverified_rounds(bridge, "ezugi", report.books.rounds) == []
+        await assert_the_books_balance(bridge, EzugiDriver(client), "ezugi", SIZE, seed=5)
 
 
 async def test_hostile_calls_over_http_get_ezugi_errors_and_move_nothing(

@@ -12,7 +12,7 @@ from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.hub88 import Hub88Client, load_private_key, major
 from tests.integration.edge.support.served_edge import (
     Bet,
-    SimulatedTable,
+    play_the_table,
     provider,
     served_edge,
     table_size,
@@ -74,22 +74,12 @@ async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_tab
             )
             assert answer["status"] == "RS_OK", answer
 
-        table = SimulatedTable(
-            PLAYERS,
-            place,
-            settle,
-            cancel,
-            seed=88,
-            bettors=SIZE.bettors,
-            parallel=SIZE.parallel,
+        books = await play_the_table(
+            edge, PLAYERS, SIZE, place, settle, cancel, seed=88, prefix="h88"
         )
-        await table.play(SIZE.rounds, "h88")
-        assert table.bettors_seen == set(PLAYERS), "every player bets over the run"
-
         for player in PLAYERS:
-            assert await edge.balance(player) == table.books.expected[player], player
             answer = await client.balance(user=player, token=tokens[player])
-            assert major(answer["balance"], "EUR") == table.books.expected[player]
+            assert major(answer["balance"], "EUR") == books.expected[player]
 
 
 async def test_rollback_before_bet_then_the_late_bet_is_refused_and_nothing_moves(

@@ -10,7 +10,7 @@ from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.pragmatic import PragmaticClient
 from tests.integration.edge.support.served_edge import (
     Bet,
-    SimulatedTable,
+    play_the_table,
     provider,
     served_edge,
     table_size,
@@ -62,22 +62,12 @@ async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_tab
             answer = await client.refund(user=bet.player, reference=bet.bet_id, round_id=round_id)
             assert answer["error"] == 0 and answer["transactionId"] != "0", answer
 
-        table = SimulatedTable(
-            PLAYERS,
-            place,
-            settle,
-            cancel,
-            seed=3,
-            bettors=SIZE.bettors,
-            parallel=SIZE.parallel,
+        books = await play_the_table(
+            edge, PLAYERS, SIZE, place, settle, cancel, seed=3, prefix="pp"
         )
-        await table.play(SIZE.rounds, "pp")
-        assert table.bettors_seen == set(PLAYERS), "every player bets over the run"
-
         for player in PLAYERS:
-            assert await edge.balance(player) == table.books.expected[player], player
             answer = await client.balance(user=player)
-            assert answer["cash"] == table.books.expected[player]
+            assert answer["cash"] == books.expected[player]
 
 
 async def test_a_refund_before_its_bet_answers_success_and_the_late_bet_is_refused(

@@ -10,9 +10,8 @@ import pytest
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.softswiss import SoftSwissClient, bet
 from services.simulate.drivers import SoftSwissDriver
-from services.simulate.simulation import simulate
 from tests.integration.edge.support.served_edge import provider, table_size
-from tests.integration.edge.support.simulated_bridge import CHAOS, served_bridge, unverified_rounds
+from tests.integration.edge.support.simulated_bridge import assert_the_books_balance, served_bridge
 
 SECRET = "softswiss-TEST-ONLY-token"
 SIZE = table_size()
@@ -26,24 +25,7 @@ async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_boo
     config = provider("softswiss", SECRET.encode())
     async with served_bridge(nats_url, stream_prefix, config) as bridge:
         client = SoftSwissClient(HttpTransport(bridge.http, bridge.base("softswiss")), SECRET)
-        report = await simulate(
-            driver=SoftSwissDriver(client),
-            push=bridge.push,
-            bank=bridge.bank,
-            provider="softswiss",
-            players=SIZE.players,
-            rounds=SIZE.rounds,
-            bettors=SIZE.bettors,
-            parallel=SIZE.parallel,
-            seed=4,
-            chaos=CHAOS,
-        )
-        assert report.ok, report.mismatches
-        assert report.bettors_seen == SIZE.players, "every player bets over the run"
-        books = report.books
-        assert books.rolled_back and books.pre_rolled_back and books.duplicates, books
-        assert bridge.feed.stats.gaps == 0 and bridge.feed.stats.recorded > SIZE.rounds * 4
-        assert await unverified_rounds(bridge, "softswiss", report.books.rounds) == []
+        await assert_the_books_balance(bridge, SoftSwissDriver(client), "softswiss", SIZE, seed=4)
 
 
 async def test_hostile_calls_over_http_get_softswiss_errors_and_move_nothing(

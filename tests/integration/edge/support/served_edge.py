@@ -261,3 +261,26 @@ class SimulatedTable:
                 self.books.pay(bet)
 
         await asyncio.gather(*(settle(p) for p in seated))
+
+
+async def play_the_table(
+    edge: ServedEdge,
+    players: list[str],
+    size: TableSize,
+    place: PlaceBet,
+    settle: Settle,
+    cancel: Cancel,
+    *,
+    seed: int,
+    prefix: str,
+) -> Books:
+    """Play `size` at a `SimulatedTable`; every player bets over the run and ends with the
+    balance the table's books expect. The books, for the dialect's own balance check."""
+    table = SimulatedTable(
+        players, place, settle, cancel, seed=seed, bettors=size.bettors, parallel=size.parallel
+    )
+    await table.play(size.rounds, prefix)
+    assert table.bettors_seen == set(players), "every player bets over the run"
+    for player in players:
+        assert await edge.balance(player) == table.books.expected[player], player
+    return table.books

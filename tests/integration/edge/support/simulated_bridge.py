@@ -27,7 +27,10 @@ from services.edge.gateway import Gateway
 from services.ledger.application import Ledger
 from services.ledger.views import Verification
 from services.simulate.bank import LedgerBank
+from services.simulate.drivers.base import WalletDriver
+from services.simulate.simulation import simulate
 from services.simulate.table import Chaos, PushFn, http_pusher
+from tests.integration.edge.support.served_edge import TableSize
 
 FEED_SECRET = "feed-TEST-ONLY-secret"
 CHAOS = Chaos(duplicate_call=0.05, rollback_after=0.03, rollback_before=0.03)
@@ -113,3 +116,28 @@ async def unverified_rounds(bridge: ServedBridge, provider: str, rounds: list[st
 
     found = await asyncio.gather(*(flags(r) for r in rounds))
     return [f for f in found if f is not None]
+
+
+async def assert_the_books_balance(
+    bridge: ServedBridge, driver: WalletDriver, provider: str, size: TableSize, *, seed: int
+) -> None:
+    """Simulate `size` against the bridge with `CHAOS`: the books balance, every player
+    bets, the provider misbehaves in every way, the feed has no gap, every round verifies."""
+    report = await simulate(
+        driver=driver,
+        push=bridge.push,
+        bank=bridge.bank,
+        provider=provider,
+        players=size.players,
+        rounds=size.rounds,
+        bettors=size.bettors,
+        parallel=size.parallel,
+        seed=seed,
+        chaos=CHAOS,
+    )
+    assert report.ok, report.mismatches
+    assert report.bettors_seen == size.players, "every player bets over the run"
+    books = report.books
+    assert books.rolled_back and books.pre_rolled_back and books.duplicates, books
+    assert bridge.feed.stats.gaps == 0 and bridge.feed.stats.recorded > size.rounds * 4
+    assert await unverified_rounds(bridge, provider, report.books.rounds) == []
