@@ -32,7 +32,12 @@ from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import InfrastructureFactory, Notification, Tracking
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    Mapper,
+    StoredEvent,
+    Tracking,
+)
 from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment, get_topic
 from opentelemetry import trace
@@ -87,11 +92,11 @@ def _pages(
                 )
                 if not notifications:
                     break
-                decoded = [
-                    (_decoded(app, n), Tracking(app.name, n.id), traceparent_of(n))
+                events = [
+                    (decoded(app.mapper, n), Tracking(app.name, n.id), traceparent_of(n))
                     for n in notifications
                 ]
-                pages.put(decoded)
+                pages.put(events)
                 position = notifications[-1].id
                 if stop is not None and position >= stop:
                     break
@@ -126,9 +131,10 @@ class Undecodable:
     reason: str
 
 
-def _decoded(app: Application[Any], notification: Notification) -> Any:
+def decoded(mapper: Mapper[Any], notification: StoredEvent) -> Any:
+    """The domain event, or `Undecodable` (for `project` to park) when it cannot be one."""
     try:
-        return app.mapper.to_domain_event(notification)
+        return mapper.to_domain_event(notification)
     except Exception as error:
         return Undecodable(notification.topic, f"{type(error).__name__}: {error}")
 

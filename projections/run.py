@@ -13,7 +13,8 @@ skipped or applied twice across restarts. Two runners, same rows:
   its last tracking row in one transaction; far more events per second under load.
 - the library's `ProjectionRunner` (`batched=False`), one event per transaction, after a
   batched catch-up at start; a supervisor thread restarts it from its tracking row when
-  it stops on an error (PostgreSQL gone for longer than the write retries).
+  it stops on an error (PostgreSQL gone for longer than the write retries). An event it
+  cannot decode or project is parked, as the batched runner parks it.
 
 Settings: the ledger's own (`PERSISTENCE_MODULE=services.eventstore`, `NATS_URL`,
 `NATS_STREAM_PREFIX`), plus `projections.catalog.view_env(database_url)` for the views,
@@ -24,17 +25,24 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.projection import ProjectionRunner
+from eventsourcing.persistence import Mapper, StoredEvent, Tracking
+from eventsourcing.projection import (
+    ApplicationSubscription,
+    EventSourcedProjection,
+    Projection,
+    ProjectionRunner,
+)
 
 from projections.balances.postgres import PostgresBalancesView
 from projections.catalog import VIEWS, ViewSpec
 from projections.pgview import PostgresView
-from projections.rebuild import PAGE, catch_up, open_view
+from projections.rebuild import PAGE, catch_up, decoded, open_view, project
 from projections.reconcile.postgres import PostgresReconcileView
 from projections.rounds.postgres import PostgresRoundsView
 
@@ -79,6 +87,46 @@ def follow_log(app: Application[Any], view: PostgresView[Any]) -> None:
         )
 
 
+class _ParkingMapper(Mapper[Any]):
+    """The application's mapper, answering `Undecodable` for an event it cannot decode."""
+
+    def __init__(self, mapper: Mapper[Any]) -> None:
+        super().__init__(mapper.transcoder, mapper.compressor, mapper.cipher)
+        self._mapper = mapper
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return decoded(self._mapper, stored_event)
+
+
+class _Parking(Projection[Any]):
+    """`inner`, parking an event it cannot decode or project (`rebuild.project`)."""
+
+    def __init__(self, inner: Projection[Any]) -> None:
+        super().__init__(inner.view)
+        self.inner = inner
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        project(self.inner, domain_event, tracking)
+
+
+class ParkingProjectionRunner(ProjectionRunner[Application[Any], Any]):
+    """The library's runner, one event per transaction, that parks a poison event as the
+    batched runner does instead of stopping on it (and being restarted onto it forever)."""
+
+    @staticmethod
+    def _process_events_loop(
+        subscription: ApplicationSubscription[Any],
+        projection: EventSourcedProjection[Any] | Projection[Any],
+        is_stopping: threading.Event,
+        runner: weakref.ReferenceType[ProjectionRunner[Application[Any], Any]],
+    ) -> None:
+        assert isinstance(projection, Projection)
+        subscription.mapper = _ParkingMapper(subscription.mapper)
+        ProjectionRunner._process_events_loop(
+            subscription, _Parking(projection), is_stopping, runner
+        )
+
+
 class SupervisedRunner:
     """A `ProjectionRunner` that is restarted from its tracking row when it fails."""
 
@@ -98,7 +146,7 @@ class SupervisedRunner:
         self._supervisor.start()
 
     def _start(self) -> ProjectionRunner[Application[Any], Any]:
-        runner: ProjectionRunner[Application[Any], Any] = ProjectionRunner(
+        runner: ProjectionRunner[Application[Any], Any] = ParkingProjectionRunner(
             application_class=self.application_class,
             projection_class=self.spec.projection_class,
             view_class=self.spec.view_class,
