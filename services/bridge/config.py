@@ -23,7 +23,13 @@ class Settings:
     http_host: str
     http_port: int
     nats_url: str | None
-    """An external JetStream server; None starts one from the wheel under `home`."""
+    """An external JetStream server or cluster (several URLs, comma-separated); None starts
+    one from the wheel under `home`, or three (`cluster`)."""
+    cluster: bool = False
+    """`LIVEBRIDGE_CLUSTER=1` (`make run CLUSTER=1`): start a three-node cluster, not one."""
+    nats_replicas: int = 1
+    """Replicas of every stream and KV bucket livebridge creates: `LIVEBRIDGE_NATS_REPLICAS`,
+    else 3 on a cluster (started, or several URLs) and 1 on one server."""
     nats_monitor_url: str | None
     allow_unsynced_nats: bool
     database_url: str | None
@@ -37,11 +43,15 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         home = Path(env.get("LIVEBRIDGE_HOME", ".livebridge")).resolve()
+        nats_url = env.get("LIVEBRIDGE_NATS_URL") or None
+        cluster = env.get("LIVEBRIDGE_CLUSTER", "") == "1"
         return cls(
             home=home,
             http_host=env.get("LIVEBRIDGE_HTTP_HOST", "127.0.0.1"),
             http_port=int(env.get("LIVEBRIDGE_HTTP_PORT", "8080")),
-            nats_url=env.get("LIVEBRIDGE_NATS_URL") or None,
+            nats_url=nats_url,
+            cluster=cluster and nats_url is None,
+            nats_replicas=nats_replicas(env, cluster=cluster),
             nats_monitor_url=env.get("LIVEBRIDGE_NATS_MONITOR_URL") or None,
             allow_unsynced_nats=env.get("LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "") == "1",
             database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
@@ -52,6 +62,24 @@ class Settings:
 
 
 DEFAULT_STREAM_PREFIX = "LB"
+
+
+def nats_replicas(environ: Mapping[str, str], *, cluster: bool = False) -> int:
+    """`LIVEBRIDGE_NATS_REPLICAS` (1 to 5), else 3 on a cluster and 1 on one server.
+
+    A cluster is one `livebridge run` starts (`cluster`) or a `LIVEBRIDGE_NATS_URL` naming
+    several servers.
+    """
+    given = environ.get("LIVEBRIDGE_NATS_REPLICAS", "")
+    if given:
+        if not given.isdigit() or not 1 <= int(given) <= 5:
+            raise ValueError(
+                f"LIVEBRIDGE_NATS_REPLICAS={given!r}: give a number of replicas from 1 to 5 "
+                "(JetStream's limit), at most the number of servers in the cluster"
+            )
+        return int(given)
+    several = "," in environ.get("LIVEBRIDGE_NATS_URL", "")
+    return 3 if cluster or several else 1
 
 
 def stream_prefix(environ: Mapping[str, str]) -> str:
@@ -76,6 +104,7 @@ def command_env(environ: Mapping[str, str]) -> dict[str, str]:
     """
     env = dict(environ)
     env["NATS_STREAM_PREFIX"] = stream_prefix(environ)
+    env.setdefault("NATS_REPLICAS", str(nats_replicas(environ)))
     if not env.get("NATS_URL") and env.get("LIVEBRIDGE_NATS_URL"):
         env["NATS_URL"] = env["LIVEBRIDGE_NATS_URL"]
     if env.get("NATS_URL"):

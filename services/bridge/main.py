@@ -4,7 +4,8 @@ Each resource is an aiohttp `cleanup_ctx` under a typed `web.AppKey`, started in
 and stopped in reverse on Ctrl-C:
 
 1. the nats-server (from the wheel, unless `LIVEBRIDGE_NATS_URL` names one, which must pass
-   the same fitness checks) and a client connection to it;
+   the same fitness checks; three of them, routed as one JetStream cluster, with
+   `LIVEBRIDGE_CLUSTER=1`) and a client connection to it;
 2. the PostgreSQL that holds the views;
 3. the ledger (the eventsourcing application on JetStream) and its round-book follower,
    which refunds late bets and settles bridge-settled rounds as the log orders them;
@@ -53,6 +54,7 @@ from services.frontdoor.cashier import setup_cashier
 from services.frontdoor.config import load_frontdoor
 from services.frontdoor.launch import platform_sessions_ctx, setup_launch
 from services.frontdoor.socket import setup_socket
+from services.infra.natscluster import NatsCluster
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
 from services.ops.http import setup_ops
@@ -65,7 +67,7 @@ SETTINGS = web.AppKey("settings", Settings)
 NATS_URL = web.AppKey("nats_url", str)
 NATS_FSYNC = web.AppKey("nats_fsync", bool)
 NATS = web.AppKey("nats", Client)
-NATS_KEEPER = web.AppKey("nats_keeper", NatsKeeper)
+NATS_KEEPERS = web.AppKey("nats_keepers", list[NatsKeeper])
 POSTGRES = web.AppKey("postgres", Postgres)
 LEDGER = web.AppKey("ledger", Ledger)
 
@@ -82,24 +84,32 @@ async def nats_server(app: web.Application) -> AsyncIterator[None]:
         app[NATS_FSYNC] = fitness.sync_always
         yield
         return
-    server = NatsServer(settings.home / "nats")
-    await asyncio.to_thread(server.start)
-    log.info("nats-server %s (fsync always), data in %s", server.url, server.store_dir)
-    app[NATS_URL] = server.url
-    app[NATS_FSYNC] = True  # started from infra/nats/single.conf, checked by the launcher
-    app[NATS_KEEPER] = keeper = NatsKeeper(server)
-    watching = asyncio.create_task(keeper.watch(), name="nats-keeper")
+    servers: NatsServer | NatsCluster
+    if settings.cluster:
+        servers = NatsCluster(settings.home / "nats-cluster")
+        nodes = list(servers.nodes.values())
+    else:
+        servers = NatsServer(settings.home / "nats")
+        nodes = [servers]
+    await asyncio.to_thread(servers.start)
+    log.info("nats-server %s (fsync always), data in %s", servers.url, servers.store_dir)
+    app[NATS_URL] = servers.url
+    app[NATS_FSYNC] = True  # started from infra/nats/, checked by the launcher
+    app[NATS_KEEPERS] = keepers = [NatsKeeper(node) for node in nodes]
+    watching = [asyncio.create_task(k.watch(), name="nats-keeper") for k in keepers]
     try:
         yield
     finally:
-        watching.cancel()
-        with suppress(asyncio.CancelledError):
-            await watching
-        await asyncio.to_thread(server.stop)
+        for task in watching:
+            task.cancel()
+        await asyncio.gather(*watching, return_exceptions=True)
+        await asyncio.to_thread(servers.stop)
 
 
 async def nats_client(app: web.Application) -> AsyncIterator[None]:
-    client = await nats.connect(app[NATS_URL], name="livebridge", max_reconnect_attempts=-1)
+    client = await nats.connect(
+        app[NATS_URL].split(","), name="livebridge", max_reconnect_attempts=-1
+    )
     app[NATS] = client
     try:
         yield
@@ -123,6 +133,7 @@ def ledger_env(app: web.Application) -> dict[str, str]:
         "PERSISTENCE_MODULE": "services.eventstore",
         "NATS_URL": app[NATS_URL],
         "NATS_STREAM_PREFIX": app[SETTINGS].stream_prefix,
+        "NATS_REPLICAS": str(app[SETTINGS].nats_replicas),
     }
 
 
@@ -196,10 +207,9 @@ async def healthz(request: web.Request) -> web.Response:
     503 while the nats-server it started is dead and could not be restarted (see
     `services.bridge.nats_keeper`); everything else is `/readyz`'s business.
     """
-    keeper = request.app.get(NATS_KEEPER)
-    down = keeper.down if keeper is not None else None
-    if down is not None:
-        return web.json_response({"status": "failing", "nats-server": down}, status=503)
+    down = [k.down for k in request.app.get(NATS_KEEPERS, []) if k.down is not None]
+    if down:
+        return web.json_response({"status": "failing", "nats-server": "; ".join(down)}, status=503)
     return web.json_response({"status": "ok"})
 
 
@@ -250,7 +260,7 @@ def build_app(settings: Settings) -> web.Application:
             ledger=LEDGER,
             nc=NATS,
             endpoints=load_endpoints(settings.config_path, settings.environ),
-            stream=settings_from_env(settings.environ),
+            stream=settings_from_env(settings.environ, settings.nats_replicas),
         )
     )
     frontdoor = setup_frontdoor(
@@ -267,12 +277,14 @@ def build_app(settings: Settings) -> web.Application:
         ledger=lambda: app[LEDGER],
         providers=configured,
         nats_url=lambda: app[NATS_URL],
+        replicas=settings.nats_replicas,
     )
     setup_feeds(
         app,
         sink=_LedgerSink(app),
         providers=configured,
         nats_url=lambda: app[NATS_URL],
+        replicas=settings.nats_replicas,
         environ=settings.environ,
     )
     setup_cashier(
@@ -283,7 +295,11 @@ def build_app(settings: Settings) -> web.Application:
         providers=configured,
     )
     app.cleanup_ctx.append(
-        platform_sessions_ctx(lambda: app[NATS_URL], f"{settings.stream_prefix}_platform_sessions")
+        platform_sessions_ctx(
+            lambda: app[NATS_URL],
+            f"{settings.stream_prefix}_platform_sessions",
+            settings.nats_replicas,
+        )
     )
     setup_launch(
         app,

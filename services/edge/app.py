@@ -56,8 +56,11 @@ def setup_edge(
     sessions: SessionStore | None = None,
     nats_url: str | Callable[[], str] | None = None,
     session_bucket: str = "livebridge_sessions",
+    replicas: int = 1,
 ) -> Gateway:
-    """Mount every configured provider's dialect routes; returns the gateway (for tests)."""
+    """Mount every configured provider's dialect routes; returns the gateway (for tests).
+
+    `replicas`: the session bucket's, when this call creates it (3 on a cluster)."""
     async_ledger = AsyncLedger(ledger)
     store: SessionStore
     if sessions is not None:
@@ -65,7 +68,9 @@ def setup_edge(
     elif nats_url is not None:
         kv_store = KvSessionStore()  # its bucket is opened as the app starts
         store = kv_store
-        app.cleanup_ctx.append(_kv_sessions(kv_store, nats_url, session_bucket, links(app)))
+        app.cleanup_ctx.append(
+            _kv_sessions(kv_store, nats_url, session_bucket, links(app), replicas)
+        )
     else:
         log.warning("edge sessions are in process memory: use one process only")
         store = MemorySessionStore()
@@ -87,11 +92,15 @@ def setup_edge(
 
 
 def _kv_sessions(
-    store: KvSessionStore, url: str | Callable[[], str], bucket: str, watched: list[NatsLink]
+    store: KvSessionStore,
+    url: str | Callable[[], str],
+    bucket: str,
+    watched: list[NatsLink],
+    replicas: int,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         async def opened(nc: Client) -> None:
-            await store.attach(nc.jetstream(), bucket)
+            await store.attach(nc.jetstream(), bucket, replicas=replicas)
 
         link = NatsLink(url if isinstance(url, str) else url(), "livebridge-edge", opened)
         await link.start()

@@ -51,7 +51,7 @@ class NatsLink:
 
     async def _open(self) -> None:
         client = await nats.connect(
-            self.url,
+            self.url.split(","),
             name=self.name,
             max_reconnect_attempts=-1,
             closed_cb=self._closed,

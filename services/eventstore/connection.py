@@ -196,7 +196,7 @@ class JetStreamConnection:
     async def _connect(self, name: str) -> Client:
         nc = _Client()
         await nc.connect(
-            self.url,
+            self.url.split(","),  # one URL, or a cluster's, comma-separated
             name=name,
             connect_timeout=5,
             max_reconnect_attempts=-1,

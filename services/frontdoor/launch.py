@@ -47,12 +47,14 @@ SOCKET_PATH = "/platform/v1/player/socket"
 
 
 def platform_sessions_ctx(
-    nats_url: Callable[[], str], bucket: str
+    nats_url: Callable[[], str], bucket: str, replicas: int = 1
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        nc = await nats.connect(nats_url(), name="livebridge-frontdoor")
+        nc = await nats.connect(nats_url().split(","), name="livebridge-frontdoor")
         try:
-            app[PLATFORM_SESSIONS] = await PlatformSessions.open(nc.jetstream(), bucket)
+            app[PLATFORM_SESSIONS] = await PlatformSessions.open(
+                nc.jetstream(), bucket, replicas=replicas
+            )
             yield
         finally:
             await nc.drain()

@@ -64,9 +64,16 @@ class PlatformSessions:
 
     @classmethod
     async def open(
-        cls, js: JetStreamContext, bucket: str, *, max_age_s: float = 7 * 86400
+        cls,
+        js: JetStreamContext,
+        bucket: str,
+        *,
+        max_age_s: float = 7 * 86400,
+        replicas: int = 1,
     ) -> PlatformSessions:
-        kv = await js.create_key_value(bucket=bucket, history=1, ttl=max_age_s, direct=True)
+        kv = await js.create_key_value(
+            bucket=bucket, history=1, ttl=max_age_s, direct=True, replicas=replicas
+        )
         return cls(kv)
 
     async def get(self, session_id: str) -> PlatformSession | None:

@@ -30,6 +30,7 @@ import sysconfig
 import tempfile
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -135,11 +136,21 @@ class NatsServer:
     `start()` restarts the server on the same port and store.
     """
 
-    def __init__(self, store_dir: Path | None = None, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path | None = None,
+        *,
+        port: int | None = None,
+        config: Path = CONFIG,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self._own_store = store_dir is None
         self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix="livebridge-nats-"))
         self.port = port or free_port()
         self.monitor_port = free_port()
+        self.config = config
+        self.extra_args = tuple(extra_args)
+        """More command-line options: a cluster node's name, cluster port and routes."""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -159,12 +170,13 @@ class NatsServer:
         log = self.store_dir / "nats-server.log"
         command = [
             str(binary()),
-            "-c", str(CONFIG),
+            "-c", str(self.config),
             "-a", "127.0.0.1",
             "-p", str(self.port),
             "-m", str(self.monitor_port),
             "-sd", str(self.store_dir),
             "-l", str(log),
+            *self.extra_args,
         ]  # fmt: skip
         with open(self.store_dir / "nats-server.stderr", "wb") as stderr:
             self._process = subprocess.Popen(
@@ -265,7 +277,7 @@ async def check_server(
     """
     import nats
 
-    nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+    nc = await nats.connect(url.split(","), connect_timeout=5, max_reconnect_attempts=0)
     try:
         server = nc.connected_server_version
         version = f"{server.major}.{server.minor}.{server.patch}"
@@ -277,9 +289,9 @@ async def check_server(
     finally:
         await nc.close()
     sync_always: bool | None = None  # None: could not be read
-    if monitor_url:
+    if monitor_url:  # a cluster's: every node's, comma-separated, and every one must fsync
         with contextlib.suppress(OSError, ValueError):
-            sync_always = read_varz(monitor_url).sync_always
+            sync_always = all(read_varz(one).sync_always for one in monitor_url.split(","))
     facts = ServerFacts(version=version, sync_always=bool(sync_always), jetstream=js_enabled)
     if sync_always is None and not allow_unsynced and parse_version(version) >= MIN_VERSION:
         where = (

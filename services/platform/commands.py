@@ -62,7 +62,7 @@ def run_parked(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     _endpoint(args.endpoint, env)  # an unknown name is an error, not "0 parked"
 
     async def main() -> int:
-        nc = await nats.connect(_nats_url(args, env))
+        nc = await nats.connect(_nats_url(args, env).split(","))
         try:
             store = await ParkedStore.open(nc.jetstream(), parked_bucket(settings_from_env(env)))
             entries = await store.list(args.endpoint)
@@ -82,7 +82,7 @@ def run_resend(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     async def main() -> tuple[int, int]:
         stream = settings_from_env(env)
-        nc = await nats.connect(_nats_url(args, env))
+        nc = await nats.connect(_nats_url(args, env).split(","))
         try:
             js = nc.jetstream()
             store = await ParkedStore.open(js, parked_bucket(stream))

@@ -51,10 +51,11 @@ class SettleFeed:
 SETTLE_FEED = web.AppKey("settle_feed", SettleFeed)
 
 
-def settings_from_env(env: Mapping[str, str]) -> SettleStream:
+def settings_from_env(env: Mapping[str, str], replicas: int = 1) -> SettleStream:
     return SettleStream(
         name=env.get("LIVEBRIDGE_SETTLE_STREAM", "ROUND_SETTLE"),
         root=env.get("LIVEBRIDGE_SETTLE_SUBJECT", "round.settle"),
+        replicas=replicas,
     )
 
 
@@ -103,7 +104,11 @@ async def settle_feed(
     own_session = session is None
     http = session or aiohttp.ClientSession()
     try:
-        parked = await ParkedStore.open(js, parked_bucket(stream)) if endpoints else None
+        parked = (
+            await ParkedStore.open(js, parked_bucket(stream), stream.replicas)
+            if endpoints
+            else None
+        )
         stop = asyncio.Event()
         feed = SettleFeed(
             publisher=SettlePublisher(

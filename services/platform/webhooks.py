@@ -139,12 +139,14 @@ class ParkedStore:
     kv: KeyValue
 
     @classmethod
-    async def open(cls, js: JetStreamContext, bucket: str) -> ParkedStore:
+    async def open(cls, js: JetStreamContext, bucket: str, replicas: int = 1) -> ParkedStore:
         try:
             kv = await js.key_value(bucket)
         except BucketNotFoundError:
             kv = await js.create_key_value(
-                KeyValueConfig(bucket=bucket, storage=StorageType.FILE, history=1)
+                KeyValueConfig(
+                    bucket=bucket, storage=StorageType.FILE, history=1, replicas=replicas
+                )
             )
         return cls(kv)
 

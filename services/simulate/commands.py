@@ -149,7 +149,7 @@ async def _simulate(args: argparse.Namespace, env: Mapping[str, str]) -> dict[st
     if args.stream_prefix:  # else the event store's default, the bridge's too
         ledger_env["NATS_STREAM_PREFIX"] = args.stream_prefix
     ledger = Ledger(ledger_env)
-    nc = await nats.connect(args.nats_url, name="livebridge-simulate")
+    nc = await nats.connect(args.nats_url.split(","), name="livebridge-simulate")
     try:
         sessions = await KvSessionStore.open(nc.jetstream(), args.session_bucket)
         connector = aiohttp.TCPConnector(limit=200)

@@ -61,10 +61,17 @@ class JetStreamCursorStore:
         return store
 
     async def attach(
-        self, js: JetStreamContext, bucket: str = DEFAULT_BUCKET, *, ttl: float = DEFAULT_TTL_S
+        self,
+        js: JetStreamContext,
+        bucket: str = DEFAULT_BUCKET,
+        *,
+        ttl: float = DEFAULT_TTL_S,
+        replicas: int = 1,
     ) -> None:
         """Open (or create) the bucket this store keeps its positions in."""
-        self._bucket = await js.create_key_value(bucket=bucket, history=1, ttl=ttl)
+        self._bucket = await js.create_key_value(
+            bucket=bucket, history=1, ttl=ttl, replicas=replicas
+        )
 
     @property
     def _kv(self) -> KeyValue:

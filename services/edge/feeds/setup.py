@@ -136,6 +136,7 @@ def setup_feeds(
     nats_url: str | Callable[[], str] | None = None,
     cursors: CursorStore | None = None,
     bucket: str = DEFAULT_BUCKET,
+    replicas: int = 1,
     environ: Mapping[str, str],
 ) -> dict[str, FeedProcessor]:
     """Mount push routes and start pull/socket feeds with the app; returns the processors."""
@@ -172,7 +173,7 @@ def setup_feeds(
         add_push_routes(app, pushed)
     if configs:
         app.cleanup_ctx.append(
-            _run_feeds(configs, processors, kv_store, nats_url, bucket, links(app))
+            _run_feeds(configs, processors, kv_store, nats_url, bucket, links(app), replicas)
         )
     return processors
 
@@ -184,6 +185,7 @@ def _run_feeds(
     nats_url: str | Callable[[], str] | None,
     bucket: str,
     watched: list[NatsLink],
+    replicas: int,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         link = None
@@ -194,7 +196,7 @@ def _run_feeds(
             store = kv_store
 
             async def opened(nc: Client) -> None:
-                await store.attach(nc.jetstream(), bucket)
+                await store.attach(nc.jetstream(), bucket, replicas=replicas)
 
             link = NatsLink(url, "livebridge-feeds", opened)
             await link.start()

@@ -68,7 +68,11 @@ def child(env: dict[str, str], name: str, start: Any, results: Any) -> None:
 def test_two_processes_on_the_same_wallets_keep_the_invariants_and_retry_their_conflicts(
     nats_url: str, stream_prefix: str
 ) -> None:
-    env = jetstream_env(nats_url, stream_prefix)
+    two_processes_keep_the_invariants(jetstream_env(nats_url, stream_prefix))
+
+
+def two_processes_keep_the_invariants(env: dict[str, str]) -> None:
+    """The scenario above on the streams `env` names (one server here, a cluster elsewhere)."""
     with Ledger(env=env) as ledger:
         for player in PLAYERS:
             funded(ledger, player, "500")

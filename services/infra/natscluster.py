@@ -1,0 +1,127 @@
+"""A three-node JetStream cluster on loopback, from the wheel's nats-server.
+
+`NatsCluster(store_dir)` gives each node a store under `store_dir/<name>`, a client port, a
+monitoring port and a cluster port, all free ports on 127.0.0.1, and routes from every node
+to the other two (`infra/nats/cluster/node.conf`: `sync_interval: always`, so each replica
+fsyncs before its vote counts). `start()` returns once a JetStream meta leader is elected
+and every node knows it; `url` lists every node's client URL, comma-separated, the form
+`LIVEBRIDGE_NATS_URL` takes for an external cluster too (`monitor_url` likewise).
+
+Each node is a `NatsServer`: `kill()`, `start()` and the bridge's `NatsKeeper` work on a
+node as on the single server. Streams and KV buckets made on the cluster are R3 when
+created with `replicas=3` (`LIVEBRIDGE_NATS_REPLICAS`, 3 by default with `CLUSTER=1`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from services.infra.natsserver import NatsServer, NatsServerError, free_port
+
+CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nats" / "cluster" / "node.conf"
+SIZE = 3
+
+
+class NatsCluster:
+    """Three `NatsServer` nodes routed to each other; a context manager like one server."""
+
+    def __init__(self, store_dir: Path, *, size: int = SIZE, cluster_name: str = "livebridge"):
+        self.store_dir = Path(store_dir)
+        self.cluster_name = cluster_name
+        names = [f"n{i + 1}" for i in range(size)]
+        self.cluster_ports = {name: free_port() for name in names}
+        self.nodes: dict[str, NatsServer] = {}
+        for name in names:
+            routes = ",".join(
+                f"nats://127.0.0.1:{port}" for other, port in self.cluster_ports.items()
+                if other != name
+            )  # fmt: skip
+            self.nodes[name] = NatsServer(
+                self.store_dir / name,
+                config=CONFIG,
+                extra_args=(
+                    "--server_name", name,
+                    "--cluster_name", cluster_name,
+                    "--cluster", f"nats://127.0.0.1:{self.cluster_ports[name]}",
+                    "--routes", routes,
+                ),
+            )  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return ",".join(node.url for node in self.nodes.values())
+
+    @property
+    def monitor_url(self) -> str:
+        return ",".join(node.monitor_url for node in self.nodes.values())
+
+    def start(self, timeout: float = 30.0) -> Self:
+        for node in self.nodes.values():
+            if not node.running():
+                node.start()
+        self.wait_for_leader(timeout)
+        return self
+
+    def meta_leader(self, node: str) -> str | None:
+        """The JetStream meta leader `node` knows of, or None (no quorum, or no answer)."""
+        try:
+            url = f"{self.nodes[node].monitor_url}/jsz"
+            with urllib.request.urlopen(url, timeout=1.0) as resp:
+                jsz = json.loads(resp.read())
+        except (OSError, ValueError):
+            return None
+        leader = (jsz.get("meta_cluster") or {}).get("leader")
+        return str(leader) if leader else None
+
+    def wait_for_leader(self, timeout: float = 30.0) -> str:
+        """Block until every running node names the same meta leader; return its name."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = {self.meta_leader(n) for n, node in self.nodes.items() if node.running()}
+            if len(seen) == 1 and None not in seen:
+                return str(seen.pop())
+            if time.monotonic() > deadline:
+                raise NatsServerError(
+                    f"JetStream cluster in {self.store_dir} elected no leader in {timeout}s "
+                    f"(nodes report {sorted(map(str, seen))}); see each node's nats-server.log"
+                )
+            time.sleep(0.1)
+
+    def stream_leader(self, stream: str) -> str | None:
+        """The node leading `stream`'s replicas, as the first node that answers tells it."""
+        for node in self.nodes.values():
+            if not node.running():
+                continue
+            url = f"{node.monitor_url}/jsz?streams=true&raft=true"
+            try:
+                with urllib.request.urlopen(url, timeout=1.0) as resp:
+                    jsz = json.loads(resp.read())
+            except (OSError, ValueError):
+                continue
+            for account in jsz.get("account_details") or []:
+                for found in account.get("stream_detail") or []:
+                    if found.get("name") == stream:
+                        leader = (found.get("cluster") or {}).get("leader")
+                        if leader:
+                            return str(leader)
+        return None
+
+    def stop(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,156 @@
+"""livebridge on a three-node JetStream cluster: R3 streams, a node lost under load, two writers.
+
+The cluster is the wheel's nats-server three times on loopback (`services.infra.natscluster`),
+routed to each other, every node fsyncing before its vote counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import nats
+
+from services.infra.natscluster import NatsCluster
+from services.infra.natsserver import free_port
+from services.ledger.application import Ledger
+from services.ledger.errors import LedgerRefused
+from tests.integration.cluster.conftest import cluster_env
+from tests.integration.ledger.test_two_processes import two_processes_keep_the_invariants
+from tests.integration.test_run import status
+from tests.unit.ledger.support.builders import debit, funded
+
+D = Decimal
+PLAYERS = ("c0", "c1", "c2")
+
+
+def replicas_of(url: str, streams: list[str]) -> dict[str, int]:
+    async def read() -> dict[str, int]:
+        nc = await nats.connect(url.split(","))
+        try:
+            js = nc.jetstream()
+            return {s: (await js.stream_info(s)).config.num_replicas or 1 for s in streams}
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def test_run_with_cluster_starts_three_nodes_puts_every_stream_and_bucket_at_r3_and_stops_them(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = dict(
+        os.environ,
+        LIVEBRIDGE_HOME=str(tmp_path / "home"),
+        LIVEBRIDGE_HTTP_PORT=str(port),
+        LIVEBRIDGE_CONFIG=str(tmp_path / "none.toml"),
+        LIVEBRIDGE_CLUSTER="1",
+    )
+    env.pop("LIVEBRIDGE_NATS_URL", None)
+    env.pop("LIVEBRIDGE_NATS_REPLICAS", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    store = tmp_path / "home" / "nats-cluster"
+    try:
+        started = time.monotonic()
+        while status(f"http://127.0.0.1:{port}/readyz") != 200:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() - started < 20, "not ready within 20 s"
+            time.sleep(0.1)
+        url = (tmp_path / "home" / "endpoints.json").read_text()
+        import json
+
+        url = json.loads(url)["nats_url"]
+        assert len(url.split(",")) == 3, "the bridge knows every node"
+        streams = ["LB_LEDGER", "LB_LEDGER_SNAPSHOTS", "ROUND_SETTLE", "KV_LB_platform_sessions"]
+        assert replicas_of(url, streams) == dict.fromkeys(streams, 3)
+        assert sorted(p.name for p in store.iterdir()) == ["n1", "n2", "n3"]
+
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+        leftovers = subprocess.run(
+            ["pgrep", "-f", str(store)], capture_output=True, text=True, check=False
+        )
+        assert leftovers.stdout.strip() == "", "a node outlived livebridge run"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+def take(ledger: Ledger, tx_id: str, player: str, deadline_s: float = 30.0) -> bool:
+    """Send one bet the way a provider does: again with the same id until it is answered.
+
+    Returns whether the answer was a replay (the first attempt landed, its answer was lost).
+    """
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            return ledger.execute(debit(tx_id, "1.00", player=player, round_id="k1")).replayed
+        except LedgerRefused:
+            raise
+        except Exception:
+            assert time.monotonic() < deadline, f"{tx_id} unanswered for {deadline_s} s"
+            time.sleep(0.2)
+
+
+def test_bets_go_on_when_a_node_and_then_the_stream_leader_are_killed(
+    tmp_path: Path, stream_prefix: str
+) -> None:
+    with (
+        NatsCluster(tmp_path / "cluster") as cluster,
+        Ledger(env=cluster_env(cluster, stream_prefix)) as ledger,
+    ):
+        for player in PLAYERS:
+            funded(ledger, player, "1000")
+        stream = f"{stream_prefix}_LEDGER"
+        taken: list[str] = []
+
+        def bets(n: int) -> None:
+            for _ in range(n):
+                tx = f"k-{len(taken)}"
+                take(ledger, tx, PLAYERS[len(taken) % len(PLAYERS)])
+                taken.append(tx)
+
+        bets(15)
+        follower = next(n for n in cluster.nodes if n != cluster.stream_leader(stream))
+        cluster.nodes[follower].kill()  # a follower: the quorum stands, nothing waits
+        bets(15)
+        cluster.nodes[follower].start()
+        leader = cluster.stream_leader(stream)
+        assert leader is not None
+        cluster.nodes[leader].kill()  # the leader: the other two elect one and go on
+        bets(15)
+        assert cluster.stream_leader(stream) not in (None, leader)
+        cluster.nodes[leader].start()
+        bets(5)
+
+        bets_in_round = ledger.round_state("evo", "k1").bets
+        assert Counter(b.bet_id for b in bets_in_round) == Counter(taken), (
+            "every bet answered is stored once"
+        )
+        for player in PLAYERS:
+            mine = sum(1 for b in bets_in_round if b.player == player)
+            balance = ledger.balance(player, "EUR")
+            assert balance.held == D(mine) and balance.available == D(1000 - mine)
+        assert sum(ledger.postings_total("EUR").values(), D(0)) == 0
+
+
+def test_two_processes_on_the_same_wallets_through_the_cluster_keep_the_invariants(
+    nats_cluster: NatsCluster, stream_prefix: str
+) -> None:
+    two_processes_keep_the_invariants(cluster_env(nats_cluster, stream_prefix))
