@@ -211,6 +211,16 @@ class Adapter(DialectAdapter):
         except Refused as exc:
             return None, exc
 
+    async def _move(
+        self, command: Debit | Credit | Award, currency: str, **extra: object
+    ) -> EdgeResponse:
+        """Execute a money command: the dialect's refusal, or success with today's cash."""
+        reply, refused = await self._execute(command)
+        if reply is None:
+            assert refused is not None
+            return await self._refused(refused, command.player, currency)
+        return await self._money_answer(reply, currency, **extra)
+
     async def _money_answer(
         self, reply: WalletReply, currency: str, **extra: object
     ) -> EdgeResponse:
@@ -275,7 +285,7 @@ class Adapter(DialectAdapter):
                 raise _Answer(Error.BAD_PARAMETERS)
         except _Answer as answer:
             return _response(answer.error)
-        reply, refused = await self._execute(
+        return await self._move(
             Debit(
                 provider=self.provider.id,
                 tx_id=call.reference,
@@ -286,12 +296,10 @@ class Adapter(DialectAdapter):
                 bet_id=call.reference,
                 game=call.gameId,
                 session_id=session,
-            )
+            ),
+            currency,
+            usedPromo=Decimal(0),
         )
-        if reply is None:
-            assert refused is not None
-            return await self._refused(refused, call.userId, currency)
-        return await self._money_answer(reply, currency, usedPromo=Decimal(0))
 
     async def result(self, request: EdgeRequest) -> EdgeResponse:
         try:
@@ -300,7 +308,7 @@ class Adapter(DialectAdapter):
             amount = self._amount(call.amount, currency)
         except _Answer as answer:
             return _response(answer.error)
-        reply, refused = await self._execute(
+        return await self._move(
             Credit(
                 provider=self.provider.id,
                 tx_id=f"result:{call.reference}",
@@ -309,12 +317,9 @@ class Adapter(DialectAdapter):
                 amount=amount,
                 round_id=call.roundId,
                 game=call.gameId,
-            )
+            ),
+            currency,
         )
-        if reply is None:
-            assert refused is not None
-            return await self._refused(refused, call.userId, currency)
-        return await self._money_answer(reply, currency)
 
     async def refund(self, request: EdgeRequest) -> EdgeResponse:
         try:
@@ -396,7 +401,7 @@ class Adapter(DialectAdapter):
             amount = self._amount(call.amount[1:] if negative else call.amount, known)
         except _Answer as answer:
             return _response(answer.error)
-        reply, refused = await self._execute(
+        return await self._move(
             Award(
                 provider=self.provider.id,
                 tx_id=f"{method}:{call.reference}",
@@ -407,12 +412,9 @@ class Adapter(DialectAdapter):
                 round_id=round_id,
                 game=game,
                 reference=reference,
-            )
+            ),
+            known,
         )
-        if reply is None:
-            assert refused is not None
-            return await self._refused(refused, call.userId, known)
-        return await self._money_answer(reply, known)
 
     async def bonus_win(self, request: EdgeRequest) -> EdgeResponse:
         try:
