@@ -38,6 +38,7 @@ ROOMS: dict[str, str] = {
     "services.bridge": "bridge",
     "services.simulate": "simulate",
     "services.bench": "bench",
+    "services.checker": "checker",
     "services.cli": "cli",
     "services": "services",
     "tests": "tests",
@@ -68,6 +69,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "eventstore": _rooms(),
     "infra": _rooms(),
     "services": _rooms(),
+    # the judge of a run: its own model of wallets and rounds, reading the log raw; it
+    # shares no code with the ledger (nor the edge or the event store) on purpose
+    "checker": _rooms(),
     # the money core; it writes to the event store through the library's
     # PERSISTENCE_MODULE setting, a string, never an import
     "ledger": _rooms("contracts"),
@@ -83,11 +87,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # the composition root of `livebridge run`
     "bridge": _SERVED,
     # on top: nothing below imports them
-    "simulate": _rooms("contracts", "ledger", "edge"),
+    "simulate": _rooms("contracts", "ledger", "edge", "checker"),
     "bench": _SERVED | {"bridge", "simulate"},
-    "cli": _SERVED | {"bridge", "simulate", "bench"},
+    "cli": _SERVED | {"bridge", "simulate", "bench", "checker"},
     # the tests may read anything; the product never imports a test helper
-    "tests": _SERVED | {"bridge", "simulate", "bench", "cli"},
+    "tests": _SERVED | {"bridge", "simulate", "bench", "cli", "checker"},
 }
 """Room -> the rooms it may import. This is the architecture; change it on purpose only."""
 
@@ -234,6 +238,8 @@ def test_every_import_of_the_product_runs_along_the_allowed_directions() -> None
         ("projections.rebuild", "from services.ledger.book import follow", "only through"),
         ("services.infra.natsserver", "from ..bridge import config", "infra may not"),
         ("services.simulate.table", "from services.bench import runner", "simulate may not"),
+        ("services.checker.model", "from services.ledger import domain", "checker may not"),
+        ("services.checker.log", "from services.eventstore import stream_name", "checker"),
         ("services.bridge.main", "from services.bench import runner", "bridge may not"),
         (
             "services.ledger.application",
