@@ -39,6 +39,13 @@ class KycStatus(enum.StrEnum):
     UNVERIFIED = "UNVERIFIED"
 
 
+class StreamUrls(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """Where the front plays a table's video: WebRTC first, LL-HLS as the fallback."""
+
+    webrtc: str = ""
+    hls: str = ""
+
+
 class Launch(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """Seat `player` at `table` of `provider`, playing in `currency`."""
 
@@ -68,6 +75,11 @@ class Launched(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """True when the session was open already: same `sessionId`."""
     bet_socket_url: str = ""
     """The bet socket (WebSocket) for the player's front: add `?token=<playerToken>`."""
+    stream_url: str = ""
+    """The table's video (WebRTC when the catalogue has it, else LL-HLS); empty when the
+    catalogue does not list the table."""
+    stream: StreamUrls = StreamUrls()
+    """Both of the table's stream URLs, for the player's WebRTC -> LL-HLS fallback."""
 
 
 class PlayerToken(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):

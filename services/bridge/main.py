@@ -30,6 +30,7 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import suppress
+from datetime import UTC, datetime
 
 import nats
 import psycopg
@@ -51,9 +52,12 @@ from services.edge.feeds.setup import setup_feeds
 from services.frontdoor.app import setup_frontdoor
 from services.frontdoor.bets import setup_bets
 from services.frontdoor.cashier import setup_cashier
+from services.frontdoor.catalog import load_catalog
 from services.frontdoor.config import load_frontdoor
 from services.frontdoor.launch import platform_sessions_ctx, setup_launch
+from services.frontdoor.lobby import setup_lobby
 from services.frontdoor.socket import setup_socket
+from services.frontdoor.tables import TABLE_STATUSES, table_statuses_ctx
 from services.infra.natscluster import NatsCluster
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
@@ -301,6 +305,13 @@ def build_app(settings: Settings) -> web.Application:
             settings.nats_replicas,
         )
     )
+    app.cleanup_ctx.append(
+        table_statuses_ctx(
+            lambda: app[NATS_URL], f"{settings.stream_prefix}_table_status", settings.nats_replicas
+        )
+    )
+    catalog = load_catalog(settings.config_path, configured)
+    setup_lobby(app, frontdoor.table, catalog=lambda: catalog, providers=configured)
     setup_launch(
         app,
         frontdoor.table,
@@ -309,8 +320,16 @@ def build_app(settings: Settings) -> web.Application:
         ledger=lambda: app[LEDGER],
         providers=configured,
         idle_s=frontdoor.config.provider_idle_s,
+        catalog=lambda: catalog,
     )
-    take_bet = setup_bets(app, frontdoor.table, ledger=lambda: app[LEDGER])
+    take_bet = setup_bets(
+        app,
+        frontdoor.table,
+        ledger=lambda: app[LEDGER],
+        refusal=lambda provider, table: catalog.refusal(
+            app[TABLE_STATUSES], provider, table, datetime.now(UTC)
+        ),
+    )
     setup_socket(app, frontdoor.table, take=take_bet)
     kpis = KpiSettings.from_env(settings.environ)
     board = KpiBoard(lambda: app[VIEWS].rounds, kpis)

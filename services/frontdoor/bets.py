@@ -83,8 +83,21 @@ TakeBet = Callable[[PlayerClaims, BetPlace], Awaitable[BetAnswer]]
 """Take one `bet.place` from a verified player: `ApiError` for a session problem."""
 
 
-def setup_bets(app: web.Application, table: RouteTable, *, ledger: Callable[[], Ledger]) -> TakeBet:
-    """Mount `POST /platform/v1/bets`; returns the bet taker (the socket uses it too)."""
+TableRefusal = Callable[[str, str], tuple[str, str] | None]
+"""Why the catalogue refuses a bet at a provider's table now (code, message), or None."""
+
+
+def setup_bets(
+    app: web.Application,
+    table: RouteTable,
+    *,
+    ledger: Callable[[], Ledger],
+    refusal: TableRefusal = lambda provider, table: None,
+) -> TakeBet:
+    """Mount `POST /platform/v1/bets`; returns the bet taker (the socket uses it too).
+
+    `refusal` is the catalogue's say (`services.frontdoor.catalog.Catalog.refusal`): a
+    provider that is down, a table that takes no bets now."""
 
     async def take(claims: PlayerClaims, body: BetPlace) -> BetAnswer:
         if body.session_id != claims.session_id:
@@ -119,12 +132,18 @@ def setup_bets(app: web.Application, table: RouteTable, *, ledger: Callable[[], 
         parts = [s.amount for s in body.selection if s.amount is not None]
         if parts and (len(parts) != len(body.selection) or sum(parts, Decimal(0)) != stake):
             raise _Rejected("INVALID_STAKE", "the selections' amounts must add up to the stake")
+        down = refusal(provider, "")
+        if down is not None:
+            raise _Rejected(*down)
         book = ledger()
         state = await asyncio.to_thread(book.round_state, provider, body.round_id)
         if state.status is RoundStatus.UNKNOWN:
             raise _Rejected(
                 "ROUND_NOT_FOUND", f"round {body.round_id!r} of {provider!r} is not open for bets"
             )
+        closed = refusal(provider, state.table) if state.table else None
+        if closed is not None:
+            raise _Rejected(*closed)
         # A closed round is the ledger's to refuse (BETTING_CLOSED), so that a repeat of a
         # bet taken before the close still gets its first answer.
         tx_id, bet_id = bet_ids(player, body.idempotency_key)
@@ -182,6 +201,8 @@ PLACE = Operation(
         "IDEMPOTENCY_CONFLICT",
         "WALLET_NOT_FOUND",
         "LIMIT_EXCEEDED",
+        "TABLE_CLOSED",
+        "PROVIDER_DOWN",
         "RETRY",
     ),
     tags=("player",),

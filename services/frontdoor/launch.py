@@ -22,6 +22,7 @@ from aiohttp import web
 
 from contracts import money
 from contracts.api import Operation, Param, Scope
+from contracts.catalog import TableStatus
 from contracts.launch import (
     KycStatus,
     Launch,
@@ -29,16 +30,19 @@ from contracts.launch import (
     PlayerToken,
     SessionState,
     SessionView,
+    StreamUrls,
 )
 from contracts.player import CloseReason, SessionClose
 from services.edge.config import ProvidersConfig
 from services.edge.sessions import SessionStore
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.cashier import in_ledger
+from services.frontdoor.catalog import Catalog, TableEntry
 from services.frontdoor.http import ApiError, json_response, read_json
 from services.frontdoor.players import PLAYER, PlayerClaims, PlayerTokens
 from services.frontdoor.routes import RouteTable
 from services.frontdoor.sessions import PlatformSession, PlatformSessions, new_session_id
+from services.frontdoor.tables import TABLE_STATUSES
 from services.ledger.application import Ledger
 
 PLATFORM_SESSIONS = web.AppKey("platform_sessions", PlatformSessions)
@@ -75,6 +79,7 @@ def setup_launch(
     ledger: Callable[[], Ledger],
     providers: ProvidersConfig,
     idle_s: float,
+    catalog: Callable[[], Catalog] = Catalog,
 ) -> None:
     def platform() -> PlatformSessions:
         return app[PLATFORM_SESSIONS]
@@ -95,6 +100,7 @@ def setup_launch(
                 "CURRENCY_NOT_OFFERED",
                 f"provider {body.provider!r} offers {', '.join(offered)}, not {body.currency}",
             )
+        listed = _seat(body, catalog())
         book = ledger()
         await in_ledger(lambda: book.balance(body.player, body.currency))
         store = platform()
@@ -152,13 +158,31 @@ def setup_launch(
                 server_time=_at(now),
                 expires_at=_at(live.expires_at),
                 relaunched=relaunched,
-                bet_socket_url=str(
+                bet_socket_url=catalog().bet_socket_url
+                or str(
                     request.url.with_scheme("wss" if request.secure else "ws").with_path(
                         SOCKET_PATH
                     )
                 ),
+                stream_url=listed.stream.webrtc or listed.stream.hls if listed else "",
+                stream=listed.stream if listed else StreamUrls(),
             )
         )
+
+    def _seat(body: Launch, listed: Catalog) -> TableEntry | None:
+        """The catalogue's entry of the launched table; refuses a down provider or a hidden
+        table (closed or maintenance ones may be watched)."""
+        statuses = app[TABLE_STATUSES]
+        if not statuses.provider_up(body.provider):
+            raise ApiError("PROVIDER_DOWN", f"provider {body.provider!r} is down; try later")
+        entry = listed.find(body.provider, body.table)
+        if entry is None:
+            if listed.of(body.provider) and body.table:
+                raise ApiError("TABLE_NOT_FOUND", f"no table {body.table!r} of {body.provider!r}")
+            return None
+        if listed.table(entry, statuses, datetime.now(UTC)).status is TableStatus.HIDDEN:
+            raise ApiError("TABLE_CLOSED", f"table {body.table!r} is hidden")
+        return entry
 
     async def close(request: web.Request) -> web.Response:
         store = platform()
@@ -250,6 +274,9 @@ LAUNCH = Operation(
         "UNKNOWN_PROVIDER",
         "CURRENCY_NOT_OFFERED",
         "WALLET_NOT_FOUND",
+        "TABLE_NOT_FOUND",
+        "TABLE_CLOSED",
+        "PROVIDER_DOWN",
         "RETRY",
     ),
     tags=("sessions",),

@@ -88,6 +88,15 @@ class PlatformSessions:
     async def put(self, session: PlatformSession) -> None:
         await self._kv.put(f"s.{session.session_id}", msgspec.json.encode(session))
 
+    async def open_of(self, operator: str, player: str, currency: str) -> PlatformSession | None:
+        """The open session of `operator`'s `player` in `currency`, if there is one."""
+        try:
+            entry = await self._kv.get(_index(operator, player, currency))
+        except (KeyNotFoundError, NotFoundError):
+            return None
+        found = await self.get(entry.value.decode()) if entry.value else None
+        return found if found is not None and found.open(self.clock()) else None
+
     async def claim(self, fresh: PlatformSession) -> PlatformSession:
         """The open session of `fresh`'s operator, player and currency, or `fresh` made it.
 

@@ -72,6 +72,32 @@ secret_env = "TEST_EZUGI_SECRET"
 [provider.options]
 operator_id = 4711
 
+[[table]]
+provider = "evo"
+id = "T1"
+game = "roulette"
+name = "Roulette One"
+languages = ["en"]
+stream = { webrtc = "wss://video.test/t1", hls = "https://video.test/t1.m3u8" }
+  [table.limits]
+  roulette_straight = { min_bet = "0.10", max_bet = "100.00" }
+
+[[table]]
+provider = "evo"
+id = "T2-VIP"
+game = "baccarat"
+side_bets = ["player_pair", "banker_pair"]
+min_kyc = "VERIFIED"
+blocked_countries = ["GB"]
+languages = ["en", "de"]
+
+[[table]]
+provider = "evo"
+id = "T3-DE"
+game = "blackjack"
+countries = ["DE"]
+schedule = "00:00-00:00"
+
 [platform]
 player_token_secret_env = "TEST_PLAYER_TOKEN_SECRET"
 player_token_ttl_s = 300

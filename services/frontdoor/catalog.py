@@ -1,0 +1,234 @@
+"""The catalogue of live tables: configured in `livebridge.toml`, status from KV.
+
+Each table is a `[[table]]` of the configuration (a provider's catalogue endpoint, when
+one is polled, adds or replaces its tables in the same shape)::
+
+    [catalog]
+    bet_socket_url = "wss://play.example.com/platform/v1/player/socket"
+                                    # the socket's public URL (default: this server's)
+
+    [[table]]
+    provider = "evolution"          # a configured [[provider]]
+    id = "roulette-1"               # unique per provider
+    game = "roulette"
+    name = "Lightning Roulette"
+    currencies = ["EUR"]            # default: the provider's currencies
+    languages = ["en", "de"]        # the dealer's
+    side_bets = []
+    schedule = "24/7"               # or "HH:MM-HH:MM" in UTC (may pass midnight)
+    status = "OPEN"                 # OPEN, CLOSED, MAINTENANCE or HIDDEN at start
+    countries = []                  # allowed (ISO 3166 alpha-2); empty: every country
+    blocked_countries = ["US"]
+    min_kyc = "UNVERIFIED"          # UNVERIFIED < PENDING < VERIFIED (default UNVERIFIED)
+    stream = { webrtc = "wss://video.example.com/r1", hls = "https://video.example.com/r1.m3u8" }
+    [table.limits]                  # per bet type, in each of the table's currencies
+    roulette_straight = { min_bet = "0.10", max_bet = "100.00" }
+
+A table's status as served is, in order: `HIDDEN` while its provider is down
+(`TableStatuses.provider_up`), else the status set by hand (`TableStatuses.set_table`),
+else the configured one; an `OPEN` table outside its schedule is `CLOSED`.
+
+Errors: `services.edge.config.ConfigError`, naming the table.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+import msgspec
+
+from contracts.catalog import BetLimits, Table, TableStatus
+from contracts.launch import KycStatus, StreamUrls
+from services.edge.config import ConfigError, ProvidersConfig
+from services.frontdoor.tables import TableStatuses
+
+_KYC_RANK = {KycStatus.UNVERIFIED: 0, KycStatus.PENDING: 1, KycStatus.VERIFIED: 2}
+_SCHEDULE = re.compile(r"^(24/7|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$")
+PROVIDER_DOWN = "PROVIDER_DOWN"
+
+
+class LimitsEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`[table.limits] <bet type> = { min_bet = "0.10", max_bet = "100.00" }`."""
+
+    min_bet: Decimal
+    max_bet: Decimal
+
+
+class TableEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One `[[table]]` of the configuration (or of a provider's catalogue endpoint)."""
+
+    provider: str
+    id: str
+    game: str
+    name: str = ""
+    currencies: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    side_bets: tuple[str, ...] = ()
+    schedule: str = "24/7"
+    status: TableStatus = TableStatus.OPEN
+    countries: frozenset[str] = frozenset()
+    blocked_countries: frozenset[str] = frozenset()
+    min_kyc: KycStatus = KycStatus.UNVERIFIED
+    stream: StreamUrls = StreamUrls()
+    limits: dict[str, LimitsEntry] = {}
+
+
+def open_at(schedule: str, at: datetime) -> bool:
+    """Whether a table of `schedule` (`24/7` or `HH:MM-HH:MM` UTC) runs at `at`."""
+    if schedule == "24/7":
+        return True
+    start, end = (time.fromisoformat(part) for part in schedule.split("-"))
+    now = at.time().replace(tzinfo=None)
+    return start <= now < end if start <= end else now >= start or now < end
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Every known table, by provider; `statuses` gives their hot status."""
+
+    entries: Mapping[tuple[str, str], TableEntry] = field(default_factory=dict)
+    bet_socket_url: str = ""
+
+    def find(self, provider: str, table: str) -> TableEntry | None:
+        return self.entries.get((provider, table))
+
+    def of(self, provider: str) -> list[TableEntry]:
+        return [entry for (p, _), entry in self.entries.items() if p == provider]
+
+    def table(self, entry: TableEntry, statuses: TableStatuses, at: datetime) -> Table:
+        """`entry` as served now: its status per the module docstring."""
+        status, reason = entry.status, ""
+        set_by_hand = statuses.table(entry.provider, entry.id)
+        if set_by_hand is not None:
+            status, reason = set_by_hand.status, set_by_hand.reason
+        if not statuses.provider_up(entry.provider):
+            status, reason = TableStatus.HIDDEN, PROVIDER_DOWN
+        elif status is TableStatus.OPEN and not open_at(entry.schedule, at):
+            status, reason = TableStatus.CLOSED, f"outside its schedule ({entry.schedule} UTC)"
+        return Table(
+            provider=entry.provider,
+            table_id=entry.id,
+            game=entry.game,
+            name=entry.name or entry.id,
+            status=status,
+            currencies=entry.currencies,
+            limits={
+                kind: BetLimits(min_bet=lim.min_bet, max_bet=lim.max_bet)
+                for kind, lim in entry.limits.items()
+            },
+            side_bets=entry.side_bets,
+            languages=entry.languages,
+            schedule=entry.schedule,
+            stream=entry.stream,
+            status_reason=reason,
+        )
+
+    def refusal(
+        self, statuses: TableStatuses, provider: str, table: str, at: datetime
+    ) -> tuple[str, str] | None:
+        """Why a bet at `provider`'s `table` is refused now (an `ERRORS` code and a message),
+        or None. A table the catalogue does not list is judged by its provider alone."""
+        if not statuses.provider_up(provider):
+            state = statuses.provider(provider)
+            why = f" ({state.reason})" if state is not None and state.reason else ""
+            return PROVIDER_DOWN, f"provider {provider!r} is down{why}; its tables take no bets"
+        entry = self.find(provider, table)
+        if entry is None:
+            return None
+        served = self.table(entry, statuses, at)
+        if served.status is not TableStatus.OPEN:
+            why = f": {served.status_reason}" if served.status_reason else ""
+            return "TABLE_CLOSED", f"table {table!r} of {provider!r} is {served.status}{why}"
+        return None
+
+    def lobby(
+        self,
+        statuses: TableStatuses,
+        at: datetime,
+        *,
+        country: str,
+        currency: str,
+        kyc: KycStatus,
+    ) -> list[Table]:
+        """The tables a player of `country`, `currency` and `kyc` may see now (not HIDDEN)."""
+        shown = []
+        for entry in self.entries.values():
+            if currency not in entry.currencies or country in entry.blocked_countries:
+                continue
+            if entry.countries and country not in entry.countries:
+                continue
+            if _KYC_RANK[kyc] < _KYC_RANK[entry.min_kyc]:
+                continue
+            table = self.table(entry, statuses, at)
+            if table.status is not TableStatus.HIDDEN:
+                shown.append(table)
+        return sorted(shown, key=lambda t: (t.provider, t.table_id))
+
+    def with_entries(self, provider: str, entries: Iterable[TableEntry]) -> Catalog:
+        """This catalogue with `provider`'s tables replaced by `entries`."""
+        kept = {key: entry for key, entry in self.entries.items() if key[0] != provider}
+        kept.update({(e.provider, e.id): e for e in entries})
+        return Catalog(entries=kept, bet_socket_url=self.bet_socket_url)
+
+
+def check_entry(entry: TableEntry, providers: ProvidersConfig, where: str) -> TableEntry:
+    """`entry` with its currencies filled in, or `ConfigError` saying what is wrong."""
+    try:
+        offered = providers.get(entry.provider).currencies
+    except KeyError:
+        raise ConfigError(f"{where}: no [[provider]] {entry.provider!r}") from None
+    if not _SCHEDULE.match(entry.schedule):
+        raise ConfigError(f"{where}: schedule {entry.schedule!r} is not 24/7 or HH:MM-HH:MM")
+    unknown = [c for c in entry.currencies if c not in offered]
+    if unknown:
+        raise ConfigError(f"{where}: provider {entry.provider!r} offers no {', '.join(unknown)}")
+    for bet_type, limits in entry.limits.items():
+        if not 0 < limits.min_bet <= limits.max_bet:
+            raise ConfigError(f"{where}: limits of {bet_type!r} need 0 < min_bet <= max_bet")
+    if not entry.currencies:
+        entry = msgspec.structs.replace(entry, currencies=offered)
+    return entry
+
+
+def load_catalog(path: Path, providers: ProvidersConfig) -> Catalog:
+    """The catalogue of the configuration file at `path` (none there: an empty one)."""
+    try:
+        document = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return Catalog()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse_catalog(document, providers)
+
+
+def parse_catalog(document: Mapping[str, object], providers: ProvidersConfig) -> Catalog:
+    """The `[catalog]` and `[[table]]` parts of a parsed `livebridge.toml`."""
+    section = document.get("catalog", {})
+    if not isinstance(section, dict):
+        raise ConfigError("[catalog] must be a table")
+    socket_url = section.get("bet_socket_url", "")
+    if not isinstance(socket_url, str) or (
+        socket_url and not socket_url.startswith(("ws://", "wss://"))
+    ):
+        raise ConfigError("[catalog] bet_socket_url must be a ws:// or wss:// URL")
+    raw = document.get("table", [])
+    if not isinstance(raw, list):
+        raise ConfigError("`table` must be an array of tables: [[table]]")
+    entries: dict[tuple[str, str], TableEntry] = {}
+    for number, item in enumerate(raw, 1):
+        where = f"[[table]] #{number}"
+        try:
+            entry = msgspec.convert(item, TableEntry, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        where = f"[[table]] {entry.provider}/{entry.id}"
+        if (entry.provider, entry.id) in entries:
+            raise ConfigError(f"{where}: listed twice")
+        entries[(entry.provider, entry.id)] = check_entry(entry, providers, where)
+    return Catalog(entries=entries, bet_socket_url=socket_url)
