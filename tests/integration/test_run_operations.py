@@ -10,71 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from services.infra.natsserver import free_port
-
-
-def status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0
-
-
-class Bridge:
-    """One `livebridge run` process on `home`, its output in `<home>/../run-<n>.log`."""
-
-    def __init__(
-        self, home: Path, n: int, database_url: str, env: dict[str, str] | None = None
-    ) -> None:
-        self.port = free_port()
-        self.log = home.parent / f"run-{n}.log"
-        env = {
-            **os.environ,
-            "LIVEBRIDGE_HOME": str(home),
-            "LIVEBRIDGE_HTTP_PORT": str(self.port),
-            "LIVEBRIDGE_CONFIG": str(home.parent / "absent.toml"),
-            # The session's scratch database: views of its own, not the machine's.
-            "LIVEBRIDGE_DATABASE_URL": database_url,
-            **(env or {}),
-        }
-        env.pop("LIVEBRIDGE_NATS_URL", None)
-        with open(self.log, "wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.cli", "run"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def url(self, path: str = "") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def ready(self, within: float = 15.0) -> None:
-        started = time.monotonic()
-        while status(self.url("/readyz")) != 200:
-            assert self.process.poll() is None, self.log.read_text()
-            assert time.monotonic() - started < within, f"not ready: {self.log.read_text()}"
-            time.sleep(0.1)
-
-    def interrupt(self) -> tuple[int, float]:
-        """Ctrl-C: the exit status and the seconds it took."""
-        started = time.monotonic()
-        self.process.send_signal(signal.SIGINT)
-        code = self.process.wait(30)
-        return code, time.monotonic() - started
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+from tests.integration.support.livebridge_run import Bridge, status
 
 
 def test_restarts_on_one_home_start_without_a_traceback_and_ctrl_c_exits_0_at_once(

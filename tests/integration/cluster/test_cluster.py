@@ -7,10 +7,6 @@ routed to each other, every node fsyncing before its vote counts.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from decimal import Decimal
@@ -19,12 +15,11 @@ from pathlib import Path
 import nats
 
 from services.infra.natscluster import NatsCluster
-from services.infra.natsserver import free_port
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
 from tests.integration.cluster.conftest import cluster_env
 from tests.integration.ledger.test_two_processes import two_processes_keep_the_invariants
-from tests.integration.test_run import status
+from tests.integration.support.livebridge_run import Bridge, stopped_everything
 from tests.unit.ledger.support.builders import debit, funded
 
 D = Decimal
@@ -46,29 +41,10 @@ def replicas_of(url: str, streams: list[str]) -> dict[str, int]:
 def test_run_with_cluster_starts_three_nodes_puts_every_stream_and_bucket_at_r3_and_stops_them(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    env = dict(
-        os.environ,
-        LIVEBRIDGE_HOME=str(tmp_path / "home"),
-        LIVEBRIDGE_HTTP_PORT=str(port),
-        LIVEBRIDGE_CONFIG=str(tmp_path / "none.toml"),
-        LIVEBRIDGE_CLUSTER="1",
-    )
-    env.pop("LIVEBRIDGE_NATS_URL", None)
-    env.pop("LIVEBRIDGE_NATS_REPLICAS", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    bridge = Bridge(tmp_path / "home", 1, env={"LIVEBRIDGE_CLUSTER": "1"})
     store = tmp_path / "home" / "nats-cluster"
     try:
-        started = time.monotonic()
-        while status(f"http://127.0.0.1:{port}/readyz") != 200:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() - started < 20, "not ready within 20 s"
-            time.sleep(0.1)
+        bridge.ready(within=20)
         url = (tmp_path / "home" / "endpoints.json").read_text()
         import json
 
@@ -78,18 +54,10 @@ def test_run_with_cluster_starts_three_nodes_puts_every_stream_and_bucket_at_r3_
         assert replicas_of(url, streams) == dict.fromkeys(streams, 3)
         assert sorted(p.name for p in store.iterdir()) == ["n1", "n2", "n3"]
 
-        process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0
-        leftovers = subprocess.run(
-            ["pgrep", "-f", str(store)], capture_output=True, text=True, check=False
-        )
-        assert leftovers.stdout.strip() == "", "a node outlived livebridge run"
+        assert bridge.interrupt(within=30)[0] == 0
+        assert stopped_everything(store), "a node outlived livebridge run"
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+        bridge.close()
 
 
 def take(ledger: Ledger, tx_id: str, player: str, deadline_s: float = 30.0) -> bool:

@@ -1,0 +1,88 @@
+"""`livebridge run` as a child process, the way an operator starts it, and its HTTP status."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from services.infra.natsserver import free_port
+
+
+def status(url: str) -> int:
+    """The HTTP status of a GET, 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except OSError:
+        return 0
+
+
+def stopped_everything(store: Path) -> bool:
+    """Whether no process is left that was started on `store` (a nats-server's data)."""
+    found = subprocess.run(["pgrep", "-f", str(store)], capture_output=True, text=True, check=False)
+    return found.stdout.strip() == ""
+
+
+class Bridge:
+    """One `livebridge run` process on `home`, its output in `<home>/../run-<n>.log`.
+
+    It starts its own nats-server (the outer `LIVEBRIDGE_NATS_URL` and
+    `LIVEBRIDGE_NATS_REPLICAS` are dropped); `database_url`, when given, is its views'
+    PostgreSQL; `env` adds to or overrides the rest."""
+
+    def __init__(
+        self,
+        home: Path,
+        n: int,
+        database_url: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.log = home.parent / f"run-{n}.log"
+        environ = {
+            **os.environ,
+            "LIVEBRIDGE_HOME": str(home),
+            "LIVEBRIDGE_HTTP_PORT": str(self.port),
+            "LIVEBRIDGE_CONFIG": str(home.parent / "absent.toml"),
+            **({"LIVEBRIDGE_DATABASE_URL": database_url} if database_url else {}),
+            **(env or {}),
+        }
+        environ.pop("LIVEBRIDGE_NATS_URL", None)
+        environ.pop("LIVEBRIDGE_NATS_REPLICAS", None)
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "run"],
+                env=environ,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def ready(self, within: float = 15.0) -> None:
+        started = time.monotonic()
+        while status(self.url("/readyz")) != 200:
+            assert self.process.poll() is None, self.log.read_text()
+            assert time.monotonic() - started < within, f"not ready: {self.log.read_text()}"
+            time.sleep(0.1)
+
+    def interrupt(self, within: float = 30.0) -> tuple[int, float]:
+        """Ctrl-C: the exit status and the seconds it took."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGINT)
+        code = self.process.wait(within)
+        return code, time.monotonic() - started
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
