@@ -13,7 +13,13 @@ from contracts.dialects import ezugi as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.ezugi import EzugiClient
 from tests.unit.edge.support.hostile_requests import JSON, bad_decimal_amounts, mutate
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig, provider, rig
+from tests.unit.edge.support.wallet_gateway import (
+    GatewayTransport,
+    Rig,
+    provider,
+    refused_body,
+    rig,
+)
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 10178001
@@ -50,12 +56,9 @@ def setup() -> tuple[Rig, EzugiClient, GatewayTransport]:
 
 
 def check(r: Rig, transport: GatewayTransport, call: PreparedCall) -> int:
-    before = r.ledger.snapshot()
-    answer = asyncio.run(transport.send(call))
-    assert answer.status in (200, 503), (answer.status, answer.body)
-    reply = msgspec.json.decode(answer.body, type=wire.TransactionResponse)
-    assert reply.errorCode != 0, answer.body
-    assert r.ledger.snapshot() == before, "a refused call changed the ledger"
+    body = refused_body(r, transport, call, statuses=(200, 503))
+    reply = msgspec.json.decode(body, type=wire.TransactionResponse)
+    assert reply.errorCode != 0, body
     return reply.errorCode
 
 

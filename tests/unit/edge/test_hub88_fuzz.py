@@ -20,6 +20,7 @@ from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
     provider,
+    refused_body,
     rig,
 )
 
@@ -51,12 +52,9 @@ def setup() -> tuple[Rig, Hub88Client, GatewayTransport]:
 
 
 def refused(r: Rig, transport: GatewayTransport, call: PreparedCall) -> str:
-    before = r.ledger.snapshot()
-    answer = asyncio.run(transport.send(call))
-    assert answer.status in (200, 413), (answer.status, answer.body)
-    status = msgspec.json.decode(answer.body, type=wire.Response).status
-    assert status != wire.Status.OK, answer.body
-    assert r.ledger.snapshot() == before, "a refused call changed the ledger"
+    body = refused_body(r, transport, call)
+    status = msgspec.json.decode(body, type=wire.Response).status
+    assert status != wire.Status.OK, body
     return status
 
 

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from contracts.dialects import pragmatic as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig, provider, rig
+from tests.unit.edge.support.wallet_gateway import (
+    GatewayTransport,
+    Rig,
+    provider,
+    refused_body,
+    rig,
+)
 
 SECRET = "pp-secret-key-TEST-ONLY"
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -47,12 +53,9 @@ def setup() -> tuple[Rig, PragmaticClient, GatewayTransport]:
 
 
 def refused(r: Rig, transport: GatewayTransport, call: PreparedCall) -> int:
-    before = r.ledger.snapshot()
-    answer = asyncio.run(transport.send(call))
-    assert answer.status in (200, 413), (answer.status, answer.body)
-    error = msgspec.json.decode(answer.body, type=wire.Response).error
-    assert error != 0, answer.body
-    assert r.ledger.snapshot() == before, "a refused call changed the ledger"
+    body = refused_body(r, transport, call)
+    error = msgspec.json.decode(body, type=wire.Response).error
+    assert error != 0, body
     return error
 
 

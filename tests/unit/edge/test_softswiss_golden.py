@@ -48,21 +48,3 @@ async def test_softswiss_scenario_answers_as_recorded(scenario: dict[str, Any]) 
         return client.prepare_raw(step["path"], body, signature=step.get("signature"))
 
     await play(r, "softswiss", scenario, encode, Normaliser())
-
-
-def test_the_fixtures_cover_every_required_scenario() -> None:
-    names = {s["name"] for s in SCENARIOS}
-    assert {
-        "debit",
-        "credit",
-        "cancel_before_debit",
-        "duplicate",
-        "conflicting_duplicate",
-        "insufficient_funds",
-        "invalid_token",
-        "unknown_user",
-        "big_payout",
-        "zero_win",
-        "parallel_rounds_on_one_table",
-        "several_bets_in_one_round",
-    } <= names

@@ -23,6 +23,25 @@ ANY = "<any>"
 
 Encode = Callable[[dict[str, Any]], PreparedCall]
 
+REQUIRED_SCENARIOS = frozenset(
+    {
+        "debit",
+        "credit",
+        "cancel_before_debit",
+        "duplicate",
+        "conflicting_duplicate",
+        "insufficient_funds",
+        "invalid_token",
+        "unknown_user",
+        "big_payout",
+        "zero_win",
+        "parallel_rounds_on_one_table",
+        "several_bets_in_one_round",
+    }
+)
+"""The scenarios a dialect's golden file must hold once it is recorded in full (Ezugi's
+and SoftSwiss's are; see `test_golden_coverage.py`)."""
+
 
 def scenarios(dialect: str) -> list[dict[str, Any]]:
     document = json.loads((GOLDEN / f"{dialect}.json").read_text(), parse_float=Decimal)

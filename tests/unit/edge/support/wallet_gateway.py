@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -109,3 +111,19 @@ class GatewayTransport:
         if response is None:
             return Answer(404, b"")
         return Answer(response.status, response.body)
+
+
+def refused_body(
+    r: Rig,
+    transport: GatewayTransport,
+    call: PreparedCall,
+    statuses: Collection[int] = (200, 413),
+) -> bytes:
+    """Send `call`, which the edge must refuse in its dialect (by default HTTP 200, or 413
+    for a body too large) without touching the ledger; the answer's body, for the
+    dialect's code."""
+    before = r.ledger.snapshot()
+    answer = asyncio.run(transport.send(call))
+    assert answer.status in statuses, (answer.status, answer.body)
+    assert r.ledger.snapshot() == before, "a refused call changed the ledger"
+    return answer.body
