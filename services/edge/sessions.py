@@ -22,6 +22,7 @@ per call). `PROVIDER_IDLE_S` is the default idle time of the tokens dialects iss
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import hmac
 import secrets
@@ -140,13 +141,10 @@ def new_session(
     )
 
 
-class MemorySessionStore:
-    """In-process sessions, for unit tests and single-process demos."""
+class _IssuingStore(abc.ABC):
+    """What both stores share: a session is issued on the store's clock, then kept."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._sessions: dict[tuple[str, str], Session] = {}
-        self._currencies: dict[tuple[str, str], str] = {}
+    _clock: Callable[[], float]
 
     async def issue(
         self,
@@ -169,9 +167,24 @@ class MemorySessionStore:
             idle_s=idle_s,
             platform_session=platform_session,
         )
-        self._sessions[provider, session.token] = session
-        self._currencies[provider, player] = currency
+        await self.keep(session)
         return session
+
+    @abc.abstractmethod
+    async def keep(self, session: Session) -> None:
+        """Store `session` under its token, and its currency as the player's last."""
+
+
+class MemorySessionStore(_IssuingStore):
+    """In-process sessions, for unit tests and single-process demos."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._sessions: dict[tuple[str, str], Session] = {}
+        self._currencies: dict[tuple[str, str], str] = {}
+
+    async def keep(self, session: Session) -> None:
+        self.put(session)
 
     def put(self, session: Session) -> None:
         """Install a session with a chosen token (test fixtures, demos)."""
@@ -192,7 +205,7 @@ class MemorySessionStore:
         return self._currencies.get((provider, player))
 
 
-class KvSessionStore:
+class KvSessionStore(_IssuingStore):
     """Sessions in a JetStream KV bucket; entries also age out with the bucket's TTL."""
 
     _decoder = msgspec.json.Decoder(Session)
@@ -235,30 +248,12 @@ class KvSessionStore:
             raise RuntimeError("session store used before its bucket was opened (attach)")
         return self._bucket
 
-    async def issue(
-        self,
-        provider: str,
-        player: str,
-        currency: str,
-        *,
-        ttl_s: float,
-        game: str = "",
-        idle_s: float = 0.0,
-        platform_session: str = "",
-    ) -> Session:
-        session = new_session(
-            provider,
-            player,
-            currency,
-            self._clock(),
-            ttl_s,
-            game,
-            idle_s=idle_s,
-            platform_session=platform_session,
+    async def keep(self, session: Session) -> None:
+        token_key = f"s.{session.provider}.{_digest(session.token)}"
+        await self._kv.put(token_key, msgspec.json.encode(session))
+        await self._kv.put(
+            f"p.{session.provider}.{_digest(session.player)}", session.currency.encode()
         )
-        await self._kv.put(f"s.{provider}.{_digest(session.token)}", msgspec.json.encode(session))
-        await self._kv.put(f"p.{provider}.{_digest(player)}", currency.encode())
-        return session
 
     async def get(self, provider: str, token: str) -> Session | None:
         try:
