@@ -408,6 +408,8 @@ class Ledger(Application[UUID]):
         if earlier is not None:
             return self._repeat(earlier, cmd, "credit", fingerprint)
         wallet = self._wallet(cmd.player, cmd.currency)
+        if _only_closes(cmd, wallet):
+            return self._close_only(cmd, fingerprint, wallet)
         bets = self._bets_to_credit(cmd, wallet)
         rounds = {(b.provider, b.round_id): self._peek_round(b.provider, b.round_id) for b in bets}
         self._ensure_booked(bets, rounds)
@@ -426,6 +428,20 @@ class Ledger(Application[UUID]):
         )
         closing = self._closing(cmd, rounds.get((cmd.provider, cmd.round_id)))
         return self._saved(record, wallet, *bets, record, *closing)
+
+    def _close_only(self, cmd: Credit, fingerprint: str, wallet: Wallet) -> WalletReply:
+        """A round-closing zero credit that finds nothing open (Pragmatic `endRound` after
+        every result): recorded once by its transaction id, and the round closes."""
+        record = TxRecord.record(
+            provider=cmd.provider,
+            tx_id=cmd.tx_id,
+            kind="credit",
+            fingerprint=fingerprint,
+            reply=_reply(record_ref(cmd.provider, cmd.tx_id), wallet, "credit"),
+            bets=[],
+            session_id=cmd.session_id,
+        )
+        return self._saved(record, record, *self._closing(cmd, None))
 
     def _award(self, cmd: Award, attempt: int) -> WalletReply:
         """A promotion, jackpot or adjustment: one wallet event from (or to) its account,
@@ -1086,6 +1102,14 @@ def _late_checks(
         for bet, own in zip(covered, expected, strict=True):
             checks[bet.key] = (own, flagged)
     return checks
+
+
+def _only_closes(cmd: Credit, wallet: Wallet) -> bool:
+    """`cmd` pays nothing, names no bet and closes a round where `wallet` holds no bet."""
+    if not cmd.closes_round or cmd.amount or cmd.bet_id or not cmd.round_id:
+        return False
+    round_key = round_uuid(cmd.provider, cmd.round_id).hex
+    return round_key not in wallet.hold_rounds.values()
 
 
 def _share_credit(

@@ -144,3 +144,57 @@ def test_a_dead_nats_server_is_restarted_and_healthz_says_when_it_cannot_be(
         assert nats_server_pids(home) == [], "nats-server outlived livebridge run"
     finally:
         bridge.close()
+
+
+def wallet_calls_answered(bridge: Bridge) -> int:
+    """Wallet calls the bridge has answered so far (its edge histogram's count on /metrics)."""
+    try:
+        with urllib.request.urlopen(bridge.url("/metrics"), timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return 0
+    counts = re.findall(
+        r"^livebridge_edge_wallet_duration_milliseconds_count\{.*\} (\S+)$", text, re.M
+    )
+    return int(sum(float(c) for c in counts))
+
+
+def test_ctrl_c_under_load_stops_everything_within_seconds_with_exit_0(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Tables in play (the simulator's SoftSwiss clients, several rounds at once) when the
+    # operator presses Ctrl-C: wallet calls are in flight at that moment.
+    config = tmp_path / "livebridge.toml"
+    config.write_text(SOFTSWISS)
+    env = {
+        "LIVEBRIDGE_CONFIG": str(config),
+        "SOFTSWISS_SECRET": "softswiss-TEST-ONLY-secret",
+        "LIVEBRIDGE_FEED_SECRET": "feed-TEST-ONLY-secret",
+    }
+    home = tmp_path / "home"
+    bridge = Bridge(home, 0, database_url, env)
+    load: subprocess.Popen[bytes] | None = None
+    try:
+        bridge.ready()
+        argv = [sys.executable, "-m", "services.cli", "simulate", "--url", bridge.url()]
+        argv += ["--tables", "4", "--players", "8", "--rounds", "500", "--parallel", "2"]
+        load = subprocess.Popen(
+            argv,
+            env={**os.environ, "LIVEBRIDGE_HOME": str(home), **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        until(lambda: wallet_calls_answered(bridge) >= 50, 60, "50 wallet calls answered")
+        assert load.poll() is None, "the load ended before Ctrl-C"
+
+        code, seconds = bridge.interrupt()
+        output = bridge.log.read_text()
+        assert code == 0, output[-3000:]
+        assert seconds < 10, f"Ctrl-C under load took {seconds:.1f} s"
+        assert "Traceback" not in output, output[-3000:]
+        assert nats_server_pids(home) == [], "nats-server outlived livebridge run"
+    finally:
+        if load is not None and load.poll() is None:
+            load.kill()
+            load.wait()
+        bridge.close()

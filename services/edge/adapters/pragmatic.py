@@ -19,8 +19,9 @@ Semantics, following the public implementations unless marked [INFER]:
   codes for it disagree between implementations; 7 is final and changes nothing].
 - `refund` cancels the bet `reference` if still open; unknown -> error 0, nothing moves,
   and the late bet is then refused with 3; after its result -> 7 [INFER], nothing moves.
-- `endRound` closes the round: bets still open lose [INFER: Pragmatic sends a result for
-  every win first]; repeated or nothing open -> success. Balance-free otherwise.
+- `endRound` closes the round in the ledger: bets still open lose [INFER: Pragmatic sends
+  a result for every win first]; with nothing open (every result in) it still closes it;
+  repeated -> success, nothing written. Balance-free otherwise.
 - Requests carry `timestamp` but by default it is not windowed (`max_skew_s` 0) [INFER]:
   Pragmatic re-sends failed calls for reconciliation hours later, and every money call
   is idempotent on `reference`, so a replayed request moves nothing. A provider with

@@ -16,9 +16,16 @@ import pytest
 from contracts.wallet import Refusal
 from projections.rounds.replay import compare_with_ledger, replay_round
 from projections.rounds.round_from_log import fold, round_notifications
+from services.edge.adapters.base import EdgeContext
+from services.edge.config import ProvidersConfig
+from services.edge.gateway import Gateway
+from services.edge.ports import AsyncLedger
+from services.edge.sessions import MemorySessionStore
 from services.ledger.errors import LedgerRefused
 from services.ledger.rounds import Round
 from services.ledger.views import BetStatus, RoundStatus
+from services.simulate.clients.pragmatic import PragmaticClient
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider
 from tests.unit.ledger.support.builders import (
     credit,
     debit,
@@ -128,3 +135,30 @@ def test_the_dispute_view_and_its_replay_read_the_closed_round_as_closed() -> No
     assert compare_with_ledger(record, ledger.round_state("hub88", "r1")) == []
     (replay,) = replay_round(ledger, OneRound(record), "r1")
     assert replay.differences == []
+
+
+async def test_a_pragmatic_end_round_after_every_result_closes_the_round_once() -> None:
+    # Pragmatic sends a result for each bet, then endRound: nothing is open any more, yet
+    # the round must read CLOSED (and take no more bets); a re-sent endRound is a success
+    # that writes nothing ("if already finalized return success").
+    ledger = popo_ledger()
+    funded(ledger, "u-1", "100")
+    context = EdgeContext(ledger=AsyncLedger(ledger, workers=1), sessions=MemorySessionStore())
+    gateway = Gateway(ProvidersConfig((provider("pragmatic", b"k"),)), context)
+    pp = PragmaticClient(GatewayTransport(gateway.gate("pragmatic")), "k")
+    placed = await pp.bet(user="u-1", round_id="r-1", reference="b-1", amount=Decimal(5))
+    assert placed["error"] == 0, placed
+    paid = await pp.result(user="u-1", round_id="r-1", reference="w-1", amount=Decimal(12))
+    assert paid["error"] == 0, paid
+    assert ledger.round_state("pragmatic", "r-1").status is not RoundStatus.CLOSED
+
+    ended = await pp.end_round(user="u-1", round_id="r-1")
+    assert (ended["error"], Decimal(str(ended["cash"]))) == (0, Decimal("107")), ended
+    assert ledger.round_state("pragmatic", "r-1").status is RoundStatus.CLOSED
+    head = ledger.recorder.max_notification_id()
+    again = await pp.end_round(user="u-1", round_id="r-1")
+    assert (again["error"], Decimal(str(again["cash"]))) == (0, Decimal("107")), again
+    assert ledger.recorder.max_notification_id() == head, "a repeated endRound wrote again"
+    late = await pp.bet(user="u-1", round_id="r-1", reference="b-2", amount=Decimal(5))
+    assert late["error"] == 3, late
+    assert ledger.balance("u-1", "EUR").available == Decimal("107")
