@@ -40,7 +40,7 @@ from opentelemetry.trace import Span
 
 from contracts.platform import RoundSettle
 from contracts.tracing import inject, parent_context, traceparent_of, tracing_on
-from services.ledger.domain import Bet, TxRecord, Wallet
+from services.ledger.domain import MONEY_EVENTS, Bet, TxRecord, Wallet
 from services.ledger.rounds import Round
 from services.platform.settle import SettleTracker
 from services.platform.stream import BATCH, SettleStream
@@ -65,13 +65,7 @@ TOPICS = frozenset(
     get_topic(cls)
     for cls in (
         Wallet.Opened,
-        Wallet.Deposited,
-        Wallet.Withdrawn,
-        Wallet.HoldCaptured,
-        Wallet.WinCredited,
-        Wallet.SettlementReversed,
-        Wallet.Awarded,
-        Wallet.AwardReversed,
+        *MONEY_EVENTS,
         Bet.Placed,
         Bet.Settled,
         Bet.Reopened,

@@ -231,8 +231,6 @@ class SettleTracker:
         if owner is None or not amount:
             return []
         player, currency = owner
-        round_id = event.round_id or event.tx_id
-        identity = "\x1f".join((event.provider, round_id, player, currency, str(position)))
         move = SettleTransaction(
             id=event.tx_ref,
             type=TransactionType.CREDIT if amount > 0 else TransactionType.DEBIT,
@@ -240,20 +238,8 @@ class SettleTracker:
             provider_tx_id=event.tx_id,
             cause=event.cause,
         )
-        return [
-            RoundSettle(
-                event_id="rs_" + hashlib.sha256(identity.encode()).hexdigest()[:32],
-                round_id=round_id,
-                provider=event.provider,
-                player=player,
-                currency=currency,
-                bets=(),
-                transactions=(move,),
-                balance_after=self.balances.get(owner, Decimal(0)),
-                settled_at=event.timestamp,
-                log_position=position,
-            )
-        ]
+        group = (event.provider, event.round_id or event.tx_id, player, currency)
+        return [self._told(group, (), (move,), position, event.timestamp)]
 
     def _refunded(self, event: Any, position: int) -> list[RoundSettle]:
         key = event.originator_id.hex
@@ -315,7 +301,6 @@ class SettleTracker:
         told: list[RoundSettle] = []
         ref = record_ref(provider, tx_id)
         for group, bets in sorted(taken.items()):
-            _, round_id, player, currency = group
             payout = sum((p for _, p in bets), Decimal(0))
             moves = [
                 SettleTransaction(
@@ -330,32 +315,18 @@ class SettleTracker:
                 )
                 for bet, _ in bets
             ]
-            identity = "\x1f".join(("reopen", provider, round_id, player, currency, str(position)))
-            told.append(
-                RoundSettle(
-                    event_id="rs_" + hashlib.sha256(identity.encode()).hexdigest()[:32],
-                    round_id=round_id,
-                    provider=provider,
-                    player=player,
-                    currency=currency,
-                    bets=tuple(
-                        SettledBet(
-                            bet_id=bet.bet_id,
-                            stake=bet.stake,
-                            payout=Decimal(0),
-                            outcome=Outcome.LOSE,
-                            status=BetState.REOPENED,
-                        )
-                        for bet, _ in bets
-                    ),
-                    transactions=tuple(m for m in moves if m.amount),
-                    balance_after=self.balances.get((player, currency), Decimal(0)),
-                    settled_at=at,
-                    log_position=position,
-                    table=bets[0][0].table,
-                    game=bets[0][0].game,
+            reopened = tuple(
+                SettledBet(
+                    bet_id=bet.bet_id,
+                    stake=bet.stake,
+                    payout=Decimal(0),
+                    outcome=Outcome.LOSE,
+                    status=BetState.REOPENED,
                 )
+                for bet, _ in bets
             )
+            moved = tuple(m for m in moves if m.amount)
+            told.append(self._told(group, reopened, moved, position, at, bets[0][0], kind="reopen"))
         return told
 
     def _resolved(self, bet: _Bet, position: int, at: datetime) -> list[RoundSettle]:
@@ -397,7 +368,7 @@ class SettleTracker:
     def _settlement(
         self, group: GroupKey, bets: list[_Bet], position: int, at: datetime
     ) -> RoundSettle:
-        provider, round_id, player, currency = group
+        provider, round_id, _, _ = group
         transactions = [
             SettleTransaction(
                 id=record_ref(provider, bet.tx_id),
@@ -441,30 +412,51 @@ class SettleTracker:
             )
             for tx_id, amount in credits.items()
         ]
-        identity = "\x1f".join((provider, round_id, player, currency, str(position)))
+        settled = tuple(
+            SettledBet(
+                bet_id=bet.bet_id,
+                stake=bet.stake,
+                payout=bet.payout,
+                outcome=_outcome(bet.outcome),
+                cause=bet.cause if bet.refunded else "",
+            )
+            for bet in bets
+        )
         end = self.rounds.get(_round_key(provider, round_id), _RoundEnd())
+        return self._told(group, settled, tuple(transactions), position, at, bets[0], end=end)
+
+    def _told(
+        self,
+        group: GroupKey,
+        bets: tuple[SettledBet, ...],
+        transactions: tuple[SettleTransaction, ...],
+        position: int,
+        at: datetime,
+        first: _Bet | None = None,
+        *,
+        kind: str = "",
+        end: _RoundEnd | None = None,
+    ) -> RoundSettle:
+        """What the platform is told of one player's round (`group`), with the player's
+        balance as the tracker holds it now. Its id is drawn from the group, the log
+        position and `kind` (a reopening is told apart from a settlement at the same
+        position); `first` names the table and game, `end` the round's result."""
+        provider, round_id, player, currency = group
+        identity = "\x1f".join((*([kind] if kind else []), *group, str(position)))
+        end = end or _RoundEnd()
         return RoundSettle(
             event_id="rs_" + hashlib.sha256(identity.encode()).hexdigest()[:32],
             round_id=round_id,
             provider=provider,
             player=player,
             currency=currency,
-            bets=tuple(
-                SettledBet(
-                    bet_id=bet.bet_id,
-                    stake=bet.stake,
-                    payout=bet.payout,
-                    outcome=_outcome(bet.outcome),
-                    cause=bet.cause if bet.refunded else "",
-                )
-                for bet in bets
-            ),
-            transactions=tuple(transactions),
+            bets=bets,
+            transactions=transactions,
             balance_after=self.balances.get((player, currency), Decimal(0)),
             settled_at=at,
             log_position=position,
-            table=bets[0].table,
-            game=bets[0].game,
+            table=first.table if first else "",
+            game=first.game if first else "",
             result=end.result,
             void_cause=end.void_cause,
         )
