@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import msgspec
 
-from contracts.events import BettingClosed, BettingOpened, ResultDeclared, RoundVoided
-from contracts.platform import DECODER, ENCODER, RoundSettle, TransactionType
+from contracts.platform import DECODER, ENCODER, TransactionType
 from contracts.wallet import Credit, Debit, Outcome, Rollback, Selection
-from services.ledger.application import Ledger
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
-
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-def ledger(**env: str) -> Ledger:
-    app = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo", **env})
-    for player in ("alice", "bob"):
-        app.open_wallet(player, "EUR")
-        app.deposit(player, "EUR", Decimal("100.00"), tx_id=f"dep-{player}")
-    return app
+from tests.unit.ledger.support.builders import closed, declared, opened, voided
+from tests.unit.platform.support.settle_log import ledger, settlements
 
 
 def debit(tx: str, player: str, amount: str, round_id: str = "R-1", **kw: object) -> Debit:
@@ -46,26 +35,6 @@ def credit(tx: str, player: str, amount: str, round_id: str = "R-1") -> Credit:
         currency="EUR",
         amount=Decimal(amount),
         round_id=round_id,
-    )
-
-
-def settlements(app: Ledger, tracker: SettleTracker | None = None) -> list[RoundSettle]:
-    tracker = tracker or SettleTracker()
-    out: list[RoundSettle] = []
-    for n in app.recorder.select_notifications(1, 10_000):
-        out += tracker.apply(n.id, app.mapper.to_domain_event(n))
-    return out
-
-
-def opened(round_id: str) -> BettingOpened:
-    return BettingOpened(
-        provider="evo",
-        round_id=round_id,
-        table="T1",
-        game="roulette",
-        seq=1,
-        occurred_at=NOW,
-        closes_at=NOW,
     )
 
 
@@ -201,15 +170,9 @@ def test_a_win_refunded_after_it_was_reported_settles_again_as_void() -> None:
     app.execute(
         debit("d9", "alice", "5.00", round_id="R-9", selections=(Selection(market="roulette_red"),))
     )
-    app.record_event(BettingClosed(provider="evo", round_id="R-9", seq=2, occurred_at=NOW))
-    app.record_event(
-        ResultDeclared(
-            provider="evo", round_id="R-9", seq=3, occurred_at=NOW, result={"number": "1"}
-        )
-    )
-    app.record_event(
-        RoundVoided(provider="evo", round_id="R-9", seq=4, occurred_at=NOW, cause="DEALER_ERROR")
-    )
+    app.record_event(closed("R-9"))
+    app.record_event(declared({"number": "1"}, "R-9"))
+    app.record_event(voided("DEALER_ERROR", "R-9", seq=4))
 
     win, void = settlements(app)
 
@@ -226,17 +189,11 @@ def test_a_round_the_bridge_settles_and_a_voided_round_settle_every_player() -> 
     red = (Selection(market="roulette_red"),)
     app.execute(debit("d1", "alice", "5.00", selections=red))
     app.execute(debit("d2", "bob", "2.00", selections=(Selection(market="roulette_black"),)))
-    app.record_event(BettingClosed(provider="evo", round_id="R-1", seq=2, occurred_at=NOW))
-    app.record_event(
-        ResultDeclared(
-            provider="evo", round_id="R-1", seq=3, occurred_at=NOW, result={"number": "1"}
-        )
-    )
+    app.record_event(closed("R-1"))
+    app.record_event(declared({"number": "1"}, "R-1"))
     app.record_event(opened("R-2"))
     app.execute(debit("d3", "alice", "1.00", round_id="R-2"))
-    app.record_event(
-        RoundVoided(provider="evo", round_id="R-2", seq=2, occurred_at=NOW, cause="DEALER_ERROR")
-    )
+    app.record_event(voided("DEALER_ERROR", "R-2", seq=2))
 
     got = {(s.round_id, s.player): s for s in settlements(app)}
 
@@ -293,9 +250,7 @@ def test_a_tracker_restored_from_a_checkpoint_anywhere_carries_on_identically() 
     app.execute(credit("c2", "bob", "2.50"))
     app.record_event(opened("R-3"))
     app.execute(debit("d4", "bob", "1.00", round_id="R-3"))
-    app.record_event(
-        RoundVoided(provider="evo", round_id="R-3", seq=2, occurred_at=NOW, cause="NO_DEALER")
-    )
+    app.record_event(voided("NO_DEALER", "R-3", seq=2))
     events = [
         (n.id, app.mapper.to_domain_event(n)) for n in app.recorder.select_notifications(1, 1000)
     ]

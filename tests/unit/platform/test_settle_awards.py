@@ -9,7 +9,7 @@ from contracts.wallet import Award, AwardCause, Rollback
 from services.ledger.application import record_ref
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
-from tests.unit.platform.test_settle import ledger, settlements
+from tests.unit.platform.support.settle_log import ledger, settlements
 
 
 def award(tx: str, amount: str, cause: AwardCause, round_id: str = "") -> Award:

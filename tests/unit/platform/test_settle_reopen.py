@@ -15,6 +15,7 @@ from contracts.platform import BetState, RoundSettle, TransactionType
 from contracts.wallet import Credit, Debit, Outcome, Rollback
 from services.ledger.application import Ledger, record_ref
 from services.platform.settle import SettleTracker
+from tests.unit.platform.support.settle_log import settlements
 
 
 def ledger() -> Ledger:
@@ -51,14 +52,6 @@ def rollback(tx: str, ref: str) -> Rollback:
     return Rollback(
         provider="evo", player="alice", currency="EUR", round_id="R-2", tx_id=tx, ref_tx_id=ref
     )
-
-
-def settlements(app: Ledger, tracker: SettleTracker | None = None) -> list[RoundSettle]:
-    tracker = tracker or SettleTracker()
-    out: list[RoundSettle] = []
-    for n in app.recorder.select_notifications(1, 10_000):
-        out += tracker.apply(n.id, app.mapper.to_domain_event(n))
-    return out
 
 
 def moved(settle: RoundSettle) -> Decimal:
