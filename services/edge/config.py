@@ -7,7 +7,7 @@ holding its secret; for Hub88 the "secret" is Hub88's RSA public key in PEM::
 
     [[provider]]
     id = "hub88"                   # [a-z0-9_-]+, unique; the route segment
-    dialect = "hub88"              # adapter module services/edge/adapters/<dialect>.py
+    dialect = "hub88"              # one of services/edge/adapters/registry.py ADAPTERS
     currencies = ["EUR", "USD"]
     secret_file = "/etc/livebridge/hub88-public.pem"   # or secret_env = "HUB88_PUBLIC_KEY"
     allow_ips = ["10.20.0.0/16"]   # default: loopback only

@@ -27,8 +27,8 @@ from services.edge.adapters.base import (
     Endpoint,
     Rejected,
     Rejection,
-    load_adapter,
 )
+from services.edge.adapters.registry import load_adapter
 from services.edge.config import ProviderConfig, ProvidersConfig
 from services.edge.ports import Refused
 from services.edge.security import IpAllowlist, TokenBucket

@@ -5,8 +5,8 @@ How to add a dialect `foo`
 1. Wire structs in `contracts/dialects/foo.py`: frozen, kw_only msgspec Structs, unknown
    fields ignored (msgspec's default), amounts as the provider sends them.
 2. `services/edge/adapters/foo.py` defines `class Adapter(DialectAdapter)` with
-   `dialect = "foo"`. The edge finds it by module name (`load_adapter`), so no registry
-   needs editing: a provider with `dialect = "foo"` in `livebridge.toml` is enough.
+   `dialect = "foo"`, and `services/edge/adapters/registry.py` lists it in `ADAPTERS`:
+   then a provider with `dialect = "foo"` in `livebridge.toml` is enough.
 3. `endpoints()` returns one `Endpoint(method, path, handler)` per provider path, `path`
    relative to the mount point: `Endpoint("POST", "play", self.play)` is served at
    `/wallet/foo/<provider-id>/play`, and at `/wallet/foo/play` for the dialect's default
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import abc
 import enum
-import importlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -150,21 +149,3 @@ class DialectAdapter(abc.ABC):
     @abc.abstractmethod
     def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
         """The dialect's answer to an edge refusal; never raises."""
-
-
-def load_adapter(provider: ProviderConfig, context: EdgeContext) -> DialectAdapter:
-    """Instantiate `services.edge.adapters.<dialect>.Adapter` for one provider."""
-    module_name = f"services.edge.adapters.{provider.dialect}"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise LookupError(
-            f"provider {provider.id!r}: no adapter for dialect {provider.dialect!r} "
-            f"(expected module {module_name})"
-        ) from None
-    cls = getattr(module, "Adapter", None)
-    if not (isinstance(cls, type) and issubclass(cls, DialectAdapter)):
-        raise LookupError(f"{module_name} must define `class Adapter(DialectAdapter)`")
-    return cls(provider, context)

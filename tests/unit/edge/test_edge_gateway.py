@@ -8,6 +8,7 @@ import time
 from decimal import Decimal
 
 import msgspec
+import pytest
 
 from contracts.wallet import AnyWalletCommand, Balance, WalletReply
 from services.edge.adapters.base import EdgeContext, EdgeRequest
@@ -154,3 +155,10 @@ async def test_a_ledger_slower_than_the_providers_limit_gets_the_retryable_error
     started = time.perf_counter()
     answer = await client.bet(user="u", round_id="r", reference="b", amount=Decimal(1))
     assert answer["error"] == 100 and time.perf_counter() - started < 0.4
+
+
+def test_a_provider_in_a_dialect_the_edge_does_not_speak_is_refused_naming_those_it_does() -> None:
+    with pytest.raises(LookupError) as refused:
+        rig(provider("playtech", b"secret"))
+    assert "'playtech'" in str(refused.value)
+    assert "evolution, ezugi, hub88, pragmatic, softswiss" in str(refused.value)
