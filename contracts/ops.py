@@ -81,6 +81,71 @@ class KpiReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """Dispute tickets in the window (None when this bridge keeps no tickets)."""
     reconcile: tuple[ReconcileKpi, ...] = ()
     """Reconcile mismatch rate per provider and period (runs recorded by `reconcile`)."""
+    wallet: tuple[WalletKpi, ...] = ()
+    """Wallet API latency and failures per provider, endpoint and period (the SLA watch's
+    samples in the log)."""
+
+
+class WalletKpi(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """One provider endpoint's calls over one period (`wallet.debit`, `feed.poll`...)."""
+
+    provider: str
+    endpoint: str
+    period_start: datetime
+    latency: Latency
+    failed: int
+    """Calls the provider could not use: our retryable or internal error, a refusal of
+    its signature or body, a feed poll without a usable batch."""
+    error_rate: float | None
+
+
+class CallSample(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """The calls of one provider endpoint over one sampling interval, as the log keeps them."""
+
+    endpoint: str
+    seconds: list[float]
+    """Each call's time, in the order they ended."""
+    failed: int
+
+
+# The SLA watch and the automated playbook (`services/ops/playbook.py`): every step an
+# event in the log, published on NATS and to the alert webhooks.
+
+PlaybookAction = Literal["throttle_sessions", "switch_feed", "hide_tables", "soft_decline"]
+
+
+class ProviderRecovered(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    rename="camel",
+    tag_field="type",
+    tag="provider.recovered",
+):
+    """A provider that breached its SLA has been healthy for the configured time: the
+    playbook undid its steps, and `provider.error` for it is cleared."""
+
+    provider: str
+    message: str
+    occurred_at: datetime
+    breached_at: datetime
+
+
+class PlaybookStep(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    rename="camel",
+    tag_field="type",
+    tag="playbook.step",
+):
+    """One thing the playbook did to a provider, or undid (`undo`), and why."""
+
+    provider: str
+    action: PlaybookAction
+    undo: bool
+    reason: str
+    occurred_at: datetime
 
 
 # Dispute tickets and the audit queue (`services/ops/cases.py`): every step an event.

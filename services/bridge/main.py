@@ -14,7 +14,9 @@ and stopped in reverse on Ctrl-C:
 6. the platform API behind its front door (operator keys and scopes, `services/frontdoor`);
 7. the provider wallet routes and game-event feeds (`livebridge.toml`: push routes under
    `/feed/<provider>`, pull and socket feeds as tasks); sessions and feed cursors live in
-   JetStream KV.
+   JetStream KV;
+8. the operations: KPIs, dispute tickets and the audit queue, QoS ingest, and the SLA
+   watch with its automated playbook (`[sla]` in `livebridge.toml`).
 
 `<home>/endpoints.json` records where NATS and PostgreSQL are and the serving process, so
 the other commands (`livebridge replay`, `export`, `reconcile`, `simulate`...) find a
@@ -58,11 +60,14 @@ from services.frontdoor.launch import platform_sessions_ctx, setup_launch
 from services.frontdoor.lobby import setup_lobby
 from services.frontdoor.socket import setup_socket
 from services.frontdoor.tables import TABLE_STATUSES, table_statuses_ctx
+from services.frontdoor.throttle import SessionThrottle
 from services.infra.natscluster import NatsCluster
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
 from services.ops.http import setup_ops
 from services.ops.kpis import KpiBoard, KpiSettings
+from services.ops.playbook import setup_watch
+from services.ops.sla import load_sla
 from services.platform.service import load_endpoints, settings_from_env, settle_feed_ctx
 
 log = logging.getLogger("livebridge")
@@ -290,6 +295,7 @@ def build_app(settings: Settings) -> web.Application:
         nats_url=lambda: app[NATS_URL],
         replicas=settings.nats_replicas,
         environ=settings.environ,
+        health=gateway.health,
     )
     setup_cashier(
         app,
@@ -339,6 +345,17 @@ def build_app(settings: Settings) -> web.Application:
         board,
         cases_env=lambda: ledger_env(app),
         reconcile=AuditRuns(lambda: ledger_env(app)),
+    )
+    setup_watch(
+        app,
+        config=load_sla(settings.config_path, settings.environ),
+        env=lambda: ledger_env(app),
+        health=gateway.health,
+        throttle=SessionThrottle(),
+        publish=lambda: app[NATS].publish,
+        board=board,
+        tables=lambda: app.get(TABLE_STATUSES),
+        switchable={p.id for p in configured.providers if p.option("feed_url_alternate", "")},
     )
     return app
 

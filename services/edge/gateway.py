@@ -6,7 +6,10 @@ Each refusal is rendered by the provider's adapter, so the caller always gets it
 dialect. A handler that raises `Rejected` gets that rejection rendered; any other
 exception is logged with its traceback and answered as the dialect's internal error. A
 call that takes longer than the provider's `answer_within_s` gets the dialect's retryable
-internal error in time (the work goes on; the provider's retry or cancel finds it).
+internal error in time (the work goes on; the provider's retry or cancel finds it). While
+the ops playbook holds the provider degraded (`ProviderHealth.soft_decline`), that answer is
+the dialect's soft decline instead, within the playbook's deadline. Every call's time and
+whether it failed go to the provider's `ProviderHealth` (what the SLA watch reads).
 Nothing here parses a body: that is the adapter's job, after its signature check.
 """
 
@@ -30,6 +33,7 @@ from services.edge.adapters.base import (
 )
 from services.edge.adapters.registry import load_adapter
 from services.edge.config import ProviderConfig, ProvidersConfig
+from services.edge.health import Health, ProviderHealth
 from services.edge.ports import Refused
 from services.edge.security import IpAllowlist, TokenBucket
 
@@ -47,9 +51,12 @@ _rejected = _meter.create_counter(
 class ProviderGate:
     """One provider's guards in front of its adapter."""
 
-    def __init__(self, provider: ProviderConfig, adapter: DialectAdapter) -> None:
+    def __init__(
+        self, provider: ProviderConfig, adapter: DialectAdapter, health: ProviderHealth
+    ) -> None:
         self.provider = provider
         self.adapter = adapter
+        self.health = health
         self.allowlist = IpAllowlist(provider.allow_ips)
         self.limiter = TokenBucket(provider.rate_limit, provider.burst)
         self.endpoints = {(e.method, e.path): e for e in adapter.endpoints()}
@@ -76,6 +83,11 @@ class ProviderGate:
             "livebridge.endpoint": endpoint.label,
         }
         started = time.perf_counter()
+        failed = False
+        degraded = self.health.soft_decline
+        within = self.provider.answer_within_s
+        if degraded and self.health.soft_decline_within_s is not None:
+            within = min(within, self.health.soft_decline_within_s)
         # A provider that sends W3C `traceparent` gets its own trace continued.
         caller = request.header("traceparent")
         with _tracer.start_as_current_span(
@@ -85,36 +97,43 @@ class ProviderGate:
             attributes=attributes,
         ):
             try:
-                return await asyncio.wait_for(
-                    endpoint.handler(request), self.provider.answer_within_s
-                )
+                return await asyncio.wait_for(endpoint.handler(request), within)
             except TimeoutError:
                 # The provider retries (idempotent) or cancels; the ledger call may still
                 # land, and the retry or the cancel then finds it.
+                failed = True
                 log.warning(
-                    "provider %s %s: no answer within %.2f s",
+                    "provider %s %s: no answer within %.3f s%s",
                     self.provider.id,
                     endpoint.label,
-                    self.provider.answer_within_s,
+                    within,
+                    " (degraded: soft decline)" if degraded else "",
                 )
-                return self.reject(Rejection.INTERNAL, endpoint)
+                soft = Rejection.SOFT_DECLINE if degraded else Rejection.INTERNAL
+                return self.reject(soft, endpoint)
             except Rejected as exc:
                 log.info("provider %s %s: %s", self.provider.id, endpoint.label, exc)
+                failed = exc.rejection is not Rejection.RATE_LIMITED
                 return self.reject(exc.rejection, endpoint)
             except RecursionError:
+                failed = True
                 # JSON nested too deeply for a decoder (see `contracts.bodies`): the same
                 # body fails the same way every time, so it is malformed, never retryable.
                 log.info("provider %s %s: body nested too deeply", self.provider.id, endpoint.label)
                 return self.reject(Rejection.MALFORMED, endpoint)
             except Refused as exc:
                 # Adapters map refusals they expect; one they did not is still no 500.
+                failed = True
                 log.warning("provider %s %s: unmapped %s", self.provider.id, endpoint.label, exc)
                 return self.reject(Rejection.INTERNAL, endpoint)
             except Exception:
+                failed = True
                 log.exception("provider %s %s failed", self.provider.id, endpoint.label)
                 return self.reject(Rejection.INTERNAL, endpoint)
             finally:
-                _duration.record((time.perf_counter() - started) * 1000, attributes)
+                took = time.perf_counter() - started
+                _duration.record(took * 1000, attributes)
+                self.health.record(f"wallet.{endpoint.label}", took, failed=failed)
 
     def reject(self, rejection: Rejection, endpoint: Endpoint) -> EdgeResponse:
         _rejected.add(
@@ -139,10 +158,16 @@ class ProviderGate:
 class Gateway:
     """Every configured provider's gate, by provider id."""
 
-    def __init__(self, providers: ProvidersConfig, context: EdgeContext) -> None:
+    def __init__(
+        self, providers: ProvidersConfig, context: EdgeContext, health: Health | None = None
+    ) -> None:
         self.providers = providers
         self.context = context
-        self.gates = {p.id: ProviderGate(p, load_adapter(p, context)) for p in providers.providers}
+        self.health = health or Health()
+        self.gates = {
+            p.id: ProviderGate(p, load_adapter(p, context), self.health[p.id])
+            for p in providers.providers
+        }
 
     def gate(self, provider_id: str) -> ProviderGate:
         return self.gates[provider_id]

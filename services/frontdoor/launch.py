@@ -43,6 +43,7 @@ from services.frontdoor.players import PLAYER, PlayerClaims, PlayerTokens
 from services.frontdoor.routes import RouteTable
 from services.frontdoor.sessions import PlatformSession, PlatformSessions, new_session_id
 from services.frontdoor.tables import TABLE_STATUSES
+from services.frontdoor.throttle import SESSION_THROTTLE
 from services.ledger.application import Ledger
 
 PLATFORM_SESSIONS = web.AppKey("platform_sessions", PlatformSessions)
@@ -101,6 +102,9 @@ def setup_launch(
                 f"provider {body.provider!r} offers {', '.join(offered)}, not {body.currency}",
             )
         listed = _seat(body, catalog())
+        throttle = app.get(SESSION_THROTTLE)
+        if throttle is not None and (refused := throttle.admit(body.provider)) is not None:
+            raise ApiError("RETRY", refused)
         book = ledger()
         await in_ledger(lambda: book.balance(body.player, body.currency))
         store = platform()

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from contracts.ops import (
+    CallSample,
     DisputeKpis,
     KpiReport,
     KpiRow,
@@ -26,7 +27,9 @@ from contracts.ops import (
     ReconcileKpi,
     ReconcileRunSummary,
     TicketView,
+    WalletKpi,
 )
+from services.ops.sla import percentile
 
 UNKNOWN_CAUSE = "unspecified"
 
@@ -194,6 +197,49 @@ def reconcile_kpis(
     return tuple(found)
 
 
+WalletSamples = Callable[[datetime, datetime], list[tuple[str, datetime, list[CallSample]]]]
+"""(provider, interval start, samples) of the intervals started in a window (`Watch.samples`)."""
+
+
+def wallet_kpis(
+    samples: list[tuple[str, datetime, list[CallSample]]],
+    since: datetime,
+    unit: str,
+) -> tuple[WalletKpi, ...]:
+    """Latency (percentile_cont, as the views compute theirs) and failures per provider,
+    endpoint and period, over every call of the samples."""
+    groups: dict[tuple[str, str, datetime], tuple[list[float], list[int]]] = {}
+    for provider, started, calls in samples:
+        period = _period_of(started, since, unit)
+        for call in calls:
+            seconds, failed = groups.setdefault((provider, call.endpoint, period), ([], []))
+            seconds.extend(call.seconds)
+            failed.append(call.failed)
+    found = []
+    for (provider, endpoint, period), (seconds, failed) in sorted(groups.items()):
+        latency = (
+            Latency(
+                count=len(seconds),
+                mean_s=sum(seconds) / len(seconds),
+                p50_s=percentile(seconds, 0.5),
+                p99_s=percentile(seconds, 0.99),
+            )
+            if seconds
+            else Latency(count=0)
+        )
+        found.append(
+            WalletKpi(
+                provider=provider,
+                endpoint=endpoint,
+                period_start=period,
+                latency=latency,
+                failed=sum(failed),
+                error_rate=_rate(sum(failed), len(seconds)),
+            )
+        )
+    return tuple(found)
+
+
 class KpiBoard:
     """The KPIs of one bridge's views; `source` is resolved on each call (views start late)."""
 
@@ -210,6 +256,8 @@ class KpiBoard:
         """Every dispute ticket (from the cases' log), once the bridge keeps them."""
         self.reconcile_runs: Callable[[], list[ReconcileRunSummary]] | None = None
         """Every completed reconcile run (from the `audit` application's log)."""
+        self.wallet_samples: WalletSamples | None = None
+        """The SLA watch's call samples (from the `watch` application's log)."""
         self._lock = threading.Lock()
         self._cached: tuple[float, KpiReport] | None = None
 
@@ -228,6 +276,9 @@ class KpiBoard:
             reconcile=()
             if self.reconcile_runs is None
             else reconcile_kpis(self.reconcile_runs(), since, until, period),
+            wallet=()
+            if self.wallet_samples is None
+            else wallet_kpis(self.wallet_samples(since, until), since, period),
         )
 
     def window(self) -> KpiReport:

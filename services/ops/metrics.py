@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from contracts.ops import DisputeKpis, KpiRow, Latency
+from contracts.ops import DisputeKpis, KpiRow, Latency, WalletKpi
 from services.ops.kpis import KpiBoard
 
 log = logging.getLogger(__name__)
@@ -206,3 +206,46 @@ def _reconcile(_options: CallbackOptions) -> Iterable[Observation]:
 
 
 _gauge("reconcile_mismatch_rate", "unmatched / compared over reconcile runs", _reconcile)
+
+
+def _wallet(
+    value: Callable[[WalletKpi], Iterable[tuple[float | None, dict[str, str]]]],
+) -> Callable[[CallbackOptions], Iterable[Observation]]:
+    def callback(_options: CallbackOptions) -> Iterable[Observation]:
+        with _lock:
+            boards = list(_boards)
+        found = []
+        for board in boards:
+            try:
+                report = board.window()
+            except Exception as error:
+                log.warning("wallet KPIs not read for this scrape: %s", error)
+                continue
+            for kpi in report.wallet:
+                labels = {"provider": kpi.provider, "endpoint": kpi.endpoint}
+                for seen, extra in value(kpi):
+                    if seen is not None:
+                        found.append(Observation(seen, {**labels, **extra}))
+        return found
+
+    return callback
+
+
+_gauge(
+    "wallet_latency_seconds",
+    "wallet API call time per provider and endpoint",
+    _wallet(
+        lambda k: [(k.latency.p50_s, {"quantile": "0.5"}), (k.latency.p99_s, {"quantile": "0.99"})]
+    ),
+)
+_gauge(
+    "wallet_calls",
+    "wallet API calls per provider and endpoint",
+    _wallet(lambda k: [(k.latency.count, {})]),
+)
+_gauge(
+    "wallet_failed_calls",
+    "wallet API calls the provider could not use",
+    _wallet(lambda k: [(k.failed, {})]),
+)
+_gauge("wallet_error_rate", "failed / wallet API calls", _wallet(lambda k: [(k.error_rate, {})]))

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 
 from aiohttp import web
 from opentelemetry import metrics
@@ -102,11 +104,39 @@ def record(sample: QosSample) -> None:
         _resolutions.add(1, {**labels, "resolution": sample.resolution})
 
 
+class RecentRtt:
+    """The last few minutes of bet-signal round trips per provider: what the SLA watch
+    judges `qos_rtt_p99_ms` on (live, in memory; the metrics are the record)."""
+
+    def __init__(self, keep_s: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.keep_s = keep_s
+        self.clock = clock
+        self._seen: dict[str, deque[tuple[float, float]]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, provider: str, rtt_ms: float) -> None:
+        now = self.clock()
+        with self._lock:
+            seen = self._seen.setdefault(provider, deque())
+            seen.append((now, rtt_ms))
+            while seen and seen[0][0] < now - self.keep_s:
+                seen.popleft()
+
+    def within(self, provider: str, window_s: float) -> list[float]:
+        since = self.clock() - window_s
+        with self._lock:
+            return [rtt for at, rtt in self._seen.get(provider, ()) if at >= since]
+
+
+QOS_RECENT = web.AppKey("qos_recent", RecentRtt)
+
+
 def setup_qos(
     app: web.Application, table: RouteTable, *, rate: float = 20.0, burst: float = 40.0
 ) -> None:
     """Mount `POST /qos/v1/samples`: `rate` batches a second per operator key."""
     buckets = _Buckets(rate, burst)
+    recent = app[QOS_RECENT] = RecentRtt()
 
     async def samples(request: web.Request) -> web.Response:
         key = request[OPERATOR]
@@ -115,6 +145,8 @@ def setup_qos(
         batch = await read_json(request, QosBatch)
         for sample in batch.samples:
             record(sample)
+            if sample.bet_rtt_ms is not None:
+                recent.add(sample.provider, sample.bet_rtt_ms)
         return json_response(QosAccepted(accepted=len(batch.samples)))
 
     table.add(app, QOS, samples)

@@ -68,7 +68,14 @@ def load_endpoints(path: Path | None, env: Mapping[str, str]) -> list[Endpoint]:
     path = path or Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml"))
     if not path.is_file():
         return []
-    tables = tomllib.loads(path.read_text()).get("webhooks", [])
+    return parse_endpoints(tomllib.loads(path.read_text()).get("webhooks", []), path, env)
+
+
+def parse_endpoints(
+    tables: Sequence[Mapping[str, Any]], path: Path, env: Mapping[str, str]
+) -> list[Endpoint]:
+    """Webhook endpoint tables (`name`, `url`, `secret` or `secret_env`...) as `Endpoint`s;
+    also read for the ops alerts' `[[sla.webhook]]`."""
     endpoints = []
     for table in tables:
         fields = dict(table)

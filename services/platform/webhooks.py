@@ -179,23 +179,15 @@ class Outcome:
 
 
 @dataclass
-class WebhookDelivery:
-    """Deliver the settle stream to one endpoint until stopped; `resend` the parked ones."""
+class SignedPoster:
+    """POST a body to one endpoint, signed, retried with backoff: what every webhook does
+    (settlements here, the ops alerts in `services.ops.alerts`)."""
 
-    js: JetStreamContext
     session: aiohttp.ClientSession
-    stream: SettleStream
     endpoint: Endpoint
-    parked: ParkedStore
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
     delivered: int = 0
-    _parked_players: set[str] = field(default_factory=set)
-    _in_lanes: set[int] = field(default_factory=set)
-
-    @property
-    def durable(self) -> str:
-        return f"webhook_{self.endpoint.name}"
 
     async def attempt(self, body: bytes, event_id: str) -> Outcome:
         """One POST; ok on a 2xx answer."""
@@ -246,7 +238,7 @@ class WebhookDelivery:
             if attempt + 1 == self.endpoint.max_attempts or stop.is_set():
                 break
             log.info(
-                "webhook %s: settlement %s failed (%s), attempt %d of %d",
+                "webhook %s: %s failed (%s), attempt %d of %d",
                 self.endpoint.name,
                 event_id,
                 outcome.error,
@@ -261,6 +253,42 @@ class WebhookDelivery:
                 await _wait(stop, step)
                 delay -= step
         return outcome
+
+
+@dataclass
+class WebhookDelivery:
+    """Deliver the settle stream to one endpoint until stopped; `resend` the parked ones."""
+
+    js: JetStreamContext
+    session: aiohttp.ClientSession
+    stream: SettleStream
+    endpoint: Endpoint
+    parked: ParkedStore
+    rng: random.Random = field(default_factory=random.Random)
+    clock: Callable[[], float] = time.time
+    _parked_players: set[str] = field(default_factory=set)
+    _in_lanes: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.poster = SignedPoster(self.session, self.endpoint, self.rng, lambda: self.clock())
+
+    @property
+    def delivered(self) -> int:
+        return self.poster.delivered
+
+    @property
+    def durable(self) -> str:
+        return f"webhook_{self.endpoint.name}"
+
+    async def attempt(self, body: bytes, event_id: str) -> Outcome:
+        """One signed POST; ok on a 2xx answer."""
+        return await self.poster.attempt(body, event_id)
+
+    async def deliver(
+        self, body: bytes, event_id: str, stop: asyncio.Event, msg: Msg | None = None
+    ) -> Outcome:
+        """Up to `max_attempts` attempts with backoff; keeps `msg` in progress meanwhile."""
+        return await self.poster.deliver(body, event_id, stop, msg)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver the stream to the endpoint, in order, until `stop` is set."""

@@ -82,7 +82,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # the operators' API: keys and scopes, cashier (reading the balances view), game launch
     "frontdoor": _rooms("contracts", "ledger", "edge", "platform", "projections"),
     # operations: KPIs read from the views through a Protocol, served behind the front door
-    "ops": _rooms("contracts", "frontdoor"),
+    # and the SLA watch: the edge's live health, alerts signed by the platform's webhooks
+    "ops": _rooms("contracts", "frontdoor", "edge", "platform"),
     "projections": _rooms("contracts", "eventstore", "ledger"),
     # the composition root of `livebridge run`
     "bridge": _SERVED,

@@ -99,6 +99,9 @@ class Rejection(enum.StrEnum):
     BAD_SIGNATURE = "BAD_SIGNATURE"
     MALFORMED = "MALFORMED"
     INTERNAL = "INTERNAL"
+    SOFT_DECLINE = "SOFT_DECLINE"
+    """The ops playbook holds the provider degraded and its wallet path did not answer in
+    time: the dialect's retryable decline, never a hard failure."""
 
 
 class Rejected(Exception):

@@ -83,6 +83,7 @@ _REJECTIONS: dict[Rejection, tuple[int, Status]] = {
     Rejection.BAD_SIGNATURE: (200, Status.INVALID_TOKEN_ID),
     Rejection.MALFORMED: (200, Status.INVALID_PARAMETER),
     Rejection.INTERNAL: (200, Status.UNKNOWN_ERROR),
+    Rejection.SOFT_DECLINE: (200, Status.TEMPORARY_ERROR),
 }
 _COMMON: dict[Refusal, Status] = {
     Refusal.INVALID_AMOUNT: Status.INVALID_PARAMETER,

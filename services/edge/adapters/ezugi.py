@@ -91,6 +91,7 @@ _REJECTIONS: dict[Rejection, tuple[int, str]] = {
     Rejection.BAD_SIGNATURE: (200, "Invalid hash"),
     Rejection.MALFORMED: (200, "Malformed request"),
     Rejection.INTERNAL: (503, "Temporary failure, retry"),
+    Rejection.SOFT_DECLINE: (503, "Temporarily unavailable, retry"),
 }
 _REFUSALS: dict[Refusal, Code] = {
     Refusal.INVALID_AMOUNT: Code.GENERAL_ERROR,

@@ -83,6 +83,7 @@ _REJECTIONS: dict[Rejection, tuple[int, Status]] = {
     Rejection.BAD_SIGNATURE: (200, Status.INVALID_SIGNATURE),
     Rejection.MALFORMED: (200, Status.WRONG_SYNTAX),
     Rejection.INTERNAL: (200, Status.UNKNOWN),
+    Rejection.SOFT_DECLINE: (200, Status.UNKNOWN),
 }
 _REFUSALS: dict[Refusal, Status] = {
     Refusal.INVALID_AMOUNT: Status.WRONG_TYPES,

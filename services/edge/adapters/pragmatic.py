@@ -82,6 +82,7 @@ _REJECTIONS: dict[Rejection, tuple[int, Error]] = {
     Rejection.BAD_SIGNATURE: (200, Error.INVALID_HASH),
     Rejection.MALFORMED: (200, Error.BAD_PARAMETERS),
     Rejection.INTERNAL: (200, Error.INTERNAL_RETRY),
+    Rejection.SOFT_DECLINE: (200, Error.INTERNAL_RETRY),
 }
 _REFUSALS: dict[Refusal, Error] = {
     Refusal.INVALID_AMOUNT: Error.BAD_PARAMETERS,

@@ -82,6 +82,7 @@ _REJECTIONS: dict[Rejection, tuple[int, Code, str]] = {
     Rejection.BAD_SIGNATURE: (403, Code.FORBIDDEN, "X-REQUEST-SIGN does not match the body"),
     Rejection.MALFORMED: (400, Code.BAD_REQUEST, "malformed request"),
     Rejection.INTERNAL: (503, Code.UNKNOWN, "temporary failure; retry"),
+    Rejection.SOFT_DECLINE: (503, Code.UNAVAILABLE, "temporarily unavailable; retry"),
 }
 _REFUSALS: dict[Refusal, Code] = {
     Refusal.INVALID_AMOUNT: Code.BAD_REQUEST,

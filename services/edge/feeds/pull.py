@@ -8,12 +8,15 @@ answer is a `FeedBatch` signed like a push (`X-Feed-Signature`). Its events go t
 A non-200 answer, a bad signature, a malformed body, a network error or a ledger failure
 is logged and retried with exponential backoff (`backoff.py`); a good poll resets it. A
 batch with events is followed at once by the next poll; an empty one waits `interval`.
+Each poll's time and outcome go to the provider's `ProviderHealth` (the SLA watch); while
+the playbook has switched the feed, polls go to `alternate_url` with the same cursor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import aiohttp
 import msgspec
@@ -21,6 +24,7 @@ import msgspec
 from contracts import bodies, feeds
 from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.processor import FeedProcessor
+from services.edge.health import FEED_POLL, FeedEndpoints, ProviderHealth
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +45,13 @@ class PullFeed:
         interval: float = 1.0,
         timeout: float = 10.0,
         backoff: Backoff | None = None,
+        alternate_url: str = "",
+        health: ProviderHealth | None = None,
     ) -> None:
         self.processor = processor
         self.session = session
-        self.url = url
+        self.endpoints = FeedEndpoints(url, alternate_url, health)
+        self.health = health
         self.secret = secret
         self.token = token
         self.interval = interval
@@ -54,6 +61,11 @@ class PullFeed:
         self.cursor_key = f"cursor.{processor.provider}.pull"
         self.polls = 0
         self.errors = 0
+
+    @property
+    def url(self) -> str:
+        """Where the next poll goes: the alternate while the playbook switched to it."""
+        return self.endpoints.current
 
     async def poll_once(self) -> int:
         """One poll: fetch, verify, record, store the cursor. Returns the events fetched."""
@@ -89,9 +101,11 @@ class PullFeed:
     async def run(self) -> None:
         """Poll until cancelled."""
         while True:
+            started = time.perf_counter()
             try:
                 fetched = await self.poll_once()
             except Exception as exc:  # the provider, the ledger or the cursor store (KV)
+                self._observe(started, failed=True)
                 self.errors += 1
                 delay = self.backoff.next()
                 log.warning(
@@ -99,6 +113,11 @@ class PullFeed:
                 )
                 await asyncio.sleep(delay)
                 continue
+            self._observe(started, failed=False)
             self.backoff.reset()
             if not fetched:
                 await asyncio.sleep(self.interval)
+
+    def _observe(self, started: float, *, failed: bool) -> None:
+        if self.health is not None:
+            self.health.record(FEED_POLL, time.perf_counter() - started, failed=failed)

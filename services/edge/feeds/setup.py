@@ -11,6 +11,8 @@ never inline, like the wallet secret)::
     feed = "push"                      # or "pull" or "socket"
     feed_secret_env = "EVO_FEED_SECRET"  # or feed_secret_file = "/etc/livebridge/evo-feed"
     feed_url = "https://studio.example/feed"   # pull and socket: where to read from
+    feed_url_alternate = "https://dr.studio.example/feed"  # where the ops playbook
+                                       # switches it while the provider is degraded
     feed_token_env = "EVO_FEED_TOKEN"  # pull and socket: sent as `Authorization: Bearer`
     feed_poll_s = 1.0                  # pull: wait between empty polls
     feed_gap_timeout_s = 5.0           # how long a missing seq is waited for
@@ -51,12 +53,14 @@ from services.edge.feeds.push import PushFeed, add_push_routes
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import EventSink
 from services.edge.feeds.websocket import SocketFeed
+from services.edge.health import Health
 from services.edge.natslink import NatsLink, links
 from services.edge.security import IpAllowlist, TokenBucket
 
 log = logging.getLogger(__name__)
 
 MODES = ("push", "pull", "socket")
+_SCHEMES = ("http://", "https://", "ws://", "wss://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,7 @@ class FeedConfig:
     mode: str
     secret: str
     url: str = ""
+    alternate_url: str = ""
     token: str = ""
     poll_s: float = 1.0
     gap_timeout_s: float = 5.0
@@ -85,14 +90,18 @@ def feed_configs(providers: ProvidersConfig, environ: Mapping[str, str]) -> list
         if mode not in MODES:
             raise ConfigError(f"{where} must be one of {', '.join(MODES)}, got {mode!r}")
         url = str(provider.option("feed_url", ""))
-        if mode != "push" and not url.startswith(("http://", "https://", "ws://", "wss://")):
+        if mode != "push" and not url.startswith(_SCHEMES):
             raise ConfigError(f"{where} {mode} needs feed_url (http(s):// or ws(s)://)")
+        alternate = str(provider.option("feed_url_alternate", ""))
+        if alternate and not alternate.startswith(_SCHEMES):
+            raise ConfigError(f"{where}_url_alternate must be an http(s):// or ws(s):// URL")
         found.append(
             FeedConfig(
                 provider=provider.id,
                 mode=str(mode),
                 secret=_reference(provider, "feed_secret", env, required=mode != "socket"),
                 url=url,
+                alternate_url=alternate,
                 token=_reference(provider, "feed_token", env, required=False),
                 poll_s=_seconds(provider, "feed_poll_s", 1.0),
                 gap_timeout_s=_seconds(provider, "feed_gap_timeout_s", 5.0),
@@ -138,8 +147,12 @@ def setup_feeds(
     bucket: str = DEFAULT_BUCKET,
     replicas: int = 1,
     environ: Mapping[str, str],
+    health: Health | None = None,
 ) -> dict[str, FeedProcessor]:
-    """Mount push routes and start pull/socket feeds with the app; returns the processors."""
+    """Mount push routes and start pull/socket feeds with the app; returns the processors.
+
+    `health` (the gateway's) receives each poll's outcome and holds the playbook's switch
+    to each feed's alternate endpoint."""
     configs = feed_configs(providers, environ)
     store: CursorStore
     kv_store: JetStreamCursorStore | None = None
@@ -173,7 +186,16 @@ def setup_feeds(
         add_push_routes(app, pushed)
     if configs:
         app.cleanup_ctx.append(
-            _run_feeds(configs, processors, kv_store, nats_url, bucket, links(app), replicas)
+            _run_feeds(
+                configs,
+                processors,
+                kv_store,
+                nats_url,
+                bucket,
+                links(app),
+                replicas,
+                health or Health(),
+            )
         )
     return processors
 
@@ -186,6 +208,7 @@ def _run_feeds(
     bucket: str,
     watched: list[NatsLink],
     replicas: int,
+    health: Health,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         link = None
@@ -207,13 +230,26 @@ def _run_feeds(
             processor = processors[c.provider]
             if c.mode == "pull":
                 feed = PullFeed(
-                    processor, http, c.url, secret=c.secret, token=c.token, interval=c.poll_s
+                    processor,
+                    http,
+                    c.url,
+                    secret=c.secret,
+                    token=c.token,
+                    interval=c.poll_s,
+                    alternate_url=c.alternate_url,
+                    health=health[c.provider],
                 )
                 tasks.append(asyncio.create_task(feed.run()))
             elif c.mode == "socket":
-                tasks.append(
-                    asyncio.create_task(SocketFeed(processor, http, c.url, token=c.token).run())
+                socket = SocketFeed(
+                    processor,
+                    http,
+                    c.url,
+                    token=c.token,
+                    alternate_url=c.alternate_url,
+                    health=health[c.provider],
                 )
+                tasks.append(asyncio.create_task(socket.run()))
         try:
             yield
         finally:

@@ -8,6 +8,8 @@ comes twice is absorbed by the sequence numbers.
 
 A malformed frame is logged, counted and skipped without moving the cursor. A ledger
 failure drops the connection: the frames after the stored cursor are fetched again.
+While the playbook has switched the feed (`ProviderHealth.alternate_feed`), connections go
+to `alternate_url`; a switch ends the open connection at its next frame.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import msgspec
 from contracts import bodies, feeds
 from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.processor import FeedProcessor
+from services.edge.health import FeedEndpoints, ProviderHealth
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +38,12 @@ class SocketFeed:
         token: str = "",
         heartbeat: float = 15.0,
         backoff: Backoff | None = None,
+        alternate_url: str = "",
+        health: ProviderHealth | None = None,
     ) -> None:
         self.processor = processor
         self.session = session
-        self.url = url
+        self.endpoints = FeedEndpoints(url, alternate_url, health)
         self.token = token
         self.heartbeat = heartbeat
         self.backoff = backoff or Backoff()
@@ -47,6 +52,11 @@ class SocketFeed:
         self.connections = 0
         self.malformed = 0
         self.connected = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        """Where the next connection goes: the alternate while the playbook switched to it."""
+        return self.endpoints.current
 
     async def run(self) -> None:
         """Stay connected until cancelled."""
@@ -68,13 +78,16 @@ class SocketFeed:
         cursor = await self.processor.cursors.get(self.cursor_key)
         params = {"after": cursor} if cursor else {}
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        connected_to = self.url
         async with self.session.ws_connect(
-            self.url, params=params, headers=headers, heartbeat=self.heartbeat
+            connected_to, params=params, headers=headers, heartbeat=self.heartbeat
         ) as ws:
             self.connections += 1
             self.connected.set()
             self.backoff.reset()
             async for message in ws:
+                if self.url != connected_to:  # the playbook switched endpoints: reconnect
+                    return
                 if message.type != aiohttp.WSMsgType.TEXT:
                     if message.type == aiohttp.WSMsgType.ERROR:
                         raise aiohttp.ClientError(f"websocket error: {ws.exception()!r}")

@@ -7,6 +7,7 @@ as real studios' feeds do. It records every `cursor`/`after` it was asked from.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ class FeedStub:
     """Cursors whose frame is sent twice."""
     asked: list[str] = field(default_factory=list)
     connections: int = 0
+    delay_s: float = 0.0
+    """Every poll is answered this late (a slow studio)."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -41,6 +44,8 @@ class FeedStub:
     async def pull(self, request: web.Request) -> web.Response:
         cursor = request.query.get("cursor", "")
         self.asked.append(cursor)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
         if self.fail_polls > 0:
             self.fail_polls -= 1
             return web.Response(status=503, text="studio restarting")
