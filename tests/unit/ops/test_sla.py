@@ -1,0 +1,79 @@
+"""SLA judgement, its configuration, and the session throttle: pure, no sockets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.frontdoor.throttle import SessionThrottle
+from services.ops.sla import ProviderSla, Window, breaches, load_sla, percentile
+
+
+def test_each_threshold_breached_gives_its_own_reason() -> None:
+    sla = ProviderSla(
+        latency_p99_ms=200,
+        error_rate=0.1,
+        feed_gap_rate=0.01,
+        uptime=0.99,
+        qos_rtt_p99_ms=300,
+        min_calls=10,
+    )
+    seen = Window(
+        calls=20,
+        failed=3,
+        latency_p99_s=0.25,
+        feed_gap_rate=0.02,
+        uptime=0.98,
+        qos_rtt_p99_ms=350,
+    )
+    assert breaches(sla, seen) == [
+        "latency p99 250 ms > 200 ms",
+        "error rate 15.0% > 10.0% (3 of 20)",
+        "feed gap rate 2.00% > 1.00%",
+        "table uptime 98.00% < 99.00%",
+        "QoS bet RTT p99 350 ms > 300 ms",
+    ]
+    assert breaches(sla, Window(calls=20, failed=2, latency_p99_s=0.2)) == []
+
+
+def test_too_few_calls_are_not_judged_and_absent_thresholds_never_breach() -> None:
+    sla = ProviderSla(latency_p99_ms=200, error_rate=0.1, min_calls=10)
+    assert breaches(sla, Window(calls=9, failed=9, latency_p99_s=5.0)) == []
+    assert breaches(ProviderSla(), Window(calls=100, failed=100, uptime=0.0)) == []
+
+
+def test_percentile_is_postgres_percentile_cont() -> None:
+    assert percentile([0.01, 0.02, 0.03, 0.04], 0.5) == pytest.approx(0.025)
+    assert percentile([0.01, 0.02, 0.03, 0.04], 0.99) == pytest.approx(0.0397)
+    assert percentile([7.0], 0.99) == 7.0
+
+
+def test_the_sla_table_is_read_with_its_webhooks_and_refused_when_wrong(tmp_path: Path) -> None:
+    config = tmp_path / "livebridge.toml"
+    config.write_text(
+        '[sla]\ncheck_every_s = 2\n[[sla.webhook]]\nname = "pager"\nurl = "http://x/a"\n'
+        'secret_env = "S"\n[sla.provider.evo]\nerror_rate = 0.05\nactions = ["soft_decline"]\n'
+    )
+    found = load_sla(config, {"S": "secret"})
+    assert found.check_every_s == 2 and found.webhooks[0].secret == "secret"
+    assert found.providers["evo"] == ProviderSla(error_rate=0.05, actions=("soft_decline",))
+    assert load_sla(tmp_path / "absent.toml", {}).providers == {}
+    for wrong in ("window_s = 0", 'actions = ["reboot"]', "latency_p99 = 3"):
+        config.write_text(f"[sla.provider.evo]\n{wrong}\n")
+        with pytest.raises(ValueError, match=r"\[sla.provider.evo\]"):
+            load_sla(config, {})
+
+
+def test_a_throttled_provider_admits_its_rate_and_names_the_reason() -> None:
+    throttle = SessionThrottle()
+    assert throttle.admit("evo") is None
+    throttle.throttle("evo", 0, "error rate 50%")
+    refused = throttle.admit("evo")
+    assert refused is not None and "error rate 50%" in refused
+    assert throttle.admit("hub88") is None
+    throttle.throttle("evo", 1, "slow")
+    assert throttle.admit("evo") is None  # one a second: the first goes through
+    assert throttle.admit("evo") is not None
+    throttle.release("evo")
+    assert throttle.admit("evo") is None and not throttle.throttled("evo")
