@@ -106,7 +106,7 @@ async def read_back(bridge: Bridge) -> None:
                 extra = f"[{labels['quantile']}]" if "quantile" in labels else ""
                 name = sample.name.removeprefix("livebridge_kpi_")
                 shown[f"{labels['provider']} {labels['endpoint']} {name}{extra}"] = sample.value
-    want_shown = {}
+    want_shown: dict[str, float] = {}
     for (provider, endpoint), want in EXPECTED.items():
         at = f"{provider} {endpoint}"
         want_shown |= {
