@@ -46,6 +46,18 @@ feed_secret_env = "LIVEBRIDGE_FEED_SECRET"
 """
 
 
+def softswiss_bridge(tmp_path: Path, database_url: str) -> Bridge:
+    """`livebridge run` with the SoftSwiss provider of `SOFTSWISS` in its livebridge.toml."""
+    config = tmp_path / "livebridge.toml"
+    config.write_text(SOFTSWISS)
+    env = {
+        "LIVEBRIDGE_CONFIG": str(config),
+        "SOFTSWISS_SECRET": "softswiss-TEST-ONLY-secret",
+        "LIVEBRIDGE_FEED_SECRET": "feed-TEST-ONLY-secret",
+    }
+    return Bridge(tmp_path / "home", 0, database_url, env)
+
+
 def readme_command(name: str) -> str:
     """The README's `livebridge <name> ...` command, as written (joined across its lines)."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
@@ -59,22 +71,14 @@ def test_the_readme_simulate_command_plays_beside_a_started_bridge(
 ) -> None:
     # Beside `make run` (here `livebridge run` on a free port: the README's 8080 is
     # replaced by it), with the provider in livebridge.toml as the README says.
-    config = tmp_path / "livebridge.toml"
-    config.write_text(SOFTSWISS)
-    env = {
-        "LIVEBRIDGE_CONFIG": str(config),
-        "SOFTSWISS_SECRET": "softswiss-TEST-ONLY-secret",
-        "LIVEBRIDGE_FEED_SECRET": "feed-TEST-ONLY-secret",
-    }
-    home = tmp_path / "home"
-    bridge = Bridge(home, 0, database_url, env)
+    bridge = softswiss_bridge(tmp_path, database_url)
     try:
         bridge.ready()
         command = readme_command("simulate").replace("http://127.0.0.1:8080", bridge.url())
         argv = [sys.executable, "-m", "services.cli", *shlex.split(command)[1:]]
         played = subprocess.run(
             argv,
-            env={**os.environ, "LIVEBRIDGE_HOME": str(home), **env},
+            env={**os.environ, "LIVEBRIDGE_HOME": str(bridge.home), **bridge.env},
             capture_output=True,
             text=True,
             timeout=120,
@@ -142,7 +146,7 @@ def test_a_dead_nats_server_is_restarted_and_healthz_says_when_it_cannot_be(
         assert code == 0 and seconds < 5, (code, seconds, output)
         attempts = [line for line in output.splitlines() if "restarting it, attempt" in line]
         assert 2 <= len(attempts) <= 12, attempts
-        assert nats_server_pids(home) == [], "nats-server outlived livebridge run"
+        assert nats_server_pids(bridge.home) == [], "nats-server outlived livebridge run"
     finally:
         bridge.close()
 
@@ -165,15 +169,7 @@ def test_ctrl_c_under_load_stops_everything_within_seconds_with_exit_0(
 ) -> None:
     # Tables in play (the simulator's SoftSwiss clients, several rounds at once) when the
     # operator presses Ctrl-C: wallet calls are in flight at that moment.
-    config = tmp_path / "livebridge.toml"
-    config.write_text(SOFTSWISS)
-    env = {
-        "LIVEBRIDGE_CONFIG": str(config),
-        "SOFTSWISS_SECRET": "softswiss-TEST-ONLY-secret",
-        "LIVEBRIDGE_FEED_SECRET": "feed-TEST-ONLY-secret",
-    }
-    home = tmp_path / "home"
-    bridge = Bridge(home, 0, database_url, env)
+    bridge = softswiss_bridge(tmp_path, database_url)
     load: subprocess.Popen[bytes] | None = None
     try:
         bridge.ready()
@@ -181,7 +177,7 @@ def test_ctrl_c_under_load_stops_everything_within_seconds_with_exit_0(
         argv += ["--tables", "4", "--players", "8", "--rounds", "500", "--parallel", "2"]
         load = subprocess.Popen(
             argv,
-            env={**os.environ, "LIVEBRIDGE_HOME": str(home), **env},
+            env={**os.environ, "LIVEBRIDGE_HOME": str(bridge.home), **bridge.env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -193,7 +189,7 @@ def test_ctrl_c_under_load_stops_everything_within_seconds_with_exit_0(
         assert code == 0, output[-3000:]
         assert seconds < 10, f"Ctrl-C under load took {seconds:.1f} s"
         assert "Traceback" not in output, output[-3000:]
-        assert nats_server_pids(home) == [], "nats-server outlived livebridge run"
+        assert nats_server_pids(bridge.home) == [], "nats-server outlived livebridge run"
     finally:
         if load is not None and load.poll() is None:
             load.kill()

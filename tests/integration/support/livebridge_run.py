@@ -45,6 +45,8 @@ class Bridge:
         database_url: str | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
+        self.home = home
+        self.env = env or {}
         self.port = free_port()
         self.log = home.parent / f"run-{n}.log"
         environ = {
@@ -53,7 +55,7 @@ class Bridge:
             "LIVEBRIDGE_HTTP_PORT": str(self.port),
             "LIVEBRIDGE_CONFIG": str(home.parent / "absent.toml"),
             **({"LIVEBRIDGE_DATABASE_URL": database_url} if database_url else {}),
-            **(env or {}),
+            **self.env,
         }
         environ.pop("LIVEBRIDGE_NATS_URL", None)
         environ.pop("LIVEBRIDGE_NATS_REPLICAS", None)
