@@ -20,6 +20,7 @@ from projections.reconcile import commands as reconcile_commands
 from services.bench import runner as bench_runner
 from services.bridge import main as bridge_main
 from services.bridge.config import Settings, command_env, use_running_bridge
+from services.bridge.memory import MemoryBudgetError
 from services.platform import commands as platform_commands
 from services.simulate import commands as simulate_commands
 
@@ -33,7 +34,12 @@ def register_serving(sub: Subparsers, env: Mapping[str, str]) -> None:
     """`run` and `bench`: commands that start servers of their own."""
 
     def run(_args: argparse.Namespace) -> int:
-        bridge_main.run(Settings.from_env(env))
+        try:
+            settings = Settings.from_env(env)
+        except MemoryBudgetError as exc:
+            print(f"livebridge run: {exc}", file=sys.stderr)
+            return 2
+        bridge_main.run(settings)
         return 0
 
     serve = sub.add_parser("run", help="serve the bridge (starts nats-server and PostgreSQL)")

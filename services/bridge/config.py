@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from services.bridge import memory
+from services.bridge.memory import MemoryBounds
 
 ENDPOINTS_FILE = "endpoints.json"
 
@@ -36,6 +39,8 @@ class Settings:
     config_path: Path
     stream_prefix: str
     """JetStream streams are `<prefix>_<APP>`: `LB_LEDGER`, `LB_LEDGER_SNAPSHOTS`."""
+    memory: MemoryBounds = field(default_factory=memory.default_bounds)
+    """Every cache's bound, from `LIVEBRIDGE_MEMORY_BUDGET_MB` (`services.bridge.memory`)."""
     environ: Mapping[str, str]
     """The process environment as the root read it: the secrets the configuration names by
     variable, the settle stream's names, the telemetry's `OTEL_*`."""
@@ -57,6 +62,7 @@ class Settings:
             database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
             config_path=Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")),
             stream_prefix=stream_prefix(env),
+            memory=memory.from_env(env),
             environ=dict(env),
         )
 

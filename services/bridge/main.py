@@ -169,7 +169,9 @@ def follow_round_book(ledger: Ledger, stop: threading.Event) -> None:
 
 
 async def ledger(app: web.Application) -> AsyncIterator[None]:
-    app[LEDGER] = await asyncio.to_thread(Ledger, ledger_env(app))
+    bounds = app[SETTINGS].memory
+    log.info("%s", bounds.describe())
+    app[LEDGER] = await asyncio.to_thread(Ledger, {**ledger_env(app), **bounds.ledger_env()})
     stop = threading.Event()
     follower = threading.Thread(
         target=follow_round_book, args=(app[LEDGER], stop), name="round-book", daemon=True
@@ -270,6 +272,7 @@ def build_app(settings: Settings) -> web.Application:
             nc=NATS,
             endpoints=load_endpoints(settings.config_path, settings.environ),
             stream=settings_from_env(settings.environ, settings.nats_replicas),
+            reported_bets=settings.memory.reported_bets,
         )
     )
     frontdoor = setup_frontdoor(

@@ -9,6 +9,7 @@ looked up as `<APPNAME>_<KEY>` first, then `<KEY>`:
 | `NATS_STREAM_PREFIX` | `LB` | streams `<prefix>_<APPNAME>`, `<prefix>_<APPNAME>_SNAPSHOTS` |
 | `NATS_REPLICAS` | `1` | stream replicas (R3 in production) |
 | `CREATE_TABLE` | `y` | create missing streams (`n`: expect them to exist) |
+| `NATS_LAST_SEEN_HEADS` | `100000` | aggregate heads each recorder remembers (`HEAD_BYTES` each) |
 
 One factory holds one connection, shared by every recorder it builds; `close()` drains it.
 """
@@ -26,6 +27,7 @@ from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
 from services.eventstore.connection import JetStreamConnection
 from services.eventstore.recorders import (
+    LAST_SEEN_HEADS,
     JetStreamAggregateRecorder,
     JetStreamApplicationRecorder,
     JetStreamProcessRecorder,
@@ -39,6 +41,7 @@ class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
     NATS_STREAM_PREFIX = "NATS_STREAM_PREFIX"
     NATS_REPLICAS = "NATS_REPLICAS"
     CREATE_TABLE = "CREATE_TABLE"
+    NATS_LAST_SEEN_HEADS = "NATS_LAST_SEEN_HEADS"
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
@@ -51,6 +54,7 @@ class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
         self.connection = JetStreamConnection(url, name=self.env.name or "eventstore")
         self.prefix = self.env.get(self.NATS_STREAM_PREFIX, "LB")
         self.replicas = int(self.env.get(self.NATS_REPLICAS, "1"))
+        self.heads = int(self.env.get(self.NATS_LAST_SEEN_HEADS) or LAST_SEEN_HEADS)
 
     def _stream(self, suffix: str = "") -> str:
         return stream_name(self.prefix, (self.env.name or "APP") + suffix)
@@ -66,6 +70,7 @@ class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
             snapshots=snapshots,
             create_stream=self._create(),
             replicas=self.replicas,
+            heads=self.heads,
         )
 
     def application_recorder(self) -> ApplicationRecorder:
@@ -74,7 +79,11 @@ class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
             resolve_topic(topic) if topic else JetStreamApplicationRecorder
         )
         return cls(
-            self.connection, self._stream(), create_stream=self._create(), replicas=self.replicas
+            self.connection,
+            self._stream(),
+            create_stream=self._create(),
+            replicas=self.replicas,
+            heads=self.heads,
         )
 
     def tracking_recorder(
@@ -85,7 +94,11 @@ class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
             tracking_recorder_class = resolve_topic(topic) if topic else JetStreamTrackingRecorder
         assert tracking_recorder_class is not None
         return tracking_recorder_class(
-            self.connection, self._stream(), create_stream=self._create(), replicas=self.replicas
+            self.connection,
+            self._stream(),
+            create_stream=self._create(),
+            replicas=self.replicas,
+            heads=self.heads,
         )
 
     def process_recorder(self) -> ProcessRecorder:
@@ -94,7 +107,11 @@ class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
             resolve_topic(topic) if topic else JetStreamProcessRecorder
         )
         return cls(
-            self.connection, self._stream(), create_stream=self._create(), replicas=self.replicas
+            self.connection,
+            self._stream(),
+            create_stream=self._create(),
+            replicas=self.replicas,
+            heads=self.heads,
         )
 
     def close(self) -> None:

@@ -161,10 +161,18 @@ def stream_name(prefix: str, app_name: str) -> str:
     return f"{prefix}_{cleaned}" if prefix else cleaned
 
 
+LAST_SEEN_HEADS = 100_000
+"""Aggregates whose head (last version and sequence) a recorder remembers by default
+(`NATS_LAST_SEEN_HEADS`): a write to one it forgot first asks the server for it."""
+HEAD_BYTES = 300
+"""Measured (tests/unit/eventstore/test_last_seen.py): one remembered head, its token and
+its entry, about 240 bytes."""
+
+
 class _LastSeen:
     """A bounded map of aggregate token -> (last version, last stream sequence)."""
 
-    def __init__(self, size: int = 100_000) -> None:
+    def __init__(self, size: int = LAST_SEEN_HEADS) -> None:
         self._items: OrderedDict[str, tuple[int, int]] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
@@ -199,13 +207,14 @@ class JetStreamRecorder:
         snapshots: bool = False,
         create_stream: bool = True,
         replicas: int = 1,
+        heads: int = LAST_SEEN_HEADS,
     ) -> None:
         self.connection = connection
         self.stream = stream
         self.snapshots = snapshots
         self.events_subject = f"{stream}.e.*"
         self.tracking_subject = f"{stream}.t.*"
-        self._last_seen = _LastSeen()
+        self._last_seen = _LastSeen(heads)
         self._seeks = _LastSeen(10_000)  # token -> (version, seq of the version after it)
         self._coalescer = Coalescer(self._publish)
         self._singles = 0  # one-message writes in flight on their own

@@ -30,6 +30,7 @@ import hashlib
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -83,6 +84,9 @@ from services.ledger.views import BetStatus, BetView, RoundState, RoundStatus, V
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 
+DEFAULT_CACHE_BYTES = 64 * 2**20
+"""The aggregate cache's default bound (`AGGREGATE_CACHE_BYTES`): 64 MiB."""
+
 CASHIER_PROVIDER = "cashier"
 """The namespace of the platform cashier's transaction ids (deposits and withdrawals)."""
 
@@ -95,6 +99,10 @@ class Ledger(Application[UUID]):
 
     env: ClassVar[dict[str, str]] = {
         "AGGREGATE_CACHE_MAXSIZE": "20000",
+        # ...but bounded by bytes (`services.ledger.repository.SizedCache`) when set, as
+        # `livebridge run` does from its memory budget; empty MAXSIZE turns the cache off.
+        "AGGREGATE_CACHE_BYTES": str(DEFAULT_CACHE_BYTES),
+        "REMEMBERED_BETS": str(book.REMEMBERED_BETS),
         # The library's JSON, written by msgspec: the same bytes (`services.eventstore.transcoder`).
         "TRANSCODER_TOPIC": "services.eventstore.transcoder:MsgspecTranscoder",
     }
@@ -119,10 +127,13 @@ class Ledger(Application[UUID]):
         """Commands on one wallet run one at a time in this process (`turns`)."""
         self.book_scanned = 0
         self.conflicts_retried = 0
-        self.booked_bets: set[UUID] = set()
-        """Bets this process's round book booked before their round closed (bounded)."""
-        self.placed_bets: dict[UUID, Bet.Placed] = {}
-        """The round book's memory of the bets it booked (bounded): see `book._remember`."""
+        self.remembered_bets = int(self.env.get("REMEMBERED_BETS") or book.REMEMBERED_BETS)
+        """How many bets the round book remembers in each of the two maps below (the oldest
+        are forgotten first, a resolved bet at once): see `book._remember`."""
+        self.booked_bets: OrderedDict[UUID, None] = OrderedDict()
+        """Open bets this process's round book booked before their round closed."""
+        self.placed_bets: OrderedDict[UUID, Bet.Placed] = OrderedDict()
+        """The round book's memory of the open bets it booked: see `book._remember`."""
         """Concurrent writes lost and retried on fresh state (a gauge for operations)."""
         """How far this process's round book has read the log, relevant or not."""
 
@@ -130,10 +141,14 @@ class Ledger(Application[UUID]):
         """The library's repository, configured the library's way, whose cache keeps what
         this process saved (`services.ledger.repository`)."""
         maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        cache_bytes = self.env.get("AGGREGATE_CACHE_BYTES")
         return LedgerRepository(
             event_store=self.events,
             snapshot_store=self.snapshots,
             cache_maxsize=int(maxsize) if maxsize else None,
+            cache_bytes=int(cache_bytes) if maxsize and cache_bytes else None,
+            # Written once and rarely read back: caching them only pushed wallets out.
+            uncached=(Bet, TxRecord),
             fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
             fastforward_skipping=strtobool(
                 self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar, assert_never
+from typing import TYPE_CHECKING, Any, TypeVar, assert_never
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -59,7 +60,12 @@ CHUNK = 300
 """Bets per atomic save: a settlement writes 3 events per bet, so 900 at most."""
 READERS = 16
 """Threads loading a chunk's bets and wallets at once (the connection multiplexes)."""
-REMEMBERED_BETS = 200_000
+REMEMBERED_BETS = 20_000
+"""Open bets the book remembers by default (`LEDGER_REMEMBERED_BETS`): their placed events
+and that they were booked on time; `PLACED_BET_BYTES` each at most."""
+PLACED_BET_BYTES = 2_500
+"""Measured (tests/unit/ledger/test_memory_bounds.py): a remembered bet, its placed event
+with three selections and its two map entries, about 2,250 bytes."""
 
 
 def follow(ledger: Ledger, limit: int) -> int:
@@ -80,6 +86,7 @@ def follow(ledger: Ledger, limit: int) -> int:
     on_time: list[UUID] = []
     voided: list[RoundBook] = []
     results: list[RoundBook] = []
+    resolved: set[UUID] = set()
 
     def book_of(provider: str, round_id: str) -> RoundBook:
         found = books.get(RoundBook.create_id(provider, round_id))
@@ -101,6 +108,8 @@ def follow(ledger: Ledger, limit: int) -> int:
                 on_time.append(event.originator_id)
         elif isinstance(event, Bet.Settled | Bet.Refunded | Bet.Reopened):
             placed = ledger.placed_bets.get(event.originator_id)
+            if not isinstance(event, Bet.Reopened):
+                resolved.add(event.originator_id)
             if placed is not None:
                 where = (placed.provider, placed.round_id)
             else:
@@ -147,18 +156,28 @@ def follow(ledger: Ledger, limit: int) -> int:
     cursor.advance(scanned[-1].id)
     ledger.save(*books.values(), cursor)
     ledger.book_scanned = scanned[-1].id
-    if len(ledger.booked_bets) >= REMEMBERED_BETS:
-        ledger.booked_bets.clear()
-    ledger.booked_bets.update(on_time)
+    for bet_id in on_time:
+        ledger.booked_bets[bet_id] = None
+    for bet_id in resolved:
+        # Settled or refunded: what the book remembered of it serves no more (a later
+        # action on it, a void's reversal say, reads it).
+        ledger.placed_bets.pop(bet_id, None)
+        ledger.booked_bets.pop(bet_id, None)
+    _bound(ledger.booked_bets, ledger.remembered_bets)
     return len(scanned)
 
 
+def _bound(remembered: OrderedDict[UUID, Any], size: int) -> None:
+    while len(remembered) > size:
+        remembered.popitem(last=False)
+
+
 def _remember(ledger: Ledger, placed: Bet.Placed) -> None:
-    """Keep a bet's first event: its round is then known, and an untouched bet is rebuilt
-    without a read (a stale one makes the save conflict, and the retry reads it)."""
-    if len(ledger.placed_bets) >= REMEMBERED_BETS:
-        ledger.placed_bets.clear()
+    """Keep a bet's first event until it is resolved: its round is then known, and an
+    untouched bet is rebuilt without a read (a stale one makes the save conflict, and the
+    retry reads it). The oldest are forgotten past `ledger.remembered_bets`."""
     ledger.placed_bets[placed.originator_id] = placed
+    _bound(ledger.placed_bets, ledger.remembered_bets)
 
 
 def _recalled(ledger: Ledger, bet_id: UUID) -> Bet:

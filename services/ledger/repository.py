@@ -19,6 +19,10 @@ message (a bet read 18 messages on average, more as the wallet and the log grew)
   an aggregate holds (`copy_aggregate`): values that cannot change are shared, containers
   of them copied one level, anything else deep-copied (a wallet in a few microseconds
   instead of tens).
+- The cache is bounded by bytes (`SizedCache`, `AGGREGATE_CACHE_BYTES`): each aggregate is
+  weighed when it is put (`approx_size`, measured against tracemalloc in the tests), and
+  the least recently used go first. Types named `uncached` (bets and transaction records:
+  written once, rarely read back) never enter it.
 - `get(..., snapshotted=False)` skips the snapshot store for an aggregate whose type is
   never snapshotted (a transaction record, a bet): one read instead of two on a miss.
 - `get(..., trusted=True)` returns the cached aggregate as it is, without the catch-up read.
@@ -33,8 +37,10 @@ message (a bet read 18 messages on average, more as the wallet and the log grew)
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Collection, Iterable
 from copy import deepcopy
 from datetime import datetime
 from decimal import Decimal
@@ -43,6 +49,7 @@ from uuid import UUID
 
 from eventsourcing.application import (
     AggregateNotFoundError,
+    Cache,
     ProjectorFunction,
     Repository,
     project_aggregate,
@@ -80,11 +87,96 @@ def _all_immutable(values: Iterable[Any]) -> bool:
     return all(type(v) in _IMMUTABLE for v in values)
 
 
-class LedgerRepository(Repository[UUID]):
-    """`Repository` whose cache follows this process's saves; see the module docstring."""
+AGGREGATE_OVERHEAD = 1_000
+"""Bytes an aggregate costs beyond what `approx_size` counts of its attributes: the object,
+its `__dict__`, its id and timestamps, and the cache's own entry."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+
+ITEM_OVERHEAD = 100
+"""Bytes a container's item costs beyond its own size: the allocator's rounding and what
+its values hold one level further down."""
+
+
+def approx_size(aggregate: Any) -> int:
+    """About the bytes `aggregate` holds: its attributes, and the items of its containers
+    one level down (an aggregate's state is flat: dicts of strings, Decimals, lists)."""
+    total = AGGREGATE_OVERHEAD
+    for value in vars(aggregate).values():
+        total += sys.getsizeof(value)
+        kind = type(value)
+        if kind is dict:
+            total += ITEM_OVERHEAD * len(value)
+            for key, item in value.items():
+                total += sys.getsizeof(key) + sys.getsizeof(item)
+        elif kind is list or kind is set or kind is tuple:
+            total += ITEM_OVERHEAD * len(value)
+            total += sum(sys.getsizeof(item) for item in value)
+    return total
+
+
+class SizedCache(Cache[UUID, Any]):
+    """The library's cache interface, least recently used first out, bounded by bytes.
+
+    An entry's size is taken when it is put (cached aggregates are never changed in place:
+    see the module docstring). One larger than the whole bound is not kept.
+    """
+
+    def __init__(self, max_bytes: int, size_of: Any = approx_size) -> None:
+        super().__init__()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._size_of = size_of
+        self._items: OrderedDict[UUID, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: UUID, *, evict: bool = False) -> Any:
+        with self._lock:
+            if evict:
+                value, size = self._items.pop(key)
+                self.bytes -= size
+                return value
+            value, _ = self._items[key]
+            self._items.move_to_end(key)
+            return value
+
+    def put(self, key: UUID, value: Any | None) -> None:
+        if value is None:
+            return
+        size = self._size_of(value)
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            if size > self.max_bytes:
+                return
+            self._items[key] = (value, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self.bytes -= dropped
+
+
+class LedgerRepository(Repository[UUID]):
+    """`Repository` whose cache follows this process's saves; see the module docstring.
+
+    `cache_bytes`: bound the cache by bytes (`SizedCache`) instead of the library's count;
+    `uncached`: aggregate types never cached.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        cache_bytes: int | None = None,
+        uncached: Collection[type[Any]] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if cache_bytes is not None:
+            self.cache = SizedCache(cache_bytes) if cache_bytes > 0 else None
+        self._uncached = frozenset(uncached)
         self._keep_lock = threading.Lock()
 
     def get(
@@ -114,6 +206,8 @@ class LedgerRepository(Repository[UUID]):
         aggregate = self._cached(aggregate_id)
         if aggregate is None:
             aggregate = self._reconstruct(aggregate_id, None, projector_func, snapshotted)
+            if type(aggregate) in self._uncached:
+                return cast("TMutableOrImmutableAggregate", aggregate)
             aggregate = self._keep(aggregate, new=True)
         elif self.fastforward and not trusted:
             skip = fastforward_skipping or self.fastforward_skipping

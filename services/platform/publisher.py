@@ -42,7 +42,7 @@ from contracts.platform import RoundSettle
 from contracts.tracing import inject, parent_context, traceparent_of, tracing_on
 from services.ledger.domain import MONEY_EVENTS, Bet, TxRecord, Wallet
 from services.ledger.rounds import Round
-from services.platform.settle import SettleTracker
+from services.platform.settle import REPORTED_MEMORY, SettleTracker
 from services.platform.stream import BATCH, SettleStream
 
 log = logging.getLogger(__name__)
@@ -133,8 +133,11 @@ class SettlePublisher:
         *,
         poll: float = POLL,
         checkpoint_every: float | None = CHECKPOINT_EVERY,
+        reported_bets: int = REPORTED_MEMORY,
     ) -> None:
         self.nc = nc
+        self.reported_bets = reported_bets
+        """Reported bets the tracker remembers (`SettleTracker.reported_limit`)."""
         self.js = nc.jetstream()
         self.stream = stream
         self.read = read
@@ -165,18 +168,18 @@ class SettlePublisher:
         """The tracker from the last checkpoint still valid for the stream, else a fresh one."""
         self.position = 0
         if self.checkpoint_every is None:
-            return SettleTracker()
+            return SettleTracker(reported_limit=self.reported_bets)
         saved = await self.checkpoints.load()
         if saved is None:
-            return SettleTracker()
+            return SettleTracker(reported_limit=self.reported_bets)
         if saved.stream_seq and await self.stream.message_id(self.js, saved.stream_seq) != (
             saved.msg_id
         ):
             log.warning("settle checkpoint does not match the stream; reading the whole log")
-            return SettleTracker()
+            return SettleTracker(reported_limit=self.reported_bets)
         loop = asyncio.get_running_loop()
         tracker, self.position = await loop.run_in_executor(
-            None, SettleTracker.restore, saved.tracker
+            None, SettleTracker.restore, saved.tracker, self.reported_bets
         )
         return tracker
 

@@ -36,6 +36,7 @@ from eventsourcing.application import Application
 from nats.aio.client import Client
 
 from services.platform.publisher import CHECKPOINT_EVERY, SettlePublisher, log_reader
+from services.platform.settle import REPORTED_MEMORY
 from services.platform.stream import SettleStream
 from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
 
@@ -104,6 +105,7 @@ async def settle_feed(
     session: aiohttp.ClientSession | None = None,
     poll: float = 0.05,
     checkpoint_every: float | None = CHECKPOINT_EVERY,
+    reported_bets: int = REPORTED_MEMORY,
 ) -> AsyncIterator[SettleFeed]:
     """Run the settle publisher and a delivery per endpoint until the block exits."""
     js = nc.jetstream()
@@ -119,7 +121,12 @@ async def settle_feed(
         stop = asyncio.Event()
         feed = SettleFeed(
             publisher=SettlePublisher(
-                nc, stream, log_reader(ledger), poll=poll, checkpoint_every=checkpoint_every
+                nc,
+                stream,
+                log_reader(ledger),
+                poll=poll,
+                checkpoint_every=checkpoint_every,
+                reported_bets=reported_bets,
             ),
             deliveries={},
             stop=stop,
@@ -148,6 +155,7 @@ def settle_feed_ctx(
     nc: Client | web.AppKey[Client],
     endpoints: Sequence[Endpoint],
     stream: SettleStream,
+    reported_bets: int = REPORTED_MEMORY,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """`settle_feed` as an aiohttp `cleanup_ctx` entry; the running feed is `app[SETTLE_FEED]`.
 
@@ -161,6 +169,7 @@ def settle_feed_ctx(
             nc=app[nc] if isinstance(nc, web.AppKey) else nc,
             endpoints=endpoints,
             stream=stream,
+            reported_bets=reported_bets,
         ) as feed:
             app[SETTLE_FEED] = feed
             yield

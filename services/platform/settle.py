@@ -49,7 +49,12 @@ from services.ledger.rounds import decode_provider_event
 from services.ledger.views import BetStatus
 
 REPORTED_MEMORY = 200_000
-"""Settled bets remembered after they were reported, for a later reversal."""
+"""Settled bets remembered after they were reported, for a later reversal (by default;
+`livebridge run` derives its bound from its memory budget: `reported_limit`)."""
+REPORTED_BET_BYTES = 1_400
+"""Measured (tests/unit/platform/test_settle_memory.py): one reported bet remembered, about
+1,200 bytes (the default bound's 200,000 cost some 240 MB), and its share of each
+checkpoint while that is written."""
 ROUND_MEMORY = 50_000
 """Recent rounds' results and voids remembered, for the settlements that follow them."""
 RECORD_MEMORY = 50_000
@@ -113,6 +118,8 @@ class SettleTracker:
     """(provider, rollback tx id) -> the reported bets it reopened and the payouts it took
     back, told once its transaction record is in."""
     _record_order: deque[tuple[str, str]] = field(default_factory=deque)
+    reported_limit: int = REPORTED_MEMORY
+    """At most this many reported bets are remembered (the oldest go first)."""
 
     def checkpoint(self, position: int) -> bytes:
         """The tracker's state after log `position`, to resume from without re-reading."""
@@ -132,20 +139,24 @@ class SettleTracker:
         )
 
     @classmethod
-    def restore(cls, data: bytes) -> tuple[SettleTracker, int]:
+    def restore(
+        cls, data: bytes, reported_limit: int = REPORTED_MEMORY
+    ) -> tuple[SettleTracker, int]:
         """A tracker from `checkpoint()` bytes, and the log position it reflects."""
         saved = msgspec.msgpack.decode(data, type=_Checkpoint)
+        reported = saved.reported[-reported_limit:] if reported_limit > 0 else []
         tracker = cls(
             open_bets={b.key: b for b in saved.open_bets},
             groups=dict(saved.groups),
             wallets=dict(saved.wallets),
             balances={(p, c): amount for p, c, amount in saved.balances},
-            reported=OrderedDict((b.key, b) for b in saved.reported),
+            reported=OrderedDict((b.key, b) for b in reported),
             records=set(saved.records),
             waiting={(p, t): set(groups) for p, t, groups in saved.waiting},
             rounds=OrderedDict(saved.rounds),
             reopening={(p, t): bets for p, t, bets in saved.reopening},
             _record_order=deque(saved.records),
+            reported_limit=reported_limit,
         )
         return tracker, saved.position
 
@@ -361,7 +372,7 @@ class SettleTracker:
         for bet in bets:
             del self.open_bets[bet.key]
             self.reported[bet.key] = bet
-            if len(self.reported) > REPORTED_MEMORY:
+            if len(self.reported) > self.reported_limit:
                 self.reported.popitem(last=False)
         return [self._settlement(group, bets, position, at)]
 

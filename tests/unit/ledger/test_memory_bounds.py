@@ -1,0 +1,121 @@
+"""The ledger's memory is bounded by what it costs: each bound's size per entry is measured
+here (tracemalloc), so the budget `livebridge run` derives its bounds from holds."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import tracemalloc
+from typing import Any
+from uuid import uuid4
+
+from services.ledger import book
+from services.ledger.domain import Bet, TxRecord, Wallet, bet_uuid, wallet_id
+from services.ledger.repository import SizedCache, approx_size
+from services.ledger.rounds import RoundBook
+from tests.unit.ledger.support.builders import credit, debit, funded, opened, popo_ledger
+
+
+def measured_bytes(value: Any) -> int:
+    """What a fresh copy of `value` keeps allocated (every string and number new)."""
+    data = pickle.dumps(value)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        copy = pickle.loads(data)
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del copy
+    return kept
+
+
+def a_busy_round_book(bets: int) -> RoundBook:
+    round_book = RoundBook(provider="evo", round_id="r-busy")
+    for position in range(1, bets + 1):
+        round_book.book_bet(position, uuid4().hex)
+    return round_book
+
+
+def test_an_aggregates_weight_is_within_a_factor_of_what_it_holds() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "1000")
+    ledger.record_event(opened())
+    for n in range(40):  # forty open holds: a busy player
+        ledger.execute(debit(f"t{n}", "1.00"))
+    wallet = ledger.find(Wallet, wallet_id("p1", "EUR"))
+    for aggregate in (wallet, a_busy_round_book(1000), a_busy_round_book(3)):
+        assert aggregate is not None
+        measured = measured_bytes(aggregate)
+        assert 0.8 * measured <= approx_size(aggregate) <= 2.5 * measured, (
+            type(aggregate).__name__,
+            measured,
+            approx_size(aggregate),
+        )
+
+
+def test_the_sized_cache_keeps_its_bytes_under_the_bound_dropping_the_least_used() -> None:
+    cache = SizedCache(max_bytes=1000, size_of=lambda value: value)
+    keys = [uuid4() for _ in range(5)]
+    for key in keys[:3]:
+        cache.put(key, 300)
+    cache.get(keys[0])  # used: the second is now the least recently used
+    cache.put(keys[3], 300)
+    assert cache.bytes == 900 and len(cache) == 3
+    assert cache.get(keys[0]) == 300
+    try:
+        cache.get(keys[1])
+        raise AssertionError("the least recently used entry stayed")
+    except KeyError:
+        pass
+    cache.put(keys[4], 5000)  # larger than the whole bound: not kept
+    assert cache.bytes == 900
+    cache.put(keys[0], 100)  # a new version of an entry is weighed again
+    assert cache.bytes == 700
+
+
+def test_bets_and_transaction_records_never_enter_the_aggregate_cache() -> None:
+    ledger = popo_ledger(LEDGER_AGGREGATE_CACHE_BYTES=str(2**20))
+    funded(ledger, "p1", "100")
+    ledger.record_event(opened())
+    ledger.execute(debit("t1", "10.00", bet_id="b1"))
+    ledger.execute(credit("c1", "0", bet_id="b1"))
+    ledger.balance("p1", "EUR")
+    cache = ledger.repository.cache
+    assert isinstance(cache, SizedCache)
+    kinds = {type(cache.get(key)) for key in list(cache._items)}
+    assert Wallet in kinds
+    assert not kinds & {Bet, TxRecord}
+    assert 0 < cache.bytes <= 2**20
+
+
+def test_the_book_forgets_resolved_bets_and_remembers_at_most_its_bound() -> None:
+    ledger = popo_ledger(LEDGER_REMEMBERED_BETS="5")
+    funded(ledger, "p1", "1000")
+    ledger.record_event(opened())
+    for n in range(12):
+        ledger.execute(debit(f"t{n}", "1.00", bet_id=f"b{n}"))
+    ledger.drain_round_book()
+    assert len(ledger.placed_bets) == len(ledger.booked_bets) == 5
+    assert bet_uuid("evo", "b11") in ledger.placed_bets  # the newest are kept
+
+    ledger.execute(credit("c11", "0", bet_id="b11"))
+    ledger.drain_round_book()
+
+    assert bet_uuid("evo", "b11") not in ledger.placed_bets
+    assert bet_uuid("evo", "b11") not in ledger.booked_bets
+
+
+def test_a_remembered_bet_costs_at_most_its_measured_size() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100000")
+    ledger.record_event(opened())
+    picks = (("roulette_straight", "17"), ("roulette_red", "red"), ("roulette_dozen", "2"))
+    for n in range(300):
+        ledger.execute(debit(f"t{n}", "1.00", bet_id=f"bet-{n:06d}", picks=picks))
+    ledger.drain_round_book()
+    remembered = (ledger.placed_bets, ledger.booked_bets)
+    per_bet = measured_bytes(remembered) / len(ledger.placed_bets)
+    assert 500 < per_bet <= book.PLACED_BET_BYTES, per_bet

@@ -1,0 +1,37 @@
+"""The settle tracker remembers at most its bound of reported bets, each at its measured cost,
+across a checkpoint too."""
+
+from __future__ import annotations
+
+import gc
+import pickle
+import tracemalloc
+
+from services.platform.settle import REPORTED_BET_BYTES, SettleTracker
+from tests.unit.platform.support.settle_log import ledger, settlements
+from tests.unit.platform.test_settle import credit, debit
+
+
+def test_reported_bets_are_bounded_and_cost_at_most_their_measured_size() -> None:
+    app = ledger()
+    for n in range(60):
+        app.execute(debit(f"d{n}", "alice", "1.00", round_id=f"R-{n}"))
+        app.execute(credit(f"c{n}", "alice", "0.00", round_id=f"R-{n}"))
+    tracker = SettleTracker(reported_limit=40)
+    assert len(settlements(app, tracker)) == 60
+    assert len(tracker.reported) == 40
+    assert "bet-d59" in {bet.bet_id for bet in tracker.reported.values()}  # the newest stay
+
+    data = pickle.dumps(list(tracker.reported.values()))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        copy = pickle.loads(data)
+        per_bet = (tracemalloc.get_traced_memory()[0] - before) / len(copy)
+    finally:
+        tracemalloc.stop()
+    assert 200 < per_bet <= REPORTED_BET_BYTES, per_bet
+
+    restored, _ = SettleTracker.restore(tracker.checkpoint(1), reported_limit=10)
+    assert len(restored.reported) == 10 and restored.reported_limit == 10
