@@ -163,6 +163,15 @@ class Adapter(DialectAdapter):
         except msgspec.DecodeError as exc:
             raise Rejected(Rejection.MALFORMED, str(exc)) from exc
 
+    def _call(self, request: EdgeRequest, cls: type[S]) -> S | EdgeResponse:
+        """The decoded call, or the answer to a body whose fields have the wrong types
+        (echoing what can still be read of it)."""
+        try:
+            return self._decode(request, cls)
+        except _Answer as answer:
+            echo = _echo(request.body)
+            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+
     def _amount(self, units: int, currency: str) -> Decimal:
         try:
             return from_minor(units, currency, wire.SCALE)
@@ -230,11 +239,9 @@ class Adapter(DialectAdapter):
     # -- endpoints ----------------------------------------------------------------------
 
     async def user_info(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.UserInfoRequest)
-        except _Answer as answer:
-            echo = _echo(request.body)
-            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        call = self._call(request, wire.UserInfoRequest)
+        if isinstance(call, EdgeResponse):
+            return call
         try:
             if call.token:
                 currency = await self._session(call.user, call.token, check_expiry=False)
@@ -248,11 +255,9 @@ class Adapter(DialectAdapter):
         return EdgeResponse(200, _ENCODER.encode(body))
 
     async def user_balance(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.BalanceRequest)
-        except _Answer as answer:
-            echo = _echo(request.body)
-            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        call = self._call(request, wire.BalanceRequest)
+        if isinstance(call, EdgeResponse):
+            return call
         try:
             currency = await self._session(call.user, call.token, check_expiry=False)
             if call.currency and call.currency != currency:
@@ -267,11 +272,9 @@ class Adapter(DialectAdapter):
         return self._send(Status.OK, call.request_uuid, call.user, currency, units)
 
     async def bet(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.BetRequest)
-        except _Answer as answer:
-            echo = _echo(request.body)
-            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        call = self._call(request, wire.BetRequest)
+        if isinstance(call, EdgeResponse):
+            return call
         try:
             currency = self._currency(call.currency)
             amount = self._amount(call.amount, currency)
@@ -314,11 +317,9 @@ class Adapter(DialectAdapter):
         return self._ok(call.request_uuid, call.user, currency, reply)
 
     async def win(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.WinRequest)
-        except _Answer as answer:
-            echo = _echo(request.body)
-            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        call = self._call(request, wire.WinRequest)
+        if isinstance(call, EdgeResponse):
+            return call
         try:
             currency = self._currency(call.currency)
             amount = self._amount(call.amount, currency)
@@ -359,11 +360,9 @@ class Adapter(DialectAdapter):
         return self._ok(call.request_uuid, call.user, currency, reply)
 
     async def rollback(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.RollbackRequest)
-        except _Answer as answer:
-            echo = _echo(request.body)
-            return self._send(answer.status, echo.request_uuid, echo.user, "", None)
+        call = self._call(request, wire.RollbackRequest)
+        if isinstance(call, EdgeResponse):
+            return call
         currency = call.currency or await self.sessions.currency_of(self.provider.id, call.user)
         if not currency and len(self.provider.currencies) == 1:
             currency = self.provider.currencies[0]

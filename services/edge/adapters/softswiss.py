@@ -53,9 +53,10 @@ marked [INFER]:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import msgspec
 
@@ -74,6 +75,8 @@ from services.edge.adapters.base import (
 )
 from services.edge.ports import Refused
 from services.edge.sessions import session_ref
+
+C = TypeVar("C")
 
 _REJECTIONS: dict[Rejection, tuple[int, Code, str]] = {
     Rejection.IP_NOT_ALLOWED: (403, Code.FORBIDDEN, "caller address not allowed"),
@@ -184,51 +187,59 @@ class Adapter(DialectAdapter):
         if session.expired(self.context.clock()):
             raise _Answer(Code.PLAYER_INVALID, f"the session of {player} has expired")
 
+    async def _serve(
+        self,
+        request: EdgeRequest,
+        decoder: msgspec.json.Decoder[C],
+        path: str,
+        handle: Callable[[C], Awaitable[EdgeResponse]],
+    ) -> EdgeResponse:
+        """Verify the signature, decode the path's request and `handle` it: a body that is
+        not that request, and any `_Answer` on the way, become SoftSwiss errors."""
+        self._verify(request)
+        try:
+            call = bodies.decode_with(decoder, request.body)
+        except msgspec.DecodeError as exc:
+            return _error(Code.BAD_REQUEST, f"not a /{path} request: {exc}")
+        try:
+            return await handle(call)
+        except _Answer as answer:
+            return _error(answer.code, answer.message, answer.balance)
+
     # -- endpoints ----------------------------------------------------------------------
 
     async def freespins(self, request: EdgeRequest) -> EdgeResponse:
-        self._verify(request)
-        try:
-            call = bodies.decode_with(wire.freespins_request_decoder, request.body)
-        except msgspec.DecodeError as exc:
-            return _error(Code.BAD_REQUEST, f"not a /freespins request: {exc}")
-        try:
-            if not call.user_id or not call.currency:
-                raise _Answer(
-                    Code.INVALID_FREESPINS_ISSUE,
-                    f"freespins issue {call.issue_id} names no player and currency",
+        return await self._serve(
+            request, wire.freespins_request_decoder, "freespins", self._freespins
+        )
+
+    async def _freespins(self, call: wire.FreespinsRequest) -> EdgeResponse:
+        if not call.user_id or not call.currency:
+            raise _Answer(
+                Code.INVALID_FREESPINS_ISSUE,
+                f"freespins issue {call.issue_id} names no player and currency",
+            )
+        currency = self._currency(call.currency)
+        if call.status == "played" and call.total_amount:
+            await self._execute(
+                Award(
+                    provider=self.provider.id,
+                    tx_id=f"freespins:{call.issue_id}",
+                    player=call.user_id,
+                    currency=currency,
+                    amount=self._amount(call.total_amount, currency),
+                    cause=AwardCause.PROMO,
+                    game=call.game,
+                    reference=f"freespins issue {call.issue_id}",
                 )
-            currency = self._currency(call.currency)
-            if call.status == "played" and call.total_amount:
-                await self._execute(
-                    Award(
-                        provider=self.provider.id,
-                        tx_id=f"freespins:{call.issue_id}",
-                        player=call.user_id,
-                        currency=currency,
-                        amount=self._amount(call.total_amount, currency),
-                        cause=AwardCause.PROMO,
-                        game=call.game,
-                        reference=f"freespins issue {call.issue_id}",
-                    )
-                )
-            balance = await self._balance_units(call.user_id, currency)
-            if balance is None:
-                raise _Answer(Code.PLAYER_INVALID, f"player {call.user_id} has no wallet")
-        except _Answer as answer:
-            return _error(answer.code, answer.message, answer.balance)
+            )
+        balance = await self._balance_units(call.user_id, currency)
+        if balance is None:
+            raise _Answer(Code.PLAYER_INVALID, f"player {call.user_id} has no wallet")
         return self._ok(wire.PlayResponse(balance=balance))
 
     async def play(self, request: EdgeRequest) -> EdgeResponse:
-        self._verify(request)
-        try:
-            call = bodies.decode_with(wire.play_request_decoder, request.body)
-        except msgspec.DecodeError as exc:
-            return _error(Code.BAD_REQUEST, f"not a /play request: {exc}")
-        try:
-            return await self._play(call)
-        except _Answer as answer:
-            return _error(answer.code, answer.message, answer.balance)
+        return await self._serve(request, wire.play_request_decoder, "play", self._play)
 
     async def _play(self, call: wire.PlayRequest) -> EdgeResponse:
         currency = self._currency(call.currency)
@@ -303,15 +314,7 @@ class Adapter(DialectAdapter):
         return to_minor(reply.available, currency)
 
     async def rollback(self, request: EdgeRequest) -> EdgeResponse:
-        self._verify(request)
-        try:
-            call = bodies.decode_with(wire.rollback_request_decoder, request.body)
-        except msgspec.DecodeError as exc:
-            return _error(Code.BAD_REQUEST, f"not a /rollback request: {exc}")
-        try:
-            return await self._rollback(call)
-        except _Answer as answer:
-            return _error(answer.code, answer.message, answer.balance)
+        return await self._serve(request, wire.rollback_request_decoder, "rollback", self._rollback)
 
     async def _rollback(self, call: wire.RollbackRequest) -> EdgeResponse:
         currency = self._currency(call.currency)
