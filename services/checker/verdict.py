@@ -76,7 +76,17 @@ def _best(outcomes: Iterable[str]) -> str:
 def _plain_outcome(attempt: Attempt) -> str:
     if attempt.error or attempt.status is None or attempt.status >= 500:
         return INDEFINITE
-    return OK if attempt.status == 200 else REFUSED
+    return OK if 200 <= attempt.status < 300 else REFUSED
+
+
+def _cashier_tx(attempt: Attempt) -> str:
+    """The cashier transaction an attempt names: the platform API keeps a movement under
+    `<operator>:<idempotencyKey>` (the attempt's provider is the operator); a call made on
+    the ledger directly names its `tx_id`."""
+    body = json.loads(attempt.body)
+    if "idempotencyKey" in body:
+        return f"{attempt.provider}:{body['idempotencyKey']}"
+    return str(body["tx_id"])
 
 
 def operations(history: Iterable[Attempt]) -> dict[tuple[str, ...], tuple[str, bool]]:
@@ -91,7 +101,7 @@ def operations(history: Iterable[Attempt]) -> dict[tuple[str, ...], tuple[str, b
                 outcomes[key].append(outcome)
                 recorded[key] = is_recorded
         elif attempt.kind == "cashier":
-            tx = str(json.loads(attempt.body)["tx_id"])
+            tx = _cashier_tx(attempt)
             key = ("tx", CASHIER, tx)
             outcomes[key].append(_plain_outcome(attempt))
             recorded[key] = True

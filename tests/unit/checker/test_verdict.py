@@ -23,7 +23,6 @@ from tests.unit.ledger.support.builders import (
     credit,
     debit,
     declared,
-    funded,
     opened,
     popo_ledger,
     rollback,
@@ -32,8 +31,9 @@ from tests.unit.ledger.support.builders import (
 
 def run_a_round() -> Ledger:
     ledger = popo_ledger()
-    funded(ledger, "p1", "100.00")
-    funded(ledger, "p2", "20.00")
+    for player, amount in (("p1", "100.00"), ("p2", "20.00")):
+        ledger.open_wallet(player, "EUR")
+        ledger.deposit(player, "EUR", Decimal(amount), tx_id=f"casino:dep-{player}")
     ledger.record_event(opened())
     ledger.execute(debit("t1", "10.00", player="p1"))
     ledger.execute(debit("t2", "5.00", player="p2"))
@@ -69,8 +69,10 @@ def wallet_call(tx: str, answer: str = "RS_OK", *, error: str = "") -> Attempt:
     )
 
 
-def cashier(tx: str) -> Attempt:
-    return Attempt(kind="cashier", provider="cashier", body=json.dumps({"tx_id": tx}), status=200)
+def cashier(player: str) -> Attempt:
+    """A deposit through the platform API by operator `casino` (kept as `casino:<key>`)."""
+    body = {"idempotencyKey": f"dep-{player}", "currency": "EUR", "amount": "1.00"}
+    return Attempt(kind="cashier", provider="casino", body=json.dumps(body), status=201)
 
 
 def feed(round_id: str, *seqs: int, status: int | None = 200) -> Attempt:
@@ -85,9 +87,10 @@ def feed(round_id: str, *seqs: int, status: int | None = 200) -> Attempt:
 
 
 HISTORY = [
-    cashier("fund-p1-EUR"),
-    cashier("fund-p2-EUR"),
+    cashier("p1"),
+    cashier("p2"),
     feed("r1", 1, 2, 3),
+    Attempt(kind="cashier", provider="cashier", body=json.dumps({"tx_id": "never"}), error="x"),
     wallet_call("t1"),
     wallet_call("t1"),  # the provider resent it: one operation, one effect
     wallet_call("t2", error="timeout"),  # indefinite, and it landed: fine once
@@ -113,10 +116,10 @@ def test_a_clean_run_is_judged_clean_with_every_operation_counted() -> None:
     assert verdict.summary()["examples"] == []
     assert verdict.ok
     assert (verdict.offered, verdict.acknowledged, verdict.refused, verdict.indefinite) == (
-        12,
+        13,
         8,
         1,
-        3,
+        4,
     )
     assert verdict.indefinite_present == 2
 
