@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint types bench soak clean
+.PHONY: help install run test check lint types bench soak chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -37,6 +37,11 @@ check: lint types test ## Exactly what CI runs: lint, types, tests
 
 bench: install ## Measure throughput and latency; writes .livebridge/bench.json
 	$(BIN)/livebridge bench
+
+CYCLES ?= 5
+DURATION ?= 10
+chaos: install ## Load in five dialects under faults from SEED (CYCLES=, DURATION= s a cycle); .livebridge/chaos.json
+	$(BIN)/livebridge chaos --cycles $(CYCLES) --duration $(DURATION) $(if $(SEED),--seed $(SEED))
 
 soak: install ## Every test marked soak at its long size (LIVEBRIDGE_SOAK=1)
 	LIVEBRIDGE_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider -m soak

@@ -21,6 +21,7 @@ from services.bench import runner as bench_runner
 from services.bridge import main as bridge_main
 from services.bridge.config import Settings, command_env, use_running_bridge
 from services.bridge.memory import MemoryBudgetError
+from services.chaos import run as chaos_run
 from services.platform import commands as platform_commands
 from services.simulate import commands as simulate_commands
 
@@ -57,9 +58,10 @@ COMMANDS: tuple[Register, ...] = (
     reconcile_commands.register,  # reconcile
     platform_commands.register,  # webhooks
     simulate_commands.register,  # simulate
+    chaos_run.register,  # chaos
 )
 
-SERVES = frozenset({"run", "bench"})
+SERVES = frozenset({"run", "bench", "chaos"})
 """Commands that start servers of their own rather than use a running bridge's."""
 
 

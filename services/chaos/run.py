@@ -1,0 +1,291 @@
+"""`livebridge chaos`: a whole run. Start everything, play the load, inject the scheduled
+faults, then let the bridge settle and ask the checker for its verdict.
+
+    livebridge chaos --cycles 20 --duration 15 --seed 7     (make chaos CYCLES=20 ...)
+
+Everything runs in a fresh directory: its own nats-server (fsync always), a private
+PostgreSQL made with `initdb` (the machine's shared server is never restarted), the
+bridge (`livebridge run`) and the platform's webhook receiver. The seed is printed first;
+the same seed replays the same fault schedule. The figures go to
+`<LIVEBRIDGE_HOME>/chaos.json`; exit 1 when anything was lost, duplicated or violated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import nats
+import psycopg
+
+from services.chaos.faults import KINDS, Fault, inject, schedule
+from services.chaos.load import DIALECTS, LoadStats, Secrets, config_text, play
+from services.chaos.processes import (
+    BridgeTarget,
+    NatsTarget,
+    PostgresTarget,
+    Processes,
+    WebhookReceiver,
+)
+from services.checker.history import HistoryWriter, read_history
+from services.checker.log import read_stream
+from services.checker.verdict import Verdict, judge
+
+PREFIX = "LB"
+LEDGER_STREAM = f"{PREFIX}_LEDGER"
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
+) -> None:
+    p = sub.add_parser(
+        "chaos",
+        help="simulated load under faults from a seed, judged by the history checker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--cycles", type=int, default=5, help="faults to inject, one a cycle")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds a cycle lasts")
+    p.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
+    p.add_argument("--keep", action="store_true", help="keep the run's directory")
+    p.add_argument(
+        "--faults", nargs="*", choices=KINDS, default=list(KINDS), help="the kinds to draw from"
+    )
+    p.add_argument("--out", default="", help="default: <LIVEBRIDGE_HOME>/chaos.json")
+    p.set_defaults(handler=partial(main, env=env))
+
+
+def main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
+    home = Path(env.get("LIVEBRIDGE_HOME", ".livebridge"))
+    out = Path(args.out) if args.out else home / "chaos.json"
+    result = asyncio.run(
+        chaos(
+            seed=seed,
+            cycles=args.cycles,
+            duration_s=args.duration,
+            kinds=tuple(args.faults),
+            keep=args.keep,
+            env=env,
+        )
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "faults"}, indent=2))
+    print(f"livebridge chaos: wrote {out}")
+    return 0 if result["ok"] else 1
+
+
+def say(text: str) -> None:
+    print(f"[chaos {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def bridge_env(
+    env: Mapping[str, str],
+    home: Path,
+    nats: NatsTarget,
+    pg: PostgresTarget,
+    secrets: Secrets,
+    config: Path,
+) -> dict[str, str]:
+    found = {k: v for k, v in env.items() if not k.startswith(("LIVEBRIDGE_", "NATS_"))}
+    return {
+        **found,
+        **secrets.env,
+        "LIVEBRIDGE_HOME": str(home),
+        "LIVEBRIDGE_NATS_URL": nats.url,
+        "LIVEBRIDGE_NATS_MONITOR_URL": nats.monitor_url,
+        "LIVEBRIDGE_DATABASE_URL": pg.url,
+        "LIVEBRIDGE_CONFIG": str(config),
+        "LIVEBRIDGE_STREAM_PREFIX": PREFIX,
+    }
+
+
+def _workdir() -> Path:
+    workdir = Path(tempfile.mkdtemp(prefix="livebridge-chaos-"))
+    workdir.chmod(0o755)  # a private PostgreSQL runs as `postgres` when we are root
+    return workdir
+
+
+async def chaos(
+    *,
+    seed: int,
+    cycles: int,
+    duration_s: float,
+    kinds: tuple[str, ...] = KINDS,
+    keep: bool = False,
+    env: Mapping[str, str] = os.environ,
+) -> dict[str, Any]:
+    say(f"seed {seed}: {cycles} cycles of {duration_s} s")
+    workdir = _workdir()
+    processes: Processes | None = None
+    started = time.monotonic()
+    try:
+        pg = PostgresTarget("postgres", workdir / "postgres")
+        await pg.start()
+        node = NatsTarget("nats", workdir / "nats")
+        await node.start()
+        webhooks = WebhookReceiver()
+        await webhooks.start()
+        secrets = Secrets(workdir)
+        config = workdir / "livebridge.toml"
+        await asyncio.to_thread(config.write_text, config_text(secrets, webhooks.url))
+        bridge = BridgeTarget(
+            "bridge",
+            bridge_env(env, workdir / "home", node, pg, secrets, config),
+            workdir / "bridge.log",
+            workdir / "bridge.clock",
+            clock="clock" in kinds,
+        )
+        await bridge.start()
+        processes = Processes(nats=[node], bridges=[bridge], postgres=pg, webhooks=webhooks)
+        plan = schedule(seed, cycles, duration_s, processes, kinds)
+        for fault in plan:
+            say(f"planned {fault}")
+        if not processes.clocks():
+            say("libfaketime is not installed: no clock jumps (apt-get install faketime)")
+        history = HistoryWriter(workdir / "history.jsonl")
+        stats = await _load_under_faults(processes, plan, secrets, history, seed, duration_s)
+        history.close()
+        say(f"load stopped: {stats.simulations} simulations, {stats.aborted} broken by faults")
+        verdict, views_caught_up = await _judge(processes, workdir / "history.jsonl")
+        result = _result(seed, cycles, duration_s, plan, verdict, stats, webhooks.received)
+        result["views_caught_up"] = views_caught_up
+        result["seconds"] = round(time.monotonic() - started, 1)
+        if not result["ok"] or keep:
+            result["workdir"] = str(workdir)
+        return result
+    finally:
+        if processes is not None:
+            await processes.stop()
+        if processes is None or not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _load_under_faults(
+    processes: Processes,
+    plan: list[Fault],
+    secrets: Secrets,
+    history: HistoryWriter,
+    seed: int,
+    duration_s: float,
+) -> LoadStats:
+    stop = asyncio.Event()
+    stats = LoadStats()
+    url = processes.bridges[0].url
+    players = [
+        asyncio.create_task(
+            play(
+                dialect,
+                url=url,
+                secrets=secrets,
+                history=history,
+                stop=stop,
+                seed=seed,
+                stats=stats,
+            )
+        )
+        for dialect in DIALECTS
+    ]
+    try:
+        for fault in plan:
+            cycle_start = time.monotonic()
+            await asyncio.sleep(fault.at_s)
+            say(f"inject {fault}")
+            await inject(fault, processes)
+            await asyncio.sleep(max(0.0, duration_s - (time.monotonic() - cycle_start)))
+    finally:
+        stop.set()
+        _, pending = await asyncio.wait(players, timeout=180)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*players, return_exceptions=True)
+    return stats
+
+
+async def _quiet_log(url: str, quiet_s: float = 5.0, within_s: float = 120.0) -> int:
+    """Wait until the ledger stream stops growing (the round book and settlers are done)."""
+    nc = await nats.connect(url, name="livebridge-chaos")
+    try:
+        js = nc.jetstream()
+        last, since = -1, time.monotonic()
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            seq = (await js.stream_info(LEDGER_STREAM)).state.last_seq
+            if seq != last:
+                last, since = seq, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                break
+            await asyncio.sleep(0.5)
+        return last
+    finally:
+        await nc.close()
+
+
+def read_view(database_url: str) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    """The balances view's wallets: (player, currency) -> (balance, held)."""
+    with psycopg.connect(database_url, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT player, currency, balance, held FROM balances_wallets"
+        ).fetchall()
+    return {(p, c): (Decimal(b), Decimal(h)) for p, c, b, h in rows}
+
+
+async def _judge(processes: Processes, history_path: Path) -> tuple[Verdict, bool]:
+    """The checker's verdict once the log is quiet; the views get a minute to catch up."""
+    url = processes.nats[0].url
+    await _quiet_log(url)
+    events = await read_stream(url, LEDGER_STREAM)
+    history = list(read_history(history_path))
+    deadline = time.monotonic() + 60
+    while True:
+        view = await asyncio.to_thread(read_view, processes.postgres.url)
+        verdict = judge(history, events, view)
+        caught_up = not any("(I7)" in v for v in verdict.violations)
+        if caught_up or time.monotonic() > deadline:
+            return verdict, caught_up
+        await asyncio.sleep(2)
+
+
+def _result(
+    seed: int,
+    cycles: int,
+    duration_s: float,
+    plan: list[Fault],
+    verdict: Verdict,
+    stats: LoadStats,
+    webhooks: int,
+) -> dict[str, Any]:
+    summary = verdict.summary()
+    faults: dict[str, int] = {}
+    for fault in plan:
+        faults[fault.kind] = faults.get(fault.kind, 0) + 1
+    return {
+        "seed": seed,
+        "cycles": cycles,
+        "duration_s": duration_s,
+        "faults": [fault.describe() for fault in plan],
+        "faults_by_kind": faults,
+        **summary,
+        "simulations": stats.simulations,
+        "simulations_broken_by_faults": stats.aborted,
+        "load_errors": stats.errors,
+        "webhooks_received": webhooks,
+        "ok": verdict.ok,
+        "command": " ".join(["livebridge", *sys.argv[1:]]) if sys.argv else "",
+    }
+
+
+__all__ = ["chaos", "main", "register"]

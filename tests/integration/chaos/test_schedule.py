@@ -1,0 +1,65 @@
+"""The fault schedule (its targets bind free ports, hence not a unit test): the same seed
+gives the same faults; each kind picks from the targets a run offers, so a run with more
+of them (nodes, bridges) draws from all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.chaos.faults import KINDS, schedule, targets_for
+from services.chaos.processes import (
+    BridgeTarget,
+    NatsTarget,
+    PostgresTarget,
+    Processes,
+    WebhookReceiver,
+)
+
+
+def processes(tmp_path: Path, *, bridges: int = 1, nodes: int = 1) -> Processes:
+    return Processes(
+        nats=[NatsTarget(f"nats-{n}", tmp_path / f"nats-{n}") for n in range(nodes)],
+        bridges=[
+            BridgeTarget(f"bridge-{b}", {}, tmp_path / f"b{b}.log", tmp_path / f"b{b}.clock")
+            for b in range(bridges)
+        ],
+        postgres=PostgresTarget.__new__(PostgresTarget),
+        webhooks=WebhookReceiver(),
+    )
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Processes:
+    found = processes(tmp_path)
+    found.postgres.name = "postgres"
+    return found
+
+
+def test_the_same_seed_gives_the_same_schedule_and_another_seed_another(run: Processes) -> None:
+    first = schedule(7, 20, 10.0, run)
+    assert first == schedule(7, 20, 10.0, run)
+    assert first != schedule(8, 20, 10.0, run)
+    assert [f.cycle for f in first] == list(range(1, 21))
+    assert all(0 < f.at_s < 10.0 for f in first)
+
+
+def test_every_kind_of_fault_is_drawn_over_a_long_schedule(run: Processes) -> None:
+    kinds = {fault.kind for fault in schedule(1, 200, 10.0, run)}
+    expected = set(KINDS) if run.clocks() else set(KINDS) - {"clock"}
+    assert kinds == expected
+
+
+def test_a_run_with_more_targets_draws_faults_from_all_of_them(tmp_path: Path) -> None:
+    bigger = processes(tmp_path, bridges=2, nodes=3)
+    bigger.postgres.name = "postgres"
+    assert targets_for("kill", bigger) == ["bridge-0", "bridge-1", "nats-0", "nats-1", "nats-2"]
+    hit = {f.target for f in schedule(3, 300, 10.0, bigger, ("kill", "pause"))}
+    assert hit == {"bridge-0", "bridge-1", "nats-0", "nats-1", "nats-2"}
+
+
+def test_asking_only_for_kinds_without_targets_is_an_error(run: Processes) -> None:
+    run.bridges[0].faketime = None
+    with pytest.raises(ValueError, match="no fault"):
+        schedule(1, 3, 10.0, run, ("clock",))
