@@ -37,8 +37,19 @@ class Stake(msgspec.Struct, frozen=True, kw_only=True):
     currency: str
 
 
+class MarketLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """The smallest and largest stake on one bet type (`roulette_straight`, `banker`, ...)."""
+
+    min: Decimal | None = None
+    max: Decimal | None = None
+
+
 class EffectiveLimits(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """The limits that applied to a bet (or apply from now on, in `limits.update`)."""
+    """The limits that applied to a bet (or apply from now on, in `limits.update`).
+
+    None means no limit of that kind. `minBet`/`maxBet` bound one bet's stake, `betTypes`
+    the part of it on each pick's market, `maxRound` the player's stakes in one round.
+    """
 
     profile: str = "DEFAULT"
     """The limit profile: `DEFAULT`, `VIP_A`, `VIP_B`, `Ultra` or one the operator defined."""
@@ -46,6 +57,8 @@ class EffectiveLimits(msgspec.Struct, frozen=True, kw_only=True, rename="camel")
     max_bet: Decimal | None = None
     max_round: Decimal | None = None
     """The most a player may stake in one round, all bets together."""
+    bet_types: dict[str, MarketLimits] = msgspec.field(default_factory=dict)
+    """Limits per bet type (market), e.g. `{"roulette_straight": {"max": "100.00"}}`."""
 
 
 class BetPlace(
@@ -102,14 +115,23 @@ class BetRejected(
 class LimitsUpdate(
     msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="limits.update"
 ):
-    """New limits for a profile (and table), applying to the next bet without a restart."""
+    """New limits for a profile (and table), applying to the next bet without a restart.
+
+    The operator sends it (`POST /platform/v1/limits`); livebridge stores it in the log
+    and pushes it to connected players. The most specific update wins for a bet: provider,
+    table and currency named over any left empty.
+    """
 
     provider: str
+    """Empty: every provider."""
     limits: EffectiveLimits
     effective_at: datetime
     table: str = ""
     """Empty: every table of the provider."""
     currency: str = ""
+    """Empty: every currency (amounts are then read in the bet's currency)."""
+    log_position: int = 0
+    """Where the update is in the log (0 in what the operator sends)."""
 
 
 class CloseReason(enum.StrEnum):

@@ -49,6 +49,8 @@ class Debit(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.debit"):
     session_id: str = ""
     selections: tuple[Selection, ...] = ()
     closes_round: bool = False
+    limits_profile: str = ""
+    """The limit profile the player bets under; empty: the player's assigned profile."""
 
 
 class Credit(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.credit"):
@@ -196,4 +198,9 @@ class Refusal(enum.StrEnum):
     BETTING_CLOSED = "BETTING_CLOSED"
     ROUND_CLOSED = "ROUND_CLOSED"
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    """Over a limit of the player's profile (per round) or protection (loss, stake, deposit)."""
+    STAKE_OUT_OF_LIMITS = "STAKE_OUT_OF_LIMITS"
+    """The stake is under the minimum or over the maximum bet of the player's profile."""
+    SELF_EXCLUDED = "SELF_EXCLUDED"
+    """The player is self-excluded, timed out or flagged high-risk: no bet is taken."""
     RETRY_EXHAUSTED = "RETRY_EXHAUSTED"

@@ -43,6 +43,7 @@ class Error(enum.IntEnum):
     INTERNAL_RETRY = 100
     INTERNAL_NO_RETRY = 101
     INTERNAL_END_ROUND_RETRY = 102
+    BET_OUT_OF_LIMITS = 310
 
 
 DESCRIPTIONS: Final[dict[Error, str]] = {
@@ -61,6 +62,7 @@ DESCRIPTIONS: Final[dict[Error, str]] = {
     Error.INTERNAL_RETRY: "Internal server error. Pragmatic Play will retry",
     Error.INTERNAL_NO_RETRY: "Internal server error. No retry",
     Error.INTERNAL_END_ROUND_RETRY: "Internal server error on EndRound. Pragmatic Play will retry",
+    Error.BET_OUT_OF_LIMITS: "Bet is out of the player's limits",
 }
 
 

@@ -8,7 +8,9 @@ and stopped in reverse on Ctrl-C:
    `LIVEBRIDGE_CLUSTER=1`) and a client connection to it;
 2. the PostgreSQL that holds the views;
 3. the ledger (the eventsourcing application on JetStream) and its round-book follower,
-   which refunds late bets and settles bridge-settled rounds as the log orders them;
+   which refunds late bets and settles bridge-settled rounds as the log orders them; then
+   limits and player protection (their own log, followed in a thread), checked by the
+   ledger before every hold;
 4. the projections keeping the views current, with the read API over them;
 5. the round.settle publisher and webhook deliveries;
 6. the platform API behind its front door (operator keys and scopes, `services/frontdoor`);
@@ -34,12 +36,14 @@ from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import UTC, datetime
 
+import msgspec
 import nats
 import psycopg
 from aiohttp import web
 from nats.aio.client import Client
 
 from contracts.events import AnyProviderEvent
+from contracts.player import LimitsUpdate
 from projections.catalog import view_env
 from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from projections.reconcile.audit import AuditRuns
@@ -55,15 +59,17 @@ from services.frontdoor.app import setup_frontdoor
 from services.frontdoor.bets import setup_bets
 from services.frontdoor.cashier import setup_cashier
 from services.frontdoor.catalog import load_catalog
-from services.frontdoor.config import load_frontdoor
+from services.frontdoor.config import FrontdoorConfig, load_frontdoor
 from services.frontdoor.launch import platform_sessions_ctx, setup_launch
 from services.frontdoor.lobby import setup_lobby
+from services.frontdoor.protection import limits_subject, setup_protection
 from services.frontdoor.socket import setup_socket
 from services.frontdoor.tables import TABLE_STATUSES, table_statuses_ctx
 from services.frontdoor.throttle import SessionThrottle
 from services.infra.natscluster import NatsCluster
 from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
+from services.ledger.protection import Protection
 from services.ops.http import setup_ops
 from services.ops.kpis import KpiBoard, KpiSettings
 from services.ops.playbook import setup_watch
@@ -79,6 +85,9 @@ NATS = web.AppKey("nats", Client)
 NATS_KEEPERS = web.AppKey("nats_keepers", list[NatsKeeper])
 POSTGRES = web.AppKey("postgres", Postgres)
 LEDGER = web.AppKey("ledger", Ledger)
+PROTECTION = web.AppKey("protection", Protection)
+FRONTDOOR_CONFIG = web.AppKey("frontdoor_config", FrontdoorConfig)
+_encoder = msgspec.json.Encoder(decimal_format="string")
 
 
 async def nats_server(app: web.Application) -> AsyncIterator[None]:
@@ -185,6 +194,38 @@ async def ledger(app: web.Application) -> AsyncIterator[None]:
         await asyncio.to_thread(app[LEDGER].close)
 
 
+async def protection(app: web.Application) -> AsyncIterator[None]:
+    """Limits and player protection from their log, followed in a thread; the ledger
+    checks them before every hold from here on."""
+    guard = await asyncio.to_thread(
+        Protection, ledger_env(app), baseline=app[FRONTDOOR_CONFIG].limits
+    )
+    await asyncio.to_thread(guard.catch_up)
+    app[PROTECTION] = guard
+    app[LEDGER].policy = guard
+
+    def follow() -> None:
+        while not stopped.is_set():
+            try:
+                guard.follow()
+            except Exception:
+                if not stopped.is_set():
+                    log.exception("protection follower failed; retrying in 1 s")
+                    stopped.wait(1.0)
+
+    stopped = threading.Event()
+    follower = threading.Thread(target=follow, name="protection", daemon=True)
+    follower.start()
+    try:
+        yield
+    finally:
+        stopped.set()
+        app[LEDGER].policy = None
+        guard.stop_following()
+        await asyncio.to_thread(follower.join, 10)
+        await asyncio.to_thread(guard.close)
+
+
 class _LedgerSink:
     """The feeds' event sink: the ledger, once its context has started it."""
 
@@ -263,6 +304,7 @@ def build_app(settings: Settings) -> web.Application:
             postgres,
             endpoints_file,
             ledger,
+            protection,
         ]
     )
     setup_views(app, views_env)  # the views' context, and the read API over them
@@ -275,11 +317,8 @@ def build_app(settings: Settings) -> web.Application:
             reported_bets=settings.memory.reported_bets,
         )
     )
-    frontdoor = setup_frontdoor(
-        app,
-        config=load_frontdoor(settings.config_path, environ=settings.environ),
-        documented=READ_OPERATIONS,
-    )
+    app[FRONTDOOR_CONFIG] = load_frontdoor(settings.config_path, environ=settings.environ)
+    frontdoor = setup_frontdoor(app, config=app[FRONTDOOR_CONFIG], documented=READ_OPERATIONS)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", serve_metrics)
     app.router.add_get("/readyz", readyz)
@@ -335,9 +374,17 @@ def build_app(settings: Settings) -> web.Application:
         app,
         frontdoor.table,
         ledger=lambda: app[LEDGER],
+        protection=lambda: app[PROTECTION],
         refusal=lambda provider, table: catalog.refusal(
             app[TABLE_STATUSES], provider, table, datetime.now(UTC)
         ),
+    )
+
+    async def publish_limits(update: LimitsUpdate) -> None:
+        await app[NATS].publish(limits_subject(settings.stream_prefix), _encoder.encode(update))
+
+    setup_protection(
+        app, frontdoor.table, protection=lambda: app[PROTECTION], publish=publish_limits
     )
     setup_socket(app, frontdoor.table, take=take_bet)
     kpis = KpiSettings.from_env(settings.environ)

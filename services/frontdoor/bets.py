@@ -26,7 +26,7 @@ from aiohttp import web
 
 from contracts import money
 from contracts.api import Operation, error_text
-from contracts.player import BetAccepted, BetPlace, BetRejected, EffectiveLimits
+from contracts.player import BetAccepted, BetPlace, BetRejected
 from contracts.wallet import Debit, Refusal
 from services.frontdoor.http import ApiError, json_response, read_json
 from services.frontdoor.launch import PLATFORM_SESSIONS
@@ -34,6 +34,7 @@ from services.frontdoor.players import PLAYER, PlayerClaims
 from services.frontdoor.routes import RouteTable
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
+from services.ledger.protection import Protection
 from services.ledger.views import RoundStatus
 
 REFUSALS: dict[Refusal, str] = {
@@ -46,6 +47,8 @@ REFUSALS: dict[Refusal, str] = {
     Refusal.CURRENCY_MISMATCH: "INVALID_STAKE",
     Refusal.UNKNOWN_WALLET: "WALLET_NOT_FOUND",
     Refusal.LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
+    Refusal.STAKE_OUT_OF_LIMITS: "INVALID_STAKE",
+    Refusal.SELF_EXCLUDED: "SELF_EXCLUDED",
     Refusal.RETRY_EXHAUSTED: "RETRY",
 }
 
@@ -92,12 +95,14 @@ def setup_bets(
     table: RouteTable,
     *,
     ledger: Callable[[], Ledger],
+    protection: Callable[[], Protection],
     refusal: TableRefusal = lambda provider, table: None,
 ) -> TakeBet:
     """Mount `POST /platform/v1/bets`; returns the bet taker (the socket uses it too).
 
     `refusal` is the catalogue's say (`services.frontdoor.catalog.Catalog.refusal`): a
-    provider that is down, a table that takes no bets now."""
+    provider that is down, a table that takes no bets now. `protection` holds the limit
+    profiles and the rules that allow them (the ledger checks the rest before the hold)."""
 
     async def take(claims: PlayerClaims, body: BetPlace) -> BetAnswer:
         if body.session_id != claims.session_id:
@@ -108,6 +113,16 @@ def setup_bets(
             raise ApiError("NOT_YOUR_SESSION", "a player bets in its own session only")
         if not session.open(sessions.clock()):
             raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
+        allowed = protection().state.allowed_profiles(
+            session.country, session.currency, session.kyc_status
+        )
+        if body.limits_profile and allowed is not None and body.limits_profile not in allowed:
+            return rejected(
+                body,
+                "PROFILE_NOT_ALLOWED",
+                f"profile {body.limits_profile!r} is not allowed for {session.country}, "
+                f"{session.currency}, KYC {session.kyc_status}; allowed: {', '.join(allowed)}",
+            )
         try:
             return await _hold(body, claims.player, session.currency, session.provider)
         except _Rejected as refusal:
@@ -159,6 +174,7 @@ def setup_bets(
             table=state.table,
             session_id=body.session_id,
             selections=body.selection,
+            limits_profile=body.limits_profile,
         )
         try:
             reply = await asyncio.to_thread(book.execute, debit)
@@ -173,7 +189,9 @@ def setup_bets(
             round_id=body.round_id,
             balance_hold=-stake,
             available=reply.available.quantize(money.quantum(currency)),
-            effective_limits=EffectiveLimits(profile=body.limits_profile),
+            effective_limits=protection().state.limits_for(
+                provider, state.table, currency, body.limits_profile or "DEFAULT"
+            ),
             server_time=datetime.now(UTC),
             transaction_id=reply.tx_ref,
             log_position=reply.log_position,
@@ -203,6 +221,8 @@ PLACE = Operation(
         "LIMIT_EXCEEDED",
         "TABLE_CLOSED",
         "PROVIDER_DOWN",
+        "SELF_EXCLUDED",
+        "PROFILE_NOT_ALLOWED",
         "RETRY",
     ),
     tags=("player",),

@@ -55,6 +55,8 @@ REFUSALS: dict[Refusal, str] = {
     Refusal.INSUFFICIENT_FUNDS: "INSUFFICIENT_FUNDS",
     Refusal.DUPLICATE_CONFLICT: "IDEMPOTENCY_CONFLICT",
     Refusal.RETRY_EXHAUSTED: "RETRY",
+    Refusal.LIMIT_EXCEEDED: "LIMIT_EXCEEDED",
+    Refusal.SELF_EXCLUDED: "SELF_EXCLUDED",
 }
 """Ledger refusals a cashier call can meet, as LBRG codes."""
 
@@ -302,7 +304,7 @@ DEPOSIT = Operation(
     scope=Scope.CASHIER,
     request=CashierMove,
     response=CashierReceipt,
-    errors=_MOVE_ERRORS,
+    errors=(*_MOVE_ERRORS, "LIMIT_EXCEEDED", "SELF_EXCLUDED"),
     params=(_PLAYER,),
     tags=("cashier",),
 )

@@ -20,6 +20,24 @@ each key names an environment variable (`secret_env`) or a file (`secret_file`):
       secret_file = "/etc/livebridge/casino-2027-01.key"
       scopes = ["admin"]
 
+Limit profiles and the rules that allow them may start from the file too (the operator
+API's `limits.update`s, stored in the log, override them per provider, table, currency and
+profile)::
+
+    [[limits.profile]]
+    name = "DEFAULT"               # DEFAULT, VIP_A, VIP_B, Ultra, or a name of yours
+    currency = "EUR"               # optional: every currency
+    provider = "evolution"         # optional: every provider (table = "..." needs one)
+    min_bet = "1.00"
+    max_bet = "500.00"
+    max_round = "2000.00"
+    bet_types = { roulette_straight = { max = "100.00" } }
+
+    [[limits.rule]]                # first match decides; none matching: every profile
+    country = "DE"                 # each of country, currency, kyc_status optional
+    kyc_status = "VERIFIED"
+    profiles = ["DEFAULT", "VIP_A"]
+
 A key is presented as `Authorization: Bearer <secret>`; secrets are at least 24
 characters. Without any `[[operator]]` every platform route answers `LBRG-401`.
 Without a player-token secret, one is drawn at start (player tokens then work in this
@@ -39,8 +57,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from contracts.api import Scope
+from contracts.player import LimitsUpdate
+from contracts.protection import ProfileRule
 from services.edge.config import ConfigError, resolve_secret
+from services.ledger.protection import Baseline
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +93,7 @@ class FrontdoorConfig:
     player_token_secret: bytes = field(default=b"", repr=False)
     player_token_ttl_s: float = DEFAULT_PLAYER_TOKEN_TTL_S
     provider_idle_s: float = DEFAULT_PROVIDER_IDLE_S
+    limits: Baseline = field(default_factory=Baseline)
 
     def __post_init__(self) -> None:
         if not self.player_token_secret:
@@ -131,7 +155,48 @@ def parse_frontdoor(
         player_token_secret=token_secret.strip(),
         player_token_ttl_s=ttl,
         provider_idle_s=idle,
+        limits=parse_limits(document.get("limits", {})),
     )
+
+
+def parse_limits(section: object) -> Baseline:
+    """`[limits]`: `[[limits.profile]]` and `[[limits.rule]]` (see the module docstring)."""
+    if not isinstance(section, dict):
+        raise ConfigError("[limits] must be a table")
+    updates = []
+    profiles = section.get("profile", [])
+    if not isinstance(profiles, list):
+        raise ConfigError("[[limits.profile]] must be an array of tables")
+    for entry in profiles:
+        if not isinstance(entry, dict):
+            raise ConfigError("each [[limits.profile]] must be a table")
+        fields = {
+            "profile": entry.get("name"),
+            "minBet": entry.get("min_bet"),
+            "maxBet": entry.get("max_bet"),
+            "maxRound": entry.get("max_round"),
+            "betTypes": entry.get("bet_types", {}),
+        }
+        document = {
+            "provider": entry.get("provider", ""),
+            "table": entry.get("table", ""),
+            "currency": entry.get("currency", ""),
+            "effectiveAt": "1970-01-01T00:00:00Z",
+            "limits": {k: v for k, v in fields.items() if v is not None},
+        }
+        try:
+            updates.append(msgspec.convert(document, LimitsUpdate, strict=False))
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"[[limits.profile]] {entry.get('name')!r}: {exc}") from None
+    entries = section.get("rule", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError("[[limits.rule]] must be an array of tables")
+    camel = [{"kycStatus" if k == "kyc_status" else k: v for k, v in e.items()} for e in entries]
+    try:
+        rules = msgspec.convert(camel, tuple[ProfileRule, ...], strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"[[limits.rule]]: {exc}") from None
+    return Baseline(updates=tuple(updates), rules=rules)
 
 
 def _operator(entry: object, env: Mapping[str, str], base: Path) -> list[OperatorKey]:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from types import EllipsisType
-from typing import Any, ClassVar, TypeVar, assert_never
+from typing import Any, ClassVar, Protocol, TypeVar, assert_never
 from uuid import UUID
 
 import msgspec
@@ -91,6 +91,17 @@ CASHIER_PROVIDER = "cashier"
 """The namespace of the platform cashier's transaction ids (deposits and withdrawals)."""
 
 
+class BetPolicy(Protocol):
+    """Limits and player protection, checked before every hold and cashier deposit
+    (`services.ledger.protection.Protection`); each raises `LedgerRefused` to refuse."""
+
+    def check_bet(self, cmd: Debit, wallet: Wallet, round_key: str, amount: Decimal) -> None: ...
+
+    def check_deposit(
+        self, player: str, currency: str, wallet: Wallet, amount: Decimal
+    ) -> None: ...
+
+
 class Ledger(Application[UUID]):
     """The money core. Sync; called from aiohttp via `run_in_executor`.
 
@@ -123,6 +134,9 @@ class Ledger(Application[UUID]):
             "1",
         )
         self._book_lock = threading.Lock()
+        self.policy: BetPolicy | None = None
+        """Limits and protection, checked before every hold and deposit (set by the
+        composition root)."""
         self._wallet_turns: Turns[UUID] = Turns()
         """Commands on one wallet run one at a time in this process (`turns`)."""
         self.book_scanned = 0
@@ -391,6 +405,8 @@ class Ledger(Application[UUID]):
         # a write since by another process makes the save conflict, and a refusal is decided
         # again by the careful attempt, on a fresh read.
         wallet = self._wallet(cmd.player, cmd.currency, trusted=not careful)
+        if self.policy is not None:
+            self.policy.check_bet(cmd, wallet, round_uuid(cmd.provider, cmd.round_id).hex, amount)
         bet = Bet(
             provider=cmd.provider,
             bet_id=bet_id,
@@ -753,6 +769,8 @@ class Ledger(Application[UUID]):
             wallet = self._wallet(player, currency)
             ref = record_ref(CASHIER_PROVIDER, tx_id)
             if kind == "deposit":
+                if self.policy is not None and account == CASHIER:
+                    self.policy.check_deposit(player, currency, wallet, value)
                 wallet.deposit(ref, value, account)
             else:
                 wallet.withdraw(ref, value, account)

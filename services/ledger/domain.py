@@ -18,6 +18,7 @@ Who writes what:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
@@ -25,6 +26,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from contracts.wallet import Outcome, Refusal
+from services.ledger import tally
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus
 
@@ -95,10 +97,27 @@ class Wallet(Aggregate):
         self.balance = Decimal(0)
         self.holds: dict[str, Decimal] = {}
         self.hold_rounds: dict[str, str] = {}
+        self.tallies: dict[str, dict[str, object]] = {}
+        """Per period, what player protection's limits count (`services.ledger.tally`)."""
 
     @staticmethod
     def create_id(player: str, currency: str) -> UUID:
         return wallet_id(player, currency)
+
+    def _count(self, at: datetime | None, field: str, amount: Decimal) -> None:
+        if at is not None and amount:
+            # A wallet snapshotted before tallies existed has none: it counts from now on.
+            tally.count(self.__dict__.setdefault("tallies", {}), at, field, amount)
+
+    def period_tally(self, period: str, now: datetime) -> tally.Tally:
+        return tally.read(self.__dict__.get("tallies", {}), period, now)
+
+    def round_staked(self, round_key: str) -> Decimal:
+        """What the player's open bets hold in one round."""
+        return sum(
+            (self.holds[bet] for bet, key in self.hold_rounds.items() if key == round_key),
+            Decimal(0),
+        )
 
     @property
     def held(self) -> Decimal:
@@ -259,9 +278,16 @@ class Wallet(Aggregate):
 
     @event(Deposited)
     def _deposited(
-        self, tx_ref: str, amount: Decimal, account: str, postings: dict[str, Decimal]
+        self,
+        tx_ref: str,
+        amount: Decimal,
+        account: str,
+        postings: dict[str, Decimal],
+        timestamp: datetime | None = None,
     ) -> None:
         self.balance += amount
+        if account == CASHIER:
+            self._count(timestamp, "deposited", amount)
 
     class Withdrawn(Aggregate.Event):
         tx_ref: str
@@ -281,17 +307,20 @@ class Wallet(Aggregate):
         round_key: str
 
     @event(StakeHeld)
-    def _stake_held(self, bet: str, amount: Decimal, round_key: str) -> None:
+    def _stake_held(
+        self, bet: str, amount: Decimal, round_key: str, timestamp: datetime | None = None
+    ) -> None:
         self.holds[bet] = amount
         self.hold_rounds[bet] = round_key
+        self._count(timestamp, "staked", amount)
 
     class HoldReleased(Aggregate.Event):
         bet: str
         cause: str
 
     @event(HoldReleased)
-    def _hold_released(self, bet: str, cause: str) -> None:
-        del self.holds[bet]
+    def _hold_released(self, bet: str, cause: str, timestamp: datetime | None = None) -> None:
+        self._count(timestamp, "refunded", self.holds.pop(bet))
         del self.hold_rounds[bet]
 
     class HoldCaptured(Aggregate.Event):
@@ -311,8 +340,15 @@ class Wallet(Aggregate):
         postings: dict[str, Decimal]
 
     @event(WinCredited)
-    def _win_credited(self, bet: str, amount: Decimal, postings: dict[str, Decimal]) -> None:
+    def _win_credited(
+        self,
+        bet: str,
+        amount: Decimal,
+        postings: dict[str, Decimal],
+        timestamp: datetime | None = None,
+    ) -> None:
         self.balance += amount
+        self._count(timestamp, "returned", amount)
 
     class SettlementReversed(Aggregate.Event):
         bet: str
@@ -323,9 +359,16 @@ class Wallet(Aggregate):
 
     @event(SettlementReversed)
     def _settlement_reversed(
-        self, bet: str, stake: Decimal, payout: Decimal, cause: str, postings: dict[str, Decimal]
+        self,
+        bet: str,
+        stake: Decimal,
+        payout: Decimal,
+        cause: str,
+        postings: dict[str, Decimal],
+        timestamp: datetime | None = None,
     ) -> None:
         self.balance += stake - payout
+        self._count(timestamp, "returned", stake - payout)
 
     class Awarded(Aggregate.Event):
         """A provider's payment outside any bet (`contracts.wallet.Award`)."""

@@ -98,6 +98,8 @@ _COMMON: dict[Refusal, Status] = {
     Refusal.BETTING_CLOSED: Status.FINAL_ERROR_ACTION_FAILED,
     Refusal.ROUND_CLOSED: Status.FINAL_ERROR_ACTION_FAILED,
     Refusal.LIMIT_EXCEEDED: Status.CASINO_LIMIT_EXCEEDED_STAKE,
+    Refusal.STAKE_OUT_OF_LIMITS: Status.CASINO_LIMIT_EXCEEDED_STAKE,
+    Refusal.SELF_EXCLUDED: Status.ACCOUNT_LOCKED,
     Refusal.RETRY_EXHAUSTED: Status.TEMPORARY_ERROR,
 }
 _BY_KIND: dict[str, dict[Refusal, Status]] = {

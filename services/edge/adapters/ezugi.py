@@ -108,6 +108,8 @@ _REFUSALS: dict[Refusal, Code] = {
     Refusal.BETTING_CLOSED: Code.GENERAL_ERROR,
     Refusal.ROUND_CLOSED: Code.GENERAL_ERROR,
     Refusal.LIMIT_EXCEEDED: Code.GENERAL_ERROR,
+    Refusal.STAKE_OUT_OF_LIMITS: Code.GENERAL_ERROR,
+    Refusal.SELF_EXCLUDED: Code.USER_BLOCKED,
     Refusal.RETRY_EXHAUSTED: Code.GENERAL_ERROR,
 }
 _DESCRIPTIONS: dict[Code, str] = {
@@ -129,6 +131,8 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
     Refusal.BETTING_CLOSED: "Betting is closed for this round",
     Refusal.ROUND_CLOSED: "Round already closed",
     Refusal.LIMIT_EXCEEDED: "Player limit exceeded",
+    Refusal.STAKE_OUT_OF_LIMITS: "Bet out of the player's limits",
+    Refusal.SELF_EXCLUDED: "User blocked",
     Refusal.CURRENCY_MISMATCH: "Currency is not the player's",
     Refusal.RETRY_EXHAUSTED: "Temporary failure, retry",
 }

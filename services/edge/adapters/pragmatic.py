@@ -99,6 +99,8 @@ _REFUSALS: dict[Refusal, Error] = {
     Refusal.BETTING_CLOSED: Error.BET_NOT_ALLOWED,
     Refusal.ROUND_CLOSED: Error.BET_NOT_ALLOWED,
     Refusal.LIMIT_EXCEEDED: Error.BET_LIMIT_REACHED,
+    Refusal.STAKE_OUT_OF_LIMITS: Error.BET_OUT_OF_LIMITS,
+    Refusal.SELF_EXCLUDED: Error.PLAYER_FROZEN,
     Refusal.RETRY_EXHAUSTED: Error.INTERNAL_RETRY,
 }
 

@@ -1,0 +1,245 @@
+"""Limit profiles (scope `limits`) and player protection (scope `protection`) over HTTP.
+
+- `POST /platform/v1/limits` takes a `limits.update`: stored in the protection log, it
+  applies to the next bet on every bridge (no restart) and is published on NATS
+  (`limits_subject`) for the bet sockets to push; `GET /platform/v1/limits` lists every
+  profile in force and the rules; `PUT /platform/v1/limits/rules` replaces the rules that
+  map country, currency and KYC status to allowed profiles;
+  `PUT /platform/v1/players/{player}/limits-profile` assigns the profile of the player's
+  bets that name none (every provider's debit).
+- `POST /platform/v1/players/{player}/protection` records one change (self-exclusion,
+  time-out, a loss/stake/deposit limit, the high-risk flag, lifting an exclusion);
+  `GET .../protection` is the state the checks read, `GET .../protection/history` every
+  change with who made it and its log position.
+
+The checks themselves run in the ledger, before every hold (`services.ledger.protection`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+from aiohttp import web
+
+from contracts import money
+from contracts.api import Operation, Scope
+from contracts.player import LimitsUpdate
+from contracts.protection import (
+    AssignProfile,
+    LimitsState,
+    ProfileRules,
+    ProtectionChange,
+    ProtectionHistory,
+    ProtectionLimit,
+    ProtectionView,
+)
+from services.frontdoor.auth import OPERATOR
+from services.frontdoor.cashier import _PLAYER, in_ledger, player_of
+from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.routes import RouteTable
+from services.ledger.protection import AnyChange, Protection
+
+PublishLimits = Callable[[LimitsUpdate], Awaitable[None]]
+_PROFILE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+
+
+def limits_subject(prefix: str) -> str:
+    """The NATS subject every stored `limits.update` is published on (JSON, core NATS)."""
+    return f"{prefix}.limits.update"
+
+
+def _operator(request: web.Request) -> str:
+    key = request[OPERATOR]
+    return f"{key.operator}/{key.key_id}"
+
+
+def _checked(update: LimitsUpdate) -> LimitsUpdate:
+    limits = update.limits
+    if not _PROFILE.match(limits.profile):
+        raise ApiError(
+            "INVALID_REQUEST", f"profile {limits.profile!r} must match {_PROFILE.pattern}"
+        )
+    if update.table and not update.provider:
+        raise ApiError("INVALID_REQUEST", "a table's limits need its provider")
+    if update.currency and update.currency not in money.EXPONENTS:
+        raise ApiError("UNKNOWN_CURRENCY", f"unknown currency {update.currency!r}")
+    bounds: list[tuple[str, Decimal | None, Decimal | None]] = [
+        ("minBet/maxBet", limits.min_bet, limits.max_bet),
+        ("maxRound", None, limits.max_round),
+        *((f"betTypes.{m}", b.min, b.max) for m, b in limits.bet_types.items()),
+    ]
+    for what, low, high in bounds:
+        for value in (low, high):
+            if value is None:
+                continue
+            if not value.is_finite() or value < 0 or value > money.MAX_AMOUNT:
+                raise ApiError("INVALID_AMOUNT", f"{what}: {value} is not an amount")
+            if update.currency:
+                try:
+                    money.check_amount(value, update.currency)
+                except money.MoneyError as exc:
+                    raise ApiError("INVALID_AMOUNT", f"{what}: {exc}") from None
+        if low is not None and high is not None and low > high:
+            raise ApiError(
+                "INVALID_AMOUNT", f"{what}: the minimum {low} is over the maximum {high}"
+            )
+    return update
+
+
+def setup_protection(
+    app: web.Application,
+    table: RouteTable,
+    *,
+    protection: Callable[[], Protection],
+    publish: PublishLimits,
+) -> None:
+    async def update_limits(request: web.Request) -> web.Response:
+        update = _checked(await read_json(request, LimitsUpdate))
+        stored = await in_ledger(lambda: protection().update_limits(update, _operator(request)))
+        await publish(stored)
+        return json_response(stored)
+
+    async def list_limits(request: web.Request) -> web.Response:
+        return json_response(protection().limits_state())
+
+    async def set_rules(request: web.Request) -> web.Response:
+        rules = await read_json(request, ProfileRules)
+        for rule in rules.rules:
+            for profile in rule.profiles:
+                if not _PROFILE.match(profile):
+                    raise ApiError("INVALID_REQUEST", f"profile {profile!r} is not a profile name")
+        state = await in_ledger(lambda: protection().set_rules(rules, _operator(request)))
+        return json_response(state)
+
+    async def assign_profile(request: web.Request) -> web.Response:
+        player = player_of(request)
+        body = await read_json(request, AssignProfile)
+        view = await in_ledger(lambda: protection().change(player, body, _operator(request)))
+        return json_response(view)
+
+    async def change(request: web.Request) -> web.Response:
+        player = player_of(request)
+        body: AnyChange = await read_json(request, ProtectionChange)  # type: ignore[arg-type]
+        if isinstance(body, ProtectionLimit):
+            if body.currency not in money.EXPONENTS:
+                raise ApiError("UNKNOWN_CURRENCY", f"unknown currency {body.currency!r}")
+            if body.amount is not None:
+                try:
+                    money.parse_amount(body.amount, body.currency)
+                except money.MoneyError as exc:
+                    raise ApiError("INVALID_AMOUNT", str(exc)) from None
+        view = await in_ledger(lambda: protection().change(player, body, _operator(request)))
+        return json_response(view)
+
+    async def view(request: web.Request) -> web.Response:
+        player = player_of(request)
+        return json_response(await asyncio.to_thread(protection().view, player))
+
+    async def history(request: web.Request) -> web.Response:
+        player = player_of(request)
+        return json_response(await asyncio.to_thread(protection().history, player))
+
+    for operation, handler in (
+        (UPDATE_LIMITS, update_limits),
+        (LIST_LIMITS, list_limits),
+        (SET_RULES, set_rules),
+        (ASSIGN_PROFILE, assign_profile),
+        (CHANGE_PROTECTION, change),
+        (VIEW_PROTECTION, view),
+        (PROTECTION_HISTORY, history),
+    ):
+        table.add(app, operation, handler)
+
+
+UPDATE_LIMITS = Operation(
+    method="POST",
+    path="/platform/v1/limits",
+    operation_id="updateLimits",
+    summary="limits.update: set a profile's limits (per provider, table, currency); hot",
+    description=(
+        "Stored in the log and applied to the next bet on every bridge, without a restart; "
+        "published on NATS for the bet sockets. The most specific update wins for a bet."
+    ),
+    auth="operator",
+    scope=Scope.LIMITS,
+    request=LimitsUpdate,
+    response=LimitsUpdate,
+    errors=("INVALID_AMOUNT", "UNKNOWN_CURRENCY", "RETRY"),
+    tags=("limits",),
+)
+LIST_LIMITS = Operation(
+    method="GET",
+    path="/platform/v1/limits",
+    operation_id="listLimits",
+    summary="Every limit profile in force and the rules that allow them",
+    auth="operator",
+    scope=Scope.LIMITS,
+    response=LimitsState,
+    tags=("limits",),
+)
+SET_RULES = Operation(
+    method="PUT",
+    path="/platform/v1/limits/rules",
+    operation_id="setProfileRules",
+    summary="Which profiles a player may use, by country, currency and KYC status",
+    auth="operator",
+    scope=Scope.LIMITS,
+    request=ProfileRules,
+    response=LimitsState,
+    errors=("RETRY",),
+    tags=("limits",),
+)
+ASSIGN_PROFILE = Operation(
+    method="PUT",
+    path="/platform/v1/players/{player}/limits-profile",
+    operation_id="assignLimitsProfile",
+    summary="The limit profile of the player's bets that name none (providers' debits)",
+    auth="operator",
+    scope=Scope.LIMITS,
+    request=AssignProfile,
+    response=ProtectionView,
+    errors=("INVALID_PLAYER", "RETRY"),
+    params=(_PLAYER,),
+    tags=("limits",),
+)
+CHANGE_PROTECTION = Operation(
+    method="POST",
+    path="/platform/v1/players/{player}/protection",
+    operation_id="changeProtection",
+    summary="Self-exclusion, time-out, loss/stake/deposit limit or high-risk flag",
+    description="Applies before the player's next hold, on every path and every bridge.",
+    auth="operator",
+    scope=Scope.PROTECTION,
+    request=ProtectionChange,
+    response=ProtectionView,
+    errors=("INVALID_PLAYER", "INVALID_AMOUNT", "UNKNOWN_CURRENCY", "RETRY"),
+    params=(_PLAYER,),
+    tags=("protection",),
+)
+VIEW_PROTECTION = Operation(
+    method="GET",
+    path="/platform/v1/players/{player}/protection",
+    operation_id="getProtection",
+    summary="The player's protection as the checks read it",
+    auth="operator",
+    scope=Scope.PROTECTION,
+    response=ProtectionView,
+    errors=("INVALID_PLAYER",),
+    params=(_PLAYER,),
+    tags=("protection",),
+)
+PROTECTION_HISTORY = Operation(
+    method="GET",
+    path="/platform/v1/players/{player}/protection/history",
+    operation_id="getProtectionHistory",
+    summary="Every change of the player's protection, with who made it and its log position",
+    auth="operator",
+    scope=Scope.PROTECTION,
+    response=ProtectionHistory,
+    errors=("INVALID_PLAYER",),
+    params=(_PLAYER,),
+    tags=("protection",),
+)

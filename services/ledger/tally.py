@@ -1,0 +1,74 @@
+"""What a wallet counts per calendar period, for the loss, stake and deposit limits of
+player protection: stakes held, stakes refunded, money returned by wins, deposits.
+
+Periods are UTC calendar periods: the day, the ISO week (from Monday) and the month of an
+event's timestamp. A wallet keeps the current period of each kind only; a tally asked for
+another period (a new day) is zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Final
+
+PERIODS: Final = ("DAY", "WEEK", "MONTH")
+FIELDS: Final = ("staked", "refunded", "returned", "deposited")
+
+
+def period_key(period: str, at: datetime) -> str:
+    """The id of the `period` (`DAY`, `WEEK`, `MONTH`) that holds `at`: `2026-12-03`,
+    `2026-W49`, `2026-12`."""
+    utc = at.astimezone(UTC)
+    if period == "DAY":
+        return f"{utc:%Y-%m-%d}"
+    if period == "WEEK":
+        year, week, _ = utc.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "MONTH":
+        return f"{utc:%Y-%m}"
+    raise ValueError(f"unknown period {period!r}; known: {', '.join(PERIODS)}")
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """One wallet's movements in one period."""
+
+    staked: Decimal = Decimal(0)
+    refunded: Decimal = Decimal(0)
+    returned: Decimal = Decimal(0)
+    """Wins paid, and what a reversed settlement gave back."""
+    deposited: Decimal = Decimal(0)
+
+    @property
+    def stakes(self) -> Decimal:
+        """What the player wagered: stakes held, less those refunded."""
+        return self.staked - self.refunded
+
+    @property
+    def loss(self) -> Decimal:
+        """What the player lost: wagered less what came back; an open bet counts as lost."""
+        return self.staked - self.refunded - self.returned
+
+
+def count(tallies: dict[str, dict[str, object]], at: datetime, field: str, amount: Decimal) -> None:
+    """Add `amount` to `field` in the periods holding `at` (mutates `tallies`, a wallet's
+    state: `{period: {"key": ..., field: Decimal}}`)."""
+    for period in PERIODS:
+        key = period_key(period, at)
+        current = tallies.get(period)
+        if current is None or current.get("key") != key:
+            current = tallies[period] = {"key": key}
+        before = current.get(field, Decimal(0))
+        assert isinstance(before, Decimal)
+        current[field] = before + amount
+
+
+def read(tallies: dict[str, dict[str, object]], period: str, now: datetime) -> Tally:
+    """The tally of the `period` holding `now`; zero when the wallet's is an older one."""
+    current = tallies.get(period)
+    if current is None or current.get("key") != period_key(period, now):
+        return Tally()
+    values = {f: current.get(f, Decimal(0)) for f in FIELDS}
+    return Tally(**values)  # type: ignore[arg-type]

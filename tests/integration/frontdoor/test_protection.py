@@ -1,0 +1,266 @@
+"""Limit profiles and player protection over real HTTP, NATS and PostgreSQL: set through
+the operator API, stored in the log, applied before the next hold on every path."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import nats
+import pytest
+
+from services.bridge.config import Settings
+from services.bridge.main import PROTECTION
+from services.frontdoor.protection import limits_subject
+from services.simulate.clients.base import HttpTransport
+from services.simulate.clients.evolution import EvolutionClient
+from services.simulate.clients.ezugi import EzugiClient
+from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.pragmatic import PragmaticClient
+from services.simulate.clients.softswiss import SoftSwissClient
+from services.simulate.clients.softswiss import bet as ss_bet
+from tests.integration.frontdoor.conftest import (
+    DIALECT_SECRETS,
+    EZUGI_OPERATOR,
+    Bridge,
+    all_but_key,
+)
+from tests.integration.frontdoor.test_bets import available, bet, opened, place, record
+from tests.integration.frontdoor.test_sessions import (
+    DIALECTS,
+    PROVIDER_OF,
+    fund,
+    launch,
+    launch_body,
+)
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+
+LIMITS = {"Authorization": f"Bearer {all_but_key('protection')}"}
+"""A key with scope `limits` (and every other but `protection`)."""
+PROTECTION_KEY = {"Authorization": f"Bearer {all_but_key('limits')}"}
+"""A key with scope `protection` (and every other but `limits`)."""
+
+
+async def dialect_debit(
+    bridge: Bridge, dialect: str, player: str, token: str, round_id: str, tx: str, amount: str
+) -> Any:
+    """One debit in `dialect`, as its provider sends it: the dialect's own status."""
+    provider = PROVIDER_OF.get(dialect, dialect)
+    transport = HttpTransport(
+        bridge.client.session, str(bridge.client.make_url(f"/wallet/{dialect}/{provider}"))
+    )
+    stake = Decimal(amount)
+    match dialect:
+        case "hub88":
+            hub88 = Hub88Client(transport, load_private_key(HUB88_PRIVATE_PEM))
+            call = hub88.bet_call(
+                user=player, token=token, round_id=round_id, tx=tx, amount=stake, currency="EUR"
+            )
+            return (await hub88.send(call))["status"]
+        case "evolution":
+            evo = EvolutionClient(transport, DIALECT_SECRETS["evolution"])
+            checked = await evo.check(sid=token, user=player)
+            assert checked["status"] == "OK", checked
+            answer = await evo.debit(
+                sid=checked["sid"],
+                user=player,
+                currency="EUR",
+                game_id=round_id,
+                tx_id=tx,
+                ref_id=tx,
+                amount=stake,
+            )
+            return answer["status"]
+        case "pragmatic":
+            pp = PragmaticClient(transport, DIALECT_SECRETS["pragmatic"])
+            answer = await pp.bet(
+                user=player, round_id=round_id, reference=tx, amount=stake, token=token
+            )
+            return answer["error"]
+        case "softswiss":
+            ss = SoftSwissClient(transport, DIALECT_SECRETS["softswiss"])
+            answer = await ss.play(
+                user=player,
+                currency="EUR",
+                round_id=round_id,
+                actions=[ss_bet(tx, stake, "EUR")],
+                session_id=token,
+            )
+            return answer.get("code", answer.get("http_status"))
+        case "ezugi":
+            ezugi = EzugiClient(transport, DIALECT_SECRETS["ezugi"], EZUGI_OPERATOR)
+            answer = await ezugi.debit(
+                user=player, token=token, tx=tx, round_id=round_id, amount=stake, currency="EUR"
+            )
+            return answer["errorCode"]
+    raise AssertionError(dialect)
+
+
+async def post(bridge: Bridge, path: str, body: Any, headers: dict[str, str]) -> Any:
+    response = await bridge.client.post(path, json=body, headers=headers)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def test_a_limits_update_during_an_open_round_applies_to_the_next_bet(
+    bridge: Bridge, bridge_settings: Settings
+) -> None:
+    await fund(bridge, "lia", "500.00")
+    _, hub88 = await launch(bridge, launch_body("lia", "hub88"))
+    _, session = await launch(bridge, launch_body("lia", "evo"))  # the last launch takes bets
+    sid, token = session["sessionId"], session["playerToken"]
+    await record(bridge, opened("R-1"))
+    assert bridge_settings.nats_url is not None
+    listener = await nats.connect(bridge_settings.nats_url)
+    pushed = await listener.subscribe(limits_subject(bridge_settings.stream_prefix))
+    try:
+        status, first = await place(bridge, token, bet(sid, "R-1", "k-1", "50.00"))
+        assert status == 200, first
+
+        # The operator lowers DEFAULT's limits on evo in EUR while R-1 is open.
+        update = {
+            "type": "limits.update",
+            "provider": "evo",
+            "currency": "EUR",
+            "effectiveAt": "2026-12-03T12:00:00Z",
+            "limits": {"profile": "DEFAULT", "maxBet": "20.00", "maxRound": "60.00"},
+        }
+        stored = await post(bridge, "/platform/v1/limits", update, LIMITS)
+        assert stored["logPosition"] > 0 and stored["limits"]["maxBet"] == "20.00"
+        message = await pushed.next_msg(timeout=5)
+        assert json.loads(message.data)["limits"]["maxRound"] == "60.00"
+
+        status, over = await place(bridge, token, bet(sid, "R-1", "k-2", "25.00"))
+        assert (status, over["code"]) == (422, "LBRG-422 INVALID_STAKE"), over
+        status, round_over = await place(bridge, token, bet(sid, "R-1", "k-3", "15.00"))
+        assert (status, round_over["code"]) == (429, "LBRG-429 LIMIT_EXCEEDED"), round_over
+        status, within = await place(bridge, token, bet(sid, "R-1", "k-4", "10.00"))
+        assert status == 200 and within["effectiveLimits"]["maxBet"] == "20.00", within
+        assert await available(bridge, "lia") == Decimal("440.00"), "only two bets held"
+
+        # The limits are the log's, not this process's: a fresh state from the log agrees.
+        guard = bridge.app[PROTECTION]
+        assert guard.state.limits_for("evo", "T1", "EUR", "DEFAULT").max_bet == Decimal("20")
+        listed = await bridge.client.get("/platform/v1/limits", headers=LIMITS)
+        assert [u["limits"]["maxBet"] for u in (await listed.json())["updates"]] == ["20.00"]
+
+        # A provider's debit is bound by the player's profile too, in its own dialect.
+        await post(
+            bridge,
+            "/platform/v1/limits",
+            {**update, "provider": "hub88", "limits": {"profile": "DEFAULT", "maxBet": "20.00"}},
+            LIMITS,
+        )
+        answer = await dialect_debit(
+            bridge, "hub88", "lia", hub88["providerToken"], "R-h", "h-1", "30.00"
+        )
+        assert answer == "RS_ERROR_LIMIT_REACHED"
+        assert await available(bridge, "lia") == Decimal("440.00")
+    finally:
+        await listener.close()
+
+
+async def test_a_self_excluded_players_bet_is_refused_in_every_dialect_and_on_the_canonical_path(
+    bridge: Bridge,
+) -> None:
+    await fund(bridge, "sam", "100.00")
+    tokens = {}
+    for dialect in DIALECTS:
+        provider = PROVIDER_OF.get(dialect, dialect)
+        status, launched = await launch(bridge, launch_body("sam", provider))
+        assert status == 200, launched
+        tokens[dialect] = launched["providerToken"]
+    sid, token = launched["sessionId"], launched["playerToken"]
+    excluded = await post(
+        bridge,
+        "/platform/v1/players/sam/protection",
+        {"type": "self_exclusion", "reason": "asked by the player"},
+        PROTECTION_KEY,
+    )
+    assert excluded["excludedUntil"].startswith("9999") and excluded["logPosition"] > 0
+
+    refused_as = {
+        "hub88": "RS_ERROR_USER_DISABLED",
+        "evolution": "ACCOUNT_LOCKED",
+        "pragmatic": 6,
+        "softswiss": 110,
+        "ezugi": 8,
+    }
+    for dialect in DIALECTS:
+        answer = await dialect_debit(
+            bridge, dialect, "sam", tokens[dialect], f"R-{dialect}", f"x-{dialect}", "5.00"
+        )
+        assert answer == refused_as[dialect], (dialect, answer)
+    await record(bridge, msgspec.structs.replace(opened("R-2"), provider="ezugi"))
+    status, canonical = await place(bridge, token, bet(sid, "R-2", "s-1"))
+    assert (status, canonical["code"]) == (403, "LBRG-403 SELF_EXCLUDED"), canonical
+    assert await available(bridge, "sam") == Decimal("100.00"), "nothing held anywhere"
+
+    history = await bridge.client.get(
+        "/platform/v1/players/sam/protection/history", headers=PROTECTION_KEY
+    )
+    records = (await history.json())["records"]
+    assert [r["change"]["type"] for r in records] == ["self_exclusion"]
+    assert records[0]["operator"] == "casino/all-but-limits"
+
+
+async def test_a_loss_limit_reached_mid_session_refuses_the_next_bet(bridge: Bridge) -> None:
+    await fund(bridge, "leo", "100.00")
+    _, session = await launch(bridge, launch_body("leo", "evo"))
+    sid, token = session["sessionId"], session["playerToken"]
+    await post(
+        bridge,
+        "/platform/v1/players/leo/protection",
+        {"type": "limit", "kind": "LOSS", "period": "DAY", "currency": "EUR", "amount": "30.00"},
+        PROTECTION_KEY,
+    )
+    await record(bridge, opened("R-3"))
+    for key in ("l-1", "l-2", "l-3"):
+        status, answer = await place(bridge, token, bet(sid, "R-3", key, "10.00"))
+        assert status == 200, answer
+    status, refused = await place(bridge, token, bet(sid, "R-3", "l-4", "1.00"))
+    assert (status, refused["code"]) == (429, "LBRG-429 LIMIT_EXCEEDED"), refused
+    assert "losses this day" in refused["message"]
+    assert await available(bridge, "leo") == Decimal("70.00")
+
+
+async def test_the_deposit_limit_applies_to_the_cashier(bridge: Bridge) -> None:
+    await fund(bridge, "dee", "40.00")
+    await post(
+        bridge,
+        "/platform/v1/players/dee/protection",
+        {"type": "limit", "kind": "DEPOSIT", "period": "WEEK", "currency": "EUR", "amount": "50"},
+        PROTECTION_KEY,
+    )
+    response = await bridge.client.post(
+        "/platform/v1/players/dee/deposits",
+        json={"idempotencyKey": "dee-2", "currency": "EUR", "amount": "20.00"},
+        headers=Bridge.auth("cashier"),
+    )
+    body = await response.json()
+    assert (response.status, body["error"]) == (429, "LBRG-429 LIMIT_EXCEEDED"), body
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "scope"),
+    [
+        ("POST", "/platform/v1/limits", "limits"),
+        ("GET", "/platform/v1/limits", "limits"),
+        ("PUT", "/platform/v1/limits/rules", "limits"),
+        ("PUT", "/platform/v1/players/p/limits-profile", "limits"),
+        ("POST", "/platform/v1/players/p/protection", "protection"),
+        ("GET", "/platform/v1/players/p/protection", "protection"),
+        ("GET", "/platform/v1/players/p/protection/history", "protection"),
+    ],
+)
+async def test_each_limits_and_protection_route_needs_its_scope(
+    bridge: Bridge, method: str, path: str, scope: str
+) -> None:
+    headers = {"Authorization": f"Bearer {all_but_key(scope)}"}
+    response = await bridge.client.request(method, path, json={}, headers=headers)
+    body = await response.json()
+    assert (response.status, body["error"]) == (403, "LBRG-403 SCOPE_REQUIRED"), body
+    response = await bridge.client.request(method, path, json={})
+    assert response.status == 401

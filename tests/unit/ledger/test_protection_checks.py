@@ -1,0 +1,214 @@
+"""The checks before every hold, decided from the protection log's events and the wallet:
+no socket, the real aggregates and the real state builder."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pytest
+
+from contracts.player import BetAccepted, EffectiveLimits, LimitsUpdate, MarketLimits
+from contracts.protection import (
+    LimitKind,
+    Period,
+    ProfileRule,
+    ProtectionLimit,
+    SelfExclusion,
+    TimeOut,
+)
+from contracts.wallet import Debit, Refusal, Selection
+from services.ledger.domain import CASHIER, Wallet
+from services.ledger.errors import LedgerRefused
+from services.ledger.protection import Baseline, GuardState, LimitBook, PlayerGuard, Protection
+from services.ledger.tally import period_key
+
+NOW = datetime.now(UTC)
+
+
+def debit(amount: str, *, market: str = "roulette_straight", profile: str = "") -> Debit:
+    return Debit(
+        provider="evo",
+        tx_id=f"tx-{amount}",
+        player="ann",
+        currency="EUR",
+        amount=Decimal(amount),
+        round_id="R-1",
+        table="T1",
+        selections=(Selection(market=market, value="17"),),
+        limits_profile=profile,
+    )
+
+
+class Log:
+    """A protection log in memory: events as the application writes them, applied in order."""
+
+    def __init__(self, baseline: Baseline | None = None) -> None:
+        self.state = GuardState(baseline or Baseline())
+        self.position = 0
+        self.guard: PlayerGuard | None = None
+
+    def _apply(self, *aggregates: Any) -> None:
+        for aggregate in aggregates:
+            for event in aggregate.collect_events():
+                self.position += 1
+                self.state.apply(self.position, event)
+
+    def change(self, change: Any) -> None:
+        guard = self.guard or PlayerGuard(player="ann")
+        self.guard = guard
+        guard.record(change=msgspec.json.encode(change).decode(), operator="casino/k1")
+        self._apply(guard)
+
+    def limits(self, update: LimitsUpdate) -> None:
+        book = LimitBook()
+        book.set_limits(update=msgspec.json.encode(update).decode(), operator="casino/k1")
+        self._apply(book)
+
+
+def checker(log: Log) -> Protection:
+    guard = Protection.__new__(Protection)  # the checks only: no store
+    guard.state = log.state
+    return guard
+
+
+def wallet_with(deposit: str = "1000") -> Wallet:
+    wallet = Wallet(player="ann", currency="EUR")
+    wallet.deposit("dep-1", Decimal(deposit), CASHIER)
+    return wallet
+
+
+def refusal(guard: Protection, cmd: Debit, wallet: Wallet) -> Refusal | None:
+    try:
+        guard.check_bet(cmd, wallet, "round-key", cmd.amount)
+    except LedgerRefused as refused:
+        return refused.code
+    return None
+
+
+def test_a_self_exclusion_and_a_time_out_refuse_every_bet_until_lifted_or_over() -> None:
+    log = Log()
+    guard, wallet = checker(log), wallet_with()
+    assert refusal(guard, debit("5"), wallet) is None
+    log.change(SelfExclusion(until=NOW + timedelta(days=1)))
+    assert refusal(guard, debit("5"), wallet) is Refusal.SELF_EXCLUDED
+    log.change(SelfExclusion(until=NOW - timedelta(seconds=1)))
+    assert refusal(guard, debit("5"), wallet) is None, "an exclusion that is over lets bets in"
+    log.change(TimeOut(minutes=30))
+    assert refusal(guard, debit("5"), wallet) is Refusal.SELF_EXCLUDED
+    history = log.state.players["ann"].records
+    assert [r.log_position for r in history] == [2, 3, 4] and history[0].operator == "casino/k1"
+
+
+def test_the_most_specific_limits_update_wins_and_bounds_each_market() -> None:
+    log = Log(Baseline(updates=(_update("", "", EffectiveLimits(max_bet=Decimal(1000))),)))
+    log.limits(_update("evo", "", EffectiveLimits(max_bet=Decimal(100))))
+    log.limits(
+        _update(
+            "evo",
+            "T1",
+            EffectiveLimits(
+                min_bet=Decimal(2),
+                max_bet=Decimal(50),
+                bet_types={"roulette_straight": MarketLimits(max=Decimal(10))},
+            ),
+        )
+    )
+    guard, wallet = checker(log), wallet_with()
+    assert log.state.limits_for("evo", "T2", "EUR", "DEFAULT").max_bet == Decimal(100)
+    assert log.state.limits_for("hub88", "T1", "EUR", "DEFAULT").max_bet == Decimal(1000)
+    assert refusal(guard, debit("1"), wallet) is Refusal.STAKE_OUT_OF_LIMITS
+    assert refusal(guard, debit("11"), wallet) is Refusal.STAKE_OUT_OF_LIMITS
+    assert refusal(guard, debit("11", market="red"), wallet) is None
+    assert refusal(guard, debit("51", market="red"), wallet) is Refusal.STAKE_OUT_OF_LIMITS
+    assert refusal(guard, debit("51", market="red", profile="VIP_A"), wallet) is None
+
+
+def test_a_rounds_maximum_counts_the_players_open_stakes_in_that_round() -> None:
+    log = Log()
+    log.limits(_update("evo", "", EffectiveLimits(max_round=Decimal(30))))
+    guard, wallet = checker(log), wallet_with()
+    wallet.hold("bet-1", Decimal(25), "round-key")
+    assert refusal(guard, debit("5"), wallet) is None
+    assert refusal(guard, debit("6"), wallet) is Refusal.LIMIT_EXCEEDED
+
+
+def test_loss_counts_stakes_less_wins_and_refunds_in_the_period() -> None:
+    log = Log()
+    log.change(ProtectionLimit(kind=LimitKind.LOSS, period=Period.DAY, currency="EUR", amount="20"))
+    guard, wallet = checker(log), wallet_with()
+    wallet.hold("bet-1", Decimal(15), "r1")
+    wallet.capture("bet-1")
+    wallet.hold("bet-2", Decimal(5), "r1")
+    assert wallet.period_tally("DAY", NOW).loss == Decimal(20)
+    assert refusal(guard, debit("1"), wallet) is Refusal.LIMIT_EXCEEDED
+    wallet.release("bet-2", "VOID")  # a refund comes back off the loss
+    wallet.credit_win("bet-1", Decimal(4))
+    assert wallet.period_tally("DAY", NOW).loss == Decimal(11)
+    assert refusal(guard, debit("9"), wallet) is None
+    assert refusal(guard, debit("10"), wallet) is Refusal.LIMIT_EXCEEDED
+    tomorrow = NOW + timedelta(days=1)
+    assert wallet.period_tally("DAY", tomorrow).loss == 0, "a new day starts at zero"
+
+
+def test_the_deposit_limit_counts_cashier_deposits_only() -> None:
+    log = Log()
+    log.change(
+        ProtectionLimit(kind=LimitKind.DEPOSIT, period=Period.MONTH, currency="EUR", amount="100")
+    )
+    guard, wallet = checker(log), wallet_with("90")
+    wallet.deposit("bank-1", Decimal(500), "provider:evo")
+    with pytest.raises(LedgerRefused) as refused:
+        guard.check_deposit("ann", "EUR", wallet, Decimal(11))
+    assert refused.value.code is Refusal.LIMIT_EXCEEDED
+    guard.check_deposit("ann", "EUR", wallet, Decimal(10))
+
+
+def test_the_tallies_are_rebuilt_from_the_wallets_events_with_their_timestamps() -> None:
+    wallet = wallet_with()
+    wallet.hold("bet-1", Decimal(7), "r1")
+    events = wallet.collect_events()
+    rebuilt = None
+    for event in events:
+        rebuilt = event.mutate(rebuilt)
+    assert isinstance(rebuilt, Wallet)
+    assert rebuilt.period_tally("WEEK", NOW).staked == Decimal(7)
+    assert rebuilt.tallies["MONTH"]["key"] == period_key("MONTH", events[-1].timestamp)
+
+
+def test_the_first_matching_rule_says_which_profiles_a_player_may_use() -> None:
+    state = GuardState(
+        Baseline(
+            rules=(
+                ProfileRule(country="DE", profiles=("DEFAULT",)),
+                ProfileRule(kyc_status="VERIFIED", profiles=("DEFAULT", "VIP_A")),
+            )
+        )
+    )
+    assert state.allowed_profiles("DE", "EUR", "VERIFIED") == ("DEFAULT",)
+    assert state.allowed_profiles("MT", "EUR", "VERIFIED") == ("DEFAULT", "VIP_A")
+    assert state.allowed_profiles("MT", "EUR", "PENDING") is None
+
+
+def test_v1_bodies_written_before_the_limits_grew_still_decode() -> None:
+    accepted = msgspec.json.decode(
+        b'{"type":"bet.accepted","idempotencyKey":"k","betId":"b","roundId":"R",'
+        b'"balanceHold":"-5.00","available":"1.00","effectiveLimits":{"profile":"VIP_A",'
+        b'"minBet":null,"maxBet":"5000.00","maxRound":null},"serverTime":"2025-10-17T18:45:03Z"}',
+        type=BetAccepted,
+    )
+    assert accepted.effective_limits.bet_types == {}
+    update = msgspec.json.decode(
+        b'{"type":"limits.update","provider":"evolution","limits":{"profile":"VIP_A"},'
+        b'"effectiveAt":"2025-10-17T18:45:03Z","table":"Table23","currency":"EUR"}',
+        type=LimitsUpdate,
+    )
+    assert update.log_position == 0
+
+
+def _update(provider: str, table: str, limits: EffectiveLimits) -> LimitsUpdate:
+    return LimitsUpdate(
+        provider=provider, table=table, currency="EUR", limits=limits, effective_at=NOW
+    )
