@@ -16,6 +16,8 @@ One factory holds one connection, shared by every recorder it builds; `close()` 
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -34,6 +36,8 @@ from services.eventstore.recorders import (
     JetStreamTrackingRecorder,
     stream_name,
 )
+
+R = TypeVar("R", JetStreamApplicationRecorder, JetStreamTrackingRecorder, JetStreamProcessRecorder)
 
 
 class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
@@ -73,45 +77,38 @@ class JetStreamFactory(InfrastructureFactory[JetStreamTrackingRecorder]):
             heads=self.heads,
         )
 
-    def application_recorder(self) -> ApplicationRecorder:
-        topic = self.env.get(self.APPLICATION_RECORDER_TOPIC)
-        cls: type[JetStreamApplicationRecorder] = (
-            resolve_topic(topic) if topic else JetStreamApplicationRecorder
-        )
+    def _recorder(self, cls: type[R]) -> R:
+        """A recorder on the application's stream, built as the settings say."""
         return cls(
             self.connection,
             self._stream(),
             create_stream=self._create(),
             replicas=self.replicas,
             heads=self.heads,
+        )
+
+    def _configured(self, topic_key: str, default: type[R]) -> type[R]:
+        """The recorder class the environment names under `topic_key`, else `default`."""
+        topic = self.env.get(topic_key)
+        found: type[R] = resolve_topic(topic) if topic else default
+        return found
+
+    def application_recorder(self) -> ApplicationRecorder:
+        return self._recorder(
+            self._configured(self.APPLICATION_RECORDER_TOPIC, JetStreamApplicationRecorder)
         )
 
     def tracking_recorder(
         self, tracking_recorder_class: type[JetStreamTrackingRecorder] | None = None
     ) -> JetStreamTrackingRecorder:
-        if tracking_recorder_class is None:
-            topic = self.env.get(self.TRACKING_RECORDER_TOPIC)
-            tracking_recorder_class = resolve_topic(topic) if topic else JetStreamTrackingRecorder
-        assert tracking_recorder_class is not None
-        return tracking_recorder_class(
-            self.connection,
-            self._stream(),
-            create_stream=self._create(),
-            replicas=self.replicas,
-            heads=self.heads,
+        return self._recorder(
+            tracking_recorder_class
+            or self._configured(self.TRACKING_RECORDER_TOPIC, JetStreamTrackingRecorder)
         )
 
     def process_recorder(self) -> ProcessRecorder:
-        topic = self.env.get(self.PROCESS_RECORDER_TOPIC)
-        cls: type[JetStreamProcessRecorder] = (
-            resolve_topic(topic) if topic else JetStreamProcessRecorder
-        )
-        return cls(
-            self.connection,
-            self._stream(),
-            create_stream=self._create(),
-            replicas=self.replicas,
-            heads=self.heads,
+        return self._recorder(
+            self._configured(self.PROCESS_RECORDER_TOPIC, JetStreamProcessRecorder)
         )
 
     def close(self) -> None:
