@@ -24,6 +24,9 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
   Before any debit -> `BET_DOES_NOT_EXIST`, and the late debit is then refused with
   `FINAL_ERROR_ACTION_FAILED`; after a credit, or repeated -> `BET_ALREADY_SETTLED`, nothing
   moves.
+- Player protection and limit profiles (`services.ledger.protection`): a self-excluded,
+  timed-out or high-risk player -> `ACCOUNT_LOCKED`; a stake outside the profile's
+  limits, or past a round, loss or stake limit -> `CASINO_LIMIT_EXCEEDED_STAKE`.
 - A bet refused because the round's betting window closed -> `FINAL_ERROR_ACTION_FAILED`
   [INFER: Evolution must not retry it].
 - Amounts: JSON numbers with at most 6 decimals and no more than the currency allows;

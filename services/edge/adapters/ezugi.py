@@ -33,7 +33,8 @@ marked [INFER]:
   (`late_original="refuse"`). Rollback of a settled debit -> 1, nothing moves
   (`only_open`) [INFER: Ezugi rolls back debits it could not complete, never settled ones].
 - Refusals: insufficient funds -> 3; unknown player -> 7; currency not configured or not
-  the player's -> 1; betting closed or limits -> 1 [INFER: Ezugi has no closer code].
+  the player's -> 1; betting closed or limits -> 1 [INFER: Ezugi has no closer code]; a
+  self-excluded, timed-out or high-risk player -> 8 "User blocked".
 - Malformed JSON, wrong types, a wrong `operatorId`, an empty `uid`, `transactionId`,
   `debitTransactionId` or `roundId`, negative, NaN or over-precise amounts -> 1 (an empty
   `debitTransactionId` must never read as "every open bet of the round"). An amount sent

@@ -31,6 +31,9 @@ Semantics, per Hub88's documentation unless marked [INFER]:
 - `round_closed: true` on a bet, win or rollback closes the round in the ledger, once the
   transaction is taken: a later bet in it is refused (`RS_ERROR_INVALID_GAME`), and the
   round reads CLOSED.
+- Player protection and limit profiles (`services.ledger.protection`): a self-excluded,
+  timed-out or high-risk player -> `RS_ERROR_USER_DISABLED`; a stake outside the
+  profile's limits, or past a round, loss or stake limit -> `RS_ERROR_LIMIT_REACHED`.
 - A bet after the round's betting window closed -> `RS_ERROR_INVALID_GAME` [INFER];
   Hub88 then rolls the bet back, which is a no-op.
 - Edge refusals: IP not allowed -> HTTP 403 `RS_ERROR_INVALID_PARTNER`; rate limited ->

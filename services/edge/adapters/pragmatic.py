@@ -13,7 +13,9 @@ Semantics, following the public implementations unless marked [INFER]:
   player's); the currency is the session's, else the player's last session's. Same
   `reference` again -> the original success with the current balance; with another
   amount or round -> error 7 [INFER]. Insufficient funds -> 1 with the balance; a bet
-  after the round's betting closed, or after its refund arrived -> 3 (final).
+  after the round's betting closed, or after its refund arrived -> 3 (final). Player
+  protection (`services.ledger.protection`): self-excluded, timed out or high-risk -> 6;
+  over the profile's stake range -> 310; over a round, loss or stake limit -> 50.
 - `result` pays the player's open bets in `roundId` (a zero result settles them lost);
   idempotent on `reference`; a round with no open bet of this player -> 7 [INFER: the
   codes for it disagree between implementations; 7 is final and changes nothing].

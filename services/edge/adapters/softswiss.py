@@ -25,7 +25,8 @@ marked [INFER]:
   for a settled round -> HTTP 400 code 400 [INFER]. A zero win settles the round as lost.
 - Refusals: not enough funds -> HTTP 412 code 100 with the balance; unknown player ->
   412 code 101; currency not configured for this provider -> 412 code 154; betting closed
-  -> 412 code 405 [INFER]; limits -> 412 code 105.
+  -> 412 code 405 [INFER]; limits (the profile's or player protection's) -> 412 code
+  105; a self-excluded, timed-out or high-risk player -> 412 code 110.
 - `jackpot_contribution` and `jackpot_win` are informational: they are parts of `amount`
   already [INFER], so they move nothing of their own.
 - `session_id`, when the provider sends one, is checked on bets only (it must be a live,
