@@ -315,3 +315,41 @@ class QosBatch(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 class QosAccepted(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     accepted: int
+
+
+# The pilot scorecard (`livebridge pilot`): every round of a provider cross-verified.
+
+PILOT_THRESHOLD = 0.005
+"""A pilot fails above this share of mismatched rounds (0.5%, seed A)."""
+
+
+class PilotRound(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """One round that failed a check, and which."""
+
+    round_id: str
+    table: str
+    problems: tuple[str, ...]
+
+
+class Scorecard(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    """A provider's last `rounds_read` finished rounds, each checked three ways: its
+    `round_hash` against the bridge's digest, its provider `seq` without gaps or
+    conflicting repeats, and the ledger's settlement of each bet against the payout the
+    round's result gives."""
+
+    provider: str
+    rounds_asked: int
+    rounds_read: int
+    hash_verified: int
+    """Rounds with a provider `round_hash` (the others are counted as unhashed)."""
+    hash_mismatched: int
+    unhashed: int
+    sequence_breaks: int
+    ledger_differences: int
+    """Rounds with a bet whose settlement differs from the payout its result gives."""
+    mismatched_rounds: int
+    """Rounds failing any check (each counted once)."""
+    mismatch_rate: float | None
+    threshold: float = PILOT_THRESHOLD
+    passed: bool
+    mismatches: tuple[PilotRound, ...] = ()

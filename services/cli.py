@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from projections import commands as views_commands
+from projections import pilot as pilot_commands
 from projections.export import commands as export_commands
 from projections.reconcile import commands as reconcile_commands
 from services.bench import runner as bench_runner
@@ -56,6 +57,7 @@ COMMANDS: tuple[Register, ...] = (
     views_commands.register,  # replay, projections rebuild
     export_commands.register,  # export, verify, export-key
     reconcile_commands.register,  # reconcile
+    pilot_commands.register,  # pilot
     platform_commands.register,  # webhooks
     simulate_commands.register,  # simulate
     chaos_run.register,  # chaos

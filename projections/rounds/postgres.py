@@ -370,6 +370,25 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
 
     # Operations KPIs (`services.ops.kpis` defines them; README "Running it in production").
 
+    def pilot_rounds(self, provider: str, limit: int) -> list[dict[str, Any]]:
+        """The provider's last `limit` finished rounds (a result or a void), newest first:
+        verification, its flags, bets and bets flagged (settled off their result)."""
+        params = {"provider": provider, "limit": limit}
+        with self.datastore.transaction(commit=False) as curs:
+            statement = self.statement("pilot rounds", self._pilot_rounds_sql)
+            return curs.execute(statement, params).fetchall()
+
+    def _pilot_rounds_sql(self) -> Composed:
+        return SQL(
+            "SELECT r.round_id, r.table_id, r.round_hash, r.verification, "
+            "r.verification_flags, r.void_cause, "
+            "(SELECT count(*) FROM {bets} b WHERE b.round_key = r.round_key) AS bets, "
+            "(SELECT count(*) FROM {bets} b WHERE b.round_key = r.round_key AND b.flagged) "
+            "AS flagged_bets FROM {rounds} r WHERE r.provider = %(provider)s "
+            "AND (r.verification <> 'PENDING' OR r.void_cause <> '') "
+            "ORDER BY r.position DESC LIMIT %(limit)s"
+        ).format(rounds=self.table("rounds"), bets=self.table("bets"))
+
     def kpi_rounds(
         self, since: datetime, until: datetime, unit: str, down_after: float
     ) -> list[dict[str, Any]]:

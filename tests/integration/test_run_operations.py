@@ -87,6 +87,19 @@ def test_the_readme_simulate_command_plays_beside_a_started_bridge(
         assert played.returncode == 0, played.stdout[-2000:] + played.stderr[-2000:]
         report = json.loads(played.stdout)
         assert report["ok"] is True and report["bets"], report
+        # The pilot scorecard over the rounds just played: every one cross-verified.
+        command = readme_command("pilot")
+        argv = [sys.executable, "-m", "services.cli", *shlex.split(command)[1:]]
+        scored = subprocess.run(
+            argv,
+            env={**os.environ, "LIVEBRIDGE_HOME": str(home), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert scored.returncode == 0, scored.stdout[-2000:] + scored.stderr[-2000:]
+        assert "verdict              PASS" in scored.stdout, scored.stdout
         code, _ = bridge.interrupt()
         assert code == 0, bridge.log.read_text()
     finally:

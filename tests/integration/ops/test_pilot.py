@@ -1,0 +1,136 @@
+"""`livebridge pilot`: a provider's rounds cross-verified on the views the bridge keeps.
+
+Forty rounds are played into a running bridge's ledger; the oldest two carry planted
+faults (a wrong `round_hash`, a `seq` never sent). Over all forty the mismatch rate is 5%
+and the pilot fails; over the newest thirty-eight it is 0% and the pilot passes. The 0.5%
+bar itself is held by the scorer's unit test (`tests/unit/ops/test_pilot_score.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from contracts.events import AnyProviderEvent, BettingOpened, ResultDeclared, round_digest
+from contracts.wallet import Credit, Debit
+from projections.http import VIEWS
+from services import cli
+from services.bridge.config import Settings
+from services.bridge.main import LEDGER
+from services.ledger.application import Ledger
+from tests.integration.ops.conftest import Bridge
+
+P = "evo"
+ROUNDS = 40
+T0 = datetime.now(UTC) - timedelta(hours=1)
+
+
+def play(ledger: Ledger) -> None:
+    ledger.open_wallet("pilot-1", "EUR")
+    ledger.deposit("pilot-1", "EUR", Decimal("1000.00"), tx_id="dep-pilot-1")
+    for n in range(ROUNDS):
+        round_id, at = f"PR-{n:03d}", T0 + timedelta(seconds=30 * n)
+        opened = BettingOpened(
+            provider=P,
+            round_id=round_id,
+            table="T1",
+            game="roulette",
+            seq=1,
+            occurred_at=at,
+            closes_at=at + timedelta(seconds=15),
+        )
+        ledger.record_event(opened)
+        ledger.execute(
+            Debit(
+                provider=P,
+                tx_id=f"d-{n}",
+                player="pilot-1",
+                currency="EUR",
+                amount=Decimal("1.00"),
+                round_id=round_id,
+                bet_id=f"b-{n}",
+                game="roulette",
+                table="T1",
+            )
+        )
+        seq = 3 if n == 1 else 2  # round 1: seq 2 never sent
+        declared = ResultDeclared(
+            provider=P,
+            round_id=round_id,
+            seq=seq,
+            occurred_at=at + timedelta(seconds=20),
+            result={"number": "17"},
+        )
+        sent: list[AnyProviderEvent] = [opened, declared]
+        digest = "0" * 64 if n == 0 else round_digest(sent)  # round 0: a wrong hash
+        ledger.record_event(ResultDeclared(**{**_fields(declared), "round_hash": digest}))
+        ledger.execute(
+            Credit(
+                provider=P,
+                tx_id=f"c-{n}",
+                player="pilot-1",
+                currency="EUR",
+                amount=Decimal("0"),
+                round_id=round_id,
+                bet_id=f"b-{n}",
+            )
+        )
+
+
+def _fields(event: ResultDeclared) -> dict[str, object]:
+    return {f: getattr(event, f) for f in event.__struct_fields__}
+
+
+async def test_the_pilot_fails_above_half_a_percent_and_passes_below(
+    bridge: Bridge,
+    bridge_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ledger = bridge.app[LEDGER]
+    await asyncio.to_thread(play, ledger)
+    head = await asyncio.to_thread(ledger.recorder.max_notification_id)
+    await asyncio.to_thread(bridge.app[VIEWS].wait, head, 20.0)
+
+    for key, value in {
+        "LIVEBRIDGE_HOME": str(bridge_settings.home / "elsewhere"),  # no running bridge
+        "LIVEBRIDGE_DATABASE_URL": str(bridge_settings.database_url),
+        "LIVEBRIDGE_NATS_URL": str(bridge_settings.nats_url),
+        "LIVEBRIDGE_STREAM_PREFIX": bridge_settings.stream_prefix,
+    }.items():
+        monkeypatch.setenv(key, value)
+
+    status = await asyncio.to_thread(
+        cli.main, ["pilot", "--provider", P, "--rounds", str(ROUNDS), "--json"]
+    )
+    card = json.loads(capsys.readouterr().out)
+    assert status == 1
+    assert {k: card[k] for k in card if k != "mismatches"} == {
+        "provider": P,
+        "roundsAsked": ROUNDS,
+        "roundsRead": ROUNDS,
+        "hashVerified": ROUNDS,
+        "hashMismatched": 1,
+        "unhashed": 0,
+        "sequenceBreaks": 1,
+        "ledgerDifferences": 0,
+        "mismatchedRounds": 2,
+        "mismatchRate": 2 / ROUNDS,
+        "threshold": 0.005,
+        "passed": False,
+    }
+    assert sorted((m["roundId"], tuple(m["problems"])) for m in card["mismatches"]) == [
+        ("PR-000", ("hash",)),
+        ("PR-001", ("sequence",)),
+    ]
+
+    status = await asyncio.to_thread(
+        cli.main, ["pilot", "--provider", P, "--rounds", str(ROUNDS - 2)]
+    )
+    text = capsys.readouterr().out
+    assert status == 0, text
+    assert "mismatch rate        0.00%" in text and "verdict              PASS" in text
