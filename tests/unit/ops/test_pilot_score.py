@@ -18,7 +18,7 @@ def row(n: int, *, flags: tuple[str, ...] = (), flagged_bets: int = 0, hashed: b
 
 
 def rounds(bad: int, total: int = 1000) -> list[Any]:
-    kinds = [
+    kinds: list[dict[str, Any]] = [
         {"flags": ("round_hash aa differs from the bridge digest bb",)},
         {"flags": ("gap in provider seq: missing 2",)},
         {"flagged_bets": 1},
