@@ -92,7 +92,7 @@ def test_the_readme_simulate_command_plays_beside_a_started_bridge(
         argv = [sys.executable, "-m", "services.cli", *shlex.split(command)[1:]]
         scored = subprocess.run(
             argv,
-            env={**os.environ, "LIVEBRIDGE_HOME": str(home), **env},
+            env={**os.environ, "LIVEBRIDGE_HOME": str(bridge.home), **bridge.env},
             capture_output=True,
             text=True,
             timeout=60,
