@@ -17,14 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Unpack
 
 import aiohttp
 import msgspec
 
 from contracts import bodies, feeds
-from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.health import FEED_POLL, FeedEndpoints, ProviderHealth
+from services.edge.feeds.source import FeedOptions, FetchedFeed
+from services.edge.health import FEED_POLL
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ class PollFailed(Exception):
     """The provider's answer could not be used (status, signature or body)."""
 
 
-class PullFeed:
+class PullFeed(FetchedFeed):
+    transport = "pull"
+
     def __init__(
         self,
         processor: FeedProcessor,
@@ -41,31 +44,16 @@ class PullFeed:
         url: str,
         *,
         secret: str,
-        token: str = "",
         interval: float = 1.0,
         timeout: float = 10.0,
-        backoff: Backoff | None = None,
-        alternate_url: str = "",
-        health: ProviderHealth | None = None,
+        **options: Unpack[FeedOptions],
     ) -> None:
-        self.processor = processor
-        self.session = session
-        self.endpoints = FeedEndpoints(url, alternate_url, health)
-        self.health = health
+        super().__init__(processor, session, url, **options)
         self.secret = secret
-        self.token = token
         self.interval = interval
         self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self.backoff = backoff or Backoff()
-        self.rejected = 0
-        self.cursor_key = f"cursor.{processor.provider}.pull"
         self.polls = 0
         self.errors = 0
-
-    @property
-    def url(self) -> str:
-        """Where the next poll goes: the alternate while the playbook switched to it."""
-        return self.endpoints.current
 
     async def poll_once(self) -> int:
         """One poll: fetch, verify, record, store the cursor. Returns the events fetched."""

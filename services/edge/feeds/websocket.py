@@ -16,47 +16,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Unpack
 
 import aiohttp
 import msgspec
 
 from contracts import bodies, feeds
-from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.health import FeedEndpoints, ProviderHealth
+from services.edge.feeds.source import FeedOptions, FetchedFeed
 
 log = logging.getLogger(__name__)
 
 
-class SocketFeed:
+class SocketFeed(FetchedFeed):
+    transport = "socket"
+
     def __init__(
         self,
         processor: FeedProcessor,
         session: aiohttp.ClientSession,
         url: str,
         *,
-        token: str = "",
         heartbeat: float = 15.0,
-        backoff: Backoff | None = None,
-        alternate_url: str = "",
-        health: ProviderHealth | None = None,
+        **options: Unpack[FeedOptions],
     ) -> None:
-        self.processor = processor
-        self.session = session
-        self.endpoints = FeedEndpoints(url, alternate_url, health)
-        self.token = token
+        super().__init__(processor, session, url, **options)
         self.heartbeat = heartbeat
-        self.backoff = backoff or Backoff()
-        self.rejected = 0
-        self.cursor_key = f"cursor.{processor.provider}.socket"
         self.connections = 0
         self.malformed = 0
         self.connected = asyncio.Event()
-
-    @property
-    def url(self) -> str:
-        """Where the next connection goes: the alternate while the playbook switched to it."""
-        return self.endpoints.current
 
     async def run(self) -> None:
         """Stay connected until cancelled."""
