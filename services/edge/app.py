@@ -26,7 +26,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from nats.aio.client import Client
 
 from services.edge.adapters.base import (
     EdgeContext,
@@ -37,7 +36,7 @@ from services.edge.adapters.base import (
 )
 from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway, ProviderGate
-from services.edge.natslink import NatsLink, links
+from services.edge.natslink import NatsLink, links, watched_bucket
 from services.edge.ports import AsyncLedger, LedgerPort
 from services.edge.security import caller_address
 from services.edge.sessions import KvSessionStore, MemorySessionStore, SessionStore
@@ -99,12 +98,8 @@ def _kv_sessions(
     replicas: int,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        async def opened(nc: Client) -> None:
-            await store.attach(nc.jetstream(), bucket, replicas=replicas)
-
-        link = NatsLink(url if isinstance(url, str) else url(), "livebridge-edge", opened)
-        await link.start()
-        watched.append(link)
+        resolved = url if isinstance(url, str) else url()
+        link = await watched_bucket(store, resolved, "livebridge-edge", bucket, replicas, watched)
         try:
             yield
         finally:

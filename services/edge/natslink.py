@@ -19,10 +19,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import nats
 from aiohttp import web
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,27 @@ class NatsLink:
         if self.client is not None and not self.client.is_closed:
             with contextlib.suppress(Exception):
                 await self.client.drain()
+
+
+class BucketStore(Protocol):
+    """A store kept in a JetStream KV bucket, opened by `attach` on each connection."""
+
+    async def attach(self, js: JetStreamContext, bucket: str, *, replicas: int) -> None: ...
+
+
+async def watched_bucket(
+    store: BucketStore, url: str, name: str, bucket: str, replicas: int, watched: list[NatsLink]
+) -> NatsLink:
+    """Start a link named `name` that attaches `store` to `bucket` each time it connects,
+    and add it to `watched` (the app's `links`, for `/readyz`); the caller stops it."""
+
+    async def opened(nc: Client) -> None:
+        await store.attach(nc.jetstream(), bucket, replicas=replicas)
+
+    link = NatsLink(url, name, opened)
+    await link.start()
+    watched.append(link)
+    return link
 
 
 NATS_LINKS = web.AppKey("edge_nats_links", list[NatsLink])

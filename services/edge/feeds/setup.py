@@ -38,7 +38,6 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from nats.aio.client import Client
 
 from services.edge.config import ConfigError, ProviderConfig, ProvidersConfig
 from services.edge.feeds.cursors import (
@@ -54,7 +53,7 @@ from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import EventSink
 from services.edge.feeds.websocket import SocketFeed
 from services.edge.health import Health
-from services.edge.natslink import NatsLink, links
+from services.edge.natslink import NatsLink, links, watched_bucket
 from services.edge.security import IpAllowlist, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -216,14 +215,9 @@ def _run_feeds(
             url = nats_url() if callable(nats_url) else nats_url
             if not url:
                 raise RuntimeError("feeds: the NATS URL for the cursor store resolved to nothing")
-            store = kv_store
-
-            async def opened(nc: Client) -> None:
-                await store.attach(nc.jetstream(), bucket, replicas=replicas)
-
-            link = NatsLink(url, "livebridge-feeds", opened)
-            await link.start()
-            watched.append(link)
+            link = await watched_bucket(
+                kv_store, url, "livebridge-feeds", bucket, replicas, watched
+            )
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50))
         tasks = [asyncio.create_task(p.run_sweeper()) for p in processors.values()]
         for c in configs:
