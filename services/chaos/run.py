@@ -30,7 +30,7 @@ from typing import Any
 import nats
 import psycopg
 
-from services.chaos.faults import KINDS, Fault, inject, schedule
+from services.chaos.faults import DEFAULT_KINDS, KINDS, Fault, inject, schedule
 from services.chaos.load import DIALECTS, LoadStats, Secrets, config_text, play
 from services.chaos.processes import (
     BridgeTarget,
@@ -61,7 +61,11 @@ def register(
     p.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
     p.add_argument("--keep", action="store_true", help="keep the run's directory")
     p.add_argument(
-        "--faults", nargs="*", choices=KINDS, default=list(KINDS), help="the kinds to draw from"
+        "--faults",
+        nargs="*",
+        choices=KINDS,
+        default=list(DEFAULT_KINDS),
+        help="the kinds to draw from (default: all but clock, which needs libfaketime)",
     )
     p.add_argument("--out", default="", help="default: <LIVEBRIDGE_HOME>/chaos.json")
     p.set_defaults(handler=partial(main, env=env))
@@ -124,7 +128,7 @@ async def chaos(
     seed: int,
     cycles: int,
     duration_s: float,
-    kinds: tuple[str, ...] = KINDS,
+    kinds: tuple[str, ...] = DEFAULT_KINDS,
     keep: bool = False,
     env: Mapping[str, str] = os.environ,
 ) -> dict[str, Any]:
@@ -164,13 +168,14 @@ async def chaos(
         result = _result(seed, cycles, duration_s, plan, verdict, stats, webhooks.received)
         result["views_caught_up"] = views_caught_up
         result["seconds"] = round(time.monotonic() - started, 1)
-        if not result["ok"] or keep:
+        keep = keep or not result["ok"]
+        if keep:
             result["workdir"] = str(workdir)
         return result
     finally:
         if processes is not None:
             await processes.stop()
-        if processes is None or not keep:
+        if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
 
 

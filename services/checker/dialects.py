@@ -10,7 +10,10 @@ and name no operation.
 
 Outcomes: `ok` (the dialect's success), `indefinite` (no answer, a 5xx or 429, or the
 dialect's "try again" code: the call may or may not have taken effect) and `refused`
-(any other answer: the dialect's definite no).
+(any other answer: the dialect's definite no). Evolution answers a repeat
+`BET_ALREADY_EXIST` (debit) or `BET_ALREADY_SETTLED` (credit, cancel): "done already",
+by this transaction or by another on the same bet, so the checker cannot tell which and
+takes it as indefinite (present at most once).
 """
 
 from __future__ import annotations
@@ -57,6 +60,11 @@ def _status_answer(
         return INDEFINITE if again(body) else REFUSED
 
     return outcome
+
+
+EVOLUTION_NOT_SURE = frozenset(
+    {"TEMPORARY_ERROR", "UNKNOWN_ERROR", "BET_ALREADY_EXIST", "BET_ALREADY_SETTLED"}
+)
 
 
 def _hub88(attempt: Attempt) -> list[tuple[str, bool]]:
@@ -120,7 +128,7 @@ DIALECTS = {
         _evolution,
         _status_answer(
             lambda b: b.get("status") == "OK",
-            lambda b: b.get("status") in ("TEMPORARY_ERROR", "UNKNOWN_ERROR"),
+            lambda b: b.get("status") in EVOLUTION_NOT_SURE,
         ),
     ),
     "pragmatic": (

@@ -147,6 +147,7 @@ async def test_every_dialect_call_names_the_transaction_the_bridge_keeps(tmp_pat
         ("hub88", 200, {"status": "RS_ERROR_NOT_ENOUGH_MONEY"}, REFUSED),
         ("evolution", 200, {"status": "OK"}, OK),
         ("evolution", 200, {"status": "TEMPORARY_ERROR"}, INDEFINITE),
+        ("evolution", 200, {"status": "BET_ALREADY_EXIST"}, INDEFINITE),
         ("evolution", 200, {"status": "INSUFFICIENT_FUNDS"}, REFUSED),
         ("pragmatic", 200, {"error": 0}, OK),
         ("pragmatic", 200, {"error": 100}, INDEFINITE),
