@@ -102,7 +102,9 @@ def error_text(code: str) -> str:
     return f"LBRG-{ERRORS[code][0]} {code}"
 
 
-Auth = Literal["operator", "player", "public"]
+Auth = Literal["operator", "player", "player_or_operator", "public"]
+"""Who may call: an operator key with the route's scope, a player token, either (a player's
+front posting its own data, or the platform relaying it with a key), or anyone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +149,7 @@ class Operation:
         unknown = [code for code in self.errors if code not in ERRORS]
         if unknown:
             raise ValueError(f"{self.operation_id}: unknown error codes {unknown}")
-        if (self.auth == "operator") != (self.scope is not None):
+        if (self.auth in ("operator", "player_or_operator")) != (self.scope is not None):
             raise ValueError(f"{self.operation_id}: an operator route needs a scope, no other")
 
 
@@ -157,5 +159,11 @@ BODY_ERRORS: Final = ("MALFORMED_JSON", "INVALID_REQUEST", "BODY_TOO_LARGE")
 AUTH_ERRORS: Final[Mapping[Auth, tuple[str, ...]]] = {
     "operator": ("MISSING_CREDENTIALS", "INVALID_API_KEY", "SCOPE_REQUIRED"),
     "player": ("MISSING_CREDENTIALS", "INVALID_TOKEN", "TOKEN_EXPIRED", "NOT_YOUR_SESSION"),
+    "player_or_operator": (
+        "MISSING_CREDENTIALS",
+        "INVALID_TOKEN",
+        "TOKEN_EXPIRED",
+        "SCOPE_REQUIRED",
+    ),
     "public": (),
 }

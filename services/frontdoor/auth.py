@@ -8,7 +8,8 @@ authenticated first.
 2. authenticates the caller as the operation says: an operator API key
    (`Authorization: Bearer <secret>`), compared in constant time against every live key
    (the SHA-256 of the presented secret against each key's, with no early exit), then
-   the scope; or a player token (`players.PlayerTokens`); public routes pass;
+   the scope; or a player token (`players.PlayerTokens`); or, where the operation takes
+   either, an operator key if the token is one, else a player token; public routes pass;
 3. runs the handler, turning `ApiError` into its `LBRG` answer and anything unforeseen
    into `LBRG-500 INTERNAL` (logged), never a traceback.
 
@@ -129,11 +130,24 @@ async def _guarded(
     if operation.auth == "operator":
         assert operation.scope is not None
         _require(request[OPERATOR], operation.scope)
-    elif operation.auth == "player":
+    elif operation.auth == "player" or (
+        operation.auth == "player_or_operator" and not _operator(request, keys, operation)
+    ):
         if players is None:
             raise ApiError("INVALID_TOKEN", "player tokens are not accepted by this process")
         await players(request, player_token(request))
     return await handler(request)
+
+
+def _operator(request: web.Request, keys: OperatorKeys, operation: Operation) -> bool:
+    """True when the bearer is an operator key with the operation's scope (stored)."""
+    key = keys.find(bearer(request))
+    if key is None:
+        return False
+    assert operation.scope is not None
+    _require(key, operation.scope)
+    request[OPERATOR] = key
+    return True
 
 
 def _require(key: OperatorKey, scope: Scope) -> None:

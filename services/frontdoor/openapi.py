@@ -135,6 +135,9 @@ def _operation(op: Operation, schema_of: dict[Any, dict[str, Any]]) -> dict[str,
             item["security"] = [{"operatorKey": [op.scope.value]}]
         case "player":
             item["security"] = [{"playerToken": []}]
+        case "player_or_operator":
+            assert op.scope is not None
+            item["security"] = [{"playerToken": []}, {"operatorKey": [op.scope.value]}]
         case "public":
             item["security"] = []
     return item

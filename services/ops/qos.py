@@ -1,9 +1,10 @@
 """`POST /qos/v1/samples`: video quality from the player's front, aggregated as metrics.
 
-Until the player's front posts with its own session token, the platform relays the
-samples with an operator key (scope `sessions`). A batch holds 1 to 100 samples
-(`contracts.ops.QosBatch`, 64 KiB at most); each key may post `rate` batches a second
-(burst `burst`), beyond which it gets `LBRG-429 RATE_LIMITED` and nothing is counted.
+The player's front posts with its own player token (from the game launch: the samples
+are counted against its session), or the platform relays them with an operator key
+(scope `sessions`). A batch holds 1 to 100 samples (`contracts.ops.QosBatch`, 64 KiB at
+most); each key, and each player session, may post `rate` batches a second (burst
+`burst`), beyond which it gets `LBRG-429 RATE_LIMITED` and nothing is counted.
 A batch with one bad sample is refused whole (`LBRG-400 INVALID_REQUEST`).
 
 Each sample is aggregated per provider, table, region and protocol into OpenTelemetry
@@ -28,6 +29,7 @@ from contracts.api import Operation, Scope
 from contracts.ops import QosAccepted, QosBatch, QosSample
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.players import PLAYER
 from services.frontdoor.routes import RouteTable
 
 _meter = metrics.get_meter("livebridge.qos")
@@ -55,7 +57,7 @@ QOS = Operation(
     path="/qos/v1/samples",
     operation_id="postQosSamples",
     summary="Video quality samples from the player's front (1 to 100 a batch)",
-    auth="operator",
+    auth="player_or_operator",
     scope=Scope.SESSIONS,
     request=QosBatch,
     response=QosAccepted,
@@ -139,8 +141,9 @@ def setup_qos(
     recent = app[QOS_RECENT] = RecentRtt()
 
     async def samples(request: web.Request) -> web.Response:
-        key = request[OPERATOR]
-        if not buckets.take(f"{key.operator}/{key.key_id}"):
+        key = request.get(OPERATOR)
+        caller = f"{key.operator}/{key.key_id}" if key else f"session/{request[PLAYER].session_id}"
+        if not buckets.take(caller):
             raise ApiError("RATE_LIMITED", f"more than {rate:g} QoS batches a second; slow down")
         batch = await read_json(request, QosBatch)
         for sample in batch.samples:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
 from tests.integration.ops.conftest import Bridge
 
 
@@ -102,3 +103,27 @@ async def test_a_key_posting_faster_than_its_rate_is_refused_and_nothing_is_coun
     assert (await limited.json())["error"] == "LBRG-429 RATE_LIMITED"
     shown = scraped(await (await bridge.client.get("/metrics")).text(), provider)
     assert shown["livebridge_qos_samples_total:webrtc"] == statuses.count(200)
+
+
+async def test_a_player_posts_with_the_token_its_launch_gave_and_a_forged_one_is_refused(
+    bridge: Bridge,
+) -> None:
+    await fund(bridge, "qos-player")
+    status, launched = await launch(bridge, launch_body("qos-player", "evo"))
+    assert status == 200, launched
+    provider = f"qos{uuid.uuid4().hex[:8]}"
+    batch = {"samples": [sample(provider, protocol="webrtc", betRttMs=95)]}
+    player = {"Authorization": f"Bearer {launched['playerToken']}"}
+    accepted = await bridge.client.post("/qos/v1/samples", json=batch, headers=player)
+    assert accepted.status == 200, await accepted.text()
+    assert await accepted.json() == {"accepted": 1}
+    text = await (await bridge.client.get("/metrics")).text()
+    assert scraped(text, provider)["livebridge_qos_samples_total:webrtc"] == 1
+
+    forged = {"Authorization": f"Bearer {launched['playerToken'][:-4]}AAAA"}
+    refused = await bridge.client.post("/qos/v1/samples", json=batch, headers=forged)
+    assert refused.status == 401
+    assert (await refused.json())["error"] == "LBRG-401 INVALID_TOKEN"
+    no_scope = await bridge.client.post("/qos/v1/samples", json=batch, headers=Bridge.auth("read"))
+    assert no_scope.status == 403
+    assert (await no_scope.json())["error"] == "LBRG-403 SCOPE_REQUIRED"
