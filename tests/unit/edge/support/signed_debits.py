@@ -18,13 +18,12 @@ from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
+from tests.unit.edge.support.golden_dialects import DIALECTS, OPERATOR, SECRETS
 from tests.unit.edge.support.golden_fixtures import GOLDEN, set_up
 from tests.unit.edge.support.wallet_gateway import (
     HUB88_PRIVATE_PEM,
-    HUB88_PUBLIC_PEM,
     GatewayTransport,
     Rig,
-    provider,
     rig,
 )
 
@@ -44,14 +43,6 @@ AMOUNT: dict[str, tuple[str | int, ...]] = {
     "pragmatic": ("amount",),
     "softswiss": ("actions", 0, "amount"),
 }
-SECRETS: dict[str, bytes] = {
-    "evolution": b"evo-auth-token-TEST-ONLY",
-    "ezugi": b"ezugi-TEST-ONLY-secret",
-    "hub88": HUB88_PUBLIC_PEM,
-    "pragmatic": b"pp-secret-key-TEST-ONLY",
-    "softswiss": b"softswiss-TEST-ONLY-token",
-}
-OPERATOR = 10178001
 
 Path = tuple[str | int, ...]
 
@@ -98,8 +89,7 @@ def signer(dialect: str, r: Rig) -> Callable[[str, dict[str, Any] | bytes], Prep
 
 def dialect_rig(dialect: str) -> Rig:
     """A fake-ledger rig with the dialect's provider, set up for its golden debit."""
-    options: dict[str, Any] = {"operator_id": OPERATOR} if dialect == "ezugi" else {}
-    r = rig(provider(dialect, SECRETS[dialect], options=options))
+    r = rig(DIALECTS[dialect].provider())
     set_up(r, dialect, debit_scenario(dialect)[0])
     return r
 
