@@ -184,12 +184,17 @@ async def test_the_audit_queue_lists_flags_with_their_position_and_takes_assignm
     ]
 
 
-def comparison(counts: dict[str, int], differences: list[Difference]) -> Comparison:
+def comparison(
+    counts: dict[str, int],
+    differences: list[Difference],
+    provider: str = P,
+    start: datetime = T0,
+) -> Comparison:
     return Comparison(
         granularity=Granularity.TRANSACTION,
-        provider=P,
-        start=T0,
-        end=T0 + timedelta(hours=1),
+        provider=provider,
+        start=start,
+        end=start + timedelta(hours=1),
         report_rows=sum(counts.values()),
         counts=counts,
         report_totals={},
@@ -254,3 +259,33 @@ async def test_reconcile_runs_give_the_mismatch_rate_and_their_differences_join_
     )
     assert resolved.status == 200
     assert (await resolved.json())["resolvedBy"] == "casino/admin"
+
+
+async def test_the_reconcile_mismatch_rate_of_the_trailing_window_is_a_metric(
+    bridge: Bridge,
+) -> None:
+    audit = await asyncio.to_thread(Audit, dict(bridge.app[CASES].env))
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    try:
+        for counts in ({"matched": 9, "mismatch": 1}, {"matched": 7, "missing_in_report": 3}):
+            run = comparison(counts, [], provider="evo-metrics", start=an_hour_ago)
+            await asyncio.to_thread(audit.record_run, run, "r.csv")
+        old = comparison(
+            {"mismatch": 5},
+            [],
+            provider="evo-metrics",
+            start=an_hour_ago.replace(year=an_hour_ago.year - 1),
+        )  # outside the window: never counted
+        await asyncio.to_thread(audit.record_run, old, "old.csv")
+    finally:
+        audit.close()
+    await asyncio.sleep(1.1)  # past the metrics' one-second cache
+    metrics = await (await bridge.client.get("/metrics")).text()
+    [rate] = [
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "livebridge_kpi_reconcile_mismatch_rate"
+        and sample.labels.get("provider") == "evo-metrics"
+    ]
+    assert rate == 4 / 20

@@ -1,0 +1,96 @@
+"""The SLA thresholds judged from the views and the players' QoS, not only from calls:
+a provider whose rounds lose feed events, and one whose players' bet signals are slow,
+each breach (with the reason named) and recover when the window no longer shows it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from contracts.events import BettingOpened, ResultDeclared
+from contracts.ops import PlaybookStep, ProviderRecovered
+from contracts.player import ProviderError
+from projections.http import VIEWS
+from services.bridge.config import Settings
+from services.bridge.main import LEDGER, build_app
+from services.ops.playbook import WATCH
+from services.ops.watch import Fact
+from tests.integration.ops.conftest import Bridge
+
+
+async def until(check: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        await asyncio.sleep(0.05)
+
+
+def facts_of(app: object, provider: str) -> list[Fact]:
+    watch = app[WATCH]  # type: ignore[index]
+    return [fact for _, fact in watch.facts() if fact.provider == provider]
+
+
+async def test_feed_gaps_in_the_views_and_slow_players_each_breach_their_sla(
+    bridge_settings: Settings,
+) -> None:
+    bridge_settings.config_path.write_text(
+        bridge_settings.config_path.read_text()
+        + "[sla]\ncheck_every_s = 0.05\n"
+        + "[sla.provider.hub88]\nfeed_gap_rate = 0.1\nwindow_s = 3600\n"
+        + 'recover_after_s = 600\nactions = ["throttle_sessions"]\n'
+        + "[sla.provider.evo]\nqos_rtt_p99_ms = 150\nwindow_s = 1.0\n"
+        + 'recover_after_s = 0.2\nactions = ["throttle_sessions"]\n'
+    )
+    app = build_app(bridge_settings)
+    async with TestClient(TestServer(app)) as client:
+        # hub88: a round whose result came as seq 4 with seqs 2 and 3 never sent.
+        ledger = app[LEDGER]
+        now = datetime.now(UTC)
+        opened = BettingOpened(
+            provider="hub88",
+            round_id="G-1",
+            table="T1",
+            game="roulette",
+            seq=1,
+            occurred_at=now,
+            closes_at=now,
+        )
+        await asyncio.to_thread(ledger.record_event, opened)
+        result = ResultDeclared(
+            provider="hub88", round_id="G-1", seq=4, occurred_at=now, result={"number": "1"}
+        )
+        await asyncio.to_thread(ledger.record_event, result)
+        head = await asyncio.to_thread(ledger.recorder.max_notification_id)
+        await asyncio.to_thread(app[VIEWS].wait, head, 10.0)
+        await until(lambda: len(facts_of(app, "hub88")) >= 2, "hub88's breach")
+        breach, step = facts_of(app, "hub88")[:2]
+        assert isinstance(breach, ProviderError) and isinstance(step, PlaybookStep)
+        assert breach.message == "feed gap rate 50.00% > 10.00%"  # 2 of 4 expected
+        assert (step.action, step.undo) == ("throttle_sessions", False)
+
+        # evo: its players' bet signals come back in 400 ms, then the window empties.
+        slow = {
+            "samples": [
+                {
+                    "provider": "evo",
+                    "table": "T1",
+                    "region": "eu-west",
+                    "protocol": "webrtc",
+                    "betRttMs": 400,
+                }
+            ]
+        }
+        posted = await client.post("/qos/v1/samples", json=slow, headers=Bridge.auth("sessions"))
+        assert posted.status == 200, await posted.text()
+        await until(lambda: len(facts_of(app, "evo")) >= 4, "evo's breach and recovery")
+        kinds = [type(f).__name__ for f in facts_of(app, "evo")]
+        assert kinds == ["ProviderError", "PlaybookStep", "PlaybookStep", "ProviderRecovered"]
+        evo_breach, recovered = facts_of(app, "evo")[0], facts_of(app, "evo")[3]
+        assert isinstance(evo_breach, ProviderError) and isinstance(recovered, ProviderRecovered)
+        assert evo_breach.message == "QoS bet RTT p99 400 ms > 150 ms"
+        assert recovered.breached_at == evo_breach.occurred_at
+        assert len(facts_of(app, "hub88")) == 2  # still in breach: no second alert
