@@ -50,7 +50,7 @@ from contracts.ops import CallSample, PlaybookAction, PlaybookStep, ProviderReco
 from contracts.player import ProviderError
 from services.edge.health import Health
 from services.frontdoor.throttle import SESSION_THROTTLE, SessionThrottle
-from services.ops.kpis import KpiBoard
+from services.ops.kpis import KpiBoard, kpi_rows
 from services.ops.qos import QOS_RECENT, RecentRtt
 from services.ops.sla import ProviderSla, SlaConfig, Window, breaches, percentile
 from services.ops.watch import Fact, Watch
@@ -178,12 +178,15 @@ class Playbook:
     def _from_views(self, provider: str, window_s: float) -> tuple[float | None, float | None]:
         assert self.board is not None
         until = self.board.clock()
-        try:
-            report = self.board.report(until - timedelta(seconds=window_s), until, "all")
+        since = until - timedelta(seconds=window_s)
+        try:  # the round KPIs only: the wallet samples are not judged from the log
+            found = self.board.source().kpi_rounds(
+                since, until, "all", self.board.settings.down_after_s
+            )
         except Exception as error:  # the views away: judge on what else there is
             log.warning("SLA watch: views not read for %s: %s", provider, error)
             return None, None
-        rows = [r for r in report.rows if r.provider == provider]
+        rows = [r for r in kpi_rows(found, []) if r.provider == provider]
         expected = sum(r.events_expected for r in rows)
         lost = sum(r.feed_gaps + r.late_repairs for r in rows)
         uptimes = [r.table_uptime for r in rows if r.table_uptime is not None]

@@ -11,14 +11,18 @@ is ever replayed to write the next one:
   decline, or its undoing) with its reason.
 - `AlertCleared`: a `provider.recovered`.
 
-`facts(since)` folds the log from a position, so an auditor (and the tests) read why a
-table was hidden at 21:04 in the order it happened.
+`facts(after)` folds the log from a position, so an auditor (and the tests) read why a
+table was hidden at 21:04 in the order it happened. `samples(since, until)` reads only what
+the log gained since its last call (the samples decoded so far are kept, a copy of the
+log's, so every bridge reading it answers the same); samples older than `KEEP_SAMPLES`
+are dropped from that copy, never from the log.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +34,8 @@ from contracts.ops import CallSample, PlaybookStep, ProviderRecovered
 from contracts.player import ProviderError
 
 PAGE = 1000
+KEEP_SAMPLES = timedelta(days=93)
+"""The KPI API's longest window (92 days) and a day."""
 _samples = msgspec.json.Decoder(list[CallSample])
 Fact = ProviderError | PlaybookStep | ProviderRecovered
 _facts = msgspec.json.Decoder(Fact)
@@ -63,8 +69,17 @@ class Noted(Aggregate):
         self.fact = fact
 
 
+Sampled = tuple[str, datetime, list[CallSample]]
+
+
 class Watch(Application[UUID]):
     name = "watch"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_to = 0
+        self._samples: list[Sampled] = []
+        self._reading = threading.Lock()
 
     def sample(self, provider: str, started_at: datetime, calls: list[CallSample]) -> None:
         self.save(CallsSampled(provider, started_at, msgspec.json.encode(calls).decode()))
@@ -94,15 +109,16 @@ class Watch(Application[UUID]):
             if isinstance(e, Noted.Created)
         ]
 
-    def samples(
-        self, since: datetime, until: datetime
-    ) -> list[tuple[str, datetime, list[CallSample]]]:
+    def samples(self, since: datetime, until: datetime) -> list[Sampled]:
         """(provider, interval start, samples) of the intervals started in [since, until)."""
-        return [
-            (e.provider, e.started_at, _samples.decode(e.calls))
-            for _, e in self._events()
-            if isinstance(e, CallsSampled.Created) and since <= e.started_at < until
-        ]
+        with self._reading:
+            for position, e in self._events(self._read_to):
+                self._read_to = position
+                if isinstance(e, CallsSampled.Created):
+                    self._samples.append((e.provider, e.started_at, _samples.decode(e.calls)))
+            oldest = datetime.now(UTC) - KEEP_SAMPLES
+            self._samples = [s for s in self._samples if s[1] >= oldest]
+            return [s for s in self._samples if since <= s[1] < until]
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
