@@ -23,6 +23,7 @@ from services.bridge import main as bridge_main
 from services.bridge.config import Settings, command_env, use_running_bridge
 from services.bridge.memory import MemoryBudgetError
 from services.chaos import run as chaos_run
+from services.checker import commands as checker_commands
 from services.platform import commands as platform_commands
 from services.simulate import commands as simulate_commands
 
@@ -61,6 +62,7 @@ COMMANDS: tuple[Register, ...] = (
     platform_commands.register,  # webhooks
     simulate_commands.register,  # simulate
     chaos_run.register,  # chaos
+    checker_commands.register,  # check
 )
 
 SERVES = frozenset({"run", "bench", "chaos"})

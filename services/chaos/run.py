@@ -22,13 +22,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import nats
-import psycopg
 
 from services.chaos.faults import DEFAULT_KINDS, KINDS, Fault, inject, schedule
 from services.chaos.load import DIALECTS, LoadStats, Secrets, config_text, play
@@ -39,6 +37,7 @@ from services.chaos.processes import (
     Processes,
     WebhookReceiver,
 )
+from services.checker.commands import read_view
 from services.checker.history import HistoryWriter, read_history
 from services.checker.log import read_stream
 from services.checker.verdict import Verdict, judge
@@ -237,15 +236,6 @@ async def _quiet_log(url: str, quiet_s: float = 5.0, within_s: float = 120.0) ->
         return last
     finally:
         await nc.close()
-
-
-def read_view(database_url: str) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
-    """The balances view's wallets: (player, currency) -> (balance, held)."""
-    with psycopg.connect(database_url, connect_timeout=5) as conn:
-        rows = conn.execute(
-            "SELECT player, currency, balance, held FROM balances_wallets"
-        ).fetchall()
-    return {(p, c): (Decimal(b), Decimal(h)) for p, c, b, h in rows}
 
 
 async def _judge(processes: Processes, history_path: Path) -> tuple[Verdict, bool]:

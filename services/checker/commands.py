@@ -1,0 +1,59 @@
+"""`livebridge check`: judge a history against a ledger's log (and its balances view).
+
+    livebridge check --history run/history.jsonl --nats-url nats://127.0.0.1:4222 \\
+        [--stream LB_LEDGER] [--database-url postgresql://...]
+
+Prints offered, acknowledged, refused, indefinite, lost, duplicated and violations as
+JSON (with the first examples of each fault); exit 1 when anything was lost, duplicated
+or violated. `make chaos` runs the same judgement after its run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+
+import psycopg
+
+from services.checker.history import read_history
+from services.checker.log import read_stream
+from services.checker.verdict import ViewRows, judge
+
+
+def read_view(database_url: str) -> ViewRows:
+    """The balances view's wallets, read raw: (player, currency) -> (balance, held)."""
+    with psycopg.connect(database_url, connect_timeout=5) as conn:
+        rows = conn.execute("SELECT player, currency, balance, held FROM balances_wallets")
+        return {(p, c): (Decimal(b), Decimal(h)) for p, c, b, h in rows.fetchall()}
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
+) -> None:
+    p = sub.add_parser(
+        "check",
+        help="judge a history of offered calls against the ledger's log (the chaos checker)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--history", required=True, help="the JSON-lines history of a run")
+    p.add_argument("--nats-url", default=env.get("LIVEBRIDGE_NATS_URL", ""))
+    prefix = env.get("NATS_STREAM_PREFIX", "LB")
+    p.add_argument("--stream", default=f"{prefix}_LEDGER", help="the ledger's stream")
+    p.add_argument("--database-url", default="", help="also compare the balances view (I7)")
+    p.set_defaults(handler=partial(main, env=env))
+
+
+def main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    if not args.nats_url:
+        raise SystemExit("livebridge check: give --nats-url (or set LIVEBRIDGE_NATS_URL)")
+    events = asyncio.run(read_stream(args.nats_url, args.stream))
+    view = read_view(args.database_url) if args.database_url else None
+    verdict = judge(read_history(Path(args.history)), events, view)
+    print(json.dumps(verdict.summary(), indent=2))
+    return 0 if verdict.ok else 1
