@@ -1,7 +1,8 @@
 """Edge figures for `make bench`: signed Hub88 bets over HTTP into the ledger on JetStream.
 
 `measure(nats_url)` starts the real `Ledger` (persistence `services.eventstore`) on
-`nats_url` (or on a nats-server of its own), serves `setup_edge` on 127.0.0.1 in a thread
+`nats_url` (or on a nats-server of its own), with limits and player protection checked
+before every hold as in `livebridge run`, serves `setup_edge` on 127.0.0.1 in a thread
 of its own, and drives it with `concurrency` keep-alive clients, each betting for its own
 players (a bet is one fsynced ledger write). Bodies are signed before the clock starts, so
 the RSA signing that Hub88 does on its side is not charged to the bridge.
@@ -41,6 +42,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -250,25 +252,43 @@ def _provider(public_pem: bytes) -> ProviderConfig:
     )
 
 
-def _ledger(nats_url: str, stream_prefix: str, names: list[str]) -> Any:
-    """The real ledger on `stream_prefix`'s streams, `names` funded."""
+def _ledger(nats_url: str, stream_prefix: str, names: list[str]) -> tuple[Any, Any]:
+    """The real ledger on `stream_prefix`'s streams, `names` funded, with limits and player
+    protection checked before every hold as `livebridge run` has them (a profile and a
+    weekly stake limit for every player, so each bet does the checks' whole work)."""
+    from contracts.player import EffectiveLimits, LimitsUpdate
+    from contracts.protection import LimitKind, Period, ProtectionLimit
     from services.ledger.application import Ledger
+    from services.ledger.protection import Protection
 
-    ledger = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": stream_prefix,
-        }
+    env = {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": stream_prefix,
+    }
+    ledger = Ledger(env)
+    guard = Protection(env)
+    guard.update_limits(
+        LimitsUpdate(
+            provider="",
+            limits=EffectiveLimits(max_bet=Decimal(10**6), max_round=Decimal(10**9)),
+            effective_at=datetime.now(UTC),
+        ),
+        "bench",
+    )
+    weekly = ProtectionLimit(
+        kind=LimitKind.STAKE, period=Period.WEEK, currency=CURRENCY, amount=str(10**9)
     )
 
     def fund(name: str) -> None:
         ledger.open_wallet(name, CURRENCY)
         ledger.deposit(name, CURRENCY, Decimal(10**6), tx_id=f"bench-open-{name}")
+        guard.change(name, weekly, "bench")
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(fund, names))
-    return ledger
+    ledger.policy = guard
+    return ledger, guard
 
 
 def measure(
@@ -298,7 +318,7 @@ def measure(
     tokens = asyncio.run(_launch(nats_url, bucket, names))
     per_worker = max(1, max_bets // concurrency)
     calls = _signed_bets(key, tokens, concurrency, per_worker)
-    ledger = _ledger(nats_url, "BENCHEDGE" + uuid.uuid4().hex[:6].upper(), names)
+    ledger, guard = _ledger(nats_url, "BENCHEDGE" + uuid.uuid4().hex[:6].upper(), names)
     try:
         with _served(ledger, provider, nats_url, bucket) as url:
             with spent(bridge=os.getpid(), server=nats_pid) as durable_cpu:
@@ -318,6 +338,7 @@ def measure(
             edge_only, answered = _elsewhere(_drive_sync, url, fresh, min(seconds, 3.0))
     finally:
         ledger.close()
+        guard.close()
         if server is not None:
             server.stop()
     bets = len(saturated)
@@ -360,7 +381,7 @@ def durable_cost_ms(
     bucket = "bench_sessions_" + uuid.uuid4().hex[:8]
     tokens = asyncio.run(_launch(nats_url, bucket, names))
     calls = _signed_bets(key, tokens, concurrency, max(1, max_bets // concurrency), "cost")
-    ledger = _ledger(nats_url, stream_prefix, names)
+    ledger, guard = _ledger(nats_url, stream_prefix, names)
     try:
         with (
             _served(ledger, _provider(public_pem), nats_url, bucket) as url,
@@ -369,6 +390,7 @@ def durable_cost_ms(
             _, answered = _elsewhere(_drive_sync, url, calls, seconds)
     finally:
         ledger.close()
+        guard.close()
     bets = len(answered)
     return cpu.per("bridge", bets) + cpu.per("server", bets)
 

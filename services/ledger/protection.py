@@ -406,7 +406,7 @@ class Protection(Application[UUID]):
                     f"player {cmd.player!r} would stake {staked + amount} {cmd.currency} in "
                     f"round {cmd.round_id}, over profile {profile}'s {limits.max_round} a round",
                 )
-        if player is not None:
+        if player is not None and player.limits:
             for kind in (LimitKind.STAKE, LimitKind.LOSS):
                 _check_period(player.limits, kind, cmd.player, cmd.currency, wallet, amount, now)
 
@@ -460,11 +460,12 @@ def _check_period(
         if limit_kind is not kind or limit_currency != currency:
             continue
         tally = wallet.period_tally(period, now)
-        so_far = {
-            LimitKind.STAKE: tally.stakes,
-            LimitKind.LOSS: tally.loss,
-            LimitKind.DEPOSIT: tally.deposited,
-        }[kind]
+        if kind is LimitKind.STAKE:
+            so_far = tally.stakes
+        elif kind is LimitKind.LOSS:
+            so_far = tally.loss
+        else:
+            so_far = tally.deposited
         if so_far + amount > limit:
             noun = {"STAKE": "stakes", "LOSS": "losses", "DEPOSIT": "deposits"}[kind.value]
             raise LedgerRefused(

@@ -8,8 +8,9 @@ another period (a new day) is zero.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Final
 
@@ -20,14 +21,18 @@ FIELDS: Final = ("staked", "refunded", "returned", "deposited")
 def period_key(period: str, at: datetime) -> str:
     """The id of the `period` (`DAY`, `WEEK`, `MONTH`) that holds `at`: `2026-12-03`,
     `2026-W49`, `2026-12`."""
-    utc = at.astimezone(UTC)
+    return _key(period, at.astimezone(UTC).date())
+
+
+@functools.lru_cache(maxsize=64)
+def _key(period: str, day: date) -> str:
     if period == "DAY":
-        return f"{utc:%Y-%m-%d}"
+        return f"{day:%Y-%m-%d}"
     if period == "WEEK":
-        year, week, _ = utc.isocalendar()
+        year, week, _ = day.isocalendar()
         return f"{year}-W{week:02d}"
     if period == "MONTH":
-        return f"{utc:%Y-%m}"
+        return f"{day:%Y-%m}"
     raise ValueError(f"unknown period {period!r}; known: {', '.join(PERIODS)}")
 
 
@@ -69,6 +74,8 @@ def read(tallies: dict[str, dict[str, object]], period: str, now: datetime) -> T
     """The tally of the `period` holding `now`; zero when the wallet's is an older one."""
     current = tallies.get(period)
     if current is None or current.get("key") != period_key(period, now):
-        return Tally()
-    values = {f: current.get(f, Decimal(0)) for f in FIELDS}
-    return Tally(**values)  # type: ignore[arg-type]
+        return _ZERO
+    return Tally(**{f: current[f] for f in FIELDS if f in current})  # type: ignore[arg-type]
+
+
+_ZERO = Tally()

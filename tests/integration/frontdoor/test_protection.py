@@ -264,3 +264,32 @@ async def test_each_limits_and_protection_route_needs_its_scope(
     assert (response.status, body["error"]) == (403, "LBRG-403 SCOPE_REQUIRED"), body
     response = await bridge.client.request(method, path, json={})
     assert response.status == 401
+
+
+async def test_the_openapi_document_has_the_routes_with_their_error_responses(
+    bridge: Bridge,
+) -> None:
+    document = await (await bridge.client.get("/openapi.json")).json()
+    paths = document["paths"]
+    expected = {
+        ("/platform/v1/limits", "post"): {"401", "403", "422"},
+        ("/platform/v1/limits", "get"): {"401", "403"},
+        ("/platform/v1/limits/rules", "put"): {"400", "403"},
+        ("/platform/v1/players/{player}/limits-profile", "put"): {"400", "403"},
+        ("/platform/v1/players/{player}/protection", "post"): {"400", "403", "422"},
+        ("/platform/v1/players/{player}/protection", "get"): {"400", "403"},
+        ("/platform/v1/players/{player}/protection/history", "get"): {"400", "403"},
+    }
+    for (path, method), statuses in expected.items():
+        operation = paths[path][method]
+        assert statuses <= set(operation["responses"]), (path, method)
+        assert "200" in operation["responses"]
+    bets = paths["/platform/v1/bets"]["post"]["responses"]
+    assert "LBRG-403 SELF_EXCLUDED" in bets["403"]["description"]
+    assert "LBRG-403 PROFILE_NOT_ALLOWED" in bets["403"]["description"]
+    assert "LBRG-429 LIMIT_EXCEEDED" in bets["429"]["description"]
+    deposits = paths["/platform/v1/players/{player}/deposits"]["post"]["responses"]
+    assert "LBRG-429 LIMIT_EXCEEDED" in deposits["429"]["description"]
+    for name in ("limits.update",):
+        schema = await (await bridge.client.get(f"/contracts/{name}.json")).json()
+        assert "betTypes" in json.dumps(schema)
