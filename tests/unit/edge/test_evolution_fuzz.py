@@ -17,9 +17,8 @@ from tests.unit.edge.support.hostile_requests import JSON, bad_decimal_amounts
 from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
-    provider,
+    fuzz_rig,
     refused_body,
-    rig,
 )
 
 SECRET = "evo-auth-token-TEST-ONLY"
@@ -40,10 +39,7 @@ def tx(tx_id: str, amount: Any) -> dict[str, Any]:
 
 
 def setup() -> tuple[Rig, EvolutionClient, GatewayTransport]:
-    r = rig(provider("evolution", SECRET.encode(), max_body_bytes=4096))
-    r.fund("u-1", "100.00")
-    r.session("evolution", "sid-1", "u-1")
-    transport = GatewayTransport(r.gate("evolution"))
+    r, transport = fuzz_rig("evolution", SECRET.encode(), "sid-1")
     client = EvolutionClient(transport, SECRET)
     asyncio.run(client.send(client.prepare("debit", tx("d-0", Decimal("1")))))
     return r, client, transport

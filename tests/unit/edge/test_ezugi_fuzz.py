@@ -16,9 +16,8 @@ from tests.unit.edge.support.hostile_requests import JSON, bad_decimal_amounts, 
 from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
-    provider,
+    fuzz_rig,
     refused_body,
-    rig,
 )
 
 SECRET = "ezugi-TEST-ONLY-secret"
@@ -46,12 +45,7 @@ PATHS = ["auth", "debit", "credit", "rollback"]
 
 
 def setup() -> tuple[Rig, EzugiClient, GatewayTransport]:
-    r = rig(
-        provider("ezugi", SECRET.encode(), options={"operator_id": OPERATOR}, max_body_bytes=4096)
-    )
-    r.fund("u-1", "100.00")
-    r.session("ezugi", "tok-1", "u-1")
-    transport = GatewayTransport(r.gate("ezugi"))
+    r, transport = fuzz_rig("ezugi", SECRET.encode(), "tok-1", {"operator_id": OPERATOR})
     return r, EzugiClient(transport, SECRET, OPERATOR), transport
 
 

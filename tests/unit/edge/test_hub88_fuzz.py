@@ -19,9 +19,8 @@ from tests.unit.edge.support.wallet_gateway import (
     HUB88_PUBLIC_PEM,
     GatewayTransport,
     Rig,
-    provider,
+    fuzz_rig,
     refused_body,
-    rig,
 )
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -41,10 +40,7 @@ WIN = {**BET, "transaction_uuid": "w-1", "reference_transaction_uuid": "b-0"}
 
 
 def setup() -> tuple[Rig, Hub88Client, GatewayTransport]:
-    r = rig(provider("hub88", HUB88_PUBLIC_PEM, max_body_bytes=4096))
-    r.fund("u-1", "100.00")
-    r.session("hub88", "tok-1", "u-1")
-    transport = GatewayTransport(r.gate("hub88"))
+    r, transport = fuzz_rig("hub88", HUB88_PUBLIC_PEM, "tok-1")
     client = Hub88Client(transport, load_private_key(HUB88_PRIVATE_PEM))
     # a bet to point wins and rollbacks at
     asyncio.run(client.send(client.prepare("transaction/bet", {**BET, "transaction_uuid": "b-0"})))

@@ -16,9 +16,8 @@ from services.simulate.clients.pragmatic import PragmaticClient
 from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
-    provider,
+    fuzz_rig,
     refused_body,
-    rig,
 )
 
 SECRET = "pp-secret-key-TEST-ONLY"
@@ -43,10 +42,7 @@ FIELD_TEXT = st.text(max_size=12)
 
 
 def setup() -> tuple[Rig, PragmaticClient, GatewayTransport]:
-    r = rig(provider("pragmatic", SECRET.encode(), max_body_bytes=4096))
-    r.fund("u-1", "100.00")
-    r.session("pragmatic", "tok-1", "u-1")
-    transport = GatewayTransport(r.gate("pragmatic"))
+    r, transport = fuzz_rig("pragmatic", SECRET.encode(), "tok-1")
     client = PragmaticClient(transport, SECRET)
     asyncio.run(client.send(client.prepare("bet.html", {**BET, "reference": "b-0"})))
     return r, client, transport

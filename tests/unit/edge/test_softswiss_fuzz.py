@@ -15,9 +15,8 @@ from tests.unit.edge.support.hostile_requests import JSON, bad_integer_amounts, 
 from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
-    provider,
+    fuzz_rig,
     refused_body,
-    rig,
 )
 
 SECRET = "softswiss-TEST-ONLY-token"
@@ -39,10 +38,7 @@ ROLLBACK: dict[str, Any] = {
 
 
 def setup() -> tuple[Rig, SoftSwissClient, GatewayTransport]:
-    r = rig(provider("softswiss", SECRET.encode(), max_body_bytes=4096))
-    r.fund("u-1", "100.00")
-    # a settled round, so that fuzzed rollbacks have something real to aim at
-    transport = GatewayTransport(r.gate("softswiss"))
+    r, transport = fuzz_rig("softswiss", SECRET.encode())
     client = SoftSwissClient(transport, SECRET)
     return r, client, transport
 

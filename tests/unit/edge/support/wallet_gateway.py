@@ -113,6 +113,21 @@ class GatewayTransport:
         return Answer(response.status, response.body)
 
 
+def fuzz_rig(
+    dialect: str,
+    secret: bytes,
+    session: str = "",
+    options: dict[str, OptionValue] | None = None,
+) -> tuple[Rig, GatewayTransport]:
+    """A rig for fuzzing one dialect: bodies up to 4096 bytes, player `u-1` holding
+    100.00 EUR (with the session `session`, when one is named), and the way in."""
+    r = rig(provider(dialect, secret, max_body_bytes=4096, options=options))
+    r.fund("u-1", "100.00")
+    if session:
+        r.session(dialect, session, "u-1")
+    return r, GatewayTransport(r.gate(dialect))
+
+
 def refused_body(
     r: Rig,
     transport: GatewayTransport,
