@@ -11,10 +11,13 @@ from contracts.player import (
     BetAccepted,
     BetPlace,
     BetRejected,
+    BettingClose,
+    BettingOpen,
     LimitsUpdate,
     ProviderError,
     ServerTime,
     SessionClose,
+    Settlement,
 )
 
 MESSAGES: Final[Mapping[str, Any]] = {
@@ -26,4 +29,7 @@ MESSAGES: Final[Mapping[str, Any]] = {
     "session.close": SessionClose,
     "provider.error": ProviderError,
     "server.time": ServerTime,
+    "betting.opened": BettingOpen,
+    "betting.closed": BettingClose,
+    "round.settled": Settlement,
 }

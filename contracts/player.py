@@ -27,6 +27,7 @@ from decimal import Decimal
 import msgspec
 
 from contracts.money import AmountText
+from contracts.platform import RoundSettle
 from contracts.wallet import Selection
 
 
@@ -172,6 +173,54 @@ class ProviderError(
     occurred_at: datetime
     table: str = ""
     retryable: bool = True
+
+
+class BettingOpen(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    rename="camel",
+    tag_field="type",
+    tag="betting.opened",
+):
+    """A round of the session's table opened for bets until `closesAt` (by the dealer's
+    clock; the close itself comes as `betting.closed`)."""
+
+    provider: str
+    table: str
+    round_id: str
+    closes_at: datetime
+    server_time: datetime
+    log_position: int
+    """Where this is in livebridge's log: reconnect with the last one you received."""
+
+
+class BettingClose(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    rename="camel",
+    tag_field="type",
+    tag="betting.closed",
+):
+    """Betting closed for a round: a bet on it is refused from now on (by the log's order)."""
+
+    provider: str
+    table: str
+    round_id: str
+    server_time: datetime
+    log_position: int
+
+
+class Settlement(
+    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="round.settled"
+):
+    """The player's round is settled: `settle` is the `round.settle` the platform gets, with
+    every bet's outcome and payout and the wallet's `balanceAfter`."""
+
+    settle: RoundSettle
+    log_position: int
+    """`settle.logPosition`: reconnect with it as `settledPosition`."""
 
 
 class ServerTime(

@@ -63,6 +63,7 @@ from services.frontdoor.config import FrontdoorConfig, load_frontdoor
 from services.frontdoor.launch import platform_sessions_ctx, setup_launch
 from services.frontdoor.lobby import setup_lobby
 from services.frontdoor.protection import limits_subject, setup_protection
+from services.frontdoor.pushes import push_hub_ctx
 from services.frontdoor.socket import setup_socket
 from services.frontdoor.tables import TABLE_STATUSES, table_statuses_ctx
 from services.frontdoor.throttle import SessionThrottle
@@ -308,12 +309,13 @@ def build_app(settings: Settings) -> web.Application:
         ]
     )
     setup_views(app, views_env)  # the views' context, and the read API over them
+    settle_stream = settings_from_env(settings.environ, settings.nats_replicas)
     app.cleanup_ctx.append(
         settle_feed_ctx(
             ledger=LEDGER,
             nc=NATS,
             endpoints=load_endpoints(settings.config_path, settings.environ),
-            stream=settings_from_env(settings.environ, settings.nats_replicas),
+            stream=settle_stream,
             reported_bets=settings.memory.reported_bets,
         )
     )
@@ -385,6 +387,15 @@ def build_app(settings: Settings) -> web.Application:
 
     setup_protection(
         app, frontdoor.table, protection=lambda: app[PROTECTION], publish=publish_limits
+    )
+    app.cleanup_ctx.append(
+        push_hub_ctx(
+            ledger=lambda: app[LEDGER],
+            nc=lambda: app[NATS],
+            stream=settle_stream,
+            statuses=lambda: app[TABLE_STATUSES],
+            limits_subject=limits_subject(settings.stream_prefix),
+        )
     )
     setup_socket(app, frontdoor.table, take=take_bet)
     kpis = KpiSettings.from_env(settings.environ)

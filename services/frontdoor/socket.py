@@ -11,25 +11,46 @@ has a rate limit (`RATE` messages a second, bursts of `BURST`): a message over i
 answered `LBRG-429 RATE_LIMITED`; a socket that keeps flooding (`FLOOD` refused messages
 in a row) is closed with code 1008 and the reason. A closed session ends the socket with
 `session.close`.
+
+Pushes come from the logs (`services.frontdoor.pushes`): `betting.opened` (with `closesAt`)
+and `betting.closed` for the session's table, `round.settled` (the player's `round.settle`,
+with `balanceAfter`) and `provider.error` when the provider goes down. Each carries its
+`logPosition`; a client that reconnects with `?position=` (and `?settledPosition=`) is sent
+what it missed after those, read again from the logs, then the live pushes, each once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Annotated
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from contracts.api import Operation, error_text
-from contracts.player import BetPlace, BetRejected, CloseReason, ServerTime, SessionClose
+from contracts.api import Operation, Param, error_text
+from contracts.player import (
+    BetPlace,
+    BetRejected,
+    BettingClose,
+    BettingOpen,
+    CloseReason,
+    ServerTime,
+    SessionClose,
+    Settlement,
+)
 from services.frontdoor.bets import TakeBet, rejected
 from services.frontdoor.http import ApiError
-from services.frontdoor.launch import SOCKET_PATH
+from services.frontdoor.launch import PLATFORM_SESSIONS, SOCKET_PATH
 from services.frontdoor.players import PLAYER
+from services.frontdoor.pushes import PUSH_HUB, Mailbox, Push, PushHub, Seat
 from services.frontdoor.routes import RouteTable
+
+log = logging.getLogger(__name__)
 
 RATE = 10.0
 BURST = 20.0
@@ -38,6 +59,7 @@ TICK_S = 1.0
 MAX_MESSAGE = 16 * 1024
 
 _encoder = msgspec.json.Encoder()
+_POSITION_TYPE = Annotated[int, msgspec.Meta(ge=0, le=10**18 - 1)]
 _decoder = msgspec.json.Decoder(BetPlace)
 
 
@@ -62,12 +84,32 @@ def _refusal(code: str, message: str) -> BetRejected:
     )
 
 
+def _position(request: web.Request, name: str, default: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise ApiError("INVALID_POSITION", f"`{name}` must be a log position (ASCII digits)")
+    return int(text)
+
+
 def setup_socket(app: web.Application, table: RouteTable, *, take: TakeBet) -> None:
     async def socket(request: web.Request) -> web.StreamResponse:
         claims = request[PLAYER]
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
         if not ws.can_prepare(request).ok:
             raise ApiError("INVALID_REQUEST", "this route only upgrades to a WebSocket")
+        position = _position(request, "position", -1)
+        settled_position = _position(request, "settledPosition", position)
+        session = await app[PLATFORM_SESSIONS].get(claims.session_id)
+        if session is None or session.player != claims.player:
+            raise ApiError("NOT_YOUR_SESSION", "this token acts on its own session only")
+        seat = Seat(
+            player=session.player,
+            currency=session.currency,
+            provider=session.provider,
+            table=session.table,
+        )
         await ws.prepare(request)
         lock = asyncio.Lock()
 
@@ -75,6 +117,12 @@ def setup_socket(app: web.Application, table: RouteTable, *, take: TakeBet) -> N
             async with lock:
                 if not ws.closed:
                     await ws.send_str(_encoder.encode(message).decode())
+
+        hub = app[PUSH_HUB]
+        mailbox = hub.join(seat)
+        pusher = asyncio.create_task(
+            _push(hub, mailbox, position, settled_position, send, ws), name="socket-pushes"
+        )
 
         async def tick() -> None:
             while not ws.closed:
@@ -125,12 +173,84 @@ def setup_socket(app: web.Application, table: RouteTable, *, take: TakeBet) -> N
                         await ws.close(code=WSCloseCode.OK, message=b"session closed")
                         break
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            hub.leave(mailbox)
+            for task in (ticker, pusher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         return ws
 
     table.add(app, SOCKET, socket)
+
+
+async def _push(
+    hub: PushHub,
+    mailbox: Mailbox,
+    position: int,
+    settled_position: int,
+    send: Callable[[object], Awaitable[None]],
+    ws: web.WebSocketResponse,
+) -> None:
+    """Send what the socket missed (when it said where it was), then what comes, each once.
+
+    A failure here (a log that does not answer) closes the socket with the reason: the
+    client reconnects with its last position and misses nothing."""
+    try:
+        await _push_in_order(hub, mailbox, position, settled_position, send, ws)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("pushes to a socket of %s failed; closing it", mailbox.seat.player)
+        await ws.close(
+            code=WSCloseCode.INTERNAL_ERROR,
+            message=b"pushes failed: reconnect with your last position",
+        )
+
+
+async def _push_in_order(
+    hub: PushHub,
+    mailbox: Mailbox,
+    position: int,
+    settled_position: int,
+    send: Callable[[object], Awaitable[None]],
+    ws: web.WebSocketResponse,
+) -> None:
+    told_round, told_settled = position, settled_position
+    if position >= 0:
+        for push in await hub.replay(mailbox.seat, position, settled_position):
+            await send(push)
+            told_round, told_settled = _told(push, told_round, told_settled)
+    while not ws.closed:
+        getting = asyncio.ensure_future(mailbox.queue.get())
+        overflow = asyncio.ensure_future(mailbox.overflowed.wait())
+        try:
+            done, _ = await asyncio.wait({getting, overflow}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (getting, overflow):
+                if not waiting.done():
+                    waiting.cancel()
+        if overflow in done:
+            await ws.close(
+                code=WSCloseCode.TRY_AGAIN_LATER,
+                message=b"too many pushes waiting: reconnect with your last position",
+            )
+            return
+        push = getting.result()
+        if isinstance(push, Settlement):
+            if push.log_position <= told_settled:
+                continue  # sent by the replay already
+        elif isinstance(push, BettingOpen | BettingClose) and push.log_position <= told_round:
+            continue
+        await send(push)
+        told_round, told_settled = _told(push, told_round, told_settled)
+
+
+def _told(push: Push, told_round: int, told_settled: int) -> tuple[int, int]:
+    if isinstance(push, Settlement):
+        return told_round, max(told_settled, push.log_position)
+    if isinstance(push, BettingOpen | BettingClose):
+        return max(told_round, push.log_position), told_settled
+    return told_round, told_settled
 
 
 SOCKET = Operation(
@@ -141,10 +261,30 @@ SOCKET = Operation(
     "bet.rejected out",
     description=(
         "Upgrade to a WebSocket with the player token (header, or `?token=`). Messages are "
-        "the JSON of `contracts/player.py` (schemas at /contracts/{name}.json)."
+        "the JSON of `contracts/player.py` (schemas at /contracts/{name}.json; the whole "
+        "socket in /asyncapi.json). Pushes: `server.time`, `betting.opened`, `betting.closed`, "
+        "`round.settled`, `provider.error`, `session.close`. Reconnect with `?position=<the "
+        "last logPosition received>&settledPosition=<the last round.settled's>` to be sent "
+        "what was missed, read again from the log."
     ),
     auth="player",
     status=101,
-    errors=("INVALID_REQUEST",),
+    errors=("INVALID_REQUEST", "INVALID_POSITION"),
+    params=(
+        Param(
+            "position",
+            "query",
+            "The last `logPosition` received: what came after is sent first.",
+            False,
+            _POSITION_TYPE,
+        ),
+        Param(
+            "settledPosition",
+            "query",
+            "The `logPosition` of the last `round.settled` received (default: `position`).",
+            False,
+            _POSITION_TYPE,
+        ),
+    ),
     tags=("player",),
 )

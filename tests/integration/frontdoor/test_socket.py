@@ -16,10 +16,10 @@ from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
 
 
 async def next_answer(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    """The next message that is not a server.time tick."""
+    """The next answer to a message: not a server.time tick nor a round's push."""
     while True:
         message: dict[str, Any] = await asyncio.wait_for(ws.receive_json(), 10)
-        if message["type"] != "server.time":
+        if message["type"] not in ("server.time", "betting.opened", "betting.closed"):
             return message
 
 

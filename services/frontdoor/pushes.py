@@ -1,0 +1,351 @@
+"""What the bet socket pushes, read from the logs: betting opened and closed, settlements,
+a provider going down.
+
+Two logs hold what a player is told, both by ledger position (`logPosition`):
+
+- **the ledger's log**: the provider's game events (`Round.EventRecorded`), read through
+  the library's notification log and subscription (`recorder.subscribe`), become
+  `betting.opened` (with `closesAt`) and `betting.closed`;
+- **`limits.update`**, published by the limits' routes on their subject once stored in
+  the log, goes to the sockets of the provider (table, currency) it names, as it comes;
+- **the `round.settle` stream**: each settlement (with `balanceAfter`) is a `round.settled`
+  push to its player's sockets. Its messages carry the ledger position that completed
+  them (`Livebridge-Log-Position`), in order.
+
+One `PushHub` per process follows both from their heads and hands each push to the
+mailboxes of the sockets seated at its provider (and table, when the session names one).
+A socket that reconnects with `position` (and `settledPosition`) is first sent what it
+missed, read again from the logs after those positions (`PushHub.replay`), never from
+memory: a reconnect to another process gets the same. A mailbox that overflows (a client
+that does not read) is closed; the client reconnects with its last position.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from aiohttp import web
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+from nats.js.errors import NotFoundError
+
+from contracts.catalog import ProviderState, TableState
+from contracts.events import BettingClosed, BettingOpened
+from contracts.platform import DECODER as SETTLE_DECODER
+from contracts.platform import RoundSettle
+from contracts.player import BettingClose, BettingOpen, LimitsUpdate, ProviderError, Settlement
+from services.frontdoor.tables import TableStatuses
+from services.ledger.application import Ledger
+from services.ledger.rounds import Round, decode_provider_event
+from services.platform.stream import POSITION, SettleStream, token
+
+log = logging.getLogger(__name__)
+
+ROUND_TOPIC = get_topic(Round.EventRecorded)
+MAILBOX = 1000
+"""Pushes a socket may have waiting; past this it is closed and reconnects by position."""
+MAX_REPLAY = 5000
+"""Round events read again for one reconnect, at most (older ones are of finished rounds)."""
+_TABLES_REMEMBERED = 10_000
+_limits_decoder = msgspec.json.Decoder(LimitsUpdate)
+
+Push = BettingOpen | BettingClose | Settlement | ProviderError | LimitsUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """Whom a socket listens for: its player and currency, at a provider (and table)."""
+
+    player: str
+    currency: str
+    provider: str
+    table: str = ""
+    """Empty: every table of the provider."""
+
+    def sees(self, push: Push) -> bool:
+        match push:
+            case Settlement(settle=settle):
+                return (settle.player, settle.currency) == (self.player, self.currency)
+            case BettingOpen() | BettingClose():
+                return not self.table or not push.table or push.table == self.table
+            case ProviderError():
+                return True
+            case LimitsUpdate():
+                return (not push.table or not self.table or push.table == self.table) and (
+                    not push.currency or push.currency == self.currency
+                )
+
+
+@dataclass(eq=False)
+class Mailbox:
+    seat: Seat
+    queue: asyncio.Queue[Push] = field(default_factory=lambda: asyncio.Queue(MAILBOX))
+    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, push: Push) -> None:
+        if self.seat.sees(push):
+            try:
+                self.queue.put_nowait(push)
+            except asyncio.QueueFull:
+                self.overflowed.set()
+
+
+class PushHub:
+    def __init__(
+        self,
+        ledger: Ledger,
+        nc: Client,
+        stream: SettleStream,
+        statuses: TableStatuses,
+        limits_subject: str = "",
+    ) -> None:
+        self._ledger, self._nc, self._stream, self._statuses = ledger, nc, stream, statuses
+        self._js: JetStreamContext = nc.jetstream()
+        self._limits_subject = limits_subject
+        self._limits_sub: Any = None
+        self._mailboxes: dict[str, set[Mailbox]] = {}
+        self._tables: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._loop = asyncio.get_running_loop()
+        self._subscription: Any = None
+        self._stopped = threading.Event()
+        self._follower: threading.Thread | None = None
+        self._settle_sub: Any = None
+        self._unlisten: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        recorder: Any = self._ledger.recorder
+        head = await asyncio.to_thread(recorder.max_notification_id) or 0
+        self._subscription = recorder.subscribe(gt=head, topics=[ROUND_TOPIC])
+        self._follower = threading.Thread(target=self._follow, name="push-hub", daemon=True)
+        self._follower.start()
+        self._settle_sub = await self._js.subscribe(
+            f"{self._stream.root}.>",
+            stream=self._stream.name,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+            cb=self._on_settle,
+        )
+        self._unlisten = self._statuses.listen(self._on_status)
+        if self._limits_subject:
+            self._limits_sub = await self._nc.subscribe(self._limits_subject, cb=self._on_limits)
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self._unlisten is not None:
+            self._unlisten()
+        for sub in (self._settle_sub, self._limits_sub):
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        if self._subscription is not None:
+            await asyncio.to_thread(self._subscription.stop)
+        if self._follower is not None:
+            await asyncio.to_thread(self._follower.join, 5)
+
+    def join(self, seat: Seat) -> Mailbox:
+        mailbox = Mailbox(seat)
+        self._mailboxes.setdefault(seat.provider, set()).add(mailbox)
+        return mailbox
+
+    def leave(self, mailbox: Mailbox) -> None:
+        self._mailboxes.get(mailbox.seat.provider, set()).discard(mailbox)
+
+    def _deliver(self, provider: str, push: Push) -> None:
+        """To the mailboxes seated at `provider` (every mailbox: `provider` empty)."""
+        seated = (
+            self._mailboxes.get(provider, set())
+            if provider
+            else set().union(*self._mailboxes.values())
+        )
+        for mailbox in list(seated):
+            mailbox.offer(push)
+
+    # ---- the ledger's log -------------------------------------------------------------
+
+    def _follow(self) -> None:
+        try:
+            for notification in self._subscription:
+                if self._stopped.is_set():
+                    return
+                push = self._round_push(notification)
+                if push is not None:
+                    self._loop.call_soon_threadsafe(self._deliver, push.provider, push)
+        except Exception:
+            if not self._stopped.is_set():
+                log.exception("the push hub stopped following the ledger's log")
+
+    def _round_push(self, notification: Notification) -> BettingOpen | BettingClose | None:
+        """The push a round event makes, if any (runs in a thread: may read the ledger)."""
+        event = self._ledger.mapper.to_domain_event(notification)
+        raw: str = getattr(event, "raw", "")
+        if '"round.betting_' not in raw:
+            return None
+        provider_event = decode_provider_event(raw)
+        now = datetime.now(UTC)
+        match provider_event:
+            case BettingOpened() as opened:
+                self._remember(opened.provider, opened.round_id, opened.table)
+                return BettingOpen(
+                    provider=opened.provider,
+                    table=opened.table,
+                    round_id=opened.round_id,
+                    closes_at=opened.closes_at,
+                    server_time=now,
+                    log_position=notification.id,
+                )
+            case BettingClosed() as closed:
+                return BettingClose(
+                    provider=closed.provider,
+                    table=self._table_of(closed.provider, closed.round_id),
+                    round_id=closed.round_id,
+                    server_time=now,
+                    log_position=notification.id,
+                )
+        return None
+
+    def _remember(self, provider: str, round_id: str, table: str) -> None:
+        self._tables[(provider, round_id)] = table
+        while len(self._tables) > _TABLES_REMEMBERED:
+            self._tables.popitem(last=False)
+
+    def _table_of(self, provider: str, round_id: str) -> str:
+        table = self._tables.get((provider, round_id))
+        if table is None:
+            table = self._ledger.round_state(provider, round_id).table
+            self._remember(provider, round_id, table)
+        return table
+
+    # ---- the round.settle stream ------------------------------------------------------
+
+    async def _on_settle(self, msg: Msg) -> None:
+        try:
+            settle = SETTLE_DECODER.decode(msg.data)
+        except msgspec.DecodeError:
+            log.warning("a round.settle message livebridge cannot read: %s", msg.subject)
+            return
+        self._deliver(settle.provider, Settlement(settle=settle, log_position=settle.log_position))
+
+    # ---- limits.update (the limits engineer's subject: every stored update) -----------
+
+    async def _on_limits(self, msg: Msg) -> None:
+        try:
+            update = _limits_decoder.decode(msg.data)
+        except msgspec.DecodeError:
+            log.warning("a limits.update livebridge cannot read on %s", msg.subject)
+            return
+        self._deliver(update.provider, update)
+
+    # ---- provider status ----------------------------------------------------------------
+
+    def _on_status(self, state: ProviderState | TableState) -> None:
+        if isinstance(state, ProviderState) and not state.up:
+            self._deliver(
+                state.provider,
+                ProviderError(
+                    provider=state.provider,
+                    code="LBRG-503 PROVIDER_DOWN",
+                    message=state.reason or f"provider {state.provider!r} is down",
+                    occurred_at=state.changed_at,
+                ),
+            )
+
+    # ---- a reconnect ----------------------------------------------------------------------
+
+    async def replay(self, seat: Seat, position: int, settled_position: int) -> list[Push]:
+        """What `seat` was told, or would have been, after `position` (round events) and
+        `settled_position` (settlements), read again from the logs, in log order."""
+        rounds = await asyncio.to_thread(self._round_pushes_after, position)
+        settled = await self._settlements_after(seat.provider, settled_position)
+        pushes: list[Push] = [p for p in rounds if seat.sees(p)]
+        pushes += [
+            Settlement(settle=s, log_position=s.log_position)
+            for s in settled
+            if seat.sees(Settlement(settle=s, log_position=s.log_position))
+        ]
+        return sorted(pushes, key=_position)
+
+    def _round_pushes_after(self, position: int) -> list[BettingOpen | BettingClose]:
+        recorder: Any = self._ledger.recorder
+        found: list[BettingOpen | BettingClose] = []
+        start, read = position + 1, 0
+        while read < MAX_REPLAY:
+            page = recorder.select_notifications(start, 500, topics=[ROUND_TOPIC])
+            if not page:
+                break
+            read += len(page)
+            for notification in page:
+                push = self._round_push(notification)
+                if push is not None:
+                    found.append(push)
+            start = page[-1].id + 1
+        return found
+
+    async def _settlements_after(self, provider: str, position: int) -> list[RoundSettle]:
+        name = self._stream.name
+        state = (await self._js.stream_info(name)).state
+        first, last = state.first_seq, state.last_seq
+        if not last:
+            return []
+        low, high = first, last + 1  # the first sequence whose ledger position is > position
+        while low < high:
+            middle = (low + high) // 2
+            stored = await self._js.get_msg(name, seq=middle)
+            if int((stored.headers or {}).get(POSITION, "0")) > position:
+                high = middle
+            else:
+                low = middle + 1
+        found: list[RoundSettle] = []
+        subject = f"{self._stream.root}.{token(provider)}.>"
+        while low <= last and len(found) < MAX_REPLAY:
+            try:
+                stored = await self._js.get_msg(name, seq=low, subject=subject, next=True)
+            except NotFoundError:
+                break
+            if stored.seq is None or stored.seq > last:
+                break
+            found.append(SETTLE_DECODER.decode(stored.data or b""))
+            low = stored.seq + 1
+        return found
+
+
+def _position(push: Push) -> int:
+    return 0 if isinstance(push, ProviderError) else push.log_position
+
+
+PUSH_HUB = web.AppKey("push_hub", PushHub)
+
+
+def push_hub_ctx(
+    *,
+    ledger: Callable[[], Ledger],
+    nc: Callable[[], Client],
+    stream: SettleStream,
+    statuses: Callable[[], TableStatuses],
+    limits_subject: str = "",
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The cleanup context that runs `PUSH_HUB` (after the ledger, NATS and table status)."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await stream.ensure(nc().jetstream())
+        hub = PushHub(ledger(), nc(), stream, statuses(), limits_subject)
+        await hub.start()
+        app[PUSH_HUB] = hub
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    return ctx
