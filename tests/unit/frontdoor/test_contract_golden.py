@@ -15,15 +15,19 @@ from contracts.player import (
     BetAccepted,
     BetPlace,
     BetRejected,
+    BettingClose,
+    BettingOpen,
     CloseReason,
     EffectiveLimits,
     LimitsUpdate,
     ProviderError,
     ServerTime,
     SessionClose,
+    Settlement,
     Stake,
 )
 from contracts.wallet import Selection
+from tests.unit.platform.test_contract import EXAMPLE as ROUND_SETTLE
 
 GOLDEN = Path(__file__).parent / "golden"
 AT = datetime(2025, 10, 17, 18, 45, 3, tzinfo=UTC)
@@ -79,6 +83,22 @@ EXAMPLES: dict[str, Any] = {
         occurred_at=AT,
         retryable=True,
     ),
+    "betting.opened": BettingOpen(
+        provider="evolution",
+        table="Table23",
+        round_id="R-2025-10-17-18:45:03-Table23",
+        closes_at=datetime(2025, 10, 17, 18, 45, 18, tzinfo=UTC),
+        server_time=AT,
+        log_position=918201,
+    ),
+    "betting.closed": BettingClose(
+        provider="evolution",
+        table="Table23",
+        round_id="R-2025-10-17-18:45:03-Table23",
+        server_time=datetime(2025, 10, 17, 18, 45, 18, tzinfo=UTC),
+        log_position=918305,
+    ),
+    "round.settled": Settlement(settle=ROUND_SETTLE, log_position=ROUND_SETTLE.log_position),
 }
 
 
