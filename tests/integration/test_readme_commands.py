@@ -148,6 +148,10 @@ COMMANDS: dict[str, Check] = {
         ("LIVEBRIDGE_SOAK=1 .venv/bin/pytest -q -p no:cacheprovider -m soak",),
         "the long sizes take long; tests/unit/test_soak_marks.py holds the marks",
     ),
+    "make chaos": Expands(
+        (".venv/bin/livebridge chaos --cycles 5 --duration 10",),
+        "a minute of faults; tests/integration/chaos/test_chaos_run.py runs a short one",
+    ),
     "livebridge run": Via("make run"),
     "LIVEBRIDGE_CLUSTER=1 livebridge run": Via("make run CLUSTER=1"),
     # The edge.
@@ -156,6 +160,14 @@ COMMANDS: dict[str, Check] = {
         "tests/integration/test_run_operations.py::"
         "test_the_readme_simulate_command_plays_beside_a_started_bridge",
         'readme_command("simulate")',
+    ),
+    "livebridge simulate": Synopsis(
+        'tests/integration/test_run_operations.py::readme_command("simulate")'
+    ),
+    "livebridge pilot --provider softswiss --rounds 1000": Elsewhere(
+        "tests/integration/test_run_operations.py::"
+        "test_the_readme_simulate_command_plays_beside_a_started_bridge",
+        'readme_command("pilot")',
     ),
     # The platform API's worked example.
     "cat > livebridge.toml <<'TOML'": Script(),
@@ -433,7 +445,7 @@ def make_n(command: str) -> list[str]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return done.stdout.splitlines()
+    return [line.strip() for line in done.stdout.splitlines()]
 
 
 def expands(command: str, lines: tuple[str, ...], why: str) -> None:
