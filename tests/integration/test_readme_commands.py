@@ -15,7 +15,7 @@ entry here fails: add one (the kinds below; a new example block gets `Script` en
   run here: `make test` and `make check` run this very test (running them would recurse),
   `make bench` and `make soak` take minutes; what they run is tested on its own.
 - `Via(command)`: the same program as another entry runs (`livebridge run` is what
-  `make run` starts): `make -n` of that one must show it.
+  `make run` starts): `make -n` of that one must show it, and that one is checked.
 - `Synopsis(test)`: a form with placeholders (`<roundId>`, `[NAME]`, `DIR`, `a|b`) that
   cannot run as written: each (sub)command's `--help` (the parser `livebridge` builds)
   must answer and name every option and choice it shows; `test` is the test that runs it
@@ -151,6 +151,15 @@ COMMANDS: dict[str, Check] = {
     "make chaos": Expands(
         (".venv/bin/livebridge chaos --cycles 5 --duration 10",),
         "a minute of faults; tests/integration/chaos/test_chaos_run.py runs a short one",
+    ),
+    "make chaos CYCLES=20 SEED=20261203": Expands(
+        (".venv/bin/livebridge chaos --cycles 20 --duration 10 --seed 20261203",),
+        "minutes of faults; tests/integration/chaos/test_chaos_run.py runs a short one",
+    ),
+    "livebridge chaos": Via("make chaos"),
+    "livebridge check --history FILE --nats-url URL [--database-url URL]": Synopsis(
+        "tests/integration/chaos/test_check_command.py::"
+        "test_check_judges_a_history_against_the_stream_it_reads_raw"
     ),
     "livebridge run": Via("make run"),
     "LIVEBRIDGE_CLUSTER=1 livebridge run": Via("make run CLUSTER=1"),
@@ -456,10 +465,10 @@ def expands(command: str, lines: tuple[str, ...], why: str) -> None:
 
 
 def via(where: Shown, other: str) -> None:
-    assert other in COMMANDS and isinstance(COMMANDS[other], Serves), other
+    assert other in COMMANDS, other
     program = where.command.replace("livebridge", ".venv/bin/livebridge", 1)
     recipe = make_n(other)
-    assert any(line.endswith(program) for line in recipe), (
+    assert any(re.search(rf"(^| ){re.escape(program)}( |$)", line) for line in recipe), (
         f"{where} is run as `{other}`; `make -n` shows {recipe}"
     )
 
