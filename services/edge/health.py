@@ -16,6 +16,7 @@ gateway and the pull feed on each call.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -42,10 +43,31 @@ class ProviderHealth:
     """While set, a wallet call not answered within `soft_decline_within_s` gets the
     dialect's soft decline (retryable) instead of its internal error."""
     soft_decline_within_s: float | None = None
-    alternate_feed: bool = False
-    """While set, the pull or socket feed reads from its alternate endpoint."""
+    _alternate_feed: bool = False
     _calls: deque[Call] = field(default_factory=deque)
     _unsampled: list[Call] = field(default_factory=list)
+    _switch_watchers: set[asyncio.Event] = field(default_factory=set)
+
+    @property
+    def alternate_feed(self) -> bool:
+        """While set, the pull or socket feed reads from its alternate endpoint."""
+        return self._alternate_feed
+
+    @alternate_feed.setter
+    def alternate_feed(self, on: bool) -> None:
+        if on != self._alternate_feed:
+            self._alternate_feed = on
+            for watcher in self._switch_watchers:
+                watcher.set()
+
+    def watch_switch(self) -> asyncio.Event:
+        """An event set when `alternate_feed` next changes (`unwatch` it when done)."""
+        watcher = asyncio.Event()
+        self._switch_watchers.add(watcher)
+        return watcher
+
+    def unwatch(self, watcher: asyncio.Event) -> None:
+        self._switch_watchers.discard(watcher)
 
     def record(self, endpoint: str, seconds: float, *, failed: bool) -> None:
         now = self.clock()

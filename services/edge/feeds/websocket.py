@@ -9,7 +9,7 @@ comes twice is absorbed by the sequence numbers.
 A malformed frame is logged, counted and skipped without moving the cursor. A ledger
 failure drops the connection: the frames after the stored cursor are fetched again.
 While the playbook has switched the feed (`ProviderHealth.alternate_feed`), connections go
-to `alternate_url`; a switch ends the open connection at its next frame.
+to `alternate_url`; a switch ends the open connection at once.
 """
 
 from __future__ import annotations
@@ -73,26 +73,44 @@ class SocketFeed(FetchedFeed):
             self.connections += 1
             self.connected.set()
             self.backoff.reset()
-            async for message in ws:
-                if self.url != connected_to:  # the playbook switched endpoints: reconnect
-                    return
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    if message.type == aiohttp.WSMsgType.ERROR:
-                        raise aiohttp.ClientError(f"websocket error: {ws.exception()!r}")
-                    continue
-                try:
-                    frame = bodies.decode_with(feeds.raw_batch_decoder, message.data)
-                except msgspec.DecodeError as exc:
-                    self.malformed += 1
-                    log.warning("socket feed %s: malformed frame skipped: %s", self.url, exc)
-                    continue
-                # Event by event: one that can never be taken must not hold up the feed.
-                decoded, undecodable = feeds.read_events(frame.events)
-                events, problems = self.processor.partition(decoded)
-                problems = [*undecodable, *problems]
-                for problem in problems:
-                    self.rejected += 1
-                    log.error("%s feed %s: event skipped: %s", "websocket", self.url, problem)
-                await self.processor.accept(events)
-                if frame.cursor:
-                    await self.processor.cursors.put(self.cursor_key, frame.cursor)
+            # A switch by the playbook ends this connection; the next one goes to the new URL.
+            watcher = asyncio.create_task(self._close_when_switched(ws, connected_to))
+            try:
+                async for message in ws:
+                    if message.type != aiohttp.WSMsgType.TEXT:
+                        if message.type == aiohttp.WSMsgType.ERROR:
+                            raise aiohttp.ClientError(f"websocket error: {ws.exception()!r}")
+                        continue
+                    try:
+                        frame = bodies.decode_with(feeds.raw_batch_decoder, message.data)
+                    except msgspec.DecodeError as exc:
+                        self.malformed += 1
+                        log.warning("socket feed %s: malformed frame skipped: %s", self.url, exc)
+                        continue
+                    # Event by event: one that can never be taken must not hold up the feed.
+                    decoded, undecodable = feeds.read_events(frame.events)
+                    events, problems = self.processor.partition(decoded)
+                    problems = [*undecodable, *problems]
+                    for problem in problems:
+                        self.rejected += 1
+                        log.error("%s feed %s: event skipped: %s", "websocket", self.url, problem)
+                    await self.processor.accept(events)
+                    if frame.cursor:
+                        await self.processor.cursors.put(self.cursor_key, frame.cursor)
+            finally:
+                watcher.cancel()
+
+    async def _close_when_switched(self, ws: aiohttp.ClientWebSocketResponse, url: str) -> None:
+        health = self.endpoints.health
+        if health is None:
+            return
+        switched = health.watch_switch()
+        try:
+            if self.url == url:  # not switched while connecting
+                await switched.wait()
+        finally:
+            health.unwatch(switched)
+        log.warning(
+            "socket feed %s: switched to %s; reconnecting", self.processor.provider, self.url
+        )
+        await ws.close()

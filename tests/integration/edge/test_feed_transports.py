@@ -30,6 +30,7 @@ from services.edge.feeds.push import PushFeed, add_push_routes
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import Gap
 from services.edge.feeds.websocket import SocketFeed
+from services.edge.health import ProviderHealth
 from tests.integration.edge.support.feed_provider import FeedStub, serve
 from tests.unit.edge.support.feed_events import RecordingSink, round_events
 
@@ -264,3 +265,36 @@ async def test_an_event_outside_the_id_policy_is_skipped_and_the_feed_goes_on(
             await until(complete(sink, gaps))
         assert_delivered(sink, gaps)
         assert feed.rejected == 1
+
+
+async def test_a_socket_feed_switched_by_the_playbook_reconnects_to_the_alternate_at_once(
+    cursors: JetStreamCursorStore,
+) -> None:
+    primary, alternate = FeedStub(SECRET, frames()), FeedStub(SECRET, frames())
+    sink, gaps = RecordingSink(), list[Gap]()
+    proc = processor(sink, cursors, gaps)
+    health = ProviderHealth("studio")
+    async with (
+        serve(primary) as primary_url,
+        serve(alternate) as alternate_url,
+        aiohttp.ClientSession() as session,
+    ):
+        backoff = Backoff(initial=0.01, cap=0.05, jitter=False)
+        feed = SocketFeed(
+            proc,
+            session,
+            f"{primary_url}/ws",
+            backoff=backoff,
+            alternate_url=f"{alternate_url}/ws",
+            health=health,
+        )
+        async with running(feed.run(), proc.run_sweeper(0.05)):
+            await until(complete(sink, gaps))
+            assert primary.asked == [""] and alternate.asked == []
+            health.alternate_feed = True  # the open, idle connection ends; the next goes over
+            await until(lambda: bool(alternate.asked))
+            assert alternate.asked == [str(len(frames()))], "resumed from the stored cursor"
+            health.alternate_feed = False
+            await until(lambda: len(primary.asked) == 2)
+        assert_delivered(sink, gaps)
+        assert feed.connections == 3
