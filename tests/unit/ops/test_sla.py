@@ -77,3 +77,9 @@ def test_a_throttled_provider_admits_its_rate_and_names_the_reason() -> None:
     assert throttle.admit("evo") is not None
     throttle.release("evo")
     assert throttle.admit("evo") is None and not throttle.throttled("evo")
+
+
+def test_the_example_configuration_sla_reads() -> None:
+    example = Path(__file__).resolve().parents[3] / "infra" / "livebridge.example.toml"
+    found = load_sla(example, {})
+    assert set(found.providers) == {"ezugi"} and found.providers["ezugi"].error_rate == 0.05
