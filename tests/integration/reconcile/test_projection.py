@@ -19,51 +19,28 @@ import psycopg
 from eventsourcing.projection import ProjectionRunner
 
 from contracts.events import BettingClosed, BettingOpened, ResultDeclared, RoundVoided
-from contracts.wallet import Credit, Debit, Rollback, Selection
+from contracts.wallet import Rollback
 from projections.catalog import view_env
 from projections.rebuild import catch_up, open_view
 from projections.reconcile.postgres import PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
+from tests.unit.ledger.support.builders import player_bet, player_credit
 
 NOW = datetime.now(UTC)
-
-
-def debit(tx: str, player: str, amount: str, round_id: str, **kw: object) -> Debit:
-    return Debit(
-        provider="evo",
-        tx_id=tx,
-        player=player,
-        currency="EUR",
-        amount=Decimal(amount),
-        round_id=round_id,
-        bet_id=f"bet-{tx}",
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def credit(tx: str, player: str, amount: str, round_id: str) -> Credit:
-    return Credit(
-        provider="evo",
-        tx_id=tx,
-        player=player,
-        currency="EUR",
-        amount=Decimal(amount),
-        round_id=round_id,
-    )
 
 
 def play(app: Ledger) -> None:
     for player in ("alice", "bob"):
         app.open_wallet(player, "EUR")
         app.deposit(player, "EUR", Decimal("100.00"), tx_id=f"dep-{player}")
-    app.execute(debit("d1", "alice", "5.00", "R-1"))
-    app.execute(debit("d2", "alice", "3.00", "R-1"))
-    app.execute(debit("d3", "bob", "9.00", "R-1"))
-    app.execute(credit("c1", "alice", "12.00", "R-1"))  # settles d1 and d2
-    app.execute(credit("c3", "bob", "0.00", "R-1"))
-    app.execute(debit("d4", "bob", "1.00", "R-2"))
+    app.execute(player_bet("d1", "alice", "5.00", "R-1"))
+    app.execute(player_bet("d2", "alice", "3.00", "R-1"))
+    app.execute(player_bet("d3", "bob", "9.00", "R-1"))
+    app.execute(player_credit("c1", "alice", "12.00", "R-1"))  # settles d1 and d2
+    app.execute(player_credit("c3", "bob", "0.00", "R-1"))
+    app.execute(player_bet("d4", "bob", "1.00", "R-2"))
     app.execute(
         Rollback(
             provider="evo", tx_id="r4", player="bob", currency="EUR", ref_tx_id="d4", round_id="R-2"
@@ -72,7 +49,7 @@ def play(app: Ledger) -> None:
     # A round the bridge settles itself, and a voided one: no provider credit.
     opened = {"table": "T1", "game": "roulette", "occurred_at": NOW, "closes_at": NOW}
     app.record_event(BettingOpened(provider="evo", round_id="R-3", seq=1, **opened))  # type: ignore[arg-type]
-    app.execute(debit("d5", "alice", "2.00", "R-3", selections=(Selection(market="roulette_red"),)))
+    app.execute(player_bet("d5", "alice", "2.00", "R-3", picks=(("roulette_red", ""),)))
     app.record_event(BettingClosed(provider="evo", round_id="R-3", seq=2, occurred_at=NOW))
     app.record_event(
         ResultDeclared(
@@ -80,7 +57,7 @@ def play(app: Ledger) -> None:
         )
     )
     app.record_event(BettingOpened(provider="evo", round_id="R-4", seq=1, **opened))  # type: ignore[arg-type]
-    app.execute(debit("d6", "bob", "4.00", "R-4"))
+    app.execute(player_bet("d6", "bob", "4.00", "R-4"))
     app.record_event(
         RoundVoided(provider="evo", round_id="R-4", seq=2, occurred_at=NOW, cause="DEALER_ERROR")
     )

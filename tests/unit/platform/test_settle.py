@@ -7,45 +7,28 @@ from decimal import Decimal
 import msgspec
 
 from contracts.platform import DECODER, ENCODER, TransactionType
-from contracts.wallet import Credit, Debit, Outcome, Rollback, Selection
+from contracts.wallet import Outcome, Rollback
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
-from tests.unit.ledger.support.builders import closed, declared, opened, voided
+from tests.unit.ledger.support.builders import (
+    closed,
+    declared,
+    opened,
+    player_bet,
+    player_credit,
+    voided,
+)
 from tests.unit.platform.support.settle_log import ledger, settlements
-
-
-def debit(tx: str, player: str, amount: str, round_id: str = "R-1", **kw: object) -> Debit:
-    return Debit(
-        provider="evo",
-        tx_id=tx,
-        player=player,
-        currency="EUR",
-        amount=Decimal(amount),
-        round_id=round_id,
-        bet_id=f"bet-{tx}",
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def credit(tx: str, player: str, amount: str, round_id: str = "R-1") -> Credit:
-    return Credit(
-        provider="evo",
-        tx_id=tx,
-        player=player,
-        currency="EUR",
-        amount=Decimal(amount),
-        round_id=round_id,
-    )
 
 
 def test_a_players_round_settles_once_every_bet_is_paid_with_the_balance_after() -> None:
     app = ledger()
-    app.execute(debit("d1", "alice", "5.00"))
-    app.execute(debit("d2", "alice", "3.00"))
-    app.execute(debit("d3", "bob", "10.00"))
+    app.execute(player_bet("d1", "alice", "5.00"))
+    app.execute(player_bet("d2", "alice", "3.00"))
+    app.execute(player_bet("d3", "bob", "10.00"))
     assert settlements(app) == []
-    app.execute(credit("c1", "alice", "12.00"))  # both of alice's bets, one credit
-    app.execute(credit("c2", "bob", "0.00"))  # bob lost
+    app.execute(player_credit("c1", "alice", "12.00"))  # both of alice's bets, one credit
+    app.execute(player_credit("c2", "bob", "0.00"))  # bob lost
 
     alice, bob = settlements(app)
 
@@ -68,8 +51,8 @@ def test_a_players_round_settles_once_every_bet_is_paid_with_the_balance_after()
 
 def test_the_wire_body_is_the_documented_camel_case_json() -> None:
     app = ledger()
-    app.execute(debit("d1", "alice", "5.00"))
-    app.execute(credit("c1", "alice", "7.50"))
+    app.execute(player_bet("d1", "alice", "5.00"))
+    app.execute(player_credit("c1", "alice", "7.50"))
     (settle,) = settlements(app)
     body = msgspec.json.decode(ENCODER.encode(settle))
     assert body["event"] == "round.settle"
@@ -97,10 +80,10 @@ def test_the_wire_body_is_the_documented_camel_case_json() -> None:
 
 def test_replaying_the_log_gives_the_same_event_ids() -> None:
     app = ledger()
-    app.execute(debit("d1", "alice", "5.00"))
-    app.execute(debit("d2", "bob", "5.00"))
-    app.execute(credit("c1", "alice", "0.00"))
-    app.execute(credit("c2", "bob", "10.00"))
+    app.execute(player_bet("d1", "alice", "5.00"))
+    app.execute(player_bet("d2", "bob", "5.00"))
+    app.execute(player_credit("c1", "alice", "0.00"))
+    app.execute(player_credit("c2", "bob", "10.00"))
     first, again = settlements(app), settlements(app)
     assert [s.player for s in first] == ["alice", "bob"]
     assert len({s.event_id for s in first}) == 2
@@ -109,7 +92,7 @@ def test_replaying_the_log_gives_the_same_event_ids() -> None:
 
 def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_again() -> None:
     app = ledger()
-    app.execute(debit("d1", "alice", "5.00"))
+    app.execute(player_bet("d1", "alice", "5.00"))
     app.execute(
         Rollback(
             provider="evo",
@@ -120,8 +103,8 @@ def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_agai
             round_id="R-1",
         )
     )
-    app.execute(debit("d2", "alice", "4.00", round_id="R-2"))
-    app.execute(credit("c2", "alice", "8.00", round_id="R-2"))
+    app.execute(player_bet("d2", "alice", "4.00", round_id="R-2"))
+    app.execute(player_credit("c2", "alice", "8.00", round_id="R-2"))
     # The provider rolls its credit back: the bet is open again, and the platform is told
     # (tests/unit/platform/test_settle_reopen.py); nothing is settled yet.
     app.execute(
@@ -136,7 +119,7 @@ def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_agai
     )
     void, win, reopened = settlements(app)
     # Then the corrected credit settles it again.
-    app.execute(credit("c2-fixed", "alice", "6.00", round_id="R-2"))
+    app.execute(player_credit("c2-fixed", "alice", "6.00", round_id="R-2"))
 
     *_, corrected = settlements(app)
 
@@ -167,9 +150,7 @@ def test_a_win_refunded_after_it_was_reported_settles_again_as_void() -> None:
     app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
 
     app.record_event(opened("R-9"))
-    app.execute(
-        debit("d9", "alice", "5.00", round_id="R-9", selections=(Selection(market="roulette_red"),))
-    )
+    app.execute(player_bet("d9", "alice", "5.00", round_id="R-9", picks=(("roulette_red", ""),)))
     app.record_event(closed("R-9"))
     app.record_event(declared({"number": "1"}, "R-9"))
     app.record_event(voided("DEALER_ERROR", "R-9", seq=4))
@@ -186,13 +167,13 @@ def test_a_round_the_bridge_settles_and_a_voided_round_settle_every_player() -> 
     app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
 
     app.record_event(opened("R-1"))
-    red = (Selection(market="roulette_red"),)
-    app.execute(debit("d1", "alice", "5.00", selections=red))
-    app.execute(debit("d2", "bob", "2.00", selections=(Selection(market="roulette_black"),)))
+    red = (("roulette_red", ""),)
+    app.execute(player_bet("d1", "alice", "5.00", picks=red))
+    app.execute(player_bet("d2", "bob", "2.00", picks=(("roulette_black", ""),)))
     app.record_event(closed("R-1"))
     app.record_event(declared({"number": "1"}, "R-1"))
     app.record_event(opened("R-2"))
-    app.execute(debit("d3", "alice", "1.00", round_id="R-2"))
+    app.execute(player_bet("d3", "alice", "1.00", round_id="R-2"))
     app.record_event(voided("DEALER_ERROR", "R-2", seq=2))
 
     got = {(s.round_id, s.player): s for s in settlements(app)}
@@ -214,9 +195,9 @@ def test_a_round_the_bridge_settles_and_a_voided_round_settle_every_player() -> 
 
 def test_the_publisher_decodes_only_what_the_tracker_needs_and_gets_the_same_settlements() -> None:
     app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
-    app.execute(debit("d1", "alice", "5.00"))
-    app.execute(debit("d2", "bob", "5.00"))
-    app.execute(credit("c1", "alice", "10.00"))
+    app.execute(player_bet("d1", "alice", "5.00"))
+    app.execute(player_bet("d2", "bob", "5.00"))
+    app.execute(player_credit("c1", "alice", "10.00"))
     app.execute(
         Rollback(
             provider="evo", tx_id="r2", player="bob", currency="EUR", ref_tx_id="d2", round_id="R-1"
@@ -232,11 +213,11 @@ def test_the_publisher_decodes_only_what_the_tracker_needs_and_gets_the_same_set
 
 def test_a_tracker_restored_from_a_checkpoint_anywhere_carries_on_identically() -> None:
     app = ledger()
-    app.execute(debit("d1", "alice", "5.00"))
-    app.execute(debit("d2", "bob", "5.00"))
-    app.execute(debit("d3", "alice", "1.00", round_id="R-2"))
-    app.execute(credit("c1", "alice", "10.00"))
-    app.execute(credit("c3", "alice", "0.00", round_id="R-2"))
+    app.execute(player_bet("d1", "alice", "5.00"))
+    app.execute(player_bet("d2", "bob", "5.00"))
+    app.execute(player_bet("d3", "alice", "1.00", round_id="R-2"))
+    app.execute(player_credit("c1", "alice", "10.00"))
+    app.execute(player_credit("c3", "alice", "0.00", round_id="R-2"))
     app.execute(
         Rollback(
             provider="evo",
@@ -247,9 +228,9 @@ def test_a_tracker_restored_from_a_checkpoint_anywhere_carries_on_identically() 
             round_id="R-1",
         )
     )
-    app.execute(credit("c2", "bob", "2.50"))
+    app.execute(player_credit("c2", "bob", "2.50"))
     app.record_event(opened("R-3"))
-    app.execute(debit("d4", "bob", "1.00", round_id="R-3"))
+    app.execute(player_bet("d4", "bob", "1.00", round_id="R-3"))
     app.record_event(voided("NO_DEALER", "R-3", seq=2))
     events = [
         (n.id, app.mapper.to_domain_event(n)) for n in app.recorder.select_notifications(1, 1000)

@@ -8,15 +8,15 @@ import pickle
 import tracemalloc
 
 from services.platform.settle import REPORTED_BET_BYTES, SettleTracker
+from tests.unit.ledger.support.builders import player_bet, player_credit
 from tests.unit.platform.support.settle_log import ledger, settlements
-from tests.unit.platform.test_settle import credit, debit
 
 
 def test_reported_bets_are_bounded_and_cost_at_most_their_measured_size() -> None:
     app = ledger()
     for n in range(60):
-        app.execute(debit(f"d{n}", "alice", "1.00", round_id=f"R-{n}"))
-        app.execute(credit(f"c{n}", "alice", "0.00", round_id=f"R-{n}"))
+        app.execute(player_bet(f"d{n}", "alice", "1.00", round_id=f"R-{n}"))
+        app.execute(player_credit(f"c{n}", "alice", "0.00", round_id=f"R-{n}"))
     tracker = SettleTracker(reported_limit=40)
     assert len(settlements(app, tracker)) == 60
     assert len(tracker.reported) == 40

@@ -83,6 +83,25 @@ def credit(
     )
 
 
+def player_bet(
+    tx_id: str,
+    player: str,
+    amount: str,
+    round_id: str = "R-1",
+    picks: tuple[tuple[str, str], ...] = (),
+) -> Debit:
+    """`player`'s bet `bet-<tx_id>` at evo, on `picks` (none by default): the settlement
+    and reconciliation tests' bets, written as (tx, player, amount, round)."""
+    return debit(
+        tx_id, amount, player=player, round_id=round_id, bet_id=f"bet-{tx_id}", picks=picks
+    )
+
+
+def player_credit(tx_id: str, player: str, amount: str, round_id: str = "R-1") -> Credit:
+    """`player`'s credit `tx_id` at evo (0.00 for a lost round), as `player_bet` is written."""
+    return credit(tx_id, amount, player=player, round_id=round_id)
+
+
 def rollback(
     tx_id: str,
     ref_tx_id: str,
