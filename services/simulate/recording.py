@@ -68,11 +68,11 @@ class RecordingTransport:
 def recording_pusher(push: PushFn, history: HistoryWriter, *, provider: str) -> PushFn:
     """A feed push that records each batch it offers and whether it was taken."""
 
-    async def recorded(events: Sequence[AnyProviderEvent]) -> None:
+    async def recorded(events: Sequence[AnyProviderEvent]) -> object:
         body = feeds.encoder.encode(feeds.FeedBatch(events=list(events))).decode()
         sent = time.time()
         try:
-            await push(events)
+            answer = await push(events)
         except BaseException as exc:
             history.record(
                 Attempt(kind="feed", provider=provider, body=body, sent=sent, error=repr(exc))
@@ -86,8 +86,10 @@ def recording_pusher(push: PushFn, history: HistoryWriter, *, provider: str) -> 
                 sent=sent,
                 answered=time.time(),
                 status=200,
+                answer=answer.decode(errors="replace") if isinstance(answer, bytes) else "",
             )
         )
+        return answer
 
     return recorded
 

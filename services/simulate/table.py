@@ -52,7 +52,9 @@ class Chaos:
     reorder_events: float = 0.2
 
 
-PushFn = Callable[[Sequence[AnyProviderEvent]], Awaitable[None]]
+PushFn = Callable[[Sequence[AnyProviderEvent]], Awaitable[object]]
+"""Pushes a batch of game events; what it returns is the bridge's answer, when it has one
+(`http_pusher`: the body of the 200, a `FeedAck`)."""
 
 
 def http_pusher(
@@ -60,15 +62,15 @@ def http_pusher(
 ) -> PushFn:
     """POST signed `FeedBatch`es to `url` (`.../feed/<provider>`), retrying 5xx and errors."""
 
-    async def push(events: Sequence[AnyProviderEvent]) -> None:
+    async def push(events: Sequence[AnyProviderEvent]) -> bytes:
         body = feeds.encoder.encode(feeds.FeedBatch(events=list(events)))
         headers = {feeds.SIGNATURE_HEADER: feeds.sign(body, secret)}
         for attempt in range(retries + 1):
             try:
                 async with session.post(url, data=body, headers=headers) as response:
-                    await response.read()
+                    answer = await response.read()
                     if response.status == 200:
-                        return
+                        return answer
                     if response.status < 500:
                         raise RuntimeError(f"feed push refused: HTTP {response.status}")
             except aiohttp.ClientError:
