@@ -224,7 +224,8 @@ class FakeLedger:
                     raise FakeRefused(Refusal.BET_ALREADY_SETTLED, "fake: no reversals")
                 bet.state = "rolled_back"
                 self.wallets[original.player, original.currency] += original.amount
-            case Credit():
+            case Credit() | Award():
+                # A payment is taken back; a credit's bets are open again.
                 if command.only_open:
                     raise FakeRefused(Refusal.BET_ALREADY_SETTLED, original.tx_id)
                 wallet = (original.player, original.currency)
@@ -235,13 +236,6 @@ class FakeLedger:
                     self.bets[original.provider, bet_id].state = "open"
             case Rollback():
                 raise FakeRefused(Refusal.TRANSACTION_NOT_FOUND, "cannot roll back a rollback")
-            case Award():
-                if command.only_open:
-                    raise FakeRefused(Refusal.BET_ALREADY_SETTLED, original.tx_id)
-                wallet = (original.player, original.currency)
-                if self.wallets[wallet] < original.amount:
-                    raise FakeRefused(Refusal.INSUFFICIENT_FUNDS)
-                self.wallets[wallet] -= original.amount
         target.rolled_back = True
         reply = self._reply(command)
         self.txs[command.provider, command.tx_id] = _Tx(command, reply)
