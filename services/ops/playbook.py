@@ -26,7 +26,10 @@ alert and its clearing are POSTed to every `[[sla.webhook]]`, signed like `round
 Every `sample_every_s` the calls seen since the last sample go to the log per provider
 (`CallsSampled`): the wallet latency KPIs are computed from those, never from memory.
 
-At start the watch reads its log back: a provider still in breach stays so (its steps are
+One bridge judges (`LIVEBRIDGE_SLA_WATCH=0` on the others): the others sample their calls
+into the log (the KPIs merge every bridge's) and follow the judge's steps from the log,
+applying each to themselves (throttle, feed switch, soft decline; the tables' status is
+shared). At start the watch reads its log back: a provider still in breach stays so (its steps are
 applied again to this process), so a restart neither forgets an alert nor raises it twice.
 """
 
@@ -102,16 +105,19 @@ class Playbook:
     states: dict[str, _State] = field(default_factory=dict)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     _deliveries: set[asyncio.Task[Any]] = field(default_factory=set)
+    _read_to: int = 0
+    _followed: dict[str, set[PlaybookAction]] = field(default_factory=dict)
 
     # The loop.
 
     async def run(self) -> None:
         """Watch until `stop` is set: resume from the log, then judge and sample."""
-        await self.resume()
+        if self.config.judge:
+            await self.resume()
         last_sample = self.clock()
         while not self.stop.is_set():
             try:
-                await self.tick()
+                await (self.tick() if self.config.judge else self.follow())
                 if self.clock() - last_sample >= self.config.sample_every_s:
                     last_sample = self.clock()
                     await self.sample()
@@ -124,9 +130,11 @@ class Playbook:
             task.cancel()
         await asyncio.gather(*self._deliveries, return_exceptions=True)
 
-    async def resume(self) -> None:
-        facts = await asyncio.to_thread(self.watch().facts)
-        for _, fact in facts:
+    async def _read_log(self) -> None:
+        """Fold the breaches, steps and recoveries the log gained since the last read."""
+        facts = await asyncio.to_thread(self.watch().facts, self._read_to)
+        for position, fact in facts:
+            self._read_to = position
             state = self.states.setdefault(fact.provider, _State())
             if isinstance(fact, ProviderError):
                 state.breached_at = fact.occurred_at
@@ -137,11 +145,31 @@ class Playbook:
                     state.taken.append(fact.action)
             else:
                 self.states[fact.provider] = _State()
+
+    async def resume(self) -> None:
+        """The judge at start: a breach the log still holds stays, its steps in force here."""
+        await self._read_log()
         for provider, state in self.states.items():
             sla = self.config.providers.get(provider)
             if sla is not None and state.breached_at is not None:
                 for action in state.taken:
                     await self._apply(provider, sla, action, on=True, reason="resumed")
+
+    async def follow(self) -> None:
+        """A bridge that does not judge takes the judge's steps from the log, for itself (the
+        tables' status is shared already: not set again)."""
+        await self._read_log()
+        for provider, state in self.states.items():
+            sla = self.config.providers.get(provider)
+            if sla is None:
+                continue
+            wanted: set[PlaybookAction] = {a for a in state.taken if a != "hide_tables"}
+            applied = self._followed.setdefault(provider, set())
+            for action in sorted(wanted - applied):
+                await self._apply(provider, sla, action, on=True, reason="the judge's step")
+            for action in sorted(applied - wanted):
+                await self._apply(provider, sla, action, on=False, reason="the judge's undo")
+            self._followed[provider] = wanted
 
     async def tick(self) -> None:
         for provider, sla in self.config.providers.items():

@@ -71,6 +71,9 @@ class SlaConfig:
     subject: str = "livebridge.ops"
     check_every_s: float = 1.0
     sample_every_s: float = 10.0
+    judge: bool = True
+    """False (`LIVEBRIDGE_SLA_WATCH=0`): this process only samples its calls into the log;
+    another bridge judges and acts."""
 
 
 def parse_sla(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> SlaConfig:
@@ -86,12 +89,16 @@ def parse_sla(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Sla
         rest = msgspec.convert(table, _SlaTop)
     except msgspec.ValidationError as exc:
         raise ValueError(f"{path}: [sla]: {exc}") from None
+    watch = env.get("LIVEBRIDGE_SLA_WATCH", "1").strip()
+    if watch not in ("0", "1"):
+        raise ValueError(f"LIVEBRIDGE_SLA_WATCH={watch!r}: 1 (judge and act) or 0 (sample only)")
     return SlaConfig(
         providers=providers,
         webhooks=webhooks,
         subject=rest.subject,
         check_every_s=rest.check_every_s,
         sample_every_s=rest.sample_every_s,
+        judge=watch == "1",
     )
 
 

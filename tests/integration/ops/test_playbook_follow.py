@@ -1,0 +1,96 @@
+"""Two bridges on one log: the one that judges records its steps, the other (with
+`LIVEBRIDGE_SLA_WATCH=0`) takes each from the log for itself, and undoes it likewise; a
+judge restarted mid-breach keeps the alert and its steps without raising it again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from contracts.ops import PlaybookStep, ProviderRecovered
+from contracts.player import ProviderError
+from services.edge.health import Health
+from services.frontdoor.throttle import SessionThrottle
+from services.ops.playbook import Playbook
+from services.ops.sla import ProviderSla, SlaConfig
+from services.ops.watch import Watch
+
+SLA = ProviderSla(
+    error_rate=0.5,
+    window_s=0.5,
+    min_calls=2,
+    recover_after_s=0.1,
+    actions=("throttle_sessions", "soft_decline", "hide_tables"),
+)
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[Client]:
+    client = await nats.connect(nats_url)
+    try:
+        yield client
+    finally:
+        await client.drain()
+
+
+@pytest.fixture
+def watch(nats_url: str, stream_prefix: str) -> Iterator[Watch]:
+    env = {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": stream_prefix,
+    }
+    found = Watch(env)
+    try:
+        yield found
+    finally:
+        found.close()
+
+
+def playbook(watch: Watch, nc: Client, *, judge: bool) -> Playbook:
+    config = SlaConfig(providers={"evo": SLA}, subject="t-follow", judge=judge)
+    return Playbook(
+        config=config,
+        health=Health(),
+        watch=lambda: watch,
+        throttle=SessionThrottle(),
+        publish=lambda: nc.publish,
+    )
+
+
+async def test_a_bridge_that_does_not_judge_follows_the_judges_steps_from_the_log(
+    watch: Watch, nc: Client
+) -> None:
+    judge, follower = playbook(watch, nc, judge=True), playbook(watch, nc, judge=False)
+    for _ in range(3):
+        judge.health["evo"].record("wallet.debit", 0.01, failed=True)
+    await judge.tick()
+    kinds = [type(f).__name__ for _, f in watch.facts()]
+    assert kinds == ["ProviderError", "PlaybookStep", "PlaybookStep", "PlaybookStep"]
+
+    await follower.follow()
+    assert follower.throttle.throttled("evo") and follower.health["evo"].soft_decline
+    assert follower.health["evo"].soft_decline_within_s is None  # as the SLA says
+
+    # The judge restarted mid-breach: the alert stands, its steps are in force, no new alert.
+    again = playbook(watch, nc, judge=True)
+    await again.resume()
+    assert again.throttle.throttled("evo") and again.health["evo"].soft_decline
+    await again.tick()  # nothing seen since: healthy from now, not yet long enough
+    assert len(watch.facts()) == 4
+
+    await asyncio.sleep(SLA.recover_after_s + 0.05)
+    await again.tick()
+    facts = [f for _, f in watch.facts()]
+    assert isinstance(facts[0], ProviderError) and isinstance(facts[-1], ProviderRecovered)
+    assert [(s.action, s.undo) for s in facts[4:7] if isinstance(s, PlaybookStep)] == [
+        ("hide_tables", True),
+        ("soft_decline", True),
+        ("throttle_sessions", True),
+    ]
+    await follower.follow()
+    assert not follower.throttle.throttled("evo") and not follower.health["evo"].soft_decline
