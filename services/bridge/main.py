@@ -56,6 +56,7 @@ from services.edge.app import setup_edge
 from services.edge.config import ProvidersConfig, load_providers, parse_providers
 from services.edge.feeds.setup import setup_feeds
 from services.frontdoor.app import setup_frontdoor
+from services.frontdoor.asyncapi import mount_asyncapi
 from services.frontdoor.bets import setup_bets
 from services.frontdoor.cashier import setup_cashier
 from services.frontdoor.catalog import load_catalog
@@ -398,6 +399,12 @@ def build_app(settings: Settings) -> web.Application:
         )
     )
     setup_socket(app, frontdoor.table, take=take_bet)
+    mount_asyncapi(
+        app,
+        frontdoor.table,
+        settle_root=settle_stream.root,
+        limits_subject=limits_subject(settings.stream_prefix),
+    )
     kpis = KpiSettings.from_env(settings.environ)
     board = KpiBoard(lambda: app[VIEWS].rounds, kpis)
     setup_ops(

@@ -9,7 +9,8 @@ document know them::
 
 It installs the guard (`auth.guard`) and serves the generated documents:
 `GET /openapi.json` and `GET /contracts/{name}.json` (the JSON Schema of one contract
-message, `contracts.messages.MESSAGES`), both public.
+message, `contracts.messages.MESSAGES`), both public, and the API page rendered from the
+OpenAPI document at `GET /docs` (Swagger UI, served from the installed package).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import msgspec
 from aiohttp import web
+from swagger_ui import api_doc  # type: ignore[import-untyped]
 
 from contracts.api import Operation, Param
 from contracts.messages import MESSAGES
@@ -31,6 +33,8 @@ from services.frontdoor.players import PlayerTokens
 from services.frontdoor.routes import RouteTable
 
 ROUTES = web.AppKey("frontdoor_routes", RouteTable)
+API_PAGE = "/docs"
+"""The human-readable API page, rendered from /openapi.json."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,9 @@ def _mount_documents(app: web.Application, table: RouteTable) -> None:
             content_type="application/json",
         )
 
+    # The API page: Swagger UI from the swagger-ui-py wheel (its static dist, served from
+    # here; nothing is fetched from a CDN), reading /openapi.json.
+    api_doc(app, config_rel_url="/openapi.json", url_prefix=API_PAGE, title="livebridge API")
     table.add(
         app,
         Operation(

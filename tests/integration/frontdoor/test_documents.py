@@ -130,3 +130,49 @@ async def test_a_route_mounted_without_a_description_is_refused_not_served() -> 
         assert served_routes(app) - {(op.method, op.path) for op in app[ROUTES]} == {
             ("GET", "/platform/v1/undocumented")
         }
+
+
+async def test_the_asyncapi_document_lists_every_socket_message_and_the_platforms_subjects(
+    bridge: Bridge,
+) -> None:
+    response = await bridge.client.get("/asyncapi.json")
+    assert response.status == 200
+    document: dict[str, Any] = await response.json()
+    assert document["asyncapi"] == "3.0.0"
+    socket = document["channels"]["betSocket"]
+    assert socket["address"] == "/platform/v1/player/socket"
+    on_socket = {message["name"] for message in socket["messages"].values()}
+    assert on_socket == set(MESSAGES) - {"round.settle"}, "every socket message, no other"
+    settle = document["channels"]["roundSettle"]
+    assert settle["address"].endswith(".{provider}.{round}")
+    assert {m["name"] for m in settle["messages"].values()} == {"round.settle"}
+    schemas = document["components"]["schemas"]
+    for channel in document["channels"].values():
+        for message in channel["messages"].values():
+            name = message["payload"]["$ref"].rsplit("/", 1)[1]
+            assert name in schemas, name
+    for operation in document["operations"].values():
+        channel = operation["channel"]["$ref"].rsplit("/", 1)[1]
+        for ref in operation["messages"]:
+            _, _, at, _, message = ref["$ref"].split("/")
+            assert at == channel and message in document["channels"][channel]["messages"]
+    balance = schemas["RoundSettle"]["properties"]["balanceAfter"]
+    assert balance["type"] == "string", "amounts are decimal strings"
+
+
+async def test_the_api_page_renders_the_openapi_document_from_files_served_here(
+    bridge: Bridge,
+) -> None:
+    page = await bridge.client.get("/docs")
+    assert page.status == 200 and page.content_type == "text/html"
+    html = await page.text()
+    assert "/openapi.json" in html
+    assert "https://" not in html and "http://" not in html.replace(
+        "http://www.w3.org", ""
+    ), "nothing fetched from a CDN"
+    scripts = [part.split('"', 1)[0] for part in html.split('src="')[1:]]
+    assert any(s.endswith("swagger-ui-bundle.js") for s in scripts), scripts
+    for script in scripts:
+        asset = await bridge.client.get(script)
+        assert asset.status == 200, script
+        assert len(await asset.read()) > 1000
