@@ -167,9 +167,9 @@ async def test_the_api_page_renders_the_openapi_document_from_files_served_here(
     assert page.status == 200 and page.content_type == "text/html"
     html = await page.text()
     assert "/openapi.json" in html
-    assert "https://" not in html and "http://" not in html.replace(
-        "http://www.w3.org", ""
-    ), "nothing fetched from a CDN"
+    assert "https://" not in html and "http://" not in html.replace("http://www.w3.org", ""), (
+        "nothing fetched from a CDN"
+    )
     scripts = [part.split('"', 1)[0] for part in html.split('src="')[1:]]
     assert any(s.endswith("swagger-ui-bundle.js") for s in scripts), scripts
     for script in scripts:
