@@ -83,7 +83,8 @@ class SelfExclusion(
 ):
     """The player excludes themselves until `until` (empty: for good). No bet is taken."""
 
-    until: datetime | None = None
+    until: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    """RFC 3339 with a time zone (`Z`), in the future; none: for good."""
     reason: str = ""
 
 

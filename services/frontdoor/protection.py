@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from aiohttp import web
@@ -35,6 +36,7 @@ from contracts.protection import (
     ProtectionHistory,
     ProtectionLimit,
     ProtectionView,
+    SelfExclusion,
 )
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.cashier import _PLAYER, in_ledger, player_of
@@ -123,6 +125,8 @@ def setup_protection(
     async def change(request: web.Request) -> web.Response:
         player = player_of(request)
         body: AnyChange = await read_json(request, ProtectionChange)  # type: ignore[arg-type]
+        if isinstance(body, SelfExclusion) and body.until and body.until <= datetime.now(UTC):
+            raise ApiError("INVALID_REQUEST", f"until {body.until} is not in the future")
         if isinstance(body, ProtectionLimit):
             if body.currency not in money.EXPONENTS:
                 raise ApiError("UNKNOWN_CURRENCY", f"unknown currency {body.currency!r}")

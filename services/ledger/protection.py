@@ -204,7 +204,8 @@ class GuardState:
         at = event.timestamp
         match change:
             case SelfExclusion():
-                player.excluded_until = change.until or FOREVER
+                until = change.until or FOREVER
+                player.excluded_until = until if until.tzinfo else until.replace(tzinfo=UTC)
             case TimeOut():
                 player.time_out_until = at + timedelta(minutes=change.minutes)
             case LiftExclusion():

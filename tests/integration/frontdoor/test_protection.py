@@ -293,3 +293,56 @@ async def test_the_openapi_document_has_the_routes_with_their_error_responses(
     for name in ("limits.update",):
         schema = await (await bridge.client.get(f"/contracts/{name}.json")).json()
         assert "betTypes" in json.dumps(schema)
+
+
+async def test_rules_decide_which_profile_a_bet_may_name_and_bad_input_changes_nothing(
+    bridge: Bridge,
+) -> None:
+    await fund(bridge, "vic", "100.00")
+    _, session = await launch(bridge, launch_body("vic", "evo", kycStatus="PENDING"))
+    sid, token = session["sessionId"], session["playerToken"]
+    await record(bridge, opened("R-4"))
+    rules = {
+        "rules": [
+            {"kycStatus": "VERIFIED", "profiles": ["DEFAULT", "VIP_A"]},
+            {"profiles": ["DEFAULT"]},
+        ]
+    }
+    state = await bridge.client.put("/platform/v1/limits/rules", json=rules, headers=LIMITS)
+    assert state.status == 200 and len((await state.json())["rules"]) == 2
+    status, refused = await place(bridge, token, bet(sid, "R-4", "v-1", limitsProfile="VIP_A"))
+    assert (status, refused["code"]) == (403, "LBRG-403 PROFILE_NOT_ALLOWED"), refused
+    status, taken = await place(bridge, token, bet(sid, "R-4", "v-2", limitsProfile="DEFAULT"))
+    assert status == 200, taken
+
+    bad = [
+        ("/platform/v1/limits", {"provider": "evo", "effectiveAt": "2026-12-03T12:00:00Z",
+                                 "limits": {"profile": "DEFAULT", "maxBet": "-1"}}, LIMITS),
+        ("/platform/v1/limits", {"provider": "evo", "effectiveAt": "2026-12-03T12:00:00Z",
+                                 "currency": "EUR",
+                                 "limits": {"minBet": "9", "maxBet": "5"}}, LIMITS),
+        ("/platform/v1/limits", {"provider": "evo", "effectiveAt": "2026-12-03T12:00:00Z",
+                                 "limits": {"profile": "no spaces"}}, LIMITS),
+        ("/platform/v1/players/vic/protection",
+         {"type": "limit", "kind": "LOSS", "period": "DAY", "currency": "XTS", "amount": "1"},
+         PROTECTION_KEY),
+        ("/platform/v1/players/vic/protection",
+         {"type": "limit", "kind": "LOSS", "period": "DAY", "currency": "EUR", "amount": "1.001"},
+         PROTECTION_KEY),
+        ("/platform/v1/players/vic/protection",
+         {"type": "self_exclusion", "until": "2020-01-01T00:00:00Z"}, PROTECTION_KEY),
+        ("/platform/v1/players/vic/protection",
+         {"type": "self_exclusion", "until": "2030-01-01T00:00:00"}, PROTECTION_KEY),
+        ("/platform/v1/players/vic/protection", {"type": "time_out", "minutes": 0},
+         PROTECTION_KEY),
+        ("/platform/v1/players/vic/protection", {"type": "nap"}, PROTECTION_KEY),
+    ]  # fmt: skip
+    for path, body, headers in bad:
+        response = await bridge.client.post(path, json=body, headers=headers)
+        answer = await response.json()
+        assert response.status in (400, 422), (body, answer)
+        assert answer["error"].startswith(f"LBRG-{response.status} "), answer
+    view = await bridge.client.get("/platform/v1/players/vic/protection", headers=PROTECTION_KEY)
+    assert (await view.json())["limits"] == [] and (await view.json())["logPosition"] == 0
+    listed = await (await bridge.client.get("/platform/v1/limits", headers=LIMITS)).json()
+    assert listed["updates"] == []
