@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from services.edge.config import OptionValue
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
@@ -14,10 +15,8 @@ from services.simulate.clients.softswiss import SoftSwissClient, bet, win
 from tests.unit.edge.support.wallet_gateway import (
     HUB88_PRIVATE_PEM,
     HUB88_PUBLIC_PEM,
-    GatewayTransport,
     Rig,
-    provider,
-    rig,
+    player_rig,
 )
 
 EZUGI_SECRET = "ezugi-TEST-ONLY-secret"
@@ -30,10 +29,9 @@ def expire(r: Rig) -> None:
 
 
 def ezugi_rig() -> tuple[Rig, EzugiClient]:
-    r = rig(provider("ezugi", EZUGI_SECRET.encode(), options={"operator_id": 7}))
-    r.fund("u-1", "100.00")
-    r.session("ezugi", "tok-1", "u-1", ttl=TTL)
-    return r, EzugiClient(GatewayTransport(r.gate("ezugi")), EZUGI_SECRET, 7)
+    options: dict[str, OptionValue] = {"operator_id": 7}
+    r, transport = player_rig("ezugi", EZUGI_SECRET.encode(), "tok-1", ttl=TTL, options=options)
+    return r, EzugiClient(transport, EZUGI_SECRET, 7)
 
 
 async def test_ezugi_auth_with_an_expired_launch_token_is_error_6_and_issues_nothing() -> None:
@@ -68,10 +66,8 @@ async def test_ezugi_credit_after_the_session_expired_still_pays_its_debit() -> 
 
 
 async def test_softswiss_bet_on_an_expired_session_is_412_code_101_and_moves_nothing() -> None:
-    r = rig(provider("softswiss", SOFTSWISS_SECRET.encode()))
-    r.fund("u-1", "100.00")
-    r.session("softswiss", "ses-1", "u-1", ttl=TTL)
-    client = SoftSwissClient(GatewayTransport(r.gate("softswiss")), SOFTSWISS_SECRET)
+    r, transport = player_rig("softswiss", SOFTSWISS_SECRET.encode(), "ses-1", ttl=TTL)
+    client = SoftSwissClient(transport, SOFTSWISS_SECRET)
     taken = await client.play(
         user="u-1",
         currency="EUR",
@@ -104,10 +100,8 @@ async def test_softswiss_bet_on_an_expired_session_is_412_code_101_and_moves_not
 
 
 async def test_hub88_bet_on_an_expired_token_is_token_expired_and_moves_nothing() -> None:
-    r = rig(provider("hub88", HUB88_PUBLIC_PEM))
-    r.fund("u-1", "100.00")
-    r.session("hub88", "tok-1", "u-1", ttl=TTL)
-    client = Hub88Client(GatewayTransport(r.gate("hub88")), load_private_key(HUB88_PRIVATE_PEM))
+    r, transport = player_rig("hub88", HUB88_PUBLIC_PEM, "tok-1", ttl=TTL)
+    client = Hub88Client(transport, load_private_key(HUB88_PRIVATE_PEM))
     expire(r)
     before = r.ledger.snapshot()
     answer = await client.bet(
@@ -119,10 +113,8 @@ async def test_hub88_bet_on_an_expired_token_is_token_expired_and_moves_nothing(
 
 async def test_evolution_debit_on_an_expired_sid_is_invalid_sid_and_moves_nothing() -> None:
     secret = "evo-auth-token-TEST-ONLY"
-    r = rig(provider("evolution", secret.encode()))
-    r.fund("u-1", "100.00")
-    r.session("evolution", "sid-1", "u-1", ttl=TTL)
-    client = EvolutionClient(GatewayTransport(r.gate("evolution")), secret)
+    r, transport = player_rig("evolution", secret.encode(), "sid-1", ttl=TTL)
+    client = EvolutionClient(transport, secret)
     expire(r)
     before = r.ledger.snapshot()
     answer = await client.debit(
@@ -139,10 +131,8 @@ async def test_evolution_debit_on_an_expired_sid_is_invalid_sid_and_moves_nothin
 
 
 async def test_pragmatic_bet_and_authenticate_on_an_expired_token_are_error_4() -> None:
-    r = rig(provider("pragmatic", b"pp-TEST-ONLY"))
-    r.fund("u-1", "100.00")
-    r.session("pragmatic", "tok-1", "u-1", ttl=TTL)
-    client = PragmaticClient(GatewayTransport(r.gate("pragmatic")), "pp-TEST-ONLY")
+    r, transport = player_rig("pragmatic", b"pp-TEST-ONLY", "tok-1", ttl=TTL)
+    client = PragmaticClient(transport, "pp-TEST-ONLY")
     expire(r)
     before = r.ledger.snapshot()
     answer = await client.bet(

@@ -17,7 +17,7 @@ from tests.unit.edge.support.hostile_requests import JSON, bad_decimal_amounts
 from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
-    fuzz_rig,
+    player_rig,
     refused_body,
 )
 
@@ -39,7 +39,7 @@ def tx(tx_id: str, amount: Any) -> dict[str, Any]:
 
 
 def setup() -> tuple[Rig, EvolutionClient, GatewayTransport]:
-    r, transport = fuzz_rig("evolution", SECRET.encode(), "sid-1")
+    r, transport = player_rig("evolution", SECRET.encode(), "sid-1", max_body_bytes=4096)
     client = EvolutionClient(transport, SECRET)
     asyncio.run(client.send(client.prepare("debit", tx("d-0", Decimal("1")))))
     return r, client, transport

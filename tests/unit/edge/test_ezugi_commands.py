@@ -6,18 +6,18 @@ from decimal import Decimal
 
 from contracts.wallet import Credit, Debit, Rollback
 from services.edge.adapters.ezugi import rollback_tx_id
+from services.edge.config import OptionValue
 from services.simulate.clients.ezugi import EzugiClient
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
+from tests.unit.edge.support.wallet_gateway import player_rig
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 7
+OPTIONS: dict[str, OptionValue] = {"operator_id": OPERATOR}
 
 
 async def test_a_credit_settles_its_debit_and_is_end_round_closes_the_round() -> None:
-    r = rig(provider("ezugi", SECRET.encode(), options={"operator_id": OPERATOR}))
-    r.fund("u-1", "100.00")
-    r.session("ezugi", "tok-1", "u-1")
-    client = EzugiClient(GatewayTransport(r.gate("ezugi")), SECRET, OPERATOR)
+    r, transport = player_rig("ezugi", SECRET.encode(), "tok-1", options=OPTIONS)
+    client = EzugiClient(transport, SECRET, OPERATOR)
     await client.debit(
         user="u-1", token="tok-1", tx="d-1", round_id=77, amount=Decimal("2.5"), currency="EUR"
     )
@@ -35,10 +35,8 @@ async def test_a_credit_settles_its_debit_and_is_end_round_closes_the_round() ->
 async def test_a_rollback_is_its_own_transaction_refusing_a_late_debit_and_only_an_open_bet() -> (
     None
 ):
-    r = rig(provider("ezugi", SECRET.encode(), options={"operator_id": OPERATOR}))
-    r.fund("u-1", "100.00")
-    r.session("ezugi", "tok-1", "u-1")
-    client = EzugiClient(GatewayTransport(r.gate("ezugi")), SECRET, OPERATOR)
+    r, transport = player_rig("ezugi", SECRET.encode(), "tok-1", options=OPTIONS)
+    client = EzugiClient(transport, SECRET, OPERATOR)
     await client.debit(
         user="u-1", token="tok-1", tx="d-1", round_id=77, amount=Decimal("2.5"), currency="EUR"
     )
@@ -54,10 +52,8 @@ async def test_a_rollback_is_its_own_transaction_refusing_a_late_debit_and_only_
 
 
 async def test_auth_hands_out_a_new_session_token_and_keeps_the_launch_token() -> None:
-    r = rig(provider("ezugi", SECRET.encode(), options={"operator_id": OPERATOR}))
-    r.fund("u-1", "100.00")
-    r.session("ezugi", "launch", "u-1")
-    client = EzugiClient(GatewayTransport(r.gate("ezugi")), SECRET, OPERATOR)
+    _, transport = player_rig("ezugi", SECRET.encode(), "launch", options=OPTIONS)
+    client = EzugiClient(transport, SECRET, OPERATOR)
     first = await client.auth(token="launch")
     again = await client.auth(token="launch")
     assert first["errorCode"] == again["errorCode"] == 0

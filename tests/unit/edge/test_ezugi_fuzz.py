@@ -16,7 +16,7 @@ from tests.unit.edge.support.hostile_requests import JSON, bad_decimal_amounts, 
 from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
-    fuzz_rig,
+    player_rig,
     refused_body,
 )
 
@@ -45,7 +45,9 @@ PATHS = ["auth", "debit", "credit", "rollback"]
 
 
 def setup() -> tuple[Rig, EzugiClient, GatewayTransport]:
-    r, transport = fuzz_rig("ezugi", SECRET.encode(), "tok-1", {"operator_id": OPERATOR})
+    r, transport = player_rig(
+        "ezugi", SECRET.encode(), "tok-1", options={"operator_id": OPERATOR}, max_body_bytes=4096
+    )
     return r, EzugiClient(transport, SECRET, OPERATOR), transport
 
 

@@ -19,7 +19,7 @@ from tests.unit.edge.support.wallet_gateway import (
     HUB88_PUBLIC_PEM,
     GatewayTransport,
     Rig,
-    fuzz_rig,
+    player_rig,
     refused_body,
 )
 
@@ -40,7 +40,7 @@ WIN = {**BET, "transaction_uuid": "w-1", "reference_transaction_uuid": "b-0"}
 
 
 def setup() -> tuple[Rig, Hub88Client, GatewayTransport]:
-    r, transport = fuzz_rig("hub88", HUB88_PUBLIC_PEM, "tok-1")
+    r, transport = player_rig("hub88", HUB88_PUBLIC_PEM, "tok-1", max_body_bytes=4096)
     client = Hub88Client(transport, load_private_key(HUB88_PRIVATE_PEM))
     # a bet to point wins and rollbacks at
     asyncio.run(client.send(client.prepare("transaction/bet", {**BET, "transaction_uuid": "b-0"})))

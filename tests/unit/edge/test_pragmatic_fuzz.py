@@ -16,7 +16,7 @@ from services.simulate.clients.pragmatic import PragmaticClient
 from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
-    fuzz_rig,
+    player_rig,
     refused_body,
 )
 
@@ -42,7 +42,7 @@ FIELD_TEXT = st.text(max_size=12)
 
 
 def setup() -> tuple[Rig, PragmaticClient, GatewayTransport]:
-    r, transport = fuzz_rig("pragmatic", SECRET.encode(), "tok-1")
+    r, transport = player_rig("pragmatic", SECRET.encode(), "tok-1", max_body_bytes=4096)
     client = PragmaticClient(transport, SECRET)
     asyncio.run(client.send(client.prepare("bet.html", {**BET, "reference": "b-0"})))
     return r, client, transport

@@ -6,16 +6,15 @@ from decimal import Decimal
 
 from contracts.wallet import Credit, Debit, Rollback
 from services.simulate.clients.softswiss import SoftSwissClient, bet, rollback, win
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, player_rig, provider, rig
 
 SECRET = "softswiss-TEST-ONLY-token"
 EUR = "EUR"
 
 
 async def test_finished_closes_the_round_with_the_requests_last_action() -> None:
-    r = rig(provider("softswiss", SECRET.encode()))
-    r.fund("u-1", "100.00")
-    client = SoftSwissClient(GatewayTransport(r.gate("softswiss")), SECRET)
+    r, transport = player_rig("softswiss", SECRET.encode())
+    client = SoftSwissClient(transport, SECRET)
     actions = [bet("a-1", Decimal("5"), EUR), win("a-2", Decimal("10"), EUR)]
     answer = await client.play(
         user="u-1", currency=EUR, round_id="r-1", actions=actions, finished=True
@@ -28,9 +27,8 @@ async def test_finished_closes_the_round_with_the_requests_last_action() -> None
 
 
 async def test_a_rollback_undoes_whatever_it_names_and_absorbs_a_late_original() -> None:
-    r = rig(provider("softswiss", SECRET.encode()))
-    r.fund("u-1", "100.00")
-    client = SoftSwissClient(GatewayTransport(r.gate("softswiss")), SECRET)
+    r, transport = player_rig("softswiss", SECRET.encode())
+    client = SoftSwissClient(transport, SECRET)
     await client.rollback(
         user="u-1", currency=EUR, round_id="r-1", actions=[rollback("rb-1", "a-1")]
     )

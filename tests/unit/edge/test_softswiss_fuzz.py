@@ -15,7 +15,7 @@ from tests.unit.edge.support.hostile_requests import JSON, bad_integer_amounts, 
 from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
-    fuzz_rig,
+    player_rig,
     refused_body,
 )
 
@@ -38,7 +38,7 @@ ROLLBACK: dict[str, Any] = {
 
 
 def setup() -> tuple[Rig, SoftSwissClient, GatewayTransport]:
-    r, transport = fuzz_rig("softswiss", SECRET.encode())
+    r, transport = player_rig("softswiss", SECRET.encode(), max_body_bytes=4096)
     client = SoftSwissClient(transport, SECRET)
     return r, client, transport
 

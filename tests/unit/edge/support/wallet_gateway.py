@@ -113,18 +113,25 @@ class GatewayTransport:
         return Answer(response.status, response.body)
 
 
-def fuzz_rig(
+def player_rig(
     dialect: str,
     secret: bytes,
     session: str = "",
+    *,
+    ttl: float = 3600,
     options: dict[str, OptionValue] | None = None,
+    max_body_bytes: int = 65536,
+    max_skew_s: float = 0.0,
 ) -> tuple[Rig, GatewayTransport]:
-    """A rig for fuzzing one dialect: bodies up to 4096 bytes, player `u-1` holding
-    100.00 EUR (with the session `session`, when one is named), and the way in."""
-    r = rig(provider(dialect, secret, max_body_bytes=4096, options=options))
+    """A rig with one provider of `dialect` and player `u-1` holding 100.00 EUR (with the
+    session `session` for `ttl` seconds, when one is named), and the way in."""
+    config = provider(
+        dialect, secret, options=options, max_body_bytes=max_body_bytes, max_skew_s=max_skew_s
+    )
+    r = rig(config)
     r.fund("u-1", "100.00")
     if session:
-        r.session(dialect, session, "u-1")
+        r.session(dialect, session, "u-1", ttl=ttl)
     return r, GatewayTransport(r.gate(dialect))
 
 
