@@ -21,7 +21,7 @@ async def test_a_short_chaos_run_loses_nothing_and_pays_nothing_twice(tmp_path: 
     result = await run.chaos(
         seed=SEED,
         cycles=3,
-        duration_s=6.0,
+        duration_s=4.0,
         kinds=tuple(kind for kind in KINDS if kind != "clock"),
         env=command_env(os.environ),
     )
