@@ -31,7 +31,7 @@ BASE_MB = 128
 """The bridge without its caches, with room for bursts (requests, batches, checkpoints)."""
 MIN_BUDGET_MB = BASE_MB + 32
 MB = 2**20
-SHARES = {"aggregates": 0.4, "bets": 0.15, "heads": 0.15, "reported": 0.3}
+SHARES = {"aggregates": 0.55, "bets": 0.15, "heads": 0.1, "reported": 0.2}
 """How the budget beyond `BASE_MB` is shared between the caches."""
 RECORDERS = 2
 """Recorders of the ledger that remember heads: its events and its snapshots."""

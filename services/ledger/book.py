@@ -35,10 +35,10 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
-from services.ledger.domain import Bet, Wallet, project, wallet_id
+from services.ledger.domain import Bet, Wallet, project, round_uuid, wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.payouts import expected_payout
-from services.ledger.rounds import Round, RoundBook, decode_provider_event
+from services.ledger.rounds import Booked, Round, RoundBook, decode_provider_event
 from services.ledger.views import BetStatus
 
 if TYPE_CHECKING:
@@ -164,6 +164,14 @@ def follow(ledger: Ledger, limit: int) -> int:
         ledger.placed_bets.pop(bet_id, None)
         ledger.booked_bets.pop(bet_id, None)
     _bound(ledger.booked_bets, ledger.remembered_bets)
+    # A round with its result or void and every bet resolved is done: its round and book
+    # leave the aggregate cache now rather than when it is full (a late event reads them).
+    ledger.repository.forget(
+        aggregate_id
+        for done in books.values()
+        if (done.result or done.void_cause) and all(s == Booked.DONE for s in done.bets.values())
+        for aggregate_id in (done.id, round_uuid(done.provider, done.round_id))
+    )
     return len(scanned)
 
 

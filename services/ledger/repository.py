@@ -223,6 +223,14 @@ class LedgerRepository(Repository[UUID]):
         for aggregate in aggregates:
             self._keep(aggregate, new=False)
 
+    def forget(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Drop these aggregates from the cache (a later `get` reads them again)."""
+        if self.cache is None:
+            return
+        for aggregate_id in aggregate_ids:
+            with contextlib.suppress(KeyError):
+                self.cache.get(aggregate_id, evict=True)
+
     def holds(self, aggregate_id: UUID) -> bool:
         """Whether the cache holds the aggregate (a trusted `get` then reads nothing)."""
         return self.cache is not None and self._cached(aggregate_id) is not None

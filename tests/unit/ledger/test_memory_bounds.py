@@ -10,10 +10,18 @@ from typing import Any
 from uuid import uuid4
 
 from services.ledger import book
-from services.ledger.domain import Bet, TxRecord, Wallet, bet_uuid, wallet_id
+from services.ledger.domain import Bet, TxRecord, Wallet, bet_uuid, book_uuid, round_uuid, wallet_id
 from services.ledger.repository import SizedCache, approx_size
 from services.ledger.rounds import RoundBook
-from tests.unit.ledger.support.builders import credit, debit, funded, opened, popo_ledger
+from tests.unit.ledger.support.builders import (
+    closed,
+    credit,
+    debit,
+    declared,
+    funded,
+    opened,
+    popo_ledger,
+)
 
 
 def measured_bytes(value: Any) -> int:
@@ -119,3 +127,19 @@ def test_a_remembered_bet_costs_at_most_its_measured_size() -> None:
     remembered = (ledger.placed_bets, ledger.booked_bets)
     per_bet = measured_bytes(remembered) / len(ledger.placed_bets)
     assert 500 < per_bet <= book.PLACED_BET_BYTES, per_bet
+
+
+def test_a_done_rounds_round_and_book_leave_the_cache_and_an_open_ones_stay() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    for round_id in ("r-done", "r-open"):
+        ledger.record_event(opened(round_id, provider="pp"))
+        ledger.execute(debit(f"t-{round_id}", "1.00", round_id=round_id, provider="pp"))
+        ledger.record_event(closed(round_id, provider="pp"))
+    ledger.record_event(declared({"number": "17"}, round_id="r-done", provider="pp"))
+    ledger.drain_round_book()  # the bridge settles r-done's one bet from its result
+
+    assert not ledger.repository.holds(book_uuid("pp", "r-done"))
+    assert not ledger.repository.holds(round_uuid("pp", "r-done"))
+    assert ledger.repository.holds(round_uuid("pp", "r-open"))
+    assert ledger.round_state("pp", "r-done").bets[0].status == "SETTLED"  # read back
