@@ -10,7 +10,10 @@ ratio compares figures measured on the same machine, the same server and the sam
 - `platform`: one 1,000-player round to the round.settle stream and a webhook;
 - `views`: a log of at least 1M events, its raw read rate, rebuilds and round replays, and
   durable bets on it against bets on a fresh log (`bet_cost_growth`);
-- `reconcile`: a provider report of a million rows against as many ledger rows.
+- `reconcile`: a provider report of a million rows against as many ledger rows;
+- `memory`: `livebridge run` on its defaults under simulated tables (RSS after warm-up and
+  its growth per 1,000 wallet calls, nats-server's RSS), and replay p99 against
+  nats-server's RSS under each collector budget (`GOMEMLIMIT`).
 
 Each figure a target speaks of is checked at the end (`TARGETS`) and a missed one is listed
 under `missed` in the JSON. The command still exits 0: on a shared 2-core machine one run
@@ -97,6 +100,12 @@ def _reconcile(ctx: Context) -> dict[str, float]:
     return reconcile.measure(ctx.database_url)
 
 
+def _memory(ctx: Context) -> dict[str, float]:
+    from services.bench import memory
+
+    return memory.measure(ctx.database_url, ctx.env)
+
+
 Area = Callable[[Context], dict[str, float]]
 
 AREAS: dict[str, Area] = {
@@ -108,6 +117,7 @@ AREAS: dict[str, Area] = {
     "platform": _platform,
     "views": _views,
     "reconcile": _reconcile,
+    "memory": _memory,
 }
 
 _COMPARE = {">=": operator.ge, "<=": operator.le}
@@ -127,6 +137,8 @@ TARGETS: tuple[tuple[str, str, float | str], ...] = (
     ("replay_round_p99_ms", "<=", 20.0),
     ("round_settle_publish_1000_ms", "<=", 1000.0),
     ("reconcile_1m_rows_s", "<=", 60.0),
+    ("bridge_rss_growth_kb_per_1k_calls", "<=", 10.0),
+    ("bridge_rss_mb_peak", "<=", 256.0),
 )
 """(figure, comparison, bound): the design's targets and the issues' "done when" figures."""
 

@@ -30,7 +30,7 @@ import sysconfig
 import tempfile
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -143,7 +143,11 @@ class NatsServer:
         port: int | None = None,
         config: Path = CONFIG,
         extra_args: Sequence[str] = (),
+        go_memory: Mapping[str, str] | None = None,
     ) -> None:
+        """`go_memory`: the collector's settings, over the environment's (default: the
+        environment's, else `GO_MEMORY`)."""
+        self._go_memory = dict(go_memory or {})
         self._own_store = store_dir is None
         self.store_dir = Path(store_dir or tempfile.mkdtemp(prefix="livebridge-nats-"))
         self.port = port or free_port()
@@ -181,7 +185,7 @@ class NatsServer:
         with open(self.store_dir / "nats-server.stderr", "wb") as stderr:
             self._process = subprocess.Popen(
                 command,
-                env={**GO_MEMORY, **os.environ},
+                env={**GO_MEMORY, **os.environ, **self._go_memory},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
