@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from operator import attrgetter
 
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -120,56 +121,29 @@ def _gauge(
     )
 
 
-_gauge("rounds", "rounds started in the window", _per_row(lambda r: r.rounds))
-_gauge(
-    "events_expected",
-    "provider events the rounds should have had",
-    _per_row(lambda r: r.events_expected),
+_PER_ROW = (
+    ("rounds", "rounds started in the window"),
+    ("events_expected", "provider events the rounds should have had"),
+    ("feed_gaps", "provider events that never arrived"),
+    ("late_repairs", "provider events that arrived after a later one"),
+    ("event_loss_rate", "(feed gaps + late repairs) / events expected"),
+    ("hash_verified_rounds", "rounds with a provider hash, verified"),
+    ("hash_mismatched_rounds", "verified rounds whose hash differs"),
+    ("round_hash_mismatch_rate", "hash mismatches / hash-verified rounds"),
+    ("table_uptime", "share of the table's time without a long silence"),
+    ("bets", "bets placed in the window"),
+    ("void_rate", "VOID bets / bets"),
+    ("late_settlements", "bets settled later than the threshold after betting closed"),
 )
-_gauge("feed_gaps", "provider events that never arrived", _per_row(lambda r: r.feed_gaps))
-_gauge(
-    "late_repairs",
-    "provider events that arrived after a later one",
-    _per_row(lambda r: r.late_repairs),
-)
-_gauge(
-    "event_loss_rate",
-    "(feed gaps + late repairs) / events expected",
-    _per_row(lambda r: r.event_loss_rate),
-)
-_gauge(
-    "hash_verified_rounds",
-    "rounds with a provider hash, verified",
-    _per_row(lambda r: r.hash_verified_rounds),
-)
-_gauge(
-    "hash_mismatched_rounds",
-    "verified rounds whose hash differs",
-    _per_row(lambda r: r.hash_mismatched_rounds),
-)
-_gauge(
-    "round_hash_mismatch_rate",
-    "hash mismatches / hash-verified rounds",
-    _per_row(lambda r: r.round_hash_mismatch_rate),
-)
+"""The KPIs with one value per provider and table, each named as its `KpiRow` field."""
+for _field, _description in _PER_ROW:
+    _gauge(_field, _description, _per_row(attrgetter(_field)))
 _gauge(
     "aborted_rounds",
     "rounds the provider voided, by cause",
     _per_cause(lambda r: r.aborted_by_cause),
 )
-_gauge(
-    "table_uptime",
-    "share of the table's time without a long silence",
-    _per_row(lambda r: r.table_uptime),
-)
-_gauge("bets", "bets placed in the window", _per_row(lambda r: r.bets))
 _gauge("void_bets", "bets refunded (VOID), by cause", _per_cause(lambda r: r.void_bets_by_cause))
-_gauge("void_rate", "VOID bets / bets", _per_row(lambda r: r.void_rate))
-_gauge(
-    "late_settlements",
-    "bets settled later than the threshold after betting closed",
-    _per_row(lambda r: r.late_settlements),
-)
 _gauge(
     "bet_window_latency_seconds",
     "betting open to bet accepted",
