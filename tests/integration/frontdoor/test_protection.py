@@ -3,6 +3,7 @@ the operator API, stored in the log, applied before the next hold on every path.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from typing import Any
@@ -35,6 +36,7 @@ from tests.integration.frontdoor.test_sessions import (
     launch,
     launch_body,
 )
+from tests.integration.frontdoor.test_socket import next_answer
 from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
 
 LIMITS = {"Authorization": f"Bearer {all_but_key('protection')}"}
@@ -127,10 +129,16 @@ async def test_a_limits_update_during_an_open_round_applies_to_the_next_bet(
             "effectiveAt": "2026-12-03T12:00:00Z",
             "limits": {"profile": "DEFAULT", "maxBet": "20.00", "maxRound": "60.00"},
         }
-        stored = await post(bridge, "/platform/v1/limits", update, LIMITS)
-        assert stored["logPosition"] > 0 and stored["limits"]["maxBet"] == "20.00"
-        message = await pushed.next_msg(timeout=5)
-        assert json.loads(message.data)["limits"]["maxRound"] == "60.00"
+        async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+            stored = await post(bridge, "/platform/v1/limits", update, LIMITS)
+            assert stored["logPosition"] > 0 and stored["limits"]["maxBet"] == "20.00"
+            message = await pushed.next_msg(timeout=5)
+            assert json.loads(message.data)["limits"]["maxRound"] == "60.00"
+            while (push := await asyncio.wait_for(ws.receive_json(), 10))["type"] != (
+                "limits.update"
+            ):
+                pass
+            assert push["limits"]["maxBet"] == "20.00", "pushed to the connected player"
 
         status, over = await place(bridge, token, bet(sid, "R-1", "k-2", "25.00"))
         assert (status, over["code"]) == (422, "LBRG-422 INVALID_STAKE"), over
@@ -196,6 +204,9 @@ async def test_a_self_excluded_players_bet_is_refused_in_every_dialect_and_on_th
     await record(bridge, msgspec.structs.replace(opened("R-2"), provider="ezugi"))
     status, canonical = await place(bridge, token, bet(sid, "R-2", "s-1"))
     assert (status, canonical["code"]) == (403, "LBRG-403 SELF_EXCLUDED"), canonical
+    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+        await ws.send_json(bet(sid, "R-2", "s-2"))
+        assert (await next_answer(ws))["code"] == "LBRG-403 SELF_EXCLUDED"
     assert await available(bridge, "sam") == Decimal("100.00"), "nothing held anywhere"
 
     history = await bridge.client.get(
