@@ -95,13 +95,23 @@ class BetResolved:
 Change = LedgerTx | BetResolved
 
 
-KINDS = ("bet", "win", "refund", "win_rollback", "promo", "jackpot", "adjustment")
+KINDS = (
+    "bet",
+    "win",
+    "refund",
+    "win_rollback",
+    "promo",
+    "jackpot",
+    "adjustment",
+    "award_rollback",
+)
 """A row's kind: a bet's stake, its settlement or refund, the rollback of a settlement's
 credit (`win_rollback`: the payout taken back, the bet open again for a corrected credit),
-or a payment outside any bet (`Wallet.Awarded`, by its cause: promotion, jackpot,
-adjustment)."""
+a payment outside any bet (`Wallet.Awarded`, by its cause: promotion, jackpot,
+adjustment), or the rollback of one (`award_rollback`, the amount taken back)."""
+AWARDS = ("promo", "jackpot", "adjustment")
 _KIND_CHECK = "kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")"
-_KIND_CONSTRAINT = "ledger_tx_kind_v2"
+_KIND_CONSTRAINT = "ledger_tx_kind_v3"
 """Named after the kinds it allows: a table whose check has another name gets this one."""
 
 
@@ -319,6 +329,7 @@ _KINDS = """CASE lower(trim({0}))
     WHEN 'void' THEN 'refund' WHEN 'cancelbet' THEN 'refund'
     WHEN 'win_rollback' THEN 'win_rollback' WHEN 'winrollback' THEN 'win_rollback'
     WHEN 'rollbackwin' THEN 'win_rollback' WHEN 'cancelwin' THEN 'win_rollback'
+    WHEN 'award_rollback' THEN 'award_rollback' WHEN 'awardrollback' THEN 'award_rollback'
     WHEN 'promo' THEN 'promo' WHEN 'promotion' THEN 'promo' WHEN 'promo_payout' THEN 'promo'
     WHEN 'promowin' THEN 'promo' WHEN 'bonus' THEN 'promo' WHEN 'bonuswin' THEN 'promo'
     WHEN 'freespin' THEN 'promo' WHEN 'freespins' THEN 'promo' WHEN 'free_round' THEN 'promo'
@@ -547,22 +558,26 @@ def _find_repeats(curs: psycopg.Cursor[Any], columns: Sequence[str]) -> None:
 
 
 def _match_win_rollbacks(curs: psycopg.Cursor[Any]) -> None:
-    """Read the report's rollbacks of wins as the ledger does, and net out the ones it omits.
+    """Read the report's rollbacks of wins and awards as the ledger does, and net out the
+    ones it omits.
 
     A provider's `rollback` line names no kind of its own: the one under a transaction id
     the ledger booked as a `win_rollback` is that (its amount the payout taken back, a
-    `wins` figure, not a refund). A report may also leave a rolled-back win and its
-    rollback out, reporting only what stands: such a pair, equal in amount and both absent
-    from the report, cancels out and is not compared.
+    `wins` figure, not a refund); likewise an `award_rollback`. A report may also leave a
+    rolled-back win (or award) and its rollback out, reporting only what stands: such a
+    pair, equal in amount and both absent from the report, cancels out and is not compared.
     """
     curs.execute(
-        "UPDATE report SET kind = 'win_rollback' FROM ledger l "
-        "WHERE l.tx_id = report.key AND l.kind = 'win_rollback' AND report.kind = 'refund'"
+        "UPDATE report SET kind = l.kind FROM ledger l WHERE l.tx_id = report.key "
+        "AND l.kind IN ('win_rollback', 'award_rollback') AND report.kind = 'refund'"
     )
+    awards = ", ".join(f"'{kind}'" for kind in AWARDS)
     curs.execute(
         "DELETE FROM ledger WHERE tx_id IN (SELECT unnest(ARRAY[x.tx_id, w.tx_id]) "
-        "FROM ledger x JOIN ledger w ON w.tx_id = x.reverses AND w.kind = 'win' "
-        "WHERE x.kind = 'win_rollback' AND x.amount = w.amount "
+        "FROM ledger x JOIN ledger w ON w.tx_id = x.reverses "
+        "AND ((x.kind = 'win_rollback' AND w.kind = 'win') "
+        f"OR (x.kind = 'award_rollback' AND w.kind IN ({awards}))) "
+        "WHERE x.amount = abs(w.amount) "
         "AND NOT EXISTS (SELECT 1 FROM report r WHERE r.key IN (x.tx_id, w.tx_id)))"
     )
 

@@ -15,8 +15,9 @@ and per-round reports only.
 A payment outside any bet (`Wallet.Awarded`: a promotion, a jackpot, an adjustment) is a
 row of its own under the provider's transaction id, its kind the award's cause (`promo`,
 `jackpot`, `adjustment`), its amount signed (an adjustment may take money); awards count in
-no round's GGR. An award's reversal by a rollback is not listed [a gap: the provider's
-rollback line shows as missing in the ledger].
+no round's GGR. An award's reversal by a rollback (`Wallet.AwardReversed`) is an
+`award_rollback` row under the rollback's transaction id, with the amount taken back and
+the award it undid (`reverses`), matched like a win's rollback.
 
 Every event of the log moves the tracking row (like the other views), so the view's
 position is the log position it reflects and `RunningViews.wait` can wait on it; only
@@ -40,7 +41,14 @@ class ReconcileProjection(Projection[PostgresReconcileView]):
     name = "reconcile"
     source_topics = tuple(
         get_topic(cls)
-        for cls in (Bet.Placed, Bet.Settled, Bet.Reopened, Bet.Refunded, Wallet.Awarded)
+        for cls in (
+            Bet.Placed,
+            Bet.Settled,
+            Bet.Reopened,
+            Bet.Refunded,
+            Wallet.Awarded,
+            Wallet.AwardReversed,
+        )
     )
 
     @singledispatchmethod
@@ -79,6 +87,22 @@ class ReconcileProjection(Projection[PostgresReconcileView]):
             position=tracking.notification_id,
         )
         self.view.apply(tracking, [award])
+
+    @process_event.register
+    def _(self, e: Wallet.AwardReversed, tracking: Tracking) -> None:
+        undone = LedgerTx(
+            provider=e.provider,
+            tx_id=e.tx_id,
+            kind="award_rollback",
+            player=e.player,
+            currency=e.currency,
+            amount=abs(e.amount),
+            round_id=e.round_id,
+            occurred_at=e.timestamp,
+            position=tracking.notification_id,
+            reverses=e.undone_tx_id,
+        )
+        self.view.apply(tracking, [undone])
 
     @process_event.register
     def _(self, e: Bet.Settled, tracking: Tracking) -> None:

@@ -688,6 +688,7 @@ class Ledger(Application[UUID]):
             provider=cmd.provider,
             tx_id=cmd.tx_id,
             round_id=award["round_id"],
+            undone_tx_id=cmd.ref_tx_id,
         )
         return True
 

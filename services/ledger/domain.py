@@ -252,8 +252,9 @@ class Wallet(Aggregate):
         provider: str,
         tx_id: str,
         round_id: str,
+        undone_tx_id: str,
     ) -> None:
-        """Undo an award (its transaction was rolled back): the money goes back to
+        """Undo the award `undone_tx_id` (rolled back by `tx_id`): the money goes back to
         `account`; refused unless the player still has it available."""
         if amount > 0:
             self._require_available(amount, "reversal of an award")
@@ -268,6 +269,7 @@ class Wallet(Aggregate):
             amount=amount,
             account=account,
             postings={self.account: -amount, account: amount},
+            undone_tx_id=undone_tx_id,
         )
 
     class Deposited(Aggregate.Event):
@@ -413,6 +415,8 @@ class Wallet(Aggregate):
         amount: Decimal
         account: str
         postings: dict[str, Decimal]
+        undone_tx_id: str = ""
+        """The award's own transaction id (empty in events stored before it was kept)."""
 
     @event(AwardReversed)
     def _award_reversed(
@@ -427,6 +431,7 @@ class Wallet(Aggregate):
         amount: Decimal,
         account: str,
         postings: dict[str, Decimal],
+        undone_tx_id: str = "",
     ) -> None:
         self.balance -= amount
 

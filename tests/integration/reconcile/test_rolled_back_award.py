@@ -1,0 +1,112 @@
+"""An award the provider rolled back reconciles like a rolled-back win.
+
+A promotion paid and then rolled back (Hub88 reverses whatever a transaction did) is an
+`award_rollback` row under the rollback's transaction id, naming the award it undid. A
+provider's report either lists the award and its rollback (the `rollback` line matches
+that row) or leaves both out (it reports what stands); either way it agrees with the
+ledger. A report that keeps an award the ledger took back is a difference.
+"""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from contracts.wallet import Award, AwardCause, Rollback
+from projections.catalog import view_env
+from projections.rebuild import catch_up, open_view
+from projections.reconcile.postgres import Comparison, PostgresReconcileView
+from projections.reconcile.projection import ReconcileProjection
+from projections.reconcile.report import open_report
+from services.ledger.application import Ledger
+
+START = datetime.now(UTC) - timedelta(hours=1)
+ALICE = {"provider": "hub88", "player": "alice", "currency": "EUR"}
+
+
+@pytest.fixture
+def view(nats_url: str, stream_prefix: str, database_url: str) -> Iterator[PostgresReconcileView]:
+    env = {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": stream_prefix,
+    }
+    app = Ledger(env)
+    schema = f"ra_{uuid.uuid4().hex[:8]}"
+    built = open_view(
+        ReconcileProjection,
+        PostgresReconcileView,
+        {**env, **view_env(database_url, schema=schema, names=("reconcile",))},
+    )
+    assert isinstance(built, PostgresReconcileView)
+    try:
+        app.open_wallet("alice", "EUR")
+        app.execute(Award(**ALICE, tx_id="p1", amount=Decimal("5.00"), cause=AwardCause.PROMO))
+        app.execute(Rollback(**ALICE, tx_id="rp1", ref_tx_id="p1"))
+        app.execute(Award(**ALICE, tx_id="j1", amount=Decimal("3.00"), cause=AwardCause.JACKPOT))
+        catch_up(app, ReconcileProjection(built))
+        yield built
+    finally:
+        built.drop_schema()
+        built.close()
+        app.close()
+
+
+def compare(
+    view: PostgresReconcileView, path: Path, rows: list[tuple[str, str, str]]
+) -> Comparison:
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["transaction_id", "type", "amount", "currency"])
+        writer.writerows([(tx, kind, amount, "EUR") for tx, kind, amount in rows])
+    end = datetime.now(UTC) + timedelta(hours=1)
+    return view.reconcile(open_report(path), provider="hub88", start=START, end=end)
+
+
+def test_a_report_listing_the_award_and_its_rollback_matches_the_ledger(
+    view: PostgresReconcileView, tmp_path: Path
+) -> None:
+    rows = [("p1", "promo", "5.00"), ("rp1", "rollback", "-5.00"), ("j1", "jackpot", "3.00")]
+    result = compare(view, tmp_path / "listed.csv", rows)
+    assert result.differences == []
+    assert result.matched == 3
+
+
+def test_a_report_leaving_out_the_rolled_back_award_and_its_rollback_matches_the_ledger(
+    view: PostgresReconcileView, tmp_path: Path
+) -> None:
+    result = compare(view, tmp_path / "net.csv", [("j1", "jackpot", "3.00")])
+    assert result.differences == []
+    assert result.matched == 1
+
+
+def test_a_report_keeping_an_award_the_ledger_took_back_is_a_difference(
+    view: PostgresReconcileView, tmp_path: Path
+) -> None:
+    rows = [("p1", "promo", "5.00"), ("j1", "jackpot", "3.00")]
+    result = compare(view, tmp_path / "kept.csv", rows)
+    assert [(d.status, d.key, d.ledger_kind, d.ledger_amount) for d in result.differences] == [
+        ("missing_in_report", "rp1", "award_rollback", Decimal("5.00"))
+    ]
+
+
+def test_the_rollback_row_names_the_award_it_reverses(
+    view: PostgresReconcileView, database_url: str
+) -> None:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            f"SELECT tx_id, kind, amount, reverses FROM {view.schema}.reconcile_ledger_tx "
+            "ORDER BY position"
+        ).fetchall()
+    assert rows == [
+        ("p1", "promo", Decimal("5.00"), ""),
+        ("rp1", "award_rollback", Decimal("5.00"), "p1"),
+        ("j1", "jackpot", Decimal("3.00"), ""),
+    ]
