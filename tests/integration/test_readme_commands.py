@@ -157,6 +157,10 @@ COMMANDS: dict[str, Check] = {
         "minutes of faults; tests/integration/chaos/test_chaos_run.py runs a short one",
     ),
     "livebridge chaos": Via("make chaos"),
+    "livebridge chaos --cycles 6 --seed 7 --faults kill pause postgres webhooks clock": Synopsis(
+        "tests/integration/chaos/test_chaos_run.py::"
+        "test_a_short_chaos_run_loses_nothing_and_pays_nothing_twice"
+    ),
     "livebridge check --history FILE --nats-url URL [--database-url URL]": Synopsis(
         "tests/integration/chaos/test_check_command.py::"
         "test_check_judges_a_history_against_the_stream_it_reads_raw"

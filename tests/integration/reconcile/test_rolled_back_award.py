@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TypedDict
 
 import psycopg
 import pytest
@@ -28,7 +29,15 @@ from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
 
 START = datetime.now(UTC) - timedelta(hours=1)
-ALICE = {"provider": "hub88", "player": "alice", "currency": "EUR"}
+
+
+class Party(TypedDict):
+    provider: str
+    player: str
+    currency: str
+
+
+ALICE = Party(provider="hub88", player="alice", currency="EUR")
 
 
 @pytest.fixture
