@@ -79,7 +79,9 @@ class BetPlace(
     """The picks: `{"market": "roulette_straight", "value": "17"}`; each may carry its part
     of the stake as `amount`, else the stake is split evenly."""
     stake: Stake
-    limits_profile: str = "DEFAULT"
+    limits_profile: str = ""
+    """The limit profile to bet under, one the player's country, currency and KYC status
+    allow; empty: the profile the operator assigned the player (`DEFAULT` unless one was)."""
 
 
 class BetAccepted(

@@ -113,18 +113,18 @@ def setup_bets(
             raise ApiError("NOT_YOUR_SESSION", "a player bets in its own session only")
         if not session.open(sessions.clock()):
             raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
-        allowed = protection().state.allowed_profiles(
-            session.country, session.currency, session.kyc_status
-        )
-        if body.limits_profile and allowed is not None and body.limits_profile not in allowed:
+        state = protection().state
+        profile = body.limits_profile or state.profile_of(claims.player)
+        allowed = state.allowed_profiles(session.country, session.currency, session.kyc_status)
+        if allowed is not None and profile not in allowed:
             return rejected(
                 body,
                 "PROFILE_NOT_ALLOWED",
-                f"profile {body.limits_profile!r} is not allowed for {session.country}, "
+                f"profile {profile!r} is not allowed for {session.country}, "
                 f"{session.currency}, KYC {session.kyc_status}; allowed: {', '.join(allowed)}",
             )
         try:
-            return await _hold(body, claims.player, session.currency, session.provider)
+            return await _hold(body, claims.player, session.currency, session.provider, profile)
         except _Rejected as refusal:
             return rejected(body, refusal.code, refusal.message)
 
@@ -133,7 +133,9 @@ def setup_bets(
         answer = await take(request[PLAYER], body)
         return json_response(answer, status_of(answer))
 
-    async def _hold(body: BetPlace, player: str, currency: str, provider: str) -> BetAccepted:
+    async def _hold(
+        body: BetPlace, player: str, currency: str, provider: str, profile: str
+    ) -> BetAccepted:
         if body.stake.currency != currency:
             raise _Rejected(
                 "INVALID_STAKE", f"the session plays in {currency}, not {body.stake.currency}"
@@ -174,7 +176,7 @@ def setup_bets(
             table=state.table,
             session_id=body.session_id,
             selections=body.selection,
-            limits_profile=body.limits_profile,
+            limits_profile=profile,
         )
         try:
             reply = await asyncio.to_thread(book.execute, debit)
@@ -190,7 +192,7 @@ def setup_bets(
             balance_hold=-stake,
             available=reply.available.quantize(money.quantum(currency)),
             effective_limits=protection().state.limits_for(
-                provider, state.table, currency, body.limits_profile or "DEFAULT"
+                provider, state.table, currency, profile
             ),
             server_time=datetime.now(UTC),
             transaction_id=reply.tx_ref,

@@ -227,6 +227,11 @@ class GuardState:
         )
         player.position = position
 
+    def profile_of(self, player: str) -> str:
+        """The profile the operator assigned `player`: `DEFAULT` unless one was."""
+        found = self.players.get(player)
+        return (found.profile if found else "") or "DEFAULT"
+
     def limits_for(self, provider: str, table: str, currency: str, profile: str) -> EffectiveLimits:
         """The most specific limits of `profile` for a bet; no limits if none is set."""
         for key in (
@@ -396,7 +401,7 @@ class Protection(Application[UUID]):
             blocked = player.blocked(now)
             if blocked:
                 raise LedgerRefused(Refusal.SELF_EXCLUDED, f"player {cmd.player!r} {blocked}")
-        profile = cmd.limits_profile or (player.profile if player else "") or "DEFAULT"
+        profile = cmd.limits_profile or self.state.profile_of(cmd.player)
         limits = self.state.limits_for(cmd.provider, cmd.table, cmd.currency, profile)
         _check_stake(cmd, limits, amount)
         if limits.max_round is not None:

@@ -45,6 +45,9 @@ PROTECTION_KEY = {"Authorization": f"Bearer {all_but_key('limits')}"}
 """A key with scope `protection` (and every other but `limits`)."""
 
 
+_EVOLUTION_SIDS: dict[str, str] = {}
+
+
 async def dialect_debit(
     bridge: Bridge, dialect: str, player: str, token: str, round_id: str, tx: str, amount: str
 ) -> Any:
@@ -63,10 +66,12 @@ async def dialect_debit(
             return (await hub88.send(call))["status"]
         case "evolution":
             evo = EvolutionClient(transport, DIALECT_SECRETS["evolution"])
-            checked = await evo.check(sid=token, user=player)
-            assert checked["status"] == "OK", checked
+            if token not in _EVOLUTION_SIDS:  # /check rotates the launch sid: once per token
+                checked = await evo.check(sid=token, user=player)
+                assert checked["status"] == "OK", checked
+                _EVOLUTION_SIDS[token] = checked["sid"]
             answer = await evo.debit(
-                sid=checked["sid"],
+                sid=_EVOLUTION_SIDS[token],
                 user=player,
                 currency="EUR",
                 game_id=round_id,
@@ -357,3 +362,33 @@ async def test_rules_decide_which_profile_a_bet_may_name_and_bad_input_changes_n
     assert (await view.json())["limits"] == [] and (await view.json())["logPosition"] == 0
     listed = await (await bridge.client.get("/platform/v1/limits", headers=LIMITS)).json()
     assert listed["updates"] == []
+
+
+async def test_the_assigned_profile_binds_bets_that_name_none_on_every_path(
+    bridge: Bridge,
+) -> None:
+    await fund(bridge, "amy", "500.00")
+    _, launched = await launch(bridge, launch_body("amy", "evo"))
+    sid, token = launched["sessionId"], launched["playerToken"]
+    await record(bridge, opened("R-5"))
+    for profile, most in (("DEFAULT", "10.00"), ("VIP_A", "100.00")):
+        update = {
+            "provider": "evo",
+            "effectiveAt": "2026-12-03T12:00:00Z",
+            "limits": {"profile": profile, "maxBet": most},
+        }
+        await post(bridge, "/platform/v1/limits", update, LIMITS)
+    status, refused = await place(bridge, token, bet(sid, "R-5", "a-1", "50.00"))
+    assert (status, refused["code"]) == (422, "LBRG-422 INVALID_STAKE"), refused
+    evo, token_ = "evolution", launched["providerToken"]
+    answer = await dialect_debit(bridge, evo, "amy", token_, "R-e", "e-1", "50")
+    assert answer == "CASINO_LIMIT_EXCEEDED_STAKE"
+
+    assigned = await bridge.client.put(
+        "/platform/v1/players/amy/limits-profile", json={"profile": "VIP_A"}, headers=LIMITS
+    )
+    assert assigned.status == 200 and (await assigned.json())["profile"] == "VIP_A"
+    status, taken = await place(bridge, token, bet(sid, "R-5", "a-2", "50.00"))
+    assert status == 200 and taken["effectiveLimits"]["profile"] == "VIP_A", taken
+    assert await dialect_debit(bridge, evo, "amy", token_, "R-e", "e-2", "50") == "OK"
+    assert await available(bridge, "amy") == Decimal("400.00")
