@@ -8,6 +8,8 @@ ratio compares figures measured on the same machine, the same server and the sam
 - `edge`: signed Hub88 bets over HTTP into the fsynced ledger (`edge_ratio` against raw),
   beside the edge alone, and the CPU per bet of the bridge and nats-server (`/proc`);
 - `platform`: one 1,000-player round to the round.settle stream and a webhook;
+- `socket`: canonical bets through the player's bet socket into the whole bridge
+  (`ws_bet_per_s`, `ws_bet_p99_ms` at half that rate);
 - `views`: a log of at least 1M events, its raw read rate, rebuilds and round replays, and
   durable bets on it against bets on a fresh log (`bet_cost_growth`);
 - `reconcile`: a provider report of a million rows against as many ledger rows;
@@ -94,6 +96,12 @@ def _cost_growth(nats_url: str, nats_pid: int, big_prefix: str) -> dict[str, flo
     }
 
 
+def _socket(ctx: Context) -> dict[str, float]:
+    from services.bench import betsocket
+
+    return betsocket.measure(ctx.nats_url, ctx.database_url)
+
+
 def _reconcile(ctx: Context) -> dict[str, float]:
     from services.bench import reconcile
 
@@ -115,6 +123,7 @@ AREAS: dict[str, Area] = {
     "ledger": _ledger,
     "edge": _edge,
     "platform": _platform,
+    "socket": _socket,
     "views": _views,
     "reconcile": _reconcile,
     "memory": _memory,
@@ -133,6 +142,7 @@ TARGETS: tuple[tuple[str, str, float | str], ...] = (
     ("edge_durable_ratio", ">=", 0.5),
     ("bet_cost_growth", "<=", 1.1),
     ("edge_bet_p99_ms", "<=", 50.0),
+    ("ws_bet_p99_ms", "<=", 50.0),
     ("rebuild_ratio", ">=", 0.5),
     ("replay_round_p99_ms", "<=", 20.0),
     ("round_settle_publish_1000_ms", "<=", 1000.0),

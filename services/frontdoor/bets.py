@@ -153,7 +153,7 @@ def setup_bets(
         if down is not None:
             raise _Rejected(*down)
         book = ledger()
-        state = await asyncio.to_thread(book.round_state, provider, body.round_id)
+        state = await asyncio.to_thread(book.round_header, provider, body.round_id)
         if state.status is RoundStatus.UNKNOWN:
             raise _Rejected(
                 "ROUND_NOT_FOUND", f"round {body.round_id!r} of {provider!r} is not open for bets"

@@ -128,7 +128,10 @@ class PushHub:
     async def start(self) -> None:
         recorder: Any = self._ledger.recorder
         head = await asyncio.to_thread(recorder.max_notification_id) or 0
-        self._subscription = recorder.subscribe(gt=head, topics=[ROUND_TOPIC])
+        # Every notification, not only round events: a topic filter would leave the
+        # subscription's position at the last round event, and each wake-up would read
+        # again every bet written since.
+        self._subscription = recorder.subscribe(gt=head)
         self._follower = threading.Thread(target=self._follow, name="push-hub", daemon=True)
         self._follower.start()
         self._settle_sub = await self._js.subscribe(
@@ -180,6 +183,8 @@ class PushHub:
             for notification in self._subscription:
                 if self._stopped.is_set():
                     return
+                if notification.topic != ROUND_TOPIC:
+                    continue
                 push = self._round_push(notification)
                 if push is not None:
                     self._loop.call_soon_threadsafe(self._deliver, push.provider, push)
@@ -224,7 +229,7 @@ class PushHub:
     def _table_of(self, provider: str, round_id: str) -> str:
         table = self._tables.get((provider, round_id))
         if table is None:
-            table = self._ledger.round_state(provider, round_id).table
+            table = self._ledger.round_header(provider, round_id).table
             self._remember(provider, round_id, table)
         return table
 

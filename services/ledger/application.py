@@ -325,6 +325,13 @@ class Ledger(Application[UUID]):
         bridge_settled = provider in self.bridge_settled
         return round_state_of(provider, round_id, round_, book_, bets, bridge_settled)
 
+    def round_header(self, provider: str, round_id: str) -> RoundState:
+        """The round's status, table and game from its own aggregate alone: no bets and no
+        round-book pass, so its cost does not grow with the round's bets (what a canonical
+        bet reads before its hold). `UNKNOWN` when the log has no game event of it."""
+        round_ = self.find(Round, round_uuid(provider, round_id))
+        return round_state_of(provider, round_id, round_, None, [], provider in self.bridge_settled)
+
     # ---- the round book ---------------------------------------------------------------
 
     def drain_round_book(self) -> int:

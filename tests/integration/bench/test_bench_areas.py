@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from services.bench import betsocket, eventstore, runner
 from services.bench import edge as edge_bench
-from services.bench import eventstore, runner
 from services.bench import platform as platform_bench
 from services.bench import views as views_bench
 from services.bench.cpu import spent
 from services.infra.natsserver import NatsServer
+from tests.conftest import POSTGRES_ADMIN_URL
 
 
 def test_the_eventstore_area_measures_raw_and_recorder_writes_on_one_server(
@@ -90,6 +91,15 @@ def test_the_views_area_rebuilds_and_replays_a_log_beside_its_raw_read_rate(
         figures["projection_rebuild_per_s"] / figures["raw_read_per_s"], 3
     )
     assert figures["replay_round_p99_ms"] > 0
+
+
+def test_the_socket_area_drives_canonical_bets_through_the_bet_socket_of_a_whole_bridge(
+    nats_url: str,
+) -> None:
+    figures = betsocket.measure(nats_url, POSTGRES_ADMIN_URL, sockets=4, seconds=1.0)
+    assert figures["ws_bet_per_s"] > 0
+    assert abs(figures["ws_paced_per_s"] - max(1.0, figures["ws_bet_per_s"] * 0.5)) <= 0.1
+    assert figures["ws_bet_p99_ms"] >= figures["ws_bet_p50_ms"] > 0
 
 
 def test_the_platform_area_settles_a_round_to_the_stream_and_a_webhook() -> None:
