@@ -212,3 +212,15 @@ def _update(provider: str, table: str, limits: EffectiveLimits) -> LimitsUpdate:
     return LimitsUpdate(
         provider=provider, table=table, currency="EUR", limits=limits, effective_at=NOW
     )
+
+
+def test_a_self_excluded_player_cannot_deposit_but_a_timed_out_one_can() -> None:
+    log = Log()
+    guard, wallet = checker(log), wallet_with()
+    log.change(TimeOut(minutes=60))
+    guard.check_deposit("ann", "EUR", wallet, Decimal(10))
+    log.change(SelfExclusion())
+    with pytest.raises(LedgerRefused) as refused:
+        guard.check_deposit("ann", "EUR", wallet, Decimal(10))
+    assert refused.value.code is Refusal.SELF_EXCLUDED
+    assert "for good" in refused.value.message
