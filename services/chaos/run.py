@@ -137,10 +137,13 @@ async def chaos(
     started = time.monotonic()
     try:
         pg = PostgresTarget("postgres", workdir / "postgres")
+        webhooks = WebhookReceiver()
+        # Everything started is stopped at the end, whatever fails on the way.
+        processes = Processes(nats=[], bridges=[], postgres=pg, webhooks=webhooks)
         await pg.start()
         node = NatsTarget("nats", workdir / "nats")
+        processes.nats.append(node)
         await node.start()
-        webhooks = WebhookReceiver()
         await webhooks.start()
         secrets = Secrets(workdir)
         config = workdir / "livebridge.toml"
@@ -152,8 +155,8 @@ async def chaos(
             workdir / "bridge.clock",
             clock="clock" in kinds,
         )
+        processes.bridges.append(bridge)
         await bridge.start()
-        processes = Processes(nats=[node], bridges=[bridge], postgres=pg, webhooks=webhooks)
         plan = schedule(seed, cycles, duration_s, processes, kinds)
         for fault in plan:
             say(f"planned {fault}")
