@@ -87,7 +87,9 @@ class KpiReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 
 
 class WalletKpi(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """One provider endpoint's calls over one period (`wallet.debit`, `feed.poll`...)."""
+    """One provider endpoint's calls over one period (`wallet.debit`, `feed.poll`...); the
+    latency's p50 and p99 are read from the histogram of `LATENCY_BOUNDS_S`, linear within
+    a bucket (as Prometheus's `histogram_quantile`), its count and mean are exact."""
 
     provider: str
     endpoint: str
@@ -99,13 +101,25 @@ class WalletKpi(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     error_rate: float | None
 
 
+LATENCY_BOUNDS_S: tuple[float, ...] = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+"""Upper bounds of the wallet latency buckets, in seconds (a last bucket holds the rest)."""
+
+
 class CallSample(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """The calls of one provider endpoint over one sampling interval, as the log keeps them."""
+    """The calls of one provider endpoint over one sampling interval, as the log keeps them:
+    counted exactly, their times as a histogram (so a sample's size never grows with
+    traffic)."""
 
     endpoint: str
-    seconds: list[float]
-    """Each call's time, in the order they ended."""
+    calls: int
     failed: int
+    total_s: float
+    """The calls' times summed (the exact mean)."""
+    buckets: tuple[int, ...]
+    """Calls per bucket: the i-th took at most `LATENCY_BOUNDS_S[i]` and more than the bound
+    before it; the last, longer than every bound."""
 
 
 # The SLA watch and the automated playbook (`services/ops/playbook.py`): every step an

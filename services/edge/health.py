@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 KEEP_S = 600.0
-"""Observations older than this are dropped, whatever the SLA window."""
+"""Observations older than this are dropped, whatever the SLA window..."""
+KEEP_CALLS = 20_000
+"""...and beyond this many the oldest go (a busy provider is judged on its last calls)."""
 FEED_POLL = "feed.poll"
 
 
@@ -44,7 +46,7 @@ class ProviderHealth:
     dialect's soft decline (retryable) instead of its internal error."""
     soft_decline_within_s: float | None = None
     _alternate_feed: bool = False
-    _calls: deque[Call] = field(default_factory=deque)
+    _calls: deque[Call] = field(default_factory=lambda: deque(maxlen=KEEP_CALLS))
     _unsampled: list[Call] = field(default_factory=list)
     _switch_watchers: set[asyncio.Event] = field(default_factory=set)
 

@@ -29,7 +29,7 @@ from contracts.ops import (
     TicketView,
     WalletKpi,
 )
-from services.ops.sla import percentile
+from services.ops.latency import latency, merge
 
 UNKNOWN_CAUSE = "unspecified"
 
@@ -206,35 +206,25 @@ def wallet_kpis(
     since: datetime,
     unit: str,
 ) -> tuple[WalletKpi, ...]:
-    """Latency (percentile_cont, as the views compute theirs) and failures per provider,
-    endpoint and period, over every call of the samples."""
-    groups: dict[tuple[str, str, datetime], tuple[list[float], list[int]]] = {}
+    """Latency (from the samples' histograms, `services.ops.latency`) and failures per
+    provider, endpoint and period."""
+    groups: dict[tuple[str, str, datetime], list[CallSample]] = {}
     for provider, started, calls in samples:
         period = _period_of(started, since, unit)
         for call in calls:
-            seconds, failed = groups.setdefault((provider, call.endpoint, period), ([], []))
-            seconds.extend(call.seconds)
-            failed.append(call.failed)
+            groups.setdefault((provider, call.endpoint, period), []).append(call)
     found = []
-    for (provider, endpoint, period), (seconds, failed) in sorted(groups.items()):
-        latency = (
-            Latency(
-                count=len(seconds),
-                mean_s=sum(seconds) / len(seconds),
-                p50_s=percentile(seconds, 0.5),
-                p99_s=percentile(seconds, 0.99),
-            )
-            if seconds
-            else Latency(count=0)
-        )
+    for (provider, endpoint, period), members in sorted(groups.items()):
+        merged = merge(members)
+        assert merged is not None
         found.append(
             WalletKpi(
                 provider=provider,
                 endpoint=endpoint,
                 period_start=period,
-                latency=latency,
-                failed=sum(failed),
-                error_rate=_rate(sum(failed), len(seconds)),
+                latency=latency(merged),
+                failed=merged.failed,
+                error_rate=_rate(merged.failed, merged.calls),
             )
         )
     return tuple(found)

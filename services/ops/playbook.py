@@ -49,11 +49,12 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
-from contracts.ops import CallSample, PlaybookAction, PlaybookStep, ProviderRecovered
+from contracts.ops import PlaybookAction, PlaybookStep, ProviderRecovered
 from contracts.player import ProviderError
 from services.edge.health import Health
 from services.frontdoor.throttle import SESSION_THROTTLE, SessionThrottle
 from services.ops.kpis import KpiBoard, kpi_rows
+from services.ops.latency import sample as latency_sample
 from services.ops.qos import QOS_RECENT, RecentRtt
 from services.ops.sla import ProviderSla, SlaConfig, Window, breaches, percentile
 from services.ops.watch import Fact, Watch
@@ -314,8 +315,7 @@ class Playbook:
                 by_endpoint.setdefault(call.endpoint, []).append(call.seconds)
                 failed[call.endpoint] = failed.get(call.endpoint, 0) + call.failed
             samples = [
-                CallSample(endpoint=e, seconds=s, failed=failed[e])
-                for e, s in sorted(by_endpoint.items())
+                latency_sample(e, seconds, failed[e]) for e, seconds in sorted(by_endpoint.items())
             ]
             await asyncio.to_thread(self.watch().sample, provider, started, samples)
 

@@ -13,9 +13,9 @@ is ever replayed to write the next one:
 
 `facts(after)` folds the log from a position, so an auditor (and the tests) read why a
 table was hidden at 21:04 in the order it happened. `samples(since, until)` reads only what
-the log gained since its last call (the samples decoded so far are kept, a copy of the
-log's, so every bridge reading it answers the same); samples older than `KEEP_SAMPLES`
-are dropped from that copy, never from the log.
+the log gained since its last call, into a copy merged per provider, endpoint and minute
+(histograms add up, so the copy is the log's answer, the same on every bridge) that keeps
+the last `CACHED`; a window reaching further back is read from the log itself.
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.ops import CallSample, PlaybookStep, ProviderRecovered
 from contracts.player import ProviderError
+from services.ops.latency import merge
 
 PAGE = 1000
-KEEP_SAMPLES = timedelta(days=93)
-"""The KPI API's longest window (92 days) and a day."""
+CACHED = timedelta(days=2)
+"""How far back `samples` answers from its copy (per provider and minute); further back it
+reads the log itself."""
 _samples = msgspec.json.Decoder(list[CallSample])
 Fact = ProviderError | PlaybookStep | ProviderRecovered
 _facts = msgspec.json.Decoder(Fact)
@@ -78,7 +80,7 @@ class Watch(Application[UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_to = 0
-        self._samples: list[Sampled] = []
+        self._minutes: dict[tuple[str, datetime], dict[str, CallSample]] = {}
         self._reading = threading.Lock()
 
     def sample(self, provider: str, started_at: datetime, calls: list[CallSample]) -> None:
@@ -110,15 +112,43 @@ class Watch(Application[UUID]):
         ]
 
     def samples(self, since: datetime, until: datetime) -> list[Sampled]:
-        """(provider, interval start, samples) of the intervals started in [since, until)."""
+        """(provider, minute, samples) of the calls sampled in [since, until), by the minute
+        their interval started in (samples of one minute merged per endpoint)."""
         with self._reading:
+            kept_from = datetime.now(UTC) - CACHED
             for position, e in self._events(self._read_to):
                 self._read_to = position
-                if isinstance(e, CallsSampled.Created):
-                    self._samples.append((e.provider, e.started_at, _samples.decode(e.calls)))
-            oldest = datetime.now(UTC) - KEEP_SAMPLES
-            self._samples = [s for s in self._samples if s[1] >= oldest]
-            return [s for s in self._samples if since <= s[1] < until]
+                if isinstance(e, CallsSampled.Created) and e.started_at >= kept_from:
+                    _add(self._minutes, e.provider, e.started_at, _samples.decode(e.calls))
+            for key in [k for k in self._minutes if k[1] < kept_from - timedelta(minutes=1)]:
+                del self._minutes[key]
+            if since >= kept_from:
+                minutes = self._minutes
+            else:  # further back than the copy keeps: from the log itself
+                minutes = {}
+                for _, e in self._events():
+                    if isinstance(e, CallsSampled.Created):
+                        _add(minutes, e.provider, e.started_at, _samples.decode(e.calls))
+            return [
+                (provider, minute, list(by_endpoint.values()))
+                for (provider, minute), by_endpoint in sorted(minutes.items())
+                if since <= minute < until
+            ]
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
+
+
+def _add(
+    into: dict[tuple[str, datetime], dict[str, CallSample]],
+    provider: str,
+    started_at: datetime,
+    samples: list[CallSample],
+) -> None:
+    minute = started_at.replace(second=0, microsecond=0)
+    by_endpoint = into.setdefault((provider, minute), {})
+    for one in samples:
+        earlier = by_endpoint.get(one.endpoint)
+        merged = one if earlier is None else merge((earlier, one))
+        assert merged is not None
+        by_endpoint[one.endpoint] = merged

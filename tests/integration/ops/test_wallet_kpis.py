@@ -1,6 +1,7 @@
 """Wallet API latency per provider and endpoint, from the SLA watch's samples in the log:
 planted samples read back exactly from `/ops/v1/kpis` and `/metrics`, and again by a
-bridge started afresh on the same log."""
+bridge started afresh on the same log. Quantiles are read from the samples' histograms
+(linear within a bucket of `LATENCY_BOUNDS_S`), counts and means are exact."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from contracts.ops import CallSample
 from services.bridge.config import Settings
 from services.bridge.main import build_app
+from services.ops.latency import sample as calls
 from services.ops.playbook import WATCH
 from tests.integration.ops.conftest import Bridge
 
@@ -26,32 +27,32 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("evo", "wallet.debit"): {
         "count": 4,
         "mean": 0.025,
-        "p50": 0.025,  # between 0.020 and 0.030
-        "p99": 0.030 + 0.010 * 0.97,  # rank 0.99 * 3 = 2.97
+        "p50": 0.01 + 0.015 * (2 - 1) / 1,  # rank 2 in (0.01, 0.025], one below it
+        "p99": 0.025 + 0.025 * (3.96 - 2) / 2,  # rank 3.96 in (0.025, 0.05], two below
         "failed": 1,
         "rate": 0.25,
     },
     ("evo", "wallet.credit"): {
         "count": 2,
         "mean": 0.010,
-        "p50": 0.010,
-        "p99": 0.005 + 0.010 * 0.99,
+        "p50": 0.0025 + 0.0025 * 1 / 1,  # rank 1 in (0.0025, 0.005]
+        "p99": 0.01 + 0.015 * (1.98 - 1) / 1,  # rank 1.98 in (0.01, 0.025]
         "failed": 0,
         "rate": 0.0,
     },
     ("evo", "feed.poll"): {
         "count": 1,
         "mean": 0.3,
-        "p50": 0.3,
-        "p99": 0.3,
+        "p50": 0.25 + 0.25 * 0.5,  # in (0.25, 0.5]
+        "p99": 0.25 + 0.25 * 0.99,
         "failed": 1,
         "rate": 1.0,
     },
     ("hub88", "wallet.bet"): {
         "count": 1,
         "mean": 0.5,
-        "p50": 0.5,
-        "p99": 0.5,
+        "p50": 0.25 + 0.25 * 0.5,
+        "p99": 0.25 + 0.25 * 0.99,
         "failed": 0,
         "rate": 0.0,
     },
@@ -64,23 +65,23 @@ def plant(bridge: Bridge) -> None:
     watch.sample(
         "evo",
         now - timedelta(minutes=2),
-        [CallSample(endpoint="wallet.debit", seconds=DEBIT[:3], failed=1)],
+        [calls("wallet.debit", DEBIT[:3], 1)],
     )
     watch.sample(
         "evo",
         now - timedelta(minutes=1),
         [
-            CallSample(endpoint="feed.poll", seconds=[0.3], failed=1),
-            CallSample(endpoint="wallet.credit", seconds=CREDIT, failed=0),
-            CallSample(endpoint="wallet.debit", seconds=DEBIT[3:], failed=0),
+            calls("feed.poll", [0.3], 1),
+            calls("wallet.credit", CREDIT, 0),
+            calls("wallet.debit", DEBIT[3:], 0),
         ],
     )
-    watch.sample("hub88", now, [CallSample(endpoint="wallet.bet", seconds=[0.5], failed=0)])
+    watch.sample("hub88", now, [calls("wallet.bet", [0.5], 0)])
     # Outside the window: a day and an hour ago, never counted.
     watch.sample(
         "evo",
         now - timedelta(days=1, hours=1),
-        [CallSample(endpoint="wallet.debit", seconds=[9.0], failed=1)],
+        [calls("wallet.debit", [9.0], 1)],
     )
 
 
@@ -130,3 +131,16 @@ async def test_wallet_latency_per_provider_and_endpoint_comes_from_the_log(
     async with TestClient(TestServer(again)) as client:
         await asyncio.sleep(1.1)  # past the metrics' one-second cache of the first board
         await read_back(Bridge(again, client))
+
+
+async def test_a_window_further_back_than_the_copy_is_read_from_the_log(bridge: Bridge) -> None:
+    await asyncio.to_thread(plant, bridge)
+    since = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    response = await bridge.client.get(
+        "/ops/v1/kpis", params={"since": since, "provider": "evo"}, headers=Bridge.auth("read")
+    )
+    assert response.status == 200, await response.text()
+    wallet = {k["endpoint"]: k for k in (await response.json())["wallet"] if k["provider"] == "evo"}
+    debit = wallet["wallet.debit"]
+    assert (debit["latency"]["count"], debit["failed"]) == (5, 2)  # with the one 25 h ago
+    assert debit["latency"]["meanS"] == pytest.approx((sum(DEBIT) + 9.0) / 5, abs=1e-12)
