@@ -432,19 +432,21 @@ def run_script(block: list[Shown], place: Place) -> list[Ran]:
         waited = re.search(r"once (\S+) answers 200", step.comment)
         if waited:
             url = place.text(waited.group(1))
-            lines.append(
-                f"for _ in $(seq 600); do [ \"$(curl -s -o /dev/null -w '%{{http_code}}' "
-                f'{url})" = 200 ] && break; sleep 0.1; done'
-            )
+            answer = f"$(curl -s -o /dev/null -w '%{{http_code}}' {url})"
+            lines.append(f'for _ in $(seq 1200); do [ "{answer}" = 200 ] && break; sleep 0.1; done')
+            lines.append(f'echo "{answer}" >"{out}/{n}.ready"')
     script = place.root.parent / "script.sh"
     script.write_text("\n".join(lines) + "\n")
     shell = place.start(f"bash {shlex.quote(str(script))}", out / "shell.log")
     shell.wait(180)
     ran = []
-    for n in range(len(block)):
-        status = out / f"{n}.status"
+    for n, step in enumerate(block):
+        status, ready = out / f"{n}.status", out / f"{n}.ready"
         code = int(status.read_text()) if status.exists() else -1
-        ran.append((code, (out / f"{n}.out").read_text(), (out / f"{n}.err").read_text()))
+        output, errors = (out / f"{n}.out").read_text(), (out / f"{n}.err").read_text()
+        if ready.exists() and ready.read_text().strip() != "200":
+            code, errors = -1, f"{errors}\nnot ready as its comment says: {step.comment}"
+        ran.append((code, output, errors))
     return ran
 
 
