@@ -240,6 +240,10 @@ COMMANDS: dict[str, Check] = {
         "tests/integration/bench/test_bench_areas.py::"
         "test_the_edge_area_drives_signed_bets_through_http_into_the_ledger"
     ),
+    "livebridge bench --only socket": Synopsis(
+        "tests/integration/bench/test_bench_areas.py::"
+        "test_the_socket_area_drives_canonical_bets_through_the_bet_socket_of_a_whole_bridge"
+    ),
     "livebridge bench --only ledger": Synopsis(
         "tests/integration/bench/test_bench_areas.py::test_the_runner_writes_figures"
     ),
