@@ -169,17 +169,20 @@ def setup_views(
     *,
     batched: bool = True,
     application_name: str = APPLICATION_NAME,
+    gates: Callable[[web.Application], Mapping[str, Callable[[], bool]]] | None = None,
 ) -> None:
     """Run the views for the life of `app` (a `cleanup_ctx`) and mount the read API.
 
     `env` is `running_projections`' (ledger settings plus `view_env(database_url)`), or
     a function of the app giving it at start-up (when earlier contexts have set what it
     needs, such as the database URL). Start-up waits for the views to catch up.
+    `gates(app)` gives, at start-up, when each view's runner may run (its lease is held).
     """
 
     async def views_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = env(app) if callable(env) else env
-        running = running_projections(settings, batched=batched)
+        found = gates(app) if gates is not None else None
+        running = running_projections(settings, batched=batched, gates=found)
         app[VIEWS] = await asyncio.to_thread(running.__enter__)
         try:
             yield

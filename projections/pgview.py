@@ -153,13 +153,32 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
         self._statements: dict[str, bytes] = {}
         self._closing = threading.Event()
 
+    def create_table(self) -> None:
+        """The library's, once more if another process created the tables meanwhile.
+
+        The library looks for its tracking table before its DDL transaction; two bridges
+        starting at once on a fresh database both find none, and the second's migration
+        row then conflicts with the first's. Looked at again, the tables are there.
+        """
+        try:
+            super().create_table()
+        except IntegrityError:
+            self.tracking_table_exists = False
+            super().create_table()
+
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         """The library's DDL, less the indexes that exist already.
 
         `CREATE INDEX IF NOT EXISTS` locks its table against writes before it finds the
         index, and the DDL runs in one transaction: a view opened beside a live runner
-        writing two of its tables deadlocked with it.
+        writing two of its tables deadlocked with it. Two bridges starting at once on a
+        fresh database would race on `CREATE TABLE IF NOT EXISTS` (PostgreSQL's catalog
+        refuses the second type of the same name): one transaction-scoped advisory lock per
+        view makes the second wait and find the tables.
         """
+        curs.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"livebridge.view.{self.prefix}",)
+        )
         statements = self.sql_create_statements
         try:
             self.sql_create_statements = [s for s in statements if not _index_exists(curs, s)]

@@ -36,6 +36,9 @@ class Settings:
     nats_monitor_url: str | None
     allow_unsynced_nats: bool
     database_url: str | None
+    lease_ttl: float = 3.0
+    """`LIVEBRIDGE_LEASE_TTL_S`: seconds before another bridge takes over a job whose holder
+    went silent (`services.bridge.leases`)."""
     config_path: Path
     stream_prefix: str
     """JetStream streams are `<prefix>_<APP>`: `LB_LEDGER`, `LB_LEDGER_SNAPSHOTS`."""
@@ -60,6 +63,7 @@ class Settings:
             nats_monitor_url=env.get("LIVEBRIDGE_NATS_MONITOR_URL") or None,
             allow_unsynced_nats=env.get("LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "") == "1",
             database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
+            lease_ttl=float(env.get("LIVEBRIDGE_LEASE_TTL_S", "3")),
             config_path=Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")),
             stream_prefix=stream_prefix(env),
             memory=memory.from_env(env),

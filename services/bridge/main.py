@@ -20,6 +20,10 @@ and stopped in reverse on Ctrl-C:
 8. the operations: KPIs, dispute tickets and the audit queue, QoS ingest, and the SLA
    watch with its automated playbook (`[sla]` in `livebridge.toml`).
 
+Several bridges may serve one cluster: the jobs that must run once (the round-book follower,
+the views' runners, the settle publisher with its webhooks, the pull and socket feeds) each
+run only in the bridge holding their lease (`services.bridge.leases`).
+
 `<home>/endpoints.json` records where NATS and PostgreSQL are and the serving process, so
 the other commands (`livebridge replay`, `export`, `reconcile`, `simulate`...) find a
 running bridge, and ignore the file that a killed one left behind.
@@ -32,7 +36,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from datetime import UTC, datetime
 
@@ -44,10 +48,12 @@ from nats.aio.client import Client
 
 from contracts.events import AnyProviderEvent
 from contracts.player import LimitsUpdate
+from projections.catalog import VIEWS as VIEW_SPECS
 from projections.catalog import view_env
 from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from projections.reconcile.audit import AuditRuns
 from services.bridge.config import ENDPOINTS_FILE, Settings
+from services.bridge.leases import LEASES, leased, leases_ctx
 from services.bridge.nats_keeper import NatsKeeper
 from services.bridge.postgres import Postgres, find_or_start
 from services.bridge.telemetry import serve_metrics, setup_telemetry
@@ -76,7 +82,8 @@ from services.ops.http import setup_ops
 from services.ops.kpis import KpiBoard, KpiSettings
 from services.ops.playbook import setup_watch
 from services.ops.sla import load_sla
-from services.platform.service import load_endpoints, settings_from_env, settle_feed_ctx
+from services.platform.service import load_endpoints, settings_from_env, settle_feed
+from services.platform.stream import SettleStream
 
 log = logging.getLogger("livebridge")
 
@@ -169,11 +176,15 @@ async def endpoints_file(app: web.Application) -> AsyncIterator[None]:
         path.unlink(missing_ok=True)
 
 
-def follow_round_book(ledger: Ledger, stop: threading.Event) -> None:
-    """The round book's follower thread: a failed pass is logged and tried again."""
+def follow_round_book(ledger: Ledger, stop: threading.Event, held: Callable[[], bool]) -> None:
+    """The round book's follower thread, while this bridge holds its lease (`held`).
+
+    A failed pass is logged and tried again.
+    """
     while not stop.is_set():
         try:
-            ledger.follow_round_book(stop)
+            if not held() or not ledger.follow_round_book_once():
+                stop.wait(0.05)
         except Exception:
             log.exception("round book follower failed; retrying in 1 s")
             stop.wait(1.0)
@@ -184,8 +195,9 @@ async def ledger(app: web.Application) -> AsyncIterator[None]:
     log.info("%s", bounds.describe())
     app[LEDGER] = await asyncio.to_thread(Ledger, {**ledger_env(app), **bounds.ledger_env()})
     stop = threading.Event()
+    held = app[LEASES].lease("round-book").holding
     follower = threading.Thread(
-        target=follow_round_book, args=(app[LEDGER], stop), name="round-book", daemon=True
+        target=follow_round_book, args=(app[LEDGER], stop, held), name="round-book", daemon=True
     )
     follower.start()
     try:
@@ -241,6 +253,31 @@ class _LedgerSink:
 def views_env(app: web.Application) -> dict[str, str]:
     """The projections' settings: the ledger's log and the views' PostgreSQL."""
     return {**ledger_env(app), **view_env(app[POSTGRES].url)}
+
+
+def view_leases(app: web.Application) -> dict[str, Callable[[], bool]]:
+    """Each view's runner runs while this bridge holds the lease `view-<name>`."""
+    return {name: app[LEASES].lease(f"view-{name}").holding for name in VIEW_SPECS}
+
+
+def settle_ctx(
+    settings: Settings, stream: SettleStream
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The settle publisher and its webhook deliveries (run under the `round-settle` lease)."""
+    endpoints = load_endpoints(settings.config_path, settings.environ)
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        ledger: Ledger = app[LEDGER]
+        async with settle_feed(
+            ledger=ledger,
+            nc=app[NATS],
+            endpoints=endpoints,
+            stream=stream,
+            reported_bets=settings.memory.reported_bets,
+        ):
+            yield
+
+    return ctx
 
 
 def providers(settings: Settings) -> ProvidersConfig:
@@ -303,23 +340,22 @@ def build_app(settings: Settings) -> web.Application:
         [
             nats_server,
             nats_client,
+            leases_ctx(
+                NATS,
+                prefix=settings.stream_prefix,
+                replicas=settings.nats_replicas,
+                ttl=settings.lease_ttl,
+            ),
             postgres,
             endpoints_file,
             ledger,
             protection,
         ]
     )
-    setup_views(app, views_env)  # the views' context, and the read API over them
+    # the views' runners (each under its lease), and the read API over them (in every bridge)
+    setup_views(app, views_env, gates=view_leases)
     settle_stream = settings_from_env(settings.environ, settings.nats_replicas)
-    app.cleanup_ctx.append(
-        settle_feed_ctx(
-            ledger=LEDGER,
-            nc=NATS,
-            endpoints=load_endpoints(settings.config_path, settings.environ),
-            stream=settle_stream,
-            reported_bets=settings.memory.reported_bets,
-        )
-    )
+    app.cleanup_ctx.append(leased("round-settle", settle_ctx(settings, settle_stream)))
     app[FRONTDOOR_CONFIG] = load_frontdoor(settings.config_path, environ=settings.environ)
     frontdoor = setup_frontdoor(app, config=app[FRONTDOOR_CONFIG], documented=READ_OPERATIONS)
     app.router.add_get("/healthz", healthz)
@@ -341,6 +377,7 @@ def build_app(settings: Settings) -> web.Application:
         replicas=settings.nats_replicas,
         environ=settings.environ,
         health=gateway.health,
+        wrap=lambda ctx: leased("feeds", ctx),
     )
     setup_cashier(
         app,

@@ -60,11 +60,14 @@ class NatsCluster:
     def monitor_url(self) -> str:
         return ",".join(node.monitor_url for node in self.nodes.values())
 
-    def start(self, timeout: float = 30.0) -> Self:
-        for node in self.nodes.values():
-            if not node.running():
-                node.start()
-        self.wait_for_leader(timeout)
+    def start(self, timeout: float = 60.0) -> Self:
+        deadline = time.monotonic() + timeout
+        starting = [node for node in self.nodes.values() if not node.running()]
+        for node in starting:
+            node.launch()
+        for node in starting:
+            node.wait_ready(max(1.0, deadline - time.monotonic()))
+        self.wait_for_leader(max(1.0, deadline - time.monotonic()))
         return self
 
     def meta_leader(self, node: str) -> str | None:

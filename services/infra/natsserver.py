@@ -170,6 +170,12 @@ class NatsServer:
         return self._process.pid if self._process is not None else None
 
     def start(self, timeout: float = 10.0) -> Self:
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the process, not waiting for it (`wait_ready` does): a cluster's nodes
+        start together, or the first waits for peers that are not there yet."""
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log = self.store_dir / "nats-server.log"
         command = [
@@ -194,6 +200,11 @@ class NatsServer:
                 start_new_session=True,
                 preexec_fn=_die_with_parent,
             )
+
+    def wait_ready(self, timeout: float = 10.0) -> Self:
+        """Wait until the launched server answers, then refuse it unless it is fit."""
+        assert self._process is not None, "launch() first"
+        log = self.store_dir / "nats-server.log"
         deadline = time.monotonic() + timeout
         while True:
             if self._process.poll() is not None:

@@ -217,6 +217,7 @@ class SettlePublisher:
                         [(settle, index) for settle, index, _ in chunk],
                         uuid.uuid4().hex,
                         traces=[_traced_headers(span) for span in spans],
+                        after=head[0],  # fenced: refused once another publisher wrote
                     )
                 except BaseException as error:
                     _end(spans, error)

@@ -133,11 +133,14 @@ class SettleStream:
         batch_id: str,
         *,
         traces: Sequence[Mapping[str, str]] = (),
+        after: int | None = None,
     ) -> int:
         """Publish settlements, in order, as one atomic batch (one fsync for all of them).
 
         Returns the stream sequence of the last one. `traces[i]` (W3C trace headers) goes
-        on the i-th message, so its deliveries continue the bet's trace.
+        on the i-th message, so its deliveries continue the bet's trace. `after`: the
+        stream's last sequence as the publisher knows it; the batch is refused unless the
+        stream still ends there (a publisher that another has replaced writes nothing).
 
         Raises `SettlePublishError` when the server refuses the batch; nothing is stored then.
         """
@@ -147,6 +150,8 @@ class SettleStream:
             headers = _headers(settle, index)
             if number <= len(traces):
                 headers |= traces[number - 1]
+            if number == 1 and after is not None:
+                headers[EXPECTED_LAST_SEQUENCE] = str(after)
             if last > 1:
                 headers |= {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(number)}
             if number == last:
@@ -176,6 +181,9 @@ def _check(data: bytes) -> dict[str, Any]:
             f"{error.get('description')}"
         )
     return body
+
+
+EXPECTED_LAST_SEQUENCE = "Nats-Expected-Last-Sequence"
 
 
 def _headers(settle: RoundSettle, index: int) -> dict[str, str]:

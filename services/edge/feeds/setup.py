@@ -147,11 +147,14 @@ def setup_feeds(
     replicas: int = 1,
     environ: Mapping[str, str],
     health: Health | None = None,
+    wrap: Callable[[FeedsCtx], FeedsCtx] | None = None,
 ) -> dict[str, FeedProcessor]:
     """Mount push routes and start pull/socket feeds with the app; returns the processors.
 
     `health` (the gateway's) receives each poll's outcome and holds the playbook's switch
-    to each feed's alternate endpoint."""
+    to each feed's alternate endpoint. `wrap` is given the pull and socket clients'
+    `cleanup_ctx` entry and returns the one to register (the bridge runs them under a
+    lease: one process of several polls each feed)."""
     configs = feed_configs(providers, environ)
     store: CursorStore
     kv_store: JetStreamCursorStore | None = None
@@ -185,18 +188,14 @@ def setup_feeds(
         add_push_routes(app, pushed)
     if configs:
         app.cleanup_ctx.append(
-            _run_feeds(
-                configs,
-                processors,
-                kv_store,
-                nats_url,
-                bucket,
-                links(app),
-                replicas,
-                health or Health(),
-            )
+            _run_feeds(configs, processors, kv_store, nats_url, bucket, links(app), replicas)
         )
+        clients = _feed_clients(configs, processors, health or Health())
+        app.cleanup_ctx.append(wrap(clients) if wrap is not None else clients)
     return processors
+
+
+FeedsCtx = Callable[[web.Application], AsyncIterator[None]]
 
 
 def _run_feeds(
@@ -207,8 +206,10 @@ def _run_feeds(
     bucket: str,
     watched: list[NatsLink],
     replicas: int,
-    health: Health,
-) -> Callable[[web.Application], AsyncIterator[None]]:
+) -> FeedsCtx:
+    """The cursor store's connection and the gap sweepers: in every process (push feeds
+    may reach any of them)."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         link = None
         if kv_store is not None:
@@ -218,8 +219,25 @@ def _run_feeds(
             link = await watched_bucket(
                 kv_store, url, "livebridge-feeds", bucket, replicas, watched
             )
-        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50))
         tasks = [asyncio.create_task(p.run_sweeper()) for p in processors.values()]
+        try:
+            yield
+        finally:
+            await _cancel(tasks)
+            if link is not None:
+                await link.stop()
+
+    return ctx
+
+
+def _feed_clients(
+    configs: list[FeedConfig], processors: dict[str, FeedProcessor], health: Health
+) -> FeedsCtx:
+    """The pull and socket feed clients: one process of several runs them (`wrap`)."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50))
+        tasks = []
         for c in configs:
             processor = processors[c.provider]
             if c.mode == "pull":
@@ -247,11 +265,13 @@ def _run_feeds(
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel(tasks)
             await http.close()
-            if link is not None:
-                await link.stop()
 
     return ctx
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -7,6 +7,7 @@ routed to each other, every node fsyncing before its vote counts.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from decimal import Decimal
@@ -44,17 +45,14 @@ def test_run_with_cluster_starts_three_nodes_puts_every_stream_and_bucket_at_r3_
     bridge = Bridge(tmp_path / "home", 1, env={"LIVEBRIDGE_CLUSTER": "1"})
     store = tmp_path / "home" / "nats-cluster"
     try:
-        bridge.ready(within=20)
-        url = (tmp_path / "home" / "endpoints.json").read_text()
-        import json
-
-        url = json.loads(url)["nats_url"]
+        bridge.ready(within=30)
+        url = json.loads((tmp_path / "home" / "endpoints.json").read_text())["nats_url"]
         assert len(url.split(",")) == 3, "the bridge knows every node"
         streams = ["LB_LEDGER", "LB_LEDGER_SNAPSHOTS", "ROUND_SETTLE", "KV_LB_platform_sessions"]
         assert replicas_of(url, streams) == dict.fromkeys(streams, 3)
         assert sorted(p.name for p in store.iterdir()) == ["n1", "n2", "n3"]
 
-        assert bridge.interrupt(within=30)[0] == 0
+        assert bridge.interrupt()[0] == 0
         assert stopped_everything(store), "a node outlived livebridge run"
     finally:
         bridge.close()

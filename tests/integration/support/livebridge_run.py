@@ -35,8 +35,8 @@ class Bridge:
     """One `livebridge run` process on `home`, its output in `<home>/../run-<n>.log`.
 
     It starts its own nats-server (the outer `LIVEBRIDGE_NATS_URL` and
-    `LIVEBRIDGE_NATS_REPLICAS` are dropped); `database_url`, when given, is its views'
-    PostgreSQL; `env` adds to or overrides the rest."""
+    `LIVEBRIDGE_NATS_REPLICAS` are dropped) unless given `nats_url`; `database_url`, when
+    given, is its views' PostgreSQL; `env` adds to or overrides the rest."""
 
     def __init__(
         self,
@@ -44,6 +44,7 @@ class Bridge:
         n: int,
         database_url: str | None = None,
         env: dict[str, str] | None = None,
+        nats_url: str | None = None,
     ) -> None:
         self.home = home
         self.env = env or {}
@@ -59,6 +60,8 @@ class Bridge:
         }
         environ.pop("LIVEBRIDGE_NATS_URL", None)
         environ.pop("LIVEBRIDGE_NATS_REPLICAS", None)
+        if nats_url:  # a server or cluster started by the test
+            environ["LIVEBRIDGE_NATS_URL"] = nats_url
         with open(self.log, "wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "services.cli", "run"],
