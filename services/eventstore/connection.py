@@ -41,6 +41,7 @@ CALL_TIMEOUT = 30.0
 MAX_BATCH = 1000
 """Messages in one atomic batch: the server's default limit (jetstream.limits.batch)."""
 REQUEST_TIMEOUT = 5.0
+NO_RESPONDERS = 503
 _SPACE = re.compile(r"\s")
 _NAMES: dict[bytes, str | None] = {}
 MAX_NAMES = 1024
@@ -336,6 +337,26 @@ class JetStreamConnection:
         return {m.subject: m for messages, _ in pages for m in messages}
 
     async def _direct_batch(
+        self, stream: str, request: dict[str, Any]
+    ) -> tuple[list[StoredMsg], int]:
+        """One direct batch get, asked again while nobody serves them yet (status 503).
+
+        On a cluster, the replicas of a stream just created (or just elected) subscribe
+        to its direct gets a moment later: until then the request has no responders.
+        """
+        loop = self._loop
+        deadline = loop.time() + REQUEST_TIMEOUT
+        pause = 0.02
+        while True:
+            try:
+                return await self._direct_batch_once(stream, request)
+            except JetStreamError as error:
+                if error.err_code != NO_RESPONDERS or loop.time() + pause > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+    async def _direct_batch_once(
         self, stream: str, request: dict[str, Any]
     ) -> tuple[list[StoredMsg], int]:
         token = f"{self._inbox}.{next(self._tokens)}"
