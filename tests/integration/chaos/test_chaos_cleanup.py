@@ -3,7 +3,6 @@ nats-server is left behind, and its directory is removed."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,14 @@ from services.chaos.processes import BridgeTarget, NatsTarget, PostgresTarget
 
 
 def alive(pid: int | None) -> bool:
+    """Running, not merely a zombie waiting to be reaped (pg_ctl's server may end as one)."""
     if pid is None:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 async def test_a_run_whose_bridge_fails_to_start_leaves_nothing_running(
