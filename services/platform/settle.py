@@ -51,10 +51,11 @@ from services.ledger.views import BetStatus
 REPORTED_MEMORY = 200_000
 """Settled bets remembered after they were reported, for a later reversal (by default;
 `livebridge run` derives its bound from its memory budget: `reported_limit`)."""
-REPORTED_BET_BYTES = 1_400
+REPORTED_BET_BYTES = 1_800
 """Measured (tests/unit/platform/test_settle_memory.py): one reported bet remembered, about
-1,200 bytes (the default bound's 200,000 cost some 240 MB), and its share of each
-checkpoint while that is written."""
+1,200 bytes (the default bound's 200,000 cost some 240 MB), with the transaction record
+and the quarter of a round's result remembered beside it (`record_limit`, `round_limit`),
+about 1,550."""
 ROUND_MEMORY = 50_000
 """Recent rounds' results and voids remembered, for the settlements that follow them."""
 RECORD_MEMORY = 50_000
@@ -120,6 +121,17 @@ class SettleTracker:
     _record_order: deque[tuple[str, str]] = field(default_factory=deque)
     reported_limit: int = REPORTED_MEMORY
     """At most this many reported bets are remembered (the oldest go first)."""
+
+    @property
+    def record_limit(self) -> int:
+        """Transaction records remembered: as many as reported bets (`RECORD_MEMORY` at
+        most); a resolution is read within moments of its record."""
+        return min(RECORD_MEMORY, self.reported_limit)
+
+    @property
+    def round_limit(self) -> int:
+        """Rounds' results remembered: a round carries many bets (`ROUND_MEMORY` at most)."""
+        return min(ROUND_MEMORY, max(1_000, self.reported_limit // 4))
 
     def checkpoint(self, position: int) -> bytes:
         """The tracker's state after log `position`, to resume from without re-reading."""
@@ -232,7 +244,7 @@ class SettleTracker:
                 return
             case _:
                 assert_never(provider_event)
-        if len(self.rounds) > ROUND_MEMORY:
+        while len(self.rounds) > self.round_limit:
             self.rounds.popitem(last=False)
 
     def _award(self, event: Any, amount: Decimal, position: int) -> list[RoundSettle]:
@@ -349,7 +361,7 @@ class SettleTracker:
     def _remember_record(self, record: tuple[str, str]) -> None:
         self.records.add(record)
         self._record_order.append(record)
-        if len(self._record_order) > RECORD_MEMORY:
+        while len(self._record_order) > self.record_limit:
             self.records.discard(self._record_order.popleft())
 
     def _complete_waiting(
