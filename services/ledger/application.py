@@ -328,8 +328,13 @@ class Ledger(Application[UUID]):
     def round_header(self, provider: str, round_id: str) -> RoundState:
         """The round's status, table and game from its own aggregate alone: no bets and no
         round-book pass, so its cost does not grow with the round's bets (what a canonical
-        bet reads before its hold). `UNKNOWN` when the log has no game event of it."""
-        round_ = self.find(Round, round_uuid(provider, round_id))
+        bet reads before its hold). `UNKNOWN` when the log has no game event of it.
+
+        Read as cached (`trusted`): the table and game never change once known, and a
+        round cached as open that has closed since is the debit's to refuse (it reads the
+        round as stored), so thousands of bettors on one round do not queue to catch it up.
+        """
+        round_ = self.find(Round, round_uuid(provider, round_id), trusted=True)
         return round_state_of(provider, round_id, round_, None, [], provider in self.bridge_settled)
 
     # ---- the round book ---------------------------------------------------------------
