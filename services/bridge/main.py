@@ -433,6 +433,7 @@ def build_app(settings: Settings) -> web.Application:
             stream=settle_stream,
             statuses=lambda: app[TABLE_STATUSES],
             limits_subject=limits_subject(settings.stream_prefix),
+            sessions_bucket=f"{settings.stream_prefix}_platform_sessions",
         )
     )
     setup_socket(app, frontdoor.table, take=take_bet)

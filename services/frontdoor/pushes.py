@@ -6,6 +6,8 @@ Two logs hold what a player is told, both by ledger position (`logPosition`):
 - **the ledger's log**: the provider's game events (`Round.EventRecorded`), read through
   the library's notification log and subscription (`recorder.subscribe`), become
   `betting.opened` (with `closesAt`) and `betting.closed`;
+- **platform sessions** (their KV bucket's writes): a session closed by the operator
+  ends its sockets with `session.close` at once;
 - **`limits.update`**, published by the limits' routes on their subject once stored in
   the log, goes to the sockets of the provider (table, currency) it names, as it comes;
 - **the `round.settle` stream**: each settlement (with `balanceAfter`) is a `round.settled`
@@ -46,7 +48,16 @@ from contracts.catalog import ProviderState, TableState
 from contracts.events import BettingClosed, BettingOpened
 from contracts.platform import DECODER as SETTLE_DECODER
 from contracts.platform import RoundSettle
-from contracts.player import BettingClose, BettingOpen, LimitsUpdate, ProviderError, Settlement
+from contracts.player import (
+    BettingClose,
+    BettingOpen,
+    CloseReason,
+    LimitsUpdate,
+    ProviderError,
+    SessionClose,
+    Settlement,
+)
+from services.frontdoor.sessions import PlatformSession
 from services.frontdoor.tables import TableStatuses
 from services.ledger.application import Ledger
 from services.ledger.rounds import Round, decode_provider_event
@@ -61,8 +72,9 @@ MAX_REPLAY = 5000
 """Round events read again for one reconnect, at most (older ones are of finished rounds)."""
 _TABLES_REMEMBERED = 10_000
 _limits_decoder = msgspec.json.Decoder(LimitsUpdate)
+_session_decoder = msgspec.json.Decoder(PlatformSession)
 
-Push = BettingOpen | BettingClose | Settlement | ProviderError | LimitsUpdate
+Push = BettingOpen | BettingClose | Settlement | ProviderError | LimitsUpdate | SessionClose
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +86,7 @@ class Seat:
     provider: str
     table: str = ""
     """Empty: every table of the provider."""
+    session_id: str = ""
 
     def sees(self, push: Push) -> bool:
         match push:
@@ -83,6 +96,8 @@ class Seat:
                 return not self.table or not push.table or push.table == self.table
             case ProviderError():
                 return True
+            case SessionClose():
+                return push.session_id == self.session_id
             case LimitsUpdate():
                 return (not push.table or not self.table or push.table == self.table) and (
                     not push.currency or push.currency == self.currency
@@ -111,8 +126,11 @@ class PushHub:
         stream: SettleStream,
         statuses: TableStatuses,
         limits_subject: str = "",
+        sessions_bucket: str = "",
     ) -> None:
         self._ledger, self._nc, self._stream, self._statuses = ledger, nc, stream, statuses
+        self._sessions_bucket = sessions_bucket
+        self._sessions_sub: Any = None
         self._js: JetStreamContext = nc.jetstream()
         self._limits_subject = limits_subject
         self._limits_sub: Any = None
@@ -144,12 +162,20 @@ class PushHub:
         self._unlisten = self._statuses.listen(self._on_status)
         if self._limits_subject:
             self._limits_sub = await self._nc.subscribe(self._limits_subject, cb=self._on_limits)
+        if self._sessions_bucket:  # session writes from now on: a close ends its sockets
+            self._sessions_sub = await self._js.subscribe(
+                f"$KV.{self._sessions_bucket}.s.>",
+                stream=f"KV_{self._sessions_bucket}",
+                ordered_consumer=True,
+                deliver_policy=DeliverPolicy.NEW,
+                cb=self._on_session,
+            )
 
     async def stop(self) -> None:
         self._stopped.set()
         if self._unlisten is not None:
             self._unlisten()
-        for sub in (self._settle_sub, self._limits_sub):
+        for sub in (self._settle_sub, self._limits_sub, self._sessions_sub):
             if sub is not None:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
@@ -253,6 +279,23 @@ class PushHub:
             return
         self._deliver(update.provider, update)
 
+    # ---- platform sessions ----------------------------------------------------------------
+
+    async def _on_session(self, msg: Msg) -> None:
+        try:
+            session = _session_decoder.decode(msg.data)
+        except msgspec.DecodeError:
+            return  # a deleted or purged entry
+        if session.closed_at:
+            self._deliver(
+                "",
+                SessionClose(
+                    session_id=session.session_id,
+                    reason=CloseReason(session.close_reason or CloseReason.OPERATOR.value),
+                    closed_at=datetime.fromtimestamp(session.closed_at, UTC),
+                ),
+            )
+
     # ---- provider status ----------------------------------------------------------------
 
     def _on_status(self, state: ProviderState | TableState) -> None:
@@ -327,7 +370,7 @@ class PushHub:
 
 
 def _position(push: Push) -> int:
-    return 0 if isinstance(push, ProviderError) else push.log_position
+    return 0 if isinstance(push, ProviderError | SessionClose) else push.log_position
 
 
 PUSH_HUB = web.AppKey("push_hub", PushHub)
@@ -340,12 +383,13 @@ def push_hub_ctx(
     stream: SettleStream,
     statuses: Callable[[], TableStatuses],
     limits_subject: str = "",
+    sessions_bucket: str = "",
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The cleanup context that runs `PUSH_HUB` (after the ledger, NATS and table status)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         await stream.ensure(nc().jetstream())
-        hub = PushHub(ledger(), nc(), stream, statuses(), limits_subject)
+        hub = PushHub(ledger(), nc(), stream, statuses(), limits_subject, sessions_bucket)
         await hub.start()
         app[PUSH_HUB] = hub
         try:

@@ -109,6 +109,7 @@ def setup_socket(app: web.Application, table: RouteTable, *, take: TakeBet) -> N
             currency=session.currency,
             provider=session.provider,
             table=session.table,
+            session_id=session.session_id,
         )
         await ws.prepare(request)
         lock = asyncio.Lock()
@@ -242,6 +243,9 @@ async def _push_in_order(
         elif isinstance(push, BettingOpen | BettingClose) and push.log_position <= told_round:
             continue
         await send(push)
+        if isinstance(push, SessionClose):
+            await ws.close(code=WSCloseCode.OK, message=b"session closed")
+            return
         told_round, told_settled = _told(push, told_round, told_settled)
 
 

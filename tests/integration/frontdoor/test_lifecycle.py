@@ -24,7 +24,7 @@ from services.bridge.config import Settings
 from services.bridge.main import LEDGER, NATS_URL
 from services.platform.webhooks import SIGNATURE, verify_signature
 from tests.integration.frontdoor.conftest import Bridge, all_but_key
-from tests.integration.frontdoor.test_bets import available, bet
+from tests.integration.frontdoor.test_bets import available, bet, place
 from tests.integration.frontdoor.test_sessions import SESSIONS, fund, launch, launch_body
 
 WEBHOOK_SECRET = "webhook-secret-for-the-life-cycle"
@@ -192,17 +192,20 @@ async def test_the_whole_life_cycle_of_a_session_with_a_reconnect_mid_round(
             ("R-life-2", "265.00"),
         ]
 
-        # 8. The operator ends the session: the next bet hears session.close, the socket ends.
+        # 8. The operator ends the session: the socket hears session.close at once and ends.
         response = await bridge.client.post(f"/platform/v1/sessions/{sid}/close", headers=SESSIONS)
         assert response.status == 200
-        await record(bridge, opened("R-life-3"))
-        assert (await next_push(ws))["type"] == "betting.opened"
-        await ws.send_json(bet(sid, "R-life-3", "life-3"))
-        refused = await next_push(ws)
-        assert refused["code"] == "LBRG-409 SESSION_CLOSED"
-        assert (await next_push(ws))["type"] == "session.close"
+        closing = await next_push(ws)
+        assert (closing["type"], closing["sessionId"], closing["reason"]) == (
+            "session.close",
+            sid,
+            "OPERATOR",
+        )
         message = await asyncio.wait_for(ws.receive(), 10)
         assert message.type is aiohttp.WSMsgType.CLOSE
+    await record(bridge, opened("R-life-3"))
+    status, refused = await place(bridge, token, bet(sid, "R-life-3", "life-3"))
+    assert (status, refused["error"]) == (409, "LBRG-409 SESSION_CLOSED"), refused
     assert await available(bridge, "lena") == Decimal("265.00")
 
 
