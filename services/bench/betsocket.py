@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -163,6 +163,23 @@ async def _seat_players(base: str, players: list[str]) -> list[Seat]:
         return list(await asyncio.gather(*(seat(p) for p in players)))
 
 
+def open_rounds(record: Callable[[BettingOpened], object]) -> None:
+    """The table's `ROUNDS` rounds (named as `_round` names them), open for an hour."""
+    now = datetime.now(UTC)
+    for n in range(ROUNDS):
+        record(
+            BettingOpened(
+                provider="evo",
+                round_id=f"R-ws-{n}",
+                table="T1",
+                game="roulette",
+                seq=1,
+                occurred_at=now,
+                closes_at=now + timedelta(hours=1),
+            )
+        )
+
+
 def _bet(seat: Seat, key: str, n: int) -> str:
     """The player's `n`-th bet."""
     return json.dumps(
@@ -294,19 +311,7 @@ def measure(
         with _served(settings) as (base, app):
             players = [f"ws-{n:03d}" for n in range(sockets)]
             seats = asyncio.run(_seat_players(base, players))
-            now = datetime.now(UTC)
-            for n in range(ROUNDS):
-                app[LEDGER].record_event(
-                    BettingOpened(
-                        provider="evo",
-                        round_id=f"R-ws-{n}",
-                        table="T1",
-                        game="roulette",
-                        seq=1,
-                        occurred_at=now,
-                        closes_at=now + timedelta(hours=1),
-                    )
-                )
+            open_rounds(app[LEDGER].record_event)
             rate, saturated = _elsewhere(_saturate_sync, base, seats, seconds)
             paced_rate = max(1.0, rate * PACED_SHARE)
             latencies = _elsewhere(_paced_sync, base, seats, paced_rate, seconds)

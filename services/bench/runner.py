@@ -10,6 +10,8 @@ ratio compares figures measured on the same machine, the same server and the sam
 - `platform`: one 1,000-player round to the round.settle stream and a webhook;
 - `socket`: canonical bets through the player's bet socket into the whole bridge
   (`ws_bet_per_s`, `ws_bet_p99_ms` at half that rate);
+- `cluster`: the same socket bets on a three-node cluster, through one `livebridge run`
+  and through two at once (`one_bridge_bet_per_s`, `two_bridges_bet_per_s`);
 - `views`: a log of at least 1M events, its raw read rate, rebuilds and round replays, and
   durable bets on it against bets on a fresh log (`bet_cost_growth`);
 - `reconcile`: a provider report of a million rows against as many ledger rows;
@@ -102,6 +104,12 @@ def _socket(ctx: Context) -> dict[str, float]:
     return betsocket.measure(ctx.nats_url, ctx.database_url)
 
 
+def _cluster(ctx: Context) -> dict[str, float]:
+    from services.bench import cluster
+
+    return cluster.measure(ctx.database_url)
+
+
 def _reconcile(ctx: Context) -> dict[str, float]:
     from services.bench import reconcile
 
@@ -124,6 +132,7 @@ AREAS: dict[str, Area] = {
     "edge": _edge,
     "platform": _platform,
     "socket": _socket,
+    "cluster": _cluster,
     "views": _views,
     "reconcile": _reconcile,
     "memory": _memory,

@@ -244,6 +244,10 @@ COMMANDS: dict[str, Check] = {
         "tests/integration/bench/test_bench_areas.py::"
         "test_the_socket_area_drives_canonical_bets_through_the_bet_socket_of_a_whole_bridge"
     ),
+    "livebridge bench --only cluster": Synopsis(
+        "tests/integration/bench/test_bench_areas.py::"
+        "test_the_cluster_area_drives_socket_bets_through_one_and_then_two_bridges_on_a_cluster"
+    ),
     "livebridge bench --only ledger": Synopsis(
         "tests/integration/bench/test_bench_areas.py::test_the_runner_writes_figures"
     ),

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from services.bench import betsocket, eventstore, runner
+from services.bench import cluster as cluster_bench
 from services.bench import edge as edge_bench
 from services.bench import platform as platform_bench
 from services.bench import views as views_bench
@@ -100,6 +101,17 @@ def test_the_socket_area_drives_canonical_bets_through_the_bet_socket_of_a_whole
     assert figures["ws_bet_per_s"] > 0
     assert abs(figures["ws_paced_per_s"] - max(1.0, figures["ws_bet_per_s"] * 0.5)) <= 0.1
     assert figures["ws_bet_p99_ms"] >= figures["ws_bet_p50_ms"] > 0
+
+
+def test_the_cluster_area_drives_socket_bets_through_one_and_then_two_bridges_on_a_cluster() -> (
+    None
+):
+    figures = cluster_bench.measure(POSTGRES_ADMIN_URL, sockets=4, seconds=1.0)
+    assert figures["one_bridge_bet_per_s"] > 0
+    assert figures["two_bridges_bet_per_s"] > 0
+    assert figures["two_bridges_vs_one"] == round(
+        figures["two_bridges_bet_per_s"] / figures["one_bridge_bet_per_s"], 3
+    )
 
 
 def test_the_platform_area_settles_a_round_to_the_stream_and_a_webhook() -> None:
