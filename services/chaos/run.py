@@ -222,8 +222,9 @@ async def _load_under_faults(
     return stats
 
 
-async def _quiet_log(url: str, quiet_s: float = 5.0, within_s: float = 120.0) -> int:
-    """Wait until the ledger stream stops growing (the round book and settlers are done)."""
+async def _quiet_log(url: str, quiet_s: float = 8.0, within_s: float = 120.0) -> int:
+    """Wait until the ledger stream stops growing (the round book and settlers are done,
+    and a feed's held events have outwaited their gap timeout, 5 s by default)."""
     nc = await nats.connect(url, name="livebridge-chaos")
     try:
         js = nc.jetstream()

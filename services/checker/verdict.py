@@ -8,9 +8,6 @@ else refused if any was, else indefinite. Then, against the model folded from th
 - acknowledged: present exactly once (absent: **lost**, I6 durable before ack);
 - refused: absent (a refused transaction that moved money is a violation);
 - indefinite: present at most once;
-- held (a game event the push feed answered 200 with `held`: kept in memory until an
-  earlier seq of its round arrives, not yet recorded): present at most once, and counted
-  apart when absent (`held_absent`): a bridge killed while it held them lost them;
 - present more than once, of any outcome: **duplicated** (I3);
 
 plus the model's own invariant checks (I1-I5) and, given the balances view's rows, I7:
@@ -45,8 +42,6 @@ class Verdict:
     refused: int = 0
     indefinite: int = 0
     indefinite_present: int = 0
-    held: int = 0
-    held_absent: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
@@ -64,40 +59,21 @@ class Verdict:
             "refused": self.refused,
             "indefinite": self.indefinite,
             "indefinite_present": self.indefinite_present,
-            "held": self.held,
-            "held_absent": len(self.held_absent),
             "lost": len(self.lost),
             "duplicated": len(self.duplicated),
             "violations": len(self.violations),
             "offered_by_kind": self.by_kind,
             "log_events": self.log_events,
             "examples": (self.lost + self.duplicated + self.violations)[:examples],
-            "held_absent_examples": self.held_absent[:examples],
         }
-
-
-HELD = "held"
 
 
 def _best(outcomes: Iterable[str]) -> str:
     seen = set(outcomes)
-    for outcome in (OK, REFUSED, HELD):
+    for outcome in (OK, REFUSED):
         if outcome in seen:
             return outcome
     return INDEFINITE
-
-
-def _feed_outcome(attempt: Attempt) -> str:
-    """A push answered 200 with events `held` took them into memory only."""
-    outcome = _plain_outcome(attempt)
-    if outcome == OK and attempt.answer:
-        try:
-            held = json.loads(attempt.answer).get("held", 0)
-        except (ValueError, AttributeError):
-            held = 0
-        if held:
-            return HELD
-    return outcome
 
 
 def _plain_outcome(attempt: Attempt) -> str:
@@ -135,7 +111,7 @@ def operations(history: Iterable[Attempt]) -> dict[tuple[str, ...], tuple[str, b
         elif attempt.kind == "feed":
             for event in json.loads(attempt.body).get("events", []):
                 key = ("event", attempt.provider, str(event["round_id"]), str(event["seq"]))
-                outcomes[key].append(_feed_outcome(attempt))
+                outcomes[key].append(_plain_outcome(attempt))
                 recorded[key] = True
         else:
             raise ValueError(f"an attempt of unknown kind {attempt.kind!r}")
@@ -165,12 +141,6 @@ def judge(
             verdict.acknowledged += 1
             if present == 0 and recorded:
                 verdict.lost.append(f"{key[0]} {name}: acknowledged, not in the log (I6)")
-        elif outcome == HELD:
-            verdict.held += 1
-            if present == 0:
-                verdict.held_absent.append(
-                    f"{key[0]} {name}: held by the push feed, never recorded"
-                )
         elif outcome == REFUSED:
             verdict.refused += 1
             if effective:

@@ -3,8 +3,12 @@
 `FeedProcessor.accept(events)` orders a batch per round (see `sequencer.py`), records the
 events that are ready on the `EventSink` in a thread (the ledger core is synchronous), and
 stores each round's last recorded seq in the `CursorStore`, so a restarted bridge knows
-which rounds it has already heard. Events waiting for a missing seq are held in memory;
-`sweep()` (run every `sweep_interval` by `run_sweeper`) declares gaps that waited too long.
+which rounds it has already heard. Events waiting for a missing seq are held by the
+sequencer and, before `accept` returns, stored in the `CursorStore` too (each round's held
+events under one key, the rounds holding any under the feed's index key): a feed answers
+a held event as taken, so a bridge killed while holding it must find it again. The first
+`accept` or `sweep` after a start reads them back. `sweep()` (run every `sweep_interval` by
+`run_sweeper`) declares gaps that waited too long.
 
 Failure: if the sink raises, the events not yet recorded go back to the sequencer and
 `accept` raises `DeliveryFailed`. The transport must then not advance its own cursor (push
@@ -28,6 +32,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import msgspec
 from opentelemetry import metrics
 
 from contracts.events import AnyProviderEvent
@@ -87,6 +92,20 @@ def round_key(provider: str, round_id: str) -> str:
     return f"round.{provider}.{round_id}"
 
 
+def held_key(provider: str, round_id: str) -> str:
+    """Where a round's held events are kept (a JSON list, `[]` once none are held)."""
+    return f"held.{provider}.{round_id}"
+
+
+def held_index_key(provider: str) -> str:
+    """Where a feed keeps the ids of its rounds that hold events (a JSON list)."""
+    return f"held.{provider}"
+
+
+_held_events = msgspec.json.Decoder(list[AnyProviderEvent])
+_round_ids = msgspec.json.Decoder(list[str])
+
+
 class FeedProcessor:
     """Sequences and records the events of one provider's feed (any transport)."""
 
@@ -111,6 +130,7 @@ class FeedProcessor:
         self.stats = FeedStats()
         self.gaps: list[Gap] = []
         self._lock = asyncio.Lock()
+        self._holding: set[str] | None = None  # rounds with stored held events; None: unread
 
     async def accept(self, events: Iterable[AnyProviderEvent]) -> Accepted:
         """Take a batch in any order; record what is ready. Raises `BadEvent` before any
@@ -125,23 +145,14 @@ class FeedProcessor:
     async def _accept(self, batch: list[AnyProviderEvent]) -> Accepted:
         recorded = duplicates = held = 0
         async with self._lock:
+            await self._restore()
             for event in batch:
-                key = (event.provider, event.round_id)
-                if not self.sequencer.knows(key):
-                    try:
-                        stored = await self.cursors.get(round_key(*key))
-                        seed = int(stored) if stored else 0
-                    except Exception as exc:  # KV timeout, lost connection, a bad value
-                        self.stats.failures += 1
-                        raise DeliveryFailed(
-                            f"could not read the position of round {event.round_id} of "
-                            f"{self.provider}: {exc!r}; nothing of it was recorded"
-                        ) from exc
-                    self.sequencer.seed(key, seed)
+                await self._seed(event.round_id)
                 offered = self.sequencer.offer(event, self.clock())
                 duplicates += offered.duplicate
                 held += offered.held
                 recorded += await self._record(offered.ready)
+            await self._keep_held({event.round_id for event in batch})
         self.stats.duplicates += duplicates
         self.stats.held += held
         return Accepted(recorded=recorded, duplicates=duplicates, held=held)
@@ -171,12 +182,14 @@ class FeedProcessor:
 
     async def _sweep(self) -> list[Gap]:
         async with self._lock:
+            await self._restore()
             expired = self.sequencer.expire(self.clock())
             for gap, ready in expired:
                 self.stats.gaps += 1
                 self.gaps.append(gap)
                 self.on_gap(gap)
                 await self._record(ready)
+            await self._keep_held({gap.round_id for gap, _ in expired})
         return [gap for gap, _ in expired]
 
     async def run_sweeper(self, interval: float = 0.5) -> None:
@@ -223,6 +236,68 @@ class FeedProcessor:
                 f"{failure!r}; it is kept and retried"
             ) from failure
         return done
+
+    async def _seed(self, round_id: str) -> None:
+        """Start a round the sequencer does not know at its stored position."""
+        key = (self.provider, round_id)
+        if self.sequencer.knows(key):
+            return
+        try:
+            stored = await self.cursors.get(round_key(*key))
+            seed = int(stored) if stored else 0
+        except Exception as exc:  # KV timeout, lost connection, a bad value
+            self.stats.failures += 1
+            raise DeliveryFailed(
+                f"could not read the position of round {round_id} of "
+                f"{self.provider}: {exc!r}; nothing of it was recorded"
+            ) from exc
+        self.sequencer.seed(key, seed)
+
+    async def _restore(self) -> None:
+        """Once after a start: take back the events an earlier run held, recording those
+        whose missing seq was recorded meanwhile (the ledger absorbs a repeat)."""
+        if self._holding is not None:
+            return
+        try:
+            stored = await self.cursors.get(held_index_key(self.provider))
+            rounds = _round_ids.decode(stored) if stored else []
+            ready: list[AnyProviderEvent] = []
+            for round_id in rounds:
+                await self._seed(round_id)
+                events = await self.cursors.get(held_key(self.provider, round_id))
+                for event in _held_events.decode(events) if events else []:
+                    ready += self.sequencer.offer(event, self.clock()).ready
+        except Exception as exc:  # KV timeout, lost connection, a value it cannot decode
+            raise DeliveryFailed(
+                f"could not read the events {self.provider}'s feed held before a restart: "
+                f"{exc!r}; nothing was recorded"
+            ) from exc
+        self._holding = set(rounds)
+        await self._record(ready)
+        await self._keep_held(set(rounds))
+
+    async def _keep_held(self, rounds: set[str]) -> None:
+        """Store what each of `rounds` holds now, before the feed answers for it."""
+        holding = self._holding
+        assert holding is not None, "held events stored before they were read back"
+        try:
+            for round_id in sorted(rounds):
+                events = self.sequencer.held((self.provider, round_id))
+                if not events and round_id not in holding:
+                    continue  # the common case: nothing held, nothing stored
+                key = held_key(self.provider, round_id)
+                await self.cursors.put(key, msgspec.json.encode(events).decode())
+                if bool(events) != (round_id in holding):
+                    changed = holding | {round_id} if events else holding - {round_id}
+                    await self.cursors.put(
+                        held_index_key(self.provider), msgspec.json.encode(sorted(changed)).decode()
+                    )
+                    self._holding = holding = changed
+        except Exception as exc:
+            self.stats.failures += 1
+            raise DeliveryFailed(
+                f"could not store the events {self.provider}'s feed holds: {exc!r}; resend"
+            ) from exc
 
     async def _remember(self, recorded: list[AnyProviderEvent]) -> None:
         rounds: dict[str, str] = {}

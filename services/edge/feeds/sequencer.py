@@ -117,6 +117,11 @@ class Sequencer:
             out.append((Gap(provider=key[0], round_id=key[1], missing=tuple(missing)), ready))
         return out
 
+    def held(self, key: RoundKey) -> list[AnyProviderEvent]:
+        """The events of a round waiting for a missing seq, in seq order."""
+        state = self._rounds.get(key)
+        return [] if state is None else [state.held[seq] for seq in sorted(state.held)]
+
     def pending(self) -> int:
         return sum(len(s.held) for s in self._rounds.values())
 

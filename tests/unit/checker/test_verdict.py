@@ -148,17 +148,12 @@ def test_an_acknowledged_game_event_missing_from_the_log_is_lost() -> None:
     assert judge([*HISTORY, feed("r1", 4, status=None)], log_of(run_a_round())).ok
 
 
-def test_a_game_event_the_push_feed_only_held_is_counted_apart_when_never_recorded() -> None:
+def test_a_game_event_the_push_feed_held_is_acknowledged_and_lost_when_never_recorded() -> None:
     held = msgspec.structs.replace(
         feed("r1", 4), answer=json.dumps({"accepted": 0, "duplicates": 0, "held": 1})
     )
     verdict = judge([*HISTORY, held], log_of(run_a_round()))
-    assert verdict.ok
-    assert (verdict.held, verdict.held_absent) == (
-        1,
-        ["event evo/r1/4: held by the push feed, never recorded"],
-    )
-    assert verdict.summary()["held_absent"] == 1
+    assert verdict.lost == ["event evo/r1/4: acknowledged, not in the log (I6)"]
 
 
 def test_an_overdraft_is_a_violation() -> None:

@@ -6,7 +6,14 @@ import msgspec
 import pytest
 
 from services.edge.feeds.cursors import MemoryCursorStore
-from services.edge.feeds.processor import BadEvent, DeliveryFailed, FeedProcessor, round_key
+from services.edge.feeds.processor import (
+    BadEvent,
+    DeliveryFailed,
+    FeedProcessor,
+    held_index_key,
+    held_key,
+    round_key,
+)
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import Gap
 from tests.unit.edge.support.feed_events import RecordingSink, round_events
@@ -95,3 +102,50 @@ async def test_an_event_of_another_provider_or_without_seq_is_refused_before_any
     with pytest.raises(BadEvent, match="seq 0"):
         await proc.accept([good, msgspec.structs.replace(round_events("evo", "r2")[0], seq=0)])
     assert sink.events == []
+
+
+async def test_held_events_are_stored_before_the_answer_and_recorded_after_a_restart() -> None:
+    store = MemoryCursorStore()
+    sink = RecordingSink()
+    e = round_events("evo", "r1")
+    accepted = await make(sink, store).accept([e[0], e[2], e[3]])
+    assert accepted.held == 2 and sink.seqs("r1") == [1]
+    assert store.values[held_index_key("evo")] == '["r1"]'
+    # Killed here: a new process knows nothing but the store. The missing seq arrives.
+    restarted = make(sink, store)
+    await restarted.accept([e[1]])
+    assert sink.seqs("r1") == [1, 2, 3, 4]
+    assert store.values[held_key("evo", "r1")] == "[]"
+    assert store.values[held_index_key("evo")] == "[]"
+
+
+async def test_a_restarted_feed_declares_the_gap_of_events_held_before_it_started() -> None:
+    store = MemoryCursorStore()
+    sink = RecordingSink()
+    e = round_events("evo", "r1")
+    await make(sink, store).accept([e[0], e[3]])
+    gaps: list[Gap] = []
+    clock = Clock()
+    restarted = FeedProcessor(
+        "evo", sink, store, sequencer=Sequencer(gap_timeout=1.0), on_gap=gaps.append, clock=clock
+    )
+    assert await restarted.sweep() == []  # read back, waiting again
+    clock.now = 2.0
+    await restarted.sweep()
+    assert gaps == [Gap(provider="evo", round_id="r1", missing=(2, 3))]
+    assert sink.seqs("r1") == [1, 4]
+    assert store.values[held_index_key("evo")] == "[]"
+
+
+async def test_held_events_that_cannot_be_stored_are_not_answered_as_taken() -> None:
+    class Full(MemoryCursorStore):
+        async def put(self, key: str, value: str) -> None:
+            if key.startswith("held."):
+                raise OSError("bucket unavailable")
+            await super().put(key, value)
+
+    sink = RecordingSink()
+    e = round_events("evo", "r1")
+    with pytest.raises(DeliveryFailed, match="holds"):
+        await make(sink, Full()).accept([e[0], e[2]])
+    assert sink.seqs("r1") == [1]
