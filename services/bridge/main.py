@@ -66,6 +66,7 @@ from services.frontdoor.asyncapi import mount_asyncapi
 from services.frontdoor.bets import setup_bets
 from services.frontdoor.cashier import setup_cashier
 from services.frontdoor.catalog import load_catalog
+from services.frontdoor.catalog_poll import CatalogBox, catalog_poll_ctx, load_sources
 from services.frontdoor.config import FrontdoorConfig, load_frontdoor
 from services.frontdoor.launch import platform_sessions_ctx, setup_launch
 from services.frontdoor.lobby import setup_lobby
@@ -398,8 +399,11 @@ def build_app(settings: Settings) -> web.Application:
             lambda: app[NATS_URL], f"{settings.stream_prefix}_table_status", settings.nats_replicas
         )
     )
-    catalog = load_catalog(settings.config_path, configured)
-    setup_lobby(app, frontdoor.table, catalog=lambda: catalog, providers=configured)
+    catalog = CatalogBox(load_catalog(settings.config_path, configured))
+    app.cleanup_ctx.append(
+        catalog_poll_ctx(catalog, load_sources(settings.config_path), configured)
+    )
+    setup_lobby(app, frontdoor.table, catalog=lambda: catalog.current, providers=configured)
     setup_launch(
         app,
         frontdoor.table,
@@ -408,14 +412,14 @@ def build_app(settings: Settings) -> web.Application:
         ledger=lambda: app[LEDGER],
         providers=configured,
         idle_s=frontdoor.config.provider_idle_s,
-        catalog=lambda: catalog,
+        catalog=lambda: catalog.current,
     )
     take_bet = setup_bets(
         app,
         frontdoor.table,
         ledger=lambda: app[LEDGER],
         protection=lambda: app[PROTECTION],
-        refusal=lambda provider, table: catalog.refusal(
+        refusal=lambda provider, table: catalog.current.refusal(
             app[TABLE_STATUSES], provider, table, datetime.now(UTC)
         ),
     )

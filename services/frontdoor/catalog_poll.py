@@ -1,0 +1,143 @@
+"""A provider's catalogue endpoint, polled like the pull feed: its tables, and whether it
+is up.
+
+Configured per provider in `livebridge.toml`::
+
+    [[catalog.source]]
+    provider = "evolution"
+    url = "https://studio.example/catalog"   # GET -> {"tables": [<[[table]] fields>]}
+    interval_s = 30                           # between polls (default 30)
+    down_after = 3                            # failed polls in a row that mark it down
+
+Each answer replaces the provider's tables in the catalogue (in the shape of `[[table]]`,
+checked the same way; a table the answer leaves out is gone). After `down_after` failures
+in a row (no answer, an error status, a body that is not a catalogue) the provider is
+marked down (`TableStatuses.set_provider`, reason `catalog endpoint ...`): its tables are
+hidden and bets there refused; the first good answer marks it up again. A provider marked
+down by someone else (an operator, an ops playbook) is left down. Failures back off
+(`services.edge.feeds.backoff`) up to the interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tomllib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import msgspec
+from aiohttp import web
+
+from services.edge.config import ConfigError, ProvidersConfig
+from services.edge.feeds.backoff import Backoff
+from services.frontdoor.catalog import Catalog, TableEntry, check_entry
+from services.frontdoor.tables import TABLE_STATUSES, TableStatuses
+
+log = logging.getLogger(__name__)
+
+REASON = "catalog endpoint"
+
+
+class CatalogSource(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    provider: str
+    url: str
+    interval_s: float = 30.0
+    down_after: int = 3
+
+
+class _Answer(msgspec.Struct, frozen=True):
+    tables: list[dict[str, object]]
+
+
+@dataclass
+class CatalogBox:
+    """The catalogue now: configured tables, with polled providers' tables replaced."""
+
+    current: Catalog
+
+
+def load_sources(path: Path) -> tuple[CatalogSource, ...]:
+    """The `[[catalog.source]]` of the configuration file at `path` (none: no file)."""
+    try:
+        return parse_sources(tomllib.loads(path.read_text()))
+    except FileNotFoundError:
+        return ()
+
+
+def parse_sources(document: dict[str, object]) -> tuple[CatalogSource, ...]:
+    section = document.get("catalog", {})
+    raw = section.get("source", []) if isinstance(section, dict) else []
+    try:
+        return tuple(msgspec.convert(raw, list[CatalogSource]))
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"[[catalog.source]]: {exc}") from None
+
+
+async def poll_once(
+    http: aiohttp.ClientSession, source: CatalogSource, providers: ProvidersConfig
+) -> list[TableEntry]:
+    """The provider's tables as its endpoint answers now; raises on any failure."""
+    async with http.get(source.url, timeout=aiohttp.ClientTimeout(total=10)) as response:
+        response.raise_for_status()
+        answer = msgspec.json.decode(await response.read(), type=_Answer)
+    entries = []
+    for item in answer.tables:
+        entry = msgspec.convert({**item, "provider": source.provider}, TableEntry, strict=False)
+        entries.append(check_entry(entry, providers, f"{source.url} table {entry.id!r}"))
+    return entries
+
+
+async def follow(
+    source: CatalogSource,
+    box: CatalogBox,
+    statuses: TableStatuses,
+    providers: ProvidersConfig,
+) -> None:
+    backoff = Backoff(initial=min(1.0, source.interval_s), cap=source.interval_s)
+    failures = 0
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                entries = await poll_once(http, source, providers)
+            except (aiohttp.ClientError, TimeoutError, msgspec.MsgspecError, ConfigError) as e:
+                failures += 1
+                backoff_s = backoff.next()
+                if failures == source.down_after and statuses.provider_up(source.provider):
+                    log.warning("%s of %s failing: %s", REASON, source.provider, e)
+                    await statuses.set_provider(
+                        source.provider, up=False, reason=f"{REASON} failing: {e}"[:500]
+                    )
+                await asyncio.sleep(backoff_s)
+                continue
+            failures = 0
+            backoff.reset()
+            box.current = box.current.with_entries(source.provider, entries)
+            state = statuses.provider(source.provider)
+            if state is not None and not state.up and state.reason.startswith(REASON):
+                await statuses.set_provider(source.provider, up=True, reason=f"{REASON} answers")
+            await asyncio.sleep(source.interval_s)
+
+
+def catalog_poll_ctx(
+    box: CatalogBox, sources: tuple[CatalogSource, ...], providers: ProvidersConfig
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The cleanup context that polls every source (after `TABLE_STATUSES`)."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(follow(s, box, app[TABLE_STATUSES], providers), name=s.url)
+            for s in sources
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return ctx

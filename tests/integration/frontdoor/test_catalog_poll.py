@@ -1,0 +1,92 @@
+"""A provider's catalogue endpoint, polled: its tables come from it, and a provider whose
+endpoint keeps failing is marked down (tables hidden) until it answers again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from services.bridge.config import Settings
+from tests.integration.frontdoor.conftest import Bridge
+
+READ = Bridge.auth("read")
+TABLES = {
+    "tables": [
+        {
+            "id": "H1",
+            "game": "blackjack",
+            "name": "Blackjack One",
+            "limits": {"blackjack_main": {"min_bet": "1.00", "max_bet": "50.00"}},
+        }
+    ]
+}
+
+
+class Endpoint:
+    healthy = True
+
+
+@pytest.fixture
+async def endpoint() -> AsyncIterator[tuple[str, type[Endpoint]]]:
+    async def catalog(request: web.Request) -> web.Response:
+        if not Endpoint.healthy:
+            return web.Response(status=500)
+        return web.json_response(TABLES)
+
+    app = web.Application()
+    app.router.add_get("/catalog", catalog)
+    Endpoint.healthy = True
+    async with TestServer(app) as server:
+        yield str(server.make_url("/catalog")), Endpoint
+
+
+@pytest.fixture
+def bridge_settings(bridge_settings: Settings, endpoint: tuple[str, type[Endpoint]]) -> Settings:
+    with bridge_settings.config_path.open("a") as config:
+        config.write(
+            f'\n[[catalog.source]]\nprovider = "hub88"\nurl = "{endpoint[0]}"\n'
+            "interval_s = 0.2\ndown_after = 2\n"
+        )
+    return bridge_settings
+
+
+async def until(check: Callable[[], Awaitable[bool]]) -> None:
+    for _ in range(100):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("not within 10 s")
+
+
+async def test_a_polled_provider_lists_its_endpoints_tables_and_goes_down_with_it(
+    bridge: Bridge, endpoint: tuple[str, type[Endpoint]]
+) -> None:
+    async def listed() -> dict[str, Any]:
+        response = await bridge.client.get("/platform/v1/providers/hub88/tables", headers=READ)
+        assert response.status == 200
+        body: dict[str, Any] = await response.json()
+        return body
+
+    async def shows_h1() -> bool:
+        body = await listed()
+        return body["providerUp"] and [t["tableId"] for t in body["tables"]] == ["H1"]
+
+    await until(shows_h1)
+    table = (await listed())["tables"][0]
+    assert (table["game"], table["currencies"]) == ("blackjack", ["EUR"])
+    assert table["limits"] == {"blackjack_main": {"minBet": "1.00", "maxBet": "50.00"}}
+
+    endpoint[1].healthy = False
+
+    async def down() -> bool:
+        body = await listed()
+        return not body["providerUp"] and body["tables"] == []
+
+    await until(down)
+    endpoint[1].healthy = True
+    await until(shows_h1)
