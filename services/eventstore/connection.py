@@ -42,6 +42,8 @@ MAX_BATCH = 1000
 """Messages in one atomic batch: the server's default limit (jetstream.limits.batch)."""
 REQUEST_TIMEOUT = 5.0
 NO_RESPONDERS = 503
+PING_INTERVAL = 1
+"""Seconds between the client's pings: two unanswered and the connection is given up."""
 _SPACE = re.compile(r"\s")
 _NAMES: dict[bytes, str | None] = {}
 MAX_NAMES = 1024
@@ -202,6 +204,10 @@ class JetStreamConnection:
             connect_timeout=5,
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.2,  # type: ignore[arg-type]  # annotated int; it is slept
+            # A server cut off by the network sends no RST: without pings answered the
+            # client moves to another node in ~PING_INTERVAL * 3 s, not minutes.
+            ping_interval=PING_INTERVAL,
+            max_outstanding_pings=2,
             error_cb=self._on_error,
         )
         self._inbox = nc.new_inbox()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -30,15 +31,27 @@ SIZE = 3
 class NatsCluster:
     """Three `NatsServer` nodes routed to each other; a context manager like one server."""
 
-    def __init__(self, store_dir: Path, *, size: int = SIZE, cluster_name: str = "livebridge"):
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        size: int = SIZE,
+        cluster_name: str = "livebridge",
+        hosts: Sequence[str] = (),
+        wrappers: Sequence[Sequence[str]] = (),
+    ):
+        """`hosts[i]` and `wrappers[i]`: node i's address and the command it runs under
+        (default 127.0.0.1, none); a test puts each node in a network namespace this way."""
         self.store_dir = Path(store_dir)
         self.cluster_name = cluster_name
         names = [f"n{i + 1}" for i in range(size)]
         self.cluster_ports = {name: free_port() for name in names}
+        host = dict(zip(names, hosts or ["127.0.0.1"] * size, strict=True))
+        wrapper = dict(zip(names, wrappers or [()] * size, strict=True))
         self.nodes: dict[str, NatsServer] = {}
         for name in names:
             routes = ",".join(
-                f"nats://127.0.0.1:{port}" for other, port in self.cluster_ports.items()
+                f"nats://{host[other]}:{port}" for other, port in self.cluster_ports.items()
                 if other != name
             )  # fmt: skip
             self.nodes[name] = NatsServer(
@@ -47,9 +60,11 @@ class NatsCluster:
                 extra_args=(
                     "--server_name", name,
                     "--cluster_name", cluster_name,
-                    "--cluster", f"nats://127.0.0.1:{self.cluster_ports[name]}",
+                    "--cluster", f"nats://{host[name]}:{self.cluster_ports[name]}",
                     "--routes", routes,
                 ),
+                host=host[name],
+                wrapper=wrapper[name],
             )  # fmt: skip
 
     @property

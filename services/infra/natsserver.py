@@ -144,6 +144,8 @@ class NatsServer:
         config: Path = CONFIG,
         extra_args: Sequence[str] = (),
         go_memory: Mapping[str, str] | None = None,
+        host: str = "127.0.0.1",
+        wrapper: Sequence[str] = (),
     ) -> None:
         """`go_memory`: the collector's settings, over the environment's (default: the
         environment's, else `GO_MEMORY`)."""
@@ -155,15 +157,19 @@ class NatsServer:
         self.config = config
         self.extra_args = tuple(extra_args)
         """More command-line options: a cluster node's name, cluster port and routes."""
+        self.host = host
+        self.wrapper = tuple(wrapper)
+        """A command the server runs under (`ip netns exec <ns>`: a node in a network
+        namespace of its own, which a test can cut off)."""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"nats://127.0.0.1:{self.port}"
+        return f"nats://{self.host}:{self.port}"
 
     @property
     def monitor_url(self) -> str:
-        return f"http://127.0.0.1:{self.monitor_port}"
+        return f"http://{self.host}:{self.monitor_port}"
 
     @property
     def pid(self) -> int | None:
@@ -179,9 +185,10 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log = self.store_dir / "nats-server.log"
         command = [
+            *self.wrapper,
             str(binary()),
             "-c", str(self.config),
-            "-a", "127.0.0.1",
+            "-a", self.host,
             "-p", str(self.port),
             "-m", str(self.monitor_port),
             "-sd", str(self.store_dir),
@@ -241,7 +248,7 @@ class NatsServer:
     def accepts_clients(self, timeout: float = 0.5) -> bool:
         """Whether the client port accepts a connection and greets it with INFO."""
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            with socket.create_connection((self.host, self.port), timeout=timeout) as sock:
                 return sock.recv(5) == b"INFO "
         except OSError:
             return False
