@@ -41,7 +41,6 @@ from contextlib import suppress
 from datetime import UTC, datetime
 
 import msgspec
-import nats
 import psycopg
 from aiohttp import web
 from nats.aio.client import Client
@@ -135,9 +134,7 @@ async def nats_server(app: web.Application) -> AsyncIterator[None]:
 
 
 async def nats_client(app: web.Application) -> AsyncIterator[None]:
-    client = await nats.connect(
-        app[NATS_URL].split(","), name="livebridge", max_reconnect_attempts=-1
-    )
+    client = await natslink.connect(app[NATS_URL], "livebridge", max_reconnect_attempts=-1)
     app[NATS] = client
     try:
         yield
@@ -186,8 +183,8 @@ def follow_round_book(ledger: Ledger, stop: threading.Event, held: Callable[[], 
         try:
             if not held() or not ledger.follow_round_book_once():
                 stop.wait(0.05)
-        except Exception:
-            log.exception("round book follower failed; retrying in 1 s")
+        except Exception as error:
+            natslink.log_failure(log, "round book follower failed; retrying in 1 s", error)
             stop.wait(1.0)
 
 
@@ -223,9 +220,9 @@ async def protection(app: web.Application) -> AsyncIterator[None]:
         while not stopped.is_set():
             try:
                 guard.follow()
-            except Exception:
+            except Exception as error:
                 if not stopped.is_set():
-                    log.exception("protection follower failed; retrying in 1 s")
+                    natslink.log_failure(log, "protection follower failed; retrying in 1 s", error)
                     stopped.wait(1.0)
 
     stopped = threading.Event()

@@ -19,9 +19,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import nats
+import nats.errors
 from aiohttp import web
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -30,6 +31,30 @@ log = logging.getLogger(__name__)
 
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 5.0
+
+
+OUTAGES = (TimeoutError, OSError, nats.errors.Error)
+"""What a job meets while its NATS server is away: worth a line, not a traceback."""
+
+
+def log_failure(logger: logging.Logger, message: str, error: Exception) -> None:
+    """Log a failed pass of a job that will try again: one line for an outage (`OUTAGES`),
+    the traceback for anything else (a defect)."""
+    if isinstance(error, OUTAGES):
+        logger.warning("%s (%r)", message, error)
+    else:
+        logger.error("%s", message, exc_info=error)
+
+
+async def connect(url: str, name: str, **options: Any) -> Client:
+    """A nats-py client on `url` (comma-separated servers) whose connection troubles are
+    one log line each: the library's default error callback logs a traceback for every
+    failed reconnect, which is news only to nobody once a server is down."""
+
+    async def error(problem: Exception) -> None:
+        log.warning("nats connection %s: %s", name, problem or type(problem).__name__)
+
+    return await nats.connect(url.split(","), name=name, error_cb=error, **options)
 
 
 class NatsLink:
@@ -52,11 +77,8 @@ class NatsLink:
         await self._open()
 
     async def _open(self) -> None:
-        client = await nats.connect(
-            self.url.split(","),
-            name=self.name,
-            max_reconnect_attempts=-1,
-            closed_cb=self._closed,
+        client = await connect(
+            self.url, self.name, max_reconnect_attempts=-1, closed_cb=self._closed
         )
         await self.on_open(client)
         self.client = client

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import msgspec
-import nats
 from aiohttp import web
 
 from contracts import money
@@ -33,6 +32,7 @@ from contracts.launch import (
     StreamUrls,
 )
 from contracts.player import CloseReason, SessionClose
+from services.edge import natslink
 from services.edge.config import ProvidersConfig
 from services.edge.sessions import SessionStore
 from services.frontdoor.auth import OPERATOR
@@ -55,7 +55,7 @@ def platform_sessions_ctx(
     nats_url: Callable[[], str], bucket: str, replicas: int = 1
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        nc = await nats.connect(nats_url().split(","), name="livebridge-frontdoor")
+        nc = await natslink.connect(nats_url(), "livebridge-frontdoor")
         try:
             app[PLATFORM_SESSIONS] = await PlatformSessions.open(
                 nc.jetstream(), bucket, replicas=replicas

@@ -57,6 +57,7 @@ from contracts.player import (
     SessionClose,
     Settlement,
 )
+from services.edge import natslink
 from services.frontdoor.sessions import PlatformSession
 from services.frontdoor.tables import TableStatuses
 from services.ledger.application import Ledger
@@ -150,7 +151,9 @@ class PushHub:
         # subscription's position at the last round event, and each wake-up would read
         # again every bet written since.
         self._subscription = recorder.subscribe(gt=head)
-        self._follower = threading.Thread(target=self._follow, name="push-hub", daemon=True)
+        self._follower = threading.Thread(
+            target=self._follow, args=(head,), name="push-hub", daemon=True
+        )
         self._follower.start()
         self._settle_sub = await self._js.subscribe(
             f"{self._stream.root}.>",
@@ -204,19 +207,35 @@ class PushHub:
 
     # ---- the ledger's log -------------------------------------------------------------
 
-    def _follow(self) -> None:
-        try:
-            for notification in self._subscription:
+    def _follow(self, position: int) -> None:
+        """Push what each round event announces, from after `position`; a lost log (its
+        server restarting) is followed again from the last position pushed."""
+        while not self._stopped.is_set():
+            try:
+                if self._subscription is None:
+                    self._subscription = self._ledger.recorder.subscribe(gt=position)
+                for notification in self._subscription:
+                    if self._stopped.is_set():
+                        return
+                    if notification.topic == ROUND_TOPIC:
+                        push = self._round_push(notification)
+                        if push is not None:
+                            self._loop.call_soon_threadsafe(self._deliver, push.provider, push)
+                    position = notification.id
+                return
+            except Exception as error:
                 if self._stopped.is_set():
                     return
-                if notification.topic != ROUND_TOPIC:
-                    continue
-                push = self._round_push(notification)
-                if push is not None:
-                    self._loop.call_soon_threadsafe(self._deliver, push.provider, push)
-        except Exception:
-            if not self._stopped.is_set():
-                log.exception("the push hub stopped following the ledger's log")
+                natslink.log_failure(
+                    log,
+                    f"the push hub lost the ledger's log after position {position}; "
+                    "following it again in 1 s",
+                    error,
+                )
+                stale, self._subscription = self._subscription, None
+                with contextlib.suppress(Exception):
+                    stale.stop()
+                self._stopped.wait(1.0)
 
     def _round_push(self, notification: Notification) -> BettingOpen | BettingClose | None:
         """The push a round event makes, if any (runs in a thread: may read the ledger)."""

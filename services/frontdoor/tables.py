@@ -34,12 +34,12 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import msgspec
-import nats
 from aiohttp import web
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from contracts.catalog import ProviderState, TableState, TableStatus
+from services.edge import natslink
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +164,7 @@ def table_statuses_ctx(
     """The cleanup context that opens `TABLE_STATUSES` on its own NATS connection."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        nc = await nats.connect(
-            nats_url().split(","), name="livebridge-tables", max_reconnect_attempts=-1
-        )
+        nc = await natslink.connect(nats_url(), "livebridge-tables", max_reconnect_attempts=-1)
         try:
             app[TABLE_STATUSES] = statuses = await TableStatuses.open(
                 nc.jetstream(), bucket, replicas=replicas

@@ -31,6 +31,7 @@ import msgspec
 from eventsourcing.application import Application
 from eventsourcing.utils import get_topic
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
@@ -158,6 +159,13 @@ class SettlePublisher:
                 await self._follow(stop)
             except asyncio.CancelledError:
                 raise
+            except (TimeoutError, OSError, NatsError) as outage:  # the server is away
+                log.warning(
+                    "settle publisher stopped at log position %s (%r); retrying",
+                    self.position,
+                    outage,
+                )
+                await _wait(stop, RETRY)
             except Exception:
                 log.exception(
                     "settle publisher stopped at log position %s; retrying", self.position

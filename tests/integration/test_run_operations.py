@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.integration.support.livebridge_run import Bridge, status
 
 
@@ -177,11 +179,13 @@ def wallet_calls_answered(bridge: Bridge) -> int:
     return int(sum(float(c) for c in counts))
 
 
+@pytest.mark.parametrize("nats_just_killed", [False, True], ids=["nats-up", "nats-just-killed"])
 def test_ctrl_c_under_load_stops_everything_within_seconds_with_exit_0(
-    tmp_path: Path, database_url: str
+    tmp_path: Path, database_url: str, nats_just_killed: bool
 ) -> None:
     # Tables in play (the simulator's SoftSwiss clients, several rounds at once) when the
-    # operator presses Ctrl-C: wallet calls are in flight at that moment.
+    # operator presses Ctrl-C: wallet calls are in flight at that moment. In the second
+    # case its nats-server has just died too (every connection is failing to reconnect).
     bridge = softswiss_bridge(tmp_path, database_url)
     load: subprocess.Popen[bytes] | None = None
     try:
@@ -196,6 +200,10 @@ def test_ctrl_c_under_load_stops_everything_within_seconds_with_exit_0(
         )
         until(lambda: wallet_calls_answered(bridge) >= 50, 60, "50 wallet calls answered")
         assert load.poll() is None, "the load ended before Ctrl-C"
+        if nats_just_killed:
+            for pid in nats_server_pids(bridge.home):
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(1.0)
 
         code, seconds = bridge.interrupt()
         output = bridge.log.read_text()
