@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from services.infra.natsserver import NatsServer, NatsServerError, free_port
 
@@ -85,16 +85,27 @@ class NatsCluster:
         self.wait_for_leader(max(1.0, deadline - time.monotonic()))
         return self
 
-    def meta_leader(self, node: str) -> str | None:
-        """The JetStream meta leader `node` knows of, or None (no quorum, or no answer)."""
+    def _meta(self, node: str) -> dict[str, Any]:
         try:
             url = f"{self.nodes[node].monitor_url}/jsz"
             with urllib.request.urlopen(url, timeout=1.0) as resp:
-                jsz = json.loads(resp.read())
+                meta: dict[str, Any] = json.loads(resp.read()).get("meta_cluster") or {}
+                return meta
         except (OSError, ValueError):
-            return None
-        leader = (jsz.get("meta_cluster") or {}).get("leader")
+            return {}
+
+    def meta_leader(self, node: str) -> str | None:
+        """The JetStream meta leader `node` knows of, or None (no quorum, or no answer)."""
+        leader = self._meta(node).get("leader")
         return str(leader) if leader else None
+
+    def peers_current(self, leader: str) -> bool:
+        """Whether the meta leader sees every other running node as a current peer (until
+        then, placing an R3 stream may fail with "no suitable peers")."""
+        replicas = self._meta(leader).get("replicas") or []
+        current = {r.get("name") for r in replicas if r.get("current") and not r.get("offline")}
+        running = {name for name, node in self.nodes.items() if node.running()} - {leader}
+        return running <= current
 
     def wait_for_leader(self, timeout: float = 30.0) -> str:
         """Block until every running node names the same meta leader; return its name."""
@@ -102,7 +113,9 @@ class NatsCluster:
         while True:
             seen = {self.meta_leader(n) for n, node in self.nodes.items() if node.running()}
             if len(seen) == 1 and None not in seen:
-                return str(seen.pop())
+                leader = str(seen.pop())
+                if leader in self.nodes and self.peers_current(leader):
+                    return leader
             if time.monotonic() > deadline:
                 raise NatsServerError(
                     f"JetStream cluster in {self.store_dir} elected no leader in {timeout}s "

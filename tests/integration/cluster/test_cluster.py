@@ -74,6 +74,34 @@ def take(ledger: Ledger, tx_id: str, player: str, deadline_s: float = 30.0) -> b
             time.sleep(0.2)
 
 
+class Bets:
+    """Bets taken one after another for `PLAYERS` in turn (each funded with 1000), and the
+    check that every one answered is stored once with the wallets adding up."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.taken: list[str] = []
+        for player in PLAYERS:
+            funded(ledger, player, "1000")
+
+    def take(self, n: int) -> None:
+        for _ in range(n):
+            tx = f"k-{len(self.taken)}"
+            take(self.ledger, tx, PLAYERS[len(self.taken) % len(PLAYERS)])
+            self.taken.append(tx)
+
+    def check(self) -> None:
+        stored = self.ledger.round_state("evo", "k1").bets
+        assert Counter(b.bet_id for b in stored) == Counter(self.taken), (
+            "every bet answered is stored once"
+        )
+        for player in PLAYERS:
+            mine = sum(1 for b in stored if b.player == player)
+            balance = self.ledger.balance(player, "EUR")
+            assert balance.held == D(mine) and balance.available == D(1000 - mine)
+        assert sum(self.ledger.postings_total("EUR").values(), D(0)) == 0
+
+
 def test_bets_go_on_when_a_node_and_then_the_stream_leader_are_killed(
     tmp_path: Path, stream_prefix: str
 ) -> None:
@@ -81,39 +109,21 @@ def test_bets_go_on_when_a_node_and_then_the_stream_leader_are_killed(
         NatsCluster(tmp_path / "cluster") as cluster,
         Ledger(env=cluster_env(cluster, stream_prefix)) as ledger,
     ):
-        for player in PLAYERS:
-            funded(ledger, player, "1000")
         stream = f"{stream_prefix}_LEDGER"
-        taken: list[str] = []
-
-        def bets(n: int) -> None:
-            for _ in range(n):
-                tx = f"k-{len(taken)}"
-                take(ledger, tx, PLAYERS[len(taken) % len(PLAYERS)])
-                taken.append(tx)
-
-        bets(15)
+        bets = Bets(ledger)
+        bets.take(15)
         follower = next(n for n in cluster.nodes if n != cluster.stream_leader(stream))
         cluster.nodes[follower].kill()  # a follower: the quorum stands, nothing waits
-        bets(15)
+        bets.take(15)
         cluster.nodes[follower].start()
         leader = cluster.stream_leader(stream)
         assert leader is not None
         cluster.nodes[leader].kill()  # the leader: the other two elect one and go on
-        bets(15)
+        bets.take(15)
         assert cluster.stream_leader(stream) not in (None, leader)
         cluster.nodes[leader].start()
-        bets(5)
-
-        bets_in_round = ledger.round_state("evo", "k1").bets
-        assert Counter(b.bet_id for b in bets_in_round) == Counter(taken), (
-            "every bet answered is stored once"
-        )
-        for player in PLAYERS:
-            mine = sum(1 for b in bets_in_round if b.player == player)
-            balance = ledger.balance(player, "EUR")
-            assert balance.held == D(mine) and balance.available == D(1000 - mine)
-        assert sum(ledger.postings_total("EUR").values(), D(0)) == 0
+        bets.take(5)
+        bets.check()
 
 
 def test_two_processes_on_the_same_wallets_through_the_cluster_keep_the_invariants(

@@ -13,7 +13,6 @@ import random
 import subprocess
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -23,8 +22,7 @@ import pytest
 from services.infra.natscluster import NatsCluster
 from services.ledger.application import Ledger
 from tests.integration.cluster.conftest import cluster_env
-from tests.integration.cluster.test_cluster import PLAYERS, take
-from tests.unit.ledger.support.builders import funded
+from tests.integration.cluster.test_cluster import Bets
 
 D = Decimal
 
@@ -94,35 +92,27 @@ def test_bets_go_on_while_the_stream_leader_is_partitioned_away_and_after_it_hea
     wrappers = [["ip", "netns", "exec", ns] for ns in net.namespaces]
     cluster = NatsCluster(tmp_path / "cluster", hosts=net.hosts, wrappers=wrappers)
     with cluster, Ledger(env=cluster_env(cluster, stream_prefix)) as ledger:
-        for player in PLAYERS:
-            funded(ledger, player, "1000")
         stream = f"{stream_prefix}_LEDGER"
-        taken: list[str] = []
-
-        def bets(n: int) -> None:
-            for _ in range(n):
-                tx = f"p-{len(taken)}"
-                take(ledger, tx, PLAYERS[len(taken) % len(PLAYERS)])
-                taken.append(tx)
-
-        bets(10)
+        bets = Bets(ledger)
+        bets.take(10)
         leader = cluster.stream_leader(stream)
         assert leader is not None
         cut = list(cluster.nodes).index(leader)
         net.cut(cut)  # the leader runs on, cut off from the other two and from us
-        bets(15)
+        bets.take(15)
         assert cluster.stream_leader(stream) not in (None, leader)
         net.heal(cut)
         deadline = time.monotonic() + 30
         while cluster.meta_leader(leader) is None:  # rejoined: it knows the cluster again
             assert time.monotonic() < deadline, f"{leader} did not rejoin within 30 s"
             time.sleep(0.2)
-        bets(10)
-
-        stored = ledger.round_state("evo", "k1").bets
-        assert Counter(b.bet_id for b in stored) == Counter(taken), "every bet answered, once"
-        for player in PLAYERS:
-            mine = sum(1 for b in stored if b.player == player)
-            balance = ledger.balance(player, "EUR")
-            assert balance.held == D(mine) and balance.available == D(1000 - mine)
-        assert sum(ledger.postings_total("EUR").values(), D(0)) == 0
+        bets.take(10)
+        # Direct gets are answered by any replica, the healed one too while it catches up:
+        # the round book may read a shorter log for a moment (seen once in a few runs).
+        # Nothing is lost: it converges on every bet answered.
+        deadline = time.monotonic() + 20
+        while len(ledger.round_state("evo", "k1").bets) < len(bets.taken):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        bets.check()
