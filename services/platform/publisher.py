@@ -90,6 +90,18 @@ def log_reader(app: Application[Any]) -> Read:
     return read
 
 
+def placed_reader(app: Application[Any]) -> Callable[[str], Any]:
+    """A bet's `Bet.Placed` event read back from the ledger by the bet's key (None: no such
+    bet): `SettleTracker.recall`, for a reversal of a bet it no longer remembers."""
+
+    def recall(key: str) -> Any:
+        for event in app.events.get(uuid.UUID(hex=key), lte=1):
+            return event if isinstance(event, Bet.Placed) else None
+        return None
+
+    return recall
+
+
 class _Saved(msgspec.Struct, frozen=True):
     stream_seq: int
     """The settle stream's last sequence when the checkpoint was taken..."""
@@ -135,8 +147,11 @@ class SettlePublisher:
         poll: float = POLL,
         checkpoint_every: float | None = CHECKPOINT_EVERY,
         reported_bets: int = REPORTED_MEMORY,
+        recall: Callable[[str], Any] | None = None,
     ) -> None:
         self.nc = nc
+        self.recall = recall
+        """`SettleTracker.recall`: reversals of bets reported long ago are told too."""
         self.reported_bets = reported_bets
         """Reported bets the tracker remembers (`SettleTracker.reported_limit`)."""
         self.js = nc.jetstream()
@@ -176,18 +191,18 @@ class SettlePublisher:
         """The tracker from the last checkpoint still valid for the stream, else a fresh one."""
         self.position = 0
         if self.checkpoint_every is None:
-            return SettleTracker(reported_limit=self.reported_bets)
+            return SettleTracker(reported_limit=self.reported_bets, recall=self.recall)
         saved = await self.checkpoints.load()
         if saved is None:
-            return SettleTracker(reported_limit=self.reported_bets)
+            return SettleTracker(reported_limit=self.reported_bets, recall=self.recall)
         if saved.stream_seq and await self.stream.message_id(self.js, saved.stream_seq) != (
             saved.msg_id
         ):
             log.warning("settle checkpoint does not match the stream; reading the whole log")
-            return SettleTracker(reported_limit=self.reported_bets)
+            return SettleTracker(reported_limit=self.reported_bets, recall=self.recall)
         loop = asyncio.get_running_loop()
         tracker, self.position = await loop.run_in_executor(
-            None, SettleTracker.restore, saved.tracker, self.reported_bets
+            None, SettleTracker.restore, saved.tracker, self.reported_bets, self.recall
         )
         return tracker
 
@@ -209,13 +224,8 @@ class SettlePublisher:
             # A page's settlements go out as atomic batches, in order. A refused batch
             # stores nothing and restarts `_follow`, which resumes from the stream's last
             # message: nothing is skipped or repeated.
-            out = [
-                (settle, index, traceparent)
-                for position, event, traceparent in page
-                if event is not None
-                for index, settle in enumerate(tracker.apply(position, event))
-                if (position, index) > resume
-            ]
+            # On the worker thread: the tracker may read a forgotten bet back from the log.
+            out = await loop.run_in_executor(None, _settlements, tracker, page, resume)
             for start in range(0, len(out), BATCH):
                 chunk = out[start : start + BATCH]
                 spans = _publish_spans(chunk)
@@ -245,6 +255,19 @@ class SettlePublisher:
                     _Saved(stream_seq=head[0], msg_id=head[1], tracker=state)
                 )
                 saved_at = time.monotonic()
+
+
+def _settlements(
+    tracker: SettleTracker, page: Sequence[tuple[int, Any, str | None]], resume: tuple[int, int]
+) -> list[tuple[RoundSettle, int, str | None]]:
+    """The settlements `page` completes after `resume` (position, index), with their traces."""
+    return [
+        (settle, index, traceparent)
+        for position, event, traceparent in page
+        if event is not None
+        for index, settle in enumerate(tracker.apply(position, event))
+        if (position, index) > resume
+    ]
 
 
 def _publish_spans(

@@ -35,7 +35,12 @@ from aiohttp import web
 from eventsourcing.application import Application
 from nats.aio.client import Client
 
-from services.platform.publisher import CHECKPOINT_EVERY, SettlePublisher, log_reader
+from services.platform.publisher import (
+    CHECKPOINT_EVERY,
+    SettlePublisher,
+    log_reader,
+    placed_reader,
+)
 from services.platform.settle import REPORTED_MEMORY
 from services.platform.stream import SettleStream
 from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
@@ -127,6 +132,7 @@ async def settle_feed(
                 poll=poll,
                 checkpoint_every=checkpoint_every,
                 reported_bets=reported_bets,
+                recall=placed_reader(ledger),
             ),
             deliveries={},
             stop=stop,

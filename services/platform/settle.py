@@ -22,12 +22,16 @@ record is in: a settlement whose bets say `REOPENED`, whose transactions take th
 back (`DEBIT` under the rollback's `trn_` id) and hold the stake again (`CREDIT` of the
 stake). The corrected credit then settles the bet like a new one: its stake a `DEBIT` again
 (an id of its own, from the rollback that reopened it), and the new payout.
+
+Reported bets are remembered up to a bound (`reported_limit`); a reversal of a bet reported
+longer ago reads the bet back from the log (`recall`), so it is told all the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -99,6 +103,22 @@ class _Bet:
     """The rollback that reopened the bet after it was reported (and told so): its stake,
     held again then, is a `DEBIT` again when the bet is resolved."""
 
+    @classmethod
+    def placed(cls, event: Any) -> _Bet:
+        """The open bet a `Bet.Placed` event makes."""
+        return cls(
+            key=event.originator_id.hex,
+            provider=event.provider,
+            bet_id=event.bet_id,
+            tx_id=event.tx_id,
+            player=event.player,
+            currency=event.currency,
+            stake=event.stake,
+            round_id=event.round_id,
+            game=event.game,
+            table=event.table,
+        )
+
     @property
     def group(self) -> GroupKey:
         return (self.provider, self.round_id, self.player, self.currency)
@@ -121,6 +141,10 @@ class SettleTracker:
     _record_order: deque[tuple[str, str]] = field(default_factory=deque)
     reported_limit: int = REPORTED_MEMORY
     """At most this many reported bets are remembered (the oldest go first)."""
+    recall: Callable[[str], Any] | None = None
+    """A bet's `Bet.Placed` event read back from the log by its key (None: not found), for
+    a reversal of a bet reported longer ago than `reported_limit` bets: it is told all the
+    same (`placed_reader`). Without it such a reversal is not told."""
 
     @property
     def record_limit(self) -> int:
@@ -152,7 +176,10 @@ class SettleTracker:
 
     @classmethod
     def restore(
-        cls, data: bytes, reported_limit: int = REPORTED_MEMORY
+        cls,
+        data: bytes,
+        reported_limit: int = REPORTED_MEMORY,
+        recall: Callable[[str], Any] | None = None,
     ) -> tuple[SettleTracker, int]:
         """A tracker from `checkpoint()` bytes, and the log position it reflects."""
         saved = msgspec.msgpack.decode(data, type=_Checkpoint)
@@ -169,6 +196,7 @@ class SettleTracker:
             reopening={(p, t): bets for p, t, bets in saved.reopening},
             _record_order=deque(saved.records),
             reported_limit=reported_limit,
+            recall=recall,
         )
         return tracker, saved.position
 
@@ -186,18 +214,7 @@ class SettleTracker:
             self._move(event, _AWARD_SIGNS[kind] * event.amount)
             return self._award(event, _AWARD_SIGNS[kind] * event.amount, position)
         elif kind == "Bet.Placed":
-            bet = _Bet(
-                key=event.originator_id.hex,
-                provider=event.provider,
-                bet_id=event.bet_id,
-                tx_id=event.tx_id,
-                player=event.player,
-                currency=event.currency,
-                stake=event.stake,
-                round_id=event.round_id,
-                game=event.game,
-                table=event.table,
-            )
+            bet = _Bet.placed(event)
             self.open_bets[bet.key] = bet
             self.groups.setdefault(bet.group, []).append(bet.key)
         elif kind == "Bet.Settled":
@@ -268,7 +285,7 @@ class SettleTracker:
         key = event.originator_id.hex
         bet = self.open_bets.get(key)
         if bet is None:
-            earlier = self.reported.pop(key, None)
+            earlier = self._reported(key, event.reversed_payout)
             if earlier is None:
                 return []
             bet = _Bet(**{**earlier.__dict__, "reversed_payout": earlier.payout})
@@ -290,7 +307,7 @@ class SettleTracker:
             # Not reported yet: the platform never heard of the undone credit.
             bet.outcome, bet.payout, bet.resolved_by = "", Decimal(0), None
             return []
-        earlier = self.reported.pop(key, None)
+        earlier = self._reported(key, event.payout)
         if earlier is None:
             return []
         # Reported with its payout: tell the platform that settlement no longer stands.
@@ -311,6 +328,20 @@ class SettleTracker:
         if record in self.records:
             return self._tell_reopened(bet.provider, event.tx_id, position, event.timestamp)
         return []
+
+    def _reported(self, key: str, payout: Decimal) -> _Bet | None:
+        """The reported bet `key`, settled with `payout`, now reversed: remembered, or read
+        back from the log when it was reported too long ago to be remembered (a bet the
+        tracker saw placed that is no longer open was reported)."""
+        earlier = self.reported.pop(key, None)
+        if earlier is not None or self.recall is None:
+            return earlier
+        placed = self.recall(key)
+        if placed is None:
+            return None
+        bet = _Bet.placed(placed)
+        bet.payout = payout
+        return bet
 
     def _tell_reopened(
         self, provider: str, tx_id: str, position: int, at: datetime

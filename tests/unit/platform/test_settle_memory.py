@@ -6,10 +6,15 @@ from __future__ import annotations
 import gc
 import pickle
 import tracemalloc
+import uuid
 from collections import OrderedDict
+from decimal import Decimal
 
+from contracts.platform import BetState
+from contracts.wallet import Outcome
+from services.platform.publisher import placed_reader
 from services.platform.settle import REPORTED_BET_BYTES, SettleTracker, _RoundEnd
-from tests.unit.ledger.support.builders import player_bet, player_credit
+from tests.unit.ledger.support.builders import player_bet, player_credit, rollback
 from tests.unit.platform.support.settle_log import ledger, settlements
 
 
@@ -52,3 +57,30 @@ def test_reported_bets_are_bounded_and_cost_at_most_their_measured_size() -> Non
 
     restored, _ = SettleTracker.restore(tracker.checkpoint(1), reported_limit=10)
     assert len(restored.reported) == 10 and restored.reported_limit == 10
+
+
+def test_a_reversal_of_a_bet_reported_beyond_the_bound_is_still_told() -> None:
+    """The platform hears of a rollback of a win and of a refund of a settled bet however
+    long ago the bet was reported: the tracker reads a forgotten bet back from the log."""
+    app = ledger()
+    for n in range(6):
+        app.execute(player_bet(f"d{n}", "alice", "2.00", round_id=f"R-{n}"))
+        app.execute(player_credit(f"c{n}", "alice", "5.00", round_id=f"R-{n}"))
+    app.execute(rollback("r1", "c1", player="alice"))  # bet-d1's win undone: reopened
+    app.execute(player_credit("c1-fixed", "alice", "3.00", round_id="R-1"))
+    app.execute(rollback("r0", "d0", player="alice"))  # bet-d0 itself cancelled: refunded
+
+    remembering = settlements(app, SettleTracker())
+    forgetful = SettleTracker(reported_limit=1, recall=placed_reader(app))
+    told = settlements(app, forgetful)
+
+    assert len(forgetful.reported) == 1
+    assert told == remembering
+    reversals = told[6:]
+    assert [[(b.bet_id, b.status, b.outcome) for b in s.bets] for s in reversals] == [
+        [("bet-d1", BetState.REOPENED, Outcome.LOSE)],
+        [("bet-d1", BetState.SETTLED, Outcome.WIN)],
+        [("bet-d0", BetState.SETTLED, Outcome.VOID)],
+    ]
+    assert told[-1].transactions[0].amount == Decimal("5.00")  # the payout taken back
+    assert placed_reader(app)(uuid.uuid4().hex) is None
