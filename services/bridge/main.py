@@ -401,7 +401,7 @@ def build_app(settings: Settings) -> web.Application:
         catalog_poll_ctx(catalog, load_sources(settings.config_path), configured)
     )
     setup_lobby(app, frontdoor.table, catalog=lambda: catalog.current, providers=configured)
-    setup_launch(
+    end_sessions = setup_launch(
         app,
         frontdoor.table,
         sessions=gateway.context.sessions,
@@ -425,7 +425,11 @@ def build_app(settings: Settings) -> web.Application:
         await app[NATS].publish(limits_subject(settings.stream_prefix), _encoder.encode(update))
 
     setup_protection(
-        app, frontdoor.table, protection=lambda: app[PROTECTION], publish=publish_limits
+        app,
+        frontdoor.table,
+        protection=lambda: app[PROTECTION],
+        publish=publish_limits,
+        end_sessions=end_sessions,
     )
     app.cleanup_ctx.append(
         push_hub_ctx(

@@ -13,7 +13,7 @@ authenticated by the player JWT and act on the token's own session only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -67,6 +67,10 @@ def platform_sessions_ctx(
     return ctx
 
 
+EndSessions = Callable[[str, str, CloseReason], Awaitable[int]]
+"""Close every open session of (operator, player) for a reason; how many were open."""
+
+
 def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -81,7 +85,9 @@ def setup_launch(
     providers: ProvidersConfig,
     idle_s: float,
     catalog: Callable[[], Catalog] = Catalog,
-) -> None:
+) -> EndSessions:
+    """Mount the launch and session routes; returns what closes a player's sessions."""
+
     def platform() -> PlatformSessions:
         return app[PLATFORM_SESSIONS]
 
@@ -188,20 +194,37 @@ def setup_launch(
             raise ApiError("TABLE_CLOSED", f"table {body.table!r} is hidden")
         return entry
 
+    async def end(session: PlatformSession, reason: CloseReason) -> PlatformSession:
+        """Close `session`: its provider tokens stop working, its bet sockets get
+        `session.close` (the push hub reads the closed entry) and close."""
+        store = platform()
+        await asyncio.gather(
+            *(sessions.revoke(provider, token) for provider, token in session.tokens.items())
+        )
+        session = msgspec.structs.replace(
+            session, closed_at=store.clock(), close_reason=reason.value
+        )
+        await store.put(session)
+        await store.release(session)
+        return session
+
+    async def end_player(operator: str, player: str, reason: CloseReason) -> int:
+        """Close every open session of `operator`'s `player` (one per currency a provider
+        offers); how many were open."""
+        store = platform()
+        currencies = sorted({c for p in providers.providers for c in p.currencies})
+        found = await asyncio.gather(*(store.open_of(operator, player, c) for c in currencies))
+        open_ = [s for s in found if s is not None]
+        await asyncio.gather(*(end(s, reason) for s in open_))
+        return len(open_)
+
     async def close(request: web.Request) -> web.Response:
         store = platform()
         session = await store.get(request.match_info["session_id"])
         if session is None or session.operator != request[OPERATOR].operator:
             raise ApiError("SESSION_NOT_FOUND", "no such session of this operator")
         if not session.closed_at:
-            await asyncio.gather(
-                *(sessions.revoke(provider, token) for provider, token in session.tokens.items())
-            )
-            session = msgspec.structs.replace(
-                session, closed_at=store.clock(), close_reason=CloseReason.OPERATOR.value
-            )
-            await store.put(session)
-            await store.release(session)
+            session = await end(session, CloseReason.OPERATOR)
         return json_response(
             SessionClose(
                 session_id=session.session_id,
@@ -260,6 +283,7 @@ def setup_launch(
     table.add(app, CLOSE, close)
     table.add(app, VIEW, view)
     table.add(app, REFRESH, refresh)
+    return end_player
 
 
 _SESSION = Param("session_id", "path", "The platform session id (`ses_...`).")

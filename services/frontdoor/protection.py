@@ -12,6 +12,10 @@
   `GET .../protection` is the state the checks read, `GET .../protection/history` every
   change with who made it and its log position.
 
+A self-exclusion or a time-out also ends the player's open platform sessions (reason
+`PROTECTION`): their provider tokens are revoked and their bet sockets get `session.close`
+and close.
+
 The checks themselves run in the ledger, before every hold (`services.ledger.protection`).
 """
 
@@ -27,7 +31,7 @@ from aiohttp import web
 
 from contracts import money
 from contracts.api import Operation, Scope
-from contracts.player import LimitsUpdate
+from contracts.player import CloseReason, LimitsUpdate
 from contracts.protection import (
     AssignProfile,
     LimitsState,
@@ -37,10 +41,12 @@ from contracts.protection import (
     ProtectionLimit,
     ProtectionView,
     SelfExclusion,
+    TimeOut,
 )
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.cashier import _PLAYER, in_ledger, player_of
 from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.launch import EndSessions
 from services.frontdoor.routes import RouteTable
 from services.ledger.protection import AnyChange, Protection
 
@@ -97,6 +103,7 @@ def setup_protection(
     *,
     protection: Callable[[], Protection],
     publish: PublishLimits,
+    end_sessions: EndSessions | None = None,
 ) -> None:
     async def update_limits(request: web.Request) -> web.Response:
         update = _checked(await read_json(request, LimitsUpdate))
@@ -136,6 +143,9 @@ def setup_protection(
                 except money.MoneyError as exc:
                     raise ApiError("INVALID_AMOUNT", str(exc)) from None
         view = await in_ledger(lambda: protection().change(player, body, _operator(request)))
+        if end_sessions is not None and isinstance(body, SelfExclusion | TimeOut):
+            # Stored first: a bet racing the close is refused by the ledger's check anyway.
+            await end_sessions(request[OPERATOR].operator, player, CloseReason.PROTECTION)
         return json_response(view)
 
     async def view(request: web.Request) -> web.Response:
@@ -214,7 +224,11 @@ CHANGE_PROTECTION = Operation(
     path="/platform/v1/players/{player}/protection",
     operation_id="changeProtection",
     summary="Self-exclusion, time-out, loss/stake/deposit limit or high-risk flag",
-    description="Applies before the player's next hold, on every path and every bridge.",
+    description=(
+        "Applies before the player's next hold, on every path and every bridge. A "
+        "self-exclusion or a time-out also ends the player's open sessions (`session.close`, "
+        "reason `PROTECTION`)."
+    ),
     auth="operator",
     scope=Scope.PROTECTION,
     request=ProtectionChange,

@@ -8,10 +8,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 import msgspec
 import nats
 import pytest
 
+from contracts.protection import SelfExclusion
 from services.bridge.config import Settings
 from services.bridge.main import PROTECTION
 from services.frontdoor.protection import limits_subject
@@ -186,13 +188,16 @@ async def test_a_self_excluded_players_bet_is_refused_in_every_dialect_and_on_th
         assert status == 200, launched
         tokens[dialect] = launched["providerToken"]
     sid, token = launched["sessionId"], launched["playerToken"]
-    excluded = await post(
-        bridge,
-        "/platform/v1/players/sam/protection",
-        {"type": "self_exclusion", "reason": "asked by the player"},
-        PROTECTION_KEY,
+    # Recorded straight in the log, as another bridge would: the sessions here stay open
+    # (a change over this bridge's API closes them, below), so the ledger's check before
+    # every hold is what refuses, in each dialect's words.
+    excluded = await asyncio.to_thread(
+        bridge.app[PROTECTION].change,
+        "sam",
+        SelfExclusion(reason="asked by the player"),
+        "casino/all-but-limits",
     )
-    assert excluded["excludedUntil"].startswith("9999") and excluded["logPosition"] > 0
+    assert excluded.excluded_until is not None and excluded.excluded_until.year == 9999
 
     refused_as = {
         "hub88": "RS_ERROR_USER_DISABLED",
@@ -220,6 +225,41 @@ async def test_a_self_excluded_players_bet_is_refused_in_every_dialect_and_on_th
     records = (await history.json())["records"]
     assert [r["change"]["type"] for r in records] == ["self_exclusion"]
     assert records[0]["operator"] == "casino/all-but-limits"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"type": "self_exclusion", "reason": "asked"}, {"type": "time_out", "minutes": 30}],
+    ids=["self_exclusion", "time_out"],
+)
+async def test_a_self_exclusion_or_time_out_ends_the_players_open_sessions(
+    bridge: Bridge, change: dict[str, Any]
+) -> None:
+    await fund(bridge, "tim", "100.00")
+    _, hub88 = await launch(bridge, launch_body("tim", "hub88"))
+    _, session = await launch(bridge, launch_body("tim", "evo"))
+    sid, token = session["sessionId"], session["playerToken"]
+    assert hub88["sessionId"] == sid
+    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+        await post(bridge, "/platform/v1/players/tim/protection", change, PROTECTION_KEY)
+        closing = await next_answer(ws)
+        assert closing["type"] == "session.close", closing
+        assert (closing["sessionId"], closing["reason"]) == (sid, "PROTECTION")
+        ended = await asyncio.wait_for(ws.receive(), 10)
+        assert ended.type == aiohttp.WSMsgType.CLOSE, ended
+    assert ws.closed
+    view = await bridge.client.get(
+        f"/platform/v1/player/sessions/{sid}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert (await view.json())["state"] == "CLOSED"
+    answer = await dialect_debit(
+        bridge, "hub88", "tim", hub88["providerToken"], "R-t", "t-1", "5.00"
+    )
+    assert answer == "RS_ERROR_INVALID_TOKEN", "the provider token the session issued is revoked"
+    await record(bridge, opened("R-t"))
+    status, refused = await place(bridge, token, bet(sid, "R-t", "t-2"))
+    assert (status, refused.get("error")) == (409, "LBRG-409 SESSION_CLOSED"), refused
+    assert await available(bridge, "tim") == Decimal("100.00")
 
 
 async def test_a_loss_limit_reached_mid_session_refuses_the_next_bet(bridge: Bridge) -> None:
