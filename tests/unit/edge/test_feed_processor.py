@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import msgspec
 import pytest
 
@@ -78,6 +80,28 @@ async def test_a_gap_is_reported_and_the_later_events_recorded() -> None:
     assert gaps == [Gap(provider="evo", round_id="r1", missing=(3, 4))]
     assert sink.seqs("r1") == [1, 2, 5, 6]
     assert proc.stats.gaps == 1
+
+
+async def test_a_declared_gap_is_told_and_counted_but_not_kept() -> None:
+    """A feed runs for months: the processor holds no list of the gaps it declared."""
+    told: list[Gap] = []
+    clock = Clock()
+    proc = FeedProcessor(
+        "evo",
+        RecordingSink(),
+        MemoryCursorStore(),
+        sequencer=Sequencer(gap_timeout=1.0),
+        on_gap=told.append,
+        clock=clock,
+    )
+    for n in range(20):
+        e = round_events("evo", f"r{n}")
+        await proc.accept([e[0], e[2]])
+    clock.now = 2.0
+    await proc.sweep()
+    assert len(told) == 20 and proc.stats.gaps == 20
+    kept = [name for name, value in vars(proc).items() if value in gc.get_referrers(told[0])]
+    assert kept == [], kept
 
 
 async def test_a_failing_sink_keeps_the_events_for_the_next_attempt() -> None:
