@@ -441,7 +441,7 @@ def build_app(settings: Settings) -> web.Application:
             sessions_bucket=f"{settings.stream_prefix}_platform_sessions",
         )
     )
-    setup_socket(app, frontdoor.table, take=take_bet)
+    setup_socket(app, frontdoor.table, take=take_bet, protection=lambda: app[PROTECTION])
     mount_asyncapi(
         app,
         frontdoor.table,

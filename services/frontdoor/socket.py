@@ -12,6 +12,11 @@ answered `LBRG-429 RATE_LIMITED`; a socket that keeps flooding (`FLOOD` refused 
 in a row) is closed with code 1008 and the reason. A closed session ends the socket with
 `session.close`.
 
+On every connect (and reconnect) the first message is a `limits.update` with the limits
+in force for the session's player at its provider, table and currency (its profile's
+most specific stored update; its `logPosition`, 0 when none is set): a player who missed
+a live `limits.update` while away is not left with stale limits.
+
 Pushes come from the logs (`services.frontdoor.pushes`): `betting.opened` (with `closesAt`)
 and `betting.closed` for the session's table, `round.settled` (the player's `round.settle`,
 with `balanceAfter`) and `provider.error` when the provider goes down. Each carries its
@@ -39,6 +44,8 @@ from contracts.player import (
     BettingClose,
     BettingOpen,
     CloseReason,
+    EffectiveLimits,
+    LimitsUpdate,
     ServerTime,
     SessionClose,
     Settlement,
@@ -49,6 +56,8 @@ from services.frontdoor.launch import PLATFORM_SESSIONS, SOCKET_PATH
 from services.frontdoor.players import PLAYER
 from services.frontdoor.pushes import PUSH_HUB, Mailbox, Push, PushHub, Seat
 from services.frontdoor.routes import RouteTable
+from services.frontdoor.sessions import PlatformSession
+from services.ledger.protection import GuardState, Protection
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +102,28 @@ def _position(request: web.Request, name: str, default: int) -> int:
     return int(text)
 
 
-def setup_socket(app: web.Application, table: RouteTable, *, take: TakeBet) -> None:
+def seat_limits(state: GuardState, session: PlatformSession, now: datetime) -> LimitsUpdate:
+    """The limits in force for `session`'s player at its table, as a `limits.update` for
+    its seat (`logPosition`: the stored update they come from, 0 for none)."""
+    profile = state.profile_of(session.player)
+    found = state.update_for(session.provider, session.table, session.currency, profile)
+    return LimitsUpdate(
+        provider=session.provider,
+        table=session.table,
+        currency=session.currency,
+        limits=found.limits if found is not None else EffectiveLimits(profile=profile),
+        effective_at=found.effective_at if found is not None else now,
+        log_position=found.log_position if found is not None else 0,
+    )
+
+
+def setup_socket(
+    app: web.Application,
+    table: RouteTable,
+    *,
+    take: TakeBet,
+    protection: Callable[[], Protection] | None = None,
+) -> None:
     async def socket(request: web.Request) -> web.StreamResponse:
         claims = request[PLAYER]
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
@@ -121,6 +151,8 @@ def setup_socket(app: web.Application, table: RouteTable, *, take: TakeBet) -> N
 
         hub = app[PUSH_HUB]
         mailbox = hub.join(seat)
+        if protection is not None:  # first, so a player who missed an update is not stale
+            await send(seat_limits(protection().state, session, datetime.now(UTC)))
         pusher = asyncio.create_task(
             _push(hub, mailbox, position, settled_position, send, ws), name="socket-pushes"
         )
@@ -264,7 +296,8 @@ SOCKET = Operation(
     summary="The bet socket (WebSocket): server.time pushes, bet.place in, bet.accepted or "
     "bet.rejected out",
     description=(
-        "Upgrade to a WebSocket with the player token (header, or `?token=`). Messages are "
+        "Upgrade to a WebSocket with the player token (header, or `?token=`). The first "
+        "message is a `limits.update` with the limits in force for the session. Messages are "
         "the JSON of `contracts/player.py` (schemas at /contracts/{name}.json; the whole "
         "socket in /asyncapi.json). Pushes: `server.time`, `betting.opened`, `betting.closed`, "
         "`round.settled`, `provider.error`, `session.close`. Reconnect with `?position=<the "

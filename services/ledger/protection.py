@@ -234,6 +234,13 @@ class GuardState:
 
     def limits_for(self, provider: str, table: str, currency: str, profile: str) -> EffectiveLimits:
         """The most specific limits of `profile` for a bet; no limits if none is set."""
+        found = self.update_for(provider, table, currency, profile)
+        return found.limits if found is not None else EffectiveLimits(profile=profile)
+
+    def update_for(
+        self, provider: str, table: str, currency: str, profile: str
+    ) -> LimitsUpdate | None:
+        """The most specific `limits.update` of `profile` for a bet, if one is set."""
         for key in (
             (provider, table, currency, profile),
             (provider, table, "", profile),
@@ -244,8 +251,8 @@ class GuardState:
         ):
             found = self.limits.get(key)
             if found is not None:
-                return found.limits
-        return EffectiveLimits(profile=profile)
+                return found
+        return None
 
     def allowed_profiles(self, country: str, currency: str, kyc: str) -> tuple[str, ...] | None:
         """The profiles the first matching rule allows; None: no rule matches (any)."""

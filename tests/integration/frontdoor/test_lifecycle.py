@@ -124,6 +124,9 @@ async def test_the_whole_life_cycle_of_a_session_with_a_reconnect_mid_round(
 
     # 2. The front opens the bet socket; the table opens a round, which is pushed.
     async with bridge.client.ws_connect(f"{socket}?token={token}") as ws:
+        limits = await next_push(ws)  # first, the limits in force for the session
+        assert limits["type"] == "limits.update" and limits["limits"]["profile"] == "DEFAULT"
+        assert (limits["provider"], limits["table"], limits["currency"]) == ("evo", "T1", "EUR")
         await record(bridge, opened("R-life-1"))
         opening = await next_push(ws)
         assert opening["type"] == "betting.opened" and opening["roundId"] == "R-life-1"
@@ -146,6 +149,7 @@ async def test_the_whole_life_cycle_of_a_session_with_a_reconnect_mid_round(
     # 8. The player reconnects with its last position: it keeps the bet and is sent the
     # close and the settlement it missed, read from the log.
     async with bridge.client.ws_connect(f"{socket}?token={token}&position={position}") as ws:
+        assert (await next_push(ws))["type"] == "limits.update"
         closing = await next_push(ws)
         assert closing["type"] == "betting.closed" and closing["roundId"] == "R-life-1"
         assert closing["logPosition"] > position
@@ -216,6 +220,9 @@ async def test_the_socket_pushes_a_limits_update_and_a_provider_going_down(
     _, session = await launch(bridge, launch_body("lio", "evo"))
     socket = URL(session["betSocketUrl"]).path
     async with bridge.client.ws_connect(f"{socket}?token={session['playerToken']}") as ws:
+        initial = await next_push(ws)
+        assert initial["type"] == "limits.update" and initial["logPosition"] == 0, initial
+        assert initial["limits"]["maxBet"] is None, "no limits are set yet"
         update = {
             "type": "limits.update",
             "provider": "evo",
@@ -242,3 +249,32 @@ async def test_the_socket_pushes_a_limits_update_and_a_provider_going_down(
             "studio offline",
         )
         assert not ws.closed
+
+
+async def test_a_player_who_reconnects_gets_the_limits_it_missed_while_away(
+    bridge: Bridge,
+) -> None:
+    await fund(bridge, "lou")
+    _, session = await launch(bridge, launch_body("lou", "evo"))
+    url = f"{URL(session['betSocketUrl']).path}?token={session['playerToken']}"
+    async with bridge.client.ws_connect(url) as ws:
+        before = await next_push(ws)
+        assert before["type"] == "limits.update" and before["limits"]["maxBet"] is None
+    # While the player is away, the operator sets the table's VIP_A and DEFAULT limits.
+    for profile, max_bet in (("VIP_A", "900.00"), ("DEFAULT", "15.00")):
+        update = {
+            "type": "limits.update",
+            "provider": "evo",
+            "table": "T1",
+            "effectiveAt": "2026-12-03T12:00:00Z",
+            "limits": {"profile": profile, "maxBet": max_bet},
+        }
+        response = await bridge.client.post("/platform/v1/limits", json=update, headers=LIMITS)
+        assert response.status == 200, await response.text()
+        stored = await response.json()
+    async with bridge.client.ws_connect(f"{url}&position=0") as ws:
+        after = await next_push(ws)
+        assert after["type"] == "limits.update", after
+        assert (after["limits"]["profile"], after["limits"]["maxBet"]) == ("DEFAULT", "15.00")
+        assert after["logPosition"] == stored["logPosition"]
+        assert (after["provider"], after["table"], after["currency"]) == ("evo", "T1", "EUR")

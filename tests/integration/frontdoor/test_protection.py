@@ -137,6 +137,8 @@ async def test_a_limits_update_during_an_open_round_applies_to_the_next_bet(
             "limits": {"profile": "DEFAULT", "maxBet": "20.00", "maxRound": "60.00"},
         }
         async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+            initial = await asyncio.wait_for(ws.receive_json(), 10)
+            assert initial["type"] == "limits.update" and initial["logPosition"] == 0
             stored = await post(bridge, "/platform/v1/limits", update, LIMITS)
             assert stored["logPosition"] > 0 and stored["limits"]["maxBet"] == "20.00"
             message = await pushed.next_msg(timeout=5)

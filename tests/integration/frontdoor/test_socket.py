@@ -16,10 +16,15 @@ from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
 
 
 async def next_answer(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    """The next answer to a message: not a server.time tick nor a round's push."""
+    """The next answer to a message: not a server.time tick, a round's push nor limits."""
     while True:
         message: dict[str, Any] = await asyncio.wait_for(ws.receive_json(), 10)
-        if message["type"] not in ("server.time", "betting.opened", "betting.closed"):
+        if message["type"] not in (
+            "server.time",
+            "betting.opened",
+            "betting.closed",
+            "limits.update",
+        ):
             return message
 
 
@@ -35,6 +40,8 @@ async def test_a_player_bets_over_the_socket_once_per_key_and_bad_messages_keep_
     url = URL(session["betSocketUrl"])
     assert url.scheme == "ws" and url.path == "/platform/v1/player/socket"
     async with bridge.client.ws_connect(f"{url.path}?token={token}") as ws:
+        limits = await asyncio.wait_for(ws.receive_json(), 10)
+        assert limits["type"] == "limits.update", "the limits in force come first"
         tick = await asyncio.wait_for(ws.receive_json(), 10)
         assert tick["type"] == "server.time" and tick["serverTime"]
         await ws.send_json(bet(sid, "R-ws", "ws-1"))
