@@ -26,6 +26,9 @@ KEEP_S = 600.0
 """Observations older than this are dropped, whatever the SLA window..."""
 KEEP_CALLS = 20_000
 """...and beyond this many the oldest go (a busy provider is judged on its last calls)."""
+CALL_BYTES = 160
+"""Measured (tests/unit/edge/test_health_memory.py): one kept call, about 120 bytes, so
+`KEEP_CALLS` cost some 2.4 MB per provider (part of the budget's base, not a cache)."""
 FEED_POLL = "feed.poll"
 
 
