@@ -95,6 +95,7 @@ NATS_KEEPERS = web.AppKey("nats_keepers", list[NatsKeeper])
 POSTGRES = web.AppKey("postgres", Postgres)
 LEDGER = web.AppKey("ledger", Ledger)
 PROTECTION = web.AppKey("protection", Protection)
+CATALOG = web.AppKey("catalog", CatalogBox)
 FRONTDOOR_CONFIG = web.AppKey("frontdoor_config", FrontdoorConfig)
 _encoder = msgspec.json.Encoder(decimal_format="string")
 
@@ -213,6 +214,9 @@ async def protection(app: web.Application) -> AsyncIterator[None]:
         Protection, ledger_env(app), baseline=app[FRONTDOOR_CONFIG].limits
     )
     await asyncio.to_thread(guard.catch_up)
+    box = app.get(CATALOG)
+    if box is not None:  # the catalogue's per-table bet-type limits, read in memory per bet
+        guard.state.table_limits = lambda p, t, c: box.current.bet_limits(p, t, c)
     app[PROTECTION] = guard
     app[LEDGER].policy = guard
 
@@ -397,6 +401,7 @@ def build_app(settings: Settings) -> web.Application:
         )
     )
     catalog = CatalogBox(load_catalog(settings.config_path, configured))
+    app[CATALOG] = catalog
     app.cleanup_ctx.append(
         catalog_poll_ctx(catalog, load_sources(settings.config_path), configured)
     )

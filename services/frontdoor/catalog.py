@@ -45,6 +45,7 @@ import msgspec
 
 from contracts.catalog import BetLimits, Table, TableStatus
 from contracts.launch import KycStatus, StreamUrls
+from contracts.player import MarketLimits
 from services.edge.config import ConfigError, ProvidersConfig
 from services.frontdoor.tables import TableStatuses
 
@@ -78,6 +79,13 @@ class TableEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     stream: StreamUrls = StreamUrls()
     limits: dict[str, LimitsEntry] = {}
 
+    @property
+    def market_limits(self) -> dict[str, MarketLimits]:
+        return {
+            kind: MarketLimits(min=lim.min_bet, max=lim.max_bet)
+            for kind, lim in self.limits.items()
+        }
+
 
 def open_at(schedule: str, at: datetime) -> bool:
     """Whether a table of `schedule` (`24/7` or `HH:MM-HH:MM` UTC) runs at `at`."""
@@ -97,6 +105,14 @@ class Catalog:
 
     def find(self, provider: str, table: str) -> TableEntry | None:
         return self.entries.get((provider, table))
+
+    def bet_limits(self, provider: str, table: str, currency: str) -> dict[str, MarketLimits]:
+        """The table's own limits per bet type in `currency` (none: not a table of the
+        catalogue, or not in that currency); the ledger adds them to the profile's."""
+        entry = self.entries.get((provider, table))
+        if entry is None or (entry.currencies and currency not in entry.currencies):
+            return {}
+        return entry.market_limits
 
     def of(self, provider: str) -> list[TableEntry]:
         return [entry for (p, _), entry in self.entries.items() if p == provider]

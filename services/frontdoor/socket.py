@@ -44,7 +44,6 @@ from contracts.player import (
     BettingClose,
     BettingOpen,
     CloseReason,
-    EffectiveLimits,
     LimitsUpdate,
     ServerTime,
     SessionClose,
@@ -103,15 +102,16 @@ def _position(request: web.Request, name: str, default: int) -> int:
 
 
 def seat_limits(state: GuardState, session: PlatformSession, now: datetime) -> LimitsUpdate:
-    """The limits in force for `session`'s player at its table, as a `limits.update` for
-    its seat (`logPosition`: the stored update they come from, 0 for none)."""
+    """The limits in force for `session`'s player at its table (its profile's and the
+    table's own), as a `limits.update` for its seat (`logPosition`: the stored update
+    they come from, 0 for none)."""
     profile = state.profile_of(session.player)
     found = state.update_for(session.provider, session.table, session.currency, profile)
     return LimitsUpdate(
         provider=session.provider,
         table=session.table,
         currency=session.currency,
-        limits=found.limits if found is not None else EffectiveLimits(profile=profile),
+        limits=state.limits_for(session.provider, session.table, session.currency, profile),
         effective_at=found.effective_at if found is not None else now,
         log_position=found.log_position if found is not None else 0,
     )

@@ -162,6 +162,30 @@ class PlayerState:
 
 LimitKey = tuple[str, str, str, str]
 """(provider, table, currency, profile); empty provider, table or currency: any."""
+TableLimits = Callable[[str, str, str], Mapping[str, MarketLimits] | None]
+"""(provider, table, currency) -> the table's own limits per bet type (the catalogue's),
+None for none; a lookup in memory, read for every bet."""
+
+
+def _no_table_limits(provider: str, table: str, currency: str) -> None:
+    return None
+
+
+def _stricter(limits: EffectiveLimits, table: Mapping[str, MarketLimits]) -> EffectiveLimits:
+    """`limits` with the table's bet-type limits added: per bet type the larger minimum
+    and the smaller maximum apply."""
+    merged = dict(limits.bet_types)
+    for market, bound in table.items():
+        own = merged.get(market)
+        if own is None:
+            merged[market] = bound
+            continue
+        mins = [m for m in (own.min, bound.min) if m is not None]
+        maxes = [m for m in (own.max, bound.max) if m is not None]
+        merged[market] = MarketLimits(
+            min=max(mins) if mins else None, max=min(maxes) if maxes else None
+        )
+    return msgspec.structs.replace(limits, bet_types=merged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +205,8 @@ class GuardState:
         self.guards: dict[UUID, str] = {}
         self.limits: dict[LimitKey, LimitsUpdate] = {}
         self.rules: tuple[ProfileRule, ...] = baseline.rules
+        self.table_limits: TableLimits = _no_table_limits
+        """Set by whoever knows the tables (the front door's catalogue)."""
         for update in baseline.updates:
             self.limits[_key(update)] = update
 
@@ -233,9 +259,12 @@ class GuardState:
         return (found.profile if found else "") or "DEFAULT"
 
     def limits_for(self, provider: str, table: str, currency: str, profile: str) -> EffectiveLimits:
-        """The most specific limits of `profile` for a bet; no limits if none is set."""
+        """The most specific limits of `profile` for a bet (no limits if none is set), with
+        the table's own bet-type limits where the table is known: the stricter wins."""
         found = self.update_for(provider, table, currency, profile)
-        return found.limits if found is not None else EffectiveLimits(profile=profile)
+        limits = found.limits if found is not None else EffectiveLimits(profile=profile)
+        own = self.table_limits(provider, table, currency) if table else None
+        return _stricter(limits, own) if own else limits
 
     def update_for(
         self, provider: str, table: str, currency: str, profile: str

@@ -113,6 +113,14 @@ async def post(bridge: Bridge, path: str, body: Any, headers: dict[str, str]) ->
     return await response.json()
 
 
+async def seated(bridge: Bridge, player: str, round_id: str) -> dict[str, Any]:
+    """`player` funded with 500.00, launched at evo's T1 where `round_id` is open."""
+    await fund(bridge, player, "500.00")
+    _, launched = await launch(bridge, launch_body(player, "evo"))
+    await record(bridge, opened(round_id))
+    return launched
+
+
 async def test_a_limits_update_during_an_open_round_applies_to_the_next_bet(
     bridge: Bridge, bridge_settings: Settings
 ) -> None:
@@ -264,6 +272,44 @@ async def test_a_self_exclusion_or_time_out_ends_the_players_open_sessions(
     assert await available(bridge, "tim") == Decimal("100.00")
 
 
+async def test_a_tables_own_bet_type_limits_hold_with_the_profiles_and_the_stricter_wins(
+    bridge: Bridge,
+) -> None:
+    """T1's catalogue entry: roulette_straight between 0.10 and 100.00 (conftest)."""
+    launched = await seated(bridge, "tia", "R-tl")
+    sid, token = launched["sessionId"], launched["playerToken"]
+    status, over = await place(bridge, token, bet(sid, "R-tl", "tl-1", "150.00"))
+    assert (status, over["code"]) == (422, "LBRG-422 INVALID_STAKE"), over
+    assert "over its maximum 100.00" in over["message"]
+    status, under = await place(bridge, token, bet(sid, "R-tl", "tl-2", "0.05"))
+    assert (status, under["code"]) == (422, "LBRG-422 INVALID_STAKE"), under
+
+    def profile(max_straight: str) -> dict[str, Any]:
+        return {
+            "type": "limits.update",
+            "provider": "evo",
+            "effectiveAt": "2026-12-03T12:00:00Z",
+            "limits": {
+                "profile": "DEFAULT",
+                "betTypes": {"roulette_straight": {"max": max_straight}},
+            },
+        }
+
+    await post(bridge, "/platform/v1/limits", profile("500.00"), LIMITS)  # looser: the table's
+    status, still = await place(bridge, token, bet(sid, "R-tl", "tl-3", "150.00"))
+    assert (status, still["code"]) == (422, "LBRG-422 INVALID_STAKE"), still
+    await post(bridge, "/platform/v1/limits", profile("40.00"), LIMITS)  # stricter: the profile's
+    status, refused = await place(bridge, token, bet(sid, "R-tl", "tl-4", "50.00"))
+    assert (status, refused["code"]) == (422, "LBRG-422 INVALID_STAKE"), refused
+    status, accepted = await place(bridge, token, bet(sid, "R-tl", "tl-5", "40.00"))
+    assert status == 200, accepted
+    assert accepted["effectiveLimits"]["betTypes"]["roulette_straight"] == {
+        "min": "0.10",
+        "max": "40.00",
+    }
+    assert await available(bridge, "tia") == Decimal("460.00")
+
+
 async def test_a_loss_limit_reached_mid_session_refuses_the_next_bet(bridge: Bridge) -> None:
     await fund(bridge, "leo", "100.00")
     _, session = await launch(bridge, launch_body("leo", "evo"))
@@ -409,10 +455,8 @@ async def test_rules_decide_which_profile_a_bet_may_name_and_bad_input_changes_n
 async def test_the_assigned_profile_binds_bets_that_name_none_on_every_path(
     bridge: Bridge,
 ) -> None:
-    await fund(bridge, "amy", "500.00")
-    _, launched = await launch(bridge, launch_body("amy", "evo"))
+    launched = await seated(bridge, "amy", "R-5")
     sid, token = launched["sessionId"], launched["playerToken"]
-    await record(bridge, opened("R-5"))
     for profile, most in (("DEFAULT", "10.00"), ("VIP_A", "100.00")):
         update = {
             "provider": "evo",
