@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol, get_args
 
 from aiohttp import web
 
+from contracts import ids
 from contracts.api import Operation, Param, Scope
 from contracts.ops import (
     AssignAudit,
@@ -215,7 +216,7 @@ OPERATIONS = (
         response=AuditList,
         errors=("INVALID_REQUEST", "RETRY"),
         params=(
-            Param("provider", "query", "Only this provider.", False),
+            Param("provider", "query", "Only this provider.", False, ids.Id),
             Param("reason", "query", f"One of {', '.join(REASONS)}.", False, AuditReason),
             Param("status", "query", "`open` or `resolved`; default both.", False, _STATUS),
             Param("assignee", "query", "Only items assigned to this operator.", False),
@@ -354,7 +355,11 @@ def setup_cases(
         if reason is not None and reason not in REASONS:
             raise ApiError("INVALID_REQUEST", f"`reason` is one of {', '.join(REASONS)}")
         status = _status(request)
-        found = await items(request.query.get("provider"))
+        provider = request.query.get("provider")
+        wrong = ids.problem(provider, "provider") if provider is not None else None
+        if wrong:
+            raise ApiError("INVALID_REQUEST", wrong)
+        found = await items(provider)
         return json_response(
             AuditList(
                 items=tuple(
