@@ -111,6 +111,13 @@ def session_ref(token: str) -> str:
     return "ses_" + _digest(token)[:24]
 
 
+def recorded_session(session: Session, token: str) -> str:
+    """The `session_id` a bet made with `token` is recorded under: the platform session
+    that issued it (every token it issued, rotations included, so an auditor's export by
+    `sessionId` finds the bets of every dialect), else the token's own `session_ref`."""
+    return session.platform_session or session_ref(token)
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(24)
 

@@ -74,7 +74,7 @@ from services.edge.adapters.base import (
 from services.edge.amounts import wire_amount
 from services.edge.ports import Refused
 from services.edge.security import same_secret
-from services.edge.sessions import PROVIDER_IDLE_S, Session, rotate, session_ref
+from services.edge.sessions import PROVIDER_IDLE_S, Session, recorded_session, rotate, session_ref
 
 S = TypeVar("S")
 
@@ -316,7 +316,7 @@ class Adapter(DialectAdapter):
             bet_id=call.transaction.refId,
             game=call.game.type,
             table=table.id if table else "",
-            session_id=session_ref(call.sid),
+            session_id=recorded_session(session, call.sid),
         )
         return await self._execute("debit", call, command)
 

@@ -83,7 +83,7 @@ from services.edge.adapters.base import (
 from services.edge.amounts import wire_amount
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
-from services.edge.sessions import PROVIDER_IDLE_S, session_ref
+from services.edge.sessions import PROVIDER_IDLE_S, recorded_session
 
 _REJECTIONS: dict[Rejection, tuple[int, str]] = {
     Rejection.IP_NOT_ALLOWED: (200, "Caller address not allowed"),
@@ -352,7 +352,7 @@ class Adapter(DialectAdapter):
                 round_id=str(call.roundId),
                 game=str(call.gameId),
                 table=str(call.tableId),
-                session_id=session_ref(call.token),
+                session_id=recorded_session(session, call.token),
             )
             try:
                 reply = await self.ledger.execute(command)

@@ -74,7 +74,7 @@ from services.edge.adapters.base import (
 )
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
-from services.edge.sessions import session_ref
+from services.edge.sessions import Session, recorded_session, session_ref
 
 S = TypeVar("S")
 
@@ -197,12 +197,15 @@ class Adapter(DialectAdapter):
 
     async def _session(self, user: str, token: str, *, check_expiry: bool) -> str:
         """The session's currency, after checking the token belongs to `user`."""
+        return (await self._live(user, token, check_expiry=check_expiry)).currency
+
+    async def _live(self, user: str, token: str, *, check_expiry: bool) -> Session:
         session = await self.sessions.get(self.provider.id, token) if token else None
         if session is None or session.player != user:
             raise _Answer(Status.INVALID_TOKEN)
         if check_expiry and session.expired(self.context.clock()):
             raise _Answer(Status.TOKEN_EXPIRED)
-        return session.currency
+        return session
 
     async def _user_currency(self, user: str) -> str:
         """The currency of a player Hub88 names without a token (`/user/info` sends only
@@ -283,8 +286,8 @@ class Adapter(DialectAdapter):
         try:
             currency = self._currency(call.currency)
             amount = self._amount(call.amount, currency)
-            session_currency = await self._session(call.user, call.token, check_expiry=True)
-            if session_currency != currency:
+            live = await self._live(call.user, call.token, check_expiry=True)
+            if live.currency != currency:
                 raise _Answer(Status.WRONG_CURRENCY)
         except _Answer as answer:
             return self._send(answer.status, call.request_uuid, call.user, call.currency, None)
@@ -296,7 +299,7 @@ class Adapter(DialectAdapter):
             amount=amount,
             round_id=call.round,
             game=call.game_code,
-            session_id=session_ref(call.token),
+            session_id=recorded_session(live, call.token),
             closes_round=bool(call.round_closed),
         )
         if call.is_free:

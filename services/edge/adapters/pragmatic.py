@@ -71,7 +71,7 @@ from services.edge.adapters.base import (
 )
 from services.edge.amounts import wire_amount
 from services.edge.ports import Refused
-from services.edge.sessions import session_ref
+from services.edge.sessions import recorded_session
 
 S = TypeVar("S")
 
@@ -194,7 +194,7 @@ class Adapter(DialectAdapter):
             session = await self.sessions.get(self.provider.id, token)
             if session is None or session.player != user or session.expired(self.context.clock()):
                 raise _Answer(Error.AUTHENTICATION_FAILED)
-            return session.currency, session_ref(token)
+            return session.currency, recorded_session(session, token)
         currency = await self.sessions.currency_of(self.provider.id, user)
         if currency is None and len(self.provider.currencies) == 1:
             currency = self.provider.currencies[0]

@@ -75,7 +75,7 @@ from services.edge.adapters.base import (
     Rejection,
 )
 from services.edge.ports import Refused
-from services.edge.sessions import session_ref
+from services.edge.sessions import recorded_session
 
 C = TypeVar("C")
 
@@ -181,14 +181,16 @@ class Adapter(DialectAdapter):
                 balance = await self._balance_units(command.player, command.currency)
             raise _Answer(code, exc.message or str(exc.code), balance) from exc
 
-    async def _check_session(self, token: str, player: str) -> None:
+    async def _check_session(self, token: str, player: str) -> str:
+        """The `session_id` bets with `token` are recorded under ("" without a token)."""
         if not token:
-            return
+            return ""
         session = await self.sessions.get(self.provider.id, token)
         if session is None or session.player != player:
             raise _Answer(Code.PLAYER_INVALID, f"session is not a live session of {player}")
         if session.expired(self.context.clock()):
             raise _Answer(Code.PLAYER_INVALID, f"the session of {player} has expired")
+        return recorded_session(session, token)
 
     async def _serve(
         self,
@@ -260,6 +262,9 @@ class Adapter(DialectAdapter):
         if len(set(ids)) != len(ids) or not all(ids):
             raise _Answer(Code.BAD_REQUEST, "action_id must be present and unique per request")
         commands: list[Debit | Credit] = []
+        recorded = ""
+        if any(isinstance(a, wire.BetAction) for a in actions):
+            recorded = await self._check_session(call.session_id, call.user_id)
         for index, action in enumerate(actions):
             closes = call.finished and index == len(actions) - 1
             amount = self._amount(action.amount, currency)
@@ -273,7 +278,7 @@ class Adapter(DialectAdapter):
                         amount=amount,
                         round_id=call.game_id,
                         game=call.game,
-                        session_id=session_ref(call.session_id) if call.session_id else "",
+                        session_id=recorded,
                         closes_round=closes,
                     )
                 )
@@ -290,8 +295,6 @@ class Adapter(DialectAdapter):
                         closes_round=closes,
                     )
                 )
-        if any(isinstance(c, Debit) for c in commands):
-            await self._check_session(call.session_id, call.user_id)
         transactions: list[wire.Transaction] = []
         reply: WalletReply | None = None
         for command in commands:

@@ -14,8 +14,10 @@ import nats
 import pytest
 
 from contracts.protection import SelfExclusion
+from projections.export.exporter import selected
+from projections.export.selection import SessionQuery
 from services.bridge.config import Settings
-from services.bridge.main import PROTECTION
+from services.bridge.main import LEDGER, PROTECTION
 from services.frontdoor.protection import limits_subject
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
@@ -478,3 +480,44 @@ async def test_the_assigned_profile_binds_bets_that_name_none_on_every_path(
     assert status == 200 and taken["effectiveLimits"]["profile"] == "VIP_A", taken
     assert await dialect_debit(bridge, evo, "amy", token_, "R-e", "e-2", "50") == "OK"
     assert await available(bridge, "amy") == Decimal("400.00")
+
+
+async def test_an_export_by_platform_session_holds_the_bets_of_every_token_it_issued(
+    bridge: Bridge,
+) -> None:
+    """Evolution rotates its `sid` on /check: the bets made with the rotated sid, with
+    the launch's tokens of other dialects, and on the canonical path are all the session's."""
+    launched = await seated(bridge, "eva", "R-x")
+    sid, token = launched["sessionId"], launched["playerToken"]
+    _, hub88 = await launch(bridge, launch_body("eva", "hub88"))
+    _, evolution = await launch(bridge, launch_body("eva", PROVIDER_OF["evolution"]))
+    assert evolution["sessionId"] == hub88["sessionId"] == sid
+    txs = ("x-evo-1", "x-evo-2", "x-hub-1")
+    for tx in txs[:2]:
+        answer = await dialect_debit(
+            bridge, "evolution", "eva", evolution["providerToken"], "R-evo", tx, "2.00"
+        )
+        assert answer == "OK", answer
+    assert _EVOLUTION_SIDS[evolution["providerToken"]] != evolution["providerToken"]
+    answer = await dialect_debit(bridge, "hub88", "eva", hub88["providerToken"], "R-h", txs[2], "2")
+    assert answer == "RS_OK", answer
+    status, canonical = await place(bridge, token, bet(sid, "R-x", "x-can-1"))
+    assert status == 200, canonical
+    await fund(bridge, "other", "50.00")  # someone else's session is not in the export
+    _, theirs = await launch(bridge, launch_body("other", "hub88"))
+    answer = await dialect_debit(
+        bridge, "hub88", "other", theirs["providerToken"], "R-h", "x-other", "2"
+    )
+    assert answer == "RS_OK", answer
+
+    ledger = bridge.app[LEDGER]
+    last = await asyncio.to_thread(ledger.recorder.max_notification_id)
+
+    def export() -> list[dict[str, Any]]:
+        found = selected(ledger.recorder, ledger.mapper, SessionQuery(sid), last)
+        return [data for _, data in found]
+
+    text = json.dumps(await asyncio.to_thread(export), default=str)
+    for tx in (*txs, canonical["transactionId"]):
+        assert tx in text, f"{tx} is not in the export of {sid}"
+    assert "x-other" not in text
