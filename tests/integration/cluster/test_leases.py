@@ -25,7 +25,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.js.api import StreamConfig
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 
 from projections.catalog import VIEWS as VIEW_SPECS
 from services.infra.natscluster import NatsCluster
@@ -172,8 +172,12 @@ def lease_holders(url: str, prefix: str) -> dict[str, str]:
         nc = await nats.connect(url.split(","))
         try:
             kv = await nc.jetstream().key_value(f"{prefix}_LEASES")
-            found = {}
-            for key in await kv.keys():
+            found: dict[str, str] = {}
+            try:
+                keys = await kv.keys()
+            except NoKeysError:  # no lease taken yet
+                return found
+            for key in keys:
                 with contextlib.suppress(KeyNotFoundError):
                     entry = await kv.get(key)
                     found[key] = (entry.value or b"").decode().split(":")[1]
