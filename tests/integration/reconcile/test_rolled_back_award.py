@@ -10,7 +10,6 @@ ledger. A report that keeps an award the ledger took back is a difference.
 from __future__ import annotations
 
 import csv
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,12 +20,10 @@ import psycopg
 import pytest
 
 from contracts.wallet import Award, AwardCause, Rollback
-from projections.catalog import view_env
-from projections.rebuild import catch_up, open_view
 from projections.reconcile.postgres import Comparison, PostgresReconcileView
-from projections.reconcile.projection import ReconcileProjection
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
+from tests.integration.reconcile.support.played_view import played_view
 
 START = datetime.now(UTC) - timedelta(hours=1)
 
@@ -40,32 +37,16 @@ class Party(TypedDict):
 ALICE = Party(provider="hub88", player="alice", currency="EUR")
 
 
+def play(app: Ledger) -> None:
+    app.execute(Award(**ALICE, tx_id="p1", amount=Decimal("5.00"), cause=AwardCause.PROMO))
+    app.execute(Rollback(**ALICE, tx_id="rp1", ref_tx_id="p1"))
+    app.execute(Award(**ALICE, tx_id="j1", amount=Decimal("3.00"), cause=AwardCause.JACKPOT))
+
+
 @pytest.fixture
 def view(nats_url: str, stream_prefix: str, database_url: str) -> Iterator[PostgresReconcileView]:
-    env = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }
-    app = Ledger(env)
-    schema = f"ra_{uuid.uuid4().hex[:8]}"
-    built = open_view(
-        ReconcileProjection,
-        PostgresReconcileView,
-        {**env, **view_env(database_url, schema=schema, names=("reconcile",))},
-    )
-    assert isinstance(built, PostgresReconcileView)
-    try:
-        app.open_wallet("alice", "EUR")
-        app.execute(Award(**ALICE, tx_id="p1", amount=Decimal("5.00"), cause=AwardCause.PROMO))
-        app.execute(Rollback(**ALICE, tx_id="rp1", ref_tx_id="p1"))
-        app.execute(Award(**ALICE, tx_id="j1", amount=Decimal("3.00"), cause=AwardCause.JACKPOT))
-        catch_up(app, ReconcileProjection(built))
+    with played_view(nats_url, stream_prefix, database_url, play) as built:
         yield built
-    finally:
-        built.drop_schema()
-        built.close()
-        app.close()
 
 
 def compare(

@@ -9,7 +9,6 @@ either way it agrees with the ledger, and both sides count only the corrected pa
 from __future__ import annotations
 
 import csv
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,12 +19,10 @@ import psycopg
 import pytest
 
 from contracts.wallet import Credit, Debit, Rollback
-from projections.catalog import view_env
-from projections.rebuild import catch_up, open_view
 from projections.reconcile.postgres import Comparison, PostgresReconcileView
-from projections.reconcile.projection import ReconcileProjection
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
+from tests.integration.reconcile.support.played_view import played_view
 
 START = datetime.now(UTC) - timedelta(hours=1)
 
@@ -40,34 +37,18 @@ class Party(TypedDict):
 ALICE = Party(provider="hub88", player="alice", currency="EUR", round_id="R-1")
 
 
+def play(app: Ledger) -> None:
+    app.deposit("alice", "EUR", Decimal("100.00"), tx_id="dep-alice")
+    app.execute(Debit(**ALICE, tx_id="d1", amount=Decimal("5.00"), bet_id="b1"))
+    app.execute(Credit(**ALICE, tx_id="c1", amount=Decimal("12.00")))
+    app.execute(Rollback(**ALICE, tx_id="r1", ref_tx_id="c1"))
+    app.execute(Credit(**ALICE, tx_id="c2", amount=Decimal("8.00")))
+
+
 @pytest.fixture
 def view(nats_url: str, stream_prefix: str, database_url: str) -> Iterator[PostgresReconcileView]:
-    env = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }
-    app = Ledger(env)
-    schema = f"rw_{uuid.uuid4().hex[:8]}"
-    built = open_view(
-        ReconcileProjection,
-        PostgresReconcileView,
-        {**env, **view_env(database_url, schema=schema, names=("reconcile",))},
-    )
-    assert isinstance(built, PostgresReconcileView)
-    try:
-        app.open_wallet("alice", "EUR")
-        app.deposit("alice", "EUR", Decimal("100.00"), tx_id="dep-alice")
-        app.execute(Debit(**ALICE, tx_id="d1", amount=Decimal("5.00"), bet_id="b1"))
-        app.execute(Credit(**ALICE, tx_id="c1", amount=Decimal("12.00")))
-        app.execute(Rollback(**ALICE, tx_id="r1", ref_tx_id="c1"))
-        app.execute(Credit(**ALICE, tx_id="c2", amount=Decimal("8.00")))
-        catch_up(app, ReconcileProjection(built))
+    with played_view(nats_url, stream_prefix, database_url, play) as built:
         yield built
-    finally:
-        built.drop_schema()
-        built.close()
-        app.close()
 
 
 def report(path: Path, rows: list[tuple[str, str, str]]) -> Path:

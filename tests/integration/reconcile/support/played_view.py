@@ -1,0 +1,45 @@
+"""A reconcile view over a ledger on JetStream in which a test has played alice's calls."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from projections.catalog import view_env
+from projections.rebuild import catch_up, open_view
+from projections.reconcile.postgres import PostgresReconcileView
+from projections.reconcile.projection import ReconcileProjection
+from services.ledger.application import Ledger
+
+
+@contextmanager
+def played_view(
+    nats_url: str, stream_prefix: str, database_url: str, play: Callable[[Ledger], None]
+) -> Iterator[PostgresReconcileView]:
+    """Open alice's EUR wallet, `play` on the ledger, and yield the view caught up with it
+    (in a schema of its own, dropped afterwards)."""
+    env = {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": stream_prefix,
+    }
+    app = Ledger(env)
+    built = open_view(
+        ReconcileProjection,
+        PostgresReconcileView,
+        {
+            **env,
+            **view_env(database_url, schema=f"rp_{uuid.uuid4().hex[:8]}", names=("reconcile",)),
+        },
+    )
+    assert isinstance(built, PostgresReconcileView)
+    try:
+        app.open_wallet("alice", "EUR")
+        play(app)
+        catch_up(app, ReconcileProjection(built))
+        yield built
+    finally:
+        built.drop_schema()
+        built.close()
+        app.close()
