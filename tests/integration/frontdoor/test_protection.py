@@ -512,6 +512,7 @@ async def test_an_export_by_platform_session_holds_the_bets_of_every_token_it_is
 
     ledger = bridge.app[LEDGER]
     last = await asyncio.to_thread(ledger.recorder.max_notification_id)
+    assert last is not None
 
     def export() -> list[dict[str, Any]]:
         found = selected(ledger.recorder, ledger.mapper, SessionQuery(sid), last)
