@@ -17,7 +17,7 @@ from operator import attrgetter
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from contracts.ops import DisputeKpis, KpiRow, Latency, WalletKpi
+from contracts.ops import DisputeKpis, KpiReport, KpiRow, Latency, WalletKpi
 from services.ops.kpis import KpiBoard
 
 log = logging.getLogger(__name__)
@@ -37,29 +37,31 @@ def unregister(board: KpiBoard) -> None:
             _boards.remove(board)
 
 
-def _rows() -> Iterator[KpiRow]:
+def _reports(what: str) -> Iterator[KpiReport]:
+    """Every registered board's trailing window; one that cannot be read is logged and
+    left out (a scrape must not fail because one view is away)."""
     with _lock:
         boards = list(_boards)
     for board in boards:
         try:
-            yield from board.window().rows
-        except Exception as error:  # a scrape must not fail because one view is away
-            log.warning("KPIs not read for this scrape: %s", error)
+            report = board.window()
+        except Exception as error:
+            log.warning("%s not read for this scrape: %s", what, error)
+            continue
+        yield report
+
+
+def _rows() -> Iterator[KpiRow]:
+    for report in _reports("KPIs"):
+        yield from report.rows
 
 
 def _disputes(
     value: Callable[[DisputeKpis], float | None],
 ) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def callback(_options: CallbackOptions) -> Iterable[Observation]:
-        with _lock:
-            boards = list(_boards)
         found = []
-        for board in boards:
-            try:
-                report = board.window()
-            except Exception as error:
-                log.warning("dispute KPIs not read for this scrape: %s", error)
-                continue
+        for report in _reports("dispute KPIs"):
             if report.disputes is not None and (seen := value(report.disputes)) is not None:
                 found.append(Observation(seen))
         return found
@@ -164,15 +166,8 @@ _gauge(
 
 
 def _reconcile(_options: CallbackOptions) -> Iterable[Observation]:
-    with _lock:
-        boards = list(_boards)
     found = []
-    for board in boards:
-        try:
-            report = board.window()
-        except Exception as error:
-            log.warning("reconcile KPIs not read for this scrape: %s", error)
-            continue
+    for report in _reports("reconcile KPIs"):
         for kpi in report.reconcile:
             if kpi.mismatch_rate is not None:
                 found.append(Observation(kpi.mismatch_rate, {"provider": kpi.provider}))
@@ -186,15 +181,8 @@ def _wallet(
     value: Callable[[WalletKpi], Iterable[tuple[float | None, dict[str, str]]]],
 ) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def callback(_options: CallbackOptions) -> Iterable[Observation]:
-        with _lock:
-            boards = list(_boards)
         found = []
-        for board in boards:
-            try:
-                report = board.window()
-            except Exception as error:
-                log.warning("wallet KPIs not read for this scrape: %s", error)
-                continue
+        for report in _reports("wallet KPIs"):
             for kpi in report.wallet:
                 labels = {"provider": kpi.provider, "endpoint": kpi.endpoint}
                 for seen, extra in value(kpi):
