@@ -18,7 +18,9 @@ Figures:
   ceiling, to tell the edge's cost from the ledger's; `edge_durable_ratio` is the durable
   rate over it;
 - `bet_cpu_ms`, `bet_server_cpu_ms`: CPU per durable bet (`/proc/<pid>/stat`, all
-  threads) of the bridge's process and of nats-server, over the saturated run;
+  threads) of the bridge's process and of nats-server, over the saturated run, and what
+  the server handled per bet there (`bet_server_in_msgs`, `bet_server_out_msgs`,
+  `bet_server_api_calls`: `services.bench.serverstats`);
   `edge_only_cpu_ms` the bridge's per bet against the in-memory ledger, and
   `bet_cpu_vs_edge_only` their ratio. CPU per bet drifts far less than a rate does when
   others share the machine.
@@ -54,6 +56,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from contracts.wallet import AnyWalletCommand, Balance, WalletReply
 from services.bench.cpu import spent
+from services.bench.serverstats import handled
 from services.edge.app import setup_edge
 from services.edge.config import ProviderConfig, ProvidersConfig, networks
 from services.edge.ports import LedgerPort
@@ -295,12 +298,14 @@ def measure(
     nats_url: str | None = None,
     *,
     nats_pid: int | None = None,
+    nats_monitor: str | None = None,
     seconds: float = 6.0,
     concurrency: int = 32,
     players: int = 128,
     max_bets: int = 8000,
 ) -> dict[str, float]:
-    """Every edge figure; `nats_pid` (the server's process) adds its CPU per bet."""
+    """Every edge figure; `nats_pid` (the server's process) adds its CPU per bet, and
+    `nats_monitor` (its monitoring URL) what it handled per bet."""
     from services.infra.natsserver import NatsServer
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -313,7 +318,7 @@ def measure(
     if nats_url is None:
         server = NatsServer()
         server.start()
-        nats_url, nats_pid = server.url, server.pid
+        nats_url, nats_pid, nats_monitor = server.url, server.pid, server.monitor_url
     bucket = "bench_sessions_" + uuid.uuid4().hex[:8]
     tokens = asyncio.run(_launch(nats_url, bucket, names))
     per_worker = max(1, max_bets // concurrency)
@@ -321,7 +326,10 @@ def measure(
     ledger, guard = _ledger(nats_url, "BENCHEDGE" + uuid.uuid4().hex[:6].upper(), names)
     try:
         with _served(ledger, provider, nats_url, bucket) as url:
-            with spent(bridge=os.getpid(), server=nats_pid) as durable_cpu:
+            with (
+                spent(bridge=os.getpid(), server=nats_pid) as durable_cpu,
+                handled(nats_monitor) as asked,
+            ):
                 rate, saturated = _elsewhere(_drive_sync, url, calls, seconds)
             paced_rate = max(1.0, rate * PACED_SHARE)
             # The same tables as the saturated run (each client's own), taken in turn.
@@ -358,6 +366,8 @@ def measure(
     )
     if "server" in durable_cpu.seconds:
         figures["bet_server_cpu_ms"] = round(durable_cpu.per("server", bets), 3)
+    for name, count in asked.counts.items():
+        figures[f"bet_server_{name}"] = round(count / max(bets, 1), 2)
     return figures
 
 

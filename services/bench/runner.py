@@ -45,6 +45,8 @@ class Context:
     nats_url: str
     nats_pid: int | None
     """The server's process, for its CPU per bet (None: a server not started here)."""
+    nats_monitor: str | None
+    """Its monitoring URL, for what it handled per bet."""
     database_url: str
     env: Mapping[str, str]
     """The environment the CLI passed in: `LIVEBRIDGE_BENCH_LOG_EVENTS`, `..._LOADS`."""
@@ -60,7 +62,7 @@ def _ledger(ctx: Context) -> dict[str, float]:
 def _edge(ctx: Context) -> dict[str, float]:
     from services.bench import edge
 
-    figures = edge.measure(ctx.nats_url, nats_pid=ctx.nats_pid)
+    figures = edge.measure(ctx.nats_url, nats_pid=ctx.nats_pid, nats_monitor=ctx.nats_monitor)
     raw = ctx.figures.get("raw_publish_per_s")
     if raw:
         figures["edge_ratio"] = round(figures["edge_bet_per_s"] / raw, 3)
@@ -190,7 +192,11 @@ def main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     try:
         with NatsServer() as server:
             ctx = Context(
-                nats_url=server.url, nats_pid=server.pid, database_url=postgres.url, env=env
+                nats_url=server.url,
+                nats_pid=server.pid,
+                nats_monitor=server.monitor_url,
+                database_url=postgres.url,
+                env=env,
             )
             for name in wanted:
                 started = time.perf_counter()
