@@ -103,6 +103,7 @@ def _kv_sessions(
         try:
             yield
         finally:
+            await store.close()
             await link.stop()
 
     return ctx

@@ -18,11 +18,16 @@ Idle expiry: a session issued with `idle_s` expires after that long unused, not 
 time: every `get` of a live session slides `expires_at` to `now + idle_s` (written back at
 most every tenth of `idle_s`, so a busy token costs one KV write per few minutes, not one
 per call). `PROVIDER_IDLE_S` is the default idle time of the tokens dialects issue.
+
+`KvSessionStore` answers a token it read before from memory (`services.edge.kvcache`): a
+wallet call costs no KV read while its session is unchanged, and a change made anywhere
+(revoked, rotated, slid) reaches every process's cache through the bucket's watch.
 """
 
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 import hmac
 import secrets
@@ -34,6 +39,8 @@ import msgspec
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
+
+from services.edge.kvcache import WatchedEntries
 
 SESSION_BUCKET = "livebridge_sessions"
 PROVIDER_IDLE_S = 1800.0
@@ -222,6 +229,8 @@ class KvSessionStore(_IssuingStore):
         usable once `attach` has opened it."""
         self._bucket = kv
         self._clock = clock
+        self.cache: WatchedEntries[Session | str] = WatchedEntries()
+        """Sessions and currencies read before, while the bucket's watch runs (`attach`)."""
 
     @classmethod
     async def open(
@@ -244,10 +253,16 @@ class KvSessionStore(_IssuingStore):
         max_age_s: float = 7 * 86400,
         replicas: int = 1,
     ) -> None:
-        """Open (or create) the bucket this store keeps its sessions in."""
+        """Open (or create) the bucket this store keeps its sessions in, and watch it: what
+        is read from then on is kept until the bucket says it changed."""
         self._bucket = await js.create_key_value(
             bucket=bucket, history=1, ttl=max_age_s, replicas=replicas, direct=True
         )
+        await self.cache.watch(js, bucket)
+
+    async def close(self) -> None:
+        """Stop watching the bucket (every read goes to it again)."""
+        await self.cache.stop()
 
     @property
     def _kv(self) -> KeyValue:
@@ -256,34 +271,52 @@ class KvSessionStore(_IssuingStore):
         return self._bucket
 
     async def keep(self, session: Session) -> None:
-        token_key = f"s.{session.provider}.{_digest(session.token)}"
-        await self._kv.put(token_key, msgspec.json.encode(session))
-        await self._kv.put(
+        await self._put(
+            f"s.{session.provider}.{_digest(session.token)}", msgspec.json.encode(session)
+        )
+        await self._put(
             f"p.{session.provider}.{_digest(session.player)}", session.currency.encode()
         )
 
     async def get(self, provider: str, token: str) -> Session | None:
-        try:
-            entry = await self._kv.get(f"s.{provider}.{_digest(token)}")
-        except NotFoundError:
+        key = f"s.{provider}.{_digest(token)}"
+        session = await self.cache.read(key, functools.partial(self._load_session, key))
+        if not isinstance(session, Session):
             return None
-        if not entry.value:
-            return None
-        session = self._decoder.decode(entry.value)
         if not hmac.compare_digest(session.token.encode(), token.encode()):
             return None
         slid = session.slid(self._clock())
         if slid is not None:
-            await self._kv.put(f"s.{provider}.{_digest(token)}", msgspec.json.encode(slid))
+            await self._put(key, msgspec.json.encode(slid))
             return slid
         return session
 
     async def revoke(self, provider: str, token: str) -> None:
-        await self._kv.delete(f"s.{provider}.{_digest(token)}")
+        key = f"s.{provider}.{_digest(token)}"
+        self.cache.forget(key)
+        await self._kv.delete(key)
 
     async def currency_of(self, provider: str, player: str) -> str | None:
+        key = f"p.{provider}.{_digest(player)}"
+        currency = await self.cache.read(key, functools.partial(self._load_currency, key))
+        return currency if isinstance(currency, str) else None
+
+    async def _put(self, key: str, value: bytes) -> None:
+        # Forgotten first: a read under way cannot keep the value this write replaces.
+        self.cache.forget(key)
+        await self._kv.put(key, value)
+
+    async def _value(self, key: str) -> bytes | None:
         try:
-            entry = await self._kv.get(f"p.{provider}.{_digest(player)}")
+            entry = await self._kv.get(key)
         except NotFoundError:
             return None
-        return entry.value.decode() if entry.value else None
+        return entry.value or None
+
+    async def _load_session(self, key: str) -> Session | None:
+        value = await self._value(key)
+        return self._decoder.decode(value) if value else None
+
+    async def _load_currency(self, key: str) -> str | None:
+        value = await self._value(key)
+        return value.decode() if value else None

@@ -1,0 +1,121 @@
+"""A bounded cache of a JetStream KV bucket's entries, kept true by a watch of the bucket.
+
+Hot state read on every wallet call (the caller's session) would cost the server a request
+each; `WatchedEntries` answers repeats from memory. Obligations:
+- an entry is dropped when the bucket's watch reports any write or delete of its key, so
+  a session revoked or rotated by another process stops working here as soon as the watch
+  delivers it (milliseconds, the same order as a read that went out just before the write);
+  the owner drops (`forget`) what it writes itself before writing, so its own next read
+  sees its write at once;
+- a read that raced a change is not kept: `epoch` counts the changes seen, and `read`
+  keeps what it read only when none arrived meanwhile;
+- nothing is cached until the watch runs, and the cache empties each time it is started
+  again (`watch`, on every new connection); every entry is also trusted for at most
+  `max_age_s`, so a watch that fell silent without its connection noticing costs seconds
+  of staleness, never more;
+- at most `max_entries`, the least recently used leaving first; a key not found is not
+  kept (unknown tokens must not push out the live ones).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+
+V = TypeVar("V")
+
+MAX_ENTRIES = 10_000
+ENTRY_BYTES = 1_000
+"""Measured (tests/unit/edge/test_kvcache.py): a session, its key and its place, about 800."""
+MAX_AGE_S = 5.0
+
+
+class WatchedEntries(Generic[V]):
+    """Entries of one KV bucket by key, each valid until the bucket's watch says otherwise."""
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = MAX_ENTRIES,
+        max_age_s: float = MAX_AGE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_entries = max_entries
+        self.max_age_s = max_age_s
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
+        self._prefix = ""
+        self._subscription: Any = None
+        self.epoch = 0
+        """Changes seen (watched or forgotten): a read that saw it move keeps nothing."""
+        self.hits = 0
+
+    @property
+    def watching(self) -> bool:
+        return self._subscription is not None
+
+    async def watch(self, js: JetStreamContext, bucket: str) -> None:
+        """Follow `bucket`'s changes from now on (again, on a new connection), empty."""
+        await self.stop()
+        self._prefix = f"$KV.{bucket}."
+        # Headers only: the key is in the subject, and a change of any kind drops it.
+        self._subscription = await js.subscribe(
+            f"{self._prefix}>",
+            stream=f"KV_{bucket}",
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.NEW,
+            headers_only=True,
+            cb=self._changed,
+        )
+
+    async def stop(self) -> None:
+        subscription, self._subscription = self._subscription, None
+        self.clear()
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.epoch += 1
+
+    def forget(self, key: str) -> None:
+        """Drop `key` before its owner writes it."""
+        self.changed(key)
+
+    async def read(self, key: str, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """`key`'s value: from memory while it is known unchanged, else `load()`ed."""
+        found = self._entries.get(key)
+        now = self._clock()
+        if found is not None and now - found[0] < self.max_age_s and self.watching:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return found[1]
+        epoch = self.epoch
+        value = await load()
+        if value is not None and self.watching and self.epoch == epoch:
+            self._entries[key] = (now, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        elif value is None:
+            self._entries.pop(key, None)
+        return value
+
+    def changed(self, key: str) -> None:
+        """What the watch reports: `key` was written or deleted."""
+        self._entries.pop(key, None)
+        self.epoch += 1
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def _changed(self, msg: Msg) -> None:
+        self.changed(msg.subject.removeprefix(self._prefix))
