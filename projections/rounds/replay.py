@@ -57,8 +57,9 @@ from projections.rounds.view import (
     TimelineEntry,
     TimelineItem,
 )
-from services.ledger.application import Ledger, round_state_of
+from services.ledger.application import Ledger
 from services.ledger.domain import Bet, book_uuid, project
+from services.ledger.round_state import round_state_of
 from services.ledger.rounds import Round, RoundBook
 from services.ledger.views import BetView, RoundState
 

@@ -14,6 +14,10 @@ Actions run before the book and cursor are saved, and each is idempotent on the 
 (settled or refunded once, I4): a crash or a lost race replays them harmlessly. Money moves
 in batches of at most `CHUNK` bets per atomic save (a save holds at most 1,000 events).
 
+`RoundBookFollower` owns what the follower remembers (how far it read, the bets it booked
+on time and their placed events); the ledger runs it after a result or a void, and a
+service keeps it current in a thread (`Ledger.follow_round_book`).
+
 An action the ledger refuses (a void reversing a provider-paid win the player has spent:
 INSUFFICIENT_FUNDS) never passes silently: the round's book records an audit flag naming
 the bet (`VOID_UNRECOVERABLE`, `LATE_BET_UNRECOVERABLE`, `SETTLEMENT_FAILED`), listed in
@@ -24,10 +28,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar, assert_never
+from typing import Any, TypeVar, assert_never
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -35,14 +40,13 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import get_topic
 
 from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
+from services.ledger.base import LedgerBase
 from services.ledger.domain import Bet, Wallet, project, round_uuid, wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.payouts import expected_payout
 from services.ledger.rounds import Booked, Round, RoundBook, decode_provider_event
+from services.ledger.settlement import refund_bet, settle_bet
 from services.ledger.views import BetStatus
-
-if TYPE_CHECKING:
-    from services.ledger.application import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -68,111 +72,235 @@ PLACED_BET_BYTES = 2_500
 with three selections and its two map entries, about 2,250 bytes."""
 
 
-def follow(ledger: Ledger, limit: int) -> int:
-    """Apply the next `limit` notifications at most; the number read (0: caught up)."""
-    cursor = ledger.load_book_cursor()
-    # Read everything and skip by topic: the cursor then moves past wallet events too, and
-    # `book_scanned` (in memory) past the book's own writes, never saved for alone.
-    start = max(cursor.position, ledger.book_scanned) + 1
-    scanned = ledger.recorder.select_notifications(start, limit)
-    if not scanned:
-        return 0
-    notifications = [n for n in scanned if n.topic in TOPICS]
-    if not notifications:
-        ledger.book_scanned = scanned[-1].id
+class RoundBookFollower:
+    """The round book's follower: reads the log in order and acts on it, one pass at a time.
+
+    It owns what it remembers: how far it has read (`scanned`, in memory, past the book's
+    own writes, which are never saved for alone), the open bets it booked before their
+    round closed (`booked_bets`) and their placed events (`placed_bets`), each bounded by
+    `remembered` (the oldest forgotten first, a resolved bet at once).
+    """
+
+    def __init__(self, ledger: LedgerBase, remembered: int = REMEMBERED_BETS) -> None:
+        self.ledger = ledger
+        self.remembered = remembered
+        self.scanned = 0
+        """How far this process's round book has read the log, relevant or not."""
+        self.booked_bets: OrderedDict[UUID, None] = OrderedDict()
+        """Open bets this process's round book booked before their round closed."""
+        self.placed_bets: OrderedDict[UUID, Bet.Placed] = OrderedDict()
+        """The placed events of the open bets it booked: see `_remember`."""
+        self._lock = threading.Lock()
+
+    def booked(self, bet_id: UUID) -> bool:
+        """Whether this process's round book booked `bet_id` before its round closed."""
+        return bet_id in self.booked_bets
+
+    def drain(self) -> int:
+        """Apply every pending notification to the round book; the number applied."""
+        total = 0
+        while applied := self.follow_once():
+            total += applied
+        return total
+
+    def follow_once(self, limit: int = 900) -> int:
+        """Apply the next notifications (at most `limit`) to the round book."""
+        with self._lock:
+            try:
+                return self.ledger._retrying("round book", lambda n: self._follow(limit))
+            except BaseException:
+                self.scanned = 0  # re-read from the saved cursor
+                raise
+
+    def follow(self, stop: threading.Event, poll_interval: float = 0.05) -> None:
+        """Keep the round book current until `stop` is set (run it in a thread)."""
+        while not stop.is_set():
+            if not self.follow_once():
+                stop.wait(poll_interval)
+
+    def _follow(self, limit: int) -> int:
+        """Apply the next `limit` notifications at most; the number read (0: caught up)."""
+        ledger = self.ledger
+        cursor = ledger.load_book_cursor()
+        # Read everything and skip by topic: the cursor then moves past wallet events too, and
+        # `scanned` (in memory) past the book's own writes, never saved for alone.
+        start = max(cursor.position, self.scanned) + 1
+        scanned = ledger.recorder.select_notifications(start, limit)
+        if not scanned:
+            return 0
+        notifications = [n for n in scanned if n.topic in TOPICS]
+        if not notifications:
+            self.scanned = scanned[-1].id
+            return len(scanned)
+        books: dict[UUID, RoundBook] = {}
+        late: list[tuple[RoundBook, UUID]] = []
+        on_time: list[UUID] = []
+        voided: list[RoundBook] = []
+        results: list[RoundBook] = []
+        resolved: set[UUID] = set()
+
+        def book_of(provider: str, round_id: str) -> RoundBook:
+            found = books.get(RoundBook.create_id(provider, round_id))
+            if found is None:
+                found = ledger.find(RoundBook, RoundBook.create_id(provider, round_id))
+                found = found or RoundBook(provider=provider, round_id=round_id)
+                books[found.id] = found
+            return found
+
+        for notification in notifications:
+            position = notification.id
+            event = ledger.mapper.to_domain_event(notification)
+            if isinstance(event, Bet.Placed):
+                self._remember(event)
+                book = book_of(event.provider, event.round_id)
+                if book.book_bet(position, event.originator_id.hex):
+                    late.append((book, event.originator_id))
+                else:
+                    on_time.append(event.originator_id)
+            elif isinstance(event, Bet.Settled | Bet.Refunded | Bet.Reopened):
+                placed = self.placed_bets.get(event.originator_id)
+                if not isinstance(event, Bet.Reopened):
+                    resolved.add(event.originator_id)
+                if placed is not None:
+                    where = (placed.provider, placed.round_id)
+                else:
+                    bet = ledger.bet(event.originator_id)
+                    where = (bet.provider, bet.round_id)
+                if isinstance(event, Bet.Reopened):
+                    book_of(*where).reopen_bet(position, event.originator_id.hex)
+                else:
+                    book_of(*where).resolve_bet(position, event.originator_id.hex)
+            elif isinstance(event, Round.ClosedByTransaction):
+                book_of(event.provider, event.round_id).close(position)
+            elif isinstance(event, Round.EventRecorded):
+                provider_event = decode_provider_event(event.raw)
+                book = book_of(provider_event.provider, provider_event.round_id)
+                match provider_event:
+                    case BettingClosed():
+                        book.close(position)
+                    case ResultDeclared():
+                        book.see_result(position, provider_event.result)
+                        if provider_event.provider in ledger.bridge_settled:
+                            results.append(book)
+                    case RoundVoided():
+                        book.see_void(position, provider_event.cause)
+                        voided.append(book)
+                    case BettingOpened() | GameEvent():
+                        pass
+                    case _:
+                        assert_never(provider_event)
+
+        for book, bet_id in late:
+            refund_late = functools.partial(_refund, cause="LATE_BET")
+            _flag(book, "LATE_BET_UNRECOVERABLE", self._apply([bet_id], refund_late))
+        for book in voided:
+            targets = [UUID(key) for key in book.bets]  # settled ones are reversed
+            refund = functools.partial(_refund, cause=book.void_cause)
+            _flag(book, "VOID_UNRECOVERABLE", self._apply(targets, refund))
+        for book in results:
+            if not book.void_cause:
+                result = dict(book.result)
+                targets = [UUID(key) for key in book.open_bets()]
+                settle = functools.partial(_settle, result=result)
+                _flag(book, "SETTLEMENT_FAILED", self._apply(targets, settle))
+
+        cursor.advance(scanned[-1].id)
+        ledger.save(*books.values(), cursor)
+        self.scanned = scanned[-1].id
+        for bet_id in on_time:
+            self.booked_bets[bet_id] = None
+        for bet_id in resolved:
+            # Settled or refunded: what the book remembered of it serves no more (a later
+            # action on it, a void's reversal say, reads it).
+            self.placed_bets.pop(bet_id, None)
+            self.booked_bets.pop(bet_id, None)
+        _bound(self.booked_bets, self.remembered)
+        # A round with its result or void and every bet resolved is done: its round and book
+        # leave the aggregate cache now rather than when it is full (a late event reads them).
+        ledger.repository.forget(
+            aggregate_id
+            for done in books.values()
+            if (done.result or done.void_cause)
+            and all(s == Booked.DONE for s in done.bets.values())
+            for aggregate_id in (done.id, round_uuid(done.provider, done.round_id))
+        )
         return len(scanned)
-    books: dict[UUID, RoundBook] = {}
-    late: list[tuple[RoundBook, UUID]] = []
-    on_time: list[UUID] = []
-    voided: list[RoundBook] = []
-    results: list[RoundBook] = []
-    resolved: set[UUID] = set()
 
-    def book_of(provider: str, round_id: str) -> RoundBook:
-        found = books.get(RoundBook.create_id(provider, round_id))
-        if found is None:
-            found = ledger.find(RoundBook, RoundBook.create_id(provider, round_id))
-            found = found or RoundBook(provider=provider, round_id=round_id)
-            books[found.id] = found
-        return found
+    def _remember(self, placed: Bet.Placed) -> None:
+        """Keep a bet's first event until it is resolved: its round is then known, and an
+        untouched bet is rebuilt without a read (a stale one makes the save conflict, and the
+        retry reads it). The oldest are forgotten past `self.remembered`."""
+        self.placed_bets[placed.originator_id] = placed
+        _bound(self.placed_bets, self.remembered)
 
-    for notification in notifications:
-        position = notification.id
-        event = ledger.mapper.to_domain_event(notification)
-        if isinstance(event, Bet.Placed):
-            _remember(ledger, event)
-            book = book_of(event.provider, event.round_id)
-            if book.book_bet(position, event.originator_id.hex):
-                late.append((book, event.originator_id))
+    def _recalled(self, bet_id: UUID) -> Bet:
+        placed = self.placed_bets.get(bet_id)
+        if placed is None:
+            return self.ledger.bet(bet_id)
+        bet = project(None, [placed])
+        assert isinstance(bet, Bet)
+        return bet
+
+    def _apply(self, bet_ids: list[UUID], action: Action) -> list[tuple[Bet, LedgerRefused]]:
+        """Run `action` on each bet and its wallet, CHUNK bets per atomic save, retrying.
+
+        The first attempt takes bets as the book saw them placed; a conflict means some moved
+        since, and the retries read them all. Returns the bets the ledger refused to act on.
+        """
+        ledger = self.ledger
+        refusals: list[tuple[Bet, LedgerRefused]] = []
+        for start in range(0, len(bet_ids), CHUNK):
+            chunk = bet_ids[start : start + CHUNK]
+            for attempt in range(3):
+                try:
+                    refusals += self._apply_chunk(chunk, action, recall=attempt == 0)
+                    break
+                except IntegrityError:
+                    continue
             else:
-                on_time.append(event.originator_id)
-        elif isinstance(event, Bet.Settled | Bet.Refunded | Bet.Reopened):
-            placed = ledger.placed_bets.get(event.originator_id)
-            if not isinstance(event, Bet.Reopened):
-                resolved.add(event.originator_id)
-            if placed is not None:
-                where = (placed.provider, placed.round_id)
-            else:
-                bet = ledger.bet(event.originator_id)
-                where = (bet.provider, bet.round_id)
-            if isinstance(event, Bet.Reopened):
-                book_of(*where).reopen_bet(position, event.originator_id.hex)
-            else:
-                book_of(*where).resolve_bet(position, event.originator_id.hex)
-        elif isinstance(event, Round.ClosedByTransaction):
-            book_of(event.provider, event.round_id).close(position)
-        elif isinstance(event, Round.EventRecorded):
-            provider_event = decode_provider_event(event.raw)
-            book = book_of(provider_event.provider, provider_event.round_id)
-            match provider_event:
-                case BettingClosed():
-                    book.close(position)
-                case ResultDeclared():
-                    book.see_result(position, provider_event.result)
-                    if provider_event.provider in ledger.bridge_settled:
-                        results.append(book)
-                case RoundVoided():
-                    book.see_void(position, provider_event.cause)
-                    voided.append(book)
-                case BettingOpened() | GameEvent():
-                    pass
-                case _:
-                    assert_never(provider_event)
+                # A busy wallet keeps winning: fall back to one bet per save, full budget each.
+                for bet_id in chunk:
+                    refusals += ledger._retrying(
+                        f"round book action on bet {bet_id}",
+                        lambda n, b=bet_id: self._apply_chunk([b], action, recall=False),
+                    )
+        return refusals
 
-    for book, bet_id in late:
-        refund_late = functools.partial(_refund, cause="LATE_BET")
-        _flag(book, "LATE_BET_UNRECOVERABLE", _apply(ledger, [bet_id], refund_late))
-    for book in voided:
-        targets = [UUID(key) for key in book.bets]  # settled ones are reversed
-        refund = functools.partial(_refund, cause=book.void_cause)
-        _flag(book, "VOID_UNRECOVERABLE", _apply(ledger, targets, refund))
-    for book in results:
-        if not book.void_cause:
-            result = dict(book.result)
-            targets = [UUID(key) for key in book.open_bets()]
-            settle = functools.partial(_settle, result=result)
-            _flag(book, "SETTLEMENT_FAILED", _apply(ledger, targets, settle))
-
-    cursor.advance(scanned[-1].id)
-    ledger.save(*books.values(), cursor)
-    ledger.book_scanned = scanned[-1].id
-    for bet_id in on_time:
-        ledger.booked_bets[bet_id] = None
-    for bet_id in resolved:
-        # Settled or refunded: what the book remembered of it serves no more (a later
-        # action on it, a void's reversal say, reads it).
-        ledger.placed_bets.pop(bet_id, None)
-        ledger.booked_bets.pop(bet_id, None)
-    _bound(ledger.booked_bets, ledger.remembered_bets)
-    # A round with its result or void and every bet resolved is done: its round and book
-    # leave the aggregate cache now rather than when it is full (a late event reads them).
-    ledger.repository.forget(
-        aggregate_id
-        for done in books.values()
-        if (done.result or done.void_cause) and all(s == Booked.DONE for s in done.bets.values())
-        for aggregate_id in (done.id, round_uuid(done.provider, done.round_id))
-    )
-    return len(scanned)
+    def _apply_chunk(
+        self, bet_ids: list[UUID], action: Action, *, recall: bool
+    ) -> list[tuple[Bet, LedgerRefused]]:
+        ledger = self.ledger
+        if recall:
+            # The first attempt takes bets as the book saw them placed, and wallets as this
+            # process last saw them: a stale one makes the save conflict, and a refusal is
+            # retried on fresh reads (below). What is in memory needs no thread.
+            bets = _load(bet_ids, self._recalled, self.placed_bets.__contains__)
+            wanted = list(dict.fromkeys(wallet_id(b.player, b.currency) for b in bets))
+            find = functools.partial(ledger.find, Wallet, trusted=True)
+            found = _load(wanted, find, ledger.repository.holds)
+        else:
+            bets = _load(bet_ids, ledger.bet)
+            wanted = list(dict.fromkeys(wallet_id(b.player, b.currency) for b in bets))
+            found = _load(wanted, functools.partial(ledger.find, Wallet))
+        wallets = {w.id: w for w in found if w is not None}
+        changed: list[Aggregate] = []
+        refusals: list[tuple[Bet, LedgerRefused]] = []
+        for bet in bets:
+            wallet = wallets.get(wallet_id(bet.player, bet.currency))
+            if wallet is None:
+                continue
+            try:
+                if action(wallet, bet):
+                    changed.append(bet)
+            except LedgerRefused as refused:
+                if recall:
+                    # Decided on the bet as placed, which may be stale: read everything again.
+                    raise IntegrityError(f"bet {bet.bet_id} moved since it was booked") from refused
+                log.warning("round book could not act on bet %s: %s", bet.bet_id, refused)
+                refusals.append((bet, refused))
+        if changed:
+            ledger.save(*wallets.values(), *changed)
+        return refusals
 
 
 def _bound(remembered: OrderedDict[UUID, Any], size: int) -> None:
@@ -180,26 +308,7 @@ def _bound(remembered: OrderedDict[UUID, Any], size: int) -> None:
         remembered.popitem(last=False)
 
 
-def _remember(ledger: Ledger, placed: Bet.Placed) -> None:
-    """Keep a bet's first event until it is resolved: its round is then known, and an
-    untouched bet is rebuilt without a read (a stale one makes the save conflict, and the
-    retry reads it). The oldest are forgotten past `ledger.remembered_bets`."""
-    ledger.placed_bets[placed.originator_id] = placed
-    _bound(ledger.placed_bets, ledger.remembered_bets)
-
-
-def _recalled(ledger: Ledger, bet_id: UUID) -> Bet:
-    placed = ledger.placed_bets.get(bet_id)
-    if placed is None:
-        return ledger.bet(bet_id)
-    bet = project(None, [placed])
-    assert isinstance(bet, Bet)
-    return bet
-
-
 def _refund(wallet: Wallet, bet: Bet, cause: str) -> bool:
-    from services.ledger.application import refund_bet
-
     if bet.status == BetStatus.REFUNDED:
         return False
     refund_bet(wallet, bet, cause)
@@ -207,8 +316,6 @@ def _refund(wallet: Wallet, bet: Bet, cause: str) -> bool:
 
 
 def _settle(wallet: Wallet, bet: Bet, result: dict[str, str]) -> bool:
-    from services.ledger.application import settle_bet
-
     if bet.status != BetStatus.OPEN:
         return False
     payout = expected_payout(
@@ -252,64 +359,3 @@ def _load(
         with ThreadPoolExecutor(min(READERS, len(rest))) as pool:
             loaded.update(zip(rest, pool.map(load, rest), strict=True))
     return [loaded[i] for i in ids]
-
-
-def _apply(ledger: Ledger, bet_ids: list[UUID], action: Action) -> list[tuple[Bet, LedgerRefused]]:
-    """Run `action` on each bet and its wallet, CHUNK bets per atomic save, retrying.
-
-    The first attempt takes bets as the book saw them placed; a conflict means some moved
-    since, and the retries read them all. Returns the bets the ledger refused to act on.
-    """
-    refusals: list[tuple[Bet, LedgerRefused]] = []
-    for start in range(0, len(bet_ids), CHUNK):
-        chunk = bet_ids[start : start + CHUNK]
-        for attempt in range(3):
-            try:
-                refusals += _apply_chunk(ledger, chunk, action, recall=attempt == 0)
-                break
-            except IntegrityError:
-                continue
-        else:
-            # A busy wallet keeps winning: fall back to one bet per save, full budget each.
-            for bet_id in chunk:
-                refusals += ledger._retrying(
-                    f"round book action on bet {bet_id}",
-                    lambda n, b=bet_id: _apply_chunk(ledger, [b], action, recall=False),
-                )
-    return refusals
-
-
-def _apply_chunk(
-    ledger: Ledger, bet_ids: list[UUID], action: Action, *, recall: bool
-) -> list[tuple[Bet, LedgerRefused]]:
-    if recall:
-        # The first attempt takes bets as the book saw them placed, and wallets as this
-        # process last saw them: a stale one makes the save conflict, and a refusal is
-        # retried on fresh reads (below). What is in memory needs no thread.
-        bets = _load(bet_ids, functools.partial(_recalled, ledger), ledger.placed_bets.__contains__)
-        wanted = list(dict.fromkeys(wallet_id(b.player, b.currency) for b in bets))
-        find = functools.partial(ledger.find, Wallet, trusted=True)
-        found = _load(wanted, find, ledger.repository.holds)
-    else:
-        bets = _load(bet_ids, ledger.bet)
-        wanted = list(dict.fromkeys(wallet_id(b.player, b.currency) for b in bets))
-        found = _load(wanted, functools.partial(ledger.find, Wallet))
-    wallets = {w.id: w for w in found if w is not None}
-    changed: list[Aggregate] = []
-    refusals: list[tuple[Bet, LedgerRefused]] = []
-    for bet in bets:
-        wallet = wallets.get(wallet_id(bet.player, bet.currency))
-        if wallet is None:
-            continue
-        try:
-            if action(wallet, bet):
-                changed.append(bet)
-        except LedgerRefused as refused:
-            if recall:
-                # Decided on the bet as placed, which may be stale: read everything again.
-                raise IntegrityError(f"bet {bet.bet_id} moved since it was booked") from refused
-            log.warning("round book could not act on bet %s: %s", bet.bet_id, refused)
-            refusals.append((bet, refused))
-    if changed:
-        ledger.save(*wallets.values(), *changed)
-    return refusals

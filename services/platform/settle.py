@@ -48,7 +48,7 @@ from contracts.platform import (
     TransactionType,
 )
 from contracts.wallet import Outcome
-from services.ledger.application import record_ref
+from services.ledger.replies import record_ref
 from services.ledger.rounds import decode_provider_event
 from services.ledger.views import BetStatus
 

@@ -117,10 +117,10 @@ async def test_the_round_book_follower_books_bets_without_being_asked(
 
         last = await asyncio.to_thread(bet)
         for _ in range(200):
-            if ledger.book_scanned >= last:
+            if ledger.round_book.scanned >= last:
                 break
             await asyncio.sleep(0.02)
-        assert ledger.book_scanned >= last, "the follower never read the bet"
+        assert ledger.round_book.scanned >= last, "the follower never read the bet"
 
 
 async def test_readyz_refuses_a_nats_server_not_verified_as_fsyncing(

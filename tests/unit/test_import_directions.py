@@ -105,6 +105,7 @@ READ_ONLY_THROUGH: dict[tuple[str, str], frozenset[str]] = {
         {
             "services.ledger.application",
             "services.ledger.domain",
+            "services.ledger.round_state",
             "services.ledger.rounds",
             "services.ledger.views",
         }

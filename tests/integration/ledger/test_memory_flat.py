@@ -64,7 +64,9 @@ def test_a_ledger_playing_rounds_stays_flat_once_its_bounds_are_reached(
             tracemalloc.stop()
         cache = ledger.repository.cache
         assert isinstance(cache, SizedCache) and cache.bytes <= 512 * 1024
-        assert len(ledger.placed_bets) <= 100 and len(ledger.booked_bets) <= 100
+        assert (
+            len(ledger.round_book.placed_bets) <= 100 and len(ledger.round_book.booked_bets) <= 100
+        )
     bets = 30 * PLAYERS
     # Before the bounds (issue 17) every bet kept some 4 KB: its cached bet and record,
     # its placed event, its heads. What is left (about 600 bytes a bet over this short

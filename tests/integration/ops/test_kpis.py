@@ -205,7 +205,7 @@ async def test_each_kpi_is_read_back_exactly_from_the_api_and_from_metrics(bridg
     await asyncio.to_thread(play, ledger)
     last = await asyncio.to_thread(ledger.recorder.max_notification_id)
     for _ in range(400):  # the round book refunds R3's bet when it reads the void
-        if ledger.book_scanned >= (last or 0):
+        if ledger.round_book.scanned >= (last or 0):
             break
         await asyncio.sleep(0.025)
     head = await asyncio.to_thread(ledger.recorder.max_notification_id)

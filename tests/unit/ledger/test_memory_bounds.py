@@ -106,14 +106,14 @@ def test_the_book_forgets_resolved_bets_and_remembers_at_most_its_bound() -> Non
     for n in range(12):
         ledger.execute(debit(f"t{n}", "1.00", bet_id=f"b{n}"))
     ledger.drain_round_book()
-    assert len(ledger.placed_bets) == len(ledger.booked_bets) == 5
-    assert bet_uuid("evo", "b11") in ledger.placed_bets  # the newest are kept
+    assert len(ledger.round_book.placed_bets) == len(ledger.round_book.booked_bets) == 5
+    assert bet_uuid("evo", "b11") in ledger.round_book.placed_bets  # the newest are kept
 
     ledger.execute(credit("c11", "0", bet_id="b11"))
     ledger.drain_round_book()
 
-    assert bet_uuid("evo", "b11") not in ledger.placed_bets
-    assert bet_uuid("evo", "b11") not in ledger.booked_bets
+    assert bet_uuid("evo", "b11") not in ledger.round_book.placed_bets
+    assert bet_uuid("evo", "b11") not in ledger.round_book.booked_bets
 
 
 def test_a_remembered_bet_costs_at_most_its_measured_size() -> None:
@@ -124,8 +124,8 @@ def test_a_remembered_bet_costs_at_most_its_measured_size() -> None:
     for n in range(300):
         ledger.execute(debit(f"t{n}", "1.00", bet_id=f"bet-{n:06d}", picks=picks))
     ledger.drain_round_book()
-    remembered = (ledger.placed_bets, ledger.booked_bets)
-    per_bet = measured_bytes(remembered) / len(ledger.placed_bets)
+    remembered = (ledger.round_book.placed_bets, ledger.round_book.booked_bets)
+    per_bet = measured_bytes(remembered) / len(ledger.round_book.placed_bets)
     assert 500 < per_bet <= book.PLACED_BET_BYTES, per_bet
 
 
