@@ -49,86 +49,71 @@ def verify(body: bytes, secret: str, signature: str | None) -> bool:
     return hmac.compare_digest(sign(body, secret).encode(), signature.strip().encode())
 
 
-class AuthRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """The player opened a table: exchange the launch token for a session token."""
+class _Call(msgspec.Struct, frozen=True, kw_only=True):
+    """What every call carries: the operator it is for and the player's session token."""
 
     operatorId: int
-    token: Text
+    token: Text = ""
     platformId: int = 0
     timestamp: int = 0
 
 
-class DebitRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """Take `debitAmount` for one bet (`betTypeID`: 101 table bet, 104 insurance, ...)."""
+class AuthRequest(_Call, frozen=True, kw_only=True):
+    """The player opened a table: exchange the launch token for a session token."""
 
-    operatorId: int
-    uid: Id
     token: Text
+
+
+class _Transaction(_Call, frozen=True, kw_only=True):
+    """A call that moves money for the player `uid`, named by `transactionId` forever."""
+
+    uid: Id
     transactionId: Id
     roundId: RoundId
-    debitAmount: Amount
     currency: OptionalId
     gameId: Name = 0
     tableId: Name = 0
     serverId: int = 0
     seatId: OptionalId = ""
     betTypeID: int = 0
-    platformId: int = 0
-    timestamp: int = 0
 
 
-class CreditRequest(msgspec.Struct, frozen=True, kw_only=True):
+class DebitRequest(_Transaction, frozen=True, kw_only=True):
+    """Take `debitAmount` for one bet (`betTypeID`: 101 table bet, 104 insurance, ...)."""
+
+    token: Text
+    debitAmount: Amount
+
+
+class CreditRequest(_Transaction, frozen=True, kw_only=True):
     """Pay `creditAmount` (0 for a lost bet) for the debit `debitTransactionId`.
 
     `returnReason`: 0 bet result, 1 cancelled bet, 2 cancelled round, 7 manual credit.
     """
 
-    operatorId: int
-    uid: Id
-    token: Text = ""
-    transactionId: Id
     debitTransactionId: Id
-    roundId: RoundId
     creditAmount: Amount
-    currency: OptionalId
-    gameId: Name = 0
-    tableId: Name = 0
-    serverId: int = 0
-    seatId: OptionalId = ""
-    betTypeID: int = 0
     returnReason: int = 0
     isEndRound: bool = False
     creditIndex: OptionalId = ""
     gameDataString: Text = ""
-    platformId: int = 0
-    timestamp: int = 0
 
 
-class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
+class RollbackRequest(_Transaction, frozen=True, kw_only=True):
     """Give back the debit `transactionId` (`rollbackAmount` is its amount)."""
 
-    operatorId: int
-    uid: Id
-    token: Text = ""
-    transactionId: Id
-    roundId: RoundId
     rollbackAmount: Amount
-    currency: OptionalId
-    gameId: Name = 0
-    tableId: Name = 0
-    serverId: int = 0
-    seatId: OptionalId = ""
-    betTypeID: int = 0
-    platformId: int = 0
-    timestamp: int = 0
 
 
-class AuthResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class _Answer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     operatorId: int
     errorCode: int
     errorDescription: str
     timestamp: int
     uid: str = ""
+
+
+class AuthResponse(_Answer, frozen=True, kw_only=True, omit_defaults=True):
     nickName: str = ""
     token: Text = ""
     playerTokenAtLaunch: str = ""
@@ -139,12 +124,7 @@ class AuthResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     VIP: str = ""
 
 
-class TransactionResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    operatorId: int
-    errorCode: int
-    errorDescription: str
-    timestamp: int
-    uid: str = ""
+class TransactionResponse(_Answer, frozen=True, kw_only=True, omit_defaults=True):
     token: Text = ""
     transactionId: str = ""
     roundId: int | str = ""

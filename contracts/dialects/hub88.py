@@ -36,6 +36,7 @@ MAX_UNITS: Final = 10**18
 
 Units = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNITS)]
 OptionalText = Annotated[str, msgspec.Meta(max_length=256, pattern=ids.TEXT_PATTERN)]
+Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=5)]
 
 
 class Status(enum.StrEnum):
@@ -83,96 +84,83 @@ def verify(body: bytes, public_key: rsa.RSAPublicKey, signature: str | None) -> 
     return True
 
 
-class UserInfoRequest(msgspec.Struct, frozen=True, kw_only=True):
+class _Call(msgspec.Struct, frozen=True, kw_only=True):
+    """What every call carries: the player, a `request_uuid` the answer echoes, the session
+    `token` and the game."""
+
+    user: Id
+    request_uuid: Id
+    token: OptionalText = ""
+    game_code: OptionalId = ""
+
+
+class UserInfoRequest(_Call, frozen=True, kw_only=True):
     """`/user/info`: who is this player (asked when a game launches)."""
 
-    user: Id
-    request_uuid: Id
-    token: OptionalText = ""
-    game_code: OptionalId = ""
 
-
-class BalanceRequest(msgspec.Struct, frozen=True, kw_only=True):
+class BalanceRequest(_Call, frozen=True, kw_only=True):
     """`/user/balance`: the player's balance in the session's currency."""
 
-    user: Id
-    request_uuid: Id
-    token: OptionalText = ""
-    game_code: OptionalId = ""
     currency: OptionalText = ""
     supplier_user: OptionalId | None = None
 
 
-class BetRequest(msgspec.Struct, frozen=True, kw_only=True):
+class _Transaction(_Call, frozen=True, kw_only=True):
+    """A call that moves money or undoes a move, named by `transaction_uuid` forever."""
+
+    transaction_uuid: Id
+    round_closed: bool | None = None
+    supplier_transaction_id: OptionalText | None = None
+
+
+class _Money(_Transaction, frozen=True, kw_only=True):
+    """A bet or a win: `amount` in `currency` for `round` of `game_code`."""
+
+    game_code: OptionalId
+    round: Id
+    currency: Currency
+    amount: Units
+    supplier_user: OptionalId | None = None
+    reward_uuid: OptionalText | None = None
+    is_free: bool | None = None
+    is_aggregated: bool | None = None
+    bet: LongText | None = None
+
+
+class BetRequest(_Money, frozen=True, kw_only=True):
     """`/transaction/bet`: take `amount` from the player for a bet in `round`."""
 
-    user: Id
-    transaction_uuid: Id
-    request_uuid: Id
     token: OptionalText
-    round: Id
-    game_code: OptionalId
-    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=5)]
-    amount: Units
-    round_closed: bool | None = None
-    supplier_transaction_id: OptionalText | None = None
-    supplier_user: OptionalId | None = None
-    reward_uuid: OptionalText | None = None
-    is_free: bool | None = None
-    is_aggregated: bool | None = None
-    bet: LongText | None = None
 
 
-class WinRequest(msgspec.Struct, frozen=True, kw_only=True):
+class WinRequest(_Money, frozen=True, kw_only=True):
     """`/transaction/win`: pay `amount` (0 for a lost bet) for the bet it references."""
 
-    user: Id
-    transaction_uuid: Id
     reference_transaction_uuid: Id
-    request_uuid: Id
-    round: Id
-    game_code: OptionalId
-    currency: Annotated[str, msgspec.Meta(min_length=3, max_length=5)]
-    amount: Units
-    token: OptionalText = ""
-    round_closed: bool | None = None
-    supplier_transaction_id: OptionalText | None = None
-    supplier_user: OptionalId | None = None
-    reward_uuid: OptionalText | None = None
-    is_free: bool | None = None
-    is_aggregated: bool | None = None
-    bet: LongText | None = None
 
 
-class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
+class RollbackRequest(_Transaction, frozen=True, kw_only=True):
     """`/transaction/rollback`: undo whatever the referenced transaction did. No amount."""
 
-    user: Id
-    transaction_uuid: Id
     reference_transaction_uuid: Id
-    request_uuid: Id
     round: OptionalId = ""
-    game_code: OptionalId = ""
-    token: OptionalText = ""
     currency: OptionalText = ""
-    round_closed: bool | None = None
-    supplier_transaction_id: OptionalText | None = None
 
 
-class Response(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    """Every answer: `status`, the echoed `request_uuid`, and the balance when known."""
-
+class _Answer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     status: Status
     request_uuid: str = ""
     user: str | None = None
+
+
+class Response(_Answer, frozen=True, kw_only=True, omit_defaults=True):
+    """Every answer: `status`, the echoed `request_uuid`, and the balance when known."""
+
     currency: str | None = None
     balance: int | None = None
 
 
-class UserInfoResponse(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    status: Status
-    request_uuid: str = ""
-    user: str | None = None
+class UserInfoResponse(_Answer, frozen=True, kw_only=True, omit_defaults=True):
     country: str | None = None
     jurisdiction: str | None = None
     sub_partner_id: str | None = None

@@ -98,108 +98,94 @@ class AuthenticateRequest(msgspec.Struct, frozen=True, kw_only=True):
     ipAddress: Text = ""
 
 
-class BalanceRequest(msgspec.Struct, frozen=True, kw_only=True):
+class _PlayerCall(msgspec.Struct, frozen=True, kw_only=True):
+    """What every call after `authenticate.html` carries: the provider and the player."""
+
     providerId: Text
     userId: Id
+
+
+class BalanceRequest(_PlayerCall, frozen=True, kw_only=True):
     token: Text = ""
 
 
-class BetRequest(msgspec.Struct, frozen=True, kw_only=True):
+class _RoundCall(_PlayerCall, frozen=True, kw_only=True):
+    """A call about the player's part in one round (`roundId`) of a game."""
+
+    gameId: OptionalId
+    roundId: Id
+
+
+class _RoundMoney(_RoundCall, frozen=True, kw_only=True):
+    """A bet or a result: `amount` for `reference` in the round."""
+
+    amount: Text
+    reference: Id
+    timestamp: Text = ""
+    roundDetails: Text = ""
+    token: Text = ""
+    platform: Text = ""
+    bonusCode: Text = ""
+
+
+class BetRequest(_RoundMoney, frozen=True, kw_only=True):
     """`bet.html`: take `amount` for the bet `reference` in round `roundId`."""
 
-    providerId: Text
-    userId: Id
-    gameId: OptionalId
-    roundId: Id
-    amount: Text
-    reference: Id
-    timestamp: Text = ""
-    roundDetails: Text = ""
-    token: Text = ""
-    platform: Text = ""
-    bonusCode: Text = ""
 
-
-class ResultRequest(msgspec.Struct, frozen=True, kw_only=True):
+class ResultRequest(_RoundMoney, frozen=True, kw_only=True):
     """`result.html`: the player's win for round `roundId` (0 when every bet lost)."""
 
-    providerId: Text
-    userId: Id
-    gameId: OptionalId
-    roundId: Id
-    amount: Text
-    reference: Id
-    timestamp: Text = ""
-    roundDetails: Text = ""
-    token: Text = ""
-    platform: Text = ""
-    bonusCode: Text = ""
     promoWinAmount: Text = ""
 
 
-class BonusWinRequest(msgspec.Struct, frozen=True, kw_only=True):
+class _Payment(_PlayerCall, frozen=True, kw_only=True):
+    """Money paid (or, an adjustment, taken) outside a bet's result, once per `reference`."""
+
+    amount: Text
+    reference: Id
+    timestamp: Text = ""
+
+
+class _GamePayment(_Payment, frozen=True, kw_only=True):
+    """A payment won in a game (in round `roundId`, when it says), in the player's session."""
+
+    gameId: OptionalId = ""
+    roundId: OptionalId = ""
+    token: Text = ""
+
+
+class BonusWinRequest(_GamePayment, frozen=True, kw_only=True):
     """`bonusWin.html`: what a free-rounds bonus (`bonusCode`) won, paid to the player."""
 
-    providerId: Text
-    userId: Id
-    amount: Text
-    reference: Id
-    timestamp: Text = ""
     bonusCode: Text = ""
-    gameId: OptionalId = ""
-    roundId: OptionalId = ""
-    token: Text = ""
 
 
-class JackpotWinRequest(msgspec.Struct, frozen=True, kw_only=True):
+class JackpotWinRequest(_GamePayment, frozen=True, kw_only=True):
     """`jackpotWin.html`: a jackpot `jackpotId` won in round `roundId`, paid to the player."""
 
-    providerId: Text
-    userId: Id
-    amount: Text
-    reference: Id
-    timestamp: Text = ""
-    gameId: OptionalId = ""
-    roundId: OptionalId = ""
     jackpotId: Text = ""
     jackpotDetails: Text = ""
-    token: Text = ""
 
 
-class PromoWinRequest(msgspec.Struct, frozen=True, kw_only=True):
+class PromoWinRequest(_Payment, frozen=True, kw_only=True):
     """`promoWin.html`: a promotion's prize (tournament, prize drop: `campaignType`,
     `campaignId`), paid to the player."""
 
-    providerId: Text
-    userId: Id
-    amount: Text
-    reference: Id
-    timestamp: Text = ""
     campaignId: Text = ""
     campaignType: Text = ""
     currency: Text = ""
 
 
-class AdjustmentRequest(msgspec.Struct, frozen=True, kw_only=True):
+class AdjustmentRequest(_GamePayment, frozen=True, kw_only=True):
     """`adjustment.html`: a correction of the player's balance for round `roundId`;
     `amount` is signed (negative takes money)."""
 
-    providerId: Text
-    userId: Id
-    amount: Text
-    reference: Id
-    timestamp: Text = ""
-    gameId: OptionalId = ""
-    roundId: OptionalId = ""
     validBetAmount: Text = ""
-    token: Text = ""
 
 
-class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
+class RefundRequest(_PlayerCall, frozen=True, kw_only=True):
     """`refund.html`: cancel the bet `reference` (the bet's own reference)."""
 
-    providerId: Text
-    userId: Id
     reference: Id
     gameId: OptionalId = ""
     roundId: OptionalId = ""
@@ -210,13 +196,9 @@ class RefundRequest(msgspec.Struct, frozen=True, kw_only=True):
     bonusCode: Text = ""
 
 
-class EndRoundRequest(msgspec.Struct, frozen=True, kw_only=True):
+class EndRoundRequest(_RoundCall, frozen=True, kw_only=True):
     """`endRound.html`: the round is over for this player; no money moves."""
 
-    providerId: Text
-    userId: Id
-    gameId: OptionalId
-    roundId: Id
     platform: Text = ""
     bonusCode: Text = ""
     roundDetails: Text = ""

@@ -69,30 +69,29 @@ class RollbackAction(msgspec.Struct, frozen=True, kw_only=True, tag_field="actio
 PlayAction = BetAction | WinAction
 
 
-class PlayRequest(msgspec.Struct, frozen=True, kw_only=True):
+class _RoundCall(msgspec.Struct, frozen=True, kw_only=True):
+    """A call about the player's round `game_id`."""
+
+    user_id: Id
+    currency: OptionalId
+    game: OptionalId = ""
+    game_id: OptionalId = ""
+    finished: bool = False
+    session_id: OptionalId = ""
+
+
+class PlayRequest(_RoundCall, frozen=True, kw_only=True):
     """`/play`: the actions of one round (`game_id`), in order; none means a balance query.
 
     `finished` is true on the request that closes the round.
     """
 
-    user_id: Id
-    currency: OptionalId
-    game: OptionalId = ""
-    game_id: OptionalId = ""
-    finished: bool = False
-    session_id: OptionalId = ""
     actions: list[PlayAction] | None = None
 
 
-class RollbackRequest(msgspec.Struct, frozen=True, kw_only=True):
+class RollbackRequest(_RoundCall, frozen=True, kw_only=True):
     """`/rollback`: rollback actions for round `game_id`."""
 
-    user_id: Id
-    currency: OptionalId
-    game: OptionalId = ""
-    game_id: OptionalId = ""
-    finished: bool = False
-    session_id: OptionalId = ""
     actions: list[RollbackAction]
 
 
