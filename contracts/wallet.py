@@ -29,22 +29,33 @@ class Selection(msgspec.Struct, frozen=True, kw_only=True):
     """The part of the bet's stake on this pick, when the provider says; None splits evenly."""
 
 
-class Debit(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.debit"):
+class _Transaction(msgspec.Struct, frozen=True, kw_only=True):
+    """One provider transaction (`provider` + `tx_id`) on the player's wallet in `currency`."""
+
+    provider: str
+    tx_id: str
+    player: str
+    currency: str
+
+
+class _BetMove(_Transaction, frozen=True, kw_only=True):
+    """A stake or a win for a bet in round `round_id`."""
+
+    amount: Decimal
+    round_id: str
+    bet_id: str = ""
+    """The provider's bet reference. Empty on a debit: the bet is named by `tx_id`; empty on
+    a credit: every open bet of the player in the round."""
+    game: str = ""
+
+
+class Debit(_BetMove, frozen=True, kw_only=True, tag="wallet.debit"):
     """The provider takes a stake from the player's wallet for a bet in a round.
 
     The stake is held when the round is known to the ledger and captured when the bet is
     settled; it is refused if the round's betting window has closed.
     """
 
-    provider: str
-    tx_id: str
-    player: str
-    currency: str
-    amount: Decimal
-    round_id: str
-    bet_id: str = ""
-    """The provider's bet reference; empty means the bet is named by `tx_id`."""
-    game: str = ""
     table: str = ""
     session_id: str = ""
     selections: tuple[Selection, ...] = ()
@@ -53,23 +64,14 @@ class Debit(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.debit"):
     """The limit profile the player bets under; empty: the player's assigned profile."""
 
 
-class Credit(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.credit"):
+class Credit(_BetMove, frozen=True, kw_only=True, tag="wallet.credit"):
     """The provider pays a win (or reports a loss with amount 0) for a bet or a round."""
 
-    provider: str
-    tx_id: str
-    player: str
-    currency: str
-    amount: Decimal
-    round_id: str
-    bet_id: str = ""
-    """The bet this settles; empty means every open bet of the player in the round."""
-    game: str = ""
     session_id: str = ""
     closes_round: bool = False
 
 
-class Rollback(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.rollback"):
+class Rollback(_Transaction, frozen=True, kw_only=True, tag="wallet.rollback"):
     """The provider cancels an earlier transaction: the stake (or win) goes back.
 
     A rollback that arrives before the transaction it cancels is remembered; the late
@@ -77,10 +79,6 @@ class Rollback(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.rollback")
     as `late_original` says, so each dialect gets the behaviour its provider expects.
     """
 
-    provider: str
-    tx_id: str
-    player: str
-    currency: str
     ref_tx_id: str
     """The provider transaction being cancelled."""
     round_id: str = ""
@@ -115,17 +113,13 @@ class AwardCause(enum.StrEnum):
     either sign, against the house; a negative one never takes more than is available."""
 
 
-class Award(msgspec.Struct, frozen=True, kw_only=True, tag="wallet.award"):
+class Award(_Transaction, frozen=True, kw_only=True, tag="wallet.award"):
     """The provider pays the player (or, an adjustment, takes) money that settles no bet.
 
     Exactly once by `provider` + `tx_id`, like every transaction. A zero award moves no
     money but is remembered (a Hub88 free bet: its win names it by `ref_tx_id`).
     """
 
-    provider: str
-    tx_id: str
-    player: str
-    currency: str
     amount: Decimal
     """Paid to the player; negative only for an ADJUSTMENT (taken from the player)."""
     cause: AwardCause
