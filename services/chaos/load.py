@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -25,8 +26,15 @@ import aiohttp
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from contracts.events import AnyProviderEvent
 from services.checker.history import Attempt, HistoryWriter
-from services.simulate.clients.base import HttpTransport, Transport
+from services.simulate.clients.base import (
+    Answer,
+    HttpTransport,
+    PreparedCall,
+    Transport,
+    TransportError,
+)
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client
@@ -42,7 +50,7 @@ from services.simulate.drivers import (
 )
 from services.simulate.recording import RecordingTransport, recording_pusher
 from services.simulate.simulation import simulate
-from services.simulate.table import Chaos, http_pusher
+from services.simulate.table import Chaos, PushFn, http_pusher
 
 DIALECTS = ("hub88", "evolution", "pragmatic", "softswiss", "ezugi")
 OPERATOR = "casino"
@@ -139,6 +147,35 @@ def driver_for(dialect: str, transport: Transport, secrets: Secrets) -> WalletDr
     raise ValueError(f"unknown dialect {dialect!r}")
 
 
+class SpreadTransport:
+    """Each call to the next bridge in turn, as a load balancer in front of several would
+    send them: one player's bets land on every bridge. A call no bridge answers (after its
+    own retries) goes on to the next, once round; the bridges absorb a call sent twice."""
+
+    def __init__(self, bridges: Sequence[Transport]) -> None:
+        self.count = len(bridges)
+        self._turns = itertools.cycle(bridges)
+
+    async def send(self, call: PreparedCall) -> Answer:
+        for _ in range(self.count - 1):
+            with contextlib.suppress(TransportError):
+                return await next(self._turns).send(call)
+        return await next(self._turns).send(call)
+
+
+def failover_pusher(pushers: Sequence[PushFn]) -> PushFn:
+    """Push to the first bridge; to the next when it does not take the batch (a provider's
+    feed has one endpoint, and a second when the first is down)."""
+
+    async def push(events: Sequence[AnyProviderEvent]) -> object:
+        for pusher in pushers[:-1]:
+            with contextlib.suppress(aiohttp.ClientError, RuntimeError, TimeoutError):
+                return await pusher(events)
+        return await pushers[-1](events)
+
+    return push
+
+
 class PlatformBank:
     """The platform's side over the bridge's own API: wallets, deposits, launches.
 
@@ -146,16 +183,27 @@ class PlatformBank:
     as sent); opening a wallet and launching move no money and are not."""
 
     def __init__(
-        self, http: aiohttp.ClientSession, url: str, key: str, history: HistoryWriter
+        self, http: aiohttp.ClientSession, urls: Sequence[str], key: str, history: HistoryWriter
     ) -> None:
         self.http = http
-        self.url = url
+        self.count = len(urls)
+        self.urls = itertools.cycle(urls)
         self.headers = {"Authorization": f"Bearer {key}"}
         self.history = history
 
     async def _post(self, path: str, body: Mapping[str, object]) -> tuple[int, dict[str, Any]]:
+        """POST to the next bridge; to the one after when it refuses the connection (the
+        request never reached it)."""
+        for _ in range(self.count - 1):
+            with contextlib.suppress(aiohttp.ClientConnectorError):
+                return await self._post_to(next(self.urls), path, body)
+        return await self._post_to(next(self.urls), path, body)
+
+    async def _post_to(
+        self, url: str, path: str, body: Mapping[str, object]
+    ) -> tuple[int, dict[str, Any]]:
         async with self.http.post(
-            f"{self.url}{path}",
+            f"{url}{path}",
             json=body,
             headers=self.headers,
             timeout=aiohttp.ClientTimeout(total=10),
@@ -224,7 +272,7 @@ class PlatformBank:
         # judges instead, so a balance that cannot be read is not an error here.
         with contextlib.suppress(aiohttp.ClientError, TimeoutError, KeyError, ValueError):
             async with self.http.get(
-                f"{self.url}/platform/v1/wallets/{player}",
+                f"{next(self.urls)}/platform/v1/wallets/{player}",
                 headers=self.headers,
                 timeout=aiohttp.ClientTimeout(total=5),
             ) as answer:
@@ -250,7 +298,7 @@ class LoadStats:
 async def play(
     dialect: str,
     *,
-    url: str,
+    urls: Sequence[str],
     secrets: Secrets,
     history: HistoryWriter,
     stop: asyncio.Event,
@@ -259,18 +307,31 @@ async def play(
     players: int = 3,
     rounds: int = 2,
 ) -> None:
-    """Short simulations in `dialect`, one after another, until `stop` is set."""
+    """Short simulations in `dialect`, one after another, until `stop` is set: wallet calls
+    and platform calls spread over the bridges at `urls`, game events pushed to the first
+    (another when it does not answer)."""
     connector = aiohttp.TCPConnector(limit=50)
     async with aiohttp.ClientSession(connector=connector) as http:
-        inner = HttpTransport(http, f"{url}/wallet/{dialect}/{dialect}", timeout_s=5.0)
+        inner = SpreadTransport(
+            [
+                HttpTransport(
+                    http,
+                    f"{u}/wallet/{dialect}/{dialect}",
+                    timeout_s=5.0,
+                    retries=3 if len(urls) == 1 else 1,
+                )
+                for u in urls
+            ]
+        )
         transport = RecordingTransport(inner, history, provider=dialect, dialect=dialect)
         driver = driver_for(dialect, transport, secrets)
+        secret = secrets.env["CHAOS_FEED_SECRET"]
         push = recording_pusher(
-            http_pusher(http, f"{url}/feed/{dialect}", secrets.env["CHAOS_FEED_SECRET"]),
+            failover_pusher([http_pusher(http, f"{u}/feed/{dialect}", secret) for u in urls]),
             history,
             provider=dialect,
         )
-        bank = PlatformBank(http, url, secrets.env["CHAOS_OPERATOR_KEY"], history)
+        bank = PlatformBank(http, urls, secrets.env["CHAOS_OPERATOR_KEY"], history)
         number = 0
         while not stop.is_set():
             number += 1

@@ -4,7 +4,9 @@ A `Target` can be killed with SIGKILL and started again (same port, same store),
 (SIGSTOP) and resumed (SIGCONT). `Processes` holds them by name, with the list of names
 each fault may pick from: a run with more nodes or bridges adds its targets there.
 
-- `NatsTarget`: a nats-server from the wheel (`services.infra.natsserver`), store on disk;
+- `NatsTarget`: a nats-server from the wheel (`services.infra.natsserver`), store on disk,
+  alone or a node of a three-node cluster (`services.infra.natscluster`), each node then in
+  a network namespace of its own (`services.infra.netns`) that a partition cuts off;
 - `BridgeTarget`: `livebridge run` as a child process, ready when `/readyz` answers 200;
   its wall clock can be stepped forward (libfaketime's timestamp file) when libfaketime
   is installed;
@@ -31,7 +33,14 @@ from typing import Protocol
 from aiohttp import web
 
 from services.bridge.postgres import PrivateCluster, ensure_database
+from services.infra.natscluster import NatsCluster
 from services.infra.natsserver import NatsServer, free_port
+from services.infra.netns import Net
+
+PREFIX = "LB"
+"""The stream prefix of a chaos run's bridges."""
+LEDGER_STREAM = f"{PREFIX}_LEDGER"
+LEDGER_LEADER = "ledger-leader"
 
 FAKETIME_LIBS = (
     Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"),
@@ -95,9 +104,11 @@ def resume(target: Target) -> bool:
 
 
 class NatsTarget:
-    def __init__(self, name: str, store: Path) -> None:
+    """One nats-server: a single server of its own, or a node of a cluster (`server`)."""
+
+    def __init__(self, name: str, store: Path, server: NatsServer | None = None) -> None:
         self.name = name
-        self.server = NatsServer(store)
+        self.server = server or NatsServer(store)
 
     @property
     def url(self) -> str:
@@ -180,7 +191,11 @@ class BridgeTarget:
         deadline = time.monotonic() + ready_within_s
         while await asyncio.to_thread(http_status, f"{self.url}/readyz") != 200:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited {self.process.returncode}; see {self.log}")
+                tail = self.log.read_text(errors="replace").splitlines()[-15:]
+                raise RuntimeError(
+                    f"{self.name} exited {self.process.returncode}; the end of {self.log}:\n"
+                    + "\n".join(tail)
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"{self.name} not ready within {ready_within_s} s; see {self.log}"
@@ -280,12 +295,29 @@ class WebhookReceiver:
 
 @dataclass
 class Processes:
-    """Every target of a run by name, and which of them each kind of fault may hit."""
+    """Every target of a run by name, and which of them each kind of fault may hit.
+
+    On a cluster (`cluster`), `nats` are its nodes, in order; `net` is set when each node
+    runs in a network namespace of its own, which is what a partition cuts."""
 
     nats: list[NatsTarget]
     bridges: list[BridgeTarget]
     postgres: PostgresTarget
     webhooks: WebhookReceiver
+    cluster: NatsCluster | None = None
+    net: Net | None = None
+
+    @property
+    def nats_url(self) -> str:
+        """Every node's client URL, comma-separated."""
+        return ",".join(node.url for node in self.nats)
+
+    def partitionable(self) -> list[NatsTarget]:
+        return list(self.nats) if self.net is not None else []
+
+    def leaders(self) -> list[str]:
+        """The name a fault on the ledger stream's leader (whichever node it is then) takes."""
+        return [LEDGER_LEADER] if self.cluster is not None else []
 
     def killable(self) -> list[Target]:
         return [*self.bridges, *self.nats]
@@ -310,3 +342,5 @@ class Processes:
         for node in self.nats:
             await node.stop()
         await self.postgres.stop()
+        if self.net is not None:
+            await asyncio.to_thread(self.net.down)

@@ -2,11 +2,15 @@
 faults, then let the bridge settle and ask the checker for its verdict.
 
     livebridge chaos --cycles 20 --duration 15 --seed 7     (make chaos CYCLES=20 ...)
+    livebridge chaos --cluster --cycles 10                  (make chaos CLUSTER=1 CYCLES=10)
 
 Everything runs in a fresh directory: its own nats-server (fsync always), a private
 PostgreSQL made with `initdb` (the machine's shared server is never restarted), the
-bridge (`livebridge run`) and the platform's webhook receiver. The seed is printed first;
-the same seed replays the same fault schedule. The figures go to
+bridge (`livebridge run`) and the platform's webhook receiver. With `--cluster`: three
+nodes at R3, each in a network namespace of its own (on loopback, without partitions,
+where namespaces cannot be made: the run says so and `partitions` in the JSON says why),
+and two bridges sharing them and PostgreSQL, the load spread over both. The seed is
+printed first; the same seed replays the same fault schedule. The figures go to
 `<LIVEBRIDGE_HOME>/chaos.json`; exit 1 when anything was lost, duplicated or violated.
 """
 
@@ -28,9 +32,19 @@ from typing import Any
 
 import nats
 
-from services.chaos.faults import DEFAULT_KINDS, KINDS, Fault, inject, schedule
+from services.chaos.faults import (
+    CLUSTER_KINDS,
+    DEFAULT_KINDS,
+    KINDS,
+    Fault,
+    covering_schedule,
+    inject,
+    schedule,
+)
 from services.chaos.load import DIALECTS, LoadStats, Secrets, config_text, play
 from services.chaos.processes import (
+    LEDGER_STREAM,
+    PREFIX,
     BridgeTarget,
     NatsTarget,
     PostgresTarget,
@@ -41,9 +55,8 @@ from services.checker.commands import read_view
 from services.checker.history import HistoryWriter, read_history
 from services.checker.log import read_stream
 from services.checker.verdict import Verdict, judge
-
-PREFIX = "LB"
-LEDGER_STREAM = f"{PREFIX}_LEDGER"
+from services.infra.natscluster import NatsCluster
+from services.infra.netns import Net, NetnsUnavailable
 
 
 def register(
@@ -60,11 +73,17 @@ def register(
     p.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
     p.add_argument("--keep", action="store_true", help="keep the run's directory")
     p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a three-node cluster (nodes in network namespaces) and two bridges",
+    )
+    p.add_argument(
         "--faults",
         nargs="*",
         choices=KINDS,
-        default=list(DEFAULT_KINDS),
-        help="the kinds to draw from (default: all but clock, which needs libfaketime)",
+        default=None,
+        help="the kinds to draw from (default: all but clock, which needs libfaketime; "
+        "partition and leader only with --cluster)",
     )
     p.add_argument("--out", default="", help="default: <LIVEBRIDGE_HOME>/chaos.json")
     p.set_defaults(handler=partial(main, env=env))
@@ -79,8 +98,9 @@ def main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             seed=seed,
             cycles=args.cycles,
             duration_s=args.duration,
-            kinds=tuple(args.faults),
+            kinds=tuple(args.faults or (CLUSTER_KINDS if args.cluster else DEFAULT_KINDS)),
             keep=args.keep,
+            cluster=args.cluster,
             env=env,
         )
     )
@@ -98,19 +118,20 @@ def say(text: str) -> None:
 def bridge_env(
     env: Mapping[str, str],
     home: Path,
-    nats: NatsTarget,
-    pg: PostgresTarget,
+    processes: Processes,
     secrets: Secrets,
     config: Path,
 ) -> dict[str, str]:
+    """A bridge's environment: every node's URL, replicas on every node of a cluster."""
     found = {k: v for k, v in env.items() if not k.startswith(("LIVEBRIDGE_", "NATS_"))}
     return {
         **found,
         **secrets.env,
         "LIVEBRIDGE_HOME": str(home),
-        "LIVEBRIDGE_NATS_URL": nats.url,
-        "LIVEBRIDGE_NATS_MONITOR_URL": nats.monitor_url,
-        "LIVEBRIDGE_DATABASE_URL": pg.url,
+        "LIVEBRIDGE_NATS_URL": processes.nats_url,
+        "LIVEBRIDGE_NATS_MONITOR_URL": ",".join(node.monitor_url for node in processes.nats),
+        "LIVEBRIDGE_NATS_REPLICAS": str(len(processes.nats)),
+        "LIVEBRIDGE_DATABASE_URL": processes.postgres.url,
         "LIVEBRIDGE_CONFIG": str(config),
         "LIVEBRIDGE_STREAM_PREFIX": PREFIX,
     }
@@ -129,9 +150,11 @@ async def chaos(
     duration_s: float,
     kinds: tuple[str, ...] = DEFAULT_KINDS,
     keep: bool = False,
+    cluster: bool = False,
     env: Mapping[str, str] = os.environ,
 ) -> dict[str, Any]:
-    say(f"seed {seed}: {cycles} cycles of {duration_s} s")
+    where = "a three-node cluster and two bridges" if cluster else "one nats-server"
+    say(f"seed {seed}: {cycles} cycles of {duration_s} s on {where}")
     workdir = _workdir()
     processes: Processes | None = None
     started = time.monotonic()
@@ -141,26 +164,34 @@ async def chaos(
         # Everything started is stopped at the end, whatever fails on the way.
         processes = Processes(nats=[], bridges=[], postgres=pg, webhooks=webhooks)
         await pg.start()
-        node = NatsTarget("nats", workdir / "nats")
-        processes.nats.append(node)
-        await node.start()
+        partitions = ""
+        if cluster:
+            partitions = await _start_cluster(processes, workdir)
+        else:
+            node = NatsTarget("nats", workdir / "nats")
+            processes.nats.append(node)
+            await node.start()
         await webhooks.start()
         secrets = Secrets(workdir)
         config = workdir / "livebridge.toml"
         await asyncio.to_thread(config.write_text, config_text(secrets, webhooks.url))
-        bridge = BridgeTarget(
-            "bridge",
-            bridge_env(env, workdir / "home", node, pg, secrets, config),
-            workdir / "bridge.log",
-            workdir / "bridge.clock",
-            clock="clock" in kinds,
+        names = ["bridge-1", "bridge-2"] if cluster else ["bridge"]
+        for name in names:
+            bridge = BridgeTarget(
+                name,
+                bridge_env(env, workdir / name, processes, secrets, config),
+                workdir / f"{name}.log",
+                workdir / f"{name}.clock",
+                clock="clock" in kinds,
+            )
+            processes.bridges.append(bridge)
+        await asyncio.gather(*(bridge.start() for bridge in processes.bridges))
+        plan = (covering_schedule if cluster else schedule)(
+            seed, cycles, duration_s, processes, kinds
         )
-        processes.bridges.append(bridge)
-        await bridge.start()
-        plan = schedule(seed, cycles, duration_s, processes, kinds)
         for fault in plan:
             say(f"planned {fault}")
-        if not processes.clocks():
+        if not processes.clocks() and "clock" in kinds:
             say("libfaketime is not installed: no clock jumps (apt-get install faketime)")
         history = HistoryWriter(workdir / "history.jsonl")
         stats = await _load_under_faults(processes, plan, secrets, history, seed, duration_s)
@@ -168,6 +199,10 @@ async def chaos(
         say(f"load stopped: {stats.simulations} simulations, {stats.aborted} broken by faults")
         verdict, views_caught_up = await _judge(processes, workdir / "history.jsonl")
         result = _result(seed, cycles, duration_s, plan, verdict, stats, webhooks.received)
+        result["nodes"] = len(processes.nats)
+        result["bridges"] = len(processes.bridges)
+        if cluster:
+            result["partitions"] = partitions
         result["views_caught_up"] = views_caught_up
         result["seconds"] = round(time.monotonic() - started, 1)
         keep = keep or not result["ok"]
@@ -181,6 +216,31 @@ async def chaos(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+async def _start_cluster(processes: Processes, workdir: Path) -> str:
+    """Three nodes, each in a network namespace of its own when namespaces can be made
+    here (then partitions are drawn too); on loopback otherwise. Says which, and why."""
+    net: Net | None = Net()
+    assert net is not None
+    try:
+        await asyncio.to_thread(net.up)
+    except NetnsUnavailable as exc:
+        net = None
+        partitions = f"unavailable: {exc}"
+        say(f"no partitions in this run, the nodes run on loopback: {exc}")
+    else:
+        partitions = f"network namespaces {', '.join(net.namespaces)} on {net.subnet}.0/24"
+        processes.net = net
+    found = NatsCluster(
+        workdir / "cluster",
+        hosts=net.hosts if net else (),
+        wrappers=net.wrappers if net else (),
+    )
+    processes.cluster = found
+    processes.nats += [NatsTarget(name, node.store_dir, node) for name, node in found.nodes.items()]
+    await asyncio.to_thread(found.start)
+    return partitions
+
+
 async def _load_under_faults(
     processes: Processes,
     plan: list[Fault],
@@ -191,12 +251,13 @@ async def _load_under_faults(
 ) -> LoadStats:
     stop = asyncio.Event()
     stats = LoadStats()
-    url = processes.bridges[0].url
+    urls = [bridge.url for bridge in processes.bridges]
     players = [
         asyncio.create_task(
             play(
                 dialect,
-                url=url,
+                # Each dialect's feed goes to a bridge of its own first; wallet calls to all.
+                urls=urls[number % len(urls) :] + urls[: number % len(urls)],
                 secrets=secrets,
                 history=history,
                 stop=stop,
@@ -204,14 +265,16 @@ async def _load_under_faults(
                 stats=stats,
             )
         )
-        for dialect in DIALECTS
+        for number, dialect in enumerate(DIALECTS)
     ]
     try:
         for fault in plan:
             cycle_start = time.monotonic()
             await asyncio.sleep(fault.at_s)
             say(f"inject {fault}")
-            await inject(fault, processes)
+            hit = await inject(fault, processes)
+            if hit != fault.target:
+                say(f"  ({fault.target} was {hit})")
             await asyncio.sleep(max(0.0, duration_s - (time.monotonic() - cycle_start)))
     finally:
         stop.set()
@@ -225,7 +288,7 @@ async def _load_under_faults(
 async def _quiet_log(url: str, quiet_s: float = 8.0, within_s: float = 120.0) -> int:
     """Wait until the ledger stream stops growing (the round book and settlers are done,
     and a feed's held events have outwaited their gap timeout, 5 s by default)."""
-    nc = await nats.connect(url, name="livebridge-chaos")
+    nc = await nats.connect(url.split(","), name="livebridge-chaos")
     try:
         js = nc.jetstream()
         last, since = -1, time.monotonic()
@@ -244,7 +307,7 @@ async def _quiet_log(url: str, quiet_s: float = 8.0, within_s: float = 120.0) ->
 
 async def _judge(processes: Processes, history_path: Path) -> tuple[Verdict, bool]:
     """The checker's verdict once the log is quiet; the views get a minute to catch up."""
-    url = processes.nats[0].url
+    url = processes.nats_url
     await _quiet_log(url)
     events = await read_stream(url, LEDGER_STREAM)
     history = list(read_history(history_path))

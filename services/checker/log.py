@@ -66,8 +66,9 @@ def decode(seq: int, subject: str, headers: dict[str, str], data: bytes) -> Stor
 
 
 async def read_stream(nats_url: str, stream: str, *, wait_s: float = 5.0) -> list[StoredEvent]:
-    """Every stored event of `stream`, in order, through an ordered consumer."""
-    nc = await nats.connect(nats_url, name="livebridge-checker", connect_timeout=wait_s)
+    """Every stored event of `stream`, in order, through an ordered consumer (`nats_url`:
+    one server, or a cluster's nodes comma-separated)."""
+    nc = await nats.connect(nats_url.split(","), name="livebridge-checker", connect_timeout=wait_s)
     try:
         js = nc.jetstream()
         info = await js.stream_info(stream)

@@ -26,15 +26,18 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from nats.aio.client import Client
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import DiscardPolicy, RePublish, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
 T = TypeVar("T")
+R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 30.0
@@ -42,6 +45,10 @@ MAX_BATCH = 1000
 """Messages in one atomic batch: the server's default limit (jetstream.limits.batch)."""
 REQUEST_TIMEOUT = 5.0
 NO_RESPONDERS = 503
+UNAVAILABLE = 10008
+"""JetStream's "system temporarily unavailable": no leader yet, after a node restart."""
+READ_PATIENCE = 10.0
+"""Seconds a read is asked again while the cluster elects a leader (`_patiently`)."""
 PING_INTERVAL = 1
 """Seconds between the client's pings: two unanswered and the connection is given up."""
 _SPACE = re.compile(r"\s")
@@ -295,10 +302,13 @@ class JetStreamConnection:
 
     async def _leader_get(self, stream: str, request: dict[str, Any]) -> StoredMsg | None:
         """`$JS.API.STREAM.MSG.GET`: answered by the leader, coherent with acked writes."""
+        return await self._patiently(lambda wait_s: self._leader_get_once(stream, request, wait_s))
+
+    async def _leader_get_once(
+        self, stream: str, request: dict[str, Any], wait_s: float
+    ) -> StoredMsg | None:
         reply = await self.nc.request(
-            f"$JS.API.STREAM.MSG.GET.{stream}",
-            json.dumps(request).encode(),
-            timeout=REQUEST_TIMEOUT,
+            f"$JS.API.STREAM.MSG.GET.{stream}", json.dumps(request).encode(), timeout=wait_s
         )
         body = json.loads(reply.data)
         if "error" in body:
@@ -312,6 +322,33 @@ class JetStreamConnection:
             base64.b64decode(message.get("data", "")),
             raw_headers=base64.b64decode(message.get("hdrs", "")),
         )
+
+    async def _patiently(self, read: Callable[[float], Awaitable[R]]) -> R:
+        """`read(wait_s)`, asked again for up to `READ_PATIENCE` s while nobody answers it.
+
+        In the seconds after a node restarts or is cut off, the stream has no leader, or
+        one the client's server does not know yet: a request then times out, finds no
+        responders, or is answered "JetStream system temporarily unavailable" (10008). A
+        read changes nothing, so asking again is safe; a write is never asked again here
+        (the recorders decide, knowing its message ids).
+        """
+        loop = self._loop
+        deadline = loop.time() + READ_PATIENCE
+        pause = 0.05
+        while True:
+            wait_s = max(0.5, min(REQUEST_TIMEOUT, deadline - loop.time()))
+            try:
+                return await read(wait_s)
+            except (NatsTimeoutError, TimeoutError, NoRespondersError) as exc:
+                problem: Exception = exc
+            except JetStreamError as exc:
+                if exc.err_code not in (NO_RESPONDERS, UNAVAILABLE):
+                    raise
+                problem = exc
+            if loop.time() + pause > deadline:
+                raise problem
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     async def get_batch(
         self, stream: str, subject: str, start_seq: int, batch: int
@@ -345,25 +382,18 @@ class JetStreamConnection:
     async def _direct_batch(
         self, stream: str, request: dict[str, Any]
     ) -> tuple[list[StoredMsg], int]:
-        """One direct batch get, asked again while nobody serves them yet (status 503).
+        """One direct batch get, asked again while nobody serves them yet (status 503) or
+        the replica asked does not answer (`_patiently`).
 
         On a cluster, the replicas of a stream just created (or just elected) subscribe
         to its direct gets a moment later: until then the request has no responders.
         """
-        loop = self._loop
-        deadline = loop.time() + REQUEST_TIMEOUT
-        pause = 0.02
-        while True:
-            try:
-                return await self._direct_batch_once(stream, request)
-            except JetStreamError as error:
-                if error.err_code != NO_RESPONDERS or loop.time() + pause > deadline:
-                    raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.5)
+        return await self._patiently(
+            lambda wait_s: self._direct_batch_once(stream, request, wait_s)
+        )
 
     async def _direct_batch_once(
-        self, stream: str, request: dict[str, Any]
+        self, stream: str, request: dict[str, Any], wait_s: float
     ) -> tuple[list[StoredMsg], int]:
         token = f"{self._inbox}.{next(self._tokens)}"
         collector = _BatchCollector(self._loop.create_future())
@@ -372,7 +402,7 @@ class JetStreamConnection:
             await self.nc.publish(
                 f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=token
             )
-            stream_last = await asyncio.wait_for(collector.done, REQUEST_TIMEOUT)
+            stream_last = await asyncio.wait_for(collector.done, wait_s)
             return collector.messages, stream_last
         finally:
             del self._replies[token]

@@ -12,10 +12,8 @@ import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import nats
-import nats.errors
 
 from services.infra.natscluster import NatsCluster
 from services.ledger.application import Ledger
@@ -92,21 +90,8 @@ class Bets:
             take(self.ledger, tx, PLAYERS[len(self.taken) % len(PLAYERS)])
             self.taken.append(tx)
 
-    def read_round(self) -> list[Any]:
-        """The round's bets. A read in the seconds after a node restarted may time out
-        while the cluster settles (a stream leader get that no server answers in time):
-        asked again, as a reader would; what is checked is that nothing was lost."""
-        for attempt in range(3):
-            try:
-                return list(self.ledger.round_state("evo", "k1").bets)
-            except nats.errors.TimeoutError:
-                if attempt == 2:
-                    raise
-                time.sleep(1.0)
-        raise AssertionError("unreachable")
-
     def check(self) -> None:
-        stored = self.read_round()
+        stored = self.ledger.round_state("evo", "k1").bets
         assert Counter(b.bet_id for b in stored) == Counter(self.taken), (
             "every bet answered is stored once"
         )
