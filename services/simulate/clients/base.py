@@ -10,9 +10,9 @@ every wallet call is idempotent on its transaction id, so a retry never moves mo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import aiohttp
 import msgspec
@@ -57,6 +57,40 @@ _JSON: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 
 class Transport(Protocol):
     async def send(self, call: PreparedCall) -> Answer: ...
+
+
+class DialectClient:
+    """Sends a dialect's prepared calls and reads its answers (see `decode_answer`)."""
+
+    dialect: ClassVar[str]
+    decoder: ClassVar[msgspec.json.Decoder[Any] | None] = None
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    async def send(self, call: PreparedCall) -> dict[str, Any]:
+        return decode_answer(await self.transport.send(call), self.dialect, self.decoder)
+
+
+class SignedJsonClient(DialectClient):
+    """A dialect that posts JSON with the signature of exactly the body in a header
+    (Hub88, Ezugi, SoftSwiss); `prepare_raw` lets a test forge or drop the signature."""
+
+    signature_header: ClassVar[str]
+    encoder: ClassVar[msgspec.json.Encoder] = msgspec.json.Encoder()
+
+    def sign(self, body: bytes) -> str:
+        raise NotImplementedError
+
+    def prepare(self, path: str, payload: Mapping[str, Any]) -> PreparedCall:
+        return self.prepare_raw(path, self.encoder.encode(payload))
+
+    def prepare_raw(self, path: str, body: bytes, *, signature: str | None = None) -> PreparedCall:
+        headers = {
+            self.signature_header: self.sign(body) if signature is None else signature,
+            "Content-Type": "application/json",
+        }
+        return PreparedCall(path=path, body=body, headers=headers)
 
 
 class TransportError(RuntimeError):
@@ -104,3 +138,15 @@ class HttpTransport:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last = exc
         raise TransportError(f"{url}: no answer after {self.retries + 1} attempts ({last})")
+
+
+def sends(
+    build: Callable[..., PreparedCall],
+) -> Callable[..., Coroutine[Any, Any, dict[str, Any]]]:
+    """A client method that sends what its builder method `build` prepares, and answers
+    the decoded reply: `bet = sends(bet_call)`."""
+
+    async def send(client: DialectClient, **kwargs: Any) -> dict[str, Any]:
+        return await client.send(build(client, **kwargs))
+
+    return send

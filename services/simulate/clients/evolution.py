@@ -15,15 +15,18 @@ from typing import Any
 import msgspec
 
 from contracts.dialects import evolution as wire
-from services.simulate.clients.base import Answer, PreparedCall, Transport, decode_answer
+from services.simulate.clients.base import DialectClient, PreparedCall, Transport, sends
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 
-class EvolutionClient:
+class EvolutionClient(DialectClient):
+    dialect = "Evolution"
+    decoder = _DECODER
+
     def __init__(self, transport: Transport, auth_token: str) -> None:
-        self.transport = transport
+        super().__init__(transport)
         self.auth_token = auth_token
 
     def prepare(
@@ -88,14 +91,8 @@ class EvolutionClient:
             },
         )
 
-    async def send(self, call: PreparedCall) -> dict[str, Any]:
-        return decode(await self.transport.send(call))
-
-    async def check(self, *, sid: str, user: str) -> dict[str, Any]:
-        return await self.send(self.check_call(sid=sid, user=user))
-
-    async def balance(self, *, sid: str, user: str, currency: str) -> dict[str, Any]:
-        return await self.send(self.balance_call(sid=sid, user=user, currency=currency))
+    check = sends(check_call)
+    balance = sends(balance_call)
 
     async def debit(self, **kwargs: Any) -> dict[str, Any]:
         return await self.send(self.transaction_call("debit", **kwargs))
@@ -105,7 +102,3 @@ class EvolutionClient:
 
     async def cancel(self, **kwargs: Any) -> dict[str, Any]:
         return await self.send(self.transaction_call("cancel", **kwargs))
-
-
-def decode(answer: Answer) -> dict[str, Any]:
-    return decode_answer(answer, "Evolution", _DECODER)

@@ -8,16 +8,14 @@ may be sent before the debit.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
 from contracts.dialects import ezugi as wire
-from services.simulate.clients.base import Answer, PreparedCall, Transport, decode_answer
+from services.simulate.clients.base import PreparedCall, SignedJsonClient, Transport, sends
 
-_ENCODER = msgspec.json.Encoder(decimal_format="number")
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 
@@ -25,25 +23,21 @@ def _ms() -> int:
     return int(time.time() * 1000)
 
 
-class EzugiClient:
+class EzugiClient(SignedJsonClient):
+    signature_header = wire.SIGNATURE_HEADER
+    encoder = msgspec.json.Encoder(decimal_format="number")
+    dialect = "Ezugi"
+    decoder = _DECODER
+
     def __init__(self, transport: Transport, secret: str, operator_id: int) -> None:
-        self.transport = transport
+        super().__init__(transport)
         self.secret = secret
         self.operator_id = operator_id
 
     # -- pure builders -------------------------------------------------------------------
 
-    def prepare(self, path: str, payload: Mapping[str, Any]) -> PreparedCall:
-        return self.prepare_raw(path, _ENCODER.encode(payload))
-
-    def prepare_raw(self, path: str, body: bytes, *, signature: str | None = None) -> PreparedCall:
-        headers = {
-            wire.SIGNATURE_HEADER: signature
-            if signature is not None
-            else wire.sign(body, self.secret),
-            "Content-Type": "application/json",
-        }
-        return PreparedCall(path=path, body=body, headers=headers)
+    def sign(self, body: bytes) -> str:
+        return wire.sign(body, self.secret)
 
     def _common(
         self, *, user: str, token: str, tx: str, round_id: int | str, currency: str, table: int
@@ -134,21 +128,7 @@ class EzugiClient:
 
     # -- sending -------------------------------------------------------------------------
 
-    async def send(self, call: PreparedCall) -> dict[str, Any]:
-        return decode(await self.transport.send(call))
-
-    async def auth(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.auth_call(**kwargs))
-
-    async def debit(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.debit_call(**kwargs))
-
-    async def credit(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.credit_call(**kwargs))
-
-    async def rollback(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.rollback_call(**kwargs))
-
-
-def decode(answer: Answer) -> dict[str, Any]:
-    return decode_answer(answer, "Ezugi", _DECODER)
+    auth = sends(auth_call)
+    debit = sends(debit_call)
+    credit = sends(credit_call)
+    rollback = sends(rollback_call)

@@ -7,19 +7,15 @@ fresh `request_uuid`; a retry (same `transaction_uuid`) re-sends the same bytes.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-import msgspec
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from contracts.dialects import hub88 as wire
 from contracts.money import from_minor, to_minor
-from services.simulate.clients.base import Answer, PreparedCall, Transport, decode_answer
-
-_ENCODER = msgspec.json.Encoder()
+from services.simulate.clients.base import PreparedCall, SignedJsonClient, Transport, sends
 
 
 def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:
@@ -37,41 +33,33 @@ def major(value: int, currency: str) -> Decimal:
     return from_minor(value, currency, wire.SCALE)
 
 
-class Hub88Client:
+class Hub88Client(SignedJsonClient):
+    signature_header = wire.SIGNATURE_HEADER
+    dialect = "Hub88"
+
     def __init__(self, transport: Transport, private_key: rsa.RSAPrivateKey) -> None:
-        self.transport = transport
+        super().__init__(transport)
         self.key = private_key
 
     # -- pure builders -------------------------------------------------------------------
 
-    def prepare(self, path: str, payload: Mapping[str, Any]) -> PreparedCall:
-        body = _ENCODER.encode(payload)
-        return self.prepare_raw(path, body)
+    def sign(self, body: bytes) -> str:
+        return wire.sign(body, self.key)
 
-    def prepare_raw(self, path: str, body: bytes, *, signature: str | None = None) -> PreparedCall:
-        headers = {
-            wire.SIGNATURE_HEADER: signature
-            if signature is not None
-            else wire.sign(body, self.key),
-            "Content-Type": "application/json",
-        }
-        return PreparedCall(path=path, body=body, headers=headers)
-
-    def bet_call(
+    def _transaction_call(
         self,
+        path: str,
         *,
         user: str,
         token: str,
         round_id: str,
         tx: str,
-        amount: Decimal,
-        currency: str,
-        game_code: str = "live_roulette",
-        round_closed: bool = False,
+        round_closed: bool,
         request_uuid: str | None = None,
+        **fields: Any,
     ) -> PreparedCall:
         return self.prepare(
-            "transaction/bet",
+            path,
             {
                 "user": user,
                 "transaction_uuid": tx,
@@ -79,80 +67,65 @@ class Hub88Client:
                 "token": token,
                 "round_closed": round_closed,
                 "round": round_id,
-                "reward_uuid": None,
                 "request_uuid": request_uuid or str(uuid.uuid4()),
-                "is_free": False,
-                "is_aggregated": False,
-                "game_code": game_code,
-                "currency": currency,
-                "bet": "zero",
-                "amount": units(amount, currency),
-                "meta": {"selection": "home_team", "odds": 2.5},
+                **fields,
             },
         )
 
-    def win_call(
+    def _money_call(
         self,
+        path: str,
         *,
-        user: str,
-        token: str,
-        round_id: str,
-        tx: str,
-        bet_tx: str,
         amount: Decimal,
         currency: str,
         game_code: str = "live_roulette",
-        round_closed: bool = True,
-        request_uuid: str | None = None,
+        **transaction: Any,
     ) -> PreparedCall:
-        return self.prepare(
+        return self._transaction_call(
+            path,
+            reward_uuid=None,
+            is_free=False,
+            is_aggregated=False,
+            game_code=game_code,
+            currency=currency,
+            bet="zero",
+            amount=units(amount, currency),
+            **transaction,
+        )
+
+    def bet_call(self, *, round_closed: bool = False, **bet: Any) -> PreparedCall:
+        """A debit of `amount` `currency` for `user` (`token`) in `round_id`, as `tx`;
+        optional `game_code` and `request_uuid`."""
+        meta = {"selection": "home_team", "odds": 2.5}
+        return self._money_call("transaction/bet", round_closed=round_closed, meta=meta, **bet)
+
+    def win_call(self, *, bet_tx: str, round_closed: bool = True, **win: Any) -> PreparedCall:
+        """A credit paying out the bet `bet_tx`; the other fields as `bet_call`'s."""
+        return self._money_call(
             "transaction/win",
-            {
-                "user": user,
-                "transaction_uuid": tx,
-                "supplier_transaction_id": f"sup-{tx}",
-                "token": token,
-                "round_closed": round_closed,
-                "round": round_id,
-                "reward_uuid": None,
-                "request_uuid": request_uuid or str(uuid.uuid4()),
-                "reference_transaction_uuid": bet_tx,
-                "is_free": False,
-                "is_aggregated": False,
-                "game_code": game_code,
-                "currency": currency,
-                "bet": "zero",
-                "amount": units(amount, currency),
-                "meta": {},
-            },
+            round_closed=round_closed,
+            meta={},
+            reference_transaction_uuid=bet_tx,
+            **win,
         )
 
     def rollback_call(
         self,
         *,
-        user: str,
-        token: str,
-        round_id: str,
-        tx: str,
         ref_tx: str,
         game_code: str = "live_roulette",
         round_closed: bool = False,
-        request_uuid: str | None = None,
+        **transaction: Any,
     ) -> PreparedCall:
-        return self.prepare(
+        """Undoes the bet `ref_tx`; `user`, `token`, `round_id`, `tx`, optional
+        `request_uuid`."""
+        return self._transaction_call(
             "transaction/rollback",
-            {
-                "user": user,
-                "transaction_uuid": tx,
-                "supplier_transaction_id": f"sup-{tx}",
-                "token": token,
-                "round_closed": round_closed,
-                "round": round_id,
-                "request_uuid": request_uuid or str(uuid.uuid4()),
-                "reference_transaction_uuid": ref_tx,
-                "game_code": game_code,
-                "meta": {},
-            },
+            round_closed=round_closed,
+            reference_transaction_uuid=ref_tx,
+            game_code=game_code,
+            meta={},
+            **transaction,
         )
 
     def balance_call(
@@ -175,22 +148,7 @@ class Hub88Client:
 
     # -- sending -------------------------------------------------------------------------
 
-    async def send(self, call: PreparedCall) -> dict[str, Any]:
-        answer = await self.transport.send(call)
-        return decode(answer)
-
-    async def bet(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.bet_call(**kwargs))
-
-    async def win(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.win_call(**kwargs))
-
-    async def rollback(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.rollback_call(**kwargs))
-
-    async def balance(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.balance_call(**kwargs))
-
-
-def decode(answer: Answer) -> dict[str, Any]:
-    return decode_answer(answer, "Hub88")
+    bet = sends(bet_call)
+    win = sends(win_call)
+    rollback = sends(rollback_call)
+    balance = sends(balance_call)

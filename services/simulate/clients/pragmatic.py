@@ -9,22 +9,39 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 from urllib.parse import urlencode
 
 import msgspec
 
 from contracts.dialects import pragmatic as wire
-from services.simulate.clients.base import Answer, PreparedCall, Transport, decode_answer
+from services.simulate.clients.base import DialectClient, PreparedCall, Transport, sends
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 
-class PragmaticClient:
+def _money_fields(
+    user: str, round_id: str, reference: str, amount: Decimal, game_id: str
+) -> dict[str, str]:
+    """What a bet and a result both carry."""
+    return {
+        "userId": user,
+        "gameId": game_id,
+        "roundId": round_id,
+        "amount": str(amount),
+        "reference": reference,
+        "timestamp": str(int(time.time() * 1000)),
+        "roundDetails": "spin",
+    }
+
+
+class PragmaticClient(DialectClient):
+    dialect = "Pragmatic"
+    decoder = _DECODER
+
     def __init__(
         self, transport: Transport, secret: str, *, provider_id: str = "PragmaticPlay"
     ) -> None:
-        self.transport = transport
+        super().__init__(transport)
         self.secret = secret
         self.provider_id = provider_id
 
@@ -59,15 +76,7 @@ class PragmaticClient:
         game_id: str = "401",
         token: str = "",
     ) -> PreparedCall:
-        fields = {
-            "userId": user,
-            "gameId": game_id,
-            "roundId": round_id,
-            "amount": str(amount),
-            "reference": reference,
-            "timestamp": str(int(time.time() * 1000)),
-            "roundDetails": "spin",
-        }
+        fields = _money_fields(user, round_id, reference, amount, game_id)
         if token:
             fields["token"] = token
         return self.prepare("bet.html", fields)
@@ -76,16 +85,7 @@ class PragmaticClient:
         self, *, user: str, round_id: str, reference: str, amount: Decimal, game_id: str = "401"
     ) -> PreparedCall:
         return self.prepare(
-            "result.html",
-            {
-                "userId": user,
-                "gameId": game_id,
-                "roundId": round_id,
-                "amount": str(amount),
-                "reference": reference,
-                "timestamp": str(int(time.time() * 1000)),
-                "roundDetails": "spin",
-            },
+            "result.html", _money_fields(user, round_id, reference, amount, game_id)
         )
 
     def refund_call(self, *, user: str, reference: str, round_id: str = "") -> PreparedCall:
@@ -99,27 +99,9 @@ class PragmaticClient:
             "endRound.html", {"userId": user, "gameId": game_id, "roundId": round_id}
         )
 
-    async def send(self, call: PreparedCall) -> dict[str, Any]:
-        return decode(await self.transport.send(call))
-
-    async def authenticate(self, *, token: str) -> dict[str, Any]:
-        return await self.send(self.authenticate_call(token=token))
-
-    async def balance(self, *, user: str) -> dict[str, Any]:
-        return await self.send(self.balance_call(user=user))
-
-    async def bet(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.bet_call(**kwargs))
-
-    async def result(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.result_call(**kwargs))
-
-    async def refund(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.refund_call(**kwargs))
-
-    async def end_round(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.end_round_call(**kwargs))
-
-
-def decode(answer: Answer) -> dict[str, Any]:
-    return decode_answer(answer, "Pragmatic", _DECODER)
+    authenticate = sends(authenticate_call)
+    balance = sends(balance_call)
+    bet = sends(bet_call)
+    result = sends(result_call)
+    refund = sends(refund_call)
+    end_round = sends(end_round_call)

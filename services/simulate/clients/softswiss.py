@@ -11,13 +11,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from contracts.dialects import softswiss as wire
 from contracts.money import from_minor, to_minor
-from services.simulate.clients.base import Answer, PreparedCall, Transport, decode_answer
-
-_ENCODER = msgspec.json.Encoder()
+from services.simulate.clients.base import PreparedCall, SignedJsonClient, Transport, sends
 
 
 def units(amount: Decimal, currency: str) -> int:
@@ -40,24 +36,18 @@ def rollback(action_id: str, original_action_id: str) -> dict[str, Any]:
     return {"action": "rollback", "action_id": action_id, "original_action_id": original_action_id}
 
 
-class SoftSwissClient:
+class SoftSwissClient(SignedJsonClient):
+    signature_header = wire.SIGNATURE_HEADER
+    dialect = "SoftSwiss"
+
     def __init__(self, transport: Transport, auth_token: str) -> None:
-        self.transport = transport
+        super().__init__(transport)
         self.auth_token = auth_token
 
     # -- pure builders -------------------------------------------------------------------
 
-    def prepare(self, path: str, payload: Mapping[str, Any]) -> PreparedCall:
-        return self.prepare_raw(path, _ENCODER.encode(payload))
-
-    def prepare_raw(self, path: str, body: bytes, *, signature: str | None = None) -> PreparedCall:
-        headers = {
-            wire.SIGNATURE_HEADER: signature
-            if signature is not None
-            else wire.sign(body, self.auth_token),
-            "Content-Type": "application/json",
-        }
-        return PreparedCall(path=path, body=body, headers=headers)
+    def sign(self, body: bytes) -> str:
+        return wire.sign(body, self.auth_token)
 
     def play_call(
         self,
@@ -108,18 +98,6 @@ class SoftSwissClient:
 
     # -- sending -------------------------------------------------------------------------
 
-    async def send(self, call: PreparedCall) -> dict[str, Any]:
-        return decode(await self.transport.send(call))
-
-    async def play(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.play_call(**kwargs))
-
-    async def rollback(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.rollback_call(**kwargs))
-
-    async def balance(self, **kwargs: Any) -> dict[str, Any]:
-        return await self.send(self.balance_call(**kwargs))
-
-
-def decode(answer: Answer) -> dict[str, Any]:
-    return decode_answer(answer, "SoftSwiss")
+    play = sends(play_call)
+    rollback = sends(rollback_call)
+    balance = sends(balance_call)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.simulate.clients.base import PreparedCall
-from services.simulate.clients.ezugi import EzugiClient, decode
+from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.drivers.base import Placed, Seat, Wager, require
 
 
@@ -66,10 +66,10 @@ class EzugiDriver:
         return None  # Ezugi has no balance call after /auth
 
     async def _send(self, call: PreparedCall, duplicate: bool) -> dict[str, Any]:
-        first = decode(await self.client.transport.send(call))
+        first = await self.client.send(call)
         require(first["http_status"] == 200, call.path, first)
         if duplicate:
-            again = decode(await self.client.transport.send(call))
+            again = await self.client.send(call)
             require(again["errorCode"] == first["errorCode"], "a repeat got another code", again)
         return first
 

@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 from services.simulate.clients.base import PreparedCall, TransportError
-from services.simulate.clients.hub88 import Hub88Client, decode
+from services.simulate.clients.hub88 import Hub88Client
 from services.simulate.drivers.base import Placed, Retry, Seat, Wager, require
 
 
@@ -86,7 +86,7 @@ class Hub88Driver:
 
     async def _once(self, call: PreparedCall) -> dict[str, Any]:
         try:
-            return decode(await self.client.transport.send(call))
+            return await self.client.send(call)
         except (TransportError, TimeoutError) as exc:
             return {"status": _HUB88_UNKNOWN, "http_status": 0, "raw": f"no answer: {exc}"}
 

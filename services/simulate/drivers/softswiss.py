@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.simulate.clients.base import PreparedCall
-from services.simulate.clients.softswiss import SoftSwissClient, decode
+from services.simulate.clients.softswiss import SoftSwissClient
 from services.simulate.clients.softswiss import bet as ss_bet
 from services.simulate.clients.softswiss import rollback as ss_rollback
 from services.simulate.clients.softswiss import win as ss_win
@@ -71,10 +71,9 @@ class SoftSwissDriver:
         return Decimal(answer["balance"]).scaleb(-2)
 
     async def _send(self, call: PreparedCall, duplicate: bool) -> dict[str, Any]:
-        first = await self.client.transport.send(call)
-        body = decode(first)
+        body = await self.client.send(call)
         if duplicate:
-            again = decode(await self.client.transport.send(call))
+            again = await self.client.send(call)
             again_ids = [t["tx_id"] for t in again.get("transactions") or []]
             first_ids = [t["tx_id"] for t in body.get("transactions") or []]
             require(again_ids == first_ids, "a repeated action got another tx_id", again)
