@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import psycopg
 from aiohttp import web
 
 from contracts.events import BettingOpened
 from services.bench.edge import PACED_SHARE, _elsewhere, percentile
 from services.bridge.config import Settings
 from services.bridge.main import LEDGER, build_app
+from services.infra.databases import own_database
 
 KEY = "bench-admin-key-0123456789abcdefghij"
 PLAYER_SECRET = "bench-player-token-secret-0123456789abcdef"
@@ -78,21 +78,6 @@ class Seat:
 
 def _round(n: int) -> str:
     return f"R-ws-{(n // BETS_PER_ROUND) % ROUNDS}"
-
-
-@contextlib.contextmanager
-def _database(admin_url: str) -> Iterator[str]:
-    """A database of the bench's own on the same server (the views of a log of their own)."""
-    name = f"livebridge_bench_ws_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    info = psycopg.conninfo.conninfo_to_dict(admin_url)
-    info["dbname"] = name
-    try:
-        yield psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items()})
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager
@@ -292,7 +277,10 @@ def measure(
         "BENCH_PLAYER_TOKEN_SECRET": PLAYER_SECRET,
         "BENCH_EVO_TOKEN": "bench-evo-token",
     }
-    with _database(database_url) as own_database, tempfile.TemporaryDirectory() as tmp:
+    with (
+        own_database(database_url, "livebridge_bench_ws") as database,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         config = Path(tmp) / "livebridge.toml"
         config.write_text(CONFIG)
         settings = Settings(
@@ -303,7 +291,7 @@ def measure(
             # The bench's own nats-server from the wheel, started with fsync always.
             nats_monitor_url=None,
             allow_unsynced_nats=True,
-            database_url=own_database,
+            database_url=database,
             config_path=config,
             stream_prefix="BENCHWS" + uuid.uuid4().hex[:6].upper(),
             environ=environ,

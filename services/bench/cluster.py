@@ -35,12 +35,12 @@ from services.bench.betsocket import (
     KEY,
     PLAYER_SECRET,
     Seat,
-    _database,
     _saturate,
     _seat_players,
     open_rounds,
 )
 from services.bench.edge import _elsewhere
+from services.infra.databases import own_database
 from services.infra.natscluster import NatsCluster
 from services.infra.natsserver import free_port
 from services.ledger.application import Ledger
@@ -75,7 +75,7 @@ def measure(database_url: str, *, sockets: int = 64, seconds: float = 6.0) -> di
     with (
         tempfile.TemporaryDirectory() as tmp,
         NatsCluster(Path(tmp) / "cluster") as cluster,
-        _database(database_url) as own_database,
+        own_database(database_url, "livebridge_bench_cl") as database,
     ):
         config = Path(tmp) / "livebridge.toml"
         config.write_text(CONFIG)
@@ -86,7 +86,7 @@ def measure(database_url: str, *, sockets: int = 64, seconds: float = 6.0) -> di
             "BENCH_EVO_TOKEN": "bench-evo-token",
             "LIVEBRIDGE_NATS_URL": cluster.url,
             "LIVEBRIDGE_NATS_MONITOR_URL": cluster.monitor_url,
-            "LIVEBRIDGE_DATABASE_URL": own_database,
+            "LIVEBRIDGE_DATABASE_URL": database,
             "LIVEBRIDGE_CONFIG": str(config),
             "LIVEBRIDGE_STREAM_PREFIX": prefix,
             "LIVEBRIDGE_SETTLE_STREAM": f"{prefix}_ROUND_SETTLE",

@@ -35,9 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-from psycopg import conninfo
-
+from services.infra.databases import own_database
 from services.infra.natsserver import NatsServer, free_port
 
 TABLES = 4
@@ -121,19 +119,6 @@ class Growth:
         }
 
 
-def _scratch_database(database_url: str) -> tuple[str, str]:
-    """A new database on the bench's PostgreSQL: (its URL, its name)."""
-    name = f"lb_memory_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return conninfo.make_conninfo(database_url, dbname=name), name
-
-
-def _drop_database(database_url: str, name: str) -> None:
-    with contextlib.suppress(psycopg.Error), psycopg.connect(database_url, autocommit=True) as c:
-        c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def _get(url: str, timeout: float = 5.0) -> str:
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return str(response.read().decode())
@@ -150,51 +135,54 @@ class Bridge:
 @contextlib.contextmanager
 def running_bridge(database_url: str, env: Mapping[str, str] | None = None) -> Iterator[Bridge]:
     """`livebridge run` on its defaults in a scratch home, its output in `Bridge.log`."""
-    home = Path(tempfile.mkdtemp(prefix="livebridge-memory-"))
-    url, name = _scratch_database(database_url)
-    port = free_port()
-    (home / "livebridge.toml").write_text(CONFIG)
-    bridge_env = {
-        **os.environ,
-        **(env or {}),
-        "LIVEBRIDGE_HOME": str(home),
-        "LIVEBRIDGE_HTTP_PORT": str(port),
-        "LIVEBRIDGE_DATABASE_URL": url,
-        "LIVEBRIDGE_CONFIG": str(home / "livebridge.toml"),
-        "SOFTSWISS_SECRET": SOFTSWISS_SECRET,
-        "LIVEBRIDGE_FEED_SECRET": FEED_SECRET,
-    }
-    for key in ("LIVEBRIDGE_NATS_URL", "LIVEBRIDGE_NATS_MONITOR_URL", "LIVEBRIDGE_STREAM_PREFIX"):
-        bridge_env.pop(key, None)
-    base = f"http://127.0.0.1:{port}"
-    with open(home / "bridge.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run"],
-            env=bridge_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(OSError):
-                _get(f"{base}/readyz", timeout=1.0)
-                break
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = (home / "bridge.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"livebridge run did not become ready:\n{tail}")
-            time.sleep(0.5)
-        yield Bridge(process, base, bridge_env, home / "bridge.log")
-    finally:
-        process.send_signal(signal.SIGINT)
+    with own_database(database_url, "lb_memory") as url:
+        home = Path(tempfile.mkdtemp(prefix="livebridge-memory-"))
+        port = free_port()
+        (home / "livebridge.toml").write_text(CONFIG)
+        bridge_env = {
+            **os.environ,
+            **(env or {}),
+            "LIVEBRIDGE_HOME": str(home),
+            "LIVEBRIDGE_HTTP_PORT": str(port),
+            "LIVEBRIDGE_DATABASE_URL": url,
+            "LIVEBRIDGE_CONFIG": str(home / "livebridge.toml"),
+            "SOFTSWISS_SECRET": SOFTSWISS_SECRET,
+            "LIVEBRIDGE_FEED_SECRET": FEED_SECRET,
+        }
+        for key in (
+            "LIVEBRIDGE_NATS_URL",
+            "LIVEBRIDGE_NATS_MONITOR_URL",
+            "LIVEBRIDGE_STREAM_PREFIX",
+        ):
+            bridge_env.pop(key, None)
+        base = f"http://127.0.0.1:{port}"
+        with open(home / "bridge.log", "wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "services.cli", "run"],
+                env=bridge_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        _drop_database(database_url, name)
-        shutil.rmtree(home, ignore_errors=True)
+            deadline = time.monotonic() + 120
+            while True:
+                with contextlib.suppress(OSError):
+                    _get(f"{base}/readyz", timeout=1.0)
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    tail = (home / "bridge.log").read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"livebridge run did not become ready:\n{tail}")
+                time.sleep(0.5)
+            yield Bridge(process, base, bridge_env, home / "bridge.log")
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def bridge_growth(

@@ -35,19 +35,8 @@ from services.simulate.clients.base import (
     Transport,
     TransportError,
 )
-from services.simulate.clients.evolution import EvolutionClient
-from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client
-from services.simulate.clients.pragmatic import PragmaticClient
-from services.simulate.clients.softswiss import SoftSwissClient
-from services.simulate.drivers import (
-    EvolutionDriver,
-    EzugiDriver,
-    Hub88Driver,
-    PragmaticDriver,
-    SoftSwissDriver,
-    WalletDriver,
-)
+from services.simulate.drivers import WalletDriver
+from services.simulate.drivers.by_dialect import driver_for as dialect_driver
 from services.simulate.recording import RecordingTransport, recording_pusher
 from services.simulate.simulation import simulate
 from services.simulate.table import Chaos, PushFn, http_pusher
@@ -132,19 +121,13 @@ def config_text(secrets: Secrets, webhook_url: str) -> str:
 
 
 def driver_for(dialect: str, transport: Transport, secrets: Secrets) -> WalletDriver:
-    secret = secrets.env[f"CHAOS_{dialect.upper()}_SECRET"]
-    match dialect:
-        case "hub88":
-            return Hub88Driver(Hub88Client(transport, secrets.hub88_key))
-        case "evolution":
-            return EvolutionDriver(EvolutionClient(transport, secret))
-        case "pragmatic":
-            return PragmaticDriver(PragmaticClient(transport, secret))
-        case "softswiss":
-            return SoftSwissDriver(SoftSwissClient(transport, secret))
-        case "ezugi":
-            return EzugiDriver(EzugiClient(transport, secret, EZUGI_OPERATOR_ID))
-    raise ValueError(f"unknown dialect {dialect!r}")
+    return dialect_driver(
+        dialect,
+        transport,
+        secrets.env[f"CHAOS_{dialect.upper()}_SECRET"],
+        hub88_key=secrets.hub88_key,
+        ezugi_operator=EZUGI_OPERATOR_ID,
+    )
 
 
 class SpreadTransport:

@@ -31,23 +31,11 @@ from services.edge.config import ConfigError, load_providers
 from services.edge.sessions import SESSION_BUCKET, KvSessionStore
 from services.simulate.bank import LedgerBank
 from services.simulate.clients.base import HttpTransport
-from services.simulate.clients.evolution import EvolutionClient
-from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from services.simulate.clients.pragmatic import PragmaticClient
-from services.simulate.clients.softswiss import SoftSwissClient
-from services.simulate.drivers import (
-    EvolutionDriver,
-    EzugiDriver,
-    Hub88Driver,
-    PragmaticDriver,
-    SoftSwissDriver,
-    WalletDriver,
-)
+from services.simulate.clients.hub88 import load_private_key
+from services.simulate.drivers import WalletDriver
+from services.simulate.drivers.by_dialect import DIALECTS, driver_for
 from services.simulate.simulation import DEFAULT_GAMES, simulate
 from services.simulate.table import http_pusher
-
-DIALECTS = ("softswiss", "ezugi", "hub88", "evolution", "pragmatic")
 
 
 def register(
@@ -120,20 +108,15 @@ def _driver(
     args: argparse.Namespace, env: Mapping[str, str], provider: str, http: aiohttp.ClientSession
 ) -> WalletDriver:
     transport = HttpTransport(http, f"{args.url.rstrip('/')}/wallet/{args.dialect}/{provider}")
-    if args.dialect == "softswiss":
-        return SoftSwissDriver(SoftSwissClient(transport, _secret(args, env, provider)))
-    if args.dialect == "ezugi":
-        secret, operator = _secret(args, env, provider), _operator(args, env, provider)
-        client = EzugiClient(transport, secret, operator)
-        return EzugiDriver(client)
-    if args.dialect == "evolution":
-        return EvolutionDriver(EvolutionClient(transport, _secret(args, env, provider)))
-    if args.dialect == "pragmatic":
-        return PragmaticDriver(PragmaticClient(transport, _secret(args, env, provider)))
+    if args.dialect != "hub88":
+        operator = _operator(args, env, provider) if args.dialect == "ezugi" else 0
+        return driver_for(
+            args.dialect, transport, _secret(args, env, provider), ezugi_operator=operator
+        )
     if not args.key_file:
         raise ValueError("Hub88 requests are signed with Hub88's private key: pass --key-file")
     key = load_private_key(Path(args.key_file).read_bytes())
-    return Hub88Driver(Hub88Client(transport, key))
+    return driver_for(args.dialect, transport, hub88_key=key)
 
 
 async def _simulate(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, object]:

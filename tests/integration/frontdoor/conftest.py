@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from services.bridge.config import Settings
 from services.bridge.main import build_app
+from services.infra.databases import own_database
 from services.infra.natsserver import NatsServer
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.integration.support.bridge_settings import settings_for_test
@@ -154,16 +153,8 @@ class Bridge:
 def own_database_url() -> Iterator[str]:
     """A database of the test's own: the views' tracking rows are per database, and each
     test's log starts again at position 1."""
-    name = f"livebridge_fd_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    info = psycopg.conninfo.conninfo_to_dict(POSTGRES_ADMIN_URL)
-    info["dbname"] = name
-    try:
-        yield psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in info.items()})
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with own_database(POSTGRES_ADMIN_URL, "livebridge_fd") as url:
+        yield url
 
 
 @pytest.fixture

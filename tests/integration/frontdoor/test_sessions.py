@@ -14,17 +14,9 @@ from aiohttp import ClientSession
 
 from services.bridge.main import LEDGER
 from services.simulate.clients.base import HttpTransport
-from services.simulate.clients.evolution import EvolutionClient
-from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from services.simulate.clients.pragmatic import PragmaticClient
-from services.simulate.clients.softswiss import SoftSwissClient
 from services.simulate.drivers.base import Placed, Seat, Wager, WalletDriver
-from services.simulate.drivers.evolution import EvolutionDriver
-from services.simulate.drivers.ezugi import EzugiDriver
-from services.simulate.drivers.hub88 import Hub88Driver
-from services.simulate.drivers.pragmatic import PragmaticDriver
-from services.simulate.drivers.softswiss import SoftSwissDriver
+from services.simulate.drivers.by_dialect import driver_for
 from tests.integration.frontdoor.conftest import DIALECT_SECRETS, EZUGI_OPERATOR, Bridge
 from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
 
@@ -66,20 +58,13 @@ async def launch(bridge: Bridge, body: dict[str, Any]) -> tuple[int, dict[str, A
 
 
 def driver(dialect: str, http: ClientSession, base: str) -> WalletDriver:
-    transport = HttpTransport(http, base)
-    secret = DIALECT_SECRETS.get(dialect, "")
-    match dialect:
-        case "hub88":
-            return Hub88Driver(Hub88Client(transport, load_private_key(HUB88_PRIVATE_PEM)))
-        case "evolution":
-            return EvolutionDriver(EvolutionClient(transport, secret))
-        case "pragmatic":
-            return PragmaticDriver(PragmaticClient(transport, secret))
-        case "softswiss":
-            return SoftSwissDriver(SoftSwissClient(transport, secret))
-        case "ezugi":
-            return EzugiDriver(EzugiClient(transport, secret, EZUGI_OPERATOR))
-    raise AssertionError(dialect)
+    return driver_for(
+        dialect,
+        HttpTransport(http, base),
+        DIALECT_SECRETS.get(dialect, ""),
+        hub88_key=load_private_key(HUB88_PRIVATE_PEM),
+        ezugi_operator=EZUGI_OPERATOR,
+    )
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
