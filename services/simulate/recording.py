@@ -106,10 +106,16 @@ class RecordingBank:
             {"tx_id": tx_id, "player": player, "currency": currency, "amount": str(amount)}
         )
         sent = time.time()
+        status: int | None = 200
+        error = answer = ""
         try:
             await self.inner.deposit(player, currency, amount, tx_id)
         except BaseException as exc:
             refused = getattr(exc, "code", None)
+            status = 422 if refused else None
+            error, answer = ("", str(refused)) if refused else (repr(exc)[:300], "")
+            raise
+        finally:
             self.history.record(
                 Attempt(
                     kind="cashier",
@@ -117,22 +123,11 @@ class RecordingBank:
                     body=body,
                     sent=sent,
                     answered=time.time(),
-                    status=422 if refused else None,
-                    error="" if refused else repr(exc)[:300],
-                    answer=str(refused or ""),
+                    status=status,
+                    error=error,
+                    answer=answer,
                 )
             )
-            raise
-        self.history.record(
-            Attempt(
-                kind="cashier",
-                provider="cashier",
-                body=body,
-                sent=sent,
-                answered=time.time(),
-                status=200,
-            )
-        )
 
     async def launch(self, provider: str, player: str, currency: str) -> str:
         return await self.inner.launch(provider, player, currency)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 import aiohttp
+import msgspec
 
 from contracts import feeds
 from contracts.events import (
@@ -246,14 +247,7 @@ class Table:
             result=outcome.result,
         )
         digest = round_digest([*events, *table_events, unhashed])
-        result = ResultDeclared(
-            provider=self.provider,
-            round_id=round_id,
-            seq=result_seq,
-            occurred_at=now,
-            result=outcome.result,
-            round_hash=digest,
-        )
+        result = msgspec.structs.replace(unhashed, round_hash=digest)
         await self._push_messy([*table_events, result], rng)
         unit = quantum(self.seats[0].currency) if self.seats else Decimal("0.01")
         settle: list[Awaitable[None]] = []
