@@ -18,7 +18,9 @@ and stopped in reverse on Ctrl-C:
    `/feed/<provider>`, pull and socket feeds as tasks); sessions and feed cursors live in
    JetStream KV;
 8. the operations: KPIs, dispute tickets and the audit queue, QoS ingest, and the SLA
-   watch with its automated playbook (`[sla]` in `livebridge.toml`).
+   watch with its automated playbook (`[sla]` in `livebridge.toml`);
+9. glibc's heap, trimmed every minute (its arenas limited as `run` starts, before any
+   thread: `services.bridge.malloc`).
 
 Several bridges may serve one cluster: the jobs that must run once (the round-book follower,
 the views' runners, the settle publisher with its webhooks, the pull and socket feeds) each
@@ -51,6 +53,7 @@ from projections.catalog import VIEWS as VIEW_SPECS
 from projections.catalog import view_env
 from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from projections.reconcile.audit import AuditRuns
+from services.bridge import malloc
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.leases import LEASES, leased, leases_ctx
 from services.bridge.nats_keeper import NatsKeeper
@@ -352,6 +355,7 @@ def build_app(settings: Settings) -> web.Application:
             endpoints_file,
             ledger,
             protection,
+            malloc.trim_ctx(),
         ]
     )
     # the views' runners (each under its lease), and the read API over them (in every bridge)
@@ -477,7 +481,10 @@ def build_app(settings: Settings) -> web.Application:
 
 
 def run(settings: Settings) -> None:
+    arenas = malloc.limit_arenas(settings.environ)  # before the bridge starts its threads
     setup_telemetry(settings.environ)
+    if arenas is not None:
+        log.info("malloc: at most %d arenas (MALLOC_ARENA_MAX unset)", arenas)
     settings.home.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
     print(f"livebridge serving http://{settings.http_host}:{settings.http_port} (Ctrl-C stops)")
