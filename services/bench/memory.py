@@ -44,6 +44,9 @@ GOMEMLIMITS = ("256MiB", "512MiB", "1GiB")
 WALLET_CALL = b'"POST /wallet/'
 """How a wallet call appears in the bridge's access log (its `/metrics` has the count too,
 but one scrape takes seconds on a busy machine)."""
+READY_S = 600
+"""How long `livebridge run` may take to answer `/readyz` (on a 2-core machine shared by
+eight, it took over two minutes)."""
 SOFTSWISS_SECRET = "bench-softswiss-secret"
 FEED_SECRET = "bench-feed-secret"
 CONFIG = """\
@@ -165,7 +168,7 @@ def running_bridge(database_url: str, env: Mapping[str, str] | None = None) -> I
                 start_new_session=True,
             )
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + READY_S
             while True:
                 with contextlib.suppress(OSError):
                     _get(f"{base}/readyz", timeout=1.0)
