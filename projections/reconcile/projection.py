@@ -26,6 +26,7 @@ those topics change rows.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -58,51 +59,15 @@ class ReconcileProjection(Projection[PostgresReconcileView]):
 
     @process_event.register
     def _(self, e: Bet.Placed, tracking: Tracking) -> None:
-        bet = LedgerTx(
-            provider=e.provider,
-            tx_id=e.tx_id,
-            kind="bet",
-            player=e.player,
-            currency=e.currency,
-            amount=e.stake,
-            round_id=e.round_id,
-            occurred_at=e.timestamp,
-            position=tracking.notification_id,
-            bet_id=e.bet_id,
-            bet_key=e.originator_id.hex,
-        )
-        self.view.apply(tracking, [bet])
+        self._recorded(e, tracking, "bet", e.stake, bet_id=e.bet_id, bet_key=e.originator_id.hex)
 
     @process_event.register
     def _(self, e: Wallet.Awarded, tracking: Tracking) -> None:
-        award = LedgerTx(
-            provider=e.provider,
-            tx_id=e.tx_id,
-            kind=e.cause.lower(),
-            player=e.player,
-            currency=e.currency,
-            amount=e.amount,
-            round_id=e.round_id,
-            occurred_at=e.timestamp,
-            position=tracking.notification_id,
-        )
-        self.view.apply(tracking, [award])
+        self._recorded(e, tracking, e.cause.lower(), e.amount)
 
     @process_event.register
     def _(self, e: Wallet.AwardReversed, tracking: Tracking) -> None:
-        undone = LedgerTx(
-            provider=e.provider,
-            tx_id=e.tx_id,
-            kind="award_rollback",
-            player=e.player,
-            currency=e.currency,
-            amount=abs(e.amount),
-            round_id=e.round_id,
-            occurred_at=e.timestamp,
-            position=tracking.notification_id,
-            reverses=e.undone_tx_id,
-        )
-        self.view.apply(tracking, [undone])
+        self._recorded(e, tracking, "award_rollback", abs(e.amount), reverses=e.undone_tx_id)
 
     @process_event.register
     def _(self, e: Bet.Settled, tracking: Tracking) -> None:
@@ -129,3 +94,31 @@ class ReconcileProjection(Projection[PostgresReconcileView]):
             reverses=reverses,
         )
         self.view.apply(tracking, [change])
+
+    def _recorded(
+        self,
+        e: Bet.Placed | Wallet.Awarded | Wallet.AwardReversed,
+        tracking: Tracking,
+        kind: str,
+        amount: Decimal,
+        *,
+        bet_id: str = "",
+        bet_key: str = "",
+        reverses: str = "",
+    ) -> None:
+        """A provider transaction the ledger recorded: one row under its own `tx_id`."""
+        tx = LedgerTx(
+            provider=e.provider,
+            tx_id=e.tx_id,
+            kind=kind,
+            player=e.player,
+            currency=e.currency,
+            amount=amount,
+            round_id=e.round_id,
+            occurred_at=e.timestamp,
+            position=tracking.notification_id,
+            bet_id=bet_id,
+            bet_key=bet_key,
+            reverses=reverses,
+        )
+        self.view.apply(tracking, [tx])
