@@ -22,11 +22,26 @@ from typing import TextIO
 
 import msgspec
 
-from projections.catalog import VIEWS, NotConfigured, settings
+from projections.catalog import VIEWS, NotConfigured, ViewSpec, settings
 
 EXIT_DIFFERENT = 1
 EXIT_NOT_FOUND = 2
 EXIT_CONFIG = 3
+
+
+def _settings(env: Mapping[str, str], command: str) -> dict[str, str] | None:
+    """The settings `command` runs with, or None once stderr says what is missing."""
+    try:
+        return settings(env)
+    except NotConfigured as error:
+        print(f"livebridge {command}: {error}", file=sys.stderr)
+        return None
+
+
+def _chosen_views(args: argparse.Namespace) -> list[tuple[str, ViewSpec]]:
+    """The view `args.name` names, or every view."""
+    names = [args.name] if args.name else list(VIEWS)
+    return [(name, VIEWS[name]) for name in names]
 
 
 def replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO = sys.stdout) -> int:
@@ -36,10 +51,8 @@ def replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO = sys.s
     from projections.rounds.replay import render, replay_from_log, replay_round
     from services.ledger.application import Ledger
 
-    try:
-        configured = settings(env)
-    except NotConfigured as error:
-        print(f"livebridge replay: {error}", file=sys.stderr)
+    configured = _settings(env, "replay")
+    if configured is None:
         return EXIT_CONFIG
     ledger = Ledger(configured)
     view = open_view(RoundsProjection, PostgresRoundsView, configured)
@@ -81,17 +94,13 @@ def rebuild_views(
     from projections.rebuild import rebuild
     from services.ledger.application import Ledger
 
-    try:
-        configured = settings(env)
-    except NotConfigured as error:
-        print(f"livebridge projections rebuild: {error}", file=sys.stderr)
+    configured = _settings(env, "projections rebuild")
+    if configured is None:
         return EXIT_CONFIG
-    names = [args.name] if args.name else list(VIEWS)
     ledger = Ledger(configured)
     status = 0
     try:
-        for name in names:
-            spec = VIEWS[name]
+        for _, spec in _chosen_views(args):
             report = rebuild(
                 ledger, spec.projection_class, spec.view_class, configured, swap=args.swap
             )
@@ -109,15 +118,11 @@ def parked_events(
     from projections.rebuild import open_view
     from services.ledger.application import Ledger
 
-    try:
-        configured = settings(env)
-    except NotConfigured as error:
-        print(f"livebridge projections parked: {error}", file=sys.stderr)
+    configured = _settings(env, "projections parked")
+    if configured is None:
         return EXIT_CONFIG
-    names = [args.name] if args.name else list(VIEWS)
     total = 0
-    for name in names:
-        spec = VIEWS[name]
+    for name, spec in _chosen_views(args):
         view = open_view(spec.projection_class, spec.view_class, configured)
         try:
             count = view.parked_count(Ledger.name)
