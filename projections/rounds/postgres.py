@@ -9,6 +9,7 @@ is what the same changes give one event at a time, so a rebuilt view equals the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -21,6 +22,8 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from projections.pgview import PostgresView
 from projections.rounds.view import (
+    BET_DEFAULTS,
+    ROUND_DEFAULTS,
     RoundChange,
     RoundFields,
     RoundRecord,
@@ -28,43 +31,32 @@ from projections.rounds.view import (
     TimelineEntry,
     record_from_rows,
 )
-from services.ledger.views import BetStatus, Verification
 
-ROUND_COLUMNS: dict[str, tuple[str, str]] = {
-    # name: (type, default)
-    "provider": ("text", "''"),
-    "round_id": ("text", "''"),
-    "table_id": ("text", "''"),
-    "game": ("text", "''"),
-    "closes_at": ("timestamptz", "NULL"),
-    "opened": ("boolean", "false"),
-    "betting_closed": ("boolean", "false"),
-    "result": ("jsonb", "'{}'"),
-    "round_hash": ("text", "''"),
-    "digest": ("text", "''"),
-    "verification": ("text", f"'{Verification.PENDING}'"),
-    "verification_flags": ("jsonb", "'[]'"),
-    "void_cause": ("text", "''"),
-}
-BET_COLUMNS: dict[str, tuple[str, str]] = {
-    "round_key": ("text", "''"),
-    "provider": ("text", "''"),
-    "round_id": ("text", "''"),
-    "bet_id": ("text", "''"),
-    "tx_id": ("text", "''"),
-    "game": ("text", "''"),
-    "table_id": ("text", "''"),
-    "player": ("text", "''"),
-    "currency": ("text", "''"),
-    "stake": ("numeric", "0"),
-    "selections": ("jsonb", "'[]'"),
-    "status": ("text", f"'{BetStatus.OPEN}'"),
-    "outcome": ("text", "NULL"),
-    "payout": ("numeric", "0"),
-    "expected_payout": ("numeric", "NULL"),
-    "flagged": ("boolean", "false"),
-    "cause": ("text", "''"),
-}
+
+def _column(default: Any, null_type: str) -> tuple[str, str]:
+    """A column's (SQL type, DEFAULT literal) for a row field's Python default."""
+    match default:
+        case None if null_type:
+            return null_type, "NULL"
+        case bool():
+            return "boolean", str(default).lower()
+        case Decimal():
+            return "numeric", str(default)
+        case dict() | list():
+            return "jsonb", f"'{json.dumps(default)}'"
+        case str():
+            return "text", f"'{default}'"
+    raise TypeError(f"no column type for the default {default!r}: name it in `null_types`")
+
+
+def _columns(defaults: dict[str, Any], **null_types: str) -> dict[str, tuple[str, str]]:
+    """`name: (type, default)` for the row's fields; a field whose default is None names
+    its type in `null_types`."""
+    return {name: _column(value, null_types.get(name, "")) for name, value in defaults.items()}
+
+
+ROUND_COLUMNS = _columns(ROUND_DEFAULTS, closes_at="timestamptz")
+BET_COLUMNS = _columns(BET_DEFAULTS, outcome="text", expected_payout="numeric")
 
 
 def _columns_ddl(columns: dict[str, tuple[str, str]]) -> str:

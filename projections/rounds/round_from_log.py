@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +28,8 @@ from eventsourcing.utils import get_topic
 
 from projections.rounds.projection import WALLET_BET_EVENTS, RoundsProjection, event_name
 from projections.rounds.view import (
+    BET_DEFAULTS,
+    ROUND_DEFAULTS,
     BetFields,
     RoundChange,
     RoundFields,
@@ -40,48 +41,11 @@ from projections.rounds.view import (
 from services.ledger.application import Ledger
 from services.ledger.domain import Bet, book_uuid, project, round_uuid
 from services.ledger.rounds import RoundBook
-from services.ledger.views import BetStatus, Verification
 
 MAX_BATCH = 1000
 """The most messages one atomic write holds (`services.eventstore.connection.MAX_BATCH`)."""
 WALLET_TOPICS = frozenset(get_topic(cls) for cls in WALLET_BET_EVENTS)
 FLAG_TOPIC = get_topic(RoundBook.BetFlagged)
-
-ROUND_DEFAULTS: dict[str, Any] = {
-    "provider": "",
-    "round_id": "",
-    "table_id": "",
-    "game": "",
-    "closes_at": None,
-    "opened": False,
-    "betting_closed": False,
-    "result": {},
-    "round_hash": "",
-    "digest": "",
-    "verification": Verification.PENDING,
-    "verification_flags": [],
-    "void_cause": "",
-}
-BET_DEFAULTS: dict[str, Any] = {
-    "round_key": "",
-    "provider": "",
-    "round_id": "",
-    "bet_id": "",
-    "tx_id": "",
-    "game": "",
-    "table_id": "",
-    "player": "",
-    "currency": "",
-    "stake": Decimal(0),
-    "selections": [],
-    "status": BetStatus.OPEN,
-    "outcome": None,
-    "payout": Decimal(0),
-    "expected_payout": None,
-    "flagged": False,
-    "cause": "",
-}
-"""The view's column defaults (`projections.rounds.postgres`), as Python values."""
 
 
 def _on_jetstream(ledger: Ledger) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -64,6 +64,44 @@ class TimelineEntry:
 
 
 RoundChange = RoundFields | BetFields | TimelineEntry
+
+
+ROUND_DEFAULTS: dict[str, Any] = {
+    "provider": "",
+    "round_id": "",
+    "table_id": "",
+    "game": "",
+    "closes_at": None,
+    "opened": False,
+    "betting_closed": False,
+    "result": {},
+    "round_hash": "",
+    "digest": "",
+    "verification": VerificationStatus.PENDING,
+    "verification_flags": [],
+    "void_cause": "",
+}
+BET_DEFAULTS: dict[str, Any] = {
+    "round_key": "",
+    "provider": "",
+    "round_id": "",
+    "bet_id": "",
+    "tx_id": "",
+    "game": "",
+    "table_id": "",
+    "player": "",
+    "currency": "",
+    "stake": Decimal(0),
+    "selections": [],
+    "status": BetStatus.OPEN,
+    "outcome": None,
+    "payout": Decimal(0),
+    "expected_payout": None,
+    "flagged": False,
+    "cause": "",
+}
+"""A round's header and a bet's row before any event sets a field: the columns of the
+view's rows (`projections.rounds.postgres` derives its tables from them)."""
 
 
 class TimelineItem(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
@@ -189,38 +227,25 @@ def record_from_rows(
             audit_flags=conflicts + (head["verification_flags"] if head else []) + book_flags,
         ),
         bets=[
-            BetItem(
-                bet_key=b["bet_key"],
-                bet_id=b["bet_id"],
-                tx_id=b["tx_id"],
-                player=b["player"],
-                currency=b["currency"],
-                stake=b["stake"],
-                selections=b["selections"],
-                status=b["status"],
-                outcome=b["outcome"],
+            _from_row(
+                BetItem,
+                b,
                 payout=b["stake"] if b["status"] == BetStatus.REFUNDED else b["payout"],
-                expected_payout=b["expected_payout"],
-                flagged=b["flagged"],
-                cause=b["cause"],
                 late=b["cause"] == "LATE_BET",
-                position=b["position"],
             )
             for b in bets
         ],
-        timeline=[
-            TimelineItem(
-                position=t["position"],
-                event=t["event"],
-                server_time=t["server_time"],
-                originator_id=t["originator_id"],
-                originator_version=t["originator_version"],
-                provider_seq=t["provider_seq"],
-                video_timecode=t["video_timecode"],
-                detail=t["detail"],
-            )
-            for t in timeline
-        ],
+        timeline=[_from_row(TimelineItem, t) for t in timeline],
         position=max((t["position"] for t in timeline), default=0),
         view_position=view_position,
+    )
+
+
+_Item = TypeVar("_Item", bound=msgspec.Struct)
+
+
+def _from_row(cls: type[_Item], row: Mapping[str, Any], **derived: Any) -> _Item:
+    """A `cls` from the row's columns of the same names as its fields, but `derived`."""
+    return cls(
+        **{name: row[name] for name in cls.__struct_fields__ if name not in derived}, **derived
     )
