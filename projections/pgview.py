@@ -83,6 +83,12 @@ SAMPLE_ROWS = 5
 RECONNECT_MAX_DELAY = 1.0
 
 
+def arrays(rows: Sequence[object], *fields: str) -> list[list[Any]]:
+    """One array per field of `rows`, in `fields` order: the parameters of an
+    `unnest(%s::type[], ...)` that writes every row in one statement."""
+    return [[getattr(row, name) for row in rows] for name in fields]
+
+
 class _PromptReconnect(AttemptWithBackoff):
     """psycopg_pool's reconnect backoff, capped at `RECONNECT_MAX_DELAY`."""
 

@@ -30,7 +30,7 @@ from projections.balances.view import (
     WalletMoved,
     WalletOpened,
 )
-from projections.pgview import PostgresView
+from projections.pgview import PostgresView, arrays
 
 
 class _Net:
@@ -120,12 +120,7 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
                         "%s::bigint[]) AS u(w, p, c, n)"
                     ).format(self.table("wallets")),
                 ),
-                (
-                    [o.wallet_id for o in opened],
-                    [o.player for o in opened],
-                    [o.currency for o in opened],
-                    [o.position for o in opened],
-                ),
+                arrays(opened, "wallet_id", "player", "currency", "position"),
             )
         if old_holds_ended:
             released = curs.execute(
@@ -136,7 +131,7 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
                         "WHERE h.wallet_id = u.w AND h.bet = u.b RETURNING h.wallet_id, h.amount"
                     ).format(self.table("holds")),
                 ),
-                ([e.wallet_id for e in old_holds_ended], [e.bet for e in old_holds_ended]),
+                arrays(old_holds_ended, "wallet_id", "bet"),
             ).fetchall()
             for row in released:
                 net[row["wallet_id"]].held -= row["amount"]
@@ -150,12 +145,7 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
                         "SELECT * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::bigint[])"
                     ).format(self.table("holds")),
                 ),
-                (
-                    [h.wallet_id for h in holds],
-                    [h.bet for h in holds],
-                    [h.amount for h in holds],
-                    [h.position for h in holds],
-                ),
+                arrays(holds, "wallet_id", "bet", "amount", "position"),
             )
         if lines:
             curs.execute(
@@ -168,15 +158,16 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
                         "%s::timestamptz[])"
                     ).format(self.table("history")),
                 ),
-                (
-                    [e.position for e in lines],
-                    [e.wallet_id for e in lines],
-                    [e.kind for e in lines],
-                    [e.amount for e in lines],
-                    [e.balance_change for e in lines],
-                    [e.reference for e in lines],
-                    [e.account for e in lines],
-                    [e.at for e in lines],
+                arrays(
+                    lines,
+                    "position",
+                    "wallet_id",
+                    "kind",
+                    "amount",
+                    "balance_change",
+                    "reference",
+                    "account",
+                    "at",
                 ),
             )
         if net:
@@ -191,12 +182,7 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
                         "AS u(w, b, h, n) WHERE t.wallet_id = u.w"
                     ).format(self.table("wallets")),
                 ),
-                (
-                    ids,
-                    [net[i].balance for i in ids],
-                    [net[i].held for i in ids],
-                    [net[i].position for i in ids],
-                ),
+                [ids, *arrays([net[i] for i in ids], "balance", "held", "position")],
             )
 
     def wallet(self, player: str, application_name: str) -> WalletBalances | None:

@@ -25,7 +25,7 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
 from contracts.money import MoneyError, quantum
-from projections.pgview import PostgresView
+from projections.pgview import PostgresView, arrays
 from projections.reconcile.report import Granularity, Report, ReportError
 
 TABLE = "reconcile_ledger_tx"
@@ -197,7 +197,7 @@ class PostgresReconcileView(PostgresView[Change]):
                     "%s::text[], %s::timestamptz[], %s::bigint[], %s::boolean[], %s::text[]) "
                     "ON CONFLICT DO NOTHING"
                 ).format(table, SQL(", ").join(map(Identifier, COLUMNS))),
-                [[getattr(b, c) for b in bets] for c in COLUMNS],
+                arrays(bets, *COLUMNS),
             )
         if resolved:
             curs.execute(
@@ -219,15 +219,16 @@ class PostgresReconcileView(PostgresView[Change]):
                     "bet_id = LEAST(t.bet_id, EXCLUDED.bet_id), "
                     "bet_key = LEAST(t.bet_key, EXCLUDED.bet_key)"
                 ).format(table, SQL(", ").join(map(Identifier, COLUMNS))),
-                [
-                    [r.bet_key for r in resolved],
-                    [r.kind for r in resolved],
-                    [r.tx_id for r in resolved],
-                    [r.amount for r in resolved],
-                    [r.occurred_at for r in resolved],
-                    [r.position for r in resolved],
-                    [r.reverses for r in resolved],
-                ],
+                arrays(
+                    resolved,
+                    "bet_key",
+                    "kind",
+                    "tx_id",
+                    "amount",
+                    "occurred_at",
+                    "position",
+                    "reverses",
+                ),
             )
 
     def reconcile(self, report: Report, **options: Any) -> Comparison:
