@@ -89,6 +89,15 @@ def arrays(rows: Sequence[object], *fields: str) -> list[list[Any]]:
     return [[getattr(row, name) for row in rows] for name in fields]
 
 
+def create_index(index: Composable, table: Composable, columns: str, where: str = "") -> Composed:
+    """`CREATE INDEX IF NOT EXISTS index ON table (columns)`, partial when `where` is given.
+    `columns` and `where` are SQL written in the views' code, never input."""
+    condition = f" WHERE {where}" if where else ""
+    return SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (" + columns + ")" + condition).format(
+        index, table
+    )
+
+
 class _PromptReconnect(AttemptWithBackoff):
     """psycopg_pool's reconnect backoff, capped at `RECONNECT_MAX_DELAY`."""
 

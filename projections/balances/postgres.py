@@ -30,7 +30,7 @@ from projections.balances.view import (
     WalletMoved,
     WalletOpened,
 )
-from projections.pgview import PostgresView, arrays
+from projections.pgview import PostgresView, arrays, create_index
 
 
 class _Net:
@@ -56,9 +56,7 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
                 "held numeric NOT NULL, "
                 "position bigint NOT NULL)"
             ).format(self.table("wallets")),
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (player)").format(
-                self.index("wallets_player"), self.table("wallets")
-            ),
+            create_index(self.index("wallets_player"), self.table("wallets"), "player"),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0} ("
                 "wallet_id text NOT NULL, bet text NOT NULL, amount numeric NOT NULL, "
@@ -70,12 +68,10 @@ class PostgresBalancesView(PostgresView[Movement], BalancesView):
                 "amount numeric NOT NULL, balance_change numeric NOT NULL, "
                 "reference text NOT NULL, account text NOT NULL, at timestamptz NOT NULL)"
             ).format(self.table("history")),
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (wallet_id, position)").format(
-                self.index("history_wallet"), self.table("history")
+            create_index(
+                self.index("history_wallet"), self.table("history"), "wallet_id, position"
             ),
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (reference)").format(
-                self.index("history_reference"), self.table("history")
-            ),
+            create_index(self.index("history_reference"), self.table("history"), "reference"),
         ]
 
     def write(self, curs: Cursor[DictRow], changes: Sequence[Movement]) -> None:

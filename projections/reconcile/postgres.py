@@ -25,7 +25,7 @@ from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
 
 from contracts.money import MoneyError, quantum
-from projections.pgview import PostgresView, arrays
+from projections.pgview import PostgresView, arrays, create_index
 from projections.reconcile.report import Granularity, Report, ReportError
 
 TABLE = "reconcile_ledger_tx"
@@ -136,12 +136,8 @@ def _create(table: Composable, bet_index: str, period_index: str, regclass: str)
             "ALTER TABLE {1} ADD COLUMN reverses text NOT NULL DEFAULT ''; "
             "END IF; END $reverses$"
         ).format(Literal(regclass), table),
-        SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (provider, occurred_at)").format(
-            Identifier(period_index), table
-        ),
-        SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (bet_key) WHERE kind = 'bet'").format(
-            Identifier(bet_index), table
-        ),
+        create_index(Identifier(period_index), table, "provider, occurred_at"),
+        create_index(Identifier(bet_index), table, "bet_key", "kind = 'bet'"),
         # A table made before awards or win rollbacks has a CHECK naming fewer kinds: replace
         # it once (the new one named, so the test is cheap and no lock is taken again).
         SQL(

@@ -20,7 +20,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from projections.pgview import PostgresView
+from projections.pgview import PostgresView, create_index
 from projections.rounds.view import (
     BET_DEFAULTS,
     ROUND_DEFAULTS,
@@ -116,20 +116,14 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
                 + _columns_ddl(ROUND_COLUMNS)
                 + "position bigint NOT NULL)"
             ).format(self.table("rounds")),
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (round_id)").format(
-                self.index("rounds_round_id"), self.table("rounds")
-            ),
+            create_index(self.index("rounds_round_id"), self.table("rounds"), "round_id"),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0} (bet_key text PRIMARY KEY, "
                 + _columns_ddl(BET_COLUMNS)
                 + "position bigint NOT NULL)"
             ).format(self.table("bets")),
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (round_key)").format(
-                self.index("bets_round_key"), self.table("bets")
-            ),
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (round_id)").format(
-                self.index("bets_round_id"), self.table("bets")
-            ),
+            create_index(self.index("bets_round_key"), self.table("bets"), "round_key"),
+            create_index(self.index("bets_round_id"), self.table("bets"), "round_id"),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {0} ("
                 "position bigint PRIMARY KEY, round_key text, bet_key text, "
@@ -138,25 +132,28 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
                 "provider_seq bigint, video_timecode text NOT NULL DEFAULT '', "
                 "detail jsonb NOT NULL DEFAULT '{{}}')"
             ).format(self.table("timeline")),
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (round_key)").format(
-                self.index("timeline_round_key"), self.table("timeline")
-            ),
-            SQL("CREATE INDEX IF NOT EXISTS {0} ON {1} (bet_key)").format(
-                self.index("timeline_bet_key"), self.table("timeline")
-            ),
+            create_index(self.index("timeline_round_key"), self.table("timeline"), "round_key"),
+            create_index(self.index("timeline_bet_key"), self.table("timeline"), "bet_key"),
             # The audit queue's flags (`audit_flags`), without scanning every row.
-            SQL(
-                "CREATE INDEX IF NOT EXISTS {0} ON {1} (position) "
-                "WHERE event IN ('Round.ConflictFlagged', 'RoundBook.BetFlagged')"
-            ).format(self.index("timeline_flags"), self.table("timeline")),
-            SQL(
-                "CREATE INDEX IF NOT EXISTS {0} ON {1} (round_key) WHERE verification = 'FLAGGED'"
-            ).format(self.index("rounds_flagged"), self.table("rounds")),
+            create_index(
+                self.index("timeline_flags"),
+                self.table("timeline"),
+                "position",
+                "event IN ('Round.ConflictFlagged', 'RoundBook.BetFlagged')",
+            ),
+            create_index(
+                self.index("rounds_flagged"),
+                self.table("rounds"),
+                "round_key",
+                "verification = 'FLAGGED'",
+            ),
             # The KPIs' window (`kpi_rounds`, `kpi_bets`): rounds and bets by their start.
-            SQL(
-                "CREATE INDEX IF NOT EXISTS {0} ON {1} (server_time) "
-                "WHERE event IN ('Round.Started', 'Bet.Placed')"
-            ).format(self.index("timeline_starts"), self.table("timeline")),
+            create_index(
+                self.index("timeline_starts"),
+                self.table("timeline"),
+                "server_time",
+                "event IN ('Round.Started', 'Bet.Placed')",
+            ),
         ]
 
     def write(self, curs: Cursor[DictRow], changes: Sequence[RoundChange]) -> None:
