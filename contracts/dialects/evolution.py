@@ -76,41 +76,48 @@ class Transaction(msgspec.Struct, frozen=True, kw_only=True):
     """A JSON number in major units, as sent; read by `services.edge.amounts.wire_amount`."""
 
 
-class SidRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """`/sid` (test environments only): a session for a player, without a launch."""
+class _Call(msgspec.Struct, frozen=True, kw_only=True):
+    """What every call carries: the player and the request's `uuid`, echoed in the answer."""
 
     userId: Id
     uuid: Text = ""
-    sid: Text | None = None
+
+
+class _SessionCall(_Call, frozen=True, kw_only=True):
+    """A call about the player's session, from the channel the player plays on."""
+
     channel: Channel | None = None
 
 
-class CheckRequest(msgspec.Struct, frozen=True, kw_only=True):
+class SidRequest(_SessionCall, frozen=True, kw_only=True):
+    """`/sid` (test environments only): a session for a player, without a launch."""
+
+    sid: Text | None = None
+
+
+class CheckRequest(_SessionCall, frozen=True, kw_only=True):
     """`/check`: validate the launch `sid`; the answer carries the sid to use from now on."""
 
     sid: Text
-    userId: Id
-    uuid: Text = ""
-    channel: Channel | None = None
 
 
-class BalanceRequest(msgspec.Struct, frozen=True, kw_only=True):
-    sid: Text
-    userId: Id
+class _WalletCall(_Call, frozen=True, kw_only=True):
+    """A call on the player's wallet in `currency`, in the session `sid`."""
+
+    sid: Text = ""
     currency: Text
-    uuid: Text = ""
+
+
+class BalanceRequest(_WalletCall, frozen=True, kw_only=True):
+    sid: Text
     game: Game | None = None
 
 
-class TransactionRequest(msgspec.Struct, frozen=True, kw_only=True):
+class TransactionRequest(_WalletCall, frozen=True, kw_only=True):
     """`/debit`, `/credit` and `/cancel`: one wallet call for one bet (`transaction.refId`)."""
 
-    sid: Text = ""
-    userId: Id
-    currency: Text
     game: Game
     transaction: Transaction
-    uuid: Text = ""
 
 
 class Jackpot(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,16 +140,12 @@ class PromoTransaction(msgspec.Struct, frozen=True, kw_only=True):
     jackpots: list[Jackpot] | None = None
 
 
-class PromoPayoutRequest(msgspec.Struct, frozen=True, kw_only=True):
+class PromoPayoutRequest(_WalletCall, frozen=True, kw_only=True):
     """`/promo_payout`: pay the player a promotion (free rounds, rewards, jackpots), once
     per `promoTransaction.id`."""
 
-    sid: Text = ""
-    userId: Id
-    currency: Text
     promoTransaction: PromoTransaction
     game: Game | None = None
-    uuid: Text = ""
 
 
 class Response(msgspec.Struct, frozen=True, kw_only=True):
