@@ -347,6 +347,10 @@ def _text(report: Report, name: str) -> Composable:
     return SQL("''") if col is None else SQL("coalesce(trim({0}), '')").format(col)
 
 
+def _upper(report: Report, name: str) -> Composable:
+    return SQL("upper({0})").format(_text(report, name))
+
+
 def _number(report: Report, name: str) -> Composable:
     col = _col(report, name)
     if col is None:
@@ -461,29 +465,43 @@ def _scalar(curs: psycopg.Cursor[Any], query: SQL | Composed) -> int:
     return int(row[0])
 
 
-def _normalise_transactions(curs: psycopg.Cursor[Any], report: Report) -> None:
-    kind_col = _col(report, "type")
-    assert kind_col is not None
+def _normalise(curs: psycopg.Cursor[Any], key: Composable, columns: dict[str, Composable]) -> None:
+    """The report's lines as table `report`: its `key` (NULL when empty) and line number,
+    then `columns` (name: the typed value read from the raw line)."""
     curs.execute(
         SQL(
             "CREATE TEMP TABLE report ON COMMIT DROP AS SELECT "
-            "nullif({tx}, '') AS key, line, {kind} AS kind, {raw_kind} AS raw_kind, "
-            "CASE WHEN {kind} = 'adjustment' THEN {signed} ELSE {amount} END AS amount, "
-            "upper({currency}) AS currency, {round} AS round_id, "
-            "{player} AS player, {at} AS occurred_at, {commission} AS commission "
+            "nullif({key}, '') AS key, line, {columns} "
             "FROM (SELECT *, row_number() OVER () AS line FROM report_raw) raw"
         ).format(
-            tx=_text(report, "tx_id"),
-            kind=SQL(_KINDS).format(kind_col),
-            raw_kind=_text(report, "type"),
-            amount=_number(report, "amount"),
-            signed=_signed(report, "amount"),
-            currency=_text(report, "currency"),
-            round=_text(report, "round_id"),
-            player=_text(report, "player"),
-            at=_time(report),
-            commission=_number(report, "commission"),
+            key=key,
+            columns=SQL(", ").join(
+                SQL("{0} AS {1}").format(value, Identifier(name)) for name, value in columns.items()
+            ),
         )
+    )
+
+
+def _normalise_transactions(curs: psycopg.Cursor[Any], report: Report) -> None:
+    kind_col = _col(report, "type")
+    assert kind_col is not None
+    kind = SQL(_KINDS).format(kind_col)
+    amount = SQL("CASE WHEN {0} = 'adjustment' THEN {1} ELSE {2} END").format(
+        kind, _signed(report, "amount"), _number(report, "amount")
+    )
+    _normalise(
+        curs,
+        _text(report, "tx_id"),
+        {
+            "kind": kind,
+            "raw_kind": _text(report, "type"),
+            "amount": amount,
+            "currency": _upper(report, "currency"),
+            "round_id": _text(report, "round_id"),
+            "player": _text(report, "player"),
+            "occurred_at": _time(report),
+            "commission": _number(report, "commission"),
+        },
     )
 
 
@@ -498,25 +516,21 @@ ROUND_FIGURES = ("bets", "wins", "refunds", "ggr")
 
 
 def _normalise_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
-    curs.execute(
-        SQL(
-            "CREATE TEMP TABLE report ON COMMIT DROP AS SELECT "
-            "nullif({round}, '') AS key, line, {round} AS round_id, "
-            "upper({currency}) AS currency, {player} AS player, {bets} AS bets, "
-            "{wins} AS wins, {refunds} AS refunds, {ggr} AS ggr, "
-            "{commission} AS commission, {at} AS occurred_at "
-            "FROM (SELECT *, row_number() OVER () AS line FROM report_raw) raw"
-        ).format(
-            round=_text(report, "round_id"),
-            currency=_text(report, "currency"),
-            player=_text(report, "player"),
-            bets=_number(report, "bets"),
-            wins=_number(report, "wins"),
-            refunds=_number(report, "refunds"),
-            ggr=_signed(report, "ggr"),
-            commission=_number(report, "commission"),
-            at=_time(report),
-        )
+    round_id = _text(report, "round_id")
+    _normalise(
+        curs,
+        round_id,
+        {
+            "round_id": round_id,
+            "currency": _upper(report, "currency"),
+            "player": _text(report, "player"),
+            "bets": _number(report, "bets"),
+            "wins": _number(report, "wins"),
+            "refunds": _number(report, "refunds"),
+            "ggr": _signed(report, "ggr"),
+            "commission": _number(report, "commission"),
+            "occurred_at": _time(report),
+        },
     )
 
 
