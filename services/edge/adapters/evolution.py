@@ -52,7 +52,7 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
@@ -77,6 +77,7 @@ from services.edge.security import same_secret
 from services.edge.sessions import PROVIDER_IDLE_S, Session, recorded_session, rotate, session_ref
 
 S = TypeVar("S")
+C = TypeVar("C", wire.BalanceRequest, wire.TransactionRequest, wire.PromoPayoutRequest)
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _REJECTIONS: dict[Rejection, tuple[int, Status]] = {
@@ -184,6 +185,19 @@ class Adapter(DialectAdapter):
             echo = _echo_uuid(request.body)
             raise _Failed(self._send(Status.INVALID_PARAMETER, echo, None)) from exc
 
+    async def _serve(
+        self, request: EdgeRequest, cls: type[C], handle: Callable[[C], Awaitable[EdgeResponse]]
+    ) -> EdgeResponse:
+        """Decode the call and `handle` it; a check it fails is answered with its status."""
+        try:
+            call = self._decode(request, cls)
+        except _Failed as failed:
+            return failed.response
+        try:
+            return await handle(call)
+        except _Answer as answer:
+            return self._send(answer.status, call.uuid, None)
+
     def _send(self, status: Status, uuid: str, balance: Decimal | None) -> EdgeResponse:
         body = wire.Response(
             status=status,
@@ -277,15 +291,12 @@ class Adapter(DialectAdapter):
         return EdgeResponse(200, _ENCODER.encode(body))
 
     async def balance(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.BalanceRequest)
-            session = await self._live_session(call.sid, call.userId)
-            if call.currency != session.currency:
-                raise _Answer(Status.INVALID_PARAMETER)
-        except _Failed as failed:
-            return failed.response
-        except _Answer as answer:
-            return self._send(answer.status, call.uuid, None)
+        return await self._serve(request, wire.BalanceRequest, self._balance)
+
+    async def _balance(self, call: wire.BalanceRequest) -> EdgeResponse:
+        session = await self._live_session(call.sid, call.userId)
+        if call.currency != session.currency:
+            raise _Answer(Status.INVALID_PARAMETER)
         try:
             balance = await self.ledger.balance(call.userId, call.currency)
         except Refused as exc:
@@ -293,16 +304,13 @@ class Adapter(DialectAdapter):
         return self._send(Status.OK, call.uuid, self._money(balance.available, call.currency))
 
     async def debit(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.TransactionRequest)
-            amount = self._amount(call)
-            session = await self._live_session(call.sid, call.userId)
-            if call.currency != session.currency:
-                raise _Answer(Status.INVALID_PARAMETER)
-        except _Failed as failed:
-            return failed.response
-        except _Answer as answer:
-            return self._send(answer.status, call.uuid, None)
+        return await self._serve(request, wire.TransactionRequest, self._debit)
+
+    async def _debit(self, call: wire.TransactionRequest) -> EdgeResponse:
+        amount = self._amount(call)
+        session = await self._live_session(call.sid, call.userId)
+        if call.currency != session.currency:
+            raise _Answer(Status.INVALID_PARAMETER)
         if amount <= 0:
             return self._send(Status.INVALID_PARAMETER, call.uuid, None)
         table = call.game.details.table if call.game.details else None
@@ -321,13 +329,10 @@ class Adapter(DialectAdapter):
         return await self._execute("debit", call, command)
 
     async def credit(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.TransactionRequest)
-            amount = self._amount(call)
-        except _Failed as failed:
-            return failed.response
-        except _Answer as answer:
-            return self._send(answer.status, call.uuid, None)
+        return await self._serve(request, wire.TransactionRequest, self._credit)
+
+    async def _credit(self, call: wire.TransactionRequest) -> EdgeResponse:
+        amount = self._amount(call)
         command = Credit(
             provider=self.provider.id,
             tx_id=call.transaction.id,
@@ -341,13 +346,10 @@ class Adapter(DialectAdapter):
         return await self._execute("credit", call, command)
 
     async def cancel(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.TransactionRequest)
-            self._amount(call)
-        except _Failed as failed:
-            return failed.response
-        except _Answer as answer:
-            return self._send(answer.status, call.uuid, None)
+        return await self._serve(request, wire.TransactionRequest, self._cancel)
+
+    async def _cancel(self, call: wire.TransactionRequest) -> EdgeResponse:
+        self._amount(call)
         command = Rollback(
             provider=self.provider.id,
             tx_id=f"cancel:{call.transaction.id}",
@@ -361,19 +363,16 @@ class Adapter(DialectAdapter):
         return await self._execute("cancel", call, command)
 
     async def promo_payout(self, request: EdgeRequest) -> EdgeResponse:
+        return await self._serve(request, wire.PromoPayoutRequest, self._promo_payout)
+
+    async def _promo_payout(self, call: wire.PromoPayoutRequest) -> EdgeResponse:
+        if call.currency not in self.provider.currencies:
+            raise _Answer(Status.INVALID_PARAMETER)
+        promo = call.promoTransaction
         try:
-            call = self._decode(request, wire.PromoPayoutRequest)
-            if call.currency not in self.provider.currencies:
-                raise _Answer(Status.INVALID_PARAMETER)
-            promo = call.promoTransaction
-            try:
-                amount = wire_amount(promo.amount, call.currency, max_places=wire.MAX_PLACES)
-            except MoneyError:
-                raise _Answer(Status.INVALID_PARAMETER) from None
-        except _Failed as failed:
-            return failed.response
-        except _Answer as answer:
-            return self._send(answer.status, call.uuid, None)
+            amount = wire_amount(promo.amount, call.currency, max_places=wire.MAX_PLACES)
+        except MoneyError:
+            raise _Answer(Status.INVALID_PARAMETER) from None
         jackpot = promo.type in _JACKPOT_TYPES
         command = Award(
             provider=self.provider.id,

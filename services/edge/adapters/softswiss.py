@@ -268,33 +268,21 @@ class Adapter(DialectAdapter):
         for index, action in enumerate(actions):
             closes = call.finished and index == len(actions) - 1
             amount = self._amount(action.amount, currency)
-            if isinstance(action, wire.BetAction):
-                commands.append(
-                    Debit(
-                        provider=self.provider.id,
-                        tx_id=action.action_id,
-                        player=call.user_id,
-                        currency=currency,
-                        amount=amount,
-                        round_id=call.game_id,
-                        game=call.game,
-                        session_id=recorded,
-                        closes_round=closes,
-                    )
+            bet = isinstance(action, wire.BetAction)
+            move: type[Debit] | type[Credit] = Debit if bet else Credit
+            commands.append(
+                move(
+                    provider=self.provider.id,
+                    tx_id=action.action_id,
+                    player=call.user_id,
+                    currency=currency,
+                    amount=amount,
+                    round_id=call.game_id,
+                    game=call.game,
+                    session_id=recorded if bet else "",
+                    closes_round=closes,
                 )
-            else:
-                commands.append(
-                    Credit(
-                        provider=self.provider.id,
-                        tx_id=action.action_id,
-                        player=call.user_id,
-                        currency=currency,
-                        amount=amount,
-                        round_id=call.game_id,
-                        game=call.game,
-                        closes_round=closes,
-                    )
-                )
+            )
         transactions: list[wire.Transaction] = []
         reply: WalletReply | None = None
         for command in commands:
