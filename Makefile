@@ -41,7 +41,8 @@ bench: install ## Measure throughput and latency; writes .livebridge/bench.json
 CYCLES ?= 5
 DURATION ?= 10
 chaos: install ## Load in five dialects under faults from SEED (CYCLES=, DURATION= s, FAULTS=, CLUSTER=1: 3 nodes, 2 bridges, partitions); .livebridge/chaos.json
-	$(BIN)/livebridge chaos --cycles $(CYCLES) --duration $(DURATION) $(if $(filter 1,$(CLUSTER)),--cluster) $(if $(SEED),--seed $(SEED)) $(if $(FAULTS),--faults $(FAULTS))
+	$(BIN)/livebridge $(strip chaos --cycles $(CYCLES) --duration $(DURATION) $(if $(SEED),--seed $(SEED)) \
+	  $(if $(FAULTS),--faults $(FAULTS)) $(if $(filter 1,$(CLUSTER)),--cluster))
 
 soak: install ## Every test marked soak at its long size (LIVEBRIDGE_SOAK=1)
 	LIVEBRIDGE_SOAK=1 $(BIN)/pytest -q -p no:cacheprovider -m soak

@@ -41,6 +41,9 @@ PREFIX = "LB"
 """The stream prefix of a chaos run's bridges."""
 LEDGER_STREAM = f"{PREFIX}_LEDGER"
 LEDGER_LEADER = "ledger-leader"
+READY_WITHIN_S = 180.0
+"""Seconds a bridge gets to answer /readyz: a minute was not enough for the second of two
+bridges starting together on a machine whose load average was 33 on two cores."""
 
 FAKETIME_LIBS = (
     Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"),
@@ -186,21 +189,20 @@ class BridgeTarget:
                 stderr=subprocess.STDOUT,
             )
 
-    async def start(self, ready_within_s: float = 60.0) -> None:
+    async def start(self, ready_within_s: float = READY_WITHIN_S) -> None:
         self.process = self._spawn()
         deadline = time.monotonic() + ready_within_s
         while await asyncio.to_thread(http_status, f"{self.url}/readyz") != 200:
             if self.process.poll() is not None:
-                tail = self.log.read_text(errors="replace").splitlines()[-15:]
-                raise RuntimeError(
-                    f"{self.name} exited {self.process.returncode}; the end of {self.log}:\n"
-                    + "\n".join(tail)
-                )
+                raise RuntimeError(f"{self.name} exited {self.process.returncode}{self._tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{self.name} not ready within {ready_within_s} s; see {self.log}"
-                )
+                raise RuntimeError(f"{self.name} not ready within {ready_within_s} s{self._tail()}")
             await asyncio.sleep(0.2)
+
+    def _tail(self, lines: int = 20) -> str:
+        """The end of the bridge's log, for an error (the run's directory is removed)."""
+        found = self.log.read_text(errors="replace").splitlines()[-lines:]
+        return f"; the end of {self.log}:\n" + "\n".join(found)
 
     async def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
