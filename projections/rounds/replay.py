@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -56,6 +56,7 @@ from projections.rounds.view import (
     RoundsView,
     TimelineEntry,
     TimelineItem,
+    struct_from_row,
 )
 from services.ledger.application import Ledger
 from services.ledger.domain import Bet, book_uuid, project
@@ -137,16 +138,7 @@ def _on_jetstream(ledger: Ledger) -> bool:
 
 def _entry_as_item(entry: TimelineEntry) -> TimelineItem:
     detail: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(entry.detail))
-    return TimelineItem(
-        position=entry.position,
-        event=entry.event,
-        server_time=entry.server_time,
-        originator_id=entry.originator_id,
-        originator_version=entry.originator_version,
-        provider_seq=entry.provider_seq,
-        video_timecode=entry.video_timecode,
-        detail=detail,
-    )
+    return struct_from_row(TimelineItem, asdict(entry), detail=detail)
 
 
 def check_timeline(ledger: Ledger, record: RoundRecord, log: LogRound) -> list[str]:

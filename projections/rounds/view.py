@@ -227,7 +227,7 @@ def record_from_rows(
             audit_flags=conflicts + (head["verification_flags"] if head else []) + book_flags,
         ),
         bets=[
-            _from_row(
+            struct_from_row(
                 BetItem,
                 b,
                 payout=b["stake"] if b["status"] == BetStatus.REFUNDED else b["payout"],
@@ -235,7 +235,7 @@ def record_from_rows(
             )
             for b in bets
         ],
-        timeline=[_from_row(TimelineItem, t) for t in timeline],
+        timeline=[struct_from_row(TimelineItem, t) for t in timeline],
         position=max((t["position"] for t in timeline), default=0),
         view_position=view_position,
     )
@@ -244,8 +244,9 @@ def record_from_rows(
 _Item = TypeVar("_Item", bound=msgspec.Struct)
 
 
-def _from_row(cls: type[_Item], row: Mapping[str, Any], **derived: Any) -> _Item:
-    """A `cls` from the row's columns of the same names as its fields, but `derived`."""
+def struct_from_row(cls: type[_Item], row: Mapping[str, Any], **derived: Any) -> _Item:
+    """A `cls` from the row's columns of the same names as its fields, but `derived`
+    (computed by the caller)."""
     return cls(
         **{name: row[name] for name in cls.__struct_fields__ if name not in derived}, **derived
     )
