@@ -9,24 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from contracts.events import BettingClosed, BettingOpened, ResultDeclared
-from contracts.wallet import Credit, Debit, Rollback
 from services.ledger.application import Ledger
 from tests.integration.export.conftest import cli
+from tests.unit.ledger.support.builders import (
+    closed,
+    credit,
+    declared,
+    opened,
+    player_bet,
+    player_credit,
+    rollback,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-def debit(tx: str, player: str, round_id: str) -> Debit:
-    return Debit(
-        provider="evo",
-        tx_id=tx,
-        player=player,
-        currency="EUR",
-        amount=Decimal("2.00"),
-        round_id=round_id,
-        bet_id=f"bet-{tx}",
-    )
 
 
 def play(app: Ledger) -> None:
@@ -34,68 +29,17 @@ def play(app: Ledger) -> None:
     for player in ("alice", "bob"):
         app.open_wallet(player, "EUR")
         app.deposit(player, "EUR", Decimal("50.00"), tx_id=f"dep-{player}")
-    app.record_event(
-        BettingOpened(
-            provider="evo",
-            round_id="R-1",
-            table="T1",
-            game="baccarat",
-            seq=1,
-            occurred_at=NOW,
-            closes_at=NOW,
-        )
-    )
-    app.execute(debit("d1", "alice", "R-1"))
-    app.execute(debit("d2", "bob", "R-2"))
-    app.execute(debit("d3", "bob", "R-1"))
-    app.execute(debit("d4", "alice", "R-1"))
-    app.record_event(BettingClosed(provider="evo", round_id="R-1", seq=2, occurred_at=NOW))
-    app.record_event(
-        ResultDeclared(
-            provider="evo", round_id="R-1", seq=3, occurred_at=NOW, result={"banker": "7"}
-        )
-    )
-    app.execute(
-        Credit(
-            provider="evo",
-            tx_id="c1",
-            player="alice",
-            currency="EUR",
-            amount=Decimal("3.90"),
-            round_id="R-1",
-            bet_id="bet-d1",
-        )
-    )
-    app.execute(
-        Rollback(
-            provider="evo",
-            tx_id="r4",
-            player="alice",
-            currency="EUR",
-            ref_tx_id="d4",
-            round_id="R-1",
-        )
-    )
-    app.execute(
-        Credit(
-            provider="evo",
-            tx_id="c3",
-            player="bob",
-            currency="EUR",
-            amount=Decimal("0"),
-            round_id="R-1",
-        )
-    )
-    app.execute(
-        Credit(
-            provider="evo",
-            tx_id="c2",
-            player="bob",
-            currency="EUR",
-            amount=Decimal("4.00"),
-            round_id="R-2",
-        )
-    )
+    app.record_event(opened("R-1", game="baccarat", at=NOW))
+    app.execute(player_bet("d1", "alice", "2.00", "R-1"))
+    app.execute(player_bet("d2", "bob", "2.00", "R-2"))
+    app.execute(player_bet("d3", "bob", "2.00", "R-1"))
+    app.execute(player_bet("d4", "alice", "2.00", "R-1"))
+    app.record_event(closed("R-1", at=NOW))
+    app.record_event(declared({"banker": "7"}, "R-1", at=NOW))
+    app.execute(credit("c1", "3.90", player="alice", round_id="R-1", bet_id="bet-d1"))
+    app.execute(rollback("r4", "d4", player="alice", round_id="R-1"))
+    app.execute(player_credit("c3", "bob", "0", "R-1"))
+    app.execute(player_credit("c2", "bob", "4.00", "R-2"))
 
 
 def test_a_round_exported_from_the_ledger_holds_its_money_and_verifies_offline(

@@ -11,7 +11,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 from prometheus_client.parser import text_string_to_metric_families
 
-from contracts.events import BettingOpened, GameEvent, ResultDeclared
+from contracts.events import GameEvent
 from projections.http import VIEWS
 from projections.reconcile.audit import Audit
 from projections.reconcile.postgres import Comparison, Difference
@@ -20,6 +20,7 @@ from services.bridge.main import LEDGER
 from services.ops.cases import AuditCase, Cases, Ticket
 from services.ops.cases_http import CASES
 from tests.integration.ops.conftest import Bridge
+from tests.unit.ledger.support import builders
 
 P = "evo"
 T0 = datetime(2026, 11, 1, 21, 0, tzinfo=UTC)
@@ -97,26 +98,11 @@ async def test_a_ticket_is_opened_commented_and_resolved_as_events_and_gives_the
 
 def flagged_log(bridge: Bridge) -> None:
     ledger = bridge.app[LEDGER]
-    opened = BettingOpened(
-        provider=P,
-        round_id="R-a1",
-        table="T9",
-        game="roulette",
-        seq=1,
-        occurred_at=T0,
-        closes_at=T0 + timedelta(seconds=15),
-    )
-    ledger.record_event(opened)
+    ledger.record_event(builders.opened("R-a1", P, table="T9", at=T0, closes_in=15))
+    # seq 2 missing and a hash that cannot match
     ledger.record_event(
-        ResultDeclared(
-            provider=P,
-            round_id="R-a1",
-            seq=3,
-            occurred_at=T0 + timedelta(seconds=20),
-            result={"number": "1"},
-            round_hash="0" * 64,
-        )
-    )  # seq 2 missing and a hash that cannot match
+        builders.declared({"number": "1"}, "R-a1", P, 3, "0" * 64, at=T0 + timedelta(seconds=20))
+    )
     ledger.record_event(GameEvent(provider=P, round_id="R-a2", seq=1, occurred_at=T0, kind="spin"))
     ledger.record_event(
         GameEvent(provider=P, round_id="R-a2", seq=1, occurred_at=T0, kind="other")

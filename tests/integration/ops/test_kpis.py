@@ -11,24 +11,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from contracts.events import (
-    AnyProviderEvent,
-    BettingClosed,
-    BettingOpened,
-    GameEvent,
-    ResultDeclared,
-    RoundVoided,
-    round_digest,
-)
-from contracts.wallet import Credit, Debit, Rollback
+from contracts.events import AnyProviderEvent, BettingOpened, GameEvent, round_digest
+from contracts.wallet import Credit, Debit
 from projections.http import VIEWS
 from projections.rounds.view import RoundRecord
 from services.bridge.main import LEDGER
 from services.ledger.application import Ledger
 from tests.integration.ops.conftest import Bridge
+from tests.unit.ledger.support import builders
 
 P = "evo"
 T0 = datetime(2026, 11, 1, 20, 0, tzinfo=UTC)
@@ -47,56 +41,26 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def opened(round_id: str, table: str, seq: int, s: float) -> BettingOpened:
-    return BettingOpened(
-        provider=P,
-        round_id=round_id,
-        table=table,
-        game="roulette",
-        seq=seq,
-        occurred_at=at(s),
-        closes_at=at(s + 15),
-    )
+def opened(round_id: str, table: str, s: float) -> BettingOpened:
+    return builders.opened(round_id, P, table=table, at=at(s), closes_in=15)
 
 
 def result(round_id: str, seq: int, s: float, sent: list[AnyProviderEvent], good: bool) -> Any:
-    declared = ResultDeclared(
-        provider=P, round_id=round_id, seq=seq, occurred_at=at(s), result={"number": "17"}
-    )
+    declared = builders.declared({"number": "17"}, round_id, P, seq, at=at(s))
     digest = round_digest([*sent, declared]) if good else "0" * 64
-    return ResultDeclared(
-        provider=P,
-        round_id=round_id,
-        seq=seq,
-        occurred_at=at(s),
-        result={"number": "17"},
-        round_hash=digest,
-    )
+    return msgspec.structs.replace(declared, round_hash=digest)
 
 
 def debit(player: str, round_id: str, table: str, bet: str, amount: str) -> Debit:
-    return Debit(
-        provider=P,
-        tx_id=f"d-{bet}",
-        player=player,
-        currency="EUR",
-        amount=Decimal(amount),
-        round_id=round_id,
-        bet_id=bet,
-        game="roulette",
-        table=table,
-    )
+    return builders.debit(
+        f"d-{bet}", amount, player=player, round_id=round_id, provider=P, bet_id=bet,
+        picks=(), game="roulette", table=table,
+    )  # fmt: skip
 
 
 def credit(player: str, round_id: str, bet: str, amount: str) -> Credit:
-    return Credit(
-        provider=P,
-        tx_id=f"c-{bet}",
-        player=player,
-        currency="EUR",
-        amount=Decimal(amount),
-        round_id=round_id,
-        bet_id=bet,
+    return builders.credit(
+        f"c-{bet}", amount, player=player, round_id=round_id, provider=P, bet_id=bet
     )
 
 
@@ -109,42 +73,38 @@ def play(ledger: Ledger) -> None:
         ledger.deposit(player, "EUR", Decimal("100.00"), tx_id=f"dep-{player}")
     record = ledger.record_event
 
-    r1: list[AnyProviderEvent] = [opened("R1", "T1", 1, 0)]
+    r1: list[AnyProviderEvent] = [opened("R1", "T1", 0)]
     record(r1[0])
     ledger.execute(debit("p1", "R1", "T1", "b1", "10.00"))
-    r1.append(BettingClosed(provider=P, round_id="R1", seq=2, occurred_at=at(20)))
+    r1.append(builders.closed("R1", P, at=at(20)))
     record(r1[1])
     record(result("R1", 3, 25, r1, good=True))
     time.sleep(LATE_AFTER + 0.5)
     ledger.execute(credit("p1", "R1", "b1", "20.00"))
 
-    record(opened("R2", "T1", 1, 30))
+    record(opened("R2", "T1", 30))
     ledger.execute(debit("p1", "R2", "T1", "b2", "5.00"))
     record(GameEvent(provider=P, round_id="R2", seq=3, occurred_at=at(40), kind="spin"))
     record(result("R2", 4, 45, [], good=False))
     record(GameEvent(provider=P, round_id="R2", seq=2, occurred_at=at(35), kind="ball"))
     ledger.execute(credit("p1", "R2", "b2", "0"))
 
-    record(opened("R3", "T1", 1, 300))
+    record(opened("R3", "T1", 300))
     ledger.execute(debit("p2", "R3", "T1", "b3", "7.00"))
-    record(RoundVoided(provider=P, round_id="R3", seq=3, occurred_at=at(310), cause="DEALER_ERROR"))
+    record(builders.voided("DEALER_ERROR", "R3", P, at=at(310)))
 
-    r4: list[AnyProviderEvent] = [opened("R4", "T2", 1, 0)]
+    r4: list[AnyProviderEvent] = [opened("R4", "T2", 0)]
     record(r4[0])
     ledger.execute(debit("p2", "R4", "T2", "b4", "3.00"))
     record(result("R4", 2, 10, r4, good=True))
     ledger.execute(credit("p2", "R4", "b4", "6.00"))
 
-    record(opened("R5", "T2", 1, 20))
+    record(opened("R5", "T2", 20))
     ledger.execute(debit("p1", "R5", "T2", "b5", "4.00"))
     ledger.execute(debit("p2", "R5", "T2", "b6", "2.00"))
-    ledger.execute(
-        Rollback(provider=P, tx_id="rb-b6", player="p2", currency="EUR", ref_tx_id="d-b6")
-    )
-    record(BettingClosed(provider=P, round_id="R5", seq=2, occurred_at=at(30)))
-    record(
-        ResultDeclared(provider=P, round_id="R5", seq=3, occurred_at=at(40), result={"number": "3"})
-    )
+    ledger.execute(builders.rollback("rb-b6", "d-b6", player="p2", provider=P))
+    record(builders.closed("R5", P, at=at(30)))
+    record(builders.declared({"number": "3"}, "R5", P, at=at(40)))
     ledger.execute(credit("p1", "R5", "b5", "0"))
 
 

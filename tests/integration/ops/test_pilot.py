@@ -16,14 +16,14 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from contracts.events import AnyProviderEvent, BettingOpened, ResultDeclared, round_digest
-from contracts.wallet import Credit, Debit
+from contracts.events import AnyProviderEvent, round_digest
 from projections.http import VIEWS
 from services import cli
 from services.bridge.config import Settings
 from services.bridge.main import LEDGER
 from services.ledger.application import Ledger
 from tests.integration.ops.conftest import Bridge
+from tests.unit.ledger.support import builders
 
 P = "evo"
 ROUNDS = 40
@@ -35,49 +35,23 @@ def play(ledger: Ledger) -> None:
     ledger.deposit("pilot-1", "EUR", Decimal("1000.00"), tx_id="dep-pilot-1")
     for n in range(ROUNDS):
         round_id, at = f"PR-{n:03d}", T0 + timedelta(seconds=30 * n)
-        opened = BettingOpened(
-            provider=P,
-            round_id=round_id,
-            table="T1",
-            game="roulette",
-            seq=1,
-            occurred_at=at,
-            closes_at=at + timedelta(seconds=15),
-        )
+        opened = builders.opened(round_id, P, at=at, closes_in=15)
         ledger.record_event(opened)
-        ledger.execute(
-            Debit(
-                provider=P,
-                tx_id=f"d-{n}",
-                player="pilot-1",
-                currency="EUR",
-                amount=Decimal("1.00"),
-                round_id=round_id,
-                bet_id=f"b-{n}",
-                game="roulette",
-                table="T1",
-            )
-        )
+        bet = builders.debit(
+            f"d-{n}", "1.00", player="pilot-1", round_id=round_id, provider=P,
+            bet_id=f"b-{n}", picks=(), game="roulette", table="T1",
+        )  # fmt: skip
+        ledger.execute(bet)
         seq = 3 if n == 1 else 2  # round 1: seq 2 never sent
-        declared = ResultDeclared(
-            provider=P,
-            round_id=round_id,
-            seq=seq,
-            occurred_at=at + timedelta(seconds=20),
-            result={"number": "17"},
+        declared = builders.declared(
+            {"number": "17"}, round_id, P, seq, at=at + timedelta(seconds=20)
         )
         sent: list[AnyProviderEvent] = [opened, declared]
         digest = "0" * 64 if n == 0 else round_digest(sent)  # round 0: a wrong hash
         ledger.record_event(msgspec.structs.replace(declared, round_hash=digest))
         ledger.execute(
-            Credit(
-                provider=P,
-                tx_id=f"c-{n}",
-                player="pilot-1",
-                currency="EUR",
-                amount=Decimal("0"),
-                round_id=round_id,
-                bet_id=f"b-{n}",
+            builders.credit(
+                f"c-{n}", "0", player="pilot-1", round_id=round_id, provider=P, bet_id=f"b-{n}"
             )
         )
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from contracts.events import BettingOpened, ResultDeclared
 from contracts.ops import PlaybookStep, ProviderRecovered
 from contracts.player import ProviderError
 from projections.http import VIEWS
@@ -20,6 +19,7 @@ from services.bridge.main import LEDGER, build_app
 from services.ops.playbook import WATCH
 from services.ops.watch import Fact
 from tests.integration.ops.conftest import Bridge
+from tests.unit.ledger.support.builders import declared, opened
 
 
 async def until(check: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
@@ -50,19 +50,8 @@ async def test_feed_gaps_in_the_views_and_slow_players_each_breach_their_sla(
         # hub88: a round whose result came as seq 4 with seqs 2 and 3 never sent.
         ledger = app[LEDGER]
         now = datetime.now(UTC)
-        opened = BettingOpened(
-            provider="hub88",
-            round_id="G-1",
-            table="T1",
-            game="roulette",
-            seq=1,
-            occurred_at=now,
-            closes_at=now,
-        )
-        await asyncio.to_thread(ledger.record_event, opened)
-        result = ResultDeclared(
-            provider="hub88", round_id="G-1", seq=4, occurred_at=now, result={"number": "1"}
-        )
+        await asyncio.to_thread(ledger.record_event, opened("G-1", "hub88", at=now))
+        result = declared({"number": "1"}, "G-1", "hub88", 4, at=now)
         await asyncio.to_thread(ledger.record_event, result)
         head = await asyncio.to_thread(ledger.recorder.max_notification_id)
         await asyncio.to_thread(app[VIEWS].wait, head, 10.0)

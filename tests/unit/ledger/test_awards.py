@@ -12,34 +12,19 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from contracts.wallet import Award, AwardCause, Refusal
+from contracts.wallet import AwardCause, Refusal
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from tests.unit.ledger.support.builders import debit, funded, logged_since, popo_ledger, rollback
+from tests.unit.ledger.support.builders import (
+    award,
+    debit,
+    funded,
+    logged_since,
+    popo_ledger,
+    rollback,
+)
 
 D = Decimal
-
-
-def award(
-    tx_id: str,
-    amount: str,
-    cause: AwardCause = AwardCause.PROMO,
-    *,
-    round_id: str = "",
-    ref_tx_id: str = "",
-    reference: str = "",
-) -> Award:
-    return Award(
-        provider="evo",
-        tx_id=tx_id,
-        player="p1",
-        currency="EUR",
-        amount=D(amount),
-        cause=cause,
-        round_id=round_id,
-        ref_tx_id=ref_tx_id,
-        reference=reference,
-    )
 
 
 def _ledger() -> Ledger:

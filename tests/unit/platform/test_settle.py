@@ -7,7 +7,7 @@ from decimal import Decimal
 import msgspec
 
 from contracts.platform import DECODER, ENCODER, TransactionType
-from contracts.wallet import Outcome, Rollback
+from contracts.wallet import Outcome
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
 from tests.unit.ledger.support.builders import (
@@ -16,6 +16,7 @@ from tests.unit.ledger.support.builders import (
     opened,
     player_bet,
     player_credit,
+    player_rollback,
     voided,
 )
 from tests.unit.platform.support.settle_log import ledger, settlements
@@ -93,30 +94,12 @@ def test_replaying_the_log_gives_the_same_event_ids() -> None:
 def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_again() -> None:
     app = ledger()
     app.execute(player_bet("d1", "alice", "5.00"))
-    app.execute(
-        Rollback(
-            provider="evo",
-            tx_id="r1",
-            player="alice",
-            currency="EUR",
-            ref_tx_id="d1",
-            round_id="R-1",
-        )
-    )
+    app.execute(player_rollback("r1", "alice", "d1", "R-1"))
     app.execute(player_bet("d2", "alice", "4.00", round_id="R-2"))
     app.execute(player_credit("c2", "alice", "8.00", round_id="R-2"))
     # The provider rolls its credit back: the bet is open again, and the platform is told
     # (tests/unit/platform/test_settle_reopen.py); nothing is settled yet.
-    app.execute(
-        Rollback(
-            provider="evo",
-            tx_id="r2",
-            player="alice",
-            currency="EUR",
-            ref_tx_id="c2",
-            round_id="R-2",
-        )
-    )
+    app.execute(player_rollback("r2", "alice", "c2", "R-2"))
     void, win, reopened = settlements(app)
     # Then the corrected credit settles it again.
     app.execute(player_credit("c2-fixed", "alice", "6.00", round_id="R-2"))
@@ -198,11 +181,7 @@ def test_the_publisher_decodes_only_what_the_tracker_needs_and_gets_the_same_set
     app.execute(player_bet("d1", "alice", "5.00"))
     app.execute(player_bet("d2", "bob", "5.00"))
     app.execute(player_credit("c1", "alice", "10.00"))
-    app.execute(
-        Rollback(
-            provider="evo", tx_id="r2", player="bob", currency="EUR", ref_tx_id="d2", round_id="R-1"
-        )
-    )
+    app.execute(player_rollback("r2", "bob", "d2"))
     tracker, out = SettleTracker(), []
     for position, event, _trace in log_reader(app)(1, 10_000):
         if event is not None:
@@ -218,16 +197,7 @@ def test_a_tracker_restored_from_a_checkpoint_anywhere_carries_on_identically() 
     app.execute(player_bet("d3", "alice", "1.00", round_id="R-2"))
     app.execute(player_credit("c1", "alice", "10.00"))
     app.execute(player_credit("c3", "alice", "0.00", round_id="R-2"))
-    app.execute(
-        Rollback(
-            provider="evo",
-            tx_id="r1",
-            player="alice",
-            currency="EUR",
-            ref_tx_id="c1",
-            round_id="R-1",
-        )
-    )
+    app.execute(player_rollback("r1", "alice", "c1", "R-1"))
     app.execute(player_credit("c2", "bob", "2.50"))
     app.record_event(opened("R-3"))
     app.execute(player_bet("d4", "bob", "1.00", round_id="R-3"))

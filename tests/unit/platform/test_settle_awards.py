@@ -5,32 +5,25 @@ from __future__ import annotations
 from decimal import Decimal
 
 from contracts.platform import DECODER, ENCODER, TransactionType
-from contracts.wallet import Award, AwardCause, Rollback
+from contracts.wallet import AwardCause
 from services.ledger.application import record_ref
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
+from tests.unit.ledger.support.builders import award, player_rollback
 from tests.unit.platform.support.settle_log import ledger, settlements
-
-
-def award(tx: str, amount: str, cause: AwardCause, round_id: str = "") -> Award:
-    return Award(
-        provider="evo",
-        tx_id=tx,
-        player="alice",
-        currency="EUR",
-        amount=Decimal(amount),
-        cause=cause,
-        round_id=round_id,
-    )
 
 
 def test_each_award_is_a_settlement_of_its_own_with_its_cause_and_the_balance_after() -> None:
     app = ledger()
-    app.execute(award("promo-1", "5.00", AwardCause.PROMO))
-    app.execute(award("promo-1", "5.00", AwardCause.PROMO))  # a repeat moves nothing
-    app.execute(award("jp-1", "100.00", AwardCause.JACKPOT, round_id="R-7"))
-    app.execute(award("adj-1", "-2.50", AwardCause.ADJUSTMENT))
-    app.execute(award("free-bet", "0", AwardCause.PROMO))  # nothing moved: nothing to say
+    app.execute(award("promo-1", "5.00", AwardCause.PROMO, player="alice"))
+    app.execute(
+        award("promo-1", "5.00", AwardCause.PROMO, player="alice")
+    )  # a repeat moves nothing
+    app.execute(award("jp-1", "100.00", AwardCause.JACKPOT, player="alice", round_id="R-7"))
+    app.execute(award("adj-1", "-2.50", AwardCause.ADJUSTMENT, player="alice"))
+    app.execute(
+        award("free-bet", "0", AwardCause.PROMO, player="alice")
+    )  # nothing moved: nothing to say
 
     promo, jackpot, adjustment = settlements(app)
 
@@ -48,10 +41,8 @@ def test_each_award_is_a_settlement_of_its_own_with_its_cause_and_the_balance_af
 
 def test_an_award_rolled_back_settles_again_as_a_debit_and_the_publisher_sees_it() -> None:
     app = ledger()
-    app.execute(award("promo-1", "5.00", AwardCause.PROMO))
-    app.execute(
-        Rollback(provider="evo", tx_id="rb-1", player="alice", currency="EUR", ref_tx_id="promo-1")
-    )
+    app.execute(award("promo-1", "5.00", AwardCause.PROMO, player="alice"))
+    app.execute(player_rollback("rb-1", "alice", "promo-1", round_id=""))
     read = log_reader(app)
     tracker, published = SettleTracker(), []
     for position, event, _trace in read(1, 10_000):

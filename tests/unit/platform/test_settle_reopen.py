@@ -12,46 +12,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from contracts.platform import BetState, RoundSettle, TransactionType
-from contracts.wallet import Credit, Debit, Outcome, Rollback
+from contracts.wallet import Outcome
 from services.ledger.application import Ledger, record_ref
 from services.platform.settle import SettleTracker
-from tests.unit.platform.support.settle_log import settlements
-
-
-def ledger() -> Ledger:
-    app = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    app.open_wallet("alice", "EUR")
-    app.deposit("alice", "EUR", Decimal("100.00"), tx_id="dep-alice")
-    return app
-
-
-def debit(tx: str, amount: str) -> Debit:
-    return Debit(
-        provider="evo",
-        player="alice",
-        currency="EUR",
-        round_id="R-2",
-        tx_id=tx,
-        amount=Decimal(amount),
-        bet_id=f"bet-{tx}",
-    )
-
-
-def credit(tx: str, amount: str) -> Credit:
-    return Credit(
-        provider="evo",
-        player="alice",
-        currency="EUR",
-        round_id="R-2",
-        tx_id=tx,
-        amount=Decimal(amount),
-    )
-
-
-def rollback(tx: str, ref: str) -> Rollback:
-    return Rollback(
-        provider="evo", player="alice", currency="EUR", round_id="R-2", tx_id=tx, ref_tx_id=ref
-    )
+from tests.unit.ledger.support.builders import player_bet, player_credit, player_rollback
+from tests.unit.platform.support.settle_log import ledger, settlements
 
 
 def moved(settle: RoundSettle) -> Decimal:
@@ -74,9 +39,9 @@ def assert_adds_up(app: Ledger, seen: Sequence[RoundSettle]) -> None:
 
 def test_a_reported_win_rolled_back_is_told_at_once_with_the_reversed_payout() -> None:
     app = ledger()
-    app.execute(debit("d2", "4.00"))
-    app.execute(credit("c2", "8.00"))
-    app.execute(rollback("r2", "c2"))
+    app.execute(player_bet("d2", "alice", "4.00", "R-2"))
+    app.execute(player_credit("c2", "alice", "8.00", "R-2"))
+    app.execute(player_rollback("r2", "alice", "c2", "R-2"))
 
     win, reopened = settlements(app)
 
@@ -96,12 +61,12 @@ def test_a_reported_win_rolled_back_is_told_at_once_with_the_reversed_payout() -
 
 def test_the_corrected_credit_settles_the_reopened_bet_and_everything_adds_up() -> None:
     app = ledger()
-    app.execute(debit("d2", "4.00"))
-    app.execute(credit("c2", "8.00"))
-    app.execute(rollback("r2", "c2"))
-    app.execute(credit("c2-fixed", "6.00"))
-    app.execute(rollback("r3", "c2-fixed"))  # reopened a second time
-    app.execute(credit("c2-final", "0.00"))
+    app.execute(player_bet("d2", "alice", "4.00", "R-2"))
+    app.execute(player_credit("c2", "alice", "8.00", "R-2"))
+    app.execute(player_rollback("r2", "alice", "c2", "R-2"))
+    app.execute(player_credit("c2-fixed", "alice", "6.00", "R-2"))
+    app.execute(player_rollback("r3", "alice", "c2-fixed", "R-2"))  # reopened a second time
+    app.execute(player_credit("c2-final", "alice", "0.00", "R-2"))
 
     win, reopened, corrected, again, lost = settlements(app)
 
@@ -116,10 +81,10 @@ def test_the_corrected_credit_settles_the_reopened_bet_and_everything_adds_up() 
 
 def test_a_reopened_bet_then_refunded_adds_up() -> None:
     app = ledger()
-    app.execute(debit("d2", "4.00"))
-    app.execute(credit("c2", "8.00"))
-    app.execute(rollback("r2", "c2"))
-    app.execute(rollback("r4", "d2"))  # the bet itself cancelled
+    app.execute(player_bet("d2", "alice", "4.00", "R-2"))
+    app.execute(player_credit("c2", "alice", "8.00", "R-2"))
+    app.execute(player_rollback("r2", "alice", "c2", "R-2"))
+    app.execute(player_rollback("r4", "alice", "d2", "R-2"))  # the bet itself cancelled
 
     win, reopened, void = settlements(app)
 
@@ -129,9 +94,9 @@ def test_a_reopened_bet_then_refunded_adds_up() -> None:
 
 def test_each_reopening_is_told_once_across_replays_and_restarts() -> None:
     app = ledger()
-    app.execute(debit("d2", "4.00"))
-    app.execute(credit("c2", "8.00"))
-    app.execute(rollback("r2", "c2"))
+    app.execute(player_bet("d2", "alice", "4.00", "R-2"))
+    app.execute(player_credit("c2", "alice", "8.00", "R-2"))
+    app.execute(player_rollback("r2", "alice", "c2", "R-2"))
     first = settlements(app)
     notifications = app.recorder.select_notifications(1, 10_000)
     # A restart from a checkpoint taken between the reopening and its transaction record.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -17,7 +17,7 @@ from contracts.events import (
     ResultDeclared,
     RoundVoided,
 )
-from contracts.wallet import Credit, Debit, Rollback, Selection
+from contracts.wallet import Award, AwardCause, Credit, Debit, Rollback, Selection
 from services.ledger.application import Ledger
 from services.ledger.domain import Wallet, wallet_id
 from services.ledger.rounds import Round
@@ -46,6 +46,8 @@ def debit(
     bet_id: str = "",
     picks: tuple[tuple[str, str], ...] = (("roulette_straight", "17"),),
     session_id: str = "",
+    game: str = "",
+    table: str = "",
 ) -> Debit:
     return Debit(
         provider=provider,
@@ -57,6 +59,8 @@ def debit(
         bet_id=bet_id,
         selections=tuple(Selection(market=m, value=v) for m, v in picks),
         session_id=session_id,
+        game=game,
+        table=table,
     )
 
 
@@ -70,6 +74,7 @@ def credit(
     provider: str = "evo",
     currency: str = "EUR",
     session_id: str = "",
+    game: str = "",
 ) -> Credit:
     return Credit(
         provider=provider,
@@ -80,6 +85,32 @@ def credit(
         round_id=round_id,
         bet_id=bet_id,
         session_id=session_id,
+        game=game,
+    )
+
+
+def award(
+    tx_id: str,
+    amount: str,
+    cause: AwardCause = AwardCause.PROMO,
+    *,
+    player: str = "p1",
+    round_id: str = "",
+    ref_tx_id: str = "",
+    reference: str = "",
+    provider: str = "evo",
+) -> Award:
+    """A provider's payment that settles no bet: a promotion unless `cause` says otherwise."""
+    return Award(
+        provider=provider,
+        tx_id=tx_id,
+        player=player,
+        currency="EUR",
+        amount=Decimal(amount),
+        cause=cause,
+        round_id=round_id,
+        ref_tx_id=ref_tx_id,
+        reference=reference,
     )
 
 
@@ -102,6 +133,11 @@ def player_credit(tx_id: str, player: str, amount: str, round_id: str = "R-1") -
     return credit(tx_id, amount, player=player, round_id=round_id)
 
 
+def player_rollback(tx_id: str, player: str, ref_tx_id: str, round_id: str = "R-1") -> Rollback:
+    """`player`'s rollback `tx_id` of `ref_tx_id` at evo, as `player_bet` is written."""
+    return rollback(tx_id, ref_tx_id, player=player, round_id=round_id)
+
+
 def rollback(
     tx_id: str,
     ref_tx_id: str,
@@ -114,6 +150,7 @@ def rollback(
     only_open: bool = False,
     amount: str | None = None,
     session_id: str = "",
+    round_id: str = "",
 ) -> Rollback:
     return Rollback(
         provider=provider,
@@ -126,23 +163,36 @@ def rollback(
         only_open=only_open,
         amount=None if amount is None else Decimal(amount),
         session_id=session_id,
+        round_id=round_id,
     )
 
 
-def opened(round_id: str = "r1", provider: str = "evo", game: str = "roulette") -> BettingOpened:
+def opened(
+    round_id: str = "r1",
+    provider: str = "evo",
+    game: str = "roulette",
+    *,
+    table: str = "T1",
+    seq: int = 1,
+    at: datetime = NOW,
+    closes_in: float = 0,
+) -> BettingOpened:
+    """Betting opens on `round_id` at `at`, to close `closes_in` seconds later."""
     return BettingOpened(
         provider=provider,
         round_id=round_id,
-        table="T1",
+        table=table,
         game=game,
-        seq=1,
-        occurred_at=NOW,
-        closes_at=NOW,
+        seq=seq,
+        occurred_at=at,
+        closes_at=at + timedelta(seconds=closes_in),
     )
 
 
-def closed(round_id: str = "r1", provider: str = "evo", seq: int = 2) -> BettingClosed:
-    return BettingClosed(provider=provider, round_id=round_id, seq=seq, occurred_at=NOW)
+def closed(
+    round_id: str = "r1", provider: str = "evo", seq: int = 2, *, at: datetime = NOW
+) -> BettingClosed:
+    return BettingClosed(provider=provider, round_id=round_id, seq=seq, occurred_at=at)
 
 
 def declared(
@@ -151,21 +201,28 @@ def declared(
     provider: str = "evo",
     seq: int = 3,
     round_hash: str = "",
+    *,
+    at: datetime = NOW,
 ) -> ResultDeclared:
     return ResultDeclared(
         provider=provider,
         round_id=round_id,
         seq=seq,
-        occurred_at=NOW,
+        occurred_at=at,
         result=result,
         round_hash=round_hash,
     )
 
 
 def voided(
-    cause: str = "DEALER_ERROR", round_id: str = "r1", provider: str = "evo", seq: int = 3
+    cause: str = "DEALER_ERROR",
+    round_id: str = "r1",
+    provider: str = "evo",
+    seq: int = 3,
+    *,
+    at: datetime = NOW,
 ) -> RoundVoided:
-    return RoundVoided(provider=provider, round_id=round_id, seq=seq, occurred_at=NOW, cause=cause)
+    return RoundVoided(provider=provider, round_id=round_id, seq=seq, occurred_at=at, cause=cause)
 
 
 def logged_since(ledger: Ledger, position: int) -> list[tuple[str, dict[str, Any]]]:
