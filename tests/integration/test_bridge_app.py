@@ -21,25 +21,17 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from contracts import feeds
-from contracts.events import BettingOpened
-from contracts.wallet import Debit
 from services.bridge.config import ENDPOINTS_FILE, Settings, use_running_bridge
 from services.bridge.main import LEDGER, POSTGRES, build_app
 from services.infra.natsserver import NatsServer
 from services.ledger.application import Ledger
-from tests.integration.support.bridge_settings import settings_for_test
+from tests.integration.support.bridge_settings import provider_toml, settings_for_test
+from tests.unit.ledger.support.builders import debit, opened
 
 FEED_SECRET = "feed-secret-for-tests"
-CONFIG = """
-[[provider]]
-id = "evo"
-dialect = "evolution"
-currencies = ["EUR"]
-secret_env = "TEST_EVO_TOKEN"
-[provider.options]
-feed = "push"
-feed_secret_env = "TEST_EVO_FEED_SECRET"
-"""
+CONFIG = provider_toml(
+    "evo", "evolution", "TEST_EVO_TOKEN", feed="push", feed_secret_env="TEST_EVO_FEED_SECRET"
+)
 
 
 def settings(
@@ -72,17 +64,9 @@ async def test_the_bridge_mounts_push_feeds_and_records_what_they_bring(
 ) -> None:
     app = build_app(settings(tmp_path, nats_server, database_url, stream_prefix))
     async with serve(app) as client:
-        now = datetime.now(UTC)
-        opened = BettingOpened(
-            provider="evo",
-            round_id="R-feed-1",
-            table="T1",
-            game="roulette",
-            seq=1,
-            occurred_at=now,
-            closes_at=now,
+        body = feeds.encoder.encode(
+            feeds.FeedBatch(events=[opened("R-feed-1", at=datetime.now(UTC))])
         )
-        body = feeds.encoder.encode(feeds.FeedBatch(events=[opened]))
         forged = await client.post("/feed/evo", data=body, headers={"X-Feed-Signature": "0" * 64})
         assert forged.status == 401
         signed = {feeds.SIGNATURE_HEADER: feeds.sign(body, FEED_SECRET)}
@@ -103,16 +87,7 @@ async def test_the_round_book_follower_books_bets_without_being_asked(
         def bet(ledger: Ledger = ledger) -> int:
             ledger.open_wallet("p1", "EUR")
             ledger.deposit("p1", "EUR", Decimal(100), tx_id="dep-1")
-            ledger.execute(
-                Debit(
-                    provider="evo",
-                    player="p1",
-                    round_id="R-book-1",
-                    tx_id="tx-1",
-                    amount=Decimal(5),
-                    currency="EUR",
-                )
-            )
+            ledger.execute(debit("tx-1", "5", round_id="R-book-1", picks=()))
             return ledger.recorder.max_notification_id() or 0
 
         last = await asyncio.to_thread(bet)

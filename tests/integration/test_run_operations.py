@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.support.bridge_settings import provider_toml
 from tests.integration.support.livebridge_run import Bridge, status
 
 
@@ -36,16 +37,13 @@ def test_restarts_on_one_home_start_without_a_traceback_and_ctrl_c_exits_0_at_on
         assert "Traceback" not in output, output
 
 
-SOFTSWISS = """
-[[provider]]
-id = "softswiss"
-dialect = "softswiss"
-currencies = ["EUR"]
-secret_env = "SOFTSWISS_SECRET"
-[provider.options]
-feed = "push"
-feed_secret_env = "LIVEBRIDGE_FEED_SECRET"
-"""
+SOFTSWISS = provider_toml(
+    "softswiss",
+    "softswiss",
+    "SOFTSWISS_SECRET",
+    feed="push",
+    feed_secret_env="LIVEBRIDGE_FEED_SECRET",
+)
 
 
 def softswiss_bridge(tmp_path: Path, database_url: str) -> Bridge:

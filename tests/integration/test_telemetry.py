@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,20 +17,11 @@ from services.bridge.config import Settings
 from services.bridge.main import LEDGER, build_app
 from services.bridge.telemetry import install_metrics, tracer_provider
 from services.infra.natsserver import NatsServer
-from services.simulate.clients.base import HttpTransport
-from services.simulate.clients.evolution import EvolutionClient
-from tests.integration.support.bridge_settings import settings_for_test
+from tests.integration.support.bridge_settings import provider_toml, settings_for_test
+from tests.integration.support.evolution_seat import seated
 
 SECRET = "evo-metrics-token-TEST-ONLY"
-CONFIG = """
-[[provider]]
-id = "evometrics"
-dialect = "evolution"
-currencies = ["EUR"]
-secret_env = "TEST_EVO_METRICS_TOKEN"
-[provider.options]
-test_sid = true
-"""
+CONFIG = provider_toml("evometrics", "evolution", "TEST_EVO_METRICS_TOKEN", test_sid=True)
 
 
 def settings(
@@ -65,33 +55,14 @@ async def test_metrics_show_the_edges_record_of_one_bet_and_the_process_metrics(
     install_metrics(os.environ)  # as `livebridge run` does before it builds the app
     app = build_app(settings(tmp_path, nats_server, database_url, stream_prefix))
     async with TestClient(TestServer(app)) as client:
-        ledger = app[LEDGER]
-
-        def fund() -> None:
-            ledger.open_wallet("m-p1", "EUR")
-            ledger.deposit("m-p1", "EUR", Decimal("100.00"), tx_id="m-dep-1")
-
-        await asyncio.to_thread(fund)
+        evolution, seat = await seated(client, app[LEDGER], "m-p1", SECRET)
         before = await client.get("/metrics")
         assert before.status == 200
         assert before.headers["Content-Type"].startswith("text/plain")
         assert debits_seen(await before.text()) == 0
-        evolution = EvolutionClient(
-            HttpTransport(client.session, str(client.make_url("/wallet/evolution"))), SECRET
-        )
-        session = await evolution.send(
-            evolution.prepare("sid", {"userId": "m-p1", "uuid": str(uuid.uuid4())})
-        )
-        assert session["status"] == "OK", session
 
         bet = await evolution.debit(
-            sid=session["sid"],
-            user="m-p1",
-            currency="EUR",
-            game_id="R-metrics-1",
-            tx_id="m-tx-1",
-            ref_id="m-bet-1",
-            amount=Decimal("2.50"),
+            **seat, game_id="R-metrics-1", tx_id="m-tx-1", ref_id="m-bet-1", amount=Decimal("2.50")
         )
         assert bet["status"] == "OK", bet
 

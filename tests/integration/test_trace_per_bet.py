@@ -4,7 +4,6 @@ the `round.settle` publication and its webhook delivery, each a span of the call
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -19,25 +18,19 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from services.bridge.main import LEDGER, build_app
 from services.infra.natsserver import NatsServer
-from services.simulate.clients.base import HttpTransport
-from services.simulate.clients.evolution import EvolutionClient
-from tests.integration.support.bridge_settings import settings_for_test
+from tests.integration.support.bridge_settings import provider_toml, settings_for_test
+from tests.integration.support.evolution_seat import seated
 
 SECRET = "evo-trace-token-TEST-ONLY"
-CONFIG = """
-[[provider]]
-id = "evotrace"
-dialect = "evolution"
-currencies = ["EUR"]
-secret_env = "TEST_EVO_TRACE_TOKEN"
-[provider.options]
-test_sid = true
-
+CONFIG = (
+    provider_toml("evotrace", "evolution", "TEST_EVO_TRACE_TOKEN", test_sid=True)
+    + """
 [[webhooks]]
 name = "platform"
 url = "{url}"
 secret = "webhook-secret-TEST-ONLY"
 """
+)
 VIEWS = {"balances", "rounds", "reconcile"}
 
 
@@ -115,20 +108,8 @@ async def test_a_bet_and_its_settlement_are_one_trace_span_by_span_to_the_webhoo
         )
         app = build_app(settings)
         async with TestClient(TestServer(app)) as client:
-            ledger = app[LEDGER]
-
-            def fund() -> None:
-                ledger.open_wallet("t-p1", "EUR")
-                ledger.deposit("t-p1", "EUR", Decimal("100.00"), tx_id="t-dep-1")
-
-            await asyncio.to_thread(fund)
-            evolution = EvolutionClient(
-                HttpTransport(client.session, str(client.make_url("/wallet/evolution"))), SECRET
-            )
-            session = await evolution.send(
-                evolution.prepare("sid", {"userId": "t-p1", "uuid": str(uuid.uuid4())})
-            )
-            bet = {"sid": session["sid"], "user": "t-p1", "currency": "EUR", "game_id": "R-tr-1"}
+            evolution, seat = await seated(client, app[LEDGER], "t-p1", SECRET)
+            bet = {**seat, "game_id": "R-tr-1"}
             placed = await evolution.debit(
                 **bet, tx_id="t-tx-1", ref_id="t-bet-1", amount=Decimal("2.50")
             )

@@ -15,7 +15,7 @@ from services.bridge.main import build_app
 from services.infra.databases import own_database
 from services.infra.natsserver import NatsServer
 from tests.conftest import POSTGRES_ADMIN_URL
-from tests.integration.support.bridge_settings import settings_for_test
+from tests.integration.support.bridge_settings import provider_toml, settings_for_test
 from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
 
 KEYS = {
@@ -38,39 +38,16 @@ DIALECT_SECRETS = {
 }
 EZUGI_OPERATOR = 4711
 
-CONFIG = """
-[[provider]]
-id = "evo"
-dialect = "evolution"
-currencies = ["EUR"]
-secret_env = "TEST_EVO_TOKEN"
-
-[[provider]]
-id = "hub88"
-dialect = "hub88"
-currencies = ["EUR"]
-secret_file = "hub88-public.pem"
-
-[[provider]]
-id = "pragmatic"
-dialect = "pragmatic"
-currencies = ["EUR"]
-secret_env = "TEST_PRAGMATIC_SECRET"
-
-[[provider]]
-id = "softswiss"
-dialect = "softswiss"
-currencies = ["EUR"]
-secret_env = "TEST_SOFTSWISS_SECRET"
-
-[[provider]]
-id = "ezugi"
-dialect = "ezugi"
-currencies = ["EUR"]
-secret_env = "TEST_EZUGI_SECRET"
-[provider.options]
-operator_id = 4711
-
+PROVIDERS = (
+    provider_toml("evo", "evolution", "TEST_EVO_TOKEN"),
+    provider_toml("hub88", "hub88", secret_file="hub88-public.pem"),
+    provider_toml("pragmatic", "pragmatic", "TEST_PRAGMATIC_SECRET"),
+    provider_toml("softswiss", "softswiss", "TEST_SOFTSWISS_SECRET"),
+    provider_toml("ezugi", "ezugi", "TEST_EZUGI_SECRET", operator_id=EZUGI_OPERATOR),
+)
+CONFIG = (
+    "\n".join(PROVIDERS)
+    + """
 [[table]]
 provider = "evo"
 id = "T1"
@@ -125,6 +102,7 @@ id = "casino"
   secret_env = "TEST_KEY_ADMIN"
   scopes = ["admin"]
 """
+)
 
 
 def _all_but(scope: str) -> str:

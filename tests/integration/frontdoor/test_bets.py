@@ -12,6 +12,7 @@ from contracts.events import BettingClosed, BettingOpened
 from services.bridge.main import LEDGER
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.unit.ledger.support import builders
 
 NOW = datetime.now(UTC)
 
@@ -21,15 +22,7 @@ async def record(bridge: Bridge, event: BettingOpened | BettingClosed) -> None:
 
 
 def opened(round_id: str) -> BettingOpened:
-    return BettingOpened(
-        provider="evo",
-        round_id=round_id,
-        table="T1",
-        game="roulette",
-        seq=1,
-        occurred_at=NOW,
-        closes_at=NOW,
-    )
+    return builders.opened(round_id, at=NOW)
 
 
 def bet(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from services.platform.webhooks import SIGNATURE, verify_signature
 from tests.integration.frontdoor.conftest import Bridge, all_but_key
 from tests.integration.frontdoor.test_bets import available, bet, place
 from tests.integration.frontdoor.test_sessions import SESSIONS, fund, launch, launch_body
+from tests.unit.ledger.support import builders
 
 WEBHOOK_SECRET = "webhook-secret-for-the-life-cycle"
 LIMITS = {"Authorization": f"Bearer {all_but_key('protection')}"}
@@ -85,30 +86,15 @@ async def next_push(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
 
 
 def opened(round_id: str) -> BettingOpened:
-    now = datetime.now(UTC)
-    return BettingOpened(
-        provider="evo",
-        round_id=round_id,
-        table="T1",
-        game="roulette",
-        seq=1,
-        occurred_at=now,
-        closes_at=now + timedelta(seconds=15),
-    )
+    return builders.opened(round_id, at=datetime.now(UTC), closes_in=15)
 
 
 def closed(round_id: str) -> BettingClosed:
-    return BettingClosed(provider="evo", round_id=round_id, seq=2, occurred_at=datetime.now(UTC))
+    return builders.closed(round_id, at=datetime.now(UTC))
 
 
 def result(round_id: str, number: int) -> ResultDeclared:
-    return ResultDeclared(
-        provider="evo",
-        round_id=round_id,
-        seq=3,
-        occurred_at=datetime.now(UTC),
-        result={"number": str(number)},
-    )
+    return builders.declared({"number": str(number)}, round_id, at=datetime.now(UTC))
 
 
 async def test_the_whole_life_cycle_of_a_session_with_a_reconnect_mid_round(

@@ -144,6 +144,8 @@ async def _play(
         await fund(bridge, "ana")
         status, launched = await launch(bridge, launch_body("ana", "evo"))
         assert status == 200, launched
+        seat = {"sid": launched["providerToken"], "user": "ana", "currency": "EUR"}
+        one_euro = {"game_id": "g-1", "amount": Decimal("1.00")}
         await until(lambda: len(primary.asked) >= 3, "the primary feed polled")
 
         # The studio goes slow (0.3 s, both endpoints) and fails every poll on the primary.
@@ -176,15 +178,7 @@ async def _play(
         status, refused = await launch(bridge, launch_body("bea", "evo"))
         assert (status, refused["error"]) == (503, "LBRG-503 PROVIDER_DOWN"), refused
         await until(lambda: len(alternate.asked) >= 1, "a poll on the alternate endpoint")
-        debit = await evolution.debit(
-            sid=launched["providerToken"],
-            user="ana",
-            currency="EUR",
-            game_id="g-1",
-            tx_id="tx-soft-1",
-            ref_id="ref-1",
-            amount=Decimal("1.00"),
-        )
+        debit = await evolution.debit(**seat, **one_euro, tx_id="tx-soft-1", ref_id="ref-1")
         assert debit["status"] == "TEMPORARY_ERROR", debit
 
         # The studio heals; the window empties of failures, and after the healthy time
@@ -207,15 +201,7 @@ async def _play(
         assert status == 200, again
         asked = len(primary.asked)
         await until(lambda: len(primary.asked) > asked, "polls back on the primary")
-        debit = await evolution.debit(
-            sid=launched["providerToken"],
-            user="ana",
-            currency="EUR",
-            game_id="g-1",
-            tx_id="tx-2",
-            ref_id="ref-2",
-            amount=Decimal("1.00"),
-        )
+        debit = await evolution.debit(**seat, **one_euro, tx_id="tx-2", ref_id="ref-2")
         assert debit["status"] == "OK", debit
 
 

@@ -1,8 +1,10 @@
 """`Settings` for a bridge under test: the session's nats-server, a PostgreSQL database,
-a free HTTP port and a `livebridge.toml` written into the test's own folder."""
+a free HTTP port and a `livebridge.toml` written into the test's own folder, whose
+providers `provider_toml` writes."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,3 +42,26 @@ def settings_for_test(
         stream_prefix=stream_prefix,
         environ=os.environ if environ is None else environ,
     )
+
+
+def provider_toml(
+    provider_id: str,
+    dialect: str,
+    secret_env: str = "",
+    *,
+    secret_file: str = "",
+    **options: str | int | bool,
+) -> str:
+    """One `[[provider]]` of a livebridge.toml taking EUR, its secret read from the
+    environment variable `secret_env` (or the file `secret_file`), with `options`."""
+    lines = [
+        "[[provider]]",
+        f'id = "{provider_id}"',
+        f'dialect = "{dialect}"',
+        'currencies = ["EUR"]',
+        f'secret_file = "{secret_file}"' if secret_file else f'secret_env = "{secret_env}"',
+    ]
+    if options:
+        lines.append("[provider.options]")
+        lines += [f"{name} = {json.dumps(value)}" for name, value in options.items()]
+    return "\n".join(lines) + "\n"
