@@ -40,6 +40,9 @@ drops the read caches of the blocks being read (`services.infra.natsserver.GO_ME
 the next few replays load their blocks again."""
 WARM_UP = 30
 BENCH_ROUNDS = 150
+ROUND_EVENTS = 25
+"""At least about as many events as one round of `services.simulate.roulette_log.play` logs
+(26 to 30 with 200 players)."""
 
 
 class WriteSizes:
@@ -106,10 +109,13 @@ def big_log(
     source = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     writes = WriteSizes(source)
     fund(source, player_count, amount="100000.00")
-    first = 0
-    while (source.recorder.max_notification_id() or 0) < min(played, events):
-        play(source, rounds=500, first=first, player_count=player_count, drain=True)
-        first += 500
+    first, wanted = 0, min(played, events)
+    while (logged := source.recorder.max_notification_id() or 0) < wanted:
+        # No more rounds than the rest needs, so that a small log (a test's) is not ten
+        # times the size asked for.
+        rounds = min(500, max(1, (wanted - logged) // ROUND_EVENTS))
+        play(source, rounds=rounds, first=first, player_count=player_count, drain=True)
+        first += rounds
     target = Ledger(
         {
             "PERSISTENCE_MODULE": "services.eventstore",
@@ -183,10 +189,12 @@ def measure(
     ledger: Ledger | None = None,
     round_ids: Sequence[str] | None = None,
     views: Sequence[str] = tuple(VIEWS),
+    samples: int = REPLAY_SAMPLES,
 ) -> dict[str, float]:
     """Both figures; on a fresh log of `BENCH_ROUNDS` rounds unless `ledger` is given.
 
-    `views` limits the rebuild to some views ("rounds" is needed for the replay).
+    `views` limits the rebuild to some views ("rounds" is needed for the replay);
+    `samples` is how many round replays the p99 is taken over.
     """
     own = ledger is None
     if ledger is None:
@@ -211,10 +219,10 @@ def measure(
             )
             assert isinstance(view, PostgresRoundsView)
             try:
-                round_ids = view.sample_round_ids(REPLAY_SAMPLES)
+                round_ids = view.sample_round_ids(samples)
             finally:
                 view.close()
-        timings = replay_latencies_ms(ledger, database_url, schema, round_ids)
+        timings = replay_latencies_ms(ledger, database_url, schema, round_ids, samples)
     finally:
         if own:
             ledger.close()
@@ -234,6 +242,7 @@ def measure_big_log(
     *,
     played: int = 100_000,
     stream_prefix: str = "",
+    samples: int = REPLAY_SAMPLES,
 ) -> dict[str, float]:
     """The read-side figures on a log of `events` events, beside its raw JetStream read rate.
 
@@ -247,7 +256,7 @@ def measure_big_log(
         recorder = ledger.recorder
         assert isinstance(recorder, JetStreamApplicationRecorder)
         figures = measure_raw_read(nats_url, recorder.stream)
-        figures.update(measure(nats_url, database_url, ledger=ledger))
+        figures.update(measure(nats_url, database_url, ledger=ledger, samples=samples))
     finally:
         ledger.close()
     figures["rebuild_ratio"] = round(

@@ -84,7 +84,9 @@ def test_cpu_seconds_count_this_process_burning_cpu() -> None:
 def test_the_views_area_rebuilds_and_replays_a_log_beside_its_raw_read_rate(
     nats_url: str, database_url: str
 ) -> None:
-    figures = views_bench.measure_big_log(nats_url, database_url, events=4000, played=2000)
+    figures = views_bench.measure_big_log(
+        nats_url, database_url, events=4000, played=2000, samples=100
+    )
     assert figures["log_events"] >= 4000
     assert figures["raw_read_per_s"] > 0
     assert figures["projection_rebuild_per_s"] > 0
