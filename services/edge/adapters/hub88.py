@@ -244,32 +244,6 @@ class Adapter(DialectAdapter):
             balance = await self._balance_units(user, currency)
         return self._send(status, request_uuid, user, currency, balance)
 
-    def _promotion(
-        self,
-        call: wire.BetRequest | wire.WinRequest,
-        currency: str,
-        amount: Decimal,
-        reference: str,
-        *,
-        session_id: str = "",
-        ref_tx_id: str = "",
-    ) -> Award:
-        """A supplier free bet (`is_free`), or its win, as a promotion award in the round."""
-        return Award(
-            provider=self.provider.id,
-            tx_id=call.transaction_uuid,
-            player=call.user,
-            currency=currency,
-            amount=amount,
-            cause=AwardCause.PROMO,
-            round_id=call.round,
-            game=call.game_code,
-            reference=reference,
-            ref_tx_id=ref_tx_id,
-            session_id=session_id,
-            closes_round=bool(call.round_closed),
-        )
-
     # -- endpoints ----------------------------------------------------------------------
 
     async def user_info(self, request: EdgeRequest) -> EdgeResponse:
@@ -331,9 +305,18 @@ class Adapter(DialectAdapter):
         if call.is_free:
             # A free bet takes nothing from the player: it is remembered (an award of 0)
             # so its win can name it; its nominal stake is kept with the reward.
-            reference = f"{call.reward_uuid or ''}|free bet of {call.amount}"
-            command = self._promotion(
-                call, currency, Decimal(0), reference, session_id=session_ref(call.token)
+            command = Award(
+                provider=self.provider.id,
+                tx_id=call.transaction_uuid,
+                player=call.user,
+                currency=currency,
+                amount=Decimal(0),
+                cause=AwardCause.PROMO,
+                round_id=call.round,
+                game=call.game_code,
+                reference=f"{call.reward_uuid or ''}|free bet of {call.amount}",
+                session_id=session_ref(call.token),
+                closes_round=bool(call.round_closed),
             )
         try:
             reply = await self.ledger.execute(command)
@@ -363,12 +346,18 @@ class Adapter(DialectAdapter):
         )
         if call.is_free:
             # A free bet's win is a promotion paid to the player, naming its free bet.
-            command = self._promotion(
-                call,
-                currency,
-                amount,
-                call.reward_uuid or "",
+            command = Award(
+                provider=self.provider.id,
+                tx_id=call.transaction_uuid,
+                player=call.user,
+                currency=currency,
+                amount=amount,
+                cause=AwardCause.PROMO,
+                round_id=call.round,
+                game=call.game_code,
+                reference=call.reward_uuid or "",
                 ref_tx_id=call.reference_transaction_uuid,
+                closes_round=bool(call.round_closed),
             )
         try:
             reply = await self.ledger.execute(command)
