@@ -156,6 +156,10 @@ COMMANDS: dict[str, Check] = {
         (".venv/bin/livebridge chaos --cycles 20 --duration 10 --seed 20261203",),
         "minutes of faults; tests/integration/chaos/test_chaos_run.py runs a short one",
     ),
+    "make chaos CLUSTER=1 CYCLES=10 SEED=20261203": Expands(
+        (".venv/bin/livebridge chaos --cycles 10 --duration 10 --seed 20261203 --cluster",),
+        "minutes of faults; tests/integration/chaos/test_chaos_cluster.py runs a short one",
+    ),
     "livebridge chaos": Via("make chaos"),
     "livebridge chaos --cycles 6 --seed 7 --faults kill pause postgres webhooks clock": Synopsis(
         "tests/integration/chaos/test_chaos_run.py::"
