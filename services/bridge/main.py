@@ -418,6 +418,7 @@ def build_app(settings: Settings) -> web.Application:
         ledger=lambda: app[LEDGER],
         providers=configured,
         idle_s=frontdoor.config.provider_idle_s,
+        protection=lambda: app[PROTECTION],
         catalog=lambda: catalog.current,
     )
     take_bet = setup_bets(

@@ -3,8 +3,11 @@
 `POST /platform/v1/sessions` checks the player, currency, provider and wallet, claims the
 player's open platform session (or opens one), issues the provider token into the edge's
 session store (so every dialect finds it), and a player JWT. A relaunch while the session
-is open gives the same `sessionId`, and the same provider token while it lives.
-`POST /platform/v1/sessions/{id}/close` revokes the session's provider tokens.
+is open gives the same `sessionId`, and the same provider token while it lives. A player
+the protection log blocks (self-excluded, in a time-out, flagged high-risk) is refused
+(`LBRG-403 SELF_EXCLUDED`) before anything is opened or issued.
+`POST /platform/v1/sessions/{id}/close` revokes every provider token the session issued,
+the ones a dialect rotated since (Evolution's `/check`) included.
 
 The player's own routes (`/platform/v1/player/sessions/{id}` and `.../token`) are
 authenticated by the player JWT and act on the token's own session only.
@@ -45,6 +48,7 @@ from services.frontdoor.sessions import PlatformSession, PlatformSessions, new_s
 from services.frontdoor.tables import TABLE_STATUSES
 from services.frontdoor.throttle import SESSION_THROTTLE
 from services.ledger.application import Ledger
+from services.ledger.protection import Protection
 
 PLATFORM_SESSIONS = web.AppKey("platform_sessions", PlatformSessions)
 SOCKET_PATH = "/platform/v1/player/socket"
@@ -84,6 +88,7 @@ def setup_launch(
     ledger: Callable[[], Ledger],
     providers: ProvidersConfig,
     idle_s: float,
+    protection: Callable[[], Protection],
     catalog: Callable[[], Catalog] = Catalog,
 ) -> EndSessions:
     """Mount the launch and session routes; returns what closes a player's sessions."""
@@ -108,6 +113,7 @@ def setup_launch(
                 f"provider {body.provider!r} offers {', '.join(offered)}, not {body.currency}",
             )
         listed = _seat(body, catalog())
+        await _not_blocked(body.player)
         throttle = app.get(SESSION_THROTTLE)
         if throttle is not None and (refused := throttle.admit(body.provider)) is not None:
             raise ApiError("RETRY", refused)
@@ -178,6 +184,18 @@ def setup_launch(
                 stream=listed.stream if listed else StreamUrls(),
             )
         )
+
+    async def _not_blocked(player: str) -> None:
+        """Refuse a player the protection log blocks now. The log is read to its end
+        first: a change made through another bridge a moment ago counts."""
+        guard = protection()
+        await in_ledger(guard.catch_up)
+        found = guard.state.players.get(player)
+        blocked = found.blocked(datetime.now(UTC)) if found is not None else ""
+        if blocked:
+            raise ApiError(
+                "SELF_EXCLUDED", f"player {player!r} {blocked}: no game is launched for them"
+            )
 
     def _seat(body: Launch, listed: Catalog) -> TableEntry | None:
         """The catalogue's entry of the launched table; refuses a down provider or a hidden
@@ -305,6 +323,8 @@ LAUNCH = Operation(
         "TABLE_NOT_FOUND",
         "TABLE_CLOSED",
         "PROVIDER_DOWN",
+        "SELF_EXCLUDED",
+        "SESSION_CLOSED",
         "RETRY",
     ),
     tags=("sessions",),

@@ -13,12 +13,14 @@ import msgspec
 import nats
 import pytest
 
-from contracts.protection import SelfExclusion
+from contracts.protection import RiskFlag, SelfExclusion
 from projections.export.exporter import selected
 from projections.export.selection import SessionQuery
 from services.bridge.config import Settings
-from services.bridge.main import LEDGER, PROTECTION
+from services.bridge.main import LEDGER, PROTECTION, ledger_env
+from services.frontdoor.launch import PLATFORM_SESSIONS
 from services.frontdoor.protection import limits_subject
+from services.ledger.protection import Protection
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
@@ -272,6 +274,47 @@ async def test_a_self_exclusion_or_time_out_ends_the_players_open_sessions(
     status, refused = await place(bridge, token, bet(sid, "R-t", "t-2"))
     assert (status, refused.get("error")) == (409, "LBRG-409 SESSION_CLOSED"), refused
     assert await available(bridge, "tim") == Decimal("100.00")
+
+
+async def test_a_blocked_player_is_not_launched_and_the_refusal_opens_nothing(
+    bridge: Bridge,
+) -> None:
+    """Self-excluded through the API (which closes the session), then lifted, then flagged
+    high-risk by another bridge: every launch while blocked is refused and opens nothing."""
+    await fund(bridge, "ida", "100.00")
+    _, first = await launch(bridge, launch_body("ida", "hub88"))
+    exclusion = {"type": "self_exclusion", "reason": "asked"}
+    await post(bridge, "/platform/v1/players/ida/protection", exclusion, PROTECTION_KEY)
+    store = bridge.app[PLATFORM_SESSIONS]
+
+    async def refused_launches(why: str) -> None:
+        for provider in ("hub88", "evo"):
+            status, refused = await launch(bridge, launch_body("ida", provider))
+            assert (status, refused.get("error")) == (403, "LBRG-403 SELF_EXCLUDED"), refused
+            assert "'ida'" in refused["message"] and why in refused["message"], refused
+        assert await store.open_of("casino", "ida", "EUR") is None, "no session was opened"
+
+    await refused_launches("self-excluded")
+    closed = await store.get(first["sessionId"])
+    assert closed is not None and closed.close_reason == "PROTECTION"
+    answer = await dialect_debit(bridge, "hub88", "ida", first["providerToken"], "R-i", "i-1", "1")
+    assert answer == "RS_ERROR_INVALID_TOKEN", "the refused launch gave the old token no life"
+
+    await post(bridge, "/platform/v1/players/ida/protection", {"type": "lift"}, PROTECTION_KEY)
+    status, again = await launch(bridge, launch_body("ida", "hub88"))
+    assert status == 200 and again["sessionId"] != first["sessionId"], again
+
+    before = await store.get(again["sessionId"])
+    other = await asyncio.to_thread(Protection, ledger_env(bridge.app))
+    try:  # another bridge's write: this one may not have followed it when the launch comes
+        await asyncio.to_thread(other.change, "ida", RiskFlag(high_risk=True), "casino/aml")
+    finally:
+        await asyncio.to_thread(other.close)
+    status, refused = await launch(bridge, launch_body("ida", "evo"))
+    assert (status, refused.get("error")) == (403, "LBRG-403 SELF_EXCLUDED"), refused
+    assert "high-risk" in refused["message"]
+    assert await store.get(again["sessionId"]) == before, "the open session is as it was"
+    assert await available(bridge, "ida") == Decimal("100.00")
 
 
 async def test_a_tables_own_bet_type_limits_hold_with_the_profiles_and_the_stricter_wins(
