@@ -19,6 +19,11 @@ time: every `get` of a live session slides `expires_at` to `now + idle_s` (writt
 most every tenth of `idle_s`, so a busy token costs one KV write per few minutes, not one
 per call). `PROVIDER_IDLE_S` is the default idle time of the tokens dialects issue.
 
+A platform session (a game launch) issues tokens to several providers, and a dialect may
+rotate them (Evolution's `/check`): every token issued under one platform session is kept
+in its family, and `end_platform_session` revokes them all, rotations included; a token
+issued under it afterwards (a rotation racing the end) is taken back (`SessionEnded`).
+
 `KvSessionStore` answers a token it read before from memory (`services.edge.kvcache`): a
 wallet call costs no KV read while its session is unchanged, and a change made anywhere
 (revoked, rotated, slid) reaches every process's cache through the bucket's watch.
@@ -37,7 +42,7 @@ from typing import Protocol
 
 import msgspec
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from services.edge.kvcache import WatchedEntries
@@ -45,6 +50,10 @@ from services.edge.kvcache import WatchedEntries
 SESSION_BUCKET = "livebridge_sessions"
 PROVIDER_IDLE_S = 1800.0
 """A provider token unused for this long expires (sliding); dialects' `session_ttl_s`."""
+
+
+class SessionEnded(Exception):
+    """A token was issued under a platform session that has ended; it was taken back."""
 
 
 class Session(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,6 +100,11 @@ class SessionStore(Protocol):
 
     async def revoke(self, provider: str, token: str) -> None: ...
 
+    async def end_platform_session(self, platform_session: str) -> int:
+        """Revoke every token issued under `platform_session`, rotations included; from
+        now on `issue` under it raises `SessionEnded`. How many tokens it had issued."""
+        ...
+
     async def currency_of(self, provider: str, player: str) -> str | None: ...
 
 
@@ -111,6 +125,10 @@ async def rotate(store: SessionStore, old: Session, *, ttl_s: float) -> Session:
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+
+def _token_key(provider: str, token: str) -> str:
+    return f"s.{provider}.{_digest(token)}"
 
 
 def session_ref(token: str) -> str:
@@ -182,11 +200,24 @@ class _IssuingStore(abc.ABC):
             platform_session=platform_session,
         )
         await self.keep(session)
+        if platform_session and not await self.join(session):
+            await self.revoke(provider, session.token)
+            raise SessionEnded(
+                f"platform session {platform_session} has ended: no token is issued under it"
+            )
         return session
 
     @abc.abstractmethod
     async def keep(self, session: Session) -> None:
         """Store `session` under its token, and its currency as the player's last."""
+
+    @abc.abstractmethod
+    async def revoke(self, provider: str, token: str) -> None:
+        """The token stops working."""
+
+    @abc.abstractmethod
+    async def join(self, session: Session) -> bool:
+        """Add the kept `session` to its platform session's family; False if that ended."""
 
 
 class MemorySessionStore(_IssuingStore):
@@ -196,9 +227,25 @@ class MemorySessionStore(_IssuingStore):
         self._clock = clock
         self._sessions: dict[tuple[str, str], Session] = {}
         self._currencies: dict[tuple[str, str], str] = {}
+        self._families: dict[str, set[tuple[str, str]]] = {}
+        self._ended: set[str] = set()
 
     async def keep(self, session: Session) -> None:
         self.put(session)
+
+    async def join(self, session: Session) -> bool:
+        if session.platform_session in self._ended:
+            return False
+        family = self._families.setdefault(session.platform_session, set())
+        family.add((session.provider, session.token))
+        return True
+
+    async def end_platform_session(self, platform_session: str) -> int:
+        self._ended.add(platform_session)
+        family = self._families.get(platform_session, set())
+        for provider, token in family:
+            await self.revoke(provider, token)
+        return len(family)
 
     def put(self, session: Session) -> None:
         """Install a session with a chosen token (test fixtures, demos)."""
@@ -219,10 +266,24 @@ class MemorySessionStore(_IssuingStore):
         return self._currencies.get((provider, player))
 
 
+class _Family(msgspec.Struct, frozen=True, kw_only=True):
+    """The token keys issued under one platform session, and whether it has ended."""
+
+    keys: tuple[str, ...] = ()
+    ended: bool = False
+
+
 class KvSessionStore(_IssuingStore):
-    """Sessions in a JetStream KV bucket; entries also age out with the bucket's TTL."""
+    """Sessions in a JetStream KV bucket; entries also age out with the bucket's TTL.
+
+    A platform session's family is one key (`f.<digest>`), read past the cache and changed
+    only by compare-and-set: a token joins it or the end marks it, one after the other, so
+    a rotation racing the end is either in the list the end revokes or sees the end and
+    takes itself back.
+    """
 
     _decoder = msgspec.json.Decoder(Session)
+    _family_decoder = msgspec.json.Decoder(_Family)
 
     def __init__(self, kv: KeyValue | None = None, clock: Callable[[], float] = time.time) -> None:
         """`kv` is the bucket; a store made without one (an app's, before it starts) is
@@ -271,15 +332,13 @@ class KvSessionStore(_IssuingStore):
         return self._bucket
 
     async def keep(self, session: Session) -> None:
-        await self._put(
-            f"s.{session.provider}.{_digest(session.token)}", msgspec.json.encode(session)
-        )
+        await self._put(_token_key(session.provider, session.token), msgspec.json.encode(session))
         await self._put(
             f"p.{session.provider}.{_digest(session.player)}", session.currency.encode()
         )
 
     async def get(self, provider: str, token: str) -> Session | None:
-        key = f"s.{provider}.{_digest(token)}"
+        key = _token_key(provider, token)
         session = await self.cache.read(key, functools.partial(self._load_session, key))
         if not isinstance(session, Session):
             return None
@@ -292,9 +351,49 @@ class KvSessionStore(_IssuingStore):
         return session
 
     async def revoke(self, provider: str, token: str) -> None:
-        key = f"s.{provider}.{_digest(token)}"
-        self.cache.forget(key)
-        await self._kv.delete(key)
+        await self._delete(_token_key(provider, token))
+
+    async def join(self, session: Session) -> bool:
+        key = _token_key(session.provider, session.token)
+        family = await self._change_family(
+            session.platform_session,
+            lambda f: f if f.ended else msgspec.structs.replace(f, keys=(*f.keys, key)),
+        )
+        return not family.ended
+
+    async def end_platform_session(self, platform_session: str) -> int:
+        family = await self._change_family(
+            platform_session, lambda f: msgspec.structs.replace(f, ended=True)
+        )
+        for key in family.keys:
+            await self._delete(key)
+        return len(family.keys)
+
+    async def _change_family(
+        self, platform_session: str, change: Callable[[_Family], _Family]
+    ) -> _Family:
+        """`change` applied to the family by compare-and-set (again on a conflict)."""
+        key = f"f.{_digest(platform_session)}"
+        for _ in range(32):
+            try:
+                entry = await self._kv.get(key)
+            except NotFoundError:
+                entry = None
+            before = _Family()
+            if entry is not None and entry.value:
+                before = self._family_decoder.decode(entry.value)
+            after = change(before)
+            if entry is not None and after == before:
+                return after
+            try:
+                if entry is None:
+                    await self._kv.create(key, msgspec.json.encode(after))
+                else:
+                    await self._kv.update(key, msgspec.json.encode(after), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue
+            return after
+        raise RuntimeError(f"platform session family {key} keeps changing; try again")
 
     async def currency_of(self, provider: str, player: str) -> str | None:
         key = f"p.{provider}.{_digest(player)}"
@@ -305,6 +404,10 @@ class KvSessionStore(_IssuingStore):
         # Forgotten first: a read under way cannot keep the value this write replaces.
         self.cache.forget(key)
         await self._kv.put(key, value)
+
+    async def _delete(self, key: str) -> None:
+        self.cache.forget(key)
+        await self._kv.delete(key)
 
     async def _value(self, key: str) -> bytes | None:
         try:

@@ -37,7 +37,7 @@ from contracts.launch import (
 from contracts.player import CloseReason, SessionClose
 from services.edge import natslink
 from services.edge.config import ProvidersConfig
-from services.edge.sessions import SessionStore
+from services.edge.sessions import SessionEnded, SessionStore
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.cashier import in_ledger
 from services.frontdoor.catalog import Catalog, TableEntry
@@ -142,15 +142,20 @@ def setup_launch(
             if live is not None and live.expired(now):
                 live = None
         if live is None:
-            live = await sessions.issue(
-                body.provider,
-                body.player,
-                body.currency,
-                ttl_s=idle_s,
-                game=body.game or body.table,
-                idle_s=idle_s,
-                platform_session=session.session_id,
-            )
+            try:
+                live = await sessions.issue(
+                    body.provider,
+                    body.player,
+                    body.currency,
+                    ttl_s=idle_s,
+                    game=body.game or body.table,
+                    idle_s=idle_s,
+                    platform_session=session.session_id,
+                )
+            except SessionEnded:
+                raise ApiError(
+                    "SESSION_CLOSED", f"session {session.session_id} closed during the launch"
+                ) from None
         session = msgspec.structs.replace(
             session,
             tokens={**session.tokens, body.provider: live.token},
@@ -213,11 +218,14 @@ def setup_launch(
         return entry
 
     async def end(session: PlatformSession, reason: CloseReason) -> PlatformSession:
-        """Close `session`: its provider tokens stop working, its bet sockets get
-        `session.close` (the push hub reads the closed entry) and close."""
+        """Close `session`: every provider token it issued stops working (the ones a
+        dialect rotated since too), its bet sockets get `session.close` (the push hub reads
+        the closed entry) and close. The one way a session ends, whoever ends it."""
         store = platform()
         await asyncio.gather(
-            *(sessions.revoke(provider, token) for provider, token in session.tokens.items())
+            sessions.end_platform_session(session.session_id),
+            # the tokens the entry names, should one predate its family in the store
+            *(sessions.revoke(provider, token) for provider, token in session.tokens.items()),
         )
         session = msgspec.structs.replace(
             session, closed_at=store.clock(), close_reason=reason.value

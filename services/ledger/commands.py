@@ -153,7 +153,7 @@ class WalletCommands(LedgerBase):
             fingerprint=fingerprint,
             reply=reply_fields(record_ref(cmd.provider, cmd.tx_id), wallet, "credit"),
             bets=[bet.key for bet in bets],
-            session_id=cmd.session_id,
+            session_id=cmd.session_id or _session_of(bets),
         )
         closing = self._closing(cmd, rounds.get((cmd.provider, cmd.round_id)))
         return self._saved(record, wallet, *bets, record, *closing)
@@ -180,8 +180,7 @@ class WalletCommands(LedgerBase):
         earlier = self.find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
         if earlier is not None:
             return self._repeat(earlier, cmd, "award", fingerprint)
-        if cmd.ref_tx_id:
-            self._require_award(cmd)
+        named = self._require_award(cmd) if cmd.ref_tx_id else None
         wallet = self._wallet(cmd.player, cmd.currency)
         ref = record_ref(cmd.provider, cmd.tx_id)
         account = award_account(cmd.cause)
@@ -204,13 +203,13 @@ class WalletCommands(LedgerBase):
             fingerprint=fingerprint,
             reply=reply_fields(ref, wallet, "award"),
             bets=[],
-            session_id=cmd.session_id,
+            session_id=cmd.session_id or (named.session_id if named is not None else ""),
         )
         record.note_award(amount, cmd.cause.value, account, cmd.round_id)
         return self._saved(record, *changed, record, *self._closing(cmd, None))
 
-    def _require_award(self, cmd: Award) -> None:
-        """The award `cmd` pays out (a free bet) must be known, an award, and standing."""
+    def _require_award(self, cmd: Award) -> TxRecord:
+        """The award `cmd` pays out (a free bet): it must be known, an award, and standing."""
         named = self.find(TxRecord, tx_record_id(cmd.provider, cmd.ref_tx_id))
         if named is None or named.reply is None or named.kind != "award":
             raise LedgerRefused(
@@ -231,6 +230,7 @@ class WalletCommands(LedgerBase):
                 f"award {cmd.provider}/{cmd.tx_id} pays out {cmd.ref_tx_id}, which was rolled "
                 "back or is another player's",
             )
+        return named
 
     def _closing(self, cmd: AnyWalletCommand, peeked: Round | None) -> list[Round]:
         """The round `cmd` closes (`closes_round`), if it is not closed yet: saved after the
@@ -361,7 +361,7 @@ class WalletCommands(LedgerBase):
             fingerprint=fingerprint,
             reply=reply,
             bets=[],
-            session_id=cmd.session_id,
+            session_id=cmd.session_id or (original.session_id if original is not None else ""),
         )
         closing = self._closing(cmd, None)
         return self._saved(record, *changed, record, *closing)
@@ -475,6 +475,14 @@ def checked_amount(value: Decimal, currency: str, *, positive: bool = False) -> 
         raise LedgerRefused(Refusal.UNKNOWN_CURRENCY, str(exc)) from None
     except money.MoneyError as exc:
         raise LedgerRefused(Refusal.INVALID_AMOUNT, str(exc)) from None
+
+
+def _session_of(bets: Iterable[Bet]) -> str:
+    """The session the bets were placed in, when they share one: a credit or rollback that
+    names no session (the provider sends none, or the edge cannot tell one from a token
+    since rotated) belongs to its bet's (a platform session, over every token it issued)."""
+    sessions = {bet.session_id for bet in bets}
+    return sessions.pop() if len(sessions) == 1 else ""
 
 
 def _signed_amount(cmd: Award) -> Decimal:

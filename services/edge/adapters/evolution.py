@@ -74,7 +74,14 @@ from services.edge.adapters.base import (
 from services.edge.amounts import wire_amount
 from services.edge.ports import Refused
 from services.edge.security import same_secret
-from services.edge.sessions import PROVIDER_IDLE_S, Session, recorded_session, rotate, session_ref
+from services.edge.sessions import (
+    PROVIDER_IDLE_S,
+    Session,
+    SessionEnded,
+    recorded_session,
+    rotate,
+    session_ref,
+)
 
 S = TypeVar("S")
 C = TypeVar("C", wire.BalanceRequest, wire.TransactionRequest, wire.PromoPayoutRequest)
@@ -286,8 +293,12 @@ class Adapter(DialectAdapter):
         except _Answer as answer:
             body = wire.CheckResponse(status=answer.status, uuid=call.uuid)
             return EdgeResponse(200, _ENCODER.encode(body))
-        fresh = await rotate(self.sessions, session, ttl_s=self.ttl)
-        body = wire.CheckResponse(status=Status.OK, sid=fresh.token, uuid=call.uuid)
+        try:
+            fresh = await rotate(self.sessions, session, ttl_s=self.ttl)
+        except SessionEnded:  # the platform closed the session as the sid rotated
+            body = wire.CheckResponse(status=Status.INVALID_SID, uuid=call.uuid)
+        else:
+            body = wire.CheckResponse(status=Status.OK, sid=fresh.token, uuid=call.uuid)
         return EdgeResponse(200, _ENCODER.encode(body))
 
     async def balance(self, request: EdgeRequest) -> EdgeResponse:
@@ -374,6 +385,15 @@ class Adapter(DialectAdapter):
         except MoneyError:
             raise _Answer(Status.INVALID_PARAMETER) from None
         jackpot = promo.type in _JACKPOT_TYPES
+        session_id = ""
+        if call.sid:
+            # Not a check (a payout may come after the sid rotated or expired): the session
+            # the sid was issued under, while the store still knows it.
+            known = await self.sessions.get(self.provider.id, call.sid)
+            if known is None or known.player != call.userId:
+                session_id = session_ref(call.sid)
+            else:
+                session_id = recorded_session(known, call.sid)
         command = Award(
             provider=self.provider.id,
             tx_id=promo.id,
@@ -388,7 +408,7 @@ class Adapter(DialectAdapter):
                 for part in (promo.type, promo.voucherId, promo.bonusConfigId, promo.rewardId)
                 if part
             ),
-            session_id=session_ref(call.sid) if call.sid else "",
+            session_id=session_id,
         )
         return await self._execute("promo", call, command)
 

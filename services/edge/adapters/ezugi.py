@@ -83,7 +83,7 @@ from services.edge.adapters.base import (
 from services.edge.amounts import wire_amount
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
-from services.edge.sessions import PROVIDER_IDLE_S, recorded_session
+from services.edge.sessions import PROVIDER_IDLE_S, SessionEnded, recorded_session
 
 _REJECTIONS: dict[Rejection, tuple[int, str]] = {
     Rejection.IP_NOT_ALLOWED: (200, "Caller address not allowed"),
@@ -303,15 +303,18 @@ class Adapter(DialectAdapter):
             balance = (await self.ledger.balance(launch.player, launch.currency)).available
         except Refused as exc:
             return fail(_REFUSALS[exc.code])
-        session = await self.sessions.issue(
-            self.provider.id,
-            launch.player,
-            launch.currency,
-            ttl_s=self.session_ttl_s,
-            game=launch.game,
-            idle_s=self.session_ttl_s,
-            platform_session=launch.platform_session,
-        )
+        try:
+            session = await self.sessions.issue(
+                self.provider.id,
+                launch.player,
+                launch.currency,
+                ttl_s=self.session_ttl_s,
+                game=launch.game,
+                idle_s=self.session_ttl_s,
+                platform_session=launch.platform_session,
+            )
+        except SessionEnded:  # the platform closed the session as the table opened
+            return fail(Code.TOKEN_NOT_FOUND, "Session closed")
         body = wire.AuthResponse(
             operatorId=self.operator_id,
             errorCode=Code.SUCCESS,

@@ -74,7 +74,7 @@ from services.edge.adapters.base import (
 )
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
-from services.edge.sessions import Session, recorded_session, session_ref
+from services.edge.sessions import Session, recorded_session
 
 S = TypeVar("S")
 
@@ -315,7 +315,7 @@ class Adapter(DialectAdapter):
                 round_id=call.round,
                 game=call.game_code,
                 reference=f"{call.reward_uuid or ''}|free bet of {call.amount}",
-                session_id=session_ref(call.token),
+                session_id=recorded_session(live, call.token),
                 closes_round=bool(call.round_closed),
             )
         try:

@@ -557,6 +557,12 @@ def test_a_bet_and_every_transaction_record_name_the_session_they_came_from(
     ledger.execute(debit("t1", "10", bet_id="b1", session_id="sess-1"))
     ledger.execute(credit("w1", "0", bet_id="b1", session_id="sess-2"))
     ledger.execute(rollback("rb1", "t9", session_id="sess-3"))
+    # Naming none, a win is its bet's session's, a rollback its transaction's.
+    ledger.execute(debit("t2", "10", bet_id="b2", session_id="sess-4"))
+    ledger.execute(debit("t3", "10", bet_id="b3", session_id="sess-5"))
+    ledger.execute(credit("w2", "20", bet_id="b2"))
+    ledger.execute(rollback("rb3", "t3"))
+    ledger.execute(rollback("rb2", "w2"))
     sessions = [
         (name, fields.get("tx_id"), fields["session_id"])
         for name, fields in logged_since(ledger, start)
@@ -568,6 +574,13 @@ def test_a_bet_and_every_transaction_record_name_the_session_they_came_from(
         ("TxRecord.Created", "w1", "sess-2"),
         ("TxRecord.Created", "t9", "sess-3"),  # the tombstone the rollback left
         ("TxRecord.Created", "rb1", "sess-3"),
+        ("Bet.Placed", "t2", "sess-4"),
+        ("TxRecord.Created", "t2", "sess-4"),
+        ("Bet.Placed", "t3", "sess-5"),
+        ("TxRecord.Created", "t3", "sess-5"),
+        ("TxRecord.Created", "w2", "sess-4"),
+        ("TxRecord.Created", "rb3", "sess-5"),
+        ("TxRecord.Created", "rb2", "sess-4"),
     ]
 
 

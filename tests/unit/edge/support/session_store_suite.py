@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from services.edge.sessions import SessionStore, rotate
+import pytest
+
+from services.edge.sessions import SessionEnded, SessionStore, rotate
 
 
 class SessionStoreSuite:
@@ -68,3 +70,22 @@ class SessionStoreSuite:
         await asyncio.sleep(0.3)
         found = await store.get("p", session.token)
         assert found is not None and found.expired(time.time())
+
+    async def test_ending_a_platform_session_revokes_every_token_it_issued_rotations_too(
+        self, store: SessionStore
+    ) -> None:
+        launched = await store.issue("evo", "u", "EUR", ttl_s=60, platform_session="ses_a")
+        other = await store.issue("hub", "u", "EUR", ttl_s=60, platform_session="ses_a")
+        rotated = await rotate(store, await rotate(store, launched, ttl_s=60), ttl_s=60)
+        theirs = await store.issue("evo", "v", "EUR", ttl_s=60, platform_session="ses_b")
+        loose = await store.issue("evo", "u", "EUR", ttl_s=60)
+
+        assert await store.end_platform_session("ses_a") == 4, "every token it ever issued"
+        for session in (launched, other, rotated):
+            assert await store.get(session.provider, session.token) is None
+        assert await store.get("evo", theirs.token) == theirs, "another session's stays"
+        assert await store.get("evo", loose.token) == loose
+        with pytest.raises(SessionEnded):  # a rotation racing the end is taken back
+            await store.issue("evo", "u", "EUR", ttl_s=60, platform_session="ses_a")
+        assert await store.end_platform_session("ses_a") == 4, "ending twice changes nothing"
+        assert await store.end_platform_session("ses_never") == 0
