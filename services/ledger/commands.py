@@ -18,6 +18,7 @@ from decimal import Decimal
 from types import EllipsisType
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -104,7 +105,11 @@ class WalletCommands(LedgerBase):
         # again by the careful attempt, on a fresh read.
         wallet = self._wallet(cmd.player, cmd.currency, trusted=not careful)
         if self.policy is not None:
-            self.policy.check_bet(cmd, wallet, round_uuid(cmd.provider, cmd.round_id).hex, amount)
+            # A debit naming no table is at its round's (the provider's feed said which).
+            at = (
+                cmd if cmd.table or not round_ else msgspec.structs.replace(cmd, table=round_.table)
+            )
+            self.policy.check_bet(at, wallet, round_uuid(cmd.provider, cmd.round_id).hex, amount)
         bet = Bet(
             provider=cmd.provider,
             bet_id=bet_id,

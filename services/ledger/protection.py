@@ -26,7 +26,7 @@ before a cashier deposit. Refusals are `LedgerRefused`:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -440,6 +440,10 @@ class Protection(Application[UUID]):
         profile = cmd.limits_profile or self.state.profile_of(cmd.player)
         limits = self.state.limits_for(cmd.provider, cmd.table, cmd.currency, profile)
         _check_stake(cmd, limits, amount)
+        if not cmd.selections and cmd.table:
+            own = self.state.table_limits(cmd.provider, cmd.table, cmd.currency)
+            if own:
+                _check_untyped(cmd, limits, own.keys(), amount)
         if limits.max_round is not None:
             staked = wallet.round_staked(round_key)
             if staked + amount > limits.max_round:
@@ -487,6 +491,32 @@ def _check_stake(cmd: Debit, limits: EffectiveLimits, amount: Decimal) -> None:
             raise refuse(f"{part} on {pick.market} is under its minimum {bound.min}")
         if bound.max is not None and part > bound.max:
             raise refuse(f"{part} on {pick.market} is over its maximum {bound.max}")
+
+
+def _check_untyped(
+    cmd: Debit, limits: EffectiveLimits, markets: Iterable[str], amount: Decimal
+) -> None:
+    """A debit at a known table naming no bet type (most dialects' debits): its stake must
+    fit at least one of the table's bet types, so it may not be under the smallest
+    minimum or over the largest maximum of them (each the stricter of table and profile)."""
+    bounds = [limits.bet_types.get(m) or MarketLimits() for m in markets]
+    lows = [b.min for b in bounds]
+    highs = [b.max for b in bounds]
+    low = None if None in lows else min(m for m in lows if m is not None)
+    high = None if None in highs else max(m for m in highs if m is not None)
+    where = f"table {cmd.provider}/{cmd.table} (profile {limits.profile})"
+    if low is not None and amount < low:
+        raise LedgerRefused(
+            Refusal.STAKE_OUT_OF_LIMITS,
+            f"bet {cmd.tx_id} of player {cmd.player!r}: stake {amount} {cmd.currency} is under "
+            f"the smallest bet-type minimum {low} of {where}",
+        )
+    if high is not None and amount > high:
+        raise LedgerRefused(
+            Refusal.STAKE_OUT_OF_LIMITS,
+            f"bet {cmd.tx_id} of player {cmd.player!r}: stake {amount} {cmd.currency} is over "
+            f"the largest bet-type maximum {high} of {where}",
+        )
 
 
 def _check_period(

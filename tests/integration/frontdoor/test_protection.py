@@ -355,6 +355,45 @@ async def test_a_tables_own_bet_type_limits_hold_with_the_profiles_and_the_stric
     assert await available(bridge, "tia") == Decimal("460.00")
 
 
+async def test_a_providers_debit_is_held_to_the_tables_limits_wherever_the_table_is_known(
+    bridge: Bridge,
+) -> None:
+    """Evolution names the table in its debit, and no bet type; a debit naming no table is at
+    its round's table when the feed opened it there. T1 takes 0.10 to 100.00 (conftest)."""
+    launched = await seated(bridge, "tod", "R-fed")  # R-fed: opened at T1 by the feed
+    evo = EvolutionClient(
+        HttpTransport(bridge.client.session, str(bridge.client.make_url("/wallet/evolution/evo"))),
+        DIALECT_SECRETS["evolution"],
+    )
+    checked = await evo.check(sid=launched["providerToken"], user="tod")
+    assert checked["status"] == "OK", checked
+
+    async def debit(tx: str, amount: str, table: str, round_id: str = "R-evo") -> str:
+        answer = await evo.debit(
+            sid=checked["sid"], user="tod", currency="EUR", game_id=round_id, tx_id=tx,
+            ref_id=tx, amount=Decimal(amount), table=table,
+        )  # fmt: skip
+        return str(answer["status"])
+
+    assert await debit("d-1", "150.00", "T1") == "CASINO_LIMIT_EXCEEDED_STAKE"
+    assert await debit("d-2", "0.05", "T1") == "CASINO_LIMIT_EXCEEDED_STAKE"
+    assert await debit("d-3", "150.00", "", "R-fed") == "CASINO_LIMIT_EXCEEDED_STAKE"
+    assert await debit("d-4", "100.00", "T1") == "OK"
+    assert await debit("d-5", "150.00", "not-in-the-catalogue") == "OK", "no table limits known"
+    assert await available(bridge, "tod") == Decimal("250.00")
+
+    tighter = {
+        "type": "limits.update",
+        "provider": "evo",
+        "effectiveAt": "2026-12-03T12:00:00Z",
+        "limits": {"profile": "DEFAULT", "betTypes": {"roulette_straight": {"max": "20.00"}}},
+    }
+    await post(bridge, "/platform/v1/limits", tighter, LIMITS)  # the stricter one holds
+    assert await debit("d-6", "30.00", "", "R-fed") == "CASINO_LIMIT_EXCEEDED_STAKE"
+    assert await debit("d-7", "20.00", "", "R-fed") == "OK"
+    assert await available(bridge, "tod") == Decimal("230.00")
+
+
 async def test_a_loss_limit_reached_mid_session_refuses_the_next_bet(bridge: Bridge) -> None:
     await fund(bridge, "leo", "100.00")
     _, session = await launch(bridge, launch_body("leo", "evo"))

@@ -126,6 +126,33 @@ def test_the_most_specific_limits_update_wins_and_bounds_each_market() -> None:
     assert refusal(guard, debit("51", market="red", profile="VIP_A"), wallet) is None
 
 
+def test_a_debit_naming_no_bet_type_must_fit_one_of_its_known_tables_bet_types() -> None:
+    log = Log()
+    log.state.table_limits = lambda provider, table, currency: (
+        {
+            "roulette_straight": MarketLimits(min=Decimal("0.10"), max=Decimal(100)),
+            "red": MarketLimits(min=Decimal(1), max=Decimal(5000)),
+        }
+        if (provider, table) == ("evo", "T1")
+        else None
+    )
+    guard, wallet = checker(log), wallet_with("10000")
+
+    def untyped(amount: str, table: str = "T1") -> Debit:
+        return msgspec.structs.replace(debit(amount), selections=(), table=table)
+
+    assert refusal(guard, untyped("0.10"), wallet) is None, "the straight's minimum"
+    assert refusal(guard, untyped("4000"), wallet) is None, "red takes it"
+    assert refusal(guard, untyped("0.05"), wallet) is Refusal.STAKE_OUT_OF_LIMITS
+    assert refusal(guard, untyped("5001"), wallet) is Refusal.STAKE_OUT_OF_LIMITS
+    assert refusal(guard, untyped("5001", table="T9"), wallet) is None, "no limits known there"
+    assert refusal(guard, untyped("5001", table=""), wallet) is None, "no table named"
+    log.limits(
+        _update("evo", "", EffectiveLimits(bet_types={"red": MarketLimits(max=Decimal(200))}))
+    )
+    assert refusal(guard, untyped("300"), wallet) is Refusal.STAKE_OUT_OF_LIMITS, "the stricter"
+
+
 def test_a_rounds_maximum_counts_the_players_open_stakes_in_that_round() -> None:
     log = Log()
     log.limits(_update("evo", "", EffectiveLimits(max_round=Decimal(30))))
