@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import uvloop
 from aiohttp import web
 
 from contracts.events import BettingOpened
@@ -82,8 +83,9 @@ def _round(n: int) -> str:
 
 @contextlib.contextmanager
 def _served(settings: Settings) -> Iterator[tuple[str, web.Application]]:
-    """The bridge on 127.0.0.1 in a thread with its own event loop: its URL and app."""
-    loop = asyncio.new_event_loop()
+    """The bridge on 127.0.0.1 in a thread with its own event loop (uvloop, as `livebridge
+    run` has it): its URL and app."""
+    loop = uvloop.new_event_loop()
     app = build_app(settings)
     runner = web.AppRunner(app, access_log=None)
 
@@ -262,11 +264,11 @@ async def _paced(base: str, seats: list[Seat], rate: float, seconds: float) -> l
 
 
 def _saturate_sync(base: str, seats: list[Seat], seconds: float) -> tuple[float, list[float]]:
-    return asyncio.run(_saturate(base, seats, seconds))
+    return uvloop.run(_saturate(base, seats, seconds))
 
 
 def _paced_sync(base: str, seats: list[Seat], rate: float, seconds: float) -> list[float]:
-    return asyncio.run(_paced(base, seats, rate, seconds))
+    return uvloop.run(_paced(base, seats, rate, seconds))
 
 
 def measure(

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import uvloop
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -191,7 +192,8 @@ class JetStreamConnection:
 
     def __init__(self, url: str, *, name: str = "livebridge") -> None:
         self.url = url
-        self._loop = asyncio.new_event_loop()
+        # uvloop: the loop thread is on every bet's path (its reads, its write, their acks).
+        self._loop = uvloop.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"nats-{name}")
         self._thread.daemon = True
         self._thread.start()

@@ -44,6 +44,7 @@ def test_the_edge_area_drives_signed_bets_through_http_into_the_ledger(
     figures = edge_bench.measure(
         nats_server.url,
         nats_pid=nats_server.pid,
+        nats_monitor=nats_server.monitor_url,
         seconds=0.5,
         concurrency=4,
         players=8,
@@ -60,6 +61,8 @@ def test_the_edge_area_drives_signed_bets_through_http_into_the_ledger(
     # A durable bet costs the bridge more CPU than an answer from memory, and the server some.
     assert figures["bet_cpu_ms"] > figures["edge_only_cpu_ms"] > 0
     assert figures["bet_server_cpu_ms"] > 0
+    # Each bet is one atomic batch of its wallet, bet and record: three messages at least.
+    assert figures["bet_server_in_msgs"] >= 3 and figures["bet_server_out_msgs"] > 0
 
 
 def test_a_durable_bets_cost_is_measured_on_a_given_log(nats_server: NatsServer) -> None:
