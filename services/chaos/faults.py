@@ -87,20 +87,24 @@ def schedule(
     for cycle in range(1, cycles + 1):
         kind = rng.choice(kinds)
         target = rng.choice(sorted(targets_for(kind, processes)))
-        at_s = round(rng.uniform(0.1, 0.6) * duration_s, 2)
-        hold_s = round(rng.uniform(0.5, 3.0), 2)
-        jump_s = rng.randint(20, 90)
-        plan.append(
-            Fault(
-                cycle=cycle,
-                at_s=at_s,
-                kind=kind,
-                target=target,
-                hold_s=_hold(kind, hold_s),
-                jump_s=jump_s if kind == "clock" else 0,
-            )
-        )
+        plan.append(_timed(rng, cycle, kind, target, duration_s))
     return plan
+
+
+def _timed(rng: random.Random, cycle: int, kind: str, target: str, duration_s: float) -> Fault:
+    """The fault of `kind` on `target` in `cycle`, its timing drawn from `rng` (always in
+    the same order, so a seed replays the same schedule)."""
+    at_s = round(rng.uniform(0.1, 0.6) * duration_s, 2)
+    hold_s = round(rng.uniform(0.5, 3.0), 2)
+    jump_s = rng.randint(20, 90)
+    return Fault(
+        cycle=cycle,
+        at_s=at_s,
+        kind=kind,
+        target=target,
+        hold_s=_hold(kind, hold_s),
+        jump_s=jump_s if kind == "clock" else 0,
+    )
 
 
 def _hold(kind: str, drawn: float) -> float:
@@ -143,19 +147,7 @@ def covering_schedule(
             rng.shuffle(dealt)
         kind, group = dealt.pop()
         target = rng.choice(group)
-        at_s = round(rng.uniform(0.1, 0.6) * duration_s, 2)
-        hold_s = round(rng.uniform(0.5, 3.0), 2)
-        jump_s = rng.randint(20, 90)
-        plan.append(
-            Fault(
-                cycle=cycle,
-                at_s=at_s,
-                kind=kind,
-                target=target,
-                hold_s=_hold(kind, hold_s),
-                jump_s=jump_s if kind == "clock" else 0,
-            )
-        )
+        plan.append(_timed(rng, cycle, kind, target, duration_s))
     return plan
 
 
