@@ -58,6 +58,7 @@ from projections.rounds.view import (
     TimelineItem,
     struct_from_row,
 )
+from services.eventstore import runs
 from services.ledger.application import Ledger
 from services.ledger.domain import Bet, book_uuid, project
 from services.ledger.round_state import round_state_of
@@ -107,16 +108,6 @@ class Replay:
     @property
     def agrees(self) -> bool:
         return not self.differences
-
-
-def _runs(positions: list[int], nearby: int = NEARBY) -> list[list[int]]:
-    runs: list[list[int]] = []
-    for position in sorted(positions):
-        if runs and position - runs[-1][-1] < nearby:
-            runs[-1].append(position)
-        else:
-            runs.append([position])
-    return runs
 
 
 def _read_run(ledger: Ledger, run: list[int]) -> dict[int, Notification]:
@@ -251,8 +242,8 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
     bet_fs: dict[str, Future[Any]] = {
         b.bet_key: pool.submit(find(Bet, b.bet_key)) for b in record.bets
     }
-    runs = _runs([item.position for item in record.timeline])
-    run_fs = [pool.submit(_read_run, ledger, run) for run in runs]
+    nearby = runs([item.position for item in record.timeline], NEARBY)
+    run_fs = [pool.submit(_read_run, ledger, run) for run in nearby]
     book: RoundBook | None = book_f.result()
     for key in book.bets if book else {}:
         if key not in bet_fs:
@@ -278,56 +269,53 @@ def load_from_log(ledger: Ledger, record: RoundRecord) -> LogRound:
 def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     """On JetStream, two bursts of reads in flight at once, none on a wallet's subject.
 
-    First, every position the view lists, read by position (`get_range`, no subject to
-    match: the server reads them off in order; positions closer than `NEARBY_ON_JETSTREAM`
-    in one request), the last event of the round, its book and each bet (`last_of_each`),
-    and the first events of the book (written apart from the round's, by the settlement).
+    First, every position the view lists, read by position (`messages_at`: no subject to
+    match, the server reads them off in order; positions closer than `NEARBY_ON_JETSTREAM`
+    in one request), the last event of the round, its book and each bet (`heads`), and the
+    first events of the book (written apart from the round's, by the settlement).
     An aggregate whose events from version 1 to its last are all among the messages read
     is taken from them; otherwise (the view lacks some, or lists what is not there, or the
-    book is long) its subject is read whole: the book first, since it names the bets to
-    load. Then the writes of every bet event (`round_from_log.written_with`): the wallet events
-    that move the bets' money are among them, listed by the view or not.
+    book is long) it is read whole: the book first, since it names the bets to load. Then
+    the writes of every bet event (`round_from_log.written_with`): the wallet events that
+    move the bets' money are among them, listed by the view or not.
     """
     from services.eventstore import (
         HEADER_TOPIC,
         HEADER_VERSION,
         JetStreamApplicationRecorder,
-        aggregate_token,
         as_notification,
     )
 
     recorder = ledger.recorder
     assert isinstance(recorder, JetStreamApplicationRecorder)
-    connection, stream = recorder.connection, recorder.stream
+    reader = recorder.reader
     book_key = book_uuid(record.provider, record.round_id).hex
     owners = [record.round_key, *(b.bet_key for b in record.bets)]
-    subjects = {key: f"{stream}.e.{aggregate_token(UUID(key))}" for key in [*owners, book_key]}
+    keys = [*owners, book_key]
     listed = [item.position for item in record.timeline]
     # A bet event's write usually goes on right after it (its book entry, its transaction
     # record): read that position too, and the writes need no read of their own.
     after_bets = [i.position + 1 for i in record.timeline if i.originator_id in owners[1:]]
-    runs = _runs(listed + after_bets, NEARBY_ON_JETSTREAM)
 
     book_read = 2 * len(record.bets) + 8  # started, booked and resolved per bet, closed...
 
-    async def first_reads() -> tuple[list[list[Any]], dict[str, Any], Any]:
+    async def first_reads() -> tuple[dict[int, Any], dict[Any, Any], list[Any]]:
         return await asyncio.gather(
-            asyncio.gather(*(connection.get_range(stream, r[0], r[-1] - r[0] + 1) for r in runs)),
-            connection.last_of_each(stream, list(subjects.values())),
-            connection.get_batch(stream, subjects[book_key], 1, book_read),
+            reader.messages_at(listed + after_bets, NEARBY_ON_JETSTREAM),
+            reader.heads([UUID(key) for key in keys]),
+            reader.first_messages(UUID(book_key), book_read),
         )
 
-    pages, heads, (book_page, _) = connection.call(first_reads())
-    at = {m.seq: m for page in pages for m in page}
+    at, heads, book_page = recorder.read(first_reads())
     on_subject: dict[str, list[Any]] = {}
     got = {**{m.seq: m for m in book_page}, **at}
     for seq in sorted(got):
         on_subject.setdefault(got[seq].subject, []).append(got[seq])
     messages: dict[str, list[Any]] = {}
-    for key, subject in subjects.items():
-        head = heads.get(subject)
+    for key in keys:
+        head = heads.get(UUID(key))
         last = int(head.header(HEADER_VERSION)) if head is not None else 0
-        mine = on_subject.get(subject, [])
+        mine = on_subject.get(head.subject, []) if head is not None else []
         if [int(m.header(HEADER_VERSION)) for m in mine] == list(range(1, last + 1)):
             messages[key] = mine
     notifications: dict[int, Notification] = {}
@@ -341,20 +329,20 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
         return project(None, [decoded[m.seq] for m in found]) if found else None
 
     if book_key not in messages:  # longer than its first read
-        messages[book_key] = connection.call(recorder.aggregate_messages(UUID(book_key)))
+        messages[book_key] = recorder.read(reader.aggregate_messages(UUID(book_key)))
     book: RoundBook | None = aggregate(messages[book_key])
     # Aggregates the view does not account for exactly, and bets only the book lists.
     whole = [key for key in owners if key not in messages]
-    whole += [key for key in (book.bets if book else {}) if key not in subjects]
+    whole += [key for key in (book.bets if book else {}) if key not in keys]
     bet_keys = [key for key in [*owners[1:], *whole] if key != record.round_key]
 
     async def second_reads() -> list[Notification]:
-        read = await asyncio.gather(*(recorder.aggregate_messages(UUID(k)) for k in whole))
+        read = await asyncio.gather(*(reader.aggregate_messages(UUID(k)) for k in whole))
         messages.update(zip(whole, read, strict=True))
         bets_messages = [m for key in dict.fromkeys(bet_keys) for m in messages[key]]
         return await written_with(recorder, bets_messages, at)
 
-    candidates = connection.call(second_reads())
+    candidates = recorder.read(second_reads())
     aggregates = {key: aggregate(found) for key, found in messages.items() if key != book_key}
     # Read by position, so any message may be among them: keep the events listed.
     for p in listed:

@@ -55,14 +55,17 @@ def _on_jetstream(ledger: Ledger) -> bool:
 
 
 def _messages(ledger: Ledger, keys: Sequence[str]) -> list[list[Any]]:
-    """Each aggregate's stored messages (keys: ids as hex), read at once."""
-    recorder: Any = ledger.recorder
+    """Each aggregate's stored messages (keys: ids as hex), read at once (JetStream)."""
+    from services.eventstore import JetStreamApplicationRecorder
+
+    recorder = ledger.recorder
+    assert isinstance(recorder, JetStreamApplicationRecorder)
+    reader = recorder.reader
 
     async def read_all() -> list[list[Any]]:
-        return list(await asyncio.gather(*(recorder.aggregate_messages(UUID(k)) for k in keys)))
+        return list(await asyncio.gather(*(reader.aggregate_messages(UUID(k)) for k in keys)))
 
-    result: list[list[Any]] = recorder.connection.call(read_all())
-    return result
+    return recorder.read(read_all())
 
 
 async def written_with(
@@ -77,7 +80,8 @@ async def written_with(
     from services.eventstore import HEADER_TOPIC, as_notification, write_of
 
     one_each = {write_of(m)[0]: m for m in messages}
-    writes = await asyncio.gather(*(recorder.write_containing(m, known) for m in one_each.values()))
+    reader = recorder.reader
+    writes = await asyncio.gather(*(reader.write_containing(m, known) for m in one_each.values()))
     found = {
         m.seq: m for write in writes for m in write if m.find_header(HEADER_TOPIC) in WALLET_TOPICS
     }
@@ -146,7 +150,7 @@ def round_notifications(ledger: Ledger, provider: str, round_id: str) -> list[No
     keys: list[str] = list(book.bets) if isinstance(book, RoundBook) else []
     bet_messages = [m for messages in _messages(ledger, keys) for m in messages]
     recorder: Any = ledger.recorder
-    candidates = recorder.connection.call(written_with(recorder, bet_messages))
+    candidates = recorder.read(written_with(recorder, bet_messages))
     moved = naming(ledger, candidates, set(keys))
     everything = [
         *(as_notification(m) for m in round_messages),

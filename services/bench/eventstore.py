@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import nats
 
-from services.eventstore.connection import JetStreamConnection, ledger_stream_config
+from services.eventstore.connection import JetStreamConnection
+from services.eventstore.layout import ledger_stream_config
 from services.eventstore.recorders import JetStreamApplicationRecorder
 
 CONCURRENCY = 64

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.eventstore.recorders import HEAD_BYTES
+from services.eventstore.heads import HEAD_BYTES
 from services.ledger.book import PLACED_BET_BYTES
 from services.platform.settle import REPORTED_BET_BYTES
 

@@ -11,7 +11,8 @@ The raw protocol used here (nats-py 2.16 has no helpers for it):
 - batch direct get (ADR-31, server >= 2.11): `{"seq", "batch", "next_by_subj"}` (or no
   subject: by position; or `multi_last`: the last message of each subject) to
   `$JS.API.DIRECT.GET.<stream>`, answered by a run of messages ended by a 204 EOB, which
-  go from nats-py's parser straight to the reader (`_Client`);
+  go from nats-py's parser straight to the reader (`nats_override.DirectClient`, checked
+  before every connect);
 - leader message get `$JS.API.STREAM.MSG.GET.<stream>` with `last_by_subj`, which is
   coherent with the writes it follows.
 """
@@ -23,7 +24,6 @@ import base64
 import itertools
 import json
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -34,8 +34,11 @@ import uvloop
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import DiscardPolicy, RePublish, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
+
+from services.eventstore import nats_override
+from services.eventstore.nats_override import DirectClient, parse_header_lines
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -52,10 +55,6 @@ READ_PATIENCE = 10.0
 """Seconds a read is asked again while the cluster elects a leader (`_patiently`)."""
 PING_INTERVAL = 1
 """Seconds between the client's pings: two unanswered and the connection is given up."""
-_SPACE = re.compile(r"\s")
-_NAMES: dict[bytes, str | None] = {}
-MAX_NAMES = 1024
-"""Header names remembered by `parse_header_lines` (other publishers may invent more)."""
 PLAIN_HEADERS = b"NATS/1.0\r\n"
 """How a header block without an inline status starts."""
 MULTI_LAST = 256
@@ -206,7 +205,8 @@ class JetStreamConnection:
         self.nc: Client = self.call(self._connect(name))
 
     async def _connect(self, name: str) -> Client:
-        nc = _Client()
+        await nats_override.check()  # fails loudly if nats-py no longer calls what it reroutes
+        nc = DirectClient()
         await nc.connect(
             self.url.split(","),  # one URL, or a cluster's, comma-separated
             name=name,
@@ -455,38 +455,6 @@ def pub_ack_seq(data: bytes) -> int:
     return int(body["seq"])
 
 
-def parse_header_lines(raw: bytes) -> dict[str, str]:
-    """`Name: Value` lines -> dict, read exactly as nats-py 2.16 reads them.
-
-    nats-py decodes and checks each header name again on every message, testing it for
-    whitespace one character at a time in a Python generator: on an event message with a
-    dozen headers that is most of what receiving it costs. The names a stream uses are a
-    few, so each is checked once (`_header_name`) and remembered.
-    """
-    headers: dict[str, str] = {}
-    for line in raw.split(b"\r\n"):
-        name, sep, value = line.partition(b":")
-        if not sep:
-            continue
-        key = _NAMES[name] if name in _NAMES else _header_name(name)
-        if key is not None:
-            headers[key] = value.strip().decode("utf-8", "replace")
-    return headers
-
-
-def _header_name(raw: bytes) -> str | None:
-    """A header line's name as nats-py takes it, or None if nats-py drops the line."""
-    try:
-        key: str | None = raw.strip().decode("ascii")
-    except UnicodeDecodeError:
-        key = None
-    if key is not None and _SPACE.search(key):
-        key = None
-    if len(_NAMES) < MAX_NAMES:
-        _NAMES[raw] = key
-    return key
-
-
 def header_value(raw: bytes, name: str) -> str | None:
     """The value of header `name` in a header block (of its last line, as in the dict
     `parse_header_lines` makes), or None: one header found without reading the others."""
@@ -514,62 +482,10 @@ def message_headers(raw: bytes | None) -> dict[str, str]:
     return headers
 
 
-class _Client(Client):
-    """nats-py's client, reading message headers with `parse_header_lines`, and handing
-    the messages of one subscription (`direct`: its id and a function) straight to that
-    function: no `Msg`, no queue and no task switch per message, where a batch direct get
-    answers with dozens of messages."""
-
-    _parse_header_lines = staticmethod(parse_header_lines)
-    direct: tuple[int, Callable[[bytes, bytes, bytes | None], None]] | None = None
-
-    async def _process_msg(
-        self, sid: int, subject: bytes, reply: bytes, data: bytes, headers: bytes
-    ) -> None:
-        if self.direct is not None and sid == self.direct[0]:
-            self.stats["in_msgs"] += 1
-            self.stats["in_bytes"] += len(data)
-            self.direct[1](subject, data, headers)
-            return
-        await super()._process_msg(sid, subject, reply, data, headers)
-
-
-def ledger_stream_config(name: str, subjects: list[str]) -> StreamConfig:
-    """An append-only, fsynced, file-backed stream (I6, docs/invariants.md).
-
-    Every message is kept forever; neither delete nor purge is allowed. Snapshot streams
-    are configured alike: the library reads snapshots older than the latest one too.
-    """
-    return StreamConfig(
-        name=name,
-        subjects=subjects,
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.FILE,
-        discard=DiscardPolicy.NEW,
-        max_msgs=-1,
-        max_bytes=-1,
-        max_age=0,
-        max_msgs_per_subject=-1,
-        deny_delete=True,
-        deny_purge=True,
-        allow_rollup_hdrs=False,
-        allow_direct=True,
-        allow_atomic=True,
-        duplicate_window=120.0,
-        num_replicas=1,
-        republish=RePublish(
-            src=subjects[0],
-            dest=f"_LB_NOTE.{subjects[0].replace('*', '{{wildcard(1)}}')}",
-            headers_only=True,
-        ),
-    )
-
-
 __all__ = [
     "BadRequestError",
     "JetStreamConnection",
     "JetStreamError",
     "OutMsg",
     "StoredMsg",
-    "ledger_stream_config",
 ]

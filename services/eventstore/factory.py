@@ -28,13 +28,13 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
 
 from services.eventstore.connection import JetStreamConnection
+from services.eventstore.heads import LAST_SEEN_HEADS
+from services.eventstore.layout import stream_name
 from services.eventstore.recorders import (
-    LAST_SEEN_HEADS,
     JetStreamAggregateRecorder,
     JetStreamApplicationRecorder,
     JetStreamProcessRecorder,
     JetStreamTrackingRecorder,
-    stream_name,
 )
 
 R = TypeVar("R", JetStreamApplicationRecorder, JetStreamTrackingRecorder, JetStreamProcessRecorder)

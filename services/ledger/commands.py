@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import EllipsisType
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -124,15 +125,7 @@ class WalletCommands(LedgerBase):
             session_id=cmd.session_id,
         )
         wallet.hold(bet.key, amount, bet.round_key)
-        record = TxRecord.record(
-            provider=cmd.provider,
-            tx_id=cmd.tx_id,
-            kind="debit",
-            fingerprint=fingerprint,
-            reply=reply_fields(record_ref(cmd.provider, cmd.tx_id), wallet, "debit"),
-            bets=[bet.key],
-            session_id=cmd.session_id,
-        )
+        record = _record(cmd, "debit", fingerprint, wallet, [bet.key])
         return self._saved(record, wallet, bet, record, *self._closing(cmd, round_))
 
     def _credit(self, cmd: Credit, attempt: int) -> WalletReply:
@@ -151,14 +144,13 @@ class WalletCommands(LedgerBase):
         payouts, flagged = share_credit(amount, bets, expected, cmd.currency)
         for bet, payout, own in zip(bets, payouts, expected, strict=True):
             settle_bet(wallet, bet, payout, own, cmd.tx_id, flagged=flagged)
-        record = TxRecord.record(
-            provider=cmd.provider,
-            tx_id=cmd.tx_id,
-            kind="credit",
-            fingerprint=fingerprint,
-            reply=reply_fields(record_ref(cmd.provider, cmd.tx_id), wallet, "credit"),
-            bets=[bet.key for bet in bets],
-            session_id=cmd.session_id or _session_of(bets),
+        record = _record(
+            cmd,
+            "credit",
+            fingerprint,
+            wallet,
+            [bet.key for bet in bets],
+            fallback_session=_session_of(bets),
         )
         closing = self._closing(cmd, rounds.get((cmd.provider, cmd.round_id)))
         return self._saved(record, wallet, *bets, record, *closing)
@@ -166,15 +158,7 @@ class WalletCommands(LedgerBase):
     def _close_only(self, cmd: Credit, fingerprint: str, wallet: Wallet) -> WalletReply:
         """A round-closing zero credit that finds nothing open (Pragmatic `endRound` after
         every result): recorded once by its transaction id, and the round closes."""
-        record = TxRecord.record(
-            provider=cmd.provider,
-            tx_id=cmd.tx_id,
-            kind="credit",
-            fingerprint=fingerprint,
-            reply=reply_fields(record_ref(cmd.provider, cmd.tx_id), wallet, "credit"),
-            bets=[],
-            session_id=cmd.session_id,
-        )
+        record = _record(cmd, "credit", fingerprint, wallet, [])
         return self._saved(record, record, *self._closing(cmd, None))
 
     def _award(self, cmd: Award, attempt: int) -> WalletReply:
@@ -201,14 +185,13 @@ class WalletCommands(LedgerBase):
                 round_id=cmd.round_id,
             )
             changed.append(wallet)
-        record = TxRecord.record(
-            provider=cmd.provider,
-            tx_id=cmd.tx_id,
-            kind="award",
-            fingerprint=fingerprint,
-            reply=reply_fields(ref, wallet, "award"),
-            bets=[],
-            session_id=cmd.session_id or (named.session_id if named is not None else ""),
+        record = _record(
+            cmd,
+            "award",
+            fingerprint,
+            wallet,
+            [],
+            fallback_session=named.session_id if named is not None else "",
         )
         record.note_award(amount, cmd.cause.value, account, cmd.round_id)
         return self._saved(record, *changed, record, *self._closing(cmd, None))
@@ -359,14 +342,14 @@ class WalletCommands(LedgerBase):
         # Nothing to undo (its target unknown and now remembered, absorbed, already rolled
         # back or refunded): the provider may answer so (Evolution BET_DOES_NOT_EXIST).
         reply["absorbed"] = not undone and not (original is not None and reversed_award)
-        record = TxRecord.record(
-            provider=cmd.provider,
-            tx_id=cmd.tx_id,
-            kind="rollback",
-            fingerprint=fingerprint,
+        record = _record(
+            cmd,
+            "rollback",
+            fingerprint,
+            None,
+            [],
             reply=reply,
-            bets=[],
-            session_id=cmd.session_id or (original.session_id if original is not None else ""),
+            fallback_session=original.session_id if original is not None else "",
         )
         closing = self._closing(cmd, None)
         return self._saved(record, *changed, record, *closing)
@@ -518,3 +501,28 @@ def _only_closes(cmd: Credit, wallet: Wallet) -> bool:
         return False
     round_key = round_uuid(cmd.provider, cmd.round_id).hex
     return round_key not in wallet.hold_rounds.values()
+
+
+def _record(
+    cmd: AnyWalletCommand,
+    kind: str,
+    fingerprint: str,
+    wallet: Wallet | None,
+    bets: list[str],
+    *,
+    reply: dict[str, Any] | None = None,
+    fallback_session: str = "",
+) -> TxRecord:
+    """The record of `cmd` (I3), answering `reply`, by default the wallet as it now stands;
+    in the command's session, or in `fallback_session` when the command names none."""
+    if reply is None:
+        reply = reply_fields(record_ref(cmd.provider, cmd.tx_id), wallet, kind)
+    return TxRecord.record(
+        provider=cmd.provider,
+        tx_id=cmd.tx_id,
+        kind=kind,
+        fingerprint=fingerprint,
+        reply=reply,
+        bets=bets,
+        session_id=cmd.session_id or fallback_session,
+    )

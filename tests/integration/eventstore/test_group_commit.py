@@ -10,7 +10,8 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from services.eventstore.connection import JetStreamConnection
-from services.eventstore.recorders import SHARE_SINGLES_FROM, JetStreamApplicationRecorder
+from services.eventstore.recorders import JetStreamApplicationRecorder
+from services.eventstore.writer import SHARE_SINGLES_FROM
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_each_write_is_found_whole_from_any_of_its_messages_even_in_a_shared_bat
     by_seq = {m.seq: m for m in log}
     for ids in written:
         for seq in (ids[0], ids[-1]):
-            whole = connection.call(recorder.write_containing(by_seq[seq]))
+            whole = recorder.read(recorder.reader.write_containing(by_seq[seq]))
             assert [m.seq for m in whole] == ids
 
 
@@ -155,4 +156,4 @@ def test_busy_one_message_writes_share_batches_and_a_stale_one_fails_alone(
     ), "some one-message writes shared a batch"
     for wallet, seq in written.items():
         assert [e.topic for e in recorder.select_events(wallet)] == ["t", "deposit"]
-        assert connection.call(recorder.write_containing(stored[seq])) == [stored[seq]]
+        assert recorder.read(recorder.reader.write_containing(stored[seq])) == [stored[seq]]

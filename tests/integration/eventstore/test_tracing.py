@@ -8,7 +8,8 @@ from eventsourcing.persistence import StoredEvent
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.eventstore.connection import JetStreamConnection
-from services.eventstore.recorders import JetStreamApplicationRecorder, aggregate_token
+from services.eventstore.layout import aggregate_token
+from services.eventstore.recorders import JetStreamApplicationRecorder
 
 
 def test_events_written_inside_a_span_carry_its_w3c_traceparent(nats_url: str) -> None:

@@ -14,7 +14,7 @@ from services.bridge.memory import (
     default_bounds,
     from_env,
 )
-from services.eventstore.recorders import HEAD_BYTES
+from services.eventstore.heads import HEAD_BYTES
 from services.ledger.book import PLACED_BET_BYTES
 from services.platform.settle import REPORTED_BET_BYTES
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client
 
-from services.eventstore import connection
-from services.eventstore.connection import StoredMsg, _Client, message_headers, parse_header_lines
+from services.eventstore import nats_override
+from services.eventstore.connection import StoredMsg, message_headers
+from services.eventstore.nats_override import DirectClient, parse_header_lines
 
 BLOCKS = [
     b"ES-Version: 3\r\nES-Topic: services.ledger.domain:Wallet.StakeHeld\r\n\r\n",
@@ -30,9 +31,9 @@ async def test_the_connection_client_reads_received_headers_with_the_fast_parser
     # its memory only if the headers went through it on nats-py's receive path (an
     # override that a nats-py release stopped calling would leave the memory empty).
     remembered: dict[bytes, str | None] = {}
-    monkeypatch.setattr(connection, "_NAMES", remembered)
+    monkeypatch.setattr(nats_override, "_NAMES", remembered)
     raw = b"NATS/1.0\r\nES-Version: 7\r\nX-Probe: 1\r\n\r\n"
-    headers = await _Client()._process_headers(raw)
+    headers = await DirectClient()._process_headers(raw)
     assert headers == {"ES-Version": "7", "X-Probe": "1"}
     assert remembered == {b"ES-Version": "ES-Version", b"X-Probe": "X-Probe"}
 

@@ -6,7 +6,8 @@ import gc
 import tracemalloc
 import uuid
 
-from services.eventstore.recorders import HEAD_BYTES, _LastSeen, aggregate_token
+from services.eventstore.heads import HEAD_BYTES, LastSeen
+from services.eventstore.layout import aggregate_token
 
 
 def test_the_last_seen_heads_keep_the_newest_within_the_bound_at_their_measured_size() -> None:
@@ -14,7 +15,7 @@ def test_the_last_seen_heads_keep_the_newest_within_the_bound_at_their_measured_
     gc.collect()
     tracemalloc.start()
     try:
-        heads = _LastSeen(10_000)
+        heads = LastSeen(10_000)
         before = tracemalloc.get_traced_memory()[0]
         for seq, token in enumerate(tokens, start=1):
             heads.put(str(token.encode().decode()), 3, seq)  # a token of its own, as read

@@ -5,8 +5,9 @@ from __future__ import annotations
 from eventsourcing.persistence import Tracking
 
 from projections.rounds.projection import RoundsProjection
-from projections.rounds.replay import _runs
+from projections.rounds.replay import NEARBY
 from projections.rounds.view import BetFields, RoundFields, TimelineEntry
+from services.eventstore import runs
 from services.ledger.application import Ledger
 from services.ledger.domain import bet_uuid, round_uuid
 from services.simulate.roulette_log import PROVIDER, fund, play
@@ -66,4 +67,4 @@ def test_a_rounds_provider_events_bets_and_money_land_on_its_timeline() -> None:
 
 
 def test_nearby_log_positions_are_read_together() -> None:
-    assert _runs([40, 3, 5, 18, 100, 101, 102]) == [[3, 5], [18], [40], [100, 101, 102]]
+    assert runs([40, 3, 5, 18, 100, 101, 102], NEARBY) == [[3, 5], [18], [40], [100, 101, 102]]
