@@ -66,6 +66,9 @@ def platform_sessions_ctx(
             )
             yield
         finally:
+            store = app.get(PLATFORM_SESSIONS)
+            if store is not None:
+                await store.close()
             await nc.drain()
 
     return ctx

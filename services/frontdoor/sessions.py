@@ -8,11 +8,16 @@ Keys (bucket `<prefix>_platform_sessions`, entries age out with the bucket's TTL
 
 A session is open until closed, or until `idle_until` passes without a launch or a token
 refresh; a launch after that opens a new session.
+
+Every bet reads its session (`get`): a session read before is answered from memory while
+the bucket's watch reports no change to it (`services.edge.kvcache`), so a bet costs no KV
+read, and a close made on any bridge reaches this one's cache as the watch delivers it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import secrets
 import time
@@ -22,6 +27,8 @@ import msgspec
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
+
+from services.edge.kvcache import WatchedEntries
 
 
 class PlatformSession(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +68,8 @@ class PlatformSessions:
     def __init__(self, kv: KeyValue, clock: Callable[[], float] = time.time) -> None:
         self._kv = kv
         self.clock = clock
+        self.cache: WatchedEntries[PlatformSession] = WatchedEntries()
+        """Sessions read before, while the bucket's watch runs (`open`)."""
 
     @classmethod
     async def open(
@@ -74,19 +83,31 @@ class PlatformSessions:
         kv = await js.create_key_value(
             bucket=bucket, history=1, ttl=max_age_s, direct=True, replicas=replicas
         )
-        return cls(kv)
+        store = cls(kv)
+        await store.cache.watch(js, bucket)
+        return store
+
+    async def close(self) -> None:
+        """Stop watching the bucket (every read goes to it again)."""
+        await self.cache.stop()
 
     async def get(self, session_id: str) -> PlatformSession | None:
         if not session_id.startswith("ses_") or not session_id[4:].isalnum():
             return None
+        key = f"s.{session_id}"
+        return await self.cache.read(key, functools.partial(self._load, key))
+
+    async def _load(self, key: str) -> PlatformSession | None:
         try:
-            entry = await self._kv.get(f"s.{session_id}")
+            entry = await self._kv.get(key)
         except (KeyNotFoundError, NotFoundError):
             return None
         return self._decoder.decode(entry.value) if entry.value else None
 
     async def put(self, session: PlatformSession) -> None:
-        await self._kv.put(f"s.{session.session_id}", msgspec.json.encode(session))
+        key = f"s.{session.session_id}"
+        self.cache.forget(key)  # first: a read under way cannot keep what this replaces
+        await self._kv.put(key, msgspec.json.encode(session))
 
     async def open_of(self, operator: str, player: str, currency: str) -> PlatformSession | None:
         """The open session of `operator`'s `player` in `currency`, if there is one."""
