@@ -55,12 +55,7 @@ def test_bets_go_on_while_the_stream_leader_is_partitioned_away_and_after_it_hea
             assert time.monotonic() < deadline, f"{leader} did not rejoin within 30 s"
             time.sleep(0.2)
         bets.take(10)
-        # Direct gets are answered by any replica, the healed one too while it catches up:
-        # the round book may read a shorter log for a moment (seen once in a few runs).
-        # Nothing is lost: it converges on every bet answered.
-        deadline = time.monotonic() + 20
-        while len(ledger.round_state("evo", "k1").bets) < len(bets.taken):
-            if time.monotonic() > deadline:
-                break
-            time.sleep(1)
+        # Direct gets are answered by any replica, the healed one too while it catches up;
+        # the round read drains the round book up to the head the leader knows, so it
+        # lists every bet answered at once (it once listed 10 of 35, from the healed node).
         bets.check()
