@@ -16,13 +16,13 @@ from contracts.events import (
     BettingOpened,
     GameEvent,
     ResultDeclared,
-    RoundVoided,
     round_digest,
 )
 from contracts.wallet import Refusal
 from services.ledger.domain import Bet, TxRecord, Wallet
 from services.ledger.errors import LedgerRefused
 from services.ledger.rounds import BookCursor, Round, RoundBook, encode_provider_event
+from tests.unit.ledger.support import builders
 from tests.unit.ledger.support.given_events import given, history, then, wallet_with
 
 D = Decimal
@@ -434,30 +434,15 @@ def test_a_rolled_back_transaction_remembers_which_rollback() -> None:
 
 
 def opened(seq: int = 1) -> BettingOpened:
-    return BettingOpened(
-        provider="evo",
-        round_id="r1",
-        table="T",
-        game="roulette",
-        seq=seq,
-        occurred_at=NOW,
-        closes_at=NOW,
-    )
+    return builders.opened(table="T", seq=seq)
 
 
 def result(seq: int, round_hash: str = "") -> ResultDeclared:
-    return ResultDeclared(
-        provider="evo",
-        round_id="r1",
-        seq=seq,
-        occurred_at=NOW,
-        result={"number": "17"},
-        round_hash=round_hash,
-    )
+    return builders.declared({"number": "17"}, seq=seq, round_hash=round_hash)
 
 
 def closed(seq: int = 2) -> BettingClosed:
-    return BettingClosed(provider="evo", round_id="r1", seq=seq, occurred_at=NOW)
+    return builders.closed(seq=seq)
 
 
 def ball(seq: int = 3) -> GameEvent:
@@ -549,7 +534,7 @@ def test_a_result_without_a_hash_is_unhashed_not_flagged() -> None:
 
 def test_a_void_closes_the_round_with_its_cause() -> None:
     round_ = round_of(opened())
-    void = RoundVoided(provider="evo", round_id="r1", seq=2, occurred_at=NOW, cause="DEALER_ERROR")
+    void = builders.voided("DEALER_ERROR", seq=2)
     round_.record(void)
     assert then(round_) == [("EventRecorded", {"seq": 2, "raw": encode_provider_event(void)})]
     assert (round_.status, round_.void_cause, round_.betting_closed) == (

@@ -109,7 +109,8 @@ def test_every_number_on_the_wheel_returns_36_units_to_a_full_complement_of_stra
 
 
 BACCARAT = [
-    # market, result, returns per unit
+    # Player pays even, banker even less 5% commission, a tie eight to one (player and
+    # banker pushed), either pair eleven to one. Market, result, returns per unit:
     ("baccarat_player", {"player": "8", "banker": "3"}, pays("1:1")),
     ("baccarat_player", {"player": "3", "banker": "8"}, Decimal(0)),
     ("baccarat_player", {"player": "6", "banker": "6"}, Decimal(1)),
@@ -123,13 +124,6 @@ BACCARAT = [
     ("baccarat_banker_pair", {"player": "6", "banker": "7", "banker_pair": "true"}, pays("11:1")),
     ("baccarat_banker_pair", {"player": "6", "banker": "7"}, Decimal(0)),
 ]
-
-
-@pytest.mark.parametrize(("market", "result", "returns"), BACCARAT)
-def test_baccarat_pays_player_even_banker_less_commission_tie_eight_and_pairs_eleven(
-    market: str, result: dict[str, str], returns: Decimal
-) -> None:
-    assert ratio(market, "", result, bet_id="b") == returns
 
 
 BLACKJACK = [
@@ -158,6 +152,7 @@ def test_a_blackjack_seat_is_named_by_the_selection_value_before_the_bet_id() ->
 
 
 DRAGON_TIGER = [
+    # Dragon and tiger pay even and return half on a tie; a tie pays eight to one.
     ("dragon_tiger_dragon", {"dragon": "KH", "tiger": "9S"}, pays("1:1")),
     ("dragon_tiger_dragon", {"dragon": "AH", "tiger": "2S"}, Decimal(0)),
     ("dragon_tiger_dragon", {"dragon": "7H", "tiger": "7S"}, Decimal("0.5")),
@@ -169,8 +164,8 @@ DRAGON_TIGER = [
 ]
 
 
-@pytest.mark.parametrize(("market", "result", "returns"), DRAGON_TIGER)
-def test_dragon_tiger_pays_even_tie_eight_and_half_back_on_a_tie(
+@pytest.mark.parametrize(("market", "result", "returns"), BACCARAT + DRAGON_TIGER)
+def test_baccarat_and_dragon_tiger_bets_return_the_published_multiple_of_their_stake(
     market: str, result: dict[str, str], returns: Decimal
 ) -> None:
     assert ratio(market, "", result, bet_id="b") == returns
