@@ -23,6 +23,7 @@ from projections.rounds.projection import RoundsProjection
 from projections.run import running_projections
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import PROVIDER, fund, play
+from tests.integration.projections.support.tampering import forget_round
 
 
 def replay(round_id: str, provider: str | None = None) -> tuple[int, str]:
@@ -94,16 +95,7 @@ def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
 
     # The view loses a whole round: replay finds it in the log by the ledger's ids and
     # shows the record the view had, saying the view lacks it.
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            f'DELETE FROM "{schema}".rounds_timeline WHERE round_key = %s OR bet_key IN '
-            f'(SELECT bet_key FROM "{schema}".rounds_bets WHERE round_key = %s)',
-            (kept.round_key, kept.round_key),
-        )
-        conn.execute(f'DELETE FROM "{schema}".rounds_bets WHERE round_key = %s', (kept.round_key,))
-        conn.execute(
-            f'DELETE FROM "{schema}".rounds_rounds WHERE round_key = %s', (kept.round_key,)
-        )
+    forget_round(database_url, schema, kept.round_key)
     status, out = replay(settled[1])
     assert status == commands.EXIT_DIFFERENT
     (from_log,) = json.loads(out)

@@ -13,7 +13,6 @@ import io
 import json
 import os
 
-import psycopg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -26,6 +25,7 @@ from projections.rounds.projection import RoundsProjection
 from projections.run import running_projections
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import fund, play
+from tests.integration.projections.support.tampering import forget_round
 from tests.unit.projections.support.hand_rounds import unrecoverable_void
 
 ROUND = "void-1"
@@ -104,16 +104,7 @@ def test_replay_and_rebuild_agree_with_the_log_on_a_round_book_flag(
         (kept,) = view.rounds(ROUND, ledger.name)
     finally:
         view.close()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            f'DELETE FROM "{schema}".rounds_timeline WHERE round_key = %s OR bet_key IN '
-            f'(SELECT bet_key FROM "{schema}".rounds_bets WHERE round_key = %s)',
-            (kept.round_key, kept.round_key),
-        )
-        conn.execute(f'DELETE FROM "{schema}".rounds_bets WHERE round_key = %s', (kept.round_key,))
-        conn.execute(
-            f'DELETE FROM "{schema}".rounds_rounds WHERE round_key = %s', (kept.round_key,)
-        )
+    forget_round(database_url, schema, kept.round_key)
     status, out = replay(ROUND, as_json=True)
     assert status == commands.EXIT_DIFFERENT
     (from_log,) = json.loads(out)

@@ -16,14 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypedDict
 
-import psycopg
 import pytest
 
 from contracts.wallet import Award, AwardCause, Rollback
 from projections.reconcile.postgres import Comparison, PostgresReconcileView
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
-from tests.integration.reconcile.support.played_view import played_view
+from tests.integration.reconcile.support.played_view import ledger_tx_rows, played_view
 
 START = datetime.now(UTC) - timedelta(hours=1)
 
@@ -90,12 +89,7 @@ def test_a_report_keeping_an_award_the_ledger_took_back_is_a_difference(
 def test_the_rollback_row_names_the_award_it_reverses(
     view: PostgresReconcileView, database_url: str
 ) -> None:
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            f"SELECT tx_id, kind, amount, reverses FROM {view.schema}.reconcile_ledger_tx "
-            "ORDER BY position"
-        ).fetchall()
-    assert rows == [
+    assert ledger_tx_rows(view, database_url) == [
         ("p1", "promo", Decimal("5.00"), ""),
         ("rp1", "award_rollback", Decimal("5.00"), "p1"),
         ("j1", "jackpot", Decimal("3.00"), ""),

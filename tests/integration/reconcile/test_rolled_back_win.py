@@ -15,14 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TypedDict
 
-import psycopg
 import pytest
 
 from contracts.wallet import Credit, Debit, Rollback
 from projections.reconcile.postgres import Comparison, PostgresReconcileView
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
-from tests.integration.reconcile.support.played_view import played_view
+from tests.integration.reconcile.support.played_view import ledger_tx_rows, played_view
 
 START = datetime.now(UTC) - timedelta(hours=1)
 
@@ -125,12 +124,7 @@ def test_a_per_round_report_counts_only_the_corrected_payout(
 def test_the_rollback_row_names_the_win_it_reverses(
     view: PostgresReconcileView, database_url: str
 ) -> None:
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            f"SELECT tx_id, kind, amount, reverses FROM {view.schema}.reconcile_ledger_tx "
-            "ORDER BY position"
-        ).fetchall()
-    assert rows == [
+    assert ledger_tx_rows(view, database_url) == [
         ("d1", "bet", Decimal("5.00"), ""),
         ("c1", "win", Decimal("12.00"), ""),
         ("r1", "win_rollback", Decimal("12.00"), "c1"),

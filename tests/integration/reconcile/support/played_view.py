@@ -1,10 +1,14 @@
-"""A reconcile view over a ledger on JetStream in which a test has played alice's calls."""
+"""A reconcile view over a ledger on JetStream in which a test has played alice's calls,
+and the transaction rows it holds."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
+
+import psycopg
 
 from projections.catalog import view_env
 from projections.rebuild import catch_up, open_view
@@ -43,3 +47,14 @@ def played_view(
         built.drop_schema()
         built.close()
         app.close()
+
+
+def ledger_tx_rows(
+    view: PostgresReconcileView, database_url: str
+) -> list[tuple[str, str, Decimal, str]]:
+    """The view's ledger transactions in log order: (tx_id, kind, amount, tx it reverses)."""
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(
+            f"SELECT tx_id, kind, amount, reverses FROM {view.schema}.reconcile_ledger_tx "
+            "ORDER BY position"
+        ).fetchall()
