@@ -19,6 +19,7 @@ from tests.unit.edge.support.wallet_gateway import (
     Rig,
     player_rig,
     refused_body,
+    refused_status,
 )
 
 SECRET = "evo-auth-token-TEST-ONLY"
@@ -46,10 +47,7 @@ def setup() -> tuple[Rig, EvolutionClient, GatewayTransport]:
 
 
 def refused(r: Rig, transport: GatewayTransport, call: PreparedCall) -> str:
-    body = refused_body(r, transport, call)
-    status = msgspec.json.decode(body, type=wire.Response).status
-    assert status != wire.Status.OK, body
-    return status
+    return refused_status(r, transport, call, wire.Response, wire.Status.OK)
 
 
 @FUZZ

@@ -20,7 +20,7 @@ from tests.unit.edge.support.wallet_gateway import (
     GatewayTransport,
     Rig,
     player_rig,
-    refused_body,
+    refused_status,
 )
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -48,10 +48,7 @@ def setup() -> tuple[Rig, Hub88Client, GatewayTransport]:
 
 
 def refused(r: Rig, transport: GatewayTransport, call: PreparedCall) -> str:
-    body = refused_body(r, transport, call)
-    status = msgspec.json.decode(body, type=wire.Response).status
-    assert status != wire.Status.OK, body
-    return status
+    return refused_status(r, transport, call, wire.Response, wire.Status.OK)
 
 
 @FUZZ

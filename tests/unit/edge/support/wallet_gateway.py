@@ -8,6 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol, TypeVar
+
+import msgspec
 
 from services.edge.adapters.base import EdgeContext, EdgeRequest
 from services.edge.config import OptionValue, ProviderConfig, ProvidersConfig, networks
@@ -149,3 +152,21 @@ def refused_body(
     assert answer.status in statuses, (answer.status, answer.body)
     assert r.ledger.snapshot() == before, "a refused call changed the ledger"
     return answer.body
+
+
+class StatusAnswer(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+AnswerT = TypeVar("AnswerT", bound=StatusAnswer)
+
+
+def refused_status(
+    r: Rig, transport: GatewayTransport, call: PreparedCall, answer: type[AnswerT], ok: str
+) -> str:
+    """`refused_body` for a dialect that answers with a `status`: the status, never `ok`."""
+    body = refused_body(r, transport, call)
+    status = msgspec.json.decode(body, type=answer).status
+    assert status != ok, body
+    return status
