@@ -20,7 +20,6 @@ from aiohttp import web
 from nats.aio.client import Client
 
 from contracts.platform import DECODER, RoundSettle
-from contracts.wallet import Credit, Debit
 from services.ledger.application import Ledger
 from services.platform.service import SETTLE_FEED, parked_bucket, settle_feed, settle_feed_ctx
 from services.platform.settle import SettleTracker
@@ -34,6 +33,7 @@ from services.platform.webhooks import (
     WebhookDelivery,
     verify_signature,
 )
+from tests.unit.ledger.support.builders import debit, player_credit
 
 SECRET = "s3cr3t-for-tests"
 PLAYERS = ("alice", "bob", "carol")
@@ -116,27 +116,13 @@ def play_rounds(app: Ledger, first: int, count: int) -> None:
     for r in range(first, first + count):
         for p in PLAYERS:
             for b in range(2):
+                bet = f"{r}-{p}-{b}"
                 app.execute(
-                    Debit(
-                        provider="evo",
-                        tx_id=f"d-{r}-{p}-{b}",
-                        player=p,
-                        currency="EUR",
-                        amount=Decimal("1.00"),
-                        round_id=f"R.{r}",
-                        bet_id=f"b-{r}-{p}-{b}",
+                    debit(
+                        f"d-{bet}", "1.00", player=p, round_id=f"R.{r}", bet_id=f"b-{bet}", picks=()
                     )
                 )
-            app.execute(
-                Credit(
-                    provider="evo",
-                    tx_id=f"c-{r}-{p}",
-                    player=p,
-                    currency="EUR",
-                    amount=Decimal(r % 3),
-                    round_id=f"R.{r}",
-                )
-            )
+            app.execute(player_credit(f"c-{r}-{p}", p, str(r % 3), f"R.{r}"))
 
 
 def expected(app: Ledger) -> list[RoundSettle]:
@@ -172,19 +158,26 @@ def in_player_order(settles: list[RoundSettle]) -> bool:
     return True
 
 
+def platform(
+    receiver: Receiver, *, timeout: float, max_attempts: int, backoff: tuple[float, float]
+) -> Endpoint:
+    """The platform's endpoint at `receiver`, with its retry schedule (base, cap) in seconds."""
+    return Endpoint(
+        name="platform",
+        url=receiver.url,
+        secret=SECRET,
+        timeout=timeout,
+        max_attempts=max_attempts,
+        backoff_base=backoff[0],
+        backoff_max=backoff[1],
+    )
+
+
 async def test_a_receiver_that_fails_times_out_and_is_down_gets_every_settlement_once(
     nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger
 ) -> None:
     stream = SettleStream.prefixed(stream_prefix)
-    endpoint = Endpoint(
-        name="platform",
-        url=receiver.url,
-        secret=SECRET,
-        timeout=0.3,
-        max_attempts=1000,
-        backoff_base=0.02,
-        backoff_max=0.2,
-    )
+    endpoint = platform(receiver, timeout=0.3, max_attempts=1000, backoff=(0.02, 0.2))
     async with settle_feed(ledger=app, nc=nc, endpoints=[endpoint], stream=stream) as feed:
         # The platform answers 503 while the first rounds settle.
         receiver.mode = "fail"
@@ -221,15 +214,7 @@ async def test_settlements_parked_after_n_failures_are_resent_in_player_order(
     nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger
 ) -> None:
     stream = SettleStream.prefixed(stream_prefix)
-    endpoint = Endpoint(
-        name="platform",
-        url=receiver.url,
-        secret=SECRET,
-        timeout=0.5,
-        max_attempts=2,
-        backoff_base=0.01,
-        backoff_max=0.02,
-    )
+    endpoint = platform(receiver, timeout=0.5, max_attempts=2, backoff=(0.01, 0.02))
     receiver.mode = "fail"
     async with settle_feed(ledger=app, nc=nc, endpoints=[endpoint], stream=stream):
         play_rounds(app, 1, 2)
@@ -350,30 +335,12 @@ async def test_a_restart_resumes_from_the_checkpoint_not_from_the_start_of_the_l
         checkpointed = feed.publisher.position
     # Open bets at the checkpoint are settled after it.
     for p in PLAYERS:
-        app.execute(
-            Debit(
-                provider="evo",
-                tx_id=f"late-{p}",
-                player=p,
-                currency="EUR",
-                amount=Decimal("1.00"),
-                round_id="R.9",
-            )
-        )
+        app.execute(debit(f"late-{p}", "1.00", player=p, round_id="R.9", picks=()))
     async with settle_feed(ledger=app, nc=nc, stream=stream, checkpoint_every=0) as feed:
         await eventually(feed.publisher.caught_up.is_set)
         assert feed.publisher.resumed_from >= checkpointed > 0
     for p in PLAYERS:
-        app.execute(
-            Credit(
-                provider="evo",
-                tx_id=f"late-c-{p}",
-                player=p,
-                currency="EUR",
-                amount=Decimal("2.00"),
-                round_id="R.9",
-            )
-        )
+        app.execute(player_credit(f"late-c-{p}", p, "2.00", "R.9"))
     async with settle_feed(ledger=app, nc=nc, stream=stream, checkpoint_every=0) as feed:
         await eventually(lambda: feed.publisher.published == len(PLAYERS))
         await eventually(feed.publisher.caught_up.is_set)
