@@ -66,6 +66,22 @@ def readme_command(name: str) -> str:
     return " ".join(found.group(1).split())
 
 
+def run_beside(bridge: Bridge, command: str, timeout: float) -> str:
+    """Run the `livebridge ...` `command` on `bridge`'s home, as an operator beside it
+    would; it must exit 0. Its output."""
+    argv = [sys.executable, "-m", "services.cli", *shlex.split(command)[1:]]
+    done = subprocess.run(
+        argv,
+        env={**os.environ, "LIVEBRIDGE_HOME": str(bridge.home), **bridge.env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
 def test_the_readme_simulate_command_plays_beside_a_started_bridge(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -75,31 +91,12 @@ def test_the_readme_simulate_command_plays_beside_a_started_bridge(
     try:
         bridge.ready()
         command = readme_command("simulate").replace("http://127.0.0.1:8080", bridge.url())
-        argv = [sys.executable, "-m", "services.cli", *shlex.split(command)[1:]]
-        played = subprocess.run(
-            argv,
-            env={**os.environ, "LIVEBRIDGE_HOME": str(bridge.home), **bridge.env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert played.returncode == 0, played.stdout[-2000:] + played.stderr[-2000:]
-        report = json.loads(played.stdout)
+        played = run_beside(bridge, command, timeout=120)
+        report = json.loads(played)
         assert report["ok"] is True and report["bets"], report
         # The pilot scorecard over the rounds just played: every one cross-verified.
-        command = readme_command("pilot")
-        argv = [sys.executable, "-m", "services.cli", *shlex.split(command)[1:]]
-        scored = subprocess.run(
-            argv,
-            env={**os.environ, "LIVEBRIDGE_HOME": str(bridge.home), **bridge.env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert scored.returncode == 0, scored.stdout[-2000:] + scored.stderr[-2000:]
-        assert "verdict              PASS" in scored.stdout, scored.stdout
+        scored = run_beside(bridge, readme_command("pilot"), timeout=60)
+        assert "verdict              PASS" in scored, scored
         code, _ = bridge.interrupt()
         assert code == 0, bridge.log.read_text()
     finally:

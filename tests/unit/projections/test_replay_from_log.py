@@ -14,16 +14,7 @@ from projections.rounds.replay import compare_with_ledger, replay_from_log, repl
 from projections.rounds.round_from_log import fold, round_notifications
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import PROVIDER, START, fund, play
-from tests.unit.ledger.support.builders import (
-    closed,
-    credit,
-    debit,
-    declared,
-    funded,
-    opened,
-    popo_ledger,
-    rollback,
-)
+from tests.unit.ledger.support import builders as b
 from tests.unit.projections.support.rounds_views import OneRound
 
 
@@ -72,15 +63,15 @@ def test_replay_names_a_wallet_movement_the_view_does_not_list() -> None:
 
 
 def test_a_bet_whose_credit_is_rolled_back_is_open_again_in_the_round() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "alice", "100.00")
-    ledger.record_event(opened("R-1", "hub88", table="T", at=START))
+    ledger = b.popo_ledger()
+    b.funded(ledger, "alice", "100.00")
+    ledger.record_event(b.opened("R-1", "hub88", table="T", at=START))
     seat = {"provider": "hub88", "player": "alice", "round_id": "R-1", "bet_id": "b1"}
-    ledger.execute(debit("d1", "5.00", picks=(("roulette_red", ""),), **seat))
-    ledger.record_event(closed("R-1", "hub88", at=START))
-    ledger.record_event(declared({"number": "2"}, "R-1", "hub88", at=START))
-    ledger.execute(credit("c1", "10.00", **seat))
-    ledger.execute(rollback("rb-c1", "c1", player="alice", provider="hub88", round_id="R-1"))
+    ledger.execute(b.debit("d1", "5.00", picks=(("roulette_red", ""),), **seat))
+    ledger.record_event(b.closed("R-1", "hub88", at=START))
+    ledger.record_event(b.declared({"number": "2"}, "R-1", "hub88", at=START))
+    ledger.execute(b.credit("c1", "10.00", **seat))
+    ledger.execute(b.rollback("rb-c1", "c1", player="alice", provider="hub88", round_id="R-1"))
 
     record = fold(ledger, "hub88", "R-1", round_notifications(ledger, "hub88", "R-1"), 0)
 
@@ -98,10 +89,10 @@ def test_a_bet_whose_credit_is_rolled_back_is_open_again_in_the_round() -> None:
 def test_a_round_known_only_from_its_bets_replays_without_a_false_difference() -> None:
     # A provider without a game-event feed: no Round aggregate, only bets that name the
     # game and table. The view and the rebuild both take them from the first bet.
-    ledger = popo_ledger()
-    funded(ledger, "alice", "100.00")
+    ledger = b.popo_ledger()
+    b.funded(ledger, "alice", "100.00")
     seat = {"provider": "softswiss", "player": "alice", "round_id": "S-1", "bet_id": "b1"}
-    ledger.execute(debit("d1", "5.00", picks=(), game="blackjack-7", table="T-9", **seat))
+    ledger.execute(b.debit("d1", "5.00", picks=(), game="blackjack-7", table="T-9", **seat))
 
     record = fold(ledger, "softswiss", "S-1", round_notifications(ledger, "softswiss", "S-1"), 0)
 
