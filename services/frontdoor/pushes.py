@@ -14,6 +14,10 @@ Two logs hold what a player is told, both by ledger position (`logPosition`):
   push to its player's sockets. Its messages carry the ledger position that completed
   them (`Livebridge-Log-Position`), in order.
 
+The hub's follower of the ledger's log also tells the ledger of this process what it
+reads of rounds (`Ledger.known_rounds`): closes written by any process, so a debit here
+refuses a closed round without reading it.
+
 One `PushHub` per process follows both from their heads and hands each push to the
 mailboxes of the sockets seated at its provider (and table, when the session names one).
 A socket that reconnects with `position` (and `settledPosition`) is first sent what it
@@ -67,6 +71,7 @@ from services.platform.stream import POSITION, SettleStream, token
 log = logging.getLogger(__name__)
 
 ROUND_TOPIC = get_topic(Round.EventRecorded)
+CLOSED_TOPIC = get_topic(Round.ClosedByTransaction)
 MAILBOX = 1000
 """Pushes a socket may have waiting; past this it is closed and reconnects by position."""
 MAX_REPLAY = 5000
@@ -221,6 +226,11 @@ class PushHub:
                         push = self._round_push(notification)
                         if push is not None:
                             self._loop.call_soon_threadsafe(self._deliver, push.provider, push)
+                    elif notification.topic == CLOSED_TOPIC:
+                        # This process's debits know the round closed without reading it.
+                        self._ledger.known_rounds.learn(
+                            self._ledger.mapper.to_domain_event(notification)
+                        )
                     position = notification.id
                 return
             except Exception as error:
@@ -240,6 +250,7 @@ class PushHub:
     def _round_push(self, notification: Notification) -> BettingOpen | BettingClose | None:
         """The push a round event makes, if any (runs in a thread: may read the ledger)."""
         event = self._ledger.mapper.to_domain_event(notification)
+        self._ledger.known_rounds.learn(event)  # this process's debits read no round
         raw: str = getattr(event, "raw", "")
         if '"round.betting_' not in raw:
             return None

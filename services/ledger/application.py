@@ -64,6 +64,7 @@ from services.ledger.domain import (
     wallet_id,
 )
 from services.ledger.errors import LedgerRefused
+from services.ledger.known_rounds import RoundNote
 from services.ledger.replies import (
     balance_of,
     fingerprint_of,
@@ -119,18 +120,27 @@ class Ledger(WalletCommands):
     def execute(self, command: AnyWalletCommand) -> WalletReply:
         """Apply one provider wallet command exactly once (I3): see `contracts.wallet`.
 
-        Commands on one wallet wait their turn (`services.ledger.turns`). A debit reads its
-        round before its turn, so a player's bets sent together read theirs at once and the
-        turn holds only the wallet's work and its write. Betting may close in between, as it
-        may between the read and the write anyway: the round book refunds such a bet (I5).
+        Commands on one wallet wait their turn (`services.ledger.turns`). A debit takes its
+        round before its turn (`_round_for`), so a player's bets sent together take theirs
+        at once and the turn holds only the wallet's work and its write.
         """
         debit = None
         if isinstance(command, Debit):
-            debit = functools.partial(
-                self._debit, peeked=self._peek_round(command.provider, command.round_id)
-            )
+            debit = functools.partial(self._debit, peeked=self._round_for(command))
         with self._wallet_turns.turn(wallet_id(command.player, command.currency)):
             return self._execute(command, debit)
+
+    def _round_for(self, debit: Debit) -> Round | RoundNote | None:
+        """The round as `debit` takes it: as this process knows it (`known_rounds`), without
+        a read. One known closed is refused at once; any other is placed, and the round book
+        refunds a bet the log puts after its round's close (I5), whichever process closed
+        it. The round is read when the debit closes it (it writes the round), or when it is
+        unknown here and the call names no table or game (the round's are the bet's).
+        """
+        known = self.known_rounds.get(debit.provider, debit.round_id)
+        if debit.closes_round or (known is None and not (debit.table and debit.game)):
+            return self._peek_round(debit.provider, debit.round_id)
+        return known
 
     def _execute(
         self, command: AnyWalletCommand, debit: Callable[[Any, int], WalletReply] | None = None

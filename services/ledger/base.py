@@ -28,6 +28,7 @@ from eventsourcing.utils import EnvType, strtobool
 from contracts.wallet import Debit, Refusal, WalletReply
 from services.ledger.domain import Bet, TxRecord, Wallet, project, round_uuid, wallet_id
 from services.ledger.errors import LedgerRefused
+from services.ledger.known_rounds import KnownRounds
 from services.ledger.repository import LedgerRepository
 from services.ledger.rounds import BookCursor, Round
 
@@ -64,6 +65,9 @@ class LedgerBase(Application[UUID]):
         composition root)."""
         self.conflicts_retried = 0
         """Concurrent writes lost and retried on fresh state (a gauge for operations)."""
+        self.known_rounds = KnownRounds()
+        """Rounds this process saved or its followers read: what a debit knows of its round
+        without reading it (`services.ledger.known_rounds`)."""
 
     def construct_repository(self) -> LedgerRepository:
         """The library's repository, configured the library's way, whose cache keeps what
@@ -126,6 +130,9 @@ class LedgerBase(Application[UUID]):
         fast-forward on, leaves behind)."""
         recordings = super()._record(processing_event)
         self.repository.keep(processing_event.aggregates.values())
+        for aggregate in processing_event.aggregates.values():
+            if isinstance(aggregate, Round):
+                self.known_rounds.note(aggregate)
         return recordings
 
     def _saved(self, record: TxRecord, *aggregates: Aggregate) -> WalletReply:
@@ -189,6 +196,12 @@ class LedgerBase(Application[UUID]):
         events = self.events.get(round_uuid(provider, round_id))
         found = project(None, events)
         assert found is None or isinstance(found, Round)
+        # Known from now on: a round with no events yet too, whose opening a follower or
+        # this process's own write will tell.
+        if found is None:
+            self.known_rounds.note_empty(provider, round_id)
+        else:
+            self.known_rounds.note(found)
         return found
 
     def _tx_record(self, record_id: UUID) -> TxRecord:

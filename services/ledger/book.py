@@ -199,9 +199,11 @@ class RoundBookFollower:
                 else:
                     book_of(*where).resolve_bet(position, event.originator_id.hex)
             elif isinstance(event, Round.ClosedByTransaction):
+                ledger.known_rounds.learn(event)
                 book_of(event.provider, event.round_id).close(position)
             elif isinstance(event, Round.EventRecorded):
                 provider_event = decode_provider_event(event.raw)
+                ledger.known_rounds.see(provider_event)
                 book = book_of(provider_event.provider, provider_event.round_id)
                 match provider_event:
                     case BettingClosed():

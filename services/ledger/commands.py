@@ -48,6 +48,7 @@ from services.ledger.domain import (
     wallet_id,
 )
 from services.ledger.errors import LedgerRefused
+from services.ledger.known_rounds import RoundNote
 from services.ledger.replies import identity, record_ref, reply_fields, same_payload
 from services.ledger.rounds import Round
 from services.ledger.settlement import (
@@ -67,19 +68,19 @@ class WalletCommands(LedgerBase):
     """The round book this process follows (set by `Ledger`): a credit waits for it."""
 
     def _debit(
-        self, cmd: Debit, attempt: int, *, peeked: Round | EllipsisType | None = ...
+        self, cmd: Debit, attempt: int, *, peeked: Round | RoundNote | EllipsisType | None = ...
     ) -> WalletReply:
         if attempt == 0:
             # Optimistic first attempt: it does not read the transaction record or the bet
-            # (nor its round, when read before its turn: `peeked`). A repeat or a tombstone
-            # then makes the save conflict, or the domain refuse; the careful attempt reads
-            # them, so a repeat is replayed, never refused anew.
+            # (nor its round: `peeked`, as known or read before its turn). A repeat or a
+            # tombstone then makes the save conflict, or the domain refuse; the careful
+            # attempt reads them, so a repeat is replayed, never refused anew.
             with contextlib.suppress(LedgerRefused):
                 return self._place_bet(cmd, careful=False, peeked=peeked)
         return self._place_bet(cmd, careful=True)
 
     def _place_bet(
-        self, cmd: Debit, *, careful: bool, peeked: Round | EllipsisType | None = ...
+        self, cmd: Debit, *, careful: bool, peeked: Round | RoundNote | EllipsisType | None = ...
     ) -> WalletReply:
         amount = checked_amount(cmd.amount, cmd.currency, positive=True)
         _, fingerprint = identity(cmd)
@@ -126,7 +127,8 @@ class WalletCommands(LedgerBase):
         )
         wallet.hold(bet.key, amount, bet.round_key)
         record = _record(cmd, "debit", fingerprint, wallet, [bet.key])
-        return self._saved(record, wallet, bet, record, *self._closing(cmd, round_))
+        closing = self._closing(cmd, round_ if isinstance(round_, Round) else None)
+        return self._saved(record, wallet, bet, record, *closing)
 
     def _credit(self, cmd: Credit, attempt: int) -> WalletReply:
         amount = checked_amount(cmd.amount, cmd.currency)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from contracts.wallet import Refusal
+from contracts.wallet import Debit, Refusal
 from projections.rounds.replay import compare_with_ledger, replay_round
 from projections.rounds.round_from_log import fold, round_notifications
 from services.edge.adapters.base import EdgeContext
@@ -22,6 +22,7 @@ from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore
 from services.ledger.errors import LedgerRefused
+from services.ledger.known_rounds import RoundNote
 from services.ledger.rounds import Round
 from services.ledger.views import BetStatus, RoundStatus
 from services.simulate.clients.pragmatic import PragmaticClient
@@ -76,19 +77,19 @@ def test_a_bet_the_log_puts_after_the_close_is_refunded_as_late(
     funded(ledger, "p1", "100")
     funded(ledger, "p2", "100")
     ledger.execute(debit("b1", "10", provider="hub88"))
-    # p2's bet reads the round open, then p1's closing win lands before p2's bet is saved.
+    # p2's bet finds the round open, then p1's closing win lands before p2's bet is saved.
     racing_close = msgspec.structs.replace(
         credit("w1", "0", bet_id="b1", provider="hub88"), closes_round=True
     )
-    original = ledger._peek_round
+    original = ledger._round_for
 
-    def close_during_read(provider: str, round_id: str) -> Round | None:
-        found = original(provider, round_id)
+    def close_during_look(cmd: Debit) -> Round | RoundNote | None:
+        found = original(cmd)
         monkeypatch.undo()
         ledger.execute(racing_close)
         return found
 
-    monkeypatch.setattr(ledger, "_peek_round", close_during_read)
+    monkeypatch.setattr(ledger, "_round_for", close_during_look)
     ledger.execute(debit("b2", "10", player="p2", provider="hub88"))
     ledger.drain_round_book()
 

@@ -20,6 +20,7 @@ from contracts.events import (
 from contracts.wallet import Award, AwardCause, Credit, Debit, Rollback, Selection
 from services.ledger.application import Ledger
 from services.ledger.domain import Wallet, wallet_id
+from services.ledger.known_rounds import RoundNote
 from services.ledger.rounds import Round
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -246,14 +247,15 @@ def log_position(ledger: Ledger) -> int:
 
 
 class RacingLedger(Ledger):
-    """A ledger in which a provider event lands between a bet's read of its round and the
-    bet's write: the race that only the round book can settle (I5)."""
+    """A ledger in which a provider event lands between a bet's look at its round (as this
+    process knows it, or read) and the bet's write: the race that only the round book can
+    settle (I5)."""
 
     name = "Ledger"
     lands_during_next_bet: AnyProviderEvent | None = None
 
-    def _peek_round(self, provider: str, round_id: str) -> Round | None:
-        found = super()._peek_round(provider, round_id)
+    def _round_for(self, debit: Debit) -> Round | RoundNote | None:
+        found = super()._round_for(debit)
         landing = self.lands_during_next_bet
         if landing is not None:
             self.lands_during_next_bet = None

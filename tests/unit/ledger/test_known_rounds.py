@@ -1,0 +1,46 @@
+"""What a process knows of rounds without reading them: closes only ever add up, names are
+kept, and the rounds kept are bounded at their measured cost."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+from services.ledger.known_rounds import ROUND_BYTES, KnownRounds, RoundNote
+from services.ledger.rounds import Round
+from tests.unit.ledger.support.builders import closed, opened
+
+
+def test_a_close_read_from_the_log_is_never_undone_by_an_older_open() -> None:
+    known = KnownRounds()
+    assert known.get("evo", "r1") is None
+    known.see(closed())
+    known.see(opened())  # a feed that reorders: the open arrives after the close
+    assert known.get("evo", "r1") == RoundNote(table="T1", game="roulette", betting_closed=True)
+
+
+def test_a_round_this_process_saved_is_known_as_saved() -> None:
+    known = KnownRounds()
+    round_ = Round(provider="hub88", round_id="r7")
+    assert round_.close_by_transaction("tx-1")
+    known.note(round_)
+    note = known.get("hub88", "r7")
+    assert note is not None and note.betting_closed
+
+
+def test_rounds_are_bounded_at_their_measured_cost() -> None:
+    known = KnownRounds(max_rounds=2_000)
+    events = [opened(round_id=f"round-{n:06d}") for n in range(2_500)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for event in events:
+            known.see(event)
+        per_round = (tracemalloc.get_traced_memory()[0] - before) / 2_000
+    finally:
+        tracemalloc.stop()
+    assert len(known) == 2_000
+    assert known.get("evo", "round-000000") is None  # the oldest went first
+    assert known.get("evo", "round-002499") is not None
+    assert 50 < per_round <= ROUND_BYTES, per_round
