@@ -47,6 +47,8 @@ def calls() -> list[tuple[str, PreparedCall, list[str]]]:
     ss = SoftSwissClient(Canned(None), "ss-token")
     ez = EzugiClient(Canned(None), "ez-secret", 7)
     common: dict[str, Any] = {"user": "p1", "token": "tok", "round_id": "r1", "currency": "EUR"}
+    evo_tx: dict[str, Any] = {"sid": "s", "user": "p1", "currency": "EUR", "game_id": "r1"}
+    evo_tx |= {"tx_id": "e1", "ref_id": "e1", "amount": D}
     return [
         ("hub88", hub88.bet_call(tx="b1", amount=D, **common), ["b1"]),
         ("hub88", hub88.win_call(tx="w1", bet_tx="b1", amount=D, **common), ["w1"]),
@@ -56,34 +58,8 @@ def calls() -> list[tuple[str, PreparedCall, list[str]]]:
             ["x"],
         ),
         ("hub88", hub88.balance_call(user="p1", token="tok"), []),
-        (
-            "evolution",
-            evo.transaction_call(
-                "debit",
-                sid="s",
-                user="p1",
-                currency="EUR",
-                game_id="r1",
-                tx_id="e1",
-                ref_id="e1",
-                amount=D,
-            ),
-            ["e1"],
-        ),
-        (
-            "evolution",
-            evo.transaction_call(
-                "cancel",
-                sid="s",
-                user="p1",
-                currency="EUR",
-                game_id="r1",
-                tx_id="e1",
-                ref_id="e1",
-                amount=D,
-            ),
-            ["cancel:e1"],
-        ),
+        ("evolution", evo.transaction_call("debit", **evo_tx), ["e1"]),
+        ("evolution", evo.transaction_call("cancel", **evo_tx), ["cancel:e1"]),
         ("pragmatic", pp.bet_call(user="p1", round_id="r1", reference="pb1", amount=D), ["pb1"]),
         (
             "pragmatic",

@@ -68,33 +68,17 @@ async def test_ezugi_credit_after_the_session_expired_still_pays_its_debit() -> 
 async def test_softswiss_bet_on_an_expired_session_is_412_code_101_and_moves_nothing() -> None:
     r, transport = player_rig("softswiss", SOFTSWISS_SECRET.encode(), "ses-1", ttl=TTL)
     client = SoftSwissClient(transport, SOFTSWISS_SECRET)
-    taken = await client.play(
-        user="u-1",
-        currency="EUR",
-        round_id="r-1",
-        actions=[bet("a-1", Decimal(5), "EUR")],
-        session_id="ses-1",
-    )
+    seat = {"user": "u-1", "currency": "EUR", "session_id": "ses-1"}
+    taken = await client.play(**seat, round_id="r-1", actions=[bet("a-1", Decimal(5), "EUR")])
     assert taken["http_status"] == 200
     expire(r)
     before = r.ledger.snapshot()
-    refused = await client.play(
-        user="u-1",
-        currency="EUR",
-        round_id="r-2",
-        actions=[bet("a-2", Decimal(5), "EUR")],
-        session_id="ses-1",
-    )
+    refused = await client.play(**seat, round_id="r-2", actions=[bet("a-2", Decimal(5), "EUR")])
     assert (refused["http_status"], refused["code"]) == (412, 101)
     assert "expired" in refused["message"]
     assert r.ledger.snapshot() == before
     paid = await client.play(
-        user="u-1",
-        currency="EUR",
-        round_id="r-1",
-        actions=[win("w-1", Decimal(10), "EUR")],
-        session_id="ses-1",
-        finished=True,
+        **seat, round_id="r-1", actions=[win("w-1", Decimal(10), "EUR")], finished=True
     )
     assert paid["http_status"] == 200 and paid["balance"] == 10500, "wins never check it"
 
@@ -117,15 +101,8 @@ async def test_evolution_debit_on_an_expired_sid_is_invalid_sid_and_moves_nothin
     client = EvolutionClient(transport, secret)
     expire(r)
     before = r.ledger.snapshot()
-    answer = await client.debit(
-        sid="sid-1",
-        user="u-1",
-        currency="EUR",
-        game_id="g-1",
-        tx_id="t-1",
-        ref_id="b-1",
-        amount=Decimal(1),
-    )
+    seat = {"sid": "sid-1", "user": "u-1", "currency": "EUR", "game_id": "g-1"}
+    answer = await client.debit(**seat, tx_id="t-1", ref_id="b-1", amount=Decimal(1))
     assert answer["status"] == "INVALID_SID"
     assert r.ledger.snapshot() == before
 
