@@ -23,6 +23,7 @@ from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore, Session
 from services.ledger.application import Ledger
+from tests.integration.support.ledgers import jetstream_ledger
 from tests.unit.edge.support.wallet_gateway import NOW, GatewayTransport
 
 
@@ -65,13 +66,7 @@ class RealRig:
 async def real_rig(
     nats_url: str, stream_prefix: str, provider: ProviderConfig
 ) -> AsyncIterator[RealRig]:
-    ledger = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": stream_prefix,
-        }
-    )
+    ledger = jetstream_ledger(nats_url, stream_prefix)
     sessions = MemorySessionStore(clock=lambda: NOW)
     async_ledger = AsyncLedger(ledger, workers=4)
     context = EdgeContext(ledger=async_ledger, sessions=sessions, clock=lambda: NOW)

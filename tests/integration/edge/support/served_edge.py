@@ -24,6 +24,7 @@ from services.edge.app import setup_edge
 from services.edge.config import ProviderConfig, ProvidersConfig, networks
 from services.edge.gateway import Gateway
 from services.ledger.application import Ledger
+from tests.integration.support.ledgers import jetstream_ledger
 
 OPENING = Decimal("1000.00")
 STAKES = [Decimal(s) for s in ("1.00", "2.50", "5.00", "10.00", "0.50")]
@@ -111,13 +112,7 @@ class ServedEdge:
 async def served_edge(
     nats_url: str, stream_prefix: str, *providers: ProviderConfig
 ) -> AsyncIterator[ServedEdge]:
-    ledger = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": stream_prefix,
-        }
-    )
+    ledger = jetstream_ledger(nats_url, stream_prefix)
     app = web.Application()
     gateway = setup_edge(
         app,

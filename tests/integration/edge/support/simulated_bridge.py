@@ -31,6 +31,7 @@ from services.simulate.drivers.base import WalletDriver
 from services.simulate.simulation import simulate
 from services.simulate.table import Chaos, PushFn, http_pusher
 from tests.integration.edge.support.served_edge import TableSize
+from tests.integration.support.ledgers import jetstream_ledger
 
 FEED_SECRET = "feed-TEST-ONLY-secret"
 CHAOS = Chaos(duplicate_call=0.05, rollback_after=0.03, rollback_before=0.03)
@@ -56,13 +57,7 @@ class ServedBridge:
 async def served_bridge(
     nats_url: str, stream_prefix: str, provider: ProviderConfig
 ) -> AsyncIterator[ServedBridge]:
-    ledger = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": stream_prefix,
-        }
-    )
+    ledger = jetstream_ledger(nats_url, stream_prefix)
     nc = await nats.connect(nats_url)
     cursors = await JetStreamCursorStore.open(nc.jetstream(), f"cursors_{stream_prefix}")
     feed = FeedProcessor(provider.id, ledger, cursors)
