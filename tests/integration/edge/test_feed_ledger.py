@@ -15,18 +15,13 @@ from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import Gap
 from services.ledger.application import Ledger
 from services.ledger.views import Verification
+from tests.integration.support.ledgers import jetstream_ledger
 from tests.unit.edge.support.feed_events import round_events
 
 
 @pytest.fixture
 def ledger(nats_url: str, stream_prefix: str) -> Iterator[Ledger]:
-    app = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": stream_prefix,
-        }
-    )
+    app = jetstream_ledger(nats_url, stream_prefix)
     try:
         yield app
     finally:

@@ -27,6 +27,7 @@ from services.ledger.application import Ledger
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
 from tests.integration.edge.support.served_edge import OPENING, provider, served_edge
+from tests.integration.support.ledgers import jetstream_env
 
 SECRET = b"evo-promo-TEST-ONLY"
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -88,12 +89,8 @@ async def test_a_promotion_sent_twice_pays_once_and_shows_in_round_settle_and_re
         assert edge.ledger.postings_total("EUR")["promo"] == Decimal("-5.50")
 
         schema = f"pr_{uuid.uuid4().hex[:8]}"
-        env = {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": stream_prefix,
-            **view_env(database_url, schema=schema, names=("reconcile",)),
-        }
+        views = view_env(database_url, schema=schema, names=("reconcile",))
+        env = jetstream_env(nats_url, stream_prefix, **views)
         view = open_view(ReconcileProjection, PostgresReconcileView, env)
         assert isinstance(view, PostgresReconcileView)
         try:

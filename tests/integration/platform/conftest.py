@@ -10,6 +10,7 @@ from nats.aio.client import Client
 
 from services.ledger.application import Ledger
 from tests.integration.platform.test_webhooks import open_wallets
+from tests.integration.support.ledgers import jetstream_ledger
 
 
 @pytest.fixture
@@ -23,13 +24,7 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
 def app(nats_url: str, stream_prefix: str) -> Iterator[Ledger]:
     """The ledger with its players' wallets, its log in the same JetStream server as the
     settle stream."""
-    ledger = Ledger(
-        {
-            "PERSISTENCE_MODULE": "services.eventstore",
-            "NATS_URL": nats_url,
-            "NATS_STREAM_PREFIX": stream_prefix,
-        }
-    )
+    ledger = jetstream_ledger(nats_url, stream_prefix)
     try:
         open_wallets(ledger)
         yield ledger

@@ -13,6 +13,7 @@ from projections.catalog import view_env
 from projections.rebuild import open_view
 from projections.reconcile.postgres import LedgerTx, PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
+from tests.integration.support.ledgers import jetstream_env
 
 
 def test_an_older_table_is_migrated_to_the_award_kinds_once(
@@ -32,12 +33,8 @@ def test_an_older_table_is_migrated_to_the_award_kinds_once(
                 "provider_tx boolean NOT NULL, PRIMARY KEY (provider, tx_id))"
             ).format(table)
         )
-    env = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-        **view_env(database_url, schema=schema, names=("reconcile",)),
-    }
+    views = view_env(database_url, schema=schema, names=("reconcile",))
+    env = jetstream_env(nats_url, stream_prefix, **views)
     view = open_view(ReconcileProjection, PostgresReconcileView, env)
     assert isinstance(view, PostgresReconcileView)
     again = open_view(ReconcileProjection, PostgresReconcileView, env)  # idempotent
