@@ -11,6 +11,7 @@ import pytest
 
 from projections.export.commands import register
 from services.bridge.config import command_env
+from tests.integration.support.ledgers import jetstream_env
 
 
 def cli(*argv: str) -> int:
@@ -23,11 +24,7 @@ def cli(*argv: str) -> int:
 
 @pytest.fixture
 def env(nats_url: str, stream_prefix: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    settings = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }
+    settings = jetstream_env(nats_url, stream_prefix)
     for key, value in settings.items():
         monkeypatch.setenv(key, value)
     return settings

@@ -12,6 +12,7 @@ from services.ledger.application import Ledger
 from services.ledger.domain import Wallet, wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus, RoundStatus
+from tests.integration.support import ledgers
 from tests.unit.ledger.support.builders import (
     RacingLedger,
     closed,
@@ -28,12 +29,7 @@ D = Decimal
 
 
 def jetstream_env(nats_url: str, stream_prefix: str) -> dict[str, str]:
-    return {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-        "LEDGER_BRIDGE_SETTLED_PROVIDERS": "pp",
-    }
+    return ledgers.jetstream_env(nats_url, stream_prefix, LEDGER_BRIDGE_SETTLED_PROVIDERS="pp")
 
 
 @pytest.fixture

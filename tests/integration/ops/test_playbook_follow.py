@@ -18,6 +18,7 @@ from services.frontdoor.throttle import SessionThrottle
 from services.ops.playbook import Playbook
 from services.ops.sla import ProviderSla, SlaConfig
 from services.ops.watch import Watch
+from tests.integration.support.ledgers import jetstream_env
 
 SLA = ProviderSla(
     error_rate=0.5,
@@ -39,11 +40,7 @@ async def nc(nats_url: str) -> AsyncIterator[Client]:
 
 @pytest.fixture
 def watch(nats_url: str, stream_prefix: str) -> Iterator[Watch]:
-    env = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }
+    env = jetstream_env(nats_url, stream_prefix)
     found = Watch(env)
     try:
         yield found

@@ -9,15 +9,12 @@ import pytest
 
 from projections.catalog import view_env
 from services.ledger.application import Ledger
+from tests.integration.support.ledgers import jetstream_env
 
 
 @pytest.fixture
 def ledger_env(nats_url: str, stream_prefix: str) -> dict[str, str]:
-    return {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }
+    return jetstream_env(nats_url, stream_prefix)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from projections.catalog import view_env
 from projections.run import running_projections
 from services import cli
 from services.ledger.application import Ledger
+from tests.integration.support.ledgers import jetstream_env
 
 PLAYERS = ("alice", "bob", "carol", "dave")
 TYPES = {"bet": "DEBIT", "win": "CREDIT", "refund": "ROLLBACK"}
@@ -118,11 +119,7 @@ def test_reconcile_on_the_views_the_service_keeps_finds_exactly_the_planted_diff
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    ledger_env = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }
+    ledger_env = jetstream_env(nats_url, stream_prefix)
     schema = f"rce_{uuid.uuid4().hex[:8]}"
     began = datetime.now(UTC)
     ledger = Ledger(ledger_env)

@@ -26,6 +26,7 @@ from projections.reconcile.postgres import PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
+from tests.integration.support.ledgers import jetstream_env
 from tests.unit.ledger.support.builders import player_bet, player_credit
 
 NOW = datetime.now(UTC)
@@ -66,12 +67,7 @@ def play(app: Ledger) -> None:
 def test_the_view_follows_the_ledger_live_and_rebuilt_alike_and_reconciles_clean(
     nats_url: str, stream_prefix: str, database_url: str, tmp_path: Path
 ) -> None:
-    ledger_env = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-        "BRIDGE_SETTLED_PROVIDERS": "evo",
-    }
+    ledger_env = jetstream_env(nats_url, stream_prefix, BRIDGE_SETTLED_PROVIDERS="evo")
     live_schema, rebuilt_schema = (f"rc_{uuid.uuid4().hex[:8]}" for _ in range(2))
     live_env = {**ledger_env, **view_env(database_url, schema=live_schema, names=("reconcile",))}
     app = Ledger(ledger_env)

@@ -15,6 +15,7 @@ from projections.rebuild import catch_up, open_view
 from projections.reconcile.postgres import PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
 from services.ledger.application import Ledger
+from tests.integration.support.ledgers import jetstream_env
 
 
 @contextmanager
@@ -23,11 +24,7 @@ def played_view(
 ) -> Iterator[PostgresReconcileView]:
     """Open alice's EUR wallet, `play` on the ledger, and yield the view caught up with it
     (in a schema of its own, dropped afterwards)."""
-    env = {
-        "PERSISTENCE_MODULE": "services.eventstore",
-        "NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }
+    env = jetstream_env(nats_url, stream_prefix)
     app = Ledger(env)
     built = open_view(
         ReconcileProjection,
