@@ -5,8 +5,13 @@ the server's collector budget as a trade-off between its memory and replay laten
   `livebridge run` on its defaults (its own nats-server from the wheel, a database of its
   own on the bench's PostgreSQL) under `livebridge simulate` (SoftSwiss, a push feed,
   `TABLES` tables of `PLAYERS` players); the bridge's RSS (`/proc`) is sampled against the
-  wallet calls it has answered (its `/metrics`), and the growth is the least-squares slope
-  over the samples after `warmup` calls, over `calls` calls more.
+  wallet calls it has answered (its access log). After `warmup` calls, over `calls` calls
+  more, the growth is the least-squares slope of the RSS the bridge comes back to: the
+  lowest sample of each of `SPANS` equal spans of calls. The bridge's RSS is a sawtooth
+  (a burst of some 25 MB, given back by the next heap trim a minute later), and a slope
+  through every sample moves by a hundred KB a thousand calls with where the last bursts
+  fall; `bridge_rss_trend_kb_per_1k_calls` is that slope, beside it, and the bursts'
+  height is in `bridge_rss_mb_peak`.
 - `replay_round_p99_ms_gomemlimit_<limit>` and `nats_rss_mb_gomemlimit_<limit>` for each
   of `GOMEMLIMITS`: one log of `events` events, the rounds view built once, then the same
   replays against the same store with nats-server restarted under each budget
@@ -35,6 +40,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.bridge.malloc import TRIM_EVERY_S
 from services.infra.databases import own_database
 from services.infra.natsserver import NatsServer, free_port
 
@@ -44,6 +50,8 @@ GOMEMLIMITS = ("256MiB", "512MiB", "1GiB")
 WALLET_CALL = b'"POST /wallet/'
 """How a wallet call appears in the bridge's access log (its `/metrics` has the count too,
 but one scrape takes seconds on a busy machine)."""
+SPANS = 10
+"""Spans of calls after warm-up whose lowest RSS the growth is the slope of."""
 READY_S = 600
 """How long `livebridge run` may take to answer `/readyz` (on a 2-core machine shared by
 eight, it took over two minutes)."""
@@ -97,19 +105,36 @@ class Growth:
     samples: list[tuple[int, float]] = field(default_factory=list)
     nats_rss_mb: float = 0.0
     warmup: int = 0
+    seconds_after_warmup: float = 0.0
+    """How long the samples after warm-up took (0: unknown): a span lasts two heap trims."""
 
     def after_warmup(self) -> list[tuple[int, float]]:
         return [(calls, rss) for calls, rss in self.samples if calls >= self.warmup]
 
-    def kb_per_1k_calls(self) -> float:
-        """Least-squares slope of RSS over calls after warm-up, in KB a thousand calls."""
+    def floors(self) -> list[tuple[int, float]]:
+        """The lowest sample of each of `SPANS` equal spans of calls after warm-up (fewer
+        when the run was short: each span lasts at least two heap trims)."""
         points = self.after_warmup()
-        if len(points) < 2 or points[-1][0] == points[0][0]:
-            return 0.0
-        slope, _ = statistics.linear_regression(
-            [float(c) for c, _ in points], [r for _, r in points]
-        )
-        return slope * 1024 * 1000
+        if len(points) < 2:
+            return points
+        spans = SPANS
+        if self.seconds_after_warmup:
+            spans = max(2, min(SPANS, int(self.seconds_after_warmup / (2 * TRIM_EVERY_S))))
+        first, width = points[0][0], (points[-1][0] - points[0][0]) / spans or 1
+        lowest: dict[int, tuple[int, float]] = {}
+        for calls, rss in points:
+            span = min(int((calls - first) / width), spans - 1)
+            if span not in lowest or rss < lowest[span][1]:
+                lowest[span] = (calls, rss)
+        return [lowest[span] for span in sorted(lowest)]
+
+    def kb_per_1k_calls(self) -> float:
+        """The growth: least-squares slope of the floors, in KB a thousand calls."""
+        return _slope_kb_per_1k(self.floors())
+
+    def trend_kb_per_1k_calls(self) -> float:
+        """Least-squares slope through every sample after warm-up, bursts and all."""
+        return _slope_kb_per_1k(self.after_warmup())
 
     def figures(self) -> dict[str, float]:
         points = self.after_warmup()
@@ -117,9 +142,17 @@ class Growth:
             "bridge_rss_mb_after_warmup": round(points[0][1], 1) if points else 0.0,
             "bridge_rss_mb_peak": round(max(r for _, r in self.samples), 1),
             "bridge_rss_growth_kb_per_1k_calls": round(self.kb_per_1k_calls(), 2),
+            "bridge_rss_trend_kb_per_1k_calls": round(self.trend_kb_per_1k_calls(), 2),
             "bridge_rss_calls_measured": float(points[-1][0] - points[0][0]) if points else 0.0,
             "nats_rss_mb": round(self.nats_rss_mb, 1),
         }
+
+
+def _slope_kb_per_1k(points: Sequence[tuple[int, float]]) -> float:
+    if len(points) < 2 or points[-1][0] == points[0][0]:
+        return 0.0
+    slope, _ = statistics.linear_regression([float(c) for c, _ in points], [r for _, r in points])
+    return slope * 1024 * 1000
 
 
 def _get(url: str, timeout: float = 5.0) -> str:
@@ -215,10 +248,14 @@ def bridge_growth(
             start_new_session=True,
         )
         started = time.monotonic()
+        warm: float | None = None
         try:
             while True:
                 answered = wallet_calls(bridge.log)
                 growth.samples.append((answered, rss_mb(bridge.process.pid)))
+                if answered >= warmup:
+                    warm = warm or time.monotonic()
+                    growth.seconds_after_warmup = time.monotonic() - warm
                 if answered >= warmup + calls:
                     break
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
