@@ -38,13 +38,15 @@ from typing import Self
 
 MIN_VERSION = (2, 12, 0)
 CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nats" / "single.conf"
-GO_MEMORY = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
-"""The server's Go collector runs only as its heap nears 1 GiB (the environment's `GOGC`
+GO_MEMORY = {"GOGC": "off", "GOMEMLIMIT": "512MiB"}
+"""The server's Go collector runs only as its heap nears 512 MiB (the environment's `GOGC`
 and `GOMEMLIMIT` win). nats-server holds the cache of a block it reads (the whole 8 MB
 block) by a weak pointer, so each collection drops the caches of the blocks being read;
 with Go's default (a collection per heap's worth of garbage, which direct gets make fast)
 replays re-read their blocks from disk every second or so. On the bench's 1M-event log,
-replay p99 went from 8.6-10.3 ms to 5.1-6.7 ms with this budget."""
+replay p99 went from 8.6-10.3 ms to 5.1-6.7 ms with a 1 GiB budget; the memory bench
+(README "Memory") found 512 MiB replays as fast as 1 GiB and 256 MiB over twice as slow,
+while the server under a bridge's load fills whatever budget it has."""
 
 
 class NatsServerError(RuntimeError):
