@@ -259,6 +259,10 @@ COMMANDS: dict[str, Check] = {
         "tests/integration/bench/test_bench_areas.py::"
         "test_the_views_area_rebuilds_and_replays_a_log_beside_its_raw_read_rate"
     ),
+    "LIVEBRIDGE_BENCH_MEMORY_LOG_EVENTS=200000 livebridge bench --only memory": Synopsis(
+        "tests/integration/bench/test_bench_memory.py::"
+        "test_a_bridge_on_its_defaults_stays_under_its_budget_and_levels_off"
+    ),
 }
 
 SHOWN = shown()
