@@ -30,6 +30,16 @@ def conn(database_url: str) -> Iterator[psycopg.Connection[object]]:
         yield connection
 
 
+def loaded(
+    conn: psycopg.Connection[object], schema: str, rows: int, provider: str
+) -> list[LedgerTx]:
+    """`rows` ledger transactions of `provider`'s, loaded into `schema` (made empty first)."""
+    scratch_schema(conn, schema)
+    ledger = ledger_rows(rows, provider)
+    load(conn, ledger, schema=schema)
+    return ledger
+
+
 def found(comparison_keys: list[tuple[str, str]], status: str) -> set[str]:
     return {key for s, key in comparison_keys if s == status}
 
@@ -38,9 +48,7 @@ def test_reconcile_finds_exactly_the_differences_planted_in_a_csv_report(
     conn: psycopg.Connection[object], tmp_path: Path
 ) -> None:
     schema = "reconcile_csv"
-    scratch_schema(conn, schema)
-    ledger = ledger_rows(ROWS, "evo")
-    load(conn, ledger, schema=schema)
+    ledger = loaded(conn, schema, ROWS, "evo")
     # A row of another provider with a colliding id must not match.
     load(conn, ledger_rows(5, "pragmatic"), schema=schema)
     planted = write_report(tmp_path / "evo.csv", ledger, missing=17, changed=23, extra=9)
@@ -87,9 +95,7 @@ def test_a_json_report_per_round_reconciles_round_totals_and_commission(
     conn: psycopg.Connection[object], tmp_path: Path
 ) -> None:
     schema = "reconcile_rounds"
-    scratch_schema(conn, schema)
-    ledger = ledger_rows(2_000, "ezugi")
-    load(conn, ledger, schema=schema)
+    ledger = loaded(conn, schema, 2_000, "ezugi")
     rounds: dict[str, dict[str, Decimal]] = {}
     for row in ledger:
         totals = rounds.setdefault(
@@ -139,9 +145,7 @@ def test_every_difference_is_recorded_in_the_audit_queue(
     conn: psycopg.Connection[object], tmp_path: Path
 ) -> None:
     schema = "reconcile_audit"
-    scratch_schema(conn, schema)
-    ledger = ledger_rows(1_000, "evo")
-    load(conn, ledger, schema=schema)
+    ledger = loaded(conn, schema, 1_000, "evo")
     write_report(tmp_path / "r.csv", ledger, missing=3, changed=4, extra=2)
     comparison = reconcile(
         conn,
@@ -176,9 +180,7 @@ def test_the_command_reports_the_differences_and_queues_them_for_audit_in_jetstr
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     schema = "reconcile_cli"
-    scratch_schema(conn, schema)
-    ledger = ledger_rows(500, "evo")
-    load(conn, ledger, schema=schema)
+    ledger = loaded(conn, schema, 500, "evo")
     planted = write_report(tmp_path / "evo.csv", ledger, missing=2, changed=3, extra=1)
     for key, value in {
         "LIVEBRIDGE_DATABASE_URL": database_url,
@@ -216,9 +218,7 @@ def test_a_round_report_with_only_ggr_compares_ggr_even_when_negative(
     conn: psycopg.Connection[object], tmp_path: Path
 ) -> None:
     schema = "reconcile_ggr"
-    scratch_schema(conn, schema)
-    ledger = ledger_rows(300, "pragmatic")
-    load(conn, ledger, schema=schema)
+    ledger = loaded(conn, schema, 300, "pragmatic")
     ggr: dict[str, Decimal] = {}
     for row in ledger:
         sign = 1 if row.kind == "bet" else -1
@@ -357,9 +357,7 @@ def test_a_dry_run_with_no_audit_reconciles_without_any_audit_store(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     schema = "reconcile_dry"
-    scratch_schema(conn, schema)
-    ledger = ledger_rows(200, "evo")
-    load(conn, ledger, schema=schema)
+    ledger = loaded(conn, schema, 200, "evo")
     planted = write_report(tmp_path / "evo.csv", ledger, missing=1, changed=1, extra=1)
     for name in ("NATS_URL", "LIVEBRIDGE_NATS_URL", "PERSISTENCE_MODULE"):
         monkeypatch.delenv(name, raising=False)
