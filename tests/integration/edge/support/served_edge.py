@@ -38,8 +38,8 @@ class TableSize:
 
     `bettors` is what keeps a dialect's table near 30 s on a busy 2-core machine (the
     ledger's fsynced writes are the cost): 8 by default, fewer where the dialect makes
-    more calls per bet. LIVEBRIDGE_SOAK=1 makes every player bet every round (a test
-    using this is marked `soak`, so that make soak runs it);
+    more calls per bet or costlier ones. LIVEBRIDGE_SOAK=1 makes every player bet every
+    round (a test using this is marked `soak`, so that make soak runs it);
     LIVEBRIDGE_E2E_PLAYERS / _ROUNDS / _BETTORS / _PARALLEL override."""
 
     players: int
