@@ -130,7 +130,7 @@ def register(
     """Add `pilot` to the `livebridge` command; it reads `env`."""
     cmd = sub.add_parser(
         "pilot",
-        help="a provider's pilot scorecard: its last rounds cross-verified, exit 1 above 0.5%",
+        help="a provider's pilot scorecard: its last rounds cross-verified, exit 1 above 0.5%%",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
