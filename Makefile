@@ -24,7 +24,7 @@ run: install ## Start nats-server (CLUSTER=1: a 3-node cluster), find or start P
 	LIVEBRIDGE_CLUSTER=$(or $(CLUSTER),$(LIVEBRIDGE_CLUSTER)) $(BIN)/livebridge run
 
 test: install ## Run the whole test suite against a real nats-server and PostgreSQL
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 lint: install ## ruff check and format check
 	$(BIN)/ruff check .

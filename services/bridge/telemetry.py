@@ -35,7 +35,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import MeterProvider, MetricsTimeoutError
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -44,6 +44,8 @@ from opentelemetry.trace import format_span_id, format_trace_id
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 from pythonjsonlogger.json import JsonFormatter
+
+log = logging.getLogger(__name__)
 
 SERVICE = "livebridge"
 TEXT_FORMAT = "%(asctime)s %(name)s %(message)s"
@@ -142,5 +144,13 @@ def setup_telemetry(environ: Mapping[str, str]) -> None:
 async def serve_metrics(request: web.Request) -> web.Response:
     """`GET /metrics`: the default registry, as the scraper's `Accept` asks."""
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    body = await asyncio.to_thread(encoder, REGISTRY)
+    try:
+        body = await asyncio.to_thread(encoder, REGISTRY)
+    except MetricsTimeoutError:  # the SDK's 10 s for every gauge's callback ran out
+        log.warning("GET /metrics: the gauges' callbacks took longer than the SDK's 10 s")
+        return web.Response(
+            status=503,
+            text="LBRG-503 METRICS_TIMEOUT the gauges took too long to read; scrape again\n",
+            headers={"Retry-After": "10"},
+        )
     return web.Response(body=body, headers={"Content-Type": content_type})
