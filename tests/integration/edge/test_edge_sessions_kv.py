@@ -11,6 +11,7 @@ import nats
 import pytest
 
 from services.edge.sessions import KvSessionStore
+from tests.integration.support.watched import warm
 from tests.unit.edge.support.session_store_suite import SessionStoreSuite
 
 
@@ -43,6 +44,8 @@ async def test_a_session_read_again_costs_no_request_until_another_process_revok
         session = await other.issue("hub88", "p-1", "EUR", ttl_s=600)
         assert await store.get("hub88", session.token) == session
         assert await store.currency_of("hub88", "p-1") == "EUR"
+        await warm(here, lambda: store.get("hub88", session.token))
+        await warm(here, lambda: store.currency_of("hub88", "p-1"))
         sent = here.stats["out_msgs"]
         for _ in range(20):
             assert await store.get("hub88", session.token) == session

@@ -10,6 +10,7 @@ import msgspec
 import nats
 
 from services.frontdoor.sessions import PlatformSession, PlatformSessions, new_session_id
+from tests.integration.support.watched import warm
 
 
 def _session(player: str) -> PlatformSession:
@@ -39,6 +40,7 @@ async def test_a_session_read_again_costs_no_request_until_another_bridge_closes
         # Launched on the other bridge; this one serves the player's bets.
         session = await other.claim(_session("pia"))
         assert await store.get(session.session_id) == session
+        await warm(here, lambda: store.get(session.session_id))
         sent = here.stats["out_msgs"]
         for _ in range(20):
             assert await store.get(session.session_id) == session
