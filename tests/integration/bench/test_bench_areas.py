@@ -81,7 +81,7 @@ def test_cpu_seconds_count_this_process_burning_cpu() -> None:
             pass
     assert list(cpu.seconds) == ["me"]
     assert 0.1 <= cpu.seconds["me"] < 5
-    assert cpu.per("me", 100) == cpu.seconds["me"] * 10
+    assert cpu.per("me", 100) == pytest.approx(cpu.seconds["me"] * 10)
 
 
 def test_the_views_area_rebuilds_and_replays_a_log_beside_its_raw_read_rate(
