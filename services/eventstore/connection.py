@@ -34,8 +34,8 @@ import uvloop
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import StreamConfig
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.api import StreamConfig, StreamInfo
+from nats.js.errors import APIError, BadRequestError, NotFoundError
 
 from services.eventstore import nats_override
 from services.eventstore.nats_override import DirectClient, parse_header_lines
@@ -51,8 +51,12 @@ REQUEST_TIMEOUT = 5.0
 NO_RESPONDERS = 503
 UNAVAILABLE = 10008
 """JetStream's "system temporarily unavailable": no leader yet, after a node restart."""
-READ_PATIENCE = 10.0
-"""Seconds a read is asked again while the cluster elects a leader (`_patiently`)."""
+READ_PATIENCE = 25.0
+"""Seconds a read is asked again while the cluster elects a leader (`_patiently`).
+
+nats-server's Raft calls an election 4 to 9 s after the leader's last heartbeat and calls
+it again on a split vote; a client whose node died reconnects first. 10 s was too short
+on a loaded two-core machine (a round-book read after a leader kill timed out in CI)."""
 PING_INTERVAL = 1
 """Seconds between the client's pings: two unanswered and the connection is given up."""
 PLAIN_HEADERS = b"NATS/1.0\r\n"
@@ -288,9 +292,18 @@ class JetStreamConnection:
         except NotFoundError:
             await js.add_stream(config)
 
-    async def stream_last_seq(self, stream: str) -> int:
-        info = await self.nc.jetstream().stream_info(stream)
-        return int(info.state.last_seq)
+    async def stream_info(self, stream: str) -> StreamInfo:
+        """The stream's configuration and state, asked again while no leader answers."""
+
+        async def once(wait_s: float) -> StreamInfo:
+            try:
+                return await self.nc.jetstream(timeout=wait_s).stream_info(stream)
+            except APIError as exc:
+                if exc.code == NO_RESPONDERS or exc.err_code == UNAVAILABLE:
+                    raise JetStreamError(exc.err_code or NO_RESPONDERS, str(exc)) from exc
+                raise
+
+        return await self._patiently(once)
 
     # -- reads -----------------------------------------------------------------------------
 

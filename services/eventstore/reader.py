@@ -231,7 +231,7 @@ class JetStreamReader:
         return low
 
     async def log_identity(self) -> tuple[str, int]:
-        info = await self.connection.nc.jetstream().stream_info(self.stream)
+        info = await self.connection.stream_info(self.stream)
         created = info.created.isoformat() if info.created else "unknown"
         return f"{self.stream} created {created}", int(info.state.last_seq)
 

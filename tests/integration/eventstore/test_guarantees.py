@@ -12,8 +12,16 @@ from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.errors import NotFoundError
 
-from services.eventstore.connection import JetStreamConnection, JetStreamError, OutMsg
+from services.eventstore.connection import (
+    READ_PATIENCE,
+    JetStreamConnection,
+    JetStreamError,
+    OutMsg,
+)
 from services.eventstore.recorders import JetStreamApplicationRecorder
 from services.infra.natsserver import NatsServer
 
@@ -305,3 +313,42 @@ def test_a_write_landing_after_its_read_back_is_reported_stored_not_a_conflict(
     assert [e.originator_version for e in recorder.select_events(wallet)] == [1, 2]
     assert [e.originator_version for e in recorder.select_events(bet)] == [1]
     assert recorder.max_notification_id() == 3
+
+
+def test_a_read_is_asked_again_while_no_leader_answers_and_a_real_error_is_not(
+    connection: JetStreamConnection,
+) -> None:
+    """After a leader dies, reads time out, find no responders or get 10008 until the
+    cluster has elected another: each is asked again; an error that will not pass is not."""
+    answers: list[Exception | int] = [
+        NatsTimeoutError(),
+        NoRespondersError(),
+        JetStreamError(10008, "JetStream system temporarily unavailable"),
+        7,
+    ]
+    asked: list[float] = []
+
+    async def read(wait_s: float) -> int:
+        asked.append(wait_s)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert connection.call(connection._patiently(read)) == 7
+    assert len(asked) == 4 and all(wait_s > 0 for wait_s in asked)
+
+    refused: list[float] = []
+
+    async def missing(wait_s: float) -> int:
+        refused.append(wait_s)
+        raise JetStreamError(10059, "stream not found")
+
+    with pytest.raises(JetStreamError, match="10059"):
+        connection.call(connection._patiently(missing))
+    assert len(refused) == 1, "an error that cannot pass is raised at once"
+
+    started = time.monotonic()
+    with pytest.raises(NotFoundError):
+        connection.call(connection.stream_info(fresh_stream()))
+    assert time.monotonic() - started < READ_PATIENCE / 2, "a missing stream is not waited on"
