@@ -12,7 +12,11 @@ books them into `RoundBook` aggregates, and acts on what it sees:
 
 Actions run before the book and cursor are saved, and each is idempotent on the bet's state
 (settled or refunded once, I4): a crash or a lost race replays them harmlessly. Money moves
-in batches of at most `CHUNK` bets per atomic save (a save holds at most 1,000 events).
+in batches of at most `CHUNK` bets per atomic save (a save holds at most 1,000 events). The
+book marks the bets it acted on resolved at once (`RoundBook.resolve_here`) and skips its
+own writes when it reads on (`own_writes`): a hot table's settlement is one pass, not one
+read of every payout it just wrote. Another process's bet landing between those writes is
+read and booked as ever (late: refunded).
 
 `RoundBookFollower` owns what the follower remembers (how far it read, the bets it booked
 on time and their placed events); the ledger runs it after a result or a void, and a
@@ -37,7 +41,7 @@ from typing import Any, TypeVar, assert_never
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
 from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
@@ -93,6 +97,11 @@ class RoundBookFollower:
         """Open bets this process's round book booked before their round closed."""
         self.placed_bets: OrderedDict[UUID, Bet.Placed] = OrderedDict()
         """The placed events of the open bets it booked: see `_remember`."""
+        self.own_writes: list[tuple[int, int]] = []
+        """First and last positions of the book's own writes not yet read past, in order:
+        skipped unread, since the book marked their bets resolved as it wrote them."""
+        self._writing: list[tuple[int, int]] = []
+        """Positions of the current pass's writes, kept once its book is saved."""
         self._lock = threading.Lock()
 
     def booked(self, bet_id: UUID) -> bool:
@@ -137,8 +146,13 @@ class RoundBookFollower:
             try:
                 return self.ledger._retrying("round book", lambda n: self._follow(limit))
             except BaseException:
-                self.scanned = 0  # re-read from the saved cursor
+                # Re-read from the saved cursor, own writes included: the book that marked
+                # their bets resolved may not have been saved.
+                self.scanned = 0
+                self.own_writes.clear()
                 raise
+            finally:
+                self._writing.clear()
 
     def follow(self, stop: threading.Event, poll_interval: float = 0.05) -> None:
         """Keep the round book current until `stop` is set (run it in a thread)."""
@@ -152,11 +166,12 @@ class RoundBookFollower:
         cursor = ledger.load_book_cursor()
         # Read everything and skip by topic: the cursor then moves past wallet events too, and
         # `scanned` (in memory) past the book's own writes, never saved for alone.
-        start = max(cursor.position, self.scanned) + 1
+        start = self._past_own_writes(max(cursor.position, self.scanned) + 1)
         scanned = ledger.recorder.select_notifications(start, limit)
         if not scanned:
+            self.scanned = start - 1
             return 0
-        notifications = [n for n in scanned if n.topic in TOPICS]
+        notifications = [n for n in scanned if n.topic in TOPICS and not self._own(n.id)]
         if not notifications:
             self.scanned = scanned[-1].id
             return len(scanned)
@@ -220,22 +235,30 @@ class RoundBookFollower:
                     case _:
                         assert_never(provider_event)
 
+        actions: list[tuple[RoundBook, str, list[UUID], Action]] = []
         for book, bet_id in late:
             refund_late = functools.partial(_refund, cause="LATE_BET")
-            _flag(book, "LATE_BET_UNRECOVERABLE", self._apply([bet_id], refund_late))
+            actions.append((book, "LATE_BET_UNRECOVERABLE", [bet_id], refund_late))
         for book in voided:
             targets = [UUID(key) for key in book.bets]  # settled ones are reversed
             refund = functools.partial(_refund, cause=book.void_cause)
-            _flag(book, "VOID_UNRECOVERABLE", self._apply(targets, refund))
+            actions.append((book, "VOID_UNRECOVERABLE", targets, refund))
         for book in results:
             if not book.void_cause:
                 result = dict(book.result)
                 targets = [UUID(key) for key in book.open_bets()]
                 settle = functools.partial(_settle, result=result)
-                _flag(book, "SETTLEMENT_FAILED", self._apply(targets, settle))
+                actions.append((book, "SETTLEMENT_FAILED", targets, settle))
+        for book, flag, targets, action in actions:
+            acted, refusals = self._apply(targets, action)
+            book.resolve_here([bet_id.hex for bet_id in acted])
+            resolved.update(acted)
+            _flag(book, flag, refusals)
 
         cursor.advance(scanned[-1].id)
-        ledger.save(*books.values(), cursor)
+        self._note_writes(ledger.save(*books.values(), cursor))
+        self.own_writes.extend(self._writing)
+        self.own_writes.sort()
         self.scanned = scanned[-1].id
         for bet_id in on_time:
             self.booked_bets[bet_id] = None
@@ -256,6 +279,25 @@ class RoundBookFollower:
         )
         return len(scanned)
 
+    def _past_own_writes(self, start: int) -> int:
+        """`start`, or the position after the own writes that begin there; own writes
+        wholly before it are forgotten."""
+        while self.own_writes and self.own_writes[0][0] <= start:
+            _, last = self.own_writes.pop(0)
+            if start <= last:
+                start = last + 1
+        return start
+
+    def _own(self, position: int) -> bool:
+        return any(first <= position <= last for first, last in self.own_writes)
+
+    def _note_writes(self, recordings: list[Recording[UUID]]) -> None:
+        """Keep the positions of a write of the book's, when they run unbroken (an atomic
+        batch's do; a recorder that interleaves writes is simply read back)."""
+        ids = sorted(r.notification.id for r in recordings)
+        if ids and ids[-1] - ids[0] + 1 == len(ids):
+            self._writing.append((ids[0], ids[-1]))
+
     def _remember(self, placed: Bet.Placed) -> None:
         """Keep a bet's first event until it is resolved: its round is then known, and an
         untouched bet is rebuilt without a read (a stale one makes the save conflict, and the
@@ -271,34 +313,39 @@ class RoundBookFollower:
         assert isinstance(bet, Bet)
         return bet
 
-    def _apply(self, bet_ids: list[UUID], action: Action) -> list[tuple[Bet, LedgerRefused]]:
+    def _apply(self, bet_ids: list[UUID], action: Action) -> Acted:
         """Run `action` on each bet and its wallet, CHUNK bets per atomic save, retrying.
 
         The first attempt takes bets as the book saw them placed; a conflict means some moved
-        since, and the retries read them all. Returns the bets the ledger refused to act on.
+        since, and the retries read them all. Returns the bets acted on (saved), and those
+        the ledger refused to act on.
         """
         ledger = self.ledger
+        acted: list[UUID] = []
         refusals: list[tuple[Bet, LedgerRefused]] = []
         for start in range(0, len(bet_ids), CHUNK):
             chunk = bet_ids[start : start + CHUNK]
             for attempt in range(3):
                 try:
-                    refusals += self._apply_chunk(chunk, action, recall=attempt == 0)
+                    done, refused = self._apply_chunk(chunk, action, recall=attempt == 0)
                     break
                 except IntegrityError:
                     continue
             else:
                 # A busy wallet keeps winning: fall back to one bet per save, full budget each.
+                done, refused = [], []
                 for bet_id in chunk:
-                    refusals += ledger._retrying(
+                    one, no = ledger._retrying(
                         f"round book action on bet {bet_id}",
                         lambda n, b=bet_id: self._apply_chunk([b], action, recall=False),
                     )
-        return refusals
+                    done += one
+                    refused += no
+            acted += done
+            refusals += refused
+        return acted, refusals
 
-    def _apply_chunk(
-        self, bet_ids: list[UUID], action: Action, *, recall: bool
-    ) -> list[tuple[Bet, LedgerRefused]]:
+    def _apply_chunk(self, bet_ids: list[UUID], action: Action, *, recall: bool) -> Acted:
         ledger = self.ledger
         if recall:
             # The first attempt takes bets as the book saw them placed, and wallets as this
@@ -329,8 +376,8 @@ class RoundBookFollower:
                 log.warning("round book could not act on bet %s: %s", bet.bet_id, refused)
                 refusals.append((bet, refused))
         if changed:
-            ledger.save(*wallets.values(), *changed)
-        return refusals
+            self._note_writes(ledger.save(*wallets.values(), *changed))
+        return [bet.id for bet in changed], refusals
 
 
 def _bound(remembered: OrderedDict[UUID, Any], size: int) -> None:
@@ -375,6 +422,8 @@ def _flag(book: RoundBook, kind: str, refusals: list[tuple[Bet, LedgerRefused]])
 
 
 Action = Callable[[Wallet, Bet], bool]
+Acted = tuple[list[UUID], list[tuple[Bet, LedgerRefused]]]
+"""The bets an action was saved on, and those the ledger refused it."""
 T = TypeVar("T")
 
 

@@ -65,8 +65,8 @@ _IMMUTABLE = frozenset({str, int, bool, float, Decimal, UUID, datetime, type(Non
 
 def copy_aggregate(aggregate: Any) -> Any:
     """A copy as independent of `aggregate` as `deepcopy` makes it, made cheaply: attributes
-    of immutable types are shared, dicts and lists of them copied one level, and anything
-    else deep-copied."""
+    of immutable types are shared, dicts and lists of them copied one level (dicts of such
+    dicts two), and anything else deep-copied."""
     clone = object.__new__(type(aggregate))
     memo: dict[int, Any] = {id(aggregate): clone}
     state = clone.__dict__
@@ -78,6 +78,9 @@ def copy_aggregate(aggregate: Any) -> Any:
             value.values() if kind is dict else value
         ):
             state[name] = value.copy()
+        elif kind is dict and _all_flat_dicts(value.values()):
+            # A wallet's tallies: a dict of periods, each a dict of figures.
+            state[name] = {key: inner.copy() for key, inner in value.items()}
         else:
             state[name] = deepcopy(value, memo)
     return clone
@@ -85,6 +88,10 @@ def copy_aggregate(aggregate: Any) -> Any:
 
 def _all_immutable(values: Iterable[Any]) -> bool:
     return all(type(v) in _IMMUTABLE for v in values)
+
+
+def _all_flat_dicts(values: Iterable[Any]) -> bool:
+    return all(type(v) is dict and _all_immutable(v.values()) for v in values)
 
 
 AGGREGATE_OVERHEAD = 1_000

@@ -259,8 +259,18 @@ class RoundBook(Aggregate):
         return late
 
     def resolve_bet(self, position: int, bet: str) -> None:
-        if position > self.position:
+        """The log settled or refunded `bet`; a bet already done here is left as it is (the
+        round book marks the bets it resolves itself at once: `resolve_here`)."""
+        if position > self.position and self.bets.get(bet) != Booked.DONE:
             self._bet_resolved(position=position, bet=bet)
+
+    def resolve_here(self, bets: list[str]) -> None:
+        """Bets the round book itself has just settled or refunded: DONE at once, in one
+        event, without moving the book's position (a bet the log places after it is booked
+        as ever; the log's record of each resolution, if read, changes nothing)."""
+        done = [bet for bet in bets if self.bets.get(bet) != Booked.DONE]
+        if done:
+            self._bets_resolved(bets=done)
 
     def reopen_bet(self, position: int, bet: str) -> None:
         """A settled bet whose credit was rolled back is open again."""
@@ -303,6 +313,14 @@ class RoundBook(Aggregate):
     def _bet_resolved(self, position: int, bet: str) -> None:
         self.position = position
         self.bets[bet] = Booked.DONE
+
+    class BetsResolved(Aggregate.Event):
+        bets: list[str]
+
+    @event(BetsResolved)
+    def _bets_resolved(self, bets: list[str]) -> None:
+        for bet in bets:
+            self.bets[bet] = Booked.DONE
 
     class BetReopened(Aggregate.Event):
         position: int

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 import pytest
 from eventsourcing.application import project_aggregate
+from eventsourcing.persistence import Recording
 
 from contracts.events import AnyProviderEvent, round_digest
-from contracts.wallet import Balance, Outcome, Refusal
+from contracts.wallet import Balance, Debit, Outcome, Refusal
+from services.ledger import book
 from services.ledger.application import Ledger
 from services.ledger.domain import Bet, Wallet, wallet_id
 from services.ledger.errors import LedgerRefused
@@ -702,6 +706,76 @@ def test_a_bridge_settled_round_pays_every_bet_from_the_declared_result() -> Non
         "c": (Outcome.WIN, D("90.00")),
     }
     assert ledger.balance("c", "EUR").balance == D("180.00")
+    assert_books_balance(ledger)
+
+
+def bridge_settled_round(ledger: Ledger, players: int) -> None:
+    """`players` funded players each betting 10 on red in pp's round r1, betting closed."""
+    ledger.record_event(opened(provider="pp"))
+    for n in range(players):
+        funded(ledger, f"p{n}", "100")
+        ledger.execute(
+            debit(f"t{n}", "10", player=f"p{n}", provider="pp", picks=(("roulette_red", ""),))
+        )
+    ledger.record_event(closed(provider="pp"))
+
+
+def test_the_round_book_never_reads_back_the_payouts_it_wrote(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(book, "CHUNK", 2)  # three atomic saves for five bets
+    ledger = popo_ledger()
+    bridge_settled_round(ledger, 5)
+    ledger.drain_round_book()
+    read: list[str] = []
+    select = ledger.recorder.select_notifications
+
+    def reading(*args: Any, **kwargs: Any) -> Any:
+        found = select(*args, **kwargs)
+        read.extend(n.topic for n in found)
+        return found
+
+    monkeypatch.setattr(ledger.recorder, "select_notifications", reading)
+    ledger.record_event(declared({"number": "1"}, provider="pp"))  # red wins
+    assert {t.rsplit(":", 1)[1] for t in read} == {"Round.EventRecorded", "Round.Verified"}
+    state = ledger.round_state("pp", "r1")
+    assert state.status is RoundStatus.SETTLED
+    assert {(b.status, b.payout) for b in state.bets} == {(BetStatus.SETTLED, D("20.00"))}
+    assert_books_balance(ledger)
+
+
+class LateAmidPayouts(Ledger):
+    """A ledger in which another process's bet on the round lands between two of the round
+    book's payout saves (the bet took the round as open)."""
+
+    name = "Ledger"
+    late: Debit | None = None
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        saved = super().save(*objs, **kwargs)
+        paying = any(isinstance(o, Bet) and o.status is BetStatus.SETTLED for o in objs)
+        if paying and self.late is not None:
+            late, self.late = self.late, None
+            self._place_bet(late, careful=False, peeked=None)
+        return saved
+
+
+def test_a_bet_landing_amid_the_round_books_payouts_is_refunded_as_late(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(book, "CHUNK", 2)
+    ledger = LateAmidPayouts(env=POPO)
+    bridge_settled_round(ledger, 4)
+    funded(ledger, "late", "100")
+    ledger.late = debit("tl", "10", player="late", provider="pp", picks=(("roulette_red", ""),))
+    ledger.record_event(declared({"number": "1"}, provider="pp"))
+    state = ledger.round_state("pp", "r1")
+    assert ledger.late is None  # it landed
+    outcomes = {b.player: (b.status, b.cause, b.late) for b in state.bets}
+    assert outcomes.pop("late") == (BetStatus.REFUNDED, "LATE_BET", True)
+    assert set(outcomes.values()) == {(BetStatus.SETTLED, "", False)}
+    assert state.status is RoundStatus.SETTLED
+    assert ledger.balance("late", "EUR").balance == D("100.00")
     assert_books_balance(ledger)
 
 

@@ -602,6 +602,21 @@ def test_a_round_with_a_result_and_every_bet_resolved_is_settled() -> None:
     assert book.settled
 
 
+def test_bets_the_book_resolved_itself_are_done_at_once_without_moving_its_position() -> None:
+    book = book_of(
+        lambda b: b.book_bet(5, "bet-a"),
+        lambda b: b.book_bet(6, "bet-b"),
+        lambda b: b.see_result(7, {"n": "1"}),
+    )
+    book.resolve_here(["bet-a", "bet-b"])
+    assert then(book) == [("BetsResolved", {"bets": ["bet-a", "bet-b"]})]
+    assert (book.settled, book.position) == (True, 7)
+    book.resolve_bet(8, "bet-a")  # the log's record of it, read later
+    book.resolve_here(["bet-b"])
+    assert then(book) == []
+    assert book.book_bet(9, "bet-c") is True  # a bet the log put after the result is late
+
+
 def test_a_bet_the_book_could_not_refund_is_flagged_for_audit_once() -> None:
     book = book_of(lambda b: b.book_bet(5, "bet-a"), lambda b: b.see_void(6, "DISPUTE"))
     book.flag_bet("bet-a", "VOID_UNRECOVERABLE: bet evo/a ...")

@@ -104,6 +104,19 @@ def test_a_copied_wallet_changes_apart_from_the_cached_one() -> None:
     assert copy.available == D("85.00") and original.available == D("90.00")
 
 
+def test_a_copied_wallets_tallies_change_apart_from_the_cached_ones() -> None:
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    ledger.execute(debit("t1", "10.00"))
+    original = cached(ledger, "p1")
+    before = deepcopy(original.tallies)
+
+    copy = copy_aggregate(original)
+    copy.hold("another-bet", D("5.00"), "another-round")  # counted in today's stakes
+
+    assert original.tallies == before and copy.tallies != before
+
+
 def test_a_copy_deep_copies_containers_of_containers() -> None:
     nested = Wallet(player="p1", currency="EUR")
     vars(nested)["extra"] = {"k": {"inner": ["x"]}}
