@@ -14,19 +14,8 @@ import pytest
 from services.checker import commands
 from services.checker.history import Attempt, HistoryWriter
 from services.ledger.application import Ledger
+from tests.unit.checker.support.attempts import wallet_call
 from tests.unit.ledger.support.builders import closed, credit, debit, declared, opened
-
-
-def bet(tx: str) -> Attempt:
-    return Attempt(
-        kind="wallet",
-        provider="evo",
-        dialect="hub88",
-        path="transaction/bet",
-        body=json.dumps({"transaction_uuid": tx}),
-        status=200,
-        answer=json.dumps({"status": "RS_OK"}),
-    )
 
 
 def test_check_judges_a_history_against_the_stream_it_reads_raw(
@@ -52,8 +41,8 @@ def test_check_judges_a_history_against_the_stream_it_reads_raw(
     history = HistoryWriter(tmp_path / "h.jsonl")
     for attempt in (
         Attempt(kind="cashier", provider="casino", body=json.dumps(deposit), status=200),
-        bet("t1"),
-        bet("w1"),
+        wallet_call("t1"),
+        wallet_call("w1"),
     ):
         history.record(attempt)
     history.close()
@@ -69,7 +58,7 @@ def test_check_judges_a_history_against_the_stream_it_reads_raw(
     assert clean["log_events"] > 10
 
     with (tmp_path / "h.jsonl").open("a") as more:
-        more.write(msgspec.json.encode(bet("t-never")).decode() + "\n")
+        more.write(msgspec.json.encode(wallet_call("t-never")).decode() + "\n")
     assert commands.main(args, {}) == 1
     judged = json.loads(capsys.readouterr().out)
     assert judged["lost"] == 1

@@ -18,6 +18,7 @@ from services.checker.history import Attempt
 from services.checker.log import StoredEvent, decode
 from services.checker.verdict import judge
 from services.ledger.application import Ledger
+from tests.unit.checker.support.attempts import wallet_call
 from tests.unit.ledger.support.builders import (
     closed,
     credit,
@@ -53,20 +54,6 @@ def log_of(ledger: Ledger) -> list[StoredEvent]:
         assert event is not None
         events.append(event)
     return events
-
-
-def wallet_call(tx: str, answer: str = "RS_OK", *, error: str = "") -> Attempt:
-    """A provider's wallet call naming `tx` (Hub88's words), and what it got."""
-    return Attempt(
-        kind="wallet",
-        provider="evo",
-        dialect="hub88",
-        path="transaction/bet",
-        body=json.dumps({"transaction_uuid": tx}),
-        status=None if error else 200,
-        answer="" if error else json.dumps({"status": answer}),
-        error=error,
-    )
 
 
 def cashier(player: str) -> Attempt:
