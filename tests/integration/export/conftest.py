@@ -1,25 +1,14 @@
-"""Shared by the export tests: the export commands run as the CLI runs them, the ledger's
-settings in the environment those commands read, and an export key configured for them."""
+"""Shared by the export tests: the ledger's settings in the environment the export commands
+read, and an export key configured for them (the commands run as the CLI runs them: `cli`)."""
 
 from __future__ import annotations
 
-import argparse
-import os
 from pathlib import Path
 
 import pytest
 
-from projections.export.commands import register
-from services.bridge.config import command_env
 from tests.integration.support.ledgers import jetstream_env
-
-
-def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
-    args = parser.parse_args(argv)
-    result: int = args.handler(args)
-    return result
+from tests.unit.export.support.toylog import cli
 
 
 @pytest.fixture

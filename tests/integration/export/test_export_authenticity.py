@@ -19,9 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from projections.export.chain import MANIFEST_FILE, Manifest
 from projections.export.signing import private_key_from_pem, sign
 from services.ledger.application import Ledger
-from tests.integration.export.conftest import cli
 from tests.integration.export.test_export_ledger import play
-from tests.unit.export.support.toylog import events_of, manifest_of, rechain, write_manifest
+from tests.unit.export.support.toylog import cli, events_of, manifest_of, rechain, write_manifest
 
 
 def verify(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.ledger.application import Ledger
-from tests.integration.export.conftest import cli
+from tests.unit.export.support.toylog import cli
 from tests.unit.ledger.support.builders import (
     closed,
     credit,

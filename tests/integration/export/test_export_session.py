@@ -15,7 +15,7 @@ from typing import Any
 
 from contracts.wallet import Credit, Debit, Rollback
 from services.ledger.application import Ledger
-from tests.integration.export.conftest import cli
+from tests.unit.export.support.toylog import cli
 
 SESSIONS = {"alice": ("sess-A1", "sess-A2"), "bob": ("sess-B1", "sess-B1")}
 
