@@ -10,8 +10,6 @@ import asyncio
 from typing import Any
 
 import msgspec
-from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,21 +18,11 @@ from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.push import PushFeed, push_handler
 from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from tests.unit.edge.support.feed_push import send
 from tests.unit.edge.support.hostile_requests import JSON
 
 SECRET = "feed-TEST-ONLY-secret"
 FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-class Body:
-    """Just enough of aiohttp's StreamReader for the handler: `read(n)`."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    async def read(self, n: int = -1) -> bytes:
-        chunk, self.data = (self.data, b"") if n < 0 else (self.data[:n], self.data[n:])
-        return chunk
 
 
 def push(
@@ -43,23 +31,9 @@ def push(
     sink = RecordingSink()
     processor = FeedProcessor("studio", sink, MemoryCursorStore())
     handler = push_handler({"studio": PushFeed(SECRET, processor)}, max_body=max_body)
-    headers = {"Content-Length": str(len(body))}
-    if signature is not None:
-        headers[feeds.SIGNATURE_HEADER] = signature
-
-    async def call() -> web.StreamResponse:
-        request = make_mocked_request(
-            "POST",
-            "/feed/studio",
-            headers=headers,
-            match_info={"provider": "studio"},
-            payload=Body(body),  # type: ignore[arg-type]
-        )
-        return await handler(request)
-
-    response = asyncio.run(call())
-    assert isinstance(response, web.Response) and isinstance(response.body, bytes)
-    return response.status, msgspec.json.decode(response.body), sink
+    headers = {} if signature is None else {feeds.SIGNATURE_HEADER: signature}
+    status, answer = asyncio.run(send(handler, body, headers))
+    return status, answer, sink
 
 
 def refused(status: int, answer: Any, sink: RecordingSink, code: str) -> None:

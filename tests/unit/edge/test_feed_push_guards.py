@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
 
 from contracts import feeds
 from services.edge.config import ProviderConfig, ProvidersConfig, networks
@@ -17,17 +15,9 @@ from services.edge.feeds.push import PushFeed, push_handler
 from services.edge.feeds.setup import setup_feeds
 from services.edge.security import IpAllowlist
 from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from tests.unit.edge.support.feed_push import send
 
 SECRET = "feed-TEST-ONLY-secret"
-
-
-class Body:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    async def read(self, n: int = -1) -> bytes:
-        chunk, self.data = (self.data, b"") if n < 0 else (self.data[:n], self.data[n:])
-        return chunk
 
 
 class FlakyCursors(MemoryCursorStore):
@@ -54,21 +44,6 @@ class FlakyCursors(MemoryCursorStore):
 def signed(round_id: str = "r1") -> tuple[bytes, dict[str, str]]:
     body = feeds.encoder.encode(feeds.FeedBatch(events=round_events("studio", round_id)))
     return body, {feeds.SIGNATURE_HEADER: feeds.sign(body, SECRET)}
-
-
-async def send(
-    handler: Any, body: bytes, headers: dict[str, str], remote: str = "127.0.0.1"
-) -> tuple[int, Any]:
-    request = make_mocked_request(
-        "POST",
-        "/feed/studio",
-        headers={"Content-Length": str(len(body)), **headers},
-        match_info={"provider": "studio"},
-        payload=Body(body),  # type: ignore[arg-type]
-    ).clone(remote=remote)
-    response = await handler(request)
-    assert isinstance(response, web.Response) and isinstance(response.body, bytes)
-    return response.status, msgspec.json.decode(response.body)
 
 
 async def test_a_failing_position_store_is_503_and_the_resend_records_each_event_once() -> None:
