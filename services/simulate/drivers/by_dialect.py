@@ -10,7 +10,7 @@ from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
-from services.simulate.drivers.base import WalletDriver
+from services.simulate.drivers.base import Retry, WalletDriver
 from services.simulate.drivers.evolution import EvolutionDriver
 from services.simulate.drivers.ezugi import EzugiDriver
 from services.simulate.drivers.hub88 import Hub88Driver
@@ -27,19 +27,22 @@ def driver_for(
     *,
     hub88_key: rsa.RSAPrivateKey | None = None,
     ezugi_operator: int = 0,
+    retry: Retry | None = None,
 ) -> WalletDriver:
     """The `dialect` driver over `transport`. Its client signs with the provider's `secret`,
-    except Hub88's, which signs with Hub88's private key (`hub88_key`); Ezugi's also names
-    the operator (`ezugi_operator`). A missing Hub88 key or an unknown dialect: ValueError."""
+        except Hub88's, which signs with Hub88's private key (`hub88_key`); Ezugi's also names
+        the operator (`ezugi_operator`). `retry` is the provider's rhythm of resends where the
+    dialect has one (Hub88, Evolution, Pragmatic). A missing Hub88 key or an unknown dialect:
+    ValueError."""
     match dialect:
         case "hub88":
             if hub88_key is None:
                 raise ValueError("Hub88 requests are signed with Hub88's private key: give one")
-            return Hub88Driver(Hub88Client(transport, hub88_key))
+            return Hub88Driver(Hub88Client(transport, hub88_key), retry=retry)
         case "evolution":
-            return EvolutionDriver(EvolutionClient(transport, secret))
+            return EvolutionDriver(EvolutionClient(transport, secret), retry)
         case "pragmatic":
-            return PragmaticDriver(PragmaticClient(transport, secret))
+            return PragmaticDriver(PragmaticClient(transport, secret), retry)
         case "softswiss":
             return SoftSwissDriver(SoftSwissClient(transport, secret))
         case "ezugi":

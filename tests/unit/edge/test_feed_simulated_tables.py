@@ -15,29 +15,19 @@ import pytest
 from contracts.events import AnyProviderEvent
 from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
-from services.simulate.clients.evolution import EvolutionClient
-from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from services.simulate.clients.pragmatic import PragmaticClient
-from services.simulate.clients.softswiss import SoftSwissClient
-from services.simulate.drivers import (
-    EvolutionDriver,
-    EzugiDriver,
-    Hub88Driver,
-    PragmaticDriver,
-    SoftSwissDriver,
-    WalletDriver,
-)
+from services.simulate.drivers import WalletDriver
+from services.simulate.drivers.by_dialect import DIALECTS
 from services.simulate.simulation import simulate
 from services.simulate.table import Chaos
 from tests.unit.edge.support.feed_events import RecordingSink
 from tests.unit.edge.support.wallet_gateway import (
-    HUB88_PRIVATE_PEM,
-    HUB88_PUBLIC_PEM,
+    SIMULATED_OPTIONS,
     GatewayTransport,
     Rig,
     provider,
     rig,
+    simulated_driver,
+    simulated_secret,
 )
 
 CHAOS = Chaos(duplicate_call=0.2, rollback_after=0.1, rollback_before=0.1, duplicate_event=0.2)
@@ -58,33 +48,16 @@ class FakeBank:
         return self.rig.ledger.balance(player, currency).available
 
 
-def driver_for(dialect: str) -> tuple[Rig, WalletDriver]:
-    if dialect == "softswiss":
-        r = rig(provider("softswiss", b"ss-secret"))
-        return r, SoftSwissDriver(
-            SoftSwissClient(GatewayTransport(r.gate("softswiss")), "ss-secret")
-        )
-    if dialect == "ezugi":
-        r = rig(provider("ezugi", b"ez-secret", options={"operator_id": 7}))
-        return r, EzugiDriver(EzugiClient(GatewayTransport(r.gate("ezugi")), "ez-secret", 7))
-    if dialect == "evolution":
-        r = rig(provider("evolution", b"evo-token"))
-        return r, EvolutionDriver(
-            EvolutionClient(GatewayTransport(r.gate("evolution")), "evo-token")
-        )
-    if dialect == "pragmatic":
-        r = rig(provider("pragmatic", b"pp-secret"))
-        return r, PragmaticDriver(
-            PragmaticClient(GatewayTransport(r.gate("pragmatic")), "pp-secret")
-        )
-    r = rig(provider("hub88", HUB88_PUBLIC_PEM))
-    client = Hub88Client(GatewayTransport(r.gate("hub88")), load_private_key(HUB88_PRIVATE_PEM))
-    return r, Hub88Driver(client)
+def seated(dialect: str) -> tuple[Rig, WalletDriver]:
+    """A rig with one simulated provider of `dialect`, and the simulator's driver into it."""
+    config = provider(dialect, simulated_secret(dialect), options=SIMULATED_OPTIONS.get(dialect))
+    r = rig(config)
+    return r, simulated_driver(dialect, GatewayTransport(r.gate(dialect)))
 
 
-@pytest.mark.parametrize("dialect", ["softswiss", "ezugi", "hub88", "evolution", "pragmatic"])
+@pytest.mark.parametrize("dialect", DIALECTS)
 async def test_simulated_tables_leave_the_balances_the_books_expect(dialect: str) -> None:
-    r, driver = driver_for(dialect)
+    r, driver = seated(dialect)
     sink = RecordingSink()
     processor = FeedProcessor(dialect, sink, MemoryCursorStore())
 

@@ -29,14 +29,8 @@ from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore
 from services.simulate.clients.base import Answer, PreparedCall, TransportError
-from services.simulate.clients.evolution import EvolutionClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.drivers import (
-    EvolutionDriver,
-    Hub88Driver,
     Placed,
-    PragmaticDriver,
     Retry,
     Seat,
     Wager,
@@ -47,10 +41,10 @@ from services.simulate.table import Chaos
 from tests.unit.edge.support.fake_ledger import FakeLedger
 from tests.unit.edge.support.feed_events import RecordingSink
 from tests.unit.edge.support.wallet_gateway import (
-    HUB88_PRIVATE_PEM,
-    HUB88_PUBLIC_PEM,
     GatewayTransport,
     provider,
+    simulated_driver,
+    simulated_secret,
 )
 
 DEADLINE_S = 0.05
@@ -105,11 +99,13 @@ class Recording:
         return await self.inner.send(call)
 
 
-def gateway(dialect: str, secret: bytes, slow: object) -> tuple[SlowLedger, Gateway]:
+def gateway(dialect: str, slow: object) -> tuple[SlowLedger, Gateway]:
     ledger = SlowLedger(slow)
     ledger.inner.fund("u-1", "EUR", Decimal(100))
     sessions = MemorySessionStore()
-    config = dataclasses.replace(provider(dialect, secret), answer_within_s=DEADLINE_S)
+    config = dataclasses.replace(
+        provider(dialect, simulated_secret(dialect)), answer_within_s=DEADLINE_S
+    )
     context = EdgeContext(ledger=AsyncLedger(ledger, workers=8), sessions=sessions)
     return ledger, Gateway(ProvidersConfig((config,)), context)
 
@@ -117,6 +113,16 @@ def gateway(dialect: str, secret: bytes, slow: object) -> tuple[SlowLedger, Gate
 async def issue(gw: Gateway, dialect: str, player: str = "u-1") -> Seat:
     session = await gw.context.sessions.issue(dialect, player, "EUR", ttl_s=3600)
     return Seat(player=player, currency="EUR", token=session.token)
+
+
+async def seated(
+    dialect: str, slow: object, *, unreachable: str = ""
+) -> tuple[SlowLedger, Recording, WalletDriver, Seat]:
+    """A gateway whose ledger is slow on `slow` commands, the recorded way into it, the
+    simulator's driver on that way, and player `u-1` seated with 100.00 EUR."""
+    ledger, gw = gateway(dialect, slow)
+    transport = Recording(GatewayTransport(gw.gate(dialect)), unreachable=unreachable)
+    return ledger, transport, simulated_driver(dialect, transport, RETRY), await issue(gw, dialect)
 
 
 async def settled(ledger: SlowLedger) -> Decimal:
@@ -130,10 +136,7 @@ def bodies(transport: Recording, path: str) -> list[bytes]:
 
 
 async def test_pragmatic_resends_the_identical_bet_after_error_100_and_it_counts_once() -> None:
-    ledger, gw = gateway("pragmatic", b"pp", first(Debit))
-    transport = Recording(GatewayTransport(gw.gate("pragmatic")))
-    driver = PragmaticDriver(PragmaticClient(transport, "pp"), RETRY)
-    seat = await issue(gw, "pragmatic")
+    ledger, transport, driver, seat = await seated("pragmatic", first(Debit))
     placed = await driver.bet(seat, "r-1", Wager("b-1", STAKE), duplicate=False)
     assert placed is Placed.TAKEN
     sent = bodies(transport, "bet.html")
@@ -142,10 +145,7 @@ async def test_pragmatic_resends_the_identical_bet_after_error_100_and_it_counts
 
 
 async def test_pragmatic_refunds_a_bet_that_keeps_failing_and_nothing_stands() -> None:
-    ledger, gw = gateway("pragmatic", b"pp", first(Debit, 99))
-    transport = Recording(GatewayTransport(gw.gate("pragmatic")))
-    driver = PragmaticDriver(PragmaticClient(transport, "pp"), RETRY)
-    seat = await issue(gw, "pragmatic")
+    ledger, transport, driver, seat = await seated("pragmatic", first(Debit, 99))
     placed = await driver.bet(seat, "r-1", Wager("b-1", STAKE), duplicate=False)
     assert placed is Placed.ABANDONED
     assert len(bodies(transport, "bet.html")) == RETRY.attempts
@@ -154,10 +154,7 @@ async def test_pragmatic_refunds_a_bet_that_keeps_failing_and_nothing_stands() -
 
 
 async def test_evolution_resends_the_identical_debit_and_credit_after_unknown_error() -> None:
-    ledger, gw = gateway("evolution", b"evo", first(Debit))
-    transport = Recording(GatewayTransport(gw.gate("evolution")))
-    driver = EvolutionDriver(EvolutionClient(transport, "evo"), RETRY)
-    seat = await issue(gw, "evolution")
+    ledger, transport, driver, seat = await seated("evolution", first(Debit))
     placed = await driver.bet(seat, "g-1", Wager("b-1", STAKE), duplicate=True)
     assert placed is Placed.TAKEN
     sent = bodies(transport, "debit")
@@ -169,10 +166,7 @@ async def test_evolution_resends_the_identical_debit_and_credit_after_unknown_er
 
 
 async def test_evolution_cancels_a_debit_that_keeps_failing_and_nothing_stands() -> None:
-    ledger, gw = gateway("evolution", b"evo", first(Debit, 99))
-    transport = Recording(GatewayTransport(gw.gate("evolution")))
-    driver = EvolutionDriver(EvolutionClient(transport, "evo"), RETRY)
-    seat = await issue(gw, "evolution")
+    ledger, transport, driver, seat = await seated("evolution", first(Debit, 99))
     placed = await driver.bet(seat, "g-1", Wager("b-1", STAKE), duplicate=False)
     assert placed is Placed.ABANDONED
     assert len(bodies(transport, "cancel")) == 1
@@ -181,11 +175,8 @@ async def test_evolution_cancels_a_debit_that_keeps_failing_and_nothing_stands()
 
 @pytest.mark.parametrize("failure", ["deadline", "no answer"])
 async def test_hub88_rolls_back_a_bet_it_got_no_clear_answer_for(failure: str) -> None:
-    ledger, gw = gateway("hub88", HUB88_PUBLIC_PEM, first(Debit))
     unreachable = "transaction/bet" if failure == "no answer" else ""
-    transport = Recording(GatewayTransport(gw.gate("hub88")), unreachable=unreachable)
-    driver = Hub88Driver(Hub88Client(transport, load_private_key(HUB88_PRIVATE_PEM)), retry=RETRY)
-    seat = await issue(gw, "hub88")
+    ledger, transport, driver, seat = await seated("hub88", first(Debit), unreachable=unreachable)
     placed = await driver.bet(seat, "r-1", Wager("b-1", STAKE), duplicate=True)
     assert placed is Placed.ABANDONED
     assert len(bodies(transport, "transaction/rollback")) >= 1
@@ -195,10 +186,7 @@ async def test_hub88_rolls_back_a_bet_it_got_no_clear_answer_for(failure: str) -
 
 
 async def test_hub88_resends_a_win_answered_unknown_error() -> None:
-    ledger, gw = gateway("hub88", HUB88_PUBLIC_PEM, first(Credit))
-    transport = Recording(GatewayTransport(gw.gate("hub88")))
-    driver = Hub88Driver(Hub88Client(transport, load_private_key(HUB88_PRIVATE_PEM)), retry=RETRY)
-    seat = await issue(gw, "hub88")
+    ledger, transport, driver, seat = await seated("hub88", first(Credit))
     assert await driver.bet(seat, "r-1", Wager("b-1", STAKE), duplicate=False) is Placed.TAKEN
     await driver.settle(seat, "r-1", [Wager("b-1", STAKE, payout=Decimal(10))], duplicate=False)
     wins = bodies(transport, "transaction/win")
@@ -223,26 +211,16 @@ class Bank:
         return self.ledger.balance(player, currency).available
 
 
-def driver_for(dialect: str, gw: Gateway) -> WalletDriver:
-    transport = GatewayTransport(gw.gate(dialect))
-    if dialect == "hub88":
-        return Hub88Driver(Hub88Client(transport, load_private_key(HUB88_PRIVATE_PEM)), retry=RETRY)
-    if dialect == "evolution":
-        return EvolutionDriver(EvolutionClient(transport, "evo"), RETRY)
-    return PragmaticDriver(PragmaticClient(transport, "pp"), RETRY)
-
-
 @pytest.mark.parametrize("dialect", ["hub88", "evolution", "pragmatic"])
 async def test_a_table_whose_ledger_misses_deadlines_still_balances(dialect: str) -> None:
-    secret = {"hub88": HUB88_PUBLIC_PEM, "evolution": b"evo", "pragmatic": b"pp"}[dialect]
-    ledger, gw = gateway(dialect, secret, every((Debit, Credit), 7))
+    ledger, gw = gateway(dialect, every((Debit, Credit), 7))
     processor = FeedProcessor(dialect, RecordingSink(), MemoryCursorStore())
 
     async def push(events: Sequence[AnyProviderEvent]) -> None:
         await processor.accept(events)
 
     report = await simulate(
-        driver=driver_for(dialect, gw),
+        driver=simulated_driver(dialect, GatewayTransport(gw.gate(dialect)), RETRY),
         push=push,
         bank=Bank(ledger, gw),
         provider=dialect,

@@ -17,7 +17,10 @@ from services.edge.config import OptionValue, ProviderConfig, ProvidersConfig, n
 from services.edge.gateway import Gateway, ProviderGate
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore, Session
-from services.simulate.clients.base import Answer, PreparedCall
+from services.simulate.clients.base import Answer, PreparedCall, Transport
+from services.simulate.clients.hub88 import load_private_key
+from services.simulate.drivers.base import Retry, WalletDriver
+from services.simulate.drivers.by_dialect import driver_for
 from tests.unit.edge.support.fake_ledger import FakeLedger
 
 KEYS = Path(__file__).resolve().parents[3] / "keys"
@@ -25,6 +28,31 @@ HUB88_PRIVATE_PEM = (KEYS / "hub88_TEST_ONLY_private.pem").read_bytes()
 HUB88_PUBLIC_PEM = (KEYS / "hub88_TEST_ONLY_public.pem").read_bytes()
 NOW = 1_800_000_000.0
 _EXECUTOR = ThreadPoolExecutor(4, thread_name_prefix="wallet-gateway")
+SIMULATED_SECRET = "simulated-TEST-ONLY-secret"
+EZUGI_OPERATOR = 10178001
+SIMULATED_OPTIONS: dict[str, dict[str, OptionValue]] = {"ezugi": {"operator_id": EZUGI_OPERATOR}}
+"""The provider options a dialect's simulated provider needs: Ezugi's calls name the operator."""
+
+
+def simulated_secret(dialect: str) -> bytes:
+    """What a provider of `dialect` checks the simulator's calls with: Hub88's public key
+    (the simulator signs with its private one), else the shared secret."""
+    return HUB88_PUBLIC_PEM if dialect == "hub88" else SIMULATED_SECRET.encode()
+
+
+def simulated_driver(
+    dialect: str, transport: Transport, retry: Retry | None = None
+) -> WalletDriver:
+    """The simulator's `dialect` driver, signing as a provider set up with `simulated_secret`
+    and `SIMULATED_OPTIONS`."""
+    return driver_for(
+        dialect,
+        transport,
+        SIMULATED_SECRET,
+        hub88_key=load_private_key(HUB88_PRIVATE_PEM),
+        ezugi_operator=EZUGI_OPERATOR,
+        retry=retry,
+    )
 
 
 def provider(
