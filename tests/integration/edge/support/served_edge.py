@@ -2,32 +2,28 @@
 
 `served_edge` starts the real `Ledger` (persistence `services.eventstore` on the test
 nats-server), mounts `setup_edge` with sessions in JetStream KV, and serves it on a free
-127.0.0.1 port. `SimulatedTable` plays a live table: each round a rotating window of the
-players places one or two bets each at once, a few bets are resent (duplicates) or
-cancelled, then every bet is settled; it keeps its own books of what each balance must be.
+127.0.0.1 port. `table_size` is the live table every dialect plays (test_dialect_tables.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 import aiohttp
 from aiohttp import web
 
 from services.edge.app import setup_edge
-from services.edge.config import ProviderConfig, ProvidersConfig, networks
+from services.edge.config import OptionValue, ProviderConfig, ProvidersConfig, networks
 from services.edge.gateway import Gateway
 from services.ledger.application import Ledger
 from tests.integration.support.ledgers import jetstream_ledger
 
 OPENING = Decimal("1000.00")
-STAKES = [Decimal(s) for s in ("1.00", "2.50", "5.00", "10.00", "0.50")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +56,7 @@ def table_size(bettors: int = 8) -> TableSize:
     )
 
 
-def provider(dialect: str, secret: bytes, **options: str | int | bool) -> ProviderConfig:
+def provider(dialect: str, secret: bytes, **options: OptionValue) -> ProviderConfig:
     return ProviderConfig(
         id=dialect,
         dialect=dialect,
@@ -136,146 +132,12 @@ async def served_edge(
         await asyncio.to_thread(ledger.close)
 
 
-@dataclass
-class Bet:
-    player: str
-    bet_id: str
-    stake: Decimal
-    payout: Decimal = Decimal(0)
-    cancelled: bool = False
-
-
-@dataclass
-class Books:
-    """The table's own account of every balance: opening - stakes + payouts."""
-
-    expected: dict[str, Decimal] = field(default_factory=dict)
-
-    def open(self, player: str) -> None:
-        self.expected[player] = OPENING
-
-    def take(self, bet: Bet) -> None:
-        self.expected[bet.player] -= bet.stake
-
-    def pay(self, bet: Bet) -> None:
-        self.expected[bet.player] += bet.payout
-
-    def refund(self, bet: Bet) -> None:
-        self.expected[bet.player] += bet.stake
-
-
-PlaceBet = Callable[[str, Bet, bool], Awaitable[None]]
-Settle = Callable[[str, str, list[Bet]], Awaitable[None]]
-Cancel = Callable[[str, Bet], Awaitable[None]]
-
-
-@dataclass
-class SimulatedTable:
-    """Players sit at a table for N rounds; the dialect is in the three callables.
-
-    Each round `bettors` of them bet, a window that moves round by round so every player
-    takes turns (with 50 players, 8 a round and 100 rounds, each bets in 16 rounds), as
-    live tables go: most seats watch most rounds. Every round resends one bet (a
-    duplicate); every `cancel_every` rounds one bet is cancelled before settlement.
-    `parallel` rounds are in play at once (a table runs the next round while the last one
-    settles); each round draws from its own generator, so a seed gives the same bets
-    whatever the interleaving.
-    """
-
-    players: list[str]
-    place: PlaceBet
-    settle: Settle
-    cancel: Cancel
-    seed: int = 7
-    bettors: int = 8
-    cancel_every: int = 4
-    parallel: int = 4
-    books: Books = field(default_factory=Books)
-    bettors_seen: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-        for player in self.players:
-            self.books.open(player)
-
-    def seated(self, number: int) -> list[str]:
-        """The players betting in round `number` (0-based)."""
-        count = min(self.bettors, len(self.players))
-        start = number * count
-        return [self.players[(start + i) % len(self.players)] for i in range(count)]
-
-    async def play(self, rounds: int, prefix: str) -> None:
-        gate = asyncio.Semaphore(self.parallel)
-        seeds = [self.rng.random() for _ in range(rounds)]
-
-        async def one(number: int) -> None:
-            async with gate:
-                await self.play_round(
-                    f"{prefix}-r{number}",
-                    cancel=number % self.cancel_every == 0,
-                    seated=self.seated(number),
-                    rng=random.Random(seeds[number]),
-                )
-
-        await asyncio.gather(*(one(number) for number in range(rounds)))
-
-    async def play_round(
-        self, round_id: str, *, cancel: bool, seated: list[str], rng: random.Random
-    ) -> None:
-        bets: dict[str, list[Bet]] = {}
-        for player in seated:
-            count = 1 if rng.random() < 0.7 else 2
-            bets[player] = [
-                Bet(player, f"{round_id}-{player}-b{k}", rng.choice(STAKES)) for k in range(count)
-            ]
-        self.bettors_seen.update(seated)
-        duplicate = {rng.choice([b for bs in bets.values() for b in bs]).bet_id}
-
-        async def place_all(player: str) -> None:
-            for bet in bets[player]:
-                await self.place(round_id, bet, bet.bet_id in duplicate)
-                self.books.take(bet)
-
-        await asyncio.gather(*(place_all(p) for p in seated))
-        if cancel:
-            cancelled = rng.choice([b for bs in bets.values() for b in bs])
-            await self.cancel(round_id, cancelled)
-            cancelled.cancelled = True
-            self.books.refund(cancelled)
-        for player_bets in bets.values():
-            for bet in player_bets:
-                if not bet.cancelled:
-                    roll = rng.random()
-                    bet.payout = bet.stake * (2 if roll < 0.45 else 36 if roll < 0.47 else 0)
-
-        async def settle(player: str) -> None:
-            standing = [b for b in bets[player] if not b.cancelled]
-            if standing:
-                await self.settle(round_id, player, standing)
-            for bet in standing:
-                self.books.pay(bet)
-
-        await asyncio.gather(*(settle(p) for p in seated))
-
-
-async def play_the_table(
-    edge: ServedEdge,
-    players: list[str],
-    size: TableSize,
-    place: PlaceBet,
-    settle: Settle,
-    cancel: Cancel,
-    *,
-    seed: int,
-    prefix: str,
-) -> Books:
-    """Play `size` at a `SimulatedTable`; every player bets over the run and ends with the
-    balance the table's books expect. The books, for the dialect's own balance check."""
-    table = SimulatedTable(
-        players, place, settle, cancel, seed=seed, bettors=size.bettors, parallel=size.parallel
-    )
-    await table.play(size.rounds, prefix)
-    assert table.bettors_seen == set(players), "every player bets over the run"
-    for player in players:
-        assert await edge.balance(player) == table.books.expected[player], player
-    return table.books
+@asynccontextmanager
+async def one_player(
+    nats_url: str, stream_prefix: str, config: ProviderConfig, player: str
+) -> AsyncIterator[tuple[ServedEdge, str]]:
+    """`served_edge` for one provider with `player` holding `OPENING` and a session there:
+    the edge, and the token the provider was launched with."""
+    async with served_edge(nats_url, stream_prefix, config) as edge:
+        await edge.open_players([player])
+        yield edge, await edge.launch(config.id, player)

@@ -1,33 +1,19 @@
-"""Ezugi end to end: a live table over HTTP, the push feed, the real ledger on JetStream."""
+"""Ezugi over HTTP against the real ledger: hostile calls get Ezugi errors and move nothing
+(the table every dialect plays: test_dialect_tables.py)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import msgspec
-import pytest
 
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.drivers import EzugiDriver
-from tests.integration.edge.support.served_edge import provider, table_size
-from tests.integration.edge.support.simulated_bridge import assert_the_books_balance, served_bridge
+from tests.integration.edge.support.served_edge import provider
+from tests.integration.edge.support.simulated_bridge import served_bridge
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 10178001
-SIZE = table_size(bettors=6)
-"""Six bettors a round: Ezugi makes a debit and a credit per bet, the most calls of all."""
-
-
-@pytest.mark.soak
-@pytest.mark.timeout(900)
-async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_books_expect(
-    nats_url: str, stream_prefix: str
-) -> None:
-    config = provider("ezugi", SECRET.encode(), operator_id=OPERATOR)
-    async with served_bridge(nats_url, stream_prefix, config) as bridge:
-        client = EzugiClient(HttpTransport(bridge.http, bridge.base("ezugi")), SECRET, OPERATOR)
-        await assert_the_books_balance(bridge, EzugiDriver(client), "ezugi", SIZE, seed=5)
 
 
 async def test_hostile_calls_over_http_get_ezugi_errors_and_move_nothing(

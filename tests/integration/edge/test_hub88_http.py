@@ -1,0 +1,68 @@
+"""Hub88 over HTTP against the real ledger, sessions in KV: rollbacks before their bets and
+forged calls (the table every dialect plays: test_dialect_tables.py)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import msgspec
+
+from services.simulate.clients.base import HttpTransport
+from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from tests.integration.edge.support.served_edge import ServedEdge, one_player, provider
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
+
+CONFIG = provider("hub88", HUB88_PUBLIC_PEM)
+
+
+def hub88_client(edge: ServedEdge) -> Hub88Client:
+    """Hub88 calling the edge, signing with its private key."""
+    return Hub88Client(
+        HttpTransport(edge.http, edge.base("hub88")), load_private_key(HUB88_PRIVATE_PEM)
+    )
+
+
+async def test_rollback_before_bet_then_the_late_bet_is_refused_and_nothing_moves(
+    nats_url: str, stream_prefix: str
+) -> None:
+    async with one_player(nats_url, stream_prefix, CONFIG, "late") as (edge, token):
+        client = hub88_client(edge)
+        bet_tx = str(uuid.uuid4())
+        rolled = await client.rollback(
+            user="late", token=token, round_id="r-1", tx=str(uuid.uuid4()), ref_tx=bet_tx
+        )
+        assert rolled["status"] == "RS_OK" and rolled["balance"] == 100_000_000
+        late = await client.bet(
+            user="late", token=token, round_id="r-1", tx=bet_tx, amount=Decimal(1), currency="EUR"
+        )
+        assert late["status"] == "RS_ERROR_TRANSACTION_ROLLED_BACK"
+        assert await edge.balance("late") == 1000
+
+
+async def test_forged_unsigned_and_oversized_requests_get_hub88_errors_over_http(
+    nats_url: str, stream_prefix: str
+) -> None:
+    async with one_player(nats_url, stream_prefix, CONFIG, "victim") as (edge, token):
+        client = hub88_client(edge)
+        call = client.bet_call(
+            user="victim", token=token, round_id="r", tx="t", amount=Decimal(5), currency="EUR"
+        )
+        forged = client.prepare_raw(call.path, call.body, signature="AAAA")
+        unsigned = client.prepare_raw(call.path, call.body, signature="")
+        huge = client.prepare_raw(call.path, b'{"user":"' + b"x" * 70000 + b'"}')
+        for bad, http_status, status in (
+            (forged, 200, "RS_ERROR_INVALID_SIGNATURE"),
+            (unsigned, 200, "RS_ERROR_INVALID_SIGNATURE"),
+            (huge, 413, "RS_ERROR_WRONG_SYNTAX"),
+        ):
+            answer = await client.send(bad)
+            assert (answer["http_status"], answer["status"]) == (http_status, status)
+        async with edge.http.post(
+            f"{edge.base('hub88')}/transaction/bet", data=b"{", headers={"Connection": "close"}
+        ) as response:
+            assert response.status == 200
+            assert msgspec.json.decode(await response.read())["status"] == (
+                "RS_ERROR_INVALID_SIGNATURE"
+            )
+        assert await edge.balance("victim") == 1000
