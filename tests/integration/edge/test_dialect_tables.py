@@ -1,16 +1,27 @@
-"""Every dialect end to end at a live table: the simulator's driver plays the provider over
-HTTP (its retries, resent calls and rollbacks included), the push feed records the rounds,
-and the real ledger on JetStream ends with the balances the simulator's books expect."""
+"""Every dialect end to end: the simulator's driver plays the provider over HTTP against
+the real ledger on JetStream. At a live table (its retries, resent calls and rollbacks
+included, the push feed recording the rounds) the ledger ends with the balances the
+simulator's books expect; a rollback that comes before its bet moves nothing, and the late
+bet is refused (SoftSwiss takes it, without effect)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 
+from services.edge.config import ProviderConfig
 from services.simulate.clients.base import HttpTransport
+from services.simulate.drivers import Placed, Seat, Wager
 from services.simulate.drivers.by_dialect import DIALECTS
-from tests.integration.edge.support.served_edge import TableSize, provider, table_size
+from tests.integration.edge.support.served_edge import (
+    OPENING,
+    TableSize,
+    one_player,
+    provider,
+    table_size,
+)
 from tests.integration.edge.support.simulated_bridge import assert_the_books_balance, served_bridge
 from tests.unit.edge.support.wallet_gateway import (
     SIMULATED_OPTIONS,
@@ -37,6 +48,10 @@ Hub88 (every call RSA-signed both ways: signing alone took 14 s of a 172 s profi
 loaded machine); eight for the others, which keeps each table near 30 s on a busy machine."""
 
 
+def simulated_provider(dialect: str) -> ProviderConfig:
+    return provider(dialect, simulated_secret(dialect), **SIMULATED_OPTIONS.get(dialect, {}))
+
+
 @pytest.mark.soak
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -44,7 +59,20 @@ async def test_a_table_of_50_players_over_100_rounds_leaves_the_balances_the_boo
     dialect: str, nats_url: str, stream_prefix: str
 ) -> None:
     table = TABLES[dialect]
-    config = provider(dialect, simulated_secret(dialect), **SIMULATED_OPTIONS.get(dialect, {}))
-    async with served_bridge(nats_url, stream_prefix, config) as bridge:
+    async with served_bridge(nats_url, stream_prefix, simulated_provider(dialect)) as bridge:
         driver = simulated_driver(dialect, HttpTransport(bridge.http, bridge.base(dialect)))
         await assert_the_books_balance(bridge, driver, dialect, table.size, seed=table.seed)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_a_rollback_before_its_bet_moves_nothing_and_the_late_bet_is_refused(
+    dialect: str, nats_url: str, stream_prefix: str
+) -> None:
+    config = simulated_provider(dialect)
+    async with one_player(nats_url, stream_prefix, config, "late") as (edge, token):
+        driver = simulated_driver(dialect, HttpTransport(edge.http, edge.base(dialect)))
+        seat, wager = Seat("late", "EUR", token), Wager("b-1", Decimal(2))
+        await driver.rollback(seat, "r-1", wager, early=True)
+        late = await driver.bet(seat, "r-1", wager, duplicate=False)
+        assert late is (Placed.TAKEN if dialect == "softswiss" else Placed.REFUSED)
+        assert await edge.balance("late") == OPENING

@@ -1,50 +1,26 @@
-"""Hub88 over HTTP against the real ledger, sessions in KV: rollbacks before their bets and
-forged calls (the table every dialect plays: test_dialect_tables.py)."""
+"""Hub88 over HTTP against the real ledger, sessions in KV: forged, unsigned and oversized
+calls (the table and the rollback before its bet, every dialect's: test_dialect_tables.py)."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 import msgspec
 
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from tests.integration.edge.support.served_edge import ServedEdge, one_player, provider
+from tests.integration.edge.support.served_edge import one_player, provider
 from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
-
-CONFIG = provider("hub88", HUB88_PUBLIC_PEM)
-
-
-def hub88_client(edge: ServedEdge) -> Hub88Client:
-    """Hub88 calling the edge, signing with its private key."""
-    return Hub88Client(
-        HttpTransport(edge.http, edge.base("hub88")), load_private_key(HUB88_PRIVATE_PEM)
-    )
-
-
-async def test_rollback_before_bet_then_the_late_bet_is_refused_and_nothing_moves(
-    nats_url: str, stream_prefix: str
-) -> None:
-    async with one_player(nats_url, stream_prefix, CONFIG, "late") as (edge, token):
-        client = hub88_client(edge)
-        bet_tx = str(uuid.uuid4())
-        rolled = await client.rollback(
-            user="late", token=token, round_id="r-1", tx=str(uuid.uuid4()), ref_tx=bet_tx
-        )
-        assert rolled["status"] == "RS_OK" and rolled["balance"] == 100_000_000
-        late = await client.bet(
-            user="late", token=token, round_id="r-1", tx=bet_tx, amount=Decimal(1), currency="EUR"
-        )
-        assert late["status"] == "RS_ERROR_TRANSACTION_ROLLED_BACK"
-        assert await edge.balance("late") == 1000
 
 
 async def test_forged_unsigned_and_oversized_requests_get_hub88_errors_over_http(
     nats_url: str, stream_prefix: str
 ) -> None:
-    async with one_player(nats_url, stream_prefix, CONFIG, "victim") as (edge, token):
-        client = hub88_client(edge)
+    config = provider("hub88", HUB88_PUBLIC_PEM)
+    async with one_player(nats_url, stream_prefix, config, "victim") as (edge, token):
+        client = Hub88Client(
+            HttpTransport(edge.http, edge.base("hub88")), load_private_key(HUB88_PRIVATE_PEM)
+        )
         call = client.bet_call(
             user="victim", token=token, round_id="r", tx="t", amount=Decimal(5), currency="EUR"
         )
