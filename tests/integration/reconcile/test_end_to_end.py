@@ -23,6 +23,7 @@ from projections.catalog import view_env
 from projections.run import running_projections
 from services import cli
 from services.ledger.application import Ledger
+from tests.integration.reconcile.support.settings import use_test_stores
 from tests.integration.support.ledgers import jetstream_env
 
 PLAYERS = ("alice", "bob", "carol", "dave")
@@ -155,14 +156,8 @@ def test_reconcile_on_the_views_the_service_keeps_finds_exactly_the_planted_diff
     path = tmp_path / "evo.csv"
     write_report(path, report + extras)
 
-    for key, value in {
-        "LIVEBRIDGE_HOME": str(tmp_path / "home"),  # no running bridge is consulted
-        "LIVEBRIDGE_DATABASE_URL": database_url,
-        "LIVEBRIDGE_VIEWS_SCHEMA": schema,
-        "LIVEBRIDGE_NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }.items():
-        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("LIVEBRIDGE_HOME", str(tmp_path / "home"))  # no running bridge is consulted
+    use_test_stores(monkeypatch, database_url, schema, nats_url, stream_prefix)
     period = [(began - timedelta(minutes=1)).isoformat(), datetime.now(UTC).isoformat()]
     status = cli.main(["reconcile", str(path), "--provider", "evo", "--json", "--period", *period])
 

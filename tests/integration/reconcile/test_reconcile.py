@@ -20,6 +20,7 @@ from projections.reconcile.postgres import Comparison, LedgerTx, load, reconcile
 from projections.reconcile.report import Granularity, open_report
 from services.bench.reconcile import START, ledger_rows, scratch_schema, write_report
 from services.bridge.config import command_env
+from tests.integration.reconcile.support.settings import use_test_stores
 
 ROWS = 10_000
 
@@ -182,13 +183,7 @@ def test_the_command_reports_the_differences_and_queues_them_for_audit_in_jetstr
     schema = "reconcile_cli"
     ledger = loaded(conn, schema, 500, "evo")
     planted = write_report(tmp_path / "evo.csv", ledger, missing=2, changed=3, extra=1)
-    for key, value in {
-        "LIVEBRIDGE_DATABASE_URL": database_url,
-        "LIVEBRIDGE_VIEWS_SCHEMA": schema,
-        "LIVEBRIDGE_NATS_URL": nats_url,
-        "NATS_STREAM_PREFIX": stream_prefix,
-    }.items():
-        monkeypatch.setenv(key, value)
+    use_test_stores(monkeypatch, database_url, schema, nats_url, stream_prefix)
     parser = argparse.ArgumentParser(prog="livebridge")
     register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
     period = [START.isoformat(), (START + timedelta(seconds=500)).isoformat()]
