@@ -16,7 +16,6 @@ from contracts.wallet import Balance, Debit, Outcome, Refusal
 from services.ledger import book
 from services.ledger.application import Ledger
 from services.ledger.domain import Bet, Wallet, wallet_id
-from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus, RoundStatus, Verification
 from tests.unit.ledger.support.builders import (
     POPO,
@@ -34,6 +33,7 @@ from tests.unit.ledger.support.builders import (
     rollback,
     voided,
 )
+from tests.unit.ledger.support.refusals import refused
 
 D = Decimal
 
@@ -43,10 +43,6 @@ def ledger() -> Ledger:
     ledger = popo_ledger()
     funded(ledger, "p1", "100.00")
     return ledger
-
-
-def refused(code: Refusal) -> pytest.RaisesExc[LedgerRefused]:
-    return pytest.raises(LedgerRefused, check=lambda e: e.code is code)
 
 
 def available(ledger: Ledger, player: str = "p1", currency: str = "EUR") -> Decimal:

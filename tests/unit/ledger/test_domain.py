@@ -20,17 +20,13 @@ from contracts.events import (
 )
 from contracts.wallet import Refusal
 from services.ledger.domain import Bet, TxRecord, Wallet
-from services.ledger.errors import LedgerRefused
 from services.ledger.rounds import BookCursor, Round, RoundBook, encode_provider_event
 from tests.unit.ledger.support import builders
 from tests.unit.ledger.support.given_events import given, history, then, wallet_with
+from tests.unit.ledger.support.refusals import refused
 
 D = Decimal
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def refused(code: Refusal) -> pytest.RaisesExc[LedgerRefused]:
-    return pytest.raises(LedgerRefused, check=lambda e: e.code is code)
 
 
 # ---- Wallet --------------------------------------------------------------------------

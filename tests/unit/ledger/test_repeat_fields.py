@@ -9,27 +9,21 @@ and stores nothing; an unchanged repeat is still replayed.
 from __future__ import annotations
 
 import msgspec
-import pytest
 
 from contracts.wallet import AnyWalletCommand, Refusal
 from services.ledger.application import Ledger
-from services.ledger.errors import LedgerRefused
 from tests.unit.ledger.support.builders import (
     credit,
     debit,
     funded,
-    logged_since,
     popo_ledger,
     rollback,
 )
+from tests.unit.ledger.support.refusals import assert_refused_storing_nothing
 
 
 def _refused_as_conflict(ledger: Ledger, command: AnyWalletCommand) -> None:
-    start = ledger.recorder.max_notification_id() or 0
-    with pytest.raises(LedgerRefused) as refused:
-        ledger.execute(command)
-    assert refused.value.code is Refusal.DUPLICATE_CONFLICT
-    assert logged_since(ledger, start) == []
+    assert_refused_storing_nothing(ledger, command, Refusal.DUPLICATE_CONFLICT)
 
 
 def _ledger_with_a_settled_bet() -> Ledger:
