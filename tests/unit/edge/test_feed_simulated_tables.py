@@ -8,13 +8,13 @@ simulator's own books, and the feed must deliver every round's events in order.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 import pytest
 
 from contracts.events import AnyProviderEvent
 from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
+from services.simulate.bank import LedgerBank
 from services.simulate.drivers import WalletDriver
 from services.simulate.drivers.by_dialect import DIALECTS
 from services.simulate.simulation import simulate
@@ -31,21 +31,6 @@ from tests.unit.edge.support.wallet_gateway import (
 )
 
 CHAOS = Chaos(duplicate_call=0.2, rollback_after=0.1, rollback_before=0.1, duplicate_event=0.2)
-
-
-class FakeBank:
-    def __init__(self, r: Rig) -> None:
-        self.rig = r
-
-    async def deposit(self, player: str, currency: str, amount: Decimal, tx_id: str) -> None:
-        self.rig.ledger.fund(player, currency, amount)
-
-    async def launch(self, provider: str, player: str, currency: str) -> str:
-        session = await self.rig.sessions.issue(provider, player, currency, ttl_s=3600)
-        return session.token
-
-    async def balance(self, player: str, currency: str) -> Decimal:
-        return self.rig.ledger.balance(player, currency).available
 
 
 def seated(dialect: str) -> tuple[Rig, WalletDriver]:
@@ -67,7 +52,7 @@ async def test_simulated_tables_leave_the_balances_the_books_expect(dialect: str
     report = await simulate(
         driver=driver,
         push=push,
-        bank=FakeBank(r),
+        bank=LedgerBank(r.ledger, r.sessions),
         provider=dialect,
         tables=3,
         players=6,

@@ -28,6 +28,7 @@ from services.edge.feeds.processor import FeedProcessor
 from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore
+from services.simulate.bank import LedgerBank
 from services.simulate.clients.base import Answer, PreparedCall, TransportError
 from services.simulate.drivers import (
     Placed,
@@ -72,6 +73,14 @@ class SlowLedger:
     def balance(self, player: str, currency: str) -> Balance:
         with self.lock:
             return self.inner.balance(player, currency)
+
+    def open_wallet(self, player: str, currency: str) -> None:
+        with self.lock:
+            self.inner.open_wallet(player, currency)
+
+    def deposit(self, player: str, currency: str, amount: Decimal, *, tx_id: str) -> Balance:
+        with self.lock:
+            return self.inner.deposit(player, currency, amount, tx_id=tx_id)
 
 
 def first(kind: type, count: int = 1) -> object:
@@ -194,23 +203,6 @@ async def test_hub88_resends_a_win_answered_unknown_error() -> None:
     assert await settled(ledger) == Decimal(105)
 
 
-class Bank:
-    def __init__(self, ledger: SlowLedger, gw: Gateway) -> None:
-        self.ledger = ledger
-        self.gw = gw
-
-    async def deposit(self, player: str, currency: str, amount: Decimal, tx_id: str) -> None:
-        with self.ledger.lock:
-            self.ledger.inner.fund(player, currency, amount)
-
-    async def launch(self, provider: str, player: str, currency: str) -> str:
-        return (await self.gw.context.sessions.issue(provider, player, currency, ttl_s=3600)).token
-
-    async def balance(self, player: str, currency: str) -> Decimal:
-        await asyncio.sleep(0)
-        return self.ledger.balance(player, currency).available
-
-
 @pytest.mark.parametrize("dialect", ["hub88", "evolution", "pragmatic"])
 async def test_a_table_whose_ledger_misses_deadlines_still_balances(dialect: str) -> None:
     ledger, gw = gateway(dialect, every((Debit, Credit), 7))
@@ -222,7 +214,7 @@ async def test_a_table_whose_ledger_misses_deadlines_still_balances(dialect: str
     report = await simulate(
         driver=simulated_driver(dialect, GatewayTransport(gw.gate(dialect)), RETRY),
         push=push,
-        bank=Bank(ledger, gw),
+        bank=LedgerBank(ledger, gw.context.sessions),
         provider=dialect,
         players=3,
         rounds=5,

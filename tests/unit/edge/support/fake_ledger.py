@@ -66,6 +66,14 @@ class FakeLedger:
         key = (player, currency)
         self.wallets[key] = self.wallets.get(key, Decimal(0)) + Decimal(amount)
 
+    def open_wallet(self, player: str, currency: str) -> None:
+        self.wallets.setdefault((player, currency), Decimal(0))
+
+    def deposit(self, player: str, currency: str, amount: Decimal, *, tx_id: str) -> Balance:
+        """The platform's cashier, as `services.simulate.bank.LedgerBank` calls it."""
+        self.fund(player, currency, amount)
+        return self.balance(player, currency)
+
     def snapshot(self) -> tuple[object, ...]:
         return (
             dict(self.wallets),
