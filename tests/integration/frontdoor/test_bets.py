@@ -10,6 +10,8 @@ from typing import Any
 
 from contracts.events import BettingClosed, BettingOpened
 from services.bridge.main import LEDGER
+from services.ledger.domain import Bet, bet_uuid
+from services.ledger.known_rounds import KnownRounds
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
 from tests.unit.ledger.support import builders
@@ -112,3 +114,34 @@ async def test_a_bet_that_cannot_stand_is_rejected_with_its_code_and_holds_nothi
     status, answer = await place(bridge, token, bet(sid, "R-2", "k9"))
     assert status == 409 and answer["error"] == "LBRG-409 SESSION_CLOSED"
     assert await available(bridge, "quin") == Decimal("10.00")
+
+
+async def test_a_bet_on_a_round_this_bridge_has_not_seen_takes_its_table_from_the_log(
+    bridge: Bridge,
+) -> None:
+    """A bet takes the round's table and game from what the bridge knows of the round, and
+    reads the round from the log when it knows nothing of it (opened through another
+    bridge)."""
+    await fund(bridge, "sol")
+    _, session = await launch(bridge, launch_body("sol", "evo"))
+    sid, token = session["sessionId"], session["playerToken"]
+    ledger = bridge.app[LEDGER]
+    socket = f"/platform/v1/player/socket?token={token}"
+    async with bridge.client.ws_connect(socket) as ws:
+        await record(bridge, builders.opened("R-unseen", "evo", "baccarat", table="T2-VIP"))
+        await record(bridge, builders.opened("R-marker", "evo", "roulette", table="T1"))
+        while (await asyncio.wait_for(ws.receive_json(), 10)).get("roundId") != "R-marker":
+            pass  # the push hub, which follows the log in order, has read R-unseen's opening
+    await asyncio.to_thread(ledger.drain_round_book)  # and so has the round book
+    ledger.known_rounds = KnownRounds()  # as a bridge that has not read R-unseen's opening
+    await record(bridge, builders.opened("R-seen", "evo", "roulette", table="T1"))
+    assert ledger.known_rounds.get("evo", "R-unseen") is None
+
+    booked = {}
+    for round_id in ("R-seen", "R-unseen"):
+        status, answer = await place(bridge, token, bet(sid, round_id, f"k-{round_id}"))
+        assert status == 200, answer
+        placed = ledger.find(Bet, bet_uuid("evo", answer["betId"]))
+        assert placed is not None
+        booked[round_id] = (placed.table, placed.game)
+    assert booked == {"R-seen": ("T1", "roulette"), "R-unseen": ("T2-VIP", "baccarat")}
