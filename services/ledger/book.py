@@ -30,17 +30,18 @@ the bet (`VOID_UNRECOVERABLE`, `LATE_BET_UNRECOVERABLE`, `SETTLEMENT_FAILED`), l
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, assert_never
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
@@ -316,68 +317,123 @@ class RoundBookFollower:
     def _apply(self, bet_ids: list[UUID], action: Action) -> Acted:
         """Run `action` on each bet and its wallet, CHUNK bets per atomic save, retrying.
 
-        The first attempt takes bets as the book saw them placed; a conflict means some moved
-        since, and the retries read them all. Returns the bets acted on (saved), and those
-        the ledger refused to act on.
+        Each chunk is first acted on with bets as the book saw them placed and wallets as
+        this process last saved them, and saved by one saver thread while the next chunk is
+        acted on (a chunk touching a wallet still being saved waits for that save). A chunk
+        whose save conflicts, or whose action is refused on what may be stale, is done again
+        on fresh reads once the others are saved. Returns the bets acted on (saved), and
+        those the ledger refused to act on.
         """
-        ledger = self.ledger
         acted: list[UUID] = []
         refusals: list[tuple[Bet, LedgerRefused]] = []
-        for start in range(0, len(bet_ids), CHUNK):
-            chunk = bet_ids[start : start + CHUNK]
-            for attempt in range(3):
+        saving: list[tuple[_Prepared, Future[list[Recording[UUID]]]]] = []
+        again: list[list[UUID]] = []
+
+        def after_saves_of(wallets: set[UUID]) -> None:
+            for prepared, saved in saving:
+                if not wallets.isdisjoint(w.id for w in prepared.wallets):
+                    saved.exception()  # waits; a failed save is done again below
+
+        with ThreadPoolExecutor(1, thread_name_prefix="round-book-save") as saver:
+            for start in range(0, len(bet_ids), CHUNK):
+                chunk = bet_ids[start : start + CHUNK]
                 try:
-                    done, refused = self._apply_chunk(chunk, action, recall=attempt == 0)
-                    break
+                    prepared = self._act(chunk, action, recall=True, waiting=after_saves_of)
                 except IntegrityError:
+                    again.append(chunk)
                     continue
-            else:
-                # A busy wallet keeps winning: fall back to one bet per save, full budget each.
-                done, refused = [], []
-                for bet_id in chunk:
-                    one, no = ledger._retrying(
-                        f"round book action on bet {bet_id}",
-                        lambda n, b=bet_id: self._apply_chunk([b], action, recall=False),
-                    )
-                    done += one
-                    refused += no
+                if prepared.changed:
+                    saved = saver.submit(self.ledger.save, *prepared.wallets, *prepared.changed)
+                    saving.append((prepared, saved))
+        for prepared, saved in saving:
+            try:
+                self._note_writes(saved.result())
+            except IntegrityError:
+                again.append(prepared.chunk)
+                continue
+            acted += [bet.id for bet in prepared.changed]
+        for chunk in again:
+            done, refused = self._apply_fresh(chunk, action)
+            acted += done
+            refusals += refused
+        return acted, refusals
+
+    def _apply_fresh(self, bet_ids: list[UUID], action: Action) -> Acted:
+        """Act on `bet_ids` on fresh reads, in one save, twice at most; then one bet per save,
+        each with the ledger's full retry budget (a busy wallet keeps winning)."""
+        for _ in range(2):
+            with contextlib.suppress(IntegrityError):
+                return self._apply_chunk(bet_ids, action, recall=False)
+        acted: list[UUID] = []
+        refusals: list[tuple[Bet, LedgerRefused]] = []
+        for bet_id in bet_ids:
+            done, refused = self.ledger._retrying(
+                f"round book action on bet {bet_id}",
+                lambda n, b=bet_id: self._apply_chunk([b], action, recall=False),
+            )
             acted += done
             refusals += refused
         return acted, refusals
 
     def _apply_chunk(self, bet_ids: list[UUID], action: Action, *, recall: bool) -> Acted:
+        prepared = self._act(bet_ids, action, recall=recall)
+        if prepared.changed:
+            self._note_writes(self.ledger.save(*prepared.wallets, *prepared.changed))
+        return [bet.id for bet in prepared.changed], prepared.refusals
+
+    def _act(
+        self,
+        bet_ids: list[UUID],
+        action: Action,
+        *,
+        recall: bool,
+        waiting: Callable[[set[UUID]], None] | None = None,
+    ) -> _Prepared:
+        """`action` on each bet and its wallet in memory; `waiting` is told the wallets
+        before they are loaded. With `recall`, a refusal raises `IntegrityError`."""
         ledger = self.ledger
         if recall:
             # The first attempt takes bets as the book saw them placed, and wallets as this
             # process last saw them: a stale one makes the save conflict, and a refusal is
             # retried on fresh reads (below). What is in memory needs no thread.
             bets = _load(bet_ids, self._recalled, self.placed_bets.__contains__)
-            wanted = list(dict.fromkeys(wallet_id(b.player, b.currency) for b in bets))
+        else:
+            bets = _load(bet_ids, ledger.bet)
+        keys = [wallet_id(bet.player, bet.currency) for bet in bets]
+        wanted = list(dict.fromkeys(keys))
+        if waiting is not None:
+            waiting(set(wanted))
+        if recall:
             find = functools.partial(ledger.find, Wallet, trusted=True)
             found = _load(wanted, find, ledger.repository.holds)
         else:
-            bets = _load(bet_ids, ledger.bet)
-            wanted = list(dict.fromkeys(wallet_id(b.player, b.currency) for b in bets))
             found = _load(wanted, functools.partial(ledger.find, Wallet))
         wallets = {w.id: w for w in found if w is not None}
-        changed: list[Aggregate] = []
-        refusals: list[tuple[Bet, LedgerRefused]] = []
-        for bet in bets:
-            wallet = wallets.get(wallet_id(bet.player, bet.currency))
+        prepared = _Prepared(bet_ids, list(wallets.values()))
+        for bet, key in zip(bets, keys, strict=True):
+            wallet = wallets.get(key)
             if wallet is None:
                 continue
             try:
                 if action(wallet, bet):
-                    changed.append(bet)
+                    prepared.changed.append(bet)
             except LedgerRefused as refused:
                 if recall:
                     # Decided on the bet as placed, which may be stale: read everything again.
                     raise IntegrityError(f"bet {bet.bet_id} moved since it was booked") from refused
                 log.warning("round book could not act on bet %s: %s", bet.bet_id, refused)
-                refusals.append((bet, refused))
-        if changed:
-            self._note_writes(ledger.save(*wallets.values(), *changed))
-        return [bet.id for bet in changed], refusals
+                prepared.refusals.append((bet, refused))
+        return prepared
+
+
+@dataclass
+class _Prepared:
+    """A chunk of bets acted on in memory, not yet saved."""
+
+    chunk: list[UUID]
+    wallets: list[Wallet]
+    changed: list[Bet] = field(default_factory=list)
+    refusals: list[tuple[Bet, LedgerRefused]] = field(default_factory=list)
 
 
 def _bound(remembered: OrderedDict[UUID, Any], size: int) -> None:

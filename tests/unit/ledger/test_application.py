@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -9,7 +10,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.application import project_aggregate
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import IntegrityError, Recording
 
 from contracts.events import AnyProviderEvent, round_digest
 from contracts.wallet import Balance, Debit, Outcome, Refusal
@@ -705,13 +706,16 @@ def test_a_bridge_settled_round_pays_every_bet_from_the_declared_result() -> Non
     assert_books_balance(ledger)
 
 
-def bridge_settled_round(ledger: Ledger, players: int) -> None:
-    """`players` funded players each betting 10 on red in pp's round r1, betting closed."""
+def bridge_settled_round(ledger: Ledger, players: int, first_bets: int = 1) -> None:
+    """`players` funded players each betting 10 on red in pp's round r1, betting closed;
+    the first player bets `first_bets` times, the others once."""
     ledger.record_event(opened(provider="pp"))
     for n in range(players):
         funded(ledger, f"p{n}", "100")
+    bettors = [0] * (first_bets - 1) + list(range(players))
+    for tx, n in enumerate(bettors):
         ledger.execute(
-            debit(f"t{n}", "10", player=f"p{n}", provider="pp", picks=(("roulette_red", ""),))
+            debit(f"t{tx}", "10", player=f"p{n}", provider="pp", picks=(("roulette_red", ""),))
         )
     ledger.record_event(closed(provider="pp"))
 
@@ -737,6 +741,46 @@ def test_the_round_book_never_reads_back_the_payouts_it_wrote(
     state = ledger.round_state("pp", "r1")
     assert state.status is RoundStatus.SETTLED
     assert {(b.status, b.payout) for b in state.bets} == {(BetStatus.SETTLED, D("20.00"))}
+    assert_books_balance(ledger)
+
+
+def test_a_players_bets_in_several_payout_saves_are_paid_once_each_without_a_conflict(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(book, "CHUNK", 2)
+    ledger = popo_ledger()
+    bridge_settled_round(ledger, 2, first_bets=4)  # p0's bets are in two saves
+    lost: list[IntegrityError] = []
+    save = ledger.save
+
+    def saving(*objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        time.sleep(0.05)  # a save slow enough for the next chunk to be acted on meanwhile
+        try:
+            return save(*objs, **kwargs)
+        except IntegrityError as error:
+            lost.append(error)
+            raise
+
+    monkeypatch.setattr(ledger, "save", saving)
+    ledger.record_event(declared({"number": "1"}, provider="pp"))
+    assert lost == []  # each save waited for the one before it that paid the same wallet
+    assert {b.status for b in ledger.round_state("pp", "r1").bets} == {BetStatus.SETTLED}
+    assert ledger.balance("p0", "EUR").balance == D("140.00")  # 100 - 40 + 4 x 20
+    assert_books_balance(ledger)
+
+
+def test_a_payout_save_lost_to_a_concurrent_write_is_made_again_on_fresh_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(book, "CHUNK", 2)
+    ledger = ContendedLedger(env=POPO)
+    bridge_settled_round(ledger, 5)
+    ledger.player, ledger.contended = "p0", 1  # the first payout save loses to a deposit
+    ledger.record_event(declared({"number": "1"}, provider="pp"))
+    assert ledger.contended == 0
+    assert {b.status for b in ledger.round_state("pp", "r1").bets} == {BetStatus.SETTLED}
+    assert ledger.balance("p0", "EUR").balance == D("110.01")
+    assert ledger.balance("p4", "EUR").balance == D("110.00")
     assert_books_balance(ledger)
 
 
