@@ -26,7 +26,8 @@ Figures:
   others share the machine.
 
 `durable_cost_ms` is bridge plus server CPU per durable bet with the ledger on given
-streams: on a fresh log and on the views area's big one it gives `bet_cost_growth`.
+streams: on a fresh log and on the views area's big one (1M events by default,
+`LIVEBRIDGE_BENCH_LOG_EVENTS`), in turn, it gives `bet_cost_growth` (`cost_growth`).
 
 Sessions are in JetStream KV, as in production. The clients run in a process of their
 own, as providers run on machines of their own.
@@ -385,17 +386,19 @@ def durable_cost_ms(
     concurrency: int = 32,
     players: int = 128,
     max_bets: int = 8000,
+    label: str = "cost",
 ) -> float:
     """Bridge plus server CPU milliseconds per saturated durable bet, the ledger on the
-    streams of `stream_prefix` (a fresh log, or a big one: `bet_cost_growth`)."""
+    streams of `stream_prefix` (a fresh log, or a big one: `bet_cost_growth`), by players
+    and in rounds named after `label` (another label: new wallets and rounds on a log)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    names = [f"cost-{n:04d}" for n in range(players)]
+    names = [f"{label}-{n:04d}" for n in range(players)]
     bucket = "bench_sessions_" + uuid.uuid4().hex[:8]
     tokens = asyncio.run(_launch(nats_url, bucket, names))
-    calls = _signed_bets(key, tokens, concurrency, max(1, max_bets // concurrency), "cost")
+    calls = _signed_bets(key, tokens, concurrency, max(1, max_bets // concurrency), label)
     ledger, guard = _ledger(nats_url, stream_prefix, names)
     try:
         with (
@@ -408,6 +411,30 @@ def durable_cost_ms(
         guard.close()
     bets = len(answered)
     return cpu.per("bridge", bets) + cpu.per("server", bets)
+
+
+COST_ROUNDS = 3
+"""Runs of the durable bets on each log, alternating fresh and big: the median of each."""
+
+
+def cost_growth(
+    nats_url: str, nats_pid: int, big_prefix: str, *, rounds: int = COST_ROUNDS, **bets: Any
+) -> dict[str, float]:
+    """Bridge plus server CPU per durable bet on the big log (the streams of `big_prefix`)
+    over the same on a fresh log, the two measured in turn `rounds` times each (a bet's
+    cost must not grow as the casino runs). `bets` sizes each run (`durable_cost_ms`)."""
+    fresh: list[float] = []
+    big: list[float] = []
+    for run in range(rounds):
+        # New players and rounds each run: on the big log too, every run's wallets are new.
+        fresh_prefix = "FRESH" + uuid.uuid4().hex[:8].upper()
+        fresh.append(durable_cost_ms(nats_url, nats_pid, fresh_prefix, label=f"cost{run}", **bets))
+        big.append(durable_cost_ms(nats_url, nats_pid, big_prefix, label=f"cost{run}", **bets))
+    return {
+        "bet_cost_fresh_log_ms": round(statistics.median(fresh), 3),
+        "bet_cost_big_log_ms": round(statistics.median(big), 3),
+        "bet_cost_growth": round(statistics.median(big) / statistics.median(fresh), 3),
+    }
 
 
 if __name__ == "__main__":

@@ -82,22 +82,10 @@ def _views(ctx: Context) -> dict[str, float]:
     prefix = "BIG" + uuid.uuid4().hex[:8].upper()
     figures = views.measure_big_log(ctx.nats_url, ctx.database_url, events, stream_prefix=prefix)
     if ctx.nats_pid is not None:
-        figures.update(_cost_growth(ctx.nats_url, ctx.nats_pid, prefix))
+        from services.bench import edge
+
+        figures.update(edge.cost_growth(ctx.nats_url, ctx.nats_pid, prefix))
     return figures
-
-
-def _cost_growth(nats_url: str, nats_pid: int, big_prefix: str) -> dict[str, float]:
-    """Bridge plus server CPU per durable bet on the big log over the same on a fresh one,
-    measured back to back (a bet's cost must not grow as the casino runs)."""
-    from services.bench import edge
-
-    fresh = edge.durable_cost_ms(nats_url, nats_pid, "FRESH" + uuid.uuid4().hex[:8].upper())
-    big = edge.durable_cost_ms(nats_url, nats_pid, big_prefix)
-    return {
-        "bet_cost_fresh_log_ms": round(fresh, 3),
-        "bet_cost_big_log_ms": round(big, 3),
-        "bet_cost_growth": round(big / fresh, 3),
-    }
 
 
 def _socket(ctx: Context) -> dict[str, float]:

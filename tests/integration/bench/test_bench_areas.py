@@ -22,6 +22,7 @@ from services.bench import platform as platform_bench
 from services.bench import views as views_bench
 from services.bench.cpu import spent
 from services.infra.natsserver import NatsServer
+from services.ledger.application import Ledger
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
@@ -72,6 +73,27 @@ def test_a_durable_bets_cost_is_measured_on_a_given_log(nats_server: NatsServer)
         max_bets=40,
     )  # fmt: skip
     assert 0 < cost < 1000
+
+
+def test_a_bets_cost_growth_sets_bets_on_a_big_log_against_bets_on_fresh_ones(
+    nats_server: NatsServer,
+) -> None:
+    assert nats_server.pid is not None
+    views_bench.big_log(nats_server.url, 3000, played=1000, stream_prefix="GROW").close()
+    figures = edge_bench.cost_growth(
+        nats_server.url, nats_server.pid, "GROW", rounds=2, seconds=0.5, concurrency=4,
+        players=8, max_bets=40,
+    )  # fmt: skip
+    fresh, big = figures["bet_cost_fresh_log_ms"], figures["bet_cost_big_log_ms"]
+    assert fresh > 0 and big > 0
+    assert figures["bet_cost_growth"] == pytest.approx(big / fresh, abs=0.01)
+    # Each run bets with players of its own, on the big log too: its wallets are new.
+    with Ledger(
+        {"PERSISTENCE_MODULE": "services.eventstore", "NATS_URL": nats_server.url,
+         "NATS_STREAM_PREFIX": "GROW"}
+    ) as ledger:  # fmt: skip
+        for run in range(2):
+            assert ledger.balance(f"cost{run}-0000", "EUR").balance > 0
 
 
 def test_cpu_seconds_count_this_process_burning_cpu() -> None:
