@@ -27,7 +27,12 @@ Publish = Callable[[list[OutMsg]], Awaitable[int]]
 class _Write:
     messages: list[OutMsg]
     done: asyncio.Future[int]
+    arrived: float
     subjects: set[str] = field(default_factory=set)
+
+
+def _never() -> bool:
+    return False
 
 
 class Coalescer:
@@ -35,21 +40,57 @@ class Coalescer:
 
     `publish` stores a list of messages atomically (retrying lost acks) and returns the
     last sequence; the coalescer calls it with the messages of one or more writes.
+    `more_coming` (called on the loop, cheap) says whether writes are still being composed;
+    while it does, a group waits for them, at most `gather_s` from its oldest write.
     """
 
-    def __init__(self, publish: Publish) -> None:
+    def __init__(
+        self,
+        publish: Publish,
+        *,
+        more_coming: Callable[[], bool] = _never,
+        gather_s: float = 0.0,
+    ) -> None:
         self._publish = publish
+        self._more_coming = more_coming
+        self._gather_s = gather_s
         self._queue: list[_Write] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._arrival: asyncio.Future[None] | None = None
+        """Set while a group waits for more writes; the next write resolves it."""
+
+    @property
+    def queued(self) -> int:
+        """Writes waiting for the next batch."""
+        return len(self._queue)
 
     async def submit(self, messages: list[OutMsg]) -> int:
         """Store `messages` atomically; the sequence of the last one."""
-        write = _Write(messages, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        write = _Write(messages, loop.create_future(), loop.time())
         write.subjects = {m.subject for m in messages}
         self._queue.append(write)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
+        elif self._arrival is not None and not self._arrival.done():
+            self._arrival.set_result(None)
         return await write.done
+
+    async def _gather(self) -> None:
+        """Wait while writes are still coming, up to `gather_s` after the oldest queued one
+        arrived, or until the queue holds a full batch."""
+        loop = asyncio.get_running_loop()
+        while self._more_coming():
+            left = self._queue[0].arrived + self._gather_s - loop.time()
+            if left <= 0 or sum(len(w.messages) for w in self._queue) >= MAX_BATCH:
+                return
+            arrival = self._arrival = loop.create_future()
+            timer = loop.call_later(left, _settle, arrival)
+            try:
+                await arrival
+            finally:
+                timer.cancel()
+                self._arrival = None
 
     def _take_group(self) -> list[_Write]:
         group: list[_Write] = []
@@ -69,6 +110,8 @@ class Coalescer:
 
     async def _flush(self) -> None:
         while self._queue:
+            if self._gather_s > 0:
+                await self._gather()
             group = self._take_group()
             if len(group) == 1:
                 await self._alone(group[0])
@@ -98,3 +141,8 @@ class Coalescer:
             write.done.set_exception(error)
             if isinstance(error, asyncio.CancelledError):
                 raise
+
+
+def _settle(arrival: asyncio.Future[None]) -> None:
+    if not arrival.done():
+        arrival.set_result(None)

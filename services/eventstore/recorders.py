@@ -23,6 +23,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Coroutine, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -77,6 +78,11 @@ class JetStreamRecorder:
             config = ledger_stream_config(stream, subjects)
             config.num_replicas = replicas
             connection.call(connection.ensure_stream(config))
+
+    def composing(self) -> AbstractContextManager[None]:
+        """Around a command that will likely write: batches wait for its write
+        (`JetStreamWriter.composing`)."""
+        return self.writer.composing()
 
     def read(self, reads: Coroutine[Any, Any, T]) -> T:
         """Run `reads` (the reader's coroutines, gathered as the caller likes) on the store's

@@ -127,7 +127,10 @@ class Ledger(WalletCommands):
         debit = None
         if isinstance(command, Debit):
             debit = functools.partial(self._debit, peeked=self._round_for(command))
-        with self._wallet_turns.turn(wallet_id(command.player, command.currency)):
+        with (
+            self._wallet_turns.turn(wallet_id(command.player, command.currency)),
+            self._composing(),
+        ):
             return self._execute(command, debit)
 
     def _round_for(self, debit: Debit) -> Round | RoundNote | None:

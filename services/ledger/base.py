@@ -13,9 +13,11 @@ The command handlers (`services.ledger.commands`), the round book
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
@@ -134,6 +136,12 @@ class LedgerBase(Application[UUID]):
             if isinstance(aggregate, Round):
                 self.known_rounds.note(aggregate)
         return recordings
+
+    def _composing(self) -> AbstractContextManager[None]:
+        """Around a command: a recorder that shares atomic batches between concurrent
+        writes (`services.eventstore`) lets a batch wait for this command's write."""
+        composing = getattr(self.recorder, "composing", None)
+        return composing() if composing is not None else contextlib.nullcontext()
 
     def _saved(self, record: TxRecord, *aggregates: Aggregate) -> WalletReply:
         recordings = self.save(*aggregates)

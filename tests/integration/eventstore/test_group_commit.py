@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -10,8 +11,9 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from services.eventstore.connection import JetStreamConnection
+from services.eventstore.heads import LastSeen
 from services.eventstore.recorders import JetStreamApplicationRecorder
-from services.eventstore.writer import SHARE_SINGLES_FROM
+from services.eventstore.writer import SHARE_SINGLES_FROM, JetStreamWriter
 
 
 @pytest.fixture
@@ -157,3 +159,58 @@ def test_busy_one_message_writes_share_batches_and_a_stale_one_fails_alone(
     for wallet, seq in written.items():
         assert [e.topic for e in recorder.select_events(wallet)] == ["t", "deposit"]
         assert recorder.read(recorder.reader.write_containing(stored[seq])) == [stored[seq]]
+
+
+def test_a_batch_waits_for_the_write_of_a_command_still_under_way(nats_url: str) -> None:
+    """A write arriving while another command is composing waits for that command's write
+    (up to the writer's gather window), and the two commit in one atomic batch."""
+    connection = JetStreamConnection(nats_url, name="gather")
+    recorder = JetStreamApplicationRecorder(connection, "GW" + uuid.uuid4().hex[:12].upper())
+    recorder.writer = JetStreamWriter(
+        connection, recorder.stream, LastSeen(), gather_s=120.0
+    )  # long enough that only the composing command's write can release the first one
+    try:
+        composing = threading.Event()
+        first_queued = threading.Event()
+        ids: dict[str, list[int]] = {}
+
+        def slow_command() -> None:
+            with recorder.composing():
+                composing.set()
+                first_queued.wait(60)
+                written = recorder.insert_events([event(uuid.uuid4(), 1), event(uuid.uuid4(), 1)])
+                assert written is not None
+                ids["slow"] = list(written)
+
+        def quick_write() -> None:
+            written = recorder.insert_events([event(uuid.uuid4(), 1), event(uuid.uuid4(), 1)])
+            assert written is not None
+            ids["quick"] = list(written)
+
+        slow = threading.Thread(target=slow_command)
+        slow.start()
+        assert composing.wait(60)
+        quick = threading.Thread(target=quick_write)
+        quick.start()
+        while recorder.writer.queued == 0:  # the quick write waits in the queue
+            assert quick.is_alive(), "the quick write went out without waiting"
+            time.sleep(0.01)
+        first_queued.set()
+        slow.join(60)
+        quick.join(60)
+
+        assert ids["slow"] == [ids["quick"][-1] + 1, ids["quick"][-1] + 2]
+        log = connection.call(connection.get_range(recorder.stream, 1, ids["slow"][-1]))
+        assert len({m.headers.get("Nats-Batch-Id") for m in log}) == 1, "one atomic batch"
+    finally:
+        connection.close()
+
+
+def test_a_command_that_writes_alone_does_not_wait(recorder: JetStreamApplicationRecorder) -> None:
+    """Its own write ends its composing: nothing else is under way, so the batch goes out."""
+    recorder.writer = JetStreamWriter(
+        recorder.connection, recorder.stream, LastSeen(), gather_s=600
+    )
+    with recorder.composing():
+        written = recorder.insert_events([event(uuid.uuid4(), 1), event(uuid.uuid4(), 1)])
+    assert written is not None and len(written) == 2
