@@ -12,14 +12,19 @@ each; `WatchedEntries` answers repeats from memory. Obligations:
 - nothing is cached until the watch runs, and the cache empties each time it is started
   again (`watch`, on every new connection); every entry is also trusted for at most
   `max_age_s`, so a watch that fell silent without its connection noticing costs seconds
-  of staleness, never more;
+  of staleness, never more; an entry read again in the last `REFRESH_SHARE` of its age is
+  answered from memory and read again in the background, so a key in use is not waited
+  for every `max_age_s` (a socket bet read its session from the bucket one bet in five:
+  p90 5 ms, p99 30-85 ms under load, against 0.02 ms from memory);
 - at most `max_entries`, the least recently used leaving first; a key not found is not
   kept (unknown tokens must not push out the live ones).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -29,12 +34,15 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
+log = logging.getLogger(__name__)
+
 V = TypeVar("V")
 
 MAX_ENTRIES = 10_000
 ENTRY_BYTES = 1_000
 """Measured (tests/unit/edge/test_kvcache.py): a session, its key and its place, about 800."""
 MAX_AGE_S = 5.0
+REFRESH_SHARE = 0.2
 
 
 class WatchedEntries(Generic[V]):
@@ -56,6 +64,8 @@ class WatchedEntries(Generic[V]):
         self.epoch = 0
         """Changes seen (watched or forgotten): a read that saw it move keeps nothing."""
         self.hits = 0
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
+        """Keys read again in the background, ahead of their age."""
 
     @property
     def watching(self) -> bool:
@@ -78,6 +88,8 @@ class WatchedEntries(Generic[V]):
     async def stop(self) -> None:
         subscription, self._subscription = self._subscription, None
         self.clear()
+        for refreshing in list(self._refreshing.values()):
+            refreshing.cancel()
         if subscription is not None:
             with contextlib.suppress(Exception):
                 await subscription.unsubscribe()
@@ -97,7 +109,14 @@ class WatchedEntries(Generic[V]):
         if found is not None and now - found[0] < self.max_age_s and self.watching:
             self._entries.move_to_end(key)
             self.hits += 1
+            if now - found[0] >= self.max_age_s * (1 - REFRESH_SHARE):
+                self._refresh(key, load)
             return found[1]
+        return await self._load(key, load, now)
+
+    async def _load(
+        self, key: str, load: Callable[[], Awaitable[V | None]], now: float
+    ) -> V | None:
         epoch = self.epoch
         value = await load()
         if value is not None and self.watching and self.epoch == epoch:
@@ -108,6 +127,22 @@ class WatchedEntries(Generic[V]):
         elif value is None:
             self._entries.pop(key, None)
         return value
+
+    def _refresh(self, key: str, load: Callable[[], Awaitable[V | None]]) -> None:
+        """Read `key` again in the background (once at a time): its entry is renewed from
+        when that read started, or dropped if a change raced it."""
+        if key in self._refreshing:
+            return
+
+        async def again() -> None:
+            try:
+                await self._load(key, load, self._clock())
+            except Exception:  # the entry ages out; the next read after that waits for it
+                log.debug("reading %s ahead of its age failed", key, exc_info=True)
+            finally:
+                self._refreshing.pop(key, None)
+
+        self._refreshing[key] = asyncio.get_running_loop().create_task(again())
 
     def changed(self, key: str) -> None:
         """What the watch reports: `key` was written or deleted."""

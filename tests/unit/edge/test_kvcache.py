@@ -3,6 +3,7 @@ read that raced a change, and stays within its bound at its measured cost."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import tracemalloc
 
@@ -45,6 +46,64 @@ async def test_a_read_is_kept_until_its_key_changes_or_ages() -> None:
     clock.now = 5.0  # trusted no longer than max_age_s, watch or not
     await cache.read("s.hub88.k", load)
     assert loads == ["read"] * 3
+
+
+async def test_a_key_read_late_in_its_age_is_read_again_in_the_background() -> None:
+    """A key in use is answered from memory and renewed ahead of its age, never past it."""
+    clock = Clock()
+    cache = Watched(max_age_s=5.0, clock=clock)
+    first = new_session("hub88", "p-1", "EUR", 0.0, 600, "roulette")
+    renewed = new_session("hub88", "p-1", "EUR", 0.0, 900, "roulette")
+    stored = [first]
+    loads: list[float] = []
+
+    async def load() -> Session:
+        loads.append(clock.now)
+        return stored[-1]
+
+    assert await cache.read("s.hub88.k", load) == first
+    clock.now = 3.9
+    assert await cache.read("s.hub88.k", load) == first
+    await asyncio.sleep(0)
+    assert loads == [0.0], "early in its age: from memory alone"
+    stored.append(renewed)
+    clock.now = 4.5
+    assert await cache.read("s.hub88.k", load) == first, "late in its age: not waited for"
+    assert await cache.read("s.hub88.k", load) == first
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert loads == [0.0, 4.5], "read again once, in the background"
+    clock.now = 9.4  # past the first read's age, within the renewed one's
+    assert await cache.read("s.hub88.k", load) == renewed
+    assert loads == [0.0, 4.5], "from memory: renewed from when its read started"
+    await asyncio.sleep(0)
+    assert loads == [0.0, 4.5, 9.4], "and late in that age again: read again"
+    clock.now = 20.0  # nothing read it since: the read waits, as before
+    assert await cache.read("s.hub88.k", load) == renewed
+    assert loads[-1] == 20.0
+
+
+async def test_a_background_read_that_raced_a_change_is_not_kept() -> None:
+    clock = Clock()
+    cache = Watched(max_age_s=5.0, clock=clock)
+    session = new_session("hub88", "p-1", "EUR", 0.0, 600, "roulette")
+    loads = 0
+
+    async def load() -> Session:
+        nonlocal loads
+        loads += 1
+        if loads == 2:
+            cache.changed("s.hub88.k")  # revoked while the background read was out
+        return session
+
+    await cache.read("s.hub88.k", load)
+    clock.now = 4.5
+    await cache.read("s.hub88.k", load)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert loads == 2
+    await cache.read("s.hub88.k", load)
+    assert loads == 3, "the change dropped the entry: the next read waits for the bucket"
 
 
 async def test_a_read_that_raced_a_change_is_not_kept() -> None:
