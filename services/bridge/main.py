@@ -54,7 +54,7 @@ from projections.catalog import VIEWS as VIEW_SPECS
 from projections.catalog import view_env
 from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from projections.reconcile.audit import AuditRuns
-from services.bridge import malloc
+from services.bridge import heapwatch, malloc
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.leases import LEASES, leased, leases_ctx
 from services.bridge.nats_keeper import NatsKeeper
@@ -357,6 +357,7 @@ def build_app(settings: Settings) -> web.Application:
             ledger,
             protection,
             malloc.trim_ctx(),
+            heapwatch.watch_ctx(settings.environ),
         ]
     )
     # the views' runners (each under its lease), and the read API over them (in every bridge)
@@ -484,6 +485,8 @@ def build_app(settings: Settings) -> web.Application:
 
 def run(settings: Settings) -> None:
     arenas = malloc.limit_arenas(settings.environ)  # before the bridge starts its threads
+    if heapwatch.start(settings.environ):
+        log.warning("tracemalloc on (LIVEBRIDGE_HEAP_WATCH_DIR): for a diagnosis only")
     setup_telemetry(settings.environ)
     if arenas is not None:
         log.info("malloc: at most %d arenas (MALLOC_ARENA_MAX unset)", arenas)

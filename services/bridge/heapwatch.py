@@ -1,0 +1,263 @@
+"""Where the bridge's memory goes, for finding what grows in a long run (issue 17).
+
+Off unless `LIVEBRIDGE_HEAP_WATCH_DIR` names a directory. Then every
+`LIVEBRIDGE_HEAP_WATCH_EVERY_S` seconds (default 60) `watch_ctx` appends a line to
+`<dir>/heap.tsv`, each layer's view of the process's memory: the RSS by what holds it
+(glibc's heaps, thread stacks, other anonymous memory, which is mostly pymalloc's arenas,
+and files: `/proc/self/smaps`), glibc's heap (`mallinfo2`: in use, free inside the heaps,
+mapped chunks), pymalloc's arenas and the blocks in use and free in them, and the threads.
+Python objects that pile up show in pymalloc's used bytes; RSS that grows while those and
+glibc's in-use bytes stay flat is the allocators keeping free memory.
+
+Cheap enough for a loaded bridge (a few ms a sample). Two costlier options:
+`LIVEBRIDGE_HEAP_WATCH_CENSUS=1` writes `<dir>/census-<n>.tsv`, the 60 most numerous
+gc-tracked types (some 0.5 s of held GIL each); `LIVEBRIDGE_HEAP_WATCH_FRAMES=<n>` turns
+tracemalloc on as `livebridge run` starts and dumps a snapshot to `<dir>/heap-<n>.snap`,
+and `python -m services.bridge.heapwatch DIR A B [N]` prints the `N` tracebacks (default
+25) whose memory grew most from snapshot `A` to `B`. Tracing made the bridge too slow to
+answer 160 simulated players within their timeouts at load 10: run it with fewer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import gc
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from services.bridge.malloc import glibc
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+MIB = 2**20
+
+KIND_COLUMNS = ("heap_kb", "arenas_kb", "stacks_kb", "anon_kb", "files_kb")
+COLUMNS = (
+    "unix_s",
+    "rss_kb",
+    *KIND_COLUMNS,
+    "traced_kb",
+    "traced_peak_kb",
+    "malloc_in_use_kb",
+    "malloc_free_kb",
+    "malloc_mmapped_kb",
+    "py_blocks",
+    "pymalloc_arenas_kb",
+    "pymalloc_used_kb",
+    "pymalloc_free_kb",
+    "threads",
+)
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def directory(environ: Mapping[str, str]) -> Path | None:
+    raw = environ.get("LIVEBRIDGE_HEAP_WATCH_DIR", "")
+    return Path(raw) if raw else None
+
+
+def start(environ: Mapping[str, str]) -> bool:
+    """Turn tracemalloc on when the watch asks for frames; whether it did."""
+    frames = int(environ.get("LIVEBRIDGE_HEAP_WATCH_FRAMES", "0") or "0")
+    if directory(environ) is None or frames <= 0:
+        return False
+    tracemalloc.start(frames)
+    return True
+
+
+def _kind(start: int, end: int, name: str) -> str:
+    """What a mapping of `/proc/self/smaps` holds, from its name and size: glibc gives a
+    thread's stack 8 MiB (less its guard page) and an arena's heap up to 64 MiB aligned to
+    it; the rest of the anonymous memory is pymalloc's arenas (1 MiB each, merged by the
+    kernel when adjacent) and `malloc`'s large chunks, mapped on their own."""
+    size = end - start
+    if name == "[heap]":
+        return "heap_kb"
+    if name.startswith("/"):
+        return "files_kb"
+    if name:
+        return "anon_kb"
+    if size == 8 * MIB or size == 8 * MIB - 4096:
+        return "stacks_kb"
+    if start % (64 * MIB) == 0 and size <= 64 * MIB:
+        return "arenas_kb"
+    return "anon_kb"
+
+
+def resident_by_kind() -> dict[str, int]:
+    """The RSS in KB by what holds it (see `_kind`)."""
+    found = dict.fromkeys(KIND_COLUMNS, 0)
+    kind = "anon_kb"
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split(maxsplit=5)
+            if "-" in head[0] and len(head) >= 5:
+                low, high = (int(part, 16) for part in head[0].split("-"))
+                kind = _kind(low, high, head[5].strip() if len(head) > 5 else "")
+            elif head[0] == "Rss:":
+                found[kind] += int(head[1])
+    return found
+
+
+def rss_kb() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pymalloc_kb(libc: ctypes.CDLL | None) -> dict[str, int]:
+    """CPython's small-object allocator: its arenas (1 MiB each, given back only when every
+    block in one is free), the bytes of the blocks in use and of the free ones in them,
+    from `_PyObject_DebugMallocStats`' report."""
+    found = {"pymalloc_arenas_kb": 0, "pymalloc_used_kb": 0, "pymalloc_free_kb": 0}
+    report = getattr(ctypes.pythonapi, "_PyObject_DebugMallocStats", None)
+    if libc is None or report is None:
+        return found
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    report.argtypes = [ctypes.c_void_p]
+    with tempfile.NamedTemporaryFile("r") as out:
+        stream = libc.fopen(out.name.encode(), b"w")
+        report(stream)
+        libc.fclose(stream)
+        lines = out.read().splitlines()
+    names = {
+        "# arenas allocated current": ("pymalloc_arenas_kb", 1024),
+        "# bytes in allocated blocks": ("pymalloc_used_kb", 1 / 1024),
+        "# bytes in available blocks": ("pymalloc_free_kb", 1 / 1024),
+    }
+    for line in lines:
+        name, _, value = line.partition("=")
+        if name.strip() in names:
+            column, scale = names[name.strip()]
+            found[column] = int(int(value.strip().replace(",", "")) * scale)
+    return found
+
+
+def sample(libc: ctypes.CDLL | None) -> dict[str, int]:
+    """One line of `heap.tsv`: the process's memory as each layer sees it."""
+    traced, peak = tracemalloc.get_traced_memory()
+    row = {
+        "unix_s": int(time.time()),
+        "rss_kb": rss_kb(),
+        **resident_by_kind(),
+        "traced_kb": traced // 1024,
+        "traced_peak_kb": peak // 1024,
+        "malloc_in_use_kb": 0,
+        "malloc_free_kb": 0,
+        "malloc_mmapped_kb": 0,
+        "py_blocks": sys.getallocatedblocks(),
+        **pymalloc_kb(libc),
+        "threads": threading.active_count(),
+    }
+    if libc is not None and hasattr(libc, "mallinfo2"):
+        libc.mallinfo2.restype = _Mallinfo2
+        info = libc.mallinfo2()
+        row["malloc_in_use_kb"] = info.uordblks // 1024
+        row["malloc_free_kb"] = info.fordblks // 1024
+        row["malloc_mmapped_kb"] = info.hblkhd // 1024
+    return row
+
+
+def dump(
+    where: Path, number: int, libc: ctypes.CDLL | None, census: bool = False
+) -> dict[str, int]:
+    """Write snapshot `number` and its line of `heap.tsv`; the line."""
+    where.mkdir(parents=True, exist_ok=True)
+    tsv = where / "heap.tsv"
+    if not tsv.exists():
+        tsv.write_text("n\t" + "\t".join(COLUMNS) + "\n")
+    if tracemalloc.is_tracing():
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+        snapshot.dump(str(where / f"heap-{number}.snap"))
+    if census:
+        counts = Counter(type(found).__qualname__ for found in gc.get_objects())
+        lines = (f"{count}\t{name}\n" for name, count in counts.most_common(60))
+        (where / f"census-{number}.tsv").write_text("".join(lines))
+    row = sample(libc)
+    with open(tsv, "a") as out:
+        out.write(f"{number}\t" + "\t".join(str(row[c]) for c in COLUMNS) + "\n")
+    return row
+
+
+def watch_ctx(
+    environ: Mapping[str, str],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` dumping a snapshot every interval while tracemalloc traces."""
+
+    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+        where = directory(environ)
+        if where is None:
+            yield
+            return
+        every_s = float(environ.get("LIVEBRIDGE_HEAP_WATCH_EVERY_S", "60"))
+        census = environ.get("LIVEBRIDGE_HEAP_WATCH_CENSUS", "") == "1"
+        task = asyncio.create_task(_dumping(where, every_s, census), name="heap-watch")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    return ctx
+
+
+async def _dumping(where: Path, every_s: float, census: bool) -> None:
+    libc = glibc()
+    number = 0
+    while True:
+        await asyncio.to_thread(dump, where, number, libc, census)
+        number += 1
+        await asyncio.sleep(every_s)
+
+
+def grown(where: Path, first: int, last: int, top: int = 25) -> list[str]:
+    """The `top` tracebacks whose memory grew most from snapshot `first` to `last`."""
+    before = tracemalloc.Snapshot.load(str(where / f"heap-{first}.snap"))
+    after = tracemalloc.Snapshot.load(str(where / f"heap-{last}.snap"))
+    lines = []
+    for stat in after.compare_to(before, "traceback")[:top]:
+        lines.append(
+            f"{stat.size_diff / 1024:+10.1f} KB {stat.count_diff:+8d} blocks "
+            f"(now {stat.size / 1024:.1f} KB in {stat.count})"
+        )
+        lines.extend(f"    {line}" for line in stat.traceback.format(most_recent_first=True))
+    return lines
+
+
+def main(argv: list[str]) -> None:
+    where, first, last = Path(argv[0]), int(argv[1]), int(argv[2])
+    top = int(argv[3]) if len(argv) > 3 else 25
+    print("\n".join(grown(where, first, last, top)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

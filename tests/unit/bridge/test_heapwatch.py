@@ -1,0 +1,69 @@
+"""The heap watch tells what holds the bridge's memory and what grew between two
+snapshots: the tool that found (or ruled out) each suspect of issue 17."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import services
+from services.bridge import heapwatch
+from services.bridge.malloc import glibc
+
+
+def test_the_kinds_of_resident_memory_add_up_to_the_rss() -> None:
+    kinds = heapwatch.resident_by_kind()
+    total = heapwatch.rss_kb()
+    assert set(kinds) == set(heapwatch.KIND_COLUMNS)
+    assert 0.9 * total <= sum(kinds.values()) <= 1.1 * total
+
+
+def test_without_frames_the_watch_samples_but_does_not_trace(tmp_path: Path) -> None:
+    """Tracing is opt-in (it slows every call); the cheap sample is always written."""
+    assert not heapwatch.start({"LIVEBRIDGE_HEAP_WATCH_DIR": str(tmp_path)})
+    row = heapwatch.dump(tmp_path, 0, glibc(), census=True)
+    header, line = (tmp_path / "heap.tsv").read_text().splitlines()
+    assert header.split("\t") == ["n", *heapwatch.COLUMNS]
+    assert int(line.split("\t")[2]) == row["rss_kb"] > 0
+    assert row["malloc_in_use_kb"] > 0
+    assert not list(tmp_path.glob("heap-*.snap"))
+    assert "function" in (tmp_path / "census-0.tsv").read_text()
+
+
+GROWING = """
+import sys
+from pathlib import Path
+from services.bridge import heapwatch
+
+where = Path(sys.argv[1])
+watched = {"LIVEBRIDGE_HEAP_WATCH_DIR": str(where), "LIVEBRIDGE_HEAP_WATCH_FRAMES": "4"}
+assert heapwatch.start(watched)
+kept = []
+
+def remember_forever() -> None:
+    kept.extend(bytearray(1000) for _ in range(5000))
+
+heapwatch.dump(where, 0, None)
+remember_forever()
+heapwatch.dump(where, 1, None)
+print("\\n".join(heapwatch.grown(where, 0, 1, top=1)))
+"""
+
+
+def test_the_traceback_that_grew_most_comes_first(tmp_path: Path) -> None:
+    """Run in a process of its own: tracemalloc traces a whole interpreter."""
+    script = tmp_path / "grower.py"
+    script.write_text(GROWING)
+    found = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(Path(services.__file__).parent.parent)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    first, *trace = found.splitlines()
+    grew_kb = float(first.split()[0])
+    assert 5000 <= grew_kb <= 6000
+    assert any("kept.extend(bytearray(1000)" in line for line in trace)
