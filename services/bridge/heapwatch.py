@@ -90,11 +90,11 @@ def start(environ: Mapping[str, str]) -> bool:
     return True
 
 
-def _kind(start: int, end: int, name: str) -> str:
+def _kind(start: int, end: int, name: str, after_guard: bool) -> str:
     """What a mapping of `/proc/self/smaps` holds, from its name and size: glibc gives a
-    thread's stack 8 MiB (less its guard page) and an arena's heap up to 64 MiB aligned to
-    it; the rest of the anonymous memory is pymalloc's arenas (1 MiB each, merged by the
-    kernel when adjacent) and `malloc`'s large chunks, mapped on their own."""
+    thread's stack 8 MiB above a guard page of its own mapping, and an arena's heap
+    up to 64 MiB aligned to it; the rest of the anonymous memory is pymalloc's arenas
+    (1 MiB each, merged by the kernel when adjacent) and `malloc`'s large chunks."""
     size = end - start
     if name == "[heap]":
         return "heap_kb"
@@ -102,7 +102,7 @@ def _kind(start: int, end: int, name: str) -> str:
         return "files_kb"
     if name:
         return "anon_kb"
-    if size == 8 * MIB or size == 8 * MIB - 4096:
+    if after_guard and size == 8 * MIB:
         return "stacks_kb"
     if start % (64 * MIB) == 0 and size <= 64 * MIB:
         return "arenas_kb"
@@ -113,12 +113,15 @@ def resident_by_kind() -> dict[str, int]:
     """The RSS in KB by what holds it (see `_kind`)."""
     found = dict.fromkeys(KIND_COLUMNS, 0)
     kind = "anon_kb"
+    guard_end = -1
     with open("/proc/self/smaps") as smaps:
         for line in smaps:
             head = line.split(maxsplit=5)
             if "-" in head[0] and len(head) >= 5:
                 low, high = (int(part, 16) for part in head[0].split("-"))
-                kind = _kind(low, high, head[5].strip() if len(head) > 5 else "")
+                name = head[5].strip() if len(head) > 5 else ""
+                kind = _kind(low, high, name, after_guard=low == guard_end)
+                guard_end = high if head[1] == "---p" and high - low == 4096 else -1
             elif head[0] == "Rss:":
                 found[kind] += int(head[1])
     return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import services
@@ -14,8 +15,18 @@ from services.bridge.malloc import glibc
 
 
 def test_the_kinds_of_resident_memory_add_up_to_the_rss() -> None:
-    kinds = heapwatch.resident_by_kind()
-    total = heapwatch.rss_kb()
+    release = threading.Event()
+    waiting = [threading.Thread(target=release.wait) for _ in range(3)]
+    for thread in waiting:
+        thread.start()
+    try:
+        kinds = heapwatch.resident_by_kind()
+        total = heapwatch.rss_kb()
+    finally:
+        release.set()
+        for thread in waiting:
+            thread.join()
+    assert kinds["stacks_kb"] > 0
     assert set(kinds) == set(heapwatch.KIND_COLUMNS)
     assert 0.9 * total <= sum(kinds.values()) <= 1.1 * total
 
