@@ -490,6 +490,9 @@ def run(settings: Settings) -> None:
     setup_telemetry(settings.environ)
     if arenas is not None:
         log.info("malloc: at most %d arenas (MALLOC_ARENA_MAX unset)", arenas)
+    mapped = malloc.map_large_chunks(settings.environ)
+    if mapped is not None:
+        log.info("malloc: chunks of %d bytes or more mapped on their own", mapped)
     settings.home.mkdir(parents=True, exist_ok=True)
     app = build_app(settings)
     print(f"livebridge serving http://{settings.http_host}:{settings.http_port} (Ctrl-C stops)")

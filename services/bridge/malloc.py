@@ -8,13 +8,16 @@ ledger workers, each view's pools, the followers), and with an arena each its fr
 pile up between live ones. Its RSS climbed after every Python-level bound was reached,
 while `mallinfo2` counted as much free memory inside the arenas as in use.
 
-Two measures, both skipped where the C library is not glibc:
+Three measures, all skipped where the C library is not glibc:
 
 - `limit_arenas()`: `mallopt(M_ARENA_MAX, ARENAS)` as `livebridge run` starts, before the
   bridge starts its threads (an arena is created on contention, so the limit holds for
   every thread started after it). It is what `MALLOC_ARENA_MAX=2` in the environment does,
   without a launcher that has to set it: when the variable is set, glibc already read
   it and this leaves it alone.
+- `map_large_chunks()`: `mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)` as `run` starts, so
+  that a large buffer goes back to the system when freed rather than into the heap
+  (what `MALLOC_MMAP_THRESHOLD_` in the environment does; when set, it is left alone).
 - `trim()`: `malloc_trim(0)` gives the whole free pages inside every arena back to the
   system; `trim_ctx` runs it every `TRIM_EVERY_S` seconds in a worker thread.
 """
@@ -41,6 +44,14 @@ long run stays flat (see the README's "Memory" for the figures with and without)
 TRIM_EVERY_S = 60.0
 M_ARENA_MAX = -8
 """`mallopt`'s parameter number for the arena limit (glibc `malloc.h`)."""
+MMAP_THRESHOLD = 128 * 1024
+"""Chunks this size or larger are mapped on their own and unmapped when freed. glibc
+starts there but raises the threshold to the size of each mapped chunk freed (up to
+32 MiB), and its trim threshold to twice that: after the settle publisher's checkpoint
+(6.8 MB every minute, encoded twice) had been freed once, the next ones came from the
+heap and stayed resident until the next `trim()` (the bridge's 20-30 MB sawtooth).
+Fixed, a large buffer costs a `mmap` and a `munmap` and its pages' first touch."""
+M_MMAP_THRESHOLD = -3
 
 
 def glibc() -> ctypes.CDLL | None:
@@ -67,6 +78,21 @@ def limit_arenas(environ: Mapping[str, str], libc: ctypes.CDLL | None = None) ->
         log.warning("mallopt(M_ARENA_MAX, %d) refused; glibc keeps its arenas", ARENAS)
         return None
     return ARENAS
+
+
+def map_large_chunks(environ: Mapping[str, str], libc: ctypes.CDLL | None = None) -> int | None:
+    """Fix glibc's mmap threshold at `MMAP_THRESHOLD` unless `MALLOC_MMAP_THRESHOLD_` is
+    set; the threshold set, or None when it was left to the environment or to a C library
+    that is not glibc."""
+    if environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return None
+    libc = libc or glibc()
+    if libc is None:
+        return None
+    if not libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD):
+        log.warning("mallopt(M_MMAP_THRESHOLD, %d) refused", MMAP_THRESHOLD)
+        return None
+    return MMAP_THRESHOLD
 
 
 def trim(libc: ctypes.CDLL) -> float:

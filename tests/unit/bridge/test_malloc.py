@@ -79,3 +79,51 @@ def test_without_a_limit_the_same_threads_spread_over_more_arenas() -> None:
     """The control: the limit above is what keeps the heaps few, not the workload."""
     _, heaps, _ = run_threaded_heap({"PATH": "/usr/bin:/bin", "MALLOC_ARENA_MAX": "16"})
     assert int(heaps) > malloc.ARENAS
+
+
+LARGE_BUFFERS = """
+import ctypes, os, sys
+from services.bridge import heapwatch, malloc
+
+libc = malloc.glibc()
+fixed = malloc.map_large_chunks(os.environ, libc) if sys.argv[1] == "fix" else None
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+size = 7 * 2**20  # a settle checkpoint's size
+libc.free(libc.malloc(size))
+second = libc.malloc(size)
+mapped_kb = heapwatch.sample(libc)["malloc_mmapped_kb"]
+libc.free(second)
+print(fixed, mapped_kb >= size // 1024)
+"""
+
+
+def run_large_buffers(fix: bool, env: dict[str, str] | None = None) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(LARGE_BUFFERS), "fix" if fix else "leave"],
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.split()
+
+
+def test_a_large_buffer_freed_once_does_not_move_the_next_into_the_heap() -> None:
+    """Fixed, the threshold maps every such buffer and unmaps it when freed."""
+    fixed, mapped = run_large_buffers(fix=True)
+    assert fixed == str(malloc.MMAP_THRESHOLD)
+    assert mapped == "True"
+
+
+def test_with_glibc_s_own_threshold_the_second_buffer_comes_from_the_heap() -> None:
+    """The control: glibc raised its threshold to the freed buffer's size, and served the
+    next one from the heap, where it stays resident after `free` until a trim."""
+    fixed, mapped = run_large_buffers(fix=False)
+    assert (fixed, mapped) == ("None", "False")
+
+
+def test_an_operator_s_malloc_mmap_threshold_is_left_to_glibc() -> None:
+    fixed, mapped = run_large_buffers(fix=True, env={"MALLOC_MMAP_THRESHOLD_": "65536"})
+    assert (fixed, mapped) == ("None", "True")
