@@ -111,6 +111,12 @@ class Growth:
     def after_warmup(self) -> list[tuple[int, float]]:
         return [(calls, rss) for calls, rss in self.samples if calls >= self.warmup]
 
+    def calls_measured(self) -> int:
+        """Calls between the first sample after warm-up and the last: the growth's window
+        (the first sample lands some calls past the warm-up, at a load's pace)."""
+        points = self.after_warmup()
+        return points[-1][0] - points[0][0] if points else 0
+
     def floors(self) -> list[tuple[int, float]]:
         """The lowest sample of each of `SPANS` equal spans of calls after warm-up (fewer
         when the run was short: each span lasts at least two heap trims)."""
@@ -143,7 +149,7 @@ class Growth:
             "bridge_rss_mb_peak": round(max(r for _, r in self.samples), 1),
             "bridge_rss_growth_kb_per_1k_calls": round(self.kb_per_1k_calls(), 2),
             "bridge_rss_trend_kb_per_1k_calls": round(self.trend_kb_per_1k_calls(), 2),
-            "bridge_rss_calls_measured": float(points[-1][0] - points[0][0]) if points else 0.0,
+            "bridge_rss_calls_measured": float(self.calls_measured()),
             "nats_rss_mb": round(self.nats_rss_mb, 1),
         }
 
@@ -231,8 +237,8 @@ def bridge_growth(
     sample_every_s: float = 2.0,
     max_seconds: float | None = None,
 ) -> Growth:
-    """Sample the RSS of `livebridge run` under `livebridge simulate` until `warmup + calls`
-    wallet calls were answered (or `max_seconds` passed)."""
+    """Sample the RSS of `livebridge run` under `livebridge simulate` until the samples
+    after `warmup` calls span `calls` calls (or `max_seconds` passed)."""
     growth = Growth(warmup=warmup)
     per_round = tables * players * 2
     rounds = max(3, 2 * (warmup + calls) // per_round + 2)
@@ -256,7 +262,7 @@ def bridge_growth(
                 if answered >= warmup:
                     warm = warm or time.monotonic()
                     growth.seconds_after_warmup = time.monotonic() - warm
-                if answered >= warmup + calls:
+                if growth.calls_measured() >= calls:
                     break
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
                     break

@@ -36,3 +36,12 @@ def test_a_short_run_takes_fewer_spans_each_at_least_two_trims_long() -> None:
     growth.seconds_after_warmup = 300.0  # two spans of 150 s
     assert len(growth.floors()) == 2
     assert growth.figures()["bridge_rss_calls_measured"] == 6_000
+
+
+def test_the_window_is_counted_from_the_first_sample_after_warm_up_not_from_the_warm_up() -> None:
+    """A run stopped at warm-up + 50,000 calls measured 49,910 (its first sample after
+    warm-up at 30,090): it runs until the samples span the calls asked for."""
+    growth = Growth(warmup=WARMUP, samples=[(29_500, 150.0), (30_090, 150.0), (80_000, 151.0)])
+    assert growth.calls_measured() == 49_910
+    growth.samples.append((80_090, 151.0))
+    assert growth.calls_measured() == 50_000
