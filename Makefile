@@ -23,8 +23,9 @@ install: $(STAMP) ## Create .venv and install livebridge with its server and dev
 run: install ## Start nats-server (CLUSTER=1: a 3-node cluster), find or start PostgreSQL, serve on 127.0.0.1:8080
 	LIVEBRIDGE_CLUSTER=$(or $(CLUSTER),$(LIVEBRIDGE_CLUSTER)) $(BIN)/livebridge run
 
-test: install ## Run the whole test suite against a real nats-server and PostgreSQL
-	$(BIN)/pytest -q -p no:cacheprovider --durations=25
+WORKERS ?= 2
+test: install ## Run the whole test suite against a real nats-server and PostgreSQL (WORKERS=2 processes; 0: one)
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25 -n $(WORKERS) --dist worksteal
 
 lint: install ## ruff check and format check
 	$(BIN)/ruff check .
