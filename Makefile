@@ -25,7 +25,7 @@ run: install ## Start nats-server (CLUSTER=1: a 3-node cluster), find or start P
 
 WORKERS ?= 2
 test: install ## Run the whole test suite against a real nats-server and PostgreSQL (WORKERS=2 processes; 0: one)
-	$(BIN)/pytest -q -p no:cacheprovider --durations=25 -n $(WORKERS) --dist worksteal
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25 -n $(WORKERS) --dist loadgroup
 
 lint: install ## ruff check and format check
 	$(BIN)/ruff check .

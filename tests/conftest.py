@@ -10,15 +10,38 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from xdist.scheduler import LoadGroupScheduling
 
 from services.infra.natsserver import NatsServer
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "LIVEBRIDGE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+ONE_AT_A_TIME = (
+    "tests/integration/chaos/",
+    "tests/integration/cluster/",
+    "tests/integration/bench/test_bench_areas.py::test_the_cluster_area",
+)
+"""Tests that start three-node clusters or whole chaos runs (nats-servers, bridges, a
+PostgreSQL): the ones a busy machine fails first (leader elections, readiness deadlines)."""
+
+
+class OneAtATime(LoadGroupScheduling):  # type: ignore[misc]
+    """`make test`'s workers (`--dist loadgroup`) run `ONE_AT_A_TIME` as one unit, on one
+    worker, so two of them never share the machine's two cores; the largest unit, it
+    starts first. (xdist's own `xdist_group` mark renames node ids, which pytest 9.2 no
+    longer lets a plugin do, so the group is named by path here.)"""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return "one_at_a_time" if nodeid.startswith(ONE_AT_A_TIME) else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> OneAtATime | None:
+    return OneAtATime(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 @pytest.fixture(scope="session")

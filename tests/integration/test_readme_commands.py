@@ -127,7 +127,7 @@ COMMANDS: dict[str, Check] = {
     "make run": Serves(),
     "make run CLUSTER=1": Serves(),
     "make test": Expands(
-        (".venv/bin/pytest -q -p no:cacheprovider --durations=25 -n 2 --dist worksteal",),
+        (".venv/bin/pytest -q -p no:cacheprovider --durations=25 -n 2 --dist loadgroup",),
         "it runs this test; running it here would recurse",
     ),
     "make check": Expands(
@@ -135,7 +135,7 @@ COMMANDS: dict[str, Check] = {
             ".venv/bin/ruff check .",
             ".venv/bin/ruff format --check .",
             ".venv/bin/mypy",
-            ".venv/bin/pytest -q -p no:cacheprovider --durations=25 -n 2 --dist worksteal",
+            ".venv/bin/pytest -q -p no:cacheprovider --durations=25 -n 2 --dist loadgroup",
         ),
         "its tests include this one; lint and types run before landing",
     ),
