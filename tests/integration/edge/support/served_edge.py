@@ -28,14 +28,19 @@ OPENING = Decimal("1000.00")
 
 @dataclass(frozen=True, slots=True)
 class TableSize:
-    """The end-to-end table every dialect plays: 50 players over 100 rounds, `bettors`
+    """The end-to-end table every dialect plays: 50 players over 40 rounds, `bettors`
     of them in each round (a window that moves round by round, so all 50 bet, each in
-    100 x bettors / 50 rounds), `parallel` rounds in play at once.
+    40 x bettors / 50 rounds), `parallel` rounds in play at once.
 
-    `bettors` is what keeps a dialect's table near 30 s on a busy 2-core machine (the
-    ledger's fsynced writes are the cost): 8 by default, fewer where the dialect makes
-    more calls per bet or costlier ones. LIVEBRIDGE_SOAK=1 makes every player bet every
-    round (a test using this is marked `soak`, so that make soak runs it);
+    A table's time is mostly its rounds one after another (each waits on fsynced ledger
+    writes), so the size is in rounds: 40, with the provider's resent calls and rollbacks
+    each drawn a dozen times or so, took 30-43 s a dialect, two tables at once under a
+    load average of 15-18 (100: evolution alone 63 s at 17-21). More rounds at once would
+    be faster, but then a busy machine answered Hub88's calls after its client's 5 s
+    timeout. `bettors`
+    is 8 by default, fewer where the dialect makes more calls per bet or costlier ones.
+    LIVEBRIDGE_SOAK=1 plays 100 rounds with every player betting in every round (a test
+    using this is marked `soak`, so that make soak runs it);
     LIVEBRIDGE_E2E_PLAYERS / _ROUNDS / _BETTORS / _PARALLEL override."""
 
     players: int
@@ -47,11 +52,10 @@ class TableSize:
 def table_size(bettors: int = 8) -> TableSize:
     soak = os.environ.get("LIVEBRIDGE_SOAK") == "1"
     players = int(os.environ.get("LIVEBRIDGE_E2E_PLAYERS", "50"))
-    default = players if soak else bettors
     return TableSize(
         players=players,
-        rounds=int(os.environ.get("LIVEBRIDGE_E2E_ROUNDS", "100")),
-        bettors=int(os.environ.get("LIVEBRIDGE_E2E_BETTORS", str(default))),
+        rounds=int(os.environ.get("LIVEBRIDGE_E2E_ROUNDS", "100" if soak else "40")),
+        bettors=int(os.environ.get("LIVEBRIDGE_E2E_BETTORS", str(players if soak else bettors))),
         parallel=int(os.environ.get("LIVEBRIDGE_E2E_PARALLEL", "4")),
     )
 
