@@ -24,10 +24,12 @@ POSTGRES_ADMIN_URL = os.environ.get(
 ONE_AT_A_TIME = (
     "tests/integration/chaos/",
     "tests/integration/cluster/",
-    "tests/integration/bench/test_bench_areas.py::test_the_cluster_area",
+    "tests/integration/bench/",
 )
 """Tests that start three-node clusters or whole chaos runs (nats-servers, bridges, a
-PostgreSQL): the ones a busy machine fails first (leader elections, readiness deadlines)."""
+PostgreSQL), the ones a busy machine fails first (leader elections, readiness deadlines),
+and the benches, which load both cores by design: beside the benches, two bridges starting
+on a fresh cluster timed out reading stream info."""
 
 
 class OneAtATime(LoadGroupScheduling):  # type: ignore[misc]
