@@ -286,11 +286,10 @@ class JetStreamConnection:
 
     async def ensure_stream(self, config: StreamConfig) -> None:
         """Create the stream if it does not exist; an existing one is left as it is."""
-        js = self.nc.jetstream()
         try:
-            await js.stream_info(str(config.name))
+            await self.stream_info(str(config.name))
         except NotFoundError:
-            await js.add_stream(config)
+            await self.nc.jetstream().add_stream(config)
 
     async def stream_info(self, stream: str) -> StreamInfo:
         """The stream's configuration and state, asked again while no leader answers."""
