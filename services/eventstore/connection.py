@@ -57,6 +57,10 @@ READ_PATIENCE = 25.0
 nats-server's Raft calls an election 4 to 9 s after the leader's last heartbeat and calls
 it again on a split vote; a client whose node died reconnects first. 10 s was too short
 on a loaded two-core machine (a round-book read after a leader kill timed out in CI)."""
+CUT_OFF_PATIENCE = 10.0
+"""Seconds a read is asked again while the client has no server at all (a restart of a
+lone nats-server recovers its JetStream within them; a cluster's client moves to another
+node in one or two)."""
 PING_INTERVAL = 1
 """Seconds between the client's pings: two unanswered and the connection is given up."""
 PLAIN_HEADERS = b"NATS/1.0\r\n"
@@ -345,10 +349,15 @@ class JetStreamConnection:
         responders, or is answered "JetStream system temporarily unavailable" (10008). A
         read changes nothing, so asking again is safe; a write is never asked again here
         (the recorders decide, knowing its message ids).
+
+        Waiting for a leader needs a server to ask: once the client has had no server for
+        `CUT_OFF_PATIENCE` s (nats-server down, not electing), or the connection is closed,
+        the read gives up, so a bridge stopping with its server dead is not held up.
         """
         loop = self._loop
         deadline = loop.time() + READ_PATIENCE
         pause = 0.05
+        cut_off_since: float | None = None
         while True:
             wait_s = max(0.5, min(REQUEST_TIMEOUT, deadline - loop.time()))
             try:
@@ -359,7 +368,12 @@ class JetStreamConnection:
                 if exc.err_code not in (NO_RESPONDERS, UNAVAILABLE):
                     raise
                 problem = exc
-            if loop.time() + pause > deadline:
+            if self.nc.is_connected:
+                cut_off_since = None
+            elif cut_off_since is None:
+                cut_off_since = loop.time()
+            cut_off = cut_off_since is not None and loop.time() - cut_off_since > CUT_OFF_PATIENCE
+            if self._closed or self.nc.is_closed or cut_off or loop.time() + pause > deadline:
                 raise problem
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.5)

@@ -352,3 +352,22 @@ def test_a_read_is_asked_again_while_no_leader_answers_and_a_real_error_is_not(
     with pytest.raises(NotFoundError):
         connection.call(connection.stream_info(fresh_stream()))
     assert time.monotonic() - started < READ_PATIENCE / 2, "a missing stream is not waited on"
+
+
+def test_a_read_whose_connection_is_gone_is_not_asked_again(nats_url: str) -> None:
+    """Waiting for a leader needs a server to ask: with the client closed (a bridge
+    stopping, its nats-server dead) a failed read is raised at once, not for 25 s."""
+    conn = JetStreamConnection(nats_url, name="gone")
+    asked: list[float] = []
+
+    async def read(wait_s: float) -> int:
+        asked.append(wait_s)
+        await conn.nc.close()
+        raise NatsTimeoutError()
+
+    try:
+        with pytest.raises(NatsTimeoutError):
+            conn.call(conn._patiently(read))
+        assert len(asked) == 1
+    finally:
+        conn.close()
