@@ -25,7 +25,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.js.api import StreamConfig
-from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.errors import BucketNotFoundError, KeyDeletedError, KeyNotFoundError
 
 from projections.catalog import VIEWS as VIEW_SPECS
 from services.infra.natscluster import NatsCluster
@@ -165,20 +165,24 @@ def test_a_paused_holder_is_replaced_and_its_write_after_waking_is_refused(
     handover(work(url, prefix), "A", "B")
 
 
-def lease_holders(url: str, prefix: str) -> dict[str, str]:
-    """Each job's lease in the bridges' bucket -> the pid of its holder."""
+def lease_holders(url: str, prefix: str, jobs: set[str]) -> dict[str, str]:
+    """Each of `jobs` whose lease is held in the bridges' bucket -> the pid of its holder.
+
+    Every key is read by name: nats-py's `kv.keys()` sweeps the bucket with a watcher whose
+    end marker can come before a key renewed during the sweep (renewals land four times a
+    second), and a job would look unheld while it is held.
+    """
 
     async def read() -> dict[str, str]:
         nc = await nats.connect(url.split(","))
         try:
-            kv = await nc.jetstream().key_value(f"{prefix}_LEASES")
-            found: dict[str, str] = {}
             try:
-                keys = await kv.keys()
-            except NoKeysError:  # no lease taken yet
-                return found
-            for key in keys:
-                with contextlib.suppress(KeyNotFoundError):
+                kv = await nc.jetstream().key_value(f"{prefix}_LEASES")
+            except BucketNotFoundError:  # no lease taken yet
+                return {}
+            found: dict[str, str] = {}
+            for key in sorted(jobs):
+                with contextlib.suppress(KeyNotFoundError, KeyDeletedError):
                     entry = await kv.get(key)
                     found[key] = (entry.value or b"").decode().split(":")[1]
             return found
@@ -215,22 +219,24 @@ def test_two_bridges_run_each_job_once_and_the_survivor_takes_them_all_when_one_
         for one in bridges:
             one.ready(within=30)
         pids = {str(one.process.pid): one for one in bridges}
-        wait_for(lambda: set(lease_holders(nats_cluster.url, prefix)) == jobs, 10, "every job")
-        holders = lease_holders(nats_cluster.url, prefix)
+
+        def holders_now() -> dict[str, str]:
+            return lease_holders(nats_cluster.url, prefix, jobs)
+
+        wait_for(lambda: set(holders_now()) == jobs, 10, "every job")
+        holders = holders_now()
         assert set(holders.values()) <= set(pids), "each job is held by one of the bridges"
 
         holder = pids[holders["round-book"]]
         survivor = next(one for one in bridges if one is not holder)
         holder.close()  # kill -9: its leases are not released, they lapse
         took = wait_for(
-            lambda: (
-                set(lease_holders(nats_cluster.url, prefix).values()) == {str(survivor.process.pid)}
-            ),
+            lambda: set(holders_now().values()) == {str(survivor.process.pid)},
             10,
             "the survivor holding every job",
         )
         assert took < 1.5 + 3.0
-        assert set(lease_holders(nats_cluster.url, prefix)) == jobs
+        assert set(holders_now()) == jobs
         assert survivor.interrupt()[0] == 0
     finally:
         for one in bridges:
