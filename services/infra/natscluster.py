@@ -147,7 +147,11 @@ class NatsCluster:
             node.stop()
 
     def __enter__(self) -> Self:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:  # the nodes that did start must not outlive the failure
+            self.stop()
+            raise
 
     def __exit__(
         self,

@@ -14,8 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import nats
+import pytest
 
 from services.infra.natscluster import NatsCluster
+from services.infra.natsserver import NatsServerError
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
 from tests.integration.cluster.conftest import cluster_env
@@ -37,6 +39,13 @@ def replicas_of(url: str, streams: list[str]) -> dict[str, int]:
             await nc.close()
 
     return asyncio.run(read())
+
+
+def test_a_cluster_one_of_whose_nodes_cannot_start_leaves_no_node_running(tmp_path: Path) -> None:
+    cluster = NatsCluster(tmp_path, wrappers=[(), (), ("false",)])  # n3 exits at once
+    with pytest.raises(NatsServerError, match="exited at start"), cluster:
+        pass
+    assert [name for name, node in cluster.nodes.items() if node.running()] == []
 
 
 def test_run_with_cluster_starts_three_nodes_puts_every_stream_and_bucket_at_r3_and_stops_them(
