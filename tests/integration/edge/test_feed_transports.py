@@ -295,6 +295,7 @@ async def test_a_socket_feed_switched_by_the_playbook_reconnects_to_the_alternat
             await until(lambda: bool(alternate.asked))
             assert alternate.asked == [str(len(frames()))], "resumed from the stored cursor"
             health.alternate_feed = False
-            await until(lambda: len(primary.asked) == 2)
+            # The stub hears the request before the client's handshake completes.
+            await until(lambda: len(primary.asked) == 2 and feed.connections == 3)
         assert_delivered(sink, gaps)
         assert feed.connections == 3
