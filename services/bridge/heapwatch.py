@@ -29,10 +29,11 @@ import threading
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from services.bridge.background import beside_app
 from services.bridge.malloc import glibc
 
 if TYPE_CHECKING:
@@ -216,21 +217,15 @@ def watch_ctx(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` dumping a snapshot every interval while tracemalloc traces."""
 
-    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+    def start() -> Coroutine[Any, Any, None] | None:
         where = directory(environ)
         if where is None:
-            yield
-            return
+            return None
         every_s = float(environ.get("LIVEBRIDGE_HEAP_WATCH_EVERY_S", "60"))
         census = environ.get("LIVEBRIDGE_HEAP_WATCH_CENSUS", "") == "1"
-        task = asyncio.create_task(_dumping(where, every_s, census), name="heap-watch")
-        try:
-            yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        return _dumping(where, every_s, census)
 
-    return ctx
+    return beside_app(start, "heap-watch")
 
 
 async def _dumping(where: Path, every_s: float, census: bool) -> None:

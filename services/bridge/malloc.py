@@ -30,8 +30,10 @@ import ctypes.util
 import logging
 import platform
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
+
+from services.bridge.background import beside_app
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -108,19 +110,11 @@ def trim_ctx(
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` that trims the heap every `every_s` seconds while the app runs."""
 
-    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+    def start() -> Coroutine[Any, Any, None] | None:
         found = libc()
-        if found is None:
-            yield
-            return
-        task = asyncio.create_task(_trimming(found, every_s), name="malloc-trim")
-        try:
-            yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        return None if found is None else _trimming(found, every_s)
 
-    return ctx
+    return beside_app(start, "malloc-trim")
 
 
 async def _trimming(libc: ctypes.CDLL, every_s: float) -> None:
