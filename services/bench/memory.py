@@ -18,7 +18,8 @@ the server's collector budget as a trade-off between its memory and replay laten
   (`GOGC=off`), and the server's RSS after them.
 
 `LIVEBRIDGE_BENCH_MEMORY_CALLS` (default 50,000), `..._WARMUP` (30,000: the calls it takes
-the default budget's caches to fill), `..._TABLES` and `..._PLAYERS` (4 and 40), and
+the default budget's caches to fill), `..._MIN_S` (the least seconds after warm-up,
+`MIN_SECONDS`), `..._TABLES` and `..._PLAYERS` (4 and 40), and
 `LIVEBRIDGE_BENCH_MEMORY_LOG_EVENTS` (default `LIVEBRIDGE_BENCH_LOG_EVENTS`, 1,000,000)
 size it; `livebridge bench --only memory` runs it alone.
 """
@@ -52,6 +53,11 @@ WALLET_CALL = b'"POST /wallet/'
 but one scrape takes seconds on a busy machine)."""
 SPANS = 10
 """Spans of calls after warm-up whose lowest RSS the growth is the slope of."""
+MIN_SECONDS = SPANS * 2 * TRIM_EVERY_S
+"""How long the samples after warm-up last at the least, whatever the calls: every span
+two heap trims long. A quiet machine answered 50,000 calls in four minutes, two spans, and
+the slope through their two floors read 57 KB a thousand calls (a loaded run, with more
+spans, had read -12)."""
 READY_S = 600
 """How long `livebridge run` may take to answer `/readyz` (on a 2-core machine shared by
 eight, it took over two minutes)."""
@@ -150,6 +156,7 @@ class Growth:
             "bridge_rss_growth_kb_per_1k_calls": round(self.kb_per_1k_calls(), 2),
             "bridge_rss_trend_kb_per_1k_calls": round(self.trend_kb_per_1k_calls(), 2),
             "bridge_rss_calls_measured": float(self.calls_measured()),
+            "bridge_rss_seconds_measured": round(self.seconds_after_warmup, 1),
             "nats_rss_mb": round(self.nats_rss_mb, 1),
         }
 
@@ -235,10 +242,11 @@ def bridge_growth(
     tables: int = TABLES,
     players: int = PLAYERS,
     sample_every_s: float = 2.0,
+    min_seconds: float = 0.0,
     max_seconds: float | None = None,
 ) -> Growth:
     """Sample the RSS of `livebridge run` under `livebridge simulate` until the samples
-    after `warmup` calls span `calls` calls (or `max_seconds` passed)."""
+    after `warmup` calls span `calls` calls and `min_seconds` (or `max_seconds` passed)."""
     growth = Growth(warmup=warmup)
     per_round = tables * players * 2
     rounds = max(3, 2 * (warmup + calls) // per_round + 2)
@@ -262,7 +270,7 @@ def bridge_growth(
                 if answered >= warmup:
                     warm = warm or time.monotonic()
                     growth.seconds_after_warmup = time.monotonic() - warm
-                if growth.calls_measured() >= calls:
+                if growth.calls_measured() >= calls and growth.seconds_after_warmup >= min_seconds:
                     break
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
                     break
@@ -348,7 +356,15 @@ def measure(database_url: str, env: Mapping[str, str]) -> dict[str, float]:
     )
     tables = int(env.get("LIVEBRIDGE_BENCH_MEMORY_TABLES", str(TABLES)))
     players = int(env.get("LIVEBRIDGE_BENCH_MEMORY_PLAYERS", str(PLAYERS)))
-    growth = bridge_growth(database_url, calls=calls, warmup=warmup, tables=tables, players=players)
+    min_seconds = float(env.get("LIVEBRIDGE_BENCH_MEMORY_MIN_S", str(MIN_SECONDS)))
+    growth = bridge_growth(
+        database_url,
+        calls=calls,
+        warmup=warmup,
+        tables=tables,
+        players=players,
+        min_seconds=min_seconds,
+    )
     figures = growth.figures()
     replays = int(env.get("LIVEBRIDGE_BENCH_MEMORY_REPLAYS", "0")) or None
     figures.update(collector_tradeoff(database_url, events, replays=replays))

@@ -148,6 +148,7 @@ TARGETS: tuple[tuple[str, str, float | str], ...] = (
     ("reconcile_1m_rows_s", "<=", 60.0),
     ("bridge_rss_growth_kb_per_1k_calls", "<=", 10.0),
     ("bridge_rss_calls_measured", ">=", 50_000.0),  # the growth's window, after warm-up
+    ("bridge_rss_seconds_measured", ">=", 1_200.0),  # and its length: ten spans of two trims
     ("bridge_rss_mb_peak", "<=", 256.0),
 )
 """(figure, comparison, bound): the design's targets and the issues' "done when" figures."""
