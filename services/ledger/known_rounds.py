@@ -14,14 +14,17 @@ Obligations: knowledge only ever refuses sooner; it never lets a bet stand. A de
 round not known closed is placed, and the round book, which orders every bet against its
 round's close in the log, refunds one the log puts after the close (LATE_BET, I5), as it
 did for the bet that read an open round just before the close. `closed` never goes back
-to open. Bounded: the `MAX_ROUNDS` rounds noted last are kept, older ones read as unknown
-(a round lives minutes; a forgotten one is an old one).
+to open. Bounded: the `MAX_ROUNDS` rounds noted last are kept, and none noted longer than
+`IDLE_S` ago; the others read as unknown (a round lives a minute or two; a forgotten one is
+an old one, and a call on it reads it once).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -36,6 +39,11 @@ from services.ledger.domain import round_uuid
 from services.ledger.rounds import Round, decode_provider_event
 
 MAX_ROUNDS = 10_000
+IDLE_S = 120.0
+"""Seconds a round is known after it was last noted: a live round is noted at its opening,
+close and result, a minute or so apart. Without it the notes filled at the pace of rounds
+(3 KB a thousand wallet calls at 40 players a table) for over a million calls before the
+count bound held."""
 ROUND_BYTES = 400
 """Measured (tests/unit/ledger/test_known_rounds.py): a round's note and its key."""
 
@@ -52,13 +60,24 @@ class RoundNote:
 class KnownRounds:
     """Rounds by id, as saved here or read from the log; safe to use from any thread."""
 
-    def __init__(self, max_rounds: int = MAX_ROUNDS) -> None:
+    def __init__(
+        self,
+        max_rounds: int = MAX_ROUNDS,
+        *,
+        idle_s: float = IDLE_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_rounds = max_rounds
-        self._rounds: OrderedDict[UUID, RoundNote] = OrderedDict()
+        self.idle_s = idle_s
+        self.clock = clock
+        self._rounds: OrderedDict[UUID, tuple[RoundNote, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, provider: str, round_id: str) -> RoundNote | None:
-        return self._rounds.get(round_uuid(provider, round_id))
+        known = self._rounds.get(round_uuid(provider, round_id))
+        if known is None or self.clock() - known[1] > self.idle_s:
+            return None
+        return known[0]
 
     def note(self, round_: Round) -> None:
         """`round_` as saved or read by this process."""
@@ -93,15 +112,20 @@ class KnownRounds:
         return len(self._rounds)
 
     def _merge(self, key: UUID, note: RoundNote) -> None:
+        now = self.clock()
         with self._lock:
-            known = self._rounds.get(key)
-            if known is not None:
+            found = self._rounds.get(key)
+            if found is not None:
+                known = found[0]
                 note = RoundNote(
                     table=note.table or known.table,
                     game=note.game or known.game,
                     betting_closed=note.betting_closed or known.betting_closed,
                 )
-            self._rounds[key] = note
+            self._rounds[key] = (note, now)
             self._rounds.move_to_end(key)
-            while len(self._rounds) > self.max_rounds:
-                self._rounds.popitem(last=False)
+            rounds = self._rounds
+            while (
+                len(rounds) > self.max_rounds or now - next(iter(rounds.values()))[1] > self.idle_s
+            ):
+                rounds.popitem(last=False)

@@ -117,3 +117,15 @@ def test_any_delivery_order_with_repeats_hands_on_each_event_once_in_order(
     seq = Sequencer()
     out = [e.seq for ev in delivered for e in seq.offer(ev, 0.0).ready]
     assert out == list(range(1, len(events) + 1))
+
+
+def test_an_ended_round_silent_for_the_idle_time_is_forgotten_and_an_open_one_kept() -> None:
+    seq = Sequencer(idle_s=120.0)
+    for ev in round_events("evo", "ended"):
+        seq.offer(ev, 0.0)
+    seq.offer(round_events("evo", "open")[0], 0.0)
+    seq.expire(119.0)
+    assert seq.knows(("evo", "ended")), "a repeat may still come"
+    seq.expire(120.0)
+    assert not seq.knows(("evo", "ended"))
+    assert seq.knows(("evo", "open")), "still open: kept whatever its silence"

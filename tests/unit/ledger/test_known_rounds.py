@@ -44,3 +44,18 @@ def test_rounds_are_bounded_at_their_measured_cost() -> None:
     assert known.get("evo", "round-000000") is None  # the oldest went first
     assert known.get("evo", "round-002499") is not None
     assert 50 < per_round <= ROUND_BYTES, per_round
+
+
+def test_a_round_not_noted_for_the_idle_time_is_forgotten_and_read_again() -> None:
+    now = [0.0]
+    known = KnownRounds(idle_s=120.0, clock=lambda: now[0])
+    known.see(opened(round_id="old"))
+    now[0] = 100.0
+    known.see(opened(round_id="live"))
+    now[0] = 121.0
+    assert known.get("evo", "old") is None, "silent for longer than the idle time"
+    assert known.get("evo", "live") is not None
+    known.see(closed(round_id="live"))  # a note keeps it and lets the old one go
+    assert len(known) == 1
+    now[0] = 240.0
+    assert known.get("evo", "live") is not None
