@@ -13,8 +13,9 @@ over the measured size of one entry:
 - the settle tracker's reported bets (`services.platform.settle.REPORTED_BET_BYTES`).
 
 Bets and transaction records are not cached at all, the book forgets a bet once it is
-resolved, and the feeds' sequencer keeps its 10,000 most recent rounds (a few MB): what
-stays is bounded whatever the length of the log and of the run.
+resolved, and the feeds' sequencer and the ledger's known rounds keep the rounds heard
+from in the last two minutes (10,000 at most, a few MB): what stays is bounded whatever
+the length of the log and of the run.
 """
 
 from __future__ import annotations
