@@ -10,12 +10,16 @@ Python objects that pile up show in pymalloc's used bytes; RSS that grows while 
 glibc's in-use bytes stay flat is the allocators keeping free memory.
 
 Cheap enough for a loaded bridge (a few ms a sample). Two costlier options:
-`LIVEBRIDGE_HEAP_WATCH_CENSUS=1` writes `<dir>/census-<n>.tsv`, the 60 most numerous
-gc-tracked types (some 0.5 s of held GIL each); `LIVEBRIDGE_HEAP_WATCH_FRAMES=<n>` turns
-tracemalloc on as `livebridge run` starts and dumps a snapshot to `<dir>/heap-<n>.snap`,
-and `python -m services.bridge.heapwatch DIR A B [N]` prints the `N` tracebacks (default
-25) whose memory grew most from snapshot `A` to `B`. Tracing made the bridge too slow to
-answer 160 simulated players within their timeouts at load 10: run it with fewer.
+`LIVEBRIDGE_HEAP_WATCH_CENSUS=1` writes `<dir>/census-<n>.tsv`, every gc-tracked type by
+number, and `<dir>/containers-<n>.tsv`, every container of 500 entries or more by its
+holder, tracked or not (`containers`; together 1-2 s of held GIL);
+`LIVEBRIDGE_HEAP_WATCH_FRAMES=<n>` turns tracemalloc on as `livebridge run` starts (or,
+with `LIVEBRIDGE_HEAP_WATCH_TRACE_FROM=<k>`, at snapshot `k`: after the warm-up, so that
+only what is allocated after it is traced and the start is not slowed) and dumps a
+snapshot to `<dir>/heap-<n>.snap`, and `python -m services.bridge.heapwatch DIR A B [N]`
+prints the `N` tracebacks (default 25) whose memory grew most from snapshot `A` to `B`.
+Tracing from the start made the bridge too slow to answer 160 simulated players within
+their timeouts at load 10: start it late, or run fewer.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import gc
+import inspect
 import sys
 import tempfile
 import threading
 import time
 import tracemalloc
-from collections import Counter
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from services.bridge.background import beside_app
@@ -82,10 +88,19 @@ def directory(environ: Mapping[str, str]) -> Path | None:
     return Path(raw) if raw else None
 
 
+def _frames(environ: Mapping[str, str]) -> int:
+    return int(environ.get("LIVEBRIDGE_HEAP_WATCH_FRAMES", "0") or "0")
+
+
+def _trace_from(environ: Mapping[str, str]) -> int:
+    return int(environ.get("LIVEBRIDGE_HEAP_WATCH_TRACE_FROM", "0") or "0")
+
+
 def start(environ: Mapping[str, str]) -> bool:
-    """Turn tracemalloc on when the watch asks for frames; whether it did."""
-    frames = int(environ.get("LIVEBRIDGE_HEAP_WATCH_FRAMES", "0") or "0")
-    if directory(environ) is None or frames <= 0:
+    """Turn tracemalloc on as the process starts when the watch asks for frames from its
+    first snapshot; whether it did."""
+    frames = _frames(environ)
+    if directory(environ) is None or frames <= 0 or _trace_from(environ) > 0:
         return False
     tracemalloc.start(frames)
     return True
@@ -189,6 +204,44 @@ def sample(libc: ctypes.CDLL | None) -> dict[str, int]:
     return row
 
 
+CONTAINERS = (dict, set, frozenset, list, deque, OrderedDict)
+MIN_CONTAINER = 500
+
+
+def containers(least: int = MIN_CONTAINER) -> list[tuple[int, str, str]]:
+    """(entries, type, holder) of every container of `least` entries or more that a
+    gc-tracked object holds, most entries first: a cache or a map that keeps growing shows
+    here as the same holder with more entries, including the dicts of strings and sets of
+    ids that the collector does not track (and `census` does not count). The holder is
+    the holding object's type and the attribute or key that names the container."""
+    found: dict[int, tuple[int, str, str]] = {}
+    for holder in gc.get_objects():
+        if isinstance(holder, (type, ModuleType)) or inspect.isframe(holder):
+            continue
+        for held in gc.get_referents(holder):
+            if id(held) in found or not isinstance(held, CONTAINERS) or len(held) < least:
+                continue
+            found[id(held)] = (len(held), type(held).__qualname__, _named(holder, held))
+    return sorted(found.values(), reverse=True)
+
+
+def _named(holder: object, held: object) -> str:
+    """`Type.attribute` (or `Type[key]`) naming `held` inside `holder`."""
+    kind = type(holder).__qualname__
+    attributes = getattr(holder, "__dict__", None)
+    places = [attributes] if isinstance(attributes, dict) else []
+    if isinstance(holder, dict):
+        places.append(holder)
+    for place in places:
+        for key, value in place.items():
+            if value is held:
+                return f"{kind}.{key}" if place is attributes else f"{kind}[{key!r:.60}]"
+    for slot in getattr(type(holder), "__slots__", ()):
+        if getattr(holder, slot, None) is held:
+            return f"{kind}.{slot}"
+    return kind
+
+
 def dump(
     where: Path, number: int, libc: ctypes.CDLL | None, census: bool = False
 ) -> dict[str, int]:
@@ -204,8 +257,10 @@ def dump(
         snapshot.dump(str(where / f"heap-{number}.snap"))
     if census:
         counts = Counter(type(found).__qualname__ for found in gc.get_objects())
-        lines = (f"{count}\t{name}\n" for name, count in counts.most_common(60))
+        lines = (f"{count}\t{name}\n" for name, count in counts.most_common())
         (where / f"census-{number}.tsv").write_text("".join(lines))
+        held = (f"{size}\t{kind}\t{owner}\n" for size, kind, owner in containers())
+        (where / f"containers-{number}.tsv").write_text("".join(held))
     row = sample(libc)
     with open(tsv, "a") as out:
         out.write(f"{number}\t" + "\t".join(str(row[c]) for c in COLUMNS) + "\n")
@@ -223,15 +278,21 @@ def watch_ctx(
             return None
         every_s = float(environ.get("LIVEBRIDGE_HEAP_WATCH_EVERY_S", "60"))
         census = environ.get("LIVEBRIDGE_HEAP_WATCH_CENSUS", "") == "1"
-        return _dumping(where, every_s, census)
+        trace = (_frames(environ), _trace_from(environ))
+        return _dumping(where, every_s, census, trace)
 
     return beside_app(start, "heap-watch")
 
 
-async def _dumping(where: Path, every_s: float, census: bool) -> None:
+async def _dumping(
+    where: Path, every_s: float, census: bool, trace: tuple[int, int] = (0, 0)
+) -> None:
     libc = glibc()
+    frames, trace_from = trace
     number = 0
     while True:
+        if frames > 0 and number == trace_from and not tracemalloc.is_tracing():
+            tracemalloc.start(frames)
         await asyncio.to_thread(dump, where, number, libc, census)
         number += 1
         await asyncio.sleep(every_s)

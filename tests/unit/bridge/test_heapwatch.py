@@ -41,6 +41,24 @@ def test_without_frames_the_watch_samples_but_does_not_trace(tmp_path: Path) -> 
     assert row["malloc_in_use_kb"] > 0
     assert not list(tmp_path.glob("heap-*.snap"))
     assert "function" in (tmp_path / "census-0.tsv").read_text()
+    assert (tmp_path / "containers-0.tsv").exists()
+
+
+class _Holder:
+    def __init__(self) -> None:
+        self.untracked = {f"id-{n}": f"value-{n}" for n in range(2000)}
+        self.small = set(range(10))
+
+
+def test_the_containers_name_their_holder_even_when_the_collector_does_not_track_them() -> None:
+    """A dict of strings is invisible to the census (`gc.get_objects` skips it); the
+    container census finds it through what holds it, by its attribute's name."""
+    holder = _Holder()
+    holder.untracked["one-more"] = "x"
+    found = {owner: (size, kind) for size, kind, owner in heapwatch.containers(least=1000)}
+    assert found["_Holder.untracked"] == (2001, "dict")
+    assert not any(owner.endswith(".small") for owner in found)
+    del holder
 
 
 GROWING = """
@@ -78,3 +96,47 @@ def test_the_traceback_that_grew_most_comes_first(tmp_path: Path) -> None:
     grew_kb = float(first.split()[0])
     assert 5000 <= grew_kb <= 6000
     assert any("kept.extend(bytearray(1000)" in line for line in trace)
+
+
+LATE = """
+import asyncio
+import sys
+import tracemalloc
+from pathlib import Path
+from services.bridge import heapwatch
+
+where = Path(sys.argv[1])
+watched = {
+    "LIVEBRIDGE_HEAP_WATCH_DIR": str(where),
+    "LIVEBRIDGE_HEAP_WATCH_FRAMES": "2",
+    "LIVEBRIDGE_HEAP_WATCH_TRACE_FROM": "2",
+    "LIVEBRIDGE_HEAP_WATCH_EVERY_S": "0.01",
+}
+assert not heapwatch.start(watched)
+assert not tracemalloc.is_tracing()
+
+async def main() -> None:
+    task = asyncio.create_task(heapwatch._dumping(where, 0.01, False, (2, 2)))
+    while not (where / "heap-3.snap").exists():
+        await asyncio.sleep(0.01)
+    task.cancel()
+
+asyncio.run(main())
+"""
+
+
+def test_tracing_can_start_after_the_warm_up(tmp_path: Path) -> None:
+    """`..._TRACE_FROM=k`: no tracing (and no slower start) before snapshot `k`."""
+    script = tmp_path / "late.py"
+    script.write_text(LATE)
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": str(Path(services.__file__).parent.parent)},
+        check=True,
+        timeout=60,
+    )
+    assert sorted(p.name for p in tmp_path.glob("heap-*.snap"))[:2] == [
+        "heap-2.snap",
+        "heap-3.snap",
+    ]
+    assert len((tmp_path / "heap.tsv").read_text().splitlines()) >= 5  # header, snapshots 0-3
