@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,7 +75,6 @@ MAILBOX = 1000
 """Pushes a socket may have waiting; past this it is closed and reconnects by position."""
 MAX_REPLAY = 5000
 """Round events read again for one reconnect, at most (older ones are of finished rounds)."""
-_TABLES_REMEMBERED = 10_000
 _limits_decoder = msgspec.json.Decoder(LimitsUpdate)
 _session_decoder = msgspec.json.Decoder(PlatformSession)
 
@@ -141,7 +139,6 @@ class PushHub:
         self._limits_subject = limits_subject
         self._limits_sub: Any = None
         self._mailboxes: dict[str, set[Mailbox]] = {}
-        self._tables: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._loop = asyncio.get_running_loop()
         self._subscription: Any = None
         self._stopped = threading.Event()
@@ -258,7 +255,6 @@ class PushHub:
         now = datetime.now(UTC)
         match provider_event:
             case BettingOpened() as opened:
-                self._remember(opened.provider, opened.round_id, opened.table)
                 return BettingOpen(
                     provider=opened.provider,
                     table=opened.table,
@@ -277,17 +273,13 @@ class PushHub:
                 )
         return None
 
-    def _remember(self, provider: str, round_id: str, table: str) -> None:
-        self._tables[(provider, round_id)] = table
-        while len(self._tables) > _TABLES_REMEMBERED:
-            self._tables.popitem(last=False)
-
     def _table_of(self, provider: str, round_id: str) -> str:
-        table = self._tables.get((provider, round_id))
-        if table is None:
-            table = self._ledger.round_header(provider, round_id).table
-            self._remember(provider, round_id, table)
-        return table
+        """The round's table: known here since its opening (`known_rounds`, which forgets a
+        round after two minutes of silence), else read from its aggregate."""
+        known = self._ledger.known_rounds.get(provider, round_id)
+        if known is not None and known.table:
+            return known.table
+        return self._ledger.round_header(provider, round_id).table
 
     # ---- the round.settle stream ------------------------------------------------------
 

@@ -30,11 +30,12 @@ longer ago reads the bet back from the log (`recall`), so it is told all the sam
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from itertools import chain
 from typing import Any, assert_never
 
 import msgspec
@@ -134,17 +135,29 @@ class SettleTracker:
     records: set[tuple[str, str]] = field(default_factory=set)
     waiting: dict[tuple[str, str], set[GroupKey]] = field(default_factory=dict)
     rounds: OrderedDict[str, _RoundEnd] = field(default_factory=OrderedDict)
-    """The result or void of recent rounds (`_round_key`), for `round.settle`."""
+    """The result or void of rounds (`_round_key`) with a bet remembered here (open or
+    reported), for `round.settle`: a round's goes with its last remembered bet, so rounds
+    are remembered at the pace of bets, not kept for thousands of rounds after them. A
+    reversal of a bet read back from the log (`recall`) is told without its round's result,
+    and so is a bet placed after its round's result (refunded late)."""
     reopening: dict[tuple[str, str], list[tuple[str, Decimal]]] = field(default_factory=dict)
     """(provider, rollback tx id) -> the reported bets it reopened and the payouts it took
     back, told once its transaction record is in."""
     _record_order: deque[tuple[str, str]] = field(default_factory=deque)
+    _bets_by_round: Counter[str] = field(default_factory=Counter)
+    """Remembered bets (open or reported) of each round, by `_round_key`."""
     reported_limit: int = REPORTED_MEMORY
     """At most this many reported bets are remembered (the oldest go first)."""
     recall: Callable[[str], Any] | None = None
     """A bet's `Bet.Placed` event read back from the log by its key (None: not found), for
     a reversal of a bet reported longer ago than `reported_limit` bets: it is told all the
     same (`placed_reader`). Without it such a reversal is not told."""
+
+    def __post_init__(self) -> None:
+        remembered = chain(self.open_bets.values(), self.reported.values())
+        self._bets_by_round = Counter(_round_key(b.provider, b.round_id) for b in remembered)
+        for key in [key for key in self.rounds if key not in self._bets_by_round]:
+            del self.rounds[key]
 
     @property
     def record_limit(self) -> int:
@@ -216,6 +229,7 @@ class SettleTracker:
         elif kind == "Bet.Placed":
             bet = _Bet.placed(event)
             self.open_bets[bet.key] = bet
+            self._bets_by_round[_round_key(bet.provider, bet.round_id)] += 1
             self.groups.setdefault(bet.group, []).append(bet.key)
         elif kind == "Bet.Settled":
             found = self.open_bets.get(event.originator_id.hex)
@@ -249,12 +263,16 @@ class SettleTracker:
         match provider_event:
             case ResultDeclared() as declared:
                 key = _round_key(declared.provider, declared.round_id)
+                if key not in self._bets_by_round:
+                    return
                 before = self.rounds.pop(key, _RoundEnd())
                 self.rounds[key] = _RoundEnd(
                     result=dict(declared.result), void_cause=before.void_cause
                 )
             case RoundVoided() as voided:
                 key = _round_key(voided.provider, voided.round_id)
+                if key not in self._bets_by_round:
+                    return
                 before = self.rounds.pop(key, _RoundEnd())
                 self.rounds[key] = _RoundEnd(result=before.result, void_cause=voided.cause)
             case BettingOpened() | BettingClosed() | GameEvent():
@@ -341,7 +359,16 @@ class SettleTracker:
             return None
         bet = _Bet.placed(placed)
         bet.payout = payout
+        self._bets_by_round[_round_key(bet.provider, bet.round_id)] += 1
         return bet
+
+    def _forget(self, bet: _Bet) -> None:
+        """`bet` is no longer remembered; its round's result goes with the round's last."""
+        key = _round_key(bet.provider, bet.round_id)
+        self._bets_by_round[key] -= 1
+        if self._bets_by_round[key] <= 0:
+            del self._bets_by_round[key]
+            self.rounds.pop(key, None)
 
     def _tell_reopened(
         self, provider: str, tx_id: str, position: int, at: datetime
@@ -416,7 +443,7 @@ class SettleTracker:
             del self.open_bets[bet.key]
             self.reported[bet.key] = bet
             if len(self.reported) > self.reported_limit:
-                self.reported.popitem(last=False)
+                self._forget(self.reported.popitem(last=False)[1])
         return [self._settlement(group, bets, position, at)]
 
     def _settlement(

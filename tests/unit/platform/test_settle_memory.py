@@ -14,7 +14,14 @@ from contracts.platform import BetState
 from contracts.wallet import Outcome
 from services.platform.publisher import placed_reader
 from services.platform.settle import REPORTED_BET_BYTES, SettleTracker, _RoundEnd
-from tests.unit.ledger.support.builders import player_bet, player_credit, rollback
+from tests.unit.ledger.support.builders import (
+    closed,
+    declared,
+    opened,
+    player_bet,
+    player_credit,
+    rollback,
+)
 from tests.unit.platform.support.settle_log import ledger, settlements
 
 
@@ -57,6 +64,30 @@ def test_reported_bets_are_bounded_and_cost_at_most_their_measured_size() -> Non
 
     restored, _ = SettleTracker.restore(tracker.checkpoint(1), reported_limit=10)
     assert len(restored.reported) == 10 and restored.reported_limit == 10
+
+
+def test_a_rounds_result_is_remembered_as_long_as_one_of_its_bets() -> None:
+    """Results used to stay for thousands of rounds after their bets were forgotten, filling
+    at the pace of rounds for an hour of play (issue 17): now a result goes with its round's
+    last remembered bet, and a round nobody here bet on leaves nothing."""
+    app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
+    red = (("roulette_red", ""),)
+    for n in range(12):
+        app.record_event(opened(f"R-{n}"))
+        app.execute(player_bet(f"d{n}", "alice", "1.00", round_id=f"R-{n}", picks=red))
+        app.record_event(closed(f"R-{n}"))
+        app.record_event(declared({"number": str(n)}, f"R-{n}"))
+    for n in range(12, 20):  # rounds without a bet here
+        app.record_event(opened(f"R-{n}"))
+        app.record_event(declared({"number": str(n)}, f"R-{n}"))
+    tracker = SettleTracker(reported_limit=3)
+
+    told = settlements(app, tracker)
+
+    assert [s.result for s in told] == [{"number": str(n)} for n in range(12)]
+    assert [key.split("\x1f")[1] for key in tracker.rounds] == ["R-9", "R-10", "R-11"]
+    restored, _ = SettleTracker.restore(tracker.checkpoint(1), reported_limit=1)
+    assert [key.split("\x1f")[1] for key in restored.rounds] == ["R-11"]
 
 
 def test_a_reversal_of_a_bet_reported_beyond_the_bound_is_still_told() -> None:
