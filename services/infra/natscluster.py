@@ -14,18 +14,28 @@ created with `replicas=3` (`LIVEBRIDGE_NATS_REPLICAS`, 3 by default with `CLUSTE
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.request
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+import nats
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import BadRequestError, ServiceUnavailableError
 
 from services.infra.natsserver import NatsServer, NatsServerError, free_port
 
 CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nats" / "cluster" / "node.conf"
 SIZE = 3
+NO_SUITABLE_PEERS = 10005
+"""JetStream's "no suitable peers for placement": a new meta leader has routes to its
+peers but has not yet heard their statistics, and takes them for offline."""
+PROBE = "LB_PLACEMENT_PROBE"
 
 
 class NatsCluster:
@@ -141,6 +151,42 @@ class NatsCluster:
                         if leader:
                             return str(leader)
         return None
+
+    def wait_for_placement(self, timeout: float = 30.0) -> None:
+        """Block until the cluster places a stream on every node (a probe stream, in memory,
+        made and deleted). A leader and current peers are not enough: for a moment after
+        they are, the leader refuses an R3 stream with "no suitable peers for placement,
+        peer offline", and `livebridge run CLUSTER=1` failed to start on it."""
+        with ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever the caller runs
+            thread.submit(asyncio.run, self._placed(time.monotonic() + timeout)).result()
+
+    async def _placed(self, deadline: float) -> None:
+        client = await nats.connect(self.url.split(","), connect_timeout=2)
+        try:
+            js = client.jetstream(timeout=2.0)
+            probe = StreamConfig(
+                name=PROBE,
+                subjects=[f"lb.{PROBE.lower()}"],
+                num_replicas=len(self.nodes),
+                storage=StorageType.MEMORY,
+            )
+            while True:
+                try:
+                    await js.add_stream(probe)
+                    break
+                except (BadRequestError, ServiceUnavailableError, TimeoutError) as refused:
+                    transient = not isinstance(refused, BadRequestError) or (
+                        refused.err_code == NO_SUITABLE_PEERS
+                    )
+                    if not transient or time.monotonic() > deadline:
+                        raise NatsServerError(
+                            f"JetStream cluster in {self.store_dir} places no stream on its "
+                            f"{len(self.nodes)} nodes: {refused}"
+                        ) from refused
+                    await asyncio.sleep(0.2)
+            await js.delete_stream(PROBE)
+        finally:
+            await client.close()
 
     def stop(self) -> None:
         for node in self.nodes.values():

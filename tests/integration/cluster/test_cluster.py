@@ -48,6 +48,29 @@ def test_a_cluster_one_of_whose_nodes_cannot_start_leaves_no_node_running(tmp_pa
     assert [name for name, node in cluster.nodes.items() if node.running()] == []
 
 
+def test_a_started_cluster_places_an_r3_stream_at_once_after_the_placement_wait(
+    tmp_path: Path,
+) -> None:
+    """A leader and current peers were not enough: `livebridge run CLUSTER=1` was refused its
+    first R3 stream ("no suitable peers for placement, peer offline") now and then."""
+
+    async def r3_at_once(url: str) -> tuple[int, list[str]]:
+        nc = await nats.connect(url.split(","))
+        try:
+            js = nc.jetstream(timeout=2.0)
+            made = await js.add_stream(name="R3_AT_ONCE", subjects=["r3.once"], num_replicas=3)
+            names = [info.config.name or "" for info in await js.streams_info()]
+            return made.config.num_replicas or 1, names
+        finally:
+            await nc.close()
+
+    with NatsCluster(tmp_path) as cluster:
+        cluster.wait_for_placement(timeout=30)
+        replicas, streams = asyncio.run(r3_at_once(cluster.url))
+    assert replicas == 3
+    assert streams == ["R3_AT_ONCE"], "the probe stream is deleted"
+
+
 def test_run_with_cluster_starts_three_nodes_puts_every_stream_and_bucket_at_r3_and_stops_them(
     tmp_path: Path,
 ) -> None:
