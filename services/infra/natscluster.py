@@ -4,8 +4,10 @@
 monitoring port and a cluster port, all free ports on 127.0.0.1, and routes from every node
 to the other two (`infra/nats/cluster/node.conf`: `sync_interval: always`, so each replica
 fsyncs before its vote counts). `start()` returns once a JetStream meta leader is elected
-and every node knows it; `url` lists every node's client URL, comma-separated, the form
-`LIVEBRIDGE_NATS_URL` takes for an external cluster too (`monitor_url` likewise).
+and every node knows it, `wait_for_placement()` once the leader places a stream on every
+node (a moment later; entering the cluster as a context does both); `url` lists every
+node's client URL, comma-separated, the form `LIVEBRIDGE_NATS_URL` takes for an external
+cluster too (`monitor_url` likewise).
 
 Each node is a `NatsServer`: `kill()`, `start()` and the bridge's `NatsKeeper` work on a
 node as on the single server. Streams and KV buckets made on the cluster are R3 when
@@ -193,8 +195,11 @@ class NatsCluster:
             node.stop()
 
     def __enter__(self) -> Self:
+        """`start()`, then `wait_for_placement()`: what a caller making R3 streams needs."""
         try:
-            return self.start()
+            self.start()
+            self.wait_for_placement()
+            return self
         except BaseException:  # the nodes that did start must not outlive the failure
             self.stop()
             raise

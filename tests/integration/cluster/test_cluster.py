@@ -64,8 +64,7 @@ def test_a_started_cluster_places_an_r3_stream_at_once_after_the_placement_wait(
         finally:
             await nc.close()
 
-    with NatsCluster(tmp_path) as cluster:
-        cluster.wait_for_placement(timeout=30)
+    with NatsCluster(tmp_path) as cluster:  # entering it waits for placement
         replicas, streams = asyncio.run(r3_at_once(cluster.url))
     assert replicas == 3
     assert streams == ["R3_AT_ONCE"], "the probe stream is deleted"
