@@ -125,7 +125,7 @@ async def nats_server(app: web.Application) -> AsyncIterator[None]:
         nodes = [servers]
     await asyncio.to_thread(servers.start)
     if isinstance(servers, NatsCluster):
-        await asyncio.to_thread(servers.wait_for_placement)
+        await servers.placed()
     log.info("nats-server %s (fsync always), data in %s", servers.url, servers.store_dir)
     app[NATS_URL] = servers.url
     app[NATS_FSYNC] = True  # started from infra/nats/, checked by the launcher

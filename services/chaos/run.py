@@ -238,7 +238,7 @@ async def _start_cluster(processes: Processes, workdir: Path) -> str:
     processes.cluster = found
     processes.nats += [NatsTarget(name, node.store_dir, node) for name, node in found.nodes.items()]
     await asyncio.to_thread(found.start)
-    await asyncio.to_thread(found.wait_for_placement)
+    await found.placed()
     return partitions
 
 

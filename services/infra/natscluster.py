@@ -4,10 +4,10 @@
 monitoring port and a cluster port, all free ports on 127.0.0.1, and routes from every node
 to the other two (`infra/nats/cluster/node.conf`: `sync_interval: always`, so each replica
 fsyncs before its vote counts). `start()` returns once a JetStream meta leader is elected
-and every node knows it, `wait_for_placement()` once the leader places a stream on every
-node (a moment later; entering the cluster as a context does both); `url` lists every
-node's client URL, comma-separated, the form `LIVEBRIDGE_NATS_URL` takes for an external
-cluster too (`monitor_url` likewise).
+and every node knows it, `placed()` (or `wait_for_placement()`) once the leader places a
+stream on every node (a moment later; entering the cluster as a context does both); `url`
+lists every node's client URL, comma-separated, the form `LIVEBRIDGE_NATS_URL` takes for
+an external cluster too (`monitor_url` likewise).
 
 Each node is a `NatsServer`: `kill()`, `start()` and the bridge's `NatsKeeper` work on a
 node as on the single server. Streams and KV buckets made on the cluster are R3 when
@@ -155,14 +155,17 @@ class NatsCluster:
         return None
 
     def wait_for_placement(self, timeout: float = 30.0) -> None:
-        """Block until the cluster places a stream on every node (a probe stream, in memory,
+        """`placed()` for a caller without a loop of its own running (a thread and a loop
+        of their own, whatever the caller runs)."""
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(asyncio.run, self.placed(timeout)).result()
+
+    async def placed(self, within_s: float = 30.0) -> None:
+        """Return once the cluster places a stream on every node (a probe stream, in memory,
         made and deleted). A leader and current peers are not enough: for a moment after
         they are, the leader refuses an R3 stream with "no suitable peers for placement,
         peer offline", and `livebridge run CLUSTER=1` failed to start on it."""
-        with ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever the caller runs
-            thread.submit(asyncio.run, self._placed(time.monotonic() + timeout)).result()
-
-    async def _placed(self, deadline: float) -> None:
+        deadline = time.monotonic() + within_s
         client = await nats.connect(self.url.split(","), connect_timeout=2)
         try:
             js = client.jetstream(timeout=2.0)
