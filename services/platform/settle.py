@@ -144,8 +144,9 @@ class SettleTracker:
     """(provider, rollback tx id) -> the reported bets it reopened and the payouts it took
     back, told once its transaction record is in."""
     _record_order: deque[tuple[str, str]] = field(default_factory=deque)
-    _bets_by_round: Counter[str] = field(default_factory=Counter)
-    """Remembered bets (open or reported) of each round, by `_round_key`."""
+    _bets_by_round: Counter[str] = field(default_factory=Counter, init=False, repr=False)
+    """Remembered bets (open or reported) of each round, by `_round_key`: derived from
+    `open_bets` and `reported` as the tracker is made, kept current as they change."""
     reported_limit: int = REPORTED_MEMORY
     """At most this many reported bets are remembered (the oldest go first)."""
     recall: Callable[[str], Any] | None = None
