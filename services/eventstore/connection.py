@@ -172,6 +172,22 @@ class _BatchCollector:
             self.done.set_exception(JetStreamError(int(status or 0), description))
 
 
+class _FirstAnswer:
+    """The answer to a batch's first message: empty once it is staged, else a refusal."""
+
+    def __init__(self, done: asyncio.Future[bytes]) -> None:
+        self.done = done
+
+    def add(self, raw_headers: bytes, data: bytes) -> None:
+        if self.done.done():
+            return
+        status = message_headers(raw_headers).get("Status") if raw_headers else None
+        if status == str(NO_RESPONDERS):
+            self.done.set_exception(NoRespondersError())
+        else:
+            self.done.set_result(data)
+
+
 class _Call(Generic[T]):
     """One thread's coroutine on the loop; the thread waits on `_done` until it finishes."""
 
@@ -205,7 +221,7 @@ class JetStreamConnection:
         self._thread.daemon = True
         self._thread.start()
         self._closed = False
-        self._replies: dict[str, _BatchCollector] = {}
+        self._replies: dict[str, _BatchCollector | _FirstAnswer] = {}
         self._arrivals: list[_Call[Any]] = []
         self._arrivals_lock = threading.Lock()
         self._wake_pending = False
@@ -450,26 +466,36 @@ class JetStreamConnection:
             )
             return pub_ack_seq(reply.data)
         batch_id = uuid.uuid4().hex  # a fresh one per attempt: the server drops failed batches
-        last = len(messages)
-        for number, message in enumerate(messages, start=1):
-            headers = dict(message.headers)
-            headers["Nats-Batch-Id"] = batch_id
-            headers["Nats-Batch-Sequence"] = str(number)
-            if number == 1:
-                reply = await self.nc.request(
-                    message.subject, message.data, headers=headers, timeout=REQUEST_TIMEOUT
-                )
-                if reply.data:
-                    pub_ack_seq(reply.data)  # raises the server's refusal
-            elif number < last:
-                await self.nc.publish(message.subject, message.data, headers=headers)
-            else:
-                headers["Nats-Batch-Commit"] = "1"
-                reply = await self.nc.request(
-                    message.subject, message.data, headers=headers, timeout=REQUEST_TIMEOUT
-                )
-                return pub_ack_seq(reply.data)
-        raise AssertionError("unreachable")
+        # The first message's answer (empty, or why the batch cannot start) is not waited
+        # for before the rest are sent: the server takes one connection's messages in order,
+        # so a batch refused at its start refuses its commit too, and a round trip a batch
+        # is saved. The refusal of the start is the one raised.
+        started = _FirstAnswer(self._loop.create_future())
+        start_token = f"{self._inbox}.{next(self._tokens)}"
+        self._replies[start_token] = started
+        try:
+            last = len(messages)
+            for number, message in enumerate(messages, start=1):
+                headers = dict(message.headers)
+                headers["Nats-Batch-Id"] = batch_id
+                headers["Nats-Batch-Sequence"] = str(number)
+                if number == 1:
+                    await self.nc.publish(
+                        message.subject, message.data, reply=start_token, headers=headers
+                    )
+                elif number < last:
+                    await self.nc.publish(message.subject, message.data, headers=headers)
+                else:
+                    headers["Nats-Batch-Commit"] = "1"
+                    reply = await self.nc.request(
+                        message.subject, message.data, headers=headers, timeout=REQUEST_TIMEOUT
+                    )
+            start = await asyncio.wait_for(started.done, REQUEST_TIMEOUT)
+        finally:
+            del self._replies[start_token]
+        if start:
+            pub_ack_seq(start)  # raises the server's refusal
+        return pub_ack_seq(reply.data)
 
 
 def pub_ack_seq(data: bytes) -> int:

@@ -14,6 +14,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from services.eventstore.connection import (
@@ -24,6 +25,9 @@ from services.eventstore.connection import (
 )
 from services.eventstore.recorders import JetStreamApplicationRecorder
 from services.infra.natsserver import NatsServer
+
+
+BATCHING_NOT_ENABLED = 10174
 
 
 def event(originator: uuid.UUID, version: int, topic: str = "t") -> StoredEvent:
@@ -104,6 +108,21 @@ def test_a_batch_across_two_aggregates_with_one_stale_expectation_stores_nothing
     assert [e.topic for e in mine.select_events(wallet)] == ["t", "other"]
     assert [e.originator_version for e in mine.select_events(bet)] == [1]
     assert mine.max_notification_id() == (before or 0) + 1
+
+
+def test_a_batch_refused_at_its_start_raises_that_refusal_and_stores_nothing(
+    connection: JetStreamConnection,
+) -> None:
+    """The rest of a batch goes out before its first message is answered: a refusal of
+    the start (here: a stream without atomic batches) is still the one raised."""
+    stream = fresh_stream()
+    config = StreamConfig(name=stream, subjects=[f"{stream}.>"], storage=StorageType.FILE)
+    connection.call(connection.ensure_stream(config))
+    messages = [OutMsg(f"{stream}.a{n}", b"x", {}) for n in range(3)]
+    with pytest.raises(JetStreamError) as refused:
+        connection.call(connection.publish_atomic(messages))
+    assert refused.value.err_code == BATCHING_NOT_ENABLED
+    assert connection.call(connection.stream_info(stream)).state.messages == 0
 
 
 def test_duplicate_versions_in_one_write_are_refused_before_anything_is_sent(
