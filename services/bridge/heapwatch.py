@@ -88,6 +88,11 @@ def directory(environ: Mapping[str, str]) -> Path | None:
     return Path(raw) if raw else None
 
 
+def census_on(environ: Mapping[str, str]) -> bool:
+    """Whether the watch writes a census of what the collector tracks."""
+    return directory(environ) is not None and environ.get("LIVEBRIDGE_HEAP_WATCH_CENSUS") == "1"
+
+
 def _frames(environ: Mapping[str, str]) -> int:
     return int(environ.get("LIVEBRIDGE_HEAP_WATCH_FRAMES", "0") or "0")
 
@@ -277,9 +282,8 @@ def watch_ctx(
         if where is None:
             return None
         every_s = float(environ.get("LIVEBRIDGE_HEAP_WATCH_EVERY_S", "60"))
-        census = environ.get("LIVEBRIDGE_HEAP_WATCH_CENSUS", "") == "1"
         trace = (_frames(environ), _trace_from(environ))
-        return _dumping(where, every_s, census, trace)
+        return _dumping(where, every_s, census_on(environ), trace)
 
     return beside_app(start, "heap-watch")
 

@@ -54,7 +54,7 @@ from projections.catalog import VIEWS as VIEW_SPECS
 from projections.catalog import view_env
 from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from projections.reconcile.audit import AuditRuns
-from services.bridge import heapwatch, malloc
+from services.bridge import collector, heapwatch, malloc
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.leases import LEASES, leased, leases_ctx
 from services.bridge.nats_keeper import NatsKeeper
@@ -482,6 +482,8 @@ def build_app(settings: Settings) -> web.Application:
         tables=lambda: app.get(TABLE_STATUSES),
         switchable={p.id for p in configured.providers if p.option("feed_url_alternate", "")},
     )
+    # last: once every part has started, what the bridge holds is frozen out of collections
+    collector.freeze_after_start(app, enabled=not heapwatch.census_on(settings.environ))
     return app
 
 

@@ -26,7 +26,6 @@ from services.eventstore.connection import (
 from services.eventstore.recorders import JetStreamApplicationRecorder
 from services.infra.natsserver import NatsServer
 
-
 BATCHING_NOT_ENABLED = 10174
 
 
