@@ -21,6 +21,7 @@ import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar, TypeVarTuple
 
@@ -34,7 +35,7 @@ from contracts.api import Operation, Param, Scope
 from contracts.cashier import CurrencyBalance, PlayerBalances
 from projections.balances.view import BalancesView, WalletBalances
 from projections.rounds.view import RoundRecord, RoundsView
-from projections.run import RunningViews, running_projections
+from projections.run import RunningViews, reading_views, running_projections
 
 APPLICATION_NAME = "Ledger"
 """`services.ledger.application.Ledger.name`: the log the views follow."""
@@ -160,6 +161,12 @@ def wallet_body(wallet: WalletBalances) -> PlayerBalances:
 
 
 VIEWS = web.AppKey("projections_views", RunningViews)
+Elsewhere = Callable[
+    [web.Application, Mapping[str, str], Mapping[str, Callable[[], bool]]],
+    AbstractAsyncContextManager[None],
+]
+"""Runs the views' runners in another process while entered: given the app, the
+projections' settings and when each view's runner may run."""
 """The running views of this process, set by `setup_views`' cleanup context."""
 
 
@@ -170,18 +177,30 @@ def setup_views(
     batched: bool = True,
     application_name: str = APPLICATION_NAME,
     gates: Callable[[web.Application], Mapping[str, Callable[[], bool]]] | None = None,
+    elsewhere: Elsewhere | None = None,
 ) -> None:
     """Run the views for the life of `app` (a `cleanup_ctx`) and mount the read API.
 
     `env` is `running_projections`' (ledger settings plus `view_env(database_url)`), or
     a function of the app giving it at start-up (when earlier contexts have set what it
-    needs, such as the database URL). Start-up waits for the views to catch up.
+    needs, such as the database URL).
     `gates(app)` gives, at start-up, when each view's runner may run (its lease is held).
+    `elsewhere(app, env)`, where given, runs the runners in another process for as long as
+    it is entered (and is given the gates): this process then only reads the views.
     """
 
     async def views_ctx(app: web.Application) -> AsyncIterator[None]:
         settings = env(app) if callable(env) else env
         found = gates(app) if gates is not None else None
+        if elsewhere is not None:
+            async with elsewhere(app, settings, found or {}):
+                reading = reading_views(settings, app_name=application_name)
+                app[VIEWS] = await asyncio.to_thread(reading.__enter__)
+                try:
+                    yield
+                finally:
+                    await asyncio.to_thread(reading.__exit__, None, None, None)
+            return
         running = running_projections(settings, batched=batched, gates=found)
         app[VIEWS] = await asyncio.to_thread(running.__enter__)
         try:

@@ -269,9 +269,12 @@ class RunningViews:
         self,
         runners: dict[str, SupervisedRunner | BatchedRunner],
         readers: dict[str, PostgresView[Any]],
+        app_name: str | None = None,
     ) -> None:
         self.runners = runners
+        """Empty where the runners are in another process (`reading_views`)."""
         self.readers = readers
+        self._app_name = app_name
 
     @property
     def balances(self) -> PostgresBalancesView:
@@ -293,8 +296,11 @@ class RunningViews:
 
     def wait(self, notification_id: int | None, timeout: float = 5.0) -> None:
         """Block until every view reflects log position `notification_id` (read-your-writes)."""
-        for name, runner in self.runners.items():
-            self.readers[name].wait(runner.app_name, notification_id, timeout=timeout)
+        for name, reader in self.readers.items():
+            runner = self.runners.get(name)
+            app_name = runner.app_name if runner is not None else self._app_name
+            assert app_name is not None, "a view read with no runner names its log's app"
+            reader.wait(app_name, notification_id, timeout=timeout)
 
 
 @contextmanager
@@ -348,5 +354,25 @@ def running_projections(
     finally:
         for runner in runners.values():
             runner.stop()
+        for reader in readers.values():
+            reader.close()
+
+
+@contextmanager
+def reading_views(
+    env: Mapping[str, str],
+    *,
+    app_name: str,
+    names: tuple[str, ...] = tuple(VIEWS),
+) -> Iterator[RunningViews]:
+    """The named views opened for reading only, while their runners run in another process
+    (`running_projections` there); `wait` waits for the runners of the log of `app_name`."""
+    readers: dict[str, PostgresView[Any]] = {}
+    try:
+        for name in names:
+            spec = VIEWS[name]
+            readers[name] = open_view(spec.projection_class, spec.view_class, reader_env(env))
+        yield RunningViews({}, readers, app_name)
+    finally:
         for reader in readers.values():
             reader.close()

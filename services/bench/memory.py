@@ -4,8 +4,9 @@ the server's collector budget as a trade-off between its memory and replay laten
 - `bridge_rss_mb_after_warmup`, `bridge_rss_growth_kb_per_1k_calls`, `nats_rss_mb`:
   `livebridge run` on its defaults (its own nats-server from the wheel, a database of its
   own on the bench's PostgreSQL) under `livebridge simulate` (SoftSwiss, a push feed,
-  `TABLES` tables of `PLAYERS` players); the bridge's RSS (`/proc`) is sampled against the
-  wallet calls it has answered (its access log). After `warmup` calls, over `calls` calls
+  `TABLES` tables of `PLAYERS` players); the bridge's RSS (`/proc`, with the processes it
+  starts for itself: its views' and multiprocessing's resource tracker) is sampled against
+  the wallet calls it has answered (its access log). After `warmup` calls, over `calls` calls
   more, the growth is the least-squares slope of the RSS the bridge comes back to: the
   lowest sample of each of `SPANS` equal spans of calls. The bridge's RSS is a sawtooth
   (a burst of some 25 MB, given back by the next heap trim a minute later), and a slope
@@ -96,6 +97,17 @@ def children(pid: int) -> list[int]:
             if int(fields[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+def _is_nats(pid: int) -> bool:
+    return Path(f"/proc/{pid}/comm").read_text().strip() == "nats-server"
+
+
+def bridge_rss_mb(pid: int) -> float:
+    """The resident set of the bridge `pid` and of the processes it started for itself (the
+    views' process, multiprocessing's resource tracker), not counting its nats-server."""
+    own = [child for child in children(pid) if not _is_nats(child)]
+    return rss_mb(pid) + sum(rss_mb(child) for child in own)
 
 
 def wallet_calls(log: Path) -> int:
@@ -266,7 +278,7 @@ def bridge_growth(
         try:
             while True:
                 answered = wallet_calls(bridge.log)
-                growth.samples.append((answered, rss_mb(bridge.process.pid)))
+                growth.samples.append((answered, bridge_rss_mb(bridge.process.pid)))
                 if answered >= warmup:
                     warm = warm or time.monotonic()
                     growth.seconds_after_warmup = time.monotonic() - warm
@@ -278,7 +290,7 @@ def bridge_growth(
                     err = simulate.stderr.read().decode(errors="replace") if simulate.stderr else ""
                     raise RuntimeError(f"livebridge simulate stopped early: {err[-2000:]}")
                 time.sleep(sample_every_s)
-            servers = children(bridge.process.pid)
+            servers = [pid for pid in children(bridge.process.pid) if _is_nats(pid)]
             growth.nats_rss_mb = sum(rss_mb(pid) for pid in servers)
         finally:
             simulate.kill()

@@ -42,6 +42,9 @@ class Settings:
     config_path: Path
     stream_prefix: str
     """JetStream streams are `<prefix>_<APP>`: `LB_LEDGER`, `LB_LEDGER_SNAPSHOTS`."""
+    views_process: bool = True
+    """`LIVEBRIDGE_VIEWS_PROCESS` (default 1): the views' runners in a process of their own
+    beside the bridge (`services.bridge.viewsproc`); 0 keeps them in the bridge's."""
     memory: MemoryBounds = field(default_factory=memory.default_bounds)
     """Every cache's bound, from `LIVEBRIDGE_MEMORY_BUDGET_MB` (`services.bridge.memory`)."""
     environ: Mapping[str, str]
@@ -64,6 +67,7 @@ class Settings:
             allow_unsynced_nats=env.get("LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "") == "1",
             database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
             lease_ttl=float(env.get("LIVEBRIDGE_LEASE_TTL_S", "3")),
+            views_process=env.get("LIVEBRIDGE_VIEWS_PROCESS", "1") != "0",
             config_path=Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")),
             stream_prefix=stream_prefix(env),
             memory=memory.from_env(env),

@@ -54,7 +54,7 @@ from projections.catalog import VIEWS as VIEW_SPECS
 from projections.catalog import view_env
 from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from projections.reconcile.audit import AuditRuns
-from services.bridge import collector, heapwatch, malloc
+from services.bridge import collector, heapwatch, malloc, viewsproc
 from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.leases import LEASES, leased, leases_ctx
 from services.bridge.nats_keeper import NatsKeeper
@@ -363,7 +363,12 @@ def build_app(settings: Settings) -> web.Application:
         ]
     )
     # the views' runners (each under its lease), and the read API over them (in every bridge)
-    setup_views(app, views_env, gates=view_leases)
+    setup_views(
+        app,
+        views_env,
+        gates=view_leases,
+        elsewhere=viewsproc.views_process if settings.views_process else None,
+    )
     settle_stream = settings_from_env(settings.environ, settings.nats_replicas)
     app.cleanup_ctx.append(leased("round-settle", settle_ctx(settings, settle_stream)))
     app[FRONTDOOR_CONFIG] = load_frontdoor(settings.config_path, environ=settings.environ)

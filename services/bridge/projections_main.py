@@ -4,20 +4,28 @@
 [--page N]` runs the named views (default: all) until SIGTERM or SIGINT, configured like
 the commands (`services.bridge.config.command_env`: `LIVEBRIDGE_NATS_URL`,
 `LIVEBRIDGE_DATABASE_URL`..., else a running bridge's endpoints).
+
+`serve` is the root of the views' process that `livebridge run` starts beside itself
+(`services.bridge.viewsproc`).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from projections.catalog import VIEWS, NotConfigured, settings
 from projections.rebuild import PAGE
 from projections.run import running_projections
+from services.bridge import malloc
 from services.bridge.config import command_env, use_running_bridge
+from services.bridge.telemetry import setup_telemetry
+from services.infra.natsserver import die_with_parent
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +62,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("projections running", flush=True)
         stop.wait()
     return 0
+
+
+def serve(
+    env: Mapping[str, str],
+    names: Sequence[str],
+    held: Sequence[int],
+    ready: Any,
+    nice: int = 0,
+) -> None:
+    """The runners of a bridge's views, in the process it started for them: view
+    `names[n]`'s runner runs while `held[n]` is set (the bridge holds the view's lease),
+    until SIGTERM or the bridge is gone. `ready.value` is set once every runner has
+    started; `nice` is added to the process's niceness."""
+    die_with_parent()
+    if os.getppid() == 1:  # the bridge died before this process asked to die with it
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the bridge, which stops this
+    os.nice(nice)
+    setup_telemetry(os.environ)  # the bridge's own settings: logs, metrics, traces
+    malloc.limit_arenas(os.environ)  # the process's own, which glibc read as it started
+    malloc.map_large_chunks(os.environ)
+    gates = {name: functools.partial(_held, held, n) for n, name in enumerate(names)}
+    with running_projections(env, names=tuple(names), gates=gates):
+        ready.value = 1
+        stop.wait()
+
+
+def _held(held: Sequence[int], n: int) -> bool:
+    return bool(held[n])
 
 
 if __name__ == "__main__":

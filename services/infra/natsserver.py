@@ -70,8 +70,9 @@ def binary() -> Path:
     )
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL it when the process that started it dies (Linux)."""
+def die_with_parent() -> None:
+    """In a child (before exec, or first thing): SIGKILL it when the process that started it
+    dies (Linux)."""
     with contextlib.suppress(OSError, AttributeError):
         import ctypes
 
@@ -207,7 +208,7 @@ class NatsServer:
                 # Its own session: a terminal's Ctrl-C reaches only us, and we stop the
                 # server after our clients have drained. If we die, it dies with us.
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
 
     def wait_ready(self, timeout: float = 10.0) -> Self:

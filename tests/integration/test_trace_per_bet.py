@@ -4,6 +4,7 @@ the `round.settle` publication and its webhook delivery, each a span of the call
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -106,7 +107,8 @@ async def test_a_bet_and_its_settlement_are_one_trace_span_by_span_to_the_webhoo
             stream_prefix,
             config=CONFIG.format(url=hook.make_url("/settle")),
         )
-        app = build_app(settings)
+        # The views' spans are looked for in this process's exporter: their runners too.
+        app = build_app(dataclasses.replace(settings, views_process=False))
         async with TestClient(TestServer(app)) as client:
             evolution, seat = await seated(client, app[LEDGER], "t-p1", SECRET)
             bet = {**seat, "game_id": "R-tr-1"}

@@ -1,0 +1,51 @@
+"""`livebridge run`'s views in a process of their own: they follow the log while the bridge
+holds their leases, and the process ends with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import uuid
+from decimal import Decimal
+
+from aiohttp import web
+
+from projections.catalog import VIEWS, view_env
+from projections.run import reading_views
+from services.bridge.viewsproc import views_process
+from services.ledger.application import Ledger
+
+
+async def test_the_views_process_follows_the_log_while_the_leases_are_held(
+    nats_url: str, database_url: str, schema: str
+) -> None:
+    log = {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": "VP" + uuid.uuid4().hex[:8].upper(),
+    }
+    env = {**log, **view_env(database_url, schema=schema)}
+    ledger = Ledger(log)
+    try:
+        ledger.open_wallet("vp-1", "EUR")
+        ledger.deposit("vp-1", "EUR", Decimal("10.00"), tx_id="dep-vp-1")
+        head = ledger.recorder.max_notification_id()
+        held = False
+        gates = {name: (lambda: held) for name in VIEWS}
+        async with views_process(web.Application(), env, gates):
+            (child,) = multiprocessing.active_children()
+            assert (
+                child.name == "livebridge-views"
+                and child.pid != multiprocessing.current_process().pid
+            )
+            with reading_views(env, app_name=ledger.name) as views:
+                await asyncio.sleep(0.5)  # ten of the mirror's turns: nothing runs without a lease
+                assert views.balances.wallet("vp-1", ledger.name) is None
+                held = True
+                await asyncio.to_thread(views.wait, head, 30)
+                found = views.balances.wallet("vp-1", ledger.name)
+                assert found is not None and found.balances[0].balance == Decimal("10.00")
+        assert not child.is_alive()
+        assert multiprocessing.active_children() == []
+    finally:
+        ledger.close()
