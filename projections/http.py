@@ -161,13 +161,13 @@ def wallet_body(wallet: WalletBalances) -> PlayerBalances:
 
 
 VIEWS = web.AppKey("projections_views", RunningViews)
+"""The running views of this process, set by `setup_views`' cleanup context."""
 Elsewhere = Callable[
     [web.Application, Mapping[str, str], Mapping[str, Callable[[], bool]]],
     AbstractAsyncContextManager[None],
 ]
 """Runs the views' runners in another process while entered: given the app, the
 projections' settings and when each view's runner may run."""
-"""The running views of this process, set by `setup_views`' cleanup context."""
 
 
 def setup_views(
@@ -185,8 +185,8 @@ def setup_views(
     a function of the app giving it at start-up (when earlier contexts have set what it
     needs, such as the database URL).
     `gates(app)` gives, at start-up, when each view's runner may run (its lease is held).
-    `elsewhere(app, env)`, where given, runs the runners in another process for as long as
-    it is entered (and is given the gates): this process then only reads the views.
+    `elsewhere(app, env, gates)`, where given, runs the runners in another process for as
+    long as it is entered: this process then only reads the views.
     """
 
     async def views_ctx(app: web.Application) -> AsyncIterator[None]:

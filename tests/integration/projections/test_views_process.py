@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import signal
 import uuid
 from decimal import Decimal
 
+import pytest
 from aiohttp import web
 
 from projections.catalog import VIEWS, view_env
 from projections.run import reading_views
+from services.bridge import viewsproc
 from services.bridge.viewsproc import views_process
 from services.ledger.application import Ledger
 
@@ -47,5 +51,34 @@ async def test_the_views_process_follows_the_log_while_the_leases_are_held(
                 assert found is not None and found.balances[0].balance == Decimal("10.00")
         assert not child.is_alive()
         assert multiprocessing.active_children() == []
+    finally:
+        ledger.close()
+
+
+async def test_a_views_process_that_dies_is_started_again_and_catches_up(
+    nats_url: str, database_url: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(viewsproc, "RESTART_PAUSE_S", 0.2)
+    log = {
+        "PERSISTENCE_MODULE": "services.eventstore",
+        "NATS_URL": nats_url,
+        "NATS_STREAM_PREFIX": "VP" + uuid.uuid4().hex[:8].upper(),
+    }
+    env = {**log, **view_env(database_url, schema=schema)}
+    ledger = Ledger(log)
+    try:
+        ledger.open_wallet("vp-2", "EUR")
+        async with views_process(web.Application(), env, {n: lambda: True for n in VIEWS}):
+            (first,) = multiprocessing.active_children()
+            assert first.pid is not None
+            os.kill(first.pid, signal.SIGKILL)
+            ledger.deposit("vp-2", "EUR", Decimal("7.00"), tx_id="dep-vp-2")
+            with reading_views(env, app_name=ledger.name) as views:
+                head = ledger.recorder.max_notification_id()
+                await asyncio.to_thread(views.wait, head, 60)
+                found = views.balances.wallet("vp-2", ledger.name)
+                assert found is not None and found.balances[0].balance == Decimal("7.00")
+            (second,) = multiprocessing.active_children()
+            assert second.pid != first.pid
     finally:
         ledger.close()
