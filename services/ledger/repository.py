@@ -37,6 +37,7 @@ message (a bet read 18 messages on average, more as the wallet and the log grew)
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
 import threading
 from collections import OrderedDict
@@ -104,6 +105,12 @@ ITEM_OVERHEAD = 100
 its values hold one level further down."""
 
 
+WEIGHED_ITEMS = 8
+"""Items of a container weighed one by one; the rest are taken to weigh what those did on
+average (an aggregate's containers each hold items of one kind: holds, bets, positions).
+Weighing every item cost a wallet save 60 us at 60 open holds, on every bet."""
+
+
 def approx_size(aggregate: Any) -> int:
     """About the bytes `aggregate` holds: its attributes, and the items of its containers
     one level down (an aggregate's state is flat: dicts of strings, Decimals, lists)."""
@@ -112,13 +119,19 @@ def approx_size(aggregate: Any) -> int:
         total += sys.getsizeof(value)
         kind = type(value)
         if kind is dict:
-            total += ITEM_OVERHEAD * len(value)
-            for key, item in value.items():
-                total += sys.getsizeof(key) + sys.getsizeof(item)
+            weighed = itertools.islice(value.items(), WEIGHED_ITEMS)
+            total += _items(len(value), [sys.getsizeof(k) + sys.getsizeof(v) for k, v in weighed])
         elif kind is list or kind is set or kind is tuple:
-            total += ITEM_OVERHEAD * len(value)
-            total += sum(sys.getsizeof(item) for item in value)
+            weighed = itertools.islice(value, WEIGHED_ITEMS)
+            total += _items(len(value), [sys.getsizeof(item) for item in weighed])
     return total
+
+
+def _items(count: int, weighed: list[int]) -> int:
+    """What `count` items cost, `weighed` the sizes of the first of them."""
+    if not weighed:
+        return 0
+    return count * (ITEM_OVERHEAD + sum(weighed) // len(weighed))
 
 
 class SizedCache(Cache[UUID, Any]):
