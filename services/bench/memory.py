@@ -260,8 +260,11 @@ def bridge_growth(
     """Sample the RSS of `livebridge run` under `livebridge simulate` until the samples
     after `warmup` calls span `calls` calls and `min_seconds` (or `max_seconds` passed)."""
     growth = Growth(warmup=warmup)
+    # Ten times the rounds the calls need: the simulator is stopped once the samples span
+    # what was asked, calls and seconds (sized by the calls alone, a bridge answering
+    # quickly had it run out before `min_seconds`). It draws its rounds up front.
     per_round = tables * players * 2
-    rounds = max(3, 2 * (warmup + calls) // per_round + 2)
+    rounds = 10 * max(3, 2 * (warmup + calls) // per_round + 2)
     with running_bridge(database_url) as bridge:
         command = [sys.executable, "-m", "services.cli", "simulate", "--url", bridge.base]
         command += ["--dialect", "softswiss", "--tables", str(tables)]
