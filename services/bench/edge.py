@@ -59,6 +59,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from contracts.wallet import AnyWalletCommand, Balance, WalletReply
 from services.bench.cpu import spent
 from services.bench.serverstats import handled
+from services.bridge import collector
 from services.edge.app import setup_edge
 from services.edge.config import ProviderConfig, ProvidersConfig, networks
 from services.edge.ports import LedgerPort
@@ -114,6 +115,7 @@ def _served(
             nats_url=nats_url,
             session_bucket=bucket,
         )
+        collector.freeze_after_start(app)  # as `livebridge run` does once started
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
