@@ -5,19 +5,20 @@
 the commands (`services.bridge.config.command_env`: `LIVEBRIDGE_NATS_URL`,
 `LIVEBRIDGE_DATABASE_URL`..., else a running bridge's endpoints).
 
-`serve` is the root of the views' process that `livebridge run` starts beside itself
-(`services.bridge.viewsproc`).
+With `--for-bridge`, it is the views' process that `livebridge run` starts beside itself
+(`serve_bridge`, `services.bridge.viewsproc`).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import signal
+import sys
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from projections.catalog import VIEWS, NotConfigured, settings
 from projections.rebuild import PAGE
@@ -41,7 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--page", type=int, default=PAGE, help=f"most events per transaction (default {PAGE})"
     )
+    parser.add_argument("--for-bridge", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--nice", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.for_bridge:
+        return serve_bridge(args.nice)
     unknown = set(args.names) - set(VIEWS)
     if unknown:
         parser.error(f"no view named {', '.join(sorted(unknown))}; views: {', '.join(VIEWS)}")
@@ -64,35 +69,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def serve(
-    env: Mapping[str, str],
-    names: Sequence[str],
-    held: Sequence[int],
-    ready: Any,
-    nice: int = 0,
-) -> None:
-    """The runners of a bridge's views, in the process it started for them: view
-    `names[n]`'s runner runs while `held[n]` is set (the bridge holds the view's lease),
-    until SIGTERM or the bridge is gone. `ready.value` is set once every runner has
-    started; `nice` is added to the process's niceness."""
+def serve_bridge(nice: int) -> int:
+    """The runners of a bridge's views, in the process it started for them
+    (`services.bridge.viewsproc`; `--for-bridge`).
+
+    The first line on stdin is the projections' settings (JSON); each line after it names
+    the views whose leases the bridge holds, and a view's runner runs only while it is
+    named. "projections running" on stdout once every runner has started; the process
+    ends on SIGTERM, or when stdin ends (the bridge is gone). `nice` is added to its
+    niceness."""
     die_with_parent()
-    if os.getppid() == 1:  # the bridge died before this process asked to die with it
-        return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the bridge, which stops this
     os.nice(nice)
-    setup_telemetry(os.environ)  # the bridge's own settings: logs, metrics, traces
-    malloc.limit_arenas(os.environ)  # the process's own, which glibc read as it started
-    malloc.map_large_chunks(os.environ)
-    gates = {name: functools.partial(_held, held, n) for n, name in enumerate(names)}
-    with running_projections(env, names=tuple(names), gates=gates):
-        ready.value = 1
+    found = dict(os.environ)  # the root of this process: the one place it is read
+    setup_telemetry(found)  # the bridge's own settings: logs, metrics, traces
+    malloc.limit_arenas(found)  # the process's own, which glibc read as it started
+    malloc.map_large_chunks(found)
+    env = json.loads(sys.stdin.readline() or "null")
+    if not isinstance(env, dict):
+        return 2
+    held: list[frozenset[str]] = [frozenset()]
+
+    def listen() -> None:
+        for line in sys.stdin:
+            held[0] = frozenset(line.split())
+        stop.set()
+
+    threading.Thread(target=listen, name="views-leases", daemon=True).start()
+    gates = {name: functools.partial(_named, held, name) for name in VIEWS}
+    with running_projections(env, gates=gates):
+        print("projections running", flush=True)
         stop.wait()
+    return 0
 
 
-def _held(held: Sequence[int], n: int) -> bool:
-    return bool(held[n])
+def _named(held: list[frozenset[str]], name: str) -> bool:
+    return name in held[0]
 
 
 if __name__ == "__main__":

@@ -12,14 +12,15 @@ process of their own: with the runners in the bridge's process, `ws_bet_per_s` 5
 `ws_bet_p99_ms` 58-70 at half that rate; in a child process, 698-721 and 55-58; in a child
 at `NICE`, 737-789 and 57-59 (at that higher half rate).
 
-`views_process(app, env, gates)` starts `services.bridge.projections_main.serve` in a
-child process (`spawn`: a fresh interpreter, none of the bridge's threads), waits until
-its runners have started, and stops it when the app stops; the child dies with the bridge.
-The bridge keeps the leases: each view's gate in the child is a flag in shared memory this
-process sets while it holds the view's lease and clears as it loses it, every `MIRROR_S`
-(the runner looks at its gate before every pass; a lease lives `LIVEBRIDGE_LEASE_TTL_S`,
-3 s by default). The child stops on SIGTERM; one that ends while the bridge runs is
-started again (at most every `RESTART_PAUSE_S`). The bridge reads the views itself
+`views_process(app, env, gates)` starts `python -m services.bridge.projections_main
+--for-bridge` (a fresh interpreter that imports only what the views need), waits until its
+runners have started, and stops it (SIGTERM) when the app stops; the child dies with the
+bridge, and ends when its stdin does. The bridge keeps the leases: every `MIRROR_S` it
+looks at the views' leases it holds and, when that changes, writes their names to the
+child's stdin; a runner looks at its gate before every pass (a lease lives
+`LIVEBRIDGE_LEASE_TTL_S`, 3 s by default). The settings go the same way, as the first
+line, not through the environment. A child that ends while the bridge runs is started
+again (at most every `RESTART_PAUSE_S`). The bridge reads the views itself
 (`projections.run.reading_views`).
 
 `LIVEBRIDGE_VIEWS_PROCESS=0` keeps the runners in the bridge's process.
@@ -29,28 +30,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-import multiprocessing
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from multiprocessing.context import SpawnContext, SpawnProcess
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
 
-from services.bridge import projections_main
+from services.infra.natsserver import die_with_parent
 
 log = logging.getLogger(__name__)
 
 NICE = 10
 """Added to the views' process's niceness (CFS weight about a tenth of the bridge's)."""
 MIRROR_S = 0.05
-"""How often the leases held are copied to the child's gates."""
+"""How often the leases held are looked at (and told to the child when they changed)."""
 START_TIMEOUT_S = 120.0
 """How long the child may take to import and start its runners."""
 STOP_TIMEOUT_S = 30.0
 RESTART_PAUSE_S = 5.0
 """The least time between two starts of the child (one that keeps failing is not spun)."""
+CHILD = (sys.executable, "-m", "services.bridge.projections_main", "--for-bridge")
+RUNNING = b"projections running"
+"""What the child prints once every runner has started."""
 
 
 class ViewsProcessError(RuntimeError):
@@ -58,72 +62,93 @@ class ViewsProcessError(RuntimeError):
 
 
 class _Child:
-    """The views' process: started, watched while the bridge runs, stopped with it."""
+    """The views' process: started, told the leases, watched, stopped with the bridge."""
 
-    def __init__(self, spawn: SpawnContext, env: Mapping[str, str], names: Sequence[str]) -> None:
-        self._spawn = spawn
-        self._env = dict(env)
-        self._names = list(names)
-        # Flags in shared memory, with no lock: a child killed mid-call cannot leave one held.
-        self.held = spawn.RawArray("b", len(names))
-        self.ready: Any = None
+    def __init__(self, env: Mapping[str, str], gates: Mapping[str, Callable[[], bool]]) -> None:
+        self._settings = json.dumps(dict(env)).encode() + b"\n"
+        self._gates = dict(gates)
+        self._told: frozenset[str] | None = None
         self.started_at = 0.0
         self.process = self._start()
 
-    def _start(self) -> SpawnProcess:
-        self.ready = self._spawn.RawValue("b", 0)
-        process = self._spawn.Process(
-            target=projections_main.serve,
-            args=(self._env, self._names, self.held, self.ready, NICE),
-            name="livebridge-views",
-            daemon=True,
+    def _start(self) -> subprocess.Popen[bytes]:
+        # Started on the loop's thread, which lives as long as the bridge: the child's
+        # death signal is tied to the thread that starts it.
+        process = subprocess.Popen(
+            [*CHILD, "--nice", str(NICE)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=die_with_parent,
         )
-        process.start()
+        assert process.stdin is not None
+        process.stdin.write(self._settings)
+        process.stdin.flush()
+        self._told = None
         self.started_at = time.monotonic()
         return process
 
     def started(self) -> bool:
-        """Whether the child set `ready` before it ended or `START_TIMEOUT_S` passed."""
-        while time.monotonic() < self.started_at + START_TIMEOUT_S:
-            if self.ready.value:
-                return True
-            if not self.process.is_alive():
-                return False
-            time.sleep(0.1)
-        return False
+        """Whether the child said its runners started before it ended or timed out (run in
+        a thread: it reads the child's stdout)."""
+        assert self.process.stdout is not None
+        return any(line.strip() == RUNNING for line in self.process.stdout)
 
-    async def watch(self, gates: Sequence[Callable[[], bool]]) -> None:
-        """Copy the leases held to the gates, and start the child again if it ended."""
+    def _tell(self) -> None:
+        """Write the names of the views whose leases are held, when they changed."""
+        held = frozenset(name for name, holding in self._gates.items() if holding())
+        if held == self._told:
+            return
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):  # a child that ended: started again below
+            self.process.stdin.write(" ".join(sorted(held)).encode() + b"\n")
+            self.process.stdin.flush()
+            self._told = held
+
+    async def watch(self) -> None:
+        """Tell the child the leases held, and start it again if it ended."""
         while True:
-            for n, holding in enumerate(gates):
-                self.held[n] = holding()
-            ended = not self.process.is_alive()
+            self._tell()
+            ended = self.process.poll() is not None
             if ended and time.monotonic() - self.started_at >= RESTART_PAUSE_S:
                 log.warning(
                     "the views' process ended (exit code %s); starting it again",
-                    self.process.exitcode,
+                    self.process.returncode,
                 )
+                _close_pipes(self.process)
                 self.process = self._start()
             await asyncio.sleep(MIRROR_S)
 
     async def stop(self) -> None:
         self.process.terminate()  # SIGTERM: the child stops its runners and ends
-        await asyncio.to_thread(self.process.join, STOP_TIMEOUT_S)
-        if self.process.is_alive():
+        try:
+            await asyncio.to_thread(self.process.wait, STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            await asyncio.to_thread(self.process.join)
+            await asyncio.to_thread(self.process.wait)
+        _close_pipes(self.process)
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):  # a child gone with what was written to it
+                pipe.close()
 
 
 @contextlib.asynccontextmanager
 async def views_process(
     _app: web.Application, env: Mapping[str, str], gates: Mapping[str, Callable[[], bool]]
 ) -> AsyncIterator[None]:
-    child = _Child(multiprocessing.get_context("spawn"), env, list(gates))
-    watching = asyncio.create_task(child.watch(list(gates.values())), name="views-process")
+    child = _Child(env, gates)
+    watching = asyncio.create_task(child.watch(), name="views-process")
     try:
-        if not await asyncio.to_thread(child.started):
+        try:
+            running = await asyncio.wait_for(asyncio.to_thread(child.started), START_TIMEOUT_S)
+        except TimeoutError:
+            running = False
+        if not running:
             raise ViewsProcessError(
-                f"the views' process did not start (exit code {child.process.exitcode})"
+                f"the views' process did not start (exit code {child.process.poll()})"
             )
         yield
     finally:
