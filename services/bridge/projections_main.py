@@ -28,6 +28,9 @@ from services.bridge.config import command_env, use_running_bridge
 from services.bridge.telemetry import setup_telemetry
 from services.infra.natsserver import die_with_parent
 
+SIGNAL_LOOK_S = 0.2
+"""How often the main thread looks for a signal while it waits to be stopped."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.bridge.projections_main")
@@ -65,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         env, names=names, catch_up_first=args.catch_up, batched=args.batched, page=args.page
     ):
         print("projections running", flush=True)
-        stop.wait()
+        until(stop)
     return 0
 
 
@@ -101,8 +104,16 @@ def serve_bridge(nice: int) -> int:
     gates = {name: functools.partial(_named, held, name) for name in VIEWS}
     with running_projections(env, gates=gates):
         print("projections running", flush=True)
-        stop.wait()
+        until(stop)
     return 0
+
+
+def until(stop: threading.Event) -> None:
+    """Wait for `stop` in short waits: a signal sent to the process may be taken by any of
+    its threads, and its Python handler runs only once the main thread runs again; one
+    wait without a timeout would not (a SIGTERM went unanswered in the tests)."""
+    while not stop.wait(SIGNAL_LOOK_S):
+        pass
 
 
 def _named(held: list[frozenset[str]], name: str) -> bool:

@@ -4,7 +4,9 @@ holds their leases, the process is started again if it dies, and it ends with th
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
+import platform
 import signal
 import uuid
 from decimal import Decimal
@@ -87,3 +89,30 @@ async def test_a_views_process_that_dies_is_started_again_and_catches_up(
             assert second != first
     finally:
         ledger.close()
+
+
+TGKILL = {"x86_64": 234, "aarch64": 131}
+"""The `tgkill` system call's number: a signal sent to one thread of another process."""
+
+
+def signal_thread(pid: int, tid: int, sig: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(TGKILL[platform.machine()], pid, tid, sig) != 0:
+        raise OSError(ctypes.get_errno(), "tgkill")
+
+
+async def test_a_sigterm_taken_by_any_thread_of_the_views_process_stops_it(
+    nats_url: str, database_url: str, schema: str
+) -> None:
+    """A SIGTERM sent to the process is taken by any of its threads; the child must stop
+    whichever took it (waiting without a timeout, it did not, and was killed 30 s later)."""
+    env = {**log_env(nats_url), **view_env(database_url, schema=schema)}
+    async with views_process(web.Application(), env, {n: lambda: True for n in VIEWS}):
+        (child,) = views_children()
+        others = [int(t) for t in os.listdir(f"/proc/{child}/task") if int(t) != child]
+        signal_thread(child, others[0], signal.SIGTERM)
+        for _ in range(100):  # the watch reaps it within 50 ms of its end
+            if child not in children(os.getpid()):
+                break
+            await asyncio.sleep(0.1)
+        assert child not in children(os.getpid()), "the SIGTERM went unanswered"
