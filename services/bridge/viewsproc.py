@@ -9,8 +9,8 @@ behind, then catch up in larger batches, rather than taking the cores a bet is w
 
 Measured with `livebridge bench --only socket` on two cores, the bench's players in a
 process of their own: with the runners in the bridge's process, `ws_bet_per_s` 500-555 and
-`ws_bet_p99_ms` 58-70 at half that rate; in a child process, 698-721 and 55-58; in a child
-at `NICE`, 737-789 and 57-59 (at that higher half rate).
+`ws_bet_p99_ms` 58-70 at half that rate; in this child at `NICE`, 709-746 and 38-50 (at
+that higher half rate; the README has each step).
 
 `views_process(app, env, gates)` starts `python -m services.bridge.projections_main
 --for-bridge` (a fresh interpreter that imports only what the views need), waits until its
