@@ -163,11 +163,10 @@ def wallet_body(wallet: WalletBalances) -> PlayerBalances:
 VIEWS = web.AppKey("projections_views", RunningViews)
 """The running views of this process, set by `setup_views`' cleanup context."""
 Elsewhere = Callable[
-    [web.Application, Mapping[str, str], Mapping[str, Callable[[], bool]]],
-    AbstractAsyncContextManager[None],
+    [Mapping[str, str], Mapping[str, Callable[[], bool]]], AbstractAsyncContextManager[None]
 ]
-"""Runs the views' runners in another process while entered: given the app, the
-projections' settings and when each view's runner may run."""
+"""Runs the views' runners in another process while entered: given the projections'
+settings and when each view's runner may run."""
 
 
 def setup_views(
@@ -185,7 +184,7 @@ def setup_views(
     a function of the app giving it at start-up (when earlier contexts have set what it
     needs, such as the database URL).
     `gates(app)` gives, at start-up, when each view's runner may run (its lease is held).
-    `elsewhere(app, env, gates)`, where given, runs the runners in another process for as
+    `elsewhere(env, gates)`, where given, runs the runners in another process for as
     long as it is entered: this process then only reads the views.
     """
 
@@ -193,7 +192,7 @@ def setup_views(
         settings = env(app) if callable(env) else env
         found = gates(app) if gates is not None else None
         if elsewhere is not None:
-            async with elsewhere(app, settings, found or {}):
+            async with elsewhere(settings, found or {}):
                 reading = reading_views(settings, app_name=application_name)
                 app[VIEWS] = await asyncio.to_thread(reading.__enter__)
                 try:

@@ -5,8 +5,8 @@ the server's collector budget as a trade-off between its memory and replay laten
   `livebridge run` on its defaults (its own nats-server from the wheel, a database of its
   own on the bench's PostgreSQL) under `livebridge simulate` (SoftSwiss, a push feed,
   `TABLES` tables of `PLAYERS` players); the bridge's RSS (`/proc`, with the processes it
-  starts for itself: its views' and multiprocessing's resource tracker) is sampled against
-  the wallet calls it has answered (its access log). After `warmup` calls, over `calls` calls
+  starts for itself: its views') is sampled against the wallet calls it has answered (its
+  access log). After `warmup` calls, over `calls` calls
   more, the growth is the least-squares slope of the RSS the bridge comes back to: the
   lowest sample of each of `SPANS` equal spans of calls. The bridge's RSS is a sawtooth
   (a burst of some 25 MB, given back by the next heap trim a minute later), and a slope
@@ -105,7 +105,7 @@ def _is_nats(pid: int) -> bool:
 
 def bridge_rss_mb(pid: int) -> float:
     """The resident set of the bridge `pid` and of the processes it started for itself (the
-    views' process, multiprocessing's resource tracker), not counting its nats-server."""
+    views' process), not counting its nats-server."""
     own = [child for child in children(pid) if not _is_nats(child)]
     return rss_mb(pid) + sum(rss_mb(child) for child in own)
 

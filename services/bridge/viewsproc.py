@@ -12,7 +12,7 @@ process of their own: with the runners in the bridge's process, `ws_bet_per_s` 5
 `ws_bet_p99_ms` 58-70 at half that rate; in this child at `NICE`, 709-746 and 38-50 (at
 that higher half rate; the README has each step).
 
-`views_process(app, env, gates)` starts `python -m services.bridge.projections_main
+`views_process(env, gates)` starts `python -m services.bridge.projections_main
 --for-bridge` (a fresh interpreter that imports only what the views need), waits until its
 runners have started, and stops it (SIGTERM) when the app stops; the child dies with the
 bridge, and ends when its stdin does. The bridge keeps the leases: every `MIRROR_S` it
@@ -36,8 +36,6 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-
-from aiohttp import web
 
 from services.infra.natsserver import die_with_parent
 
@@ -137,7 +135,7 @@ def _close_pipes(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.asynccontextmanager
 async def views_process(
-    _app: web.Application, env: Mapping[str, str], gates: Mapping[str, Callable[[], bool]]
+    env: Mapping[str, str], gates: Mapping[str, Callable[[], bool]]
 ) -> AsyncIterator[None]:
     child = _Child(env, gates)
     watching = asyncio.create_task(child.watch(), name="views-process")

@@ -13,7 +13,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from projections.catalog import VIEWS, view_env
 from projections.run import reading_views
@@ -52,7 +51,7 @@ async def test_the_views_process_follows_the_log_while_the_leases_are_held(
         head = ledger.recorder.max_notification_id()
         held = False
         gates = {name: (lambda: held) for name in VIEWS}
-        async with views_process(web.Application(), env, gates):
+        async with views_process(env, gates):
             (child,) = views_children()
             with reading_views(env, app_name=ledger.name) as views:
                 await asyncio.sleep(0.5)  # ten looks at the leases: nothing runs without one
@@ -76,7 +75,7 @@ async def test_a_views_process_that_dies_is_started_again_and_catches_up(
     ledger = Ledger(log)
     try:
         ledger.open_wallet("vp-2", "EUR")
-        async with views_process(web.Application(), env, {n: lambda: True for n in VIEWS}):
+        async with views_process(env, {n: lambda: True for n in VIEWS}):
             (first,) = views_children()
             os.kill(first, signal.SIGKILL)
             ledger.deposit("vp-2", "EUR", Decimal("7.00"), tx_id="dep-vp-2")
@@ -107,7 +106,7 @@ async def test_a_sigterm_taken_by_any_thread_of_the_views_process_stops_it(
     """A SIGTERM sent to the process is taken by any of its threads; the child must stop
     whichever took it (waiting without a timeout, it did not, and was killed 30 s later)."""
     env = {**log_env(nats_url), **view_env(database_url, schema=schema)}
-    async with views_process(web.Application(), env, {n: lambda: True for n in VIEWS}):
+    async with views_process(env, {n: lambda: True for n in VIEWS}):
         (child,) = views_children()
         others = [int(t) for t in os.listdir(f"/proc/{child}/task") if int(t) != child]
         signal_thread(child, others[0], signal.SIGTERM)
