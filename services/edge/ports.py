@@ -2,7 +2,9 @@
 
 `LedgerPort` is the public API of `services.ledger.application` (the ledger is an
 `eventsourcing` Application: synchronous, blocking on JetStream acks). The edge never
-calls it on the event loop: `AsyncLedger` runs each call in a dedicated executor and
+calls it on the event loop: `AsyncLedger` runs each call in a dedicated executor, or in
+the one the port names for the command (an optional `executor_for(command)`: the ledger
+runs bets on its event store's loop), and
 turns the ledger's refusal (any exception carrying a `Refusal` in `.code`, i.e.
 `services.ledger.errors.LedgerRefused`) into `Refused`, which adapters render in their
 dialect. Any other exception propagates; the gateway answers it with the dialect's
@@ -72,18 +74,21 @@ class AsyncLedger:
         return self._port
 
     async def execute(self, command: AnyWalletCommand) -> WalletReply:
-        return await self._call(functools.partial(_traced_execute, self.port, command))
+        port = self.port
+        route = getattr(port, "executor_for", None)
+        executor = route(command) if route is not None else None
+        return await self._call(functools.partial(_traced_execute, port, command), executor)
 
     async def balance(self, player: str, currency: str) -> Balance:
         return await self._call(functools.partial(self.port.balance, player, currency))
 
-    async def _call(self, fn: functools.partial[T]) -> T:
+    async def _call(self, fn: functools.partial[T], executor: Executor | None = None) -> T:
         loop = asyncio.get_running_loop()
         # The caller's context (its OpenTelemetry span) goes with the call into the thread,
         # so the event store stamps the request's traceparent on what it writes.
         context = contextvars.copy_context()
         try:
-            return await loop.run_in_executor(self._executor, context.run, fn)
+            return await loop.run_in_executor(executor or self._executor, context.run, fn)
         except Exception as exc:
             code = getattr(exc, "code", None)
             if isinstance(code, Refusal):

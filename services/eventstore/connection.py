@@ -37,7 +37,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StreamConfig, StreamInfo
 from nats.js.errors import APIError, BadRequestError, NotFoundError
 
-from services.eventstore import nats_override
+from services.eventstore import greenloop, nats_override
 from services.eventstore.nats_override import DirectClient, parse_header_lines
 
 T = TypeVar("T")
@@ -220,6 +220,9 @@ class JetStreamConnection:
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"nats-{name}")
         self._thread.daemon = True
         self._thread.start()
+        self.executor = greenloop.LoopExecutor(self._loop)
+        """Runs synchronous functions in greenlets on this loop: their waits for JetStream
+        cost no hand-off between threads (`services.eventstore.greenloop`)."""
         self._closed = False
         self._replies: dict[str, _BatchCollector | _FirstAnswer] = {}
         self._arrivals: list[_Call[Any]] = []
@@ -267,6 +270,11 @@ class JetStreamConnection:
         if self._closed:
             coro.close()
             raise RuntimeError("JetStream connection is closed")
+        if threading.current_thread() is self._thread:
+            if greenloop.on_loop():  # a command run on this loop (`executor`): no hand-off
+                return greenloop.wait(asyncio.wait_for(coro, timeout))
+            coro.close()
+            raise RuntimeError("a blocking JetStream call on the connection's own loop thread")
         call = _Call(coro)
         with self._arrivals_lock:
             self._arrivals.append(call)

@@ -23,6 +23,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Coroutine, Sequence
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 from uuid import UUID
@@ -40,6 +41,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 
+from services.eventstore import greenloop
 from services.eventstore.connection import JetStreamConnection
 from services.eventstore.heads import LAST_SEEN_HEADS, LastSeen
 from services.eventstore.layout import events_subject, ledger_stream_config, tracking_subject
@@ -83,6 +85,17 @@ class JetStreamRecorder:
         """Around a command that will likely write: batches wait for its write
         (`JetStreamWriter.composing`)."""
         return self.writer.composing()
+
+    @property
+    def executor(self) -> Executor:
+        """Runs synchronous commands on the store's loop (`JetStreamConnection.executor`)."""
+        return self.connection.executor
+
+    acquire = staticmethod(greenloop.acquire)
+    """How a command that may run on the store's loop (`JetStreamConnection.executor`) takes
+    a lock held across reads or writes: `lock.acquire`, but never blocking the loop."""
+    pause = staticmethod(greenloop.sleep)
+    """`time.sleep`, never blocking the store's loop."""
 
     def read(self, reads: Coroutine[Any, Any, T]) -> T:
         """Run `reads` (the reader's coroutines, gathered as the caller likes) on the store's

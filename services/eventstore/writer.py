@@ -23,6 +23,7 @@ Obligations and failure modes:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 import threading
 import time
@@ -72,6 +73,13 @@ tracer = trace.get_tracer("services.eventstore.recorders")
 read as they did."""
 
 
+_COMPOSING: contextvars.ContextVar[frozenset[JetStreamWriter]] = contextvars.ContextVar(
+    "composing", default=frozenset()
+)
+"""The writers the running command is composing for (`JetStreamWriter.composing`): per
+thread, per greenlet on a loop (`services.eventstore.greenloop`), per copied context."""
+
+
 class JetStreamWriter:
     """Writes one stream; shares the aggregates' heads (`last_seen`) with its reader."""
 
@@ -92,7 +100,6 @@ class JetStreamWriter:
         self._composing = 0
         """Commands under way (`composing`) that have not sent their write yet."""
         self._composing_lock = threading.Lock()
-        self._thread = threading.local()
         self._coalescer = Coalescer(
             self._publish, more_coming=lambda: self._composing > 0, gather_s=gather_s
         )
@@ -106,12 +113,12 @@ class JetStreamWriter:
     def composing(self) -> Iterator[None]:
         """Around a command run in this thread that will likely write: until its first
         write is sent, batches wait for it (at most `GATHER_S`). Nested ones count once."""
-        if getattr(self._thread, "composing", False):
+        if self in _COMPOSING.get():
             yield
             return
         with self._composing_lock:
             self._composing += 1
-        self._thread.composing = True
+        _COMPOSING.set(_COMPOSING.get() | {self})
         try:
             yield
         finally:
@@ -124,8 +131,9 @@ class JetStreamWriter:
 
     def _composed(self) -> None:
         """This thread's command sent its write, or ended without one."""
-        if getattr(self._thread, "composing", False):
-            self._thread.composing = False
+        composing = _COMPOSING.get()
+        if self in composing:
+            _COMPOSING.set(composing - {self})
             with self._composing_lock:
                 self._composing -= 1
 

@@ -190,7 +190,9 @@ def setup_bets(
             limits_profile=profile,
         )
         try:
-            reply = await loop.run_in_executor(executor, book.execute, debit)
+            reply = await loop.run_in_executor(
+                book.executor_for(debit) or executor, book.execute, debit
+            )
         except LedgerRefused as refused:
             code = REFUSALS.get(refused.code)
             if code is None:

@@ -1,6 +1,7 @@
 """The ledger application: the public seam over wallet commands, game events and the round book.
 
-`Ledger` is synchronous; the edge calls it through a thread executor. Each command loads
+`Ledger` is synchronous; the edge calls it through an executor (`executor_for`: a bet on
+the event store's loop, anything else in a thread). Each command loads
 the aggregates it needs, applies the domain, and saves every changed aggregate in ONE
 `Application.save` call, which the JetStream recorder turns into one atomic batch with
 per-aggregate optimistic concurrency. A concurrent write makes the save raise
@@ -25,7 +26,8 @@ Obligations and failure modes of the seam:
 Configuration (environment, or the `env` argument): `LEDGER_BRIDGE_SETTLED_PROVIDERS`
 (comma-separated providers whose rounds the ledger settles itself from the declared
 result; every other provider settles per bet with credits), `LEDGER_RETRY_BUDGET`
-(default 64), plus the library's `PERSISTENCE_MODULE` and its own settings.
+(default 64), `LEDGER_DEBITS_ON_LOOP` (default y: `executor_for`), plus the library's
+`PERSISTENCE_MODULE` and its own settings.
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor
 from decimal import Decimal
 from typing import Any, ClassVar, assert_never
 from uuid import UUID
 
-from eventsourcing.utils import EnvType, get_topic
+from eventsourcing.utils import EnvType, get_topic, strtobool
 
 from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
 from contracts.wallet import (
@@ -111,11 +114,22 @@ class Ledger(WalletCommands):
             "true",
             "1",
         )
-        self._wallet_turns: Turns[UUID] = Turns()
+        self.debits_on_loop = strtobool(self.env.get("DEBITS_ON_LOOP", "y") or "y")
+        self._wallet_turns: Turns[UUID] = Turns(self.acquire)
         """Commands on one wallet run one at a time in this process (`turns`)."""
         remembered = int(self.env.get("REMEMBERED_BETS") or book.REMEMBERED_BETS)
         self.round_book = book.RoundBookFollower(self, remembered)
         """The round book's follower, and what it remembers of the bets it booked."""
+
+    def executor_for(self, command: AnyWalletCommand) -> Executor | None:
+        """Where a caller off this thread should run `execute(command)`: a debit (the path of
+        every bet) on the event store's loop when its recorder offers one (`executor`), so
+        its reads and its write cost no hand-off between threads; None for the rest, which
+        the caller runs in a thread of its own (a credit may wait for the round book)."""
+        if isinstance(command, Debit) and self.debits_on_loop:
+            executor: Executor | None = getattr(self.recorder, "executor", None)
+            return executor
+        return None
 
     def execute(self, command: AnyWalletCommand) -> WalletReply:
         """Apply one provider wallet command exactly once (I3): see `contracts.wallet`.

@@ -33,6 +33,7 @@ from services.ledger.errors import LedgerRefused
 from services.ledger.known_rounds import KnownRounds
 from services.ledger.repository import LedgerRepository
 from services.ledger.rounds import BookCursor, Round
+from services.ledger.turns import Acquire, plain_acquire
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
@@ -67,6 +68,11 @@ class LedgerBase(Application[UUID]):
         composition root)."""
         self.conflicts_retried = 0
         """Concurrent writes lost and retried on fresh state (a gauge for operations)."""
+        self.acquire: Acquire = getattr(self.recorder, "acquire", plain_acquire)
+        """How a command takes a lock it may hold across reads and writes, and `pause` how it
+        pauses: the recorder's own where it has them. A JetStream recorder's never block its
+        loop, where a command may run (`services.eventstore.greenloop`)."""
+        self.pause: Callable[[float], None] = getattr(self.recorder, "pause", time.sleep)
         self.known_rounds = KnownRounds()
         """Rounds this process saved or its followers read: what a debit knows of its round
         without reading it (`services.ledger.known_rounds`)."""
@@ -88,6 +94,7 @@ class LedgerBase(Application[UUID]):
                 self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
             ),
             deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+            acquire=getattr(self.recorder, "acquire", plain_acquire),
         )
 
     @property
@@ -156,7 +163,7 @@ class LedgerBase(Application[UUID]):
             except IntegrityError:
                 self.conflicts_retried += 1
                 # Back off a little, more each time, so two writers stop colliding in step.
-                time.sleep(random.uniform(0, 0.001 * min(attempt, 20)))
+                self.pause(random.uniform(0, 0.001 * min(attempt, 20)))
         raise LedgerRefused(
             Refusal.RETRY_EXHAUSTED,
             f"{what}: {self.retry_budget} attempts each lost to a concurrent write; "

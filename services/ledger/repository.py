@@ -61,6 +61,8 @@ from eventsourcing.domain import (
     TMutableOrImmutableAggregate,
 )
 
+from services.ledger.turns import Acquire, plain_acquire
+
 _IMMUTABLE = frozenset({str, int, bool, float, Decimal, UUID, datetime, type(None)})
 
 
@@ -191,9 +193,11 @@ class LedgerRepository(Repository[UUID]):
         *args: Any,
         cache_bytes: int | None = None,
         uncached: Collection[type[Any]] = (),
+        acquire: Acquire | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._acquire = acquire or plain_acquire
         if cache_bytes is not None:
             self.cache = SizedCache(cache_bytes) if cache_bytes > 0 else None
         self._uncached = frozenset(uncached)
@@ -310,7 +314,7 @@ class LedgerRepository(Repository[UUID]):
         """The cached aggregate with the events stored after it, one catch-up at a time."""
         lock = self._use_fastforward_lock(aggregate_id)
         try:
-            if not lock.acquire(blocking=not skip):
+            if not self._acquire(lock, not skip):
                 return aggregate
             try:
                 current = self._cached(aggregate_id) or aggregate

@@ -14,17 +14,28 @@ many wallets at once, and commands wait for it); its rare conflicts are retried 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
+Acquire = Callable[[threading.Lock, bool], bool]
+"""`acquire(lock, blocking)`: how a lock held across reads or writes is taken."""
+
+
+def plain_acquire(lock: threading.Lock, blocking: bool = True) -> bool:
+    return lock.acquire(blocking)
 
 
 class Turns(Generic[K]):
-    """A lock per key, made on first use and dropped when nobody holds or waits for it."""
+    """A lock per key, made on first use and dropped when nobody holds or waits for it.
 
-    def __init__(self) -> None:
+    `acquire(lock, blocking)` takes a key's lock (held across the command's reads and
+    writes): the ledger's, which never blocks the event store's loop when a command runs
+    there."""
+
+    def __init__(self, acquire: Acquire | None = None) -> None:
+        self._acquire = acquire or plain_acquire
         self._guard = threading.Lock()
         self._locks: dict[K, tuple[threading.Lock, int]] = {}
 
@@ -34,8 +45,11 @@ class Turns(Generic[K]):
             lock, users = self._locks.get(key, (threading.Lock(), 0))
             self._locks[key] = (lock, users + 1)
         try:
-            with lock:
+            self._acquire(lock, True)
+            try:
                 yield
+            finally:
+                lock.release()
         finally:
             with self._guard:
                 lock, users = self._locks[key]

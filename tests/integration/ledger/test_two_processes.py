@@ -3,7 +3,8 @@
 Each child runs its own `Ledger` on the same streams and sends, in step with the other:
 its own debits, credits and rollbacks on two shared players, and a debit with a transaction
 id that the other child sends too. Conflicts happen (both write the same wallets); they are
-retried inside the ledger and never reach the caller.
+retried inside the ledger and never reach the caller. Child A runs its debits on its event
+store's loop, as the edge runs bets (`Ledger.executor_for`); child B runs all in a thread.
 """
 
 from __future__ import annotations
@@ -57,8 +58,12 @@ def child(env: dict[str, str], name: str, start: Any, results: Any) -> None:
         commands = script(name)
         start.wait(30)
         for command in commands:
+            executor = ledger.executor_for(command) if name == "A" else None
             try:
-                reply = ledger.execute(command)
+                if executor is None:
+                    reply = ledger.execute(command)
+                else:
+                    reply = executor.submit(ledger.execute, command).result(60)
                 outcomes.append((command.tx_id, "OK", reply.replayed))
             except LedgerRefused as refused:
                 outcomes.append((command.tx_id, refused.code.value, False))
