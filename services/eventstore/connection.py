@@ -272,7 +272,7 @@ class JetStreamConnection:
             raise RuntimeError("JetStream connection is closed")
         if threading.current_thread() is self._thread:
             if greenloop.on_loop():  # a command run on this loop (`executor`): no hand-off
-                return greenloop.wait(asyncio.wait_for(coro, timeout))
+                return greenloop.wait(greenloop.within(coro, timeout))
             coro.close()
             raise RuntimeError("a blocking JetStream call on the connection's own loop thread")
         call = _Call(coro)

@@ -78,6 +78,12 @@ async def run(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     return result
 
 
+async def within(awaitable: Awaitable[T], seconds: float) -> T:
+    """`asyncio.wait_for` without the task it makes: awaited in the caller's own task."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
+
+
 def acquire(lock: threading.Lock, blocking: bool = True) -> bool:
     """`lock.acquire(blocking)`, yielding to the loop while it waits when `on_loop()`."""
     if not on_loop():
