@@ -17,7 +17,6 @@ Who writes what:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -61,12 +60,6 @@ def _uuid(*parts: str) -> UUID:
     return uuid5(NAMESPACE, "\x1f".join(parts))
 
 
-IDS_REMEMBERED = 4096
-"""Wallet and round ids kept per kind (`functools.lru_cache`, some 250 B each): every bet
-derives its wallet's and its round's several times, and players and rounds recur."""
-
-
-@functools.lru_cache(maxsize=IDS_REMEMBERED)
 def wallet_id(player: str, currency: str) -> UUID:
     return _uuid("wallet", player, currency)
 
@@ -79,7 +72,6 @@ def bet_uuid(provider: str, bet_id: str) -> UUID:
     return _uuid("bet", provider, bet_id)
 
 
-@functools.lru_cache(maxsize=IDS_REMEMBERED)
 def round_uuid(provider: str, round_id: str) -> UUID:
     return _uuid("round", provider, round_id)
 
