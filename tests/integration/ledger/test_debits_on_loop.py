@@ -4,33 +4,18 @@ keep the ledger's guarantees beside commands run in threads on the same wallets.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-
-import pytest
 
 from contracts.wallet import AnyWalletCommand, Refusal, WalletReply
 from services.eventstore.greenloop import LoopExecutor
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from tests.integration.ledger.test_ledger_on_jetstream import jetstream_env
 from tests.unit.ledger.support.builders import credit, debit, funded
 
 D = Decimal
 ANSWER_WITHIN_S = 30.0
 """Far past any answer here: a command past it is stuck, which is the failure looked for."""
-
-
-@pytest.fixture
-def env(nats_url: str, stream_prefix: str) -> dict[str, str]:
-    return jetstream_env(nats_url, stream_prefix)
-
-
-@pytest.fixture
-def ledger(env: dict[str, str]) -> Iterator[Ledger]:
-    with Ledger(env=env) as ledger:
-        yield ledger
 
 
 def on_loop(ledger: Ledger, command: AnyWalletCommand) -> WalletReply:

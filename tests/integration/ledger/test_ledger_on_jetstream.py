@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -30,18 +29,6 @@ D = Decimal
 
 def jetstream_env(nats_url: str, stream_prefix: str) -> dict[str, str]:
     return ledgers.jetstream_env(nats_url, stream_prefix, LEDGER_BRIDGE_SETTLED_PROVIDERS="pp")
-
-
-@pytest.fixture
-def env(nats_url: str, stream_prefix: str) -> dict[str, str]:
-    return jetstream_env(nats_url, stream_prefix)
-
-
-@pytest.fixture
-def ledger(env: dict[str, str]) -> Iterator[Ledger]:
-    ledger = Ledger(env=env)
-    yield ledger
-    ledger.close()
 
 
 def test_a_bet_is_one_atomic_write_of_its_hold_its_bet_and_its_transaction(

@@ -3,7 +3,6 @@ and a wallet another writer moved never lets a stale copy win (I2)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -12,22 +11,10 @@ from contracts.wallet import Refusal
 from services.eventstore.factory import JetStreamFactory
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from tests.integration.ledger.test_ledger_on_jetstream import jetstream_env
 from tests.unit.ledger.support.builders import debit, funded
 
 D = Decimal
 BETS = 20
-
-
-@pytest.fixture
-def env(nats_url: str, stream_prefix: str) -> dict[str, str]:
-    return jetstream_env(nats_url, stream_prefix)
-
-
-@pytest.fixture
-def ledger(env: dict[str, str]) -> Iterator[Ledger]:
-    with Ledger(env=env) as ledger:
-        yield ledger
 
 
 def received(ledger: Ledger) -> int:
