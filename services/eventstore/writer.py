@@ -111,8 +111,9 @@ class JetStreamWriter:
 
     @contextmanager
     def composing(self) -> Iterator[None]:
-        """Around a command run in this thread that will likely write: until its first
-        write is sent, batches wait for it (at most `GATHER_S`). Nested ones count once."""
+        """Around a command that will likely write (in a thread, or in a greenlet on the
+        loop): until its first write is sent, batches wait for it (at most `GATHER_S`).
+        Nested ones count once."""
         if self in _COMPOSING.get():
             yield
             return
@@ -130,7 +131,7 @@ class JetStreamWriter:
         return self._coalescer.queued
 
     def _composed(self) -> None:
-        """This thread's command sent its write, or ended without one."""
+        """The running command sent its write, or ended without one."""
         composing = _COMPOSING.get()
         if self in composing:
             _COMPOSING.set(composing - {self})
