@@ -132,15 +132,23 @@ class Coalescer:
             first = last - len(messages) + 1
             for write in group:
                 first += len(write.messages)
-                write.done.set_result(first - 1)
+                _answer(write.done, first - 1)
 
     async def _alone(self, write: _Write) -> None:
         try:
-            write.done.set_result(await self._publish(write.messages))
+            _answer(write.done, await self._publish(write.messages))
         except BaseException as error:
-            write.done.set_exception(error)
+            if not write.done.done():
+                write.done.set_exception(error)
             if isinstance(error, asyncio.CancelledError):
                 raise
+
+
+def _answer(done: asyncio.Future[int], last: int) -> None:
+    """A write's answer, unless its writer stopped waiting (a command on the store's loop
+    gives up a write after its deadline: the batch it is in goes on for the others)."""
+    if not done.done():
+        done.set_result(last)
 
 
 def _settle(arrival: asyncio.Future[None]) -> None:
