@@ -28,7 +28,7 @@ def test_a_write_given_up_in_flight_leaves_its_batch_and_the_next_answered() -> 
         await asyncio.sleep(0)
         waiting[1].cancel()  # its writer gives up while the shared batch is queued
         release.set()
-        answered = await asyncio.wait_for(asyncio.gather(first, waiting[0], waiting[2]), 2)
+        answered = list(await asyncio.wait_for(asyncio.gather(first, waiting[0], waiting[2]), 2))
         after = await asyncio.wait_for(coalescer.submit([OutMsg("s.e", b"", {})]), 2)
         return answered, after
 
