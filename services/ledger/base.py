@@ -68,11 +68,6 @@ class LedgerBase(Application[UUID]):
         composition root)."""
         self.conflicts_retried = 0
         """Concurrent writes lost and retried on fresh state (a gauge for operations)."""
-        self.acquire: Acquire = getattr(self.recorder, "acquire", plain_acquire)
-        """How a command takes a lock it may hold across reads and writes, and `pause` how it
-        pauses: the recorder's own where it has them. A JetStream recorder's never block its
-        loop, where a command may run (`services.eventstore.greenloop`)."""
-        self.pause: Callable[[float], None] = getattr(self.recorder, "pause", time.sleep)
         self.known_rounds = KnownRounds()
         """Rounds this process saved or its followers read: what a debit knows of its round
         without reading it (`services.ledger.known_rounds`)."""
@@ -94,8 +89,22 @@ class LedgerBase(Application[UUID]):
                 self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
             ),
             deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
-            acquire=getattr(self.recorder, "acquire", plain_acquire),
+            acquire=self.acquire,
         )
+
+    @property
+    def acquire(self) -> Acquire:
+        """How a command takes a lock it may hold across reads and writes: the recorder's
+        own where it has one. A JetStream recorder's never blocks its loop, where a command
+        may run (`services.eventstore.greenloop`)."""
+        acquire: Acquire = getattr(self.recorder, "acquire", plain_acquire)
+        return acquire
+
+    @property
+    def pause(self) -> Callable[[float], None]:
+        """How a command pauses: as `acquire`, the recorder's own where it has one."""
+        pause: Callable[[float], None] = getattr(self.recorder, "pause", time.sleep)
+        return pause
 
     @property
     def repository(self) -> LedgerRepository:
