@@ -6,8 +6,8 @@ the server's collector budget as a trade-off between its memory and replay laten
   own on the bench's PostgreSQL) under `livebridge simulate` (SoftSwiss, a push feed,
   `TABLES` tables of `PLAYERS` players); the bridge's RSS (`/proc`, with the processes it
   starts for itself: its views') is sampled against the wallet calls it has answered (its
-  access log). After `warmup` calls, over `calls` calls
-  more, the growth is the least-squares slope of the RSS the bridge comes back to: the
+  access log). After `warmup` calls and `warmup_s` seconds (`WARMUP_SECONDS`), over `calls`
+  calls more, the growth is the least-squares slope of the RSS the bridge comes back to: the
   lowest sample of each of `SPANS` equal spans of calls. The bridge's RSS is a sawtooth
   (a burst of some 25 MB, given back by the next heap trim a minute later), and a slope
   through every sample moves by a hundred KB a thousand calls with where the last bursts
@@ -19,8 +19,8 @@ the server's collector budget as a trade-off between its memory and replay laten
   (`GOGC=off`), and the server's RSS after them.
 
 `LIVEBRIDGE_BENCH_MEMORY_CALLS` (default 50,000), `..._WARMUP` (30,000: the calls it takes
-the default budget's caches to fill), `..._MIN_S` (the least seconds after warm-up,
-`MIN_SECONDS`), `..._TABLES` and `..._PLAYERS` (4 and 40), and
+the default budget's caches to fill), `..._WARMUP_S` (`WARMUP_SECONDS`), `..._MIN_S` (the
+least seconds after warm-up, `MIN_SECONDS`), `..._TABLES` and `..._PLAYERS` (4 and 40), and
 `LIVEBRIDGE_BENCH_MEMORY_LOG_EVENTS` (default `LIVEBRIDGE_BENCH_LOG_EVENTS`, 1,000,000)
 size it; `livebridge bench --only memory` runs it alone.
 """
@@ -59,6 +59,14 @@ MIN_SECONDS = SPANS * 2 * TRIM_EVERY_S
 two heap trims long. A quiet machine answered 50,000 calls in four minutes, two spans, and
 the slope through their two floors read 57 KB a thousand calls (a loaded run, with more
 spans, had read -12)."""
+WARMUP_SECONDS = 15 * 60
+"""The least time the warm-up lasts, whatever the calls. The caches fill by calls, but the
+allocators' levels are set by bursts that come by time (a settle checkpoint and a heap trim
+a minute, the views' catch-up batches): in a run at 75 calls a second (heap watch, 60 s
+samples) pymalloc's arenas took their last step 10 minutes in and the views' process its
+last at 16 minutes, 44,000 and 72,000 calls, while the caches were full by 25,000. After
+warm-up at 30,000 calls alone, 2.5 minutes at the bench's 200 calls a second, those steps
+fell inside the window and read as growth (11.7 and 15.5 KB a thousand calls)."""
 READY_S = 600
 """How long `livebridge run` may take to answer `/readyz` (on a 2-core machine shared by
 eight, it took over two minutes)."""
@@ -123,6 +131,7 @@ class Growth:
     samples: list[tuple[int, float]] = field(default_factory=list)
     nats_rss_mb: float = 0.0
     warmup: int = 0
+    """The calls answered when warm-up ended: the samples from there on are measured."""
     seconds_after_warmup: float = 0.0
     """How long the samples after warm-up took (0: unknown): a span lasts two heap trims."""
 
@@ -251,6 +260,7 @@ def bridge_growth(
     *,
     calls: int,
     warmup: int,
+    warmup_s: float = 0.0,
     tables: int = TABLES,
     players: int = PLAYERS,
     sample_every_s: float = 2.0,
@@ -258,7 +268,8 @@ def bridge_growth(
     max_seconds: float | None = None,
 ) -> Growth:
     """Sample the RSS of `livebridge run` under `livebridge simulate` until the samples
-    after `warmup` calls span `calls` calls and `min_seconds` (or `max_seconds` passed)."""
+    after warm-up (`warmup` calls and `warmup_s` seconds) span `calls` calls and
+    `min_seconds` (or `max_seconds` passed)."""
     growth = Growth(warmup=warmup)
     # Ten times the rounds the calls need: the simulator is stopped once the samples span
     # what was asked, calls and seconds (sized by the calls alone, a bridge answering
@@ -282,8 +293,9 @@ def bridge_growth(
             while True:
                 answered = wallet_calls(bridge.log)
                 growth.samples.append((answered, bridge_rss_mb(bridge.process.pid)))
-                if answered >= warmup:
-                    warm = warm or time.monotonic()
+                if warm is None and answered >= warmup and time.monotonic() - started >= warmup_s:
+                    warm, growth.warmup = time.monotonic(), answered
+                if warm is not None:
                     growth.seconds_after_warmup = time.monotonic() - warm
                 if growth.calls_measured() >= calls and growth.seconds_after_warmup >= min_seconds:
                     break
@@ -365,6 +377,7 @@ def measure(database_url: str, env: Mapping[str, str]) -> dict[str, float]:
     """Every memory figure, sized by the bench's environment (see the module docstring)."""
     calls = int(env.get("LIVEBRIDGE_BENCH_MEMORY_CALLS", "50000"))
     warmup = int(env.get("LIVEBRIDGE_BENCH_MEMORY_WARMUP", "30000"))
+    warmup_s = float(env.get("LIVEBRIDGE_BENCH_MEMORY_WARMUP_S", str(WARMUP_SECONDS)))
     events = int(
         env.get("LIVEBRIDGE_BENCH_MEMORY_LOG_EVENTS")
         or env.get("LIVEBRIDGE_BENCH_LOG_EVENTS", "1000000")
@@ -376,6 +389,7 @@ def measure(database_url: str, env: Mapping[str, str]) -> dict[str, float]:
         database_url,
         calls=calls,
         warmup=warmup,
+        warmup_s=warmup_s,
         tables=tables,
         players=players,
         min_seconds=min_seconds,
