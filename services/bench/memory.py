@@ -66,7 +66,7 @@ a minute, the views' catch-up batches): in a run at 75 calls a second (heap watc
 samples) pymalloc's arenas took their last step 10 minutes in and the views' process its
 last at 16 minutes, 44,000 and 72,000 calls, while the caches were full by 25,000. After
 warm-up at 30,000 calls alone, 2.5 minutes at the bench's 200 calls a second, those steps
-fell inside the window. What grows after them comes by the minute (README, "Memory")."""
+fell inside the window. After 15 minutes the bridge's floor was flat (README, "Memory")."""
 READY_S = 600
 """How long `livebridge run` may take to answer `/readyz` (on a 2-core machine shared by
 eight, it took over two minutes)."""
