@@ -4,6 +4,9 @@ marked `soak`, since `make soak` selects by the mark (`-m soak`) with `LIVEBRIDG
 A test depends on the switch when it names a module-level value or a function that reads
 `LIVEBRIDGE_SOAK`, directly or through other such values (`SIZE = table_size()`,
 `PLAYERS = [... SIZE.players ...]`).
+
+Every `soak` test also sets its own timeout: pytest's default (300 s) suits `make test`'s
+sizes and would stop a long variant part way.
 """
 
 from __future__ import annotations
@@ -62,6 +65,21 @@ def unmarked(tree: ast.Module, switches: set[str]) -> list[str]:
     return found
 
 
+def untimed(tree: ast.Module) -> list[str]:
+    """The `soak` tests in `tree` without a timeout of their own: at its long size such a
+    test would be stopped by pytest's default (`timeout` in pyproject.toml, 300 s)."""
+    found = []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        marks = [ast.unparse(d) for d in node.decorator_list]
+        if "pytest.mark.soak" in marks and not any(
+            mark.startswith("pytest.mark.timeout(") for mark in marks
+        ):
+            found.append(node.name)
+    return found
+
+
 def test_every_test_with_a_long_variant_is_marked_soak() -> None:
     modules = {path: ast.parse(path.read_text()) for path in sorted(TESTS.rglob("*.py"))}
     switches = switch_functions(list(modules.values()))
@@ -88,3 +106,22 @@ def test_the_check_finds_an_unmarked_test_whose_size_follows_the_switch() -> Non
         "def test_other() -> None:\n    assert True\n"
     )
     assert unmarked(planted, {"table_size"}) == ["test_long", "test_table"]
+
+
+def test_every_soak_test_sets_its_own_timeout() -> None:
+    missing = [
+        f"{path.relative_to(TESTS)}::{name}"
+        for path in sorted(TESTS.rglob("test_*.py"))
+        for name in untimed(ast.parse(path.read_text()))
+    ]
+    assert missing == [], "give these `@pytest.mark.timeout(...)` for their long size"
+
+
+def test_the_check_finds_a_soak_test_without_a_timeout() -> None:
+    planted = ast.parse(
+        "import pytest\n"
+        "@pytest.mark.soak\ndef test_untimed() -> None:\n    pass\n"
+        "@pytest.mark.soak\n@pytest.mark.timeout(3600)\ndef test_timed() -> None:\n    pass\n"
+        "def test_quick() -> None:\n    pass\n"
+    )
+    assert untimed(planted) == ["test_untimed"]

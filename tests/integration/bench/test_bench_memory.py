@@ -20,9 +20,14 @@ def soak_minutes() -> float:
 
 
 MINUTES = soak_minutes()
+START_S = 300
+"""What the bridge, its views' process and the simulator take to start and stop, beyond
+the soak's own `MINUTES`: pytest's default timeout (300 s) would stop the soak at its fifth
+minute."""
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(int(MINUTES * 60) + START_S if MINUTES else 300)
 def test_a_bridge_on_its_defaults_stays_under_its_budget_and_levels_off(
     database_url: str,
 ) -> None:

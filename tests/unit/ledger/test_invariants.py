@@ -615,6 +615,7 @@ def test_invariants_hold_under_any_sequence_of_commands() -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800 if SOAK else 300)
 def test_invariants_hold_over_a_long_soak() -> None:
     LedgerMachine.TestCase.settings = settings(
         PROFILE,
