@@ -80,20 +80,24 @@ def untimed(tree: ast.Module) -> list[str]:
     return found
 
 
-def test_every_test_with_a_long_variant_is_marked_soak() -> None:
+def test_every_test_with_a_long_variant_is_marked_soak_and_sets_its_timeout() -> None:
     modules = {path: ast.parse(path.read_text()) for path in sorted(TESTS.rglob("*.py"))}
     switches = switch_functions(list(modules.values()))
     assert "table_size" in switches  # the check sees the helpers that read the switch
-    missing = [
-        f"{path.relative_to(TESTS)}::{name}"
+    tests = {
+        path.relative_to(TESTS): tree
         for path, tree in modules.items()
         if path.name.startswith("test_")
-        for name in unmarked(tree, switches)
+    }
+    missing = [
+        f"{path}::{name}" for path, tree in tests.items() for name in unmarked(tree, switches)
     ]
     assert missing == [], "mark these `@pytest.mark.soak` so that make soak runs them"
+    untimed_tests = [f"{path}::{name}" for path, tree in tests.items() for name in untimed(tree)]
+    assert untimed_tests == [], "give these `@pytest.mark.timeout(...)` for their long size"
 
 
-def test_the_check_finds_an_unmarked_test_whose_size_follows_the_switch() -> None:
+def test_the_checks_find_an_unmarked_test_and_an_untimed_one() -> None:
     planted = ast.parse(
         "import os\n"
         "import pytest\n"
@@ -103,25 +107,9 @@ def test_the_check_finds_an_unmarked_test_whose_size_follows_the_switch() -> Non
         "def test_long() -> None:\n    assert ROUNDS\n"
         "def test_table() -> None:\n    assert SIZE.players\n"
         "@pytest.mark.soak\ndef test_marked() -> None:\n    assert ROUNDS\n"
+        "@pytest.mark.soak\n@pytest.mark.timeout(3600 if SOAK else 300)\n"
+        "def test_timed() -> None:\n    assert ROUNDS\n"
         "def test_other() -> None:\n    assert True\n"
     )
     assert unmarked(planted, {"table_size"}) == ["test_long", "test_table"]
-
-
-def test_every_soak_test_sets_its_own_timeout() -> None:
-    missing = [
-        f"{path.relative_to(TESTS)}::{name}"
-        for path in sorted(TESTS.rglob("test_*.py"))
-        for name in untimed(ast.parse(path.read_text()))
-    ]
-    assert missing == [], "give these `@pytest.mark.timeout(...)` for their long size"
-
-
-def test_the_check_finds_a_soak_test_without_a_timeout() -> None:
-    planted = ast.parse(
-        "import pytest\n"
-        "@pytest.mark.soak\ndef test_untimed() -> None:\n    pass\n"
-        "@pytest.mark.soak\n@pytest.mark.timeout(3600)\ndef test_timed() -> None:\n    pass\n"
-        "def test_quick() -> None:\n    pass\n"
-    )
-    assert untimed(planted) == ["test_untimed"]
+    assert untimed(planted) == ["test_marked"]
