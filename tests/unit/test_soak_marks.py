@@ -12,10 +12,12 @@ sizes and would stop a long variant part way.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
 SWITCH = "LIVEBRIDGE_SOAK"
+SOAK_MARK = "pytest.mark.soak"
 
 
 def _names(node: ast.AST) -> set[str]:
@@ -53,31 +55,29 @@ def unmarked(tree: ast.Module, switches: set[str]) -> list[str]:
                 ):
                     dependent |= names
                     grew = True
-    found = []
-    for node in tree.body:
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        if not node.name.startswith("test_"):
-            continue
-        marked = any(ast.unparse(d) == "pytest.mark.soak" for d in node.decorator_list)
-        if not marked and (_reads_switch(node) or _names(node) & dependent):
-            found.append(node.name)
-    return found
+    return [
+        node.name
+        for node, marks in _tests(tree)
+        if SOAK_MARK not in marks and (_reads_switch(node) or _names(node) & dependent)
+    ]
 
 
 def untimed(tree: ast.Module) -> list[str]:
-    """The `soak` tests in `tree` without a timeout of their own: at its long size such a
-    test would be stopped by pytest's default (`timeout` in pyproject.toml, 300 s)."""
-    found = []
+    """The `soak` tests in `tree` without a timeout of their own."""
+    return [
+        node.name
+        for node, marks in _tests(tree)
+        if SOAK_MARK in marks and not any(m.startswith("pytest.mark.timeout(") for m in marks)
+    ]
+
+
+def _tests(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, list[str]]]:
+    """The test functions in `tree`, each with its decorators as written."""
     for node in tree.body:
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        marks = [ast.unparse(d) for d in node.decorator_list]
-        if "pytest.mark.soak" in marks and not any(
-            mark.startswith("pytest.mark.timeout(") for mark in marks
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "test_"
         ):
-            found.append(node.name)
-    return found
+            yield node, [ast.unparse(d) for d in node.decorator_list]
 
 
 def test_every_test_with_a_long_variant_is_marked_soak_and_sets_its_timeout() -> None:
