@@ -33,7 +33,7 @@ import msgspec
 from aiohttp import web
 
 from services.edge.config import ConfigError, ProvidersConfig
-from services.edge.feeds.backoff import Backoff
+from services.edge.feeds.backoff import Backoff, pause
 from services.frontdoor.catalog import Catalog, TableEntry, check_entry
 from services.frontdoor.tables import TABLE_STATUSES, TableStatuses
 
@@ -111,7 +111,7 @@ async def follow(
                     await statuses.set_provider(
                         source.provider, up=False, reason=f"{REASON} failing: {e}"[:500]
                     )
-                await asyncio.sleep(backoff_s)
+                await pause(backoff_s)
                 continue
             failures = 0
             backoff.reset()
@@ -119,7 +119,7 @@ async def follow(
             state = statuses.provider(source.provider)
             if state is not None and not state.up and state.reason.startswith(REASON):
                 await statuses.set_provider(source.provider, up=True, reason=f"{REASON} answers")
-            await asyncio.sleep(source.interval_s)
+            await pause(source.interval_s)
 
 
 def catalog_poll_ctx(

@@ -36,6 +36,7 @@ import msgspec
 from opentelemetry import metrics
 
 from contracts.events import AnyProviderEvent
+from services.edge.feeds.backoff import pause
 from services.edge.feeds.cursors import CursorStore
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import EventSink, Gap, GapListener, log_gap
@@ -193,7 +194,7 @@ class FeedProcessor:
     async def run_sweeper(self, interval: float = 0.5) -> None:
         """Sweep forever (cancel to stop); a failing sink is retried on the next round."""
         while True:
-            await asyncio.sleep(interval)
+            await pause(interval)
             try:
                 await self.sweep()
             except DeliveryFailed as exc:

@@ -14,7 +14,6 @@ the playbook has switched the feed, polls go to `alternate_url` with the same cu
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Unpack
@@ -23,6 +22,7 @@ import aiohttp
 import msgspec
 
 from contracts import bodies, feeds
+from services.edge.feeds.backoff import pause
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.source import FeedOptions, FetchedFeed
 from services.edge.health import FEED_POLL
@@ -99,12 +99,12 @@ class PullFeed(FetchedFeed):
                 log.warning(
                     "pull feed %s: %s; retrying in %.2fs", self.processor.provider, exc, delay
                 )
-                await asyncio.sleep(delay)
+                await pause(delay)
                 continue
             self._observe(started, failed=False)
             self.backoff.reset()
             if not fetched:
-                await asyncio.sleep(self.interval)
+                await pause(self.interval)
 
     def _observe(self, started: float, *, failed: bool) -> None:
         if self.health is not None:

@@ -22,6 +22,7 @@ import aiohttp
 import msgspec
 
 from contracts import bodies, feeds
+from services.edge.feeds.backoff import pause
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.source import FeedOptions, FetchedFeed
 
@@ -59,7 +60,7 @@ class SocketFeed(FetchedFeed):
             log.warning(
                 "socket feed %s: %s; reconnecting in %.2fs", self.processor.provider, reason, delay
             )
-            await asyncio.sleep(delay)
+            await pause(delay)
 
     async def session_once(self) -> None:
         """One connection, read until it ends."""
