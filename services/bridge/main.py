@@ -184,15 +184,17 @@ async def endpoints_file(app: web.Application) -> AsyncIterator[None]:
 def follow_round_book(ledger: Ledger, stop: threading.Event, held: Callable[[], bool]) -> None:
     """The round book's follower thread, while this bridge holds its lease (`held`).
 
-    A failed pass is logged and tried again.
+    A failed pass is logged and tried again; one failing as the bridge stops (its ledger
+    closing under it) is not news.
     """
     while not stop.is_set():
         try:
             if not held() or not ledger.follow_round_book_once():
                 stop.wait(0.05)
         except Exception as error:
-            natslink.log_failure(log, "round book follower failed; retrying in 1 s", error)
-            stop.wait(1.0)
+            if not stop.is_set():
+                natslink.log_failure(log, "round book follower failed; retrying in 1 s", error)
+                stop.wait(1.0)
 
 
 async def ledger(app: web.Application) -> AsyncIterator[None]:

@@ -25,6 +25,7 @@ import itertools
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 30.0
+STOPPED_CHECK_S = 0.25
+"""How often a thread waiting on a call looks whether the loop that was to answer it has
+stopped: a call pending when its connection closes fails that soon, not `CALL_TIMEOUT` later."""
 MAX_BATCH = 1000
 """Messages in one atomic batch: the server's default limit (jetstream.limits.batch)."""
 REQUEST_TIMEOUT = 5.0
@@ -203,9 +207,17 @@ class _Call(Generic[T]):
         self._task = task
         self._done.release()
 
-    def wait(self, timeout: float) -> T:
-        if not self._done.acquire(timeout=timeout):
-            raise TimeoutError(f"no answer from the JetStream loop within {timeout} s")
+    def wait(self, timeout: float, stopped: threading.Event) -> T:
+        """The coroutine's result; a closed connection's loop (`stopped`) never gives one."""
+        deadline, left = time.monotonic() + timeout, timeout
+        while not self._done.acquire(timeout=min(STOPPED_CHECK_S, left)):
+            if stopped.is_set():
+                if self._done.acquire(blocking=False):  # it finished as the loop stopped
+                    break
+                raise RuntimeError("JetStream connection closed before it answered")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no answer from the JetStream loop within {timeout} s")
         assert self._task is not None
         return self._task.result()
 
@@ -217,7 +229,9 @@ class JetStreamConnection:
         self.url = url
         # uvloop: the loop thread is on every bet's path (its reads, its write, their acks).
         self._loop = uvloop.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=f"nats-{name}")
+        self._stopped = threading.Event()
+        """Set once the loop has stopped: nothing pending on it will ever finish."""
+        self._thread = threading.Thread(target=self._run_loop, name=f"nats-{name}")
         self._thread.daemon = True
         self._thread.start()
         self.executor = greenloop.LoopExecutor(self._loop)
@@ -230,6 +244,12 @@ class JetStreamConnection:
         self._wake_pending = False
         self._tokens = itertools.count()
         self.nc: Client = self.call(self._connect(name))
+
+    def _run_loop(self) -> None:
+        try:
+            self._loop.run_forever()
+        finally:
+            self._stopped.set()
 
     async def _connect(self, name: str) -> Client:
         await nats_override.check()  # fails loudly if nats-py no longer calls what it reroutes
@@ -282,7 +302,7 @@ class JetStreamConnection:
             self._wake_pending = True
         if wake:
             self._loop.call_soon_threadsafe(self._start_arrivals)
-        return call.wait(timeout)
+        return call.wait(timeout, self._stopped)
 
     def _start_arrivals(self) -> None:
         with self._arrivals_lock:

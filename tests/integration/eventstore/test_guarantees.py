@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import threading
 import time
@@ -389,3 +390,33 @@ def test_a_read_whose_connection_is_gone_is_not_asked_again(nats_url: str) -> No
         assert len(asked) == 1
     finally:
         conn.close()
+
+
+def test_a_call_pending_when_its_connection_closes_fails_at_once(nats_url: str) -> None:
+    """A thread waiting on a call the closed loop will never finish (a wallet call whose
+    reply a restarted server lost, as the bridge stops) is told so at once: before, it
+    waited out `CALL_TIMEOUT` and held the bridge's exit for 30 s."""
+    conn = JetStreamConnection(nats_url, name="closing")
+    outcome: list[BaseException] = []
+    started = threading.Event()
+
+    async def unanswered() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    def caller() -> None:
+        try:
+            conn.call(unanswered())
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    assert started.wait(5)
+    closed_at = time.monotonic()
+    conn.close()
+    thread.join(5)
+    assert not thread.is_alive(), "the caller still waits on a closed connection"
+    assert time.monotonic() - closed_at < 5
+    assert [type(e) for e in outcome] == [RuntimeError]
+    assert "closed" in str(outcome[0])
