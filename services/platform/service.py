@@ -55,6 +55,12 @@ class SettleFeed:
 
 
 SETTLE_FEED = web.AppKey("settle_feed", SettleFeed)
+STOP_GRACE_S = 2.0
+"""Seconds the publisher and the deliveries get to end their step once told to stop. One
+still waiting on a server that went away (five-second requests, one after another) is then
+cancelled, as a crash would end it: the publisher resumes from the stream's last message
+(nothing skipped, nothing published twice), and a delivery resends what its consumer had
+not acknowledged, under the same event id."""
 
 
 def settings_from_env(env: Mapping[str, str], replicas: int = 1) -> SettleStream:
@@ -149,6 +155,9 @@ async def settle_feed(
             yield feed
         finally:
             stop.set()
+            _, late = await asyncio.wait(feed.tasks, timeout=STOP_GRACE_S)
+            for task in late:
+                task.cancel()
             await asyncio.gather(*feed.tasks, return_exceptions=True)
     finally:
         if own_session:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -273,6 +275,29 @@ async def test_a_restarted_publisher_publishes_nothing_twice_and_carries_on(
     assert len({m.event_id for m in messages}) == 3 * len(PLAYERS)
     body = msgspec.json.decode((await nc.jetstream().get_msg(stream.name, seq=1)).data or b"")
     assert body["event"] == "round.settle" and body["roundId"] == "R.1"
+
+
+async def test_a_publisher_stuck_on_a_dead_server_is_cancelled_not_waited_for_at_exit(
+    nc: Client, stream_prefix: str, app: Ledger
+) -> None:
+    # A bridge stopping just after its nats-server died: the publisher's step waits on
+    # requests that time out one after another. The feed ends without waiting for them.
+    stream = SettleStream.prefixed(stream_prefix)
+    reading, release = threading.Event(), threading.Event()
+
+    def stuck(start: int, limit: int) -> list[Any]:
+        reading.set()
+        release.wait(30)
+        return []
+
+    try:
+        async with settle_feed(ledger=app, nc=nc, stream=stream) as feed:
+            await eventually(feed.publisher.caught_up.is_set)
+            feed.publisher.read = stuck
+            await eventually(reading.is_set)
+        assert feed.tasks[0].cancelled(), "the feed waited for its stuck publisher"
+    finally:
+        release.set()
 
 
 async def test_the_feed_runs_as_an_aiohttp_cleanup_ctx_on_the_apps_own_keys(
