@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Iterator
 
+import nats.errors
 from opentelemetry import metrics, propagate, trace
 
 from contracts.tracing import tracing_on
@@ -107,15 +108,18 @@ class ProviderGate:
         with span:
             try:
                 return await asyncio.wait_for(endpoint.handler(request), within)
-            except TimeoutError:
-                # The provider retries (idempotent) or cancels; the ledger call may still
-                # land, and the retry or the cancel then finds it.
+            except (TimeoutError, nats.errors.Error) as exc:
+                # No answer in time, or NATS away under the call (its server restarting, the
+                # bridge stopping). The provider retries (idempotent) or cancels; the ledger
+                # call may still land, and the retry or the cancel then finds it.
                 failed = True
                 log.warning(
-                    "provider %s %s: no answer within %.3f s%s",
+                    "provider %s %s: %s%s",
                     self.provider.id,
                     endpoint.label,
-                    within,
+                    f"no answer within {within:.3f} s"
+                    if isinstance(exc, TimeoutError)
+                    else f"NATS away ({exc!r})",
                     " (degraded: soft decline)" if degraded else "",
                 )
                 soft = Rejection.SOFT_DECLINE if degraded else Rejection.INTERNAL

@@ -33,7 +33,7 @@ from typing import Any, Generic, TypeVar
 
 import uvloop
 from nats.aio.client import Client
-from nats.errors import NoRespondersError
+from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StreamConfig, StreamInfo
 from nats.js.errors import APIError, BadRequestError, NotFoundError
@@ -214,7 +214,7 @@ class _Call(Generic[T]):
             if stopped.is_set():
                 if self._done.acquire(blocking=False):  # it finished as the loop stopped
                     break
-                raise RuntimeError("JetStream connection closed before it answered")
+                raise ConnectionClosedError  # the call will never be answered
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"no answer from the JetStream loop within {timeout} s")
@@ -289,7 +289,7 @@ class JetStreamConnection:
         """
         if self._closed:
             coro.close()
-            raise RuntimeError("JetStream connection is closed")
+            raise ConnectionClosedError
         if threading.current_thread() is self._thread:
             if greenloop.on_loop():  # a command run on this loop (`executor`): no hand-off
                 return greenloop.wait(greenloop.within(coro, timeout))

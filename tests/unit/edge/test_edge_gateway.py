@@ -8,6 +8,7 @@ import time
 from decimal import Decimal
 
 import msgspec
+import nats.errors
 import pytest
 
 from contracts.wallet import AnyWalletCommand, Balance, WalletReply
@@ -80,6 +81,28 @@ async def test_an_unexpected_ledger_failure_is_the_dialect_internal_error_not_a_
         sid="", user="u", currency="EUR", game_id="g", tx_id="t", ref_id="b", amount=Decimal(1)
     )
     assert credit["status"] == "UNKNOWN_ERROR"
+
+
+async def test_nats_away_under_a_ledger_call_is_the_retryable_error_told_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The bridge stopping, or its nats-server restarting, under a wallet call: an outage,
+    # not a defect, so no traceback; the provider's retry finds what landed.
+    class Away:
+        def execute(self, command: AnyWalletCommand) -> WalletReply:
+            raise nats.errors.ConnectionClosedError
+
+        def balance(self, player: str, currency: str) -> Balance:
+            raise nats.errors.ConnectionClosedError
+
+    context = EdgeContext(ledger=AsyncLedger(Away(), workers=1), sessions=MemorySessionStore())
+    gateway = Gateway(ProvidersConfig((provider("pragmatic", b"k"),)), context)
+    client = PragmaticClient(GatewayTransport(gateway.gate("pragmatic")), "k")
+    answer = await client.bet(user="u", round_id="r", reference="b", amount=Decimal(1))
+    assert (answer["http_status"], answer["error"]) == (200, 100)
+    told = [r for r in caplog.records if r.name == "services.edge.gateway"]
+    assert [(r.levelname, r.exc_info) for r in told] == [("WARNING", None)]
+    assert "NATS away" in told[0].getMessage()
 
 
 async def test_an_unknown_path_is_not_served() -> None:
