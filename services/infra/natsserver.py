@@ -216,6 +216,7 @@ class NatsServer:
         assert self._process is not None, "launch() first"
         log = self.store_dir / "nats-server.log"
         deadline = time.monotonic() + timeout
+        last = "no answer yet"
         while True:
             if self._process.poll() is not None:
                 err = (self.store_dir / "nats-server.stderr").read_text(errors="replace")
@@ -224,13 +225,19 @@ class NatsServer:
                 facts = read_varz(self.monitor_url, timeout=0.5)
                 # The monitoring port answers before the client port accepts: wait for
                 # both, or the first client's connect is refused (with a traceback).
-                if facts.jetstream and self.accepts_clients():
+                if not facts.jetstream:
+                    last = f"{self.monitor_url}/varz: JetStream not on yet"
+                elif self.accepts_clients():
                     break
-            except OSError:
-                pass
+                else:
+                    last = f"{self.url}: no INFO greeting"
+            except OSError as error:
+                last = f"{self.monitor_url}/varz: {error!r}"
             if time.monotonic() > deadline:
                 self.stop()
-                raise NatsServerError(f"nats-server did not become ready in {timeout}s; see {log}")
+                raise NatsServerError(
+                    f"nats-server did not become ready in {timeout}s ({last}); see {log}"
+                )
             time.sleep(0.05)
         try:
             check_facts(facts, where=self.url)
