@@ -287,11 +287,20 @@ class RebuildReport:
         return [head, *self.differences, f"{self.name}: {verdict}"]
 
 
-def _await_live(live: AnyView, application_name: str, head: int, stall_s: float) -> None:
+def _await_live(
+    live: AnyView, application_name: str, head: int, stall_s: float, seen: tuple[int, float]
+) -> None:
     """Wait for the live view to reach `head`, as long as it keeps moving: a lagging view
-    is waited for, a stalled one (no progress for `stall_s`) is not."""
-    position = live.max_tracking_id(application_name) or 0
-    moved_at = time.monotonic()
+    is waited for, a stalled one (no progress for `stall_s`) is not.
+
+    Progress counts from `seen`, the live position and the time it was read as the rebuild
+    began: a view no runner has moved while the rebuild read the whole log (one rebuilt
+    offline, or in the bench) is stalled already, not waited for `stall_s` more.
+    """
+    position, moved_at = seen
+    now = live.max_tracking_id(application_name) or 0
+    if now > position:
+        position, moved_at = now, time.monotonic()
     while position < head and time.monotonic() - moved_at < stall_s:
         time.sleep(0.05)
         now = live.max_tracking_id(application_name) or 0
@@ -330,12 +339,13 @@ def rebuild(
         started = time.perf_counter()
         report.head = app.recorder.max_notification_id()
         live_position = live.max_tracking_id(app.name)
+        seen = (live_position or 0, time.monotonic())
         report.live_was_empty = live_position is None
         target = app.recorder.max_notification_id() if live_position is None else live_position
         report.events += catch_up(app, projection, stop=target)
         report.events += catch_up(app, projection, stop=live.max_tracking_id(app.name) or target)
         if report.head is not None:
-            _await_live(live, app.name, report.head, stall_s)
+            _await_live(live, app.name, report.head, stall_s, seen)
             report.events += catch_up(app, projection, stop=live.max_tracking_id(app.name))
         scratch.analyze()
         with live.locked() as curs:
