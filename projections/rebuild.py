@@ -298,14 +298,13 @@ def _await_live(
     offline, or in the bench) is stalled already, not waited for `stall_s` more.
     """
     position, moved_at = seen
-    now = live.max_tracking_id(application_name) or 0
-    if now > position:
-        position, moved_at = now, time.monotonic()
-    while position < head and time.monotonic() - moved_at < stall_s:
-        time.sleep(0.05)
+    while True:
         now = live.max_tracking_id(application_name) or 0
         if now > position:
             position, moved_at = now, time.monotonic()
+        if position >= head or time.monotonic() - moved_at >= stall_s:
+            return
+        time.sleep(0.05)
 
 
 def scratch_schema(live_schema: str, name: str) -> str:
