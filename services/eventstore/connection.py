@@ -49,6 +49,8 @@ CALL_TIMEOUT = 30.0
 STOPPED_CHECK_S = 0.25
 """How often a thread waiting on a call looks whether the loop that was to answer it has
 stopped: a call pending when its connection closes fails that soon, not `CALL_TIMEOUT` later."""
+CLOSED_TRANSPORT = "the handler is closed"
+"""What uvloop's `RuntimeError` says of a write to a transport that is already closed."""
 MAX_BATCH = 1000
 """Messages in one atomic batch: the server's default limit (jetstream.limits.batch)."""
 REQUEST_TIMEOUT = 5.0
@@ -286,7 +288,19 @@ class JetStreamConnection:
         caller waits on a lock of its own: with dozens of writer threads, the loop thread
         would otherwise spend much of its time on one self-pipe write and one condition
         notify per call (measured: a third of the recorder's write rate).
+
+        A write to a socket the server has just closed, before nats-py has noticed, raises
+        uvloop's `RuntimeError` ("... the handler is closed"): the connection is lost, and
+        that is what the caller is told (`ConnectionClosedError`), an outage, not a defect.
         """
+        try:
+            return self._call(coro, timeout)
+        except RuntimeError as error:
+            if CLOSED_TRANSPORT in str(error):
+                raise ConnectionClosedError from error
+            raise
+
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         if self._closed:
             coro.close()
             raise ConnectionClosedError

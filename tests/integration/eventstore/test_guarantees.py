@@ -419,3 +419,22 @@ def test_a_call_pending_when_its_connection_closes_fails_at_once(nats_url: str) 
     assert not thread.is_alive(), "the caller still waits on a closed connection"
     assert time.monotonic() - closed_at < 5
     assert [type(e) for e in outcome] == [ConnectionClosedError]
+
+
+def test_a_write_to_a_socket_the_server_just_closed_is_a_lost_connection(nats_url: str) -> None:
+    """uvloop raises a bare RuntimeError for a write to a closed transport (a nats-server
+    killed before nats-py noticed); callers are told the connection is lost, as for any
+    outage, while any other RuntimeError still reads as the defect it is."""
+    conn = JetStreamConnection(nats_url, name="lost")
+
+    async def fails(message: str) -> None:
+        raise RuntimeError(message)
+
+    try:
+        closed = "unable to perform operation on <TCPTransport closed=True>; the handler is closed"
+        with pytest.raises(ConnectionClosedError):
+            conn.call(fails(closed))
+        with pytest.raises(RuntimeError, match="a defect"):
+            conn.call(fails("a defect"))
+    finally:
+        conn.close()
