@@ -392,11 +392,12 @@ def test_a_read_whose_connection_is_gone_is_not_asked_again(nats_url: str) -> No
         conn.close()
 
 
-def test_a_call_pending_when_its_connection_closes_fails_at_once(nats_url: str) -> None:
+def test_a_call_pending_when_its_connection_closes_fails_at_once(
+    connection: JetStreamConnection,
+) -> None:
     """A thread waiting on a call the closed loop will never finish (a wallet call whose
     reply a restarted server lost, as the bridge stops) is told so at once: before, it
     waited out `CALL_TIMEOUT` and held the bridge's exit for 30 s."""
-    conn = JetStreamConnection(nats_url, name="closing")
     outcome: list[BaseException] = []
     started = threading.Event()
 
@@ -406,7 +407,7 @@ def test_a_call_pending_when_its_connection_closes_fails_at_once(nats_url: str) 
 
     def caller() -> None:
         try:
-            conn.call(unanswered())
+            connection.call(unanswered())
         except BaseException as error:
             outcome.append(error)
 
@@ -414,27 +415,25 @@ def test_a_call_pending_when_its_connection_closes_fails_at_once(nats_url: str) 
     thread.start()
     assert started.wait(5)
     closed_at = time.monotonic()
-    conn.close()
+    connection.close()
     thread.join(5)
     assert not thread.is_alive(), "the caller still waits on a closed connection"
     assert time.monotonic() - closed_at < 5
     assert [type(e) for e in outcome] == [ConnectionClosedError]
 
 
-def test_a_write_to_a_socket_the_server_just_closed_is_a_lost_connection(nats_url: str) -> None:
+def test_a_write_to_a_socket_the_server_just_closed_is_a_lost_connection(
+    connection: JetStreamConnection,
+) -> None:
     """uvloop raises a bare RuntimeError for a write to a closed transport (a nats-server
     killed before nats-py noticed); callers are told the connection is lost, as for any
     outage, while any other RuntimeError still reads as the defect it is."""
-    conn = JetStreamConnection(nats_url, name="lost")
 
     async def fails(message: str) -> None:
         raise RuntimeError(message)
 
-    try:
-        closed = "unable to perform operation on <TCPTransport closed=True>; the handler is closed"
-        with pytest.raises(ConnectionClosedError):
-            conn.call(fails(closed))
-        with pytest.raises(RuntimeError, match="a defect"):
-            conn.call(fails("a defect"))
-    finally:
-        conn.close()
+    closed = "unable to perform operation on <TCPTransport closed=True>; the handler is closed"
+    with pytest.raises(ConnectionClosedError):
+        connection.call(fails(closed))
+    with pytest.raises(RuntimeError, match="a defect"):
+        connection.call(fails("a defect"))
