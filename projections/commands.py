@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TextIO
 
@@ -136,26 +136,24 @@ def parked_events(
     return EXIT_DIFFERENT if total else 0
 
 
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
-) -> None:
-    """Add `replay` and `projections` to the `livebridge` command; they read `env`."""
-    replay_cmd = sub.add_parser(
-        "replay",
-        help="print one round's timeline for a dispute, checked against the log",
-        description=(
-            "Print the round as the dispute view has it (timeline with log positions, provider "
-            "seq and video timecodes; bets; hash check), rebuild it from the log by id, and "
-            "exit 1 if the two differ. A round the view lacks is read from the log alone "
-            "(give --provider when the view knows no provider)."
-        ),
+def replay_arguments(
+    replay_cmd: argparse.ArgumentParser, env: Mapping[str, str]
+) -> Callable[[argparse.Namespace], int]:
+    """`livebridge replay`'s arguments; it reads `env`."""
+    replay_cmd.description = (
+        "Print the round as the dispute view has it (timeline with log positions, provider "
+        "seq and video timecodes; bets; hash check), rebuild it from the log by id, and "
+        "exit 1 if the two differ. A round the view lacks is read from the log alone "
+        "(give --provider when the view knows no provider)."
     )
     replay_cmd.add_argument("round_id", help="the provider's round id")
     replay_cmd.add_argument("--provider", default=None, help="when providers share round ids")
     replay_cmd.add_argument("--json", action="store_true", help="JSON instead of text")
-    replay_cmd.set_defaults(handler=partial(replay, env=env))
+    return partial(replay, env=env)
 
-    views = sub.add_parser("projections", help="maintain the read models (views)")
+
+def views_arguments(views: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """`livebridge projections rebuild|parked`'s actions and arguments; they read `env`."""
     views_sub = views.add_subparsers(dest="projections_command", required=True)
     rebuild_cmd = views_sub.add_parser(
         "rebuild",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TextIO
 
@@ -124,17 +124,11 @@ def pilot(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None =
     return 0 if card.passed else EXIT_FAILED
 
 
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
-) -> None:
-    """Add `pilot` to the `livebridge` command; it reads `env`."""
-    cmd = sub.add_parser(
-        "pilot",
-        help="a provider's pilot scorecard: its last rounds cross-verified, exit 1 above 0.5%%",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def arguments(
+    cmd: argparse.ArgumentParser, env: Mapping[str, str]
+) -> Callable[[argparse.Namespace], int]:
+    """`livebridge pilot`'s arguments; it reads `env`."""
     cmd.add_argument("--provider", required=True, help="the provider id, as in the ledger")
     cmd.add_argument("--rounds", type=int, default=1000, help="rounds to read (default 1000)")
     cmd.add_argument("--json", action="store_true", help="the scorecard as JSON")
-    cmd.set_defaults(handler=partial(pilot, env=env))
+    return partial(pilot, env=env)

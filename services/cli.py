@@ -3,7 +3,7 @@
 The composition root of every command but `run` (whose root is `services.bridge.main`):
 it reads the process environment once, points the commands at a running bridge where
 their settings are unset (`services.bridge.config.use_running_bridge`), and passes that
-environment to each area's `register(subparsers, env)`, listed in COMMANDS.
+environment to the function of each area that adds a command's arguments (COMMANDS).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from projections import commands as views_commands
@@ -28,14 +30,11 @@ from services.platform import commands as platform_commands
 from services.simulate import commands as simulate_commands
 
 if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
-    Register = Callable[[Subparsers, Mapping[str, str]], None]
     Handler = Callable[[argparse.Namespace], int]
+    Arguments = Callable[[argparse.ArgumentParser, Mapping[str, str]], Handler | None]
 
 
-def register_serving(sub: Subparsers, env: Mapping[str, str]) -> None:
-    """`run` and `bench`: commands that start servers of their own."""
-
+def run_arguments(_parser: argparse.ArgumentParser, env: Mapping[str, str]) -> Handler:
     def run(_args: argparse.Namespace) -> int:
         try:
             settings = Settings.from_env(env)
@@ -45,24 +44,77 @@ def register_serving(sub: Subparsers, env: Mapping[str, str]) -> None:
         bridge_main.run(settings)
         return 0
 
-    serve = sub.add_parser("run", help="serve the bridge (starts nats-server and PostgreSQL)")
-    serve.set_defaults(handler=run)
-    bench = sub.add_parser("bench", help="measure throughput and latency; JSON to .livebridge")
-    bench.add_argument("--only", nargs="*", default=None, help="areas to measure")
-    bench.add_argument("--out", default=".livebridge/bench.json")
-    bench.set_defaults(handler=lambda args: bench_runner.main(args, env))
+    return run
 
 
-COMMANDS: tuple[Register, ...] = (
-    register_serving,  # run, bench
-    views_commands.register,  # replay, projections rebuild
-    export_commands.register,  # export, verify, export-key
-    reconcile_commands.register,  # reconcile
-    pilot_commands.register,  # pilot
-    platform_commands.register,  # webhooks
-    simulate_commands.register,  # simulate
-    chaos_run.register,  # chaos
-    checker_commands.register,  # check
+def bench_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> Handler:
+    parser.add_argument("--only", nargs="*", default=None, help="areas to measure")
+    parser.add_argument("--out", default=".livebridge/bench.json")
+    return partial(bench_runner.main, env=env)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A subcommand: its name and help, and the area's function that adds its arguments.
+
+    That function returns the handler, or None when it set one on each action of its own.
+    `doc` is a module docstring, shown as written under `--help`.
+    """
+
+    name: str
+    help: str
+    arguments: Arguments
+    doc: str | None = None
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("run", "serve the bridge (starts nats-server and PostgreSQL)", run_arguments),
+    Command("bench", "measure throughput and latency; JSON to .livebridge", bench_arguments),
+    Command(
+        "replay",
+        "print one round's timeline for a dispute, checked against the log",
+        views_commands.replay_arguments,
+    ),
+    Command("projections", "maintain the read models (views)", views_commands.views_arguments),
+    Command(
+        "export",
+        "export every event of a round, session or period, hash-chained, for auditors",
+        export_commands.export_arguments,
+    ),
+    Command(
+        "verify",
+        "check an export and its signature (offline unless --against is given)",
+        export_commands.verify_arguments,
+    ),
+    Command("export-key", "the key pair that signs exports", export_commands.key_arguments),
+    Command(
+        "reconcile", "match a provider's report against the ledger", reconcile_commands.arguments
+    ),
+    Command(
+        "pilot",
+        "a provider's pilot scorecard: its last rounds cross-verified, exit 1 above 0.5%%",
+        pilot_commands.arguments,
+        pilot_commands.__doc__,
+    ),
+    Command("webhooks", "settlements parked for a webhook endpoint", platform_commands.arguments),
+    Command(
+        "simulate",
+        "play live tables (roulette, baccarat, blackjack) against a running bridge",
+        simulate_commands.arguments,
+        simulate_commands.__doc__,
+    ),
+    Command(
+        "chaos",
+        "simulated load under faults from a seed, judged by the history checker",
+        chaos_run.arguments,
+        chaos_run.__doc__,
+    ),
+    Command(
+        "check",
+        "judge a history of offered calls against the ledger's log (the chaos checker)",
+        checker_commands.arguments,
+        checker_commands.__doc__,
+    ),
 )
 
 SERVES = frozenset({"run", "bench", "chaos"})
@@ -74,8 +126,14 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         prog="livebridge", description="one command, a subcommand per job"
     )
     sub = top.add_subparsers(dest="command", required=True)
-    for register in COMMANDS:
-        register(sub, env)
+    for command in COMMANDS:
+        formatter = argparse.RawDescriptionHelpFormatter if command.doc else argparse.HelpFormatter
+        cmd = sub.add_parser(
+            command.name, help=command.help, description=command.doc, formatter_class=formatter
+        )
+        handler = command.arguments(cmd, env)
+        if handler is not None:
+            cmd.set_defaults(handler=handler)
     return top
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -38,14 +38,10 @@ from projections.export.signing import ExportKeyError, generate, public_key_file
 from projections.export.verify import EXIT_FAILED, EXIT_ORIGIN_UNPROVEN, verify
 
 
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
-) -> None:
-    """Add `export`, `verify` and `export-key` to the `livebridge` command; they read `env`."""
-    parser = sub.add_parser(
-        "export",
-        help="export every event of a round, session or period, hash-chained, for auditors",
-    )
+def export_arguments(
+    parser: argparse.ArgumentParser, env: Mapping[str, str]
+) -> Callable[[argparse.Namespace], int]:
+    """`livebridge export`'s arguments; it reads `env`."""
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--round", metavar="ID", help="a round id")
     which.add_argument("--session", metavar="ID", help="a session id")
@@ -53,11 +49,13 @@ def register(
         "--period", nargs=2, metavar=("FROM", "TO"), help="ISO 8601 times, FROM inclusive"
     )
     parser.add_argument("--out", type=Path, required=True, help="directory to write into")
-    parser.set_defaults(handler=partial(run_export, env=env))
+    return partial(run_export, env=env)
 
-    check = sub.add_parser(
-        "verify", help="check an export and its signature (offline unless --against is given)"
-    )
+
+def verify_arguments(
+    check: argparse.ArgumentParser, _env: Mapping[str, str]
+) -> Callable[[argparse.Namespace], int]:
+    """`livebridge verify`'s arguments: it needs the export and the key, not the bridge."""
     check.add_argument("export", type=Path, help="the export directory")
     check.add_argument(
         "--key", type=Path, metavar="PUBLIC.pem", help="the bridge's export public key"
@@ -67,9 +65,11 @@ def register(
         metavar="NATS_URL",
         help="also check every event against the log the export names, read from this server",
     )
-    check.set_defaults(handler=run_verify)
+    return run_verify
 
-    keys = sub.add_parser("export-key", help="the key pair that signs exports")
+
+def key_arguments(keys: argparse.ArgumentParser, _env: Mapping[str, str]) -> None:
+    """`livebridge export-key new`'s arguments."""
     actions = keys.add_subparsers(dest="action", required=True)
     new = actions.add_parser("new", help="make a new key pair (never overwrites)")
     new.add_argument("--out", type=Path, required=True, help="directory to write the two files")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
@@ -36,10 +36,9 @@ DEFAULT_DATABASE_URL = "postgresql://127.0.0.1:5432/postgres"
 SHOWN = 20
 
 
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
-) -> None:
-    parser = sub.add_parser("reconcile", help="match a provider's report against the ledger")
+def arguments(
+    parser: argparse.ArgumentParser, env: Mapping[str, str]
+) -> Callable[[argparse.Namespace], int]:
     parser.add_argument("report", type=Path, help="the report file, .csv or .json")
     parser.add_argument("--provider", required=True, help="the provider id, as in the ledger")
     parser.add_argument(
@@ -59,7 +58,7 @@ def register(
     parser.add_argument(
         "--no-audit", action="store_true", help="do not record the differences (dry run)"
     )
-    parser.set_defaults(handler=partial(run_reconcile, env=env))
+    return partial(run_reconcile, env=env)
 
 
 IN_MEMORY = ("", "eventsourcing.popo")

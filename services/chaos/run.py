@@ -25,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -59,15 +59,9 @@ from services.infra.natscluster import NatsCluster
 from services.infra.netns import Net, NetnsUnavailable
 
 
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
-) -> None:
-    p = sub.add_parser(
-        "chaos",
-        help="simulated load under faults from a seed, judged by the history checker",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def arguments(
+    p: argparse.ArgumentParser, env: Mapping[str, str]
+) -> Callable[[argparse.Namespace], int]:
     p.add_argument("--cycles", type=int, default=5, help="faults to inject, one a cycle")
     p.add_argument("--duration", type=float, default=10.0, help="seconds a cycle lasts")
     p.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
@@ -86,7 +80,7 @@ def register(
         "partition and leader only with --cluster)",
     )
     p.add_argument("--out", default="", help="default: <LIVEBRIDGE_HOME>/chaos.json")
-    p.set_defaults(handler=partial(main, env=env))
+    return partial(main, env=env)
 
 
 def main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
@@ -351,4 +345,4 @@ def _result(
     }
 
 
-__all__ = ["chaos", "main", "register"]
+__all__ = ["arguments", "chaos", "main"]

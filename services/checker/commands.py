@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -32,21 +32,15 @@ def read_view(database_url: str) -> ViewRows:
         return {(p, c): (Decimal(b), Decimal(h)) for p, c, b, h in rows.fetchall()}
 
 
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
-) -> None:
-    p = sub.add_parser(
-        "check",
-        help="judge a history of offered calls against the ledger's log (the chaos checker)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def arguments(
+    p: argparse.ArgumentParser, env: Mapping[str, str]
+) -> Callable[[argparse.Namespace], int]:
     p.add_argument("--history", required=True, help="the JSON-lines history of a run")
     p.add_argument("--nats-url", default=env.get("LIVEBRIDGE_NATS_URL", ""))
     prefix = env.get("NATS_STREAM_PREFIX", "LB")
     p.add_argument("--stream", default=f"{prefix}_LEDGER", help="the ledger's stream")
     p.add_argument("--database-url", default="", help="also compare the balances view (I7)")
-    p.set_defaults(handler=partial(main, env=env))
+    return partial(main, env=env)
 
 
 def main(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -22,11 +22,8 @@ from services.platform.service import load_endpoints, parked_bucket, settings_fr
 from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
 
 
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
-) -> None:
-    """Add `webhooks parked|resend` to the `livebridge` command; they read `env`."""
-    parser = sub.add_parser("webhooks", help="settlements parked for a webhook endpoint")
+def arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
+    """`livebridge webhooks parked|resend`'s actions and arguments; they read `env`."""
     actions = parser.add_subparsers(dest="webhooks_action", required=True)
     for name, handler, text in (
         ("parked", run_parked, "list the settlements parked for an endpoint"),

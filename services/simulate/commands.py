@@ -19,7 +19,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -38,16 +38,10 @@ from services.simulate.simulation import DEFAULT_GAMES, simulate
 from services.simulate.table import http_pusher
 
 
-def register(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], env: Mapping[str, str]
-) -> None:
-    """Add `simulate` to the `livebridge` command; it reads `env`."""
-    p = sub.add_parser(
-        "simulate",
-        help="play live tables (roulette, baccarat, blackjack) against a running bridge",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def arguments(
+    p: argparse.ArgumentParser, env: Mapping[str, str]
+) -> Callable[[argparse.Namespace], int]:
+    """`livebridge simulate`'s arguments; it reads `env`."""
     p.add_argument("--url", default="http://127.0.0.1:8080", help="the bridge's base URL")
     p.add_argument("--dialect", choices=DIALECTS, default="softswiss")
     p.add_argument("--provider", default="", help="provider id (default: the dialect name)")
@@ -70,7 +64,7 @@ def register(
     # `env` is the CLI's command_env: the prefix as the bridge reads it.
     p.add_argument("--stream-prefix", default=env.get("NATS_STREAM_PREFIX", ""))
     p.add_argument("--session-bucket", default=SESSION_BUCKET, help="the edge's session KV")
-    p.set_defaults(handler=partial(run, env=env))
+    return partial(run, env=env)
 
 
 def run(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -8,7 +8,8 @@ import os
 import pytest
 
 from services.bridge.config import command_env
-from services.simulate.commands import _simulate, register
+from services.cli import parser
+from services.simulate.commands import _simulate
 from tests.integration.edge.support.served_edge import provider
 from tests.integration.edge.support.simulated_bridge import FEED_SECRET, served_bridge
 
@@ -16,9 +17,7 @@ SECRET = "ezugi-TEST-ONLY-secret"
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    top = argparse.ArgumentParser(prog="livebridge")
-    register(top.add_subparsers(dest="command", required=True), command_env(os.environ))
-    return top.parse_args(argv)
+    return parser(command_env(os.environ)).parse_args(argv)
 
 
 async def test_simulate_plays_ezugi_tables_and_reports_every_balance_matched(

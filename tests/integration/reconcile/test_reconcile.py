@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import uuid
@@ -15,11 +14,12 @@ import psycopg
 import pytest
 
 from projections.reconcile.audit import Audit, ReconcileRun
-from projections.reconcile.commands import register, summary
+from projections.reconcile.commands import summary
 from projections.reconcile.postgres import Comparison, LedgerTx, load, reconcile
 from projections.reconcile.report import Granularity, open_report
 from services.bench.reconcile import START, ledger_rows, scratch_schema, write_report
 from services.bridge.config import command_env
+from services.cli import parser as cli_parser
 from tests.integration.reconcile.support.settings import use_test_stores
 
 ROWS = 10_000
@@ -184,8 +184,7 @@ def test_the_command_reports_the_differences_and_queues_them_for_audit_in_jetstr
     ledger = loaded(conn, schema, 500, "evo")
     planted = write_report(tmp_path / "evo.csv", ledger, missing=2, changed=3, extra=1)
     use_test_stores(monkeypatch, database_url, schema, nats_url, stream_prefix)
-    parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
+    parser = cli_parser(command_env(os.environ))
     period = [START.isoformat(), (START + timedelta(seconds=500)).isoformat()]
     args = parser.parse_args(
         ["reconcile", str(tmp_path / "evo.csv"), "--provider", "evo", "--json", "--period", *period]
@@ -358,8 +357,7 @@ def test_a_dry_run_with_no_audit_reconciles_without_any_audit_store(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", database_url)
     monkeypatch.setenv("LIVEBRIDGE_VIEWS_SCHEMA", schema)
-    parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
+    parser = cli_parser(command_env(os.environ))
     period = [START.isoformat(), (START + timedelta(seconds=200)).isoformat()]
     report = str(tmp_path / "evo.csv")
     args = parser.parse_args(

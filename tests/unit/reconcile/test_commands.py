@@ -8,16 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from projections.reconcile.commands import register
 from services.bridge.config import command_env
+from services.cli import parser
 
 REPORT = "TransactionId,Type,Amount,Currency\ntx-1,DEBIT,1.00,EUR\n"
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
-    return parser.parse_args(argv)
+    return parser(command_env(os.environ)).parse_args(argv)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ CLI runs them: what the export unit tests share."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from decimal import Decimal
@@ -24,10 +23,10 @@ from projections.export.chain import (
     canonical,
     link,
 )
-from projections.export.commands import register
 from projections.export.exporter import export
 from projections.export.selection import Query
 from services.bridge.config import command_env
+from services.cli import parser
 
 
 class Round(Aggregate):
@@ -99,9 +98,7 @@ def public_pem(key: Ed25519PrivateKey, path: Path) -> Path:
 
 
 def cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="livebridge")
-    register(parser.add_subparsers(dest="command", required=True), command_env(os.environ))
-    args = parser.parse_args(argv)
+    args = parser(command_env(os.environ)).parse_args(argv)
     result: int = args.handler(args)
     return result
 
