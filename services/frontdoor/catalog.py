@@ -34,7 +34,6 @@ Errors: `services.edge.config.ConfigError`, naming the table.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -47,6 +46,7 @@ from contracts.catalog import BetLimits, Table, TableStatus
 from contracts.launch import KycStatus, StreamUrls
 from contracts.player import MarketLimits
 from services.edge.config import ConfigError, ProvidersConfig
+from services.frontdoor.config import read_document
 from services.frontdoor.tables import TableStatuses
 
 _KYC_RANK = {KycStatus.UNVERIFIED: 0, KycStatus.PENDING: 1, KycStatus.VERIFIED: 2}
@@ -214,12 +214,9 @@ def check_entry(entry: TableEntry, providers: ProvidersConfig, where: str) -> Ta
 
 def load_catalog(path: Path, providers: ProvidersConfig) -> Catalog:
     """The catalogue of the configuration file at `path` (none there: an empty one)."""
-    try:
-        document = tomllib.loads(path.read_text())
-    except FileNotFoundError:
+    document = read_document(path)
+    if document is None:
         return Catalog()
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     return parse_catalog(document, providers)
 
 

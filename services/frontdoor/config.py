@@ -56,6 +56,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -108,14 +109,22 @@ def key_digest(secret: str | bytes) -> bytes:
     return hashlib.sha256(secret.encode() if isinstance(secret, str) else secret).digest()
 
 
-def load_frontdoor(path: Path, *, environ: Mapping[str, str]) -> FrontdoorConfig:
-    """The front door's part of `path`; no file means no operator keys."""
+def read_document(path: Path) -> dict[str, Any] | None:
+    """The TOML document at `path`, None when there is no file: the front door's parts are
+    optional, unlike the providers' (`load_providers` refuses a missing file)."""
     try:
-        document = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
-        return FrontdoorConfig()
+        return None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
+def load_frontdoor(path: Path, *, environ: Mapping[str, str]) -> FrontdoorConfig:
+    """The front door's part of `path`; no file means no operator keys."""
+    document = read_document(path)
+    if document is None:
+        return FrontdoorConfig()
     return parse_frontdoor(document, environ=environ, base=path.parent)
 
 
