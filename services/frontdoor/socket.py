@@ -229,7 +229,39 @@ async def _push(
     A failure here (a log that does not answer) closes the socket with the reason: the
     client reconnects with its last position and misses nothing."""
     try:
-        await _push_in_order(hub, mailbox, position, settled_position, send, ws)
+        told_round, told_settled = position, settled_position
+        if position >= 0:
+            for push in await hub.replay(mailbox.seat, position, settled_position):
+                await send(push)
+                told_round, told_settled = _told(push, told_round, told_settled)
+        while not ws.closed:
+            getting = asyncio.ensure_future(mailbox.queue.get())
+            overflow = asyncio.ensure_future(mailbox.overflowed.wait())
+            try:
+                done, _ = await asyncio.wait(
+                    {getting, overflow}, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                for waiting in (getting, overflow):
+                    if not waiting.done():
+                        waiting.cancel()
+            if overflow in done:
+                await ws.close(
+                    code=WSCloseCode.TRY_AGAIN_LATER,
+                    message=b"too many pushes waiting: reconnect with your last position",
+                )
+                return
+            push = getting.result()
+            if isinstance(push, Settlement):
+                if push.log_position <= told_settled:
+                    continue  # sent by the replay already
+            elif isinstance(push, BettingOpen | BettingClose) and push.log_position <= told_round:
+                continue
+            await send(push)
+            if isinstance(push, SessionClose):
+                await ws.close(code=WSCloseCode.OK, message=b"session closed")
+                return
+            told_round, told_settled = _told(push, told_round, told_settled)
     except asyncio.CancelledError:
         raise
     except Exception:
@@ -238,47 +270,6 @@ async def _push(
             code=WSCloseCode.INTERNAL_ERROR,
             message=b"pushes failed: reconnect with your last position",
         )
-
-
-async def _push_in_order(
-    hub: PushHub,
-    mailbox: Mailbox,
-    position: int,
-    settled_position: int,
-    send: Callable[[object], Awaitable[None]],
-    ws: web.WebSocketResponse,
-) -> None:
-    told_round, told_settled = position, settled_position
-    if position >= 0:
-        for push in await hub.replay(mailbox.seat, position, settled_position):
-            await send(push)
-            told_round, told_settled = _told(push, told_round, told_settled)
-    while not ws.closed:
-        getting = asyncio.ensure_future(mailbox.queue.get())
-        overflow = asyncio.ensure_future(mailbox.overflowed.wait())
-        try:
-            done, _ = await asyncio.wait({getting, overflow}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiting in (getting, overflow):
-                if not waiting.done():
-                    waiting.cancel()
-        if overflow in done:
-            await ws.close(
-                code=WSCloseCode.TRY_AGAIN_LATER,
-                message=b"too many pushes waiting: reconnect with your last position",
-            )
-            return
-        push = getting.result()
-        if isinstance(push, Settlement):
-            if push.log_position <= told_settled:
-                continue  # sent by the replay already
-        elif isinstance(push, BettingOpen | BettingClose) and push.log_position <= told_round:
-            continue
-        await send(push)
-        if isinstance(push, SessionClose):
-            await ws.close(code=WSCloseCode.OK, message=b"session closed")
-            return
-        told_round, told_settled = _told(push, told_round, told_settled)
 
 
 def _told(push: Push, told_round: int, told_settled: int) -> tuple[int, int]:
