@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import msgspec
+
 from contracts.events import (
     AnyProviderEvent,
     BettingClosed,
@@ -198,15 +200,7 @@ def play(
         if rng.random() < 0.05:
             digest = "0" * 64
             played.flagged.append(round_id)
-        result = ResultDeclared(
-            provider=result.provider,
-            round_id=result.round_id,
-            seq=result.seq,
-            occurred_at=result.occurred_at,
-            result=result.result,
-            round_hash=digest,
-            video_timecode=result.video_timecode,
-        )
+        result = msgspec.structs.replace(result, round_hash=digest)
         event(result)
         for debit in bets if credits else ():
             won = debit.selections[0].value == str(number)
