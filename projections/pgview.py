@@ -42,7 +42,7 @@ import re
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -213,6 +213,14 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
         if found is None:
             found = self._statements[key] = build().as_bytes()
         return found
+
+    def rows(
+        self, key: str, build: Callable[[], Composed], params: Mapping[str, Any]
+    ) -> list[DictRow]:
+        """The rows statement `key` (see `statement`) reads with `params`, in a read-only
+        transaction."""
+        with self.datastore.transaction(commit=False) as curs:
+            return curs.execute(self.statement(key, build), params).fetchall()
 
     def index(self, name: str) -> Composable:
         """An index name (indexes live in their table's schema, unqualified)."""

@@ -363,9 +363,7 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
         """The provider's last `limit` finished rounds (a result or a void), newest first:
         verification, its flags, bets and bets flagged (settled off their result)."""
         params = {"provider": provider, "limit": limit}
-        with self.datastore.transaction(commit=False) as curs:
-            statement = self.statement("pilot rounds", self._pilot_rounds_sql)
-            return curs.execute(statement, params).fetchall()
+        return self.rows("pilot rounds", self._pilot_rounds_sql, params)
 
     def _pilot_rounds_sql(self) -> Composed:
         return SQL(
@@ -384,9 +382,7 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
         """Per (provider, table, period) of rounds started in [since, until): counts for the
         round KPIs. `unit`: `hour`, `day`, or `all` (one period starting at `since`)."""
         params = {"since": since, "until": until, "unit": unit, "down_after": down_after}
-        with self.datastore.transaction(commit=False) as curs:
-            statement = self.statement("kpi rounds", self._kpi_rounds_sql)
-            return curs.execute(statement, params).fetchall()
+        return self.rows("kpi rounds", self._kpi_rounds_sql, params)
 
     def kpi_bets(
         self, since: datetime, until: datetime, unit: str, late_after: float
@@ -394,9 +390,7 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
         """Per (provider, table, period) of bets placed in [since, until): counts and
         latencies for the bet KPIs (see `kpi_rounds` for `unit`)."""
         params = {"since": since, "until": until, "unit": unit, "late_after": late_after}
-        with self.datastore.transaction(commit=False) as curs:
-            statement = self.statement("kpi bets", self._kpi_bets_sql)
-            return curs.execute(statement, params).fetchall()
+        return self.rows("kpi bets", self._kpi_bets_sql, params)
 
     def _kpi_rounds_sql(self) -> Composed:
         return SQL(
@@ -484,9 +478,7 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
         (`kind` `verified`), round conflict (`conflict`) and bet the round book could not
         handle (`settlement`), with its round and the log position that raised it."""
         params = {"provider": provider, "limit": limit}
-        with self.datastore.transaction(commit=False) as curs:
-            statement = self.statement("audit flags", self._audit_flags_sql)
-            return curs.execute(statement, params).fetchall()
+        return self.rows("audit flags", self._audit_flags_sql, params)
 
     def _audit_flags_sql(self) -> Composed:
         return SQL(
