@@ -8,7 +8,6 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from projections.balances.view import (
     BalancesView,
@@ -19,23 +18,20 @@ from projections.balances.view import (
     WalletMoved,
     WalletOpened,
 )
-from services.ledger.domain import CASHIER, Wallet
+from services.ledger.domain import CASHIER, Wallet, topics_of
 
 
 class BalancesProjection(Projection[BalancesView]):
     name = "balances"
-    source_topics = tuple(
-        get_topic(cls)
-        for cls in (
-            Wallet.Opened,
-            Wallet.Deposited,
-            Wallet.Withdrawn,
-            Wallet.StakeHeld,
-            Wallet.HoldReleased,
-            Wallet.HoldCaptured,
-            Wallet.WinCredited,
-            Wallet.SettlementReversed,
-        )
+    source_topics = topics_of(
+        Wallet.Opened,
+        Wallet.Deposited,
+        Wallet.Withdrawn,
+        Wallet.StakeHeld,
+        Wallet.HoldReleased,
+        Wallet.HoldCaptured,
+        Wallet.WinCredited,
+        Wallet.SettlementReversed,
     )
 
     @singledispatchmethod

@@ -32,25 +32,14 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from projections.reconcile.postgres import BetResolved, LedgerTx, PostgresReconcileView
-from services.ledger.domain import Bet, Wallet
+from services.ledger.domain import BET_EVENTS, Bet, Wallet, topics_of
 
 
 class ReconcileProjection(Projection[PostgresReconcileView]):
     name = "reconcile"
-    source_topics = tuple(
-        get_topic(cls)
-        for cls in (
-            Bet.Placed,
-            Bet.Settled,
-            Bet.Reopened,
-            Bet.Refunded,
-            Wallet.Awarded,
-            Wallet.AwardReversed,
-        )
-    )
+    source_topics = topics_of(*BET_EVENTS, Wallet.Awarded, Wallet.AwardReversed)
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:

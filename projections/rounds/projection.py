@@ -21,12 +21,11 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
 from contracts.wallet import Outcome
 from projections.rounds.view import BetFields, RoundChange, RoundFields, RoundsView, TimelineEntry
-from services.ledger.domain import Bet, Wallet, round_uuid
+from services.ledger.domain import BET_EVENTS, Bet, Wallet, round_uuid, topics_of
 from services.ledger.rounds import Round, RoundBook, decode_provider_event
 from services.ledger.views import BetStatus
 
@@ -105,21 +104,15 @@ def provider_detail(raw: str) -> tuple[str, dict[str, Any], dict[str, Any], str]
 
 class RoundsProjection(Projection[RoundsView]):
     name = "rounds"
-    source_topics = tuple(
-        get_topic(cls)
-        for cls in (
-            Round.Started,
-            Round.EventRecorded,
-            Round.ClosedByTransaction,
-            Round.ConflictFlagged,
-            Round.Verified,
-            RoundBook.BetFlagged,
-            Bet.Placed,
-            Bet.Settled,
-            Bet.Reopened,
-            Bet.Refunded,
-            *WALLET_BET_EVENTS,
-        )
+    source_topics = topics_of(
+        Round.Started,
+        Round.EventRecorded,
+        Round.ClosedByTransaction,
+        Round.ConflictFlagged,
+        Round.Verified,
+        RoundBook.BetFlagged,
+        *BET_EVENTS,
+        *WALLET_BET_EVENTS,
     )
 
     def _apply(self, tracking: Tracking, *changes: RoundChange) -> None:

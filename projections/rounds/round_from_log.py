@@ -39,12 +39,12 @@ from projections.rounds.view import (
     record_from_rows,
 )
 from services.ledger.application import Ledger
-from services.ledger.domain import Bet, book_uuid, project, round_uuid
+from services.ledger.domain import Bet, book_uuid, project, round_uuid, topics_of
 from services.ledger.rounds import RoundBook
 
 MAX_BATCH = 1000
 """The most messages one atomic write holds (`services.eventstore.connection.MAX_BATCH`)."""
-WALLET_TOPICS = frozenset(get_topic(cls) for cls in WALLET_BET_EVENTS)
+WALLET_TOPICS = frozenset(topics_of(*WALLET_BET_EVENTS))
 FLAG_TOPIC = get_topic(RoundBook.BetFlagged)
 
 

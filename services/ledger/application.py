@@ -40,7 +40,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, assert_never
 from uuid import UUID
 
-from eventsourcing.utils import EnvType, get_topic, strtobool
+from eventsourcing.utils import EnvType, strtobool
 
 from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
 from contracts.wallet import (
@@ -63,6 +63,7 @@ from services.ledger.domain import (
     Wallet,
     book_uuid,
     round_uuid,
+    topics_of,
     tx_record_id,
     wallet_id,
 )
@@ -281,7 +282,7 @@ class Ledger(WalletCommands):
     def postings_total(self, currency: str) -> dict[str, Decimal]:
         """Every account's balance in `currency`, summed from the postings in the log (I1)."""
         totals: dict[str, Decimal] = {}
-        topics = [get_topic(cls) for cls in MONEY_EVENTS]
+        topics = topics_of(*MONEY_EVENTS)
         start = 1
         while batch := self.recorder.select_notifications(start, 1000, topics=topics):
             for notification in batch:

@@ -43,11 +43,18 @@ from typing import Any, TypeVar, assert_never
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.utils import get_topic
 
 from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
 from services.ledger.base import LedgerBase
-from services.ledger.domain import Bet, Wallet, project, round_uuid, wallet_id
+from services.ledger.domain import (
+    BET_EVENTS,
+    Bet,
+    Wallet,
+    project,
+    round_uuid,
+    topics_of,
+    wallet_id,
+)
 from services.ledger.errors import LedgerRefused
 from services.ledger.payouts import expected_payout
 from services.ledger.rounds import Booked, Round, RoundBook, decode_provider_event
@@ -56,16 +63,7 @@ from services.ledger.views import BetStatus
 
 log = logging.getLogger(__name__)
 
-TOPICS = frozenset(
-    {
-        get_topic(Bet.Placed),
-        get_topic(Bet.Settled),
-        get_topic(Bet.Refunded),
-        get_topic(Bet.Reopened),
-        get_topic(Round.EventRecorded),
-        get_topic(Round.ClosedByTransaction),
-    }
-)
+TOPICS = frozenset(topics_of(*BET_EVENTS, Round.EventRecorded, Round.ClosedByTransaction))
 CHUNK = 300
 """Bets per atomic save: a settlement writes 3 events per bet, so 900 at most."""
 READERS = 16

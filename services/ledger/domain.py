@@ -24,6 +24,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.utils import get_topic
 
 from contracts.wallet import Outcome, Refusal
 from services.ledger import tally
@@ -629,6 +630,15 @@ class Bet(Aggregate):
         self.outcome = Outcome.VOID
         self.cause = cause
         self.payout = self.stake
+
+
+BET_EVENTS = (Bet.Placed, Bet.Settled, Bet.Reopened, Bet.Refunded)
+"""Every event a bet writes, from its placing to its last resolution."""
+
+
+def topics_of(*events: type[Aggregate.Event]) -> tuple[str, ...]:
+    """The topics these event classes are stored under: what a reader of the log filters on."""
+    return tuple(get_topic(cls) for cls in events)
 
 
 class TxRecord(Aggregate):

@@ -29,7 +29,6 @@ from typing import Any
 
 import msgspec
 from eventsourcing.application import Application
-from eventsourcing.utils import get_topic
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
@@ -41,7 +40,7 @@ from opentelemetry.trace import Span
 
 from contracts.platform import RoundSettle
 from contracts.tracing import inject, parent_context, traceparent_of, tracing_on
-from services.ledger.domain import MONEY_EVENTS, Bet, TxRecord, Wallet
+from services.ledger.domain import BET_EVENTS, MONEY_EVENTS, Bet, TxRecord, Wallet, topics_of
 from services.ledger.rounds import Round
 from services.platform.settle import REPORTED_MEMORY, SettleTracker
 from services.platform.stream import BATCH, SettleStream
@@ -63,17 +62,7 @@ None stands for an event the tracker does not need (left undecoded); the tracepa
 the one the event was written under (None: none, or no tracing SDK)."""
 
 TOPICS = frozenset(
-    get_topic(cls)
-    for cls in (
-        Wallet.Opened,
-        *MONEY_EVENTS,
-        Bet.Placed,
-        Bet.Settled,
-        Bet.Reopened,
-        Bet.Refunded,
-        TxRecord.Created,
-        Round.EventRecorded,
-    )
+    topics_of(Wallet.Opened, *MONEY_EVENTS, *BET_EVENTS, TxRecord.Created, Round.EventRecorded)
 )
 
 
