@@ -194,11 +194,7 @@ class Wallet(Aggregate):
         """Undo a settled bet: the stake comes back, the payout goes back to the house."""
         if payout > stake:
             self._require_available(payout - stake, "reversal of a win")
-        net = stake - payout
-        postings = {self.account: net, HOUSE: -net} if net else {}
-        self._settlement_reversed(
-            bet=bet, stake=stake, payout=payout, cause=cause, postings=postings
-        )
+        self._reverse(bet, stake, payout, cause)
 
     def take_back_win(
         self, bet: str, stake: Decimal, payout: Decimal, round_key: str, cause: str
@@ -207,12 +203,17 @@ class Wallet(Aggregate):
         so the bet is open for a corrected credit. Refused unless the player still has the
         payout available (the stake returns under a hold, so it cannot cover it)."""
         self._require_available(payout, "taking back a credit")
+        self._reverse(bet, stake, payout, cause)
+        self._stake_held(bet=bet, amount=stake, round_key=round_key)
+
+    def _reverse(self, bet: str, stake: Decimal, payout: Decimal, cause: str) -> None:
+        """The stake back to the player and the payout back to the house, posted as their
+        difference (no postings when they are equal)."""
         net = stake - payout
         postings = {self.account: net, HOUSE: -net} if net else {}
         self._settlement_reversed(
             bet=bet, stake=stake, payout=payout, cause=cause, postings=postings
         )
-        self._stake_held(bet=bet, amount=stake, round_key=round_key)
 
     def award(
         self,
