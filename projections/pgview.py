@@ -264,21 +264,25 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
 
     def park(self, tracking: Tracking, what: str, reason: str) -> None:
         """Record that the event at `tracking` cannot be stored, and move past it."""
-        parked = ParkedEvent(tracking.notification_id, what, reason[:MAX_REASON])
+        parked = self._parking(tracking, what, reason[:MAX_REASON])
+        batch: _Batch[C] | None = getattr(self._local, "batch", None)
+        if batch is not None:
+            batch.add(tracking, (), parked)
+            return
+        self._commit(tracking, [], [parked])
+
+    def _parking(self, tracking: Tracking, what: str, reason: object) -> ParkedEvent:
+        """Log and count an event this view parks; the record to store for it."""
         log.error(
             "view %s parks event %d of %s (%s): %s",
             self.prefix,
             tracking.notification_id,
             tracking.application_name,
             what,
-            parked.reason,
+            reason,
         )
         _parked_events.add(1, {"livebridge.view": self.prefix})
-        batch: _Batch[C] | None = getattr(self._local, "batch", None)
-        if batch is not None:
-            batch.add(tracking, (), parked)
-            return
-        self._commit(tracking, [], [parked])
+        return ParkedEvent(tracking.notification_id, what, str(reason)[:MAX_REASON])
 
     @contextmanager
     def batched(self) -> Iterator[None]:
@@ -348,17 +352,7 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
                 if not poison_ok:
                     raise
                 kinds = ", ".join(sorted({type(change).__name__ for change in changes}))
-                log.error(
-                    "view %s parks event %d of %s (%s): %s",
-                    self.prefix,
-                    tracking.notification_id,
-                    tracking.application_name,
-                    kinds,
-                    poison,
-                )
-                _parked_events.add(1, {"livebridge.view": self.prefix})
-                reason = str(poison)[:MAX_REASON]
-                own = ParkedEvent(tracking.notification_id, kinds, reason)
+                own = self._parking(tracking, kinds, poison)
                 self._commit(tracking, [], [*parked, own])
                 return
             except (InterfaceError, OperationalError):
