@@ -120,7 +120,8 @@ class HistoryItem(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     currency: str
     kind: str
     """DEPOSIT, WITHDRAWAL, TO_TABLE_BANK, FROM_TABLE_BANK, HOLD (a stake held for a bet),
-    HOLD_RELEASED, STAKE (a held stake taken), WIN, REVERSAL (a settlement undone)."""
+    HOLD_RELEASED, STAKE (a held stake taken), WIN, REVERSAL (a settlement undone), AWARD (a
+    provider's payment outside any bet: promotion, jackpot, adjustment), AWARD_REVERSED."""
     amount: Decimal
     balance_change: Decimal
     """What the event did to the cash balance (negative for money out; 0 for holds)."""

@@ -32,6 +32,8 @@ class BalancesProjection(Projection[BalancesView]):
         Wallet.HoldCaptured,
         Wallet.WinCredited,
         Wallet.SettlementReversed,
+        Wallet.Awarded,
+        Wallet.AwardReversed,
     )
 
     @singledispatchmethod
@@ -70,6 +72,14 @@ class BalancesProjection(Projection[BalancesView]):
     @process_event.register
     def _(self, e: Wallet.SettlementReversed, tracking: Tracking) -> None:
         self._moved(e, tracking, e.stake - e.payout, "REVERSAL", e.payout, e.bet)
+
+    @process_event.register
+    def _(self, e: Wallet.Awarded, tracking: Tracking) -> None:
+        self._moved(e, tracking, e.amount, "AWARD", e.amount, e.tx_ref, e.account)
+
+    @process_event.register
+    def _(self, e: Wallet.AwardReversed, tracking: Tracking) -> None:
+        self._moved(e, tracking, -e.amount, "AWARD_REVERSED", e.amount, e.tx_ref, e.account)
 
     @process_event.register
     def _(self, e: Wallet.StakeHeld, tracking: Tracking) -> None:

@@ -59,9 +59,10 @@ class HistoryEntry:
     """One line of a wallet's transaction history: the event at `position`.
 
     `kind` is what happened (DEPOSIT, WITHDRAWAL, TO_TABLE_BANK, FROM_TABLE_BANK, HOLD,
-    HOLD_RELEASED, STAKE, WIN, REVERSAL); `amount` the event's amount (0 when it names
-    none), `balance_change` what it did to the cash balance; `reference` the ledger's
-    transaction ref (`trn_...`) or the bet's key; `account` the counter-account.
+    HOLD_RELEASED, STAKE, WIN, REVERSAL, AWARD, AWARD_REVERSED); `amount` the event's
+    amount (0 when it names none), `balance_change` what it did to the cash balance;
+    `reference` the ledger's transaction ref (`trn_...`) or the bet's key; `account` the
+    counter-account.
     """
 
     wallet_id: str
