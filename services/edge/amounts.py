@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import msgspec
 
-from contracts.money import InvalidAmount, check_amount, parse_amount
+from contracts.money import InvalidAmount, check_amount, parse_amount, quantum
 
 MAX_MAJOR = Decimal(10) ** 13
 """No wallet call moves more than 10 trillion major units; a bigger figure is malformed."""
@@ -47,6 +47,11 @@ def wire_amount(
         return check_amount(value, currency)
     except ArithmeticError:
         raise InvalidAmount(f"amount {value} is out of range") from None
+
+
+def in_currency(value: Decimal, currency: str) -> Decimal:
+    """`value` at `currency`'s exponent, as the decimal dialects answer balances."""
+    return value.quantize(quantum(currency))
 
 
 def _from_text(text: str, currency: str) -> Decimal:

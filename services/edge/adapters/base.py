@@ -38,10 +38,11 @@ import enum
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import ClassVar
 
 from services.edge.config import ProviderConfig
-from services.edge.ports import AsyncLedger
+from services.edge.ports import AsyncLedger, Refused
 from services.edge.security import fresh_timestamp
 from services.edge.sessions import SessionStore
 
@@ -144,6 +145,14 @@ class DialectAdapter(abc.ABC):
     def fresh(self, timestamp_ms: int) -> bool:
         """Whether a request stamped `timestamp_ms` is inside the provider's window."""
         return fresh_timestamp(timestamp_ms, self.context.clock(), self.provider.max_skew_s)
+
+    async def available(self, player: str, currency: str) -> Decimal | None:
+        """The player's available balance (cash minus holds), or None when the ledger
+        refuses to read it (no such wallet): an answer then goes without a balance."""
+        try:
+            return (await self.ledger.balance(player, currency)).available
+        except Refused:
+            return None
 
     @abc.abstractmethod
     def endpoints(self) -> Sequence[Endpoint]:

@@ -61,7 +61,7 @@ import msgspec
 from contracts import bodies
 from contracts.dialects import evolution as wire
 from contracts.dialects.evolution import Status
-from contracts.money import MoneyError, quantum
+from contracts.money import MoneyError
 from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
 from services.edge.adapters.base import (
     DialectAdapter,
@@ -71,7 +71,7 @@ from services.edge.adapters.base import (
     Rejected,
     Rejection,
 )
-from services.edge.amounts import wire_amount
+from services.edge.amounts import in_currency, wire_amount
 from services.edge.ports import Refused
 from services.edge.security import same_secret
 from services.edge.sessions import (
@@ -214,9 +214,6 @@ class Adapter(DialectAdapter):
         )
         return EdgeResponse(200, _ENCODER.encode(body))
 
-    def _money(self, value: Decimal, currency: str) -> Decimal:
-        return value.quantize(quantum(currency))
-
     async def _live_session(self, sid: str, user: str) -> Session:
         session = await self.sessions.get(self.provider.id, sid) if sid else None
         if session is None or session.expired(self.context.clock()):
@@ -226,11 +223,8 @@ class Adapter(DialectAdapter):
         return session
 
     async def _current(self, player: str, currency: str) -> Decimal | None:
-        try:
-            balance = await self.ledger.balance(player, currency)
-        except Refused:
-            return None
-        return self._money(balance.available, currency)
+        available = await self.available(player, currency)
+        return None if available is None else in_currency(available, currency)
 
     def _amount(self, call: wire.TransactionRequest) -> Decimal:
         if call.currency not in self.provider.currencies:
@@ -256,7 +250,7 @@ class Adapter(DialectAdapter):
     async def _render(
         self, kind: str, call: wire.TransactionRequest | wire.PromoPayoutRequest, reply: WalletReply
     ) -> EdgeResponse:
-        balance = self._money(reply.available, call.currency)
+        balance = in_currency(reply.available, call.currency)
         if reply.replayed:
             # A replay carries the balance of its first answer; Evolution checks every
             # answer's balance against its own running total, so send today's.
@@ -312,7 +306,7 @@ class Adapter(DialectAdapter):
             balance = await self.ledger.balance(call.userId, call.currency)
         except Refused as exc:
             return self._send(_COMMON.get(exc.code, Status.UNKNOWN_ERROR), call.uuid, None)
-        return self._send(Status.OK, call.uuid, self._money(balance.available, call.currency))
+        return self._send(Status.OK, call.uuid, in_currency(balance.available, call.currency))
 
     async def debit(self, request: EdgeRequest) -> EdgeResponse:
         return await self._serve(request, wire.TransactionRequest, self._debit)

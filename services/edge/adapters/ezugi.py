@@ -230,12 +230,6 @@ class Adapter(DialectAdapter):
         except (MoneyError, ArithmeticError) as exc:  # 1e400 overflows quantize
             raise _Answer(Code.GENERAL_ERROR, f"invalid amount: {exc}") from exc
 
-    async def _available(self, player: str, currency: str) -> Decimal | None:
-        try:
-            return (await self.ledger.balance(player, currency)).available
-        except Refused:
-            return None
-
     @staticmethod
     def _refusal(exc: Refused, balance: Decimal | None) -> _Answer:
         retry = exc.code is Refusal.RETRY_EXHAUSTED
@@ -271,7 +265,7 @@ class Adapter(DialectAdapter):
         if not reply.replayed:
             return self._answer(call, _Answer(Code.SUCCESS, "OK", reply.available))
         # A repeat reports the balance now, not the one of its first answer.
-        balance = await self._available(reply.player, reply.currency)
+        balance = await self.available(reply.player, reply.currency)
         balance = reply.available if balance is None else balance
         return self._answer(call, _Answer(Code.SUCCESS, "Transaction already processed", balance))
 
@@ -360,7 +354,7 @@ class Adapter(DialectAdapter):
             try:
                 reply = await self.ledger.execute(command)
             except Refused as exc:
-                balance = await self._available(call.uid, currency)
+                balance = await self.available(call.uid, currency)
                 if exc.code is Refusal.TRANSACTION_ROLLED_BACK:
                     raise _Answer(Code.GENERAL_ERROR, "Debit after rollback", balance) from exc
                 raise self._refusal(exc, balance) from exc
@@ -387,7 +381,7 @@ class Adapter(DialectAdapter):
             try:
                 reply = await self.ledger.execute(command)
             except Refused as exc:
-                balance = await self._available(call.uid, currency)
+                balance = await self.available(call.uid, currency)
                 if _rolled_back(exc):
                     return self._answer(call, _Answer(Code.SUCCESS, _ROLLED_BACK, balance))
                 raise self._refusal(exc, balance) from exc
@@ -414,7 +408,7 @@ class Adapter(DialectAdapter):
             try:
                 reply = await self.ledger.execute(command)
             except Refused as exc:
-                balance = await self._available(call.uid, currency)
+                balance = await self.available(call.uid, currency)
                 if exc.code is Refusal.TRANSACTION_NOT_FOUND:
                     raise _Answer(Code.TRANSACTION_NOT_FOUND, _NO_DEBIT, balance) from exc
                 raise self._refusal(exc, balance) from exc

@@ -189,11 +189,8 @@ class Adapter(DialectAdapter):
         return currency
 
     async def _balance_units(self, player: str, currency: str) -> int | None:
-        try:
-            balance = await self.ledger.balance(player, currency)
-        except Refused:
-            return None
-        return to_minor(balance.available, currency, wire.SCALE)
+        available = await self.available(player, currency)
+        return None if available is None else to_minor(available, currency, wire.SCALE)
 
     async def _session(self, user: str, token: str, *, check_expiry: bool) -> str:
         """The session's currency, after checking the token belongs to `user`."""

@@ -59,7 +59,7 @@ import msgspec
 
 from contracts.dialects import pragmatic as wire
 from contracts.dialects.pragmatic import DESCRIPTIONS, Error
-from contracts.money import MoneyError, quantum
+from contracts.money import MoneyError
 from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
 from services.edge.adapters.base import (
     DialectAdapter,
@@ -69,7 +69,7 @@ from services.edge.adapters.base import (
     Rejected,
     Rejection,
 )
-from services.edge.amounts import wire_amount
+from services.edge.amounts import in_currency, wire_amount
 from services.edge.ports import Refused
 from services.edge.sessions import recorded_session
 
@@ -179,9 +179,6 @@ class Adapter(DialectAdapter):
             raise _Answer(Error.BAD_PARAMETERS)
         return call
 
-    def _money(self, value: Decimal, currency: str) -> Decimal:
-        return value.quantize(quantum(currency))
-
     def _amount(self, text: str, currency: str) -> Decimal:
         try:
             return wire_amount(text, currency)
@@ -203,11 +200,8 @@ class Adapter(DialectAdapter):
         return currency, ""
 
     async def _cash(self, user: str, currency: str) -> Decimal | None:
-        try:
-            balance = await self.ledger.balance(user, currency)
-        except Refused:
-            return None
-        return self._money(balance.available, currency)
+        available = await self.available(user, currency)
+        return None if available is None else in_currency(available, currency)
 
     async def _execute(
         self, command: Debit | Credit | Rollback | Award
@@ -230,7 +224,7 @@ class Adapter(DialectAdapter):
     async def _money_answer(
         self, reply: WalletReply, currency: str, **extra: object
     ) -> EdgeResponse:
-        cash = self._money(reply.available, currency)
+        cash = in_currency(reply.available, currency)
         if reply.replayed:
             # `is None`, not `or`: a cash balance of 0.00 is falsy and is still today's.
             current = await self._cash(reply.player, currency)
@@ -379,7 +373,7 @@ class Adapter(DialectAdapter):
             Refusal.ROUND_CLOSED,
         ):
             return await self._refused(refused, call.userId, currency)
-        cash = self._money(reply.available, currency) if reply else None
+        cash = in_currency(reply.available, currency) if reply else None
         if cash is None or (reply is not None and reply.replayed):
             cash = await self._cash(call.userId, currency)
         return _response(Error.SUCCESS, cash=cash or Decimal(0), bonus=Decimal(0))

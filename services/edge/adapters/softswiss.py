@@ -165,11 +165,8 @@ class Adapter(DialectAdapter):
             raise _Answer(Code.BAD_REQUEST, str(exc)) from exc
 
     async def _balance_units(self, player: str, currency: str) -> int | None:
-        try:
-            balance = await self.ledger.balance(player, currency)
-        except Refused:
-            return None
-        return to_minor(balance.available, currency)
+        available = await self.available(player, currency)
+        return None if available is None else to_minor(available, currency)
 
     async def _execute(self, command: Debit | Credit | Rollback | Award) -> WalletReply:
         try:
