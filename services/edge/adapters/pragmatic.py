@@ -50,7 +50,7 @@ Semantics, following the public implementations unless marked [INFER]:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import parse_qsl
@@ -243,13 +243,21 @@ class Adapter(DialectAdapter):
         cash = await self._cash(user, currency) if error is Error.INSUFFICIENT_BALANCE else None
         return _response(error, cash=cash, bonus=Decimal(0) if cash is not None else None)
 
+    async def _serve(
+        self, request: EdgeRequest, cls: type[S], handle: Callable[[S], Awaitable[EdgeResponse]]
+    ) -> EdgeResponse:
+        """Decode the call and `handle` it; a check it fails is answered with its error."""
+        try:
+            return await handle(self._decode(request, cls))
+        except _Answer as answer:
+            return _response(answer.error)
+
     # -- endpoints ------------------------------------------------------------------------
 
     async def authenticate(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.AuthenticateRequest)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.AuthenticateRequest, self._authenticate)
+
+    async def _authenticate(self, call: wire.AuthenticateRequest) -> EdgeResponse:
         session = await self.sessions.get(self.provider.id, call.token)
         if session is None or session.expired(self.context.clock()):
             return _response(Error.AUTHENTICATION_FAILED)
@@ -263,28 +271,26 @@ class Adapter(DialectAdapter):
         )
 
     async def balance(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.BalanceRequest)
-            currency, _ = await self._currency(call.userId, "", check_token=False)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.BalanceRequest, self._balance)
+
+    async def _balance(self, call: wire.BalanceRequest) -> EdgeResponse:
+        currency, _ = await self._currency(call.userId, "", check_token=False)
         cash = await self._cash(call.userId, currency)
         if cash is None:
             return _response(Error.PLAYER_NOT_FOUND)
         return _response(Error.SUCCESS, currency=currency, cash=cash, bonus=Decimal(0))
 
     async def bet(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.BetRequest)
-            stamp = int(call.timestamp) if _MILLIS.fullmatch(call.timestamp) else 0
-            if self.provider.max_skew_s > 0 and not self.fresh(stamp):
-                raise _Answer(Error.BAD_PARAMETERS)
-            currency, session = await self._currency(call.userId, call.token, check_token=True)
-            amount = self._amount(call.amount, currency)
-            if amount <= 0:
-                raise _Answer(Error.BAD_PARAMETERS)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.BetRequest, self._bet)
+
+    async def _bet(self, call: wire.BetRequest) -> EdgeResponse:
+        stamp = int(call.timestamp) if _MILLIS.fullmatch(call.timestamp) else 0
+        if self.provider.max_skew_s > 0 and not self.fresh(stamp):
+            raise _Answer(Error.BAD_PARAMETERS)
+        currency, session = await self._currency(call.userId, call.token, check_token=True)
+        amount = self._amount(call.amount, currency)
+        if amount <= 0:
+            raise _Answer(Error.BAD_PARAMETERS)
         return await self._move(
             Debit(
                 provider=self.provider.id,
@@ -302,12 +308,11 @@ class Adapter(DialectAdapter):
         )
 
     async def result(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.ResultRequest)
-            currency, _ = await self._currency(call.userId, "", check_token=False)
-            amount = self._amount(call.amount, currency)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.ResultRequest, self._result)
+
+    async def _result(self, call: wire.ResultRequest) -> EdgeResponse:
+        currency, _ = await self._currency(call.userId, "", check_token=False)
+        amount = self._amount(call.amount, currency)
         return await self._move(
             Credit(
                 provider=self.provider.id,
@@ -322,11 +327,10 @@ class Adapter(DialectAdapter):
         )
 
     async def refund(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.RefundRequest)
-            currency, _ = await self._currency(call.userId, "", check_token=False)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.RefundRequest, self._refund)
+
+    async def _refund(self, call: wire.RefundRequest) -> EdgeResponse:
+        currency, _ = await self._currency(call.userId, "", check_token=False)
         reply, refused = await self._execute(
             Rollback(
                 provider=self.provider.id,
@@ -349,11 +353,10 @@ class Adapter(DialectAdapter):
         return _response(Error.SUCCESS, transactionId=reply.tx_ref)
 
     async def end_round(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.EndRoundRequest)
-            currency, _ = await self._currency(call.userId, "", check_token=False)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.EndRoundRequest, self._end_round)
+
+    async def _end_round(self, call: wire.EndRoundRequest) -> EdgeResponse:
+        currency, _ = await self._currency(call.userId, "", check_token=False)
         reply, refused = await self._execute(
             Credit(
                 provider=self.provider.id,
@@ -393,14 +396,11 @@ class Adapter(DialectAdapter):
         currency: str = "",
     ) -> EdgeResponse:
         """Pay (or, an adjustment, take) `call.amount` as an award under `method:reference`."""
-        try:
-            known, _ = await self._currency(call.userId, "", check_token=False)
-            if currency and currency != known:
-                raise _Answer(Error.BAD_PARAMETERS)
-            negative = cause is AwardCause.ADJUSTMENT and call.amount.startswith("-")
-            amount = self._amount(call.amount[1:] if negative else call.amount, known)
-        except _Answer as answer:
-            return _response(answer.error)
+        known, _ = await self._currency(call.userId, "", check_token=False)
+        if currency and currency != known:
+            raise _Answer(Error.BAD_PARAMETERS)
+        negative = cause is AwardCause.ADJUSTMENT and call.amount.startswith("-")
+        amount = self._amount(call.amount[1:] if negative else call.amount, known)
         return await self._move(
             Award(
                 provider=self.provider.id,
@@ -417,10 +417,9 @@ class Adapter(DialectAdapter):
         )
 
     async def bonus_win(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.BonusWinRequest)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.BonusWinRequest, self._bonus_win)
+
+    async def _bonus_win(self, call: wire.BonusWinRequest) -> EdgeResponse:
         return await self._award(
             call,
             "bonusWin",
@@ -431,10 +430,9 @@ class Adapter(DialectAdapter):
         )
 
     async def jackpot_win(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.JackpotWinRequest)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.JackpotWinRequest, self._jackpot_win)
+
+    async def _jackpot_win(self, call: wire.JackpotWinRequest) -> EdgeResponse:
         return await self._award(
             call,
             "jackpotWin",
@@ -445,20 +443,18 @@ class Adapter(DialectAdapter):
         )
 
     async def promo_win(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.PromoWinRequest)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.PromoWinRequest, self._promo_win)
+
+    async def _promo_win(self, call: wire.PromoWinRequest) -> EdgeResponse:
         campaign = ":".join(part for part in (call.campaignType, call.campaignId) if part)
         return await self._award(
             call, "promoWin", AwardCause.PROMO, reference=campaign, currency=call.currency
         )
 
     async def adjustment(self, request: EdgeRequest) -> EdgeResponse:
-        try:
-            call = self._decode(request, wire.AdjustmentRequest)
-        except _Answer as answer:
-            return _response(answer.error)
+        return await self._serve(request, wire.AdjustmentRequest, self._adjustment)
+
+    async def _adjustment(self, call: wire.AdjustmentRequest) -> EdgeResponse:
         return await self._award(
             call, "adjustment", AwardCause.ADJUSTMENT, round_id=call.roundId, game=call.gameId
         )
