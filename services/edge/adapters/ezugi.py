@@ -60,7 +60,7 @@ marked [INFER]:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
@@ -237,6 +237,20 @@ class Adapter(DialectAdapter):
         text = _REFUSAL_TEXT.get(exc.code, _DESCRIPTIONS[code])
         return _Answer(code, text, balance, retry=retry)
 
+    async def _execute(
+        self, command: Debit | Credit | Rollback, answers: Mapping[Refusal, tuple[Code, str]]
+    ) -> WalletReply:
+        """The ledger's reply to `command`; a refusal is raised as an `_Answer` with the
+        balance now: the call's own answer to it in `answers`, else the general one."""
+        try:
+            return await self.ledger.execute(command)
+        except Refused as exc:
+            balance = await self.available(command.player, command.currency)
+            if exc.code in answers:
+                code, description = answers[exc.code]
+                raise _Answer(code, description, balance) from exc
+            raise self._refusal(exc, balance) from exc
+
     def _answer(self, call: Call, answer: _Answer) -> EdgeResponse:
         body = wire.TransactionResponse(
             operatorId=self.operator_id,
@@ -351,13 +365,7 @@ class Adapter(DialectAdapter):
                 table=str(call.tableId),
                 session_id=recorded_session(session, call.token),
             )
-            try:
-                reply = await self.ledger.execute(command)
-            except Refused as exc:
-                balance = await self.available(call.uid, currency)
-                if exc.code is Refusal.TRANSACTION_ROLLED_BACK:
-                    raise _Answer(Code.GENERAL_ERROR, "Debit after rollback", balance) from exc
-                raise self._refusal(exc, balance) from exc
+            reply = await self._execute(command, _DEBIT_REFUSALS)
             return await self._success(call, reply)
         except _Answer as answer:
             return self._answer(call, answer)
@@ -378,13 +386,7 @@ class Adapter(DialectAdapter):
                 game=str(call.gameId),
                 closes_round=call.isEndRound,
             )
-            try:
-                reply = await self.ledger.execute(command)
-            except Refused as exc:
-                balance = await self.available(call.uid, currency)
-                if _rolled_back(exc):
-                    return self._answer(call, _Answer(Code.SUCCESS, _ROLLED_BACK, balance))
-                raise self._refusal(exc, balance) from exc
+            reply = await self._execute(command, _CREDIT_REFUSALS)
             return await self._success(call, reply)
         except _Answer as answer:
             return self._answer(call, answer)
@@ -405,13 +407,7 @@ class Adapter(DialectAdapter):
                 late_original="refuse",
                 only_open=True,
             )
-            try:
-                reply = await self.ledger.execute(command)
-            except Refused as exc:
-                balance = await self.available(call.uid, currency)
-                if exc.code is Refusal.TRANSACTION_NOT_FOUND:
-                    raise _Answer(Code.TRANSACTION_NOT_FOUND, _NO_DEBIT, balance) from exc
-                raise self._refusal(exc, balance) from exc
+            reply = await self._execute(command, _ROLLBACK_REFUSALS)
             if reply.absorbed:
                 raise _Answer(Code.TRANSACTION_NOT_FOUND, _NO_DEBIT, reply.available)
             return await self._success(call, reply)
@@ -419,12 +415,19 @@ class Adapter(DialectAdapter):
             return self._answer(call, answer)
 
 
-def _rolled_back(exc: Refused) -> bool:
-    """Whether a credit was refused because its debit was rolled back (refunded), which
-    Ezugi answers 0 with the balance, not as a settled debit (1)."""
-    return exc.code in (Refusal.TRANSACTION_ROLLED_BACK, Refusal.BET_REFUNDED)
-
-
 _ROLLED_BACK = "Debit was rolled back; nothing credited"
 _STALE = "Request timestamp outside the allowed window"
 _NO_DEBIT = "Debit for this transactionId was not found, rollback aborted"
+
+_DEBIT_REFUSALS: dict[Refusal, tuple[Code, str]] = {
+    Refusal.TRANSACTION_ROLLED_BACK: (Code.GENERAL_ERROR, "Debit after rollback"),
+}
+_CREDIT_REFUSALS: dict[Refusal, tuple[Code, str]] = {
+    # A credit whose debit was rolled back (refunded) is answered 0 with the balance,
+    # not as a settled debit (1).
+    Refusal.TRANSACTION_ROLLED_BACK: (Code.SUCCESS, _ROLLED_BACK),
+    Refusal.BET_REFUNDED: (Code.SUCCESS, _ROLLED_BACK),
+}
+_ROLLBACK_REFUSALS: dict[Refusal, tuple[Code, str]] = {
+    Refusal.TRANSACTION_NOT_FOUND: (Code.TRANSACTION_NOT_FOUND, _NO_DEBIT),
+}
