@@ -44,7 +44,7 @@ from typing import ClassVar
 from services.edge.config import ProviderConfig
 from services.edge.ports import AsyncLedger, Refused
 from services.edge.security import fresh_timestamp
-from services.edge.sessions import SessionStore
+from services.edge.sessions import Session, SessionStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +145,12 @@ class DialectAdapter(abc.ABC):
     def fresh(self, timestamp_ms: int) -> bool:
         """Whether a request stamped `timestamp_ms` is inside the provider's window."""
         return fresh_timestamp(timestamp_ms, self.context.clock(), self.provider.max_skew_s)
+
+    async def session_of(self, token: str, player: str) -> Session | None:
+        """The session `token` names when it is `player`'s, expired or not; None for no
+        token, an unknown one, or another player's (a token never serves someone else)."""
+        session = await self.sessions.get(self.provider.id, token) if token else None
+        return session if session is not None and session.player == player else None
 
     async def available(self, player: str, currency: str) -> Decimal | None:
         """The player's available balance (cash minus holds), or None when the ledger

@@ -383,8 +383,8 @@ class Adapter(DialectAdapter):
         if call.sid:
             # Not a check (a payout may come after the sid rotated or expired): the session
             # the sid was issued under, while the store still knows it.
-            known = await self.sessions.get(self.provider.id, call.sid)
-            if known is None or known.player != call.userId:
+            known = await self.session_of(call.sid, call.userId)
+            if known is None:
                 session_id = session_ref(call.sid)
             else:
                 session_id = recorded_session(known, call.sid)

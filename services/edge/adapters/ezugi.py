@@ -347,8 +347,8 @@ class Adapter(DialectAdapter):
             self._check_operator(call.operatorId)
             currency = self._currency(call.currency)
             amount = self._amount(call.debitAmount, currency)
-            session = await self.sessions.get(self.provider.id, call.token) if call.token else None
-            if session is None or session.player != call.uid:
+            session = await self.session_of(call.token, call.uid)
+            if session is None:
                 raise _Answer(Code.TOKEN_NOT_FOUND, "Token not found or not this player's")
             if session.expired(self.context.clock()):
                 raise _Answer(Code.TOKEN_NOT_FOUND, "Token expired")

@@ -197,8 +197,8 @@ class Adapter(DialectAdapter):
         return (await self._live(user, token, check_expiry=check_expiry)).currency
 
     async def _live(self, user: str, token: str, *, check_expiry: bool) -> Session:
-        session = await self.sessions.get(self.provider.id, token) if token else None
-        if session is None or session.player != user:
+        session = await self.session_of(token, user)
+        if session is None:
             raise _Answer(Status.INVALID_TOKEN)
         if check_expiry and session.expired(self.context.clock()):
             raise _Answer(Status.TOKEN_EXPIRED)

@@ -188,8 +188,8 @@ class Adapter(DialectAdapter):
     async def _currency(self, user: str, token: str, *, check_token: bool) -> tuple[str, str]:
         """The player's currency and session ref, checking `token` when there is one."""
         if token and check_token:
-            session = await self.sessions.get(self.provider.id, token)
-            if session is None or session.player != user or session.expired(self.context.clock()):
+            session = await self.session_of(token, user)
+            if session is None or session.expired(self.context.clock()):
                 raise _Answer(Error.AUTHENTICATION_FAILED)
             return session.currency, recorded_session(session, token)
         currency = await self.sessions.currency_of(self.provider.id, user)

@@ -182,8 +182,8 @@ class Adapter(DialectAdapter):
         """The `session_id` bets with `token` are recorded under ("" without a token)."""
         if not token:
             return ""
-        session = await self.sessions.get(self.provider.id, token)
-        if session is None or session.player != player:
+        session = await self.session_of(token, player)
+        if session is None:
             raise _Answer(Code.PLAYER_INVALID, f"session is not a live session of {player}")
         if session.expired(self.context.clock()):
             raise _Answer(Code.PLAYER_INVALID, f"the session of {player} has expired")
