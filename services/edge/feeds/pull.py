@@ -74,14 +74,7 @@ class PullFeed(FetchedFeed):
             batch = bodies.decode_with(feeds.raw_batch_decoder, body)
         except msgspec.DecodeError as exc:
             raise PollFailed(f"{self.url} answered a malformed batch: {exc}") from exc
-        # Event by event: one that can never be taken must not hold up the feed.
-        decoded, undecodable = feeds.read_events(batch.events)
-        events, problems = self.processor.partition(decoded)
-        problems = [*undecodable, *problems]
-        for problem in problems:
-            self.rejected += 1
-            log.error("%s feed %s: event skipped: %s", "pull", self.url, problem)
-        await self.processor.accept(events)
+        await self.take(batch.events, log, "pull")
         if batch.cursor and batch.cursor != cursor:
             await self.processor.cursors.put(self.cursor_key, batch.cursor)
         return len(batch.events)

@@ -7,10 +7,13 @@ provider's `FeedProcessor` and keep their cursor under `cursor.<provider>.<trans
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar, TypedDict, Unpack
 
 import aiohttp
+import msgspec
 
+from contracts import feeds
 from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.health import FeedEndpoints, ProviderHealth
@@ -49,3 +52,14 @@ class FetchedFeed:
     def url(self) -> str:
         """Where the next fetch goes: the alternate while the playbook switched to it."""
         return self.endpoints.current
+
+    async def take(self, raws: list[msgspec.Raw], log: logging.Logger, name: str) -> None:
+        """Hand a fetched batch's events to the processor. Event by event: one that can
+        never be taken is counted, logged on `log` as skipped by the `name` feed, and must
+        not hold up the feed."""
+        decoded, undecodable = feeds.read_events(raws)
+        events, problems = self.processor.partition(decoded)
+        for problem in [*undecodable, *problems]:
+            self.rejected += 1
+            log.error("%s feed %s: event skipped: %s", name, self.url, problem)
+        await self.processor.accept(events)

@@ -88,14 +88,7 @@ class SocketFeed(FetchedFeed):
                         self.malformed += 1
                         log.warning("socket feed %s: malformed frame skipped: %s", self.url, exc)
                         continue
-                    # Event by event: one that can never be taken must not hold up the feed.
-                    decoded, undecodable = feeds.read_events(frame.events)
-                    events, problems = self.processor.partition(decoded)
-                    problems = [*undecodable, *problems]
-                    for problem in problems:
-                        self.rejected += 1
-                        log.error("%s feed %s: event skipped: %s", "websocket", self.url, problem)
-                    await self.processor.accept(events)
+                    await self.take(frame.events, log, "websocket")
                     if frame.cursor:
                         await self.processor.cursors.put(self.cursor_key, frame.cursor)
             finally:
