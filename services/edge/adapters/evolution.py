@@ -113,24 +113,21 @@ _COMMON: dict[Refusal, Status] = {
     Refusal.SELF_EXCLUDED: Status.ACCOUNT_LOCKED,
     Refusal.RETRY_EXHAUSTED: Status.TEMPORARY_ERROR,
 }
+_SETTLING: dict[Refusal, Status] = {
+    **_COMMON,
+    Refusal.UNKNOWN_WALLET: Status.BET_DOES_NOT_EXIST,
+    Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
+    Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
+}
+"""A credit and a cancel both settle a bet, and are refused alike."""
 _BY_KIND: dict[str, dict[Refusal, Status]] = {
     "debit": {
         **_COMMON,
         Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_EXIST,
         Refusal.TRANSACTION_ROLLED_BACK: Status.FINAL_ERROR_ACTION_FAILED,
     },
-    "credit": {
-        **_COMMON,
-        Refusal.UNKNOWN_WALLET: Status.BET_DOES_NOT_EXIST,
-        Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
-        Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
-    },
-    "cancel": {
-        **_COMMON,
-        Refusal.UNKNOWN_WALLET: Status.BET_DOES_NOT_EXIST,
-        Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
-        Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
-    },
+    "credit": _SETTLING,
+    "cancel": _SETTLING,
     "promo": {
         **_COMMON,
         Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
