@@ -3,10 +3,6 @@ here (tracemalloc), so the budget `livebridge run` derives its bounds from holds
 
 from __future__ import annotations
 
-import gc
-import pickle
-import tracemalloc
-from typing import Any
 from uuid import uuid4
 
 from services.ledger import book
@@ -22,22 +18,7 @@ from tests.unit.ledger.support.builders import (
     opened,
     popo_ledger,
 )
-
-
-def measured_bytes(value: Any) -> int:
-    """What a fresh copy of `value` keeps allocated (every string and number new)."""
-    data = pickle.dumps(value)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        copy = pickle.loads(data)
-        gc.collect()
-        kept = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    del copy
-    return kept
+from tests.unit.ledger.support.memory import measured_bytes
 
 
 def a_busy_round_book(bets: int) -> RoundBook:

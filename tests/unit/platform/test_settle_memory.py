@@ -3,9 +3,6 @@ across a checkpoint too."""
 
 from __future__ import annotations
 
-import gc
-import pickle
-import tracemalloc
 import uuid
 from collections import OrderedDict
 from decimal import Decimal
@@ -22,20 +19,8 @@ from tests.unit.ledger.support.builders import (
     player_credit,
     rollback,
 )
+from tests.unit.ledger.support.memory import measured_bytes
 from tests.unit.platform.support.settle_log import ledger, settlements
-
-
-def measured_bytes(value: object) -> int:
-    data = pickle.dumps(value)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        copy = pickle.loads(data)
-        return tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-        del copy
 
 
 def test_reported_bets_are_bounded_and_cost_at_most_their_measured_size() -> None:
