@@ -9,11 +9,12 @@ the round reads CLOSED.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypeVar
 
 import msgspec
 import pytest
 
-from contracts.wallet import Debit, Refusal
+from contracts.wallet import Credit, Debit, Refusal, Rollback
 from projections.rounds.replay import compare_with_ledger, replay_round
 from projections.rounds.round_from_log import fold, round_notifications
 from services.edge.adapters.base import EdgeContext
@@ -21,6 +22,7 @@ from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore
+from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
 from services.ledger.known_rounds import RoundNote
 from services.ledger.rounds import Round
@@ -37,13 +39,30 @@ from tests.unit.ledger.support.builders import (
 )
 from tests.unit.projections.support.rounds_views import OneRound
 
+Closing = TypeVar("Closing", Credit, Rollback)
 
-def test_a_closing_win_closes_the_round_and_a_later_bet_is_refused() -> None:
+
+def closing(command: Closing) -> Closing:
+    """`command` as a provider sends it when it ends the round."""
+    return msgspec.structs.replace(command, closes_round=True)
+
+
+def p1_funded() -> Ledger:
     ledger = popo_ledger()
     funded(ledger, "p1", "100")
+    return ledger
+
+
+def closed_by_a_win() -> Ledger:
+    """p1's bet b1 of 10 at hub88 on round r1, then the win of 20 that closes the round."""
+    ledger = p1_funded()
     ledger.execute(debit("b1", "10", provider="hub88"))
-    closing = credit("w1", "20", bet_id="b1", provider="hub88")
-    ledger.execute(msgspec.structs.replace(closing, closes_round=True))
+    ledger.execute(closing(credit("w1", "20", bet_id="b1", provider="hub88")))
+    return ledger
+
+
+def test_a_closing_win_closes_the_round_and_a_later_bet_is_refused() -> None:
+    ledger = closed_by_a_win()
 
     assert ledger.round_state("hub88", "r1").status is RoundStatus.CLOSED
     with pytest.raises(LedgerRefused) as refused:
@@ -53,15 +72,12 @@ def test_a_closing_win_closes_the_round_and_a_later_bet_is_refused() -> None:
 
 
 def test_the_close_is_stored_after_the_transaction_and_only_once() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     ledger.execute(debit("b1", "10", provider="hub88"))
     ledger.execute(debit("b2", "10", provider="hub88"))
     start = ledger.recorder.max_notification_id() or 0
-    first = credit("w1", "0", bet_id="b1", provider="hub88")
-    ledger.execute(msgspec.structs.replace(first, closes_round=True))
-    second = credit("w2", "0", bet_id="b2", provider="hub88")
-    ledger.execute(msgspec.structs.replace(second, closes_round=True))
+    ledger.execute(closing(credit("w1", "0", bet_id="b1", provider="hub88")))
+    ledger.execute(closing(credit("w2", "0", bet_id="b2", provider="hub88")))
 
     names = [name for name, _ in logged_since(ledger, start)]
     closes = [i for i, name in enumerate(names) if name == "Round.ClosedByTransaction"]
@@ -73,14 +89,11 @@ def test_the_close_is_stored_after_the_transaction_and_only_once() -> None:
 def test_a_bet_the_log_puts_after_the_close_is_refunded_as_late(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     funded(ledger, "p2", "100")
     ledger.execute(debit("b1", "10", provider="hub88"))
     # p2's bet finds the round open, then p1's closing win lands before p2's bet is saved.
-    racing_close = msgspec.structs.replace(
-        credit("w1", "0", bet_id="b1", provider="hub88"), closes_round=True
-    )
+    racing_close = closing(credit("w1", "0", bet_id="b1", provider="hub88"))
     original = ledger._round_for
 
     def close_during_look(cmd: Debit) -> Round | RoundNote | None:
@@ -99,33 +112,21 @@ def test_a_bet_the_log_puts_after_the_close_is_refunded_as_late(
 
 
 def test_a_closing_rollback_closes_the_round_even_when_it_finds_nothing() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
-    unknown = msgspec.structs.replace(
-        rollback("rb1", "b9", provider="hub88"), round_id="r1", closes_round=True
-    )
-    ledger.execute(unknown)
+    ledger = p1_funded()
+    ledger.execute(closing(rollback("rb1", "b9", provider="hub88", round_id="r1")))
     assert ledger.round_state("hub88", "r1").status is RoundStatus.CLOSED
 
 
 def test_a_refused_closing_transaction_leaves_the_round_open() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
-    orphan = msgspec.structs.replace(
-        credit("w1", "5", bet_id="nope", provider="hub88"), closes_round=True
-    )
+    ledger = p1_funded()
     with pytest.raises(LedgerRefused):
-        ledger.execute(orphan)
+        ledger.execute(closing(credit("w1", "5", bet_id="nope", provider="hub88")))
     assert ledger.round_state("hub88", "r1").status is RoundStatus.UNKNOWN
     ledger.execute(debit("b1", "10", provider="hub88"))
 
 
 def test_the_dispute_view_and_its_replay_read_the_closed_round_as_closed() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
-    ledger.execute(debit("b1", "10", provider="hub88"))
-    closing = credit("w1", "20", bet_id="b1", provider="hub88")
-    ledger.execute(msgspec.structs.replace(closing, closes_round=True))
+    ledger = closed_by_a_win()
     position = ledger.recorder.max_notification_id() or 0
 
     events = round_notifications(ledger, "hub88", "r1")
