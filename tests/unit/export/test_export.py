@@ -26,6 +26,12 @@ def intact(directory: Path) -> bool:
     return not report.problems and report.origin.origin is Origin.NOT_CHECKED
 
 
+def round_2_exported(directory: Path, key: Ed25519PrivateKey) -> Path:
+    """Round R-2 of the toy log exported into `directory`: its events file, to tamper with."""
+    write_export(build_log(), RoundQuery("R-2"), directory, key)
+    return directory / "events.jsonl"
+
+
 def test_a_round_export_holds_the_round_its_bets_and_a_late_rollback(
     tmp_path: Path, key: Ed25519PrivateKey
 ) -> None:
@@ -67,10 +73,8 @@ def test_a_period_export_takes_events_by_time(tmp_path: Path, key: Ed25519Privat
 def test_changing_one_byte_of_one_event_fails_verification_at_that_event(
     tmp_path: Path, key: Ed25519PrivateKey
 ) -> None:
-    app = build_log()
-    write_export(app, RoundQuery("R-2"), tmp_path, key)
+    path = round_2_exported(tmp_path, key)
     assert intact(tmp_path)
-    path = tmp_path / "events.jsonl"
     original = path.read_bytes()
     lines = original.splitlines(keepends=True)
     assert len(lines) >= 3
@@ -91,9 +95,7 @@ def test_changing_one_byte_of_one_event_fails_verification_at_that_event(
 def test_any_single_byte_change_is_caught_at_its_line(
     tmp_path: Path, key: Ed25519PrivateKey
 ) -> None:
-    app = build_log()
-    write_export(app, RoundQuery("R-2"), tmp_path, key)
-    path = tmp_path / "events.jsonl"
+    path = round_2_exported(tmp_path, key)
     original = path.read_bytes()
     line_starts = [0]
     for i, byte in enumerate(original):
@@ -115,9 +117,7 @@ def test_any_single_byte_change_is_caught_at_its_line(
 def test_a_dropped_event_or_an_edited_manifest_is_refused(
     tmp_path: Path, key: Ed25519PrivateKey
 ) -> None:
-    app = build_log()
-    write_export(app, RoundQuery("R-2"), tmp_path, key)
-    path = tmp_path / "events.jsonl"
+    path = round_2_exported(tmp_path, key)
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(lines[0] + b"".join(lines[2:]))
     dropped = verify(tmp_path).problems
