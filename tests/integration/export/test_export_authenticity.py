@@ -18,8 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from projections.export.chain import MANIFEST_FILE, Manifest
 from projections.export.signing import private_key_from_pem, sign
-from services.ledger.application import Ledger
-from tests.integration.export.test_export_ledger import play
+from tests.integration.export.test_export_ledger import played
 from tests.unit.export.support.toylog import cli, events_of, manifest_of, rechain, write_manifest
 
 
@@ -38,11 +37,7 @@ def resign(directory: Path, key: Ed25519PrivateKey) -> None:
 
 @pytest.fixture
 def exported(env: dict[str, str], public_key: Path, tmp_path: Path) -> Path:
-    app = Ledger(env)
-    try:
-        play(app)
-    finally:
-        app.close()
+    played(env)
     out = tmp_path / "R-1"
     assert cli("export", "--round", "R-1", "--out", str(out)) == 0
     return out

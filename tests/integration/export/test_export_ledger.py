@@ -42,15 +42,20 @@ def play(app: Ledger) -> None:
     app.execute(player_credit("c2", "bob", "4.00", "R-2"))
 
 
-def test_a_round_exported_from_the_ledger_holds_its_money_and_verifies_offline(
-    env: dict[str, str], public_key: Path, tmp_path: Path
-) -> None:
+def played(env: dict[str, str]) -> int | None:
+    """`play` on the ledger of `env`, closed after: the last log position it wrote."""
     app = Ledger(env)
     try:
         play(app)
-        last = app.recorder.max_notification_id()
+        return app.recorder.max_notification_id()
     finally:
         app.close()
+
+
+def test_a_round_exported_from_the_ledger_holds_its_money_and_verifies_offline(
+    env: dict[str, str], public_key: Path, tmp_path: Path
+) -> None:
+    last = played(env)
     out = tmp_path / "R-1"
 
     assert cli("export", "--round", "R-1", "--out", str(out)) == 0
@@ -94,11 +99,7 @@ def test_a_round_exported_from_the_ledger_holds_its_money_and_verifies_offline(
 def test_verify_names_the_first_line_that_does_not_match(
     env: dict[str, str], public_key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = Ledger(env)
-    try:
-        play(app)
-    finally:
-        app.close()
+    played(env)
     out = tmp_path / "period"
     assert (
         cli("export", "--period", "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z", "--out", str(out))
