@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import uuid
@@ -19,8 +20,8 @@ from projections.reconcile.postgres import Comparison, LedgerTx, load, reconcile
 from projections.reconcile.report import Granularity, open_report
 from services.bench.reconcile import START, ledger_rows, scratch_schema, write_report
 from services.bridge.config import command_env
-from services.cli import parser as cli_parser
 from tests.integration.reconcile.support.settings import use_test_stores
+from tests.unit.reconcile.support.cli import parse
 
 ROWS = 10_000
 
@@ -39,6 +40,12 @@ def loaded(
     ledger = ledger_rows(rows, provider)
     load(conn, ledger, schema=schema)
     return ledger
+
+
+def reconcile_command(report: Path, seconds: int, *options: str) -> argparse.Namespace:
+    """`livebridge reconcile` of evo's `report` over the loaded rows' first `seconds`, parsed."""
+    period = [START.isoformat(), (START + timedelta(seconds=seconds)).isoformat()]
+    return parse(["reconcile", str(report), "--provider", "evo", *options, "--period", *period])
 
 
 def found(comparison_keys: list[tuple[str, str]], status: str) -> set[str]:
@@ -184,11 +191,7 @@ def test_the_command_reports_the_differences_and_queues_them_for_audit_in_jetstr
     ledger = loaded(conn, schema, 500, "evo")
     planted = write_report(tmp_path / "evo.csv", ledger, missing=2, changed=3, extra=1)
     use_test_stores(monkeypatch, database_url, schema, nats_url, stream_prefix)
-    parser = cli_parser(command_env(os.environ))
-    period = [START.isoformat(), (START + timedelta(seconds=500)).isoformat()]
-    args = parser.parse_args(
-        ["reconcile", str(tmp_path / "evo.csv"), "--provider", "evo", "--json", "--period", *period]
-    )
+    args = reconcile_command(tmp_path / "evo.csv", 500, "--json")
 
     assert args.handler(args) == 1
 
@@ -357,12 +360,7 @@ def test_a_dry_run_with_no_audit_reconciles_without_any_audit_store(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", database_url)
     monkeypatch.setenv("LIVEBRIDGE_VIEWS_SCHEMA", schema)
-    parser = cli_parser(command_env(os.environ))
-    period = [START.isoformat(), (START + timedelta(seconds=200)).isoformat()]
-    report = str(tmp_path / "evo.csv")
-    args = parser.parse_args(
-        ["reconcile", report, "--provider", "evo", "--no-audit", "--period", *period]
-    )
+    args = reconcile_command(tmp_path / "evo.csv", 200, "--no-audit")
 
     assert args.handler(args) == 1
 

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import os
 from pathlib import Path
 
 import pytest
 
-from services.bridge.config import command_env
-from services.cli import parser
+from tests.unit.reconcile.support.cli import parse
 
 REPORT = "TransactionId,Type,Amount,Currency\ntx-1,DEBIT,1.00,EUR\n"
-
-
-def parse(argv: list[str]) -> argparse.Namespace:
-    return parser(command_env(os.environ)).parse_args(argv)
 
 
 @pytest.fixture
