@@ -13,7 +13,7 @@ from services.bridge.main import LEDGER
 from services.ledger.domain import Bet, bet_uuid
 from services.ledger.known_rounds import KnownRounds
 from tests.integration.frontdoor.conftest import Bridge
-from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import evo_session, fund, launch, launch_body
 from tests.unit.ledger.support import builders
 
 NOW = datetime.now(UTC)
@@ -55,9 +55,7 @@ async def available(bridge: Bridge, player: str) -> Decimal:
 async def test_a_double_click_holds_once_and_a_bet_after_the_close_is_rejected(
     bridge: Bridge,
 ) -> None:
-    await fund(bridge, "pia")
-    _, session = await launch(bridge, launch_body("pia", "evo"))
-    sid, token = session["sessionId"], session["playerToken"]
+    sid, token = await evo_session(bridge, "pia")
     await record(bridge, opened("R-1"))
 
     status, accepted = await place(bridge, token, bet(sid, "R-1", "click-1"))
@@ -122,9 +120,7 @@ async def test_a_bet_on_a_round_this_bridge_has_not_seen_takes_its_table_from_th
     """A bet takes the round's table and game from what the bridge knows of the round, and
     reads the round from the log when it knows nothing of it (opened through another
     bridge)."""
-    await fund(bridge, "sol")
-    _, session = await launch(bridge, launch_body("sol", "evo"))
-    sid, token = session["sessionId"], session["playerToken"]
+    sid, token = await evo_session(bridge, "sol")
     ledger = bridge.app[LEDGER]
     socket = f"/platform/v1/player/socket?token={token}"
     async with bridge.client.ws_connect(socket) as ws:

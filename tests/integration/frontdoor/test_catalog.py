@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import bet, opened, place, record
-from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import evo_session, fund, launch, launch_body
 
 READ = Bridge.auth("read")
 ADMIN = Bridge.auth("admin")
@@ -98,9 +98,7 @@ async def test_the_lobby_shows_each_player_the_tables_of_its_country_currency_an
 async def test_a_provider_that_is_down_hides_its_tables_and_refuses_bets_until_it_recovers(
     bridge: Bridge,
 ) -> None:
-    await fund(bridge, "dina")
-    _, session = await launch(bridge, launch_body("dina", "evo"))
-    sid, token = session["sessionId"], session["playerToken"]
+    sid, token = await evo_session(bridge, "dina")
     await record(bridge, opened("R-DOWN"))
 
     down = await bridge.client.put(
@@ -132,9 +130,7 @@ async def test_a_provider_that_is_down_hides_its_tables_and_refuses_bets_until_i
 
 
 async def test_a_table_under_maintenance_is_listed_but_takes_no_bets(bridge: Bridge) -> None:
-    await fund(bridge, "mo")
-    _, session = await launch(bridge, launch_body("mo", "evo"))
-    sid, token = session["sessionId"], session["playerToken"]
+    sid, token = await evo_session(bridge, "mo")
     await record(bridge, opened("R-MAINT"))
     response = await bridge.client.put(
         "/platform/v1/providers/evo/tables/T1/status",

@@ -38,6 +38,7 @@ from tests.integration.frontdoor.test_bets import available, bet, opened, place,
 from tests.integration.frontdoor.test_sessions import (
     DIALECTS,
     PROVIDER_OF,
+    evo_session,
     fund,
     launch,
     launch_body,
@@ -395,9 +396,7 @@ async def test_a_providers_debit_is_held_to_the_tables_limits_wherever_the_table
 
 
 async def test_a_loss_limit_reached_mid_session_refuses_the_next_bet(bridge: Bridge) -> None:
-    await fund(bridge, "leo", "100.00")
-    _, session = await launch(bridge, launch_body("leo", "evo"))
-    sid, token = session["sessionId"], session["playerToken"]
+    sid, token = await evo_session(bridge, "leo")
     await post(
         bridge,
         "/platform/v1/players/leo/protection",
@@ -486,9 +485,7 @@ async def test_the_openapi_document_has_the_routes_with_their_error_responses(
 async def test_rules_decide_which_profile_a_bet_may_name_and_bad_input_changes_nothing(
     bridge: Bridge,
 ) -> None:
-    await fund(bridge, "vic", "100.00")
-    _, session = await launch(bridge, launch_body("vic", "evo", kycStatus="PENDING"))
-    sid, token = session["sessionId"], session["playerToken"]
+    sid, token = await evo_session(bridge, "vic", kycStatus="PENDING")
     await record(bridge, opened("R-4"))
     rules = {
         "rules": [

@@ -57,6 +57,13 @@ async def launch(bridge: Bridge, body: dict[str, Any]) -> tuple[int, dict[str, A
     return response.status, await response.json()
 
 
+async def evo_session(bridge: Bridge, player: str, **fields: Any) -> tuple[str, str]:
+    """`player` funded with 100.00 and launched at evo: the session id and player token."""
+    await fund(bridge, player)
+    _, session = await launch(bridge, launch_body(player, "evo", **fields))
+    return session["sessionId"], session["playerToken"]
+
+
 def driver(dialect: str, http: ClientSession, base: str) -> WalletDriver:
     return driver_for(
         dialect,
