@@ -10,6 +10,19 @@ import textwrap
 from services.bridge import malloc
 
 
+def printed(script: str, env: dict[str, str], *argv: str) -> list[str]:
+    """The words `script` printed, run with `argv` in a fresh interpreter with only `env`."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.split()
+
+
 def test_this_machine_has_glibc_so_the_heap_measures_apply() -> None:
     """The bridge ships on Debian (glibc); elsewhere the measures are skipped at run time."""
     assert malloc.glibc() is not None
@@ -51,15 +64,7 @@ print(limited, heaps, trimmed_ms >= 0)
 
 
 def run_threaded_heap(env: dict[str, str]) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(THREADED_HEAP)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return done.stdout.split()
+    return printed(THREADED_HEAP, env)
 
 
 def test_sixteen_threads_allocating_at_once_share_the_two_arenas_the_bridge_allows() -> None:
@@ -99,15 +104,9 @@ print(fixed, mapped_kb >= size // 1024)
 
 
 def run_large_buffers(fix: bool, env: dict[str, str] | None = None) -> list[str]:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(LARGE_BUFFERS), "fix" if fix else "leave"],
-        env={"PATH": "/usr/bin:/bin", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    return printed(
+        LARGE_BUFFERS, {"PATH": "/usr/bin:/bin", **(env or {})}, "fix" if fix else "leave"
     )
-    return done.stdout.split()
 
 
 def test_a_large_buffer_freed_once_does_not_move_the_next_into_the_heap() -> None:
