@@ -13,12 +13,10 @@ import msgspec
 import pytest
 
 from contracts.wallet import AwardCause, Refusal
-from services.ledger.application import Ledger
 from tests.unit.ledger.support.builders import (
     award,
     debit,
-    funded,
-    popo_ledger,
+    p1_funded,
     rollback,
 )
 from tests.unit.ledger.support.refusals import assert_refused_storing_nothing, refused
@@ -26,14 +24,8 @@ from tests.unit.ledger.support.refusals import assert_refused_storing_nothing, r
 D = Decimal
 
 
-def _ledger() -> Ledger:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
-    return ledger
-
-
 def test_a_promotion_is_paid_once_from_the_promotions_account() -> None:
-    ledger = _ledger()
+    ledger = p1_funded()
     first = ledger.execute(award("promo-1", "5.50", reference="FreeRoundPlayableSpent"))
     again = ledger.execute(award("promo-1", "5.50", reference="FreeRoundPlayableSpent"))
 
@@ -46,7 +38,7 @@ def test_a_promotion_is_paid_once_from_the_promotions_account() -> None:
 
 
 def test_a_jackpot_is_paid_by_the_house_and_a_changed_repeat_is_a_conflict() -> None:
-    ledger = _ledger()
+    ledger = p1_funded()
     ledger.execute(award("jp-1", "1000", AwardCause.JACKPOT))
     changed = award("jp-1", "999", AwardCause.JACKPOT)
     assert_refused_storing_nothing(ledger, changed, Refusal.DUPLICATE_CONFLICT)
@@ -54,7 +46,7 @@ def test_a_jackpot_is_paid_by_the_house_and_a_changed_repeat_is_a_conflict() -> 
 
 
 def test_an_adjustment_may_take_money_but_never_more_than_is_available() -> None:
-    ledger = _ledger()
+    ledger = p1_funded()
     ledger.execute(debit("b1", "30"))  # 30 held: 70 available
     taken = ledger.execute(award("adj-1", "-20", AwardCause.ADJUSTMENT))
     assert taken.available == D("50")
@@ -65,13 +57,13 @@ def test_an_adjustment_may_take_money_but_never_more_than_is_available() -> None
 
 @pytest.mark.parametrize("amount", ["-1", "NaN", "0.001"])
 def test_a_promotion_that_is_not_a_payment_is_refused(amount: str) -> None:
-    ledger = _ledger()
+    ledger = p1_funded()
     with refused(Refusal.INVALID_AMOUNT):
         ledger.execute(award("promo-x", amount))
 
 
 def test_a_free_bet_is_remembered_and_its_win_must_name_a_standing_one() -> None:
-    ledger = _ledger()
+    ledger = p1_funded()
     free = ledger.execute(award("fb-1", "0", round_id="r1"))
     assert free.balance == D("100")
     won = ledger.execute(award("fbw-1", "7", round_id="r1", ref_tx_id="fb-1"))
@@ -85,7 +77,7 @@ def test_a_free_bet_is_remembered_and_its_win_must_name_a_standing_one() -> None
 
 
 def test_a_rollback_of_an_award_takes_it_back_once() -> None:
-    ledger = _ledger()
+    ledger = p1_funded()
     ledger.execute(award("promo-1", "5"))
     undone = ledger.execute(rollback("rb-1", "promo-1"))
     again = ledger.execute(rollback("rb-1", "promo-1"))
@@ -94,7 +86,7 @@ def test_a_rollback_of_an_award_takes_it_back_once() -> None:
 
 
 def test_a_free_bets_win_in_another_currency_is_refused() -> None:
-    ledger = _ledger()
+    ledger = p1_funded()
     ledger.execute(award("fb-1", "0", round_id="r1"))
     usd = msgspec.structs.replace(award("fbw-1", "7", ref_tx_id="fb-1"), currency="USD")
     with refused(Refusal.CURRENCY_MISMATCH):

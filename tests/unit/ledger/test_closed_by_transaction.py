@@ -34,6 +34,7 @@ from tests.unit.ledger.support.builders import (
     debit,
     funded,
     logged_since,
+    p1_funded,
     popo_ledger,
     rollback,
 )
@@ -45,12 +46,6 @@ Closing = TypeVar("Closing", Credit, Rollback)
 def closing(command: Closing) -> Closing:
     """`command` as a provider sends it when it ends the round."""
     return msgspec.structs.replace(command, closes_round=True)
-
-
-def p1_funded() -> Ledger:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
-    return ledger
 
 
 def closed_by_a_win() -> Ledger:

@@ -24,7 +24,7 @@ from tests.unit.ledger.support.builders import (
     log_position,
     logged_since,
     opened,
-    popo_ledger,
+    p1_funded,
     rollback,
     voided,
 )
@@ -36,8 +36,7 @@ Events = list[tuple[str, dict[str, Any]]]
 
 def given(*steps: Step) -> Ledger:
     """A ledger holding the events of p1's EUR wallet funded with 100, then of `steps`."""
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     for step in steps:
         step(ledger)
     ledger.drain_round_book()  # what the round book makes of the past is past too

@@ -15,8 +15,7 @@ from services.ledger.application import Ledger
 from tests.unit.ledger.support.builders import (
     credit,
     debit,
-    funded,
-    popo_ledger,
+    p1_funded,
     rollback,
 )
 from tests.unit.ledger.support.refusals import assert_refused_storing_nothing
@@ -27,8 +26,7 @@ def _refused_as_conflict(ledger: Ledger, command: AnyWalletCommand) -> None:
 
 
 def _ledger_with_a_settled_bet() -> Ledger:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     ledger.execute(msgspec.structs.replace(debit("b1", "10"), game="roulette"))
     ledger.execute(msgspec.structs.replace(credit("w1", "20", bet_id="b1"), game="roulette"))
     return ledger
@@ -48,8 +46,7 @@ def test_a_win_repeated_with_another_game_is_a_conflict() -> None:
 
 
 def test_a_rollback_repeated_with_another_round_or_game_is_a_conflict() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     ledger.execute(debit("b1", "10"))
     first = msgspec.structs.replace(rollback("rb1", "b1"), round_id="r1", game="roulette")
     ledger.execute(first)

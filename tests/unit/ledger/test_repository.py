@@ -9,7 +9,7 @@ from typing import Any
 from services.ledger.application import Ledger
 from services.ledger.domain import Wallet, wallet_id
 from services.ledger.repository import copy_aggregate
-from tests.unit.ledger.support.builders import debit, funded, popo_ledger
+from tests.unit.ledger.support.builders import debit, p1_funded
 
 D = Decimal
 
@@ -33,8 +33,7 @@ def reads_of(ledger: Ledger) -> list[Any]:
 
 
 def test_a_saved_wallet_is_the_cached_one_and_the_next_bet_does_not_read_it() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     ledger.balance("p1", "EUR")  # first read: the wallet enters the cache
     reads = reads_of(ledger)
 
@@ -46,8 +45,7 @@ def test_a_saved_wallet_is_the_cached_one_and_the_next_bet_does_not_read_it() ->
 
 
 def test_an_older_save_never_replaces_a_newer_cached_wallet() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     old = ledger.find(Wallet, wallet_id("p1", "EUR"))
     assert old is not None
     ledger.execute(debit("t1", "10.00"))
@@ -59,8 +57,7 @@ def test_an_older_save_never_replaces_a_newer_cached_wallet() -> None:
 
 
 def test_a_catch_up_replaces_the_cached_wallet_and_leaves_the_one_a_reader_holds() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     ledger.balance("p1", "EUR")
     held = cached(ledger, "p1")
     snapshot = deepcopy(held.__dict__)
@@ -75,8 +72,7 @@ def test_a_catch_up_replaces_the_cached_wallet_and_leaves_the_one_a_reader_holds
 
 
 def test_a_trusted_read_takes_the_cached_wallet_as_it_is() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     ledger.balance("p1", "EUR")
     other = ledger.find(Wallet, wallet_id("p1", "EUR"))
     assert other is not None
@@ -90,8 +86,7 @@ def test_a_trusted_read_takes_the_cached_wallet_as_it_is() -> None:
 
 
 def test_a_copied_wallet_changes_apart_from_the_cached_one() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     ledger.execute(debit("t1", "10.00"))
     original = cached(ledger, "p1")
     before = deepcopy(vars(original))
@@ -105,8 +100,7 @@ def test_a_copied_wallet_changes_apart_from_the_cached_one() -> None:
 
 
 def test_a_copied_wallets_tallies_change_apart_from_the_cached_ones() -> None:
-    ledger = popo_ledger()
-    funded(ledger, "p1", "100")
+    ledger = p1_funded()
     ledger.execute(debit("t1", "10.00"))
     original = cached(ledger, "p1")
     before = deepcopy(original.tallies)

@@ -36,6 +36,13 @@ def funded(ledger: Ledger, player: str, amount: str, currency: str = "EUR") -> N
     ledger.deposit(player, currency, Decimal(amount), tx_id=f"fund-{player}-{currency}")
 
 
+def p1_funded() -> Ledger:
+    """An in-memory ledger in which p1's EUR wallet holds 100: most tests' starting point."""
+    ledger = popo_ledger()
+    funded(ledger, "p1", "100")
+    return ledger
+
+
 def debit(
     tx_id: str,
     amount: str = "10.00",
