@@ -311,10 +311,15 @@ def red_and_black(ledger: Ledger) -> None:
     ledger.record_event(closed())
 
 
-def test_one_credit_for_several_bets_that_pays_their_sum_flags_none(ledger: Ledger) -> None:
+def red_wins_paid_by_one_credit(ledger: Ledger, paid: str) -> None:
+    """`red_and_black`, 1 declared (red), then one credit of `paid` for both bets."""
     red_and_black(ledger)
-    ledger.record_event(declared({"number": "1"}))  # 1 is red
-    ledger.execute(credit("w1", "20"))
+    ledger.record_event(declared({"number": "1"}))
+    ledger.execute(credit("w1", paid))
+
+
+def test_one_credit_for_several_bets_that_pays_their_sum_flags_none(ledger: Ledger) -> None:
+    red_wins_paid_by_one_credit(ledger, "20")
     bets = {b.bet_id: b for b in ledger.round_state("evo", "r1").bets}
     assert {k: (b.outcome, b.payout, b.flagged) for k, b in bets.items()} == {
         "on-red": (Outcome.WIN, D("20.00"), False),
@@ -326,9 +331,7 @@ def test_one_credit_for_several_bets_that_pays_their_sum_flags_none(ledger: Ledg
 def test_one_credit_for_several_bets_that_differs_from_their_sum_flags_them_all(
     ledger: Ledger,
 ) -> None:
-    red_and_black(ledger)
-    ledger.record_event(declared({"number": "1"}))
-    ledger.execute(credit("w1", "30"))
+    red_wins_paid_by_one_credit(ledger, "30")
     bets = ledger.round_state("evo", "r1").bets
     assert {(b.bet_id, b.expected_payout, b.flagged) for b in bets} == {
         ("on-red", D("20.00"), True),
@@ -427,9 +430,7 @@ def test_a_rollback_of_a_credit_the_player_has_spent_is_refused_and_moves_nothin
 def test_a_rollback_of_a_credit_for_a_whole_round_reopens_every_bet_it_paid(
     ledger: Ledger,
 ) -> None:
-    red_and_black(ledger)
-    ledger.record_event(declared({"number": "1"}))
-    ledger.execute(credit("w1", "20"))
+    red_wins_paid_by_one_credit(ledger, "20")
     assert ledger.round_state("evo", "r1").status is RoundStatus.SETTLED
     ledger.execute(rollback("rb1", "w1"))
     state = ledger.round_state("evo", "r1")
