@@ -9,10 +9,8 @@ come from the simulator's Evolution client.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +34,7 @@ from services.simulate.clients.evolution import EvolutionClient
 from tests.integration.edge.support.feed_provider import FeedStub, serve
 from tests.integration.frontdoor.conftest import DIALECT_SECRETS, Bridge
 from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.integration.ops.support.waiting import until
 
 FEED_SECRET = "evo-feed-secret-0123456789"
 ALERT_SECRET = "alert-secret-0123456789abcdef"
@@ -57,13 +56,6 @@ class AlertInbox:
             return web.Response(status=401)
         self.received.append({"id": request.headers[EVENT_ID], **json.loads(body)})
         return web.Response(status=204)
-
-
-async def until(check: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

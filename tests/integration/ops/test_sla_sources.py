@@ -5,8 +5,6 @@ each breach (with the reason named) and recover when the window no longer shows 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -19,14 +17,8 @@ from services.bridge.main import LEDGER, build_app
 from services.ops.playbook import WATCH
 from services.ops.watch import Fact
 from tests.integration.ops.conftest import Bridge
+from tests.integration.ops.support.waiting import until
 from tests.unit.ledger.support.builders import declared, opened
-
-
-async def until(check: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
-        await asyncio.sleep(0.05)
 
 
 def facts_of(app: object, provider: str) -> list[Fact]:
