@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError
 
 from services.eventstore.connection import JetStreamConnection
 from services.eventstore.heads import LastSeen
 from services.eventstore.recorders import JetStreamApplicationRecorder
 from services.eventstore.writer import SHARE_SINGLES_FROM, JetStreamWriter
+from tests.integration.eventstore.support.stored import event
 
 
 @pytest.fixture
@@ -21,12 +22,6 @@ def recorder(nats_url: str) -> Iterator[JetStreamApplicationRecorder]:
     connection = JetStreamConnection(nats_url, name="group-commit")
     yield JetStreamApplicationRecorder(connection, "GC" + uuid.uuid4().hex[:12].upper())
     connection.close()
-
-
-def event(originator: uuid.UUID, version: int, topic: str = "t") -> StoredEvent:
-    return StoredEvent(
-        originator_id=originator, originator_version=version, topic=topic, state=b"{}"
-    )
 
 
 def test_one_stale_write_among_many_concurrent_ones_fails_alone(

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import StorageType, StreamConfig
@@ -26,14 +26,9 @@ from services.eventstore.connection import (
 )
 from services.eventstore.recorders import JetStreamApplicationRecorder
 from services.infra.natsserver import NatsServer
+from tests.integration.eventstore.support.stored import event
 
 BATCHING_NOT_ENABLED = 10174
-
-
-def event(originator: uuid.UUID, version: int, topic: str = "t") -> StoredEvent:
-    return StoredEvent(
-        originator_id=originator, originator_version=version, topic=topic, state=b"{}"
-    )
 
 
 @pytest.fixture
