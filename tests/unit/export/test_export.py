@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from uuid import uuid4
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from projections.export.chain import MANIFEST_FILE
@@ -14,11 +13,6 @@ from projections.export.selection import PeriodQuery, RoundQuery, SessionQuery
 from projections.export.signing import Origin
 from projections.export.verify import verify
 from tests.unit.export.support.toylog import build_log, events_of, write_export
-
-
-@pytest.fixture
-def key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
 
 
 def intact(directory: Path) -> bool:

@@ -34,11 +34,6 @@ LEGACY = Path(__file__).parent / "legacy_v1"
 
 
 @pytest.fixture
-def key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
 def public(tmp_path: Path, key: Ed25519PrivateKey) -> Path:
     return public_pem(key, tmp_path / "export-public-key.pem")
 
