@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from contracts.events import BettingClosed, BettingOpened
+from contracts.events import AnyProviderEvent, BettingClosed, BettingOpened
 from services.bridge.main import LEDGER
 from services.ledger.domain import Bet, bet_uuid
 from services.ledger.known_rounds import KnownRounds
@@ -19,7 +19,7 @@ from tests.unit.ledger.support import builders
 NOW = datetime.now(UTC)
 
 
-async def record(bridge: Bridge, event: BettingOpened | BettingClosed) -> None:
+async def record(bridge: Bridge, event: AnyProviderEvent) -> None:
     await asyncio.to_thread(bridge.app[LEDGER].record_event, event)
 
 

@@ -21,10 +21,10 @@ from yarl import URL
 
 from contracts.events import BettingClosed, BettingOpened, ResultDeclared
 from services.bridge.config import Settings
-from services.bridge.main import LEDGER, NATS_URL
+from services.bridge.main import NATS_URL
 from services.platform.webhooks import SIGNATURE, verify_signature
 from tests.integration.frontdoor.conftest import Bridge, all_but_key
-from tests.integration.frontdoor.test_bets import available, bet, place
+from tests.integration.frontdoor.test_bets import available, bet, place, record
 from tests.integration.frontdoor.test_sessions import SESSIONS, fund, launch, launch_body
 from tests.unit.ledger.support import builders
 
@@ -70,10 +70,6 @@ def bridge_settings(
             'secret_env = "TEST_WEBHOOK_SECRET"\nbackoff_base = 0.1\n'
         )
     return bridge_settings
-
-
-async def record(bridge: Bridge, event: BettingOpened | BettingClosed | ResultDeclared) -> None:
-    await asyncio.to_thread(bridge.app[LEDGER].record_event, event)
 
 
 async def next_push(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
