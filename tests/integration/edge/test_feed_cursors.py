@@ -10,6 +10,7 @@ import pytest
 from contracts.events import AnyProviderEvent
 from services.edge.feeds.cursors import JetStreamCursorStore
 from services.edge.feeds.processor import FeedProcessor
+from tests.integration.edge.support.cursor_store import cursor_store
 from tests.unit.edge.support.cursor_store_suite import CursorStoreSuite
 from tests.unit.edge.support.feed_events import RecordingSink, round_events
 
@@ -17,22 +18,15 @@ from tests.unit.edge.support.feed_events import RecordingSink, round_events
 class TestJetStreamCursorStore(CursorStoreSuite):
     @pytest.fixture
     async def store(self, nats_url: str, stream_prefix: str) -> AsyncIterator[JetStreamCursorStore]:
-        nc = await nats.connect(nats_url)
-        try:
-            yield await JetStreamCursorStore.open(nc.jetstream(), f"cursors_{stream_prefix}")
-        finally:
-            await nc.drain()
+        async with cursor_store(nats_url, stream_prefix) as store:
+            yield store
 
     async def test_positions_survive_a_new_connection(
         self, store: JetStreamCursorStore, nats_url: str, stream_prefix: str
     ) -> None:
         await store.put("cursor.evo.socket", "c-99")
-        nc = await nats.connect(nats_url)
-        try:
-            again = await JetStreamCursorStore.open(nc.jetstream(), f"cursors_{stream_prefix}")
+        async with cursor_store(nats_url, stream_prefix) as again:
             assert await again.get("cursor.evo.socket") == "c-99"
-        finally:
-            await nc.drain()
 
 
 async def test_events_held_by_a_feed_survive_its_process(nats_url: str, stream_prefix: str) -> None:

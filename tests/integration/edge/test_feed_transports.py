@@ -31,6 +31,7 @@ from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import Gap
 from services.edge.feeds.websocket import SocketFeed
 from services.edge.health import ProviderHealth
+from tests.integration.edge.support.cursor_store import cursor_store
 from tests.integration.edge.support.feed_provider import FeedStub, serve
 from tests.unit.edge.support.feed_events import RecordingSink, round_events
 
@@ -47,11 +48,8 @@ def frames() -> list[list[AnyProviderEvent]]:
 
 @pytest.fixture
 async def cursors(nats_url: str, stream_prefix: str) -> AsyncIterator[JetStreamCursorStore]:
-    nc = await nats.connect(nats_url)
-    try:
-        yield await JetStreamCursorStore.open(nc.jetstream(), f"cursors_{stream_prefix}")
-    finally:
-        await nc.drain()
+    async with cursor_store(nats_url, stream_prefix) as store:
+        yield store
 
 
 def processor(sink: RecordingSink, cursors: JetStreamCursorStore, gaps: list[Gap]) -> FeedProcessor:
