@@ -11,13 +11,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.integration.support.bridge_settings import provider_toml
 from tests.integration.support.livebridge_run import Bridge, status
+from tests.integration.support.waiting import until
 
 
 def test_restarts_on_one_home_start_without_a_traceback_and_ctrl_c_exits_0_at_once(
@@ -108,14 +108,6 @@ def nats_server_pids(home: Path) -> list[int]:
         ["pgrep", "-f", str(home / "nats")], capture_output=True, text=True, check=False
     )
     return [int(pid) for pid in found.stdout.split()]
-
-
-def until(condition: Callable[[], bool], within: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < within, f"{what} not within {within} s"
-        time.sleep(0.1)
-    return time.monotonic() - started
 
 
 def test_a_dead_nats_server_is_restarted_and_healthz_says_when_it_cannot_be(

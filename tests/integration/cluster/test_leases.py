@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from projections.catalog import VIEWS as VIEW_SPECS
 from services.infra.natscluster import NatsCluster
 from tests.integration.cluster.support.holder import TTL
 from tests.integration.support.livebridge_run import Bridge
+from tests.integration.support.waiting import until
 
 TAKEOVER_S = TTL + 3.0
 """A lease silent for its ttl is taken at the next look (the rest is slack on a busy box)."""
@@ -192,14 +193,6 @@ def lease_holders(url: str, prefix: str, jobs: set[str]) -> dict[str, str]:
     return asyncio.run(read())
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < timeout, f"{what} not within {timeout} s"
-        time.sleep(0.1)
-    return time.monotonic() - started
-
-
 def test_two_bridges_run_each_job_once_and_the_survivor_takes_them_all_when_one_is_killed(
     nats_cluster: NatsCluster, tmp_path: Path, database_url: str
 ) -> None:
@@ -223,14 +216,14 @@ def test_two_bridges_run_each_job_once_and_the_survivor_takes_them_all_when_one_
         def holders_now() -> dict[str, str]:
             return lease_holders(nats_cluster.url, prefix, jobs)
 
-        wait_for(lambda: set(holders_now()) == jobs, 10, "every job")
+        until(lambda: set(holders_now()) == jobs, 10, "every job")
         holders = holders_now()
         assert set(holders.values()) <= set(pids), "each job is held by one of the bridges"
 
         holder = pids[holders["round-book"]]
         survivor = next(one for one in bridges if one is not holder)
         holder.close()  # kill -9: its leases are not released, they lapse
-        took = wait_for(
+        took = until(
             lambda: set(holders_now().values()) == {str(survivor.process.pid)},
             10,
             "the survivor holding every job",
