@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from contracts.wallet import Award, AwardCause, Rollback
+from contracts.wallet import AwardCause
 from projections.balances.projection import BalancesProjection
 from projections.balances.view import (
     BalancesView,
@@ -28,6 +28,7 @@ from projections.balances.view import (
 )
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import fund, play
+from tests.unit.ledger.support.builders import award, p1_funded, rollback
 
 
 class MemoryBalancesView(BalancesView):
@@ -155,28 +156,23 @@ def test_every_wallet_event_applied_once_gives_the_ledgers_balances() -> None:
 
 def test_awards_and_their_rollbacks_move_the_views_balance_as_the_ledgers() -> None:
     """A payment outside any bet (promotion, jackpot, adjustment) and an award's reversal."""
-    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    fund(ledger, 1)
-    wallet = {"provider": "pragmatic", "player": "p000", "currency": "EUR"}
-    for tx_id, amount, cause in (
-        ("promo-1", "12.50", AwardCause.PROMO),
-        ("jackpot-1", "300.00", AwardCause.JACKPOT),
-        ("adjust-1", "-40.00", AwardCause.ADJUSTMENT),
-    ):
-        ledger.execute(Award(**wallet, tx_id=tx_id, amount=Decimal(amount), cause=cause))
-    ledger.execute(Rollback(**wallet, tx_id="rb-1", ref_tx_id="promo-1"))
+    ledger = p1_funded()
+    ledger.execute(award("promo-1", "12.50"))
+    ledger.execute(award("jackpot-1", "300.00", AwardCause.JACKPOT))
+    ledger.execute(award("adjust-1", "-40.00", AwardCause.ADJUSTMENT))
+    ledger.execute(rollback("rb-1", "promo-1"))
     view = MemoryBalancesView()
     projection = BalancesProjection(view)
     for notification in ledger.recorder.select_notifications(1, 1_000_000):
         event = ledger.mapper.to_domain_event(notification)
         projection.process_event(event, Tracking(ledger.name, notification.id))
 
-    truth = ledger.balance("p000", "EUR")
-    assert truth.balance == Decimal("760.00")  # 500 + 12.50 + 300 - 40 - 12.50
-    seen = view.wallet("p000", ledger.name)
+    truth = ledger.balance("p1", "EUR")
+    assert truth.balance == Decimal("360.00")  # 100 + 12.50 + 300 - 40 - 12.50
+    seen = view.wallet("p1", ledger.name)
     assert seen is not None
     assert {row.currency: row.balance for row in seen.balances}["EUR"] == truth.balance
-    lines = view.history("p000", currency="EUR")
+    lines = view.history("p1", currency="EUR")
     assert [(line.kind, line.balance_change) for line in lines[:4]] == [
         ("AWARD_REVERSED", Decimal("-12.50")),
         ("AWARD", Decimal("-40.00")),
