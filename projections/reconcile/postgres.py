@@ -95,22 +95,17 @@ class BetResolved:
 Change = LedgerTx | BetResolved
 
 
-KINDS = (
-    "bet",
-    "win",
-    "refund",
-    "win_rollback",
-    "promo",
-    "jackpot",
-    "adjustment",
-    "award_rollback",
-)
-"""A row's kind: a bet's stake, its settlement or refund, the rollback of a settlement's
-credit (`win_rollback`: the payout taken back, the bet open again for a corrected credit),
-a payment outside any bet (`Wallet.Awarded`, by its cause: promotion, jackpot,
-adjustment), or the rollback of one (`award_rollback`, the amount taken back)."""
+BET_KINDS = ("bet", "win", "refund", "win_rollback")
+"""The kinds a round is made of: awards pay outside any round's figures."""
 AWARDS = ("promo", "jackpot", "adjustment")
+KINDS = (*BET_KINDS, *AWARDS, "award_rollback")
+"""A row's kind: a bet's stake, its settlement or refund, the rollback of a settlement's
+credit (`win_rollback`: the payout taken back, the bet open again for a corrected credit;
+or the payout a refund of a settled bet took back), a payment outside any bet
+(`Wallet.Awarded`, by its cause: promotion, jackpot, adjustment), or the rollback of one
+(`award_rollback`, the amount taken back)."""
 _KIND_CHECK = "kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")"
+_ROUND_ROWS = "kind IN (" + ", ".join(f"'{k}'" for k in BET_KINDS) + ")"
 _KIND_CONSTRAINT = "ledger_tx_kind_v3"
 """Named after the kinds it allows: a table whose check has another name gets this one."""
 
@@ -661,7 +656,7 @@ def _join_rounds(curs: psycopg.Cursor[Any], report: Report) -> None:
         "coalesce(sum(amount) FILTER (WHERE kind = 'win'), 0) "
         "- coalesce(sum(amount) FILTER (WHERE kind = 'win_rollback'), 0) AS wins, "
         "coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunds "
-        f"FROM ledger GROUP BY {', '.join(group)}"
+        f"FROM ledger WHERE {_ROUND_ROWS} GROUP BY {', '.join(group)}"
     )
     on = "l.round_id = r.key" + "".join(f" AND l.{c} = r.{c}" for c in group[1:])
     # Without a currency column, a round the ledger booked in several currencies cannot

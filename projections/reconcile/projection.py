@@ -3,7 +3,9 @@
 A bet's stake is a `bet` row under the provider's debit transaction id (`Bet.Placed`); its
 settlement is a `win` row under the provider's credit transaction id, with the payout
 (`Bet.Settled`; a lost bet adds 0, so the credit still matches); a refund is a `refund` row
-under the rollback's transaction id, with the stake (`Bet.Refunded`). A rollback of a
+under the rollback's transaction id, with the stake (`Bet.Refunded`), and, when the bet was
+settled already (a void after the credit, a rollback of a settled debit), a `win_rollback`
+row keyed `win_rollback:<bet>` with the payout that went back to the house. A rollback of a
 credit (`Bet.Reopened`: the payout goes back, the bet awaits a corrected credit) is a
 `win_rollback` row under the rollback's transaction id, with the payout taken back and the
 credit it undid (`reverses`); it counts against wins, and a report's `rollback` line for it
@@ -15,9 +17,10 @@ and per-round reports only.
 A payment outside any bet (`Wallet.Awarded`: a promotion, a jackpot, an adjustment) is a
 row of its own under the provider's transaction id, its kind the award's cause (`promo`,
 `jackpot`, `adjustment`), its amount signed (an adjustment may take money); awards count in
-no round's GGR. An award's reversal by a rollback (`Wallet.AwardReversed`) is an
-`award_rollback` row under the rollback's transaction id, with the amount taken back and
-the award it undid (`reverses`), matched like a win's rollback.
+no round's GGR and make no round of their own. An award's reversal by a rollback
+(`Wallet.AwardReversed`) is an `award_rollback` row under the rollback's transaction id,
+with the amount taken back and the award it undid (`reverses`), matched like a win's
+rollback.
 
 Every event of the log moves the tracking row (like the other views), so the view's
 position is the log position it reflects and `RunningViews.wait` can wait on it; only
@@ -60,29 +63,19 @@ class ReconcileProjection(Projection[PostgresReconcileView]):
 
     @process_event.register
     def _(self, e: Bet.Settled, tracking: Tracking) -> None:
-        self._resolved(e, "win", e.tx_id, e.payout, tracking)
+        self.view.apply(tracking, [_resolved(e, "win", e.tx_id, e.payout, tracking)])
 
     @process_event.register
     def _(self, e: Bet.Reopened, tracking: Tracking) -> None:
-        self._resolved(e, "win_rollback", e.tx_id, e.payout, tracking, reverses=e.undone_tx_id)
+        undone = _resolved(e, "win_rollback", e.tx_id, e.payout, tracking, e.undone_tx_id)
+        self.view.apply(tracking, [undone])
 
     @process_event.register
     def _(self, e: Bet.Refunded, tracking: Tracking) -> None:
-        self._resolved(e, "refund", e.tx_id, None, tracking)
-
-    def _resolved(
-        self, e: Any, kind: str, tx_id: str, amount: Any, tracking: Tracking, reverses: str = ""
-    ) -> None:
-        change = BetResolved(
-            bet_key=e.originator_id.hex,
-            kind=kind,
-            tx_id=tx_id,
-            amount=amount,
-            occurred_at=e.timestamp,
-            position=tracking.notification_id,
-            reverses=reverses,
-        )
-        self.view.apply(tracking, [change])
+        changes = [_resolved(e, "refund", e.tx_id, None, tracking)]
+        if e.reversed_payout:  # a settled bet refunded: its payout went back to the house
+            changes.append(_resolved(e, "win_rollback", "", e.reversed_payout, tracking))
+        self.view.apply(tracking, changes)
 
     def _recorded(
         self,
@@ -111,3 +104,17 @@ class ReconcileProjection(Projection[PostgresReconcileView]):
             reverses=reverses,
         )
         self.view.apply(tracking, [tx])
+
+
+def _resolved(
+    e: Any, kind: str, tx_id: str, amount: Decimal | None, tracking: Tracking, reverses: str = ""
+) -> BetResolved:
+    return BetResolved(
+        bet_key=e.originator_id.hex,
+        kind=kind,
+        tx_id=tx_id,
+        amount=amount,
+        occurred_at=e.timestamp,
+        position=tracking.notification_id,
+        reverses=reverses,
+    )
