@@ -88,6 +88,7 @@ class WalletCommands(LedgerBase):
             earlier = self.find(TxRecord, tx_record_id(cmd.provider, cmd.tx_id))
             if earlier is not None:
                 return self._repeat(earlier, cmd, "debit", fingerprint)
+        _checked_parts(cmd, amount)
         round_ = self._peek_round(cmd.provider, cmd.round_id) if peeked is ... else peeked
         if round_ is not None and round_.betting_closed:
             raise LedgerRefused(
@@ -488,6 +489,34 @@ def _signed_amount(cmd: Award) -> Decimal:
     if cmd.amount < 0:
         return -checked_amount(-cmd.amount, cmd.currency)
     return checked_amount(cmd.amount, cmd.currency)
+
+
+def _checked_parts(cmd: Debit, stake: Decimal) -> None:
+    """Refuse a debit whose selections split the stake in parts that are not each money
+    above zero, or that do not add up to it: the round book pays each part at its ratio,
+    so a negative part (1000 on 17 and -900 on red, 100 staked) would pay ten times a
+    fair win. Parts are all given or none (then the stake splits evenly)."""
+    parts = [s.amount for s in cmd.selections if s.amount is not None]
+    if not parts:
+        return
+    what = f"bet {cmd.provider}/{cmd.bet_id or cmd.tx_id}"
+    if len(parts) != len(cmd.selections):
+        raise LedgerRefused(
+            Refusal.INVALID_AMOUNT,
+            f"{what}: {len(parts)} of its {len(cmd.selections)} selections name their part "
+            "of the stake; all or none must",
+        )
+    for part in parts:
+        try:
+            money.check_amount(part, cmd.currency, allow_zero=False)
+        except money.MoneyError as exc:
+            raise LedgerRefused(Refusal.INVALID_AMOUNT, f"{what}: a selection's {exc}") from None
+    if sum(parts, Decimal(0)) != stake:
+        raise LedgerRefused(
+            Refusal.INVALID_AMOUNT,
+            f"{what}: its selections' parts add up to {sum(parts, Decimal(0))} {cmd.currency}, "
+            f"not to the stake of {stake}",
+        )
 
 
 def _selection(market: str, value: str, amount: Decimal | None) -> dict[str, str]:

@@ -235,7 +235,8 @@ def expected_payout(
     amounts: list[Decimal]
     if all(p.get("amount") for p in picks):
         amounts = [Decimal(p["amount"]) for p in picks]
-        if sum(amounts, Decimal(0)) != stake:
+        parts = all(_is_part(a, stake, currency) for a in amounts)
+        if not parts or sum(amounts, Decimal(0)) != stake:
             return None
     else:
         share = stake / len(picks)
@@ -249,6 +250,18 @@ def expected_payout(
             return None
         total += amount * unit
     return total.quantize(quantum(currency), rounding=ROUND_DOWN)
+
+
+def _is_part(amount: Decimal, stake: Decimal, currency: str) -> bool:
+    """A part of `stake` that can be paid at its ratio: money above zero, at most the stake,
+    in `currency`'s minor unit. The ledger refuses a debit with any other (1000 on 17 and
+    -900 on red), and a bet stored before it did is left open for the provider rather than
+    paid a negative part or ten times a fair win."""
+    return (
+        amount.is_finite()
+        and 0 < amount <= stake
+        and amount == amount.quantize(quantum(currency), rounding=ROUND_DOWN)
+    )
 
 
 def outcome_for(stake: Decimal, payout: Decimal) -> str:
