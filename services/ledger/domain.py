@@ -83,6 +83,12 @@ def book_uuid(provider: str, round_id: str) -> UUID:
 
 BOOK_CURSOR_ID = _uuid("round-book-cursor")
 
+SETTLED_STAKES_KEPT = 64
+"""Settled bets whose stake time a wallet keeps, the last settled first out: a reversal of
+one (a refund of a settled bet, a credit rolled back) counts in its stake's periods. A
+reversal of a bet settled longer ago counts in no tally (its stake's periods are most
+likely over), which errs towards the limit: a loss refunded is not taken off."""
+
 
 class Wallet(Aggregate):
     """One player's money in one currency: cash `balance` and `holds` on it (I2)."""
@@ -100,6 +106,10 @@ class Wallet(Aggregate):
         self.hold_rounds: dict[str, str] = {}
         self.tallies: dict[str, dict[str, object]] = {}
         """Per period, what player protection's limits count (`services.ledger.tally`)."""
+        self.hold_times: dict[str, datetime] = {}
+        """When each open hold's stake was held: its refund or win counts in its periods."""
+        self.settled_times: dict[str, datetime] = {}
+        """When the stakes of the last `SETTLED_STAKES_KEPT` settled bets were held."""
 
     @staticmethod
     def create_id(player: str, currency: str) -> UUID:
@@ -109,6 +119,22 @@ class Wallet(Aggregate):
         if at is not None and amount:
             # A wallet snapshotted before tallies existed has none: it counts from now on.
             tally.count(self.__dict__.setdefault("tallies", {}), at, field, amount)
+
+    def _count_back(
+        self, staked_at: datetime | None, at: datetime | None, field: str, amount: Decimal
+    ) -> None:
+        """Count what resolves a stake in the periods of the stake held at `staked_at`; a
+        hold of a wallet snapshotted before stake times were kept has none: at `at`."""
+        if staked_at is None:
+            self._count(at, field, amount)
+        elif amount:
+            tally.count_back(self.__dict__.setdefault("tallies", {}), staked_at, field, amount)
+
+    def _stake_times(self, name: str) -> dict[str, datetime]:
+        """`hold_times` or `settled_times`; a wallet snapshotted before they existed has
+        none."""
+        times: dict[str, datetime] = self.__dict__.setdefault(name, {})
+        return times
 
     def period_tally(self, period: str, now: datetime) -> tally.Tally:
         return tally.read(self.__dict__.get("tallies", {}), period, now)
@@ -316,7 +342,17 @@ class Wallet(Aggregate):
     ) -> None:
         self.holds[bet] = amount
         self.hold_rounds[bet] = round_key
-        self._count(timestamp, "staked", amount)
+        settled_at = self._stake_times("settled_times").pop(bet, None)
+        if settled_at is None:
+            if timestamp is not None:
+                self._stake_times("hold_times")[bet] = timestamp
+            self._count(timestamp, "staked", amount)
+        else:
+            # A settled bet's stake held again, its credit taken back (`take_back_win`):
+            # the same stake, counted once, and lost again until a new credit; the
+            # reversal just before counted it as returned.
+            self._stake_times("hold_times")[bet] = settled_at
+            self._count_back(settled_at, timestamp, "returned", -amount)
 
     class HoldReleased(Aggregate.Event):
         bet: str
@@ -324,7 +360,8 @@ class Wallet(Aggregate):
 
     @event(HoldReleased)
     def _hold_released(self, bet: str, cause: str, timestamp: datetime | None = None) -> None:
-        self._count(timestamp, "refunded", self.holds.pop(bet))
+        staked_at = self._stake_times("hold_times").pop(bet, None)
+        self._count_back(staked_at, timestamp, "refunded", self.holds.pop(bet))
         del self.hold_rounds[bet]
 
     class HoldCaptured(Aggregate.Event):
@@ -337,6 +374,12 @@ class Wallet(Aggregate):
         del self.holds[bet]
         del self.hold_rounds[bet]
         self.balance -= amount
+        staked_at = self._stake_times("hold_times").pop(bet, None)
+        if staked_at is not None:
+            settled = self._stake_times("settled_times")
+            settled[bet] = staked_at
+            while len(settled) > SETTLED_STAKES_KEPT:
+                del settled[next(iter(settled))]
 
     class WinCredited(Aggregate.Event):
         bet: str
@@ -352,7 +395,8 @@ class Wallet(Aggregate):
         timestamp: datetime | None = None,
     ) -> None:
         self.balance += amount
-        self._count(timestamp, "returned", amount)
+        staked_at = self._stake_times("settled_times").get(bet)
+        self._count_back(staked_at, timestamp, "returned", amount)
 
     class SettlementReversed(Aggregate.Event):
         bet: str
@@ -372,7 +416,9 @@ class Wallet(Aggregate):
         timestamp: datetime | None = None,
     ) -> None:
         self.balance += stake - payout
-        self._count(timestamp, "returned", stake - payout)
+        staked_at = self._stake_times("settled_times").get(bet)
+        if staked_at is not None:
+            self._count_back(staked_at, timestamp, "returned", stake - payout)
 
     class Awarded(Aggregate.Event):
         """A provider's payment outside any bet (`contracts.wallet.Award`)."""

@@ -2,8 +2,9 @@
 player protection: stakes held, stakes refunded, money returned by wins, deposits.
 
 Periods are UTC calendar periods: the day, the ISO week (from Monday) and the month of an
-event's timestamp. A wallet keeps the current period of each kind only; a tally asked for
-another period (a new day) is zero.
+event's timestamp; a stake's refund and the wins it brings count in the stake's periods
+(`count_back`), not in those they happen in. A wallet keeps the current period of each kind
+only; a tally asked for another period (a new day) is zero.
 """
 
 from __future__ import annotations
@@ -65,6 +66,22 @@ def count(tallies: dict[str, dict[str, object]], at: datetime, field: str, amoun
         current = tallies.get(period)
         if current is None or current.get("key") != key:
             current = tallies[period] = {"key": key}
+        before = current.get(field, Decimal(0))
+        assert isinstance(before, Decimal)
+        current[field] = before + amount
+
+
+def count_back(
+    tallies: dict[str, dict[str, object]], staked_at: datetime, field: str, amount: Decimal
+) -> None:
+    """Add `amount` to `field` in the periods holding `staked_at` that are still the
+    wallet's current ones: a refund or a win counts in the period of the stake it resolves
+    (what a limit on a day's stakes or losses means), and nowhere once that period is over
+    (a stake of 23:59:50 refunded at 00:00:10 frees nothing of the new day's allowance)."""
+    for period in PERIODS:
+        current = tallies.get(period)
+        if current is None or current.get("key") != period_key(period, staked_at):
+            continue
         before = current.get(field, Decimal(0))
         assert isinstance(before, Decimal)
         current[field] = before + amount

@@ -6,7 +6,16 @@ from __future__ import annotations
 from uuid import uuid4
 
 from services.ledger import book
-from services.ledger.domain import Bet, TxRecord, Wallet, bet_uuid, book_uuid, round_uuid, wallet_id
+from services.ledger.domain import (
+    SETTLED_STAKES_KEPT,
+    Bet,
+    TxRecord,
+    Wallet,
+    bet_uuid,
+    book_uuid,
+    round_uuid,
+    wallet_id,
+)
 from services.ledger.repository import SizedCache, approx_size
 from services.ledger.rounds import RoundBook
 from tests.unit.ledger.support.builders import (
@@ -31,10 +40,16 @@ def a_busy_round_book(bets: int) -> RoundBook:
 def test_an_aggregates_weight_is_within_a_factor_of_what_it_holds() -> None:
     ledger = popo_ledger()
     funded(ledger, "p1", "1000")
+    ledger.record_event(opened("r0"))
+    for n in range(SETTLED_STAKES_KEPT + 10):  # as many settled bets as a wallet remembers
+        ledger.execute(debit(f"s{n}", "1.00", round_id="r0"))
+        ledger.execute(credit(f"c{n}", "0.00", round_id="r0"))
     ledger.record_event(opened())
     for n in range(40):  # forty open holds: a busy player
         ledger.execute(debit(f"t{n}", "1.00"))
     wallet = ledger.find(Wallet, wallet_id("p1", "EUR"))
+    assert wallet is not None
+    assert (len(wallet.hold_times), len(wallet.settled_times)) == (40, SETTLED_STAKES_KEPT)
     for aggregate in (wallet, a_busy_round_book(1000), a_busy_round_book(3)):
         assert aggregate is not None
         measured = measured_bytes(aggregate)
