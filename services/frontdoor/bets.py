@@ -69,6 +69,25 @@ def bet_ids(player: str, idempotency_key: str) -> tuple[str, str]:
 BetAnswer = BetAccepted | BetRejected
 
 
+def _check_parts(body: BetPlace, stake: Decimal, currency: str) -> None:
+    """A stake split over its picks must be money, part by part: a bridge-settled round
+    pays each part at its pick's ratio, so a negative part beside a large one (1000 on 17,
+    -900 on red: a stake of 100) would pay 36,000 for 100 staked."""
+    parts = {n: s.amount for n, s in enumerate(body.selection) if s.amount is not None}
+    if not parts:
+        return
+    if len(parts) != len(body.selection):
+        raise _Rejected("INVALID_STAKE", "the selections' amounts must add up to the stake")
+    for n, part in parts.items():
+        try:
+            money.check_amount(part, currency, allow_zero=False)
+        except money.MoneyError as exc:
+            market = body.selection[n].market
+            raise _Rejected("INVALID_STAKE", f"selection {n + 1} ({market}): {exc}") from None
+    if sum(parts.values(), Decimal(0)) != stake:
+        raise _Rejected("INVALID_STAKE", "the selections' amounts must add up to the stake")
+
+
 def rejected(body: BetPlace, code: str, message: str) -> BetRejected:
     return BetRejected(
         idempotency_key=body.idempotency_key,
@@ -160,9 +179,7 @@ def setup_bets(
             raise _Rejected("INVALID_STAKE", str(exc)) from None
         if not body.selection:
             raise _Rejected("INVALID_STAKE", "a bet needs at least one selection")
-        parts = [s.amount for s in body.selection if s.amount is not None]
-        if parts and (len(parts) != len(body.selection) or sum(parts, Decimal(0)) != stake):
-            raise _Rejected("INVALID_STAKE", "the selections' amounts must add up to the stake")
+        _check_parts(body, stake, currency)
         down = refusal(provider, "")
         if down is not None:
             raise _Rejected(*down)

@@ -114,6 +114,46 @@ async def test_a_bet_that_cannot_stand_is_rejected_with_its_code_and_holds_nothi
     assert await available(bridge, "quin") == Decimal("10.00")
 
 
+def split(*parts: str) -> list[dict[str, str]]:
+    """Straight 17 and red, each pick carrying its part of the stake (the table limits only
+    straight bets: red meets no minimum that would refuse its part anyway)."""
+    picks = ({"market": "roulette_straight", "value": "17"}, {"market": "roulette_red"})
+    return [{**pick, "amount": part} for pick, part in zip(picks, parts, strict=False)]
+
+
+async def test_a_stake_split_into_parts_that_are_not_money_is_rejected_and_holds_nothing(
+    bridge: Bridge,
+) -> None:
+    """Each part of a split stake is paid at its own ratio when the round settles: a part
+    that is negative, zero, not a number or finer than a cent would pay what was not
+    staked (1000 on 17 and -900 on red add up to a stake of 100, and 17 pays 36,000)."""
+    sid, token = await evo_session(bridge, "una")
+    await record(bridge, opened("R-split"))
+    splits = [
+        split("50.00", "-45.00"),
+        split("5.00", "0"),
+        split("5.00", "-0.00"),
+        split("2.495", "2.505"),
+        split("sNaN"),
+        split("NaN"),
+        split("Infinity", "-Infinity"),
+        split("2.00", "2.00"),
+    ]
+    for n, selection in enumerate(splits):
+        status, answer = await place(
+            bridge, token, bet(sid, "R-split", f"s{n}", selection=selection)
+        )
+        assert (status, answer.get("code")) == (422, "LBRG-422 INVALID_STAKE"), (selection, answer)
+        assert answer["type"] == "bet.rejected" and answer["message"], answer
+    assert await available(bridge, "una") == Decimal("100.00"), "nothing held"
+
+    status, taken = await place(
+        bridge, token, bet(sid, "R-split", "s-good", selection=split("2.50", "2.5"))
+    )
+    assert status == 200 and taken["balanceHold"] == "-5.00", taken
+    assert await available(bridge, "una") == Decimal("95.00")
+
+
 async def test_a_bet_on_a_round_this_bridge_has_not_seen_takes_its_table_from_the_log(
     bridge: Bridge,
 ) -> None:

@@ -12,7 +12,7 @@ from yarl import URL
 
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import available, bet, opened, record
-from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import evo_session, fund, launch, launch_body
 
 
 async def next_answer(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
@@ -60,6 +60,23 @@ async def test_a_player_bets_over_the_socket_once_per_key_and_bad_messages_keep_
         assert (await next_answer(ws))["code"] == "LBRG-422 INSUFFICIENT_FUNDS"
         assert not ws.closed
     assert await available(bridge, "sam") == Decimal("95.00")
+
+
+async def test_a_stake_part_that_is_not_a_number_is_rejected_and_the_socket_stays_open(
+    bridge: Bridge,
+) -> None:
+    sid, token = await evo_session(bridge, "tess")
+    await record(bridge, opened("R-ws-nan"))
+    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+        for n, part in enumerate(("sNaN", "Infinity", "-5.00")):
+            picks = [{"market": "roulette_red", "amount": part}]
+            await ws.send_json(bet(sid, "R-ws-nan", f"nan-{n}", selection=picks))
+            refused = await next_answer(ws)
+            assert refused["type"] == "bet.rejected", refused
+            assert refused["code"] == "LBRG-422 INVALID_STAKE", refused
+        await ws.send_json(bet(sid, "R-ws-nan", "nan-ok"))
+        assert (await next_answer(ws))["type"] == "bet.accepted", "the socket is still open"
+    assert await available(bridge, "tess") == Decimal("95.00")
 
 
 async def test_a_flooded_socket_is_refused_then_closed_with_a_reason(bridge: Bridge) -> None:
