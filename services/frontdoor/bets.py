@@ -33,9 +33,10 @@ from services.frontdoor.http import ApiError, json_response, read_json
 from services.frontdoor.launch import PLATFORM_SESSIONS
 from services.frontdoor.players import PLAYER, PlayerClaims
 from services.frontdoor.routes import RouteTable
+from services.frontdoor.sessions import PlatformSession
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from services.ledger.protection import Protection
+from services.ledger.protection import GuardState, Protection
 from services.ledger.views import RoundStatus
 
 REFUSALS: dict[Refusal, str] = {
@@ -58,6 +59,32 @@ class _Rejected(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
+
+
+def _check_profile(state: GuardState, player: str, session: PlatformSession, named: str) -> None:
+    """A bet may name a profile only where it is the player's to bet under: one the first
+    rule matching the session allows, or with no rule matching the player's own (DEFAULT
+    unless the operator assigned one). A profile named but not the player's own must also
+    have limits in force: with none, the bet would be under no limits at all."""
+    own = state.profile_of(player)
+    profile = named or own
+    allowed = state.allowed_profiles(session.country, session.currency, session.kyc_status)
+    where = f"{session.country}, {session.currency}, KYC {session.kyc_status}"
+    if allowed is None and profile != own:
+        raise _Rejected(
+            "PROFILE_NOT_ALLOWED",
+            f"profile {profile!r} is not allowed for {where}: no rule gives it; "
+            f"bet under the player's own, {own!r}",
+        )
+    if allowed is not None and profile not in allowed:
+        raise _Rejected(
+            "PROFILE_NOT_ALLOWED",
+            f"profile {profile!r} is not allowed for {where}; allowed: {', '.join(allowed)}",
+        )
+    if profile != own and not any(key[3] == profile for key in tuple(state.limits)):
+        raise _Rejected(
+            "PROFILE_NOT_ALLOWED", f"profile {profile!r} has no limits in force; name another"
+        )
 
 
 def bet_ids(player: str, idempotency_key: str) -> tuple[str, str]:
@@ -148,15 +175,8 @@ def setup_bets(
             raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
         state = protection().state
         profile = body.limits_profile or state.profile_of(claims.player)
-        allowed = state.allowed_profiles(session.country, session.currency, session.kyc_status)
-        if allowed is not None and profile not in allowed:
-            return rejected(
-                body,
-                "PROFILE_NOT_ALLOWED",
-                f"profile {profile!r} is not allowed for {session.country}, "
-                f"{session.currency}, KYC {session.kyc_status}; allowed: {', '.join(allowed)}",
-            )
         try:
+            _check_profile(state, claims.player, session, body.limits_profile)
             return await _hold(body, claims.player, session.currency, session.provider, profile)
         except _Rejected as refusal:
             return rejected(body, refusal.code, refusal.message)

@@ -496,7 +496,7 @@ async def test_rules_decide_which_profile_a_bet_may_name_and_bad_input_changes_n
     state = await bridge.client.put("/platform/v1/limits/rules", json=rules, headers=LIMITS)
     assert state.status == 200 and len((await state.json())["rules"]) == 2
     status, refused = await place(bridge, token, bet(sid, "R-4", "v-1", limitsProfile="VIP_A"))
-    assert (status, refused["code"]) == (403, "LBRG-403 PROFILE_NOT_ALLOWED"), refused
+    assert (status, refused.get("code")) == (403, "LBRG-403 PROFILE_NOT_ALLOWED"), refused
     status, taken = await place(bridge, token, bet(sid, "R-4", "v-2", limitsProfile="DEFAULT"))
     assert status == 200, taken
 
@@ -531,6 +531,47 @@ async def test_rules_decide_which_profile_a_bet_may_name_and_bad_input_changes_n
     assert (await view.json())["limits"] == [] and (await view.json())["logPosition"] == 0
     listed = await (await bridge.client.get("/platform/v1/limits", headers=LIMITS)).json()
     assert listed["updates"] == []
+
+
+async def test_a_bet_may_name_only_a_profile_in_force_that_its_rule_gives_the_player(
+    bridge: Bridge,
+) -> None:
+    """The rules say which profiles a player may bet under; where none matches, the
+    player's own profile (DEFAULT unless the operator assigned one) is the only one. A
+    profile no rule gives, or one with no limits in force, is refused: naming it must not
+    leave the bet under no limits at all."""
+    launched = await seated(bridge, "ida", "R-6")  # a VERIFIED player from MT, in EUR
+    sid, token = launched["sessionId"], launched["playerToken"]
+    for profile, most in (("DEFAULT", "5.00"), ("VIP_A", "5000.00")):
+        update = {
+            "provider": "",
+            "currency": "EUR",
+            "effectiveAt": "2026-12-03T12:00:00Z",
+            "limits": {"profile": profile, "maxBet": most, "maxRound": most},
+        }
+        await post(bridge, "/platform/v1/limits", update, LIMITS)
+    only_gb = {"rules": [{"country": "GB", "profiles": ["DEFAULT", "VIP_A"]}]}
+    rules = await bridge.client.put("/platform/v1/limits/rules", json=only_gb, headers=LIMITS)
+    assert rules.status == 200
+
+    status, over = await place(bridge, token, bet(sid, "R-6", "i-1", "50.00"))
+    assert (status, over["code"]) == (422, "LBRG-422 INVALID_STAKE"), over
+    for n, named in enumerate(("NoSuchProfile", "VIP_A")):
+        body = bet(sid, "R-6", f"i-{n + 2}", "50.00", limitsProfile=named)
+        status, refused = await place(bridge, token, body)
+        assert (status, refused.get("code")) == (403, "LBRG-403 PROFILE_NOT_ALLOWED"), refused
+    status, own = await place(bridge, token, bet(sid, "R-6", "i-4", limitsProfile="DEFAULT"))
+    assert status == 200 and own["effectiveLimits"]["maxBet"] == "5.00", own
+
+    mt = {"rules": [{"country": "MT", "profiles": ["DEFAULT", "VIP_A", "Ghost"]}]}
+    rules = await bridge.client.put("/platform/v1/limits/rules", json=mt, headers=LIMITS)
+    assert rules.status == 200
+    body = bet(sid, "R-6", "i-5", "50.00", limitsProfile="Ghost")
+    status, refused = await place(bridge, token, body)
+    assert (status, refused.get("code")) == (403, "LBRG-403 PROFILE_NOT_ALLOWED"), refused
+    status, vip = await place(bridge, token, bet(sid, "R-6", "i-6", "50.00", limitsProfile="VIP_A"))
+    assert status == 200 and vip["effectiveLimits"]["maxBet"] == "5000.00", vip
+    assert await available(bridge, "ida") == Decimal("445.00"), "only 5.00 and 50.00 held"
 
 
 async def test_the_assigned_profile_binds_bets_that_name_none_on_every_path(
