@@ -7,8 +7,9 @@ launch, or `provider` when the session was launched at several). The round must 
 by the log's order (known to the ledger, and not closed: the ledger refuses a bet on a
 closed round, and its round book refunds one the log orders after the close); the stake must be
 money in the session's currency. The hold is the ledger's `Debit`, exactly once per
-player and `idempotencyKey`: a double click gets the first answer again and holds once;
-the same key with another payload is `LBRG-409 IDEMPOTENCY_CONFLICT`.
+player and `idempotencyKey`: a double click gets the first answer again and holds once,
+even when the session, the table or the provider closed since (the ledger answers it from
+its record); the same key with another payload is `LBRG-409 IDEMPOTENCY_CONFLICT`.
 
 Refusals the bet itself earns answer `bet.rejected` with the HTTP status of its code;
 authentication and malformed bodies answer the usual error body.
@@ -17,6 +18,7 @@ authentication and malformed bodies answer the usual error body.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +37,7 @@ from services.frontdoor.players import PLAYER, PlayerClaims
 from services.frontdoor.routes import RouteTable
 from services.frontdoor.sessions import PlatformSession
 from services.ledger.application import Ledger
+from services.ledger.domain import TxRecord, tx_record_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.protection import GuardState, Protection
 from services.ledger.views import RoundStatus
@@ -61,7 +64,9 @@ class _Rejected(Exception):
         self.code, self.message = code, message
 
 
-def _check_profile(state: GuardState, player: str, session: PlatformSession, named: str) -> None:
+def _profile_refusal(
+    state: GuardState, player: str, session: PlatformSession, named: str
+) -> _Rejected | None:
     """A bet may name a profile only where it is the player's to bet under: one the first
     rule matching the session allows, or with no rule matching the player's own (DEFAULT
     unless the operator assigned one). A profile named but not the player's own must also
@@ -71,20 +76,41 @@ def _check_profile(state: GuardState, player: str, session: PlatformSession, nam
     allowed = state.allowed_profiles(session.country, session.currency, session.kyc_status)
     where = f"{session.country}, {session.currency}, KYC {session.kyc_status}"
     if allowed is None and profile != own:
-        raise _Rejected(
+        return _Rejected(
             "PROFILE_NOT_ALLOWED",
             f"profile {profile!r} is not allowed for {where}: no rule gives it; "
             f"bet under the player's own, {own!r}",
         )
     if allowed is not None and profile not in allowed:
-        raise _Rejected(
+        return _Rejected(
             "PROFILE_NOT_ALLOWED",
             f"profile {profile!r} is not allowed for {where}; allowed: {', '.join(allowed)}",
         )
     if profile != own and not any(key[3] == profile for key in tuple(state.limits)):
-        raise _Rejected(
+        return _Rejected(
             "PROFILE_NOT_ALLOWED", f"profile {profile!r} has no limits in force; name another"
         )
+    return None
+
+
+class _Repeat:
+    """Whether a bet repeats one the ledger answered: asked only when a check of the
+    session, the profile, the provider or the table would refuse the bet, and at most once.
+    A repeat skips those checks: the ledger answers it from its record of the first (the
+    same answer, or IDEMPOTENCY_CONFLICT), since its stake stays held whatever closed."""
+
+    def __init__(self, ask: Callable[[], Awaitable[bool]]) -> None:
+        self._ask = ask
+        self._known: bool | None = None
+
+    async def unless(self, refusal: ApiError | _Rejected | None) -> None:
+        """Raise `refusal`, if any, unless the bet is a repeat."""
+        if refusal is None:
+            return
+        if self._known is None:
+            self._known = await self._ask()
+        if not self._known:
+            raise refusal
 
 
 def bet_ids(player: str, idempotency_key: str) -> tuple[str, str]:
@@ -171,13 +197,20 @@ def setup_bets(
         session = await sessions.get(body.session_id)
         if session is None or session.player != claims.player:
             raise ApiError("NOT_YOUR_SESSION", "a player bets in its own session only")
-        if not session.open(sessions.clock()):
-            raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
         state = protection().state
         profile = body.limits_profile or state.profile_of(claims.player)
+        tx_id, _ = bet_ids(claims.player, body.idempotency_key)
+        repeat = _Repeat(functools.partial(_answered, session.provider, tx_id))
         try:
-            _check_profile(state, claims.player, session, body.limits_profile)
-            return await _hold(body, claims.player, session.currency, session.provider, profile)
+            if not session.open(sessions.clock()):
+                over = f"session {session.session_id} is over; relaunch"
+                await repeat.unless(ApiError("SESSION_CLOSED", over))
+            await repeat.unless(
+                _profile_refusal(state, claims.player, session, body.limits_profile)
+            )
+            return await _hold(
+                body, claims.player, session.currency, session.provider, profile, repeat
+            )
         except _Rejected as refusal:
             return rejected(body, refusal.code, refusal.message)
 
@@ -186,8 +219,20 @@ def setup_bets(
         answer = await take(request[PLAYER], body)
         return json_response(answer, status_of(answer))
 
+    async def _answered(provider: str, tx_id: str) -> bool:
+        """Whether the ledger answered transaction `tx_id` before: its record holds the reply."""
+        record_id = tx_record_id(provider, tx_id)
+        loop = asyncio.get_running_loop()
+        earlier = await loop.run_in_executor(executor, ledger().find, TxRecord, record_id)
+        return earlier is not None and earlier.reply is not None
+
     async def _hold(
-        body: BetPlace, player: str, currency: str, provider: str, profile: str
+        body: BetPlace,
+        player: str,
+        currency: str,
+        provider: str,
+        profile: str,
+        repeat: _Repeat,
     ) -> BetAccepted:
         if body.stake.currency != currency:
             raise _Rejected(
@@ -201,14 +246,12 @@ def setup_bets(
             raise _Rejected("INVALID_STAKE", "a bet needs at least one selection")
         _check_parts(body, stake, currency)
         down = refusal(provider, "")
-        if down is not None:
-            raise _Rejected(*down)
+        await repeat.unless(_Rejected(*down) if down else None)
         book = ledger()
         loop = asyncio.get_running_loop()
         round_table, game = await _table_and_game(book, provider, body.round_id)
         closed = refusal(provider, round_table) if round_table else None
-        if closed is not None:
-            raise _Rejected(*closed)
+        await repeat.unless(_Rejected(*closed) if closed else None)
         # A closed round is the ledger's to refuse (BETTING_CLOSED), so that a repeat of a
         # bet taken before the close still gets its first answer.
         tx_id, bet_id = bet_ids(player, body.idempotency_key)

@@ -114,6 +114,48 @@ async def test_a_bet_that_cannot_stand_is_rejected_with_its_code_and_holds_nothi
     assert await available(bridge, "quin") == Decimal("10.00")
 
 
+async def test_a_repeat_of_a_taken_bet_gets_its_first_answer_whatever_closed_since(
+    bridge: Bridge,
+) -> None:
+    """A player whose answer was lost sends the bet again: the table, the provider, the
+    rules or the session may have closed meanwhile, but the stake is held, and the repeat
+    must say so (the first answer), or IDEMPOTENCY_CONFLICT if it is another bet."""
+    sid, token = await evo_session(bridge, "vera")
+    await record(bridge, opened("R-rep"))
+    status, first = await place(bridge, token, bet(sid, "R-rep", "r-1"))
+    assert status == 200, first
+    admin = Bridge.auth("admin")
+    table = "/platform/v1/providers/evo/tables/T1/status"
+    provider = "/platform/v1/providers/evo/status"
+    only_vip = {"rules": [{"profiles": ["VIP_A"]}]}
+    closings = [
+        ("TABLE_CLOSED", table, {"status": "MAINTENANCE"}, {"status": "OPEN"}),
+        ("PROVIDER_DOWN", provider, {"up": False}, {"up": True}),
+        ("PROFILE_NOT_ALLOWED", "/platform/v1/limits/rules", only_vip, {"rules": []}),
+    ]
+    for n, (code, path, close, reopen) in enumerate(closings):
+        closed = await bridge.client.put(path, json=close, headers=admin)
+        assert closed.status == 200, await closed.text()
+        status, other = await place(bridge, token, bet(sid, "R-rep", f"new-{n}"))
+        assert other.get("code", "")[9:] == code, other
+        status, again = await place(bridge, token, bet(sid, "R-rep", "r-1"))
+        assert status == 200 and again["betId"] == first["betId"], (code, again)
+        assert again["transactionId"] == first["transactionId"]
+        status, conflict = await place(bridge, token, bet(sid, "R-rep", "r-1", amount="6.00"))
+        assert conflict.get("code") == "LBRG-409 IDEMPOTENCY_CONFLICT", (code, conflict)
+        reopened = await bridge.client.put(path, json=reopen, headers=admin)
+        assert reopened.status == 200, await reopened.text()
+
+    await bridge.client.post(f"/platform/v1/sessions/{sid}/close", headers=Bridge.auth("sessions"))
+    status, other = await place(bridge, token, bet(sid, "R-rep", "new-closed"))
+    assert other.get("error") == "LBRG-409 SESSION_CLOSED", other
+    status, again = await place(bridge, token, bet(sid, "R-rep", "r-1"))
+    assert status == 200 and again["betId"] == first["betId"], again
+    status, conflict = await place(bridge, token, bet(sid, "R-rep", "r-1", amount="6.00"))
+    assert conflict.get("code") == "LBRG-409 IDEMPOTENCY_CONFLICT", conflict
+    assert await available(bridge, "vera") == Decimal("95.00"), "one hold, the first"
+
+
 def split(*parts: str) -> list[dict[str, str]]:
     """Straight 17 and red, each pick carrying its part of the stake (the table limits only
     straight bets: red meets no minimum that would refuse its part anyway)."""
