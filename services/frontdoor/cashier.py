@@ -259,8 +259,9 @@ def _digits(query: object, name: str, default: int) -> int:
     text = query.get(name, "")
     if not text:
         return default
-    if not text.isdigit() or len(text) > 18:
-        raise ApiError("INVALID_REQUEST", f"{name} must be a non-negative integer")
+    # ASCII only: str.isdigit also passes '²' (int() raises: a 500) and '٣' (int() reads 3).
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise ApiError("INVALID_REQUEST", f"{name} must be a non-negative integer (ASCII digits)")
     return int(text)
 
 

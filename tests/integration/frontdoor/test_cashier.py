@@ -135,6 +135,13 @@ async def test_bad_cashier_input_gets_a_clear_code_and_changes_nothing(bridge: B
             status, answer = await post(bridge, path, body)
         assert answer["error"] == f"LBRG-{expected}", (body, answer)
         assert status == int(expected[:3]) and answer["message"]
+    # Digits Python's int() takes or refuses beyond ASCII are not page parameters either.
+    for query in ("limit=\u00b2", "before=\u00b2", "atLeast=\u2460", "limit=\u0663", "limit=-1"):
+        response = await bridge.client.get(
+            f"/platform/v1/players/cy/transactions?{query}", headers=CASHIER
+        )
+        answer = await response.json()
+        assert (response.status, answer["error"]) == (400, "LBRG-400 INVALID_REQUEST"), query
     huge = await bridge.client.post(
         "/platform/v1/players/cy/deposits", data=b"[" + b" " * 70_000 + b"]", headers=CASHIER
     )
