@@ -15,7 +15,9 @@ in a row) is closed with code 1008 and the reason. A closed session ends the soc
 On every connect (and reconnect) the first message is a `limits.update` with the limits
 in force for the session's player at its provider, table and currency (its profile's
 most specific stored update; its `logPosition`, 0 when none is set): a player who missed
-a live `limits.update` while away is not left with stale limits.
+a live `limits.update` while away is not left with stale limits. A live one is pushed the
+same way, as the limits the player now bets under there, and only when it is the update in
+force for the player's profile at the seat (`seat_update`).
 
 Pushes come from the logs (`services.frontdoor.pushes`): `betting.opened` (with `closesAt`)
 and `betting.closed` for the session's table, `round.settled` (the player's `round.settle`,
@@ -117,6 +119,20 @@ def seat_limits(state: GuardState, session: PlatformSession, now: datetime) -> L
     )
 
 
+def seat_update(
+    state: GuardState, session: PlatformSession, update: LimitsUpdate, now: datetime
+) -> LimitsUpdate | None:
+    """What a stored `update` changes at `session`'s seat: the limits in force there now
+    (`seat_limits`, with the table's own), or None when it is not the update in force for
+    the player's profile at the seat (another profile's, or one a more specific overrides):
+    pushed as stored, another profile's maxBet of 5000 would show where 5 is enforced."""
+    profile = state.profile_of(session.player)
+    found = state.update_for(session.provider, session.table, session.currency, profile)
+    if found is None or found.log_position != update.log_position:
+        return None
+    return seat_limits(state, session, now)
+
+
 def setup_socket(
     app: web.Application,
     table: RouteTable,
@@ -153,8 +169,18 @@ def setup_socket(
         mailbox = hub.join(seat)
         if protection is not None:  # first, so a player who missed an update is not stale
             await send(seat_limits(protection().state, session, datetime.now(UTC)))
+
+        async def as_seated(update: LimitsUpdate) -> LimitsUpdate | None:
+            if protection is None:
+                return update
+            guard = protection()
+            if guard.state.position < update.log_position:  # published before read here
+                await asyncio.to_thread(guard.catch_up)
+            return seat_update(guard.state, session, update, datetime.now(UTC))
+
         pusher = asyncio.create_task(
-            _push(hub, mailbox, position, settled_position, send, ws), name="socket-pushes"
+            _push(hub, mailbox, position, settled_position, send, ws, as_seated),
+            name="socket-pushes",
         )
 
         async def tick() -> None:
@@ -223,6 +249,7 @@ async def _push(
     settled_position: int,
     send: Callable[[object], Awaitable[None]],
     ws: web.WebSocketResponse,
+    as_seated: Callable[[LimitsUpdate], Awaitable[LimitsUpdate | None]],
 ) -> None:
     """Send what the socket missed (when it said where it was), then what comes, each once.
 
@@ -257,6 +284,11 @@ async def _push(
                     continue  # sent by the replay already
             elif isinstance(push, BettingOpen | BettingClose) and push.log_position <= told_round:
                 continue
+            elif isinstance(push, LimitsUpdate):
+                seated = await as_seated(push)
+                if seated is None:
+                    continue
+                push = seated
             await send(push)
             if isinstance(push, SessionClose):
                 await ws.close(code=WSCloseCode.OK, message=b"session closed")

@@ -192,6 +192,31 @@ async def test_a_limits_update_during_an_open_round_applies_to_the_next_bet(
         await listener.close()
 
 
+async def test_a_socket_is_pushed_only_the_limits_its_player_is_held_to(bridge: Bridge) -> None:
+    """A stored `limits.update` reaches a socket as the limits its player now bets under:
+    another profile's update is not its player's, and what is pushed holds the table's own
+    bet-type limits with the profile's, as the socket's first message and the check do."""
+    launched = await seated(bridge, "ned", "R-7")  # a DEFAULT player at evo's T1
+    token = launched["playerToken"]
+    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+        first = await asyncio.wait_for(ws.receive_json(), 10)
+        assert first["type"] == "limits.update", first
+        assert first["limits"]["betTypes"]["roulette_straight"]["max"] == "100.00", first
+        for profile, most in (("VIP_A", "5000.00"), ("DEFAULT", "1000.00")):
+            limits = {"profile": profile, "maxBet": most}
+            update = {"provider": "evo", "effectiveAt": "2026-12-03T12:00:00Z", "limits": limits}
+            await post(bridge, "/platform/v1/limits", update, LIMITS)
+        pushed: list[dict[str, Any]] = []
+        while not pushed or pushed[-1]["limits"]["maxBet"] != "1000.00":
+            message = await asyncio.wait_for(ws.receive_json(), 10)
+            if message["type"] == "limits.update":
+                pushed.append(message)
+                assert message["limits"]["profile"] == "DEFAULT", message
+        assert [m["limits"]["maxBet"] for m in pushed] == ["1000.00"]
+        assert pushed[-1]["limits"]["betTypes"]["roulette_straight"]["max"] == "100.00"
+        assert pushed[-1]["table"] == "T1" and pushed[-1]["logPosition"] > 0
+
+
 async def test_a_self_excluded_players_bet_is_refused_in_every_dialect_and_on_the_canonical_path(
     bridge: Bridge,
 ) -> None:
