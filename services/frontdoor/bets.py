@@ -67,20 +67,14 @@ class _Rejected(Exception):
 def _profile_refusal(
     state: GuardState, player: str, session: PlatformSession, named: str
 ) -> _Rejected | None:
-    """A bet may name a profile only where it is the player's to bet under: one the first
-    rule matching the session allows, or with no rule matching the player's own (DEFAULT
-    unless the operator assigned one). A profile named but not the player's own must also
-    have limits in force: with none, the bet would be under no limits at all."""
+    """A bet may name a profile the first rule matching the session allows (any, when no
+    rule matches). A profile named but not the player's own (DEFAULT unless the operator
+    assigned one) must also have limits in force: with none, the bet would be under no
+    limits at all."""
     own = state.profile_of(player)
     profile = named or own
     allowed = state.allowed_profiles(session.country, session.currency, session.kyc_status)
     where = f"{session.country}, {session.currency}, KYC {session.kyc_status}"
-    if allowed is None and profile != own:
-        return _Rejected(
-            "PROFILE_NOT_ALLOWED",
-            f"profile {profile!r} is not allowed for {where}: no rule gives it; "
-            f"bet under the player's own, {own!r}",
-        )
     if allowed is not None and profile not in allowed:
         return _Rejected(
             "PROFILE_NOT_ALLOWED",
