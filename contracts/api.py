@@ -61,7 +61,10 @@ ERRORS: Final[Mapping[str, tuple[int, str]]] = {
     "TOKEN_EXPIRED": (401, "The player token has expired: refresh it through the platform."),
     "SCOPE_REQUIRED": (403, "The API key lacks the scope the route needs."),
     "SELF_EXCLUDED": (403, "The player is self-excluded, in a time-out or flagged high-risk."),
-    "PROFILE_NOT_ALLOWED": (403, "No rule lets this player bet under that limit profile."),
+    "PROFILE_NOT_ALLOWED": (
+        403,
+        "No rule lets this player bet under that limit profile, or it has no limits in force.",
+    ),
     "NOT_YOUR_SESSION": (403, "The player token belongs to another player or session."),
     "ROUTE_NOT_DOCUMENTED": (403, "The route has no description in the route table."),
     "NOT_FOUND": (404, "No route at this path."),
