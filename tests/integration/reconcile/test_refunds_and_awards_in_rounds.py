@@ -7,7 +7,6 @@ has no win left. A payment outside any bet counts in no round and makes no round
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +18,11 @@ from contracts.wallet import AwardCause
 from projections.reconcile.postgres import PostgresReconcileView
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
-from tests.integration.reconcile.support.played_view import ledger_tx_rows, played_view
+from tests.integration.reconcile.support.played_view import (
+    ledger_tx_rows,
+    played_view,
+    round_report,
+)
 from tests.unit.ledger.support.builders import award, credit, debit, rollback
 
 START = datetime.now(UTC) - timedelta(hours=1)
@@ -55,11 +58,7 @@ def test_the_refund_of_a_settled_bet_takes_its_payout_back_from_the_wins(
 def test_a_per_round_report_of_the_voided_round_matches_and_the_promotion_makes_no_round(
     view: PostgresReconcileView, tmp_path: Path
 ) -> None:
-    path = tmp_path / "rounds.csv"
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["round_id", "currency", "bets", "wins", "refunds", "timestamp"])
-        writer.writerow(["R-2", "EUR", "10.00", "0.00", "10.00", datetime.now(UTC).isoformat()])
+    path = round_report(tmp_path / "rounds.csv", "R-2", "10.00", "0.00", "10.00")
     end = datetime.now(UTC) + timedelta(hours=1)
     result = view.reconcile(open_report(path), provider="hub88", start=START, end=end)
     assert result.differences == []

@@ -21,7 +21,11 @@ from contracts.wallet import Credit, Debit, Rollback
 from projections.reconcile.postgres import Comparison, PostgresReconcileView
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
-from tests.integration.reconcile.support.played_view import ledger_tx_rows, played_view
+from tests.integration.reconcile.support.played_view import (
+    ledger_tx_rows,
+    played_view,
+    round_report,
+)
 
 START = datetime.now(UTC) - timedelta(hours=1)
 
@@ -107,12 +111,7 @@ def test_a_report_keeping_a_win_the_ledger_rolled_back_is_a_difference(
 def test_a_per_round_report_counts_only_the_corrected_payout(
     view: PostgresReconcileView, tmp_path: Path
 ) -> None:
-    path = tmp_path / "rounds.csv"
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["round_id", "currency", "bets", "wins", "refunds", "timestamp"])
-        writer.writerow(["R-1", "EUR", "5.00", "8.00", "0.00", datetime.now(UTC).isoformat()])
-    result = compare(view, path)
+    result = compare(view, round_report(tmp_path / "rounds.csv", "R-1", "5.00", "8.00", "0.00"))
     assert result.differences == []
     assert result.matched == 1
 

@@ -1,12 +1,15 @@
 """A reconcile view over a ledger on JetStream in which a test has played alice's calls,
-and the transaction rows it holds."""
+the transaction rows it holds, and a provider's per-round report to match against it."""
 
 from __future__ import annotations
 
+import csv
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 
@@ -55,3 +58,12 @@ def ledger_tx_rows(
             f"SELECT tx_id, kind, amount, reverses FROM {view.schema}.reconcile_ledger_tx "
             "ORDER BY position"
         ).fetchall()
+
+
+def round_report(path: Path, round_id: str, bets: str, wins: str, refunds: str) -> Path:
+    """A provider's per-round report at `path` with one EUR round, stamped now."""
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["round_id", "currency", "bets", "wins", "refunds", "timestamp"])
+        writer.writerow([round_id, "EUR", bets, wins, refunds, datetime.now(UTC).isoformat()])
+    return path
