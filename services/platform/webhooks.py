@@ -9,10 +9,10 @@ is down only makes the consumer wait; the stream keeps everything.
 Per message: POST the JSON body with `X-Livebridge-Event-Id`, `X-Livebridge-Timestamp` and
 `X-Livebridge-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, and the bet's
 W3C `traceparent` (a `round.settle deliver` span continues the trace stored on the message,
-with a client span per attempt). A 2xx answer acks it. Anything else (status, connection
-error, timeout) is retried after a wait drawn between half and all of
-`min(backoff_max, backoff_base * 2**attempt)` seconds (exponential, jittered so that
-senders do not retry in step), keeping the message in progress. After
+with a client span per attempt). A 2xx answer acks it. Anything else (status, a redirect,
+which is not followed, connection error, timeout) is retried after a wait drawn between
+half and all of `min(backoff_max, backoff_base * 2**attempt)` seconds (exponential,
+jittered so that senders do not retry in step), keeping the message in progress. After
 `max_attempts` failures it is **parked** (JetStream KV bucket `<stream>_WEBHOOK_PARKED`,
 key `<endpoint>.<stream seq>`) and acked; later settlements of the same player are parked
 behind it, so a player's order is never broken, while other players' settlements flow.
@@ -215,10 +215,16 @@ class SignedPoster:
                 data=body,
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=self.endpoint.timeout),
+                # Following a 3xx would re-ask with a bodiless GET, and that page's 200 would
+                # count the body as delivered though the endpoint never accepted it.
+                allow_redirects=False,
             ) as response:
                 await response.read()
                 if 200 <= response.status < 300:
                     return Outcome(True)
+                if 300 <= response.status < 400:
+                    where = response.headers.get("Location", "nowhere")
+                    return Outcome(False, f"HTTP {response.status} redirected to {where}")
                 return Outcome(False, f"HTTP {response.status}")
         except TimeoutError:
             return Outcome(False, f"no answer within {self.endpoint.timeout}s")

@@ -58,6 +58,7 @@ class Receiver:
     stored: dict[str, RoundSettle] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     repeats: int = 0
+    landings: int = 0
     runner: web.AppRunner | None = None
 
     @property
@@ -74,6 +75,8 @@ class Receiver:
             return web.Response(status=401)
         if self.mode == "fail":
             return web.Response(status=503)
+        if self.mode == "moved":
+            return web.Response(status=302, headers={"Location": "/maintenance"})
         settle = DECODER.decode(body)
         assert settle.event_id == request.headers[EVENT_ID]
         if self.mode == "slow":
@@ -85,9 +88,15 @@ class Receiver:
             self.order.append(settle.event_id)
         return web.Response(status=204)
 
+    async def landing(self, request: web.Request) -> web.Response:
+        """A maintenance page: answers anything with 200 and stores nothing."""
+        self.landings += 1
+        return web.Response(status=200, text="<html>back soon</html>")
+
     async def up(self) -> None:
         app = web.Application()
         app.router.add_post("/hooks/settle", self.handle)
+        app.router.add_route("*", "/maintenance", self.landing)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
@@ -257,6 +266,28 @@ async def test_settlements_parked_after_n_failures_are_resent_in_player_order(
     assert set(receiver.stored) == {s.event_id for s in wanted}
     assert in_player_order([receiver.stored[e] for e in receiver.order])
     assert receiver.repeats == 0
+
+
+async def test_a_receiver_that_redirects_has_not_taken_the_settlement_so_it_is_parked(
+    nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger
+) -> None:
+    receiver.mode = "moved"
+    stream = SettleStream.prefixed(stream_prefix)
+    parked = await ParkedStore.open(nc.jetstream(), parked_bucket(stream))
+    moved = platform(receiver, timeout=0.5, max_attempts=2, backoff=(0.01, 0.02))
+    async with settle_feed(ledger=app, nc=nc, endpoints=[moved], stream=stream) as feed:
+        play_rounds(app, 1, 1)
+        wanted = expected(app)
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(entries := await parked.list("platform")) < len(wanted):
+            assert feed.deliveries["platform"].delivered == 0, "a redirect counted as delivered"
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+
+    assert receiver.landings == 0  # the redirect is not followed with a bodiless GET
+    assert receiver.requests == 2 * len(PLAYERS)  # each tried max_attempts times, then parked
+    assert {e.event_id for e in entries} == {s.event_id for s in wanted}
+    assert all("302" in e.error and "/maintenance" in e.error for e in entries)
 
 
 async def test_a_restarted_publisher_publishes_nothing_twice_and_carries_on(
