@@ -4,9 +4,11 @@
 player's round is over: every bet the player placed in the round is settled or refunded,
 and the wallet movements of the write that resolved the last one are in. A provider credit
 or rollback is one atomic write ending with its `TxRecord.Created`, so a bet resolved by a
-provider transaction waits for that record; a bet resolved by the ledger itself (a round
-the bridge settles, a void, a late bet) is written after its wallet's events, so it is
-complete as it comes.
+provider transaction waits for that record (and, once it is in, holds that on its own state
+while its round is open: a bet refunded early is complete however many transactions pass
+before its round ends, whatever the bound on remembered records); a bet resolved by the
+ledger itself (a round the bridge settles, a void, a late bet) is written after its
+wallet's events, so it is complete as it comes.
 
 A promotion, jackpot or adjustment (`Wallet.Awarded`) and its reversal by a rollback
 (`Wallet.AwardReversed`) settle no bet: each is a settlement of its own, at once.
@@ -96,6 +98,10 @@ class _Bet:
     payout: Decimal = Decimal(0)
     resolved_by: str | None = None
     """The provider transaction that resolved the bet ('' when the ledger did); None: open."""
+    recorded: bool = False
+    """`resolved_by`'s transaction record is in: the bet is complete. Kept on the bet, not
+    looked up in the bounded `records`, which may have forgotten it by the time the bet's
+    round ends (a bet refunded early, many transactions before its round's last credit)."""
     refunded: bool = False
     cause: str = ""
     reversed_payout: Decimal | None = None
@@ -155,6 +161,9 @@ class SettleTracker:
     same (`placed_reader`). Without it such a reversal is not told."""
 
     def __post_init__(self) -> None:
+        for bet in self.open_bets.values():  # a checkpoint from before `recorded`
+            if bet.resolved_by and (bet.provider, bet.resolved_by) in self.records:
+                bet.recorded = True
         remembered = chain(self.open_bets.values(), self.reported.values())
         self._bets_by_round = Counter(_round_key(b.provider, b.round_id) for b in remembered)
         for key in [key for key in self.rounds if key not in self._bets_by_round]:
@@ -413,7 +422,8 @@ class SettleTracker:
 
     def _resolved(self, bet: _Bet, position: int, at: datetime) -> list[RoundSettle]:
         record = (bet.provider, bet.resolved_by or "")
-        if bet.resolved_by and record not in self.records:
+        bet.recorded = not bet.resolved_by or record in self.records
+        if not bet.recorded:
             self.waiting.setdefault(record, set()).add(bet.group)
         return self._complete(bet.group, position, at)
 
@@ -428,16 +438,17 @@ class SettleTracker:
     ) -> list[RoundSettle]:
         settled: list[RoundSettle] = []
         for group in sorted(self.waiting.pop((provider, tx_id), ())):
+            for key in self.groups.get(group, []):
+                bet = self.open_bets[key]
+                if bet.resolved_by == tx_id:
+                    bet.recorded = True
             settled += self._complete(group, position, at)
         return settled
 
     def _complete(self, group: GroupKey, position: int, at: datetime) -> list[RoundSettle]:
         keys = self.groups.get(group, [])
         bets = [self.open_bets[k] for k in keys]
-        if not bets or any(b.resolved_by is None for b in bets):
-            return []
-        provider = group[0]
-        if any(b.resolved_by and (provider, b.resolved_by) not in self.records for b in bets):
+        if not bets or any(b.resolved_by is None or not b.recorded for b in bets):
             return []
         del self.groups[group]
         for bet in bets:

@@ -17,6 +17,7 @@ from tests.unit.ledger.support.builders import (
     opened,
     player_bet,
     player_credit,
+    player_rollback,
     rollback,
 )
 from tests.unit.ledger.support.memory import measured_bytes
@@ -100,3 +101,37 @@ def test_a_reversal_of_a_bet_reported_beyond_the_bound_is_still_told() -> None:
     ]
     assert told[-1].transactions[0].amount == Decimal("5.00")  # the payout taken back
     assert placed_reader(app)(uuid.uuid4().hex) is None
+
+
+def test_a_round_whose_bet_was_refunded_long_before_its_end_is_told_whatever_the_bound() -> None:
+    """A bet refunded early by its own rollback is complete on its own state: its round is
+    told, and leaves the tracker's memory, however many transaction records (more than
+    `record_limit`) pass before the round's last credit, across a checkpoint too."""
+    app = ledger()
+    app.execute(player_bet("d1", "alice", "5.00"))
+    app.execute(player_bet("d2", "alice", "3.00"))
+    app.execute(player_rollback("rb1", "alice", "d1"))  # bet-d1 refunded, its record rb1
+    for n in range(4):  # bob's rounds: more records than the forgetful tracker keeps
+        app.execute(player_bet(f"x{n}", "bob", "0.01", round_id=f"B-{n}"))
+        app.execute(player_credit(f"y{n}", "bob", "0.00", round_id=f"B-{n}"))
+    app.execute(player_credit("c1", "alice", "6.00"))  # alice's round ends: bet-d2 wins
+    events = [
+        (n.id, app.mapper.to_domain_event(n)) for n in app.recorder.select_notifications(1, 1000)
+    ]
+    *before, last = events
+
+    forgetful = SettleTracker(reported_limit=2)
+    told = [s for position, event in before for s in forgetful.apply(position, event)]
+    resumed, _ = SettleTracker.restore(forgetful.checkpoint(before[-1][0]), reported_limit=2)
+    told += resumed.apply(*last)
+
+    assert forgetful.record_limit < 8
+    assert told == settlements(app)
+    alice = told[-1]
+    assert alice.player == "alice"
+    assert [(b.bet_id, b.outcome) for b in alice.bets] == [
+        ("bet-d1", Outcome.VOID),
+        ("bet-d2", Outcome.WIN),
+    ]
+    assert alice.balance_after == app.balance("alice", "EUR").balance
+    assert resumed.open_bets == {} and resumed.groups == {} and resumed.waiting == {}
