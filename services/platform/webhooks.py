@@ -16,6 +16,8 @@ jittered so that senders do not retry in step), keeping the message in progress.
 `max_attempts` failures it is **parked** (JetStream KV bucket `<stream>_WEBHOOK_PARKED`,
 key `<endpoint>.<stream seq>`) and acked; later settlements of the same player are parked
 behind it, so a player's order is never broken, while other players' settlements flow.
+If parking it fails (the KV store away), it is nak'ed for redelivery and the player's later
+settlements are parked behind it all the same until it is back.
 `resend` (CLI: `livebridge webhooks resend`) delivers the parked ones in order and removes
 each one delivered.
 
@@ -274,6 +276,9 @@ class WebhookDelivery:
     clock: Callable[[], float] = time.time
     _parked_players: set[str] = field(default_factory=set)
     _in_lanes: set[int] = field(default_factory=set)
+    _unparked: dict[str, int] = field(default_factory=dict)
+    """player -> stream seq of the settlement that ran out of attempts but could not be
+    parked (nak'ed for redelivery): the player counts as parked until it is handled."""
 
     def __post_init__(self) -> None:
         self.poster = SignedPoster(self.session, self.endpoint, self.rng, lambda: self.clock())
@@ -366,7 +371,7 @@ class WebhookDelivery:
         if head.player in self._parked_players:
             # Parked entries may have been resent meanwhile: look again before queueing.
             await self._refresh_parked()
-        if head.player in self._parked_players:
+        if head.player in self._parked_players and self._unparked.get(head.player) != seq:
             await self._park(seq, head, 0, "parked behind an earlier settlement of this player")
             await msg.ack()
             return
@@ -387,9 +392,14 @@ class WebhookDelivery:
             await msg.ack()
         elif stop.is_set():
             await msg.nak()
+            return
         else:
+            self._unparked[head.player] = seq
+            self._parked_players.add(head.player)
             await self._park(seq, head, self.endpoint.max_attempts, outcome.error)
             await msg.ack()
+        if self._unparked.get(head.player) == seq:
+            del self._unparked[head.player]
 
     async def _park(self, seq: int, head: _Head, attempts: int, error: str) -> None:
         log.warning(
@@ -411,7 +421,8 @@ class WebhookDelivery:
         self._parked_players.add(head.player)
 
     async def _refresh_parked(self) -> None:
-        self._parked_players = {p.player for p in await self.parked.list(self.endpoint.name)}
+        parked = {p.player for p in await self.parked.list(self.endpoint.name)}
+        self._parked_players = parked | set(self._unparked)
 
     async def start_parked(self) -> None:
         await self._refresh_parked()

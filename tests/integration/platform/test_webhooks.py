@@ -31,6 +31,7 @@ from services.platform.webhooks import (
     SIGNATURE,
     TIMESTAMP,
     Endpoint,
+    Parked,
     ParkedStore,
     WebhookDelivery,
     verify_signature,
@@ -59,6 +60,8 @@ class Receiver:
     order: list[str] = field(default_factory=list)
     repeats: int = 0
     landings: int = 0
+    fail_next: int = 0
+    """Answer this many more requests 503, whatever the mode."""
     runner: web.AppRunner | None = None
 
     @property
@@ -73,7 +76,8 @@ class Receiver:
         ):
             self.bad_signatures += 1
             return web.Response(status=401)
-        if self.mode == "fail":
+        if self.mode == "fail" or self.fail_next > 0:
+            self.fail_next = max(0, self.fail_next - 1)
             return web.Response(status=503)
         if self.mode == "moved":
             return web.Response(status=302, headers={"Location": "/maintenance"})
@@ -105,6 +109,19 @@ class Receiver:
         assert self.runner is not None
         await self.runner.cleanup()
         self.runner = None
+
+
+@dataclass
+class KvAwayOnce(ParkedStore):
+    """The parked store, its first write timing out (the KV store briefly away)."""
+
+    failures: int = 1
+
+    async def park(self, endpoint: str, entry: Parked) -> None:
+        if self.failures > 0:
+            self.failures -= 1
+            raise TimeoutError("nats: timeout")
+        await super().park(endpoint, entry)
 
 
 @pytest.fixture
@@ -288,6 +305,41 @@ async def test_a_receiver_that_redirects_has_not_taken_the_settlement_so_it_is_p
     assert receiver.requests == 2 * len(PLAYERS)  # each tried max_attempts times, then parked
     assert {e.event_id for e in entries} == {s.event_id for s in wanted}
     assert all("302" in e.error and "/maintenance" in e.error for e in entries)
+
+
+async def test_a_settlement_that_could_not_be_parked_still_goes_before_the_players_next(
+    nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger
+) -> None:
+    stream = SettleStream.prefixed(stream_prefix)
+    js = nc.jetstream()
+    play_rounds(app, 1, 2)
+    wanted = expected(app)
+    async with settle_feed(ledger=app, nc=nc, stream=stream):  # published, not delivered yet
+        deadline = asyncio.get_running_loop().time() + 30
+        while (await js.stream_info(stream.name)).state.messages < len(wanted):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+    # The first settlement tried fails its only attempt, and parking it times out: it is
+    # redelivered, and its player's next one, already fetched, must not go before it.
+    receiver.fail_next = 1
+    once = platform(receiver, timeout=0.5, max_attempts=1, backoff=(0.01, 0.02))
+    kv = await ParkedStore.open(js, parked_bucket(stream))
+    stop = asyncio.Event()
+    async with aiohttp.ClientSession() as session:
+        delivery = WebhookDelivery(js, session, stream, once, KvAwayOnce(kv.kv))
+        running = asyncio.create_task(delivery.run(stop))
+        deadline = asyncio.get_running_loop().time() + 30
+        while len(receiver.stored) + len(await kv.list("platform")) < len(wanted):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        stop.set()
+        await running
+        assert in_player_order([receiver.stored[e] for e in receiver.order])
+        parked = len(await kv.list("platform"))
+        assert await delivery.resend() == (parked, 0)
+
+    assert set(receiver.stored) == {s.event_id for s in wanted}
+    assert in_player_order([receiver.stored[e] for e in receiver.order])
 
 
 async def test_a_restarted_publisher_publishes_nothing_twice_and_carries_on(
