@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, get_args
 
 import msgspec
@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 MAX_WINDOW = timedelta(days=92)
 DEFAULT_WINDOW = timedelta(days=1)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+"""The instants a window may start or end at: inside them its arithmetic never overflows."""
 PERIODS: tuple[str, ...] = get_args(Period)
 BOARD = web.AppKey("ops_kpi_board", KpiBoard)
 
@@ -84,6 +87,12 @@ def _instant(request: web.Request, name: str, default: datetime) -> datetime:
         raise ApiError("INVALID_REQUEST", f"`{name}` is not an ISO 8601 time: {raw!r}") from None
     if value.tzinfo is None:
         raise ApiError("INVALID_REQUEST", f"`{name}` needs an offset (e.g. `Z`): {raw!r}")
+    try:  # near the calendar's ends, the window's arithmetic would overflow
+        inside = EARLIEST <= value < LATEST
+    except OverflowError:
+        inside = False
+    if not inside:
+        raise ApiError("INVALID_REQUEST", f"`{name}` must be from 1970 to 9998: {raw!r}")
     return value
 
 

@@ -266,7 +266,13 @@ async def test_each_kpi_is_read_back_exactly_from_the_api_and_from_metrics(bridg
     assert hourly.status == 200
     by_hour = (await hourly.json())["rows"]
     assert sum(r["bets"] for r in by_hour) == 3 and {r["table"] for r in by_hour} == {"T1"}
-    for query in ({"period": "week"}, {"since": "yesterday"}, {"since": "2026-01-01T00:00:00"}):
+    for query in (
+        {"period": "week"},
+        {"since": "yesterday"},
+        {"since": "2026-01-01T00:00:00"},
+        {"until": "0001-01-01T00:00:00Z"},  # a day before it is before the calendar
+        {"until": "0001-01-01T00:00:00+23:59"},
+    ):
         bad = await bridge.client.get("/ops/v1/kpis", params=query, headers=Bridge.auth("read"))
         assert bad.status == 400
         assert (await bad.json())["error"] == "LBRG-400 INVALID_REQUEST"
