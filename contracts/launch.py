@@ -27,9 +27,9 @@ import msgspec
 
 from contracts.ids import Id, OptionalId
 
-Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}$")]
+Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}\\Z")]
 """ISO 3166-1 alpha-2, upper case: `DE`, `MT`."""
-Language = Annotated[str, msgspec.Meta(pattern="^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]
+Language = Annotated[str, msgspec.Meta(pattern="^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*\\Z")]
 """A BCP 47 language tag: `en`, `pt-BR`."""
 
 

@@ -319,7 +319,7 @@ class QosSample(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     buffer_events: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 0
     """Stalls (rebuffering) in the interval."""
     bitrate_kbps: Annotated[float, msgspec.Meta(ge=0, le=1_000_000)] | None = None
-    resolution: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2,5}x[0-9]{2,5}$")] | None = None
+    resolution: Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2,5}x[0-9]{2,5}\Z")] | None = None
     fps: Annotated[float, msgspec.Meta(ge=0, le=1000)] | None = None
 
 

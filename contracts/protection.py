@@ -32,7 +32,7 @@ import msgspec
 from contracts.money import AmountText
 from contracts.player import LimitsUpdate
 
-ProfileName = Annotated[str, msgspec.Meta(pattern="^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
+ProfileName = Annotated[str, msgspec.Meta(pattern="^[A-Za-z][A-Za-z0-9_-]{0,31}\\Z")]
 """`DEFAULT`, `VIP_A`, `VIP_B`, `Ultra`, or a name the operator defines."""
 BUILT_IN_PROFILES = ("DEFAULT", "VIP_A", "VIP_B", "Ultra")
 

@@ -72,7 +72,7 @@ LOOPBACK: tuple[IpNetwork, ...] = (
     ipaddress.ip_network("127.0.0.0/8"),
     ipaddress.ip_network("::1/128"),
 )
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
 
 
 ANSWER_WITHIN_S: Mapping[str, float] = {

@@ -31,7 +31,7 @@ HEADER_TRACKING = "ES-Tracking"
 TRACEPARENT = "traceparent"  # W3C trace context of the command that wrote the event
 EXPECT_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence"
 MSG_ID = "Nats-Msg-Id"
-_TOKEN_OK = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOKEN_OK = re.compile(r"^[A-Za-z0-9_-]+\Z")
 
 
 def aggregate_token(originator_id: UUID | str) -> str:

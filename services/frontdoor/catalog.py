@@ -50,7 +50,7 @@ from services.frontdoor.config import read_document
 from services.frontdoor.tables import TableStatuses
 
 _KYC_RANK = {KycStatus.UNVERIFIED: 0, KycStatus.PENDING: 1, KycStatus.VERIFIED: 2}
-_SCHEDULE = re.compile(r"^(24/7|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$")
+_SCHEDULE = re.compile(r"^(24/7|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)\Z")
 PROVIDER_DOWN = "PROVIDER_DOWN"
 
 

@@ -68,7 +68,7 @@ from services.ledger.protection import Baseline
 
 log = logging.getLogger(__name__)
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
 MIN_SECRET = 24
 MAX_PLAYER_TOKEN_TTL_S = 600.0
 DEFAULT_PLAYER_TOKEN_TTL_S = 300.0

@@ -51,7 +51,7 @@ from services.frontdoor.routes import RouteTable
 from services.ledger.protection import AnyChange, Protection
 
 PublishLimits = Callable[[LimitsUpdate], Awaitable[None]]
-_PROFILE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+_PROFILE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}\Z")
 
 
 def limits_subject(prefix: str) -> str:
