@@ -17,7 +17,9 @@ not reveal usable tokens.
 Idle expiry: a session issued with `idle_s` expires after that long unused, not at a fixed
 time: every `get` of a live session slides `expires_at` to `now + idle_s` (written back at
 most every tenth of `idle_s`, so a busy token costs one KV write per few minutes, not one
-per call). `PROVIDER_IDLE_S` is the default idle time of the tokens dialects issue.
+per call). The slide is written over the entry it was read from only (`KvSessionStore`:
+compare-and-set), so a revoke landing in between is never undone. `PROVIDER_IDLE_S` is the
+default idle time of the tokens dialects issue.
 
 A platform session (a game launch) issues tokens to several providers, and a dialect may
 rotate them (Evolution's `/check`): every token issued under one platform session is kept
@@ -344,14 +346,36 @@ class KvSessionStore(_IssuingStore):
             return None
         if not hmac.compare_digest(session.token.encode(), token.encode()):
             return None
-        slid = session.slid(self._clock())
-        if slid is not None:
-            await self._put(key, msgspec.json.encode(slid))
-            return slid
+        if session.slid(self._clock()) is not None:
+            return await self._slide(key, token)
         return session
 
     async def revoke(self, provider: str, token: str) -> None:
         await self._delete(_token_key(provider, token))
+
+    async def _slide(self, key: str, token: str) -> Session | None:
+        """The session under `key` with its expiry slid, written only over the entry it was
+        read from (compare-and-set, past the cache): a revoke (a platform session's end)
+        landing between the read and the write makes the write fail, and what is there then
+        is honoured, so a revoked token stays dead instead of being written back to life."""
+        for _ in range(32):
+            try:
+                entry = await self._kv.get(key)
+            except NotFoundError:
+                return None
+            session = self._decoder.decode(entry.value) if entry.value else None
+            if session is None or not hmac.compare_digest(session.token.encode(), token.encode()):
+                return None
+            slid = session.slid(self._clock())
+            if slid is None:
+                return session
+            self.cache.forget(key)  # first: a read under way cannot keep what this replaces
+            try:
+                await self._kv.update(key, msgspec.json.encode(slid), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue  # changed (revoked, slid elsewhere) since: read what is there
+            return slid
+        raise RuntimeError(f"session {key} keeps changing; try again")
 
     async def join(self, session: Session) -> bool:
         key = _token_key(session.provider, session.token)
