@@ -7,7 +7,9 @@ is open gives the same `sessionId`, and the same provider token while it lives. 
 the protection log blocks (self-excluded, in a time-out, flagged high-risk) is refused
 (`LBRG-403 SELF_EXCLUDED`) before anything is opened or issued.
 `POST /platform/v1/sessions/{id}/close` revokes every provider token the session issued,
-the ones a dialect rotated since (Evolution's `/check`) included.
+the ones a dialect rotated since (Evolution's `/check`) included. A close landing while a
+relaunch or a player token refresh runs wins: that is answered `SESSION_CLOSED` (the
+session is written by compare-and-set, `PlatformSessions.change`, never over a close).
 
 The player's own routes (`/platform/v1/player/sessions/{id}` and `.../token`) are
 authenticated by the player JWT and act on the token's own session only.
@@ -159,17 +161,27 @@ def setup_launch(
                 raise ApiError(
                     "SESSION_CLOSED", f"session {session.session_id} closed during the launch"
                 ) from None
-        session = msgspec.structs.replace(
-            session,
-            tokens={**session.tokens, body.provider: live.token},
-            provider=body.provider,
-            table=body.table or session.table,
-            country=body.country,
-            kyc_status=body.kyc_status.value,
-            language=body.language,
-            idle_until=now + idle_s,
-        )
-        await store.put(session)
+        provider_token = live.token
+
+        def launched(stored: PlatformSession) -> PlatformSession:
+            return msgspec.structs.replace(
+                stored,
+                tokens={**stored.tokens, body.provider: provider_token},
+                provider=body.provider,
+                table=body.table or stored.table,
+                country=body.country,
+                kyc_status=body.kyc_status.value,
+                language=body.language,
+                idle_until=now + idle_s,
+            )
+
+        changed = await store.change(session.session_id, launched)
+        if changed is None or changed.closed_at:
+            # the close revoked the token issued under it (its family) too
+            raise ApiError(
+                "SESSION_CLOSED", f"session {session.session_id} closed during the launch"
+            )
+        session = changed
         player_token, player_expires = tokens.issue(body.player, session.session_id, operator)
         return json_response(
             Launched(
@@ -297,7 +309,12 @@ def setup_launch(
         now = store.clock()
         if not session.open(now):
             raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
-        await store.put(msgspec.structs.replace(session, idle_until=now + idle_s))
+        refreshed = await store.change(
+            session.session_id,
+            lambda stored: msgspec.structs.replace(stored, idle_until=now + idle_s),
+        )
+        if refreshed is None or refreshed.closed_at:
+            raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
         token, expires = tokens.issue(session.player, session.session_id, claims.operator)
         return json_response(
             PlayerToken(

@@ -7,7 +7,8 @@ Keys (bucket `<prefix>_platform_sessions`, entries age out with the bucket's TTL
   `create` so two launches racing for the same player agree on one session.
 
 A session is open until closed, or until `idle_until` passes without a launch or a token
-refresh; a launch after that opens a new session.
+refresh; a launch after that opens a new session. A launch or a refresh changes the session
+by compare-and-set (`change`): a close landing while it runs wins.
 
 Every bet reads its session (`get`): a session read before is answered from memory while
 the bucket's watch reports no change to it (`services.edge.kvcache`), so a bet costs no KV
@@ -108,6 +109,31 @@ class PlatformSessions:
         key = f"s.{session.session_id}"
         self.cache.forget(key)  # first: a read under way cannot keep what this replaces
         await self._kv.put(key, msgspec.json.encode(session))
+
+    async def change(
+        self, session_id: str, change: Callable[[PlatformSession], PlatformSession]
+    ) -> PlatformSession | None:
+        """The stored session with `change` applied, written only over the entry it was read
+        from (compare-and-set, past the cache; read and changed again on a conflict), so a
+        close landing between the read and the write is seen, never undone: a closed
+        session is answered as it is, unchanged. None if there is no such session."""
+        key = f"s.{session_id}"
+        for _ in range(32):
+            try:
+                entry = await self._kv.get(key)
+            except (KeyNotFoundError, NotFoundError):
+                return None
+            before = self._decoder.decode(entry.value) if entry.value else None
+            if before is None or before.closed_at:
+                return before
+            after = change(before)
+            self.cache.forget(key)  # first: a read under way cannot keep what this replaces
+            try:
+                await self._kv.update(key, msgspec.json.encode(after), last=entry.revision)
+            except KeyWrongLastSequenceError:
+                continue  # changed since (closed, relaunched): change what is there now
+            return after
+        raise RuntimeError(f"session {key} keeps changing under us")
 
     async def open_of(self, operator: str, player: str, currency: str) -> PlatformSession | None:
         """The open session of `operator`'s `player` in `currency`, if there is one."""

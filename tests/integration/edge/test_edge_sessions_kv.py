@@ -7,14 +7,14 @@ import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
 import nats
 import pytest
 from nats.aio.client import Client as NATS
-from nats.js.kv import KeyValue
 
 from services.edge.sessions import KvSessionStore
+from tests.integration.support import connections
+from tests.integration.support.kv_hooks import BeforeWrite
 from tests.integration.support.watched import warm
 from tests.unit.edge.support.session_store_suite import SessionStoreSuite
 
@@ -38,13 +38,9 @@ async def _seen(condition: Callable[[], Awaitable[bool]], within_s: float = 5.0)
 
 @pytest.fixture
 async def two_processes(nats_url: str, stream_prefix: str) -> AsyncIterator[tuple[str, NATS, NATS]]:
-    """One session bucket, and two connections to it: two processes of the bridge."""
-    here, there = await nats.connect(nats_url), await nats.connect(nats_url)
-    try:
+    """One session bucket, and two processes of the bridge using it."""
+    async with connections.two_processes(nats_url) as (here, there):
         yield f"sessions_{stream_prefix.lower()}", here, there
-    finally:
-        await here.drain()
-        await there.drain()
 
 
 async def test_a_session_read_again_costs_no_request_until_another_process_revokes_it(
@@ -98,37 +94,12 @@ async def test_without_its_watch_the_store_reads_the_bucket_every_time(
         await nc.drain()
 
 
-class _ClosedBeforeWrite:
-    """The bucket, with `then` run just before the next write of a session: the operator's
-    close lands between a slide's read and its write."""
-
-    def __init__(self, kv: KeyValue) -> None:
-        self.kv = kv
-        self.then: Callable[[], Awaitable[object]] | None = None
-
-    async def _hook(self, key: str) -> None:
-        if self.then is not None and key.startswith("s."):
-            then, self.then = self.then, None
-            await then()
-
-    async def put(self, key: str, value: bytes) -> int:
-        await self._hook(key)
-        return await self.kv.put(key, value)
-
-    async def update(self, key: str, value: bytes, last: int | None = None) -> int:
-        await self._hook(key)
-        return await self.kv.update(key, value, last=last)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.kv, name)
-
-
 async def test_a_slide_is_written_over_the_entry_it_read_and_never_over_a_revoke(
     two_processes: tuple[str, NATS, NATS],
 ) -> None:
     bucket, here, there = two_processes
     other = await KvSessionStore.open(there.jetstream(), bucket)
-    kv = _ClosedBeforeWrite(await here.jetstream().key_value(bucket))
+    kv = BeforeWrite(await here.jetstream().key_value(bucket))
     now = [time.time()]
     store = KvSessionStore(kv, clock=lambda: now[0])  # type: ignore[arg-type]
     kept = await store.issue("evo", "p-3", "EUR", ttl_s=1800, idle_s=1800)
