@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -52,6 +53,11 @@ class PlatformSession(msgspec.Struct, frozen=True, kw_only=True):
 
     def open(self, now: float) -> bool:
         return not self.closed_at and now < self.idle_until
+
+
+SESSION_ID = re.compile(r"ses_[0-9A-Za-z]{1,64}\Z")
+"""What a session id can be (`new_session_id` makes `ses_` and 24 hex digits); any other
+names no session: ASCII only (`str.isalnum` passes '²' and 'é'), and short."""
 
 
 def new_session_id() -> str:
@@ -93,8 +99,8 @@ class PlatformSessions:
         await self.cache.stop()
 
     async def get(self, session_id: str) -> PlatformSession | None:
-        if not session_id.startswith("ses_") or not session_id[4:].isalnum():
-            return None
+        if not SESSION_ID.match(session_id):
+            return None  # never a KV key: a 5,000-character one makes nats-server drop us
         key = f"s.{session_id}"
         return await self.cache.read(key, functools.partial(self._load, key))
 

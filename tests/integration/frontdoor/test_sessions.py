@@ -212,12 +212,17 @@ async def test_a_launch_with_bad_input_is_refused_and_opens_nothing(bridge: Brid
         (launch_body("cy", "hub88", country="Malta"), "LBRG-400 INVALID_REQUEST"),
         (launch_body("cy", "hub88", kycStatus="MAYBE"), "LBRG-400 INVALID_REQUEST"),
         (launch_body("c\u0000y", "hub88"), "LBRG-400 INVALID_REQUEST"),
+        (launch_body("cy", "hub88", country="GB\n"), "LBRG-400 INVALID_REQUEST"),
     ]
     for body, error in cases:
         status, answer = await launch(bridge, body)
         assert answer["error"] == error, (body, answer)
         assert status == int(error[5:8])
-    unknown = await bridge.client.post("/platform/v1/sessions/ses_0000/close", headers=SESSIONS)
-    assert (await unknown.json())["error"] == "LBRG-404 SESSION_NOT_FOUND"
+    # Ids that name no session, the last long enough to make nats-server drop a client
+    # asked for it as a key: each is told so, and the bridge answers on after them.
+    for session_id in ("ses_0000", "ses_\u00e9", "ses_\u00b2", "ses_" + "a" * 5000):
+        path = f"/platform/v1/sessions/{session_id}/close"
+        unknown = await bridge.client.post(path, headers=SESSIONS)
+        assert (await unknown.json())["error"] == "LBRG-404 SESSION_NOT_FOUND", session_id
     _, ok = await launch(bridge, launch_body("cy", "hub88"))
     assert ok["relaunched"] is False, "no refused launch opened a session"
