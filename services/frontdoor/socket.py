@@ -67,6 +67,8 @@ BURST = 20.0
 FLOOD = 50
 TICK_S = 1.0
 MAX_MESSAGE = 16 * 1024
+LOG_END_TIMEOUT_S = 2.0
+"""The longest a connect waits for the log to say its end (then the position is taken)."""
 
 _encoder = msgspec.json.Encoder()
 _POSITION_TYPE = Annotated[int, msgspec.Meta(ge=0, le=10**18 - 1)]
@@ -101,6 +103,32 @@ def _position(request: web.Request, name: str, default: int) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 18:
         raise ApiError("INVALID_POSITION", f"`{name}` must be a log position (ASCII digits)")
     return int(text)
+
+
+async def _refuse_past_log_end(hub: PushHub, position: int, settled_position: int) -> None:
+    """`INVALID_POSITION` for a resume position past the ledger log's last one.
+
+    Every push's position is one the log has, so a later one was never sent: taken as
+    given, it would drop every push until the log passed it (a socket that stays open
+    and says nothing). A log that does not answer here is left to the replay, which
+    closes the socket with the reason."""
+    claimed = max(position, settled_position)
+    if claimed <= 0:
+        return
+    recorder = hub._ledger.recorder  # the log the hub pushes from
+    try:
+        async with asyncio.timeout(LOG_END_TIMEOUT_S):
+            end = await asyncio.to_thread(recorder.max_notification_id) or 0
+    except Exception as error:
+        log.warning("the ledger's log did not say its end (%s); not checking %d", error, claimed)
+        return
+    if claimed > end:
+        name = "position" if position == claimed else "settledPosition"
+        raise ApiError(
+            "INVALID_POSITION",
+            f"`{name}` {claimed} is past the end of the log (its last position is {end}): "
+            "reconnect with the last logPosition received, or without one",
+        )
 
 
 def seat_limits(state: GuardState, session: PlatformSession, now: datetime) -> LimitsUpdate:
@@ -150,6 +178,8 @@ def setup_socket(
         session = await app[PLATFORM_SESSIONS].get(claims.session_id)
         if session is None or session.player != claims.player:
             raise ApiError("NOT_YOUR_SESSION", "this token acts on its own session only")
+        hub = app[PUSH_HUB]
+        await _refuse_past_log_end(hub, position, settled_position)
         seat = Seat(
             player=session.player,
             currency=session.currency,
@@ -165,7 +195,6 @@ def setup_socket(
                 if not ws.closed:
                     await ws.send_str(_encoder.encode(message).decode())
 
-        hub = app[PUSH_HUB]
         mailbox = hub.join(seat)
         if protection is not None:  # first, so a player who missed an update is not stale
             await send(seat_limits(protection().state, session, datetime.now(UTC)))

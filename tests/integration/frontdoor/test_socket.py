@@ -12,6 +12,7 @@ from yarl import URL
 
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import available, bet, opened, record
+from tests.integration.frontdoor.test_lifecycle import next_push
 from tests.integration.frontdoor.test_sessions import evo_session, fund, launch, launch_body
 
 
@@ -97,3 +98,42 @@ async def test_a_flooded_socket_is_refused_then_closed_with_a_reason(bridge: Bri
         assert "LBRG-429 RATE_LIMITED" in codes
         assert ws.close_code == 1008
     assert await available(bridge, "tom") == Decimal("100.00")
+
+
+UPGRADE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
+"""A WebSocket handshake's headers, sent by hand so a refused one's body can be read."""
+
+
+async def test_a_resume_position_past_the_end_of_the_log_is_refused_at_connect(
+    bridge: Bridge,
+) -> None:
+    # A socket reconnecting from a position the log never reached was taken as given: it
+    # dropped every push at or below it and sat open saying nothing but the time.
+    _, token = await evo_session(bridge, "pia")
+    path = f"/platform/v1/player/socket?token={token}"
+    async with bridge.client.ws_connect(path) as ws:
+        await record(bridge, opened("R-end-1"))
+        pushed = await next_push(ws)
+        while pushed["type"] != "betting.opened":
+            pushed = await next_push(ws)
+    last = pushed["logPosition"]
+
+    for query in (f"position={last + 10**6}", f"position={last}&settledPosition={10**17}"):
+        refused = await bridge.client.get(f"{path}&{query}", headers=UPGRADE)
+        body = await refused.json()
+        assert refused.status == 400, body
+        assert body["error"] == "LBRG-400 INVALID_POSITION", body
+        assert "past the end of the log" in body["message"], body
+
+    # The last position received is still a good one: what comes after it is pushed.
+    async with bridge.client.ws_connect(f"{path}&position={last}") as ws:
+        await record(bridge, opened("R-end-2"))
+        pushed = await next_push(ws)
+        while pushed["type"] != "betting.opened":
+            pushed = await next_push(ws)
+        assert pushed["roundId"] == "R-end-2" and pushed["logPosition"] > last
