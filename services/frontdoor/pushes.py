@@ -146,6 +146,11 @@ class PushHub:
         self._settle_sub: Any = None
         self._unlisten: Callable[[], None] | None = None
 
+    def log_end(self) -> int:
+        """The last position of the ledger's log, which every push's position is at or
+        before (0 for an empty log). Blocking: a read of the log."""
+        return self._ledger.recorder.max_notification_id() or 0
+
     async def start(self) -> None:
         recorder: Any = self._ledger.recorder
         head = await asyncio.to_thread(recorder.max_notification_id) or 0

@@ -115,10 +115,9 @@ async def _refuse_past_log_end(hub: PushHub, position: int, settled_position: in
     claimed = max(position, settled_position)
     if claimed <= 0:
         return
-    recorder = hub._ledger.recorder  # the log the hub pushes from
     try:
         async with asyncio.timeout(LOG_END_TIMEOUT_S):
-            end = await asyncio.to_thread(recorder.max_notification_id) or 0
+            end = await asyncio.to_thread(hub.log_end)
     except Exception as error:
         log.warning("the ledger's log did not say its end (%s); not checking %d", error, claimed)
         return
