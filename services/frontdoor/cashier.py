@@ -216,6 +216,13 @@ def setup_cashier(
             raise ApiError("INVALID_REQUEST", f"limit must be 1..{MAX_PAGE}")
         view = balances()
         if at_least:
+            end = await asyncio.to_thread(ledger().recorder.max_notification_id) or 0
+            if at_least > end:  # the view never gets there: VIEW_BEHIND would be retried forever
+                raise ApiError(
+                    "INVALID_REQUEST",
+                    f"atLeast {at_least} is past the end of the log (its last position is "
+                    f"{end}); pass a logPosition this API answered",
+                )
             try:
                 await asyncio.to_thread(view.wait, APPLICATION_NAME, at_least, WAIT_S)
             except TimeoutError:

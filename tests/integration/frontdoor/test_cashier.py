@@ -153,3 +153,29 @@ async def test_bad_cashier_input_gets_a_clear_code_and_changes_nothing(bridge: B
     assert (await bad_player.json())["error"] == "LBRG-400 INVALID_PLAYER"
     balance = await asyncio.to_thread(bridge.app[LEDGER].balance, "cy", "EUR")
     assert balance.balance == 0
+
+
+async def test_a_history_read_at_a_position_past_the_end_of_the_log_is_refused_not_retried(
+    bridge: Bridge,
+) -> None:
+    # The view never reaches a position the log does not have: `VIEW_BEHIND` (a 503, retry)
+    # had the caller waiting 2 s and asking again forever.
+    await post(bridge, "/platform/v1/players/cy/wallets", {"currency": "EUR"})
+    status, receipt = await post(
+        bridge,
+        "/platform/v1/players/cy/deposits",
+        {"idempotencyKey": "d", "currency": "EUR", "amount": "5.00"},
+    )
+    assert status == 200, receipt
+    last = receipt["logPosition"]
+    for past in (10**18 - 1, last + 10**6):
+        path = f"/platform/v1/players/cy/transactions?atLeast={past}"
+        response = await bridge.client.get(path, headers=CASHIER)
+        body = await response.json()
+        assert (response.status, body["error"]) == (400, "LBRG-400 INVALID_REQUEST"), body
+        assert "past the end of the log" in body["message"], body
+
+    # The receipt's own position is one the log has: read back as before.
+    path = f"/platform/v1/players/cy/transactions?atLeast={last}"
+    page = await (await bridge.client.get(path, headers=CASHIER)).json()
+    assert [item["logPosition"] for item in page["items"]] == [last]
