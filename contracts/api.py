@@ -52,7 +52,11 @@ ERRORS: Final[Mapping[str, tuple[int, str]]] = {
     "MALFORMED_JSON": (400, "The body is not a JSON document."),
     "INVALID_REQUEST": (400, "The body or a parameter does not match the documented schema."),
     "INVALID_PLAYER": (400, "A player id is empty, too long or has characters ids may not have."),
-    "INVALID_POSITION": (400, "`atLeast` is not a log position (ASCII digits, < 2**63)."),
+    "INVALID_POSITION": (
+        400,
+        "A log position (`atLeast`, a socket's resume position) is not ASCII digits below "
+        "2**63, or is past the end of the log.",
+    ),
     "INVALID_ROUND": (400, "A round id is empty, too long or has characters ids may not have."),
     "INVALID_PROVIDER": (400, "`provider` is too long or has characters ids may not have."),
     "MISSING_CREDENTIALS": (401, "No `Authorization: Bearer ...` header."),
