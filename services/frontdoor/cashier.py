@@ -36,7 +36,7 @@ from contracts.wallet import Refusal, WalletReply
 from projections.balances.view import BalancesView
 from services.edge.config import ProvidersConfig
 from services.frontdoor.auth import OPERATOR
-from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.http import ApiError, json_response, past_log_end, read_json
 from services.frontdoor.routes import RouteTable
 from services.ledger.application import Ledger
 from services.ledger.domain import CASHIER, provider_account
@@ -216,8 +216,8 @@ def setup_cashier(
             raise ApiError("INVALID_REQUEST", f"limit must be 1..{MAX_PAGE}")
         view = balances()
         if at_least:
-            end = await asyncio.to_thread(ledger().recorder.max_notification_id) or 0
-            if at_least > end:  # the view never gets there: VIEW_BEHIND would be retried forever
+            end = await past_log_end(lambda: ledger().recorder.max_notification_id() or 0, at_least)
+            if end is not None:  # the view never gets there: VIEW_BEHIND would be retried forever
                 raise ApiError(
                     "INVALID_REQUEST",
                     f"atLeast {at_least} is past the end of the log (its last position is "

@@ -13,6 +13,9 @@ Bodies are decoded straight into the route's msgspec type: malformed JSON is
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -20,6 +23,8 @@ from aiohttp import web
 
 from contracts import bodies
 from contracts.api import ERRORS, ErrorBody, error_text
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -70,3 +75,22 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
     except msgspec.DecodeError:
         raise ApiError("MALFORMED_JSON", "the body is not a JSON document") from None
     raise ApiError("INVALID_REQUEST", problem or "the body does not match its schema")
+
+
+LOG_END_TIMEOUT_S = 2.0
+"""The longest a request waits for the log to say its end (then its position is taken)."""
+
+
+async def past_log_end(log_end: Callable[[], int], position: int) -> int | None:
+    """The ledger log's last position when `position` is past it, else None. A position
+    past the end was never answered, so a read waiting for it would wait forever; a log
+    that does not say its end within `LOG_END_TIMEOUT_S` leaves the position as given."""
+    try:
+        async with asyncio.timeout(LOG_END_TIMEOUT_S):
+            end = await asyncio.to_thread(log_end)
+    except Exception as error:  # the log away: the read after this meets it, not this check
+        log.warning(
+            "the ledger's log did not say its end (%s); not checking position %d", error, position
+        )
+        return None
+    return end if position > end else None

@@ -52,7 +52,7 @@ from contracts.player import (
     Settlement,
 )
 from services.frontdoor.bets import TakeBet, rejected
-from services.frontdoor.http import ApiError
+from services.frontdoor.http import ApiError, past_log_end
 from services.frontdoor.launch import PLATFORM_SESSIONS, SOCKET_PATH
 from services.frontdoor.players import PLAYER
 from services.frontdoor.pushes import PUSH_HUB, Mailbox, Push, PushHub, Seat
@@ -67,8 +67,6 @@ BURST = 20.0
 FLOOD = 50
 TICK_S = 1.0
 MAX_MESSAGE = 16 * 1024
-LOG_END_TIMEOUT_S = 2.0
-"""The longest a connect waits for the log to say its end (then the position is taken)."""
 
 _encoder = msgspec.json.Encoder()
 _POSITION_TYPE = Annotated[int, msgspec.Meta(ge=0, le=10**18 - 1)]
@@ -115,13 +113,8 @@ async def _refuse_past_log_end(hub: PushHub, position: int, settled_position: in
     claimed = max(position, settled_position)
     if claimed <= 0:
         return
-    try:
-        async with asyncio.timeout(LOG_END_TIMEOUT_S):
-            end = await asyncio.to_thread(hub.log_end)
-    except Exception as error:
-        log.warning("the ledger's log did not say its end (%s); not checking %d", error, claimed)
-        return
-    if claimed > end:
+    end = await past_log_end(hub.log_end, claimed)
+    if end is not None:
         name = "position" if position == claimed else "settledPosition"
         raise ApiError(
             "INVALID_POSITION",
