@@ -23,6 +23,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+import nats
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
@@ -86,6 +87,11 @@ def guard(table: RouteTable, keys: OperatorKeys, players: PlayerCheck | None = N
             return error.response()
         except web.HTTPException:
             raise
+        except (TimeoutError, nats.errors.Error) as error:
+            # The ledger's log away (nats-server restarting): transient, not a defect. A
+            # write may have been taken: the retry, same idempotency key, gets its answer.
+            log.warning("%s %s: the log did not answer (%r)", request.method, request.path, error)
+            return ApiError("RETRY", "the ledger's log did not answer; retry").response()
         except Exception:
             log.exception("%s %s failed", request.method, request.path)
             return ApiError(

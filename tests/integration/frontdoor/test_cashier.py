@@ -6,6 +6,9 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import nats
+import pytest
+
 from services.bridge.main import LEDGER
 from tests.integration.frontdoor.conftest import Bridge
 
@@ -179,3 +182,22 @@ async def test_a_history_read_at_a_position_past_the_end_of_the_log_is_refused_n
     path = f"/platform/v1/players/cy/transactions?atLeast={last}"
     page = await (await bridge.client.get(path, headers=CASHIER)).json()
     assert [item["logPosition"] for item in page["items"]] == [last]
+
+
+async def test_the_log_away_under_a_deposit_is_the_retryable_error_told_in_one_line(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await post(bridge, "/platform/v1/players/cy/wallets", {"currency": "EUR"})
+
+    def away(*_args: object, **_kwargs: object) -> None:
+        raise nats.errors.TimeoutError
+
+    monkeypatch.setattr(bridge.app[LEDGER], "transfer", away)
+    status, answer = await post(
+        bridge,
+        "/platform/v1/players/cy/deposits",
+        {"idempotencyKey": "d", "currency": "EUR", "amount": "5.00"},
+    )
+    assert (status, answer["error"]) == (503, "LBRG-503 RETRY"), answer
+    told = [r for r in caplog.records if r.name == "services.frontdoor.auth"]
+    assert [(r.levelname, r.exc_info) for r in told] == [("WARNING", None)], told
