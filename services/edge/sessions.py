@@ -44,10 +44,11 @@ from typing import Protocol
 
 import msgspec
 from nats.js import JetStreamContext
-from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
 from services.edge.kvcache import WatchedEntries
+from services.edge.kvwrite import change_entry
 
 SESSION_BUCKET = "livebridge_sessions"
 PROVIDER_IDLE_S = 1800.0
@@ -358,24 +359,20 @@ class KvSessionStore(_IssuingStore):
         read from (compare-and-set, past the cache): a revoke (a platform session's end)
         landing between the read and the write makes the write fail, and what is there then
         is honoured, so a revoked token stays dead instead of being written back to life."""
-        for _ in range(32):
-            try:
-                entry = await self._kv.get(key)
-            except NotFoundError:
-                return None
-            session = self._decoder.decode(entry.value) if entry.value else None
+
+        def token_of(raw: bytes | None) -> Session | None:
+            session = self._decoder.decode(raw) if raw else None
             if session is None or not hmac.compare_digest(session.token.encode(), token.encode()):
                 return None
-            slid = session.slid(self._clock())
-            if slid is None:
-                return session
-            self.cache.forget(key)  # first: a read under way cannot keep what this replaces
-            try:
-                await self._kv.update(key, msgspec.json.encode(slid), last=entry.revision)
-            except KeyWrongLastSequenceError:
-                continue  # changed (revoked, slid elsewhere) since: read what is there
-            return slid
-        raise RuntimeError(f"session {key} keeps changing; try again")
+            return session
+
+        def slide(raw: bytes | None) -> bytes | None:
+            session = token_of(raw)
+            slid = session.slid(self._clock()) if session is not None else None
+            return None if slid is None else msgspec.json.encode(slid)
+
+        forget = functools.partial(self.cache.forget, key)
+        return token_of(await change_entry(self._kv, key, slide, before_write=forget))
 
     async def join(self, session: Session) -> bool:
         key = _token_key(session.provider, session.token)
@@ -397,27 +394,16 @@ class KvSessionStore(_IssuingStore):
         self, platform_session: str, change: Callable[[_Family], _Family]
     ) -> _Family:
         """`change` applied to the family by compare-and-set (again on a conflict)."""
+
+        def changed(raw: bytes | None) -> bytes | None:
+            after = msgspec.json.encode(change(self._decode_family(raw)))
+            return None if after == raw else after  # unchanged: nothing to write
+
         key = f"f.{_digest(platform_session)}"
-        for _ in range(32):
-            try:
-                entry = await self._kv.get(key)
-            except NotFoundError:
-                entry = None
-            before = _Family()
-            if entry is not None and entry.value:
-                before = self._family_decoder.decode(entry.value)
-            after = change(before)
-            if entry is not None and after == before:
-                return after
-            try:
-                if entry is None:
-                    await self._kv.create(key, msgspec.json.encode(after))
-                else:
-                    await self._kv.update(key, msgspec.json.encode(after), last=entry.revision)
-            except KeyWrongLastSequenceError:
-                continue
-            return after
-        raise RuntimeError(f"platform session family {key} keeps changing; try again")
+        return self._decode_family(await change_entry(self._kv, key, changed))
+
+    def _decode_family(self, raw: bytes | None) -> _Family:
+        return self._family_decoder.decode(raw) if raw else _Family()
 
     async def currency_of(self, provider: str, player: str) -> str | None:
         key = f"p.{provider}.{_digest(player)}"

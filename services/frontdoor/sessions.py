@@ -31,6 +31,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFound
 from nats.js.kv import KeyValue
 
 from services.edge.kvcache import WatchedEntries
+from services.edge.kvwrite import change_entry
 
 
 class PlatformSession(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,22 +125,16 @@ class PlatformSessions:
         close landing between the read and the write is seen, never undone: a closed
         session is answered as it is, unchanged. None if there is no such session."""
         key = f"s.{session_id}"
-        for _ in range(32):
-            try:
-                entry = await self._kv.get(key)
-            except (KeyNotFoundError, NotFoundError):
-                return None
-            before = self._decoder.decode(entry.value) if entry.value else None
+
+        def changed(raw: bytes | None) -> bytes | None:
+            before = self._decoder.decode(raw) if raw else None
             if before is None or before.closed_at:
-                return before
-            after = change(before)
-            self.cache.forget(key)  # first: a read under way cannot keep what this replaces
-            try:
-                await self._kv.update(key, msgspec.json.encode(after), last=entry.revision)
-            except KeyWrongLastSequenceError:
-                continue  # changed since (closed, relaunched): change what is there now
-            return after
-        raise RuntimeError(f"session {key} keeps changing under us")
+                return None
+            return msgspec.json.encode(change(before))
+
+        forget = functools.partial(self.cache.forget, key)
+        after = await change_entry(self._kv, key, changed, before_write=forget)
+        return self._decoder.decode(after) if after else None
 
     async def open_of(self, operator: str, player: str, currency: str) -> PlatformSession | None:
         """The open session of `operator`'s `player` in `currency`, if there is one."""
