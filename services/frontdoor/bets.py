@@ -79,7 +79,7 @@ def _profile_refusal(
             "PROFILE_NOT_ALLOWED",
             f"profile {profile!r} is not allowed for {where}; allowed: {', '.join(allowed)}",
         )
-    if profile != own and not any(key[3] == profile for key in tuple(state.limits)):
+    if profile != own and not state.in_force(profile):
         return _Rejected(
             "PROFILE_NOT_ALLOWED", f"profile {profile!r} has no limits in force; name another"
         )

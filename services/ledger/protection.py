@@ -258,6 +258,10 @@ class GuardState:
         found = self.players.get(player)
         return (found.profile if found else "") or "DEFAULT"
 
+    def in_force(self, profile: str) -> bool:
+        """Whether `profile` has limits set anywhere (a profile with none binds nothing)."""
+        return any(key[3] == profile for key in tuple(self.limits))
+
     def limits_for(self, provider: str, table: str, currency: str, profile: str) -> EffectiveLimits:
         """The most specific limits of `profile` for a bet (no limits if none is set), with
         the table's own bet-type limits where the table is known: the stricter wins."""
