@@ -408,11 +408,15 @@ def build_app(settings: Settings) -> web.Application:
             lambda: app[NATS_URL],
             f"{settings.stream_prefix}_platform_sessions",
             settings.nats_replicas,
+            natslink.links(app),
         )
     )
     app.cleanup_ctx.append(
         table_statuses_ctx(
-            lambda: app[NATS_URL], f"{settings.stream_prefix}_table_status", settings.nats_replicas
+            lambda: app[NATS_URL],
+            f"{settings.stream_prefix}_table_status",
+            settings.nats_replicas,
+            natslink.links(app),
         )
     )
     catalog = CatalogBox(load_catalog(settings.config_path, configured))

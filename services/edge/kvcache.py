@@ -28,11 +28,12 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
+from nats.js.kv import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -154,3 +155,45 @@ class WatchedEntries(Generic[V]):
 
     async def _changed(self, msg: Msg) -> None:
         self.changed(msg.subject.removeprefix(self._prefix))
+
+
+class WatchedBucket(Generic[V]):
+    """A store kept in one JetStream KV bucket (history 1, entries aging out after
+    `max_age_s`), its reads answered through a `WatchedEntries` cache.
+
+    Made without a bucket (an app's, before it starts), it is usable once `attach` has
+    opened one; `attach` again on each new connection (`services.edge.natslink`), which
+    also empties the cache: what changed while no watch ran is read anew."""
+
+    def __init__(self, kv: KeyValue | None = None) -> None:
+        self._bucket = kv
+        self.cache: WatchedEntries[V] = WatchedEntries()
+        """Entries read before, while the bucket's watch runs (`attach`)."""
+
+    @classmethod
+    async def open(
+        cls, js: JetStreamContext, bucket: str, *, max_age_s: float = 7 * 86400, replicas: int = 1
+    ) -> Self:
+        store = cls()
+        await store.attach(js, bucket, max_age_s=max_age_s, replicas=replicas)
+        return store
+
+    async def attach(
+        self, js: JetStreamContext, bucket: str, *, max_age_s: float = 7 * 86400, replicas: int = 1
+    ) -> None:
+        """Open (or create) the bucket, and watch it: what is read from then on is kept
+        until the bucket says it changed."""
+        self._bucket = await js.create_key_value(
+            bucket=bucket, history=1, ttl=max_age_s, replicas=replicas, direct=True
+        )
+        await self.cache.watch(js, bucket)
+
+    async def close(self) -> None:
+        """Stop watching the bucket (every read goes to it again)."""
+        await self.cache.stop()
+
+    @property
+    def _kv(self) -> KeyValue:
+        if self._bucket is None:
+            raise RuntimeError(f"{type(self).__name__} used before its bucket was opened (attach)")
+        return self._bucket

@@ -43,11 +43,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 import msgspec
-from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
-from services.edge.kvcache import WatchedEntries
+from services.edge.kvcache import WatchedBucket
 from services.edge.kvwrite import change_entry
 
 SESSION_BUCKET = "livebridge_sessions"
@@ -276,7 +275,7 @@ class _Family(msgspec.Struct, frozen=True, kw_only=True):
     ended: bool = False
 
 
-class KvSessionStore(_IssuingStore):
+class KvSessionStore(WatchedBucket[Session | str], _IssuingStore):
     """Sessions in a JetStream KV bucket; entries also age out with the bucket's TTL.
 
     A platform session's family is one key (`f.<digest>`), read past the cache and changed
@@ -289,50 +288,8 @@ class KvSessionStore(_IssuingStore):
     _family_decoder = msgspec.json.Decoder(_Family)
 
     def __init__(self, kv: KeyValue | None = None, clock: Callable[[], float] = time.time) -> None:
-        """`kv` is the bucket; a store made without one (an app's, before it starts) is
-        usable once `attach` has opened it."""
-        self._bucket = kv
+        super().__init__(kv)
         self._clock = clock
-        self.cache: WatchedEntries[Session | str] = WatchedEntries()
-        """Sessions and currencies read before, while the bucket's watch runs (`attach`)."""
-
-    @classmethod
-    async def open(
-        cls,
-        js: JetStreamContext,
-        bucket: str = SESSION_BUCKET,
-        *,
-        max_age_s: float = 7 * 86400,
-        replicas: int = 1,
-    ) -> KvSessionStore:
-        store = cls()
-        await store.attach(js, bucket, max_age_s=max_age_s, replicas=replicas)
-        return store
-
-    async def attach(
-        self,
-        js: JetStreamContext,
-        bucket: str = SESSION_BUCKET,
-        *,
-        max_age_s: float = 7 * 86400,
-        replicas: int = 1,
-    ) -> None:
-        """Open (or create) the bucket this store keeps its sessions in, and watch it: what
-        is read from then on is kept until the bucket says it changed."""
-        self._bucket = await js.create_key_value(
-            bucket=bucket, history=1, ttl=max_age_s, replicas=replicas, direct=True
-        )
-        await self.cache.watch(js, bucket)
-
-    async def close(self) -> None:
-        """Stop watching the bucket (every read goes to it again)."""
-        await self.cache.stop()
-
-    @property
-    def _kv(self) -> KeyValue:
-        if self._bucket is None:
-            raise RuntimeError("session store used before its bucket was opened (attach)")
-        return self._bucket
 
     async def keep(self, session: Session) -> None:
         await self._put(_token_key(session.provider, session.token), msgspec.json.encode(session))

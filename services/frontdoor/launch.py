@@ -58,20 +58,21 @@ SOCKET_PATH = "/platform/v1/player/socket"
 
 
 def platform_sessions_ctx(
-    nats_url: Callable[[], str], bucket: str, replicas: int = 1
+    nats_url: Callable[[], str], bucket: str, replicas: int, watched: list[natslink.NatsLink]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The cleanup context that opens `PLATFORM_SESSIONS` on its own NATS connection,
+    opened again whenever it closes for good (`watched`: the app's `natslink.links`)."""
+
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        nc = await natslink.connect(nats_url(), "livebridge-frontdoor")
+        app[PLATFORM_SESSIONS] = store = PlatformSessions()
+        link = await natslink.watched_bucket(
+            store, nats_url(), "livebridge-frontdoor", bucket, replicas, watched
+        )
         try:
-            app[PLATFORM_SESSIONS] = await PlatformSessions.open(
-                nc.jetstream(), bucket, replicas=replicas
-            )
             yield
         finally:
-            store = app.get(PLATFORM_SESSIONS)
-            if store is not None:
-                await store.close()
-            await nc.drain()
+            await store.close()
+            await link.stop()
 
     return ctx
 

@@ -26,11 +26,10 @@ import time
 from collections.abc import Callable
 
 import msgspec
-from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
-from services.edge.kvcache import WatchedEntries
+from services.edge.kvcache import WatchedBucket
 from services.edge.kvwrite import change_entry
 
 
@@ -70,34 +69,12 @@ def _index(operator: str, player: str, currency: str) -> str:
     return "i." + digest[:40]
 
 
-class PlatformSessions:
+class PlatformSessions(WatchedBucket[PlatformSession]):
     _decoder = msgspec.json.Decoder(PlatformSession)
 
-    def __init__(self, kv: KeyValue, clock: Callable[[], float] = time.time) -> None:
-        self._kv = kv
+    def __init__(self, kv: KeyValue | None = None, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(kv)
         self.clock = clock
-        self.cache: WatchedEntries[PlatformSession] = WatchedEntries()
-        """Sessions read before, while the bucket's watch runs (`open`)."""
-
-    @classmethod
-    async def open(
-        cls,
-        js: JetStreamContext,
-        bucket: str,
-        *,
-        max_age_s: float = 7 * 86400,
-        replicas: int = 1,
-    ) -> PlatformSessions:
-        kv = await js.create_key_value(
-            bucket=bucket, history=1, ttl=max_age_s, direct=True, replicas=replicas
-        )
-        store = cls(kv)
-        await store.cache.watch(js, bucket)
-        return store
-
-    async def close(self) -> None:
-        """Stop watching the bucket (every read goes to it again)."""
-        await self.cache.stop()
 
     async def get(self, session_id: str) -> PlatformSession | None:
         if not SESSION_ID.match(session_id):

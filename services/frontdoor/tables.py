@@ -54,8 +54,8 @@ def _table_key(provider: str, table: str) -> str:
 
 
 class TableStatuses:
-    def __init__(self, kv: KeyValue) -> None:
-        self._kv = kv
+    def __init__(self) -> None:
+        self._bucket: KeyValue | None = None
         self._providers: dict[str, ProviderState] = {}
         self._tables: dict[tuple[str, str], TableState] = {}
         self._listeners: list[Listener] = []
@@ -63,14 +63,19 @@ class TableStatuses:
 
     @classmethod
     async def open(cls, js: JetStreamContext, bucket: str, *, replicas: int = 1) -> TableStatuses:
-        statuses = cls(
-            await js.create_key_value(bucket=bucket, history=1, direct=True, replicas=replicas)
-        )
-        await statuses._start()
+        statuses = cls()
+        await statuses.attach(js, bucket, replicas=replicas)
         return statuses
 
-    async def _start(self) -> None:
-        watcher = await self._kv.watchall()
+    async def attach(self, js: JetStreamContext, bucket: str, *, replicas: int = 1) -> None:
+        """Open (or create) the bucket and follow it: every key's value now, then each
+        change. Called again on each new connection (`services.edge.natslink`), it reads
+        the values anew, so a change made while no watch ran is not missed."""
+        await self.close()
+        self._bucket = await js.create_key_value(
+            bucket=bucket, history=1, direct=True, replicas=replicas
+        )
+        watcher = await self._bucket.watchall()
         async for entry in watcher:  # the current values, then None
             if entry is None:
                 break
@@ -88,10 +93,17 @@ class TableStatuses:
         self._watching = asyncio.create_task(follow(), name="table-status-watch")
 
     async def close(self) -> None:
-        if self._watching is not None:
-            self._watching.cancel()
+        watching, self._watching = self._watching, None
+        if watching is not None:
+            watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watching
+                await watching
+
+    @property
+    def _kv(self) -> KeyValue:
+        if self._bucket is None:
+            raise RuntimeError("table statuses used before their bucket was opened (attach)")
+        return self._bucket
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         """Call `listener` with every change from now on; returns the function that stops it."""
@@ -159,21 +171,20 @@ TABLE_STATUSES = web.AppKey("table_statuses", TableStatuses)
 
 
 def table_statuses_ctx(
-    nats_url: Callable[[], str], bucket: str, replicas: int = 1
+    nats_url: Callable[[], str], bucket: str, replicas: int, watched: list[natslink.NatsLink]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The cleanup context that opens `TABLE_STATUSES` on its own NATS connection."""
+    """The cleanup context that opens `TABLE_STATUSES` on its own NATS connection, opened
+    again whenever it closes for good (`watched`: the app's `natslink.links`)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        nc = await natslink.connect(nats_url(), "livebridge-tables", max_reconnect_attempts=-1)
+        app[TABLE_STATUSES] = statuses = TableStatuses()
+        link = await natslink.watched_bucket(
+            statuses, nats_url(), "livebridge-tables", bucket, replicas, watched
+        )
         try:
-            app[TABLE_STATUSES] = statuses = await TableStatuses.open(
-                nc.jetstream(), bucket, replicas=replicas
-            )
-            try:
-                yield
-            finally:
-                await statuses.close()
+            yield
         finally:
-            await nc.drain()
+            await statuses.close()
+            await link.stop()
 
     return ctx

@@ -17,7 +17,7 @@ def closed_before_the_next_write(bridge: Bridge, session_id: str) -> BeforeWrite
     made just before the next write of a session."""
     store = bridge.app[PLATFORM_SESSIONS]
     kv = BeforeWrite(store._kv)
-    store._kv = kv  # type: ignore[assignment]
+    store._bucket = kv  # type: ignore[assignment]
 
     async def close() -> None:
         response = await bridge.client.post(
