@@ -71,12 +71,13 @@ from services.frontdoor.cashier import setup_cashier
 from services.frontdoor.catalog import load_catalog
 from services.frontdoor.catalog_poll import CatalogBox, catalog_poll_ctx, load_sources
 from services.frontdoor.config import FrontdoorConfig, load_frontdoor
-from services.frontdoor.launch import platform_sessions_ctx, setup_launch
+from services.frontdoor.launch import PLATFORM_SESSIONS, setup_launch
 from services.frontdoor.lobby import setup_lobby
 from services.frontdoor.protection import limits_subject, setup_protection
 from services.frontdoor.pushes import push_hub_ctx
+from services.frontdoor.sessions import PlatformSessions
 from services.frontdoor.socket import setup_socket
-from services.frontdoor.tables import TABLE_STATUSES, table_statuses_ctx
+from services.frontdoor.tables import TABLE_STATUSES, TableStatuses
 from services.frontdoor.throttle import SessionThrottle
 from services.infra.natscluster import NatsCluster
 from services.infra.natsserver import NatsServer, check_server
@@ -403,22 +404,24 @@ def build_app(settings: Settings) -> web.Application:
         balances=lambda: app[VIEWS].balances,
         providers=configured,
     )
-    app.cleanup_ctx.append(
-        platform_sessions_ctx(
-            lambda: app[NATS_URL],
-            f"{settings.stream_prefix}_platform_sessions",
-            settings.nats_replicas,
-            natslink.links(app),
-        )
+    # the front door's hot state, each bucket on a connection of its own, reopened if lost
+    app[PLATFORM_SESSIONS] = PlatformSessions()
+    app[TABLE_STATUSES] = TableStatuses()
+    hot: tuple[tuple[natslink.ClosableBucketStore, str, str], ...] = (
+        (app[PLATFORM_SESSIONS], "livebridge-frontdoor", "platform_sessions"),
+        (app[TABLE_STATUSES], "livebridge-tables", "table_status"),
     )
-    app.cleanup_ctx.append(
-        table_statuses_ctx(
-            lambda: app[NATS_URL],
-            f"{settings.stream_prefix}_table_status",
-            settings.nats_replicas,
-            natslink.links(app),
+    for store, name, bucket in hot:
+        app.cleanup_ctx.append(
+            natslink.bucket_ctx(
+                store,
+                lambda: app[NATS_URL],
+                name,
+                f"{settings.stream_prefix}_{bucket}",
+                settings.nats_replicas,
+                natslink.links(app),
+            )
         )
-    )
     catalog = CatalogBox(load_catalog(settings.config_path, configured))
     app[CATALOG] = catalog
     app.cleanup_ctx.append(

@@ -23,7 +23,7 @@ The ledger executor is closed with the app.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -36,7 +36,7 @@ from services.edge.adapters.base import (
 )
 from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway, ProviderGate
-from services.edge.natslink import NatsLink, links, watched_bucket
+from services.edge.natslink import bucket_ctx, links
 from services.edge.ports import AsyncLedger, LedgerPort
 from services.edge.security import caller_address
 from services.edge.sessions import KvSessionStore, MemorySessionStore, SessionStore
@@ -68,7 +68,7 @@ def setup_edge(
         kv_store = KvSessionStore()  # its bucket is opened as the app starts
         store = kv_store
         app.cleanup_ctx.append(
-            _kv_sessions(kv_store, nats_url, session_bucket, links(app), replicas)
+            bucket_ctx(kv_store, nats_url, "livebridge-edge", session_bucket, replicas, links(app))
         )
     else:
         log.warning("edge sessions are in process memory: use one process only")
@@ -88,25 +88,6 @@ def setup_edge(
             for prefix in prefixes:
                 app.router.add_route(endpoint.method, f"{prefix}/{endpoint.path}", handler)
     return gateway
-
-
-def _kv_sessions(
-    store: KvSessionStore,
-    url: str | Callable[[], str],
-    bucket: str,
-    watched: list[NatsLink],
-    replicas: int,
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        resolved = url if isinstance(url, str) else url()
-        link = await watched_bucket(store, resolved, "livebridge-edge", bucket, replicas, watched)
-        try:
-            yield
-        finally:
-            await store.close()
-            await link.stop()
-
-    return ctx
 
 
 async def _close_ledger(app: web.Application) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import nats
@@ -138,6 +138,35 @@ async def watched_bucket(
     await link.start()
     watched.append(link)
     return link
+
+
+class ClosableBucketStore(BucketStore, Protocol):
+    """A `BucketStore` that holds something of its own to stop (a watch)."""
+
+    async def close(self) -> None: ...
+
+
+def bucket_ctx(
+    store: ClosableBucketStore,
+    url: str | Callable[[], str],
+    name: str,
+    bucket: str,
+    replicas: int,
+    watched: list[NatsLink],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The cleanup context that keeps `store` attached to `bucket` over a link named `name`
+    (`watched_bucket`) while the app runs, then closes the store and the link."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        resolved = url if isinstance(url, str) else url()
+        link = await watched_bucket(store, resolved, name, bucket, replicas, watched)
+        try:
+            yield
+        finally:
+            await store.close()
+            await link.stop()
+
+    return ctx
 
 
 NATS_LINKS = web.AppKey("edge_nats_links", list[NatsLink])

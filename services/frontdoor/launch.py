@@ -18,7 +18,7 @@ authenticated by the player JWT and act on the token's own session only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -37,7 +37,6 @@ from contracts.launch import (
     StreamUrls,
 )
 from contracts.player import CloseReason, SessionClose
-from services.edge import natslink
 from services.edge.config import ProvidersConfig
 from services.edge.sessions import SessionEnded, SessionStore
 from services.frontdoor.auth import OPERATOR
@@ -55,26 +54,6 @@ from services.ledger.protection import Protection
 PLATFORM_SESSIONS = web.AppKey("platform_sessions", PlatformSessions)
 SOCKET_PATH = "/platform/v1/player/socket"
 """Where `services.frontdoor.socket` serves the bet socket."""
-
-
-def platform_sessions_ctx(
-    nats_url: Callable[[], str], bucket: str, replicas: int, watched: list[natslink.NatsLink]
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The cleanup context that opens `PLATFORM_SESSIONS` on its own NATS connection,
-    opened again whenever it closes for good (`watched`: the app's `natslink.links`)."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        app[PLATFORM_SESSIONS] = store = PlatformSessions()
-        link = await natslink.watched_bucket(
-            store, nats_url(), "livebridge-frontdoor", bucket, replicas, watched
-        )
-        try:
-            yield
-        finally:
-            await store.close()
-            await link.stop()
-
-    return ctx
 
 
 EndSessions = Callable[[str, str, CloseReason], Awaitable[int]]

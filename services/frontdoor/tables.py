@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -39,7 +39,6 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from contracts.catalog import ProviderState, TableState, TableStatus
-from services.edge import natslink
 
 log = logging.getLogger(__name__)
 
@@ -168,23 +167,3 @@ def _now() -> datetime:
 
 
 TABLE_STATUSES = web.AppKey("table_statuses", TableStatuses)
-
-
-def table_statuses_ctx(
-    nats_url: Callable[[], str], bucket: str, replicas: int, watched: list[natslink.NatsLink]
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """The cleanup context that opens `TABLE_STATUSES` on its own NATS connection, opened
-    again whenever it closes for good (`watched`: the app's `natslink.links`)."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        app[TABLE_STATUSES] = statuses = TableStatuses()
-        link = await natslink.watched_bucket(
-            statuses, nats_url(), "livebridge-tables", bucket, replicas, watched
-        )
-        try:
-            yield
-        finally:
-            await statuses.close()
-            await link.stop()
-
-    return ctx
