@@ -61,12 +61,19 @@ class GameDetails(msgspec.Struct, frozen=True, kw_only=True):
     table: Table | None = None
 
 
-class Game(msgspec.Struct, frozen=True, kw_only=True):
+class TableGame(msgspec.Struct, frozen=True, kw_only=True):
+    """The game a balance call comes from: `type` the game, `details` its table; `id` is
+    null (or absent) between rounds."""
+
+    id: OptionalId | None = None
+    type: OptionalId = ""
+    details: GameDetails | None = None
+
+
+class Game(TableGame, frozen=True, kw_only=True):
     """A game round: `id` is the round id, `type` the game (`blackjack`, `roulette`...)."""
 
     id: Id
-    type: OptionalId = ""
-    details: GameDetails | None = None
 
 
 class Transaction(msgspec.Struct, frozen=True, kw_only=True):
@@ -110,7 +117,7 @@ class _WalletCall(_Call, frozen=True, kw_only=True):
 
 class BalanceRequest(_WalletCall, frozen=True, kw_only=True):
     sid: Text
-    game: Game | None = None
+    game: TableGame | None = None
 
 
 class TransactionRequest(_WalletCall, frozen=True, kw_only=True):
