@@ -19,6 +19,9 @@ Semantics, per Hub88's documentation unless marked [INFER]:
   user or game (every field Hub88's status table names) -> `RS_ERROR_DUPLICATE_TRANSACTION`.
 - `win` for an unknown bet -> `RS_ERROR_TRANSACTION_DOES_NOT_EXIST`; for a rolled-back
   bet -> `RS_ERROR_TRANSACTION_ROLLED_BACK`; a zero win settles the bet as lost.
+- `rollback` names no currency: it is in the one of the transaction it undoes (tried in
+  the order: its token's, the player's latest session's, the provider's others), not
+  merely the player's latest session's, which may be another game's since.
 - `rollback` of an unknown transaction -> `RS_OK` with the balance, nothing moves, and the
   rollback is remembered: if the bet arrives later it is refused with
   `RS_ERROR_TRANSACTION_ROLLED_BACK` [INFER: Hub88 has already written that bet off].
@@ -368,27 +371,45 @@ class Adapter(DialectAdapter):
         call = self._call(request, wire.RollbackRequest)
         if isinstance(call, EdgeResponse):
             return call
-        currency = call.currency or await self.sessions.currency_of(self.provider.id, call.user)
-        if not currency and len(self.provider.currencies) == 1:
-            currency = self.provider.currencies[0]
-        if currency not in self.provider.currencies:
+        currencies = await self._rollback_currencies(call)
+        if not currencies:
             return self._send(Status.WRONG_CURRENCY, call.request_uuid, call.user, "", None)
-        command = Rollback(
-            provider=self.provider.id,
-            tx_id=call.transaction_uuid,
-            player=call.user,
-            currency=currency,
-            ref_tx_id=call.reference_transaction_uuid,
-            round_id=call.round,
-            game=call.game_code,
-            late_original="refuse",
-            closes_round=bool(call.round_closed),
-        )
-        try:
-            reply = await self.ledger.execute(command)
-        except Refused as exc:
-            if exc.code in _NOT_FOUND:
-                balance = await self._balance_units(call.user, currency)
-                return self._send(Status.OK, call.request_uuid, call.user, currency, balance or 0)
-            return await self._refused(exc, call.request_uuid, call.user, currency)
-        return self._ok(call.request_uuid, call.user, currency, reply)
+        for currency in currencies:
+            command = Rollback(
+                provider=self.provider.id,
+                tx_id=call.transaction_uuid,
+                player=call.user,
+                currency=currency,
+                ref_tx_id=call.reference_transaction_uuid,
+                round_id=call.round,
+                game=call.game_code,
+                late_original="refuse",
+                closes_round=bool(call.round_closed),
+            )
+            try:
+                reply = await self.ledger.execute(command)
+            except Refused as exc:
+                if exc.code is Refusal.CURRENCY_MISMATCH and currency != currencies[-1]:
+                    continue  # the transaction it undoes is in another of them
+                if exc.code in _NOT_FOUND:
+                    units = await self._balance_units(call.user, currency)
+                    return self._send(Status.OK, call.request_uuid, call.user, currency, units or 0)
+                return await self._refused(exc, call.request_uuid, call.user, currency)
+            return self._ok(call.request_uuid, call.user, currency, reply)
+        raise AssertionError("unreachable: the last currency answers")
+
+    async def _rollback_currencies(self, call: wire.RollbackRequest) -> list[str]:
+        """The currencies a rollback may be in, likeliest first: the one it names, else
+        (Hub88 names none) its token's, the player's latest session's, then the
+        provider's others; the transaction it undoes was in one of them, whatever
+        session the player has opened since."""
+        if call.currency:
+            return [call.currency] if call.currency in self.provider.currencies else []
+        session = await self.session_of(call.token, call.user)
+        latest = await self.sessions.currency_of(self.provider.id, call.user)
+        known = [c for c in (session and session.currency, latest) if c]
+        return [
+            c
+            for c in dict.fromkeys([*known, *self.provider.currencies])
+            if c in self.provider.currencies
+        ]
