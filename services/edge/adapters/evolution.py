@@ -18,7 +18,8 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
   round. A repeated debit, same payload or not -> `BET_ALREADY_EXIST`, nothing moves.
 - Credit: settles the bet `refId` (zero credits settle it lost). Repeated, or for a
   bet already settled or cancelled -> `BET_ALREADY_SETTLED`; for a bet never debited ->
-  `BET_DOES_NOT_EXIST`.
+  `BET_DOES_NOT_EXIST`. A credit or cancel for a `userId` with no wallet here ->
+  `INVALID_PARAMETER`, nothing moves (the tool's CHECK_USING_INVALID_USER_ID).
 - Cancel: the cancel repeats its debit's `transaction.id`, so it undoes that debit
   [INFER: a cancel naming another id is treated as a cancel of a debit with that id].
   Before any debit -> `BET_DOES_NOT_EXIST`, and the late debit is then refused with
@@ -115,7 +116,6 @@ _COMMON: dict[Refusal, Status] = {
 }
 _SETTLING: dict[Refusal, Status] = {
     **_COMMON,
-    Refusal.UNKNOWN_WALLET: Status.BET_DOES_NOT_EXIST,
     Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
     Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
 }
@@ -241,7 +241,12 @@ class Adapter(DialectAdapter):
             reply = await self.ledger.execute(command)
         except Refused as exc:
             status = _BY_KIND[kind].get(exc.code, Status.UNKNOWN_ERROR)
-            return self._send(status, call.uuid, await self._current(call.userId, call.currency))
+            balance = await self._current(call.userId, call.currency)
+            if balance is None and status is Status.BET_DOES_NOT_EXIST:
+                # No wallet: not a bet unknown to a player, but a user unknown to the casino
+                # (a cancel naming another player's debit).
+                status = Status.INVALID_PARAMETER
+            return self._send(status, call.uuid, balance)
         return await self._render(kind, call, reply)
 
     async def _render(

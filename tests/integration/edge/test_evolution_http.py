@@ -3,9 +3,11 @@ token (the table and the rollback before its bet, every dialect's: test_dialect_
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
-from tests.integration.edge.support.served_edge import one_player, provider
+from tests.integration.edge.support.served_edge import OPENING, one_player, provider
 
 SECRET = "evo-auth-token-TEST-ONLY"
 
@@ -24,3 +26,23 @@ async def test_check_rotates_the_launch_sid_and_only_the_right_auth_token_is_ans
         assert (fresh["status"], fresh["balance"]) == ("OK", 1000), fresh
         wrong = await client.send(client.prepare("balance", {"sid": checked["sid"]}, auth="no"))
         assert wrong["status"] == "INVALID_TOKEN_ID", wrong
+
+
+async def test_a_credit_or_cancel_naming_an_unknown_user_is_invalid_parameter_and_moves_nothing(
+    nats_url: str, stream_prefix: str
+) -> None:
+    """The tool's CHECK_USING_INVALID_USER_ID: a bet of a real player, then its cancel and
+    its credit sent for a user the casino does not know; the bet stays the player's."""
+    config = provider("evolution", SECRET.encode())
+    async with one_player(nats_url, stream_prefix, config, "real") as (edge, launch):
+        client = EvolutionClient(HttpTransport(edge.http, edge.base("evolution")), SECRET)
+        bet = {"currency": "EUR", "game_id": "g-1", "ref_id": "bet-1", "amount": Decimal(2)}
+        placed = await client.debit(sid=launch, user="real", tx_id="d-1", **bet)
+        assert placed["status"] == "OK", placed
+        for call, tx_id in ((client.cancel, "d-1"), (client.credit, "c-1")):
+            answer = await call(sid=launch, user="fakeUserId", tx_id=tx_id, **bet)
+            assert (answer["status"], answer["balance"]) == ("INVALID_PARAMETER", None), answer
+        assert await edge.balance("real") == OPENING
+        assert await edge.available("real") == OPENING - 2
+        paid = await client.credit(sid=launch, user="real", tx_id="c-1", **bet)
+        assert (paid["status"], paid["balance"]) == ("OK", OPENING), paid
