@@ -139,7 +139,8 @@ class PromoTransaction(msgspec.Struct, frozen=True, kw_only=True):
     the type's own fields (voucher, reward, jackpots) are kept for the record."""
 
     id: Id
-    amount: Decimal
+    amount: msgspec.Raw
+    """A JSON number in major units, as sent; read by `services.edge.amounts.wire_amount`."""
     type: Text = ""
     voucherId: Text = ""
     bonusConfigId: Text = ""
