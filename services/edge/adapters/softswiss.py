@@ -11,6 +11,9 @@ marked [INFER]:
   ledger command, in order: `bet` -> Debit, `win` -> Credit of every open bet of the player
   in the round (`game_id`); `finished: true` closes the round with the request's last
   action [INFER: a finished request without actions moves nothing and closes nothing].
+  A round finished on a bet has no win (SoftSwiss acceptance scenario C): after the
+  actions, a zero credit `finished:<game_id>:<user_id>` settles the player's open bets
+  in it as lost and closes it, once; a later rollback of such a bet still refunds it.
   The answer is the balance after the last action and one `{action_id, tx_id,
   processed_at}` per action; `tx_id` is the ledger's transaction reference.
 - A repeated `action_id` gets its original `tx_id` and moves nothing; a request mixing
@@ -262,8 +265,9 @@ class Adapter(DialectAdapter):
         recorded = ""
         if any(isinstance(a, wire.BetAction) for a in actions):
             recorded = await self._check_session(call.session_id, call.user_id)
+        lost = call.finished and isinstance(actions[-1], wire.BetAction)
         for index, action in enumerate(actions):
-            closes = call.finished and index == len(actions) - 1
+            closes = call.finished and not lost and index == len(actions) - 1
             amount = self._amount(action.amount, currency)
             bet = isinstance(action, wire.BetAction)
             move: type[Debit] | type[Credit] = Debit if bet else Credit
@@ -286,6 +290,20 @@ class Adapter(DialectAdapter):
             reply = await self._execute(command)
             transactions.append(
                 wire.Transaction(action_id=command.tx_id, tx_id=reply.tx_ref, processed_at=_now())
+            )
+        if lost:
+            # Finished on a bet: no win comes, so the player's open bets in it are lost.
+            reply = await self._execute(
+                Credit(
+                    provider=self.provider.id,
+                    tx_id=f"finished:{call.game_id}:{call.user_id}",
+                    player=call.user_id,
+                    currency=currency,
+                    amount=Decimal(0),
+                    round_id=call.game_id,
+                    game=call.game,
+                    closes_round=True,
+                )
             )
         assert reply is not None
         return self._ok(
