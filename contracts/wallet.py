@@ -81,6 +81,10 @@ class Rollback(_Transaction, frozen=True, kw_only=True, tag="wallet.rollback"):
 
     ref_tx_id: str
     """The provider transaction being cancelled."""
+    ref_bet_id: str = ""
+    """The bet being cancelled, where the provider names it (Evolution `refId`): a rollback
+    whose `ref_tx_id` the ledger does not know cancels this bet's debit, if the player has
+    such a bet. A provider may cancel a bet under a fresh transaction id."""
     round_id: str = ""
     amount: Decimal | None = None
     """What the provider says it rolls back (Ezugi `rollbackAmount`), if it says: a rollback

@@ -305,6 +305,8 @@ class WalletCommands(LedgerBase):
             )
         wallet = self.find(Wallet, wallet_id(cmd.player, cmd.currency))
         original = self.find(TxRecord, tx_record_id(cmd.provider, cmd.ref_tx_id))
+        if original is None and cmd.ref_bet_id:
+            original = self._debit_of_bet(cmd)
         changed: list[Aggregate] = []
         undone: list[Bet] = []
         reversed_award = False
@@ -356,6 +358,17 @@ class WalletCommands(LedgerBase):
         )
         closing = self._closing(cmd, None)
         return self._saved(record, *changed, record, *closing)
+
+    def _debit_of_bet(self, cmd: Rollback) -> TxRecord | None:
+        """The debit of the player's bet a rollback names (`ref_bet_id`) beside a
+        transaction the ledger does not know. A cancel made this way undoes an open bet
+        only (`only_open`): one refunded already is refused as such, not absorbed."""
+        bet = self.find(Bet, bet_uuid(cmd.provider, cmd.ref_bet_id))
+        if bet is None or bet.player != cmd.player:
+            return None
+        if cmd.only_open:
+            _require_open_to_cancel(cmd, [bet])
+        return self.find(TxRecord, tx_record_id(cmd.provider, bet.tx_id))
 
     def _undo_award(self, cmd: Rollback, original: TxRecord, wallet: Wallet) -> bool:
         """Reverse an award the rollback names (its money goes back to its account); False

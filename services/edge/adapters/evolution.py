@@ -20,8 +20,10 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
   bet already settled or cancelled -> `BET_ALREADY_SETTLED`; for a bet never debited ->
   `BET_DOES_NOT_EXIST`. A credit or cancel for a `userId` with no wallet here ->
   `INVALID_PARAMETER`, nothing moves (the tool's CHECK_USING_INVALID_USER_ID).
-- Cancel: the cancel repeats its debit's `transaction.id`, so it undoes that debit
-  [INFER: a cancel naming another id is treated as a cancel of a debit with that id].
+- Cancel: the cancel repeats its debit's `transaction.id`, so it undoes that debit; one
+  under an id never debited cancels the player's bet `refId` instead, if there is one
+  (the tool's DEBIT_CANCEL_BET_ALREADY_SETTLED_UNEXPECTED: a second cancel under a new
+  id -> `BET_ALREADY_SETTLED`).
   Before any debit -> `BET_DOES_NOT_EXIST`, and the late debit is then refused with
   `FINAL_ERROR_ACTION_FAILED`; after a credit, or repeated -> `BET_ALREADY_SETTLED`, nothing
   moves.
@@ -363,6 +365,7 @@ class Adapter(DialectAdapter):
             player=call.userId,
             currency=call.currency,
             ref_tx_id=call.transaction.id,
+            ref_bet_id=call.transaction.refId,
             round_id=call.game.id,
             late_original="refuse",
             only_open=True,

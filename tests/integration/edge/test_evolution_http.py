@@ -46,3 +46,24 @@ async def test_a_credit_or_cancel_naming_an_unknown_user_is_invalid_parameter_an
         assert await edge.available("real") == OPENING - 2
         paid = await client.credit(sid=launch, user="real", tx_id="c-1", **bet)
         assert (paid["status"], paid["balance"]) == ("OK", OPENING), paid
+
+
+async def test_a_cancel_under_a_new_transaction_id_cancels_the_bet_its_ref_id_names(
+    nats_url: str, stream_prefix: str
+) -> None:
+    """The tool's DEBIT_CANCEL_BET_ALREADY_SETTLED_UNEXPECTED: a second cancel of a bet,
+    under a new transaction id with the bet's `refId`, is `BET_ALREADY_SETTLED` (the tool
+    takes `OK` too), never `BET_DOES_NOT_EXIST`; a first cancel made that way releases the
+    stake."""
+    config = provider("evolution", SECRET.encode())
+    async with one_player(nats_url, stream_prefix, config, "real") as (edge, launch):
+        client = EvolutionClient(HttpTransport(edge.http, edge.base("evolution")), SECRET)
+        for ref_id, cancel_id in (("bet-1", "d-bet-1"), ("bet-2", "x-2")):
+            bet = {"currency": "EUR", "game_id": "g-1", "ref_id": ref_id, "amount": Decimal(2)}
+            placed = await client.debit(sid=launch, user="real", tx_id=f"d-{ref_id}", **bet)
+            assert placed["status"] == "OK", placed
+            cancelled = await client.cancel(sid=launch, user="real", tx_id=cancel_id, **bet)
+            assert (cancelled["status"], cancelled["balance"]) == ("OK", OPENING), cancelled
+            again = await client.cancel(sid=launch, user="real", tx_id=f"y-{ref_id}", **bet)
+            assert (again["status"], again["balance"]) == ("BET_ALREADY_SETTLED", OPENING), again
+        assert await edge.available("real") == OPENING
