@@ -205,8 +205,12 @@ def check_entry(entry: TableEntry, providers: ProvidersConfig, where: str) -> Ta
     if unknown:
         raise ConfigError(f"{where}: provider {entry.provider!r} offers no {', '.join(unknown)}")
     for bet_type, limits in entry.limits.items():
-        if not 0 < limits.min_bet <= limits.max_bet:
-            raise ConfigError(f"{where}: limits of {bet_type!r} need 0 < min_bet <= max_bet")
+        # NaN is no amount and would not even compare: a poll's answer must fail as a ConfigError
+        finite = limits.min_bet.is_finite() and limits.max_bet.is_finite()
+        if not (finite and 0 < limits.min_bet <= limits.max_bet):
+            raise ConfigError(
+                f"{where}: limits of {bet_type!r} need amounts with 0 < min_bet <= max_bet"
+            )
     if not entry.currencies:
         entry = msgspec.structs.replace(entry, currencies=offered)
     return entry

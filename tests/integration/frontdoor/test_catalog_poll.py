@@ -29,6 +29,7 @@ TABLES = {
 
 class Endpoint:
     healthy = True
+    answer: dict[str, Any] = TABLES
 
 
 @pytest.fixture
@@ -36,11 +37,11 @@ async def endpoint() -> AsyncIterator[tuple[str, type[Endpoint]]]:
     async def catalog(request: web.Request) -> web.Response:
         if not Endpoint.healthy:
             return web.Response(status=500)
-        return web.json_response(TABLES)
+        return web.json_response(Endpoint.answer)
 
     app = web.Application()
     app.router.add_get("/catalog", catalog)
-    Endpoint.healthy = True
+    Endpoint.healthy, Endpoint.answer = True, TABLES
     async with TestServer(app) as server:
         yield str(server.make_url("/catalog")), Endpoint
 
@@ -90,3 +91,27 @@ async def test_a_polled_provider_lists_its_endpoints_tables_and_goes_down_with_i
     await until(down)
     endpoint[1].healthy = True
     await until(shows_h1)
+
+
+async def test_limits_that_are_not_amounts_fail_the_poll_and_polling_goes_on(
+    bridge: Bridge, endpoint: tuple[str, type[Endpoint]]
+) -> None:
+    async def provider_up() -> bool:
+        response = await bridge.client.get("/platform/v1/providers/hub88/tables", headers=READ)
+        body: dict[str, Any] = await response.json()
+        return bool(body["providerUp"]) and [t["tableId"] for t in body["tables"]] == ["H1"]
+
+    async def provider_down() -> bool:
+        return not await provider_up()
+
+    await until(provider_up)
+    [table] = TABLES["tables"]
+    for nonsense in ("NaN", "sNaN", "Infinity"):
+        endpoint[1].answer = {
+            "tables": [
+                {**table, "limits": {"blackjack_main": {"min_bet": "1", "max_bet": nonsense}}}
+            ]
+        }
+        await until(provider_down)  # failed polls, not a poller that died on a NaN
+        endpoint[1].answer = TABLES
+        await until(provider_up)
