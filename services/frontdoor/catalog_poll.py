@@ -32,6 +32,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from services.edge import natslink
 from services.edge.config import ConfigError, ProvidersConfig
 from services.edge.feeds.backoff import Backoff, pause
 from services.frontdoor.catalog import Catalog, TableEntry, check_entry
@@ -98,7 +99,7 @@ async def follow(
     providers: ProvidersConfig,
 ) -> None:
     backoff = Backoff(initial=min(1.0, source.interval_s), cap=source.interval_s)
-    failures = 0
+    failures, judged = 0, False  # judged: this run of failures has marked the provider (or not)
     async with aiohttp.ClientSession() as http:
         while True:
             try:
@@ -106,20 +107,33 @@ async def follow(
             except (aiohttp.ClientError, TimeoutError, msgspec.MsgspecError, ConfigError) as e:
                 failures += 1
                 backoff_s = backoff.next()
-                if failures == source.down_after and statuses.provider_up(source.provider):
-                    log.warning("%s of %s failing: %s", REASON, source.provider, e)
-                    await statuses.set_provider(
-                        source.provider, up=False, reason=f"{REASON} failing: {e}"[:500]
+                if failures >= source.down_after and not judged:
+                    judged = not statuses.provider_up(source.provider) or await _mark(
+                        statuses, source.provider, up=False, reason=f"{REASON} failing: {e}"
                     )
                 await pause(backoff_s)
                 continue
-            failures = 0
+            failures, judged = 0, False
             backoff.reset()
             box.current = box.current.with_entries(source.provider, entries)
             state = statuses.provider(source.provider)
             if state is not None and not state.up and state.reason.startswith(REASON):
-                await statuses.set_provider(source.provider, up=True, reason=f"{REASON} answers")
+                await _mark(statuses, source.provider, up=True, reason=f"{REASON} answers")
             await pause(source.interval_s)
+
+
+async def _mark(statuses: TableStatuses, provider: str, *, up: bool, reason: str) -> bool:
+    """Mark `provider` up or down; False, told in a warning, when NATS did not take it (the
+    next poll tries again: the poller must outlive an outage of the status bucket)."""
+    log.warning("%s: marking %s %s", reason, provider, "up" if up else "down")
+    try:
+        await statuses.set_provider(provider, up=up, reason=reason[:500])
+    except natslink.OUTAGES as error:
+        log.warning(
+            "status of %s not written, NATS did not answer (%r); next poll", provider, error
+        )
+        return False
+    return True
 
 
 def catalog_poll_ctx(

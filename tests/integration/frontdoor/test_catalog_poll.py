@@ -4,14 +4,22 @@ endpoint keeps failing is marked down (tables hidden) until it answers again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
+import nats.errors
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from nats.js.kv import KeyValue
 
 from services.bridge.config import Settings
+from services.edge.config import load_providers
+from services.frontdoor.catalog import Catalog
+from services.frontdoor.catalog_poll import CatalogBox, CatalogSource, follow
+from services.frontdoor.tables import TableStatuses
 from tests.integration.frontdoor.conftest import Bridge
 
 READ = Bridge.auth("read")
@@ -115,3 +123,46 @@ async def test_limits_that_are_not_amounts_fail_the_poll_and_polling_goes_on(
         await until(provider_down)  # failed polls, not a poller that died on a NaN
         endpoint[1].answer = TABLES
         await until(provider_up)
+
+
+class FlakyKv:
+    """A status bucket whose next `failures` writes time out (NATS away)."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    async def put(self, key: str, value: bytes) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise nats.errors.TimeoutError
+        return 1
+
+
+async def test_a_status_write_that_fails_while_nats_is_away_does_not_stop_the_polling(
+    bridge_settings: Settings, endpoint: tuple[str, type[Endpoint]]
+) -> None:
+    providers = load_providers(bridge_settings.config_path, environ=os.environ)
+    source = CatalogSource(provider="hub88", url=endpoint[0], interval_s=0.05, down_after=2)
+    kv = FlakyKv(failures=1)
+    statuses, box = TableStatuses(cast(KeyValue, kv)), CatalogBox(Catalog())
+    endpoint[1].healthy = False
+    polling = asyncio.create_task(follow(source, box, statuses, providers))
+    try:
+
+        async def marked_down() -> bool:
+            return not statuses.provider_up("hub88")
+
+        await until(marked_down)  # the first write timed out; a later failed poll marks it
+        endpoint[1].healthy, kv.failures = True, 1
+
+        async def back_up() -> bool:
+            return statuses.provider_up("hub88") and [e.id for e in box.current.of("hub88")] == [
+                "H1"
+            ]
+
+        await until(back_up)  # the first write of "up" timed out too; the next poll's holds
+        assert not polling.done()
+    finally:
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
