@@ -80,6 +80,11 @@ def setup_lobby(
         if problem:
             raise ApiError("INVALID_PLAYER", problem)
         country, currency = query.get("country", ""), query.get("currency", "")
+        if currency:  # an open session's currency is known; the query's may not be
+            try:
+                money.exponent(currency)
+            except money.UnknownCurrency as exc:
+                raise ApiError("UNKNOWN_CURRENCY", str(exc)) from None
         kyc_text = query.get("kycStatus", "")
         if not (country and currency and kyc_text):
             session = await _open_session(request, player, currency)
@@ -88,13 +93,10 @@ def setup_lobby(
             kyc_text = kyc_text or session[2]
         try:
             kyc = KycStatus(kyc_text)
-            money.exponent(currency)
         except ValueError:
             raise ApiError(
                 "INVALID_REQUEST", "kycStatus must be VERIFIED, PENDING or UNVERIFIED"
             ) from None
-        except money.UnknownCurrency as exc:
-            raise ApiError("UNKNOWN_CURRENCY", str(exc)) from None
         if len(country) != 2 or not country.isascii() or not country.isupper():
             raise ApiError("INVALID_REQUEST", "country must be ISO 3166-1 alpha-2 (e.g. MT)")
         now = datetime.now(UTC)

@@ -95,6 +95,22 @@ async def test_the_lobby_shows_each_player_the_tables_of_its_country_currency_an
     assert ids(from_session["tables"]) == ["T1"]
 
 
+async def test_a_lobby_asked_in_an_unknown_currency_answers_unknown_currency(
+    bridge: Bridge,
+) -> None:
+    for query in (
+        {"country": "MT", "currency": "XYZ", "kycStatus": "VERIFIED"},
+        {"currency": "XYZ"},  # no session can ever be open in it: not SESSION_NOT_FOUND
+    ):
+        status, refused = await lobby(bridge, player="p1", **query)
+        assert status == 422 and refused["error"] == "LBRG-422 UNKNOWN_CURRENCY", refused
+        assert "XYZ" in refused["message"]
+    status, refused = await lobby(
+        bridge, player="p1", country="MT", currency="EUR", kycStatus="verified"
+    )
+    assert status == 400 and "kycStatus" in refused["message"]
+
+
 async def test_a_provider_that_is_down_hides_its_tables_and_refuses_bets_until_it_recovers(
     bridge: Bridge,
 ) -> None:
