@@ -86,6 +86,7 @@ ERRORS: Final[Mapping[str, tuple[int, str]]] = {
     "SESSION_CLOSED": (409, "The session was closed; launch a new one."),
     "TABLE_CLOSED": (409, "The table takes no bets now (closed, under maintenance or hidden)."),
     "TICKET_RESOLVED": (409, "The dispute ticket was resolved; it takes no more steps."),
+    "AUDIT_ITEM_RESOLVED": (409, "The audit item was resolved; it takes no more steps."),
     "BODY_TOO_LARGE": (413, "The body is larger than the route accepts."),
     "INVALID_AMOUNT": (422, "An amount is not a positive decimal in its currency's precision."),
     "UNKNOWN_CURRENCY": (422, "The currency is not one livebridge knows."),

@@ -116,6 +116,10 @@ class TicketClosed(Exception):
     """The ticket was resolved already; it takes no more steps."""
 
 
+class AuditItemClosed(Exception):
+    """The audit item was resolved already; it takes no more steps."""
+
+
 def ticket_view(ticket: Ticket) -> TicketView:
     return TicketView(
         ticket_id=str(ticket.id),
@@ -186,13 +190,21 @@ class Cases(Application[UUID]):
         assert isinstance(found, AuditCase)
         return found
 
-    def assign(self, key: str, assignee: str, assigned_by: str) -> None:
+    def _open_case(self, key: str) -> AuditCase:
+        """The item's case, if it takes steps still (the save's version check refuses a
+        step taken on a case another operator resolved meanwhile)."""
         case = self._case(key)
+        if case.resolution:
+            raise AuditItemClosed(f"audit item {key} was resolved by {case.resolved_by}")
+        return case
+
+    def assign(self, key: str, assignee: str, assigned_by: str) -> None:
+        case = self._open_case(key)
         case.assign(assignee, assigned_by)
         self.save(case)
 
     def resolve_case(self, key: str, resolution: str, resolved_by: str) -> None:
-        case = self._case(key)
+        case = self._open_case(key)
         case.resolve(resolution, resolved_by)
         self.save(case)
 

@@ -36,7 +36,7 @@ from contracts.ops import (
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.http import ApiError, json_response, read_json
 from services.frontdoor.routes import RouteTable
-from services.ops.cases import Cases, TicketClosed
+from services.ops.cases import AuditItemClosed, Cases, TicketClosed
 
 CASES = web.AppKey("ops_cases", Cases)
 AUDIT_LIMIT = 1000
@@ -245,6 +245,7 @@ OPERATIONS = (
         Scope.ADMIN,
         AuditItem,
         "AUDIT_ITEM_NOT_FOUND",
+        "AUDIT_ITEM_RESOLVED",
         request=AssignAudit,
         params=(KEY_PARAM,),
     ),
@@ -256,6 +257,7 @@ OPERATIONS = (
         Scope.ADMIN,
         AuditItem,
         "AUDIT_ITEM_NOT_FOUND",
+        "AUDIT_ITEM_RESOLVED",
         request=ResolveAudit,
         params=(KEY_PARAM,),
     ),
@@ -292,7 +294,7 @@ def setup_cases(
     async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
-        except (ApiError, TicketClosed):
+        except (ApiError, TicketClosed, AuditItemClosed):
             raise
         except Exception as error:
             raise ApiError(
@@ -384,17 +386,21 @@ def setup_cases(
                     return item
         raise ApiError("AUDIT_ITEM_NOT_FOUND", f"no flagged item {key!r} in the audit queue")
 
+    async def case_step(request: web.Request, fn: Callable[..., None], *args: Any) -> web.Response:
+        item = await find_item(request)
+        try:
+            await call(fn, item.key, *args, _actor(request))
+        except AuditItemClosed as closed:
+            raise ApiError("AUDIT_ITEM_RESOLVED", str(closed)) from None
+        return json_response(await find_item(request))
+
     async def assign(request: web.Request) -> web.Response:
         body = await read_json(request, AssignAudit)
-        item = await find_item(request)
-        await call(app[CASES].assign, item.key, body.assignee, _actor(request))
-        return json_response(await find_item(request))
+        return await case_step(request, app[CASES].assign, body.assignee)
 
     async def resolve_item(request: web.Request) -> web.Response:
         body = await read_json(request, ResolveAudit)
-        item = await find_item(request)
-        await call(app[CASES].resolve_case, item.key, body.resolution, _actor(request))
-        return json_response(await find_item(request))
+        return await case_step(request, app[CASES].resolve_case, body.resolution)
 
     handlers = (
         open_ticket,

@@ -170,6 +170,32 @@ async def test_the_audit_queue_lists_flags_with_their_position_and_takes_assignm
     ]
 
 
+async def test_a_resolved_audit_item_is_neither_resolved_again_nor_reassigned(
+    bridge: Bridge,
+) -> None:
+    client, admin, read = bridge.client, Bridge.auth("admin"), Bridge.auth("read")
+    await asyncio.to_thread(flagged_log, bridge)
+    ledger = bridge.app[LEDGER]
+    head = await asyncio.to_thread(ledger.recorder.max_notification_id)
+    await asyncio.to_thread(bridge.app[VIEWS].wait, head, 10.0)
+    only = await client.get("/ops/v1/audit?reason=conflict", headers=read)
+    [item] = (await only.json())["items"]
+    path = f"/ops/v1/audit/{item['key']}"
+    first = await client.post(f"{path}/resolve", json={"resolution": "replayed"}, headers=admin)
+    assert first.status == 200, await first.text()
+
+    again = await client.post(f"{path}/resolve", json={"resolution": "no, not"}, headers=admin)
+    assert again.status == 409
+    assert (await again.json())["error"] == "LBRG-409 AUDIT_ITEM_RESOLVED"
+    moved = await client.post(f"{path}/assign", json={"assignee": "mallory"}, headers=admin)
+    assert moved.status == 409
+    [shown] = (await (await client.get("/ops/v1/audit?reason=conflict", headers=read)).json())[
+        "items"
+    ]
+    assert (shown["resolution"], shown["assignee"]) == ("replayed", "")
+    assert topics(bridge.app[CASES]) == [get_topic(AuditCase.Opened), get_topic(AuditCase.Resolved)]
+
+
 def comparison(
     counts: dict[str, int],
     differences: list[Difference],
