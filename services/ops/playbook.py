@@ -178,8 +178,7 @@ class Playbook:
             state = self.states.setdefault(provider, _State())
             if reasons:
                 state.healthy_since = None
-                if state.breached_at is None:
-                    await self._breach(provider, sla, state, reasons)
+                await self._breach(provider, sla, state, reasons)
             elif state.breached_at is not None:
                 now = self.clock()
                 if state.healthy_since is None:
@@ -226,18 +225,20 @@ class Playbook:
     async def _breach(
         self, provider: str, sla: ProviderSla, state: _State, reasons: list[str]
     ) -> None:
+        """Raise the alert and take the steps not taken yet: what a failed write (NATS
+        away) left undone is done at the next check, without a second alert."""
         reason = "; ".join(reasons)
-        state.breached_at = _now()
-        alert = ProviderError(
-            provider=provider, code=CODE, message=reason, occurred_at=state.breached_at
-        )
-        log.warning("provider %s breaches its SLA: %s", provider, reason)
-        await self._record(alert, webhook=True)
+        if state.breached_at is None:
+            alert = ProviderError(provider=provider, code=CODE, message=reason, occurred_at=_now())
+            log.warning("provider %s breaches its SLA: %s", provider, reason)
+            await self._record(alert, webhook=True)
+            state.breached_at = alert.occurred_at
         for action in sla.actions:
-            if action == "switch_feed" and provider not in self.switchable:
+            if action in state.taken or (
+                action == "switch_feed" and provider not in self.switchable
+            ):
                 continue
             await self._apply(provider, sla, action, on=True, reason=reason)
-            state.taken.append(action)
             await self._record(
                 PlaybookStep(
                     provider=provider,
@@ -247,6 +248,7 @@ class Playbook:
                     occurred_at=_now(),
                 )
             )
+            state.taken.append(action)
 
     async def _recover(self, provider: str, sla: ProviderSla, state: _State) -> None:
         assert state.breached_at is not None

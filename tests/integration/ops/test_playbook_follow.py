@@ -5,9 +5,11 @@ judge restarted mid-breach keeps the alert and its steps without raising it agai
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 
 import nats
+import nats.errors
 import pytest
 from nats.aio.client import Client
 
@@ -17,7 +19,7 @@ from services.edge.health import Health
 from services.frontdoor.throttle import SessionThrottle
 from services.ops.playbook import Playbook
 from services.ops.sla import ProviderSla, SlaConfig
-from services.ops.watch import Watch
+from services.ops.watch import Fact, Watch
 from tests.integration.support.ledgers import jetstream_env
 
 SLA = ProviderSla(
@@ -91,3 +93,68 @@ async def test_a_bridge_that_does_not_judge_follows_the_judges_steps_from_the_lo
     ]
     await follower.follow()
     assert not follower.throttle.throttled("evo") and not follower.health["evo"].soft_decline
+
+
+class TablesAway:
+    """A table status whose next `failures` writes time out (NATS away), then succeed."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.up: dict[str, bool] = {}
+
+    async def set_provider(self, provider: str, *, up: bool, reason: str = "") -> None:
+        if self.failures:
+            self.failures -= 1
+            raise nats.errors.TimeoutError
+        self.up[provider] = up
+
+
+async def test_a_step_that_fails_while_nats_is_away_is_taken_at_the_next_check(
+    watch: Watch, nc: Client
+) -> None:
+    tables = TablesAway(failures=1)
+    judge = dataclasses.replace(playbook(watch, nc, judge=True), tables=lambda: tables)
+    for _ in range(3):
+        judge.health["evo"].record("wallet.debit", 0.01, failed=True)
+    with pytest.raises(nats.errors.TimeoutError):
+        await judge.tick()  # throttled and declining softly; hiding the tables failed
+    assert tables.up == {}
+
+    await judge.tick()  # still breaching: the step left is taken, the alert not raised again
+    assert tables.up == {"evo": False}
+    facts = [f for _, f in watch.facts()]
+    assert [type(f).__name__ for f in facts] == ["ProviderError", *["PlaybookStep"] * 3]
+    assert [s.action for s in facts if isinstance(s, PlaybookStep)] == list(SLA.actions)
+
+
+class WatchAway(Watch):
+    """The watch log, whose next `failures` writes fail (NATS away)."""
+
+    failures = 0
+
+    def note(self, fact: Fact) -> str:
+        if self.failures:
+            self.failures -= 1
+            raise nats.errors.TimeoutError
+        return super().note(fact)
+
+
+async def test_an_alert_the_log_did_not_take_is_raised_at_the_next_check(
+    nats_url: str, stream_prefix: str, nc: Client
+) -> None:
+    watch = WatchAway(jetstream_env(nats_url, stream_prefix))
+    try:
+        judge = playbook(watch, nc, judge=True)
+        for _ in range(3):
+            judge.health["evo"].record("wallet.debit", 0.01, failed=True)
+        watch.failures = 1
+        with pytest.raises(nats.errors.TimeoutError):
+            await judge.tick()
+        assert watch.facts() == []
+
+        await judge.tick()  # still breaching: now alerted, and contained
+        facts = [f for _, f in watch.facts()]
+        assert [type(f).__name__ for f in facts] == ["ProviderError", *["PlaybookStep"] * 3]
+        assert judge.throttle.throttled("evo") and judge.health["evo"].soft_decline
+    finally:
+        watch.close()
