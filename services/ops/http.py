@@ -124,18 +124,13 @@ def setup_ops(
         period = request.query.get("period", "all")
         if period not in PERIODS:
             raise ApiError("INVALID_REQUEST", f"`period` is one of {', '.join(PERIODS)}")
+        provider, only_table = request.query.get("provider"), request.query.get("table")
         try:
-            report = await asyncio.to_thread(board.report, since, until, period)  # type: ignore[arg-type]
+            report = await asyncio.to_thread(board.report, since, until, period, provider)  # type: ignore[arg-type]
         except Exception as error:
             log.warning("KPIs not read: %s", error)
             raise ApiError("RETRY", "the views cannot be read right now; retry") from None
-        provider, only_table = request.query.get("provider"), request.query.get("table")
-        rows = tuple(
-            row
-            for row in report.rows
-            if (provider is None or row.provider == provider)
-            and (only_table is None or row.table == only_table)
-        )
+        rows = tuple(row for row in report.rows if only_table is None or row.table == only_table)
         return json_response(msgspec.structs.replace(report, rows=rows))
 
     table.add(app, KPIS, kpis)

@@ -251,7 +251,15 @@ class KpiBoard:
         self._lock = threading.Lock()
         self._cached: tuple[float, KpiReport] | None = None
 
-    def report(self, since: datetime, until: datetime, period: Period) -> KpiReport:
+    def report(
+        self, since: datetime, until: datetime, period: Period, provider: str | None = None
+    ) -> KpiReport:
+        """Every KPI of the window; with `provider`, that provider's only (rows, disputes,
+        reconcile runs and wallet calls alike)."""
+
+        def of(found: str) -> bool:
+            return provider is None or found == provider
+
         view = self.source()
         rounds = view.kpi_rounds(since, until, period, self.settings.down_after_s)
         bets = view.kpi_bets(since, until, period, self.settings.late_after_s)
@@ -261,14 +269,20 @@ class KpiBoard:
             period=period,
             late_after_s=self.settings.late_after_s,
             down_after_s=self.settings.down_after_s,
-            rows=tuple(kpi_rows(rounds, bets)),
-            disputes=None if self.tickets is None else disputes(self.tickets(), since, until),
+            rows=tuple(row for row in kpi_rows(rounds, bets) if of(row.provider)),
+            disputes=None
+            if self.tickets is None
+            else disputes([t for t in self.tickets() if of(t.provider)], since, until),
             reconcile=()
             if self.reconcile_runs is None
-            else reconcile_kpis(self.reconcile_runs(), since, until, period),
+            else reconcile_kpis(
+                [r for r in self.reconcile_runs() if of(r.provider)], since, until, period
+            ),
             wallet=()
             if self.wallet_samples is None
-            else wallet_kpis(self.wallet_samples(since, until), since, period),
+            else wallet_kpis(
+                [s for s in self.wallet_samples(since, until) if of(s[0])], since, period
+            ),
         )
 
     def window(self) -> KpiReport:

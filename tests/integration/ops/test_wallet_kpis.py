@@ -144,3 +144,25 @@ async def test_a_window_further_back_than_the_copy_is_read_from_the_log(bridge: 
     debit = wallet["wallet.debit"]
     assert (debit["latency"]["count"], debit["failed"]) == (5, 2)  # with the one 25 h ago
     assert debit["latency"]["meanS"] == pytest.approx((sum(DEBIT) + 9.0) / 5, abs=1e-12)
+
+
+async def test_kpis_asked_for_one_provider_hold_that_providers_figures_only(
+    bridge: Bridge,
+) -> None:
+    await asyncio.to_thread(plant, bridge)
+    ticket = {"provider": "evo", "roundId": "R-1", "player": "p1", "reason": "rim"}
+    opened = await bridge.client.post("/ops/v1/tickets", json=ticket, headers=Bridge.auth("admin"))
+    assert opened.status == 201, await opened.text()
+    for provider, endpoints, tickets in (
+        ("hub88", {"wallet.bet"}, 0),
+        ("evo", {"wallet.debit", "wallet.credit", "feed.poll"}, 1),
+    ):
+        response = await bridge.client.get(
+            "/ops/v1/kpis", params={"provider": provider}, headers=Bridge.auth("read")
+        )
+        assert response.status == 200, await response.text()
+        report = await response.json()
+        assert {(k["provider"], k["endpoint"]) for k in report["wallet"]} == {
+            (provider, e) for e in endpoints
+        }
+        assert report["disputes"]["opened"] == tickets
