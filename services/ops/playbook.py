@@ -113,11 +113,13 @@ class Playbook:
 
     async def run(self) -> None:
         """Watch until `stop` is set: resume from the log, then judge and sample."""
-        if self.config.judge:
-            await self.resume()
+        resumed = not self.config.judge
         last_sample = self.clock()
         while not self.stop.is_set():
             try:
+                if not resumed:  # in the loop: a resume that fails (NATS away) is tried again
+                    await self.resume()
+                    resumed = True
                 await (self.tick() if self.config.judge else self.follow())
                 if self.clock() - last_sample >= self.config.sample_every_s:
                     last_sample = self.clock()

@@ -158,3 +158,31 @@ async def test_an_alert_the_log_did_not_take_is_raised_at_the_next_check(
         assert judge.throttle.throttled("evo") and judge.health["evo"].soft_decline
     finally:
         watch.close()
+
+
+async def test_a_judge_restarted_while_nats_is_away_resumes_its_steps_once_it_answers(
+    watch: Watch, nc: Client
+) -> None:
+    first = playbook(watch, nc, judge=True)
+    for _ in range(3):
+        first.health["evo"].record("wallet.debit", 0.01, failed=True)
+    await first.tick()  # in breach, its tables hidden
+
+    tables = TablesAway(failures=1)
+    again = playbook(watch, nc, judge=True)
+    again = dataclasses.replace(
+        again,
+        tables=lambda: tables,
+        config=dataclasses.replace(again.config, check_every_s=0.05),
+    )
+    running = asyncio.create_task(again.run())
+    try:
+        for _ in range(100):
+            if tables.up or running.done():
+                break
+            await asyncio.sleep(0.05)
+        assert not running.done(), "the watch stopped for good on one failed write"
+        assert tables.up == {"evo": False} and again.throttle.throttled("evo")
+    finally:
+        again.stop.set()
+        await running
