@@ -12,7 +12,8 @@ a held event as taken, so a bridge killed while holding it must find it again. T
 
 Failure: if the sink raises, the events not yet recorded go back to the sequencer and
 `accept` raises `DeliveryFailed`. The transport must then not advance its own cursor (push
-answers 503 so the provider retries; pull and socket retry from their stored cursor).
+answers 503 so the provider retries; pull and socket retry from their stored cursor). The
+next `sweep` records them too: events freed by a gap were answered as taken long before.
 
 Errors::
 
@@ -177,12 +178,16 @@ class FeedProcessor:
         return good, problems
 
     async def sweep(self) -> list[Gap]:
-        """Declare the gaps that waited longer than the timeout; record the events they held."""
+        """Record again what the sink failed on; declare the gaps that waited longer than the
+        timeout and record the events they held."""
         return await _shielded(self._sweep())
 
     async def _sweep(self) -> list[Gap]:
         async with self._lock:
             await self._restore()
+            retried = self.sequencer.retry(self.clock())
+            await self._record(retried)
+            await self._keep_held({event.round_id for event in retried})
             expired = self.sequencer.expire(self.clock())
             for gap, ready in expired:
                 self.stats.gaps += 1  # counted, told to `on_gap`, not kept: a feed runs for months

@@ -68,6 +68,7 @@ class Sequencer:
         self.max_rounds = max_rounds
         self.idle_s = idle_s
         self._rounds: OrderedDict[RoundKey, _Round] = OrderedDict()
+        self._requeued: set[RoundKey] = set()
 
     def knows(self, key: RoundKey) -> bool:
         return key in self._rounds
@@ -105,14 +106,28 @@ class Sequencer:
         return Offered(ready, held=seq in state.held)
 
     def requeue(self, events: list[AnyProviderEvent]) -> None:
-        """Take back events that were handed on but could not be recorded, to retry them."""
+        """Take back events that were handed on but could not be recorded; `retry` hands
+        them on again, as does the next event of their round."""
         for event in events:
-            state = self._rounds.setdefault((event.provider, event.round_id), _Round())
+            key = (event.provider, event.round_id)
+            state = self._rounds.setdefault(key, _Round())
+            self._requeued.add(key)
             if event.seq <= state.last:
                 state.last = event.seq - 1
             state.held[event.seq] = event
             if isinstance(event, ResultDeclared | RoundVoided):
                 state.ended = False
+
+    def retry(self, now: float) -> list[AnyProviderEvent]:
+        """Hand on again, in order, the requeued events that nothing handed on since: the
+        sender was told they were taken (or held), it may never send them again."""
+        ready: list[AnyProviderEvent] = []
+        for key in sorted(self._requeued):
+            state = self._rounds.get(key)
+            if state is not None:
+                ready += self._drain(state, now)
+        self._requeued.clear()
+        return ready
 
     def expire(self, now: float) -> list[tuple[Gap, list[AnyProviderEvent]]]:
         """Declare the holes that waited too long; return each gap and the events it frees.
@@ -149,9 +164,12 @@ class Sequencer:
 
     def _drain(self, state: _Round, now: float) -> list[AnyProviderEvent]:
         ready: list[AnyProviderEvent] = []
-        while state.last + 1 in state.held:
+        # A seq declared missing is passed too: requeued events of a declared gap straddle it.
+        while state.last + 1 in state.held or state.last + 1 in state.missing:
             state.last += 1
-            ready.append(state.held.pop(state.last))
+            if state.last in state.held:
+                state.missing.discard(state.last)
+                ready.append(state.held.pop(state.last))
         if ready:
             state.waiting_since = now if state.held else None
             self._note_end(state, ready)

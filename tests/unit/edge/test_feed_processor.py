@@ -173,3 +173,31 @@ async def test_held_events_that_cannot_be_stored_are_not_answered_as_taken() -> 
     with pytest.raises(DeliveryFailed, match="holds"):
         await make(sink, Full()).accept([e[0], e[2]])
     assert sink.seqs("r1") == [1]
+
+
+async def test_events_freed_by_a_gap_while_the_ledger_fails_are_recorded_by_a_later_sweep() -> None:
+    """The provider was told these events were held: it never sends them again, so the
+    sweeper must retry them, and the gap it declared is told once."""
+    sink = RecordingSink()
+    gaps: list[Gap] = []
+    clock = Clock()
+    proc = FeedProcessor(
+        "evo",
+        sink,
+        MemoryCursorStore(),
+        sequencer=Sequencer(gap_timeout=1.0),
+        on_gap=gaps.append,
+        clock=clock,
+    )
+    e = round_events("evo", "r1")
+    accepted = await proc.accept([e[0], e[2], e[4], e[5]])
+    assert accepted.held == 3
+    clock.now = 2.0
+    sink.fail_next = 1
+    with pytest.raises(DeliveryFailed, match="round r1 seq 3"):
+        await proc.sweep()
+    clock.now = 2.5
+    assert await proc.sweep() == []
+    assert sink.seqs("r1") == [1, 3, 5, 6], "the held result is recorded without a resend"
+    assert gaps == [Gap(provider="evo", round_id="r1", missing=(2, 4))]
+    assert proc.sequencer.pending() == 0
