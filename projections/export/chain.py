@@ -194,7 +194,8 @@ def lines(path: Path) -> Iterator[tuple[int, Line]]:
             yield number, decoder.decode(raw)
 
 
-def _time(text: str) -> datetime | None:
+def aware_time(text: str) -> datetime | None:
+    """The time `text` writes in ISO 8601 with its zone; None for anything else."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
@@ -249,7 +250,7 @@ def walk_chain(path: Path, scanned: LogRange) -> Chain | Mismatch:
             by_topic[topic] = by_topic.get(topic, 0) + 1
             data = line.event.get("data")
             stamp = data.get("timestamp") if isinstance(data, dict) else None
-            when = _time(stamp) if isinstance(stamp, str) else None
+            when = aware_time(stamp) if isinstance(stamp, str) else None
             if when is not None and (latest is None or when > latest):
                 latest = when
     return Chain(

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from projections.export.chain import aware_time
+
 LOOKBACK = 1000
 ROUND_KEYS = frozenset({"round_id", "roundId"})
 SESSION_KEYS = frozenset({"session_id", "sessionId"})
@@ -121,10 +123,10 @@ class Matcher:
     def involves(self, originator_id: str, version: int, data: Mapping[str, Any]) -> bool:
         match self.query:
             case PeriodQuery(start=start, end=end):
+                # An export being verified may hold anything here: no time, no zone.
                 stamp = data.get("timestamp")
-                if isinstance(stamp, str):
-                    stamp = datetime.fromisoformat(stamp)
-                return isinstance(stamp, datetime) and start <= stamp < end
+                when = aware_time(stamp) if isinstance(stamp, str) else None
+                return when is not None and start <= when < end
             case RoundQuery(round_id=target):
                 keys = ROUND_KEYS
             case SessionQuery(session_id=target):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from projections.export.chain import MANIFEST_FILE, Manifest
-from projections.export.selection import RoundQuery
+from projections.export.selection import PeriodQuery, RoundQuery
 from tests.unit.export.support.toylog import (
     build_log,
     cli,
@@ -286,3 +287,26 @@ def test_a_legacy_unsigned_export_is_checked_and_reported_as_legacy(
     write_manifest(legacy, manifest)
     code, said = verify(capsys, legacy, "--key", str(public))
     assert code == 1 and "(round R-2)" in said
+
+
+@pytest.mark.parametrize("stamp", ["2026-11-22T18:45:03", "yesterday"], ids=["no zone", "no time"])
+def test_a_period_export_whose_event_time_was_rewritten_fails_verification_without_a_traceback(
+    stamp: str,
+    tmp_path: Path,
+    key: Ed25519PrivateKey,
+    public: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = datetime.now(UTC)
+    out = tmp_path / "hour"
+    write_export(
+        build_log(), PeriodQuery(now - timedelta(hours=1), now + timedelta(hours=1)), out, key
+    )
+    events = events_of(out)
+    events[0]["data"]["timestamp"] = stamp
+    rechain(out, events)
+
+    code, said = verify(capsys, out, "--key", str(public))
+
+    assert code == 1, said
+    assert "line 1 (log position 1): the event does not involve the manifest's query" in said
