@@ -146,7 +146,8 @@ def run_verify(args: argparse.Namespace) -> int:
         return 2
     report = verify(args.export, key)
     problems = list(report.problems)
-    if args.against is not None and report.manifest is not None:
+    # Only an events file whose every line was read can be compared with the log.
+    if args.against is not None and report.manifest is not None and report.chain is not None:
         try:
             problems.extend(online_problems(args.export, report.manifest, args.against))
         except LogUnavailable as exc:

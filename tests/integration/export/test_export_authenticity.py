@@ -139,6 +139,26 @@ def test_an_export_claiming_positions_past_the_logs_end_is_caught_against_the_lo
     assert "field 'scanned' reaches log position" in said
 
 
+@pytest.mark.parametrize("damage", ["a line that is not JSON", "no events file"])
+def test_against_the_log_an_export_with_a_damaged_events_file_fails_without_a_traceback(
+    damage: str,
+    exported: Path,
+    public_key: Path,
+    nats_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    events = exported / "events.jsonl"
+    if damage == "no events file":
+        events.unlink()
+    else:
+        events.write_bytes(events.read_bytes() + b"{not json\n")
+
+    code, said = verify(capsys, str(exported), "--key", str(public_key), "--against", nats_url)
+
+    assert code == 1, said
+    assert "does NOT verify" in said
+
+
 def test_against_a_server_that_is_not_there_or_lacks_the_stream_is_a_clear_refusal(
     exported: Path, public_key: Path, nats_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
