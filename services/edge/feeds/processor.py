@@ -20,7 +20,8 @@ Errors::
     Exception
     └── FeedProblem
         ├── DeliveryFailed   the sink refused or failed; retry later
-        └── BadEvent         an event that cannot be a provider event (seq < 1, other provider)
+        └── BadEvent         an event that cannot be a provider event (seq not in 1..MAX_SEQ,
+                             other provider)
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ from services.edge.feeds.sink import EventSink, Gap, GapListener, log_gap
 log = logging.getLogger(__name__)
 _meter = metrics.get_meter("livebridge.edge.feeds")
 _events = _meter.create_counter("livebridge.feed.events", unit="{event}")
+
+
+MAX_SEQ = 100_000
+"""The highest `seq` a round's event may carry. A round has tens of events; one far beyond
+would declare a gap of every seq before it, one by one (80 s and 4.5 GB for 30 million,
+here and in the ledger's hash check), so it is refused as malformed."""
 
 
 class FeedProblem(Exception):
@@ -170,8 +177,10 @@ class FeedProcessor:
                     f"event for provider {event.provider!r} in the feed of {self.provider!r} "
                     f"(round {event.round_id}, seq {event.seq})"
                 )
-            elif event.seq < 1:
-                problems.append(f"round {event.round_id}: seq {event.seq} must be >= 1")
+            elif not 1 <= event.seq <= MAX_SEQ:
+                problems.append(
+                    f"round {event.round_id}: seq {event.seq} must be between 1 and {MAX_SEQ}"
+                )
             else:
                 good.append(event)
         good.sort(key=lambda e: (e.round_id, e.seq))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from contracts import feeds
 from services.edge.config import ProviderConfig, ProvidersConfig, networks
 from services.edge.feeds.cursors import MemoryCursorStore
-from services.edge.feeds.processor import FeedProcessor
+from services.edge.feeds.processor import MAX_SEQ, FeedProcessor
 from services.edge.feeds.push import PushFeed, push_handler
 from services.edge.feeds.setup import setup_feeds
 from services.edge.security import IpAllowlist
@@ -149,3 +150,25 @@ async def test_a_round_id_outside_the_id_policy_is_a_malformed_feed_and_later_pu
     status, answer = await send(handler, body, headers)
     assert status == 200, answer
     assert sink.seqs("r2") == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_seq_far_beyond_any_round_is_a_malformed_feed_not_a_gap_of_millions() -> None:
+    """Held, it would wait for every seq before it; declared a gap, it would list them all."""
+    sink = RecordingSink()
+    handler = push_handler(
+        {"studio": PushFeed(SECRET, FeedProcessor("studio", sink, MemoryCursorStore()))}
+    )
+    first, *_ = round_events("studio", "r1")
+    for seq in (MAX_SEQ + 1, 2**62):
+        far = msgspec.structs.replace(first, seq=seq)
+        body = feeds.encoder.encode(feeds.FeedBatch(events=[first, far]))
+        status, answer = await send(
+            handler, body, {feeds.SIGNATURE_HEADER: feeds.sign(body, SECRET)}
+        )
+        assert (status, answer["error"]) == (400, "LBRG-400 MALFORMED_FEED"), answer
+        assert f"seq {seq} must be between 1 and {MAX_SEQ}" in answer["message"]
+    assert sink.events == []
+    body, headers = signed()
+    status, answer = await send(handler, body, headers)
+    assert status == 200, answer
+    assert sink.seqs("r1") == [1, 2, 3, 4, 5, 6]
