@@ -98,6 +98,8 @@ def _log_orphan_failure(task: asyncio.Future[Any]) -> None:
 
 
 def round_key(provider: str, round_id: str) -> str:
+    """Where a round's position is kept: its last seq, or `[last, [missing seqs]]` while a
+    declared gap may still fill (a late event is then recorded, after a restart too)."""
     return f"round.{provider}.{round_id}"
 
 
@@ -113,6 +115,7 @@ def held_index_key(provider: str) -> str:
 
 _held_events = msgspec.json.Decoder(list[AnyProviderEvent])
 _round_ids = msgspec.json.Decoder(list[str])
+_position = msgspec.json.Decoder(int | tuple[int, list[int]])
 
 
 class FeedProcessor:
@@ -257,14 +260,15 @@ class FeedProcessor:
             return
         try:
             stored = await self.cursors.get(round_key(*key))
-            seed = int(stored) if stored else 0
+            position = _position.decode(stored) if stored else 0
+            seed, missing = (position, []) if isinstance(position, int) else position
         except Exception as exc:  # KV timeout, lost connection, a bad value
             self.stats.failures += 1
             raise DeliveryFailed(
                 f"could not read the position of round {round_id} of "
                 f"{self.provider}: {exc!r}; nothing of it was recorded"
             ) from exc
-        self.sequencer.seed(key, seed)
+        self.sequencer.seed(key, seed, missing)
 
     async def _restore(self) -> None:
         """Once after a start: take back the events an earlier run held, recording those
@@ -318,4 +322,6 @@ class FeedProcessor:
             rounds[event.round_id] = event.round_id
         for round_id in rounds:
             last = self.sequencer.last((self.provider, round_id))
-            await self.cursors.put(round_key(self.provider, round_id), str(last))
+            missing = self.sequencer.missing((self.provider, round_id))
+            position = msgspec.json.encode([last, missing] if missing else last).decode()
+            await self.cursors.put(round_key(self.provider, round_id), position)

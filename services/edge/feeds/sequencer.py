@@ -21,6 +21,7 @@ Clocks are passed in, so tests decide when time passes.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
@@ -73,15 +74,21 @@ class Sequencer:
     def knows(self, key: RoundKey) -> bool:
         return key in self._rounds
 
-    def seed(self, key: RoundKey, last: int) -> None:
-        """Start a round at `last` (restored from storage after a restart)."""
+    def seed(self, key: RoundKey, last: int, missing: Iterable[int] = ()) -> None:
+        """Start a round at `last`, its seqs declared `missing` still awaited (restored from
+        storage after a restart)."""
         if key not in self._rounds:
-            self._rounds[key] = _Round(last=last)
+            self._rounds[key] = _Round(last=last, missing=set(missing))
             self._evict()
 
     def last(self, key: RoundKey) -> int:
         state = self._rounds.get(key)
         return 0 if state is None else state.last
+
+    def missing(self, key: RoundKey) -> list[int]:
+        """The seqs of a round declared missing that have not come since, in order."""
+        state = self._rounds.get(key)
+        return [] if state is None else sorted(state.missing)
 
     def offer(self, event: AnyProviderEvent, now: float) -> Offered:
         key = (event.provider, event.round_id)

@@ -201,3 +201,24 @@ async def test_events_freed_by_a_gap_while_the_ledger_fails_are_recorded_by_a_la
     assert sink.seqs("r1") == [1, 3, 5, 6], "the held result is recorded without a resend"
     assert gaps == [Gap(provider="evo", round_id="r1", missing=(2, 4))]
     assert proc.sequencer.pending() == 0
+
+
+async def test_a_seq_declared_missing_that_comes_after_a_restart_is_recorded_not_a_duplicate() -> (
+    None
+):
+    store = MemoryCursorStore()
+    sink = RecordingSink()
+    clock = Clock()
+    e = round_events("evo", "r1")
+    proc = FeedProcessor("evo", sink, store, sequencer=Sequencer(gap_timeout=1.0), clock=clock)
+    await proc.accept([e[0], e[2], e[3]])
+    clock.now = 2.0
+    assert [gap.missing for gap in await proc.sweep()] == [(2,)]
+    restarted = make(sink, store)
+
+    late = await restarted.accept([e[1]])
+
+    assert (late.recorded, late.duplicates) == (1, 0)
+    assert sink.seqs("r1") == [1, 3, 4, 2]
+    assert store.values[round_key("evo", "r1")] == "4", "nothing awaited any more"
+    assert (await restarted.accept([e[1]])).duplicates == 1
