@@ -5,9 +5,11 @@ answer is a `FeedBatch` signed like a push (`X-Feed-Signature`). Its events go t
 `FeedProcessor`; only once they are recorded (or held for a missing seq) is the batch's
 `cursor` stored, so a crash re-reads at most one batch, whose duplicates are absorbed.
 
-A non-200 answer, a bad signature, a malformed body, a network error or a ledger failure
-is logged and retried with exponential backoff (`backoff.py`); a good poll resets it. A
-batch with events is followed at once by the next poll; an empty one waits `interval`.
+A non-200 answer, a bad signature, a malformed body, a body over `MAX_BATCH_BYTES` (read
+no further: a provider's runaway answer must not fill the bridge's memory), a network
+error or a ledger failure is logged and retried with exponential backoff (`backoff.py`);
+a good poll resets it. A batch with events is followed at once by the next poll; an empty
+one waits `interval`.
 Each poll's time and outcome go to the provider's `ProviderHealth` (the SLA watch); while
 the playbook has switched the feed, polls go to `alternate_url` with the same cursor.
 """
@@ -29,6 +31,8 @@ from services.edge.health import FEED_POLL
 
 log = logging.getLogger(__name__)
 
+MAX_BATCH_BYTES = 16 << 20
+
 
 class PollFailed(Exception):
     """The provider's answer could not be used (status, signature or body)."""
@@ -46,10 +50,12 @@ class PullFeed(FetchedFeed):
         secret: str,
         interval: float = 1.0,
         timeout: float = 10.0,
+        max_bytes: int = MAX_BATCH_BYTES,
         **options: Unpack[FeedOptions],
     ) -> None:
         super().__init__(processor, session, url, **options)
         self.secret = secret
+        self.max_bytes = max_bytes
         self.interval = interval
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.polls = 0
@@ -64,9 +70,9 @@ class PullFeed(FetchedFeed):
         async with self.session.get(
             self.url, params=params, headers=headers, timeout=self.timeout
         ) as response:
-            body = await response.read()
             if response.status != 200:
                 raise PollFailed(f"{self.url} answered {response.status}")
+            body = await self._body(response)
             signature = response.headers.get(feeds.SIGNATURE_HEADER)
         if not feeds.verify(body, self.secret, signature):
             raise PollFailed(f"{self.url} answered with a bad {feeds.SIGNATURE_HEADER}")
@@ -78,6 +84,14 @@ class PullFeed(FetchedFeed):
         if batch.cursor and batch.cursor != cursor:
             await self.processor.cursors.put(self.cursor_key, batch.cursor)
         return len(batch.events)
+
+    async def _body(self, response: aiohttp.ClientResponse) -> bytes:
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(1 << 16):
+            body += chunk
+            if len(body) > self.max_bytes:
+                raise PollFailed(f"{self.url} answered more than {self.max_bytes} bytes")
+        return bytes(body)
 
     async def run(self) -> None:
         """Poll until cancelled."""

@@ -25,7 +25,7 @@ from contracts.events import AnyProviderEvent
 from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.cursors import JetStreamCursorStore
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.feeds.pull import PullFeed
+from services.edge.feeds.pull import PollFailed, PullFeed
 from services.edge.feeds.push import PushFeed, add_push_routes
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import Gap
@@ -111,6 +111,20 @@ async def test_pull_backs_off_on_errors_and_drops_absorbs_repeats_and_reordering
         stub.asked.clear()
         assert await restarted.poll_once() == 0
         assert stub.asked == [str(len(stub.frames))]
+
+
+async def test_a_pull_answer_larger_than_the_bound_fails_the_poll_unread_and_advances_nothing(
+    cursors: JetStreamCursorStore,
+) -> None:
+    stub = FeedStub(SECRET, frames(), page=3)
+    sink = RecordingSink()
+    async with serve(stub) as base, aiohttp.ClientSession() as session:
+        feed = PullFeed(
+            processor(sink, cursors, []), session, f"{base}/feed", secret=SECRET, max_bytes=64
+        )
+        with pytest.raises(PollFailed, match="more than 64 bytes"):
+            await feed.poll_once()
+    assert sink.events == [] and await cursors.get("cursor.studio.pull") is None
 
 
 class FlakyCursors:
