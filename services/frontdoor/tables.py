@@ -53,8 +53,10 @@ def _table_key(provider: str, table: str) -> str:
 
 
 class TableStatuses:
-    def __init__(self) -> None:
-        self._bucket: KeyValue | None = None
+    def __init__(self, kv: KeyValue | None = None) -> None:
+        """`kv` is the bucket; statuses made without one (an app's, before it starts) are
+        usable once `attach` has opened it."""
+        self._bucket = kv
         self._providers: dict[str, ProviderState] = {}
         self._tables: dict[tuple[str, str], TableState] = {}
         self._listeners: list[Listener] = []
