@@ -70,6 +70,10 @@ ERRORS: Final[Mapping[str, tuple[int, str]]] = {
         "No rule lets this player bet under that limit profile, or it has no limits in force.",
     ),
     "NOT_YOUR_SESSION": (403, "The player token belongs to another player or session."),
+    "PROVIDER_NOT_IN_SESSION": (
+        403,
+        "A player's QoS sample names a provider its session did not launch.",
+    ),
     "ROUTE_NOT_DOCUMENTED": (403, "The route has no description in the route table."),
     "NOT_FOUND": (404, "No route at this path."),
     "WALLET_NOT_FOUND": (404, "The player has no wallet (in that currency)."),

@@ -3,7 +3,8 @@
 Every `check_every_s` each provider with an `[sla.provider.<id>]` table is judged over its
 window (`services.ops.sla.breaches`): its wallet calls and feed polls (latency p99, error
 rate) from the edge's `ProviderHealth`, its event loss rate and lowest table uptime from
-the KPIs (the views), its players' bet-signal RTT from the QoS samples.
+the KPIs (the views), its players' bet-signal RTT from the QoS samples (the median of
+each reporting session's p99: `services.ops.sla.qos_rtt_figure`).
 
 A breach is a `provider.error` in the `Watch` log, then the playbook's steps, each a
 `playbook.step` with its reason, in this order (those the SLA lists in `actions`):
@@ -56,7 +57,14 @@ from services.frontdoor.throttle import SESSION_THROTTLE, SessionThrottle
 from services.ops.kpis import KpiBoard, kpi_rows
 from services.ops.latency import sample as latency_sample
 from services.ops.qos import QOS_RECENT, RecentRtt
-from services.ops.sla import ProviderSla, SlaConfig, Window, breaches, percentile
+from services.ops.sla import (
+    ProviderSla,
+    SlaConfig,
+    Window,
+    breaches,
+    percentile,
+    qos_rtt_figure,
+)
 from services.ops.watch import Fact, Watch
 from services.platform.stream import token
 from services.platform.webhooks import SignedPoster
@@ -200,9 +208,8 @@ class Playbook:
             seen = dataclasses.replace(seen, feed_gap_rate=gap, uptime=up)
         recent = self.qos()
         if sla.qos_rtt_p99_ms is not None and recent is not None:
-            rtts = recent.within(provider, sla.window_s)
-            if rtts:
-                seen = dataclasses.replace(seen, qos_rtt_p99_ms=percentile(rtts, 0.99))
+            rtt = qos_rtt_figure(recent.reports(provider, sla.window_s), sla.qos_min_sessions)
+            seen = dataclasses.replace(seen, qos_rtt_p99_ms=rtt)
         return seen
 
     def _from_views(self, provider: str, window_s: float) -> tuple[float | None, float | None]:

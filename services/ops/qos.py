@@ -2,9 +2,13 @@
 
 The player's front posts with its own player token (from the game launch: the samples
 are counted against its session), or the platform relays them with an operator key
-(scope `sessions`). A batch holds 1 to 100 samples (`contracts.ops.QosBatch`, 64 KiB at
-most); each key, and each player session, may post `rate` batches a second (burst
-`burst`), beyond which it gets `LBRG-429 RATE_LIMITED` and nothing is counted.
+(scope `sessions`). A player reports only on the providers its platform session launched:
+a batch naming another is refused whole (`LBRG-403 PROVIDER_NOT_IN_SESSION`), so no
+player can speak for a provider it never played (its samples feed the SLA watch, whose
+playbook may hide that provider's tables on every bridge). A batch holds 1 to 100
+samples (`contracts.ops.QosBatch`, 64 KiB at most); each key, and each player session,
+may post `rate` batches a second (burst `burst`), beyond which it gets
+`LBRG-429 RATE_LIMITED` and nothing is counted.
 A batch with one bad sample is refused whole (`LBRG-400 INVALID_REQUEST`).
 
 Each sample is aggregated per provider, table, region and protocol into OpenTelemetry
@@ -13,6 +17,10 @@ instruments, which Prometheus scrapes from `/metrics`: histograms
 counters `livebridge_qos_samples_total`, `livebridge_qos_dropped_frames_total`,
 `livebridge_qos_buffer_events_total` and `livebridge_qos_resolution_total` (by
 `resolution`). Quantiles and rates are PromQL's (`histogram_quantile`, `rate`).
+
+The SLA watch judges `qos_rtt_p99_ms` on `RecentRtt`, which keeps each round trip with
+who reported it (the player session, or the operators' relay), so that no one session's
+reports make the provider's figure (`services.ops.sla.qos_rtt_figure`).
 """
 
 from __future__ import annotations
@@ -29,7 +37,8 @@ from contracts.api import Operation, Scope
 from contracts.ops import QosAccepted, QosBatch, QosSample
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.http import ApiError, json_response, read_json
-from services.frontdoor.players import PLAYER
+from services.frontdoor.launch import PLATFORM_SESSIONS
+from services.frontdoor.players import PLAYER, PlayerClaims
 from services.frontdoor.routes import RouteTable
 
 _meter = metrics.get_meter("livebridge.qos")
@@ -61,7 +70,7 @@ QOS = Operation(
     scope=Scope.SESSIONS,
     request=QosBatch,
     response=QosAccepted,
-    errors=("RATE_LIMITED",),
+    errors=("RATE_LIMITED", "NOT_YOUR_SESSION", "PROVIDER_NOT_IN_SESSION"),
     tags=("operations",),
 )
 
@@ -107,27 +116,34 @@ def record(sample: QosSample) -> None:
 
 
 class RecentRtt:
-    """The last few minutes of bet-signal round trips per provider: what the SLA watch
-    judges `qos_rtt_p99_ms` on (live, in memory; the metrics are the record)."""
+    """The last few minutes of bet-signal round trips per provider, each with who reported
+    it: what the SLA watch judges `qos_rtt_p99_ms` on (live, in memory; the metrics are
+    the record)."""
 
     def __init__(self, keep_s: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.keep_s = keep_s
         self.clock = clock
-        self._seen: dict[str, deque[tuple[float, float]]] = {}
+        self._seen: dict[str, deque[tuple[float, str | None, float]]] = {}
         self._lock = threading.Lock()
 
-    def add(self, provider: str, rtt_ms: float) -> None:
+    def add(self, provider: str, session: str | None, rtt_ms: float) -> None:
+        """One round trip `session` reported (None: relayed by an operator key)."""
         now = self.clock()
         with self._lock:
             seen = self._seen.setdefault(provider, deque())
-            seen.append((now, rtt_ms))
+            seen.append((now, session, rtt_ms))
             while seen and seen[0][0] < now - self.keep_s:
                 seen.popleft()
 
-    def within(self, provider: str, window_s: float) -> list[float]:
+    def reports(self, provider: str, window_s: float) -> dict[str | None, list[float]]:
+        """The round trips of `provider` over the last `window_s`, by who reported them."""
         since = self.clock() - window_s
+        found: dict[str | None, list[float]] = {}
         with self._lock:
-            return [rtt for at, rtt in self._seen.get(provider, ()) if at >= since]
+            for at, session, rtt in self._seen.get(provider, ()):
+                if at >= since:
+                    found.setdefault(session, []).append(rtt)
+        return found
 
 
 QOS_RECENT = web.AppKey("qos_recent", RecentRtt)
@@ -142,14 +158,32 @@ def setup_qos(
 
     async def samples(request: web.Request) -> web.Response:
         key = request.get(OPERATOR)
+        player = None if key else request[PLAYER]
         caller = f"{key.operator}/{key.key_id}" if key else f"session/{request[PLAYER].session_id}"
         if not buckets.take(caller):
             raise ApiError("RATE_LIMITED", f"more than {rate:g} QoS batches a second; slow down")
         batch = await read_json(request, QosBatch)
+        if player is not None:
+            await _launched_by(request.app, player, {s.provider for s in batch.samples})
         for sample in batch.samples:
             record(sample)
             if sample.bet_rtt_ms is not None:
-                recent.add(sample.provider, sample.bet_rtt_ms)
+                session = player.session_id if player else None
+                recent.add(sample.provider, session, sample.bet_rtt_ms)
         return json_response(QosAccepted(accepted=len(batch.samples)))
 
     table.add(app, QOS, samples)
+
+
+async def _launched_by(app: web.Application, player: PlayerClaims, providers: set[str]) -> None:
+    """Refuse a player's samples unless its own session launched every provider they name."""
+    session = await app[PLATFORM_SESSIONS].get(player.session_id)
+    if session is None or session.player != player.player:
+        raise ApiError("NOT_YOUR_SESSION", "a player reports QoS for its own session only")
+    foreign = sorted(providers - session.tokens.keys())
+    if foreign:
+        raise ApiError(
+            "PROVIDER_NOT_IN_SESSION",
+            f"session {session.session_id} launched no game of {', '.join(foreign)}: "
+            "a player reports QoS only on the providers its session launched",
+        )

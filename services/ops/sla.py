@@ -14,6 +14,7 @@
       feed_gap_rate = 0.01     # event loss rate (KPI) over the window
       uptime = 0.99            # lowest table uptime (KPI) over the window
       qos_rtt_p99_ms = 400     # players' bet-signal round trip (QoS samples)
+      qos_min_sessions = 3     # fewer player sessions reporting: the RTT not judged
       window_s = 60            # the window every figure is taken over
       min_calls = 20           # fewer calls than this: latency and errors not judged
       recover_after_s = 300    # healthy this long after a breach: the playbook undoes
@@ -24,6 +25,14 @@
 
 Every threshold is optional (absent: not judged). `breaches(...)` is pure: the figures of
 one window in, the reasons it breaches out (empty: healthy).
+
+The QoS round trip is reported by the players themselves, so no one player may make it
+(`qos_rtt_figure`): each reporter's own p99 is taken over the window (a player session's
+samples, or all the samples operator keys relayed, as one reporter), and the figure is
+the median of those (the lower of the middle two): a provider breaches only when most of
+its reporters see it slow. Player sessions alone are judged from `qos_min_sessions`
+sessions on; the operators' relay, which speaks for the platform's players, is judged
+even alone.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ class ProviderSla(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     feed_gap_rate: float | None = None
     uptime: float | None = None
     qos_rtt_p99_ms: float | None = None
+    qos_min_sessions: int = 3
     window_s: float = 60.0
     min_calls: int = 20
     recover_after_s: float = 300.0
@@ -60,8 +70,10 @@ class ProviderSla(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         for name in ("window_s", "recover_after_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds")
-        if self.min_calls < 1 or self.sessions_per_s < 0:
-            raise ValueError("min_calls must be 1 or more and sessions_per_s 0 or more")
+        if self.min_calls < 1 or self.qos_min_sessions < 1 or self.sessions_per_s < 0:
+            raise ValueError(
+                "min_calls and qos_min_sessions must be 1 or more and sessions_per_s 0 or more"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,6 +161,19 @@ def breaches(sla: ProviderSla, seen: Window) -> list[str]:
     if sla.qos_rtt_p99_ms is not None and rtt is not None and rtt > sla.qos_rtt_p99_ms:
         found.append(f"QoS bet RTT p99 {rtt:.0f} ms > {sla.qos_rtt_p99_ms:g} ms")
     return found
+
+
+def qos_rtt_figure(
+    reports: Mapping[str | None, Sequence[float]], min_sessions: int
+) -> float | None:
+    """The QoS bet RTT p99 a provider is judged on, from its round trips by reporter (a
+    player session, or None: the operators' relay): the lower median of each reporter's
+    own p99. None (not judged) without a report, or with fewer than `min_sessions`
+    sessions reporting and no relay."""
+    figures = sorted(percentile(rtts, 0.99) for rtts in reports.values() if rtts)
+    if not figures or (len(figures) < min_sessions and not reports.get(None)):
+        return None
+    return figures[(len(figures) - 1) // 2]
 
 
 def percentile(values: Sequence[float], q: float) -> float:

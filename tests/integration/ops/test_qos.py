@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from services.ops.qos import QOS_RECENT
 from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
 from tests.integration.ops.conftest import Bridge
 
@@ -111,14 +112,15 @@ async def test_a_player_posts_with_the_token_its_launch_gave_and_a_forged_one_is
     await fund(bridge, "qos-player")
     status, launched = await launch(bridge, launch_body("qos-player", "evo"))
     assert status == 200, launched
-    provider = f"qos{uuid.uuid4().hex[:8]}"
-    batch = {"samples": [sample(provider, protocol="webrtc", betRttMs=95)]}
+    batch = {"samples": [sample("evo", protocol="webrtc", betRttMs=95)]}
     player = {"Authorization": f"Bearer {launched['playerToken']}"}
+    counted = "livebridge_qos_samples_total:webrtc"
+    before = scraped(await (await bridge.client.get("/metrics")).text(), "evo").get(counted, 0)
     accepted = await bridge.client.post("/qos/v1/samples", json=batch, headers=player)
     assert accepted.status == 200, await accepted.text()
     assert await accepted.json() == {"accepted": 1}
     text = await (await bridge.client.get("/metrics")).text()
-    assert scraped(text, provider)["livebridge_qos_samples_total:webrtc"] == 1
+    assert scraped(text, "evo")[counted] == before + 1
 
     forged = {"Authorization": f"Bearer {launched['playerToken'][:-4]}AAAA"}
     refused = await bridge.client.post("/qos/v1/samples", json=batch, headers=forged)
@@ -127,3 +129,31 @@ async def test_a_player_posts_with_the_token_its_launch_gave_and_a_forged_one_is
     no_scope = await bridge.client.post("/qos/v1/samples", json=batch, headers=Bridge.auth("read"))
     assert no_scope.status == 403
     assert (await no_scope.json())["error"] == "LBRG-403 SCOPE_REQUIRED"
+
+
+async def test_a_player_reports_only_on_providers_its_session_launched(bridge: Bridge) -> None:
+    await fund(bridge, "qos-meddler")
+    status, launched = await launch(bridge, launch_body("qos-meddler", "evo"))
+    assert status == 200, launched
+    player = {"Authorization": f"Bearer {launched['playerToken']}"}
+    rtt = "livebridge_qos_samples_total:webrtc"
+    before = scraped(await (await bridge.client.get("/metrics")).text(), "hub88").get(rtt, 0)
+
+    # Its session launched evo only: a batch naming hub88, even beside evo, is refused whole.
+    for named in (["hub88"], ["evo", "hub88"]):
+        batch = {"samples": [sample(p, protocol="webrtc", betRttMs=60_000) for p in named]}
+        refused = await bridge.client.post("/qos/v1/samples", json=batch, headers=player)
+        assert refused.status == 403, await refused.text()
+        answer = await refused.json()
+        assert answer["error"] == "LBRG-403 PROVIDER_NOT_IN_SESSION"
+        assert "hub88" in answer["message"] and launched["sessionId"] in answer["message"]
+
+    after = scraped(await (await bridge.client.get("/metrics")).text(), "hub88").get(rtt, 0)
+    assert after == before
+    assert bridge.app[QOS_RECENT].reports("hub88", 3600) == {}
+    # The platform's relay (an operator key) still reports on any provider.
+    relayed = {"samples": [sample("hub88", protocol="webrtc", betRttMs=90)]}
+    accepted = await bridge.client.post(
+        "/qos/v1/samples", json=relayed, headers=Bridge.auth("sessions")
+    )
+    assert accepted.status == 200, await accepted.text()

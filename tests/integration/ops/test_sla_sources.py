@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -14,11 +15,22 @@ from contracts.player import ProviderError
 from projections.http import VIEWS
 from services.bridge.config import Settings
 from services.bridge.main import LEDGER, build_app
-from services.ops.playbook import WATCH
+from services.ops.playbook import PLAYBOOK, WATCH
 from services.ops.watch import Fact
+from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
 from tests.integration.ops.conftest import Bridge
 from tests.integration.ops.support.waiting import until
 from tests.unit.ledger.support.builders import declared, opened
+
+
+def rtt_sample(provider: str, rtt_ms: float) -> dict[str, Any]:
+    return {
+        "provider": provider,
+        "table": "T1",
+        "region": "eu-west",
+        "protocol": "webrtc",
+        "betRttMs": rtt_ms,
+    }
 
 
 def facts_of(app: object, provider: str) -> list[Fact]:
@@ -75,3 +87,47 @@ async def test_feed_gaps_in_the_views_and_slow_players_each_breach_their_sla(
         assert evo_breach.message == "QoS bet RTT p99 400 ms > 150 ms"
         assert recovered.breached_at == evo_breach.occurred_at
         assert len(facts_of(app, "hub88")) == 2  # still in breach: no second alert
+
+
+async def test_one_players_slow_reports_alone_never_breach_its_provider_and_a_majority_does(
+    bridge_settings: Settings,
+) -> None:
+    bridge_settings.config_path.write_text(
+        bridge_settings.config_path.read_text()
+        + "[sla]\ncheck_every_s = 3600\n"  # judged below, by hand, when the test says
+        + "[sla.provider.evo]\nqos_rtt_p99_ms = 150\nwindow_s = 600\n"
+        + 'actions = ["hide_tables"]\n'
+    )
+    app = build_app(bridge_settings)
+    async with TestClient(TestServer(app)) as client:
+        bridge = Bridge(app=app, client=client)
+        tokens = []
+        for player in ("qos-a", "qos-b", "qos-c"):
+            await fund(bridge, player)
+            status, launched = await launch(bridge, launch_body(player, "evo"))
+            assert status == 200, launched
+            tokens.append({"Authorization": f"Bearer {launched['playerToken']}"})
+
+        async def report(token: dict[str, str], rtt_ms: float, count: int) -> None:
+            batch = {"samples": [rtt_sample("evo", rtt_ms)] * count}
+            posted = await client.post("/qos/v1/samples", json=batch, headers=token)
+            assert posted.status == 200, await posted.text()
+
+        playbook = app[PLAYBOOK]
+        sla = playbook.config.providers["evo"]
+        # One player claims minute-long round trips, a full batch of them.
+        await report(tokens[0], 60_000, 100)
+        assert (await playbook.window("evo", sla)).qos_rtt_p99_ms is None  # one session alone
+        # The two others see evo as it is: quick.
+        await report(tokens[1], 80, 1)
+        await report(tokens[2], 90, 1)
+        assert (await playbook.window("evo", sla)).qos_rtt_p99_ms == 90
+        await playbook.tick()
+        assert facts_of(app, "evo") == []
+
+        # A second player's front is slow too: most of evo's players are, so it breaches.
+        await report(tokens[1], 400, 100)
+        await playbook.tick()
+        breach, step = facts_of(app, "evo")
+        assert isinstance(breach, ProviderError) and isinstance(step, PlaybookStep)
+        assert breach.message == "QoS bet RTT p99 400 ms > 150 ms"

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from services.frontdoor.throttle import SessionThrottle
-from services.ops.sla import ProviderSla, Window, breaches, load_sla, percentile
+from services.ops.sla import (
+    ProviderSla,
+    Window,
+    breaches,
+    load_sla,
+    percentile,
+    qos_rtt_figure,
+)
 
 
 def test_each_threshold_breached_gives_its_own_reason() -> None:
@@ -83,3 +90,13 @@ def test_the_example_configuration_sla_reads() -> None:
     example = Path(__file__).resolve().parents[3] / "infra" / "livebridge.example.toml"
     found = load_sla(example, {})
     assert set(found.providers) == {"ezugi"} and found.providers["ezugi"].error_rate == 0.05
+
+
+def test_the_qos_figure_is_the_lower_median_of_each_reporters_p99() -> None:
+    slow, quick = [60_000.0] * 100, [80.0]
+    assert qos_rtt_figure({"s1": slow}, 3) is None  # one session alone is not judged
+    assert qos_rtt_figure({"s1": slow, "s2": quick, "s3": [90.0]}, 3) == 90.0
+    assert qos_rtt_figure({"s1": slow, "s2": quick}, 2) == 80.0  # a tie: the quicker half
+    assert qos_rtt_figure({None: [400.0]}, 3) == 400.0  # the operators' relay, alone
+    assert qos_rtt_figure({None: quick, "s1": slow}, 3) == 80.0
+    assert qos_rtt_figure({}, 1) is None
