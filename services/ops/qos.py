@@ -25,9 +25,10 @@ reports make the provider's figure (`services.ops.sla.qos_rtt_figure`).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from aiohttp import web
@@ -75,24 +76,47 @@ QOS = Operation(
 )
 
 
-class _Buckets:
-    """A token bucket per operator key."""
+MAX_BUCKETS = 10_000
+"""Most keys and player sessions the rate limiter holds a bucket for (some 250 B each:
+145 measured, and the key)."""
 
-    def __init__(self, rate: float, burst: float) -> None:
+
+class _Buckets:
+    """A token bucket per operator key or player session, bounded: a bucket idle until it
+    is full again is forgotten (a fresh one is the same), and past `max_keys` the least
+    recently used goes (a session would have to wait out `max_keys` others posting within
+    its refill time to find its bucket full again)."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = MAX_BUCKETS,
+    ) -> None:
         self.rate, self.burst = rate, burst
-        self._tokens: dict[str, tuple[float, float]] = {}
+        self.clock = clock
+        self.max_keys = max_keys
+        self._full_after = burst / rate if rate > 0 else math.inf
+        self._tokens: OrderedDict[str, tuple[float, float]] = OrderedDict()  # least recent first
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._tokens)
 
     def take(self, key: str) -> bool:
         with self._lock:
-            now = time.monotonic()
-            tokens, at = self._tokens.get(key, (self.burst, now))
+            now = self.clock()
+            tokens, at = self._tokens.pop(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - at) * self.rate)
-            if tokens < 1:
-                self._tokens[key] = (tokens, now)
-                return False
-            self._tokens[key] = (tokens - 1, now)
-            return True
+            taken = tokens >= 1
+            self._tokens[key] = (tokens - 1 if taken else tokens, now)
+            while len(self._tokens) > self.max_keys or (
+                self._tokens and now - next(iter(self._tokens.values()))[1] >= self._full_after
+            ):
+                self._tokens.popitem(last=False)
+            return taken
 
 
 def record(sample: QosSample) -> None:
