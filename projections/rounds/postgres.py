@@ -473,11 +473,28 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
             "FROM x GROUP BY x.provider, x.table_id, x.period ORDER BY 1, 2, 3"
         ).format(bets=self.table("bets"), timeline=self.table("timeline"))
 
-    def audit_flags(self, provider: str | None, limit: int) -> list[dict[str, Any]]:
-        """The newest `limit` flags of the audit queue: each round verification flag
-        (`kind` `verified`), round conflict (`conflict`) and bet the round book could not
-        handle (`settlement`), with its round and the log position that raised it."""
-        params = {"provider": provider, "limit": limit}
+    def audit_flags(
+        self,
+        provider: str | None,
+        limit: int,
+        *,
+        reason: str | None = None,
+        keys: Sequence[str] | None = None,
+        not_keys: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """The newest `limit` flags of the audit queue that pass the filters: each round
+        verification flag (`kind` `verified`), round conflict (`conflict`) and bet the round
+        book could not handle (`settlement`), with its round, the log position that raised
+        it, and its item's `key` (`<reason>:<round key>` for a verification flag,
+        `<reason>:<position>` for the others). Filtered here, before the limit: only
+        `provider`'s, of `reason`, with a key in `keys` (None: any), none in `not_keys`."""
+        params = {
+            "provider": provider,
+            "limit": limit,
+            "reason": reason,
+            "keys": None if keys is None else list(keys),
+            "not_keys": list(not_keys),
+        }
         return self.rows("audit flags", self._audit_flags_sql, params)
 
     def _audit_flags_sql(self) -> Composed:
@@ -502,8 +519,17 @@ class PostgresRoundsView(PostgresView[RoundChange], RoundsView):
             "JOIN {bets} b ON b.bet_key = t.bet_key "
             "WHERE t.event IN ('Round.ConflictFlagged', 'RoundBook.BetFlagged') "
             "AND t.event = 'RoundBook.BetFlagged' "
-            "AND (%(provider)s::text IS NULL OR b.provider = %(provider)s)) "
-            "SELECT * FROM found ORDER BY position DESC, detail LIMIT %(limit)s"
+            "AND (%(provider)s::text IS NULL OR b.provider = %(provider)s)), "
+            "keyed AS (SELECT found.*, CASE WHEN kind = 'conflict' THEN 'conflict' "
+            "WHEN kind = 'settlement' THEN 'settlement_failure' "
+            "WHEN left(detail, 10) = 'round_hash' THEN 'hash_mismatch' "
+            "ELSE 'sequence_gap' END AS reason FROM found) "
+            "SELECT * FROM (SELECT keyed.*, reason || ':' || CASE WHEN kind = 'verified' "
+            "THEN round_key ELSE position::text END AS key FROM keyed) i "
+            "WHERE (%(reason)s::text IS NULL OR reason = %(reason)s) "
+            "AND (%(keys)s::text[] IS NULL OR key = ANY(%(keys)s)) "
+            "AND key <> ALL(%(not_keys)s::text[]) "
+            "ORDER BY position DESC, detail LIMIT %(limit)s"
         ).format(
             rounds=self.table("rounds"), bets=self.table("bets"), timeline=self.table("timeline")
         )

@@ -4,7 +4,9 @@ Reads need scope `read`, every step (open, comment, resolve, assign) scope `admi
 step is an event of the `Cases` application (`services/ops/cases.py`), recorded with the
 operator key that took it. The audit queue lists the round view's flags (hash
 mismatches, sequence gaps, conflicts, bets the round book could not settle or refund),
-newest first, joined with what operators did about each (`AuditCase` events).
+newest first, joined with what operators did about each (`AuditCase` events). The
+listing's filters, those on what operators did too (as item keys), are applied by the
+view before its limit, and an item is found by its key, however old.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol, get_args
 
 from aiohttp import web
@@ -49,30 +51,49 @@ _KEY = re.compile(
 
 
 class FlagSource(Protocol):
-    """The round view's adapter (`PostgresRoundsView.audit_flags`)."""
+    """The round view's adapter (`PostgresRoundsView.audit_flags`): it filters, then
+    limits, so an item older than the newest `limit` is still found by its filters."""
 
-    def audit_flags(self, provider: str | None, limit: int) -> list[dict[str, Any]]: ...
+    def audit_flags(
+        self,
+        provider: str | None,
+        limit: int,
+        *,
+        reason: str | None = None,
+        keys: Sequence[str] | None = None,
+        not_keys: Sequence[str] = (),
+    ) -> list[dict[str, Any]]: ...
 
 
-def _reason(row: Mapping[str, Any]) -> str:
-    if row["kind"] == "conflict":
-        return "conflict"
-    if row["kind"] == "settlement":
-        return "settlement_failure"
-    return "hash_mismatch" if str(row["detail"]).startswith("round_hash") else "sequence_gap"
+def flag_filter(
+    states: Mapping[str, AuditState], status: str | None, assignee: str | None
+) -> tuple[list[str] | None, list[str]]:
+    """The item keys a listing of `status` and `assignee` takes (None: any) and those it
+    leaves out, from what operators did (the view does not know)."""
+    keys: set[str] | None = None
+    not_keys: set[str] = set()
+    resolved = {key for key, state in states.items() if state.resolution}
+    if status == "open":
+        not_keys |= resolved
+    elif status == "resolved":
+        keys = resolved
+    if assignee == "":
+        not_keys |= {key for key, state in states.items() if state.assignee}
+    elif assignee is not None:
+        mine = {key for key, state in states.items() if state.assignee == assignee}
+        keys = mine if keys is None else keys & mine
+    return (None if keys is None else sorted(keys)), sorted(not_keys)
 
 
 def audit_items(rows: list[dict[str, Any]], states: Mapping[str, AuditState]) -> list[AuditItem]:
     items = []
     for row in rows:
-        reason = _reason(row)
-        by_round = reason in ("hash_mismatch", "sequence_gap")
-        key = f"{reason}:{row['round_key'] if by_round else row['position']}"
+        key = row["key"]
         state = states.get(key, AuditState())
         items.append(
             AuditItem(
                 key=key,
-                reason=reason,  # type: ignore[arg-type]
+                reason=row["reason"],
                 detail=str(row["detail"] or ""),
                 provider=row["provider"],
                 round_id=row["round_id"],
@@ -350,9 +371,27 @@ def setup_cases(
             request, app[CASES].resolve_ticket, body.outcome, body.note, _actor(request)
         )
 
-    async def items(provider: str | None = None) -> list[AuditItem]:
-        rows = await call(flags().audit_flags, provider, AUDIT_LIMIT)
+    async def items(
+        provider: str | None = None,
+        *,
+        reason: str | None = None,
+        status: str | None = None,
+        assignee: str | None = None,
+        key: str | None = None,
+    ) -> list[AuditItem]:
+        """The queue's items, the round view's flags filtered in the view before its limit."""
         states = await call(app[CASES].audit_states)
+        keys, not_keys = flag_filter(states, status, assignee)
+        if key is not None:
+            keys = [key] if keys is None or key in keys else []
+        rows = await call(
+            flags().audit_flags,
+            provider,
+            AUDIT_LIMIT,
+            reason=reason,
+            keys=keys,
+            not_keys=not_keys,
+        )
         runs = [] if reconcile is None else await call(reconcile)
         return audit_items(rows, states) + reconcile_items(runs, provider, states)
 
@@ -365,7 +404,7 @@ def setup_cases(
         wrong = ids.problem(provider, "provider") if provider is not None else None
         if wrong:
             raise ApiError("INVALID_REQUEST", wrong)
-        found = await items(provider)
+        found = await items(provider, reason=reason, status=status, assignee=assignee)
         return json_response(
             AuditList(
                 items=tuple(
@@ -381,7 +420,7 @@ def setup_cases(
     async def find_item(request: web.Request) -> AuditItem:
         key = request.match_info["key"]
         if _KEY.match(key):
-            for item in await items():
+            for item in await items(key=key):
                 if item.key == key:
                     return item
         raise ApiError("AUDIT_ITEM_NOT_FOUND", f"no flagged item {key!r} in the audit queue")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from eventsourcing.utils import get_topic
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -17,6 +18,7 @@ from projections.reconcile.audit import Audit
 from projections.reconcile.postgres import Comparison, Difference
 from projections.reconcile.report import Granularity
 from services.bridge.main import LEDGER
+from services.ops import cases_http
 from services.ops.cases import AuditCase, Cases, Ticket
 from services.ops.cases_http import CASES
 from tests.integration.ops.conftest import Bridge
@@ -194,6 +196,48 @@ async def test_a_resolved_audit_item_is_neither_resolved_again_nor_reassigned(
     ]
     assert (shown["resolution"], shown["assignee"]) == ("replayed", "")
     assert topics(bridge.app[CASES]) == [get_topic(AuditCase.Opened), get_topic(AuditCase.Resolved)]
+
+
+async def test_an_older_flag_past_the_listing_limit_is_still_filtered_found_and_resolved(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cases_http, "AUDIT_LIMIT", 1)  # as 1,000 newer flags would do
+    client, admin, read = bridge.client, Bridge.auth("admin"), Bridge.auth("read")
+    await asyncio.to_thread(flagged_log, bridge)
+    ledger = bridge.app[LEDGER]
+    head = await asyncio.to_thread(ledger.recorder.max_notification_id)
+    await asyncio.to_thread(bridge.app[VIEWS].wait, head, 10.0)
+    newest = (await (await client.get("/ops/v1/audit", headers=read)).json())["items"]
+    assert [i["reason"] for i in newest] == ["conflict"]
+    resolved = await client.post(
+        f"/ops/v1/audit/{newest[0]['key']}/resolve", json={"resolution": "ok"}, headers=admin
+    )
+    assert resolved.status == 200, await resolved.text()
+
+    # R-a1's two flags are older than the one listed: filters still reach them.
+    still_open = await (await client.get("/ops/v1/audit?status=open", headers=read)).json()
+    assert [(i["reason"], i["roundId"]) for i in still_open["items"]] == [("sequence_gap", "R-a1")]
+    by_reason = await client.get("/ops/v1/audit?reason=hash_mismatch", headers=read)
+    [hashed] = (await by_reason.json())["items"]
+    round_key = bridge.app[VIEWS].rounds.rounds("R-a1", ledger.name, P)[0].round_key
+    assert hashed["key"] == f"hash_mismatch:{round_key}"
+    # An item the listing does not show is assigned and resolved by its key.
+    assigned = await client.post(
+        f"/ops/v1/audit/{hashed['key']}/assign", json={"assignee": "alice"}, headers=admin
+    )
+    assert assigned.status == 200, await assigned.text()
+    assert (await assigned.json())["assignee"] == "alice"
+    mine = await (await client.get("/ops/v1/audit?assignee=alice", headers=read)).json()
+    assert [i["key"] for i in mine["items"]] == [hashed["key"]]
+    gap = still_open["items"][0]["key"]
+    done = await client.post(
+        f"/ops/v1/audit/{gap}/resolve", json={"resolution": "found"}, headers=admin
+    )
+    assert done.status == 200, await done.text()
+    resolved_ones = await (await client.get("/ops/v1/audit?status=resolved", headers=read)).json()
+    assert [i["reason"] for i in resolved_ones["items"]] == ["conflict"]  # the newest only
+    left = (await (await client.get("/ops/v1/audit?status=open", headers=read)).json())["items"]
+    assert [(i["key"], i["assignee"]) for i in left] == [(hashed["key"], "alice")]
 
 
 def comparison(
