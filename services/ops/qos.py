@@ -140,34 +140,59 @@ def record(sample: QosSample) -> None:
 
 
 class RecentRtt:
-    """The last few minutes of bet-signal round trips per provider, each with who reported
-    it: what the SLA watch judges `qos_rtt_p99_ms` on (live, in memory; the metrics are
-    the record)."""
+    """The last few minutes of bet-signal round trips per provider, by who reported them:
+    what the SLA watch judges `qos_rtt_p99_ms` on (live, in memory; the metrics are the
+    record). Bounded whatever the run's length or the players' number: each reporter (a
+    provider and a player session, or the operators' relay) keeps its latest
+    `per_reporter` round trips, at most `max_reporters` reporters are kept (the one that
+    reported least recently leaves first), and those silent for `keep_s` are dropped."""
 
-    def __init__(self, keep_s: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        keep_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        per_reporter: int = 100,
+        max_reporters: int = 1_000,
+    ) -> None:
         self.keep_s = keep_s
         self.clock = clock
-        self._seen: dict[str, deque[tuple[float, str | None, float]]] = {}
+        self.per_reporter = per_reporter
+        self.max_reporters = max_reporters
+        self._seen: OrderedDict[tuple[str, str | None], deque[tuple[float, float]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, provider: str, session: str | None, rtt_ms: float) -> None:
         """One round trip `session` reported (None: relayed by an operator key)."""
         now = self.clock()
+        key = (provider, session)
         with self._lock:
-            seen = self._seen.setdefault(provider, deque())
-            seen.append((now, session, rtt_ms))
-            while seen and seen[0][0] < now - self.keep_s:
-                seen.popleft()
+            seen = self._seen.get(key)
+            if seen is None:
+                seen = self._seen[key] = deque(maxlen=self.per_reporter)
+            self._seen.move_to_end(key)
+            seen.append((now, rtt_ms))
+            while self._seen:
+                _, oldest = next(iter(self._seen.items()))
+                if len(self._seen) <= self.max_reporters and oldest[-1][0] >= now - self.keep_s:
+                    break
+                self._seen.popitem(last=False)
 
     def reports(self, provider: str, window_s: float) -> dict[str | None, list[float]]:
         """The round trips of `provider` over the last `window_s`, by who reported them."""
         since = self.clock() - window_s
         found: dict[str | None, list[float]] = {}
         with self._lock:
-            for at, session, rtt in self._seen.get(provider, ()):
-                if at >= since:
-                    found.setdefault(session, []).append(rtt)
+            for (named, session), seen in self._seen.items():
+                recent = [rtt for at, rtt in seen if at >= since] if named == provider else []
+                if recent:
+                    found[session] = recent
         return found
+
+    def __len__(self) -> int:
+        """Round trips held, all providers and reporters."""
+        with self._lock:
+            return sum(len(seen) for seen in self._seen.values())
 
 
 QOS_RECENT = web.AppKey("qos_recent", RecentRtt)
