@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from eventsourcing.utils import get_topic
 from prometheus_client.parser import text_string_to_metric_families
@@ -98,34 +99,37 @@ async def test_a_ticket_is_opened_commented_and_resolved_as_events_and_gives_the
     assert mttr == took
 
 
-def flagged_log(bridge: Bridge) -> None:
+async def flagged_log(bridge: Bridge) -> None:
+    """Three flags in the log (a sequence gap, a hash mismatch, a conflict), and the views
+    caught up with them."""
     ledger = bridge.app[LEDGER]
-    ledger.record_event(builders.opened("R-a1", P, table="T9", at=T0, closes_in=15))
-    # seq 2 missing and a hash that cannot match
-    ledger.record_event(
-        builders.declared({"number": "1"}, "R-a1", P, 3, "0" * 64, at=T0 + timedelta(seconds=20))
-    )
-    ledger.record_event(GameEvent(provider=P, round_id="R-a2", seq=1, occurred_at=T0, kind="spin"))
-    ledger.record_event(
-        GameEvent(provider=P, round_id="R-a2", seq=1, occurred_at=T0, kind="other")
-    )  # the same seq with another payload
+
+    def record() -> int | None:
+        ledger.record_event(builders.opened("R-a1", P, table="T9", at=T0, closes_in=15))
+        # seq 2 missing and a hash that cannot match
+        at = T0 + timedelta(seconds=20)
+        ledger.record_event(builders.declared({"number": "1"}, "R-a1", P, 3, "0" * 64, at=at))
+        spin = GameEvent(provider=P, round_id="R-a2", seq=1, occurred_at=T0, kind="spin")
+        ledger.record_event(spin)
+        ledger.record_event(msgspec.structs.replace(spin, kind="other"))  # the same seq
+        return ledger.recorder.max_notification_id()
+
+    head = await asyncio.to_thread(record)
+    await asyncio.to_thread(bridge.app[VIEWS].wait, head, 10.0)
 
 
 async def test_the_audit_queue_lists_flags_with_their_position_and_takes_assignments(
     bridge: Bridge,
 ) -> None:
     client, admin, read = bridge.client, Bridge.auth("admin"), Bridge.auth("read")
-    await asyncio.to_thread(flagged_log, bridge)
-    ledger = bridge.app[LEDGER]
-    head = await asyncio.to_thread(ledger.recorder.max_notification_id)
-    await asyncio.to_thread(bridge.app[VIEWS].wait, head, 10.0)
+    await flagged_log(bridge)
 
     listed = await client.get("/ops/v1/audit", headers=read)
     assert listed.status == 200, await listed.text()
     items: list[dict[str, Any]] = (await listed.json())["items"]
-    record = bridge.app[VIEWS].rounds.rounds("R-a1", ledger.name, P)[0]
+    record = bridge.app[VIEWS].rounds.rounds("R-a1", bridge.app[LEDGER].name, P)[0]
     verified = max(e.position for e in record.timeline if e.event == "Round.Verified")
-    conflict = bridge.app[VIEWS].rounds.rounds("R-a2", ledger.name, P)[0]
+    conflict = bridge.app[VIEWS].rounds.rounds("R-a2", bridge.app[LEDGER].name, P)[0]
     flagged_at = [e.position for e in conflict.timeline if e.event == "Round.ConflictFlagged"]
     assert sorted((i["reason"], i["roundId"], i["position"]) for i in items) == sorted(
         [
@@ -176,10 +180,7 @@ async def test_a_resolved_audit_item_is_neither_resolved_again_nor_reassigned(
     bridge: Bridge,
 ) -> None:
     client, admin, read = bridge.client, Bridge.auth("admin"), Bridge.auth("read")
-    await asyncio.to_thread(flagged_log, bridge)
-    ledger = bridge.app[LEDGER]
-    head = await asyncio.to_thread(ledger.recorder.max_notification_id)
-    await asyncio.to_thread(bridge.app[VIEWS].wait, head, 10.0)
+    await flagged_log(bridge)
     only = await client.get("/ops/v1/audit?reason=conflict", headers=read)
     [item] = (await only.json())["items"]
     path = f"/ops/v1/audit/{item['key']}"
@@ -203,10 +204,7 @@ async def test_an_older_flag_past_the_listing_limit_is_still_filtered_found_and_
 ) -> None:
     monkeypatch.setattr(cases_http, "AUDIT_LIMIT", 1)  # as 1,000 newer flags would do
     client, admin, read = bridge.client, Bridge.auth("admin"), Bridge.auth("read")
-    await asyncio.to_thread(flagged_log, bridge)
-    ledger = bridge.app[LEDGER]
-    head = await asyncio.to_thread(ledger.recorder.max_notification_id)
-    await asyncio.to_thread(bridge.app[VIEWS].wait, head, 10.0)
+    await flagged_log(bridge)
     newest = (await (await client.get("/ops/v1/audit", headers=read)).json())["items"]
     assert [i["reason"] for i in newest] == ["conflict"]
     resolved = await client.post(
@@ -219,7 +217,7 @@ async def test_an_older_flag_past_the_listing_limit_is_still_filtered_found_and_
     assert [(i["reason"], i["roundId"]) for i in still_open["items"]] == [("sequence_gap", "R-a1")]
     by_reason = await client.get("/ops/v1/audit?reason=hash_mismatch", headers=read)
     [hashed] = (await by_reason.json())["items"]
-    round_key = bridge.app[VIEWS].rounds.rounds("R-a1", ledger.name, P)[0].round_key
+    round_key = bridge.app[VIEWS].rounds.rounds("R-a1", bridge.app[LEDGER].name, P)[0].round_key
     assert hashed["key"] == f"hash_mismatch:{round_key}"
     # An item the listing does not show is assigned and resolved by its key.
     assigned = await client.post(
