@@ -17,7 +17,7 @@ from services.edge.feeds.processor import (
     round_key,
 )
 from services.edge.feeds.sequencer import Sequencer
-from services.edge.feeds.sink import Gap
+from services.edge.feeds.sink import Gap, log_gap
 from tests.unit.edge.support.feed_events import RecordingSink, round_events
 
 
@@ -29,13 +29,21 @@ class Clock:
         return self.now
 
 
-def make(sink: RecordingSink, store: MemoryCursorStore | None = None) -> FeedProcessor:
+def make(
+    sink: RecordingSink,
+    store: MemoryCursorStore | None = None,
+    *,
+    gaps: list[Gap] | None = None,
+    clock: Clock | None = None,
+) -> FeedProcessor:
+    """Provider evo's processor, a gap declared after 1 s (of `clock`), told to `gaps`."""
     return FeedProcessor(
         "evo",
         sink,
         store or MemoryCursorStore(),
         sequencer=Sequencer(gap_timeout=1.0),
-        clock=Clock(),
+        on_gap=log_gap if gaps is None else gaps.append,
+        clock=clock or Clock(),
     )
 
 
@@ -64,14 +72,7 @@ async def test_a_gap_is_reported_and_the_later_events_recorded() -> None:
     sink = RecordingSink()
     gaps: list[Gap] = []
     clock = Clock()
-    proc = FeedProcessor(
-        "evo",
-        sink,
-        MemoryCursorStore(),
-        sequencer=Sequencer(gap_timeout=1.0),
-        on_gap=gaps.append,
-        clock=clock,
-    )
+    proc = make(sink, gaps=gaps, clock=clock)
     e = round_events("evo", "r1")
     await proc.accept([e[0], e[1], e[4], e[5]])
     assert sink.seqs("r1") == [1, 2]
@@ -86,14 +87,7 @@ async def test_a_declared_gap_is_told_and_counted_but_not_kept() -> None:
     """A feed runs for months: the processor holds no list of the gaps it declared."""
     told: list[Gap] = []
     clock = Clock()
-    proc = FeedProcessor(
-        "evo",
-        RecordingSink(),
-        MemoryCursorStore(),
-        sequencer=Sequencer(gap_timeout=1.0),
-        on_gap=told.append,
-        clock=clock,
-    )
+    proc = make(RecordingSink(), gaps=told, clock=clock)
     for n in range(20):
         e = round_events("evo", f"r{n}")
         await proc.accept([e[0], e[2]])
@@ -150,9 +144,7 @@ async def test_a_restarted_feed_declares_the_gap_of_events_held_before_it_starte
     await make(sink, store).accept([e[0], e[3]])
     gaps: list[Gap] = []
     clock = Clock()
-    restarted = FeedProcessor(
-        "evo", sink, store, sequencer=Sequencer(gap_timeout=1.0), on_gap=gaps.append, clock=clock
-    )
+    restarted = make(sink, store, gaps=gaps, clock=clock)
     assert await restarted.sweep() == []  # read back, waiting again
     clock.now = 2.0
     await restarted.sweep()
@@ -181,14 +173,7 @@ async def test_events_freed_by_a_gap_while_the_ledger_fails_are_recorded_by_a_la
     sink = RecordingSink()
     gaps: list[Gap] = []
     clock = Clock()
-    proc = FeedProcessor(
-        "evo",
-        sink,
-        MemoryCursorStore(),
-        sequencer=Sequencer(gap_timeout=1.0),
-        on_gap=gaps.append,
-        clock=clock,
-    )
+    proc = make(sink, gaps=gaps, clock=clock)
     e = round_events("evo", "r1")
     accepted = await proc.accept([e[0], e[2], e[4], e[5]])
     assert accepted.held == 3
@@ -210,7 +195,7 @@ async def test_a_seq_declared_missing_that_comes_after_a_restart_is_recorded_not
     sink = RecordingSink()
     clock = Clock()
     e = round_events("evo", "r1")
-    proc = FeedProcessor("evo", sink, store, sequencer=Sequencer(gap_timeout=1.0), clock=clock)
+    proc = make(sink, store, clock=clock)
     await proc.accept([e[0], e[2], e[3]])
     clock.now = 2.0
     assert [gap.missing for gap in await proc.sweep()] == [(2,)]
