@@ -10,7 +10,7 @@ another session answers `bet.rejected` with its code, and nothing is held. Each 
 has a rate limit (`RATE` messages a second, bursts of `BURST`): a message over it is
 answered `LBRG-429 RATE_LIMITED`; a socket that keeps flooding (`FLOOD` refused messages
 in a row) is closed with code 1008 and the reason. A closed session ends the socket with
-`session.close`.
+`session.close`, and refuses a connect (`LBRG-409 SESSION_CLOSED`).
 
 On every connect (and reconnect) the first message is a `limits.update` with the limits
 in force for the session's player at its provider, table and currency (its profile's
@@ -167,9 +167,12 @@ def setup_socket(
             raise ApiError("INVALID_REQUEST", "this route only upgrades to a WebSocket")
         position = _position(request, "position", -1)
         settled_position = _position(request, "settledPosition", position)
-        session = await app[PLATFORM_SESSIONS].get(claims.session_id)
+        sessions = app[PLATFORM_SESSIONS]
+        session = await sessions.get(claims.session_id)
         if session is None or session.player != claims.player:
             raise ApiError("NOT_YOUR_SESSION", "this token acts on its own session only")
+        if not session.open(sessions.clock()):  # its session.close was pushed already
+            raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
         hub = app[PUSH_HUB]
         await _refuse_past_log_end(hub, position, settled_position)
         seat = Seat(
@@ -350,7 +353,7 @@ SOCKET = Operation(
     ),
     auth="player",
     status=101,
-    errors=("INVALID_REQUEST", "INVALID_POSITION"),
+    errors=("INVALID_REQUEST", "INVALID_POSITION", "SESSION_CLOSED"),
     params=(
         Param(
             "position",

@@ -13,7 +13,13 @@ from yarl import URL
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import available, bet, opened, record
 from tests.integration.frontdoor.test_lifecycle import next_push
-from tests.integration.frontdoor.test_sessions import evo_session, fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import (
+    SESSIONS,
+    evo_session,
+    fund,
+    launch,
+    launch_body,
+)
 
 
 async def next_answer(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
@@ -137,3 +143,20 @@ async def test_a_resume_position_past_the_end_of_the_log_is_refused_at_connect(
         while pushed["type"] != "betting.opened":
             pushed = await next_push(ws)
         assert pushed["roundId"] == "R-end-2" and pushed["logPosition"] > last
+
+
+async def test_a_closed_session_refuses_a_socket_that_would_hear_its_table_forever(
+    bridge: Bridge,
+) -> None:
+    # The player token outlives its session's close by minutes: a socket it opened then
+    # was upgraded, and pushed the table's rounds to a session whose session.close had
+    # already gone out, with nothing ever to end it.
+    sid, token = await evo_session(bridge, "zoe")
+    response = await bridge.client.post(f"/platform/v1/sessions/{sid}/close", headers=SESSIONS)
+    assert response.status == 200
+
+    refused = await bridge.client.get(f"/platform/v1/player/socket?token={token}", headers=UPGRADE)
+    body = await refused.json()
+    assert refused.status == 409, body
+    assert body["error"] == "LBRG-409 SESSION_CLOSED", body
+    assert sid in body["message"], body
