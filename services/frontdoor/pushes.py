@@ -74,7 +74,10 @@ CLOSED_TOPIC = get_topic(Round.ClosedByTransaction)
 MAILBOX = 1000
 """Pushes a socket may have waiting; past this it is closed and reconnects by position."""
 MAX_REPLAY = 5000
-"""Round events read again for one reconnect, at most (older ones are of finished rounds)."""
+"""Round events, and settlements asked for, read again for one reconnect, at most: the
+newest, read back from the logs' ends (older ones are of finished rounds)."""
+REPLAY_PAGE = 500
+"""Log positions (or settle stream sequences) a reconnect reads at a time, going back."""
 _limits_decoder = msgspec.json.Decoder(LimitsUpdate)
 _session_decoder = msgspec.json.Decoder(PlatformSession)
 
@@ -353,19 +356,25 @@ class PushHub:
         return sorted(pushes, key=_position)
 
     def _round_pushes_after(self, position: int) -> list[BettingOpen | BettingClose]:
+        """The pushes of the last `MAX_REPLAY` round events after `position`, in log order,
+        read back from the log's end: after a long absence, the round open now is among
+        them."""
         recorder: Any = self._ledger.recorder
-        found: list[BettingOpen | BettingClose] = []
-        start, read = position + 1, 0
-        while read < MAX_REPLAY:
-            page = recorder.select_notifications(start, 500, topics=[ROUND_TOPIC])
-            if not page:
-                break
+        pages: list[list[Notification]] = []
+        stop, read = self.log_end(), 0
+        while stop > position and read < MAX_REPLAY:
+            start = max(position + 1, stop - REPLAY_PAGE + 1)
+            page = list(
+                recorder.select_notifications(start, REPLAY_PAGE, stop=stop, topics=[ROUND_TOPIC])
+            )
+            pages.append(page[max(0, len(page) - (MAX_REPLAY - read)) :])
             read += len(page)
-            for notification in page:
-                push = self._round_push(notification)
-                if push is not None:
-                    found.append(push)
-            start = page[-1].id + 1
+            stop = start - 1
+        found: list[BettingOpen | BettingClose] = []
+        for notification in (n for page in reversed(pages) for n in page):
+            push = self._round_push(notification)
+            if push is not None:
+                found.append(push)
         return found
 
     async def _settlements_after(self, provider: str, position: int) -> list[RoundSettle]:
@@ -382,18 +391,27 @@ class PushHub:
                 high = middle
             else:
                 low = middle + 1
-        found: list[RoundSettle] = []
+        # The newest first, a page at a time back to `low`, each page read forward.
+        pages: list[list[RoundSettle]] = []
         subject = f"{self._stream.root}.{token(provider)}.>"
-        while low <= last and len(found) < MAX_REPLAY:
-            try:
-                stored = await self._js.get_msg(name, seq=low, subject=subject, next=True)
-            except NotFoundError:
-                break
-            if stored.seq is None or stored.seq > last:
-                break
-            found.append(SETTLE_DECODER.decode(stored.data or b""))
-            low = stored.seq + 1
-        return found
+        asked = 0
+        while last >= low and asked < MAX_REPLAY:
+            start = max(low, last - REPLAY_PAGE + 1)
+            page: list[RoundSettle] = []
+            seq = start
+            while seq <= last:
+                asked += 1
+                try:
+                    stored = await self._js.get_msg(name, seq=seq, subject=subject, next=True)
+                except NotFoundError:
+                    break
+                if stored.seq is None or stored.seq > last:
+                    break
+                page.append(SETTLE_DECODER.decode(stored.data or b""))
+                seq = stored.seq + 1
+            pages.append(page)
+            last = start - 1
+        return [settle for page in reversed(pages) for settle in page]
 
 
 def _position(push: Push) -> int:
