@@ -10,6 +10,7 @@ they receive.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -35,6 +36,9 @@ from services.frontdoor.openapi import ecma_patterns
 from services.frontdoor.routes import RouteTable
 
 REF = "#/components/schemas/{name}"
+HOSTS_KEPT = 16
+"""Documents kept, one per host asked at, the latest: the Host header is the caller's to
+choose, and one kept for every host ever named would grow without bound."""
 
 SOCKET_IN = (BetPlace,)
 SOCKET_OUT = (
@@ -209,15 +213,14 @@ def mount_asyncapi(
     app: web.Application, table: RouteTable, *, settle_root: str, limits_subject: str
 ) -> None:
     """Serve the document at `GET /asyncapi.json` (public)."""
-    cache: dict[str, bytes] = {}
+
+    @functools.lru_cache(maxsize=HOSTS_KEPT)
+    def body(host: str) -> bytes:
+        document = build_asyncapi(settle_root=settle_root, limits_subject=limits_subject, host=host)
+        return json.dumps(document, ensure_ascii=True).encode()
 
     async def serve(request: web.Request) -> web.Response:
-        if request.host not in cache:
-            document = build_asyncapi(
-                settle_root=settle_root, limits_subject=limits_subject, host=request.host
-            )
-            cache[request.host] = json.dumps(document, ensure_ascii=True).encode()
-        return web.Response(body=cache[request.host], content_type="application/json")
+        return web.Response(body=body(request.host), content_type="application/json")
 
     table.add(app, ASYNCAPI, serve)
 
