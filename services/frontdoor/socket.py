@@ -10,7 +10,9 @@ another session answers `bet.rejected` with its code, and nothing is held. Each 
 has a rate limit (`RATE` messages a second, bursts of `BURST`): a message over it is
 answered `LBRG-429 RATE_LIMITED`; a socket that keeps flooding (`FLOOD` refused messages
 in a row) is closed with code 1008 and the reason. A closed session ends the socket with
-`session.close`, and refuses a connect (`LBRG-409 SESSION_CLOSED`).
+`session.close`, and refuses a connect (`LBRG-409 SESSION_CLOSED`). A socket takes no bet
+past its token's expiry: a `bet.place` then is answered `LBRG-401 TOKEN_EXPIRED` and the
+socket closed (1008); the client reconnects with a fresh token and its last position.
 
 On every connect (and reconnect) the first message is a `limits.update` with the limits
 in force for the session's player at its provider, table and currency (its profile's
@@ -67,6 +69,7 @@ BURST = 20.0
 FLOOD = 50
 TICK_S = 1.0
 MAX_MESSAGE = 16 * 1024
+EXPIRED = "the player token has expired; reconnect with a fresh one from the platform"
 
 _encoder = msgspec.json.Encoder()
 _POSITION_TYPE = Annotated[int, msgspec.Meta(ge=0, le=10**18 - 1)]
@@ -241,6 +244,13 @@ def setup_socket(
                 except RecursionError:
                     await send(_refusal("MALFORMED_JSON", "the message is nested too deeply"))
                     continue
+                if time.time() >= claims.expires_at:  # as REST would answer it by now
+                    await send(rejected(body, "TOKEN_EXPIRED", EXPIRED))
+                    await ws.close(
+                        code=WSCloseCode.POLICY_VIOLATION,
+                        message=b"player token expired: reconnect with a fresh one",
+                    )
+                    break
                 try:
                     await send(await take(claims, body))
                 except ApiError as error:
@@ -349,7 +359,9 @@ SOCKET = Operation(
         "socket in /asyncapi.json). Pushes: `server.time`, `betting.opened`, `betting.closed`, "
         "`round.settled`, `provider.error`, `session.close`. Reconnect with `?position=<the "
         "last logPosition received>&settledPosition=<the last round.settled's>` to be sent "
-        "what was missed, read again from the log."
+        "what was missed, read again from the log. A `bet.place` past the token's expiry is "
+        "answered `LBRG-401 TOKEN_EXPIRED` and the socket closed (1008): reconnect with a "
+        "fresh token."
     ),
     auth="player",
     status=101,

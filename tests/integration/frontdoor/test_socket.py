@@ -4,10 +4,12 @@ bet.rejected out, bad messages answered without closing, floods refused then clo
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import jwt
 from yarl import URL
 
 from tests.integration.frontdoor.conftest import Bridge
@@ -106,6 +108,9 @@ async def test_a_flooded_socket_is_refused_then_closed_with_a_reason(bridge: Bri
     assert await available(bridge, "tom") == Decimal("100.00")
 
 
+PLAYER_SECRET = "player-token-secret-0123456789abcdefghij"
+"""The bridge's player token secret (`TEST_PLAYER_TOKEN_SECRET` in the conftest)."""
+
 UPGRADE = {
     "Upgrade": "websocket",
     "Connection": "Upgrade",
@@ -160,3 +165,25 @@ async def test_a_closed_session_refuses_a_socket_that_would_hear_its_table_forev
     assert refused.status == 409, body
     assert body["error"] == "LBRG-409 SESSION_CLOSED", body
     assert sid in body["message"], body
+
+
+async def test_a_socket_takes_no_bet_once_its_token_has_expired(bridge: Bridge) -> None:
+    # The token was checked once, at connect: a socket kept open took bets for as long
+    # as it lived, where REST answers the same token TOKEN_EXPIRED.
+    sid, token = await evo_session(bridge, "ivy")
+    await record(bridge, opened("R-expiry"))
+    claims = jwt.decode(token, options={"verify_signature": False})
+    expires = int(time.time()) + 2
+    short = jwt.encode({**claims, "exp": expires}, PLAYER_SECRET, algorithm="HS256")
+    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={short}") as ws:
+        await ws.send_json(bet(sid, "R-expiry", "in-time"))
+        assert (await next_answer(ws))["type"] == "bet.accepted"
+        await asyncio.sleep(expires + 0.1 - time.time())
+        await ws.send_json(bet(sid, "R-expiry", "too-late"))
+        refused = await next_answer(ws)
+        assert refused["type"] == "bet.rejected", refused
+        assert refused["code"] == "LBRG-401 TOKEN_EXPIRED", refused
+        closing = await asyncio.wait_for(ws.receive(), 10)
+        assert closing.type is aiohttp.WSMsgType.CLOSE and ws.close_code == 1008
+        assert "token expired" in str(closing.extra)
+    assert await available(bridge, "ivy") == Decimal("95.00")
