@@ -9,7 +9,10 @@ Bad input never closes the socket: a message that is not JSON, not a `bet.place`
 another session answers `bet.rejected` with its code, and nothing is held. Each socket
 has a rate limit (`RATE` messages a second, bursts of `BURST`): a message over it is
 answered `LBRG-429 RATE_LIMITED`; a socket that keeps flooding (`FLOOD` refused messages
-in a row) is closed with code 1008 and the reason. A closed session ends the socket with
+in a row) is closed with code 1008 and the reason. A session has at most `MAX_SOCKETS`
+open at once on a bridge (room for a reconnect before the old socket's end is noticed);
+another connect is `LBRG-429 RATE_LIMITED`, so no token multiplies its rate limit by
+opening sockets. A closed session ends the socket with
 `session.close`, and refuses a connect (`LBRG-409 SESSION_CLOSED`). A socket takes no bet
 past its token's expiry: a `bet.place` then is answered `LBRG-401 TOKEN_EXPIRED` and the
 socket closed (1008); the client reconnects with a fresh token and its last position.
@@ -34,6 +37,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated
@@ -56,7 +60,7 @@ from contracts.player import (
 from services.frontdoor.bets import TakeBet, rejected
 from services.frontdoor.http import ApiError, past_log_end
 from services.frontdoor.launch import PLATFORM_SESSIONS, SOCKET_PATH
-from services.frontdoor.players import PLAYER
+from services.frontdoor.players import PLAYER, PlayerClaims
 from services.frontdoor.pushes import PUSH_HUB, Mailbox, Push, PushHub, Seat
 from services.frontdoor.routes import RouteTable
 from services.frontdoor.sessions import PlatformSession
@@ -68,6 +72,7 @@ RATE = 10.0
 BURST = 20.0
 FLOOD = 50
 TICK_S = 1.0
+MAX_SOCKETS = 4
 MAX_MESSAGE = 16 * 1024
 EXPIRED = "the player token has expired; reconnect with a fresh one from the platform"
 
@@ -163,6 +168,9 @@ def setup_socket(
     take: TakeBet,
     protection: Callable[[], Protection] | None = None,
 ) -> None:
+    open_sockets: Counter[str] = Counter()
+    """Sockets open on this bridge, by session."""
+
     async def socket(request: web.Request) -> web.StreamResponse:
         claims = request[PLAYER]
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
@@ -176,6 +184,12 @@ def setup_socket(
             raise ApiError("NOT_YOUR_SESSION", "this token acts on its own session only")
         if not session.open(sessions.clock()):  # its session.close was pushed already
             raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
+        if open_sockets[session.session_id] >= MAX_SOCKETS:
+            raise ApiError(
+                "RATE_LIMITED",
+                f"session {session.session_id} has {MAX_SOCKETS} sockets open already; "
+                "close one first",
+            )
         hub = app[PUSH_HUB]
         await _refuse_past_log_end(hub, position, settled_position)
         seat = Seat(
@@ -193,10 +207,6 @@ def setup_socket(
                 if not ws.closed:
                     await ws.send_str(_encoder.encode(message).decode())
 
-        mailbox = hub.join(seat)
-        if protection is not None:  # first, so a player who missed an update is not stale
-            await send(seat_limits(protection().state, session, datetime.now(UTC)))
-
         async def as_seated(update: LimitsUpdate) -> LimitsUpdate | None:
             if protection is None:
                 return update
@@ -205,75 +215,90 @@ def setup_socket(
                 await asyncio.to_thread(guard.catch_up)
             return seat_update(guard.state, session, update, datetime.now(UTC))
 
-        pusher = asyncio.create_task(
-            _push(hub, mailbox, position, settled_position, send, ws, as_seated),
-            name="socket-pushes",
-        )
-
         async def tick() -> None:
             while not ws.closed:
                 await send(ServerTime(server_time=datetime.now(UTC)))
                 await asyncio.sleep(TICK_S)
 
-        ticker = asyncio.create_task(tick())
-        bucket, refused_in_a_row = _Bucket(RATE, BURST), 0
+        open_sockets[session.session_id] += 1
+        mailbox = hub.join(seat)
+        tasks: list[asyncio.Task[None]] = []
         try:
-            async for message in ws:
-                if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    continue
-                if not bucket.take():
-                    refused_in_a_row += 1
-                    if refused_in_a_row >= FLOOD:
-                        await ws.close(
-                            code=WSCloseCode.POLICY_VIOLATION,
-                            message=b"rate limit: too many messages in a row",
-                        )
-                        break
-                    await send(_refusal("RATE_LIMITED", f"at most {RATE:.0f} messages a second"))
-                    continue
-                refused_in_a_row = 0
-                data = message.data if isinstance(message.data, bytes) else message.data.encode()
-                try:
-                    body = _decoder.decode(data)
-                except msgspec.ValidationError as exc:
-                    await send(_refusal("INVALID_REQUEST", f"not a bet.place message: {exc}"))
-                    continue
-                except msgspec.DecodeError:
-                    await send(_refusal("MALFORMED_JSON", "the message is not a JSON document"))
-                    continue
-                except RecursionError:
-                    await send(_refusal("MALFORMED_JSON", "the message is nested too deeply"))
-                    continue
-                if time.time() >= claims.expires_at:  # as REST would answer it by now
-                    await send(rejected(body, "TOKEN_EXPIRED", EXPIRED))
-                    await ws.close(
-                        code=WSCloseCode.POLICY_VIOLATION,
-                        message=b"player token expired: reconnect with a fresh one",
-                    )
-                    break
-                try:
-                    await send(await take(claims, body))
-                except ApiError as error:
-                    await send(rejected(body, error.code, error.message))
-                    if error.code == "SESSION_CLOSED":
-                        await send(
-                            SessionClose(
-                                session_id=body.session_id,
-                                reason=CloseReason.OPERATOR,
-                                closed_at=datetime.now(UTC),
-                            )
-                        )
-                        await ws.close(code=WSCloseCode.OK, message=b"session closed")
-                        break
+            if protection is not None:  # first, so a player who missed an update is not stale
+                await send(seat_limits(protection().state, session, datetime.now(UTC)))
+            pushes = _push(hub, mailbox, position, settled_position, send, ws, as_seated)
+            tasks.append(asyncio.create_task(pushes, name="socket-pushes"))
+            tasks.append(asyncio.create_task(tick(), name="socket-ticks"))
+            await _take_bets(ws, claims, take, send)
         finally:
+            open_sockets[session.session_id] -= 1
+            if not open_sockets[session.session_id]:
+                del open_sockets[session.session_id]
             hub.leave(mailbox)
-            for task in (ticker, pusher):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         return ws
 
     table.add(app, SOCKET, socket)
+
+
+async def _take_bets(
+    ws: web.WebSocketResponse,
+    claims: PlayerClaims,
+    take: TakeBet,
+    send: Callable[[object], Awaitable[None]],
+) -> None:
+    """Answer each `bet.place` the socket sends, in order, until it closes (see the module
+    docstring for the rate limit, bad input, an expired token and a closed session)."""
+    bucket, refused_in_a_row = _Bucket(RATE, BURST), 0
+    async for message in ws:
+        if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            continue
+        if not bucket.take():
+            refused_in_a_row += 1
+            if refused_in_a_row >= FLOOD:
+                await ws.close(
+                    code=WSCloseCode.POLICY_VIOLATION,
+                    message=b"rate limit: too many messages in a row",
+                )
+                return
+            await send(_refusal("RATE_LIMITED", f"at most {RATE:.0f} messages a second"))
+            continue
+        refused_in_a_row = 0
+        data = message.data if isinstance(message.data, bytes) else message.data.encode()
+        try:
+            body = _decoder.decode(data)
+        except msgspec.ValidationError as exc:
+            await send(_refusal("INVALID_REQUEST", f"not a bet.place message: {exc}"))
+            continue
+        except msgspec.DecodeError:
+            await send(_refusal("MALFORMED_JSON", "the message is not a JSON document"))
+            continue
+        except RecursionError:
+            await send(_refusal("MALFORMED_JSON", "the message is nested too deeply"))
+            continue
+        if time.time() >= claims.expires_at:  # as REST would answer it by now
+            await send(rejected(body, "TOKEN_EXPIRED", EXPIRED))
+            await ws.close(
+                code=WSCloseCode.POLICY_VIOLATION,
+                message=b"player token expired: reconnect with a fresh one",
+            )
+            return
+        try:
+            await send(await take(claims, body))
+        except ApiError as error:
+            await send(rejected(body, error.code, error.message))
+            if error.code == "SESSION_CLOSED":
+                closed = SessionClose(
+                    session_id=body.session_id,
+                    reason=CloseReason.OPERATOR,
+                    closed_at=datetime.now(UTC),
+                )
+                await send(closed)
+                await ws.close(code=WSCloseCode.OK, message=b"session closed")
+                return
 
 
 async def _push(
@@ -365,7 +390,7 @@ SOCKET = Operation(
     ),
     auth="player",
     status=101,
-    errors=("INVALID_REQUEST", "INVALID_POSITION", "SESSION_CLOSED"),
+    errors=("INVALID_REQUEST", "INVALID_POSITION", "SESSION_CLOSED", "RATE_LIMITED"),
     params=(
         Param(
             "position",

@@ -4,6 +4,7 @@ bet.rejected out, bad messages answered without closing, floods refused then clo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ import aiohttp
 import jwt
 from yarl import URL
 
+from services.frontdoor.socket import MAX_SOCKETS
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import available, bet, opened, record
 from tests.integration.frontdoor.test_lifecycle import next_push
@@ -187,3 +189,30 @@ async def test_a_socket_takes_no_bet_once_its_token_has_expired(bridge: Bridge) 
         assert closing.type is aiohttp.WSMsgType.CLOSE and ws.close_code == 1008
         assert "token expired" in str(closing.extra)
     assert await available(bridge, "ivy") == Decimal("95.00")
+
+
+async def test_a_session_opens_at_most_max_sockets_at_once(bridge: Bridge) -> None:
+    # Each socket has its own rate limit: one token opening sockets without end would
+    # multiply it, and the pushes, timers and mailboxes that go with each.
+    _, token = await evo_session(bridge, "una")
+    path = f"/platform/v1/player/socket?token={token}"
+    async with contextlib.AsyncExitStack() as stack:
+        first = [
+            await stack.enter_async_context(bridge.client.ws_connect(path))
+            for _ in range(MAX_SOCKETS)
+        ]
+        refused = await bridge.client.get(path, headers=UPGRADE)
+        body = await refused.json()
+        assert refused.status == 429 and body["error"] == "LBRG-429 RATE_LIMITED", body
+        await first[0].close()
+        for _ in range(50):  # the server counts the close once its read loop ends
+            try:
+                again = await bridge.client.ws_connect(path)
+            except aiohttp.WSServerHandshakeError as refusal:
+                assert refusal.status == 429
+                await asyncio.sleep(0.05)
+                continue
+            await again.close()
+            break
+        else:
+            raise AssertionError("a socket closed left no room for another")
