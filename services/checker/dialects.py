@@ -5,8 +5,10 @@ This is a second, independent reading of the dialects' published behaviour (the 
 its own): the transaction id each request carries, and the id the bridge keeps it under
 where the dialect reuses one (an Evolution cancel repeats its debit's id and is kept as
 `cancel:<id>`; Pragmatic's result and refund name the bet's `reference`; an Ezugi rollback
-repeats its debit's `transactionId`). Balance, check and authenticate calls move no money
-and name no operation.
+repeats its debit's `transactionId`), and the one the bridge adds: a SoftSwiss `/play`
+`finished` on a bet is answered with a zero credit `finished:<game_id>:<user_id>` that
+settles the player's open bets of the round as lost. Balance, check and authenticate
+calls move no money and name no operation.
 
 Outcomes: `ok` (the dialect's success), `indefinite` (no answer, a 5xx or 429, or the
 dialect's "try again" code: the call may or may not have taken effect) and `refused`
@@ -96,10 +98,17 @@ def _pragmatic(attempt: Attempt) -> list[tuple[str, bool]]:
 
 
 def _softswiss(attempt: Attempt) -> list[tuple[str, bool]]:
-    if attempt.path.rsplit("/", 1)[-1] not in ("play", "rollback"):
+    path = attempt.path.rsplit("/", 1)[-1]
+    if path not in ("play", "rollback"):
         return []
-    actions = (_json(attempt.body) or {}).get("actions") or []
-    return [(str(a.get("action_id", "")), True) for a in actions if isinstance(a, dict)]
+    body = _json(attempt.body) or {}
+    actions = [a for a in body.get("actions") or [] if isinstance(a, dict)]
+    named = [(str(a.get("action_id", "")), True) for a in actions]
+    last = actions[-1] if actions else {}
+    if path == "play" and body.get("finished") is True and last.get("action") == "bet":
+        # Finished on a bet: the bridge settles the round lost with a zero credit.
+        named.append((f"finished:{body.get('game_id')}:{body.get('user_id')}", True))
+    return named
 
 
 def _ezugi(attempt: Attempt) -> list[tuple[str, bool]]:

@@ -80,6 +80,17 @@ def calls() -> list[tuple[str, PreparedCall, list[str]]]:
         ),
         (
             "softswiss",
+            ss.play_call(
+                user="p1",
+                currency="EUR",
+                round_id="r1",
+                actions=[ss_bet("a3", D, "EUR")],
+                finished=True,
+            ),
+            ["a3", "finished:r1:p1"],
+        ),
+        (
+            "softswiss",
             ss.rollback_call(
                 user="p1", currency="EUR", round_id="r1", actions=[ss_rollback("rb1", "a1")]
             ),
