@@ -73,6 +73,7 @@ class Report:
             "pre_rolled_back": self.books.pre_rolled_back,
             "abandoned": self.books.abandoned,
             "duplicated_calls": self.books.duplicates,
+            "finished_on_bet": self.books.finished_on_bet,
             "staked": str(self.books.staked),
             "paid": str(self.books.paid),
             "mismatches": self.mismatches,

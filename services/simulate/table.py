@@ -6,7 +6,8 @@ rotating window of `bettors` of them so that all take turns) place one to three 
 concurrently (some calls sent twice, some bets rolled back after, some rolled back *before*
 they are placed), betting closes, the table events and the result (with its `round_hash`)
 are pushed (some twice, some out of order), and every player's standing bets are paid by
-the game's odds.
+the game's odds. Where the dialect does it, a player none of whose bets wins may end the
+round on one more losing bet instead, sent as finishing it (no win follows).
 
 The books are the simulator's own: a bet stands unless it was rolled back (before or
 after); the expected balance is the deposit, minus standing stakes, plus their payouts.
@@ -36,8 +37,8 @@ from contracts.events import (
     round_digest,
 )
 from contracts.money import quantum
-from services.simulate.drivers import Placed, Seat, Wager, WalletDriver
-from services.simulate.games import Game, Pick
+from services.simulate.drivers import FinishesOnBet, Placed, Seat, Wager, WalletDriver
+from services.simulate.games import Game, Outcome, Pick
 
 STAKES = (Decimal("1"), Decimal("2"), Decimal("2.50"), Decimal("5"), Decimal("10"), Decimal("25"))
 
@@ -51,6 +52,9 @@ class Chaos:
     rollback_before: float = 0.02
     duplicate_event: float = 0.05
     reorder_events: float = 0.2
+    finish_on_bet: float = 0.2
+    """Per round, where the dialect does it (`FinishesOnBet`): a player with no winning
+    bet ends the round on one more losing bet, sent `finished`, and gets no win."""
 
 
 PushFn = Callable[[Sequence[AnyProviderEvent]], Awaitable[object]]
@@ -95,6 +99,8 @@ class Books:
     abandoned: int = 0
     """Bets the provider rolled back after no answer in time or an unknown error."""
     duplicates: int = 0
+    finished_on_bet: int = 0
+    """Rounds a player ended on a losing bet, sent as finishing the round (no win)."""
     staked: Decimal = Decimal(0)
     paid: Decimal = Decimal(0)
     rounds: list[str] = field(default_factory=list)
@@ -221,12 +227,13 @@ class Table:
         for plan in planned:
             by_seat.setdefault(plan.seat.player, []).append(plan)
         await asyncio.gather(*(self._place(round_id, plans) for plans in by_seat.values()))
+        outcome = self.game.draw(rng)
+        finished = await self._finish_on_bet(round_id, by_seat, outcome, rng)
         closed = BettingClosed(
             provider=self.provider, round_id=round_id, seq=next(seq), occurred_at=now
         )
         await self.push([closed])
         events.append(closed)
-        outcome = self.game.draw(rng)
         table_events: list[AnyProviderEvent] = [
             GameEvent(
                 provider=self.provider,
@@ -266,6 +273,8 @@ class Table:
             for wager in standing:
                 self.books.expected[plans[0].seat.player] += wager.payout
                 self.books.paid += wager.payout
+            if plans[0].seat.player == finished:
+                continue  # lost on its last bet, which ended the round: no win follows
             duplicate = rng.random() < chaos.duplicate_call
             settle.append(
                 self.driver.settle(plans[0].seat, round_id, standing, duplicate=duplicate)
@@ -276,9 +285,7 @@ class Table:
     async def _place(self, round_id: str, plans: list[_Planned]) -> None:
         """One player's bets in order (a player clicks one chip after another)."""
         for plan in plans:
-            self.books.bets += 1
-            self.books.bettors.add(plan.seat.player)
-            self.books.duplicates += plan.duplicate
+            self._offered(plan)
             if plan.fate == "rollback_before":
                 self.books.pre_rolled_back += 1
                 await self.driver.rollback(plan.seat, round_id, plan.wager, early=True)
@@ -298,9 +305,54 @@ class Table:
                 self.books.rolled_back += 1
                 await self.driver.rollback(plan.seat, round_id, plan.wager, early=False)
                 continue
-            self.books.standing += 1
-            self.books.staked += plan.wager.stake
-            self.books.expected[plan.seat.player] -= plan.wager.stake
+            self._stands(plan)
+
+    async def _finish_on_bet(
+        self,
+        round_id: str,
+        by_seat: dict[str, list[_Planned]],
+        outcome: Outcome,
+        rng: random.Random,
+    ) -> str:
+        """Sometimes, where the dialect does it, a player none of whose standing bets wins
+        places one more, losing, bet sent as finishing the round: the bridge settles their
+        open bets in it as lost and no win follows (SoftSwiss acceptance scenario C). It
+        closes the round, so it comes after every other bet. The player, or ''."""
+        if not isinstance(self.driver, FinishesOnBet) or rng.random() >= self.chaos.finish_on_bet:
+            return ""
+        losers = [
+            plans
+            for plans in by_seat.values()
+            if not any(
+                self.game.payout(p.pick, p.wager.stake, outcome)
+                for p in plans
+                if p.fate == "stands"
+            )
+        ]
+        picks = [self.game.pick(rng) for _ in range(10)]
+        pick = next((p for p in picks if not self.game.payout(p, Decimal(1), outcome)), None)
+        if not losers or pick is None:
+            return ""
+        plans = rng.choice(losers)
+        seat = plans[0].seat
+        wager = Wager(bet_id=f"{round_id}-{seat.player}-{len(plans)}", stake=rng.choice(STAKES))
+        plan = _Planned(seat, wager, pick, "stands", rng.random() < self.chaos.duplicate_call)
+        plans.append(plan)
+        self._offered(plan)
+        await self.driver.finish_lost(seat, round_id, wager, duplicate=plan.duplicate)
+        self._stands(plan)
+        self.books.finished_on_bet += 1
+        return seat.player
+
+    def _offered(self, plan: _Planned) -> None:
+        self.books.bets += 1
+        self.books.bettors.add(plan.seat.player)
+        self.books.duplicates += plan.duplicate
+
+    def _stands(self, plan: _Planned) -> None:
+        self.books.standing += 1
+        self.books.staked += plan.wager.stake
+        self.books.expected[plan.seat.player] -= plan.wager.stake
 
     async def _push_messy(self, events: list[AnyProviderEvent], rng: random.Random) -> None:
         """Push events one batch at a time, some twice, some swapped with their neighbour."""

@@ -20,6 +20,7 @@ not (a 500, a refused repeat, a missing field): the simulation stops on it.
 
 from services.simulate.drivers.base import (
     DriverError,
+    FinishesOnBet,
     Placed,
     Retry,
     Seat,
@@ -36,6 +37,7 @@ __all__ = [
     "DriverError",
     "EvolutionDriver",
     "EzugiDriver",
+    "FinishesOnBet",
     "Hub88Driver",
     "Placed",
     "PragmaticDriver",

@@ -8,7 +8,7 @@ import enum
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class DriverError(AssertionError):
@@ -62,6 +62,19 @@ class WalletDriver(Protocol):
 
     async def balance(self, seat: Seat) -> Decimal | None:
         """The balance the bridge reports in this dialect, or None when it has no call."""
+
+
+@runtime_checkable
+class FinishesOnBet(Protocol):
+    """A dialect whose provider may end a player's lost round on a bet: the request that
+    places it says the round is finished, and no win follows (SoftSwiss acceptance
+    scenario C)."""
+
+    async def finish_lost(
+        self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool
+    ) -> None:
+        """Place the player's last bet of the round, ending the round lost for them: the
+        bridge settles every bet of theirs still open in it as lost, this one too."""
 
 
 def require(condition: bool, what: str, answer: Any) -> None:

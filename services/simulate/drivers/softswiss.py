@@ -15,7 +15,8 @@ from services.simulate.drivers.base import Placed, Seat, Wager, require
 
 
 class SoftSwissDriver:
-    """Bets are `/play` bet actions; one win action per player closes the round (`finished`)."""
+    """Bets are `/play` bet actions; one win action per player closes the round (`finished`),
+    or, for a lost round, the player's last bet sent `finished` (`finish_lost`)."""
 
     dialect = "softswiss"
 
@@ -24,16 +25,28 @@ class SoftSwissDriver:
         self.game = game
 
     async def bet(self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool) -> Placed:
+        await self._bet(seat, round_id, wager, duplicate=duplicate, finished=False)
+        return Placed.TAKEN
+
+    async def finish_lost(
+        self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool
+    ) -> None:
+        """A bet with `finished` and no win after it: the round is lost (scenario C)."""
+        await self._bet(seat, round_id, wager, duplicate=duplicate, finished=True)
+
+    async def _bet(
+        self, seat: Seat, round_id: str, wager: Wager, *, duplicate: bool, finished: bool
+    ) -> None:
         call = self.client.play_call(
             user=seat.player,
             currency=seat.currency,
             round_id=round_id,
             actions=[ss_bet(wager.bet_id, wager.stake, seat.currency)],
+            finished=finished,
             game=self.game,
         )
         answer = await self._send(call, duplicate)
         require(answer["http_status"] == 200, f"bet {wager.bet_id}", answer)
-        return Placed.TAKEN
 
     async def settle(
         self, seat: Seat, round_id: str, wagers: Sequence[Wager], *, duplicate: bool

@@ -7,6 +7,7 @@ simulator's own books, and the feed must deliver every round's events in order.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import pytest
@@ -68,3 +69,30 @@ async def test_simulated_tables_leave_the_balances_the_books_expect(dialect: str
         seqs = sink.seqs(round_id)
         assert seqs == list(range(1, len(seqs) + 1)), f"round {round_id} out of order: {seqs}"
     assert processor.stats.duplicates > 0 and processor.stats.gaps == 0
+
+
+async def test_a_softswiss_table_ends_some_lost_rounds_on_a_finishing_bet_and_none_stays_open() -> (
+    None
+):
+    # Acceptance scenario C: a player's last bet, sent `finished`, ends the round lost; the
+    # bridge settles their bets in it as lost, and no win follows. It comes after every
+    # other bet of the round, which it closes: no bet of the table is refused.
+    r, driver = seated("softswiss")
+
+    async def push(events: Sequence[AnyProviderEvent]) -> None:
+        pass
+
+    report = await simulate(
+        driver=driver,
+        push=push,
+        bank=LedgerBank(r.ledger, r.sessions),
+        provider="softswiss",
+        players=4,
+        rounds=12,
+        seed=3,
+        chaos=dataclasses.replace(CHAOS, finish_on_bet=1.0),
+    )
+    assert report.ok, report.mismatches
+    assert 0 < report.books.finished_on_bet <= 12
+    still_open = [b.bet_id for b in r.ledger.bets.values() if b.state == "open"]
+    assert still_open == []
