@@ -48,7 +48,9 @@ class OperatorKeys:
         self._keys = tuple(keys)
 
     def find(self, secret: str) -> OperatorKey | None:
-        presented = key_digest(secret)
+        # aiohttp hands a header's bytes that are not UTF-8 over as surrogates: digest the
+        # bytes as sent (no key matches them) instead of failing to encode them
+        presented = key_digest(secret.encode(errors="surrogateescape"))
         found: OperatorKey | None = None
         for key in self._keys:
             if hmac.compare_digest(presented, key.digest):

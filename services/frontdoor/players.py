@@ -65,7 +65,8 @@ class PlayerTokens:
     def verify(self, token: str) -> PlayerClaims:
         try:
             claims = jwt.decode(
-                token,
+                # a header's bytes that are not UTF-8 (surrogates here) are no JWT's
+                token.encode(errors="surrogateescape"),
                 self._secret,
                 algorithms=[ALGORITHM],
                 audience=AUDIENCE,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+
+import msgspec
 
 from services.frontdoor.app import ROUTES
 from tests.integration.frontdoor.conftest import KEYS, Bridge, all_but_key
@@ -67,3 +70,35 @@ async def test_an_unknown_path_or_method_under_the_platform_answers_in_lbrg_form
     assert response.status == 405
     assert (await response.json())["error"] == "LBRG-405 METHOD_NOT_ALLOWED"
     assert response.headers["Allow"] == "GET, HEAD"
+
+
+async def raw_call(bridge: Bridge, route: str, authorization: bytes) -> tuple[int, bytes]:
+    """`route` (method and path, no body) with an `Authorization` header of exactly these
+    bytes (aiohttp's client sends only text): the status and the body."""
+    server = bridge.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(
+        f"{route} HTTP/1.1\r\nHost: bridge\r\nContent-Length: 0\r\nConnection: close\r\n".encode()
+        + b"Authorization: "
+        + authorization
+        + b"\r\n\r\n"
+    )
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def test_a_credential_whose_bytes_are_not_utf8_is_refused_as_invalid_never_a_500(
+    bridge: Bridge,
+) -> None:
+    expected = {
+        "GET /platform/v1/wallets/p-1": "LBRG-401 INVALID_API_KEY",  # an operator route
+        "GET /platform/v1/player/sessions/ses_1": "LBRG-401 INVALID_TOKEN",  # a player's
+        "POST /qos/v1/samples": "LBRG-401 INVALID_TOKEN",  # a player's, or an operator's
+    }
+    for route, error in expected.items():
+        for credential in (b"\xff\xfe", b"key-\xc3", b"a.b.\xff", b"\xe9.\xe9.\xe9"):
+            status, body = await raw_call(bridge, route, b"Bearer " + credential)
+            assert status == 401, (route, credential, body)
+            assert msgspec.json.decode(body)["error"] == error, (route, credential)
