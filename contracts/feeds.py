@@ -39,7 +39,10 @@ def verify(body: bytes, secret: str, signature: str | None) -> bool:
     """Constant-time check of a feed signature; a missing one never verifies."""
     if not signature:
         return False
-    return hmac.compare_digest(sign(body, secret).encode(), signature.strip().lower().encode())
+    # header bytes that are not UTF-8 come as surrogates (aiohttp): compare them as sent
+    return hmac.compare_digest(
+        sign(body, secret).encode(), signature.strip().lower().encode(errors="surrogateescape")
+    )
 
 
 class FeedBatch(msgspec.Struct, frozen=True, kw_only=True):

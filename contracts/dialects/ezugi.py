@@ -46,7 +46,10 @@ def verify(body: bytes, secret: str, signature: str | None) -> bool:
     """Constant-time check of the `hash` header; a missing header never verifies."""
     if not signature:
         return False
-    return hmac.compare_digest(sign(body, secret).encode(), signature.strip().encode())
+    # header bytes that are not UTF-8 come as surrogates (aiohttp): compare them as sent
+    return hmac.compare_digest(
+        sign(body, secret).encode(), signature.strip().encode(errors="surrogateescape")
+    )
 
 
 class _Call(msgspec.Struct, frozen=True, kw_only=True):

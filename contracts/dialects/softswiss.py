@@ -40,7 +40,10 @@ def verify(body: bytes, auth_token: str, signature: str | None) -> bool:
     """Constant-time check of `X-REQUEST-SIGN`; a missing header never verifies."""
     if not signature:
         return False
-    return hmac.compare_digest(sign(body, auth_token).encode(), signature.strip().lower().encode())
+    # header bytes that are not UTF-8 come as surrogates (aiohttp): compare them as sent
+    return hmac.compare_digest(
+        sign(body, auth_token).encode(), signature.strip().lower().encode(errors="surrogateescape")
+    )
 
 
 class BetAction(msgspec.Struct, frozen=True, kw_only=True, tag_field="action", tag="bet"):
