@@ -30,6 +30,17 @@ def test_a_changed_body_an_old_timestamp_or_another_secret_fails_verification() 
     assert not verify_signature("k", "soon", body, signature, now=1700000000)
 
 
+def test_a_garbled_signature_or_timestamp_fails_verification_and_never_raises() -> None:
+    body = b"{}"
+    signature = sign("k", 1700000000, body)
+    for garbled in ("sha256=\u00e9", "sha256=\udcff", "\u0661" * 71):
+        assert not verify_signature("k", "1700000000", body, garbled, now=1700000000)
+    # only the stamp as signed verifies: another spelling of the number is not what was signed
+    for stamp in ("+1700000000", "1_700_000_000", " 1700000000", "\u0661\u0667" + "\u0660" * 8):
+        assert not verify_signature("k", stamp, body, signature, now=1700000000)
+    assert not verify_signature("k", "9" * 400, body, signature)  # beyond a float: no raise
+
+
 def test_backoff_grows_exponentially_with_jitter_up_to_its_cap() -> None:
     endpoint = Endpoint(name="p", url="http://x", secret="k")
     rng = random.Random(1)
