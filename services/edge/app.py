@@ -38,7 +38,7 @@ from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway, ProviderGate
 from services.edge.natslink import bucket_ctx, links
 from services.edge.ports import AsyncLedger, LedgerPort
-from services.edge.security import caller_address
+from services.edge.security import caller_address, forwarded_chain
 from services.edge.sessions import KvSessionStore, MemorySessionStore, SessionStore
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def _http_handler(
 
     async def answer(request: web.Request) -> EdgeResponse:
         remote = caller_address(
-            request.remote, request.headers.get("X-Forwarded-For"), gate.provider.trusted_proxies
+            request.remote, forwarded_chain(request), gate.provider.trusted_proxies
         )
         early = gate.screen(endpoint, remote, request.content_length)
         if early is not None:

@@ -8,6 +8,8 @@ import ipaddress
 import time
 from collections.abc import Callable, Sequence
 
+from aiohttp import web
+
 from services.edge.config import IpNetwork
 
 
@@ -16,6 +18,13 @@ def same_secret(given: str | bytes, expected: str | bytes) -> bool:
     a = given.encode() if isinstance(given, str) else given
     b = expected.encode() if isinstance(expected, str) else expected
     return hmac.compare_digest(a, b)
+
+
+def forwarded_chain(request: web.BaseRequest) -> str:
+    """Every `X-Forwarded-For` line of a request, in order, as one list: a proxy may add a
+    line of its own after the client's instead of extending it (HAProxy does), so the last
+    hop is in the last line, and the first line may be the client's forgery."""
+    return ", ".join(request.headers.getall("X-Forwarded-For", ()))
 
 
 def caller_address(

@@ -27,7 +27,7 @@ from aiohttp import web
 from contracts import bodies, feeds
 from services.edge.config import IpNetwork
 from services.edge.feeds.processor import BadEvent, DeliveryFailed, FeedProcessor
-from services.edge.security import IpAllowlist, TokenBucket, caller_address
+from services.edge.security import IpAllowlist, TokenBucket, caller_address, forwarded_chain
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +62,7 @@ def push_handler(
         if feed is None:
             return error(404, "UNKNOWN_PROVIDER", f"no push feed is configured for {provider!r}")
         if feed.allowlist is not None:
-            caller = caller_address(
-                request.remote, request.headers.get("X-Forwarded-For"), feed.trusted_proxies
-            )
+            caller = caller_address(request.remote, forwarded_chain(request), feed.trusted_proxies)
             if not feed.allowlist.allows(caller):
                 return error(403, "IP_NOT_ALLOWED", f"{caller} may not push for {provider!r}")
         if feed.limiter is not None and not feed.limiter.take():
