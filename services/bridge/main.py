@@ -59,7 +59,7 @@ from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.leases import LEASES, leased, leases_ctx
 from services.bridge.nats_keeper import NatsKeeper
 from services.bridge.postgres import Postgres, find_or_start
-from services.bridge.telemetry import serve_metrics, setup_telemetry
+from services.bridge.telemetry import AccessLog, serve_metrics, setup_telemetry
 from services.edge import natslink
 from services.edge.app import setup_edge
 from services.edge.config import ProvidersConfig, load_providers, parse_providers
@@ -517,4 +517,11 @@ def run(settings: Settings) -> None:
     with suppress(KeyboardInterrupt):
         # uvloop: the HTTP edge, the sockets and every bet's answer run on this loop.
         loop = uvloop.new_event_loop()
-        web.run_app(app, host=settings.http_host, port=settings.http_port, print=None, loop=loop)
+        web.run_app(
+            app,
+            host=settings.http_host,
+            port=settings.http_port,
+            print=None,
+            loop=loop,
+            access_log_class=AccessLog,
+        )

@@ -16,7 +16,8 @@ variables, Prometheus text at `/metrics`, and logs that carry the trace.
   `OTEL_TRACES_EXPORTER=none` / `OTEL_METRICS_EXPORTER=none` keep a signal off OTLP.
 - **Logs**: `LIVEBRIDGE_LOG_FORMAT=json` writes one JSON object per line
   (`python-json-logger`) with `trace_id` and `span_id` of the span current when the line
-  was logged; otherwise plain text lines as before.
+  was logged; otherwise plain text lines as before. The HTTP access lines (`AccessLog`)
+  never show a credential carried in a query.
 
 OpenTelemetry lets a process set its global providers once: `install_metrics` and
 `install_traces` do it at most once and return what was set. The SDK flushes what is
@@ -31,6 +32,7 @@ import threading
 from collections.abc import Mapping
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from opentelemetry import metrics, trace
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -44,6 +46,9 @@ from opentelemetry.trace import format_span_id, format_trace_id
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 from pythonjsonlogger.json import JsonFormatter
+
+from contracts.dialects.evolution import AUTH_QUERY
+from services.frontdoor.auth import TOKEN_QUERY
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +137,36 @@ def log_handler(environ: Mapping[str, str]) -> logging.Handler:
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     return handler
+
+
+class AccessLog(AbstractAccessLogger):
+    """aiohttp's access line (its default fields) with the value of each query parameter
+    that is a credential hidden: Evolution sends its shared secret as `?authToken=` on
+    every wallet call, a browser's bet socket its player token as `?token=`."""
+
+    CREDENTIALS = frozenset({AUTH_QUERY, TOKEN_QUERY})
+
+    @property
+    def enabled(self) -> bool:
+        return self.logger.isEnabledFor(logging.INFO)
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        target = request.path_qs
+        if not self.CREDENTIALS.isdisjoint(request.query):
+            query = [(k, "***" if k in self.CREDENTIALS else v) for k, v in request.query.items()]
+            target = str(request.rel_url.with_query(query))
+        self.logger.info(
+            '%s "%s %s HTTP/%d.%d" %d %d "%s" "%s"',
+            request.remote or "-",
+            request.method,
+            target,
+            request.version.major,
+            request.version.minor,
+            response.status,
+            response.body_length,
+            request.headers.get("Referer", "-"),
+            request.headers.get("User-Agent", "-"),
+        )
 
 
 def setup_telemetry(environ: Mapping[str, str]) -> None:

@@ -35,6 +35,8 @@ from services.frontdoor.routes import RouteTable
 log = logging.getLogger(__name__)
 
 PROTECTED = ("/platform/", "/disputes/", "/ops/", "/qos/")
+TOKEN_QUERY = "token"
+"""The query parameter a bet socket's upgrade may carry its player token in."""
 OPERATOR = web.RequestKey("operator_key", OperatorKey)
 OPERATION = web.RequestKey("operation", Operation)
 
@@ -73,8 +75,8 @@ def player_token(request: web.Request) -> str:
     """The bearer token, or for a WebSocket upgrade (browsers cannot set its headers) the
     `token` query parameter."""
     upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
-    if upgrade and "Authorization" not in request.headers and request.query.get("token"):
-        return request.query["token"]
+    if upgrade and "Authorization" not in request.headers and request.query.get(TOKEN_QUERY):
+        return request.query[TOKEN_QUERY]
     return bearer(request)
 
 
