@@ -33,7 +33,9 @@ class RouteTable:
         app.router.add_route(operation.method, operation.path, handler)
 
     def find(self, method: str, path: str) -> Operation | None:
-        return self._operations.get((method, path))
+        """The operation at `method` and `path`; a HEAD is its GET's (aiohttp serves HEAD
+        wherever GET is, and answers `Allow: GET, HEAD`), without the body."""
+        return self._operations.get(("GET" if method == "HEAD" else method, path))
 
     def __iter__(self) -> Iterator[Operation]:
         return iter(sorted(self._operations.values(), key=lambda o: (o.path, o.method)))

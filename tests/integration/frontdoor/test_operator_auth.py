@@ -70,6 +70,10 @@ async def test_an_unknown_path_or_method_under_the_platform_answers_in_lbrg_form
     assert response.status == 405
     assert (await response.json())["error"] == "LBRG-405 METHOD_NOT_ALLOWED"
     assert response.headers["Allow"] == "GET, HEAD"
+    head = await bridge.client.head(PROTECTED[0], headers=Bridge.auth("admin"))
+    got = await bridge.client.get(PROTECTED[0], headers=Bridge.auth("admin"))
+    assert head.status == got.status and head.status != 403, "HEAD is served as its GET"
+    assert await head.read() == b""
 
 
 async def raw_call(bridge: Bridge, route: str, authorization: bytes) -> tuple[int, bytes]:
