@@ -3,7 +3,9 @@
 `export` reads the ledger's log (persistence from the `env` the CLI passes in: `NATS_URL`,
 `NATS_STREAM_PREFIX`, or another `PERSISTENCE_MODULE`) and writes
 `events.jsonl` and `manifest.json`, signed with the export key the configuration's
-`[export]` table names (`signing.py`), into `--out`.
+`[export]` table names (`signing.py`), into `--out`. A server that does not answer, or
+holds no ledger stream under the prefix (a wrong URL or prefix), is refused with exit 2,
+rather than exported from (and its stream created) as an empty log.
 
 `verify DIR --key PUBLIC.pem` needs only the export directory and the bridge's public key
 (no network): exit 0 when the export is intact and signed with that key; exit 1 naming
@@ -106,6 +108,11 @@ def run_export(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     except (ValueError, argparse.ArgumentTypeError) as exc:
         print(f"livebridge export: {exc}", file=sys.stderr)
         return 2
+    try:
+        check_log(env)
+    except LogUnavailable as exc:
+        print(f"livebridge export: {exc}", file=sys.stderr)
+        return 2
     app = open_ledger(env)
     try:
         manifest = export(
@@ -201,7 +208,10 @@ def online_problems(directory: Path, manifest: Manifest, url: str) -> list[Misma
             f"--against: stream {manifest.stream!r} is not one of application "
             f"{manifest.application!r}"
         )
-    asyncio.run(_probe(url, manifest.stream))
+    try:
+        asyncio.run(_probe(url, manifest.stream))
+    except LogUnavailable as exc:
+        raise LogUnavailable(f"--against: {exc}") from None
     app = open_ledger(
         {
             "PERSISTENCE_MODULE": "services.eventstore",
@@ -214,6 +224,25 @@ def online_problems(directory: Path, manifest: Manifest, url: str) -> list[Misma
         return check_against(directory, manifest, app.recorder, app.mapper)
     finally:
         app.close()
+
+
+def check_log(env: Mapping[str, str]) -> None:
+    """Refuse (`LogUnavailable`) the ledger's JetStream log when its server does not answer
+    or holds no ledger stream (a wrong URL or prefix): opening the ledger would wait 30 s
+    and fail with a traceback, or create an empty stream and read nothing from it."""
+    from services.eventstore import stream_name
+    from services.ledger.application import Ledger
+
+    if env.get("PERSISTENCE_MODULE") != "services.eventstore":
+        return
+    stream = stream_name(env.get("NATS_STREAM_PREFIX", "LB"), Ledger.name)
+    try:
+        asyncio.run(_probe(env.get("NATS_URL", ""), stream))
+    except LogUnavailable as exc:
+        raise LogUnavailable(
+            f"{exc}: the ledger's log is read there (check LIVEBRIDGE_NATS_URL and "
+            "LIVEBRIDGE_STREAM_PREFIX)"
+        ) from None
 
 
 async def _probe(url: str, stream: str) -> None:
@@ -236,11 +265,11 @@ async def _probe(url: str, stream: str) -> None:
         )
     except Exception as exc:
         reason = str(exc) or type(exc).__name__
-        raise LogUnavailable(f"--against: cannot reach {url} ({reason})") from None
+        raise LogUnavailable(f"cannot reach {url} ({reason})") from None
     try:
         await client.jetstream().stream_info(stream)
     except NotFoundError:
-        raise LogUnavailable(f"--against: {url} holds no stream {stream}") from None
+        raise LogUnavailable(f"{url} holds no stream {stream}") from None
     finally:
         await client.close()
 

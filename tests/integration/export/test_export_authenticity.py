@@ -204,6 +204,7 @@ def test_the_signing_key_may_come_from_the_environment_variable_the_configuratio
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    played(env)
     config = tmp_path / "by-env.toml"
     config.write_text('[export]\nsigning_key_env = "TEST_EXPORT_KEY"\n')
     monkeypatch.setenv("LIVEBRIDGE_CONFIG", str(config))

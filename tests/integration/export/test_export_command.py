@@ -1,0 +1,66 @@
+"""`livebridge export` pointed at a log that is not there: a one-line refusal, nothing written."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+
+import nats
+import pytest
+from nats.js.errors import NotFoundError
+
+from tests.unit.export.support.toylog import cli
+
+
+async def has_stream(url: str, stream: str) -> bool:
+    client = await nats.connect(url)
+    try:
+        await client.jetstream().stream_info(stream)
+    except NotFoundError:
+        return False
+    finally:
+        await client.close()
+    return True
+
+
+def test_an_export_from_a_prefix_with_no_ledger_stream_refuses_and_creates_no_stream(
+    env: dict[str, str],
+    public_key: Path,
+    tmp_path: Path,
+    nats_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    stream = f"{env['NATS_STREAM_PREFIX']}_LEDGER"
+    capsys.readouterr()
+
+    assert cli("export", "--round", "R-1", "--out", str(tmp_path / "out")) == 2
+
+    said = capsys.readouterr()
+    assert f"holds no stream {stream}" in said.err
+    assert "LIVEBRIDGE_STREAM_PREFIX" in said.err
+    assert "exported" not in said.out
+    assert not (tmp_path / "out").exists()
+    assert not asyncio.run(has_stream(nats_url, stream))
+
+
+def test_an_export_from_a_server_that_is_not_there_refuses_within_seconds(
+    env: dict[str, str],
+    public_key: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"nats://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("NATS_URL", closed)
+    capsys.readouterr()
+    started = time.monotonic()
+
+    assert cli("export", "--round", "R-1", "--out", str(tmp_path / "out")) == 2
+
+    assert time.monotonic() - started < 10
+    assert f"livebridge export: cannot reach {closed}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
