@@ -7,7 +7,8 @@ passes in (`projections.catalog.settings`: `PERSISTENCE_MODULE=services.eventsto
 
 Exit codes: 0 all good; 1 the view and the log differ (replay; a round only the log has
 is shown from the log) or a rebuild found differences (nothing swapped); 2 the round is
-neither in the view nor in the log; 3 not configured. `projections parked` lists the
+neither in the view nor in the log; 3 not configured, or the views' database or the
+ledger's log does not answer (said within seconds). `projections parked` lists the
 events each view parked (could not store; see `projections.pgview`) and exits 1 when
 there are any.
 """
@@ -21,21 +22,38 @@ from functools import partial
 from typing import TextIO
 
 import msgspec
+import psycopg
 
 from projections.catalog import VIEWS, NotConfigured, ViewSpec, settings
+from projections.export.commands import LogUnavailable, check_log
 
 EXIT_DIFFERENT = 1
 EXIT_NOT_FOUND = 2
 EXIT_CONFIG = 3
 
 
-def _settings(env: Mapping[str, str], command: str) -> dict[str, str] | None:
-    """The settings `command` runs with, or None once stderr says what is missing."""
+def _settings(env: Mapping[str, str], command: str, *, log: bool = True) -> dict[str, str] | None:
+    """The settings `command` runs with, or None once stderr says what is missing or does not
+    answer: the views' database (the library would wait 30 s for it ten times over, then
+    fail with a traceback) and, when `log`, the ledger's log (`check_log`)."""
     try:
-        return settings(env)
-    except NotConfigured as error:
+        configured = settings(env)
+        with psycopg.connect(configured["LIVEBRIDGE_DATABASE_URL"], connect_timeout=3):
+            pass
+        if log:
+            check_log(configured)
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        print(
+            f"livebridge {command}: cannot connect to the views' database ({reason}); check "
+            "LIVEBRIDGE_DATABASE_URL",
+            file=sys.stderr,
+        )
+        return None
+    except (NotConfigured, LogUnavailable) as error:
         print(f"livebridge {command}: {error}", file=sys.stderr)
         return None
+    return configured
 
 
 def _chosen_views(args: argparse.Namespace) -> list[tuple[str, ViewSpec]]:
@@ -118,7 +136,7 @@ def parked_events(
     from projections.rebuild import open_view
     from services.ledger.application import Ledger
 
-    configured = _settings(env, "projections parked")
+    configured = _settings(env, "projections parked", log=False)
     if configured is None:
         return EXIT_CONFIG
     total = 0

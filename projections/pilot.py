@@ -26,7 +26,7 @@ from typing import Any, TextIO
 import msgspec
 
 from contracts.ops import PILOT_THRESHOLD, PilotRound, Scorecard
-from projections.catalog import NotConfigured, settings
+from projections.commands import _settings
 
 EXIT_FAILED = 1
 EXIT_UNREAD = 2
@@ -102,11 +102,10 @@ def pilot(args: argparse.Namespace, env: Mapping[str, str], out: TextIO | None =
     if args.rounds < 1:
         print("livebridge pilot: --rounds must be 1 or more", file=sys.stderr)
         return EXIT_UNREAD
-    try:
-        view = open_view(RoundsProjection, PostgresRoundsView, settings(env))
-    except NotConfigured as error:
-        print(f"livebridge pilot: {error}", file=sys.stderr)
+    configured = _settings(env, "pilot", log=False)
+    if configured is None:
         return EXIT_UNREAD
+    view = open_view(RoundsProjection, PostgresRoundsView, configured)
     try:
         assert isinstance(view, PostgresRoundsView)
         rows = view.pilot_rounds(args.provider, args.rounds)
