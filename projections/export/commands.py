@@ -123,6 +123,9 @@ def run_export(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             directory=args.out,
             signing_key=key,
         )
+    except OSError as exc:  # an --out that cannot be made or written
+        print(f"livebridge export: {exc}", file=sys.stderr)
+        return 2
     finally:
         app.close()
     if manifest.events == 0:

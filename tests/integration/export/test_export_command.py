@@ -11,6 +11,7 @@ import nats
 import pytest
 from nats.js.errors import NotFoundError
 
+from tests.integration.export.test_export_ledger import played
 from tests.unit.export.support.toylog import cli
 
 
@@ -64,3 +65,23 @@ def test_an_export_from_a_server_that_is_not_there_refuses_within_seconds(
     assert time.monotonic() - started < 10
     assert f"livebridge export: cannot reach {closed}" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_export_into_a_directory_that_cannot_be_made_says_so_in_one_line(
+    env: dict[str, str],
+    public_key: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    played(env)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    capsys.readouterr()
+
+    assert cli("export", "--round", "R-1", "--out", str(blocker / "out")) == 2
+
+    said = capsys.readouterr()
+    assert said.err.startswith("livebridge export: ")
+    assert str(blocker / "out") in said.err
+    assert len(said.err.splitlines()) == 1
+    assert "exported" not in said.out
