@@ -5,7 +5,8 @@
 
 Prints offered, acknowledged, refused, indefinite, lost, duplicated and violations as
 JSON (with the first examples of each fault); exit 1 when anything was lost, duplicated
-or violated. `make chaos` runs the same judgement after its run.
+or violated, 2 (one line on stderr) when the history, the stream or the view cannot be
+read. `make chaos` runs the same judgement after its run.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
+import msgspec
+import nats.errors
 import psycopg
+from nats.js.errors import NotFoundError
 
 from services.checker.history import read_history
 from services.checker.log import read_stream
@@ -46,8 +51,16 @@ def arguments(
 def main(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if not args.nats_url:
         raise SystemExit("livebridge check: give --nats-url (or set LIVEBRIDGE_NATS_URL)")
-    events = asyncio.run(read_stream(args.nats_url, args.stream))
-    view = read_view(args.database_url) if args.database_url else None
-    verdict = judge(read_history(Path(args.history)), events, view)
+    try:
+        history = list(read_history(Path(args.history)))
+        events = asyncio.run(read_stream(args.nats_url, args.stream))
+        view = read_view(args.database_url) if args.database_url else None
+    except NotFoundError:
+        print(f"livebridge check: {args.nats_url} holds no stream {args.stream}", file=sys.stderr)
+        return 2
+    except (OSError, msgspec.MsgspecError, nats.errors.Error, psycopg.Error) as exc:
+        print(f"livebridge check: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    verdict = judge(history, events, view)
     print(json.dumps(verdict.summary(), indent=2))
     return 0 if verdict.ok else 1
