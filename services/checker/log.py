@@ -68,7 +68,17 @@ def decode(seq: int, subject: str, headers: dict[str, str], data: bytes) -> Stor
 async def read_stream(nats_url: str, stream: str, *, wait_s: float = 5.0) -> list[StoredEvent]:
     """Every stored event of `stream`, in order, through an ordered consumer (`nats_url`:
     one server, or a cluster's nodes comma-separated)."""
-    nc = await nats.connect(nats_url.split(","), name="livebridge-checker", connect_timeout=wait_s)
+
+    async def once(_error: Exception) -> None:
+        pass  # a server that does not answer is told once, by the error raised below
+
+    nc = await nats.connect(
+        nats_url.split(","),
+        name="livebridge-checker",
+        connect_timeout=wait_s,
+        max_reconnect_attempts=1,  # each server tried once: nats-py's 60 take two minutes
+        error_cb=once,
+    )
     try:
         js = nc.jetstream()
         info = await js.stream_info(stream)

@@ -4,6 +4,7 @@ exit 1 of a verdict that found faults, never a traceback)."""
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,17 @@ def test_a_view_database_that_does_not_answer_is_named_with_exit_2(
     )
     assert (code, said.count("\n")) == (2, 1)
     assert "Connection refused" in said
+
+
+def test_a_log_server_that_does_not_answer_is_named_within_seconds_with_exit_2(
+    history: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nats-py's own reconnect budget (60 tries, 2 s apart) made this two minutes of
+    # tracebacks from its default error callback before the error.
+    started = time.monotonic()
+    code, said = check(
+        capsys, "--history", str(history), "--nats-url", f"nats://127.0.0.1:{closed_port()}"
+    )
+    assert (code, said.count("\n")) == (2, 1), said
+    assert "no servers available" in said and "Traceback" not in said
+    assert time.monotonic() - started < 60, "each server is tried once, not for minutes"
