@@ -3,21 +3,14 @@ exit 1 of a verdict that found faults, never a traceback)."""
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.support.ledgers import jetstream_ledger
+from tests.integration.support.servers_away import unused_port
 from tests.unit.export.support.toylog import cli
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture
@@ -71,7 +64,7 @@ def test_a_view_database_that_does_not_answer_is_named_with_exit_2(
         "--stream",
         f"{stream_prefix}_LEDGER",
         "--database-url",
-        f"postgresql://127.0.0.1:{closed_port()}/x",
+        f"postgresql://127.0.0.1:{unused_port()}/x",
     )
     assert (code, said.count("\n")) == (2, 1)
     assert "Connection refused" in said
@@ -84,7 +77,7 @@ def test_a_log_server_that_does_not_answer_is_named_within_seconds_with_exit_2(
     # tracebacks from its default error callback before the error.
     started = time.monotonic()
     code, said = check(
-        capsys, "--history", str(history), "--nats-url", f"nats://127.0.0.1:{closed_port()}"
+        capsys, "--history", str(history), "--nats-url", f"nats://127.0.0.1:{unused_port()}"
     )
     assert (code, said.count("\n")) == (2, 1), said
     assert "no servers available" in said and "Traceback" not in said

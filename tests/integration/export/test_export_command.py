@@ -7,23 +7,11 @@ import socket
 import time
 from pathlib import Path
 
-import nats
 import pytest
-from nats.js.errors import NotFoundError
 
 from tests.integration.export.test_export_ledger import played
+from tests.integration.support.servers_away import has_stream
 from tests.unit.export.support.toylog import cli
-
-
-async def has_stream(url: str, stream: str) -> bool:
-    client = await nats.connect(url)
-    try:
-        await client.jetstream().stream_info(stream)
-    except NotFoundError:
-        return False
-    finally:
-        await client.close()
-    return True
 
 
 def test_an_export_from_a_prefix_with_no_ledger_stream_refuses_and_creates_no_stream(

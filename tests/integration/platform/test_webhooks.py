@@ -8,7 +8,6 @@ to be down altogether.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -36,16 +35,11 @@ from services.platform.webhooks import (
     WebhookDelivery,
     verify_signature,
 )
+from tests.integration.support.servers_away import unused_port
 from tests.unit.ledger.support.builders import debit, player_credit
 
 SECRET = "s3cr3t-for-tests"
 PLAYERS = ("alice", "bob", "carol")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -126,7 +120,7 @@ class KvAwayOnce(ParkedStore):
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver(port=free_port())
+    r = Receiver(port=unused_port())
     await r.up()
     yield r
     if r.runner is not None:

@@ -4,15 +4,13 @@ away or wrongly named: one line saying which, within seconds, no traceback, no s
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
-import nats
 import pytest
-from nats.js.errors import NotFoundError
 
 from projections.commands import EXIT_CONFIG
 from projections.pilot import EXIT_UNREAD
+from tests.integration.support.servers_away import has_stream, unused_port
 from tests.unit.export.support.toylog import cli
 
 VIEW_COMMANDS = {
@@ -22,24 +20,6 @@ VIEW_COMMANDS = {
     ("pilot", "--provider", "evo"): EXIT_UNREAD,
 }
 LOG_COMMANDS = [("replay", "R-1", "--provider", "evo"), ("projections", "rebuild", "--no-swap")]
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-async def has_stream(url: str, stream: str) -> bool:
-    client = await nats.connect(url)
-    try:
-        await client.jetstream().stream_info(stream)
-    except NotFoundError:
-        return False
-    finally:
-        await client.close()
-    return True
 
 
 @pytest.fixture
@@ -59,7 +39,7 @@ def test_a_views_database_that_does_not_answer_is_named_within_seconds(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", f"postgresql://127.0.0.1:{closed_port()}/x")
+    monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", f"postgresql://127.0.0.1:{unused_port()}/x")
     started = time.monotonic()
 
     assert cli(*argv) == code
@@ -77,7 +57,7 @@ def test_a_log_server_that_does_not_answer_is_named_within_seconds(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    closed = f"nats://127.0.0.1:{closed_port()}"
+    closed = f"nats://127.0.0.1:{unused_port()}"
     monkeypatch.setenv("LIVEBRIDGE_NATS_URL", closed)
     started = time.monotonic()
 
