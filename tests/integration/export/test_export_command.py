@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.export.test_export_ledger import played
-from tests.integration.support.servers_away import has_stream
+from tests.integration.support.servers_away import has_stream, unused_port
 from tests.unit.export.support.toylog import cli
 
 
@@ -41,9 +40,7 @@ def test_an_export_from_a_server_that_is_not_there_refuses_within_seconds(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed = f"nats://127.0.0.1:{probe.getsockname()[1]}"
+    closed = f"nats://127.0.0.1:{unused_port()}"
     monkeypatch.setenv("NATS_URL", closed)
     capsys.readouterr()
     started = time.monotonic()
