@@ -19,12 +19,18 @@ from decimal import Decimal
 
 import msgspec
 
+from contracts.ids import OptionalId
+
 
 class Selection(msgspec.Struct, frozen=True, kw_only=True):
-    """One pick on the table: `market` such as `roulette_straight`, `value` such as `17`."""
+    """One pick on the table: `market` such as `roulette_straight`, `value` such as `17`.
 
-    market: str
-    value: str = ""
+    Both follow `contracts.ids` (at most 128 characters, no control or invisible
+    characters): a bet's picks are stored in the round view, whose PostgreSQL jsonb holds
+    no NUL."""
+
+    market: OptionalId
+    value: OptionalId = ""
     amount: Decimal | None = None
     """The part of the bet's stake on this pick, when the provider says; None splits evenly."""
 

@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 from contracts.events import AnyProviderEvent, BettingClosed, BettingOpened
+from projections.http import APPLICATION_NAME as LEDGER_NAME
+from projections.http import VIEWS
 from services.bridge.main import LEDGER
 from services.ledger.domain import Bet, bet_uuid
 from services.ledger.known_rounds import KnownRounds
@@ -223,3 +225,33 @@ async def test_a_bet_on_a_round_this_bridge_has_not_seen_takes_its_table_from_th
         assert placed is not None
         booked[round_id] = (placed.table, placed.game)
     assert booked == {"R-seen": ("T1", "roulette"), "R-unseen": ("T2-VIP", "baccarat")}
+
+
+async def test_a_selection_the_views_cannot_store_is_refused_and_the_round_view_parks_nothing(
+    bridge: Bridge,
+) -> None:
+    """A pick is stored in the round view's PostgreSQL jsonb, which holds no NUL: a bet
+    whose market or value breaks the id policy (a control, invisible or overlong text) is
+    refused as a malformed body and holds nothing, instead of being taken by the ledger
+    and parked by the view (which then disagrees with the ledger about the bet)."""
+    sid, token = await evo_session(bridge, "ida")
+    await record(bridge, opened("R-picks"))
+    picks = [
+        {"market": "roulette_straight", "value": "1\u0000"},
+        {"market": "roulette_\u0000straight", "value": "17"},
+        {"market": "roulette_straight", "value": "17\u200b"},
+        {"market": "roulette_straight", "value": "1" * 129},
+    ]
+    for n, pick in enumerate(picks):
+        status, answer = await place(bridge, token, bet(sid, "R-picks", f"p{n}", selection=[pick]))
+        assert (status, answer.get("error")) == (400, "LBRG-400 INVALID_REQUEST"), (pick, answer)
+        assert "selection" in answer["message"], answer
+    assert await available(bridge, "ida") == Decimal("100.00"), "nothing held"
+
+    status, taken = await place(bridge, token, bet(sid, "R-picks", "p-good"))
+    assert status == 200, taken
+    views = bridge.app[VIEWS]
+    await asyncio.to_thread(views.wait, taken["logPosition"], 30)
+    assert views.rounds.parked(LEDGER_NAME) == []
+    (found,) = await asyncio.to_thread(views.rounds.rounds, "R-picks", LEDGER_NAME, "evo")
+    assert [b.bet_id for b in found.bets] == [taken["betId"]]
