@@ -7,7 +7,9 @@ A provider tells the bridge how a round goes: betting opens, betting closes, the
 those numbers.
 
 Ids and names follow `contracts.ids` (at most 128 characters, no control or invisible
-characters), so every event a feed accepts can be stored and keyed.
+characters), so every event a feed accepts can be stored and keyed. Times (`occurred_at`,
+`closes_at`) carry a zone (`Z` or an offset) and lie from 1970 to before 9000; a feed
+refuses any other (`services.edge.feeds.processor.TIMES`).
 
 `round_hash` is checked by the bridge (invariant I8): see `round_digest` for the canonical
 form the hash is computed over.

@@ -21,7 +21,7 @@ Errors::
     └── FeedProblem
         ├── DeliveryFailed   the sink refused or failed; retry later
         └── BadEvent         an event that cannot be a provider event (seq not in 1..MAX_SEQ,
-                             other provider)
+                             other provider, a time without a zone or outside TIMES)
 """
 
 from __future__ import annotations
@@ -32,12 +32,13 @@ import time
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
 from opentelemetry import metrics
 
-from contracts.events import AnyProviderEvent
+from contracts.events import AnyProviderEvent, BettingOpened
 from services.edge.feeds.backoff import pause
 from services.edge.feeds.cursors import CursorStore
 from services.edge.feeds.sequencer import Sequencer
@@ -52,6 +53,29 @@ MAX_SEQ = 100_000
 """The highest `seq` a round's event may carry. A round has tens of events; one far beyond
 would declare a gap of every seq before it, one by one (80 s and 4.5 GB for 30 million,
 here and in the ledger's hash check), so it is refused as malformed."""
+TIMES = (datetime(1970, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
+"""The span a provider's clock may read (`occurred_at`, `closes_at`). The round view keeps
+`closes_at` in PostgreSQL and reads it back in Python: a time a zone offset pushes past
+year 9999 or before year 1 is stored, and every read of its round then fails. A time
+without a zone is refused too: the view would read it in PostgreSQL's zone, while the
+ledger keeps it naive."""
+
+
+def _time_problem(event: AnyProviderEvent) -> str | None:
+    """What is wrong with the event's times (see `TIMES`), or None."""
+    times = {"occurred_at": event.occurred_at}
+    if isinstance(event, BettingOpened):
+        times["closes_at"] = event.closes_at
+    for name, value in times.items():
+        if value.utcoffset() is None:
+            return f"{name} {value.isoformat()} has no time zone; add Z or an offset"
+        earliest, latest = TIMES
+        if not earliest <= value < latest:
+            return (
+                f"{name} {value.isoformat()} must be from {earliest.isoformat()} "
+                f"and before {latest.isoformat()}"
+            )
+    return None
 
 
 class FeedProblem(Exception):
@@ -184,6 +208,8 @@ class FeedProcessor:
                 problems.append(
                     f"round {event.round_id}: seq {event.seq} must be between 1 and {MAX_SEQ}"
                 )
+            elif (wrong := _time_problem(event)) is not None:
+                problems.append(f"round {event.round_id}, seq {event.seq}: {wrong}")
             else:
                 good.append(event)
         good.sort(key=lambda e: (e.round_id, e.seq))
