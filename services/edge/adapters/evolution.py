@@ -19,7 +19,8 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
 - Credit: settles the bet `refId` (zero credits settle it lost). Repeated, or for a
   bet already settled or cancelled -> `BET_ALREADY_SETTLED`; for a bet never debited ->
   `BET_DOES_NOT_EXIST`. A credit or cancel for a `userId` with no wallet here ->
-  `INVALID_PARAMETER`, nothing moves (the tool's CHECK_USING_INVALID_USER_ID).
+  `INVALID_PARAMETER`, nothing moves and nothing is remembered, whatever transaction id
+  it names (the tool's CHECK_USING_INVALID_USER_ID).
 - Cancel: the cancel repeats its debit's `transaction.id`, so it undoes that debit; one
   under an id never debited cancels the player's bet `refId` instead, if there is one
   (the tool's DEBIT_CANCEL_BET_ALREADY_SETTLED_UNEXPECTED: a second cancel under a new
@@ -359,6 +360,10 @@ class Adapter(DialectAdapter):
 
     async def _cancel(self, call: wire.TransactionRequest) -> EdgeResponse:
         self._amount(call)
+        if await self._current(call.userId, call.currency) is None:
+            # A user with no wallet here has no debit to cancel, now or later: asked of
+            # the ledger, a cancel under a fresh id would leave a tombstone for nobody.
+            raise _Answer(Status.INVALID_PARAMETER)
         command = Rollback(
             provider=self.provider.id,
             tx_id=f"cancel:{call.transaction.id}",

@@ -39,7 +39,7 @@ async def test_a_credit_or_cancel_naming_an_unknown_user_is_invalid_parameter_an
         bet = {"currency": "EUR", "game_id": "g-1", "ref_id": "bet-1", "amount": Decimal(2)}
         placed = await client.debit(sid=launch, user="real", tx_id="d-1", **bet)
         assert placed["status"] == "OK", placed
-        for call, tx_id in ((client.cancel, "d-1"), (client.credit, "c-1")):
+        for call, tx_id in ((client.cancel, "d-1"), (client.cancel, "x-1"), (client.credit, "c-1")):
             answer = await call(sid=launch, user="fakeUserId", tx_id=tx_id, **bet)
             assert (answer["status"], answer["balance"]) == ("INVALID_PARAMETER", None), answer
         assert await edge.balance("real") == OPENING
