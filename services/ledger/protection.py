@@ -239,11 +239,15 @@ class GuardState:
             case RiskFlag():
                 player.high_risk = change.high_risk
             case ProtectionLimit():
+                # A new dict, not one changed in place: a bet's check on another thread may
+                # be going through the old one (`_check_period`).
                 key = (change.kind, change.period.value, change.currency)
+                limits = dict(player.limits)
                 if change.amount is None:
-                    player.limits.pop(key, None)
+                    limits.pop(key, None)
                 else:
-                    player.limits[key] = Decimal(change.amount)
+                    limits[key] = Decimal(change.amount)
+                player.limits = limits
             case AssignProfile():
                 player.profile = change.profile
         player.records.append(

@@ -23,7 +23,7 @@ from contracts.wallet import Debit, Refusal, Selection
 from services.ledger.domain import CASHIER, Wallet
 from services.ledger.errors import LedgerRefused
 from services.ledger.protection import Baseline, GuardState, LimitBook, PlayerGuard, Protection
-from services.ledger.tally import period_key
+from services.ledger.tally import Tally, period_key
 
 NOW = datetime.now(UTC)
 
@@ -251,3 +251,37 @@ def test_a_self_excluded_player_cannot_deposit_but_a_timed_out_one_can() -> None
         guard.check_deposit("ann", "EUR", wallet, Decimal(10))
     assert refused.value.code is Refusal.SELF_EXCLUDED
     assert "for good" in refused.value.message
+
+
+def test_a_limit_changed_while_a_bet_is_checked_leaves_the_check_whole() -> None:
+    """The follower thread applies a change while a bet's check goes through the player's
+    limits: the check reads the limits as they were when it began, and the next bet meets
+    the new one (it never fails half-way with `dictionary changed size`, a 500)."""
+    log = Log()
+    log.change(
+        ProtectionLimit(kind=LimitKind.STAKE, period=Period.DAY, currency="EUR", amount="100")
+    )
+    log.change(
+        ProtectionLimit(kind=LimitKind.LOSS, period=Period.DAY, currency="EUR", amount="100")
+    )
+    new_limit = ProtectionLimit(
+        kind=LimitKind.STAKE, period=Period.WEEK, currency="EUR", amount="5"
+    )
+    guard = checker(log)
+
+    class Followed(Wallet):
+        """A wallet whose first tally read lets the follower apply `new_limit`."""
+
+        def period_tally(self, period: str, now: datetime) -> Tally:
+            if log.position < 4:
+                log.change(new_limit)
+            return super().period_tally(period, now)
+
+    wallet = Followed(player="ann", currency="EUR")
+    wallet.deposit("dep-1", Decimal(1000), CASHIER)
+    assert refusal(guard, debit("10"), wallet) is None, "judged on the limits it began with"
+    assert log.position == 4
+    assert refusal(guard, debit("10"), wallet) is Refusal.LIMIT_EXCEEDED
+    log.change(ProtectionLimit(kind=LimitKind.STAKE, period=Period.WEEK, currency="EUR"))
+    assert log.position == 5
+    assert refusal(guard, debit("10"), wallet) is None, "the limit removed"
