@@ -339,8 +339,9 @@ class Protection(Application[UUID]):
         def record(book: LimitBook) -> None:
             book.set_limits(update=payload, operator=operator)
 
-        self._write(LimitBook, BOOK_ID, LimitBook, record)
-        return self.state.limits.get(_key(update), update)
+        position = self._write(LimitBook, BOOK_ID, LimitBook, record)
+        # This update, not the state's: another written since may already be in force.
+        return msgspec.structs.replace(_update_decoder.decode(payload), log_position=position)
 
     def set_rules(self, rules: ProfileRules, operator: str) -> LimitsState:
         payload = _encoder.encode(rules).decode()
@@ -353,9 +354,9 @@ class Protection(Application[UUID]):
 
     def _write(
         self, kind: type[A], aggregate_id: UUID, new: Callable[[], A], record: Callable[[A], None]
-    ) -> None:
+    ) -> int:
         """One event on one aggregate, on fresh state after a concurrent write; then this
-        process's state catches up with the log (read-your-writes)."""
+        process's state catches up with the log (read-your-writes). The event's position."""
         for _ in range(32):
             aggregate: Aggregate
             try:
@@ -365,7 +366,7 @@ class Protection(Application[UUID]):
             assert isinstance(aggregate, kind)
             record(aggregate)
             try:
-                self.save(aggregate)
+                position = self.save(aggregate)[-1].notification.id
                 break
             except IntegrityError:
                 continue
@@ -374,6 +375,7 @@ class Protection(Application[UUID]):
                 Refusal.RETRY_EXHAUSTED, "protection: too many concurrent changes; send it again"
             )
         self.catch_up()
+        return position
 
     # ---- reading ---------------------------------------------------------------------
 

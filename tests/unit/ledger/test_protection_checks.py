@@ -285,3 +285,28 @@ def test_a_limit_changed_while_a_bet_is_checked_leaves_the_check_whole() -> None
     log.change(ProtectionLimit(kind=LimitKind.STAKE, period=Period.WEEK, currency="EUR"))
     assert log.position == 5
     assert refusal(guard, debit("10"), wallet) is None, "the limit removed"
+
+
+def test_a_limits_update_is_answered_with_itself_when_another_lands_right_after_it() -> None:
+    """Two operators update the same profile at once: each answer is the update its caller
+    sent, at its own log position, though the state the writer caught up with after its
+    write already holds the other's."""
+    theirs = _update("evo", "", EffectiveLimits(max_bet=Decimal(20)))
+
+    class Raced(Protection):
+        """A protection log where another bridge's write lands just after this one's."""
+
+        others: list[LimitsUpdate]
+
+        def catch_up(self) -> int:
+            while self.others:
+                Protection.update_limits(self, self.others.pop(), "casino/k2")
+            return super().catch_up()
+
+    guard = Raced({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    guard.others = [theirs]
+    mine = _update("evo", "", EffectiveLimits(max_bet=Decimal(10)))
+    answered = guard.update_limits(mine, "casino/k1")
+    assert answered.limits == mine.limits and answered.log_position == 2
+    in_force = guard.limits_state().updates
+    assert [(u.limits.max_bet, u.log_position) for u in in_force] == [(Decimal(20), 3)]
