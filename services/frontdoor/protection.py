@@ -225,7 +225,8 @@ CHANGE_PROTECTION = Operation(
     operation_id="changeProtection",
     summary="Self-exclusion, time-out, loss/stake/deposit limit or high-risk flag",
     description=(
-        "Applies before the player's next hold, on every path and every bridge. A "
+        "Applies on every path: before the answer on the bridge that takes it, and on the "
+        "others as they follow the protection log, within milliseconds. A "
         "self-exclusion or a time-out also ends the player's open sessions (`session.close`, "
         "reason `PROTECTION`)."
     ),
