@@ -100,6 +100,8 @@ class BetAccepted(
     server_time: datetime
     transaction_id: str = ""
     log_position: int = 0
+    """The log position of the hold's write (read the wallet back with `?atLeast=`); 0 on
+    a repeat, which the ledger answers from its record of the first answer."""
 
 
 class BetRejected(
