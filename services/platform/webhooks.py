@@ -315,20 +315,56 @@ class WebhookDelivery:
                 log.exception("webhook %s: delivery loop failed; retrying", self.endpoint.name)
                 await _wait(stop, 1.0)
 
+    def _config(self, start: int = 0) -> ConsumerConfig:
+        """The durable consumer: from the stream's start, or from stream sequence `start`."""
+        return ConsumerConfig(
+            name=self.durable,
+            durable_name=self.durable,
+            filter_subject=f"{self.stream.root}.>",
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if start else DeliverPolicy.ALL,
+            opt_start_seq=start or None,
+            max_ack_pending=self.endpoint.lanes * LANE_DEPTH,
+            ack_wait=ACK_WAIT,
+            max_deliver=-1,
+        )
+
+    async def _reclaim(self) -> None:
+        """Take back what an earlier holder of the consumer took and never acknowledged.
+
+        A bridge killed, paused or cut off while delivering leaves its fetched settlements
+        pending on the consumer until their ack wait (`ACK_WAIT`) ends, while the consumer
+        deals the players' later settlements to the next holder: those would arrive first.
+        So a delivery starting on a consumer with settlements pending makes it again from
+        its ack floor: everything not acknowledged comes again, in stream order, before
+        anything later (one delivered but not acknowledged repeats, under its event id).
+        """
+        try:
+            info = await self.js.consumer_info(self.stream.name, self.durable)
+        except NotFoundError:
+            return
+        if not info.num_ack_pending:
+            return
+        start = (info.ack_floor.stream_seq or 0 if info.ack_floor else 0) + 1
+        log.warning(
+            "webhook %s: %d settlement(s) left unacknowledged by an earlier delivery; "
+            "delivering again from stream seq %d",
+            self.endpoint.name,
+            info.num_ack_pending,
+            start,
+        )
+        await self.js.delete_consumer(self.stream.name, self.durable)
+        await self.js.add_consumer(self.stream.name, config=self._config(start))
+
     async def _consume(self, stop: asyncio.Event) -> None:
         await self.stream.ensure(self.js)
+        await self._reclaim()
         lanes = self.endpoint.lanes
         sub = await self.js.pull_subscribe(
             f"{self.stream.root}.>",
             durable=self.durable,
             stream=self.stream.name,
-            config=ConsumerConfig(
-                ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
-                max_ack_pending=lanes * LANE_DEPTH,
-                ack_wait=ACK_WAIT,
-                max_deliver=-1,
-            ),
+            config=self._config(),
         )
         queues: list[asyncio.Queue[Msg | None]] = [
             asyncio.Queue(maxsize=LANE_DEPTH) for _ in range(lanes)
