@@ -53,6 +53,11 @@ RETRY = 1.0
 _tracer = trace.get_tracer("livebridge.platform")
 CHECKPOINT_EVERY = 60.0
 """Seconds between checkpoints of the tracker (a restart reads the log from the last one)."""
+CHECKPOINT_READ_S = 30.0
+"""Seconds a checkpoint's read may take before it is given up and tried again. nats-py's
+object store waits for a checkpoint's chunks without end, and a save by another publisher
+(the lease's former holder, paused or finishing its last step) removes the chunks of the
+checkpoint it replaces, maybe while they are being read."""
 
 Read = Callable[[int, int], Sequence[tuple[int, Any, str | None]]]
 """(start, limit) -> [(position, domain event or None, traceparent)] from the ledger's log,
@@ -119,8 +124,11 @@ class CheckpointStore:
         await (await self._store()).put(self.name, msgspec.msgpack.encode(saved))
 
     async def load(self) -> _Saved | None:
+        """The last checkpoint (None: none yet); `TimeoutError` when its read does not end
+        within `CHECKPOINT_READ_S`: its chunks were replaced meanwhile, look again."""
+        store = await self._store()
         try:
-            result = await (await self._store()).get(self.name)
+            result = await asyncio.wait_for(store.get(self.name), CHECKPOINT_READ_S)
         except ObjectNotFoundError:
             return None
         return msgspec.msgpack.decode(result.data or b"", type=_Saved)
