@@ -17,6 +17,7 @@ from functools import partial
 
 import aiohttp
 import nats
+from nats.aio.client import Client
 
 from services.platform.service import load_endpoints, parked_bucket, settings_from_env
 from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
@@ -42,6 +43,33 @@ def _nats_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     return url
 
 
+async def _connect(url: str) -> Client:
+    """NATS at `url`; one line and exit 2 within seconds when it does not answer (nats-py
+    alone tries for two minutes, then ends in a traceback)."""
+
+    async def quiet(_error: Exception) -> None:
+        pass  # the line below says it once
+
+    try:
+        return await asyncio.wait_for(
+            nats.connect(
+                url.split(","),
+                connect_timeout=3,
+                max_reconnect_attempts=1,  # each server tried once: nats-py's 60 take two minutes
+                error_cb=quiet,
+            ),
+            timeout=8,
+        )
+    except Exception as exc:
+        reason = str(exc) or type(exc).__name__
+        print(
+            f"livebridge webhooks: cannot reach NATS at {url} ({reason}); "
+            "check --nats-url or LIVEBRIDGE_NATS_URL",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+
+
 def _endpoint(name: str, env: Mapping[str, str]) -> Endpoint:
     endpoints = load_endpoints(None, env)
     for endpoint in endpoints:
@@ -59,7 +87,7 @@ def run_parked(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     _endpoint(args.endpoint, env)  # an unknown name is an error, not "0 parked"
 
     async def main() -> int:
-        nc = await nats.connect(_nats_url(args, env).split(","))
+        nc = await _connect(_nats_url(args, env))
         try:
             store = await ParkedStore.open(nc.jetstream(), parked_bucket(settings_from_env(env)))
             entries = await store.list(args.endpoint)
@@ -79,7 +107,7 @@ def run_resend(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     async def main() -> tuple[int, int]:
         stream = settings_from_env(env)
-        nc = await nats.connect(_nats_url(args, env).split(","))
+        nc = await _connect(_nats_url(args, env))
         try:
             js = nc.jetstream()
             store = await ParkedStore.open(js, parked_bucket(stream))

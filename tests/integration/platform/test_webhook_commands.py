@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from services import cli
+from services.infra.natsserver import free_port
 
 
 @pytest.fixture
@@ -37,3 +39,20 @@ def test_parked_for_a_configured_endpoint_lists_what_is_parked(
 ) -> None:
     assert cli.main(["webhooks", "parked", "--endpoint", "platform", "--nats-url", nats_url]) == 0
     assert capsys.readouterr().out.strip() == "0 parked for platform"
+
+
+@pytest.mark.parametrize("action", ["parked", "resend"])
+def test_a_nats_server_that_is_not_there_is_one_line_within_seconds_and_exit_2(
+    action: str, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    absent = f"nats://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["webhooks", action, "--endpoint", "platform", "--nats-url", absent])
+
+    assert time.monotonic() - started < 10
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f"livebridge webhooks: cannot reach NATS at {absent}" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
