@@ -38,6 +38,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import aiohttp
 import msgspec
@@ -97,14 +98,16 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     url: str
     secret: str
-    timeout: float = 10.0
-    max_attempts: int = 24
-    backoff_base: float = 1.0
-    backoff_max: float = 600.0
+    timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 24
+    """Attempts before a settlement is parked (none would park each one untried)."""
+    backoff_base: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    backoff_max: Annotated[float, msgspec.Meta(ge=0)] = 600.0
     """With the defaults a message is retried for at least 73 minutes before it is parked,
     so a platform down for an hour gets everything in order without an operator."""
-    lanes: int = 8
-    """Deliveries in flight at once, each lane serving its own players in order."""
+    lanes: Annotated[int, msgspec.Meta(ge=1)] = 8
+    """Deliveries in flight at once, each lane serving its own players in order (with
+    none, nothing would ever be delivered)."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):

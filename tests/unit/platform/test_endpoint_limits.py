@@ -1,0 +1,37 @@
+"""A `[[webhooks]]` table that could never deliver is refused as the config is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.platform.service import parse_endpoints
+
+CONFIG = Path("livebridge.toml")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("lanes", 0),  # no lane: nothing is ever delivered
+        ("lanes", -3),
+        ("max_attempts", 0),  # every settlement parked without one attempt
+        ("timeout", 0),
+        ("backoff_base", -1.0),
+        ("backoff_max", -1.0),
+    ],
+)
+def test_an_endpoint_that_could_never_deliver_is_refused_naming_the_file_and_field(
+    field: str, value: Any
+) -> None:
+    table = {"name": "platform", "url": "http://x", "secret": "k", field: value}
+    with pytest.raises(ValueError, match=rf"livebridge.toml: webhook 'platform': .*{field}"):
+        parse_endpoints([table], CONFIG, {})
+
+
+def test_the_smallest_working_endpoint_is_taken() -> None:
+    table = {"name": "p", "url": "http://x", "secret": "k", "lanes": 1, "max_attempts": 1}
+    (endpoint,) = parse_endpoints([{**table, "timeout": 0.1, "backoff_base": 0}], CONFIG, {})
+    assert endpoint.lanes == endpoint.max_attempts == 1
