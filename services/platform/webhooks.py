@@ -164,20 +164,21 @@ class ParkedStore:
     async def remove(self, endpoint: str, seq: int) -> None:
         await self.kv.delete(f"{endpoint}.{seq:020d}")
 
+    async def get(self, endpoint: str, seq: int) -> Parked | None:
+        try:
+            entry = await self.kv.get(f"{endpoint}.{seq:020d}")
+        except (NoKeysError, NotFoundError):
+            return None
+        return msgspec.json.decode(entry.value, type=Parked) if entry.value else None
+
     async def list(self, endpoint: str) -> list[Parked]:
         try:
-            keys = [k for k in await self.kv.keys() if k.startswith(f"{endpoint}.")]
+            keys = await self.kv.keys()
         except NoKeysError:
             return []
-        entries = []
-        for key in sorted(keys):
-            try:
-                entry = await self.kv.get(key)
-            except (NoKeysError, NotFoundError):
-                continue
-            if entry.value:
-                entries.append(msgspec.json.decode(entry.value, type=Parked))
-        return entries
+        tails = (k.removeprefix(f"{endpoint}.") for k in keys if k.startswith(f"{endpoint}."))
+        entries = [await self.get(endpoint, int(tail)) for tail in sorted(tails) if tail.isdigit()]
+        return [entry for entry in entries if entry is not None]
 
 
 @dataclass
@@ -281,6 +282,8 @@ class WebhookDelivery:
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
     _parked_players: set[str] = field(default_factory=set)
+    _parked_seqs: dict[int, str] = field(default_factory=dict)
+    """stream seq -> player of each parked settlement known here."""
     _in_lanes: set[int] = field(default_factory=set)
     _unparked: dict[str, int] = field(default_factory=dict)
     """player -> stream seq of the settlement that ran out of attempts but could not be
@@ -412,7 +415,7 @@ class WebhookDelivery:
         seq = msg.metadata.sequence.stream
         if head.player in self._parked_players:
             # Parked entries may have been resent meanwhile: look again before queueing.
-            await self._refresh_parked()
+            await self._look_again(head.player)
         if head.player in self._parked_players and self._unparked.get(head.player) != seq:
             await self._park(seq, head, 0, "parked behind an earlier settlement of this player")
             await msg.ack()
@@ -460,11 +463,25 @@ class WebhookDelivery:
             parked_at=self.clock(),
         )
         await self.parked.park(self.endpoint.name, entry)
+        self._parked_seqs[seq] = head.player
         self._parked_players.add(head.player)
 
+    async def _look_again(self, player: str) -> None:
+        """Look whether `player`, taken for parked, still is: a resend delivers a player's
+        parked settlements oldest first, removing each, so its oldest one known is read.
+        (Reading every parked entry before each settlement of a parked player took most of
+        a second once thousands were parked, and delivery fell ever further behind.)"""
+        for seq in sorted(s for s, who in self._parked_seqs.items() if who == player):
+            if await self.parked.get(self.endpoint.name, seq) is not None:
+                return
+            del self._parked_seqs[seq]
+        if player not in self._unparked:
+            self._parked_players.discard(player)
+
     async def _refresh_parked(self) -> None:
-        parked = {p.player for p in await self.parked.list(self.endpoint.name)}
-        self._parked_players = parked | set(self._unparked)
+        entries = await self.parked.list(self.endpoint.name)
+        self._parked_seqs = {entry.seq: entry.player for entry in entries}
+        self._parked_players = set(self._parked_seqs.values()) | set(self._unparked)
 
     async def start_parked(self) -> None:
         await self._refresh_parked()
