@@ -29,10 +29,10 @@ from tests.integration.platform.test_webhooks import (
     Receiver,
     eventually,
     expected,
-    free_port,
     in_player_order,
     play_rounds,
 )
+from tests.integration.support.servers_away import unused_port
 
 
 @dataclass
@@ -52,7 +52,7 @@ class SlowFirst(Receiver):
 
 @pytest.fixture
 async def slow_first() -> AsyncIterator[SlowFirst]:
-    r = SlowFirst(port=free_port())
+    r = SlowFirst(port=unused_port())
     await r.up()
     yield r
     r.release.set()

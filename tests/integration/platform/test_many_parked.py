@@ -20,7 +20,8 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from services.platform.service import parked_bucket
 from services.platform.stream import SettleStream
 from services.platform.webhooks import Endpoint, Parked, ParkedStore, WebhookDelivery
-from tests.integration.platform.test_webhooks import SECRET, free_port
+from tests.integration.platform.test_webhooks import SECRET
+from tests.integration.support.servers_away import unused_port
 
 PARKED = 3000
 LATER = 40
@@ -67,7 +68,7 @@ async def test_a_parked_players_next_settlements_are_parked_behind_quickly_among
             for seq, player in enumerate(players, 1)
         )
     )
-    endpoint = Endpoint(name="platform", url=f"http://127.0.0.1:{free_port()}/", secret=SECRET)
+    endpoint = Endpoint(name="platform", url=f"http://127.0.0.1:{unused_port()}/", secret=SECRET)
     durable = f"webhook_{endpoint.name}"
     await js.add_consumer(
         stream.name,
