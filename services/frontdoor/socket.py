@@ -57,6 +57,7 @@ from contracts.player import (
     SessionClose,
     Settlement,
 )
+from services.edge.security import TokenBucket
 from services.frontdoor.bets import TakeBet, rejected
 from services.frontdoor.http import ApiError, past_log_end
 from services.frontdoor.launch import PLATFORM_SESSIONS, SOCKET_PATH
@@ -79,21 +80,6 @@ EXPIRED = "the player token has expired; reconnect with a fresh one from the pla
 _encoder = msgspec.json.Encoder()
 _POSITION_TYPE = Annotated[int, msgspec.Meta(ge=0, le=10**18 - 1)]
 _decoder = msgspec.json.Decoder(BetPlace)
-
-
-class _Bucket:
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self.tokens, self.at = burst, time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
 
 
 def _refusal(code: str, message: str) -> BetRejected:
@@ -252,7 +238,7 @@ async def _take_bets(
 ) -> None:
     """Answer each `bet.place` the socket sends, in order, until it closes (see the module
     docstring for the rate limit, bad input, an expired token and a closed session)."""
-    bucket, refused_in_a_row = _Bucket(RATE, BURST), 0
+    bucket, refused_in_a_row = TokenBucket(RATE, BURST), 0
     async for message in ws:
         if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
             continue
