@@ -40,7 +40,6 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 import msgspec
 from nats.js.errors import NotFoundError
@@ -85,7 +84,12 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, expires_at=now + self.idle_s)
 
 
-class SessionStore(Protocol):
+class SessionStore(abc.ABC):
+    """A store of sessions (obligations: the module docstring). Every store issues alike: a
+    session is made on the store's clock, kept, then joined to its platform session."""
+
+    _clock: Callable[[], float]
+
     async def issue(
         self,
         provider: str,
@@ -96,18 +100,49 @@ class SessionStore(Protocol):
         game: str = "",
         idle_s: float = 0.0,
         platform_session: str = "",
-    ) -> Session: ...
+    ) -> Session:
+        session = new_session(
+            provider,
+            player,
+            currency,
+            self._clock(),
+            ttl_s,
+            game,
+            idle_s=idle_s,
+            platform_session=platform_session,
+        )
+        await self.keep(session)
+        if platform_session and not await self.join(session):
+            await self.revoke(provider, session.token)
+            raise SessionEnded(
+                f"platform session {platform_session} has ended: no token is issued under it"
+            )
+        return session
 
-    async def get(self, provider: str, token: str) -> Session | None: ...
+    @abc.abstractmethod
+    async def keep(self, session: Session) -> None:
+        """Store `session` under its token, and its currency as the player's last."""
 
-    async def revoke(self, provider: str, token: str) -> None: ...
+    @abc.abstractmethod
+    async def revoke(self, provider: str, token: str) -> None:
+        """The token stops working."""
 
+    @abc.abstractmethod
+    async def join(self, session: Session) -> bool:
+        """Add the kept `session` to its platform session's family; False if that ended."""
+
+    @abc.abstractmethod
+    async def get(self, provider: str, token: str) -> Session | None:
+        """The session of `token`, expired or not; None if unknown or revoked."""
+
+    @abc.abstractmethod
     async def end_platform_session(self, platform_session: str) -> int:
         """Revoke every token issued under `platform_session`, rotations included; from
         now on `issue` under it raises `SessionEnded`. How many tokens it had issued."""
-        ...
 
-    async def currency_of(self, provider: str, player: str) -> str | None: ...
+    @abc.abstractmethod
+    async def currency_of(self, provider: str, player: str) -> str | None:
+        """The currency of the player's last session with `provider`; None if none."""
 
 
 async def rotate(store: SessionStore, old: Session, *, ttl_s: float) -> Session:
@@ -175,54 +210,7 @@ def new_session(
     )
 
 
-class _IssuingStore(abc.ABC):
-    """What both stores share: a session is issued on the store's clock, then kept."""
-
-    _clock: Callable[[], float]
-
-    async def issue(
-        self,
-        provider: str,
-        player: str,
-        currency: str,
-        *,
-        ttl_s: float,
-        game: str = "",
-        idle_s: float = 0.0,
-        platform_session: str = "",
-    ) -> Session:
-        session = new_session(
-            provider,
-            player,
-            currency,
-            self._clock(),
-            ttl_s,
-            game,
-            idle_s=idle_s,
-            platform_session=platform_session,
-        )
-        await self.keep(session)
-        if platform_session and not await self.join(session):
-            await self.revoke(provider, session.token)
-            raise SessionEnded(
-                f"platform session {platform_session} has ended: no token is issued under it"
-            )
-        return session
-
-    @abc.abstractmethod
-    async def keep(self, session: Session) -> None:
-        """Store `session` under its token, and its currency as the player's last."""
-
-    @abc.abstractmethod
-    async def revoke(self, provider: str, token: str) -> None:
-        """The token stops working."""
-
-    @abc.abstractmethod
-    async def join(self, session: Session) -> bool:
-        """Add the kept `session` to its platform session's family; False if that ended."""
-
-
-class MemorySessionStore(_IssuingStore):
+class MemorySessionStore(SessionStore):
     """In-process sessions, for unit tests and single-process demos."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
@@ -275,7 +263,7 @@ class _Family(msgspec.Struct, frozen=True, kw_only=True):
     ended: bool = False
 
 
-class KvSessionStore(WatchedBucket[Session | str], _IssuingStore):
+class KvSessionStore(WatchedBucket[Session | str], SessionStore):
     """Sessions in a JetStream KV bucket; entries also age out with the bucket's TTL.
 
     A platform session's family is one key (`f.<digest>`), read past the cache and changed
