@@ -51,6 +51,7 @@ from services.edge.feeds.pull import PullFeed
 from services.edge.feeds.push import PushFeed, add_push_routes
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import EventSink
+from services.edge.feeds.source import FeedOptions
 from services.edge.feeds.websocket import SocketFeed
 from services.edge.health import Health
 from services.edge.natslink import NatsLink, links, watched_bucket
@@ -240,28 +241,19 @@ def _feed_clients(
         tasks = []
         for c in configs:
             processor = processors[c.provider]
+            options = FeedOptions(
+                token=c.token, alternate_url=c.alternate_url, health=health[c.provider]
+            )
+            feed: PullFeed | SocketFeed
             if c.mode == "pull":
                 feed = PullFeed(
-                    processor,
-                    http,
-                    c.url,
-                    secret=c.secret,
-                    token=c.token,
-                    interval=c.poll_s,
-                    alternate_url=c.alternate_url,
-                    health=health[c.provider],
+                    processor, http, c.url, secret=c.secret, interval=c.poll_s, **options
                 )
-                tasks.append(asyncio.create_task(feed.run()))
             elif c.mode == "socket":
-                socket = SocketFeed(
-                    processor,
-                    http,
-                    c.url,
-                    token=c.token,
-                    alternate_url=c.alternate_url,
-                    health=health[c.provider],
-                )
-                tasks.append(asyncio.create_task(socket.run()))
+                feed = SocketFeed(processor, http, c.url, **options)
+            else:
+                continue
+            tasks.append(asyncio.create_task(feed.run()))
         try:
             yield
         finally:
