@@ -1,10 +1,12 @@
-"""What every driver shares: the table's words (seats, wagers, what became of a bet), the
-driver protocol, the provider's retry rhythm, and `DriverError`."""
+"""What drivers share: the table's words (seats, wagers, what became of a bet), the driver
+protocol, the provider's retry rhythm, `DriverError`, and the `settle` of the dialects that
+pay a player's round in one sum."""
 
 from __future__ import annotations
 
 import asyncio
 import enum
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -75,6 +77,25 @@ class FinishesOnBet(Protocol):
     ) -> None:
         """Place the player's last bet of the round, ending the round lost for them: the
         bridge settles every bet of theirs still open in it as lost, this one too."""
+
+
+class PaysRoundInOneSum(ABC):
+    """The `settle` of a dialect that pays each player's round in one sum (Pragmatic's
+    `result.html`, SoftSwiss's win action): the payouts of their standing bets added up.
+    A player with no standing bet is sent nothing, and their round is not closed."""
+
+    async def settle(
+        self, seat: Seat, round_id: str, wagers: Sequence[Wager], *, duplicate: bool
+    ) -> None:
+        if wagers:
+            total = sum((w.payout for w in wagers), Decimal(0))
+            await self.pay_round(seat, round_id, total, duplicate=duplicate)
+
+    @abstractmethod
+    async def pay_round(
+        self, seat: Seat, round_id: str, total: Decimal, *, duplicate: bool
+    ) -> None:
+        """Pay the player `total` for the round (zero for a loss) and close it."""
 
 
 def require(condition: bool, what: str, answer: Any) -> None:

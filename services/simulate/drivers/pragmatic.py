@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.pragmatic import PragmaticClient
-from services.simulate.drivers.base import Placed, Retry, Seat, Wager, require
+from services.simulate.drivers.base import (
+    PaysRoundInOneSum,
+    Placed,
+    Retry,
+    Seat,
+    Wager,
+    require,
+)
 
 
-class PragmaticDriver:
+class PragmaticDriver(PaysRoundInOneSum):
     """A `bet.html` per bet, one `result.html` per player and round, then `endRound.html`.
 
     Pragmatic resends the identical request after error 100 (102 on endRound), the only
@@ -42,12 +48,9 @@ class PragmaticDriver:
         require(answer["error"] == 0, f"bet {wager.bet_id}", answer)
         return Placed.TAKEN
 
-    async def settle(
-        self, seat: Seat, round_id: str, wagers: Sequence[Wager], *, duplicate: bool
+    async def pay_round(
+        self, seat: Seat, round_id: str, total: Decimal, *, duplicate: bool
     ) -> None:
-        if not wagers:
-            return
-        total = sum((w.payout for w in wagers), Decimal(0))
         call = self.client.result_call(
             user=seat.player, round_id=round_id, reference=f"res-{round_id}-{seat.player}",
             amount=total,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -11,10 +10,10 @@ from services.simulate.clients.softswiss import SoftSwissClient
 from services.simulate.clients.softswiss import bet as ss_bet
 from services.simulate.clients.softswiss import rollback as ss_rollback
 from services.simulate.clients.softswiss import win as ss_win
-from services.simulate.drivers.base import Placed, Seat, Wager, require
+from services.simulate.drivers.base import PaysRoundInOneSum, Placed, Seat, Wager, require
 
 
-class SoftSwissDriver:
+class SoftSwissDriver(PaysRoundInOneSum):
     """Bets are `/play` bet actions; one win action per player closes the round (`finished`),
     or, for a lost round, the player's last bet sent `finished` (`finish_lost`)."""
 
@@ -48,12 +47,9 @@ class SoftSwissDriver:
         answer = await self._send(call, duplicate)
         require(answer["http_status"] == 200, f"bet {wager.bet_id}", answer)
 
-    async def settle(
-        self, seat: Seat, round_id: str, wagers: Sequence[Wager], *, duplicate: bool
+    async def pay_round(
+        self, seat: Seat, round_id: str, total: Decimal, *, duplicate: bool
     ) -> None:
-        if not wagers:
-            return
-        total = sum((w.payout for w in wagers), Decimal(0))
         call = self.client.play_call(
             user=seat.player,
             currency=seat.currency,
