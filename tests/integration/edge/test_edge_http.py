@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 from services.edge.config import ProviderConfig, networks
@@ -12,25 +13,14 @@ from tests.integration.edge.support.served_edge import provider, served_edge
 
 
 def pragmatic(pid: str, secret: str, *, default: bool = False) -> ProviderConfig:
-    return ProviderConfig(
-        id=pid,
-        dialect="pragmatic",
-        currencies=("EUR",),
-        secret=secret.encode(),
-        allow_ips=networks(["127.0.0.1/32"]),
-        default=default,
-    )
+    return dataclasses.replace(provider("pragmatic", secret.encode()), id=pid, default=default)
 
 
 async def test_two_providers_of_one_dialect_each_answer_at_their_own_path(
     nats_url: str, stream_prefix: str
 ) -> None:
-    closed_evolution = ProviderConfig(
-        id="evo-closed",
-        dialect="evolution",
-        currencies=("EUR",),
-        secret=b"t",
-        allow_ips=networks(["10.0.0.0/8"]),
+    closed_evolution = dataclasses.replace(
+        provider("evolution", b"t"), id="evo-closed", allow_ips=networks(["10.0.0.0/8"])
     )
     async with served_edge(
         nats_url,

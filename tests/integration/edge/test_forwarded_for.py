@@ -4,18 +4,20 @@ client forged: the wallet edge and the push feed both refuse the real caller."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
 from contracts import feeds
-from services.edge.config import ProviderConfig, networks
+from services.edge.config import networks
 from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.push import PushFeed, add_push_routes
 from services.edge.security import IpAllowlist
-from tests.integration.edge.support.served_edge import served_edge
+from tests.integration.edge.support.served_edge import provider, served_edge
 from tests.unit.edge.support.feed_events import RecordingSink, round_events
 
 ALLOWED = networks(["203.0.113.0/24"])
@@ -30,13 +32,8 @@ HONEST = CIMultiDict([("X-Forwarded-For", "198.51.100.7"), ("X-Forwarded-For", "
 async def test_a_forged_forwarded_for_line_before_the_proxys_own_does_not_pass_the_allowlist(
     nats_url: str, stream_prefix: str
 ) -> None:
-    evolution = ProviderConfig(
-        id="evo",
-        dialect="evolution",
-        currencies=("EUR",),
-        secret=b"evo-TEST-ONLY-token",
-        allow_ips=ALLOWED,
-        trusted_proxies=PROXY,
+    evolution = dataclasses.replace(
+        provider("evolution", b"evo-TEST-ONLY-token"), allow_ips=ALLOWED, trusted_proxies=PROXY
     )
     async with served_edge(nats_url, stream_prefix, evolution) as edge:
         url = f"{edge.base('evolution')}/balance?authToken=evo-TEST-ONLY-token"
