@@ -38,51 +38,67 @@ def test_opening_a_wallet_starts_it_empty_in_one_currency() -> None:
     assert (wallet.balance, wallet.held, wallet.available) == (D(0), D(0), D(0))
 
 
-def test_a_deposit_posts_from_the_cashier_to_the_player() -> None:
-    wallet = given(Wallet, wallet_with())
-    wallet.deposit("trn_1", D("10.00"), "cashier")
+@pytest.mark.parametrize(
+    ("deposited", "move", "event", "account", "amount", "to_player"),
+    [
+        ("0", Wallet.deposit, "Deposited", "cashier", D("10.00"), D("10.00")),
+        ("10", Wallet.withdraw, "Withdrawn", "provider:evo", D("4"), D("-4")),
+    ],
+    ids=[
+        "a deposit posts from the cashier to the player",
+        "a transfer wallet withdrawal posts to the provider's table bank",
+    ],
+)
+def test_a_cash_move_posts_between_the_player_and_its_account(
+    deposited: str,
+    move: Callable[[Wallet, str, Decimal, str], None],
+    event: str,
+    account: str,
+    amount: Decimal,
+    to_player: Decimal,
+) -> None:
+    wallet = given(Wallet, wallet_with(deposited))
+    move(wallet, "trn_1", amount, account)
     assert then(wallet) == [
         (
-            "Deposited",
+            event,
             {
                 "tx_ref": "trn_1",
-                "amount": D("10.00"),
-                "account": "cashier",
-                "postings": {"player:p1": D("10.00"), "cashier": D("-10.00")},
+                "amount": amount,
+                "account": account,
+                "postings": {"player:p1": to_player, account: -to_player},
             },
         )
     ]
-    assert wallet.balance == D("10.00")
+    assert wallet.balance == wallet.available == D(deposited) + to_player
 
 
-def test_a_transfer_wallet_withdrawal_posts_to_the_providers_table_bank() -> None:
-    wallet = given(Wallet, wallet_with("10"))
-    wallet.withdraw("trn_2", D("4"), "provider:evo")
-    assert then(wallet) == [
+@pytest.mark.parametrize(
+    ("wallet_events", "command"),
+    [
+        (wallet_with("10"), lambda w: w.withdraw("trn_2", D("10.01"), "cashier")),
+        (wallet_with("10", ("bet-1", "6")), lambda w: w.withdraw("trn_2", D("5"), "cashier")),
+        (wallet_with("10", ("bet-1", "6")), lambda w: w.hold("bet-2", D("4.01"), "round-1")),
+        (wallet_with("5"), lambda w: w.reverse_settlement("bet-1", D(4), D(10), "DEALER_ERROR")),
         (
-            "Withdrawn",
-            {
-                "tx_ref": "trn_2",
-                "amount": D("4"),
-                "account": "provider:evo",
-                "postings": {"player:p1": D("-4"), "provider:evo": D("4")},
-            },
-        )
-    ]
-    assert wallet.available == D("6")
-
-
-def test_a_withdrawal_beyond_the_balance_is_refused_and_changes_nothing() -> None:
-    wallet = given(Wallet, wallet_with("10"))
+            wallet_with("9"),
+            lambda w: w.take_back_win("bet-1", D(4), D(10), "round-1", "PROVIDER_CANCELLED"),
+        ),
+    ],
+    ids=[
+        "a withdrawal beyond the balance",
+        "a withdrawal of held money",
+        "a stake beyond what is available",
+        "reversing a win the player no longer has",
+        "taking back a credit the player no longer has",
+    ],
+)
+def test_what_the_player_does_not_have_available_is_refused_and_changes_nothing(
+    wallet_events: list[Any], command: Callable[[Wallet], object]
+) -> None:
+    wallet = given(Wallet, wallet_events)
     with refused(Refusal.INSUFFICIENT_FUNDS):
-        wallet.withdraw("trn_2", D("10.01"), "cashier")
-    assert then(wallet) == []
-
-
-def test_a_withdrawal_of_held_money_is_refused() -> None:
-    wallet = given(Wallet, wallet_with("10", ("bet-1", "6")))
-    with refused(Refusal.INSUFFICIENT_FUNDS):
-        wallet.withdraw("trn_2", D("5"), "cashier")
+        command(wallet)
     assert then(wallet) == []
 
 
@@ -93,13 +109,6 @@ def test_holding_a_stake_lowers_what_is_available_but_not_the_balance() -> None:
         ("StakeHeld", {"bet": "bet-1", "amount": D("4"), "round_key": "round-1"})
     ]
     assert (wallet.balance, wallet.held, wallet.available) == (D(10), D(4), D(6))
-
-
-def test_a_stake_beyond_what_is_available_is_refused() -> None:
-    wallet = given(Wallet, wallet_with("10", ("bet-1", "6")))
-    with refused(Refusal.INSUFFICIENT_FUNDS):
-        wallet.hold("bet-2", D("4.01"), "round-1")
-    assert then(wallet) == []
 
 
 def test_a_second_hold_for_the_same_bet_is_refused() -> None:
@@ -181,13 +190,6 @@ def test_reversing_a_settled_win_returns_the_stake_and_takes_the_payout_back() -
     assert wallet.balance == D(14)
 
 
-def test_reversing_a_win_the_player_no_longer_has_is_refused() -> None:
-    wallet = given(Wallet, wallet_with("5"))
-    with refused(Refusal.INSUFFICIENT_FUNDS):
-        wallet.reverse_settlement("bet-1", D(4), D(10), "DEALER_ERROR")
-    assert then(wallet) == []
-
-
 def test_taking_back_a_credit_returns_the_payout_and_holds_the_stake_again() -> None:
     wallet = given(Wallet, wallet_with("20"))  # a bet of 4 paid 10: 20 includes the win
     wallet.take_back_win("bet-1", D(4), D(10), "round-1", "PROVIDER_CANCELLED")
@@ -205,13 +207,6 @@ def test_taking_back_a_credit_returns_the_payout_and_holds_the_stake_again() -> 
         ("StakeHeld", {"bet": "bet-1", "amount": D(4), "round_key": "round-1"}),
     ]
     assert (wallet.balance, wallet.held, wallet.available) == (D(14), D(4), D(10))
-
-
-def test_taking_back_a_credit_the_player_no_longer_has_is_refused() -> None:
-    wallet = given(Wallet, wallet_with("9"))
-    with refused(Refusal.INSUFFICIENT_FUNDS):
-        wallet.take_back_win("bet-1", D(4), D(10), "round-1", "PROVIDER_CANCELLED")
-    assert then(wallet) == []
 
 
 def test_every_money_event_posts_a_balanced_entry() -> None:
@@ -255,18 +250,7 @@ def placed_fields(**changes: object) -> dict[str, Any]:
 
 
 def test_placing_a_bet_records_its_stake_round_and_selections() -> None:
-    bet = Bet(
-        provider="evo",
-        bet_id="b1",
-        tx_id="t1",
-        player="p1",
-        currency="EUR",
-        stake=D("10.00"),
-        round_id="r1",
-        game="roulette",
-        table="T",
-        selections=[],
-    )
+    bet = Bet(**placed_fields(selections=[]))
     [(name, fields)] = then(bet)
     assert name == "Placed"
     assert fields["stake"] == D("10.00") and fields["round_id"] == "r1"
@@ -340,15 +324,6 @@ def test_only_a_settled_bet_can_be_reopened(
     assert then(bet) == []
 
 
-def test_a_bet_is_settled_once() -> None:
-    bet = given(Bet, placed())
-    bet.settle("LOSE", D(0), None, "w1")
-    bet.collect_events()
-    with refused(Refusal.BET_ALREADY_SETTLED):
-        bet.settle("WIN", D(20), None, "w2")
-    assert then(bet) == []
-
-
 def test_refunding_a_bet_records_the_cause() -> None:
     bet = given(Bet, placed())
     bet.refund("DEALER_ERROR", "rb1")
@@ -366,21 +341,22 @@ def test_a_bet_is_refunded_once() -> None:
         bet.refund("DISPUTE")
 
 
-def test_a_refunded_bet_refuses_its_settlement_as_refunded() -> None:
-    bet = given(Bet, placed())
-    bet.refund("DEALER_ERROR", "rb1")
-    bet.collect_events()
-    with refused(Refusal.BET_REFUNDED):
-        bet.settle("WIN", D(20), None, "w1")
+@pytest.mark.parametrize(
+    ("resolve", "code"),
+    [
+        (lambda b: b.settle("LOSE", D(0), None, "w1"), Refusal.BET_ALREADY_SETTLED),
+        (lambda b: b.refund("DEALER_ERROR", "rb1"), Refusal.BET_REFUNDED),
+        (lambda b: b.refund("LATE_BET"), Refusal.BETTING_CLOSED),
+    ],
+    ids=["settled", "refunded", "refunded as late"],
+)
+def test_a_resolved_bet_refuses_another_settlement_and_changes_nothing(
+    resolve: Callable[[Bet], object], code: Refusal
+) -> None:
+    bet = given(Bet, history(Bet(**placed_fields()), resolve))
+    with refused(code):
+        bet.settle("WIN", D(20), None, "w2")
     assert then(bet) == []
-
-
-def test_a_bet_refunded_as_late_refuses_its_settlement_as_betting_closed() -> None:
-    bet = given(Bet, placed())
-    bet.refund("LATE_BET")
-    bet.collect_events()
-    with refused(Refusal.BETTING_CLOSED):
-        bet.settle("WIN", D(20), None, "w1")
 
 
 # ---- TxRecord -------------------------------------------------------------------------
