@@ -23,7 +23,6 @@ import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import nats
@@ -31,6 +30,7 @@ from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, ServiceUnavailableError
 
 from services.infra.natsserver import NatsServer, NatsServerError, free_port
+from services.infra.server import Server
 
 CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nats" / "cluster" / "node.conf"
 SIZE = 3
@@ -40,7 +40,7 @@ peers but has not yet heard their statistics, and takes them for offline."""
 PROBE = "LB_PLACEMENT_PROBE"
 
 
-class NatsCluster:
+class NatsCluster(Server):
     """Three `NatsServer` nodes routed to each other; a context manager like one server."""
 
     def __init__(
@@ -206,11 +206,3 @@ class NatsCluster:
         except BaseException:  # the nodes that did start must not outlive the failure
             self.stop()
             raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -33,8 +33,9 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Self
+
+from services.infra.server import Server
 
 MIN_VERSION = (2, 12, 0)
 CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nats" / "single.conf"
@@ -131,7 +132,7 @@ def check_facts(facts: ServerFacts, *, where: str, allow_unsynced: bool = False)
         )
 
 
-class NatsServer:
+class NatsServer(Server):
     """A nats-server child process with JetStream and fsync-before-ack.
 
     Use as a context manager, or call `start()` / `stop()`. `stop()` sends SIGTERM,
@@ -285,17 +286,6 @@ class NatsServer:
         self.stop()
         if self._own_store:
             shutil.rmtree(self.store_dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 async def check_server(

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from types import TracebackType
 from typing import Self
 
 from services.infra.natsserver import free_port
+from services.infra.server import Server
 
 
-class TcpProxy:
+class TcpProxy(Server):
     def __init__(self, target_port: int, *, target_host: str = "127.0.0.1") -> None:
         self.target = (target_host, target_port)
         self.port = free_port()
@@ -76,15 +76,10 @@ class TcpProxy:
             with self._lock:
                 self._sockets.difference_update((source, sink))
 
-    def __enter__(self) -> Self:
+    def start(self) -> Self:
         return self.up()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self.down()
 
 
