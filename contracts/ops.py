@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from contracts.ids import TEXT_PATTERN, Id, LongText
+from contracts.tagged import Tagged
 
 Period = Literal["hour", "day", "all"]
 
@@ -128,14 +129,7 @@ class CallSample(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
 PlaybookAction = Literal["throttle_sessions", "switch_feed", "hide_tables", "soft_decline"]
 
 
-class ProviderRecovered(
-    msgspec.Struct,
-    frozen=True,
-    kw_only=True,
-    rename="camel",
-    tag_field="type",
-    tag="provider.recovered",
-):
+class ProviderRecovered(Tagged, frozen=True, kw_only=True, tag="provider.recovered"):
     """A provider that breached its SLA has been healthy for the configured time: the
     playbook undid its steps, and `provider.error` for it is cleared."""
 
@@ -145,14 +139,7 @@ class ProviderRecovered(
     breached_at: datetime
 
 
-class PlaybookStep(
-    msgspec.Struct,
-    frozen=True,
-    kw_only=True,
-    rename="camel",
-    tag_field="type",
-    tag="playbook.step",
-):
+class PlaybookStep(Tagged, frozen=True, kw_only=True, tag="playbook.step"):
     """One thing the playbook did to a provider, or undid (`undo`), and why."""
 
     provider: str

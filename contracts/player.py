@@ -28,6 +28,7 @@ import msgspec
 
 from contracts.money import AmountText
 from contracts.platform import RoundSettle
+from contracts.tagged import Tagged
 from contracts.wallet import Selection
 
 
@@ -62,9 +63,7 @@ class EffectiveLimits(msgspec.Struct, frozen=True, kw_only=True, rename="camel")
     """Limits per bet type (market), e.g. `{"roulette_straight": {"max": "100.00"}}`."""
 
 
-class BetPlace(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="bet.place"
-):
+class BetPlace(Tagged, frozen=True, kw_only=True, tag="bet.place"):
     """The player bets `stake` on `selection` in round `roundId` of the session's table.
 
     livebridge checks the session, that the round is open (by the log's order, not the
@@ -84,9 +83,7 @@ class BetPlace(
     allow; empty: the profile the operator assigned the player (`DEFAULT` unless one was)."""
 
 
-class BetAccepted(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="bet.accepted"
-):
+class BetAccepted(Tagged, frozen=True, kw_only=True, tag="bet.accepted"):
     """The stake is held in the player's wallet: the bet stands until the round settles."""
 
     idempotency_key: str
@@ -104,9 +101,7 @@ class BetAccepted(
     a repeat, which the ledger answers from its record of the first answer."""
 
 
-class BetRejected(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="bet.rejected"
-):
+class BetRejected(Tagged, frozen=True, kw_only=True, tag="bet.rejected"):
     """The bet was refused; nothing was held or debited."""
 
     idempotency_key: str
@@ -117,9 +112,7 @@ class BetRejected(
     round_id: str = ""
 
 
-class LimitsUpdate(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="limits.update"
-):
+class LimitsUpdate(Tagged, frozen=True, kw_only=True, tag="limits.update"):
     """New limits for a profile (and table), applying to the next bet without a restart.
 
     The operator sends it (`POST /platform/v1/limits`); livebridge stores it in the log
@@ -150,9 +143,7 @@ class CloseReason(enum.StrEnum):
     """Player protection ended it (self-exclusion, a time-out)."""
 
 
-class SessionClose(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="session.close"
-):
+class SessionClose(Tagged, frozen=True, kw_only=True, tag="session.close"):
     """The session is over: its tokens no longer work; open bets still settle."""
 
     session_id: str
@@ -160,14 +151,7 @@ class SessionClose(
     closed_at: datetime
 
 
-class ProviderError(
-    msgspec.Struct,
-    frozen=True,
-    kw_only=True,
-    rename="camel",
-    tag_field="type",
-    tag="provider.error",
-):
+class ProviderError(Tagged, frozen=True, kw_only=True, tag="provider.error"):
     """A provider (or one of its tables) is failing: bets there are refused until it recovers."""
 
     provider: str
@@ -179,14 +163,7 @@ class ProviderError(
     retryable: bool = True
 
 
-class BettingOpen(
-    msgspec.Struct,
-    frozen=True,
-    kw_only=True,
-    rename="camel",
-    tag_field="type",
-    tag="betting.opened",
-):
+class BettingOpen(Tagged, frozen=True, kw_only=True, tag="betting.opened"):
     """A round of the session's table opened for bets until `closesAt` (by the dealer's
     clock; the close itself comes as `betting.closed`)."""
 
@@ -199,14 +176,7 @@ class BettingOpen(
     """Where this is in livebridge's log: reconnect with the last one you received."""
 
 
-class BettingClose(
-    msgspec.Struct,
-    frozen=True,
-    kw_only=True,
-    rename="camel",
-    tag_field="type",
-    tag="betting.closed",
-):
+class BettingClose(Tagged, frozen=True, kw_only=True, tag="betting.closed"):
     """Betting closed for a round: a bet on it is refused from now on (by the log's order)."""
 
     provider: str
@@ -216,9 +186,7 @@ class BettingClose(
     log_position: int
 
 
-class Settlement(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="round.settled"
-):
+class Settlement(Tagged, frozen=True, kw_only=True, tag="round.settled"):
     """The player's round is settled: `settle` is the `round.settle` the platform gets, with
     every bet's outcome and payout and the wallet's `balanceAfter`."""
 
@@ -227,9 +195,7 @@ class Settlement(
     """`settle.logPosition`: reconnect with it as `settledPosition`."""
 
 
-class ServerTime(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="server.time"
-):
+class ServerTime(Tagged, frozen=True, kw_only=True, tag="server.time"):
     """livebridge's clock, pushed on the bet socket every second: run timers from it."""
 
     server_time: datetime

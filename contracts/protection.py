@@ -31,6 +31,7 @@ import msgspec
 
 from contracts.money import AmountText
 from contracts.player import LimitsUpdate
+from contracts.tagged import Tagged
 
 ProfileName = Annotated[str, msgspec.Meta(pattern="^[A-Za-z][A-Za-z0-9_-]{0,31}\\Z")]
 """`DEFAULT`, `VIP_A`, `VIP_B`, `Ultra`, or a name the operator defines."""
@@ -73,14 +74,7 @@ class LimitKind(enum.StrEnum):
     DEPOSIT = "DEPOSIT"
 
 
-class SelfExclusion(
-    msgspec.Struct,
-    frozen=True,
-    kw_only=True,
-    rename="camel",
-    tag_field="type",
-    tag="self_exclusion",
-):
+class SelfExclusion(Tagged, frozen=True, kw_only=True, tag="self_exclusion"):
     """The player excludes themselves until `until` (empty: for good). No bet is taken."""
 
     until: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
@@ -88,18 +82,14 @@ class SelfExclusion(
     reason: str = ""
 
 
-class TimeOut(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="time_out"
-):
+class TimeOut(Tagged, frozen=True, kw_only=True, tag="time_out"):
     """A time-out or cool-off: no bet is taken for `minutes` from now."""
 
     minutes: Annotated[int, msgspec.Meta(ge=1, le=60 * 24 * 366)]
     reason: str = ""
 
 
-class ProtectionLimit(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="limit"
-):
+class ProtectionLimit(Tagged, frozen=True, kw_only=True, tag="limit"):
     """A loss, stake or deposit limit per period in one currency; no `amount` removes it."""
 
     kind: LimitKind
@@ -108,26 +98,20 @@ class ProtectionLimit(
     amount: AmountText | None = None
 
 
-class RiskFlag(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="risk"
-):
+class RiskFlag(Tagged, frozen=True, kw_only=True, tag="risk"):
     """The KYT/AML high-risk flag: while set, live bets are refused."""
 
     high_risk: bool
     reason: str = ""
 
 
-class LiftExclusion(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="lift"
-):
+class LiftExclusion(Tagged, frozen=True, kw_only=True, tag="lift"):
     """End a self-exclusion or time-out early (where the regulator allows it)."""
 
     reason: str = ""
 
 
-class AssignProfile(
-    msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="type", tag="profile"
-):
+class AssignProfile(Tagged, frozen=True, kw_only=True, tag="profile"):
     """The limit profile of the player's bets that name none (every provider's debit)."""
 
     profile: ProfileName
