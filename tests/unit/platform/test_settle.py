@@ -11,15 +11,13 @@ from contracts.wallet import Outcome
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
 from tests.unit.ledger.support.builders import (
-    closed,
-    declared,
     opened,
     player_bet,
     player_credit,
     player_rollback,
     voided,
 )
-from tests.unit.platform.support.settle_log import ledger, settlements
+from tests.unit.platform.support.settle_log import ledger, logged, played, settlements
 
 
 def test_a_players_round_settles_once_every_bet_is_paid_with_the_balance_after() -> None:
@@ -132,10 +130,8 @@ def test_a_rolled_back_credit_reopens_the_bet_and_its_correction_settles_it_agai
 def test_a_win_refunded_after_it_was_reported_settles_again_as_void() -> None:
     app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
 
-    app.record_event(opened("R-9"))
-    app.execute(player_bet("d9", "alice", "5.00", round_id="R-9", picks=(("roulette_red", ""),)))
-    app.record_event(closed("R-9"))
-    app.record_event(declared({"number": "1"}, "R-9"))
+    bet = player_bet("d9", "alice", "5.00", round_id="R-9", picks=(("roulette_red", ""),))
+    played(app, "R-9", {"number": "1"}, bet)
     app.record_event(voided("DEALER_ERROR", "R-9", seq=4))
 
     win, void = settlements(app)
@@ -149,12 +145,14 @@ def test_a_win_refunded_after_it_was_reported_settles_again_as_void() -> None:
 def test_a_round_the_bridge_settles_and_a_voided_round_settle_every_player() -> None:
     app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
 
-    app.record_event(opened("R-1"))
-    red = (("roulette_red", ""),)
-    app.execute(player_bet("d1", "alice", "5.00", picks=red))
-    app.execute(player_bet("d2", "bob", "2.00", picks=(("roulette_black", ""),)))
-    app.record_event(closed("R-1"))
-    app.record_event(declared({"number": "1"}, "R-1"))
+    red, black = (("roulette_red", ""),), (("roulette_black", ""),)
+    played(
+        app,
+        "R-1",
+        {"number": "1"},
+        player_bet("d1", "alice", "5.00", picks=red),
+        player_bet("d2", "bob", "2.00", picks=black),
+    )
     app.record_event(opened("R-2"))
     app.execute(player_bet("d3", "alice", "1.00", round_id="R-2"))
     app.record_event(voided("DEALER_ERROR", "R-2", seq=2))
@@ -202,9 +200,7 @@ def test_a_tracker_restored_from_a_checkpoint_anywhere_carries_on_identically() 
     app.record_event(opened("R-3"))
     app.execute(player_bet("d4", "bob", "1.00", round_id="R-3"))
     app.record_event(voided("NO_DEALER", "R-3", seq=2))
-    events = [
-        (n.id, app.mapper.to_domain_event(n)) for n in app.recorder.select_notifications(1, 1000)
-    ]
+    events = logged(app)
     whole = settlements(app)
     for cut in range(len(events) + 1):
         first, rest = SettleTracker(), []

@@ -12,7 +12,6 @@ from contracts.wallet import Outcome
 from services.platform.publisher import placed_reader
 from services.platform.settle import REPORTED_BET_BYTES, SettleTracker, _RoundEnd
 from tests.unit.ledger.support.builders import (
-    closed,
     declared,
     opened,
     player_bet,
@@ -21,7 +20,7 @@ from tests.unit.ledger.support.builders import (
     rollback,
 )
 from tests.unit.ledger.support.memory import measured_bytes
-from tests.unit.platform.support.settle_log import ledger, settlements
+from tests.unit.platform.support.settle_log import ledger, logged, played, settlements
 
 
 def test_reported_bets_are_bounded_and_cost_at_most_their_measured_size() -> None:
@@ -59,10 +58,8 @@ def test_a_rounds_result_is_remembered_as_long_as_one_of_its_bets() -> None:
     app = ledger(BRIDGE_SETTLED_PROVIDERS="evo")
     red = (("roulette_red", ""),)
     for n in range(12):
-        app.record_event(opened(f"R-{n}"))
-        app.execute(player_bet(f"d{n}", "alice", "1.00", round_id=f"R-{n}", picks=red))
-        app.record_event(closed(f"R-{n}"))
-        app.record_event(declared({"number": str(n)}, f"R-{n}"))
+        bet = player_bet(f"d{n}", "alice", "1.00", round_id=f"R-{n}", picks=red)
+        played(app, f"R-{n}", {"number": str(n)}, bet)
     for n in range(12, 20):  # rounds without a bet here
         app.record_event(opened(f"R-{n}"))
         app.record_event(declared({"number": str(n)}, f"R-{n}"))
@@ -115,10 +112,7 @@ def test_a_round_whose_bet_was_refunded_long_before_its_end_is_told_whatever_the
         app.execute(player_bet(f"x{n}", "bob", "0.01", round_id=f"B-{n}"))
         app.execute(player_credit(f"y{n}", "bob", "0.00", round_id=f"B-{n}"))
     app.execute(player_credit("c1", "alice", "6.00"))  # alice's round ends: bet-d2 wins
-    events = [
-        (n.id, app.mapper.to_domain_event(n)) for n in app.recorder.select_notifications(1, 1000)
-    ]
-    *before, last = events
+    *before, last = logged(app)
 
     forgetful = SettleTracker(reported_limit=2)
     told = [s for position, event in before for s in forgetful.apply(position, event)]

@@ -16,7 +16,7 @@ from contracts.wallet import Outcome
 from services.ledger.application import Ledger, record_ref
 from services.platform.settle import SettleTracker
 from tests.unit.ledger.support.builders import player_bet, player_credit, player_rollback
-from tests.unit.platform.support.settle_log import ledger, settlements
+from tests.unit.platform.support.settle_log import ledger, logged, settlements
 
 
 def moved(settle: RoundSettle) -> Decimal:
@@ -98,21 +98,17 @@ def test_each_reopening_is_told_once_across_replays_and_restarts() -> None:
     app.execute(player_credit("c2", "alice", "8.00", "R-2"))
     app.execute(player_rollback("r2", "alice", "c2", "R-2"))
     first = settlements(app)
-    notifications = app.recorder.select_notifications(1, 10_000)
+    events = logged(app)
     # A restart from a checkpoint taken between the reopening and its transaction record.
-    reopened_at = next(
-        n.id
-        for n in notifications
-        if app.mapper.to_domain_event(n).__class__.__name__ == "Reopened"
-    )
+    reopened_at = next(p for p, event in events if type(event).__name__ == "Reopened")
     tracker, out = SettleTracker(), []
-    for n in notifications:
-        if n.id <= reopened_at:
-            out += tracker.apply(n.id, app.mapper.to_domain_event(n))
+    for p, event in events:
+        if p <= reopened_at:
+            out += tracker.apply(p, event)
     tracker, position = SettleTracker.restore(tracker.checkpoint(reopened_at))
-    for n in notifications:
-        if n.id > position:
-            out += tracker.apply(n.id, app.mapper.to_domain_event(n))
+    for p, event in events:
+        if p > position:
+            out += tracker.apply(p, event)
 
     assert [s.event_id for s in settlements(app)] == [s.event_id for s in first]
     assert out == first
