@@ -61,12 +61,8 @@ EXAMPLE = RoundSettle(
 VOIDED = msgspec.structs.replace(
     EXAMPLE,
     bets=(
-        SettledBet(
-            bet_id="bet_9f2",
-            stake=Decimal("5.00"),
-            payout=Decimal("5.00"),
-            outcome=Outcome.VOID,
-            cause="DEALER_ERROR",
+        msgspec.structs.replace(
+            EXAMPLE.bets[0], payout=Decimal("5.00"), outcome=Outcome.VOID, cause="DEALER_ERROR"
         ),
     ),
     transactions=(
@@ -82,9 +78,8 @@ REOPENED = msgspec.structs.replace(
     EXAMPLE,
     event_id="rs_0b5d2f7c9e1a3b4c5d6e7f8091a2b3c4",
     bets=(
-        SettledBet(
-            bet_id="bet_9f2",
-            stake=Decimal("5.00"),
+        msgspec.structs.replace(
+            EXAMPLE.bets[0],
             payout=Decimal("0.00"),
             outcome=Outcome.LOSE,
             status=BetState.REOPENED,
