@@ -6,6 +6,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.integration.support.bridge_settings import provider_toml
 from tests.integration.support.livebridge_run import Bridge
 
 EVOLUTION_SECRET = "evo-shared-secret-never-logged-0123"
@@ -24,10 +25,7 @@ def test_the_access_log_hides_evolutions_auth_token_and_a_sockets_player_token(
     tmp_path: Path,
 ) -> None:
     config = tmp_path / "livebridge.toml"
-    config.write_text(
-        '[[provider]]\nid = "evolution"\ndialect = "evolution"\ncurrencies = ["EUR"]\n'
-        'secret_env = "RUN_TEST_EVOLUTION_TOKEN"\n'
-    )
+    config.write_text(provider_toml("evolution", "evolution", "RUN_TEST_EVOLUTION_TOKEN"))
     env = {"LIVEBRIDGE_CONFIG": str(config), "RUN_TEST_EVOLUTION_TOKEN": EVOLUTION_SECRET}
     bridge = Bridge(tmp_path / "home", 1, env=env)
     try:
