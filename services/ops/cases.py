@@ -10,14 +10,13 @@ same on every bridge. Two aggregates, in the ledger's style (explicit nested eve
 - `AuditCase`: one per audit-queue item (id derived from the item's key), assigned and
   resolved.
 
-Listings and MTTR fold the application's whole log (`select_notifications` in pages): the
+Listings and MTTR fold the application's whole log (`events_after`, in pages): the
 log is small (one event per operator action), and nothing is kept in memory between calls.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -26,9 +25,9 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, event
 
 from contracts.ops import AuditState, TicketComment, TicketView
+from services.ops.eventlog import events_after
 
 _AUDIT_IDS = uuid.UUID("6c0f5c3e-4a5e-4d7e-9a51-0f3d9a1f7a11")
-PAGE = 1000
 
 
 class Ticket(Aggregate):
@@ -210,19 +209,9 @@ class Cases(Application[UUID]):
 
     # Folds of the whole log.
 
-    def _events(self) -> Iterator[Any]:
-        position = 0
-        while True:
-            page = self.recorder.select_notifications(position + 1, PAGE)
-            if not page:
-                return
-            for notification in page:
-                yield self.mapper.to_domain_event(notification)
-            position = page[-1].id
-
     def tickets(self) -> list[TicketView]:
         found: dict[UUID, Ticket] = {}
-        for e in self._events():
+        for _, e in events_after(self):
             if isinstance(e, Ticket.Opened):
                 found[e.originator_id] = e.mutate(None)  # type: ignore[assignment]
             elif isinstance(e, Ticket.Event) and e.originator_id in found:
@@ -231,7 +220,7 @@ class Cases(Application[UUID]):
 
     def audit_states(self) -> dict[str, AuditState]:
         found: dict[UUID, AuditCase] = {}
-        for e in self._events():
+        for _, e in events_after(self):
             if isinstance(e, AuditCase.Opened):
                 found[e.originator_id] = e.mutate(None)  # type: ignore[assignment]
             elif isinstance(e, AuditCase.Event) and e.originator_id in found:

@@ -21,7 +21,6 @@ the last `CACHED`; a window reaching further back is read from the log itself.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -32,9 +31,9 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.ops import CallSample, PlaybookStep, ProviderRecovered
 from contracts.player import ProviderError
+from services.ops.eventlog import events_after
 from services.ops.latency import merge
 
-PAGE = 1000
 CACHED = timedelta(days=2)
 """How far back `samples` answers from its copy (per provider and minute); further back it
 reads the log itself."""
@@ -93,21 +92,11 @@ class Watch(Application[UUID]):
         self.save(noted)
         return str(noted.id)
 
-    def _events(self, after: int = 0) -> Iterator[tuple[int, Any]]:
-        position = after
-        while True:
-            page = self.recorder.select_notifications(position + 1, PAGE)
-            if not page:
-                return
-            for notification in page:
-                yield notification.id, self.mapper.to_domain_event(notification)
-            position = page[-1].id
-
     def facts(self, after: int = 0) -> list[tuple[int, Fact]]:
         """Breaches, steps and recoveries after log position `after`, with their positions."""
         return [
             (position, _facts.decode(e.fact))
-            for position, e in self._events(after)
+            for position, e in events_after(self, after)
             if isinstance(e, Noted.Created)
         ]
 
@@ -116,7 +105,7 @@ class Watch(Application[UUID]):
         their interval started in (samples of one minute merged per endpoint)."""
         with self._reading:
             kept_from = datetime.now(UTC) - CACHED
-            for position, e in self._events(self._read_to):
+            for position, e in events_after(self, self._read_to):
                 self._read_to = position
                 if isinstance(e, CallsSampled.Created) and e.started_at >= kept_from:
                     _add(self._minutes, e.provider, e.started_at, _samples.decode(e.calls))
@@ -126,7 +115,7 @@ class Watch(Application[UUID]):
                 minutes = self._minutes
             else:  # further back than the copy keeps: from the log itself
                 minutes = {}
-                for _, e in self._events():
+                for _, e in events_after(self):
                     if isinstance(e, CallsSampled.Created):
                         _add(minutes, e.provider, e.started_at, _samples.decode(e.calls))
             return [
