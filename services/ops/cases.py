@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -119,6 +119,9 @@ class AuditItemClosed(Exception):
     """The audit item was resolved already; it takes no more steps."""
 
 
+_Case = TypeVar("_Case", Ticket, AuditCase)
+
+
 def ticket_view(ticket: Ticket) -> TicketView:
     return TicketView(
         ticket_id=str(ticket.id),
@@ -159,12 +162,17 @@ class Cases(Application[UUID]):
             return None
         return found if isinstance(found, Ticket) else None
 
-    def comment(self, ticket_id: UUID, author: str, text: str) -> TicketView | None:
+    def _open_ticket(self, ticket_id: UUID) -> Ticket | None:
+        """The ticket, if it takes steps still (None: no such ticket)."""
         ticket = self.ticket(ticket_id)
+        if ticket is not None and ticket.resolved_at is not None:
+            raise TicketClosed(f"ticket {ticket_id} was resolved at {ticket.resolved_at}")
+        return ticket
+
+    def comment(self, ticket_id: UUID, author: str, text: str) -> TicketView | None:
+        ticket = self._open_ticket(ticket_id)
         if ticket is None:
             return None
-        if ticket.resolved_at is not None:
-            raise TicketClosed(f"ticket {ticket_id} was resolved at {ticket.resolved_at}")
         ticket.comment(author, text)
         self.save(ticket)
         return ticket_view(ticket)
@@ -172,11 +180,9 @@ class Cases(Application[UUID]):
     def resolve_ticket(
         self, ticket_id: UUID, outcome: str, note: str, resolved_by: str
     ) -> TicketView | None:
-        ticket = self.ticket(ticket_id)
+        ticket = self._open_ticket(ticket_id)
         if ticket is None:
             return None
-        if ticket.resolved_at is not None:
-            raise TicketClosed(f"ticket {ticket_id} was resolved at {ticket.resolved_at}")
         ticket.resolve(outcome, note, resolved_by)
         self.save(ticket)
         return ticket_view(ticket)
@@ -209,27 +215,25 @@ class Cases(Application[UUID]):
 
     # Folds of the whole log.
 
-    def tickets(self) -> list[TicketView]:
-        found: dict[UUID, Ticket] = {}
+    def _folded(self, kind: type[_Case]) -> list[_Case]:
+        """Every `kind` aggregate (`Ticket` or `AuditCase`) as the whole log leaves it."""
+        found: dict[UUID, _Case] = {}
         for _, e in events_after(self):
-            if isinstance(e, Ticket.Opened):
+            if isinstance(e, kind.Opened):
                 found[e.originator_id] = e.mutate(None)  # type: ignore[assignment]
-            elif isinstance(e, Ticket.Event) and e.originator_id in found:
+            elif isinstance(e, kind.Event) and e.originator_id in found:
                 found[e.originator_id] = e.mutate(found[e.originator_id])  # type: ignore[assignment]
-        return [ticket_view(t) for t in found.values()]
+        return list(found.values())
+
+    def tickets(self) -> list[TicketView]:
+        return [ticket_view(t) for t in self._folded(Ticket)]
 
     def audit_states(self) -> dict[str, AuditState]:
-        found: dict[UUID, AuditCase] = {}
-        for _, e in events_after(self):
-            if isinstance(e, AuditCase.Opened):
-                found[e.originator_id] = e.mutate(None)  # type: ignore[assignment]
-            elif isinstance(e, AuditCase.Event) and e.originator_id in found:
-                found[e.originator_id] = e.mutate(found[e.originator_id])  # type: ignore[assignment]
         return {
             case.key: AuditState(
                 assignee=case.assignee,
                 resolution=case.resolution,
                 resolved_by=case.resolved_by,
             )
-            for case in found.values()
+            for case in self._folded(AuditCase)
         }
