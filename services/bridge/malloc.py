@@ -71,30 +71,47 @@ def glibc() -> ctypes.CDLL | None:
 def limit_arenas(environ: Mapping[str, str], libc: ctypes.CDLL | None = None) -> int | None:
     """Limit glibc to `ARENAS` arenas unless `MALLOC_ARENA_MAX` is set; the limit set, or
     None when it was left to the environment or the C library is not glibc."""
-    if environ.get("MALLOC_ARENA_MAX"):
-        return None
-    libc = libc or glibc()
-    if libc is None:
-        return None
-    if not libc.mallopt(M_ARENA_MAX, ARENAS):
-        log.warning("mallopt(M_ARENA_MAX, %d) refused; glibc keeps its arenas", ARENAS)
-        return None
-    return ARENAS
+    return _mallopt(
+        environ.get("MALLOC_ARENA_MAX"),
+        libc,
+        M_ARENA_MAX,
+        ARENAS,
+        "mallopt(M_ARENA_MAX, %d) refused; glibc keeps its arenas",
+    )
 
 
 def map_large_chunks(environ: Mapping[str, str], libc: ctypes.CDLL | None = None) -> int | None:
     """Fix glibc's mmap threshold at `MMAP_THRESHOLD` unless `MALLOC_MMAP_THRESHOLD_` is
     set; the threshold set, or None when it was left to the environment or to a C library
     that is not glibc."""
-    if environ.get("MALLOC_MMAP_THRESHOLD_"):
+    return _mallopt(
+        environ.get("MALLOC_MMAP_THRESHOLD_"),
+        libc,
+        M_MMAP_THRESHOLD,
+        MMAP_THRESHOLD,
+        "mallopt(M_MMAP_THRESHOLD, %d) refused",
+    )
+
+
+def _mallopt(
+    from_environment: str | None,
+    libc: ctypes.CDLL | None,
+    parameter: int,
+    value: int,
+    refused: str,
+) -> int | None:
+    """`mallopt(parameter, value)` unless the environment set it (`from_environment`, which
+    glibc read as it started); `value`, or None when left alone, not glibc, or refused (then
+    logged as `refused`)."""
+    if from_environment:
         return None
     libc = libc or glibc()
     if libc is None:
         return None
-    if not libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD):
-        log.warning("mallopt(M_MMAP_THRESHOLD, %d) refused", MMAP_THRESHOLD)
+    if not libc.mallopt(parameter, value):
+        log.warning(refused, value)
         return None
-    return MMAP_THRESHOLD
+    return value
 
 
 def trim(libc: ctypes.CDLL) -> float:
