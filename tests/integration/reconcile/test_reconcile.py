@@ -48,6 +48,27 @@ def reconcile_command(report: Path, seconds: int, *options: str) -> argparse.Nam
     return parse(["reconcile", str(report), "--provider", "evo", *options, "--period", *period])
 
 
+def compared(
+    conn: psycopg.Connection[object],
+    schema: str,
+    report: Path,
+    provider: str,
+    seconds: int,
+    commission_rate: Decimal | None = None,
+) -> Comparison:
+    """`provider`'s `report` reconciled against the rows loaded into `schema`, over their
+    first `seconds`."""
+    return reconcile(
+        conn,
+        open_report(report),
+        provider=provider,
+        start=START,
+        end=START + timedelta(seconds=seconds),
+        commission_rate=commission_rate,
+        schema=schema,
+    )
+
+
 def found(comparison_keys: list[tuple[str, str]], status: str) -> set[str]:
     return {key for s, key in comparison_keys if s == status}
 
@@ -67,14 +88,7 @@ def test_reconcile_finds_exactly_the_differences_planted_in_a_csv_report(
     with (tmp_path / "evo.csv").open("a") as file:
         file.write(repeated)
 
-    comparison = reconcile(
-        conn,
-        open_report(tmp_path / "evo.csv"),
-        provider="evo",
-        start=START,
-        end=START + timedelta(seconds=ROWS),
-        schema=schema,
-    )
+    comparison = compared(conn, schema, tmp_path / "evo.csv", "evo", ROWS)
 
     keys = [(d.status, d.key) for d in comparison.differences]
     assert found(keys, "missing_in_report") == planted.missing_in_report
@@ -128,14 +142,7 @@ def test_a_json_report_per_round_reconciles_round_totals_and_commission(
     path = tmp_path / "ezugi.json"
     path.write_text(json.dumps({"provider": "ezugi", "rounds": entries}))
 
-    comparison = reconcile(
-        conn,
-        open_report(path),
-        provider="ezugi",
-        start=START,
-        end=START + timedelta(seconds=2_000),
-        schema=schema,
-    )
+    comparison = compared(conn, schema, path, "ezugi", 2_000)
 
     assert comparison.granularity is Granularity.ROUND
     assert {(d.status, d.key) for d in comparison.differences} == {
@@ -155,15 +162,7 @@ def test_every_difference_is_recorded_in_the_audit_queue(
     schema = "reconcile_audit"
     ledger = loaded(conn, schema, 1_000, "evo")
     write_report(tmp_path / "r.csv", ledger, missing=3, changed=4, extra=2)
-    comparison = reconcile(
-        conn,
-        open_report(tmp_path / "r.csv"),
-        provider="evo",
-        start=START,
-        end=START + timedelta(seconds=1_000),
-        commission_rate=Decimal("0.1"),
-        schema=schema,
-    )
+    comparison = compared(conn, schema, tmp_path / "r.csv", "evo", 1_000, Decimal("0.1"))
     audit = Audit(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     run_id = audit.record_run(comparison, "r.csv")
 
@@ -229,14 +228,7 @@ def test_a_round_report_with_only_ggr_compares_ggr_even_when_negative(
         lines.append(f"{round_id},{shown},EUR,{(START + timedelta(seconds=10 * i)).isoformat()}")
     path.write_text("\n".join(lines) + "\n")
 
-    comparison = reconcile(
-        conn,
-        open_report(path),
-        provider="pragmatic",
-        start=START,
-        end=START + timedelta(seconds=300),
-        schema=schema,
-    )
+    comparison = compared(conn, schema, path, "pragmatic", 300)
 
     assert [(d.status, d.key) for d in comparison.differences] == [("mismatch", negative)]
     assert comparison.differences[0].detail.startswith(f"ggr {ggr[negative] + Decimal('0.10')}")
@@ -286,16 +278,6 @@ def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summe
     scratch_schema(conn, schema)
     load(conn, MIXED_ROUNDS, schema=schema)
 
-    def compare(report: Path) -> Comparison:
-        return reconcile(
-            conn,
-            open_report(report),
-            provider="evo",
-            start=START,
-            end=START + timedelta(seconds=1),
-            schema=schema,
-        )
-
     # The provider's report has one row per round and currency; R-2's win is off by 1.
     header = ["RoundId", "Currency", "TotalBet", "TotalWin"]
     report = round_report(
@@ -307,7 +289,7 @@ def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summe
             ["R-2", "USD", "7.00", "1.00"],
         ],
     )
-    comparison = compare(report)
+    comparison = compared(conn, schema, report, "evo", 1)
 
     assert comparison.counts == {"matched": 2, "mismatch": 1}
     (changed,) = comparison.differences
@@ -326,7 +308,7 @@ def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summe
             ["R-2", "USD", "bob", "7.00", "0.00"],
         ],
     )
-    comparison = compare(report)
+    comparison = compared(conn, schema, report, "evo", 1)
 
     assert comparison.counts == {"matched": 4}
     assert comparison.differences == []
@@ -338,7 +320,7 @@ def test_a_round_played_in_two_currencies_is_reconciled_per_currency_never_summe
         ["RoundId", "TotalBet", "TotalWin"],
         [["R-1", "19.00", "28.00"], ["R-2", "7.00", "0.00"]],
     )
-    comparison = compare(report)
+    comparison = compared(conn, schema, report, "evo", 1)
 
     assert comparison.counts == {"matched": 1, "mismatch": 1}
     (mixed,) = comparison.differences
