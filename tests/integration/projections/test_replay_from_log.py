@@ -7,10 +7,7 @@ the log alone, the same record the view had, with exit status 1.
 
 from __future__ import annotations
 
-import argparse
-import io
 import json
-import os
 
 import msgspec
 import psycopg
@@ -23,14 +20,8 @@ from projections.rounds.projection import RoundsProjection
 from projections.run import running_projections
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import PROVIDER, fund, play
+from tests.integration.projections.support.cli import replay, use_settings
 from tests.integration.projections.support.tampering import forget_round
-
-
-def replay(round_id: str, provider: str | None = None) -> tuple[int, str]:
-    out = io.StringIO()
-    args = argparse.Namespace(round_id=round_id, provider=provider, json=True)
-    status = commands.replay(args, os.environ, out=out)
-    return status, out.getvalue()
 
 
 def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
@@ -46,10 +37,7 @@ def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
     position = ledger.recorder.max_notification_id()
     with running_projections(env) as views:
         views.wait(position, timeout=30)
-    for key in ("PERSISTENCE_MODULE", "NATS_URL", "NATS_STREAM_PREFIX"):
-        monkeypatch.setenv(key, env[key])
-    monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", database_url)
-    monkeypatch.setenv("LIVEBRIDGE_VIEWS_SCHEMA", schema)
+    use_settings(monkeypatch, env, database_url, schema)
     settled = [r for r in played.rounds if r not in played.voided + played.flagged]
     view = open_view(RoundsProjection, PostgresRoundsView, env)
     assert isinstance(view, PostgresRoundsView)
@@ -57,7 +45,7 @@ def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
         (kept,) = view.rounds(settled[1], ledger.name)
     finally:
         view.close()
-    status, out = replay(settled[0])
+    status, out = replay(settled[0], as_json=True)
     assert status == 0, out
 
     # The view loses one wallet movement of a bet: replay names it and its position.
@@ -70,7 +58,7 @@ def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
             (settled[0],),
         ).fetchone()
     assert lost is not None
-    status, out = replay(settled[0])
+    status, out = replay(settled[0], as_json=True)
     assert status == commands.EXIT_DIFFERENT
     ((found,),) = [r["differences"] for r in json.loads(out)]
     assert found.startswith("timeline lacks Wallet.HoldCaptured of bet ")
@@ -86,7 +74,7 @@ def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
         ).fetchone()
         assert gone is not None
         conn.execute(f'DELETE FROM "{schema}".rounds_timeline WHERE bet_key = %s', (gone[0],))
-    status, out = replay(settled[2])
+    status, out = replay(settled[2], as_json=True)
     assert status == commands.EXIT_DIFFERENT
     ((differences,),) = [[r["differences"] for r in json.loads(out)]]
     assert f"bet {gone[1]}: missing from the view" in differences
@@ -96,7 +84,7 @@ def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
     # The view loses a whole round: replay finds it in the log by the ledger's ids and
     # shows the record the view had, saying the view lacks it.
     forget_round(database_url, schema, kept.round_key)
-    status, out = replay(settled[1])
+    status, out = replay(settled[1], as_json=True)
     assert status == commands.EXIT_DIFFERENT
     (from_log,) = json.loads(out)
     assert from_log["agrees"] is False
@@ -110,6 +98,6 @@ def test_replay_names_lost_wallet_movements_and_shows_a_lost_round_from_the_log(
 
     # A round neither the view nor the log has: not found, and where it was looked for.
     capsys.readouterr()
-    status, _ = replay("no-such-round")
+    status, _ = replay("no-such-round", as_json=True)
     assert status == commands.EXIT_NOT_FOUND
     assert f"providers searched: {PROVIDER}" in capsys.readouterr().err

@@ -7,11 +7,8 @@ rebuilt view holds, and what a round the view lost shows from the log alone.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import io
 import json
-import os
 
 import pytest
 from aiohttp import web
@@ -25,17 +22,11 @@ from projections.rounds.projection import RoundsProjection
 from projections.run import running_projections
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import fund, play
+from tests.integration.projections.support.cli import replay, use_settings
 from tests.integration.projections.support.tampering import forget_round
 from tests.unit.projections.support.hand_rounds import unrecoverable_void
 
 ROUND = "void-1"
-
-
-def replay(round_id: str, *, as_json: bool = False) -> tuple[int, str]:
-    out = io.StringIO()
-    args = argparse.Namespace(round_id=round_id, provider=None, json=as_json)
-    status = commands.replay(args, os.environ, out=out)
-    return status, out.getvalue()
 
 
 async def test_the_dispute_api_lists_the_flags_of_a_void_the_book_could_not_carry_out(
@@ -80,10 +71,7 @@ def test_replay_and_rebuild_agree_with_the_log_on_a_round_book_flag(
     position = ledger.recorder.max_notification_id()
     with running_projections(env, batched=False) as views:
         views.wait(position, timeout=30)
-    for key in ("PERSISTENCE_MODULE", "NATS_URL", "NATS_STREAM_PREFIX"):
-        monkeypatch.setenv(key, env[key])
-    monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", database_url)
-    monkeypatch.setenv("LIVEBRIDGE_VIEWS_SCHEMA", schema)
+    use_settings(monkeypatch, env, database_url, schema)
     flags = list(ledger.round_state("evo", ROUND).audit_flags)
 
     # Replay reads the round, its book and its bets by aggregate: the view agrees.

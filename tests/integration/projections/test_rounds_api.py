@@ -23,15 +23,7 @@ from projections.http import VIEWS, setup_views
 from projections.run import running_projections
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import PROVIDER, fund, play
-
-
-def use_settings(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], database_url: str, schema: str
-) -> None:
-    for key in ("PERSISTENCE_MODULE", "NATS_URL", "NATS_STREAM_PREFIX"):
-        monkeypatch.setenv(key, env[key])
-    monkeypatch.setenv("LIVEBRIDGE_DATABASE_URL", database_url)
-    monkeypatch.setenv("LIVEBRIDGE_VIEWS_SCHEMA", schema)
+from tests.integration.projections.support.cli import replay, use_settings
 
 
 async def test_the_platform_and_dispute_agents_read_the_views_over_http(
@@ -120,18 +112,16 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
     # Check a settled round, a voided one and a flagged one replay and agree.
     settled = next(r for r in played.rounds if r not in played.voided + played.flagged)
     for round_id in [settled, played.voided[0], played.flagged[0]]:
-        out = io.StringIO()
-        args = argparse.Namespace(round_id=round_id, provider=None, json=False)
-        assert commands.replay(args, os.environ, out=out) == 0, out.getvalue()
-        text = out.getvalue()
+        status, text = replay(round_id)
+        assert status == 0, text
         assert f"Round {round_id} at {PROVIDER}" in text
         assert "provider:round.betting_opened" in text
         assert "the view and the log agree" in text
     assert "FLAGGED" in text
 
     # Check an unknown round exits 2.
-    args = argparse.Namespace(round_id="nope", provider=None, json=False)
-    assert commands.replay(args, os.environ, out=io.StringIO()) == commands.EXIT_NOT_FOUND
+    status, _ = replay("nope")
+    assert status == commands.EXIT_NOT_FOUND
 
     # Tamper with the view: one bet's payout. Replay must notice, and name it.
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -139,10 +129,9 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
             f'UPDATE "{schema}".rounds_bets SET payout = payout + 1 WHERE round_id = %s',
             (settled,),
         )
-    out = io.StringIO()
-    args = argparse.Namespace(round_id=settled, provider=None, json=False)
-    assert commands.replay(args, os.environ, out=out) == commands.EXIT_DIFFERENT
-    assert "payout: view" in out.getvalue()
+    status, text = replay(settled)
+    assert status == commands.EXIT_DIFFERENT
+    assert "payout: view" in text
 
     # Move one provider event to another log position, and drop one bet event: replay
     # names both.
@@ -159,13 +148,12 @@ def test_replay_prints_the_round_and_agrees_with_the_log_and_catches_a_tampered_
             f'(SELECT bet_key FROM "{schema}".rounds_bets WHERE round_id = %s)',
             ("Bet.Refunded", other),
         )
-    out = io.StringIO()
-    assert commands.replay(args, os.environ, out=out) == commands.EXIT_DIFFERENT
-    assert "the log has no event of" in out.getvalue()
-    out = io.StringIO()
-    args = argparse.Namespace(round_id=other, provider=None, json=False)
-    assert commands.replay(args, os.environ, out=out) == commands.EXIT_DIFFERENT
-    assert "timeline lists 1 events, the log has 2" in out.getvalue()
+    status, text = replay(settled)
+    assert status == commands.EXIT_DIFFERENT
+    assert "the log has no event of" in text
+    status, text = replay(other)
+    assert status == commands.EXIT_DIFFERENT
+    assert "timeline lists 1 events, the log has 2" in text
 
     # A rebuild finds the tampered rows, reports them, and swaps nothing.
     out = io.StringIO()
