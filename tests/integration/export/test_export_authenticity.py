@@ -19,14 +19,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from projections.export.chain import MANIFEST_FILE, Manifest
 from projections.export.signing import private_key_from_pem, sign
 from tests.integration.export.test_export_ledger import played
-from tests.unit.export.support.toylog import cli, events_of, manifest_of, rechain, write_manifest
-
-
-def verify(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
-    capsys.readouterr()
-    code = cli("verify", *argv)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+from tests.unit.export.support.toylog import (
+    cli,
+    events_of,
+    manifest_of,
+    rechain,
+    refused_export,
+    verify,
+    write_manifest,
+)
 
 
 def resign(directory: Path, key: Ed25519PrivateKey) -> None:
@@ -62,10 +63,10 @@ def test_a_signed_round_export_verifies_offline_and_against_its_log(
     assert manifest["query"] == {"kind": "round", "round_id": "R-1"}
     assert manifest["signature"]["algorithm"] == "ed25519"
 
-    code, said = verify(capsys, str(exported), "--key", str(public_key))
+    code, said = verify(capsys, exported, "--key", str(public_key))
     assert code == 0, said
 
-    code, said = verify(capsys, str(exported), "--key", str(public_key), "--against", nats_url)
+    code, said = verify(capsys, exported, "--key", str(public_key), "--against", nats_url)
     assert code == 0, said
     assert f"checked against the log at {nats_url}" in said
 
@@ -77,7 +78,7 @@ def test_a_round_export_relabelled_as_another_round_does_not_verify(
     manifest["query"] = {"kind": "round", "round_id": "R-2"}
     write_manifest(exported, manifest)
 
-    code, said = verify(capsys, str(exported), "--key", str(public_key))
+    code, said = verify(capsys, exported, "--key", str(public_key))
 
     assert code == 1
     assert "does not involve the manifest's query (round R-2)" in said
@@ -94,17 +95,17 @@ def test_an_amount_changed_and_signed_again_with_the_bridges_key_is_caught_again
     placed["data"]["stake"] = "0.20"
     rechain(exported, events)
     resign(exported, bridge_key(public_key))
-    code, said = verify(capsys, str(exported), "--key", str(public_key))
+    code, said = verify(capsys, exported, "--key", str(public_key))
     assert code == 0, said  # offline, an insider's forgery is indistinguishable
 
-    code, said = verify(capsys, str(exported), "--key", str(public_key), "--against", nats_url)
+    code, said = verify(capsys, exported, "--key", str(public_key), "--against", nats_url)
 
     assert code == 1, said
     assert (
         f"(log position {placed['position']}): the event differs from the log's: data.stake" in said
     )
     # Without the key too: a difference from the log is a failure, not an unproven origin.
-    code, said = verify(capsys, str(exported), "--against", nats_url)
+    code, said = verify(capsys, exported, "--against", nats_url)
     assert code == 1, said
 
 
@@ -116,7 +117,7 @@ def test_an_event_left_out_and_signed_again_is_caught_against_the_log(
     rechain(exported, [e for e in events if e is not refunded])
     resign(exported, bridge_key(public_key))
 
-    code, said = verify(capsys, str(exported), "--key", str(public_key), "--against", nats_url)
+    code, said = verify(capsys, exported, "--key", str(public_key), "--against", nats_url)
 
     assert code == 1, said
     assert (
@@ -133,7 +134,7 @@ def test_an_export_claiming_positions_past_the_logs_end_is_caught_against_the_lo
     write_manifest(exported, manifest)
     resign(exported, bridge_key(public_key))
 
-    code, said = verify(capsys, str(exported), "--key", str(public_key), "--against", nats_url)
+    code, said = verify(capsys, exported, "--key", str(public_key), "--against", nats_url)
 
     assert code == 1, said
     assert "field 'scanned' reaches log position" in said
@@ -153,7 +154,7 @@ def test_against_the_log_an_export_with_a_damaged_events_file_fails_without_a_tr
     else:
         events.write_bytes(events.read_bytes() + b"{not json\n")
 
-    code, said = verify(capsys, str(exported), "--key", str(public_key), "--against", nats_url)
+    code, said = verify(capsys, exported, "--key", str(public_key), "--against", nats_url)
 
     assert code == 1, said
     assert "does NOT verify" in said
@@ -165,7 +166,7 @@ def test_against_a_server_that_is_not_there_or_lacks_the_stream_is_a_clear_refus
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"nats://127.0.0.1:{probe.getsockname()[1]}"
-    code, said = verify(capsys, str(exported), "--key", str(public_key), "--against", closed)
+    code, said = verify(capsys, exported, "--key", str(public_key), "--against", closed)
     assert code == 2
     assert f"--against: cannot reach {closed}" in said
 
@@ -173,7 +174,7 @@ def test_against_a_server_that_is_not_there_or_lacks_the_stream_is_a_clear_refus
     manifest["stream"] = "NOPE_LEDGER"
     write_manifest(exported, manifest)
     resign(exported, bridge_key(public_key))
-    code, said = verify(capsys, str(exported), "--key", str(public_key), "--against", nats_url)
+    code, said = verify(capsys, exported, "--key", str(public_key), "--against", nats_url)
     assert code == 2
     assert "holds no stream NOPE_LEDGER" in said
 
@@ -187,11 +188,9 @@ def test_export_without_a_configured_key_refuses_and_says_how_to_make_one(
     config = tmp_path / "livebridge.toml"
     config.write_text("[[provider]]\nid = 'evo'\n")
     monkeypatch.setenv("LIVEBRIDGE_CONFIG", str(config))
-    capsys.readouterr()
 
-    assert cli("export", "--round", "R-1", "--out", str(tmp_path / "out")) == 2
+    _, said = refused_export(capsys, tmp_path / "out")
 
-    said = capsys.readouterr().err
     assert "no export signing key configured" in said
     assert "livebridge export-key new --out DIR" in said
     assert not (tmp_path / "out").exists()
@@ -209,16 +208,15 @@ def test_the_signing_key_may_come_from_the_environment_variable_the_configuratio
     config.write_text('[export]\nsigning_key_env = "TEST_EXPORT_KEY"\n')
     monkeypatch.setenv("LIVEBRIDGE_CONFIG", str(config))
     monkeypatch.delenv("TEST_EXPORT_KEY", raising=False)
-    capsys.readouterr()
-    assert cli("export", "--round", "R-1", "--out", str(tmp_path / "none")) == 2
-    assert "environment variable TEST_EXPORT_KEY" in capsys.readouterr().err
+    _, said = refused_export(capsys, tmp_path / "none")
+    assert "environment variable TEST_EXPORT_KEY" in said
 
     monkeypatch.setenv(
         "TEST_EXPORT_KEY", (public_key.parent / "export-signing-key.pem").read_text()
     )
     out = tmp_path / "by-env"
     assert cli("export", "--round", "R-1", "--out", str(out)) == 0
-    code, said = verify(capsys, str(out), "--key", str(public_key))
+    code, said = verify(capsys, out, "--key", str(public_key))
     assert code == 0, said
 
 

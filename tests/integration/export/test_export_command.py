@@ -10,7 +10,7 @@ import pytest
 
 from tests.integration.export.test_export_ledger import played
 from tests.integration.support.servers_away import has_stream, unused_port
-from tests.unit.export.support.toylog import cli
+from tests.unit.export.support.toylog import cli, refused_export
 
 
 def test_an_export_from_a_prefix_with_no_ledger_stream_refuses_and_creates_no_stream(
@@ -21,14 +21,12 @@ def test_an_export_from_a_prefix_with_no_ledger_stream_refuses_and_creates_no_st
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     stream = f"{env['NATS_STREAM_PREFIX']}_LEDGER"
-    capsys.readouterr()
 
-    assert cli("export", "--round", "R-1", "--out", str(tmp_path / "out")) == 2
+    printed, said = refused_export(capsys, tmp_path / "out")
 
-    said = capsys.readouterr()
-    assert f"holds no stream {stream}" in said.err
-    assert "LIVEBRIDGE_STREAM_PREFIX" in said.err
-    assert "exported" not in said.out
+    assert f"holds no stream {stream}" in said
+    assert "LIVEBRIDGE_STREAM_PREFIX" in said
+    assert "exported" not in printed
     assert not (tmp_path / "out").exists()
     assert not asyncio.run(has_stream(nats_url, stream))
 
@@ -61,12 +59,10 @@ def test_an_export_into_a_directory_that_cannot_be_made_says_so_in_one_line(
     played(env)
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    capsys.readouterr()
 
-    assert cli("export", "--round", "R-1", "--out", str(blocker / "out")) == 2
+    printed, said = refused_export(capsys, blocker / "out")
 
-    said = capsys.readouterr()
-    assert said.err.startswith("livebridge export: ")
-    assert str(blocker / "out") in said.err
-    assert len(said.err.splitlines()) == 1
-    assert "exported" not in said.out
+    assert said.startswith("livebridge export: ")
+    assert str(blocker / "out") in said
+    assert len(said.splitlines()) == 1
+    assert "exported" not in printed

@@ -22,11 +22,11 @@ from projections.export.chain import MANIFEST_FILE, Manifest
 from projections.export.selection import PeriodQuery, RoundQuery
 from tests.unit.export.support.toylog import (
     build_log,
-    cli,
     events_of,
     manifest_of,
     public_pem,
     rechain,
+    verify,
     write_export,
     write_manifest,
 )
@@ -45,13 +45,6 @@ def signed(tmp_path: Path, key: Ed25519PrivateKey) -> Path:
     out = tmp_path / "R-2"
     write_export(build_log(), RoundQuery("R-2"), out, key)
     return out
-
-
-def verify(capsys: pytest.CaptureFixture[str], directory: Path, *extra: str) -> tuple[int, str]:
-    capsys.readouterr()
-    code = cli("verify", str(directory), *extra)
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
 
 
 def test_an_untouched_export_verifies_with_the_bridges_key_and_says_so(

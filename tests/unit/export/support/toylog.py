@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.application import Application
@@ -101,6 +102,23 @@ def cli(*argv: str) -> int:
     args = parser(command_env(os.environ)).parse_args(argv)
     result: int = args.handler(args)
     return result
+
+
+def verify(capsys: pytest.CaptureFixture[str], directory: Path, *extra: str) -> tuple[int, str]:
+    """`livebridge verify <directory> <extra>`: its exit status and all it printed."""
+    capsys.readouterr()
+    code = cli("verify", str(directory), *extra)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def refused_export(capsys: pytest.CaptureFixture[str], out: Path) -> tuple[str, str]:
+    """`livebridge export --round R-1 --out <out>`, which must refuse (exit status 2): what
+    it printed on stdout and on stderr."""
+    capsys.readouterr()
+    assert cli("export", "--round", "R-1", "--out", str(out)) == 2
+    captured = capsys.readouterr()
+    return captured.out, captured.err
 
 
 def events_of(directory: Path) -> list[dict[str, Any]]:
