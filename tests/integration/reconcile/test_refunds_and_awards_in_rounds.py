@@ -8,7 +8,6 @@ has no win left. A payment outside any bet counts in no round and makes no round
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,16 +15,14 @@ import pytest
 
 from contracts.wallet import AwardCause
 from projections.reconcile.postgres import PostgresReconcileView
-from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
 from tests.integration.reconcile.support.played_view import (
     ledger_tx_rows,
     played_view,
+    reconciled,
     round_report,
 )
 from tests.unit.ledger.support.builders import award, credit, debit, rollback
-
-START = datetime.now(UTC) - timedelta(hours=1)
 
 
 def play(app: Ledger) -> None:
@@ -59,8 +56,7 @@ def test_a_per_round_report_of_the_voided_round_matches_and_the_promotion_makes_
     view: PostgresReconcileView, tmp_path: Path
 ) -> None:
     path = round_report(tmp_path / "rounds.csv", "R-2", "10.00", "0.00", "10.00")
-    end = datetime.now(UTC) + timedelta(hours=1)
-    result = view.reconcile(open_report(path), provider="hub88", start=START, end=end)
+    result = reconciled(view, path)
     assert result.differences == []
     assert result.matched == 1
     totals = result.ledger_totals["EUR"]

@@ -9,9 +9,7 @@ ledger. A report that keeps an award the ledger took back is a difference.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TypedDict
@@ -19,12 +17,14 @@ from typing import TypedDict
 import pytest
 
 from contracts.wallet import Award, AwardCause, Rollback
-from projections.reconcile.postgres import Comparison, PostgresReconcileView
-from projections.reconcile.report import open_report
+from projections.reconcile.postgres import PostgresReconcileView
 from services.ledger.application import Ledger
-from tests.integration.reconcile.support.played_view import ledger_tx_rows, played_view
-
-START = datetime.now(UTC) - timedelta(hours=1)
+from tests.integration.reconcile.support.played_view import (
+    ledger_tx_rows,
+    played_view,
+    reconciled,
+    tx_report,
+)
 
 
 class Party(TypedDict):
@@ -48,39 +48,26 @@ def view(nats_url: str, stream_prefix: str, database_url: str) -> Iterator[Postg
         yield built
 
 
-def compare(
-    view: PostgresReconcileView, path: Path, rows: list[tuple[str, str, str]]
-) -> Comparison:
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["transaction_id", "type", "amount", "currency"])
-        writer.writerows([(tx, kind, amount, "EUR") for tx, kind, amount in rows])
-    end = datetime.now(UTC) + timedelta(hours=1)
-    return view.reconcile(open_report(path), provider="hub88", start=START, end=end)
+LISTED = [("p1", "promo", "5.00"), ("rp1", "rollback", "-5.00"), ("j1", "jackpot", "3.00")]
+NET = [("j1", "jackpot", "3.00")]
 
 
-def test_a_report_listing_the_award_and_its_rollback_matches_the_ledger(
-    view: PostgresReconcileView, tmp_path: Path
+@pytest.mark.parametrize(
+    "rows", [LISTED, NET], ids=["listing the award and its rollback", "leaving both out"]
+)
+def test_a_report_listing_the_rolled_back_award_and_its_rollback_or_neither_matches_the_ledger(
+    view: PostgresReconcileView, tmp_path: Path, rows: list[tuple[str, str, str]]
 ) -> None:
-    rows = [("p1", "promo", "5.00"), ("rp1", "rollback", "-5.00"), ("j1", "jackpot", "3.00")]
-    result = compare(view, tmp_path / "listed.csv", rows)
+    result = reconciled(view, tx_report(tmp_path / "report.csv", rows))
     assert result.differences == []
-    assert result.matched == 3
-
-
-def test_a_report_leaving_out_the_rolled_back_award_and_its_rollback_matches_the_ledger(
-    view: PostgresReconcileView, tmp_path: Path
-) -> None:
-    result = compare(view, tmp_path / "net.csv", [("j1", "jackpot", "3.00")])
-    assert result.differences == []
-    assert result.matched == 1
+    assert result.matched == len(rows)
 
 
 def test_a_report_keeping_an_award_the_ledger_took_back_is_a_difference(
     view: PostgresReconcileView, tmp_path: Path
 ) -> None:
     rows = [("p1", "promo", "5.00"), ("j1", "jackpot", "3.00")]
-    result = compare(view, tmp_path / "kept.csv", rows)
+    result = reconciled(view, tx_report(tmp_path / "kept.csv", rows))
     assert [(d.status, d.key, d.ledger_kind, d.ledger_amount) for d in result.differences] == [
         ("missing_in_report", "rp1", "award_rollback", Decimal("5.00"))
     ]

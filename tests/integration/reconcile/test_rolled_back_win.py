@@ -8,9 +8,7 @@ either way it agrees with the ledger, and both sides count only the corrected pa
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TypedDict
@@ -19,15 +17,14 @@ import pytest
 
 from contracts.wallet import Credit, Debit, Rollback
 from projections.reconcile.postgres import Comparison, PostgresReconcileView
-from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
 from tests.integration.reconcile.support.played_view import (
     ledger_tx_rows,
     played_view,
+    reconciled,
     round_report,
+    tx_report,
 )
-
-START = datetime.now(UTC) - timedelta(hours=1)
 
 
 class Party(TypedDict):
@@ -52,19 +49,6 @@ def play(app: Ledger) -> None:
 def view(nats_url: str, stream_prefix: str, database_url: str) -> Iterator[PostgresReconcileView]:
     with played_view(nats_url, stream_prefix, database_url, play) as built:
         yield built
-
-
-def report(path: Path, rows: list[tuple[str, str, str]]) -> Path:
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["transaction_id", "type", "amount", "currency", "round_id"])
-        writer.writerows([(tx, kind, amount, "EUR", "R-1") for tx, kind, amount in rows])
-    return path
-
-
-def compare(view: PostgresReconcileView, path: Path) -> Comparison:
-    end = datetime.now(UTC) + timedelta(hours=1)
-    return view.reconcile(open_report(path), provider="hub88", start=START, end=end)
 
 
 def assert_net_figures(result: Comparison) -> None:
@@ -92,7 +76,7 @@ NET = [("d1", "debit", "5.00"), ("c2", "credit", "8.00")]
 def test_a_report_listing_the_rolled_back_win_and_its_rollback_or_neither_matches_the_ledger(
     view: PostgresReconcileView, tmp_path: Path, rows: list[tuple[str, str, str]]
 ) -> None:
-    result = compare(view, report(tmp_path / "report.csv", rows))
+    result = reconciled(view, tx_report(tmp_path / "report.csv", rows, "R-1"))
     assert result.differences == []
     assert result.matched == len(rows)
     assert_net_figures(result)
@@ -102,7 +86,7 @@ def test_a_report_keeping_a_win_the_ledger_rolled_back_is_a_difference(
     view: PostgresReconcileView, tmp_path: Path
 ) -> None:
     rows = [("d1", "debit", "5.00"), ("c1", "credit", "12.00"), ("c2", "credit", "8.00")]
-    result = compare(view, report(tmp_path / "kept.csv", rows))
+    result = reconciled(view, tx_report(tmp_path / "kept.csv", rows, "R-1"))
     assert [(d.status, d.key, d.ledger_kind, d.ledger_amount) for d in result.differences] == [
         ("missing_in_report", "r1", "win_rollback", Decimal("12.00"))
     ]
@@ -111,7 +95,7 @@ def test_a_report_keeping_a_win_the_ledger_rolled_back_is_a_difference(
 def test_a_per_round_report_counts_only_the_corrected_payout(
     view: PostgresReconcileView, tmp_path: Path
 ) -> None:
-    result = compare(view, round_report(tmp_path / "rounds.csv", "R-1", "5.00", "8.00", "0.00"))
+    result = reconciled(view, round_report(tmp_path / "rounds.csv", "R-1", "5.00", "8.00", "0.00"))
     assert result.differences == []
     assert result.matched == 1
 

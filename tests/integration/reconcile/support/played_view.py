@@ -1,5 +1,6 @@
 """A reconcile view over a ledger on JetStream in which a test has played alice's calls,
-the transaction rows it holds, and a provider's per-round report to match against it."""
+the transaction rows it holds, a provider's report (per transaction or per round) to
+match against it, and the match."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import csv
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import psycopg
 
 from projections.catalog import view_env
 from projections.rebuild import catch_up, open_view
-from projections.reconcile.postgres import PostgresReconcileView
+from projections.reconcile.postgres import Comparison, PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
+from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
 from tests.integration.support.ledgers import jetstream_env
 
@@ -67,3 +69,29 @@ def round_report(path: Path, round_id: str, bets: str, wins: str, refunds: str) 
         writer.writerow(["round_id", "currency", "bets", "wins", "refunds", "timestamp"])
         writer.writerow([round_id, "EUR", bets, wins, refunds, datetime.now(UTC).isoformat()])
     return path
+
+
+def tx_report(path: Path, rows: list[tuple[str, str, str]], round_id: str = "") -> Path:
+    """A provider's per-transaction report at `path`: each row (tx id, type, amount) in
+    EUR, and in round `round_id` when one is named."""
+    header = ["transaction_id", "type", "amount", "currency"]
+    lines = [[tx, kind, amount, "EUR"] for tx, kind, amount in rows]
+    if round_id:
+        header.append("round_id")
+        lines = [[*line, round_id] for line in lines]
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(lines)
+    return path
+
+
+def reconciled(view: PostgresReconcileView, report: Path) -> Comparison:
+    """Hub88's `report` matched against `view`, over the hours either side of now."""
+    now = datetime.now(UTC)
+    return view.reconcile(
+        open_report(report),
+        provider="hub88",
+        start=now - timedelta(hours=1),
+        end=now + timedelta(hours=1),
+    )
