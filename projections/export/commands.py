@@ -115,14 +115,7 @@ def run_export(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         return 2
     app = open_ledger(env)
     try:
-        manifest = export(
-            recorder=app.recorder,
-            mapper=app.mapper,
-            application=app.name,
-            query=query,
-            directory=args.out,
-            signing_key=key,
-        )
+        manifest = export(app, query, args.out, key)
     except OSError as exc:  # an --out that cannot be made or written
         print(f"livebridge export: {exc}", file=sys.stderr)
         return 2

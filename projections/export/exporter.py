@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
 
 from projections.export.chain import ChainWriter, LogRange, Manifest, write_manifest
@@ -115,19 +116,19 @@ def selected(
 
 
 def export(
-    *,
-    recorder: ApplicationRecorder,
-    mapper: Mapper[Any],
-    application: str,
+    app: Application[Any],
     query: Query,
     directory: Path,
     signing_key: Ed25519PrivateKey,
+    *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Manifest:
-    """Scan the log from its first to its current last position; export what `query` involves.
+    """Scan `app`'s log from its first to its current last position; export what `query`
+    involves into `directory`.
 
     The manifest is signed with `signing_key`; the stream is named when the log is JetStream.
     """
+    recorder, mapper = app.recorder, app.mapper
     last = recorder.max_notification_id() or 0
     first = recorder.select_notifications(1, 1, stop=last)
     writer = ChainWriter(directory)
@@ -135,7 +136,7 @@ def export(
         writer.append(export_record(notification, data))
     stream = getattr(recorder, "stream", None)
     manifest = writer.close(
-        application=application,
+        application=app.name,
         stream=stream if isinstance(stream, str) else None,
         query=query.describe(),
         created_at=now().isoformat(),

@@ -9,10 +9,11 @@ from uuid import uuid4
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from projections.export.chain import MANIFEST_FILE
+from projections.export.exporter import export
 from projections.export.selection import PeriodQuery, RoundQuery, SessionQuery
 from projections.export.signing import Origin
 from projections.export.verify import verify
-from tests.unit.export.support.toylog import build_log, events_of, write_export
+from tests.unit.export.support.toylog import build_log, events_of
 
 
 def intact(directory: Path) -> bool:
@@ -22,7 +23,7 @@ def intact(directory: Path) -> bool:
 
 def round_2_exported(directory: Path, key: Ed25519PrivateKey) -> Path:
     """Round R-2 of the toy log exported into `directory`: its events file, to tamper with."""
-    write_export(build_log(), RoundQuery("R-2"), directory, key)
+    export(build_log(), RoundQuery("R-2"), directory, key)
     return directory / "events.jsonl"
 
 
@@ -30,7 +31,7 @@ def test_a_round_export_holds_the_round_its_bets_and_a_late_rollback(
     tmp_path: Path, key: Ed25519PrivateKey
 ) -> None:
     app = build_log()
-    manifest = write_export(app, RoundQuery("R-1"), tmp_path, key)
+    manifest = export(app, RoundQuery("R-1"), tmp_path, key)
     events = events_of(tmp_path)
     topics = [str(e["topic"]).rsplit(".", 1)[-1] for e in events]
     assert topics == ["Opened", "Debited", "Closed", "RolledBack"]
@@ -51,7 +52,7 @@ def test_a_session_export_follows_the_sessions_bets_across_rounds(
     tmp_path: Path, key: Ed25519PrivateKey
 ) -> None:
     app = build_log()
-    write_export(app, SessionQuery("s-a"), tmp_path, key)
+    export(app, SessionQuery("s-a"), tmp_path, key)
     txs = [e["data"]["tx_id"] for e in events_of(tmp_path)]
     assert txs == ["tx-1", "tx-3", "tx-4"]
 
@@ -60,7 +61,7 @@ def test_a_period_export_takes_events_by_time(tmp_path: Path, key: Ed25519Privat
     app = build_log()
     notifications = app.recorder.select_notifications(1, 100)
     stamps = [app.mapper.to_domain_event(n).timestamp for n in notifications]  # type: ignore[attr-defined]
-    write_export(app, PeriodQuery(stamps[4], stamps[7]), tmp_path, key)
+    export(app, PeriodQuery(stamps[4], stamps[7]), tmp_path, key)
     assert [e["position"] for e in events_of(tmp_path)] == [5, 6, 7]
 
 
@@ -129,6 +130,6 @@ def test_an_empty_round_exports_an_empty_verifiable_chain(
     tmp_path: Path, key: Ed25519PrivateKey
 ) -> None:
     app = build_log()
-    manifest = write_export(app, RoundQuery(str(uuid4())), tmp_path, key)
+    manifest = export(app, RoundQuery(str(uuid4())), tmp_path, key)
     assert manifest.events == 0
     assert intact(tmp_path)

@@ -19,6 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from projections.export.chain import MANIFEST_FILE, Manifest
+from projections.export.exporter import export
 from projections.export.selection import PeriodQuery, RoundQuery
 from tests.unit.export.support.toylog import (
     build_log,
@@ -27,7 +28,6 @@ from tests.unit.export.support.toylog import (
     public_pem,
     rechain,
     verify,
-    write_export,
     write_manifest,
 )
 
@@ -43,7 +43,7 @@ def public(tmp_path: Path, key: Ed25519PrivateKey) -> Path:
 def signed(tmp_path: Path, key: Ed25519PrivateKey) -> Path:
     """Round R-2's export: its round, bob's and alice's bets, its close."""
     out = tmp_path / "R-2"
-    write_export(build_log(), RoundQuery("R-2"), out, key)
+    export(build_log(), RoundQuery("R-2"), out, key)
     return out
 
 
@@ -292,9 +292,7 @@ def test_a_period_export_whose_event_time_was_rewritten_fails_verification_witho
 ) -> None:
     now = datetime.now(UTC)
     out = tmp_path / "hour"
-    write_export(
-        build_log(), PeriodQuery(now - timedelta(hours=1), now + timedelta(hours=1)), out, key
-    )
+    export(build_log(), PeriodQuery(now - timedelta(hours=1), now + timedelta(hours=1)), out, key)
     events = events_of(out)
     events[0]["data"]["timestamp"] = stamp
     rechain(out, events)

@@ -20,12 +20,9 @@ from projections.export.chain import (
     EVENTS_FILE,
     GENESIS,
     MANIFEST_FILE,
-    Manifest,
     canonical,
     link,
 )
-from projections.export.exporter import export
-from projections.export.selection import Query
 from services.bridge.config import command_env
 from services.cli import parser
 
@@ -76,17 +73,6 @@ def build_log() -> ToyLedger:
     alice.rollback("tx-4", "tx-1", Decimal("5.00"))
     app.save(r1, r2, alice)
     return app
-
-
-def write_export(app: ToyLedger, query: Query, directory: Path, key: Ed25519PrivateKey) -> Manifest:
-    return export(
-        recorder=app.recorder,
-        mapper=app.mapper,
-        application=app.name,
-        query=query,
-        directory=directory,
-        signing_key=key,
-    )
 
 
 def public_pem(key: Ed25519PrivateKey, path: Path) -> Path:
