@@ -29,6 +29,7 @@ from projections.balances.view import (
 from services.ledger.application import Ledger
 from services.simulate.roulette_log import fund, play
 from tests.unit.ledger.support.builders import award, p1_funded, rollback
+from tests.unit.projections.support.project_log import project_log
 
 
 class MemoryBalancesView(BalancesView):
@@ -116,9 +117,7 @@ def test_every_wallet_event_applied_once_gives_the_ledgers_balances() -> None:
     play(ledger, rounds=120, player_count=8, seed=2)
     view = MemoryBalancesView()
     projection = BalancesProjection(view)
-    for notification in ledger.recorder.select_notifications(1, 1_000_000):
-        event = ledger.mapper.to_domain_event(notification)
-        projection.process_event(event, Tracking(ledger.name, notification.id))
+    project_log(ledger, projection)
 
     for n in range(8):
         wallet = view.wallet(f"p{n:03d}", ledger.name)
@@ -163,9 +162,7 @@ def test_awards_and_their_rollbacks_move_the_views_balance_as_the_ledgers() -> N
     ledger.execute(rollback("rb-1", "promo-1"))
     view = MemoryBalancesView()
     projection = BalancesProjection(view)
-    for notification in ledger.recorder.select_notifications(1, 1_000_000):
-        event = ledger.mapper.to_domain_event(notification)
-        projection.process_event(event, Tracking(ledger.name, notification.id))
+    project_log(ledger, projection)
 
     truth = ledger.balance("p1", "EUR")
     assert truth.balance == Decimal("360.00")  # 100 + 12.50 + 300 - 40 - 12.50

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from eventsourcing.persistence import Tracking
 
 from projections.rounds.projection import RoundsProjection
 from projections.rounds.replay import replay_from_log, replay_round
@@ -18,6 +17,7 @@ from services.ledger.application import Ledger
 from services.ledger.domain import bet_uuid
 from tests.unit.ledger.support.builders import popo_ledger
 from tests.unit.projections.support.hand_rounds import unrecoverable_void
+from tests.unit.projections.support.project_log import project_log
 from tests.unit.projections.support.rounds_views import Collector, OneRound
 
 
@@ -37,9 +37,7 @@ def folded(ledger: Ledger) -> RoundRecord:
 def test_the_projection_files_each_book_flag_under_its_bet(ledger: Ledger) -> None:
     view = Collector()
     projection = RoundsProjection(view)
-    for notification in ledger.recorder.select_notifications(1, 10_000):
-        event = ledger.mapper.to_domain_event(notification)
-        projection.process_event(event, Tracking(ledger.name, notification.id))
+    project_log(ledger, projection)
 
     flags = [
         c

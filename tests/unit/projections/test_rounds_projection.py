@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from eventsourcing.persistence import Tracking
-
 from projections.rounds.projection import RoundsProjection
 from projections.rounds.replay import NEARBY
 from projections.rounds.view import BetFields, RoundFields, TimelineEntry
@@ -11,6 +9,7 @@ from services.eventstore import runs
 from services.ledger.application import Ledger
 from services.ledger.domain import bet_uuid, round_uuid
 from services.simulate.roulette_log import PROVIDER, fund, play
+from tests.unit.projections.support.project_log import project_log
 from tests.unit.projections.support.rounds_views import Collector
 
 
@@ -20,9 +19,7 @@ def test_a_rounds_provider_events_bets_and_money_land_on_its_timeline() -> None:
     played = play(ledger, rounds=12, player_count=4, seed=9)
     view = Collector()
     projection = RoundsProjection(view)
-    for notification in ledger.recorder.select_notifications(1, 1_000_000):
-        event = ledger.mapper.to_domain_event(notification)
-        projection.process_event(event, Tracking(ledger.name, notification.id))
+    project_log(ledger, projection)
 
     round_id = next(r for r in played.rounds if r not in played.voided)
     key = round_uuid(PROVIDER, round_id).hex
