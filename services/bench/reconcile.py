@@ -128,18 +128,32 @@ def run(
         conn.execute("ANALYZE")
         conn.commit()
         began = time.perf_counter()
-        comparison = reconcile(
-            conn,
-            open_report(report_path),
-            provider=provider,
-            start=START,
-            end=START + timedelta(seconds=rows),
-            schema=schema,
-        )
+        comparison = compared(conn, schema, report_path, provider, rows)
         elapsed = time.perf_counter() - began
         conn.execute(SQL("DROP SCHEMA {0} CASCADE").format(Identifier(schema)))
         conn.commit()
     return comparison, planted, elapsed
+
+
+def compared(
+    conn: psycopg.Connection[object],
+    schema: str,
+    report: Path,
+    provider: str,
+    seconds: int,
+    commission_rate: Decimal | None = None,
+) -> Comparison:
+    """`provider`'s `report` reconciled against the rows loaded into `schema` (`load` of
+    `ledger_rows`), over their first `seconds`."""
+    return reconcile(
+        conn,
+        open_report(report),
+        provider=provider,
+        start=START,
+        end=START + timedelta(seconds=seconds),
+        commission_rate=commission_rate,
+        schema=schema,
+    )
 
 
 def measure(database_url: str) -> dict[str, float]:

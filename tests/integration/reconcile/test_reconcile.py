@@ -16,9 +16,15 @@ import pytest
 
 from projections.reconcile.audit import Audit, ReconcileRun
 from projections.reconcile.commands import summary
-from projections.reconcile.postgres import Comparison, LedgerTx, load, reconcile
-from projections.reconcile.report import Granularity, open_report
-from services.bench.reconcile import START, ledger_rows, scratch_schema, write_report
+from projections.reconcile.postgres import LedgerTx, load
+from projections.reconcile.report import Granularity
+from services.bench.reconcile import (
+    START,
+    compared,
+    ledger_rows,
+    scratch_schema,
+    write_report,
+)
 from services.bridge.config import command_env
 from tests.integration.reconcile.support.settings import use_test_stores
 from tests.unit.reconcile.support.cli import parse
@@ -46,27 +52,6 @@ def reconcile_command(report: Path, seconds: int, *options: str) -> argparse.Nam
     """`livebridge reconcile` of evo's `report` over the loaded rows' first `seconds`, parsed."""
     period = [START.isoformat(), (START + timedelta(seconds=seconds)).isoformat()]
     return parse(["reconcile", str(report), "--provider", "evo", *options, "--period", *period])
-
-
-def compared(
-    conn: psycopg.Connection[object],
-    schema: str,
-    report: Path,
-    provider: str,
-    seconds: int,
-    commission_rate: Decimal | None = None,
-) -> Comparison:
-    """`provider`'s `report` reconciled against the rows loaded into `schema`, over their
-    first `seconds`."""
-    return reconcile(
-        conn,
-        open_report(report),
-        provider=provider,
-        start=START,
-        end=START + timedelta(seconds=seconds),
-        commission_rate=commission_rate,
-        schema=schema,
-    )
 
 
 def found(comparison_keys: list[tuple[str, str]], status: str) -> set[str]:
