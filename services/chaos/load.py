@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from contracts.events import AnyProviderEvent
-from services.checker.history import Attempt, HistoryWriter
+from services.checker.history import HistoryWriter
 from services.simulate.clients.base import (
     Answer,
     HttpTransport,
@@ -221,18 +221,14 @@ class PlatformBank:
         answer: str = "",
         error: str = "",
     ) -> None:
-        self.history.record(
-            Attempt(
-                kind="cashier",
-                provider=OPERATOR,
-                path="deposits",
-                body=json.dumps(body),
-                sent=sent,
-                answered=time.time(),
-                status=status,
-                answer=answer,
-                error=error,
-            )
+        self.history.cashier(
+            provider=OPERATOR,
+            path="deposits",
+            body=json.dumps(body),
+            sent=sent,
+            status=status,
+            answer=answer,
+            error=error,
         )
 
     async def launch(self, provider: str, player: str, currency: str) -> str:

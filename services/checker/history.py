@@ -88,6 +88,33 @@ class HistoryWriter:
             )
         )
 
+    def cashier(
+        self,
+        *,
+        provider: str,
+        body: str,
+        sent: float,
+        path: str = "",
+        status: int | None = None,
+        answer: str = "",
+        error: str = "",
+    ) -> None:
+        """A deposit offered to the platform's cashier (`provider` names which one), and its
+        outcome: the checker counts the money in from these."""
+        self.record(
+            Attempt(
+                kind="cashier",
+                provider=provider,
+                path=path,
+                body=body,
+                sent=sent,
+                answered=time.time(),
+                status=status,
+                answer=answer,
+                error=error,
+            )
+        )
+
     def close(self) -> None:
         with self._lock:
             self._file.close()

@@ -116,17 +116,8 @@ class RecordingBank:
             error, answer = ("", str(refused)) if refused else (repr(exc)[:300], "")
             raise
         finally:
-            self.history.record(
-                Attempt(
-                    kind="cashier",
-                    provider="cashier",
-                    body=body,
-                    sent=sent,
-                    answered=time.time(),
-                    status=status,
-                    error=error,
-                    answer=answer,
-                )
+            self.history.cashier(
+                provider="cashier", body=body, sent=sent, status=status, error=error, answer=answer
             )
 
     async def launch(self, provider: str, player: str, currency: str) -> str:
