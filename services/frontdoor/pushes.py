@@ -35,7 +35,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from aiohttp import web
@@ -68,6 +68,8 @@ from services.ledger.rounds import Round, decode_provider_event
 from services.platform.stream import POSITION, SettleStream, token
 
 log = logging.getLogger(__name__)
+
+M = TypeVar("M")
 
 ROUND_TOPIC = get_topic(Round.EventRecorded)
 CLOSED_TOPIC = get_topic(Round.ClosedByTransaction)
@@ -292,22 +294,17 @@ class PushHub:
     # ---- the round.settle stream ------------------------------------------------------
 
     async def _on_settle(self, msg: Msg) -> None:
-        try:
-            settle = SETTLE_DECODER.decode(msg.data)
-        except msgspec.DecodeError:
-            log.warning("a round.settle message livebridge cannot read: %s", msg.subject)
-            return
-        self._deliver(settle.provider, Settlement(settle=settle, log_position=settle.log_position))
+        settle = _readable(SETTLE_DECODER, msg, "round.settle")
+        if settle is not None:
+            push = Settlement(settle=settle, log_position=settle.log_position)
+            self._deliver(settle.provider, push)
 
     # ---- limits.update (the limits engineer's subject: every stored update) -----------
 
     async def _on_limits(self, msg: Msg) -> None:
-        try:
-            update = _limits_decoder.decode(msg.data)
-        except msgspec.DecodeError:
-            log.warning("a limits.update livebridge cannot read on %s", msg.subject)
-            return
-        self._deliver(update.provider, update)
+        update = _readable(_limits_decoder, msg, "limits.update")
+        if update is not None:
+            self._deliver(update.provider, update)
 
     # ---- platform sessions ----------------------------------------------------------------
 
@@ -412,6 +409,15 @@ class PushHub:
             pages.append(page)
             last = start - 1
         return [settle for page in reversed(pages) for settle in page]
+
+
+def _readable(decoder: msgspec.json.Decoder[M], msg: Msg, what: str) -> M | None:
+    """`msg` decoded, or None (with a warning) for one livebridge cannot read."""
+    try:
+        return decoder.decode(msg.data)
+    except msgspec.DecodeError:
+        log.warning("a %s message livebridge cannot read on %s", what, msg.subject)
+        return None
 
 
 def _position(push: Push) -> int:
