@@ -7,7 +7,12 @@ from typing import Any
 
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import bet, opened, place, record
-from tests.integration.frontdoor.test_sessions import evo_session, fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import (
+    evo_session,
+    funded_launch,
+    launch,
+    launch_body,
+)
 
 READ = Bridge.auth("read")
 ADMIN = Bridge.auth("admin")
@@ -80,11 +85,7 @@ async def test_the_lobby_shows_each_player_the_tables_of_its_country_currency_an
 
     status, none = await lobby(bridge, player="nosession")
     assert status == 404 and none["error"] == "LBRG-404 SESSION_NOT_FOUND"
-    await fund(bridge, "lou")
-    status, launched = await launch(
-        bridge, launch_body("lou", "evo", country="GB", kycStatus="VERIFIED")
-    )
-    assert status == 200, launched
+    launched = await funded_launch(bridge, "lou", country="GB", kycStatus="VERIFIED")
     assert launched["streamUrl"] == "wss://video.test/t1"
     assert launched["stream"]["hls"] == "https://video.test/t1.m3u8"
     status, from_session = await lobby(bridge, player="lou")

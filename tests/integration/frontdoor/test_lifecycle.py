@@ -25,7 +25,7 @@ from services.bridge.main import NATS_URL
 from services.platform.webhooks import SIGNATURE, verify_signature
 from tests.integration.frontdoor.conftest import Bridge, all_but_key
 from tests.integration.frontdoor.test_bets import available, bet, place, record
-from tests.integration.frontdoor.test_sessions import SESSIONS, fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import SESSIONS, funded_launch
 from tests.unit.ledger.support import builders
 
 WEBHOOK_SECRET = "webhook-secret-for-the-life-cycle"
@@ -97,9 +97,7 @@ async def test_the_whole_life_cycle_of_a_session_with_a_reconnect_mid_round(
     bridge: Bridge, webhook: tuple[str, list[dict[str, Any]]], stream_prefix: str
 ) -> None:
     # 1. The platform funds the player and launches the game: sessionId, socket, stream.
-    await fund(bridge, "lena")
-    status, session = await launch(bridge, launch_body("lena", "evo"))
-    assert status == 200, session
+    session = await funded_launch(bridge, "lena")
     sid, token = session["sessionId"], session["playerToken"]
     assert session["streamUrl"] == "wss://video.test/t1"
     socket = URL(session["betSocketUrl"]).path
@@ -198,8 +196,7 @@ async def test_the_whole_life_cycle_of_a_session_with_a_reconnect_mid_round(
 async def test_the_socket_pushes_a_limits_update_and_a_provider_going_down(
     bridge: Bridge,
 ) -> None:
-    await fund(bridge, "lio")
-    _, session = await launch(bridge, launch_body("lio", "evo"))
+    session = await funded_launch(bridge, "lio")
     socket = URL(session["betSocketUrl"]).path
     async with bridge.client.ws_connect(f"{socket}?token={session['playerToken']}") as ws:
         initial = await next_push(ws)
@@ -236,8 +233,7 @@ async def test_the_socket_pushes_a_limits_update_and_a_provider_going_down(
 async def test_a_player_who_reconnects_gets_the_limits_it_missed_while_away(
     bridge: Bridge,
 ) -> None:
-    await fund(bridge, "lou")
-    _, session = await launch(bridge, launch_body("lou", "evo"))
+    session = await funded_launch(bridge, "lou")
     url = f"{URL(session['betSocketUrl']).path}?token={session['playerToken']}"
     async with bridge.client.ws_connect(url) as ws:
         before = await next_push(ws)

@@ -10,7 +10,7 @@ import asyncio
 from services.edge.natslink import NatsLink, links
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_catalog import ADMIN, tables_of
-from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import funded_launch, launch, launch_body
 
 
 def link(bridge: Bridge, name: str) -> NatsLink:
@@ -33,9 +33,7 @@ async def closed_for_good_and_reopened(bridge: Bridge, name: str) -> None:
 async def test_launches_and_table_statuses_work_again_after_their_connections_closed_for_good(
     bridge: Bridge,
 ) -> None:
-    await fund(bridge, "nell")
-    status, first = await launch(bridge, launch_body("nell", "evo"))
-    assert status == 200, first
+    first = await funded_launch(bridge, "nell")
 
     await closed_for_good_and_reopened(bridge, "livebridge-frontdoor")
     await closed_for_good_and_reopened(bridge, "livebridge-tables")

@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.integration.frontdoor.conftest import KEYS, Bridge
-from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import funded_launch
 
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
 
@@ -167,9 +167,7 @@ def conform(
 async def test_every_documented_operation_answers_within_its_schema_and_never_with_a_5xx(
     bridge: Bridge,
 ) -> None:
-    await fund(bridge, "pia")
-    status, session = await launch(bridge, launch_body("pia", "evo"))
-    assert status == 200, session
+    session = await funded_launch(bridge, "pia")
     response = await bridge.client.get("/openapi.json")
     assert response.status == 200
     document: dict[str, Any] = await response.json()

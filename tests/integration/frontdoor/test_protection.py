@@ -40,6 +40,7 @@ from tests.integration.frontdoor.test_sessions import (
     PROVIDER_OF,
     evo_session,
     fund,
+    funded_launch,
     launch,
     launch_body,
 )
@@ -120,8 +121,7 @@ async def post(bridge: Bridge, path: str, body: Any, headers: dict[str, str]) ->
 
 async def seated(bridge: Bridge, player: str, round_id: str) -> dict[str, Any]:
     """`player` funded with 500.00, launched at evo's T1 where `round_id` is open."""
-    await fund(bridge, player, "500.00")
-    _, launched = await launch(bridge, launch_body(player, "evo"))
+    launched = await funded_launch(bridge, player, amount="500.00")
     await record(bridge, opened(round_id))
     return launched
 

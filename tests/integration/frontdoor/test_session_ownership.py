@@ -28,6 +28,7 @@ from tests.integration.frontdoor.test_sessions import (
     SESSIONS,
     driver,
     fund,
+    funded_launch,
     launch,
     launch_body,
 )
@@ -110,8 +111,7 @@ async def test_the_wins_and_rollbacks_of_a_sessions_bets_are_the_sessions(
     the rotated token, or none): all recorded under the platform session and exported
     with it."""
     provider = PROVIDER_OF.get(dialect, dialect)
-    await fund(bridge, "una", "100.00")
-    _, launched = await launch(bridge, launch_body("una", provider))
+    launched = await funded_launch(bridge, "una", provider)
     sid = launched["sessionId"]
     play = driver(
         dialect, bridge.client.session, str(bridge.client.make_url(f"/wallet/{dialect}/{provider}"))

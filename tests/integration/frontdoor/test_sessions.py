@@ -57,10 +57,19 @@ async def launch(bridge: Bridge, body: dict[str, Any]) -> tuple[int, dict[str, A
     return response.status, await response.json()
 
 
+async def funded_launch(
+    bridge: Bridge, player: str, provider: str = "evo", *, amount: str = "100.00", **fields: Any
+) -> dict[str, Any]:
+    """`player` funded with `amount` and launched at `provider`: the launch's answer."""
+    await fund(bridge, player, amount)
+    status, launched = await launch(bridge, launch_body(player, provider, **fields))
+    assert status == 200, launched
+    return launched
+
+
 async def evo_session(bridge: Bridge, player: str, **fields: Any) -> tuple[str, str]:
     """`player` funded with 100.00 and launched at evo: the session id and player token."""
-    await fund(bridge, player)
-    _, session = await launch(bridge, launch_body(player, "evo", **fields))
+    session = await funded_launch(bridge, player, **fields)
     return session["sessionId"], session["playerToken"]
 
 
@@ -80,9 +89,7 @@ async def test_a_platform_launch_gives_a_token_the_dialect_bets_with(
 ) -> None:
     provider = PROVIDER_OF.get(dialect, dialect)
     player = f"pl-{dialect}"
-    await fund(bridge, player)
-    status, launched = await launch(bridge, launch_body(player, provider))
-    assert status == 200, launched
+    launched = await funded_launch(bridge, player, provider)
     assert launched["sessionId"].startswith("ses_") and launched["providerToken"]
     base = str(bridge.client.make_url(f"/wallet/{dialect}/{provider}"))
     play = driver(dialect, bridge.client.session, base)

@@ -17,13 +17,7 @@ from services.frontdoor.socket import MAX_SOCKETS
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import available, bet, opened, record
 from tests.integration.frontdoor.test_lifecycle import next_push
-from tests.integration.frontdoor.test_sessions import (
-    SESSIONS,
-    evo_session,
-    fund,
-    launch,
-    launch_body,
-)
+from tests.integration.frontdoor.test_sessions import SESSIONS, evo_session, funded_launch
 
 
 async def next_answer(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
@@ -42,8 +36,7 @@ async def next_answer(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
 async def test_a_player_bets_over_the_socket_once_per_key_and_bad_messages_keep_it_open(
     bridge: Bridge,
 ) -> None:
-    await fund(bridge, "sam")
-    _, session = await launch(bridge, launch_body("sam", "evo"))
+    session = await funded_launch(bridge, "sam")
     sid, token = session["sessionId"], session["playerToken"]
     await record(bridge, opened("R-ws"))
     refused = await bridge.client.get("/platform/v1/player/socket")
@@ -91,8 +84,7 @@ async def test_a_stake_part_that_is_not_a_number_is_rejected_and_the_socket_stay
 
 
 async def test_a_flooded_socket_is_refused_then_closed_with_a_reason(bridge: Bridge) -> None:
-    await fund(bridge, "tom")
-    _, session = await launch(bridge, launch_body("tom", "evo"))
+    session = await funded_launch(bridge, "tom")
     headers = {"Authorization": f"Bearer {session['playerToken']}"}
     async with bridge.client.ws_connect("/platform/v1/player/socket", headers=headers) as ws:
         for _ in range(200):
