@@ -25,7 +25,7 @@ KEYS = {
     "sessions": "sessions-key-0123456789abcdefghij",
     "admin": "admin-key-0123456789abcdefghijkl",
 }
-"""Operator secrets by name; `all_but_<scope>` keys are added per scope (see CONFIG)."""
+"""Operator secrets by name; `all_but_<scope>` keys are added per scope (see ENV_KEYS)."""
 SCOPES = ("read", "cashier", "sessions", "limits", "protection")
 WITHHELD = (*SCOPES, "admin")
 """Each gets an `all-but-<scope>` key: every scope of SCOPES but that one (never admin)."""
@@ -82,39 +82,50 @@ provider_idle_s = 600
 [[operator]]
 id = "casino"
   [[operator.key]]
-  id = "read-1"
-  secret_env = "TEST_KEY_READ"
-  scopes = ["read"]
-  [[operator.key]]
   id = "read-2"
   secret_file = "read-2.key"
   scopes = ["read"]
-  [[operator.key]]
-  id = "cashier"
-  secret_env = "TEST_KEY_CASHIER"
-  scopes = ["cashier", "read"]
-  [[operator.key]]
-  id = "sessions"
-  secret_env = "TEST_KEY_SESSIONS"
-  scopes = ["sessions"]
-  [[operator.key]]
-  id = "admin"
-  secret_env = "TEST_KEY_ADMIN"
-  scopes = ["admin"]
 """
 )
-
-
-def _all_but(scope: str) -> str:
-    others = ", ".join(f'"{s}"' for s in SCOPES if s != scope)
-    return (
-        f'  [[operator.key]]\n  id = "all-but-{scope}"\n'
-        f'  secret_env = "TEST_KEY_ALL_BUT_{scope.upper()}"\n  scopes = [{others}]\n'
-    )
+"""Operator `casino`'s keys from the environment follow it: ENV_KEYS."""
 
 
 def all_but_key(scope: str) -> str:
     return f"all-but-{scope}-key-0123456789abcdefghij"
+
+
+@dataclass(frozen=True)
+class EnvKey:
+    """A key of operator `casino` whose secret the bridge reads from the variable `env`."""
+
+    key_id: str
+    env: str
+    secret: str
+    scopes: tuple[str, ...]
+
+    def toml(self) -> str:
+        listed = ", ".join(f'"{scope}"' for scope in self.scopes)
+        return (
+            f'  [[operator.key]]\n  id = "{self.key_id}"\n'
+            f'  secret_env = "{self.env}"\n  scopes = [{listed}]\n'
+        )
+
+
+ENV_KEYS = (
+    EnvKey("read-1", "TEST_KEY_READ", KEYS["read"], ("read",)),
+    EnvKey("cashier", "TEST_KEY_CASHIER", KEYS["cashier"], ("cashier", "read")),
+    EnvKey("sessions", "TEST_KEY_SESSIONS", KEYS["sessions"], ("sessions",)),
+    EnvKey("admin", "TEST_KEY_ADMIN", KEYS["admin"], ("admin",)),
+    *(
+        EnvKey(
+            f"all-but-{scope}",
+            f"TEST_KEY_ALL_BUT_{scope.upper()}",
+            all_but_key(scope),
+            tuple(s for s in SCOPES if s != scope),
+        )
+        for scope in WITHHELD
+    ),
+)
 
 
 @dataclass
@@ -150,18 +161,14 @@ def bridge_settings(
     monkeypatch.setenv("TEST_SOFTSWISS_SECRET", DIALECT_SECRETS["softswiss"])
     monkeypatch.setenv("TEST_EZUGI_SECRET", DIALECT_SECRETS["ezugi"])
     monkeypatch.setenv("TEST_PLAYER_TOKEN_SECRET", "player-token-secret-0123456789abcdefghij")
-    monkeypatch.setenv("TEST_KEY_READ", KEYS["read"])
-    monkeypatch.setenv("TEST_KEY_CASHIER", KEYS["cashier"])
-    monkeypatch.setenv("TEST_KEY_SESSIONS", KEYS["sessions"])
-    monkeypatch.setenv("TEST_KEY_ADMIN", KEYS["admin"])
-    for scope in WITHHELD:
-        monkeypatch.setenv(f"TEST_KEY_ALL_BUT_{scope.upper()}", all_but_key(scope))
+    for key in ENV_KEYS:
+        monkeypatch.setenv(key.env, key.secret)
     return settings_for_test(
         tmp_path,
         nats_server,
         own_database_url,
         stream_prefix,
-        config=CONFIG + "".join(_all_but(s) for s in WITHHELD),
+        config=CONFIG + "".join(key.toml() for key in ENV_KEYS),
     )
 
 
