@@ -17,6 +17,14 @@ ADMIN = "admin-secret-0123456789abcdefghij"
 DOCUMENTED_PREFIXES = ("/platform/", "/disputes/", "/contracts/", "/openapi.json")
 
 
+async def served_document(bridge: Bridge, path: str) -> dict[str, Any]:
+    """The generated document the bridge serves at `path` (public: no key)."""
+    response = await bridge.client.get(path)
+    assert response.status == 200, f"{path}: {await response.text()}"
+    document: dict[str, Any] = await response.json()
+    return document
+
+
 def served_routes(app: web.Application) -> set[tuple[str, str]]:
     return {
         (route.method, route.resource.canonical)
@@ -30,9 +38,7 @@ def served_routes(app: web.Application) -> set[tuple[str, str]]:
 async def test_every_platform_route_has_its_entry_in_the_openapi_document(
     bridge: Bridge,
 ) -> None:
-    response = await bridge.client.get("/openapi.json")
-    assert response.status == 200
-    document: dict[str, Any] = await response.json()
+    document = await served_document(bridge, "/openapi.json")
     assert document["openapi"] == "3.1.0"
     in_document = {
         (method.upper(), path) for path, item in document["paths"].items() for method in item
@@ -48,7 +54,7 @@ async def test_every_platform_route_has_its_entry_in_the_openapi_document(
 async def test_the_openapi_document_names_security_schemes_and_every_lbrg_error(
     bridge: Bridge,
 ) -> None:
-    document = await (await bridge.client.get("/openapi.json")).json()
+    document = await served_document(bridge, "/openapi.json")
     schemes = document["components"]["securitySchemes"]
     assert schemes["operatorKey"]["scheme"] == "bearer"
     assert schemes["playerToken"]["bearerFormat"] == "JWT"
@@ -83,9 +89,9 @@ def patterns(document: Any) -> list[str]:
 async def test_the_documents_patterns_are_json_schema_regexes_in_plain_ascii(
     bridge: Bridge,
 ) -> None:
-    documents = [await (await bridge.client.get("/openapi.json")).json()]
+    documents = [await served_document(bridge, "/openapi.json")]
     for name in MESSAGES:
-        documents.append(await (await bridge.client.get(f"/contracts/{name}.json")).json())
+        documents.append(await served_document(bridge, f"/contracts/{name}.json"))
     found = [p for document in documents for p in patterns(document)]
     assert found, "the id policy's patterns are documented"
     for pattern in found:
@@ -94,11 +100,9 @@ async def test_the_documents_patterns_are_json_schema_regexes_in_plain_ascii(
 
 async def test_every_contract_message_has_its_json_schema(bridge: Bridge) -> None:
     for name in MESSAGES:
-        response = await bridge.client.get(f"/contracts/{name}.json")
-        assert response.status == 200, name
-        schema = await response.json()
+        schema = await served_document(bridge, f"/contracts/{name}.json")
         assert schema["$ref"] == f"#/$defs/{MESSAGES[name].__name__}", name
-    place = await (await bridge.client.get("/contracts/bet.place.json")).json()
+    place = await served_document(bridge, "/contracts/bet.place.json")
     body = place["$defs"]["BetPlace"]
     assert body["properties"]["type"]["enum"] == ["bet.place"]
     assert {"idempotencyKey", "sessionId", "roundId", "selection", "stake"} <= set(body["required"])
@@ -135,9 +139,7 @@ async def test_a_route_mounted_without_a_description_is_refused_not_served() -> 
 async def test_the_asyncapi_document_lists_every_socket_message_and_the_platforms_subjects(
     bridge: Bridge,
 ) -> None:
-    response = await bridge.client.get("/asyncapi.json")
-    assert response.status == 200
-    document: dict[str, Any] = await response.json()
+    document = await served_document(bridge, "/asyncapi.json")
     assert document["asyncapi"] == "3.0.0"
     socket = document["channels"]["betSocket"]
     assert socket["address"] == "/platform/v1/player/socket"

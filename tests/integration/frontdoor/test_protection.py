@@ -35,6 +35,7 @@ from tests.integration.frontdoor.conftest import (
     all_but_key,
 )
 from tests.integration.frontdoor.test_bets import available, bet, opened, place, record
+from tests.integration.frontdoor.test_documents import served_document
 from tests.integration.frontdoor.test_sessions import (
     DIALECTS,
     PROVIDER_OF,
@@ -481,7 +482,7 @@ async def test_each_limits_and_protection_route_needs_its_scope(
 async def test_the_openapi_document_has_the_routes_with_their_error_responses(
     bridge: Bridge,
 ) -> None:
-    document = await (await bridge.client.get("/openapi.json")).json()
+    document = await served_document(bridge, "/openapi.json")
     paths = document["paths"]
     expected = {
         ("/platform/v1/limits", "post"): {"401", "403", "422"},
@@ -503,7 +504,7 @@ async def test_the_openapi_document_has_the_routes_with_their_error_responses(
     deposits = paths["/platform/v1/players/{player}/deposits"]["post"]["responses"]
     assert "LBRG-429 LIMIT_EXCEEDED" in deposits["429"]["description"]
     for name in ("limits.update",):
-        schema = await (await bridge.client.get(f"/contracts/{name}.json")).json()
+        schema = await served_document(bridge, f"/contracts/{name}.json")
         assert "betTypes" in json.dumps(schema)
 
 
