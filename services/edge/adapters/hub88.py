@@ -55,7 +55,7 @@ Semantics, per Hub88's documentation unless marked [INFER]:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
@@ -110,6 +110,11 @@ _REFUSALS: dict[Refusal, Status] = {
     Refusal.SELF_EXCLUDED: Status.USER_DISABLED,
     Refusal.RETRY_EXHAUSTED: Status.UNKNOWN,
 }
+_WIN_REFUSALS: dict[Refusal, Status] = {
+    **_REFUSALS,
+    Refusal.UNKNOWN_WALLET: _REFUSALS[Refusal.BET_NOT_FOUND],
+}
+"""A win for a player with no wallet has no bet to pay."""
 _NOT_FOUND = {Refusal.TRANSACTION_NOT_FOUND, Refusal.BET_NOT_FOUND, Refusal.UNKNOWN_WALLET}
 
 
@@ -236,13 +241,38 @@ class Adapter(DialectAdapter):
         return EdgeResponse(200, _ENCODER.encode(body))
 
     async def _refused(
-        self, exc: Refused, request_uuid: str, user: str, currency: str
+        self,
+        exc: Refused,
+        request_uuid: str,
+        user: str,
+        currency: str,
+        refusals: Mapping[Refusal, Status] = _REFUSALS,
     ) -> EdgeResponse:
-        status = _REFUSALS[exc.code]
+        status = refusals[exc.code]
         balance = None
         if status is Status.NOT_ENOUGH_MONEY:
             balance = await self._balance_units(user, currency)
         return self._send(status, request_uuid, user, currency, balance)
+
+    def _money(self, call: wire.BetRequest | wire.WinRequest) -> tuple[str, Decimal]:
+        """The currency and amount of a bet or a win, once both are checked."""
+        currency = self._currency(call.currency)
+        return currency, self._amount(call.amount, currency)
+
+    async def _execute(
+        self,
+        call: wire.BetRequest | wire.WinRequest,
+        command: Debit | Credit | Award,
+        refusals: Mapping[Refusal, Status] = _REFUSALS,
+    ) -> EdgeResponse:
+        """Send a bet's or a win's command: the balance after it, or the call's refusal."""
+        try:
+            reply = await self.ledger.execute(command)
+        except Refused as exc:
+            return await self._refused(
+                exc, call.request_uuid, call.user, command.currency, refusals
+            )
+        return self._ok(call.request_uuid, call.user, command.currency, reply)
 
     # -- endpoints ----------------------------------------------------------------------
 
@@ -284,8 +314,7 @@ class Adapter(DialectAdapter):
         if isinstance(call, EdgeResponse):
             return call
         try:
-            currency = self._currency(call.currency)
-            amount = self._amount(call.amount, currency)
+            currency, amount = self._money(call)
             live = await self._live(call.user, call.token, check_expiry=True)
             if live.currency != currency:
                 raise _Answer(Status.WRONG_CURRENCY)
@@ -318,19 +347,14 @@ class Adapter(DialectAdapter):
                 session_id=recorded_session(live, call.token),
                 closes_round=bool(call.round_closed),
             )
-        try:
-            reply = await self.ledger.execute(command)
-        except Refused as exc:
-            return await self._refused(exc, call.request_uuid, call.user, currency)
-        return self._ok(call.request_uuid, call.user, currency, reply)
+        return await self._execute(call, command)
 
     async def win(self, request: EdgeRequest) -> EdgeResponse:
         call = self._call(request, wire.WinRequest)
         if isinstance(call, EdgeResponse):
             return call
         try:
-            currency = self._currency(call.currency)
-            amount = self._amount(call.amount, currency)
+            currency, amount = self._money(call)
         except _Answer as answer:
             return self._send(answer.status, call.request_uuid, call.user, call.currency, None)
         command: Credit | Award = Credit(
@@ -359,13 +383,7 @@ class Adapter(DialectAdapter):
                 ref_tx_id=call.reference_transaction_uuid,
                 closes_round=bool(call.round_closed),
             )
-        try:
-            reply = await self.ledger.execute(command)
-        except Refused as exc:
-            if exc.code is Refusal.UNKNOWN_WALLET:  # no wallet, so no such bet
-                exc = Refused(Refusal.BET_NOT_FOUND, exc.message)
-            return await self._refused(exc, call.request_uuid, call.user, currency)
-        return self._ok(call.request_uuid, call.user, currency, reply)
+        return await self._execute(call, command, refusals=_WIN_REFUSALS)
 
     async def rollback(self, request: EdgeRequest) -> EdgeResponse:
         call = self._call(request, wire.RollbackRequest)
