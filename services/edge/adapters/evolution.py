@@ -88,6 +88,7 @@ from services.edge.sessions import (
 )
 
 S = TypeVar("S")
+M = TypeVar("M", Debit, Credit)
 C = TypeVar("C", wire.BalanceRequest, wire.TransactionRequest, wire.PromoPayoutRequest)
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -234,6 +235,19 @@ class Adapter(DialectAdapter):
         except MoneyError:
             raise _Answer(Status.INVALID_PARAMETER) from None
 
+    def _move(self, move: type[M], call: wire.TransactionRequest, amount: Decimal) -> M:
+        """The ledger's stake (`Debit`) or win (`Credit`) of `amount` for the bet `refId`."""
+        return move(
+            provider=self.provider.id,
+            tx_id=call.transaction.id,
+            player=call.userId,
+            currency=call.currency,
+            amount=amount,
+            round_id=call.game.id,
+            bet_id=call.transaction.refId,
+            game=call.game.type,
+        )
+
     async def _execute(
         self,
         kind: str,
@@ -324,15 +338,8 @@ class Adapter(DialectAdapter):
         if amount <= 0:
             return self._send(Status.INVALID_PARAMETER, call.uuid, None)
         table = call.game.details.table if call.game.details else None
-        command = Debit(
-            provider=self.provider.id,
-            tx_id=call.transaction.id,
-            player=call.userId,
-            currency=call.currency,
-            amount=amount,
-            round_id=call.game.id,
-            bet_id=call.transaction.refId,
-            game=call.game.type,
+        command = msgspec.structs.replace(
+            self._move(Debit, call, amount),
             table=table.id if table else "",
             session_id=recorded_session(session, call.sid),
         )
@@ -342,18 +349,7 @@ class Adapter(DialectAdapter):
         return await self._serve(request, wire.TransactionRequest, self._credit)
 
     async def _credit(self, call: wire.TransactionRequest) -> EdgeResponse:
-        amount = self._amount(call)
-        command = Credit(
-            provider=self.provider.id,
-            tx_id=call.transaction.id,
-            player=call.userId,
-            currency=call.currency,
-            amount=amount,
-            round_id=call.game.id,
-            bet_id=call.transaction.refId,
-            game=call.game.type,
-        )
-        return await self._execute("credit", call, command)
+        return await self._execute("credit", call, self._move(Credit, call, self._amount(call)))
 
     async def cancel(self, request: EdgeRequest) -> EdgeResponse:
         return await self._serve(request, wire.TransactionRequest, self._cancel)
