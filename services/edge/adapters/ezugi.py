@@ -60,7 +60,7 @@ marked [INFER]:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TypeVar
 
@@ -139,6 +139,7 @@ _REFUSAL_TEXT: dict[Refusal, str] = {
 }
 
 T = TypeVar("T")
+C = TypeVar("C", wire.DebitRequest, wire.CreditRequest, wire.RollbackRequest)
 Call = wire.DebitRequest | wire.CreditRequest | wire.RollbackRequest
 
 
@@ -283,6 +284,26 @@ class Adapter(DialectAdapter):
         balance = reply.available if balance is None else balance
         return self._answer(call, _Answer(Code.SUCCESS, "Transaction already processed", balance))
 
+    async def _serve(
+        self,
+        request: EdgeRequest,
+        decoder: msgspec.json.Decoder[C],
+        handle: Callable[[C, str], Awaitable[WalletReply]],
+        *,
+        windowed: bool = False,
+    ) -> EdgeResponse:
+        """Decode a money call, check its timestamp (when `windowed`), operator and
+        currency, and `handle` it in that currency: its reply, or the `_Answer` given on
+        the way, in Ezugi's form."""
+        call = self._decode(request, decoder)
+        try:
+            if windowed and not self.fresh(call.timestamp):
+                raise _Answer(Code.GENERAL_ERROR, _STALE)
+            self._check_operator(call.operatorId)
+            return await self._success(call, await handle(call, self._currency(call.currency)))
+        except _Answer as answer:
+            return self._answer(call, answer)
+
     # -- endpoints ----------------------------------------------------------------------
 
     async def auth(self, request: EdgeRequest) -> EdgeResponse:
@@ -340,79 +361,66 @@ class Adapter(DialectAdapter):
         return EdgeResponse(200, wire.encoder.encode(body))
 
     async def debit(self, request: EdgeRequest) -> EdgeResponse:
-        call = self._decode(request, wire.debit_request_decoder)
-        try:
-            if not self.fresh(call.timestamp):
-                raise _Answer(Code.GENERAL_ERROR, _STALE)
-            self._check_operator(call.operatorId)
-            currency = self._currency(call.currency)
-            amount = self._amount(call.debitAmount, currency)
-            session = await self.session_of(call.token, call.uid)
-            if session is None:
-                raise _Answer(Code.TOKEN_NOT_FOUND, "Token not found or not this player's")
-            if session.expired(self.context.clock()):
-                raise _Answer(Code.TOKEN_NOT_FOUND, "Token expired")
-            if session.currency != currency:
-                raise _Answer(Code.GENERAL_ERROR, f"the player plays in {session.currency}")
-            command = Debit(
-                provider=self.provider.id,
-                tx_id=call.transactionId,
-                player=call.uid,
-                currency=currency,
-                amount=amount,
-                round_id=str(call.roundId),
-                game=str(call.gameId),
-                table=str(call.tableId),
-                session_id=recorded_session(session, call.token),
-            )
-            reply = await self._execute(command, _DEBIT_REFUSALS)
-            return await self._success(call, reply)
-        except _Answer as answer:
-            return self._answer(call, answer)
+        return await self._serve(request, wire.debit_request_decoder, self._debit, windowed=True)
+
+    async def _debit(self, call: wire.DebitRequest, currency: str) -> WalletReply:
+        amount = self._amount(call.debitAmount, currency)
+        session = await self.session_of(call.token, call.uid)
+        if session is None:
+            raise _Answer(Code.TOKEN_NOT_FOUND, "Token not found or not this player's")
+        if session.expired(self.context.clock()):
+            raise _Answer(Code.TOKEN_NOT_FOUND, "Token expired")
+        if session.currency != currency:
+            raise _Answer(Code.GENERAL_ERROR, f"the player plays in {session.currency}")
+        command = Debit(
+            provider=self.provider.id,
+            tx_id=call.transactionId,
+            player=call.uid,
+            currency=currency,
+            amount=amount,
+            round_id=str(call.roundId),
+            game=str(call.gameId),
+            table=str(call.tableId),
+            session_id=recorded_session(session, call.token),
+        )
+        return await self._execute(command, _DEBIT_REFUSALS)
 
     async def credit(self, request: EdgeRequest) -> EdgeResponse:
-        call = self._decode(request, wire.credit_request_decoder)
-        try:
-            self._check_operator(call.operatorId)
-            currency = self._currency(call.currency)
-            command = Credit(
-                provider=self.provider.id,
-                tx_id=call.transactionId,
-                player=call.uid,
-                currency=currency,
-                amount=self._amount(call.creditAmount, currency),
-                round_id=str(call.roundId),
-                bet_id=call.debitTransactionId,
-                game=str(call.gameId),
-                closes_round=call.isEndRound,
-            )
-            reply = await self._execute(command, _CREDIT_REFUSALS)
-            return await self._success(call, reply)
-        except _Answer as answer:
-            return self._answer(call, answer)
+        return await self._serve(request, wire.credit_request_decoder, self._credit)
+
+    async def _credit(self, call: wire.CreditRequest, currency: str) -> WalletReply:
+        command = Credit(
+            provider=self.provider.id,
+            tx_id=call.transactionId,
+            player=call.uid,
+            currency=currency,
+            amount=self._amount(call.creditAmount, currency),
+            round_id=str(call.roundId),
+            bet_id=call.debitTransactionId,
+            game=str(call.gameId),
+            closes_round=call.isEndRound,
+        )
+        return await self._execute(command, _CREDIT_REFUSALS)
 
     async def rollback(self, request: EdgeRequest) -> EdgeResponse:
-        call = self._decode(request, wire.rollback_request_decoder)
-        try:
-            self._check_operator(call.operatorId)
-            currency = self._currency(call.currency)
-            command = Rollback(
-                provider=self.provider.id,
-                tx_id=rollback_tx_id(call.transactionId),
-                player=call.uid,
-                currency=currency,
-                ref_tx_id=call.transactionId,
-                round_id=str(call.roundId),
-                amount=self._amount(call.rollbackAmount, currency),
-                late_original="refuse",
-                only_open=True,
-            )
-            reply = await self._execute(command, _ROLLBACK_REFUSALS)
-            if reply.absorbed:
-                raise _Answer(Code.TRANSACTION_NOT_FOUND, _NO_DEBIT, reply.available)
-            return await self._success(call, reply)
-        except _Answer as answer:
-            return self._answer(call, answer)
+        return await self._serve(request, wire.rollback_request_decoder, self._rollback)
+
+    async def _rollback(self, call: wire.RollbackRequest, currency: str) -> WalletReply:
+        command = Rollback(
+            provider=self.provider.id,
+            tx_id=rollback_tx_id(call.transactionId),
+            player=call.uid,
+            currency=currency,
+            ref_tx_id=call.transactionId,
+            round_id=str(call.roundId),
+            amount=self._amount(call.rollbackAmount, currency),
+            late_original="refuse",
+            only_open=True,
+        )
+        reply = await self._execute(command, _ROLLBACK_REFUSALS)
+        if reply.absorbed:
+            raise _Answer(Code.TRANSACTION_NOT_FOUND, _NO_DEBIT, reply.available)
+        return reply
 
 
 _ROLLED_BACK = "Debit was rolled back; nothing credited"
