@@ -123,7 +123,8 @@ _SETTLING: dict[Refusal, Status] = {
     Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
     Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
 }
-"""A credit and a cancel both settle a bet, and are refused alike."""
+"""A credit and a cancel both settle a bet, and a promo payout is paid once like them: all
+are refused alike."""
 _BY_KIND: dict[str, dict[Refusal, Status]] = {
     "debit": {
         **_COMMON,
@@ -132,11 +133,7 @@ _BY_KIND: dict[str, dict[Refusal, Status]] = {
     },
     "credit": _SETTLING,
     "cancel": _SETTLING,
-    "promo": {
-        **_COMMON,
-        Refusal.DUPLICATE_CONFLICT: Status.BET_ALREADY_SETTLED,
-        Refusal.TRANSACTION_ROLLED_BACK: Status.BET_ALREADY_SETTLED,
-    },
+    "promo": _SETTLING,
 }
 _REPLAYED = {
     "debit": Status.BET_ALREADY_EXIST,
