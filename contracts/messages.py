@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+import msgspec
+
 from contracts.platform import RoundSettle
 from contracts.player import (
     BetAccepted,
@@ -20,16 +22,29 @@ from contracts.player import (
     Settlement,
 )
 
-MESSAGES: Final[Mapping[str, Any]] = {
-    "bet.place": BetPlace,
-    "bet.accepted": BetAccepted,
-    "bet.rejected": BetRejected,
-    "round.settle": RoundSettle,
-    "limits.update": LimitsUpdate,
-    "session.close": SessionClose,
-    "provider.error": ProviderError,
-    "server.time": ServerTime,
-    "betting.opened": BettingOpen,
-    "betting.closed": BettingClose,
-    "round.settled": Settlement,
-}
+SOCKET_IN: Final[tuple[Any, ...]] = (BetPlace,)
+"""What a player's front sends on the bet socket."""
+SOCKET_OUT: Final[tuple[Any, ...]] = (
+    BetAccepted,
+    BetRejected,
+    ServerTime,
+    BettingOpen,
+    BettingClose,
+    Settlement,
+    LimitsUpdate,
+    ProviderError,
+    SessionClose,
+)
+"""What the bridge sends on the bet socket."""
+SETTLE: Final[tuple[Any, ...]] = (RoundSettle,)
+"""What the bridge publishes on `round.settle` for the platform."""
+
+
+def tag_of(kind: Any) -> str:
+    """The message's name on the wire: its `type` tag."""
+    info = msgspec.inspect.type_info(kind)
+    assert isinstance(info, msgspec.inspect.StructType), kind
+    return str(info.tag)
+
+
+MESSAGES: Final[Mapping[str, Any]] = {tag_of(k): k for k in (*SOCKET_IN, *SOCKET_OUT, *SETTLE)}

@@ -18,19 +18,9 @@ import msgspec
 from aiohttp import web
 
 from contracts.api import Operation
+from contracts.messages import SETTLE, SOCKET_IN, SOCKET_OUT, tag_of
 from contracts.platform import RoundSettle
-from contracts.player import (
-    BetAccepted,
-    BetPlace,
-    BetRejected,
-    BettingClose,
-    BettingOpen,
-    LimitsUpdate,
-    ProviderError,
-    ServerTime,
-    SessionClose,
-    Settlement,
-)
+from contracts.player import BetAccepted, BetRejected, LimitsUpdate
 from services.frontdoor.launch import SOCKET_PATH
 from services.frontdoor.openapi import ecma_patterns
 from services.frontdoor.routes import RouteTable
@@ -40,19 +30,6 @@ HOSTS_KEPT = 16
 """Documents kept, one per host asked at, the latest: the Host header is the caller's to
 choose, and one kept for every host ever named would grow without bound."""
 
-SOCKET_IN = (BetPlace,)
-SOCKET_OUT = (
-    BetAccepted,
-    BetRejected,
-    ServerTime,
-    BettingOpen,
-    BettingClose,
-    Settlement,
-    LimitsUpdate,
-    ProviderError,
-    SessionClose,
-)
-SETTLE = (RoundSettle,)
 LIMITS = (LimitsUpdate,)
 
 
@@ -61,17 +38,11 @@ def _message_name(kind: Any) -> str:
     return name[0].lower() + name[1:]
 
 
-def _tag(kind: Any) -> str:
-    info = msgspec.inspect.type_info(kind)
-    assert isinstance(info, msgspec.inspect.StructType), kind
-    return str(info.tag)
-
-
 def _message(kind: Any) -> dict[str, Any]:
     doc = (kind.__doc__ or "").strip()
     return {
-        "name": _tag(kind),
-        "title": _tag(kind),
+        "name": tag_of(kind),
+        "title": tag_of(kind),
         "summary": doc.split("\n\n")[0].replace("\n", " "),
         "contentType": "application/json",
         "payload": {"$ref": REF.format(name=kind.__name__)},
