@@ -18,31 +18,21 @@ bridge absorbs duplicates and finds gaps. Cursors are opaque to the bridge.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from typing import Final
 
 import msgspec
 
+from contracts import signatures
 from contracts.bodies import decode_with
 from contracts.events import AnyProviderEvent
 
 SIGNATURE_HEADER: Final = "X-Feed-Signature"
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The `X-Feed-Signature` of a raw body: hex HMAC-SHA256 under the feed secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(body: bytes, secret: str, signature: str | None) -> bool:
-    """Constant-time check of a feed signature; a missing one never verifies."""
-    if not signature:
-        return False
-    # header bytes that are not UTF-8 come as surrogates (aiohttp): compare them as sent
-    return hmac.compare_digest(
-        sign(body, secret).encode(), signature.strip().lower().encode(errors="surrogateescape")
-    )
+sign: Final = signatures.sign_hex
+"""The `X-Feed-Signature` of a raw body: hex HMAC-SHA256 under the feed secret."""
+verify: Final = signatures.verify_hex
+"""Constant-time check of a feed signature; a missing one never verifies."""
 
 
 class FeedBatch(msgspec.Struct, frozen=True, kw_only=True):

@@ -13,15 +13,13 @@ round (seats, side bets); `isEndRound` on a credit closes it.
 
 from __future__ import annotations
 
-import base64
 import enum
-import hashlib
-import hmac
 from decimal import Decimal
 from typing import Annotated, Final
 
 import msgspec
 
+from contracts import signatures
 from contracts.ids import Id, OptionalId, Text
 
 SIGNATURE_HEADER: Final = "hash"
@@ -37,19 +35,10 @@ Name = Number | OptionalId
 """A game or table: a number or an id."""
 
 
-def sign(body: bytes, secret: str) -> str:
-    """The `hash` header for a raw body: base64 HMAC-SHA256 under the operator's secret."""
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def verify(body: bytes, secret: str, signature: str | None) -> bool:
-    """Constant-time check of the `hash` header; a missing header never verifies."""
-    if not signature:
-        return False
-    # header bytes that are not UTF-8 come as surrogates (aiohttp): compare them as sent
-    return hmac.compare_digest(
-        sign(body, secret).encode(), signature.strip().encode(errors="surrogateescape")
-    )
+sign: Final = signatures.sign_base64
+"""The `hash` header for a raw body: base64 HMAC-SHA256 under the operator's secret."""
+verify: Final = signatures.verify_base64
+"""Constant-time check of the `hash` header; a missing header never verifies."""
 
 
 class _Call(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Final
@@ -23,6 +22,7 @@ from urllib.parse import urlencode
 
 import msgspec
 
+from contracts import signatures
 from contracts.ids import Id, OptionalId, Text
 
 HASH_FIELD: Final = "hash"
@@ -79,7 +79,7 @@ def verify(params: Mapping[str, str], secret: str) -> bool:
     given = params.get(HASH_FIELD, "")
     if not given:
         return False
-    return hmac.compare_digest(sign(params, secret).encode(), given.lower().encode())
+    return signatures.matches(sign(params, secret), given.lower())
 
 
 def encode_form(params: Mapping[str, str], secret: str) -> bytes:

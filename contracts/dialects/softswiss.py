@@ -15,12 +15,11 @@ is known: 403 for a bad signature, 400 for a malformed request, 412 for business
 from __future__ import annotations
 
 import enum
-import hashlib
-import hmac
 from typing import Annotated, Final
 
 import msgspec
 
+from contracts import signatures
 from contracts.ids import Id, OptionalId
 
 SIGNATURE_HEADER: Final = "X-REQUEST-SIGN"
@@ -31,19 +30,10 @@ MAX_UNITS: Final = 10**15
 Units = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNITS)]
 
 
-def sign(body: bytes, auth_token: str) -> str:
-    """The `X-REQUEST-SIGN` value for a raw body: hex HMAC-SHA256 under the auth token."""
-    return hmac.new(auth_token.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify(body: bytes, auth_token: str, signature: str | None) -> bool:
-    """Constant-time check of `X-REQUEST-SIGN`; a missing header never verifies."""
-    if not signature:
-        return False
-    # header bytes that are not UTF-8 come as surrogates (aiohttp): compare them as sent
-    return hmac.compare_digest(
-        sign(body, auth_token).encode(), signature.strip().lower().encode(errors="surrogateescape")
-    )
+sign: Final = signatures.sign_hex
+"""The `X-REQUEST-SIGN` value for a raw body: hex HMAC-SHA256 under the auth token."""
+verify: Final = signatures.verify_hex
+"""Constant-time check of `X-REQUEST-SIGN`; a missing header never verifies."""
 
 
 class BetAction(msgspec.Struct, frozen=True, kw_only=True, tag_field="action", tag="bet"):
