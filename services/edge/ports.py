@@ -4,7 +4,8 @@
 `eventsourcing` Application: synchronous, blocking on JetStream acks). The edge never
 calls it on the event loop: `AsyncLedger` runs each call in a dedicated executor, or in
 the one the port names for the command (an optional `executor_for(command)`: the ledger
-runs bets on its event store's loop), and
+runs bets on its event store's loop); asks it, when the port can tell (an optional
+`answered(provider, tx_id)`), whether a transaction was answered before; and
 turns the ledger's refusal (any exception carrying a `Refusal` in `.code`, i.e.
 `services.ledger.errors.LedgerRefused`) into `Refused`, which adapters render in their
 dialect. Any other exception propagates; the gateway answers it with the dialect's
@@ -81,6 +82,14 @@ class AsyncLedger:
 
     async def balance(self, player: str, currency: str) -> Balance:
         return await self._call(functools.partial(self.port.balance, player, currency))
+
+    async def answered(self, provider: str, tx_id: str) -> bool:
+        """Whether the ledger has answered this transaction before, so that `execute` answers
+        it as a repeat; False from a port without the optional `answered(provider, tx_id)`."""
+        answered: Callable[[str, str], bool] | None = getattr(self.port, "answered", None)
+        if answered is None:
+            return False
+        return await self._call(functools.partial(answered, provider, tx_id))
 
     async def _call(self, fn: functools.partial[T], executor: Executor | None = None) -> T:
         loop = asyncio.get_running_loop()

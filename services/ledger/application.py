@@ -190,6 +190,14 @@ class Ledger(WalletCommands):
                 what, lambda n: self._repeat(self._tx_record(record_id), command, kind, fingerprint)
             )
 
+    def answered(self, provider: str, tx_id: str) -> bool:
+        """Whether the ledger has answered the transaction `tx_id` of `provider` (taken it,
+        or refused it as a late original): `execute` would answer a repeat of it as one
+        (I3). Reads only; for the edge, which must refuse a bet on an expired token only
+        when it is new."""
+        record = self.find(TxRecord, tx_record_id(provider, tx_id))
+        return record is not None and record.reply is not None
+
     def balance(self, player: str, currency: str) -> Balance:
         return balance_of(self._wallet(player, currency))
 
