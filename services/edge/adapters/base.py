@@ -29,6 +29,8 @@ How to add a dialect `foo`
 
 Adapters hold no mutable state of their own: idempotency lives in the ledger (a repeated
 `tx_id` gets `replayed=True` and the original reply), sessions in `EdgeContext.sessions`.
+A debit on an expired token is refused only when it is new (`expired(session, tx_id)`
+asks the ledger): a provider's retry of a bet taken while the token was live is a repeat.
 """
 
 from __future__ import annotations
@@ -151,6 +153,15 @@ class DialectAdapter(abc.ABC):
         token, an unknown one, or another player's (a token never serves someone else)."""
         session = await self.sessions.get(self.provider.id, token) if token else None
         return session if session is not None and session.player == player else None
+
+    async def expired(self, session: Session, tx_id: str = "") -> bool:
+        """Whether `session` has expired for this call. For a debit `tx_id`, only when the
+        ledger has not answered that transaction before: a repeat of a debit taken while
+        the token was live gets its original answer (I3), however long the provider's
+        retries took, while a new one is refused."""
+        if not session.expired(self.context.clock()):
+            return False
+        return not (tx_id and await self.ledger.answered(self.provider.id, tx_id))
 
     async def available(self, player: str, currency: str) -> Decimal | None:
         """The player's available balance (cash minus holds), or None when the ledger

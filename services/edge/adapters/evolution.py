@@ -12,7 +12,8 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
 - `/check` takes the launch sid and answers a new one; the old sid stops working
   (`INVALID_SID` afterwards). A sid of another user -> `INVALID_PARAMETER`.
 - `/balance` and `/debit` need a live sid of that user (`INVALID_SID` otherwise) in the
-  session's currency (`INVALID_PARAMETER` otherwise). `/credit` and `/cancel` skip the
+  session's currency (`INVALID_PARAMETER` otherwise); an expired sid still serves the
+  repeat of a debit taken while it was live (`BET_ALREADY_EXIST`). `/credit` and `/cancel` skip the
   sid: a bet must always be settleable.
 - Debit: `transaction.id` is the ledger transaction, `refId` the bet, `game.id` the
   round. A repeated debit, same payload or not -> `BET_ALREADY_EXIST`, nothing moves.
@@ -212,9 +213,10 @@ class Adapter(DialectAdapter):
         )
         return EdgeResponse(200, _ENCODER.encode(body))
 
-    async def _live_session(self, sid: str, user: str) -> Session:
+    async def _live_session(self, sid: str, user: str, tx_id: str = "") -> Session:
+        """`sid`'s session, live (for the debit `tx_id`: or a repeat of it) and `user`'s."""
         session = await self.sessions.get(self.provider.id, sid) if sid else None
-        if session is None or session.expired(self.context.clock()):
+        if session is None or await self.expired(session, tx_id):
             raise _Answer(Status.INVALID_SID)
         if session.player != user:
             raise _Answer(Status.INVALID_PARAMETER)
@@ -329,7 +331,7 @@ class Adapter(DialectAdapter):
 
     async def _debit(self, call: wire.TransactionRequest) -> EdgeResponse:
         amount = self._amount(call)
-        session = await self._live_session(call.sid, call.userId)
+        session = await self._live_session(call.sid, call.userId, call.transaction.id)
         if call.currency != session.currency:
             raise _Answer(Status.INVALID_PARAMETER)
         if amount <= 0:

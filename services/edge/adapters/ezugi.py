@@ -15,8 +15,9 @@ marked [INFER]:
   token for the same player; the launch token stays valid until it expires, so a repeated
   `/auth` works [INFER]. Unknown or expired token -> 6.
 - `/debit` needs a live session token of that `uid`: unknown, another player's or expired
-  -> 6; `/credit` and `/rollback` never check the token (Ezugi sends them after the
-  session may have ended).
+  -> 6, but a repeat of a debit taken while it was live is answered as a repeat;
+  `/credit` and `/rollback` never check the token (Ezugi sends them after the session may
+  have ended).
 - Ids: a debit is its `transactionId`; a credit is its own `transactionId` settling the
   debit `debitTransactionId`; a rollback repeats the debit's `transactionId`, so the ledger
   knows it as `rollback:<transactionId>`.
@@ -368,7 +369,7 @@ class Adapter(DialectAdapter):
         session = await self.session_of(call.token, call.uid)
         if session is None:
             raise _Answer(Code.TOKEN_NOT_FOUND, "Token not found or not this player's")
-        if session.expired(self.context.clock()):
+        if await self.expired(session, call.transactionId):
             raise _Answer(Code.TOKEN_NOT_FOUND, "Token expired")
         if session.currency != currency:
             raise _Answer(Code.GENERAL_ERROR, f"the player plays in {session.currency}")

@@ -7,10 +7,11 @@ Semantics, per Hub88's documentation unless marked [INFER]:
 - The signature is checked over the raw bytes before the body is decoded; a bad or
   missing one is `RS_ERROR_INVALID_SIGNATURE` and nothing else happens.
 - `bet` checks the token: unknown or not this user's -> `RS_ERROR_INVALID_TOKEN`, expired
-  -> `RS_ERROR_TOKEN_EXPIRED`. `win` and `rollback` never check the token (Hub88: "must
-  not be checked on wins/rollbacks"). `user/balance` needs a token known for that user,
-  expired or not [INFER: a balance read moves nothing]. `user/info` is `{user,
-  request_uuid}` only (Hub88 sends no token): a player with a wallet in one of the
+  -> `RS_ERROR_TOKEN_EXPIRED`, unless the bet is a repeat of one taken while the token was
+  live: that gets its original answer like any repeat. `win` and `rollback` never check
+  the token (Hub88: "must not be checked on wins/rollbacks"). `user/balance` needs a token
+  known for that user, expired or not [INFER: a balance read moves nothing]. `user/info`
+  is `{user, request_uuid}` only (Hub88 sends no token): a player with a wallet in one of the
   provider's currencies is answered (currency of their latest session first), another
   is `RS_ERROR_INVALID_TOKEN` [INFER: Hub88 names no "unknown user" status]; a token,
   if one is sent anyway, must be that user's.
@@ -200,16 +201,11 @@ class Adapter(DialectAdapter):
         available = await self.available(player, currency)
         return None if available is None else to_minor(available, currency, wire.SCALE)
 
-    async def _session(self, user: str, token: str, *, check_expiry: bool) -> str:
-        """The session's currency, after checking the token belongs to `user`."""
-        return (await self._live(user, token, check_expiry=check_expiry)).currency
-
-    async def _live(self, user: str, token: str, *, check_expiry: bool) -> Session:
+    async def _session(self, user: str, token: str) -> Session:
+        """The token's session, expired or not, after checking it belongs to `user`."""
         session = await self.session_of(token, user)
         if session is None:
             raise _Answer(Status.INVALID_TOKEN)
-        if check_expiry and session.expired(self.context.clock()):
-            raise _Answer(Status.TOKEN_EXPIRED)
         return session
 
     async def _user_currency(self, user: str) -> str:
@@ -282,7 +278,7 @@ class Adapter(DialectAdapter):
             return call
         try:
             if call.token:
-                currency = await self._session(call.user, call.token, check_expiry=False)
+                currency = (await self._session(call.user, call.token)).currency
             else:
                 currency = await self._user_currency(call.user)
         except _Answer as answer:
@@ -297,7 +293,7 @@ class Adapter(DialectAdapter):
         if isinstance(call, EdgeResponse):
             return call
         try:
-            currency = await self._session(call.user, call.token, check_expiry=False)
+            currency = (await self._session(call.user, call.token)).currency
             if call.currency and call.currency != currency:
                 raise _Answer(Status.WRONG_CURRENCY)
         except _Answer as answer:
@@ -315,7 +311,9 @@ class Adapter(DialectAdapter):
             return call
         try:
             currency, amount = self._money(call)
-            live = await self._live(call.user, call.token, check_expiry=True)
+            live = await self._session(call.user, call.token)
+            if await self.expired(live, call.transaction_uuid):
+                raise _Answer(Status.TOKEN_EXPIRED)
             if live.currency != currency:
                 raise _Answer(Status.WRONG_CURRENCY)
         except _Answer as answer:

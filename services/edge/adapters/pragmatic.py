@@ -10,7 +10,8 @@ Semantics, following the public implementations unless marked [INFER]:
 - `authenticate` answers the player of a live launch token (error 4 otherwise) and keeps
   the token [INFER: no rotation; Pragmatic sends it back on later calls].
 - `bet` checks `token` when one is sent (error 4 if unknown, expired or another
-  player's); the currency is the session's, else the player's last session's. Same
+  player's; an expired one still serves the repeat of a bet taken while it was live,
+  answered as a repeat); the currency is the session's, else the player's last session's. Same
   `reference` again -> the original success with the current balance; with another
   amount or round -> error 7 [INFER]. Insufficient funds -> 1 with the balance; a bet
   after the round's betting closed, or after its refund arrived -> 3 (final). Player
@@ -185,11 +186,14 @@ class Adapter(DialectAdapter):
         except (MoneyError, ArithmeticError):
             raise _Answer(Error.BAD_PARAMETERS) from None
 
-    async def _currency(self, user: str, token: str, *, check_token: bool) -> tuple[str, str]:
-        """The player's currency and session ref, checking `token` when there is one."""
+    async def _currency(
+        self, user: str, token: str, *, check_token: bool, tx_id: str = ""
+    ) -> tuple[str, str]:
+        """The player's currency and session ref, checking `token` when there is one (live,
+        or expired for a repeat of the bet `tx_id` only)."""
         if token and check_token:
             session = await self.session_of(token, user)
-            if session is None or session.expired(self.context.clock()):
+            if session is None or await self.expired(session, tx_id):
                 raise _Answer(Error.AUTHENTICATION_FAILED)
             return session.currency, recorded_session(session, token)
         currency = await self.sessions.currency_of(self.provider.id, user)
@@ -287,7 +291,9 @@ class Adapter(DialectAdapter):
         stamp = int(call.timestamp) if _MILLIS.fullmatch(call.timestamp) else 0
         if self.provider.max_skew_s > 0 and not self.fresh(stamp):
             raise _Answer(Error.BAD_PARAMETERS)
-        currency, session = await self._currency(call.userId, call.token, check_token=True)
+        currency, session = await self._currency(
+            call.userId, call.token, check_token=True, tx_id=call.reference
+        )
         amount = self._amount(call.amount, currency)
         if amount <= 0:
             raise _Answer(Error.BAD_PARAMETERS)

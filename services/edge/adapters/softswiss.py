@@ -33,8 +33,8 @@ marked [INFER]:
 - `jackpot_contribution` and `jackpot_win` are informational: they are parts of `amount`
   already [INFER], so they move nothing of their own.
 - `session_id`, when the provider sends one, is checked on bets only (it must be a live,
-  unexpired session of that player, else 412 code 101) [INFER]; wins and rollbacks never
-  check it.
+  unexpired session of that player, else 412 code 101) [INFER], except for a repeat of a
+  bet taken while it was live, answered as a repeat; wins and rollbacks never check it.
 - Malformed JSON, wrong types, an empty `user_id`, `action_id` or `original_action_id`,
   negative or out-of-range amounts -> HTTP 400 code 400.
   Edge refusals: IP not allowed -> 403 code 403; rate limited -> 429 code 503 [INFER: the
@@ -181,15 +181,17 @@ class Adapter(DialectAdapter):
                 balance = await self._balance_units(command.player, command.currency)
             raise _Answer(code, exc.message or str(exc.code), balance) from exc
 
-    async def _check_session(self, token: str, player: str) -> str:
-        """The `session_id` bets with `token` are recorded under ("" without a token)."""
+    async def _check_session(self, token: str, player: str, bets: Sequence[str]) -> str:
+        """The `session_id` the bets `bets` with `token` are recorded under ("" without a
+        token); an expired session serves repeats of bets taken before only."""
         if not token:
             return ""
         session = await self.session_of(token, player)
         if session is None:
             raise _Answer(Code.PLAYER_INVALID, f"session is not a live session of {player}")
-        if session.expired(self.context.clock()):
-            raise _Answer(Code.PLAYER_INVALID, f"the session of {player} has expired")
+        for action_id in bets:
+            if await self.expired(session, action_id):
+                raise _Answer(Code.PLAYER_INVALID, f"the session of {player} has expired")
         return recorded_session(session, token)
 
     async def _serve(
@@ -263,8 +265,9 @@ class Adapter(DialectAdapter):
             raise _Answer(Code.BAD_REQUEST, "action_id must be present and unique per request")
         commands: list[Debit | Credit] = []
         recorded = ""
-        if any(isinstance(a, wire.BetAction) for a in actions):
-            recorded = await self._check_session(call.session_id, call.user_id)
+        bets = [a.action_id for a in actions if isinstance(a, wire.BetAction)]
+        if bets:
+            recorded = await self._check_session(call.session_id, call.user_id, bets)
         lost = call.finished and isinstance(actions[-1], wire.BetAction)
         for index, action in enumerate(actions):
             closes = call.finished and not lost and index == len(actions) - 1

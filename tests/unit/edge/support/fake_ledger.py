@@ -90,6 +90,10 @@ class FakeLedger:
             player=player, currency=currency, balance=cash, held=Decimal(0), available=cash
         )
 
+    def answered(self, provider: str, tx_id: str) -> bool:
+        known = self.txs.get((provider, tx_id))
+        return known is not None and known.reply is not None
+
     def execute(self, command: AnyWalletCommand) -> WalletReply:
         key = (command.provider, command.tx_id)
         known = self.txs.get(key)
