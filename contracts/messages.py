@@ -1,5 +1,7 @@
-"""Every message of the canonical contract by name, for the generated JSON Schemas
-(`/contracts/{name}.json`) and the golden tests."""
+"""Every message of the canonical contract by name (`MESSAGES`, for the generated JSON
+Schemas at `/contracts/{name}.json` and the golden tests), and which way each goes: on the
+bet socket (`SOCKET_IN`, `SOCKET_OUT`) or on `round.settle` (`SETTLE`), as the AsyncAPI
+document lists them."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@
 The `verify_*` functions compare in constant time with the header as sent (white space
 around it stripped; hex in either case) and never raise: a missing or empty header, one
 whose bytes were not UTF-8 (aiohttp hands those over as surrogates) or any other text
-that is not the signature simply does not verify.
+that is not the signature simply does not verify. `matches` is that comparison alone, for
+a digest a dialect computes its own way (Pragmatic's md5 `hash`).
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ class Cases(Application[UUID]):
         return found if isinstance(found, Ticket) else None
 
     def _open_ticket(self, ticket_id: UUID) -> Ticket | None:
-        """The ticket, if it takes steps still (None: no such ticket)."""
+        """The ticket, to take a step (None: no such ticket); `TicketClosed` once resolved."""
         ticket = self.ticket(ticket_id)
         if ticket is not None and ticket.resolved_at is not None:
             raise TicketClosed(f"ticket {ticket_id} was resolved at {ticket.resolved_at}")

@@ -240,6 +240,8 @@ def _feed_clients(
         http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50))
         tasks = []
         for c in configs:
+            if c.mode not in ("pull", "socket"):
+                continue  # pushed to us: no client of ours
             processor = processors[c.provider]
             options = FeedOptions(
                 token=c.token, alternate_url=c.alternate_url, health=health[c.provider]
@@ -249,10 +251,8 @@ def _feed_clients(
                 feed = PullFeed(
                     processor, http, c.url, secret=c.secret, interval=c.poll_s, **options
                 )
-            elif c.mode == "socket":
-                feed = SocketFeed(processor, http, c.url, **options)
             else:
-                continue
+                feed = SocketFeed(processor, http, c.url, **options)
             tasks.append(asyncio.create_task(feed.run()))
         try:
             yield
