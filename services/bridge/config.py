@@ -2,7 +2,9 @@
 
 Only the composition roots (`services.cli`, `services.bridge.main`,
 `services.bridge.projections_main`) read the process environment; they pass it here and
-hand what each part needs down.
+hand what each part needs down. A setting that cannot be used is a `SettingsError` naming
+the variable (or, from `services.bridge.configfile`, the file and key): `livebridge run`
+prints it as one line and exits 2 before it starts anything.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.bridge import memory
-from services.bridge.memory import MemoryBounds
+from services.bridge.memory import MemoryBounds, MemoryBudgetError
 
 ENDPOINTS_FILE = "endpoints.json"
+DEFAULT_CONFIG = "livebridge.toml"
+
+
+class SettingsError(ValueError):
+    """A setting cannot be used; the message names the variable, or the file and key."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +47,9 @@ class Settings:
     """`LIVEBRIDGE_LEASE_TTL_S`: seconds before another bridge takes over a job whose holder
     went silent (`services.bridge.leases`)."""
     config_path: Path
+    config_named: bool = False
+    """`LIVEBRIDGE_CONFIG` was set: its file must exist. Only the default `livebridge.toml`
+    may be absent (a fresh machine: no providers, no operator keys)."""
     stream_prefix: str
     """JetStream streams are `<prefix>_<APP>`: `LB_LEDGER`, `LB_LEDGER_SNAPSHOTS`."""
     views_process: bool = True
@@ -53,26 +63,57 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """The settings in `env`; a `SettingsError` names the first that cannot be used."""
         home = Path(env.get("LIVEBRIDGE_HOME", ".livebridge")).resolve()
         nats_url = env.get("LIVEBRIDGE_NATS_URL") or None
         cluster = env.get("LIVEBRIDGE_CLUSTER", "") == "1"
+        http_port = _port(env, "LIVEBRIDGE_HTTP_PORT", 8080)
+        lease_ttl = _seconds(env, "LIVEBRIDGE_LEASE_TTL_S", 3.0)
+        try:
+            budget = memory.from_env(env)
+        except MemoryBudgetError as exc:
+            raise SettingsError(str(exc)) from None
         return cls(
             home=home,
             http_host=env.get("LIVEBRIDGE_HTTP_HOST", "127.0.0.1"),
-            http_port=int(env.get("LIVEBRIDGE_HTTP_PORT", "8080")),
+            http_port=http_port,
             nats_url=nats_url,
             cluster=cluster and nats_url is None,
             nats_replicas=nats_replicas(env, cluster=cluster),
             nats_monitor_url=env.get("LIVEBRIDGE_NATS_MONITOR_URL") or None,
             allow_unsynced_nats=env.get("LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "") == "1",
             database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
-            lease_ttl=float(env.get("LIVEBRIDGE_LEASE_TTL_S", "3")),
+            lease_ttl=lease_ttl,
             views_process=env.get("LIVEBRIDGE_VIEWS_PROCESS", "1") != "0",
-            config_path=Path(env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")),
+            config_path=config_path(env),
+            config_named=bool(env.get("LIVEBRIDGE_CONFIG")),
             stream_prefix=stream_prefix(env),
-            memory=memory.from_env(env),
+            memory=budget,
             environ=dict(env),
         )
+
+
+def config_path(env: Mapping[str, str]) -> Path:
+    """`LIVEBRIDGE_CONFIG`, else `livebridge.toml` in the working directory."""
+    return Path(env.get("LIVEBRIDGE_CONFIG") or DEFAULT_CONFIG)
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip() or str(default)
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise SettingsError(f"{name}={raw!r}: give a TCP port, a number from 1 to 65535")
+    return int(raw)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise SettingsError(f"{name}={raw!r}: give a number of seconds above 0")
+    return value
 
 
 DEFAULT_STREAM_PREFIX = "LB"
@@ -87,7 +128,7 @@ def nats_replicas(environ: Mapping[str, str], *, cluster: bool = False) -> int:
     given = environ.get("LIVEBRIDGE_NATS_REPLICAS", "")
     if given:
         if not given.isdigit() or not 1 <= int(given) <= 5:
-            raise ValueError(
+            raise SettingsError(
                 f"LIVEBRIDGE_NATS_REPLICAS={given!r}: give a number of replicas from 1 to 5 "
                 "(JetStream's limit), at most the number of servers in the cluster"
             )

@@ -38,7 +38,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 
@@ -56,21 +56,20 @@ from projections.http import READ_OPERATIONS, VIEWS, setup_views
 from projections.reconcile.audit import AuditRuns
 from services.bridge import collector, heapwatch, malloc, viewsproc
 from services.bridge.config import ENDPOINTS_FILE, Settings
+from services.bridge.configfile import BridgeConfig, read_config
 from services.bridge.leases import LEASES, leased, leases_ctx
 from services.bridge.nats_keeper import NatsKeeper
 from services.bridge.postgres import Postgres, find_or_start
 from services.bridge.telemetry import AccessLog, serve_metrics, setup_telemetry
 from services.edge import natslink
 from services.edge.app import setup_edge
-from services.edge.config import ProvidersConfig, load_providers, parse_providers
 from services.edge.feeds.setup import setup_feeds
 from services.frontdoor.app import setup_frontdoor
 from services.frontdoor.asyncapi import mount_asyncapi
 from services.frontdoor.bets import setup_bets
 from services.frontdoor.cashier import setup_cashier
-from services.frontdoor.catalog import load_catalog
-from services.frontdoor.catalog_poll import CatalogBox, catalog_poll_ctx, load_sources
-from services.frontdoor.config import FrontdoorConfig, load_frontdoor
+from services.frontdoor.catalog_poll import CatalogBox, catalog_poll_ctx
+from services.frontdoor.config import FrontdoorConfig
 from services.frontdoor.launch import PLATFORM_SESSIONS, setup_launch
 from services.frontdoor.lobby import setup_lobby
 from services.frontdoor.protection import limits_subject, setup_protection
@@ -84,11 +83,11 @@ from services.infra.natsserver import NatsServer, check_server
 from services.ledger.application import Ledger
 from services.ledger.protection import Protection
 from services.ops.http import setup_ops
-from services.ops.kpis import KpiBoard, KpiSettings
+from services.ops.kpis import KpiBoard
 from services.ops.playbook import setup_watch
-from services.ops.sla import load_sla
-from services.platform.service import load_endpoints, settings_from_env, settle_feed
+from services.platform.service import settings_from_env, settle_feed
 from services.platform.stream import SettleStream
+from services.platform.webhooks import Endpoint
 
 log = logging.getLogger("livebridge")
 
@@ -272,10 +271,9 @@ def view_leases(app: web.Application) -> dict[str, Callable[[], bool]]:
 
 
 def settle_ctx(
-    settings: Settings, stream: SettleStream
+    settings: Settings, stream: SettleStream, endpoints: Sequence[Endpoint]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The settle publisher and its webhook deliveries (run under the `round-settle` lease)."""
-    endpoints = load_endpoints(settings.config_path, settings.environ)
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         ledger: Ledger = app[LEDGER]
@@ -289,18 +287,6 @@ def settle_ctx(
             yield
 
     return ctx
-
-
-def providers(settings: Settings) -> ProvidersConfig:
-    path = settings.config_path
-    if not path.is_file():
-        log.warning(
-            "no provider configuration at %s: wallet routes are not mounted "
-            "(copy infra/livebridge.example.toml, or set LIVEBRIDGE_CONFIG)",
-            path,
-        )
-        return parse_providers({}, environ=settings.environ)
-    return load_providers(path, environ=settings.environ)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -344,7 +330,18 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
-def build_app(settings: Settings) -> web.Application:
+def build_app(settings: Settings, config: BridgeConfig | None = None) -> web.Application:
+    """The bridge, built from `settings` and its configuration file (`config`, else read
+    now: a `SettingsError` says what is wrong with it); nothing starts until it runs."""
+    config = config or read_config(settings)
+    for note in config.notes:
+        logging.getLogger(note.name).handle(note)
+    if not config.found:
+        log.warning(
+            "no provider configuration at %s: wallet routes are not mounted "
+            "(copy infra/livebridge.example.toml, or set LIVEBRIDGE_CONFIG)",
+            settings.config_path,
+        )
     app = web.Application(client_max_size=1024**2)
     app[SETTINGS] = settings
     app.cleanup_ctx.extend(
@@ -373,13 +370,15 @@ def build_app(settings: Settings) -> web.Application:
         elsewhere=viewsproc.views_process if settings.views_process else None,
     )
     settle_stream = settings_from_env(settings.environ, settings.nats_replicas)
-    app.cleanup_ctx.append(leased("round-settle", settle_ctx(settings, settle_stream)))
-    app[FRONTDOOR_CONFIG] = load_frontdoor(settings.config_path, environ=settings.environ)
+    app.cleanup_ctx.append(
+        leased("round-settle", settle_ctx(settings, settle_stream, config.webhooks))
+    )
+    app[FRONTDOOR_CONFIG] = config.frontdoor
     frontdoor = setup_frontdoor(app, config=app[FRONTDOOR_CONFIG], documented=READ_OPERATIONS)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", serve_metrics)
     app.router.add_get("/readyz", readyz)
-    configured = providers(settings)
+    configured = config.providers
     gateway = setup_edge(
         app,
         ledger=lambda: app[LEDGER],
@@ -422,11 +421,9 @@ def build_app(settings: Settings) -> web.Application:
                 natslink.links(app),
             )
         )
-    catalog = CatalogBox(load_catalog(settings.config_path, configured))
+    catalog = CatalogBox(config.catalog)
     app[CATALOG] = catalog
-    app.cleanup_ctx.append(
-        catalog_poll_ctx(catalog, load_sources(settings.config_path), configured)
-    )
+    app.cleanup_ctx.append(catalog_poll_ctx(catalog, config.catalog_sources, configured))
     setup_lobby(app, frontdoor.table, catalog=lambda: catalog.current, providers=configured)
     end_sessions = setup_launch(
         app,
@@ -476,8 +473,7 @@ def build_app(settings: Settings) -> web.Application:
         settle_root=settle_stream.root,
         limits_subject=limits_subject(settings.stream_prefix),
     )
-    kpis = KpiSettings.from_env(settings.environ)
-    board = KpiBoard(lambda: app[VIEWS].rounds, kpis)
+    board = KpiBoard(lambda: app[VIEWS].rounds, config.kpis)
     setup_ops(
         app,
         frontdoor.table,
@@ -487,7 +483,7 @@ def build_app(settings: Settings) -> web.Application:
     )
     setup_watch(
         app,
-        config=load_sla(settings.config_path, settings.environ),
+        config=config.sla,
         env=lambda: ledger_env(app),
         health=gateway.health,
         throttle=SessionThrottle(),
@@ -501,7 +497,8 @@ def build_app(settings: Settings) -> web.Application:
     return app
 
 
-def run(settings: Settings) -> None:
+def run(settings: Settings, config: BridgeConfig) -> None:
+    """Serve until Ctrl-C; `config` was read and checked before (`read_config`)."""
     arenas = malloc.limit_arenas(settings.environ)  # before the bridge starts its threads
     if heapwatch.start(settings.environ):
         log.warning("tracemalloc on (LIVEBRIDGE_HEAP_WATCH_DIR): for a diagnosis only")
@@ -512,7 +509,7 @@ def run(settings: Settings) -> None:
     if mapped is not None:
         log.info("malloc: chunks of %d bytes or more mapped on their own", mapped)
     settings.home.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings)
+    app = build_app(settings, config)
     print(f"livebridge serving http://{settings.http_host}:{settings.http_port} (Ctrl-C stops)")
     with suppress(KeyboardInterrupt):
         # uvloop: the HTTP edge, the sockets and every bet's answer run on this loop.

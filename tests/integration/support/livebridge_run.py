@@ -50,11 +50,13 @@ class Bridge:
         self.env = env or {}
         self.port = free_port()
         self.log = home.parent / f"run-{n}.log"
+        empty = home.parent / "empty.toml"  # no providers, no operator keys
+        empty.touch()
         environ = {
             **os.environ,
             "LIVEBRIDGE_HOME": str(home),
             "LIVEBRIDGE_HTTP_PORT": str(self.port),
-            "LIVEBRIDGE_CONFIG": str(home.parent / "absent.toml"),
+            "LIVEBRIDGE_CONFIG": str(empty),
             **({"LIVEBRIDGE_DATABASE_URL": database_url} if database_url else {}),
             **self.env,
         }

@@ -1,0 +1,134 @@
+"""A configuration `livebridge run` cannot use is one line on stderr and exit status 2.
+
+Each case runs the command as an operator does, with one mistake in its `livebridge.toml`
+or its environment: the line names the file and the key (or the variable), no traceback
+follows, and nothing was started (no nats-server store, no `endpoints.json`, not even the
+home directory).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from services.infra.natsserver import free_port
+from tests.integration.support.bridge_settings import provider_toml
+
+
+@dataclass(frozen=True)
+class Mistake:
+    config: str | None
+    """The file's text; None: no file where `LIVEBRIDGE_CONFIG` points."""
+    says: tuple[str, ...]
+    """What the one line names, beside the command."""
+    env: dict[str, str] = field(default_factory=dict)
+    names_file: bool = True
+
+
+EVOLUTION = provider_toml("evolution", "evolution", "CONFIG_TEST_EVOLUTION_TOKEN")
+MISTAKES = {
+    "invalid TOML": Mistake('[[provider]\nid = "evolution"\n', ("not valid TOML", "line 1")),
+    "a missing file": Mistake(None, ("no such file", "LIVEBRIDGE_CONFIG")),
+    "a mistyped top-level table": Mistake(
+        EVOLUTION.replace("[[provider]]", "[[providers]]"), ("unknown key 'providers'",)
+    ),
+    "a wrong type": Mistake(
+        EVOLUTION.replace('currencies = ["EUR"]', 'currencies = "EUR"'),
+        ("provider 'evolution'", "currencies must be a list of strings"),
+    ),
+    "a secret file that is not there": Mistake(
+        provider_toml("evolution", "evolution", secret_file="/nonexistent/evolution.key"),
+        ("provider 'evolution'", "secret_file /nonexistent/evolution.key"),
+    ),
+    "a secret variable that is not set": Mistake(
+        EVOLUTION, ("provider 'evolution'", "CONFIG_TEST_EVOLUTION_TOKEN", "not set")
+    ),
+    "an operator key whose secret is not set": Mistake(
+        '[[operator]]\nid = "casino"\n[[operator.key]]\nid = "k1"\n'
+        'secret_env = "CONFIG_TEST_OPERATOR_KEY"\nscopes = ["read"]\n',
+        ("operator 'casino' key 'k1'", "CONFIG_TEST_OPERATOR_KEY"),
+    ),
+    "a Hub88 key that is no PEM key": Mistake(
+        provider_toml("hub88", "hub88", "CONFIG_TEST_HUB88_KEY"),
+        ("provider 'hub88'", "PEM"),
+        env={"CONFIG_TEST_HUB88_KEY": "not a key"},
+    ),
+    "an unknown dialect": Mistake(
+        provider_toml("evo", "evolutoin", "CONFIG_TEST_EVOLUTION_TOKEN"),
+        ("provider 'evo'", "no adapter for dialect 'evolutoin'"),
+        env={"CONFIG_TEST_EVOLUTION_TOKEN": "evo-token"},
+    ),
+    "an unknown [sla] key": Mistake(
+        "[sla]\ncheck_evry_s = 1\n", ("[sla]", "unknown field `check_evry_s`")
+    ),
+    "a port that is not a number": Mistake(
+        "", ("LIVEBRIDGE_HTTP_PORT='80a'",), env={"LIVEBRIDGE_HTTP_PORT": "80a"}, names_file=False
+    ),
+    "a port out of range": Mistake(
+        "",
+        ("LIVEBRIDGE_HTTP_PORT='70000'",),
+        env={"LIVEBRIDGE_HTTP_PORT": "70000"},
+        names_file=False,
+    ),
+    "a lease time that is no number": Mistake(
+        "", ("LIVEBRIDGE_LEASE_TTL_S='3s'",), env={"LIVEBRIDGE_LEASE_TTL_S": "3s"}, names_file=False
+    ),
+}
+
+
+def livebridge(
+    tmp_path: Path, command: list[str], mistake: Mistake
+) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "livebridge.toml"
+    if mistake.config is not None:
+        config.write_text(mistake.config)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LIVEBRIDGE_")},
+        "LIVEBRIDGE_HOME": str(tmp_path / "home"),
+        "LIVEBRIDGE_HTTP_PORT": str(free_port()),
+        "LIVEBRIDGE_CONFIG": str(config),
+        **mistake.env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("mistake", MISTAKES.values(), ids=MISTAKES.keys())
+def test_livebridge_run_names_the_mistake_in_one_line_and_starts_nothing(
+    tmp_path: Path, mistake: Mistake
+) -> None:
+    ran = livebridge(tmp_path, ["run"], mistake)
+    lines = ran.stderr.splitlines()
+    assert ran.returncode == 2, ran.stderr
+    assert len(lines) == 1 and "Traceback" not in ran.stderr, ran.stderr
+    (line,) = lines
+    assert line.startswith("livebridge run: "), line
+    if mistake.names_file:
+        assert str(tmp_path / "livebridge.toml") in line, line
+    for text in mistake.says:
+        assert text in line, line
+    assert ran.stdout == ""
+    assert not (tmp_path / "home").exists(), "something started"
+
+
+@pytest.mark.parametrize("mistake", [MISTAKES["invalid TOML"], MISTAKES["a missing file"]])
+def test_livebridge_webhooks_refuses_a_file_it_cannot_read_as_run_does(
+    tmp_path: Path, mistake: Mistake
+) -> None:
+    command = ["webhooks", "parked", "--endpoint", "platform", "--nats-url", "nats://127.0.0.1:1"]
+    ran = livebridge(tmp_path, command, mistake)
+    assert ran.returncode == 2, ran.stderr
+    (line,) = ran.stderr.splitlines()
+    assert line.startswith(f"livebridge webhooks: {tmp_path / 'livebridge.toml'}: "), line
+    assert all(text in line for text in mistake.says), line
