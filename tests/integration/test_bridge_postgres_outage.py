@@ -19,14 +19,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.bridge.main import LEDGER, build_app
 from services.infra.natsserver import NatsServer
-from tests.integration.support.bridge_settings import settings_for_test
+from tests.integration.support.bridge_settings import operator_toml, settings_for_test
 from tests.integration.tcpproxy import TcpProxy
 
 OPERATOR_KEY = "outage-test-operator-key-0123456789"
-CONFIG = (
-    '[[operator]]\nid = "casino"\n[[operator.key]]\nid = "k1"\n'
-    'secret_env = "OUTAGE_TEST_OPERATOR_KEY"\nscopes = ["read"]\n'
-)
+CONFIG = operator_toml("OUTAGE_TEST_OPERATOR_KEY")
 OUTAGE = 8.0
 """Long enough for psycopg_pool's own backoff (1, 2, 4, 8 s...) to leave the next
 reconnect attempt 5-8 s after PostgreSQL is back."""

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from tests.integration.support.bridge_settings import provider_toml
-from tests.integration.support.livebridge_run import Bridge
+from tests.integration.support.livebridge_run import Bridge, request
 
 EVOLUTION_SECRET = "evo-shared-secret-never-logged-0123"
 PLAYER_TOKEN = "eyJhbGciOiJIUzI1NiJ9.player-token-never-logged.c2ln"
-
-
-def call(url: str, body: bytes | None = None) -> int:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=5) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
 
 
 def test_the_access_log_hides_evolutions_auth_token_and_a_sockets_player_token(
@@ -32,9 +22,10 @@ def test_the_access_log_hides_evolutions_auth_token_and_a_sockets_player_token(
         bridge.ready()
         # Evolution's wallet calls carry its shared secret in the query, on every call
         wallet = bridge.url(f"/wallet/evolution/balance?authToken={EVOLUTION_SECRET}&x=1")
-        assert call(wallet, b"{}") == 200
+        assert request(wallet, b"{}", timeout=5).status == 200
         # a browser's bet socket carries its player token in the query
-        assert call(bridge.url(f"/platform/v1/player/socket?token={PLAYER_TOKEN}")) == 401
+        socket = bridge.url(f"/platform/v1/player/socket?token={PLAYER_TOKEN}")
+        assert request(socket, timeout=5).status == 401
         assert bridge.interrupt(within=20)[0] == 0
     finally:
         bridge.close()

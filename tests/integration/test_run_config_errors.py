@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from services.infra.natsserver import free_port
-from tests.integration.support.bridge_settings import provider_toml
+from tests.integration.support.bridge_settings import operator_toml, provider_toml
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,7 @@ MISTAKES = {
         EVOLUTION, ("provider 'evolution'", "CONFIG_TEST_EVOLUTION_TOKEN", "not set")
     ),
     "an operator key whose secret is not set": Mistake(
-        '[[operator]]\nid = "casino"\n[[operator.key]]\nid = "k1"\n'
-        'secret_env = "CONFIG_TEST_OPERATOR_KEY"\nscopes = ["read"]\n',
+        operator_toml("CONFIG_TEST_OPERATOR_KEY"),
         ("operator 'casino' key 'k1'", "CONFIG_TEST_OPERATOR_KEY"),
     ),
     "a Hub88 key that is no PEM key": Mistake(

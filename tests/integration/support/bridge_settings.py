@@ -1,6 +1,6 @@
 """`Settings` for a bridge under test: the session's nats-server, a PostgreSQL database,
 a free HTTP port and a `livebridge.toml` written into the test's own folder, whose
-providers `provider_toml` writes."""
+providers `provider_toml` writes and whose operators `operator_toml`."""
 
 from __future__ import annotations
 
@@ -65,3 +65,12 @@ def provider_toml(
         lines.append("[provider.options]")
         lines += [f"{name} = {json.dumps(value)}" for name, value in options.items()]
     return "\n".join(lines) + "\n"
+
+
+def operator_toml(secret_env: str, *, operator: str = "casino", key: str = "k1") -> str:
+    """One `[[operator]]` of a livebridge.toml with one key, of scope `read`, its secret
+    read from the environment variable `secret_env`."""
+    return (
+        f'[[operator]]\nid = "{operator}"\n[[operator.key]]\nid = "{key}"\n'
+        f'secret_env = "{secret_env}"\nscopes = ["read"]\n'
+    )

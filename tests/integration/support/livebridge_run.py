@@ -1,7 +1,8 @@
-"""`livebridge run` as a child process, the way an operator starts it, and its HTTP status."""
+"""`livebridge run` as a child process, the way an operator starts it, and its HTTP answers."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,20 +10,45 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from services.infra.natsserver import free_port
 
 
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    """The HTTP status, error statuses included; 0 when nothing answered."""
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def request(
+    url: str,
+    data: bytes | None = None,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 1.0,
+) -> Answer:
+    """A GET (a POST with `data`), whatever its status; status 0 when nothing answers."""
+    try:
+        sent = urllib.request.Request(url, data=data, headers=dict(headers or {}))
+        with urllib.request.urlopen(sent, timeout=timeout) as resp:
+            return Answer(int(resp.status), resp.read())
+    except urllib.error.HTTPError as error:
+        return Answer(int(error.code), error.read())
+    except OSError:
+        return Answer(0, b"")
+
+
 def status(url: str) -> int:
     """The HTTP status of a GET, 0 when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=1) as resp:
-            return int(resp.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-    except OSError:
-        return 0
+    return request(url).status
 
 
 def stopped_everything(store: Path) -> bool:
