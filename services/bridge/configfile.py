@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from services.bridge import heapwatch
 from services.bridge.config import Settings, SettingsError, config_path
 from services.edge.adapters.base import EdgeContext
 from services.edge.adapters.registry import load_adapter
@@ -88,9 +89,10 @@ def read_config(settings: Settings) -> BridgeConfig:
             "[platform] / [[operator]] / [limits]",
             lambda: parse_frontdoor(doc, environ=env, base=base),
         )
-    try:
+    try:  # settings of the environment read by parts the bridge builds, named in the message
         kpis = KpiSettings.from_env(env)
-    except ValueError as exc:  # the variable's name and value are in the message
+        heapwatch.check(env)
+    except ValueError as exc:
         raise SettingsError(str(exc)) from None
     return BridgeConfig(
         found=document is not None,

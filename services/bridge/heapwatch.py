@@ -93,12 +93,39 @@ def census_on(environ: Mapping[str, str]) -> bool:
     return directory(environ) is not None and environ.get("LIVEBRIDGE_HEAP_WATCH_CENSUS") == "1"
 
 
+def check(environ: Mapping[str, str]) -> None:
+    """With the watch on, each of its settings is usable; a ValueError names the one that
+    is not (checked before `livebridge run` starts anything)."""
+    if directory(environ) is not None:
+        _frames(environ)
+        _trace_from(environ)
+        _every_s(environ)
+
+
 def _frames(environ: Mapping[str, str]) -> int:
-    return int(environ.get("LIVEBRIDGE_HEAP_WATCH_FRAMES", "0") or "0")
+    return _count(environ, "LIVEBRIDGE_HEAP_WATCH_FRAMES")
 
 
 def _trace_from(environ: Mapping[str, str]) -> int:
-    return int(environ.get("LIVEBRIDGE_HEAP_WATCH_TRACE_FROM", "0") or "0")
+    return _count(environ, "LIVEBRIDGE_HEAP_WATCH_TRACE_FROM")
+
+
+def _count(environ: Mapping[str, str], name: str) -> int:
+    raw = environ.get(name, "").strip() or "0"
+    if not raw.isdigit():
+        raise ValueError(f"{name}={raw!r}: give a whole number, 0 or more")
+    return int(raw)
+
+
+def _every_s(environ: Mapping[str, str]) -> float:
+    raw = environ.get("LIVEBRIDGE_HEAP_WATCH_EVERY_S", "").strip() or "60"
+    try:
+        every_s = float(raw)
+    except ValueError:
+        every_s = float("nan")
+    if not 0 < every_s < float("inf"):
+        raise ValueError(f"LIVEBRIDGE_HEAP_WATCH_EVERY_S={raw!r}: give a number of seconds above 0")
+    return every_s
 
 
 def start(environ: Mapping[str, str]) -> bool:
@@ -281,9 +308,8 @@ def watch_ctx(
         where = directory(environ)
         if where is None:
             return None
-        every_s = float(environ.get("LIVEBRIDGE_HEAP_WATCH_EVERY_S", "60"))
         trace = (_frames(environ), _trace_from(environ))
-        return _dumping(where, every_s, census_on(environ), trace)
+        return _dumping(where, _every_s(environ), census_on(environ), trace)
 
     return beside_app(start, "heap-watch")
 

@@ -74,6 +74,12 @@ MISTAKES = {
         env={"LIVEBRIDGE_HTTP_PORT": "70000"},
         names_file=False,
     ),
+    "a heap watch's frames that are no number": Mistake(
+        "",
+        ("LIVEBRIDGE_HEAP_WATCH_FRAMES='ten'",),
+        env={"LIVEBRIDGE_HEAP_WATCH_DIR": "heap", "LIVEBRIDGE_HEAP_WATCH_FRAMES": "ten"},
+        names_file=False,
+    ),
     "a lease time that is no number": Mistake(
         "", ("LIVEBRIDGE_LEASE_TTL_S='3s'",), env={"LIVEBRIDGE_LEASE_TTL_S": "3s"}, names_file=False
     ),
