@@ -36,8 +36,7 @@ def run_arguments(_parser: argparse.ArgumentParser, env: Mapping[str, str]) -> H
         config = read_config(settings)
         from services.bridge import main as bridge_main
 
-        bridge_main.run(settings, config)
-        return 0
+        return bridge_main.run(settings, config)
 
     return run
 

@@ -37,6 +37,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import suppress
@@ -59,7 +60,7 @@ from services.bridge.config import ENDPOINTS_FILE, Settings
 from services.bridge.configfile import BridgeConfig, read_config
 from services.bridge.leases import LEASES, leased, leases_ctx
 from services.bridge.nats_keeper import NatsKeeper
-from services.bridge.postgres import Postgres, find_or_start
+from services.bridge.postgres import Postgres, PostgresUnavailable, find_or_start
 from services.bridge.telemetry import AccessLog, serve_metrics, setup_telemetry
 from services.edge import natslink
 from services.edge.app import setup_edge
@@ -79,7 +80,7 @@ from services.frontdoor.socket import setup_socket
 from services.frontdoor.tables import TABLE_STATUSES, TableStatuses
 from services.frontdoor.throttle import SessionThrottle
 from services.infra.natscluster import NatsCluster
-from services.infra.natsserver import NatsServer, check_server
+from services.infra.natsserver import NatsServer, NatsServerError, check_server
 from services.ledger.application import Ledger
 from services.ledger.protection import Protection
 from services.ops.http import setup_ops
@@ -497,8 +498,12 @@ def build_app(settings: Settings, config: BridgeConfig | None = None) -> web.App
     return app
 
 
-def run(settings: Settings, config: BridgeConfig) -> None:
-    """Serve until Ctrl-C; `config` was read and checked before (`read_config`)."""
+def run(settings: Settings, config: BridgeConfig) -> int:
+    """Serve until Ctrl-C (0); `config` was read and checked before (`read_config`).
+
+    A server the bridge needs that does not answer or cannot be trusted as it starts
+    (PostgreSQL, or the nats-server: see `services.infra.natsserver`) stops it, once what
+    had started is stopped, with that line on stderr and status 1."""
     arenas = malloc.limit_arenas(settings.environ)  # before the bridge starts its threads
     if heapwatch.start(settings.environ):
         log.warning("tracemalloc on (LIVEBRIDGE_HEAP_WATCH_DIR): for a diagnosis only")
@@ -514,11 +519,16 @@ def run(settings: Settings, config: BridgeConfig) -> None:
     with suppress(KeyboardInterrupt):
         # uvloop: the HTTP edge, the sockets and every bet's answer run on this loop.
         loop = uvloop.new_event_loop()
-        web.run_app(
-            app,
-            host=settings.http_host,
-            port=settings.http_port,
-            print=None,
-            loop=loop,
-            access_log_class=AccessLog,
-        )
+        try:
+            web.run_app(
+                app,
+                host=settings.http_host,
+                port=settings.http_port,
+                print=None,
+                loop=loop,
+                access_log_class=AccessLog,
+            )
+        except (PostgresUnavailable, NatsServerError) as exc:
+            print(f"livebridge run: {exc}", file=sys.stderr)
+            return 1
+    return 0

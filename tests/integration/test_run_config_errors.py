@@ -3,7 +3,8 @@
 Each case runs the command as an operator does, with one mistake in its `livebridge.toml`
 or its environment: the line names the file and the key (or the variable), no traceback
 follows, and nothing was started (no nats-server store, no `endpoints.json`, not even the
-home directory).
+home directory). A PostgreSQL that does not answer is found only by trying: the bridge
+stops what it started and says so in one line, with status 1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from services.infra.natsserver import free_port
 from tests.integration.support.bridge_settings import operator_toml, provider_toml
+from tests.integration.support.livebridge_run import stopped_everything
 
 
 @dataclass(frozen=True)
@@ -137,3 +139,16 @@ def test_livebridge_webhooks_refuses_a_file_it_cannot_read_as_run_does(
     (line,) = ran.stderr.splitlines()
     assert line.startswith(f"livebridge webhooks: {tmp_path / 'livebridge.toml'}: "), line
     assert all(text in line for text in mistake.says), line
+
+
+def test_livebridge_run_stops_what_it_started_and_says_so_when_postgresql_does_not_answer(
+    tmp_path: Path,
+) -> None:
+    unanswered = f"postgresql://127.0.0.1:{free_port()}/livebridge"
+    empty = Mistake("", (), env={"LIVEBRIDGE_DATABASE_URL": unanswered})
+    ran = livebridge(tmp_path, ["run"], empty)
+    assert ran.returncode == 1, ran.stderr
+    assert "Traceback" not in ran.stderr, ran.stderr
+    said = ran.stderr.splitlines()[-1]
+    assert said == f"livebridge run: LIVEBRIDGE_DATABASE_URL={unanswered} does not answer"
+    assert stopped_everything(tmp_path / "home" / "nats"), "nats-server outlived livebridge run"
