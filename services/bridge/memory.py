@@ -23,6 +23,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from services.eventstore.heads import HEAD_BYTES
+from services.ledger.book import PLACED_BET_BYTES
+from services.platform.settle import REPORTED_BET_BYTES
+
 DEFAULT_BUDGET_MB = 256
 BASE_MB = 128
 """The bridge without its caches, with room for bursts (requests, batches, checkpoints)."""
@@ -70,12 +74,6 @@ def bounds(budget_mb: int) -> MemoryBounds:
             f"LIVEBRIDGE_MEMORY_BUDGET_MB={budget_mb} is below the {MIN_BUDGET_MB} MB the "
             f"bridge needs ({BASE_MB} MB before any cache); raise it"
         )
-    # the sizes of an entry, imported here: `services.bridge.config` (read by every command
-    # before it does anything) imports this module, and those modules bring NATS and aiohttp
-    from services.eventstore.heads import HEAD_BYTES
-    from services.ledger.book import PLACED_BET_BYTES
-    from services.platform.settle import REPORTED_BET_BYTES
-
     spare = (budget_mb - BASE_MB) * MB
     return MemoryBounds(
         budget_mb=budget_mb,
