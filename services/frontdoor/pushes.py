@@ -23,7 +23,8 @@ mailboxes of the sockets seated at its provider (and table, when the session nam
 A socket that reconnects with `position` (and `settledPosition`) is first sent what it
 missed, read again from the logs after those positions (`PushHub.replay`), never from
 memory: a reconnect to another process gets the same. A mailbox that overflows (a client
-that does not read) is closed; the client reconnects with its last position.
+that does not read) is emptied and its socket closed; the client reconnects with its last
+position.
 """
 
 from __future__ import annotations
@@ -115,16 +116,29 @@ class Seat:
 
 @dataclass(eq=False)
 class Mailbox:
+    """The pushes waiting for one socket, `MAILBOX` at most.
+
+    `behind` is set once its client is not keeping up: the mailbox overflowed, or the
+    socket found it had stopped reading (`fall_behind`). From then on it holds nothing and
+    takes nothing (the socket is closed, 1013, and the client reconnects by position to be
+    sent it all again from the logs), so a client that stops reading holds no memory."""
+
     seat: Seat
     queue: asyncio.Queue[Push] = field(default_factory=lambda: asyncio.Queue(MAILBOX))
-    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+    behind: asyncio.Event = field(default_factory=asyncio.Event)
 
     def offer(self, push: Push) -> None:
-        if self.seat.sees(push):
-            try:
-                self.queue.put_nowait(push)
-            except asyncio.QueueFull:
-                self.overflowed.set()
+        if self.behind.is_set() or not self.seat.sees(push):
+            return
+        try:
+            self.queue.put_nowait(push)
+        except asyncio.QueueFull:
+            self.fall_behind()
+
+    def fall_behind(self) -> None:
+        self.behind.set()
+        while not self.queue.empty():
+            self.queue.get_nowait()
 
 
 class PushHub:

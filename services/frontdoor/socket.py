@@ -17,6 +17,15 @@ opening sockets. A closed session ends the socket with
 past its token's expiry: a `bet.place` then is answered `LBRG-401 TOKEN_EXPIRED` and the
 socket closed (1008); the client reconnects with a fresh token and its last position.
 
+A client that stops reading is closed with code 1013 (try again later) and the reason
+`BEHIND`, and reconnects by its last position: when its mailbox overflows (pushes piling
+up while the socket's sends wait for the client to read), or when it answers no ping
+within `PONG_WITHIN_S` (one every `PING_EVERY_S`; what aiohttp's heartbeat did, which cut
+the connection without a close frame: the client saw 1006 and no reason). Its mailbox is
+emptied at once; the close frame goes after what was sent, and the socket is let go
+`CLOSE_WITHIN_S` later whether the client read it or not (the bytes already written wait
+in the connection's bounded buffers for a client that reads again).
+
 On every connect (and reconnect) the first message is a `limits.update` with the limits
 in force for the session's player at its provider, table and currency (its profile's
 most specific stored update; its `logPosition`, 0 when none is set): a player who missed
@@ -40,7 +49,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -75,7 +84,12 @@ FLOOD = 50
 TICK_S = 1.0
 MAX_SOCKETS = 4
 MAX_MESSAGE = 16 * 1024
+PING_EVERY_S = 20.0
+PONG_WITHIN_S = 10.0
+CLOSE_WITHIN_S = 5.0
 EXPIRED = "the player token has expired; reconnect with a fresh one from the platform"
+BEHIND = b"too many pushes waiting: reconnect with your last position"
+"""The reason a socket whose client stopped reading is closed with (code 1013)."""
 
 _encoder = msgspec.json.Encoder()
 _POSITION_TYPE = Annotated[int, msgspec.Meta(ge=0, le=10**18 - 1)]
@@ -159,7 +173,8 @@ def setup_socket(
 
     async def socket(request: web.Request) -> web.StreamResponse:
         claims = request[PLAYER]
-        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
+        # Pings are ours (`_watch_pongs`): aiohttp's heartbeat closes without a close frame.
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=MAX_MESSAGE)
         if not ws.can_prepare(request).ok:
             raise ApiError("INVALID_REQUEST", "this route only upgrades to a WebSocket")
         position = _position(request, "position", -1)
@@ -208,26 +223,72 @@ def setup_socket(
 
         open_sockets[session.session_id] += 1
         mailbox = hub.join(seat)
-        tasks: list[asyncio.Task[None]] = []
+        pongs = asyncio.Event()
+        senders: list[asyncio.Task[None]] = []
+        waiting: list[asyncio.Task[Any]] = []
         try:
             if protection is not None:  # first, so a player who missed an update is not stale
                 await send(seat_limits(protection().state, session, datetime.now(UTC)))
             pushes = _push(hub, mailbox, position, settled_position, send, ws, as_seated)
-            tasks.append(asyncio.create_task(pushes, name="socket-pushes"))
-            tasks.append(asyncio.create_task(tick(), name="socket-ticks"))
-            await _take_bets(ws, claims, take, send)
+            senders.append(asyncio.create_task(pushes, name="socket-pushes"))
+            senders.append(asyncio.create_task(tick(), name="socket-ticks"))
+            senders.append(asyncio.create_task(_watch_pongs(ws, pongs, mailbox)))
+            taking = asyncio.create_task(_take_bets(ws, claims, take, send, pongs))
+            behind = asyncio.create_task(mailbox.behind.wait())
+            waiting += (taking, behind)
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if taking.done():
+                taking.result()
+            else:  # nothing more is written to it but the close (a send may be stuck), and
+                # its reply is read by the close (a bet being taken is done, unanswered: the
+                # client's repeat of its key after the reconnect gets the answer)
+                await _cancel([*senders, taking])
+                await _close_behind(ws)
         finally:
             open_sockets[session.session_id] -= 1
             if not open_sockets[session.session_id]:
                 del open_sockets[session.session_id]
             hub.leave(mailbox)
-            for task in tasks:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await _cancel([*senders, *waiting])
         return ws
 
     table.add(app, SOCKET, socket)
+
+
+async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _close_behind(ws: web.WebSocketResponse) -> None:
+    """Close the socket of a client that stopped reading: 1013 and `BEHIND`.
+
+    The close frame is written after what the socket sent, and the client's reply awaited;
+    a client that does not read within `CLOSE_WITHIN_S` is let go (aiohttp then closes the
+    connection, which keeps the bytes already written for the client to read, the close
+    frame among them)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(CLOSE_WITHIN_S):
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=BEHIND)
+
+
+async def _watch_pongs(ws: web.WebSocketResponse, pongs: asyncio.Event, mailbox: Mailbox) -> None:
+    """Ping every `PING_EVERY_S`: a client that answers none within `PONG_WITHIN_S` (or
+    whose ping cannot be written that long) stopped reading, and is behind."""
+    while not ws.closed:
+        await asyncio.sleep(PING_EVERY_S)
+        pongs.clear()
+        try:
+            async with asyncio.timeout(PONG_WITHIN_S):
+                await ws.ping()
+                await pongs.wait()
+        except TimeoutError:
+            mailbox.fall_behind()
+            return
+        except ConnectionResetError:  # closing already
+            return
 
 
 async def _take_bets(
@@ -235,11 +296,19 @@ async def _take_bets(
     claims: PlayerClaims,
     take: TakeBet,
     send: Callable[[object], Awaitable[None]],
+    pongs: asyncio.Event,
 ) -> None:
     """Answer each `bet.place` the socket sends, in order, until it closes (see the module
-    docstring for the rate limit, bad input, an expired token and a closed session)."""
+    docstring for the rate limit, bad input, an expired token and a closed session), and
+    each ping; tell `pongs` of each pong."""
     bucket, refused_in_a_row = TokenBucket(RATE, BURST), 0
     async for message in ws:
+        if message.type is WSMsgType.PING:
+            await ws.pong(message.data)
+            continue
+        if message.type is WSMsgType.PONG:
+            pongs.set()
+            continue
         if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
             continue
         if not bucket.take():
@@ -306,24 +375,8 @@ async def _push(
             for push in await hub.replay(mailbox.seat, position, settled_position):
                 await send(push)
                 told_round, told_settled = _told(push, told_round, told_settled)
-        while not ws.closed:
-            getting = asyncio.ensure_future(mailbox.queue.get())
-            overflow = asyncio.ensure_future(mailbox.overflowed.wait())
-            try:
-                done, _ = await asyncio.wait(
-                    {getting, overflow}, return_when=asyncio.FIRST_COMPLETED
-                )
-            finally:
-                for waiting in (getting, overflow):
-                    if not waiting.done():
-                        waiting.cancel()
-            if overflow in done:
-                await ws.close(
-                    code=WSCloseCode.TRY_AGAIN_LATER,
-                    message=b"too many pushes waiting: reconnect with your last position",
-                )
-                return
-            push = getting.result()
+        while not ws.closed:  # a mailbox behind is the socket's to close (`_close_behind`)
+            push = await mailbox.queue.get()
             if isinstance(push, Settlement):
                 if push.log_position <= told_settled:
                     continue  # sent by the replay already
@@ -372,7 +425,9 @@ SOCKET = Operation(
         "last logPosition received>&settledPosition=<the last round.settled's>` to be sent "
         "what was missed, read again from the log. A `bet.place` past the token's expiry is "
         "answered `LBRG-401 TOKEN_EXPIRED` and the socket closed (1008): reconnect with a "
-        "fresh token."
+        "fresh token. A client that stops reading (its pushes piling up, or no pong within "
+        f"{PONG_WITHIN_S:.0f} s of a ping) is closed (1013, `{BEHIND.decode()}`): reconnect "
+        "with the last position."
     ),
     auth="player",
     status=101,
