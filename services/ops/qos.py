@@ -2,10 +2,12 @@
 
 The player's front posts with its own player token (from the game launch: the samples
 are counted against its session), or the platform relays them with an operator key
-(scope `sessions`). A player reports only on the providers its platform session launched:
-a batch naming another is refused whole (`LBRG-403 PROVIDER_NOT_IN_SESSION`), so no
-player can speak for a provider it never played (its samples feed the SLA watch, whose
-playbook may hide that provider's tables on every bridge). A batch holds 1 to 100
+(scope `sessions`). A player reports only while its platform session is open (a closed
+one answers `LBRG-409 SESSION_CLOSED`, as every call of a closed session does: its token
+outlives the close by minutes) and only on the providers that session launched: a batch
+naming another is refused whole (`LBRG-403 PROVIDER_NOT_IN_SESSION`), so no player can
+speak for a provider it never played (its samples feed the SLA watch, whose playbook may
+hide that provider's tables on every bridge). A batch holds 1 to 100
 samples (`contracts.ops.QosBatch`, 64 KiB at most); each key, and each player session,
 may post `rate` batches a second (burst `burst`), beyond which it gets
 `LBRG-429 RATE_LIMITED` and nothing is counted.
@@ -71,7 +73,7 @@ QOS = Operation(
     scope=Scope.SESSIONS,
     request=QosBatch,
     response=QosAccepted,
-    errors=("RATE_LIMITED", "NOT_YOUR_SESSION", "PROVIDER_NOT_IN_SESSION"),
+    errors=("RATE_LIMITED", "NOT_YOUR_SESSION", "SESSION_CLOSED", "PROVIDER_NOT_IN_SESSION"),
     tags=("operations",),
 )
 
@@ -213,7 +215,7 @@ def setup_qos(
             raise ApiError("RATE_LIMITED", f"more than {rate:g} QoS batches a second; slow down")
         batch = await read_json(request, QosBatch)
         if player is not None:
-            await _launched_by(request.app, player, {s.provider for s in batch.samples})
+            await _reporting(request.app, player, {s.provider for s in batch.samples})
         for sample in batch.samples:
             record(sample)
             if sample.bet_rtt_ms is not None:
@@ -224,11 +226,15 @@ def setup_qos(
     table.add(app, QOS, samples)
 
 
-async def _launched_by(app: web.Application, player: PlayerClaims, providers: set[str]) -> None:
-    """Refuse a player's samples unless its own session launched every provider they name."""
-    session = await app[PLATFORM_SESSIONS].get(player.session_id)
+async def _reporting(app: web.Application, player: PlayerClaims, providers: set[str]) -> None:
+    """Refuse a player's samples unless its own session is open and launched every provider
+    they name."""
+    sessions = app[PLATFORM_SESSIONS]
+    session = await sessions.get(player.session_id)
     if session is None or session.player != player.player:
         raise ApiError("NOT_YOUR_SESSION", "a player reports QoS for its own session only")
+    if not session.open(sessions.clock()):
+        raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
     foreign = sorted(providers - session.tokens.keys())
     if foreign:
         raise ApiError(

@@ -157,3 +157,30 @@ async def test_a_player_reports_only_on_providers_its_session_launched(bridge: B
         "/qos/v1/samples", json=relayed, headers=Bridge.auth("sessions")
     )
     assert accepted.status == 200, await accepted.text()
+
+
+async def test_a_player_whose_session_was_closed_reports_nothing(bridge: Bridge) -> None:
+    # The player token outlives its session's close by minutes: its samples were counted
+    # and judged by the SLA watch as a live session's, where every other call of a closed
+    # session answers SESSION_CLOSED.
+    await fund(bridge, "qos-leaver")
+    status, launched = await launch(bridge, launch_body("qos-leaver", "evo"))
+    assert status == 200, launched
+    sid = launched["sessionId"]
+    closed = await bridge.client.post(
+        f"/platform/v1/sessions/{sid}/close", headers=Bridge.auth("sessions")
+    )
+    assert closed.status == 200, await closed.text()
+    counted = "livebridge_qos_samples_total:webrtc"
+    before = scraped(await (await bridge.client.get("/metrics")).text(), "evo").get(counted, 0)
+
+    batch = {"samples": [sample("evo", protocol="webrtc", betRttMs=60_000)]}
+    player = {"Authorization": f"Bearer {launched['playerToken']}"}
+    refused = await bridge.client.post("/qos/v1/samples", json=batch, headers=player)
+    assert refused.status == 409, await refused.text()
+    answer = await refused.json()
+    assert answer["error"] == "LBRG-409 SESSION_CLOSED" and sid in answer["message"], answer
+
+    after = scraped(await (await bridge.client.get("/metrics")).text(), "evo").get(counted, 0)
+    assert after == before
+    assert sid not in bridge.app[QOS_RECENT].reports("evo", 3600)
