@@ -15,7 +15,6 @@ OpenAPI document at `GET /docs` (Swagger UI, served from the installed package).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,7 +27,7 @@ from contracts.messages import MESSAGES
 from services.frontdoor.auth import OperatorKeys, guard
 from services.frontdoor.config import FrontdoorConfig
 from services.frontdoor.http import json_response
-from services.frontdoor.openapi import build_openapi, ecma_patterns
+from services.frontdoor.openapi import build_openapi, document_json, ecma_patterns
 from services.frontdoor.players import PlayerTokens
 from services.frontdoor.routes import RouteTable
 
@@ -58,17 +57,12 @@ def setup_frontdoor(
     return FrontDoor(table=table, tokens=tokens, config=config)
 
 
-def _schema_json(document: object) -> bytes:
-    # The id pattern names surrogate code points, which only escaped JSON can carry.
-    return json.dumps(document, ensure_ascii=True).encode()
-
-
 def _mount_documents(app: web.Application, table: RouteTable) -> None:
     cache: dict[str, bytes] = {}
 
     async def openapi(request: web.Request) -> web.Response:
         if "openapi" not in cache:
-            cache["openapi"] = _schema_json(build_openapi(table))
+            cache["openapi"] = document_json(build_openapi(table))
         return web.Response(body=cache["openapi"], content_type="application/json")
 
     async def contract(request: web.Request) -> web.Response:
@@ -81,7 +75,7 @@ def _mount_documents(app: web.Application, table: RouteTable) -> None:
                 404,
             )
         return web.Response(
-            body=_schema_json(ecma_patterns(msgspec.json.schema(kind))),
+            body=document_json(ecma_patterns(msgspec.json.schema(kind))),
             content_type="application/json",
         )
 

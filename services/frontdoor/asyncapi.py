@@ -11,7 +11,6 @@ they receive.
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
 import msgspec
@@ -22,10 +21,9 @@ from contracts.messages import SETTLE, SOCKET_IN, SOCKET_OUT, tag_of
 from contracts.platform import RoundSettle
 from contracts.player import BetAccepted, BetRejected, LimitsUpdate
 from services.frontdoor.launch import SOCKET_PATH
-from services.frontdoor.openapi import ecma_patterns
+from services.frontdoor.openapi import REF, document_json, ecma_patterns
 from services.frontdoor.routes import RouteTable
 
-REF = "#/components/schemas/{name}"
 HOSTS_KEPT = 16
 """Documents kept, one per host asked at, the latest: the Host header is the caller's to
 choose, and one kept for every host ever named would grow without bound."""
@@ -188,7 +186,7 @@ def mount_asyncapi(
     @functools.lru_cache(maxsize=HOSTS_KEPT)
     def body(host: str) -> bytes:
         document = build_asyncapi(settle_root=settle_root, limits_subject=limits_subject, host=host)
-        return json.dumps(document, ensure_ascii=True).encode()
+        return document_json(document)
 
     async def serve(request: web.Request) -> web.Response:
         return web.Response(body=body(request.host), content_type="application/json")

@@ -9,6 +9,7 @@ each with an example body. The full code table is in `info.description` and in t
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -62,6 +63,13 @@ def ecma_patterns(document: Any) -> Any:
     if isinstance(document, list):
         return [ecma_patterns(item) for item in document]
     return document
+
+
+def document_json(document: object) -> bytes:
+    """A generated document (OpenAPI, AsyncAPI, a contract's JSON Schema) as served: JSON
+    with every non-ASCII character escaped, since the id patterns name surrogate code
+    points, which only escaped JSON can carry."""
+    return json.dumps(document, ensure_ascii=True).encode()
 
 
 def _ecma(pattern: str) -> str:
