@@ -214,12 +214,16 @@ class Adapter(DialectAdapter):
         return EdgeResponse(200, _ENCODER.encode(body))
 
     async def _live_session(self, sid: str, user: str, tx_id: str = "") -> Session:
-        """`sid`'s session, live (for the debit `tx_id`: or a repeat of it) and `user`'s."""
+        """`sid`'s session, live (for the debit `tx_id`: or a repeat of it) and `user`'s.
+        The user is checked first: another user's sid is refused (`INVALID_PARAMETER`
+        while it lives, `INVALID_SID` once expired) before the ledger is asked about a
+        transaction that is not this user's."""
         session = await self.sessions.get(self.provider.id, sid) if sid else None
+        if session is not None and session.player != user:
+            live = not session.expired(self.context.clock())
+            raise _Answer(Status.INVALID_PARAMETER if live else Status.INVALID_SID)
         if session is None or await self.expired(session, tx_id):
             raise _Answer(Status.INVALID_SID)
-        if session.player != user:
-            raise _Answer(Status.INVALID_PARAMETER)
         return session
 
     async def _current(self, player: str, currency: str) -> Decimal | None:

@@ -1,11 +1,15 @@
 """On the real ledger over JetStream: a debit repeated after its token expired gets its
-original answer in every dialect and moves nothing, and a new debit on that token is
-refused, moving nothing (the unit test `tests/unit/edge/test_expired_token_repeats.py`
-runs the same scenario on the fake ledger)."""
+original answer in every dialect and moves nothing, its transaction id with another
+payload gets the dialect's duplicate answer, and a new debit on that token is refused,
+moving nothing; another player's token is refused without asking the ledger (the unit
+test `tests/unit/edge/test_expired_token_repeats.py` runs the same scenarios on the fake
+ledger)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import pytest
@@ -14,48 +18,73 @@ from services.edge.adapters.base import EdgeContext
 from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
-from services.edge.sessions import MemorySessionStore, Session
+from services.edge.sessions import MemorySessionStore
+from services.ledger.application import Ledger
 from tests.integration.support.ledgers import jetstream_ledger
-from tests.unit.edge.support.token_repeats import DIALECTS, TOKEN, TTL, Dialect, repeat_after_expiry
+from tests.unit.edge.support.token_repeats import (
+    DIALECTS,
+    Dialect,
+    Fate,
+    World,
+    another_players_token,
+    repeat_after,
+)
 from tests.unit.edge.support.wallet_gateway import NOW, GatewayTransport, provider
 
 
-@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
-async def test_a_debit_repeated_after_its_token_expired_gets_its_answer_from_the_ledger(
-    dialect: Dialect, nats_url: str, stream_prefix: str
-) -> None:
+@asynccontextmanager
+async def served(
+    dialect: Dialect, nats_url: str, stream_prefix: str, currencies: tuple[str, ...] = ("EUR",)
+) -> AsyncIterator[tuple[GatewayTransport, World]]:
+    """The dialect's gateway over a real ledger where u-1 and u-2 hold 100.00 in each of
+    the provider's `currencies`."""
     clock = [NOW]
     ledger = jetstream_ledger(nats_url, stream_prefix)
+    asked: list[tuple[str, str]] = []
+    answered = ledger.answered
+
+    def counted(provider: str, tx_id: str) -> bool:
+        asked.append((provider, tx_id))
+        return answered(provider, tx_id)
+
+    ledger.answered = counted  # type: ignore[method-assign]
     sessions = MemorySessionStore(clock=lambda: clock[0])
     async_ledger = AsyncLedger(ledger, workers=4)
     context = EdgeContext(ledger=async_ledger, sessions=sessions, clock=lambda: clock[0])
-    config = provider(dialect.name, dialect.secret, options=dialect.options)
+    config = provider(dialect.name, dialect.secret, options=dialect.options, currencies=currencies)
     gateway = Gateway(ProvidersConfig((config,)), context)
 
-    def fund() -> None:
-        ledger.open_wallet("u-1", "EUR")
-        ledger.deposit("u-1", "EUR", Decimal(100), tx_id="open-u-1")
-
-    def expire() -> None:
-        clock[0] += TTL + 1
+    def fund(ledger: Ledger) -> None:
+        for player in ("u-1", "u-2"):
+            for currency in currencies:
+                ledger.open_wallet(player, currency)
+                ledger.deposit(player, currency, Decimal(100), tx_id=f"open-{player}-{currency}")
 
     async def snapshot() -> object:
-        return await asyncio.to_thread(ledger.balance, "u-1", "EUR")
+        wallets = [(p, c) for p in ("u-1", "u-2") for c in currencies]
+        return await asyncio.gather(*(asyncio.to_thread(ledger.balance, p, c) for p, c in wallets))
 
     try:
-        await asyncio.to_thread(fund)
-        sessions.put(
-            Session(
-                token=TOKEN,
-                provider=dialect.name,
-                player="u-1",
-                currency="EUR",
-                issued_at=NOW,
-                expires_at=NOW + TTL,
-            )
-        )
+        await asyncio.to_thread(fund, ledger)
         transport = GatewayTransport(gateway.gate(dialect.name))
-        await repeat_after_expiry(dialect, transport, expire, snapshot)
+        yield transport, World(sessions, clock, snapshot, lambda: len(asked))
     finally:
         async_ledger.close()
         await asyncio.to_thread(ledger.close)
+
+
+@pytest.mark.parametrize("fate", [Fate.EXPIRED], ids=lambda f: f.name.lower())
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+async def test_a_debit_repeated_after_its_token_died_gets_its_answer_from_the_ledger(
+    dialect: Dialect, fate: Fate, nats_url: str, stream_prefix: str
+) -> None:
+    async with served(dialect, nats_url, stream_prefix) as (transport, world):
+        await repeat_after(dialect, fate, transport, world)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+async def test_another_players_expired_token_refuses_a_repeat_without_asking_the_ledger(
+    dialect: Dialect, nats_url: str, stream_prefix: str
+) -> None:
+    async with served(dialect, nats_url, stream_prefix) as (transport, world):
+        await another_players_token(dialect, transport, world)

@@ -1,27 +1,56 @@
 """A debit taken while its token was live, repeated after the token expired, is a repeat
-(I3: the original answer, nothing moves), not a token error; a new debit on that expired
-token is still refused in the dialect's words, moving nothing. Providers retry a bet for
-a long time (Hub88: up to 500 times with exponential back-off), well past an idle token's
-expiry, and a token error would make them roll back a bet the player holds."""
+(I3: the original answer, nothing moves), not a token error; the same transaction id with
+another payload gets the dialect's duplicate answer; a new debit on that expired token is
+still refused in the dialect's words, moving nothing. Providers retry a bet for a long
+time (Hub88: up to 500 times with exponential back-off), well past an idle token's
+expiry, and a token error would make them roll back a bet the player holds. Another
+player's token refuses a debit before the ledger is asked anything."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.unit.edge.support.token_repeats import DIALECTS, TOKEN, TTL, Dialect, repeat_after_expiry
-from tests.unit.edge.support.wallet_gateway import player_rig
+from tests.unit.edge.support.token_repeats import (
+    DIALECTS,
+    Dialect,
+    Fate,
+    World,
+    another_players_token,
+    repeat_after,
+)
+from tests.unit.edge.support.wallet_gateway import Rig, player_rig
 
 
-@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
-async def test_a_debit_repeated_after_its_token_expired_is_a_repeat_and_a_new_one_is_refused(
-    dialect: Dialect,
-) -> None:
-    r, transport = player_rig(dialect.name, dialect.secret, TOKEN, ttl=TTL, options=dialect.options)
+def world_of(r: Rig) -> World:
+    """The rig's store, clock and ledger, counting the edge's `answered` questions."""
+    asked: list[tuple[str, str]] = []
+    answered = r.ledger.answered
 
-    def expire() -> None:
-        r.clock[0] += TTL + 1
+    def counted(provider: str, tx_id: str) -> bool:
+        asked.append((provider, tx_id))
+        return answered(provider, tx_id)
+
+    r.ledger.answered = counted  # type: ignore[method-assign]
 
     async def snapshot() -> object:
         return r.ledger.snapshot()
 
-    await repeat_after_expiry(dialect, transport, expire, snapshot)
+    return World(r.sessions, r.clock, snapshot, lambda: len(asked))
+
+
+@pytest.mark.parametrize("fate", [Fate.EXPIRED], ids=lambda f: f.name.lower())
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+async def test_a_debit_repeated_after_its_token_died_is_a_repeat_and_a_new_one_is_refused(
+    dialect: Dialect, fate: Fate
+) -> None:
+    r, transport = player_rig(dialect.name, dialect.secret, options=dialect.options)
+    await repeat_after(dialect, fate, transport, world_of(r))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+async def test_another_players_expired_token_refuses_a_repeat_without_asking_the_ledger(
+    dialect: Dialect,
+) -> None:
+    r, transport = player_rig(dialect.name, dialect.secret, options=dialect.options)
+    r.fund("u-2", "100.00")
+    await another_players_token(dialect, transport, world_of(r))
