@@ -29,8 +29,11 @@ How to add a dialect `foo`
 
 Adapters hold no mutable state of their own: idempotency lives in the ledger (a repeated
 `tx_id` gets `replayed=True` and the original reply), sessions in `EdgeContext.sessions`.
-A debit on an expired token is refused only when it is new (`expired(session, tx_id)`
-asks the ledger): a provider's retry of a bet taken while the token was live is a repeat.
+A debit checks its token with `debit_session`: a token that is no longer live (expired,
+revoked, rotated, unknown to the store) refuses a debit only when it is new; one whose
+transaction id the ledger has answered (`AsyncLedger.answered`) is a repeat, sent to the
+ledger for its original answer (or the dialect's duplicate answer to another payload)
+whatever the token's state. Another player's token refuses any debit.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from typing import ClassVar
 from services.edge.config import ProviderConfig
 from services.edge.ports import AsyncLedger, Refused
 from services.edge.security import fresh_timestamp
-from services.edge.sessions import Session, SessionStore
+from services.edge.sessions import Session, SessionStore, recorded_session, session_ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +119,26 @@ class Rejected(Exception):
         self.detail = detail
 
 
+class TokenFault(enum.Enum):
+    """Why a token lets no new debit through (`DialectAdapter.debit_session`)."""
+
+    INVALID = "invalid"
+    """No token, one the store does not know (never issued, revoked, rotated), or another
+    player's that has expired."""
+    EXPIRED = "expired"
+    """The player's own, past its expiry."""
+    NOT_THEIRS = "not_theirs"
+    """Another player's, live."""
+
+
+class TokenRefused(Exception):
+    """A debit's token refuses it (`fault` says why); nothing was written."""
+
+    def __init__(self, fault: TokenFault) -> None:
+        super().__init__(fault.value)
+        self.fault = fault
+
+
 @dataclass(frozen=True, slots=True)
 class EdgeContext:
     """What every adapter gets from the composition root."""
@@ -154,14 +177,39 @@ class DialectAdapter(abc.ABC):
         session = await self.sessions.get(self.provider.id, token) if token else None
         return session if session is not None and session.player == player else None
 
-    async def expired(self, session: Session, tx_id: str = "") -> bool:
-        """Whether `session` has expired for this call. For a debit `tx_id`, only when the
-        ledger has not answered that transaction before: a repeat of a debit taken while
-        the token was live gets its original answer (I3), however long the provider's
-        retries took, while a new one is refused."""
-        if not session.expired(self.context.clock()):
-            return False
-        return not (tx_id and await self.ledger.answered(self.provider.id, tx_id))
+    async def debit_session(
+        self, token: str, player: str, tx_ids: Sequence[str] = ()
+    ) -> Session | None:
+        """The session `player` debits `tx_ids` under with `token`: live and theirs.
+
+        A token no longer live (expired, revoked, rotated, unknown to the store) still lets
+        through debits whose every transaction id the ledger has answered (`answered`):
+        repeats, which the ledger answers from its record (the original answer, or the
+        duplicate refusal for another payload; I3) whatever became of the token, since a
+        provider retries a bet long after (Hub88: up to 500 times) and a token error makes
+        it roll back a bet the player holds. For a repeat the session is the token's while
+        the store still knows it (expired), else None: then what a debit takes from its
+        session must be found as the original found it, since the ledger compares the
+        repeat's payload with the original's (not its `session_id`: `debit_session_id`).
+        Raises `TokenRefused` for the rest, new debits moving nothing: no token, a dead
+        one, and another player's (the ledger not asked: that bet is not this player's).
+        """
+        session = await self.sessions.get(self.provider.id, token) if token else None
+        now = self.context.clock()
+        if session is not None and session.player != player:
+            live = not session.expired(now)
+            raise TokenRefused(TokenFault.NOT_THEIRS if live else TokenFault.INVALID)
+        if session is not None and not session.expired(now):
+            return session
+        if token and tx_ids and await self._all_answered(tx_ids):
+            return session
+        raise TokenRefused(TokenFault.INVALID if session is None else TokenFault.EXPIRED)
+
+    async def _all_answered(self, tx_ids: Sequence[str]) -> bool:
+        for tx_id in tx_ids:
+            if not await self.ledger.answered(self.provider.id, tx_id):
+                return False
+        return True
 
     async def available(self, player: str, currency: str) -> Decimal | None:
         """The player's available balance (cash minus holds), or None when the ledger
@@ -178,3 +226,10 @@ class DialectAdapter(abc.ABC):
     @abc.abstractmethod
     def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
         """The dialect's answer to an edge refusal; never raises."""
+
+
+def debit_session_id(session: Session | None, token: str) -> str:
+    """The `session_id` of a debit with `token` (`debit_session` gave `session`): the
+    session's recorded one, or the token's own ref when the store no longer knows it (a
+    repeat: the ledger answers it from its record and records nothing of it)."""
+    return session_ref(token) if session is None else recorded_session(session, token)

@@ -11,10 +11,12 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
   one is `INVALID_TOKEN_ID`.
 - `/check` takes the launch sid and answers a new one; the old sid stops working
   (`INVALID_SID` afterwards). A sid of another user -> `INVALID_PARAMETER`.
-- `/balance` and `/debit` need a live sid of that user (`INVALID_SID` otherwise) in the
-  session's currency (`INVALID_PARAMETER` otherwise); an expired sid still serves the
-  repeat of a debit taken while it was live (`BET_ALREADY_EXIST`). `/credit` and `/cancel` skip the
-  sid: a bet must always be settleable.
+- `/balance` and `/debit` need a live sid of that user: a live sid of another user ->
+  `INVALID_PARAMETER`, any other (expired, rotated by `/check`, ended with its platform
+  session, unknown) -> `INVALID_SID`; and the session's currency (`INVALID_PARAMETER`
+  otherwise). A debit whose `transaction.id` the ledger answered before is a repeat
+  whatever became of its sid (`BET_ALREADY_EXIST`, nothing moves), unless the sid is
+  another user's. `/credit` and `/cancel` skip the sid: a bet must always be settleable.
 - Debit: `transaction.id` is the ledger transaction, `refId` the bet, `game.id` the
   round. A repeated debit, same payload or not -> `BET_ALREADY_EXIST`, nothing moves.
 - Credit: settles the bet `refId` (zero credits settle it lost). Repeated, or for a
@@ -75,6 +77,9 @@ from services.edge.adapters.base import (
     Endpoint,
     Rejected,
     Rejection,
+    TokenFault,
+    TokenRefused,
+    debit_session_id,
 )
 from services.edge.amounts import in_currency, wire_amount
 from services.edge.ports import Refused
@@ -213,18 +218,22 @@ class Adapter(DialectAdapter):
         )
         return EdgeResponse(200, _ENCODER.encode(body))
 
-    async def _live_session(self, sid: str, user: str, tx_id: str = "") -> Session:
-        """`sid`'s session, live (for the debit `tx_id`: or a repeat of it) and `user`'s.
-        The user is checked first: another user's sid is refused (`INVALID_PARAMETER`
-        while it lives, `INVALID_SID` once expired) before the ledger is asked about a
-        transaction that is not this user's."""
-        session = await self.sessions.get(self.provider.id, sid) if sid else None
-        if session is not None and session.player != user:
-            live = not session.expired(self.context.clock())
-            raise _Answer(Status.INVALID_PARAMETER if live else Status.INVALID_SID)
-        if session is None or await self.expired(session, tx_id):
+    async def _live_session(self, sid: str, user: str) -> Session:
+        """`sid`'s session, live and `user`'s."""
+        session = await self._sid_session(sid, user, ())
+        if session is None:  # only a repeated debit goes without one
             raise _Answer(Status.INVALID_SID)
         return session
+
+    async def _sid_session(self, sid: str, user: str, tx_ids: Sequence[str]) -> Session | None:
+        """`debit_session`, its refusals in Evolution's words: another user's sid is refused
+        before the ledger is asked anything (`INVALID_PARAMETER` while it lives,
+        `INVALID_SID` once expired); any other dead sid is `INVALID_SID`."""
+        try:
+            return await self.debit_session(sid, user, tx_ids)
+        except TokenRefused as refused:
+            not_theirs = refused.fault is TokenFault.NOT_THEIRS
+            raise _Answer(Status.INVALID_PARAMETER if not_theirs else Status.INVALID_SID) from None
 
     async def _current(self, player: str, currency: str) -> Decimal | None:
         available = await self.available(player, currency)
@@ -335,8 +344,8 @@ class Adapter(DialectAdapter):
 
     async def _debit(self, call: wire.TransactionRequest) -> EdgeResponse:
         amount = self._amount(call)
-        session = await self._live_session(call.sid, call.userId, call.transaction.id)
-        if call.currency != session.currency:
+        session = await self._sid_session(call.sid, call.userId, (call.transaction.id,))
+        if session is not None and call.currency != session.currency:
             raise _Answer(Status.INVALID_PARAMETER)
         if amount <= 0:
             return self._send(Status.INVALID_PARAMETER, call.uuid, None)
@@ -344,7 +353,7 @@ class Adapter(DialectAdapter):
         command = msgspec.structs.replace(
             self._move(Debit, call, amount),
             table=table.id if table else "",
-            session_id=recorded_session(session, call.sid),
+            session_id=debit_session_id(session, call.sid),
         )
         return await self._execute("debit", call, command)
 

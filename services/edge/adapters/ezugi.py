@@ -14,8 +14,9 @@ marked [INFER]:
 - `/auth` takes the launch token (issued by the platform) and answers with a new session
   token for the same player; the launch token stays valid until it expires, so a repeated
   `/auth` works [INFER]. Unknown or expired token -> 6.
-- `/debit` needs a live session token of that `uid`: unknown, another player's or expired
-  -> 6, but a repeat of a debit taken while it was live is answered as a repeat;
+- `/debit` needs a live session token of that `uid`: unknown, revoked, another player's or
+  expired -> 6; but a debit whose `transactionId` the ledger answered before is a repeat
+  whatever became of its token (another player's excepted), answered as any repeat;
   `/credit` and `/rollback` never check the token (Ezugi sends them after the session may
   have ended).
 - Ids: a debit is its `transactionId`; a credit is its own `transactionId` settling the
@@ -80,11 +81,14 @@ from services.edge.adapters.base import (
     Endpoint,
     Rejected,
     Rejection,
+    TokenFault,
+    TokenRefused,
+    debit_session_id,
 )
 from services.edge.amounts import wire_amount
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
-from services.edge.sessions import PROVIDER_IDLE_S, SessionEnded, recorded_session
+from services.edge.sessions import PROVIDER_IDLE_S, SessionEnded
 
 _REJECTIONS: dict[Rejection, tuple[int, str]] = {
     Rejection.IP_NOT_ALLOWED: (200, "Caller address not allowed"),
@@ -366,12 +370,13 @@ class Adapter(DialectAdapter):
 
     async def _debit(self, call: wire.DebitRequest, currency: str) -> WalletReply:
         amount = self._amount(call.debitAmount, currency)
-        session = await self.session_of(call.token, call.uid)
-        if session is None:
-            raise _Answer(Code.TOKEN_NOT_FOUND, "Token not found or not this player's")
-        if await self.expired(session, call.transactionId):
-            raise _Answer(Code.TOKEN_NOT_FOUND, "Token expired")
-        if session.currency != currency:
+        try:
+            session = await self.debit_session(call.token, call.uid, (call.transactionId,))
+        except TokenRefused as refused:
+            if refused.fault is TokenFault.EXPIRED:
+                raise _Answer(Code.TOKEN_NOT_FOUND, "Token expired") from None
+            raise _Answer(Code.TOKEN_NOT_FOUND, "Token not found or not this player's") from None
+        if session is not None and session.currency != currency:
             raise _Answer(Code.GENERAL_ERROR, f"the player plays in {session.currency}")
         command = Debit(
             provider=self.provider.id,
@@ -382,7 +387,7 @@ class Adapter(DialectAdapter):
             round_id=str(call.roundId),
             game=str(call.gameId),
             table=str(call.tableId),
-            session_id=recorded_session(session, call.token),
+            session_id=debit_session_id(session, call.token),
         )
         return await self._execute(command, _DEBIT_REFUSALS)
 

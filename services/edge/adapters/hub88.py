@@ -6,9 +6,11 @@ Provider config: `secret_env`/`secret_file` holds Hub88's RSA public key (PEM). 
 Semantics, per Hub88's documentation unless marked [INFER]:
 - The signature is checked over the raw bytes before the body is decoded; a bad or
   missing one is `RS_ERROR_INVALID_SIGNATURE` and nothing else happens.
-- `bet` checks the token: unknown or not this user's -> `RS_ERROR_INVALID_TOKEN`, expired
-  -> `RS_ERROR_TOKEN_EXPIRED`, unless the bet is a repeat of one taken while the token was
-  live: that gets its original answer like any repeat. `win` and `rollback` never check
+- `bet` checks the token: unknown (revoked, ended with its platform session) or not this
+  user's -> `RS_ERROR_INVALID_TOKEN`, expired -> `RS_ERROR_TOKEN_EXPIRED`, unless its
+  `transaction_uuid` is one the ledger answered before: that repeat gets its original
+  answer (or `RS_ERROR_DUPLICATE_TRANSACTION` for another payload) whatever the token's
+  state now, another user's token excepted. `win` and `rollback` never check
   the token (Hub88: "must not be checked on wins/rollbacks"). `user/balance` needs a token
   known for that user, expired or not [INFER: a balance read moves nothing]. `user/info`
   is `{user, request_uuid}` only (Hub88 sends no token): a player with a wallet in one of the
@@ -75,10 +77,13 @@ from services.edge.adapters.base import (
     Endpoint,
     Rejected,
     Rejection,
+    TokenFault,
+    TokenRefused,
+    debit_session_id,
 )
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
-from services.edge.sessions import Session, recorded_session
+from services.edge.sessions import Session
 
 S = TypeVar("S")
 
@@ -311,13 +316,16 @@ class Adapter(DialectAdapter):
             return call
         try:
             currency, amount = self._money(call)
-            live = await self._session(call.user, call.token)
-            if await self.expired(live, call.transaction_uuid):
-                raise _Answer(Status.TOKEN_EXPIRED)
-            if live.currency != currency:
+            live = await self.debit_session(call.token, call.user, (call.transaction_uuid,))
+            if live is not None and live.currency != currency:
                 raise _Answer(Status.WRONG_CURRENCY)
         except _Answer as answer:
             return self._send(answer.status, call.request_uuid, call.user, call.currency, None)
+        except TokenRefused as refused:
+            expired = refused.fault is TokenFault.EXPIRED
+            status = Status.TOKEN_EXPIRED if expired else Status.INVALID_TOKEN
+            return self._send(status, call.request_uuid, call.user, call.currency, None)
+        session_id = debit_session_id(live, call.token)
         command: Debit | Award = Debit(
             provider=self.provider.id,
             tx_id=call.transaction_uuid,
@@ -326,7 +334,7 @@ class Adapter(DialectAdapter):
             amount=amount,
             round_id=call.round,
             game=call.game_code,
-            session_id=recorded_session(live, call.token),
+            session_id=session_id,
             closes_round=bool(call.round_closed),
         )
         if call.is_free:
@@ -342,7 +350,7 @@ class Adapter(DialectAdapter):
                 round_id=call.round,
                 game=call.game_code,
                 reference=f"{call.reward_uuid or ''}|free bet of {call.amount}",
-                session_id=recorded_session(live, call.token),
+                session_id=session_id,
                 closes_round=bool(call.round_closed),
             )
         return await self._execute(call, command)

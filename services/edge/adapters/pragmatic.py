@@ -9,14 +9,16 @@ Semantics, following the public implementations unless marked [INFER]:
   happens. Repeated fields, undecodable bytes, more than 64 fields -> error 7.
 - `authenticate` answers the player of a live launch token (error 4 otherwise) and keeps
   the token [INFER: no rotation; Pragmatic sends it back on later calls].
-- `bet` checks `token` when one is sent (error 4 if unknown, expired or another
-  player's; an expired one still serves the repeat of a bet taken while it was live,
-  answered as a repeat); the currency is the session's, else the player's last session's. Same
+- `bet` checks `token` when one is sent (error 4 if unknown, revoked, expired or another
+  player's); the currency is the session's, else the player's last session's. Same
   `reference` again -> the original success with the current balance; with another
-  amount or round -> error 7 [INFER]. Insufficient funds -> 1 with the balance; a bet
-  after the round's betting closed, or after its refund arrived -> 3 (final). Player
-  protection (`services.ledger.protection`): self-excluded, timed out or high-risk -> 6;
-  over the profile's stake range -> 310; over a round, loss or stake limit -> 50.
+  amount or round -> error 7 [INFER]. A `reference` the ledger answered before is such a
+  repeat whatever became of its token (another player's excepted): with the session gone,
+  its currency is the one of the player's currencies the ledger took it in. Insufficient
+  funds -> 1 with the balance; a bet after the round's betting closed, or after its
+  refund arrived -> 3 (final). Player protection (`services.ledger.protection`):
+  self-excluded, timed out or high-risk -> 6; over the profile's stake range -> 310; over
+  a round, loss or stake limit -> 50.
 - `result` pays the player's open bets in `roundId` (a zero result settles them lost);
   idempotent on `reference`; a round with no open bet of this player -> 7 [INFER: the
   codes for it disagree between implementations; 7 is final and changes nothing].
@@ -69,10 +71,11 @@ from services.edge.adapters.base import (
     Endpoint,
     Rejected,
     Rejection,
+    TokenRefused,
+    debit_session_id,
 )
 from services.edge.amounts import in_currency, wire_amount
 from services.edge.ports import Refused
-from services.edge.sessions import recorded_session
 
 S = TypeVar("S")
 
@@ -186,22 +189,14 @@ class Adapter(DialectAdapter):
         except (MoneyError, ArithmeticError):
             raise _Answer(Error.BAD_PARAMETERS) from None
 
-    async def _currency(
-        self, user: str, token: str, *, check_token: bool, tx_id: str = ""
-    ) -> tuple[str, str]:
-        """The player's currency and session ref, checking `token` when there is one (live,
-        or expired for a repeat of the bet `tx_id` only)."""
-        if token and check_token:
-            session = await self.session_of(token, user)
-            if session is None or await self.expired(session, tx_id):
-                raise _Answer(Error.AUTHENTICATION_FAILED)
-            return session.currency, recorded_session(session, token)
+    async def _currency(self, user: str) -> str:
+        """The currency of the player's last session (the provider's only one if none)."""
         currency = await self.sessions.currency_of(self.provider.id, user)
         if currency is None and len(self.provider.currencies) == 1:
             currency = self.provider.currencies[0]
         if currency is None or currency not in self.provider.currencies:
             raise _Answer(Error.PLAYER_NOT_FOUND)
-        return currency, ""
+        return currency
 
     async def _cash(self, user: str, currency: str) -> Decimal | None:
         available = await self.available(user, currency)
@@ -278,7 +273,7 @@ class Adapter(DialectAdapter):
         return await self._serve(request, wire.BalanceRequest, self._balance)
 
     async def _balance(self, call: wire.BalanceRequest) -> EdgeResponse:
-        currency, _ = await self._currency(call.userId, "", check_token=False)
+        currency = await self._currency(call.userId)
         cash = await self._cash(call.userId, currency)
         if cash is None:
             return _response(Error.PLAYER_NOT_FOUND)
@@ -291,33 +286,76 @@ class Adapter(DialectAdapter):
         stamp = int(call.timestamp) if _MILLIS.fullmatch(call.timestamp) else 0
         if self.provider.max_skew_s > 0 and not self.fresh(stamp):
             raise _Answer(Error.BAD_PARAMETERS)
-        currency, session = await self._currency(
-            call.userId, call.token, check_token=True, tx_id=call.reference
-        )
+        if not call.token:
+            currency = await self._currency(call.userId)
+            return await self._stake(call, currency, self._bet_amount(call, currency), "")
+        try:
+            session = await self.debit_session(call.token, call.userId, (call.reference,))
+        except TokenRefused:
+            raise _Answer(Error.AUTHENTICATION_FAILED) from None
+        session_id = debit_session_id(session, call.token)
+        if session is not None:
+            amount = self._bet_amount(call, session.currency)
+            return await self._stake(call, session.currency, amount, session_id)
+        return await self._repeat_bet(call, session_id)
+
+    def _bet_amount(self, call: wire.BetRequest, currency: str) -> Decimal:
         amount = self._amount(call.amount, currency)
         if amount <= 0:
             raise _Answer(Error.BAD_PARAMETERS)
-        return await self._move(
-            Debit(
-                provider=self.provider.id,
-                tx_id=call.reference,
-                player=call.userId,
-                currency=currency,
-                amount=amount,
-                round_id=call.roundId,
-                bet_id=call.reference,
-                game=call.gameId,
-                session_id=session,
-            ),
-            currency,
-            usedPromo=Decimal(0),
+        return amount
+
+    def _stake_of(
+        self, call: wire.BetRequest, currency: str, amount: Decimal, session_id: str
+    ) -> Debit:
+        return Debit(
+            provider=self.provider.id,
+            tx_id=call.reference,
+            player=call.userId,
+            currency=currency,
+            amount=amount,
+            round_id=call.roundId,
+            bet_id=call.reference,
+            game=call.gameId,
+            session_id=session_id,
         )
+
+    async def _stake(
+        self, call: wire.BetRequest, currency: str, amount: Decimal, session_id: str
+    ) -> EdgeResponse:
+        command = self._stake_of(call, currency, amount, session_id)
+        return await self._move(command, currency, usedPromo=Decimal(0))
+
+    async def _repeat_bet(self, call: wire.BetRequest, session_id: str) -> EdgeResponse:
+        """A bet the ledger answered before, repeated on a token the store no longer knows:
+        its currency was that token's session's, which the player's last session may no
+        longer be. The ledger replays it in the original's currency and refuses it, moving
+        nothing, in any other; a payload the ledger replays in none gets the refusal in the
+        likeliest currency (error 7 for another amount or round)."""
+        latest = await self.sessions.currency_of(self.provider.id, call.userId)
+        currencies = [c for c in self.provider.currencies if c != latest]
+        if latest in self.provider.currencies:
+            currencies.insert(0, latest)
+        first: tuple[Refused, str] | None = None
+        for currency in currencies:
+            try:
+                amount = self._bet_amount(call, currency)
+            except _Answer:
+                continue  # not an amount of this currency: not the original's
+            reply, refused = await self._execute(self._stake_of(call, currency, amount, session_id))
+            if reply is not None:
+                return await self._money_answer(reply, currency, usedPromo=Decimal(0))
+            assert refused is not None
+            first = first or (refused, currency)
+        if first is None:
+            raise _Answer(Error.BAD_PARAMETERS)
+        return await self._refused(first[0], call.userId, first[1])
 
     async def result(self, request: EdgeRequest) -> EdgeResponse:
         return await self._serve(request, wire.ResultRequest, self._result)
 
     async def _result(self, call: wire.ResultRequest) -> EdgeResponse:
-        currency, _ = await self._currency(call.userId, "", check_token=False)
+        currency = await self._currency(call.userId)
         amount = self._amount(call.amount, currency)
         return await self._move(
             Credit(
@@ -336,7 +374,7 @@ class Adapter(DialectAdapter):
         return await self._serve(request, wire.RefundRequest, self._refund)
 
     async def _refund(self, call: wire.RefundRequest) -> EdgeResponse:
-        currency, _ = await self._currency(call.userId, "", check_token=False)
+        currency = await self._currency(call.userId)
         reply, refused = await self._execute(
             Rollback(
                 provider=self.provider.id,
@@ -362,7 +400,7 @@ class Adapter(DialectAdapter):
         return await self._serve(request, wire.EndRoundRequest, self._end_round)
 
     async def _end_round(self, call: wire.EndRoundRequest) -> EdgeResponse:
-        currency, _ = await self._currency(call.userId, "", check_token=False)
+        currency = await self._currency(call.userId)
         reply, refused = await self._execute(
             Credit(
                 provider=self.provider.id,
@@ -402,7 +440,7 @@ class Adapter(DialectAdapter):
         currency: str = "",
     ) -> EdgeResponse:
         """Pay (or, an adjustment, take) `call.amount` as an award under `method:reference`."""
-        known, _ = await self._currency(call.userId, "", check_token=False)
+        known = await self._currency(call.userId)
         if currency and currency != known:
             raise _Answer(Error.BAD_PARAMETERS)
         negative = cause is AwardCause.ADJUSTMENT and call.amount.startswith("-")

@@ -33,8 +33,10 @@ marked [INFER]:
 - `jackpot_contribution` and `jackpot_win` are informational: they are parts of `amount`
   already [INFER], so they move nothing of their own.
 - `session_id`, when the provider sends one, is checked on bets only (it must be a live,
-  unexpired session of that player, else 412 code 101) [INFER], except for a repeat of a
-  bet taken while it was live, answered as a repeat; wins and rollbacks never check it.
+  unexpired session of that player, else 412 code 101) [INFER]; wins and rollbacks never
+  check it. A request whose every bet `action_id` the ledger answered before is a repeat
+  whatever became of the session (expired, revoked, unknown; another player's excepted),
+  answered per action as any repeat.
 - Malformed JSON, wrong types, an empty `user_id`, `action_id` or `original_action_id`,
   negative or out-of-range amounts -> HTTP 400 code 400.
   Edge refusals: IP not allowed -> 403 code 403; rate limited -> 429 code 503 [INFER: the
@@ -76,9 +78,11 @@ from services.edge.adapters.base import (
     Endpoint,
     Rejected,
     Rejection,
+    TokenFault,
+    TokenRefused,
+    debit_session_id,
 )
 from services.edge.ports import Refused
-from services.edge.sessions import recorded_session
 
 C = TypeVar("C")
 
@@ -183,16 +187,18 @@ class Adapter(DialectAdapter):
 
     async def _check_session(self, token: str, player: str, bets: Sequence[str]) -> str:
         """The `session_id` the bets `bets` with `token` are recorded under ("" without a
-        token); an expired session serves repeats of bets taken before only."""
+        token), once `debit_session` lets them through."""
         if not token:
             return ""
-        session = await self.session_of(token, player)
-        if session is None:
-            raise _Answer(Code.PLAYER_INVALID, f"session is not a live session of {player}")
-        for action_id in bets:
-            if await self.expired(session, action_id):
-                raise _Answer(Code.PLAYER_INVALID, f"the session of {player} has expired")
-        return recorded_session(session, token)
+        try:
+            session = await self.debit_session(token, player, bets)
+        except TokenRefused as refused:
+            if refused.fault is TokenFault.EXPIRED:
+                raise _Answer(Code.PLAYER_INVALID, f"the session of {player} has expired") from None
+            raise _Answer(
+                Code.PLAYER_INVALID, f"session is not a live session of {player}"
+            ) from None
+        return debit_session_id(session, token)
 
     async def _serve(
         self,

@@ -1,8 +1,9 @@
-"""On the real ledger over JetStream: a debit repeated after its token expired gets its
-original answer in every dialect and moves nothing, its transaction id with another
-payload gets the dialect's duplicate answer, and a new debit on that token is refused,
-moving nothing; another player's token is refused without asking the ledger (the unit
-test `tests/unit/edge/test_expired_token_repeats.py` runs the same scenarios on the fake
+"""On the real ledger over JetStream: a debit repeated after its token died (expired,
+revoked, ended with its platform session) gets its original answer in every dialect and
+moves nothing, its transaction id with another payload gets the dialect's duplicate
+answer, and a new debit on that token is refused, moving nothing; another player's token
+is refused without asking the ledger (the unit test
+`tests/unit/edge/test_expired_token_repeats.py` runs the same scenarios on the fake
 ledger)."""
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from services.ledger.application import Ledger
 from tests.integration.support.ledgers import jetstream_ledger
 from tests.unit.edge.support.token_repeats import (
     DIALECTS,
+    PRAGMATIC,
     Dialect,
     Fate,
     World,
     another_players_token,
+    pragmatic_repeat_in_the_earlier_currency,
     repeat_after,
 )
 from tests.unit.edge.support.wallet_gateway import NOW, GatewayTransport, provider
@@ -73,7 +76,7 @@ async def served(
         await asyncio.to_thread(ledger.close)
 
 
-@pytest.mark.parametrize("fate", [Fate.EXPIRED], ids=lambda f: f.name.lower())
+@pytest.mark.parametrize("fate", list(Fate), ids=lambda f: f.name.lower())
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
 async def test_a_debit_repeated_after_its_token_died_gets_its_answer_from_the_ledger(
     dialect: Dialect, fate: Fate, nats_url: str, stream_prefix: str
@@ -88,3 +91,10 @@ async def test_another_players_expired_token_refuses_a_repeat_without_asking_the
 ) -> None:
     async with served(dialect, nats_url, stream_prefix) as (transport, world):
         await another_players_token(dialect, transport, world)
+
+
+async def test_a_pragmatic_bet_repeated_on_a_revoked_token_is_answered_in_its_own_currency(
+    nats_url: str, stream_prefix: str
+) -> None:
+    async with served(PRAGMATIC, nats_url, stream_prefix, ("USD", "EUR")) as (transport, world):
+        await pragmatic_repeat_in_the_earlier_currency(transport, world)

@@ -1,10 +1,11 @@
-"""A debit taken while its token was live, repeated after the token expired, is a repeat
-(I3: the original answer, nothing moves), not a token error; the same transaction id with
-another payload gets the dialect's duplicate answer; a new debit on that expired token is
-still refused in the dialect's words, moving nothing. Providers retry a bet for a long
-time (Hub88: up to 500 times with exponential back-off), well past an idle token's
-expiry, and a token error would make them roll back a bet the player holds. Another
-player's token refuses a debit before the ledger is asked anything."""
+"""A debit taken while its token was live, repeated after the token died (expired, revoked,
+rotated, ended with its platform session), is a repeat (I3: the original answer, nothing
+moves), not a token error; the same transaction id with another payload gets the
+dialect's duplicate answer; a new debit on that dead token is still refused in the
+dialect's words, moving nothing. Providers retry a bet for a long time (Hub88: up to 500
+times with exponential back-off), well past an idle token's expiry or a platform session
+ended by player protection, and a token error would make them roll back a bet the player
+holds. Another player's token refuses a debit before the ledger is asked anything."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import pytest
 
 from tests.unit.edge.support.token_repeats import (
     DIALECTS,
+    PRAGMATIC,
     Dialect,
     Fate,
     World,
     another_players_token,
+    pragmatic_repeat_in_the_earlier_currency,
     repeat_after,
 )
-from tests.unit.edge.support.wallet_gateway import Rig, player_rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig, player_rig, provider, rig
 
 
 def world_of(r: Rig) -> World:
@@ -38,7 +41,7 @@ def world_of(r: Rig) -> World:
     return World(r.sessions, r.clock, snapshot, lambda: len(asked))
 
 
-@pytest.mark.parametrize("fate", [Fate.EXPIRED], ids=lambda f: f.name.lower())
+@pytest.mark.parametrize("fate", list(Fate), ids=lambda f: f.name.lower())
 @pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
 async def test_a_debit_repeated_after_its_token_died_is_a_repeat_and_a_new_one_is_refused(
     dialect: Dialect, fate: Fate
@@ -54,3 +57,13 @@ async def test_another_players_expired_token_refuses_a_repeat_without_asking_the
     r, transport = player_rig(dialect.name, dialect.secret, options=dialect.options)
     r.fund("u-2", "100.00")
     await another_players_token(dialect, transport, world_of(r))
+
+
+async def test_a_pragmatic_bet_repeated_on_a_revoked_token_is_answered_in_its_own_currency() -> (
+    None
+):
+    r = rig(provider(PRAGMATIC.name, PRAGMATIC.secret, currencies=("USD", "EUR")))
+    for currency in ("EUR", "USD"):
+        r.fund("u-1", "100.00", currency)
+    transport = GatewayTransport(r.gate(PRAGMATIC.name))
+    await pragmatic_repeat_in_the_earlier_currency(transport, world_of(r))

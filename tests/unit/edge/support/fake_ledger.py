@@ -13,6 +13,8 @@ import itertools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import msgspec
+
 from contracts.wallet import (
     AnyWalletCommand,
     Award,
@@ -98,7 +100,7 @@ class FakeLedger:
         key = (command.provider, command.tx_id)
         known = self.txs.get(key)
         if known is not None and known.reply is not None:
-            if known.command != command:
+            if not _same_payload(known.command, command):
                 raise FakeRefused(Refusal.DUPLICATE_CONFLICT, command.tx_id)
             return _replace(known.reply, replayed=True)
         if (command.player, command.currency) not in self.wallets:
@@ -254,7 +256,16 @@ class FakeLedger:
         return reply
 
 
-def _replace(reply: WalletReply, **changes: object) -> WalletReply:
-    import msgspec
+def _same_payload(first: AnyWalletCommand | None, repeat: AnyWalletCommand) -> bool:
+    """Whether `repeat` carries `first`'s payload. The session is not part of it (as in the
+    ledger's fingerprint, `services.ledger.replies.identity`): a provider's retry carries
+    the token it was sent with, which the store may have revoked or rotated since."""
+    if first is None or type(first) is not type(repeat):
+        return False
+    return msgspec.structs.replace(first, session_id="") == msgspec.structs.replace(
+        repeat, session_id=""
+    )
 
+
+def _replace(reply: WalletReply, **changes: object) -> WalletReply:
     return msgspec.structs.replace(reply, **changes)

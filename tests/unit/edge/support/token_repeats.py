@@ -262,3 +262,37 @@ async def another_players_token(dialect: Dialect, transport: Transport, world: W
         assert answer == dialect.invalid, tx
     assert world.asked() == asked, "the ledger was asked about another player's bet"
     assert await world.snapshot() == before
+
+
+PRAGMATIC = next(d for d in DIALECTS if d.name == "pragmatic")
+
+
+async def pragmatic_repeat_in_the_earlier_currency(transport: Transport, world: World) -> None:
+    """Pragmatic's bets name no currency: a bet's is its token's session's. A player (100.00
+    in EUR and in USD) bets in EUR; that token is revoked and the player's last session is
+    in USD when the provider retries the bet: the retry is the EUR bet's repeat (the
+    original answer, EUR cash), another amount is error 7, and nothing moves."""
+    dialect, client = PRAGMATIC, PRAGMATIC.client(transport)
+
+    async def send(call: PreparedCall) -> tuple[object, ...]:
+        return dialect.read(await client.send(call))
+
+    await open_session(world, dialect)
+    debit = dialect.debit(client, "tx-1")
+    assert await send(debit) == dialect.taken
+    await befall(Fate.REVOKED, world, dialect)
+    world.sessions.put(
+        Session(
+            token="tok-usd",
+            provider=dialect.name,
+            player="u-1",
+            currency="USD",
+            issued_at=world.clock[0],
+            expires_at=world.clock[0] + TTL,
+        )
+    )
+    before = await world.snapshot()
+    assert await send(debit) == dialect.repeated
+    assert await send(dialect.debit(client, "tx-1", amount=OTHER_AMOUNT)) == dialect.conflict
+    assert await send(dialect.debit(client, "tx-2")) == dialect.invalid
+    assert await world.snapshot() == before
