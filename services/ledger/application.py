@@ -191,10 +191,13 @@ class Ledger(WalletCommands):
             )
 
     def answered(self, provider: str, tx_id: str) -> bool:
-        """Whether the ledger has answered the transaction `tx_id` of `provider` (taken it,
-        or refused it as a late original): `execute` would answer a repeat of it as one
-        (I3). Reads only; for the edge, which must refuse a bet on an expired token only
-        when it is new."""
+        """Whether the ledger has answered the transaction `tx_id` of `provider` with a reply
+        it keeps: taken it, or absorbed it as a late original (after its rollback, with
+        `late_original="absorb"`), so that `execute` answers a repeat of it with that reply
+        (I3). False for a transaction never seen, refused (nothing is kept of it), or
+        still only a rollback's tombstone (a late original refused, or not yet arrived).
+        Reads only; for the edge, which must refuse a debit on a dead token only when it
+        is new."""
         record = self.find(TxRecord, tx_record_id(provider, tx_id))
         return record is not None and record.reply is not None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from contracts.wallet import Refusal, Rollback
 from services.ledger.errors import LedgerRefused
 from tests.unit.ledger.support.builders import debit, p1_funded
 
@@ -23,3 +24,33 @@ def test_a_refused_transaction_was_never_answered_and_asking_writes_nothing() ->
     before = ledger.recorder.max_notification_id()
     assert not ledger.answered("evo", "t1")
     assert ledger.recorder.max_notification_id() == before
+
+
+def cancel_first(late_original: str) -> Rollback:
+    return Rollback(
+        provider="evo",
+        tx_id="cancel:t1",
+        player="p1",
+        currency="EUR",
+        ref_tx_id="t1",
+        round_id="r1",
+        late_original=late_original,
+    )
+
+
+def test_a_late_original_absorbed_after_its_rollback_is_answered() -> None:
+    ledger = p1_funded()
+    ledger.execute(cancel_first("absorb"))
+    assert not ledger.answered("evo", "t1"), "a tombstone only"
+    assert ledger.execute(debit("t1")).absorbed
+    assert ledger.answered("evo", "t1")
+    assert ledger.execute(debit("t1")).replayed
+
+
+def test_a_late_original_refused_after_its_rollback_is_not_answered() -> None:
+    ledger = p1_funded()
+    ledger.execute(cancel_first("refuse"))
+    with pytest.raises(LedgerRefused) as refused:
+        ledger.execute(debit("t1"))
+    assert refused.value.code is Refusal.TRANSACTION_ROLLED_BACK
+    assert not ledger.answered("evo", "t1")
