@@ -113,8 +113,9 @@ def _part(path: Path, what: str, parse: Callable[[], T]) -> T:
         return parse()
     except (ValueError, LookupError) as exc:  # ConfigError, msgspec's ValidationError...
         message = " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        if str(path) not in message:
-            message = f"{path}: {message}" if what in message else f"{path}: {what}: {message}"
+        if str(path) not in message:  # named: one of `what`'s tables, or a table in it
+            named = any(f"[{table.strip('[]')}" in message for table in what.split(" / "))
+            message = f"{path}: {message}" if named else f"{path}: {what}: {message}"
         raise SettingsError(message) from None
     except (TypeError, AttributeError) as exc:  # a table where a list was due, or the reverse
         raise SettingsError(f"{path}: {what} is not shaped as documented ({exc})") from None

@@ -25,6 +25,10 @@ holding its secret; for Hub88 the "secret" is Hub88's RSA public key in PEM::
     [provider.options]             # dialect-specific settings, see each adapter
     session_ttl_s = 86400
 
+Any other key is refused at start, naming the known ones: a typo (`allow_ip`, `rate_limt`)
+would otherwise drop a control without a word. So is an option its dialect does not read
+(`DIALECT_OPTIONS`, beside the feeds' `FEED_OPTIONS`).
+
 Answer deadlines: a wallet call not done within `answer_within_s` gets the dialect's
 retryable error in time (the work goes on; the provider's retry or rollback finds it). The
 default is the dialect's, from `reference/provider-dialects.md`:
@@ -63,6 +67,9 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+import msgspec
 
 from contracts.money import EXPONENTS
 
@@ -90,12 +97,81 @@ MAX_SKEW_S: Mapping[str, float] = {"ezugi": 300.0}
 """Default request-timestamp window per dialect, in seconds; absent means off."""
 
 
+FEED_OPTIONS = frozenset(
+    {
+        "feed",
+        "feed_secret_env",
+        "feed_secret_file",
+        "feed_url",
+        "feed_url_alternate",
+        "feed_token_env",
+        "feed_token_file",
+        "feed_poll_s",
+        "feed_gap_timeout_s",
+    }
+)
+"""The `[provider.options]` of a provider's game-event feed (`services.edge.feeds.setup`),
+for every dialect."""
+
+DIALECT_OPTIONS: Mapping[str, frozenset[str]] = {
+    "evolution": frozenset({"session_ttl_s", "test_sid"}),
+    "ezugi": frozenset({"operator_id", "session_ttl_s"}),
+    "hub88": frozenset(),
+    "pragmatic": frozenset({"provider_id"}),
+    "softswiss": frozenset(),
+}
+"""The `[provider.options]` each dialect's adapter reads, beside `FEED_OPTIONS`; any other
+is refused. A dialect not listed here has its options left unchecked (no adapter speaks it,
+and the adapters' check says so)."""
+
+
 def answer_within_s_for(dialect: str) -> float:
     return ANSWER_WITHIN_S.get(dialect, DEFAULT_ANSWER_WITHIN_S)
 
 
 class ConfigError(ValueError):
     """The provider configuration cannot be used; the message names the provider and key."""
+
+
+class ProviderEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The keys a `[[provider]]` may have, as written (see the module docstring); their
+    values are checked one by one, each message naming its key."""
+
+    id: object = None
+    dialect: object = None
+    currencies: object = None
+    secret_env: object = None
+    secret_file: object = None
+    allow_ips: object = None
+    trusted_proxies: object = msgspec.field(default_factory=list)
+    rate_limit: object = 1000
+    burst: object = None
+    max_body_bytes: object = 65536
+    answer_within_s: object = None
+    max_skew_s: object = -1.0
+    default: object = False
+    options: object = msgspec.field(default_factory=dict)
+
+
+Entry = TypeVar("Entry", bound=msgspec.Struct)
+
+
+def entry_as(kind: type[Entry], table: Mapping[str, object], where: str) -> Entry:
+    """`table` as `kind`, whose fields are the keys it may have: any other key (a typo that
+    would drop a setting without a word) is refused, with the known ones, as `[sla]` and
+    `[[table]]` refuse theirs."""
+    fields = kind.__struct_fields__
+    if "secret" in table and "secret" not in fields:
+        raise ConfigError(_INLINE_SECRET.format(where=where))
+    try:
+        return msgspec.convert(table, kind)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{where}: {exc} (known: {', '.join(fields)})") from None
+
+
+_INLINE_SECRET = (
+    "{where}: secrets never go in the configuration file; use secret_env or secret_file"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,46 +277,64 @@ def parse_providers(
     return ProvidersConfig(tuple(_provider(entry, env, base) for entry in entries))
 
 
-def _provider(entry: object, env: Mapping[str, str], base: Path) -> ProviderConfig:
-    if not isinstance(entry, dict):
+def _provider(raw: object, env: Mapping[str, str], base: Path) -> ProviderConfig:
+    if not isinstance(raw, dict):
         raise ConfigError("each [[provider]] must be a table")
-    pid = entry.get("id")
+    pid = raw.get("id")
     if not isinstance(pid, str) or not _ID.match(pid):
         raise ConfigError(f"provider id {pid!r} must match {_ID.pattern}")
     where = f"provider {pid!r}"
-    dialect = entry.get("dialect")
+    entry = entry_as(ProviderEntry, raw, where)
+    dialect = entry.dialect
     if not isinstance(dialect, str) or not _ID.match(dialect):
         raise ConfigError(f"{where}: `dialect` must name an adapter, got {dialect!r}")
-    currencies = _strings(entry.get("currencies"), f"{where}: currencies")
+    currencies = _strings(entry.currencies, f"{where}: currencies")
     unknown = [c for c in currencies if c not in EXPONENTS]
     if not currencies or unknown:
         raise ConfigError(f"{where}: currencies must be known ISO codes; bad: {unknown or '[]'}")
-    rate = _number(entry.get("rate_limit", 1000), f"{where}: rate_limit")
-    options = entry.get("options", {})
-    if not isinstance(options, dict) or not all(
-        isinstance(v, str | int | float | bool) for v in options.values()
-    ):
-        raise ConfigError(f"{where}: [provider.options] must hold scalars only")
-    max_body = entry.get("max_body_bytes", 65536)
+    rate = _number(entry.rate_limit, f"{where}: rate_limit")
+    options = _options(entry.options, dialect, where)
+    max_body = entry.max_body_bytes
     if not isinstance(max_body, int) or not 256 <= max_body <= 16 * 1024 * 1024:
         raise ConfigError(f"{where}: max_body_bytes must be an integer in 256..16777216")
+    burst = 2 * rate if entry.burst is None else entry.burst
+    within = (
+        answer_within_s_for(dialect) if entry.answer_within_s is None else entry.answer_within_s
+    )
     return ProviderConfig(
         id=pid,
         dialect=dialect,
         currencies=tuple(currencies),
-        secret=resolve_secret(entry, env, base, where),
-        allow_ips=_networks(entry.get("allow_ips"), where),
-        trusted_proxies=_networks(entry.get("trusted_proxies", []), where),
+        secret=resolve_secret(raw, env, base, where),
+        allow_ips=_networks(entry.allow_ips, where),
+        trusted_proxies=_networks(entry.trusted_proxies, where),
         rate_limit=rate,
-        burst=_number(entry.get("burst", 2 * rate), f"{where}: burst"),
+        burst=_number(burst, f"{where}: burst"),
         max_body_bytes=max_body,
-        answer_within_s=_number(
-            entry.get("answer_within_s", answer_within_s_for(dialect)), f"{where}: answer_within_s"
-        ),
-        max_skew_s=_skew(entry.get("max_skew_s", -1.0), f"{where}: max_skew_s"),
-        default=bool(entry.get("default", False)),
-        options=dict(options),
+        answer_within_s=_number(within, f"{where}: answer_within_s"),
+        max_skew_s=_skew(entry.max_skew_s, f"{where}: max_skew_s"),
+        default=bool(entry.default),
+        options=options,
     )
+
+
+def _options(value: object, dialect: str, where: str) -> dict[str, OptionValue]:
+    """`[provider.options]`: scalars, each one the feeds or the dialect's adapter reads."""
+    if not isinstance(value, dict) or not all(
+        isinstance(v, str | int | float | bool) for v in value.values()
+    ):
+        raise ConfigError(f"{where}: [provider.options] must hold scalars only")
+    own = DIALECT_OPTIONS.get(dialect)
+    if own is not None:
+        known = FEED_OPTIONS | own
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ConfigError(
+                f"{where}: [provider.options]: unknown option "
+                f"{', '.join(f'`{u}`' for u in unknown)} for dialect {dialect!r} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+    return dict(value)
 
 
 def resolve_secret(
@@ -248,9 +342,7 @@ def resolve_secret(
 ) -> bytes:
     """The secret an entry names by `secret_env` or `secret_file` (never inline)."""
     if "secret" in entry:
-        raise ConfigError(
-            f"{where}: secrets never go in the configuration file; use secret_env or secret_file"
-        )
+        raise ConfigError(_INLINE_SECRET.format(where=where))
     name, file = entry.get("secret_env"), entry.get("secret_file")
     if isinstance(name, str) and name:
         value = env.get(name)

@@ -43,6 +43,9 @@ characters. Without any `[[operator]]` every platform route answers `LBRG-401`.
 Without a player-token secret, one is drawn at start (player tokens then work in this
 process only, and a warning says so).
 
+A key these tables do not have (`scope`, `player_token_tll_s`, `max_bett`) is refused at
+start, naming the known ones: it would drop a setting without a word.
+
 Errors: `services.edge.config.ConfigError`, naming the operator and key.
 """
 
@@ -63,7 +66,7 @@ import msgspec
 from contracts.api import Scope
 from contracts.player import LimitsUpdate
 from contracts.protection import ProfileRule
-from services.edge.config import ConfigError, resolve_secret
+from services.edge.config import ConfigError, entry_as, resolve_secret
 from services.ledger.protection import Baseline
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,60 @@ MIN_SECRET = 24
 MAX_PLAYER_TOKEN_TTL_S = 600.0
 DEFAULT_PLAYER_TOKEN_TTL_S = 300.0
 DEFAULT_PROVIDER_IDLE_S = 1800.0
+
+
+class PlatformEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The keys `[platform]` may have; their values are checked one by one."""
+
+    player_token_secret_env: object = None
+    player_token_secret_file: object = None
+    player_token_ttl_s: object = DEFAULT_PLAYER_TOKEN_TTL_S
+    provider_idle_s: object = DEFAULT_PROVIDER_IDLE_S
+
+
+class OperatorEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The keys an `[[operator]]` may have."""
+
+    id: object = None
+    key: object = msgspec.field(default_factory=list)
+
+
+class KeyEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The keys an `[[operator.key]]` may have."""
+
+    id: object = None
+    secret_env: object = None
+    secret_file: object = None
+    scopes: object = None
+
+
+class LimitsSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The tables `[limits]` may have."""
+
+    profile: object = msgspec.field(default_factory=list)
+    rule: object = msgspec.field(default_factory=list)
+
+
+class ProfileEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The keys a `[[limits.profile]]` may have; `LimitsUpdate` checks their values."""
+
+    name: object = None
+    currency: object = ""
+    provider: object = ""
+    table: object = ""
+    min_bet: object = None
+    max_bet: object = None
+    max_round: object = None
+    bet_types: object = msgspec.field(default_factory=dict)
+
+
+class RuleEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The keys a `[[limits.rule]]` may have; `ProfileRule` checks their values."""
+
+    profiles: object = None
+    country: object = ""
+    currency: object = ""
+    kyc_status: object = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,24 +198,28 @@ def parse_frontdoor(
         if key.digest in secrets_seen:
             raise ConfigError(f"{where}: same secret as {secrets_seen[key.digest]}")
         secrets_seen[key.digest] = where
-    platform = document.get("platform", {})
-    if not isinstance(platform, dict):
+    raw_platform = document.get("platform", {})
+    if not isinstance(raw_platform, dict):
         raise ConfigError("[platform] must be a table")
+    platform = entry_as(PlatformEntry, raw_platform, "[platform]")
     token_secret = b""
-    if "player_token_secret_env" in platform or "player_token_secret_file" in platform:
+    if (
+        platform.player_token_secret_env is not None
+        or platform.player_token_secret_file is not None
+    ):
         entry = {
-            "secret_env": platform.get("player_token_secret_env"),
-            "secret_file": platform.get("player_token_secret_file"),
+            "secret_env": platform.player_token_secret_env,
+            "secret_file": platform.player_token_secret_file,
         }
         token_secret = resolve_secret(entry, environ, base, "[platform] player token")
         if len(token_secret.strip()) < 32:
             raise ConfigError("[platform]: the player token secret must be >= 32 bytes")
-    ttl = _seconds(platform.get("player_token_ttl_s", DEFAULT_PLAYER_TOKEN_TTL_S), "ttl")
+    ttl = _seconds(platform.player_token_ttl_s, "ttl")
     if ttl > MAX_PLAYER_TOKEN_TTL_S:
         raise ConfigError(
             f"[platform]: player_token_ttl_s must be at most {MAX_PLAYER_TOKEN_TTL_S:.0f} s"
         )
-    idle = _seconds(platform.get("provider_idle_s", DEFAULT_PROVIDER_IDLE_S), "idle")
+    idle = _seconds(platform.provider_idle_s, "idle")
     return FrontdoorConfig(
         keys=tuple(keys),
         player_token_secret=token_secret.strip(),
@@ -172,34 +233,38 @@ def parse_limits(section: object) -> Baseline:
     """`[limits]`: `[[limits.profile]]` and `[[limits.rule]]` (see the module docstring)."""
     if not isinstance(section, dict):
         raise ConfigError("[limits] must be a table")
+    limits = entry_as(LimitsSection, section, "[limits]")
     updates = []
-    profiles = section.get("profile", [])
-    if not isinstance(profiles, list):
+    if not isinstance(limits.profile, list):
         raise ConfigError("[[limits.profile]] must be an array of tables")
-    for entry in profiles:
-        if not isinstance(entry, dict):
+    for raw in limits.profile:
+        if not isinstance(raw, dict):
             raise ConfigError("each [[limits.profile]] must be a table")
+        where = f"[[limits.profile]] {raw.get('name')!r}"
+        entry = entry_as(ProfileEntry, raw, where)
         fields = {
-            "profile": entry.get("name"),
-            "minBet": entry.get("min_bet"),
-            "maxBet": entry.get("max_bet"),
-            "maxRound": entry.get("max_round"),
-            "betTypes": entry.get("bet_types", {}),
+            "profile": entry.name,
+            "minBet": entry.min_bet,
+            "maxBet": entry.max_bet,
+            "maxRound": entry.max_round,
+            "betTypes": entry.bet_types,
         }
         document = {
-            "provider": entry.get("provider", ""),
-            "table": entry.get("table", ""),
-            "currency": entry.get("currency", ""),
+            "provider": entry.provider,
+            "table": entry.table,
+            "currency": entry.currency,
             "effectiveAt": "1970-01-01T00:00:00Z",
             "limits": {k: v for k, v in fields.items() if v is not None},
         }
         try:
             updates.append(msgspec.convert(document, LimitsUpdate, strict=False))
         except msgspec.ValidationError as exc:
-            raise ConfigError(f"[[limits.profile]] {entry.get('name')!r}: {exc}") from None
-    entries = section.get("rule", [])
+            raise ConfigError(f"{where}: {exc}") from None
+    entries = limits.rule
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError("[[limits.rule]] must be an array of tables")
+    for number, entry in enumerate(entries, 1):
+        entry_as(RuleEntry, entry, f"[[limits.rule]] #{number}")
     camel = [{"kycStatus" if k == "kyc_status" else k: v for k, v in e.items()} for e in entries]
     try:
         rules = msgspec.convert(camel, tuple[ProfileRule, ...], strict=False)
@@ -208,13 +273,13 @@ def parse_limits(section: object) -> Baseline:
     return Baseline(updates=tuple(updates), rules=rules)
 
 
-def _operator(entry: object, env: Mapping[str, str], base: Path) -> list[OperatorKey]:
-    if not isinstance(entry, dict):
+def _operator(raw: object, env: Mapping[str, str], base: Path) -> list[OperatorKey]:
+    if not isinstance(raw, dict):
         raise ConfigError("each [[operator]] must be a table")
-    operator = entry.get("id")
+    operator = raw.get("id")
     if not isinstance(operator, str) or not _ID.match(operator):
         raise ConfigError(f"operator id {operator!r} must match {_ID.pattern}")
-    entries = entry.get("key", [])
+    entries = entry_as(OperatorEntry, raw, f"[[operator]] {operator!r}").key
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"operator {operator!r}: needs at least one [[operator.key]]")
     keys: list[OperatorKey] = []
@@ -225,6 +290,7 @@ def _operator(entry: object, env: Mapping[str, str], base: Path) -> list[Operato
         if not isinstance(key_id, str) or not _ID.match(key_id):
             raise ConfigError(f"operator {operator!r}: key id {key_id!r} must match {_ID.pattern}")
         where = f"operator {operator!r} key {key_id!r}"
+        entry = entry_as(KeyEntry, key, f"[[operator.key]] {key_id!r} of operator {operator!r}")
         if any(k.key_id == key_id for k in keys):
             raise ConfigError(f"{where}: key ids must be unique within an operator")
         secret = resolve_secret(key, env, base, where).strip()
@@ -235,7 +301,7 @@ def _operator(entry: object, env: Mapping[str, str], base: Path) -> list[Operato
                 operator=operator,
                 key_id=key_id,
                 digest=key_digest(secret),
-                scopes=_scopes(key.get("scopes"), where),
+                scopes=_scopes(entry.scopes, where),
             )
         )
     return keys

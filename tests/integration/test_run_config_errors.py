@@ -64,6 +64,22 @@ MISTAKES = {
         ("provider 'evo'", "no adapter for dialect 'evolutoin'"),
         env={"CONFIG_TEST_EVOLUTION_TOKEN": "evo-token"},
     ),
+    "a mistyped provider key": Mistake(
+        EVOLUTION + 'ip_alowlist = ["10.0.0.0/8"]\n',
+        ("[[provider]]", "provider 'evolution'", "`ip_alowlist`", "known: id, dialect"),
+    ),
+    "an option the dialect does not read": Mistake(
+        provider_toml("evolution", "evolution", "CONFIG_TEST_EVOLUTION_TOKEN", sesion_ttl_s=60),
+        ("provider 'evolution'", "[provider.options]", "`sesion_ttl_s`", "session_ttl_s"),
+    ),
+    "a mistyped operator key": Mistake(
+        operator_toml("CONFIG_TEST_OPERATOR_KEY") + "rate_limt = 5\n",
+        ("[[operator.key]] 'k1' of operator 'casino'", "`rate_limt`", "known: id, secret_env"),
+    ),
+    "a mistyped [platform] key": Mistake(
+        "[platform]\nplayer_token_tll_s = 60\n",
+        ("[platform]", "`player_token_tll_s`", "player_token_ttl_s"),
+    ),
     "an unknown [sla] key": Mistake(
         "[sla]\ncheck_evry_s = 1\n", ("[sla]", "unknown field `check_evry_s`")
     ),

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import ast
+import re
+import sys
 from pathlib import Path
 
 import pytest
 
+from services.edge.adapters.registry import ADAPTERS
 from services.edge.config import (
     ANSWER_WITHIN_S,
+    DIALECT_OPTIONS,
+    FEED_OPTIONS,
     ConfigError,
     ProviderConfig,
     load_providers,
     parse_providers,
 )
+from services.edge.feeds import setup as feed_setup
 
 TOML = """
 [[provider]]
@@ -124,3 +131,74 @@ def test_a_provider_built_in_code_gets_its_dialects_deadline_too() -> None:
         id="e", dialect="evolution", currencies=("EUR",), secret=b"s", answer_within_s=1.5
     )
     assert chosen.answer_within_s == 1.5
+
+
+MISTYPED = [
+    ("ip_alowlist", ["10.0.0.0/8"]),  # would leave the allowlist at loopback only
+    ("rate_limt", 5),  # would leave the limit at 1000 a second
+    ("allow_ip", ["10.0.0.0/8"]),
+    ("max_body", 1024),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), MISTYPED, ids=[k for k, _ in MISTYPED])
+def test_a_mistyped_provider_key_is_refused_naming_the_provider_the_key_and_the_known_ones(
+    key: str, value: object
+) -> None:
+    entry = {"id": "evo", "dialect": "evolution", "currencies": ["EUR"], "secret_env": "S"}
+    with pytest.raises(ConfigError) as refused:
+        parse_providers({"provider": [{**entry, key: value}]}, environ={"S": "s"})
+    message = str(refused.value)
+    assert "\n" not in message
+    assert message.startswith("provider 'evo': ") and f"`{key}`" in message
+    assert "(known: id, dialect, currencies," in message and "allow_ips" in message
+
+
+def test_an_option_its_dialect_does_not_read_is_refused_and_any_other_dialect_is_left_alone() -> (
+    None
+):
+    def provider(dialect: str, **options: object) -> dict[str, object]:
+        entry = {"id": "p", "dialect": dialect, "currencies": ["EUR"], "secret_env": "S"}
+        return {"provider": [{**entry, "options": options}]}
+
+    with pytest.raises(ConfigError) as refused:
+        parse_providers(provider("evolution", sesion_ttl_s=60), environ={"S": "s"})
+    message = str(refused.value)
+    assert message.startswith("provider 'p': [provider.options]: unknown option `sesion_ttl_s`")
+    assert "dialect 'evolution'" in message and "session_ttl_s, test_sid)" in message
+    with pytest.raises(ConfigError, match="unknown option `operator_id` for dialect 'hub88'"):
+        parse_providers(provider("hub88", operator_id=7), environ={"S": "s"})
+
+    read = parse_providers(provider("ezugi", operator_id=7, feed="push"), environ={"S": "s"})
+    assert read.get("p").options == {"operator_id": 7, "feed": "push"}
+    unchecked = parse_providers(provider("custom", anything=1), environ={"S": "s"})
+    assert unchecked.get("p").option("anything", 0) == 1
+
+
+def test_the_options_listed_per_dialect_are_those_its_adapter_and_the_feeds_read() -> None:
+    """`DIALECT_OPTIONS` and `FEED_OPTIONS` are written beside the adapters' own reads:
+    an option an adapter starts reading must be listed, or its providers are refused."""
+    for dialect, adapter in ADAPTERS.items():
+        source = Path(sys.modules[adapter.__module__].__file__ or "").read_text()
+        assert _option_reads(source) == DIALECT_OPTIONS[dialect], dialect
+    feeds = Path(feed_setup.__file__).read_text()
+    seconds = re.findall(r'_seconds\(provider, "(\w+)"', feeds)
+    references = re.findall(r'_reference\(provider, "(\w+)"', feeds)
+    read = {*_option_reads(feeds), *seconds, *(f"{r}_env" for r in references)}
+    assert read | {f"{r}_file" for r in references} == FEED_OPTIONS
+
+
+def _option_reads(source: str) -> set[str]:
+    """The names in `<...>.option("name", ...)` calls of `source`."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "option"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            found.add(node.args[0].value)
+    return found

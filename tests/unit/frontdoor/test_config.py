@@ -94,3 +94,53 @@ def test_the_player_token_secret_and_lifetimes_are_read() -> None:
 
 def test_the_readme_lists_every_lbrg_code_as_the_contract_has_them(repo_root: Path) -> None:
     assert error_table() in (repo_root / "README.md").read_text()
+
+
+MISTYPED = {
+    "platform": (
+        {"platform": {"player_token_tll_s": 60}},
+        "[platform]",
+        "player_token_tll_s",
+        "player_token_secret_env, player_token_secret_file, player_token_ttl_s",
+    ),
+    "operator": (
+        {"operator": [{"id": "casino", "key": [key()], "keys": [key(id="k2")]}]},
+        "[[operator]] 'casino'",
+        "keys",
+        "id, key",
+    ),
+    "operator key": (
+        operator(key(scope=["admin"])),
+        "[[operator.key]] 'k1' of operator 'casino'",
+        "scope",
+        "id, secret_env, secret_file, scopes",
+    ),
+    "limits": ({"limits": {"profiles": []}}, "[limits]", "profiles", "profile, rule"),
+    "limits profile": (
+        {"limits": {"profile": [{"name": "DEFAULT", "min_bet": "1", "max_bett": "5"}]}},
+        "[[limits.profile]] 'DEFAULT'",
+        "max_bett",
+        "max_bet, max_round, bet_types",
+    ),
+    "limits rule": (
+        {"limits": {"rule": [{"profiles": ["DEFAULT"], "contry": "DE"}]}},
+        "[[limits.rule]] #1",
+        "contry",
+        "profiles, country, currency, kyc_status",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("document", "where", "mistyped", "known"), MISTYPED.values(), ids=MISTYPED
+)
+def test_a_mistyped_key_is_refused_naming_its_table_the_key_and_the_known_ones(
+    document: dict[str, Any], where: str, mistyped: str, known: str
+) -> None:
+    """A mistyped key would drop its setting without a word: a rule's `contry` would let
+    every country bet under its profiles, a profile's `max_bett` would drop its maximum."""
+    with pytest.raises(ConfigError) as refused:
+        parse_frontdoor(document, environ=ENV)
+    message = str(refused.value)
+    assert message.startswith(f"{where}: ") and f"unknown field `{mistyped}`" in message
+    assert known in message and "\n" not in message
