@@ -71,7 +71,14 @@ async def _connect(url: str) -> Client:
 
 
 def _endpoint(name: str, env: Mapping[str, str]) -> Endpoint:
-    endpoints = load_endpoints(None, env)
+    """The endpoint `name` of `[[webhooks]]`; one that cannot be used (its `secret_env`
+    unset, a value of the wrong type) is one line and exit 2, as `livebridge run` says it."""
+    try:
+        endpoints = load_endpoints(None, env)
+    except ValueError as exc:  # msgspec's ValidationError too: its lines made one
+        said = " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"livebridge webhooks: {said}", file=sys.stderr)
+        raise SystemExit(2) from None
     for endpoint in endpoints:
         if endpoint.name == name:
             return endpoint

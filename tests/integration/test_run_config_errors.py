@@ -80,6 +80,11 @@ MISTAKES = {
         "[platform]\nplayer_token_tll_s = 60\n",
         ("[platform]", "`player_token_tll_s`", "player_token_ttl_s"),
     ),
+    "a webhook secret variable that is not set": Mistake(
+        '[[webhooks]]\nname = "platform"\nurl = "http://127.0.0.1:9/settle"\n'
+        'secret_env = "CONFIG_TEST_WEBHOOK_SECRET"\n',
+        ("webhook 'platform'", "CONFIG_TEST_WEBHOOK_SECRET", "not set"),
+    ),
     "an unknown [sla] key": Mistake(
         "[sla]\ncheck_evry_s = 1\n", ("[sla]", "unknown field `check_evry_s`")
     ),
@@ -145,11 +150,15 @@ def test_livebridge_run_names_the_mistake_in_one_line_and_starts_nothing(
     assert not (tmp_path / "home").exists(), "something started"
 
 
-@pytest.mark.parametrize("mistake", [MISTAKES["invalid TOML"], MISTAKES["a missing file"]])
+WEBHOOKS_MISTAKES = ("invalid TOML", "a missing file", "a webhook secret variable that is not set")
+
+
+@pytest.mark.parametrize("action", ["parked", "resend"])
+@pytest.mark.parametrize("mistake", [MISTAKES[m] for m in WEBHOOKS_MISTAKES], ids=WEBHOOKS_MISTAKES)
 def test_livebridge_webhooks_refuses_a_file_it_cannot_read_as_run_does(
-    tmp_path: Path, mistake: Mistake
+    tmp_path: Path, mistake: Mistake, action: str
 ) -> None:
-    command = ["webhooks", "parked", "--endpoint", "platform", "--nats-url", "nats://127.0.0.1:1"]
+    command = ["webhooks", action, "--endpoint", "platform", "--nats-url", "nats://127.0.0.1:1"]
     ran = livebridge(tmp_path, command, mistake)
     assert ran.returncode == 2, ran.stderr
     (line,) = ran.stderr.splitlines()
