@@ -8,7 +8,8 @@ recent enough and fsyncs every write.
 `LIVEBRIDGE_NATS_URL`: the version comes from the server's INFO line, JetStream from an
 account-info request, and `sync_always` from `/varz` on the monitoring endpoint named by
 `LIVEBRIDGE_NATS_MONITOR_URL` (no client request reveals it, so without that endpoint
-the check fails closed).
+the check fails closed). A URL where no server answers is a `NatsServerError` naming it
+within `CONNECT_WITHIN_S`.
 
 Errors::
 
@@ -18,6 +19,7 @@ Errors::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -35,6 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+
 from services.infra.server import Server
 
 MIN_VERSION = (2, 12, 0)
@@ -48,6 +53,12 @@ replays re-read their blocks from disk every second or so. On the bench's 1M-eve
 replay p99 went from 8.6-10.3 ms to 5.1-6.7 ms with a 1 GiB budget; the memory bench
 (README "Memory") found 512 MiB replays as fast as 1 GiB and 256 MiB over twice as slow,
 while the server under a bridge's load fills whatever budget it has."""
+
+
+CONNECT_WITHIN_S = 5.0
+"""Seconds `check_server` gives the servers of a URL to answer, each tried twice for 2 s
+at most (with `max_reconnect_attempts=0` nats-py tries for ever, logging a traceback at
+each try)."""
 
 
 class NatsServerError(RuntimeError):
@@ -297,9 +308,7 @@ async def check_server(
     `/varz` (`monitor_url`); a server whose endpoint is not given or does not answer is
     refused as unverified, unless `allow_unsynced`.
     """
-    import nats
-
-    nc = await nats.connect(url.split(","), connect_timeout=5, max_reconnect_attempts=0)
+    nc = await _connect(url)
     try:
         server = nc.connected_server_version
         version = f"{server.major}.{server.minor}.{server.patch}"
@@ -329,3 +338,34 @@ async def check_server(
         )
     check_facts(facts, where=url, allow_unsynced=allow_unsynced)
     return facts
+
+
+async def _connect(url: str) -> Client:
+    """A client connected to `url`; `NatsServerError` naming it if no server answers there
+    within `CONNECT_WITHIN_S` (what nats-py met is in the message, not logged each try)."""
+    met: list[Exception] = []
+
+    async def keep(error: Exception) -> None:
+        met.append(error)
+
+    nc = Client()
+    try:
+        await asyncio.wait_for(
+            nc.connect(
+                url.split(","),
+                connect_timeout=2,
+                max_reconnect_attempts=1,  # each server tried twice, then NoServersError
+                reconnect_time_wait=1,
+                error_cb=keep,
+            ),
+            timeout=CONNECT_WITHIN_S,
+        )
+    except (OSError, TimeoutError, NatsError) as exc:
+        await nc.close()
+        last = met[-1] if met else exc
+        reason = str(last) or type(last).__name__
+        raise NatsServerError(
+            f"nats-server at {url} does not answer ({reason}); start it, or fix "
+            "LIVEBRIDGE_NATS_URL (unset, livebridge starts its own)"
+        ) from None
+    return nc

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import pytest
 
 from services.infra.natsserver import (
+    CONNECT_WITHIN_S,
     NatsServer,
+    NatsServerError,
     ServerFacts,
     UnfitServerError,
     check_facts,
+    check_server,
     free_port,
     read_varz,
 )
+from tests.integration.support.servers_away import unused_port
 
 
 def test_the_wheel_server_is_recent_and_fsyncs_every_write(nats_server: NatsServer) -> None:
@@ -38,8 +44,6 @@ def test_a_server_that_acks_before_fsync_is_refused_unless_allowed() -> None:
 async def test_check_server_fails_closed_without_a_monitoring_endpoint(
     nats_server: NatsServer,
 ) -> None:
-    from services.infra.natsserver import check_server
-
     with pytest.raises(UnfitServerError, match="LIVEBRIDGE_NATS_MONITOR_URL is not set"):
         await check_server(nats_server.url)
     silent = f"http://127.0.0.1:{free_port()}"
@@ -49,6 +53,24 @@ async def test_check_server_fails_closed_without_a_monitoring_endpoint(
     assert not facts.sync_always, "unverified is never reported as fsyncing"
     facts = await check_server(nats_server.url, monitor_url=nats_server.monitor_url)
     assert facts.sync_always and facts.version.startswith("2.15")
+
+
+@pytest.mark.parametrize("servers", [1, 3], ids=["a server", "a cluster's three"])
+async def test_a_url_where_no_server_answers_is_one_error_naming_it_within_seconds(
+    servers: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """nats-py alone would try it for ever, logging a traceback every two seconds."""
+    away = ",".join(f"nats://127.0.0.1:{unused_port()}" for _ in range(servers))
+    started = time.monotonic()
+
+    with pytest.raises(NatsServerError) as refused:
+        await asyncio.wait_for(check_server(away, allow_unsynced=True), 4 * CONNECT_WITHIN_S)
+
+    assert time.monotonic() - started <= CONNECT_WITHIN_S + 1
+    said = str(refused.value)
+    assert said.startswith(f"nats-server at {away} does not answer (") and "\n" not in said
+    assert "LIVEBRIDGE_NATS_URL" in said
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
 
 def test_a_killed_server_restarts_on_the_same_port_and_store(nats_server: NatsServer) -> None:

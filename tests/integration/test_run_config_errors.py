@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from services.infra.natsserver import free_port
 from tests.integration.support.bridge_settings import operator_toml, provider_toml
 from tests.integration.support.livebridge_run import stopped_everything
+from tests.integration.support.servers_away import unused_port
 
 
 @dataclass(frozen=True)
@@ -177,3 +179,21 @@ def test_livebridge_run_stops_what_it_started_and_says_so_when_postgresql_does_n
     said = ran.stderr.splitlines()[-1]
     assert said == f"livebridge run: LIVEBRIDGE_DATABASE_URL={unanswered} does not answer"
     assert stopped_everything(tmp_path / "home" / "nats"), "nats-server outlived livebridge run"
+
+
+def test_livebridge_run_says_in_one_line_within_seconds_that_its_nats_server_does_not_answer(
+    tmp_path: Path,
+) -> None:
+    away = f"nats://127.0.0.1:{unused_port()}"
+    empty = Mistake(
+        "", (), env={"LIVEBRIDGE_NATS_URL": away, "LIVEBRIDGE_ALLOW_UNSYNCED_NATS": "1"}
+    )
+    started = time.monotonic()
+
+    ran = livebridge(tmp_path, ["run"], empty)
+
+    assert time.monotonic() - started < 30, "nats-py alone tries for ever"
+    assert ran.returncode == 1, ran.stderr
+    assert "Traceback" not in ran.stderr, ran.stderr
+    said = ran.stderr.splitlines()[-1]
+    assert said.startswith(f"livebridge run: nats-server at {away} does not answer ("), said
