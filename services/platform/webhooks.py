@@ -92,8 +92,11 @@ def verify_signature(
     )
 
 
-class Endpoint(msgspec.Struct, frozen=True, kw_only=True):
-    """One platform URL receiving settlements. `name`: letters, digits, `_` and `-`."""
+class Endpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One platform URL receiving settlements. `name`: letters, digits, `_` and `-`.
+
+    Read from `[[webhooks]]` (and `[[sla.webhook]]`), where any other key is refused: a
+    mistyped `max_attempt` would leave the default without a word."""
 
     name: str
     url: str

@@ -87,6 +87,11 @@ MISTAKES = {
         'secret_env = "CONFIG_TEST_WEBHOOK_SECRET"\n',
         ("webhook 'platform'", "CONFIG_TEST_WEBHOOK_SECRET", "not set"),
     ),
+    "a mistyped webhook key": Mistake(
+        '[[webhooks]]\nname = "platform"\nurl = "http://127.0.0.1:9/settle"\nsecret = "k"\n'
+        "max_attempt = 3\n",
+        ("webhook 'platform'", "unknown field `max_attempt`"),
+    ),
     "an unknown [sla] key": Mistake(
         "[sla]\ncheck_evry_s = 1\n", ("[sla]", "unknown field `check_evry_s`")
     ),
@@ -152,7 +157,12 @@ def test_livebridge_run_names_the_mistake_in_one_line_and_starts_nothing(
     assert not (tmp_path / "home").exists(), "something started"
 
 
-WEBHOOKS_MISTAKES = ("invalid TOML", "a missing file", "a webhook secret variable that is not set")
+WEBHOOKS_MISTAKES = (
+    "invalid TOML",
+    "a missing file",
+    "a webhook secret variable that is not set",
+    "a mistyped webhook key",
+)
 
 
 @pytest.mark.parametrize("action", ["parked", "resend"])
