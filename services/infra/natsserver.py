@@ -31,6 +31,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -299,6 +300,22 @@ class NatsServer(Server):
             shutil.rmtree(self.store_dir, ignore_errors=True)
 
 
+def shown(url: str) -> str:
+    """`url` (one or several, comma-separated) as a message may show it: a password or a
+    token in it is `***`."""
+
+    def one(part: str) -> str:
+        split = urllib.parse.urlsplit(part.strip())
+        if "@" not in split.netloc:
+            return part
+        userinfo, host = split.netloc.rsplit("@", 1)
+        user, has_password, _ = userinfo.partition(":")
+        hidden = f"{user}:***" if has_password else "***"
+        return urllib.parse.urlunsplit(split._replace(netloc=f"{hidden}@{host}"))
+
+    return ",".join(one(part) for part in url.split(","))
+
+
 async def check_server(
     url: str, *, monitor_url: str | None = None, allow_unsynced: bool = False
 ) -> ServerFacts:
@@ -331,12 +348,12 @@ async def check_server(
             else "LIVEBRIDGE_NATS_MONITOR_URL is not set"
         )
         raise UnfitServerError(
-            f"cannot verify that nats-server at {url} fsyncs before acking: {where}. Set "
+            f"cannot verify that nats-server at {shown(url)} fsyncs before acking: {where}. Set "
             "LIVEBRIDGE_NATS_MONITOR_URL to the server's monitoring URL (http://host:8222), "
             "whose /varz must report sync_always, or set LIVEBRIDGE_ALLOW_UNSYNCED_NATS=1 to "
             "accept lost acknowledged writes on a crash."
         )
-    check_facts(facts, where=url, allow_unsynced=allow_unsynced)
+    check_facts(facts, where=shown(url), allow_unsynced=allow_unsynced)
     return facts
 
 
@@ -365,7 +382,7 @@ async def _connect(url: str) -> Client:
         last = met[-1] if met else exc
         reason = str(last) or type(last).__name__
         raise NatsServerError(
-            f"nats-server at {url} does not answer ({reason}); start it, or fix "
+            f"nats-server at {shown(url)} does not answer ({reason}); start it, or fix "
             "LIVEBRIDGE_NATS_URL (unset, livebridge starts its own)"
         ) from None
     return nc
