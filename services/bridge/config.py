@@ -68,7 +68,7 @@ class Settings:
         nats_url = env.get("LIVEBRIDGE_NATS_URL") or None
         cluster = env.get("LIVEBRIDGE_CLUSTER", "") == "1"
         http_port = _port(env, "LIVEBRIDGE_HTTP_PORT", 8080)
-        lease_ttl = _seconds(env, "LIVEBRIDGE_LEASE_TTL_S", 3.0)
+        lease_ttl = seconds(env, "LIVEBRIDGE_LEASE_TTL_S", 3.0)
         try:
             budget = memory.from_env(env)
         except MemoryBudgetError as exc:
@@ -105,7 +105,9 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+def seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """The setting `name` as a number of seconds above 0 (`default` when unset); a
+    `SettingsError` naming it otherwise."""
     raw = env.get(name, "").strip() or str(default)
     try:
         value = float(raw)

@@ -40,6 +40,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from services.bridge.background import beside_app
+from services.bridge.config import seconds
 from services.bridge.malloc import glibc
 
 if TYPE_CHECKING:
@@ -118,14 +119,7 @@ def _count(environ: Mapping[str, str], name: str) -> int:
 
 
 def _every_s(environ: Mapping[str, str]) -> float:
-    raw = environ.get("LIVEBRIDGE_HEAP_WATCH_EVERY_S", "").strip() or "60"
-    try:
-        every_s = float(raw)
-    except ValueError:
-        every_s = float("nan")
-    if not 0 < every_s < float("inf"):
-        raise ValueError(f"LIVEBRIDGE_HEAP_WATCH_EVERY_S={raw!r}: give a number of seconds above 0")
-    return every_s
+    return seconds(environ, "LIVEBRIDGE_HEAP_WATCH_EVERY_S", 60)
 
 
 def start(environ: Mapping[str, str]) -> bool:
