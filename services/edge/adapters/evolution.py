@@ -61,7 +61,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
-from typing import TypeVar, overload
+from typing import TypeVar
 
 import msgspec
 
@@ -94,6 +94,7 @@ from services.edge.sessions import (
 )
 
 S = TypeVar("S")
+M = TypeVar("M", Debit, Credit)
 C = TypeVar("C", wire.BalanceRequest, wire.TransactionRequest, wire.PromoPayoutRequest)
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
@@ -246,45 +247,9 @@ class Adapter(DialectAdapter):
         except MoneyError:
             raise _Answer(Status.INVALID_PARAMETER) from None
 
-    @overload
-    def _move(
-        self,
-        move: type[Debit],
-        call: wire.TransactionRequest,
-        amount: Decimal,
-        *,
-        table: str,
-        session_id: str,
-    ) -> Debit: ...
-
-    @overload
-    def _move(
-        self, move: type[Credit], call: wire.TransactionRequest, amount: Decimal
-    ) -> Credit: ...
-
-    def _move(
-        self,
-        move: type[Debit] | type[Credit],
-        call: wire.TransactionRequest,
-        amount: Decimal,
-        *,
-        table: str = "",
-        session_id: str = "",
-    ) -> Debit | Credit:
-        """The ledger's stake (`Debit`, at `table` in `session_id`) or win (`Credit`) of
-        `amount` for the bet `refId`, built once: a debit is every bet's path."""
-        if move is Credit:
-            return Credit(
-                provider=self.provider.id,
-                tx_id=call.transaction.id,
-                player=call.userId,
-                currency=call.currency,
-                amount=amount,
-                round_id=call.game.id,
-                bet_id=call.transaction.refId,
-                game=call.game.type,
-            )
-        return Debit(
+    def _move(self, move: type[M], call: wire.TransactionRequest, amount: Decimal) -> M:
+        """The ledger's stake (`Debit`) or win (`Credit`) of `amount` for the bet `refId`."""
+        return move(
             provider=self.provider.id,
             tx_id=call.transaction.id,
             player=call.userId,
@@ -293,8 +258,6 @@ class Adapter(DialectAdapter):
             round_id=call.game.id,
             bet_id=call.transaction.refId,
             game=call.game.type,
-            table=table,
-            session_id=session_id,
         )
 
     async def _execute(
@@ -387,10 +350,8 @@ class Adapter(DialectAdapter):
         if amount <= 0:
             return self._send(Status.INVALID_PARAMETER, call.uuid, None)
         table = call.game.details.table if call.game.details else None
-        command = self._move(
-            Debit,
-            call,
-            amount,
+        command = msgspec.structs.replace(
+            self._move(Debit, call, amount),
             table=table.id if table else "",
             session_id=debit_session_id(session, call.sid),
         )
