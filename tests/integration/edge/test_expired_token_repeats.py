@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
-import pytest
-
 from services.edge.adapters.base import EdgeContext
 from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway
@@ -22,23 +20,17 @@ from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore
 from services.ledger.application import Ledger
 from tests.integration.support.ledgers import jetstream_ledger
-from tests.unit.edge.support.token_repeats import (
-    DIALECTS,
-    PRAGMATIC,
-    Dialect,
-    Fate,
-    World,
-    another_players_token,
-    pragmatic_repeat_in_the_earlier_currency,
-    repeat_after,
-)
+from tests.unit.edge.support import token_repeats as scenarios
 from tests.unit.edge.support.wallet_gateway import NOW, GatewayTransport, provider
 
 
 @asynccontextmanager
 async def served(
-    dialect: Dialect, nats_url: str, stream_prefix: str, currencies: tuple[str, ...] = ("EUR",)
-) -> AsyncIterator[tuple[GatewayTransport, World]]:
+    dialect: scenarios.Dialect,
+    nats_url: str,
+    stream_prefix: str,
+    currencies: tuple[str, ...] = ("EUR",),
+) -> AsyncIterator[tuple[GatewayTransport, scenarios.World]]:
     """The dialect's gateway over a real ledger where u-1 and u-2 hold 100.00 in each of
     the provider's `currencies`."""
     clock = [NOW]
@@ -70,31 +62,34 @@ async def served(
     try:
         await asyncio.to_thread(fund, ledger)
         transport = GatewayTransport(gateway.gate(dialect.name))
-        yield transport, World(sessions, clock, snapshot, lambda: len(asked))
+        yield transport, scenarios.World(sessions, clock, snapshot, lambda: len(asked))
     finally:
         async_ledger.close()
         await asyncio.to_thread(ledger.close)
 
 
-@pytest.mark.parametrize("fate", list(Fate), ids=lambda f: f.name.lower())
-@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@scenarios.EVERY_FATE
+@scenarios.EVERY_DIALECT
 async def test_a_debit_repeated_after_its_token_died_gets_its_answer_from_the_ledger(
-    dialect: Dialect, fate: Fate, nats_url: str, stream_prefix: str
+    dialect: scenarios.Dialect, fate: scenarios.Fate, nats_url: str, stream_prefix: str
 ) -> None:
     async with served(dialect, nats_url, stream_prefix) as (transport, world):
-        await repeat_after(dialect, fate, transport, world)
+        await scenarios.repeat_after(dialect, fate, transport, world)
 
 
-@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@scenarios.EVERY_DIALECT
 async def test_another_players_expired_token_refuses_a_repeat_without_asking_the_ledger(
-    dialect: Dialect, nats_url: str, stream_prefix: str
+    dialect: scenarios.Dialect, nats_url: str, stream_prefix: str
 ) -> None:
     async with served(dialect, nats_url, stream_prefix) as (transport, world):
-        await another_players_token(dialect, transport, world)
+        await scenarios.another_players_token(dialect, transport, world)
 
 
 async def test_a_pragmatic_bet_repeated_on_a_revoked_token_is_answered_in_its_own_currency(
     nats_url: str, stream_prefix: str
 ) -> None:
-    async with served(PRAGMATIC, nats_url, stream_prefix, ("USD", "EUR")) as (transport, world):
-        await pragmatic_repeat_in_the_earlier_currency(transport, world)
+    async with served(scenarios.PRAGMATIC, nats_url, stream_prefix, ("USD", "EUR")) as (
+        transport,
+        world,
+    ):
+        await scenarios.pragmatic_repeat_in_the_earlier_currency(transport, world)

@@ -9,22 +9,11 @@ holds. Another player's token refuses a debit before the ledger is asked anythin
 
 from __future__ import annotations
 
-import pytest
-
-from tests.unit.edge.support.token_repeats import (
-    DIALECTS,
-    PRAGMATIC,
-    Dialect,
-    Fate,
-    World,
-    another_players_token,
-    pragmatic_repeat_in_the_earlier_currency,
-    repeat_after,
-)
+from tests.unit.edge.support import token_repeats as scenarios
 from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig, player_rig, provider, rig
 
 
-def world_of(r: Rig) -> World:
+def world_of(r: Rig) -> scenarios.World:
     """The rig's store, clock and ledger, counting the edge's `answered` questions."""
     asked: list[tuple[str, str]] = []
     answered = r.ledger.answered
@@ -38,32 +27,33 @@ def world_of(r: Rig) -> World:
     async def snapshot() -> object:
         return r.ledger.snapshot()
 
-    return World(r.sessions, r.clock, snapshot, lambda: len(asked))
+    return scenarios.World(r.sessions, r.clock, snapshot, lambda: len(asked))
 
 
-@pytest.mark.parametrize("fate", list(Fate), ids=lambda f: f.name.lower())
-@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@scenarios.EVERY_FATE
+@scenarios.EVERY_DIALECT
 async def test_a_debit_repeated_after_its_token_died_is_a_repeat_and_a_new_one_is_refused(
-    dialect: Dialect, fate: Fate
+    dialect: scenarios.Dialect, fate: scenarios.Fate
 ) -> None:
     r, transport = player_rig(dialect.name, dialect.secret, options=dialect.options)
-    await repeat_after(dialect, fate, transport, world_of(r))
+    await scenarios.repeat_after(dialect, fate, transport, world_of(r))
 
 
-@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+@scenarios.EVERY_DIALECT
 async def test_another_players_expired_token_refuses_a_repeat_without_asking_the_ledger(
-    dialect: Dialect,
+    dialect: scenarios.Dialect,
 ) -> None:
     r, transport = player_rig(dialect.name, dialect.secret, options=dialect.options)
     r.fund("u-2", "100.00")
-    await another_players_token(dialect, transport, world_of(r))
+    await scenarios.another_players_token(dialect, transport, world_of(r))
 
 
 async def test_a_pragmatic_bet_repeated_on_a_revoked_token_is_answered_in_its_own_currency() -> (
     None
 ):
-    r = rig(provider(PRAGMATIC.name, PRAGMATIC.secret, currencies=("USD", "EUR")))
+    pragmatic = scenarios.PRAGMATIC
+    r = rig(provider(pragmatic.name, pragmatic.secret, currencies=("USD", "EUR")))
     for currency in ("EUR", "USD"):
         r.fund("u-1", "100.00", currency)
-    transport = GatewayTransport(r.gate(PRAGMATIC.name))
-    await pragmatic_repeat_in_the_earlier_currency(transport, world_of(r))
+    transport = GatewayTransport(r.gate(pragmatic.name))
+    await scenarios.pragmatic_repeat_in_the_earlier_currency(transport, world_of(r))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from services.edge.config import OptionValue
 from services.edge.sessions import MemorySessionStore, Session
 from services.simulate.clients.base import PreparedCall, Transport
@@ -296,3 +298,9 @@ async def pragmatic_repeat_in_the_earlier_currency(transport: Transport, world: 
     assert await send(dialect.debit(client, "tx-1", amount=OTHER_AMOUNT)) == dialect.conflict
     assert await send(dialect.debit(client, "tx-2")) == dialect.invalid
     assert await world.snapshot() == before
+
+
+EVERY_DIALECT = pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: d.name)
+"""A scenario test, once per dialect."""
+EVERY_FATE = pytest.mark.parametrize("fate", list(Fate), ids=lambda f: f.name.lower())
+"""A scenario test, once per way a token dies."""
