@@ -45,7 +45,7 @@ import msgspec
 from contracts.catalog import BetLimits, Table, TableStatus
 from contracts.launch import KycStatus, StreamUrls
 from contracts.player import MarketLimits
-from services.edge.config import ConfigError, ProvidersConfig
+from services.edge.config import ConfigError, ProvidersConfig, entry_as
 from services.frontdoor.config import read_document
 from services.frontdoor.tables import TableStatuses
 
@@ -216,6 +216,13 @@ def check_entry(entry: TableEntry, providers: ProvidersConfig, where: str) -> Ta
     return entry
 
 
+class CatalogSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The keys `[catalog]` may have (`source`: `services.frontdoor.catalog_poll`)."""
+
+    bet_socket_url: object = ""
+    source: object = msgspec.field(default_factory=list)
+
+
 def load_catalog(path: Path, providers: ProvidersConfig) -> Catalog:
     """The catalogue of the configuration file at `path` (none there: an empty one)."""
     document = read_document(path)
@@ -229,7 +236,7 @@ def parse_catalog(document: Mapping[str, object], providers: ProvidersConfig) ->
     section = document.get("catalog", {})
     if not isinstance(section, dict):
         raise ConfigError("[catalog] must be a table")
-    socket_url = section.get("bet_socket_url", "")
+    socket_url = entry_as(CatalogSection, section, "[catalog]").bet_socket_url
     if not isinstance(socket_url, str) or (
         socket_url and not socket_url.startswith(("ws://", "wss://"))
     ):

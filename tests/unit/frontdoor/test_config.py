@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from contracts.api import Scope
-from services.edge.config import ConfigError
+from services.edge.config import ConfigError, ProvidersConfig
 from services.frontdoor.auth import OperatorKeys
+from services.frontdoor.catalog import parse_catalog
 from services.frontdoor.config import load_frontdoor, parse_frontdoor
 from services.frontdoor.openapi import error_table
 
@@ -144,3 +145,19 @@ def test_a_mistyped_key_is_refused_naming_its_table_the_key_and_the_known_ones(
     message = str(refused.value)
     assert message.startswith(f"{where}: ") and f"unknown field `{mistyped}`" in message
     assert known in message and "\n" not in message
+
+
+def test_a_mistyped_catalog_key_is_refused_naming_it_and_the_known_ones() -> None:
+    """`bet_sockt_url` would leave players on this server's own socket URL without a word."""
+    document = {"catalog": {"bet_sockt_url": "wss://play.example.com/platform/v1/player/socket"}}
+    with pytest.raises(ConfigError) as refused:
+        parse_catalog(document, ProvidersConfig(()))
+    message = str(refused.value)
+    assert message.startswith("[catalog]: ") and "unknown field `bet_sockt_url`" in message
+    assert "known: bet_socket_url, source" in message
+
+
+def test_the_catalog_keys_it_knows_are_read() -> None:
+    url = "wss://play.example.com/platform/v1/player/socket"
+    document = {"catalog": {"bet_socket_url": url, "source": []}}
+    assert parse_catalog(document, ProvidersConfig(())).bet_socket_url == url
