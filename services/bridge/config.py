@@ -17,6 +17,7 @@ from pathlib import Path
 
 from services.bridge import memory
 from services.bridge.memory import MemoryBounds, MemoryBudgetError
+from services.infra.natsserver import shown, url_fault
 
 ENDPOINTS_FILE = "endpoints.json"
 DEFAULT_CONFIG = "livebridge.toml"
@@ -66,6 +67,9 @@ class Settings:
         """The settings in `env`; a `SettingsError` names the first that cannot be used."""
         home = Path(env.get("LIVEBRIDGE_HOME", ".livebridge")).resolve()
         nats_url = env.get("LIVEBRIDGE_NATS_URL") or None
+        fault = url_fault(nats_url) if nats_url else None
+        if fault is not None:
+            raise SettingsError(f"LIVEBRIDGE_NATS_URL={shown(str(nats_url))!r}: {fault}")
         cluster = env.get("LIVEBRIDGE_CLUSTER", "") == "1"
         http_port = _port(env, "LIVEBRIDGE_HTTP_PORT", 8080)
         lease_ttl = seconds(env, "LIVEBRIDGE_LEASE_TTL_S", 3.0)

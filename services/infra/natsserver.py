@@ -302,18 +302,31 @@ class NatsServer(Server):
 
 def shown(url: str) -> str:
     """`url` (one or several, comma-separated) as a message may show it: a password or a
-    token in it is `***`."""
+    token in it is `***`. Read as text, so a URL too broken to parse is hidden too."""
 
     def one(part: str) -> str:
-        split = urllib.parse.urlsplit(part.strip())
-        if "@" not in split.netloc:
+        userinfo_and_before, at, host = part.rpartition("@")
+        if not at:
             return part
-        userinfo, host = split.netloc.rsplit("@", 1)
+        scheme, has_scheme, userinfo = userinfo_and_before.partition("://")
+        if not has_scheme:
+            scheme, userinfo = "", userinfo_and_before
         user, has_password, _ = userinfo.partition(":")
         hidden = f"{user}:***" if has_password else "***"
-        return urllib.parse.urlunsplit(split._replace(netloc=f"{hidden}@{host}"))
+        return f"{scheme}{has_scheme}{hidden}@{host}"
 
     return ",".join(one(part) for part in url.split(","))
+
+
+def url_fault(url: str) -> str | None:
+    """Why nats-py would refuse `url` (one or several, comma-separated) before trying any
+    server, or None: a setting checked at start, not met as a failed connection."""
+    client = Client()
+    try:
+        client._setup_server_pool([part.strip() for part in url.split(",")])  # nats-py's parse
+    except NatsError as exc:
+        return str(exc)
+    return None
 
 
 async def check_server(
@@ -360,6 +373,9 @@ async def check_server(
 async def _connect(url: str) -> Client:
     """A client connected to `url`; `NatsServerError` naming it if no server answers there
     within `CONNECT_WITHIN_S` (what nats-py met is in the message, not logged each try)."""
+    fault = url_fault(url)
+    if fault is not None:  # before a client: nats-py's close asserts on one that never began
+        raise NatsServerError(f"LIVEBRIDGE_NATS_URL={shown(url)!r} is no NATS URL ({fault})")
     met: list[Exception] = []
 
     async def keep(error: Exception) -> None:

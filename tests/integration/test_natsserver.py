@@ -82,6 +82,17 @@ async def test_a_password_or_token_in_the_url_is_never_shown() -> None:
     assert f"nats://ops:***@127.0.0.1:{port},nats://***@127.0.0.1:{other}" in said
 
 
+@pytest.mark.parametrize("url", ["nats://ops:pw@[::1", "nats://127.0.0.1:notaport", "h:4222x"])
+async def test_a_url_that_is_no_nats_url_is_one_error_naming_it(url: str) -> None:
+    """Not an AssertionError from nats-py closing a client that never began."""
+    with pytest.raises(NatsServerError) as refused:
+        await check_server(url, allow_unsynced=True)
+
+    said = str(refused.value)
+    assert said.startswith("LIVEBRIDGE_NATS_URL=") and "is no NATS URL" in said
+    assert "pw" not in said
+
+
 def test_a_killed_server_restarts_on_the_same_port_and_store(nats_server: NatsServer) -> None:
     with NatsServer() as server:
         port = server.port

@@ -110,6 +110,12 @@ MISTAKES = {
         env={"LIVEBRIDGE_HEAP_WATCH_DIR": "heap", "LIVEBRIDGE_HEAP_WATCH_FRAMES": "ten"},
         names_file=False,
     ),
+    "a NATS URL that is no URL": Mistake(
+        "",
+        ("LIVEBRIDGE_NATS_URL='nats://ops:***@127.0.0.1:notaport'", "invalid connect url"),
+        env={"LIVEBRIDGE_NATS_URL": "nats://ops:s3cret@127.0.0.1:notaport"},
+        names_file=False,
+    ),
     "a lease time that is no number": Mistake(
         "", ("LIVEBRIDGE_LEASE_TTL_S='3s'",), env={"LIVEBRIDGE_LEASE_TTL_S": "3s"}, names_file=False
     ),
