@@ -218,8 +218,8 @@ def setup_socket(
 
         async def tick() -> None:
             while not ws.closed:
-                await send(ServerTime(server_time=datetime.now(UTC)))
                 await asyncio.sleep(TICK_S)
+                await send(ServerTime(server_time=datetime.now(UTC)))
 
         open_sockets[session.session_id] += 1
         mailbox = hub.join(seat)
@@ -229,19 +229,22 @@ def setup_socket(
         try:
             if protection is not None:  # first, so a player who missed an update is not stale
                 await send(seat_limits(protection().state, session, datetime.now(UTC)))
+            # the clock before any push, so a front counts a round's close down from it
+            await send(ServerTime(server_time=datetime.now(UTC)))
             pushes = _push(hub, mailbox, position, settled_position, send, ws, as_seated)
             senders.append(asyncio.create_task(pushes, name="socket-pushes"))
             senders.append(asyncio.create_task(tick(), name="socket-ticks"))
-            senders.append(asyncio.create_task(_watch_pongs(ws, pongs, mailbox)))
-            taking = asyncio.create_task(_take_bets(ws, claims, take, send, pongs))
+            senders.append(asyncio.create_task(_watch_pongs(ws, pongs, mailbox), name="pings"))
+            taking = asyncio.create_task(
+                _take_bets(ws, claims, take, send, pongs), name="socket-bets"
+            )
             behind = asyncio.create_task(mailbox.behind.wait())
             waiting += (taking, behind)
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if taking.done():
-                taking.result()
-            else:  # nothing more is written to it but the close (a send may be stuck), and
-                # its reply is read by the close (a bet being taken is done, unanswered: the
-                # client's repeat of its key after the reconnect gets the answer)
+            if not taking.done():  # behind: nothing more is written to it but the close
+                # (a send may be stuck), and its reply is read by the close (a bet being
+                # taken is done, unanswered: the client's repeat of its key after the
+                # reconnect gets the answer)
                 await _cancel([*senders, taking])
                 await _close_behind(ws)
         finally:
@@ -256,10 +259,15 @@ def setup_socket(
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel every task, then wait for them all: one that had failed stops neither the
+    others' cancelling nor the handler's clean-up. A write to a client gone is the client's
+    affair; any other failure is logged."""
     for task in tasks:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    for task, outcome in zip(tasks, outcomes, strict=True):
+        if isinstance(outcome, Exception) and not isinstance(outcome, ConnectionResetError):
+            log.error("bet socket task %s failed", task.get_name(), exc_info=outcome)
 
 
 async def _close_behind(ws: web.WebSocketResponse) -> None:
