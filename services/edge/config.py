@@ -22,8 +22,8 @@ holding its secret; for Hub88 the "secret" is Hub88's RSA public key in PEM::
                                    # dialect's, see MAX_SKEW_S)
     default = true                 # also serve /wallet/hub88/... (the only provider of a
                                    # dialect is the default without saying so)
-    [provider.options]             # dialect-specific settings, see each adapter
-    session_ttl_s = 86400
+    # [provider.options]: a dialect's own settings (DIALECT_OPTIONS: Hub88 has none) and
+    # the game feed's (FEED_OPTIONS), see each adapter and services/edge/feeds/setup.py
 
 Any other key is refused at start, naming the known ones: a typo (`allow_ip`, `rate_limt`)
 would otherwise drop a control without a word. So is an option its dialect does not read
