@@ -33,7 +33,9 @@ A debit checks its token with `debit_session`: a token that is no longer live (e
 revoked, rotated, unknown to the store) refuses a debit only when it is new; one whose
 transaction id the ledger has answered (`AsyncLedger.answered`) is a repeat, sent to the
 ledger for its original answer (or the dialect's duplicate answer to another payload)
-whatever the token's state. Another player's token refuses any debit.
+whatever the token's state. Another player's token, while the store knows it, refuses
+any debit without asking the ledger; one the store has forgotten is a dead token, and the
+ledger answers a repeat under it only if the payload (the player among it) is the original's.
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ class DialectAdapter(abc.ABC):
         session must be found as the original found it, since the ledger compares the
         repeat's payload with the original's (not its `session_id`: `debit_session_id`).
         Raises `TokenRefused` for the rest, new debits moving nothing: no token, a dead
-        one, and another player's (the ledger not asked: that bet is not this player's).
+        one, and another player's the store knows (the ledger not asked: that bet is not
+        this player's).
         """
         session = await self.sessions.get(self.provider.id, token) if token else None
         now = self.context.clock()
