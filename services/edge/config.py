@@ -149,7 +149,7 @@ class ProviderEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     max_body_bytes: object = 65536
     answer_within_s: object = None
     max_skew_s: object = -1.0
-    default: object = False
+    default: bool = False
     options: object = msgspec.field(default_factory=dict)
 
 
@@ -313,7 +313,7 @@ def _provider(raw: object, env: Mapping[str, str], base: Path) -> ProviderConfig
         max_body_bytes=max_body,
         answer_within_s=_number(within, f"{where}: answer_within_s"),
         max_skew_s=_skew(entry.max_skew_s, f"{where}: max_skew_s"),
-        default=bool(entry.default),
+        default=entry.default,
         options=options,
     )
 

@@ -154,6 +154,16 @@ def test_a_mistyped_provider_key_is_refused_naming_the_provider_the_key_and_the_
     assert "(known: id, dialect, currencies," in message and "allow_ips" in message
 
 
+@pytest.mark.parametrize("value", ["yes", "false", 1])
+def test_default_is_true_or_false_not_a_word_or_a_number(value: object) -> None:
+    """`default = "false"` read as truthy would make the provider its dialect's default."""
+    entry = {"id": "evo", "dialect": "evolution", "currencies": ["EUR"], "secret_env": "S"}
+    with pytest.raises(ConfigError) as refused:
+        parse_providers({"provider": [{**entry, "default": value}]}, environ={"S": "s"})
+    message = str(refused.value)
+    assert message.startswith("provider 'evo': ") and "$.default" in message, message
+
+
 def test_an_option_its_dialect_does_not_read_is_refused_and_any_other_dialect_is_left_alone() -> (
     None
 ):
