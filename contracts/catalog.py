@@ -20,8 +20,11 @@ from decimal import Decimal
 
 import msgspec
 
-from contracts.ids import Id, OptionalId, Text
-from contracts.launch import KycStatus, StreamUrls
+from contracts.ids import Id
+from contracts.ids import OptionalId
+from contracts.ids import Text
+from contracts.launch import KycStatus
+from contracts.launch import StreamUrls
 
 
 class TableStatus(enum.StrEnum):

@@ -23,7 +23,9 @@ from datetime import datetime
 
 import msgspec
 
-from contracts.ids import Id, OptionalId, Text
+from contracts.ids import Id
+from contracts.ids import OptionalId
+from contracts.ids import Text
 
 
 class BettingOpened(msgspec.Struct, frozen=True, kw_only=True, tag="round.betting_opened"):

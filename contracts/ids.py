@@ -31,7 +31,8 @@ Errors::
 from __future__ import annotations
 
 import re
-from typing import Annotated, Final
+from typing import Annotated
+from typing import Final
 
 import msgspec
 

@@ -25,7 +25,8 @@ from typing import Annotated
 
 import msgspec
 
-from contracts.ids import Id, OptionalId
+from contracts.ids import Id
+from contracts.ids import OptionalId
 
 Country = Annotated[str, msgspec.Meta(pattern="^[A-Z]{2}\\Z")]
 """ISO 3166-1 alpha-2, upper case: `DE`, `MT`."""

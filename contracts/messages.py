@@ -6,23 +6,22 @@ document lists them."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import msgspec
 
 from contracts.platform import RoundSettle
-from contracts.player import (
-    BetAccepted,
-    BetPlace,
-    BetRejected,
-    BettingClose,
-    BettingOpen,
-    LimitsUpdate,
-    ProviderError,
-    ServerTime,
-    SessionClose,
-    Settlement,
-)
+from contracts.player import BetAccepted
+from contracts.player import BetPlace
+from contracts.player import BetRejected
+from contracts.player import BettingClose
+from contracts.player import BettingOpen
+from contracts.player import LimitsUpdate
+from contracts.player import ProviderError
+from contracts.player import ServerTime
+from contracts.player import SessionClose
+from contracts.player import Settlement
 
 SOCKET_IN: Final[tuple[Any, ...]] = (BetPlace,)
 """What a player's front sends on the bet socket."""

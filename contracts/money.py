@@ -18,8 +18,11 @@ Errors::
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Annotated, Final
+from decimal import ROUND_HALF_EVEN
+from decimal import Decimal
+from decimal import InvalidOperation
+from typing import Annotated
+from typing import Final
 
 import msgspec
 

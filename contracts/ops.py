@@ -8,11 +8,14 @@ the same and a restart changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
+from typing import Literal
 
 import msgspec
 
-from contracts.ids import TEXT_PATTERN, Id, LongText
+from contracts.ids import TEXT_PATTERN
+from contracts.ids import Id
+from contracts.ids import LongText
 from contracts.tagged import Tagged
 
 Period = Literal["hour", "day", "all"]

@@ -12,7 +12,8 @@ installed (`tracing_on`): without one, every span would be a no-op anyway.
 
 from __future__ import annotations
 
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
+from opentelemetry import trace
 from opentelemetry.context import Context
 
 TRACEPARENT = "traceparent"

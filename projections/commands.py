@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from functools import partial
 from typing import TextIO
 
 import msgspec
 import psycopg
 
-from projections.catalog import VIEWS, NotConfigured, ViewSpec, settings
-from projections.export.commands import LogUnavailable, check_log
+from projections.catalog import VIEWS
+from projections.catalog import NotConfigured
+from projections.catalog import ViewSpec
+from projections.catalog import settings
+from projections.export.commands import LogUnavailable
+from projections.export.commands import check_log
 
 EXIT_DIFFERENT = 1
 EXIT_NOT_FOUND = 2
@@ -66,7 +71,9 @@ def replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO = sys.s
     from projections.rebuild import open_view
     from projections.rounds.postgres import PostgresRoundsView
     from projections.rounds.projection import RoundsProjection
-    from projections.rounds.replay import render, replay_from_log, replay_round
+    from projections.rounds.replay import render
+    from projections.rounds.replay import replay_from_log
+    from projections.rounds.replay import replay_round
     from services.ledger.application import Ledger
 
     configured = _settings(env, "replay")

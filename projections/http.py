@@ -20,22 +20,38 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar, TypeVarTuple
+from typing import Annotated
+from typing import Any
+from typing import TypeVar
+from typing import TypeVarTuple
 
 import msgspec
 from aiohttp import web
-from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
+from eventsourcing.persistence import InterfaceError
+from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import PersistenceError
 from psycopg_pool import PoolTimeout
 
-from contracts import ids, money
-from contracts.api import Operation, Param, Scope
-from contracts.cashier import CurrencyBalance, PlayerBalances
-from projections.balances.view import BalancesView, WalletBalances
-from projections.rounds.view import RoundRecord, RoundsView
-from projections.run import RunningViews, reading_views, running_projections
+from contracts import ids
+from contracts import money
+from contracts.api import Operation
+from contracts.api import Param
+from contracts.api import Scope
+from contracts.cashier import CurrencyBalance
+from contracts.cashier import PlayerBalances
+from projections.balances.view import BalancesView
+from projections.balances.view import WalletBalances
+from projections.rounds.view import RoundRecord
+from projections.rounds.view import RoundsView
+from projections.run import RunningViews
+from projections.run import reading_views
+from projections.run import running_projections
 
 APPLICATION_NAME = "Ledger"
 """`services.ledger.application.Ledger.name`: the log the views follow."""

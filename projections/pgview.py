@@ -42,18 +42,31 @@ import re
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
+from typing import Generic
+from typing import TypeVar
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, Tracking
-from eventsourcing.postgres import ConnectionPool, PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import InterfaceError
+from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import ConnectionPool
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.postgres import PostgresTrackingRecorder
 from opentelemetry import metrics
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composable, Composed, Identifier
+from psycopg.sql import SQL
+from psycopg.sql import Composable
+from psycopg.sql import Composed
+from psycopg.sql import Identifier
 from psycopg_pool.base import AttemptWithBackoff
 
 C = TypeVar("C")

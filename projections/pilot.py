@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, TextIO
+from typing import Any
+from typing import TextIO
 
 import msgspec
 
-from contracts.ops import PILOT_THRESHOLD, PilotRound, Scorecard
+from contracts.ops import PILOT_THRESHOLD
+from contracts.ops import PilotRound
+from contracts.ops import Scorecard
 from projections.commands import _settings
 
 EXIT_FAILED = 1

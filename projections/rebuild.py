@@ -26,25 +26,30 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import (
-    InfrastructureFactory,
-    Mapper,
-    StoredEvent,
-    Tracking,
-)
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.utils import Environment, get_topic
+from eventsourcing.utils import Environment
+from eventsourcing.utils import get_topic
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
-from contracts.tracing import parent_context, traceparent_of, tracing_on
-from projections.pgview import CONNECTION_ERRORS, PostgresView
+from contracts.tracing import parent_context
+from contracts.tracing import traceparent_of
+from contracts.tracing import tracing_on
+from projections.pgview import CONNECTION_ERRORS
+from projections.pgview import PostgresView
 
 PAGE = 2000
 STALL_S = 5.0

@@ -26,23 +26,30 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Mapper, StoredEvent, Tracking
-from eventsourcing.projection import (
-    ApplicationSubscription,
-    EventSourcedProjection,
-    Projection,
-    ProjectionRunner,
-)
+from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import ApplicationSubscription
+from eventsourcing.projection import EventSourcedProjection
+from eventsourcing.projection import Projection
+from eventsourcing.projection import ProjectionRunner
 
 from projections.balances.postgres import PostgresBalancesView
-from projections.catalog import VIEWS, ViewSpec
+from projections.catalog import VIEWS
+from projections.catalog import ViewSpec
 from projections.pgview import PostgresView
-from projections.rebuild import PAGE, catch_up, decoded, open_view, project
+from projections.rebuild import PAGE
+from projections.rebuild import catch_up
+from projections.rebuild import decoded
+from projections.rebuild import open_view
+from projections.rebuild import project
 from projections.reconcile.postgres import PostgresReconcileView
 from projections.rounds.postgres import PostgresRoundsView
 

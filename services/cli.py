@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -23,8 +25,12 @@ from projections.export import commands as export_commands
 from projections.reconcile import commands as reconcile_commands
 from services.bench import runner as bench_runner
 from services.bridge import main as bridge_main
-from services.bridge.config import Settings, SettingsError, command_env, use_running_bridge
-from services.bridge.configfile import check_document, read_config
+from services.bridge.config import Settings
+from services.bridge.config import SettingsError
+from services.bridge.config import command_env
+from services.bridge.config import use_running_bridge
+from services.bridge.configfile import check_document
+from services.bridge.configfile import read_config
 from services.chaos import run as chaos_run
 from services.checker import commands as checker_commands
 from services.platform import commands as platform_commands

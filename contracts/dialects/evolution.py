@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Annotated
+from typing import Final
 
 import msgspec
 
 from contracts import ids
-from contracts.ids import Id, OptionalId
+from contracts.ids import Id
+from contracts.ids import OptionalId
 
 AUTH_QUERY: Final = "authToken"
 MAX_PLACES: Final = 6

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import enum
 from decimal import Decimal
-from typing import Annotated, Final
+from typing import Annotated
+from typing import Final
 
 import msgspec
 
 from contracts import signatures
-from contracts.ids import Id, OptionalId, Text
+from contracts.ids import Id
+from contracts.ids import OptionalId
+from contracts.ids import Text
 
 SIGNATURE_HEADER: Final = "hash"
 

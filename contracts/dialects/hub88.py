@@ -17,16 +17,20 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-from typing import Annotated, Final
+from typing import Annotated
+from typing import Final
 
 import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from contracts import ids
-from contracts.ids import Id, LongText, OptionalId
+from contracts.ids import Id
+from contracts.ids import LongText
+from contracts.ids import OptionalId
 
 SIGNATURE_HEADER: Final = "X-Hub88-Signature"
 SCALE: Final = 5

@@ -23,7 +23,9 @@ from urllib.parse import urlencode
 import msgspec
 
 from contracts import signatures
-from contracts.ids import Id, OptionalId, Text
+from contracts.ids import Id
+from contracts.ids import OptionalId
+from contracts.ids import Text
 
 HASH_FIELD: Final = "hash"
 MAX_FIELDS: Final = 64

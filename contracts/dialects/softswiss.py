@@ -15,12 +15,14 @@ is known: 403 for a bad signature, 400 for a malformed request, 412 for business
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Final
+from typing import Annotated
+from typing import Final
 
 import msgspec
 
 from contracts import signatures
-from contracts.ids import Id, OptionalId
+from contracts.ids import Id
+from contracts.ids import OptionalId
 
 SIGNATURE_HEADER: Final = "X-REQUEST-SIGN"
 

@@ -16,21 +16,22 @@ from decimal import Decimal
 
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed
+from psycopg.sql import SQL
+from psycopg.sql import Composed
 
-from projections.balances.view import (
-    BalancesView,
-    CurrencyBalance,
-    HistoryEntry,
-    HistoryLine,
-    HoldEnded,
-    HoldPlaced,
-    Movement,
-    WalletBalances,
-    WalletMoved,
-    WalletOpened,
-)
-from projections.pgview import PostgresView, arrays, create_index
+from projections.balances.view import BalancesView
+from projections.balances.view import CurrencyBalance
+from projections.balances.view import HistoryEntry
+from projections.balances.view import HistoryLine
+from projections.balances.view import HoldEnded
+from projections.balances.view import HoldPlaced
+from projections.balances.view import Movement
+from projections.balances.view import WalletBalances
+from projections.balances.view import WalletMoved
+from projections.balances.view import WalletOpened
+from projections.pgview import PostgresView
+from projections.pgview import arrays
+from projections.pgview import create_index
 
 
 class _Net:

@@ -9,16 +9,16 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from projections.balances.view import (
-    BalancesView,
-    HistoryEntry,
-    HoldEnded,
-    HoldPlaced,
-    Movement,
-    WalletMoved,
-    WalletOpened,
-)
-from services.ledger.domain import CASHIER, Wallet, topics_of
+from projections.balances.view import BalancesView
+from projections.balances.view import HistoryEntry
+from projections.balances.view import HoldEnded
+from projections.balances.view import HoldPlaced
+from projections.balances.view import Movement
+from projections.balances.view import WalletMoved
+from projections.balances.view import WalletOpened
+from services.ledger.domain import CASHIER
+from services.ledger.domain import Wallet
+from services.ledger.domain import topics_of
 
 
 class BalancesProjection(Projection[BalancesView]):

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import TrackingRecorder
 
 
 @dataclass(frozen=True, slots=True)

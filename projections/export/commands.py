@@ -23,7 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -32,12 +33,22 @@ from typing import Any
 import nats
 from nats.js.errors import NotFoundError
 
-from projections.export.chain import LEGACY_FORMAT, Manifest, Mismatch
+from projections.export.chain import LEGACY_FORMAT
+from projections.export.chain import Manifest
+from projections.export.chain import Mismatch
 from projections.export.exporter import export
 from projections.export.online import check_against
-from projections.export.selection import PeriodQuery, Query, RoundQuery, SessionQuery
-from projections.export.signing import ExportKeyError, generate, public_key_file, signing_key
-from projections.export.verify import EXIT_FAILED, EXIT_ORIGIN_UNPROVEN, verify
+from projections.export.selection import PeriodQuery
+from projections.export.selection import Query
+from projections.export.selection import RoundQuery
+from projections.export.selection import SessionQuery
+from projections.export.signing import ExportKeyError
+from projections.export.signing import generate
+from projections.export.signing import public_key_file
+from projections.export.signing import signing_key
+from projections.export.verify import EXIT_FAILED
+from projections.export.verify import EXIT_ORIGIN_UNPROVEN
+from projections.export.verify import verify
 
 
 def export_arguments(

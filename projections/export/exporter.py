@@ -16,18 +16,28 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import Notification
 
-from projections.export.chain import ChainWriter, LogRange, Manifest, write_manifest
-from projections.export.selection import LOOKBACK, Matcher, Query
+from projections.export.chain import ChainWriter
+from projections.export.chain import LogRange
+from projections.export.chain import Manifest
+from projections.export.chain import write_manifest
+from projections.export.selection import LOOKBACK
+from projections.export.selection import Matcher
+from projections.export.selection import Query
 from projections.export.signing import sign
 
 PAGE = 1000

@@ -11,14 +11,23 @@ the query, run again over the scanned positions, must select exactly the exporte
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eventsourcing.persistence import ApplicationRecorder, Mapper, Notification
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import Notification
 
-from projections.export.chain import EVENTS_FILE, Manifest, Mismatch, canonical, lines
-from projections.export.exporter import event_state, export_record, selected
+from projections.export.chain import EVENTS_FILE
+from projections.export.chain import Manifest
+from projections.export.chain import Mismatch
+from projections.export.chain import canonical
+from projections.export.chain import lines
+from projections.export.exporter import event_state
+from projections.export.exporter import export_record
+from projections.export.exporter import selected
 from projections.export.selection import described
 
 RUN_GAP = 64

@@ -17,8 +17,10 @@ decided only once the reader is `LOOKBACK` positions past it: more than a write 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 

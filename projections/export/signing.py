@@ -38,9 +38,13 @@ from pathlib import Path
 import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from projections.export.chain import Manifest, Signature, canonical, manifest_fields
+from projections.export.chain import Manifest
+from projections.export.chain import Signature
+from projections.export.chain import canonical
+from projections.export.chain import manifest_fields
 
 ALGORITHM = "ed25519"
 PRIVATE_FILE = "export-signing-key.pem"

@@ -22,32 +22,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any
+from typing import assert_never
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from projections.export.chain import (
-    EVENTS_FILE,
-    FORMAT,
-    GENESIS,
-    LEGACY_FORMAT,
-    MANIFEST_FILE,
-    Chain,
-    Manifest,
-    Mismatch,
-    lines,
-    walk_chain,
-)
-from projections.export.selection import (
-    Matcher,
-    PeriodQuery,
-    Query,
-    RoundQuery,
-    SessionQuery,
-    described,
-)
-from projections.export.signing import Origin, OriginCheck, check_signature
+from projections.export.chain import EVENTS_FILE
+from projections.export.chain import FORMAT
+from projections.export.chain import GENESIS
+from projections.export.chain import LEGACY_FORMAT
+from projections.export.chain import MANIFEST_FILE
+from projections.export.chain import Chain
+from projections.export.chain import Manifest
+from projections.export.chain import Mismatch
+from projections.export.chain import lines
+from projections.export.chain import walk_chain
+from projections.export.selection import Matcher
+from projections.export.selection import PeriodQuery
+from projections.export.selection import Query
+from projections.export.selection import RoundQuery
+from projections.export.selection import SessionQuery
+from projections.export.selection import described
+from projections.export.signing import Origin
+from projections.export.signing import OriginCheck
+from projections.export.signing import check_signature
 
 EXIT_VERIFIED = 0
 EXIT_FAILED = 1

@@ -16,17 +16,23 @@ Every run is recorded, clean ones too (their counts make the reconcile mismatch 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import event
 
-from contracts.ops import ReconcileFinding, ReconcileRunSummary
-from projections.reconcile.postgres import Comparison, Difference
+from contracts.ops import ReconcileFinding
+from contracts.ops import ReconcileRunSummary
+from projections.reconcile.postgres import Comparison
+from projections.reconcile.postgres import Difference
 
 CHUNK = 500
 

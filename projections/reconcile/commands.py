@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
+from collections.abc import Mapping
+from decimal import Decimal
+from decimal import InvalidOperation
 from functools import partial
 from pathlib import Path
 
@@ -29,8 +31,10 @@ import msgspec
 import psycopg
 
 from projections.export.commands import parse_time
-from projections.reconcile.postgres import Comparison, reconcile
-from projections.reconcile.report import ReportError, open_report
+from projections.reconcile.postgres import Comparison
+from projections.reconcile.postgres import reconcile
+from projections.reconcile.report import ReportError
+from projections.reconcile.report import open_report
 
 DEFAULT_DATABASE_URL = "postgresql://127.0.0.1:5432/postgres"
 SHOWN = 20

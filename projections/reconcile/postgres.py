@@ -13,20 +13,33 @@ aggregated in SQL, and only the rows that differ come back to Python.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from datetime import datetime
+from datetime import timedelta
+from decimal import ROUND_HALF_EVEN
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 from psycopg import Cursor
-from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composable, Composed, Identifier, Literal
+from psycopg.rows import DictRow
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL
+from psycopg.sql import Composable
+from psycopg.sql import Composed
+from psycopg.sql import Identifier
+from psycopg.sql import Literal
 
-from contracts.money import MoneyError, quantum
-from projections.pgview import PostgresView, arrays, create_index
-from projections.reconcile.report import Granularity, Report, ReportError
+from contracts.money import MoneyError
+from contracts.money import quantum
+from projections.pgview import PostgresView
+from projections.pgview import arrays
+from projections.pgview import create_index
+from projections.reconcile.report import Granularity
+from projections.reconcile.report import Report
+from projections.reconcile.report import ReportError
 
 TABLE = "reconcile_ledger_tx"
 COLUMNS = (

@@ -36,8 +36,13 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from projections.reconcile.postgres import BetResolved, LedgerTx, PostgresReconcileView
-from services.ledger.domain import BET_EVENTS, Bet, Wallet, topics_of
+from projections.reconcile.postgres import BetResolved
+from projections.reconcile.postgres import LedgerTx
+from projections.reconcile.postgres import PostgresReconcileView
+from services.ledger.domain import BET_EVENTS
+from services.ledger.domain import Bet
+from services.ledger.domain import Wallet
+from services.ledger.domain import topics_of
 
 
 class ReconcileProjection(Projection[PostgresReconcileView]):

@@ -10,7 +10,8 @@ is what the same changes give one event at a time, so a rebuilt view equals the 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,19 +19,20 @@ from typing import Any
 import msgspec
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL
+from psycopg.sql import Composed
+from psycopg.sql import Identifier
 
-from projections.pgview import PostgresView, create_index
-from projections.rounds.view import (
-    BET_DEFAULTS,
-    ROUND_DEFAULTS,
-    RoundChange,
-    RoundFields,
-    RoundRecord,
-    RoundsView,
-    TimelineEntry,
-    record_from_rows,
-)
+from projections.pgview import PostgresView
+from projections.pgview import create_index
+from projections.rounds.view import BET_DEFAULTS
+from projections.rounds.view import ROUND_DEFAULTS
+from projections.rounds.view import RoundChange
+from projections.rounds.view import RoundFields
+from projections.rounds.view import RoundRecord
+from projections.rounds.view import RoundsView
+from projections.rounds.view import TimelineEntry
+from projections.rounds.view import record_from_rows
 
 
 def _column(default: Any, null_type: str) -> tuple[str, str]:

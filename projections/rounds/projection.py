@@ -14,7 +14,8 @@ Sources, all by aggregate id (so nothing depends on the order events arrive in):
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, assert_never
+from typing import Any
+from typing import assert_never
 
 import msgspec
 from eventsourcing.dispatch import singledispatchmethod
@@ -22,11 +23,25 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
 from contracts.wallet import Outcome
-from projections.rounds.view import BetFields, RoundChange, RoundFields, RoundsView, TimelineEntry
-from services.ledger.domain import BET_EVENTS, Bet, Wallet, round_uuid, topics_of
-from services.ledger.rounds import Round, RoundBook, decode_provider_event
+from projections.rounds.view import BetFields
+from projections.rounds.view import RoundChange
+from projections.rounds.view import RoundFields
+from projections.rounds.view import RoundsView
+from projections.rounds.view import TimelineEntry
+from services.ledger.domain import BET_EVENTS
+from services.ledger.domain import Bet
+from services.ledger.domain import Wallet
+from services.ledger.domain import round_uuid
+from services.ledger.domain import topics_of
+from services.ledger.rounds import Round
+from services.ledger.rounds import RoundBook
+from services.ledger.rounds import decode_provider_event
 from services.ledger.views import BetStatus
 
 WALLET_BET_EVENTS = (

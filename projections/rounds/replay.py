@@ -27,43 +27,48 @@ size of the log.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from collections.abc import Sequence
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from projections.rounds.projection import RoundsProjection
-from projections.rounds.round_from_log import (
-    InMemoryRoundsView,
-    Moved,
-    fold,
-    naming,
-    round_notifications,
-    wallet_events,
-    window,
-    written_with,
-)
-from projections.rounds.view import (
-    BetItem,
-    RoundChange,
-    RoundRecord,
-    RoundsView,
-    TimelineEntry,
-    TimelineItem,
-    struct_from_row,
-)
+from projections.rounds.round_from_log import InMemoryRoundsView
+from projections.rounds.round_from_log import Moved
+from projections.rounds.round_from_log import fold
+from projections.rounds.round_from_log import naming
+from projections.rounds.round_from_log import round_notifications
+from projections.rounds.round_from_log import wallet_events
+from projections.rounds.round_from_log import window
+from projections.rounds.round_from_log import written_with
+from projections.rounds.view import BetItem
+from projections.rounds.view import RoundChange
+from projections.rounds.view import RoundRecord
+from projections.rounds.view import RoundsView
+from projections.rounds.view import TimelineEntry
+from projections.rounds.view import TimelineItem
+from projections.rounds.view import struct_from_row
 from services.eventstore import runs
 from services.ledger.application import Ledger
-from services.ledger.domain import Bet, book_uuid, project
+from services.ledger.domain import Bet
+from services.ledger.domain import book_uuid
+from services.ledger.domain import project
 from services.ledger.round_state import round_state_of
-from services.ledger.rounds import Round, RoundBook
-from services.ledger.views import BetView, RoundState
+from services.ledger.rounds import Round
+from services.ledger.rounds import RoundBook
+from services.ledger.views import BetView
+from services.ledger.views import RoundState
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -279,12 +284,10 @@ def _load_jetstream(ledger: Ledger, record: RoundRecord) -> LogRound:
     the writes of every bet event (`round_from_log.written_with`): the wallet events that
     move the bets' money are among them, listed by the view or not.
     """
-    from services.eventstore import (
-        HEADER_TOPIC,
-        HEADER_VERSION,
-        JetStreamApplicationRecorder,
-        as_notification,
-    )
+    from services.eventstore import HEADER_TOPIC
+    from services.eventstore import HEADER_VERSION
+    from services.eventstore import JetStreamApplicationRecorder
+    from services.eventstore import as_notification
 
     recorder = ledger.recorder
     assert isinstance(recorder, JetStreamApplicationRecorder)

@@ -17,29 +17,36 @@ bet's own events (`window`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
-from projections.rounds.projection import WALLET_BET_EVENTS, RoundsProjection, event_name
-from projections.rounds.view import (
-    BET_DEFAULTS,
-    ROUND_DEFAULTS,
-    BetFields,
-    RoundChange,
-    RoundFields,
-    RoundRecord,
-    RoundsView,
-    TimelineEntry,
-    record_from_rows,
-)
+from projections.rounds.projection import WALLET_BET_EVENTS
+from projections.rounds.projection import RoundsProjection
+from projections.rounds.projection import event_name
+from projections.rounds.view import BET_DEFAULTS
+from projections.rounds.view import ROUND_DEFAULTS
+from projections.rounds.view import BetFields
+from projections.rounds.view import RoundChange
+from projections.rounds.view import RoundFields
+from projections.rounds.view import RoundRecord
+from projections.rounds.view import RoundsView
+from projections.rounds.view import TimelineEntry
+from projections.rounds.view import record_from_rows
 from services.ledger.application import Ledger
-from services.ledger.domain import Bet, book_uuid, project, round_uuid, topics_of
+from services.ledger.domain import Bet
+from services.ledger.domain import book_uuid
+from services.ledger.domain import project
+from services.ledger.domain import round_uuid
+from services.ledger.domain import topics_of
 from services.ledger.rounds import RoundBook
 
 MAX_BATCH = 1000
@@ -77,7 +84,9 @@ async def written_with(
     every wallet event that can move the money of the bets whose messages are given.
     `known`: messages already read, by position (not read again).
     """
-    from services.eventstore import HEADER_TOPIC, as_notification, write_of
+    from services.eventstore import HEADER_TOPIC
+    from services.eventstore import as_notification
+    from services.eventstore import write_of
 
     one_each = {write_of(m)[0]: m for m in messages}
     reader = recorder.reader

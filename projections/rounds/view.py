@@ -11,16 +11,21 @@ from the log.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 import msgspec
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import TrackingRecorder
 
-from services.ledger.views import BetStatus, RoundStatus
+from services.ledger.views import BetStatus
+from services.ledger.views import RoundStatus
 from services.ledger.views import Verification as VerificationStatus
 
 

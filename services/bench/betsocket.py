@@ -27,9 +27,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +42,12 @@ from aiohttp import web
 
 from contracts.events import BettingOpened
 from projections.http import VIEWS
-from services.bench.edge import PACED_SHARE, _elsewhere, percentile
+from services.bench.edge import PACED_SHARE
+from services.bench.edge import _elsewhere
+from services.bench.edge import percentile
 from services.bridge.config import Settings
-from services.bridge.main import LEDGER, build_app
+from services.bridge.main import LEDGER
+from services.bridge.main import build_app
 from services.infra.databases import own_database
 
 KEY = "bench-admin-key-0123456789abcdefghij"

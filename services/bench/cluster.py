@@ -30,15 +30,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from services.bench.betsocket import (
-    CONFIG,
-    KEY,
-    PLAYER_SECRET,
-    Seat,
-    _saturate,
-    _seat_players,
-    open_rounds,
-)
+from services.bench.betsocket import CONFIG
+from services.bench.betsocket import KEY
+from services.bench.betsocket import PLAYER_SECRET
+from services.bench.betsocket import Seat
+from services.bench.betsocket import _saturate
+from services.bench.betsocket import _seat_players
+from services.bench.betsocket import open_rounds
 from services.bench.edge import _elsewhere
 from services.infra.databases import own_database
 from services.infra.natscluster import NatsCluster

@@ -42,12 +42,16 @@ import statistics
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 import aiohttp
 import nats
@@ -56,12 +60,16 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from contracts.wallet import AnyWalletCommand, Balance, WalletReply
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Balance
+from contracts.wallet import WalletReply
 from services.bench.cpu import spent
 from services.bench.serverstats import handled
 from services.bridge import collector
 from services.edge.app import setup_edge
-from services.edge.config import ProviderConfig, ProvidersConfig, networks
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
+from services.edge.config import networks
 from services.edge.ports import LedgerPort
 from services.edge.sessions import KvSessionStore
 from services.simulate.clients.base import PreparedCall
@@ -267,8 +275,11 @@ def _ledger(nats_url: str, stream_prefix: str, names: list[str]) -> tuple[Any, A
     """The real ledger on `stream_prefix`'s streams, `names` funded, with limits and player
     protection checked before every hold as `livebridge run` has them (a profile and a
     weekly stake limit for every player, so each bet does the checks' whole work)."""
-    from contracts.player import EffectiveLimits, LimitsUpdate
-    from contracts.protection import LimitKind, Period, ProtectionLimit
+    from contracts.player import EffectiveLimits
+    from contracts.player import LimitsUpdate
+    from contracts.protection import LimitKind
+    from contracts.protection import Period
+    from contracts.protection import ProtectionLimit
     from services.ledger.application import Ledger
     from services.ledger.protection import Protection
 

@@ -19,14 +19,20 @@ import statistics
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
+from typing import ClassVar
 
-from contracts.events import BettingClosed, BettingOpened, ResultDeclared
-from contracts.wallet import Debit, Selection
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import ResultDeclared
+from contracts.wallet import Debit
+from contracts.wallet import Selection
 from services.ledger.application import Ledger
-from services.ledger.domain import Wallet, wallet_id
+from services.ledger.domain import Wallet
+from services.ledger.domain import wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus
 

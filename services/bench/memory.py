@@ -38,13 +38,17 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from services.bridge.malloc import TRIM_EVERY_S
 from services.infra.databases import own_database
-from services.infra.natsserver import NatsServer, free_port
+from services.infra.natsserver import NatsServer
+from services.infra.natsserver import free_port
 
 TABLES = 4
 PLAYERS = 40
@@ -359,7 +363,8 @@ def collector_tradeoff(
 
 
 def _sample_rounds(database_url: str, schema: str, samples: int | None) -> list[str]:
-    from projections.catalog import VIEWS, view_env
+    from projections.catalog import VIEWS
+    from projections.catalog import view_env
     from projections.rebuild import open_view
     from projections.rounds.postgres import PostgresRoundsView
     from services.bench.views import REPLAY_SAMPLES

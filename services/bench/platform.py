@@ -13,15 +13,19 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import nats
 from aiohttp import web
 
-from contracts.events import BettingClosed, BettingOpened, ResultDeclared
-from contracts.wallet import Debit, Selection
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import ResultDeclared
+from contracts.wallet import Debit
+from contracts.wallet import Selection
 from services.infra.natsserver import NatsServer
 from services.ledger.application import Ledger
 from services.platform.service import settle_feed

@@ -13,15 +13,22 @@ import random
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL
+from psycopg.sql import Identifier
 
-from projections.reconcile.postgres import Comparison, LedgerTx, load, reconcile
+from projections.reconcile.postgres import Comparison
+from projections.reconcile.postgres import LedgerTx
+from projections.reconcile.postgres import load
+from projections.reconcile.postgres import reconcile
 from projections.reconcile.report import open_report
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

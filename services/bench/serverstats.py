@@ -12,7 +12,8 @@ import json
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 
 def counters(monitor_url: str) -> dict[str, int]:

@@ -21,14 +21,17 @@ import random
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 
-from projections.catalog import VIEWS, view_env
-from projections.rebuild import open_view, rebuild
+from projections.catalog import VIEWS
+from projections.catalog import view_env
+from projections.rebuild import open_view
+from projections.rebuild import rebuild
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.replay import replay_round
 from services.eventstore.recorders import JetStreamApplicationRecorder
@@ -103,7 +106,8 @@ def big_log(
     that has run for years mostly holds), written through the domain as the ledger would.
     """
     from services.bench.log import fill_ledger_log
-    from services.simulate.roulette_log import fund, play
+    from services.simulate.roulette_log import fund
+    from services.simulate.roulette_log import play
 
     player_count = 200
     source = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
@@ -198,7 +202,8 @@ def measure(
     """
     own = ledger is None
     if ledger is None:
-        from services.simulate.roulette_log import fund, play
+        from services.simulate.roulette_log import fund
+        from services.simulate.roulette_log import play
 
         ledger = Ledger(
             {

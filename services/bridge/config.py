@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from services.bridge import memory
-from services.bridge.memory import MemoryBounds, MemoryBudgetError
-from services.infra.natsserver import shown, url_fault
+from services.bridge.memory import MemoryBounds
+from services.bridge.memory import MemoryBudgetError
+from services.infra.natsserver import shown
+from services.infra.natsserver import url_fault
 
 ENDPOINTS_FILE = "endpoints.json"
 DEFAULT_CONFIG = "livebridge.toml"

@@ -17,25 +17,36 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 from services.bridge import heapwatch
-from services.bridge.config import Settings, SettingsError, config_path
+from services.bridge.config import Settings
+from services.bridge.config import SettingsError
+from services.bridge.config import config_path
 from services.edge.adapters.base import EdgeContext
 from services.edge.adapters.registry import load_adapter
-from services.edge.config import ProvidersConfig, parse_providers
+from services.edge.config import ProvidersConfig
+from services.edge.config import parse_providers
 from services.edge.feeds.setup import feed_configs
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore
-from services.frontdoor.catalog import Catalog, parse_catalog
-from services.frontdoor.catalog_poll import CatalogSource, parse_sources
-from services.frontdoor.config import FrontdoorConfig, parse_frontdoor
+from services.frontdoor.catalog import Catalog
+from services.frontdoor.catalog import parse_catalog
+from services.frontdoor.catalog_poll import CatalogSource
+from services.frontdoor.catalog_poll import parse_sources
+from services.frontdoor.config import FrontdoorConfig
+from services.frontdoor.config import parse_frontdoor
 from services.ops.kpis import KpiSettings
-from services.ops.sla import SlaConfig, parse_sla
+from services.ops.sla import SlaConfig
+from services.ops.sla import parse_sla
 from services.platform.service import parse_endpoints
 from services.platform.webhooks import Endpoint
 

@@ -33,11 +33,17 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections import Counter
+from collections import OrderedDict
+from collections import deque
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from services.bridge.background import beside_app
 from services.bridge.config import seconds

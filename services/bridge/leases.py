@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 
 from aiohttp import web
 from nats.aio.client import Client
 
-from services.infra.lease import LeaseBoard, lease_bucket, while_held
+from services.infra.lease import LeaseBoard
+from services.infra.lease import lease_bucket
+from services.infra.lease import while_held
 
 LEASES = web.AppKey("leases", LeaseBoard)
 

@@ -39,9 +39,12 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Sequence
 from contextlib import suppress
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 import msgspec
 import psycopg
@@ -53,15 +56,28 @@ from contracts.events import AnyProviderEvent
 from contracts.player import LimitsUpdate
 from projections.catalog import VIEWS as VIEW_SPECS
 from projections.catalog import view_env
-from projections.http import READ_OPERATIONS, VIEWS, setup_views
+from projections.http import READ_OPERATIONS
+from projections.http import VIEWS
+from projections.http import setup_views
 from projections.reconcile.audit import AuditRuns
-from services.bridge import collector, heapwatch, malloc, viewsproc
-from services.bridge.config import ENDPOINTS_FILE, Settings
-from services.bridge.configfile import BridgeConfig, read_config
-from services.bridge.leases import LEASES, leased, leases_ctx
+from services.bridge import collector
+from services.bridge import heapwatch
+from services.bridge import malloc
+from services.bridge import viewsproc
+from services.bridge.config import ENDPOINTS_FILE
+from services.bridge.config import Settings
+from services.bridge.configfile import BridgeConfig
+from services.bridge.configfile import read_config
+from services.bridge.leases import LEASES
+from services.bridge.leases import leased
+from services.bridge.leases import leases_ctx
 from services.bridge.nats_keeper import NatsKeeper
-from services.bridge.postgres import Postgres, PostgresUnavailable, find_or_start
-from services.bridge.telemetry import AccessLog, serve_metrics, setup_telemetry
+from services.bridge.postgres import Postgres
+from services.bridge.postgres import PostgresUnavailable
+from services.bridge.postgres import find_or_start
+from services.bridge.telemetry import AccessLog
+from services.bridge.telemetry import serve_metrics
+from services.bridge.telemetry import setup_telemetry
 from services.edge import natslink
 from services.edge.app import setup_edge
 from services.edge.feeds.setup import setup_feeds
@@ -69,24 +85,31 @@ from services.frontdoor.app import setup_frontdoor
 from services.frontdoor.asyncapi import mount_asyncapi
 from services.frontdoor.bets import setup_bets
 from services.frontdoor.cashier import setup_cashier
-from services.frontdoor.catalog_poll import CatalogBox, catalog_poll_ctx
+from services.frontdoor.catalog_poll import CatalogBox
+from services.frontdoor.catalog_poll import catalog_poll_ctx
 from services.frontdoor.config import FrontdoorConfig
-from services.frontdoor.launch import PLATFORM_SESSIONS, setup_launch
+from services.frontdoor.launch import PLATFORM_SESSIONS
+from services.frontdoor.launch import setup_launch
 from services.frontdoor.lobby import setup_lobby
-from services.frontdoor.protection import limits_subject, setup_protection
+from services.frontdoor.protection import limits_subject
+from services.frontdoor.protection import setup_protection
 from services.frontdoor.pushes import push_hub_ctx
 from services.frontdoor.sessions import PlatformSessions
 from services.frontdoor.socket import setup_socket
-from services.frontdoor.tables import TABLE_STATUSES, TableStatuses
+from services.frontdoor.tables import TABLE_STATUSES
+from services.frontdoor.tables import TableStatuses
 from services.frontdoor.throttle import SessionThrottle
 from services.infra.natscluster import NatsCluster
-from services.infra.natsserver import NatsServer, NatsServerError, check_server
+from services.infra.natsserver import NatsServer
+from services.infra.natsserver import NatsServerError
+from services.infra.natsserver import check_server
 from services.ledger.application import Ledger
 from services.ledger.protection import Protection
 from services.ops.http import setup_ops
 from services.ops.kpis import KpiBoard
 from services.ops.playbook import setup_watch
-from services.platform.service import settings_from_env, settle_feed
+from services.platform.service import settings_from_env
+from services.platform.service import settle_feed
 from services.platform.stream import SettleStream
 from services.platform.webhooks import Endpoint
 

@@ -30,8 +30,12 @@ import ctypes.util
 import logging
 import platform
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
 
 from services.bridge.background import beside_app
 

@@ -14,7 +14,8 @@ import asyncio
 import logging
 import time
 
-from services.infra.natsserver import NatsServer, NatsServerError
+from services.infra.natsserver import NatsServer
+from services.infra.natsserver import NatsServerError
 
 log = logging.getLogger("livebridge")
 

@@ -20,11 +20,14 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from projections.catalog import VIEWS, NotConfigured, settings
+from projections.catalog import VIEWS
+from projections.catalog import NotConfigured
+from projections.catalog import settings
 from projections.rebuild import PAGE
 from projections.run import running_projections
 from services.bridge import malloc
-from services.bridge.config import command_env, use_running_bridge
+from services.bridge.config import command_env
+from services.bridge.config import use_running_bridge
 from services.bridge.telemetry import setup_telemetry
 from services.infra.natsserver import die_with_parent
 

@@ -33,16 +33,21 @@ from collections.abc import Mapping
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from opentelemetry import metrics, trace
+from opentelemetry import metrics
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.sdk.metrics import MeterProvider, MetricsTimeoutError
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics import MetricsTimeoutError
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import SERVICE_NAME
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import format_span_id, format_trace_id
+from opentelemetry.trace import format_span_id
+from opentelemetry.trace import format_trace_id
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import choose_encoder
 from pythonjsonlogger.json import JsonFormatter

@@ -35,7 +35,9 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Mapping
 
 from services.infra.natsserver import die_with_parent
 

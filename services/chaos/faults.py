@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from dataclasses import dataclass
 from typing import Any
 
-from services.chaos.processes import LEDGER_STREAM, Processes, pause, resume
+from services.chaos.processes import LEDGER_STREAM
+from services.chaos.processes import Processes
+from services.chaos.processes import pause
+from services.chaos.processes import resume
 
 KINDS = ("kill", "pause", "postgres", "webhooks", "clock", "partition", "leader")
 DEFAULT_KINDS = ("kill", "pause", "postgres", "webhooks")

@@ -16,8 +16,10 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,18 +30,19 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from contracts.events import AnyProviderEvent
 from services.checker.history import HistoryWriter
-from services.simulate.clients.base import (
-    Answer,
-    HttpTransport,
-    PreparedCall,
-    Transport,
-    TransportError,
-)
+from services.simulate.clients.base import Answer
+from services.simulate.clients.base import HttpTransport
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import Transport
+from services.simulate.clients.base import TransportError
 from services.simulate.drivers import WalletDriver
 from services.simulate.drivers.by_dialect import driver_for as dialect_driver
-from services.simulate.recording import RecordingTransport, recording_pusher
+from services.simulate.recording import RecordingTransport
+from services.simulate.recording import recording_pusher
 from services.simulate.simulation import simulate
-from services.simulate.table import Chaos, PushFn, http_pusher
+from services.simulate.table import Chaos
+from services.simulate.table import PushFn
+from services.simulate.table import http_pusher
 
 DIALECTS = ("hub88", "evolution", "pragmatic", "softswiss", "ezugi")
 OPERATOR = "casino"

@@ -26,15 +26,18 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Protocol
 
 from aiohttp import web
 
-from services.bridge.postgres import PrivateCluster, ensure_database
+from services.bridge.postgres import PrivateCluster
+from services.bridge.postgres import ensure_database
 from services.infra.natscluster import NatsCluster
-from services.infra.natsserver import NatsServer, free_port
+from services.infra.natsserver import NatsServer
+from services.infra.natsserver import free_port
 from services.infra.netns import Net
 
 PREFIX = "LB"

@@ -25,38 +25,42 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import nats
 
-from services.chaos.faults import (
-    CLUSTER_KINDS,
-    DEFAULT_KINDS,
-    KINDS,
-    Fault,
-    covering_schedule,
-    inject,
-    schedule,
-)
-from services.chaos.load import DIALECTS, LoadStats, Secrets, config_text, play
-from services.chaos.processes import (
-    LEDGER_STREAM,
-    PREFIX,
-    BridgeTarget,
-    NatsTarget,
-    PostgresTarget,
-    Processes,
-    WebhookReceiver,
-)
+from services.chaos.faults import CLUSTER_KINDS
+from services.chaos.faults import DEFAULT_KINDS
+from services.chaos.faults import KINDS
+from services.chaos.faults import Fault
+from services.chaos.faults import covering_schedule
+from services.chaos.faults import inject
+from services.chaos.faults import schedule
+from services.chaos.load import DIALECTS
+from services.chaos.load import LoadStats
+from services.chaos.load import Secrets
+from services.chaos.load import config_text
+from services.chaos.load import play
+from services.chaos.processes import LEDGER_STREAM
+from services.chaos.processes import PREFIX
+from services.chaos.processes import BridgeTarget
+from services.chaos.processes import NatsTarget
+from services.chaos.processes import PostgresTarget
+from services.chaos.processes import Processes
+from services.chaos.processes import WebhookReceiver
 from services.checker.commands import read_view
-from services.checker.history import HistoryWriter, read_history
+from services.checker.history import HistoryWriter
+from services.checker.history import read_history
 from services.checker.log import read_stream
-from services.checker.verdict import Verdict, judge
+from services.checker.verdict import Verdict
+from services.checker.verdict import judge
 from services.infra.natscluster import NatsCluster
-from services.infra.netns import Net, NetnsUnavailable
+from services.infra.netns import Net
+from services.infra.netns import NetnsUnavailable
 
 
 def arguments(

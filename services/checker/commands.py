@@ -15,7 +15,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -27,7 +28,8 @@ from nats.js.errors import NotFoundError
 
 from services.checker.history import read_history
 from services.checker.log import read_stream
-from services.checker.verdict import ViewRows, judge
+from services.checker.verdict import ViewRows
+from services.checker.verdict import judge
 
 
 def read_view(database_url: str) -> ViewRows:

@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 import nats
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import ConsumerConfig
+from nats.js.api import DeliverPolicy
 
 TOPIC = "ES-Topic"
 VERSION = "ES-Version"

@@ -18,15 +18,21 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
-from services.checker.dialects import INDEFINITE, OK, REFUSED, wallet_operations
+from services.checker.dialects import INDEFINITE
+from services.checker.dialects import OK
+from services.checker.dialects import REFUSED
+from services.checker.dialects import wallet_operations
 from services.checker.history import Attempt
 from services.checker.log import StoredEvent
-from services.checker.model import Model, fold
+from services.checker.model import Model
+from services.checker.model import fold
 
 CASHIER = "cashier"
 """The provider name the ledger keeps the platform cashier's transactions under."""

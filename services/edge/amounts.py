@@ -14,7 +14,10 @@ from decimal import Decimal
 
 import msgspec
 
-from contracts.money import InvalidAmount, check_amount, parse_amount, quantum
+from contracts.money import InvalidAmount
+from contracts.money import check_amount
+from contracts.money import parse_amount
+from contracts.money import quantum
 
 MAX_MAJOR = Decimal(10) ** 13
 """No wallet call moves more than 10 trillion major units; a bigger figure is malformed."""

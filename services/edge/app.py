@@ -23,23 +23,28 @@ The ledger executor is closed with the app.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 
 from aiohttp import web
 
-from services.edge.adapters.base import (
-    EdgeContext,
-    EdgeRequest,
-    EdgeResponse,
-    Endpoint,
-    Rejection,
-)
+from services.edge.adapters.base import EdgeContext
+from services.edge.adapters.base import EdgeRequest
+from services.edge.adapters.base import EdgeResponse
+from services.edge.adapters.base import Endpoint
+from services.edge.adapters.base import Rejection
 from services.edge.config import ProvidersConfig
-from services.edge.gateway import Gateway, ProviderGate
-from services.edge.natslink import bucket_ctx, links
-from services.edge.ports import AsyncLedger, LedgerPort
-from services.edge.security import caller_address, forwarded_chain
-from services.edge.sessions import KvSessionStore, MemorySessionStore, SessionStore
+from services.edge.gateway import Gateway
+from services.edge.gateway import ProviderGate
+from services.edge.natslink import bucket_ctx
+from services.edge.natslink import links
+from services.edge.ports import AsyncLedger
+from services.edge.ports import LedgerPort
+from services.edge.security import caller_address
+from services.edge.security import forwarded_chain
+from services.edge.sessions import KvSessionStore
+from services.edge.sessions import MemorySessionStore
+from services.edge.sessions import SessionStore
 
 log = logging.getLogger(__name__)
 

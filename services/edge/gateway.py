@@ -22,23 +22,26 @@ import time
 from collections.abc import Iterator
 
 import nats.errors
-from opentelemetry import metrics, propagate, trace
+from opentelemetry import metrics
+from opentelemetry import propagate
+from opentelemetry import trace
 
 from contracts.tracing import tracing_on
-from services.edge.adapters.base import (
-    DialectAdapter,
-    EdgeContext,
-    EdgeRequest,
-    EdgeResponse,
-    Endpoint,
-    Rejected,
-    Rejection,
-)
+from services.edge.adapters.base import DialectAdapter
+from services.edge.adapters.base import EdgeContext
+from services.edge.adapters.base import EdgeRequest
+from services.edge.adapters.base import EdgeResponse
+from services.edge.adapters.base import Endpoint
+from services.edge.adapters.base import Rejected
+from services.edge.adapters.base import Rejection
 from services.edge.adapters.registry import load_adapter
-from services.edge.config import ProviderConfig, ProvidersConfig
-from services.edge.health import Health, ProviderHealth
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
+from services.edge.health import Health
+from services.edge.health import ProviderHealth
 from services.edge.ports import Refused
-from services.edge.security import IpAllowlist, TokenBucket
+from services.edge.security import IpAllowlist
+from services.edge.security import TokenBucket
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("livebridge.edge")

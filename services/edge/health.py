@@ -20,7 +20,8 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 KEEP_S = 600.0
 """Observations older than this are dropped, whatever the SLA window..."""

@@ -27,8 +27,12 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Self, TypeVar
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+from typing import Generic
+from typing import Self
+from typing import TypeVar
 
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
 TRIES = 32

@@ -18,13 +18,20 @@ import asyncio
 import contextvars
 import functools
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Protocol, TypeGuard, TypeVar, cast
+from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+from typing import TypeGuard
+from typing import TypeVar
+from typing import cast
 
 from opentelemetry import trace
 
 from contracts.tracing import tracing_on
-from contracts.wallet import AnyWalletCommand, Balance, Refusal, WalletReply
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Balance
+from contracts.wallet import Refusal
+from contracts.wallet import WalletReply
 
 T = TypeVar("T")
 _tracer = trace.get_tracer("livebridge.ledger")

@@ -17,13 +17,11 @@ nearby positions, and an application's stream name.
 """
 
 from services.eventstore.factory import JetStreamFactory
-from services.eventstore.layout import (
-    HEADER_TOPIC,
-    HEADER_VERSION,
-    as_notification,
-    stream_name,
-    write_of,
-)
+from services.eventstore.layout import HEADER_TOPIC
+from services.eventstore.layout import HEADER_VERSION
+from services.eventstore.layout import as_notification
+from services.eventstore.layout import stream_name
+from services.eventstore.layout import write_of
 from services.eventstore.reader import runs
 from services.eventstore.recorders import JetStreamApplicationRecorder
 

@@ -15,10 +15,14 @@ allows one expectation per subject per batch).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 
-from services.eventstore.connection import MAX_BATCH, JetStreamError, OutMsg
+from services.eventstore.connection import MAX_BATCH
+from services.eventstore.connection import JetStreamError
+from services.eventstore.connection import OutMsg
 
 Publish = Callable[[list[OutMsg]], Awaitable[int]]
 

@@ -27,19 +27,30 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
+from typing import Generic
+from typing import TypeVar
 
 import uvloop
 from nats.aio.client import Client
-from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import ConnectionClosedError
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import StreamConfig, StreamInfo
-from nats.js.errors import APIError, BadRequestError, NotFoundError
+from nats.js.api import StreamConfig
+from nats.js.api import StreamInfo
+from nats.js.errors import APIError
+from nats.js.errors import BadRequestError
+from nats.js.errors import NotFoundError
 
-from services.eventstore import greenloop, nats_override
-from services.eventstore.nats_override import DirectClient, parse_header_lines
+from services.eventstore import greenloop
+from services.eventstore import nats_override
+from services.eventstore.nats_override import DirectClient
+from services.eventstore.nats_override import parse_header_lines
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -18,24 +18,23 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from eventsourcing.persistence import (
-    AggregateRecorder,
-    ApplicationRecorder,
-    InfrastructureFactory,
-    InfrastructureFactoryError,
-    ProcessRecorder,
-)
-from eventsourcing.utils import Environment, EnvType, resolve_topic, strtobool
+from eventsourcing.persistence import AggregateRecorder
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactoryError
+from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.utils import Environment
+from eventsourcing.utils import EnvType
+from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import strtobool
 
 from services.eventstore.connection import JetStreamConnection
 from services.eventstore.heads import LAST_SEEN_HEADS
 from services.eventstore.layout import stream_name
-from services.eventstore.recorders import (
-    JetStreamAggregateRecorder,
-    JetStreamApplicationRecorder,
-    JetStreamProcessRecorder,
-    JetStreamTrackingRecorder,
-)
+from services.eventstore.recorders import JetStreamAggregateRecorder
+from services.eventstore.recorders import JetStreamApplicationRecorder
+from services.eventstore.recorders import JetStreamProcessRecorder
+from services.eventstore.recorders import JetStreamTrackingRecorder
 
 R = TypeVar("R", JetStreamApplicationRecorder, JetStreamTrackingRecorder, JetStreamProcessRecorder)
 

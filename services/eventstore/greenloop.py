@@ -25,9 +25,13 @@ import concurrent.futures
 import contextvars
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor, Future
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Awaitable
+from collections.abc import Callable
+from concurrent.futures import Executor
+from concurrent.futures import Future
+from typing import Any
+from typing import ParamSpec
+from typing import TypeVar
 
 import greenlet
 

@@ -20,7 +20,11 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
-from nats.js.api import DiscardPolicy, RePublish, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy
+from nats.js.api import RePublish
+from nats.js.api import RetentionPolicy
+from nats.js.api import StorageType
+from nats.js.api import StreamConfig
 from opentelemetry import trace
 
 from services.eventstore.connection import StoredMsg

@@ -15,24 +15,27 @@ Each is a coroutine for the store's loop; `JetStreamApplicationRecorder.read` ru
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Notification
+from eventsourcing.persistence import StoredEvent
 
-from services.eventstore.connection import JetStreamConnection, StoredMsg
+from services.eventstore.connection import JetStreamConnection
+from services.eventstore.connection import StoredMsg
 from services.eventstore.heads import LastSeen
-from services.eventstore.layout import (
-    HEADER_TOPIC,
-    HEADER_TRACKING,
-    HEADER_VERSION,
-    aggregate_token,
-    as_notification,
-    events_subject,
-    tracing_on,
-    tracking_subject,
-    write_of,
-)
+from services.eventstore.layout import HEADER_TOPIC
+from services.eventstore.layout import HEADER_TRACKING
+from services.eventstore.layout import HEADER_VERSION
+from services.eventstore.layout import aggregate_token
+from services.eventstore.layout import as_notification
+from services.eventstore.layout import events_subject
+from services.eventstore.layout import tracing_on
+from services.eventstore.layout import tracking_subject
+from services.eventstore.layout import write_of
 
 READ_PAGE = 1000
 SEEK_AFTER = 100

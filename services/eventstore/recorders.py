@@ -22,29 +22,32 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.persistence import (
-    AggregateRecorder,
-    ApplicationRecorder,
-    IntegrityError,
-    ListenNotifySubscription,
-    Notification,
-    ProcessRecorder,
-    StoredEvent,
-    Subscription,
-    Tracking,
-    TrackingRecorder,
-)
+from eventsourcing.persistence import AggregateRecorder
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import ListenNotifySubscription
+from eventsourcing.persistence import Notification
+from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Subscription
+from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import TrackingRecorder
 
 from services.eventstore import greenloop
 from services.eventstore.connection import JetStreamConnection
-from services.eventstore.heads import LAST_SEEN_HEADS, LastSeen
-from services.eventstore.layout import events_subject, ledger_stream_config, tracking_subject
+from services.eventstore.heads import LAST_SEEN_HEADS
+from services.eventstore.heads import LastSeen
+from services.eventstore.layout import events_subject
+from services.eventstore.layout import ledger_stream_config
+from services.eventstore.layout import tracking_subject
 from services.eventstore.reader import JetStreamReader
 from services.eventstore.writer import JetStreamWriter
 

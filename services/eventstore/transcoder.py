@@ -25,7 +25,8 @@ import math
 from typing import Any
 
 import msgspec
-from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import TranscodingNotRegisteredError
 
 _ENCODER = msgspec.json.Encoder()
 

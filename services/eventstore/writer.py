@@ -28,29 +28,36 @@ import itertools
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 
-from eventsourcing.persistence import IntegrityError, ProgrammingError, StoredEvent, Tracking
-from nats.errors import ConnectionClosedError, NoRespondersError
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import ProgrammingError
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Tracking
+from nats.errors import ConnectionClosedError
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from opentelemetry import propagate, trace
+from opentelemetry import propagate
+from opentelemetry import trace
 
 from services.eventstore.coalesce import Coalescer
-from services.eventstore.connection import MAX_BATCH, JetStreamConnection, JetStreamError, OutMsg
+from services.eventstore.connection import MAX_BATCH
+from services.eventstore.connection import JetStreamConnection
+from services.eventstore.connection import JetStreamError
+from services.eventstore.connection import OutMsg
 from services.eventstore.heads import LastSeen
-from services.eventstore.layout import (
-    EXPECT_SUBJECT_SEQ,
-    HEADER_TOPIC,
-    HEADER_TRACKING,
-    HEADER_VERSION,
-    MSG_ID,
-    TRACEPARENT,
-    aggregate_token,
-    events_subject,
-    tracing_on,
-    tracking_subject,
-)
+from services.eventstore.layout import EXPECT_SUBJECT_SEQ
+from services.eventstore.layout import HEADER_TOPIC
+from services.eventstore.layout import HEADER_TRACKING
+from services.eventstore.layout import HEADER_VERSION
+from services.eventstore.layout import MSG_ID
+from services.eventstore.layout import TRACEPARENT
+from services.eventstore.layout import aggregate_token
+from services.eventstore.layout import events_subject
+from services.eventstore.layout import tracing_on
+from services.eventstore.layout import tracking_subject
 
 # Stale expectation (10071, 10164), or a message id already stored (10201: only our own
 # earlier attempt can carry it, so it is a conflict unless the read-back finds our batch).

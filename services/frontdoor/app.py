@@ -22,12 +22,16 @@ import msgspec
 from aiohttp import web
 from swagger_ui import api_doc  # type: ignore[import-untyped]
 
-from contracts.api import Operation, Param
+from contracts.api import Operation
+from contracts.api import Param
 from contracts.messages import MESSAGES
-from services.frontdoor.auth import OperatorKeys, guard
+from services.frontdoor.auth import OperatorKeys
+from services.frontdoor.auth import guard
 from services.frontdoor.config import FrontdoorConfig
 from services.frontdoor.http import json_response
-from services.frontdoor.openapi import build_openapi, document_json, ecma_patterns
+from services.frontdoor.openapi import build_openapi
+from services.frontdoor.openapi import document_json
+from services.frontdoor.openapi import ecma_patterns
 from services.frontdoor.players import PlayerTokens
 from services.frontdoor.routes import RouteTable
 

@@ -17,11 +17,18 @@ import msgspec
 from aiohttp import web
 
 from contracts.api import Operation
-from contracts.messages import SETTLE, SOCKET_IN, SOCKET_OUT, tag_of
+from contracts.messages import SETTLE
+from contracts.messages import SOCKET_IN
+from contracts.messages import SOCKET_OUT
+from contracts.messages import tag_of
 from contracts.platform import RoundSettle
-from contracts.player import BetAccepted, BetRejected, LimitsUpdate
+from contracts.player import BetAccepted
+from contracts.player import BetRejected
+from contracts.player import LimitsUpdate
 from services.frontdoor.launch import SOCKET_PATH
-from services.frontdoor.openapi import REF, document_json, ecma_patterns
+from services.frontdoor.openapi import REF
+from services.frontdoor.openapi import document_json
+from services.frontdoor.openapi import ecma_patterns
 from services.frontdoor.routes import RouteTable
 
 HOSTS_KEPT = 16

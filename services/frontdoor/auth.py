@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
 
 import nats
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from contracts.api import Operation, Scope
-from services.frontdoor.config import OperatorKey, key_digest
+from contracts.api import Operation
+from contracts.api import Scope
+from services.frontdoor.config import OperatorKey
+from services.frontdoor.config import key_digest
 from services.frontdoor.http import ApiError
 from services.frontdoor.routes import RouteTable
 

@@ -20,25 +20,36 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 from aiohttp import web
 
 from contracts import money
-from contracts.api import Operation, error_text
-from contracts.player import BetAccepted, BetPlace, BetRejected
-from contracts.wallet import Debit, Refusal
-from services.frontdoor.http import ApiError, json_response, read_json
+from contracts.api import Operation
+from contracts.api import error_text
+from contracts.player import BetAccepted
+from contracts.player import BetPlace
+from contracts.player import BetRejected
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import json_response
+from services.frontdoor.http import read_json
 from services.frontdoor.launch import PLATFORM_SESSIONS
-from services.frontdoor.players import PLAYER, PlayerClaims
+from services.frontdoor.players import PLAYER
+from services.frontdoor.players import PlayerClaims
 from services.frontdoor.routes import RouteTable
 from services.frontdoor.sessions import PlatformSession
 from services.ledger.application import Ledger
-from services.ledger.domain import TxRecord, tx_record_id
+from services.ledger.domain import TxRecord
+from services.ledger.domain import tx_record_id
 from services.ledger.errors import LedgerRefused
-from services.ledger.protection import GuardState, Protection
+from services.ledger.protection import GuardState
+from services.ledger.protection import Protection
 from services.ledger.views import RoundStatus
 
 REFUSALS: dict[Refusal, str] = {

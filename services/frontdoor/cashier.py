@@ -15,31 +15,39 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated
+from typing import Protocol
+from typing import TypeVar
 
 import msgspec
 from aiohttp import web
 
-from contracts import ids, money
-from contracts.api import Operation, Param, Scope
-from contracts.cashier import (
-    CashierMove,
-    CashierReceipt,
-    HistoryItem,
-    MoneyKind,
-    OpenWallet,
-    TableBankMove,
-    TransactionHistory,
-    Wallet,
-)
-from contracts.wallet import Refusal, WalletReply
+from contracts import ids
+from contracts import money
+from contracts.api import Operation
+from contracts.api import Param
+from contracts.api import Scope
+from contracts.cashier import CashierMove
+from contracts.cashier import CashierReceipt
+from contracts.cashier import HistoryItem
+from contracts.cashier import MoneyKind
+from contracts.cashier import OpenWallet
+from contracts.cashier import TableBankMove
+from contracts.cashier import TransactionHistory
+from contracts.cashier import Wallet
+from contracts.wallet import Refusal
+from contracts.wallet import WalletReply
 from projections.balances.view import BalancesView
 from services.edge.config import ProvidersConfig
 from services.frontdoor.auth import OPERATOR
-from services.frontdoor.http import ApiError, json_response, past_log_end, read_json
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import json_response
+from services.frontdoor.http import past_log_end
+from services.frontdoor.http import read_json
 from services.frontdoor.routes import RouteTable
 from services.ledger.application import Ledger
-from services.ledger.domain import CASHIER, provider_account
+from services.ledger.domain import CASHIER
+from services.ledger.domain import provider_account
 from services.ledger.errors import LedgerRefused
 
 T = TypeVar("T")

@@ -34,18 +34,26 @@ Errors: `services.edge.config.ConfigError`, naming the table.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, time
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 
 import msgspec
 
-from contracts.catalog import BetLimits, Table, TableStatus
-from contracts.launch import KycStatus, StreamUrls
+from contracts.catalog import BetLimits
+from contracts.catalog import Table
+from contracts.catalog import TableStatus
+from contracts.launch import KycStatus
+from contracts.launch import StreamUrls
 from contracts.player import MarketLimits
-from services.edge.config import ConfigError, ProvidersConfig, entry_as
+from services.edge.config import ConfigError
+from services.edge.config import ProvidersConfig
+from services.edge.config import entry_as
 from services.frontdoor.config import read_document
 from services.frontdoor.tables import TableStatuses
 

@@ -24,7 +24,8 @@ import asyncio
 import contextlib
 import logging
 import tomllib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +34,15 @@ import msgspec
 from aiohttp import web
 
 from services.edge import natslink
-from services.edge.config import ConfigError, ProvidersConfig
-from services.edge.feeds.backoff import Backoff, pause
-from services.frontdoor.catalog import Catalog, TableEntry, check_entry
-from services.frontdoor.tables import TABLE_STATUSES, TableStatuses
+from services.edge.config import ConfigError
+from services.edge.config import ProvidersConfig
+from services.edge.feeds.backoff import Backoff
+from services.edge.feeds.backoff import pause
+from services.frontdoor.catalog import Catalog
+from services.frontdoor.catalog import TableEntry
+from services.frontdoor.catalog import check_entry
+from services.frontdoor.tables import TABLE_STATUSES
+from services.frontdoor.tables import TableStatuses
 
 log = logging.getLogger(__name__)
 

@@ -57,7 +57,8 @@ import re
 import secrets
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,9 @@ import msgspec
 from contracts.api import Scope
 from contracts.player import LimitsUpdate
 from contracts.protection import ProfileRule
-from services.edge.config import ConfigError, entry_as, resolve_secret
+from services.edge.config import ConfigError
+from services.edge.config import entry_as
+from services.edge.config import resolve_secret
 from services.ledger.protection import Baseline
 
 log = logging.getLogger(__name__)

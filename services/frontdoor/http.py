@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 import msgspec
 from aiohttp import web
 
 from contracts import bodies
-from contracts.api import ERRORS, ErrorBody, error_text
+from contracts.api import ERRORS
+from contracts.api import ErrorBody
+from contracts.api import error_text
 
 log = logging.getLogger(__name__)
 

@@ -18,34 +18,45 @@ authenticated by the player JWT and act on the token's own session only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
 
 import msgspec
 from aiohttp import web
 
 from contracts import money
-from contracts.api import Operation, Param, Scope
+from contracts.api import Operation
+from contracts.api import Param
+from contracts.api import Scope
 from contracts.catalog import TableStatus
-from contracts.launch import (
-    KycStatus,
-    Launch,
-    Launched,
-    PlayerToken,
-    SessionState,
-    SessionView,
-    StreamUrls,
-)
-from contracts.player import CloseReason, SessionClose
+from contracts.launch import KycStatus
+from contracts.launch import Launch
+from contracts.launch import Launched
+from contracts.launch import PlayerToken
+from contracts.launch import SessionState
+from contracts.launch import SessionView
+from contracts.launch import StreamUrls
+from contracts.player import CloseReason
+from contracts.player import SessionClose
 from services.edge.config import ProvidersConfig
-from services.edge.sessions import SessionEnded, SessionStore
+from services.edge.sessions import SessionEnded
+from services.edge.sessions import SessionStore
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.cashier import in_ledger
-from services.frontdoor.catalog import Catalog, TableEntry
-from services.frontdoor.http import ApiError, json_response, read_json
-from services.frontdoor.players import PLAYER, PlayerClaims, PlayerTokens
+from services.frontdoor.catalog import Catalog
+from services.frontdoor.catalog import TableEntry
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import json_response
+from services.frontdoor.http import read_json
+from services.frontdoor.players import PLAYER
+from services.frontdoor.players import PlayerClaims
+from services.frontdoor.players import PlayerTokens
 from services.frontdoor.routes import RouteTable
-from services.frontdoor.sessions import PlatformSession, PlatformSessions, new_session_id
+from services.frontdoor.sessions import PlatformSession
+from services.frontdoor.sessions import PlatformSessions
+from services.frontdoor.sessions import new_session_id
 from services.frontdoor.tables import TABLE_STATUSES
 from services.frontdoor.throttle import SESSION_THROTTLE
 from services.ledger.application import Ledger

@@ -13,26 +13,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 from aiohttp import web
 
-from contracts import ids, money
-from contracts.api import Operation, Param, Scope
-from contracts.catalog import (
-    Lobby,
-    ProviderState,
-    SetProviderStatus,
-    SetTableStatus,
-    Tables,
-    TableState,
-    TableStatus,
-)
+from contracts import ids
+from contracts import money
+from contracts.api import Operation
+from contracts.api import Param
+from contracts.api import Scope
+from contracts.catalog import Lobby
+from contracts.catalog import ProviderState
+from contracts.catalog import SetProviderStatus
+from contracts.catalog import SetTableStatus
+from contracts.catalog import Tables
+from contracts.catalog import TableState
+from contracts.catalog import TableStatus
 from contracts.launch import KycStatus
 from services.edge.config import ProvidersConfig
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.catalog import Catalog
-from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import json_response
+from services.frontdoor.http import read_json
 from services.frontdoor.launch import PLATFORM_SESSIONS
 from services.frontdoor.routes import RouteTable
 from services.frontdoor.tables import TABLE_STATUSES

@@ -17,7 +17,12 @@ from typing import Any
 
 import msgspec
 
-from contracts.api import AUTH_ERRORS, BODY_ERRORS, ERRORS, ErrorBody, Operation, error_text
+from contracts.api import AUTH_ERRORS
+from contracts.api import BODY_ERRORS
+from contracts.api import ERRORS
+from contracts.api import ErrorBody
+from contracts.api import Operation
+from contracts.api import error_text
 
 REF = "#/components/schemas/{name}"
 _PLAIN_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")

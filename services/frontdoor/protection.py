@@ -23,32 +23,39 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 
 from aiohttp import web
 
 from contracts import money
-from contracts.api import Operation, Scope
-from contracts.player import CloseReason, LimitsUpdate
-from contracts.protection import (
-    AssignProfile,
-    LimitsState,
-    ProfileRules,
-    ProtectionChange,
-    ProtectionHistory,
-    ProtectionLimit,
-    ProtectionView,
-    SelfExclusion,
-    TimeOut,
-)
+from contracts.api import Operation
+from contracts.api import Scope
+from contracts.player import CloseReason
+from contracts.player import LimitsUpdate
+from contracts.protection import AssignProfile
+from contracts.protection import LimitsState
+from contracts.protection import ProfileRules
+from contracts.protection import ProtectionChange
+from contracts.protection import ProtectionHistory
+from contracts.protection import ProtectionLimit
+from contracts.protection import ProtectionView
+from contracts.protection import SelfExclusion
+from contracts.protection import TimeOut
 from services.frontdoor.auth import OPERATOR
-from services.frontdoor.cashier import _PLAYER, in_ledger, player_of
-from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.cashier import _PLAYER
+from services.frontdoor.cashier import in_ledger
+from services.frontdoor.cashier import player_of
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import json_response
+from services.frontdoor.http import read_json
 from services.frontdoor.launch import EndSessions
 from services.frontdoor.routes import RouteTable
-from services.ledger.protection import AnyChange, Protection
+from services.ledger.protection import AnyChange
+from services.ledger.protection import Protection
 
 PublishLimits = Callable[[LimitsUpdate], Awaitable[None]]
 _PROFILE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}\Z")

@@ -33,10 +33,14 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import TypeVar
 
 import msgspec
 from aiohttp import web
@@ -48,25 +52,28 @@ from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from contracts.catalog import ProviderState, TableState
-from contracts.events import BettingClosed, BettingOpened
+from contracts.catalog import ProviderState
+from contracts.catalog import TableState
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
 from contracts.platform import DECODER as SETTLE_DECODER
 from contracts.platform import RoundSettle
-from contracts.player import (
-    BettingClose,
-    BettingOpen,
-    CloseReason,
-    LimitsUpdate,
-    ProviderError,
-    SessionClose,
-    Settlement,
-)
+from contracts.player import BettingClose
+from contracts.player import BettingOpen
+from contracts.player import CloseReason
+from contracts.player import LimitsUpdate
+from contracts.player import ProviderError
+from contracts.player import SessionClose
+from contracts.player import Settlement
 from services.edge import natslink
 from services.frontdoor.sessions import PlatformSession
 from services.frontdoor.tables import TableStatuses
 from services.ledger.application import Ledger
-from services.ledger.rounds import Round, decode_provider_event
-from services.platform.stream import POSITION, SettleStream, token
+from services.ledger.rounds import Round
+from services.ledger.rounds import decode_provider_event
+from services.platform.stream import POSITION
+from services.platform.stream import SettleStream
+from services.platform.stream import token
 
 log = logging.getLogger(__name__)
 

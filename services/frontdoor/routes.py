@@ -8,7 +8,9 @@ document is generated from it, so the two cannot drift.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
 
 from aiohttp import web
 

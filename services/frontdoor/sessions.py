@@ -26,7 +26,9 @@ import time
 from collections.abc import Callable
 
 import msgspec
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 
 from services.edge.kvcache import WatchedBucket

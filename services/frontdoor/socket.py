@@ -47,34 +47,48 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
+from typing import Annotated
+from typing import Any
 
 import msgspec
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode
+from aiohttp import WSMsgType
+from aiohttp import web
 
-from contracts.api import Operation, Param, error_text
-from contracts.player import (
-    BetPlace,
-    BetRejected,
-    BettingClose,
-    BettingOpen,
-    CloseReason,
-    LimitsUpdate,
-    ServerTime,
-    SessionClose,
-    Settlement,
-)
+from contracts.api import Operation
+from contracts.api import Param
+from contracts.api import error_text
+from contracts.player import BetPlace
+from contracts.player import BetRejected
+from contracts.player import BettingClose
+from contracts.player import BettingOpen
+from contracts.player import CloseReason
+from contracts.player import LimitsUpdate
+from contracts.player import ServerTime
+from contracts.player import SessionClose
+from contracts.player import Settlement
 from services.edge.security import TokenBucket
-from services.frontdoor.bets import TakeBet, rejected
-from services.frontdoor.http import ApiError, past_log_end
-from services.frontdoor.launch import PLATFORM_SESSIONS, SOCKET_PATH
-from services.frontdoor.players import PLAYER, PlayerClaims
-from services.frontdoor.pushes import PUSH_HUB, Mailbox, Push, PushHub, Seat
+from services.frontdoor.bets import TakeBet
+from services.frontdoor.bets import rejected
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import past_log_end
+from services.frontdoor.launch import PLATFORM_SESSIONS
+from services.frontdoor.launch import SOCKET_PATH
+from services.frontdoor.players import PLAYER
+from services.frontdoor.players import PlayerClaims
+from services.frontdoor.pushes import PUSH_HUB
+from services.frontdoor.pushes import Mailbox
+from services.frontdoor.pushes import Push
+from services.frontdoor.pushes import PushHub
+from services.frontdoor.pushes import Seat
 from services.frontdoor.routes import RouteTable
 from services.frontdoor.sessions import PlatformSession
-from services.ledger.protection import GuardState, Protection
+from services.ledger.protection import GuardState
+from services.ledger.protection import Protection
 
 log = logging.getLogger(__name__)
 

@@ -31,14 +31,17 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 import msgspec
 from aiohttp import web
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from contracts.catalog import ProviderState, TableState, TableStatus
+from contracts.catalog import ProviderState
+from contracts.catalog import TableState
+from contracts.catalog import TableStatus
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Iterator
 
 import psycopg
-from psycopg import conninfo, sql
+from psycopg import conninfo
+from psycopg import sql
 
 
 @contextlib.contextmanager

@@ -23,13 +23,18 @@ import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
+from typing import Self
 
 import nats
-from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import BadRequestError, ServiceUnavailableError
+from nats.js.api import StorageType
+from nats.js.api import StreamConfig
+from nats.js.errors import BadRequestError
+from nats.js.errors import ServiceUnavailableError
 
-from services.infra.natsserver import NatsServer, NatsServerError, free_port
+from services.infra.natsserver import NatsServer
+from services.infra.natsserver import NatsServerError
+from services.infra.natsserver import free_port
 from services.infra.server import Server
 
 CONFIG = Path(__file__).resolve().parents[2] / "infra" / "nats" / "cluster" / "node.conf"

@@ -37,47 +37,49 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from decimal import Decimal
-from typing import Any, ClassVar, assert_never
+from typing import Any
+from typing import ClassVar
+from typing import assert_never
 from uuid import UUID
 
-from eventsourcing.utils import EnvType, strtobool
+from eventsourcing.utils import EnvType
+from eventsourcing.utils import strtobool
 
-from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
-from contracts.wallet import (
-    AnyWalletCommand,
-    Award,
-    Balance,
-    Credit,
-    Debit,
-    Refusal,
-    Rollback,
-    WalletReply,
-)
+from contracts.events import AnyProviderEvent
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Award
+from contracts.wallet import Balance
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from contracts.wallet import WalletReply
 from services.ledger import book
-from services.ledger.base import DEFAULT_CACHE_BYTES, BetPolicy
-from services.ledger.commands import WalletCommands, checked_amount
-from services.ledger.domain import (
-    CASHIER,
-    MONEY_EVENTS,
-    TxRecord,
-    Wallet,
-    book_uuid,
-    round_uuid,
-    topics_of,
-    tx_record_id,
-    wallet_id,
-)
+from services.ledger.base import DEFAULT_CACHE_BYTES
+from services.ledger.base import BetPolicy
+from services.ledger.commands import WalletCommands
+from services.ledger.commands import checked_amount
+from services.ledger.domain import CASHIER
+from services.ledger.domain import MONEY_EVENTS
+from services.ledger.domain import TxRecord
+from services.ledger.domain import Wallet
+from services.ledger.domain import book_uuid
+from services.ledger.domain import round_uuid
+from services.ledger.domain import topics_of
+from services.ledger.domain import tx_record_id
+from services.ledger.domain import wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.known_rounds import RoundNote
-from services.ledger.replies import (
-    balance_of,
-    fingerprint_of,
-    identity,
-    record_ref,
-    reply_fields,
-)
+from services.ledger.replies import balance_of
+from services.ledger.replies import fingerprint_of
+from services.ledger.replies import identity
+from services.ledger.replies import record_ref
+from services.ledger.replies import reply_fields
 from services.ledger.round_state import round_state_of
-from services.ledger.rounds import Round, RoundBook
+from services.ledger.rounds import Round
+from services.ledger.rounds import RoundBook
 from services.ledger.turns import Turns
 from services.ledger.views import RoundState
 

@@ -19,21 +19,39 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any
+from typing import ClassVar
+from typing import Protocol
+from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
-from eventsourcing.persistence import IntegrityError, Recording
-from eventsourcing.utils import EnvType, strtobool
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import Application
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import MutableOrImmutableAggregate
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Recording
+from eventsourcing.utils import EnvType
+from eventsourcing.utils import strtobool
 
-from contracts.wallet import Debit, Refusal, WalletReply
-from services.ledger.domain import Bet, TxRecord, Wallet, project, round_uuid, wallet_id
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import WalletReply
+from services.ledger.domain import Bet
+from services.ledger.domain import TxRecord
+from services.ledger.domain import Wallet
+from services.ledger.domain import project
+from services.ledger.domain import round_uuid
+from services.ledger.domain import wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.known_rounds import KnownRounds
 from services.ledger.repository import LedgerRepository
-from services.ledger.rounds import BookCursor, Round
-from services.ledger.turns import Acquire, plain_acquire
+from services.ledger.rounds import BookCursor
+from services.ledger.rounds import Round
+from services.ledger.turns import Acquire
+from services.ledger.turns import plain_acquire
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)

@@ -37,28 +37,39 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, assert_never
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import TypeVar
+from typing import assert_never
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Recording
 
-from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
 from services.ledger.base import LedgerBase
-from services.ledger.domain import (
-    BET_EVENTS,
-    Bet,
-    Wallet,
-    project,
-    round_uuid,
-    topics_of,
-    wallet_id,
-)
+from services.ledger.domain import BET_EVENTS
+from services.ledger.domain import Bet
+from services.ledger.domain import Wallet
+from services.ledger.domain import project
+from services.ledger.domain import round_uuid
+from services.ledger.domain import topics_of
+from services.ledger.domain import wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.payouts import expected_payout
-from services.ledger.rounds import Booked, Round, RoundBook, decode_provider_event
-from services.ledger.settlement import refund_bet, settle_bet
+from services.ledger.rounds import Booked
+from services.ledger.rounds import Round
+from services.ledger.rounds import RoundBook
+from services.ledger.rounds import decode_provider_event
+from services.ledger.settlement import refund_bet
+from services.ledger.settlement import settle_bet
 from services.ledger.views import BetStatus
 
 log = logging.getLogger(__name__)

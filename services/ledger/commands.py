@@ -13,7 +13,8 @@ makes sure the round book booked its bets on time (`_ensure_booked`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from decimal import Decimal
 from types import EllipsisType
 from typing import Any
@@ -24,40 +25,37 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from contracts import money
-from contracts.wallet import (
-    AnyWalletCommand,
-    Award,
-    AwardCause,
-    Credit,
-    Debit,
-    Refusal,
-    Rollback,
-    WalletReply,
-)
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Award
+from contracts.wallet import AwardCause
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from contracts.wallet import WalletReply
 from services.ledger.base import LedgerBase
 from services.ledger.book import RoundBookFollower
-from services.ledger.domain import (
-    HOUSE,
-    PROMO,
-    Bet,
-    TxRecord,
-    Wallet,
-    bet_uuid,
-    round_uuid,
-    tx_record_id,
-    wallet_id,
-)
+from services.ledger.domain import HOUSE
+from services.ledger.domain import PROMO
+from services.ledger.domain import Bet
+from services.ledger.domain import TxRecord
+from services.ledger.domain import Wallet
+from services.ledger.domain import bet_uuid
+from services.ledger.domain import round_uuid
+from services.ledger.domain import tx_record_id
+from services.ledger.domain import wallet_id
 from services.ledger.errors import LedgerRefused
 from services.ledger.known_rounds import RoundNote
-from services.ledger.replies import identity, record_ref, reply_fields, same_payload
+from services.ledger.replies import identity
+from services.ledger.replies import record_ref
+from services.ledger.replies import reply_fields
+from services.ledger.replies import same_payload
 from services.ledger.rounds import Round
-from services.ledger.settlement import (
-    expected_of,
-    refund_bet,
-    reopen_bet,
-    settle_bet,
-    share_credit,
-)
+from services.ledger.settlement import expected_of
+from services.ledger.settlement import refund_bet
+from services.ledger.settlement import reopen_bet
+from services.ledger.settlement import settle_bet
+from services.ledger.settlement import share_credit
 from services.ledger.views import BetStatus
 
 

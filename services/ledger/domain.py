@@ -21,12 +21,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
+from uuid import uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import event
 from eventsourcing.utils import get_topic
 
-from contracts.wallet import Outcome, Refusal
+from contracts.wallet import Outcome
+from contracts.wallet import Refusal
 from services.ledger import tally
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus

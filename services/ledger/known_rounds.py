@@ -28,15 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
-from contracts.events import (
-    AnyProviderEvent,
-    BettingClosed,
-    BettingOpened,
-    ResultDeclared,
-    RoundVoided,
-)
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
 from services.ledger.domain import round_uuid
-from services.ledger.rounds import Round, decode_provider_event
+from services.ledger.rounds import Round
+from services.ledger.rounds import decode_provider_event
 
 MAX_ROUNDS = 10_000
 IDLE_S = 120.0

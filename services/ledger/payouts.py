@@ -26,8 +26,10 @@ bet id), `dragon_tiger_tie`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from decimal import ROUND_DOWN, Decimal
+from collections.abc import Mapping
+from collections.abc import Sequence
+from decimal import ROUND_DOWN
+from decimal import Decimal
 
 from contracts.money import quantum
 

@@ -26,40 +26,53 @@ before a cashier deposit. Refusals are `LedgerRefused`:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from typing import Any
+from typing import ClassVar
+from typing import TypeVar
+from uuid import NAMESPACE_URL
+from uuid import UUID
+from uuid import uuid5
 
 import msgspec
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import event
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Notification
 from eventsourcing.utils import EnvType
 
 from contracts import money
-from contracts.player import EffectiveLimits, LimitsUpdate, MarketLimits
-from contracts.protection import (
-    AssignProfile,
-    LiftExclusion,
-    LimitKind,
-    LimitsState,
-    LimitView,
-    Period,
-    ProfileRule,
-    ProfileRules,
-    ProtectionChange,
-    ProtectionHistory,
-    ProtectionLimit,
-    ProtectionRecord,
-    ProtectionView,
-    RiskFlag,
-    SelfExclusion,
-    TimeOut,
-)
-from contracts.wallet import Debit, Refusal
+from contracts.player import EffectiveLimits
+from contracts.player import LimitsUpdate
+from contracts.player import MarketLimits
+from contracts.protection import AssignProfile
+from contracts.protection import LiftExclusion
+from contracts.protection import LimitKind
+from contracts.protection import LimitsState
+from contracts.protection import LimitView
+from contracts.protection import Period
+from contracts.protection import ProfileRule
+from contracts.protection import ProfileRules
+from contracts.protection import ProtectionChange
+from contracts.protection import ProtectionHistory
+from contracts.protection import ProtectionLimit
+from contracts.protection import ProtectionRecord
+from contracts.protection import ProtectionView
+from contracts.protection import RiskFlag
+from contracts.protection import SelfExclusion
+from contracts.protection import TimeOut
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
 from services.ledger.domain import Wallet
 from services.ledger.errors import LedgerRefused
 

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal
-from typing import Any, assert_never
+from typing import Any
+from typing import assert_never
 
 import msgspec
 
 from contracts import money
-from contracts.wallet import AnyWalletCommand, Award, Balance, Credit, Debit, Rollback
-from services.ledger.domain import Wallet, tx_record_id
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Award
+from contracts.wallet import Balance
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Rollback
+from services.ledger.domain import Wallet
+from services.ledger.domain import tx_record_id
 
 
 def record_ref(provider: str, tx_id: str) -> str:

@@ -41,27 +41,26 @@ import itertools
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
+from collections.abc import Iterable
 from copy import deepcopy
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
+from typing import cast
 from uuid import UUID
 
-from eventsourcing.application import (
-    AggregateNotFoundError,
-    Cache,
-    ProjectorFunction,
-    Repository,
-    project_aggregate,
-)
-from eventsourcing.domain import (
-    MutableOrImmutableAggregate,
-    TDomainEvent,
-    TMutableOrImmutableAggregate,
-)
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import Cache
+from eventsourcing.application import ProjectorFunction
+from eventsourcing.application import Repository
+from eventsourcing.application import project_aggregate
+from eventsourcing.domain import MutableOrImmutableAggregate
+from eventsourcing.domain import TDomainEvent
+from eventsourcing.domain import TMutableOrImmutableAggregate
 
-from services.ledger.turns import Acquire, plain_acquire
+from services.ledger.turns import Acquire
+from services.ledger.turns import plain_acquire
 
 _IMMUTABLE = frozenset({str, int, bool, float, Decimal, UUID, datetime, type(None)})
 

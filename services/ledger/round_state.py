@@ -16,9 +16,14 @@ import msgspec
 
 from contracts.wallet import Outcome
 from services.ledger.domain import Bet
-from services.ledger.rounds import Round, RoundBook
+from services.ledger.rounds import Round
+from services.ledger.rounds import RoundBook
 from services.ledger.settlement import late_checks
-from services.ledger.views import BetStatus, BetView, RoundState, RoundStatus, Verification
+from services.ledger.views import BetStatus
+from services.ledger.views import BetView
+from services.ledger.views import RoundState
+from services.ledger.views import RoundStatus
+from services.ledger.views import Verification
 
 
 def round_state_of(

@@ -19,19 +19,21 @@ from typing import assert_never
 from uuid import UUID
 
 import msgspec
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import event
 
-from contracts.events import (
-    AnyProviderEvent,
-    BettingClosed,
-    BettingOpened,
-    GameEvent,
-    ResultDeclared,
-    RoundVoided,
-    round_digest,
-)
-from services.ledger.domain import BOOK_CURSOR_ID, book_uuid, round_uuid
-from services.ledger.views import RoundStatus, Verification
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
+from contracts.events import round_digest
+from services.ledger.domain import BOOK_CURSOR_ID
+from services.ledger.domain import book_uuid
+from services.ledger.domain import round_uuid
+from services.ledger.views import RoundStatus
+from services.ledger.views import Verification
 
 _DECODER: msgspec.json.Decoder[AnyProviderEvent] = msgspec.json.Decoder(AnyProviderEvent)
 

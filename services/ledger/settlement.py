@@ -10,12 +10,15 @@ with `late_checks`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 from decimal import Decimal
 
 from contracts import money
-from services.ledger.domain import Bet, Wallet
-from services.ledger.payouts import expected_payout, outcome_for
+from services.ledger.domain import Bet
+from services.ledger.domain import Wallet
+from services.ledger.payouts import expected_payout
+from services.ledger.payouts import outcome_for
 from services.ledger.rounds import Round
 from services.ledger.views import BetStatus
 

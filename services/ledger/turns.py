@@ -14,9 +14,11 @@ many wallets at once, and commands wait for it); its rare conflicts are retried 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Generic, TypeVar
+from typing import Generic
+from typing import TypeVar
 
 K = TypeVar("K")
 Acquire = Callable[[threading.Lock, bool], bool]

@@ -18,13 +18,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import event
 
-from contracts.ops import AuditState, TicketComment, TicketView
+from contracts.ops import AuditState
+from contracts.ops import TicketComment
+from contracts.ops import TicketView
 from services.ops.eventlog import events_after
 
 _AUDIT_IDS = uuid.UUID("6c0f5c3e-4a5e-4d7e-9a51-0f3d9a1f7a11")

@@ -14,31 +14,41 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Literal, Protocol, get_args
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import Literal
+from typing import Protocol
+from typing import get_args
 
 from aiohttp import web
 
 from contracts import ids
-from contracts.api import Operation, Param, Scope
-from contracts.ops import (
-    AssignAudit,
-    AuditItem,
-    AuditList,
-    AuditReason,
-    AuditState,
-    CommentTicket,
-    OpenTicket,
-    ReconcileRunSummary,
-    ResolveAudit,
-    ResolveTicket,
-    TicketList,
-    TicketView,
-)
+from contracts.api import Operation
+from contracts.api import Param
+from contracts.api import Scope
+from contracts.ops import AssignAudit
+from contracts.ops import AuditItem
+from contracts.ops import AuditList
+from contracts.ops import AuditReason
+from contracts.ops import AuditState
+from contracts.ops import CommentTicket
+from contracts.ops import OpenTicket
+from contracts.ops import ReconcileRunSummary
+from contracts.ops import ResolveAudit
+from contracts.ops import ResolveTicket
+from contracts.ops import TicketList
+from contracts.ops import TicketView
 from services.frontdoor.auth import OPERATOR
-from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import json_response
+from services.frontdoor.http import read_json
 from services.frontdoor.routes import RouteTable
-from services.ops.cases import AuditItemClosed, Cases, TicketClosed
+from services.ops.cases import AuditItemClosed
+from services.ops.cases import Cases
+from services.ops.cases import TicketClosed
 
 CASES = web.AppKey("ops_cases", Cases)
 AUDIT_LIMIT = 1000

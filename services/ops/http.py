@@ -11,19 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Protocol, get_args
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Protocol
+from typing import get_args
 
 import msgspec
 from aiohttp import web
 
-from contracts.api import Operation, Param, Scope
-from contracts.ops import KpiReport, Period, ReconcileRunSummary
-from services.frontdoor.http import ApiError, json_response
+from contracts.api import Operation
+from contracts.api import Param
+from contracts.api import Scope
+from contracts.ops import KpiReport
+from contracts.ops import Period
+from contracts.ops import ReconcileRunSummary
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import json_response
 from services.frontdoor.routes import RouteTable
 from services.ops import metrics
-from services.ops.cases_http import CASES, setup_cases
+from services.ops.cases_http import CASES
+from services.ops.cases_http import setup_cases
 from services.ops.kpis import KpiBoard
 from services.ops.qos import setup_qos
 

@@ -12,24 +12,27 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import Protocol
 
-from contracts.ops import (
-    CallSample,
-    DisputeKpis,
-    KpiReport,
-    KpiRow,
-    Latency,
-    Period,
-    ReconcileKpi,
-    ReconcileRunSummary,
-    TicketView,
-    WalletKpi,
-)
-from services.ops.latency import latency, merge
+from contracts.ops import CallSample
+from contracts.ops import DisputeKpis
+from contracts.ops import KpiReport
+from contracts.ops import KpiRow
+from contracts.ops import Latency
+from contracts.ops import Period
+from contracts.ops import ReconcileKpi
+from contracts.ops import ReconcileRunSummary
+from contracts.ops import TicketView
+from contracts.ops import WalletKpi
+from services.ops.latency import latency
+from services.ops.latency import merge
 
 UNKNOWN_CAUSE = "unspecified"
 

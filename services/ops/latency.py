@@ -9,9 +9,12 @@ highest finite bound for ranks in the last (open) one.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 
-from contracts.ops import LATENCY_BOUNDS_S, CallSample, Latency
+from contracts.ops import LATENCY_BOUNDS_S
+from contracts.ops import CallSample
+from contracts.ops import Latency
 
 
 def sample(endpoint: str, seconds: Sequence[float], failed: int) -> CallSample:

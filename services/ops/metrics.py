@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
 from operator import attrgetter
 
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import CallbackOptions
+from opentelemetry.metrics import Observation
 
-from contracts.ops import DisputeKpis, KpiReport, KpiRow, Latency, WalletKpi
+from contracts.ops import DisputeKpis
+from contracts.ops import KpiReport
+from contracts.ops import KpiRow
+from contracts.ops import Latency
+from contracts.ops import WalletKpi
 from services.ops.kpis import KpiBoard
 
 log = logging.getLogger(__name__)

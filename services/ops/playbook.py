@@ -41,31 +41,44 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import Protocol
 
 import aiohttp
 import msgspec
 from aiohttp import web
 
-from contracts.ops import PlaybookAction, PlaybookStep, ProviderRecovered
+from contracts.ops import PlaybookAction
+from contracts.ops import PlaybookStep
+from contracts.ops import ProviderRecovered
 from contracts.player import ProviderError
 from services.edge.health import Health
-from services.frontdoor.throttle import SESSION_THROTTLE, SessionThrottle
-from services.ops.kpis import KpiBoard, kpi_rows
+from services.frontdoor.throttle import SESSION_THROTTLE
+from services.frontdoor.throttle import SessionThrottle
+from services.ops.kpis import KpiBoard
+from services.ops.kpis import kpi_rows
 from services.ops.latency import sample as latency_sample
-from services.ops.qos import QOS_RECENT, RecentRtt
-from services.ops.sla import (
-    ProviderSla,
-    SlaConfig,
-    Window,
-    breaches,
-    percentile,
-    qos_rtt_figure,
-)
-from services.ops.watch import Fact, Watch
+from services.ops.qos import QOS_RECENT
+from services.ops.qos import RecentRtt
+from services.ops.sla import ProviderSla
+from services.ops.sla import SlaConfig
+from services.ops.sla import Window
+from services.ops.sla import breaches
+from services.ops.sla import percentile
+from services.ops.sla import qos_rtt_figure
+from services.ops.watch import Fact
+from services.ops.watch import Watch
 from services.platform.stream import token
 from services.platform.webhooks import SignedPoster
 

@@ -30,18 +30,25 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
 
 from aiohttp import web
 from opentelemetry import metrics
 
-from contracts.api import Operation, Scope
-from contracts.ops import QosAccepted, QosBatch, QosSample
+from contracts.api import Operation
+from contracts.api import Scope
+from contracts.ops import QosAccepted
+from contracts.ops import QosBatch
+from contracts.ops import QosSample
 from services.frontdoor.auth import OPERATOR
-from services.frontdoor.http import ApiError, json_response, read_json
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import json_response
+from services.frontdoor.http import read_json
 from services.frontdoor.launch import PLATFORM_SESSIONS
-from services.frontdoor.players import PLAYER, PlayerClaims
+from services.frontdoor.players import PLAYER
+from services.frontdoor.players import PlayerClaims
 from services.frontdoor.routes import RouteTable
 
 _meter = metrics.get_meter("livebridge.qos")

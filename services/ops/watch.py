@@ -21,15 +21,20 @@ the last `CACHED`; a window reaching further back is read from the log itself.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 import msgspec
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import event
 
-from contracts.ops import CallSample, PlaybookStep, ProviderRecovered
+from contracts.ops import CallSample
+from contracts.ops import PlaybookStep
+from contracts.ops import ProviderRecovered
 from contracts.player import ProviderError
 from services.ops.eventlog import events_after
 from services.ops.latency import merge

@@ -12,15 +12,20 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from functools import partial
 
 import aiohttp
 import nats
 from nats.aio.client import Client
 
-from services.platform.service import load_endpoints, parked_bucket, settings_from_env
-from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
+from services.platform.service import load_endpoints
+from services.platform.service import parked_bucket
+from services.platform.service import settings_from_env
+from services.platform.webhooks import Endpoint
+from services.platform.webhooks import ParkedStore
+from services.platform.webhooks import WebhookDelivery
 
 
 def arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:

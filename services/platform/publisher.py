@@ -23,7 +23,8 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,18 +33,30 @@ from eventsourcing.application import Application
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import ObjectStoreConfig, StorageType
-from nats.js.errors import BucketNotFoundError, ObjectNotFoundError
+from nats.js.api import ObjectStoreConfig
+from nats.js.api import StorageType
+from nats.js.errors import BucketNotFoundError
+from nats.js.errors import ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from contracts.platform import RoundSettle
-from contracts.tracing import inject, parent_context, traceparent_of, tracing_on
-from services.ledger.domain import BET_EVENTS, MONEY_EVENTS, Bet, TxRecord, Wallet, topics_of
+from contracts.tracing import inject
+from contracts.tracing import parent_context
+from contracts.tracing import traceparent_of
+from contracts.tracing import tracing_on
+from services.ledger.domain import BET_EVENTS
+from services.ledger.domain import MONEY_EVENTS
+from services.ledger.domain import Bet
+from services.ledger.domain import TxRecord
+from services.ledger.domain import Wallet
+from services.ledger.domain import topics_of
 from services.ledger.rounds import Round
-from services.platform.settle import REPORTED_MEMORY, SettleTracker
-from services.platform.stream import BATCH, SettleStream
+from services.platform.settle import REPORTED_MEMORY
+from services.platform.settle import SettleTracker
+from services.platform.stream import BATCH
+from services.platform.stream import SettleStream
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tomllib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +39,15 @@ from aiohttp import web
 from eventsourcing.application import Application
 from nats.aio.client import Client
 
-from services.platform.publisher import (
-    CHECKPOINT_EVERY,
-    SettlePublisher,
-    log_reader,
-    placed_reader,
-)
+from services.platform.publisher import CHECKPOINT_EVERY
+from services.platform.publisher import SettlePublisher
+from services.platform.publisher import log_reader
+from services.platform.publisher import placed_reader
 from services.platform.settle import REPORTED_MEMORY
 from services.platform.stream import SettleStream
-from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
+from services.platform.webhooks import Endpoint
+from services.platform.webhooks import ParkedStore
+from services.platform.webhooks import WebhookDelivery
 
 
 @dataclass

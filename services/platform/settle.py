@@ -32,24 +32,30 @@ longer ago reads the bet back from the log (`recall`), so it is told all the sam
 from __future__ import annotations
 
 import hashlib
-from collections import Counter, OrderedDict, deque
+from collections import Counter
+from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from itertools import chain
-from typing import Any, assert_never
+from typing import Any
+from typing import assert_never
 
 import msgspec
 
-from contracts.events import BettingClosed, BettingOpened, GameEvent, ResultDeclared, RoundVoided
-from contracts.platform import (
-    BetState,
-    RoundSettle,
-    SettledBet,
-    SettleTransaction,
-    TransactionType,
-)
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
+from contracts.platform import BetState
+from contracts.platform import RoundSettle
+from contracts.platform import SettledBet
+from contracts.platform import SettleTransaction
+from contracts.platform import TransactionType
 from contracts.wallet import Outcome
 from services.ledger.replies import record_ref
 from services.ledger.rounds import decode_provider_event

@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DiscardPolicy
+from nats.js.api import RetentionPolicy
+from nats.js.api import StorageType
+from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
-from contracts.platform import ENCODER, RoundSettle
+from contracts.platform import ENCODER
+from contracts.platform import RoundSettle
 
 POSITION = "Livebridge-Log-Position"
 INDEX = "Livebridge-Log-Index"

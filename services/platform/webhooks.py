@@ -37,19 +37,27 @@ import re
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Annotated
 
 import aiohttp
 import msgspec
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
+from nats.js.api import AckPolicy
+from nats.js.api import ConsumerConfig
+from nats.js.api import DeliverPolicy
+from nats.js.api import KeyValueConfig
+from nats.js.api import StorageType
+from nats.js.errors import BucketNotFoundError
+from nats.js.errors import NoKeysError
+from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 from opentelemetry import trace
 
-from contracts.tracing import inject, parent_context
+from contracts.tracing import inject
+from contracts.tracing import parent_context
 from services.platform.stream import SettleStream
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -27,14 +28,18 @@ from pathlib import Path
 import aiohttp
 import nats
 
-from services.edge.config import ConfigError, load_providers
-from services.edge.sessions import SESSION_BUCKET, KvSessionStore
+from services.edge.config import ConfigError
+from services.edge.config import load_providers
+from services.edge.sessions import SESSION_BUCKET
+from services.edge.sessions import KvSessionStore
 from services.simulate.bank import LedgerBank
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.hub88 import load_private_key
 from services.simulate.drivers import WalletDriver
-from services.simulate.drivers.by_dialect import DIALECTS, driver_for
-from services.simulate.simulation import DEFAULT_GAMES, simulate
+from services.simulate.drivers.by_dialect import DIALECTS
+from services.simulate.drivers.by_dialect import driver_for
+from services.simulate.simulation import DEFAULT_GAMES
+from services.simulate.simulation import simulate
 from services.simulate.table import http_pusher
 
 

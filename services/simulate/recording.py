@@ -16,8 +16,11 @@ from decimal import Decimal
 
 from contracts import feeds
 from contracts.events import AnyProviderEvent
-from services.checker.history import Attempt, HistoryWriter
-from services.simulate.clients.base import Answer, PreparedCall, Transport
+from services.checker.history import Attempt
+from services.checker.history import HistoryWriter
+from services.simulate.clients.base import Answer
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import Transport
 from services.simulate.simulation import Bank
 from services.simulate.table import PushFn
 

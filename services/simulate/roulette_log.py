@@ -12,22 +12,27 @@ of the game.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
 import msgspec
 
-from contracts.events import (
-    AnyProviderEvent,
-    BettingClosed,
-    BettingOpened,
-    GameEvent,
-    ResultDeclared,
-    RoundVoided,
-    round_digest,
-)
-from contracts.wallet import AnyWalletCommand, Credit, Debit, Rollback, Selection
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
+from contracts.events import round_digest
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Rollback
+from contracts.wallet import Selection
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
 

@@ -15,13 +15,18 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 from typing import Protocol
 
-from services.simulate.drivers import Seat, WalletDriver
+from services.simulate.drivers import Seat
+from services.simulate.drivers import WalletDriver
 from services.simulate.games import games
-from services.simulate.table import Books, Chaos, PushFn, Table
+from services.simulate.table import Books
+from services.simulate.table import Chaos
+from services.simulate.table import PushFn
+from services.simulate.table import Table
 
 DEFAULT_GAMES = ("roulette", "baccarat", "blackjack")
 

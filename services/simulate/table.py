@@ -19,26 +19,36 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from decimal import ROUND_DOWN
+from decimal import Decimal
 
 import aiohttp
 import msgspec
 
 from contracts import feeds
-from contracts.events import (
-    AnyProviderEvent,
-    BettingClosed,
-    BettingOpened,
-    GameEvent,
-    ResultDeclared,
-    round_digest,
-)
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
+from contracts.events import ResultDeclared
+from contracts.events import round_digest
 from contracts.money import quantum
-from services.simulate.drivers import FinishesOnBet, Placed, Seat, Wager, WalletDriver
-from services.simulate.games import Game, Outcome, Pick
+from services.simulate.drivers import FinishesOnBet
+from services.simulate.drivers import Placed
+from services.simulate.drivers import Seat
+from services.simulate.drivers import Wager
+from services.simulate.drivers import WalletDriver
+from services.simulate.games import Game
+from services.simulate.games import Outcome
+from services.simulate.games import Pick
 
 STAKES = (Decimal("1"), Decimal("2"), Decimal("2.50"), Decimal("5"), Decimal("10"), Decimal("25"))
 

@@ -12,21 +12,29 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 
 from contracts import feeds
-from services.bridge.config import ENDPOINTS_FILE, Settings, use_running_bridge
-from services.bridge.main import LEDGER, POSTGRES, build_app
+from services.bridge.config import ENDPOINTS_FILE
+from services.bridge.config import Settings
+from services.bridge.config import use_running_bridge
+from services.bridge.main import LEDGER
+from services.bridge.main import POSTGRES
+from services.bridge.main import build_app
 from services.infra.natsserver import NatsServer
 from services.ledger.application import Ledger
-from tests.integration.support.bridge_settings import provider_toml, settings_for_test
-from tests.unit.ledger.support.builders import debit, opened
+from tests.integration.support.bridge_settings import provider_toml
+from tests.integration.support.bridge_settings import settings_for_test
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import opened
 
 FEED_SECRET = "feed-secret-for-tests"
 CONFIG = provider_toml(

@@ -15,11 +15,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import psycopg
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 
-from services.bridge.main import LEDGER, build_app
+from services.bridge.main import LEDGER
+from services.bridge.main import build_app
 from services.infra.natsserver import NatsServer
-from tests.integration.support.bridge_settings import operator_toml, settings_for_test
+from tests.integration.support.bridge_settings import operator_toml
+from tests.integration.support.bridge_settings import settings_for_test
 from tests.integration.tcpproxy import TcpProxy
 
 OPERATOR_KEY = "outage-test-operator-key-0123456789"

@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from services.infra.natsserver import (
-    CONNECT_WITHIN_S,
-    NatsServer,
-    NatsServerError,
-    ServerFacts,
-    UnfitServerError,
-    check_facts,
-    check_server,
-    free_port,
-    read_varz,
-)
+from services.infra.natsserver import CONNECT_WITHIN_S
+from services.infra.natsserver import NatsServer
+from services.infra.natsserver import NatsServerError
+from services.infra.natsserver import ServerFacts
+from services.infra.natsserver import UnfitServerError
+from services.infra.natsserver import check_facts
+from services.infra.natsserver import check_server
+from services.infra.natsserver import free_port
+from services.infra.natsserver import read_varz
 from tests.integration.support.servers_away import unused_port
 
 

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from services.bridge.postgres import (
-    PostgresUnavailable,
-    PrivateCluster,
-    answers,
-    ensure_database,
-    find_or_start,
-)
+from services.bridge.postgres import PostgresUnavailable
+from services.bridge.postgres import PrivateCluster
+from services.bridge.postgres import answers
+from services.bridge.postgres import ensure_database
+from services.bridge.postgres import find_or_start
 
 
 def test_a_database_url_that_does_not_answer_is_refused_by_name(tmp_path: Path) -> None:

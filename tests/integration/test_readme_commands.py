@@ -40,17 +40,22 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import redirect_stderr
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 import pytest
 
 from services import cli
 from services.infra.natsserver import free_port
-from tests.integration.support.livebridge_run import status, stopped_everything
-from tests.integration.support.readme import Shown, shown
+from tests.integration.support.livebridge_run import status
+from tests.integration.support.livebridge_run import stopped_everything
+from tests.integration.support.readme import Shown
+from tests.integration.support.readme import shown
 
 REPO = Path(__file__).resolve().parents[2]
 README_PORT = "127.0.0.1:8080"

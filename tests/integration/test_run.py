@@ -6,13 +6,11 @@ import json
 from pathlib import Path
 
 from tests.integration.support.bridge_settings import operator_toml
-from tests.integration.support.livebridge_run import (
-    Answer,
-    Bridge,
-    request,
-    status,
-    stopped_everything,
-)
+from tests.integration.support.livebridge_run import Answer
+from tests.integration.support.livebridge_run import Bridge
+from tests.integration.support.livebridge_run import request
+from tests.integration.support.livebridge_run import status
+from tests.integration.support.livebridge_run import stopped_everything
 
 OPERATOR_KEY = "run-test-operator-key-0123456789"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.integration.support.bridge_settings import provider_toml
-from tests.integration.support.livebridge_run import Bridge, request
+from tests.integration.support.livebridge_run import Bridge
+from tests.integration.support.livebridge_run import request
 
 EVOLUTION_SECRET = "evo-shared-secret-never-logged-0123"
 PLAYER_TOKEN = "eyJhbGciOiJIUzI1NiJ9.player-token-never-logged.c2ln"

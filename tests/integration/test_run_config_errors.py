@@ -13,13 +13,15 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 import pytest
 
 from services.infra.natsserver import free_port
-from tests.integration.support.bridge_settings import operator_toml, provider_toml
+from tests.integration.support.bridge_settings import operator_toml
+from tests.integration.support.bridge_settings import provider_toml
 from tests.integration.support.livebridge_run import stopped_everything
 from tests.integration.support.servers_away import unused_port
 

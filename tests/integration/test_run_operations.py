@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.support.bridge_settings import provider_toml
-from tests.integration.support.livebridge_run import Bridge, status
+from tests.integration.support.livebridge_run import Bridge
+from tests.integration.support.livebridge_run import status
 from tests.integration.support.waiting import until
 
 

@@ -10,14 +10,18 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.bridge.config import Settings
-from services.bridge.main import LEDGER, build_app
-from services.bridge.telemetry import install_metrics, tracer_provider
+from services.bridge.main import LEDGER
+from services.bridge.main import build_app
+from services.bridge.telemetry import install_metrics
+from services.bridge.telemetry import tracer_provider
 from services.infra.natsserver import NatsServer
-from tests.integration.support.bridge_settings import provider_toml, settings_for_test
+from tests.integration.support.bridge_settings import provider_toml
+from tests.integration.support.bridge_settings import settings_for_test
 from tests.integration.support.evolution_seat import seated
 
 SECRET = "evo-metrics-token-TEST-ONLY"

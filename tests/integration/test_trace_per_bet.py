@@ -11,15 +11,19 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from services.bridge.main import LEDGER, build_app
+from services.bridge.main import LEDGER
+from services.bridge.main import build_app
 from services.infra.natsserver import NatsServer
-from tests.integration.support.bridge_settings import provider_toml, settings_for_test
+from tests.integration.support.bridge_settings import provider_toml
+from tests.integration.support.bridge_settings import settings_for_test
 from tests.integration.support.evolution_seat import seated
 
 SECRET = "evo-trace-token-TEST-ONLY"

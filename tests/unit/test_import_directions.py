@@ -17,7 +17,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from graphlib import CycleError, TopologicalSorter
+from graphlib import CycleError
+from graphlib import TopologicalSorter
 from pathlib import Path
 
 import pytest

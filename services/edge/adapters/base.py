@@ -43,15 +43,23 @@ from __future__ import annotations
 import abc
 import enum
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 from typing import ClassVar
 
 from services.edge.config import ProviderConfig
-from services.edge.ports import AsyncLedger, Refused
+from services.edge.ports import AsyncLedger
+from services.edge.ports import Refused
 from services.edge.security import fresh_timestamp
-from services.edge.sessions import Session, SessionStore, recorded_session, session_ref
+from services.edge.sessions import Session
+from services.edge.sessions import SessionStore
+from services.edge.sessions import recorded_session
+from services.edge.sessions import session_ref
 
 
 @dataclass(frozen=True, slots=True)

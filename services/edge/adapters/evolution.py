@@ -59,7 +59,9 @@ Semantics, following Evolution's integration test tool unless marked [INFER]:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TypeVar
 
@@ -69,29 +71,32 @@ from contracts import bodies
 from contracts.dialects import evolution as wire
 from contracts.dialects.evolution import Status
 from contracts.money import MoneyError
-from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
-from services.edge.adapters.base import (
-    DialectAdapter,
-    EdgeRequest,
-    EdgeResponse,
-    Endpoint,
-    Rejected,
-    Rejection,
-    TokenFault,
-    TokenRefused,
-    debit_session_id,
-)
-from services.edge.amounts import in_currency, wire_amount
+from contracts.wallet import Award
+from contracts.wallet import AwardCause
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from contracts.wallet import WalletReply
+from services.edge.adapters.base import DialectAdapter
+from services.edge.adapters.base import EdgeRequest
+from services.edge.adapters.base import EdgeResponse
+from services.edge.adapters.base import Endpoint
+from services.edge.adapters.base import Rejected
+from services.edge.adapters.base import Rejection
+from services.edge.adapters.base import TokenFault
+from services.edge.adapters.base import TokenRefused
+from services.edge.adapters.base import debit_session_id
+from services.edge.amounts import in_currency
+from services.edge.amounts import wire_amount
 from services.edge.ports import Refused
 from services.edge.security import same_secret
-from services.edge.sessions import (
-    PROVIDER_IDLE_S,
-    Session,
-    SessionEnded,
-    recorded_session,
-    rotate,
-    session_ref,
-)
+from services.edge.sessions import PROVIDER_IDLE_S
+from services.edge.sessions import Session
+from services.edge.sessions import SessionEnded
+from services.edge.sessions import recorded_session
+from services.edge.sessions import rotate
+from services.edge.sessions import session_ref
 
 S = TypeVar("S")
 M = TypeVar("M", Debit, Credit)

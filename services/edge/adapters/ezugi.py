@@ -62,7 +62,10 @@ marked [INFER]:
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TypeVar
 
@@ -71,24 +74,28 @@ import msgspec
 from contracts import bodies
 from contracts.dialects import ezugi as wire
 from contracts.dialects.ezugi import Code
-from contracts.money import MoneyError, check_amount
-from contracts.wallet import Credit, Debit, Refusal, Rollback, WalletReply
-from services.edge.adapters.base import (
-    DialectAdapter,
-    EdgeContext,
-    EdgeRequest,
-    EdgeResponse,
-    Endpoint,
-    Rejected,
-    Rejection,
-    TokenFault,
-    TokenRefused,
-    debit_session_id,
-)
+from contracts.money import MoneyError
+from contracts.money import check_amount
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from contracts.wallet import WalletReply
+from services.edge.adapters.base import DialectAdapter
+from services.edge.adapters.base import EdgeContext
+from services.edge.adapters.base import EdgeRequest
+from services.edge.adapters.base import EdgeResponse
+from services.edge.adapters.base import Endpoint
+from services.edge.adapters.base import Rejected
+from services.edge.adapters.base import Rejection
+from services.edge.adapters.base import TokenFault
+from services.edge.adapters.base import TokenRefused
+from services.edge.adapters.base import debit_session_id
 from services.edge.amounts import wire_amount
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
-from services.edge.sessions import PROVIDER_IDLE_S, SessionEnded
+from services.edge.sessions import PROVIDER_IDLE_S
+from services.edge.sessions import SessionEnded
 
 _REJECTIONS: dict[Rejection, tuple[int, str]] = {
     Rejection.IP_NOT_ALLOWED: (200, "Caller address not allowed"),

@@ -58,7 +58,8 @@ Semantics, per Hub88's documentation unless marked [INFER]:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TypeVar
 
@@ -67,20 +68,26 @@ import msgspec
 from contracts import bodies
 from contracts.dialects import hub88 as wire
 from contracts.dialects.hub88 import Status
-from contracts.money import MoneyError, from_minor, to_minor
-from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
-from services.edge.adapters.base import (
-    DialectAdapter,
-    EdgeContext,
-    EdgeRequest,
-    EdgeResponse,
-    Endpoint,
-    Rejected,
-    Rejection,
-    TokenFault,
-    TokenRefused,
-    debit_session_id,
-)
+from contracts.money import MoneyError
+from contracts.money import from_minor
+from contracts.money import to_minor
+from contracts.wallet import Award
+from contracts.wallet import AwardCause
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from contracts.wallet import WalletReply
+from services.edge.adapters.base import DialectAdapter
+from services.edge.adapters.base import EdgeContext
+from services.edge.adapters.base import EdgeRequest
+from services.edge.adapters.base import EdgeResponse
+from services.edge.adapters.base import Endpoint
+from services.edge.adapters.base import Rejected
+from services.edge.adapters.base import Rejection
+from services.edge.adapters.base import TokenFault
+from services.edge.adapters.base import TokenRefused
+from services.edge.adapters.base import debit_session_id
 from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
 from services.edge.sessions import Session

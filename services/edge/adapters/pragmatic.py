@@ -53,7 +53,10 @@ Semantics, following the public implementations unless marked [INFER]:
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TypeVar
 from urllib.parse import parse_qsl
@@ -61,20 +64,26 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from contracts.dialects import pragmatic as wire
-from contracts.dialects.pragmatic import DESCRIPTIONS, Error
+from contracts.dialects.pragmatic import DESCRIPTIONS
+from contracts.dialects.pragmatic import Error
 from contracts.money import MoneyError
-from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
-from services.edge.adapters.base import (
-    DialectAdapter,
-    EdgeRequest,
-    EdgeResponse,
-    Endpoint,
-    Rejected,
-    Rejection,
-    TokenRefused,
-    debit_session_id,
-)
-from services.edge.amounts import in_currency, wire_amount
+from contracts.wallet import Award
+from contracts.wallet import AwardCause
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from contracts.wallet import WalletReply
+from services.edge.adapters.base import DialectAdapter
+from services.edge.adapters.base import EdgeRequest
+from services.edge.adapters.base import EdgeResponse
+from services.edge.adapters.base import Endpoint
+from services.edge.adapters.base import Rejected
+from services.edge.adapters.base import Rejection
+from services.edge.adapters.base import TokenRefused
+from services.edge.adapters.base import debit_session_id
+from services.edge.amounts import in_currency
+from services.edge.amounts import wire_amount
 from services.edge.ports import Refused
 
 S = TypeVar("S")

@@ -9,8 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from services.edge.adapters import evolution, ezugi, hub88, pragmatic, softswiss
-from services.edge.adapters.base import DialectAdapter, EdgeContext
+from services.edge.adapters import evolution
+from services.edge.adapters import ezugi
+from services.edge.adapters import hub88
+from services.edge.adapters import pragmatic
+from services.edge.adapters import softswiss
+from services.edge.adapters.base import DialectAdapter
+from services.edge.adapters.base import EdgeContext
 from services.edge.config import ProviderConfig
 
 ADAPTERS: Final[Mapping[str, type[DialectAdapter]]] = {

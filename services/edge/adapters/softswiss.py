@@ -59,8 +59,11 @@ marked [INFER]:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
@@ -69,19 +72,25 @@ import msgspec
 from contracts import bodies
 from contracts.dialects import softswiss as wire
 from contracts.dialects.softswiss import Code
-from contracts.money import MoneyError, from_minor, to_minor
-from contracts.wallet import Award, AwardCause, Credit, Debit, Refusal, Rollback, WalletReply
-from services.edge.adapters.base import (
-    DialectAdapter,
-    EdgeRequest,
-    EdgeResponse,
-    Endpoint,
-    Rejected,
-    Rejection,
-    TokenFault,
-    TokenRefused,
-    debit_session_id,
-)
+from contracts.money import MoneyError
+from contracts.money import from_minor
+from contracts.money import to_minor
+from contracts.wallet import Award
+from contracts.wallet import AwardCause
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from contracts.wallet import WalletReply
+from services.edge.adapters.base import DialectAdapter
+from services.edge.adapters.base import EdgeRequest
+from services.edge.adapters.base import EdgeResponse
+from services.edge.adapters.base import Endpoint
+from services.edge.adapters.base import Rejected
+from services.edge.adapters.base import Rejection
+from services.edge.adapters.base import TokenFault
+from services.edge.adapters.base import TokenRefused
+from services.edge.adapters.base import debit_session_id
 from services.edge.ports import Refused
 
 C = TypeVar("C")

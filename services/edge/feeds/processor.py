@@ -29,20 +29,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import TypeVar
 
 import msgspec
 from opentelemetry import metrics
 
-from contracts.events import AnyProviderEvent, BettingOpened
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingOpened
 from services.edge.feeds.backoff import pause
 from services.edge.feeds.cursors import CursorStore
 from services.edge.feeds.sequencer import Sequencer
-from services.edge.feeds.sink import EventSink, Gap, GapListener, log_gap
+from services.edge.feeds.sink import EventSink
+from services.edge.feeds.sink import Gap
+from services.edge.feeds.sink import GapListener
+from services.edge.feeds.sink import log_gap
 
 log = logging.getLogger(__name__)
 _meter = metrics.get_meter("livebridge.edge.feeds")

@@ -23,10 +23,12 @@ from typing import Unpack
 import aiohttp
 import msgspec
 
-from contracts import bodies, feeds
+from contracts import bodies
+from contracts import feeds
 from services.edge.feeds.backoff import pause
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.feeds.source import FeedOptions, FetchedFeed
+from services.edge.feeds.source import FeedOptions
+from services.edge.feeds.source import FetchedFeed
 from services.edge.health import FEED_POLL
 
 log = logging.getLogger(__name__)

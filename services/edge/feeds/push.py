@@ -18,16 +18,24 @@ The allowlist sees the caller as the wallet routes do: the peer, or the last
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import msgspec
 from aiohttp import web
 
-from contracts import bodies, feeds
+from contracts import bodies
+from contracts import feeds
 from services.edge.config import IpNetwork
-from services.edge.feeds.processor import BadEvent, DeliveryFailed, FeedProcessor
-from services.edge.security import IpAllowlist, TokenBucket, caller_address, forwarded_chain
+from services.edge.feeds.processor import BadEvent
+from services.edge.feeds.processor import DeliveryFailed
+from services.edge.feeds.processor import FeedProcessor
+from services.edge.security import IpAllowlist
+from services.edge.security import TokenBucket
+from services.edge.security import caller_address
+from services.edge.security import forwarded_chain
 
 log = logging.getLogger(__name__)
 

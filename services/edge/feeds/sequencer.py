@@ -22,9 +22,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
-from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
+from contracts.events import AnyProviderEvent
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
 from services.edge.feeds.sink import Gap
 
 RoundKey = tuple[str, str]

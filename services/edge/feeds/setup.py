@@ -32,30 +32,36 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from services.edge.config import ConfigError, ProviderConfig, ProvidersConfig
-from services.edge.feeds.cursors import (
-    DEFAULT_BUCKET,
-    CursorStore,
-    JetStreamCursorStore,
-    MemoryCursorStore,
-)
+from services.edge.config import ConfigError
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
+from services.edge.feeds.cursors import DEFAULT_BUCKET
+from services.edge.feeds.cursors import CursorStore
+from services.edge.feeds.cursors import JetStreamCursorStore
+from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.pull import PullFeed
-from services.edge.feeds.push import PushFeed, add_push_routes
+from services.edge.feeds.push import PushFeed
+from services.edge.feeds.push import add_push_routes
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import EventSink
 from services.edge.feeds.source import FeedOptions
 from services.edge.feeds.websocket import SocketFeed
 from services.edge.health import Health
-from services.edge.natslink import NatsLink, links, watched_bucket
-from services.edge.security import IpAllowlist, TokenBucket
+from services.edge.natslink import NatsLink
+from services.edge.natslink import links
+from services.edge.natslink import watched_bucket
+from services.edge.security import IpAllowlist
+from services.edge.security import TokenBucket
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,9 @@ provider's `FeedProcessor` and keep their cursor under `cursor.<provider>.<trans
 from __future__ import annotations
 
 import logging
-from typing import ClassVar, TypedDict, Unpack
+from typing import ClassVar
+from typing import TypedDict
+from typing import Unpack
 
 import aiohttp
 import msgspec
@@ -16,7 +18,8 @@ import msgspec
 from contracts import feeds
 from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.health import FeedEndpoints, ProviderHealth
+from services.edge.health import FeedEndpoints
+from services.edge.health import ProviderHealth
 
 
 class FeedOptions(TypedDict, total=False):

@@ -21,10 +21,12 @@ from typing import Unpack
 import aiohttp
 import msgspec
 
-from contracts import bodies, feeds
+from contracts import bodies
+from contracts import feeds
 from services.edge.feeds.backoff import pause
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.feeds.source import FeedOptions, FetchedFeed
+from services.edge.feeds.source import FeedOptions
+from services.edge.feeds.source import FetchedFeed
 
 log = logging.getLogger(__name__)
 

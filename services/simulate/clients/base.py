@@ -10,9 +10,14 @@ every wallet call is idempotent on its transaction id, so a retry never moves mo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import ClassVar
+from typing import Protocol
 
 import aiohttp
 import msgspec

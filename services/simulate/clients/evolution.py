@@ -15,7 +15,10 @@ from typing import Any
 import msgspec
 
 from contracts.dialects import evolution as wire
-from services.simulate.clients.base import DialectClient, PreparedCall, Transport, sends
+from services.simulate.clients.base import DialectClient
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import Transport
+from services.simulate.clients.base import sends
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)

@@ -14,7 +14,10 @@ from typing import Any
 import msgspec
 
 from contracts.dialects import ezugi as wire
-from services.simulate.clients.base import PreparedCall, SignedJsonClient, Transport, sends
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import SignedJsonClient
+from services.simulate.clients.base import Transport
+from services.simulate.clients.base import sends
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 

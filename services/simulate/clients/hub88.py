@@ -14,8 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from contracts.dialects import hub88 as wire
-from contracts.money import from_minor, to_minor
-from services.simulate.clients.base import PreparedCall, SignedJsonClient, Transport, sends
+from contracts.money import from_minor
+from contracts.money import to_minor
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import SignedJsonClient
+from services.simulate.clients.base import Transport
+from services.simulate.clients.base import sends
 
 
 def load_private_key(pem: bytes) -> rsa.RSAPrivateKey:

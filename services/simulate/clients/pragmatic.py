@@ -14,7 +14,10 @@ from urllib.parse import urlencode
 import msgspec
 
 from contracts.dialects import pragmatic as wire
-from services.simulate.clients.base import DialectClient, PreparedCall, Transport, sends
+from services.simulate.clients.base import DialectClient
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import Transport
+from services.simulate.clients.base import sends
 
 _DECODER = msgspec.json.Decoder(float_hook=Decimal)
 

@@ -7,13 +7,18 @@ actions (bets and a win of one round), and a rollback may be sent before its act
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from contracts.dialects import softswiss as wire
-from contracts.money import from_minor, to_minor
-from services.simulate.clients.base import PreparedCall, SignedJsonClient, Transport, sends
+from contracts.money import from_minor
+from contracts.money import to_minor
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import SignedJsonClient
+from services.simulate.clients.base import Transport
+from services.simulate.clients.base import sends
 
 
 def units(amount: Decimal, currency: str) -> int:

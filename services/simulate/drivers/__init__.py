@@ -18,15 +18,13 @@ call. `DriverError` means the bridge answered something the dialect's rules say 
 not (a 500, a refused repeat, a missing field): the simulation stops on it.
 """
 
-from services.simulate.drivers.base import (
-    DriverError,
-    FinishesOnBet,
-    Placed,
-    Retry,
-    Seat,
-    Wager,
-    WalletDriver,
-)
+from services.simulate.drivers.base import DriverError
+from services.simulate.drivers.base import FinishesOnBet
+from services.simulate.drivers.base import Placed
+from services.simulate.drivers.base import Retry
+from services.simulate.drivers.base import Seat
+from services.simulate.drivers.base import Wager
+from services.simulate.drivers.base import WalletDriver
 from services.simulate.drivers.evolution import EvolutionDriver
 from services.simulate.drivers.ezugi import EzugiDriver
 from services.simulate.drivers.hub88 import Hub88Driver

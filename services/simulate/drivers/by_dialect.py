@@ -10,7 +10,8 @@ from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.hub88 import Hub88Client
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
-from services.simulate.drivers.base import Retry, WalletDriver
+from services.simulate.drivers.base import Retry
+from services.simulate.drivers.base import WalletDriver
 from services.simulate.drivers.evolution import EvolutionDriver
 from services.simulate.drivers.ezugi import EzugiDriver
 from services.simulate.drivers.hub88 import Hub88Driver

@@ -9,7 +9,11 @@ from typing import Any
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.evolution import EvolutionClient
-from services.simulate.drivers.base import Placed, Retry, Seat, Wager, require
+from services.simulate.drivers.base import Placed
+from services.simulate.drivers.base import Retry
+from services.simulate.drivers.base import Seat
+from services.simulate.drivers.base import Wager
+from services.simulate.drivers.base import require
 
 
 class EvolutionDriver:

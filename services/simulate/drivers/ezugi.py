@@ -8,7 +8,10 @@ from typing import Any
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.drivers.base import Placed, Seat, Wager, require
+from services.simulate.drivers.base import Placed
+from services.simulate.drivers.base import Seat
+from services.simulate.drivers.base import Wager
+from services.simulate.drivers.base import require
 
 
 class EzugiDriver:

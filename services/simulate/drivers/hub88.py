@@ -7,9 +7,14 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from services.simulate.clients.base import PreparedCall, TransportError
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import TransportError
 from services.simulate.clients.hub88 import Hub88Client
-from services.simulate.drivers.base import Placed, Retry, Seat, Wager, require
+from services.simulate.drivers.base import Placed
+from services.simulate.drivers.base import Retry
+from services.simulate.drivers.base import Seat
+from services.simulate.drivers.base import Wager
+from services.simulate.drivers.base import require
 
 
 class Hub88Driver:

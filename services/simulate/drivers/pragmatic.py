@@ -7,14 +7,12 @@ from typing import Any
 
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.pragmatic import PragmaticClient
-from services.simulate.drivers.base import (
-    PaysRoundInOneSum,
-    Placed,
-    Retry,
-    Seat,
-    Wager,
-    require,
-)
+from services.simulate.drivers.base import PaysRoundInOneSum
+from services.simulate.drivers.base import Placed
+from services.simulate.drivers.base import Retry
+from services.simulate.drivers.base import Seat
+from services.simulate.drivers.base import Wager
+from services.simulate.drivers.base import require
 
 
 class PragmaticDriver(PaysRoundInOneSum):

@@ -10,7 +10,11 @@ from services.simulate.clients.softswiss import SoftSwissClient
 from services.simulate.clients.softswiss import bet as ss_bet
 from services.simulate.clients.softswiss import rollback as ss_rollback
 from services.simulate.clients.softswiss import win as ss_win
-from services.simulate.drivers.base import PaysRoundInOneSum, Placed, Seat, Wager, require
+from services.simulate.drivers.base import PaysRoundInOneSum
+from services.simulate.drivers.base import Placed
+from services.simulate.drivers.base import Seat
+from services.simulate.drivers.base import Wager
+from services.simulate.drivers.base import require
 
 
 class SoftSwissDriver(PaysRoundInOneSum):

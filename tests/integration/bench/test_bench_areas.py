@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from services.bench import betsocket, eventstore, runner
+from services.bench import betsocket
 from services.bench import cluster as cluster_bench
 from services.bench import edge as edge_bench
+from services.bench import eventstore
 from services.bench import platform as platform_bench
+from services.bench import runner
 from services.bench import views as views_bench
 from services.bench.cpu import spent
 from services.infra.natsserver import NatsServer

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from services.chaos import run
-from services.chaos.processes import BridgeTarget, NatsTarget, PostgresTarget
+from services.chaos.processes import BridgeTarget
+from services.chaos.processes import NatsTarget
+from services.chaos.processes import PostgresTarget
 
 
 def alive(pid: int | None) -> bool:

@@ -12,10 +12,15 @@ import msgspec
 import pytest
 
 from services.checker import commands
-from services.checker.history import Attempt, HistoryWriter
+from services.checker.history import Attempt
+from services.checker.history import HistoryWriter
 from services.ledger.application import Ledger
 from tests.unit.checker.support.attempts import wallet_call
-from tests.unit.ledger.support.builders import closed, credit, debit, declared, opened
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import opened
 
 
 def test_check_judges_a_history_against_the_stream_it_reads_raw(

@@ -9,22 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from services.chaos.faults import (
-    CLUSTER_KINDS,
-    KINDS,
-    covering_schedule,
-    deck,
-    schedule,
-    targets_for,
-)
-from services.chaos.processes import (
-    LEDGER_LEADER,
-    BridgeTarget,
-    NatsTarget,
-    PostgresTarget,
-    Processes,
-    WebhookReceiver,
-)
+from services.chaos.faults import CLUSTER_KINDS
+from services.chaos.faults import KINDS
+from services.chaos.faults import covering_schedule
+from services.chaos.faults import deck
+from services.chaos.faults import schedule
+from services.chaos.faults import targets_for
+from services.chaos.processes import LEDGER_LEADER
+from services.chaos.processes import BridgeTarget
+from services.chaos.processes import NatsTarget
+from services.chaos.processes import PostgresTarget
+from services.chaos.processes import Processes
+from services.chaos.processes import WebhookReceiver
 from services.infra.natscluster import NatsCluster
 from services.infra.netns import Net
 

@@ -22,8 +22,10 @@ from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
 from tests.integration.cluster.conftest import cluster_env
 from tests.integration.ledger.test_two_processes import two_processes_keep_the_invariants
-from tests.integration.support.livebridge_run import Bridge, stopped_everything
-from tests.unit.ledger.support.builders import debit, funded
+from tests.integration.support.livebridge_run import Bridge
+from tests.integration.support.livebridge_run import stopped_everything
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import funded
 
 D = Decimal
 PLAYERS = ("c0", "c1", "c2")

@@ -25,7 +25,9 @@ from pathlib import Path
 import nats
 import pytest
 from nats.js.api import StreamConfig
-from nats.js.errors import BucketNotFoundError, KeyDeletedError, KeyNotFoundError
+from nats.js.errors import BucketNotFoundError
+from nats.js.errors import KeyDeletedError
+from nats.js.errors import KeyNotFoundError
 
 from projections.catalog import VIEWS as VIEW_SPECS
 from services.infra.natscluster import NatsCluster

@@ -13,21 +13,20 @@ import pytest
 
 from services.edge.config import ProviderConfig
 from services.simulate.clients.base import HttpTransport
-from services.simulate.drivers import Placed, Seat, Wager
+from services.simulate.drivers import Placed
+from services.simulate.drivers import Seat
+from services.simulate.drivers import Wager
 from services.simulate.drivers.by_dialect import DIALECTS
-from tests.integration.edge.support.served_edge import (
-    OPENING,
-    TableSize,
-    one_player,
-    provider,
-    table_size,
-)
-from tests.integration.edge.support.simulated_bridge import assert_the_books_balance, served_bridge
-from tests.unit.edge.support.wallet_gateway import (
-    SIMULATED_OPTIONS,
-    simulated_driver,
-    simulated_secret,
-)
+from tests.integration.edge.support.served_edge import OPENING
+from tests.integration.edge.support.served_edge import TableSize
+from tests.integration.edge.support.served_edge import one_player
+from tests.integration.edge.support.served_edge import provider
+from tests.integration.edge.support.served_edge import table_size
+from tests.integration.edge.support.simulated_bridge import assert_the_books_balance
+from tests.integration.edge.support.simulated_bridge import served_bridge
+from tests.unit.edge.support.wallet_gateway import SIMULATED_OPTIONS
+from tests.unit.edge.support.wallet_gateway import simulated_driver
+from tests.unit.edge.support.wallet_gateway import simulated_secret
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 from decimal import Decimal
 
-from services.edge.config import ProviderConfig, networks
+from services.edge.config import ProviderConfig
+from services.edge.config import networks
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.integration.edge.support.served_edge import provider, served_edge
+from tests.integration.edge.support.served_edge import provider
+from tests.integration.edge.support.served_edge import served_edge
 
 
 def pragmatic(pid: str, secret: str, *, default: bool = False) -> ProviderConfig:

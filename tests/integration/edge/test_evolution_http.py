@@ -7,7 +7,9 @@ from decimal import Decimal
 
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
-from tests.integration.edge.support.served_edge import OPENING, one_player, provider
+from tests.integration.edge.support.served_edge import OPENING
+from tests.integration.edge.support.served_edge import one_player
+from tests.integration.edge.support.served_edge import provider
 
 SECRET = "evo-auth-token-TEST-ONLY"
 

@@ -21,7 +21,9 @@ from services.edge.sessions import MemorySessionStore
 from services.ledger.application import Ledger
 from tests.integration.support.ledgers import jetstream_ledger
 from tests.unit.edge.support import token_repeats as scenarios
-from tests.unit.edge.support.wallet_gateway import NOW, GatewayTransport, provider
+from tests.unit.edge.support.wallet_gateway import NOW
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import provider
 
 
 @asynccontextmanager

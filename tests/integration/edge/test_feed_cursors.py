@@ -12,7 +12,8 @@ from services.edge.feeds.cursors import JetStreamCursorStore
 from services.edge.feeds.processor import FeedProcessor
 from tests.integration.edge.support.cursor_store import cursor_store
 from tests.unit.edge.support.cursor_store_suite import CursorStoreSuite
-from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from tests.unit.edge.support.feed_events import RecordingSink
+from tests.unit.edge.support.feed_events import round_events
 
 
 class TestJetStreamCursorStore(CursorStoreSuite):

@@ -8,7 +8,9 @@ from collections.abc import Iterator
 import msgspec
 import pytest
 
-from contracts.events import AnyProviderEvent, ResultDeclared, round_digest
+from contracts.events import AnyProviderEvent
+from contracts.events import ResultDeclared
+from contracts.events import round_digest
 from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.sequencer import Sequencer

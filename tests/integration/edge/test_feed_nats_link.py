@@ -17,10 +17,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from contracts import feeds
-from services.edge.config import ProviderConfig, ProvidersConfig
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
 from services.edge.feeds.setup import setup_feeds
-from services.edge.natslink import NATS_LINKS, readiness
-from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from services.edge.natslink import NATS_LINKS
+from services.edge.natslink import readiness
+from tests.unit.edge.support.feed_events import RecordingSink
+from tests.unit.edge.support.feed_events import round_events
 
 SECRET = "push-secret"
 

@@ -10,11 +10,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from contracts import feeds
-from services.edge.config import ProviderConfig, ProvidersConfig, networks
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
+from services.edge.config import networks
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.setup import setup_feeds
-from tests.integration.edge.support.feed_provider import FeedStub, serve
-from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from tests.integration.edge.support.feed_provider import FeedStub
+from tests.integration.edge.support.feed_provider import serve
+from tests.unit.edge.support.feed_events import RecordingSink
+from tests.unit.edge.support.feed_events import round_events
 
 
 def configured(pid: str, **options: str | float) -> ProviderConfig:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -25,15 +27,19 @@ from contracts.events import AnyProviderEvent
 from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.cursors import JetStreamCursorStore
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.feeds.pull import PollFailed, PullFeed
-from services.edge.feeds.push import PushFeed, add_push_routes
+from services.edge.feeds.pull import PollFailed
+from services.edge.feeds.pull import PullFeed
+from services.edge.feeds.push import PushFeed
+from services.edge.feeds.push import add_push_routes
 from services.edge.feeds.sequencer import Sequencer
 from services.edge.feeds.sink import Gap
 from services.edge.feeds.websocket import SocketFeed
 from services.edge.health import ProviderHealth
 from tests.integration.edge.support.cursor_store import cursor_store
-from tests.integration.edge.support.feed_provider import FeedStub, serve
-from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from tests.integration.edge.support.feed_provider import FeedStub
+from tests.integration.edge.support.feed_provider import serve
+from tests.unit.edge.support.feed_events import RecordingSink
+from tests.unit.edge.support.feed_events import round_events
 
 SECRET = "feed-TEST-ONLY-secret"
 WHOLE = round_events("studio", "r-whole")

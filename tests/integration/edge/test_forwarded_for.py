@@ -15,10 +15,13 @@ from contracts import feeds
 from services.edge.config import networks
 from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.feeds.push import PushFeed, add_push_routes
+from services.edge.feeds.push import PushFeed
+from services.edge.feeds.push import add_push_routes
 from services.edge.security import IpAllowlist
-from tests.integration.edge.support.served_edge import provider, served_edge
-from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from tests.integration.edge.support.served_edge import provider
+from tests.integration.edge.support.served_edge import served_edge
+from tests.unit.edge.support.feed_events import RecordingSink
+from tests.unit.edge.support.feed_events import round_events
 
 ALLOWED = networks(["203.0.113.0/24"])
 PROXY = networks(["127.0.0.1/32"])

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tests.integration.edge.support.golden_ledger import real_rig
-from tests.unit.edge.support.golden_dialects import DIALECTS, SCENARIOS
+from tests.unit.edge.support.golden_dialects import DIALECTS
+from tests.unit.edge.support.golden_dialects import SCENARIOS
 from tests.unit.edge.support.golden_fixtures import play_on
 
 

@@ -7,8 +7,10 @@ from decimal import Decimal
 import aiohttp
 from aiohttp import web
 
-from services.simulate.clients.base import HttpTransport, TransportError
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.base import HttpTransport
+from services.simulate.clients.base import TransportError
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
 from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
 
 

@@ -8,9 +8,12 @@ from decimal import Decimal
 import msgspec
 
 from services.simulate.clients.base import HttpTransport
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from tests.integration.edge.support.served_edge import one_player, provider
-from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
+from tests.integration.edge.support.served_edge import one_player
+from tests.integration.edge.support.served_edge import provider
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
 
 
 async def test_forged_unsigned_and_oversized_requests_get_hub88_errors_over_http(

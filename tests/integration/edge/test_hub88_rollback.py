@@ -7,14 +7,13 @@ import asyncio
 from decimal import Decimal
 
 from services.edge.sessions import Session
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
 from tests.integration.edge.support.golden_ledger import real_rig
-from tests.unit.edge.support.wallet_gateway import (
-    HUB88_PRIVATE_PEM,
-    HUB88_PUBLIC_PEM,
-    NOW,
-    provider,
-)
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
+from tests.unit.edge.support.wallet_gateway import NOW
+from tests.unit.edge.support.wallet_gateway import provider
 
 
 async def test_a_rollback_undoes_a_euro_bet_after_the_player_opened_a_dollar_session(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,11 +23,16 @@ from services.edge.config import answer_within_s_for
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
-from services.simulate.clients.softswiss import SoftSwissClient, bet
-from tests.integration.edge.support.served_edge import ServedEdge, provider, served_edge
-from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
+from services.simulate.clients.softswiss import SoftSwissClient
+from services.simulate.clients.softswiss import bet
+from tests.integration.edge.support.served_edge import ServedEdge
+from tests.integration.edge.support.served_edge import provider
+from tests.integration.edge.support.served_edge import served_edge
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
 
 D = Decimal
 PLAYER = "burst-p1"

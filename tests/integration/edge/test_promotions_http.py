@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,14 +21,17 @@ from typing import Any
 import msgspec
 
 from projections.catalog import view_env
-from projections.rebuild import catch_up, open_view
+from projections.rebuild import catch_up
+from projections.rebuild import open_view
 from projections.reconcile.postgres import PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
-from tests.integration.edge.support.served_edge import OPENING, provider, served_edge
+from tests.integration.edge.support.served_edge import OPENING
+from tests.integration.edge.support.served_edge import provider
+from tests.integration.edge.support.served_edge import served_edge
 from tests.integration.support.ledgers import jetstream_env
 
 SECRET = b"evo-promo-TEST-ONLY"

@@ -11,7 +11,8 @@ import pytest
 from yarl import URL
 
 from contracts import feeds
-from contracts.dialects import ezugi, softswiss
+from contracts.dialects import ezugi
+from contracts.dialects import softswiss
 from tests.integration.edge.support.served_edge import provider
 from tests.integration.edge.support.simulated_bridge import served_bridge
 

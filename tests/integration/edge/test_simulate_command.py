@@ -11,7 +11,8 @@ from services.bridge.config import command_env
 from services.cli import parser
 from services.simulate.commands import _simulate
 from tests.integration.edge.support.served_edge import provider
-from tests.integration.edge.support.simulated_bridge import FEED_SECRET, served_bridge
+from tests.integration.edge.support.simulated_bridge import FEED_SECRET
+from tests.integration.edge.support.simulated_bridge import served_bridge
 
 SECRET = "ezugi-TEST-ONLY-secret"
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 import msgspec
 
 from services.simulate.clients.base import HttpTransport
-from services.simulate.clients.softswiss import SoftSwissClient, bet
+from services.simulate.clients.softswiss import SoftSwissClient
+from services.simulate.clients.softswiss import bet
 from tests.integration.edge.support.served_edge import provider
 from tests.integration.edge.support.simulated_bridge import served_bridge
 

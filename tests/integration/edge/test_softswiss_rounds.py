@@ -6,7 +6,9 @@ import asyncio
 from decimal import Decimal
 
 from services.ledger.views import BetStatus
-from services.simulate.clients.softswiss import SoftSwissClient, bet, rollback
+from services.simulate.clients.softswiss import SoftSwissClient
+from services.simulate.clients.softswiss import bet
+from services.simulate.clients.softswiss import rollback
 from tests.integration.edge.support.golden_ledger import real_rig
 from tests.unit.edge.support.wallet_gateway import provider
 

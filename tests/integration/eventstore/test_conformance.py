@@ -12,31 +12,25 @@ import uuid
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import (
-    AggregateRecorder,
-    ApplicationRecorder,
-    ProcessRecorder,
-    TrackingRecorder,
-)
+from eventsourcing.persistence import AggregateRecorder
+from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.tests.application import ExampleApplicationTestCase
-from eventsourcing.tests.persistence import (
-    AggregateRecorderTestCase,
-    ApplicationRecorderTestCase,
-    InfrastructureFactoryTestCase,
-    NonInterleavingNotificationIDsBaseCase,
-    ProcessRecorderTestCase,
-    TrackingRecorderTestCase,
-)
+from eventsourcing.tests.persistence import AggregateRecorderTestCase
+from eventsourcing.tests.persistence import ApplicationRecorderTestCase
+from eventsourcing.tests.persistence import InfrastructureFactoryTestCase
+from eventsourcing.tests.persistence import NonInterleavingNotificationIDsBaseCase
+from eventsourcing.tests.persistence import ProcessRecorderTestCase
+from eventsourcing.tests.persistence import TrackingRecorderTestCase
 from eventsourcing.utils import Environment
 
 from services.eventstore import JetStreamFactory
 from services.eventstore.connection import JetStreamConnection
-from services.eventstore.recorders import (
-    JetStreamAggregateRecorder,
-    JetStreamApplicationRecorder,
-    JetStreamProcessRecorder,
-    JetStreamTrackingRecorder,
-)
+from services.eventstore.recorders import JetStreamAggregateRecorder
+from services.eventstore.recorders import JetStreamApplicationRecorder
+from services.eventstore.recorders import JetStreamProcessRecorder
+from services.eventstore.recorders import JetStreamTrackingRecorder
 from services.infra.natsserver import NatsServer
 
 

@@ -13,7 +13,8 @@ from eventsourcing.persistence import IntegrityError
 from services.eventstore.connection import JetStreamConnection
 from services.eventstore.heads import LastSeen
 from services.eventstore.recorders import JetStreamApplicationRecorder
-from services.eventstore.writer import SHARE_SINGLES_FROM, JetStreamWriter
+from services.eventstore.writer import SHARE_SINGLES_FROM
+from services.eventstore.writer import JetStreamWriter
 from tests.integration.eventstore.support.stored import event
 
 

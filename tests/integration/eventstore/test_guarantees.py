@@ -8,22 +8,23 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError
-from nats.errors import ConnectionClosedError, NoRespondersError
+from nats.errors import ConnectionClosedError
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import StorageType, StreamConfig
+from nats.js.api import StorageType
+from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
-from services.eventstore.connection import (
-    READ_PATIENCE,
-    JetStreamConnection,
-    JetStreamError,
-    OutMsg,
-)
+from services.eventstore.connection import READ_PATIENCE
+from services.eventstore.connection import JetStreamConnection
+from services.eventstore.connection import JetStreamError
+from services.eventstore.connection import OutMsg
 from services.eventstore.recorders import JetStreamApplicationRecorder
 from services.infra.natsserver import NatsServer
 from tests.integration.eventstore.support.stored import event

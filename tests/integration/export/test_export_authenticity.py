@@ -16,18 +16,18 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from projections.export.chain import MANIFEST_FILE, Manifest
-from projections.export.signing import private_key_from_pem, sign
+from projections.export.chain import MANIFEST_FILE
+from projections.export.chain import Manifest
+from projections.export.signing import private_key_from_pem
+from projections.export.signing import sign
 from tests.integration.export.test_export_ledger import played
-from tests.unit.export.support.toylog import (
-    cli,
-    events_of,
-    manifest_of,
-    rechain,
-    refused_export,
-    verify,
-    write_manifest,
-)
+from tests.unit.export.support.toylog import cli
+from tests.unit.export.support.toylog import events_of
+from tests.unit.export.support.toylog import manifest_of
+from tests.unit.export.support.toylog import rechain
+from tests.unit.export.support.toylog import refused_export
+from tests.unit.export.support.toylog import verify
+from tests.unit.export.support.toylog import write_manifest
 
 
 def resign(directory: Path, key: Ed25519PrivateKey) -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.integration.export.test_export_ledger import played
-from tests.integration.support.servers_away import has_stream, unused_port
-from tests.unit.export.support.toylog import cli, refused_export
+from tests.integration.support.servers_away import has_stream
+from tests.integration.support.servers_away import unused_port
+from tests.unit.export.support.toylog import cli
+from tests.unit.export.support.toylog import refused_export
 
 
 def test_an_export_from_a_prefix_with_no_ledger_stream_refuses_and_creates_no_stream(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,15 +12,13 @@ import pytest
 
 from services.ledger.application import Ledger
 from tests.unit.export.support.toylog import cli
-from tests.unit.ledger.support.builders import (
-    closed,
-    credit,
-    declared,
-    opened,
-    player_bet,
-    player_credit,
-    rollback,
-)
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import player_bet
+from tests.unit.ledger.support.builders import player_credit
+from tests.unit.ledger.support.builders import rollback
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

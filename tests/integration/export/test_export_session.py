@@ -13,7 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from contracts.wallet import Credit, Debit, Rollback
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Rollback
 from services.ledger.application import Ledger
 from tests.unit.export.support.toylog import cli
 

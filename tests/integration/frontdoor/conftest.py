@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 
 from services.bridge.config import Settings
 from services.bridge.main import build_app
 from services.infra.databases import own_database
 from services.infra.natsserver import NatsServer
 from tests.conftest import POSTGRES_ADMIN_URL
-from tests.integration.support.bridge_settings import provider_toml, settings_for_test
+from tests.integration.support.bridge_settings import provider_toml
+from tests.integration.support.bridge_settings import settings_for_test
 from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
 
 KEYS = {

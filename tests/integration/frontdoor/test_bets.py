@@ -4,18 +4,25 @@ bet.rejected with a clear code and nothing held."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from contracts.events import AnyProviderEvent, BettingClosed, BettingOpened
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
 from projections.http import APPLICATION_NAME as LEDGER_NAME
 from projections.http import VIEWS
 from services.bridge.main import LEDGER
-from services.ledger.domain import Bet, bet_uuid
+from services.ledger.domain import Bet
+from services.ledger.domain import bet_uuid
 from services.ledger.known_rounds import KnownRounds
 from tests.integration.frontdoor.conftest import Bridge
-from tests.integration.frontdoor.test_sessions import evo_session, fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import evo_session
+from tests.integration.frontdoor.test_sessions import fund
+from tests.integration.frontdoor.test_sessions import launch
+from tests.integration.frontdoor.test_sessions import launch_body
 from tests.unit.ledger.support import builders
 
 NOW = datetime.now(UTC)

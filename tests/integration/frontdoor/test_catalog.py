@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from tests.integration.frontdoor.conftest import Bridge
-from tests.integration.frontdoor.test_bets import bet, opened, place, record
-from tests.integration.frontdoor.test_sessions import (
-    evo_session,
-    funded_launch,
-    launch,
-    launch_body,
-)
+from tests.integration.frontdoor.test_bets import bet
+from tests.integration.frontdoor.test_bets import opened
+from tests.integration.frontdoor.test_bets import place
+from tests.integration.frontdoor.test_bets import record
+from tests.integration.frontdoor.test_sessions import evo_session
+from tests.integration.frontdoor.test_sessions import funded_launch
+from tests.integration.frontdoor.test_sessions import launch
+from tests.integration.frontdoor.test_sessions import launch_body
 
 READ = Bridge.auth("read")
 ADMIN = Bridge.auth("admin")

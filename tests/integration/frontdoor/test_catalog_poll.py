@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, cast
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import Any
+from typing import cast
 
 import nats.errors
 import pytest
@@ -18,7 +21,9 @@ from nats.js.kv import KeyValue
 from services.bridge.config import Settings
 from services.edge.config import load_providers
 from services.frontdoor.catalog import Catalog
-from services.frontdoor.catalog_poll import CatalogBox, CatalogSource, follow
+from services.frontdoor.catalog_poll import CatalogBox
+from services.frontdoor.catalog_poll import CatalogSource
+from services.frontdoor.catalog_poll import follow
 from services.frontdoor.tables import TableStatuses
 from tests.integration.frontdoor.conftest import Bridge
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 
-from contracts.api import ERRORS, Scope, error_text
+from contracts.api import ERRORS
+from contracts.api import Scope
+from contracts.api import error_text
 from contracts.messages import MESSAGES
-from services.frontdoor.app import ROUTES, setup_frontdoor
-from services.frontdoor.config import FrontdoorConfig, OperatorKey, key_digest
+from services.frontdoor.app import ROUTES
+from services.frontdoor.app import setup_frontdoor
+from services.frontdoor.config import FrontdoorConfig
+from services.frontdoor.config import OperatorKey
+from services.frontdoor.config import key_digest
 from tests.integration.frontdoor.conftest import Bridge
 
 ADMIN = "admin-secret-0123456789abcdefghij"

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,13 +20,21 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
-from contracts.events import BettingClosed, BettingOpened, ResultDeclared
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import ResultDeclared
 from services.bridge.config import Settings
 from services.bridge.main import NATS_URL
-from services.platform.webhooks import SIGNATURE, verify_signature
-from tests.integration.frontdoor.conftest import Bridge, all_but_key
-from tests.integration.frontdoor.test_bets import available, bet, place, record
-from tests.integration.frontdoor.test_sessions import SESSIONS, funded_launch
+from services.platform.webhooks import SIGNATURE
+from services.platform.webhooks import verify_signature
+from tests.integration.frontdoor.conftest import Bridge
+from tests.integration.frontdoor.conftest import all_but_key
+from tests.integration.frontdoor.test_bets import available
+from tests.integration.frontdoor.test_bets import bet
+from tests.integration.frontdoor.test_bets import place
+from tests.integration.frontdoor.test_bets import record
+from tests.integration.frontdoor.test_sessions import SESSIONS
+from tests.integration.frontdoor.test_sessions import funded_launch
 from tests.unit.ledger.support import builders
 
 WEBHOOK_SECRET = "webhook-secret-for-the-life-cycle"

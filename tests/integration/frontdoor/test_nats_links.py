@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
-from services.edge.natslink import NatsLink, links
+from services.edge.natslink import NatsLink
+from services.edge.natslink import links
 from tests.integration.frontdoor.conftest import Bridge
-from tests.integration.frontdoor.test_catalog import ADMIN, tables_of
-from tests.integration.frontdoor.test_sessions import funded_launch, launch, launch_body
+from tests.integration.frontdoor.test_catalog import ADMIN
+from tests.integration.frontdoor.test_catalog import tables_of
+from tests.integration.frontdoor.test_sessions import funded_launch
+from tests.integration.frontdoor.test_sessions import launch
+from tests.integration.frontdoor.test_sessions import launch_body
 
 
 def link(bridge: Bridge, name: str) -> NatsLink:

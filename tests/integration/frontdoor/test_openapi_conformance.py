@@ -16,16 +16,17 @@ from typing import Any
 
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
+from schemathesis.specs.openapi.checks import content_type_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import status_code_conformance
 
-from tests.integration.frontdoor.conftest import KEYS, Bridge
+from tests.integration.frontdoor.conftest import KEYS
+from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_documents import served_document
 from tests.integration.frontdoor.test_sessions import funded_launch
 

@@ -8,7 +8,9 @@ import re
 import msgspec
 
 from services.frontdoor.app import ROUTES
-from tests.integration.frontdoor.conftest import KEYS, Bridge, all_but_key
+from tests.integration.frontdoor.conftest import KEYS
+from tests.integration.frontdoor.conftest import Bridge
+from tests.integration.frontdoor.conftest import all_but_key
 
 PROTECTED = ("/platform/v1/wallets/p-1", "/disputes/v1/rounds/R-1")
 

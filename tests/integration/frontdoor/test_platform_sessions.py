@@ -12,7 +12,9 @@ import msgspec
 import pytest
 from nats.aio.client import Client
 
-from services.frontdoor.sessions import PlatformSession, PlatformSessions, new_session_id
+from services.frontdoor.sessions import PlatformSession
+from services.frontdoor.sessions import PlatformSessions
+from services.frontdoor.sessions import new_session_id
 from tests.integration.support.connections import two_processes
 from tests.integration.support.kv_hooks import BeforeWrite
 from tests.integration.support.watched import warm

@@ -13,38 +13,42 @@ import msgspec
 import nats
 import pytest
 
-from contracts.protection import RiskFlag, SelfExclusion
+from contracts.protection import RiskFlag
+from contracts.protection import SelfExclusion
 from projections.export.exporter import selected
 from projections.export.selection import SessionQuery
 from services.bridge.config import Settings
-from services.bridge.main import LEDGER, PROTECTION, ledger_env
+from services.bridge.main import LEDGER
+from services.bridge.main import PROTECTION
+from services.bridge.main import ledger_env
 from services.frontdoor.launch import PLATFORM_SESSIONS
 from services.frontdoor.protection import limits_subject
 from services.ledger.protection import Protection
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
 from services.simulate.clients.softswiss import bet as ss_bet
-from tests.integration.frontdoor.conftest import (
-    DIALECT_SECRETS,
-    EZUGI_OPERATOR,
-    Bridge,
-    all_but_key,
-)
-from tests.integration.frontdoor.test_bets import available, bet, opened, place, record
+from tests.integration.frontdoor.conftest import DIALECT_SECRETS
+from tests.integration.frontdoor.conftest import EZUGI_OPERATOR
+from tests.integration.frontdoor.conftest import Bridge
+from tests.integration.frontdoor.conftest import all_but_key
+from tests.integration.frontdoor.test_bets import available
+from tests.integration.frontdoor.test_bets import bet
+from tests.integration.frontdoor.test_bets import opened
+from tests.integration.frontdoor.test_bets import place
+from tests.integration.frontdoor.test_bets import record
 from tests.integration.frontdoor.test_documents import served_document
-from tests.integration.frontdoor.test_sessions import (
-    DIALECTS,
-    PROVIDER_OF,
-    evo_session,
-    fund,
-    funded_launch,
-    launch,
-    launch_body,
-)
+from tests.integration.frontdoor.test_sessions import DIALECTS
+from tests.integration.frontdoor.test_sessions import PROVIDER_OF
+from tests.integration.frontdoor.test_sessions import evo_session
+from tests.integration.frontdoor.test_sessions import fund
+from tests.integration.frontdoor.test_sessions import funded_launch
+from tests.integration.frontdoor.test_sessions import launch
+from tests.integration.frontdoor.test_sessions import launch_body
 from tests.integration.frontdoor.test_socket import next_answer
 from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
 

@@ -7,8 +7,14 @@ from __future__ import annotations
 
 from services.frontdoor.launch import PLATFORM_SESSIONS
 from tests.integration.frontdoor.conftest import Bridge
-from tests.integration.frontdoor.test_bets import bet, opened, place, record
-from tests.integration.frontdoor.test_sessions import SESSIONS, evo_session, launch, launch_body
+from tests.integration.frontdoor.test_bets import bet
+from tests.integration.frontdoor.test_bets import opened
+from tests.integration.frontdoor.test_bets import place
+from tests.integration.frontdoor.test_bets import record
+from tests.integration.frontdoor.test_sessions import SESSIONS
+from tests.integration.frontdoor.test_sessions import evo_session
+from tests.integration.frontdoor.test_sessions import launch
+from tests.integration.frontdoor.test_sessions import launch_body
 from tests.integration.support.kv_hooks import BeforeWrite
 
 

@@ -19,19 +19,21 @@ from services.ledger.domain import TxRecord
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.drivers.base import Placed, Seat, Wager
-from tests.integration.frontdoor.conftest import DIALECT_SECRETS, EZUGI_OPERATOR, Bridge
+from services.simulate.drivers.base import Placed
+from services.simulate.drivers.base import Seat
+from services.simulate.drivers.base import Wager
+from tests.integration.frontdoor.conftest import DIALECT_SECRETS
+from tests.integration.frontdoor.conftest import EZUGI_OPERATOR
+from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_protection import dialect_debit
-from tests.integration.frontdoor.test_sessions import (
-    DIALECTS,
-    PROVIDER_OF,
-    SESSIONS,
-    driver,
-    fund,
-    funded_launch,
-    launch,
-    launch_body,
-)
+from tests.integration.frontdoor.test_sessions import DIALECTS
+from tests.integration.frontdoor.test_sessions import PROVIDER_OF
+from tests.integration.frontdoor.test_sessions import SESSIONS
+from tests.integration.frontdoor.test_sessions import driver
+from tests.integration.frontdoor.test_sessions import fund
+from tests.integration.frontdoor.test_sessions import funded_launch
+from tests.integration.frontdoor.test_sessions import launch
+from tests.integration.frontdoor.test_sessions import launch_body
 
 
 def _records(ledger: Ledger) -> list[TxRecord.Created]:

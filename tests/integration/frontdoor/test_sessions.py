@@ -14,10 +14,16 @@ from aiohttp import ClientSession
 
 from services.bridge.main import LEDGER
 from services.simulate.clients.base import HttpTransport
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from services.simulate.drivers.base import Placed, Seat, Wager, WalletDriver
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
+from services.simulate.drivers.base import Placed
+from services.simulate.drivers.base import Seat
+from services.simulate.drivers.base import Wager
+from services.simulate.drivers.base import WalletDriver
 from services.simulate.drivers.by_dialect import driver_for
-from tests.integration.frontdoor.conftest import DIALECT_SECRETS, EZUGI_OPERATOR, Bridge
+from tests.integration.frontdoor.conftest import DIALECT_SECRETS
+from tests.integration.frontdoor.conftest import EZUGI_OPERATOR
+from tests.integration.frontdoor.conftest import Bridge
 from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
 
 SESSIONS = Bridge.auth("sessions")

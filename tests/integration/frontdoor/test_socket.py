@@ -15,9 +15,14 @@ from yarl import URL
 
 from services.frontdoor.socket import MAX_SOCKETS
 from tests.integration.frontdoor.conftest import Bridge
-from tests.integration.frontdoor.test_bets import available, bet, opened, record
+from tests.integration.frontdoor.test_bets import available
+from tests.integration.frontdoor.test_bets import bet
+from tests.integration.frontdoor.test_bets import opened
+from tests.integration.frontdoor.test_bets import record
 from tests.integration.frontdoor.test_lifecycle import next_push
-from tests.integration.frontdoor.test_sessions import SESSIONS, evo_session, funded_launch
+from tests.integration.frontdoor.test_sessions import SESSIONS
+from tests.integration.frontdoor.test_sessions import evo_session
+from tests.integration.frontdoor.test_sessions import funded_launch
 
 
 async def next_answer(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:

@@ -5,7 +5,8 @@ latest settlement are among it."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -14,8 +15,13 @@ import pytest
 from services.frontdoor import pushes
 from tests.integration.frontdoor import test_lifecycle
 from tests.integration.frontdoor.conftest import Bridge
-from tests.integration.frontdoor.test_bets import bet, place, record
-from tests.integration.frontdoor.test_lifecycle import closed, next_push, opened, result
+from tests.integration.frontdoor.test_bets import bet
+from tests.integration.frontdoor.test_bets import place
+from tests.integration.frontdoor.test_bets import record
+from tests.integration.frontdoor.test_lifecycle import closed
+from tests.integration.frontdoor.test_lifecycle import next_push
+from tests.integration.frontdoor.test_lifecycle import opened
+from tests.integration.frontdoor.test_lifecycle import result
 from tests.integration.frontdoor.test_sessions import evo_session
 from tests.unit.ledger.support import builders
 

@@ -7,11 +7,15 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
-from contracts.wallet import AnyWalletCommand, Refusal, WalletReply
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Refusal
+from contracts.wallet import WalletReply
 from services.eventstore.greenloop import LoopExecutor
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from tests.unit.ledger.support.builders import credit, debit, funded
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import funded
 
 D = Decimal
 ANSWER_WITHIN_S = 30.0

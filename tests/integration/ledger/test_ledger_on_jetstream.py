@@ -8,21 +8,21 @@ import pytest
 
 from contracts.wallet import Refusal
 from services.ledger.application import Ledger
-from services.ledger.domain import Wallet, wallet_id
+from services.ledger.domain import Wallet
+from services.ledger.domain import wallet_id
 from services.ledger.errors import LedgerRefused
-from services.ledger.views import BetStatus, RoundStatus
+from services.ledger.views import BetStatus
+from services.ledger.views import RoundStatus
 from tests.integration.support import ledgers
-from tests.unit.ledger.support.builders import (
-    RacingLedger,
-    closed,
-    credit,
-    debit,
-    declared,
-    funded,
-    opened,
-    rollback,
-    voided,
-)
+from tests.unit.ledger.support.builders import RacingLedger
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import rollback
+from tests.unit.ledger.support.builders import voided
 
 D = Decimal
 

@@ -10,7 +10,11 @@ import tracemalloc
 
 from services.ledger.application import Ledger
 from services.ledger.repository import SizedCache
-from tests.unit.ledger.support.builders import closed, debit, declared, funded, opened
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import opened
 
 PLAYERS = 6
 BOUNDS = {

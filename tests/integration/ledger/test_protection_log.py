@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
-from contracts.player import EffectiveLimits, LimitsUpdate
-from contracts.protection import LimitKind, Period, ProtectionLimit, RiskFlag
+from contracts.player import EffectiveLimits
+from contracts.player import LimitsUpdate
+from contracts.protection import LimitKind
+from contracts.protection import Period
+from contracts.protection import ProtectionLimit
+from contracts.protection import RiskFlag
 from contracts.wallet import Refusal
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
 from services.ledger.protection import Protection
 from tests.integration.ledger.test_ledger_on_jetstream import jetstream_env
-from tests.unit.ledger.support.builders import debit, funded
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import funded
 
 
 def wait_for(condition: object, seconds: float = 5.0) -> None:

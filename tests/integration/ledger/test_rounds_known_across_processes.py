@@ -12,7 +12,10 @@ from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus
 from tests.integration.ledger.test_ledger_on_jetstream import jetstream_env
-from tests.unit.ledger.support.builders import closed, debit, funded, opened
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import opened
 
 
 def test_a_round_closed_by_another_process_is_refused_here_once_a_follower_read_the_close(

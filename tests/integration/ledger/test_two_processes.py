@@ -16,11 +16,15 @@ from typing import Any
 
 from contracts.wallet import AnyWalletCommand
 from services.ledger.application import Ledger
-from services.ledger.domain import Bet, Wallet
+from services.ledger.domain import Bet
+from services.ledger.domain import Wallet
 from services.ledger.errors import LedgerRefused
 from services.ledger.views import BetStatus
 from tests.integration.ledger.test_ledger_on_jetstream import jetstream_env
-from tests.unit.ledger.support.builders import credit, debit, funded, rollback
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import rollback
 
 D = Decimal
 PLAYERS = ("p0", "p1")

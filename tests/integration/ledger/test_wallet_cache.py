@@ -11,7 +11,8 @@ from contracts.wallet import Refusal
 from services.eventstore.factory import JetStreamFactory
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from tests.unit.ledger.support.builders import debit, funded
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import funded
 
 D = Decimal
 BETS = 20

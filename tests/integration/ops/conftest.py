@@ -6,13 +6,11 @@ import os
 import pytest
 
 from services.bridge.telemetry import install_metrics
-from tests.integration.frontdoor.conftest import (
-    KEYS,
-    Bridge,
-    bridge,
-    bridge_settings,
-    own_database_url,
-)
+from tests.integration.frontdoor.conftest import KEYS
+from tests.integration.frontdoor.conftest import Bridge
+from tests.integration.frontdoor.conftest import bridge
+from tests.integration.frontdoor.conftest import bridge_settings
+from tests.integration.frontdoor.conftest import own_database_url
 
 __all__ = ["KEYS", "Bridge", "bridge", "bridge_settings", "own_database_url"]
 

@@ -4,7 +4,9 @@ read back from the KPIs, flagged rounds listed with their reason and log positio
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +18,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from contracts.events import GameEvent
 from projections.http import VIEWS
 from projections.reconcile.audit import Audit
-from projections.reconcile.postgres import Comparison, Difference
+from projections.reconcile.postgres import Comparison
+from projections.reconcile.postgres import Difference
 from projections.reconcile.report import Granularity
 from services.bridge.main import LEDGER
 from services.ops import cases_http
-from services.ops.cases import AuditCase, Cases, Ticket
+from services.ops.cases import AuditCase
+from services.ops.cases import Cases
+from services.ops.cases import Ticket
 from services.ops.cases_http import CASES
 from tests.integration.ops.conftest import Bridge
 from tests.unit.ledger.support import builders

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +17,12 @@ import msgspec
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from contracts.events import AnyProviderEvent, BettingOpened, GameEvent, round_digest
-from contracts.wallet import Credit, Debit
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
+from contracts.events import round_digest
+from contracts.wallet import Credit
+from contracts.wallet import Debit
 from projections.http import VIEWS
 from projections.rounds.view import RoundRecord
 from services.bridge.main import LEDGER

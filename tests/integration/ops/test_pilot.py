@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
 import msgspec
 import pytest
 
-from contracts.events import AnyProviderEvent, round_digest
+from contracts.events import AnyProviderEvent
+from contracts.events import round_digest
 from projections.http import VIEWS
 from services import cli
 from services.bridge.config import Settings

@@ -17,10 +17,12 @@ from typing import Any
 import nats
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 from nats.aio.msg import Msg
 
-from contracts.ops import PlaybookStep, ProviderRecovered
+from contracts.ops import PlaybookStep
+from contracts.ops import ProviderRecovered
 from contracts.player import ProviderError
 from services.bridge.config import Settings
 from services.bridge.main import build_app
@@ -28,12 +30,19 @@ from services.frontdoor.tables import TABLE_STATUSES
 from services.frontdoor.throttle import SESSION_THROTTLE
 from services.infra.natsserver import NatsServer
 from services.ops.playbook import WATCH
-from services.platform.webhooks import EVENT_ID, SIGNATURE, TIMESTAMP, verify_signature
+from services.platform.webhooks import EVENT_ID
+from services.platform.webhooks import SIGNATURE
+from services.platform.webhooks import TIMESTAMP
+from services.platform.webhooks import verify_signature
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.evolution import EvolutionClient
-from tests.integration.edge.support.feed_provider import FeedStub, serve
-from tests.integration.frontdoor.conftest import DIALECT_SECRETS, Bridge
-from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.integration.edge.support.feed_provider import FeedStub
+from tests.integration.edge.support.feed_provider import serve
+from tests.integration.frontdoor.conftest import DIALECT_SECRETS
+from tests.integration.frontdoor.conftest import Bridge
+from tests.integration.frontdoor.test_sessions import fund
+from tests.integration.frontdoor.test_sessions import launch
+from tests.integration.frontdoor.test_sessions import launch_body
 from tests.integration.ops.support.waiting import until
 
 FEED_SECRET = "evo-feed-secret-0123456789"

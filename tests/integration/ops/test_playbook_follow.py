@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 import nats
 import nats.errors
 import pytest
 from nats.aio.client import Client
 
-from contracts.ops import PlaybookStep, ProviderRecovered
+from contracts.ops import PlaybookStep
+from contracts.ops import ProviderRecovered
 from contracts.player import ProviderError
 from services.edge.health import Health
 from services.frontdoor.throttle import SessionThrottle
 from services.ops.playbook import Playbook
-from services.ops.sla import ProviderSla, SlaConfig
-from services.ops.watch import Fact, Watch
+from services.ops.sla import ProviderSla
+from services.ops.sla import SlaConfig
+from services.ops.watch import Fact
+from services.ops.watch import Watch
 from tests.integration.support.ledgers import jetstream_env
 
 SLA = ProviderSla(

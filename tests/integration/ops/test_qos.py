@@ -9,7 +9,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.ops.qos import QOS_RECENT
-from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import fund
+from tests.integration.frontdoor.test_sessions import launch
+from tests.integration.frontdoor.test_sessions import launch_body
 from tests.integration.ops.conftest import Bridge
 
 

@@ -5,22 +5,30 @@ each breach (with the reason named) and recover when the window no longer shows 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 
-from contracts.ops import PlaybookStep, ProviderRecovered
+from contracts.ops import PlaybookStep
+from contracts.ops import ProviderRecovered
 from contracts.player import ProviderError
 from projections.http import VIEWS
 from services.bridge.config import Settings
-from services.bridge.main import LEDGER, build_app
-from services.ops.playbook import PLAYBOOK, WATCH
+from services.bridge.main import LEDGER
+from services.bridge.main import build_app
+from services.ops.playbook import PLAYBOOK
+from services.ops.playbook import WATCH
 from services.ops.watch import Fact
-from tests.integration.frontdoor.test_sessions import fund, launch, launch_body
+from tests.integration.frontdoor.test_sessions import fund
+from tests.integration.frontdoor.test_sessions import launch
+from tests.integration.frontdoor.test_sessions import launch_body
 from tests.integration.ops.conftest import Bridge
 from tests.integration.ops.support.waiting import until
-from tests.unit.ledger.support.builders import declared, opened
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import opened
 
 
 def rtt_sample(provider: str, rtt_ms: float) -> dict[str, Any]:

@@ -19,13 +19,11 @@ from services.platform import publisher
 from services.platform.publisher import CheckpointStore
 from services.platform.service import settle_feed
 from services.platform.stream import SettleStream
-from tests.integration.platform.test_webhooks import (
-    PLAYERS,
-    eventually,
-    expected,
-    play_rounds,
-    stream_messages,
-)
+from tests.integration.platform.test_webhooks import PLAYERS
+from tests.integration.platform.test_webhooks import eventually
+from tests.integration.platform.test_webhooks import expected
+from tests.integration.platform.test_webhooks import play_rounds
+from tests.integration.platform.test_webhooks import stream_messages
 
 
 async def test_a_checkpoint_whose_chunks_a_concurrent_save_removed_is_read_again_not_awaited(

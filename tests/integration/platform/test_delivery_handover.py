@@ -12,7 +12,8 @@ import asyncio
 import signal
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 import aiohttp
 import pytest
@@ -20,18 +21,19 @@ from aiohttp import web
 from nats.aio.client import Client
 
 from services.ledger.application import Ledger
-from services.platform.service import parked_bucket, settle_feed
+from services.platform.service import parked_bucket
+from services.platform.service import settle_feed
 from services.platform.stream import SettleStream
-from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
-from tests.integration.platform.test_webhooks import (
-    PLAYERS,
-    SECRET,
-    Receiver,
-    eventually,
-    expected,
-    in_player_order,
-    play_rounds,
-)
+from services.platform.webhooks import Endpoint
+from services.platform.webhooks import ParkedStore
+from services.platform.webhooks import WebhookDelivery
+from tests.integration.platform.test_webhooks import PLAYERS
+from tests.integration.platform.test_webhooks import SECRET
+from tests.integration.platform.test_webhooks import Receiver
+from tests.integration.platform.test_webhooks import eventually
+from tests.integration.platform.test_webhooks import expected
+from tests.integration.platform.test_webhooks import in_player_order
+from tests.integration.platform.test_webhooks import play_rounds
 from tests.integration.support.servers_away import unused_port
 
 

@@ -10,24 +10,26 @@ holds every settlement exactly once, each player's in log order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 import nats
 from nats.aio.client import Client
 from nats.errors import TimeoutError as NatsTimeout
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy
+from nats.js.api import ConsumerConfig
+from nats.js.api import DeliverPolicy
 
-from contracts.platform import DECODER, RoundSettle
+from contracts.platform import DECODER
+from contracts.platform import RoundSettle
 from services.ledger.application import Ledger
 from services.platform.service import settle_feed
 from services.platform.stream import SettleStream
-from tests.integration.platform.test_webhooks import (
-    PLAYERS,
-    eventually,
-    expected,
-    in_player_order,
-    play_rounds,
-)
+from tests.integration.platform.test_webhooks import PLAYERS
+from tests.integration.platform.test_webhooks import eventually
+from tests.integration.platform.test_webhooks import expected
+from tests.integration.platform.test_webhooks import in_player_order
+from tests.integration.platform.test_webhooks import play_rounds
 
 DURABLE = "platform"
 

@@ -15,11 +15,16 @@ import aiohttp
 import msgspec
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy
+from nats.js.api import ConsumerConfig
+from nats.js.api import DeliverPolicy
 
 from services.platform.service import parked_bucket
 from services.platform.stream import SettleStream
-from services.platform.webhooks import Endpoint, Parked, ParkedStore, WebhookDelivery
+from services.platform.webhooks import Endpoint
+from services.platform.webhooks import Parked
+from services.platform.webhooks import ParkedStore
+from services.platform.webhooks import WebhookDelivery
 from tests.integration.platform.test_webhooks import SECRET
 from tests.integration.support.servers_away import unused_port
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
@@ -20,23 +22,26 @@ import pytest
 from aiohttp import web
 from nats.aio.client import Client
 
-from contracts.platform import DECODER, RoundSettle
+from contracts.platform import DECODER
+from contracts.platform import RoundSettle
 from services.ledger.application import Ledger
-from services.platform.service import SETTLE_FEED, parked_bucket, settle_feed, settle_feed_ctx
+from services.platform.service import SETTLE_FEED
+from services.platform.service import parked_bucket
+from services.platform.service import settle_feed
+from services.platform.service import settle_feed_ctx
 from services.platform.settle import SettleTracker
 from services.platform.stream import SettleStream
-from services.platform.webhooks import (
-    EVENT_ID,
-    SIGNATURE,
-    TIMESTAMP,
-    Endpoint,
-    Parked,
-    ParkedStore,
-    WebhookDelivery,
-    verify_signature,
-)
+from services.platform.webhooks import EVENT_ID
+from services.platform.webhooks import SIGNATURE
+from services.platform.webhooks import TIMESTAMP
+from services.platform.webhooks import Endpoint
+from services.platform.webhooks import Parked
+from services.platform.webhooks import ParkedStore
+from services.platform.webhooks import WebhookDelivery
+from services.platform.webhooks import verify_signature
 from tests.integration.support.servers_away import unused_port
-from tests.unit.ledger.support.builders import debit, player_credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import player_credit
 
 SECRET = "s3cr3t-for-tests"
 PLAYERS = ("alice", "bob", "carol")

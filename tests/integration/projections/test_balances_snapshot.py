@@ -14,7 +14,8 @@ from psycopg.rows import DictRow
 
 from projections.balances.postgres import PostgresBalancesView
 from projections.balances.projection import BalancesProjection
-from projections.balances.view import WalletMoved, WalletOpened
+from projections.balances.view import WalletMoved
+from projections.balances.view import WalletOpened
 from projections.rebuild import open_view
 
 APP = "ledger"

@@ -11,15 +11,20 @@ without a difference, and no view parks anything.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 
-from contracts.events import AnyProviderEvent, BettingOpened, GameEvent
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
 from projections.rounds.replay import replay_round
 from projections.run import running_projections
 from services.edge.feeds.cursors import MemoryCursorStore
-from services.edge.feeds.processor import BadEvent, FeedProcessor
+from services.edge.feeds.processor import BadEvent
+from services.edge.feeds.processor import FeedProcessor
 from services.ledger.application import Ledger
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -24,7 +24,9 @@ from contracts.wallet import Debit
 from projections.catalog import VIEWS
 from projections.commands import parked_events
 from projections.pgview import PostgresView
-from projections.rebuild import catch_up, open_view, rebuild
+from projections.rebuild import catch_up
+from projections.rebuild import open_view
+from projections.rebuild import rebuild
 from projections.run import running_projections
 from services.ledger.application import Ledger
 

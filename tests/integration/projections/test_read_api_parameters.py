@@ -20,12 +20,16 @@ from urllib.parse import quote
 import pytest
 from aiohttp import web
 from eventsourcing.persistence import Tracking
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from contracts.ids import MAX_LENGTH
-from projections.catalog import VIEWS, view_env
-from projections.http import APPLICATION_NAME, setup_read_api
+from projections.catalog import VIEWS
+from projections.catalog import view_env
+from projections.http import APPLICATION_NAME
+from projections.http import setup_read_api
 from projections.rebuild import open_view
 from projections.run import reader_env
 from services.infra.natsserver import free_port

@@ -31,16 +31,23 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Tracking
 
 from projections.balances.postgres import PostgresBalancesView
-from projections.catalog import VIEWS, ViewSpec, view_env
-from projections.rebuild import open_view, rebuild
+from projections.catalog import VIEWS
+from projections.catalog import ViewSpec
+from projections.catalog import view_env
+from projections.rebuild import open_view
+from projections.rebuild import rebuild
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.replay import compare_with_ledger
 from projections.run import running_projections
 from services.ledger.application import Ledger
-from services.simulate.roulette_log import Played, fund, play, players
+from services.simulate.roulette_log import Played
+from services.simulate.roulette_log import fund
+from services.simulate.roulette_log import play
+from services.simulate.roulette_log import players
 from tests.integration.projections.support.simulated_log import simulate_into
 
 SOAK = os.environ.get("LIVEBRIDGE_SOAK") == "1"

@@ -33,11 +33,15 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from projections.balances.postgres import PostgresBalancesView
-from projections.catalog import VIEWS, view_env
-from projections.rebuild import catch_up, open_view, rebuild
+from projections.catalog import VIEWS
+from projections.catalog import view_env
+from projections.rebuild import catch_up
+from projections.rebuild import open_view
+from projections.rebuild import rebuild
 from projections.run import running_projections
 from services.ledger.application import Ledger
-from services.simulate.roulette_log import fund, play
+from services.simulate.roulette_log import fund
+from services.simulate.roulette_log import play
 
 
 def assert_views_match_the_log(ledger: Ledger, env: dict[str, str], players: int) -> None:

@@ -19,8 +19,11 @@ from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.projection import RoundsProjection
 from projections.run import running_projections
 from services.ledger.application import Ledger
-from services.simulate.roulette_log import PROVIDER, fund, play
-from tests.integration.projections.support.cli import replay, use_settings
+from services.simulate.roulette_log import PROVIDER
+from services.simulate.roulette_log import fund
+from services.simulate.roulette_log import play
+from tests.integration.projections.support.cli import replay
+from tests.integration.projections.support.cli import use_settings
 from tests.integration.projections.support.tampering import forget_round
 
 

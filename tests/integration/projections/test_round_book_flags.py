@@ -12,17 +12,22 @@ import json
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 
 from projections import commands
-from projections.http import VIEWS, setup_views
-from projections.rebuild import open_view, rebuild
+from projections.http import VIEWS
+from projections.http import setup_views
+from projections.rebuild import open_view
+from projections.rebuild import rebuild
 from projections.rounds.postgres import PostgresRoundsView
 from projections.rounds.projection import RoundsProjection
 from projections.run import running_projections
 from services.ledger.application import Ledger
-from services.simulate.roulette_log import fund, play
-from tests.integration.projections.support.cli import replay, use_settings
+from services.simulate.roulette_log import fund
+from services.simulate.roulette_log import play
+from tests.integration.projections.support.cli import replay
+from tests.integration.projections.support.cli import use_settings
 from tests.integration.projections.support.tampering import forget_round
 from tests.unit.projections.support.hand_rounds import unrecoverable_void
 

@@ -16,14 +16,19 @@ from decimal import Decimal
 import psycopg
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 
 from projections import commands
-from projections.http import VIEWS, setup_views
+from projections.http import VIEWS
+from projections.http import setup_views
 from projections.run import running_projections
 from services.ledger.application import Ledger
-from services.simulate.roulette_log import PROVIDER, fund, play
-from tests.integration.projections.support.cli import replay, use_settings
+from services.simulate.roulette_log import PROVIDER
+from services.simulate.roulette_log import fund
+from services.simulate.roulette_log import play
+from tests.integration.projections.support.cli import replay
+from tests.integration.projections.support.cli import use_settings
 
 
 async def test_the_platform_and_dispute_agents_read_the_views_over_http(

@@ -10,7 +10,8 @@ import pytest
 
 from projections.commands import EXIT_CONFIG
 from projections.pilot import EXIT_UNREAD
-from tests.integration.support.servers_away import has_stream, unused_port
+from tests.integration.support.servers_away import has_stream
+from tests.integration.support.servers_away import unused_port
 from tests.unit.export.support.toylog import cli
 
 VIEW_COMMANDS = {

@@ -11,7 +11,8 @@ import threading
 
 import psycopg
 import pytest
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL
+from psycopg.sql import Identifier
 
 from projections.catalog import VIEWS
 from projections.rebuild import open_view

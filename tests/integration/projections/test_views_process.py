@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from projections.catalog import VIEWS, view_env
+from projections.catalog import VIEWS
+from projections.catalog import view_env
 from projections.run import reading_views
 from services.bench.memory import children
 from services.bridge import viewsproc

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 
 import psycopg
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL
+from psycopg.sql import Identifier
 
 from projections.catalog import view_env
 from projections.rebuild import open_view
-from projections.reconcile.postgres import LedgerTx, PostgresReconcileView
+from projections.reconcile.postgres import LedgerTx
+from projections.reconcile.postgres import PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
 from tests.integration.support.ledgers import jetstream_env
 

@@ -11,14 +11,19 @@ import csv
 import json
 import random
 import uuid
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import replace
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from contracts.wallet import Credit, Debit, Rollback
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Rollback
 from projections.catalog import view_env
 from projections.run import running_projections
 from services import cli

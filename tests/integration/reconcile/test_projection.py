@@ -11,23 +11,30 @@ from __future__ import annotations
 import contextlib
 import csv
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 from eventsourcing.projection import ProjectionRunner
 
-from contracts.events import BettingClosed, BettingOpened, ResultDeclared, RoundVoided
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
 from contracts.wallet import Rollback
 from projections.catalog import view_env
-from projections.rebuild import catch_up, open_view
+from projections.rebuild import catch_up
+from projections.rebuild import open_view
 from projections.reconcile.postgres import PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger
 from tests.integration.support.ledgers import jetstream_env
-from tests.unit.ledger.support.builders import player_bet, player_credit
+from tests.unit.ledger.support.builders import player_bet
+from tests.unit.ledger.support.builders import player_credit
 
 NOW = datetime.now(UTC)
 

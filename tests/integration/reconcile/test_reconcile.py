@@ -14,17 +14,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from projections.reconcile.audit import Audit, ReconcileRun
+from projections.reconcile.audit import Audit
+from projections.reconcile.audit import ReconcileRun
 from projections.reconcile.commands import summary
-from projections.reconcile.postgres import LedgerTx, load
+from projections.reconcile.postgres import LedgerTx
+from projections.reconcile.postgres import load
 from projections.reconcile.report import Granularity
-from services.bench.reconcile import (
-    START,
-    compared,
-    ledger_rows,
-    scratch_schema,
-    write_report,
-)
+from services.bench.reconcile import START
+from services.bench.reconcile import compared
+from services.bench.reconcile import ledger_rows
+from services.bench.reconcile import scratch_schema
+from services.bench.reconcile import write_report
 from services.bridge.config import command_env
 from tests.integration.reconcile.support.settings import use_test_stores
 from tests.unit.reconcile.support.cli import parse

@@ -16,13 +16,14 @@ import pytest
 from contracts.wallet import AwardCause
 from projections.reconcile.postgres import PostgresReconcileView
 from services.ledger.application import Ledger
-from tests.integration.reconcile.support.played_view import (
-    ledger_tx_rows,
-    played_view,
-    reconciled,
-    round_report,
-)
-from tests.unit.ledger.support.builders import award, credit, debit, rollback
+from tests.integration.reconcile.support.played_view import ledger_tx_rows
+from tests.integration.reconcile.support.played_view import played_view
+from tests.integration.reconcile.support.played_view import reconciled
+from tests.integration.reconcile.support.played_view import round_report
+from tests.unit.ledger.support.builders import award
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import rollback
 
 
 def play(app: Ledger) -> None:

@@ -16,15 +16,15 @@ from typing import TypedDict
 
 import pytest
 
-from contracts.wallet import Award, AwardCause, Rollback
+from contracts.wallet import Award
+from contracts.wallet import AwardCause
+from contracts.wallet import Rollback
 from projections.reconcile.postgres import PostgresReconcileView
 from services.ledger.application import Ledger
-from tests.integration.reconcile.support.played_view import (
-    ledger_tx_rows,
-    played_view,
-    reconciled,
-    tx_report,
-)
+from tests.integration.reconcile.support.played_view import ledger_tx_rows
+from tests.integration.reconcile.support.played_view import played_view
+from tests.integration.reconcile.support.played_view import reconciled
+from tests.integration.reconcile.support.played_view import tx_report
 
 
 class Party(TypedDict):

@@ -15,16 +15,17 @@ from typing import TypedDict
 
 import pytest
 
-from contracts.wallet import Credit, Debit, Rollback
-from projections.reconcile.postgres import Comparison, PostgresReconcileView
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Rollback
+from projections.reconcile.postgres import Comparison
+from projections.reconcile.postgres import PostgresReconcileView
 from services.ledger.application import Ledger
-from tests.integration.reconcile.support.played_view import (
-    ledger_tx_rows,
-    played_view,
-    reconciled,
-    round_report,
-    tx_report,
-)
+from tests.integration.reconcile.support.played_view import ledger_tx_rows
+from tests.integration.reconcile.support.played_view import played_view
+from tests.integration.reconcile.support.played_view import reconciled
+from tests.integration.reconcile.support.played_view import round_report
+from tests.integration.reconcile.support.played_view import tx_report
 
 
 class Party(TypedDict):

@@ -4,7 +4,8 @@ happens there, every time, instead of once in many runs."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import Any
 
 from nats.js.kv import KeyValue

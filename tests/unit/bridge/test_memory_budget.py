@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from services import cli
-from services.bridge.memory import (
-    BASE_MB,
-    MB,
-    RECORDERS,
-    MemoryBudgetError,
-    bounds,
-    default_bounds,
-    from_env,
-)
+from services.bridge.memory import BASE_MB
+from services.bridge.memory import MB
+from services.bridge.memory import RECORDERS
+from services.bridge.memory import MemoryBudgetError
+from services.bridge.memory import bounds
+from services.bridge.memory import default_bounds
+from services.bridge.memory import from_env
 from services.eventstore.heads import HEAD_BYTES
 from services.ledger.book import PLACED_BET_BYTES
 from services.platform.settle import REPORTED_BET_BYTES

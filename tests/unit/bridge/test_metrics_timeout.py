@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestServer
 from opentelemetry.sdk.metrics import MetricsTimeoutError
 
 from services.bridge import telemetry

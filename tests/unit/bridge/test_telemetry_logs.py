@@ -7,7 +7,8 @@ import json
 import logging
 
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import format_span_id, format_trace_id
+from opentelemetry.trace import format_span_id
+from opentelemetry.trace import format_trace_id
 
 from services.bridge.telemetry import log_handler
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 
 from services.chaos.load import SpreadTransport
-from services.simulate.clients.base import Answer, PreparedCall, TransportError
+from services.simulate.clients.base import Answer
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import TransportError
 
 
 class Bridge:

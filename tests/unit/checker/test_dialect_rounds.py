@@ -11,7 +11,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from contracts.wallet import Credit, Refusal
+from contracts.wallet import Credit
+from contracts.wallet import Refusal
 from services.checker.history import Attempt
 from services.checker.verdict import judge
 from services.ledger.application import Ledger
@@ -22,8 +23,12 @@ from services.simulate.clients.softswiss import bet as ss_bet
 from services.simulate.clients.softswiss import rollback as ss_rollback
 from services.simulate.clients.softswiss import win as ss_win
 from tests.unit.checker.test_dialects import Canned
-from tests.unit.checker.test_verdict import log_of, view_of
-from tests.unit.ledger.support.builders import debit, opened, popo_ledger, rollback
+from tests.unit.checker.test_verdict import log_of
+from tests.unit.checker.test_verdict import view_of
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import popo_ledger
+from tests.unit.ledger.support.builders import rollback
 from tests.unit.ledger.support.refusals import refused
 
 STAKE = Decimal("10.00")

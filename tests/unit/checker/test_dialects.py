@@ -14,12 +14,19 @@ from typing import Any
 
 import pytest
 
-from services.checker.dialects import INDEFINITE, OK, REFUSED, wallet_operations
-from services.checker.history import HistoryWriter, read_history
-from services.simulate.clients.base import Answer, PreparedCall, TransportError
+from services.checker.dialects import INDEFINITE
+from services.checker.dialects import OK
+from services.checker.dialects import REFUSED
+from services.checker.dialects import wallet_operations
+from services.checker.history import HistoryWriter
+from services.checker.history import read_history
+from services.simulate.clients.base import Answer
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import TransportError
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
 from services.simulate.clients.softswiss import bet as ss_bet

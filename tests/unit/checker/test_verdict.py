@@ -15,19 +15,18 @@ from decimal import Decimal
 import msgspec
 
 from services.checker.history import Attempt
-from services.checker.log import StoredEvent, decode
+from services.checker.log import StoredEvent
+from services.checker.log import decode
 from services.checker.verdict import judge
 from services.ledger.application import Ledger
 from tests.unit.checker.support.attempts import wallet_call
-from tests.unit.ledger.support.builders import (
-    closed,
-    credit,
-    debit,
-    declared,
-    opened,
-    popo_ledger,
-    rollback,
-)
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import popo_ledger
+from tests.unit.ledger.support.builders import rollback
 
 
 def run_a_round() -> Ledger:

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.edge.support.signed_debits import AMOUNT, send_with
+from tests.unit.edge.support.signed_debits import AMOUNT
+from tests.unit.edge.support.signed_debits import send_with
 
 LENIENT = ["1_0", " 1", "1 ", "+1", "1e2", "1E0", "\u0661", "\uff11", "0x1", "NaN", "Infinity", ""]
 """Strings `Decimal` reads (or nearly): none is an amount on the wire."""

@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 
 from services.edge.adapters.registry import ADAPTERS
-from services.edge.config import (
-    ANSWER_WITHIN_S,
-    DIALECT_OPTIONS,
-    FEED_OPTIONS,
-    ConfigError,
-    ProviderConfig,
-    load_providers,
-    parse_providers,
-)
+from services.edge.config import ANSWER_WITHIN_S
+from services.edge.config import DIALECT_OPTIONS
+from services.edge.config import FEED_OPTIONS
+from services.edge.config import ConfigError
+from services.edge.config import ProviderConfig
+from services.edge.config import load_providers
+from services.edge.config import parse_providers
 from services.edge.feeds import setup as feed_setup
 
 TOML = """

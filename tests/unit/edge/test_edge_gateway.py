@@ -11,16 +11,25 @@ import msgspec
 import nats.errors
 import pytest
 
-from contracts.wallet import AnyWalletCommand, Balance, WalletReply
-from services.edge.adapters.base import EdgeContext, EdgeRequest
-from services.edge.config import ProvidersConfig, networks
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Balance
+from contracts.wallet import WalletReply
+from services.edge.adapters.base import EdgeContext
+from services.edge.adapters.base import EdgeRequest
+from services.edge.config import ProvidersConfig
+from services.edge.config import networks
 from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
-from services.edge.security import IpAllowlist, TokenBucket, caller_address, same_secret
+from services.edge.security import IpAllowlist
+from services.edge.security import TokenBucket
+from services.edge.security import caller_address
+from services.edge.security import same_secret
 from services.edge.sessions import MemorySessionStore
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
 
 SECRET = "evo-auth-token-TEST-ONLY"
 

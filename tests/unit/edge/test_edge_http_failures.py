@@ -11,11 +11,15 @@ import msgspec
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
-from aiohttp.web_protocol import PayloadAccessError, RequestPayloadError
+from aiohttp.web_protocol import PayloadAccessError
+from aiohttp.web_protocol import RequestPayloadError
 
 from services.edge.app import _http_handler
 from services.edge.gateway import ProviderGate
-from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM, Rig, provider, rig
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
 
 EZUGI_SECRET = "ezugi-TEST-ONLY-secret"
 

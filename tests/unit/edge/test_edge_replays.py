@@ -11,7 +11,9 @@ from decimal import Decimal
 
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
 
 
 async def test_an_evolution_debit_replayed_after_the_wallet_emptied_reports_zero() -> None:

@@ -9,15 +9,16 @@ from decimal import Decimal
 from services.edge.config import OptionValue
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
-from services.simulate.clients.softswiss import SoftSwissClient, bet, win
-from tests.unit.edge.support.wallet_gateway import (
-    HUB88_PRIVATE_PEM,
-    HUB88_PUBLIC_PEM,
-    Rig,
-    player_rig,
-)
+from services.simulate.clients.softswiss import SoftSwissClient
+from services.simulate.clients.softswiss import bet
+from services.simulate.clients.softswiss import win
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import player_rig
 
 EZUGI_SECRET = "ezugi-TEST-ONLY-secret"
 SOFTSWISS_SECRET = "softswiss-TEST-ONLY-token"

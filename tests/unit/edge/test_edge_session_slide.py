@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyWrongLastSequenceError
 
 from services.edge.sessions import KvSessionStore
 

@@ -9,11 +9,17 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from services.edge.config import MAX_SKEW_S, ProviderConfig, parse_providers
+from services.edge.config import MAX_SKEW_S
+from services.edge.config import ProviderConfig
+from services.edge.config import parse_providers
 from services.edge.security import fresh_timestamp
 from services.simulate.clients.ezugi import EzugiClient
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.support.wallet_gateway import NOW, GatewayTransport, Rig, provider, rig
+from tests.unit.edge.support.wallet_gateway import NOW
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 7

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from contracts.wallet import Credit, Debit
-from services.edge.sessions import Session, session_ref
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from services.edge.sessions import Session
+from services.edge.sessions import session_ref
 from services.simulate.clients.evolution import EvolutionClient
 from tests.unit.edge.support.wallet_gateway import player_rig
 

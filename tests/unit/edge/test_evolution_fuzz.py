@@ -7,20 +7,21 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from contracts.dialects import evolution as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.evolution import EvolutionClient
-from tests.unit.edge.support.hostile_requests import JSON, bad_decimal_amounts
-from tests.unit.edge.support.wallet_gateway import (
-    GatewayTransport,
-    Rig,
-    player_rig,
-    refused_body,
-    refused_status,
-)
+from tests.unit.edge.support.hostile_requests import JSON
+from tests.unit.edge.support.hostile_requests import bad_decimal_amounts
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import player_rig
+from tests.unit.edge.support.wallet_gateway import refused_body
+from tests.unit.edge.support.wallet_gateway import refused_status
 
 SECRET = "evo-auth-token-TEST-ONLY"
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

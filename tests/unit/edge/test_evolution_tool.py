@@ -12,12 +12,10 @@ import pytest
 
 from contracts.dialects import evolution as wire
 from services.simulate.clients.evolution import EvolutionClient
-from tests.unit.edge.support.wallet_gateway import (
-    GatewayTransport,
-    Rig,
-    player_rig,
-    refused_status,
-)
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import player_rig
+from tests.unit.edge.support.wallet_gateway import refused_status
 
 SECRET = "evo-auth-token-TEST-ONLY"
 TABLE = {"table": {"id": "uwd2bl2khwcikjlz", "vid": None}}

@@ -10,7 +10,11 @@ holds. Another player's token refuses a debit before the ledger is asked anythin
 from __future__ import annotations
 
 from tests.unit.edge.support import token_repeats as scenarios
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig, player_rig, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import player_rig
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
 
 
 def world_of(r: Rig) -> scenarios.World:

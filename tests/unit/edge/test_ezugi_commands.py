@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from contracts.wallet import Credit, Debit, Rollback
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Rollback
 from services.edge.adapters.ezugi import rollback_tx_id
 from services.edge.config import OptionValue
 from services.simulate.clients.ezugi import EzugiClient

@@ -6,19 +6,21 @@ import asyncio
 from typing import Any
 
 import msgspec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from contracts.dialects import ezugi as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.ezugi import EzugiClient
-from tests.unit.edge.support.hostile_requests import JSON, bad_decimal_amounts, mutate
-from tests.unit.edge.support.wallet_gateway import (
-    GatewayTransport,
-    Rig,
-    player_rig,
-    refused_body,
-)
+from tests.unit.edge.support.hostile_requests import JSON
+from tests.unit.edge.support.hostile_requests import bad_decimal_amounts
+from tests.unit.edge.support.hostile_requests import mutate
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import player_rig
+from tests.unit.edge.support.wallet_gateway import refused_body
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPERATOR = 10178001

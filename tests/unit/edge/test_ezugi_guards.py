@@ -8,7 +8,9 @@ import msgspec
 import pytest
 
 from services.simulate.clients.ezugi import EzugiClient
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
 
 SECRET = "ezugi-TEST-ONLY-secret"
 OPTIONS: dict[str, str | int | float | bool] = {"operator_id": 7}

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from services.edge.config import ConfigError, OptionValue, ProviderConfig, ProvidersConfig
-from services.edge.feeds.setup import FeedConfig, feed_configs
+from services.edge.config import ConfigError
+from services.edge.config import OptionValue
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
+from services.edge.feeds.setup import FeedConfig
+from services.edge.feeds.setup import feed_configs
 
 
 def providers(**options: OptionValue) -> ProvidersConfig:

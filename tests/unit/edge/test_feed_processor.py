@@ -8,17 +8,17 @@ import msgspec
 import pytest
 
 from services.edge.feeds.cursors import MemoryCursorStore
-from services.edge.feeds.processor import (
-    BadEvent,
-    DeliveryFailed,
-    FeedProcessor,
-    held_index_key,
-    held_key,
-    round_key,
-)
+from services.edge.feeds.processor import BadEvent
+from services.edge.feeds.processor import DeliveryFailed
+from services.edge.feeds.processor import FeedProcessor
+from services.edge.feeds.processor import held_index_key
+from services.edge.feeds.processor import held_key
+from services.edge.feeds.processor import round_key
 from services.edge.feeds.sequencer import Sequencer
-from services.edge.feeds.sink import Gap, log_gap
-from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from services.edge.feeds.sink import Gap
+from services.edge.feeds.sink import log_gap
+from tests.unit.edge.support.feed_events import RecordingSink
+from tests.unit.edge.support.feed_events import round_events
 
 
 class Clock:

@@ -10,14 +10,18 @@ import asyncio
 from typing import Any
 
 import msgspec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from contracts import feeds
 from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.feeds.push import PushFeed, push_handler
-from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from services.edge.feeds.push import PushFeed
+from services.edge.feeds.push import push_handler
+from tests.unit.edge.support.feed_events import RecordingSink
+from tests.unit.edge.support.feed_events import round_events
 from tests.unit.edge.support.feed_push import send
 from tests.unit.edge.support.hostile_requests import JSON
 

@@ -9,13 +9,18 @@ import msgspec
 from aiohttp import web
 
 from contracts import feeds
-from services.edge.config import ProviderConfig, ProvidersConfig, networks
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
+from services.edge.config import networks
 from services.edge.feeds.cursors import MemoryCursorStore
-from services.edge.feeds.processor import MAX_SEQ, FeedProcessor
-from services.edge.feeds.push import PushFeed, push_handler
+from services.edge.feeds.processor import MAX_SEQ
+from services.edge.feeds.processor import FeedProcessor
+from services.edge.feeds.push import PushFeed
+from services.edge.feeds.push import push_handler
 from services.edge.feeds.setup import setup_feeds
 from services.edge.security import IpAllowlist
-from tests.unit.edge.support.feed_events import RecordingSink, round_events
+from tests.unit.edge.support.feed_events import RecordingSink
+from tests.unit.edge.support.feed_events import round_events
 from tests.unit.edge.support.feed_push import send
 
 SECRET = "feed-TEST-ONLY-secret"

@@ -7,7 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from services.simulate.games import Baccarat, Blackjack, Outcome, Pick, Roulette, game
+from services.simulate.games import Baccarat
+from services.simulate.games import Blackjack
+from services.simulate.games import Outcome
+from services.simulate.games import Pick
+from services.simulate.games import Roulette
+from services.simulate.games import game
 
 TEN = Decimal(10)
 

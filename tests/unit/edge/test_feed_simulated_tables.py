@@ -21,15 +21,13 @@ from services.simulate.drivers.by_dialect import DIALECTS
 from services.simulate.simulation import simulate
 from services.simulate.table import Chaos
 from tests.unit.edge.support.feed_events import RecordingSink
-from tests.unit.edge.support.wallet_gateway import (
-    SIMULATED_OPTIONS,
-    GatewayTransport,
-    Rig,
-    provider,
-    rig,
-    simulated_driver,
-    simulated_secret,
-)
+from tests.unit.edge.support.wallet_gateway import SIMULATED_OPTIONS
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
+from tests.unit.edge.support.wallet_gateway import simulated_driver
+from tests.unit.edge.support.wallet_gateway import simulated_secret
 
 CHAOS = Chaos(duplicate_call=0.2, rollback_after=0.1, rollback_before=0.1, duplicate_event=0.2)
 

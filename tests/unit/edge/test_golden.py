@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.unit.edge.support.golden_dialects import DIALECTS, SCENARIOS
-from tests.unit.edge.support.golden_fixtures import play_on, set_up
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, rig
+from tests.unit.edge.support.golden_dialects import DIALECTS
+from tests.unit.edge.support.golden_dialects import SCENARIOS
+from tests.unit.edge.support.golden_fixtures import play_on
+from tests.unit.edge.support.golden_fixtures import set_up
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import rig
 
 
 @pytest.mark.parametrize(("dialect", "scenario"), SCENARIOS)

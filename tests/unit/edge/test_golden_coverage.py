@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.edge.support.golden_fixtures import REQUIRED_SCENARIOS, scenarios
+from tests.unit.edge.support.golden_fixtures import REQUIRED_SCENARIOS
+from tests.unit.edge.support.golden_fixtures import scenarios
 
 
 @pytest.mark.parametrize("dialect", ["ezugi", "softswiss"])

@@ -6,7 +6,10 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from services.edge.health import CALL_BYTES, KEEP_CALLS, KEEP_S, ProviderHealth
+from services.edge.health import CALL_BYTES
+from services.edge.health import KEEP_CALLS
+from services.edge.health import KEEP_S
+from services.edge.health import ProviderHealth
 
 
 class Clock:

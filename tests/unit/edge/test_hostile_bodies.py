@@ -16,7 +16,10 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.unit.edge.support.signed_debits import DEBIT_PATH, debit_scenario, replaced, send
+from tests.unit.edge.support.signed_debits import DEBIT_PATH
+from tests.unit.edge.support.signed_debits import debit_scenario
+from tests.unit.edge.support.signed_debits import replaced
+from tests.unit.edge.support.signed_debits import send
 
 DEPTH = 5000
 HOSTILE: dict[str, bytes] = {

@@ -7,21 +7,24 @@ from typing import Any
 
 import msgspec
 from cryptography.hazmat.primitives.asymmetric import rsa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from contracts.dialects import hub88 as wire
 from services.simulate.clients.base import PreparedCall
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
-from tests.unit.edge.support.hostile_requests import JSON, bad_integer_amounts, mutate
-from tests.unit.edge.support.wallet_gateway import (
-    HUB88_PRIVATE_PEM,
-    HUB88_PUBLIC_PEM,
-    GatewayTransport,
-    Rig,
-    player_rig,
-    refused_status,
-)
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
+from tests.unit.edge.support.hostile_requests import JSON
+from tests.unit.edge.support.hostile_requests import bad_integer_amounts
+from tests.unit.edge.support.hostile_requests import mutate
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import player_rig
+from tests.unit.edge.support.wallet_gateway import refused_status
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PATHS = ["user/info", "user/balance", "transaction/bet", "transaction/win", "transaction/rollback"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from contracts.dialects import hub88
 from services.simulate.clients.hub88 import load_private_key
-from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
 
 PRIVATE = load_private_key(HUB88_PRIVATE_PEM)
 PUBLIC = hub88.load_public_key(HUB88_PUBLIC_PEM)

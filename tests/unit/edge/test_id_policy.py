@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts import ids
-from tests.unit.edge.support.signed_debits import Path, send_with
+from tests.unit.edge.support.signed_debits import Path
+from tests.unit.edge.support.signed_debits import send_with
 
 _ID = msgspec.json.Decoder(ids.Id)
 

@@ -9,8 +9,11 @@ import tracemalloc
 
 import msgspec
 
-from services.edge.kvcache import ENTRY_BYTES, WatchedEntries
-from services.edge.sessions import Session, new_session, session_ref
+from services.edge.kvcache import ENTRY_BYTES
+from services.edge.kvcache import WatchedEntries
+from services.edge.sessions import Session
+from services.edge.sessions import new_session
+from services.edge.sessions import session_ref
 
 
 class Clock:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from nats.aio.client import Client
 
-from services.edge.natslink import NatsLink, links, readiness
+from services.edge.natslink import NatsLink
+from services.edge.natslink import links
+from services.edge.natslink import readiness
 
 
 async def _opened(_client: Client) -> None:

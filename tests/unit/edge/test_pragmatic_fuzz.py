@@ -7,18 +7,18 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from contracts.dialects import pragmatic as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.support.wallet_gateway import (
-    GatewayTransport,
-    Rig,
-    player_rig,
-    refused_body,
-)
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import player_rig
+from tests.unit.edge.support.wallet_gateway import refused_body
 
 SECRET = "pp-secret-key-TEST-ONLY"
 FUZZ = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from contracts import feeds, signatures
-from contracts.dialects import ezugi, softswiss
+from contracts import feeds
+from contracts import signatures
+from contracts.dialects import ezugi
+from contracts.dialects import softswiss
 
 # RFC 4231, test case 2
 KEY = "Jefe"

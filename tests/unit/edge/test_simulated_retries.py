@@ -20,7 +20,11 @@ from decimal import Decimal
 import pytest
 
 from contracts.events import AnyProviderEvent
-from contracts.wallet import AnyWalletCommand, Balance, Credit, Debit, WalletReply
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Balance
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import WalletReply
 from services.edge.adapters.base import EdgeContext
 from services.edge.config import ProvidersConfig
 from services.edge.feeds.cursors import MemoryCursorStore
@@ -29,24 +33,22 @@ from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
 from services.edge.sessions import MemorySessionStore
 from services.simulate.bank import LedgerBank
-from services.simulate.clients.base import Answer, PreparedCall, TransportError
-from services.simulate.drivers import (
-    Placed,
-    Retry,
-    Seat,
-    Wager,
-    WalletDriver,
-)
+from services.simulate.clients.base import Answer
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import TransportError
+from services.simulate.drivers import Placed
+from services.simulate.drivers import Retry
+from services.simulate.drivers import Seat
+from services.simulate.drivers import Wager
+from services.simulate.drivers import WalletDriver
 from services.simulate.simulation import simulate
 from services.simulate.table import Chaos
 from tests.unit.edge.support.fake_ledger import FakeLedger
 from tests.unit.edge.support.feed_events import RecordingSink
-from tests.unit.edge.support.wallet_gateway import (
-    GatewayTransport,
-    provider,
-    simulated_driver,
-    simulated_secret,
-)
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import simulated_driver
+from tests.unit.edge.support.wallet_gateway import simulated_secret
 
 DEADLINE_S = 0.05
 LATE_S = 0.15

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from contracts.wallet import Credit, Debit, Rollback
-from services.simulate.clients.softswiss import SoftSwissClient, bet, rollback, win
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, player_rig, provider, rig
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Rollback
+from services.simulate.clients.softswiss import SoftSwissClient
+from services.simulate.clients.softswiss import bet
+from services.simulate.clients.softswiss import rollback
+from services.simulate.clients.softswiss import win
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import player_rig
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
 
 SECRET = "softswiss-TEST-ONLY-token"
 EUR = "EUR"

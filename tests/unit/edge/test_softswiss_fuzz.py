@@ -5,19 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from contracts.dialects import softswiss as wire
 from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.softswiss import SoftSwissClient
-from tests.unit.edge.support.hostile_requests import JSON, bad_integer_amounts, mutate
-from tests.unit.edge.support.wallet_gateway import (
-    GatewayTransport,
-    Rig,
-    player_rig,
-    refused_body,
-)
+from tests.unit.edge.support.hostile_requests import JSON
+from tests.unit.edge.support.hostile_requests import bad_integer_amounts
+from tests.unit.edge.support.hostile_requests import mutate
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import player_rig
+from tests.unit.edge.support.wallet_gateway import refused_body
 
 SECRET = "softswiss-TEST-ONLY-token"
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import msgspec
 
 from services.simulate.clients.softswiss import SoftSwissClient
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider, rig
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
 
 SECRET = "softswiss-TEST-ONLY-token"
 

@@ -6,8 +6,10 @@ import pytest
 from nats.aio.client import Client
 
 from services.eventstore import nats_override
-from services.eventstore.connection import StoredMsg, message_headers
-from services.eventstore.nats_override import DirectClient, parse_header_lines
+from services.eventstore.connection import StoredMsg
+from services.eventstore.connection import message_headers
+from services.eventstore.nats_override import DirectClient
+from services.eventstore.nats_override import parse_header_lines
 
 BLOCKS = [
     b"ES-Version: 3\r\nES-Topic: services.ledger.domain:Wallet.StakeHeld\r\n\r\n",

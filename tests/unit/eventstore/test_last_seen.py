@@ -6,7 +6,8 @@ import gc
 import tracemalloc
 import uuid
 
-from services.eventstore.heads import HEAD_BYTES, LastSeen
+from services.eventstore.heads import HEAD_BYTES
+from services.eventstore.heads import LastSeen
 from services.eventstore.layout import aggregate_token
 
 

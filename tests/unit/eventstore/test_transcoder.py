@@ -4,20 +4,22 @@ back what either wrote."""
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import pytest
-from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
-    JSONTranscoder,
-    TranscodingNotRegisteredError,
-    UUIDAsHex,
-)
-from hypothesis import given, settings
+from eventsourcing.persistence import DatetimeAsISO
+from eventsourcing.persistence import DecimalAsStr
+from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import TranscodingNotRegisteredError
+from eventsourcing.persistence import UUIDAsHex
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from services.eventstore.transcoder import MsgspecTranscoder

@@ -10,10 +10,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from projections.export.chain import MANIFEST_FILE
 from projections.export.exporter import export
-from projections.export.selection import PeriodQuery, RoundQuery, SessionQuery
+from projections.export.selection import PeriodQuery
+from projections.export.selection import RoundQuery
+from projections.export.selection import SessionQuery
 from projections.export.signing import Origin
 from projections.export.verify import verify
-from tests.unit.export.support.toylog import build_log, events_of
+from tests.unit.export.support.toylog import build_log
+from tests.unit.export.support.toylog import events_of
 
 
 def intact(directory: Path) -> bool:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +20,18 @@ import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from projections.export.chain import MANIFEST_FILE, Manifest
+from projections.export.chain import MANIFEST_FILE
+from projections.export.chain import Manifest
 from projections.export.exporter import export
-from projections.export.selection import PeriodQuery, RoundQuery
-from tests.unit.export.support.toylog import (
-    build_log,
-    events_of,
-    manifest_of,
-    public_pem,
-    rechain,
-    verify,
-    write_manifest,
-)
+from projections.export.selection import PeriodQuery
+from projections.export.selection import RoundQuery
+from tests.unit.export.support.toylog import build_log
+from tests.unit.export.support.toylog import events_of
+from tests.unit.export.support.toylog import manifest_of
+from tests.unit.export.support.toylog import public_pem
+from tests.unit.export.support.toylog import rechain
+from tests.unit.export.support.toylog import verify
+from tests.unit.export.support.toylog import write_manifest
 
 LEGACY = Path(__file__).parent / "legacy_v1"
 

@@ -9,7 +9,8 @@ import tracemalloc
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from services.frontdoor.asyncapi import ASYNCAPI, mount_asyncapi
+from services.frontdoor.asyncapi import ASYNCAPI
+from services.frontdoor.asyncapi import mount_asyncapi
 from services.frontdoor.routes import RouteTable
 
 

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from contracts.api import Scope
-from services.edge.config import ConfigError, ProvidersConfig
+from services.edge.config import ConfigError
+from services.edge.config import ProvidersConfig
 from services.frontdoor.auth import OperatorKeys
 from services.frontdoor.catalog import parse_catalog
-from services.frontdoor.config import load_frontdoor, parse_frontdoor
+from services.frontdoor.config import load_frontdoor
+from services.frontdoor.config import parse_frontdoor
 from services.frontdoor.openapi import error_table
 
 SECRET = "s3cret-0123456789abcdefghijkl"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,21 +12,19 @@ import msgspec
 import pytest
 
 from contracts.messages import MESSAGES
-from contracts.player import (
-    BetAccepted,
-    BetPlace,
-    BetRejected,
-    BettingClose,
-    BettingOpen,
-    CloseReason,
-    EffectiveLimits,
-    LimitsUpdate,
-    ProviderError,
-    ServerTime,
-    SessionClose,
-    Settlement,
-    Stake,
-)
+from contracts.player import BetAccepted
+from contracts.player import BetPlace
+from contracts.player import BetRejected
+from contracts.player import BettingClose
+from contracts.player import BettingOpen
+from contracts.player import CloseReason
+from contracts.player import EffectiveLimits
+from contracts.player import LimitsUpdate
+from contracts.player import ProviderError
+from contracts.player import ServerTime
+from contracts.player import SessionClose
+from contracts.player import Settlement
+from contracts.player import Stake
 from contracts.wallet import Selection
 from tests.unit.platform.test_contract import EXAMPLE as ROUND_SETTLE
 

@@ -6,7 +6,8 @@ import msgspec
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from services.frontdoor.http import ApiError, read_json
+from services.frontdoor.http import ApiError
+from services.frontdoor.http import read_json
 
 
 class _Body:

@@ -11,7 +11,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from contracts.launch import Country, Language
+from contracts.launch import Country
+from contracts.launch import Language
 from contracts.protection import ProfileName
 from services.frontdoor.openapi import ecma_patterns
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.wallet import Refusal, Rollback
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
 from services.ledger.errors import LedgerRefused
-from tests.unit.ledger.support.builders import debit, p1_funded
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import p1_funded
 
 
 def test_a_transaction_is_answered_once_taken_and_not_before() -> None:

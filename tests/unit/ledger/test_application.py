@@ -10,30 +10,37 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.application import project_aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Recording
 
-from contracts.events import AnyProviderEvent, round_digest
-from contracts.wallet import Balance, Debit, Outcome, Refusal
+from contracts.events import AnyProviderEvent
+from contracts.events import round_digest
+from contracts.wallet import Balance
+from contracts.wallet import Debit
+from contracts.wallet import Outcome
+from contracts.wallet import Refusal
 from services.ledger import book
 from services.ledger.application import Ledger
-from services.ledger.domain import Bet, Wallet, wallet_id
-from services.ledger.views import BetStatus, RoundStatus, Verification
-from tests.unit.ledger.support.builders import (
-    POPO,
-    ContendedLedger,
-    RacingLedger,
-    closed,
-    credit,
-    debit,
-    declared,
-    funded,
-    log_position,
-    logged_since,
-    opened,
-    popo_ledger,
-    rollback,
-    voided,
-)
+from services.ledger.domain import Bet
+from services.ledger.domain import Wallet
+from services.ledger.domain import wallet_id
+from services.ledger.views import BetStatus
+from services.ledger.views import RoundStatus
+from services.ledger.views import Verification
+from tests.unit.ledger.support.builders import POPO
+from tests.unit.ledger.support.builders import ContendedLedger
+from tests.unit.ledger.support.builders import RacingLedger
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import log_position
+from tests.unit.ledger.support.builders import logged_since
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import popo_ledger
+from tests.unit.ledger.support.builders import rollback
+from tests.unit.ledger.support.builders import voided
 from tests.unit.ledger.support.refusals import refused
 
 D = Decimal

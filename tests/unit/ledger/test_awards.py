@@ -12,14 +12,14 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from contracts.wallet import AwardCause, Refusal
-from tests.unit.ledger.support.builders import (
-    award,
-    debit,
-    p1_funded,
-    rollback,
-)
-from tests.unit.ledger.support.refusals import assert_refused_storing_nothing, refused
+from contracts.wallet import AwardCause
+from contracts.wallet import Refusal
+from tests.unit.ledger.support.builders import award
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import p1_funded
+from tests.unit.ledger.support.builders import rollback
+from tests.unit.ledger.support.refusals import assert_refused_storing_nothing
+from tests.unit.ledger.support.refusals import refused
 
 D = Decimal
 

@@ -10,7 +10,11 @@ import pytest
 from contracts.wallet import Refusal
 from services.ledger.application import Ledger
 from services.ledger.views import BetStatus
-from tests.unit.ledger.support.builders import credit, debit, funded, popo_ledger, rollback
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import popo_ledger
+from tests.unit.ledger.support.builders import rollback
 from tests.unit.ledger.support.refusals import refused
 
 

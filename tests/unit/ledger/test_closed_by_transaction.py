@@ -14,9 +14,14 @@ from typing import TypeVar
 import msgspec
 import pytest
 
-from contracts.wallet import Credit, Debit, Refusal, Rollback
-from projections.rounds.replay import compare_with_ledger, replay_round
-from projections.rounds.round_from_log import fold, round_notifications
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from projections.rounds.replay import compare_with_ledger
+from projections.rounds.replay import replay_round
+from projections.rounds.round_from_log import fold
+from projections.rounds.round_from_log import round_notifications
 from services.edge.adapters.base import EdgeContext
 from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway
@@ -26,18 +31,18 @@ from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
 from services.ledger.known_rounds import RoundNote
 from services.ledger.rounds import Round
-from services.ledger.views import BetStatus, RoundStatus
+from services.ledger.views import BetStatus
+from services.ledger.views import RoundStatus
 from services.simulate.clients.pragmatic import PragmaticClient
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, provider
-from tests.unit.ledger.support.builders import (
-    credit,
-    debit,
-    funded,
-    logged_since,
-    p1_funded,
-    popo_ledger,
-    rollback,
-)
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import logged_since
+from tests.unit.ledger.support.builders import p1_funded
+from tests.unit.ledger.support.builders import popo_ledger
+from tests.unit.ledger.support.builders import rollback
 from tests.unit.projections.support.rounds_views import OneRound
 
 Closing = TypeVar("Closing", Credit, Rollback)

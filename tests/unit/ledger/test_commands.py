@@ -16,18 +16,16 @@ import pytest
 from contracts.wallet import Refusal
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from tests.unit.ledger.support.builders import (
-    credit,
-    debit,
-    declared,
-    funded,
-    log_position,
-    logged_since,
-    opened,
-    p1_funded,
-    rollback,
-    voided,
-)
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import log_position
+from tests.unit.ledger.support.builders import logged_since
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import p1_funded
+from tests.unit.ledger.support.builders import rollback
+from tests.unit.ledger.support.builders import voided
 
 D = Decimal
 Step = Callable[[Ledger], object]

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from contracts.events import (
-    AnyProviderEvent,
-    BettingClosed,
-    BettingOpened,
-    GameEvent,
-    ResultDeclared,
-    round_digest,
-)
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
+from contracts.events import ResultDeclared
+from contracts.events import round_digest
 from contracts.wallet import Refusal
-from services.ledger.domain import Bet, TxRecord, Wallet
-from services.ledger.rounds import BookCursor, Round, RoundBook, encode_provider_event
+from services.ledger.domain import Bet
+from services.ledger.domain import TxRecord
+from services.ledger.domain import Wallet
+from services.ledger.rounds import BookCursor
+from services.ledger.rounds import Round
+from services.ledger.rounds import RoundBook
+from services.ledger.rounds import encode_provider_event
 from tests.unit.ledger.support import builders
-from tests.unit.ledger.support.given_events import given, history, then, wallet_with
+from tests.unit.ledger.support.given_events import given
+from tests.unit.ledger.support.given_events import history
+from tests.unit.ledger.support.given_events import then
+from tests.unit.ledger.support.given_events import wallet_with
 from tests.unit.ledger.support.refusals import refused
 
 D = Decimal

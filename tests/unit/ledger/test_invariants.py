@@ -23,32 +23,44 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine
+from hypothesis.stateful import invariant
+from hypothesis.stateful import rule
 
-from contracts.events import BettingClosed, ResultDeclared, RoundVoided
-from contracts.wallet import AnyWalletCommand, Credit, Debit, Refusal, Rollback, WalletReply
-from services.ledger.domain import Bet, Wallet
+from contracts.events import BettingClosed
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from contracts.wallet import WalletReply
+from services.ledger.domain import Bet
+from services.ledger.domain import Wallet
 from services.ledger.errors import LedgerRefused
-from services.ledger.rounds import Round, decode_provider_event
-from tests.unit.ledger.support.builders import (
-    POPO,
-    RacingLedger,
-    closed,
-    credit,
-    debit,
-    declared,
-    rollback,
-    voided,
-)
+from services.ledger.rounds import Round
+from services.ledger.rounds import decode_provider_event
+from tests.unit.ledger.support.builders import POPO
+from tests.unit.ledger.support.builders import RacingLedger
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import rollback
+from tests.unit.ledger.support.builders import voided
 
 D = Decimal
 PLAYERS = ("a", "b")

@@ -6,9 +6,12 @@ from __future__ import annotations
 import gc
 import tracemalloc
 
-from services.ledger.known_rounds import ROUND_BYTES, KnownRounds, RoundNote
+from services.ledger.known_rounds import ROUND_BYTES
+from services.ledger.known_rounds import KnownRounds
+from services.ledger.known_rounds import RoundNote
 from services.ledger.rounds import Round
-from tests.unit.ledger.support.builders import closed, opened
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import opened
 
 
 def test_a_close_read_from_the_log_is_never_undone_by_an_older_open() -> None:

@@ -6,27 +6,24 @@ from __future__ import annotations
 from uuid import uuid4
 
 from services.ledger import book
-from services.ledger.domain import (
-    SETTLED_STAKES_KEPT,
-    Bet,
-    TxRecord,
-    Wallet,
-    bet_uuid,
-    book_uuid,
-    round_uuid,
-    wallet_id,
-)
-from services.ledger.repository import SizedCache, approx_size
+from services.ledger.domain import SETTLED_STAKES_KEPT
+from services.ledger.domain import Bet
+from services.ledger.domain import TxRecord
+from services.ledger.domain import Wallet
+from services.ledger.domain import bet_uuid
+from services.ledger.domain import book_uuid
+from services.ledger.domain import round_uuid
+from services.ledger.domain import wallet_id
+from services.ledger.repository import SizedCache
+from services.ledger.repository import approx_size
 from services.ledger.rounds import RoundBook
-from tests.unit.ledger.support.builders import (
-    closed,
-    credit,
-    debit,
-    declared,
-    funded,
-    opened,
-    popo_ledger,
-)
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import popo_ledger
 from tests.unit.ledger.support.memory import measured_bytes
 
 

@@ -9,18 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.money import (
-    EXPONENTS,
-    MAX_AMOUNT,
-    InvalidAmount,
-    UnknownCurrency,
-    check_amount,
-    fmt,
-    from_minor,
-    parse_amount,
-    quantum,
-    to_minor,
-)
+from contracts.money import EXPONENTS
+from contracts.money import MAX_AMOUNT
+from contracts.money import InvalidAmount
+from contracts.money import UnknownCurrency
+from contracts.money import check_amount
+from contracts.money import fmt
+from contracts.money import from_minor
+from contracts.money import parse_amount
+from contracts.money import quantum
+from contracts.money import to_minor
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from services.ledger.payouts import (
-    RED,
-    card_rank,
-    expected_payout,
-    outcome_for,
-    ratio,
-)
+from services.ledger.payouts import RED
+from services.ledger.payouts import card_rank
+from services.ledger.payouts import expected_payout
+from services.ledger.payouts import outcome_for
+from services.ledger.payouts import ratio
 
 EUR = "EUR"
 

@@ -3,27 +3,38 @@ no socket, the real aggregates and the real state builder."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 import pytest
 
-from contracts.player import BetAccepted, EffectiveLimits, LimitsUpdate, MarketLimits
-from contracts.protection import (
-    LimitKind,
-    Period,
-    ProfileRule,
-    ProtectionLimit,
-    SelfExclusion,
-    TimeOut,
-)
-from contracts.wallet import Debit, Refusal, Selection
-from services.ledger.domain import CASHIER, Wallet
+from contracts.player import BetAccepted
+from contracts.player import EffectiveLimits
+from contracts.player import LimitsUpdate
+from contracts.player import MarketLimits
+from contracts.protection import LimitKind
+from contracts.protection import Period
+from contracts.protection import ProfileRule
+from contracts.protection import ProtectionLimit
+from contracts.protection import SelfExclusion
+from contracts.protection import TimeOut
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Selection
+from services.ledger.domain import CASHIER
+from services.ledger.domain import Wallet
 from services.ledger.errors import LedgerRefused
-from services.ledger.protection import Baseline, GuardState, LimitBook, PlayerGuard, Protection
-from services.ledger.tally import Tally, period_key
+from services.ledger.protection import Baseline
+from services.ledger.protection import GuardState
+from services.ledger.protection import LimitBook
+from services.ledger.protection import PlayerGuard
+from services.ledger.protection import Protection
+from services.ledger.tally import Tally
+from services.ledger.tally import period_key
 
 NOW = datetime.now(UTC)
 

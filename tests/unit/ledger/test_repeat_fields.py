@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import msgspec
 
-from contracts.wallet import AnyWalletCommand, Refusal
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Refusal
 from services.ledger.application import Ledger
-from tests.unit.ledger.support.builders import (
-    credit,
-    debit,
-    p1_funded,
-    rollback,
-)
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import p1_funded
+from tests.unit.ledger.support.builders import rollback
 from tests.unit.ledger.support.refusals import assert_refused_storing_nothing
 
 

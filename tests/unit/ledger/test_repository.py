@@ -7,9 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 from services.ledger.application import Ledger
-from services.ledger.domain import Wallet, wallet_id
+from services.ledger.domain import Wallet
+from services.ledger.domain import wallet_id
 from services.ledger.repository import copy_aggregate
-from tests.unit.ledger.support.builders import debit, p1_funded
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import p1_funded
 
 D = Decimal
 

@@ -10,19 +10,20 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from contracts.wallet import Debit, Refusal, Selection
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Selection
 from services.ledger.application import Ledger
-from services.ledger.domain import Bet, bet_uuid
+from services.ledger.domain import Bet
+from services.ledger.domain import bet_uuid
 from services.ledger.errors import LedgerRefused
 from services.ledger.payouts import expected_payout
-from tests.unit.ledger.support.builders import (
-    closed,
-    debit,
-    declared,
-    log_position,
-    opened,
-    p1_funded,
-)
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import log_position
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import p1_funded
 
 EUR = "EUR"
 

@@ -5,20 +5,29 @@ a stake of 23:59:50 voided at 00:00:10 frees nothing of the new day's allowance.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
 import eventsourcing.domain
 import pytest
 
 import services.ledger.protection
-from contracts.protection import LimitKind, Period, ProtectionLimit
+from contracts.protection import LimitKind
+from contracts.protection import Period
+from contracts.protection import ProtectionLimit
 from contracts.wallet import Refusal
-from services.ledger.domain import SETTLED_STAKES_KEPT, Wallet, provider_account
+from services.ledger.domain import SETTLED_STAKES_KEPT
+from services.ledger.domain import Wallet
+from services.ledger.domain import provider_account
 from services.ledger.errors import LedgerRefused
 from services.ledger.protection import Protection
 from services.ledger.tally import Tally
-from tests.unit.ledger.support.builders import debit, opened, p1_funded, voided
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import p1_funded
+from tests.unit.ledger.support.builders import voided
 
 BEFORE_MIDNIGHT = datetime(2026, 12, 7, 23, 59, 50, tzinfo=UTC)  # a Monday
 AFTER_MIDNIGHT = BEFORE_MIDNIGHT + timedelta(seconds=20)

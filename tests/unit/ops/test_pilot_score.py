@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.pilot import render, score
+from projections.pilot import render
+from projections.pilot import score
 
 
 def row(n: int, *, flags: tuple[str, ...] = (), flagged_bets: int = 0, hashed: bool = True) -> Any:

@@ -7,14 +7,12 @@ from pathlib import Path
 import pytest
 
 from services.frontdoor.throttle import SessionThrottle
-from services.ops.sla import (
-    ProviderSla,
-    Window,
-    breaches,
-    load_sla,
-    percentile,
-    qos_rtt_figure,
-)
+from services.ops.sla import ProviderSla
+from services.ops.sla import Window
+from services.ops.sla import breaches
+from services.ops.sla import load_sla
+from services.ops.sla import percentile
+from services.ops.sla import qos_rtt_figure
 
 
 def test_each_threshold_breached_gives_its_own_reason() -> None:

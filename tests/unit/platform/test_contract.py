@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from contracts.platform import (
-    DECODER,
-    ENCODER,
-    BetState,
-    RoundSettle,
-    SettledBet,
-    SettleTransaction,
-    TransactionType,
-)
+from contracts.platform import DECODER
+from contracts.platform import ENCODER
+from contracts.platform import BetState
+from contracts.platform import RoundSettle
+from contracts.platform import SettledBet
+from contracts.platform import SettleTransaction
+from contracts.platform import TransactionType
 from contracts.wallet import Outcome
 
 GOLDEN = Path(__file__).parent / "golden" / "round_settle_v1.json"

@@ -6,18 +6,21 @@ from decimal import Decimal
 
 import msgspec
 
-from contracts.platform import DECODER, ENCODER, TransactionType
+from contracts.platform import DECODER
+from contracts.platform import ENCODER
+from contracts.platform import TransactionType
 from contracts.wallet import Outcome
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
-from tests.unit.ledger.support.builders import (
-    opened,
-    player_bet,
-    player_credit,
-    player_rollback,
-    voided,
-)
-from tests.unit.platform.support.settle_log import ledger, logged, played, settlements
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import player_bet
+from tests.unit.ledger.support.builders import player_credit
+from tests.unit.ledger.support.builders import player_rollback
+from tests.unit.ledger.support.builders import voided
+from tests.unit.platform.support.settle_log import ledger
+from tests.unit.platform.support.settle_log import logged
+from tests.unit.platform.support.settle_log import played
+from tests.unit.platform.support.settle_log import settlements
 
 
 def test_a_players_round_settles_once_every_bet_is_paid_with_the_balance_after() -> None:

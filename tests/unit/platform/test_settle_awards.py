@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from contracts.platform import DECODER, ENCODER, TransactionType
+from contracts.platform import DECODER
+from contracts.platform import ENCODER
+from contracts.platform import TransactionType
 from contracts.wallet import AwardCause
 from services.ledger.application import record_ref
 from services.platform.publisher import log_reader
 from services.platform.settle import SettleTracker
-from tests.unit.ledger.support.builders import award, player_rollback
-from tests.unit.platform.support.settle_log import ledger, settlements
+from tests.unit.ledger.support.builders import award
+from tests.unit.ledger.support.builders import player_rollback
+from tests.unit.platform.support.settle_log import ledger
+from tests.unit.platform.support.settle_log import settlements
 
 
 def test_each_award_is_a_settlement_of_its_own_with_its_cause_and_the_balance_after() -> None:

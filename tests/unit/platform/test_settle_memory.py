@@ -10,17 +10,20 @@ from decimal import Decimal
 from contracts.platform import BetState
 from contracts.wallet import Outcome
 from services.platform.publisher import placed_reader
-from services.platform.settle import REPORTED_BET_BYTES, SettleTracker, _RoundEnd
-from tests.unit.ledger.support.builders import (
-    declared,
-    opened,
-    player_bet,
-    player_credit,
-    player_rollback,
-    rollback,
-)
+from services.platform.settle import REPORTED_BET_BYTES
+from services.platform.settle import SettleTracker
+from services.platform.settle import _RoundEnd
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import player_bet
+from tests.unit.ledger.support.builders import player_credit
+from tests.unit.ledger.support.builders import player_rollback
+from tests.unit.ledger.support.builders import rollback
 from tests.unit.ledger.support.memory import measured_bytes
-from tests.unit.platform.support.settle_log import ledger, logged, played, settlements
+from tests.unit.platform.support.settle_log import ledger
+from tests.unit.platform.support.settle_log import logged
+from tests.unit.platform.support.settle_log import played
+from tests.unit.platform.support.settle_log import settlements
 
 
 def test_reported_bets_are_bounded_and_cost_at_most_their_measured_size() -> None:

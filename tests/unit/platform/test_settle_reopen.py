@@ -11,12 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from contracts.platform import BetState, RoundSettle, TransactionType
+from contracts.platform import BetState
+from contracts.platform import RoundSettle
+from contracts.platform import TransactionType
 from contracts.wallet import Outcome
-from services.ledger.application import Ledger, record_ref
+from services.ledger.application import Ledger
+from services.ledger.application import record_ref
 from services.platform.settle import SettleTracker
-from tests.unit.ledger.support.builders import player_bet, player_credit, player_rollback
-from tests.unit.platform.support.settle_log import ledger, logged, settlements
+from tests.unit.ledger.support.builders import player_bet
+from tests.unit.ledger.support.builders import player_credit
+from tests.unit.ledger.support.builders import player_rollback
+from tests.unit.platform.support.settle_log import ledger
+from tests.unit.platform.support.settle_log import logged
+from tests.unit.platform.support.settle_log import settlements
 
 
 def moved(settle: RoundSettle) -> Decimal:

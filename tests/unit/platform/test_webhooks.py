@@ -11,7 +11,9 @@ import pytest
 
 from services.platform.service import load_endpoints
 from services.platform.stream import token
-from services.platform.webhooks import Endpoint, sign, verify_signature
+from services.platform.webhooks import Endpoint
+from services.platform.webhooks import sign
+from services.platform.webhooks import verify_signature
 
 
 def test_the_signature_is_hmac_sha256_over_timestamp_dot_body() -> None:

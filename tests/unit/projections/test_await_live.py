@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import Any
+from typing import cast
 
 import pytest
 

@@ -10,25 +10,27 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Tracking
 
 from contracts.wallet import AwardCause
 from projections.balances.projection import BalancesProjection
-from projections.balances.view import (
-    BalancesView,
-    CurrencyBalance,
-    HistoryEntry,
-    HistoryLine,
-    HoldEnded,
-    HoldPlaced,
-    Movement,
-    WalletBalances,
-    WalletMoved,
-    WalletOpened,
-)
+from projections.balances.view import BalancesView
+from projections.balances.view import CurrencyBalance
+from projections.balances.view import HistoryEntry
+from projections.balances.view import HistoryLine
+from projections.balances.view import HoldEnded
+from projections.balances.view import HoldPlaced
+from projections.balances.view import Movement
+from projections.balances.view import WalletBalances
+from projections.balances.view import WalletMoved
+from projections.balances.view import WalletOpened
 from services.ledger.application import Ledger
-from services.simulate.roulette_log import fund, play
-from tests.unit.ledger.support.builders import award, p1_funded, rollback
+from services.simulate.roulette_log import fund
+from services.simulate.roulette_log import play
+from tests.unit.ledger.support.builders import award
+from tests.unit.ledger.support.builders import p1_funded
+from tests.unit.ledger.support.builders import rollback
 from tests.unit.projections.support.project_log import project_log
 
 

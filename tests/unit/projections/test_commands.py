@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from projections.catalog import NotConfigured, settings
+from projections.catalog import NotConfigured
+from projections.catalog import settings
 from projections.rebuild import RebuildReport
 from services.bridge.config import command_env
 

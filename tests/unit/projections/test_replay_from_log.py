@@ -10,10 +10,16 @@ from decimal import Decimal
 
 import msgspec
 
-from projections.rounds.replay import compare_with_ledger, replay_from_log, replay_round
-from projections.rounds.round_from_log import fold, round_notifications
+from projections.rounds.replay import compare_with_ledger
+from projections.rounds.replay import replay_from_log
+from projections.rounds.replay import replay_round
+from projections.rounds.round_from_log import fold
+from projections.rounds.round_from_log import round_notifications
 from services.ledger.application import Ledger
-from services.simulate.roulette_log import PROVIDER, START, fund, play
+from services.simulate.roulette_log import PROVIDER
+from services.simulate.roulette_log import START
+from services.simulate.roulette_log import fund
+from services.simulate.roulette_log import play
 from tests.unit.ledger.support import builders as b
 from tests.unit.projections.support.rounds_views import OneRound
 

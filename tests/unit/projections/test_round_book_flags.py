@@ -10,15 +10,19 @@ import msgspec
 import pytest
 
 from projections.rounds.projection import RoundsProjection
-from projections.rounds.replay import replay_from_log, replay_round
-from projections.rounds.round_from_log import fold, round_notifications
-from projections.rounds.view import RoundRecord, TimelineEntry
+from projections.rounds.replay import replay_from_log
+from projections.rounds.replay import replay_round
+from projections.rounds.round_from_log import fold
+from projections.rounds.round_from_log import round_notifications
+from projections.rounds.view import RoundRecord
+from projections.rounds.view import TimelineEntry
 from services.ledger.application import Ledger
 from services.ledger.domain import bet_uuid
 from tests.unit.ledger.support.builders import popo_ledger
 from tests.unit.projections.support.hand_rounds import unrecoverable_void
 from tests.unit.projections.support.project_log import project_log
-from tests.unit.projections.support.rounds_views import Collector, OneRound
+from tests.unit.projections.support.rounds_views import Collector
+from tests.unit.projections.support.rounds_views import OneRound
 
 
 @pytest.fixture

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from projections.rounds.projection import RoundsProjection
 from projections.rounds.replay import NEARBY
-from projections.rounds.view import BetFields, RoundFields, TimelineEntry
+from projections.rounds.view import BetFields
+from projections.rounds.view import RoundFields
+from projections.rounds.view import TimelineEntry
 from services.eventstore import runs
 from services.ledger.application import Ledger
-from services.ledger.domain import bet_uuid, round_uuid
-from services.simulate.roulette_log import PROVIDER, fund, play
+from services.ledger.domain import bet_uuid
+from services.ledger.domain import round_uuid
+from services.simulate.roulette_log import PROVIDER
+from services.simulate.roulette_log import fund
+from services.simulate.roulette_log import play
 from tests.unit.projections.support.project_log import project_log
 from tests.unit.projections.support.rounds_views import Collector
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from projections.reconcile.report import Granularity, ReportError, open_report
+from projections.reconcile.report import Granularity
+from projections.reconcile.report import ReportError
+from projections.reconcile.report import open_report
 
 
 def test_a_csv_report_is_recognised_by_its_provider_column_names(tmp_path: Path) -> None:

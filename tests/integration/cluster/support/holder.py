@@ -17,7 +17,9 @@ import sys
 import nats
 from nats.js.errors import APIError
 
-from services.infra.lease import Lease, LeaseLost, lease_bucket
+from services.infra.lease import Lease
+from services.infra.lease import LeaseLost
+from services.infra.lease import lease_bucket
 
 TTL = 1.5
 WRONG_LAST_SEQUENCE = 10071

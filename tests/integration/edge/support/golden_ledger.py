@@ -18,13 +18,16 @@ from decimal import Decimal
 from typing import Any
 
 from services.edge.adapters.base import EdgeContext
-from services.edge.config import ProviderConfig, ProvidersConfig
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway
 from services.edge.ports import AsyncLedger
-from services.edge.sessions import MemorySessionStore, Session
+from services.edge.sessions import MemorySessionStore
+from services.edge.sessions import Session
 from services.ledger.application import Ledger
 from tests.integration.support.ledgers import jetstream_ledger
-from tests.unit.edge.support.wallet_gateway import NOW, GatewayTransport
+from tests.unit.edge.support.wallet_gateway import NOW
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
 
 
 @dataclass

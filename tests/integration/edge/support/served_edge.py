@@ -18,7 +18,10 @@ import aiohttp
 from aiohttp import web
 
 from services.edge.app import setup_edge
-from services.edge.config import OptionValue, ProviderConfig, ProvidersConfig, networks
+from services.edge.config import OptionValue
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
+from services.edge.config import networks
 from services.edge.gateway import Gateway
 from services.ledger.application import Ledger
 from tests.integration.support.ledgers import jetstream_ledger

@@ -19,17 +19,21 @@ import nats
 from aiohttp import web
 
 from services.edge.app import setup_edge
-from services.edge.config import ProviderConfig, ProvidersConfig
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
 from services.edge.feeds.cursors import JetStreamCursorStore
 from services.edge.feeds.processor import FeedProcessor
-from services.edge.feeds.push import PushFeed, add_push_routes
+from services.edge.feeds.push import PushFeed
+from services.edge.feeds.push import add_push_routes
 from services.edge.gateway import Gateway
 from services.ledger.application import Ledger
 from services.ledger.views import Verification
 from services.simulate.bank import LedgerBank
 from services.simulate.drivers.base import WalletDriver
 from services.simulate.simulation import simulate
-from services.simulate.table import Chaos, PushFn, http_pusher
+from services.simulate.table import Chaos
+from services.simulate.table import PushFn
+from services.simulate.table import http_pusher
 from tests.integration.edge.support.served_edge import TableSize
 from tests.integration.support.ledgers import jetstream_ledger
 

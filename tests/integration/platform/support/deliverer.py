@@ -15,7 +15,9 @@ import nats
 
 from services.platform.service import parked_bucket
 from services.platform.stream import SettleStream
-from services.platform.webhooks import Endpoint, ParkedStore, WebhookDelivery
+from services.platform.webhooks import Endpoint
+from services.platform.webhooks import ParkedStore
+from services.platform.webhooks import WebhookDelivery
 
 
 async def main(url: str, name: str, root: str, endpoint_url: str, secret: str) -> None:

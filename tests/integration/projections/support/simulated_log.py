@@ -19,16 +19,27 @@ import asyncio
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 
-from contracts.events import AnyProviderEvent, ResultDeclared, RoundVoided
-from contracts.wallet import AnyWalletCommand, Balance, Credit, Debit, Rollback
+from contracts.events import AnyProviderEvent
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Balance
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Rollback
 from services.edge.feeds.sequencer import Sequencer
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from services.simulate.drivers import Placed, Seat, Wager
-from services.simulate.simulation import DEFAULT_GAMES, Report, simulate
+from services.simulate.drivers import Placed
+from services.simulate.drivers import Seat
+from services.simulate.drivers import Wager
+from services.simulate.simulation import DEFAULT_GAMES
+from services.simulate.simulation import Report
+from services.simulate.simulation import simulate
 from services.simulate.table import Chaos
 
 

@@ -6,17 +6,22 @@ from __future__ import annotations
 
 import csv
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 
 from projections.catalog import view_env
-from projections.rebuild import catch_up, open_view
-from projections.reconcile.postgres import Comparison, PostgresReconcileView
+from projections.rebuild import catch_up
+from projections.rebuild import open_view
+from projections.reconcile.postgres import Comparison
+from projections.reconcile.postgres import PostgresReconcileView
 from projections.reconcile.projection import ReconcileProjection
 from projections.reconcile.report import open_report
 from services.ledger.application import Ledger

@@ -10,22 +10,21 @@ the same scenarios against the real ledger.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from decimal import Decimal
 
 import msgspec
 
-from contracts.wallet import (
-    AnyWalletCommand,
-    Award,
-    AwardCause,
-    Balance,
-    Credit,
-    Debit,
-    Refusal,
-    Rollback,
-    WalletReply,
-)
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Award
+from contracts.wallet import AwardCause
+from contracts.wallet import Balance
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Refusal
+from contracts.wallet import Rollback
+from contracts.wallet import WalletReply
 
 
 class FakeRefused(Exception):

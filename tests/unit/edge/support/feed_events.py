@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
-from contracts.events import (
-    AnyProviderEvent,
-    BettingClosed,
-    BettingOpened,
-    GameEvent,
-    ResultDeclared,
-)
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import GameEvent
+from contracts.events import ResultDeclared
 
 T0 = datetime(2026, 11, 22, 18, 45, 3, tzinfo=UTC)
 

@@ -15,15 +15,21 @@ from typing import Any
 import msgspec
 import pytest
 
-from services.edge.config import OptionValue, ProviderConfig
-from services.simulate.clients.base import PreparedCall, Transport
+from services.edge.config import OptionValue
+from services.edge.config import ProviderConfig
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import Transport
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
-from tests.unit.edge.support.golden_fixtures import Encode, scenarios
-from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM, provider
+from tests.unit.edge.support.golden_fixtures import Encode
+from tests.unit.edge.support.golden_fixtures import scenarios
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
+from tests.unit.edge.support.wallet_gateway import provider
 
 SECRETS: dict[str, bytes] = {
     "evolution": b"evo-auth-token-TEST-ONLY",

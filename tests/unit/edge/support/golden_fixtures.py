@@ -15,8 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from services.simulate.clients.base import PreparedCall, Transport
-from tests.unit.edge.support.wallet_gateway import GatewayTransport, Rig
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import Transport
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
 
 GOLDEN = Path(__file__).parents[1] / "golden"
 ANY = "<any>"

@@ -7,7 +7,9 @@ import time
 
 import pytest
 
-from services.edge.sessions import SessionEnded, SessionStore, rotate
+from services.edge.sessions import SessionEnded
+from services.edge.sessions import SessionStore
+from services.edge.sessions import rotate
 
 
 class SessionStoreSuite:

@@ -12,20 +12,23 @@ from typing import Any
 
 import msgspec
 
-from services.simulate.clients.base import Answer, PreparedCall
+from services.simulate.clients.base import Answer
+from services.simulate.clients.base import PreparedCall
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
 from services.simulate.clients.softswiss import SoftSwissClient
-from tests.unit.edge.support.golden_dialects import DIALECTS, OPERATOR, SECRETS
-from tests.unit.edge.support.golden_fixtures import GOLDEN, set_up
-from tests.unit.edge.support.wallet_gateway import (
-    HUB88_PRIVATE_PEM,
-    GatewayTransport,
-    Rig,
-    rig,
-)
+from tests.unit.edge.support.golden_dialects import DIALECTS
+from tests.unit.edge.support.golden_dialects import OPERATOR
+from tests.unit.edge.support.golden_dialects import SECRETS
+from tests.unit.edge.support.golden_fixtures import GOLDEN
+from tests.unit.edge.support.golden_fixtures import set_up
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import GatewayTransport
+from tests.unit.edge.support.wallet_gateway import Rig
+from tests.unit.edge.support.wallet_gateway import rig
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 

@@ -6,7 +6,8 @@ integration test."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -14,14 +15,19 @@ from typing import Any
 import pytest
 
 from services.edge.config import OptionValue
-from services.edge.sessions import MemorySessionStore, Session
-from services.simulate.clients.base import PreparedCall, Transport
+from services.edge.sessions import MemorySessionStore
+from services.edge.sessions import Session
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import Transport
 from services.simulate.clients.evolution import EvolutionClient
 from services.simulate.clients.ezugi import EzugiClient
-from services.simulate.clients.hub88 import Hub88Client, load_private_key
+from services.simulate.clients.hub88 import Hub88Client
+from services.simulate.clients.hub88 import load_private_key
 from services.simulate.clients.pragmatic import PragmaticClient
-from services.simulate.clients.softswiss import SoftSwissClient, bet
-from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM, HUB88_PUBLIC_PEM
+from services.simulate.clients.softswiss import SoftSwissClient
+from services.simulate.clients.softswiss import bet
+from tests.unit.edge.support.wallet_gateway import HUB88_PRIVATE_PEM
+from tests.unit.edge.support.wallet_gateway import HUB88_PUBLIC_PEM
 
 TTL = 60.0
 SECRET = "expiry-TEST-ONLY-secret"

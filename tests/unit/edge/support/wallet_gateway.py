@@ -8,18 +8,28 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
+from typing import TypeVar
 
 import msgspec
 
-from services.edge.adapters.base import EdgeContext, EdgeRequest
-from services.edge.config import OptionValue, ProviderConfig, ProvidersConfig, networks
-from services.edge.gateway import Gateway, ProviderGate
+from services.edge.adapters.base import EdgeContext
+from services.edge.adapters.base import EdgeRequest
+from services.edge.config import OptionValue
+from services.edge.config import ProviderConfig
+from services.edge.config import ProvidersConfig
+from services.edge.config import networks
+from services.edge.gateway import Gateway
+from services.edge.gateway import ProviderGate
 from services.edge.ports import AsyncLedger
-from services.edge.sessions import MemorySessionStore, Session
-from services.simulate.clients.base import Answer, PreparedCall, Transport
+from services.edge.sessions import MemorySessionStore
+from services.edge.sessions import Session
+from services.simulate.clients.base import Answer
+from services.simulate.clients.base import PreparedCall
+from services.simulate.clients.base import Transport
 from services.simulate.clients.hub88 import load_private_key
-from services.simulate.drivers.base import Retry, WalletDriver
+from services.simulate.drivers.base import Retry
+from services.simulate.drivers.base import WalletDriver
 from services.simulate.drivers.by_dialect import driver_for
 from tests.unit.edge.support.fake_ledger import FakeLedger
 

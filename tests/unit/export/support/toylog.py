@@ -14,15 +14,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
+from eventsourcing.domain import event
 
-from projections.export.chain import (
-    EVENTS_FILE,
-    GENESIS,
-    MANIFEST_FILE,
-    canonical,
-    link,
-)
+from projections.export.chain import EVENTS_FILE
+from projections.export.chain import GENESIS
+from projections.export.chain import MANIFEST_FILE
+from projections.export.chain import canonical
+from projections.export.chain import link
 from services.bridge.config import command_env
 from services.cli import parser
 

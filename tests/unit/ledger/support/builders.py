@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -10,16 +12,20 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
 
-from contracts.events import (
-    AnyProviderEvent,
-    BettingClosed,
-    BettingOpened,
-    ResultDeclared,
-    RoundVoided,
-)
-from contracts.wallet import Award, AwardCause, Credit, Debit, Rollback, Selection
+from contracts.events import AnyProviderEvent
+from contracts.events import BettingClosed
+from contracts.events import BettingOpened
+from contracts.events import ResultDeclared
+from contracts.events import RoundVoided
+from contracts.wallet import Award
+from contracts.wallet import AwardCause
+from contracts.wallet import Credit
+from contracts.wallet import Debit
+from contracts.wallet import Rollback
+from contracts.wallet import Selection
 from services.ledger.application import Ledger
-from services.ledger.domain import Wallet, wallet_id
+from services.ledger.domain import Wallet
+from services.ledger.domain import wallet_id
 from services.ledger.known_rounds import RoundNote
 from services.ledger.rounds import Round
 

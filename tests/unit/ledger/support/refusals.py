@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.wallet import AnyWalletCommand, Refusal
+from contracts.wallet import AnyWalletCommand
+from contracts.wallet import Refusal
 from services.ledger.application import Ledger
 from services.ledger.errors import LedgerRefused
-from tests.unit.ledger.support.builders import log_position, logged_since
+from tests.unit.ledger.support.builders import log_position
+from tests.unit.ledger.support.builders import logged_since
 
 
 def refused(code: Refusal) -> pytest.RaisesExc[LedgerRefused]:

@@ -10,7 +10,9 @@ from contracts.platform import RoundSettle
 from contracts.wallet import Debit
 from services.ledger.application import Ledger
 from services.platform.settle import SettleTracker
-from tests.unit.ledger.support.builders import closed, declared, opened
+from tests.unit.ledger.support.builders import closed
+from tests.unit.ledger.support.builders import declared
+from tests.unit.ledger.support.builders import opened
 
 
 def ledger(**env: str) -> Ledger:

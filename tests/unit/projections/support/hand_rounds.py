@@ -7,7 +7,11 @@ from decimal import Decimal
 import msgspec
 
 from services.ledger.application import Ledger
-from tests.unit.ledger.support.builders import credit, debit, funded, opened, voided
+from tests.unit.ledger.support.builders import credit
+from tests.unit.ledger.support.builders import debit
+from tests.unit.ledger.support.builders import funded
+from tests.unit.ledger.support.builders import opened
+from tests.unit.ledger.support.builders import voided
 
 
 def unrecoverable_void(ledger: Ledger, round_id: str = "r1") -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import Tracking
 
-from projections.rounds.view import RoundChange, RoundRecord, RoundsView
+from projections.rounds.view import RoundChange
+from projections.rounds.view import RoundRecord
+from projections.rounds.view import RoundsView
 
 
 class Collector(RoundsView):
