@@ -207,6 +207,11 @@ class ProviderConfig:
     def option(self, name: str, default: OptionValue) -> OptionValue:
         return self.options.get(name, default)
 
+    def seconds(self, name: str, default: float) -> float:
+        """A duration option: a positive number of seconds, else `ConfigError` (an adapter or
+        feed reads it when it is made, so a bad value stops the bridge at its start)."""
+        return _number(self.options.get(name, default), f"provider {self.id!r}: {name}")
+
     def text_secret(self) -> str:
         return self.secret.decode().strip()
 

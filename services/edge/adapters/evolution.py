@@ -79,6 +79,7 @@ from contracts.wallet import Refusal
 from contracts.wallet import Rollback
 from contracts.wallet import WalletReply
 from services.edge.adapters.base import DialectAdapter
+from services.edge.adapters.base import EdgeContext
 from services.edge.adapters.base import EdgeRequest
 from services.edge.adapters.base import EdgeResponse
 from services.edge.adapters.base import Endpoint
@@ -89,6 +90,7 @@ from services.edge.adapters.base import TokenRefused
 from services.edge.adapters.base import debit_session_id
 from services.edge.amounts import in_currency
 from services.edge.amounts import wire_amount
+from services.edge.config import ProviderConfig
 from services.edge.ports import Refused
 from services.edge.security import same_secret
 from services.edge.sessions import PROVIDER_IDLE_S
@@ -167,6 +169,11 @@ class _Echo(msgspec.Struct, frozen=True):
 class Adapter(DialectAdapter):
     dialect = "evolution"
 
+    def __init__(self, provider: ProviderConfig, context: EdgeContext) -> None:
+        super().__init__(provider, context)
+        self.ttl = provider.seconds("session_ttl_s", PROVIDER_IDLE_S)
+        """The idle time of the sids `/check` issues: `options.session_ttl_s`."""
+
     def endpoints(self) -> Sequence[Endpoint]:
         endpoints = [
             Endpoint("POST", "check", self.check),
@@ -183,11 +190,6 @@ class Adapter(DialectAdapter):
     def reject(self, rejection: Rejection, endpoint: Endpoint | None) -> EdgeResponse:
         status, code = _REJECTIONS[rejection]
         return EdgeResponse(status, _ENCODER.encode(wire.Response(status=code)))
-
-    @property
-    def ttl(self) -> float:
-        value = self.provider.option("session_ttl_s", PROVIDER_IDLE_S)
-        return float(value) if isinstance(value, int | float) else PROVIDER_IDLE_S
 
     # -- plumbing -------------------------------------------------------------------------
 

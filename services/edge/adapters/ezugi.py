@@ -194,8 +194,7 @@ class Adapter(DialectAdapter):
                 f"provider {provider.id!r}: Ezugi needs options.operator_id (a positive integer)"
             )
         self.operator_id = operator
-        ttl = provider.option("session_ttl_s", PROVIDER_IDLE_S)
-        self.session_ttl_s = float(ttl) if not isinstance(ttl, str | bool) else PROVIDER_IDLE_S
+        self.session_ttl_s = provider.seconds("session_ttl_s", PROVIDER_IDLE_S)
 
     def endpoints(self) -> Sequence[Endpoint]:
         return (

@@ -109,8 +109,8 @@ def feed_configs(providers: ProvidersConfig, environ: Mapping[str, str]) -> list
                 url=url,
                 alternate_url=alternate,
                 token=_reference(provider, "feed_token", env, required=False),
-                poll_s=_seconds(provider, "feed_poll_s", 1.0),
-                gap_timeout_s=_seconds(provider, "feed_gap_timeout_s", 5.0),
+                poll_s=provider.seconds("feed_poll_s", 1.0),
+                gap_timeout_s=provider.seconds("feed_gap_timeout_s", 5.0),
             )
         )
     return found
@@ -134,13 +134,6 @@ def _reference(
     if required:
         raise ConfigError(f"provider {provider.id!r}: set {name}_env or {name}_file")
     return ""
-
-
-def _seconds(provider: ProviderConfig, name: str, default: float) -> float:
-    value = provider.option(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"provider {provider.id!r}: {name} must be a positive number")
-    return float(value)
 
 
 def setup_feeds(

@@ -14,10 +14,13 @@ from services.edge.config import ANSWER_WITHIN_S
 from services.edge.config import DIALECT_OPTIONS
 from services.edge.config import FEED_OPTIONS
 from services.edge.config import ConfigError
+from services.edge.config import OptionValue
 from services.edge.config import ProviderConfig
 from services.edge.config import load_providers
 from services.edge.config import parse_providers
 from services.edge.feeds import setup as feed_setup
+from tests.unit.edge.support.wallet_gateway import provider
+from tests.unit.edge.support.wallet_gateway import rig
 
 TOML = """
 [[provider]]
@@ -190,23 +193,42 @@ def test_the_options_listed_per_dialect_are_those_its_adapter_and_the_feeds_read
         source = Path(sys.modules[adapter.__module__].__file__ or "").read_text()
         assert _option_reads(source) == DIALECT_OPTIONS[dialect], dialect
     feeds = Path(feed_setup.__file__).read_text()
-    seconds = re.findall(r'_seconds\(provider, "(\w+)"', feeds)
     references = re.findall(r'_reference\(provider, "(\w+)"', feeds)
-    read = {*_option_reads(feeds), *seconds, *(f"{r}_env" for r in references)}
+    read = {*_option_reads(feeds), *(f"{r}_env" for r in references)}
     assert read | {f"{r}_file" for r in references} == FEED_OPTIONS
 
 
 def _option_reads(source: str) -> set[str]:
-    """The names in `<...>.option("name", ...)` calls of `source`."""
+    """The names in `<...>.option("name", ...)` and `<...>.seconds("name", ...)` calls of
+    `source`."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "option"
+            and node.func.attr in ("option", "seconds")
             and node.args
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)
         ):
             found.add(node.args[0].value)
     return found
+
+
+@pytest.mark.parametrize("dialect", ["evolution", "ezugi"])
+@pytest.mark.parametrize("ttl", [True, "600", -5, 0])
+def test_a_session_ttl_that_is_no_positive_number_stops_the_adapter_being_made(
+    dialect: str, ttl: OptionValue
+) -> None:
+    options: dict[str, OptionValue] = {"operator_id": 7} if dialect == "ezugi" else {}
+    with pytest.raises(ConfigError, match=f"provider '{dialect}': session_ttl_s must be"):
+        rig(provider(dialect, b"s", options={**options, "session_ttl_s": ttl}))
+
+
+def test_the_session_ttl_reaches_both_dialects_that_issue_tokens() -> None:
+    made = rig(
+        provider("evolution", b"s", options={"session_ttl_s": 600}),
+        provider("ezugi", b"s", options={"operator_id": 7, "session_ttl_s": 90.5}),
+    )
+    assert made.gate("evolution").adapter.ttl == 600.0
+    assert made.gate("ezugi").adapter.session_ttl_s == 90.5
