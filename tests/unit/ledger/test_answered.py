@@ -9,6 +9,7 @@ from contracts.wallet import Rollback
 from services.ledger.errors import LedgerRefused
 from tests.unit.ledger.support.builders import debit
 from tests.unit.ledger.support.builders import p1_funded
+from tests.unit.ledger.support.builders import rollback
 
 
 def test_a_transaction_is_answered_once_taken_and_not_before() -> None:
@@ -29,15 +30,7 @@ def test_a_refused_transaction_was_never_answered_and_asking_writes_nothing() ->
 
 
 def cancel_first(late_original: str) -> Rollback:
-    return Rollback(
-        provider="evo",
-        tx_id="cancel:t1",
-        player="p1",
-        currency="EUR",
-        ref_tx_id="t1",
-        round_id="r1",
-        late_original=late_original,
-    )
+    return rollback("cancel:t1", "t1", round_id="r1", late_original=late_original)
 
 
 def test_a_late_original_absorbed_after_its_rollback_is_answered() -> None:
