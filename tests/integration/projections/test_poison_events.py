@@ -20,7 +20,6 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.projection import ProjectionRunner
 
-from contracts.wallet import Debit
 from projections.catalog import VIEWS
 from projections.commands import parked_events
 from projections.pgview import PostgresView
@@ -29,30 +28,19 @@ from projections.rebuild import open_view
 from projections.rebuild import rebuild
 from projections.run import running_projections
 from services.ledger.application import Ledger
+from tests.unit.ledger.support.builders import player_bet
 
 POISON_TX = "d-\u0000-poison"
-
-
-def debit(tx: str, round_id: str) -> Debit:
-    return Debit(
-        provider="evo",
-        tx_id=tx,
-        player="alice",
-        currency="EUR",
-        amount=Decimal("1.00"),
-        round_id=round_id,
-        bet_id=f"bet-{tx}",
-    )
 
 
 def play(ledger: Ledger) -> int:
     """Two good debits around a poison one; the last log position before the poison."""
     ledger.open_wallet("alice", "EUR")
     ledger.deposit("alice", "EUR", Decimal("100.00"), tx_id="dep-alice")
-    ledger.execute(debit("d-before", "R-1"))
+    ledger.execute(player_bet("d-before", "alice", "1.00", "R-1"))
     before = ledger.recorder.max_notification_id() or 0
-    ledger.execute(debit(POISON_TX, "R-\u0000-2"))
-    ledger.execute(debit("d-after", "R-3"))
+    ledger.execute(player_bet(POISON_TX, "alice", "1.00", "R-\u0000-2"))
+    ledger.execute(player_bet("d-after", "alice", "1.00", "R-3"))
     return before
 
 
