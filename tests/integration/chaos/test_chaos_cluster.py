@@ -11,6 +11,7 @@ import os
 
 from services.bridge.config import command_env
 from services.chaos import run
+from tests.integration.chaos.support.verdict import assert_lost_nothing
 
 SEED = 632
 """A seed whose three cycles cut node n1 off for 2.1 s, pause bridge-2 for 2.1 s (its
@@ -33,10 +34,6 @@ async def test_a_short_cluster_chaos_run_with_two_bridges_loses_nothing() -> Non
         ("pause", "bridge-2"),
         ("leader", "ledger-leader"),
     ]
-    assert (result["lost"], result["duplicated"], result["violations"]) == (0, 0, 0), result
-    assert result["ok"] is True
-    # the load ran through the faults (how much depends on the machine: 31 calls and 10 feed
-    # events on a CI run under a load average of 8)
-    assert result["offered_by_kind"]["tx"] >= 10 and result["offered_by_kind"]["event"] >= 5
-    assert result["acknowledged"] > 0.5 * result["offered"]
-    assert result["views_caught_up"] is True
+    # how much load ran through the faults depends on the machine: 31 calls and 10 feed
+    # events on a CI run under a load average of 8
+    assert_lost_nothing(result, calls=10, events=5)
