@@ -19,7 +19,6 @@ without a checkpoint reads the whole log.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -53,6 +52,8 @@ from services.ledger.domain import TxRecord
 from services.ledger.domain import Wallet
 from services.ledger.domain import topics_of
 from services.ledger.rounds import Round
+from services.platform.retry import until_stopped
+from services.platform.retry import wait
 from services.platform.settle import REPORTED_MEMORY
 from services.platform.settle import SettleTracker
 from services.platform.stream import BATCH
@@ -179,23 +180,14 @@ class SettlePublisher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the log until `stop` is set, surviving store and NATS outages."""
-        while not stop.is_set():
-            try:
-                await self._follow(stop)
-            except asyncio.CancelledError:
-                raise
-            except (TimeoutError, OSError, NatsError) as outage:  # the server is away
-                log.warning(
-                    "settle publisher stopped at log position %s (%r); retrying",
-                    self.position,
-                    outage,
-                )
-                await _wait(stop, RETRY)
-            except Exception:
-                log.exception(
-                    "settle publisher stopped at log position %s; retrying", self.position
-                )
-                await _wait(stop, RETRY)
+        await until_stopped(
+            stop,
+            self._follow,
+            pause=RETRY,
+            log=log,
+            stopped=lambda: f"settle publisher stopped at log position {self.position}",
+            outages=(TimeoutError, OSError, NatsError),  # the server is away
+        )
 
     async def _start(self) -> SettleTracker:
         """The tracker from the last checkpoint still valid for the stream, else a fresh one."""
@@ -228,7 +220,7 @@ class SettlePublisher:
             page = await loop.run_in_executor(None, self.read, self.position + 1, PAGE)
             if not page:
                 self.caught_up.set()
-                await _wait(stop, self.poll)
+                await wait(stop, self.poll)
                 continue
             self.caught_up.clear()
             # A page's settlements go out as atomic batches, in order. A refused batch
@@ -323,8 +315,3 @@ def _end(spans: Sequence[Span | None], error: BaseException | None) -> None:
             span.record_exception(error)
             span.set_status(trace.StatusCode.ERROR, str(error))
         span.end()
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

@@ -58,6 +58,8 @@ from opentelemetry import trace
 
 from contracts.tracing import inject
 from contracts.tracing import parent_context
+from services.platform.retry import until_stopped
+from services.platform.retry import wait
 from services.platform.stream import SettleStream
 
 log = logging.getLogger(__name__)
@@ -276,7 +278,7 @@ class SignedPoster:
                 step = min(delay, 10.0)
                 if msg is not None:
                     await msg.in_progress()
-                await _wait(stop, step)
+                await wait(stop, step)
                 delay -= step
         return outcome
 
@@ -323,14 +325,13 @@ class WebhookDelivery:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver the stream to the endpoint, in order, until `stop` is set."""
-        while not stop.is_set():
-            try:
-                await self._consume(stop)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook %s: delivery loop failed; retrying", self.endpoint.name)
-                await _wait(stop, 1.0)
+        await until_stopped(
+            stop,
+            self._consume,
+            pause=1.0,
+            log=log,
+            stopped=lambda: f"webhook {self.endpoint.name}: delivery loop failed",
+        )
 
     def _config(self, start: int = 0) -> ConsumerConfig:
         """The durable consumer: from the stream's start, or from stream sequence `start`."""
@@ -515,8 +516,3 @@ class WebhookDelivery:
                 blocked.add(entry.player)
         await self._refresh_parked()
         return delivered, len(entries) - delivered
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
