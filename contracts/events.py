@@ -42,36 +42,35 @@ class BettingOpened(msgspec.Struct, frozen=True, kw_only=True, tag="round.bettin
     video_timecode: OptionalId = ""
 
 
-class BettingClosed(msgspec.Struct, frozen=True, kw_only=True, tag="round.betting_closed"):
-    """No more bets. A bet the ledger's log orders after this event never stands (I5)."""
+class _RoundEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """What every event of a round after `BettingOpened` starts with: the provider's round,
+    the event's number in it (`seq`) and when it happened (`BettingOpened` names its table
+    and game between them)."""
 
     provider: Id
     round_id: Id
     seq: int
     occurred_at: datetime
+
+
+class BettingClosed(_RoundEvent, frozen=True, kw_only=True, tag="round.betting_closed"):
+    """No more bets. A bet the ledger's log orders after this event never stands (I5)."""
+
     video_timecode: OptionalId = ""
 
 
-class GameEvent(msgspec.Struct, frozen=True, kw_only=True, tag="round.game_event"):
+class GameEvent(_RoundEvent, frozen=True, kw_only=True, tag="round.game_event"):
     """Something happened on the table: `kind` is `card_dealt`, `ball_landed`, `dice_rolled`..."""
 
-    provider: Id
-    round_id: Id
-    seq: int
-    occurred_at: datetime
     kind: OptionalId
     data: dict[OptionalId, Text] = {}
     """For a card: `{"hand": "player", "card": "KH"}`; for roulette: `{"number": "17"}`."""
     video_timecode: OptionalId = ""
 
 
-class ResultDeclared(msgspec.Struct, frozen=True, kw_only=True, tag="round.result"):
+class ResultDeclared(_RoundEvent, frozen=True, kw_only=True, tag="round.result"):
     """The provider's final result, with its hash over the round's events."""
 
-    provider: Id
-    round_id: Id
-    seq: int
-    occurred_at: datetime
     result: dict[OptionalId, Text]
     """Roulette `{"number": "17"}`; baccarat `{"player": "6", "banker": "7", "player_pair":
     "false", "banker_pair": "true"}`; blackjack per seat `{"dealer": "19", "seat:<bet_id>": "20"}`
@@ -80,13 +79,9 @@ class ResultDeclared(msgspec.Struct, frozen=True, kw_only=True, tag="round.resul
     video_timecode: OptionalId = ""
 
 
-class RoundVoided(msgspec.Struct, frozen=True, kw_only=True, tag="round.void"):
+class RoundVoided(_RoundEvent, frozen=True, kw_only=True, tag="round.void"):
     """The round is cancelled; every bet in it is refunded once, with `cause`."""
 
-    provider: Id
-    round_id: Id
-    seq: int
-    occurred_at: datetime
     cause: OptionalId
     """STREAM_FAILURE, DEALER_ERROR, DISPUTE, PROVIDER_CANCELLED, ..."""
     video_timecode: OptionalId = ""
