@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from services.edge.adapters.evolution import Adapter as EvolutionAdapter
+from services.edge.adapters.ezugi import Adapter as EzugiAdapter
 from services.edge.adapters.registry import ADAPTERS
 from services.edge.config import ANSWER_WITHIN_S
 from services.edge.config import DIALECT_OPTIONS
@@ -230,5 +232,6 @@ def test_the_session_ttl_reaches_both_dialects_that_issue_tokens() -> None:
         provider("evolution", b"s", options={"session_ttl_s": 600}),
         provider("ezugi", b"s", options={"operator_id": 7, "session_ttl_s": 90.5}),
     )
-    assert made.gate("evolution").adapter.ttl == 600.0
-    assert made.gate("ezugi").adapter.session_ttl_s == 90.5
+    evolution, ezugi = made.gate("evolution").adapter, made.gate("ezugi").adapter
+    assert isinstance(evolution, EvolutionAdapter) and evolution.ttl == 600.0
+    assert isinstance(ezugi, EzugiAdapter) and ezugi.session_ttl_s == 90.5
