@@ -247,10 +247,6 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
     def write(self, curs: Cursor[DictRow], changes: Sequence[C]) -> None:
         """Write a run of changes (already in log order) inside the caller's transaction."""
 
-    def row_order(self, suffix: str) -> str:
-        """Columns to order sample rows by, for readable diffs."""
-        return "1"
-
     # Tracking reads, tried once (see the module doc).
 
     def has_tracking_id_once(self, application_name: str, notification_id: int | None) -> bool:
@@ -504,14 +500,6 @@ class PostgresView(PostgresTrackingRecorder, Generic[C]):
                         found.append(f"{name}: {rows[0]['n']} row(s) {label}")
                         found.extend(f"    {row['r']}" for row in rows)
         return found
-
-    def table_exists(self) -> bool:
-        with self.datastore.transaction(commit=False) as curs:
-            row = curs.execute(
-                "SELECT to_regclass(%s) IS NOT NULL AS present",
-                (f'"{self.schema}"."{self.tracking_table_name}"',),
-            ).fetchone()
-        return bool(row and row["present"])
 
     @contextmanager
     def locked(self) -> Iterator[Cursor[DictRow]]:

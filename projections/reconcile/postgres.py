@@ -186,9 +186,6 @@ class PostgresReconcileView(PostgresView[Change]):
             f'"{self.schema}"."{self.prefix}_ledger_tx"',
         )
 
-    def row_order(self, suffix: str) -> str:
-        return "provider, tx_id"
-
     def write(self, curs: Cursor[DictRow], changes: Sequence[Change]) -> None:
         table = self.table("ledger_tx")
         bets = [c for c in changes if isinstance(c, LedgerTx)]

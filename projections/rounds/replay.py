@@ -374,10 +374,6 @@ def _money_positions(record: RoundRecord) -> list[int]:
     ]
 
 
-def _hex(originator_id: UUID | str) -> str:
-    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
-
-
 def state_from_log(ledger: Ledger, record: RoundRecord, log: LogRound) -> RoundState:
     """The round by `Ledger.round_state`'s rules, from aggregates already loaded."""
     listed = list(log.book.bets) if log.book else []

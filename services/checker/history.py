@@ -9,13 +9,11 @@ run that is killed leaves a history that ends at its last complete line.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 from typing import TextIO
 
 import msgspec
@@ -128,11 +126,3 @@ def read_history(path: Path) -> Iterator[Attempt]:
         for line in lines:
             if line.endswith("\n"):
                 yield _DECODER.decode(line)
-
-
-def body_json(attempt: Attempt) -> Any:
-    """The attempt's body as JSON (None when it is not)."""
-    try:
-        return json.loads(attempt.body)
-    except ValueError:
-        return None

@@ -41,7 +41,6 @@ from dataclasses import field
 from datetime import datetime
 from datetime import time
 from decimal import Decimal
-from pathlib import Path
 
 import msgspec
 
@@ -54,7 +53,6 @@ from contracts.player import MarketLimits
 from services.edge.config import ConfigError
 from services.edge.config import ProvidersConfig
 from services.edge.config import entry_as
-from services.frontdoor.config import read_document
 from services.frontdoor.tables import TableStatuses
 
 _KYC_RANK = {KycStatus.UNVERIFIED: 0, KycStatus.PENDING: 1, KycStatus.VERIFIED: 2}
@@ -229,14 +227,6 @@ class CatalogSection(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     bet_socket_url: object = ""
     source: object = msgspec.field(default_factory=list)
-
-
-def load_catalog(path: Path, providers: ProvidersConfig) -> Catalog:
-    """The catalogue of the configuration file at `path` (none there: an empty one)."""
-    document = read_document(path)
-    if document is None:
-        return Catalog()
-    return parse_catalog(document, providers)
 
 
 def parse_catalog(document: Mapping[str, object], providers: ProvidersConfig) -> Catalog:

@@ -23,11 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import tomllib
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
 import msgspec
@@ -65,14 +63,6 @@ class CatalogBox:
     """The catalogue now: configured tables, with polled providers' tables replaced."""
 
     current: Catalog
-
-
-def load_sources(path: Path) -> tuple[CatalogSource, ...]:
-    """The `[[catalog.source]]` of the configuration file at `path` (none: no file)."""
-    try:
-        return parse_sources(tomllib.loads(path.read_text()))
-    except FileNotFoundError:
-        return ()
 
 
 def parse_sources(document: dict[str, object]) -> tuple[CatalogSource, ...]:

@@ -55,7 +55,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable
 from collections.abc import Callable
-from collections.abc import Mapping
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TypeVar
@@ -511,8 +510,3 @@ class Adapter(DialectAdapter):
         return await self._award(
             call, "adjustment", AwardCause.ADJUSTMENT, round_id=call.roundId, game=call.gameId
         )
-
-
-def fields_of(body: bytes) -> Mapping[str, str]:
-    """The form fields of a body, for tools and tests (no checks)."""
-    return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))

@@ -145,11 +145,6 @@ class Hub88Client(SignedJsonClient):
             },
         )
 
-    def info_call(self, *, user: str, token: str) -> PreparedCall:
-        return self.prepare(
-            "user/info", {"user": user, "token": token, "request_uuid": str(uuid.uuid4())}
-        )
-
     # -- sending -------------------------------------------------------------------------
 
     bet = sends(bet_call)
