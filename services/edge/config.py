@@ -352,9 +352,12 @@ def resolve_secret(
         raise ConfigError(_INLINE_SECRET.format(where=where))
     name, file = entry.get("secret_env"), entry.get("secret_file")
     if isinstance(name, str) and name:
-        value = env.get(name)
-        if not value:
-            raise ConfigError(f"{where}: environment variable {name} (secret_env) is not set")
+        value = env.get(name, "")
+        if not value.strip():
+            raise ConfigError(
+                f"{where}: environment variable {name} (secret_env) is not set"
+                + (" (it holds only white space)" if value else "")
+            )
         return value.encode()
     if isinstance(file, str) and file:
         path = base / Path(file).expanduser()

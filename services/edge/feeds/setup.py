@@ -122,15 +122,18 @@ def _reference(
     variable = str(provider.option(f"{name}_env", ""))
     file = str(provider.option(f"{name}_file", ""))
     if variable:
-        value = env.get(variable, "")
+        value = env.get(variable, "").strip()
         if not value:
             raise ConfigError(f"provider {provider.id!r}: {name}_env {variable} is not set")
         return value
     if file:
         try:
-            return Path(file).read_text().strip()
+            value = Path(file).read_text().strip()
         except OSError as exc:
             raise ConfigError(f"provider {provider.id!r}: {name}_file {file}: {exc}") from None
+        if not value:
+            raise ConfigError(f"provider {provider.id!r}: {name}_file {file} is empty")
+        return value
     if required:
         raise ConfigError(f"provider {provider.id!r}: set {name}_env or {name}_file")
     return ""

@@ -85,6 +85,24 @@ def test_a_missing_secret_fails_at_start_naming_the_variable() -> None:
         parse_providers(doc, environ={})
 
 
+@pytest.mark.parametrize("dialect", sorted(DIALECT_OPTIONS))
+def test_a_secret_of_white_space_only_is_refused_for_every_dialect(
+    dialect: str, tmp_path: Path
+) -> None:
+    """Secrets are used stripped: white space alone would be an empty key anyone can sign
+    with (SoftSwiss, Pragmatic, Ezugi) or an `authToken` any caller matches (Evolution)."""
+    (tmp_path / "blank").write_text(" \n")
+    entry = {"id": "p", "dialect": dialect, "currencies": ["EUR"]}
+    with pytest.raises(
+        ConfigError, match=re.escape("BLANK (secret_env) is not set (it holds only white space)")
+    ):
+        parse_providers({"provider": [{**entry, "secret_env": "BLANK"}]}, environ={"BLANK": " \t"})
+    with pytest.raises(ConfigError, match=r"secret_file .*blank is empty"):
+        parse_providers(
+            {"provider": [{**entry, "secret_file": "blank"}]}, environ={}, base=tmp_path
+        )
+
+
 def test_bad_ids_currencies_networks_and_duplicates_are_refused() -> None:
     base = {"dialect": "hub88", "currencies": ["EUR"], "secret_env": "S"}
     env = {"S": "x"}

@@ -60,6 +60,8 @@ def test_a_pull_feed_needs_a_url_and_reads_its_token_and_timings() -> None:
         ({"feed": "pull", "feed_secret_env": "S"}, "needs feed_url"),
         ({"feed": "push"}, "set feed_secret_env or feed_secret_file"),
         ({"feed": "push", "feed_secret_env": "MISSING"}, "MISSING is not set"),
+        ({"feed": "push", "feed_secret_env": "BLANK"}, "BLANK is not set"),
+        ({"feed": "push", "feed_secret_file": "/dev/null"}, "/dev/null is empty"),
         ({"feed": "push", "feed_secret_env": "S", "feed_poll_s": -1}, "positive number"),
     ],
 )
@@ -67,4 +69,4 @@ def test_an_incomplete_feed_configuration_is_refused_at_start(
     options: dict[str, OptionValue], message: str
 ) -> None:
     with pytest.raises(ConfigError, match=message):
-        feed_configs(providers(**options), {"S": "s"})
+        feed_configs(providers(**options), {"S": "s", "BLANK": "  "})
