@@ -24,6 +24,9 @@ Semantics, following the public implementations unless marked [INFER]:
   codes for it disagree between implementations; 7 is final and changes nothing].
 - `refund` cancels the bet `reference` if still open; unknown -> error 0, nothing moves,
   and the late bet is then refused with 3; after its result -> 7 [INFER], nothing moves.
+  A result or refund (they name no currency) settles in the currency the bet was taken
+  in: the player's last session's, else each other currency of the provider in turn (a
+  player may open a session in another currency before a round's result comes).
 - `endRound` closes the round in the ledger: bets still open lose [INFER: Pragmatic sends
   a result for every win first]; with nothing open (every result in) it still closes it;
   repeated -> success, nothing written. Balance-free otherwise.
@@ -86,6 +89,7 @@ from services.edge.amounts import wire_amount
 from services.edge.ports import Refused
 
 S = TypeVar("S")
+M = TypeVar("M", Debit, Credit, Rollback)
 
 _ENCODER = msgspec.json.Encoder(decimal_format="number")
 _MILLIS = re.compile(r"[0-9]{1,15}")
@@ -117,6 +121,18 @@ _REFUSALS: dict[Refusal, Error] = {
     Refusal.SELF_EXCLUDED: Error.PLAYER_FROZEN,
     Refusal.RETRY_EXHAUSTED: Error.INTERNAL_RETRY,
 }
+
+_ELSEWHERE = frozenset(
+    {
+        Refusal.UNKNOWN_WALLET,
+        Refusal.CURRENCY_MISMATCH,
+        Refusal.BET_NOT_FOUND,
+        Refusal.DUPLICATE_CONFLICT,
+    }
+)
+"""Refusals that may only say a call is in another of the player's currencies: no wallet
+in this one, the bet or transaction in another, no open bet of the round in this wallet,
+or the reference recorded in another (`_in_their_currency`)."""
 
 
 class _Answer(Exception):
@@ -217,6 +233,38 @@ class Adapter(DialectAdapter):
             return await self.ledger.execute(command), None
         except Refused as exc:
             return None, exc
+
+    async def _in_their_currency(
+        self, user: str, command: Callable[[str], M]
+    ) -> tuple[WalletReply | None, Refused | None, str]:
+        """Execute `command(currency)` in the player's last session's currency, then in
+        each other currency of the provider while the ledger's refusal may mean the call
+        belongs to another (`_ELSEWHERE`): Pragmatic's calls name no currency, and a
+        player who bet in one currency may have opened a session in another since, before
+        the bet's result, refund or repeat came. The reply and its currency, or the
+        refusal of the currency the call was found in (the first one's when none). A
+        currency whose exponent `command` refuses the amount in (`_Answer`) is skipped;
+        skipped in all -> error 7. A refusal writes nothing, so the tries move nothing."""
+        latest = await self.sessions.currency_of(self.provider.id, user)
+        currencies = [c for c in self.provider.currencies if c != latest]
+        if latest in self.provider.currencies:
+            currencies.insert(0, latest)
+        first: tuple[Refused, str] | None = None
+        for currency in currencies:
+            try:
+                move = command(currency)
+            except _Answer:
+                continue  # not an amount of this currency: not the call's
+            reply, refused = await self._execute(move)
+            if reply is not None:
+                return reply, None, currency
+            assert refused is not None
+            if refused.code not in _ELSEWHERE:
+                return None, refused, currency
+            first = first or (refused, currency)
+        if first is None:
+            raise _Answer(Error.BAD_PARAMETERS)
+        return None, first[0], first[1]
 
     async def _move(
         self, command: Debit | Credit | Award, currency: str, **extra: object
@@ -340,51 +388,45 @@ class Adapter(DialectAdapter):
         longer be. The ledger replays it in the original's currency and refuses it, moving
         nothing, in any other; a payload the ledger replays in none gets the refusal in the
         likeliest currency (error 7 for another amount or round)."""
-        latest = await self.sessions.currency_of(self.provider.id, call.userId)
-        currencies = [c for c in self.provider.currencies if c != latest]
-        if latest in self.provider.currencies:
-            currencies.insert(0, latest)
-        first: tuple[Refused, str] | None = None
-        for currency in currencies:
-            try:
-                amount = self._bet_amount(call, currency)
-            except _Answer:
-                continue  # not an amount of this currency: not the original's
-            reply, refused = await self._execute(self._stake_of(call, currency, amount, session_id))
-            if reply is not None:
-                return await self._money_answer(reply, currency, usedPromo=Decimal(0))
+        reply, refused, currency = await self._in_their_currency(
+            call.userId,
+            lambda currency: self._stake_of(
+                call, currency, self._bet_amount(call, currency), session_id
+            ),
+        )
+        if reply is None:
             assert refused is not None
-            first = first or (refused, currency)
-        if first is None:
-            raise _Answer(Error.BAD_PARAMETERS)
-        return await self._refused(first[0], call.userId, first[1])
+            return await self._refused(refused, call.userId, currency)
+        return await self._money_answer(reply, currency, usedPromo=Decimal(0))
 
     async def result(self, request: EdgeRequest) -> EdgeResponse:
         return await self._serve(request, wire.ResultRequest, self._result)
 
     async def _result(self, call: wire.ResultRequest) -> EdgeResponse:
-        currency = await self._currency(call.userId)
-        amount = self._amount(call.amount, currency)
-        return await self._move(
-            Credit(
+        reply, refused, currency = await self._in_their_currency(
+            call.userId,
+            lambda currency: Credit(
                 provider=self.provider.id,
                 tx_id=f"result:{call.reference}",
                 player=call.userId,
                 currency=currency,
-                amount=amount,
+                amount=self._amount(call.amount, currency),
                 round_id=call.roundId,
                 game=call.gameId,
             ),
-            currency,
         )
+        if reply is None:
+            assert refused is not None
+            return await self._refused(refused, call.userId, currency)
+        return await self._money_answer(reply, currency)
 
     async def refund(self, request: EdgeRequest) -> EdgeResponse:
         return await self._serve(request, wire.RefundRequest, self._refund)
 
     async def _refund(self, call: wire.RefundRequest) -> EdgeResponse:
-        currency = await self._currency(call.userId)
-        reply, refused = await self._execute(
-            Rollback(
+        reply, refused, currency = await self._in_their_currency(
+            call.userId,
+            lambda currency: Rollback(
                 provider=self.provider.id,
                 tx_id=f"refund:{call.reference}",
                 player=call.userId,
@@ -393,7 +435,7 @@ class Adapter(DialectAdapter):
                 round_id=call.roundId,
                 late_original="refuse",
                 only_open=True,
-            )
+            ),
         )
         if reply is None:
             assert refused is not None
