@@ -326,7 +326,11 @@ class Adapter(DialectAdapter):
             body = wire.CheckResponse(status=answer.status, uuid=call.uuid)
             return EdgeResponse(200, _ENCODER.encode(body))
         try:
-            fresh = await rotate(self.sessions, session, ttl_s=self.ttl)
+            # The new sid idles for `session_ttl_s`, not for the launch token's idle time
+            # (`rotate` keeps the old session's).
+            fresh = await rotate(
+                self.sessions, msgspec.structs.replace(session, idle_s=self.ttl), ttl_s=self.ttl
+            )
         except SessionEnded:  # the platform closed the session as the sid rotated
             body = wire.CheckResponse(status=Status.INVALID_SID, uuid=call.uuid)
         else:
