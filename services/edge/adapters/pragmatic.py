@@ -42,8 +42,9 @@ Semantics, following the public implementations unless marked [INFER]:
   surrogate characters): `userId`, `reference`, `roundId`, `token`, and `gameId` (may be
   empty); another -> error 7, nothing moves.
 - Edge refusals: IP not allowed -> HTTP 403 error 5; rate limited -> 429 error 100 (retry);
-  body too large -> 413 error 7; internal failure -> error 100 (102 on endRound): safe
-  to retry. Unknown fields are ignored.
+  body too large -> 413 error 7; internal failure, or a ledger that gave up on a write
+  (`RETRY_EXHAUSTED`) -> error 100 (102 on endRound): safe to retry. Unknown fields are
+  ignored.
 - `bonusWin` (a free-rounds bonus's win), `jackpotWin`, `promoWin` (a campaign's prize)
   and `adjustment` are each a ledger `Award` (cause PROMO, JACKPOT, PROMO, ADJUSTMENT)
   under `<method>:<reference>`, paid as the reference's "separate credits": idempotent on
@@ -469,6 +470,8 @@ class Adapter(DialectAdapter):
             Refusal.BET_REFUNDED,
             Refusal.ROUND_CLOSED,
         ):
+            if refused.code is Refusal.RETRY_EXHAUSTED:
+                return _response(Error.INTERNAL_END_ROUND_RETRY)  # endRound's own "retry"
             return await self._refused(refused, call.userId, currency)
         cash = in_currency(reply.available, currency) if reply else None
         if cash is None or (reply is not None and reply.replayed):
