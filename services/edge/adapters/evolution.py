@@ -4,7 +4,8 @@ Provider config: `secret_env`/`secret_file` holds the `authToken` Evolution send
 query string. Options: `session_ttl_s` (default 1800) for sids issued by `/check`: the idle time
 after which an unused sid expires (sliding);
 `test_sid = true` mounts `/sid`, which issues a sid for any user (Evolution's test tool
-needs it; never enable it in production).
+needs it; never enable it in production); a value other than true or false is refused at
+start.
 
 Semantics, following Evolution's integration test tool unless marked [INFER]:
 - `authToken` is compared (constant time) before the body is decoded; a wrong or missing
@@ -173,6 +174,14 @@ class Adapter(DialectAdapter):
         super().__init__(provider, context)
         self.ttl = provider.seconds("session_ttl_s", PROVIDER_IDLE_S)
         """The idle time of the sids `/check` issues: `options.session_ttl_s`."""
+        test_sid = provider.option("test_sid", False)
+        if not isinstance(test_sid, bool):
+            raise ValueError(
+                f"provider {provider.id!r}: options.test_sid must be true or false, "
+                f"got {test_sid!r}"
+            )
+        self.test_sid = test_sid
+        """Whether `/sid` is served (`options.test_sid`; test environments only)."""
 
     def endpoints(self) -> Sequence[Endpoint]:
         endpoints = [
@@ -183,7 +192,7 @@ class Adapter(DialectAdapter):
             Endpoint("POST", "cancel", self.cancel),
             Endpoint("POST", "promo_payout", self.promo_payout),
         ]
-        if self.provider.option("test_sid", False) is True:
+        if self.test_sid:
             endpoints.append(Endpoint("POST", "sid", self.sid))
         return endpoints
 
