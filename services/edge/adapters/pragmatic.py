@@ -51,7 +51,8 @@ Semantics, following the public implementations unless marked [INFER]:
   `reference` like every money call (a repeat is the original success with today's cash;
   the same reference with another amount -> 7, nothing moves). An `adjustment` amount may
   carry a minus sign: it takes money, never more than is available (1 with the cash).
-  The player's currency is their session's (`promoWin` may name it: another -> 7).
+  The currency is the player's last session's, or the one `promoWin` names (one the
+  provider does not list -> 7).
 """
 
 from __future__ import annotations
@@ -493,9 +494,10 @@ class Adapter(DialectAdapter):
         currency: str = "",
     ) -> EdgeResponse:
         """Pay (or, an adjustment, take) `call.amount` as an award under `method:reference`."""
-        known = await self._currency(call.userId)
-        if currency and currency != known:
+        if currency and currency not in self.provider.currencies:
             raise _Answer(Error.BAD_PARAMETERS)
+        # A currency the call names is the prize's, whatever the player's last session is in.
+        known = currency or await self._currency(call.userId)
         negative = cause is AwardCause.ADJUSTMENT and call.amount.startswith("-")
         amount = self._amount(call.amount[1:] if negative else call.amount, known)
         return await self._move(
