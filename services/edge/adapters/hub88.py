@@ -24,7 +24,8 @@ Semantics, per Hub88's documentation unless marked [INFER]:
   bet -> `RS_ERROR_TRANSACTION_ROLLED_BACK`; a zero win settles the bet as lost.
 - `rollback` names no currency: it is in the one of the transaction it undoes (tried in
   the order: its token's, the player's latest session's, the provider's others), not
-  merely the player's latest session's, which may be another game's since.
+  merely the player's latest session's, which may be another game's since. A retry is
+  answered in the currency of its first answer, whichever is tried first by then.
 - `rollback` of an unknown transaction -> `RS_OK` with the balance, nothing moves, and the
   rollback is remembered: if the bet arrives later it is refused with
   `RS_ERROR_TRANSACTION_ROLLED_BACK` [INFER: Hub88 has already written that bet off].
@@ -129,6 +130,9 @@ _WIN_REFUSALS: dict[Refusal, Status] = {
 }
 """A win for a player with no wallet has no bet to pay."""
 _NOT_FOUND = {Refusal.TRANSACTION_NOT_FOUND, Refusal.BET_NOT_FOUND, Refusal.UNKNOWN_WALLET}
+_OTHER_CURRENCY = {Refusal.CURRENCY_MISMATCH, Refusal.DUPLICATE_CONFLICT}
+"""What a rollback tried in one currency hears when the transaction it undoes, or its own
+first answer (a retry), is in another: the ledger's record of either names its currency."""
 
 
 class _Echo(msgspec.Struct, frozen=True):
@@ -420,8 +424,8 @@ class Adapter(DialectAdapter):
             try:
                 reply = await self.ledger.execute(command)
             except Refused as exc:
-                if exc.code is Refusal.CURRENCY_MISMATCH and currency != currencies[-1]:
-                    continue  # the transaction it undoes is in another of them
+                if exc.code in _OTHER_CURRENCY and currency != currencies[-1]:
+                    continue  # the transaction it undoes, or its first answer, is in another
                 if exc.code in _NOT_FOUND:
                     units = await self._balance_units(call.user, currency)
                     return self._send(Status.OK, call.request_uuid, call.user, currency, units or 0)
