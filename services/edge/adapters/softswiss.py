@@ -11,7 +11,8 @@ marked [INFER]:
   ledger command, in order: `bet` -> Debit, `win` -> Credit of every open bet of the player
   in the round (`game_id`); `finished: true` closes the round with the request's last
   action [INFER: a finished request without actions moves nothing and closes nothing].
-  A round finished on a bet has no win (SoftSwiss acceptance scenario C): after the
+  A round finished on a bet has no win (SoftSwiss acceptance scenario C), nor one
+  finished on a win rolled back before it came (absorbed, it pays nothing): after the
   actions, a zero credit `finished:<game_id>:<user_id>` settles the player's open bets
   in it as lost and closes it, once; a later rollback of such a bet still refunds it.
   The answer is the balance after the last action and one `{action_id, tx_id,
@@ -309,8 +310,10 @@ class Adapter(DialectAdapter):
             transactions.append(
                 wire.Transaction(action_id=command.tx_id, tx_id=reply.tx_ref, processed_at=_now())
             )
-        if lost:
-            # Finished on a bet: no win comes, so the player's open bets in it are lost.
+        assert reply is not None
+        if lost or (call.finished and reply.absorbed):
+            # Finished on a bet, or on a win rolled back before it came: no win comes, so
+            # the player's open bets in it are lost.
             reply = await self._execute(
                 Credit(
                     provider=self.provider.id,
@@ -323,7 +326,6 @@ class Adapter(DialectAdapter):
                     closes_round=True,
                 )
             )
-        assert reply is not None
         return self._ok(
             wire.PlayResponse(
                 balance=await self._balance_after(reply, call.user_id, currency),
