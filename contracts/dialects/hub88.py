@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+from decimal import ROUND_FLOOR
+from decimal import Decimal
 from typing import Annotated
 from typing import Final
 
@@ -41,6 +43,12 @@ MAX_UNITS: Final = 10**18
 Units = Annotated[int, msgspec.Meta(ge=0, le=MAX_UNITS)]
 OptionalText = Annotated[str, msgspec.Meta(max_length=256, pattern=ids.TEXT_PATTERN)]
 Currency = Annotated[str, msgspec.Meta(min_length=3, max_length=5)]
+
+
+def balance_units(balance: Decimal) -> int:
+    """A balance in Hub88's integer form, rounded down: in a currency finer than Hub88's
+    five decimals (BTC has eight) the player is never shown more than they can stake."""
+    return int(balance.scaleb(SCALE).to_integral_value(rounding=ROUND_FLOOR))
 
 
 class Status(enum.StrEnum):

@@ -54,7 +54,8 @@ Semantics, per Hub88's documentation unless marked [INFER]:
   `RS_ERROR_WRONG_SYNTAX`, nothing moves.
 - Hub88 requests carry no timestamp or nonce; replays of a signed body are harmless
   because every money call is idempotent on `transaction_uuid`.
-- `balance` in answers is the player's available balance (cash minus holds).
+- `balance` in answers is the player's available balance (cash minus holds), rounded
+  down to Hub88's five decimals (a BTC balance has eight).
 """
 
 from __future__ import annotations
@@ -71,7 +72,6 @@ from contracts.dialects import hub88 as wire
 from contracts.dialects.hub88 import Status
 from contracts.money import MoneyError
 from contracts.money import from_minor
-from contracts.money import to_minor
 from contracts.wallet import Award
 from contracts.wallet import AwardCause
 from contracts.wallet import Credit
@@ -215,7 +215,7 @@ class Adapter(DialectAdapter):
 
     async def _balance_units(self, player: str, currency: str) -> int | None:
         available = await self.available(player, currency)
-        return None if available is None else to_minor(available, currency, wire.SCALE)
+        return None if available is None else wire.balance_units(available)
 
     async def _session(self, user: str, token: str) -> Session:
         """The token's session, expired or not, after checking it belongs to `user`."""
@@ -237,7 +237,7 @@ class Adapter(DialectAdapter):
         raise _Answer(Status.INVALID_TOKEN)
 
     def _ok(self, request_uuid: str, user: str, currency: str, reply: WalletReply) -> EdgeResponse:
-        units = to_minor(reply.available, currency, wire.SCALE)
+        units = wire.balance_units(reply.available)
         return self._send(Status.OK, request_uuid, user, currency, units)
 
     def _send(
@@ -318,7 +318,7 @@ class Adapter(DialectAdapter):
             balance = await self.ledger.balance(call.user, currency)
         except Refused as exc:
             return await self._refused(exc, call.request_uuid, call.user, currency)
-        units = to_minor(balance.available, currency, wire.SCALE)
+        units = wire.balance_units(balance.available)
         return self._send(Status.OK, call.request_uuid, call.user, currency, units)
 
     async def bet(self, request: EdgeRequest) -> EdgeResponse:
