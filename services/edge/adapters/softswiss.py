@@ -34,7 +34,8 @@ marked [INFER]:
 - `jackpot_contribution` and `jackpot_win` are informational: they are parts of `amount`
   already [INFER], so they move nothing of their own.
 - `session_id`, when the provider sends one, is checked on bets only (it must be a live,
-  unexpired session of that player, else 412 code 101) [INFER]; wins and rollbacks never
+  unexpired session of that player, else 412 code 101, in the request's currency, else
+  412 code 154) [INFER]; wins and rollbacks never
   check it. A request whose every bet `action_id` the ledger answered before is a repeat
   whatever became of the session (expired, revoked, unknown; another player's excepted),
   answered per action as any repeat.
@@ -195,9 +196,12 @@ class Adapter(DialectAdapter):
                 balance = await self._balance_units(command.player, command.currency)
             raise _Answer(code, exc.message or str(exc.code), balance) from exc
 
-    async def _check_session(self, token: str, player: str, bets: Sequence[str]) -> str:
-        """The `session_id` the bets `bets` with `token` are recorded under ("" without a
-        token), once `debit_session` lets them through."""
+    async def _check_session(
+        self, token: str, player: str, currency: str, bets: Sequence[str]
+    ) -> str:
+        """The `session_id` the bets `bets` in `currency` with `token` are recorded under
+        ("" without a token), once `debit_session` lets them through and the session
+        is in `currency`."""
         if not token:
             return ""
         try:
@@ -208,6 +212,11 @@ class Adapter(DialectAdapter):
             raise _Answer(
                 Code.PLAYER_INVALID, f"session is not a live session of {player}"
             ) from None
+        if session is not None and session.currency != currency:
+            raise _Answer(
+                Code.CURRENCY_NOT_ALLOWED,
+                f"session of {player} plays in {session.currency}, not {currency}",
+            )
         return debit_session_id(session, token)
 
     async def _serve(
@@ -283,7 +292,7 @@ class Adapter(DialectAdapter):
         recorded = ""
         bets = [a.action_id for a in actions if isinstance(a, wire.BetAction)]
         if bets:
-            recorded = await self._check_session(call.session_id, call.user_id, bets)
+            recorded = await self._check_session(call.session_id, call.user_id, currency, bets)
         lost = call.finished and isinstance(actions[-1], wire.BetAction)
         for index, action in enumerate(actions):
             closes = call.finished and not lost and index == len(actions) - 1
