@@ -26,6 +26,8 @@ Semantics, per Hub88's documentation unless marked [INFER]:
   the order: its token's, the player's latest session's, the provider's others), not
   merely the player's latest session's, which may be another game's since. A retry is
   answered in the currency of its first answer, whichever is tried first by then.
+- `rollback` naming itself (`reference_transaction_uuid` = its `transaction_uuid`) ->
+  `RS_ERROR_WRONG_SYNTAX`, nothing moves.
 - `rollback` of an unknown transaction -> `RS_OK` with the balance, nothing moves, and the
   rollback is remembered: if the bet arrives later it is refused with
   `RS_ERROR_TRANSACTION_ROLLED_BACK` [INFER: Hub88 has already written that bet off].
@@ -406,6 +408,9 @@ class Adapter(DialectAdapter):
         call = self._call(request, wire.RollbackRequest)
         if isinstance(call, EdgeResponse):
             return call
+        if call.transaction_uuid == call.reference_transaction_uuid:
+            # It cannot undo itself; the ledger would take it for its own target.
+            return self._send(Status.WRONG_SYNTAX, call.request_uuid, call.user, "", None)
         currencies = await self._rollback_currencies(call)
         if not currencies:
             return self._send(Status.WRONG_CURRENCY, call.request_uuid, call.user, "", None)

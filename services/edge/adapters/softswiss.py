@@ -24,7 +24,8 @@ marked [INFER]:
 - `/rollback` actions undo `original_action_id`. Pre-rollback: a rollback of an action not
   yet seen is accepted (200, empty `tx_id`) and remembered; when the original arrives it
   gets a `tx_id` but moves no money (`late_original="absorb"`). A rollback naming a
-  rollback or another player's action -> HTTP 404 code 404.
+  rollback or another player's action -> HTTP 404 code 404; one naming itself
+  (`original_action_id` = its `action_id`) -> HTTP 400 code 400, nothing moves.
 - A win for a round where the player has no bet -> HTTP 404 code 404 [INFER]; a second win
   for a settled round -> HTTP 400 code 400 [INFER]. A zero win settles the round as lost.
 - Refusals: not enough funds -> HTTP 412 code 100 with the balance; unknown player ->
@@ -360,6 +361,11 @@ class Adapter(DialectAdapter):
         ids = [a.action_id for a in actions]
         if not actions or len(set(ids)) != len(ids) or not all(ids):
             raise _Answer(Code.BAD_REQUEST, "rollback needs actions with unique action_id")
+        for action in actions:
+            if action.action_id == action.original_action_id:
+                raise _Answer(
+                    Code.BAD_REQUEST, f"rollback {action.action_id} names itself as its original"
+                )
         transactions: list[wire.Transaction] = []
         balance: int | None = None
         for index, action in enumerate(actions):
