@@ -53,7 +53,7 @@ Semantics, per Hub88's documentation unless marked [INFER]:
 - Ids follow `contracts.ids` (1-128 characters; no control, invisible formatting or
   surrogate characters): `user`, `transaction_uuid`, `reference_transaction_uuid`,
   `request_uuid`, `round`, and `game_code` (may be empty); another ->
-  `RS_ERROR_WRONG_SYNTAX`, nothing moves.
+  `RS_ERROR_WRONG_TYPES` (as any field msgspec refuses), nothing moves.
 - Hub88 requests carry no timestamp or nonce; replays of a signed body are harmless
   because every money call is idempotent on `transaction_uuid`.
 - `balance` in answers is the player's available balance (cash minus holds), rounded
