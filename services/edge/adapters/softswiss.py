@@ -21,11 +21,14 @@ marked [INFER]:
   repeated and new actions is handled per action; `balance` is always the balance now. A
   repeat with another amount is HTTP 400 code 400 [INFER: SoftSwiss names no code for it;
   the request contradicts an earlier one].
-- `/rollback` actions undo `original_action_id`. Pre-rollback: a rollback of an action not
-  yet seen is accepted (200, empty `tx_id`) and remembered; when the original arrives it
-  gets a `tx_id` but moves no money (`late_original="absorb"`). A rollback naming a
-  rollback or another player's action -> HTTP 404 code 404; one naming itself
-  (`original_action_id` = its `action_id`) -> HTTP 400 code 400, nothing moves.
+- `/rollback` actions undo `original_action_id`; `finished: true` ends the round after
+  them with no win to come: the player's bets they left open are lost (a zero credit
+  `finished-by-rollback:<game_id>:<user_id>`, once) and it closes. Pre-rollback: a
+  rollback of an action not yet seen is accepted (200, empty `tx_id`) and remembered;
+  when the original arrives it gets a `tx_id` but moves no money
+  (`late_original="absorb"`). A rollback naming a rollback or another player's action
+  -> HTTP 404 code 404; one naming itself (`original_action_id` = its `action_id`) ->
+  HTTP 400 code 400, nothing moves.
 - A win for a round where the player has no bet -> HTTP 404 code 404 [INFER]; a second win
   for a settled round -> HTTP 400 code 400 [INFER]. A zero win settles the round as lost.
 - Refusals: not enough funds -> HTTP 412 code 100 with the balance; unknown player ->
@@ -191,11 +194,15 @@ class Adapter(DialectAdapter):
         try:
             return await self.ledger.execute(command)
         except Refused as exc:
-            code = _REFUSALS[exc.code]
-            balance = None
-            if code is not Code.UNKNOWN and exc.code is not Refusal.UNKNOWN_WALLET:
-                balance = await self._balance_units(command.player, command.currency)
-            raise _Answer(code, exc.message or str(exc.code), balance) from exc
+            raise await self._refusal(exc, command) from exc
+
+    async def _refusal(self, exc: Refused, command: Debit | Credit | Rollback | Award) -> _Answer:
+        """The SoftSwiss answer to the ledger's refusal of `command`."""
+        code = _REFUSALS[exc.code]
+        balance = None
+        if code is not Code.UNKNOWN and exc.code is not Refusal.UNKNOWN_WALLET:
+            balance = await self._balance_units(command.player, command.currency)
+        return _Answer(code, exc.message or str(exc.code), balance)
 
     async def _check_session(
         self, token: str, player: str, currency: str, bets: Sequence[str]
@@ -322,20 +329,8 @@ class Adapter(DialectAdapter):
             )
         assert reply is not None
         if lost or (call.finished and reply.absorbed):
-            # Finished on a bet, or on a win rolled back before it came: no win comes, so
-            # the player's open bets in it are lost.
-            reply = await self._execute(
-                Credit(
-                    provider=self.provider.id,
-                    tx_id=f"finished:{call.game_id}:{call.user_id}",
-                    player=call.user_id,
-                    currency=currency,
-                    amount=Decimal(0),
-                    round_id=call.game_id,
-                    game=call.game,
-                    closes_round=True,
-                )
-            )
+            # Finished on a bet, or on a win rolled back before it came.
+            reply = await self._finish(call, currency, "finished") or reply
         return self._ok(
             wire.PlayResponse(
                 balance=await self._balance_after(reply, call.user_id, currency),
@@ -343,6 +338,30 @@ class Adapter(DialectAdapter):
                 transactions=transactions,
             )
         )
+
+    async def _finish(
+        self, call: wire.PlayRequest | wire.RollbackRequest, currency: str, how: str
+    ) -> WalletReply | None:
+        """End the round `call` finished with no win to come: the player's bets still open
+        in it are lost (a zero credit `<how>:<game_id>:<user_id>`, once), and it closes.
+        None when the player has no wallet or no bet there to lose (as Pragmatic's
+        `endRound`): nothing moved."""
+        command = Credit(
+            provider=self.provider.id,
+            tx_id=f"{how}:{call.game_id}:{call.user_id}",
+            player=call.user_id,
+            currency=currency,
+            amount=Decimal(0),
+            round_id=call.game_id,
+            game=call.game,
+            closes_round=True,
+        )
+        try:
+            return await self.ledger.execute(command)
+        except Refused as exc:
+            if exc.code in (Refusal.BET_NOT_FOUND, Refusal.UNKNOWN_WALLET):
+                return None
+            raise await self._refusal(exc, command) from exc
 
     async def _balance_after(self, reply: WalletReply, player: str, currency: str) -> int:
         """The balance now: a replayed reply carries the balance of its first answer."""
@@ -368,7 +387,7 @@ class Adapter(DialectAdapter):
                 )
         transactions: list[wire.Transaction] = []
         balance: int | None = None
-        for index, action in enumerate(actions):
+        for action in actions:
             command = Rollback(
                 provider=self.provider.id,
                 tx_id=action.action_id,
@@ -377,7 +396,6 @@ class Adapter(DialectAdapter):
                 ref_tx_id=action.original_action_id,
                 round_id=call.game_id,
                 late_original="absorb",
-                closes_round=call.finished and index == len(actions) - 1,
             )
             try:
                 reply = await self.ledger.execute(command)
@@ -393,6 +411,11 @@ class Adapter(DialectAdapter):
             )
         if balance is None:
             raise _Answer(Code.PLAYER_INVALID, f"player {call.user_id} has no {currency} wallet")
+        if call.finished and call.game_id:
+            # Finished by a rollback: no win comes for the bets it left open.
+            finished = await self._finish(call, currency, "finished-by-rollback")
+            if finished is not None:
+                balance = await self._balance_after(finished, call.user_id, currency)
         return self._ok(
             wire.PlayResponse(balance=balance, game_id=call.game_id, transactions=transactions)
         )

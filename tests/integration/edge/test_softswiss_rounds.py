@@ -84,3 +84,30 @@ async def test_a_round_finished_on_a_win_rolled_back_before_it_came_settles_its_
         assert (wallet.balance, wallet.held) == (Decimal(99), Decimal(0)), "no stake held forever"
         state = await asyncio.to_thread(rig.ledger.round_state, "softswiss", "r-1")
         assert [b.status for b in state.bets] == [BetStatus.SETTLED]
+
+
+async def test_a_round_finished_by_a_rollback_settles_the_bets_left_open_as_lost(
+    nats_url: str, stream_prefix: str
+) -> None:
+    async with real_rig(nats_url, stream_prefix, provider("softswiss", SECRET.encode())) as rig:
+        client = await _funded(rig)
+        for action in ("a-1", "a-2"):
+            placed = await client.play(
+                user="u-1", currency="EUR", round_id="r-1", actions=[bet(action, Decimal(1), "EUR")]
+            )
+            assert placed["http_status"] == 200, placed
+        # The provider cancels the second bet, and with it ends the round: no win comes.
+        ended = client.rollback_call(
+            user="u-1",
+            currency="EUR",
+            round_id="r-1",
+            actions=[rollback("rb-2", "a-2")],
+            finished=True,
+        )
+        first = await client.send(ended)
+        again = await client.send(ended)
+        assert first["balance"] == again["balance"] == 9900, (first, again)
+        wallet = await asyncio.to_thread(rig.ledger.balance, "u-1", "EUR")
+        assert (wallet.balance, wallet.held) == (Decimal(99), Decimal(0)), "no stake held forever"
+        state = await asyncio.to_thread(rig.ledger.round_state, "softswiss", "r-1")
+        assert sorted(b.status for b in state.bets) == [BetStatus.REFUNDED, BetStatus.SETTLED]
