@@ -195,10 +195,14 @@ class WalletCommands(LedgerBase):
             fallback_session=named.session_id if named is not None else "",
         )
         record.note_award(amount, cmd.cause.value, account, cmd.round_id)
+        if named is not None:
+            named.mark_paid_out(cmd.tx_id)
+            changed.append(named)
         return self._saved(record, *changed, record, *self._closing(cmd, None))
 
     def _require_award(self, cmd: Award) -> TxRecord:
-        """The award `cmd` pays out (a free bet): it must be known, an award, and standing."""
+        """The award `cmd` pays out (a free bet): it must be known, an award, standing, and
+        not paid out by another win that stands (a win rolled back frees it again)."""
         named = self.find(TxRecord, tx_record_id(cmd.provider, cmd.ref_tx_id))
         if named is None or named.reply is None or named.kind != "award":
             raise LedgerRefused(
@@ -218,6 +222,15 @@ class WalletCommands(LedgerBase):
                 Refusal.TRANSACTION_ROLLED_BACK if rolled_back else Refusal.BET_NOT_FOUND,
                 f"award {cmd.provider}/{cmd.tx_id} pays out {cmd.ref_tx_id}, which was rolled "
                 "back or is another player's",
+            )
+        paying = named.paid_out_by and self.find(
+            TxRecord, tx_record_id(cmd.provider, named.paid_out_by)
+        )
+        if paying and not paying.rolled_back_by:
+            raise LedgerRefused(
+                Refusal.BET_ALREADY_SETTLED,
+                f"award {cmd.provider}/{cmd.tx_id} pays out {cmd.ref_tx_id}, which "
+                f"{named.paid_out_by} paid out already",
             )
         return named
 

@@ -733,6 +733,7 @@ class TxRecord(Aggregate):
         self.late_original = late_original
         self.session_id = session_id
         self.rolled_back_by = ""
+        self.paid_out_by = ""
 
     @staticmethod
     def create_id(provider: str, tx_id: str, **_: Any) -> UUID:
@@ -786,6 +787,10 @@ class TxRecord(Aggregate):
     def mark_rolled_back(self, by_tx: str) -> None:
         self._rolled_back(by_tx=by_tx)
 
+    def mark_paid_out(self, by_tx: str) -> None:
+        """A free bet's win paid it out: another win of it is refused while `by_tx` stands."""
+        self._paid_out(by_tx=by_tx)
+
     class Absorbed(Aggregate.Event):
         kind: str
         fingerprint: str
@@ -826,3 +831,10 @@ class TxRecord(Aggregate):
     @event(RolledBack)
     def _rolled_back(self, by_tx: str) -> None:
         self.rolled_back_by = by_tx
+
+    class PaidOut(Aggregate.Event):
+        by_tx: str
+
+    @event(PaidOut)
+    def _paid_out(self, by_tx: str) -> None:
+        self.paid_out_by = by_tx

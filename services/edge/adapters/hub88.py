@@ -35,8 +35,11 @@ Semantics, per Hub88's documentation unless marked [INFER]:
   stake) takes nothing from the player and is remembered as a zero promotion award; a
   win with `is_free: true` is a promotion paid to the player (from the promotions
   account) naming that free bet by `reference_transaction_uuid`: unknown ->
-  `RS_ERROR_TRANSACTION_DOES_NOT_EXIST`, rolled back -> `RS_ERROR_TRANSACTION_ROLLED_BACK`.
-  A rollback of a free win takes it back; each is once by `transaction_uuid`.
+  `RS_ERROR_TRANSACTION_DOES_NOT_EXIST`, rolled back -> `RS_ERROR_TRANSACTION_ROLLED_BACK`,
+  paid out already by another win that stands -> `RS_ERROR_DUPLICATE_TRANSACTION` (as a
+  second win of a paid bet).
+  A rollback of a free win takes it back (and frees the free bet for a corrected win);
+  each is once by `transaction_uuid`.
 - `round_closed: true` on a bet, win or rollback closes the round in the ledger, once the
   transaction is taken: a later bet in it is refused (`RS_ERROR_INVALID_GAME`), and the
   round reads CLOSED.

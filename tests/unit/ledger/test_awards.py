@@ -91,3 +91,16 @@ def test_a_free_bets_win_in_another_currency_is_refused() -> None:
     usd = msgspec.structs.replace(award("fbw-1", "7", ref_tx_id="fb-1"), currency="USD")
     with refused(Refusal.CURRENCY_MISMATCH):
         ledger.execute(usd)
+
+
+def test_a_free_bet_is_paid_out_once_and_again_only_after_its_win_is_rolled_back() -> None:
+    ledger = p1_funded()
+    ledger.execute(award("fb-1", "0", round_id="r1"))
+    ledger.execute(award("fbw-1", "7", round_id="r1", ref_tx_id="fb-1"))
+    second = award("fbw-2", "7", round_id="r1", ref_tx_id="fb-1")
+    assert_refused_storing_nothing(ledger, second, Refusal.BET_ALREADY_SETTLED)
+
+    ledger.execute(rollback("rb-fbw-1", "fbw-1"))
+    corrected = ledger.execute(award("fbw-3", "5", round_id="r1", ref_tx_id="fb-1"))
+    assert corrected.balance == D("105")
+    assert ledger.postings_total("EUR")["promo"] == D("-5")

@@ -52,6 +52,7 @@ class _Tx:
     tombstone: str = ""  # late_original of a rollback that came first
     rolled_back: bool = False
     bets: list[str] = field(default_factory=list)
+    paid_out_by: str = ""  # a free bet's win that stands
 
 
 class FakeLedger:
@@ -206,6 +207,10 @@ class FakeLedger:
                 raise FakeRefused(Refusal.BET_NOT_FOUND, command.ref_tx_id)
             if named.rolled_back:
                 raise FakeRefused(Refusal.TRANSACTION_ROLLED_BACK, command.ref_tx_id)
+            paying = self.txs.get((command.provider, named.paid_out_by))
+            if paying is not None and not paying.rolled_back:
+                raise FakeRefused(Refusal.BET_ALREADY_SETTLED, named.paid_out_by)
+            named.paid_out_by = command.tx_id  # an award's amount is >= 0: it cannot fail now
         wallet = (command.player, command.currency)
         if self.wallets[wallet] + command.amount < 0:
             raise FakeRefused(Refusal.INSUFFICIENT_FUNDS)
