@@ -92,7 +92,7 @@ def parse_endpoints(
 ) -> list[Endpoint]:
     """Webhook endpoint tables (`name`, `url`, `secret` or `secret_env`...) as `Endpoint`s;
     also read for the ops alerts' `[[sla.webhook]]`."""
-    endpoints = []
+    endpoints: list[Endpoint] = []
     for table in tables:
         fields = dict(table)
         secret_env = fields.pop("secret_env", None)
@@ -104,9 +104,16 @@ def parse_endpoints(
                 )
             fields["secret"] = env[secret_env]
         try:
-            endpoints.append(msgspec.convert(fields, Endpoint))
+            endpoint = msgspec.convert(fields, Endpoint)
         except msgspec.ValidationError as exc:
             raise ValueError(f"{path}: webhook {fields.get('name')!r}: {exc}") from None
+        if any(e.name == endpoint.name for e in endpoints):
+            # one consumer and one parked list per name: the second would silently replace
+            # the first, whose URL would never get a settlement
+            raise ValueError(
+                f"{path}: two webhooks are named {endpoint.name!r}; give each its own name"
+            )
+        endpoints.append(endpoint)
     return endpoints
 
 

@@ -35,3 +35,10 @@ def test_the_smallest_working_endpoint_is_taken() -> None:
     table = {"name": "p", "url": "http://x", "secret": "k", "lanes": 1, "max_attempts": 1}
     (endpoint,) = parse_endpoints([{**table, "timeout": 0.1, "backoff_base": 0}], CONFIG, {})
     assert endpoint.lanes == endpoint.max_attempts == 1
+
+
+def test_two_endpoints_of_one_name_are_refused_since_one_would_never_be_served() -> None:
+    first = {"name": "platform", "url": "http://a.example/hook", "secret": "k"}
+    second = {**first, "url": "http://b.example/hook"}
+    with pytest.raises(ValueError, match=r"livebridge.toml: two webhooks are named 'platform'"):
+        parse_endpoints([first, second], CONFIG, {})
