@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -127,6 +128,14 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError(f"webhook endpoint name {self.name!r}: use letters, digits, _ and -")
         if not self.secret:
             raise ValueError(f"webhook endpoint {self.name!r} has no secret")
+        url = urlsplit(self.url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            # aiohttp refuses it only at the first POST: every settlement would be retried
+            # for an hour, then parked
+            raise ValueError(
+                f"webhook endpoint {self.name!r}: url {self.url!r} is not an http:// or "
+                "https:// URL with a host"
+            )
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Wait after failed attempt `attempt` (from 0): exponential, capped, half jittered."""

@@ -42,3 +42,12 @@ def test_two_endpoints_of_one_name_are_refused_since_one_would_never_be_served()
     second = {**first, "url": "http://b.example/hook"}
     with pytest.raises(ValueError, match=r"livebridge.toml: two webhooks are named 'platform'"):
         parse_endpoints([first, second], CONFIG, {})
+
+
+@pytest.mark.parametrize(
+    "url", ["platform.example/hook", "ftp://platform.example/hook", "", "http://", "https:///x"]
+)
+def test_an_endpoint_url_that_is_no_http_url_is_refused_before_any_settlement(url: str) -> None:
+    table = {"name": "platform", "url": url, "secret": "k"}
+    with pytest.raises(ValueError, match=r"livebridge.toml: webhook 'platform': .*http://"):
+        parse_endpoints([table], CONFIG, {})
