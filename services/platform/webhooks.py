@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import math
 import random
 import re
 import time
@@ -128,6 +129,13 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             raise ValueError(f"webhook endpoint name {self.name!r}: use letters, digits, _ and -")
         if not self.secret:
             raise ValueError(f"webhook endpoint {self.name!r} has no secret")
+        for what, value in (
+            ("timeout", self.timeout),
+            ("backoff_base", self.backoff_base),
+            ("backoff_max", self.backoff_max),
+        ):
+            if not math.isfinite(value):  # TOML's `inf`: a lane waiting forever
+                raise ValueError(f"webhook endpoint {self.name!r}: {what} must be finite")
         url = urlsplit(self.url)
         if url.scheme not in ("http", "https") or not url.hostname:
             # aiohttp refuses it only at the first POST: every settlement would be retried
@@ -139,7 +147,8 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Wait after failed attempt `attempt` (from 0): exponential, capped, half jittered."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2.0**attempt)
+        # 2.0**1024 raises: past the cap the exponent no longer matters
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** min(attempt, 1000))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,9 @@ CONFIG = Path("livebridge.toml")
         ("timeout", 0),
         ("backoff_base", -1.0),
         ("backoff_max", -1.0),
+        ("timeout", float("inf")),  # a receiver that never answers holds its lane forever
+        ("backoff_base", float("inf")),
+        ("backoff_max", float("inf")),
     ],
 )
 def test_an_endpoint_that_could_never_deliver_is_refused_naming_the_file_and_field(
@@ -51,3 +55,10 @@ def test_an_endpoint_url_that_is_no_http_url_is_refused_before_any_settlement(ur
     table = {"name": "platform", "url": url, "secret": "k"}
     with pytest.raises(ValueError, match=r"livebridge.toml: webhook 'platform': .*http://"):
         parse_endpoints([table], CONFIG, {})
+
+
+def test_the_backoff_of_an_endpoint_retrying_past_a_thousand_attempts_stays_at_its_cap() -> None:
+    table = {"name": "p", "url": "http://x", "secret": "k", "max_attempts": 5000}
+    (endpoint,) = parse_endpoints([table], CONFIG, {})
+    waits = [endpoint.backoff(attempt, random.Random(1)) for attempt in (1023, 1024, 4998)]
+    assert all(300.0 <= w <= 600.0 for w in waits)
