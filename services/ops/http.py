@@ -35,12 +35,12 @@ from services.frontdoor.routes import RouteTable
 from services.ops import metrics
 from services.ops.cases_http import CASES
 from services.ops.cases_http import setup_cases
+from services.ops.kpis import MAX_WINDOW
 from services.ops.kpis import KpiBoard
 from services.ops.qos import setup_qos
 
 log = logging.getLogger(__name__)
 
-MAX_WINDOW = timedelta(days=92)
 DEFAULT_WINDOW = timedelta(days=1)
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)

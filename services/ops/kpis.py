@@ -10,6 +10,7 @@ README, "Running it in production".
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from services.ops.latency import latency
 from services.ops.latency import merge
 
 UNKNOWN_CAUSE = "unspecified"
+MAX_WINDOW = timedelta(days=92)
+"""The longest window the KPIs are read over (`/ops/v1/kpis`, `/metrics`)."""
 
 
 class KpiSource(Protocol):
@@ -79,8 +82,17 @@ class KpiSettings:
                 value = float(raw)
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
-            if not value >= 0:
-                raise ValueError(f"{name}={raw!r} must be zero or more seconds")
+            if not 0 <= value < math.inf:
+                raise ValueError(f"{name}={raw!r} must be a finite number, zero or more")
+            if field == "window_s" and value > MAX_WINDOW.total_seconds():
+                # the trailing window reaches before year 1 (every scrape fails) or reads
+                # more than `/ops/v1/kpis` would ever read in one request
+                raise ValueError(
+                    f"{name}={raw!r} is more than {MAX_WINDOW.days} days "
+                    f"({MAX_WINDOW.total_seconds():.0f} s)"
+                )
+            if field == "qos_burst" and value < 1:
+                raise ValueError(f"{name}={raw!r} below 1 would refuse every QoS batch")
             values[field] = value
         return cls(**values)
 
