@@ -67,6 +67,8 @@ from services.platform.stream import SettleStream
 log = logging.getLogger(__name__)
 
 LANE_DEPTH = 8
+ANSWER_READ = 64 * 1024
+"""The largest answer body read (and discarded) to keep its connection for the next POST."""
 ACK_WAIT = 120.0
 
 EVENT_ID = "X-Livebridge-Event-Id"
@@ -259,7 +261,10 @@ class SignedPoster:
                 # count the body as delivered though the endpoint never accepted it.
                 allow_redirects=False,
             ) as response:
-                await response.read()
+                if (response.content_length or ANSWER_READ + 1) <= ANSWER_READ:
+                    await response.read()  # a short answer: its connection is kept
+                # a longer one (or of no stated length) is left unread and its connection
+                # closed: the receiver's body, however large, never enters the bridge's memory
                 if 200 <= response.status < 300:
                     return Outcome(True)
                 if 300 <= response.status < 400:
