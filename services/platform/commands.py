@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from functools import partial
+from typing import NoReturn
 
 import aiohttp
 import nats
@@ -41,10 +42,17 @@ def arguments(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> None:
         action.set_defaults(handler=partial(handler, env=env))
 
 
+def _refuse(message: str) -> NoReturn:
+    """One line on stderr and exit status 2: what the command was given cannot be used
+    (status 1 is `resend`'s "some are still parked", which a script retries)."""
+    print(f"livebridge webhooks: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _nats_url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
     url: str | None = args.nats_url or env.get("LIVEBRIDGE_NATS_URL") or env.get("NATS_URL")
     if not url:
-        raise SystemExit("livebridge webhooks: give --nats-url or set LIVEBRIDGE_NATS_URL")
+        _refuse("give --nats-url or set LIVEBRIDGE_NATS_URL")
     return url
 
 
@@ -67,12 +75,7 @@ async def _connect(url: str) -> Client:
         )
     except Exception as exc:
         reason = str(exc) or type(exc).__name__
-        print(
-            f"livebridge webhooks: cannot reach NATS at {url} ({reason}); "
-            "check --nats-url or LIVEBRIDGE_NATS_URL",
-            file=sys.stderr,
-        )
-        raise SystemExit(2) from None
+        _refuse(f"cannot reach NATS at {url} ({reason}); check --nats-url or LIVEBRIDGE_NATS_URL")
 
 
 def _endpoint(name: str, env: Mapping[str, str]) -> Endpoint:
@@ -81,16 +84,14 @@ def _endpoint(name: str, env: Mapping[str, str]) -> Endpoint:
     try:
         endpoints = load_endpoints(None, env)
     except ValueError as exc:  # msgspec's ValidationError too: its lines made one
-        said = " / ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-        print(f"livebridge webhooks: {said}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _refuse(" / ".join(line.strip() for line in str(exc).splitlines() if line.strip()))
     for endpoint in endpoints:
         if endpoint.name == name:
             return endpoint
     config = env.get("LIVEBRIDGE_CONFIG", "livebridge.toml")
     known = ", ".join(repr(e.name) for e in endpoints) or "none"
-    raise SystemExit(
-        f"livebridge webhooks: no endpoint {name!r} in [[webhooks]] of {config} "
+    _refuse(
+        f"no endpoint {name!r} in [[webhooks]] of {config} "
         f"(endpoints there: {known}); give one of those with --endpoint"
     )
 

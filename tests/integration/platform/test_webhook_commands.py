@@ -28,10 +28,21 @@ def test_parked_for_an_endpoint_not_in_the_config_is_an_error_naming_the_known_o
 ) -> None:
     with pytest.raises(SystemExit) as stopped:
         cli.main(["webhooks", "parked", "--endpoint", "platfrom", "--nats-url", nats_url])
-    assert stopped.value.code != 0
-    message = str(stopped.value.code)
-    assert "'platfrom'" in message and "'platform'" in message and str(config) in message
-    assert "parked for" not in capsys.readouterr().out
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert "'platfrom'" in err and "'platform'" in err and str(config) in err
+    assert len(err.strip().splitlines()) == 1 and "parked for" not in out
+
+
+def test_resend_to_an_endpoint_not_in_the_config_is_exit_2_not_the_1_of_still_parked(
+    config: Path, nats_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A script runs `resend` again while it exits 1 (some still parked): a mistyped name
+    must not look like that."""
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["webhooks", "resend", "--endpoint", "platfrom", "--nats-url", nats_url])
+    assert stopped.value.code == 2
+    assert "livebridge webhooks: no endpoint 'platfrom'" in capsys.readouterr().err
 
 
 def test_parked_for_a_configured_endpoint_lists_what_is_parked(
