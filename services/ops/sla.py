@@ -37,6 +37,7 @@ even alone.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -73,6 +74,15 @@ class ProviderSla(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         for name in ("window_s", "recover_after_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds")
+        for name in ("error_rate", "feed_gap_rate", "uptime"):
+            share = getattr(self, name)
+            if share is not None and not 0 <= share <= 1:
+                # `uptime = 99` meant 99 %: as 9,900 % every window would breach it
+                raise ValueError(f"{name} is a share from 0 to 1 (0.99 for 99%), not {share:g}")
+        for name in ("latency_p99_ms", "qos_rtt_p99_ms", "soft_decline_within_s"):
+            limit = getattr(self, name)
+            if limit is not None and not 0 < limit < math.inf:
+                raise ValueError(f"{name} must be a positive finite number, not {limit:g}")
         if self.min_calls < 1 or self.qos_min_sessions < 1 or self.sessions_per_s < 0:
             raise ValueError(
                 "min_calls and qos_min_sessions must be 1 or more and sessions_per_s 0 or more"
@@ -121,6 +131,12 @@ class _SlaTop(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     subject: str = "livebridge.ops"
     check_every_s: float = 1.0
     sample_every_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("check_every_s", "sample_every_s"):
+            every = getattr(self, name)
+            if not 0 < every < math.inf:  # 0 or less: the watch would loop without a pause
+                raise ValueError(f"{name} must be a positive finite number of seconds")
 
 
 def load_sla(path: Path, env: Mapping[str, str]) -> SlaConfig:

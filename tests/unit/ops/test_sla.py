@@ -98,3 +98,32 @@ def test_the_qos_figure_is_the_lower_median_of_each_reporters_p99() -> None:
     assert qos_rtt_figure({None: [400.0]}, 3) == 400.0  # the operators' relay, alone
     assert qos_rtt_figure({None: quick, "s1": slow}, 3) == 80.0
     assert qos_rtt_figure({}, 1) is None
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        "uptime = 99",  # meant 99 %: every window would breach it and hide the tables
+        "error_rate = 5",
+        "feed_gap_rate = -0.01",
+        "latency_p99_ms = -5",  # every window would breach it
+        "qos_rtt_p99_ms = 0",
+        "soft_decline_within_s = inf",
+    ],
+)
+def test_a_threshold_no_window_could_meet_or_breach_is_refused(tmp_path: Path, wrong: str) -> None:
+    config = tmp_path / "livebridge.toml"
+    config.write_text(f"[sla.provider.evo]\n{wrong}\n")
+    with pytest.raises(ValueError, match=r"\[sla.provider.evo\].*" + wrong.split()[0]):
+        load_sla(config, {})
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    ["check_every_s = 0", "check_every_s = -1", "sample_every_s = 0", "check_every_s = inf"],
+)
+def test_a_watch_period_that_is_no_pause_is_refused(tmp_path: Path, wrong: str) -> None:
+    config = tmp_path / "livebridge.toml"
+    config.write_text(f"[sla]\n{wrong}\n")
+    with pytest.raises(ValueError, match=r"\[sla\].*" + wrong.split()[0]):
+        load_sla(config, {})
