@@ -93,6 +93,7 @@ def read_config(settings: Settings) -> BridgeConfig:
             path, "[[webhooks]]", lambda: parse_endpoints(doc.get("webhooks", []), path, env)
         )
         sla = _part(path, "[sla]", lambda: parse_sla(doc.get("sla", {}), path, env))
+        _part(path, "[sla]", lambda: _watched(sla, providers))
         catalog = _part(path, "[catalog] / [[table]]", lambda: parse_catalog(doc, providers))
         sources = _part(path, "[[catalog.source]]", lambda: parse_sources(doc))
         frontdoor = _part(
@@ -193,6 +194,18 @@ def _adapters(providers: ProvidersConfig) -> None:
     context = EdgeContext(ledger=AsyncLedger(_no_ledger), sessions=MemorySessionStore())
     for provider in providers.providers:
         load_adapter(provider, context)
+
+
+def _watched(sla: SlaConfig, providers: ProvidersConfig) -> None:
+    """Each `[sla.provider.<id>]` names a `[[provider]]`: the watch judges a provider by its
+    calls and feeds, so one misspelt would never be judged, without a word."""
+    known = sorted(p.id for p in providers.providers)
+    for provider in sla.providers:
+        if provider not in known:
+            raise ValueError(
+                f"[sla.provider.{provider}]: no [[provider]] has id {provider!r} "
+                f"(ids: {', '.join(known) or 'none'}); its service levels would never be judged"
+            )
 
 
 def _no_ledger() -> Any:
