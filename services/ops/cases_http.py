@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 from typing import Literal
 from typing import Protocol
@@ -415,17 +416,18 @@ def setup_cases(
         if wrong:
             raise ApiError("INVALID_REQUEST", wrong)
         found = await items(provider, reason=reason, status=status, assignee=assignee)
-        return json_response(
-            AuditList(
-                items=tuple(
-                    i
-                    for i in found
-                    if reason in (None, i.reason)
-                    and status in (None, i.status)
-                    and assignee in (None, i.assignee)
-                )
-            )
-        )
+        shown = [
+            i
+            for i in found
+            if reason in (None, i.reason)
+            and status in (None, i.status)
+            and assignee in (None, i.assignee)
+        ]
+        # the view's flags come limited, every reconcile run's differences do not: the
+        # listing is the newest `AUDIT_LIMIT` of both (a run of 100,000 differences
+        # answered every listing with all of them)
+        shown.sort(key=attrgetter("flagged_at"), reverse=True)
+        return json_response(AuditList(items=tuple(shown[:AUDIT_LIMIT])))
 
     async def find_item(request: web.Request) -> AuditItem:
         key = request.match_info["key"]

@@ -320,6 +320,29 @@ async def test_reconcile_runs_give_the_mismatch_rate_and_their_differences_join_
     assert (await resolved.json())["resolvedBy"] == "casino/admin"
 
 
+async def test_a_reconcile_run_of_many_differences_is_listed_within_the_listing_limit(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cases_http, "AUDIT_LIMIT", 3)  # as a run of 100,000 differences would
+    audit = await asyncio.to_thread(Audit, dict(bridge.app[CASES].env))
+    try:
+        found = [difference("mismatch", f"tx-{n}", n + 1) for n in range(5)]
+        run = comparison({"matched": 5, "mismatch": 5}, found)
+        run_id = await asyncio.to_thread(audit.record_run, run, "big.csv")
+    finally:
+        audit.close()
+
+    listed = await bridge.client.get("/ops/v1/audit", headers=Bridge.auth("read"))
+    assert [i["key"] for i in (await listed.json())["items"]] == [
+        f"reconcile_difference:{run_id}:{n}" for n in range(3)
+    ]
+    beyond = f"reconcile_difference:{run_id}:4"  # past the limit, still found by its key
+    assigned = await bridge.client.post(
+        f"/ops/v1/audit/{beyond}/assign", json={"assignee": "bob"}, headers=Bridge.auth("admin")
+    )
+    assert assigned.status == 200, await assigned.text()
+
+
 async def test_the_reconcile_mismatch_rate_of_the_trailing_window_is_a_metric(
     bridge: Bridge,
 ) -> None:
