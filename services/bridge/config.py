@@ -74,7 +74,7 @@ class Settings:
         fault = url_fault(nats_url) if nats_url else None
         if fault is not None:
             raise SettingsError(f"LIVEBRIDGE_NATS_URL={shown(str(nats_url))!r}: {fault}")
-        cluster = env.get("LIVEBRIDGE_CLUSTER", "") == "1"
+        cluster = switch(env, "LIVEBRIDGE_CLUSTER", False)
         http_port = _port(env, "LIVEBRIDGE_HTTP_PORT", 8080)
         lease_ttl = seconds(env, "LIVEBRIDGE_LEASE_TTL_S", 3.0)
         try:
@@ -89,10 +89,10 @@ class Settings:
             cluster=cluster and nats_url is None,
             nats_replicas=nats_replicas(env, cluster=cluster),
             nats_monitor_url=env.get("LIVEBRIDGE_NATS_MONITOR_URL") or None,
-            allow_unsynced_nats=env.get("LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "") == "1",
+            allow_unsynced_nats=switch(env, "LIVEBRIDGE_ALLOW_UNSYNCED_NATS", False),
             database_url=env.get("LIVEBRIDGE_DATABASE_URL") or None,
             lease_ttl=lease_ttl,
-            views_process=env.get("LIVEBRIDGE_VIEWS_PROCESS", "1") != "0",
+            views_process=switch(env, "LIVEBRIDGE_VIEWS_PROCESS", True),
             config_path=config_path(env),
             config_named=bool(env.get("LIVEBRIDGE_CONFIG")),
             stream_prefix=stream_prefix(env),
@@ -111,6 +111,18 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise SettingsError(f"{name}={raw!r}: give a TCP port, a number from 1 to 65535")
     return int(raw)
+
+
+def switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """The setting `name`, `1` or `0` (`default` when unset or empty); a `SettingsError`
+    naming it otherwise: `LIVEBRIDGE_VIEWS_PROCESS=false` meant 1, `LIVEBRIDGE_CLUSTER=yes`
+    started one server, each without a word."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if raw not in ("0", "1"):
+        raise SettingsError(f"{name}={raw!r}: give 1 (on) or 0 (off)")
+    return raw == "1"
 
 
 def seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -1,0 +1,31 @@
+"""The bridge's on/off settings take `1` or `0`: another spelling is refused, naming it."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.bridge.config import Settings
+from services.bridge.config import SettingsError
+
+SWITCHES = ("LIVEBRIDGE_CLUSTER", "LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "LIVEBRIDGE_VIEWS_PROCESS")
+
+
+@pytest.mark.parametrize("name", SWITCHES)
+@pytest.mark.parametrize("value", ["false", "yes", "true", "2", "on"])
+def test_a_switch_spelled_otherwise_than_1_or_0_is_refused_naming_it(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"{name}='{value}': give 1 \(on\) or 0 \(off\)"):
+        Settings.from_env({name: value})
+
+
+def test_switches_read_1_0_and_their_defaults_when_unset_or_empty() -> None:
+    on = Settings.from_env(dict.fromkeys(SWITCHES, "1"))
+    assert on.cluster and on.allow_unsynced_nats and on.views_process
+    off = Settings.from_env(dict.fromkeys(SWITCHES, "0"))
+    assert not (off.cluster or off.allow_unsynced_nats or off.views_process)
+    for unset in ({}, dict.fromkeys(SWITCHES, "")):  # `make run` passes LIVEBRIDGE_CLUSTER=
+        found = Settings.from_env(unset)
+        assert (found.cluster, found.allow_unsynced_nats, found.views_process) == (
+            False,
+            False,
+            True,
+        )
