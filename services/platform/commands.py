@@ -20,10 +20,12 @@ from typing import NoReturn
 import aiohttp
 import nats
 from nats.aio.client import Client
+from nats.js.errors import NotFoundError
 
 from services.platform.service import load_endpoints
 from services.platform.service import parked_bucket
 from services.platform.service import settings_from_env
+from services.platform.stream import SettleStream
 from services.platform.webhooks import Endpoint
 from services.platform.webhooks import ParkedStore
 from services.platform.webhooks import WebhookDelivery
@@ -78,6 +80,18 @@ async def _connect(url: str) -> Client:
         _refuse(f"cannot reach NATS at {url} ({reason}); check --nats-url or LIVEBRIDGE_NATS_URL")
 
 
+async def _settle_stream_at(nc: Client, stream: SettleStream, url: str) -> None:
+    """The settle stream is on the server: another server (or stream name) is an error, not
+    "0 parked" from a parked bucket that the look itself would have made there."""
+    try:
+        await nc.jetstream().stream_info(stream.name)
+    except NotFoundError:
+        _refuse(
+            f"{url} holds no stream {stream.name}: settlements are published there "
+            "(check --nats-url, LIVEBRIDGE_NATS_URL and LIVEBRIDGE_SETTLE_STREAM)"
+        )
+
+
 def _endpoint(name: str, env: Mapping[str, str]) -> Endpoint:
     """The endpoint `name` of `[[webhooks]]`; one that cannot be used (its `secret_env`
     unset, a value of the wrong type) is one line and exit 2, as `livebridge run` says it."""
@@ -100,9 +114,11 @@ def run_parked(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     _endpoint(args.endpoint, env)  # an unknown name is an error, not "0 parked"
 
     async def main() -> int:
-        nc = await _connect(_nats_url(args, env))
+        stream = settings_from_env(env)
+        nc = await _connect(url := _nats_url(args, env))
         try:
-            store = await ParkedStore.open(nc.jetstream(), parked_bucket(settings_from_env(env)))
+            await _settle_stream_at(nc, stream, url)
+            store = await ParkedStore.open(nc.jetstream(), parked_bucket(stream))
             entries = await store.list(args.endpoint)
         finally:
             await nc.close()
@@ -120,8 +136,9 @@ def run_resend(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     async def main() -> tuple[int, int]:
         stream = settings_from_env(env)
-        nc = await _connect(_nats_url(args, env))
+        nc = await _connect(url := _nats_url(args, env))
         try:
+            await _settle_stream_at(nc, stream, url)
             js = nc.jetstream()
             store = await ParkedStore.open(js, parked_bucket(stream))
             async with aiohttp.ClientSession() as session:

@@ -1,14 +1,19 @@
-"""`livebridge webhooks parked` against a real nats-server: unknown endpoints are errors."""
+"""`livebridge webhooks parked|resend` against a real nats-server: unknown endpoints, and a
+server without the settle stream, are errors."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
+import nats
 import pytest
+from nats.js.errors import NotFoundError
 
 from services import cli
 from services.infra.natsserver import free_port
+from services.platform.stream import SettleStream
 
 
 @pytest.fixture
@@ -48,8 +53,48 @@ def test_resend_to_an_endpoint_not_in_the_config_is_exit_2_not_the_1_of_still_pa
 def test_parked_for_a_configured_endpoint_lists_what_is_parked(
     config: Path, nats_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    asyncio.run(_settle_stream(nats_url, "WEBHOOKCMD"))
     assert cli.main(["webhooks", "parked", "--endpoint", "platform", "--nats-url", nats_url]) == 0
     assert capsys.readouterr().out.strip() == "0 parked for platform"
+
+
+@pytest.mark.parametrize("action", ["parked", "resend"])
+def test_a_server_without_the_settle_stream_is_an_error_not_0_parked(
+    action: str,
+    config: Path,
+    nats_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another server, or a stream name the bridge does not use: the operator is told,
+    rather than reading "0 parked" (and the look makes no parked bucket there)."""
+    monkeypatch.setenv("LIVEBRIDGE_SETTLE_STREAM", "WEBHOOKNONE")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["webhooks", action, "--endpoint", "platform", "--nats-url", nats_url])
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert f"livebridge webhooks: {nats_url} holds no stream WEBHOOKNONE" in err
+    assert "parked" not in out and len(err.strip().splitlines()) == 1
+    assert not asyncio.run(_buckets(nats_url, "WEBHOOKNONE_WEBHOOK_PARKED"))
+
+
+async def _settle_stream(nats_url: str, name: str) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        await SettleStream(name=name, root=f"{name.lower()}.round.settle").ensure(nc.jetstream())
+    finally:
+        await nc.close()
+
+
+async def _buckets(nats_url: str, bucket: str) -> bool:
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().stream_info(f"KV_{bucket}")
+    except NotFoundError:
+        return False
+    finally:
+        await nc.close()
+    return True
 
 
 @pytest.mark.parametrize("action", ["parked", "resend"])
