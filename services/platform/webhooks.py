@@ -421,8 +421,20 @@ class WebhookDelivery:
                     seq = msg.metadata.sequence.stream
                     if seq in self._in_lanes:
                         continue  # redelivered while still waiting in its lane
+                    try:
+                        player = _HEAD.decode(msg.data).player
+                    except msgspec.DecodeError as error:
+                        # Not one the publisher wrote: redelivered, it would end this loop
+                        # at every fetch, and no settlement after it would ever go out.
+                        log.error(
+                            "webhook %s: stream seq %d is no settlement (%s); skipped",
+                            self.endpoint.name,
+                            seq,
+                            error,
+                        )
+                        await msg.term()
+                        continue
                     self._in_lanes.add(seq)
-                    player = _HEAD.decode(msg.data).player
                     await queues[zlib.crc32(player.encode()) % lanes].put(msg)
         finally:
             for queue in queues:

@@ -237,6 +237,40 @@ async def test_a_receiver_that_fails_times_out_and_is_down_gets_every_settlement
     assert await stream_messages(nc, stream) == sorted(wanted, key=lambda s: s.log_position)
 
 
+async def test_a_message_on_the_stream_that_is_no_settlement_is_skipped_once_and_for_all(
+    nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger
+) -> None:
+    """Anything published under the stream's subjects is fetched too. One that does not
+    decode failed the delivery pass, then stayed unacknowledged for good: the consumer's
+    ack floor stuck before it, so each restart of the delivery sent every settlement after
+    it again."""
+    stream = SettleStream.prefixed(stream_prefix)
+    js = nc.jetstream()
+    await stream.ensure(js)
+    await js.publish(f"{stream.root}.evo.R-x", b"not a settlement", stream=stream.name)
+    play_rounds(app, 1, 1)
+    wanted = expected(app)
+    for index, settle in enumerate(wanted):
+        await stream.publish(js, settle, index)
+    parked = await ParkedStore.open(js, parked_bucket(stream))
+    endpoint = platform(receiver, timeout=1.0, max_attempts=3, backoff=(0.01, 0.02))
+    async with aiohttp.ClientSession() as session:
+        for _restart in range(2):
+            stop = asyncio.Event()
+            delivery = WebhookDelivery(js, session, stream, endpoint, parked)
+            running = asyncio.create_task(delivery.run(stop))
+            try:
+                await eventually(lambda: len(receiver.stored) == len(wanted), within=10)
+                await asyncio.sleep(2.5)  # a restart sends again within its 1 s retry pause
+            finally:
+                stop.set()
+                await running
+
+    assert set(receiver.stored) == {s.event_id for s in wanted}
+    assert receiver.repeats == 0
+    assert await parked.list("platform") == []
+
+
 async def test_settlements_parked_after_n_failures_are_resent_in_player_order(
     nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger
 ) -> None:
