@@ -108,7 +108,7 @@ def config_path(env: Mapping[str, str]) -> Path:
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip() or str(default)
-    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 65535:
         raise SettingsError(f"{name}={raw!r}: give a TCP port, a number from 1 to 65535")
     return int(raw)
 
@@ -149,7 +149,7 @@ def nats_replicas(environ: Mapping[str, str], *, cluster: bool = False) -> int:
     """
     given = environ.get("LIVEBRIDGE_NATS_REPLICAS", "")
     if given:
-        if not given.isdigit() or not 1 <= int(given) <= 5:
+        if not (given.isascii() and given.isdigit()) or not 1 <= int(given) <= 5:
             raise SettingsError(
                 f"LIVEBRIDGE_NATS_REPLICAS={given!r}: give a number of replicas from 1 to 5 "
                 "(JetStream's limit), at most the number of servers in the cluster"

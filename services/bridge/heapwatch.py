@@ -119,7 +119,7 @@ def _trace_from(environ: Mapping[str, str]) -> int:
 
 def _count(environ: Mapping[str, str], name: str) -> int:
     raw = environ.get(name, "").strip() or "0"
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ValueError(f"{name}={raw!r}: give a whole number, 0 or more")
     return int(raw)
 

@@ -1,9 +1,10 @@
-"""The bridge's on/off settings take `1` or `0`: another spelling is refused, naming it."""
+"""The bridge's on/off and number settings: `1` or `0`, ASCII digits; others refused, named."""
 
 from __future__ import annotations
 
 import pytest
 
+from services.bridge import heapwatch
 from services.bridge.config import Settings
 from services.bridge.config import SettingsError
 
@@ -29,3 +30,23 @@ def test_switches_read_1_0_and_their_defaults_when_unset_or_empty() -> None:
             False,
             True,
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LIVEBRIDGE_HTTP_PORT", "\u00b2"),  # a digit to str.isdigit, not to int(): a traceback
+        ("LIVEBRIDGE_HTTP_PORT", "\u0661\u0662\u0663"),  # int() reads 123: bound on port 123
+        ("LIVEBRIDGE_NATS_REPLICAS", "\u00b2"),
+        ("LIVEBRIDGE_NATS_REPLICAS", "\u0663"),
+    ],
+)
+def test_a_number_in_other_than_ascii_digits_is_refused_naming_it(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_a_heap_watch_count_in_other_than_ascii_digits_is_refused_naming_it() -> None:
+    watch = {"LIVEBRIDGE_HEAP_WATCH_DIR": "heap", "LIVEBRIDGE_HEAP_WATCH_FRAMES": "\u00b2"}
+    with pytest.raises(ValueError, match="LIVEBRIDGE_HEAP_WATCH_FRAMES='\u00b2'"):
+        heapwatch.check(watch)
