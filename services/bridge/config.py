@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from collections.abc import MutableMapping
 from dataclasses import dataclass
@@ -165,11 +166,15 @@ def stream_prefix(environ: Mapping[str, str]) -> str:
     `LIVEBRIDGE_STREAM_PREFIX` is the setting (default `LB`: streams `LB_LEDGER`, ...);
     `NATS_STREAM_PREFIX`, the event store's own key, counts only where it is not set.
     """
-    return (
-        environ.get("LIVEBRIDGE_STREAM_PREFIX")
-        or environ.get("NATS_STREAM_PREFIX")
-        or DEFAULT_STREAM_PREFIX
+    name = (
+        "LIVEBRIDGE_STREAM_PREFIX"
+        if environ.get("LIVEBRIDGE_STREAM_PREFIX")
+        else "NATS_STREAM_PREFIX"
     )
+    prefix = environ.get(name) or DEFAULT_STREAM_PREFIX
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", prefix):  # it begins stream and bucket names
+        raise SettingsError(f"{name}={prefix!r}: use letters, digits, _ and - (e.g. LB)")
+    return prefix
 
 
 def command_env(environ: Mapping[str, str]) -> dict[str, str]:

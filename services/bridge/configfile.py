@@ -48,6 +48,7 @@ from services.ops.kpis import KpiSettings
 from services.ops.sla import SlaConfig
 from services.ops.sla import parse_sla
 from services.platform.service import parse_endpoints
+from services.platform.service import settings_from_env
 from services.platform.webhooks import Endpoint
 
 TABLES = frozenset(
@@ -104,6 +105,7 @@ def read_config(settings: Settings) -> BridgeConfig:
     try:  # settings of the environment read by parts the bridge builds, named in the message
         kpis = KpiSettings.from_env(env)
         heapwatch.check(env)
+        settings_from_env(env)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
     return BridgeConfig(

@@ -94,8 +94,10 @@ async def _settle_stream_at(nc: Client, stream: SettleStream, url: str) -> None:
 
 def _endpoint(name: str, env: Mapping[str, str]) -> Endpoint:
     """The endpoint `name` of `[[webhooks]]`; one that cannot be used (its `secret_env`
-    unset, a value of the wrong type) is one line and exit 2, as `livebridge run` says it."""
+    unset, a value of the wrong type, a settle stream NATS would refuse) is one line and
+    exit 2, as `livebridge run` says it."""
     try:
+        settings_from_env(env)
         endpoints = load_endpoints(None, env)
     except ValueError as exc:  # msgspec's ValidationError too: its lines made one
         _refuse(" / ".join(line.strip() for line in str(exc).splitlines() if line.strip()))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import tomllib
 from collections.abc import AsyncIterator
 from collections.abc import Callable
@@ -68,11 +69,18 @@ not acknowledged, under the same event id."""
 
 
 def settings_from_env(env: Mapping[str, str], replicas: int = 1) -> SettleStream:
-    return SettleStream(
-        name=env.get("LIVEBRIDGE_SETTLE_STREAM", "ROUND_SETTLE"),
-        root=env.get("LIVEBRIDGE_SETTLE_SUBJECT", "round.settle"),
-        replicas=replicas,
-    )
+    """The settle stream the environment names; a ValueError names a setting NATS would
+    refuse (as the feed starts, or at a command's first look)."""
+    name = env.get("LIVEBRIDGE_SETTLE_STREAM", "ROUND_SETTLE")
+    root = env.get("LIVEBRIDGE_SETTLE_SUBJECT", "round.settle")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):  # it begins the feed's bucket names too
+        raise ValueError(f"LIVEBRIDGE_SETTLE_STREAM={name!r}: use letters, digits, _ and -")
+    if not re.fullmatch(r"[^.*>\s]+(\.[^.*>\s]+)*", root):
+        raise ValueError(
+            f"LIVEBRIDGE_SETTLE_SUBJECT={root!r}: dot-separated tokens without spaces, "
+            "`*` or `>` (e.g. round.settle)"
+        )
+    return SettleStream(name=name, root=root, replicas=replicas)
 
 
 def parked_bucket(stream: SettleStream) -> str:

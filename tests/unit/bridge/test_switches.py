@@ -1,12 +1,19 @@
-"""The bridge's on/off and number settings: `1` or `0`, ASCII digits; others refused, named."""
+"""Settings of the environment the bridge and its commands could not use are refused as
+they are read, one `SettingsError` naming the variable: on/off switches other than `1`
+or `0`, numbers in other than ASCII digits, stream names NATS would refuse."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
 from services.bridge import heapwatch
 from services.bridge.config import Settings
 from services.bridge.config import SettingsError
+from services.bridge.config import command_env
+from services.bridge.configfile import read_config
 
 SWITCHES = ("LIVEBRIDGE_CLUSTER", "LIVEBRIDGE_ALLOW_UNSYNCED_NATS", "LIVEBRIDGE_VIEWS_PROCESS")
 
@@ -50,3 +57,37 @@ def test_a_heap_watch_count_in_other_than_ascii_digits_is_refused_naming_it() ->
     watch = {"LIVEBRIDGE_HEAP_WATCH_DIR": "heap", "LIVEBRIDGE_HEAP_WATCH_FRAMES": "\u00b2"}
     with pytest.raises(ValueError, match="LIVEBRIDGE_HEAP_WATCH_FRAMES='\u00b2'"):
         heapwatch.check(watch)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LIVEBRIDGE_STREAM_PREFIX", "a.b"),  # NATS refuses the stream name: a traceback
+        ("LIVEBRIDGE_STREAM_PREFIX", "L B"),
+        ("NATS_STREAM_PREFIX", "*"),
+    ],
+)
+def test_a_stream_prefix_nats_would_refuse_is_refused_naming_it(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"{name}='{re.escape(value)}'"):
+        Settings.from_env({name: value})
+    with pytest.raises(SettingsError, match=name):
+        command_env({name: value})  # every command's environment, as `livebridge` reads it
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LIVEBRIDGE_SETTLE_STREAM", "round.settle"),
+        ("LIVEBRIDGE_SETTLE_STREAM", "ROUND SETTLE"),
+        ("LIVEBRIDGE_SETTLE_SUBJECT", "round.settle.>"),
+        ("LIVEBRIDGE_SETTLE_SUBJECT", "round..settle"),
+        ("LIVEBRIDGE_SETTLE_SUBJECT", ""),
+    ],
+)
+def test_a_settle_stream_nats_would_refuse_is_refused_as_the_config_is_read(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    env = {"LIVEBRIDGE_HOME": str(tmp_path), "LIVEBRIDGE_CONFIG": str(tmp_path / "none.toml")}
+    (tmp_path / "none.toml").write_text("")
+    with pytest.raises(SettingsError, match=rf"{name}='{re.escape(value)}'"):
+        read_config(Settings.from_env({**env, name: value}))
