@@ -37,6 +37,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -553,5 +554,16 @@ def run(settings: Settings, config: BridgeConfig) -> int:
             )
         except (PostgresUnavailable, NatsServerError) as exc:
             print(f"livebridge run: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            if not (isinstance(exc, socket.gaierror) or "attempting to bind" in str(exc)):
+                raise
+            # found only by trying, once everything else started (and was then stopped)
+            print(
+                f"livebridge run: cannot listen on {settings.http_host}:{settings.http_port} "
+                f"({exc.strerror or exc}); free the port or set LIVEBRIDGE_HTTP_PORT "
+                "(and LIVEBRIDGE_HTTP_HOST)",
+                file=sys.stderr,
+            )
             return 1
     return 0

@@ -10,6 +10,7 @@ stops what it started and says so in one line, with status 1.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -196,6 +197,26 @@ def test_livebridge_run_stops_what_it_started_and_says_so_when_postgresql_does_n
     assert "Traceback" not in ran.stderr, ran.stderr
     said = ran.stderr.splitlines()[-1]
     assert said == f"livebridge run: LIVEBRIDGE_DATABASE_URL={unanswered} does not answer"
+    assert stopped_everything(tmp_path / "home" / "nats"), "nats-server outlived livebridge run"
+
+
+def test_livebridge_run_says_in_one_line_that_its_http_port_is_taken_and_stops_what_it_started(
+    tmp_path: Path, database_url: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        on_it = Mistake(
+            "", (), env={"LIVEBRIDGE_HTTP_PORT": str(port), "LIVEBRIDGE_DATABASE_URL": database_url}
+        )
+        ran = livebridge(tmp_path, ["run"], on_it)
+
+    assert ran.returncode == 1, ran.stderr
+    assert "Traceback" not in ran.stderr, ran.stderr
+    said = ran.stderr.splitlines()[-1]
+    assert said.startswith(f"livebridge run: cannot listen on 127.0.0.1:{port} ("), said
+    assert "LIVEBRIDGE_HTTP_PORT" in said
     assert stopped_everything(tmp_path / "home" / "nats"), "nats-server outlived livebridge run"
 
 
