@@ -28,6 +28,7 @@ from typing import Any
 from typing import TypeVar
 
 from services.bridge import heapwatch
+from services.bridge import telemetry
 from services.bridge.config import Settings
 from services.bridge.config import SettingsError
 from services.bridge.config import config_path
@@ -106,6 +107,7 @@ def read_config(settings: Settings) -> BridgeConfig:
         kpis = KpiSettings.from_env(env)
         heapwatch.check(env)
         settings_from_env(env)
+        telemetry.log_format(env)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
     return BridgeConfig(

@@ -128,11 +128,20 @@ class TraceIds(logging.Filter):
         return True
 
 
+def log_format(environ: Mapping[str, str]) -> str:
+    """`LIVEBRIDGE_LOG_FORMAT`: `text` (unset or empty) or `json`; a ValueError names any
+    other (`xml`, `jsonl` were text lines without a word)."""
+    found = environ.get("LIVEBRIDGE_LOG_FORMAT", "").strip().lower() or "text"
+    if found not in ("text", "json"):
+        raise ValueError(f"LIVEBRIDGE_LOG_FORMAT={found!r}: give text or json")
+    return found
+
+
 def log_handler(environ: Mapping[str, str]) -> logging.Handler:
     """Text lines, or JSON lines with the trace when `LIVEBRIDGE_LOG_FORMAT=json`."""
     handler = logging.StreamHandler()
     handler.addFilter(TraceIds())
-    if environ.get("LIVEBRIDGE_LOG_FORMAT", "text").strip().lower() == "json":
+    if log_format(environ) == "json":
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s %(span_id)s",

@@ -82,9 +82,11 @@ def test_a_stream_prefix_nats_would_refuse_is_refused_naming_it(name: str, value
         ("LIVEBRIDGE_SETTLE_SUBJECT", "round.settle.>"),
         ("LIVEBRIDGE_SETTLE_SUBJECT", "round..settle"),
         ("LIVEBRIDGE_SETTLE_SUBJECT", ""),
+        ("LIVEBRIDGE_LOG_FORMAT", "xml"),  # text lines, without a word
+        ("LIVEBRIDGE_LOG_FORMAT", "jsonl"),
     ],
 )
-def test_a_settle_stream_nats_would_refuse_is_refused_as_the_config_is_read(
+def test_a_settle_stream_or_log_format_the_bridge_cannot_use_is_refused_as_the_config_is_read(
     tmp_path: Path, name: str, value: str
 ) -> None:
     env = {"LIVEBRIDGE_HOME": str(tmp_path), "LIVEBRIDGE_CONFIG": str(tmp_path / "none.toml")}
