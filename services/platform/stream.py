@@ -40,6 +40,8 @@ MSG_ID = "Nats-Msg-Id"
 BATCH = 500
 """Settlements per atomic batch (the server takes at most 1,000 messages in one)."""
 REQUEST_TIMEOUT = 10.0
+FOREIGN_SCAN = 1000
+"""Messages without a log position (not the publisher's) passed over at the stream's end."""
 
 _RESERVED = re.compile(r"[.*>%\s]")
 
@@ -113,14 +115,27 @@ class SettleStream:
         return str((msg.headers or {}).get(MSG_ID, ""))
 
     async def last_published(self, js: JetStreamContext) -> tuple[int, int]:
-        """(log position, index) of the last settlement published; (0, -1) before the first."""
-        info = await js.stream_info(self.name)
-        last = info.state.last_seq
-        if not last:
-            return (0, -1)
-        msg = await js.get_msg(self.name, seq=last)
-        headers = msg.headers or {}
-        return (int(headers.get(POSITION, "0")), int(headers.get(INDEX, "0")))
+        """(log position, index) of the last settlement published; (0, -1) before the first.
+
+        A message another client put under the stream's subjects carries no position: it
+        is passed over (read as "nothing published yet", the publisher sent the whole log
+        again, each batch refused as duplicates for the duplicate window, then stored
+        twice). More than `FOREIGN_SCAN` of them in a row is a `SettlePublishError`."""
+        last = (await js.stream_info(self.name)).state.last_seq
+        for seq in range(last, max(0, last - FOREIGN_SCAN), -1):
+            try:
+                msg = await js.get_msg(self.name, seq=seq)
+            except NotFoundError:
+                continue
+            headers = msg.headers or {}
+            if POSITION in headers:
+                return (int(headers[POSITION]), int(headers.get(INDEX, "0")))
+        if last > FOREIGN_SCAN:
+            raise SettlePublishError(
+                f"the last {FOREIGN_SCAN} messages of stream {self.name} carry no "
+                f"{POSITION}: none is a settlement; find who publishes under {self.root}.>"
+            )
+        return (0, -1)
 
     async def publish(self, js: JetStreamContext, settle: RoundSettle, index: int) -> int:
         """Publish one settlement; returns its stream sequence (the original one on a repeat)."""

@@ -393,6 +393,31 @@ async def test_a_restarted_publisher_publishes_nothing_twice_and_carries_on(
     assert body["event"] == "round.settle" and body["roundId"] == "R.1"
 
 
+async def test_a_message_of_another_client_on_the_stream_neither_stalls_nor_repeats_the_feed(
+    nc: Client, stream_prefix: str, app: Ledger
+) -> None:
+    """The publisher resumed after the stream's last message: one without a log position
+    (published by another client under the stream's subjects) read as "nothing published",
+    so the whole log went out again, refused as duplicates for the duplicate window."""
+    stream = SettleStream.prefixed(stream_prefix)
+    js = nc.jetstream()
+    play_rounds(app, 1, 2)
+    async with settle_feed(ledger=app, nc=nc, stream=stream, checkpoint_every=None) as feed:
+        await eventually(lambda: feed.publisher.published == 2 * len(PLAYERS))
+        await js.publish(f"{stream.root}.evo.R-x", b"{}", stream=stream.name)
+        play_rounds(app, 3, 1)
+        await eventually(lambda: feed.publisher.published == 3 * len(PLAYERS), within=10)
+        await eventually(feed.publisher.caught_up.is_set)
+    info = await js.stream_info(stream.name)
+    found = [
+        (await js.get_msg(stream.name, seq=seq)).data for seq in range(1, info.state.last_seq + 1)
+    ]
+    settles = [DECODER.decode(data or b"") for data in found if data != b"{}"]
+    assert sorted(settles, key=lambda s: s.log_position) == sorted(
+        expected(app), key=lambda s: s.log_position
+    )
+
+
 async def test_a_publisher_stuck_on_a_dead_server_is_cancelled_not_waited_for_at_exit(
     nc: Client, stream_prefix: str, app: Ledger
 ) -> None:
