@@ -150,7 +150,8 @@ def parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command `argv` gives; a setting it cannot use (`SettingsError`, naming the
-    variable, or the file and key) is one line on stderr and exit status 2."""
+    variable, or the file and key) is one line on stderr and exit status 2, and Ctrl-C one
+    line and status 130 (as a shell reports it)."""
     arguments = sys.argv[1:] if argv is None else list(argv)
     environ = dict(os.environ)  # the one read of the environment for every command
     if not SERVES.intersection(arguments[:1]):  # before parsing: defaults read the environment
@@ -166,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"livebridge {given}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not the traceback of wherever it fell
+        print(f"livebridge {given}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
