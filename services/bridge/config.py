@@ -206,8 +206,8 @@ def use_running_bridge(environ: MutableMapping[str, str]) -> None:
         found = json.loads((home / ENDPOINTS_FILE).read_text())
     except (OSError, ValueError):
         return
-    if not _alive(found.get("pid")):
-        return
+    if not isinstance(found, dict) or not _alive(found.get("pid")):
+        return  # not the bridge's (a file edited or damaged): every command ended in a traceback
     environ.setdefault("LIVEBRIDGE_NATS_URL", str(found.get("nats_url", "")))
     environ.setdefault("LIVEBRIDGE_DATABASE_URL", str(found.get("database_url", "")))
 
