@@ -50,6 +50,7 @@ from typing import get_args
 import msgspec
 
 from contracts.ops import PlaybookAction
+from services.ops.kpis import MAX_WINDOW
 from services.platform.service import parse_endpoints
 from services.platform.webhooks import Endpoint
 
@@ -74,6 +75,11 @@ class ProviderSla(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         for name in ("window_s", "recover_after_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a positive number of seconds")
+        if self.window_s > MAX_WINDOW.total_seconds():  # inf: every check failed, none judged
+            raise ValueError(
+                f"window_s must be at most {MAX_WINDOW.total_seconds():.0f} s "
+                f"({MAX_WINDOW.days} days, the longest the KPIs are read over)"
+            )
         for name in ("error_rate", "feed_gap_rate", "uptime"):
             share = getattr(self, name)
             if share is not None and not 0 <= share <= 1:

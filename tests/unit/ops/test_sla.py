@@ -109,6 +109,8 @@ def test_the_qos_figure_is_the_lower_median_of_each_reporters_p99() -> None:
         "latency_p99_ms = -5",  # every window would breach it
         "qos_rtt_p99_ms = 0",
         "soft_decline_within_s = inf",
+        "window_s = inf",  # every check failed on the window's arithmetic: never judged
+        "window_s = 1e12",
     ],
 )
 def test_a_threshold_no_window_could_meet_or_breach_is_refused(tmp_path: Path, wrong: str) -> None:
