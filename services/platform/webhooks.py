@@ -67,6 +67,7 @@ from services.platform.stream import SettleStream
 log = logging.getLogger(__name__)
 
 LANE_DEPTH = 8
+MAX_LANES = 1024
 ANSWER_READ = 64 * 1024
 """The largest answer body read (and discarded) to keep its connection for the next POST."""
 ACK_WAIT = 120.0
@@ -122,9 +123,10 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     backoff_max: Annotated[float, msgspec.Meta(ge=0)] = 600.0
     """With the defaults a message is retried for at least 73 minutes before it is parked,
     so a platform down for an hour gets everything in order without an operator."""
-    lanes: Annotated[int, msgspec.Meta(ge=1)] = 8
+    lanes: Annotated[int, msgspec.Meta(ge=1, le=MAX_LANES)] = 8
     """Deliveries in flight at once, each lane serving its own players in order (with
-    none, nothing would ever be delivered)."""
+    none, nothing would ever be delivered; each is a task and a queue made at start, so a
+    mistyped 80000000 would take the bridge's memory before the first POST)."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):

@@ -18,6 +18,7 @@ CONFIG = Path("livebridge.toml")
     [
         ("lanes", 0),  # no lane: nothing is ever delivered
         ("lanes", -3),
+        ("lanes", 80_000_000),  # a task and a queue each, made at start: the memory gone
         ("max_attempts", 0),  # every settlement parked without one attempt
         ("timeout", 0),
         ("backoff_base", -1.0),
