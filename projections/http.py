@@ -139,15 +139,20 @@ async def read_within(seconds: float, function: Callable[[*A], T], *args: *A) ->
         raise ViewsUnavailable(str(error) or f"no answer in {seconds:g} s") from error
 
 
-def _reached(view: BalancesView, application_name: str, position: int) -> bool:
-    """Whether the view reaches `position` within `WAIT_TIMEOUT` (read-your-writes)."""
+async def _reached(view: BalancesView, application_name: str, position: int) -> bool:
+    """Whether the view reaches `position` within `WAIT_TIMEOUT` (read-your-writes).
+
+    Each look is one read in a thread; the pauses between looks are on the event loop.
+    (Waiting in the thread held it for the whole 2 s: a dozen callers waiting on a view
+    behind took every thread the process's reads share, and a plain read queued behind
+    them answered `VIEWS_UNAVAILABLE`.)"""
     deadline = time.monotonic() + WAIT_TIMEOUT
     reached = getattr(view, "has_tracking_id_once", view.has_tracking_id)
     pause = 0.02
-    while not reached(application_name, position):
+    while not await read_within(READ_TIMEOUT, reached, application_name, position):
         if time.monotonic() + pause > deadline:
             return False
-        time.sleep(pause)
+        await asyncio.sleep(pause)
         pause = min(pause * 2, 0.2)
     return True
 
@@ -250,9 +255,7 @@ def _mount(
         at_least = request.query.get("atLeast", "")
         if at_least:
             position = position_param(at_least)
-            if not await read_within(
-                WAIT_TIMEOUT + READ_TIMEOUT, _reached, balances, application_name, position
-            ):
+            if not await _reached(balances, application_name, position):
                 return _error(
                     503,
                     "VIEW_BEHIND",

@@ -181,6 +181,20 @@ def test_a_good_position_still_waits_and_says_the_view_is_behind(served: Served)
     assert check(served, f"/platform/v1/wallets/p1?atLeast={VIEW_POSITION}")[0] == 404
 
 
+def test_callers_waiting_on_a_view_behind_do_not_hold_up_a_plain_read(served: Served) -> None:
+    """A wait for `atLeast` held a thread of the reads' pool for its 2 s: twelve of them
+    made a plain read answer `503 VIEWS_UNAVAILABLE` after 3 s (404 at once alone)."""
+    far = f"/platform/v1/wallets/p1?atLeast={2**63 - 1}"
+    waiting = [threading.Thread(target=served.get, args=(far,)) for _ in range(12)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.3)  # they are all waiting now
+    status, _, seconds = served.get("/platform/v1/wallets/p1")
+    for thread in waiting:
+        thread.join()
+    assert status == 404 and seconds < 1.0, (status, seconds)
+
+
 @settings(
     max_examples=150,
     deadline=None,
