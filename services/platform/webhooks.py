@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 LANE_DEPTH = 8
 MAX_LANES = 1024
 ANSWER_READ = 64 * 1024
+LOCATION_SHOWN = 200
+"""Characters of a redirect's `Location` kept in the failure a parked settlement shows."""
 """The largest answer body read (and discarded) to keep its connection for the next POST."""
 ACK_WAIT = 120.0
 
@@ -270,8 +272,10 @@ class SignedPoster:
                 if 200 <= response.status < 300:
                     return Outcome(True)
                 if 300 <= response.status < 400:
-                    where = response.headers.get("Location", "nowhere")
-                    return Outcome(False, f"HTTP {response.status} redirected to {where}")
+                    # The receiver's text, shown by `webhooks parked` and in the logs: quoted,
+                    # its control characters escaped (a terminal's escape sequences) and cut.
+                    where = response.headers.get("Location", "nowhere")[:LOCATION_SHOWN]
+                    return Outcome(False, f"HTTP {response.status} redirected to {where!r}")
                 return Outcome(False, f"HTTP {response.status}")
         except TimeoutError:
             return Outcome(False, f"no answer within {self.endpoint.timeout}s")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from aiohttp import web
 
@@ -46,3 +48,32 @@ async def test_a_receiver_answering_200_with_an_endless_body_has_it_left_unread(
 
     assert outcome.ok
     assert written < ANSWER_MIB // 4, f"{written} MiB of the answer were read"
+
+
+async def test_a_redirect_is_shown_with_its_location_quoted_and_control_characters_escaped() -> (
+    None
+):
+    """The failure is what `livebridge webhooks parked` prints on an operator's terminal:
+    a receiver's escape sequences (clear the screen, recolour) were printed as they came."""
+
+    async def redirect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        location = b"/x\x1b[2J\x1b[31mPWNED" + b"y" * 500
+        writer.write(b"HTTP/1.1 302 Found\r\nLocation: " + location + b"\r\n")
+        writer.write(b"Content-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    port = unused_port()
+    server = await asyncio.start_server(redirect, "127.0.0.1", port)
+    try:
+        endpoint = Endpoint(name="p", url=f"http://127.0.0.1:{port}/hook", secret="k")
+        async with aiohttp.ClientSession() as session:
+            outcome = await SignedPoster(session, endpoint).attempt(b"{}", "e-1")
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    assert not outcome.ok
+    assert outcome.error.startswith("HTTP 302 redirected to '/x\\x1b[2J\\x1b[31mPWNED")
+    assert "\x1b" not in outcome.error and len(outcome.error) < 300
