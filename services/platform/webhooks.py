@@ -110,7 +110,7 @@ def verify_signature(
 
 
 class Endpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """One platform URL receiving settlements. `name`: letters, digits, `_` and `-`.
+    """One platform URL receiving settlements. `name`: 1 to 64 letters, digits, `_`, `-`.
 
     Read from `[[webhooks]]` (and `[[sla.webhook]]`), where any other key is refused: a
     mistyped `max_attempt` would leave the default without a word."""
@@ -131,8 +131,11 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     mistyped 80000000 would take the bridge's memory before the first POST)."""
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", self.name):
-            raise ValueError(f"webhook endpoint name {self.name!r}: use letters, digits, _ and -")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", self.name):
+            # it names the endpoint's consumer, `webhook_<name>` (JetStream: 255 at most)
+            raise ValueError(
+                f"webhook endpoint name {self.name!r}: use 1 to 64 letters, digits, _ and -"
+            )
         if not self.secret:
             raise ValueError(f"webhook endpoint {self.name!r} has no secret")
         for what, value in (

@@ -63,3 +63,13 @@ def test_the_backoff_of_an_endpoint_retrying_past_a_thousand_attempts_stays_at_i
     (endpoint,) = parse_endpoints([table], CONFIG, {})
     waits = [endpoint.backoff(attempt, random.Random(1)) for attempt in (1023, 1024, 4998)]
     assert all(300.0 <= w <= 600.0 for w in waits)
+
+
+def test_an_endpoint_name_too_long_for_its_consumer_is_refused() -> None:
+    """`webhook_<name>` names its JetStream consumer, which takes 255 characters at most: a
+    longer name was accepted and its delivery failed to start every second, for good."""
+    table = {"name": "p" * 250, "url": "http://x", "secret": "k"}
+    with pytest.raises(ValueError, match="1 to 64 letters"):
+        parse_endpoints([table], CONFIG, {})
+    (taken,) = parse_endpoints([{**table, "name": "p" * 64}], CONFIG, {})
+    assert len(taken.name) == 64
