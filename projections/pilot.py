@@ -133,6 +133,25 @@ def arguments(
 ) -> Callable[[argparse.Namespace], int]:
     """`livebridge pilot`'s arguments; it reads `env`."""
     cmd.add_argument("--provider", required=True, help="the provider id, as in the ledger")
-    cmd.add_argument("--rounds", type=int, default=1000, help="rounds to read (default 1000)")
+    cmd.add_argument(
+        "--rounds",
+        type=_rounds,
+        default=1000,
+        help=f"rounds to read (default 1000, 1 to {MAX_ROUNDS:,})",
+    )
     cmd.add_argument("--json", action="store_true", help="the scorecard as JSON")
     return partial(pilot, env=env)
+
+
+MAX_ROUNDS = 1_000_000
+"""The most rounds one scorecard reads (they are held in memory while it is drawn)."""
+
+
+def _rounds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_ROUNDS:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1 and {MAX_ROUNDS:,}")
+    return value

@@ -56,8 +56,8 @@ def export_arguments(
 ) -> Callable[[argparse.Namespace], int]:
     """`livebridge export`'s arguments; it reads `env`."""
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--round", metavar="ID", help="a round id")
-    which.add_argument("--session", metavar="ID", help="a session id")
+    which.add_argument("--round", type=_an_id, metavar="ID", help="a round id")
+    which.add_argument("--session", type=_an_id, metavar="ID", help="a session id")
     which.add_argument(
         "--period", nargs=2, metavar=("FROM", "TO"), help="ISO 8601 times, FROM inclusive"
     )
@@ -87,6 +87,12 @@ def key_arguments(keys: argparse.ArgumentParser, _env: Mapping[str, str]) -> Non
     new = actions.add_parser("new", help="make a new key pair (never overwrites)")
     new.add_argument("--out", type=Path, required=True, help="directory to write the two files")
     new.set_defaults(handler=run_new_key)
+
+
+def _an_id(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an id may not be empty")
+    return text
 
 
 def parse_time(text: str) -> datetime:

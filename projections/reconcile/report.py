@@ -132,8 +132,11 @@ def _file_chunks(path: Path) -> Iterator[bytes]:
 
 
 def open_csv(path: Path) -> Report:
-    with path.open("r", encoding="utf-8-sig", newline="") as file:
-        header = next(csv.reader(file), None)
+    try:
+        with path.open("r", encoding="utf-8-sig", newline="") as file:
+            header = next(csv.reader(file), None)
+    except UnicodeDecodeError as exc:
+        raise ReportError(f"{path}: not UTF-8 text (byte {exc.start} of its header)") from None
     if not header:
         raise ReportError(f"{path}: empty CSV report")
     layout = ReportLayout.of(header, str(path))

@@ -65,3 +65,10 @@ def test_crlf_and_lf_lines_reach_copy_as_lf_whatever_the_chunk_boundaries(
         monkeypatch.setattr("projections.reconcile.report.CHUNK", size)
         chunks = list(open_report(path).chunks)
         assert b"".join(chunks) == b"tx_id,type,amount\nt1,BET,5\nt2,WIN,0\nt3,BET,1\n", size
+
+
+def test_a_csv_report_that_is_not_utf8_is_refused_as_a_report_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("transaction_id,montant,açaí\n".encode("latin-1"))
+    with pytest.raises(ReportError, match="not UTF-8 text"):
+        open_report(path)
