@@ -6,7 +6,10 @@ second; the player sends `bet.place` messages and gets `bet.accepted` or `bet.re
 for each, in order, exactly as over REST (same bet taker, same idempotency).
 
 Bad input never closes the socket: a message that is not JSON, not a `bet.place`, or for
-another session answers `bet.rejected` with its code, and nothing is held. Each socket
+another session answers `bet.rejected` with its code, and nothing is held. Nor does a bet
+the bridge fails to take: as over REST, a ledger's log that does not answer is `LBRG-503
+RETRY` and any other failure `LBRG-500 INTERNAL` (logged); the same key sent again gets
+the bet's answer. Each socket
 has a rate limit (`RATE` messages a second, bursts of `BURST`): a message over it is
 answered `LBRG-429 RATE_LIMITED`; a socket that keeps flooding (`FLOOD` refused messages
 in a row) is closed with code 1008 and the reason. A session has at most `MAX_SOCKETS`
@@ -55,6 +58,7 @@ from typing import Annotated
 from typing import Any
 
 import msgspec
+import nats
 from aiohttp import WSCloseCode
 from aiohttp import WSMsgType
 from aiohttp import web
@@ -102,6 +106,8 @@ PING_EVERY_S = 20.0
 PONG_WITHIN_S = 10.0
 CLOSE_WITHIN_S = 5.0
 EXPIRED = "the player token has expired; reconnect with a fresh one from the platform"
+LOG_AWAY = "the ledger's log did not answer; send the bet again with the same idempotencyKey"
+FAILED = "livebridge failed to answer this bet; send it again with the same idempotencyKey"
 BEHIND = b"too many pushes waiting: reconnect with your last position"
 """The reason a socket whose client stopped reading is closed with (code 1013)."""
 
@@ -364,7 +370,7 @@ async def _take_bets(
             )
             return
         try:
-            await send(await take(claims, body))
+            answer = await take(claims, body)
         except ApiError as error:
             await send(rejected(body, error.code, error.message))
             if error.code == "SESSION_CLOSED":
@@ -376,6 +382,14 @@ async def _take_bets(
                 await send(closed)
                 await ws.close(code=WSCloseCode.OK, message=b"session closed")
                 return
+        except (TimeoutError, nats.errors.Error) as error:  # as REST answers it
+            log.warning("a socket bet of %s: the log did not answer (%r)", claims.player, error)
+            await send(rejected(body, "RETRY", LOG_AWAY))
+        except Exception:
+            log.exception("a socket bet of %s failed", claims.player)
+            await send(rejected(body, "INTERNAL", FAILED))
+        else:
+            await send(answer)
 
 
 async def _push(

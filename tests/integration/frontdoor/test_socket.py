@@ -11,8 +11,10 @@ from typing import Any
 
 import aiohttp
 import jwt
+import pytest
 from yarl import URL
 
+from services.bridge.main import LEDGER
 from services.frontdoor.socket import MAX_SOCKETS
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import available
@@ -213,3 +215,33 @@ async def test_a_session_opens_at_most_max_sockets_at_once(bridge: Bridge) -> No
             break
         else:
             raise AssertionError("a socket closed left no room for another")
+
+
+async def test_a_bet_the_ledger_fails_to_take_is_answered_and_the_socket_stays_open(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The socket answered only what the bet taker refused: a log that did not answer (or
+    # any other failure) ended its read loop, and the player saw the socket close (1000,
+    # no reason) with its bet unanswered, where REST answers LBRG-503 RETRY.
+    sid, token = await evo_session(bridge, "kai")
+    await record(bridge, opened("R-failing"))
+    book = bridge.app[LEDGER]
+    failures: list[Exception] = [TimeoutError("no answer from the log"), RuntimeError("a bug")]
+    execute = book.execute
+
+    def failing(command: Any) -> Any:
+        if failures:
+            raise failures.pop(0)
+        return execute(command)
+
+    monkeypatch.setattr(book, "execute", failing)
+    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+        await ws.send_json(bet(sid, "R-failing", "flaky"))
+        refused = await next_answer(ws)
+        assert refused["code"] == "LBRG-503 RETRY" and refused["idempotencyKey"] == "flaky"
+        await ws.send_json(bet(sid, "R-failing", "flaky"))
+        failed = await next_answer(ws)
+        assert failed["code"] == "LBRG-500 INTERNAL", failed
+        await ws.send_json(bet(sid, "R-failing", "flaky"))
+        assert (await next_answer(ws))["type"] == "bet.accepted", "the socket is still open"
+    assert await available(bridge, "kai") == Decimal("95.00")
