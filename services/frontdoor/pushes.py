@@ -335,14 +335,7 @@ class PushHub:
         except msgspec.DecodeError:
             return  # a deleted or purged entry
         if session.closed_at:
-            self._deliver(
-                "",
-                SessionClose(
-                    session_id=session.session_id,
-                    reason=CloseReason(session.close_reason or CloseReason.OPERATOR.value),
-                    closed_at=datetime.fromtimestamp(session.closed_at, UTC),
-                ),
-            )
+            self._deliver("", session_close(session))
 
     # ---- provider status ----------------------------------------------------------------
 
@@ -430,6 +423,22 @@ class PushHub:
             pages.append(page)
             last = start - 1
         return [settle for page in reversed(pages) for settle in page]
+
+
+def session_close(session: PlatformSession) -> SessionClose:
+    """The `session.close` a session's sockets are told: the reason stored with its close,
+    or, for one never closed that went idle, EXPIRED when its `idle_until` passed."""
+    if not session.closed_at:
+        return SessionClose(
+            session_id=session.session_id,
+            reason=CloseReason.EXPIRED,
+            closed_at=datetime.fromtimestamp(session.idle_until, UTC),
+        )
+    return SessionClose(
+        session_id=session.session_id,
+        reason=CloseReason(session.close_reason or CloseReason.OPERATOR.value),
+        closed_at=datetime.fromtimestamp(session.closed_at, UTC),
+    )
 
 
 def _readable(decoder: msgspec.json.Decoder[M], msg: Msg, what: str) -> M | None:

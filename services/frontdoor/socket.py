@@ -89,8 +89,10 @@ from services.frontdoor.pushes import Mailbox
 from services.frontdoor.pushes import Push
 from services.frontdoor.pushes import PushHub
 from services.frontdoor.pushes import Seat
+from services.frontdoor.pushes import session_close
 from services.frontdoor.routes import RouteTable
 from services.frontdoor.sessions import PlatformSession
+from services.frontdoor.sessions import PlatformSessions
 from services.ledger.protection import GuardState
 from services.ledger.protection import Protection
 
@@ -256,7 +258,7 @@ def setup_socket(
             senders.append(asyncio.create_task(tick(), name="socket-ticks"))
             senders.append(asyncio.create_task(_watch_pongs(ws, pongs, mailbox), name="pings"))
             taking = asyncio.create_task(
-                _take_bets(ws, claims, take, send, pongs), name="socket-bets"
+                _take_bets(ws, claims, take, send, pongs, sessions), name="socket-bets"
             )
             behind = asyncio.create_task(mailbox.behind.wait())
             waiting += (taking, behind)
@@ -325,6 +327,7 @@ async def _take_bets(
     take: TakeBet,
     send: Callable[[object], Awaitable[None]],
     pongs: asyncio.Event,
+    sessions: PlatformSessions,
 ) -> None:
     """Answer each `bet.place` the socket sends, in order, until it closes (see the module
     docstring for the rate limit, bad input, an expired token and a closed session), and
@@ -374,12 +377,7 @@ async def _take_bets(
         except ApiError as error:
             await send(rejected(body, error.code, error.message))
             if error.code == "SESSION_CLOSED":
-                closed = SessionClose(
-                    session_id=body.session_id,
-                    reason=CloseReason.OPERATOR,
-                    closed_at=datetime.now(UTC),
-                )
-                await send(closed)
+                await send(await _session_close(sessions, body.session_id))
                 await ws.close(code=WSCloseCode.OK, message=b"session closed")
                 return
         except (TimeoutError, nats.errors.Error) as error:  # as REST answers it
@@ -390,6 +388,15 @@ async def _take_bets(
             await send(rejected(body, "INTERNAL", FAILED))
         else:
             await send(answer)
+
+
+async def _session_close(sessions: PlatformSessions, session_id: str) -> SessionClose:
+    """Why and when the session of a bet refused SESSION_CLOSED ended (`session_close`)."""
+    session = await sessions.get(session_id)
+    if session is None:  # aged out of its bucket since the bet read it: it went idle
+        now = datetime.now(UTC)
+        return SessionClose(session_id=session_id, reason=CloseReason.EXPIRED, closed_at=now)
+    return session_close(session)
 
 
 async def _push(

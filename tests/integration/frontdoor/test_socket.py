@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from yarl import URL
 
 from services.bridge.main import LEDGER
+from services.frontdoor.launch import PLATFORM_SESSIONS
 from services.frontdoor.socket import MAX_SOCKETS
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import available
@@ -245,3 +247,24 @@ async def test_a_bet_the_ledger_fails_to_take_is_answered_and_the_socket_stays_o
         await ws.send_json(bet(sid, "R-failing", "flaky"))
         assert (await next_answer(ws))["type"] == "bet.accepted", "the socket is still open"
     assert await available(bridge, "kai") == Decimal("95.00")
+
+
+async def test_a_bet_in_a_session_gone_idle_hears_why_it_closed(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bet refused SESSION_CLOSED was followed by a session.close that always said
+    # OPERATOR, closed now: a session that expired idle (or one player protection ended)
+    # told the player the operator had closed it.
+    sid, token = await evo_session(bridge, "lea")
+    sessions = bridge.app[PLATFORM_SESSIONS]
+    stored = await sessions.get(sid)
+    assert stored is not None
+    idle_until = stored.idle_until
+    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+        monkeypatch.setattr(sessions, "clock", lambda: idle_until + 1)
+        await ws.send_json(bet(sid, "R-idle", "late"))
+        assert (await next_answer(ws))["code"] == "LBRG-409 SESSION_CLOSED"
+        closed = await next_answer(ws)
+        assert closed["type"] == "session.close" and closed["reason"] == "EXPIRED", closed
+        closed_at = datetime.fromisoformat(closed["closedAt"]).timestamp()
+        assert abs(closed_at - idle_until) < 0.001, "when it went idle, not when it was told"
