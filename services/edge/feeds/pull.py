@@ -8,8 +8,9 @@ answer is a `FeedBatch` signed like a push (`X-Feed-Signature`). Its events go t
 A non-200 answer, a bad signature, a malformed body, a body over `MAX_BATCH_BYTES` (read
 no further: a provider's runaway answer must not fill the bridge's memory), a network
 error or a ledger failure is logged and retried with exponential backoff (`backoff.py`);
-a good poll resets it. A batch with events is followed at once by the next poll; an empty
-one waits `interval`.
+a good poll resets it. A batch that moves the cursor is followed at once by the next poll;
+an empty one, or one whose cursor did not move (a provider answering the same events
+again, or with no cursor at all), waits `interval`.
 Each poll's time and outcome go to the provider's `ProviderHealth` (the SLA watch); while
 the playbook has switched the feed, polls go to `alternate_url` with the same cursor.
 """
@@ -64,7 +65,8 @@ class PullFeed(FetchedFeed):
         self.errors = 0
 
     async def poll_once(self) -> int:
-        """One poll: fetch, verify, record, store the cursor. Returns the events fetched."""
+        """One poll: fetch, verify, record, store the cursor. Returns the events fetched
+        from a new position: 0 when the batch's cursor is where the poll asked from."""
         cursor = await self.processor.cursors.get(self.cursor_key)
         params = {"cursor": cursor} if cursor else {}
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -83,8 +85,9 @@ class PullFeed(FetchedFeed):
         except msgspec.DecodeError as exc:
             raise PollFailed(f"{self.url} answered a malformed batch: {exc}") from exc
         await self.take(batch.events, log, "pull")
-        if batch.cursor and batch.cursor != cursor:
-            await self.processor.cursors.put(self.cursor_key, batch.cursor)
+        if not batch.cursor or batch.cursor == cursor:
+            return 0  # the same events again next time: not a backlog to poll at once
+        await self.processor.cursors.put(self.cursor_key, batch.cursor)
         return len(batch.events)
 
     async def _body(self, response: aiohttp.ClientResponse) -> bytes:

@@ -133,6 +133,23 @@ async def test_a_pull_answer_larger_than_the_bound_fails_the_poll_unread_and_adv
     assert sink.events == [] and await cursors.get("cursor.studio.pull") is None
 
 
+async def test_a_provider_answering_the_same_events_again_is_polled_each_interval_not_at_once(
+    cursors: JetStreamCursorStore,
+) -> None:
+    # A batch with events was followed at once by the next poll, whether or not its
+    # cursor had moved: a studio that answers every poll with its latest events and no
+    # cursor was asked hundreds of times a second, each answer absorbed as duplicates.
+    stub = FeedStub(SECRET, frames(), page=len(frames()), cursorless=True)
+    sink = RecordingSink()
+    async with serve(stub) as base, aiohttp.ClientSession() as session:
+        url, proc = f"{base}/feed", processor(sink, cursors, [])
+        feed = PullFeed(proc, session, url, secret=SECRET, interval=0.5)
+        async with running(feed.run()):
+            await asyncio.sleep(1.2)
+    assert sink.seqs("r-whole") == [1, 2, 3, 4, 5, 6], "what it answered was recorded once"
+    assert len(stub.asked) <= 4, f"{len(stub.asked)} polls in 1.2 s at one every 0.5 s"
+
+
 class FlakyCursors:
     """The KV cursor store, failing its first reads the way a lost NATS connection does."""
 

@@ -35,6 +35,9 @@ class FeedStub:
     connections: int = 0
     delay_s: float = 0.0
     """Every poll is answered this late (a slow studio)."""
+    cursorless: bool = False
+    """Every poll is answered with the first page again and no cursor (a studio that keeps
+    no positions)."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -55,15 +58,15 @@ class FeedStub:
             assert request.transport is not None
             request.transport.close()  # the connection drops mid-request
             return web.Response(status=200)
-        start = int(cursor or 0)
+        start = 0 if self.cursorless else int(cursor or 0)
         events: list[AnyProviderEvent] = []
         for index in range(start, min(start + self.page, len(self.frames))):
             events.extend(self.frames[index])
             if index + 1 in self.repeat_frames:
                 events.extend(self.frames[index])
         events.reverse()  # the provider's order is not the round's order
-        end = min(start + self.page, len(self.frames))
-        body = feeds.encoder.encode(feeds.FeedBatch(events=events, cursor=str(end)))
+        end = "" if self.cursorless else str(min(start + self.page, len(self.frames)))
+        body = feeds.encoder.encode(feeds.FeedBatch(events=events, cursor=end))
         return web.Response(
             body=body,
             content_type="application/json",
