@@ -1,7 +1,8 @@
 """The feed pipeline shared by every transport: sequence, record, remember.
 
 `FeedProcessor.accept(events)` orders a batch per round (see `sequencer.py`), records the
-events that are ready on the `EventSink` in a thread (the ledger core is synchronous), and
+events that are ready on the `EventSink` in a thread (the ledger core is synchronous; a
+repeat of a recorded event goes to it too, which absorbs it or flags another payload), and
 stores each round's last recorded seq in the `CursorStore`, so a restarted bridge knows
 which rounds it has already heard. Events waiting for a missing seq are held by the
 sequencer and, before `accept` returns, stored in the `CursorStore` too (each round's held
@@ -195,6 +196,8 @@ class FeedProcessor:
                 duplicates += offered.duplicate
                 held += offered.held
                 recorded += await self._record(offered.ready)
+                if offered.repeat is not None:
+                    await self._compare(offered.repeat)
             await self._keep_held({event.round_id for event in batch})
         self.stats.duplicates += duplicates
         self.stats.held += held
@@ -286,6 +289,20 @@ class FeedProcessor:
                 f"{failure!r}; it is kept and retried"
             ) from failure
         return done
+
+    async def _compare(self, repeat: AnyProviderEvent) -> None:
+        """Hand the repeat of a recorded event to the sink: it absorbs the same payload and
+        flags another for audit (a provider that changed an event it had sent, I8), which
+        the sequencer, keeping no payloads, cannot tell apart."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.executor, self.sink.record_event, repeat)
+        except Exception as exc:
+            self.stats.failures += 1
+            raise DeliveryFailed(
+                f"could not compare the repeat of round {repeat.round_id} seq {repeat.seq} of "
+                f"{self.provider} with what was recorded: {exc!r}; resend"
+            ) from exc
 
     async def _seed(self, round_id: str) -> None:
         """Start a round the sequencer does not know at its stored position."""

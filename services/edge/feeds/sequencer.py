@@ -4,7 +4,8 @@ The sequencer hands events on in `seq` order, each once. For every round it know
 the highest seq up to which every event has been handed on (or declared missing):
 
 - `seq <= last` is a duplicate, unless it was declared missing: a late arrival is handed
-  on (the ledger fills the hole) and the round stops counting it as missing;
+  on (the ledger fills the hole) and the round stops counting it as missing. A duplicate
+  is offered back as a `repeat`, for the ledger to compare with what it recorded;
 - `seq == last + 1` is handed on, with every held event that now follows without a hole;
 - `seq > last + 1` is held until the hole fills. If it has not filled `gap_timeout`
   seconds after the round last made progress (or the round holds `max_held` events),
@@ -54,6 +55,9 @@ class Offered:
     ready: list[AnyProviderEvent]
     duplicate: bool = False
     held: bool = False
+    repeat: AnyProviderEvent | None = None
+    """A duplicate of an event handed on already (not of one still held): for the sink,
+    which absorbs the same payload and flags another."""
 
 
 class Sequencer:
@@ -106,7 +110,7 @@ class Sequencer:
             if seq in state.missing:
                 state.missing.discard(seq)
                 return Offered([event])
-            return Offered(self._drain(state, now), duplicate=True)
+            return Offered(self._drain(state, now), duplicate=True, repeat=event)
         if seq in state.held:
             return Offered(self._drain(state, now), duplicate=True)
         state.held[seq] = event

@@ -63,3 +63,25 @@ async def test_a_shuffled_round_with_repeats_is_verified_and_a_round_with_a_gap_
     flagged = await asyncio.to_thread(ledger.round_state, "studio", "r-holed")
     assert flagged.verification is Verification.FLAGGED
     assert any("missing 3" in flag for flag in flagged.audit_flags), flagged.audit_flags
+
+
+async def test_a_repeat_that_changes_a_recorded_event_is_flagged_and_a_true_repeat_absorbed(
+    ledger: Ledger,
+) -> None:
+    # The sequencer absorbed every repeat of a recorded seq as a duplicate, payload unseen:
+    # a studio that sent the round's result again with another outcome was acknowledged
+    # (`duplicates: 1`) and the round never flagged, where the ledger flags such a repeat.
+    feed = FeedProcessor("studio", ledger, MemoryCursorStore())
+    events = hashed("studio", "r-changed")
+    await feed.accept(events)
+    result = events[-1]
+    assert isinstance(result, ResultDeclared)
+    assert (await feed.accept([result])).duplicates == 1
+    same = await asyncio.to_thread(ledger.round_state, "studio", "r-changed")
+    assert same.verification is Verification.VERIFIED and same.audit_flags == ()
+
+    changed = msgspec.structs.replace(result, result={"player": "9", "banker": "1"})
+    assert (await feed.accept([changed])).duplicates == 1
+    flagged = await asyncio.to_thread(ledger.round_state, "studio", "r-changed")
+    assert flagged.audit_flags == ("seq 6 repeated with a different payload",)
+    assert flagged.result == dict(result.result), "the first result stands"
