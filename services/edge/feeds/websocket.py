@@ -1,10 +1,11 @@
 """Socket transport: a persistent WebSocket to the provider that resumes where it stopped.
 
 The client connects to `<url>?after=<stored cursor>` (with `Authorization: Bearer
-<token>`) and reads `FeedFrame`s. After each frame's events are recorded (or held for a
-missing seq), its `cursor` is stored; on any disconnect the client reconnects with
-exponential backoff and asks again from the stored cursor, so nothing is lost and what
-comes twice is absorbed by the sequence numbers.
+<token>`) and reads `FeedFrame`s: JSON, in text messages or in binary ones (some studios
+send bytes). After each frame's events are recorded (or held for a missing seq), its
+`cursor` is stored; on any disconnect the client reconnects with exponential backoff and
+asks again from the stored cursor, so nothing is lost and what comes twice is absorbed by
+the sequence numbers.
 
 A malformed frame is logged, counted and skipped without moving the cursor. A ledger
 failure drops the connection: the frames after the stored cursor are fetched again.
@@ -80,7 +81,7 @@ class SocketFeed(FetchedFeed):
             watcher = asyncio.create_task(self._close_when_switched(ws, connected_to))
             try:
                 async for message in ws:
-                    if message.type != aiohttp.WSMsgType.TEXT:
+                    if message.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                         if message.type == aiohttp.WSMsgType.ERROR:
                             raise aiohttp.ClientError(f"websocket error: {ws.exception()!r}")
                         continue

@@ -230,6 +230,22 @@ async def test_socket_reconnects_after_a_drop_and_resumes_from_its_stored_cursor
         assert stub.asked == [str(len(stub.frames))]
 
 
+async def test_a_socket_feed_takes_frames_sent_as_binary_messages(
+    cursors: JetStreamCursorStore,
+) -> None:
+    # Binary messages were passed over without a word: a studio that sends its frames as
+    # bytes had every event dropped, the cursor never moved, nothing counted or logged.
+    stub = FeedStub(SECRET, frames(), binary=True)
+    sink, gaps = RecordingSink(), list[Gap]()
+    proc = processor(sink, cursors, gaps)
+    async with serve(stub) as base, aiohttp.ClientSession() as session:
+        feed = SocketFeed(proc, session, f"{base}/ws", heartbeat=5)
+        async with running(feed.run(), proc.run_sweeper(0.05)):
+            await until(complete(sink, gaps))
+    assert_delivered(sink, gaps)
+    assert await cursors.get("cursor.studio.socket") == str(len(stub.frames))
+
+
 class SlowSink(RecordingSink):
     delay = 0.0
 

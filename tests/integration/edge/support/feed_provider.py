@@ -35,6 +35,8 @@ class FeedStub:
     connections: int = 0
     delay_s: float = 0.0
     """Every poll is answered this late (a slow studio)."""
+    binary: bool = False
+    """Socket frames are sent as binary messages (the same JSON, as bytes)."""
     cursorless: bool = False
     """Every poll is answered with the first page again and no cursor (a studio that keeps
     no positions)."""
@@ -82,10 +84,11 @@ class FeedStub:
         self.connections += 1
         drop = self.drop_socket_after[number] if number < len(self.drop_socket_after) else None
         for sent, index in enumerate(range(int(after or 0), len(self.frames)), 1):
-            frame = feeds.FeedFrame(events=self.frames[index], cursor=str(index + 1))
-            await ws.send_str(feeds.encoder.encode(frame).decode())
-            if index + 1 in self.repeat_frames:
-                await ws.send_str(feeds.encoder.encode(frame).decode())
+            frame = feeds.encoder.encode(
+                feeds.FeedFrame(events=self.frames[index], cursor=str(index + 1))
+            )
+            for _ in range(2 if index + 1 in self.repeat_frames else 1):
+                await (ws.send_bytes(frame) if self.binary else ws.send_str(frame.decode()))
             if drop is not None and sent >= drop:
                 assert request.transport is not None
                 request.transport.close()  # no close frame: a dropped connection
