@@ -27,6 +27,7 @@ import msgspec
 from contracts import bodies
 from contracts import feeds
 from services.edge.feeds.backoff import pause
+from services.edge.feeds.bounded import read_bounded
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.source import FeedOptions
 from services.edge.feeds.source import FetchedFeed
@@ -76,7 +77,9 @@ class PullFeed(FetchedFeed):
         ) as response:
             if response.status != 200:
                 raise PollFailed(f"{self.url} answered {response.status}")
-            body = await self._body(response)
+            body = await read_bounded(response.content, self.max_bytes)
+            if body is None:
+                raise PollFailed(f"{self.url} answered more than {self.max_bytes} bytes")
             signature = response.headers.get(feeds.SIGNATURE_HEADER)
         if not feeds.verify(body, self.secret, signature):
             raise PollFailed(f"{self.url} answered with a bad {feeds.SIGNATURE_HEADER}")
@@ -89,14 +92,6 @@ class PullFeed(FetchedFeed):
             return 0  # the same events again next time: not a backlog to poll at once
         await self.processor.cursors.put(self.cursor_key, batch.cursor)
         return len(batch.events)
-
-    async def _body(self, response: aiohttp.ClientResponse) -> bytes:
-        body = bytearray()
-        async for chunk in response.content.iter_chunked(1 << 16):
-            body += chunk
-            if len(body) > self.max_bytes:
-                raise PollFailed(f"{self.url} answered more than {self.max_bytes} bytes")
-        return bytes(body)
 
     async def run(self) -> None:
         """Poll until cancelled."""

@@ -29,6 +29,7 @@ from aiohttp import web
 from contracts import bodies
 from contracts import feeds
 from services.edge.config import IpNetwork
+from services.edge.feeds.bounded import read_bounded
 from services.edge.feeds.processor import BadEvent
 from services.edge.feeds.processor import DeliveryFailed
 from services.edge.feeds.processor import FeedProcessor
@@ -78,10 +79,10 @@ def push_handler(
         if request.content_length is not None and request.content_length > max_body:
             return error(413, "BODY_TOO_LARGE", f"a feed batch is at most {max_body} bytes")
         try:
-            body = await request.content.read(max_body + 1)
+            body = await read_bounded(request.content, max_body)
         except Exception as exc:  # RequestPayloadError, ConnectionResetError, ...
             return error(400, "MALFORMED_FEED", f"could not read the body: {exc}")
-        if len(body) > max_body:
+        if body is None:
             return error(413, "BODY_TOO_LARGE", f"a feed batch is at most {max_body} bytes")
         if not feeds.verify(body, feed.secret, request.headers.get(feeds.SIGNATURE_HEADER)):
             return error(

@@ -21,6 +21,7 @@ from services.edge.feeds.setup import setup_feeds
 from services.edge.security import IpAllowlist
 from tests.unit.edge.support.feed_events import RecordingSink
 from tests.unit.edge.support.feed_events import round_events
+from tests.unit.edge.support.feed_push import SEGMENT
 from tests.unit.edge.support.feed_push import send
 
 SECRET = "feed-TEST-ONLY-secret"
@@ -177,3 +178,19 @@ async def test_a_seq_far_beyond_any_round_is_a_malformed_feed_not_a_gap_of_milli
     status, answer = await send(handler, body, headers)
     assert status == 200, answer
     assert sink.seqs("r1") == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_batch_that_arrives_in_several_segments_is_read_whole() -> None:
+    # The handler read the body with one `read(max_body + 1)`, which hands over what has
+    # arrived: a well-signed batch longer than a TCP segment was refused 401
+    # INVALID_SIGNATURE (the first segment's signature), and refused again on every resend.
+    sink = RecordingSink()
+    handler = push_handler(
+        {"studio": PushFeed(SECRET, FeedProcessor("studio", sink, MemoryCursorStore()))}
+    )
+    events = [e for r in range(20) for e in round_events("studio", f"r{r}")]
+    body = feeds.encoder.encode(feeds.FeedBatch(events=events))
+    assert len(body) > 10 * SEGMENT
+    status, answer = await send(handler, body, {feeds.SIGNATURE_HEADER: feeds.sign(body, SECRET)})
+    assert status == 200, answer
+    assert answer["accepted"] == len(events) == len(sink.events)

@@ -1,0 +1,17 @@
+"""Reading a feed's body whole, up to a bound: what a provider pushes or answers must not
+fill the bridge's memory, and a stream's `read(n)` hands over only what has arrived yet
+(part of a body that came in several TCP segments)."""
+
+from __future__ import annotations
+
+import aiohttp
+
+
+async def read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes | None:
+    """Everything `content` carries, or None once it passes `limit` bytes (read no further)."""
+    body = bytearray()
+    async for chunk in content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
