@@ -52,6 +52,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from typing import Annotated
@@ -207,77 +208,87 @@ def setup_socket(
             raise ApiError("NOT_YOUR_SESSION", "this token acts on its own session only")
         if not session.open(sessions.clock()):  # its session.close was pushed already
             raise ApiError("SESSION_CLOSED", f"session {session.session_id} is over; relaunch")
-        if open_sockets[session.session_id] >= MAX_SOCKETS:
-            raise ApiError(
-                "RATE_LIMITED",
-                f"session {session.session_id} has {MAX_SOCKETS} sockets open already; "
-                "close one first",
+        with _slot(open_sockets, session.session_id):
+            hub = app[PUSH_HUB]
+            await _refuse_past_log_end(hub, position, settled_position)
+            seat = Seat(
+                player=session.player,
+                currency=session.currency,
+                provider=session.provider,
+                table=session.table,
+                session_id=session.session_id,
             )
-        hub = app[PUSH_HUB]
-        await _refuse_past_log_end(hub, position, settled_position)
-        seat = Seat(
-            player=session.player,
-            currency=session.currency,
-            provider=session.provider,
-            table=session.table,
-            session_id=session.session_id,
-        )
-        await ws.prepare(request)
-        lock = asyncio.Lock()
+            await ws.prepare(request)
+            lock = asyncio.Lock()
 
-        async def send(message: object) -> None:
-            async with lock:
-                if not ws.closed:
-                    await ws.send_str(_encoder.encode(message).decode())
+            async def send(message: object) -> None:
+                async with lock:
+                    if not ws.closed:
+                        await ws.send_str(_encoder.encode(message).decode())
 
-        async def as_seated(update: LimitsUpdate) -> LimitsUpdate | None:
-            if protection is None:
-                return update
-            guard = protection()
-            if guard.state.position < update.log_position:  # published before read here
-                await asyncio.to_thread(guard.catch_up)
-            return seat_update(guard.state, session, update, datetime.now(UTC))
+            async def as_seated(update: LimitsUpdate) -> LimitsUpdate | None:
+                if protection is None:
+                    return update
+                guard = protection()
+                if guard.state.position < update.log_position:  # published before read here
+                    await asyncio.to_thread(guard.catch_up)
+                return seat_update(guard.state, session, update, datetime.now(UTC))
 
-        async def tick() -> None:
-            while not ws.closed:
-                await asyncio.sleep(TICK_S)
+            async def tick() -> None:
+                while not ws.closed:
+                    await asyncio.sleep(TICK_S)
+                    await send(ServerTime(server_time=datetime.now(UTC)))
+
+            mailbox = hub.join(seat)
+            pongs = asyncio.Event()
+            senders: list[asyncio.Task[None]] = []
+            waiting: list[asyncio.Task[Any]] = []
+            try:
+                if protection is not None:  # first, so a player who missed an update is not stale
+                    await send(seat_limits(protection().state, session, datetime.now(UTC)))
+                # the clock before any push, so a front counts a round's close down from it
                 await send(ServerTime(server_time=datetime.now(UTC)))
-
-        open_sockets[session.session_id] += 1
-        mailbox = hub.join(seat)
-        pongs = asyncio.Event()
-        senders: list[asyncio.Task[None]] = []
-        waiting: list[asyncio.Task[Any]] = []
-        try:
-            if protection is not None:  # first, so a player who missed an update is not stale
-                await send(seat_limits(protection().state, session, datetime.now(UTC)))
-            # the clock before any push, so a front counts a round's close down from it
-            await send(ServerTime(server_time=datetime.now(UTC)))
-            pushes = _push(hub, mailbox, position, settled_position, send, ws, as_seated)
-            senders.append(asyncio.create_task(pushes, name="socket-pushes"))
-            senders.append(asyncio.create_task(tick(), name="socket-ticks"))
-            senders.append(asyncio.create_task(_watch_pongs(ws, pongs, mailbox), name="pings"))
-            taking = asyncio.create_task(
-                _take_bets(ws, claims, take, send, pongs, sessions), name="socket-bets"
-            )
-            behind = asyncio.create_task(mailbox.behind.wait())
-            waiting += (taking, behind)
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if not taking.done():  # behind: nothing more is written to it but the close
-                # (a send may be stuck), and its reply is read by the close (a bet being
-                # taken is done, unanswered: the client's repeat of its key after the
-                # reconnect gets the answer)
-                await _cancel([*senders, taking])
-                await _close_behind(ws)
-        finally:
-            open_sockets[session.session_id] -= 1
-            if not open_sockets[session.session_id]:
-                del open_sockets[session.session_id]
-            hub.leave(mailbox)
-            await _cancel([*senders, *waiting])
-        return ws
+                pushes = _push(hub, mailbox, position, settled_position, send, ws, as_seated)
+                senders.append(asyncio.create_task(pushes, name="socket-pushes"))
+                senders.append(asyncio.create_task(tick(), name="socket-ticks"))
+                senders.append(asyncio.create_task(_watch_pongs(ws, pongs, mailbox), name="pings"))
+                taking = asyncio.create_task(
+                    _take_bets(ws, claims, take, send, pongs, sessions), name="socket-bets"
+                )
+                behind = asyncio.create_task(mailbox.behind.wait())
+                waiting += (taking, behind)
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if not taking.done():  # behind: nothing more is written to it but the close
+                    # (a send may be stuck), and its reply is read by the close (a bet being
+                    # taken is done, unanswered: the client's repeat of its key after the
+                    # reconnect gets the answer)
+                    await _cancel([*senders, taking])
+                    await _close_behind(ws)
+            finally:
+                hub.leave(mailbox)
+                await _cancel([*senders, *waiting])
+            return ws
 
     table.add(app, SOCKET, socket)
+
+
+@contextlib.contextmanager
+def _slot(open_sockets: Counter[str], session_id: str) -> Iterator[None]:
+    """One of the session's `MAX_SOCKETS` sockets on this bridge (`LBRG-429 RATE_LIMITED`
+    when none is left), taken before the connect waits for anything, so connects made
+    together each count the others, and given back however the connect or its socket ends."""
+    if open_sockets[session_id] >= MAX_SOCKETS:
+        raise ApiError(
+            "RATE_LIMITED",
+            f"session {session_id} has {MAX_SOCKETS} sockets open already; close one first",
+        )
+    open_sockets[session_id] += 1
+    try:
+        yield
+    finally:
+        open_sockets[session_id] -= 1
+        if not open_sockets[session_id]:
+            del open_sockets[session_id]
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:

@@ -268,3 +268,24 @@ async def test_a_bet_in_a_session_gone_idle_hears_why_it_closed(
         assert closed["type"] == "session.close" and closed["reason"] == "EXPIRED", closed
         closed_at = datetime.fromisoformat(closed["closedAt"]).timestamp()
         assert abs(closed_at - idle_until) < 0.001, "when it went idle, not when it was told"
+
+
+async def test_connects_made_together_open_at_most_max_sockets(bridge: Bridge) -> None:
+    # The count went up only once a connect had upgraded, after it had waited for the log
+    # to say its end (a `position` to resume from): connects made together all passed the
+    # check, and one token opened 20 sockets (20 rate limits) where 4 are allowed.
+    _, token = await evo_session(bridge, "vic")
+    path = f"/platform/v1/player/socket?token={token}&position=1"
+
+    async def connect() -> aiohttp.ClientWebSocketResponse | int:
+        try:
+            return await bridge.client.ws_connect(path)
+        except aiohttp.WSServerHandshakeError as refusal:
+            return refusal.status
+
+    outcomes = await asyncio.gather(*(connect() for _ in range(3 * MAX_SOCKETS)))
+    opened = [ws for ws in outcomes if isinstance(ws, aiohttp.ClientWebSocketResponse)]
+    for ws in opened:
+        await ws.close()
+    assert len(opened) == MAX_SOCKETS, f"{len(opened)} sockets open at once"
+    assert sorted(o for o in outcomes if isinstance(o, int)) == [429] * (2 * MAX_SOCKETS)
