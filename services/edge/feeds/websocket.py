@@ -7,6 +7,10 @@ send bytes). After each frame's events are recorded (or held for a missing seq),
 asks again from the stored cursor, so nothing is lost and what comes twice is absorbed by
 the sequence numbers.
 
+The backoff starts again from its first step once a frame has been taken, not on connect:
+a provider that accepts the connection and closes it at once (a refused token, a studio
+overloaded) is asked again less and less often, not several times a second forever.
+
 A malformed frame is logged, counted and skipped without moving the cursor. A ledger
 failure drops the connection: the frames after the stored cursor are fetched again.
 While the playbook has switched the feed (`ProviderHealth.alternate_feed`), connections go
@@ -76,7 +80,6 @@ class SocketFeed(FetchedFeed):
         ) as ws:
             self.connections += 1
             self.connected.set()
-            self.backoff.reset()
             # A switch by the playbook ends this connection; the next one goes to the new URL.
             watcher = asyncio.create_task(self._close_when_switched(ws, connected_to))
             try:
@@ -94,6 +97,7 @@ class SocketFeed(FetchedFeed):
                     await self.take(frame.events, log, "websocket")
                     if frame.cursor:
                         await self.processor.cursors.put(self.cursor_key, frame.cursor)
+                    self.backoff.reset()  # a frame taken, not a mere connect (module docstring)
             finally:
                 watcher.cancel()
 

@@ -26,6 +26,7 @@ from contracts import feeds
 from contracts.events import AnyProviderEvent
 from services.edge.feeds.backoff import Backoff
 from services.edge.feeds.cursors import JetStreamCursorStore
+from services.edge.feeds.cursors import MemoryCursorStore
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.pull import PollFailed
 from services.edge.feeds.pull import PullFeed
@@ -244,6 +245,28 @@ async def test_a_socket_feed_takes_frames_sent_as_binary_messages(
             await until(complete(sink, gaps))
     assert_delivered(sink, gaps)
     assert await cursors.get("cursor.studio.socket") == str(len(stub.frames))
+
+
+async def test_a_provider_closing_each_socket_at_once_is_asked_less_and_less_often() -> None:
+    # The backoff started again on every connect: a studio that accepts the socket and
+    # closes it at once (a refused token) was reconnected to several times a second,
+    # forever, a warning logged each time.
+    async def refusing(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"bad token")
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", refusing)
+    async with TestServer(app, host="127.0.0.1") as server, aiohttp.ClientSession() as session:
+        proc = FeedProcessor("studio", RecordingSink(), MemoryCursorStore())
+        backoff = Backoff(initial=0.05, jitter=False)
+        feed = SocketFeed(proc, session, str(server.make_url("/ws")), backoff=backoff)
+        async with running(feed.run()):
+            await asyncio.sleep(1.5)
+    # 0.05, 0.1, 0.2, 0.4, 0.8 s between them: 5 connects, where a reset backoff made 20 or more
+    assert feed.connections <= 6, f"{feed.connections} connections in 1.5 s"
 
 
 class SlowSink(RecordingSink):
