@@ -64,6 +64,7 @@ from aiohttp import WSCloseCode
 from aiohttp import WSMsgType
 from aiohttp import web
 
+from contracts import bodies
 from contracts.api import Operation
 from contracts.api import Param
 from contracts.api import error_text
@@ -123,6 +124,23 @@ def _refusal(code: str, message: str) -> BetRejected:
     return BetRejected(
         idempotency_key="", code=error_text(code), message=message, server_time=datetime.now(UTC)
     )
+
+
+def _bet_place(data: str | bytes) -> BetPlace | BetRejected:
+    """The message as a `bet.place`, or its refusal: `MALFORMED_JSON` for one that is not a
+    JSON document, though msgspec met a wrong type in it first (it stops there, as REST's
+    `read_json` knows), else `INVALID_REQUEST` naming what does not match."""
+    try:
+        return bodies.decode_with(_decoder, data)
+    except msgspec.ValidationError as exc:
+        mismatch = f"not a bet.place message: {exc}"
+    except msgspec.DecodeError:
+        mismatch = ""
+    try:
+        bodies.decode_any(data)
+    except msgspec.DecodeError as exc:
+        return _refusal("MALFORMED_JSON", f"the message is not a JSON document: {exc}")
+    return _refusal("INVALID_REQUEST", mismatch or "not a bet.place message")
 
 
 def _position(request: web.Request, name: str, default: int) -> int:
@@ -364,17 +382,9 @@ async def _take_bets(
             await send(_refusal("RATE_LIMITED", f"at most {RATE:.0f} messages a second"))
             continue
         refused_in_a_row = 0
-        data = message.data if isinstance(message.data, bytes) else message.data.encode()
-        try:
-            body = _decoder.decode(data)
-        except msgspec.ValidationError as exc:
-            await send(_refusal("INVALID_REQUEST", f"not a bet.place message: {exc}"))
-            continue
-        except msgspec.DecodeError:
-            await send(_refusal("MALFORMED_JSON", "the message is not a JSON document"))
-            continue
-        except RecursionError:
-            await send(_refusal("MALFORMED_JSON", "the message is nested too deeply"))
+        body = _bet_place(message.data)
+        if isinstance(body, BetRejected):
+            await send(body)
             continue
         if time.time() >= claims.expires_at:  # as REST would answer it by now
             await send(rejected(body, "TOKEN_EXPIRED", EXPIRED))
