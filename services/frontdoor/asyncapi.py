@@ -30,6 +30,7 @@ from services.frontdoor.openapi import REF
 from services.frontdoor.openapi import document_json
 from services.frontdoor.openapi import ecma_patterns
 from services.frontdoor.routes import RouteTable
+from services.frontdoor.socket import SOCKET
 
 HOSTS_KEPT = 16
 """Documents kept, one per host asked at, the latest: the Host header is the caller's to
@@ -106,8 +107,14 @@ def build_asyncapi(*, settle_root: str, limits_subject: str, host: str) -> dict[
                                 "type": "object",
                                 "properties": {
                                     "token": {"type": "string"},
-                                    "position": {"type": "integer", "minimum": 0},
-                                    "settledPosition": {"type": "integer", "minimum": 0},
+                                    # the route's own, as /openapi.json has them
+                                    **{
+                                        p.name: {
+                                            **msgspec.json.schema(p.type),
+                                            "description": p.description,
+                                        }
+                                        for p in SOCKET.params
+                                    },
                                 },
                             },
                         }
