@@ -238,10 +238,16 @@ class FeedProcessor:
             await self._record(retried)
             await self._keep_held({event.round_id for event in retried})
             expired = self.sequencer.expire(self.clock())
-            for gap, ready in expired:
+            for gap, _ in expired:
                 self.stats.gaps += 1  # counted, told to `on_gap`, not kept: a feed runs for months
                 self.on_gap(gap)
-                await self._record(ready)
+            freed = [ready for _, ready in expired]
+            try:
+                while freed:
+                    await self._record(freed.pop(0))
+            finally:
+                for ready in freed:  # out of the sequencer already: the next sweep records them
+                    self.sequencer.requeue(ready)
             await self._keep_held({gap.round_id for gap, _ in expired})
         return [gap for gap, _ in expired]
 

@@ -207,3 +207,28 @@ async def test_a_seq_declared_missing_that_comes_after_a_restart_is_recorded_not
     assert sink.seqs("r1") == [1, 3, 4, 2]
     assert store.values[round_key("evo", "r1")] == "4", "nothing awaited any more"
     assert (await restarted.accept([e[1]])).duplicates == 1
+
+
+async def test_freed_events_of_several_rounds_survive_a_ledger_failing_on_the_first() -> None:
+    # A sweep freed the held events of every round whose gap expired, then recorded them
+    # round by round: when the ledger failed on the first round, the events already freed
+    # from the others were in neither the sequencer nor the ledger, and the next position
+    # stored for those rounds erased their stored copy. A round's result lost that way
+    # never settles its bets.
+    sink = RecordingSink()
+    gaps: list[Gap] = []
+    clock = Clock()
+    proc = make(sink, gaps=gaps, clock=clock)
+    a, b = round_events("evo", "r-a"), round_events("evo", "r-b")
+    accepted = await proc.accept([a[0], a[2], a[5], b[0], b[2], b[5]])
+    assert accepted.held == 4
+    clock.now = 2.0
+    sink.fail_next = 1
+    with pytest.raises(DeliveryFailed):
+        await proc.sweep()
+    clock.now = 2.5
+    await proc.sweep()
+    assert sink.seqs("r-a") == [1, 3, 6]
+    assert sink.seqs("r-b") == [1, 3, 6], "the other round's freed events are recorded too"
+    assert proc.sequencer.pending() == 0
+    assert sorted(g.round_id for g in gaps) == ["r-a", "r-b"]
