@@ -9,16 +9,17 @@ Bad input never closes the socket: a message that is not JSON, not a `bet.place`
 another session answers `bet.rejected` with its code, and nothing is held. Nor does a bet
 the bridge fails to take: as over REST, a ledger's log that does not answer is `LBRG-503
 RETRY` and any other failure `LBRG-500 INTERNAL` (logged); the same key sent again gets
-the bet's answer. Each socket
-has a rate limit (`RATE` messages a second, bursts of `BURST`): a message over it is
-answered `LBRG-429 RATE_LIMITED`; a socket that keeps flooding (`FLOOD` refused messages
-in a row) is closed with code 1008 and the reason. A session has at most `MAX_SOCKETS`
-open at once on a bridge (room for a reconnect before the old socket's end is noticed);
-another connect is `LBRG-429 RATE_LIMITED`, so no token multiplies its rate limit by
-opening sockets. A closed session ends the socket with
-`session.close`, and refuses a connect (`LBRG-409 SESSION_CLOSED`). A socket takes no bet
-past its token's expiry: a `bet.place` then is answered `LBRG-401 TOKEN_EXPIRED` and the
-socket closed (1008); the client reconnects with a fresh token and its last position.
+the bet's answer. The one exception is size: a message over `MAX_MESSAGE` bytes is not
+read, and the socket is closed with 1009 (message too big, aiohttp's close: no reason
+text). Each socket has a rate limit (`RATE` messages a second, bursts of `BURST`): a
+message over it is answered `LBRG-429 RATE_LIMITED`; a socket that keeps flooding (`FLOOD`
+refused messages in a row) is closed with code 1008 and the reason. A session has at most
+`MAX_SOCKETS` open at once on a bridge (room for a reconnect before the old socket's end
+is noticed); another connect is `LBRG-429 RATE_LIMITED`, so no token multiplies its rate
+limit by opening sockets. A closed session ends the socket with `session.close`, and
+refuses a connect (`LBRG-409 SESSION_CLOSED`). A socket takes no bet past its token's
+expiry: a `bet.place` then is answered `LBRG-401 TOKEN_EXPIRED` and the socket closed
+(1008); the client reconnects with a fresh token and its last position.
 
 A client that stops reading is closed with code 1013 (try again later) and the reason
 `BEHIND`, and reconnects by its last position: when its mailbox overflows (pushes piling
@@ -491,7 +492,7 @@ SOCKET = Operation(
         "answered `LBRG-401 TOKEN_EXPIRED` and the socket closed (1008): reconnect with a "
         "fresh token. A client that stops reading (its pushes piling up, or no pong within "
         f"{PONG_WITHIN_S:.0f} s of a ping) is closed (1013, `{BEHIND.decode()}`): reconnect "
-        "with the last position."
+        f"with the last position. A message over {MAX_MESSAGE} bytes closes the socket (1009)."
     ),
     auth="player",
     status=101,

@@ -17,7 +17,9 @@ from yarl import URL
 
 from services.bridge.main import LEDGER
 from services.frontdoor.launch import PLATFORM_SESSIONS
+from services.frontdoor.socket import MAX_MESSAGE
 from services.frontdoor.socket import MAX_SOCKETS
+from services.frontdoor.socket import SOCKET
 from tests.integration.frontdoor.conftest import Bridge
 from tests.integration.frontdoor.test_bets import available
 from tests.integration.frontdoor.test_bets import bet
@@ -292,3 +294,18 @@ async def test_connects_made_together_open_at_most_max_sockets(bridge: Bridge) -
         await ws.close()
     assert len(opened) == MAX_SOCKETS, f"{len(opened)} sockets open at once"
     assert sorted(o for o in outcomes if isinstance(o, int)) == [429] * (2 * MAX_SOCKETS)
+
+
+async def test_a_message_over_the_bound_closes_the_socket_with_1009_as_documented(
+    bridge: Bridge,
+) -> None:
+    # The socket's documents said bad input never closes it, and nothing of its bound: a
+    # message over it was closed on (1009, no reason), a behaviour no document showed.
+    _, token = await evo_session(bridge, "max")
+    async with bridge.client.ws_connect(f"/platform/v1/player/socket?token={token}") as ws:
+        await ws.send_str("x" * (MAX_MESSAGE + 1))
+        while (closing := await asyncio.wait_for(ws.receive(), 10)).type is aiohttp.WSMsgType.TEXT:
+            pass
+        assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 1009, closing
+    assert SOCKET.description is not None
+    assert f"over {MAX_MESSAGE} bytes closes the socket (1009)" in SOCKET.description
