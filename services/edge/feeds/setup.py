@@ -40,6 +40,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from services.edge.config import ConfigError
 from services.edge.config import ProviderConfig
@@ -96,11 +97,17 @@ def feed_configs(providers: ProvidersConfig, environ: Mapping[str, str]) -> list
         if mode not in MODES:
             raise ConfigError(f"{where} must be one of {', '.join(MODES)}, got {mode!r}")
         url = str(provider.option("feed_url", ""))
-        if mode != "push" and not url.startswith(_SCHEMES):
-            raise ConfigError(f"{where} {mode} needs feed_url (http(s):// or ws(s)://)")
+        if mode != "push" and not _reachable(url):
+            raise ConfigError(
+                f"{where} {mode} needs feed_url, an http(s):// or ws(s):// URL with a host, "
+                f"got {url!r}"
+            )
         alternate = str(provider.option("feed_url_alternate", ""))
-        if alternate and not alternate.startswith(_SCHEMES):
-            raise ConfigError(f"{where}_url_alternate must be an http(s):// or ws(s):// URL")
+        if alternate and not _reachable(alternate):
+            raise ConfigError(
+                f"{where}_url_alternate must be an http(s):// or ws(s):// URL with a host, "
+                f"got {alternate!r}"
+            )
         found.append(
             FeedConfig(
                 provider=provider.id,
@@ -114,6 +121,18 @@ def feed_configs(providers: ProvidersConfig, environ: Mapping[str, str]) -> list
             )
         )
     return found
+
+
+def _reachable(url: str) -> bool:
+    """Whether `url` can be fetched: one of `_SCHEMES`, a host (no blank in it), a port that
+    is one. Anything else would fail every poll or connect, for as long as the bridge runs."""
+    if not url.startswith(_SCHEMES):
+        return False
+    try:
+        host = URL(url).host
+    except ValueError:  # a port that is no port, a host that cannot be one
+        return False
+    return host is not None and host != "" and not any(c.isspace() for c in host)
 
 
 def _reference(

@@ -58,6 +58,14 @@ def test_a_pull_feed_needs_a_url_and_reads_its_token_and_timings() -> None:
     [
         ({"feed": "carrier-pigeon"}, "must be one of"),
         ({"feed": "pull", "feed_secret_env": "S"}, "needs feed_url"),
+        # URLs no poll or connect could reach, once accepted, then failing for good
+        ({"feed": "pull", "feed_secret_env": "S", "feed_url": "https://"}, "with a host"),
+        ({"feed": "socket", "feed_url": "wss://studio example/ws"}, "with a host"),
+        ({"feed": "socket", "feed_url": "wss://studio.example:99999/ws"}, "with a host"),
+        (
+            {"feed": "socket", "feed_url": "wss://a.example/ws", "feed_url_alternate": "https:/"},
+            "alternate must be",
+        ),
         ({"feed": "push"}, "set feed_secret_env or feed_secret_file"),
         ({"feed": "push", "feed_secret_env": "MISSING"}, "MISSING is not set"),
         ({"feed": "push", "feed_secret_env": "BLANK"}, "BLANK is not set"),
