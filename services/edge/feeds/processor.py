@@ -294,6 +294,9 @@ class FeedProcessor:
                 f"could not record round {failed.round_id} seq {failed.seq} of {self.provider}: "
                 f"{failure!r}; it is kept and retried"
             ) from failure
+        for round_id in dict.fromkeys(event.round_id for event in ready):
+            for repeat in self.sequencer.changed_repeats((self.provider, round_id)):
+                await self._compare(repeat)
         return done
 
     async def _compare(self, repeat: AnyProviderEvent) -> None:

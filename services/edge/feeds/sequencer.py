@@ -9,7 +9,9 @@ the highest seq up to which every event has been handed on (or declared missing)
 - `seq == last + 1` is handed on, with every held event that now follows without a hole;
 - `seq > last + 1` is held until the hole fills. If it has not filled `gap_timeout`
   seconds after the round last made progress (or the round holds `max_held` events),
-  `expire` declares the missing seqs a `Gap` and hands on what was held.
+  `expire` declares the missing seqs a `Gap` and hands on what was held. A repeat of a
+  held event with another payload is kept beside it (the first such, per seq), and
+  offered back by `changed_repeats` once the held one is handed on.
 
 A round that ended (its result or void handed on) with nothing held or missing is forgotten
 once it has been silent for `idle_s`; the count bound `max_rounds` holds beside it. A
@@ -77,6 +79,8 @@ class Sequencer:
         self.idle_s = idle_s
         self._rounds: OrderedDict[RoundKey, _Round] = OrderedDict()
         self._requeued: set[RoundKey] = set()
+        self._changed: dict[RoundKey, dict[int, AnyProviderEvent]] = {}
+        """Per round, the first repeat with another payload of each seq still held."""
 
     def knows(self, key: RoundKey) -> bool:
         return key in self._rounds
@@ -112,12 +116,27 @@ class Sequencer:
                 return Offered([event])
             return Offered(self._drain(state, now), duplicate=True, repeat=event)
         if seq in state.held:
+            if event != state.held[seq]:
+                self._changed.setdefault(key, {}).setdefault(seq, event)
             return Offered(self._drain(state, now), duplicate=True)
         state.held[seq] = event
         ready = self._drain(state, now)
         if state.held and state.waiting_since is None:
             state.waiting_since = now
         return Offered(ready, held=seq in state.held)
+
+    def changed_repeats(self, key: RoundKey) -> list[AnyProviderEvent]:
+        """The repeats with another payload of events that were held then and are handed on
+        now, each once: for the sink to flag once it has recorded the first."""
+        changed = self._changed.get(key)
+        if not changed:
+            return []
+        state = self._rounds.get(key)
+        held = state.held if state is not None else {}
+        ready = [changed.pop(seq) for seq in sorted(changed) if seq not in held]
+        if not changed:
+            del self._changed[key]
+        return ready
 
     def requeue(self, events: list[AnyProviderEvent]) -> None:
         """Take back events that were handed on but could not be recorded; `retry` hands

@@ -85,3 +85,20 @@ async def test_a_repeat_that_changes_a_recorded_event_is_flagged_and_a_true_repe
     flagged = await asyncio.to_thread(ledger.round_state, "studio", "r-changed")
     assert flagged.audit_flags == ("seq 6 repeated with a different payload",)
     assert flagged.result == dict(result.result), "the first result stands"
+
+
+async def test_a_changed_repeat_of_an_event_held_for_a_gap_is_flagged_once_it_is_recorded(
+    ledger: Ledger,
+) -> None:
+    # A repeat of an event still held (waiting for an earlier seq) was absorbed as a
+    # duplicate whatever its payload: the change never reached the ledger.
+    feed = FeedProcessor("studio", ledger, MemoryCursorStore())
+    events = hashed("studio", "r-held")
+    result = events[-1]
+    assert isinstance(result, ResultDeclared)
+    changed = msgspec.structs.replace(result, result={"player": "9", "banker": "1"})
+    assert (await feed.accept([*events[:-2], result, changed])).duplicates == 1
+    await feed.accept([events[-2]])  # the hole fills: the held result is recorded
+    flagged = await asyncio.to_thread(ledger.round_state, "studio", "r-held")
+    assert flagged.audit_flags == ("seq 6 repeated with a different payload",)
+    assert flagged.result == dict(result.result), "the first result stands"
