@@ -33,6 +33,7 @@ from services.edge.adapters.base import EdgeRequest
 from services.edge.adapters.base import EdgeResponse
 from services.edge.adapters.base import Endpoint
 from services.edge.adapters.base import Rejection
+from services.edge.bounded import read_bounded
 from services.edge.config import ProvidersConfig
 from services.edge.gateway import Gateway
 from services.edge.gateway import ProviderGate
@@ -110,19 +111,10 @@ async def _read_bounded(request: web.Request, limit: int) -> bytes | None:
     Raises `_Unreadable` for any failure while reading (aiohttp raises
     `RequestPayloadError`, `ConnectionResetError`, `PayloadAccessError`, ...).
     """
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        try:
-            chunk = await request.content.read(65536)
-        except Exception as exc:
-            raise _Unreadable(f"{type(exc).__name__}: {exc}") from exc
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    try:
+        return await read_bounded(request.content, limit)
+    except Exception as exc:
+        raise _Unreadable(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _http_handler(

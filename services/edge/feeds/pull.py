@@ -26,8 +26,8 @@ import msgspec
 
 from contracts import bodies
 from contracts import feeds
+from services.edge.bounded import read_bounded
 from services.edge.feeds.backoff import pause
-from services.edge.feeds.bounded import read_bounded
 from services.edge.feeds.processor import FeedProcessor
 from services.edge.feeds.source import FeedOptions
 from services.edge.feeds.source import FetchedFeed

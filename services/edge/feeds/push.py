@@ -28,8 +28,8 @@ from aiohttp import web
 
 from contracts import bodies
 from contracts import feeds
+from services.edge.bounded import read_bounded
 from services.edge.config import IpNetwork
-from services.edge.feeds.bounded import read_bounded
 from services.edge.feeds.processor import BadEvent
 from services.edge.feeds.processor import DeliveryFailed
 from services.edge.feeds.processor import FeedProcessor

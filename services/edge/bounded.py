@@ -1,6 +1,7 @@
-"""Reading a feed's body whole, up to a bound: what a provider pushes or answers must not
+"""Reading an HTTP body whole, up to a bound: what a provider or a platform sends must not
 fill the bridge's memory, and a stream's `read(n)` hands over only what has arrived yet
-(part of a body that came in several TCP segments)."""
+(part of a body that came in several TCP segments). The wallet routes, the feeds and the
+front door read their bodies here."""
 
 from __future__ import annotations
 
