@@ -59,12 +59,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from contracts import money
 from contracts.api import Scope
+from contracts.launch import KycStatus
 from contracts.player import LimitsUpdate
 from contracts.protection import ProfileRule
 from services.edge.config import ConfigError
@@ -75,6 +78,9 @@ from services.ledger.protection import Baseline
 log = logging.getLogger(__name__)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
+PROFILE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}\Z")
+"""What a limit profile's name may be (`contracts.protection.ProfileName`)."""
+_COUNTRY = re.compile(r"^[A-Z]{2}\Z")
 MIN_SECRET = 24
 MAX_PLAYER_TOKEN_TTL_S = 600.0
 DEFAULT_PLAYER_TOKEN_TTL_S = 300.0
@@ -232,6 +238,57 @@ def parse_frontdoor(
     )
 
 
+Problem = tuple[str, str]
+"""What is wrong with a limit profile or a rule: an LBRG code and a message."""
+
+
+def limits_problem(update: LimitsUpdate) -> Problem | None:
+    """What is wrong with a `limits.update`, or None. The operator API and
+    `[[limits.profile]]` both check with it: a bound that is no amount (NaN compares with
+    nothing: every bet under it would fail), a minimum over its maximum, an unknown
+    currency, a table without its provider."""
+    limits = update.limits
+    if not PROFILE.match(limits.profile):
+        return "INVALID_REQUEST", f"profile {limits.profile!r} must match {PROFILE.pattern}"
+    if update.table and not update.provider:
+        return "INVALID_REQUEST", "a table's limits need its provider"
+    if update.currency and update.currency not in money.EXPONENTS:
+        return "UNKNOWN_CURRENCY", f"unknown currency {update.currency!r}"
+    bounds: list[tuple[str, Decimal | None, Decimal | None]] = [
+        ("minBet/maxBet", limits.min_bet, limits.max_bet),
+        ("maxRound", None, limits.max_round),
+        *((f"betTypes.{m}", b.min, b.max) for m, b in limits.bet_types.items()),
+    ]
+    for what, low, high in bounds:
+        for value in (low, high):
+            if value is None:
+                continue
+            if not value.is_finite() or value < 0 or value > money.MAX_AMOUNT:
+                return "INVALID_AMOUNT", f"{what}: {value} is not an amount"
+            if update.currency:
+                try:
+                    money.check_amount(value, update.currency)
+                except money.MoneyError as exc:
+                    return "INVALID_AMOUNT", f"{what}: {exc}"
+        if low is not None and high is not None and low > high:
+            return "INVALID_AMOUNT", f"{what}: the minimum {low} is over the maximum {high}"
+    return None
+
+
+def rule_problem(rule: ProfileRule) -> Problem | None:
+    """What is wrong with a profile rule, or None. A rule is matched against the session's
+    values exactly: a country, currency or KYC status no session has (`de`, `euro`,
+    `verified`) would never match, and its players would fall through to the next rule."""
+    if rule.country and not _COUNTRY.match(rule.country):
+        return "INVALID_REQUEST", f"country {rule.country!r} must be ISO 3166-1 alpha-2 (DE)"
+    if rule.currency and rule.currency not in money.EXPONENTS:
+        return "UNKNOWN_CURRENCY", f"unknown currency {rule.currency!r}"
+    if rule.kyc_status and rule.kyc_status not in set(KycStatus):
+        known = ", ".join(KycStatus)
+        return "INVALID_REQUEST", f"kycStatus {rule.kyc_status!r} must be one of {known}"
+    return None
+
+
 def parse_limits(section: object) -> Baseline:
     """`[limits]`: `[[limits.profile]]` and `[[limits.rule]]` (see the module docstring)."""
     if not isinstance(section, dict):
@@ -260,9 +317,13 @@ def parse_limits(section: object) -> Baseline:
             "limits": {k: v for k, v in fields.items() if v is not None},
         }
         try:
-            updates.append(msgspec.convert(document, LimitsUpdate, strict=False))
+            update = msgspec.convert(document, LimitsUpdate, strict=False)
         except msgspec.ValidationError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+        problem = limits_problem(update)
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem[1]}")
+        updates.append(update)
     entries = limits.rule
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ConfigError("[[limits.rule]] must be an array of tables")
@@ -273,6 +334,10 @@ def parse_limits(section: object) -> Baseline:
         rules = msgspec.convert(camel, tuple[ProfileRule, ...], strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"[[limits.rule]]: {exc}") from None
+    for number, rule in enumerate(rules, 1):
+        problem = rule_problem(rule)
+        if problem is not None:
+            raise ConfigError(f"[[limits.rule]] #{number}: {problem[1]}")
     return Baseline(updates=tuple(updates), rules=rules)
 
 

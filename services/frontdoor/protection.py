@@ -22,12 +22,10 @@ The checks themselves run in the ledger, before every hold (`services.ledger.pro
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
-from decimal import Decimal
 
 from aiohttp import web
 
@@ -49,6 +47,9 @@ from services.frontdoor.auth import OPERATOR
 from services.frontdoor.cashier import _PLAYER
 from services.frontdoor.cashier import in_ledger
 from services.frontdoor.cashier import player_of
+from services.frontdoor.config import PROFILE
+from services.frontdoor.config import limits_problem
+from services.frontdoor.config import rule_problem
 from services.frontdoor.http import ApiError
 from services.frontdoor.http import json_response
 from services.frontdoor.http import read_json
@@ -58,7 +59,6 @@ from services.ledger.protection import AnyChange
 from services.ledger.protection import Protection
 
 PublishLimits = Callable[[LimitsUpdate], Awaitable[None]]
-_PROFILE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}\Z")
 
 
 def limits_subject(prefix: str) -> str:
@@ -72,35 +72,9 @@ def _operator(request: web.Request) -> str:
 
 
 def _checked(update: LimitsUpdate) -> LimitsUpdate:
-    limits = update.limits
-    if not _PROFILE.match(limits.profile):
-        raise ApiError(
-            "INVALID_REQUEST", f"profile {limits.profile!r} must match {_PROFILE.pattern}"
-        )
-    if update.table and not update.provider:
-        raise ApiError("INVALID_REQUEST", "a table's limits need its provider")
-    if update.currency and update.currency not in money.EXPONENTS:
-        raise ApiError("UNKNOWN_CURRENCY", f"unknown currency {update.currency!r}")
-    bounds: list[tuple[str, Decimal | None, Decimal | None]] = [
-        ("minBet/maxBet", limits.min_bet, limits.max_bet),
-        ("maxRound", None, limits.max_round),
-        *((f"betTypes.{m}", b.min, b.max) for m, b in limits.bet_types.items()),
-    ]
-    for what, low, high in bounds:
-        for value in (low, high):
-            if value is None:
-                continue
-            if not value.is_finite() or value < 0 or value > money.MAX_AMOUNT:
-                raise ApiError("INVALID_AMOUNT", f"{what}: {value} is not an amount")
-            if update.currency:
-                try:
-                    money.check_amount(value, update.currency)
-                except money.MoneyError as exc:
-                    raise ApiError("INVALID_AMOUNT", f"{what}: {exc}") from None
-        if low is not None and high is not None and low > high:
-            raise ApiError(
-                "INVALID_AMOUNT", f"{what}: the minimum {low} is over the maximum {high}"
-            )
+    problem = limits_problem(update)
+    if problem is not None:
+        raise ApiError(*problem)
     return update
 
 
@@ -125,8 +99,11 @@ def setup_protection(
         rules = await read_json(request, ProfileRules)
         for rule in rules.rules:
             for profile in rule.profiles:
-                if not _PROFILE.match(profile):
+                if not PROFILE.match(profile):
                     raise ApiError("INVALID_REQUEST", f"profile {profile!r} is not a profile name")
+            problem = rule_problem(rule)
+            if problem is not None:
+                raise ApiError(*problem)
         state = await in_ledger(lambda: protection().set_rules(rules, _operator(request)))
         return json_response(state)
 
@@ -210,7 +187,7 @@ SET_RULES = Operation(
     scope=Scope.LIMITS,
     request=ProfileRules,
     response=LimitsState,
-    errors=("RETRY",),
+    errors=("UNKNOWN_CURRENCY", "RETRY"),
     tags=("limits",),
 )
 ASSIGN_PROFILE = Operation(

@@ -557,10 +557,18 @@ async def test_rules_decide_which_profile_a_bet_may_name_and_bad_input_changes_n
         answer = await response.json()
         assert response.status in (400, 422), (body, answer)
         assert answer["error"].startswith(f"LBRG-{response.status} "), answer
+    # a rule no session can match (its players would fall through to the next rule)
+    for rule in ({"kycStatus": "verified"}, {"country": "germany"}, {"currency": "euro"}):
+        body = {"rules": [{**rule, "profiles": ["DEFAULT"]}, {"profiles": ["VIP_A"]}]}
+        response = await bridge.client.put("/platform/v1/limits/rules", json=body, headers=LIMITS)
+        answer = await response.json()
+        assert response.status in (400, 422), (body, answer)
+        assert answer["error"].startswith(f"LBRG-{response.status} "), answer
     view = await bridge.client.get("/platform/v1/players/vic/protection", headers=PROTECTION_KEY)
     assert (await view.json())["limits"] == [] and (await view.json())["logPosition"] == 0
     listed = await (await bridge.client.get("/platform/v1/limits", headers=LIMITS)).json()
     assert listed["updates"] == []
+    assert [rule["profiles"] for rule in listed["rules"]] == [["DEFAULT", "VIP_A"], ["DEFAULT"]]
 
 
 async def test_a_bet_may_name_only_a_profile_in_force_that_its_rule_gives_the_player(

@@ -163,3 +163,29 @@ def test_the_catalog_keys_it_knows_are_read() -> None:
     url = "wss://play.example.com/platform/v1/player/socket"
     document = {"catalog": {"bet_socket_url": url, "source": []}}
     assert parse_catalog(document, ProvidersConfig(())).bet_socket_url == url
+
+
+@pytest.mark.parametrize(
+    ("limits", "says"),
+    [
+        ({"profile": [{"name": "VIP_A", "max_bet": "NaN"}]}, "NaN is not an amount"),
+        ({"profile": [{"name": "VIP_A", "min_bet": "500", "max_bet": "5"}]}, "over the maximum"),
+        ({"profile": [{"name": "VIP_A", "max_round": "-3"}]}, "-3 is not an amount"),
+        ({"profile": [{"name": "VIP_A", "currency": "eur", "max_bet": "5"}]}, "'eur'"),
+        ({"profile": [{"name": "VIP_A", "currency": "EUR", "max_bet": "5.001"}]}, "decimals"),
+        ({"profile": [{"name": "vip a", "max_bet": "5"}]}, "'vip a' must match"),
+        ({"profile": [{"name": "VIP_A", "table": "T1", "max_bet": "5"}]}, "need its provider"),
+        ({"rule": [{"kyc_status": "verified", "profiles": ["DEFAULT"]}]}, "'verified'"),
+        ({"rule": [{"country": "germany", "profiles": ["DEFAULT"]}]}, "'germany'"),
+        ({"rule": [{"currency": "euro", "profiles": ["DEFAULT"]}]}, "'euro'"),
+    ],
+)
+def test_limit_profiles_and_rules_from_the_file_are_checked_as_the_api_checks_them(
+    limits: dict[str, Any], says: str
+) -> None:
+    """A NaN maximum compares with no stake (every bet under the profile would fail inside
+    the ledger); a rule for `verified` players matches no session (they fall through to
+    the next rule, which may give more): refused at start, as `limits.update` and
+    `PUT /platform/v1/limits/rules` refuse them."""
+    with pytest.raises(ConfigError, match=says):
+        parse_frontdoor({"limits": limits}, environ=ENV)
