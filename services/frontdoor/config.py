@@ -7,7 +7,7 @@ each key names an environment variable (`secret_env`) or a file (`secret_file`):
     player_token_secret_env = "LIVEBRIDGE_PLAYER_TOKEN_SECRET"  # signs player JWTs (HS256)
     player_token_ttl_s = 300       # a player token's life, at most 600 s (default 300)
     provider_idle_s = 1800         # a provider token expires after this long unused
-                                   # (sliding; default 1800)
+                                   # (sliding; default 1800, at most 86400)
 
     [[operator]]
     id = "casino"                  # [a-z0-9_-]+
@@ -85,6 +85,8 @@ MIN_SECRET = 24
 MAX_PLAYER_TOKEN_TTL_S = 600.0
 DEFAULT_PLAYER_TOKEN_TTL_S = 300.0
 DEFAULT_PROVIDER_IDLE_S = 1800.0
+MAX_PROVIDER_IDLE_S = 86400.0
+"""A provider token never outlives a day of silence (design, decision 11)."""
 
 
 class PlatformEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -223,12 +225,8 @@ def parse_frontdoor(
         token_secret = resolve_secret(entry, environ, base, "[platform] player token")
         if len(token_secret.strip()) < 32:
             raise ConfigError("[platform]: the player token secret must be >= 32 bytes")
-    ttl = _seconds(platform.player_token_ttl_s, "ttl")
-    if ttl > MAX_PLAYER_TOKEN_TTL_S:
-        raise ConfigError(
-            f"[platform]: player_token_ttl_s must be at most {MAX_PLAYER_TOKEN_TTL_S:.0f} s"
-        )
-    idle = _seconds(platform.provider_idle_s, "idle")
+    ttl = _seconds(platform.player_token_ttl_s, "player_token_ttl_s", MAX_PLAYER_TOKEN_TTL_S)
+    idle = _seconds(platform.provider_idle_s, "provider_idle_s", MAX_PROVIDER_IDLE_S)
     return FrontdoorConfig(
         keys=tuple(keys),
         player_token_secret=token_secret.strip(),
@@ -385,7 +383,15 @@ def _scopes(value: object, where: str) -> frozenset[Scope]:
         raise ConfigError(f"{where}: scopes {value} must be among {known}") from None
 
 
-def _seconds(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"[platform]: {what} must be a positive number of seconds")
+def _seconds(value: object, key: str, most: float) -> float:
+    """`[platform] key`: seconds, from 1 to `most`. TOML has `nan` and `inf`: NaN passes
+    `value <= 0` (a NaN idle time left every session closed at once, a NaN token life
+    stopped the start with a traceback), an infinite or huge idle time is no date (every
+    launch failed with LBRG-500), and a token life under a second (tokens count whole
+    seconds) expired every player token as it was issued."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= most:
+        raise ConfigError(
+            f"[platform]: {key} must be a number of seconds from 1 to at most {most:.0f}, "
+            f"got {value!r}"
+        )
     return float(value)

@@ -57,7 +57,12 @@ def test_keys_resolve_from_the_environment_and_a_file_and_keep_only_a_digest(
         (operator(key(), key(id="k2")), "same secret"),
         (operator(), "at least one"),
         ({"platform": {"player_token_ttl_s": 601}}, "at most 600"),
-        ({"platform": {"provider_idle_s": 0}}, "positive"),
+        ({"platform": {"provider_idle_s": 0}}, "provider_idle_s must be"),
+        ({"platform": {"player_token_ttl_s": float("nan")}}, "player_token_ttl_s must be"),
+        ({"platform": {"player_token_ttl_s": 0.5}}, "player_token_ttl_s must be"),
+        ({"platform": {"provider_idle_s": float("nan")}}, "provider_idle_s must be"),
+        ({"platform": {"provider_idle_s": float("inf")}}, "at most 86400"),
+        ({"platform": {"provider_idle_s": 1e12}}, "at most 86400"),
     ],
 )
 def test_a_configuration_that_cannot_be_used_is_refused_at_start(
