@@ -26,6 +26,7 @@ from decimal import Decimal
 
 import msgspec
 
+from contracts.ids import Id
 from contracts.money import AmountText
 from contracts.platform import RoundSettle
 from contracts.tagged import Tagged
@@ -71,9 +72,11 @@ class BetPlace(Tagged, frozen=True, kw_only=True, tag="bet.place"):
     stake in the wallet, and answers `bet.accepted` or `bet.rejected`.
     """
 
-    idempotency_key: str
-    session_id: str
-    round_id: str
+    idempotency_key: Id
+    """1-128 characters, no control or invisible ones (`contracts.ids`), like the cashier's:
+    an empty key would make every bet sent without one a repeat of the first."""
+    session_id: Id
+    round_id: Id
     selection: tuple[Selection, ...]
     """The picks: `{"market": "roulette_straight", "value": "17"}`; each may carry its part
     of the stake as `amount`, else the stake is split evenly."""

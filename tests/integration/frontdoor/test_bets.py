@@ -115,6 +115,11 @@ async def test_a_bet_that_cannot_stand_is_rejected_with_its_code_and_holds_nothi
     assert status == 403 and answer["error"] == "LBRG-403 NOT_YOUR_SESSION"
     status, answer = await place(bridge, token, {"type": "bet.place", "stake": 5})
     assert status == 400 and answer["error"] == "LBRG-400 INVALID_REQUEST"
+    # ids the id policy refuses: an empty key would make every keyless bet one bet
+    for bad in ({"idempotencyKey": ""}, {"idempotencyKey": "k\u0000"}, {"roundId": ""},
+                {"idempotencyKey": "k" * 129}, {"sessionId": ""}):  # fmt: skip
+        status, answer = await place(bridge, token, {**bet(sid, "R-2", "k10"), **bad})
+        assert (status, answer.get("error")) == (400, "LBRG-400 INVALID_REQUEST"), (bad, answer)
     status, answer = await place(bridge, "forged.token.here", bet(sid, "R-2", "k8"))
     assert status == 401 and answer["error"] == "LBRG-401 INVALID_TOKEN"
     await bridge.client.post(f"/platform/v1/sessions/{sid}/close", headers=Bridge.auth("sessions"))
