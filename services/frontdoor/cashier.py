@@ -13,6 +13,7 @@ amounts by `contracts.money`, the provider against the configuration.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
@@ -38,6 +39,9 @@ from contracts.cashier import Wallet
 from contracts.wallet import Refusal
 from contracts.wallet import WalletReply
 from projections.balances.view import BalancesView
+from projections.http import READ_TIMEOUT
+from projections.http import ViewsUnavailable
+from projections.http import read_within
 from services.edge.config import ProvidersConfig
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.http import ApiError
@@ -100,6 +104,18 @@ def amount_of(amount: str, currency: str) -> Decimal:
         return money.parse_amount(amount, currency, allow_zero=False)
     except money.MoneyError as exc:
         raise ApiError("INVALID_AMOUNT", str(exc)) from None
+
+
+async def from_view(seconds: float, call: Callable[[], T]) -> T:
+    """`call()` on the balances view, in a thread; a database that fails or does not answer
+    within `seconds` is `LBRG-503 VIEWS_UNAVAILABLE` (retry), as on the read API."""
+    try:
+        return await read_within(seconds, call)
+    except ViewsUnavailable as error:
+        raise ApiError(
+            "VIEWS_UNAVAILABLE",
+            f"the views' database does not answer ({error}); retry in a few seconds",
+        ) from None
 
 
 async def in_ledger(call: Callable[[], T]) -> T:
@@ -189,7 +205,7 @@ def setup_cashier(
         """A replayed receipt's position, from the view (which may need a moment)."""
         view = balances()
         for _ in range(int(WAIT_S / 0.05)):
-            found = await asyncio.to_thread(view.position_of, tx_ref)
+            found = await from_view(READ_TIMEOUT, functools.partial(view.position_of, tx_ref))
             if found is not None:
                 return found
             await asyncio.sleep(0.05)
@@ -231,14 +247,21 @@ def setup_cashier(
                     f"atLeast {at_least} is past the end of the log (its last position is "
                     f"{end}); pass a logPosition this API answered",
                 )
-            try:
-                await asyncio.to_thread(view.wait, APPLICATION_NAME, at_least, WAIT_S)
-            except TimeoutError:
+
+            def reached() -> bool:
+                try:
+                    view.wait(APPLICATION_NAME, at_least, WAIT_S)
+                except TimeoutError:
+                    return False
+                return True
+
+            if not await from_view(WAIT_S + READ_TIMEOUT, reached):
                 raise ApiError(
                     "VIEW_BEHIND", f"the view has not reached log position {at_least}; retry"
-                ) from None
-        lines = await asyncio.to_thread(
-            view.history, player, currency=currency, before=before, limit=limit
+                )
+        lines = await from_view(
+            READ_TIMEOUT,
+            functools.partial(view.history, player, currency=currency, before=before, limit=limit),
         )
         items = tuple(
             HistoryItem(
@@ -295,6 +318,7 @@ _MOVE_ERRORS = (
     "WALLET_NOT_FOUND",
     "IDEMPOTENCY_CONFLICT",
     "VIEW_BEHIND",
+    "VIEWS_UNAVAILABLE",
     "RETRY",
 )
 
@@ -371,7 +395,13 @@ HISTORY = Operation(
     auth="operator",
     scope=Scope.READ,
     response=TransactionHistory,
-    errors=("INVALID_PLAYER", "INVALID_REQUEST", "UNKNOWN_CURRENCY", "VIEW_BEHIND"),
+    errors=(
+        "INVALID_PLAYER",
+        "INVALID_REQUEST",
+        "UNKNOWN_CURRENCY",
+        "VIEW_BEHIND",
+        "VIEWS_UNAVAILABLE",
+    ),
     params=(
         _PLAYER,
         Param("currency", "query", "Only this currency's wallet.", required=False),

@@ -6,9 +6,12 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import nats
 import pytest
+from eventsourcing.persistence import OperationalError
 
+from projections.http import VIEWS
 from services.bridge.main import LEDGER
 from tests.integration.frontdoor.conftest import Bridge
 
@@ -18,6 +21,17 @@ CASHIER = Bridge.auth("cashier")
 async def post(bridge: Bridge, path: str, body: Any) -> tuple[int, dict[str, Any]]:
     response = await bridge.client.post(path, json=body, headers=CASHIER)
     return response.status, await response.json()
+
+
+CY_DEPOSIT = {"idempotencyKey": "d", "currency": "EUR", "amount": "5.00"}
+
+
+async def deposited_to_cy(bridge: Bridge) -> dict[str, Any]:
+    """Player `cy`'s EUR wallet opened and `CY_DEPOSIT` made: the receipt."""
+    await post(bridge, "/platform/v1/players/cy/wallets", {"currency": "EUR"})
+    status, receipt = await post(bridge, "/platform/v1/players/cy/deposits", CY_DEPOSIT)
+    assert status == 200, receipt
+    return receipt
 
 
 async def test_a_deposit_repeated_with_its_key_moves_money_once_and_another_payload_is_refused(
@@ -163,13 +177,7 @@ async def test_a_history_read_at_a_position_past_the_end_of_the_log_is_refused_n
 ) -> None:
     # The view never reaches a position the log does not have: `VIEW_BEHIND` (a 503, retry)
     # had the caller waiting 2 s and asking again forever.
-    await post(bridge, "/platform/v1/players/cy/wallets", {"currency": "EUR"})
-    status, receipt = await post(
-        bridge,
-        "/platform/v1/players/cy/deposits",
-        {"idempotencyKey": "d", "currency": "EUR", "amount": "5.00"},
-    )
-    assert status == 200, receipt
+    receipt = await deposited_to_cy(bridge)
     last = receipt["logPosition"]
     for past in (10**18 - 1, last + 10**6):
         path = f"/platform/v1/players/cy/transactions?atLeast={past}"
@@ -201,3 +209,38 @@ async def test_the_log_away_under_a_deposit_is_the_retryable_error_told_in_one_l
     assert (status, answer["error"]) == (503, "LBRG-503 RETRY"), answer
     told = [r for r in caplog.records if r.name == "services.frontdoor.auth"]
     assert [(r.levelname, r.exc_info) for r in told] == [("WARNING", None)], told
+
+
+async def test_a_views_database_that_does_not_answer_is_the_retryable_error_not_a_500(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL restarting under a history read: `LBRG-503 VIEWS_UNAVAILABLE` (retry), as
+    the read API answers it, never `LBRG-500 INTERNAL` ("report it")."""
+    receipt = await deposited_to_cy(bridge)
+    view = bridge.app[VIEWS].balances
+
+    def away(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    for method in ("history", "wait", "position_of"):
+        monkeypatch.setattr(view, method, away)
+    for path in (
+        "/platform/v1/players/cy/transactions",
+        f"/platform/v1/players/cy/transactions?atLeast={receipt['logPosition']}",
+    ):
+        response = await bridge.client.get(path, headers=CASHIER)
+        answer = await response.json()
+        assert (response.status, answer["error"]) == (503, "LBRG-503 VIEWS_UNAVAILABLE"), answer
+    # a repeat the ledger answers without its position reads it from the view
+    monkeypatch.setattr(bridge.app[LEDGER], "transfer", _without_position(bridge))
+    status, answer = await post(bridge, "/platform/v1/players/cy/deposits", CY_DEPOSIT)
+    assert (status, answer["error"]) == (503, "LBRG-503 VIEWS_UNAVAILABLE"), answer
+
+
+def _without_position(bridge: Bridge) -> Any:
+    transfer = bridge.app[LEDGER].transfer
+
+    def repeat(*args: Any, **kwargs: Any) -> Any:
+        return msgspec.structs.replace(transfer(*args, **kwargs), log_position=0)
+
+    return repeat
