@@ -23,11 +23,15 @@ from contracts.api import ERRORS
 from contracts.api import ErrorBody
 from contracts.api import Operation
 from contracts.api import error_text
+from services.frontdoor.auth import PROTECTED
 
 REF = "#/components/schemas/{name}"
 _PLAIN_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 COMMON_ERRORS = ("INTERNAL",)
 """Answered by any operation: a fault inside livebridge (never for bad input)."""
+GUARDED_ERRORS = ("RETRY",)
+"""Answered by any operation behind the guard (`auth.PROTECTED`): the ledger's log (NATS)
+did not answer in time, a transient condition (`auth.guard`)."""
 
 SECURITY_SCHEMES = {
     "operatorKey": {
@@ -163,7 +167,9 @@ def _responses(op: Operation, schema_of: dict[Any, dict[str, Any]]) -> dict[str,
     responses: dict[str, Any] = {str(op.status): ok}
     by_status: dict[int, list[str]] = defaultdict(list)
     body_errors = BODY_ERRORS if op.request is not None else ()
-    for code in dict.fromkeys((*AUTH_ERRORS[op.auth], *body_errors, *op.errors, *COMMON_ERRORS)):
+    guarded = GUARDED_ERRORS if op.path.startswith(PROTECTED) else ()
+    listed = (*AUTH_ERRORS[op.auth], *body_errors, *op.errors, *guarded, *COMMON_ERRORS)
+    for code in dict.fromkeys(listed):
         by_status[ERRORS[code][0]].append(code)
     for status, codes in sorted(by_status.items()):
         content = _json(schema_of[ErrorBody])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import nats
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiohttp.test_utils import TestServer
@@ -14,9 +16,11 @@ from contracts.api import error_text
 from contracts.messages import MESSAGES
 from services.frontdoor.app import ROUTES
 from services.frontdoor.app import setup_frontdoor
+from services.frontdoor.auth import PROTECTED
 from services.frontdoor.config import FrontdoorConfig
 from services.frontdoor.config import OperatorKey
 from services.frontdoor.config import key_digest
+from services.frontdoor.launch import PLATFORM_SESSIONS
 from tests.integration.frontdoor.conftest import Bridge
 
 ADMIN = "admin-secret-0123456789abcdefghij"
@@ -184,3 +188,28 @@ async def test_the_api_page_renders_the_openapi_document_from_files_served_here(
         asset = await bridge.client.get(script)
         assert asset.status == 200, script
         assert len(await asset.read()) > 1000
+
+
+async def test_the_log_away_is_answered_retry_on_a_route_that_lists_it(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard answers any route `LBRG-503 RETRY` when the ledger's log (NATS) does not
+    answer: closing a session, refreshing a player token, a lobby or a table status read
+    or written in JetStream KV. Each documents it, so a generated client knows it."""
+
+    async def away(*_args: object) -> None:
+        raise nats.errors.TimeoutError
+
+    monkeypatch.setattr(bridge.app[PLATFORM_SESSIONS], "get", away)
+    response = await bridge.client.post(
+        "/platform/v1/sessions/ses_0123456789abcdef01234567/close", headers=Bridge.auth("admin")
+    )
+    answer = await response.json()
+    assert (response.status, answer["error"]) == (503, "LBRG-503 RETRY"), answer
+    document = await served_document(bridge, "/openapi.json")
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if path.startswith(PROTECTED):
+                assert "LBRG-503 RETRY" in operation["responses"]["503"]["description"], path
+            else:
+                assert "503" not in operation["responses"], (method, path)
