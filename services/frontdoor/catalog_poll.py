@@ -31,6 +31,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from contracts import bodies
 from services.edge import natslink
 from services.edge.config import ConfigError
 from services.edge.config import ProvidersConfig
@@ -80,7 +81,8 @@ async def poll_once(
     """The provider's tables as its endpoint answers now; raises on any failure."""
     async with http.get(source.url, timeout=aiohttp.ClientTimeout(total=10)) as response:
         response.raise_for_status()
-        answer = msgspec.json.decode(await response.read(), type=_Answer)
+        # a body nested too deeply is malformed like any other (a RecursionError killed the poller)
+        answer = bodies.decode(await response.read(), _Answer)
     entries = []
     for item in answer.tables:
         entry = msgspec.convert({**item, "provider": source.provider}, TableEntry, strict=False)

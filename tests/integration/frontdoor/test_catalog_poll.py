@@ -42,7 +42,8 @@ TABLES = {
 
 class Endpoint:
     healthy = True
-    answer: dict[str, Any] = TABLES
+    answer: dict[str, Any] | bytes = TABLES
+    """A catalogue, or bytes served as they are."""
 
 
 @pytest.fixture
@@ -50,6 +51,8 @@ async def endpoint() -> AsyncIterator[tuple[str, type[Endpoint]]]:
     async def catalog(request: web.Request) -> web.Response:
         if not Endpoint.healthy:
             return web.Response(status=500)
+        if isinstance(Endpoint.answer, bytes):
+            return web.Response(body=Endpoint.answer, content_type="application/json")
         return web.json_response(Endpoint.answer)
 
     app = web.Application()
@@ -128,6 +131,12 @@ async def test_limits_that_are_not_amounts_fail_the_poll_and_polling_goes_on(
         await until(provider_down)  # failed polls, not a poller that died on a NaN
         endpoint[1].answer = TABLES
         await until(provider_up)
+    # JSON nested deeper than the interpreter's recursion limit: msgspec raises
+    # RecursionError, which the poller did not catch (it died; the tables stayed as they were)
+    endpoint[1].answer = b'{"tables": [{"id": "H1", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}]}"
+    await until(provider_down)
+    endpoint[1].answer = TABLES
+    await until(provider_up)
 
 
 class FlakyKv:
