@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,12 +68,29 @@ class CatalogBox:
 
 
 def parse_sources(document: dict[str, object]) -> tuple[CatalogSource, ...]:
+    """The `[[catalog.source]]`s, each checked: an interval that is no positive number
+    (0 polled the endpoint again as soon as it answered, as fast as it could, forever),
+    `down_after` under 1, a URL that is not HTTP, a provider polled twice (two
+    pollers replacing each other's tables) are `ConfigError`s."""
     section = document.get("catalog", {})
     raw = section.get("source", []) if isinstance(section, dict) else []
     try:
-        return tuple(msgspec.convert(raw, list[CatalogSource]))
+        sources = tuple(msgspec.convert(raw, list[CatalogSource]))
     except msgspec.ValidationError as exc:
         raise ConfigError(f"[[catalog.source]]: {exc}") from None
+    seen: set[str] = set()
+    for source in sources:
+        where = f"[[catalog.source]] of {source.provider!r}"
+        if not (math.isfinite(source.interval_s) and source.interval_s > 0):
+            raise ConfigError(f"{where}: interval_s must be a positive number of seconds")
+        if source.down_after < 1:
+            raise ConfigError(f"{where}: down_after must be at least 1 (failed polls in a row)")
+        if not source.url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}: url must be an http:// or https:// URL")
+        if source.provider in seen:
+            raise ConfigError(f"{where}: the provider has one catalogue endpoint, not several")
+        seen.add(source.provider)
+    return sources
 
 
 async def poll_once(

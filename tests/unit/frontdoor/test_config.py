@@ -12,6 +12,7 @@ from services.edge.config import ConfigError
 from services.edge.config import ProvidersConfig
 from services.frontdoor.auth import OperatorKeys
 from services.frontdoor.catalog import parse_catalog
+from services.frontdoor.catalog_poll import parse_sources
 from services.frontdoor.config import load_frontdoor
 from services.frontdoor.config import parse_frontdoor
 from services.frontdoor.openapi import error_table
@@ -194,3 +195,29 @@ def test_limit_profiles_and_rules_from_the_file_are_checked_as_the_api_checks_th
     `PUT /platform/v1/limits/rules` refuse them."""
     with pytest.raises(ConfigError, match=says):
         parse_frontdoor({"limits": limits}, environ=ENV)
+
+
+def source(**fields: Any) -> dict[str, Any]:
+    entry = {"provider": "hub88", "url": "https://studio.test/catalog", **fields}
+    return {"catalog": {"source": [entry]}}
+
+
+@pytest.mark.parametrize(
+    ("document", "says"),
+    [
+        (source(interval_s=0), "interval_s must be"),
+        (source(interval_s=-5), "interval_s must be"),
+        (source(interval_s=float("nan")), "interval_s must be"),
+        (source(interval_s=float("inf")), "interval_s must be"),
+        (source(down_after=0), "down_after must be"),
+        (source(url="studio.test/catalog"), "url must be"),
+        ({"catalog": {"source": source()["catalog"]["source"] * 2}}, "not several"),
+    ],
+)
+def test_a_catalogue_source_that_cannot_be_polled_sensibly_is_refused_at_start(
+    document: dict[str, Any], says: str
+) -> None:
+    """`interval_s = 0` polled the endpoint in a loop without a pause: refused at start."""
+    with pytest.raises(ConfigError, match=says):
+        parse_sources(document)
+    assert parse_sources(source(interval_s=0.2, down_after=2))[0].interval_s == 0.2
