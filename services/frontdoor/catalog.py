@@ -181,11 +181,7 @@ class Catalog:
         """The tables a player of `country`, `currency` and `kyc` may see now (not HIDDEN)."""
         shown = []
         for entry in self.entries.values():
-            if currency not in entry.currencies or country in entry.blocked_countries:
-                continue
-            if entry.countries and country not in entry.countries:
-                continue
-            if _KYC_RANK[kyc] < _KYC_RANK[entry.min_kyc]:
+            if barred(entry, country=country, currency=currency, kyc=kyc):
                 continue
             table = self.table(entry, statuses, at)
             if table.status is not TableStatus.HIDDEN:
@@ -197,6 +193,18 @@ class Catalog:
         kept = {key: entry for key, entry in self.entries.items() if key[0] != provider}
         kept.update({(e.provider, e.id): e for e in entries})
         return Catalog(entries=kept, bet_socket_url=self.bet_socket_url)
+
+
+def barred(entry: TableEntry, *, country: str, currency: str, kyc: KycStatus) -> str:
+    """Why a player of `country`, `currency` and `kyc` may not sit at `entry`'s table, or
+    "" when they may: the lobby leaves such a table out, and a launch there is refused."""
+    if currency not in entry.currencies:
+        return f"it plays {', '.join(entry.currencies)}, not {currency}"
+    if country in entry.blocked_countries or (entry.countries and country not in entry.countries):
+        return f"it is not offered in {country}"
+    if _KYC_RANK[kyc] < _KYC_RANK[entry.min_kyc]:
+        return f"it needs KYC status {entry.min_kyc.value}, not {kyc.value}"
+    return ""
 
 
 def check_entry(entry: TableEntry, providers: ProvidersConfig, where: str) -> TableEntry:

@@ -3,9 +3,11 @@
 `POST /platform/v1/sessions` checks the player, currency, provider and wallet, claims the
 player's open platform session (or opens one), issues the provider token into the edge's
 session store (so every dialect finds it), and a player JWT. A relaunch while the session
-is open gives the same `sessionId`, and the same provider token while it lives. A player
-the protection log blocks (self-excluded, in a time-out, flagged high-risk) is refused
-(`LBRG-403 SELF_EXCLUDED`) before anything is opened or issued.
+is open gives the same `sessionId`, and the same provider token while it lives. A table
+the lobby hides from the player (its country, currency or KYC status) is refused like a
+hidden one (`LBRG-409 TABLE_CLOSED`). A player the protection log blocks (self-excluded,
+in a time-out, flagged high-risk) is refused (`LBRG-403 SELF_EXCLUDED`) before anything
+is opened or issued.
 `POST /platform/v1/sessions/{id}/close` revokes every provider token the session issued,
 the ones a dialect rotated since (Evolution's `/check`) included. A close landing while a
 relaunch or a player token refresh runs wins: that is answered `SESSION_CLOSED` (the
@@ -47,6 +49,7 @@ from services.frontdoor.auth import OPERATOR
 from services.frontdoor.cashier import in_ledger
 from services.frontdoor.catalog import Catalog
 from services.frontdoor.catalog import TableEntry
+from services.frontdoor.catalog import barred
 from services.frontdoor.http import ApiError
 from services.frontdoor.http import json_response
 from services.frontdoor.http import read_json
@@ -209,8 +212,9 @@ def setup_launch(
             )
 
     def _seat(body: Launch, listed: Catalog) -> TableEntry | None:
-        """The catalogue's entry of the launched table; refuses a down provider or a hidden
-        table (closed or maintenance ones may be watched)."""
+        """The catalogue's entry of the launched table; refuses a down provider, a hidden
+        table (closed or maintenance ones may be watched), and one the lobby hides from
+        this player (its country, currency or KYC status)."""
         statuses = app[TABLE_STATUSES]
         if not statuses.provider_up(body.provider):
             raise ApiError("PROVIDER_DOWN", f"provider {body.provider!r} is down; try later")
@@ -219,6 +223,13 @@ def setup_launch(
             if listed.of(body.provider) and body.table:
                 raise ApiError("TABLE_NOT_FOUND", f"no table {body.table!r} of {body.provider!r}")
             return None
+        why = barred(entry, country=body.country, currency=body.currency, kyc=body.kyc_status)
+        if why:
+            raise ApiError(
+                "TABLE_CLOSED",
+                f"table {body.table!r} of {body.provider!r} is hidden from this player: {why} "
+                "(the lobby does not list it for them)",
+            )
         if listed.table(entry, statuses, datetime.now(UTC)).status is TableStatus.HIDDEN:
             raise ApiError("TABLE_CLOSED", f"table {body.table!r} is hidden")
         return entry

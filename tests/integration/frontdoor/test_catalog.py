@@ -11,6 +11,7 @@ from tests.integration.frontdoor.test_bets import opened
 from tests.integration.frontdoor.test_bets import place
 from tests.integration.frontdoor.test_bets import record
 from tests.integration.frontdoor.test_sessions import evo_session
+from tests.integration.frontdoor.test_sessions import fund
 from tests.integration.frontdoor.test_sessions import funded_launch
 from tests.integration.frontdoor.test_sessions import launch
 from tests.integration.frontdoor.test_sessions import launch_body
@@ -95,6 +96,26 @@ async def test_the_lobby_shows_each_player_the_tables_of_its_country_currency_an
         "VERIFIED",
     )
     assert ids(from_session["tables"]) == ["T1"]
+
+
+async def test_a_launch_at_a_table_the_lobby_hides_from_the_player_is_refused(
+    bridge: Bridge,
+) -> None:
+    """The lobby hides the VIP table from GB and from unverified players, and the German
+    table from everyone outside DE: the platform cannot seat them there either."""
+    for player, table, fields, why in (
+        ("gus", "T2-VIP", {"country": "GB"}, "not offered in GB"),
+        ("pam", "T2-VIP", {"kycStatus": "PENDING"}, "needs KYC status VERIFIED"),
+        ("mo", "T3-DE", {"country": "MT"}, "not offered in MT"),
+    ):
+        await fund(bridge, player)
+        status, refused = await launch(bridge, launch_body(player, "evo", table=table, **fields))
+        assert (status, refused.get("error")) == (409, "LBRG-409 TABLE_CLOSED"), refused
+        assert why in refused["message"], refused
+        status, _ = await lobby(bridge, player=player)
+        assert status == 404, "no session was opened"
+    launched = await funded_launch(bridge, "dirk", table="T2-VIP", country="DE")
+    assert launched["sessionId"]
 
 
 async def test_a_lobby_asked_in_an_unknown_currency_answers_unknown_currency(
