@@ -43,6 +43,7 @@ from contracts.protection import ProtectionLimit
 from contracts.protection import ProtectionView
 from contracts.protection import SelfExclusion
 from contracts.protection import TimeOut
+from services.edge.app import GATEWAY_KEY
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.cashier import _PLAYER
 from services.frontdoor.cashier import in_ledger
@@ -88,6 +89,13 @@ def setup_protection(
 ) -> None:
     async def update_limits(request: web.Request) -> web.Response:
         update = _checked(await read_json(request, LimitsUpdate))
+        gateway = app.get(GATEWAY_KEY)
+        if update.provider and gateway is not None:
+            # limits of a provider id nobody configured (`evolution` for `evo`) bind no bet
+            try:
+                gateway.providers.get(update.provider)
+            except KeyError:
+                raise ApiError("UNKNOWN_PROVIDER", f"no provider {update.provider!r}") from None
         stored = await in_ledger(lambda: protection().update_limits(update, _operator(request)))
         await publish(stored)
         return json_response(stored)
@@ -165,7 +173,7 @@ UPDATE_LIMITS = Operation(
     scope=Scope.LIMITS,
     request=LimitsUpdate,
     response=LimitsUpdate,
-    errors=("INVALID_AMOUNT", "UNKNOWN_CURRENCY", "RETRY"),
+    errors=("INVALID_AMOUNT", "UNKNOWN_CURRENCY", "UNKNOWN_PROVIDER", "RETRY"),
     tags=("limits",),
 )
 LIST_LIMITS = Operation(
