@@ -39,6 +39,7 @@ from contracts.cashier import Wallet
 from contracts.wallet import Refusal
 from contracts.wallet import WalletReply
 from projections.balances.view import BalancesView
+from projections.http import MAX_POSITION
 from projections.http import READ_TIMEOUT
 from projections.http import ViewsUnavailable
 from projections.http import read_within
@@ -232,9 +233,9 @@ def setup_cashier(
         if currency:
             currency_of(currency)
         before, limit, at_least = (
-            _digits(query, "before", 0),
+            _digits(query, "before", 0, code="INVALID_POSITION"),
             _digits(query, "limit", 50),
-            _digits(query, "atLeast", 0),
+            _digits(query, "atLeast", 0, code="INVALID_POSITION"),
         )
         if not 1 <= limit <= MAX_PAGE:
             raise ApiError("INVALID_REQUEST", f"limit must be 1..{MAX_PAGE}")
@@ -243,7 +244,7 @@ def setup_cashier(
             end = await past_log_end(lambda: ledger().recorder.max_notification_id() or 0, at_least)
             if end is not None:  # the view never gets there: VIEW_BEHIND would be retried forever
                 raise ApiError(
-                    "INVALID_REQUEST",
+                    "INVALID_POSITION",
                     f"atLeast {at_least} is past the end of the log (its last position is "
                     f"{end}); pass a logPosition this API answered",
                 )
@@ -292,14 +293,17 @@ def setup_cashier(
         table.add(app, operation, handler)
 
 
-def _digits(query: object, name: str, default: int) -> int:
+def _digits(query: object, name: str, default: int, *, code: str = "INVALID_REQUEST") -> int:
+    """A non-negative integer parameter, at most `MAX_POSITION`: a log position's `code` is
+    `INVALID_POSITION`, as on the read API and the socket."""
     assert hasattr(query, "get")
     text = query.get(name, "")
     if not text:
         return default
     # ASCII only: str.isdigit also passes '²' (int() raises: a 500) and '٣' (int() reads 3).
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        raise ApiError("INVALID_REQUEST", f"{name} must be a non-negative integer (ASCII digits)")
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or int(text) > MAX_POSITION:
+        what = "a log position" if code == "INVALID_POSITION" else "a non-negative integer"
+        raise ApiError(code, f"{name} must be {what}: ASCII digits, at most {MAX_POSITION}")
     return int(text)
 
 
@@ -398,6 +402,7 @@ HISTORY = Operation(
     errors=(
         "INVALID_PLAYER",
         "INVALID_REQUEST",
+        "INVALID_POSITION",
         "UNKNOWN_CURRENCY",
         "VIEW_BEHIND",
         "VIEWS_UNAVAILABLE",

@@ -152,13 +152,26 @@ async def test_bad_cashier_input_gets_a_clear_code_and_changes_nothing(bridge: B
             status, answer = await post(bridge, path, body)
         assert answer["error"] == f"LBRG-{expected}", (body, answer)
         assert status == int(expected[:3]) and answer["message"]
-    # Digits Python's int() takes or refuses beyond ASCII are not page parameters either.
-    for query in ("limit=\u00b2", "before=\u00b2", "atLeast=\u2460", "limit=\u0663", "limit=-1"):
+    # Digits Python's int() takes or refuses beyond ASCII are not page parameters either;
+    # a log position that is none is INVALID_POSITION, as on the read API and the socket.
+    for query, code in (
+        ("limit=\u00b2", "INVALID_REQUEST"),
+        ("limit=\u0663", "INVALID_REQUEST"),
+        ("limit=-1", "INVALID_REQUEST"),
+        ("before=\u00b2", "INVALID_POSITION"),
+        ("atLeast=\u2460", "INVALID_POSITION"),
+        (f"before={2**63}", "INVALID_POSITION"),
+    ):
         response = await bridge.client.get(
             f"/platform/v1/players/cy/transactions?{query}", headers=CASHIER
         )
         answer = await response.json()
-        assert (response.status, answer["error"]) == (400, "LBRG-400 INVALID_REQUEST"), query
+        assert (response.status, answer["error"]) == (400, f"LBRG-400 {code}"), query
+    # below 2**63 it is a position (documented so), not "not an integer"
+    page = await bridge.client.get(
+        f"/platform/v1/players/cy/transactions?before={2**63 - 1}", headers=CASHIER
+    )
+    assert page.status == 200, await page.text()
     huge = await bridge.client.post(
         "/platform/v1/players/cy/deposits", data=b"[" + b" " * 70_000 + b"]", headers=CASHIER
     )
@@ -179,11 +192,11 @@ async def test_a_history_read_at_a_position_past_the_end_of_the_log_is_refused_n
     # had the caller waiting 2 s and asking again forever.
     receipt = await deposited_to_cy(bridge)
     last = receipt["logPosition"]
-    for past in (10**18 - 1, last + 10**6):
+    for past in (10**18 - 1, last + 10**6, 2**63 - 1):
         path = f"/platform/v1/players/cy/transactions?atLeast={past}"
         response = await bridge.client.get(path, headers=CASHIER)
         body = await response.json()
-        assert (response.status, body["error"]) == (400, "LBRG-400 INVALID_REQUEST"), body
+        assert (response.status, body["error"]) == (400, "LBRG-400 INVALID_POSITION"), body
         assert "past the end of the log" in body["message"], body
 
     # The receipt's own position is one the log has: read back as before.
