@@ -61,7 +61,10 @@ def setup_lobby(
         provider = provider_of(request)
         statuses = app[TABLE_STATUSES]
         now = datetime.now(UTC)
-        hidden = request.query.get("hidden", "false") == "true"
+        asked = request.query.get("hidden", "false")
+        if asked not in ("true", "false"):  # `1` or `True` were read as false
+            raise ApiError("INVALID_REQUEST", f"hidden must be true or false, not {asked!r}")
+        hidden = asked == "true"
         served = [catalog().table(entry, statuses, now) for entry in catalog().of(provider)]
         return json_response(
             Tables(
@@ -172,7 +175,7 @@ TABLES = Operation(
     auth="operator",
     scope=Scope.READ,
     response=Tables,
-    errors=("PROVIDER_NOT_FOUND",),
+    errors=("PROVIDER_NOT_FOUND", "INVALID_REQUEST"),
     params=(
         _PROVIDER,
         Param("hidden", "query", "`true` lists HIDDEN tables too.", False, bool),

@@ -56,6 +56,12 @@ async def test_a_providers_tables_list_game_limits_side_bets_languages_schedule_
     assert one["stream"] == {"webrtc": "wss://video.test/t1", "hls": "https://video.test/t1.m3u8"}
     assert by_id["T2-VIP"]["sideBets"] == ["player_pair", "banker_pair"]
     assert by_id["T3-DE"]["status"] == "CLOSED", "a table outside its schedule is closed"
+    for hidden in ("1", "True", "yes", ""):
+        response = await bridge.client.get(
+            "/platform/v1/providers/evo/tables", params={"hidden": hidden}, headers=READ
+        )
+        refused = await response.json()
+        assert (response.status, refused.get("error")) == (400, "LBRG-400 INVALID_REQUEST"), hidden
     missing = await bridge.client.get("/platform/v1/providers/nobody/tables", headers=READ)
     assert missing.status == 404
     assert (await missing.json())["error"] == "LBRG-404 PROVIDER_NOT_FOUND"
