@@ -64,7 +64,15 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
     """The body as `kind`, or `ApiError` (too large, not JSON, not matching the schema)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError("BODY_TOO_LARGE", f"the body must be at most {MAX_BODY} bytes")
-    body = await request.content.read(MAX_BODY + 1)
+    # read(n) answers what has arrived (a TCP segment, an HTTP chunk), not n bytes: read on
+    # to the end, or past the limit
+    received = bytearray()
+    while len(received) <= MAX_BODY:
+        piece = await request.content.read(MAX_BODY + 1 - len(received))
+        if not piece:
+            break
+        received += piece
+    body = bytes(received)
     if len(body) > MAX_BODY:
         raise ApiError("BODY_TOO_LARGE", f"the body must be at most {MAX_BODY} bytes")
     try:
