@@ -203,6 +203,12 @@ def parse_frontdoor(
     if not isinstance(operators, list):
         raise ConfigError("`operator` must be an array of tables: [[operator]]")
     keys = [key for entry in operators for key in _operator(entry, environ, base)]
+    ids = [entry.get("id") for entry in operators]
+    twice = sorted({str(i) for i in ids if ids.count(i) > 1})
+    if twice:
+        # keys then shared an identity (`casino/k1` read-only and `casino/k1` admin): the
+        # audit trail's `operator` could not tell which key made a change
+        raise ConfigError(f"[[operator]] ids must be unique; listed twice: {', '.join(twice)}")
     secrets_seen: dict[bytes, str] = {}
     for key in keys:
         where = f"operator {key.operator!r} key {key.key_id!r}"

@@ -57,6 +57,15 @@ def test_keys_resolve_from_the_environment_and_a_file_and_keep_only_a_digest(
         (operator(key(), key()), "unique"),
         (operator(key(), key(id="k2")), "same secret"),
         (operator(), "at least one"),
+        (
+            {
+                "operator": [
+                    {"id": "casino", "key": [key()]},
+                    {"id": "casino", "key": [key(secret_env="K2", scopes=["admin"])]},
+                ]
+            },
+            "listed twice: casino",
+        ),
         ({"platform": {"player_token_ttl_s": 601}}, "at most 600"),
         ({"platform": {"provider_idle_s": 0}}, "provider_idle_s must be"),
         ({"platform": {"player_token_ttl_s": float("nan")}}, "player_token_ttl_s must be"),
