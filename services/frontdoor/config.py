@@ -80,7 +80,8 @@ log = logging.getLogger(__name__)
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
 PROFILE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}\Z")
 """What a limit profile's name may be (`contracts.protection.ProfileName`)."""
-_COUNTRY = re.compile(r"^[A-Z]{2}\Z")
+COUNTRY = re.compile(r"^[A-Z]{2}\Z")
+"""ISO 3166-1 alpha-2, as a launch takes it (`contracts.launch.Country`)."""
 MIN_SECRET = 24
 MAX_PLAYER_TOKEN_TTL_S = 600.0
 DEFAULT_PLAYER_TOKEN_TTL_S = 300.0
@@ -283,7 +284,7 @@ def rule_problem(rule: ProfileRule) -> Problem | None:
     """What is wrong with a profile rule, or None. A rule is matched against the session's
     values exactly: a country, currency or KYC status no session has (`de`, `euro`,
     `verified`) would never match, and its players would fall through to the next rule."""
-    if rule.country and not _COUNTRY.match(rule.country):
+    if rule.country and not COUNTRY.match(rule.country):
         return "INVALID_REQUEST", f"country {rule.country!r} must be ISO 3166-1 alpha-2 (DE)"
     if rule.currency and rule.currency not in money.EXPONENTS:
         return "UNKNOWN_CURRENCY", f"unknown currency {rule.currency!r}"

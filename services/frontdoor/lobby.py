@@ -34,6 +34,7 @@ from contracts.launch import KycStatus
 from services.edge.config import ProvidersConfig
 from services.frontdoor.auth import OPERATOR
 from services.frontdoor.catalog import Catalog
+from services.frontdoor.config import COUNTRY
 from services.frontdoor.http import ApiError
 from services.frontdoor.http import json_response
 from services.frontdoor.http import read_json
@@ -104,7 +105,7 @@ def setup_lobby(
             raise ApiError(
                 "INVALID_REQUEST", "kycStatus must be VERIFIED, PENDING or UNVERIFIED"
             ) from None
-        if len(country) != 2 or not country.isascii() or not country.isupper():
+        if not COUNTRY.match(country):  # `A1` passed an isupper() test
             raise ApiError("INVALID_REQUEST", "country must be ISO 3166-1 alpha-2 (e.g. MT)")
         now = datetime.now(UTC)
         shown = catalog().lobby(

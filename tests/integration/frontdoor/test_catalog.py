@@ -138,6 +138,11 @@ async def test_a_lobby_asked_in_an_unknown_currency_answers_unknown_currency(
         bridge, player="p1", country="MT", currency="EUR", kycStatus="verified"
     )
     assert status == 400 and "kycStatus" in refused["message"]
+    for country in ("A1", "M1", "mt", "MLT"):
+        status, refused = await lobby(
+            bridge, player="p1", country=country, currency="EUR", kycStatus="VERIFIED"
+        )
+        assert status == 400 and "country" in refused["message"], (country, refused)
 
 
 async def test_a_provider_that_is_down_hides_its_tables_and_refuses_bets_until_it_recovers(
