@@ -65,6 +65,7 @@ from typing import Any
 
 import msgspec
 
+from contracts import ids
 from contracts import money
 from contracts.api import Scope
 from contracts.launch import KycStatus
@@ -204,8 +205,8 @@ def parse_frontdoor(
     if not isinstance(operators, list):
         raise ConfigError("`operator` must be an array of tables: [[operator]]")
     keys = [key for entry in operators for key in _operator(entry, environ, base)]
-    ids = [entry.get("id") for entry in operators]
-    twice = sorted({str(i) for i in ids if ids.count(i) > 1})
+    operator_ids = [entry.get("id") for entry in operators]
+    twice = sorted({str(i) for i in operator_ids if operator_ids.count(i) > 1})
     if twice:
         # keys then shared an identity (`casino/k1` read-only and `casino/k1` admin): the
         # audit trail's `operator` could not tell which key made a change
@@ -255,6 +256,12 @@ def limits_problem(update: LimitsUpdate) -> Problem | None:
     limits = update.limits
     if not PROFILE.match(limits.profile):
         return "INVALID_REQUEST", f"profile {limits.profile!r} must match {PROFILE.pattern}"
+    named = [("provider", update.provider), ("table", update.table)]
+    for field_name, text in [*named, *(("a betTypes market", m) for m in limits.bet_types)]:
+        # no bet names an id outside the policy: such limits would bind nothing
+        wrong = ids.problem(text, field_name, optional=True)
+        if wrong is not None:
+            return "INVALID_REQUEST", wrong
     if update.table and not update.provider:
         return "INVALID_REQUEST", "a table's limits need its provider"
     if update.currency and update.currency not in money.EXPONENTS:

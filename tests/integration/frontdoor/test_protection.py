@@ -538,6 +538,8 @@ async def test_rules_decide_which_profile_a_bet_may_name_and_bad_input_changes_n
                                  "limits": {"minBet": "9", "maxBet": "5"}}, LIMITS),
         ("/platform/v1/limits", {"provider": "evo", "effectiveAt": "2026-12-03T12:00:00Z",
                                  "limits": {"profile": "no spaces"}}, LIMITS),
+        ("/platform/v1/limits", {"provider": "evo", "effectiveAt": "2026-12-03T12:00:00Z",
+                                 "limits": {"betTypes": {"a\u0000": {"max": "1"}}}}, LIMITS),
         # a provider id nobody configured: its limits would bind no bet
         ("/platform/v1/limits", {"provider": "evolution", "effectiveAt": "2026-12-03T12:00:00Z",
                                  "limits": {"profile": "DEFAULT", "maxBet": "5"}}, LIMITS),

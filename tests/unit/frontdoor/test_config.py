@@ -190,6 +190,8 @@ def test_the_catalog_keys_it_knows_are_read() -> None:
         ({"profile": [{"name": "VIP_A", "currency": "EUR", "max_bet": "5.001"}]}, "decimals"),
         ({"profile": [{"name": "vip a", "max_bet": "5"}]}, "'vip a' must match"),
         ({"profile": [{"name": "VIP_A", "table": "T1", "max_bet": "5"}]}, "need its provider"),
+        ({"profile": [{"name": "VIP_A", "bet_types": {"a\u0000": {"max": "1"}}}]}, "holds U.0000"),
+        ({"profile": [{"name": "VIP_A", "provider": "evo\u200b", "max_bet": "5"}]}, "holds U.200B"),
         ({"rule": [{"kyc_status": "verified", "profiles": ["DEFAULT"]}]}, "'verified'"),
         ({"rule": [{"country": "germany", "profiles": ["DEFAULT"]}]}, "'germany'"),
         ({"rule": [{"currency": "euro", "profiles": ["DEFAULT"]}]}, "'euro'"),
