@@ -114,7 +114,12 @@ def setup_launch(
         listed = _seat(body, catalog())
         await _not_blocked(body.player)
         throttle = app.get(SESSION_THROTTLE)
-        if throttle is not None and (refused := throttle.admit(body.provider)) is not None:
+        if (
+            throttle is not None
+            and throttle.throttled(body.provider)
+            and not await _seated(operator, body)
+            and (refused := throttle.admit(body.provider)) is not None
+        ):
             raise ApiError("RETRY", refused)
         book = ledger()
         await in_ledger(lambda: book.balance(body.player, body.currency))
@@ -198,6 +203,12 @@ def setup_launch(
                 stream=listed.stream if listed else StreamUrls(),
             )
         )
+
+    async def _seated(operator: str, body: Launch) -> bool:
+        """Whether the launch is a relaunch (a reconnect) at a provider where the player's
+        open session already holds a token: no new session, so no throttle's business."""
+        found = await platform().open_of(operator, body.player, body.currency)
+        return found is not None and body.provider in found.tokens
 
     async def _not_blocked(player: str) -> None:
         """Refuse a player the protection log blocks now. The log is read to its end

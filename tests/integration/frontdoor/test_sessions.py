@@ -13,6 +13,7 @@ import pytest
 from aiohttp import ClientSession
 
 from services.bridge.main import LEDGER
+from services.frontdoor.throttle import SESSION_THROTTLE
 from services.simulate.clients.base import HttpTransport
 from services.simulate.clients.hub88 import Hub88Client
 from services.simulate.clients.hub88 import load_private_key
@@ -239,3 +240,19 @@ async def test_a_launch_with_bad_input_is_refused_and_opens_nothing(bridge: Brid
         assert (await unknown.json())["error"] == "LBRG-404 SESSION_NOT_FOUND", session_id
     _, ok = await launch(bridge, launch_body("cy", "hub88"))
     assert ok["relaunched"] is False, "no refused launch opened a session"
+
+
+async def test_a_throttled_provider_refuses_new_sessions_and_lets_a_seated_player_relaunch(
+    bridge: Bridge,
+) -> None:
+    """The ops playbook throttles new sessions at a degraded provider (here: none); a
+    player already seated there reconnecting (a relaunch of the open session) is no new
+    session, and gets it back."""
+    seated = await funded_launch(bridge, "sia")
+    bridge.app[SESSION_THROTTLE].throttle("evo", 0, "feed silent for 30 s")
+    await fund(bridge, "nia")
+    status, refused = await launch(bridge, launch_body("nia", "evo"))
+    assert (status, refused["error"]) == (503, "LBRG-503 RETRY"), refused
+    status, again = await launch(bridge, launch_body("sia", "evo"))
+    assert status == 200, again
+    assert again["relaunched"] and again["sessionId"] == seated["sessionId"]
