@@ -53,6 +53,7 @@ from contracts.player import MarketLimits
 from services.edge.config import ConfigError
 from services.edge.config import ProvidersConfig
 from services.edge.config import entry_as
+from services.frontdoor.config import COUNTRY
 from services.frontdoor.tables import TableStatuses
 
 _KYC_RANK = {KycStatus.UNVERIFIED: 0, KycStatus.PENDING: 1, KycStatus.VERIFIED: 2}
@@ -215,6 +216,14 @@ def check_entry(entry: TableEntry, providers: ProvidersConfig, where: str) -> Ta
         raise ConfigError(f"{where}: no [[provider]] {entry.provider!r}") from None
     if not _SCHEDULE.match(entry.schedule):
         raise ConfigError(f"{where}: schedule {entry.schedule!r} is not 24/7 or HH:MM-HH:MM")
+    for key, countries in (
+        ("countries", entry.countries),
+        ("blocked_countries", entry.blocked_countries),
+    ):
+        # a player's country is ISO 3166-1 alpha-2, upper case: "us" would block nobody
+        wrong = sorted(c for c in countries if not COUNTRY.match(c))
+        if wrong:
+            raise ConfigError(f"{where}: {key} {wrong} are not ISO 3166-1 alpha-2 codes (DE)")
     unknown = [c for c in entry.currencies if c not in offered]
     if unknown:
         raise ConfigError(f"{where}: provider {entry.provider!r} offers no {', '.join(unknown)}")

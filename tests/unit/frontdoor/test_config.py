@@ -9,6 +9,7 @@ import pytest
 
 from contracts.api import Scope
 from services.edge.config import ConfigError
+from services.edge.config import ProviderConfig
 from services.edge.config import ProvidersConfig
 from services.frontdoor.auth import OperatorKeys
 from services.frontdoor.catalog import parse_catalog
@@ -232,3 +233,26 @@ def test_a_catalogue_source_that_cannot_be_polled_sensibly_is_refused_at_start(
     with pytest.raises(ConfigError, match=says):
         parse_sources(document)
     assert parse_sources(source(interval_s=0.2, down_after=2))[0].interval_s == 0.2
+
+
+EVO = ProvidersConfig(
+    (ProviderConfig(id="evo", dialect="evolution", currencies=("EUR",), secret=b"s" * 32),)
+)
+
+
+@pytest.mark.parametrize(
+    ("table", "says"),
+    [
+        ({"blocked_countries": ["us"]}, "'us'"),
+        ({"countries": ["Germany"]}, "'Germany'"),
+        ({"blocked_countries": ["GB", "U1"]}, "'U1'"),
+    ],
+)
+def test_a_table_whose_countries_no_player_has_is_refused(table: dict[str, Any], says: str) -> None:
+    """Players' countries are ISO 3166-1 alpha-2 in upper case: `blocked_countries =
+    ["us"]` blocked nobody, `countries = ["Germany"]` admitted nobody, without a word."""
+    document = {"table": [{"provider": "evo", "id": "T1", "game": "roulette", **table}]}
+    with pytest.raises(ConfigError, match=says):
+        parse_catalog(document, EVO)
+    fine = {"table": [{"provider": "evo", "id": "T1", "game": "roulette", "countries": ["DE"]}]}
+    assert parse_catalog(fine, EVO).find("evo", "T1") is not None
