@@ -60,8 +60,12 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=_encoder.encode(body), status=status, content_type="application/json")
 
 
-async def read_json(request: web.Request, kind: type[T]) -> T:
-    """The body as `kind`, or `ApiError` (too large, not JSON, not matching the schema)."""
+async def read_json(request: web.Request, kind: type[T], *, exact: bool = False) -> T:
+    """The body as `kind`, or `ApiError` (too large, not JSON, not matching the schema).
+
+    `exact`: a field `kind` does not have is refused too (`INVALID_REQUEST` naming it),
+    where dropping it would change what the call means: a protection limit without
+    `amount` removes the limit, so a mistyped `ammount` would lift it without a word."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError("BODY_TOO_LARGE", f"the body must be at most {MAX_BODY} bytes")
     # read(n) answers what has arrived (a TCP segment, an HTTP chunk), not n bytes: read on
@@ -76,7 +80,15 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
     if len(body) > MAX_BODY:
         raise ApiError("BODY_TOO_LARGE", f"the body must be at most {MAX_BODY} bytes")
     try:
-        return bodies.decode(body, kind, strict=True)
+        value = bodies.decode(body, kind, strict=True)
+        unknown = (
+            _unknown_field(bodies.decode_any(body), msgspec.to_builtins(value)) if exact else ""
+        )
+        if unknown:
+            raise ApiError(
+                "INVALID_REQUEST", f"the body has a field its schema does not: `{unknown}`"
+            )
+        return value
     except msgspec.ValidationError as exc:
         problem = f"the body does not match its schema: {exc}"
     except msgspec.DecodeError:
@@ -86,6 +98,24 @@ async def read_json(request: web.Request, kind: type[T]) -> T:
     except msgspec.DecodeError:
         raise ApiError("MALFORMED_JSON", "the body is not a JSON document") from None
     raise ApiError("INVALID_REQUEST", problem or "the body does not match its schema")
+
+
+def _unknown_field(sent: Any, known: Any, path: str = "$") -> str:
+    """The path of the first field in `sent` (the body as JSON) that `known` (the decoded
+    body, encoded again: every field its type has) lacks; "" when there is none."""
+    if isinstance(sent, dict) and isinstance(known, dict):
+        for key, value in sent.items():
+            if key not in known:
+                return f"{path}.{key}"
+            found = _unknown_field(value, known[key], f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(sent, list) and isinstance(known, list | tuple):
+        for number, (value, kept) in enumerate(zip(sent, known, strict=False)):
+            found = _unknown_field(value, kept, f"{path}[{number}]")
+            if found:
+                return found
+    return ""
 
 
 LOG_END_TIMEOUT_S = 2.0

@@ -88,7 +88,7 @@ def setup_protection(
     end_sessions: EndSessions | None = None,
 ) -> None:
     async def update_limits(request: web.Request) -> web.Response:
-        update = _checked(await read_json(request, LimitsUpdate))
+        update = _checked(await read_json(request, LimitsUpdate, exact=True))
         gateway = app.get(GATEWAY_KEY)
         if update.provider and gateway is not None:
             # limits of a provider id nobody configured (`evolution` for `evo`) bind no bet
@@ -104,7 +104,7 @@ def setup_protection(
         return json_response(protection().limits_state())
 
     async def set_rules(request: web.Request) -> web.Response:
-        rules = await read_json(request, ProfileRules)
+        rules = await read_json(request, ProfileRules, exact=True)
         for rule in rules.rules:
             for profile in rule.profiles:
                 if not PROFILE.match(profile):
@@ -117,13 +117,13 @@ def setup_protection(
 
     async def assign_profile(request: web.Request) -> web.Response:
         player = player_of(request)
-        body = await read_json(request, AssignProfile)
+        body = await read_json(request, AssignProfile, exact=True)
         view = await in_ledger(lambda: protection().change(player, body, _operator(request)))
         return json_response(view)
 
     async def change(request: web.Request) -> web.Response:
         player = player_of(request)
-        body: AnyChange = await read_json(request, ProtectionChange)  # type: ignore[arg-type]
+        body: AnyChange = await read_json(request, ProtectionChange, exact=True)  # type: ignore[arg-type]
         if isinstance(body, SelfExclusion) and body.until and body.until <= datetime.now(UTC):
             raise ApiError("INVALID_REQUEST", f"until {body.until} is not in the future")
         if isinstance(body, ProtectionLimit):

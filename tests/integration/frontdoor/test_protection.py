@@ -443,6 +443,44 @@ async def test_a_loss_limit_reached_mid_session_refuses_the_next_bet(bridge: Bri
     assert await available(bridge, "leo") == Decimal("70.00")
 
 
+async def test_a_mistyped_field_in_a_protection_or_limits_change_is_refused_not_dropped(
+    bridge: Bridge,
+) -> None:
+    """A limit without `amount` removes it, limits without `maxBet` have no maximum: a
+    mistyped `ammount` or `maxbet` dropped silently would lift the limit the operator meant
+    to set. Refused, as livebridge.toml refuses a mistyped key, and nothing changes."""
+    limit = {"type": "limit", "kind": "LOSS", "period": "DAY", "currency": "EUR"}
+    path = "/platform/v1/players/ned/protection"
+    set_ = await bridge.client.post(path, json={**limit, "amount": "30.00"}, headers=PROTECTION_KEY)
+    assert set_.status == 200
+    for body, where, headers, route in (
+        ({**limit, "ammount": "20.00"}, "ammount", PROTECTION_KEY, path),
+        ({"type": "self_exclusion", "untill": "2030-01-01T00:00:00Z"}, "untill", PROTECTION_KEY,
+         path),
+        ({"provider": "evo", "effectiveAt": "2026-12-03T12:00:00Z",
+          "limits": {"profile": "DEFAULT", "maxbet": "5"}}, "maxbet", LIMITS,
+         "/platform/v1/limits"),
+        ({"provider": "evo", "effectiveAt": "2026-12-03T12:00:00Z", "limits": {
+          "profile": "DEFAULT", "betTypes": {"roulette_straight": {"maximum": "5"}}}}, "maximum",
+         LIMITS, "/platform/v1/limits"),
+        ({"rules": [{"profiles": ["DEFAULT"], "contry": "DE"}]}, "contry", LIMITS,
+         "/platform/v1/limits/rules"),
+    ):  # fmt: skip
+        method = "PUT" if route.endswith("rules") else "POST"
+        response = await bridge.client.request(method, route, json=body, headers=headers)
+        answer = await response.json()
+        assert (response.status, answer.get("error")) == (400, "LBRG-400 INVALID_REQUEST"), (
+            body,
+            answer,
+        )
+        assert where in answer["message"], answer
+    view = await (await bridge.client.get(path, headers=PROTECTION_KEY)).json()
+    assert [limit["amount"] for limit in view["limits"]] == ["30.00"]
+    assert view["excludedUntil"] is None
+    listed = await (await bridge.client.get("/platform/v1/limits", headers=LIMITS)).json()
+    assert (listed["updates"], listed["rules"]) == ([], [])
+
+
 async def test_the_deposit_limit_applies_to_the_cashier(bridge: Bridge) -> None:
     await fund(bridge, "dee", "40.00")
     await post(
