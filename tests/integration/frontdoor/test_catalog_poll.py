@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 from collections.abc import AsyncIterator
 from collections.abc import Awaitable
@@ -21,6 +22,7 @@ from nats.js.kv import KeyValue
 from services.bridge.config import Settings
 from services.edge.config import load_providers
 from services.frontdoor.catalog import Catalog
+from services.frontdoor.catalog_poll import MAX_ANSWER
 from services.frontdoor.catalog_poll import CatalogBox
 from services.frontdoor.catalog_poll import CatalogSource
 from services.frontdoor.catalog_poll import follow
@@ -134,6 +136,11 @@ async def test_limits_that_are_not_amounts_fail_the_poll_and_polling_goes_on(
     # JSON nested deeper than the interpreter's recursion limit: msgspec raises
     # RecursionError, which the poller did not catch (it died; the tables stayed as they were)
     endpoint[1].answer = b'{"tables": [{"id": "H1", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}]}"
+    await until(provider_down)
+    endpoint[1].answer = TABLES
+    await until(provider_up)
+    # an answer past MAX_ANSWER is not read whole into the bridge's memory
+    endpoint[1].answer = json.dumps({**TABLES, "pad": "x" * MAX_ANSWER}).encode()
     await until(provider_down)
     endpoint[1].answer = TABLES
     await until(provider_up)
