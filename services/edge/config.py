@@ -62,6 +62,7 @@ Errors::
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -380,7 +381,7 @@ def _strings(value: object, where: str) -> list[str]:
 
 
 def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
         raise ConfigError(f"{where} must be a positive number, got {value!r}")
     return float(value)
 
@@ -388,7 +389,7 @@ def _number(value: object, where: str) -> float:
 def _skew(value: object, where: str) -> float:
     if value == -1.0:
         return -1.0
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < math.inf:
         raise ConfigError(f"{where} must be a number of seconds >= 0 (0: off), got {value!r}")
     return float(value)
 

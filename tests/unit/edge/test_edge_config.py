@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import math
 import re
 import sys
 from pathlib import Path
@@ -236,7 +237,7 @@ def _option_reads(source: str) -> set[str]:
 
 
 @pytest.mark.parametrize("dialect", ["evolution", "ezugi"])
-@pytest.mark.parametrize("ttl", [True, "600", -5, 0])
+@pytest.mark.parametrize("ttl", [True, "600", -5, 0, math.nan, math.inf])
 def test_a_session_ttl_that_is_no_positive_number_stops_the_adapter_being_made(
     dialect: str, ttl: OptionValue
 ) -> None:
