@@ -9,10 +9,11 @@ import aiohttp
 
 
 async def read_bounded(content: aiohttp.StreamReader, limit: int) -> bytes | None:
-    """Everything `content` carries, or None once it passes `limit` bytes (read no further)."""
+    """Everything `content` carries, or None once it passes `limit` bytes (read no further).
+    Into a bytearray: a byte a segment cannot make the copying quadratic."""
     body = bytearray()
-    async for chunk in content.iter_chunked(1 << 16):
-        body += chunk
+    while piece := await content.read(limit + 1 - len(body)):
+        body += piece
         if len(body) > limit:
             return None
     return bytes(body)

@@ -34,6 +34,7 @@ from aiohttp import web
 
 from contracts import bodies
 from services.edge import natslink
+from services.edge.bounded import read_bounded
 from services.edge.config import ConfigError
 from services.edge.config import ProvidersConfig
 from services.edge.feeds.backoff import Backoff
@@ -41,7 +42,6 @@ from services.edge.feeds.backoff import pause
 from services.frontdoor.catalog import Catalog
 from services.frontdoor.catalog import TableEntry
 from services.frontdoor.catalog import check_entry
-from services.frontdoor.http import read_at_most
 from services.frontdoor.tables import TABLE_STATUSES
 from services.frontdoor.tables import TableStatuses
 
@@ -102,8 +102,8 @@ async def poll_once(
     """The provider's tables as its endpoint answers now; raises on any failure."""
     async with http.get(source.url, timeout=aiohttp.ClientTimeout(total=10)) as response:
         response.raise_for_status()
-        body = await read_at_most(response.content, MAX_ANSWER)
-        if len(body) > MAX_ANSWER:  # read whole, a runaway answer held the bridge's memory
+        body = await read_bounded(response.content, MAX_ANSWER)
+        if body is None:  # read whole, a runaway answer held the bridge's memory
             raise ConfigError(f"{source.url}: the answer is larger than {MAX_ANSWER} bytes")
         # a body nested too deeply is malformed like any other (a RecursionError killed the poller)
         answer = bodies.decode(body, _Answer)

@@ -20,13 +20,13 @@ from typing import Any
 from typing import TypeVar
 
 import msgspec
-from aiohttp import StreamReader
 from aiohttp import web
 
 from contracts import bodies
 from contracts.api import ERRORS
 from contracts.api import ErrorBody
 from contracts.api import error_text
+from services.edge.bounded import read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +61,6 @@ def json_response(body: Any, status: int = 200) -> web.Response:
     return web.Response(body=_encoder.encode(body), status=status, content_type="application/json")
 
 
-async def read_at_most(stream: StreamReader, limit: int) -> bytes:
-    """`stream` to its end, or its first `limit + 1` bytes when it is longer than `limit`.
-
-    `read(n)` answers what has arrived (a TCP segment, an HTTP chunk), not `n` bytes: one
-    call cut a body sent in pieces at the first. Read into a bytearray: a byte a segment
-    cannot make the copying quadratic."""
-    received = bytearray()
-    while len(received) <= limit:
-        piece = await stream.read(limit + 1 - len(received))
-        if not piece:
-            break
-        received += piece
-    return bytes(received)
-
-
 async def read_json(request: web.Request, kind: type[T], *, exact: bool = False) -> T:
     """The body as `kind`, or `ApiError` (too large, not JSON, not matching the schema).
 
@@ -84,8 +69,8 @@ async def read_json(request: web.Request, kind: type[T], *, exact: bool = False)
     `amount` removes the limit, so a mistyped `ammount` would lift it without a word."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError("BODY_TOO_LARGE", f"the body must be at most {MAX_BODY} bytes")
-    body = await read_at_most(request.content, MAX_BODY)
-    if len(body) > MAX_BODY:
+    body = await read_bounded(request.content, MAX_BODY)
+    if body is None:
         raise ApiError("BODY_TOO_LARGE", f"the body must be at most {MAX_BODY} bytes")
     try:
         value = bodies.decode(body, kind, strict=True)

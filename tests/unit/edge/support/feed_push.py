@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -16,17 +15,13 @@ has arrived, not `n` bytes; a body read whole at once hid a handler that read on
 
 
 class Body:
-    """Just enough of aiohttp's StreamReader for the handler: `read(n)`, `iter_chunked(n)`."""
+    """Just enough of aiohttp's StreamReader for the handler: `read(n)`."""
 
     def __init__(self, data: bytes) -> None:
         self.data = io.BytesIO(data)
 
     async def read(self, n: int = -1) -> bytes:
         return self.data.read(SEGMENT if n < 0 else min(n, SEGMENT))
-
-    async def iter_chunked(self, n: int) -> AsyncIterator[bytes]:
-        while chunk := await self.read(n):
-            yield chunk
 
 
 async def send(
