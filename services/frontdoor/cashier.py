@@ -369,12 +369,19 @@ TO_TABLE_BANK = Operation(
     method="POST",
     path="/platform/v1/players/{player}/table-bank/deposits",
     operation_id="toTableBank",
-    summary="Transfer wallet: money from the player's wallet into a provider's table bank",
+    summary="Transfer wallet: money from the player's wallet into a provider's table bank "
+    "(refused while the player is blocked: it is money to play with)",
     auth="operator",
     scope=Scope.CASHIER,
     request=TableBankMove,
     response=CashierReceipt,
-    errors=(*_MOVE_ERRORS, "INSUFFICIENT_FUNDS", "UNKNOWN_PROVIDER", "CURRENCY_NOT_OFFERED"),
+    errors=(
+        *_MOVE_ERRORS,
+        "INSUFFICIENT_FUNDS",
+        "UNKNOWN_PROVIDER",
+        "CURRENCY_NOT_OFFERED",
+        "SELF_EXCLUDED",
+    ),
     params=(_PLAYER,),
     tags=("cashier",),
 )

@@ -347,6 +347,8 @@ class Ledger(WalletCommands):
                     self.policy.check_deposit(player, currency, wallet, value)
                 wallet.deposit(ref, value, account)
             else:
+                if self.policy is not None and account != CASHIER:  # into a table bank
+                    self.policy.check_may_play(player)
                 wallet.withdraw(ref, value, account)
             reply = reply_fields(ref, wallet, kind)
             record = TxRecord.record(CASHIER_PROVIDER, tx_id, kind, fingerprint, reply, [])

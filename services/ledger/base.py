@@ -70,6 +70,8 @@ class BetPolicy(Protocol):
         self, player: str, currency: str, wallet: Wallet, amount: Decimal
     ) -> None: ...
 
+    def check_may_play(self, player: str) -> None: ...
+
 
 class LedgerBase(Application[UUID]):
     """The ledger's storage and retries; `services.ledger.application.Ledger` is the seam."""

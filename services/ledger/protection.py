@@ -453,13 +453,19 @@ class Protection(Application[UUID]):
 
     # ---- the checks (ledger.policy) --------------------------------------------------
 
+    def check_may_play(self, player_id: str) -> None:
+        """Refused while the player is self-excluded, in a time-out or flagged high-risk:
+        for a bet, and for money moved into a provider's table bank (money to play with
+        where the ledger sees no bet)."""
+        player = self.state.players.get(player_id)
+        blocked = player.blocked(datetime.now(UTC)) if player is not None else ""
+        if blocked:
+            raise LedgerRefused(Refusal.SELF_EXCLUDED, f"player {player_id!r} {blocked}")
+
     def check_bet(self, cmd: Debit, wallet: Wallet, round_key: str, amount: Decimal) -> None:
         now = datetime.now(UTC)
+        self.check_may_play(cmd.player)
         player = self.state.players.get(cmd.player)
-        if player is not None:
-            blocked = player.blocked(now)
-            if blocked:
-                raise LedgerRefused(Refusal.SELF_EXCLUDED, f"player {cmd.player!r} {blocked}")
         profile = cmd.limits_profile or self.state.profile_of(cmd.player)
         limits = self.state.limits_for(cmd.provider, cmd.table, cmd.currency, profile)
         _check_stake(cmd, limits, amount)
