@@ -466,8 +466,8 @@ def build_app(settings: Settings, config: BridgeConfig | None = None) -> web.App
         frontdoor.table,
         ledger=lambda: app[LEDGER],
         protection=lambda: app[PROTECTION],
-        refusal=lambda provider, table: catalog.current.refusal(
-            app[TABLE_STATUSES], provider, table, datetime.now(UTC)
+        refusal=lambda provider, table, seat: catalog.current.refusal(
+            app[TABLE_STATUSES], provider, table, datetime.now(UTC), seat
         ),
     )
 

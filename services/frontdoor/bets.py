@@ -2,9 +2,10 @@
 `bet.accepted` or `bet.rejected`.
 
 `POST /platform/v1/bets` takes the player token; the body's `sessionId` must be the
-token's own, open session. The bet goes to the round of the session's provider (the last
-launch, or `provider` when the session was launched at several). The round must be open
-by the log's order (known to the ledger, and not closed: the ledger refuses a bet on a
+token's own, open session. The bet goes to the round of the session's provider (its last
+launch), at a table the lobby shows the session's player (country, currency, KYC status;
+else `LBRG-409 TABLE_CLOSED`, as its launch would be). The round must be open by the log's
+order (known to the ledger, and not closed: the ledger refuses a bet on a
 closed round, and its round book refunds one the log orders after the close); the stake must be
 money in the session's currency. The hold is the ledger's `Debit`, exactly once per
 player and `idempotencyKey`: a double click gets the first answer again and holds once,
@@ -144,8 +145,9 @@ TakeBet = Callable[[PlayerClaims, BetPlace], Awaitable[BetAnswer]]
 """Take one `bet.place` from a verified player: `ApiError` for a session problem."""
 
 
-TableRefusal = Callable[[str, str], tuple[str, str] | None]
-"""Why the catalogue refuses a bet at a provider's table now (code, message), or None."""
+TableRefusal = Callable[[str, str, PlatformSession], tuple[str, str] | None]
+"""Why the catalogue refuses the session's bet at a provider's table now (code, message),
+or None."""
 
 LEDGER_WORKERS = 64
 """Threads for the bets' ledger calls, as the edge has (`services.edge.ports`): a hold
@@ -161,7 +163,7 @@ def setup_bets(
     *,
     ledger: Callable[[], Ledger],
     protection: Callable[[], Protection],
-    refusal: TableRefusal = lambda provider, table: None,
+    refusal: TableRefusal = lambda provider, table, seat: None,
 ) -> TakeBet:
     """Mount `POST /platform/v1/bets`; returns the bet taker (the socket uses it too).
 
@@ -193,9 +195,7 @@ def setup_bets(
             await repeat.unless(
                 _profile_refusal(state, claims.player, session, body.limits_profile)
             )
-            return await _hold(
-                body, claims.player, session.currency, session.provider, profile, repeat
-            )
+            return await _hold(body, session, profile, repeat)
         except _Rejected as refusal:
             return rejected(body, refusal.code, refusal.message)
 
@@ -212,13 +212,9 @@ def setup_bets(
         return earlier is not None and earlier.reply is not None
 
     async def _hold(
-        body: BetPlace,
-        player: str,
-        currency: str,
-        provider: str,
-        profile: str,
-        repeat: _Repeat,
+        body: BetPlace, session: PlatformSession, profile: str, repeat: _Repeat
     ) -> BetAccepted:
+        player, currency, provider = session.player, session.currency, session.provider
         if body.stake.currency != currency:
             raise _Rejected(
                 "INVALID_STAKE", f"the session plays in {currency}, not {body.stake.currency}"
@@ -230,12 +226,12 @@ def setup_bets(
         if not body.selection:
             raise _Rejected("INVALID_STAKE", "a bet needs at least one selection")
         # Each part of a split stake is the ledger's to check (INVALID_AMOUNT), on every path.
-        down = refusal(provider, "")
+        down = refusal(provider, "", session)
         await repeat.unless(_Rejected(*down) if down else None)
         book = ledger()
         loop = asyncio.get_running_loop()
         round_table, game = await _table_and_game(book, provider, body.round_id)
-        closed = refusal(provider, round_table) if round_table else None
+        closed = refusal(provider, round_table, session) if round_table else None
         await repeat.unless(_Rejected(*closed) if closed else None)
         # A closed round is the ledger's to refuse (BETTING_CLOSED), so that a repeat of a
         # bet taken before the close still gets its first answer.

@@ -54,6 +54,7 @@ from services.edge.config import ConfigError
 from services.edge.config import ProvidersConfig
 from services.edge.config import entry_as
 from services.frontdoor.config import COUNTRY
+from services.frontdoor.sessions import PlatformSession
 from services.frontdoor.tables import TableStatuses
 
 _KYC_RANK = {KycStatus.UNVERIFIED: 0, KycStatus.PENDING: 1, KycStatus.VERIFIED: 2}
@@ -153,10 +154,17 @@ class Catalog:
         )
 
     def refusal(
-        self, statuses: TableStatuses, provider: str, table: str, at: datetime
+        self,
+        statuses: TableStatuses,
+        provider: str,
+        table: str,
+        at: datetime,
+        seat: PlatformSession | None = None,
     ) -> tuple[str, str] | None:
         """Why a bet at `provider`'s `table` is refused now (an `ERRORS` code and a message),
-        or None. A table the catalogue does not list is judged by its provider alone."""
+        or None. A table the catalogue does not list is judged by its provider alone; one
+        the lobby hides from the `seat`'s player (country, currency, KYC) refuses its bets
+        as its launch was refused (a session launched at another table bets on its own)."""
         if not statuses.provider_up(provider):
             state = statuses.provider(provider)
             why = f" ({state.reason})" if state is not None and state.reason else ""
@@ -164,6 +172,11 @@ class Catalog:
         entry = self.find(provider, table)
         if entry is None:
             return None
+        if seat is not None:
+            kyc = KycStatus(seat.kyc_status)
+            hidden = barred(entry, country=seat.country, currency=seat.currency, kyc=kyc)
+            if hidden:
+                return "TABLE_CLOSED", f"table {table!r} of {provider!r} is hidden: {hidden}"
         served = self.table(entry, statuses, at)
         if served.status is not TableStatus.OPEN:
             why = f": {served.status_reason}" if served.status_reason else ""

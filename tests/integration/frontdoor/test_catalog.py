@@ -3,9 +3,12 @@ goes down hiding its tables and refusing bets until it recovers."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from tests.integration.frontdoor.conftest import Bridge
+from tests.integration.frontdoor.test_bets import NOW
+from tests.integration.frontdoor.test_bets import available
 from tests.integration.frontdoor.test_bets import bet
 from tests.integration.frontdoor.test_bets import opened
 from tests.integration.frontdoor.test_bets import place
@@ -15,6 +18,7 @@ from tests.integration.frontdoor.test_sessions import fund
 from tests.integration.frontdoor.test_sessions import funded_launch
 from tests.integration.frontdoor.test_sessions import launch
 from tests.integration.frontdoor.test_sessions import launch_body
+from tests.unit.ledger.support import builders
 
 READ = Bridge.auth("read")
 ADMIN = Bridge.auth("admin")
@@ -122,6 +126,22 @@ async def test_a_launch_at_a_table_the_lobby_hides_from_the_player_is_refused(
         assert status == 404, "no session was opened"
     launched = await funded_launch(bridge, "dirk", table="T2-VIP", country="DE")
     assert launched["sessionId"]
+
+
+async def test_a_bet_at_a_table_the_lobby_hides_from_the_player_is_refused(
+    bridge: Bridge,
+) -> None:
+    """Seated at T1, a GB player's bet on a round of T2-VIP (blocked in GB) is refused as
+    the launch there would be, and holds nothing; a DE player's is taken."""
+    await record(bridge, builders.opened("R-VIP", table="T2-VIP", at=NOW))
+    sid, token = await evo_session(bridge, "gil", country="GB")
+    status, refused = await place(bridge, token, bet(sid, "R-VIP", "v1"))
+    assert (status, refused.get("code")) == (409, "LBRG-409 TABLE_CLOSED"), refused
+    assert "not offered in GB" in refused["message"], refused
+    assert await available(bridge, "gil") == Decimal("100.00")
+    sid, token = await evo_session(bridge, "dora", country="DE")
+    status, accepted = await place(bridge, token, bet(sid, "R-VIP", "v1"))
+    assert status == 200 and accepted["type"] == "bet.accepted", accepted
 
 
 async def test_a_lobby_asked_in_an_unknown_currency_answers_unknown_currency(
