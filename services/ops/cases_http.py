@@ -49,7 +49,9 @@ from services.frontdoor.http import read_json
 from services.frontdoor.routes import RouteTable
 from services.ops.cases import AuditItemClosed
 from services.ops.cases import Cases
+from services.ops.cases import Ticket
 from services.ops.cases import TicketClosed
+from services.ops.cases import ticket_view
 
 CASES = web.AppKey("ops_cases", Cases)
 AUDIT_LIMIT = 1000
@@ -354,11 +356,10 @@ def setup_cases(
 
     async def get_ticket(request: web.Request) -> web.Response:
         ticket_id = _ticket_id(request)
-        found: list[TicketView] = await call(app[CASES].tickets)
-        for ticket in found:
-            if ticket.ticket_id == str(ticket_id):
-                return json_response(ticket)
-        raise ApiError("TICKET_NOT_FOUND", f"no ticket {ticket_id}")
+        found: Ticket | None = await call(app[CASES].ticket, ticket_id)
+        if found is None:  # its own events only: no fold of the whole log
+            raise ApiError("TICKET_NOT_FOUND", f"no ticket {ticket_id}")
+        return json_response(ticket_view(found))
 
     async def step(
         request: web.Request, fn: Callable[..., TicketView | None], *args: Any

@@ -4,6 +4,7 @@ read back from the KPIs, flagged rounds listed with their reason and log positio
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -69,6 +70,10 @@ async def test_a_ticket_is_opened_commented_and_resolved_as_events_and_gives_the
     assert late.status == 409
     missing = await client.get("/ops/v1/tickets/not-a-uuid", headers=read)
     assert missing.status == 404
+    shown = await client.get(path, headers=read)
+    assert shown.status == 200 and await shown.json() == done
+    unknown = await client.get(f"/ops/v1/tickets/{uuid.uuid4()}", headers=read)
+    assert (await unknown.json())["error"] == "LBRG-404 TICKET_NOT_FOUND"
 
     cases = bridge.app[CASES]
     assert topics(cases) == [
