@@ -76,6 +76,11 @@ class Noted(Aggregate):
 
 
 Sampled = tuple[str, datetime, list[CallSample]]
+_Minutes = dict[tuple[str, datetime], dict[str, CallSample]]
+"""(provider, minute) -> the minute's samples by endpoint."""
+SLACK = timedelta(hours=1)
+"""How far a sample's record time may stand from the minute it covers (its interval, the
+clocks of several bridges) when the log is searched by record time."""
 
 
 class Watch(Application[UUID]):
@@ -84,7 +89,7 @@ class Watch(Application[UUID]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._read_to = 0
-        self._minutes: dict[tuple[str, datetime], dict[str, CallSample]] = {}
+        self._minutes: _Minutes = {}
         self._reading = threading.Lock()
 
     def sample(self, provider: str, started_at: datetime, calls: list[CallSample]) -> None:
@@ -108,33 +113,58 @@ class Watch(Application[UUID]):
     def samples(self, since: datetime, until: datetime) -> list[Sampled]:
         """(provider, minute, samples) of the calls sampled in [since, until), by the minute
         their interval started in (samples of one minute merged per endpoint)."""
+        kept_from = datetime.now(UTC) - CACHED
+        if since < kept_from:  # further back than the copy keeps: from the log itself
+            return _in_window(self._logged(since, until), since, until)
         with self._reading:
-            kept_from = datetime.now(UTC) - CACHED
             for position, e in events_after(self, self._read_to):
                 self._read_to = position
                 if isinstance(e, CallsSampled.Created) and e.started_at >= kept_from:
                     _add(self._minutes, e.provider, e.started_at, _samples.decode(e.calls))
             for key in [k for k in self._minutes if k[1] < kept_from - timedelta(minutes=1)]:
                 del self._minutes[key]
-            if since >= kept_from:
-                minutes = self._minutes
-            else:  # further back than the copy keeps: from the log itself
-                minutes = {}
-                for _, e in events_after(self):
-                    if isinstance(e, CallsSampled.Created):
-                        _add(minutes, e.provider, e.started_at, _samples.decode(e.calls))
-            return [
-                (provider, minute, list(by_endpoint.values()))
-                for (provider, minute), by_endpoint in sorted(minutes.items())
-                if since <= minute < until
-            ]
+            return _in_window(self._minutes, since, until)
+
+    def _logged(self, since: datetime, until: datetime) -> _Minutes:
+        """The samples recorded from `since` to `until` (with `SLACK` either side), read
+        from the log where its record times say they are: a binary search to the start,
+        not the whole log (the copy's lock is not held, so `/metrics` goes on)."""
+        minutes: _Minutes = {}
+        for _, e in events_after(self, self._recorded_before(since - SLACK)):
+            if e.timestamp >= until + SLACK:
+                break
+            if isinstance(e, CallsSampled.Created):
+                _add(minutes, e.provider, e.started_at, _samples.decode(e.calls))
+        return minutes
+
+    def _recorded_before(self, instant: datetime) -> int:
+        """The last log position recorded before `instant` (0: none), by binary search
+        over the record times, which follow the log's order."""
+        low, high = 0, self.head()
+        while low < high:
+            middle = (low + high + 1) // 2
+            (found,) = self.recorder.select_notifications(middle, 1)
+            event: Any = self.mapper.to_domain_event(found)
+            if event.timestamp < instant:
+                low = found.id
+            else:
+                high = middle - 1
+        return low
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0
 
 
+def _in_window(minutes: _Minutes, since: datetime, until: datetime) -> list[Sampled]:
+    return [
+        (provider, minute, list(by_endpoint.values()))
+        for (provider, minute), by_endpoint in sorted(minutes.items())
+        if since <= minute < until
+    ]
+
+
 def _add(
-    into: dict[tuple[str, datetime], dict[str, CallSample]],
+    into: _Minutes,
     provider: str,
     started_at: datetime,
     samples: list[CallSample],
