@@ -58,10 +58,12 @@ from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 from opentelemetry import trace
 
+from contracts import bodies
 from contracts.tracing import inject
 from contracts.tracing import parent_context
 from services.platform.retry import until_stopped
 from services.platform.retry import wait
+from services.platform.stream import POSITION
 from services.platform.stream import SettleStream
 
 log = logging.getLogger(__name__)
@@ -431,7 +433,9 @@ class WebhookDelivery:
                     if seq in self._in_lanes:
                         continue  # redelivered while still waiting in its lane
                     try:
-                        player = _HEAD.decode(msg.data).player
+                        if POSITION not in (msg.headers or {}):  # the publisher's mark
+                            raise msgspec.DecodeError(f"no {POSITION} header")
+                        player = bodies.decode_with(_HEAD, msg.data).player
                     except msgspec.DecodeError as error:
                         # Not one the publisher wrote: redelivered, it would end this loop
                         # at every fetch, and no settlement after it would ever go out.
@@ -467,7 +471,7 @@ class WebhookDelivery:
                 self._in_lanes.discard(msg.metadata.sequence.stream)
 
     async def _handle(self, msg: Msg, stop: asyncio.Event) -> None:
-        head = _HEAD.decode(msg.data)
+        head = bodies.decode_with(_HEAD, msg.data)  # a settlement: _consume decoded it
         seq = msg.metadata.sequence.stream
         if head.player in self._parked_players:
             # Parked entries may have been resent meanwhile: look again before queueing.

@@ -237,17 +237,27 @@ async def test_a_receiver_that_fails_times_out_and_is_down_gets_every_settlement
     assert await stream_messages(nc, stream) == sorted(wanted, key=lambda s: s.log_position)
 
 
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        b"not a settlement",
+        b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"eventId": "e-1", "player": "p-1"}',
+    ],
+    ids=["not JSON", "nested too deeply", "a settlement's fields without the header"],
+)
 async def test_a_message_on_the_stream_that_is_no_settlement_is_skipped_once_and_for_all(
-    nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger
+    nc: Client, receiver: Receiver, stream_prefix: str, app: Ledger, foreign: bytes
 ) -> None:
     """Anything published under the stream's subjects is fetched too. One that does not
     decode failed the delivery pass, then stayed unacknowledged for good: the consumer's
     ack floor stuck before it, so each restart of the delivery sent every settlement after
-    it again."""
+    it again. One nested too deeply raised RecursionError past the check and stopped all
+    delivery; one that looked like a settlement was POSTed as one."""
     stream = SettleStream.prefixed(stream_prefix)
     js = nc.jetstream()
     await stream.ensure(js)
-    await js.publish(f"{stream.root}.evo.R-x", b"not a settlement", stream=stream.name)
+    await js.publish(f"{stream.root}.evo.R-x", foreign, stream=stream.name)
     play_rounds(app, 1, 1)
     wanted = expected(app)
     for index, settle in enumerate(wanted):
