@@ -71,9 +71,9 @@ log = logging.getLogger(__name__)
 LANE_DEPTH = 8
 MAX_LANES = 1024
 ANSWER_READ = 64 * 1024
+"""The largest answer body read (and discarded) to keep its connection for the next POST."""
 LOCATION_SHOWN = 200
 """Characters of a redirect's `Location` kept in the failure a parked settlement shows."""
-"""The largest answer body read (and discarded) to keep its connection for the next POST."""
 ACK_WAIT = 120.0
 
 EVENT_ID = "X-Livebridge-Event-Id"
