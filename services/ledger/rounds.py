@@ -91,16 +91,17 @@ class Round(Aggregate):
         return [decode_provider_event(raw) for _, raw in sorted(self.events.items(), key=_seq)]
 
     def record(self, provider_event: AnyProviderEvent) -> None:
-        """Record one provider event; a repeat of a recorded `seq` is absorbed or flagged."""
-        raw = encode_provider_event(provider_event)
+        """Record one provider event; a repeat of a recorded `seq` is absorbed or flagged.
+        A repeat is compared as an event, not as text: the same result with its keys in
+        another order, or the same instant at another UTC offset, is the same event."""
         seq = str(provider_event.seq)
         if seq in self.events:
-            if self.events[seq] != raw:
+            if decode_provider_event(self.events[seq]) != provider_event:
                 flag = f"seq {seq} repeated with a different payload"
                 if flag not in self.conflicts:
                     self._conflict_flagged(flag=flag)
             return
-        self._event_recorded(seq=provider_event.seq, raw=raw)
+        self._event_recorded(seq=provider_event.seq, raw=encode_provider_event(provider_event))
         if self.result:
             self._verify()
 

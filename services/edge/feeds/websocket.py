@@ -4,8 +4,9 @@ The client connects to `<url>?after=<stored cursor>` (with `Authorization: Beare
 <token>`) and reads `FeedFrame`s: JSON, in text messages or in binary ones (some studios
 send bytes). After each frame's events are recorded (or held for a missing seq), its
 `cursor` is stored; on any disconnect the client reconnects with exponential backoff and
-asks again from the stored cursor, so nothing is lost and what comes twice is absorbed by
-the sequence numbers.
+asks again from the stored cursor, so nothing is lost; what comes twice is told by its
+sequence number and goes to the ledger, which absorbs it when it is the same event and
+flags the round when it is not.
 
 The backoff starts again from its first step once a frame has been taken, not on connect:
 a provider that accepts the connection and closes it at once (a refused token, a studio

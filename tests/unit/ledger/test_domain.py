@@ -6,6 +6,8 @@ import functools
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
+from datetime import timezone
 from decimal import Decimal
 from typing import Any
 
@@ -463,6 +465,15 @@ def test_betting_closed_closes_the_round() -> None:
 def test_a_repeated_provider_event_is_absorbed() -> None:
     round_ = round_of(opened(), closed())
     round_.record(closed())
+    assert then(round_) == []
+
+
+def test_a_repeat_written_otherwise_is_the_same_event_and_is_absorbed() -> None:
+    """Keys in another order (a Go map) or the same instant at another UTC offset."""
+    sent = builders.declared({"player": "6", "banker": "7"}, seq=3, at=NOW)
+    round_ = round_of(opened(), closed(), sent)
+    later = NOW.astimezone(timezone(timedelta(hours=1)))
+    round_.record(builders.declared({"banker": "7", "player": "6"}, seq=3, at=later))
     assert then(round_) == []
 
 
