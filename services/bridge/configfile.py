@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import tomllib
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -95,14 +96,21 @@ def read_config(settings: Settings) -> BridgeConfig:
             path, "[[webhooks]]", lambda: parse_endpoints(doc.get("webhooks", []), path, env)
         )
         sla = _part(path, "[sla]", lambda: parse_sla(doc.get("sla", {}), path, env))
-        _part(path, "[sla]", lambda: _watched(sla, providers))
+        _part(path, "[sla]", lambda: _named(providers, _SLA, sla.providers))
         catalog = _part(path, "[catalog] / [[table]]", lambda: parse_catalog(doc, providers))
         sources = _part(path, "[[catalog.source]]", lambda: parse_sources(doc))
+        _part(
+            path,
+            "[[catalog.source]]",
+            lambda: _named(providers, _SOURCE, (s.provider for s in sources)),
+        )
         frontdoor = _part(
             path,
             "[platform] / [[operator]] / [limits]",
             lambda: parse_frontdoor(doc, environ=env, base=base),
         )
+        profiles = (u.provider for u in frontdoor.limits.updates)
+        _part(path, "[limits]", lambda: _named(providers, _PROFILE, profiles))
     try:  # settings of the environment read by parts the bridge builds, named in the message
         kpis = KpiSettings.from_env(env)
         heapwatch.check(env)
@@ -200,16 +208,28 @@ def _adapters(providers: ProvidersConfig) -> None:
         load_adapter(provider, context)
 
 
-def _watched(sla: SlaConfig, providers: ProvidersConfig) -> None:
-    """Each `[sla.provider.<id>]` names a `[[provider]]`: the watch judges a provider by its
-    calls and feeds, so one misspelt would never be judged, without a word."""
+_SLA = (
+    "[sla.provider.{id}]: no [[provider]] has id {id!r} (ids: {known}); its service levels "
+    "would never be judged"
+)
+_SOURCE = (
+    "provider = {id!r}: no [[provider]] has that id (ids: {known}); its tables would be "
+    "listed nowhere"
+)
+_PROFILE = (
+    "[[limits.profile]] provider = {id!r}: no [[provider]] has that id (ids: {known}); "
+    "its limits would bind no bet"
+)
+
+
+def _named(providers: ProvidersConfig, unused: str, named: Iterable[str]) -> None:
+    """Each provider id `named` (empty: any provider) is a `[[provider]]`'s: a misspelt one
+    would be accepted and then do nothing, without a word. `unused` says what, as a format
+    of `id` and `known`."""
     known = sorted(p.id for p in providers.providers)
-    for provider in sla.providers:
-        if provider not in known:
-            raise ValueError(
-                f"[sla.provider.{provider}]: no [[provider]] has id {provider!r} "
-                f"(ids: {', '.join(known) or 'none'}); its service levels would never be judged"
-            )
+    for provider in named:
+        if provider and provider not in known:
+            raise ValueError(unused.format(id=provider, known=", ".join(known) or "none"))
 
 
 def _no_ledger() -> Any:

@@ -1,4 +1,6 @@
-"""`[sla.provider.<id>]` must name a configured provider: one misspelt is never judged."""
+"""A table that names a provider must name a configured one: one misspelt would be read and
+then do nothing (service levels never judged, a catalogue never listed, limits binding no
+bet)."""
 
 from __future__ import annotations
 
@@ -41,3 +43,27 @@ def test_service_levels_of_a_provider_not_configured_are_refused_naming_it(
 def test_service_levels_of_a_configured_provider_are_read(tmp_path: Path) -> None:
     read = read_config(_read(tmp_path, "[sla.provider.evolution]\nerror_rate = 0.05\n"))
     assert set(read.sla.providers) == {"evolution"}
+
+
+@pytest.mark.parametrize(
+    ("table", "does_nothing"),
+    [
+        (
+            '[[catalog.source]]\nprovider = "evolutoin"\nurl = "https://studio.test/tables"\n',
+            "its tables would be listed nowhere",
+        ),
+        (
+            '[[limits.profile]]\nname = "VIP_A"\nprovider = "evolutoin"\nmax_bet = "5"\n',
+            "its limits would bind no bet",
+        ),
+    ],
+    ids=["catalog source", "limits profile"],
+)
+def test_a_catalogue_source_or_limits_profile_of_a_provider_not_configured_is_refused(
+    tmp_path: Path, table: str, does_nothing: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        read_config(_read(tmp_path, table))
+    assert "'evolutoin'" in str(refused.value) and "ids: evolution" in str(refused.value)
+    assert does_nothing in str(refused.value)
+    read_config(_read(tmp_path, table.replace("evolutoin", "evolution")))
