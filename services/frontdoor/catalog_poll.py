@@ -33,6 +33,7 @@ import msgspec
 from aiohttp import web
 
 from contracts import bodies
+from contracts.urls import fetchable
 from services.edge import natslink
 from services.edge.bounded import read_bounded
 from services.edge.config import ConfigError
@@ -88,8 +89,8 @@ def parse_sources(document: dict[str, object]) -> tuple[CatalogSource, ...]:
             raise ConfigError(f"{where}: interval_s must be a positive number of seconds")
         if source.down_after < 1:
             raise ConfigError(f"{where}: down_after must be at least 1 (failed polls in a row)")
-        if not source.url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}: url must be an http:// or https:// URL")
+        if not fetchable(source.url):
+            raise ConfigError(f"{where}: url must be an http:// or https:// URL with a host")
         if source.provider in seen:
             raise ConfigError(f"{where}: the provider has one catalogue endpoint, not several")
         seen.add(source.provider)

@@ -41,7 +41,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Annotated
-from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -61,6 +60,7 @@ from opentelemetry import trace
 from contracts import bodies
 from contracts.tracing import inject
 from contracts.tracing import parent_context
+from contracts.urls import fetchable
 from services.platform.retry import until_stopped
 from services.platform.retry import wait
 from services.platform.stream import POSITION
@@ -147,8 +147,7 @@ class Endpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         ):
             if not math.isfinite(value):  # TOML's `inf`: a lane waiting forever
                 raise ValueError(f"webhook endpoint {self.name!r}: {what} must be finite")
-        url = urlsplit(self.url)
-        if url.scheme not in ("http", "https") or not url.hostname:
+        if not fetchable(self.url):
             # aiohttp refuses it only at the first POST: every settlement would be retried
             # for an hour, then parked
             raise ValueError(

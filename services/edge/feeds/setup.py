@@ -40,8 +40,9 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from yarl import URL
 
+from contracts.urls import HTTP
+from contracts.urls import fetchable
 from services.edge.config import ConfigError
 from services.edge.config import ProviderConfig
 from services.edge.config import ProvidersConfig
@@ -67,7 +68,7 @@ from services.edge.security import TokenBucket
 log = logging.getLogger(__name__)
 
 MODES = ("push", "pull", "socket")
-_SCHEMES = ("http://", "https://", "ws://", "wss://")
+_SCHEMES = (*HTTP, "ws", "wss")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,13 +98,13 @@ def feed_configs(providers: ProvidersConfig, environ: Mapping[str, str]) -> list
         if mode not in MODES:
             raise ConfigError(f"{where} must be one of {', '.join(MODES)}, got {mode!r}")
         url = str(provider.option("feed_url", ""))
-        if mode != "push" and not _reachable(url):
+        if mode != "push" and not fetchable(url, _SCHEMES):
             raise ConfigError(
                 f"{where} {mode} needs feed_url, an http(s):// or ws(s):// URL with a host, "
                 f"got {url!r}"
             )
         alternate = str(provider.option("feed_url_alternate", ""))
-        if alternate and not _reachable(alternate):
+        if alternate and not fetchable(alternate, _SCHEMES):
             raise ConfigError(
                 f"{where}_url_alternate must be an http(s):// or ws(s):// URL with a host, "
                 f"got {alternate!r}"
@@ -121,18 +122,6 @@ def feed_configs(providers: ProvidersConfig, environ: Mapping[str, str]) -> list
             )
         )
     return found
-
-
-def _reachable(url: str) -> bool:
-    """Whether `url` can be fetched: one of `_SCHEMES`, a host (no blank in it), a port that
-    is one. Anything else would fail every poll or connect, for as long as the bridge runs."""
-    if not url.startswith(_SCHEMES):
-        return False
-    try:
-        host = URL(url).host
-    except ValueError:  # a port that is no port, a host that cannot be one
-        return False
-    return host is not None and host != "" and not any(c.isspace() for c in host)
 
 
 def _reference(
