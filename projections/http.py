@@ -139,7 +139,7 @@ async def read_within(seconds: float, function: Callable[[*A], T], *args: *A) ->
         raise ViewsUnavailable(str(error) or f"no answer in {seconds:g} s") from error
 
 
-async def _reached(view: BalancesView, application_name: str, position: int) -> bool:
+async def reached(view: BalancesView, application_name: str, position: int) -> bool:
     """Whether the view reaches `position` within `WAIT_TIMEOUT` (read-your-writes).
 
     Each look is one read in a thread; the pauses between looks are on the event loop.
@@ -255,7 +255,7 @@ def _mount(
         at_least = request.query.get("atLeast", "")
         if at_least:
             position = position_param(at_least)
-            if not await _reached(balances, application_name, position):
+            if not await reached(balances, application_name, position):
                 return _error(
                     503,
                     "VIEW_BEHIND",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated
@@ -42,6 +43,7 @@ from projections.balances.view import BalancesView
 from projections.http import MAX_POSITION
 from projections.http import READ_TIMEOUT
 from projections.http import ViewsUnavailable
+from projections.http import reached
 from projections.http import read_within
 from services.edge.config import ProvidersConfig
 from services.frontdoor.auth import OPERATOR
@@ -110,8 +112,13 @@ def amount_of(amount: str, currency: str) -> Decimal:
 async def from_view(seconds: float, call: Callable[[], T]) -> T:
     """`call()` on the balances view, in a thread; a database that fails or does not answer
     within `seconds` is `LBRG-503 VIEWS_UNAVAILABLE` (retry), as on the read API."""
+    return await _answered(read_within(seconds, call))
+
+
+async def _answered(read: Awaitable[T]) -> T:
+    """`read` of the views; their database away is `LBRG-503 VIEWS_UNAVAILABLE`."""
     try:
-        return await read_within(seconds, call)
+        return await read
     except ViewsUnavailable as error:
         raise ApiError(
             "VIEWS_UNAVAILABLE",
@@ -248,15 +255,8 @@ def setup_cashier(
                     f"atLeast {at_least} is past the end of the log (its last position is "
                     f"{end}); pass a logPosition this API answered",
                 )
-
-            def reached() -> bool:
-                try:
-                    view.wait(APPLICATION_NAME, at_least, WAIT_S)
-                except TimeoutError:
-                    return False
-                return True
-
-            if not await from_view(WAIT_S + READ_TIMEOUT, reached):
+            # looked at in threads, waited for on the loop: a wait holds no shared thread
+            if not await _answered(reached(view, APPLICATION_NAME, at_least)):
                 raise ApiError(
                     "VIEW_BEHIND", f"the view has not reached log position {at_least}; retry"
                 )

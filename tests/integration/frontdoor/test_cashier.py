@@ -257,3 +257,27 @@ def _without_position(bridge: Bridge) -> Any:
         return msgspec.structs.replace(transfer(*args, **kwargs), log_position=0)
 
     return repeat
+
+
+async def test_history_reads_waiting_on_a_view_behind_do_not_hold_up_a_plain_read(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wait for `atLeast` held a thread of the reads' pool for its 2 s: twelve of them
+    made a plain history read answer `503 VIEWS_UNAVAILABLE` (the read API's fault, and
+    its fix, in the cashier)."""
+    receipt = await deposited_to_cy(bridge)
+    view = bridge.app[VIEWS].balances
+    for look in ("has_tracking_id", "has_tracking_id_once"):
+        monkeypatch.setattr(view, look, lambda *_: False)  # the view is behind
+    waiting_path = f"/platform/v1/players/cy/transactions?atLeast={receipt['logPosition']}"
+
+    async def get(path: str) -> tuple[int, str]:
+        response = await bridge.client.get(path, headers=CASHIER)
+        return response.status, (await response.json()).get("error", "")
+
+    waiting = [asyncio.create_task(get(waiting_path)) for _ in range(12)]
+    await asyncio.sleep(0.3)  # they are all waiting now
+    plain = await get("/platform/v1/players/cy/transactions")
+    behind = await asyncio.gather(*waiting)
+    assert plain == (200, ""), plain
+    assert set(behind) == {(503, "LBRG-503 VIEW_BEHIND")}, behind
