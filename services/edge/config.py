@@ -208,6 +208,13 @@ class ProviderConfig:
     def option(self, name: str, default: OptionValue) -> OptionValue:
         return self.options.get(name, default)
 
+    def flag(self, name: str) -> bool:
+        """A switch option: true or false (unset: false), else `ConfigError`."""
+        value = self.options.get(name, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"provider {self.id!r}: {name} must be true or false, got {value!r}")
+        return value
+
     def seconds(self, name: str, default: float) -> float:
         """A duration option: a positive number of seconds, else `ConfigError` (an adapter or
         feed reads it when it is made, so a bad value stops the bridge at its start)."""

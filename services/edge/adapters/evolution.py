@@ -174,13 +174,7 @@ class Adapter(DialectAdapter):
         super().__init__(provider, context)
         self.ttl = provider.seconds("session_ttl_s", PROVIDER_IDLE_S)
         """The idle time of the sids `/check` issues: `options.session_ttl_s`."""
-        test_sid = provider.option("test_sid", False)
-        if not isinstance(test_sid, bool):
-            raise ValueError(
-                f"provider {provider.id!r}: options.test_sid must be true or false, "
-                f"got {test_sid!r}"
-            )
-        self.test_sid = test_sid
+        self.test_sid = provider.flag("test_sid")
         """Whether `/sid` is served (`options.test_sid`; test environments only)."""
 
     def endpoints(self) -> Sequence[Endpoint]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from services.edge.config import ConfigError
 from services.edge.config import OptionValue
 from tests.unit.edge.support.wallet_gateway import provider
 from tests.unit.edge.support.wallet_gateway import rig
@@ -12,7 +13,7 @@ from tests.unit.edge.support.wallet_gateway import rig
 
 @pytest.mark.parametrize("value", ["true", "yes", 1, 0.0])
 def test_an_evolution_test_sid_that_is_not_true_or_false_is_refused(value: OptionValue) -> None:
-    with pytest.raises(ValueError, match="test_sid"):
+    with pytest.raises(ConfigError, match="test_sid must be true or false"):
         rig(provider("evolution", b"s", options={"test_sid": value}))
 
 

@@ -220,14 +220,14 @@ def test_the_options_listed_per_dialect_are_those_its_adapter_and_the_feeds_read
 
 
 def _option_reads(source: str) -> set[str]:
-    """The names in `<...>.option("name", ...)` and `<...>.seconds("name", ...)` calls of
-    `source`."""
+    """The names in `<...>.option("name", ...)`, `.seconds("name", ...)` and `.flag("name")`
+    calls of `source`."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)
-            and node.func.attr in ("option", "seconds")
+            and node.func.attr in ("option", "seconds", "flag")
             and node.args
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)
