@@ -16,6 +16,11 @@ A self-exclusion or a time-out also ends the player's open platform sessions (re
 `PROTECTION`): their provider tokens are revoked and their bet sockets get `session.close`
 and close.
 
+Every body of these routes is read whole: a field its schema does not have is refused
+(`LBRG-400 INVALID_REQUEST` naming it), not dropped, since a limit without its `amount`
+is a limit lifted (a mistyped `ammount` would lift it without a word). So the body of
+`GET /platform/v1/limits` is not a body for `PUT .../rules`: send its `rules` alone.
+
 The checks themselves run in the ledger, before every hold (`services.ledger.protection`).
 """
 
