@@ -28,8 +28,10 @@ Semantics, following the public implementations unless marked [INFER]:
   in: the player's last session's, else each other currency of the provider in turn (a
   player may open a session in another currency before a round's result comes).
 - `endRound` closes the round in the ledger: bets still open lose [INFER: Pragmatic sends
-  a result for every win first]; with nothing open (every result in) it still closes it;
-  repeated -> success, nothing written. Balance-free otherwise.
+  a result for every win first], in whichever of the provider's currencies they were taken
+  (a zero credit in each other currency first: refused, writing nothing, where none is
+  open); with nothing open (every result in) it still closes it; repeated -> success,
+  nothing written. Balance-free otherwise.
 - Requests carry `timestamp` but by default it is not windowed (`max_skew_s` 0) [INFER]:
   Pragmatic re-sends failed calls for reconciliation hours later, and every money call
   is idempotent on `reference`, so a replayed request moves nothing. A provider with
@@ -453,6 +455,24 @@ class Adapter(DialectAdapter):
 
     async def _end_round(self, call: wire.EndRoundRequest) -> EdgeResponse:
         currency = await self._currency(call.userId)
+        for other in self.provider.currencies:
+            # The call names no currency, and the player may have switched since betting:
+            # a zero credit settles (as lost) what is left open of the round in each other
+            # currency; with nothing open there it is refused and writes nothing.
+            if other != currency:
+                _, left = await self._execute(
+                    Credit(
+                        provider=self.provider.id,
+                        tx_id=f"endRound:{call.roundId}:{call.userId}:{other}",
+                        player=call.userId,
+                        currency=other,
+                        amount=Decimal(0),
+                        round_id=call.roundId,
+                        game=call.gameId,
+                    )
+                )
+                if left is not None and left.code is Refusal.RETRY_EXHAUSTED:
+                    return _response(Error.INTERNAL_END_ROUND_RETRY)
         reply, refused = await self._execute(
             Credit(
                 provider=self.provider.id,

@@ -45,3 +45,32 @@ async def test_a_result_and_a_refund_settle_in_the_bets_currency_after_a_session
         assert await edge.balance("p-1", "EUR") == OPENING + 15
         assert await edge.available("p-1", "EUR") == OPENING + 15, "a stake is still held"
         assert await edge.balance("p-1", "USD") == OPENING
+
+
+async def test_an_end_round_settles_the_bets_left_open_in_their_currency_after_a_switch(
+    nats_url: str, stream_prefix: str
+) -> None:
+    """endRound closes the round and settles the bets left open as lost: in the currency
+    they were taken in, though the player's latest session is in another (the closing
+    credit in USD found no USD bet and left the EUR stake held for good)."""
+    config = replace(provider("pragmatic", SECRET.encode()), currencies=("EUR", "USD"))
+    async with served_edge(nats_url, stream_prefix, config) as edge:
+        await edge.open_players(["p-1"], "EUR")
+        await asyncio.to_thread(edge.ledger.open_wallet, "p-1", "USD")
+        await asyncio.to_thread(edge.ledger.deposit, "p-1", "USD", OPENING, tx_id="usd-p-1")
+        client = PragmaticClient(HttpTransport(edge.http, edge.base("pragmatic")), SECRET)
+        eur = await edge.launch("pragmatic", "p-1", "EUR")
+        bet = await client.bet(
+            user="p-1", round_id="r-1", reference="b-1", amount=Decimal(10), token=eur
+        )
+        assert bet["error"] == 0, bet
+        await edge.launch("pragmatic", "p-1", "USD")  # another table, in USD
+
+        ended = await client.end_round(user="p-1", round_id="r-1")
+        assert ended["error"] == 0, ended
+        assert await client.end_round(user="p-1", round_id="r-1") == ended  # a retry
+        state = await asyncio.to_thread(edge.ledger.round_state, "pragmatic", "r-1")
+        assert state.status == "CLOSED" and [b.status for b in state.bets] == ["SETTLED"]
+        assert await edge.balance("p-1", "EUR") == OPENING - 10
+        assert await edge.available("p-1", "EUR") == OPENING - 10, "the stake is lost, not held"
+        assert await edge.balance("p-1", "USD") == OPENING
