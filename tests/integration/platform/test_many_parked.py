@@ -20,6 +20,7 @@ from nats.js.api import ConsumerConfig
 from nats.js.api import DeliverPolicy
 
 from services.platform.service import parked_bucket
+from services.platform.stream import POSITION
 from services.platform.stream import SettleStream
 from services.platform.webhooks import Endpoint
 from services.platform.webhooks import Parked
@@ -33,9 +34,11 @@ LATER = 40
 
 
 async def settle(js: JetStreamContext, stream: SettleStream, player: str, seq: int) -> None:
-    """A settlement of `player` on the stream (what delivery reads of it: id and player)."""
+    """A settlement of `player` on the stream (what delivery reads of it: id and player,
+    and the publisher's log-position header)."""
     body = msgspec.json.encode({"eventId": f"rs_{seq}", "player": player})
-    await js.publish(f"{stream.root}.evo.R-{seq}", body, stream=stream.name)
+    subject = f"{stream.root}.evo.R-{seq}"
+    await js.publish(subject, body, stream=stream.name, headers={POSITION: str(seq)})
 
 
 async def acked(js: JetStreamContext, stream: SettleStream, durable: str) -> int:
