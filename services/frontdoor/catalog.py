@@ -110,6 +110,11 @@ class Catalog:
 
     entries: Mapping[tuple[str, str], TableEntry] = field(default_factory=dict)
     bet_socket_url: str = ""
+    listing: frozenset[str] = field(init=False, default=frozenset())
+    """The providers some of whose tables are listed (read for every bet)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "listing", frozenset(provider for provider, _ in self.entries))
 
     def find(self, provider: str, table: str) -> TableEntry | None:
         return self.entries.get((provider, table))
@@ -162,15 +167,18 @@ class Catalog:
         seat: PlatformSession | None = None,
     ) -> tuple[str, str] | None:
         """Why a bet at `provider`'s `table` is refused now (an `ERRORS` code and a message),
-        or None. A table the catalogue does not list is judged by its provider alone; one
-        the lobby hides from the `seat`'s player (country, currency, KYC) refuses its bets
-        as its launch was refused (a session launched at another table bets on its own)."""
+        or None. A table the catalogue does not list takes no bets when it lists others of
+        the provider (judged by its provider alone when it lists none); one the lobby hides
+        from the `seat`'s player (country, currency, KYC) refuses its bets as its launch is
+        refused (a session launched at another table bets on its own)."""
         if not statuses.provider_up(provider):
             state = statuses.provider(provider)
             why = f" ({state.reason})" if state is not None and state.reason else ""
             return PROVIDER_DOWN, f"provider {provider!r} is down{why}; its tables take no bets"
         entry = self.find(provider, table)
         if entry is None:
+            if table and provider in self.listing:  # its launch is refused (TABLE_NOT_FOUND)
+                return "TABLE_CLOSED", f"table {table!r} of {provider!r} is not in the catalogue"
             return None
         if seat is not None:
             kyc = KycStatus(seat.kyc_status)

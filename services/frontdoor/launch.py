@@ -63,6 +63,7 @@ from services.frontdoor.sessions import new_session_id
 from services.frontdoor.tables import TABLE_STATUSES
 from services.frontdoor.throttle import SESSION_THROTTLE
 from services.ledger.application import Ledger
+from services.ledger.errors import LedgerRefused
 from services.ledger.protection import Protection
 
 PLATFORM_SESSIONS = web.AppKey("platform_sessions", PlatformSessions)
@@ -215,12 +216,12 @@ def setup_launch(
         first: a change made through another bridge a moment ago counts."""
         guard = protection()
         await in_ledger(guard.catch_up)
-        found = guard.state.players.get(player)
-        blocked = found.blocked(datetime.now(UTC)) if found is not None else ""
-        if blocked:
+        try:
+            guard.check_may_play(player)
+        except LedgerRefused as refused:
             raise ApiError(
-                "SELF_EXCLUDED", f"player {player!r} {blocked}: no game is launched for them"
-            )
+                "SELF_EXCLUDED", f"{refused.message}: no game is launched for them"
+            ) from None
 
     def _seat(body: Launch, listed: Catalog) -> TableEntry | None:
         """The catalogue's entry of the launched table; refuses a down provider, a hidden

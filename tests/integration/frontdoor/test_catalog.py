@@ -142,6 +142,11 @@ async def test_a_bet_at_a_table_the_lobby_hides_from_the_player_is_refused(
     sid, token = await evo_session(bridge, "dora", country="DE")
     status, accepted = await place(bridge, token, bet(sid, "R-VIP", "v1"))
     assert status == 200 and accepted["type"] == "bet.accepted", accepted
+    # a table the catalogue leaves out, where the provider has listed ones, takes no bet
+    await record(bridge, builders.opened("R-OFF", table="T9-OFF", at=NOW))
+    status, refused = await place(bridge, token, bet(sid, "R-OFF", "v2"))
+    assert (status, refused.get("code")) == (409, "LBRG-409 TABLE_CLOSED"), refused
+    assert "not in the catalogue" in refused["message"], refused
 
 
 async def test_a_lobby_asked_in_an_unknown_currency_answers_unknown_currency(
