@@ -138,6 +138,16 @@ _ELSEWHERE = frozenset(
 in this one, the bet or transaction in another, no open bet of the round in this wallet,
 or the reference recorded in another (`_in_their_currency`)."""
 
+_NOTHING_OPEN = frozenset(
+    {
+        Refusal.BET_NOT_FOUND,
+        Refusal.BET_ALREADY_SETTLED,
+        Refusal.BET_REFUNDED,
+        Refusal.ROUND_CLOSED,
+    }
+)
+"""What an endRound's zero credit may meet where nothing of the round is left to settle."""
+
 
 class _Answer(Exception):
     def __init__(self, error: Error, cash: Decimal | None = None) -> None:
@@ -456,23 +466,9 @@ class Adapter(DialectAdapter):
     async def _end_round(self, call: wire.EndRoundRequest) -> EdgeResponse:
         currency = await self._currency(call.userId)
         for other in self.provider.currencies:
-            # The call names no currency, and the player may have switched since betting:
-            # a zero credit settles (as lost) what is left open of the round in each other
-            # currency; with nothing open there it is refused and writes nothing.
-            if other != currency:
-                _, left = await self._execute(
-                    Credit(
-                        provider=self.provider.id,
-                        tx_id=f"endRound:{call.roundId}:{call.userId}:{other}",
-                        player=call.userId,
-                        currency=other,
-                        amount=Decimal(0),
-                        round_id=call.roundId,
-                        game=call.gameId,
-                    )
-                )
-                if left is not None and left.code is Refusal.RETRY_EXHAUSTED:
-                    return _response(Error.INTERNAL_END_ROUND_RETRY)
+            refused_elsewhere = await self._lost_in(other, call) if other != currency else None
+            if refused_elsewhere is not None:
+                return refused_elsewhere
         reply, refused = await self._execute(
             Credit(
                 provider=self.provider.id,
@@ -485,12 +481,7 @@ class Adapter(DialectAdapter):
                 closes_round=True,
             )
         )
-        if refused is not None and refused.code not in (
-            Refusal.BET_NOT_FOUND,
-            Refusal.BET_ALREADY_SETTLED,
-            Refusal.BET_REFUNDED,
-            Refusal.ROUND_CLOSED,
-        ):
+        if refused is not None and refused.code not in _NOTHING_OPEN:
             if refused.code is Refusal.RETRY_EXHAUSTED:
                 return _response(Error.INTERNAL_END_ROUND_RETRY)  # endRound's own "retry"
             return await self._refused(refused, call.userId, currency)
@@ -498,6 +489,27 @@ class Adapter(DialectAdapter):
         if cash is None or (reply is not None and reply.replayed):
             cash = await self._cash(call.userId, currency)
         return _response(Error.SUCCESS, cash=cash or Decimal(0), bonus=Decimal(0))
+
+    async def _lost_in(self, currency: str, call: wire.EndRoundRequest) -> EdgeResponse | None:
+        """Settle as lost what is left open of the round in `currency`, not the latest
+        session's: the call names none, and the player may have switched since betting.
+        A zero credit: refused, writing nothing, where nothing is open. None to go on."""
+        _, refused = await self._execute(
+            Credit(
+                provider=self.provider.id,
+                tx_id=f"endRound/{currency}:{call.roundId}:{call.userId}",
+                player=call.userId,
+                currency=currency,
+                amount=Decimal(0),
+                round_id=call.roundId,
+                game=call.gameId,
+            )
+        )
+        if refused is None or refused.code in {*_NOTHING_OPEN, Refusal.UNKNOWN_WALLET}:
+            return None
+        if refused.code is Refusal.RETRY_EXHAUSTED:
+            return _response(Error.INTERNAL_END_ROUND_RETRY)
+        return await self._refused(refused, call.userId, currency)
 
     async def _award(
         self,
