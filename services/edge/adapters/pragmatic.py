@@ -469,18 +469,8 @@ class Adapter(DialectAdapter):
             refused_elsewhere = await self._lost_in(other, call) if other != currency else None
             if refused_elsewhere is not None:
                 return refused_elsewhere
-        reply, refused = await self._execute(
-            Credit(
-                provider=self.provider.id,
-                tx_id=f"endRound:{call.roundId}:{call.userId}",
-                player=call.userId,
-                currency=currency,
-                amount=Decimal(0),
-                round_id=call.roundId,
-                game=call.gameId,
-                closes_round=True,
-            )
-        )
+        closing = self._ending(call, currency, f"endRound:{call.roundId}:{call.userId}", True)
+        reply, refused = await self._execute(closing)
         if refused is not None and refused.code not in _NOTHING_OPEN:
             if refused.code is Refusal.RETRY_EXHAUSTED:
                 return _response(Error.INTERNAL_END_ROUND_RETRY)  # endRound's own "retry"
@@ -490,20 +480,28 @@ class Adapter(DialectAdapter):
             cash = await self._cash(call.userId, currency)
         return _response(Error.SUCCESS, cash=cash or Decimal(0), bonus=Decimal(0))
 
+    def _ending(
+        self, call: wire.EndRoundRequest, currency: str, tx_id: str, closes: bool = False
+    ) -> Credit:
+        """endRound's zero credit in `currency`: it settles the bets left open as lost (and,
+        `closes`, closes the round)."""
+        return Credit(
+            provider=self.provider.id,
+            tx_id=tx_id,
+            player=call.userId,
+            currency=currency,
+            amount=Decimal(0),
+            round_id=call.roundId,
+            game=call.gameId,
+            closes_round=closes,
+        )
+
     async def _lost_in(self, currency: str, call: wire.EndRoundRequest) -> EdgeResponse | None:
         """Settle as lost what is left open of the round in `currency`, not the latest
         session's: the call names none, and the player may have switched since betting.
         A zero credit: refused, writing nothing, where nothing is open. None to go on."""
         _, refused = await self._execute(
-            Credit(
-                provider=self.provider.id,
-                tx_id=f"endRound/{currency}:{call.roundId}:{call.userId}",
-                player=call.userId,
-                currency=currency,
-                amount=Decimal(0),
-                round_id=call.roundId,
-                game=call.gameId,
-            )
+            self._ending(call, currency, f"endRound/{currency}:{call.roundId}:{call.userId}")
         )
         if refused is None or refused.code in {*_NOTHING_OPEN, Refusal.UNKNOWN_WALLET}:
             return None
